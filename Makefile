@@ -1,0 +1,67 @@
+# qwen3 - one build for all.
+#   make            the `qwen3` binary (./qwen3) and the test programs
+#   make test       build and run every test (tests/run.sh); last line "N passed, N failed"
+#   make SAN=1 test the same under AddressSanitizer + UndefinedBehaviorSanitizer (objects in build/san)
+#   make bench      benchmarks (bench/run.sh)
+#   make fuzz       rerun the fuzz corpora briefly (clang + libFuzzer)
+#   CC=clang make   any C11 compiler; warnings are errors
+CC ?= cc
+SAN ?= 0
+ifeq ($(SAN),1)
+BUILD := build/san
+OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD := build/rel
+OPT := -O2 -g
+endif
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Isrc -pthread -MMD -MP
+CFLAGS += $(CFLAGS_BASE) $(OPT)
+LDLIBS := -ljansson -lutf8proc -lmicrohttpd -ledit -lm -pthread
+LDFLAGS += $(OPT)
+
+LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+LIB := $(BUILD)/libqwen3.a
+BIN := $(BUILD)/qwen3
+
+.PHONY: all test bench fuzz clean demo
+all: $(BIN) $(TEST_BIN) qwen3
+
+qwen3: $(BIN)
+	@ln -sf $(BIN) qwen3
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+test: all
+	QWEN3_BUILD=$(BUILD) tests/run.sh
+
+bench: all
+	QWEN3_BUILD=$(BUILD) bench/run.sh
+
+demo: all
+	scripts/demo.sh
+
+fuzz:
+	scripts/fuzz.sh
+
+clean:
+	rm -rf build qwen3
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,149 @@
+/* pool.c - fork-join thread pool (see pool.h). */
+#include "base/pool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+struct qpool {
+    int n;
+    pthread_t *threads;
+    qpool_fn fn;
+    void *ctx;
+    atomic_uint gen;     /* bumped once per job; workers wait for it to change */
+    atomic_int pending;  /* workers still running the current job */
+    atomic_int quit;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int sleepers;
+};
+
+typedef struct { qpool *p; int i; } worker_arg;
+
+static void *worker(void *arg) {
+    worker_arg *wa = arg;
+    qpool *p = wa->p;
+    int i = wa->i;
+    free(wa);
+    unsigned seen = atomic_load(&p->gen);
+    for (;;) {
+        unsigned g;
+        int spins = 0;
+        while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen) {
+            if (++spins < 20000) { CPU_RELAX(); continue; }
+            pthread_mutex_lock(&p->mu);
+            p->sleepers++;
+            while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) pthread_cond_wait(&p->cv, &p->mu);
+            p->sleepers--;
+            pthread_mutex_unlock(&p->mu);
+            spins = 0;
+        }
+        seen = g;
+        if (atomic_load(&p->quit)) return NULL;
+        p->fn(p->ctx, i, p->n);
+        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+    }
+}
+
+qpool *qpool_new(int n_threads) {
+    if (n_threads < 1) n_threads = 1;
+    qpool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->n = n_threads;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->threads = calloc((size_t)n_threads, sizeof *p->threads);
+    if (!p->threads) { free(p); return NULL; }
+    for (int i = 1; i < n_threads; i++) {
+        worker_arg *wa = malloc(sizeof *wa);
+        if (!wa) { p->n = i; qpool_free(p); return NULL; }
+        wa->p = p;
+        wa->i = i;
+        if (pthread_create(&p->threads[i], NULL, worker, wa) != 0) {
+            free(wa);
+            p->n = i;
+            qpool_free(p);
+            return NULL;
+        }
+    }
+    return p;
+}
+
+void qpool_free(qpool *p) {
+    if (!p) return;
+    atomic_store(&p->quit, 1);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->gen, 1);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->n; i++) pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->threads);
+    free(p);
+}
+
+int qpool_size(const qpool *p) { return p ? p->n : 1; }
+
+void qpool_run(qpool *p, qpool_fn fn, void *ctx) {
+    if (!p || p->n == 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    p->fn = fn;
+    p->ctx = ctx;
+    atomic_store(&p->pending, p->n - 1);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    if (p->sleepers) pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    fn(ctx, 0, p->n);
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) CPU_RELAX();
+}
+
+int qpool_default_threads(void) {
+    /* Count distinct (physical id, core id) pairs in /proc/cpuinfo. */
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    int cores = 0;
+    if (f) {
+        char line[256];
+        int phys = 0, seen_n = 0;
+        int seen[1024];
+        while (fgets(line, sizeof line, f)) {
+            int v;
+            if (sscanf(line, "physical id : %d", &v) == 1) phys = v;
+            else if (sscanf(line, "core id : %d", &v) == 1) {
+                int key = phys * 4096 + v, dup = 0;
+                for (int i = 0; i < seen_n; i++) if (seen[i] == key) { dup = 1; break; }
+                if (!dup && seen_n < 1024) seen[seen_n++] = key;
+            }
+        }
+        fclose(f);
+        cores = seen_n;
+    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores <= 0 || cores > online) cores = (int)(online > 0 ? online : 1);
+    return cores;
+}
+
+void qpool_split(long n, int ith, int nth, long align, long *begin, long *end) {
+    if (align < 1) align = 1;
+    long chunks = (n + align - 1) / align;
+    long per = chunks / nth, rem = chunks % nth;
+    long b = ith * per + (ith < rem ? ith : rem);
+    long e = b + per + (ith < rem ? 1 : 0);
+    b *= align;
+    e *= align;
+    *begin = b < n ? b : n;
+    *end = e < n ? e : n;
+}

@@ -1,0 +1,25 @@
+/* pool.h - a small fork-join thread pool.
+ *
+ * qpool_run(p, fn, ctx) calls fn(ctx, i, n) once for every i in [0, n) where n is the pool's thread
+ * count; the caller runs i = 0 itself and returns when all are done. Kernels split their rows by
+ * (i, n), so results never depend on scheduling. Workers spin briefly before sleeping, because a
+ * decode step dispatches a few hundred short jobs and a condition-variable wake-up per job would cost
+ * a visible share of each token. */
+#ifndef QWEN3_BASE_POOL_H
+#define QWEN3_BASE_POOL_H
+
+typedef struct qpool qpool;
+typedef void (*qpool_fn)(void *ctx, int ith, int nth);
+
+qpool *qpool_new(int n_threads); /* n_threads >= 1; NULL on failure */
+void qpool_free(qpool *p);
+int qpool_size(const qpool *p);
+void qpool_run(qpool *p, qpool_fn fn, void *ctx);
+
+/* Number of physical cores (falls back to online CPUs). */
+int qpool_default_threads(void);
+
+/* [begin, end) of n items for thread ith of nth, in chunks that are multiples of `align`. */
+void qpool_split(long n, int ith, int nth, long align, long *begin, long *end);
+
+#endif

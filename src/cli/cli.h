@@ -1,0 +1,27 @@
+/* cli.h - the `qwen3` command: one file per subcommand (cmd_NAME.c), each `int cmd_NAME(argc, argv)`
+ * where argv[0] is the subcommand name. Returns the process exit status. Helpers for flags here. */
+#ifndef QWEN3_CLI_H
+#define QWEN3_CLI_H
+
+#include "qwen3.h"
+
+typedef struct cli_cmd {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} cli_cmd;
+
+/* subcommands (one per file) */
+
+/* Prints "qwen3: <msg>" to stderr and returns 1 (exit status). */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Strict number parsing: the whole string must be a number in [lo, hi]; else prints an error naming
+ * the flag and returns -1. */
+int cli_int(const char *flag, const char *s, long lo, long hi, long *out);
+int cli_float(const char *flag, const char *s, double lo, double hi, double *out);
+/* Parses "1,2,3" into a malloc'd array; errors name the flag and the bad element. */
+int cli_ids(const char *flag, const char *s, int32_t **ids, int *n);
+/* True when argv[i] is -h or --help. */
+int cli_is_help(const char *a);
+
+#endif

@@ -1,0 +1,100 @@
+/* main.c - `qwen3 COMMAND ...`: dispatch to the subcommands and the shared flag helpers. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const cli_cmd commands[] = {
+    /* one line per subcommand, in the order `qwen3 help` lists them */
+    {"help", NULL, "this list"},
+};
+#define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "qwen3 - Qwen3 inference in C\n\nusage: qwen3 COMMAND [args]   (qwen3 COMMAND --help for its flags)\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+int cli_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("qwen3: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int cli_int(const char *flag, const char *s, long lo, long hi, long *out) {
+    if (!s) return cli_fail("%s needs a value", flag), -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        cli_fail("%s: expected an integer in [%ld, %ld], got '%s'", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_float(const char *flag, const char *s, double lo, double hi, double *out) {
+    if (!s) return cli_fail("%s needs a value", flag), -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+        cli_fail("%s: expected a number in [%g, %g], got '%s'", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_ids(const char *flag, const char *s, int32_t **ids, int *n) {
+    if (!s) return cli_fail("%s needs a value", flag), -1;
+    int cap = 16, k = 0;
+    int32_t *v = malloc(sizeof *v * (size_t)cap);
+    if (!v) return cli_fail("out of memory"), -1;
+    const char *p = s;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (errno || end == p || x < 0 || x > INT32_MAX || (*end && *end != ',')) {
+            cli_fail("%s: element %d ('%.*s') is not a non-negative integer", flag, k, (int)strcspn(p, ","), p);
+            free(v);
+            return -1;
+        }
+        if (k == cap) {
+            cap *= 2;
+            int32_t *nv = realloc(v, sizeof *v * (size_t)cap);
+            if (!nv) { free(v); return cli_fail("out of memory"), -1; }
+            v = nv;
+        }
+        v[k++] = (int32_t)x;
+        if (!*end) break;
+        p = end + 1;
+    }
+    *ids = v;
+    *n = k;
+    return 0;
+}
+
+int cli_is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help"); }
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "help") || cli_is_help(argv[1])) {
+        usage(stdout);
+        return argc < 2 ? 1 : 0;
+    }
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (commands[i].fn && !strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "qwen3: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
