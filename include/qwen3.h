@@ -161,6 +161,137 @@ int qwen3_detok_feed(const qwen3_tokenizer *t, qwen3_detok *d, int32_t id, int s
 /* Flushes what is pending at the end of a stream (as U+FFFD). */
 int qwen3_detok_flush(const qwen3_tokenizer *t, qwen3_detok *d, char *out, size_t cap);
 
+/* ---- chat ------------------------------------------------------------------------------------
+ * The Qwen3 chat format (messages + tools -> prompt text, byte-identical to the official Jinja
+ * template as transformers renders it) and the parser that splits generated text back into
+ * reasoning, content and tool calls. No Jinja interpreter: the known Qwen3 templates are implemented
+ * in C, and a model directory whose template differs from them is reported, not rendered wrongly. */
+
+/* The chat templates implemented. */
+typedef enum qwen3_chat_kind {
+    QWEN3_CHAT_QWEN3 = 0,          /* Qwen3 hybrid (0.6B ... 235B-A22B): enable_thinking switches modes */
+    QWEN3_CHAT_INSTRUCT_2507 = 1,  /* Qwen3-*-Instruct-2507: never thinks, ignores enable_thinking */
+    QWEN3_CHAT_THINKING_2507 = 2,  /* Qwen3-*-Thinking-2507: the prompt always opens "<think>\n" */
+    QWEN3_CHAT_KIND_COUNT
+} qwen3_chat_kind;
+
+/* "qwen3", "qwen3-instruct-2507", "qwen3-thinking-2507"; NULL for a bad value. */
+const char *qwen3_chat_kind_name(qwen3_chat_kind k);
+/* The kind named by s (one of the names above); -1 when unknown. */
+int qwen3_chat_kind_parse(const char *s);
+
+/* Identifies a template text: returns its kind, or -1 when it is not one of the implemented
+ * templates (compared after normalising the whitespace that Jinja discards and string-literal
+ * escapes, so a re-indented copy still matches). */
+int qwen3_chat_template_identify(const char *text, size_t len);
+
+/* Reads the chat template of a model directory (chat_template.jinja when present, else the
+ * "chat_template" of tokenizer_config.json, the "default" entry when it is a list) and identifies
+ * it. Returns the kind, or -1 with a message naming the file when there is no template or it differs
+ * from every implemented one (the caller may then choose a kind explicitly, at its own risk). */
+int qwen3_chat_template_detect(const char *dir, qwen3_err *err);
+
+/* One tool call of an assistant message. */
+typedef struct qwen3_chat_tool_call {
+    const char *name;      /* the function name, printed as is */
+    const char *arguments; /* JSON text of the arguments object, printed as is (as the template prints
+                              a string); qwen3_chat_render_json turns an object into json.dumps text */
+} qwen3_chat_tool_call;
+
+/* One message. Strings are UTF-8, NUL-terminated. */
+typedef struct qwen3_chat_msg {
+    const char *role;              /* "system", "user", "assistant" or "tool" */
+    const char *content;           /* NULL when content is null, absent or a list: the template
+                                      renders those as "" and does not count them as a user query */
+    const char *reasoning_content; /* assistant only; NULL when absent (then a "<think>...</think>"
+                                      prefix of content is split off, as the template does) */
+    const qwen3_chat_tool_call *tool_calls; /* assistant only */
+    int n_tool_calls;
+} qwen3_chat_msg;
+
+typedef struct qwen3_chat_opts {
+    int add_generation_prompt; /* end with "<|im_start|>assistant\n" (and what the template adds) */
+    int enable_thinking;       /* QWEN3_CHAT_QWEN3 only: 0 pre-fills "<think>\n\n</think>\n\n" */
+} qwen3_chat_opts;
+
+/* Renders a conversation. tools: n_tools JSON texts, each one tool object (written back as
+ * json.dumps writes it); may be NULL when n_tools is 0. opts NULL means {0, 1}. Returns the prompt,
+ * malloc'd and NUL-terminated (*len gets its length; may be NULL), or NULL with an error naming the
+ * message index and field at fault (unknown role, a first system message without string content,
+ * a tool call without a name, arguments that are not a JSON object...). */
+char *qwen3_chat_render(qwen3_chat_kind kind, const qwen3_chat_msg *msgs, int n_msgs,
+                        const char *const *tools, int n_tools, const qwen3_chat_opts *opts, size_t *len,
+                        qwen3_err *err);
+
+/* The same from a JSON request: {"messages": [...], "tools": [...], "add_generation_prompt": bool,
+ * "enable_thinking": bool}, in the OpenAI / Hugging Face message format (tool_calls as
+ * {"function": {"name", "arguments"}} or {"name", "arguments"}; arguments an object or a string
+ * holding a JSON object; content a string, null or a list of parts). Other keys are ignored, so an
+ * OpenAI request body can be passed whole. add_generation_prompt defaults to false (as in
+ * transformers), enable_thinking to true. Errors name the message index and field. */
+char *qwen3_chat_render_json(qwen3_chat_kind kind, const char *json, size_t json_len, size_t *len,
+                             qwen3_err *err);
+
+/* 1 when a rendered prompt leaves a "<think>" block open at its end (Qwen3-Thinking-2507's generation
+ * prompt), so the parser must start inside reasoning; 0 otherwise. */
+int qwen3_chat_prompt_opens_think(const char *prompt, size_t len);
+
+/* A tool call parsed from generated text. */
+typedef struct qwen3_chat_call {
+    char *name;      /* the "name" string */
+    char *arguments; /* the "arguments" object's JSON text exactly as generated ("{}" when absent) */
+} qwen3_chat_call;
+
+/* What one feed (or the finish) produced: text to append to reasoning and to content, and the tool
+ * calls completed. Pointers stay valid until the next call on the parser. */
+typedef struct qwen3_chat_delta {
+    const char *reasoning;
+    size_t reasoning_len;
+    const char *content;
+    size_t content_len;
+    const qwen3_chat_call *calls;
+    int n_calls;
+    int first_call; /* index of calls[0] among all calls of the turn */
+} qwen3_chat_delta;
+
+/* Everything parsed so far. */
+typedef struct qwen3_chat_result {
+    const char *reasoning; /* NUL-terminated; "" when the model did not think (or thought nothing) */
+    size_t reasoning_len;
+    const char *content;   /* NUL-terminated */
+    size_t content_len;
+    const qwen3_chat_call *calls;
+    int n_calls;
+} qwen3_chat_result;
+
+/* Incremental output parser. Feed generated text in any chunks; the deltas concatenated are the same
+ * whatever the chunking. It holds back only what may still become a tag ("<think>", "</think>",
+ * "<tool_call>"), the newlines that the template strips around reasoning and the one before a tool
+ * call, whitespace after a tool call, a tool call until its "</tool_call>", and an unfinished UTF-8
+ * character.
+ *
+ * Rules (the inverse of the template): "<think>" at the very start opens reasoning (in_think = 1
+ * starts inside it, for prompts that pre-fill "<think>"); "</think>" closes it; newlines right after
+ * "<think>", before "</think>" and after "</think>" are dropped, so an empty think block vanishes.
+ * "<tool_call>\n{json}\n</tool_call>" (inside or outside reasoning) with a JSON object holding a
+ * string "name" becomes a call; one "\n" before "<tool_call>" and whitespace between and after calls
+ * are separators. Anything that does not parse (broken JSON, a stray tag, an unclosed call) stays in
+ * the text where it appeared, byte for byte; parsing never fails except for lack of memory. */
+typedef struct qwen3_chat_parser qwen3_chat_parser;
+
+qwen3_chat_parser *qwen3_chat_parser_new(int in_think, qwen3_err *err);
+void qwen3_chat_parser_free(qwen3_chat_parser *p);
+int qwen3_chat_parser_feed(qwen3_chat_parser *p, const char *text, size_t len, qwen3_chat_delta *d,
+                           qwen3_err *err);
+/* Ends the stream: flushes held text (an unclosed tool call whose JSON is complete still counts). */
+int qwen3_chat_parser_finish(qwen3_chat_parser *p, qwen3_chat_delta *d, qwen3_err *err);
+void qwen3_chat_parser_result(const qwen3_chat_parser *p, qwen3_chat_result *r);
+
+/* One-shot parse of a whole output. in_think: 1 or 0 as for the parser; -1 guesses from the text
+ * (a "</think>" before any "<think>" means the prompt opened the block). Returns a parser holding
+ * the result (read it with qwen3_chat_parser_result, free it with qwen3_chat_parser_free). */
+qwen3_chat_parser *qwen3_chat_parse(const char *text, size_t len, int in_think, qwen3_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@ typedef struct cli_cmd {
 } cli_cmd;
 
 /* subcommands (one per file) */
+int cmd_render(int argc, char **argv);
 
 /* Prints "qwen3: <msg>" to stderr and returns 1 (exit status). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

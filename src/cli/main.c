@@ -10,6 +10,7 @@
 
 static const cli_cmd commands[] = {
     /* one line per subcommand, in the order `qwen3 help` lists them */
+    {"render", cmd_render, "chat requests (JSON) -> prompt text in the Qwen3 chat format"},
     {"help", NULL, "this list"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])

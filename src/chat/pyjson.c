@@ -1,0 +1,138 @@
+/* pyjson.c - Python json.dumps(ensure_ascii=False) output for jansson values; see pyjson.h. */
+#include "chat/pyjson.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pyjson_string(sbuf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    sb_putc(b, '"');
+    size_t run = 0; /* start of the bytes not yet copied: copy plain runs in one go */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[7];
+        if (c == '"') esc = "\\\"";
+        else if (c == '\\') esc = "\\\\";
+        else if (c == '\n') esc = "\\n";
+        else if (c == '\r') esc = "\\r";
+        else if (c == '\t') esc = "\\t";
+        else if (c == '\b') esc = "\\b";
+        else if (c == '\f') esc = "\\f";
+        else if (c < 0x20) {
+            memcpy(u, "\\u00", 4);
+            u[4] = hex[c >> 4];
+            u[5] = hex[c & 15];
+            u[6] = 0;
+            esc = u;
+        }
+        if (!esc) continue;
+        sb_put(b, s + run, i - run);
+        sb_puts(b, esc);
+        run = i + 1;
+    }
+    sb_put(b, s + run, n - run);
+    sb_putc(b, '"');
+}
+
+int pyjson_repr_double(double x, char *out, size_t cap) {
+    if (isnan(x)) return snprintf(out, cap, "NaN");
+    if (isinf(x)) return snprintf(out, cap, x < 0 ? "-Infinity" : "Infinity");
+    if (x == 0) return snprintf(out, cap, signbit(x) ? "-0.0" : "0.0");
+    /* Shortest round-trip digits: glibc's %.*e is correctly rounded, so the first precision whose
+     * text reads back as x gives the digits Python's repr (David Gay's shortest mode) picks. */
+    char e[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec - 1, x);
+        if (strtod(e, NULL) == x) break;
+    }
+    /* e is "[-]d[.ddd]e[+-]XX": pull out sign, digits and exponent */
+    const char *p = e;
+    int neg = 0;
+    if (*p == '-') { neg = 1; p++; }
+    char digits[24];
+    int nd = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.') digits[nd++] = *p;
+    while (nd > 1 && digits[nd - 1] == '0') nd--; /* %.*e never pads, but be safe */
+    digits[nd] = 0;
+    int exp10 = atoi(p + 1);
+    int decpt = exp10 + 1; /* x = 0.d1d2... * 10^decpt */
+    char buf[64];
+    int k = 0;
+    if (neg) buf[k++] = '-';
+    if (decpt > -4 && decpt <= 16) {
+        if (decpt <= 0) {
+            buf[k++] = '0';
+            buf[k++] = '.';
+            for (int i = 0; i < -decpt; i++) buf[k++] = '0';
+            for (int i = 0; i < nd; i++) buf[k++] = digits[i];
+        } else if (decpt >= nd) {
+            for (int i = 0; i < nd; i++) buf[k++] = digits[i];
+            for (int i = nd; i < decpt; i++) buf[k++] = '0';
+            buf[k++] = '.';
+            buf[k++] = '0';
+        } else {
+            for (int i = 0; i < decpt; i++) buf[k++] = digits[i];
+            buf[k++] = '.';
+            for (int i = decpt; i < nd; i++) buf[k++] = digits[i];
+        }
+        buf[k] = 0;
+    } else {
+        buf[k++] = digits[0];
+        if (nd > 1) {
+            buf[k++] = '.';
+            for (int i = 1; i < nd; i++) buf[k++] = digits[i];
+        }
+        snprintf(buf + k, sizeof buf - (size_t)k, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+    }
+    return snprintf(out, cap, "%s", buf);
+}
+
+void pyjson_dump(sbuf *b, const json_t *v) {
+    char num[64];
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *val;
+        int first = 1;
+        sb_putc(b, '{');
+        /* json_object_foreach wants a non-const object; iteration does not modify it */
+        json_object_foreach((json_t *)v, key, val) {
+            if (!first) sb_put(b, ", ", 2);
+            first = 0;
+            pyjson_string(b, key, strlen(key));
+            sb_put(b, ": ", 2);
+            pyjson_dump(b, val);
+        }
+        sb_putc(b, '}');
+        break;
+    }
+    case JSON_ARRAY: {
+        sb_putc(b, '[');
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i) sb_put(b, ", ", 2);
+            pyjson_dump(b, json_array_get(v, i));
+        }
+        sb_putc(b, ']');
+        break;
+    }
+    case JSON_STRING:
+        pyjson_string(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        sb_puts(b, num);
+        break;
+    case JSON_REAL:
+        pyjson_repr_double(json_real_value(v), num, sizeof num);
+        sb_puts(b, num);
+        break;
+    case JSON_TRUE: sb_puts(b, "true"); break;
+    case JSON_FALSE: sb_puts(b, "false"); break;
+    case JSON_NULL: sb_puts(b, "null"); break;
+    }
+}
