@@ -42,25 +42,37 @@ int pyjson_repr_double(double x, char *out, size_t cap) {
     if (isnan(x)) return snprintf(out, cap, "NaN");
     if (isinf(x)) return snprintf(out, cap, x < 0 ? "-Infinity" : "Infinity");
     if (x == 0) return snprintf(out, cap, signbit(x) ? "-0.0" : "0.0");
-    /* Shortest round-trip digits: glibc's %.*e is correctly rounded, so the first precision whose
-     * text reads back as x gives the digits Python's repr (David Gay's shortest mode) picks. */
-    char e[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(e, sizeof e, "%.*e", prec - 1, x);
-        if (strtod(e, NULL) == x) break;
+    /* Shortest round-trip digits, as Python's repr (David Gay's shortest mode) picks them: for each
+     * precision, glibc's correctly rounded %.*e gives the nearest decimal; at a power of two the
+     * rounding interval is lopsided and the nearest can miss it while its neighbour in the last
+     * digit reads back as x, so try the neighbours too before adding a digit. */
+    int neg = signbit(x) != 0;
+    double a = fabs(x);
+    char e[48], digits[24];
+    unsigned long long mant = 0;
+    int exp10 = 0, prec = 1;
+    for (; prec <= 17; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec - 1, a);
+        char *ep = strchr(e, 'e');
+        exp10 = atoi(ep + 1);
+        mant = 0;
+        for (const char *q = e; q < ep; q++)
+            if (*q != '.') mant = mant * 10 + (unsigned long long)(*q - '0');
+        if (strtod(e, NULL) == a) break;
+        int hit = 0;
+        for (int d = 1; d >= -1 && !hit; d -= 2) {
+            unsigned long long m2 = mant + (unsigned long long)(long long)d;
+            if (m2 == 0) continue;
+            snprintf(e, sizeof e, "%llue%d", m2, exp10 - (prec - 1));
+            if (strtod(e, NULL) == a) { mant = m2; hit = 1; }
+        }
+        if (hit) break;
     }
-    /* e is "[-]d[.ddd]e[+-]XX": pull out sign, digits and exponent */
-    const char *p = e;
-    int neg = 0;
-    if (*p == '-') { neg = 1; p++; }
-    char digits[24];
-    int nd = 0;
-    for (; *p && *p != 'e'; p++)
-        if (*p != '.') digits[nd++] = *p;
-    while (nd > 1 && digits[nd - 1] == '0') nd--; /* %.*e never pads, but be safe */
+    int nd = snprintf(digits, sizeof digits, "%llu", mant);
+    int decpt = exp10 + 1 + (nd - prec); /* a = 0.d1d2... * 10^decpt (nd > prec after a carry) */
+    exp10 = decpt - 1;
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
     digits[nd] = 0;
-    int exp10 = atoi(p + 1);
-    int decpt = exp10 + 1; /* x = 0.d1d2... * 10^decpt */
     char buf[64];
     int k = 0;
     if (neg) buf[k++] = '-';
