@@ -148,17 +148,21 @@ int qwen3_token_is_special(const qwen3_tokenizer *t, int32_t id);
 /* The raw bytes a token decodes to (not NUL-terminated); NULL for an id out of range. */
 const char *qwen3_token_bytes(const qwen3_tokenizer *t, int32_t id, size_t *len);
 
-/* Streaming decoder: feed ids one at a time, get back only whole UTF-8 characters. */
+/* Streaming decoder: feed ids one at a time, get back only whole UTF-8 characters. The text of all
+ * feeds plus the flush equals qwen3_decode of the same ids. Zero-initialize it to start a stream. */
 typedef struct qwen3_detok {
-    unsigned char pending[8]; /* bytes of an unfinished character */
+    unsigned char pending[8]; /* bytes of an unfinished character (at most 3) */
     int n_pending;
 } qwen3_detok;
-/* Appends the complete characters that id finishes to out (NUL-terminated, at most cap-1 bytes; cap
- * >= 64 is always enough for one token plus pending bytes... callers size it from the longest
- * token); returns bytes written or -1. Invalid sequences become U+FFFD as qwen3_decode would. */
+/* An output size that is always enough for one qwen3_detok_feed (3 bytes per byte, for U+FFFD). */
+size_t qwen3_detok_cap(const qwen3_tokenizer *t);
+/* Appends the complete characters that id finishes to out (NUL-terminated; cap >= qwen3_detok_cap
+ * is always enough, a smaller cap that does not fit is an error and consumes nothing); returns the
+ * bytes written or -1 (an id out of range). Invalid sequences become U+FFFD as qwen3_decode would.
+ * With skip_special a special token writes nothing and leaves pending bytes pending. */
 int qwen3_detok_feed(const qwen3_tokenizer *t, qwen3_detok *d, int32_t id, int skip_special, char *out,
                      size_t cap, qwen3_err *err);
-/* Flushes what is pending at the end of a stream (as U+FFFD). */
+/* Ends a stream: what is pending becomes one U+FFFD (needs cap >= 4). Returns bytes written. */
 int qwen3_detok_flush(const qwen3_tokenizer *t, qwen3_detok *d, char *out, size_t cap);
 
 /* ---- chat ------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ typedef struct cli_cmd {
 } cli_cmd;
 
 /* subcommands (one per file) */
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 
 /* Prints "qwen3: <msg>" to stderr and returns 1 (exit status). */

@@ -10,6 +10,8 @@
 
 static const cli_cmd commands[] = {
     /* one line per subcommand, in the order `qwen3 help` lists them */
+    {"tokenize", cmd_tokenize, "text -> token ids (--show: with their pieces; --jsonl: many texts)"},
+    {"detokenize", cmd_detokenize, "token ids -> text (--jsonl: many id lists)"},
     {"render", cmd_render, "chat requests (JSON) -> prompt text in the Qwen3 chat format"},
     {"help", NULL, "this list"},
 };

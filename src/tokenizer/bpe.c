@@ -1,0 +1,171 @@
+/* bpe.c - byte-pair encoding of one pre-token, as Hugging Face's BPE model does it.
+ *
+ * The word starts as one token per byte. While some adjacent pair has a merge, the pair with the
+ * lowest merge rank is merged, the leftmost first among equals (HF pops a heap ordered by rank,
+ * then position). Pairs are found through a hash of (left id, right id), never by scanning merges.
+ *
+ * Short words (the usual case) use a flat array: find the minimum, merge, close the gap; O(n^2) in
+ * the word length but with n <= SMALL it beats any heap. Longer words use a linked list and a
+ * binary heap of (rank, position), O(n log n), so a 100,000-byte run of one letter stays fast. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer/tok.h"
+
+#define SMALL 48
+
+static inline uint64_t pair_key(uint32_t a, uint32_t b) { return ((uint64_t)a << 32 | b) + 1; }
+static inline uint32_t pair_slot(uint64_t key) { return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32); }
+
+const tk_merge *tk_merge_find(const struct qwen3_tokenizer *t, uint32_t a, uint32_t b) {
+    uint64_t key = pair_key(a, b);
+    for (uint32_t h = pair_slot(key) & t->mmask;; h = (h + 1) & t->mmask) {
+        const tk_merge *m = &t->merges[h];
+        if (m->key == key) return m;
+        if (!m->key) return NULL;
+    }
+}
+
+void tk_scratch_free(tk_scratch *s) {
+    free(s->ids);
+    free(s->rank);
+    free(s->mid);
+    free(s->prev);
+    free(s->next);
+    free(s->heap);
+    free(s->nfc);
+    memset(s, 0, sizeof *s);
+}
+
+static int scratch_reserve(tk_scratch *s, size_t n) {
+    if (n <= s->cap) return 0;
+    size_t c = s->cap ? s->cap : 64;
+    while (c < n) c *= 2;
+    int32_t *ids = realloc(s->ids, c * sizeof *ids);
+    if (ids) s->ids = ids;
+    uint32_t *rank = realloc(s->rank, c * sizeof *rank);
+    if (rank) s->rank = rank;
+    uint32_t *mid = realloc(s->mid, c * sizeof *mid);
+    if (mid) s->mid = mid;
+    int32_t *prev = realloc(s->prev, c * sizeof *prev);
+    if (prev) s->prev = prev;
+    int32_t *next = realloc(s->next, c * sizeof *next);
+    if (next) s->next = next;
+    if (!ids || !rank || !mid || !prev || !next) return -1;
+    s->cap = c;
+    return 0;
+}
+
+static inline void set_pair(const struct qwen3_tokenizer *t, tk_scratch *s, int k, int32_t a, int32_t b) {
+    const tk_merge *m = tk_merge_find(t, (uint32_t)a, (uint32_t)b);
+    s->rank[k] = m ? m->rank : UINT32_MAX;
+    s->mid[k] = m ? m->id : 0;
+}
+
+static int bpe_small(const struct qwen3_tokenizer *t, int n, tk_scratch *s) {
+    int32_t *ids = s->ids;
+    for (int k = 0; k + 1 < n; k++) set_pair(t, s, k, ids[k], ids[k + 1]);
+    while (n > 1) {
+        int best = -1;
+        uint32_t br = UINT32_MAX;
+        for (int k = 0; k + 1 < n; k++)
+            if (s->rank[k] < br) { br = s->rank[k]; best = k; }
+        if (best < 0) break;
+        ids[best] = (int32_t)s->mid[best];
+        int tail = n - best - 2; /* symbols after the removed one */
+        memmove(ids + best + 1, ids + best + 2, (size_t)tail * sizeof *ids);
+        memmove(s->rank + best + 1, s->rank + best + 2, (size_t)(tail > 0 ? tail - 1 : 0) * sizeof *s->rank);
+        memmove(s->mid + best + 1, s->mid + best + 2, (size_t)(tail > 0 ? tail - 1 : 0) * sizeof *s->mid);
+        n--;
+        if (best > 0) set_pair(t, s, best - 1, ids[best - 1], ids[best]);
+        if (best + 1 < n) set_pair(t, s, best, ids[best], ids[best + 1]);
+    }
+    return n;
+}
+
+/* min-heap of (rank << 32 | position) */
+static int heap_push(tk_scratch *s, size_t *hn, uint64_t v) {
+    if (*hn == s->heap_cap) {
+        size_t c = s->heap_cap ? s->heap_cap * 2 : 256;
+        uint64_t *h = realloc(s->heap, c * sizeof *h);
+        if (!h) return -1;
+        s->heap = h;
+        s->heap_cap = c;
+    }
+    uint64_t *h = s->heap;
+    size_t i = (*hn)++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (h[p] <= v) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = v;
+    return 0;
+}
+
+static uint64_t heap_pop(tk_scratch *s, size_t *hn) {
+    uint64_t *h = s->heap, top = h[0], v = h[--*hn];
+    size_t i = 0, n = *hn;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && h[c + 1] < h[c]) c++;
+        if (v <= h[c]) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (n) h[i] = v;
+    return top;
+}
+
+static int push_pair(const struct qwen3_tokenizer *t, tk_scratch *s, size_t *hn, int32_t k) {
+    int32_t nx = s->next[k];
+    if (nx < 0) return 0;
+    const tk_merge *m = tk_merge_find(t, (uint32_t)s->ids[k], (uint32_t)s->ids[nx]);
+    if (!m) return 0;
+    return heap_push(s, hn, (uint64_t)m->rank << 32 | (uint32_t)k);
+}
+
+static int bpe_heap(const struct qwen3_tokenizer *t, int n, tk_scratch *s) {
+    int32_t *ids = s->ids, *prev = s->prev, *next = s->next;
+    size_t hn = 0;
+    for (int k = 0; k < n; k++) {
+        prev[k] = k - 1;
+        next[k] = k + 1 < n ? k + 1 : -1;
+    }
+    for (int k = 0; k + 1 < n; k++)
+        if (push_pair(t, s, &hn, k)) return -1;
+    while (hn) {
+        uint64_t top = heap_pop(s, &hn);
+        int32_t k = (int32_t)(uint32_t)top, nx = next[k];
+        uint32_t rank = (uint32_t)(top >> 32);
+        /* stale entries: the symbol was absorbed (ids -1) or its pair changed since the push */
+        if (ids[k] < 0 || nx < 0) continue;
+        const tk_merge *m = tk_merge_find(t, (uint32_t)ids[k], (uint32_t)ids[nx]);
+        if (!m || m->rank != rank) continue;
+        ids[k] = (int32_t)m->id;
+        ids[nx] = -1;
+        next[k] = next[nx];
+        if (next[nx] >= 0) prev[next[nx]] = k;
+        if (prev[k] >= 0 && push_pair(t, s, &hn, prev[k])) return -1;
+        if (push_pair(t, s, &hn, k)) return -1;
+    }
+    int o = 0;
+    for (int k = 0; k >= 0; k = next[k]) ids[o++] = ids[k];
+    return o;
+}
+
+int tk_bpe_word(const struct qwen3_tokenizer *t, const unsigned char *w, size_t n, tk_scratch *s) {
+    if (n > (size_t)INT32_MAX - 1 || scratch_reserve(s, n) != 0) return -1;
+    for (size_t k = 0; k < n; k++) s->ids[k] = t->byte_id[w[k]];
+    if (n == 1) return 1;
+    if (t->ignore_merges) {
+        int32_t id = tk_vocab_find(t, w, n);
+        if (id >= 0) {
+            s->ids[0] = id;
+            return 1;
+        }
+    }
+    return n <= SMALL ? bpe_small(t, (int)n, s) : bpe_heap(t, (int)n, s);
+}

@@ -1,0 +1,137 @@
+/* tok.h - the tokenizer's internal state, shared by the files of src/tokenizer/.
+ *
+ * Everything here is immutable once qwen3_tokenizer_load returns, so one tokenizer may be used by
+ * many threads at once; encode allocates its scratch per call.
+ *
+ * Ids: [0, n_vocab) are the BPE vocabulary (model.vocab); added tokens (added_tokens) may sit at
+ * any id, usually just after it. Every token is stored as the raw bytes it decodes to (byte-level
+ * characters such as 'Ġ' already mapped back to bytes such as ' '), so BPE works on bytes and decode
+ * is a concatenation. */
+#ifndef QWEN3_TOKENIZER_TOK_H
+#define QWEN3_TOKENIZER_TOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "qwen3.h"
+
+/* Character classes of the Qwen2 pre-tokenizer, one byte per code point (see unicode.c). */
+enum {
+    TK_L = 1,       /* \p{L}: Lu Ll Lt Lm Lo */
+    TK_N = 2,       /* \p{N}: Nd Nl No */
+    TK_WS = 4,      /* \s as Oniguruma defines it for Unicode: the White_Space property */
+    TK_CRLF = 8,    /* '\r' or '\n' (also TK_WS) */
+    TK_NFCSAFE = 16 /* NFC never changes it nor lets it combine with what precedes it */
+};
+
+typedef struct tk_merge {
+    uint64_t key;  /* (left id << 32) | right id; 0 marks an empty slot (pair 0,0 is stored +1) */
+    uint32_t rank; /* position in model.merges: lower merges first */
+    uint32_t id;   /* the merged token */
+} tk_merge;
+
+typedef struct tk_added {
+    int32_t id;
+    int special;    /* "special": true - dropped by skip_special */
+    const char *text; /* content, as typed in text (into the tokenizer's blob) */
+    uint32_t len;
+} tk_added;
+
+struct qwen3_tokenizer {
+    int n_vocab; /* BPE ids [0, n_vocab) */
+    int n_ids;   /* 1 + the largest id (vocabulary and added tokens) */
+
+    /* token bytes: id i is blob[off[i] .. off[i] + len[i]); len UINT32_MAX marks an unused id */
+    uint32_t *off, *len;
+    char *blob;
+    size_t blob_len, blob_cap;
+    size_t max_token_len;
+
+    /* raw bytes -> BPE id (open addressing, stores id + 1; 0 empty) */
+    uint32_t *vhash;
+    uint32_t vmask;
+
+    tk_merge *merges; /* open addressing, power-of-two size */
+    uint32_t mmask;
+    int n_merges;
+    int ignore_merges; /* model.ignore_merges: a word found whole in the vocabulary skips BPE */
+    int no_nfc;        /* normalizer null: text is not normalized */
+
+    int32_t byte_id[256]; /* the BPE id of each single byte */
+
+    tk_added *added;
+    int n_added;
+    unsigned char *special;        /* n_ids flags: 1 for special added tokens */
+    unsigned char added_first[256]; /* 1 when some added token starts with this byte */
+
+    unsigned char cls[65536]; /* TK_* flags for the Basic Multilingual Plane */
+};
+
+/* --- unicode.c ---------------------------------------------------------------------------------- */
+
+/* Fills t->cls. */
+void tk_unicode_init(struct qwen3_tokenizer *t);
+/* TK_* flags of any code point (looks outside the BMP up through utf8proc). */
+unsigned tk_class_slow(uint32_t cp);
+static inline unsigned tk_class(const struct qwen3_tokenizer *t, uint32_t cp) {
+    return cp < 65536 ? t->cls[cp] : tk_class_slow(cp);
+}
+/* Decodes the code point at s (valid UTF-8 assumed, n bytes available >= 1); *cl gets its length. */
+static inline uint32_t tk_utf8_get(const unsigned char *s, int *cl) {
+    unsigned c = s[0];
+    if (c < 0x80) { *cl = 1; return c; }
+    if (c < 0xE0) { *cl = 2; return ((c & 0x1Fu) << 6) | (s[1] & 0x3Fu); }
+    if (c < 0xF0) { *cl = 3; return ((c & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu); }
+    *cl = 4;
+    return ((c & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3Fu);
+}
+/* Length of the valid UTF-8 sequence at s[0..n) (1-4), or 0 when it is invalid or cut short. */
+int tk_utf8_valid_len(const unsigned char *s, size_t n);
+/* Offset of the first invalid UTF-8 byte in s, or n when all of it is valid. */
+size_t tk_utf8_check(const unsigned char *s, size_t n);
+/* Writes cp as UTF-8 to out (4 bytes room); returns the byte count. */
+int tk_utf8_put(uint32_t cp, unsigned char *out);
+
+/* NFC of valid UTF-8 s[0..n). Returns s itself when it is already NFC as far as a quick check
+ * tells (the common case), else a normalized copy in *buf (grown as needed; *cap its size) with
+ * *out_n its length. NULL on out of memory. */
+const unsigned char *tk_nfc(const struct qwen3_tokenizer *t, const unsigned char *s, size_t n,
+                            unsigned char **buf, size_t *cap, size_t *out_n);
+
+/* Bytes -> UTF-8 with Rust's String::from_utf8_lossy replacement (one U+FFFD per maximal invalid
+ * subpart). Appends to out (room for 3 * n bytes needed); returns bytes written. With partial != 0
+ * a valid but unfinished sequence at the end is not written: *consumed says how much was used. */
+size_t tk_utf8_lossy(const unsigned char *s, size_t n, unsigned char *out, int partial, size_t *consumed);
+
+/* --- pretok.c ----------------------------------------------------------------------------------- */
+
+/* The end of the pre-token (Qwen2 split regex match) that starts at s[i], in s[0..n). */
+size_t tk_pretok_next(const struct qwen3_tokenizer *t, const unsigned char *s, size_t n, size_t i);
+
+/* --- bpe.c -------------------------------------------------------------------------------------- */
+
+typedef struct tk_scratch {
+    int32_t *ids;
+    uint32_t *rank, *mid;
+    int32_t *prev, *next;
+    uint64_t *heap;
+    size_t cap, heap_cap;
+    unsigned char *nfc;
+    size_t nfc_cap;
+} tk_scratch;
+
+void tk_scratch_free(tk_scratch *s);
+/* Looks up a merge of (a, b); NULL when the pair never merges. */
+const tk_merge *tk_merge_find(const struct qwen3_tokenizer *t, uint32_t a, uint32_t b);
+/* BPE of one pre-token's bytes; the resulting ids are written to s->ids and their count returned
+ * (-1 out of memory). */
+int tk_bpe_word(const struct qwen3_tokenizer *t, const unsigned char *w, size_t n, tk_scratch *s);
+
+/* --- vocab.c ------------------------------------------------------------------------------------ */
+
+uint32_t tk_hash_bytes(const void *p, size_t n);
+/* BPE id of raw bytes, or -1. */
+int32_t tk_vocab_find(const struct qwen3_tokenizer *t, const void *p, size_t n);
+
+#endif

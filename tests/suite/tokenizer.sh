@@ -1,0 +1,58 @@
+#!/bin/bash
+# tokenizer.sh - our tokenizer against Hugging Face tokenizers (npm `tokenizers`, Rust core) on the
+# real Qwen3 tokenizer: ~3,600 regex edge cases and combinations, long runs, random code points,
+# and ~2,000 real texts in ~190 languages from the gettext catalogs; then decode (whole and
+# streamed) of ~2,000 id lists: the reference's own encodings and every prefix of some, invalid
+# UTF-8 byte runs, random ids, skip-special-tokens both ways. Every case must match exactly.
+# Expected outputs are computed here by tests/ref/tokenizer_ref.js; nothing golden is committed.
+set -u
+T=${QWEN3_TOKENIZER:?}
+D=$QWEN3_TMP/tokenizer
+REF=$QWEN3_ROOT/tests/ref
+mkdir -p "$D"
+if ! node -e "require('$QWEN3_ROOT/tests/node/node_modules/tokenizers')" 2>/dev/null; then
+    echo "FAIL tokenizer.reference: npm package tokenizers is missing (run scripts/setup.sh)"
+    exit 0
+fi
+run_ref() { node "$REF/tokenizer_ref.js" "$T" "$@"; }
+
+# encode, added tokens matched (the default)
+$PY "$REF/tokenizer_cases.py" encode 2000 > "$D/enc_in.jsonl" 2> "$D/cases.log" || echo "FAIL tokenizer.cases: $(cat "$D/cases.log")"
+run_ref encode < "$D/enc_in.jsonl" > "$D/enc_hf.jsonl" || echo "FAIL tokenizer.reference: tokenizer_ref.js encode failed"
+"$QWEN3" tokenize "$T" --jsonl < "$D/enc_in.jsonl" > "$D/enc_ours.jsonl" || echo "FAIL tokenizer.encode: qwen3 tokenize --jsonl failed"
+$PY "$REF/tokenizer_compare.py" tokenizer.encode "$D/enc_in.jsonl" "$D/enc_hf.jsonl" "$D/enc_ours.jsonl" ids
+
+# encode with added-token text as plain text: HF with no added tokens at all
+grep -v '"group": "real"' "$D/enc_in.jsonl" > "$D/plain_in.jsonl"
+run_ref encode-plain < "$D/plain_in.jsonl" > "$D/plain_hf.jsonl" || echo "FAIL tokenizer.reference: encode-plain failed"
+"$QWEN3" tokenize "$T" --no-special --jsonl < "$D/plain_in.jsonl" > "$D/plain_ours.jsonl" || echo "FAIL tokenizer.plain: qwen3 tokenize --no-special failed"
+$PY "$REF/tokenizer_compare.py" tokenizer.plain "$D/plain_in.jsonl" "$D/plain_hf.jsonl" "$D/plain_ours.jsonl" ids
+
+# decode, whole and streamed
+$PY "$REF/tokenizer_cases.py" decode "$T/vocab.json" "$D/enc_hf.jsonl" > "$D/dec_in.jsonl" || echo "FAIL tokenizer.cases: decode cases"
+run_ref decode < "$D/dec_in.jsonl" > "$D/dec_hf.jsonl" || echo "FAIL tokenizer.reference: tokenizer_ref.js decode failed"
+"$QWEN3" detokenize "$T" --jsonl < "$D/dec_in.jsonl" > "$D/dec_ours.jsonl" || echo "FAIL tokenizer.decode: qwen3 detokenize --jsonl failed"
+"$QWEN3" detokenize "$T" --jsonl --stream < "$D/dec_in.jsonl" > "$D/dec_stream.jsonl" || echo "FAIL tokenizer.stream: qwen3 detokenize --stream failed"
+$PY "$REF/tokenizer_compare.py" tokenizer.decode "$D/dec_in.jsonl" "$D/dec_hf.jsonl" "$D/dec_ours.jsonl" text
+$PY "$REF/tokenizer_compare.py" tokenizer.stream "$D/dec_in.jsonl" "$D/dec_hf.jsonl" "$D/dec_stream.jsonl" text
+
+# round trip: decode(encode(text)) == text for every valid input (NFC aside: compare after NFC)
+$PY - "$D/enc_in.jsonl" "$D/enc_ours.jsonl" > "$D/rt_in.jsonl" <<'EOF'
+import json, sys
+for i, o in zip(open(sys.argv[1], encoding="utf-8"), open(sys.argv[2])):
+    print(json.dumps({"ids": json.loads(o)["ids"], "group": json.loads(i)["group"]}))
+EOF
+"$QWEN3" detokenize "$T" --jsonl < "$D/rt_in.jsonl" > "$D/rt_ours.jsonl"
+$PY - "$D/enc_in.jsonl" "$D/rt_ours.jsonl" <<'EOF'
+import json, sys, unicodedata
+bad = 0
+n = 0
+for i, o in zip(open(sys.argv[1], encoding="utf-8"), open(sys.argv[2], encoding="utf-8")):
+    n += 1
+    a, b = unicodedata.normalize("NFC", json.loads(i)["text"]), json.loads(o)["text"]
+    if a != b:
+        bad += 1
+        if bad <= 5:
+            print("FAIL tokenizer.roundtrip: %r came back as %r" % (a[:60], b[:60]))
+print("PASS tokenizer.roundtrip (%d texts)" % n if not bad else "FAIL tokenizer.roundtrip: %d of %d differ" % (bad, n))
+EOF
