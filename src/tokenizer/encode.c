@@ -34,7 +34,9 @@ static int push(idvec *o, const int32_t *ids, size_t k) {
     return 0;
 }
 
-static int encode_plain(const qwen3_tokenizer *t, const unsigned char *s, size_t n, tk_scratch *sc, idvec *o) {
+/* Steps 2-4 on text without added tokens; slots (may be NULL) is this thread's word cache. */
+static int encode_plain(const qwen3_tokenizer *t, const unsigned char *s, size_t n, tk_scratch *sc, tk_wslot *slots,
+                        idvec *o) {
     if (!n) return 0;
     size_t m = n;
     if (!t->no_nfc) {
@@ -42,9 +44,32 @@ static int encode_plain(const qwen3_tokenizer *t, const unsigned char *s, size_t
         if (!s) return -1;
     }
     for (size_t i = 0; i < m;) {
-        size_t e = tk_pretok_next(t, s, m, i);
-        int k = tk_bpe_word(t, s + i, e - i, sc);
+        size_t e = tk_pretok_next(t, s, m, i), n = e - i;
+        if (n == 1) { /* a lone byte (space, digit, punctuation) is its own token */
+            if (push(o, &t->byte_id[s[i]], 1)) return -1;
+            i = e;
+            continue;
+        }
+        tk_wslot *slot = NULL;
+        uint64_t h = 0;
+        if (slots && n <= TK_WCACHE_WORD) {
+            h = tk_hash_bytes(s + i, n) | (1ull << 32);
+            slot = &slots[h & (TK_WCACHE_SLOTS - 1)];
+            if (slot->hash == h && slot->wlen == n && !memcmp(slot->word, s + i, n)) {
+                if (push(o, slot->ids, slot->nids)) return -1;
+                i = e;
+                continue;
+            }
+        }
+        int k = tk_bpe_word(t, s + i, n, sc);
         if (k < 0 || push(o, sc->ids, (size_t)k)) return -1;
+        if (slot && k <= TK_WCACHE_IDS) {
+            slot->hash = h;
+            slot->wlen = (uint8_t)n;
+            slot->nids = (uint8_t)k;
+            memcpy(slot->word, s + i, n);
+            memcpy(slot->ids, sc->ids, (size_t)k * sizeof *sc->ids);
+        }
         i = e;
     }
     return 0;
@@ -71,7 +96,13 @@ int qwen3_encode(const qwen3_tokenizer *t, const char *text, size_t len, int spe
     size_t bad = tk_utf8_check(s, len);
     if (bad != len) return qerr(err, "text is not valid UTF-8: bad byte 0x%02X at byte offset %zu", s[bad], bad);
     idvec o = {0};
-    tk_scratch sc = {0};
+    tk_scratch local = {0}, *sc = &local;
+    tk_tls *tls = tk_tls_get(t);
+    tk_wslot *slots = NULL;
+    if (tls) {
+        sc = &tls->sc;
+        slots = tls->slots;
+    }
     int r = -1;
     size_t seg = 0;
     if (special && t->n_added) {
@@ -85,19 +116,22 @@ int qwen3_encode(const qwen3_tokenizer *t, const char *text, size_t len, int spe
                 i++;
                 continue;
             }
-            if (encode_plain(t, s + seg, i - seg, &sc, &o) || push(&o, &t->added[k].id, 1)) goto oom;
+            if (encode_plain(t, s + seg, i - seg, sc, slots, &o) || push(&o, &t->added[k].id, 1)) goto oom;
             i += t->added[k].len;
             seg = i;
         }
     }
-    if (encode_plain(t, s + seg, len - seg, &sc, &o)) goto oom;
+    if (encode_plain(t, s + seg, len - seg, sc, slots, &o)) goto oom;
     if (!o.v && !(o.v = malloc(sizeof *o.v))) goto oom;
     *ids = o.v;
     r = (int)o.n;
-    tk_scratch_free(&sc);
-    return r;
+    goto done;
 oom:
-    tk_scratch_free(&sc);
+    r = qerr(err, "encode: out of memory (text of %zu bytes)", len);
     free(o.v);
-    return qerr(err, "encode: out of memory (text of %zu bytes)", len);
+    *ids = NULL;
+done:
+    tk_scratch_free(&local);
+    if (tls) tk_tls_trim(tls);
+    return r;
 }

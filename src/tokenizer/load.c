@@ -455,6 +455,8 @@ qwen3_tokenizer *qwen3_tokenizer_load(const char *dir, qwen3_err *err) {
         qerr(err, "out of memory");
         return NULL;
     }
+    static uint64_t generations;
+    t->gen = __atomic_add_fetch(&generations, 1, __ATOMIC_RELAXED);
     tk_unicode_init(t);
     loader L = {.t = t};
     char p1[4096], p2[4096];

@@ -39,7 +39,8 @@ typedef struct tk_added {
 } tk_added;
 
 struct qwen3_tokenizer {
-    int n_vocab; /* BPE ids [0, n_vocab) */
+    uint64_t gen; /* unique per load: tags the per-thread word caches (wcache.c) */
+    int n_vocab;  /* BPE ids [0, n_vocab) */
     int n_ids;   /* 1 + the largest id (vocabulary and added tokens) */
 
     /* token bytes: id i is blob[off[i] .. off[i] + len[i]); len UINT32_MAX marks an unused id */
@@ -119,9 +120,37 @@ typedef struct tk_scratch {
     size_t cap, heap_cap;
     unsigned char *nfc;
     size_t nfc_cap;
+    tk_merge *pcache; /* TK_PCACHE_SLOTS recent merge lookups (NULL: none); key 0 = empty */
 } tk_scratch;
 
+#define TK_PCACHE_SLOTS 4096 /* power of two; 64 KB, stays in the L2 cache */
+
 void tk_scratch_free(tk_scratch *s);
+
+/* --- wcache.c ----------------------------------------------------------------------------------- */
+
+#define TK_WCACHE_SLOTS 8192 /* power of two */
+#define TK_WCACHE_WORD 54    /* longest word cached, bytes */
+#define TK_WCACHE_IDS 16     /* most ids of a cached word */
+
+typedef struct tk_wslot {
+    uint64_t hash; /* 0: empty */
+    uint8_t wlen, nids;
+    unsigned char word[TK_WCACHE_WORD];
+    int32_t ids[TK_WCACHE_IDS];
+} tk_wslot;
+
+typedef struct tk_tls {
+    uint64_t gen; /* the tokenizer the slots belong to */
+    tk_scratch sc;
+    tk_wslot *slots;
+} tk_tls;
+
+/* This thread's encode state for t (slots emptied when t is not the tokenizer it last served);
+ * NULL when out of memory. */
+tk_tls *tk_tls_get(const struct qwen3_tokenizer *t);
+/* Frees scratch buffers that grew large, at the end of an encode. */
+void tk_tls_trim(tk_tls *s);
 /* Looks up a merge of (a, b); NULL when the pair never merges. */
 const tk_merge *tk_merge_find(const struct qwen3_tokenizer *t, uint32_t a, uint32_t b);
 /* BPE of one pre-token's bytes; the resulting ids are written to s->ids and their count returned

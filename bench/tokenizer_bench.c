@@ -1,0 +1,79 @@
+/* tokenizer_bench.c - encode throughput and load time of our tokenizer (bench/tokenizer.sh runs it).
+ *
+ *   tokenizer_bench TOKENIZER_DIR FILE [REPEATS]
+ *
+ * Loads the tokenizer (timed), then encodes FILE one line per call on one thread, REPEATS times,
+ * and prints one JSON line: bytes, tokens, the best time and MB/s, the load time, and a checksum of
+ * the ids (to compare runs). Lines are encoded without their newline, as the HF side does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "qwen3.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: tokenizer_bench TOKENIZER_DIR FILE [REPEATS]\n");
+        return 2;
+    }
+    int reps = argc > 3 ? atoi(argv[3]) : 5;
+    qwen3_err err = {0};
+    double t0 = now();
+    qwen3_tokenizer *t = qwen3_tokenizer_load(argv[1], &err);
+    double load_ms = (now() - t0) * 1e3;
+    if (!t) {
+        fprintf(stderr, "tokenizer_bench: %s\n", err.msg);
+        return 1;
+    }
+    FILE *f = fopen(argv[2], "rb");
+    if (!f) {
+        fprintf(stderr, "tokenizer_bench: cannot open %s\n", argv[2]);
+        return 1;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) return 1;
+    fclose(f);
+    buf[n] = 0;
+    double best = 1e30;
+    long tokens = 0, bytes = 0;
+    unsigned long long sum = 0;
+    for (int r = 0; r < reps; r++) {
+        tokens = bytes = 0;
+        sum = 0;
+        double a = now();
+        for (char *p = buf; p < buf + n;) {
+            char *e = memchr(p, '\n', (size_t)(buf + n - p));
+            if (!e) e = buf + n;
+            if (e > p) {
+                int32_t *ids;
+                int k = qwen3_encode(t, p, (size_t)(e - p), 1, &ids, &err);
+                if (k < 0) {
+                    fprintf(stderr, "tokenizer_bench: %s\n", err.msg);
+                    return 1;
+                }
+                for (int i = 0; i < k; i++) sum = sum * 1000003u + (unsigned)ids[i];
+                tokens += k;
+                bytes += e - p;
+                free(ids);
+            }
+            p = e + 1;
+        }
+        double dt = now() - a;
+        if (dt < best) best = dt;
+    }
+    printf("{\"bytes\": %ld, \"tokens\": %ld, \"seconds\": %.6f, \"mb_per_s\": %.3f, \"load_ms\": %.1f, \"checksum\": %llu}\n",
+           bytes, tokens, best, (double)bytes / 1e6 / best, load_ms, sum);
+    qwen3_tokenizer_free(t);
+    free(buf);
+    return 0;
+}
