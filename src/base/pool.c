@@ -35,11 +35,14 @@ static void *worker(void *arg) {
     qpool *p = wa->p;
     int i = wa->i;
     free(wa);
-    unsigned seen = atomic_load(&p->gen);
+    /* gen is 0 until the first job, and every worker exists before that: starting from 0 (not from
+     * a fresh read) means a worker that starts late still sees the job or the quit it missed. */
+    unsigned seen = 0;
     for (;;) {
         unsigned g;
         int spins = 0;
         while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen) {
+            if (atomic_load_explicit(&p->quit, memory_order_relaxed)) return NULL;
             if (++spins < 20000) { CPU_RELAX(); continue; }
             pthread_mutex_lock(&p->mu);
             p->sleepers++;

@@ -15,6 +15,9 @@ typedef struct cli_cmd {
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_render(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 /* Prints "qwen3: <msg>" to stderr and returns 1 (exit status). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -26,5 +29,15 @@ int cli_float(const char *flag, const char *s, double lo, double hi, double *out
 int cli_ids(const char *flag, const char *s, int32_t **ids, int *n);
 /* True when argv[i] is -h or --help. */
 int cli_is_help(const char *a);
+
+/* Flags shared by commands that load a model: -t/--threads, --ctx, --quant. */
+typedef struct cli_model_opts {
+    qwen3_load_opts load;
+    int ctx; /* 0: the model's maximum */
+} cli_model_opts;
+/* 1: argv[*i] was a model flag (its value consumed), 0: not one, -1: bad value (message printed). */
+int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o);
+/* Loads a model, printing the error on failure. */
+qwen3_model *cli_load_model(const char *dir, const cli_model_opts *o);
 
 #endif

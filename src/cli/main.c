@@ -12,6 +12,9 @@ static const cli_cmd commands[] = {
     /* one line per subcommand, in the order `qwen3 help` lists them */
     {"tokenize", cmd_tokenize, "text -> token ids (--show: with their pieces; --jsonl: many texts)"},
     {"detokenize", cmd_detokenize, "token ids -> text (--jsonl: many id lists)"},
+    {"info", cmd_info, "describe a model: architecture, shapes, dtypes, parameters, memory"},
+    {"logits", cmd_logits, "write the logits of every prompt position as float32"},
+    {"generate", cmd_generate, "continue a prompt (greedy)"},
     {"render", cmd_render, "chat requests (JSON) -> prompt text in the Qwen3 chat format"},
     {"help", NULL, "this list"},
 };

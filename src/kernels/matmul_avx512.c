@@ -1,0 +1,81 @@
+/* matmul_avx512.c - AVX-512 matrix products for float32 activations and F32 / F16 / BF16 weights.
+ *
+ * Register tile: 4 weight rows x 4 tokens = 16 accumulators of 16 floats; per 16 columns it loads 4
+ * weight vectors (converted to float) and 4 activation vectors for 16 FMAs. Tokens are taken in
+ * chunks so that a chunk of X stays in L2 while all of this thread's rows stream past it. Weights
+ * are widened to float32 and multiplied with float32 activations, so the result equals the scalar
+ * kernel up to summation order (the exactness the reference tests need). Column tails use masks. */
+#include "kernels/kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
+
+TGT static inline __m512 load_w(qwen3_dtype t, const void *row, int64_t c, __mmask16 m) {
+    switch (t) {
+    case QWEN3_BF16: {
+        __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + c);
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    case QWEN3_F16: {
+        __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + c);
+        return _mm512_cvtph_ps(h);
+    }
+    default: return _mm512_maskz_loadu_ps(m, (const float *)row + c);
+    }
+}
+
+/* rb rows (1..4) x tb tokens (1..4) tile; templated by the constant arguments after inlining. */
+TGT static inline void tile(qwen3_dtype t, const uint8_t *w0, size_t rbytes, int rb, const float *x0, int64_t ldx,
+                            int tb, int64_t cols, float *y, int64_t ldy) {
+    __m512 acc[4][4];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < cols; c += 16) {
+        __mmask16 m = cols - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - c)) - 1);
+        __m512 xv[4], wv[4];
+        for (int j = 0; j < tb; j++) xv[j] = _mm512_maskz_loadu_ps(m, x0 + j * ldx + c);
+        for (int i = 0; i < rb; i++) wv[i] = load_w(t, w0 + i * rbytes, c, m);
+        for (int i = 0; i < rb; i++)
+            for (int j = 0; j < tb; j++) acc[i][j] = _mm512_fmadd_ps(wv[i], xv[j], acc[i][j]);
+    }
+    for (int i = 0; i < rb; i++)
+        for (int j = 0; j < tb; j++) y[j * ldy + i] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+#define TOKEN_CHUNK 64
+
+TGT static void rows_typed(qwen3_dtype t, const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1) {
+    const uint8_t *base = W->data;
+    for (int t0 = 0; t0 < n; t0 += TOKEN_CHUNK) {
+        int t1 = t0 + TOKEN_CHUNK < n ? t0 + TOKEN_CHUNK : n;
+        for (int64_t r = r0; r < r1; r += 4) {
+            int rb = r1 - r >= 4 ? 4 : (int)(r1 - r);
+            for (int j = t0; j < t1; j += 4) {
+                int tb = t1 - j >= 4 ? 4 : t1 - j;
+                const uint8_t *w0 = base + (size_t)r * W->row_bytes;
+                const float *x0 = X + (size_t)j * (size_t)W->cols;
+                float *y = Y + (size_t)j * (size_t)W->rows + (size_t)r;
+                /* constant rb/tb in the common cases lets the compiler unroll the tile fully */
+                if (rb == 4 && tb == 4) tile(t, w0, W->row_bytes, 4, x0, W->cols, 4, W->cols, y, W->rows);
+                else if (rb == 4 && tb == 1) tile(t, w0, W->row_bytes, 4, x0, W->cols, 1, W->cols, y, W->rows);
+                else tile(t, w0, W->row_bytes, rb, x0, W->cols, tb, W->cols, y, W->rows);
+            }
+        }
+    }
+}
+
+TGT void k_matmul_rows_avx512(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1) {
+    switch (W->type) {
+    case QWEN3_F32: rows_typed(QWEN3_F32, W, X, n, Y, r0, r1); break;
+    case QWEN3_F16: rows_typed(QWEN3_F16, W, X, n, Y, r0, r1); break;
+    case QWEN3_BF16: rows_typed(QWEN3_BF16, W, X, n, Y, r0, r1); break;
+    default: k_matmul_rows_scalar(W, X, n, Y, r0, r1); break;
+    }
+}
+#else
+void k_matmul_rows_avx512(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1) {
+    k_matmul_rows_scalar(W, X, n, Y, r0, r1);
+}
+#endif

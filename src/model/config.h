@@ -1,0 +1,17 @@
+/* config.h - config.json of a Qwen3 / Qwen3-MoE checkpoint -> qwen3_config.
+ *
+ * Follows transformers' Qwen3Config / Qwen3MoeConfig defaults for absent fields. What we do not
+ * support (another model_type, sliding windows, attention bias, a rope type other than default or
+ * yarn) is refused with a message naming the field. qwen3_config_parse is a pure function of the text
+ * (the fuzz target calls it). */
+#ifndef QWEN3_MODEL_CONFIG_H
+#define QWEN3_MODEL_CONFIG_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+
+int qwen3_config_parse(const char *text, size_t len, const char *path, qwen3_config *c, qwen3_err *e);
+int qwen3_config_load(const char *path, qwen3_config *c, qwen3_err *e);
+
+#endif

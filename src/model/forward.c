@@ -1,0 +1,370 @@
+/* forward.c - the Qwen3 / Qwen3-MoE forward pass over a batch of tokens from one or more sequences.
+ *
+ * Mirrors transformers' modeling_qwen3.py / modeling_qwen3_moe.py (>= 4.57):
+ *   h = embed(tokens)
+ *   for each layer:
+ *     a = rmsnorm(h, input_layernorm)
+ *     q, k, v = a Wq^T, a Wk^T, a Wv^T
+ *     q, k = rmsnorm per head (q_norm, k_norm), then RoPE (rotate-half)        # QK-Norm before RoPE
+ *     o = softmax(q k^T / sqrt(head_dim), causal) v, GQA: query head h reads kv head h / (heads/kv)
+ *     h = h + o Wo^T
+ *     a = rmsnorm(h, post_attention_layernorm)
+ *     h = h + mlp(a)      dense: down(silu(gate a) * up a)
+ *                         MoE:   softmax(router a) in float32 -> top-k -> renormalise (norm_topk_prob)
+ *                                -> sum_k w_k * expert_k(a)
+ *   logits = rmsnorm(h, norm) W_lm^T   (only for the positions whose logits are asked for)
+ * All activations are float32; tokens of all sequences form one matrix, so every projection is one
+ * matrix product over the whole batch. Each sequence's new keys/values are appended to its cache
+ * before attention, and a token at position p attends to positions 0..p of its own sequence. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "model/seq.h"
+
+typedef struct run {
+    qwen3_model *m;
+    const qwen3_config *c;
+    int T;                  /* tokens in the batch */
+    qwen3_seq **tseq;       /* [T] sequence of each token */
+    int *tpos;              /* [T] position of each token */
+    float *x;               /* [T, hidden] residual stream */
+    float *a;               /* [T, hidden] normed input of a block */
+    float *q;               /* [T, heads*head_dim] */
+    float *k, *v;           /* [T, kv_heads*head_dim] */
+    float *o;               /* [T, heads*head_dim] attention output */
+    float *y;               /* [T, hidden] block output before the residual add */
+    float *g, *u;           /* [T, intermediate] MLP gate / up */
+    float *cos, *sin;       /* [T, head_dim/2] RoPE tables per token */
+    float *scores;          /* [threads, max_len] attention scores */
+    int max_len;
+    /* MoE */
+    float *router;          /* [T, experts] */
+    int *sel;               /* [T, top_k] chosen experts */
+    float *selw;            /* [T, top_k] their weights */
+    int *etok;              /* [T*top_k] tokens grouped by expert */
+    float *ew;              /* [T*top_k] weights grouped by expert */
+    int *ecount, *estart;   /* [experts] */
+    float *xe;              /* [T, hidden] gathered expert input */
+    int layer;
+} run;
+
+/* ---- small parallel helpers ---- */
+
+typedef void (*row_fn)(run *r, int t);
+typedef struct { run *r; row_fn fn; int n; } rows_job;
+
+static void rows_worker(void *ctx, int ith, int nth) {
+    rows_job *j = ctx;
+    long b, e;
+    qpool_split(j->n, ith, nth, 1, &b, &e);
+    for (long t = b; t < e; t++) j->fn(j->r, (int)t);
+}
+
+static void for_each_token(run *r, row_fn fn) {
+    rows_job j = {r, fn, r->T};
+    qpool_run(r->m->pool, rows_worker, &j);
+}
+
+static void add_into(float *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/* ---- layer steps ---- */
+
+static void attn_norm_row(run *r, int t) {
+    const int H = r->c->hidden_size;
+    k_rmsnorm(r->a + (size_t)t * H, r->x + (size_t)t * H, r->m->layers[r->layer].attn_norm, H, r->c->rms_norm_eps);
+}
+
+static void ffn_norm_row(run *r, int t) {
+    const int H = r->c->hidden_size;
+    k_rmsnorm(r->a + (size_t)t * H, r->x + (size_t)t * H, r->m->layers[r->layer].ffn_norm, H, r->c->rms_norm_eps);
+}
+
+/* QK-Norm, RoPE and the cache write for one token (transformers: q_norm/k_norm on each head, then
+ * apply_rotary_pos_emb, then past_key_values.update). */
+static void qk_rope_store_row(run *r, int t) {
+    const qwen3_config *c = r->c;
+    const layer_weights *L = &r->m->layers[r->layer];
+    const int D = c->head_dim, half = D / 2;
+    const float *cs = r->cos + (size_t)t * half, *sn = r->sin + (size_t)t * half;
+    for (int h = 0; h < c->num_heads; h++) {
+        float *qh = r->q + ((size_t)t * c->num_heads + h) * D;
+        k_rmsnorm(qh, qh, L->q_norm, D, c->rms_norm_eps);
+        k_rope(qh, cs, sn, D);
+    }
+    for (int h = 0; h < c->num_kv_heads; h++) {
+        float *kh = r->k + ((size_t)t * c->num_kv_heads + h) * D;
+        const float *vh = r->v + ((size_t)t * c->num_kv_heads + h) * D;
+        k_rmsnorm(kh, kh, L->k_norm, D, c->rms_norm_eps);
+        k_rope(kh, cs, sn, D);
+        memcpy(seq_k(r->tseq[t], r->layer, h, r->tpos[t], D), kh, sizeof(float) * (size_t)D);
+        memcpy(seq_v(r->tseq[t], r->layer, h, r->tpos[t], D), vh, sizeof(float) * (size_t)D);
+    }
+}
+
+/* Causal softmax attention of every (token, head) pair, split over threads. Memory per thread is one
+ * row of scores (the sequence length), never T x T. */
+typedef struct { run *r; } attn_job;
+
+static void attn_worker(void *ctx, int ith, int nth) {
+    run *r = ((attn_job *)ctx)->r;
+    const qwen3_config *c = r->c;
+    const int D = c->head_dim, NH = c->num_heads, group = c->num_heads / c->num_kv_heads;
+    const float scale = 1.0f / sqrtf((float)D);
+    float *sc = r->scores + (size_t)ith * (size_t)r->max_len;
+    long b, e;
+    qpool_split((long)r->T * NH, ith, nth, 1, &b, &e);
+    for (long i = b; i < e; i++) {
+        int t = (int)(i / NH), h = (int)(i % NH), kvh = h / group, n = r->tpos[t] + 1;
+        const float *q = r->q + ((size_t)t * NH + h) * D;
+        const float *K = seq_k(r->tseq[t], r->layer, kvh, 0, D), *V = seq_v(r->tseq[t], r->layer, kvh, 0, D);
+        for (int p = 0; p < n; p++) {
+            const float *kp = K + (size_t)p * D;
+            float s = 0.0f;
+            for (int d = 0; d < D; d++) s += q[d] * kp[d];
+            sc[p] = s * scale;
+        }
+        k_softmax(sc, n);
+        float *o = r->o + ((size_t)t * NH + h) * D;
+        memset(o, 0, sizeof(float) * (size_t)D);
+        for (int p = 0; p < n; p++) {
+            const float *vp = V + (size_t)p * D, w = sc[p];
+            for (int d = 0; d < D; d++) o[d] += w * vp[d];
+        }
+    }
+}
+
+static void attention(run *r) {
+    const layer_weights *L = &r->m->layers[r->layer];
+    qpool *p = r->m->pool;
+    for_each_token(r, attn_norm_row);
+    k_matmul(p, &L->wq, r->a, r->T, r->q);
+    k_matmul(p, &L->wk, r->a, r->T, r->k);
+    k_matmul(p, &L->wv, r->a, r->T, r->v);
+    for_each_token(r, qk_rope_store_row);
+    attn_job j = {r};
+    qpool_run(p, attn_worker, &j);
+    k_matmul(p, &L->wo, r->o, r->T, r->y);
+    add_into(r->x, r->y, (size_t)r->T * r->c->hidden_size);
+}
+
+static void silu_mul_row(run *r, int t) {
+    const int I = r->layer < 0 ? 0 : (r->m->layers[r->layer].is_moe ? r->c->moe_intermediate_size : r->c->intermediate_size);
+    k_silu_mul(r->g + (size_t)t * I, r->g + (size_t)t * I, r->u + (size_t)t * I, I);
+}
+
+static void dense_mlp(run *r) {
+    const layer_weights *L = &r->m->layers[r->layer];
+    qpool *p = r->m->pool;
+    k_matmul(p, &L->gate, r->a, r->T, r->g);
+    k_matmul(p, &L->up, r->a, r->T, r->u);
+    for_each_token(r, silu_mul_row);
+    k_matmul(p, &L->down, r->g, r->T, r->y);
+    add_into(r->x, r->y, (size_t)r->T * r->c->hidden_size);
+}
+
+/* Router: softmax over all experts in float32, top-k (ties to the lower index), renormalised when
+ * norm_topk_prob (transformers Qwen3MoeSparseMoeBlock.forward). */
+static void route_row(run *r, int t) {
+    const qwen3_config *c = r->c;
+    const int E = c->num_experts, K = c->num_experts_per_tok;
+    float *p = r->router + (size_t)t * E;
+    k_softmax(p, E);
+    int *sel = r->sel + (size_t)t * K;
+    float *w = r->selw + (size_t)t * K, sum = 0.0f;
+    for (int k = 0; k < K; k++) {
+        int best = -1;
+        for (int x = 0; x < E; x++) {
+            int taken = 0;
+            for (int j = 0; j < k; j++) taken |= sel[j] == x;
+            if (!taken && (best < 0 || p[x] > p[best])) best = x;
+        }
+        sel[k] = best;
+        w[k] = p[best];
+        sum += p[best];
+    }
+    if (c->norm_topk_prob)
+        for (int k = 0; k < K; k++) w[k] /= sum;
+}
+
+/* MoE block: route the whole batch first, then run each chosen expert once over all the tokens that
+ * chose it (a decode step touches only the active experts' weights). */
+static void moe_mlp(run *r) {
+    const qwen3_config *c = r->c;
+    const layer_weights *L = &r->m->layers[r->layer];
+    qpool *p = r->m->pool;
+    const int E = c->num_experts, K = c->num_experts_per_tok, H = c->hidden_size, I = c->moe_intermediate_size;
+    k_matmul(p, &L->router, r->a, r->T, r->router);
+    for_each_token(r, route_row);
+    memset(r->ecount, 0, sizeof(int) * (size_t)E);
+    for (int t = 0; t < r->T; t++)
+        for (int k = 0; k < K; k++) r->ecount[r->sel[t * K + k]]++;
+    for (int x = 0, s = 0; x < E; x++) { r->estart[x] = s; s += r->ecount[x]; r->ecount[x] = 0; }
+    for (int t = 0; t < r->T; t++)
+        for (int k = 0; k < K; k++) {
+            int x = r->sel[t * K + k], slot = r->estart[x] + r->ecount[x]++;
+            r->etok[slot] = t;
+            r->ew[slot] = r->selw[t * K + k];
+        }
+    memset(r->y, 0, sizeof(float) * (size_t)r->T * H);
+    for (int x = 0; x < E; x++) {
+        int n = r->ecount[x];
+        if (!n) continue;
+        const int *toks = r->etok + r->estart[x];
+        const float *ws = r->ew + r->estart[x];
+        for (int i = 0; i < n; i++) memcpy(r->xe + (size_t)i * H, r->a + (size_t)toks[i] * H, sizeof(float) * (size_t)H);
+        k_matmul(p, &L->egate[x], r->xe, n, r->g);
+        k_matmul(p, &L->eup[x], r->xe, n, r->u);
+        for (int i = 0; i < n; i++) k_silu_mul(r->g + (size_t)i * I, r->g + (size_t)i * I, r->u + (size_t)i * I, I);
+        k_matmul(p, &L->edown[x], r->g, n, r->xe);
+        for (int i = 0; i < n; i++) {
+            float *dst = r->y + (size_t)toks[i] * H;
+            const float *src = r->xe + (size_t)i * H;
+            for (int d = 0; d < H; d++) dst[d] += src[d] * ws[i];
+        }
+    }
+    add_into(r->x, r->y, (size_t)r->T * H);
+}
+
+static void rope_row(run *r, int t) {
+    int half = r->c->head_dim / 2;
+    model_rope_at(r->m, r->tpos[t], r->cos + (size_t)t * half, r->sin + (size_t)t * half);
+}
+
+/* ---- buffers ---- */
+
+static void run_free(run *r) {
+    free(r->tseq); free(r->tpos); free(r->x); free(r->a); free(r->q); free(r->k); free(r->v); free(r->o);
+    free(r->y); free(r->g); free(r->u); free(r->cos); free(r->sin); free(r->scores); free(r->router);
+    free(r->sel); free(r->selw); free(r->etok); free(r->ew); free(r->ecount); free(r->estart); free(r->xe);
+}
+
+static int run_alloc(run *r, qwen3_err *e) {
+    const qwen3_config *c = r->c;
+    size_t T = (size_t)r->T, H = (size_t)c->hidden_size, QD = (size_t)c->num_heads * c->head_dim,
+           KD = (size_t)c->num_kv_heads * c->head_dim;
+    size_t I = (size_t)(c->intermediate_size > c->moe_intermediate_size ? c->intermediate_size : c->moe_intermediate_size);
+    size_t nth = (size_t)qpool_size(r->m->pool), half = (size_t)c->head_dim / 2;
+    r->tseq = malloc(sizeof(qwen3_seq *) * T);
+    r->tpos = malloc(sizeof(int) * T);
+    r->x = malloc(sizeof(float) * T * H);
+    r->a = malloc(sizeof(float) * T * H);
+    r->q = malloc(sizeof(float) * T * QD);
+    r->k = malloc(sizeof(float) * T * KD);
+    r->v = malloc(sizeof(float) * T * KD);
+    r->o = malloc(sizeof(float) * T * QD);
+    r->y = malloc(sizeof(float) * T * H);
+    r->g = malloc(sizeof(float) * T * I);
+    r->u = malloc(sizeof(float) * T * I);
+    r->cos = malloc(sizeof(float) * T * half);
+    r->sin = malloc(sizeof(float) * T * half);
+    r->scores = malloc(sizeof(float) * nth * (size_t)r->max_len);
+    int ok = r->tseq && r->tpos && r->x && r->a && r->q && r->k && r->v && r->o && r->y && r->g && r->u && r->cos &&
+             r->sin && r->scores;
+    if (c->is_moe) {
+        size_t E = (size_t)c->num_experts, K = (size_t)c->num_experts_per_tok;
+        r->router = malloc(sizeof(float) * T * E);
+        r->sel = malloc(sizeof(int) * T * K);
+        r->selw = malloc(sizeof(float) * T * K);
+        r->etok = malloc(sizeof(int) * T * K);
+        r->ew = malloc(sizeof(float) * T * K);
+        r->ecount = malloc(sizeof(int) * E);
+        r->estart = malloc(sizeof(int) * E);
+        r->xe = malloc(sizeof(float) * T * H);
+        ok = ok && r->router && r->sel && r->selw && r->etok && r->ew && r->ecount && r->estart && r->xe;
+    }
+    if (!ok) return qerr(e, "out of memory for a batch of %d tokens", r->T);
+    return 0;
+}
+
+/* ---- logits ---- */
+
+static int write_logits(run *r, qwen3_batch_item *items, int n_items, qwen3_err *e) {
+    const qwen3_config *c = r->c;
+    const int H = c->hidden_size, V = c->vocab_size;
+    qpool *p = r->m->pool;
+    /* rows of LAST items go through one product together; ALL items straight into their buffers */
+    int n_last = 0;
+    for (int i = 0; i < n_items; i++) n_last += items[i].logits == QWEN3_LOGITS_LAST;
+    float *z = malloc(sizeof(float) * (size_t)(n_last ? n_last : 1) * H);
+    float *zl = malloc(sizeof(float) * (size_t)(n_last ? n_last : 1) * V);
+    if (!z || !zl) { free(z); free(zl); return qerr(e, "out of memory for logits"); }
+    int row = 0, li = 0;
+    for (int i = 0; i < n_items; i++) {
+        qwen3_batch_item *it = &items[i];
+        if (it->logits == QWEN3_LOGITS_LAST) {
+            k_rmsnorm(z + (size_t)li * H, r->x + (size_t)(row + it->n_tokens - 1) * H, r->m->final_norm, H, c->rms_norm_eps);
+            li++;
+        } else if (it->logits == QWEN3_LOGITS_ALL) {
+            for (int t0 = 0; t0 < it->n_tokens; t0 += 64) {
+                int nb = it->n_tokens - t0 < 64 ? it->n_tokens - t0 : 64;
+                float *zz = malloc(sizeof(float) * (size_t)nb * H);
+                if (!zz) { free(z); free(zl); return qerr(e, "out of memory for logits"); }
+                for (int t = 0; t < nb; t++)
+                    k_rmsnorm(zz + (size_t)t * H, r->x + (size_t)(row + t0 + t) * H, r->m->final_norm, H, c->rms_norm_eps);
+                k_matmul(p, &r->m->lm_head, zz, nb, it->out + (size_t)t0 * V);
+                free(zz);
+            }
+        }
+        row += it->n_tokens;
+    }
+    if (n_last) {
+        k_matmul(p, &r->m->lm_head, z, n_last, zl);
+        li = 0;
+        for (int i = 0; i < n_items; i++)
+            if (items[i].logits == QWEN3_LOGITS_LAST) memcpy(items[i].out, zl + (size_t)li++ * V, sizeof(float) * (size_t)V);
+    }
+    free(z);
+    free(zl);
+    return 0;
+}
+
+int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_err *e) {
+    const qwen3_config *c = &m->c;
+    if (n_items < 1) return qerr(e, "empty batch");
+    run r = {0};
+    r.m = m;
+    r.c = c;
+    for (int i = 0; i < n_items; i++) {
+        qwen3_batch_item *it = &items[i];
+        if (!it->seq || it->seq->m != m) return qerr(e, "batch item %d: no sequence of this model", i);
+        if (it->n_tokens < 1 || !it->tokens) return qerr(e, "batch item %d: no tokens", i);
+        if (it->logits != QWEN3_LOGITS_NONE && !it->out) return qerr(e, "batch item %d: logits asked for but no buffer", i);
+        for (int j = 0; j < i; j++)
+            if (items[j].seq == it->seq) return qerr(e, "batch items %d and %d share a sequence", j, i);
+        if ((long)it->seq->len + it->n_tokens > it->seq->cap)
+            return qerr(e, "batch item %d: %d cached + %d new tokens exceed the context of %d", i, it->seq->len,
+                        it->n_tokens, it->seq->cap);
+        for (int t = 0; t < it->n_tokens; t++)
+            if (it->tokens[t] < 0 || it->tokens[t] >= c->vocab_size)
+                return qerr(e, "batch item %d: token %d at position %d is outside the vocabulary (0..%d)", i,
+                            it->tokens[t], t, c->vocab_size - 1);
+        r.T += it->n_tokens;
+        if (it->seq->len + it->n_tokens > r.max_len) r.max_len = it->seq->len + it->n_tokens;
+    }
+    if (run_alloc(&r, e)) { run_free(&r); return -1; }
+    const int H = c->hidden_size;
+    for (int i = 0, t = 0; i < n_items; i++)
+        for (int j = 0; j < items[i].n_tokens; j++, t++) {
+            r.tseq[t] = items[i].seq;
+            r.tpos[t] = items[i].seq->len + j;
+            k_row_to_float(&m->embed, items[i].tokens[j], r.x + (size_t)t * H);
+        }
+    r.layer = -1;
+    for_each_token(&r, rope_row);
+    for (int l = 0; l < c->num_layers; l++) {
+        r.layer = l;
+        attention(&r);
+        for_each_token(&r, ffn_norm_row);
+        if (m->layers[l].is_moe) moe_mlp(&r);
+        else dense_mlp(&r);
+    }
+    int rc = write_logits(&r, items, n_items, e);
+    if (rc == 0)
+        for (int i = 0; i < n_items; i++) items[i].seq->len += items[i].n_tokens;
+    run_free(&r);
+    return rc;
+}

@@ -1,0 +1,102 @@
+/* model.c - qwen3_model_load / free / describe: config.json, weights, RoPE table, thread pool. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "model/config.h"
+#include "model/model.h"
+
+qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen3_err *e) {
+    qwen3_load_opts o = {0};
+    if (opts) o = *opts;
+    qwen3_model *m = calloc(1, sizeof *m);
+    if (!m) { qerr(e, "out of memory"); return NULL; }
+    m->dir = strdup(dir);
+    char path[4096];
+    if (!m->dir || qpath_join(path, sizeof path, dir, "config.json", e)) goto fail;
+    if (!qfile_exists(path)) { qerr(e, "%s: no config.json (is this a Hugging Face model directory?)", dir); goto fail; }
+    if (qwen3_config_load(path, &m->c, e)) goto fail;
+    if (model_load_weights(m, e)) goto fail;
+    if (o.quant != QWEN3_F32) { qerr(e, "quantization to %s at load time is not implemented yet", qwen3_dtype_name(o.quant)); goto fail; }
+    if (model_init_rope(m, e)) goto fail;
+    k_init();
+    m->pool = qpool_new(o.n_threads > 0 ? o.n_threads : qpool_default_threads());
+    if (!m->pool) { qerr(e, "cannot start threads"); goto fail; }
+    return m;
+fail:
+    qwen3_model_free(m);
+    return NULL;
+}
+
+void qwen3_model_free(qwen3_model *m) {
+    if (!m) return;
+    qpool_free(m->pool);
+    model_free_weights(m);
+    free(m->inv_freq);
+    free(m->owned_quant);
+    free(m->dir);
+    free(m);
+}
+
+const qwen3_config *qwen3_model_config(const qwen3_model *m) { return &m->c; }
+int qwen3_model_threads(const qwen3_model *m) { return qpool_size(m->pool); }
+
+static double mat_bytes(const kmat *k) { return (double)k->rows * (double)k->row_bytes; }
+
+int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n) {
+    const qwen3_config *c = &m->c;
+    double total = 0, active = 0, bytes = 0, active_bytes = 0;
+    double emb = (double)c->vocab_size * c->hidden_size;
+    total += emb;
+    bytes += mat_bytes(&m->embed);
+    if (!c->tie_word_embeddings) { total += emb; bytes += mat_bytes(&m->lm_head); }
+    active = total;
+    active_bytes = bytes - mat_bytes(&m->embed); /* a token reads one embedding row, not the table */
+    int n_moe = 0;
+    for (int l = 0; l < c->num_layers; l++) {
+        const layer_weights *L = &m->layers[l];
+        double attn = (double)(L->wq.rows + L->wk.rows + L->wv.rows) * c->hidden_size + (double)L->wo.rows * L->wo.cols;
+        double ab = mat_bytes(&L->wq) + mat_bytes(&L->wk) + mat_bytes(&L->wv) + mat_bytes(&L->wo);
+        total += attn; active += attn; bytes += ab; active_bytes += ab;
+        if (L->is_moe) {
+            n_moe++;
+            double per = 3.0 * c->moe_intermediate_size * c->hidden_size, pb = mat_bytes(&L->egate[0]) * 3;
+            double router = (double)c->num_experts * c->hidden_size;
+            total += per * c->num_experts + router;
+            active += per * c->num_experts_per_tok + router;
+            bytes += pb * c->num_experts + mat_bytes(&L->router);
+            active_bytes += pb * c->num_experts_per_tok + mat_bytes(&L->router);
+        } else {
+            double mlp = 3.0 * c->intermediate_size * c->hidden_size;
+            double mb = mat_bytes(&L->gate) + mat_bytes(&L->up) + mat_bytes(&L->down);
+            total += mlp; active += mlp; bytes += mb; active_bytes += mb;
+        }
+    }
+    int k = snprintf(buf, n,
+        "model:        %s\n"
+        "architecture: %s\n"
+        "layers:       %d (%d MoE)\n"
+        "hidden:       %d\n"
+        "heads:        %d query, %d key/value, head_dim %d\n"
+        "mlp:          %s%d\n"
+        "experts:      %d, %d active per token, width %d, norm_topk_prob %s\n"
+        "vocab:        %d, %s embeddings\n"
+        "context:      %d positions, rope_theta %g%s\n"
+        "weights:      embed %s, lm_head %s, q_proj %s (layer 0)\n"
+        "parameters:   %.3f B total, %.3f B active per token\n"
+        "memory:       %.1f MiB of weights mapped, %.1f MiB read per token\n"
+        "threads:      %d, kernels %s\n",
+        m->dir, c->is_moe ? "Qwen3MoeForCausalLM (qwen3_moe)" : "Qwen3ForCausalLM (qwen3)", c->num_layers, n_moe,
+        c->hidden_size, c->num_heads, c->num_kv_heads, c->head_dim, c->is_moe ? "dense layers " : "SwiGLU ",
+        c->intermediate_size, c->num_experts, c->num_experts_per_tok, c->moe_intermediate_size,
+        c->norm_topk_prob ? "true" : "false", c->vocab_size, c->tie_word_embeddings ? "tied" : "untied",
+        c->max_position_embeddings, c->rope_theta, c->yarn ? ", YaRN" : "",
+        qwen3_dtype_name(m->embed.type), qwen3_dtype_name(m->lm_head.type), qwen3_dtype_name(m->layers[0].wq.type),
+        total / 1e9, active / 1e9, bytes / 1048576.0, active_bytes / 1048576.0, qpool_size(m->pool),
+        k_isa_name(k_active_isa()));
+    if (k >= 0 && c->yarn && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, "yarn:         factor %g, original context %d, attention factor %g\n", c->yarn_factor,
+                 c->yarn_original_max_position_embeddings, c->yarn_attention_factor);
+    return 0;
+}

@@ -1,0 +1,50 @@
+/* model.h - the loaded model: config, typed views of the weights (into the mapped safetensors files),
+ * RoPE tables, the thread pool. Internal to the library; the public handle is qwen3_model. */
+#ifndef QWEN3_MODEL_MODEL_H
+#define QWEN3_MODEL_MODEL_H
+
+#include "base/pool.h"
+#include "format/safetensors.h"
+#include "kernels/kernels.h"
+#include "qwen3.h"
+
+typedef struct layer_weights {
+    float *attn_norm;     /* [hidden]   input_layernorm */
+    float *q_norm;        /* [head_dim] per-head RMSNorm of q (QK-Norm) */
+    float *k_norm;        /* [head_dim] */
+    float *ffn_norm;      /* [hidden]   post_attention_layernorm */
+    kmat wq;              /* [heads*head_dim, hidden] */
+    kmat wk, wv;          /* [kv_heads*head_dim, hidden] */
+    kmat wo;              /* [hidden, heads*head_dim] */
+    int is_moe;
+    kmat gate, up;        /* dense: [intermediate, hidden] */
+    kmat down;            /* dense: [hidden, intermediate] */
+    kmat router;          /* MoE: [experts, hidden] */
+    kmat *egate, *eup;    /* MoE: [experts] of [moe_intermediate, hidden] */
+    kmat *edown;          /* MoE: [experts] of [hidden, moe_intermediate] */
+} layer_weights;
+
+struct qwen3_model {
+    qwen3_config c;
+    char *dir;
+    st_file *files;       /* the mapped safetensors files */
+    int n_files;
+    kmat embed;           /* [vocab, hidden] */
+    kmat lm_head;         /* [vocab, hidden]; the embedding when tied */
+    float *final_norm;    /* [hidden] */
+    layer_weights *layers;
+    float *inv_freq;      /* [head_dim/2] RoPE frequencies (YaRN-blended when configured), float32 */
+    float rope_mscale;    /* attention factor applied to cos and sin (1 without YaRN) */
+    qpool *pool;
+    void *owned_quant;    /* buffers of weights quantized at load time (NULL when none) */
+};
+
+/* Loads and validates every tensor against the config (model/weights.c). */
+int model_load_weights(qwen3_model *m, qwen3_err *e);
+void model_free_weights(qwen3_model *m);
+/* RoPE frequency table from the config (model/rope.c). */
+int model_init_rope(qwen3_model *m, qwen3_err *e);
+/* cos/sin of position pos for the half-dimension table (length head_dim/2 each). */
+void model_rope_at(const qwen3_model *m, int pos, float *cos, float *sin);
+
+#endif

@@ -1,0 +1,54 @@
+/* seq.c - one sequence's KV cache.
+ *
+ * Layout: for each layer, K and V as [kv_heads][capacity][head_dim] float32, so one head's keys are
+ * contiguous over positions. The whole capacity (up to max_position_embeddings x YaRN factor) is
+ * reserved as virtual memory with MAP_NORESERVE: pages are committed only as positions are written,
+ * so a 40k-token capacity costs nothing until used. Truncation just lowers the length. */
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "model/model.h"
+#include "model/seq.h"
+
+qwen3_seq *qwen3_seq_new(qwen3_model *m, int n_ctx, qwen3_err *e) {
+    const qwen3_config *c = &m->c;
+    long max = c->max_position_embeddings;
+    if (c->yarn && c->yarn_factor > 1) {
+        /* YaRN extends the trained context by the factor (Qwen3: 32,768 x 4) */
+        long ext = (long)(c->yarn_original_max_position_embeddings * c->yarn_factor);
+        if (ext > max) max = ext;
+    }
+    if (n_ctx <= 0) n_ctx = (int)max;
+    if (n_ctx > max) { qerr(e, "context %d exceeds the model's %ld positions", n_ctx, max); return NULL; }
+    qwen3_seq *s = calloc(1, sizeof *s);
+    if (!s) { qerr(e, "out of memory"); return NULL; }
+    s->m = m;
+    s->cap = n_ctx;
+    s->head_stride = (size_t)n_ctx * (size_t)c->head_dim;
+    s->layer_stride = s->head_stride * (size_t)c->num_kv_heads;
+    s->bytes = sizeof(float) * s->layer_stride * (size_t)c->num_layers * 2;
+    void *p = mmap(NULL, s->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        qerr(e, "cannot reserve %zu MiB of address space for a %d-token KV cache", s->bytes >> 20, n_ctx);
+        free(s);
+        return NULL;
+    }
+    s->k = p;
+    s->v = s->k + s->layer_stride * (size_t)c->num_layers;
+    return s;
+}
+
+void qwen3_seq_free(qwen3_seq *s) {
+    if (!s) return;
+    munmap(s->k, s->bytes);
+    free(s);
+}
+
+int qwen3_seq_len(const qwen3_seq *s) { return s->len; }
+int qwen3_seq_capacity(const qwen3_seq *s) { return s->cap; }
+
+int qwen3_seq_truncate(qwen3_seq *s, int n, qwen3_err *e) {
+    if (n < 0 || n > s->len) return qerr(e, "cannot cut the cache back to %d positions: it holds %d", n, s->len);
+    s->len = n;
+    return 0;
+}

@@ -1,0 +1,26 @@
+/* seq.h - the KV cache of one sequence (see seq.c for the layout). */
+#ifndef QWEN3_MODEL_SEQ_H
+#define QWEN3_MODEL_SEQ_H
+
+#include <stddef.h>
+
+#include "qwen3.h"
+
+struct qwen3_seq {
+    qwen3_model *m;
+    int len;              /* positions cached */
+    int cap;              /* positions reserved */
+    float *k, *v;         /* [layers][kv_heads][cap][head_dim] */
+    size_t head_stride;   /* cap * head_dim */
+    size_t layer_stride;  /* kv_heads * head_stride */
+    size_t bytes;         /* size of the reservation (k and v together) */
+};
+
+static inline float *seq_k(const struct qwen3_seq *s, int layer, int head, int pos, int head_dim) {
+    return s->k + (size_t)layer * s->layer_stride + (size_t)head * s->head_stride + (size_t)pos * (size_t)head_dim;
+}
+static inline float *seq_v(const struct qwen3_seq *s, int layer, int head, int pos, int head_dim) {
+    return s->v + (size_t)layer * s->layer_stride + (size_t)head * s->head_stride + (size_t)pos * (size_t)head_dim;
+}
+
+#endif
