@@ -96,6 +96,8 @@ qwen3_seq *qwen3_seq_new(qwen3_model *m, int n_ctx, qwen3_err *err);
 void qwen3_seq_free(qwen3_seq *s);
 int qwen3_seq_len(const qwen3_seq *s);
 int qwen3_seq_capacity(const qwen3_seq *s);
+/* The tokens whose keys/values the cache holds (qwen3_seq_len of them), for prefix re-use. */
+const int32_t *qwen3_seq_tokens(const qwen3_seq *s);
 /* Cuts the cache back to its first n positions (0 <= n <= len). */
 int qwen3_seq_truncate(qwen3_seq *s, int n, qwen3_err *err);
 
@@ -295,6 +297,88 @@ void qwen3_chat_parser_result(const qwen3_chat_parser *p, qwen3_chat_result *r);
  * (a "</think>" before any "<think>" means the prompt opened the block). Returns a parser holding
  * the result (read it with qwen3_chat_parser_result, free it with qwen3_chat_parser_free). */
 qwen3_chat_parser *qwen3_chat_parse(const char *text, size_t len, int in_think, qwen3_err *err);
+
+/* ---- generation: sampler, thinking budget, stop rules, multi-sequence stepping -------------------
+ * One qwen3_gen is one request being answered: its sequence (KV cache), sampler, thinking-budget
+ * state, stop rules and streaming detokenizer. qwen3_gen_step advances any number of generations
+ * with ONE forward pass over all of them (the server's continuous batching and the CLI's single
+ * stream use the same call), so the logic of a turn lives in one place. */
+
+typedef struct qwen3_sampling {
+    float temperature;        /* 0: greedy (argmax) */
+    int top_k;                /* 0: off */
+    float top_p;              /* 1: off */
+    float min_p;              /* 0: off */
+    float presence_penalty;   /* 0: off; OpenAI semantics, over the generated tokens */
+    float frequency_penalty;  /* 0: off; OpenAI semantics, over the generated tokens */
+    float repetition_penalty; /* 1: off; HF semantics (divide positive logits, multiply negative),
+                                 over prompt and generated tokens */
+    uint64_t seed;            /* same seed + same input = same output */
+} qwen3_sampling;
+
+/* Qwen's recommended defaults per mode (thinking: T 0.6, top-p 0.95, top-k 20, min-p 0;
+ * non-thinking: 0.7, 0.8, 20, 0), with generation_config.json's values for the thinking mode when
+ * model_dir is given and has one. Penalties off, seed 0. */
+void qwen3_sampling_defaults(qwen3_sampling *s, int thinking, const char *model_dir);
+
+/* The stop-thinking text Qwen's report uses for the thinking budget. */
+#define QWEN3_THINK_STOP_TEXT \
+    "\n\nConsidering the limited time by the user, I have to give the solution based on the thinking directly now.\n</think>\n\n"
+
+typedef struct qwen3_gen_params {
+    qwen3_sampling sampling;
+    int max_tokens;               /* generated tokens at most, forced ones included; 0: until the
+                                     context is full */
+    int think_budget;             /* -1: unlimited. N >= 0: after N tokens inside <think> (counted
+                                     over the whole turn) the stop-thinking text is forced */
+    const char *think_stop_text;  /* NULL: QWEN3_THINK_STOP_TEXT */
+    int think_grace;              /* > 0: after the budget, allow up to this many more tokens that
+                                     end at the next newline before forcing (0: off) */
+    int in_think;                 /* the prompt already opened <think> (Thinking-2507 templates) */
+    const char *const *stop;      /* stop strings (not included in the output) */
+    int n_stop;
+} qwen3_gen_params;
+
+typedef enum qwen3_finish {
+    QWEN3_FINISH_NONE = 0,   /* still running */
+    QWEN3_FINISH_STOP = 1,   /* <|im_end|>, <|endoftext|> or a stop string */
+    QWEN3_FINISH_LENGTH = 2, /* max_tokens or the context */
+    QWEN3_FINISH_CANCEL = 3  /* qwen3_gen_cancel */
+} qwen3_finish;
+
+typedef struct qwen3_gen qwen3_gen;
+
+/* Starts a generation on seq. The prompt's longest prefix already in seq's cache is re-used (the
+ * cache is cut back to it) and only the rest is prefilled on the first step. */
+qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *seq, const int32_t *prompt,
+                         int n_prompt, const qwen3_gen_params *p, qwen3_err *err);
+void qwen3_gen_free(qwen3_gen *g);
+void qwen3_gen_cancel(qwen3_gen *g);
+
+/* One forward pass over every unfinished generation in gens, then each samples (or is forced) its
+ * next token. Finished ones are skipped. Returns 0, or -1 when the pass itself failed. */
+int qwen3_gen_step(qwen3_model *m, qwen3_gen **gens, int n, qwen3_err *err);
+
+/* What a generation produced since the last take: text made of whole UTF-8 characters (text that
+ * may still turn out to be a stop string is held back), the token ids, and the state. */
+typedef struct qwen3_gen_out {
+    const char *text;        /* valid until the next step or take */
+    size_t text_len;
+    const int32_t *ids;
+    int n_ids;
+    qwen3_finish finish;     /* QWEN3_FINISH_NONE while running */
+} qwen3_gen_out;
+void qwen3_gen_take(qwen3_gen *g, qwen3_gen_out *out);
+
+typedef struct qwen3_gen_stats {
+    int prompt_tokens;       /* the whole prompt */
+    int cached_tokens;       /* of which re-used from the cache */
+    int generated_tokens;    /* sampled + forced */
+    int thinking_tokens;     /* generated inside <think> ... </think> (forced text excluded) */
+    int budget_hit;          /* 1 when the budget forced the stop-thinking text */
+    double prefill_seconds, decode_seconds;
+} qwen3_gen_stats;
+void qwen3_gen_stats_get(const qwen3_gen *g, qwen3_gen_stats *s);
 
 #ifdef __cplusplus
 }

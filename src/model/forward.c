@@ -342,6 +342,7 @@ int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
             if (it->tokens[t] < 0 || it->tokens[t] >= c->vocab_size)
                 return qerr(e, "batch item %d: token %d at position %d is outside the vocabulary (0..%d)", i,
                             it->tokens[t], t, c->vocab_size - 1);
+        if (seq_reserve_tokens(it->seq, it->seq->len + it->n_tokens, e)) return -1;
         r.T += it->n_tokens;
         if (it->seq->len + it->n_tokens > r.max_len) r.max_len = it->seq->len + it->n_tokens;
     }
@@ -364,7 +365,11 @@ int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
     }
     int rc = write_logits(&r, items, n_items, e);
     if (rc == 0)
-        for (int i = 0; i < n_items; i++) items[i].seq->len += items[i].n_tokens;
+        for (int i = 0; i < n_items; i++) {
+            qwen3_seq *s = items[i].seq;
+            memcpy(s->tokens + s->len, items[i].tokens, sizeof(int32_t) * (size_t)items[i].n_tokens);
+            s->len += items[i].n_tokens;
+        }
     run_free(&r);
     return rc;
 }

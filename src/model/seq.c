@@ -41,11 +41,24 @@ qwen3_seq *qwen3_seq_new(qwen3_model *m, int n_ctx, qwen3_err *e) {
 void qwen3_seq_free(qwen3_seq *s) {
     if (!s) return;
     munmap(s->k, s->bytes);
+    free(s->tokens);
     free(s);
 }
 
 int qwen3_seq_len(const qwen3_seq *s) { return s->len; }
 int qwen3_seq_capacity(const qwen3_seq *s) { return s->cap; }
+const int32_t *qwen3_seq_tokens(const qwen3_seq *s) { return s->tokens; }
+
+int seq_reserve_tokens(qwen3_seq *s, int n, qwen3_err *e) {
+    if (n <= s->tok_cap) return 0;
+    int cap = s->tok_cap ? s->tok_cap : 256;
+    while (cap < n) cap *= 2;
+    int32_t *t = realloc(s->tokens, sizeof *t * (size_t)cap);
+    if (!t) return qerr(e, "out of memory");
+    s->tokens = t;
+    s->tok_cap = cap;
+    return 0;
+}
 
 int qwen3_seq_truncate(qwen3_seq *s, int n, qwen3_err *e) {
     if (n < 0 || n > s->len) return qerr(e, "cannot cut the cache back to %d positions: it holds %d", n, s->len);

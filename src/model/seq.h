@@ -14,7 +14,12 @@ struct qwen3_seq {
     size_t head_stride;   /* cap * head_dim */
     size_t layer_stride;  /* kv_heads * head_stride */
     size_t bytes;         /* size of the reservation (k and v together) */
+    int32_t *tokens;      /* [tok_cap] the tokens cached, for prefix re-use */
+    int tok_cap;
 };
+
+/* Grows the token record to hold n tokens. */
+int seq_reserve_tokens(struct qwen3_seq *s, int n, qwen3_err *e);
 
 static inline float *seq_k(const struct qwen3_seq *s, int layer, int head, int pos, int head_dim) {
     return s->k + (size_t)layer * s->layer_stride + (size_t)head * s->head_stride + (size_t)pos * (size_t)head_dim;
