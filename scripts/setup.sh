@@ -3,7 +3,7 @@
 # quick when everything is present (the stamp records what was installed).
 set -e
 cd "$(dirname "$0")/.."
-PKGS="make gcc clang libc6-dev libjansson-dev libutf8proc-dev libonig-dev libmicrohttpd-dev libedit-dev
+PKGS="make gcc clang libclang-rt-14-dev libc6-dev libjansson-dev libutf8proc-dev libonig-dev libmicrohttpd-dev libedit-dev
       python3 python3-numpy python3-jinja2 nodejs npm curl ca-certificates"
 missing=""
 for p in $PKGS; do

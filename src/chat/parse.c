@@ -293,7 +293,7 @@ static int make_delta(qwen3_chat_parser *p, qwen3_chat_delta *d, int all, qwen3_
         d->reasoning_len = r_end - p->r_sent;
         d->content = p->content.s ? p->content.s + p->c_sent : "";
         d->content_len = c_end - p->c_sent;
-        d->calls = p->calls + p->calls_sent;
+        d->calls = p->calls ? p->calls + p->calls_sent : NULL;
         d->n_calls = p->n_calls - p->calls_sent;
         d->first_call = p->calls_sent;
     }

@@ -14,6 +14,8 @@ static int get_int(json_t *o, const char *path, const char *key, long def, long 
     json_t *v = json_object_get(o, key);
     if (!v || json_is_null(v)) {
         if (def == LONG_MIN) return qerr(e, "%s: field \"%s\" is missing", path, key);
+        if (def < lo || def > hi)
+            return qerr(e, "%s: field \"%s\" is missing and its default (%ld) is outside %ld..%ld", path, key, def, lo, hi);
         *out = (int)def;
         return 0;
     }
