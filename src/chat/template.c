@@ -170,8 +170,8 @@ int qwen3_chat_template_identify(const char *text, size_t len) {
     return kind;
 }
 
-/* The template text of dir: chat_template.jinja wins over tokenizer_config.json (transformers saves
- * templates there since 4.4x and reads it first). *src names the file it came from. */
+/* The template text of dir: chat_template.jinja wins over tokenizer_config.json (transformers has saved
+ * templates there since 4.47 and then prefers that file). *src names the file it came from. */
 static char *read_template(const char *dir, char *src, size_t src_cap, size_t *len, qwen3_err *err) {
     if (qpath_join(src, src_cap, dir, "chat_template.jinja", err)) return NULL;
     if (qfile_exists(src)) return qfile_read(src, 1 << 20, len, err);
