@@ -349,10 +349,19 @@ typedef enum qwen3_finish {
 typedef struct qwen3_gen qwen3_gen;
 
 /* Starts a generation on seq. The prompt's longest prefix already in seq's cache is re-used (the
- * cache is cut back to it) and only the rest is prefilled on the first step. */
+ * cache is cut back to it, at most to n_prompt - 1 tokens) and only the rest is prefilled on the
+ * first step. Errors: an empty prompt, one longer than the sequence's capacity, an id outside the
+ * model's vocabulary, parameters out of range (each named). tok may be NULL: ids only (no text, no
+ * end-of-turn tokens, no stop strings, no thinking budget), for raw continuations of id lists.
+ * Ids the tokenizer does not know (the embedding's padding rows) are never sampled.
+ * Thinking budget: when spent, all the stop text's tokens are emitted in the same step and enter the
+ * next forward pass as one multi-token input. A budget of 0 forces "\n\n</think>\n\n" (what the
+ * non-thinking template pre-fills) as soon as the model opens <think>, or at once with in_think. */
 qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *seq, const int32_t *prompt,
                          int n_prompt, const qwen3_gen_params *p, qwen3_err *err);
 void qwen3_gen_free(qwen3_gen *g);
+/* Asks the generation to stop (finish QWEN3_FINISH_CANCEL at the next step or take). It only sets an
+ * atomic flag: safe from any thread and from a signal handler. */
 void qwen3_gen_cancel(qwen3_gen *g);
 
 /* One forward pass over every unfinished generation in gens, then each samples (or is forced) its

@@ -1,0 +1,313 @@
+/* gen.c - one request being answered (qwen3_gen) and the step that advances many at once.
+ *
+ * Life of a generation:
+ *   new    the prompt is compared with the tokens the sequence's cache already holds; the cache is
+ *          cut back to the longest common prefix (at most n_prompt - 1 tokens, since the last prompt
+ *          token must go through the model again to give the logits of the first new token) and the
+ *          rest of the prompt becomes the pending input.
+ *   step   ONE qwen3_forward over the pending input of every unfinished generation (logits of the
+ *          last position only), then each samples its next token (sampler.c), which goes through the
+ *          stop rules: <|im_end|> / <|endoftext|> end the turn; the streaming detokenizer turns it
+ *          into whole characters; the thinking budget (budget.c) may ask for the stop-thinking text;
+ *          the stop strings (stop.c) hold back text that may still become one.
+ *   force  when the budget is spent, ALL the stop text's tokens are emitted at once (they are output
+ *          like sampled ones and count toward max_tokens) and go into the next forward as one
+ *          multi-token item behind the last sampled token: one pass instead of one per forced token.
+ *   take   hands out the text and ids produced since the last take.
+ *
+ * Timing: a forward that carries a generation's prompt counts as its prefill time, every other
+ * forward (plus its own sampling) as its decode time. In a mixed batch each generation is charged
+ * the whole pass, since they share it.
+ *
+ * Thread-safety: one step at a time per model (as qwen3_forward). qwen3_gen_cancel only sets an
+ * atomic flag, so it may be called from any thread or from a signal handler; the step and take
+ * notice it. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "generate/gen.h"
+
+/* What budget 0 forces when the model opens <think>: exactly what the non-thinking template
+ * pre-fills after "<think>", so the turn looks like a non-thinking one. */
+#define CLOSE_THINK_TEXT "\n\n</think>\n\n"
+
+struct qwen3_gen {
+    qwen3_model *m;
+    const qwen3_tokenizer *tok;
+    qwen3_seq *seq;
+    float *logits;           /* [model vocab] */
+    gen_sampler smp;
+    gen_budget bud;
+    gen_stop stop;
+    qwen3_detok dt;
+    char *piece;             /* [piece_cap] the text one token completes */
+    size_t piece_cap;
+    int32_t *force_ids;      /* the stop-thinking text's tokens */
+    int n_force;
+    int32_t *close_ids;      /* CLOSE_THINK_TEXT's tokens, for budget 0 */
+    int n_close;
+    int32_t eos[2];          /* <|im_end|>, <|endoftext|> (-1 when the tokenizer lacks one) */
+    int32_t *pending;        /* input of the next forward */
+    int n_pending, cap_pending;
+    int prefill;             /* the next forward carries the prompt */
+    int max_tokens;
+    gbuf text;               /* output since the last take */
+    int32_t *ids;
+    int n_ids, cap_ids;
+    int taken;               /* the output was handed out: clear it before adding more */
+    qwen3_finish finish;
+    atomic_int cancel;
+    qwen3_gen_stats st;
+};
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int push_id(int32_t **v, int *n, int *cap, int32_t id) {
+    if (*n == *cap) {
+        int c = *cap ? 2 * *cap : 64;
+        int32_t *nv = realloc(*v, sizeof *nv * (size_t)c);
+        if (!nv) return -1;
+        *v = nv;
+        *cap = c;
+    }
+    (*v)[(*n)++] = id;
+    return 0;
+}
+
+static void clear_taken(qwen3_gen *g) {
+    if (!g->taken) return;
+    g->text.len = 0;
+    if (g->text.s) g->text.s[0] = 0;
+    g->n_ids = 0;
+    g->taken = 0;
+}
+
+/* Ends the generation. Except after a stop string, what the detokenizer and the stop matcher still
+ * hold is released (a stop string may still complete in the detokenizer's final U+FFFD, in theory). */
+static int end(qwen3_gen *g, qwen3_finish why, int after_stop_string) {
+    int r = 0;
+    if (!after_stop_string) {
+        int n = g->tok ? qwen3_detok_flush(g->tok, &g->dt, g->piece, g->piece_cap) : 0;
+        int s = stop_feed(&g->stop, g->piece, (size_t)n, &g->text);
+        if (s < 0) r = -1;
+        if (s != 1 && stop_flush(&g->stop, &g->text)) r = -1;
+        if (s == 1) why = QWEN3_FINISH_STOP;
+    }
+    g->finish = why;
+    return r;
+}
+
+/* Emits one generated token. Returns 1 when the budget asks for the stop text now, 0 when not,
+ * -1 for lack of memory. */
+static int emit(qwen3_gen *g, int32_t id, int forced) {
+    clear_taken(g);
+    if (push_id(&g->ids, &g->n_ids, &g->cap_ids, id) || sampler_note(&g->smp, id, 1)) return -1;
+    g->st.generated_tokens++;
+    if (!forced && (id == g->eos[0] || id == g->eos[1])) return end(g, QWEN3_FINISH_STOP, 0);
+    qwen3_err e;
+    int n = g->tok ? qwen3_detok_feed(g->tok, &g->dt, id, 1, g->piece, g->piece_cap, &e) : 0;
+    if (n < 0) n = 0; /* an id the tokenizer lacks (never sampled; only a forced one could be) */
+    int f = budget_note(&g->bud, id, g->piece, (size_t)n, g->dt.n_pending > 0, forced);
+    int s = stop_feed(&g->stop, g->piece, (size_t)n, &g->text);
+    if (s < 0) return -1;
+    if (s == 1) return end(g, QWEN3_FINISH_STOP, 1);
+    if (g->max_tokens && g->st.generated_tokens >= g->max_tokens) return end(g, QWEN3_FINISH_LENGTH, 0);
+    return f;
+}
+
+/* Forces the tokens of the stop text (or of the empty closing for budget 0) after the token just
+ * sampled: each is output now and queued as input of the next forward. */
+static int force(qwen3_gen *g) {
+    const int32_t *f = g->bud.budget == 0 ? g->close_ids : g->force_ids;
+    int n = g->bud.budget == 0 ? g->n_close : g->n_force;
+    for (int k = 0; k < n && !g->finish; k++) {
+        if (push_id(&g->pending, &g->n_pending, &g->cap_pending, f[k])) return -1;
+        if (emit(g, f[k], 1) < 0) return -1;
+    }
+    return 0;
+}
+
+static int encode_text(const qwen3_tokenizer *tok, const char *what, const char *text, int32_t **ids, int *n,
+                       qwen3_err *e) {
+    int k = qwen3_encode(tok, text, strlen(text), 1, ids, e);
+    if (k < 0) return qerr_wrap(e, "%s", what);
+    *n = k;
+    return 0;
+}
+
+qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *seq, const int32_t *prompt,
+                         int n_prompt, const qwen3_gen_params *p, qwen3_err *e) {
+    if (!m || !seq || !p) { qerr(e, "gen: model, sequence and parameters are required"); return NULL; }
+    if (!tok && (p->think_budget >= 0 || p->n_stop > 0)) {
+        qerr(e, "gen: a thinking budget and stop strings need a tokenizer");
+        return NULL;
+    }
+    int vocab = qwen3_model_config(m)->vocab_size, cap = qwen3_seq_capacity(seq);
+    if (n_prompt < 1 || !prompt) { qerr(e, "gen: the prompt is empty (at least one token is needed)"); return NULL; }
+    if (n_prompt > cap) {
+        qerr(e, "gen: the prompt has %d tokens, more than the context of %d tokens", n_prompt, cap);
+        return NULL;
+    }
+    for (int i = 0; i < n_prompt; i++)
+        if (prompt[i] < 0 || prompt[i] >= vocab) {
+            qerr(e, "gen: prompt token %d (id %d) is outside the model's vocabulary (0..%d)", i, prompt[i], vocab - 1);
+            return NULL;
+        }
+    if (p->max_tokens < 0) { qerr(e, "gen: max_tokens must be >= 0 (0: until the context is full), got %d", p->max_tokens); return NULL; }
+    if (p->think_budget < -1) { qerr(e, "gen: think_budget must be >= 0, or -1 for no budget; got %d", p->think_budget); return NULL; }
+    if (p->think_grace < 0) { qerr(e, "gen: think_grace must be >= 0, got %d", p->think_grace); return NULL; }
+
+    qwen3_gen *g = calloc(1, sizeof *g);
+    if (!g) { qerr(e, "gen: out of memory"); return NULL; }
+    g->m = m;
+    g->tok = tok;
+    g->seq = seq;
+    g->max_tokens = p->max_tokens;
+    atomic_init(&g->cancel, 0);
+    int n_tok = tok ? qwen3_tokenizer_size(tok) : vocab;
+    /* ids the tokenizer cannot decode (the padding rows of the embedding) are never sampled */
+    if (sampler_init(&g->smp, &p->sampling, n_tok < vocab ? n_tok : vocab, e)) { free(g); return NULL; }
+    if (stop_init(&g->stop, p->stop, p->n_stop, e)) goto fail;
+    g->logits = malloc(sizeof *g->logits * (size_t)vocab);
+    g->piece_cap = tok ? qwen3_detok_cap(tok) : 8;
+    g->piece = malloc(g->piece_cap);
+    if (!g->logits || !g->piece) { qerr(e, "gen: out of memory"); goto fail; }
+    g->eos[0] = tok ? qwen3_token_id(tok, "<|im_end|>") : -1;
+    g->eos[1] = tok ? qwen3_token_id(tok, "<|endoftext|>") : -1;
+    int32_t think = tok ? qwen3_token_id(tok, "<think>") : -1, end_think = tok ? qwen3_token_id(tok, "</think>") : -1;
+    budget_init(&g->bud, p->think_budget, p->think_grace, p->in_think, think, end_think);
+    if (p->think_budget >= 0) {
+        const char *stop_text = p->think_stop_text ? p->think_stop_text : QWEN3_THINK_STOP_TEXT;
+        if (encode_text(tok, "gen: think_stop_text", stop_text, &g->force_ids, &g->n_force, e) ||
+            encode_text(tok, "gen: closing the think block", CLOSE_THINK_TEXT, &g->close_ids, &g->n_close, e))
+            goto fail;
+        int closes = 0;
+        for (int k = 0; k < g->n_force; k++) closes |= g->force_ids[k] == end_think;
+        if (!closes || end_think < 0) {
+            qerr(e, "gen: think_stop_text must contain </think> (it has to close the thinking block)");
+            goto fail;
+        }
+    }
+
+    /* prefix re-use */
+    int have = qwen3_seq_len(seq), same = 0;
+    const int32_t *cached = qwen3_seq_tokens(seq);
+    while (same < have && same < n_prompt - 1 && cached[same] == prompt[same]) same++;
+    if (qwen3_seq_truncate(seq, same, e)) goto fail;
+    g->st.prompt_tokens = n_prompt;
+    g->st.cached_tokens = same;
+    for (int i = same; i < n_prompt; i++)
+        if (push_id(&g->pending, &g->n_pending, &g->cap_pending, prompt[i])) { qerr(e, "gen: out of memory"); goto fail; }
+    for (int i = 0; i < n_prompt; i++)
+        if (sampler_note(&g->smp, prompt[i], 0)) { qerr(e, "gen: out of memory"); goto fail; }
+    g->prefill = 1;
+    /* a prompt that opened <think> itself, with no thinking allowed: close it before anything */
+    if (p->in_think && p->think_budget == 0) {
+        g->bud.hit = 1;
+        if (force(g)) { qerr(e, "gen: out of memory"); goto fail; }
+    }
+    return g;
+fail:
+    qwen3_gen_free(g);
+    return NULL;
+}
+
+void qwen3_gen_free(qwen3_gen *g) {
+    if (!g) return;
+    sampler_free(&g->smp);
+    stop_free(&g->stop);
+    free(g->logits);
+    free(g->piece);
+    free(g->force_ids);
+    free(g->close_ids);
+    free(g->pending);
+    free(g->text.s);
+    free(g->ids);
+    free(g);
+}
+
+void qwen3_gen_cancel(qwen3_gen *g) {
+    if (g) atomic_store(&g->cancel, 1);
+}
+
+/* Notices a cancel request; returns 1 when the generation is (now) finished. */
+static int check_done(qwen3_gen *g) {
+    if (!g->finish && atomic_load(&g->cancel)) {
+        clear_taken(g);
+        end(g, QWEN3_FINISH_CANCEL, 0);
+    }
+    return g->finish != QWEN3_FINISH_NONE;
+}
+
+int qwen3_gen_step(qwen3_model *m, qwen3_gen **gens, int n, qwen3_err *e) {
+    if (n < 0 || (n > 0 && !gens)) return qerr(e, "gen_step: bad list of %d generations", n);
+    qwen3_batch_item local[16], *items = n <= 16 ? local : malloc(sizeof *items * (size_t)n);
+    qwen3_gen *lg[16], **who = n <= 16 ? lg : malloc(sizeof *who * (size_t)n);
+    if (!items || !who) {
+        if (items != local) free(items);
+        if (who != lg) free(who);
+        return qerr(e, "gen_step: out of memory");
+    }
+    int k = 0, rc = 0;
+    for (int i = 0; i < n; i++) {
+        qwen3_gen *g = gens[i];
+        if (!g || check_done(g)) continue;
+        if (g->m != m) { rc = qerr(e, "gen_step: generation %d belongs to another model", i); goto out; }
+        if (qwen3_seq_len(g->seq) + g->n_pending > qwen3_seq_capacity(g->seq)) {
+            clear_taken(g);
+            if (end(g, QWEN3_FINISH_LENGTH, 0)) { rc = qerr(e, "gen_step: out of memory"); goto out; }
+            continue;
+        }
+        items[k] = (qwen3_batch_item){g->seq, g->pending, g->n_pending, QWEN3_LOGITS_LAST, g->logits};
+        who[k++] = g;
+    }
+    if (k == 0) goto out;
+    double t0 = now_s();
+    if (qwen3_forward(m, items, k, e)) { rc = -1; goto out; }
+    double t1 = now_s();
+    for (int j = 0; j < k; j++) {
+        qwen3_gen *g = who[j];
+        double ts = now_s();
+        if (g->prefill) g->st.prefill_seconds += t1 - t0;
+        else g->st.decode_seconds += t1 - t0;
+        g->prefill = 0;
+        g->n_pending = 0;
+        if (check_done(g)) continue;
+        int32_t id = sampler_sample(&g->smp, g->logits);
+        g->pending[g->n_pending++] = id; /* cap_pending >= 1: it held this step's input */
+        int f = emit(g, id, 0);
+        if (f == 1 && !g->finish) f = force(g);
+        if (f < 0) {
+            g->finish = QWEN3_FINISH_CANCEL;
+            rc = qerr(e, "gen_step: out of memory");
+        }
+        g->st.decode_seconds += now_s() - ts;
+    }
+out:
+    if (items != local) free(items);
+    if (who != lg) free(who);
+    return rc;
+}
+
+void qwen3_gen_take(qwen3_gen *g, qwen3_gen_out *out) {
+    check_done(g);
+    clear_taken(g);
+    out->text = g->text.s ? g->text.s : "";
+    out->text_len = g->text.len;
+    out->ids = g->ids;
+    out->n_ids = g->n_ids;
+    out->finish = g->finish;
+    g->taken = 1;
+}
+
+void qwen3_gen_stats_get(const qwen3_gen *g, qwen3_gen_stats *s) {
+    *s = g->st;
+    s->thinking_tokens = g->bud.count;
+    s->budget_hit = g->bud.hit;
+}

@@ -1,0 +1,104 @@
+/* gen.h - internals of the generation layer (the public API is the "generation" section of
+ * include/qwen3.h). One job per file:
+ *
+ *   sampler.c   logits -> one token: penalties, temperature, top-k, top-p, min-p, seeded draw
+ *   defaults.c  the sampling defaults per mode (Qwen's guidance, generation_config.json)
+ *   stop.c      stop strings: hold back text that may still become one, cut where one appears
+ *   budget.c    the thinking budget: count tokens inside <think>, decide when to force the stop text
+ *   gen.c       one request being answered: prompt re-use, batched stepping, output, stats
+ *
+ * Nothing here keeps global state; every struct belongs to one qwen3_gen (or to a test). */
+#ifndef QWEN3_GENERATE_GEN_H
+#define QWEN3_GENERATE_GEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "qwen3.h"
+
+/* ---- growable buffers (allocation failure is reported by the caller as "out of memory") ---- */
+
+typedef struct gbuf {
+    char *s;     /* bytes, NUL-terminated once anything was appended */
+    size_t len;
+    size_t cap;
+} gbuf;
+int gbuf_put(gbuf *b, const char *p, size_t n);
+
+/* ---- sampler.c ---- */
+
+/* xoshiro256** seeded through splitmix64: ours, so the same seed gives the same stream on every
+ * platform and libc. */
+typedef struct gen_rng {
+    uint64_t s[4];
+} gen_rng;
+void rng_seed(gen_rng *r, uint64_t seed);
+uint64_t rng_next(gen_rng *r);
+/* Uniform in [0, 1) with 53 random bits. */
+double rng_uniform(gen_rng *r);
+
+typedef struct gen_sampler {
+    qwen3_sampling p;
+    int n_vocab;          /* logits considered: ids [0, n_vocab) */
+    gen_rng rng;
+    int32_t *count;       /* [n_vocab] times each id was generated (presence/frequency penalties) */
+    unsigned char *seen;  /* [n_vocab] 1 when an id is in the prompt or the output (repetition) */
+    int32_t *hist;        /* distinct ids with seen or count set, so penalties cost O(distinct) */
+    int n_hist, cap_hist;
+    int32_t *cand;        /* [n_vocab] scratch: candidate ids */
+    float *w;             /* [n_vocab] scratch: their weights, then probabilities */
+} gen_sampler;
+
+/* n_vocab ids are sampled from (the model's rows that the tokenizer knows). Fails only for lack of
+ * memory or parameters out of range (named in the message). */
+int sampler_init(gen_sampler *s, const qwen3_sampling *p, int n_vocab, qwen3_err *e);
+void sampler_free(gen_sampler *s);
+/* Records a token of the context: generated = 0 for the prompt (repetition penalty only), 1 for an
+ * output token (all penalties). Ids outside [0, n_vocab) are ignored. */
+int sampler_note(gen_sampler *s, int32_t id, int generated);
+/* Applies the penalties to logits in place (n_vocab values). */
+void sampler_penalize(gen_sampler *s, float *logits);
+/* The distribution the draw uses, from already penalized logits: temperature, then top-k, top-p and
+ * min-p as Hugging Face's warpers apply them (see sampler.c). Returns the number of surviving ids;
+ * *ids and *probs (normalized) point into the sampler's scratch, valid until the next call.
+ * Requires temperature > 0. */
+int sampler_filter(gen_sampler *s, const float *logits, const int32_t **ids, const float **probs);
+/* Penalizes (in place), then argmax when temperature is 0, else filter and draw. */
+int32_t sampler_sample(gen_sampler *s, float *logits);
+
+/* ---- stop.c ---- */
+
+typedef struct gen_stop {
+    char **str;        /* the stop strings (copies) */
+    size_t *len;
+    int n;
+    gbuf held;         /* text not yet released: it may still become a stop string */
+} gen_stop;
+int stop_init(gen_stop *st, const char *const *stop, int n, qwen3_err *e);
+void stop_free(gen_stop *st);
+/* Appends n bytes of text. What can no longer be part of a stop string is appended to out. Returns
+ * 1 when a stop string appeared (the text before it was released, the rest dropped), 0 when not,
+ * -1 for lack of memory. */
+int stop_feed(gen_stop *st, const char *t, size_t n, gbuf *out);
+/* Releases what is held (the stream ended without a stop string). */
+int stop_flush(gen_stop *st, gbuf *out);
+
+/* ---- budget.c ---- */
+
+typedef struct gen_budget {
+    int budget;        /* -1: unlimited */
+    int grace;         /* tokens allowed past the budget while waiting for a newline (0: off) */
+    int32_t think_id, end_think_id;
+    int in_think;      /* inside <think> ... </think> */
+    int count;         /* tokens generated inside (tags and forced tokens excluded) */
+    int over;          /* tokens generated inside since the count reached the budget */
+    int hit;           /* the budget forced the stop text at least once */
+} gen_budget;
+void budget_init(gen_budget *b, int budget, int grace, int in_think, int32_t think_id, int32_t end_think_id);
+/* Notes one generated token: its id, the text it completed, and whether the streaming decoder still
+ * holds part of a character. forced: the token was forced (tags still move the state, nothing is
+ * counted). Returns 1 when the stop text must be forced now. */
+int budget_note(gen_budget *b, int32_t id, const char *text, size_t n, int mid_char, int forced);
+
+#endif
