@@ -16,6 +16,7 @@ static const cli_cmd commands[] = {
     {"logits", cmd_logits, "write the logits of every prompt position as float32"},
     {"generate", cmd_generate, "continue a prompt (greedy)"},
     {"render", cmd_render, "chat requests (JSON) -> prompt text in the Qwen3 chat format"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server (chat, completions, streaming, batching)"},
     {"help", NULL, "this list"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])

@@ -1,0 +1,48 @@
+/* http.h - what route handlers see of the HTTP layer (libmicrohttpd underneath).
+ *
+ * A handler runs on its connection's own thread once the whole body has arrived (already checked
+ * against the size limit and the API key). It answers exactly once through one of the srv_reply_*
+ * calls, or by queueing a streaming response with srv_reply_stream. */
+#ifndef QWEN3_SERVER_HTTP_H
+#define QWEN3_SERVER_HTTP_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <sys/types.h>
+
+#include "server/json.h"
+#include "server/server.h"
+
+typedef struct srv_http_req {
+    srv *s;
+    struct MHD_Connection *c;
+    const char *body;   /* NUL-terminated */
+    size_t body_len;
+    int status;         /* what was answered (for the metrics) */
+} srv_http_req;
+
+/* JSON body (malloc'd, taken over; NULL answers 500 "out of memory"). */
+enum MHD_Result srv_reply_json(srv_http_req *q, int status, char *body, size_t len);
+/* Any text (copied). */
+enum MHD_Result srv_reply_text(srv_http_req *q, int status, const char *content_type, const char *text, size_t len);
+/* An OpenAI-style error (429 adds Retry-After when retry_after_s > 0). */
+enum MHD_Result srv_reply_error(srv_http_req *q, const srv_error *e, int retry_after_s);
+/* A 200 Server-Sent Events stream produced by reader; free_cb releases cls when the connection is
+ * done with it (finished, failed or gone). */
+enum MHD_Result srv_reply_stream(srv_http_req *q, MHD_ContentReaderCallback reader, void *cls,
+                                 MHD_ContentReaderFreeCallback free_cb);
+
+/* The body as a JSON object; NULL with a 400 in e when it is not one. */
+json_t *srv_body_json(srv_http_req *q, srv_error *e);
+
+/* 1 when the client closed its side (or the socket failed): the answer will never be read. */
+int srv_client_gone(struct MHD_Connection *c);
+/* Lifts the idle timeout while the server itself is the slow side (waiting for a generation), and
+ * restores it (which also restarts the idle clock). */
+void srv_conn_timeout(srv_http_req *q, int on);
+
+/* Starts listening (cfg host/port, limits, timeouts) on its own threads; *bound_port gets the port
+ * (useful with --port 0). NULL with a message on stderr when it cannot listen. */
+struct MHD_Daemon *srv_http_start(srv *s, int *bound_port);
+
+#endif

@@ -1,0 +1,250 @@
+/* request.c - validates OpenAI chat / completion request bodies and turns them into a tokenized
+ * prompt plus generation parameters (see request.h for the rules). Field types are checked before
+ * anything is rendered, so the error names the first wrong field in the order a reader expects. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/request.h"
+#include "server/server.h"
+
+#define MAX_STOP 16
+
+void srv_gen_req_free(srv_gen_req *r) {
+    free(r->prompt);
+    for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
+    free(r->stop);
+    memset(r, 0, sizeof *r);
+}
+
+int srv_check_model(const srv_model_info *info, json_t *body, srv_error *e) {
+    const char *m = NULL;
+    if (jx_str(body, "model", &m, e) < 0) return -1;
+    if (m && strcmp(m, info->model_name) != 0)
+        return srv_fail(e, 404, "model", "model_not_found", "The model '%s' does not exist; this server serves '%s'", m,
+                        info->model_name);
+    return 0;
+}
+
+/* stop: a string or an array of non-empty strings. */
+static int parse_stop(json_t *body, srv_gen_req *r, srv_error *e) {
+    json_t *v = json_object_get(body, "stop");
+    if (!v || json_is_null(v)) return 0;
+    size_t n = 1;
+    if (json_is_array(v)) {
+        n = json_array_size(v);
+        if (n > MAX_STOP) return srv_bad(e, "stop", "'stop' holds %zu strings; at most %d are allowed", n, MAX_STOP);
+    } else if (!json_is_string(v)) {
+        return srv_bad(e, "stop", "'stop' must be a string or an array of strings, got %s", jx_type_name(v));
+    }
+    if (!n) return 0;
+    r->stop = calloc(n, sizeof *r->stop);
+    if (!r->stop) return srv_fail(e, 500, NULL, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *s = json_is_array(v) ? json_array_get(v, i) : v;
+        if (!json_is_string(s)) return srv_bad(e, "stop", "stop[%zu] must be a string, got %s", i, jx_type_name(s));
+        if (!json_string_length(s)) return srv_bad(e, "stop", "stop[%zu] is empty", i);
+        r->stop[i] = strdup(json_string_value(s));
+        if (!r->stop[i]) return srv_fail(e, 500, NULL, NULL, "out of memory");
+        r->n_stop++;
+    }
+    r->params.stop = (const char *const *)r->stop;
+    r->params.n_stop = r->n_stop;
+    return 0;
+}
+
+/* The fields chat and completions share: sampling, length, stop, stream, n, the thinking budget. */
+static int parse_common(const srv_model_info *info, json_t *body, srv_gen_req *r, srv_error *e) {
+    qwen3_sampling *s = &r->params.sampling;
+    qwen3_sampling_defaults(s, r->thinking, info->model_dir);
+    s->seed = srv_random64();
+    double d;
+    long long v;
+    int k;
+    if ((k = jx_num(body, "temperature", 0, 100, &d, e)) < 0) return -1;
+    if (k) s->temperature = (float)d;
+    if ((k = jx_num(body, "top_p", 0, 1, &d, e)) < 0) return -1;
+    if (k) s->top_p = d > 0 ? (float)d : 1e-9f; /* 0 would keep nothing: the top token only */
+    if ((k = jx_int(body, "top_k", -1, 1 << 30, &v, e)) < 0) return -1;
+    if (k) s->top_k = v < 0 ? 0 : (int)v; /* -1 is vLLM's "off" */
+    if ((k = jx_num(body, "min_p", 0, 1, &d, e)) < 0) return -1;
+    if (k) s->min_p = (float)d;
+    if ((k = jx_num(body, "presence_penalty", -2, 2, &d, e)) < 0) return -1;
+    if (k) s->presence_penalty = (float)d;
+    if ((k = jx_num(body, "frequency_penalty", -2, 2, &d, e)) < 0) return -1;
+    if (k) s->frequency_penalty = (float)d;
+    if ((k = jx_num(body, "repetition_penalty", 1e-3, 100, &d, e)) < 0) return -1;
+    if (k) s->repetition_penalty = (float)d;
+    if ((k = jx_int(body, "seed", -(1LL << 62), 1LL << 62, &v, e)) < 0) return -1;
+    if (k) s->seed = (uint64_t)v;
+    if ((k = jx_int(body, "n", 1, 1 << 20, &v, e)) < 0) return -1;
+    if (k && v != 1) return srv_bad(e, "n", "'n' must be 1 (one choice per request), got %lld", v);
+
+    long long max = 0;
+    if ((k = jx_int(body, "max_tokens", 1, 1 << 30, &v, e)) < 0) return -1;
+    if (k) max = v;
+    if ((k = jx_int(body, "max_completion_tokens", 1, 1 << 30, &v, e)) < 0) return -1;
+    if (k) max = v;
+    r->params.max_tokens = (int)max;
+
+    r->params.think_budget = -1;
+    if ((k = jx_int(body, "thinking_budget_tokens", -1, 1 << 30, &v, e)) < 0) return -1;
+    if (k) r->params.think_budget = (int)v;
+    if ((k = jx_int(body, "thinking_token_budget", -1, 1 << 30, &v, e)) < 0) return -1;
+    if (k) r->params.think_budget = (int)v;
+
+    if (jx_bool(body, "stream", &r->stream, e) < 0) return -1;
+    json_t *so = NULL;
+    if (jx_obj(body, "stream_options", &so, e) < 0) return -1;
+    if (so && jx_bool(so, "include_usage", &r->include_usage, e) < 0) {
+        snprintf(e->param, sizeof e->param, "stream_options.include_usage");
+        return -1;
+    }
+    return parse_stop(body, r, e);
+}
+
+/* Tokenizes the prompt and checks it leaves room to generate. */
+static int tokenize_prompt(const srv_model_info *info, const char *text, size_t len, const char *param,
+                           srv_gen_req *r, srv_error *e) {
+    qwen3_err qe = {0};
+    int n = qwen3_encode(info->tok, text, len, 1, &r->prompt, &qe);
+    if (n < 0) return srv_bad(e, param, "cannot tokenize the prompt: %s", qe.msg);
+    r->n_prompt = n;
+    if (n == 0) return srv_bad(e, param, "the prompt is empty");
+    if (n >= info->n_ctx)
+        return srv_fail(e, 400, param, "context_length_exceeded",
+                        "the prompt has %d tokens; this server's context is %d tokens (it must leave room for at least one "
+                        "generated token)", n, info->n_ctx);
+    r->params.in_think = qwen3_chat_prompt_opens_think(text, len);
+    return 0;
+}
+
+/* Checks one tool definition: {"type": "function", "function": {"name": string, "parameters": object}}. */
+static int check_tool(json_t *t, size_t i, const char **name, srv_error *e) {
+    char p[32];
+    snprintf(p, sizeof p, "tools[%zu]", i);
+    if (!json_is_object(t)) return srv_bad(e, "tools", "%s must be an object, got %s", p, jx_type_name(t));
+    json_t *ty = json_object_get(t, "type");
+    if (ty && !(json_is_string(ty) && !strcmp(json_string_value(ty), "function")))
+        return srv_bad(e, "tools", "%s.type must be \"function\"", p);
+    json_t *f = json_object_get(t, "function");
+    if (!json_is_object(f)) return srv_bad(e, "tools", "%s.function must be an object", p);
+    json_t *nm = json_object_get(f, "name");
+    if (!json_is_string(nm) || !json_string_length(nm))
+        return srv_bad(e, "tools", "%s.function.name must be a non-empty string", p);
+    json_t *pa = json_object_get(f, "parameters");
+    if (pa && !json_is_null(pa) && !json_is_object(pa))
+        return srv_bad(e, "tools", "%s.function.parameters must be a JSON Schema object, got %s", p, jx_type_name(pa));
+    json_t *de = json_object_get(f, "description");
+    if (de && !json_is_null(de) && !json_is_string(de))
+        return srv_bad(e, "tools", "%s.function.description must be a string, got %s", p, jx_type_name(de));
+    *name = json_string_value(nm);
+    return 0;
+}
+
+/* tools + tool_choice -> the tools to render (a new array reference, or NULL for none). */
+static int parse_tools(json_t *body, srv_gen_req *r, json_t **render, srv_error *e) {
+    json_t *tools = NULL;
+    *render = NULL;
+    if (jx_arr(body, "tools", &tools, e) < 0) return -1;
+    size_t n = tools ? json_array_size(tools) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *nm;
+        if (check_tool(json_array_get(tools, i), i, &nm, e)) return -1;
+    }
+    json_t *tc = json_object_get(body, "tool_choice");
+    const char *named = NULL;
+    r->tool_choice = SRV_TOOLS_AUTO;
+    if (tc && !json_is_null(tc)) {
+        if (json_is_string(tc)) {
+            const char *s = json_string_value(tc);
+            if (!strcmp(s, "auto")) r->tool_choice = SRV_TOOLS_AUTO;
+            else if (!strcmp(s, "none")) r->tool_choice = SRV_TOOLS_NONE;
+            else if (!strcmp(s, "required")) r->tool_choice = SRV_TOOLS_REQUIRED;
+            else return srv_bad(e, "tool_choice", "'tool_choice' must be \"auto\", \"none\", \"required\" or "
+                                "{\"type\": \"function\", \"function\": {\"name\": ...}}, got \"%s\"", s);
+        } else if (json_is_object(tc)) {
+            json_t *f = json_object_get(tc, "function");
+            json_t *nm = json_is_object(f) ? json_object_get(f, "name") : NULL;
+            if (!json_is_string(nm))
+                return srv_bad(e, "tool_choice", "'tool_choice' as an object must be {\"type\": \"function\", "
+                               "\"function\": {\"name\": \"...\"}}");
+            named = json_string_value(nm);
+            r->tool_choice = SRV_TOOLS_NAMED;
+        } else {
+            return srv_bad(e, "tool_choice", "'tool_choice' must be a string or an object, got %s", jx_type_name(tc));
+        }
+    }
+    if ((r->tool_choice == SRV_TOOLS_REQUIRED || r->tool_choice == SRV_TOOLS_NAMED) && !n)
+        return srv_bad(e, "tool_choice", "'tool_choice' requires a tool call but no tools were given");
+    if (r->tool_choice == SRV_TOOLS_NONE || !n) return 0;
+    if (r->tool_choice == SRV_TOOLS_NAMED) {
+        for (size_t i = 0; i < n; i++) {
+            json_t *t = json_array_get(tools, i);
+            if (!strcmp(json_string_value(json_object_get(json_object_get(t, "function"), "name")), named)) {
+                *render = json_array();
+                json_array_append(*render, t);
+                r->n_tools = 1;
+                return 0;
+            }
+        }
+        return srv_bad(e, "tool_choice", "'tool_choice' names the function '%s', which is not among the tools", named);
+    }
+    *render = json_incref(tools);
+    r->n_tools = (int)n;
+    return 0;
+}
+
+int srv_parse_chat(const srv_model_info *info, json_t *body, srv_gen_req *r, srv_error *e) {
+    memset(r, 0, sizeof *r);
+    r->chat = 1;
+    if (srv_check_model(info, body, e)) return -1;
+    json_t *msgs = NULL;
+    if (jx_arr(body, "messages", &msgs, e) < 0) return -1;
+    if (!msgs) return srv_bad(e, "messages", "'messages' is required");
+    if (!json_array_size(msgs)) return srv_bad(e, "messages", "'messages' must hold at least one message");
+
+    int think = 1;
+    json_t *kw = NULL;
+    if (jx_bool(body, "enable_thinking", &think, e) < 0) return -1;
+    if (jx_obj(body, "chat_template_kwargs", &kw, e) < 0) return -1;
+    if (kw && jx_bool(kw, "enable_thinking", &think, e) < 0) {
+        snprintf(e->param, sizeof e->param, "chat_template_kwargs.enable_thinking");
+        return -1;
+    }
+    r->thinking = info->chat_kind == QWEN3_CHAT_QWEN3 ? think : info->chat_kind == QWEN3_CHAT_THINKING_2507;
+    if (parse_common(info, body, r, e)) return -1;
+
+    json_t *tools;
+    if (parse_tools(body, r, &tools, e)) return -1;
+    /* the renderer reads {"messages", "tools", "add_generation_prompt", "enable_thinking"} */
+    json_t *req = json_object();
+    json_object_set(req, "messages", msgs);
+    if (tools) json_object_set_new(req, "tools", tools);
+    json_object_set_new(req, "add_generation_prompt", json_true());
+    json_object_set_new(req, "enable_thinking", json_boolean(think));
+    size_t rlen = 0;
+    char *rtext = jx_dump(req, &rlen);
+    json_decref(req);
+    if (!rtext) return srv_fail(e, 500, NULL, NULL, "out of memory");
+    qwen3_err qe = {0};
+    size_t plen = 0;
+    char *prompt = qwen3_chat_render_json(info->chat_kind, rtext, rlen, &plen, &qe);
+    free(rtext);
+    if (!prompt) return srv_bad(e, strncmp(qe.msg, "tools", 5) ? "messages" : "tools", "%s", qe.msg);
+    int rc = tokenize_prompt(info, prompt, plen, "messages", r, e);
+    free(prompt);
+    return rc;
+}
+
+int srv_parse_completion(const srv_model_info *info, json_t *body, srv_gen_req *r, srv_error *e) {
+    memset(r, 0, sizeof *r);
+    if (srv_check_model(info, body, e)) return -1;
+    json_t *p = json_object_get(body, "prompt");
+    if (p && json_is_array(p) && json_array_size(p) == 1) p = json_array_get(p, 0);
+    if (!p || json_is_null(p)) return srv_bad(e, "prompt", "'prompt' is required");
+    if (!json_is_string(p))
+        return srv_bad(e, "prompt", "'prompt' must be a string (or an array of one string), got %s", jx_type_name(p));
+    r->thinking = 0;
+    if (parse_common(info, body, r, e)) return -1;
+    return tokenize_prompt(info, json_string_value(p), json_string_length(p), "prompt", r, e);
+}

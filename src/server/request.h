@@ -1,0 +1,62 @@
+/* request.h - OpenAI request bodies -> validated generation requests.
+ *
+ * Parsing happens on the connection's thread, before anything reaches the engine: every field is
+ * type-checked (400 naming it), the chat is rendered with the model's template, the prompt is
+ * tokenized and checked against the context. What comes out can only fail for lack of memory. */
+#ifndef QWEN3_SERVER_REQUEST_H
+#define QWEN3_SERVER_REQUEST_H
+
+#include <jansson.h>
+
+#include "qwen3.h"
+#include "server/json.h"
+
+/* What tool_choice asked for (tools are never constrained; see srv_parse_chat). */
+enum { SRV_TOOLS_AUTO = 0, SRV_TOOLS_NONE, SRV_TOOLS_REQUIRED, SRV_TOOLS_NAMED };
+
+/* The fixed facts a request is checked against. */
+typedef struct srv_model_info {
+    const qwen3_tokenizer *tok;
+    qwen3_chat_kind chat_kind;
+    const char *model_dir;   /* for generation_config.json sampling defaults */
+    const char *model_name;
+    int n_ctx;               /* tokens per sequence */
+} srv_model_info;
+
+typedef struct srv_gen_req {
+    int chat;                /* 1: /v1/chat/completions, 0: /v1/completions */
+    int stream;
+    int include_usage;       /* stream_options.include_usage */
+    int thinking;            /* the prompt lets the model think (enable_thinking and template) */
+    int tool_choice;         /* SRV_TOOLS_* */
+    int n_tools;             /* tools rendered into the prompt */
+    int32_t *prompt;         /* malloc'd */
+    int n_prompt;
+    qwen3_gen_params params; /* params.stop points into stop[] */
+    char **stop;             /* malloc'd strings */
+    int n_stop;
+} srv_gen_req;
+
+/* Parses a chat completion request. Rules beyond the field types:
+ *  - "model", when given, must be info->model_name (404 model_not_found otherwise);
+ *  - n must be 1; max_completion_tokens wins over max_tokens; stop is a string or up to 16 strings;
+ *  - the thinking budget is read from thinking_token_budget (vLLM) or thinking_budget_tokens
+ *    (llama.cpp); -1 means unlimited;
+ *  - enable_thinking comes from chat_template_kwargs (or a top-level enable_thinking);
+ *  - unset sampling fields take qwen3_sampling_defaults for the mode; an unset seed is random;
+ *  - tool_choice "none" renders no tools (and the caller keeps any call the model writes anyway as
+ *    content); "required" and a named function are validated (tools present, the name defined) and
+ *    a named function is the only tool rendered; nothing constrains the decoding.
+ * Returns 0, or -1 with e filled (a 400/404 naming the field). */
+int srv_parse_chat(const srv_model_info *info, json_t *body, srv_gen_req *r, srv_error *e);
+
+/* Parses a completion request: "prompt" is a string (or an array holding one string) used raw,
+ * special-token text included; the sampling fields are as for chat (non-thinking defaults). */
+int srv_parse_completion(const srv_model_info *info, json_t *body, srv_gen_req *r, srv_error *e);
+
+void srv_gen_req_free(srv_gen_req *r);
+
+/* Checks body["model"] against the served name: 0, or -1 with a 404 model_not_found. */
+int srv_check_model(const srv_model_info *info, json_t *body, srv_error *e);
+
+#endif

@@ -1,0 +1,112 @@
+/* serve.c - srv_run: loads the model, starts the engine and the HTTP daemon, waits for SIGINT or
+ * SIGTERM, then drains: new generations are refused (503), the listening socket closes, running
+ * and queued requests get --drain seconds to finish (a second signal cuts that short), what is left
+ * is cancelled, the connections end and everything is freed. The signals are blocked in every
+ * thread and taken synchronously here with sigtimedwait, so no handler runs in a random thread. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/http.h"
+#include "server/metrics.h"
+#include "server/scheduler.h"
+
+/* The context a sequence gets when --ctx is not given: the model's maximum (with YaRN). */
+static int model_ctx(const qwen3_model *m) {
+    const qwen3_config *c = qwen3_model_config(m);
+    long max = c->max_position_embeddings;
+    if (c->yarn && c->yarn_factor > 1) {
+        long ext = (long)(c->yarn_original_max_position_embeddings * c->yarn_factor);
+        if (ext > max) max = ext;
+    }
+    return (int)max;
+}
+
+static int load(srv *s) {
+    qwen3_err e = {0};
+    if (!(s->tok = qwen3_tokenizer_load(s->cfg.model_dir, &e))) {
+        fprintf(stderr, "qwen3 serve: %s\n", e.msg);
+        return -1;
+    }
+    if (s->cfg.chat_kind >= 0) s->chat_kind = (qwen3_chat_kind)s->cfg.chat_kind;
+    else {
+        int k = qwen3_chat_template_detect(s->cfg.model_dir, &e);
+        if (k < 0) {
+            fprintf(stderr, "qwen3 serve: %s\nqwen3 serve: using the Qwen3 hybrid template (choose one with --chat-template)\n", e.msg);
+            k = QWEN3_CHAT_QWEN3;
+        }
+        s->chat_kind = (qwen3_chat_kind)k;
+    }
+    if (!(s->model = qwen3_model_load(s->cfg.model_dir, &s->cfg.load, &e))) {
+        fprintf(stderr, "qwen3 serve: %s\n", e.msg);
+        return -1;
+    }
+    s->n_ctx = s->cfg.ctx > 0 ? s->cfg.ctx : model_ctx(s->model);
+    if (s->n_ctx > model_ctx(s->model)) {
+        fprintf(stderr, "qwen3 serve: --ctx %d exceeds the model's %d positions\n", s->n_ctx, model_ctx(s->model));
+        return -1;
+    }
+    return 0;
+}
+
+int srv_run(const srv_config *cfg) {
+    srv s;
+    memset(&s, 0, sizeof s);
+    s.cfg = *cfg;
+    s.created = (long)time(NULL);
+
+    /* before any thread exists, so they all inherit the mask */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = 1, port = 0;
+    MHD_socket listen_fd = MHD_INVALID_SOCKET;
+    struct MHD_Daemon *d = NULL;
+    qwen3_err e = {0};
+    if (load(&s)) goto done;
+    if (!(s.metrics = srv_metrics_new())) { fprintf(stderr, "qwen3 serve: out of memory\n"); goto done; }
+    if (!(s.sched = srv_sched_new(s.model, s.tok, s.cfg.parallel, s.cfg.queue, s.n_ctx, s.metrics, &e))) {
+        fprintf(stderr, "qwen3 serve: %s\n", e.msg);
+        goto done;
+    }
+    if (!(d = srv_http_start(&s, &port))) goto done;
+    fprintf(stderr, "qwen3 serve: model '%s' (%s template, context %d, %d parallel, queue %d, %d threads)\n",
+            s.cfg.model_name, qwen3_chat_kind_name(s.chat_kind), s.n_ctx, s.cfg.parallel, s.cfg.queue,
+            qwen3_model_threads(s.model));
+    fprintf(stderr, "qwen3 serve: listening on http://%s%s%s:%d\n", strchr(s.cfg.host, ':') ? "[" : "", s.cfg.host,
+            strchr(s.cfg.host, ':') ? "]" : "", port);
+    fflush(stderr);
+
+    int sig;
+    while (sigwait(&sigs, &sig) != 0) {}
+    fprintf(stderr, "qwen3 serve: %s: draining (up to %d s; signal again to stop now)\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", s.cfg.drain_s);
+    s.draining = 1;
+    /* no new connections; open ones get 503 for new work. The socket is ours to close, after stop. */
+    listen_fd = MHD_quiesce_daemon(d);
+    struct timespec t0, now, slice = {0, 100 * 1000000L};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int cancel = 0;
+    while (srv_sched_drain(s.sched, cancel) > 0) {
+        if (sigtimedwait(&sigs, NULL, &slice) > 0) cancel = 1;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec >= s.cfg.drain_s) cancel = 1;
+    }
+    rc = 0;
+done:
+    if (d) MHD_stop_daemon(d); /* waits for every connection thread: all jobs are released */
+    if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
+    srv_sched_free(s.sched);
+    srv_metrics_free(s.metrics);
+    qwen3_model_free(s.model);
+    qwen3_tokenizer_free(s.tok);
+    if (rc == 0) fprintf(stderr, "qwen3 serve: stopped\n");
+    return rc;
+}
