@@ -1,0 +1,22 @@
+#!/bin/bash
+# serve.sh - `qwen3 serve` with real clients (tests/node/serve_test.mjs: the official OpenAI Node SDK,
+# fetch and raw sockets): chat and completions whole and streamed, reasoning vs content, thinking
+# switch and budgets, stop strings, seeds, usage, tools, prefix cache, batching, every error status
+# while another stream runs, slowloris / endless body / disconnect, 401, 429, drain on SIGTERM.
+# Servers listen on free loopback ports (--port 0) and are killed at the end. ~30-60 s.
+set -u
+T="$QWEN3_TMP/serve"
+mkdir -p "$T"
+if [ ! -d "$QWEN3_ROOT/tests/node/node_modules/openai" ]; then
+    echo "FAIL serve_setup: the openai npm package is missing (cd tests/node && npm install --ignore-scripts)"
+    exit 0
+fi
+# checkpoints: tiny shapes, the real vocabulary (real token ids through the real tokenizer)
+for m in tiny thinker; do
+    if [ ! -f "$T/$m/model.safetensors" ]; then
+        extra=""; [ "$m" = thinker ] && extra="--thinker"
+        "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" --preset tiny --vocab 151936 $extra -q "$T/$m" \
+            || { echo "FAIL serve_checkpoint_$m: gen_checkpoint.py failed"; exit 0; }
+    fi
+done
+SERVE_TINY="$T/tiny" SERVE_THINKER="$T/thinker" timeout 170 node "$QWEN3_ROOT/tests/node/serve_test.mjs"
