@@ -8,13 +8,20 @@
  * followed by ByteLevel, a byte-level BPE model, a ByteLevel decoder - and anything else is refused
  * with a message naming the field, since encoding it "almost right" would silently feed a model
  * text it never saw. The big arrays (model.vocab, model.merges) are streamed by jscan.c; the small
- * parts go through jansson. Loading takes about 40 ms for Qwen3's 11 MB file. */
+ * parts go through jansson. Parsing Qwen3's 11 MB file takes 150-300 ms here, so the result is kept
+ * in a binary cache (cache.c) that later loads read in a few milliseconds. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utf8proc.h>
 
 #include "base/file.h"
+#include "tokenizer/cache.h"
 #include "tokenizer/jscan.h"
 #include "tokenizer/tok.h"
 #include "tokenizer/vocab.h"
@@ -449,14 +456,19 @@ static int finish(struct qwen3_tokenizer *t, const char *src, qwen3_err *err) {
     return 0;
 }
 
-qwen3_tokenizer *qwen3_tokenizer_load(const char *dir, qwen3_err *err) {
+static uint64_t next_generation(void) {
+    static uint64_t generations;
+    return __atomic_add_fetch(&generations, 1, __ATOMIC_RELAXED);
+}
+
+/* Parses the source files (the slow path; see cache.c for the fast one). */
+static qwen3_tokenizer *load_sources(const char *dir, qwen3_err *err) {
     struct qwen3_tokenizer *t = calloc(1, sizeof *t);
     if (!t) {
         qerr(err, "out of memory");
         return NULL;
     }
-    static uint64_t generations;
-    t->gen = __atomic_add_fetch(&generations, 1, __ATOMIC_RELAXED);
+    t->gen = next_generation();
     tk_unicode_init(t);
     loader L = {.t = t};
     char p1[4096], p2[4096];
@@ -488,16 +500,82 @@ out:
     return t;
 }
 
+/* The cache key: a hash of the cache format, the Unicode tables' version, and for every source file
+ * (tokenizer.json or vocab.json + merges.txt, and tokenizer_config.json) its name, size, mtime
+ * (nanoseconds), inode and device, and the contents of its first and last 64 KB. Hashing all 11 MB
+ * would cost more than the rest of a cached load; any edit or replacement of a file changes its
+ * mtime or inode, and the sampled contents catch a copy with the times preserved that differs at
+ * either end. 0 when a file cannot be read (no cache is used; load_sources reports the problem). */
+static uint64_t source_key(const char *dir) {
+    static const char *const names[] = {"tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json"};
+    char p[4096];
+    uint64_t key = tk_hash64(utf8proc_version(), strlen(utf8proc_version()), 0x51574E33u);
+    int have_json = 0;
+    for (int k = 0; k < 4; k++) {
+        if (qpath_join(p, sizeof p, dir, names[k], NULL)) return 0;
+        if (k == 0) have_json = qfile_exists(p);
+        if ((k == 1 || k == 2) && have_json) continue;
+        int fd = open(p, O_RDONLY);
+        if (fd < 0) {
+            if (k == 3 || (k == 0 && !have_json)) continue;
+            return 0;
+        }
+        struct stat st;
+        unsigned char (*buf)[65536] = malloc(2 * sizeof *buf);
+        if (!buf || fstat(fd, &st) != 0) {
+            free(buf);
+            close(fd);
+            return 0;
+        }
+        uint64_t meta[5] = {(uint64_t)st.st_size, (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec,
+                            (uint64_t)st.st_ino, (uint64_t)st.st_dev};
+        ssize_t n0 = pread(fd, buf[0], sizeof buf[0], 0);
+        off_t tail = st.st_size > (off_t)sizeof buf[1] ? st.st_size - (off_t)sizeof buf[1] : 0;
+        ssize_t n1 = pread(fd, buf[1], sizeof buf[1], tail);
+        close(fd);
+        if (n0 >= 0 && n1 >= 0) {
+            key = tk_hash64(names[k], strlen(names[k]), key);
+            key = tk_hash64(meta, sizeof meta, key);
+            key = tk_hash64(buf[0], (size_t)n0, key);
+            key = tk_hash64(buf[1], (size_t)n1, key);
+        }
+        free(buf);
+        if (n0 < 0 || n1 < 0) return 0;
+    }
+    return key ? key : 1;
+}
+
+qwen3_tokenizer *qwen3_tokenizer_load(const char *dir, qwen3_err *err) {
+    char cpath[4096];
+    uint64_t key = source_key(dir);
+    int cached = key && tk_cache_path(cpath, sizeof cpath, key) == 0;
+    if (cached) {
+        struct qwen3_tokenizer *t = calloc(1, sizeof *t);
+        if (t && tk_cache_read(t, cpath, key) == 0) {
+            t->gen = next_generation();
+            return t;
+        }
+        qwen3_tokenizer_free(t);
+    }
+    struct qwen3_tokenizer *t = load_sources(dir, err);
+    if (t && cached) tk_cache_write(t, cpath, key); /* best effort: a read-only home just parses each time */
+    return t;
+}
+
 void qwen3_tokenizer_free(qwen3_tokenizer *t) {
     if (!t) return;
     for (int k = 0; k < t->n_added; k++) free((char *)t->added[k].text);
     free(t->added);
-    free(t->off);
-    free(t->len);
-    free(t->blob);
-    free(t->vhash);
-    free(t->merges);
-    free(t->special);
+    if (t->cache_map) {
+        munmap(t->cache_map, t->cache_size);
+    } else {
+        free(t->off);
+        free(t->len);
+        free(t->blob);
+        free(t->vhash);
+        free(t->merges);
+        free(t->special);
+    }
     free(t);
 }
 

@@ -67,6 +67,11 @@ struct qwen3_tokenizer {
     unsigned char added_first[256]; /* 1 when some added token starts with this byte */
 
     unsigned char cls[65536]; /* TK_* flags for the Basic Multilingual Plane */
+
+    /* Read from the binary cache (cache.c): off, len, blob, vhash, merges and special point into
+     * this read-only mapping instead of owning memory. */
+    void *cache_map;
+    size_t cache_size;
 };
 
 /* --- unicode.c ---------------------------------------------------------------------------------- */
