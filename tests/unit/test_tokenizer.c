@@ -64,7 +64,7 @@ static void test_api(const qwen3_tokenizer *t) {
     CHECK(!qwen3_token_bytes(t, -1, &n) && !qwen3_token_bytes(t, 151669, &n), "tok.bytes_range", "not NULL");
 
     int32_t *ids;
-    static const char *bad[] = {"ab\xff" "cd", "\xc0\x80", "x\xed\xa0\x80", "\xe4\xbd", "ok\xf4\x90\x80\x80"};
+    static const char *bad[] = {("ab\xff" "cd"), "\xc0\x80", "x\xed\xa0\x80", "\xe4\xbd", "ok\xf4\x90\x80\x80"};
     static const int at[] = {2, 0, 1, 0, 2};
     for (int k = 0; k < 5; k++) {
         char name[64], want[64];
