@@ -19,6 +19,8 @@ int cmd_serve(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 
 /* Prints "qwen3: <msg>" to stderr and returns 1 (exit status). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,9 +1,12 @@
-/* cmd_model.c - the model-level commands: `info`, `logits`, `generate`. */
+/* cmd_model.c - the model-level commands: `info`, `logits`, `generate` (a raw continuation through
+ * the generation layer: greedy by default, sampling flags as `run`). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/turn.h"
 
 /* Flags shared by commands that load a model. Returns 1 if argv[*i] was one of them (consuming its
  * value), 0 if not, -1 on a bad value. */
@@ -69,16 +72,32 @@ int cmd_info(int argc, char **argv) {
     return 0;
 }
 
+/* Tokenizes --prompt TEXT with the model directory's tokenizer (special tokens recognised, so a
+ * rendered chat prompt can be given as is). Prints the error and returns -1 on failure. */
+static int prompt_ids(const char *dir, const char *text, int32_t **ids, int *n) {
+    qwen3_err e = {0};
+    qwen3_tokenizer *t = qwen3_tokenizer_load(dir, &e);
+    if (!t) return cli_fail("--prompt: %s", e.msg), -1;
+    int k = qwen3_encode(t, text, strlen(text), 1, ids, &e);
+    qwen3_tokenizer_free(t);
+    if (k < 0) return cli_fail("--prompt: %s", e.msg), -1;
+    if (k == 0) { free(*ids); return cli_fail("--prompt: the text gives no tokens"), -1; }
+    *n = k;
+    return 0;
+}
+
 int cmd_logits(int argc, char **argv) {
     cli_model_opts o = {0};
     const char *dir = NULL, *ids_s = NULL, *outp = NULL;
+    const char *prompt = NULL;
     int decode = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
-            printf("usage: qwen3 logits MODEL --ids 9707,11,1879 -o FILE [--decode] [flags]\n\n"
+            printf("usage: qwen3 logits MODEL (--ids 9707,11,1879 | --prompt TEXT) -o FILE [--decode] [flags]\n\n"
                    "Runs the ids as one prompt and writes the logits of every position as little-endian\n"
                    "float32, n_ids x vocab_size, row by row.\n\n"
                    "  --ids LIST        comma-separated token ids\n"
+                   "  --prompt TEXT     text, tokenized with MODEL's tokenizer (special tokens recognised)\n"
                    "  -o FILE           output file ('-' for stdout)\n"
                    "  --decode          compute the same through the KV cache one token at a time\n%s", MODEL_FLAGS);
             return 0;
@@ -87,6 +106,7 @@ int cmd_logits(int argc, char **argv) {
         if (r < 0) return 2;
         if (r) continue;
         if (!strcmp(argv[i], "--ids")) ids_s = i + 1 < argc ? argv[++i] : "";
+        else if (!strcmp(argv[i], "--prompt")) { if (!(prompt = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--prompt needs a value"), 2; }
         else if (!strcmp(argv[i], "-o")) outp = i + 1 < argc ? argv[++i] : NULL;
         else if (!strcmp(argv[i], "--decode")) decode = 1;
         else if (argv[i][0] == '-') return cli_fail("logits: unknown flag '%s' (see qwen3 logits --help)", argv[i]), 2;
@@ -94,11 +114,11 @@ int cmd_logits(int argc, char **argv) {
         else dir = argv[i];
     }
     if (!dir) return cli_fail("logits: MODEL directory missing"), 2;
-    if (!ids_s) return cli_fail("logits: --ids is required"), 2;
+    if (!ids_s == !prompt) return cli_fail("logits: give the prompt as --ids LIST or --prompt TEXT (one of them)"), 2;
     if (!outp) return cli_fail("logits: -o FILE is required"), 2;
     int32_t *ids;
     int n;
-    if (cli_ids("--ids", ids_s, &ids, &n)) return 2;
+    if (prompt ? prompt_ids(dir, prompt, &ids, &n) : cli_ids("--ids", ids_s, &ids, &n)) return 2;
     qwen3_model *m = cli_load_model(dir, &o);
     if (!m) { free(ids); return 1; }
     int V = qwen3_model_config(m)->vocab_size, rc = 1;
@@ -132,55 +152,103 @@ done:
 
 int cmd_generate(int argc, char **argv) {
     cli_model_opts o = {0};
-    const char *dir = NULL, *ids_s = NULL;
+    cli_gen_opts go;
+    cli_gen_opts_init(&go);
+    const char *dir = NULL, *ids_s = NULL, *prompt = NULL;
     long n_new = 16;
+    int rc = 2;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
-            printf("usage: qwen3 generate MODEL --ids LIST [-n N] [flags]\n\n"
-                   "Greedy continuation of the prompt; prints the new ids separated by spaces.\n\n"
+            printf("usage: qwen3 generate MODEL (--ids LIST | --prompt TEXT) [-n N] [sampling flags] [flags]\n\n"
+                   "Continues the prompt as it is (no chat template). With --ids, prints the new ids separated\n"
+                   "by spaces (no tokenizer needed); with --prompt, streams the new text. Greedy unless a\n"
+                   "sampling flag is given; stops after N tokens (with --prompt also at <|im_end|>,\n"
+                   "<|endoftext|> or a --stop string).\n\n"
                    "  --ids LIST        comma-separated prompt token ids\n"
-                   "  -n N              tokens to generate (default 16)\n%s", MODEL_FLAGS);
+                   "  --prompt TEXT     prompt text, tokenized with MODEL's tokenizer (special tokens recognised)\n"
+                   "  -n N              tokens to generate (default 16)\n"
+                   "  --temp T, --top-k K, --top-p P, --min-p P, --presence-penalty X, --frequency-penalty X,\n"
+                   "  --repeat-penalty X, --seed N, --stop STR   as for qwen3 run (defaults: greedy, no filter)\n%s",
+                   MODEL_FLAGS);
+            cli_gen_opts_free(&go);
             return 0;
         }
         int r = cli_model_flag(argc, argv, &i, &o);
-        if (r < 0) return 2;
+        if (r < 0) goto out;
         if (r) continue;
         if (!strcmp(argv[i], "--ids")) ids_s = i + 1 < argc ? argv[++i] : "";
-        else if (!strcmp(argv[i], "-n")) { if (cli_int("-n", i + 1 < argc ? argv[++i] : NULL, 0, 1 << 28, &n_new)) return 2; }
-        else if (argv[i][0] == '-') return cli_fail("generate: unknown flag '%s' (see qwen3 generate --help)", argv[i]), 2;
-        else if (dir) return cli_fail("generate: more than one MODEL given"), 2;
-        else dir = argv[i];
+        else if (!strcmp(argv[i], "--prompt")) {
+            if (!(prompt = i + 1 < argc ? argv[++i] : NULL)) { cli_fail("--prompt needs a value"); goto out; }
+        } else if (!strcmp(argv[i], "-n")) {
+            if (cli_int("-n", i + 1 < argc ? argv[++i] : NULL, 0, 1 << 28, &n_new)) goto out;
+        } else if (!strcmp(argv[i], "--no-think") || !strcmp(argv[i], "--think-budget") || !strcmp(argv[i], "--system") ||
+                   !strcmp(argv[i], "--think-grace") || !strcmp(argv[i], "--hide-thinking") ||
+                   !strcmp(argv[i], "--template") || !strcmp(argv[i], "--max-tokens")) {
+            cli_fail("generate: %s is a chat option (see qwen3 run)", argv[i]);
+            goto out;
+        } else if ((r = cli_gen_flag(argc, argv, &i, &go)) != 0) {
+            if (r < 0) goto out;
+        } else if (argv[i][0] == '-') {
+            cli_fail("generate: unknown flag '%s' (see qwen3 generate --help)", argv[i]);
+            goto out;
+        } else if (dir) {
+            cli_fail("generate: more than one MODEL given");
+            goto out;
+        } else {
+            dir = argv[i];
+        }
     }
-    if (!dir) return cli_fail("generate: MODEL directory missing"), 2;
-    if (!ids_s) return cli_fail("generate: --ids is required"), 2;
-    int32_t *ids;
+    if (!dir) { cli_fail("generate: MODEL directory missing"); goto out; }
+    if (!ids_s == !prompt) { cli_fail("generate: give the prompt as --ids LIST or --prompt TEXT (one of them)"); goto out; }
+    if (go.n_stop && !prompt) { cli_fail("generate: --stop needs --prompt (text)"); goto out; }
+    int32_t *ids = NULL;
     int n;
-    if (cli_ids("--ids", ids_s, &ids, &n)) return 2;
-    qwen3_model *m = cli_load_model(dir, &o);
-    if (!m) { free(ids); return 1; }
-    int V = qwen3_model_config(m)->vocab_size, rc = 1;
+    if (prompt ? prompt_ids(dir, prompt, &ids, &n) : cli_ids("--ids", ids_s, &ids, &n)) goto out;
+    rc = 1;
     qwen3_err e = {0};
-    float *logits = malloc(sizeof(float) * (size_t)V);
-    qwen3_seq *s = qwen3_seq_new(m, o.ctx, &e);
-    if (!logits) { cli_fail("out of memory"); goto done; }
-    if (!s) { cli_fail("%s", e.msg); goto done; }
-    qwen3_batch_item it = {s, ids, n, QWEN3_LOGITS_LAST, logits};
-    for (long k = 0; k < n_new; k++) {
-        if (qwen3_forward(m, &it, 1, &e)) { cli_fail("%s", e.msg); goto done; }
-        int32_t best = 0;
-        for (int v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;
-        printf("%s%d", k ? " " : "", best);
+    qwen3_tokenizer *tok = NULL;
+    qwen3_seq *s = NULL;
+    qwen3_gen *g = NULL;
+    qwen3_model *m = NULL;
+    if (prompt && !(tok = qwen3_tokenizer_load(dir, &e))) { cli_fail("%s", e.msg); goto done; }
+    if (!(m = cli_load_model(dir, &o))) goto done;
+    if (!(s = qwen3_seq_new(m, o.ctx, &e))) { cli_fail("%s", e.msg); goto done; }
+    /* greedy and unfiltered unless flags say otherwise */
+    qwen3_gen_params p = {0};
+    p.sampling = (qwen3_sampling){.temperature = 0, .top_k = 0, .top_p = 1, .min_p = 0, .repetition_penalty = 1};
+    if (!isnan(go.temp)) p.sampling.temperature = (float)go.temp;
+    if (go.top_k >= 0) p.sampling.top_k = (int)go.top_k;
+    if (!isnan(go.top_p)) p.sampling.top_p = (float)go.top_p;
+    if (!isnan(go.min_p)) p.sampling.min_p = (float)go.min_p;
+    if (!isnan(go.presence)) p.sampling.presence_penalty = (float)go.presence;
+    if (!isnan(go.frequency)) p.sampling.frequency_penalty = (float)go.frequency;
+    if (!isnan(go.repeat)) p.sampling.repetition_penalty = (float)go.repeat;
+    p.sampling.seed = go.seed;
+    p.max_tokens = (int)n_new;
+    p.think_budget = -1;
+    p.stop = go.stop;
+    p.n_stop = go.n_stop;
+    if (n_new == 0) { printf("\n"); rc = 0; goto done; }
+    if (!(g = qwen3_gen_new(m, tok, s, ids, n, &p, &e))) { cli_fail("%s", e.msg); goto done; }
+    int k = 0;
+    for (;;) {
+        qwen3_gen_out out;
+        qwen3_gen_take(g, &out);
+        if (prompt) fwrite(out.text, 1, out.text_len, stdout);
+        else for (int j = 0; j < out.n_ids; j++) printf("%s%d", k++ ? " " : "", out.ids[j]);
         fflush(stdout);
-        ids[0] = best;
-        it.tokens = ids;
-        it.n_tokens = 1;
+        if (out.finish) break;
+        if (qwen3_gen_step(m, &g, 1, &e)) { printf("\n"); cli_fail("%s", e.msg); goto done; }
     }
     printf("\n");
     rc = 0;
 done:
+    qwen3_gen_free(g);
     qwen3_seq_free(s);
-    free(logits);
     free(ids);
     qwen3_model_free(m);
+    qwen3_tokenizer_free(tok);
+out:
+    cli_gen_opts_free(&go);
     return rc;
 }

@@ -1,0 +1,193 @@
+/* cmd_run.c - `qwen3 run MODEL "question"`: one chat turn, streamed (or one JSON object with --json).
+ *
+ * Everything that can be checked is checked before anything is printed: the flags, the chat
+ * template, the tokenizer, the model, and the prompt's length against the context (qwen3_gen_new),
+ * so a bad input never leaves half an answer on stdout. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/turn.h"
+
+static const char *MODEL_FLAGS_RUN =
+    "  -t, --threads N       worker threads (default: physical cores)\n"
+    "  --ctx N               context length in tokens (default: the model's maximum)\n"
+    "  --quant TYPE          quantize weights at load time: q8_0 or q4\n";
+
+static void usage(void) {
+    printf("usage: qwen3 run MODEL \"question\" [flags]\n\n"
+           "One chat turn with the model's chat template, streamed as it is generated: the reasoning\n"
+           "dimmed (on a terminal; between <think> lines otherwise), then the answer. Ctrl-C stops it.\n\n"
+           "%s"
+           "  --raw                 plain completion of the text, no chat template\n"
+           "  --json                print one JSON object at the end instead of the stream:\n"
+           "                        reasoning_content, content, tool_calls, token counts, ids, budget_hit,\n"
+           "                        finish_reason, seed, timings\n"
+           "%s",
+           CLI_GEN_FLAGS, MODEL_FLAGS_RUN);
+}
+
+static const char *finish_name(qwen3_finish f) {
+    switch (f) {
+    case QWEN3_FINISH_STOP: return "stop";
+    case QWEN3_FINISH_LENGTH: return "length";
+    case QWEN3_FINISH_CANCEL: return "cancelled";
+    default: return "none";
+    }
+}
+
+/* Tokens of the answer: those after the last </think> (all of them when no block was opened),
+ * without the end-of-turn token. */
+static int answer_tokens(const qwen3_tokenizer *tok, const int32_t *ids, int n, int in_think) {
+    int32_t open = qwen3_token_id(tok, "<think>"), close = qwen3_token_id(tok, "</think>");
+    int32_t eos1 = qwen3_token_id(tok, "<|im_end|>"), eos2 = qwen3_token_id(tok, "<|endoftext|>");
+    int start = 0, thinking = in_think;
+    for (int k = 0; k < n; k++) {
+        if (ids[k] == open) thinking = 1;
+        if (ids[k] == close) { thinking = 0; start = k + 1; }
+    }
+    if (thinking) return 0;
+    int end = n;
+    if (end > start && (ids[end - 1] == eos1 || ids[end - 1] == eos2)) end--;
+    return end - start;
+}
+
+static void print_json(const cli_turn *t, const qwen3_tokenizer *tok, int raw, const qwen3_sampling *s) {
+    json_t *o = json_object(), *calls = json_array(), *ids = json_array(), *tm = json_object(), *sm = json_object();
+    qwen3_chat_result r;
+    if (raw) {
+        json_object_set_new(o, "reasoning_content", json_string(""));
+        json_object_set_new(o, "content", json_stringn(t->text, t->text_len));
+    } else {
+        qwen3_chat_parser_result(t->parser, &r);
+        json_object_set_new(o, "reasoning_content", json_stringn(r.reasoning, r.reasoning_len));
+        json_object_set_new(o, "content", json_stringn(r.content, r.content_len));
+        for (int k = 0; k < r.n_calls; k++) {
+            json_t *fn = json_pack("{s:s, s:s}", "name", r.calls[k].name, "arguments", r.calls[k].arguments);
+            json_array_append_new(calls, json_pack("{s:s, s:o}", "type", "function", "function", fn));
+        }
+    }
+    json_object_set_new(o, "tool_calls", calls);
+    json_object_set_new(o, "finish_reason", json_string(finish_name(t->finish)));
+    const qwen3_gen_stats *st = &t->stats;
+    json_object_set_new(o, "prompt_tokens", json_integer(st->prompt_tokens));
+    json_object_set_new(o, "cached_tokens", json_integer(st->cached_tokens));
+    json_object_set_new(o, "completion_tokens", json_integer(st->generated_tokens));
+    json_object_set_new(o, "thinking_tokens", json_integer(st->thinking_tokens));
+    json_object_set_new(o, "answer_tokens", json_integer(answer_tokens(tok, t->ids, t->n_ids, t->in_think)));
+    json_object_set_new(o, "budget_hit", json_boolean(st->budget_hit));
+    for (int k = 0; k < t->n_ids; k++) json_array_append_new(ids, json_integer(t->ids[k]));
+    json_object_set_new(o, "ids", ids);
+    json_object_set_new(sm, "temperature", json_real(s->temperature));
+    json_object_set_new(sm, "top_k", json_integer(s->top_k));
+    json_object_set_new(sm, "top_p", json_real(s->top_p));
+    json_object_set_new(sm, "min_p", json_real(s->min_p));
+    json_object_set_new(sm, "presence_penalty", json_real(s->presence_penalty));
+    json_object_set_new(sm, "frequency_penalty", json_real(s->frequency_penalty));
+    json_object_set_new(sm, "repetition_penalty", json_real(s->repetition_penalty));
+    json_object_set_new(sm, "seed", json_integer((json_int_t)s->seed));
+    json_object_set_new(o, "sampling", sm);
+    int prefilled = st->prompt_tokens - st->cached_tokens;
+    json_object_set_new(tm, "prefill_ms", json_real(1e3 * st->prefill_seconds));
+    json_object_set_new(tm, "decode_ms", json_real(1e3 * st->decode_seconds));
+    json_object_set_new(tm, "prefill_tokens_per_s", json_real(st->prefill_seconds > 0 ? prefilled / st->prefill_seconds : 0));
+    json_object_set_new(tm, "decode_tokens_per_s",
+                        json_real(st->decode_seconds > 0 ? (st->generated_tokens - 1) / st->decode_seconds : 0));
+    json_object_set_new(o, "timings", tm);
+    char *txt = json_dumps(o, JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6));
+    if (txt) puts(txt);
+    free(txt);
+    json_decref(o);
+}
+
+int cmd_run(int argc, char **argv) {
+    cli_model_opts mo = {0};
+    cli_gen_opts go;
+    cli_gen_opts_init(&go);
+    const char *dir = NULL, *question = NULL;
+    int raw = 0, as_json = 0, rc = 2;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) { usage(); cli_gen_opts_free(&go); return 0; }
+        int r = cli_model_flag(argc, argv, &i, &mo);
+        if (r == 0) r = cli_gen_flag(argc, argv, &i, &go);
+        if (r < 0) goto out;
+        if (r) continue;
+        if (!strcmp(argv[i], "--raw")) raw = 1;
+        else if (!strcmp(argv[i], "--json")) as_json = 1;
+        else if (argv[i][0] == '-' && argv[i][1]) { cli_fail("run: unknown flag '%s' (see qwen3 run --help)", argv[i]); goto out; }
+        else if (!dir) dir = argv[i];
+        else if (!question) question = argv[i];
+        else { cli_fail("run: one question only (quote it): unexpected '%s'", argv[i]); goto out; }
+    }
+    if (!dir) { cli_fail("run: MODEL directory missing (see qwen3 run --help)"); goto out; }
+    if (!question) { cli_fail("run: the question is missing: qwen3 run MODEL \"question\""); goto out; }
+    if (raw && (go.system || go.no_think)) { cli_fail("run: --raw takes no chat options (--system, --no-think)"); goto out; }
+
+    rc = 1;
+    qwen3_err e = {0};
+    qwen3_tokenizer *tok = NULL;
+    qwen3_model *m = NULL;
+    qwen3_seq *seq = NULL;
+    char *prompt = NULL;
+    int32_t *ids = NULL;
+    cli_turn t = {0};
+    int kind = -1, thinking = 0, in_think = 0;
+    if (!raw && (kind = cli_chat_kind(dir, &go)) < 0) goto done;
+    tok = qwen3_tokenizer_load(dir, &e);
+    if (!tok) { cli_fail("%s", e.msg); goto done; }
+    long budget = go.think_budget;
+    if (!raw) {
+        thinking = kind != QWEN3_CHAT_INSTRUCT_2507 && !go.no_think && budget != 0;
+        if (kind == QWEN3_CHAT_THINKING_2507 && go.no_think) budget = 0; /* it cannot render without <think> */
+        qwen3_chat_msg msgs[2];
+        int n = 0;
+        if (go.system) msgs[n++] = (qwen3_chat_msg){.role = "system", .content = go.system};
+        msgs[n++] = (qwen3_chat_msg){.role = "user", .content = question};
+        qwen3_chat_opts co = {1, thinking};
+        size_t len;
+        prompt = qwen3_chat_render(kind, msgs, n, NULL, 0, &co, &len, &e);
+        if (!prompt) { cli_fail("%s", e.msg); goto done; }
+        in_think = qwen3_chat_prompt_opens_think(prompt, len);
+    } else {
+        prompt = strdup(question);
+        thinking = 1; /* the model may open <think> on its own: sample as in thinking mode */
+    }
+    int n_ids = qwen3_encode(tok, prompt, strlen(prompt), 1, &ids, &e);
+    if (n_ids < 0) { cli_fail("%s", e.msg); goto done; }
+    qwen3_gen_params p = {0};
+    cli_gen_sampling(&go, thinking, dir, &p.sampling);
+    if (thinking && p.sampling.temperature == 0 && !raw)
+        fprintf(stderr, "qwen3: warning: greedy decoding in thinking mode tends to repeat itself endlessly; Qwen "
+                        "recommends --temp 0.6 --top-p 0.95 --top-k 20\n");
+    p.max_tokens = (int)go.max_tokens;
+    p.think_budget = (int)budget;
+    p.think_grace = (int)go.think_grace;
+    p.in_think = in_think;
+    p.stop = go.stop;
+    p.n_stop = go.n_stop;
+    m = cli_load_model(dir, &mo);
+    if (!m) goto done;
+    seq = qwen3_seq_new(m, mo.ctx, &e);
+    if (!seq) { cli_fail("%s", e.msg); goto done; }
+    t.show = !as_json;
+    t.parse = !raw;
+    t.in_think = in_think;
+    t.hide_thinking = go.hide_thinking;
+    t.color = !as_json && isatty(STDOUT_FILENO);
+    if (cli_turn_run(m, tok, seq, ids, n_ids, &p, &t)) goto done;
+    if (as_json) print_json(&t, tok, raw, &p.sampling);
+    rc = t.interrupted ? 130 : 0;
+done:
+    cli_turn_free(&t);
+    free(ids);
+    free(prompt);
+    qwen3_seq_free(seq);
+    qwen3_model_free(m);
+    qwen3_tokenizer_free(tok);
+out:
+    cli_gen_opts_free(&go);
+    return rc;
+}
