@@ -44,6 +44,7 @@ typedef struct conn {
     const route *r;     /* NULL: answered before routing (404, 405) */
     sbuf body;
     int too_big;
+    size_t received;    /* body bytes seen, kept or not */
     int answered;
     int status;
 } conn;
@@ -185,21 +186,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         size_t n = *upload_size;
         *upload_size = 0;
         if (k->answered) return MHD_YES;
+        k->received += n;
         if (k->too_big || k->body.len + n > s->cfg.max_body) {
-            /* a chunked body past the limit: answer now if MHD lets us, else drop the connection, so
-             * a body that never ends costs nothing more */
+            /* over the limit (a chunked body, whose size was not declared): read and drop the rest
+             * so the client gets its 413, but cut off a body that goes on far past the limit, so a
+             * body that never ends costs nothing more */
+            if (!k->too_big) sb_free(&k->body);
             k->too_big = 1;
-            sb_free(&k->body);
-            char lim[32];
-            snprintf(lim, sizeof lim, "%zu", s->cfg.max_body);
-            if (answer_error(s, c, k, 413, "request_too_large", "the request body is over the limit of %s bytes", lim) != MHD_YES)
-                return MHD_NO;
-            return MHD_YES;
+            return k->received > 2 * s->cfg.max_body ? MHD_NO : MHD_YES;
         }
         sb_put(&k->body, upload, n);
         return k->body.oom ? MHD_NO : MHD_YES;
     }
     if (k->answered) return MHD_YES;
+    if (k->too_big) {
+        char lim[32];
+        snprintf(lim, sizeof lim, "%zu", s->cfg.max_body);
+        return answer_error(s, c, k, 413, "request_too_large", "the request body is over the limit of %s bytes", lim);
+    }
     srv_http_req q = {s, c, k->body.s ? k->body.s : "", k->body.len, 0};
     enum MHD_Result rc = k->r->fn(&q);
     k->answered = 1;

@@ -266,8 +266,11 @@ async function testServerA(A) {
     const chunk = 'x'.repeat(8192);
     const endless = await rawExchange(A.port, [[0, 'POST /tokenize HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n'],
         ...Array.from({ length: 64 }, () => [5, `2000\r\n${chunk}\r\n`])], 5000);
-    check('error_413_endless_chunked', endless.closed && (endless.got === '' || /^HTTP\/1\.1 413/.test(endless.got)),
-        () => `closed ${endless.closed} got ${endless.got.slice(0, 100)}`);
+    const over = await rawExchange(A.port, [[0, 'POST /tokenize HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n'],
+        ...Array.from({ length: 10 }, () => [1, `2000\r\n${chunk}\r\n`]), [1, '0\r\n\r\n']], 3000);
+    check('error_413_chunked', /^HTTP\/1\.1 413/.test(over.got) && over.got.includes('"request_too_large"'), over.got.slice(0, 200));
+    check('error_413_endless_chunked', endless.closed && endless.ms < 2500 && (endless.got === '' || /^HTTP\/1\.1 413/.test(endless.got)),
+        () => `closed ${endless.closed} after ${endless.ms} ms, got ${endless.got.slice(0, 100)}`);
 
     const ls = await longStream;
     const lj = joinDeltas(ls.events);
