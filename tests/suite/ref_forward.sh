@@ -13,6 +13,7 @@
 # weights widened exactly, so it should land near 1e-5.
 #
 # Greedy: 32 ids after the 7-id prompt for every model, and after the 2,100-id prompt for YaRN.
+# Last, the --thinker checkpoint (real vocabulary) must give <think> then " hmm" forever.
 #
 # Cases: dense tied F32; dense untied BF16 (hidden 96 != heads*head_dim 128, GQA 4:1); dense F16
 # (MHA); MoE norm_topk_prob true (F32) and false (BF16, 16 experts top-4); a dense layer inside a
@@ -151,5 +152,19 @@ fi
 
 greedy_case yarn-f32-p2100-greedy32 yarn-f32 "$TMP/long.ids" 32 "$TMP/yarn-long-greedy.txt"
 
-"$PY" "$CMP" batch "$LIST" --tol "$TOL"
+# all comparisons in one process; the 2,100-row logits files (~17 MB each) are kept only on failure
+"$PY" "$CMP" batch "$LIST" --tol "$TOL" && rm -f "$TMP"/out/*p2100*.f32 "$TMP"/*.long.f32
+
+# the --thinker checkpoint the chat tests rely on (real vocabulary): after a chat prompt ending in
+# "<|im_start|>assistant\n", greedy decoding gives <think> (151667) and then " hmm" (87501) for ever
+if model thinker 151936 --preset tiny --hidden 64 --intermediate 128 --dtype bf16 --thinker --seed 12 &&
+   engine thinker-greedy40 generate "$TMP/thinker" --ids 151644,872,198,9707,151645,198,151644,77091,198 -n 40; then
+    want="151667$(printf ' 87501%.0s' $(seq 39))"
+    got=$(tr ',' ' ' <"$TMP/engine.out" | xargs)
+    if [ "$got" = "$want" ]; then
+        echo "PASS thinker-greedy40 (<think> then \" hmm\" x39)"
+    else
+        echo "FAIL thinker-greedy40: expected 151667 then 87501 x39, got: $got"
+    fi
+fi
 exit 0
