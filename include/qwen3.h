@@ -386,6 +386,7 @@ typedef struct qwen3_gen_stats {
     int thinking_tokens;     /* generated inside <think> ... </think> (forced text excluded) */
     int budget_hit;          /* 1 when the budget forced the stop-thinking text */
     double prefill_seconds, decode_seconds;
+    double sample_seconds;   /* the part of decode_seconds spent sampling (and in the stop rules) */
 } qwen3_gen_stats;
 void qwen3_gen_stats_get(const qwen3_gen *g, qwen3_gen_stats *s);
 

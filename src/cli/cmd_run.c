@@ -93,6 +93,7 @@ static void print_json(const cli_turn *t, const qwen3_tokenizer *tok, int raw, c
     int prefilled = st->prompt_tokens - st->cached_tokens;
     json_object_set_new(tm, "prefill_ms", json_real(1e3 * st->prefill_seconds));
     json_object_set_new(tm, "decode_ms", json_real(1e3 * st->decode_seconds));
+    json_object_set_new(tm, "sample_ms", json_real(1e3 * st->sample_seconds));
     json_object_set_new(tm, "prefill_tokens_per_s", json_real(st->prefill_seconds > 0 ? prefilled / st->prefill_seconds : 0));
     json_object_set_new(tm, "decode_tokens_per_s",
                         json_real(st->decode_seconds > 0 ? (st->generated_tokens - 1) / st->decode_seconds : 0));

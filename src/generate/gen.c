@@ -287,7 +287,9 @@ int qwen3_gen_step(qwen3_model *m, qwen3_gen **gens, int n, qwen3_err *e) {
             g->finish = QWEN3_FINISH_CANCEL;
             rc = qerr(e, "gen_step: out of memory");
         }
-        g->st.decode_seconds += now_s() - ts;
+        double dt = now_s() - ts;
+        g->st.decode_seconds += dt;
+        g->st.sample_seconds += dt;
     }
 out:
     if (items != local) free(items);

@@ -2,6 +2,8 @@
  * include/qwen3.h). One job per file:
  *
  *   sampler.c   logits -> one token: penalties, temperature, top-k, top-p, min-p, seeded draw
+ *   scan.c      the sampler's passes over the whole vocabulary, vectorised
+ *   buf.c       a growable byte buffer
  *   defaults.c  the sampling defaults per mode (Qwen's guidance, generation_config.json)
  *   stop.c      stop strings: hold back text that may still become one, cut where one appears
  *   budget.c    the thinking budget: count tokens inside <think>, decide when to force the stop text
@@ -66,6 +68,14 @@ void sampler_penalize(gen_sampler *s, float *logits);
 int sampler_filter(gen_sampler *s, const float *logits, const int32_t **ids, const float **probs);
 /* Penalizes (in place), then argmax when temperature is 0, else filter and draw. */
 int32_t sampler_sample(gen_sampler *s, float *logits);
+
+/* ---- scan.c: whole-vocabulary passes of the sampler (vectorised) ---- */
+
+float scan_max(const float *x, int n);                       /* NaN ignored; -inf when none */
+int scan_argmax(const float *x, int n);                      /* first index of the maximum */
+float scan_kth_largest(const float *x, int n, int k, float *heap); /* heap: k floats of scratch */
+int scan_collect_ge(const float *x, int n, float thr, int32_t *out); /* ids with x >= thr */
+void scan_exp(const float *x, int n, float m, float inv_t, float *w); /* w = exp((x - m) * inv_t) */
 
 /* ---- stop.c ---- */
 

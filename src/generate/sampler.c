@@ -20,11 +20,14 @@
  * Ids whose logit is more than 30 x T below the maximum (probability below e^-30 ~ 1e-13 of the
  * most likely one) are never sampled: that is the only approximation, far below float precision.
  *
- * Cost (the vocabulary is 151,936 ids): no sort of the vocabulary. With top-k, one pass through a
- * k-sized min-heap gives the threshold and a second pass collects the ids at or above it; without,
- * one pass finds the maximum and one collects the ids within 30 x T of it. top-p then runs a
- * three-way quickselect on probability mass (expected linear time) over the survivors, which leaves
- * the nucleus unsorted: the draw walks it in a fixed order, so the result is still deterministic. */
+ * Cost (the vocabulary is 151,936 ids): no sort of the vocabulary. The passes over all logits are
+ * vectorised (scan.c). With top-k, a k-sized min-heap fed only from blocks that beat its minimum
+ * gives the threshold and a block-skipping pass collects the ids at or above it; the few survivors
+ * get their exponentials. Without top-k, one pass finds the maximum, one computes every weight
+ * (vectorised exp) and one keeps those within 30 nats. top-p then finds the nucleus without sorting:
+ * a histogram of the weights (2^(1/8)-wide buckets) locates the boundary bucket, and a three-way
+ * quickselect on probability mass (expected linear time) settles that bucket alone. The nucleus
+ * stays unsorted: the draw walks it in a fixed order, so the result is still deterministic. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,38 +135,6 @@ void sampler_penalize(gen_sampler *s, float *logits) {
 
 /* ---- the filters ---- */
 
-/* Threshold of top-k: the k-th largest logit, through a min-heap of the k largest seen so far. */
-static float kth_largest(const float *l, int n, int k, float *heap) {
-    int h = 0;
-    for (int i = 0; i < n; i++) {
-        float x = l[i];
-        if (x != x) continue; /* NaN: never a candidate */
-        if (h < k) {
-            /* sift up */
-            int c = h++;
-            while (c > 0 && heap[(c - 1) / 2] > x) {
-                heap[c] = heap[(c - 1) / 2];
-                c = (c - 1) / 2;
-            }
-            heap[c] = x;
-        } else if (x > heap[0]) {
-            /* replace the root, sift down */
-            int c = 0;
-            for (;;) {
-                int a = 2 * c + 1, b = a + 1, m = c;
-                float vm = x;
-                if (a < k && heap[a] < vm) { m = a; vm = heap[a]; }
-                if (b < k && heap[b] < vm) { m = b; vm = heap[b]; }
-                if (m == c) break;
-                heap[c] = heap[m];
-                c = m;
-            }
-            heap[c] = x;
-        }
-    }
-    return h ? heap[0] : -INFINITY;
-}
-
 static inline void swap2(int32_t *id, float *w, int i, int j) {
     int32_t t = id[i];
     id[i] = id[j];
@@ -182,9 +153,8 @@ static float median3(float a, float b, float c) {
 /* Moves the top-p nucleus of (id, w)[0, n) to the front and returns its size: an entry is kept when
  * the weight of the entries strictly heavier than it is < target. Three-way quickselect on weight:
  * [0, lo) is kept, [hi, n) dropped, [lo, hi) undecided; acc is the weight of [0, lo). */
-static int top_p_select(int32_t *id, float *w, int n, double target) {
+static int top_p_select(int32_t *id, float *w, int n, double target, double acc) {
     int lo = 0, hi = n;
-    double acc = 0;
     while (lo < hi && acc < target) {
         float v = median3(w[lo], w[lo + (hi - lo) / 2], w[hi - 1]);
         int a = lo, i = lo, b = hi; /* [lo,a) > v, [a,i) == v, [b,hi) < v */
@@ -206,25 +176,70 @@ static int top_p_select(int32_t *id, float *w, int n, double target) {
     return lo;
 }
 
+/* Histogram buckets of top-p: the float bits of a weight in (0, 1] shifted right by 20 are its
+ * exponent and 3 mantissa bits, monotonic in the value, so each bucket spans a ratio of 2^(1/8). */
+#define HIST_SHIFT 20
+#define HIST_TOP (0x3f800000 >> HIST_SHIFT) /* the bucket of 1.0 */
+#define HIST_N 512                          /* down to 2^-64, below the 30-nat floor (2^-43.3) */
+
+static inline int bucket(float w) {
+    uint32_t b;
+    memcpy(&b, &w, sizeof b);
+    int k = HIST_TOP - (int)(b >> HIST_SHIFT);
+    return k < 0 ? 0 : k >= HIST_N ? HIST_N - 1 : k; /* 0: the heaviest */
+}
+
+/* top-p over many survivors: bucket masses locate the boundary bucket in one pass; the buckets
+ * above it are kept whole, the ones below dropped, and only the boundary bucket goes through the
+ * quickselect. Same result as top_p_select over everything (ties share a bucket). */
+static int top_p_hist(int32_t *id, float *w, int n, double target) {
+    double mass[HIST_N] = {0};
+    for (int k = 0; k < n; k++) mass[bucket(w[k])] += w[k];
+    double acc = 0;
+    int B = HIST_N - 1;
+    for (int b = 0; b < HIST_N; b++) {
+        if (acc + mass[b] >= target) { B = b; break; }
+        acc += mass[b];
+    }
+    int kept = 0;
+    for (int k = 0; k < n; k++)
+        if (bucket(w[k]) < B) swap2(id, w, k, kept++);
+    int edge = kept;
+    for (int k = kept; k < n; k++)
+        if (bucket(w[k]) == B) swap2(id, w, k, edge++);
+    return kept + top_p_select(id + kept, w + kept, edge - kept, target, acc);
+}
+
 int sampler_filter(gen_sampler *s, const float *logits, const int32_t **ids, const float **probs) {
     const qwen3_sampling *p = &s->p;
     int n = s->n_vocab, nc = 0;
     int32_t *cand = s->cand;
     float *w = s->w;
-    float T = p->temperature, m = -INFINITY;
+    float T = p->temperature, inv_t = 1.0f / T, m = -INFINITY;
+    double z = 0;
     if (p->top_k > 0 && p->top_k < n) {
-        float thr = kth_largest(logits, n, p->top_k, w); /* w is free scratch here */
-        for (int i = 0; i < n; i++)
-            if (logits[i] >= thr) {
-                cand[nc++] = i;
-                if (logits[i] > m) m = logits[i];
+        float thr = scan_kth_largest(logits, n, p->top_k, w); /* w is free scratch here */
+        nc = scan_collect_ge(logits, n, thr, cand);
+        for (int k = 0; k < nc; k++)
+            if (logits[cand[k]] > m) m = logits[cand[k]];
+        if (isfinite(m))
+            for (int k = 0; k < nc; k++) {
+                w[k] = expf((logits[cand[k]] - m) * inv_t);
+                z += w[k];
             }
     } else {
-        for (int i = 0; i < n; i++)
-            if (logits[i] > m) m = logits[i];
-        float cut = m - 30.0f * T;
-        for (int i = 0; i < n; i++)
-            if (logits[i] >= cut) cand[nc++] = i;
+        m = scan_max(logits, n);
+        if (isfinite(m)) {
+            /* every weight at once (vectorised), then keep those within 30 nats of the maximum */
+            const float floor30 = 9.35762297e-14f; /* e^-30 */
+            scan_exp(logits, n, m, inv_t, w);
+            for (int i = 0; i < n; i++)
+                if (w[i] >= floor30) {
+                    cand[nc] = i;
+                    w[nc++] = w[i];
+                    z += w[i];
+                }
+        }
     }
     if (nc == 0 || !isfinite(m)) { /* all NaN or -inf: nothing is sampleable; fall back to id 0 */
         cand[0] = 0;
@@ -233,13 +248,7 @@ int sampler_filter(gen_sampler *s, const float *logits, const int32_t **ids, con
         *probs = w;
         return 1;
     }
-    /* weights relative to the most likely id (which gets exactly 1) */
-    float inv_t = 1.0f / T;
-    double z = 0;
-    for (int k = 0; k < nc; k++) {
-        w[k] = expf((logits[cand[k]] - m) * inv_t);
-        z += w[k];
-    }
+    /* w is relative to the most likely id (which has exactly 1) */
     if (p->min_p > 0) {
         int j = 0;
         for (int k = 0; k < nc; k++)
@@ -249,7 +258,10 @@ int sampler_filter(gen_sampler *s, const float *logits, const int32_t **ids, con
             }
         nc = j;
     }
-    if (p->top_p < 1) nc = top_p_select(cand, w, nc, (double)p->top_p * z);
+    if (p->top_p < 1) {
+        double target = (double)p->top_p * z;
+        nc = nc > 256 ? top_p_hist(cand, w, nc, target) : top_p_select(cand, w, nc, target, 0);
+    }
     double kept = 0;
     for (int k = 0; k < nc; k++) kept += w[k];
     for (int k = 0; k < nc; k++) w[k] = (float)(w[k] / kept);
@@ -260,12 +272,7 @@ int sampler_filter(gen_sampler *s, const float *logits, const int32_t **ids, con
 
 int32_t sampler_sample(gen_sampler *s, float *logits) {
     sampler_penalize(s, logits);
-    if (s->p.temperature == 0) {
-        int32_t best = 0;
-        for (int i = 1; i < s->n_vocab; i++)
-            if (logits[i] > logits[best] || logits[best] != logits[best]) best = i;
-        return best;
-    }
+    if (s->p.temperature == 0) return scan_argmax(logits, s->n_vocab);
     const int32_t *ids;
     const float *pr;
     int n = sampler_filter(s, logits, &ids, &pr);

@@ -288,15 +288,15 @@ static void cost(void) {
         gen_sampler s;
         sampler_init(&s, &cfg[c].p, NV_REAL, NULL);
         for (int i = 0; i < 2000; i++) sampler_note(&s, (int32_t)(rng_uniform(&R) * NV_REAL), i & 1);
-        int reps = 40;
-        double t = 0;
-        for (int r = 0; r < reps; r++) {
+        /* best of 40: the machine running the tests is often busy with other work */
+        double t = 1e9;
+        for (int r = 0; r < 40; r++) {
             memcpy(x, l, sizeof(float) * NV_REAL);
             double t0 = now();
             sampler_sample(&s, x);
-            t += now() - t0;
+            if (now() - t0 < t) t = now() - t0;
         }
-        printf("INFO sampler cost over %d logits, %s: %.0f us/token\n", NV_REAL, cfg[c].name, 1e6 * t / reps);
+        printf("INFO sampler cost over %d logits, %s: %.0f us/token\n", NV_REAL, cfg[c].name, 1e6 * t);
         sampler_free(&s);
     }
     free(l);
