@@ -55,7 +55,7 @@ static int parse_stop(json_t *body, srv_gen_req *r, srv_error *e) {
 /* The fields chat and completions share: sampling, length, stop, stream, n, the thinking budget. */
 static int parse_common(const srv_model_info *info, json_t *body, srv_gen_req *r, srv_error *e) {
     qwen3_sampling *s = &r->params.sampling;
-    qwen3_sampling_defaults(s, r->thinking, info->model_dir);
+    *s = info->defaults[r->thinking ? 1 : 0];
     s->seed = srv_random64();
     double d;
     long long v;

@@ -18,7 +18,7 @@ enum { SRV_TOOLS_AUTO = 0, SRV_TOOLS_NONE, SRV_TOOLS_REQUIRED, SRV_TOOLS_NAMED }
 typedef struct srv_model_info {
     const qwen3_tokenizer *tok;
     qwen3_chat_kind chat_kind;
-    const char *model_dir;   /* for generation_config.json sampling defaults */
+    qwen3_sampling defaults[2]; /* qwen3_sampling_defaults for non-thinking [0] and thinking [1] */
     const char *model_name;
     int n_ctx;               /* tokens per sequence */
 } srv_model_info;

@@ -44,6 +44,9 @@ static int load(srv *s) {
         fprintf(stderr, "qwen3 serve: %s\n", e.msg);
         return -1;
     }
+    /* generation_config.json is read once, not per request */
+    qwen3_sampling_defaults(&s->defaults[0], 0, s->cfg.model_dir);
+    qwen3_sampling_defaults(&s->defaults[1], 1, s->cfg.model_dir);
     s->n_ctx = s->cfg.ctx > 0 ? s->cfg.ctx : model_ctx(s->model);
     if (s->n_ctx > model_ctx(s->model)) {
         fprintf(stderr, "qwen3 serve: --ctx %d exceeds the model's %d positions\n", s->n_ctx, model_ctx(s->model));

@@ -49,6 +49,7 @@ typedef struct srv {
     qwen3_tokenizer *tok;
     qwen3_chat_kind chat_kind;
     int n_ctx;               /* capacity of every sequence */
+    qwen3_sampling defaults[2]; /* per mode (non-thinking, thinking), read once at start */
     long created;            /* start time, for /v1/models */
     srv_scheduler *sched;
     srv_metrics *metrics;

@@ -12,7 +12,8 @@
 void srv_model_info_of(const srv *s, srv_model_info *info) {
     info->tok = s->tok;
     info->chat_kind = s->chat_kind;
-    info->model_dir = s->cfg.model_dir;
+    info->defaults[0] = s->defaults[0];
+    info->defaults[1] = s->defaults[1];
     info->model_name = s->cfg.model_name;
     info->n_ctx = s->n_ctx;
 }
