@@ -19,6 +19,7 @@ static const cli_cmd commands[] = {
     {"chat", cmd_chat, "interactive multi-turn chat (line editing, /think, /no_think, /budget, /reset)"},
     {"render", cmd_render, "chat requests (JSON) -> prompt text in the Qwen3 chat format"},
     {"serve", cmd_serve, "OpenAI-compatible HTTP server (chat, completions, streaming, batching)"},
+    {"quantize", cmd_quantize, "write a Q8_0 or Q4 copy of a model that loads by mmap"},
     {"help", NULL, "this list"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])

@@ -5,15 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct { const char *name; st_dtype t; size_t size; } dtypes[] = {
-    {"F32", ST_F32, 4}, {"F16", ST_F16, 2}, {"BF16", ST_BF16, 2}, {"I8", ST_I8, 1}, {"U8", ST_U8, 1},
-    {"I32", ST_I32, 4}, {"I64", ST_I64, 8}, {"F64", ST_F64, 8}, {"BOOL", ST_BOOL, 1},
+static const struct { const char *name; st_dtype t; size_t size; int block; } dtypes[] = {
+    {"F32", ST_F32, 4, 1}, {"F16", ST_F16, 2, 1}, {"BF16", ST_BF16, 2, 1}, {"I8", ST_I8, 1, 1}, {"U8", ST_U8, 1, 1},
+    {"I32", ST_I32, 4, 1}, {"I64", ST_I64, 8, 1}, {"F64", ST_F64, 8, 1}, {"BOOL", ST_BOOL, 1, 1},
+    {"Q8_0", ST_Q8_0, 34, 32}, {"Q4", ST_Q4, 148, 256}, /* ours, see safetensors.h */
 };
 
 size_t st_dtype_size(st_dtype t) {
     for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
         if (dtypes[i].t == t) return dtypes[i].size;
     return 0;
+}
+
+int st_dtype_block(st_dtype t) {
+    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+        if (dtypes[i].t == t) return dtypes[i].block;
+    return 1;
 }
 
 static void free_tensors(st_file *f) {
@@ -40,8 +47,9 @@ static int parse_entry(const char *path, const char *name, json_t *v, const uint
     const char *dts = json_string_value(dt);
     t->dtype = ST_OTHER;
     size_t esize = 0;
+    int block = 1;
     for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
-        if (!strcmp(dts, dtypes[i].name)) { t->dtype = dtypes[i].t; esize = dtypes[i].size; }
+        if (!strcmp(dts, dtypes[i].name)) { t->dtype = dtypes[i].t; esize = dtypes[i].size; block = dtypes[i].block; }
     if (!esize) return qerr(e, "%s: tensor '%s': unknown dtype \"%.15s\"", path, name, dts);
     snprintf(t->dtype_name, sizeof t->dtype_name, "%s", dts);
     size_t nd = json_array_size(sh);
@@ -56,6 +64,12 @@ static int parse_entry(const char *path, const char *name, json_t *v, const uint
         if (x && numel > UINT64_MAX / x) return qerr(e, "%s: tensor '%s': shape overflows", path, name);
         numel *= x;
         t->shape[i] = (int64_t)x;
+    }
+    if (block > 1) {
+        /* block types: the last dimension holds whole blocks; bytes count blocks */
+        if (nd == 0 || t->shape[nd - 1] % block)
+            return qerr(e, "%s: tensor '%s': dtype %s needs a last dimension that is a multiple of %d", path, name, dts, block);
+        numel /= (uint64_t)block;
     }
     if (numel > UINT64_MAX / esize) return qerr(e, "%s: tensor '%s': shape overflows", path, name);
     json_t *b = json_array_get(off, 0), *en = json_array_get(off, 1);

@@ -17,7 +17,12 @@
 #define ST_MAX_DIMS 4
 #define ST_MAX_HEADER (100u << 20) /* a header above 100 MB is refused as absurd */
 
-typedef enum { ST_F32, ST_F16, ST_BF16, ST_I8, ST_U8, ST_I32, ST_I64, ST_F64, ST_BOOL, ST_OTHER } st_dtype;
+/* Besides the standard dtypes, two of our own for block-quantized matrices written by `qwen3
+ * quantize` (layouts in kernels/quant.h): "Q8_0" (blocks of 32 values in 34 bytes) and "Q4"
+ * (superblocks of 256 values in 148 bytes). Their shape is the logical [rows, cols]; the last
+ * dimension must be a multiple of the block and the bytes are numel / block * block_bytes. Other
+ * readers reject these dtype strings instead of misreading the bytes. */
+typedef enum { ST_F32, ST_F16, ST_BF16, ST_I8, ST_U8, ST_I32, ST_I64, ST_F64, ST_BOOL, ST_Q8_0, ST_Q4, ST_OTHER } st_dtype;
 
 typedef struct st_tensor {
     char *name;
@@ -36,7 +41,8 @@ typedef struct st_file {
     int n_tensors;
 } st_file;
 
-size_t st_dtype_size(st_dtype t);
+size_t st_dtype_size(st_dtype t); /* bytes per element; for block types, per block */
+int st_dtype_block(st_dtype t);    /* elements per block: 1, or 32 / 256 for Q8_0 / Q4 */
 
 /* Parses a safetensors image of len bytes; path is used in messages only. On success out->tensors
  * point into buf (which must outlive them). Pure: no I/O. */

@@ -1,7 +1,19 @@
-/* dispatch.c - pick the instruction set once, split matrix products over the thread pool. */
+/* dispatch.c - pick the instruction set once; choose the path of each matrix product; prepare the
+ * derived forms of its activations (in parallel, once per kact); split rows over the thread pool.
+ *
+ * Paths: (1) float32: F32/F16 weights always, BF16 weights in exact mode or over few tokens;
+ * (2) integer: Q8_0/Q4 weights over few tokens, activations quantized to int8 blocks;
+ * (3) bf16 GEMM: BF16/Q8_0/Q4 weights over >= K_GEMM_MIN_TOKENS tokens when the CPU has AVX512_BF16
+ * and exact mode is off (quantized weights always take it: exactness means nothing for them).
+ * Rows are split in multiples of 8 and each (row, token) is summed the same way whichever thread
+ * computes it, so results do not depend on the thread count. */
+#include <stdlib.h>
+
 #include "kernels/kernels.h"
+#include "kernels/quant.h"
 
 static k_isa best_isa = K_ISA_SCALAR, active_isa = K_ISA_SCALAR;
+static int cpu_vnni, cpu_bf16;
 static int inited;
 
 void k_init(void) {
@@ -10,13 +22,28 @@ void k_init(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq"))
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")) /* F16C comes with every AVX-512 CPU */
         best_isa = K_ISA_AVX512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        best_isa = K_ISA_AVX2;
+    cpu_vnni = __builtin_cpu_supports("avx512vnni");
+#if defined(__clang__) || __GNUC__ >= 13
+    cpu_bf16 = __builtin_cpu_supports("avx512bf16");
+#else
+    {
+        /* older compilers lack the name: CPUID leaf 7 subleaf 1, EAX bit 5 */
+        unsigned a = 7, b, c = 1, d;
+        __asm__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+        cpu_bf16 = (a >> 5) & 1;
+    }
+#endif
 #endif
     active_isa = best_isa;
 }
 
 k_isa k_active_isa(void) { k_init(); return active_isa; }
+int k_has_vnni(void) { k_init(); return active_isa == K_ISA_AVX512 && cpu_vnni; }
+int k_has_bf16(void) { k_init(); return active_isa == K_ISA_AVX512 && cpu_bf16; }
 
 k_isa k_force_isa(k_isa i) {
     k_init();
@@ -26,43 +53,160 @@ k_isa k_force_isa(k_isa i) {
 
 const char *k_isa_name(k_isa i) {
     switch (i) {
-    case K_ISA_AVX512: return "avx512";
+    case K_ISA_AVX512: return cpu_bf16 && cpu_vnni ? "avx512 (vnni, bf16)" : cpu_vnni ? "avx512 (vnni)" : "avx512";
     case K_ISA_AVX2: return "avx2";
     default: return "scalar";
     }
 }
 
 int k_block_size(qwen3_dtype t) {
-    switch (t) {
-    case QWEN3_Q8_0: return 32;
-    case QWEN3_Q4: return 256;
-    default: return 1;
-    }
+    const kq_traits *tr = kq_type(t);
+    return tr ? tr->block : 1;
 }
 
 size_t k_row_bytes(qwen3_dtype t, int64_t cols) {
-    switch (t) {
-    case QWEN3_F32: return 4 * (size_t)cols;
-    case QWEN3_F16:
-    case QWEN3_BF16: return 2 * (size_t)cols;
-    case QWEN3_Q8_0: return (size_t)(cols / 32) * 34;
-    default: return 0;
+    const kq_traits *tr = kq_type(t);
+    if (!tr || cols % tr->block) return 0;
+    return (size_t)(cols / tr->block) * tr->block_bytes;
+}
+
+/* ---- activations */
+
+void kact_init(kact *a, int exact) {
+    *a = (kact){0};
+    a->exact = exact;
+}
+
+void kact_free(kact *a) {
+    free(a->bf16);
+    free(a->a8);
+    free(a->scratch);
+    *a = (kact){0};
+}
+
+void kact_set(kact *a, const float *x, int n, int64_t cols) {
+    a->x = x;
+    a->n = n;
+    a->cols = cols;
+    a->have_bf16 = a->have_a8 = 0;
+}
+
+static int grow(void **buf, size_t *cap, size_t need) {
+    if (*cap >= need) return 0;
+    free(*buf);
+    *buf = NULL;
+    *cap = 0;
+    if (posix_memalign(buf, 64, need)) { *buf = NULL; return -1; }
+    *cap = need;
+    return 0;
+}
+
+typedef struct { kact *a; int kind; } prep_job;
+
+static void prep_worker(void *ctx, int ith, int nth) {
+    prep_job *j = ctx;
+    kact *a = j->a;
+    long b, e;
+    if (j->kind == 0) {
+        qpool_split((a->n + 15) / 16, ith, nth, 1, &b, &e);
+        k_pack_x_bf16(a->x, a->n, a->cols, a->bf16, (int)b, (int)e);
+    } else {
+        size_t rb = kq_act_row_bytes((kact_type)a->a8_type, a->cols);
+        qpool_split(a->n, ith, nth, 1, &b, &e);
+        for (long t = b; t < e; t++)
+            kq_act_quant_row((kact_type)a->a8_type, a->x + (size_t)t * (size_t)a->cols, (uint8_t *)a->a8 + (size_t)t * rb, a->cols);
     }
 }
 
-typedef struct { const kmat *W; const float *X; int n; float *Y; } mm_job;
+static int ensure_bf16(qpool *p, kact *a) {
+    if (a->have_bf16) return 0;
+    size_t need = (size_t)((a->n + 15) / 16) * 16 * (size_t)a->cols * 2;
+    if (grow(&a->bf16, &a->bf16_cap, need)) return -1;
+    prep_job j = {a, 0};
+    qpool_run(p, prep_worker, &j);
+    a->have_bf16 = 1;
+    return 0;
+}
+
+static int ensure_a8(qpool *p, kact *a, kact_type t) {
+    if (a->have_a8 && a->a8_type == (int)t) return 0;
+    if (grow(&a->a8, &a->a8_cap, kq_act_row_bytes(t, a->cols) * (size_t)a->n)) return -1;
+    a->a8_type = (int)t;
+    prep_job j = {a, 1};
+    qpool_run(p, prep_worker, &j);
+    a->have_a8 = 1;
+    return 0;
+}
+
+/* ---- the integer path */
+
+void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int simd) {
+    const kq_traits *tr = kq_type(W->type);
+    const uint8_t *base = W->data;
+    for (int64_t r = r0; r < r1; r += 4) {
+        int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+        const uint8_t *w = base + (size_t)r * W->row_bytes;
+        for (int t = 0; t < n; t++) {
+            const void *arow = (const uint8_t *)A + (size_t)t * arow_bytes;
+            float *y = Y + (size_t)t * (size_t)W->rows + (size_t)r;
+            if (simd && W->type == QWEN3_Q8_0) kq_dot_q8_0_avx512(w, W->row_bytes, nr, arow, W->cols, y);
+            else if (simd && W->type == QWEN3_Q4) kq_dot_q4_avx512(w, W->row_bytes, nr, arow, W->cols, y);
+            else
+                for (int i = 0; i < nr; i++) y[i] = tr->dot(w + (size_t)i * W->row_bytes, arow, W->cols);
+        }
+    }
+}
+
+/* ---- products */
+
+enum { PATH_F32, PATH_INT, PATH_GEMM };
+
+typedef struct { const kmat *W; kact *a; float *Y; int path; size_t scratch_each; } mm_job;
 
 static void mm_worker(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
+    const kmat *W = j->W;
+    kact *a = j->a;
     long r0, r1;
-    qpool_split((long)j->W->rows, ith, nth, 4, &r0, &r1);
+    qpool_split((long)W->rows, ith, nth, 8, &r0, &r1);
     if (r0 >= r1) return;
-    if (active_isa == K_ISA_AVX512) k_matmul_rows_avx512(j->W, j->X, j->n, j->Y, r0, r1);
-    else k_matmul_rows_scalar(j->W, j->X, j->n, j->Y, r0, r1);
+    int simd = active_isa == K_ISA_AVX512;
+    switch (j->path) {
+    case PATH_GEMM: {
+        void *scratch = (uint8_t *)a->scratch + (size_t)ith * j->scratch_each;
+        if (simd) k_gemm_bf16_rows_avx512(W, a->bf16, a->n, j->Y, r0, r1, scratch);
+        else k_gemm_bf16_rows_scalar(W, a->bf16, a->n, j->Y, r0, r1, scratch);
+        break;
+    }
+    case PATH_INT:
+        k_qmatmul_rows(W, a->a8, kq_act_row_bytes((kact_type)a->a8_type, W->cols), a->n, j->Y, r0, r1,
+                       simd && cpu_vnni);
+        break;
+    default:
+        if (simd) k_matmul_rows_avx512(W, a->x, a->n, j->Y, r0, r1);
+        else k_matmul_rows_scalar(W, a->x, a->n, j->Y, r0, r1);
+        break;
+    }
+}
+
+void k_matmul_act(qpool *p, const kmat *W, kact *a, float *Y) {
+    k_init();
+    mm_job j = {W, a, Y, PATH_F32, 0};
+    int quant = W->type == QWEN3_Q8_0 || W->type == QWEN3_Q4;
+    int gemm_ok = k_has_bf16() && a->n >= K_GEMM_MIN_TOKENS && W->cols % 2 == 0;
+    if (gemm_ok && (quant || (W->type == QWEN3_BF16 && !a->exact))) {
+        j.scratch_each = (k_gemm_bf16_scratch(W->cols) + 63) & ~(size_t)63;
+        if (!ensure_bf16(p, a) && !grow(&a->scratch, &a->scratch_cap, j.scratch_each * (size_t)qpool_size(p)))
+            j.path = PATH_GEMM;
+    }
+    if (j.path == PATH_F32 && quant && !ensure_a8(p, a, kq_type(W->type)->act)) j.path = PATH_INT;
+    qpool_run(p, mm_worker, &j);
 }
 
 void k_matmul(qpool *p, const kmat *W, const float *X, int n, float *Y) {
-    k_init();
-    mm_job j = {W, X, n, Y};
-    qpool_run(p, mm_worker, &j);
+    kact a;
+    kact_init(&a, 1);
+    kact_set(&a, X, n, W->cols);
+    k_matmul_act(p, W, &a, Y);
+    kact_free(&a);
 }

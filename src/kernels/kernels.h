@@ -8,8 +8,12 @@
  * (matrix-vector), larger n the prefill case (tiled matrix-matrix). Work is split over the pool's
  * threads by output rows, so results do not depend on the thread count.
  *
- * Each weight type has a scalar reference kernel (kernels/matmul_scalar.c) and SIMD kernels per
- * instruction set; k_init() picks the best the CPU supports once, k_force_isa() lets tests compare. */
+ * Paths (dispatch.c): float32 activations times F32/F16/BF16 weights widened exactly (the reference
+ * path, and decoding of float weights); int8 activations times Q8_0/Q4 weights with integer dot
+ * products (decoding of quantized weights); bf16 x bf16 with float32 sums for products over many
+ * tokens (prefill) of BF16, Q8_0 and Q4 weights, unless exact mode is asked for. Each has a scalar
+ * twin; k_init() picks the best the CPU supports once, k_force_isa() lets tests compare. Block types
+ * and the type-traits table: kernels/quant.h. */
 #ifndef QWEN3_KERNELS_H
 #define QWEN3_KERNELS_H
 
@@ -33,17 +37,61 @@ k_isa k_active_isa(void);
 const char *k_isa_name(k_isa i);
 /* Forces an ISA (clamped to what the CPU supports); returns the one in force. For tests/benchmarks. */
 k_isa k_force_isa(k_isa i);
+/* CPU features beyond the base AVX-512 level (0 when the active ISA is below AVX-512). */
+int k_has_vnni(void);
+int k_has_bf16(void);
 
 /* Bytes of one row of `cols` values of type t (cols must be a multiple of the type's block size). */
 size_t k_row_bytes(qwen3_dtype t, int64_t cols);
 /* Block size of the type (1 for float types). */
 int k_block_size(qwen3_dtype t);
 
+/* Activations of one matrix product, float32 [n][cols], with the derived forms the kernels need
+ * (bf16 pairs packed for the GEMM, int8 blocks for the integer dot products), made on first use and
+ * re-used by every product over the same activations (q, k and v projections read one input).
+ * `exact` selects the float32 kernels for float weights whatever n is (the reference tests' path);
+ * otherwise products over >= K_GEMM_MIN_TOKENS tokens with BF16, Q8_0 or Q4 weights run in bf16. */
+#define K_GEMM_MIN_TOKENS 16
+typedef struct kact {
+    const float *x;
+    int n;
+    int64_t cols;
+    int exact;
+    int have_bf16, have_a8;  /* which derived forms are current */
+    int a8_type;             /* kact_type of the int8 form */
+    void *bf16;              /* packed pairs, k_pack_x_bf16 layout */
+    size_t bf16_cap;
+    void *a8;                /* n rows of kq_act_row_bytes */
+    size_t a8_cap;
+    void *scratch;           /* per-thread weight panels */
+    size_t scratch_cap;
+} kact;
+
+void kact_init(kact *a, int exact);
+void kact_free(kact *a);
+/* Points a at new activations (invalidates the derived forms; keeps the buffers). */
+void kact_set(kact *a, const float *x, int n, int64_t cols);
+/* Y[t][r] for the activations of a; split over the pool's threads by rows. */
+void k_matmul_act(qpool *p, const kmat *W, kact *a, float *Y);
+
+/* Exact float32 product (a one-off kact with exact set). */
 void k_matmul(qpool *p, const kmat *W, const float *X, int n, float *Y);
 
-/* The row range [r0, r1) of k_matmul for tokens [0, n) with one ISA; used by the dispatcher. */
+/* The row range [r0, r1) of the float32 product for tokens [0, n) with one ISA. */
 void k_matmul_rows_scalar(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1);
 void k_matmul_rows_avx512(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1);
+
+/* The bf16 GEMM (kernels/gemm_bf16.c): X packed in groups of 16 tokens (tokens [16*g0, 16*g1)),
+ * rows [r0, r1) with a scratch of k_gemm_bf16_scratch(cols) bytes. K even. */
+void k_pack_x_bf16(const float *X, int n, int64_t K, uint32_t *Xp, int g0, int g1);
+size_t k_gemm_bf16_scratch(int64_t K);
+size_t k_gemm_bf16_panel_rows(int64_t K);
+void k_gemm_bf16_rows_scalar(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch);
+void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch);
+
+/* The integer product of Q8_0 / Q4 rows [r0, r1) with n activation rows already quantized to the
+ * type's activation format (arow_bytes apart). */
+void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int simd);
 
 /* Row i of W as floats (any type); for embeddings lookups and tests. */
 void k_row_to_float(const kmat *W, int64_t i, float *out);
@@ -55,6 +103,15 @@ void k_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 void k_silu_mul(float *out, const float *g, const float *u, int n);
 /* In place softmax over n values (max-subtracted, float32). */
 void k_softmax(float *x, int n);
+/* Attention of one query head over n cached positions (kernels/attn.c): out = softmax(q.K^T * scale) V
+ * with K and V rows of D values of type kv (F32, F16 or BF16), `stride` elements apart. One pass with
+ * an online softmax over blocks of positions: memory is a block of scores, whatever n. */
+void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                 float scale, float *out);
+void k_attn_head_scalar(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                        float scale, float *out);
+/* Stores D floats as type kv (F32, F16 or BF16). */
+void k_store_row(qwen3_dtype kv, void *dst, const float *src, int D);
 /* Rotate-half RoPE in place on one head vector of dim d: x' = x*cos + rotate_half(x)*sin, with
  * cos/sin tables of d/2 entries (already scaled by the attention factor). */
 void k_rope(float *x, const float *cos, const float *sin, int d);

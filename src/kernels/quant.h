@@ -1,13 +1,104 @@
-/* quant.h - block-quantized weight types (Q8_0, Q4): layouts, quantize and dequantize.
- * Filled in by the quantization work; until then only the float types are computed. */
+/* quant.h - block-quantized weight types and the int8 activation formats they pair with.
+ *
+ * Weight types (a row of `cols` values is cols / block blocks, stored back to back; the bytes are
+ * the same in memory, in our quantized safetensors files and in the mapping):
+ *
+ *   Q8_0  block of 32: f16 d, int8 q[32];  w = d * q            34 bytes = 8.5 bits per weight.
+ *         The layout of ggml's block_q8_0, so GGUF data can later be used in place.
+ *   Q4    superblock of 256 = 8 sub-blocks of 32: f16 d, f16 dmin, uint8 sc[8], uint8 mn[8],
+ *         uint8 qs[128];  w = d * sc[j] * q - dmin * mn[j] with q in 0..15 (j = element / 32).
+ *         148 bytes = 4.625 bits per weight. Like llama.cpp's Q4_K (superblock scales of block scales
+ *         and minimums) but with 8-bit instead of 6-bit sub-block scales and minimums, so it is at
+ *         least as accurate; 4 more bytes per 256 weights buy simple unpacking.
+ *         Nibble order, chosen for 64-byte vectors: qs[64c + k] (c = 0, 1; k < 64) holds element
+ *         128c + k in its low nibble and element 128c + 64 + k in its high nibble. One 64-byte load
+ *         thus gives 64 consecutive elements (two sub-blocks) in low nibbles and the next 64 in high.
+ *
+ * Activation formats (made once per matrix product from the float32 activations, see kact):
+ *   A8_0  per block of 32: float d, int8 q[32] (q in -127..127; x ~ d*q); pairs with Q8_0.
+ *   A8_K  per superblock of 256: float d, int8 q[256], int16 bsum[8] (sum of q per 32); pairs
+ *         with Q4, whose minimum term needs the sums. One scale per 256 keeps the Q4 dot product in
+ *         integers across the superblock (sub-block scales are integers too).
+ * Activation rows are stored as structs of arrays: all q of a token first (so SIMD loads cross
+ * blocks freely), then the scales, then the sums; see kq_act_row_bytes.
+ *
+ * The type-traits table (kq_traits) has one row per weight type: block size, bytes per block,
+ * to-float, from-float, dot kernel (scalar reference) and the activation format it pairs with. */
 #ifndef QWEN3_KERNELS_QUANT_H
 #define QWEN3_KERNELS_QUANT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "qwen3.h"
 
-/* Dequantizes one row of n values of a block type into out. */
+#define KQ8_0_BLOCK 32
+#define KQ4_BLOCK 256
+
+typedef struct kq8_0_block {
+    uint16_t d;       /* f16 scale */
+    int8_t q[32];
+} kq8_0_block;
+
+typedef struct kq4_block {
+    uint16_t d;       /* f16 scale of the sub-block scales */
+    uint16_t dmin;    /* f16 scale of the sub-block minimums */
+    uint8_t sc[8];    /* sub-block scale = d * sc[j] */
+    uint8_t mn[8];    /* sub-block minimum = dmin * mn[j] */
+    uint8_t qs[128];  /* nibbles, see the header comment */
+} kq4_block;
+
+_Static_assert(sizeof(kq8_0_block) == 34, "Q8_0 block must be 34 bytes (ggml block_q8_0)");
+_Static_assert(sizeof(kq4_block) == 148, "Q4 superblock must be 148 bytes");
+
+/* Activation formats. */
+typedef enum { KACT_F32 = 0, KACT_A8_0 = 1, KACT_A8_K = 2 } kact_type;
+
+/* Bytes of one activation row of `cols` values in format t (struct of arrays, 64-byte multiple). */
+size_t kq_act_row_bytes(kact_type t, int64_t cols);
+/* Views into an activation row. */
+static inline int8_t *kq_act_q(void *row) { return (int8_t *)row; }
+static inline float *kq_act_d(void *row, int64_t cols) { return (float *)((int8_t *)row + cols); }
+/* A8_K: the per-32 sums after the scales. */
+static inline int16_t *kq_act_bsum(void *row, int64_t cols) {
+    return (int16_t *)((int8_t *)row + cols + sizeof(float) * (size_t)(cols / KQ4_BLOCK));
+}
+
+typedef void (*kq_to_float_fn)(const void *row, float *out, int64_t n);
+typedef void (*kq_from_float_fn)(const float *x, void *row, int64_t n);
+/* Dot product of one weight row (n values) with one activation row of the paired format. */
+typedef float (*kq_dot_fn)(const void *wrow, const void *arow, int64_t n);
+
+typedef struct kq_traits {
+    const char *name;
+    int block;              /* values per block */
+    size_t block_bytes;     /* bytes per block */
+    kq_to_float_fn to_float;
+    kq_from_float_fn from_float; /* NULL for types only read as stored (the float types) */
+    kq_dot_fn dot;          /* scalar reference; NULL for float types (they take f32 activations) */
+    kact_type act;          /* activation format the integer dot products take */
+} kq_traits;
+
+const kq_traits *kq_type(qwen3_dtype t);
+
+/* Dequantizes one row of n values of any weight type into out. */
 void kq_dequant_row(qwen3_dtype t, const void *row, float *out, int64_t n);
+/* Quantizes one row (n a multiple of the block size). Q4 uses a weighted least-squares search per
+ * sub-block, as llama.cpp's make_qkx2_quants does for Q4_K. */
+void kq_quantize_row(qwen3_dtype t, const float *x, void *row, int64_t n);
+
+/* Activation quantization of one row (n a multiple of the format's block). Scalar only: it runs once
+ * per matrix product, a small share next to the product itself. */
+void kq_act_quant_row(kact_type t, const float *x, void *row, int64_t n);
+
+/* Scalar dot kernels (the references). */
+float kq_dot_q8_0_scalar(const void *wrow, const void *arow, int64_t n);
+float kq_dot_q4_scalar(const void *wrow, const void *arow, int64_t n);
+
+/* AVX-512 VNNI kernels: `nr` weight rows (row stride wstride bytes) x 1 activation row, results to
+ * y[0..nr). Same arithmetic as the scalar twins (integer sums are exact; float sums differ only in
+ * order). Defined only on x86-64; dispatch checks the CPU first. */
+void kq_dot_q8_0_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
+void kq_dot_q4_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
 
 #endif

@@ -14,8 +14,11 @@
  *                                -> sum_k w_k * expert_k(a)
  *   logits = rmsnorm(h, norm) W_lm^T   (only for the positions whose logits are asked for)
  * All activations are float32; tokens of all sequences form one matrix, so every projection is one
- * matrix product over the whole batch. Each sequence's new keys/values are appended to its cache
- * before attention, and a token at position p attends to positions 0..p of its own sequence. */
+ * matrix product over the whole batch (kernels/dispatch.c picks its arithmetic: float32 on the exact
+ * path, bf16 or int8 on the fast path). Each sequence's new keys/values are appended to its cache
+ * before attention, and a token at position p attends to positions 0..p of its own sequence.
+ * In the last layer, once the keys and values of every token are cached, only the tokens whose
+ * logits are asked for go on through attention output, MLP and the final norm (keep_rows). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +40,8 @@ typedef struct run {
     float *y;               /* [T, hidden] block output before the residual add */
     float *g, *u;           /* [T, intermediate] MLP gate / up */
     float *cos, *sin;       /* [T, head_dim/2] RoPE tables per token */
-    float *scores;          /* [threads, max_len] attention scores */
     int max_len;
+    kact act;               /* the input of the current products and its derived forms */
     /* MoE */
     float *router;          /* [T, experts] */
     int *sel;               /* [T, top_k] chosen experts */
@@ -48,6 +51,7 @@ typedef struct run {
     int *ecount, *estart;   /* [experts] */
     float *xe;              /* [T, hidden] gathered expert input */
     int layer;
+    int *rows;              /* [T] original batch row of each row still computed (keep_rows) */
 } run;
 
 /* ---- small parallel helpers ---- */
@@ -95,59 +99,81 @@ static void qk_rope_store_row(run *r, int t) {
         k_rmsnorm(qh, qh, L->q_norm, D, c->rms_norm_eps);
         k_rope(qh, cs, sn, D);
     }
+    qwen3_seq *s = r->tseq[t];
     for (int h = 0; h < c->num_kv_heads; h++) {
         float *kh = r->k + ((size_t)t * c->num_kv_heads + h) * D;
         const float *vh = r->v + ((size_t)t * c->num_kv_heads + h) * D;
         k_rmsnorm(kh, kh, L->k_norm, D, c->rms_norm_eps);
         k_rope(kh, cs, sn, D);
-        memcpy(seq_k(r->tseq[t], r->layer, h, r->tpos[t], D), kh, sizeof(float) * (size_t)D);
-        memcpy(seq_v(r->tseq[t], r->layer, h, r->tpos[t], D), vh, sizeof(float) * (size_t)D);
+        k_store_row(s->kv_type, seq_k(s, r->layer, h, r->tpos[t]), kh, D);
+        k_store_row(s->kv_type, seq_v(s, r->layer, h, r->tpos[t]), vh, D);
     }
 }
 
-/* Causal softmax attention of every (token, head) pair, split over threads. Memory per thread is one
- * row of scores (the sequence length), never T x T. */
-typedef struct { run *r; } attn_job;
-
+/* Causal softmax attention of every (token, head) pair, split over threads; k_attn_head keeps one
+ * block of scores, never T x T. GQA: query head h reads kv head h / (heads / kv_heads). */
 static void attn_worker(void *ctx, int ith, int nth) {
-    run *r = ((attn_job *)ctx)->r;
+    run *r = ctx;
     const qwen3_config *c = r->c;
     const int D = c->head_dim, NH = c->num_heads, group = c->num_heads / c->num_kv_heads;
     const float scale = 1.0f / sqrtf((float)D);
-    float *sc = r->scores + (size_t)ith * (size_t)r->max_len;
     long b, e;
     qpool_split((long)r->T * NH, ith, nth, 1, &b, &e);
     for (long i = b; i < e; i++) {
-        int t = (int)(i / NH), h = (int)(i % NH), kvh = h / group, n = r->tpos[t] + 1;
-        const float *q = r->q + ((size_t)t * NH + h) * D;
-        const float *K = seq_k(r->tseq[t], r->layer, kvh, 0, D), *V = seq_v(r->tseq[t], r->layer, kvh, 0, D);
-        for (int p = 0; p < n; p++) {
-            const float *kp = K + (size_t)p * D;
-            float s = 0.0f;
-            for (int d = 0; d < D; d++) s += q[d] * kp[d];
-            sc[p] = s * scale;
-        }
-        k_softmax(sc, n);
-        float *o = r->o + ((size_t)t * NH + h) * D;
-        memset(o, 0, sizeof(float) * (size_t)D);
-        for (int p = 0; p < n; p++) {
-            const float *vp = V + (size_t)p * D, w = sc[p];
-            for (int d = 0; d < D; d++) o[d] += w * vp[d];
-        }
+        int t = (int)(i / NH), h = (int)(i % NH), kvh = h / group;
+        qwen3_seq *s = r->tseq[t];
+        k_attn_head(r->q + ((size_t)t * NH + h) * D, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0), s->kv_type,
+                    (size_t)D, r->tpos[t] + 1, D, scale, r->o + ((size_t)t * NH + h) * D);
     }
 }
 
-static void attention(run *r) {
+static void matmul(run *r, const kmat *W, const float *X, int n, float *Y) {
+    kact_set(&r->act, X, n, W->cols);
+    k_matmul_act(r->m->pool, W, &r->act, Y);
+}
+
+/* Keeps only rows[0..n) of the batch (in order) for the rest of the pass: the residual stream, the
+ * queries and the token bookkeeping move to the front. */
+static void keep_rows(run *r, const int *keep, int n) {
+    const qwen3_config *c = r->c;
+    const size_t H = (size_t)c->hidden_size, QD = (size_t)c->num_heads * c->head_dim;
+    for (int i = 0; i < n; i++) {
+        int t = keep[i];
+        if (t == i) continue;
+        memmove(r->x + (size_t)i * H, r->x + (size_t)t * H, sizeof(float) * H);
+        memmove(r->q + (size_t)i * QD, r->q + (size_t)t * QD, sizeof(float) * QD);
+        r->tseq[i] = r->tseq[t];
+        r->tpos[i] = r->tpos[t];
+        r->rows[i] = r->rows[t];
+    }
+    r->T = n;
+}
+
+/* The rows whose logits are asked for (LAST: the item's last token; ALL: all of its tokens). */
+static int needed_rows(const qwen3_batch_item *items, int n_items, int *keep) {
+    int n = 0, row = 0;
+    for (int i = 0; i < n_items; i++) {
+        if (items[i].logits == QWEN3_LOGITS_ALL)
+            for (int t = 0; t < items[i].n_tokens; t++) keep[n++] = row + t;
+        else if (items[i].logits == QWEN3_LOGITS_LAST) keep[n++] = row + items[i].n_tokens - 1;
+        row += items[i].n_tokens;
+    }
+    return n;
+}
+
+static void attention(run *r, const int *keep, int n_keep) {
     const layer_weights *L = &r->m->layers[r->layer];
     qpool *p = r->m->pool;
     for_each_token(r, attn_norm_row);
-    k_matmul(p, &L->wq, r->a, r->T, r->q);
-    k_matmul(p, &L->wk, r->a, r->T, r->k);
-    k_matmul(p, &L->wv, r->a, r->T, r->v);
+    kact_set(&r->act, r->a, r->T, L->wq.cols); /* one input, three products */
+    k_matmul_act(p, &L->wq, &r->act, r->q);
+    k_matmul_act(p, &L->wk, &r->act, r->k);
+    k_matmul_act(p, &L->wv, &r->act, r->v);
     for_each_token(r, qk_rope_store_row);
-    attn_job j = {r};
-    qpool_run(p, attn_worker, &j);
-    k_matmul(p, &L->wo, r->o, r->T, r->y);
+    if (keep) keep_rows(r, keep, n_keep); /* last layer: the cache is complete, the rest is per token */
+    if (r->T == 0) return;
+    qpool_run(p, attn_worker, r);
+    matmul(r, &L->wo, r->o, r->T, r->y);
     add_into(r->x, r->y, (size_t)r->T * r->c->hidden_size);
 }
 
@@ -159,10 +185,11 @@ static void silu_mul_row(run *r, int t) {
 static void dense_mlp(run *r) {
     const layer_weights *L = &r->m->layers[r->layer];
     qpool *p = r->m->pool;
-    k_matmul(p, &L->gate, r->a, r->T, r->g);
-    k_matmul(p, &L->up, r->a, r->T, r->u);
+    kact_set(&r->act, r->a, r->T, L->gate.cols);
+    k_matmul_act(p, &L->gate, &r->act, r->g);
+    k_matmul_act(p, &L->up, &r->act, r->u);
     for_each_token(r, silu_mul_row);
-    k_matmul(p, &L->down, r->g, r->T, r->y);
+    matmul(r, &L->down, r->g, r->T, r->y);
     add_into(r->x, r->y, (size_t)r->T * r->c->hidden_size);
 }
 
@@ -197,7 +224,7 @@ static void moe_mlp(run *r) {
     const layer_weights *L = &r->m->layers[r->layer];
     qpool *p = r->m->pool;
     const int E = c->num_experts, K = c->num_experts_per_tok, H = c->hidden_size, I = c->moe_intermediate_size;
-    k_matmul(p, &L->router, r->a, r->T, r->router);
+    matmul(r, &L->router, r->a, r->T, r->router);
     for_each_token(r, route_row);
     memset(r->ecount, 0, sizeof(int) * (size_t)E);
     for (int t = 0; t < r->T; t++)
@@ -216,10 +243,11 @@ static void moe_mlp(run *r) {
         const int *toks = r->etok + r->estart[x];
         const float *ws = r->ew + r->estart[x];
         for (int i = 0; i < n; i++) memcpy(r->xe + (size_t)i * H, r->a + (size_t)toks[i] * H, sizeof(float) * (size_t)H);
-        k_matmul(p, &L->egate[x], r->xe, n, r->g);
-        k_matmul(p, &L->eup[x], r->xe, n, r->u);
+        kact_set(&r->act, r->xe, n, H);
+        k_matmul_act(p, &L->egate[x], &r->act, r->g);
+        k_matmul_act(p, &L->eup[x], &r->act, r->u);
         for (int i = 0; i < n; i++) k_silu_mul(r->g + (size_t)i * I, r->g + (size_t)i * I, r->u + (size_t)i * I, I);
-        k_matmul(p, &L->edown[x], r->g, n, r->xe);
+        matmul(r, &L->edown[x], r->g, n, r->xe);
         for (int i = 0; i < n; i++) {
             float *dst = r->y + (size_t)toks[i] * H;
             const float *src = r->xe + (size_t)i * H;
@@ -237,8 +265,9 @@ static void rope_row(run *r, int t) {
 /* ---- buffers ---- */
 
 static void run_free(run *r) {
+    kact_free(&r->act);
     free(r->tseq); free(r->tpos); free(r->x); free(r->a); free(r->q); free(r->k); free(r->v); free(r->o);
-    free(r->y); free(r->g); free(r->u); free(r->cos); free(r->sin); free(r->scores); free(r->router);
+    free(r->y); free(r->g); free(r->u); free(r->cos); free(r->sin); free(r->rows); free(r->router);
     free(r->sel); free(r->selw); free(r->etok); free(r->ew); free(r->ecount); free(r->estart); free(r->xe);
 }
 
@@ -247,7 +276,7 @@ static int run_alloc(run *r, qwen3_err *e) {
     size_t T = (size_t)r->T, H = (size_t)c->hidden_size, QD = (size_t)c->num_heads * c->head_dim,
            KD = (size_t)c->num_kv_heads * c->head_dim;
     size_t I = (size_t)(c->intermediate_size > c->moe_intermediate_size ? c->intermediate_size : c->moe_intermediate_size);
-    size_t nth = (size_t)qpool_size(r->m->pool), half = (size_t)c->head_dim / 2;
+    size_t half = (size_t)c->head_dim / 2;
     r->tseq = malloc(sizeof(qwen3_seq *) * T);
     r->tpos = malloc(sizeof(int) * T);
     r->x = malloc(sizeof(float) * T * H);
@@ -261,9 +290,9 @@ static int run_alloc(run *r, qwen3_err *e) {
     r->u = malloc(sizeof(float) * T * I);
     r->cos = malloc(sizeof(float) * T * half);
     r->sin = malloc(sizeof(float) * T * half);
-    r->scores = malloc(sizeof(float) * nth * (size_t)r->max_len);
+    r->rows = malloc(sizeof(int) * T);
     int ok = r->tseq && r->tpos && r->x && r->a && r->q && r->k && r->v && r->o && r->y && r->g && r->u && r->cos &&
-             r->sin && r->scores;
+             r->sin && r->rows;
     if (c->is_moe) {
         size_t E = (size_t)c->num_experts, K = (size_t)c->num_experts_per_tok;
         r->router = malloc(sizeof(float) * T * E);
@@ -282,43 +311,43 @@ static int run_alloc(run *r, qwen3_err *e) {
 
 /* ---- logits ---- */
 
+/* Final norm and lm_head for the rows keep_rows left, in needed_rows order: LAST items' rows go
+ * through one product together, ALL items' rows straight into their buffers. */
 static int write_logits(run *r, qwen3_batch_item *items, int n_items, qwen3_err *e) {
     const qwen3_config *c = r->c;
     const int H = c->hidden_size, V = c->vocab_size;
-    qpool *p = r->m->pool;
-    /* rows of LAST items go through one product together; ALL items straight into their buffers */
     int n_last = 0;
     for (int i = 0; i < n_items; i++) n_last += items[i].logits == QWEN3_LOGITS_LAST;
     float *z = malloc(sizeof(float) * (size_t)(n_last ? n_last : 1) * H);
     float *zl = malloc(sizeof(float) * (size_t)(n_last ? n_last : 1) * V);
-    if (!z || !zl) { free(z); free(zl); return qerr(e, "out of memory for logits"); }
+    float *zz = malloc(sizeof(float) * 64 * (size_t)H);
+    if (!z || !zl || !zz) { free(z); free(zl); free(zz); return qerr(e, "out of memory for logits"); }
     int row = 0, li = 0;
     for (int i = 0; i < n_items; i++) {
         qwen3_batch_item *it = &items[i];
         if (it->logits == QWEN3_LOGITS_LAST) {
-            k_rmsnorm(z + (size_t)li * H, r->x + (size_t)(row + it->n_tokens - 1) * H, r->m->final_norm, H, c->rms_norm_eps);
+            k_rmsnorm(z + (size_t)li * H, r->x + (size_t)row * H, r->m->final_norm, H, c->rms_norm_eps);
             li++;
+            row++;
         } else if (it->logits == QWEN3_LOGITS_ALL) {
             for (int t0 = 0; t0 < it->n_tokens; t0 += 64) {
                 int nb = it->n_tokens - t0 < 64 ? it->n_tokens - t0 : 64;
-                float *zz = malloc(sizeof(float) * (size_t)nb * H);
-                if (!zz) { free(z); free(zl); return qerr(e, "out of memory for logits"); }
                 for (int t = 0; t < nb; t++)
                     k_rmsnorm(zz + (size_t)t * H, r->x + (size_t)(row + t0 + t) * H, r->m->final_norm, H, c->rms_norm_eps);
-                k_matmul(p, &r->m->lm_head, zz, nb, it->out + (size_t)t0 * V);
-                free(zz);
+                matmul(r, &r->m->lm_head, zz, nb, it->out + (size_t)t0 * V);
             }
+            row += it->n_tokens;
         }
-        row += it->n_tokens;
     }
     if (n_last) {
-        k_matmul(p, &r->m->lm_head, z, n_last, zl);
+        matmul(r, &r->m->lm_head, z, n_last, zl);
         li = 0;
         for (int i = 0; i < n_items; i++)
             if (items[i].logits == QWEN3_LOGITS_LAST) memcpy(items[i].out, zl + (size_t)li++ * V, sizeof(float) * (size_t)V);
     }
     free(z);
     free(zl);
+    free(zz);
     return 0;
 }
 
@@ -355,14 +384,22 @@ int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
             k_row_to_float(&m->embed, items[i].tokens[j], r.x + (size_t)t * H);
         }
     r.layer = -1;
+    for (int t = 0; t < r.T; t++) r.rows[t] = t;
+    kact_init(&r.act, !m->fast);
+    int *keep = malloc(sizeof(int) * (size_t)r.T);
+    if (!keep) { run_free(&r); return qerr(e, "out of memory for a batch of %d tokens", r.T); }
+    int n_keep = needed_rows(items, n_items, keep);
     for_each_token(&r, rope_row);
     for (int l = 0; l < c->num_layers; l++) {
         r.layer = l;
-        attention(&r);
+        int last = l == c->num_layers - 1;
+        attention(&r, last ? keep : NULL, n_keep);
+        if (r.T == 0) break; /* no logits asked for: the cache is all this pass had to fill */
         for_each_token(&r, ffn_norm_row);
         if (m->layers[l].is_moe) moe_mlp(&r);
         else dense_mlp(&r);
     }
+    free(keep);
     int rc = write_logits(&r, items, n_items, e);
     if (rc == 0)
         for (int i = 0; i < n_items; i++) {

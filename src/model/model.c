@@ -17,12 +17,19 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
     if (!m->dir || qpath_join(path, sizeof path, dir, "config.json", e)) goto fail;
     if (!qfile_exists(path)) { qerr(e, "%s: no config.json (is this a Hugging Face model directory?)", dir); goto fail; }
     if (qwen3_config_load(path, &m->c, e)) goto fail;
-    if (model_load_weights(m, e)) goto fail;
-    if (o.quant != QWEN3_F32) { qerr(e, "quantization to %s at load time is not implemented yet", qwen3_dtype_name(o.quant)); goto fail; }
-    if (model_init_rope(m, e)) goto fail;
+    if (o.quant != QWEN3_F32 && o.quant != QWEN3_Q8_0 && o.quant != QWEN3_Q4) {
+        qerr(e, "cannot quantize to %s at load time (choose Q8_0 or Q4)", qwen3_dtype_name(o.quant));
+        goto fail;
+    }
     k_init();
     m->pool = qpool_new(o.n_threads > 0 ? o.n_threads : qpool_default_threads());
     if (!m->pool) { qerr(e, "cannot start threads"); goto fail; }
+    if (model_load_weights(m, e)) goto fail;
+    if (o.quant != QWEN3_F32 && model_quantize(m, o.quant, e)) goto fail;
+    /* quantized weights have no exact path to keep: they always take the fast kernels */
+    m->fast = o.fast || m->layers[0].wq.type == QWEN3_Q8_0 || m->layers[0].wq.type == QWEN3_Q4;
+    m->kv_type = m->fast ? QWEN3_F16 : QWEN3_F32;
+    if (model_init_rope(m, e)) goto fail;
     return m;
 fail:
     qwen3_model_free(m);
@@ -34,7 +41,8 @@ void qwen3_model_free(qwen3_model *m) {
     qpool_free(m->pool);
     model_free_weights(m);
     free(m->inv_freq);
-    free(m->owned_quant);
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
     free(m->dir);
     free(m);
 }
@@ -50,9 +58,11 @@ int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n) {
     double emb = (double)c->vocab_size * c->hidden_size;
     total += emb;
     bytes += mat_bytes(&m->embed);
-    if (!c->tie_word_embeddings) { total += emb; bytes += mat_bytes(&m->lm_head); }
+    int tied = m->lm_head.data == m->embed.data;
+    if (!tied) { total += emb; bytes += mat_bytes(&m->lm_head); }
     active = total;
-    active_bytes = bytes - mat_bytes(&m->embed); /* a token reads one embedding row, not the table */
+    /* a token reads one embedding row, not the table, but all of the lm_head (tied or not) */
+    active_bytes = bytes - mat_bytes(&m->embed) + (tied ? mat_bytes(&m->lm_head) : 0);
     int n_moe = 0;
     for (int l = 0; l < c->num_layers; l++) {
         const layer_weights *L = &m->layers[l];
@@ -83,7 +93,8 @@ int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n) {
         "experts:      %d, %d active per token, width %d, norm_topk_prob %s\n"
         "vocab:        %d, %s embeddings\n"
         "context:      %d positions, rope_theta %g%s\n"
-        "weights:      embed %s, lm_head %s, q_proj %s (layer 0)\n"
+        "weights:      embed %s, lm_head %s, attention %s, mlp %s%s%s (layer 0)\n"
+        "compute:      %s, KV cache %s\n"
         "parameters:   %.3f B total, %.3f B active per token\n"
         "memory:       %.1f MiB of weights mapped, %.1f MiB read per token\n"
         "threads:      %d, kernels %s\n",
@@ -93,6 +104,10 @@ int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n) {
         c->norm_topk_prob ? "true" : "false", c->vocab_size, c->tie_word_embeddings ? "tied" : "untied",
         c->max_position_embeddings, c->rope_theta, c->yarn ? ", YaRN" : "",
         qwen3_dtype_name(m->embed.type), qwen3_dtype_name(m->lm_head.type), qwen3_dtype_name(m->layers[0].wq.type),
+        qwen3_dtype_name(m->layers[0].is_moe ? m->layers[0].egate[0].type : m->layers[0].gate.type),
+        m->layers[0].is_moe ? ", router " : "", m->layers[0].is_moe ? qwen3_dtype_name(m->layers[0].router.type) : "",
+        m->fast ? "fast (bf16 prefill products, int8 activations for quantized decode)" : "exact (float32 activations)",
+        qwen3_dtype_name(m->kv_type),
         total / 1e9, active / 1e9, bytes / 1048576.0, active_bytes / 1048576.0, qpool_size(m->pool),
         k_isa_name(k_active_isa()));
     if (k >= 0 && c->yarn && (size_t)k < n)

@@ -36,12 +36,23 @@ struct qwen3_model {
     float *inv_freq;      /* [head_dim/2] RoPE frequencies (YaRN-blended when configured), float32 */
     float rope_mscale;    /* attention factor applied to cos and sin (1 without YaRN) */
     qpool *pool;
-    void *owned_quant;    /* buffers of weights quantized at load time (NULL when none) */
+    int fast;             /* fast kernels: bf16 prefill, int8 decode for quantized weights (qwen3_load_opts.fast) */
+    qwen3_dtype kv_type;  /* KV cache values: F32 on the exact path, F16 on the fast path */
+    qwen3_dtype quant;    /* the type the layers were quantized to at load (F32: none) */
+    void **owned;         /* [n_owned] buffers of weights quantized at load time */
+    int n_owned, cap_owned;
 };
 
 /* Loads and validates every tensor against the config (model/weights.c). */
 int model_load_weights(qwen3_model *m, qwen3_err *e);
 void model_free_weights(qwen3_model *m);
+/* Quantizes the linear weights to type q (Q8_0 or Q4) at load time (model/quantize.c): every layer
+ * matrix but the MoE router (small, and routing is sensitive) to q, the embedding / lm_head to Q8_0.
+ * A matrix whose width is not a multiple of q's block falls back to Q8_0, then to its stored type.
+ * Uses the pool; releases the source pages of the mapping. */
+int model_quantize(qwen3_model *m, qwen3_dtype q, qwen3_err *e);
+/* The type model_quantize gives a matrix of `cols` columns in role "layer" (0) or "embedding" (1). */
+qwen3_dtype model_quant_type(qwen3_dtype q, qwen3_dtype stored, int64_t cols, int embedding);
 /* RoPE frequency table from the config (model/rope.c). */
 int model_init_rope(qwen3_model *m, qwen3_err *e);
 /* cos/sin of position pos for the half-dimension table (length head_dim/2 each). */

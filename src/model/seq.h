@@ -3,6 +3,7 @@
 #define QWEN3_MODEL_SEQ_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "qwen3.h"
 
@@ -10,9 +11,12 @@ struct qwen3_seq {
     qwen3_model *m;
     int len;              /* positions cached */
     int cap;              /* positions reserved */
-    float *k, *v;         /* [layers][kv_heads][cap][head_dim] */
-    size_t head_stride;   /* cap * head_dim */
-    size_t layer_stride;  /* kv_heads * head_stride */
+    qwen3_dtype kv_type;  /* F32 (exact path) or F16 (fast path) */
+    size_t esize;         /* bytes per cached value */
+    void *k, *v;          /* [layers][kv_heads][cap][head_dim] of kv_type */
+    int head_dim;
+    size_t head_stride;   /* cap * head_dim (values) */
+    size_t layer_stride;  /* kv_heads * head_stride (values) */
     size_t bytes;         /* size of the reservation (k and v together) */
     int32_t *tokens;      /* [tok_cap] the tokens cached, for prefix re-use */
     int tok_cap;
@@ -21,11 +25,13 @@ struct qwen3_seq {
 /* Grows the token record to hold n tokens. */
 int seq_reserve_tokens(struct qwen3_seq *s, int n, qwen3_err *e);
 
-static inline float *seq_k(const struct qwen3_seq *s, int layer, int head, int pos, int head_dim) {
-    return s->k + (size_t)layer * s->layer_stride + (size_t)head * s->head_stride + (size_t)pos * (size_t)head_dim;
+static inline void *seq_k(const struct qwen3_seq *s, int layer, int head, int pos) {
+    return (uint8_t *)s->k +
+           ((size_t)layer * s->layer_stride + (size_t)head * s->head_stride + (size_t)pos * (size_t)s->head_dim) * s->esize;
 }
-static inline float *seq_v(const struct qwen3_seq *s, int layer, int head, int pos, int head_dim) {
-    return s->v + (size_t)layer * s->layer_stride + (size_t)head * s->head_stride + (size_t)pos * (size_t)head_dim;
+static inline void *seq_v(const struct qwen3_seq *s, int layer, int head, int pos) {
+    return (uint8_t *)s->v +
+           ((size_t)layer * s->layer_stride + (size_t)head * s->head_stride + (size_t)pos * (size_t)s->head_dim) * s->esize;
 }
 
 #endif

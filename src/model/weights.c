@@ -135,6 +135,13 @@ static int float_type(const st_tensor *t, qwen3_dtype *out) {
     }
 }
 
+/* Matrices may also be block-quantized (files written by `qwen3 quantize`). */
+static int matrix_type(const st_tensor *t, qwen3_dtype *out) {
+    if (t->dtype == ST_Q8_0) { *out = QWEN3_Q8_0; return 0; }
+    if (t->dtype == ST_Q4) { *out = QWEN3_Q4; return 0; }
+    return float_type(t, out);
+}
+
 static int get_mat(const tmap *tm, const char *name, int64_t rows, int64_t cols, kmat *out, qwen3_err *e) {
     st_tensor *t = tmap_get(tm, name);
     if (!t) return qerr(e, "tensor '%s' is missing (expected shape [%lld, %lld])", name, (long long)rows, (long long)cols);
@@ -147,7 +154,8 @@ static int get_mat(const tmap *tm, const char *name, int64_t rows, int64_t cols,
                     (long long)rows, (long long)cols);
     }
     qwen3_dtype dt;
-    if (float_type(t, &dt)) return qerr(e, "%s: tensor '%s' has dtype %s; supported: BF16, F16, F32", t->file, name, t->dtype_name);
+    if (matrix_type(t, &dt))
+        return qerr(e, "%s: tensor '%s' has dtype %s; supported: BF16, F16, F32, Q8_0, Q4", t->file, name, t->dtype_name);
     out->type = dt;
     out->data = t->data;
     out->rows = rows;

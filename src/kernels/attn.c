@@ -1,0 +1,157 @@
+/* attn.c - attention of one query head over a sequence's cached keys and values.
+ *
+ * One pass over the positions in blocks of 16 with an online softmax (running maximum m, running
+ * denominator l, output rescaled when m grows), so the memory is one block of scores whatever the
+ * length, and K and V are each read once. K/V rows may be F32 (the reference path), F16 or BF16 (half
+ * the cache memory and bandwidth). The AVX-512 kernel computes exp with a degree-6 polynomial on a
+ * reduced argument and vscalefps (relative error ~2e-7, far below the cache's own rounding); the
+ * scalar twin uses expf. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+void k_store_row(qwen3_dtype kv, void *dst, const float *src, int D) {
+    if (kv == QWEN3_F16) {
+        uint16_t *h = dst;
+        for (int i = 0; i < D; i++) h[i] = k_f32_to_f16(src[i]);
+    } else if (kv == QWEN3_BF16) {
+        uint16_t *h = dst;
+        for (int i = 0; i < D; i++) h[i] = k_f32_to_bf16(src[i]);
+    } else memcpy(dst, src, sizeof(float) * (size_t)D);
+}
+
+static inline float kv_get(qwen3_dtype kv, const void *base, size_t i) {
+    if (kv == QWEN3_F16) return k_f16_to_f32(((const uint16_t *)base)[i]);
+    if (kv == QWEN3_BF16) return k_bf16_to_f32(((const uint16_t *)base)[i]);
+    return ((const float *)base)[i];
+}
+
+static inline size_t kv_size(qwen3_dtype kv) { return kv == QWEN3_F32 ? 4 : 2; }
+
+void k_attn_head_scalar(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                        float scale, float *out) {
+    float m = -INFINITY, l = 0.0f, s[16];
+    const size_t es = kv_size(kv);
+    for (int d = 0; d < D; d++) out[d] = 0.0f;
+    for (int p0 = 0; p0 < n; p0 += 16) {
+        int nb = n - p0 < 16 ? n - p0 : 16;
+        float bm = -INFINITY;
+        for (int i = 0; i < nb; i++) {
+            const void *k = (const uint8_t *)K + (size_t)(p0 + i) * stride * es;
+            float dot = 0.0f;
+            for (int d = 0; d < D; d++) dot += q[d] * kv_get(kv, k, (size_t)d);
+            s[i] = dot * scale;
+            bm = s[i] > bm ? s[i] : bm;
+        }
+        if (bm > m) {
+            float c = expf(m - bm);
+            l *= c;
+            for (int d = 0; d < D; d++) out[d] *= c;
+            m = bm;
+        }
+        for (int i = 0; i < nb; i++) {
+            float e = expf(s[i] - m);
+            l += e;
+            const void *v = (const uint8_t *)V + (size_t)(p0 + i) * stride * es;
+            for (int d = 0; d < D; d++) out[d] += e * kv_get(kv, v, (size_t)d);
+        }
+    }
+    float inv = 1.0f / l;
+    for (int d = 0; d < D; d++) out[d] *= inv;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
+
+/* exp(x) for x <= 0 (arguments below -87 give 0) */
+TGT static inline __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask16 m) {
+    if (kv == QWEN3_F16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + d));
+    if (kv == QWEN3_BF16)
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + d)), 16));
+    return _mm512_maskz_loadu_ps(m, (const float *)row + d);
+}
+
+/* NC chunks of 16 dims (D <= 16 * NC); the accumulator lives in registers for the common D = 128 */
+TGT static inline void attn_avx512(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n,
+                                   int D, float scale, float *out, int NC) {
+    __m512 qv[16], acc[16];
+    __mmask16 mk[16];
+    for (int c = 0; c < NC; c++) {
+        int left = D - 16 * c;
+        mk[c] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        qv[c] = _mm512_maskz_loadu_ps(mk[c], q + 16 * c);
+        acc[c] = _mm512_setzero_ps();
+    }
+    const size_t rb = stride * kv_size(kv);
+    float m = -INFINITY, l = 0.0f;
+    float s[16] __attribute__((aligned(64)));
+    for (int p0 = 0; p0 < n; p0 += 16) {
+        int nb = n - p0 < 16 ? n - p0 : 16;
+        for (int i = 0; i < nb; i++) {
+            const uint8_t *k = (const uint8_t *)K + (size_t)(p0 + i) * rb;
+            __m512 dot = _mm512_mul_ps(qv[0], kv_load(kv, k, 0, mk[0]));
+            for (int c = 1; c < NC; c++) dot = _mm512_fmadd_ps(qv[c], kv_load(kv, k, 16 * c, mk[c]), dot);
+            s[i] = _mm512_reduce_add_ps(dot) * scale;
+        }
+        __mmask16 valid = nb == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nb) - 1);
+        __m512 sv = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), valid, s);
+        float bm = _mm512_reduce_max_ps(sv);
+        if (bm > m) {
+            __m512 c = _mm512_set1_ps(m == -INFINITY ? 0.0f : expf(m - bm));
+            l *= m == -INFINITY ? 0.0f : _mm512_cvtss_f32(c);
+            for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_mul_ps(acc[ch], c);
+            m = bm;
+        }
+        __m512 e = _mm512_maskz_mov_ps(valid, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(m))));
+        l += _mm512_reduce_add_ps(e);
+        _mm512_store_ps(s, e);
+        for (int i = 0; i < nb; i++) {
+            const uint8_t *v = (const uint8_t *)V + (size_t)(p0 + i) * rb;
+            __m512 w = _mm512_set1_ps(s[i]);
+            for (int c = 0; c < NC; c++) acc[c] = _mm512_fmadd_ps(w, kv_load(kv, v, 16 * c, mk[c]), acc[c]);
+        }
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / l);
+    for (int c = 0; c < NC; c++) _mm512_mask_storeu_ps(out + 16 * c, mk[c], _mm512_mul_ps(acc[c], inv));
+}
+
+TGT static void attn_d128(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, float scale,
+                          float *out) {
+    attn_avx512(q, K, V, kv, stride, n, 128, scale, out, 8);
+}
+
+TGT static void attn_any(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                         float scale, float *out) {
+    attn_avx512(q, K, V, kv, stride, n, D, scale, out, (D + 15) / 16);
+}
+
+void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D, float scale,
+                 float *out) {
+    if (k_active_isa() != K_ISA_AVX512 || D > 256) k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
+    else if (D == 128) attn_d128(q, K, V, kv, stride, n, scale, out);
+    else attn_any(q, K, V, kv, stride, n, D, scale, out);
+}
+#else
+void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D, float scale,
+                 float *out) {
+    k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
+}
+#endif

@@ -1,0 +1,93 @@
+/* quant_avx512.c - integer dot products of Q8_0 / Q4 weight rows with int8 activations, AVX-512 VNNI.
+ * These serve decoding (a few tokens per product), where the weights stream from memory once and
+ * the arithmetic only has to keep up with the bandwidth; prefill goes through gemm_bf16.c.
+ *
+ * Q8_0 x A8_0, one 32-value block per 256-bit vector: vpdpbusd needs an unsigned operand, so it
+ * multiplies |w| by x carrying w's sign (vpsignb); the 8 int32 partial sums are scaled by
+ * d_w * d_x in float. Q4 x A8_K, 64 values per 512-bit vector: vpmaddubsw pairs the 4-bit
+ * (unsigned) weights with the int8 activations into int16, vpdpwssd multiplies those by the
+ * sub-block scales and accumulates in int32, so a whole superblock is summed exactly in integers and
+ * scaled once; the minimum term is sum_j mn[j] * bsum[j]. Both kernels handle up to 4 weight rows
+ * per call so each activation vector is loaded once for all of them. */
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+
+TGT static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+TGT void kq_dot_q8_0_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
+    const int8_t *xq = kq_act_q((void *)arow);
+    const float *xd = kq_act_d((void *)arow, n);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < n / 32; b++) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(xq + 32 * b));
+        float dx = xd[b];
+        for (int r = 0; r < nr; r++) {
+            const uint8_t *blk = w + (size_t)r * wstride + (size_t)b * 34;
+            __m256i wv = _mm256_loadu_si256((const __m256i *)(blk + 2));
+            __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(wv), _mm256_sign_epi8(x, wv));
+            float s = _cvtsh_ss(*(const uint16_t *)blk) * dx;
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(s), acc[r]);
+        }
+    }
+    for (int r = 0; r < nr; r++) y[r] = hsum8(acc[r]);
+}
+
+TGT void kq_dot_q4_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
+    const int8_t *xq = kq_act_q((void *)arow);
+    const float *xd = kq_act_d((void *)arow, n);
+    const int16_t *bsum = kq_act_bsum((void *)arow, n);
+    /* lanes of 16-bit scales for the four 64-value chunks of a superblock: chunk k covers sub-blocks
+     * 2k (first 32 values) and 2k+1 */
+    __m512i idx[4];
+    for (int k = 0; k < 4; k++)
+        idx[k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)(2 * k))),
+                                    _mm256_set1_epi16((short)(2 * k + 1)), 1);
+    const __m512i low4 = _mm512_set1_epi8(15);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    float mins[4] = {0, 0, 0, 0};
+    for (int64_t sb = 0; sb < n / 256; sb++) {
+        const int8_t *xs = xq + 256 * sb;
+        __m512i x0 = _mm512_loadu_si512(xs), x1 = _mm512_loadu_si512(xs + 64), x2 = _mm512_loadu_si512(xs + 128),
+                x3 = _mm512_loadu_si512(xs + 192);
+        __m128i bs = _mm_loadu_si128((const __m128i *)(bsum + 8 * sb));
+        float dx = xd[sb];
+        for (int r = 0; r < nr; r++) {
+            const kq4_block *blk = (const kq4_block *)(w + (size_t)r * wstride) + sb;
+            __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)blk->sc)));
+            __m512i q0 = _mm512_loadu_si512(blk->qs), q1 = _mm512_loadu_si512(blk->qs + 64);
+            __m512i isum = _mm512_setzero_si512();
+            isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(_mm512_and_si512(q0, low4), x0),
+                                       _mm512_permutexvar_epi16(idx[0], sc));
+            isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q0, 4), low4), x1),
+                                       _mm512_permutexvar_epi16(idx[1], sc));
+            isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(_mm512_and_si512(q1, low4), x2),
+                                       _mm512_permutexvar_epi16(idx[2], sc));
+            isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q1, 4), low4), x3),
+                                       _mm512_permutexvar_epi16(idx[3], sc));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(_cvtsh_ss(blk->d) * dx), acc[r]);
+            __m128i mm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)blk->mn)), bs);
+            mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
+            mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
+            mins[r] += _cvtsh_ss(blk->dmin) * dx * (float)_mm_cvtsi128_si32(mm);
+        }
+    }
+    for (int r = 0; r < nr; r++) y[r] = _mm512_reduce_add_ps(acc[r]) - mins[r];
+}
+#else
+void kq_dot_q8_0_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
+    for (int r = 0; r < nr; r++) y[r] = kq_dot_q8_0_scalar(w + (size_t)r * wstride, arow, n);
+}
+void kq_dot_q4_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
+    for (int r = 0; r < nr; r++) y[r] = kq_dot_q4_scalar(w + (size_t)r * wstride, arow, n);
+}
+#endif

@@ -1,0 +1,96 @@
+/* quantize.c - quantization of a loaded model's matrices at load time (qwen3_load_opts.quant, CLI
+ * --quant), the same conversion `qwen3 quantize` writes to disk.
+ *
+ * Types: every layer matrix but the MoE router goes to the requested type; the embedding (and the
+ * lm_head, which is the embedding when tied) goes to Q8_0: it is read one row per token for lookups,
+ * and the output layer is the most sensitive to quantization, as llama.cpp's Q4_K_M also keeps it at
+ * a higher precision. Rows are quantized in parallel on the model's pool into buffers the model owns;
+ * the source pages of the mapping are then released (madvise), so resident memory is the quantized
+ * size, not both. */
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kernels/quant.h"
+#include "model/model.h"
+
+qwen3_dtype model_quant_type(qwen3_dtype q, qwen3_dtype stored, int64_t cols, int embedding) {
+    if (stored == QWEN3_Q8_0 || stored == QWEN3_Q4) return stored; /* already quantized */
+    if (embedding) q = QWEN3_Q8_0;
+    if (cols % k_block_size(q) == 0) return q;
+    if (cols % k_block_size(QWEN3_Q8_0) == 0) return QWEN3_Q8_0;
+    return stored;
+}
+
+typedef struct { const kmat *src; kmat *dst; int failed; } qjob;
+
+static void quant_worker(void *ctx, int ith, int nth) {
+    qjob *j = ctx;
+    long r0, r1;
+    qpool_split((long)j->src->rows, ith, nth, 1, &r0, &r1);
+    if (r0 >= r1) return;
+    float *tmp = malloc(sizeof(float) * (size_t)j->src->cols);
+    if (!tmp) { j->failed = 1; return; }
+    for (long r = r0; r < r1; r++) {
+        k_row_to_float(j->src, r, tmp);
+        kq_quantize_row(j->dst->type, tmp, (uint8_t *)j->dst->data + (size_t)r * j->dst->row_bytes, j->dst->cols);
+    }
+    free(tmp);
+}
+
+/* Drops the pages wholly inside [p, p+n) from this process's mapping (the file stays in the page
+ * cache; a later read would fault them back in). */
+static void release(const void *p, size_t n) {
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0) return;
+    uintptr_t b = ((uintptr_t)p + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1), e = ((uintptr_t)p + n) & ~(uintptr_t)(pg - 1);
+    if (e > b) madvise((void *)b, e - b, MADV_DONTNEED);
+}
+
+static int quant_mat(qwen3_model *m, kmat *w, qwen3_dtype t, qwen3_err *e) {
+    if (w->type == t) return 0;
+    if (m->n_owned == m->cap_owned) {
+        int cap = m->cap_owned ? 2 * m->cap_owned : 64;
+        void **o = realloc(m->owned, sizeof *o * (size_t)cap);
+        if (!o) return qerr(e, "out of memory");
+        m->owned = o;
+        m->cap_owned = cap;
+    }
+    kmat q = {t, NULL, w->rows, w->cols, k_row_bytes(t, w->cols)};
+    void *buf = NULL;
+    size_t bytes = q.row_bytes * (size_t)q.rows;
+    if (posix_memalign(&buf, 64, bytes > 0 ? bytes : 64))
+        return qerr(e, "out of memory quantizing a [%lld, %lld] matrix to %s", (long long)w->rows, (long long)w->cols,
+                    qwen3_dtype_name(t));
+    m->owned[m->n_owned++] = buf;
+    q.data = buf;
+    qjob j = {w, &q, 0};
+    qpool_run(m->pool, quant_worker, &j);
+    if (j.failed) return qerr(e, "out of memory quantizing to %s", qwen3_dtype_name(t));
+    release(w->data, w->row_bytes * (size_t)w->rows);
+    *w = q;
+    return 0;
+}
+
+int model_quantize(qwen3_model *m, qwen3_dtype q, qwen3_err *e) {
+    const qwen3_config *c = &m->c;
+    m->quant = q;
+    int tied = m->lm_head.data == m->embed.data;
+    if (quant_mat(m, &m->embed, model_quant_type(q, m->embed.type, m->embed.cols, 1), e)) return -1;
+    if (tied) m->lm_head = m->embed;
+    else if (quant_mat(m, &m->lm_head, model_quant_type(q, m->lm_head.type, m->lm_head.cols, 1), e)) return -1;
+    for (int l = 0; l < c->num_layers; l++) {
+        layer_weights *L = &m->layers[l];
+        kmat *mats[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        int nm = L->is_moe ? 4 : 7;
+        for (int i = 0; i < nm; i++)
+            if (quant_mat(m, mats[i], model_quant_type(q, mats[i]->type, mats[i]->cols, 0), e)) return -1;
+        if (!L->is_moe) continue;
+        for (int x = 0; x < c->num_experts; x++) {
+            kmat *ex[3] = {&L->egate[x], &L->eup[x], &L->edown[x]};
+            for (int i = 0; i < 3; i++)
+                if (quant_mat(m, ex[i], model_quant_type(q, ex[i]->type, ex[i]->cols, 0), e)) return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,280 @@
+/* test_kernels.c - every weight type x every path x every ISA against a double-precision reference
+ * and against its scalar twin, on odd sizes, with a poisoned guard band after each output.
+ *
+ * Reference: sum_c Wd[r][c] * X[t][c] in double, Wd the dequantized weights (so the weights' own
+ * quantization error is not counted; it is measured separately below). Errors are relative to
+ * S = sum_c |Wd[r][c] X[t][c]|, the natural scale of a dot product's rounding error. Tolerances:
+ *   float32 path (all types)          1e-5 S      float32 sums of exact products
+ *   integer path (Q8_0, Q4)           the activation quantization bound: sum over blocks of
+ *                                     sum|w| * amax(x block) / 127, plus 1e-5 S
+ *   bf16 GEMM (BF16, Q8_0, Q4)        2^-7 S      x (and dequantized w) rounded to bf16 (2^-9 each)
+ *   SIMD vs scalar twin               1e-5 S      same inputs, summation order only
+ * Rows include an all-zero row and rows of huge and tiny values; every product also runs on 1 and
+ * 2 threads, which must agree bit for bit. Attention (F32/F16/BF16 caches) and the weight
+ * quantizers (round-trip error bounds) are checked too. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+#include "test.h"
+
+static uint64_t rng = 88172645463325252ull;
+static double urand(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (double)(rng >> 11) / 9007199254740992.0; }
+static float grand(void) { return (float)(sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand())); }
+
+#define GUARD 64
+static const uint32_t POISON = 0x7fc0dead;
+
+static float *alloc_out(size_t n) {
+    float *y = malloc(sizeof(float) * (n + GUARD));
+    for (size_t i = 0; i < n + GUARD; i++) memcpy(&y[i], &POISON, 4);
+    return y;
+}
+static int guard_ok(const float *y, size_t n) {
+    for (size_t i = n; i < n + GUARD; i++)
+        if (memcmp(&y[i], &POISON, 4)) return 0;
+    return 1;
+}
+
+/* weights of rows x cols as floats: row 0 all zero, row 1 huge, row 2 tiny, the rest gaussian */
+static void fill_weights(float *w, int rows, int cols) {
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            float v = grand();
+            w[(size_t)r * cols + c] = r == 0 ? 0.0f : r == 1 ? v * 3e3f : r == 2 ? v * 1e-4f : v * 0.05f;
+        }
+}
+
+typedef struct { const char *name; qwen3_dtype t; int cols; } tcase;
+
+/* error of y against the double reference, with its bound, for one path */
+static int check_path(const char *label, const float *Wd, const float *X, const float *Y, int rows, int cols, int n,
+                      int path /* 0 f32, 1 int, 2 gemm */, kact_type at, double *worst) {
+    int ok = 1;
+    for (int t = 0; t < n; t++) {
+        const float *x = X + (size_t)t * cols;
+        for (int r = 0; r < rows; r++) {
+            const float *w = Wd + (size_t)r * cols;
+            double ref = 0, S = 0, qb = 0;
+            for (int c = 0; c < cols; c++) { ref += (double)w[c] * x[c]; S += fabs((double)w[c] * x[c]); }
+            if (path == 1) {
+                int B = at == KACT_A8_K ? 256 : 32;
+                for (int b = 0; b < cols / B; b++) {
+                    double sw = 0, am = 0;
+                    for (int c = b * B; c < (b + 1) * B; c++) { sw += fabs(w[c]); am = fmax(am, fabs(x[c])); }
+                    qb += sw * am / 127.0;
+                }
+            }
+            double tol = path == 0 ? 1e-5 * S : path == 1 ? qb + 1e-5 * S : S / 128.0;
+            tol += 1e-30;
+            double err = fabs(Y[(size_t)t * rows + r] - ref);
+            if (err / (S + 1e-30) > *worst) *worst = err / (S + 1e-30);
+            if (!(err <= tol)) {
+                if (ok) printf("  %s: row %d token %d: got %g, want %g (error %g > bound %g)\n", label, r, t, Y[(size_t)t * rows + r], ref, err, tol);
+                ok = 0;
+            }
+        }
+    }
+    return ok;
+}
+
+static int close_to(const float *a, const float *b, const float *Wd, const float *X, int rows, int cols, int n) {
+    for (int t = 0; t < n; t++)
+        for (int r = 0; r < rows; r++) {
+            double S = 0;
+            for (int c = 0; c < cols; c++) S += fabs((double)Wd[(size_t)r * cols + c] * X[(size_t)t * cols + c]);
+            if (!(fabs(a[(size_t)t * rows + r] - b[(size_t)t * rows + r]) <= 1e-5 * S + 1e-30)) return 0;
+        }
+    return 1;
+}
+
+static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
+    const int rows = 37, cols = tc->cols, ns[] = {1, 3, 5, 17, 35};
+    const kq_traits *tr = kq_type(tc->t);
+    float *W = malloc(sizeof(float) * rows * cols), *Wd = malloc(sizeof(float) * rows * cols);
+    fill_weights(W, rows, cols);
+    size_t rb = k_row_bytes(tc->t, cols);
+    uint8_t *Wq = malloc(rb * rows + 64);
+    for (int r = 0; r < rows; r++) tr->from_float(W + (size_t)r * cols, Wq + r * rb, cols);
+    kmat M = {tc->t, Wq, rows, cols, rb};
+    for (int r = 0; r < rows; r++) k_row_to_float(&M, r, Wd + (size_t)r * cols);
+    int quant = tc->t == QWEN3_Q8_0 || tc->t == QWEN3_Q4;
+    char name[128];
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        int n = ns[k];
+        float *X = malloc(sizeof(float) * n * cols);
+        for (int i = 0; i < n * cols; i++) X[i] = grand() * (i % 97 == 0 ? 20.0f : 1.0f); /* a few outliers */
+        size_t ny = (size_t)n * rows;
+        double worst;
+        /* float32 path, both ISAs, 1 and 2 threads */
+        for (int isa = K_ISA_SCALAR; isa <= K_ISA_AVX512; isa += 2) {
+            if (k_force_isa((k_isa)isa) != (k_isa)isa) continue;
+            float *y = alloc_out(ny);
+            if (!quant) {
+                k_matmul(p2, &M, X, n, y);
+                worst = 0;
+                snprintf(name, sizeof name, "%s-f32path-%s-n%d", tc->name, isa == K_ISA_AVX512 ? "avx512" : "scalar", n);
+                int ok = check_path(name, Wd, X, y, rows, cols, n, 0, KACT_F32, &worst);
+                CHECK(ok && guard_ok(y, ny), name, "worst relative error %.3g%s", worst, guard_ok(y, ny) ? "" : ", guard band written");
+            }
+            if (quant) {
+                /* integer path: a8 activations, scalar dots or VNNI */
+                kact_type at = tr->act;
+                size_t ab = kq_act_row_bytes(at, cols);
+                uint8_t *A = malloc(ab * n);
+                for (int t = 0; t < n; t++) kq_act_quant_row(at, X + (size_t)t * cols, A + t * ab, cols);
+                k_qmatmul_rows(&M, A, ab, n, y, 0, rows, isa == K_ISA_AVX512 && k_has_vnni());
+                worst = 0;
+                snprintf(name, sizeof name, "%s-int-%s-n%d", tc->name, isa == K_ISA_AVX512 && k_has_vnni() ? "vnni" : "scalar", n);
+                int ok = check_path(name, Wd, X, y, rows, cols, n, 1, at, &worst);
+                CHECK(ok && guard_ok(y, ny), name, "worst relative error %.3g", worst);
+                if (isa == K_ISA_AVX512) {
+                    float *ys = alloc_out(ny);
+                    k_qmatmul_rows(&M, A, ab, n, ys, 0, rows, 0);
+                    snprintf(name, sizeof name, "%s-int-vnni-vs-scalar-n%d", tc->name, n);
+                    CHECK(close_to(y, ys, Wd, X, rows, cols, n), name, "VNNI and scalar dots differ beyond 1e-5 S");
+                    free(ys);
+                }
+                free(A);
+            }
+            free(y);
+        }
+        k_force_isa(K_ISA_AVX512);
+        /* dispatch through kact on 1 and 2 threads: identical bits */
+        {
+            kact a;
+            kact_init(&a, 0);
+            kact_set(&a, X, n, cols);
+            float *y1 = alloc_out(ny), *y2 = alloc_out(ny);
+            k_matmul_act(p1, &M, &a, y1);
+            kact_set(&a, X, n, cols);
+            k_matmul_act(p2, &M, &a, y2);
+            snprintf(name, sizeof name, "%s-threads-1-vs-2-n%d", tc->name, n);
+            CHECK(!memcmp(y1, y2, sizeof(float) * ny) && guard_ok(y1, ny) && guard_ok(y2, ny), name, "results depend on the thread count");
+            free(y1);
+            free(y2);
+            kact_free(&a);
+        }
+        /* bf16 GEMM (BF16 and quantized weights), scalar twin and AVX512_BF16 */
+        if ((tc->t == QWEN3_BF16 || quant) && cols % 2 == 0) {
+            int groups = (n + 15) / 16;
+            uint32_t *Xp = malloc(sizeof(uint32_t) * (size_t)groups * 16 * (cols / 2));
+            k_pack_x_bf16(X, n, cols, Xp, 0, groups);
+            void *scratch = malloc(k_gemm_bf16_scratch(cols));
+            float *ys = alloc_out(ny);
+            k_gemm_bf16_rows_scalar(&M, Xp, n, ys, 0, rows, scratch);
+            worst = 0;
+            snprintf(name, sizeof name, "%s-gemm-scalar-n%d", tc->name, n);
+            CHECK(check_path(name, Wd, X, ys, rows, cols, n, 2, KACT_F32, &worst) && guard_ok(ys, ny), name, "worst %.3g", worst);
+            if (k_has_bf16()) {
+                float *y = alloc_out(ny);
+                /* rows 3..rows in two uneven pieces, as two threads would */
+                for (size_t i = 0; i < ny; i++) y[i] = 0;
+                k_gemm_bf16_rows_avx512(&M, Xp, n, y, 0, 16, scratch);
+                k_gemm_bf16_rows_avx512(&M, Xp, n, y, 16, rows, scratch);
+                worst = 0;
+                snprintf(name, sizeof name, "%s-gemm-avx512bf16-n%d", tc->name, n);
+                CHECK(check_path(name, Wd, X, y, rows, cols, n, 2, KACT_F32, &worst) && guard_ok(y, ny), name, "worst %.3g", worst);
+                snprintf(name, sizeof name, "%s-gemm-avx512bf16-vs-scalar-n%d", tc->name, n);
+                CHECK(close_to(y, ys, Wd, X, rows, cols, n), name, "AVX512_BF16 and scalar GEMM differ beyond 1e-5 S");
+                free(y);
+            }
+            free(ys);
+            free(scratch);
+            free(Xp);
+        }
+        free(X);
+    }
+    /* quantization round trip: Q8_0 within d/2 per value; Q4's error as a fraction of the RMS */
+    if (quant) {
+        double se = 0, ss = 0, maxq8 = 0;
+        for (int r = 3; r < rows; r++)
+            for (int c = 0; c < cols; c++) {
+                double d = Wd[(size_t)r * cols + c] - W[(size_t)r * cols + c];
+                se += d * d;
+                ss += (double)W[(size_t)r * cols + c] * W[(size_t)r * cols + c];
+                if (tc->t == QWEN3_Q8_0) {
+                    double am = 0;
+                    int b = c / 32 * 32;
+                    for (int i = b; i < b + 32; i++) am = fmax(am, fabs(W[(size_t)r * cols + i]));
+                    maxq8 = fmax(maxq8, fabs(d) / (am / 127.0));
+                }
+            }
+        double rel = sqrt(se / ss);
+        snprintf(name, sizeof name, "%s-roundtrip", tc->name);
+        if (tc->t == QWEN3_Q8_0) CHECK(maxq8 <= 0.51 && rel < 0.01, name, "max error %.3f of a step, rms %.4f", maxq8, rel);
+        else CHECK(rel < 0.11, name, "relative rms error %.4f (gaussian weights; Q4_K gets ~0.09)", rel);
+        printf("  %s: relative rms quantization error %.4f\n", tc->name, rel);
+        int zero = 1;
+        for (int c = 0; c < cols; c++) zero &= Wd[c] == 0.0f;
+        snprintf(name, sizeof name, "%s-zero-row", tc->name);
+        CHECK(zero, name, "an all-zero row does not dequantize to zeros");
+    }
+    free(W);
+    free(Wd);
+    free(Wq);
+}
+
+static void test_attention(void) {
+    const int Ds[] = {16, 40, 128}, ns[] = {1, 17, 100};
+    const qwen3_dtype kvs[] = {QWEN3_F32, QWEN3_F16, QWEN3_BF16};
+    for (size_t a = 0; a < 3; a++)
+        for (size_t b = 0; b < 3; b++)
+            for (size_t c = 0; c < 3; c++) {
+                int D = Ds[a], n = ns[b];
+                qwen3_dtype kv = kvs[c];
+                float *q = malloc(sizeof(float) * D), *Kf = malloc(sizeof(float) * D * n), *Vf = malloc(sizeof(float) * D * n);
+                uint8_t *K = malloc(4 * (size_t)D * n), *V = malloc(4 * (size_t)D * n);
+                for (int i = 0; i < D; i++) q[i] = grand();
+                for (int i = 0; i < D * n; i++) { Kf[i] = grand(); Vf[i] = grand(); }
+                size_t es = kv == QWEN3_F32 ? 4 : 2;
+                for (int p = 0; p < n; p++) {
+                    k_store_row(kv, K + (size_t)p * D * es, Kf + (size_t)p * D, D);
+                    k_store_row(kv, V + (size_t)p * D * es, Vf + (size_t)p * D, D);
+                }
+                /* reference in double on the stored (rounded) values */
+                float *Kr = malloc(sizeof(float) * D * n), *Vr = malloc(sizeof(float) * D * n);
+                kmat km = {kv, K, n, D, es * D}, vm = {kv, V, n, D, es * D};
+                for (int p = 0; p < n; p++) { k_row_to_float(&km, p, Kr + (size_t)p * D); k_row_to_float(&vm, p, Vr + (size_t)p * D); }
+                double *s = malloc(sizeof(double) * n), mx = -1e300, l = 0;
+                float scale = 1.0f / sqrtf((float)D);
+                for (int p = 0; p < n; p++) {
+                    double d = 0;
+                    for (int i = 0; i < D; i++) d += (double)q[i] * Kr[(size_t)p * D + i];
+                    s[p] = d * scale;
+                    mx = fmax(mx, s[p]);
+                }
+                for (int p = 0; p < n; p++) { s[p] = exp(s[p] - mx); l += s[p]; }
+                float *o1 = alloc_out(D), *o2 = alloc_out(D);
+                k_attn_head_scalar(q, K, V, kv, D, n, D, scale, o1);
+                k_attn_head(q, K, V, kv, D, n, D, scale, o2);
+                double e1 = 0, e2 = 0;
+                for (int i = 0; i < D; i++) {
+                    double ref = 0;
+                    for (int p = 0; p < n; p++) ref += s[p] / l * Vr[(size_t)p * D + i];
+                    e1 = fmax(e1, fabs(o1[i] - ref));
+                    e2 = fmax(e2, fabs(o2[i] - ref));
+                }
+                char name[96];
+                snprintf(name, sizeof name, "attn-%s-D%d-n%d", qwen3_dtype_name(kv), D, n);
+                CHECK(e1 < 1e-5 && e2 < 1e-5 && guard_ok(o1, D) && guard_ok(o2, D), name, "scalar error %g, simd error %g", e1, e2);
+                free(q); free(Kf); free(Vf); free(K); free(V); free(Kr); free(Vr); free(s); free(o1); free(o2);
+            }
+}
+
+int main(void) {
+    k_init();
+    qpool *p1 = qpool_new(1), *p2 = qpool_new(2);
+    const tcase cases[] = {
+        {"F32", QWEN3_F32, 77}, {"F16", QWEN3_F16, 77}, {"BF16", QWEN3_BF16, 78},
+        {"Q8_0", QWEN3_Q8_0, 224}, {"Q4", QWEN3_Q4, 768},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_type(&cases[i], p1, p2);
+    test_attention();
+    qpool_free(p1);
+    qpool_free(p2);
+    return test_exit();
+}
