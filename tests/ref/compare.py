@@ -30,8 +30,12 @@ import numpy as np
 
 
 def cmp_logits(name, ref_path, got_path, vocab, rows=None, tol=1e-3, out=sys.stdout):
-    ref = np.fromfile(ref_path, dtype="<f4")
-    got = np.fromfile(got_path, dtype="<f4")
+    try:
+        ref = np.fromfile(ref_path, dtype="<f4")
+        got = np.fromfile(got_path, dtype="<f4")
+    except OSError as e:
+        print("FAIL %s: %s" % (name, e), file=out)
+        return False
     if ref.size % vocab:
         print("FAIL %s: reference file %s holds %d floats, not a multiple of vocab %d" % (name, ref_path, ref.size, vocab), file=out)
         return False
@@ -74,9 +78,13 @@ def read_ref_greedy(path):
 
 
 def cmp_greedy(name, ref_path, got_path, tol=1e-3, out=sys.stdout):
-    ids, margins = read_ref_greedy(ref_path)
-    with open(got_path) as f:
-        text = f.read().replace(",", " ").split()
+    try:
+        ids, margins = read_ref_greedy(ref_path)
+        with open(got_path) as f:
+            text = f.read().replace(",", " ").split()
+    except (OSError, ValueError) as e:
+        print("FAIL %s: %s" % (name, e), file=out)
+        return False
     try:
         got = [int(x) for x in text]
     except ValueError:

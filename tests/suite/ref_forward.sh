@@ -15,13 +15,21 @@
 # Greedy: 32 ids after the 7-id prompt for every model, and after the 2,100-id prompt for YaRN.
 # Last, the --thinker checkpoint (real vocabulary) must give <think> then " hmm" forever.
 #
-# Cases: dense tied F32; dense untied BF16 (hidden 96 != heads*head_dim 128, GQA 4:1); dense F16
-# (MHA); MoE norm_topk_prob true (F32) and false (BF16, 16 experts top-4); a dense layer inside a
-# MoE model through mlp_only_layers and through decoder_sparse_step 2; sharded dense BF16 and sharded
-# MoE F16; a tied model that also stores a (different) lm_head.weight; YaRN (factor 4, original 1024,
-# so the 2,100-token prompt runs past the original context). Prompts of 1 and 7 tokens for every
-# model, 2,100 tokens for three of them (token-by-token decode of all 2,100 for the YaRN one only:
-# it is the slow path). Keep it under a minute on 2 cores.
+# Cases: dense tied F32; dense untied BF16 (hidden 96 != heads*head_dim 128, GQA 4:1, rope_theta
+# 10000 where the others have Qwen3's 1e6); dense F16 (MHA, rms_norm_eps 1e-3: an engine that ignored
+# the configured eps would be off by ~0.05); MoE norm_topk_prob true (F32) and false (BF16, 16
+# experts top-4); a dense layer inside a MoE model through mlp_only_layers and through
+# decoder_sparse_step 2; sharded dense BF16 and sharded MoE F16; a tied model that also stores a
+# (different) lm_head.weight; YaRN (factor 4, original 1024, so the 2,100-token prompt runs past the
+# original context). Prompts of 1 and 7 tokens for every model, 2,100 tokens for three of them
+# (token-by-token decode of all 2,100 for the YaRN one only: it is the slow path). Keep it under a
+# minute on 2 cores.
+#
+# How sharp it is (measured by running the reference on deliberately wrong configs): YaRN without
+# its attention factor, with factor 1.25 instead of 4, with the ramp from max_position_embeddings
+# instead of the original, or untruncated; norm_topk_prob flipped; the tied model reading its stored
+# lm_head; mlp_only_layers ignored; rope_theta 1e4 for 1e6 - each moves logits by 1.2 to 16, far
+# past the 1e-3 tolerance. (rms_norm_eps 1e-5 for 1e-6 moves them only 5e-4: hence the 1e-3 case.)
 set -u
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
@@ -111,8 +119,8 @@ printf '17,1023,5,1499,300,0,977' >"$TMP/p7.ids"
 
 model dense-tied-f32 2048 --preset tiny --dtype f32 --seed 1
 model dense-untied-bf16 3000 --preset tiny --untied --dtype bf16 --layers 3 --hidden 96 --heads 8 \
-    --kv-heads 2 --head-dim 16 --intermediate 160 --seed 2
-model dense-mha-f16 1500 --preset tiny --untied --dtype f16 --heads 4 --kv-heads 4 --seed 3
+    --kv-heads 2 --head-dim 16 --intermediate 160 --rope-theta 10000 --seed 2
+model dense-mha-f16 1500 --preset tiny --untied --dtype f16 --heads 4 --kv-heads 4 --rms-eps 1e-3 --seed 3
 model moe-normtopk-f32 2048 --preset tiny-moe --dtype f32 --seed 4
 model moe-nonorm-bf16 2048 --preset tiny-moe --dtype bf16 --no-norm-topk --experts 16 \
     --experts-per-tok 4 --moe-intermediate 32 --seed 5
