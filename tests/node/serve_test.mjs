@@ -246,6 +246,8 @@ async function testServerA(A) {
         ['detokenize_bad_id', '/detokenize', { tokens: [1, -5] }, 400, 'tokens'],
         ['unknown_route', '/v1/nothing', {}, 404, null],
     ];
+    // meanwhile a whole (non-streamed) answer that takes longer than the 3 s idle timeout
+    const slowWhole = post(A.base, '/v1/chat/completions', { model, messages: user('Slow'), max_tokens: 90 });
     const answers = await Promise.all(bad.map(([, path, body]) => post(A.base, path, body)));
     bad.forEach(([name, , , status, param], i) => {
         const a = answers[i];
@@ -272,6 +274,8 @@ async function testServerA(A) {
     check('error_413_endless_chunked', endless.closed && endless.ms < 2500 && (endless.got === '' || /^HTTP\/1\.1 413/.test(endless.got)),
         () => `closed ${endless.closed} after ${endless.ms} ms, got ${endless.got.slice(0, 100)}`);
 
+    const sw = await slowWhole;
+    check('whole_answer_outlives_idle_timeout', sw.status === 200 && sw.json.usage.completion_tokens === 90, () => sw.text.slice(0, 200));
     const ls = await longStream;
     const lj = joinDeltas(ls.events);
     check('stream_unharmed_by_bad_clients', ls.status === 200 && ls.done && lj.finish === 'length' && lj.usage &&

@@ -5,8 +5,8 @@
  * waits for the engine's text in 100 ms slices, checking between slices whether the client is
  * still there: a client that leaves releases its job, which cancels the generation and frees its
  * slot before the next step. While nothing comes (queued, a long prefill) it sends an SSE comment
- * every 2 s: that keeps proxies and the idle timeout from closing a healthy stream, and a write to
- * a vanished client fails at once. */
+ * every 2 s (a third of --timeout when that is shorter): that keeps proxies and the idle timeout
+ * from closing a healthy stream, and a write to a vanished client fails at once. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,6 +27,7 @@ typedef struct stream {
     size_t pos;
     sbuf text;      /* scratch: new generated text */
     int ended;      /* the last event is in out */
+    double keepalive_ms;
 } stream;
 
 static double now_ms(void) {
@@ -76,7 +77,7 @@ static ssize_t stream_read(void *cls, uint64_t at, char *buf, size_t max) {
         if (st->out.len || st->ended) continue;
         if (st->out.oom) return MHD_CONTENT_READER_END_WITH_ERROR;
         if (srv_client_gone(st->c)) return MHD_CONTENT_READER_END_WITH_ERROR;
-        if (now_ms() - t0 >= KEEPALIVE_MS) sb_puts(&st->out, ": keep-alive\n\n");
+        if (now_ms() - t0 >= st->keepalive_ms) sb_puts(&st->out, ": keep-alive\n\n");
     }
 }
 
@@ -163,6 +164,8 @@ static enum MHD_Result generate(srv_http_req *q, int chat) {
     st->c = q->c;
     st->job = job;
     st->resp = resp;
+    st->keepalive_ms = KEEPALIVE_MS;
+    if (st->keepalive_ms > q->s->cfg.timeout_s * 1000.0 / 3) st->keepalive_ms = q->s->cfg.timeout_s * 1000.0 / 3;
     srv_resp_start(&st->resp, &st->out); /* the role chunk goes out at once */
     return srv_reply_stream(q, stream_read, st, stream_free);
 }
