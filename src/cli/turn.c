@@ -25,7 +25,7 @@ const char CLI_GEN_FLAGS[] =
     "  --think-grace N       after the budget, up to N more tokens to reach the end of a line (0: off)\n"
     "  --hide-thinking       do not show the reasoning (it is still generated)\n"
     "  --system TEXT         system message\n"
-    "  -n, --max-tokens N    generate at most N tokens, forced ones included (default 4096; 0: until\n"
+    "  -n, --max-tokens N    generate at most N tokens, forced ones included (default 32768; 0: until\n"
     "                        the context is full)\n"
     "  --temp T              temperature (0: greedy); defaults per mode: thinking 0.6, non-thinking 0.7\n"
     "  --top-k K             (default 20; 0: off)\n"
@@ -43,7 +43,7 @@ void cli_gen_opts_init(cli_gen_opts *o) {
     memset(o, 0, sizeof *o);
     o->temp = o->top_p = o->min_p = o->presence = o->frequency = o->repeat = NAN;
     o->top_k = -1;
-    o->max_tokens = 4096;
+    o->max_tokens = 32768; /* Qwen3 model cards: 32,768 output tokens suffice for most queries */
     o->think_budget = -1;
 }
 

@@ -15,6 +15,10 @@
  *          multi-token item behind the last sampled token: one pass instead of one per forced token.
  *   take   hands out the text and ids produced since the last take.
  *
+ * Stop strings are matched on the whole generated text, reasoning and forced text included (as
+ * OpenAI-compatible servers do: the split into reasoning and content comes after). Penalties count
+ * forced tokens as generated ones: they are part of the output the model conditions on.
+ *
  * Timing: a forward that carries a generation's prompt counts as its prefill time, every other
  * forward (plus its own sampling) as its decode time. In a mixed batch each generation is charged
  * the whole pass, since they share it.
@@ -182,6 +186,10 @@ qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *
     g->eos[1] = tok ? qwen3_token_id(tok, "<|endoftext|>") : -1;
     int32_t think = tok ? qwen3_token_id(tok, "<think>") : -1, end_think = tok ? qwen3_token_id(tok, "</think>") : -1;
     budget_init(&g->bud, p->think_budget, p->think_grace, p->in_think, think, end_think);
+    if (p->think_budget >= 0 && (think < 0 || end_think < 0)) {
+        qerr(e, "gen: a thinking budget needs <think> and </think> tokens, and this tokenizer lacks them");
+        goto fail;
+    }
     if (p->think_budget >= 0) {
         const char *stop_text = p->think_stop_text ? p->think_stop_text : QWEN3_THINK_STOP_TEXT;
         if (encode_text(tok, "gen: think_stop_text", stop_text, &g->force_ids, &g->n_force, e) ||
@@ -189,7 +197,7 @@ qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *
             goto fail;
         int closes = 0;
         for (int k = 0; k < g->n_force; k++) closes |= g->force_ids[k] == end_think;
-        if (!closes || end_think < 0) {
+        if (!closes) {
             qerr(e, "gen: think_stop_text must contain </think> (it has to close the thinking block)");
             goto fail;
         }
