@@ -73,7 +73,8 @@ import numpy as np
 # ---- safetensors -----------------------------------------------------------------------------------
 
 def read_safetensors(path):
-    """Returns {name: float64 array} for one .safetensors file. Raises ValueError naming the fault."""
+    """Returns {name: (raw little-endian array view, dtype name, shape)} for one .safetensors file,
+    the data memory-mapped, not yet converted. Raises ValueError naming the fault."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         raw = f.read(8)
@@ -91,37 +92,69 @@ def read_safetensors(path):
         b, e = t["data_offsets"]
         shape = tuple(t["shape"])
         count = int(np.prod(shape)) if shape else 1
-        buf = data[b:e]
         dt = t["dtype"]
-        if dt == "F32":
-            esz = 4
-        elif dt in ("BF16", "F16"):
-            esz = 2
-        else:
+        esz = {"F32": 4, "BF16": 2, "F16": 2}.get(dt)
+        if esz is None:
             raise ValueError("%s: tensor %s has unsupported dtype %s" % (path, name, dt))
-        if e - b != count * esz or e > data.shape[0]:
-            raise ValueError("%s: tensor %s: %d bytes for shape %s %s" % (path, name, e - b, shape, dt))
-        if dt == "F32":
-            a = np.frombuffer(buf, dtype="<f4")
-        elif dt == "F16":
-            a = np.frombuffer(buf, dtype="<f2")
-        else:  # bf16: the top half of a float32
-            a = (np.frombuffer(buf, dtype="<u2").astype(np.uint32) << np.uint32(16)).view(np.float32)
-        out[name] = a.astype(np.float64).reshape(shape)
+        if not 0 <= b <= e <= data.shape[0] or e - b != count * esz:
+            raise ValueError("%s: tensor %s: data_offsets [%d, %d) for shape %s %s" % (path, name, b, e, shape, dt))
+        out[name] = (data[b:e], dt, shape)
     return out
 
 
+def widen(raw, dt, shape):
+    """Stored bytes -> float64 array, exactly (every BF16/F16/F32 value is a float64 value)."""
+    if dt == "F32":
+        a = np.frombuffer(raw, dtype="<f4")
+    elif dt == "F16":
+        a = np.frombuffer(raw, dtype="<f2")
+    else:  # bf16: the top half of a float32
+        a = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << np.uint32(16)).view(np.float32)
+    return a.astype(np.float64).reshape(shape)
+
+
+class Weights:
+    """Tensors by name, widened to float64 on use. Small models keep the widened copies; big ones
+    (the real shapes) widen again on each use, so memory stays near the mapped files' size."""
+
+    def __init__(self, model_dir):
+        index = os.path.join(model_dir, "model.safetensors.index.json")
+        if os.path.exists(index):
+            with open(index) as f:
+                files = sorted(set(json.load(f)["weight_map"].values()))
+        else:
+            files = ["model.safetensors"]
+        self.raw = {}
+        for fn in files:
+            self.raw.update(read_safetensors(os.path.join(model_dir, fn)))
+        total = sum(int(np.prod(r[2])) for r in self.raw.values())
+        self.cache = {} if total <= 64 << 20 else None
+
+    def __contains__(self, name):
+        return name in self.raw
+
+    def __getitem__(self, name):
+        if self.cache is not None and name in self.cache:
+            return self.cache[name]
+        a = widen(*self.raw[name])
+        if self.cache is not None:
+            self.cache[name] = a
+        return a
+
+    def rows(self, name, idx):
+        """Selected rows of a 2-D tensor (an embedding lookup) without widening the rest."""
+        raw, dt, shape = self.raw[name]
+        if self.cache is not None:
+            return self[name][idx]
+        row_bytes = len(raw) // shape[0]
+        mat = np.frombuffer(raw, dtype=np.uint8).reshape(shape[0], row_bytes)
+        return widen(np.ascontiguousarray(mat[idx]).reshape(-1), dt, (len(idx),) + tuple(shape[1:]))
+
+
 def load_weights(model_dir):
-    index = os.path.join(model_dir, "model.safetensors.index.json")
-    if os.path.exists(index):
-        with open(index) as f:
-            files = sorted(set(json.load(f)["weight_map"].values()))
-    else:
-        files = ["model.safetensors"]
-    w = {}
-    for fn in files:
-        w.update(read_safetensors(os.path.join(model_dir, fn)))
-    return w
+    """{name: float64 array} of a whole model directory (for small models and one-off checks)."""
+    w = Weights(model_dir)
+    return {k: w[k] for k in w.raw}
 
 
 # ---- the model -------------------------------------------------------------------------------------
@@ -183,10 +216,10 @@ class Qwen3Ref:
         self.L = c["num_hidden_layers"]
         self.V = c["vocab_size"]
         self.eps = float(c.get("rms_norm_eps", 1e-6))
-        self.w = load_weights(model_dir)
+        self.w = Weights(model_dir)
         self.inv_freq, self.att_scale = rope_tables(c)
         tied = c.get("tie_word_embeddings", False)
-        self.lm = self.w["model.embed_tokens.weight"] if tied else self.w["lm_head.weight"]
+        self.lm_name = "model.embed_tokens.weight" if tied else "lm_head.weight"
         mlp_only = set(c.get("mlp_only_layers") or [])
         step = c.get("decoder_sparse_step", 1) or 1
         self.sparse = [self.moe and i not in mlp_only and c.get("num_experts", 0) > 0 and (i + 1) % step == 0
@@ -269,7 +302,7 @@ class Qwen3Ref:
         if ids.size and (ids.min() < 0 or ids.max() >= self.V):
             raise ValueError("token id out of range [0, %d)" % self.V)
         pos = np.arange(self.pos, self.pos + len(ids))
-        h = self.w["model.embed_tokens.weight"][ids]
+        h = self.w.rows("model.embed_tokens.weight", ids)
         for i in range(self.L):
             p = "model.layers.%d." % i
             h = h + self.attention(i, rmsnorm(h, self.w[p + "input_layernorm.weight"], self.eps), pos)
@@ -279,7 +312,7 @@ class Qwen3Ref:
         return rmsnorm(h, self.w["model.norm.weight"], self.eps)
 
     def logits(self, hidden):
-        return hidden @ self.lm.T
+        return hidden @ self.w[self.lm_name].T
 
 
 # ---- command line ----------------------------------------------------------------------------------
@@ -308,8 +341,9 @@ def main(argv):
     hid = m.forward(ids)
     if a.out:
         with open(a.out, "wb") as f:
-            for r0 in range(0, len(ids), 256):  # bounded memory for long prompts x big vocabularies
-                m.logits(hid[r0:r0 + 256]).astype("<f4").tofile(f)
+            step = max(1, (1 << 22) // m.V)  # bounded memory for long prompts x big vocabularies
+            for r0 in range(0, len(ids), step):
+                m.logits(hid[r0:r0 + step]).astype("<f4").tofile(f)
     if a.greedy > 0:
         out, margins = [], []
         last = m.logits(hid[-1:])[0]
