@@ -12,7 +12,7 @@
 set -u
 TMP="$QWEN3_TMP/gen_budget"
 mkdir -p "$TMP"
-M="$TMP/thinker"
+M="$QWEN3_TMP/gen_thinker"   # shared by the gen_* suites (written once)
 if [ ! -f "$M/model.safetensors" ]; then
     "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$M" --preset tiny --vocab 151936 --thinker -q \
         || { echo "FAIL gen_budget: gen_checkpoint.py --thinker failed"; exit 0; }

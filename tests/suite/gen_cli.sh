@@ -13,7 +13,7 @@
 set -u
 TMP="$QWEN3_TMP/gen_cli"
 mkdir -p "$TMP"
-M="$TMP/thinker"
+M="$QWEN3_TMP/gen_thinker"   # shared by the gen_* suites (written once)
 R="$TMP/random"
 if [ ! -f "$M/model.safetensors" ]; then
     "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$M" --preset tiny --vocab 151936 --thinker -q \
