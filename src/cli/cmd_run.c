@@ -18,7 +18,7 @@ static const char *MODEL_FLAGS_RUN =
     "  --quant TYPE          quantize weights at load time: q8_0 or q4\n";
 
 static void usage(void) {
-    printf("usage: qwen3 run MODEL \"question\" [flags]\n\n"
+    printf("usage: qwen3 run MODEL \"question\" [flags]      (flags, then -- before a question starting with -)\n\n"
            "One chat turn with the model's chat template, streamed as it is generated: the reasoning\n"
            "dimmed (on a terminal; between <think> lines otherwise), then the answer. Ctrl-C stops it.\n\n"
            "%s"
@@ -109,8 +109,15 @@ int cmd_run(int argc, char **argv) {
     cli_gen_opts go;
     cli_gen_opts_init(&go);
     const char *dir = NULL, *question = NULL;
-    int raw = 0, as_json = 0, rc = 2;
+    int raw = 0, as_json = 0, rc = 2, flags_end = 0;
     for (int i = 1; i < argc; i++) {
+        if (!flags_end && !strcmp(argv[i], "--")) { flags_end = 1; continue; } /* a question may start with '-' */
+        if (flags_end) {
+            if (!dir) dir = argv[i];
+            else if (!question) question = argv[i];
+            else { cli_fail("run: one question only (quote it): unexpected '%s'", argv[i]); goto out; }
+            continue;
+        }
         if (cli_is_help(argv[i])) { usage(); cli_gen_opts_free(&go); return 0; }
         int r = cli_model_flag(argc, argv, &i, &mo);
         if (r == 0) r = cli_gen_flag(argc, argv, &i, &go);
