@@ -2,6 +2,7 @@
 #include "base/pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,9 @@
 #else
 #define CPU_RELAX() ((void)0)
 #endif
+
+#define SPIN_PAUSES 2000 /* about 50-100 us of pause instructions */
+#define SPIN_YIELDS 200
 
 struct qpool {
     int n;
@@ -43,7 +47,10 @@ static void *worker(void *arg) {
         int spins = 0;
         while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen) {
             if (atomic_load_explicit(&p->quit, memory_order_relaxed)) return NULL;
-            if (++spins < 20000) { CPU_RELAX(); continue; }
+            /* spin a little (the next job of a decode step comes within microseconds), then yield
+             * (an oversubscribed machine needs the core for the thread we wait on), then sleep */
+            if (++spins < SPIN_PAUSES) { CPU_RELAX(); continue; }
+            if (spins < SPIN_PAUSES + SPIN_YIELDS) { sched_yield(); continue; }
             pthread_mutex_lock(&p->mu);
             p->sleepers++;
             while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) pthread_cond_wait(&p->cv, &p->mu);
@@ -111,7 +118,10 @@ void qpool_run(qpool *p, qpool_fn fn, void *ctx) {
     if (p->sleepers) pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0, p->n);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) CPU_RELAX();
+    for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spins++) {
+        if (spins < SPIN_PAUSES) CPU_RELAX();
+        else sched_yield();
+    }
 }
 
 int qpool_default_threads(void) {
