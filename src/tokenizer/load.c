@@ -258,11 +258,10 @@ static json_t *span_json(const char *file, const char *field, const char *a, con
     return v;
 }
 
-static int load_tokenizer_json(loader *L, const char *path, qwen3_err *err) {
-    qfile f;
-    if (qfile_map(&f, path, err)) return -1;
+/* tokenizer.json's contents buf[0..n); path names it in messages. A pure function of the buffer. */
+static int parse_tokenizer_json(loader *L, const char *path, const char *buf, size_t n, qwen3_err *err) {
     jscan j;
-    js_init(&j, path, (const char *)f.data, f.size, err);
+    js_init(&j, path, buf, n, err);
     const char *sp[4][2] = {{0}}; /* added_tokens, normalizer, pre_tokenizer, decoder */
     static const char *const names[4] = {"added_tokens", "normalizer", "pre_tokenizer", "decoder"};
     const char *merges_at = NULL;
@@ -371,6 +370,13 @@ static int load_tokenizer_json(loader *L, const char *path, qwen3_err *err) {
     r = 0;
 out:
     for (int k = 0; k < 4; k++) json_decref(parts[k]);
+    return r;
+}
+
+static int load_tokenizer_json(loader *L, const char *path, qwen3_err *err) {
+    qfile f;
+    if (qfile_map(&f, path, err)) return -1;
+    int r = parse_tokenizer_json(L, path, (const char *)f.data, f.size, err);
     qfile_unmap(&f);
     return r;
 }
@@ -559,6 +565,26 @@ qwen3_tokenizer *qwen3_tokenizer_load(const char *dir, qwen3_err *err) {
     }
     struct qwen3_tokenizer *t = load_sources(dir, err);
     if (t && cached) tk_cache_write(t, cpath, key); /* best effort: a read-only home just parses each time */
+    return t;
+}
+
+qwen3_tokenizer *tk_load_json_mem(const char *name, const char *buf, size_t n, qwen3_err *err) {
+    struct qwen3_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) {
+        qerr(err, "out of memory");
+        return NULL;
+    }
+    t->gen = next_generation();
+    tk_unicode_init(t);
+    loader L = {.t = t, .file = name};
+    int r = parse_tokenizer_json(&L, name, buf, n, err);
+    if (!r) r = finish(t, name, err);
+    free(L.s);
+    free(L.raw);
+    if (r) {
+        qwen3_tokenizer_free(t);
+        return NULL;
+    }
     return t;
 }
 

@@ -45,6 +45,7 @@ struct qwen3_tokenizer {
 
     /* token bytes: id i is blob[off[i] .. off[i] + len[i]); len UINT32_MAX marks an unused id */
     uint32_t *off, *len;
+    size_t ids_cap; /* allocated length of off and len */
     char *blob;
     size_t blob_len, blob_cap;
     size_t max_token_len;
@@ -73,6 +74,12 @@ struct qwen3_tokenizer {
     void *cache_map;
     size_t cache_size;
 };
+
+/* --- load.c ------------------------------------------------------------------------------------- */
+
+/* A tokenizer from tokenizer.json contents in memory (no tokenizer_config.json, no cache): the
+ * loader's pure entry point, for the fuzzer. name is used in messages. */
+struct qwen3_tokenizer *tk_load_json_mem(const char *name, const char *buf, size_t n, qwen3_err *err);
 
 /* --- unicode.c ---------------------------------------------------------------------------------- */
 

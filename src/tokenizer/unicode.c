@@ -194,9 +194,11 @@ const unsigned char *tk_nfc(const struct qwen3_tokenizer *t, const unsigned char
             e += (size_t)cl;
         }
         size_t cs = last_safe > copied ? last_safe : copied;
-        if (reserve(buf, cap, o + (cs - copied)) != 0) return NULL;
-        memcpy(*buf + o, s + copied, cs - copied);
-        o += cs - copied;
+        if (cs > copied) {
+            if (reserve(buf, cap, o + (cs - copied)) != 0) return NULL;
+            memcpy(*buf + o, s + copied, cs - copied);
+            o += cs - copied;
+        }
         o = nfc_chunk(s + cs, e - cs, buf, cap, o);
         if (o == (size_t)-1) return NULL;
         copied = e;

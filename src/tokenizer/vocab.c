@@ -43,13 +43,16 @@ int32_t tk_vocab_find(const struct qwen3_tokenizer *t, const void *p, size_t n) 
 int tk_token_set(struct qwen3_tokenizer *t, int32_t id, const void *p, size_t n) {
     if (id < 0 || id >= TK_MAX_IDS || n >= UINT32_MAX) return -1;
     if (id >= t->n_ids) {
-        size_t c = 1024;
-        while (c <= (size_t)id) c *= 2;
-        uint32_t *off = realloc(t->off, c * sizeof *off);
-        if (off) t->off = off;
-        uint32_t *len = realloc(t->len, c * sizeof *len);
-        if (len) t->len = len;
-        if (!off || !len) return -1;
+        if ((size_t)id >= t->ids_cap) {
+            size_t c = t->ids_cap ? t->ids_cap : 1024;
+            while (c <= (size_t)id) c *= 2;
+            uint32_t *off = realloc(t->off, c * sizeof *off);
+            if (off) t->off = off;
+            uint32_t *len = realloc(t->len, c * sizeof *len);
+            if (len) t->len = len;
+            if (!off || !len) return -1;
+            t->ids_cap = c;
+        }
         for (int32_t k = t->n_ids; k <= id; k++) t->len[k] = UINT32_MAX;
         t->n_ids = id + 1;
     }
