@@ -135,7 +135,7 @@ typedef struct tk_scratch {
     tk_merge *pcache; /* TK_PCACHE_SLOTS recent merge lookups (NULL: none); key 0 = empty */
 } tk_scratch;
 
-#define TK_PCACHE_SLOTS 4096 /* power of two; 64 KB, stays in the L2 cache */
+#define TK_PCACHE_SLOTS 16384 /* power of two; 256 KB: stays in L2, misses 35% on multilingual text (4096: 54%) */
 
 void tk_scratch_free(tk_scratch *s);
 
