@@ -20,6 +20,7 @@ static const cli_cmd commands[] = {
     {"render", cmd_render, "chat requests (JSON) -> prompt text in the Qwen3 chat format"},
     {"serve", cmd_serve, "OpenAI-compatible HTTP server (chat, completions, streaming, batching)"},
     {"quantize", cmd_quantize, "write a Q8_0 or Q4 copy of a model that loads by mmap"},
+    {"bench", cmd_bench, "prefill and decode tokens/s against the machine's measured limits"},
     {"help", NULL, "this list"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])

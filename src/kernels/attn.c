@@ -90,7 +90,7 @@ TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask
 }
 
 /* NC chunks of 16 dims (D <= 16 * NC); the accumulator lives in registers for the common D = 128 */
-TGT static inline void attn_avx512(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n,
+TGT static inline __attribute__((always_inline)) void attn_avx512(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n,
                                    int D, float scale, float *out, int NC) {
     __m512 qv[16], acc[16];
     __mmask16 mk[16];

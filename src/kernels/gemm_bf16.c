@@ -116,23 +116,47 @@ TGT static void q4_row_bf16(const uint8_t *row, uint16_t *out, int64_t K) {
     }
 }
 
-/* ---- the register tile: R rows (<= 8) x G groups of 16 tokens (<= 3) */
+/* ---- the register tile: 8 rows x G groups of 16 tokens (G <= 3), 24 named accumulators (GCC keeps
+ * an array of 24 vectors in memory); rows past a panel's multiple of 8 take the generic tile */
 
-TGT static inline void tile(const uint32_t *w, size_t wstride, int R, const uint32_t *xp, size_t gstride, int G,
-                            int64_t K2, float *out /* [8][48] */) {
-    __m512 acc[8][3];
-    for (int r = 0; r < 8; r++)
-        for (int j = 0; j < 3; j++) acc[r][j] = _mm512_setzero_ps();
+#define ACC3(r) __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = a##r##0, a##r##2 = a##r##0
+#define DP3(r)                                                                                        \
+    do {                                                                                              \
+        __m512bh wb = (__m512bh)_mm512_set1_epi32((int)w[(size_t)(r)*wstride + (size_t)c2]);          \
+        a##r##0 = _mm512_dpbf16_ps(a##r##0, wb, x0);                                                  \
+        if (G > 1) a##r##1 = _mm512_dpbf16_ps(a##r##1, wb, x1);                                       \
+        if (G > 2) a##r##2 = _mm512_dpbf16_ps(a##r##2, wb, x2);                                       \
+    } while (0)
+#define ST3(r)                                                                                        \
+    do {                                                                                              \
+        _mm512_storeu_ps(out + (r)*48, a##r##0);                                                      \
+        if (G > 1) _mm512_storeu_ps(out + (r)*48 + 16, a##r##1);                                      \
+        if (G > 2) _mm512_storeu_ps(out + (r)*48 + 32, a##r##2);                                      \
+    } while (0)
+
+TGT static inline __attribute__((always_inline)) void tile8(const uint32_t *w, size_t wstride, const uint32_t *xp,
+                                                            size_t gstride, int G, int64_t K2, float *out) {
+    ACC3(0); ACC3(1); ACC3(2); ACC3(3); ACC3(4); ACC3(5); ACC3(6); ACC3(7);
     for (int64_t c2 = 0; c2 < K2; c2++) {
-        __m512bh xv[3];
-        for (int j = 0; j < G; j++) xv[j] = (__m512bh)_mm512_loadu_si512(xp + (size_t)j * gstride + (size_t)c2 * 16);
-        for (int r = 0; r < R; r++) {
-            __m512bh wb = (__m512bh)_mm512_set1_epi32((int)w[(size_t)r * wstride + (size_t)c2]);
-            for (int j = 0; j < G; j++) acc[r][j] = _mm512_dpbf16_ps(acc[r][j], wb, xv[j]);
-        }
+        __m512bh x0 = (__m512bh)_mm512_loadu_si512(xp + (size_t)c2 * 16), x1 = x0, x2 = x0;
+        if (G > 1) x1 = (__m512bh)_mm512_loadu_si512(xp + gstride + (size_t)c2 * 16);
+        if (G > 2) x2 = (__m512bh)_mm512_loadu_si512(xp + 2 * gstride + (size_t)c2 * 16);
+        DP3(0); DP3(1); DP3(2); DP3(3); DP3(4); DP3(5); DP3(6); DP3(7);
     }
+    ST3(0); ST3(1); ST3(2); ST3(3); ST3(4); ST3(5); ST3(6); ST3(7);
+}
+
+/* any R <= 8 rows x G <= 3 groups, for the ragged edges */
+TGT static void tile_any(const uint32_t *w, size_t wstride, int R, const uint32_t *xp, size_t gstride, int G, int64_t K2,
+                         float *out) {
     for (int r = 0; r < R; r++)
-        for (int j = 0; j < G; j++) _mm512_storeu_ps(out + r * 48 + j * 16, acc[r][j]);
+        for (int j = 0; j < G; j++) {
+            __m512 acc = _mm512_setzero_ps();
+            for (int64_t c2 = 0; c2 < K2; c2++)
+                acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_set1_epi32((int)w[(size_t)r * wstride + (size_t)c2]),
+                                       (__m512bh)_mm512_loadu_si512(xp + (size_t)j * gstride + (size_t)c2 * 16));
+            _mm512_storeu_ps(out + r * 48 + j * 16, acc);
+        }
 }
 
 TGT void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch) {
@@ -171,10 +195,10 @@ TGT void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float
                 int R = p1 - r < 8 ? (int)(p1 - r) : 8;
                 const uint32_t *w = wbase + (size_t)(r - p0) * wstride;
                 /* constant tile shapes in the common cases let the compiler keep the tile in registers */
-                if (R == 8 && G == 3) tile(w, wstride, 8, xp, gstride, 3, K2, out);
-                else if (R == 8 && G == 2) tile(w, wstride, 8, xp, gstride, 2, K2, out);
-                else if (R == 8 && G == 1) tile(w, wstride, 8, xp, gstride, 1, K2, out);
-                else tile(w, wstride, R, xp, gstride, G, K2, out);
+                if (R == 8 && G == 3) tile8(w, wstride, xp, gstride, 3, K2, out);
+                else if (R == 8 && G == 2) tile8(w, wstride, xp, gstride, 2, K2, out);
+                else if (R == 8 && G == 1) tile8(w, wstride, xp, gstride, 1, K2, out);
+                else tile_any(w, wstride, R, xp, gstride, G, K2, out);
                 for (int i = 0; i < R; i++)
                     for (int j = 0; j < G * 16; j++) {
                         int t = g * 16 + j;

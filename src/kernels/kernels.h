@@ -93,6 +93,12 @@ void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float *Y,
  * type's activation format (arow_bytes apart). */
 void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int simd);
 
+/* Machine limits (kernels/peak.c): read bandwidth in GB/s with `threads` threads over a buffer of
+ * `bytes`, and the peak in GFLOP/s (2 per multiply-add) of kind 1 f32 FMA, 2 bf16 vdpbf16ps, 3 int8
+ * vpdpbusd on `threads` threads. 0 when the CPU lacks the instructions. */
+double k_peak_read_gbps(int threads, size_t bytes);
+double k_peak_gflops(int kind, int threads);
+
 /* Row i of W as floats (any type); for embeddings lookups and tests. */
 void k_row_to_float(const kmat *W, int64_t i, float *out);
 

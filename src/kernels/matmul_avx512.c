@@ -12,7 +12,7 @@
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
 
-TGT static inline __m512 load_w(qwen3_dtype t, const void *row, int64_t c, __mmask16 m) {
+TGT static inline __attribute__((always_inline)) __m512 load_w(qwen3_dtype t, const void *row, int64_t c, __mmask16 m) {
     switch (t) {
     case QWEN3_BF16: {
         __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + c);
@@ -27,7 +27,7 @@ TGT static inline __m512 load_w(qwen3_dtype t, const void *row, int64_t c, __mma
 }
 
 /* rb rows (1..4) x tb tokens (1..4) tile; templated by the constant arguments after inlining. */
-TGT static inline void tile(qwen3_dtype t, const uint8_t *w0, size_t rbytes, int rb, const float *x0, int64_t ldx,
+TGT static inline __attribute__((always_inline)) void tile(qwen3_dtype t, const uint8_t *w0, size_t rbytes, int rb, const float *x0, int64_t ldx,
                             int tb, int64_t cols, float *y, int64_t ldy) {
     __m512 acc[4][4];
     for (int i = 0; i < 4; i++)
@@ -46,7 +46,7 @@ TGT static inline void tile(qwen3_dtype t, const uint8_t *w0, size_t rbytes, int
 
 #define TOKEN_CHUNK 64
 
-TGT static void rows_typed(qwen3_dtype t, const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1) {
+TGT static inline __attribute__((always_inline)) void rows_typed(qwen3_dtype t, const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1) {
     const uint8_t *base = W->data;
     for (int t0 = 0; t0 < n; t0 += TOKEN_CHUNK) {
         int t1 = t0 + TOKEN_CHUNK < n ? t0 + TOKEN_CHUNK : n;
@@ -60,13 +60,74 @@ TGT static void rows_typed(qwen3_dtype t, const kmat *W, const float *X, int n, 
                 /* constant rb/tb in the common cases lets the compiler unroll the tile fully */
                 if (rb == 4 && tb == 4) tile(t, w0, W->row_bytes, 4, x0, W->cols, 4, W->cols, y, W->rows);
                 else if (rb == 4 && tb == 1) tile(t, w0, W->row_bytes, 4, x0, W->cols, 1, W->cols, y, W->rows);
+                else if (rb == 4 && tb == 2) tile(t, w0, W->row_bytes, 4, x0, W->cols, 2, W->cols, y, W->rows);
+                else if (rb == 4 && tb == 3) tile(t, w0, W->row_bytes, 4, x0, W->cols, 3, W->cols, y, W->rows);
                 else tile(t, w0, W->row_bytes, rb, x0, W->cols, tb, W->cols, y, W->rows);
             }
         }
     }
 }
 
+/* Decoding: 4 rows x 1 token with the accumulators in named registers (GCC keeps the tile's arrays
+ * in memory when it cannot prove their indices constant); weights stream once, x stays in L1. Each
+ * (row, token) is summed exactly as in the tile (lane-wise over 16-column steps, then reduced), so
+ * both give the same bits. */
+TGT static inline __attribute__((always_inline)) void mv4(qwen3_dtype t, const uint8_t *w, size_t rb, int nr, const float *x,
+                                                          int64_t cols, float *y) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t c = 0; c < cols; c += 16) {
+        __mmask16 m = cols - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - c)) - 1);
+        __m512 xv = _mm512_maskz_loadu_ps(m, x + c);
+        if (nr == 4 && (c & 31) == 0) {
+            /* the next 4 rows at this column: one cache line of each, a block (~8 KB) ahead of use,
+             * since 4 short interleaved streams restart too often for the hardware prefetcher */
+            const uint8_t *nx = w + 4 * rb + (size_t)c * (t == QWEN3_F32 ? 4 : 2);
+            _mm_prefetch((const char *)nx, _MM_HINT_T0);
+            _mm_prefetch((const char *)(nx + rb), _MM_HINT_T0);
+            _mm_prefetch((const char *)(nx + 2 * rb), _MM_HINT_T0);
+            _mm_prefetch((const char *)(nx + 3 * rb), _MM_HINT_T0);
+            if (t == QWEN3_F32) {
+                _mm_prefetch((const char *)(nx + 64), _MM_HINT_T0);
+                _mm_prefetch((const char *)(nx + rb + 64), _MM_HINT_T0);
+                _mm_prefetch((const char *)(nx + 2 * rb + 64), _MM_HINT_T0);
+                _mm_prefetch((const char *)(nx + 3 * rb + 64), _MM_HINT_T0);
+            }
+        }
+        a0 = _mm512_fmadd_ps(load_w(t, w, c, m), xv, a0);
+        if (nr > 1) a1 = _mm512_fmadd_ps(load_w(t, w + rb, c, m), xv, a1);
+        if (nr > 2) a2 = _mm512_fmadd_ps(load_w(t, w + 2 * rb, c, m), xv, a2);
+        if (nr > 3) a3 = _mm512_fmadd_ps(load_w(t, w + 3 * rb, c, m), xv, a3);
+    }
+    y[0] = _mm512_reduce_add_ps(a0);
+    if (nr > 1) y[1] = _mm512_reduce_add_ps(a1);
+    if (nr > 2) y[2] = _mm512_reduce_add_ps(a2);
+    if (nr > 3) y[3] = _mm512_reduce_add_ps(a3);
+}
+
+TGT static inline __attribute__((always_inline)) void rows_mv(qwen3_dtype t, const kmat *W, const float *X, int n, float *Y,
+                                                              int64_t r0, int64_t r1) {
+    const uint8_t *base = W->data;
+    for (int64_t r = r0; r < r1; r += 4) {
+        int nr = r1 - r >= 4 ? 4 : (int)(r1 - r);
+        const uint8_t *w = base + (size_t)r * W->row_bytes;
+        for (int j = 0; j < n; j++) {
+            const float *x = X + (size_t)j * (size_t)W->cols;
+            float *y = Y + (size_t)j * (size_t)W->rows + (size_t)r;
+            if (nr == 4) mv4(t, w, W->row_bytes, 4, x, W->cols, y);
+            else mv4(t, w, W->row_bytes, nr, x, W->cols, y);
+        }
+    }
+}
+
 TGT void k_matmul_rows_avx512(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1) {
+    if (n <= 4) {
+        switch (W->type) {
+        case QWEN3_F32: rows_mv(QWEN3_F32, W, X, n, Y, r0, r1); return;
+        case QWEN3_F16: rows_mv(QWEN3_F16, W, X, n, Y, r0, r1); return;
+        case QWEN3_BF16: rows_mv(QWEN3_BF16, W, X, n, Y, r0, r1); return;
+        default: break;
+        }
+    }
     switch (W->type) {
     case QWEN3_F32: rows_typed(QWEN3_F32, W, X, n, Y, r0, r1); break;
     case QWEN3_F16: rows_typed(QWEN3_F16, W, X, n, Y, r0, r1); break;

@@ -31,6 +31,8 @@ TGT void kq_dot_q8_0_avx512(const uint8_t *w, size_t wstride, int nr, const void
     for (int64_t b = 0; b < n / 32; b++) {
         __m256i x = _mm256_loadu_si256((const __m256i *)(xq + 32 * b));
         float dx = xd[b];
+        if ((b & 1) == 0) /* the next 4 rows' bytes at this column (see matmul_avx512.c: short streams) */
+            for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(w + (size_t)(4 + r) * wstride + (size_t)b * 34), _MM_HINT_T0);
         for (int r = 0; r < nr; r++) {
             const uint8_t *blk = w + (size_t)r * wstride + (size_t)b * 34;
             __m256i wv = _mm256_loadu_si256((const __m256i *)(blk + 2));
@@ -61,6 +63,12 @@ TGT void kq_dot_q4_avx512(const uint8_t *w, size_t wstride, int nr, const void *
                 x3 = _mm512_loadu_si512(xs + 192);
         __m128i bs = _mm_loadu_si128((const __m128i *)(bsum + 8 * sb));
         float dx = xd[sb];
+        for (int r = 0; r < 4; r++) {
+            const char *nx = (const char *)(w + (size_t)(4 + r) * wstride + (size_t)sb * sizeof(kq4_block));
+            _mm_prefetch(nx, _MM_HINT_T0);
+            _mm_prefetch(nx + 64, _MM_HINT_T0);
+            _mm_prefetch(nx + 128, _MM_HINT_T0);
+        }
         for (int r = 0; r < nr; r++) {
             const kq4_block *blk = (const kq4_block *)(w + (size_t)r * wstride) + sb;
             __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)blk->sc)));

@@ -1,0 +1,236 @@
+/* cmd_bench.c - `qwen3 bench MODEL`: prefill and decode speed against the machine's limits.
+ *
+ * Prefill: one forward pass over -p random tokens (logits of the last only, as llama-bench pp).
+ * Decode: -n tokens one at a time from an empty cache (as llama-bench tg). --parallel N: N sequences
+ * decoding together, one forward pass per step over all of them (the server's batching), aggregate
+ * tokens/s. Each phase runs once after a short warm-up that faults the weights in.
+ *
+ * Against the machine: decode's bytes per token (the weights a token reads: every layer matrix, the
+ * active experts, the lm_head, one embedding row, plus the KV cache read at the mean context) times
+ * tokens/s gives GB/s, reported as a fraction of the read bandwidth that all threads get over a 1 GiB
+ * buffer; a model of a few hundred MB partly stays in the 260 MB L3 between tokens, so it can pass
+ * 100%. Prefill's FLOPs (2 per multiply-add: matrices, attention at the mean context, the lm_head for
+ * the last token) per second, as a fraction of the measured peak of the arithmetic it uses (bf16
+ * dot products on the fast path, f32 FMA on the exact one). Peaks come from kernels/peak.c unless
+ * given as flags. "cpu" is the process's CPU time over threads x wall time: below 100% the run did
+ * not get the whole machine (other processes, or threads waiting on each other). Reads model
+ * internals for the byte and FLOP counts (a benchmark may). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* CPU seconds of this process (all threads): with wall time and the thread count it shows how much
+ * of the machine the run got (other processes compete on a shared machine). */
+static double cpu_s(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + 1e-6 * (double)u.ru_utime.tv_usec + (double)u.ru_stime.tv_sec +
+           1e-6 * (double)u.ru_stime.tv_usec;
+}
+
+static double mbytes(const kmat *k) { return (double)k->rows * (double)k->row_bytes; }
+static double mparams(const kmat *k) { return (double)k->rows * (double)k->cols; }
+
+/* Per token: weight bytes read in decode, and matrix multiply-adds (without the lm_head). */
+static void model_costs(const qwen3_model *m, double *wbytes, double *macs) {
+    const qwen3_config *c = &m->c;
+    double b = mbytes(&m->lm_head) + (double)m->embed.row_bytes, a = 0;
+    for (int l = 0; l < c->num_layers; l++) {
+        const layer_weights *L = &m->layers[l];
+        const kmat *att[4] = {&L->wq, &L->wk, &L->wv, &L->wo};
+        for (int i = 0; i < 4; i++) { b += mbytes(att[i]); a += mparams(att[i]); }
+        if (L->is_moe) {
+            double k = c->num_experts_per_tok;
+            b += mbytes(&L->router) + k * (mbytes(&L->egate[0]) + mbytes(&L->eup[0]) + mbytes(&L->edown[0]));
+            a += mparams(&L->router) + k * (mparams(&L->egate[0]) + mparams(&L->eup[0]) + mparams(&L->edown[0]));
+        } else {
+            b += mbytes(&L->gate) + mbytes(&L->up) + mbytes(&L->down);
+            a += mparams(&L->gate) + mparams(&L->up) + mparams(&L->down);
+        }
+    }
+    *wbytes = b;
+    *macs = a;
+}
+
+/* KV values per position over all layers (K and V) */
+static double kv_values(const qwen3_config *c) { return 2.0 * c->num_layers * c->num_kv_heads * c->head_dim; }
+/* attention multiply-adds of one token at context len */
+static double attn_macs(const qwen3_config *c, double len) { return 2.0 * c->num_layers * c->num_heads * c->head_dim * len; }
+
+typedef struct {
+    double gbps, f32, bf16, int8;
+} peaks;
+
+static int decode_steps(qwen3_model *m, qwen3_seq **s, int ns, int steps, int32_t *tok, float *logits, qwen3_err *e) {
+    qwen3_batch_item it[64];
+    const int V = m->c.vocab_size;
+    for (int k = 0; k < steps; k++) {
+        for (int i = 0; i < ns; i++) it[i] = (qwen3_batch_item){s[i], &tok[i], 1, QWEN3_LOGITS_LAST, logits + (size_t)i * V};
+        if (qwen3_forward(m, it, ns, e)) return -1;
+        for (int i = 0; i < ns; i++) tok[i] = (int32_t)((tok[i] * 7919 + 13 + k) % V); /* any token; speed only */
+    }
+    return 0;
+}
+
+int cmd_bench(int argc, char **argv) {
+    cli_model_opts o = {0};
+    const char *dir = NULL;
+    long p = 512, n = 128, par = 0;
+    int json = 0, exact = 0, machine_only = 0;
+    peaks pk = {0, 0, 0, 0};
+    o.load.fast = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            printf("usage: qwen3 bench MODEL [-p 512] [-n 128] [-t N] [--parallel N] [--json] [flags]\n"
+                   "       qwen3 bench --machine [-t N] [--json]\n\n"
+                   "Prefill tokens/s (-p tokens, one pass) and decode tokens/s (-n tokens from an empty cache),\n"
+                   "the GFLOP/s and GB/s they imply, and those as fractions of the machine's peaks, measured here\n"
+                   "(read bandwidth of all threads over 1 GiB; f32 FMA, bf16 and int8 dot-product peaks) or given.\n\n"
+                   "  -p N              prefill tokens (default 512; 0 skips)\n"
+                   "  -n N              decode tokens (default 128; 0 skips)\n"
+                   "  --parallel N      also decode N sequences together (one pass per step), aggregate tok/s\n"
+                   "  --exact           the exact float32 path for float weights (default: fast)\n"
+                   "  --bw GBPS, --peak-f32 G, --peak-bf16 G, --peak-int8 G   peaks instead of measuring\n"
+                   "  --machine         only measure and print the peaks\n"
+                   "  --json            one JSON object instead of the table\n"
+                   "  -t N, --quant q8_0|q4, --ctx N   as for other model commands\n");
+            return 0;
+        }
+        double v;
+        if (!strcmp(a, "-p")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 0, 1 << 20, &p)) return 2; }
+        else if (!strcmp(a, "-n")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 0, 1 << 20, &n)) return 2; }
+        else if (!strcmp(a, "--parallel")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 64, &par)) return 2; }
+        else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--exact")) exact = 1;
+        else if (!strcmp(a, "--machine")) machine_only = 1;
+        else if (!strcmp(a, "--bw")) { if (cli_float(a, i + 1 < argc ? argv[++i] : NULL, 0.001, 1e6, &v)) return 2; pk.gbps = v; }
+        else if (!strcmp(a, "--peak-f32")) { if (cli_float(a, i + 1 < argc ? argv[++i] : NULL, 0.001, 1e7, &v)) return 2; pk.f32 = v; }
+        else if (!strcmp(a, "--peak-bf16")) { if (cli_float(a, i + 1 < argc ? argv[++i] : NULL, 0.001, 1e7, &v)) return 2; pk.bf16 = v; }
+        else if (!strcmp(a, "--peak-int8")) { if (cli_float(a, i + 1 < argc ? argv[++i] : NULL, 0.001, 1e7, &v)) return 2; pk.int8 = v; }
+        else {
+            int r = cli_model_flag(argc, argv, &i, &o);
+            if (r < 0) return 2;
+            if (r) continue;
+            if (a[0] == '-') return cli_fail("bench: unknown flag '%s' (see qwen3 bench --help)", a), 2;
+            if (dir) return cli_fail("bench: more than one MODEL given"), 2;
+            dir = a;
+        }
+    }
+    if (exact) o.load.fast = 0;
+    if (!dir && !machine_only) return cli_fail("bench: MODEL directory missing (see qwen3 bench --help)"), 2;
+    int threads = o.load.n_threads > 0 ? o.load.n_threads : qpool_default_threads();
+    if (pk.gbps == 0) pk.gbps = k_peak_read_gbps(threads, (size_t)1 << 30);
+    if (pk.f32 == 0) pk.f32 = k_peak_gflops(1, threads);
+    if (pk.bf16 == 0) pk.bf16 = k_peak_gflops(2, threads);
+    if (pk.int8 == 0) pk.int8 = k_peak_gflops(3, threads);
+    if (machine_only) {
+        if (json) printf("{\"threads\": %d, \"read_gbps\": %.2f, \"peak_f32\": %.1f, \"peak_bf16\": %.1f, \"peak_int8\": %.1f}\n",
+                         threads, pk.gbps, pk.f32, pk.bf16, pk.int8);
+        else printf("machine: %d threads, read %.1f GB/s (1 GiB), peak GFLOP/s: f32 FMA %.0f, bf16 %.0f, int8 %.0f\n", threads,
+                    pk.gbps, pk.f32, pk.bf16, pk.int8);
+        return 0;
+    }
+    if (o.ctx == 0) o.ctx = (int)(p + n + 16);
+    double tl0 = now_s();
+    qwen3_model *m = cli_load_model(dir, &o);
+    if (!m) return 1;
+    double load_s = now_s() - tl0;
+    const qwen3_config *c = qwen3_model_config(m);
+    qwen3_err e = {0};
+    int rc = 1, ns = par > 0 ? (int)par : 1;
+    long plen = p > 16 ? p : 16;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)plen), tok[64];
+    float *logits = malloc(sizeof(float) * (size_t)c->vocab_size * (size_t)ns);
+    qwen3_seq *s[64] = {0};
+    for (int i = 0; i < ns; i++)
+        if (!(s[i] = qwen3_seq_new(m, o.ctx, &e))) { cli_fail("%s", e.msg); goto done; }
+    if (!ids || !logits) { cli_fail("out of memory"); goto done; }
+    for (long i = 0; i < plen; i++) ids[i] = (int32_t)((i * 2654435761u) % (unsigned)c->vocab_size);
+    double wbytes, macs;
+    model_costs(m, &wbytes, &macs);
+    const double kv_es = m->kv_type == QWEN3_F32 ? 4 : 2;
+    /* warm-up: fault the weights in (a 16-token prefill and two decode steps), then empty the cache */
+    {
+        qwen3_batch_item it = {s[0], ids, 16, QWEN3_LOGITS_LAST, logits};
+        if (qwen3_forward(m, &it, 1, &e)) { cli_fail("%s", e.msg); goto done; }
+        tok[0] = 1;
+        if (decode_steps(m, s, 1, 2, tok, logits, &e)) { cli_fail("%s", e.msg); goto done; }
+        qwen3_seq_truncate(s[0], 0, &e);
+    }
+    double pp_s = 0, pp_tps = 0, pp_gf = 0, tg_s = 0, tg_tps = 0, tg_gbps = 0, par_s = 0, par_tps = 0, pp_cpu = 0, tg_cpu = 0;
+    const double pp_peak = m->fast ? pk.bf16 : pk.f32;
+    if (p > 0) {
+        qwen3_batch_item it = {s[0], ids, (int)p, QWEN3_LOGITS_LAST, logits};
+        double t0 = now_s(), c0 = cpu_s();
+        if (qwen3_forward(m, &it, 1, &e)) { cli_fail("%s", e.msg); goto done; }
+        pp_s = now_s() - t0;
+        pp_cpu = (cpu_s() - c0) / (pp_s * threads);
+        pp_tps = (double)p / pp_s;
+        double flops = 2.0 * (macs * (double)p + attn_macs(c, ((double)p + 1) / 2) * (double)p + mparams(&m->lm_head));
+        pp_gf = flops / pp_s / 1e9;
+        qwen3_seq_truncate(s[0], 0, &e);
+    }
+    if (n > 0) {
+        tok[0] = 1;
+        double t0 = now_s(), c0 = cpu_s();
+        if (decode_steps(m, s, 1, (int)n, tok, logits, &e)) { cli_fail("%s", e.msg); goto done; }
+        tg_s = now_s() - t0;
+        tg_cpu = (cpu_s() - c0) / (tg_s * threads);
+        tg_tps = (double)n / tg_s;
+        double bytes = wbytes + kv_values(c) * kv_es * ((double)n + 1) / 2;
+        tg_gbps = bytes * tg_tps / 1e9;
+        qwen3_seq_truncate(s[0], 0, &e);
+    }
+    if (par > 0 && n > 0) {
+        for (int i = 0; i < ns; i++) tok[i] = 1 + i;
+        double t0 = now_s();
+        if (decode_steps(m, s, ns, (int)n, tok, logits, &e)) { cli_fail("%s", e.msg); goto done; }
+        par_s = now_s() - t0;
+        par_tps = (double)n * ns / par_s;
+    }
+    const char *wt = qwen3_dtype_name(m->layers[0].wq.type);
+    if (json) {
+        printf("{\"model\": \"%s\", \"weights\": \"%s\", \"lm_head\": \"%s\", \"mode\": \"%s\", \"kv\": \"%s\", \"threads\": %d, "
+               "\"load_s\": %.3f, \"weight_bytes_per_token\": %.0f, "
+               "\"prefill\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gflops\": %.1f, \"peak_frac\": %.3f, \"cpu_frac\": %.2f}, "
+               "\"decode\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gbps\": %.2f, \"bw_frac\": %.3f, \"cpu_frac\": %.2f}, "
+               "\"parallel\": {\"sequences\": %ld, \"tok_s\": %.2f}, "
+               "\"machine\": {\"read_gbps\": %.2f, \"peak_f32\": %.1f, \"peak_bf16\": %.1f, \"peak_int8\": %.1f}}\n",
+               dir, wt, qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads,
+               load_s, wbytes, p, pp_s, pp_tps, pp_gf, pp_peak > 0 ? pp_gf / pp_peak : 0, pp_cpu, n, tg_s, tg_tps, tg_gbps,
+               pk.gbps > 0 ? tg_gbps / pk.gbps : 0, tg_cpu, par, par_tps, pk.gbps, pk.f32, pk.bf16, pk.int8);
+    } else {
+        printf("model    %s: %s weights, lm_head %s, %s path, KV %s, %d threads, loaded in %.2f s\n", dir, wt,
+               qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads, load_s);
+        printf("machine  read %.1f GB/s; peak GFLOP/s f32 %.0f, bf16 %.0f, int8 %.0f\n", pk.gbps, pk.f32, pk.bf16, pk.int8);
+        if (p > 0)
+            printf("prefill  %5ld tokens %8.3f s %9.1f tok/s %8.1f GFLOP/s  %5.1f%% of the %s peak   (cpu %3.0f%%)\n", p, pp_s,
+                   pp_tps, pp_gf, 100 * pp_gf / (pp_peak > 0 ? pp_peak : 1), m->fast ? "bf16" : "f32", 100 * pp_cpu);
+        if (n > 0)
+            printf("decode   %5ld tokens %8.3f s %9.1f tok/s %8.2f GB/s     %5.1f%% of read bandwidth (%.0f MB/token) (cpu %3.0f%%)\n",
+                   n, tg_s, tg_tps, tg_gbps, 100 * tg_gbps / (pk.gbps > 0 ? pk.gbps : 1), wbytes / 1e6, 100 * tg_cpu);
+        if (par > 0 && n > 0)
+            printf("parallel %2ld x %-5ld    %8.3f s %9.1f tok/s aggregate (%.2fx one sequence)\n", par, n, par_s, par_tps,
+                   tg_tps > 0 ? par_tps / tg_tps : 0);
+    }
+    rc = 0;
+done:
+    for (int i = 0; i < ns; i++) qwen3_seq_free(s[i]);
+    free(ids);
+    free(logits);
+    qwen3_model_free(m);
+    return rc;
+}

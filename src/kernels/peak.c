@@ -1,0 +1,135 @@
+/* peak.c - the machine's limits, measured: read bandwidth with n threads over a buffer as large as
+ * asked (>= 1 GiB, so the 260 MB L3 cannot hold it), and the arithmetic peak of the instructions the
+ * kernels use (f32 FMA, bf16 vdpbf16ps, int8 vpdpbusd), with n threads each running independent
+ * chains. `qwen3 bench` reports its speeds as fractions of these.
+ *
+ * Counting: a multiply-add is 2 operations for every type (so int8 "GFLOP/s" is GOP/s, comparable
+ * with llama.cpp's and vendors' figures). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/kernels.h"
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+#define CHAINS 24 /* independent accumulators: vdpbf16ps needs more than 12 to hide its latency */
+
+typedef struct {
+    int kind;              /* 0: read, 1: f32 fma, 2: bf16 dp, 3: int8 dp */
+    const uint8_t *buf;
+    size_t bytes;
+    long iters;
+    pthread_barrier_t *bar;
+    double t0, t1;
+    uint64_t sink;
+} peak_arg;
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512bf16,fma")))
+
+TGT static uint64_t read_avx512(const uint8_t *p, size_t n) {
+    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+    for (size_t i = 0; i + 256 <= n; i += 256) {
+        a = _mm512_xor_si512(a, _mm512_load_si512(p + i));
+        b = _mm512_xor_si512(b, _mm512_load_si512(p + i + 64));
+        c = _mm512_xor_si512(c, _mm512_load_si512(p + i + 128));
+        d = _mm512_xor_si512(d, _mm512_load_si512(p + i + 192));
+    }
+    a = _mm512_xor_si512(_mm512_xor_si512(a, b), _mm512_xor_si512(c, d));
+    return (uint64_t)_mm512_reduce_or_epi64(a);
+}
+
+TGT static uint64_t fma_loop(int kind, long iters) {
+    __m512 f[CHAINS];
+    __m512i q[CHAINS];
+    for (int i = 0; i < CHAINS; i++) { f[i] = _mm512_set1_ps(1e-9f * (float)i); q[i] = _mm512_setzero_si512(); }
+    const __m512 x = _mm512_set1_ps(1.0001f), y = _mm512_set1_ps(0.9999f);
+    const __m512bh bx = (__m512bh)_mm512_set1_epi16(0x3f80);
+    const __m512i u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2);
+    for (long k = 0; k < iters; k++) {
+        if (kind == 1)
+            for (int i = 0; i < CHAINS; i++) f[i] = _mm512_fmadd_ps(x, y, f[i]);
+        else if (kind == 2)
+            for (int i = 0; i < CHAINS; i++) f[i] = _mm512_dpbf16_ps(f[i], bx, bx);
+        else
+            for (int i = 0; i < CHAINS; i++) q[i] = _mm512_dpbusd_epi32(q[i], u, s);
+        __asm__ volatile("" : "+v"(f[0]), "+v"(q[0]));
+    }
+    float r = 0;
+    int64_t z = 0;
+    for (int i = 0; i < CHAINS; i++) { r += _mm512_reduce_add_ps(f[i]); z += _mm512_reduce_add_epi32(q[i]); }
+    return (uint64_t)(r != 0) + (uint64_t)z;
+}
+#endif
+
+static void *peak_thread(void *p) {
+    peak_arg *a = p;
+    pthread_barrier_wait(a->bar);
+    a->t0 = now_s();
+#if defined(__x86_64__)
+    if (a->kind == 0) {
+        for (long i = 0; i < a->iters; i++) a->sink += read_avx512(a->buf, a->bytes);
+    } else a->sink = fma_loop(a->kind, a->iters);
+#endif
+    a->t1 = now_s();
+    return NULL;
+}
+
+/* Runs kind on n threads; returns the wall time from the common start to the last finish. */
+static double run_threads(int kind, int n, const uint8_t *buf, size_t bytes, long iters) {
+    pthread_t th[256];
+    peak_arg args[256];
+    pthread_barrier_t bar;
+    if (n > 256) n = 256;
+    pthread_barrier_init(&bar, NULL, (unsigned)n);
+    size_t slice = bytes / (size_t)n / 256 * 256;
+    for (int i = 0; i < n; i++) {
+        args[i] = (peak_arg){kind, buf + (size_t)i * slice, slice, iters, &bar, 0, 0, 0};
+        if (i && pthread_create(&th[i], NULL, peak_thread, &args[i])) { n = i; break; }
+    }
+    peak_thread(&args[0]);
+    for (int i = 1; i < n; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&bar);
+    double t0 = args[0].t0, t1 = args[0].t1;
+    for (int i = 1; i < n; i++) { t0 = args[i].t0 < t0 ? args[i].t0 : t0; t1 = args[i].t1 > t1 ? args[i].t1 : t1; }
+    return t1 - t0;
+}
+
+double k_peak_read_gbps(int threads, size_t bytes) {
+    k_init();
+    if (k_active_isa() != K_ISA_AVX512) return 0;
+    uint8_t *buf = NULL;
+    if (posix_memalign((void **)&buf, 4096, bytes)) return 0;
+    memset(buf, 1, bytes); /* commit the pages */
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t = run_threads(0, threads, buf, bytes, 1);
+        double g = (double)(bytes / (size_t)threads / 256 * 256) * threads / t / 1e9;
+        if (g > best) best = g;
+    }
+    free(buf);
+    return best;
+}
+
+double k_peak_gflops(int kind, int threads) {
+    k_init();
+    if (k_active_isa() != K_ISA_AVX512) return 0;
+    if ((kind == 2 && !k_has_bf16()) || (kind == 3 && !k_has_vnni())) return 0;
+    const long iters = 20000000;
+    /* MACs per instruction: f32 16, bf16 32, int8 64; 2 operations each */
+    const double ops = kind == 1 ? 32 : kind == 2 ? 64 : 128;
+    double best = 0;
+    for (int rep = 0; rep < 2; rep++) {
+        double t = run_threads(kind, threads, NULL, 0, iters);
+        double g = ops * CHAINS * (double)iters * threads / t / 1e9;
+        if (g > best) best = g;
+    }
+    return best;
+}
