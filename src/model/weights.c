@@ -12,7 +12,7 @@
 #include "model/model.h"
 
 /* ---- name -> tensor hash (open addressing; tens of thousands of expert tensors in real MoE files) */
-typedef struct { st_tensor **slots; size_t cap; } tmap;
+typedef struct { st_tensor **slots; size_t cap; const char *dir; } tmap;
 
 static uint64_t hash_str(const char *s) {
     uint64_t h = 1469598103934665603ull;
@@ -144,7 +144,9 @@ static int matrix_type(const st_tensor *t, qwen3_dtype *out) {
 
 static int get_mat(const tmap *tm, const char *name, int64_t rows, int64_t cols, kmat *out, qwen3_err *e) {
     st_tensor *t = tmap_get(tm, name);
-    if (!t) return qerr(e, "tensor '%s' is missing (expected shape [%lld, %lld])", name, (long long)rows, (long long)cols);
+    if (!t)
+        return qerr(e, "%s: tensor '%s' is missing from the safetensors files (config.json implies shape [%lld, %lld])",
+                    tm->dir, name, (long long)rows, (long long)cols);
     if (t->ndim != 2 || t->shape[0] != rows || t->shape[1] != cols) {
         char got[96] = "[";
         for (int i = 0; i < t->ndim; i++)
@@ -166,7 +168,11 @@ static int get_mat(const tmap *tm, const char *name, int64_t rows, int64_t cols,
 
 static float *get_vec(const tmap *tm, const char *name, int64_t n, qwen3_err *e) {
     st_tensor *t = tmap_get(tm, name);
-    if (!t) { qerr(e, "tensor '%s' is missing (expected shape [%lld])", name, (long long)n); return NULL; }
+    if (!t) {
+        qerr(e, "%s: tensor '%s' is missing from the safetensors files (config.json implies shape [%lld])", tm->dir, name,
+             (long long)n);
+        return NULL;
+    }
     qwen3_dtype dt;
     if (t->ndim != 1 || t->shape[0] != n) {
         qerr(e, "%s: tensor '%s' must have shape [%lld]", t->file, name, (long long)n);
@@ -184,6 +190,7 @@ int model_load_weights(qwen3_model *m, qwen3_err *e) {
     const qwen3_config *c = &m->c;
     if (open_files(m, e)) return -1;
     tmap tm = {0};
+    tm.dir = m->dir;
     int rc = -1;
     if (tmap_build(&tm, m->files, m->n_files, e)) goto out;
     const int64_t H = c->hidden_size, D = c->head_dim, Q = (int64_t)c->num_heads * D, KV = (int64_t)c->num_kv_heads * D;
