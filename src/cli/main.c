@@ -21,6 +21,7 @@ static const cli_cmd commands[] = {
     {"serve", cmd_serve, "OpenAI-compatible HTTP server (chat, completions, streaming, batching)"},
     {"quantize", cmd_quantize, "write a Q8_0 or Q4 copy of a model that loads by mmap"},
     {"bench", cmd_bench, "prefill and decode tokens/s against the machine's measured limits"},
+    {"perplexity", cmd_perplexity, "perplexity over a text; with --kl-base, KL and top-1 against another model"},
     {"help", NULL, "this list"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])

@@ -1,0 +1,162 @@
+/* cmd_perplexity.c - `qwen3 perplexity MODEL -f FILE [--kl-base BASE]`: what quantization costs,
+ * measured.
+ *
+ * The file is tokenized with MODEL's tokenizer (or --tokenizer DIR) and cut into chunks of -c tokens;
+ * each chunk is one prefill with the logits of every position, starting from an empty cache, and every
+ * position but the first predicts the next token: perplexity = exp(mean negative log-likelihood).
+ * With --kl-base, BASE (the BF16 original, say) runs the same chunks and each position's next-token
+ * distributions are compared: mean and maximum KL(base || model), and top-1 agreement. Softmax and
+ * sums in double. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+/* log-softmax normaliser of one row: max + log(sum exp(x - max)) */
+static double log_norm(const float *x, int n) {
+    float m = x[0];
+    for (int i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+    double s = 0;
+    for (int i = 0; i < n; i++) s += exp((double)x[i] - m);
+    return m + log(s);
+}
+
+static int argmax(const float *x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+static int run_chunk(qwen3_model *m, qwen3_seq *s, const int32_t *ids, int n, float *out, qwen3_err *e) {
+    if (qwen3_seq_truncate(s, 0, e)) return -1;
+    qwen3_batch_item it = {s, ids, n, QWEN3_LOGITS_ALL, out};
+    return qwen3_forward(m, &it, 1, e);
+}
+
+int cmd_perplexity(int argc, char **argv) {
+    cli_model_opts o = {0};
+    const char *dir = NULL, *file = NULL, *base = NULL, *tokdir = NULL;
+    long ctx = 512, max_chunks = 0;
+    o.load.fast = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            printf("usage: qwen3 perplexity MODEL -f FILE [--kl-base BASE] [-c 512] [--chunks N] [flags]\n\n"
+                   "Perplexity of MODEL over FILE (UTF-8 text), in chunks of -c tokens each run from an empty\n"
+                   "cache; every position but a chunk's first is scored. With --kl-base, the mean and maximum\n"
+                   "KL(BASE || MODEL) of the next-token distributions and their top-1 agreement.\n\n"
+                   "  -f FILE           the text\n"
+                   "  --kl-base DIR     the reference model (e.g. the BF16 original of a quantized MODEL)\n"
+                   "  -c N              tokens per chunk (default 512)\n"
+                   "  --chunks N        score at most N chunks (default: all)\n"
+                   "  --tokenizer DIR   tokenizer files from DIR (default: MODEL)\n"
+                   "  --exact           exact float32 path for float weights (default: fast)\n"
+                   "  -t N, --quant q8_0|q4   as for other model commands (--quant applies to MODEL only)\n");
+            return 0;
+        }
+        if (!strcmp(a, "-f")) { if (!(file = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("-f needs a file"), 2; }
+        else if (!strcmp(a, "--kl-base")) { if (!(base = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--kl-base needs a model directory"), 2; }
+        else if (!strcmp(a, "--tokenizer")) { if (!(tokdir = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--tokenizer needs a directory"), 2; }
+        else if (!strcmp(a, "-c")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 2, 1 << 20, &ctx)) return 2; }
+        else if (!strcmp(a, "--chunks")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 30, &max_chunks)) return 2; }
+        else if (!strcmp(a, "--exact")) o.load.fast = 0;
+        else {
+            int r = cli_model_flag(argc, argv, &i, &o);
+            if (r < 0) return 2;
+            if (r) continue;
+            if (a[0] == '-') return cli_fail("perplexity: unknown flag '%s' (see qwen3 perplexity --help)", a), 2;
+            if (dir) return cli_fail("perplexity: more than one MODEL given"), 2;
+            dir = a;
+        }
+    }
+    if (!dir) return cli_fail("perplexity: MODEL directory missing (see qwen3 perplexity --help)"), 2;
+    if (!file) return cli_fail("perplexity: -f FILE is required"), 2;
+    qwen3_err e = {0};
+    FILE *f = fopen(file, "rb");
+    if (!f) return cli_fail("%s: cannot open", file);
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap);
+    for (size_t k; text && (k = fread(text + len, 1, cap - len, f)) > 0;) {
+        len += k;
+        if (len == cap) { char *t = realloc(text, cap *= 2); if (!t) { free(text); text = NULL; } else text = t; }
+    }
+    fclose(f);
+    if (!text) return cli_fail("out of memory reading %s", file);
+    qwen3_tokenizer *tok = qwen3_tokenizer_load(tokdir ? tokdir : dir, &e);
+    if (!tok) { free(text); return cli_fail("%s", e.msg); }
+    int32_t *ids = NULL;
+    int n = qwen3_encode(tok, text, len, 0, &ids, &e);
+    qwen3_tokenizer_free(tok);
+    free(text);
+    if (n < 0) return cli_fail("%s: %s", file, e.msg);
+    if (n < 2) { free(ids); return cli_fail("%s: %d tokens; need at least 2", file, n); }
+    if (ctx > n) ctx = n;
+    long chunks = n / ctx;
+    if (max_chunks && chunks > max_chunks) chunks = max_chunks;
+    if (o.ctx == 0) o.ctx = (int)ctx;
+    int rc = 1;
+    qwen3_model *m = cli_load_model(dir, &o), *bm = NULL;
+    qwen3_seq *s = NULL, *bs = NULL;
+    float *lg = NULL, *bl = NULL;
+    if (!m) goto done;
+    if (base) {
+        cli_model_opts bo = o;
+        bo.load.quant = QWEN3_F32;
+        if (!(bm = cli_load_model(base, &bo))) goto done;
+        if (qwen3_model_config(bm)->vocab_size != qwen3_model_config(m)->vocab_size) {
+            cli_fail("--kl-base %s: vocabulary of %d differs from MODEL's %d", base, qwen3_model_config(bm)->vocab_size,
+                     qwen3_model_config(m)->vocab_size);
+            goto done;
+        }
+    }
+    const int V = qwen3_model_config(m)->vocab_size;
+    lg = malloc(sizeof(float) * (size_t)ctx * V);
+    if (base) bl = malloc(sizeof(float) * (size_t)ctx * V);
+    if (!lg || (base && !bl)) { cli_fail("out of memory for %ld x %d logits", ctx, V); goto done; }
+    if (!(s = qwen3_seq_new(m, (int)ctx, &e)) || (bm && !(bs = qwen3_seq_new(bm, (int)ctx, &e)))) { cli_fail("%s", e.msg); goto done; }
+    double nll = 0, bnll = 0, kl_sum = 0, kl_max = 0;
+    long scored = 0, agree = 0;
+    for (long c = 0; c < chunks; c++) {
+        const int32_t *x = ids + c * ctx;
+        for (int i = 0; i < ctx; i++)
+            if (x[i] >= V) { cli_fail("%s: token %d is outside MODEL's vocabulary of %d", file, x[i], V); goto done; }
+        if (run_chunk(m, s, x, (int)ctx, lg, &e) || (bm && run_chunk(bm, bs, x, (int)ctx, bl, &e))) { cli_fail("%s", e.msg); goto done; }
+        for (long t = 0; t + 1 < ctx; t++) {
+            const float *l = lg + (size_t)t * V;
+            double ln = log_norm(l, V);
+            nll += ln - l[x[t + 1]];
+            if (bm) {
+                const float *b = bl + (size_t)t * V;
+                double bn = log_norm(b, V), kl = 0;
+                bnll += bn - b[x[t + 1]];
+                for (int v = 0; v < V; v++) {
+                    double lp = b[v] - bn, lq = l[v] - ln;
+                    kl += exp(lp) * (lp - lq);
+                }
+                kl_sum += kl;
+                kl_max = kl > kl_max ? kl : kl_max;
+                agree += argmax(l, V) == argmax(b, V);
+            }
+            scored++;
+        }
+        fprintf(stderr, "\rchunk %ld/%ld: perplexity %.4f", c + 1, chunks, exp(nll / (double)scored));
+    }
+    fprintf(stderr, "\n");
+    printf("perplexity %.4f over %ld scored tokens (%ld chunks of %ld, %s)\n", exp(nll / (double)scored), scored, chunks, ctx, dir);
+    if (bm)
+        printf("base perplexity %.4f (%s); KL(base || model) mean %.6f max %.6f; top-1 agreement %.2f%%\n",
+               exp(bnll / (double)scored), base, kl_sum / (double)scored, kl_max, 100.0 * (double)agree / (double)scored);
+    rc = 0;
+done:
+    qwen3_seq_free(s);
+    qwen3_seq_free(bs);
+    free(lg);
+    free(bl);
+    free(ids);
+    qwen3_model_free(m);
+    qwen3_model_free(bm);
+    return rc;
+}
