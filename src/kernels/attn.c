@@ -11,7 +11,21 @@
 
 #include "kernels/kernels.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+/* float -> f16 with F16C, round to nearest even like k_f32_to_f16 */
+__attribute__((target("avx512f,f16c"))) static void store_f16_avx512(uint16_t *h, const float *x, int D) {
+    int i = 0;
+    for (; i + 16 <= D; i += 16)
+        _mm256_storeu_si256((__m256i *)(h + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < D; i++) h[i] = k_f32_to_f16(x[i]);
+}
+#endif
+
 void k_store_row(qwen3_dtype kv, void *dst, const float *src, int D) {
+#if defined(__x86_64__)
+    if (kv == QWEN3_F16 && k_active_isa() == K_ISA_AVX512) { store_f16_avx512(dst, src, D); return; }
+#endif
     if (kv == QWEN3_F16) {
         uint16_t *h = dst;
         for (int i = 0; i < D; i++) h[i] = k_f32_to_f16(src[i]);
