@@ -40,7 +40,9 @@ static void usage(void) {
            "  --verbose             after each answer, print prompt and generation speed to stderr\n"
            "  -t, --threads N       worker threads (default: physical cores)\n"
            "  --ctx N               context length in tokens (default: the model's maximum)\n"
-           "  --quant TYPE          quantize weights at load time: q8_0 or q4\n",
+           "  --quant TYPE          quantize weights at load time: q8_0 or q4\n"
+           "  --exact               float weights: float32 activations and KV cache (default: bf16\n"
+           "                        prefill and an F16 KV cache, as --fast)\n",
            CHAT_HELP, CLI_GEN_FLAGS);
 }
 
@@ -275,6 +277,7 @@ static int command(session *s, const char *line) {
 
 int cmd_chat(int argc, char **argv) {
     cli_model_opts mo = {0};
+    mo.load.fast = 1; /* interactive use and serving: the fast path unless --exact */
     cli_gen_opts go;
     cli_gen_opts_init(&go);
     session s = {0};

@@ -31,6 +31,8 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o) {
         else return cli_fail("--quant: unknown type '%s' (q8_0 or q4)", s), -1;
         return 1;
     }
+    if (!strcmp(a, "--fast")) { o->load.fast = 1; return 1; }
+    if (!strcmp(a, "--exact")) { o->load.fast = 0; return 1; }
     return 0;
 }
 
@@ -44,7 +46,8 @@ qwen3_model *cli_load_model(const char *dir, const cli_model_opts *o) {
 static const char *MODEL_FLAGS =
     "  -t, --threads N   worker threads (default: physical cores)\n"
     "  --ctx N           context length in tokens (default: the model's maximum)\n"
-    "  --quant TYPE      quantize weights at load time: q8_0 or q4\n";
+    "  --quant TYPE      quantize weights at load time: q8_0 or q4\n"
+    "  --fast            bf16 prefill and an F16 KV cache for float weights (default: exact float32)\n";
 
 int cmd_info(int argc, char **argv) {
     cli_model_opts o = {0};

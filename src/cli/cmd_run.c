@@ -15,7 +15,9 @@
 static const char *MODEL_FLAGS_RUN =
     "  -t, --threads N       worker threads (default: physical cores)\n"
     "  --ctx N               context length in tokens (default: the model's maximum)\n"
-    "  --quant TYPE          quantize weights at load time: q8_0 or q4\n";
+    "  --quant TYPE          quantize weights at load time: q8_0 or q4\n"
+    "  --exact               float weights: float32 activations and KV cache (default: bf16\n"
+    "                        prefill and an F16 KV cache, as --fast)\n";
 
 static void usage(void) {
     printf("usage: qwen3 run MODEL \"question\" [flags]      (flags, then -- before a question starting with -)\n\n"
@@ -106,6 +108,7 @@ static void print_json(const cli_turn *t, const qwen3_tokenizer *tok, int raw, c
 
 int cmd_run(int argc, char **argv) {
     cli_model_opts mo = {0};
+    mo.load.fast = 1; /* interactive use and serving: the fast path unless --exact */
     cli_gen_opts go;
     cli_gen_opts_init(&go);
     const char *dir = NULL, *question = NULL;

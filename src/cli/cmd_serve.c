@@ -25,7 +25,9 @@ static void help(void) {
            "  --max-conns-per-ip N open connections from one address at most (default 64)\n"
            "  --drain S            seconds running requests get to finish at shutdown (default 30)\n"
            "  -t, --threads N      worker threads (default: physical cores)\n"
-           "  --quant TYPE         quantize weights at load time: q8_0 or q4\n");
+           "  --quant TYPE         quantize weights at load time: q8_0 or q4\n"
+           "  --exact              float weights: float32 activations and KV cache (default: bf16\n"
+           "                       prefill and an F16 KV cache, as --fast)\n");
 }
 
 /* The last path component of dir, without trailing slashes, copied into buf. */
@@ -41,6 +43,7 @@ static const char *base_name(const char *dir, char *buf, size_t n) {
 int cmd_serve(int argc, char **argv) {
     srv_config c = {0};
     cli_model_opts mo = {0};
+    mo.load.fast = 1; /* interactive use and serving: the fast path unless --exact */
     c.host = "127.0.0.1";
     c.port = 8080;
     c.parallel = 4;

@@ -18,7 +18,6 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-#define CHAINS 24 /* independent accumulators: vdpbf16ps needs more than 12 to hide its latency */
 
 typedef struct {
     int kind;              /* 0: read, 1: f32 fma, 2: bf16 dp, 3: int8 dp */
@@ -46,26 +45,67 @@ TGT static uint64_t read_avx512(const uint8_t *p, size_t n) {
     return (uint64_t)_mm512_reduce_or_epi64(a);
 }
 
-TGT static uint64_t fma_loop(int kind, long iters) {
-    __m512 f[CHAINS];
-    __m512i q[CHAINS];
-    for (int i = 0; i < CHAINS; i++) { f[i] = _mm512_set1_ps(1e-9f * (float)i); q[i] = _mm512_setzero_si512(); }
+/* Independent chains in named variables: with an array, GCC may keep the accumulators in memory, and
+ * the loop then measures store-to-load forwarding instead of the arithmetic units. */
+#define REP12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define REP24(X) REP12(X) X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
+
+TGT static uint64_t fma_f32(long iters) {
     const __m512 x = _mm512_set1_ps(1.0001f), y = _mm512_set1_ps(0.9999f);
-    const __m512bh bx = (__m512bh)_mm512_set1_epi16(0x3f80);
-    const __m512i u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2);
+#define DECL(i) __m512 f##i = _mm512_set1_ps(1e-9f * (float)(i));
+    REP24(DECL)
+#undef DECL
     for (long k = 0; k < iters; k++) {
-        if (kind == 1)
-            for (int i = 0; i < CHAINS; i++) f[i] = _mm512_fmadd_ps(x, y, f[i]);
-        else if (kind == 2)
-            for (int i = 0; i < CHAINS; i++) f[i] = _mm512_dpbf16_ps(f[i], bx, bx);
-        else
-            for (int i = 0; i < CHAINS; i++) q[i] = _mm512_dpbusd_epi32(q[i], u, s);
-        __asm__ volatile("" : "+v"(f[0]), "+v"(q[0]));
+#define STEP(i) f##i = _mm512_fmadd_ps(x, y, f##i);
+        REP24(STEP)
+#undef STEP
+        __asm__ volatile("" : "+v"(f0), "+v"(f1));
     }
     float r = 0;
+#define SUM(i) r += _mm512_reduce_add_ps(f##i);
+    REP24(SUM)
+#undef SUM
+    return (uint64_t)(r != 0);
+}
+
+TGT static uint64_t dp_bf16(long iters) {
+    const __m512bh bx = (__m512bh)_mm512_set1_epi16(0x3f80);
+#define DECL(i) __m512 f##i = _mm512_set1_ps(1e-9f * (float)(i));
+    REP24(DECL)
+#undef DECL
+    for (long k = 0; k < iters; k++) {
+#define STEP(i) f##i = _mm512_dpbf16_ps(f##i, bx, bx);
+        REP24(STEP)
+#undef STEP
+        __asm__ volatile("" : "+v"(f0), "+v"(f1));
+    }
+    float r = 0;
+#define SUM(i) r += _mm512_reduce_add_ps(f##i);
+    REP24(SUM)
+#undef SUM
+    return (uint64_t)(r != 0);
+}
+
+TGT static uint64_t dp_int8(long iters) {
+    const __m512i u = _mm512_set1_epi8(3), sg = _mm512_set1_epi8(-2);
+#define DECL(i) __m512i q##i = _mm512_set1_epi32(i);
+    REP24(DECL)
+#undef DECL
+    for (long k = 0; k < iters; k++) {
+#define STEP(i) q##i = _mm512_dpbusd_epi32(q##i, u, sg);
+        REP24(STEP)
+#undef STEP
+        __asm__ volatile("" : "+v"(q0), "+v"(q1));
+    }
     int64_t z = 0;
-    for (int i = 0; i < CHAINS; i++) { r += _mm512_reduce_add_ps(f[i]); z += _mm512_reduce_add_epi32(q[i]); }
-    return (uint64_t)(r != 0) + (uint64_t)z;
+#define SUM(i) z += _mm512_reduce_add_epi32(q##i);
+    REP24(SUM)
+#undef SUM
+    return (uint64_t)z;
+}
+
+TGT static uint64_t fma_loop(int kind, long iters) {
+    return kind == 1 ? fma_f32(iters) : kind == 2 ? dp_bf16(iters) : dp_int8(iters);
 }
 #endif
 
@@ -128,7 +168,7 @@ double k_peak_gflops(int kind, int threads) {
     double best = 0;
     for (int rep = 0; rep < 2; rep++) {
         double t = run_threads(kind, threads, NULL, 0, iters);
-        double g = ops * CHAINS * (double)iters * threads / t / 1e9;
+        double g = ops * 24 /* chains per iteration */ * (double)iters * threads / t / 1e9;
         if (g > best) best = g;
     }
     return best;
