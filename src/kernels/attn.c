@@ -75,6 +75,12 @@ void k_attn_head_scalar(const float *q, const void *K, const void *V, qwen3_dtyp
     for (int d = 0; d < D; d++) out[d] *= inv;
 }
 
+/* The rows one at a time (the twin of the blocked kernel below). */
+void k_attn_rows_scalar(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                        qwen3_dtype kv, size_t stride, int D, float scale) {
+    for (int r = 0; r < M; r++) k_attn_head_scalar(q[r], K, V, kv, stride, n[r], D, scale, out[r]);
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -157,6 +163,141 @@ TGT static void attn_any(const float *q, const void *K, const void *V, qwen3_dty
     attn_avx512(q, K, V, kv, stride, n, D, scale, out, (D + 15) / 16);
 }
 
+/* ---- the blocked kernel: up to 16 query rows sharing one K/V, a lane per row.
+ * Per block of 16 positions: K and V are widened to float32 once (for all rows), the 16 score
+ * vectors s_j (lane r: row r's score at position p0 + j) come from the transposed queries times
+ * broadcast keys, so the online softmax is element-wise over lanes (no horizontal reductions), and
+ * each row's output gets sum_j e_j[r] V_j. Every lane's arithmetic is independent of the other
+ * lanes, so a row's result does not depend on which rows share its tile. */
+
+#define ATT_MAXD 256
+
+TGT static inline __attribute__((always_inline)) void widen_rows(qwen3_dtype kv, const uint8_t *base, size_t rb, int nb,
+                                                                 int D, float *dst) {
+    for (int j = 0; j < 16; j++) {
+        if (j >= nb) {
+            for (int d = 0; d < D; d += 16) _mm512_storeu_ps(dst + (size_t)j * D + d, _mm512_setzero_ps());
+            continue;
+        }
+        const uint8_t *row = base + (size_t)j * rb;
+        for (int d = 0; d < D; d += 16) _mm512_storeu_ps(dst + (size_t)j * D + d, kv_load(kv, row, d, 0xffff));
+    }
+}
+
+/* out0/out1 = out * c + sum_j P[j*16] V_j over nb positions, for two rows of D = 128 */
+TGT static inline __attribute__((always_inline)) void pv_2rows_d128(float *o0, float *o1, float c0, float c1,
+                                                                    const float *P, const float *Vf, int nb) {
+#define LD(ch) __m512 a##ch = _mm512_mul_ps(_mm512_loadu_ps(o0 + 16 * ch), w0), b##ch = _mm512_mul_ps(_mm512_loadu_ps(o1 + 16 * ch), w1)
+#define FM(ch) do { __m512 v = _mm512_load_ps(vj + 16 * ch); a##ch = _mm512_fmadd_ps(w0, v, a##ch); b##ch = _mm512_fmadd_ps(w1, v, b##ch); } while (0)
+#define ST(ch) do { _mm512_storeu_ps(o0 + 16 * ch, a##ch); _mm512_storeu_ps(o1 + 16 * ch, b##ch); } while (0)
+    __m512 w0 = _mm512_set1_ps(c0), w1 = _mm512_set1_ps(c1);
+    LD(0); LD(1); LD(2); LD(3); LD(4); LD(5); LD(6); LD(7);
+    for (int j = 0; j < nb; j++) {
+        const float *vj = Vf + j * 128;
+        w0 = _mm512_set1_ps(P[j * 16]);
+        w1 = _mm512_set1_ps(P[j * 16 + 1]);
+        FM(0); FM(1); FM(2); FM(3); FM(4); FM(5); FM(6); FM(7);
+    }
+    ST(0); ST(1); ST(2); ST(3); ST(4); ST(5); ST(6); ST(7);
+#undef LD
+#undef FM
+#undef ST
+}
+
+TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const float *const *q, float *const *out,
+                                                                       const int *n, int M, const void *K, const void *V,
+                                                                       qwen3_dtype kv, size_t stride, int D, float scale,
+                                                                       int NC) {
+    float Qt[ATT_MAXD * 16] __attribute__((aligned(64)));  /* [d][row], scaled */
+    float Kf[16 * ATT_MAXD] __attribute__((aligned(64)));  /* [position][d] */
+    float Vf[16 * ATT_MAXD] __attribute__((aligned(64)));
+    float P[16 * 16] __attribute__((aligned(64)));         /* [position][row] softmax numerators */
+    float cs[16] __attribute__((aligned(64)));
+    int nr[16] __attribute__((aligned(64)));
+    int nmax = 0, nmin = 1 << 30;
+    for (int r = 0; r < 16; r++) {
+        int rr = r < M ? r : 0; /* idle lanes repeat row 0; their results are dropped */
+        nr[r] = n[rr];
+        for (int d = 0; d < D; d++) Qt[d * 16 + r] = q[rr][d] * scale;
+        nmax = nr[r] > nmax ? nr[r] : nmax;
+        nmin = nr[r] < nmin ? nr[r] : nmin;
+    }
+    for (int r = 0; r < M; r++)
+        for (int c = 0; c < NC; c++) _mm512_storeu_ps(out[r] + 16 * c, _mm512_setzero_ps());
+    const __m512i nv = _mm512_load_si512(nr);
+    const size_t rb = stride * kv_size(kv);
+    __m512 m = _mm512_set1_ps(-INFINITY), l = _mm512_setzero_ps();
+    for (int p0 = 0; p0 < nmax; p0 += 16) {
+        int nb = nmax - p0 < 16 ? nmax - p0 : 16;
+        widen_rows(kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nb, D, Kf);
+        widen_rows(kv, (const uint8_t *)V + (size_t)p0 * rb, rb, nb, D, Vf);
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
+               s10 = s0, s11 = s0, s12 = s0, s13 = s0, s14 = s0, s15 = s0;
+#define SK(j) s##j = _mm512_fmadd_ps(qd, _mm512_set1_ps(Kf[(j) * D + d]), s##j)
+        for (int d = 0; d < D; d++) {
+            __m512 qd = _mm512_load_ps(Qt + d * 16);
+            SK(0); SK(1); SK(2); SK(3); SK(4); SK(5); SK(6); SK(7);
+            SK(8); SK(9); SK(10); SK(11); SK(12); SK(13); SK(14); SK(15);
+        }
+#undef SK
+        __m512 sv[16] = {s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15};
+        if (p0 + 16 > nmin) /* causal edge: lane r sees positions < n[r] */
+            for (int j = 0; j < 16; j++)
+                sv[j] = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), _mm512_cmpgt_epi32_mask(nv, _mm512_set1_epi32(p0 + j)),
+                                           sv[j]);
+        __m512 bm = sv[0];
+        for (int j = 1; j < 16; j++) bm = _mm512_max_ps(bm, sv[j]);
+        __m512 mn = _mm512_max_ps(m, bm);
+        /* exp512 clamps its argument, so the first block's exp(-inf) is ~0, never NaN */
+        __m512 c = exp512(_mm512_sub_ps(m, mn));
+        l = _mm512_mul_ps(l, c);
+        m = mn;
+        for (int j = 0; j < 16; j++) {
+            __m512 e = exp512(_mm512_sub_ps(sv[j], mn));
+            e = _mm512_mask_mov_ps(_mm512_setzero_ps(), _mm512_cmp_ps_mask(sv[j], _mm512_set1_ps(-INFINITY), _CMP_NEQ_OQ), e);
+            l = _mm512_add_ps(l, e);
+            _mm512_store_ps(P + j * 16, e);
+        }
+        _mm512_store_ps(cs, c);
+        int r = 0;
+        if (NC == 8) /* D = 128: two rows at a time in 16 named accumulators (an array would live in memory) */
+            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, Vf, nb);
+        for (; r < M; r++) {
+            __m512 acc[16], cr = _mm512_set1_ps(cs[r]);
+            for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), cr);
+            for (int j = 0; j < nb; j++) {
+                __m512 w = _mm512_set1_ps(P[j * 16 + r]);
+                for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_fmadd_ps(w, _mm512_load_ps(Vf + j * D + 16 * ch), acc[ch]);
+            }
+            for (int ch = 0; ch < NC; ch++) _mm512_storeu_ps(out[r] + 16 * ch, acc[ch]);
+        }
+    }
+    float ls[16] __attribute__((aligned(64)));
+    _mm512_store_ps(ls, l);
+    for (int r = 0; r < M; r++) {
+        __m512 inv = _mm512_set1_ps(1.0f / ls[r]);
+        for (int ch = 0; ch < NC; ch++) _mm512_storeu_ps(out[r] + 16 * ch, _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), inv));
+    }
+}
+
+TGT static void attn_rows_d128(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                               qwen3_dtype kv, size_t stride, float scale) {
+    attn_rows_avx512(q, out, n, M, K, V, kv, stride, 128, scale, 8);
+}
+
+TGT static void attn_rows_any(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                              qwen3_dtype kv, size_t stride, int D, float scale) {
+    attn_rows_avx512(q, out, n, M, K, V, kv, stride, D, scale, D / 16);
+}
+
+void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V, qwen3_dtype kv,
+                 size_t stride, int D, float scale) {
+    if (k_active_isa() != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16)
+        for (int r = 0; r < M; r++) k_attn_head(q[r], K, V, kv, stride, n[r], D, scale, out[r]);
+    else if (D == 128) attn_rows_d128(q, out, n, M, K, V, kv, stride, scale);
+    else attn_rows_any(q, out, n, M, K, V, kv, stride, D, scale);
+}
+
 void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D, float scale,
                  float *out) {
     if (k_active_isa() != K_ISA_AVX512 || D > 256) k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
@@ -167,5 +308,9 @@ void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, s
 void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D, float scale,
                  float *out) {
     k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
+}
+void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V, qwen3_dtype kv,
+                 size_t stride, int D, float scale) {
+    k_attn_rows_scalar(q, out, n, M, K, V, kv, stride, D, scale);
 }
 #endif

@@ -163,12 +163,11 @@ TGT static inline __attribute__((always_inline)) void tile8(const uint32_t *w, c
     ST3(0); ST3(1); ST3(2); ST3(3); ST3(4); ST3(5); ST3(6); ST3(7);
 }
 
-/* Row r of W as bf16 into dst (K values). */
+/* Row r of W (not BF16: that is used as stored) as bf16 into dst (K values). */
 TGT static void row_bf16(const kmat *W, int64_t r, uint16_t *dst) {
     const int64_t K = W->cols;
     const uint8_t *row = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
-    if (W->type == QWEN3_BF16) memcpy(dst, row, 2 * (size_t)K);
-    else if (W->type == QWEN3_Q8_0) q8_0_row_bf16(row, dst, K);
+    if (W->type == QWEN3_Q8_0) q8_0_row_bf16(row, dst, K);
     else if (W->type == QWEN3_Q4) q4_row_bf16(row, dst, K);
     else if (W->type == QWEN3_F16) {
         const uint16_t *h = (const uint16_t *)row;
@@ -188,8 +187,10 @@ TGT static void pack_panel(const kmat *W, int64_t p0, int64_t p1, uint32_t *pane
             for (int64_t c2 = 0; c2 < K2; c2++) dst[c2 * 8] = 0;
             continue;
         }
-        row_bf16(W, r, (uint16_t *)rowbuf);
-        for (int64_t c2 = 0; c2 < K2; c2++) dst[c2 * 8] = rowbuf[c2];
+        const uint32_t *src = rowbuf;
+        if (W->type == QWEN3_BF16) src = (const uint32_t *)((const uint8_t *)W->data + (size_t)r * W->row_bytes);
+        else row_bf16(W, r, (uint16_t *)rowbuf);
+        for (int64_t c2 = 0; c2 < K2; c2++) dst[c2 * 8] = src[c2];
     }
 }
 

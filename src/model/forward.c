@@ -110,20 +110,46 @@ static void qk_rope_store_row(run *r, int t) {
     }
 }
 
-/* Causal softmax attention of every (token, head) pair, split over threads; k_attn_head keeps one
- * block of scores, never T x T. GQA: query head h reads kv head h / (heads / kv_heads). */
+/* Causal softmax attention of every (token, head) pair; the kernels keep one block of scores, never
+ * T x T. GQA: query head h reads kv head h / (heads / kv_heads).
+ * Exact path (float32 cache): one head at a time (k_attn_head). Fast path: the heads of a kv group
+ * for a run of consecutive tokens of one sequence (up to 16 rows) share each K/V block load
+ * (k_attn_rows). Work items are (token block, kv head), dealt round-robin to the threads: later
+ * tokens attend to more positions, so contiguous ranges would leave one thread the expensive half. */
 static void attn_worker(void *ctx, int ith, int nth) {
     run *r = ctx;
     const qwen3_config *c = r->c;
-    const int D = c->head_dim, NH = c->num_heads, group = c->num_heads / c->num_kv_heads;
+    const int D = c->head_dim, NH = c->num_heads, KVH = c->num_kv_heads, group = NH / KVH;
     const float scale = 1.0f / sqrtf((float)D);
-    long b, e;
-    qpool_split((long)r->T * NH, ith, nth, 1, &b, &e);
-    for (long i = b; i < e; i++) {
-        int t = (int)(i / NH), h = (int)(i % NH), kvh = h / group;
-        qwen3_seq *s = r->tseq[t];
-        k_attn_head(r->q + ((size_t)t * NH + h) * D, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0), s->kv_type,
-                    (size_t)D, r->tpos[t] + 1, D, scale, r->o + ((size_t)t * NH + h) * D);
+    if (r->tseq[0]->kv_type == QWEN3_F32) {
+        for (long i = ith; i < (long)r->T * NH; i += nth) {
+            int t = (int)(i / NH), h = (int)(i % NH), kvh = h / group;
+            qwen3_seq *s = r->tseq[t];
+            k_attn_head(r->q + ((size_t)t * NH + h) * D, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0),
+                        s->kv_type, (size_t)D, r->tpos[t] + 1, D, scale, r->o + ((size_t)t * NH + h) * D);
+        }
+        return;
+    }
+    const int TB = group >= 16 ? 1 : 16 / group, nblocks = (r->T + TB - 1) / TB;
+    for (long i = ith; i < (long)nblocks * KVH; i += nth) {
+        int t0 = (int)(i / KVH) * TB, kvh = (int)(i % KVH), t1 = t0 + TB < r->T ? t0 + TB : r->T;
+        const float *q[16];
+        float *o[16];
+        int n[16], M = 0;
+        for (int t = t0; t < t1; t++)
+            for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+                q[M] = r->q + ((size_t)t * NH + h) * D;
+                o[M] = r->o + ((size_t)t * NH + h) * D;
+                n[M++] = r->tpos[t] + 1;
+                /* flush at 16 rows, and where the next row belongs to another sequence */
+                int next_other = h + 1 == (kvh + 1) * group && t + 1 < t1 && r->tseq[t + 1] != r->tseq[t];
+                if (M == 16 || next_other || (t + 1 == t1 && h + 1 == (kvh + 1) * group)) {
+                    qwen3_seq *s = r->tseq[t];
+                    k_attn_rows(q, o, n, M, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0), s->kv_type, (size_t)D,
+                                D, scale);
+                    M = 0;
+                }
+            }
     }
 }
 
