@@ -3,7 +3,7 @@
  *
  * Paths: (1) float32: F32/F16 weights always, BF16 weights in exact mode or over few tokens;
  * (2) integer: Q8_0/Q4 weights over few tokens, activations quantized to int8 blocks;
- * (3) bf16 GEMM: BF16/Q8_0/Q4 weights over >= K_GEMM_MIN_TOKENS tokens when the CPU has AVX512_BF16
+ * (3) bf16 GEMM: BF16/Q8_0/Q4 weights over >= kact.gemm_min tokens when the CPU has AVX512_BF16
  * and exact mode is off (quantized weights always take it: exactness means nothing for them).
  * Rows are split in multiples of 8 and each (row, token) is summed the same way whichever thread
  * computes it, so results do not depend on the thread count. */
@@ -75,6 +75,7 @@ size_t k_row_bytes(qwen3_dtype t, int64_t cols) {
 void kact_init(kact *a, int exact) {
     *a = (kact){0};
     a->exact = exact;
+    a->gemm_min = K_GEMM_MIN_TOKENS;
 }
 
 void kact_free(kact *a) {
@@ -193,7 +194,7 @@ void k_matmul_act(qpool *p, const kmat *W, kact *a, float *Y) {
     k_init();
     mm_job j = {W, a, Y, PATH_F32, 0};
     int quant = W->type == QWEN3_Q8_0 || W->type == QWEN3_Q4;
-    int gemm_ok = k_has_bf16() && a->n >= K_GEMM_MIN_TOKENS && W->cols % 2 == 0;
+    int gemm_ok = k_has_bf16() && a->n >= a->gemm_min && W->cols % 2 == 0;
     if (gemm_ok && (quant || (W->type == QWEN3_BF16 && !a->exact))) {
         j.scratch_each = (k_gemm_bf16_scratch(W->cols) + 63) & ~(size_t)63;
         if (!ensure_bf16(p, a) && !grow(&a->scratch, &a->scratch_cap, j.scratch_each * (size_t)qpool_size(p)))

@@ -50,13 +50,20 @@ int k_block_size(qwen3_dtype t);
  * (bf16 pairs packed for the GEMM, int8 blocks for the integer dot products), made on first use and
  * re-used by every product over the same activations (q, k and v projections read one input).
  * `exact` selects the float32 kernels for float weights whatever n is (the reference tests' path);
- * otherwise products over >= K_GEMM_MIN_TOKENS tokens with BF16, Q8_0 or Q4 weights run in bf16. */
+ * otherwise products over >= gemm_min tokens (K_GEMM_MIN_TOKENS unless the caller lowers it) with
+ * BF16, Q8_0 or Q4 weights run in bf16. The path depends on the batch, so decoding keeps the
+ * threshold high: a few sequences decoding together get the same bits as each alone. MoE experts
+ * see few tokens each in prefill (512 tokens x 8 of 128 experts: ~32, many under 16), and even a
+ * quarter-filled 16-token tile beats a dot product per token: forward.c lowers it to
+ * K_GEMM_MIN_EXPERT there (30B-A3B prefill ~200 -> ~400 tok/s). */
 #define K_GEMM_MIN_TOKENS 16
+#define K_GEMM_MIN_EXPERT 4
 typedef struct kact {
     const float *x;
     int n;
     int64_t cols;
     int exact;
+    int gemm_min;            /* fewest tokens for the bf16 GEMM (K_GEMM_MIN_TOKENS by default) */
     int have_bf16, have_a8;  /* which derived forms are current */
     int a8_type;             /* kact_type of the int8 form */
     void *bf16;              /* packed pairs, k_pack_x_bf16 layout */

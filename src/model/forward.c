@@ -269,11 +269,13 @@ static void moe_mlp(run *r) {
         const int *toks = r->etok + r->estart[x];
         const float *ws = r->ew + r->estart[x];
         for (int i = 0; i < n; i++) memcpy(r->xe + (size_t)i * H, r->a + (size_t)toks[i] * H, sizeof(float) * (size_t)H);
+        r->act.gemm_min = K_GEMM_MIN_EXPERT; /* few tokens per expert: see kernels.h */
         kact_set(&r->act, r->xe, n, H);
         k_matmul_act(p, &L->egate[x], &r->act, r->g);
         k_matmul_act(p, &L->eup[x], &r->act, r->u);
         for (int i = 0; i < n; i++) k_silu_mul(r->g + (size_t)i * I, r->g + (size_t)i * I, r->u + (size_t)i * I, I);
         matmul(r, &L->edown[x], r->g, n, r->xe);
+        r->act.gemm_min = K_GEMM_MIN_TOKENS;
         for (int i = 0; i < n; i++) {
             float *dst = r->y + (size_t)toks[i] * H;
             const float *src = r->xe + (size_t)i * H;
