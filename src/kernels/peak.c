@@ -97,8 +97,9 @@ TGT static uint64_t dp_int8(long iters) {
 #undef STEP
         __asm__ volatile("" : "+v"(q0), "+v"(q1));
     }
-    int64_t z = 0;
-#define SUM(i) z += _mm512_reduce_add_epi32(q##i);
+    /* the int32 lanes wrap after millions of iterations: fold them with OR, which cannot overflow */
+    uint64_t z = 0;
+#define SUM(i) z ^= (uint32_t)_mm512_reduce_or_epi32(q##i);
     REP24(SUM)
 #undef SUM
     return (uint64_t)z;
