@@ -20,6 +20,7 @@
  * In the last layer, once the keys and values of every token are cached, only the tokens whose
  * logits are asked for go on through attention output, MLP and the final norm (keep_rows). */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,12 +48,23 @@ typedef struct run {
     int *sel;               /* [T, top_k] chosen experts */
     float *selw;            /* [T, top_k] their weights */
     int *etok;              /* [T*top_k] tokens grouped by expert */
-    float *ew;              /* [T*top_k] weights grouped by expert */
     int *ecount, *estart;   /* [experts] */
-    float *xe;              /* [T, hidden] gathered expert input */
+    int *eorder;            /* [experts] experts by decreasing token count (work order) */
+    int *tslot;             /* [T*top_k] slot of each (token, choice) in the grouped arrays */
+    float *eo;              /* [T*top_k, hidden] each slot's expert output, unweighted */
+    int nth;                /* threads of the pool */
+    struct moe_scratch *ms; /* [nth] each thread's expert buffers */
     int layer;
     int *rows;              /* [T] original batch row of each row still computed (keep_rows) */
 } run;
+
+/* One thread's buffers for whole experts: its own activations (so its products run single-threaded
+ * with their own packed panels), the gathered input and the gate/up outputs of one expert. */
+typedef struct moe_scratch {
+    kact act;
+    float *xe;              /* [T, hidden] gathered expert input */
+    float *g, *u;           /* [T, moe_intermediate] */
+} moe_scratch;
 
 /* ---- small parallel helpers ---- */
 
@@ -243,15 +255,59 @@ static void route_row(run *r, int t) {
         for (int k = 0; k < K; k++) w[k] /= sum;
 }
 
-/* MoE block: route the whole batch first, then run each chosen expert once over all the tokens that
- * chose it (a decode step touches only the active experts' weights). */
+/* Expert x over the tokens that chose it, by one thread: gather, gate/up, silu * up, down into the
+ * expert's slots of eo. The products run single-threaded (pool NULL) on the thread's own kact, with
+ * the path k_matmul_act would pick for this many tokens, and every kernel sums a (row, token) the
+ * same way whatever rows it is given: the bits do not depend on which thread ran the expert. */
+static void expert_run(run *r, moe_scratch *ms, int x) {
+    const layer_weights *L = &r->m->layers[r->layer];
+    const int H = r->c->hidden_size, I = r->c->moe_intermediate_size, n = r->ecount[x];
+    const int *toks = r->etok + r->estart[x];
+    for (int i = 0; i < n; i++) memcpy(ms->xe + (size_t)i * H, r->a + (size_t)toks[i] * H, sizeof(float) * (size_t)H);
+    kact_set(&ms->act, ms->xe, n, H);
+    k_matmul_act(NULL, &L->egate[x], &ms->act, ms->g);
+    k_matmul_act(NULL, &L->eup[x], &ms->act, ms->u);
+    for (int i = 0; i < n; i++) k_silu_mul(ms->g + (size_t)i * I, ms->g + (size_t)i * I, ms->u + (size_t)i * I, I);
+    kact_set(&ms->act, ms->g, n, I);
+    k_matmul_act(NULL, &L->edown[x], &ms->act, r->eo + (size_t)r->estart[x] * H);
+}
+
+typedef struct { run *r; atomic_int next; int n; } experts_job;
+
+/* Threads take whole experts, largest first, from a shared counter (the costs differ with the token
+ * counts; first-come keeps both threads busy to the end). */
+static void experts_worker(void *ctx, int ith, int nth) {
+    experts_job *j = ctx;
+    (void)nth;
+    for (int i; (i = atomic_fetch_add(&j->next, 1)) < j->n;) expert_run(j->r, &j->r->ms[ith], j->r->eorder[i]);
+}
+
+/* h += sum_k w_k expert_k(a) for one token, over its choices in order (the sum of a token reads
+ * only its own slots: it does not depend on the rest of the batch or on the threads). */
+static void moe_combine_row(run *r, int t) {
+    const int K = r->c->num_experts_per_tok, H = r->c->hidden_size;
+    float *acc = r->y + (size_t)t * H, *x = r->x + (size_t)t * H;
+    for (int k = 0; k < K; k++) {
+        const float *e = r->eo + (size_t)r->tslot[t * K + k] * H, w = r->selw[t * K + k];
+        if (k == 0)
+            for (int d = 0; d < H; d++) acc[d] = e[d] * w;
+        else
+            for (int d = 0; d < H; d++) acc[d] += e[d] * w;
+    }
+    add_into(x, acc, (size_t)H);
+}
+
+/* MoE block (transformers Qwen3MoeSparseMoeBlock.forward): route the whole batch first, then run
+ * each chosen expert once over all the tokens that chose it (a decode step touches only the active
+ * experts' weights). Experts, not rows, are split over the threads: an expert sees ~32 tokens in
+ * prefill, too few to split one product well, and one dispatch per layer replaces three per expert. */
 static void moe_mlp(run *r) {
     const qwen3_config *c = r->c;
     const layer_weights *L = &r->m->layers[r->layer];
-    qpool *p = r->m->pool;
-    const int E = c->num_experts, K = c->num_experts_per_tok, H = c->hidden_size, I = c->moe_intermediate_size;
+    const int E = c->num_experts, K = c->num_experts_per_tok;
     matmul(r, &L->router, r->a, r->T, r->router);
     for_each_token(r, route_row);
+    /* group the (token, choice) slots by expert */
     memset(r->ecount, 0, sizeof(int) * (size_t)E);
     for (int t = 0; t < r->T; t++)
         for (int k = 0; k < K; k++) r->ecount[r->sel[t * K + k]]++;
@@ -260,29 +316,19 @@ static void moe_mlp(run *r) {
         for (int k = 0; k < K; k++) {
             int x = r->sel[t * K + k], slot = r->estart[x] + r->ecount[x]++;
             r->etok[slot] = t;
-            r->ew[slot] = r->selw[t * K + k];
+            r->tslot[t * K + k] = slot;
         }
-    memset(r->y, 0, sizeof(float) * (size_t)r->T * H);
+    /* the chosen experts by decreasing token count (insertion sort: E is ~128) */
+    int n = 0;
     for (int x = 0; x < E; x++) {
-        int n = r->ecount[x];
-        if (!n) continue;
-        const int *toks = r->etok + r->estart[x];
-        const float *ws = r->ew + r->estart[x];
-        for (int i = 0; i < n; i++) memcpy(r->xe + (size_t)i * H, r->a + (size_t)toks[i] * H, sizeof(float) * (size_t)H);
-        r->act.gemm_min = K_GEMM_MIN_EXPERT; /* few tokens per expert: see kernels.h */
-        kact_set(&r->act, r->xe, n, H);
-        k_matmul_act(p, &L->egate[x], &r->act, r->g);
-        k_matmul_act(p, &L->eup[x], &r->act, r->u);
-        for (int i = 0; i < n; i++) k_silu_mul(r->g + (size_t)i * I, r->g + (size_t)i * I, r->u + (size_t)i * I, I);
-        matmul(r, &L->edown[x], r->g, n, r->xe);
-        r->act.gemm_min = K_GEMM_MIN_TOKENS;
-        for (int i = 0; i < n; i++) {
-            float *dst = r->y + (size_t)toks[i] * H;
-            const float *src = r->xe + (size_t)i * H;
-            for (int d = 0; d < H; d++) dst[d] += src[d] * ws[i];
-        }
+        if (!r->ecount[x]) continue;
+        int i = n++;
+        for (; i > 0 && r->ecount[r->eorder[i - 1]] < r->ecount[x]; i--) r->eorder[i] = r->eorder[i - 1];
+        r->eorder[i] = x;
     }
-    add_into(r->x, r->y, (size_t)r->T * H);
+    experts_job j = {r, 0, n};
+    qpool_run(r->m->pool, experts_worker, &j);
+    for_each_token(r, moe_combine_row);
 }
 
 static void rope_row(run *r, int t) {
@@ -296,7 +342,13 @@ static void run_free(run *r) {
     kact_free(&r->act);
     free(r->tseq); free(r->tpos); free(r->x); free(r->a); free(r->q); free(r->k); free(r->v); free(r->o);
     free(r->y); free(r->g); free(r->u); free(r->cos); free(r->sin); free(r->rows); free(r->router);
-    free(r->sel); free(r->selw); free(r->etok); free(r->ew); free(r->ecount); free(r->estart); free(r->xe);
+    free(r->sel); free(r->selw); free(r->etok); free(r->ecount); free(r->estart); free(r->eorder);
+    free(r->tslot); free(r->eo);
+    for (int i = 0; r->ms && i < r->nth; i++) {
+        kact_free(&r->ms[i].act);
+        free(r->ms[i].xe); free(r->ms[i].g); free(r->ms[i].u);
+    }
+    free(r->ms);
 }
 
 static int run_alloc(run *r, qwen3_err *e) {
@@ -327,11 +379,24 @@ static int run_alloc(run *r, qwen3_err *e) {
         r->sel = malloc(sizeof(int) * T * K);
         r->selw = malloc(sizeof(float) * T * K);
         r->etok = malloc(sizeof(int) * T * K);
-        r->ew = malloc(sizeof(float) * T * K);
         r->ecount = malloc(sizeof(int) * E);
         r->estart = malloc(sizeof(int) * E);
-        r->xe = malloc(sizeof(float) * T * H);
-        ok = ok && r->router && r->sel && r->selw && r->etok && r->ew && r->ecount && r->estart && r->xe;
+        r->eorder = malloc(sizeof(int) * E);
+        r->tslot = malloc(sizeof(int) * T * K);
+        r->eo = malloc(sizeof(float) * T * K * H);
+        r->nth = qpool_size(r->m->pool);
+        r->ms = calloc((size_t)r->nth, sizeof *r->ms);
+        ok = ok && r->router && r->sel && r->selw && r->etok && r->ecount && r->estart && r->eorder && r->tslot &&
+             r->eo && r->ms;
+        for (int i = 0; ok && i < r->nth; i++) {
+            moe_scratch *ms = &r->ms[i];
+            kact_init(&ms->act, !r->m->fast);
+            ms->act.gemm_min = K_GEMM_MIN_EXPERT; /* few tokens per expert: see kernels.h */
+            ms->xe = malloc(sizeof(float) * T * H);
+            ms->g = malloc(sizeof(float) * T * (size_t)c->moe_intermediate_size);
+            ms->u = malloc(sizeof(float) * T * (size_t)c->moe_intermediate_size);
+            ok = ms->xe && ms->g && ms->u;
+        }
     }
     if (!ok) return qerr(e, "out of memory for a batch of %d tokens", r->T);
     return 0;
