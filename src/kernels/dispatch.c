@@ -5,15 +5,19 @@
  * (2) integer: Q8_0/Q4 weights over few tokens, activations quantized to int8 blocks;
  * (3) bf16 GEMM: BF16/Q8_0/Q4 weights over >= kact.gemm_min tokens when the CPU has AVX512_BF16
  * and exact mode is off (quantized weights always take it: exactness means nothing for them).
+ * ISAs: AVX-512 (float tiles; VNNI integer dots and the BF16 GEMM where the CPU has them), AVX2 +
+ * FMA + F16C (float tiles; integer dots with AVX-VNNI where present, else vpmaddubsw), scalar.
+ * QWEN3_ISA=scalar|avx2|avx512 in the environment caps the pick.
  * Rows are split in multiples of 8 and each (row, token) is summed the same way whichever thread
  * computes it, so results do not depend on the thread count. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 
 static k_isa best_isa = K_ISA_SCALAR, active_isa = K_ISA_SCALAR;
-static int cpu_vnni, cpu_bf16;
+static int cpu_vnni, cpu_bf16, cpu_avxvnni;
 static int inited;
 
 void k_init(void) {
@@ -24,8 +28,12 @@ void k_init(void) {
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")) /* F16C comes with every AVX-512 CPU */
         best_isa = K_ISA_AVX512;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        best_isa = K_ISA_AVX2;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        /* F16C: CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports lacks the name) */
+        unsigned a = 1, b, c = 0, d;
+        __asm__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+        if ((c >> 29) & 1) best_isa = K_ISA_AVX2;
+    }
     cpu_vnni = __builtin_cpu_supports("avx512vnni");
 #if defined(__clang__) || __GNUC__ >= 13
     cpu_bf16 = __builtin_cpu_supports("avx512bf16");
@@ -37,13 +45,25 @@ void k_init(void) {
         cpu_bf16 = (a >> 5) & 1;
     }
 #endif
+    {
+        /* AVX-VNNI: CPUID leaf 7 subleaf 1, EAX bit 4 (not every compiler's __builtin_cpu_supports knows it) */
+        unsigned a = 7, b, c = 1, d;
+        __asm__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+        cpu_avxvnni = best_isa >= K_ISA_AVX2 && ((a >> 4) & 1) && kq_avx2_vnni_compiled();
+    }
 #endif
     active_isa = best_isa;
+    const char *e = getenv("QWEN3_ISA");
+    if (e) {
+        k_isa cap = !strcmp(e, "scalar") ? K_ISA_SCALAR : !strcmp(e, "avx2") ? K_ISA_AVX2 : K_ISA_AVX512;
+        if (cap < active_isa) active_isa = cap;
+    }
 }
 
 k_isa k_active_isa(void) { k_init(); return active_isa; }
 int k_has_vnni(void) { k_init(); return active_isa == K_ISA_AVX512 && cpu_vnni; }
 int k_has_bf16(void) { k_init(); return active_isa == K_ISA_AVX512 && cpu_bf16; }
+int k_has_avxvnni(void) { k_init(); return active_isa >= K_ISA_AVX2 && cpu_avxvnni; }
 
 k_isa k_force_isa(k_isa i) {
     k_init();
@@ -54,7 +74,7 @@ k_isa k_force_isa(k_isa i) {
 const char *k_isa_name(k_isa i) {
     switch (i) {
     case K_ISA_AVX512: return cpu_bf16 && cpu_vnni ? "avx512 (vnni, bf16)" : cpu_vnni ? "avx512 (vnni)" : "avx512";
-    case K_ISA_AVX2: return "avx2";
+    case K_ISA_AVX2: return cpu_avxvnni ? "avx2 (avx-vnni)" : "avx2";
     default: return "scalar";
     }
 }
@@ -150,8 +170,12 @@ void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, floa
         for (int t = 0; t < n; t++) {
             const void *arow = (const uint8_t *)A + (size_t)t * arow_bytes;
             float *y = Y + (size_t)t * (size_t)W->rows + (size_t)r;
-            if (simd && W->type == QWEN3_Q8_0) kq_dot_q8_0_avx512(w, W->row_bytes, nr, arow, W->cols, y);
-            else if (simd && W->type == QWEN3_Q4) kq_dot_q4_avx512(w, W->row_bytes, nr, arow, W->cols, y);
+            if (simd == K_QSIMD_AVX512 && W->type == QWEN3_Q8_0) kq_dot_q8_0_avx512(w, W->row_bytes, nr, arow, W->cols, y);
+            else if (simd == K_QSIMD_AVX512 && W->type == QWEN3_Q4) kq_dot_q4_avx512(w, W->row_bytes, nr, arow, W->cols, y);
+            else if (simd == K_QSIMD_AVXVNNI && W->type == QWEN3_Q8_0) kq_dot_q8_0_avxvnni(w, W->row_bytes, nr, arow, W->cols, y);
+            else if (simd == K_QSIMD_AVXVNNI && W->type == QWEN3_Q4) kq_dot_q4_avxvnni(w, W->row_bytes, nr, arow, W->cols, y);
+            else if (simd == K_QSIMD_AVX2 && W->type == QWEN3_Q8_0) kq_dot_q8_0_avx2(w, W->row_bytes, nr, arow, W->cols, y);
+            else if (simd == K_QSIMD_AVX2 && W->type == QWEN3_Q4) kq_dot_q4_avx2(w, W->row_bytes, nr, arow, W->cols, y);
             else
                 for (int i = 0; i < nr; i++) y[i] = tr->dot(w + (size_t)i * W->row_bytes, arow, W->cols);
         }
@@ -179,12 +203,16 @@ static void mm_worker(void *ctx, int ith, int nth) {
         else k_gemm_bf16_rows_scalar(W, a->bf16, a->n, j->Y, r0, r1, scratch);
         break;
     }
-    case PATH_INT:
-        k_qmatmul_rows(W, a->a8, kq_act_row_bytes((kact_type)a->a8_type, W->cols), a->n, j->Y, r0, r1,
-                       simd && cpu_vnni);
+    case PATH_INT: {
+        /* AVX-512 without VNNI takes the AVX2 kernels */
+        int q = simd && cpu_vnni ? K_QSIMD_AVX512 : active_isa < K_ISA_AVX2 ? K_QSIMD_SCALAR
+                : cpu_avxvnni ? K_QSIMD_AVXVNNI : K_QSIMD_AVX2;
+        k_qmatmul_rows(W, a->a8, kq_act_row_bytes((kact_type)a->a8_type, W->cols), a->n, j->Y, r0, r1, q);
         break;
+    }
     default:
         if (simd) k_matmul_rows_avx512(W, a->x, a->n, j->Y, r0, r1);
+        else if (active_isa == K_ISA_AVX2) k_matmul_rows_avx2(W, a->x, a->n, j->Y, r0, r1);
         else k_matmul_rows_scalar(W, a->x, a->n, j->Y, r0, r1);
         break;
     }

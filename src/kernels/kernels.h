@@ -32,6 +32,8 @@ typedef struct kmat {
 
 typedef enum { K_ISA_SCALAR = 0, K_ISA_AVX2 = 1, K_ISA_AVX512 = 2 } k_isa;
 
+/* The environment variable QWEN3_ISA=scalar|avx2|avx512 caps the ISA k_init picks (for the whole
+ * engine: comparisons, benchmarks, reproducing a user's machine); other values are ignored. */
 void k_init(void);
 k_isa k_active_isa(void);
 const char *k_isa_name(k_isa i);
@@ -40,6 +42,8 @@ k_isa k_force_isa(k_isa i);
 /* CPU features beyond the base AVX-512 level (0 when the active ISA is below AVX-512). */
 int k_has_vnni(void);
 int k_has_bf16(void);
+/* AVX-VNNI (256-bit vpdpbusd) usable by the AVX2 integer kernels: CPU and compiler have it. */
+int k_has_avxvnni(void);
 
 /* Bytes of one row of `cols` values of type t (cols must be a multiple of the type's block size). */
 size_t k_row_bytes(qwen3_dtype t, int64_t cols);
@@ -87,6 +91,7 @@ void k_matmul(qpool *p, const kmat *W, const float *X, int n, float *Y);
 /* The row range [r0, r1) of the float32 product for tokens [0, n) with one ISA. */
 void k_matmul_rows_scalar(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1);
 void k_matmul_rows_avx512(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1);
+void k_matmul_rows_avx2(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1);
 
 /* The bf16 GEMM (kernels/gemm_bf16.c): X packed in groups of 16 tokens (tokens [16*g0, 16*g1)),
  * rows [r0, r1) with a scratch of k_gemm_bf16_scratch(cols) bytes. K even. */
@@ -97,7 +102,9 @@ void k_gemm_bf16_rows_scalar(const kmat *W, const uint32_t *Xp, int n, float *Y,
 void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch);
 
 /* The integer product of Q8_0 / Q4 rows [r0, r1) with n activation rows already quantized to the
- * type's activation format (arow_bytes apart). */
+ * type's activation format (arow_bytes apart). `simd` picks the kernels: K_QSIMD_SCALAR, K_QSIMD_AVX512
+ * (VNNI), K_QSIMD_AVX2 (vpmaddubsw) or K_QSIMD_AVXVNNI; the caller checks the CPU. */
+enum { K_QSIMD_SCALAR = 0, K_QSIMD_AVX512 = 1, K_QSIMD_AVX2 = 2, K_QSIMD_AVXVNNI = 3 };
 void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int simd);
 
 /* Machine limits (kernels/peak.c): read bandwidth in GB/s with `threads` threads over a buffer of

@@ -109,42 +109,58 @@ static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
         for (int i = 0; i < n * cols; i++) X[i] = grand() * (i % 97 == 0 ? 20.0f : 1.0f); /* a few outliers */
         size_t ny = (size_t)n * rows;
         double worst;
-        /* float32 path, both ISAs, 1 and 2 threads */
-        for (int isa = K_ISA_SCALAR; isa <= K_ISA_AVX512; isa += 2) {
+        /* float32 path, every ISA the CPU has (AVX2 forced on AVX-512 machines too) */
+        static const char *const isa_names[] = {"scalar", "avx2", "avx512"};
+        for (int isa = K_ISA_SCALAR; isa <= K_ISA_AVX512; isa++) {
             if (k_force_isa((k_isa)isa) != (k_isa)isa) continue;
             float *y = alloc_out(ny);
             if (!quant) {
                 k_matmul(p2, &M, X, n, y);
                 worst = 0;
-                snprintf(name, sizeof name, "%s-f32path-%s-n%d", tc->name, isa == K_ISA_AVX512 ? "avx512" : "scalar", n);
+                snprintf(name, sizeof name, "%s-f32path-%s-n%d", tc->name, isa_names[isa], n);
                 int ok = check_path(name, Wd, X, y, rows, cols, n, 0, KACT_F32, &worst);
                 CHECK(ok && guard_ok(y, ny), name, "worst relative error %.3g%s", worst, guard_ok(y, ny) ? "" : ", guard band written");
             }
             if (quant) {
-                /* integer path: a8 activations, scalar dots or VNNI */
+                /* integer path: a8 activations; each ISA's dot kernels (AVX2: plain and, where the
+                 * CPU has it, AVX-VNNI; AVX-512: VNNI) against the reference and the scalar twin */
                 kact_type at = tr->act;
                 size_t ab = kq_act_row_bytes(at, cols);
                 uint8_t *A = malloc(ab * n);
                 for (int t = 0; t < n; t++) kq_act_quant_row(at, X + (size_t)t * cols, A + t * ab, cols);
-                k_qmatmul_rows(&M, A, ab, n, y, 0, rows, isa == K_ISA_AVX512 && k_has_vnni());
-                worst = 0;
-                snprintf(name, sizeof name, "%s-int-%s-n%d", tc->name, isa == K_ISA_AVX512 && k_has_vnni() ? "vnni" : "scalar", n);
-                int ok = check_path(name, Wd, X, y, rows, cols, n, 1, at, &worst);
-                CHECK(ok && guard_ok(y, ny), name, "worst relative error %.3g", worst);
-                if (isa == K_ISA_AVX512) {
-                    float *ys = alloc_out(ny);
-                    k_qmatmul_rows(&M, A, ab, n, ys, 0, rows, 0);
-                    snprintf(name, sizeof name, "%s-int-vnni-vs-scalar-n%d", tc->name, n);
-                    CHECK(close_to(y, ys, Wd, X, rows, cols, n), name, "VNNI and scalar dots differ beyond 1e-5 S");
-                    free(ys);
+                float *ys = alloc_out(ny);
+                k_qmatmul_rows(&M, A, ab, n, ys, 0, rows, K_QSIMD_SCALAR);
+                int modes[2], nm = 0;
+                if (isa == K_ISA_SCALAR) modes[nm++] = K_QSIMD_SCALAR;
+                if (isa == K_ISA_AVX2) {
+                    modes[nm++] = K_QSIMD_AVX2;
+                    if (k_has_avxvnni()) modes[nm++] = K_QSIMD_AVXVNNI;
                 }
+                if (isa == K_ISA_AVX512 && k_has_vnni()) modes[nm++] = K_QSIMD_AVX512;
+                static const char *const mode_names[] = {"scalar", "vnni", "avx2", "avxvnni"};
+                for (int mi = 0; mi < nm; mi++) {
+                    for (size_t i = 0; i < ny; i++) memcpy(&y[i], &POISON, 4);
+                    /* rows in two uneven pieces, as two threads would */
+                    k_qmatmul_rows(&M, A, ab, n, y, 0, 13, modes[mi]);
+                    k_qmatmul_rows(&M, A, ab, n, y, 13, rows, modes[mi]);
+                    worst = 0;
+                    snprintf(name, sizeof name, "%s-int-%s-n%d", tc->name, mode_names[modes[mi]], n);
+                    int ok = check_path(name, Wd, X, y, rows, cols, n, 1, at, &worst);
+                    CHECK(ok && guard_ok(y, ny), name, "worst relative error %.3g", worst);
+                    if (modes[mi] != K_QSIMD_SCALAR) {
+                        snprintf(name, sizeof name, "%s-int-%s-vs-scalar-n%d", tc->name, mode_names[modes[mi]], n);
+                        CHECK(close_to(y, ys, Wd, X, rows, cols, n), name, "%s and scalar dots differ beyond 1e-5 S",
+                              mode_names[modes[mi]]);
+                    }
+                }
+                free(ys);
                 free(A);
             }
             free(y);
         }
-        k_force_isa(K_ISA_AVX512);
-        /* dispatch through kact on 1 and 2 threads: identical bits */
-        {
+        /* dispatch through kact on 1 and 2 threads: identical bits (AVX2 and the best ISA) */
+        for (int isa = K_ISA_AVX2; isa <= K_ISA_AVX512; isa++) {
+            if (k_force_isa((k_isa)isa) != (k_isa)isa) continue;
             kact a;
             kact_init(&a, 0);
             kact_set(&a, X, n, cols);
@@ -152,12 +168,13 @@ static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
             k_matmul_act(p1, &M, &a, y1);
             kact_set(&a, X, n, cols);
             k_matmul_act(p2, &M, &a, y2);
-            snprintf(name, sizeof name, "%s-threads-1-vs-2-n%d", tc->name, n);
+            snprintf(name, sizeof name, "%s-threads-1-vs-2-%s-n%d", tc->name, isa_names[isa], n);
             CHECK(!memcmp(y1, y2, sizeof(float) * ny) && guard_ok(y1, ny) && guard_ok(y2, ny), name, "results depend on the thread count");
             free(y1);
             free(y2);
             kact_free(&a);
         }
+        k_force_isa(K_ISA_AVX512);
         /* bf16 GEMM (BF16 and quantized weights), scalar twin and AVX512_BF16 */
         if ((tc->t == QWEN3_BF16 || quant) && cols % 2 == 0) {
             int groups = (n + 15) / 16;
