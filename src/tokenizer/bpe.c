@@ -4,9 +4,14 @@
  * lowest merge rank is merged, the leftmost first among equals (HF pops a heap ordered by rank,
  * then position). Pairs are found through a hash of (left id, right id), never by scanning merges.
  *
- * Short words (the usual case) use a flat array: find the minimum, merge, close the gap; O(n^2) in
+ * Short words (the usual case) keep a rank per byte position and scan for the minimum; O(n^2) in
  * the word length but with n <= SMALL it beats any heap. Longer words use a linked list and a
- * binary heap of (rank, position), O(n log n), so a 100,000-byte run of one letter stays fast. */
+ * binary heap of (rank, position), O(n log n), so a 100,000-byte run of one letter stays fast.
+ *
+ * Lookups dominate the cost on text in many languages (words there often miss the word cache), and
+ * most of them are answered without touching the multi-megabyte merge table: a word's first pairs
+ * (two bytes) come from a 256 x 256 table, a pair that never merges is told by a Bloom filter, and
+ * recent pairs by the per-thread cache. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,12 +31,47 @@ const tk_merge *tk_merge_find(const struct qwen3_tokenizer *t, uint32_t a, uint3
     }
 }
 
+/* Filter word and its two bits for a pair key (a multiplier unrelated to the tables' hashes). */
+static inline uint64_t filter_hash(uint64_t key) { return key * 0x9FB21C651E98DF25ull; }
+static inline uint64_t filter_bits(uint64_t h) { return 1ull << ((h >> 20) & 63) | 1ull << ((h >> 26) & 63); }
+
+void tk_merge_index_init(struct qwen3_tokenizer *t) {
+    free(t->mfilter);
+    free(t->bpair);
+    t->mfilter = NULL;
+    t->bpair = NULL;
+    /* about 4-5 set bits per word: a pair that never merges passes with probability ~0.5% */
+    uint32_t words = 64;
+    while (words < (uint32_t)t->n_merges / 4 && words < (1u << 26)) words *= 2;
+    uint64_t *f = calloc(words, sizeof *f), *bp = malloc(65536 * sizeof *bp);
+    if (bp)
+        for (unsigned k = 0; k < 65536; k++) bp[k] = (uint64_t)UINT32_MAX << 32;
+    for (uint32_t k = 0; t->merges && k <= t->mmask; k++) {
+        const tk_merge *m = &t->merges[k];
+        if (!m->key) continue;
+        uint64_t h = filter_hash(m->key);
+        if (f) f[(h >> 40) & (words - 1)] |= filter_bits(h);
+        uint32_t a = (uint32_t)((m->key - 1) >> 32), b = (uint32_t)(m->key - 1);
+        /* a merge of two single-byte tokens (ids below n_ids, as the loaders check) */
+        if (!bp || a >= (uint32_t)t->n_ids || b >= (uint32_t)t->n_ids || t->len[a] != 1 || t->len[b] != 1) continue;
+        unsigned char x = (unsigned char)t->blob[t->off[a]], y = (unsigned char)t->blob[t->off[b]];
+        if ((uint32_t)t->byte_id[x] == a && (uint32_t)t->byte_id[y] == b) bp[x << 8 | y] = (uint64_t)m->rank << 32 | m->id;
+    }
+    t->mfilter = f;
+    t->fmask = words - 1;
+    t->bpair = bp;
+}
+
 /* The merge of (a, b) through the scratch's small direct-mapped cache of recent lookups: the hot
  * pairs of real text (bytes inside a character, common syllables) then cost an L2 hit instead of a
  * miss in the multi-megabyte merge table. Absent pairs are cached too (rank UINT32_MAX). */
 static inline const tk_merge *find(const struct qwen3_tokenizer *t, tk_scratch *s, uint32_t a, uint32_t b) {
-    if (!s->pcache) return tk_merge_find(t, a, b);
     uint64_t key = pair_key(a, b);
+    if (t->mfilter) {
+        uint64_t h = filter_hash(key), bits = filter_bits(h);
+        if ((t->mfilter[(h >> 40) & t->fmask] & bits) != bits) return NULL;
+    }
+    if (!s->pcache) return tk_merge_find(t, a, b);
     tk_merge *c = &s->pcache[(uint32_t)((key * 0xD6E8FEB86659FD93ull) >> 40) & (TK_PCACHE_SLOTS - 1)];
     if (c->key != key) {
         const tk_merge *m = tk_merge_find(t, a, b);
@@ -78,25 +118,46 @@ static inline void set_pair(const struct qwen3_tokenizer *t, tk_scratch *s, int 
     s->mid[k] = m ? m->id : 0;
 }
 
-static int bpe_small(const struct qwen3_tokenizer *t, int n, tk_scratch *s) {
+/* Short words: symbols stay at their byte positions, linked through nx/pv (merged-away positions
+ * are skipped and hold rank UINT32_MAX), so a merge costs two lookups and no moves. rank[k] is the
+ * rank of the pair (k, nx[k]); the leftmost minimum is the lowest position, as positions keep the
+ * word's order. */
+static int bpe_small(const struct qwen3_tokenizer *t, const unsigned char *w, int n, tk_scratch *s) {
     int32_t *ids = s->ids;
-    for (int k = 0; k + 1 < n; k++) set_pair(t, s, k, ids[k], ids[k + 1]);
-    while (n > 1) {
-        int best = -1;
-        uint32_t br = UINT32_MAX;
-        for (int k = 0; k + 1 < n; k++)
-            if (s->rank[k] < br) { br = s->rank[k]; best = k; }
-        if (best < 0) break;
-        ids[best] = (int32_t)s->mid[best];
-        int tail = n - best - 2; /* symbols after the removed one */
-        memmove(ids + best + 1, ids + best + 2, (size_t)tail * sizeof *ids);
-        memmove(s->rank + best + 1, s->rank + best + 2, (size_t)(tail > 0 ? tail - 1 : 0) * sizeof *s->rank);
-        memmove(s->mid + best + 1, s->mid + best + 2, (size_t)(tail > 0 ? tail - 1 : 0) * sizeof *s->mid);
-        n--;
-        if (best > 0) set_pair(t, s, best - 1, ids[best - 1], ids[best]);
-        if (best + 1 < n) set_pair(t, s, best, ids[best], ids[best + 1]);
+    uint32_t *rank = s->rank;
+    uint8_t nx[SMALL + 1], pv[SMALL + 1];
+    for (int k = 0; k < n; k++) {
+        nx[k] = (uint8_t)(k + 1);
+        pv[k] = (uint8_t)(k - 1); /* 255 for k = 0: no symbol before */
     }
-    return n;
+    if (t->bpair) {
+        for (int k = 0; k + 1 < n; k++) {
+            uint64_t e = t->bpair[(unsigned)w[k] << 8 | w[k + 1]];
+            rank[k] = (uint32_t)(e >> 32);
+            s->mid[k] = (uint32_t)e;
+        }
+    } else {
+        for (int k = 0; k + 1 < n; k++) set_pair(t, s, k, ids[k], ids[k + 1]);
+    }
+    rank[n - 1] = UINT32_MAX;
+    for (;;) {
+        uint32_t br = UINT32_MAX;
+        for (int k = 0; k < n; k++) br = rank[k] < br ? rank[k] : br;
+        if (br == UINT32_MAX) break;
+        int best = 0;
+        while (rank[best] != br) best++;
+        int r = nx[best];
+        ids[best] = (int32_t)s->mid[best];
+        rank[r] = UINT32_MAX;
+        nx[best] = nx[r];
+        if (nx[r] < n) pv[nx[r]] = (uint8_t)best;
+        if (pv[best] != 255) set_pair(t, s, pv[best], ids[pv[best]], ids[best]);
+        if (nx[best] < n) set_pair(t, s, best, ids[best], ids[nx[best]]);
+        else rank[best] = UINT32_MAX;
+    }
+    int o = 0;
+    for (int k = 0; k < n; k = nx[k]) ids[o++] = ids[k];
+    return o;
 }
 
 /* min-heap of (rank << 32 | position) */
@@ -183,5 +244,5 @@ int tk_bpe_word(const struct qwen3_tokenizer *t, const unsigned char *w, size_t 
             return 1;
         }
     }
-    return n <= SMALL ? bpe_small(t, (int)n, s) : bpe_heap(t, (int)n, s);
+    return n <= SMALL ? bpe_small(t, w, (int)n, s) : bpe_heap(t, (int)n, s);
 }

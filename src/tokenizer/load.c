@@ -459,6 +459,7 @@ static int finish(struct qwen3_tokenizer *t, const char *src, qwen3_err *err) {
         if (t->added[k].special) t->special[t->added[k].id] = 1;
         t->added_first[(unsigned char)t->added[k].text[0]] = 1;
     }
+    tk_merge_index_init(t);
     return 0;
 }
 
@@ -559,6 +560,7 @@ qwen3_tokenizer *qwen3_tokenizer_load(const char *dir, qwen3_err *err) {
         struct qwen3_tokenizer *t = calloc(1, sizeof *t);
         if (t && tk_cache_read(t, cpath, key) == 0) {
             t->gen = next_generation();
+            tk_merge_index_init(t);
             return t;
         }
         qwen3_tokenizer_free(t);
@@ -592,6 +594,8 @@ void qwen3_tokenizer_free(qwen3_tokenizer *t) {
     if (!t) return;
     for (int k = 0; k < t->n_added; k++) free((char *)t->added[k].text);
     free(t->added);
+    free(t->mfilter);
+    free(t->bpair);
     if (t->cache_map) {
         munmap(t->cache_map, t->cache_size);
     } else {

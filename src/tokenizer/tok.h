@@ -57,6 +57,14 @@ struct qwen3_tokenizer {
     tk_merge *merges; /* open addressing, power-of-two size */
     uint32_t mmask;
     int n_merges;
+    /* A blocked Bloom filter over the merge pairs (two bits in one 64-bit word per pair; bpe.c), owned
+     * even when the rest comes from the cache file: most pairs a word meets never merge, and this
+     * answers them from 512 KB instead of a miss in the multi-megabyte merge table. NULL: none. */
+    uint64_t *mfilter;
+    uint32_t fmask; /* words - 1 */
+    /* The merge of the single-byte tokens of bytes x and y at [x << 8 | y], as rank << 32 | id (rank
+     * UINT32_MAX: none), owned like mfilter: a word's first pairs are all such pairs. NULL: none. */
+    uint64_t *bpair;
     int ignore_merges; /* model.ignore_merges: a word found whole in the vocabulary skips BPE */
     int no_nfc;        /* normalizer null: text is not normalized */
 
@@ -163,6 +171,9 @@ typedef struct tk_tls {
 tk_tls *tk_tls_get(const struct qwen3_tokenizer *t);
 /* Frees scratch buffers that grew large, at the end of an encode. */
 void tk_tls_trim(tk_tls *s);
+/* Builds t->mfilter and t->bpair from t->merges and t->byte_id (either is left NULL when out of
+ * memory: lookups then go without it). */
+void tk_merge_index_init(struct qwen3_tokenizer *t);
 /* Looks up a merge of (a, b); NULL when the pair never merges. */
 const tk_merge *tk_merge_find(const struct qwen3_tokenizer *t, uint32_t a, uint32_t b);
 /* BPE of one pre-token's bytes; the resulting ids are written to s->ids and their count returned
