@@ -94,7 +94,7 @@ TGT_VNNI void kq_dot_q8_0_avxvnni(const uint8_t *w, size_t wstride, int nr, cons
 #define Q4_SUB(OP, isum, q, shift, x, j)                                                                            \
     isum = OP(isum,                                                                                          \
                    _mm256_maddubs_epi16(_mm256_and_si256(shift ? _mm256_srli_epi16(q, 4) : q, low4), x),             \
-                   _mm256_set1_epi16((short)blk->sc[j]))
+                   _mm256_shuffle_epi8(s16, _mm256_set1_epi16((short)(((2 * (j) + 1) << 8) | (2 * (j))))))
 
 #define Q4_ROW(OP, a, m, r)                                                                                         \
     do {                                                                                                              \
@@ -102,15 +102,19 @@ TGT_VNNI void kq_dot_q8_0_avxvnni(const uint8_t *w, size_t wstride, int nr, cons
         /* qs[0..31]: sub-blocks 0 (low) and 2 (high); qs[32..63]: 1 and 3; qs[64..95]: 4, 6; qs[96..]: 5, 7 */     \
         __m256i q0 = _mm256_loadu_si256((const __m256i *)blk->qs), q1 = _mm256_loadu_si256((const __m256i *)(blk->qs + 32)), \
                 q2 = _mm256_loadu_si256((const __m256i *)(blk->qs + 64)), q3 = _mm256_loadu_si256((const __m256i *)(blk->qs + 96)); \
-        __m256i isum = _mm256_setzero_si256();                                                                        \
+        /* the 8 sub-block scales as int16 in both lanes; vpshufb spreads scale j over a vector */                   \
+        __m256i s16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)blk->sc)));      \
+        /* two chains of 4 accumulations (vpdpwssd's latency) */                                                      \
+        __m256i isum = _mm256_setzero_si256(), isum2 = isum;                                                          \
         Q4_SUB(OP, isum, q0, 0, xv[0], 0);                                                                          \
-        Q4_SUB(OP, isum, q1, 0, xv[1], 1);                                                                          \
+        Q4_SUB(OP, isum2, q1, 0, xv[1], 1);                                                                         \
         Q4_SUB(OP, isum, q0, 1, xv[2], 2);                                                                          \
-        Q4_SUB(OP, isum, q1, 1, xv[3], 3);                                                                          \
+        Q4_SUB(OP, isum2, q1, 1, xv[3], 3);                                                                         \
         Q4_SUB(OP, isum, q2, 0, xv[4], 4);                                                                          \
-        Q4_SUB(OP, isum, q3, 0, xv[5], 5);                                                                          \
+        Q4_SUB(OP, isum2, q3, 0, xv[5], 5);                                                                         \
         Q4_SUB(OP, isum, q2, 1, xv[6], 6);                                                                          \
-        Q4_SUB(OP, isum, q3, 1, xv[7], 7);                                                                          \
+        Q4_SUB(OP, isum2, q3, 1, xv[7], 7);                                                                         \
+        isum = _mm256_add_epi32(isum, isum2);                                                                         \
         a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(_cvtsh_ss(blk->d) * dx), a);                   \
         __m128i mm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)blk->mn)), bs);               \
         mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));                                                          \

@@ -21,14 +21,19 @@ QWEN3=${QWEN3:-$ROOT/qwen3}
 TMP=${QWEN3_TMP:-$ROOT/build/testdata}/isa
 mkdir -p "$TMP"
 if [ ! -x "$QWEN3" ]; then echo "FAIL isa: engine binary $QWEN3 not found (run make)"; exit 0; fi
+OUT=$TMP/run.$$ # this run's outputs (runs side by side must not share them)
+mkdir -p "$OUT"
+trap 'rm -rf "$OUT"' EXIT
 
 IDS=$("$PY" -c "print(','.join(str((i * 7919 + 11) % 2000) for i in range(40)))")
 
 gen() { # gen NAME flags...
     local name=$1; shift
     [ -f "$TMP/$name/model.safetensors" ] && return 0
-    "$PY" "$ROOT/tools/gen_checkpoint.py" "$TMP/$name" --no-tokenizer -q "$@" 2>"$TMP/gen.err" ||
-        { echo "FAIL isa-gen-$name: $(tail -n 1 "$TMP/gen.err")"; return 1; }
+    # written aside and renamed, so a run of the suite beside this one never reads half a file
+    "$PY" "$ROOT/tools/gen_checkpoint.py" "$TMP/$name.$$" --no-tokenizer -q "$@" 2>"$TMP/gen.$$.err" ||
+        { echo "FAIL isa-gen-$name: $(tail -n 1 "$TMP/gen.$$.err")"; rm -rf "$TMP/$name.$$"; return 1; }
+    mv -T "$TMP/$name.$$" "$TMP/$name" 2>/dev/null || rm -rf "$TMP/$name.$$"
 }
 
 # compare CASE A B BOUND: BOUND is "exact" (1e-4 * max(1, max|logit|)) or "quant" (0.05 * max|logit|)
@@ -71,14 +76,14 @@ for m in bf16 f16; do
             ok=1
             for isa in $avail; do
                 # shellcheck disable=SC2086
-                QWEN3_ISA=$isa "$QWEN3" logits "$TMP/$m" --ids "$IDS" -o "$TMP/$m.$q.$mode.$isa.f32" -t 2 $flags $dflag 2>"$TMP/err" ||
-                    { echo "FAIL isa-$m-$q-$mode-$isa: $(tail -n 1 "$TMP/err")"; ok=0; }
+                QWEN3_ISA=$isa "$QWEN3" logits "$TMP/$m" --ids "$IDS" -o "$OUT/$m.$q.$mode.$isa.f32" -t 2 $flags $dflag 2>"$OUT/err" ||
+                    { echo "FAIL isa-$m-$q-$mode-$isa: $(tail -n 1 "$OUT/err")"; ok=0; }
             done
             [ $ok = 1 ] || continue
             for isa in $avail; do
                 [ $isa = scalar ] && continue
                 bound=exact; [ $q != none ] && bound=quant
-                compare "isa-$m-$q-$mode-$isa-vs-scalar" "$TMP/$m.$q.$mode.scalar.f32" "$TMP/$m.$q.$mode.$isa.f32" $bound
+                compare "isa-$m-$q-$mode-$isa-vs-scalar" "$OUT/$m.$q.$mode.scalar.f32" "$OUT/$m.$q.$mode.$isa.f32" $bound
             done
         done
     done
