@@ -5,7 +5,9 @@
  * Xp[g][c/2][16 tokens] of 32-bit units, each holding the bf16 pair (X[t][c], X[t][c+1]); so one
  * 512-bit load gives 16 tokens' pairs at column pair c/2. W rows are packed per panel (a few hundred
  * KB, so it stays in L2) into blocks of 8 rows, [c/2][8 rows] pairs, dequantizing Q8_0 / Q4 on the
- * way: the 8 pairs a step broadcasts are 32 contiguous bytes. The kernel broadcasts one pair of a
+ * way: the 8 pairs a step broadcasts are 32 contiguous bytes. The packing transposes 8 x 16 pairs
+ * at a time in registers: MoE experts see ~32 tokens each, so every weight is used only ~32 times
+ * per pass and a scalar copy of it cost as much as the arithmetic. The kernel broadcasts one pair of a
  * weight row and multiplies it into the 16-token vectors: a tile of 8 rows x 48 tokens keeps 24
  * accumulators in registers, and every accumulator sums its (row, token) over columns in order, so
  * the result does not depend on how rows are split over threads or tokens over tiles.
@@ -75,9 +77,9 @@ void k_gemm_bf16_rows_scalar(const kmat *W, const uint32_t *Xp, int n, float *Y,
 }
 
 size_t k_gemm_bf16_scratch(int64_t K) {
-    /* a packed panel, one bf16 row and the running sums; or for the scalar twin one bf16 row and one
+    /* a packed panel, 8 bf16 rows and the running sums; or for the scalar twin one bf16 row and one
      * float row */
-    size_t a = k_gemm_bf16_panel_rows(K) * ((size_t)K * 2 + 48 * 4) + (size_t)K * 2, b = (size_t)K * 6;
+    size_t a = k_gemm_bf16_panel_rows(K) * ((size_t)K * 2 + 48 * 4) + (size_t)K * 16, b = (size_t)K * 6;
     return (a > b ? a : b) + 64;
 }
 
@@ -178,19 +180,54 @@ TGT static void row_bf16(const kmat *W, int64_t r, uint16_t *dst) {
     }
 }
 
-/* Rows [p0, p1) into the panel as blocks of 8 rows, each [c2][8] pairs; rows past p1 are zero. */
+/* Transposes 8 rows x 16 column pairs (v[i]: pairs c..c+15 of row i) into dst[c2][8 rows], three
+ * rounds of two-source permutes (32-bit, 64-bit, 128-bit interleaves): the scalar copy it replaces,
+ * one pair at a time, cost more than the arithmetic on an expert's ~32 tokens. */
+TGT static inline void transpose8x16(const __m512i v[8], uint32_t *dst) {
+    const __m512i i1lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i i1hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    const __m512i i2lo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), i2hi = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+    const __m512i i3lo = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), i3hi = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    __m512i a[8], b[8];
+    for (int j = 0; j < 4; j++) { /* a[2j]: rows 2j, 2j+1 interleaved for pairs 0..7; a[2j+1]: 8..15 */
+        a[2 * j] = _mm512_permutex2var_epi32(v[2 * j], i1lo, v[2 * j + 1]);
+        a[2 * j + 1] = _mm512_permutex2var_epi32(v[2 * j], i1hi, v[2 * j + 1]);
+    }
+    for (int h = 0; h < 2; h++) /* b[4h + q]: rows 4h..4h+3 for pairs 4q..4q+3 */
+        for (int q = 0; q < 2; q++) {
+            b[4 * h + 2 * q] = _mm512_permutex2var_epi64(a[4 * h + q], i2lo, a[4 * h + 2 + q]);
+            b[4 * h + 2 * q + 1] = _mm512_permutex2var_epi64(a[4 * h + q], i2hi, a[4 * h + 2 + q]);
+        }
+    for (int q = 0; q < 4; q++) { /* rows 0..7 for pairs 4q, 4q+1 and 4q+2, 4q+3 */
+        _mm512_storeu_si512(dst + 32 * q, _mm512_permutex2var_epi64(b[q], i3lo, b[4 + q]));
+        _mm512_storeu_si512(dst + 32 * q + 16, _mm512_permutex2var_epi64(b[q], i3hi, b[4 + q]));
+    }
+}
+
+/* Rows [p0, p1) into the panel as blocks of 8 rows, each [c2][8] pairs; rows past p1 are zero.
+ * BF16 rows are read in place, other types dequantized first into 8 row buffers. */
 TGT static void pack_panel(const kmat *W, int64_t p0, int64_t p1, uint32_t *panel, uint32_t *rowbuf) {
     const int64_t K2 = W->cols / 2;
-    for (int64_t r = p0; r < p0 + ((p1 - p0 + 7) & ~(int64_t)7); r++) {
-        uint32_t *dst = panel + (size_t)((r - p0) / 8) * (size_t)K2 * 8 + (size_t)((r - p0) % 8);
-        if (r >= p1) {
-            for (int64_t c2 = 0; c2 < K2; c2++) dst[c2 * 8] = 0;
-            continue;
+    for (int64_t b = p0; b < p1; b += 8) {
+        const uint32_t *src[8];
+        for (int i = 0; i < 8; i++) {
+            int64_t r = b + i;
+            if (r >= p1) src[i] = NULL;
+            else if (W->type == QWEN3_BF16) src[i] = (const uint32_t *)((const uint8_t *)W->data + (size_t)r * W->row_bytes);
+            else {
+                row_bf16(W, r, (uint16_t *)(rowbuf + (size_t)i * (size_t)K2));
+                src[i] = rowbuf + (size_t)i * (size_t)K2;
+            }
         }
-        const uint32_t *src = rowbuf;
-        if (W->type == QWEN3_BF16) src = (const uint32_t *)((const uint8_t *)W->data + (size_t)r * W->row_bytes);
-        else row_bf16(W, r, (uint16_t *)rowbuf);
-        for (int64_t c2 = 0; c2 < K2; c2++) dst[c2 * 8] = src[c2];
+        uint32_t *dst = panel + (size_t)((b - p0) / 8) * (size_t)K2 * 8;
+        int64_t c2 = 0;
+        for (; c2 + 16 <= K2; c2 += 16) {
+            __m512i v[8];
+            for (int i = 0; i < 8; i++) v[i] = src[i] ? _mm512_loadu_si512(src[i] + c2) : _mm512_setzero_si512();
+            transpose8x16(v, dst + (size_t)c2 * 8);
+        }
+        for (; c2 < K2; c2++)
+            for (int i = 0; i < 8; i++) dst[c2 * 8 + i] = src[i] ? src[i][c2] : 0;
     }
 }
 
@@ -199,8 +236,8 @@ TGT void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float
     const size_t PR = k_gemm_bf16_panel_rows(K), gstride = (size_t)K2 * 16;
     const int ngroups = (n + 15) / 16;
     uint32_t *panel = scratch;                      /* PR rows, packed */
-    uint32_t *rowbuf = panel + PR * (size_t)K2;     /* one row as bf16 */
-    float *acc = (float *)(rowbuf + (size_t)K2);    /* PR rows x 48 tokens of running sums */
+    uint32_t *rowbuf = panel + PR * (size_t)K2;     /* 8 rows as bf16 */
+    float *acc = (float *)(rowbuf + 8 * (size_t)K2); /* PR rows x 48 tokens of running sums */
     for (int64_t p0 = r0; p0 < r1; p0 += (int64_t)PR) {
         int64_t p1 = p0 + (int64_t)PR < r1 ? p0 + (int64_t)PR : r1;
         pack_panel(W, p0, p1, panel, rowbuf);
