@@ -34,6 +34,7 @@ gen() { # gen NAME flags...
     "$PY" "$ROOT/tools/gen_checkpoint.py" "$TMP/$name.$$" --no-tokenizer -q "$@" 2>"$TMP/gen.$$.err" ||
         { echo "FAIL isa-gen-$name: $(tail -n 1 "$TMP/gen.$$.err")"; rm -rf "$TMP/$name.$$"; return 1; }
     mv -T "$TMP/$name.$$" "$TMP/$name" 2>/dev/null || rm -rf "$TMP/$name.$$"
+    rm -f "$TMP/gen.$$.err"
 }
 
 # compare CASE A B BOUND: BOUND is "exact" (1e-4 * max(1, max|logit|)) or "quant" (0.05 * max|logit|)
@@ -67,7 +68,10 @@ for m in bf16 f16; do
         if [ "$got" = "$isa" ]; then avail="$avail $isa"
         elif [ $m = bf16 ]; then echo "PASS isa-$isa-skipped: this CPU lacks it (kernels: $got)"; fi
     done
-    [ $m = bf16 ] && { case "$avail" in *scalar*) echo "PASS isa-info-names-cap";; *) echo "FAIL isa-info-names-cap: QWEN3_ISA=scalar gives kernels '$(info_isa "$TMP/$m" scalar)'";; esac; }
+    case "$avail" in
+    *scalar*) echo "PASS isa-$m-info-names-cap" ;;
+    *) echo "FAIL isa-$m-info-names-cap: QWEN3_ISA=scalar gives kernels '$(info_isa "$TMP/$m" scalar)'"; continue ;;
+    esac
     for q in none q8_0 q4; do
         [ $q != none ] && [ $m = f16 ] && continue
         flags=""; [ $q != none ] && flags="--quant $q"
