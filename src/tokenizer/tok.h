@@ -149,9 +149,11 @@ void tk_scratch_free(tk_scratch *s);
 
 /* --- wcache.c ----------------------------------------------------------------------------------- */
 
-#define TK_WCACHE_SLOTS 8192 /* power of two */
-#define TK_WCACHE_WORD 54    /* longest word cached, bytes */
-#define TK_WCACHE_IDS 16     /* most ids of a cached word */
+/* A slot is one 64-byte cache line (the slots are line-aligned), so a lookup costs one miss at most;
+ * longer words are rarely repeated (long CJK or Thai runs) and go to BPE each time. 1 MB a thread. */
+#define TK_WCACHE_SLOTS 16384 /* power of two */
+#define TK_WCACHE_WORD 22     /* longest word cached, bytes */
+#define TK_WCACHE_IDS 8       /* most ids of a cached word */
 
 typedef struct tk_wslot {
     uint64_t hash; /* 0: empty */
@@ -159,6 +161,7 @@ typedef struct tk_wslot {
     unsigned char word[TK_WCACHE_WORD];
     int32_t ids[TK_WCACHE_IDS];
 } tk_wslot;
+_Static_assert(sizeof(tk_wslot) == 64, "a word cache slot is one cache line");
 
 typedef struct tk_tls {
     uint64_t gen; /* the tokenizer the slots belong to */

@@ -34,7 +34,8 @@ tk_tls *tk_tls_get(const struct qwen3_tokenizer *t) {
     if (!s) {
         s = calloc(1, sizeof *s);
         if (!s) return NULL;
-        s->slots = calloc(TK_WCACHE_SLOTS, sizeof *s->slots);
+        s->slots = aligned_alloc(64, TK_WCACHE_SLOTS * sizeof *s->slots);
+        if (s->slots) memset(s->slots, 0, TK_WCACHE_SLOTS * sizeof *s->slots);
         s->sc.pcache = calloc(TK_PCACHE_SLOTS, sizeof *s->sc.pcache);
         if (!s->slots || !s->sc.pcache || pthread_setspecific(tls_key, s) != 0) {
             free(s->sc.pcache);
