@@ -48,9 +48,11 @@ void tk_merge_index_init(struct qwen3_tokenizer *t) {
     uint64_t *f = calloc(words, sizeof *f), *bp = malloc(65536 * sizeof *bp);
     if (bp)
         for (unsigned k = 0; k < 65536; k++) bp[k] = (uint64_t)UINT32_MAX << 32;
+    uint32_t max_rank = 0;
     for (uint32_t k = 0; t->merges && k <= t->mmask; k++) {
         const tk_merge *m = &t->merges[k];
         if (!m->key) continue;
+        if (m->rank > max_rank) max_rank = m->rank;
         uint64_t h = filter_hash(m->key);
         if (f) f[(h >> 40) & (words - 1)] |= filter_bits(h);
         uint32_t a = (uint32_t)((m->key - 1) >> 32), b = (uint32_t)(m->key - 1);
@@ -61,6 +63,7 @@ void tk_merge_index_init(struct qwen3_tokenizer *t) {
     }
     t->mfilter = f;
     t->fmask = words - 1;
+    t->small_ranks = max_rank < (1u << 26) - 1;
     t->bpair = bp;
 }
 
@@ -121,9 +124,13 @@ static int scratch_reserve(tk_scratch *s, size_t n) {
     return 0;
 }
 
+/* bpe_small's rank slot for the pair at position k: rank << 6 | k, so the minimum also says where
+ * it is, and equal ranks order by position (leftmost first) for free. UINT32_MAX: no merge. */
+static inline uint32_t rank_at(uint32_t rank, int k) { return rank == UINT32_MAX ? UINT32_MAX : rank << 6 | (uint32_t)k; }
+
 static inline void set_pair(const struct qwen3_tokenizer *t, tk_scratch *s, int k, int32_t a, int32_t b) {
     const tk_merge *m = find(t, s, (uint32_t)a, (uint32_t)b);
-    s->rank[k] = m ? m->rank : UINT32_MAX;
+    s->rank[k] = m ? rank_at(m->rank, k) : UINT32_MAX;
     s->mid[k] = m ? m->id : 0;
 }
 
@@ -144,7 +151,7 @@ static int bpe_small(const struct qwen3_tokenizer *t, const unsigned char *w, in
     if (t->bpair) {
         for (int k = 0; k + 1 < n; k++) {
             uint64_t e = t->bpair[(unsigned)w[k] << 8 | w[k + 1]];
-            rank[k] = (uint32_t)(e >> 32);
+            rank[k] = rank_at((uint32_t)(e >> 32), k);
             s->mid[k] = (uint32_t)e;
         }
     } else {
@@ -171,8 +178,7 @@ static int bpe_small(const struct qwen3_tokenizer *t, const unsigned char *w, in
         uint32_t br = m0[0];
         for (int j = 1; j < 4; j++) br = m0[j] < br ? m0[j] : br;
         if (br == UINT32_MAX) break;
-        int best = 0;
-        while (rank[best] != br) best++;
+        int best = (int)(br & 63);
         int r = nx[best];
         ids[best] = (int32_t)s->mid[best];
         rank[r] = UINT32_MAX;
@@ -274,5 +280,5 @@ int tk_bpe_word(const struct qwen3_tokenizer *t, const unsigned char *w, size_t 
             return 1;
         }
     }
-    return n <= SMALL ? bpe_small(t, w, (int)n, s) : bpe_heap(t, (int)n, s);
+    return n <= SMALL && t->small_ranks ? bpe_small(t, w, (int)n, s) : bpe_heap(t, (int)n, s);
 }

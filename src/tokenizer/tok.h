@@ -59,12 +59,14 @@ struct qwen3_tokenizer {
     int n_merges;
     /* A blocked Bloom filter over the merge pairs (two bits in one 64-bit word per pair; bpe.c), owned
      * even when the rest comes from the cache file: most pairs a word meets never merge, and this
-     * answers them from 512 KB instead of a miss in the multi-megabyte merge table. NULL: none. */
+     * answers them from 128 KB (for Qwen) instead of a miss in the multi-megabyte merge table.
+     * NULL: none. */
     uint64_t *mfilter;
     uint32_t fmask; /* words - 1 */
     /* The merge of the single-byte tokens of bytes x and y at [x << 8 | y], as rank << 32 | id (rank
      * UINT32_MAX: none), owned like mfilter: a word's first pairs are all such pairs. NULL: none. */
     uint64_t *bpair;
+    int small_ranks; /* every rank < 2^26 - 1: bpe.c's short-word path packs rank and position */
     int ignore_merges; /* model.ignore_merges: a word found whole in the vocabulary skips BPE */
     int no_nfc;        /* normalizer null: text is not normalized */
 
