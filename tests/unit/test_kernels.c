@@ -292,6 +292,20 @@ static void test_attention(void) {
                 char name[96];
                 snprintf(name, sizeof name, "attn-%s-D%d-n%d", qwen3_dtype_name(kv), D, n);
                 CHECK(e1 < 1e-5 && e2 < 1e-5 && guard_ok(o1, D) && guard_ok(o2, D), name, "scalar error %g, simd error %g", e1, e2);
+                if (k_force_isa(K_ISA_AVX2) == K_ISA_AVX2) {
+                    float *o3 = alloc_out(D);
+                    k_attn_head_avx2(q, K, V, kv, D, n, D, scale, o3);
+                    double e3 = 0;
+                    for (int i = 0; i < D; i++) {
+                        double ref = 0;
+                        for (int p = 0; p < n; p++) ref += s[p] / l * Vr[(size_t)p * D + i];
+                        e3 = fmax(e3, fabs(o3[i] - ref));
+                    }
+                    snprintf(name, sizeof name, "attn-avx2-%s-D%d-n%d", qwen3_dtype_name(kv), D, n);
+                    CHECK(e3 < 1e-5 && guard_ok(o3, D), name, "avx2 error %g", e3);
+                    free(o3);
+                }
+                k_force_isa(K_ISA_AVX512);
                 free(q); free(Kf); free(Vf); free(K); free(V); free(Kr); free(Vr); free(s); free(o1); free(o2);
             }
 }
