@@ -28,11 +28,17 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libqwen3.a
 BIN := $(BUILD)/qwen3
 
-.PHONY: all test bench fuzz clean demo
+.PHONY: all test bench fuzz clean demo qwen3
+ifeq ($(SAN),1)
+all: $(BIN) $(TEST_BIN)
+else
 all: $(BIN) $(TEST_BIN) qwen3
+endif
 
+# ./qwen3 always points at the release build (phony, so a sanitizer or other build in between
+# cannot leave it pointing elsewhere); the sanitizer build stays in build/san.
 qwen3: $(BIN)
-	@ln -sf $(BIN) qwen3
+	@ln -sfn $(BIN) qwen3
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
