@@ -3,7 +3,8 @@
  * Prefill: one forward pass over -p random tokens (logits of the last only, as llama-bench pp).
  * Decode: -n tokens one at a time from an empty cache (as llama-bench tg). --parallel N: N sequences
  * decoding together, one forward pass per step over all of them (the server's batching), aggregate
- * tokens/s. Each phase runs once after a short warm-up that faults the weights in.
+ * tokens/s. Each phase runs once after a warm-up (a prefill of the same length and two decode
+ * steps) that faults the weights in.
  *
  * Against the machine: decode's bytes per token (the weights a token reads: every layer matrix, the
  * active experts, the lm_head, one embedding row, plus the KV cache read at the mean context) times
@@ -162,9 +163,11 @@ int cmd_bench(int argc, char **argv) {
     double wbytes, macs;
     model_costs(m, &wbytes, &macs);
     const double kv_es = m->kv_type == QWEN3_F32 ? 4 : 2;
-    /* warm-up: fault the weights in (a 16-token prefill and two decode steps), then empty the cache */
+    /* warm-up: fault the weights in with a prefill as long as the measured one (as llama-bench
+     * does; a shorter one leaves MoE experts that it did not route to for the timed pass to fault
+     * in) and two decode steps, then empty the cache */
     {
-        qwen3_batch_item it = {s[0], ids, 16, QWEN3_LOGITS_LAST, logits};
+        qwen3_batch_item it = {s[0], ids, (int)plen, QWEN3_LOGITS_LAST, logits};
         if (qwen3_forward(m, &it, 1, &e)) { cli_fail("%s", e.msg); goto done; }
         tok[0] = 1;
         if (decode_steps(m, s, 1, 2, tok, logits, &e)) { cli_fail("%s", e.msg); goto done; }
@@ -216,12 +219,16 @@ int cmd_bench(int argc, char **argv) {
         printf("model    %s: %s weights, lm_head %s, %s path, KV %s, %d threads, loaded in %.2f s\n", dir, wt,
                qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads, load_s);
         printf("machine  read %.1f GB/s; peak GFLOP/s f32 %.0f, bf16 %.0f, int8 %.0f\n", pk.gbps, pk.f32, pk.bf16, pk.int8);
+        /* the peaks are measured with AVX-512 only; elsewhere they are 0 unless given by flags */
+        char ppf[48] = "peak unknown", tgf[48] = "bandwidth unknown";
+        if (pp_peak > 0) snprintf(ppf, sizeof ppf, "%5.1f%% of the %s peak", 100 * pp_gf / pp_peak, m->fast ? "bf16" : "f32");
+        if (pk.gbps > 0) snprintf(tgf, sizeof tgf, "%5.1f%% of read bandwidth", 100 * tg_gbps / pk.gbps);
         if (p > 0)
-            printf("prefill  %5ld tokens %8.3f s %9.1f tok/s %8.1f GFLOP/s  %5.1f%% of the %s peak   (cpu %3.0f%%)\n", p, pp_s,
-                   pp_tps, pp_gf, 100 * pp_gf / (pp_peak > 0 ? pp_peak : 1), m->fast ? "bf16" : "f32", 100 * pp_cpu);
+            printf("prefill  %5ld tokens %8.3f s %9.1f tok/s %8.1f GFLOP/s  %s   (cpu %3.0f%%)\n", p, pp_s, pp_tps, pp_gf, ppf,
+                   100 * pp_cpu);
         if (n > 0)
-            printf("decode   %5ld tokens %8.3f s %9.1f tok/s %8.2f GB/s     %5.1f%% of read bandwidth (%.0f MB/token) (cpu %3.0f%%)\n",
-                   n, tg_s, tg_tps, tg_gbps, 100 * tg_gbps / (pk.gbps > 0 ? pk.gbps : 1), wbytes / 1e6, 100 * tg_cpu);
+            printf("decode   %5ld tokens %8.3f s %9.1f tok/s %8.2f GB/s     %s (%.0f MB/token) (cpu %3.0f%%)\n", n, tg_s,
+                   tg_tps, tg_gbps, tgf, wbytes / 1e6, 100 * tg_cpu);
         if (par > 0 && n > 0)
             printf("parallel %2ld x %-5ld    %8.3f s %9.1f tok/s aggregate (%.2fx one sequence)\n", par, n, par_s, par_tps,
                    tg_tps > 0 ? par_tps / tg_tps : 0);

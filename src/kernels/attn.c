@@ -300,7 +300,8 @@ void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, 
 
 void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D, float scale,
                  float *out) {
-    if (k_active_isa() != K_ISA_AVX512 || D > 256) k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
+    if (k_active_isa() == K_ISA_AVX2) k_attn_head_avx2(q, K, V, kv, stride, n, D, scale, out);
+    else if (k_active_isa() != K_ISA_AVX512 || D > 256) k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
     else if (D == 128) attn_d128(q, K, V, kv, stride, n, scale, out);
     else attn_any(q, K, V, kv, stride, n, D, scale, out);
 }
