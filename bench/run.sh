@@ -84,3 +84,8 @@ m = next(iter(rows.values()))[2]["machine"]
 print("\nmachine: read %.1f GB/s (1 GiB, 2 threads); peaks f32 %.0f, bf16 %.0f, int8 %.0f GFLOP/s (2 threads)" % (
     m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))
 PYEOF
+
+# The server under load (issue 6): 1, 4 and 16 concurrent streaming clients on the 0.6B shape,
+# quantized to Q8_0 at load.
+echo >&2
+MODEL="$D/q06b-bf16" QUANT=q8_0 QWEN3="$Q" bench/serve_load.sh
