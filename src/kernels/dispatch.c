@@ -167,6 +167,17 @@ void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, floa
     for (int64_t r = r0; r < r1; r += 4) {
         int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
         const uint8_t *w = base + (size_t)r * W->row_bytes;
+        if (n > 1 && simd == K_QSIMD_AVX512 && (W->type == QWEN3_Q8_0 || W->type == QWEN3_Q4)) {
+            /* several tokens: each weight block unpacked once for up to 4 of them (same bits per token) */
+            for (int t = 0; t < n; t += 4) {
+                int nt = n - t < 4 ? n - t : 4;
+                const void *arow = (const uint8_t *)A + (size_t)t * arow_bytes;
+                float *y = Y + (size_t)t * (size_t)W->rows + (size_t)r;
+                if (W->type == QWEN3_Q8_0) kq_dot_q8_0_avx512_nt(w, W->row_bytes, nr, arow, arow_bytes, nt, W->cols, y, (size_t)W->rows);
+                else kq_dot_q4_avx512_nt(w, W->row_bytes, nr, arow, arow_bytes, nt, W->cols, y, (size_t)W->rows);
+            }
+            continue;
+        }
         for (int t = 0; t < n; t++) {
             const void *arow = (const uint8_t *)A + (size_t)t * arow_bytes;
             float *y = Y + (size_t)t * (size_t)W->rows + (size_t)r;

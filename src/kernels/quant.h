@@ -100,6 +100,12 @@ float kq_dot_q4_scalar(const void *wrow, const void *arow, int64_t n);
  * order). Defined only on x86-64; dispatch checks the CPU first. */
 void kq_dot_q8_0_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
 void kq_dot_q4_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
+/* the same for nt <= 4 tokens (activation rows arow_bytes apart, results y[t * ldy + r]); each
+ * token's results are bit-identical to the single-token kernel's */
+void kq_dot_q8_0_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
+                           int64_t n, float *y, size_t ldy);
+void kq_dot_q4_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
+                         int64_t n, float *y, size_t ldy);
 /* AVX2 twins (kernels/quant_avx2.c), same arguments: plain AVX2 (vpmaddubsw/vpmaddwd) and AVX-VNNI
  * (256-bit vpdpbusd/vpdpwssd; the plain ones when the compiler lacks it, see kq_avx2_vnni_compiled). */
 void kq_dot_q8_0_avx2(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);

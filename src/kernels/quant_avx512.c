@@ -15,6 +15,13 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+/* gcc keeps the 4 x 4 accumulator arrays in memory unless their loops are unrolled outright; clang
+ * unrolls them by itself */
+#if defined(__clang__)
+#define UNROLL4
+#else
+#define UNROLL4 _Pragma("GCC unroll 4")
+#endif
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 
 TGT static inline float hsum8(__m256 v) {
@@ -44,6 +51,67 @@ TGT void kq_dot_q8_0_avx512(const uint8_t *w, size_t wstride, int nr, const void
     for (int r = 0; r < nr; r++) y[r] = hsum8(acc[r]);
 }
 
+/* The same products for nt <= 4 tokens at once (A: nt activation rows arow_bytes apart; y[t * ldy + r]):
+ * each weight block is loaded and unpacked once for all tokens. Per (row, token) the integer dot and
+ * the float scale / multiply-add sequence are exactly those of kq_dot_q8_0_avx512, so a token's
+ * result has the same bits whether it is computed alone or in a batch. */
+TGT static inline __attribute__((always_inline)) void q8_0_nt_body(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
+                               int64_t n, float *y, size_t ldy) {
+    const int8_t *xq[4];
+    const float *xd[4];
+    UNROLL4
+    for (int t = 0; t < nt; t++) {
+        void *arow = (uint8_t *)A + (size_t)t * arow_bytes;
+        xq[t] = kq_act_q(arow);
+        xd[t] = kq_act_d(arow, n);
+    }
+    __m256 acc[4][4];
+    UNROLL4
+    for (int r = 0; r < 4; r++)
+        UNROLL4
+        for (int t = 0; t < 4; t++) acc[r][t] = _mm256_setzero_ps();
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < n / 32; b++) {
+        /* x + 128 as unsigned bytes (shared by all rows); the per-row correction -128 * sum(w) over
+         * each 4-byte group makes every int32 lane exactly the single-token kernel's
+         * sum |w| * sign(x, w) = sum w * x (vpdpbusd does not saturate) */
+        __m256i u[4];
+        __m256 dxv[4];
+        UNROLL4
+        for (int t = 0; t < nt; t++) {
+            u[t] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(xq[t] + 32 * b)), bias);
+            dxv[t] = _mm256_set1_ps(xd[t][b]);
+        }
+        if ((b & 1) == 0)
+            UNROLL4
+            for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(w + (size_t)(4 + r) * wstride + (size_t)b * 34), _MM_HINT_T0);
+        UNROLL4
+        for (int r = 0; r < nr; r++) {
+            const uint8_t *blk = w + (size_t)r * wstride + (size_t)b * 34;
+            __m256i wv = _mm256_loadu_si256((const __m256i *)(blk + 2));
+            __m256i corr = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, wv));
+            __m256 dw = _mm256_set1_ps(_cvtsh_ss(*(const uint16_t *)blk));
+            UNROLL4
+            for (int t = 0; t < nt; t++) {
+                __m256i p = _mm256_dpbusd_epi32(corr, u[t], wv);
+                /* d_w * d_x rounded once, as the scalar product there */
+                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, dxv[t]), acc[r][t]);
+            }
+        }
+    }
+    UNROLL4
+    for (int t = 0; t < nt; t++)
+        UNROLL4
+        for (int r = 0; r < nr; r++) y[(size_t)t * ldy + r] = hsum8(acc[r][t]);
+}
+
+/* 4 rows x 4 tokens (the common case) with constant bounds, so the 16 accumulators stay in registers */
+TGT void kq_dot_q8_0_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
+                               int64_t n, float *y, size_t ldy) {
+    if (nr == 4 && nt == 4) q8_0_nt_body(w, wstride, 4, A, arow_bytes, 4, n, y, ldy);
+    else q8_0_nt_body(w, wstride, nr, A, arow_bytes, nt, n, y, ldy);
+}
+
 TGT void kq_dot_q4_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
     const int8_t *xq = kq_act_q((void *)arow);
     const float *xd = kq_act_d((void *)arow, n);
@@ -63,12 +131,14 @@ TGT void kq_dot_q4_avx512(const uint8_t *w, size_t wstride, int nr, const void *
                 x3 = _mm512_loadu_si512(xs + 192);
         __m128i bs = _mm_loadu_si128((const __m128i *)(bsum + 8 * sb));
         float dx = xd[sb];
+        UNROLL4
         for (int r = 0; r < 4; r++) {
             const char *nx = (const char *)(w + (size_t)(4 + r) * wstride + (size_t)sb * sizeof(kq4_block));
             _mm_prefetch(nx, _MM_HINT_T0);
             _mm_prefetch(nx + 64, _MM_HINT_T0);
             _mm_prefetch(nx + 128, _MM_HINT_T0);
         }
+        UNROLL4
         for (int r = 0; r < nr; r++) {
             const kq4_block *blk = (const kq4_block *)(w + (size_t)r * wstride) + sb;
             __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)blk->sc)));
@@ -89,7 +159,86 @@ TGT void kq_dot_q4_avx512(const uint8_t *w, size_t wstride, int nr, const void *
             mins[r] += _cvtsh_ss(blk->dmin) * dx * (float)_mm_cvtsi128_si32(mm);
         }
     }
+    UNROLL4
     for (int r = 0; r < nr; r++) y[r] = _mm512_reduce_add_ps(acc[r]) - mins[r];
+}
+
+/* Q4 for nt <= 4 tokens at once, as kq_dot_q8_0_avx512_nt: the nibbles, the permuted sub-block
+ * scales and the widened minima are unpacked once per weight superblock; per (row, token) every
+ * integer and float operation is that of kq_dot_q4_avx512, in the same order. */
+TGT static inline __attribute__((always_inline)) void q4_nt_body(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
+                             int64_t n, float *y, size_t ldy) {
+    const int8_t *xq[4];
+    const float *xd[4];
+    const int16_t *bsum[4];
+    UNROLL4
+    for (int t = 0; t < nt; t++) {
+        void *arow = (uint8_t *)A + (size_t)t * arow_bytes;
+        xq[t] = kq_act_q(arow);
+        xd[t] = kq_act_d(arow, n);
+        bsum[t] = kq_act_bsum(arow, n);
+    }
+    __m512i idx[4];
+    for (int k = 0; k < 4; k++)
+        idx[k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)(2 * k))),
+                                    _mm256_set1_epi16((short)(2 * k + 1)), 1);
+    const __m512i low4 = _mm512_set1_epi8(15);
+    __m512 acc[4][4];
+    float mins[4][4];
+    UNROLL4
+    for (int r = 0; r < 4; r++)
+        UNROLL4
+        for (int t = 0; t < 4; t++) {
+            acc[r][t] = _mm512_setzero_ps();
+            mins[r][t] = 0;
+        }
+    for (int64_t sb = 0; sb < n / 256; sb++) {
+        UNROLL4
+        for (int r = 0; r < 4; r++) {
+            const char *nx = (const char *)(w + (size_t)(4 + r) * wstride + (size_t)sb * sizeof(kq4_block));
+            _mm_prefetch(nx, _MM_HINT_T0);
+            _mm_prefetch(nx + 64, _MM_HINT_T0);
+            _mm_prefetch(nx + 128, _MM_HINT_T0);
+        }
+        UNROLL4
+        for (int r = 0; r < nr; r++) {
+            const kq4_block *blk = (const kq4_block *)(w + (size_t)r * wstride) + sb;
+            __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)blk->sc)));
+            __m512i q0 = _mm512_loadu_si512(blk->qs), q1 = _mm512_loadu_si512(blk->qs + 64);
+            __m512i n0 = _mm512_and_si512(q0, low4), n1 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), low4);
+            __m512i n2 = _mm512_and_si512(q1, low4), n3 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), low4);
+            __m512i s0 = _mm512_permutexvar_epi16(idx[0], sc), s1 = _mm512_permutexvar_epi16(idx[1], sc);
+            __m512i s2 = _mm512_permutexvar_epi16(idx[2], sc), s3 = _mm512_permutexvar_epi16(idx[3], sc);
+            __m128i mn = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)blk->mn));
+            float dw = _cvtsh_ss(blk->d), dmin = _cvtsh_ss(blk->dmin);
+            UNROLL4
+            for (int t = 0; t < nt; t++) {
+                const int8_t *xs = xq[t] + 256 * sb;
+                float dx = xd[t][sb];
+                __m512i isum = _mm512_setzero_si512();
+                isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(n0, _mm512_loadu_si512(xs)), s0);
+                isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(n1, _mm512_loadu_si512(xs + 64)), s1);
+                isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(n2, _mm512_loadu_si512(xs + 128)), s2);
+                isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(n3, _mm512_loadu_si512(xs + 192)), s3);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dw * dx), acc[r][t]);
+                __m128i mm = _mm_madd_epi16(mn, _mm_loadu_si128((const __m128i *)(bsum[t] + 8 * sb)));
+                mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
+                mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
+                mins[r][t] += dmin * dx * (float)_mm_cvtsi128_si32(mm);
+            }
+        }
+    }
+    UNROLL4
+    for (int t = 0; t < nt; t++)
+        UNROLL4
+        for (int r = 0; r < nr; r++) y[(size_t)t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]) - mins[r][t];
+}
+
+/* 4 rows x 4 tokens (the common case) with constant bounds, so the 16 accumulators stay in registers */
+TGT void kq_dot_q4_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
+                             int64_t n, float *y, size_t ldy) {
+    if (nr == 4 && nt == 4) q4_nt_body(w, wstride, 4, A, arow_bytes, 4, n, y, ldy);
+    else q4_nt_body(w, wstride, nr, A, arow_bytes, nt, n, y, ldy);
 }
 #else
 void kq_dot_q8_0_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
@@ -97,5 +246,13 @@ void kq_dot_q8_0_avx512(const uint8_t *w, size_t wstride, int nr, const void *ar
 }
 void kq_dot_q4_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
     for (int r = 0; r < nr; r++) y[r] = kq_dot_q4_scalar(w + (size_t)r * wstride, arow, n);
+}
+void kq_dot_q8_0_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
+                           int64_t n, float *y, size_t ldy) {
+    for (int t = 0; t < nt; t++) kq_dot_q8_0_avx512(w, wstride, nr, (const uint8_t *)A + (size_t)t * arow_bytes, n, y + (size_t)t * ldy);
+}
+void kq_dot_q4_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
+                         int64_t n, float *y, size_t ldy) {
+    for (int t = 0; t < nt; t++) kq_dot_q4_avx512(w, wstride, nr, (const uint8_t *)A + (size_t)t * arow_bytes, n, y + (size_t)t * ldy);
 }
 #endif

@@ -152,6 +152,22 @@ static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
                         CHECK(close_to(y, ys, Wd, X, rows, cols, n), name, "%s and scalar dots differ beyond 1e-5 S",
                               mode_names[modes[mi]]);
                     }
+                    /* every token alone (the single-token kernel) gives the bits it gets within the
+                     * batch (the multi-token kernels: full groups of 4 tokens and the remainder, 4
+                     * rows and the partial row groups of both pieces) */
+                    if (n > 1) {
+                        float *y1 = alloc_out(rows);
+                        int same = 1;
+                        for (int t = 0; t < n; t++) {
+                            for (int i = 0; i < rows; i++) memcpy(&y1[i], &POISON, 4);
+                            k_qmatmul_rows(&M, A + t * ab, ab, 1, y1, 0, 13, modes[mi]);
+                            k_qmatmul_rows(&M, A + t * ab, ab, 1, y1, 13, rows, modes[mi]);
+                            same &= !memcmp(y1, y + (size_t)t * rows, sizeof(float) * rows) && guard_ok(y1, rows);
+                        }
+                        snprintf(name, sizeof name, "%s-int-%s-token-alone-vs-batch-n%d", tc->name, mode_names[modes[mi]], n);
+                        CHECK(same, name, "a token's bits depend on the batch");
+                        free(y1);
+                    }
                 }
                 free(ys);
                 free(A);
