@@ -79,6 +79,10 @@ typedef struct qwen3_load_opts {
                             prefill products in bf16 (vdpbf16ps) and the KV cache is F16: about 2x
                             faster prefill, logits within ~1e-2 of exact. Quantized weights (loaded
                             or --quant) always take the fast path. */
+    qwen3_dtype kv_type; /* KV cache values: 0 (= QWEN3_F32) keeps the default (F32 on the exact
+                            path, F16 on the fast path); QWEN3_F16, or QWEN3_Q8_0 (blocks of 32
+                            int8 with an f16 scale: ~0.27x the F32 cache; head_dim must be a
+                            multiple of 32, else the load fails) */
 } qwen3_load_opts;
 
 /* Loads a Hugging Face model directory (config.json + model.safetensors or sharded safetensors with

@@ -162,7 +162,7 @@ int cmd_bench(int argc, char **argv) {
     for (long i = 0; i < plen; i++) ids[i] = (int32_t)((i * 2654435761u) % (unsigned)c->vocab_size);
     double wbytes, macs;
     model_costs(m, &wbytes, &macs);
-    const double kv_es = m->kv_type == QWEN3_F32 ? 4 : 2;
+    const double kv_es = m->kv_type == QWEN3_F32 ? 4 : m->kv_type == QWEN3_Q8_0 ? 34.0 / 32 : 2;
     /* warm-up: fault the weights in with a prefill as long as the measured one (as llama-bench
      * does; a shorter one leaves MoE experts that it did not route to for the timed pass to fault
      * in) and two decode steps, then empty the cache */

@@ -31,6 +31,15 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o) {
         else return cli_fail("--quant: unknown type '%s' (q8_0 or q4)", s), -1;
         return 1;
     }
+    if (!strcmp(a, "--kv")) {
+        const char *s = *i + 1 < argc ? argv[++*i] : NULL;
+        if (!s) return cli_fail("--kv needs a value (q8_0, f16 or f32)"), -1;
+        if (!strcmp(s, "q8_0")) o->load.kv_type = QWEN3_Q8_0;
+        else if (!strcmp(s, "f16")) o->load.kv_type = QWEN3_F16;
+        else if (!strcmp(s, "f32")) o->load.kv_type = QWEN3_F32; /* = the default, see qwen3_load_opts */
+        else return cli_fail("--kv: unknown type '%s' (q8_0, f16 or f32)", s), -1;
+        return 1;
+    }
     if (!strcmp(a, "--fast")) { o->load.fast = 1; return 1; }
     if (!strcmp(a, "--exact")) { o->load.fast = 0; return 1; }
     return 0;
@@ -47,7 +56,9 @@ static const char *MODEL_FLAGS =
     "  -t, --threads N   worker threads (default: physical cores)\n"
     "  --ctx N           context length in tokens (default: the model's maximum)\n"
     "  --quant TYPE      quantize weights at load time: q8_0 or q4\n"
-    "  --fast            bf16 prefill and an F16 KV cache for float weights (default: exact float32)\n";
+    "  --fast            bf16 prefill and an F16 KV cache for float weights (default: exact float32)\n"
+    "  --kv TYPE         KV cache type: q8_0 (int8 blocks of 32, ~0.27x F32), f16, or f32 (the default:\n"
+    "                    F32 on the exact path, F16 on the fast path)\n";
 
 int cmd_info(int argc, char **argv) {
     cli_model_opts o = {0};

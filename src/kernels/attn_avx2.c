@@ -1,18 +1,25 @@
 /* attn_avx2.c - attention of one query head on AVX2 (+FMA, F16C) CPUs: the scalar kernel of attn.c
  * (blocks of 16 positions, online softmax, K and V read once) with the per-position work, the q.k
  * dot product and the v accumulation over D, in 8-wide vectors. The 16 exponentials of a block stay
- * scalar expf: they are D times fewer than the multiply-adds. F32, F16 (vcvtph2ps) and BF16 (shift)
- * caches; D must be a multiple of 8 up to 256, else the scalar kernel runs. */
+ * scalar expf: they are D times fewer than the multiply-adds. F32, F16 (vcvtph2ps), BF16 (shift)
+ * and Q8_0 (int8 widened, times the block scale) caches; D must be a multiple of 8 up to 256, else the scalar kernel runs. */
 #include <math.h>
 
 #include "kernels/kernels.h"
+#include "kernels/quant.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 #define TGT __attribute__((target("avx2,fma,f16c")))
 
+/* d is a multiple of 8, so a Q8_0 load stays inside one block of 32 */
 TGT static inline __m256 kv_load8(qwen3_dtype kv, const void *row, int d) {
+    if (kv == QWEN3_Q8_0) {
+        const kq8_0_block *b = (const kq8_0_block *)row + d / KQ8_0_BLOCK;
+        __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->q + d % KQ8_0_BLOCK))));
+        return _mm256_mul_ps(q, _mm256_set1_ps(k_f16_to_f32(b->d)));
+    }
     if (kv == QWEN3_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + d)));
     if (kv == QWEN3_BF16)
         return _mm256_castsi256_ps(
@@ -29,9 +36,9 @@ TGT static inline float hsum8(__m256 v) {
 
 TGT void k_attn_head_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                           float scale, float *out) {
-    if (D % 8 || D > 256) { k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out); return; }
+    if (D % 8 || D > 256 || (kv == QWEN3_Q8_0 && D % 32)) { k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out); return; }
     const int NC = D / 8;
-    const size_t rb = stride * (kv == QWEN3_F32 ? 4 : 2);
+    const size_t rb = k_kv_row_bytes(kv, stride);
     __m256 qv[32], acc[32];
     for (int c = 0; c < NC; c++) { qv[c] = _mm256_loadu_ps(q + 8 * c); acc[c] = _mm256_setzero_ps(); }
     float m = -INFINITY, l = 0.0f, s[16];

@@ -124,7 +124,8 @@ void k_silu_mul(float *out, const float *g, const float *u, int n);
 /* In place softmax over n values (max-subtracted, float32). */
 void k_softmax(float *x, int n);
 /* Attention of one query head over n cached positions (kernels/attn.c): out = softmax(q.K^T * scale) V
- * with K and V rows of D values of type kv (F32, F16 or BF16), `stride` elements apart. One pass with
+ * with K and V rows of D values of type kv (F32, F16, BF16, or Q8_0 with D a multiple of 32), `stride`
+ * elements apart (k_kv_row_bytes(kv, stride) bytes). One pass with
  * an online softmax over blocks of positions: memory is a block of scores, whatever n. */
 void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                  float scale, float *out);
@@ -141,8 +142,10 @@ void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, 
                  qwen3_dtype kv, size_t stride, int D, float scale);
 void k_attn_rows_scalar(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
                         qwen3_dtype kv, size_t stride, int D, float scale);
-/* Stores D floats as type kv (F32, F16 or BF16). */
+/* Stores D floats as type kv (F32, F16, BF16, or Q8_0 blocks of 32 when D is a multiple of 32). */
 void k_store_row(qwen3_dtype kv, void *dst, const float *src, int D);
+/* Bytes of n cached values of type kv (Q8_0: n a multiple of 32, 34 bytes per 32). */
+size_t k_kv_row_bytes(qwen3_dtype kv, size_t n);
 /* Rotate-half RoPE in place on one head vector of dim d: x' = x*cos + rotate_half(x)*sin, with
  * cos/sin tables of d/2 entries (already scaled by the attention factor). */
 void k_rope(float *x, const float *cos, const float *sin, int d);

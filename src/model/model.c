@@ -29,6 +29,19 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
     /* quantized weights have no exact path to keep: they always take the fast kernels */
     m->fast = o.fast || m->layers[0].wq.type == QWEN3_Q8_0 || m->layers[0].wq.type == QWEN3_Q4;
     m->kv_type = m->fast ? QWEN3_F16 : QWEN3_F32;
+    if (o.kv_type != QWEN3_F32) {
+        /* 0 (= QWEN3_F32) means the default above; an explicit F32 is spelt kv_exact by the CLI */
+        if (o.kv_type != QWEN3_F16 && o.kv_type != QWEN3_Q8_0) {
+            qerr(e, "KV cache type %s is not supported (choose F32, F16 or Q8_0)", qwen3_dtype_name(o.kv_type));
+            goto fail;
+        }
+        if (o.kv_type == QWEN3_Q8_0 && m->c.head_dim % 32) {
+            qerr(e, "%s: head_dim %d is not a multiple of 32, so the KV cache cannot be Q8_0 (blocks of 32)", dir,
+                 m->c.head_dim);
+            goto fail;
+        }
+        m->kv_type = o.kv_type;
+    }
     if (model_init_rope(m, e)) goto fail;
     return m;
 fail:

@@ -1,13 +1,15 @@
 /* seq.c - one sequence's KV cache.
  *
  * Layout: for each layer, K and V as [kv_heads][capacity][head_dim] of the model's KV type (float32
- * on the exact path, float16 on the fast path: half the memory and half the bytes attention reads),
+ * on the exact path, float16 on the fast path: half the memory and half the bytes attention reads;
+ * Q8_0 when asked for: each head_dim row is head_dim / 32 blocks of 32 int8 and an f16 scale),
  * so one head's keys are contiguous over positions. The whole capacity (up to max_position_embeddings x YaRN factor) is
  * reserved as virtual memory with MAP_NORESERVE: pages are committed only as positions are written,
  * so a 40k-token capacity costs nothing until used. Truncation just lowers the length. */
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "kernels/kernels.h"
 #include "model/model.h"
 #include "model/seq.h"
 
@@ -26,11 +28,11 @@ qwen3_seq *qwen3_seq_new(qwen3_model *m, int n_ctx, qwen3_err *e) {
     s->m = m;
     s->cap = n_ctx;
     s->kv_type = m->kv_type;
-    s->esize = m->kv_type == QWEN3_F32 ? 4 : 2;
+    s->row_bytes = k_kv_row_bytes(m->kv_type, (size_t)c->head_dim);
     s->head_dim = c->head_dim;
-    s->head_stride = (size_t)n_ctx * (size_t)c->head_dim;
+    s->head_stride = (size_t)n_ctx;
     s->layer_stride = s->head_stride * (size_t)c->num_kv_heads;
-    s->bytes = s->esize * s->layer_stride * (size_t)c->num_layers * 2;
+    s->bytes = s->row_bytes * s->layer_stride * (size_t)c->num_layers * 2;
     void *p = mmap(NULL, s->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         qerr(e, "cannot reserve %zu MiB of address space for a %d-token KV cache", s->bytes >> 20, n_ctx);

@@ -11,12 +11,12 @@ struct qwen3_seq {
     qwen3_model *m;
     int len;              /* positions cached */
     int cap;              /* positions reserved */
-    qwen3_dtype kv_type;  /* F32 (exact path) or F16 (fast path) */
-    size_t esize;         /* bytes per cached value */
+    qwen3_dtype kv_type;  /* F32 (exact path), F16 (fast path) or Q8_0 (asked for at load) */
+    size_t row_bytes;     /* bytes of one head_dim row of kv_type (Q8_0: head_dim / 32 blocks of 34) */
     void *k, *v;          /* [layers][kv_heads][cap][head_dim] of kv_type */
     int head_dim;
-    size_t head_stride;   /* cap * head_dim (values) */
-    size_t layer_stride;  /* kv_heads * head_stride (values) */
+    size_t head_stride;   /* cap (rows) */
+    size_t layer_stride;  /* kv_heads * head_stride (rows) */
     size_t bytes;         /* size of the reservation (k and v together) */
     int32_t *tokens;      /* [tok_cap] the tokens cached, for prefix re-use */
     int tok_cap;
@@ -25,13 +25,12 @@ struct qwen3_seq {
 /* Grows the token record to hold n tokens. */
 int seq_reserve_tokens(struct qwen3_seq *s, int n, qwen3_err *e);
 
+/* Offsets count head_dim rows, so a block-quantized row (Q8_0) is addressed like a float one. */
 static inline void *seq_k(const struct qwen3_seq *s, int layer, int head, int pos) {
-    return (uint8_t *)s->k +
-           ((size_t)layer * s->layer_stride + (size_t)head * s->head_stride + (size_t)pos * (size_t)s->head_dim) * s->esize;
+    return (uint8_t *)s->k + ((size_t)layer * s->layer_stride + (size_t)head * s->head_stride + (size_t)pos) * s->row_bytes;
 }
 static inline void *seq_v(const struct qwen3_seq *s, int layer, int head, int pos) {
-    return (uint8_t *)s->v +
-           ((size_t)layer * s->layer_stride + (size_t)head * s->head_stride + (size_t)pos * (size_t)s->head_dim) * s->esize;
+    return (uint8_t *)s->v + ((size_t)layer * s->layer_stride + (size_t)head * s->head_stride + (size_t)pos) * s->row_bytes;
 }
 
 #endif

@@ -1,0 +1,72 @@
+#!/bin/bash
+# kv.sh - the Q8_0 KV cache (`--kv q8_0`) end to end.
+#
+# On small generated BF16 checkpoints (tiny: head_dim 32, one Q8_0 block per row; and tiny with
+# head_dim 128, the real Qwen3 width, four blocks per row), 60 prompt tokens run through
+# `qwen3 logits` with the default exact path (float32 cache) and with --kv q8_0, both as one
+# prefill and one token at a time through the cache (--decode). The only difference is the cache's
+# int8 rounding of K and V, so every position's logits must stay within
+# max |dlogit| <= 0.05 * max |logit| of the exact run (measured: ~0.005-0.01 of max |logit|; a wrong
+# block layout, scale or row stride gives O(1)). `qwen3 info --kv q8_0` must name the cache type,
+# and a head_dim that is not a multiple of 32 must be refused at load with a message.
+set -u
+ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+PY=${PY:-/usr/bin/python3}
+QWEN3=${QWEN3:-$ROOT/qwen3}
+TMP=${QWEN3_TMP:-$ROOT/build/testdata}/kv
+mkdir -p "$TMP"
+if [ ! -x "$QWEN3" ]; then echo "FAIL kv: engine binary $QWEN3 not found (run make)"; exit 0; fi
+
+IDS=$("$PY" -c "print(','.join(str((i * 7919 + 11) % 2000) for i in range(60)))")
+
+gen() { # gen NAME flags...
+    local name=$1; shift
+    [ -f "$TMP/$name/model.safetensors" ] && return 0
+    "$PY" "$ROOT/tools/gen_checkpoint.py" "$TMP/$name" --no-tokenizer -q "$@" 2>"$TMP/gen.err" ||
+        { echo "FAIL kv-gen-$name: $(tail -n 1 "$TMP/gen.err")"; return 1; }
+}
+
+# compare CASE EXACT Q8 VOCAB: max |dlogit| relative to max |logit|
+compare() {
+    "$PY" - "$@" <<'PYEOF'
+import sys
+import numpy as np
+case, a, b, vocab = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+x = np.fromfile(a, dtype="<f4").reshape(-1, vocab)
+y = np.fromfile(b, dtype="<f4").reshape(-1, vocab)
+if x.shape != y.shape or not np.isfinite(y).all():
+    print("FAIL %s: shapes %s vs %s or non-finite logits" % (case, x.shape, y.shape)); sys.exit()
+d = float(np.abs(x - y).max()); m = float(np.abs(x).max())
+msg = "max |dlogit| %.4g, max |logit| %.4g, ratio %.4f (bound 0.05)" % (d, m, d / m)
+if d <= 0.05 * m and d > 0:
+    print("PASS %s (%s)" % (case, msg))
+else:
+    print("FAIL %s: %s%s" % (case, msg, " (identical: the cache type was not applied?)" if d == 0 else ""))
+PYEOF
+}
+
+run() { # run CASE MODEL OUT flags...: prints FAIL on error
+    local case=$1 model=$2 out=$3; shift 3
+    "$QWEN3" logits "$model" --ids "$IDS" -o "$out" -t 2 "$@" 2>"$TMP/err" ||
+        { echo "FAIL $case: $(tail -n 1 "$TMP/err")"; return 1; }
+}
+
+for m in d32 d128; do
+    if [ $m = d32 ]; then gen $m --preset tiny --dtype bf16 || continue
+    else gen $m --preset tiny --dtype bf16 --head-dim 128 || continue; fi
+    for mode in prefill decode; do
+        flag=; [ $mode = decode ] && flag=--decode
+        run kv-$m-$mode "$TMP/$m" "$TMP/$m.$mode.f32" $flag || continue
+        run kv-$m-$mode "$TMP/$m" "$TMP/$m.$mode.q8" $flag --kv q8_0 || continue
+        compare kv-q8_0-$m-$mode "$TMP/$m.$mode.f32" "$TMP/$m.$mode.q8" 2048
+    done
+done
+
+if "$QWEN3" info "$TMP/d32" --kv q8_0 2>&1 | grep -q "KV cache Q8_0"; then echo "PASS kv-info"
+else echo "FAIL kv-info: qwen3 info --kv q8_0 does not name the Q8_0 cache"; fi
+
+if gen d48 --preset tiny --dtype bf16 --head-dim 48; then
+    if "$QWEN3" info "$TMP/d48" --kv q8_0 >/dev/null 2>"$TMP/err"; then echo "FAIL kv-refuse-d48: head_dim 48 accepted for Q8_0"
+    elif grep -q "multiple of 32" "$TMP/err"; then echo "PASS kv-refuse-d48"
+    else echo "FAIL kv-refuse-d48: unclear message: $(tail -n 1 "$TMP/err")"; fi
+fi
