@@ -3,7 +3,7 @@
  * Input: byte 0 picks in_think and a chunking seed, the rest is model output. The output is parsed
  * one-shot and again in chunks whose sizes come from the seed; any difference in reasoning, content
  * or tool calls (or a delta that does not add up to the result) aborts. Built and run by
- * scripts/fuzz_chat.sh. */
+ * scripts/fuzz.sh. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * (src/chat/render_json.c, render.c, pyjson.c) with each template kind, and template identification
  * (template.c) of the same bytes. Must never crash, leak or read out of bounds; a rendered prompt
  * must have the length reported and be rendered identically the second time. Built and run by
- * scripts/fuzz_chat.sh. */
+ * scripts/fuzz.sh. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* fuzz_tokenizer.c - libFuzzer target for the tokenizer: the tokenizer.json parser, encode and
- * decode (whole and streamed). Built and run by scripts/fuzz_tokenizer.sh.
+ * decode (whole and streamed). Built and run by scripts/fuzz.sh.
  *
  * The first input byte picks the target:
  *   'L'  the rest is a tokenizer.json: it must load or fail with a message, never crash; when it

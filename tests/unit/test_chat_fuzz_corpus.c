@@ -1,6 +1,6 @@
 /* test_chat_fuzz_corpus.c - replays the chat fuzz corpora (tests/data/chat/corpus_{parse,render})
  * through the fuzz targets' own checks in the normal and the sanitizer builds, so what the fuzzer
- * once found stays fixed without clang or libFuzzer. scripts/fuzz_chat.sh does the fuzzing itself. */
+ * once found stays fixed without clang or libFuzzer. scripts/fuzz.sh does the fuzzing itself. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
