@@ -16,7 +16,7 @@ OPT := -O2 -g
 endif
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Isrc -pthread -MMD -MP
 CFLAGS += $(CFLAGS_BASE) $(OPT)
-LDLIBS := -ljansson -lutf8proc -lmicrohttpd -ledit -lm -pthread
+LDLIBS := -ljansson -lutf8proc -lmicrohttpd -ledit -lcurl -lm -pthread
 LDFLAGS += $(OPT)
 
 LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))

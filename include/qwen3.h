@@ -404,6 +404,64 @@ typedef struct qwen3_gen_stats {
 } qwen3_gen_stats;
 void qwen3_gen_stats_get(const qwen3_gen *g, qwen3_gen_stats *s);
 
+/* ---- model names: local paths and the Hugging Face hub -------------------------------------------
+ * MODEL, as a user types it, is a model directory, a .gguf file, or a hub name
+ * "ORG/NAME[@REVISION][:TAG]" (also Ollama's "hf.co/ORG/NAME:TAG"): a Hugging Face repo, downloaded
+ * by qwen3_pull (or by transformers / huggingface-cli) into the Hugging Face cache ($HF_HUB_CACHE,
+ * else $HF_HOME/hub, else ~/.cache/huggingface/hub). */
+
+/* What a command needs of MODEL (bits). */
+enum {
+    QWEN3_NEED_WEIGHTS = 1,   /* config.json + safetensors weights (or a .gguf) */
+    QWEN3_NEED_TOKENIZER = 2, /* tokenizer.json, or vocab.json + merges.txt (or a .gguf) */
+    QWEN3_NEED_CHAT = 4       /* a chat template: chat_template.jinja or tokenizer_config.json */
+};
+
+/* Resolves MODEL to a local path (a directory, or a .gguf file) in path[n], checking once that it
+ * holds what `need` asks for. A local path wins over a hub name of the same spelling. On failure the
+ * message says what is wrong and what to do: the path does not exist; it is a file (pass its
+ * directory); files are missing (named); a hub name not in the cache (where it was looked for and
+ * how to pull it). Never uses the network. */
+int qwen3_model_resolve(const char *model, int need, char *path, size_t n, qwen3_err *err);
+/* 1 when MODEL names no local file or directory and is spelled as a hub name (so pulling it could
+ * help); 0 otherwise. */
+int qwen3_model_is_hub_name(const char *model);
+
+typedef struct qwen3_pull_opts {
+    /* Progress of one file: bytes so far and expected (0: unknown). Called often while a file
+     * downloads, and once with done == total when it is complete (or was cached). May be NULL. */
+    void (*progress)(void *ud, const char *file, uint64_t done, uint64_t total);
+    /* One-line notes for the user (retries, waiting for another download). May be NULL. */
+    void (*note)(void *ud, const char *msg);
+    void *ud;
+} qwen3_pull_opts;
+
+/* Downloads a hub name into the Hugging Face cache: the revision's config and tokenizer files, the
+ * safetensors index and shards, or (with a GGUF quant tag, or in a GGUF-only repo) the one GGUF
+ * model matching the tag, every part of a split set. Resumes partial files (HTTP Range), checks LFS
+ * files against their sha256, retries transport errors with back-off, and fails clearly on 401/403
+ * (set HF_TOKEN), 404, a full disk or a checksum mismatch (the bad file is deleted). Files already in
+ * the cache are not downloaded again. $HF_ENDPOINT selects a mirror; $HF_HUB_OFFLINE=1 forbids the
+ * network (then only the cache is consulted). Safe to run concurrently with other pulls (a lock per
+ * file, atomic renames). On success path[n] gets what qwen3_model_resolve would return. o may be
+ * NULL. */
+int qwen3_pull(const char *name, const qwen3_pull_opts *o, char *path, size_t n, qwen3_err *err);
+
+typedef struct qwen3_cached_model {
+    char name[200];      /* "ORG/NAME" */
+    char revision[64];   /* the commit of the snapshot shown (refs/main's, else the newest) */
+    char kind[256];      /* "safetensors" or "gguf Q4_K_M, Q8_0" (the quant tags there) */
+    uint64_t bytes;      /* disk use of the repo's blobs */
+    char path[4096];     /* the snapshot directory */
+} qwen3_cached_model;
+
+/* The models in the Hugging Face cache (repos with at least one snapshot), sorted by name. *out is
+ * malloc'd (free it); returns the count or -1. A missing cache directory is an empty list. */
+int qwen3_cache_list(qwen3_cached_model **out, qwen3_err *err);
+/* Removes a model (every revision: blobs, snapshots, refs) from the cache; *freed gets the bytes
+ * freed (may be NULL). A name that is not cached is an error. */
+int qwen3_cache_remove(const char *name, uint64_t *freed, qwen3_err *err);
+
 #ifdef __cplusplus
 }
 #endif

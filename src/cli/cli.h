@@ -24,6 +24,9 @@ int cmd_chat(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
 
 /* Prints "qwen3: <msg>" to stderr and returns 1 (exit status). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -39,10 +42,17 @@ int cli_is_help(const char *a);
 /* Flags shared by commands that load a model: -t/--threads, --ctx, --quant. */
 typedef struct cli_model_opts {
     qwen3_load_opts load;
-    int ctx; /* 0: the model's maximum */
+    int ctx;  /* 0: the model's maximum */
+    int pull; /* --pull: download a hub name that is not in the cache */
 } cli_model_opts;
 /* 1: argv[*i] was a model flag (its value consumed), 0: not one, -1: bad value (message printed). */
 int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o);
+/* MODEL as typed -> a checked local path (qwen3_model_resolve with need = QWEN3_NEED_* bits); with
+ * pull, a hub name not in the cache is downloaded first. Prints the error and returns NULL on
+ * failure. The path lives in a static buffer (four in rotation: enough for a command's models). */
+const char *cli_model_path(const char *model, int need, int pull);
+/* qwen3_pull with a progress bar on a terminal; prints the error. 0 or -1. */
+int cli_pull(const char *name, char *path, size_t n);
 /* Loads a model, printing the error on failure. */
 qwen3_model *cli_load_model(const char *dir, const cli_model_opts *o);
 

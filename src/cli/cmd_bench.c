@@ -132,6 +132,7 @@ int cmd_bench(int argc, char **argv) {
     }
     if (exact) o.load.fast = 0;
     if (!dir && !machine_only) return cli_fail("bench: MODEL directory missing (see qwen3 bench --help)"), 2;
+    if (dir && !(dir = cli_model_path(dir, QWEN3_NEED_WEIGHTS, o.pull))) return 1;
     int threads = o.load.n_threads > 0 ? o.load.n_threads : qpool_default_threads();
     if (pk.gbps == 0) pk.gbps = k_peak_read_gbps(threads, (size_t)1 << 30);
     if (pk.f32 == 0) pk.f32 = k_peak_gflops(1, threads);

@@ -296,6 +296,8 @@ int cmd_chat(int argc, char **argv) {
     }
     if (!s.dir) { cli_fail("chat: MODEL directory missing (see qwen3 chat --help)"); goto out; }
     rc = 1;
+    if (!(s.dir = cli_model_path(s.dir, QWEN3_NEED_WEIGHTS | QWEN3_NEED_TOKENIZER | (go.template_kind ? 0 : QWEN3_NEED_CHAT), mo.pull)))
+        goto out;
     qwen3_err e = {0};
     if ((s.kind = cli_chat_kind(s.dir, &go)) < 0) goto out;
     s.tok = qwen3_tokenizer_load(s.dir, &e);

@@ -147,6 +147,7 @@ int cmd_detokenize(int argc, char **argv) {
         usage(stderr);
         return cli_fail("detokenize: MODEL is missing");
     }
+    if (!(model = cli_model_path(model, QWEN3_NEED_TOKENIZER, 0))) return 1;
     if (jsonl == !!idstr) {
         usage(stderr);
         return cli_fail(jsonl ? "detokenize: give IDS or --jsonl, not both" : "detokenize: IDS is missing (or use --jsonl)");

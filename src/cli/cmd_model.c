@@ -40,6 +40,7 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o) {
         else return cli_fail("--kv: unknown type '%s' (q8_0, f16 or f32)", s), -1;
         return 1;
     }
+    if (!strcmp(a, "--pull")) { o->pull = 1; return 1; }
     if (!strcmp(a, "--fast")) { o->load.fast = 1; return 1; }
     if (!strcmp(a, "--exact")) { o->load.fast = 0; return 1; }
     return 0;
@@ -58,7 +59,8 @@ static const char *MODEL_FLAGS =
     "  --quant TYPE      quantize weights at load time: q8_0 or q4\n"
     "  --fast            bf16 prefill and an F16 KV cache for float weights (default: exact float32)\n"
     "  --kv TYPE         KV cache type: q8_0 (int8 blocks of 32, ~0.27x F32), f16, or f32 (the default:\n"
-    "                    F32 on the exact path, F16 on the fast path)\n";
+    "                    F32 on the exact path, F16 on the fast path)\n"
+    "  --pull            MODEL is a Hugging Face name not in the cache: download it first (qwen3 pull)\n";
 
 int cmd_info(int argc, char **argv) {
     cli_model_opts o = {0};
@@ -77,6 +79,7 @@ int cmd_info(int argc, char **argv) {
         dir = argv[i];
     }
     if (!dir) return cli_fail("info: MODEL directory missing (see qwen3 info --help)"), 2;
+    if (!(dir = cli_model_path(dir, QWEN3_NEED_WEIGHTS, o.pull))) return 1;
     qwen3_model *m = cli_load_model(dir, &o);
     if (!m) return 1;
     char buf[4096];
@@ -130,6 +133,7 @@ int cmd_logits(int argc, char **argv) {
     if (!dir) return cli_fail("logits: MODEL directory missing"), 2;
     if (!ids_s == !prompt) return cli_fail("logits: give the prompt as --ids LIST or --prompt TEXT (one of them)"), 2;
     if (!outp) return cli_fail("logits: -o FILE is required"), 2;
+    if (!(dir = cli_model_path(dir, QWEN3_NEED_WEIGHTS | (prompt ? QWEN3_NEED_TOKENIZER : 0), o.pull))) return 1;
     int32_t *ids;
     int n;
     if (prompt ? prompt_ids(dir, prompt, &ids, &n) : cli_ids("--ids", ids_s, &ids, &n)) return 2;
@@ -215,6 +219,7 @@ int cmd_generate(int argc, char **argv) {
     if (!dir) { cli_fail("generate: MODEL directory missing"); goto out; }
     if (!ids_s == !prompt) { cli_fail("generate: give the prompt as --ids LIST or --prompt TEXT (one of them)"); goto out; }
     if (go.n_stop && !prompt) { cli_fail("generate: --stop needs --prompt (text)"); goto out; }
+    if (!(dir = cli_model_path(dir, QWEN3_NEED_WEIGHTS | (prompt ? QWEN3_NEED_TOKENIZER : 0), o.pull))) goto out;
     int32_t *ids = NULL;
     int n;
     if (prompt ? prompt_ids(dir, prompt, &ids, &n) : cli_ids("--ids", ids_s, &ids, &n)) goto out;

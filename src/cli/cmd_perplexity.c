@@ -73,6 +73,9 @@ int cmd_perplexity(int argc, char **argv) {
         }
     }
     if (!dir) return cli_fail("perplexity: MODEL directory missing (see qwen3 perplexity --help)"), 2;
+    if (!(dir = cli_model_path(dir, QWEN3_NEED_WEIGHTS | (tokdir ? 0 : QWEN3_NEED_TOKENIZER), o.pull))) return 1;
+    if (tokdir && !(tokdir = cli_model_path(tokdir, QWEN3_NEED_TOKENIZER, 0))) return 1;
+    if (base && !(base = cli_model_path(base, QWEN3_NEED_WEIGHTS, o.pull))) return 1;
     if (!file) return cli_fail("perplexity: -f FILE is required"), 2;
     qwen3_err e = {0};
     FILE *f = fopen(file, "rb");

@@ -57,6 +57,7 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (!dir || !out) return cli_fail("quantize: MODEL and OUT_DIR are required (see qwen3 quantize --help)"), 2;
     if (!type) return cli_fail("quantize: --type q8_0|q4 is required"), 2;
+    if (!(dir = cli_model_path(dir, QWEN3_NEED_WEIGHTS, o.pull))) return 1;
     if (!strcmp(type, "q8_0")) o.load.quant = QWEN3_Q8_0;
     else if (!strcmp(type, "q4")) o.load.quant = QWEN3_Q4;
     else return cli_fail("quantize: --type: unknown type '%s' (q8_0 or q4)", type), 2;

@@ -91,6 +91,7 @@ int cmd_render(int argc, char **argv) {
                             tname);
     } else if (model) {
         qwen3_err err = {0};
+        if (!(model = cli_model_path(model, QWEN3_NEED_CHAT, 0))) return 1;
         if ((kind = qwen3_chat_template_detect(model, &err)) < 0) return cli_fail("render: %s", err.msg);
     } else {
         usage(stderr);

@@ -136,6 +136,8 @@ int cmd_run(int argc, char **argv) {
     if (!dir) { cli_fail("run: MODEL directory missing (see qwen3 run --help)"); goto out; }
     if (!question) { cli_fail("run: the question is missing: qwen3 run MODEL \"question\""); goto out; }
     if (raw && (go.system || go.no_think)) { cli_fail("run: --raw takes no chat options (--system, --no-think)"); goto out; }
+    if (!(dir = cli_model_path(dir, QWEN3_NEED_WEIGHTS | QWEN3_NEED_TOKENIZER | (raw || go.template_kind ? 0 : QWEN3_NEED_CHAT),
+                               mo.pull))) { rc = 1; goto out; }
 
     rc = 1;
     qwen3_err e = {0};

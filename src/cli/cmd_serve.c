@@ -93,9 +93,13 @@ int cmd_serve(int argc, char **argv) {
         }
     }
     if (!c.model_dir) return cli_fail("serve: MODEL directory missing (see qwen3 serve --help)"), 2;
+    const char *typed = c.model_dir;
+    int hub = qwen3_model_is_hub_name(typed);
+    if (!(c.model_dir = cli_model_path(typed, QWEN3_NEED_WEIGHTS | QWEN3_NEED_TOKENIZER, mo.pull))) return 1;
     c.ctx = mo.ctx;
     c.load = mo.load;
     char name[256];
-    if (!c.model_name) c.model_name = base_name(c.model_dir, name, sizeof name);
+    /* a hub name is the id clients know the model by; a directory's last component otherwise */
+    if (!c.model_name) c.model_name = hub ? typed : base_name(c.model_dir, name, sizeof name);
     return srv_run(&c);
 }

@@ -138,6 +138,7 @@ int cmd_tokenize(int argc, char **argv) {
         usage(stderr);
         return cli_fail("tokenize: MODEL is missing");
     }
+    if (!(model = cli_model_path(model, QWEN3_NEED_TOKENIZER, 0))) return 1;
     if (jsonl == !!text) {
         usage(stderr);
         return cli_fail(jsonl ? "tokenize: give TEXT or --jsonl, not both" : "tokenize: TEXT is missing (or use --jsonl)");

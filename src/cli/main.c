@@ -22,6 +22,9 @@ static const cli_cmd commands[] = {
     {"quantize", cmd_quantize, "write a Q8_0 or Q4 copy of a model that loads by mmap"},
     {"bench", cmd_bench, "prefill and decode tokens/s against the machine's measured limits"},
     {"perplexity", cmd_perplexity, "perplexity over a text; with --kl-base, KL and top-1 against another model"},
+    {"pull", cmd_pull, "download a model from the Hugging Face hub: qwen3 pull Qwen/Qwen3-0.6B (or ORG/NAME-GGUF:Q4_K_M)"},
+    {"list", cmd_list, "models in the Hugging Face cache, with size and type"},
+    {"rm", cmd_rm, "remove a model from the Hugging Face cache"},
     {"help", NULL, "this list"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
