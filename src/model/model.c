@@ -61,7 +61,7 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
     m->pool = qpool_new(o.n_threads > 0 ? o.n_threads : qpool_default_threads());
     if (!m->pool) { qerr(e, "cannot start threads"); goto fail; }
     if (model_load_weights(m, e)) goto fail;
-    if (o.quant != QWEN3_F32 && model_quantize(m, o.quant, e)) goto fail;
+    if (o.quant != QWEN3_F32 && model_quantize(m, o.quant, &o, e)) goto fail;
     /* quantized weights have no exact path to keep: they always take the fast kernels */
     m->fast = o.fast || m->layers[0].wq.type == QWEN3_Q8_0 || m->layers[0].wq.type == QWEN3_Q4;
     m->kv_type = m->fast ? QWEN3_F16 : QWEN3_F32;
