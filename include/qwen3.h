@@ -83,6 +83,14 @@ typedef struct qwen3_load_opts {
                             path, F16 on the fast path); QWEN3_F16, or QWEN3_Q8_0 (blocks of 32
                             int8 with an f16 scale: ~0.27x the F32 cache; head_dim must be a
                             multiple of 32, else the load fails) */
+    int batch_variant;   /* 0 (default): batch-invariant. Every token's logits are a function of its
+                            own sequence alone, bit for bit: the same kernels whether it is computed
+                            in a long prefill, a decode step alone or beside other sequences, with or
+                            without a cached prefix (README: Determinism). 1: products over >= 16
+                            tokens (and MoE experts over >= 4) switch to the bf16 GEMM: faster
+                            prefill of BF16 / Q8_0 / Q4 weights on AVX512_BF16 CPUs, but a token's
+                            logits then depend on what shares its step. No effect on the exact
+                            path, which is always invariant. */
 } qwen3_load_opts;
 
 /* Loads a Hugging Face model directory (config.json + model.safetensors or sharded safetensors with

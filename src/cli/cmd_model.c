@@ -42,6 +42,7 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o) {
     }
     if (!strcmp(a, "--fast")) { o->load.fast = 1; return 1; }
     if (!strcmp(a, "--exact")) { o->load.fast = 0; return 1; }
+    if (!strcmp(a, "--batch-variant")) { o->load.batch_variant = 1; return 1; }
     return 0;
 }
 
@@ -57,6 +58,8 @@ static const char *MODEL_FLAGS =
     "  --ctx N           context length in tokens (default: the model's maximum)\n"
     "  --quant TYPE      quantize weights at load time: q8_0 or q4\n"
     "  --fast            bf16 prefill and an F16 KV cache for float weights (default: exact float32)\n"
+    "  --batch-variant   fast path: bf16 GEMM over >= 16 tokens; faster prefill, but a token's\n"
+    "                    logits then depend on what shares its step (default: batch-invariant)\n"
     "  --kv TYPE         KV cache type: q8_0 (int8 blocks of 32, ~0.27x F32), f16, or f32 (the default:\n"
     "                    F32 on the exact path, F16 on the fast path)\n";
 

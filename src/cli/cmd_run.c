@@ -16,8 +16,10 @@ static const char *MODEL_FLAGS_RUN =
     "  -t, --threads N       worker threads (default: physical cores)\n"
     "  --ctx N               context length in tokens (default: the model's maximum)\n"
     "  --quant TYPE          quantize weights at load time: q8_0 or q4\n"
-    "  --exact               float weights: float32 activations and KV cache (default: bf16\n"
-    "                        prefill and an F16 KV cache, as --fast)\n";
+    "  --exact               float weights: float32 activations and KV cache, the reference path\n"
+    "                        (default: an F16 KV cache)\n"
+    "  --batch-variant       bf16 GEMM over >= 16 tokens: faster prefill, but a token's logits\n"
+    "                        depend on what shares its step (default: batch-invariant)\n";
 
 static void usage(void) {
     printf("usage: qwen3 run MODEL \"question\" [flags]      (flags, then -- before a question starting with -)\n\n"

@@ -26,8 +26,10 @@ static void help(void) {
            "  --drain S            seconds running requests get to finish at shutdown (default 30)\n"
            "  -t, --threads N      worker threads (default: physical cores)\n"
            "  --quant TYPE         quantize weights at load time: q8_0 or q4\n"
-           "  --exact              float weights: float32 activations and KV cache (default: bf16\n"
-           "                       prefill and an F16 KV cache, as --fast)\n");
+           "  --exact              float weights: float32 activations and KV cache, the reference path\n"
+           "                       (default: an F16 KV cache)\n"
+           "  --batch-variant      bf16 GEMM over >= 16 tokens: faster prefill, but a token's logits\n"
+           "                       depend on what shares its step (default: batch-invariant)\n");
 }
 
 /* The last path component of dir, without trailing slashes, copied into buf. */
