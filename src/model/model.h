@@ -4,6 +4,7 @@
 #define QWEN3_MODEL_MODEL_H
 
 #include "base/pool.h"
+#include "format/gguf.h"
 #include "format/safetensors.h"
 #include "kernels/kernels.h"
 #include "qwen3.h"
@@ -29,6 +30,8 @@ struct qwen3_model {
     char *dir;
     st_file *files;       /* the mapped safetensors files */
     int n_files;
+    gguf_file *gfiles;    /* or the mapped GGUF file(s) (all parts of a split set) */
+    int n_gfiles;
     kmat embed;           /* [vocab, hidden] */
     kmat lm_head;         /* [vocab, hidden]; the embedding when tied */
     float *final_norm;    /* [hidden] */
