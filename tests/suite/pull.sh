@@ -22,12 +22,20 @@ if [ ! -x "$QWEN3" ]; then echo "FAIL pull: engine binary $QWEN3 not found (run 
 "$PY" "$ROOT/tools/gen_checkpoint.py" "$TMP/small" --preset tiny --shards 2 --no-tokenizer -q || { echo "FAIL pull.gen: gen_checkpoint"; exit 0; }
 ln -s ../../ckpt "$TMP/root/test/Tiny"
 for n in Drop NoRange BadSum Gated Forbidden Slow Slow2 Slow3 Stall Huge Flaky Tiny2; do ln -s ../../small "$TMP/root/test/$n"; done
-# a GGUF repo: stand-in files (GGUF magic + bytes; only their choice and transfer are tested here)
+# a GGUF repo: real GGUF files written by gen_checkpoint.py (BF16, the same weights as $TMP/small;
+# F32 as a split set, the same weights as $TMP/f32), and stand-ins (GGUF magic + random bytes) for
+# the tags whose choice and transfer only are tested
+"$PY" "$ROOT/tools/gen_checkpoint.py" "$TMP/gg" --preset tiny --no-tokenizer --gguf -q || { echo "FAIL pull.gen: --gguf"; exit 0; }
+"$PY" "$ROOT/tools/gen_checkpoint.py" "$TMP/f32" --preset tiny --dtype f32 --no-tokenizer --gguf --gguf-split 2 -q ||
+    { echo "FAIL pull.gen: --gguf-split"; exit 0; }
 G="$TMP/root/test/Tiny-GGUF"
 mkdir -p "$G"
-for f in Tiny-Q4_K_M.gguf Tiny-Q8_0.gguf Tiny-BF16-00001-of-00002.gguf Tiny-BF16-00002-of-00002.gguf mmproj-Tiny-F16.gguf; do
+for f in Tiny-Q4_K_M.gguf Tiny-Q8_0.gguf Tiny-F16-00001-of-00002.gguf Tiny-F16-00002-of-00002.gguf mmproj-Tiny-F16.gguf; do
     { printf 'GGUF'; head -c 20000 /dev/urandom; } > "$G/$f"
 done
+cp "$TMP/gg/model.gguf" "$G/Tiny-BF16.gguf"
+mv "$TMP/f32/model-00001-of-00002.gguf" "$G/Tiny-F32-00001-of-00002.gguf"
+mv "$TMP/f32/model-00002-of-00002.gguf" "$G/Tiny-F32-00002-of-00002.gguf"
 echo '{"note": "GGUF repos carry no config.json"}' > "$G/params.json"
 
 PORTFILE="$TMP/port"
@@ -149,8 +157,19 @@ run pull.gguf.tag 0 'snapshots/[0-9a-f]{40}/Tiny-Q8_0\.gguf$' "$QWEN3" pull test
 n=$(grep -c '^GET /cdn/test/Tiny-GGUF/' "$LOG")
 [ "$n" = 1 ] && echo "PASS pull.gguf.one-file" || echo "FAIL pull.gguf.one-file: $n GGUF downloads for one tag"
 layout pull.gguf.layout Tiny-GGUF "$G" Tiny-Q8_0.gguf
-run pull.gguf.split 0 'Tiny-BF16-00001-of-00002\.gguf$' "$QWEN3" pull hf.co/test/Tiny-GGUF:bf16
-layout pull.gguf.split.layout Tiny-GGUF "$G" Tiny-BF16-00001-of-00002.gguf Tiny-BF16-00002-of-00002.gguf
+run pull.gguf.split 0 'Tiny-F16-00001-of-00002\.gguf$' "$QWEN3" pull hf.co/test/Tiny-GGUF:f16
+layout pull.gguf.split.layout Tiny-GGUF "$G" Tiny-F16-00001-of-00002.gguf Tiny-F16-00002-of-00002.gguf
+# real GGUF files pulled, then loaded by name: the same logits as the safetensors of the same weights
+"$QWEN3" logits "$TMP/small" --ids 1,2,3 -o "$TMP/st_bf16.f32" >/dev/null 2>&1
+"$QWEN3" logits "$TMP/f32" --ids 1,2,3 -o "$TMP/st_f32.f32" >/dev/null 2>&1
+run pull.gguf.real 0 'Tiny-BF16\.gguf$' "$QWEN3" pull test/Tiny-GGUF:BF16
+run pull.gguf.real.logits 0 '' "$QWEN3" logits test/Tiny-GGUF:BF16 --ids 1,2,3 -o "$TMP/gg_bf16.f32"
+if [ -s "$TMP/st_bf16.f32" ] && cmp -s "$TMP/st_bf16.f32" "$TMP/gg_bf16.f32"; then echo "PASS pull.gguf.real.same-logits"
+else echo "FAIL pull.gguf.real.same-logits: logits of test/Tiny-GGUF:BF16 differ from those of the safetensors"; fi
+run pull.gguf.real-split 0 'Tiny-F32-00001-of-00002\.gguf$' "$QWEN3" pull test/Tiny-GGUF:F32
+run pull.gguf.real-split.logits 0 '' "$QWEN3" logits test/Tiny-GGUF:F32 --ids 1,2,3 -o "$TMP/gg_f32.f32"
+if [ -s "$TMP/st_f32.f32" ] && cmp -s "$TMP/st_f32.f32" "$TMP/gg_f32.f32"; then echo "PASS pull.gguf.real-split.same-logits"
+else echo "FAIL pull.gguf.real-split.same-logits: logits of test/Tiny-GGUF:F32 differ from those of the safetensors"; fi
 run pull.gguf.default 0 'Tiny-Q4_K_M\.gguf$' "$QWEN3" pull test/Tiny-GGUF
 run pull.gguf.unknown-tag fail "no GGUF file for tag 'Q5_K_M'.*Q4_K_M" "$QWEN3" pull test/Tiny-GGUF:Q5_K_M
 run pull.gguf.partial-tag fail "no GGUF file for tag 'Q4_K'" "$QWEN3" pull test/Tiny-GGUF:Q4_K
