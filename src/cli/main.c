@@ -101,12 +101,11 @@ int cli_ids(const char *flag, const char *s, int32_t **ids, int *n) {
 int cli_is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help"); }
 
 /* "--flag=value" -> "--flag" "value", for every command at once, up to a "--" that ends the flags
- * (after it, text such as a question is taken as it is). A malloc'd argv, NULL-terminated; the
- * flag names split off are malloc'd too, listed in *owned (free with free_args). */
-static char **split_flag_values(int argc, char **argv, int *out_argc, char ***owned) {
-    char **v = malloc(sizeof *v * (2 * (size_t)argc + 1)), **o = calloc((size_t)argc + 1, sizeof *o);
-    if (!v || !o) { free(v); free(o); return NULL; }
-    int n = 0, no = 0, ended = 0;
+ * (after it, text such as a question is taken as it is). A malloc'd argv, NULL-terminated. */
+static char **split_flag_values(int argc, char **argv, int *out_argc) {
+    char **v = malloc(sizeof *v * (2 * (size_t)argc + 1));
+    if (!v) return NULL;
+    int n = 0, ended = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *eq = strchr(a, '=');
         if (!ended && !strcmp(a, "--")) ended = 1;
@@ -114,27 +113,18 @@ static char **split_flag_values(int argc, char **argv, int *out_argc, char ***ow
             v[n++] = argv[i];
             continue;
         }
+        /* the name in its own string (never freed: argv lives as long as the process) */
         char *name = strndup(a, (size_t)(eq - a));
-        if (!name) {
-            while (no) free(o[--no]);
-            free(o);
-            free(v);
-            return NULL;
-        }
-        v[n++] = o[no++] = name;
+        if (!name) { free(v); return NULL; }
+        v[n++] = name;
         v[n++] = (char *)eq + 1;
     }
     v[n] = NULL;
     *out_argc = n;
-    *owned = o;
     return v;
 }
 
-static void free_args(char **v, char **owned) {
-    for (char **p = owned; *p; p++) free(*p);
-    free(owned);
-    free(v);
-}
+char **cli_args;
 
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "help") || cli_is_help(argv[1])) {
@@ -145,15 +135,12 @@ int main(int argc, char **argv) {
         printf("qwen3 %s\n", qwen3_version());
         return 0;
     }
-    char **owned, **args = split_flag_values(argc, argv, &argc, &owned);
-    if (!args) return cli_fail("out of memory"), 1;
+    /* cli_args keeps the split argv reachable until exit (a command may exit() with it in use);
+     * it has external linkage so that the compiler cannot drop it as a write-only static. */
+    if (!(cli_args = split_flag_values(argc, argv, &argc))) return cli_fail("out of memory"), 1;
+    argv = cli_args;
     for (int i = 0; i < N_COMMANDS; i++)
-        if (commands[i].fn && !strcmp(args[1], commands[i].name)) {
-            int rc = commands[i].fn(argc - 1, args + 1);
-            free_args(args, owned);
-            return rc;
-        }
-    free_args(args, owned);
+        if (commands[i].fn && !strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "qwen3: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
