@@ -6,6 +6,7 @@
 
 #include "base/file.h"
 #include "model/config.h"
+#include "kernels/quant.h"
 #include "model/model.h"
 
 /* Maps a GGUF file, or every part of a split set (NAME-00001-of-0000N.gguf names the others). */
@@ -63,7 +64,7 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
     if (model_load_weights(m, e)) goto fail;
     if (o.quant != QWEN3_F32 && model_quantize(m, o.quant, &o, e)) goto fail;
     /* quantized weights have no exact path to keep: they always take the fast kernels */
-    m->fast = o.fast || m->layers[0].wq.type == QWEN3_Q8_0 || m->layers[0].wq.type == QWEN3_Q4;
+    m->fast = o.fast || kq_is_quant(m->layers[0].wq.type);
     m->kv_type = m->fast ? QWEN3_F16 : QWEN3_F32;
     if (o.kv_type != QWEN3_F32) {
         /* 0 (= QWEN3_F32) means the default above; an explicit F32 is spelt kv_exact by the CLI */
