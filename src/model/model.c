@@ -54,8 +54,8 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
         }
         if (qwen3_config_load(path, &m->c, e)) goto fail;
     }
-    if (o.quant != QWEN3_F32 && o.quant != QWEN3_Q8_0 && o.quant != QWEN3_Q4) {
-        qerr(e, "cannot quantize to %s at load time (choose Q8_0 or Q4)", qwen3_dtype_name(o.quant));
+    if (o.quant != QWEN3_F32 && !kq_is_quant(o.quant)) {
+        qerr(e, "cannot quantize to %s at load time (choose a block type: Q8_0, Q4, Q4_K, Q6_K, ...)", qwen3_dtype_name(o.quant));
         goto fail;
     }
     k_init();
