@@ -1,0 +1,157 @@
+#!/bin/bash
+# gguf.sh - GGUF input: the same checkpoint as a Hugging Face directory and as GGUF gives identical
+# logits.
+#
+# tools/gen_checkpoint.py --gguf writes the safetensors files and a model.gguf (its own GGUF writer,
+# tools/gguf_write.py, written from the format's specification) holding the same weights in the same
+# storage type, with llama.cpp's metadata keys and tensor names (3-D expert tensors for MoE). The
+# HF path is checked against the numpy reference in ref_forward.sh; here `qwen3 logits` over 7 ids,
+# as one prefill and token by token (--decode), must give byte-identical float32 logits on both
+# paths: dense F32 / BF16 / Q8_0 (ggml's block_q8_0, our safetensors "Q8_0"), untied + YaRN, MoE
+# F16 / F32 without norm_topk_prob / Q8_0 with a dense layer, and a 3-part split set given as its
+# directory. Any misread key (eps, theta, YaRN, norm_topk), tensor, expert slice or row order
+# changes the logits.
+#
+# The embedded tokenizer and chat template: gen_checkpoint --gguf also writes the tokenizer metadata
+# convert_hf_to_gguf.py writes (tokens, token types, merges, ids, chat template; from the real Qwen3
+# tokenizer files). With the GGUF alone in a directory, `qwen3 tokenize` (2,000+ texts of
+# tokenizer_cases.py, with and without added-token matching), `detokenize` and `render` (the chat
+# cases of tests/data/chat) must give exactly what the HF files give (those are checked against HF
+# tokenizers and Jinja2 in tokenizer.sh and chat_render.sh). Decoding with skip_special differs
+# only where the file cannot say what HF says (see src/tokenizer/gguf_tok.c): those cases are
+# counted apart and checked to differ only by the FIM/repo tokens.
+set -u
+ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+PY=${PY:-/usr/bin/python3}
+QWEN3=${QWEN3:-$ROOT/qwen3}
+TMP=${QWEN3_TMP:-$ROOT/build/testdata}/gguf
+mkdir -p "$TMP"
+if [ ! -x "$QWEN3" ]; then echo "FAIL gguf: engine binary $QWEN3 not found (run make)"; exit 0; fi
+
+IDS=1,5,9,200,7,3,2000
+
+# same NAME GGUF_PATH gen_checkpoint flags...
+same() {
+    local name=$1 rel=$2; shift 2
+    local d="$TMP/$name"
+    rm -rf "$d"
+    if ! "$PY" "$ROOT/tools/gen_checkpoint.py" "$d" --no-tokenizer -q --gguf "$@" 2>"$TMP/gen.err"; then
+        echo "FAIL gguf-$name: gen_checkpoint: $(tail -n 1 "$TMP/gen.err")"; return
+    fi
+    local g="$d/$rel"
+    if [ "$rel" = split ]; then mkdir -p "$d/split" && mv "$d"/*.gguf "$d/split/"; fi
+    for mode in prefill decode; do
+        local fl=()
+        [ $mode = decode ] && fl=(--decode)
+        if ! "$QWEN3" logits "$d" --ids $IDS "${fl[@]}" -o "$TMP/hf.f32" 2>"$TMP/err"; then
+            echo "FAIL gguf-$name-$mode: HF directory: $(head -c 300 "$TMP/err")"; continue
+        fi
+        if ! "$QWEN3" logits "$g" --ids $IDS "${fl[@]}" -o "$TMP/gg.f32" 2>"$TMP/err"; then
+            echo "FAIL gguf-$name-$mode: GGUF: $(head -c 300 "$TMP/err")"; continue
+        fi
+        if [ ! -s "$TMP/hf.f32" ]; then echo "FAIL gguf-$name-$mode: no logits written"; continue; fi
+        if cmp -s "$TMP/hf.f32" "$TMP/gg.f32"; then
+            echo "PASS gguf-$name-$mode (identical logits, $(stat -c %s "$TMP/hf.f32") bytes)"
+        else
+            echo "FAIL gguf-$name-$mode: logits differ: $("$PY" -c "
+import numpy as np, sys
+a = np.fromfile('$TMP/hf.f32', '<f4'); b = np.fromfile('$TMP/gg.f32', '<f4')
+print('sizes', a.size, b.size, 'max |d|', float(np.abs(a - b).max()) if a.size == b.size else '-')")"
+        fi
+    done
+}
+
+same dense-f32 model.gguf --preset tiny --dtype f32
+same dense-bf16 model.gguf --preset tiny --dtype bf16
+same dense-q8_0 model.gguf --preset tiny --dtype q8_0
+same untied-yarn model.gguf --preset tiny --dtype bf16 --untied --yarn 4 --rope-theta 10000 --rms-eps 1e-5
+same moe-f16 model.gguf --preset tiny-moe --dtype f16
+same moe-f32-no-norm-topk model.gguf --preset tiny-moe --dtype f32 --no-norm-topk
+same moe-q8_0-dense-layer model.gguf --preset tiny-moe --dtype q8_0 --mlp-only-layers 0
+same moe-bf16-split split --preset tiny-moe --dtype bf16 --gguf-split 3
+
+# ---- tokenizer and chat template
+T=${QWEN3_TOKENIZER:-$(cd "$ROOT/.." && pwd)/shared/qwen3-tokenizer}
+TD="$TMP/tok"
+rm -rf "$TD" "$TMP/tokgen"
+if ! "$PY" "$ROOT/tools/gen_checkpoint.py" "$TMP/tokgen" --preset tiny --layers 1 -q --gguf 2>"$TMP/gen.err"; then
+    echo "FAIL gguf-tokenizer-gen: $(tail -n 1 "$TMP/gen.err")"
+else
+    mkdir -p "$TD" && mv "$TMP/tokgen/model.gguf" "$TD/"
+    "$PY" "$ROOT/tests/ref/tokenizer_cases.py" encode 2000 >"$TMP/enc_in.jsonl" 2>"$TMP/cases.log" ||
+        echo "FAIL gguf-tokenizer-cases: $(tail -n 1 "$TMP/cases.log")"
+    for mode in special plain; do
+        fl=()
+        [ $mode = plain ] && fl=(--no-special)
+        "$QWEN3" tokenize "$T" "${fl[@]}" --jsonl <"$TMP/enc_in.jsonl" >"$TMP/enc_hf.jsonl" 2>"$TMP/err" ||
+            echo "FAIL gguf-tokenizer-$mode: HF files: $(head -c 200 "$TMP/err")"
+        "$QWEN3" tokenize "$TD" "${fl[@]}" --jsonl <"$TMP/enc_in.jsonl" >"$TMP/enc_gg.jsonl" 2>"$TMP/err" ||
+            echo "FAIL gguf-tokenizer-$mode: GGUF: $(head -c 200 "$TMP/err")"
+        "$PY" "$ROOT/tests/ref/tokenizer_compare.py" "gguf-tokenizer-$mode" "$TMP/enc_in.jsonl" "$TMP/enc_hf.jsonl" \
+            "$TMP/enc_gg.jsonl" ids
+    done
+    "$PY" "$ROOT/tests/ref/tokenizer_cases.py" decode "$T/vocab.json" "$TMP/enc_hf.jsonl" >"$TMP/dec_in.jsonl" ||
+        echo "FAIL gguf-detokenize-cases"
+    "$QWEN3" detokenize "$T" --jsonl <"$TMP/dec_in.jsonl" >"$TMP/dec_hf.jsonl" 2>"$TMP/err" || echo "FAIL gguf-detokenize: HF files"
+    "$QWEN3" detokenize "$TD" --jsonl <"$TMP/dec_in.jsonl" >"$TMP/dec_gg.jsonl" 2>"$TMP/err" || echo "FAIL gguf-detokenize: GGUF"
+    "$PY" - "$T/tokenizer.json" "$TMP/dec_in.jsonl" "$TMP/dec_hf.jsonl" "$TMP/dec_gg.jsonl" <<'PYEOF'
+import json, sys
+tj = json.load(open(sys.argv[1], encoding="utf-8"))
+# added tokens HF calls not special that the converter marks control (spelt <|...|>)
+fim = {t["id"] for t in tj["added_tokens"] if not t["special"] and t["content"].startswith("<|") and t["content"].endswith("|>")}
+ins = [json.loads(l) for l in open(sys.argv[2])]
+hf = [json.loads(l)["text"] for l in open(sys.argv[3], encoding="utf-8")]
+gg = [json.loads(l)["text"] for l in open(sys.argv[4], encoding="utf-8")]
+if not (len(ins) == len(hf) == len(gg)) or not ins:
+    print("FAIL gguf-detokenize: %d cases, %d and %d outputs" % (len(ins), len(hf), len(gg))); sys.exit()
+same = apart = 0
+bad = []
+for i, a, b in zip(ins, hf, gg):
+    if a == b:
+        same += 1
+    elif i["skip_special_tokens"] and fim & set(i["ids"]):
+        apart += 1  # expected: GGUF drops these tokens under skip_special
+        if len(b) >= len(a):
+            bad.append(i)
+    else:
+        bad.append(i)
+if bad:
+    print("FAIL gguf-detokenize: %d of %d cases differ, first %s" % (len(bad), len(ins), json.dumps(bad[0])[:200]))
+else:
+    print("PASS gguf-detokenize (%d cases identical, %d differ only by FIM/repo tokens under skip_special)" % (same, apart))
+PYEOF
+    "$QWEN3" render "$T" --jsonl --keep-going <"$ROOT/tests/data/chat/cases.jsonl" >"$TMP/r_hf.jsonl" 2>/dev/null
+    "$QWEN3" render "$TD" --jsonl --keep-going <"$ROOT/tests/data/chat/cases.jsonl" >"$TMP/r_gg.jsonl" 2>"$TMP/err"
+    n=$(wc -l <"$TMP/r_hf.jsonl")
+    if [ "$n" -gt 10 ] && cmp -s "$TMP/r_hf.jsonl" "$TMP/r_gg.jsonl"; then
+        echo "PASS gguf-render ($n conversations byte-identical)"
+    else
+        echo "FAIL gguf-render: $n HF prompts; GGUF output differs: $(head -c 200 "$TMP/err")"
+    fi
+    # a model whose template is not one we implement is refused, as for HF directories
+    "$PY" - "$TD/model.gguf" "$TMP/badtpl.gguf" <<'PYEOF'
+import sys
+raw = open(sys.argv[1], "rb").read()
+key = b"tokenizer.chat_template"
+i = raw.index(key) + len(key) + 4 + 8  # key, u32 type, u64 length
+raw = bytearray(raw); raw[i] = ord("X") if raw[i] != ord("X") else ord("Y")  # same length, other text
+open(sys.argv[2], "wb").write(raw)
+PYEOF
+    mkdir -p "$TMP/badtpl" && mv "$TMP/badtpl.gguf" "$TMP/badtpl/model.gguf"
+    if printf '{"messages":[{"role":"user","content":"hi"}]}\n' | "$QWEN3" render "$TMP/badtpl" --jsonl >"$TMP/out" 2>&1; then
+        echo "FAIL gguf-render-unknown-template: accepted"
+    elif grep -q "differs from the Qwen3 templates" "$TMP/out"; then
+        echo "PASS gguf-render-unknown-template"
+    else
+        echo "FAIL gguf-render-unknown-template: $(head -c 200 "$TMP/out")"
+    fi
+fi
+
+# `qwen3 info` on a GGUF names the file and its types
+d="$TMP/dense-q8_0"
+if "$QWEN3" info "$d/model.gguf" >"$TMP/info" 2>&1 && grep -q "model.gguf" "$TMP/info" && grep -q "attention Q8_0" "$TMP/info"; then
+    echo "PASS gguf-info"
+else
+    echo "FAIL gguf-info: $(head -c 300 "$TMP/info")"
+fi
+exit 0
