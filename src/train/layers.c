@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "train/train.h"
+#include "train/vec.h"
 
 /* ---- RMSNorm [Qwen3RMSNorm: x * rsqrt(mean(x^2) + eps) * weight] --------------------------------- */
 
@@ -80,6 +81,7 @@ void t_rope_backward(float *dx, int n_tok, int T, int heads, int D, const float 
  * flash attention does), so memory is O(N) instead of O(B*nh*T^2). */
 
 typedef struct {
+    const tvec_ops *ops;
     float *out, *lse, *dq, *dk, *dv;
     const float *q, *k, *v, *dout, *o;
     int B, T, nh, nkv, D;
@@ -99,10 +101,7 @@ static void attn_fwd_job(void *vctx, int ith, int nth) {
             const float *qt = a->q + ((int64_t)(b * T + t) * nh + h) * D;
             float mx = -INFINITY;
             for (int j = 0; j <= t; j++) {
-                const float *kj = a->k + ((int64_t)(b * T + j) * nkv + g) * D;
-                float d = 0;
-                for (int i = 0; i < D; i++) d += qt[i] * kj[i];
-                s[j] = d * scale;
+                s[j] = a->ops->dot(qt, a->k + ((int64_t)(b * T + j) * nkv + g) * D, D) * scale;
                 if (s[j] > mx) mx = s[j];
             }
             float sum = 0;
@@ -110,11 +109,7 @@ static void attn_fwd_job(void *vctx, int ith, int nth) {
             float inv = 1.0f / sum;
             float *ot = a->out + ((int64_t)(b * T + t) * nh + h) * D;
             memset(ot, 0, sizeof(float) * (size_t)D);
-            for (int j = 0; j <= t; j++) {
-                const float *vj = a->v + ((int64_t)(b * T + j) * nkv + g) * D;
-                float p = s[j] * inv;
-                for (int i = 0; i < D; i++) ot[i] += p * vj[i];
-            }
+            for (int j = 0; j <= t; j++) a->ops->axpy(ot, s[j] * inv, a->v + ((int64_t)(b * T + j) * nkv + g) * D, D);
             a->lse[((int64_t)b * nh + h) * T + t] = mx + logf(sum);
         }
     }
@@ -123,7 +118,7 @@ static void attn_fwd_job(void *vctx, int ith, int nth) {
 
 void t_attention_forward(qpool *p, float *out, float *lse, const float *q, const float *k, const float *v,
                          int B, int T, int nh, int nkv, int D) {
-    attn_ctx a = {.out = out, .lse = lse, .q = q, .k = k, .v = v, .B = B, .T = T, .nh = nh, .nkv = nkv, .D = D};
+    attn_ctx a = {.ops = tv_pick(), .out = out, .lse = lse, .q = q, .k = k, .v = v, .B = B, .T = T, .nh = nh, .nkv = nkv, .D = D};
     qpool_run(p, attn_fwd_job, &a);
 }
 
@@ -144,21 +139,16 @@ static void attn_bwd_job(void *vctx, int ith, int nth) {
                 const float *qt = a->q + qi, *dot = a->dout + qi, *ot = a->o + qi;
                 float *dqt = a->dq + qi;
                 float lse = a->lse[((int64_t)b * nh + h) * T + t];
-                float Dt = 0;
-                for (int i = 0; i < D; i++) Dt += dot[i] * ot[i];
+                const tvec_ops *op = a->ops;
+                float Dt = op->dot(dot, ot, D);
                 for (int j = 0; j <= t; j++) {
                     int64_t ki = ((int64_t)(b * T + j) * nkv + g) * D;
                     const float *kj = a->k + ki, *vj = a->v + ki;
-                    float s = 0, dp = 0;
-                    for (int i = 0; i < D; i++) { s += qt[i] * kj[i]; dp += dot[i] * vj[i]; }
-                    float pr = expf(s * scale - lse);
-                    float ds = pr * (dp - Dt) * scale;
-                    float *dkj = a->dk + ki, *dvj = a->dv + ki;
-                    for (int i = 0; i < D; i++) {
-                        dqt[i] += ds * kj[i];
-                        dkj[i] += ds * qt[i];
-                        dvj[i] += pr * dot[i];
-                    }
+                    float pr = expf(op->dot(qt, kj, D) * scale - lse);
+                    float ds = pr * (op->dot(dot, vj, D) - Dt) * scale;
+                    op->axpy(dqt, ds, kj, D);
+                    op->axpy(a->dk + ki, ds, qt, D);
+                    op->axpy(a->dv + ki, pr, dot, D);
                 }
             }
         }
@@ -168,7 +158,7 @@ static void attn_bwd_job(void *vctx, int ith, int nth) {
 void t_attention_backward(qpool *p, float *dq, float *dk, float *dv, const float *dout, const float *out,
                           const float *lse, const float *q, const float *k, const float *v,
                           int B, int T, int nh, int nkv, int D) {
-    attn_ctx a = {.dq = dq, .dk = dk, .dv = dv, .dout = dout, .o = out, .lse = (float *)lse, .q = q, .k = k,
+    attn_ctx a = {.ops = tv_pick(), .dq = dq, .dk = dk, .dv = dv, .dout = dout, .o = out, .lse = (float *)lse, .q = q, .k = k,
                   .v = v, .B = B, .T = T, .nh = nh, .nkv = nkv, .D = D};
     qpool_run(p, attn_bwd_job, &a);
 }

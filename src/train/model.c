@@ -147,7 +147,8 @@ tmodel *tmodel_new(const qwen3_config *c, int B, int T, qpool *pool, qwen3_err *
     m->n_params = lo.off;
     m->params = calloc((size_t)m->n_params, sizeof(float));
     m->grads = calloc((size_t)m->n_params, sizeof(float));
-    if (!m->params || !m->grads) goto oom;
+    m->paramsT = calloc((size_t)m->n_params, sizeof(float));
+    if (!m->params || !m->grads || !m->paramsT) goto oom;
     bind(&m->w, &proto, L, m->params);
     bind(&m->g, &proto, L, m->grads);
     free_proto(&proto);
@@ -222,10 +223,42 @@ oom:
 
 void tmodel_free(tmodel *m) {
     if (!m) return;
-    free(m->params); free(m->grads); free(m->w.layers); free(m->g.layers); free(m->tensors);
+    free(m->params); free(m->grads); free(m->paramsT); free(m->w.layers); free(m->g.layers); free(m->tensors);
     free(m->rope_cos); free(m->rope_sin); free(m->act_mem); free(m->a.l);
     free(m->lbl_count); free(m->lbl_f); free(m->load_maxmean);
     free(m);
+}
+
+/* Transposes every matrix in blocks of 32 x 32 (both sides stay in cache), split over threads by
+ * tensor. */
+typedef struct { tmodel *m; } tr_ctx;
+
+static void transpose_job(void *v, int ith, int nth) {
+    tmodel *m = ((tr_ctx *)v)->m;
+    for (int k = ith; k < m->n_tensors; k += nth) {
+        const ttensor *t = &m->tensors[k];
+        if (!t->cols) continue;
+        const float *src = m->params + t->off;
+        float *dst = m->paramsT + t->off;
+        int64_t R = t->rows, C = t->cols;
+        for (int64_t r0 = 0; r0 < R; r0 += 32)
+            for (int64_t c0 = 0; c0 < C; c0 += 32)
+                for (int64_t r = r0; r < R && r < r0 + 32; r++)
+                    for (int64_t c = c0; c < C && c < c0 + 32; c++) dst[c * R + r] = src[r * C + c];
+    }
+}
+
+void tmodel_params_changed(tmodel *m) {
+    tr_ctx c = {m};
+    qpool_run(m->pool, transpose_job, &c);
+}
+
+void tmodel_linear(tmodel *m, float *Y, const float *X, const float *W, int n, int in, int out) {
+    if (n <= 0) return;
+    /* Y[t][o] = sum_i X[t][i] Wt[i][o]: the input-gradient kernel's shape (outer products of
+     * broadcast X values with rows of Wt), which runs faster than dot-product tiles */
+    memset(Y, 0, sizeof(float) * (size_t)n * (size_t)out);
+    t_matmul_backward_input(m->pool, Y, X, m->paramsT + (W - m->params), n, out, in);
 }
 
 void tmodel_zero_grad(tmodel *m) { memset(m->grads, 0, sizeof(float) * (size_t)m->n_params); }
@@ -282,25 +315,25 @@ int tmodel_forward(tmodel *m, const int32_t *ids, const int32_t *targets, qwen3_
         float *xout = l + 1 < c->num_layers ? m->a.l[l + 1].x : m->a.xf;
         /* self-attention block [Qwen3DecoderLayer.forward] */
         t_rmsnorm_forward(a->ln1, a->ln1_rstd, a->x, w->attn_norm, N, H, eps);
-        t_matmul_forward(p, a->qraw, a->ln1, w->wq, N, H, QD);
-        t_matmul_forward(p, a->kraw, a->ln1, w->wk, N, H, KD);
-        t_matmul_forward(p, a->v, a->ln1, w->wv, N, H, KD);
+        tmodel_linear(m, a->qraw, a->ln1, w->wq, N, H, QD);
+        tmodel_linear(m, a->kraw, a->ln1, w->wk, N, H, KD);
+        tmodel_linear(m, a->v, a->ln1, w->wv, N, H, KD);
         t_rmsnorm_forward(a->q, a->q_rstd, a->qraw, w->q_norm, N * nh, D, eps); /* q_norm per head */
         t_rmsnorm_forward(a->k, a->k_rstd, a->kraw, w->k_norm, N * nkv, D, eps);
         t_rope_forward(a->q, N, T, nh, D, m->rope_cos, m->rope_sin);
         t_rope_forward(a->k, N, T, nkv, D, m->rope_cos, m->rope_sin);
         t_attention_forward(p, a->att, a->lse, a->q, a->k, a->v, B, T, nh, nkv, D);
-        t_matmul_forward(p, a->xmid, a->att, w->wo, N, QD, H);
+        tmodel_linear(m, a->xmid, a->att, w->wo, N, QD, H);
         for (int64_t i = 0; i < (int64_t)N * H; i++) a->xmid[i] += a->x[i];
         /* MLP block */
         t_rmsnorm_forward(a->ln2, a->ln2_rstd, a->xmid, w->ffn_norm, N, H, eps);
         if (w->router) {
             lbl_sum += moe_forward(m, l, xout);
         } else {
-            t_matmul_forward(p, a->g, a->ln2, w->gate, N, H, I);
-            t_matmul_forward(p, a->u, a->ln2, w->up, N, H, I);
+            tmodel_linear(m, a->g, a->ln2, w->gate, N, H, I);
+            tmodel_linear(m, a->u, a->ln2, w->up, N, H, I);
             t_swiglu_forward(a->h, a->g, a->u, (int64_t)N * I);
-            t_matmul_forward(p, xout, a->h, w->down, N, I, H);
+            tmodel_linear(m, xout, a->h, w->down, N, I, H);
             for (int64_t i = 0; i < (int64_t)N * H; i++) xout[i] += a->xmid[i];
         }
     }
@@ -308,7 +341,7 @@ int tmodel_forward(tmodel *m, const int32_t *ids, const int32_t *targets, qwen3_
     m->lbl_loss = m->n_moe_layers ? lbl_sum / m->n_moe_layers : 0;
     /* final norm and lm_head */
     t_rmsnorm_forward(m->a.lnf, m->a.lnf_rstd, m->a.xf, m->w.final_norm, N, H, eps);
-    t_matmul_forward(p, m->a.logits, m->a.lnf, m->w.lm_head, N, H, V);
+    tmodel_linear(m, m->a.logits, m->a.lnf, m->w.lm_head, N, H, V);
     m->loss = 0;
     m->n_valid = 0;
     if (targets) {

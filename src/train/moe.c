@@ -24,9 +24,8 @@ double moe_forward(tmodel *m, int l, float *xout) {
     tlayer_acts *a = &m->a.l[l];
     const tlayer *w = &m->w.layers[l];
     int N = m->B * m->T, H = c->hidden_size, E = c->num_experts, K = c->num_experts_per_tok, Im = c->moe_intermediate_size;
-    qpool *p = m->pool;
     /* router softmax in float32 */
-    t_matmul_forward(p, a->probs, a->ln2, w->router, N, H, E);
+    tmodel_linear(m, a->probs, a->ln2, w->router, N, H, E);
     for (int t = 0; t < N; t++) {
         float *r = a->probs + (int64_t)t * E, mx = -INFINITY, z = 0;
         for (int i = 0; i < E; i++) mx = r[i] > mx ? r[i] : mx;
@@ -71,10 +70,10 @@ double moe_forward(tmodel *m, int l, float *xout) {
     for (int x = 0; x < E; x++) {
         int off = a->eoff[x], n = cnt[x];
         if (!n) continue;
-        t_matmul_forward(p, a->eg + (int64_t)off * Im, Xg + (int64_t)off * H, w->egate + (int64_t)x * Im * H, n, H, Im);
-        t_matmul_forward(p, a->eu + (int64_t)off * Im, Xg + (int64_t)off * H, w->eup + (int64_t)x * Im * H, n, H, Im);
+        tmodel_linear(m, a->eg + (int64_t)off * Im, Xg + (int64_t)off * H, w->egate + (int64_t)x * Im * H, n, H, Im);
+        tmodel_linear(m, a->eu + (int64_t)off * Im, Xg + (int64_t)off * H, w->eup + (int64_t)x * Im * H, n, H, Im);
         t_swiglu_forward(a->eh + (int64_t)off * Im, a->eg + (int64_t)off * Im, a->eu + (int64_t)off * Im, (int64_t)n * Im);
-        t_matmul_forward(p, a->eout + (int64_t)off * H, a->eh + (int64_t)off * Im, w->edown + (int64_t)x * H * Im, n, Im, H);
+        tmodel_linear(m, a->eout + (int64_t)off * H, a->eh + (int64_t)off * Im, w->edown + (int64_t)x * H * Im, n, Im, H);
     }
     memcpy(xout, a->xmid, sizeof(float) * (size_t)N * H);
     for (int j = 0; j < N * K; j++) {

@@ -105,6 +105,8 @@ typedef struct tmodel {
     int n_moe_layers;
     int64_t n_params;
     float *params, *grads;    /* [n_params] each */
+    float *paramsT;           /* [n_params]: every matrix transposed ([in][out]) at its own offset, for
+                                 the forward product (refreshed by tmodel_params_changed) */
     tweights w, g;            /* views into params and grads */
     ttensor *tensors;
     int n_tensors;
@@ -151,6 +153,10 @@ int tmodel_forward(tmodel *m, const int32_t *ids, const int32_t *targets, qwen3_
  * m->grads (+=). scale is 1/M under gradient accumulation over M micro-batches. */
 void tmodel_backward(tmodel *m, const int32_t *ids, const int32_t *targets, float scale);
 void tmodel_zero_grad(tmodel *m);
+/* Call after the parameters change (init, load, optimiser step): refreshes the transposed copies. */
+void tmodel_params_changed(tmodel *m);
+/* Y = X W^T for a parameter matrix W of m (through its transposed copy). */
+void tmodel_linear(tmodel *m, float *Y, const float *X, const float *W, int n, int in, int out);
 /* Starts a new global batch for the global-batch balance loss (clears the count buffer). */
 void tmodel_lbl_begin(tmodel *m);
 

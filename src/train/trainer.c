@@ -254,6 +254,7 @@ qwen3_trainer *qwen3_trainer_new(const qwen3_train_opts *opts, qwen3_err *e) {
          * identical unseen rows would (tests make the dense twin that way) */
     }
     if (o->resume_dir && load_state(t, o->resume_dir, e)) goto fail;
+    tmodel_params_changed(t->m);
     return t;
 fail:
     free(full);
@@ -284,12 +285,12 @@ int qwen3_trainer_describe(const qwen3_trainer *t, char *buf, size_t n) {
             nonembed += (double)t->m->tensors[i].rows * (t->m->tensors[i].cols ? t->m->tensors[i].cols : 1);
     return snprintf(buf, n,
                     "model: %s, %d layers, hidden %d, heads %d/%d x %d, %s %d, vocab %d; %.2f M non-embedding parameters\n"
-                    "head: %s\n"
+                    "head: %d rows, %s\n"
                     "data: %lld tokens; micro-batch %d x %d, accumulation %d: %lld tokens per step\n",
                     c->is_moe ? "qwen3_moe" : "qwen3", c->num_layers, c->hidden_size, c->num_heads, c->num_kv_heads,
                     c->head_dim, c->is_moe ? "experts" : "intermediate", c->is_moe ? c->num_experts : c->intermediate_size,
-                    c->vocab_size, nonembed / 1e6,
-                    t->shared ? "compact (seen tokens + one shared row for the rest)" : "dense (every vocabulary row)",
+                    c->vocab_size, nonembed / 1e6, t->m->c.vocab_size,
+                    t->shared ? "compact: the data's tokens + one shared row for the rest" : "dense (every vocabulary row)",
                     (long long)t->n_tokens, t->o.batch, t->o.seq_len, t->o.accum,
                     (long long)t->o.batch * t->o.seq_len * t->o.accum);
 }
@@ -380,6 +381,7 @@ int qwen3_trainer_step(qwen3_trainer *t, qwen3_train_stats *st, qwen3_err *e) {
             p[j] -= step_size * m1[j] / (sqrtf(m2[j]) / bc2s + eps);
         }
     }
+    tmodel_params_changed(m);
     if (st) {
         int N = o->batch * o->seq_len;
         const qwen3_config *c = &m->c;

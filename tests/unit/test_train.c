@@ -13,6 +13,7 @@
 #include "train/data.h"
 #include "train/gemm.h"
 #include "train/train.h"
+#include "train/vec.h"
 #include "test.h"
 
 #define GUARD 37
@@ -148,6 +149,26 @@ static int check_synth(void) {
     return bad;
 }
 
+/* the attention's vector ops: AVX-512 against the scalar twin and double, every length 1..130 */
+static int check_vec(void) {
+    float a[130], b[130], y1[130 + GUARD], y2[130 + GUARD];
+    int bad = 0;
+    if (k_force_isa(K_ISA_AVX512) != K_ISA_AVX512) { printf("SKIP train-vec-avx512: the CPU lacks it\n"); k_init(); return 0; }
+    for (int n = 1; n <= 130; n++) {
+        double ref = 0;
+        for (int i = 0; i < n; i++) { a[i] = frand(); b[i] = frand(); ref += (double)a[i] * b[i]; }
+        float d1 = tv_scalar.dot(a, b, n), d2 = tv_avx512.dot(a, b, n);
+        if (fabs(d1 - ref) > 1e-5 * n || fabs(d2 - ref) > 1e-5 * n) { if (bad++ < 3) printf("FAIL train-vec-dot n=%d: scalar %g avx512 %g double %g\n", n, d1, d2, ref); }
+        for (int i = 0; i < n + GUARD; i++) y1[i] = y2[i] = i < n ? b[i] : POISON;
+        tv_scalar.axpy(y1, 0.75f, a, n);
+        tv_avx512.axpy(y2, 0.75f, a, n);
+        for (int i = 0; i < n + GUARD; i++)
+            if (fabsf(y1[i] - y2[i]) > 1e-6f) { if (bad++ < 3) printf("FAIL train-vec-axpy n=%d at %d: %g vs %g\n", n, i, y1[i], y2[i]); break; }
+    }
+    if (!bad) printf("PASS train-vec (dot and axpy, AVX-512 vs scalar vs double, n = 1..130, guard band)\n");
+    return bad;
+}
+
 int main(void) {
     k_init();
     int fails = 0;
@@ -155,5 +176,6 @@ int main(void) {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) fails += run_case(shapes[i][0], shapes[i][1], shapes[i][2]);
     if (!fails) printf("PASS train-gemm (input and weight gradient, scalar/AVX2/AVX-512 and threaded, 8 shapes with tails, vs double)\n");
     fails += check_synth();
+    fails += check_vec();
     return fails ? 1 : 0;
 }
