@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
         printf("qwen3 %s\n", qwen3_version());
         return 0;
     }
-    static char **args; /* static: reachable until exit, as argv is */
+    static char **volatile args; /* static (and volatile, so the store is kept): reachable until exit, as argv is */
     if (!(args = split_flag_values(argc, argv, &argc))) return cli_fail("out of memory"), 1;
     argv = args;
     for (int i = 0; i < N_COMMANDS; i++)
