@@ -73,6 +73,14 @@ int qwen3_trainer_export(const qwen3_trainer *t, const char *dir, int f32, qwen3
  * batch*seq_len x vocab) to logits_path (either may be NULL); *loss gets the loss. */
 int qwen3_trainer_grads(qwen3_trainer *t, const char *grads_path, const char *logits_path, double *loss, qwen3_err *err);
 
+/* Evaluation on held-out synthetic tasks (a seed the training stream never uses): for each family,
+ * n examples at levels lo..hi, the mean cross-entropy of the model's next-token predictions over
+ * them, and for every MoE layer the fraction of the family's tokens that select the layer's
+ * most-used expert (for that family) and the expert load max/mean. Writes a JSON object to out
+ * ({"families": {name: {"loss", "tokens", "layers": [{"top_expert", "top_frac", "load_max_mean"}]}},
+ * "loss": overall}) and a table to log (either may be NULL). Needs the synthetic data's tokenizer. */
+int qwen3_trainer_eval(qwen3_trainer *t, long n, int lo, int hi, FILE *out, FILE *log, qwen3_err *err);
+
 /* Writes n synthetic tasks (families in turn, levels lo..hi in turn) as JSONL lines to f:
  * format 0 {"text", "family", "level", "answer"} pre-training text; 1 {"messages"} thinking chats;
  * 2 {"messages"} non-thinking chats (/no_think); 3 alternating 1 and 2. */

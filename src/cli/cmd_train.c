@@ -28,13 +28,15 @@ static const char TRAIN_USAGE[] =
     "  --ckpt-minutes M      checkpoint every M minutes (default 10; 0: only at the end)\n"
     "  --ckpt-steps N        also checkpoint every N steps\n"
     "  --stop-after K        stop after step K (checkpoint and export as at the end; --resume continues)\n"
-    "  --f32                 export F32 weights (default BF16)\n";
+    "  --f32                 export F32 weights (default BF16)\n"
+    "  --eval N              after training: loss per task family on N held-out examples each (levels 1-3),\n"
+    "                        MoE routing per family; DIR/eval.json\n";
 
 typedef struct {
     qwen3_train_opts o;
     const char *out;
     double ckpt_minutes;
-    long ckpt_steps, stop_after;
+    long ckpt_steps, stop_after, eval_n;
     int f32;
 } train_args;
 
@@ -79,6 +81,7 @@ static int train_flag(int argc, char **argv, int *i, train_args *a) {
     if (!strcmp(f, "--lbl-alpha")) { if (cli_float(f, v, 0, 100, &d)) return -1; o->lbl_alpha = d; ++*i; return 1; }
     if (!strcmp(f, "--ckpt-minutes")) { if (cli_float(f, v, 0, 1e6, &d)) return -1; a->ckpt_minutes = d; ++*i; return 1; }
     if (!strcmp(f, "--ckpt-steps")) { if (cli_int(f, v, 1, 100000000, &n)) return -1; a->ckpt_steps = n; ++*i; return 1; }
+    if (!strcmp(f, "--eval")) { if (cli_int(f, v, 1, 1000000, &n)) return -1; a->eval_n = n; ++*i; return 1; }
     if (!strcmp(f, "--stop-after")) { if (cli_int(f, v, 0, 100000000, &n)) return -1; a->stop_after = n; ++*i; return 1; }
     if (!strcmp(f, "--lbl")) {
         if (!v) return cli_fail("--lbl needs micro, global or none"), -1;
@@ -165,6 +168,16 @@ int cmd_train(int argc, char **argv) {
     fclose(log);
     if (!rc && qwen3_trainer_checkpoint(t, a.out, &e)) rc = cli_fail("%s", e.msg);
     if (!rc && qwen3_trainer_export(t, a.out, a.f32, &e)) rc = cli_fail("%s", e.msg);
+    if (!rc && a.eval_n > 0) {
+        char ep[4096];
+        snprintf(ep, sizeof ep, "%s/eval.json", a.out);
+        FILE *ef = fopen(ep, "w");
+        if (!ef) rc = cli_fail("%s: cannot create (%s)", ep, strerror(errno));
+        else {
+            if (qwen3_trainer_eval(t, a.eval_n, 1, 3, ef, stderr, &e)) rc = cli_fail("%s", e.msg);
+            if (fclose(ef) && !rc) rc = cli_fail("%s: write failed", ep);
+        }
+    }
     if (!rc)
         fprintf(stderr, "done: %ld steps, %.0f tokens in %.1fs; model in %s (qwen3 run %s \"...\")\n", qwen3_trainer_steps_done(t),
                 tok_total, now_s() - start, a.out, a.out);

@@ -33,14 +33,19 @@ static int push(idvec *s, const int32_t *ids, int n) {
 }
 
 int tdata_synth_stream(uint64_t seed, long n, const qwen3_tokenizer *tok, int32_t **ids, int64_t *n_ids, qwen3_err *e) {
+    return tdata_synth_family_stream(seed, n, -1, 1, 3, tok, ids, n_ids, e);
+}
+
+int tdata_synth_family_stream(uint64_t seed, long n, int family, int lo, int hi, const qwen3_tokenizer *tok, int32_t **ids,
+                              int64_t *n_ids, qwen3_err *e) {
     if (n <= 0) n = 20000;
     uint64_t rng = seed * 0x2545F4914F6CDD1Dull + 12345;
     tsbuf q = {0}, sol = {0}, ans = {0}, txt = {0};
     idvec s = {0};
     int rc = -1;
     for (long i = 0; i < n; i++) {
-        tsynth_family f = (tsynth_family)(i % TS_FAMILIES);
-        int level = 1 + (int)((i / TS_FAMILIES) % 3);
+        tsynth_family f = family >= 0 ? (tsynth_family)family : (tsynth_family)(i % TS_FAMILIES);
+        int level = lo + (int)((family >= 0 ? i : i / TS_FAMILIES) % (hi - lo + 1));
         tsynth_example(&rng, f, level, &q, &sol, &ans);
         tsynth_text(&txt, &q, &sol, &ans);
         if (txt.oom || q.oom || sol.oom || ans.oom) { qerr(e, "out of memory"); goto out; }

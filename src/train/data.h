@@ -31,6 +31,9 @@ void tsynth_chat_json(tsbuf *out, const tsbuf *q, const tsbuf *sol, const tsbuf 
 typedef struct qwen3_tokenizer qwen3_tokenizer;
 /* n examples (0: 20000) from seed, families in turn, levels 1-3, as one token stream. */
 int tdata_synth_stream(uint64_t seed, long n, const qwen3_tokenizer *tok, int32_t **ids, int64_t *n_ids, qwen3_err *e);
+/* The same for one family (family < 0: all in turn) at levels lo..hi in turn. */
+int tdata_synth_family_stream(uint64_t seed, long n, int family, int lo, int hi, const qwen3_tokenizer *tok, int32_t **ids,
+                              int64_t *n_ids, qwen3_err *e);
 /* Every line of a JSONL file: {"text": "..."} encoded as is, or {"messages": [...]} rendered with
  * the Qwen3 chat template; errors name the file and line. */
 int tdata_jsonl_stream(const char *path, const qwen3_tokenizer *tok, int32_t **ids, int64_t *n_ids, qwen3_err *e);

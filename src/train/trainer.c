@@ -562,3 +562,87 @@ out:
     qfile_unmap(&f);
     return rc;
 }
+
+/* ---- evaluation on held-out synthetic tasks ----------------------------------------------------- */
+
+int qwen3_trainer_eval(qwen3_trainer *t, long n, int lo, int hi, FILE *out, FILE *log, qwen3_err *e) {
+    if (!t->tok_dir) return qerr(e, "eval: needs the tokenizer (--tokenizer DIR)");
+    qwen3_tokenizer *tok = qwen3_tokenizer_load(t->tok_dir, e);
+    if (!tok) return -1;
+    tmodel *m = t->m;
+    const qwen3_config *c = &m->c;
+    int L = c->num_layers, E = c->is_moe ? c->num_experts : 0, K = c->num_experts_per_tok, BT = t->o.batch * t->o.seq_len;
+    double *cnt = calloc((size_t)L * (E ? E : 1), sizeof(double));
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)BT), *tgt = malloc(sizeof(int32_t) * (size_t)BT);
+    int rc = -1;
+    double all_loss = 0, all_tok = 0;
+    if (!cnt || !ids || !tgt) { qerr(e, "out of memory"); goto out; }
+    if (out) fprintf(out, "{\"families\": {");
+    if (log) fprintf(log, "eval (held-out seed, levels %d-%d, %ld examples per family):\n", lo, hi, n);
+    m->eval = 1;
+    for (int f = 0; f < TS_FAMILIES; f++) {
+        int32_t *full;
+        int64_t nf;
+        if (tdata_synth_family_stream(t->o.seed + 1000003, n, f, lo, hi, tok, &full, &nf, e)) goto out;
+        /* ids the training data never had are the shared row (exact: those rows are identical) */
+        for (int64_t i = 0; i < nf; i++) {
+            int32_t id = full[i], r = -1;
+            if (!t->shared) r = id < c->vocab_size ? id : -1;
+            else {
+                int lo2 = 0, hi2 = c->vocab_size - 2; /* c2full is increasing over the seen rows */
+                while (lo2 <= hi2) {
+                    int mid = (lo2 + hi2) / 2;
+                    if (t->c2full[mid] == id) { r = mid; break; }
+                    if (t->c2full[mid] < id) lo2 = mid + 1; else hi2 = mid - 1;
+                }
+                if (r < 0) r = c->vocab_size - 1;
+            }
+            if (r < 0) { free(full); qerr(e, "eval: token %d is outside the vocabulary", id); goto out; }
+            full[i] = r;
+        }
+        memset(cnt, 0, sizeof(double) * (size_t)L * (E ? E : 1));
+        double loss = 0, toks = 0;
+        for (int64_t p0 = 0; p0 + 1 < nf; p0 += BT) {
+            for (int i = 0; i < BT; i++) {
+                int64_t q = p0 + i;
+                ids[i] = q < nf ? full[q] : 0;
+                tgt[i] = q + 1 < nf ? full[q + 1] : -1;
+            }
+            if (tmodel_forward(m, ids, tgt, e)) { free(full); goto out; }
+            loss += m->loss * m->n_valid;
+            toks += m->n_valid;
+            for (int l = 0; l < L && E; l++) {
+                if (!m->a.l[l].topi) continue;
+                for (int i = 0; i < BT; i++)
+                    if (tgt[i] >= 0)
+                        for (int j = 0; j < K; j++) cnt[(int64_t)l * E + m->a.l[l].topi[(int64_t)i * K + j]] += 1;
+            }
+        }
+        free(full);
+        all_loss += loss;
+        all_tok += toks;
+        if (out) fprintf(out, "%s\"%s\": {\"loss\": %.5f, \"tokens\": %.0f, \"layers\": [", f ? ", " : "", tsynth_family_name((tsynth_family)f), loss / toks, toks);
+        if (log) fprintf(log, "  %-7s loss %.4f (%.0f tokens)", tsynth_family_name((tsynth_family)f), loss / toks, toks);
+        int first = 1;
+        for (int l = 0; l < L && E; l++) {
+            if (!m->a.l[l].topi) continue;
+            const double *cl = cnt + (int64_t)l * E;
+            int best = 0;
+            for (int x = 1; x < E; x++) if (cl[x] > cl[best]) best = x;
+            double frac = cl[best] / toks, maxmean = cl[best] / (toks * K / E);
+            if (out) fprintf(out, "%s{\"layer\": %d, \"top_expert\": %d, \"top_frac\": %.4f, \"load_max_mean\": %.3f}", first ? "" : ", ", l, best, frac, maxmean);
+            if (log) fprintf(log, "  L%d top expert %d: %.3f of tokens, load max/mean %.2f", l, best, frac, maxmean);
+            first = 0;
+        }
+        if (out) fprintf(out, "]}");
+        if (log) fprintf(log, "\n");
+    }
+    if (out) fprintf(out, "}, \"loss\": %.5f}\n", all_loss / all_tok);
+    if (log) fprintf(log, "  overall loss %.4f\n", all_loss / all_tok);
+    rc = 0;
+out:
+    m->eval = 0;
+    free(cnt); free(ids); free(tgt);
+    qwen3_tokenizer_free(tok);
+    return rc;
+}

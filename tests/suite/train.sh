@@ -171,6 +171,29 @@ else
     echo "FAIL train-shared-row: $(tail -n 1 "$TMP/sh.err")"
 fi
 
+# eval on held-out synthetic tasks (real tokenizer, shared-row head, MoE routing per family): the
+# structure of eval.json, finite losses, shares in [0, 1], loads >= 1
+if [ -d "${QWEN3_TOKENIZER:-}" ]; then
+    sed -e 's/"vocab_size": 512/"vocab_size": 151936/' "$TMP/moe/config.json" >"$TMP/moe-real.json"
+    if "$QWEN3" train --config "$TMP/moe-real.json" --steps 2 --synth 300 --batch 2 --seq 32 --eval 5 -t 2 --lbl global \
+            --tokenizer "$QWEN3_TOKENIZER" --out "$TMP/ev" 2>"$TMP/ev.err"; then
+        "$PY" - "$TMP/ev/eval.json" <<'PYEOF'
+import json, math, sys
+e = json.load(open(sys.argv[1]))
+F = e["families"]
+ok = sorted(F) == sorted(["add", "sub", "mul", "sort", "count", "linear"]) and math.isfinite(e["loss"])
+for f in F.values():
+    ok &= math.isfinite(f["loss"]) and f["tokens"] > 0 and len(f["layers"]) == 2
+    ok &= all(0 <= l["top_frac"] <= 1 and l["load_max_mean"] >= 1 - 1e-6 for l in f["layers"])
+print(("PASS" if ok else "FAIL") + " train-eval (held-out tasks: 6 families, loss %.3f, routing stats per MoE layer)%s" % (e["loss"], "" if ok else ": malformed " + json.dumps(e)[:200]))
+PYEOF
+    else
+        echo "FAIL train-eval: $(tail -n 1 "$TMP/ev.err")"
+    fi
+else
+    echo "SKIP train-eval: no tokenizer directory (QWEN3_TOKENIZER)"
+fi
+
 # bad input: clear errors, non-zero exit, nothing lost
 expect_fail() { # NAME PATTERN CMD...
     local name=$1 pat=$2; shift 2
