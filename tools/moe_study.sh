@@ -38,7 +38,7 @@ out, steps, alpha = sys.argv[1], sys.argv[2], sys.argv[3]
 fams = ["add", "sub", "mul", "sort", "count", "linear"]
 runs = [("dense", "dense (MLP 256)"), ("moe-none", "MoE, no balance loss"), ("moe-micro", "MoE, micro-batch LBL"),
         ("moe-global", "MoE, global-batch LBL")]
-print("| model | val loss | " + " | ".join(fams) + " | load max/mean L0, L1 | top-expert share per family, L0 / L1 |")
+print("| model | val loss | " + " | ".join(fams) + " | largest per-family load max/mean, L0, L1 | share of tokens choosing the top expert, per family, L0 / L1 |")
 print("|---|---|" + "---|" * len(fams) + "---|---|")
 for key, label in runs:
     e = json.load(open("%s/%s/eval.json" % (out, key)))
