@@ -4,7 +4,7 @@
 # 2-core machine, medians, ~+-10%).
 #
 # Checkpoints (random weights, tools/gen_checkpoint.py; cached under build/bench/, so reruns skip
-# generation): Qwen3-0.6B shape BF16, and its Q8_0 / Q4 copies made by `qwen3 quantize`; the
+# generation): Qwen3-0.6B shape BF16, and its Q8_0 / Q4 / Q4_K_M copies made by `qwen3 quantize`; the
 # Qwen3-30B-A3B shape cut to 4 layers (hidden 2048, 32/4 heads, 128 experts, 8 active, width 768)
 # in BF16 and Q8_0. Every row runs `qwen3 bench -p 512 -n 128` on 2 threads and on 1 (BENCH_QUICK=1:
 # -p 128 -n 32), with the machine's peaks measured once (qwen3 bench --machine) and passed to each run.
@@ -34,6 +34,7 @@ quant() { # quant SRC DST TYPE
 gen q06b-bf16 --preset 0.6b --dtype bf16
 quant q06b-bf16 q06b-q8_0 q8_0
 quant q06b-bf16 q06b-q4 q4
+quant q06b-bf16 q06b-q4_k_m q4_k_m
 gen a3b4-bf16 --preset 30b-a3b --layers 4 --dtype bf16
 quant a3b4-bf16 a3b4-q8_0 q8_0
 
@@ -54,13 +55,15 @@ row() {
 row "0.6B BF16" q06b-bf16 126 13.2 67 7.1
 row "0.6B Q8_0" q06b-q8_0 125 20.5 66 10.9 --parallel 4
 row "0.6B Q4 (llama Q4_K_M)" q06b-q4 160 28.5 89 15.7
+row "0.6B Q4_K_M" q06b-q4_k_m 160 28.5 89 15.7
 row "30B-A3B x4 Q8_0" a3b4-q8_0 203 23.8 107 11.2
 row "30B-A3B x4 BF16" a3b4-bf16 149 13.6 0 0
 
 "$PY" - "$out" <<'PYEOF'
 import json, sys
 llama = {"0.6B BF16": (126, 13.2, 67, 7.1), "0.6B Q8_0": (125, 20.5, 66, 10.9),
-         "0.6B Q4 (llama Q4_K_M)": (160, 28.5, 89, 15.7), "30B-A3B x4 Q8_0": (203, 23.8, 107, 11.2),
+         "0.6B Q4 (llama Q4_K_M)": (160, 28.5, 89, 15.7), "0.6B Q4_K_M": (160, 28.5, 89, 15.7),
+         "30B-A3B x4 Q8_0": (203, 23.8, 107, 11.2),
          "30B-A3B x4 BF16": (149, 13.6, 0, 0)}
 rows = {}
 for line in open(sys.argv[1]):
