@@ -10,6 +10,8 @@
 #   large budget  a budget the thinking never reaches (-n smaller): no cut, all tokens are thinking
 #   Thinking-2507 a prompt that opens <think> itself (--template qwen3-thinking-2507) counts too
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 11
 TMP="$QWEN3_TMP/gen_budget"
 mkdir -p "$TMP"
 M="$QWEN3_TMP/gen_thinker"   # shared by the gen_* suites (written once)
@@ -31,7 +33,7 @@ check() {
         echo "FAIL $name: qwen3 run $* exited with status $?: $(tail -n 1 "$TMP/$name.err")"
         return
     fi
-    "$PY" - "$TMP/$name.json" "$STOP_IDS" "$name" "$expr" <<'EOF'
+    checked "$name" "$PY" - "$TMP/$name.json" "$STOP_IDS" "$name" "$expr" <<'EOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
 ids = j["ids"]

@@ -10,6 +10,8 @@
 # block layout, scale or row stride gives O(1)). `qwen3 info --kv q8_0` must name the cache type,
 # and a head_dim that is not a multiple of 32 must be refused at load with a message.
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 6
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
@@ -28,7 +30,7 @@ gen() { # gen NAME flags...
 
 # compare CASE EXACT Q8 VOCAB: max |dlogit| relative to max |logit|
 compare() {
-    "$PY" - "$@" <<'PYEOF'
+    checked "$1" "$PY" - "$@" <<'PYEOF'
 import sys
 import numpy as np
 case, a, b, vocab = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])

@@ -19,6 +19,8 @@
 # Prompts of 40 tokens (prefill: bf16 GEMM) and the same through the cache one token at a time
 # (decode: int8 dot products).
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 20
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
@@ -95,7 +97,7 @@ PYEOF
 
 # compare CASE A B VOCAB MODE: MODE=near (bound vs A's scale) | kl (KL/top-1 bounds, type in $5)
 compare() {
-    "$PY" - "$@" <<'PYEOF'
+    checked "$1" "$PY" - "$@" <<'PYEOF'
 import sys
 import numpy as np
 case, fa, fb, V, mode = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]

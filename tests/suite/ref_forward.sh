@@ -31,6 +31,8 @@
 # lm_head; mlp_only_layers ignored; rope_theta 1e4 for 1e6 - each moves logits by 1.2 to 16, far
 # past the 1e-3 tolerance. (rms_norm_eps 1e-5 for 1e-6 moves them only 5e-4: hence the 1e-3 case.)
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 62
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
@@ -110,7 +112,7 @@ if [ ! -x "$QWEN3" ]; then
     exit 0
 fi
 
-"$PY" "$CMP" selftest
+checked compare-selftest "$PY" "$CMP" selftest
 
 # prompts: 7 ids including 0 and the top of a 1500-id vocabulary; 1 id (the first of them; logits
 # are causal, so its reference is row 0 of the 7-id reference); 2,100 random ids
@@ -161,7 +163,8 @@ fi
 greedy_case yarn-f32-p2100-greedy32 yarn-f32 "$TMP/long.ids" 32 "$TMP/yarn-long-greedy.txt"
 
 # all comparisons in one process; the 2,100-row logits files (~17 MB each) are kept only on failure
-"$PY" "$CMP" batch "$LIST" --tol "$TOL" && rm -f "$TMP"/out/*p2100*.f32 "$TMP"/*.long.f32
+checked compare-batch "$PY" "$CMP" batch "$LIST" --tol "$TOL" | tee "$TMP/compare.out"
+grep -q '^FAIL' "$TMP/compare.out" || rm -f "$TMP"/out/*p2100*.f32 "$TMP"/*.long.f32
 
 # the --thinker checkpoint the chat tests rely on (real vocabulary): after a chat prompt ending in
 # "<|im_start|>assistant\n", greedy decoding gives <think> (151667) and then " hmm" (87501) for ever

@@ -267,6 +267,7 @@ static void test_round_trip(void) {
 }
 
 int main(void) {
+    TEST_EXPECT(101);
     test_cases();
     test_no_holding();
     test_guess();

@@ -141,6 +141,7 @@ static void stop_tests(void) {
 }
 
 int main(void) {
+    TEST_EXPECT(15);
     budget_tests();
     stop_tests();
     return test_exit();
