@@ -16,6 +16,14 @@
 extern "C" {
 #endif
 
+/* The version of this header; qwen3_version() is the library's (they differ when a program is
+ * built against one and run with another). The shared library's soname carries the major number. */
+#define QWEN3_VERSION_MAJOR 0
+#define QWEN3_VERSION_MINOR 1
+#define QWEN3_VERSION_PATCH 0
+#define QWEN3_VERSION "0.1.0"
+const char *qwen3_version(void);
+
 /* ---- errors ---------------------------------------------------------------------------------- */
 
 typedef struct qwen3_err {
@@ -83,6 +91,10 @@ typedef struct qwen3_load_opts {
                             path, F16 on the fast path); QWEN3_F16, or QWEN3_Q8_0 (blocks of 32
                             int8 with an f16 scale: ~0.27x the F32 cache; head_dim must be a
                             multiple of 32, else the load fails) */
+    /* Called (when set) as quantization at load advances: done of total layers (the embedding
+     * counts as one), from the loading thread; for a progress display. */
+    void (*progress)(void *ctx, int done, int total);
+    void *progress_ctx;
 } qwen3_load_opts;
 
 /* Loads a Hugging Face model directory (config.json + model.safetensors or sharded safetensors with

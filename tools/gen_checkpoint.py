@@ -64,6 +64,9 @@ import zlib
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gguf_write  # noqa: E402
+
 CHUNK = 1 << 23  # elements generated per step (32 MB of float32)
 
 BOS_ID, EOS_ID = 151643, 151645
@@ -87,7 +90,9 @@ PRESETS = {
                     moe_intermediate=768, norm_topk=True),
 }
 
-DTYPES = {"bf16": ("BF16", 2, "bfloat16"), "f16": ("F16", 2, "float16"), "f32": ("F32", 4, "float32")}
+DTYPES = {"bf16": ("BF16", 2, "bfloat16"), "f16": ("F16", 2, "float16"), "f32": ("F32", 4, "float32"),
+          # q8_0: matrices as ggml's block_q8_0 (our safetensors dtype string "Q8_0"), norms F32
+          "q8_0": ("Q8_0", None, "bfloat16")}
 
 
 def parse_args(argv):
@@ -119,6 +124,10 @@ def parse_args(argv):
     p.add_argument("--thinker", action="store_true", help="weights for the chat tests (see header)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-tokenizer", action="store_true", help="do not copy the tokenizer files")
+    p.add_argument("--gguf", action="store_true",
+                   help="also write the same weights (same storage type) as OUT/model.gguf, see write_gguf")
+    p.add_argument("--gguf-split", type=int, default=1, metavar="N",
+                   help="with --gguf: a split set OUT/model-0000k-of-0000N.gguf instead (llama.cpp's gguf-split layout)")
     p.add_argument("-q", "--quiet", action="store_true")
     return p.parse_args(argv)
 
@@ -204,10 +213,23 @@ def tensor_specs(s, store_lm_head):
     return out
 
 
+def stored_dtype(kind, dtype):
+    """The storage type of a tensor: q8_0 checkpoints keep their norms in F32."""
+    return "f32" if dtype == "q8_0" and kind == "n" else dtype
+
+
+def tensor_bytes(shape, kind, dtype):
+    d = stored_dtype(kind, dtype)
+    n = int(np.prod(shape))
+    return n // 32 * 34 if d == "q8_0" else n * DTYPES[d][1]
+
+
 def to_storage(x, dtype):
     """float32 array -> bytes-ready array of the storage type."""
     if dtype == "f32":
         return x
+    if dtype == "q8_0":
+        return np.frombuffer(gguf_write.quantize_q8_0(x), dtype=np.uint8)
     if dtype == "f16":
         return x.astype(np.float16)
     # bf16: round to nearest even on the float32 bit pattern (no NaN/Inf can occur here)
@@ -244,7 +266,7 @@ def gen_tensor(name, shape, kind, std, seed, dtype, thinker, H, f):
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
     if kind == "n":
         x = 1.0 + 0.1 * rng.standard_normal(shape, dtype=np.float32)
-        to_storage(x.astype(np.float32), dtype).tofile(f)
+        to_storage(x.astype(np.float32), stored_dtype(kind, dtype)).tofile(f)
         return
     ncols = shape[1]
     step = max(1, CHUNK // ncols)
@@ -276,11 +298,11 @@ def split_shards(specs, nbytes, n):
 
 def write_safetensors(path, items, seed, dtype, thinker, H):
     """items: list of (name, shape, kind, std). Writes the header, then streams the data."""
-    st, esize, _ = DTYPES[dtype]
     header = {"__metadata__": {"format": "pt"}}
     off = 0
-    for name, shape, _, _ in items:
-        nb = int(np.prod(shape)) * esize
+    for name, shape, kind, _ in items:
+        nb = tensor_bytes(shape, kind, dtype)
+        st = DTYPES[stored_dtype(kind, dtype)][0]
         header[name] = {"dtype": st, "shape": list(shape), "data_offsets": [off, off + nb]}
         off += nb
     hb = json.dumps(header, separators=(",", ":")).encode()
@@ -347,6 +369,141 @@ def config_json(s, a):
     return dict(sorted(c.items()))
 
 
+GGUF_LAYER_NAMES = {
+    "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm", "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+    "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm", "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down", "mlp.gate": "ffn_gate_inp",
+}
+
+
+def gguf_name(hf):
+    """HF tensor name -> llama.cpp's (gguf-py tensor_mapping.py); None for an expert's matrix."""
+    if hf == "model.embed_tokens.weight":
+        return "token_embd.weight"
+    if hf == "model.norm.weight":
+        return "output_norm.weight"
+    if hf == "lm_head.weight":
+        return "output.weight"
+    parts = hf.split(".")  # model.layers.N.<rest>.weight
+    if ".mlp.experts." in hf:
+        return None
+    return "blk.%s.%s.weight" % (parts[2], GGUF_LAYER_NAMES[".".join(parts[3:-1])])
+
+
+def tokenizer_kvs(w, s):
+    """The tokenizer metadata llama.cpp's convert_hf_to_gguf.py writes for a gpt2 (byte-level BPE)
+    tokenizer, from the tokenizer files that were copied beside the model."""
+    src = os.environ.get("QWEN3_TOKENIZER") or "/work/shared/qwen3-tokenizer"
+    with open(os.path.join(src, "tokenizer.json"), encoding="utf-8") as f:
+        tj = json.load(f)
+    with open(os.path.join(src, "tokenizer_config.json"), encoding="utf-8") as f:
+        tc = json.load(f)
+    vocab = tj["model"]["vocab"]
+    added = {t["id"]: t for t in tj["added_tokens"]}
+    n = max(s["vocab"], max(vocab.values()) + 1, max(added) + 1)
+    tokens, types = ["[PAD%d]" % i for i in range(n)], [gguf_write.TOKEN_UNUSED] * n
+    for t, i in vocab.items():
+        tokens[i], types[i] = t, gguf_write.TOKEN_NORMAL
+    for i, t in added.items():
+        c = t["content"]
+        looks_special = c.startswith("<|") and c.endswith("|>")  # convert_hf_to_gguf's does_token_look_special
+        tokens[i] = c
+        types[i] = gguf_write.TOKEN_CONTROL if t["special"] or looks_special else gguf_write.TOKEN_USER_DEFINED
+    merges = [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]]
+    ids = {t["content"]: i for i, t in added.items()}
+    w.add("tokenizer.ggml.model", "str", "gpt2")
+    w.add("tokenizer.ggml.pre", "str", "qwen2")
+    w.add("tokenizer.ggml.tokens", ("arr", "str"), tokens)
+    w.add("tokenizer.ggml.token_type", ("arr", "i32"), types)
+    w.add("tokenizer.ggml.merges", ("arr", "str"), merges)
+    w.add("tokenizer.ggml.eos_token_id", "u32", ids[tc["eos_token"]])
+    w.add("tokenizer.ggml.padding_token_id", "u32", ids[tc["pad_token"]])
+    w.add("tokenizer.ggml.bos_token_id", "u32", BOS_ID)
+    w.add("tokenizer.ggml.add_bos_token", "bool", False)
+    w.add("tokenizer.chat_template", "str", tc["chat_template"])
+
+
+def write_gguf(path, s, a, specs):
+    """The checkpoint as a GGUF file with the metadata keys and tensor names llama.cpp's
+    convert_hf_to_gguf.py uses for Qwen3ForCausalLM / Qwen3MoeForCausalLM (arch qwen3 / qwen3moe),
+    each tensor in the storage type of the safetensors files (so its bytes are identical to them).
+    Q/K are not permuted (Qwen3 uses NEOX-style RoPE; the converter's Qwen2Model permutes nothing);
+    a MoE layer's experts become 3-D tensors [experts, rows, cols] (ne = [cols, rows, experts])."""
+    arch = "qwen3moe" if s["moe"] else "qwen3"
+    w = gguf_write.Writer()
+    ftype = {"f32": 0, "f16": 1, "q8_0": 7, "bf16": 32}[a.dtype]
+    w.add("general.architecture", "str", arch)
+    w.add("general.name", "str", "gen_checkpoint")
+    w.add("general.file_type", "u32", ftype)
+    w.add("general.quantization_version", "u32", 2)
+    max_pos = config_json(s, a)["max_position_embeddings"]
+    w.add(arch + ".block_count", "u32", s["layers"])
+    w.add(arch + ".context_length", "u32", max_pos)
+    w.add(arch + ".embedding_length", "u32", s["hidden"])
+    w.add(arch + ".feed_forward_length", "u32", s["intermediate"])
+    w.add(arch + ".attention.head_count", "u32", s["heads"])
+    w.add(arch + ".attention.head_count_kv", "u32", s["kv_heads"])
+    w.add(arch + ".attention.key_length", "u32", s["head_dim"])
+    w.add(arch + ".attention.value_length", "u32", s["head_dim"])
+    w.add(arch + ".rope.freq_base", "f32", a.rope_theta)
+    w.add(arch + ".attention.layer_norm_rms_epsilon", "f32", a.rms_eps)
+    if a.yarn is not None:
+        w.add(arch + ".rope.scaling.type", "str", "yarn")
+        w.add(arch + ".rope.scaling.factor", "f32", a.yarn)
+        w.add(arch + ".rope.scaling.original_context_length", "u32", a.yarn_orig)
+    if s["moe"]:
+        w.add(arch + ".expert_count", "u32", s["experts"])
+        w.add(arch + ".expert_used_count", "u32", s["experts_per_tok"])
+        w.add(arch + ".expert_feed_forward_length", "u32", s["moe_intermediate"])
+        if not s["norm_topk"]:
+            w.add(arch + ".expert_weights_norm", "bool", False)
+    if not a.no_tokenizer:
+        tokenizer_kvs(w, s)
+    gtype = {"f32": "F32", "f16": "F16", "bf16": "BF16", "q8_0": "Q8_0"}
+    H = s["hidden"]
+    experts = {}  # (layer, proj) -> [spec per expert]
+    for sp in specs:
+        name, shape, kind, std = sp
+        g = gguf_name(name)
+        if g is None:
+            parts = name.split(".")
+            experts.setdefault((int(parts[2]), parts[6]), []).append(sp)
+            continue
+        if name == "lm_head.weight" and s["tied"]:
+            continue  # --store-lm-head: transformers ignores it, and so does a GGUF without output.weight
+
+        def fill(f, sp=sp):
+            gen_tensor(sp[0], sp[1], sp[2], sp[3], a.seed, a.dtype, a.thinker, H, f)
+        t = gtype[stored_dtype(kind, a.dtype)]
+        w.add_tensor(g, t, list(reversed(shape)), fill)
+    for (layer, proj), sps in sorted(experts.items()):
+        gn = {"gate_proj": "ffn_gate_exps", "up_proj": "ffn_up_exps", "down_proj": "ffn_down_exps"}[proj]
+        rows, cols = sps[0][1]
+
+        def fill(f, sps=sps):
+            for sp in sps:
+                gen_tensor(sp[0], sp[1], sp[2], sp[3], a.seed, a.dtype, a.thinker, H, f)
+        w.add_tensor("blk.%d.%s.weight" % (layer, gn), gtype[a.dtype], [cols, rows, len(sps)], fill)
+    n = max(1, min(a.gguf_split, len(w.tensors)))
+    if n == 1:
+        w.write(path)
+        return
+    # gguf-split: part k holds split.no = k-1, split.count, split.tensors.count and its share of the
+    # tensors; the first part also holds all the other metadata
+    per = (len(w.tensors) + n - 1) // n
+    base = path[:-len(".gguf")]
+    for k in range(n):
+        part = gguf_write.Writer()
+        if k == 0:
+            part.kvs = list(w.kvs)
+        part.add("split.no", "u16", k)
+        part.add("split.count", "u16", n)
+        part.add("split.tensors.count", "i32", len(w.tensors))
+        part.tensors = w.tensors[k * per:(k + 1) * per]
+        part.write("%s-%05d-of-%05d.gguf" % (base, k + 1, n))
+
+
 GENERATION_CONFIG = {
     "bos_token_id": BOS_ID,
     "do_sample": True,
@@ -368,8 +525,7 @@ def main(argv):
             os.remove(os.path.join(a.out, fn))
 
     specs = tensor_specs(s, a.store_lm_head)
-    esize = DTYPES[a.dtype][1]
-    nbytes = [int(np.prod(sp[1])) * esize for sp in specs]
+    nbytes = [tensor_bytes(sp[1], sp[2], a.dtype) for sp in specs]
     if a.shards <= 1:
         write_safetensors(os.path.join(a.out, "model.safetensors"), specs, a.seed, a.dtype, a.thinker, s["hidden"])
     else:
@@ -404,6 +560,12 @@ def main(argv):
                 os.chmod(dst, 0o644)
             shutil.copyfile(p, dst)  # copyfile: the source is read-only, the copy must not be
             os.chmod(dst, 0o644)
+
+    if a.gguf:
+        for fn in os.listdir(a.out):
+            if fn.endswith(".gguf"):
+                os.remove(os.path.join(a.out, fn))
+        write_gguf(os.path.join(a.out, "model.gguf"), s, a, specs)
 
     if not a.quiet:
         params = sum(int(np.prod(sp[1])) for sp in specs)

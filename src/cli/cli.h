@@ -43,6 +43,17 @@ typedef struct cli_model_opts {
 } cli_model_opts;
 /* 1: argv[*i] was a model flag (its value consumed), 0: not one, -1: bad value (message printed). */
 int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o);
+/* The help text of the flags cli_model_flag takes, for commands whose default is the fast path
+ * (run, chat, serve, bench) or the exact one (info, logits, generate, perplexity). */
+extern const char CLI_MODEL_FLAGS_FAST[];
+extern const char CLI_MODEL_FLAGS_EXACT[];
+/* The CPUs this process may run on (its affinity mask). */
+int cli_cpu_count(void);
+/* asked, or the CPU count with a warning on stderr naming the flag when asked is more. */
+int cli_clamp_threads(const char *flag, long asked);
+/* Sets o's progress callback to a display of quantization's progress on stderr, when it is a
+ * terminal (cli_load_model does this for --quant). */
+void cli_quant_progress(qwen3_load_opts *o);
 /* Loads a model, printing the error on failure. */
 qwen3_model *cli_load_model(const char *dir, const cli_model_opts *o);
 

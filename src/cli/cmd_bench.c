@@ -103,11 +103,10 @@ int cmd_bench(int argc, char **argv) {
                    "  -p N              prefill tokens (default 512; 0 skips)\n"
                    "  -n N              decode tokens (default 128; 0 skips)\n"
                    "  --parallel N      also decode N sequences together (one pass per step), aggregate tok/s\n"
-                   "  --exact           the exact float32 path for float weights (default: fast)\n"
                    "  --bw GBPS, --peak-f32 G, --peak-bf16 G, --peak-int8 G   peaks instead of measuring\n"
                    "  --machine         only measure and print the peaks\n"
                    "  --json            one JSON object instead of the table\n"
-                   "  -t N, --quant q8_0|q4, --ctx N   as for other model commands\n");
+                   "%s", CLI_MODEL_FLAGS_FAST);
             return 0;
         }
         double v;
@@ -132,6 +131,14 @@ int cmd_bench(int argc, char **argv) {
     }
     if (exact) o.load.fast = 0;
     if (!dir && !machine_only) return cli_fail("bench: MODEL directory missing (see qwen3 bench --help)"), 2;
+    if (o.ctx == 0) o.ctx = (int)(p + n + 16);
+    /* the model first: a wrong path fails at once, not after seconds of measuring the machine */
+    qwen3_model *m = NULL;
+    double tl0 = now_s(), load_s = 0;
+    if (!machine_only) {
+        if (!(m = cli_load_model(dir, &o))) return 1;
+        load_s = now_s() - tl0;
+    }
     int threads = o.load.n_threads > 0 ? o.load.n_threads : qpool_default_threads();
     if (pk.gbps == 0) pk.gbps = k_peak_read_gbps(threads, (size_t)1 << 30);
     if (pk.f32 == 0) pk.f32 = k_peak_gflops(1, threads);
@@ -144,11 +151,6 @@ int cmd_bench(int argc, char **argv) {
                     pk.gbps, pk.f32, pk.bf16, pk.int8);
         return 0;
     }
-    if (o.ctx == 0) o.ctx = (int)(p + n + 16);
-    double tl0 = now_s();
-    qwen3_model *m = cli_load_model(dir, &o);
-    if (!m) return 1;
-    double load_s = now_s() - tl0;
     const qwen3_config *c = qwen3_model_config(m);
     qwen3_err e = {0};
     int rc = 1, ns = par > 0 ? (int)par : 1;

@@ -38,12 +38,8 @@ static void usage(void) {
            "Commands (a line that is exactly one of them):\n%s\n"
            "Flags:\n%s"
            "  --verbose             after each answer, print prompt and generation speed to stderr\n"
-           "  -t, --threads N       worker threads (default: physical cores)\n"
-           "  --ctx N               context length in tokens (default: the model's maximum)\n"
-           "  --quant TYPE          quantize weights at load time: q8_0 or q4\n"
-           "  --exact               float weights: float32 activations and KV cache (default: bf16\n"
-           "                        prefill and an F16 KV cache, as --fast)\n",
-           CHAT_HELP, CLI_GEN_FLAGS);
+           "%s",
+           CHAT_HELP, CLI_GEN_FLAGS, CLI_MODEL_FLAGS_FAST);
 }
 
 /* One message of the conversation, owning its strings. */

@@ -15,7 +15,7 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o) {
     long v;
     if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
         if (cli_int(a, *i + 1 < argc ? argv[++*i] : NULL, 1, 1024, &v)) return -1;
-        o->load.n_threads = (int)v;
+        o->load.n_threads = cli_clamp_threads(a, v);
         return 1;
     }
     if (!strcmp(a, "--ctx")) {
@@ -47,18 +47,14 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o) {
 
 qwen3_model *cli_load_model(const char *dir, const cli_model_opts *o) {
     qwen3_err e = {0};
-    qwen3_model *m = qwen3_model_load(dir, &o->load, &e);
+    qwen3_load_opts lo = o->load;
+    if (lo.quant != QWEN3_F32 && !lo.progress) cli_quant_progress(&lo);
+    qwen3_model *m = qwen3_model_load(dir, &lo, &e);
     if (!m) cli_fail("%s", e.msg);
     return m;
 }
 
-static const char *MODEL_FLAGS =
-    "  -t, --threads N   worker threads (default: physical cores)\n"
-    "  --ctx N           context length in tokens (default: the model's maximum)\n"
-    "  --quant TYPE      quantize weights at load time: q8_0 or q4\n"
-    "  --fast            bf16 prefill and an F16 KV cache for float weights (default: exact float32)\n"
-    "  --kv TYPE         KV cache type: q8_0 (int8 blocks of 32, ~0.27x F32), f16, or f32 (the default:\n"
-    "                    F32 on the exact path, F16 on the fast path)\n";
+#define MODEL_FLAGS CLI_MODEL_FLAGS_EXACT
 
 int cmd_info(int argc, char **argv) {
     cli_model_opts o = {0};

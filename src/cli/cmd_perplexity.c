@@ -53,8 +53,7 @@ int cmd_perplexity(int argc, char **argv) {
                    "  -c N              tokens per chunk (default 512)\n"
                    "  --chunks N        score at most N chunks (default: all)\n"
                    "  --tokenizer DIR   tokenizer files from DIR (default: MODEL)\n"
-                   "  --exact           exact float32 path for float weights (default: fast)\n"
-                   "  -t N, --quant q8_0|q4   as for other model commands (--quant applies to MODEL only)\n");
+                   "(--quant applies to MODEL only)\n%s", CLI_MODEL_FLAGS_FAST);
             return 0;
         }
         if (!strcmp(a, "-f")) { if (!(file = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("-f needs a file"), 2; }

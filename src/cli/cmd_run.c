@@ -3,6 +3,7 @@
  * Everything that can be checked is checked before anything is printed: the flags, the chat
  * template, the tokenizer, the model, and the prompt's length against the context (qwen3_gen_new),
  * so a bad input never leaves half an answer on stdout. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,24 +13,20 @@
 #include "cli/cli.h"
 #include "cli/turn.h"
 
-static const char *MODEL_FLAGS_RUN =
-    "  -t, --threads N       worker threads (default: physical cores)\n"
-    "  --ctx N               context length in tokens (default: the model's maximum)\n"
-    "  --quant TYPE          quantize weights at load time: q8_0 or q4\n"
-    "  --exact               float weights: float32 activations and KV cache (default: bf16\n"
-    "                        prefill and an F16 KV cache, as --fast)\n";
-
 static void usage(void) {
-    printf("usage: qwen3 run MODEL \"question\" [flags]      (flags, then -- before a question starting with -)\n\n"
+    printf("usage: qwen3 run MODEL \"question\" [flags]      (flags, then -- before a question starting with -)\n"
+           "       qwen3 run MODEL -f FILE [flags]         (the question from FILE; - for standard input)\n"
+           "       echo question | qwen3 run MODEL [flags] (no question: standard input when it is not a terminal)\n\n"
            "One chat turn with the model's chat template, streamed as it is generated: the reasoning\n"
            "dimmed (on a terminal; between <think> lines otherwise), then the answer. Ctrl-C stops it.\n\n"
+           "  -f, --file FILE       read the question from FILE (- : standard input)\n"
            "%s"
            "  --raw                 plain completion of the text, no chat template\n"
            "  --json                print one JSON object at the end instead of the stream:\n"
            "                        reasoning_content, content, tool_calls, token counts, ids, budget_hit,\n"
            "                        finish_reason, seed, timings\n"
            "%s",
-           CLI_GEN_FLAGS, MODEL_FLAGS_RUN);
+           CLI_GEN_FLAGS, CLI_MODEL_FLAGS_FAST);
 }
 
 static const char *finish_name(qwen3_finish f) {
@@ -106,6 +103,34 @@ static void print_json(const cli_turn *t, const qwen3_tokenizer *tok, int raw, c
     json_decref(o);
 }
 
+/* The whole of FILE ("-": standard input) as the question, one final newline dropped (echo adds
+ * it). NULL with the error printed when it cannot be read, is empty or holds a NUL byte. */
+static char *read_question(const char *path) {
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    const char *name = f == stdin ? "standard input" : path;
+    if (!f) return cli_fail("run: -f %s: cannot open: %s", path, strerror(errno)), NULL;
+    size_t cap = 4096, len = 0;
+    char *b = malloc(cap);
+    for (size_t n; b && (n = fread(b + len, 1, cap - 1 - len, f)) > 0;) {
+        len += n;
+        if (len + 1 == cap) {
+            char *nb = cap < ((size_t)64 << 20) ? realloc(b, cap *= 2) : NULL;
+            if (!nb) { free(b); b = NULL; cli_fail("run: %s: the question is larger than 64 MiB or memory ran out", name); }
+            b = nb;
+        }
+    }
+    int bad = b && ferror(f);
+    if (f != stdin) fclose(f);
+    if (!b) return NULL;
+    if (bad) { free(b); return cli_fail("run: %s: read failed", name), NULL; }
+    b[len] = 0;
+    if (strlen(b) != len) { free(b); return cli_fail("run: %s holds a NUL byte; the question must be text", name), NULL; }
+    if (len && b[len - 1] == '\n') b[--len] = 0;
+    if (len && b[len - 1] == '\r') b[--len] = 0;
+    if (!len) { free(b); return cli_fail("run: %s is empty: no question", name), NULL; }
+    return b;
+}
+
 int cmd_run(int argc, char **argv) {
     cli_model_opts mo = {0};
     mo.load.fast = 1; /* interactive use and serving: the fast path unless --exact */
@@ -113,6 +138,8 @@ int cmd_run(int argc, char **argv) {
     cli_gen_opts_init(&go);
     const char *dir = NULL, *question = NULL;
     int raw = 0, as_json = 0, rc = 2, flags_end = 0;
+    const char *qfile = NULL;
+    char *qbuf = NULL; /* the question read from -f FILE or standard input */
     for (int i = 1; i < argc; i++) {
         if (!flags_end && !strcmp(argv[i], "--")) { flags_end = 1; continue; } /* a question may start with '-' */
         if (flags_end) {
@@ -126,7 +153,9 @@ int cmd_run(int argc, char **argv) {
         if (r == 0) r = cli_gen_flag(argc, argv, &i, &go);
         if (r < 0) goto out;
         if (r) continue;
-        if (!strcmp(argv[i], "--raw")) raw = 1;
+        if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file")) {
+            if (!(qfile = i + 1 < argc ? argv[++i] : NULL)) { cli_fail("run: %s needs a file (- for standard input)", argv[i - 1]); goto out; }
+        } else if (!strcmp(argv[i], "--raw")) raw = 1;
         else if (!strcmp(argv[i], "--json")) as_json = 1;
         else if (argv[i][0] == '-' && argv[i][1]) { cli_fail("run: unknown flag '%s' (see qwen3 run --help)", argv[i]); goto out; }
         else if (!dir) dir = argv[i];
@@ -134,7 +163,15 @@ int cmd_run(int argc, char **argv) {
         else { cli_fail("run: one question only (quote it): unexpected '%s'", argv[i]); goto out; }
     }
     if (!dir) { cli_fail("run: MODEL directory missing (see qwen3 run --help)"); goto out; }
-    if (!question) { cli_fail("run: the question is missing: qwen3 run MODEL \"question\""); goto out; }
+    if (qfile && question) { cli_fail("run: give the question as text or as -f FILE, not both"); goto out; }
+    if (!question && !qfile && !isatty(STDIN_FILENO)) qfile = "-";
+    if (!question && !qfile) {
+        cli_fail("run: the question is missing: qwen3 run MODEL \"question\" (or -f FILE, or on standard input)");
+        goto out;
+    }
+    if (!question) {
+        if (!(question = qbuf = read_question(qfile))) goto out;
+    }
     if (raw && (go.system || go.no_think)) { cli_fail("run: --raw takes no chat options (--system, --no-think)"); goto out; }
 
     rc = 1;
@@ -199,6 +236,7 @@ done:
     qwen3_model_free(m);
     qwen3_tokenizer_free(tok);
 out:
+    free(qbuf);
     cli_gen_opts_free(&go);
     return rc;
 }

@@ -15,7 +15,6 @@ static void help(void) {
            "  --port N             listening port (default 8080; 0: any free port, printed at start)\n"
            "  --parallel N         requests decoding together, one batched step for all (default 4)\n"
            "  --queue N            requests waiting beyond those; more get 429 (default 64)\n"
-           "  --ctx N              tokens per request, prompt + output (default: the model's maximum)\n"
            "  --api-key KEY        require 'Authorization: Bearer KEY' (all routes but /health)\n"
            "  --model-name NAME    the model id clients use (default: MODEL's directory name)\n"
            "  --chat-template K    qwen3, qwen3-instruct-2507 or qwen3-thinking-2507 (default: detect)\n"
@@ -24,10 +23,7 @@ static void help(void) {
            "  --max-conns N        open connections at most (default 256)\n"
            "  --max-conns-per-ip N open connections from one address at most (default 64)\n"
            "  --drain S            seconds running requests get to finish at shutdown (default 30)\n"
-           "  -t, --threads N      worker threads (default: physical cores)\n"
-           "  --quant TYPE         quantize weights at load time: q8_0 or q4\n"
-           "  --exact              float weights: float32 activations and KV cache (default: bf16\n"
-           "                       prefill and an F16 KV cache, as --fast)\n");
+           "%s", CLI_MODEL_FLAGS_FAST);
 }
 
 /* The last path component of dir, without trailing slashes, copied into buf. */

@@ -23,6 +23,7 @@ static const cli_cmd commands[] = {
     {"bench", cmd_bench, "prefill and decode tokens/s against the machine's measured limits"},
     {"perplexity", cmd_perplexity, "perplexity over a text; with --kl-base, KL and top-1 against another model"},
     {"help", NULL, "this list"},
+    {"version", NULL, "the version (also --version)"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -99,11 +100,42 @@ int cli_ids(const char *flag, const char *s, int32_t **ids, int *n) {
 
 int cli_is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help"); }
 
+/* "--flag=value" -> "--flag" "value", for every command at once, up to a "--" that ends the flags
+ * (after it, text such as a question is taken as it is). A malloc'd argv, NULL-terminated. */
+static char **split_flag_values(int argc, char **argv, int *out_argc) {
+    char **v = malloc(sizeof *v * (2 * (size_t)argc + 1));
+    if (!v) return NULL;
+    int n = 0, ended = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *eq = strchr(a, '=');
+        if (!ended && !strcmp(a, "--")) ended = 1;
+        if (ended || i < 2 || strncmp(a, "--", 2) || !eq || eq == a + 2) {
+            v[n++] = argv[i];
+            continue;
+        }
+        /* the name in its own string (never freed: argv lives as long as the process) */
+        char *name = strndup(a, (size_t)(eq - a));
+        if (!name) { free(v); return NULL; }
+        v[n++] = name;
+        v[n++] = (char *)eq + 1;
+    }
+    v[n] = NULL;
+    *out_argc = n;
+    return v;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "help") || cli_is_help(argv[1])) {
         usage(stdout);
         return argc < 2 ? 1 : 0;
     }
+    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("qwen3 %s\n", qwen3_version());
+        return 0;
+    }
+    static char **args; /* static: reachable until exit, as argv is */
+    if (!(args = split_flag_values(argc, argv, &argc))) return cli_fail("out of memory"), 1;
+    argv = args;
     for (int i = 0; i < N_COMMANDS; i++)
         if (commands[i].fn && !strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "qwen3: unknown command '%s'\n\n", argv[1]);

@@ -34,7 +34,7 @@ const char CLI_GEN_FLAGS[] =
     "  --presence-penalty X  OpenAI presence penalty over the generated tokens (default 0)\n"
     "  --frequency-penalty X OpenAI frequency penalty over the generated tokens (default 0)\n"
     "  --repeat-penalty X    Hugging Face repetition penalty over prompt and output (default 1: off)\n"
-    "  --seed N              random seed (default: a fresh one; --json reports it)\n"
+    "  --seed N              random seed (default: a fresh one)\n"
     "  --stop STR            stop string, repeatable (not included in the output)\n"
     "  --template KIND       chat format when the model's template is not recognised: qwen3,\n"
     "                        qwen3-instruct-2507, qwen3-thinking-2507\n";

@@ -10,8 +10,12 @@
 #include <stddef.h>
 
 #include "base/err.h"
+#include "format/gguf.h"
 
 int qwen3_config_parse(const char *text, size_t len, const char *path, qwen3_config *c, qwen3_err *e);
 int qwen3_config_load(const char *path, qwen3_config *c, qwen3_err *e);
+/* The same from a GGUF file's metadata (and tensor list) - model/config_gguf.c. files[0] holds the
+ * metadata; a split set passes all its files. */
+int qwen3_config_gguf(const gguf_file *files, int n_files, qwen3_config *c, qwen3_err *e);
 
 #endif

@@ -1,4 +1,5 @@
-/* model.c - qwen3_model_load / free / describe: config.json, weights, RoPE table, thread pool. */
+/* model.c - qwen3_model_load / free / describe: config.json (or a GGUF file's metadata), weights,
+ * RoPE table, thread pool. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,31 @@
 #include "model/config.h"
 #include "model/model.h"
 
+/* Maps a GGUF file, or every part of a split set (NAME-00001-of-0000N.gguf names the others). */
+static int model_open_gguf(qwen3_model *m, const char *first, qwen3_err *e) {
+    int n = gguf_split_count(first);
+    m->gfiles = calloc((size_t)n, sizeof *m->gfiles);
+    if (!m->gfiles) return qerr(e, "out of memory");
+    for (int k = 1; k <= n; k++) {
+        char p[4096];
+        if (n == 1) snprintf(p, sizeof p, "%s", first);
+        else if (gguf_split_path(first, k, p, sizeof p, e)) return -1;
+        if (!qfile_exists(p)) return qerr(e, "%s: part %d of %d of the split GGUF set is missing (%s)", first, k, n, p);
+        if (gguf_open(&m->gfiles[k - 1], p, e)) return -1;
+        m->n_gfiles = k;
+        if (n > 1) {
+            int64_t no, cnt;
+            int r1 = gguf_get_int(&m->gfiles[k - 1], "split.no", 0, 65535, &no, e);
+            int r2 = r1 < 0 ? -1 : gguf_get_int(&m->gfiles[k - 1], "split.count", 0, 65535, &cnt, e);
+            if (r1 < 0 || r2 < 0) return -1;
+            if (r1 && r2 && (no != k - 1 || cnt != n))
+                return qerr(e, "%s: metadata 'split.no' %lld / 'split.count' %lld disagree with its name (part %d of %d)", p,
+                            (long long)no, (long long)cnt, k, n);
+        }
+    }
+    return 0;
+}
+
 qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen3_err *e) {
     qwen3_load_opts o = {0};
     if (opts) o = *opts;
@@ -14,9 +40,19 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
     if (!m) { qerr(e, "out of memory"); return NULL; }
     m->dir = strdup(dir);
     char path[4096];
-    if (!m->dir || qpath_join(path, sizeof path, dir, "config.json", e)) goto fail;
-    if (!qfile_exists(path)) { qerr(e, "%s: no config.json (is this a Hugging Face model directory?)", dir); goto fail; }
-    if (qwen3_config_load(path, &m->c, e)) goto fail;
+    if (!m->dir) { qerr(e, "out of memory"); goto fail; }
+    int gg = gguf_resolve(dir, path, sizeof path, e);
+    if (gg < 0) goto fail;
+    if (gg) {
+        if (model_open_gguf(m, path, e) || qwen3_config_gguf(m->gfiles, m->n_gfiles, &m->c, e)) goto fail;
+    } else {
+        if (qpath_join(path, sizeof path, dir, "config.json", e)) goto fail;
+        if (!qfile_exists(path)) {
+            qerr(e, "%s: no config.json nor a .gguf file (is this a Hugging Face model directory or a GGUF file?)", dir);
+            goto fail;
+        }
+        if (qwen3_config_load(path, &m->c, e)) goto fail;
+    }
     if (o.quant != QWEN3_F32 && o.quant != QWEN3_Q8_0 && o.quant != QWEN3_Q4) {
         qerr(e, "cannot quantize to %s at load time (choose Q8_0 or Q4)", qwen3_dtype_name(o.quant));
         goto fail;
@@ -25,7 +61,7 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
     m->pool = qpool_new(o.n_threads > 0 ? o.n_threads : qpool_default_threads());
     if (!m->pool) { qerr(e, "cannot start threads"); goto fail; }
     if (model_load_weights(m, e)) goto fail;
-    if (o.quant != QWEN3_F32 && model_quantize(m, o.quant, e)) goto fail;
+    if (o.quant != QWEN3_F32 && model_quantize(m, o.quant, &o, e)) goto fail;
     /* quantized weights have no exact path to keep: they always take the fast kernels */
     m->fast = o.fast || m->layers[0].wq.type == QWEN3_Q8_0 || m->layers[0].wq.type == QWEN3_Q4;
     m->kv_type = m->fast ? QWEN3_F16 : QWEN3_F32;

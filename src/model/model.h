@@ -4,6 +4,7 @@
 #define QWEN3_MODEL_MODEL_H
 
 #include "base/pool.h"
+#include "format/gguf.h"
 #include "format/safetensors.h"
 #include "kernels/kernels.h"
 #include "qwen3.h"
@@ -29,6 +30,8 @@ struct qwen3_model {
     char *dir;
     st_file *files;       /* the mapped safetensors files */
     int n_files;
+    gguf_file *gfiles;    /* or the mapped GGUF file(s) (all parts of a split set) */
+    int n_gfiles;
     kmat embed;           /* [vocab, hidden] */
     kmat lm_head;         /* [vocab, hidden]; the embedding when tied */
     float *final_norm;    /* [hidden] */
@@ -50,7 +53,7 @@ void model_free_weights(qwen3_model *m);
  * matrix but the MoE router (small, and routing is sensitive) to q, the embedding / lm_head to Q8_0.
  * A matrix whose width is not a multiple of q's block falls back to Q8_0, then to its stored type.
  * Uses the pool; releases the source pages of the mapping. */
-int model_quantize(qwen3_model *m, qwen3_dtype q, qwen3_err *e);
+int model_quantize(qwen3_model *m, qwen3_dtype q, const qwen3_load_opts *o, qwen3_err *e);
 /* The type model_quantize gives a matrix of `cols` columns in role "layer" (0) or "embedding" (1). */
 qwen3_dtype model_quant_type(qwen3_dtype q, qwen3_dtype stored, int64_t cols, int embedding);
 /* RoPE frequency table from the config (model/rope.c). */

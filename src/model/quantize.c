@@ -15,7 +15,8 @@
 #include "model/model.h"
 
 qwen3_dtype model_quant_type(qwen3_dtype q, qwen3_dtype stored, int64_t cols, int embedding) {
-    if (stored == QWEN3_Q8_0 || stored == QWEN3_Q4) return stored; /* already quantized */
+    /* A matrix already quantized to another type is requantized through float32 (its rounding
+     * stays: Q4 -> Q8_0 does not bring back the precision Q4 lost). */
     if (embedding) q = QWEN3_Q8_0;
     if (cols % k_block_size(q) == 0) return q;
     if (cols % k_block_size(QWEN3_Q8_0) == 0) return QWEN3_Q8_0;
@@ -72,14 +73,16 @@ static int quant_mat(qwen3_model *m, kmat *w, qwen3_dtype t, qwen3_err *e) {
     return 0;
 }
 
-int model_quantize(qwen3_model *m, qwen3_dtype q, qwen3_err *e) {
+int model_quantize(qwen3_model *m, qwen3_dtype q, const qwen3_load_opts *o, qwen3_err *e) {
     const qwen3_config *c = &m->c;
+    if (o->progress) o->progress(o->progress_ctx, 0, c->num_layers + 1);
     m->quant = q;
     int tied = m->lm_head.data == m->embed.data;
     if (quant_mat(m, &m->embed, model_quant_type(q, m->embed.type, m->embed.cols, 1), e)) return -1;
     if (tied) m->lm_head = m->embed;
     else if (quant_mat(m, &m->lm_head, model_quant_type(q, m->lm_head.type, m->lm_head.cols, 1), e)) return -1;
     for (int l = 0; l < c->num_layers; l++) {
+        if (o->progress) o->progress(o->progress_ctx, l + 1, c->num_layers + 1);
         layer_weights *L = &m->layers[l];
         kmat *mats[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
         int nm = L->is_moe ? 4 : 7;
@@ -92,5 +95,6 @@ int model_quantize(qwen3_model *m, qwen3_dtype q, qwen3_err *e) {
                 if (quant_mat(m, ex[i], model_quant_type(q, ex[i]->type, ex[i]->cols, 0), e)) return -1;
         }
     }
+    if (o->progress) o->progress(o->progress_ctx, c->num_layers + 1, c->num_layers + 1);
     return 0;
 }

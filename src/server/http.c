@@ -7,13 +7,16 @@
  * --max-conns-per-ip from one address, an idle timeout (slowloris, a client that stops reading), a
  * body limit (413; a chunked body that never ends is cut off when it passes the limit), and a
  * generation is cancelled as soon as its client goes away (srv_client_gone). */
+#include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "chat/sbuf.h"
 #include "server/http.h"
@@ -223,7 +226,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 /* ---- the daemon -------------------------------------------------------------------------------- */
 
-struct MHD_Daemon *srv_http_start(srv *s, int *bound_port) {
+int srv_http_listen(const srv *s) {
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -233,27 +236,50 @@ struct MHD_Daemon *srv_http_start(srv *s, int *bound_port) {
     int gai = getaddrinfo(s->cfg.host, port, &hints, &ai);
     if (gai) {
         fprintf(stderr, "qwen3 serve: --host %s: %s\n", s->cfg.host, gai_strerror(gai));
-        return NULL;
+        return -1;
     }
+    /* Exclusive: SO_REUSEADDR only lets us re-bind over connections in TIME_WAIT after a restart;
+     * no SO_REUSEPORT, so a port another process listens on is refused, never shared with it. */
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol), one = 1, err = 0;
+    if (fd < 0) err = errno;
+    else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) || bind(fd, ai->ai_addr, ai->ai_addrlen) ||
+             listen(fd, 128))
+        err = errno;
+    freeaddrinfo(ai);
+    if (err) {
+        if (fd >= 0) close(fd);
+        const char *h = strchr(s->cfg.host, ':') ? "[" : "", *t = *h ? "]" : "";
+        if (err == EADDRINUSE)
+            fprintf(stderr, "qwen3 serve: cannot listen on %s%s%s:%d: address already in use (another server holds "
+                    "port %d; stop it or choose another --port)\n", h, s->cfg.host, t, s->cfg.port, s->cfg.port);
+        else
+            fprintf(stderr, "qwen3 serve: cannot listen on %s%s%s:%d: %s%s\n", h, s->cfg.host, t, s->cfg.port,
+                    strerror(err), err == EADDRNOTAVAIL ? " (not an address of this machine: see --host)" : "");
+        return -1;
+    }
+    return fd;
+}
+
+struct MHD_Daemon *srv_http_start(srv *s, int listen_fd, int *bound_port) {
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        flags, 0, NULL, NULL, on_request, s,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_conns,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.max_conns_per_ip,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
         MHD_OPTION_END);
-    freeaddrinfo(ai);
     if (!d) {
-        fprintf(stderr, "qwen3 serve: cannot listen on %s:%d (in use, or not an address of this machine?)\n",
-                s->cfg.host, s->cfg.port);
+        fprintf(stderr, "qwen3 serve: cannot start the HTTP server on %s:%d\n", s->cfg.host, s->cfg.port);
         return NULL;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    *bound_port = di ? di->port : s->cfg.port;
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof sa;
+    *bound_port = s->cfg.port;
+    if (!getsockname(listen_fd, (struct sockaddr *)&sa, &sl))
+        *bound_port = sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
+                                               : ntohs(((struct sockaddr_in *)&sa)->sin_port);
     return d;
 }

@@ -41,8 +41,11 @@ int srv_client_gone(struct MHD_Connection *c);
  * restores it (which also restarts the idle clock). */
 void srv_conn_timeout(srv_http_req *q, int on);
 
-/* Starts listening (cfg host/port, limits, timeouts) on its own threads; *bound_port gets the port
- * (useful with --port 0). NULL with a message on stderr when it cannot listen. */
-struct MHD_Daemon *srv_http_start(srv *s, int *bound_port);
+/* Binds and listens on cfg host:port exclusively (before the model loads, so a taken port fails at
+ * once). The socket, or -1 with a message on stderr naming the address ("address already in use"). */
+int srv_http_listen(const srv *s);
+/* Serves on listen_fd (which the daemon then owns) with the limits and timeouts, on its own threads;
+ * *bound_port gets the port (useful with --port 0). NULL with a message on stderr on failure. */
+struct MHD_Daemon *srv_http_start(srv *s, int listen_fd, int *bound_port);
 
 #endif

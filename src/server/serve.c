@@ -73,13 +73,16 @@ int srv_run(const srv_config *cfg) {
     MHD_socket listen_fd = MHD_INVALID_SOCKET;
     struct MHD_Daemon *d = NULL;
     qwen3_err e = {0};
+    int lfd = srv_http_listen(&s); /* first: a taken port fails before minutes of loading */
+    if (lfd < 0) goto done;
     if (load(&s)) goto done;
     if (!(s.metrics = srv_metrics_new())) { fprintf(stderr, "qwen3 serve: out of memory\n"); goto done; }
     if (!(s.sched = srv_sched_new(s.model, s.tok, s.cfg.parallel, s.cfg.queue, s.n_ctx, s.metrics, &e))) {
         fprintf(stderr, "qwen3 serve: %s\n", e.msg);
         goto done;
     }
-    if (!(d = srv_http_start(&s, &port))) goto done;
+    if (!(d = srv_http_start(&s, lfd, &port))) goto done;
+    lfd = -1; /* the daemon's now */
     fprintf(stderr, "qwen3 serve: model '%s' (%s template, context %d, %d parallel, queue %d, %d threads)\n",
             s.cfg.model_name, qwen3_chat_kind_name(s.chat_kind), s.n_ctx, s.cfg.parallel, s.cfg.queue,
             qwen3_model_threads(s.model));
@@ -106,6 +109,7 @@ int srv_run(const srv_config *cfg) {
 done:
     if (d) MHD_stop_daemon(d); /* waits for every connection thread: all jobs are released */
     if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
+    if (lfd >= 0) close(lfd);
     srv_sched_free(s.sched);
     srv_metrics_free(s.metrics);
     qwen3_model_free(s.model);

@@ -116,7 +116,7 @@ a=$(seeded 42); b=$(seeded 42); c=$(seeded 43)
 # ---- bad input: non-zero exit, nothing on stdout ----
 bad() {
     local name=$1; shift
-    "$QWEN3" "$@" >"$TMP/bad.out" 2>"$TMP/bad.err"
+    "$QWEN3" "$@" >"$TMP/bad.out" 2>"$TMP/bad.err" </dev/null
     local rc=$?
     if [ $rc -ne 0 ] && [ ! -s "$TMP/bad.out" ] && [ -s "$TMP/bad.err" ]; then pass "$name"
     else fail "$name" "status $rc, stdout '$(head -c 200 "$TMP/bad.out")', stderr '$(head -c 200 "$TMP/bad.err")'"; fi

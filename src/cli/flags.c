@@ -1,0 +1,60 @@
+/* flags.c - what the commands that load a model share: the help text of the model flags (one text,
+ * so every --help lists the same flags) and the thread count's check against the machine. */
+#include <sched.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+#define MODEL_FLAGS_COMMON                                                                                   \
+    "  -t, --threads N       worker threads (default: physical cores; at most the CPUs this process may\n"   \
+    "                        use: more only slows every step down)\n"                                        \
+    "  --ctx N               context length in tokens (default: the model's maximum)\n"                      \
+    "  --quant TYPE          quantize weights at load time: q8_0 or q4 (progress shown on a terminal)\n"     \
+    "  --kv TYPE             KV cache type: q8_0 (int8 blocks of 32, ~0.27x F32), f16 or f32\n"
+
+const char CLI_MODEL_FLAGS_FAST[] =
+    MODEL_FLAGS_COMMON
+    "                        (default: F16 on the fast path, F32 with --exact)\n"
+    "  --exact               float weights: float32 activations and KV cache (default: bf16\n"
+    "                        prefill and an F16 KV cache, as --fast)\n";
+
+const char CLI_MODEL_FLAGS_EXACT[] =
+    MODEL_FLAGS_COMMON
+    "                        (default: F32, F16 with --fast)\n"
+    "  --fast                bf16 prefill and an F16 KV cache for float weights (default: exact float32)\n";
+
+int cli_cpu_count(void) {
+    cpu_set_t set;
+    if (!sched_getaffinity(0, sizeof set, &set)) return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int cli_clamp_threads(const char *flag, long asked) {
+    int cpus = cli_cpu_count();
+    if (asked <= cpus) return (int)asked;
+    fprintf(stderr, "qwen3: warning: %s %ld: this process may use %d CPU%s; using %d (more threads than CPUs only "
+                    "wait for each other)\n", flag, asked, cpus, cpus == 1 ? "" : "s", cpus);
+    return cpus;
+}
+
+/* "\rquantizing to Q4: layer 12/29" on stderr, at most every 0.1 s, then a newline at the end. */
+static void quant_progress(void *ctx, int done, int total) {
+    static struct timespec last;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt = (double)(now.tv_sec - last.tv_sec) + 1e-9 * (double)(now.tv_nsec - last.tv_nsec);
+    if (done > 0 && done < total && dt < 0.1) return;
+    last = now;
+    fprintf(stderr, "\rqwen3: quantizing to %s: %d/%d layers%s", (const char *)ctx, done, total,
+            done == total ? "\n" : "");
+    fflush(stderr);
+}
+
+void cli_quant_progress(qwen3_load_opts *o) {
+    if (!isatty(STDERR_FILENO)) return;
+    o->progress = quant_progress;
+    o->progress_ctx = (void *)qwen3_dtype_name(o->quant);
+}
