@@ -15,6 +15,8 @@
 #   chat_help_no_json     chat --help does not offer --json (chat has none)
 #   version               qwen3 --version / qwen3 version print qwen3.h's QWEN3_VERSION
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 21
 T="$QWEN3_TMP/everyday"
 mkdir -p "$T"
 M="$T/tiny"

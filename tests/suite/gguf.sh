@@ -12,6 +12,8 @@
 # directory. Any misread key (eps, theta, YaRN, norm_topk), tensor, expert slice or row order
 # changes the logits.
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 17
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
