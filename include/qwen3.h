@@ -40,6 +40,18 @@ typedef enum qwen3_dtype {
     QWEN3_BF16 = 2,
     QWEN3_Q8_0 = 3, /* int8, one f16 scale per block of 32 */
     QWEN3_Q4 = 4,   /* 4-bit k-quant style, see kernels/quant.h */
+    /* GGUF's types, ggml's block layouts (kernels/quant_ggml.h) */
+    QWEN3_Q4_0 = 5,
+    QWEN3_Q4_1 = 6,
+    QWEN3_Q5_0 = 7,
+    QWEN3_Q5_1 = 8,
+    QWEN3_Q2_K = 9,
+    QWEN3_Q3_K = 10,
+    QWEN3_Q4_K = 11,
+    QWEN3_Q5_K = 12,
+    QWEN3_Q6_K = 13,
+    QWEN3_IQ4_NL = 14,
+    QWEN3_IQ4_XS = 15,
     QWEN3_DTYPE_COUNT
 } qwen3_dtype;
 

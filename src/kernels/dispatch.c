@@ -15,6 +15,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "kernels/quant_ggml.h"
 
 static k_isa best_isa = K_ISA_SCALAR, active_isa = K_ISA_SCALAR;
 static int cpu_vnni, cpu_bf16, cpu_avxvnni;
@@ -187,6 +188,9 @@ void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, floa
             else if (simd == K_QSIMD_AVXVNNI && W->type == QWEN3_Q4) kq_dot_q4_avxvnni(w, W->row_bytes, nr, arow, W->cols, y);
             else if (simd == K_QSIMD_AVX2 && W->type == QWEN3_Q8_0) kq_dot_q8_0_avx2(w, W->row_bytes, nr, arow, W->cols, y);
             else if (simd == K_QSIMD_AVX2 && W->type == QWEN3_Q4) kq_dot_q4_avx2(w, W->row_bytes, nr, arow, W->cols, y);
+            /* GGUF's types (quant_ggml_*.c); AVX-VNNI CPUs take their plain AVX2 kernels */
+            else if (simd == K_QSIMD_AVX512 && kq_ggml_dot_avx512(W->type, w, W->row_bytes, nr, arow, W->cols, y)) {}
+            else if (simd >= K_QSIMD_AVX2 && kq_ggml_dot_avx2(W->type, w, W->row_bytes, nr, arow, W->cols, y)) {}
             else
                 for (int i = 0; i < nr; i++) y[i] = tr->dot(w + (size_t)i * W->row_bytes, arow, W->cols);
         }
@@ -232,7 +236,7 @@ static void mm_worker(void *ctx, int ith, int nth) {
 void k_matmul_act(qpool *p, const kmat *W, kact *a, float *Y) {
     k_init();
     mm_job j = {W, a, Y, PATH_F32, 0};
-    int quant = W->type == QWEN3_Q8_0 || W->type == QWEN3_Q4;
+    int quant = kq_is_quant(W->type);
     int gemm_ok = k_has_bf16() && a->n >= a->gemm_min && W->cols % 2 == 0;
     if (gemm_ok && (quant || (W->type == QWEN3_BF16 && !a->exact))) {
         j.scratch_each = (k_gemm_bf16_scratch(W->cols) + 63) & ~(size_t)63;

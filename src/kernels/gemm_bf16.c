@@ -23,6 +23,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "kernels/quant_ggml.h"
 
 /* ---- packing (shared by both ISAs, so the twins see the same inputs) */
 
@@ -181,7 +182,18 @@ TGT static void row_bf16(const kmat *W, int64_t r, uint16_t *dst) {
     const uint8_t *row = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
     if (W->type == QWEN3_Q8_0) q8_0_row_bf16(row, dst, K);
     else if (W->type == QWEN3_Q4) q4_row_bf16(row, dst, K);
-    else if (W->type == QWEN3_F16) {
+    else if (kq_is_ggml(W->type)) {
+        if (!kq_ggml_row_bf16_avx512(W->type, row, dst, K)) { /* no SIMD dequantizer: the scalar one, in pieces */
+            float tmp[256];
+            int64_t B = k_block_size(W->type);
+            size_t bb = k_row_bytes(W->type, B);
+            for (int64_t c = 0; c < K; c += 256 / B * B) {
+                int64_t m = K - c < 256 / B * B ? K - c : 256 / B * B;
+                kq_dequant_row(W->type, row + (size_t)(c / B) * bb, tmp, m);
+                for (int64_t i = 0; i < m; i++) dst[c + i] = k_f32_to_bf16(tmp[i]);
+            }
+        }
+    } else if (W->type == QWEN3_F16) {
         const uint16_t *h = (const uint16_t *)row;
         for (int64_t c = 0; c < K; c++) dst[c] = k_f32_to_bf16(k_f16_to_f32(h[c]));
     } else {

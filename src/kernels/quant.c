@@ -6,6 +6,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "kernels/quant_ggml.h"
 
 /* ---- float types (to-float only; they are computed as stored) */
 
@@ -221,7 +222,26 @@ static const kq_traits traits[QWEN3_DTYPE_COUNT] = {
     [QWEN3_BF16] = {"BF16", 1, 2, bf16_to_float, bf16_from_float, NULL, KACT_F32},
     [QWEN3_Q8_0] = {"Q8_0", 32, sizeof(kq8_0_block), q8_0_to_float, q8_0_from_float, kq_dot_q8_0_scalar, KACT_A8_0},
     [QWEN3_Q4] = {"Q4", 256, sizeof(kq4_block), q4_to_float, q4_from_float, kq_dot_q4_scalar, KACT_A8_K},
+    /* GGUF's types (quant_ggml.c) */
+#define GG(T, fn, name, B, blk, act) [T] = {name, B, sizeof(blk), kq_##fn##_to_float, kq_##fn##_from_float, kq_dot_##fn##_scalar, act}
+    GG(QWEN3_Q4_0, q4_0, "Q4_0", 32, kq4_0_block, KACT_A8_0),
+    GG(QWEN3_Q4_1, q4_1, "Q4_1", 32, kq4_1_block, KACT_A8_0),
+    GG(QWEN3_Q5_0, q5_0, "Q5_0", 32, kq5_0_block, KACT_A8_0),
+    GG(QWEN3_Q5_1, q5_1, "Q5_1", 32, kq5_1_block, KACT_A8_0),
+    GG(QWEN3_IQ4_NL, iq4_nl, "IQ4_NL", 32, kiq4_nl_block, KACT_A8_0),
+    GG(QWEN3_Q2_K, q2_k, "Q2_K", 256, kq2_k_block, KACT_A8_K),
+    GG(QWEN3_Q3_K, q3_k, "Q3_K", 256, kq3_k_block, KACT_A8_K),
+    GG(QWEN3_Q4_K, q4_k, "Q4_K", 256, kq4_k_block, KACT_A8_K),
+    GG(QWEN3_Q5_K, q5_k, "Q5_K", 256, kq5_k_block, KACT_A8_K),
+    GG(QWEN3_Q6_K, q6_k, "Q6_K", 256, kq6_k_block, KACT_A8_K),
+    GG(QWEN3_IQ4_XS, iq4_xs, "IQ4_XS", 256, kiq4_xs_block, KACT_A8_K),
+#undef GG
 };
+
+int kq_is_quant(qwen3_dtype t) {
+    const kq_traits *tr = kq_type(t);
+    return tr && tr->dot;
+}
 
 const kq_traits *kq_type(qwen3_dtype t) { return (unsigned)t < QWEN3_DTYPE_COUNT ? &traits[t] : NULL; }
 

@@ -80,6 +80,8 @@ typedef struct kq_traits {
 } kq_traits;
 
 const kq_traits *kq_type(qwen3_dtype t);
+/* Block-quantized (has an integer dot kernel): Q8_0, Q4 and GGUF's types (quant_ggml.h). */
+int kq_is_quant(qwen3_dtype t);
 
 /* Dequantizes one row of n values of any weight type into out. */
 void kq_dequant_row(qwen3_dtype t, const void *row, float *out, int64_t n);
