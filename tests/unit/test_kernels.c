@@ -471,7 +471,7 @@ static int planned_checks(const tcase *cases, size_t ncases) {
     const int ns[] = {1, 3, 5, 17, 35};
     int c = !avx2 + !avx512 + !bf16; /* the SKIP lines */
     for (size_t i = 0; i < ncases; i++) {
-        int quant = cases[i].t == QWEN3_Q8_0 || cases[i].t == QWEN3_Q4, isbf16 = cases[i].t == QWEN3_BF16;
+        int quant = kq_is_quant(cases[i].t), isbf16 = cases[i].t == QWEN3_BF16;
         for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
             int n = ns[k], multi = n > 1;
             /* float32 path per ISA; integer path per dot kernel (scalar; avx2 [+avxvnni]; vnni) */

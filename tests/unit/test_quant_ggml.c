@@ -54,6 +54,8 @@ static int same_bits(const float *a, const float *b, int64_t n, int64_t *where) 
 
 int main(void) {
     void *lib = dlopen(LIB, RTLD_NOW | RTLD_LOCAL);
+    /* five checks per type; without the library, the one SKIP line */
+    TEST_EXPECT(lib ? 5 * (int)(sizeof cases / sizeof cases[0]) : 1);
     if (!lib) {
         printf("SKIP quant-ggml: %s not loadable (%s); run scripts/setup.sh\n", LIB, dlerror());
         return 0;
