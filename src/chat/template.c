@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "base/file.h"
+#include "format/gguf.h"
 #include "chat/chat.h"
 #include "qwen3.h"
 
@@ -216,10 +217,36 @@ static char *read_template(const char *dir, char *src, size_t src_cap, size_t *l
     return text;
 }
 
-int qwen3_chat_template_detect(const char *dir, qwen3_err *err) {
-    char src[4096];
+/* The tokenizer.chat_template string of a GGUF file. */
+static char *read_gguf_template(const char *path, size_t *len, qwen3_err *err) {
+    gguf_file g;
+    if (gguf_open(&g, path, err)) return NULL;
+    gguf_str t;
+    char *text = NULL;
+    int r = gguf_get_str(&g, "tokenizer.chat_template", &t, err);
+    if (r == 0) qerr(err, "%s: no chat template: metadata key 'tokenizer.chat_template' is missing", path);
+    if (r == 1 && !(text = malloc((size_t)t.n + 1))) qerr(err, "out of memory");
+    if (text) {
+        memcpy(text, t.p, (size_t)t.n);
+        text[t.n] = 0;
+        *len = (size_t)t.n;
+    }
+    gguf_close(&g);
+    return text;
+}
+
+/* MODEL may be a GGUF file (or a directory holding one): its tokenizer.chat_template is used unless
+ * chat_template.jinja or tokenizer_config.json sits beside it. */
+int qwen3_chat_template_detect(const char *path, qwen3_err *err) {
+    char src[4096], dir[4096], p[4096];
     size_t len = 0;
-    char *text = read_template(dir, src, sizeof src, &len, err);
+    if (gguf_model_dir(path, dir, sizeof dir, err)) return -1;
+    int have_hf = 0;
+    if (!qpath_join(p, sizeof p, dir, "chat_template.jinja", NULL)) have_hf |= qfile_exists(p);
+    if (!qpath_join(p, sizeof p, dir, "tokenizer_config.json", NULL)) have_hf |= qfile_exists(p);
+    int g = have_hf ? 0 : gguf_resolve(path, src, sizeof src, err);
+    if (g < 0) return -1;
+    char *text = g ? read_gguf_template(src, &len, err) : read_template(dir, src, sizeof src, &len, err);
     if (!text) return -1;
     int kind = qwen3_chat_template_identify(text, len);
     free(text);

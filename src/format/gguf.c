@@ -441,6 +441,20 @@ int gguf_split_path(const char *first, int k, char *out, size_t n, qwen3_err *e)
     return 0;
 }
 
+int gguf_model_dir(const char *path, char *out, size_t n, qwen3_err *e) {
+    struct stat st;
+    size_t len = strlen(path);
+    if (len + 1 > n) return qerr(e, "%s: path too long", path);
+    memcpy(out, path, len + 1);
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        char *slash = strrchr(out, '/');
+        if (!slash) snprintf(out, n, ".");
+        else if (slash == out) out[1] = 0;
+        else *slash = 0;
+    }
+    return 0;
+}
+
 static int has_magic(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return 0;

@@ -103,6 +103,9 @@ int gguf_arr_is_int(const gguf_kv *kv);
  * -00001-of-0000N.gguf, of a split set). Returns 1 with out set, 0 when path is not GGUF (a
  * Hugging Face directory), -1 with an error (a directory holding several models, unreadable). */
 int gguf_resolve(const char *path, char *out, size_t n, qwen3_err *e);
+/* The directory that holds MODEL's other files: path itself when it is a directory, else the
+ * directory of the file. */
+int gguf_model_dir(const char *path, char *out, size_t n, qwen3_err *e);
 /* For the first file of a split set NAME-00001-of-0000N.gguf: n_split (N) and the path of part k
  * (1-based) in out. Returns N (1 for a single file). */
 int gguf_split_count(const char *path);

@@ -90,6 +90,23 @@ struct qwen3_tokenizer {
 /* A tokenizer from tokenizer.json contents in memory (no tokenizer_config.json, no cache): the
  * loader's pure entry point, for the fuzzer. name is used in messages. */
 struct qwen3_tokenizer *tk_load_json_mem(const char *name, const char *buf, size_t n, qwen3_err *err);
+/* Byte-level text (UTF-8 of alphabet characters) -> raw bytes in out (room for n bytes). Returns
+ * the byte count, or -1 with *bad the first character outside the alphabet. */
+long tk_bytelevel_decode(const char *s, size_t n, unsigned char *out, uint32_t *bad);
+/* Adds an added token (content n bytes; its bytes are the byte-level decoding of content when every
+ * character is in the alphabet, else content itself, as HF's ByteLevel decoder gives). */
+int tk_add_added(struct qwen3_tokenizer *t, int32_t id, const char *content, size_t n, int special, qwen3_err *err);
+/* After the vocabulary, merges and added tokens are in: byte ids, special flags, merge index. */
+int tk_finish(struct qwen3_tokenizer *t, const char *src, qwen3_err *err);
+uint64_t tk_next_generation(void);
+
+/* --- gguf_tok.c --------------------------------------------------------------------------------- */
+
+/* A tokenizer from a GGUF file's tokenizer.ggml.* metadata (gguf_tok.c); _mem from a parsed file
+ * (pure: the fuzz target calls it). */
+struct gguf_file;
+struct qwen3_tokenizer *tk_load_gguf(const char *path, qwen3_err *err);
+struct qwen3_tokenizer *tk_load_gguf_mem(const struct gguf_file *g, qwen3_err *err);
 
 /* --- unicode.c ---------------------------------------------------------------------------------- */
 

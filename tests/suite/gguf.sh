@@ -11,6 +11,15 @@
 # F16 / F32 without norm_topk_prob / Q8_0 with a dense layer, and a 3-part split set given as its
 # directory. Any misread key (eps, theta, YaRN, norm_topk), tensor, expert slice or row order
 # changes the logits.
+#
+# The embedded tokenizer and chat template: gen_checkpoint --gguf also writes the tokenizer metadata
+# convert_hf_to_gguf.py writes (tokens, token types, merges, ids, chat template; from the real Qwen3
+# tokenizer files). With the GGUF alone in a directory, `qwen3 tokenize` (2,000+ texts of
+# tokenizer_cases.py, with and without added-token matching), `detokenize` and `render` (the chat
+# cases of tests/data/chat) must give exactly what the HF files give (those are checked against HF
+# tokenizers and Jinja2 in tokenizer.sh and chat_render.sh). Decoding with skip_special differs
+# only where the file cannot say what HF says (see src/tokenizer/gguf_tok.c): those cases are
+# counted apart and checked to differ only by the FIM/repo tokens.
 set -u
 . "$(dirname "$0")/../lib.sh"
 expect 17
@@ -62,6 +71,83 @@ same moe-f16 model.gguf --preset tiny-moe --dtype f16
 same moe-f32-no-norm-topk model.gguf --preset tiny-moe --dtype f32 --no-norm-topk
 same moe-q8_0-dense-layer model.gguf --preset tiny-moe --dtype q8_0 --mlp-only-layers 0
 same moe-bf16-split split --preset tiny-moe --dtype bf16 --gguf-split 3
+
+# ---- tokenizer and chat template
+T=${QWEN3_TOKENIZER:-$(cd "$ROOT/.." && pwd)/shared/qwen3-tokenizer}
+TD="$TMP/tok"
+rm -rf "$TD" "$TMP/tokgen"
+if ! "$PY" "$ROOT/tools/gen_checkpoint.py" "$TMP/tokgen" --preset tiny --layers 1 -q --gguf 2>"$TMP/gen.err"; then
+    echo "FAIL gguf-tokenizer-gen: $(tail -n 1 "$TMP/gen.err")"
+else
+    mkdir -p "$TD" && mv "$TMP/tokgen/model.gguf" "$TD/"
+    "$PY" "$ROOT/tests/ref/tokenizer_cases.py" encode 2000 >"$TMP/enc_in.jsonl" 2>"$TMP/cases.log" ||
+        echo "FAIL gguf-tokenizer-cases: $(tail -n 1 "$TMP/cases.log")"
+    for mode in special plain; do
+        fl=()
+        [ $mode = plain ] && fl=(--no-special)
+        "$QWEN3" tokenize "$T" "${fl[@]}" --jsonl <"$TMP/enc_in.jsonl" >"$TMP/enc_hf.jsonl" 2>"$TMP/err" ||
+            echo "FAIL gguf-tokenizer-$mode: HF files: $(head -c 200 "$TMP/err")"
+        "$QWEN3" tokenize "$TD" "${fl[@]}" --jsonl <"$TMP/enc_in.jsonl" >"$TMP/enc_gg.jsonl" 2>"$TMP/err" ||
+            echo "FAIL gguf-tokenizer-$mode: GGUF: $(head -c 200 "$TMP/err")"
+        "$PY" "$ROOT/tests/ref/tokenizer_compare.py" "gguf-tokenizer-$mode" "$TMP/enc_in.jsonl" "$TMP/enc_hf.jsonl" \
+            "$TMP/enc_gg.jsonl" ids
+    done
+    "$PY" "$ROOT/tests/ref/tokenizer_cases.py" decode "$T/vocab.json" "$TMP/enc_hf.jsonl" >"$TMP/dec_in.jsonl" ||
+        echo "FAIL gguf-detokenize-cases"
+    "$QWEN3" detokenize "$T" --jsonl <"$TMP/dec_in.jsonl" >"$TMP/dec_hf.jsonl" 2>"$TMP/err" || echo "FAIL gguf-detokenize: HF files"
+    "$QWEN3" detokenize "$TD" --jsonl <"$TMP/dec_in.jsonl" >"$TMP/dec_gg.jsonl" 2>"$TMP/err" || echo "FAIL gguf-detokenize: GGUF"
+    "$PY" - "$T/tokenizer.json" "$TMP/dec_in.jsonl" "$TMP/dec_hf.jsonl" "$TMP/dec_gg.jsonl" <<'PYEOF'
+import json, sys
+tj = json.load(open(sys.argv[1], encoding="utf-8"))
+# added tokens HF calls not special that the converter marks control (spelt <|...|>)
+fim = {t["id"] for t in tj["added_tokens"] if not t["special"] and t["content"].startswith("<|") and t["content"].endswith("|>")}
+ins = [json.loads(l) for l in open(sys.argv[2])]
+hf = [json.loads(l)["text"] for l in open(sys.argv[3], encoding="utf-8")]
+gg = [json.loads(l)["text"] for l in open(sys.argv[4], encoding="utf-8")]
+if not (len(ins) == len(hf) == len(gg)) or not ins:
+    print("FAIL gguf-detokenize: %d cases, %d and %d outputs" % (len(ins), len(hf), len(gg))); sys.exit()
+same = apart = 0
+bad = []
+for i, a, b in zip(ins, hf, gg):
+    if a == b:
+        same += 1
+    elif i["skip_special_tokens"] and fim & set(i["ids"]):
+        apart += 1  # expected: GGUF drops these tokens under skip_special
+        if len(b) >= len(a):
+            bad.append(i)
+    else:
+        bad.append(i)
+if bad:
+    print("FAIL gguf-detokenize: %d of %d cases differ, first %s" % (len(bad), len(ins), json.dumps(bad[0])[:200]))
+else:
+    print("PASS gguf-detokenize (%d cases identical, %d differ only by FIM/repo tokens under skip_special)" % (same, apart))
+PYEOF
+    "$QWEN3" render "$T" --jsonl --keep-going <"$ROOT/tests/data/chat/cases.jsonl" >"$TMP/r_hf.jsonl" 2>/dev/null
+    "$QWEN3" render "$TD" --jsonl --keep-going <"$ROOT/tests/data/chat/cases.jsonl" >"$TMP/r_gg.jsonl" 2>"$TMP/err"
+    n=$(wc -l <"$TMP/r_hf.jsonl")
+    if [ "$n" -gt 10 ] && cmp -s "$TMP/r_hf.jsonl" "$TMP/r_gg.jsonl"; then
+        echo "PASS gguf-render ($n conversations byte-identical)"
+    else
+        echo "FAIL gguf-render: $n HF prompts; GGUF output differs: $(head -c 200 "$TMP/err")"
+    fi
+    # a model whose template is not one we implement is refused, as for HF directories
+    "$PY" - "$TD/model.gguf" "$TMP/badtpl.gguf" <<'PYEOF'
+import sys
+raw = open(sys.argv[1], "rb").read()
+key = b"tokenizer.chat_template"
+i = raw.index(key) + len(key) + 4 + 8  # key, u32 type, u64 length
+raw = bytearray(raw); raw[i] = ord("X") if raw[i] != ord("X") else ord("Y")  # same length, other text
+open(sys.argv[2], "wb").write(raw)
+PYEOF
+    mkdir -p "$TMP/badtpl" && mv "$TMP/badtpl.gguf" "$TMP/badtpl/model.gguf"
+    if printf '{"messages":[{"role":"user","content":"hi"}]}\n' | "$QWEN3" render "$TMP/badtpl" --jsonl >"$TMP/out" 2>&1; then
+        echo "FAIL gguf-render-unknown-template: accepted"
+    elif grep -q "differs from the Qwen3 templates" "$TMP/out"; then
+        echo "PASS gguf-render-unknown-template"
+    else
+        echo "FAIL gguf-render-unknown-template: $(head -c 200 "$TMP/out")"
+    fi
+fi
 
 # `qwen3 info` on a GGUF names the file and its types
 d="$TMP/dense-q8_0"
