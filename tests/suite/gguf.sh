@@ -22,7 +22,7 @@
 # counted apart and checked to differ only by the FIM/repo tokens.
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 17
+expect 30
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
