@@ -116,12 +116,17 @@ json_t *srv_body_json(srv_http_req *q, srv_error *e) {
     return v;
 }
 
+/* Not POLLRDHUP: a client may shut down its write side once the request is sent (some HTTP clients
+ * and proxies do) and still read the answer, and a FIN looks the same whether the peer half-closed
+ * or closed. Only a socket that failed (a reset, which is what a write to a closed peer brings) or
+ * is shut both ways counts as gone; streams learn it from their next write (a token or the
+ * keep-alive comment), so a closed client is noticed within one keep-alive period. */
 int srv_client_gone(struct MHD_Connection *c) {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!ci) return 1;
-    struct pollfd p = {ci->connect_fd, POLLRDHUP, 0};
+    struct pollfd p = {ci->connect_fd, 0, 0};
     if (poll(&p, 1, 0) < 0) return 0;
-    return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+    return (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
 void srv_conn_timeout(srv_http_req *q, int on) {

@@ -35,7 +35,8 @@ enum MHD_Result srv_reply_stream(srv_http_req *q, MHD_ContentReaderCallback read
 /* The body as a JSON object; NULL with a 400 in e when it is not one. */
 json_t *srv_body_json(srv_http_req *q, srv_error *e);
 
-/* 1 when the client closed its side (or the socket failed): the answer will never be read. */
+/* 1 when the socket failed (a reset) or is shut both ways: the answer will never be read. A client
+ * that only shut its write side (half-close) is still there and reading. */
 int srv_client_gone(struct MHD_Connection *c);
 /* Lifts the idle timeout while the server itself is the slow side (waiting for a generation), and
  * restores it (which also restarts the idle clock). */

@@ -13,6 +13,8 @@ void srv_gen_req_free(srv_gen_req *r) {
     free(r->prompt);
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
     free(r->stop);
+    for (int i = 0; i < r->n_tools; i++) free(r->tool_names[i]);
+    free(r->tool_names);
     memset(r, 0, sizeof *r);
 }
 
@@ -141,6 +143,20 @@ static int check_tool(json_t *t, size_t i, const char **name, srv_error *e) {
     return 0;
 }
 
+static const char *tool_name(json_t *t) {
+    return json_string_value(json_object_get(json_object_get(t, "function"), "name"));
+}
+
+/* Records a rendered tool's name (r->tool_names holds r->n_tools of them). */
+static int add_tool_name(srv_gen_req *r, const char *name, srv_error *e) {
+    char **v = realloc(r->tool_names, sizeof *v * (size_t)(r->n_tools + 1));
+    if (!v) return srv_fail(e, 500, NULL, NULL, "out of memory");
+    r->tool_names = v;
+    if (!(v[r->n_tools] = strdup(name))) return srv_fail(e, 500, NULL, NULL, "out of memory");
+    r->n_tools++;
+    return 0;
+}
+
 /* tools + tool_choice -> the tools to render (a new array reference, or NULL for none). */
 static int parse_tools(json_t *body, srv_gen_req *r, json_t **render, srv_error *e) {
     json_t *tools = NULL;
@@ -180,17 +196,18 @@ static int parse_tools(json_t *body, srv_gen_req *r, json_t **render, srv_error 
     if (r->tool_choice == SRV_TOOLS_NAMED) {
         for (size_t i = 0; i < n; i++) {
             json_t *t = json_array_get(tools, i);
-            if (!strcmp(json_string_value(json_object_get(json_object_get(t, "function"), "name")), named)) {
+            if (!strcmp(tool_name(t), named)) {
+                if (add_tool_name(r, named, e)) return -1;
                 *render = json_array();
                 json_array_append(*render, t);
-                r->n_tools = 1;
                 return 0;
             }
         }
         return srv_bad(e, "tool_choice", "'tool_choice' names the function '%s', which is not among the tools", named);
     }
+    for (size_t i = 0; i < n; i++)
+        if (add_tool_name(r, tool_name(json_array_get(tools, i)), e)) return -1;
     *render = json_incref(tools);
-    r->n_tools = (int)n;
     return 0;
 }
 
@@ -217,8 +234,13 @@ int srv_parse_chat(const srv_model_info *info, json_t *body, srv_gen_req *r, srv
     json_t *tools;
     if (parse_tools(body, r, &tools, e)) return -1;
     /* the renderer reads {"messages", "tools", "add_generation_prompt", "enable_thinking"} */
+    json_t *norm = srv_messages_normalize(msgs, e);
+    if (!norm) {
+        json_decref(tools);
+        return -1;
+    }
     json_t *req = json_object();
-    json_object_set(req, "messages", msgs);
+    json_object_set_new(req, "messages", norm);
     if (tools) json_object_set_new(req, "tools", tools);
     json_object_set_new(req, "add_generation_prompt", json_true());
     json_object_set_new(req, "enable_thinking", json_boolean(think));

@@ -30,6 +30,7 @@ typedef struct srv_gen_req {
     int thinking;            /* the prompt lets the model think (enable_thinking and template) */
     int tool_choice;         /* SRV_TOOLS_* */
     int n_tools;             /* tools rendered into the prompt */
+    char **tool_names;       /* [n_tools] their function names: the only calls answered as tool_calls */
     int32_t *prompt;         /* malloc'd */
     int n_prompt;
     qwen3_gen_params params; /* params.stop points into stop[] */
@@ -46,7 +47,8 @@ typedef struct srv_gen_req {
  *  - unset sampling fields take qwen3_sampling_defaults for the mode; an unset seed is random;
  *  - tool_choice "none" renders no tools (and the caller keeps any call the model writes anyway as
  *    content); "required" and a named function are validated (tools present, the name defined) and
- *    a named function is the only tool rendered; nothing constrains the decoding.
+ *    a named function is the only tool rendered; nothing constrains the decoding. The names of the
+ *    rendered tools go to tool_names: a call to any other function is answered as content.
  * Returns 0, or -1 with e filled (a 400/404 naming the field). */
 int srv_parse_chat(const srv_model_info *info, json_t *body, srv_gen_req *r, srv_error *e);
 
@@ -55,6 +57,11 @@ int srv_parse_chat(const srv_model_info *info, json_t *body, srv_gen_req *r, srv
 int srv_parse_completion(const srv_model_info *info, json_t *body, srv_gen_req *r, srv_error *e);
 
 void srv_gen_req_free(srv_gen_req *r);
+
+/* messages.c: the messages as the template reads them (a new array; the caller decrefs it): list
+ * content joined into a string (text parts, "\n" between them; other part types are a 400 naming
+ * them), role "developer" -> "system". NULL with e filled. */
+json_t *srv_messages_normalize(json_t *msgs, srv_error *e);
 
 /* Checks body["model"] against the served name: 0, or -1 with a 404 model_not_found. */
 int srv_check_model(const srv_model_info *info, json_t *body, srv_error *e);

@@ -3,6 +3,7 @@
  * cannot fail on a stray byte. The parser's deltas are whole UTF-8 characters, so no chunk ever
  * carries half of one. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -23,22 +24,34 @@ static void rand_id(char *out, size_t n, const char *prefix, size_t len) {
     out[o] = 0;
 }
 
-int srv_resp_init(srv_resp *r, int chat, int stream, int include_usage, int in_think, int calls_as_content,
-                  const char *model, qwen3_err *err) {
+int srv_resp_init(srv_resp *r, int chat, int stream, int include_usage, int in_think, const char *const *tools,
+                  int n_tools, const char *model, qwen3_err *err) {
     memset(r, 0, sizeof *r);
     r->chat = chat;
     r->stream = stream;
     r->include_usage = include_usage;
-    r->calls_as_content = calls_as_content;
+    if (n_tools > 0) {
+        if (!(r->tools = calloc((size_t)n_tools, sizeof *r->tools))) goto oom;
+        for (; r->n_tools < n_tools; r->n_tools++)
+            if (!(r->tools[r->n_tools] = strdup(tools[r->n_tools]))) goto oom;
+    }
     snprintf(r->model, sizeof r->model, "%s", model);
     r->created = (long)time(NULL);
     rand_id(r->id, sizeof r->id, chat ? "chatcmpl-" : "cmpl-", 24);
-    if (chat && !(r->parser = qwen3_chat_parser_new(in_think ? 1 : 0, err))) return -1;
+    if (chat && !(r->parser = qwen3_chat_parser_new(in_think ? 1 : 0, err))) {
+        srv_resp_free(r);
+        return -1;
+    }
     return 0;
+oom:
+    srv_resp_free(r);
+    return qerr(err, "out of memory");
 }
 
 void srv_resp_free(srv_resp *r) {
     qwen3_chat_parser_free(r->parser);
+    for (int i = 0; i < r->n_tools; i++) free(r->tools[i]);
+    free(r->tools);
     sb_free(&r->reasoning);
     sb_free(&r->content);
     for (int i = 0; i < r->n_calls; i++) {
@@ -54,7 +67,7 @@ void srv_resp_free(srv_resp *r) {
 
 const char *srv_finish_name(const srv_resp *r, qwen3_finish f) {
     if (f == QWEN3_FINISH_LENGTH) return "length";
-    if (r->n_calls && !r->calls_as_content) return "tool_calls";
+    if (r->n_calls) return "tool_calls";
     return "stop";
 }
 
@@ -125,7 +138,8 @@ static void add_reasoning(srv_resp *r, const char *s, size_t n, sbuf *out) {
     emit(r, out, chunk(r, delta1("reasoning_content", jx_string(s, n)), NULL));
 }
 
-/* A call the caller did not want as a call: written back as the template writes one. */
+/* A call to a function the request did not offer (or any call under tool_choice "none"): a client
+ * cannot act on it, so it is written back as text, the way the template writes one. */
 static void call_as_text(srv_resp *r, const qwen3_chat_call *c, sbuf *out) {
     json_t *nm = jx_string(c->name, strlen(c->name));
     char *q = jx_dump(nm, NULL);
@@ -142,8 +156,15 @@ static void call_as_text(srv_resp *r, const qwen3_chat_call *c, sbuf *out) {
     sb_free(&t);
 }
 
+/* 1 when the request offered a function of that name. */
+static int declared(const srv_resp *r, const char *name) {
+    for (int i = 0; i < r->n_tools; i++)
+        if (!strcmp(r->tools[i], name)) return 1;
+    return 0;
+}
+
 static void add_call(srv_resp *r, const qwen3_chat_call *c, sbuf *out) {
-    if (r->calls_as_content) { call_as_text(r, c, out); return; }
+    if (!declared(r, c->name)) { call_as_text(r, c, out); return; }
     if (r->n_calls == r->cap_calls) {
         int cap = r->cap_calls ? r->cap_calls * 2 : 4;
         char **a = realloc(r->call_name, sizeof *a * (size_t)cap);

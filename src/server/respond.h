@@ -21,7 +21,10 @@ typedef struct srv_resp {
     int chat;              /* chat.completion vs text_completion */
     int stream;            /* stream chunks as text arrives; else only accumulate */
     int include_usage;
-    int calls_as_content;  /* tool_choice "none": a call the model writes anyway stays text */
+    char **tools;          /* [n_tools] the functions the request offered: a call to any other (or
+                              any call at all when there are none, as with tool_choice "none") is
+                              written back as text into content */
+    int n_tools;
     char id[64];           /* "chatcmpl-..." / "cmpl-..." */
     char model[256];
     long created;
@@ -33,9 +36,10 @@ typedef struct srv_resp {
     int oom;
 } srv_resp;
 
-/* in_think: the prompt opened <think> (the output starts inside reasoning). Returns 0 or -1. */
-int srv_resp_init(srv_resp *r, int chat, int stream, int include_usage, int in_think, int calls_as_content,
-                  const char *model, qwen3_err *err);
+/* in_think: the prompt opened <think> (the output starts inside reasoning). tools[n_tools]: the
+ * function names that calls may use (copied). Returns 0 or -1. */
+int srv_resp_init(srv_resp *r, int chat, int stream, int include_usage, int in_think, const char *const *tools,
+                  int n_tools, const char *model, qwen3_err *err);
 void srv_resp_free(srv_resp *r);
 
 /* Appends the SSE events that the stream's start needs (the role chunk) to out. */

@@ -3,6 +3,7 @@
  *   http.c         libmicrohttpd glue: one thread per connection, limits, auth, body, routing
  *   routes/...     one handler per endpoint (JSON in, JSON or Server-Sent Events out)
  *   request.c      an OpenAI request body -> validated generation request (prompt ids, params)
+ *   messages.c     chat messages as clients send them -> as the template reads them (content parts)
  *   respond.c      generated text -> chat / completion responses and SSE chunks
  *   scheduler.c    the engine thread: the only caller of the model, continuous batching, queue,
  *                  prefix-cache slots, cancellation

@@ -62,7 +62,8 @@ function errorShaped(j, param) {
 
 // Reads a raw HTTP exchange: writes `send` (string or array of [delayMs, string]), returns what came back
 // and whether the server closed the connection within waitMs.
-function rawExchange(port, send, waitMs) {
+// halfClose: shut the write side (FIN) once everything is sent, and keep reading.
+function rawExchange(port, send, waitMs, halfClose = false) {
     return new Promise((resolve) => {
         const s = net.connect(port, '127.0.0.1');
         let got = '', closed = false, done = false;
@@ -78,6 +79,7 @@ function rawExchange(port, send, waitMs) {
                 if (closed) break;
                 s.write(text);
             }
+            if (halfClose && !closed) s.end();
         });
         setTimeout(finish, waitMs);
     });
@@ -281,6 +283,54 @@ async function testServerA(A) {
     check('stream_unharmed_by_bad_clients', ls.status === 200 && ls.done && lj.finish === 'length' && lj.usage &&
         lj.usage.completion_tokens === 40 && ls.contentType.startsWith('text/event-stream'),
         () => JSON.stringify({ status: ls.status, done: ls.done, finish: lj.finish, usage: lj.usage }));
+
+    // content as a list of parts (what the SDK, LangChain and web UIs send): the text parts are joined
+    // with "\n" as vLLM and llama-server do, in every role; "developer" is a system turn
+    const asStrings = [{ role: 'system', content: 'Be brief.\nBe kind.' }, { role: 'user', content: 'Hello\nthere' },
+        { role: 'assistant', content: 'Hi!' }, { role: 'user', content: 'Weather?' },
+        { role: 'assistant', content: '', tool_calls: [{ type: 'function', id: 'c1', function: { name: 'get_weather', arguments: '{"city": "Paris"}' } }] },
+        { role: 'tool', tool_call_id: 'c1', content: 'Sunny\n20 C' }];
+    const parts = (...t) => t.map((text) => ({ type: 'text', text }));
+    const asParts = [{ role: 'system', content: parts('Be brief.', 'Be kind.') }, { role: 'user', content: parts('Hello', 'there') },
+        { role: 'assistant', content: parts('Hi!') }, { role: 'user', content: [{ type: 'text', text: 'Weather?' }] },
+        asStrings[4], { role: 'tool', tool_call_id: 'c1', content: parts('Sunny', '20 C') }];
+    const want = await post(A.base, '/tokenize', { messages: asStrings });
+    const cpr = await post(A.base, '/v1/chat/completions', { model, messages: asParts, max_tokens: 1 });
+    check('content_parts_joined', want.status === 200 && cpr.status === 200 && cpr.json.usage.prompt_tokens === want.json.count,
+        () => `strings: ${want.json?.count} tokens; parts: ${cpr.status} ${cpr.text.slice(0, 300)}`);
+    const sdkParts = await client.chat.completions.create({ model, messages: asParts, max_tokens: 1 }).catch((e) => e);
+    check('content_parts_sdk', sdkParts.usage?.prompt_tokens === want.json.count, String(sdkParts.usage ? JSON.stringify(sdkParts.usage) : sdkParts));
+    const tkParts = await post(A.base, '/tokenize', { messages: asParts });
+    check('content_parts_tokenize', tkParts.status === 200 && tkParts.json.count === want.json.count, tkParts.text.slice(0, 200));
+    const dev = await post(A.base, '/v1/chat/completions', { model, max_tokens: 1,
+        messages: [{ role: 'developer', content: 'Be brief.\nBe kind.' }, ...asStrings.slice(1)] });
+    check('developer_role_is_system', dev.status === 200 && dev.json.usage.prompt_tokens === want.json.count,
+        () => `${dev.status} ${dev.text.slice(0, 300)}`);
+    for (const [name, part] of [['image_url', { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }],
+        ['input_audio', { type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }]]) {
+        const r = await post(A.base, '/v1/chat/completions', { model, messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, part] }] });
+        check(`content_part_${name}_refused`, r.status === 400 && errorShaped(r.json, 'messages') && r.json.error.message.includes(name) &&
+            r.json.error.message.includes('messages[0].content[1]'), () => `${r.status} ${r.text}`);
+    }
+    const badPart = await post(A.base, '/v1/chat/completions', { model, messages: [{ role: 'user', content: [{ type: 'text', text: 5 }] }] });
+    check('content_part_bad_text', badPart.status === 400 && errorShaped(badPart.json, 'messages') &&
+        badPart.json.error.message.includes('messages[0].content[0].text'), () => `${badPart.status} ${badPart.text}`);
+
+    // a client that half-closes its socket after the request (shutdown of its write side) still gets
+    // the whole answer, whole and streamed; only a failed write or a full close cancels
+    const req = (body) => { const b = JSON.stringify(body); return `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(b)}\r\nConnection: close\r\n\r\n${b}`; };
+    // (four longer requests first, so that both wait in the queue for a while, as under load)
+    const busyFour = [1, 2, 3, 4].map((i) => post(A.base, '/v1/chat/completions', { model, messages: user(`Busy ${i}`), max_tokens: 100 }));
+    for (let t = 0; t < 100 && (await (await fetch(A.base + '/health')).json()).slots_processing < 4; t++) await sleep(10);
+    const [hcWhole, hcStream] = await Promise.all([
+        rawExchange(A.port, req({ model, messages: user('Half closed'), max_tokens: 20 }), 15000, true),
+        rawExchange(A.port, req({ model, messages: user('Half closed'), max_tokens: 20, stream: true, stream_options: { include_usage: true } }), 15000, true)]);
+    check('half_close_whole_answer', /^HTTP\/1\.1 200/.test(hcWhole.got) && /"completion_tokens": ?20[,}]/.test(hcWhole.got),
+        () => `closed ${hcWhole.closed} after ${hcWhole.ms} ms: ${hcWhole.got.slice(0, 300)}`);
+    check('half_close_stream_answer', /^HTTP\/1\.1 200/.test(hcStream.got) && /"completion_tokens": ?20[,}]/.test(hcStream.got) &&
+        hcStream.got.includes('data: [DONE]'), () => `closed ${hcStream.closed} after ${hcStream.ms} ms: ${hcStream.got.slice(-300)}`);
+    await Promise.all(busyFour);
 
     // slowloris: headers that stop coming cost one connection until the idle timeout (3 s here)
     const slow = rawExchange(A.port, [[0, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n'], [200, 'Content-']], 8000);

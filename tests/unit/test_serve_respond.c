@@ -75,12 +75,16 @@ static void collected_free(collected *c) {
     for (int i = 0; i < 4; i++) sb_free(&c->args[i]);
 }
 
-/* Runs a scripted generation through the builder, fed in pieces of `step` bytes. */
-static int run(const char *text, size_t step, int stream, int in_think, int calls_as_content, qwen3_finish f,
-               sbuf *out, char **body) {
+/* The functions a request declares in most cases below. */
+static const char *const DECLARED[] = {"get_weather", "get_time", "f"};
+
+/* Runs a scripted generation through the builder, fed in pieces of `step` bytes; tools[n_tools]:
+ * the functions the request declared. */
+static int run_tools(const char *text, size_t step, int stream, int in_think, const char *const *tools, int n_tools,
+                     qwen3_finish f, sbuf *out, char **body) {
     srv_resp r;
     qwen3_err e = {0};
-    if (srv_resp_init(&r, 1, stream, 1, in_think, calls_as_content, "m", &e)) return -1;
+    if (srv_resp_init(&r, 1, stream, 1, in_think, tools, n_tools, "m", &e)) return -1;
     srv_resp_start(&r, out);
     size_t n = strlen(text);
     for (size_t i = 0; i < n; i += step) {
@@ -92,6 +96,12 @@ static int run(const char *text, size_t step, int stream, int in_think, int call
     if (body) *body = srv_resp_body(&r, f, &st, NULL);
     srv_resp_free(&r);
     return 0;
+}
+
+/* calls_as_content: the request declared no tools (tool_choice "none" renders none). */
+static int run(const char *text, size_t step, int stream, int in_think, int calls_as_content, qwen3_finish f,
+               sbuf *out, char **body) {
+    return run_tools(text, step, stream, in_think, DECLARED, calls_as_content ? 0 : 3, f, out, body);
 }
 
 static const char *TOOLS =
@@ -178,6 +188,49 @@ static void test_calls_as_content(void) {
           "respond_tool_choice_none_keeps_text", "%s", body ? body : "(none)");
     json_decref(b);
     free(body);
+}
+
+/* A call to a function the request did not declare (other tools declared, or none) stays text in
+ * content, whole and streamed; a declared one beside it is still a call. */
+static void test_undeclared_calls(void) {
+    static const char *text = "<tool_call>\n{\"name\": \"rm_rf\", \"arguments\": {\"path\": \"/\"}}\n</tool_call>\n"
+                              "<tool_call>\n{\"name\": \"search\", \"arguments\": {\"q\": \"x\"}}\n</tool_call>";
+    static const char *const search[] = {"search"};
+    for (int k = 0; k < 3; k++) { /* k 0: search declared; 1: only get_weather; 2: no tools */
+        const char *const *tools = k == 0 ? search : DECLARED;
+        int n_tools = k == 0 ? 1 : k == 1 ? 1 : 0;
+        char *body = NULL, name[64];
+        sbuf out = {0};
+        int rc = run_tools(text, 4, 0, 0, tools, n_tools, QWEN3_FINISH_STOP, NULL, &body) ||
+                 run_tools(text, 3, 1, 0, tools, n_tools, QWEN3_FINISH_STOP, &out, NULL);
+        json_error_t je;
+        json_t *b = body ? json_loads(body, 0, &je) : NULL;
+        json_t *c0 = json_array_get(json_object_get(b, "choices"), 0);
+        json_t *m = json_object_get(c0, "message");
+        json_t *tc = json_object_get(m, "tool_calls");
+        const char *content = json_string_value(json_object_get(m, "content"));
+        const char *fin = json_string_value(json_object_get(c0, "finish_reason"));
+        json_t *ev[64];
+        int done = 0, n = rc ? -1 : sse_events(out.s, ev, 64, &done);
+        collected c;
+        memset(&c, 0, sizeof c);
+        if (n > 0) collect(ev, n, &c);
+        int ok = !rc && content && strstr(content, "\"name\": \"rm_rf\"") && strstr(content, "<tool_call>") && n > 0 &&
+                 c.content.s && strstr(c.content.s, "\"name\": \"rm_rf\"");
+        if (k == 0)
+            ok = ok && json_array_size(tc) == 1 && !strcmp(fin, "tool_calls") && c.n_calls == 1 &&
+                 !strcmp(c.names[0], "search") &&
+                 !strcmp(json_string_value(json_object_get(json_object_get(json_array_get(tc, 0), "function"), "name")), "search");
+        else
+            ok = ok && !tc && !strcmp(fin, "stop") && c.n_calls == 0 && strstr(content, "\"name\": \"search\"") &&
+                 !strcmp(c.finish, "stop");
+        snprintf(name, sizeof name, "respond_undeclared_call_%s", k == 0 ? "other_declared" : k == 1 ? "wrong_tools" : "no_tools");
+        CHECK(ok, name, "rc %d body %s", rc, body ? body : "(none)");
+        if (n > 0) { collected_free(&c); for (int i = 0; i < n; i++) json_decref(ev[i]); }
+        sb_free(&out);
+        json_decref(b);
+        free(body);
+    }
 }
 
 /* Output that does not parse stays content, raw: broken call JSON, stray tags, an unclosed call. */
@@ -267,6 +320,7 @@ int main(void) {
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) test_tool_stream(steps[i]);
     test_tool_body();
     test_calls_as_content();
+    test_undeclared_calls();
     test_unparsable();
     test_utf8();
     test_in_think();

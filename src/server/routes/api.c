@@ -82,8 +82,10 @@ static char *tokenize_input(srv_http_req *q, json_t *body, size_t *len, srv_erro
     if (jx_bool(body, "add_generation_prompt", &agp, e) < 0 || jx_obj(body, "chat_template_kwargs", &kw, e) < 0 ||
         (kw && jx_bool(kw, "enable_thinking", &think, e) < 0))
         return NULL;
+    json_t *norm = srv_messages_normalize(msgs, e);
+    if (!norm) return NULL;
     json_t *r = json_object();
-    json_object_set(r, "messages", msgs);
+    json_object_set_new(r, "messages", norm);
     json_t *tools = json_object_get(body, "tools");
     if (tools) json_object_set(r, "tools", tools);
     json_object_set_new(r, "add_generation_prompt", json_boolean(agp));

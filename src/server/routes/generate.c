@@ -2,11 +2,14 @@
  *
  * The handler validates and tokenizes on the connection's thread (request.c), submits a job to the
  * engine (scheduler.c) and then either waits for the whole answer or streams it. A stream's reader
- * waits for the engine's text in 100 ms slices, checking between slices whether the client is
- * still there: a client that leaves releases its job, which cancels the generation and frees its
- * slot before the next step. While nothing comes (queued, a long prefill) it sends an SSE comment
- * every 2 s (a third of --timeout when that is shorter): that keeps proxies and the idle timeout
- * from closing a healthy stream, and a write to a vanished client fails at once. */
+ * waits for the engine's text in 100 ms slices, checking between slices whether the socket failed
+ * (srv_client_gone): a client that leaves releases its job, which cancels the generation and frees
+ * its slot before the next step. While nothing comes (queued, a long prefill) it sends an SSE
+ * comment every 2 s (a third of --timeout when that is shorter): that keeps proxies and the idle
+ * timeout from closing a healthy stream, and a write to a vanished client fails, which is how a
+ * closed client is told from one that only half-closed (shut its write side after the request, and
+ * still reads). A whole answer writes nothing until it is done, so it only stops early when the
+ * socket fails. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -136,8 +139,8 @@ static enum MHD_Result generate(srv_http_req *q, int chat) {
     }
     srv_resp resp;
     qwen3_err qe = {0};
-    if (srv_resp_init(&resp, chat, r.stream, r.include_usage, r.params.in_think, r.tool_choice == SRV_TOOLS_NONE,
-                      q->s->cfg.model_name, &qe)) {
+    if (srv_resp_init(&resp, chat, r.stream, r.include_usage, r.params.in_think, (const char *const *)r.tool_names,
+                      r.n_tools, q->s->cfg.model_name, &qe)) {
         srv_gen_req_free(&r);
         srv_fail(&e, 500, NULL, NULL, "%s", qe.msg);
         return srv_reply_error(q, &e, 0);
