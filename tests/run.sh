@@ -63,7 +63,7 @@ run_one() {
     fi
     if [ -n "$why" ]; then
         f=$((f + 1))
-        echo "  [$name] $why; last lines:"
+        echo "  [$name] FAIL $name: $why; last lines:"
         printf '%s\n' "$out" | tail -n 8 | sed 's/^/    /'
     fi
     printf '%-28s %4d passed %4d failed %4d skipped  (%ss)\n' "$name" "$p" "$f" "$s" "$((t1 - t0))"
