@@ -95,14 +95,22 @@ typedef struct qwen3_load_opts {
     int n_threads;       /* 0: number of physical cores */
     qwen3_dtype quant;   /* QWEN3_F32 (=0) keeps the stored types; Q8_0 or Q4 quantize at load */
     int fast;            /* 0: float weights (F32/F16/BF16) compute with float32 activations and a
-                            float32 KV cache, the exact reference path. 1: BF16 weights compute
-                            prefill products in bf16 (vdpbf16ps) and the KV cache is F16: about 2x
-                            faster prefill, logits within ~1e-2 of exact. Quantized weights (loaded
-                            or --quant) always take the fast path. */
+                            float32 KV cache, the exact reference path. 1: the KV cache is F16
+                            (and with batch_variant, BF16 prefill products run in bf16); logits
+                            within ~1e-2 of exact. Quantized weights (loaded or --quant) always
+                            take the fast path. */
     qwen3_dtype kv_type; /* KV cache values: 0 (= QWEN3_F32) keeps the default (F32 on the exact
                             path, F16 on the fast path); QWEN3_F16, or QWEN3_Q8_0 (blocks of 32
                             int8 with an f16 scale: ~0.27x the F32 cache; head_dim must be a
                             multiple of 32, else the load fails) */
+    int batch_variant;   /* 0 (default): batch-invariant. Every token's logits are a function of its
+                            own sequence alone, bit for bit: the same kernels whether it is computed
+                            in a long prefill, a decode step alone or beside other sequences, with or
+                            without a cached prefix (README: Determinism). 1: products over >= 16
+                            tokens (and MoE experts over >= 4) switch to the bf16 GEMM: faster
+                            prefill of BF16 / Q8_0 / Q4 weights on AVX512_BF16 CPUs, but a token's
+                            logits then depend on what shares its step. No effect on the exact
+                            path, which is always invariant. */
     /* Called (when set) as quantization at load advances: done of total layers (the embedding
      * counts as one), from the loading thread; for a progress display. */
     void (*progress)(void *ctx, int done, int total);

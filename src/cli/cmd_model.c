@@ -42,6 +42,7 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o) {
     }
     if (!strcmp(a, "--fast")) { o->load.fast = 1; return 1; }
     if (!strcmp(a, "--exact")) { o->load.fast = 0; return 1; }
+    if (!strcmp(a, "--batch-variant")) { o->load.batch_variant = 1; return 1; }
     return 0;
 }
 

@@ -17,13 +17,17 @@
 const char CLI_MODEL_FLAGS_FAST[] =
     MODEL_FLAGS_COMMON
     "                        (default: F16 on the fast path, F32 with --exact)\n"
-    "  --exact               float weights: float32 activations and KV cache (default: bf16\n"
-    "                        prefill and an F16 KV cache, as --fast)\n";
+    "  --exact               float weights: float32 activations and KV cache, the reference path\n"
+    "                        (default: an F16 KV cache, as --fast)\n"
+    "  --batch-variant       bf16 GEMM over >= 16 tokens: faster prefill, but a token's logits\n"
+    "                        depend on what shares its step (default: batch-invariant)\n";
 
 const char CLI_MODEL_FLAGS_EXACT[] =
     MODEL_FLAGS_COMMON
     "                        (default: F32, F16 with --fast)\n"
-    "  --fast                bf16 prefill and an F16 KV cache for float weights (default: exact float32)\n";
+    "  --fast                an F16 KV cache for float weights (default: exact float32)\n"
+    "  --batch-variant       with --fast or quantized weights: bf16 GEMM over >= 16 tokens, faster\n"
+    "                        prefill, but a token's logits depend on what shares its step\n";
 
 int cli_cpu_count(void) {
     cpu_set_t set;

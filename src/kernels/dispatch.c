@@ -4,7 +4,9 @@
  * Paths: (1) float32: F32/F16 weights always, BF16 weights in exact mode or over few tokens;
  * (2) integer: Q8_0/Q4 weights over few tokens, activations quantized to int8 blocks;
  * (3) bf16 GEMM: BF16/Q8_0/Q4 weights over >= kact.gemm_min tokens when the CPU has AVX512_BF16
- * and exact mode is off (quantized weights always take it: exactness means nothing for them).
+ * and exact mode is off (quantized weights always take it: exactness means nothing for them). The
+ * engine's batch-invariant default sets gemm_min to K_GEMM_NEVER, so the path depends on the weight
+ * type alone (kernels.h).
  * ISAs: AVX-512 (float tiles; VNNI integer dots and the BF16 GEMM where the CPU has them), AVX2 +
  * FMA + F16C (float tiles; integer dots with AVX-VNNI where present, else vpmaddubsw), scalar.
  * QWEN3_ISA=scalar|avx2|avx512 in the environment caps the pick.

@@ -55,13 +55,15 @@ int k_block_size(qwen3_dtype t);
  * re-used by every product over the same activations (q, k and v projections read one input).
  * `exact` selects the float32 kernels for float weights whatever n is (the reference tests' path);
  * otherwise products over >= gemm_min tokens (K_GEMM_MIN_TOKENS unless the caller lowers it) with
- * BF16, Q8_0 or Q4 weights run in bf16. The path depends on the batch, so decoding keeps the
- * threshold high: a few sequences decoding together get the same bits as each alone. MoE experts
+ * BF16, Q8_0 or Q4 weights run in bf16. That makes a token's bits depend on how many tokens share
+ * its product, so the engine's default (batch-invariant, see forward.c) sets gemm_min to
+ * K_GEMM_NEVER: every product of a type then takes one path whatever n is, and each kernel sums a
+ * (row, token) the same way for every n. The batch-variant option keeps the switch: MoE experts
  * see few tokens each in prefill (512 tokens x 8 of 128 experts: ~32, many under 16), and even a
- * quarter-filled 16-token tile beats a dot product per token: forward.c lowers it to
- * K_GEMM_MIN_EXPERT there (30B-A3B prefill ~200 -> ~400 tok/s). */
+ * quarter-filled 16-token tile beats a dot product per token, so it uses K_GEMM_MIN_EXPERT there. */
 #define K_GEMM_MIN_TOKENS 16
 #define K_GEMM_MIN_EXPERT 4
+#define K_GEMM_NEVER 0x7fffffff
 typedef struct kact {
     const float *x;
     int n;

@@ -18,7 +18,18 @@
  * path, bf16 or int8 on the fast path). Each sequence's new keys/values are appended to its cache
  * before attention, and a token at position p attends to positions 0..p of its own sequence.
  * In the last layer, once the keys and values of every token are cached, only the tokens whose
- * logits are asked for go on through attention output, MLP and the final norm (keep_rows). */
+ * logits are asked for go on through attention output, MLP and the final norm (keep_rows).
+ *
+ * Batch invariance (the default; qwen3_load_opts.batch_variant gives it up for a faster prefill): a
+ * token's logits are a function of its own sequence alone, bit for bit. Every step is per token or
+ * per (token, head) with arithmetic that does not look at the rest of the batch: norms, RoPE, the
+ * cache write, routing, the MoE combine; attention reads the token's own cache in blocks of 16
+ * positions aligned to position 0, one SIMD lane per query row (k_attn_rows), so neither the rows
+ * sharing a tile nor the number of tokens in the step change a row's sums; and every matrix product
+ * takes one kernel path per weight type whatever the number of tokens (gemm_min = K_GEMM_NEVER; each
+ * kernel sums a (row, token) the same way for any token count and row split). So a token gets the
+ * same bits in a long prefill, in a decode step alone or beside 63 other sequences, after a cached
+ * prefix or not, and as an MoE expert's only token or one of hundreds. */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -391,7 +402,8 @@ static int run_alloc(run *r, qwen3_err *e) {
         for (int i = 0; ok && i < r->nth; i++) {
             moe_scratch *ms = &r->ms[i];
             kact_init(&ms->act, !r->m->fast);
-            ms->act.gemm_min = K_GEMM_MIN_EXPERT; /* few tokens per expert: see kernels.h */
+            /* few tokens per expert: see kernels.h */
+            ms->act.gemm_min = r->m->batch_variant ? K_GEMM_MIN_EXPERT : K_GEMM_NEVER;
             ms->xe = malloc(sizeof(float) * T * H);
             ms->g = malloc(sizeof(float) * T * (size_t)c->moe_intermediate_size);
             ms->u = malloc(sizeof(float) * T * (size_t)c->moe_intermediate_size);
@@ -479,6 +491,7 @@ int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
     r.layer = -1;
     for (int t = 0; t < r.T; t++) r.rows[t] = t;
     kact_init(&r.act, !m->fast);
+    if (!m->batch_variant) r.act.gemm_min = K_GEMM_NEVER; /* batch invariance: see the header */
     int *keep = malloc(sizeof(int) * (size_t)r.T);
     if (!keep) { run_free(&r); return qerr(e, "out of memory for a batch of %d tokens", r.T); }
     int n_keep = needed_rows(items, n_items, keep);

@@ -64,6 +64,7 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
     if (o.quant != QWEN3_F32 && model_quantize(m, o.quant, &o, e)) goto fail;
     /* quantized weights have no exact path to keep: they always take the fast kernels */
     m->fast = o.fast || m->layers[0].wq.type == QWEN3_Q8_0 || m->layers[0].wq.type == QWEN3_Q4;
+    m->batch_variant = m->fast && o.batch_variant;
     m->kv_type = m->fast ? QWEN3_F16 : QWEN3_F32;
     if (o.kv_type != QWEN3_F32) {
         /* 0 (= QWEN3_F32) means the default above; an explicit F32 is spelt kv_exact by the CLI */
@@ -155,7 +156,9 @@ int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n) {
         qwen3_dtype_name(m->embed.type), qwen3_dtype_name(m->lm_head.type), qwen3_dtype_name(m->layers[0].wq.type),
         qwen3_dtype_name(m->layers[0].is_moe ? m->layers[0].egate[0].type : m->layers[0].gate.type),
         m->layers[0].is_moe ? ", router " : "", m->layers[0].is_moe ? qwen3_dtype_name(m->layers[0].router.type) : "",
-        m->fast ? "fast (bf16 prefill products, int8 activations for quantized decode)" : "exact (float32 activations)",
+        !m->fast ? "exact (float32 activations)"
+        : m->batch_variant ? "fast, batch-variant (bf16 GEMM over >= 16 tokens, int8 activations for fewer)"
+                           : "fast, batch-invariant (int8 activations for quantized weights, float32 for float weights)",
         qwen3_dtype_name(m->kv_type),
         total / 1e9, active / 1e9, bytes / 1048576.0, active_bytes / 1048576.0, qpool_size(m->pool),
         k_isa_name(k_active_isa()));

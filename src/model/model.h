@@ -40,6 +40,7 @@ struct qwen3_model {
     float rope_mscale;    /* attention factor applied to cos and sin (1 without YaRN) */
     qpool *pool;
     int fast;             /* fast kernels: bf16 prefill, int8 decode for quantized weights (qwen3_load_opts.fast) */
+    int batch_variant;    /* the bf16 GEMM over many tokens, results depend on the batch (qwen3_load_opts) */
     qwen3_dtype kv_type;  /* KV cache values: F32 on the exact path, F16 on the fast path, or as asked (F16, Q8_0) */
     qwen3_dtype quant;    /* the type the layers were quantized to at load (F32: none) */
     void **owned;         /* [n_owned] buffers of weights quantized at load time */
