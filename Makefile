@@ -4,6 +4,8 @@
 #   make SAN=1 test the same under AddressSanitizer + UndefinedBehaviorSanitizer (objects in build/san)
 #   make bench      benchmarks (bench/run.sh)
 #   make fuzz       rerun the fuzz corpora briefly (clang + libFuzzer)
+#   make install    PREFIX=/usr/local, DESTDIR: binary, header, static + shared library, qwen3.pc,
+#                   man page, bash completion (make uninstall removes them)
 #   CC=clang make   any C11 compiler; warnings are errors
 CC ?= cc
 SAN ?= 0
@@ -28,7 +30,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libqwen3.a
 BIN := $(BUILD)/qwen3
 
-.PHONY: all test bench fuzz clean demo qwen3
+.PHONY: all test bench fuzz clean demo qwen3 install uninstall shared
 ifeq ($(SAN),1)
 all: $(BIN) $(TEST_BIN)
 else
@@ -78,4 +80,51 @@ fuzz:
 clean:
 	rm -rf build qwen3
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+# ---- install: make install [PREFIX=/usr/local] [DESTDIR=staging root] ----------------------------
+# The binary, include/qwen3.h, libqwen3.a, libqwen3.so.MAJOR.MINOR.PATCH (soname libqwen3.so.MAJOR,
+# only the qwen3_* symbols exported), qwen3.pc, the man page and bash completion (both generated
+# from the help texts). The shared library is built from position-independent objects of its own.
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell sed -n 's/^\#define QWEN3_VERSION "\(.*\)"/\1/p' include/qwen3.h)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+SHLIB := $(BUILD)/libqwen3.so.$(VERSION)
+LIB_LDLIBS := -ljansson -lutf8proc -lmicrohttpd -lm -pthread
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(SHLIB): $(PIC_OBJ) scripts/libqwen3.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libqwen3.so.$(SOMAJOR) -Wl,--version-script=scripts/libqwen3.map \
+		-o $@ $(PIC_OBJ) $(LIB_LDLIBS)
+
+$(BUILD)/qwen3.1: $(BIN) scripts/gen_man.sh
+	scripts/gen_man.sh $(BIN) > $@
+
+$(BUILD)/qwen3.bash: $(BIN) scripts/gen_completion.sh
+	scripts/gen_completion.sh $(BIN) > $@
+
+shared: $(SHLIB)
+
+install: $(BIN) $(LIB) $(SHLIB) $(BUILD)/qwen3.1 $(BUILD)/qwen3.bash scripts/qwen3.pc.in
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/qwen3
+	install -m 644 include/qwen3.h $(DESTDIR)$(PREFIX)/include/qwen3.h
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libqwen3.a
+	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/libqwen3.so.$(VERSION)
+	ln -sfn libqwen3.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libqwen3.so.$(SOMAJOR)
+	ln -sfn libqwen3.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libqwen3.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' scripts/qwen3.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/qwen3.pc
+	install -m 644 $(BUILD)/qwen3.1 $(DESTDIR)$(PREFIX)/share/man/man1/qwen3.1
+	install -m 644 $(BUILD)/qwen3.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qwen3
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/qwen3 $(DESTDIR)$(PREFIX)/include/qwen3.h $(DESTDIR)$(PREFIX)/lib/libqwen3.a \
+		$(DESTDIR)$(PREFIX)/lib/libqwen3.so $(DESTDIR)$(PREFIX)/lib/libqwen3.so.$(SOMAJOR) \
+		$(DESTDIR)$(PREFIX)/lib/libqwen3.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/pkgconfig/qwen3.pc \
+		$(DESTDIR)$(PREFIX)/share/man/man1/qwen3.1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qwen3
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)

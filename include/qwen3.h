@@ -383,7 +383,28 @@ typedef struct qwen3_gen_params {
     int in_think;                 /* the prompt already opened <think> (Thinking-2507 templates) */
     const char *const *stop;      /* stop strings (not included in the output) */
     int n_stop;
+    int logprobs;                 /* 1: each generated token's log-probability (qwen3_gen_out.logprobs) */
+    int top_logprobs;             /* with logprobs: also the N most likely ids at each position
+                                     (0..QWEN3_MAX_TOP_LOGPROBS) */
+    int prompt_logprobs;          /* 1: every prompt token's log-probability given the tokens before
+                                     it (qwen3_gen_prompt_logprobs; top_logprobs applies). Turns
+                                     the prefix re-use off: the whole prompt is computed. */
 } qwen3_gen_params;
+
+/* A token's log-probability under the model: the log-softmax of the raw logits at its position (as
+ * the model computed them: before penalties, temperature and the top-k/top-p/min-p filters, over the
+ * ids the tokenizer knows), what evaluation harnesses score with. */
+#define QWEN3_MAX_TOP_LOGPROBS 20
+typedef struct qwen3_logprob {
+    int32_t id;
+    int forced;                   /* forced by the thinking budget: logprob and top are not computed
+                                     (logprob 0, n_top 0) */
+    float logprob;                /* NaN for the first prompt token (nothing before it) */
+    int n_top;                    /* the most likely ids at the position, most likely first (ties:
+                                     lower id first) */
+    int32_t top_ids[QWEN3_MAX_TOP_LOGPROBS];
+    float top_logprobs[QWEN3_MAX_TOP_LOGPROBS];
+} qwen3_logprob;
 
 typedef enum qwen3_finish {
     QWEN3_FINISH_NONE = 0,   /* still running */
@@ -421,9 +442,13 @@ typedef struct qwen3_gen_out {
     size_t text_len;
     const int32_t *ids;
     int n_ids;
+    const qwen3_logprob *logprobs; /* [n_ids] with params.logprobs, else NULL */
     qwen3_finish finish;     /* QWEN3_FINISH_NONE while running */
 } qwen3_gen_out;
 void qwen3_gen_take(qwen3_gen *g, qwen3_gen_out *out);
+/* With params.prompt_logprobs, after the first step: one entry per prompt token (*n of them);
+ * else NULL. Valid until qwen3_gen_free. */
+const qwen3_logprob *qwen3_gen_prompt_logprobs(const qwen3_gen *g, int *n);
 
 typedef struct qwen3_gen_stats {
     int prompt_tokens;       /* the whole prompt */

@@ -33,6 +33,8 @@ int cli_int(const char *flag, const char *s, long lo, long hi, long *out);
 int cli_float(const char *flag, const char *s, double lo, double hi, double *out);
 /* Parses "1,2,3" into a malloc'd array; errors name the flag and the bad element. */
 int cli_ids(const char *flag, const char *s, int32_t **ids, int *n);
+/* 1 when NO_COLOR is set and not empty (no-color.org): no ANSI colours then. */
+int cli_no_color(void);
 /* True when argv[i] is -h or --help. */
 int cli_is_help(const char *a);
 

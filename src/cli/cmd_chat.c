@@ -11,18 +11,22 @@
  *
  * Ctrl-C during an answer stops it (turn.c) and the partial answer stays in the history; at the
  * prompt it clears the line; Ctrl-D or /exit leaves. */
+#include <ctype.h>
 #include <errno.h>
 #include <histedit.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/turn.h"
 
 static const char *CHAT_HELP =
+    "  \"\"\"               begins a message of several lines; a line ending with \"\"\" ends it\n"
+    "  //TEXT            sends /TEXT as a message (a line starting with an unknown /word is refused)\n"
     "  /think            thinking mode (the default)\n"
     "  /no_think         non-thinking mode\n"
     "  /budget N         thinking budget of N tokens per answer (/budget off: none)\n"
@@ -33,8 +37,10 @@ static const char *CHAT_HELP =
 
 static void usage(void) {
     printf("usage: qwen3 chat MODEL [flags]\n\n"
-           "Interactive chat with line editing and history. The conversation's KV cache is kept between\n"
-           "turns: each answer only prefills what is new. Ctrl-C stops an answer.\n\n"
+           "Interactive chat with line editing and history (kept between runs in\n"
+           "$XDG_STATE_HOME/qwen3/chat_history, by default ~/.local/state/qwen3/chat_history). The\n"
+           "conversation's KV cache is kept between turns: each answer only prefills what is new. Ctrl-C\n"
+           "stops an answer. NO_COLOR (set and not empty) turns the dimmed reasoning off.\n\n"
            "Commands (a line that is exactly one of them):\n%s\n"
            "Flags:\n%s"
            "  --verbose             after each answer, print prompt and generation speed to stderr\n"
@@ -100,9 +106,10 @@ static void on_prompt_sigint(int sig) {
     prompt_sigint = 1;
 }
 
+static int continuing; /* inside a """ message: the prompt says so */
 static const char *prompt_fn(EditLine *el) {
     (void)el;
-    return ">>> ";
+    return continuing ? "... " : ">>> ";
 }
 
 typedef struct input {
@@ -110,7 +117,27 @@ typedef struct input {
     History *h;
     char *line; /* getline buffer for piped input */
     size_t cap;
+    char hist_path[4096]; /* "" : no history file */
 } input;
+
+/* $XDG_STATE_HOME/qwen3/chat_history (else ~/.local/state/qwen3/chat_history), its directories
+ * created; "" when there is no home to put it in. */
+static void history_path(char *out, size_t n) {
+    const char *st = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    char dir[4000];
+    out[0] = 0;
+    if (st && *st) snprintf(dir, sizeof dir, "%s", st);
+    else if (home && *home) snprintf(dir, sizeof dir, "%s/.local/state", home);
+    else return;
+    /* mkdir -p, one component at a time */
+    size_t len = strlen(dir);
+    if (len + sizeof "/qwen3" > sizeof dir) return;
+    memcpy(dir + len, "/qwen3", sizeof "/qwen3");
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') { *p = 0; mkdir(dir, 0700); *p = '/'; }
+    if (mkdir(dir, 0700) && errno != EEXIST) return;
+    snprintf(out, n, "%s/chat_history", dir);
+}
 
 /* Next line without its newline; NULL at end of input. An interrupted line comes back as "". */
 static const char *read_line(input *in) {
@@ -140,8 +167,47 @@ static const char *read_line(input *in) {
     if (n) {
         HistEvent ev;
         history(in->h, &ev, H_ENTER, in->line);
+        if (in->hist_path[0]) history(in->h, &ev, H_SAVE, in->hist_path); /* every line: a crash keeps it */
     }
     return in->line;
+}
+
+/* The next message or command: a line, or with a line starting with \"\"\" every line up to one
+ * ending with \"\"\" (the quotes dropped, the lines joined by newlines), as Ollama reads them.
+ * malloc'd; NULL at end of input (a message cut short by it is dropped, with a note). */
+static char *read_message(input *in) {
+    const char *t = read_line(in);
+    if (!t) return NULL;
+    if (strncmp(t, "\"\"\"", 3)) return strdup(t);
+    char *m = NULL;
+    size_t len = 0;
+    for (t += 3;;) {
+        size_t n = strlen(t);
+        int last = n >= 3 && !strcmp(t + n - 3, "\"\"\"");
+        if (last) n -= 3;
+        char *nm = realloc(m, len + n + 2);
+        if (!nm) { free(m); return NULL; }
+        m = nm;
+        memcpy(m + len, t, n);
+        len += n;
+        m[len] = 0;
+        if (last) return m;
+        m[len++] = '\n';
+        m[len] = 0;
+        continuing = 1;
+        prompt_sigint = 0;
+        t = read_line(in);
+        continuing = 0;
+        if (t && prompt_sigint) { /* Ctrl-C inside the message drops it */
+            free(m);
+            return strdup("");
+        }
+        if (!t) {
+            fprintf(stderr, "qwen3: the input ended inside a \"\"\" message; it was not sent\n");
+            free(m);
+            return NULL;
+        }
+    }
 }
 
 /* ---- the session ---- */
@@ -230,7 +296,8 @@ done:
     return rc;
 }
 
-/* Handles a command line; returns 1 when it was one, 2 for /exit, 0 when the line is a message. */
+/* Handles a command line; returns 1 when it was one (or an unknown /word, refused), 2 for /exit,
+ * 0 when the line is a message. */
 static int command(session *s, const char *line) {
     const char *arg = strchr(line, ' ');
     size_t w = arg ? (size_t)(arg - line) : strlen(line);
@@ -267,7 +334,18 @@ static int command(session *s, const char *line) {
         return 1;
     }
     if ((IS("/exit") || IS("/quit") || IS("/bye")) && !arg) return 2;
+    /* Qwen3's soft switches inside a message reach the model */
+    if ((IS("/think") || IS("/no_think")) && arg) return 0;
 #undef IS
+    /* any other /word (letters, digits, _ and -) at the start of a line is a mistyped command, not
+     * a message; a path such as /usr/bin or a line starting with // is text */
+    size_t k = 1;
+    while (k < w && (isalnum((unsigned char)line[k]) || line[k] == '_' || line[k] == '-')) k++;
+    if (line[0] == '/' && w > 1 && k == w) {
+        fprintf(stderr, "qwen3: unknown command '%.*s' (/help lists them; start the line with // to send it as "
+                        "a message)\n", (int)w, line);
+        return 1;
+    }
     return 0;
 }
 
@@ -278,6 +356,7 @@ int cmd_chat(int argc, char **argv) {
     cli_gen_opts_init(&go);
     session s = {0};
     input in = {0};
+    char *msgbuf = NULL;
     int verbose = 0, rc = 2;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) { usage(); cli_gen_opts_free(&go); return 0; }
@@ -305,7 +384,7 @@ int cmd_chat(int argc, char **argv) {
     s.system = go.system ? strdup(go.system) : NULL;
     s.go = &go;
     s.verbose = verbose;
-    s.color = isatty(STDOUT_FILENO);
+    s.color = isatty(STDOUT_FILENO) && !cli_no_color();
     int tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     if (tty) {
         in.el = el_init("qwen3", stdin, stdout, stderr);
@@ -318,6 +397,8 @@ int cmd_chat(int argc, char **argv) {
         el_set(in.el, EL_HIST, history, in.h);
         el_set(in.el, EL_SIGNAL, 1);
         el_source(in.el, NULL); /* ~/.editrc, as other libedit programs */
+        history_path(in.hist_path, sizeof in.hist_path);
+        if (in.hist_path[0]) history(in.h, &ev, H_LOAD, in.hist_path); /* absent the first time */
         printf("qwen3 chat: %s (%s mode). /help for commands, Ctrl-D to leave.\n", s.dir,
                s.thinking ? "thinking" : "non-thinking");
     }
@@ -329,12 +410,14 @@ int cmd_chat(int argc, char **argv) {
     sigaction(SIGINT, &sa, &old);
     rc = 0;
     for (;;) {
-        const char *line = read_line(&in);
+        free(msgbuf);
+        char *line = msgbuf = read_message(&in);
         if (!line) break;
         if (!*line) continue;
-        int c = command(&s, line);
+        int c = line[0] == '/' && line[1] == '/' ? 0 : command(&s, line);
         if (c == 2) break;
         if (c == 1) continue;
+        if (line[0] == '/' && line[1] == '/') line++; /* "//text" sends "/text" */
         if (conv_push(&s.c, "user", line, NULL)) { rc = cli_fail("out of memory"); break; }
         if (answer(&s)) msg_free(&s.c.m[--s.c.n]); /* the turn did not run: forget the question */
         fflush(stdout);
@@ -342,6 +425,7 @@ int cmd_chat(int argc, char **argv) {
     if (tty) fputc('\n', stdout);
     sigaction(SIGINT, &old, NULL);
 out:
+    free(msgbuf);
     if (in.el) el_end(in.el);
     if (in.h) history_end(in.h);
     free(in.line);

@@ -224,7 +224,7 @@ int cmd_run(int argc, char **argv) {
     t.parse = !raw;
     t.in_think = in_think;
     t.hide_thinking = go.hide_thinking;
-    t.color = !as_json && isatty(STDOUT_FILENO);
+    t.color = !as_json && isatty(STDOUT_FILENO) && !cli_no_color();
     if (cli_turn_run(m, tok, seq, ids, n_ids, &p, &t)) goto done;
     if (as_json) print_json(&t, tok, raw, &p.sampling);
     rc = t.interrupted ? 130 : 0;

@@ -2,6 +2,7 @@
  * so every --help lists the same flags) and the thread count's check against the machine. */
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,4 +62,9 @@ void cli_quant_progress(qwen3_load_opts *o) {
     if (!isatty(STDERR_FILENO)) return;
     o->progress = quant_progress;
     o->progress_ctx = (void *)qwen3_dtype_name(o->quant);
+}
+
+int cli_no_color(void) {
+    const char *v = getenv("NO_COLOR");
+    return v && *v;
 }

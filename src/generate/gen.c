@@ -27,6 +27,7 @@
  * atomic flag, so it may be called from any thread or from a signal handler; the step and take
  * notice it. */
 #include <stdatomic.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -61,6 +62,13 @@ struct qwen3_gen {
     int32_t *ids;
     int n_ids, cap_ids;
     int taken;               /* the output was handed out: clear it before adding more */
+    int logprobs, top;       /* params.logprobs, params.top_logprobs */
+    float *raw;              /* [model vocab] the logits before the sampler touches them (logprobs) */
+    qwen3_logprob *lp;       /* [cap_lp] one per id in ids */
+    int cap_lp;
+    int plp_todo;            /* the prompt's logprobs are still to be computed (first step) */
+    int n_prompt;
+    qwen3_logprob *plp;      /* [n_prompt] the prompt's logprobs */
     qwen3_finish finish;
     atomic_int cancel;
     qwen3_gen_stats st;
@@ -109,8 +117,55 @@ static int end(qwen3_gen *g, qwen3_finish why, int after_stop_string) {
 
 /* Emits one generated token. Returns 1 when the budget asks for the stop text now, 0 when not,
  * -1 for lack of memory. */
+/* The log-probability of id and the top most likely ids in logits[0, n) (see qwen3_logprob). */
+static void logprob_fill(const float *logits, int n, int32_t id, int top, qwen3_logprob *out) {
+    float mx = scan_max(logits, n);
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += exp((double)logits[i] - mx);
+    double lse = mx + log(sum);
+    out->id = id;
+    out->forced = 0;
+    out->logprob = (float)(logits[id] - lse);
+    out->n_top = 0;
+    /* insertion into a sorted list of at most `top`: one compare per id once the list is full */
+    for (int i = 0; i < n && top > 0; i++) {
+        float v = logits[i];
+        int k = out->n_top;
+        if (k == top && !(v > out->top_logprobs[k - 1])) continue;
+        if (k < top) out->n_top++;
+        else k--;
+        while (k > 0 && v > out->top_logprobs[k - 1]) {
+            out->top_logprobs[k] = out->top_logprobs[k - 1];
+            out->top_ids[k] = out->top_ids[k - 1];
+            k--;
+        }
+        out->top_logprobs[k] = v;
+        out->top_ids[k] = i;
+    }
+    for (int k = 0; k < out->n_top; k++) out->top_logprobs[k] = (float)(out->top_logprobs[k] - lse);
+}
+
+/* The logprob entry of the next id emitted (its slot, kept beside ids). NULL for lack of memory. */
+static qwen3_logprob *next_lp(qwen3_gen *g) {
+    if (g->n_ids >= g->cap_lp) {
+        int c = g->cap_lp ? 2 * g->cap_lp : 64;
+        while (c <= g->n_ids) c *= 2;
+        qwen3_logprob *nv = realloc(g->lp, sizeof *nv * (size_t)c);
+        if (!nv) return NULL;
+        g->lp = nv;
+        g->cap_lp = c;
+    }
+    return &g->lp[g->n_ids];
+}
+
 static int emit(qwen3_gen *g, int32_t id, int forced) {
     clear_taken(g);
+    if (g->logprobs) {
+        qwen3_logprob *l = next_lp(g);
+        if (!l) return -1;
+        if (forced) *l = (qwen3_logprob){.id = id, .forced = 1};
+        else logprob_fill(g->raw, g->smp.n_vocab, id, g->top, l);
+    }
     if (push_id(&g->ids, &g->n_ids, &g->cap_ids, id) || sampler_note(&g->smp, id, 1)) return -1;
     g->st.generated_tokens++;
     if (!forced && (id == g->eos[0] || id == g->eos[1])) return end(g, QWEN3_FINISH_STOP, 0);
@@ -166,6 +221,10 @@ qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *
     if (p->max_tokens < 0) { qerr(e, "gen: max_tokens must be >= 0 (0: until the context is full), got %d", p->max_tokens); return NULL; }
     if (p->think_budget < -1) { qerr(e, "gen: think_budget must be >= 0, or -1 for no budget; got %d", p->think_budget); return NULL; }
     if (p->think_grace < 0) { qerr(e, "gen: think_grace must be >= 0, got %d", p->think_grace); return NULL; }
+    if (p->top_logprobs < 0 || p->top_logprobs > QWEN3_MAX_TOP_LOGPROBS) {
+        qerr(e, "gen: top_logprobs must be in [0, %d], got %d", QWEN3_MAX_TOP_LOGPROBS, p->top_logprobs);
+        return NULL;
+    }
 
     qwen3_gen *g = calloc(1, sizeof *g);
     if (!g) { qerr(e, "gen: out of memory"); return NULL; }
@@ -179,6 +238,9 @@ qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *
     if (sampler_init(&g->smp, &p->sampling, n_tok < vocab ? n_tok : vocab, e)) { free(g); return NULL; }
     if (stop_init(&g->stop, p->stop, p->n_stop, e)) goto fail;
     g->logits = malloc(sizeof *g->logits * (size_t)vocab);
+    g->logprobs = p->logprobs != 0;
+    g->top = p->top_logprobs;
+    if (g->logprobs && !(g->raw = malloc(sizeof *g->raw * (size_t)vocab))) { qerr(e, "gen: out of memory"); goto fail; }
     g->piece_cap = tok ? qwen3_detok_cap(tok) : 8;
     g->piece = malloc(g->piece_cap);
     if (!g->logits || !g->piece) { qerr(e, "gen: out of memory"); goto fail; }
@@ -206,7 +268,9 @@ qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *
     /* prefix re-use */
     int have = qwen3_seq_len(seq), same = 0;
     const int32_t *cached = qwen3_seq_tokens(seq);
-    while (same < have && same < n_prompt - 1 && cached[same] == prompt[same]) same++;
+    while (!p->prompt_logprobs && same < have && same < n_prompt - 1 && cached[same] == prompt[same]) same++;
+    g->n_prompt = n_prompt;
+    g->plp_todo = p->prompt_logprobs != 0;
     if (qwen3_seq_truncate(seq, same, e)) goto fail;
     g->st.prompt_tokens = n_prompt;
     g->st.cached_tokens = same;
@@ -237,6 +301,9 @@ void qwen3_gen_free(qwen3_gen *g) {
     free(g->pending);
     free(g->text.s);
     free(g->ids);
+    free(g->raw);
+    free(g->lp);
+    free(g->plp);
     free(g);
 }
 
@@ -253,6 +320,38 @@ static int check_done(qwen3_gen *g) {
     return g->finish != QWEN3_FINISH_NONE;
 }
 
+/* The prompt's logprobs: its tokens but the last go through the model in chunks with the logits of
+ * every position (a chunk at a time, so memory stays CHUNK x vocab whatever the prompt's length);
+ * the last token stays pending for the step's batched forward, whose logits give the first
+ * generated token. */
+static int prompt_logprobs(qwen3_model *m, qwen3_gen *g, qwen3_err *e) {
+    enum { CHUNK = 32 };
+    int n = g->n_prompt, vocab = qwen3_model_config(m)->vocab_size;
+    g->plp_todo = 0;
+    g->plp = calloc((size_t)n, sizeof *g->plp);
+    float *buf = n > 1 ? malloc(sizeof *buf * (size_t)CHUNK * (size_t)vocab) : NULL;
+    if (!g->plp || (n > 1 && !buf)) { free(buf); return qerr(e, "gen: out of memory for the prompt's logprobs"); }
+    g->plp[0] = (qwen3_logprob){.id = g->pending[0], .logprob = NAN};
+    double t0 = now_s();
+    for (int s = 0; s < n - 1; s += CHUNK) {
+        int k = n - 1 - s < CHUNK ? n - 1 - s : CHUNK;
+        qwen3_batch_item it = {g->seq, g->pending + s, k, QWEN3_LOGITS_ALL, buf};
+        if (qwen3_forward(m, &it, 1, e)) { free(buf); return -1; }
+        for (int j = 0; j < k; j++)
+            logprob_fill(buf + (size_t)j * vocab, g->smp.n_vocab, g->pending[s + j + 1], g->top, &g->plp[s + j + 1]);
+    }
+    free(buf);
+    memmove(g->pending, g->pending + (n - 1), sizeof *g->pending * (size_t)(g->n_pending - (n - 1)));
+    g->n_pending -= n - 1;
+    g->st.prefill_seconds += now_s() - t0;
+    return 0;
+}
+
+const qwen3_logprob *qwen3_gen_prompt_logprobs(const qwen3_gen *g, int *n) {
+    *n = g->plp ? g->n_prompt : 0;
+    return g->plp;
+}
+
 int qwen3_gen_step(qwen3_model *m, qwen3_gen **gens, int n, qwen3_err *e) {
     if (n < 0 || (n > 0 && !gens)) return qerr(e, "gen_step: bad list of %d generations", n);
     qwen3_batch_item local[16], *items = n <= 16 ? local : malloc(sizeof *items * (size_t)n);
@@ -267,6 +366,7 @@ int qwen3_gen_step(qwen3_model *m, qwen3_gen **gens, int n, qwen3_err *e) {
         qwen3_gen *g = gens[i];
         if (!g || check_done(g)) continue;
         if (g->m != m) { rc = qerr(e, "gen_step: generation %d belongs to another model", i); goto out; }
+        if (g->plp_todo && prompt_logprobs(m, g, e)) { g->finish = QWEN3_FINISH_CANCEL; rc = -1; goto out; }
         if (qwen3_seq_len(g->seq) + g->n_pending > qwen3_seq_capacity(g->seq)) {
             clear_taken(g);
             if (end(g, QWEN3_FINISH_LENGTH, 0)) { rc = qerr(e, "gen_step: out of memory"); goto out; }
@@ -287,6 +387,7 @@ int qwen3_gen_step(qwen3_model *m, qwen3_gen **gens, int n, qwen3_err *e) {
         g->prefill = 0;
         g->n_pending = 0;
         if (check_done(g)) continue;
+        if (g->logprobs) memcpy(g->raw, g->logits, sizeof *g->raw * (size_t)g->smp.n_vocab);
         int32_t id = sampler_sample(&g->smp, g->logits);
         g->pending[g->n_pending++] = id; /* cap_pending >= 1: it held this step's input */
         int f = emit(g, id, 0);
@@ -312,6 +413,7 @@ void qwen3_gen_take(qwen3_gen *g, qwen3_gen_out *out) {
     out->text_len = g->text.len;
     out->ids = g->ids;
     out->n_ids = g->n_ids;
+    out->logprobs = g->logprobs ? g->lp : NULL;
     out->finish = g->finish;
     g->taken = 1;
 }

@@ -11,6 +11,7 @@
 
 void srv_gen_req_free(srv_gen_req *r) {
     free(r->prompt);
+    free(r->echo_text);
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
     free(r->stop);
     for (int i = 0; i < r->n_tools; i++) free(r->tool_names[i]);
@@ -229,7 +230,7 @@ int srv_parse_chat(const srv_model_info *info, json_t *body, srv_gen_req *r, srv
         return -1;
     }
     r->thinking = info->chat_kind == QWEN3_CHAT_QWEN3 ? think : info->chat_kind == QWEN3_CHAT_THINKING_2507;
-    if (parse_common(info, body, r, e)) return -1;
+    if (parse_common(info, body, r, e) || srv_parse_logprobs(body, 1, r, e) || srv_check_unsupported(body, 1, e)) return -1;
 
     json_t *tools;
     if (parse_tools(body, r, &tools, e)) return -1;
@@ -267,6 +268,8 @@ int srv_parse_completion(const srv_model_info *info, json_t *body, srv_gen_req *
     if (!json_is_string(p))
         return srv_bad(e, "prompt", "'prompt' must be a string (or an array of one string), got %s", jx_type_name(p));
     r->thinking = 0;
-    if (parse_common(info, body, r, e)) return -1;
+    if (parse_common(info, body, r, e) || srv_parse_logprobs(body, 0, r, e) || srv_check_unsupported(body, 0, e)) return -1;
+    if (r->echo && !(r->echo_text = strndup(json_string_value(p), json_string_length(p))))
+        return srv_fail(e, 500, NULL, NULL, "out of memory");
     return tokenize_prompt(info, json_string_value(p), json_string_length(p), "prompt", r, e);
 }

@@ -36,6 +36,8 @@ typedef struct srv_gen_req {
     qwen3_gen_params params; /* params.stop points into stop[] */
     char **stop;             /* malloc'd strings */
     int n_stop;
+    int echo;                /* completions: the prompt text comes first in the answer */
+    char *echo_text;         /* malloc'd: that prompt text (with echo) */
 } srv_gen_req;
 
 /* Parses a chat completion request. Rules beyond the field types:
@@ -58,6 +60,12 @@ int srv_parse_completion(const srv_model_info *info, json_t *body, srv_gen_req *
 
 void srv_gen_req_free(srv_gen_req *r);
 
+/* options.c: chat's logprobs (bool) + top_logprobs (0..20), or completions' logprobs (0..20) + echo,
+ * into r->params / r->echo. 0, or -1 with a 400 naming the field. */
+int srv_parse_logprobs(json_t *body, int chat, srv_gen_req *r, srv_error *e);
+/* options.c: a 400 naming the first option set to a non-neutral value that this server does not
+ * implement (response_format, logit_bias, suffix, grammar, ...). 0 when there is none. */
+int srv_check_unsupported(json_t *body, int chat, srv_error *e);
 /* messages.c: the messages as the template reads them (a new array; the caller decrefs it): list
  * content joined into a string (text parts, "\n" between them; other part types are a 400 naming
  * them), role "developer" -> "system". NULL with e filled. */

@@ -2,6 +2,7 @@
  * All JSON goes through jansson, so escaping is never hand-made; strings pass jx_string, which
  * cannot fail on a stray byte. The parser's deltas are whole UTF-8 characters, so no chunk ever
  * carries half of one. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ oom:
 
 void srv_resp_free(srv_resp *r) {
     qwen3_chat_parser_free(r->parser);
+    json_decref(r->lp);
     for (int i = 0; i < r->n_tools; i++) free(r->tools[i]);
     free(r->tools);
     sb_free(&r->reasoning);
@@ -303,7 +305,7 @@ char *srv_resp_body(srv_resp *r, qwen3_finish f, const qwen3_gen_stats *st, size
     } else {
         json_object_set_new(ch, "text", jx_string(content, r->content.len));
     }
-    json_object_set_new(ch, "logprobs", json_null());
+    json_object_set_new(ch, "logprobs", r->lp ? json_incref(r->lp) : json_null());
     json_object_set_new(ch, "finish_reason", json_string(srv_finish_name(r, f)));
     json_t *arr = json_array();
     json_array_append_new(arr, ch);
@@ -312,6 +314,119 @@ char *srv_resp_body(srv_resp *r, qwen3_finish f, const qwen3_gen_stats *st, size
     char *s = jx_dump(b, len);
     json_decref(b);
     return s;
+}
+
+/* ---- log-probabilities --------------------------------------------------------------------------- */
+
+/* OpenAI writes -9999 for a probability of 0 */
+static json_t *lp_value(float v) { return json_real(isfinite(v) ? v : -9999.0); }
+
+static json_t *token_text(const srv_resp *r, int32_t id) {
+    size_t n = 0;
+    const char *b = qwen3_token_bytes(r->tok, id, &n);
+    return jx_string(b ? b : "", b ? n : 0);
+}
+
+static json_t *token_bytes(const srv_resp *r, int32_t id) {
+    size_t n = 0;
+    const unsigned char *b = (const unsigned char *)qwen3_token_bytes(r->tok, id, &n);
+    json_t *a = json_array();
+    for (size_t i = 0; b && i < n; i++) json_array_append_new(a, json_integer(b[i]));
+    return a;
+}
+
+/* Chat: {"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}]} */
+static json_t *chat_entry(const srv_resp *r, const qwen3_logprob *l) {
+    json_t *o = json_pack("{s:o, s:o, s:o}", "token", token_text(r, l->id), "logprob", lp_value(l->logprob), "bytes",
+                          token_bytes(r, l->id));
+    json_t *top = json_array();
+    for (int k = 0; k < l->n_top; k++)
+        json_array_append_new(top, json_pack("{s:o, s:o, s:o}", "token", token_text(r, l->top_ids[k]), "logprob",
+                                             lp_value(l->top_logprobs[k]), "bytes", token_bytes(r, l->top_ids[k])));
+    json_object_set_new(o, "top_logprobs", top);
+    return o;
+}
+
+/* Characters a token's bytes start (UTF-8 lead bytes), for text_offset. */
+static long chars_of(const srv_resp *r, int32_t id) {
+    size_t n = 0;
+    const unsigned char *b = (const unsigned char *)qwen3_token_bytes(r->tok, id, &n);
+    long c = 0;
+    for (size_t i = 0; b && i < n; i++) c += (b[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* The records of n tokens in the response's shape (a fresh object: chat {"content": [...]},
+ * completions the four parallel arrays). */
+static json_t *lp_block(srv_resp *r, const qwen3_logprob *lp, int n) {
+    if (r->chat) {
+        json_t *a = json_array();
+        for (int i = 0; i < n; i++) json_array_append_new(a, chat_entry(r, &lp[i]));
+        return json_pack("{s:o}", "content", a);
+    }
+    json_t *toks = json_array(), *vals = json_array(), *tops = json_array(), *offs = json_array();
+    for (int i = 0; i < n; i++) {
+        const qwen3_logprob *l = &lp[i];
+        json_array_append_new(toks, token_text(r, l->id));
+        int none = isnan(l->logprob); /* the first prompt token has no probability */
+        json_array_append_new(vals, none ? json_null() : lp_value(l->logprob));
+        json_t *t = none ? json_null() : json_object();
+        for (int k = 0; !none && k < l->n_top; k++) {
+            json_t *key = token_text(r, l->top_ids[k]);
+            json_object_set_new(t, json_string_value(key), lp_value(l->top_logprobs[k]));
+            json_decref(key);
+        }
+        json_array_append_new(tops, t);
+        json_array_append_new(offs, json_integer(r->lp_chars));
+        r->lp_chars += chars_of(r, l->id);
+    }
+    return json_pack("{s:o, s:o, s:o, s:o}", "tokens", toks, "token_logprobs", vals, "top_logprobs", tops, "text_offset",
+                     offs);
+}
+
+int srv_resp_logprobs_on(srv_resp *r, const qwen3_tokenizer *tok) {
+    r->tok = tok;
+    r->lp = r->chat ? json_pack("{s:[]}", "content")
+                    : json_pack("{s:[], s:[], s:[], s:[]}", "tokens", "token_logprobs", "top_logprobs", "text_offset");
+    return r->lp ? 0 : -1;
+}
+
+int srv_resp_logprobs(srv_resp *r, const qwen3_logprob *lp, int n, sbuf *out, qwen3_err *err) {
+    if (!r->lp || n <= 0) return 0;
+    json_t *b = lp_block(r, lp, n);
+    if (!b) return qerr(err, "out of memory");
+    const char *key;
+    json_t *v;
+    json_object_foreach(b, key, v) json_array_extend(json_object_get(r->lp, key), v);
+    if (r->stream) {
+        srv_resp_start(r, out);
+        json_t *c = chunk(r, r->chat ? json_object() : json_string(""), NULL);
+        json_object_set(json_array_get(json_object_get(c, "choices"), 0), "logprobs", b);
+        emit(r, out, c);
+    }
+    json_decref(b);
+    if (r->oom || (out && out->oom)) return qerr(err, "out of memory");
+    return 0;
+}
+
+int srv_resp_echo(srv_resp *r, const char *prompt, size_t len, const qwen3_logprob *lp, int n, sbuf *out,
+                  qwen3_err *err) {
+    if (r->chat) return 0;
+    sb_put(&r->content, prompt, len);
+    json_t *b = r->lp && lp ? lp_block(r, lp, n) : NULL;
+    if (b) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(b, key, v) json_array_extend(json_object_get(r->lp, key), v);
+    }
+    if (r->stream) {
+        json_t *c = chunk(r, jx_string(prompt, len), NULL);
+        if (b) json_object_set(json_array_get(json_object_get(c, "choices"), 0), "logprobs", b);
+        emit(r, out, c);
+    }
+    json_decref(b);
+    if (r->oom || (out && out->oom) || r->content.oom) return qerr(err, "out of memory");
+    return 0;
 }
 
 void srv_resp_stream_error(sbuf *out, const char *body) {

@@ -34,6 +34,11 @@ typedef struct srv_resp {
     int n_calls, cap_calls;
     int started;               /* the role chunk is out */
     int oom;
+    /* log-probabilities (srv_resp_logprobs_on): chat {"content": [entries]}, completions
+     * {"tokens", "token_logprobs", "top_logprobs", "text_offset"} */
+    const qwen3_tokenizer *tok;
+    json_t *lp;
+    long lp_chars;             /* completions: characters of the text so far (text_offset) */
 } srv_resp;
 
 /* in_think: the prompt opened <think> (the output starts inside reasoning). tools[n_tools]: the
@@ -51,6 +56,16 @@ int srv_resp_feed(srv_resp *r, const char *text, size_t len, sbuf *out, qwen3_er
 int srv_resp_finish(srv_resp *r, qwen3_finish f, const qwen3_gen_stats *st, sbuf *out, qwen3_err *err);
 /* The whole non-streaming body (after srv_resp_finish), malloc'd. */
 char *srv_resp_body(srv_resp *r, qwen3_finish f, const qwen3_gen_stats *st, size_t *len);
+/* Turns log-probabilities on (tok gives the tokens' text). */
+int srv_resp_logprobs_on(srv_resp *r, const qwen3_tokenizer *tok);
+/* Adds n tokens' records (after the text they belong to was fed); when streaming, appends one chunk
+ * carrying them (with an empty delta). */
+int srv_resp_logprobs(srv_resp *r, const qwen3_logprob *lp, int n, sbuf *out, qwen3_err *err);
+/* Completions' echo: the prompt's text first, with its tokens' records when lp is not NULL. Call
+ * before any generated text. */
+int srv_resp_echo(srv_resp *r, const char *prompt, size_t len, const qwen3_logprob *lp, int n, sbuf *out,
+                  qwen3_err *err);
+
 /* An SSE event carrying an error object (for a failure after the stream began). */
 void srv_resp_stream_error(sbuf *out, const char *body);
 

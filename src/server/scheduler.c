@@ -28,6 +28,10 @@ struct srv_job {
     pthread_cond_t cond;     /* signalled when text arrives or the job ends */
     sbuf text;               /* everything generated so far */
     size_t read;             /* bytes the connection has taken */
+    sbuf lp;                 /* qwen3_logprob records of the generated tokens (params.logprobs) */
+    size_t lp_read;
+    sbuf plp;                /* qwen3_logprob records of the prompt (params.prompt_logprobs) */
+    int plp_taken;
     int done, failed, cancel;
     char error[1024];
     qwen3_finish finish;
@@ -70,6 +74,8 @@ static void job_free(srv_job *j) {
     for (int i = 0; i < j->n_stop; i++) free(j->stop[i]);
     free(j->stop);
     sb_free(&j->text);
+    sb_free(&j->lp);
+    sb_free(&j->plp);
     pthread_cond_destroy(&j->cond);
     free(j);
 }
@@ -195,12 +201,18 @@ static void *engine(void *arg) {
             qwen3_gen_take(sl->gen, &o);
             produced += o.n_ids;
             if (o.n_ids && j->t_first == 0) j->t_first = t1;
+            /* log-probabilities before the text they belong to: a reader that sees the text sees them */
+            if (o.logprobs && o.n_ids) sb_put(&j->lp, (const char *)o.logprobs, sizeof *o.logprobs * (size_t)o.n_ids);
+            int np = 0;
+            const qwen3_logprob *pl = j->plp.len ? NULL : qwen3_gen_prompt_logprobs(sl->gen, &np);
+            if (pl) sb_put(&j->plp, (const char *)pl, sizeof *pl * (size_t)np);
             if (o.text_len) {
                 sb_put(&j->text, o.text, o.text_len);
                 pthread_cond_broadcast(&j->cond);
             }
             if (rc) retire(s, sl, QWEN3_FINISH_STOP, e.msg);
-            else if (j->text.oom) retire(s, sl, QWEN3_FINISH_STOP, "out of memory for the generated text");
+            else if (j->text.oom || j->lp.oom || j->plp.oom)
+                retire(s, sl, QWEN3_FINISH_STOP, "out of memory for the generated text");
             else if (o.finish != QWEN3_FINISH_NONE) retire(s, sl, o.finish, NULL);
         }
         srv_metrics_step(s->met, produced, t1 - t0);
@@ -342,6 +354,19 @@ int srv_job_wait(srv_job *j, sbuf *text, int timeout_ms, srv_job_news *news) {
     snprintf(news->error, sizeof news->error, "%s", j->error);
     pthread_mutex_unlock(job_mu);
     return news_;
+}
+
+void srv_job_logprobs(srv_job *j, sbuf *lp, sbuf *plp) {
+    pthread_mutex_lock(&j->s->mu);
+    if (j->lp_read < j->lp.len) {
+        sb_put(lp, j->lp.s + j->lp_read, j->lp.len - j->lp_read);
+        j->lp_read = j->lp.len;
+    }
+    if (j->plp.len && !j->plp_taken) {
+        sb_put(plp, j->plp.s, j->plp.len);
+        j->plp_taken = 1;
+    }
+    pthread_mutex_unlock(&j->s->mu);
 }
 
 void srv_job_release(srv_job *j) {

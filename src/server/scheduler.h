@@ -51,6 +51,10 @@ typedef struct srv_job_news {
 int srv_job_wait(srv_job *j, sbuf *text, int timeout_ms, srv_job_news *news);
 /* Cancels (if still running) and drops the connection's reference. */
 void srv_job_release(srv_job *j);
+/* Appends to lp the qwen3_logprob records of the tokens generated since the last call, and to plp
+ * the prompt's records once they exist (once). Records come before the text they belong to: call
+ * this after srv_job_wait and the text taken has its records. */
+void srv_job_logprobs(srv_job *j, sbuf *lp, sbuf *plp);
 
 /* Gauges for /metrics and /health. */
 void srv_sched_counts(srv_scheduler *s, int *active, int *queued, int *queue_cap, int *parallel);

@@ -14,6 +14,11 @@
 #   help_kv_*             every --help of a command with model flags lists --kv
 #   chat_help_no_json     chat --help does not offer --json (chat has none)
 #   version               qwen3 --version / qwen3 version print qwen3.h's QWEN3_VERSION
+#   chat_unknown_command_multiline, chat_multiline_one_message   chat refuses an unknown /word at
+#                         the start of a line, sends /no_think TEXT and //TEXT as messages, and reads
+#                         a """ message of several lines as one message (its prompt is the render of it)
+#   no_color              NO_COLOR turns the dimmed reasoning off on a terminal
+#   chat_history_kept     chat's line history is saved and the next run adds to it
 set -u
 . "$(dirname "$0")/../lib.sh"
 expect 21
@@ -21,6 +26,7 @@ T="$QWEN3_TMP/everyday"
 mkdir -p "$T"
 M="$T/tiny"
 Q="$T/dense"
+TH="$T/thinker"
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
 if [ ! -f "$M/model.safetensors" ]; then
@@ -31,6 +37,11 @@ if [ ! -f "$Q/model.safetensors" ]; then # hidden 256: Q4's superblocks of 256 a
     "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$Q" --no-tokenizer -q --preset tiny --dtype bf16 --hidden 256 \
         --intermediate 512 --heads 8 --head-dim 32 --kv-heads 4 --layers 2 --seed 21 \
         || { echo "FAIL everyday_checkpoint_dense: gen_checkpoint.py failed: $(tail -n 2 "$T/gen.err")"; exit 0; }
+fi
+
+if [ ! -f "$TH/model.safetensors" ]; then
+    "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$TH" --preset tiny --vocab 151936 --thinker -q 2>"$T/gen.err" \
+        || { echo "FAIL everyday_checkpoint_thinker: $(tail -n 2 "$T/gen.err")"; exit 0; }
 fi
 
 # ---- serve: the port is ours alone ----
@@ -121,3 +132,34 @@ done
 want=$(sed -n 's/^#define QWEN3_VERSION "\(.*\)"/\1/p' "$QWEN3_ROOT/include/qwen3.h")
 v1=$("$QWEN3" --version 2>&1); v2=$("$QWEN3" version 2>&1)
 [ -n "$want" ] && [ "$v1" = "qwen3 $want" ] && [ "$v2" = "qwen3 $want" ] && pass version || fail version "'$v1' / '$v2' (want 'qwen3 $want')"
+
+# ---- chat habits ----
+# piped: an unknown /word is refused (not sent), a """ message of several lines is one turn, the
+# soft switch /no_think inside a message and //text are messages: 3 turns -> 3 stats lines
+printf '/frobnicate now\n"""first line\nsecond line"""\n/no_think hello there\n//etc/passwd?\n/exit\n' \
+    | "$QWEN3" chat "$M" --no-think -n 1 --verbose --seed 1 -t 1 >"$T/chat.out" 2>"$T/chat.err"; rc=$?
+turns=$(grep -c '^prompt: ' "$T/chat.err")
+[ $rc -eq 0 ] && grep -q "unknown command '/frobnicate'" "$T/chat.err" && [ "$turns" = 3 ] && pass chat_unknown_command_multiline \
+    || fail chat_unknown_command_multiline "status $rc, $turns turns (want 3), stderr: $(head -c 400 "$T/chat.err")"
+# the """ message is one user message holding both lines: its prompt is exactly the render of it
+want=$(printf '{"messages": [{"role": "user", "content": "first line\\nsecond line"}], "add_generation_prompt": true, "enable_thinking": false}\n' \
+    | "$QWEN3" render "$M" --jsonl | "$PY" -c 'import json,sys; print(json.dumps({"text": json.loads(sys.stdin.read())["prompt"]}))' \
+    | "$QWEN3" tokenize "$M" --jsonl | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["ids"]))')
+printf '"""first line\nsecond line"""\n' | "$QWEN3" chat "$M" --no-think -n 1 --verbose --seed 1 -t 1 >/dev/null 2>"$T/ml.err"
+got=$(grep '^prompt: ' "$T/ml.err" | sed 's/^prompt: \([0-9]*\) tokens.*/\1/' | tr '\n' ' ')
+[ -n "$want" ] && [ "$got" = "$want " ] && pass chat_multiline_one_message \
+    || fail chat_multiline_one_message "turns' prompt tokens '$got'; one message of the two lines renders to $want"
+
+# NO_COLOR: the reasoning is dimmed on a terminal unless NO_COLOR is set
+script -qec "'$QWEN3' run '$TH' 'Why?' -n 6 --seed 1 -t 1" /dev/null >"$T/color.out" 2>&1
+NO_COLOR=1 script -qec "'$QWEN3' run '$TH' 'Why?' -n 6 --seed 1 -t 1" /dev/null >"$T/nocolor.out" 2>&1
+grep -q $'\x1b\[' "$T/color.out" && ! grep -q $'\x1b\[' "$T/nocolor.out" && grep -q "hmm" "$T/nocolor.out" && pass no_color \
+    || fail no_color "escapes with NO_COLOR: $(grep -c $'\x1b\[' "$T/nocolor.out"), without: $(grep -c $'\x1b\[' "$T/color.out")"
+
+# history kept between runs (libedit on a terminal): the second run appends to the first's file
+rm -rf "$T/home"; mkdir -p "$T/home"
+printf 'first question\n/exit\n' | HOME="$T/home" XDG_STATE_HOME= script -qec "'$QWEN3' chat '$M' --no-think -n 1 -t 1" /dev/null >/dev/null 2>&1
+printf 'second question\n/exit\n' | HOME="$T/home" XDG_STATE_HOME= script -qec "'$QWEN3' chat '$M' --no-think -n 1 -t 1" /dev/null >/dev/null 2>&1
+H="$T/home/.local/state/qwen3/chat_history"
+[ -f "$H" ] && grep -q "first" "$H" && grep -q "second" "$H" && pass chat_history_kept \
+    || fail chat_history_kept "$H: $(cat "$H" 2>&1 | head -c 300)"

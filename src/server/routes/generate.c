@@ -10,6 +10,7 @@
  * closed client is told from one that only half-closed (shut its write side after the request, and
  * still reads). A whole answer writes nothing until it is done, so it only stops early when the
  * socket fails. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +30,9 @@ typedef struct stream {
     sbuf out;       /* SSE bytes not yet handed to MHD */
     size_t pos;
     sbuf text;      /* scratch: new generated text */
+    sbuf lp, plp;   /* scratch: new logprob records (see srv_job_logprobs) */
+    char *echo;     /* completions' echo: the prompt text, until it is out */
+    size_t echo_len;
     int ended;      /* the last event is in out */
     double keepalive_ms;
 } stream;
@@ -47,13 +51,48 @@ static void internal_error(sbuf *out, const char *what) {
     free(b);
 }
 
+static int oom(qwen3_err *qe) {
+    snprintf(qe->msg, sizeof qe->msg, "out of memory");
+    return -1;
+}
+
+/* The echo (once the prompt's records are there, or at once when none were asked for), the new
+ * text, then the new tokens' records. -1 with qe filled on failure. */
+static int take(srv_job *job, srv_resp *resp, sbuf *text, sbuf *lp, sbuf *plp, char **echo, size_t echo_len,
+                int want_plp, sbuf *out, qwen3_err *qe) {
+    srv_job_logprobs(job, lp, plp);
+    int rc = 0;
+    if (*echo && (!want_plp || plp->len)) {
+        rc = srv_resp_echo(resp, *echo, echo_len, want_plp ? (const qwen3_logprob *)plp->s : NULL,
+                           (int)(plp->len / sizeof(qwen3_logprob)), out, qe);
+        free(*echo);
+        *echo = NULL;
+    }
+    if (!rc && text->len) rc = srv_resp_feed(resp, text->s, text->len, out, qe);
+    if (!rc && lp->len) {
+        /* records are whole structs, but an sbuf gives no alignment: copy them out */
+        int n = (int)(lp->len / sizeof(qwen3_logprob));
+        qwen3_logprob *v = malloc(lp->len ? lp->len : 1);
+        if (!v) rc = oom(qe);
+        else {
+            memcpy(v, lp->s, (size_t)n * sizeof *v);
+            rc = srv_resp_logprobs(resp, v, n, out, qe);
+            free(v);
+        }
+    }
+    sb_clear(text);
+    sb_clear(lp);
+    if (lp->oom || plp->oom) rc = oom(qe);
+    return rc;
+}
+
 /* Feeds new text and, at the end, the final events. Returns 1 once the stream is complete. */
 static int advance(stream *st, const srv_job_news *nw) {
     qwen3_err qe = {0};
-    if (st->text.len) {
-        int rc = srv_resp_feed(&st->resp, st->text.s, st->text.len, &st->out, &qe);
-        sb_clear(&st->text);
-        if (rc) { internal_error(&st->out, qe.msg); return 1; }
+    if (take(st->job, &st->resp, &st->text, &st->lp, &st->plp, &st->echo, st->echo_len, st->resp.lp != NULL, &st->out,
+             &qe)) {
+        internal_error(&st->out, qe.msg);
+        return 1;
     }
     if (!nw->done) return 0;
     if (nw->failed) internal_error(&st->out, nw->error);
@@ -90,28 +129,37 @@ static void stream_free(void *cls) {
     srv_resp_free(&st->resp);
     sb_free(&st->out);
     sb_free(&st->text);
+    sb_free(&st->lp);
+    sb_free(&st->plp);
+    free(st->echo);
     free(st);
 }
 
 /* Waits for the whole answer on the handler's thread. */
-static enum MHD_Result answer_whole(srv_http_req *q, srv_job *job, srv_resp *resp) {
-    sbuf text = {0};
+static enum MHD_Result answer_whole(srv_http_req *q, srv_job *job, srv_resp *resp, char *echo, size_t echo_len) {
+    sbuf text = {0}, lp = {0}, plp = {0};
     srv_job_news nw;
     qwen3_err qe = {0};
     int bad = 0;
     srv_conn_timeout(q, 0); /* we are the slow side now; the client only waits */
     for (;;) {
         srv_job_wait(job, &text, SLICE_MS, &nw);
-        if (text.len && !bad) bad = srv_resp_feed(resp, text.s, text.len, NULL, &qe);
+        if (!bad) bad = take(job, resp, &text, &lp, &plp, &echo, echo_len, resp->lp != NULL, NULL, &qe);
         sb_clear(&text);
         if (nw.done) break;
         if (srv_client_gone(q->c)) { /* nobody will read the answer: stop generating it */
             sb_free(&text);
+            sb_free(&lp);
+            sb_free(&plp);
+            free(echo);
             srv_job_release(job);
             return MHD_NO;
         }
     }
     sb_free(&text);
+    sb_free(&lp);
+    sb_free(&plp);
+    free(echo);
     srv_job_release(job);
     srv_conn_timeout(q, 1);
     srv_error e;
@@ -145,21 +193,31 @@ static enum MHD_Result generate(srv_http_req *q, int chat) {
         srv_fail(&e, 500, NULL, NULL, "%s", qe.msg);
         return srv_reply_error(q, &e, 0);
     }
+    char *echo = NULL;
+    size_t echo_len = r.echo ? strlen(r.echo_text) : 0;
+    if ((r.params.logprobs && srv_resp_logprobs_on(&resp, info.tok)) || (r.echo && !(echo = strdup(r.echo_text)))) {
+        srv_gen_req_free(&r);
+        srv_resp_free(&resp);
+        srv_fail(&e, 500, NULL, NULL, "out of memory");
+        return srv_reply_error(q, &e, 0);
+    }
     int retry = 0;
     srv_job *job = srv_sched_submit(q->s->sched, &r, &retry, &e);
     int streaming = r.stream;
     srv_gen_req_free(&r);
     if (!job) {
+        free(echo);
         srv_resp_free(&resp);
         return srv_reply_error(q, &e, retry);
     }
     if (!streaming) {
-        enum MHD_Result res = answer_whole(q, job, &resp);
+        enum MHD_Result res = answer_whole(q, job, &resp, echo, echo_len);
         srv_resp_free(&resp);
         return res;
     }
     stream *st = calloc(1, sizeof *st);
     if (!st) {
+        free(echo);
         srv_job_release(job);
         srv_resp_free(&resp);
         return MHD_NO;
@@ -167,6 +225,8 @@ static enum MHD_Result generate(srv_http_req *q, int chat) {
     st->c = q->c;
     st->job = job;
     st->resp = resp;
+    st->echo = echo;
+    st->echo_len = echo_len;
     st->keepalive_ms = KEEPALIVE_MS;
     if (st->keepalive_ms > q->s->cfg.timeout_s * 1000.0 / 3) st->keepalive_ms = q->s->cfg.timeout_s * 1000.0 / 3;
     srv_resp_start(&st->resp, &st->out); /* the role chunk goes out at once */

@@ -1,0 +1,106 @@
+/* options.c - request options beyond sampling: log-probabilities and echo (parsed into the
+ * request), and the options this server does not implement, refused with a 400 naming the option
+ * instead of being accepted and ignored (a client that asks for JSON output, a grammar or
+ * a logit bias must learn that it did not get it). A field set to its neutral value (null, false,
+ * 0, 1 for best_of, {} for logit_bias, {"type": "text"} for response_format, "" for suffix) is
+ * accepted: SDKs send such defaults. Fields that cannot change the output (user, metadata, store,
+ * service_tier, parallel_tool_calls, ...) are not listed and stay accepted. */
+#include <string.h>
+
+#include "server/request.h"
+
+/* How a field's value is judged neutral. */
+enum { NEUTRAL_FALSY, NEUTRAL_ONE, NEUTRAL_TEXT_FORMAT, NEUTRAL_TEXT_ONLY };
+
+typedef struct unsupported {
+    const char *name;
+    int where;   /* 1: chat, 2: completions, 3: both */
+    int neutral;
+    const char *what; /* the reason, or what to use instead */
+} unsupported;
+
+static const unsupported FIELDS[] = {
+    {"response_format", 3, NEUTRAL_TEXT_FORMAT, "structured output (json_object / json_schema) is not implemented"},
+    {"logit_bias", 3, NEUTRAL_FALSY, "logit biases are not implemented"},
+    {"suffix", 2, NEUTRAL_FALSY, "insertion (a suffix after the completion) is not implemented"},
+    {"best_of", 2, NEUTRAL_ONE, "best_of is not implemented (one completion per request)"},
+    {"grammar", 3, NEUTRAL_FALSY, "grammar-constrained decoding is not implemented"},
+    {"json_schema", 3, NEUTRAL_FALSY, "schema-constrained decoding is not implemented"},
+    {"guided_json", 3, NEUTRAL_FALSY, "guided decoding is not implemented"},
+    {"guided_regex", 3, NEUTRAL_FALSY, "guided decoding is not implemented"},
+    {"guided_choice", 3, NEUTRAL_FALSY, "guided decoding is not implemented"},
+    {"guided_grammar", 3, NEUTRAL_FALSY, "guided decoding is not implemented"},
+    {"structured_outputs", 3, NEUTRAL_FALSY, "structured output is not implemented"},
+    {"functions", 1, NEUTRAL_FALSY, "the deprecated 'functions' is not implemented; use 'tools'"},
+    {"function_call", 1, NEUTRAL_FALSY, "the deprecated 'function_call' is not implemented; use 'tool_choice'"},
+    {"prompt_logprobs", 3, NEUTRAL_FALSY, "prompt_logprobs is not implemented; on /v1/completions use echo with logprobs"},
+    {"n_probs", 3, NEUTRAL_FALSY, "n_probs is not implemented; use logprobs / top_logprobs"},
+    {"min_tokens", 3, NEUTRAL_FALSY, "min_tokens is not implemented"},
+    {"ignore_eos", 3, NEUTRAL_FALSY, "ignore_eos is not implemented"},
+    {"typical_p", 3, NEUTRAL_ONE, "typical_p sampling is not implemented"},
+    {"mirostat", 3, NEUTRAL_FALSY, "mirostat sampling is not implemented"},
+    {"use_beam_search", 3, NEUTRAL_FALSY, "beam search is not implemented"},
+    {"prediction", 1, NEUTRAL_FALSY, "predicted outputs are not implemented"},
+    {"audio", 1, NEUTRAL_FALSY, "audio output is not implemented"},
+    {"modalities", 1, NEUTRAL_TEXT_ONLY, "only text output is implemented"},
+};
+#define N_FIELDS (int)(sizeof FIELDS / sizeof FIELDS[0])
+
+static int neutral(const json_t *v, int how) {
+    if (json_is_null(v)) return 1;
+    switch (how) {
+    case NEUTRAL_ONE: return json_is_number(v) && json_number_value(v) == 1;
+    case NEUTRAL_TEXT_FORMAT: {
+        const json_t *t = json_is_object(v) ? json_object_get(v, "type") : NULL;
+        return json_is_string(t) && !strcmp(json_string_value(t), "text");
+    }
+    case NEUTRAL_TEXT_ONLY:
+        if (!json_is_array(v)) return 0;
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            const json_t *m = json_array_get(v, i);
+            if (!json_is_string(m) || strcmp(json_string_value(m), "text")) return 0;
+        }
+        return 1;
+    default:
+        if (json_is_false(v)) return 1;
+        if (json_is_number(v)) return json_number_value(v) == 0;
+        if (json_is_string(v)) return json_string_length(v) == 0;
+        if (json_is_object(v)) return json_object_size(v) == 0;
+        if (json_is_array(v)) return json_array_size(v) == 0;
+        return 0;
+    }
+}
+
+int srv_check_unsupported(json_t *body, int chat, srv_error *e) {
+    for (int i = 0; i < N_FIELDS; i++) {
+        const unsupported *f = &FIELDS[i];
+        if (!(f->where & (chat ? 1 : 2))) continue;
+        json_t *v = json_object_get(body, f->name);
+        if (v && !neutral(v, f->neutral))
+            return srv_fail(e, 400, f->name, "unsupported_parameter", "'%s' is not supported by this server: %s",
+                            f->name, f->what);
+    }
+    return 0;
+}
+
+int srv_parse_logprobs(json_t *body, int chat, srv_gen_req *r, srv_error *e) {
+    long long v;
+    int k, on = 0;
+    if (chat) {
+        /* logprobs: true, top_logprobs: 0..20 (only with logprobs, as OpenAI requires) */
+        if (jx_bool(body, "logprobs", &on, e) < 0) return -1;
+        if ((k = jx_int(body, "top_logprobs", 0, QWEN3_MAX_TOP_LOGPROBS, &v, e)) < 0) return -1;
+        if (k && !on) return srv_bad(e, "top_logprobs", "'top_logprobs' needs 'logprobs': true");
+        r->params.logprobs = on;
+        r->params.top_logprobs = k ? (int)v : 0;
+        return 0;
+    }
+    /* completions: logprobs: N (the N most likely tokens beside the chosen one), echo: the prompt
+     * first, with its tokens' logprobs when logprobs is set */
+    if ((k = jx_int(body, "logprobs", 0, QWEN3_MAX_TOP_LOGPROBS, &v, e)) < 0) return -1;
+    r->params.logprobs = k;
+    r->params.top_logprobs = k ? (int)v : 0;
+    if (jx_bool(body, "echo", &r->echo, e) < 0) return -1;
+    r->params.prompt_logprobs = r->echo && k;
+    return 0;
+}
