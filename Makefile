@@ -51,8 +51,8 @@ $(BUILD)/%.o: %.c
 # rebuilt whenever one of them changes (src/tokenizer/cache.c explains the cache).
 TOK_SRC := $(sort $(wildcard src/tokenizer/*.c src/tokenizer/*.h src/base/*.c src/base/*.h))
 TOK_HASH := $(shell cat $(TOK_SRC) | sha256sum | cut -c1-16)
-$(BUILD)/src/tokenizer/load.o: CFLAGS += -DQWEN3_TOKENIZER_BUILD='"$(TOK_HASH)"'
-$(BUILD)/src/tokenizer/load.o: $(TOK_SRC)
+$(BUILD)/src/tokenizer/load.o $(BUILD)/pic/src/tokenizer/load.o: CFLAGS += -DQWEN3_TOKENIZER_BUILD='"$(TOK_HASH)"'
+$(BUILD)/src/tokenizer/load.o $(BUILD)/pic/src/tokenizer/load.o: $(TOK_SRC)
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -21,7 +21,7 @@
 #   chat_history_kept     chat's line history is saved and the next run adds to it
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 21
+expect 25
 T="$QWEN3_TMP/everyday"
 mkdir -p "$T"
 M="$T/tiny"
