@@ -24,7 +24,9 @@ LDFLAGS += $(OPT)
 LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# static files compiled in (scripts/embed.sh): the web chat page qwen3 serve answers at /
+EMBED_OBJ := $(BUILD)/gen/chat_html.o
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(EMBED_OBJ)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libqwen3.a
@@ -53,6 +55,13 @@ TOK_SRC := $(sort $(wildcard src/tokenizer/*.c src/tokenizer/*.h src/base/*.c sr
 TOK_HASH := $(shell cat $(TOK_SRC) | sha256sum | cut -c1-16)
 $(BUILD)/src/tokenizer/load.o $(BUILD)/pic/src/tokenizer/load.o: CFLAGS += -DQWEN3_TOKENIZER_BUILD='"$(TOK_HASH)"'
 $(BUILD)/src/tokenizer/load.o $(BUILD)/pic/src/tokenizer/load.o: $(TOK_SRC)
+
+$(BUILD)/gen/chat_html.c: src/server/web/chat.html scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh $< srv_chat_html > $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -88,11 +97,15 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell sed -n 's/^\#define QWEN3_VERSION "\(.*\)"/\1/p' include/qwen3.h)
 SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
-PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o) $(BUILD)/pic/gen/chat_html.o
 SHLIB := $(BUILD)/libqwen3.so.$(VERSION)
 LIB_LDLIBS := -ljansson -lutf8proc -lmicrohttpd -lm -pthread
 
 $(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(BUILD)/pic/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -c $< -o $@
 

@@ -9,7 +9,8 @@
 static void help(void) {
     printf("usage: qwen3 serve MODEL [flags]\n\n"
            "Serves MODEL over HTTP with OpenAI's API: POST /v1/chat/completions, POST /v1/completions,\n"
-           "GET /v1/models, GET /health, GET /metrics, POST /tokenize, POST /detokenize.\n"
+           "GET /v1/models, GET /health, GET /metrics, POST /tokenize, POST /detokenize, and a web chat\n"
+           "page at GET / (open it in a browser).\n"
            "Stops on SIGINT/SIGTERM after letting running requests finish.\n\n"
            "  --host ADDR          listening address (default 127.0.0.1; 0.0.0.0 for every interface)\n"
            "  --port N             listening port (default 8080; 0: any free port, printed at start)\n"

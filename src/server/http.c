@@ -39,6 +39,7 @@ static const route ROUTES[] = {
     {"GET", "/metrics", "metrics", srv_route_metrics, 0},
     {"POST", "/tokenize", "tokenize", srv_route_tokenize, 0},
     {"POST", "/detokenize", "detokenize", srv_route_detokenize, 0},
+    {"GET", "/", "page", srv_route_page, 1}, /* static; its requests carry the key */
 };
 #define N_ROUTES (int)(sizeof ROUTES / sizeof ROUTES[0])
 

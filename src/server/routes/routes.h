@@ -1,7 +1,8 @@
 /* routes.h - the endpoint handlers, one per route of http.c's table.
  *
  *   generate.c  POST /v1/chat/completions, POST /v1/completions (streaming and not)
- *   api.c       GET /v1/models, GET /health, GET /metrics, POST /tokenize, POST /detokenize */
+ *   api.c       GET /v1/models, GET /health, GET /metrics, POST /tokenize, POST /detokenize
+ *   page.c      GET / (the web chat page) */
 #ifndef QWEN3_SERVER_ROUTES_H
 #define QWEN3_SERVER_ROUTES_H
 
@@ -16,6 +17,7 @@ enum MHD_Result srv_route_health(srv_http_req *q);
 enum MHD_Result srv_route_metrics(srv_http_req *q);
 enum MHD_Result srv_route_tokenize(srv_http_req *q);
 enum MHD_Result srv_route_detokenize(srv_http_req *q);
+enum MHD_Result srv_route_page(srv_http_req *q);
 
 /* The facts request parsing checks against, from the server. */
 struct srv_model_info;
