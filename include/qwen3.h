@@ -93,7 +93,10 @@ typedef struct qwen3_model qwen3_model;
 
 typedef struct qwen3_load_opts {
     int n_threads;       /* 0: number of physical cores */
-    qwen3_dtype quant;   /* QWEN3_F32 (=0) keeps the stored types; Q8_0 or Q4 quantize at load */
+    qwen3_dtype quant;   /* QWEN3_F32 (=0) keeps the stored types; any block type (Q8_0, Q4, Q4_K,
+                            ...) quantizes the layer matrices at load */
+    int quant_mix;       /* 1: llama.cpp's "_M" mix on top of quant (Q4_K -> Q4_K_M, Q5_K -> Q5_K_M):
+                            attn_v and ffn_down of some layers and the output layer Q6_K */
     int fast;            /* 0: float weights (F32/F16/BF16) compute with float32 activations and a
                             float32 KV cache, the exact reference path. 1: the KV cache is F16
                             (and with batch_variant, BF16 prefill products run in bf16); logits

@@ -53,6 +53,9 @@ extern const char CLI_MODEL_FLAGS_EXACT[];
 int cli_cpu_count(void);
 /* asked, or the CPU count with a warning on stderr naming the flag when asked is more. */
 int cli_clamp_threads(const char *flag, long asked);
+/* A --quant value: a block type's name (q8_0, q4, q4_k, iq4_xs, ...) or q4_k_m / q5_k_m (llama.cpp's
+ * mix, *mix = 1). 0 on success. */
+int cli_quant_type(const char *s, qwen3_dtype *t, int *mix);
 /* Sets o's progress callback to a display of quantization's progress on stderr, when it is a
  * terminal (cli_load_model does this for --quant). */
 void cli_quant_progress(qwen3_load_opts *o);

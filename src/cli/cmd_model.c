@@ -4,12 +4,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli.h"
 #include "cli/turn.h"
 
 /* Flags shared by commands that load a model. Returns 1 if argv[*i] was one of them (consuming its
  * value), 0 if not, -1 on a bad value. */
+/* "q4_k" -> QWEN3_Q4_K (any block type by its name, case-insensitive); "q4_k_m" / "q5_k_m" -> Q4_K /
+ * Q5_K with llama.cpp's mix. */
+int cli_quant_type(const char *s, qwen3_dtype *t, int *mix) {
+    size_t n = strlen(s);
+    *mix = n > 2 && !strcasecmp(s + n - 2, "_m");
+    for (int d = 0; d < QWEN3_DTYPE_COUNT; d++) {
+        const char *name = qwen3_dtype_name((qwen3_dtype)d);
+        if (strlen(name) == n - (size_t)(*mix ? 2 : 0) && !strncasecmp(s, name, strlen(name)) &&
+            (d == QWEN3_Q8_0 || d == QWEN3_Q4 || (d >= QWEN3_Q4_0 && d <= QWEN3_IQ4_XS)) &&
+            (!*mix || d == QWEN3_Q4_K || d == QWEN3_Q5_K)) {
+            *t = (qwen3_dtype)d;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o) {
     const char *a = argv[*i];
     long v;
@@ -25,10 +43,10 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o) {
     }
     if (!strcmp(a, "--quant")) {
         const char *s = *i + 1 < argc ? argv[++*i] : NULL;
-        if (!s) return cli_fail("--quant needs a value (q8_0 or q4)"), -1;
-        if (!strcmp(s, "q8_0")) o->load.quant = QWEN3_Q8_0;
-        else if (!strcmp(s, "q4")) o->load.quant = QWEN3_Q4;
-        else return cli_fail("--quant: unknown type '%s' (q8_0 or q4)", s), -1;
+        if (!s) return cli_fail("--quant needs a value (q8_0, q4, or a GGUF type: q4_k, q6_k, q4_k_m, ...)"), -1;
+        if (cli_quant_type(s, &o->load.quant, &o->load.quant_mix))
+            return cli_fail("--quant: unknown type '%s' (q8_0, q4, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, "
+                            "q5_k, q6_k, iq4_xs, q4_k_m, q5_k_m)", s), -1;
         return 1;
     }
     if (!strcmp(a, "--kv")) {

@@ -1,4 +1,4 @@
-/* cmd_quantize.c - `qwen3 quantize MODEL OUT_DIR --type q8_0|q4`: quantize once, load by mmap after.
+/* cmd_quantize.c - `qwen3 quantize MODEL OUT_DIR --type TYPE`: quantize once, load by mmap after.
  *
  * Loads MODEL quantized (as --quant would at load time), writes OUT_DIR/model.safetensors with
  * qwen3_model_save, and copies the config and tokenizer files beside it, so OUT_DIR is a model
@@ -34,17 +34,20 @@ int cmd_quantize(int argc, char **argv) {
     const char *dir = NULL, *out = NULL, *type = NULL;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
-            printf("usage: qwen3 quantize MODEL OUT_DIR --type q8_0|q4 [-t N]\n\n"
-                   "Writes a quantized copy of MODEL to OUT_DIR (created): model.safetensors with Q8_0 or Q4\n"
-                   "matrices (our dtype strings; layouts in src/kernels/quant.h), plus MODEL's config and\n"
-                   "tokenizer files. Layer matrices get TYPE; the embedding / lm_head Q8_0; the MoE router\n"
-                   "and the norms stay as stored. The result loads by mmap with no conversion.\n\n"
-                   "  --type TYPE       q8_0 (8.5 bits per weight) or q4 (4.625 bits, k-quant style)\n"
+            printf("usage: qwen3 quantize MODEL OUT_DIR --type TYPE [-t N]\n\n"
+                   "Writes a quantized copy of MODEL to OUT_DIR (created): model.safetensors with block-quantized\n"
+                   "matrices (dtype strings Q8_0, Q4 and GGUF's type names; layouts in src/kernels/quant.h and\n"
+                   "quant_ggml.h), plus MODEL's config and tokenizer files. Layer matrices get TYPE; the\n"
+                   "embedding / lm_head Q8_0 (with q4_k_m / q5_k_m: llama.cpp's mix, output Q6_K); the MoE\n"
+                   "router and the norms stay as stored. The result loads by mmap with no conversion.\n\n"
+                   "  --type TYPE       q8_0 (8.5 bits per weight), q4 (4.625 bits, k-quant style), a GGUF block\n"
+                   "                    type (q4_0 q4_1 q5_0 q5_1 iq4_nl q2_k q3_k q4_k q5_k q6_k iq4_xs), or\n"
+                   "                    q4_k_m / q5_k_m (llama.cpp's mixes: attn_v, ffn_down of some layers Q6_K)\n"
                    "  -t, --threads N   threads for the quantization (default: physical cores)\n");
             return 0;
         }
         if (!strcmp(argv[i], "--type")) {
-            if (!(type = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--type needs a value (q8_0 or q4)"), 2;
+            if (!(type = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--type needs a value (q8_0, q4, q4_k, q4_k_m, ...)"), 2;
             continue;
         }
         int r = cli_model_flag(argc, argv, &i, &o);
@@ -56,10 +59,10 @@ int cmd_quantize(int argc, char **argv) {
         else return cli_fail("quantize: unexpected argument '%s'", argv[i]), 2;
     }
     if (!dir || !out) return cli_fail("quantize: MODEL and OUT_DIR are required (see qwen3 quantize --help)"), 2;
-    if (!type) return cli_fail("quantize: --type q8_0|q4 is required"), 2;
-    if (!strcmp(type, "q8_0")) o.load.quant = QWEN3_Q8_0;
-    else if (!strcmp(type, "q4")) o.load.quant = QWEN3_Q4;
-    else return cli_fail("quantize: --type: unknown type '%s' (q8_0 or q4)", type), 2;
+    if (!type) return cli_fail("quantize: --type TYPE is required (q8_0, q4, q4_k, q4_k_m, ...)"), 2;
+    if (cli_quant_type(type, &o.load.quant, &o.load.quant_mix))
+        return cli_fail("quantize: --type: unknown type '%s' (q8_0, q4, a GGUF block type such as q4_k, q6_k, "
+                        "iq4_xs, or q4_k_m / q5_k_m)", type), 2;
     if (!strcmp(dir, out)) return cli_fail("quantize: OUT_DIR must differ from MODEL"), 2;
     if (mkdir(out, 0755) && errno != EEXIST) return cli_fail("%s: cannot create directory: %s", out, strerror(errno));
     struct timespec t0, t1;

@@ -12,7 +12,8 @@
     "  -t, --threads N       worker threads (default: physical cores; at most the CPUs this process may\n"   \
     "                        use: more only slows every step down)\n"                                        \
     "  --ctx N               context length in tokens (default: the model's maximum)\n"                      \
-    "  --quant TYPE          quantize weights at load time: q8_0 or q4 (progress shown on a terminal)\n"     \
+    "  --quant TYPE          quantize weights at load time: q8_0, q4, a GGUF type (q4_k, q6_k, iq4_xs, ...)\n" \
+    "                        or q4_k_m / q5_k_m (llama.cpp's mix); progress shown on a terminal\n"         \
     "  --kv TYPE             KV cache type: q8_0 (int8 blocks of 32, ~0.27x F32), f16 or f32\n"
 
 const char CLI_MODEL_FLAGS_FAST[] =

@@ -9,6 +9,9 @@ static const struct { const char *name; st_dtype t; size_t size; int block; } dt
     {"F32", ST_F32, 4, 1}, {"F16", ST_F16, 2, 1}, {"BF16", ST_BF16, 2, 1}, {"I8", ST_I8, 1, 1}, {"U8", ST_U8, 1, 1},
     {"I32", ST_I32, 4, 1}, {"I64", ST_I64, 8, 1}, {"F64", ST_F64, 8, 1}, {"BOOL", ST_BOOL, 1, 1},
     {"Q8_0", ST_Q8_0, 34, 32}, {"Q4", ST_Q4, 148, 256}, /* ours, see safetensors.h */
+    {"Q4_0", ST_Q4_0, 18, 32}, {"Q4_1", ST_Q4_1, 20, 32}, {"Q5_0", ST_Q5_0, 22, 32}, {"Q5_1", ST_Q5_1, 24, 32},
+    {"IQ4_NL", ST_IQ4_NL, 18, 32}, {"Q2_K", ST_Q2_K, 84, 256}, {"Q3_K", ST_Q3_K, 110, 256}, {"Q4_K", ST_Q4_K, 144, 256},
+    {"Q5_K", ST_Q5_K, 176, 256}, {"Q6_K", ST_Q6_K, 210, 256}, {"IQ4_XS", ST_IQ4_XS, 136, 256},
 };
 
 size_t st_dtype_size(st_dtype t) {

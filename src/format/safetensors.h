@@ -19,10 +19,16 @@
 
 /* Besides the standard dtypes, two of our own for block-quantized matrices written by `qwen3
  * quantize` (layouts in kernels/quant.h): "Q8_0" (blocks of 32 values in 34 bytes) and "Q4"
- * (superblocks of 256 values in 148 bytes). Their shape is the logical [rows, cols]; the last
+ * (superblocks of 256 values in 148 bytes), and GGUF's block types by their ggml names ("Q4_K",
+ * "Q6_K", ...; kernels/quant_ggml.h). Their shape is the logical [rows, cols]; the last
  * dimension must be a multiple of the block and the bytes are numel / block * block_bytes. Other
  * readers reject these dtype strings instead of misreading the bytes. */
-typedef enum { ST_F32, ST_F16, ST_BF16, ST_I8, ST_U8, ST_I32, ST_I64, ST_F64, ST_BOOL, ST_Q8_0, ST_Q4, ST_OTHER } st_dtype;
+typedef enum {
+    ST_F32, ST_F16, ST_BF16, ST_I8, ST_U8, ST_I32, ST_I64, ST_F64, ST_BOOL, ST_Q8_0, ST_Q4,
+    /* GGUF's block types under their ggml names, in ggml's block layouts (kernels/quant_ggml.h) */
+    ST_Q4_0, ST_Q4_1, ST_Q5_0, ST_Q5_1, ST_IQ4_NL, ST_Q2_K, ST_Q3_K, ST_Q4_K, ST_Q5_K, ST_Q6_K, ST_IQ4_XS,
+    ST_OTHER
+} st_dtype;
 
 typedef struct st_tensor {
     char *name;

@@ -6,6 +6,7 @@
 
 #include "base/file.h"
 #include "model/config.h"
+#include "kernels/quant.h"
 #include "model/model.h"
 
 /* Maps a GGUF file, or every part of a split set (NAME-00001-of-0000N.gguf names the others). */
@@ -53,8 +54,8 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
         }
         if (qwen3_config_load(path, &m->c, e)) goto fail;
     }
-    if (o.quant != QWEN3_F32 && o.quant != QWEN3_Q8_0 && o.quant != QWEN3_Q4) {
-        qerr(e, "cannot quantize to %s at load time (choose Q8_0 or Q4)", qwen3_dtype_name(o.quant));
+    if (o.quant != QWEN3_F32 && !kq_is_quant(o.quant)) {
+        qerr(e, "cannot quantize to %s at load time (choose a block type: Q8_0, Q4, Q4_K, Q6_K, ...)", qwen3_dtype_name(o.quant));
         goto fail;
     }
     k_init();
@@ -63,7 +64,7 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
     if (model_load_weights(m, e)) goto fail;
     if (o.quant != QWEN3_F32 && model_quantize(m, o.quant, &o, e)) goto fail;
     /* quantized weights have no exact path to keep: they always take the fast kernels */
-    m->fast = o.fast || m->layers[0].wq.type == QWEN3_Q8_0 || m->layers[0].wq.type == QWEN3_Q4;
+    m->fast = o.fast || kq_is_quant(m->layers[0].wq.type);
     m->batch_variant = m->fast && o.batch_variant;
     m->kv_type = m->fast ? QWEN3_F16 : QWEN3_F32;
     if (o.kv_type != QWEN3_F32) {

@@ -73,26 +73,39 @@ static int quant_mat(qwen3_model *m, kmat *w, qwen3_dtype t, qwen3_err *e) {
     return 0;
 }
 
+/* llama.cpp's "_M" mixes (Q4_K_M, Q5_K_M), as its quantizer chooses types without an importance
+ * matrix: attn_v and ffn_down get Q6_K in the first and last eighth of the layers and every third
+ * layer between ("use_more_bits"); the output layer Q6_K (the embedding when tied, as llama.cpp
+ * treats token_embd when there is no separate output tensor); other matrices the base type. */
+static int more_bits(int l, int n) { return l < n / 8 || l >= 7 * n / 8 || (l - n / 8) % 3 == 2; }
+
 int model_quantize(qwen3_model *m, qwen3_dtype q, const qwen3_load_opts *o, qwen3_err *e) {
     const qwen3_config *c = &m->c;
     if (o->progress) o->progress(o->progress_ctx, 0, c->num_layers + 1);
     m->quant = q;
-    int tied = m->lm_head.data == m->embed.data;
-    if (quant_mat(m, &m->embed, model_quant_type(q, m->embed.type, m->embed.cols, 1), e)) return -1;
+    int tied = m->lm_head.data == m->embed.data, mix = o->quant_mix;
+    qwen3_dtype emb = mix ? (tied ? QWEN3_Q6_K : q) : model_quant_type(q, m->embed.type, m->embed.cols, 1);
+    qwen3_dtype out = mix ? QWEN3_Q6_K : model_quant_type(q, m->lm_head.type, m->lm_head.cols, 1);
+    if (mix) { /* the same fallback for shapes the types do not divide */
+        emb = model_quant_type(emb, m->embed.type, m->embed.cols, 0);
+        out = model_quant_type(out, m->lm_head.type, m->lm_head.cols, 0);
+    }
+    if (quant_mat(m, &m->embed, emb, e)) return -1;
     if (tied) m->lm_head = m->embed;
-    else if (quant_mat(m, &m->lm_head, model_quant_type(q, m->lm_head.type, m->lm_head.cols, 1), e)) return -1;
+    else if (quant_mat(m, &m->lm_head, out, e)) return -1;
     for (int l = 0; l < c->num_layers; l++) {
         if (o->progress) o->progress(o->progress_ctx, l + 1, c->num_layers + 1);
         layer_weights *L = &m->layers[l];
         kmat *mats[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
         int nm = L->is_moe ? 4 : 7;
+        qwen3_dtype hi = mix && more_bits(l, c->num_layers) ? QWEN3_Q6_K : q; /* attn_v, ffn_down */
         for (int i = 0; i < nm; i++)
-            if (quant_mat(m, mats[i], model_quant_type(q, mats[i]->type, mats[i]->cols, 0), e)) return -1;
+            if (quant_mat(m, mats[i], model_quant_type(i == 2 || i == 6 ? hi : q, mats[i]->type, mats[i]->cols, 0), e)) return -1;
         if (!L->is_moe) continue;
         for (int x = 0; x < c->num_experts; x++) {
             kmat *ex[3] = {&L->egate[x], &L->eup[x], &L->edown[x]};
             for (int i = 0; i < 3; i++)
-                if (quant_mat(m, ex[i], model_quant_type(q, ex[i]->type, ex[i]->cols, 0), e)) return -1;
+                if (quant_mat(m, ex[i], model_quant_type(i == 2 ? hi : q, ex[i]->type, ex[i]->cols, 0), e)) return -1;
         }
     }
     if (o->progress) o->progress(o->progress_ctx, c->num_layers + 1, c->num_layers + 1);

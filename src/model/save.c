@@ -86,7 +86,7 @@ int qwen3_model_save(const qwen3_model *m, const char *dir, qwen3_err *e) {
     json_t *h = json_object(), *meta = json_object();
     json_object_set_new(meta, "format", json_string("pt"));
     json_object_set_new(meta, "qwen3.quant", json_string(m->quant == QWEN3_F32 ? "none" : qwen3_dtype_name(m->quant)));
-    json_object_set_new(meta, "qwen3.layout", json_string("Q8_0: 32 values = f16 d + 32 int8; Q4: 256 values = f16 d, f16 dmin, u8 sc[8], u8 mn[8], u8 qs[128] (see src/kernels/quant.h)"));
+    json_object_set_new(meta, "qwen3.layout", json_string("Q8_0: 32 values = f16 d + 32 int8; Q4: 256 values = f16 d, f16 dmin, u8 sc[8], u8 mn[8], u8 qs[128] (see src/kernels/quant.h); Q4_0..IQ4_XS: ggml's block layouts (src/kernels/quant_ggml.h)"));
     json_object_set_new(h, "__metadata__", meta);
     uint64_t off = 0;
     for (int i = 0; i < l.n; i++) {

@@ -153,6 +153,17 @@ static int st_engine_type(st_dtype d) {
     case ST_BF16: return QWEN3_BF16;
     case ST_Q8_0: return QWEN3_Q8_0; /* files written by `qwen3 quantize` */
     case ST_Q4: return QWEN3_Q4;
+    case ST_Q4_0: return QWEN3_Q4_0;
+    case ST_Q4_1: return QWEN3_Q4_1;
+    case ST_Q5_0: return QWEN3_Q5_0;
+    case ST_Q5_1: return QWEN3_Q5_1;
+    case ST_IQ4_NL: return QWEN3_IQ4_NL;
+    case ST_Q2_K: return QWEN3_Q2_K;
+    case ST_Q3_K: return QWEN3_Q3_K;
+    case ST_Q4_K: return QWEN3_Q4_K;
+    case ST_Q5_K: return QWEN3_Q5_K;
+    case ST_Q6_K: return QWEN3_Q6_K;
+    case ST_IQ4_XS: return QWEN3_IQ4_XS;
     default: return -1;
     }
 }

@@ -1,10 +1,11 @@
 #!/bin/bash
-# quant.sh - correctness of the quantized weight types (Q8_0, Q4) end to end.
+# quant.sh - correctness of the quantized weight types (Q8_0, Q4, GGUF's types) end to end.
 #
 # On small generated checkpoints (dense BF16 with hidden 256 so Q4's 256-superblocks apply to every
 # matrix, and a MoE BF16 with 8 experts of width 256), for each type:
 #   1. `qwen3 quantize` writes the copy; `--quant` at load gives bit-identical logits to the file.
-#   2. dequant: an independent numpy reader of our Q8_0 / Q4 layouts (written from kernels/quant.h)
+#   2. dequant: an independent numpy reader of our Q8_0 / Q4 layouts (written from kernels/quant.h;
+#      GGUF's types: tests/ref/ggml_dequant.py, checked bit for bit against llama.cpp's library first)
 #      turns the quantized file back into an F32 checkpoint; the engine's exact float32 path on it is
 #      what the quantized model would compute with unquantized activations. The quantized run (bf16
 #      prefill products, int8 decode dot products, F16 KV cache) must stay within
@@ -14,7 +15,8 @@
 #   3. against the BF16 original (exact path): mean KL of the next-token distributions and top-1
 #      agreement, bounded loosely (Q8_0: KL < 0.03, top-1 >= 0.9; Q4: KL < 0.5, top-1 >= 0.4; these
 #      random-weight models, whose logits spread to +-15 and every layer adds O(1) to the residual,
-#      amplify weight error far more than trained models) and printed.
+#      amplify weight error far more than trained models; GGUF types: per type in compare(), Q2_K only
+#      by KL: on these models its top-1 agreement is near chance) and printed.
 #   4. results do not depend on the thread count: -t 1 and -t 2 logits are identical bytes.
 # Prompts of 40 tokens (prefill: bf16 GEMM) and the same through the cache one token at a time
 # (decode: int8 dot products).
@@ -39,10 +41,12 @@ gen() { # gen NAME flags...
 
 # the numpy dequantizer: SRC (quantized dir) -> DST (F32 checkpoint)
 dequant() {
-    "$PY" - "$1" "$2" <<'PYEOF'
+    ROOT="$ROOT" "$PY" - "$1" "$2" <<'PYEOF'
 import json, os, shutil, struct, sys
 import numpy as np
 src, dst = sys.argv[1], sys.argv[2]
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests", "ref"))
+import ggml_dequant as G
 raw = open(os.path.join(src, "model.safetensors"), "rb").read()
 hl = struct.unpack("<Q", raw[:8])[0]
 hdr = json.loads(raw[8:8 + hl])
@@ -74,6 +78,8 @@ for name, t in hdr.items():
         s = np.repeat(d * sc, 32, axis=1)          # (d*sc[j]) * q - dmin*mn[j], in float32 as the engine
         m = np.repeat(dm * mn, 32, axis=1)
         w = (s * q - m).reshape(shape)
+    elif t["dtype"] in G.SIZES:                   # GGUF's types: tests/ref/ggml_dequant.py
+        w = G.dequant(t["dtype"], buf.tobytes(), int(np.prod(shape))).reshape(shape)
     elif t["dtype"] == "BF16":
         w = (buf.copy().view(np.uint16).astype(np.uint32) << 16).view(np.float32).reshape(shape)
     elif t["dtype"] == "F32":
@@ -121,7 +127,9 @@ elif mode == "near-moe":
     # a wrong layout would move every position
     ok = np.median(rowerr) <= 0.05 * scale and kl.mean() < 0.03
 else:
-    lim = {"q8_0": (0.03, 0.9), "q4": (0.5, 0.4)}[mode]
+    lim = {"q8_0": (0.03, 0.9), "q4": (0.5, 0.4), "q4_k_m": (0.5, 0.3), "q5_k_m": (0.2, 0.6), "q6_k": (0.05, 0.8),
+           "q4_0": (0.6, 0.4), "q5_1": (0.2, 0.6), "iq4_nl": (0.6, 0.4), "iq4_xs": (0.6, 0.4), "q3_k": (1.5, 0.2),
+           "q2_k": (4.0, 0.0)}[mode]
     ok = kl.mean() < lim[0] and top1 >= lim[1]
 print(("PASS %s: %s" if ok else "FAIL %s: %s") % (case, info))
 PYEOF
@@ -132,13 +140,49 @@ logits() { # logits CASE MODEL OUT [flags]: prints FAIL on error
     "$QWEN3" logits "$model" --ids "$IDS" -o "$out" "$@" 2>"$TMP/err" || { echo "FAIL $case: $(tail -n 1 "$TMP/err")"; return 1; }
 }
 
+# GGUF's types (every layer matrix; q4_k_m / q5_k_m: llama.cpp's mixes with Q6_K) on the dense model;
+# the MoE model takes the mix that GGUF files of Qwen3-30B-A3B most often use
+GGML_TYPES_DENSE="q4_k_m q5_k_m q6_k q4_0 q5_1 iq4_nl iq4_xs q3_k q2_k"
+GGML_TYPES_MOE="q4_k_m"
+
+# the numpy reference itself against llama.cpp's library (when installed): bit-exact on random blocks
+LIB="$ROOT/tests/node/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so"
+if [ -f "$LIB" ]; then
+    ROOT="$ROOT" "$PY" - "$LIB" <<'PYEOF'
+import ctypes, os, sys
+import numpy as np
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests", "ref"))
+import ggml_dequant as G
+lib = ctypes.CDLL(sys.argv[1])
+rng = np.random.default_rng(1)
+f16 = {"Q8_0": [0], "Q4_0": [0], "Q4_1": [0, 2], "Q5_0": [0], "Q5_1": [0, 2], "IQ4_NL": [0], "Q2_K": [80, 82],
+       "Q3_K": [108], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208], "IQ4_XS": [0]}
+for name, (bs, bb) in G.SIZES.items():
+    n = 4096
+    nb = n // bs
+    raw = rng.integers(0, 256, nb * bb, dtype=np.uint8).reshape(nb, bb)
+    for o in f16[name]:  # random finite scales, every bit pattern elsewhere
+        raw[:, o:o + 2] = (rng.standard_normal(nb) * 2.0 ** rng.integers(-16, 8, nb)).astype(np.float16).view(np.uint8).reshape(nb, 2)
+    raw = raw.tobytes()
+    ref = np.zeros(n, np.float32)
+    sym = "dequantize_row_" + (name[:-2].lower() + "_K" if name.endswith("_K") else name.lower())
+    getattr(lib, sym)(ctypes.c_char_p(raw), ref.ctypes.data_as(ctypes.c_void_p), ctypes.c_int64(n))
+    ours = G.dequant(name, raw, n)
+    same = np.array_equal(ref.view(np.uint32), ours.view(np.uint32))
+    print(("PASS %s" if same else "FAIL %s: the numpy reference differs from llama.cpp") % ("ggml-dequant-numpy-vs-llamacpp-" + name))
+PYEOF
+else
+    echo "SKIP ggml-dequant-numpy-vs-llamacpp: $LIB not installed (run scripts/setup.sh)"
+fi
+
 gen dense --preset tiny --dtype bf16 --hidden 256 --intermediate 512 --heads 8 --head-dim 32 --kv-heads 4 --layers 3 --seed 21
 gen moe --preset tiny-moe --dtype bf16 --hidden 256 --heads 8 --head-dim 32 --kv-heads 4 --moe-intermediate 256 --seed 22
 
 for m in dense moe; do
     [ -d "$TMP/$m" ] || continue
+    if [ $m = dense ]; then GGML_TYPES=$GGML_TYPES_DENSE; else GGML_TYPES=$GGML_TYPES_MOE; fi
     logits "$m-bf16" "$TMP/$m" "$TMP/$m.bf16.f32" || continue
-    for q in q8_0 q4; do
+    for q in q8_0 q4 $GGML_TYPES; do
         c=$m-$q
         "$QWEN3" quantize "$TMP/$m" "$TMP/$c" --type $q 2>"$TMP/err" >/dev/null || { echo "FAIL $c-quantize: $(tail -n 1 "$TMP/err")"; continue; }
         logits "$c-prefill" "$TMP/$c" "$TMP/$c.pre.f32" -t 2 || continue

@@ -8,7 +8,9 @@
  *   2. our quantizers' error is no worse than llama.cpp's reference quantizers' (quantize_row_*_ref,
  *      what `llama-quantize` uses without an importance matrix) on gaussian rows with outliers, by a
  *      stated factor per type.
- * Without the library every check prints SKIP (run scripts/setup.sh). */
+ * Without the library those checks print SKIP (run scripts/setup.sh).
+ * Also here, needing no library: the AVX-512 dequantizers to bf16 (the prefill GEMM's panels) give
+ * exactly the bf16 rounding of the scalar dequantizer's floats. */
 #include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
@@ -52,7 +54,35 @@ static int same_bits(const float *a, const float *b, int64_t n, int64_t *where) 
     return 1;
 }
 
+/* kq_ggml_row_bf16_avx512 vs the scalar dequantizer rounded to bf16, bit for bit */
+static void test_row_bf16(void) {
+    if (!k_has_bf16()) {
+        printf("SKIP quant-ggml-row-bf16: the CPU lacks AVX512_BF16\n");
+        return;
+    }
+    const int64_t N = 1024;
+    uint8_t *blk = malloc(N * 4);
+    float *x = malloc(sizeof(float) * N), *f = malloc(sizeof(float) * N);
+    uint16_t *a = malloc(2 * N), *b = malloc(2 * N);
+    char name[96];
+    for (qwen3_dtype t = QWEN3_Q4_0; t <= QWEN3_IQ4_XS; t++) {
+        const kq_traits *tr = kq_type(t);
+        for (int64_t i = 0; i < N; i++) x[i] = grand() * (i % 13 == 0 ? 5.0f : 0.3f);
+        tr->from_float(x, blk, N);
+        tr->to_float(blk, f, N);
+        for (int64_t i = 0; i < N; i++) b[i] = k_f32_to_bf16(f[i]);
+        snprintf(name, sizeof name, "quant-ggml-%s-row-bf16-avx512", tr->name);
+        if (!kq_ggml_row_bf16_avx512(t, blk, a, N)) {
+            printf("SKIP %s: no SIMD dequantizer for this type (the GEMM uses the scalar one)\n", name);
+            continue;
+        }
+        CHECK(!memcmp(a, b, 2 * N), name, "bf16 panel row differs from the scalar dequantizer's rounding");
+    }
+    free(blk); free(x); free(f); free(a); free(b);
+}
+
 int main(void) {
+    test_row_bf16();
     void *lib = dlopen(LIB, RTLD_NOW | RTLD_LOCAL);
     /* five checks per type; without the library, the one SKIP line */
     TEST_EXPECT(lib ? 5 * (int)(sizeof cases / sizeof cases[0]) : 1);
