@@ -102,7 +102,7 @@ for rep in $(seq 1 "$R"); do
     done
 done
 
-"$PY" - "$out" "$cpu" "$(nproc)" "$cores" "$P" "$N" "$R" "${LLAMA_BIN:+$(cd "$LLAMA_BIN" && pwd)}" <<'PYEOF'
+"$PY" - "$out" "$cpu" "$(nproc)" "$cores" "$P" "$N" "$R" "${LLAMA_BIN:+$(cd "$LLAMA_BIN" && pwd)}" <<'PYEOF' || { echo "bench: the summary failed" >&2; exit 1; }
 import json, statistics, sys
 path, cpu, ncpu, cores, P, N, R, llama = sys.argv[1:9]
 runs = {}  # (row, engine, t) -> list of {pp, tg, ...}
@@ -135,7 +135,7 @@ def fmt(m):
 def ratio(a, b):
     return "–" if a is None or b is None or not b[0] else "%.2fx" % (a[0] / b[0])
 
-print("| checkpoint | threads | prefill t/s (ours) | prefill t/s (llama.cpp) | ratio | decode t/s (ours) | decode t/s (llama.cpp) | ratio | prefill %% bf16 peak | decode %% read bw | MB/token |")
+print("| checkpoint | threads | prefill t/s (ours) | prefill t/s (llama.cpp) | ratio | decode t/s (ours) | decode t/s (llama.cpp) | ratio | prefill % bf16 peak | decode % read bw | MB/token |")
 print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 for row in order:
     for t in (2, 1):
@@ -149,8 +149,8 @@ for row in order:
 m = next((f["machine"] for k, v in runs.items() if k[1] == "qwen3" for f in v), None)
 print("\nmachine: %s, %s CPUs (%s cores)" % (cpu, ncpu, cores))
 if m:
-    print("measured (qwen3 bench --machine, %d threads): read %.1f GB/s (1 GiB), peaks f32 %.0f, bf16 %.0f, int8 %.0f GFLOP/s"
-          % (m["threads"], m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))
+    print("measured once by qwen3 bench --machine (all cores): read %.1f GB/s (1 GiB), peaks f32 %.0f, bf16 %.0f, int8 %.0f GFLOP/s"
+          % (m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))
 print("figures: mean ± stddev of %s rounds, -p %s -n %s; the engines alternate within each round" % (R, P, N))
 print("llama.cpp: %s" % (llama + " (llama-bench -r 1, GGUF of the same weights; Q8_0 / Q4_K_M by llama-quantize)"
                          if llama else "not measured (set LLAMA_BIN to a llama.cpp build's bin directory)"))
