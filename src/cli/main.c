@@ -124,6 +124,8 @@ static char **split_flag_values(int argc, char **argv, int *out_argc) {
     return v;
 }
 
+char **cli_args;
+
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "help") || cli_is_help(argv[1])) {
         usage(stdout);
@@ -133,9 +135,10 @@ int main(int argc, char **argv) {
         printf("qwen3 %s\n", qwen3_version());
         return 0;
     }
-    static char **args; /* static: reachable until exit, as argv is */
-    if (!(args = split_flag_values(argc, argv, &argc))) return cli_fail("out of memory"), 1;
-    argv = args;
+    /* cli_args keeps the split argv reachable until exit (a command may exit() with it in use);
+     * it has external linkage so that the compiler cannot drop it as a write-only static. */
+    if (!(cli_args = split_flag_values(argc, argv, &argc))) return cli_fail("out of memory"), 1;
+    argv = cli_args;
     for (int i = 0; i < N_COMMANDS; i++)
         if (commands[i].fn && !strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "qwen3: unknown command '%s'\n\n", argv[1]);
