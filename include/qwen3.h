@@ -142,6 +142,13 @@ int qwen3_model_threads(const qwen3_model *m);
  * format/safetensors.h), norms as F32, tensor names as in Hugging Face checkpoints, __metadata__
  * naming the quantization. dir must exist; config and tokenizer files are the caller's to copy. */
 int qwen3_model_save(const qwen3_model *m, const char *dir, qwen3_err *err);
+/* Writes the model as one GGUF file (llama.cpp's layout for qwen3 / qwen3moe: metadata keys, tensor
+ * names, 3-D expert tensors) with the tokenizer and chat template of model_path (its HF files or its
+ * own GGUF metadata). type: "keep" (the types as loaded), "f32", "f16", "bf16", "q8_0", "q4_k",
+ * "q6_k", or "q4_k_m" (llama.cpp's mix: Q4_K, Q6_K for the output and half the attn_v / ffn_down);
+ * norms and the MoE router are F32 (model/save_gguf.c). */
+int qwen3_model_save_gguf(const qwen3_model *m, const char *model_path, const char *path, const char *type,
+                          qwen3_err *err);
 
 /* ---- sequences and the forward pass ---------------------------------------------------------- */
 

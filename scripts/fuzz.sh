@@ -4,6 +4,7 @@
 # the repository. New inputs go to build/fuzz/corpus_NAME (not the repository), crashes to
 # build/fuzz/crash-*; to keep a finding, copy it into the target's corpus. Targets (default: all):
 #   safetensors  the safetensors header parser          (corpus tests/data/fuzz/safetensors)
+#   gguf         the GGUF parser, then the GGUF config and tokenizer readers (tests/data/fuzz/gguf)
 #   config       the config.json parser                 (tests/data/fuzz/config)
 #   tokenizer    tokenizer.json loader, encode round trip, decode vs stream (tests/fuzz/corpus_tokenizer)
 #   chat_parse   the output parser: one-shot vs chunked (tests/data/chat/corpus_parse)
@@ -42,6 +43,7 @@ fuzz() {
 
 WANT="$*"
 fuzz safetensors tests/data/fuzz/safetensors 8192 - src/format/safetensors.c $BASE
+fuzz gguf tests/data/fuzz/gguf 65536 - src/format/gguf.c src/model/config_gguf.c src/tokenizer/*.c $BASE
 fuzz config tests/data/fuzz/config 8192 - src/model/config.c $BASE
 fuzz tokenizer tests/fuzz/corpus_tokenizer 16384 - src/tokenizer/*.c $BASE
 fuzz chat_parse tests/data/chat/corpus_parse 4096 tests/data/chat/fuzz_parse.dict src/chat/*.c $BASE

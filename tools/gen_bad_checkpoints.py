@@ -20,6 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_checkpoint  # noqa: E402
+import gguf_write  # noqa: E402
 
 ST = "model.safetensors"
 
@@ -85,6 +86,191 @@ def case(out, name, base, expect, mutate=None):
     else:
         with open(os.path.join(d, "EXPECT"), "w") as f:
             f.write("\n".join(expect) + "\n")
+
+
+GG = "model.gguf"
+
+
+def make_gguf_base(d, extra):
+    """A directory holding only model.gguf (the same tiny checkpoint as the safetensors bases)."""
+    tmp = d + ".gen"
+    for x in (d, tmp):
+        if os.path.exists(x):
+            shutil.rmtree(x)
+    gen_checkpoint.main([tmp, "-q", "--seed", "1", "--gguf"] + extra)
+    os.makedirs(d)
+    for fn in os.listdir(tmp):
+        if fn.endswith(".gguf"):
+            os.rename(os.path.join(tmp, fn), os.path.join(d, fn))
+    shutil.rmtree(tmp)
+
+
+def gguf_cases(out, bases):
+    """The GGUF twins of the safetensors and config.json cases above, plus GGUF's own (version,
+    magic, alignment, string and array lengths, split sets, the embedded tokenizer). Each gets a
+    directory holding model.gguf only; EXPECT names the key or tensor at fault."""
+    gdense, gmoe, gtok, gsplit = (os.path.join(bases, x) for x in ("gdense", "gmoe", "gtok", "gsplit"))
+    make_gguf_base(gdense, DENSE + ["--no-tokenizer"])
+    make_gguf_base(gmoe, MOE + ["--no-tokenizer"])
+    make_gguf_base(gtok, ["--preset", "tiny", "--layers", "1", "--hidden", "32", "--heads", "2", "--kv-heads", "1",
+                          "--head-dim", "16", "--intermediate", "32", "--dtype", "f32"])
+    make_gguf_base(gsplit, DENSE + ["--no-tokenizer", "--gguf-split", "2"])
+    case(out, "ok-gguf-dense", gdense, None)
+    case(out, "ok-gguf-moe", gmoe, None)
+    case(out, "ok-gguf-split", gsplit, None)
+    tok_ok = os.path.join(out, "ok-gguf-tokenizer")
+    case(out, "ok-gguf-tokenizer", gtok, None)
+    open(os.path.join(tok_ok, "TOKENIZE"), "w").close()
+
+    Q, NORM, LN = "blk.0.attn_q.weight", "output_norm.weight", "blk.0.attn_norm.weight"
+
+    def edit(fn, base_file=GG, **kw):
+        def m(d):
+            p = os.path.join(d, base_file)
+            g = gguf_write.Parsed(p)
+            fn(g)
+            g.write(p, **kw)
+        return m
+
+    def raw_edit(fn):
+        def m(d):
+            p = os.path.join(d, GG)
+            raw = bytearray(open(p, "rb").read())
+            raw = fn(raw)
+            open(p, "wb").write(raw)
+        return m
+
+    def key_pos(raw, key):
+        """Offset of the u64 length that precedes key in the header."""
+        return bytes(raw).index(key.encode()) - 8
+
+    # ---- the file itself ----
+    def truncate(d):
+        p = os.path.join(d, GG)
+        size = os.path.getsize(p)
+        with open(p, "r+b") as f:
+            f.truncate(size - size // 3)
+    case(out, "gguf-truncated", gdense, [GG, "truncated"], truncate)
+    case(out, "gguf-empty", gdense, [GG], lambda d: open(os.path.join(d, GG), "wb").close())
+    case(out, "gguf-truncated-in-header", gdense, [GG, "truncated"], raw_edit(lambda r: r[:200]))
+    case(out, "gguf-bad-magic", gdense, ["GGUF"], raw_edit(lambda r: b"GGUX" + r[4:]))
+    case(out, "gguf-version-1", gdense, ["version 1"], raw_edit(lambda r: r[:4] + struct.pack("<I", 1) + r[8:]))
+    case(out, "gguf-version-99", gdense, ["version 99"], raw_edit(lambda r: r[:4] + struct.pack("<I", 99) + r[8:]))
+    case(out, "gguf-big-endian", gdense, ["big-endian"], raw_edit(lambda r: r[:4] + struct.pack(">I", 3) + r[8:]))
+    case(out, "gguf-absurd-tensor-count", gdense, ["tensor count"],
+         raw_edit(lambda r: r[:8] + struct.pack("<Q", 1 << 62) + r[16:]))
+    case(out, "gguf-absurd-kv-count", gdense, ["metadata count"],
+         raw_edit(lambda r: r[:16] + struct.pack("<Q", (1 << 64) - 1) + r[24:]))
+
+    def absurd_key_len(r):
+        i = key_pos(r, "general.architecture")
+        return r[:i] + struct.pack("<Q", 1 << 62) + r[i + 8:]
+    case(out, "gguf-absurd-string-length", gdense, ["absurd length"], raw_edit(absurd_key_len))
+
+    def absurd_array(g):
+        g.set("general.tags", ("arr", "str"), ["a", "b"])
+    def absurd_array_raw(d):
+        edit(absurd_array)(d)
+        at = lambda r: key_pos(r, "general.tags") + 8 + 12 + 4 + 4  # key length, key, value type, element type
+        raw_edit(lambda r: r[:at(r)] + struct.pack("<Q", 1 << 60) + r[at(r) + 8:])(d)
+    case(out, "gguf-absurd-array-count", gdense, ["general.tags", "strings"], absurd_array_raw)
+
+    def bad_value_type(r):
+        i = key_pos(r, "general.name") + 8 + len("general.name")
+        return r[:i] + struct.pack("<I", 77) + r[i + 4:]
+    case(out, "gguf-value-type-unknown", gdense, ["general.name"], raw_edit(bad_value_type))
+
+    # ---- tensors ----
+    def overlap(g):
+        g.tensor(NORM)[3] = g.tensor(LN)[3]  # same size, same bytes as another
+    case(out, "gguf-offsets-overlap", gdense, [NORM], edit(overlap))
+    case(out, "gguf-offset-past-end", gdense, [NORM], edit(lambda g: g.tensor(NORM).__setitem__(3, len(g.data) + 32)))
+    case(out, "gguf-offset-misaligned", gdense, [NORM, "alignment"], edit(lambda g: g.tensor(NORM).__setitem__(3, g.tensor(NORM)[3] + 4)))
+    case(out, "gguf-offset-huge", gdense, [NORM], edit(lambda g: g.tensor(NORM).__setitem__(3, (1 << 64) - 32)))
+    case(out, "gguf-shape-vs-metadata", gdense, [Q], edit(lambda g: g.tensor(Q).__setitem__(1, g.tensor(Q)[1][::-1])))
+    case(out, "gguf-rank-vs-metadata", gdense, [Q], edit(lambda g: g.tensor(Q).__setitem__(1, [g.tensor(Q)[1][0] * g.tensor(Q)[1][1]])))
+    case(out, "gguf-shape-overflow", gdense, [NORM], edit(lambda g: g.tensor(NORM).__setitem__(1, [1 << 40, 1 << 40])))
+    case(out, "gguf-shape-negative", gdense, [NORM], edit(lambda g: g.tensor(NORM).__setitem__(1, [(1 << 64) - 32])))
+    case(out, "gguf-too-many-dims", gdense, [NORM], edit(lambda g: g.tensor(NORM).__setitem__(1, [32, 1, 1, 1, 1])))
+    case(out, "gguf-type-unknown", gdense, [NORM, "99"], edit(lambda g: g.tensor(NORM).__setitem__(2, 99)))
+    case(out, "gguf-type-removed", gdense, [NORM, "type id 4"], edit(lambda g: g.tensor(NORM).__setitem__(2, 4)))
+    case(out, "gguf-type-unsupported", gdense, [Q, "I32"], edit(lambda g: g.tensor(Q).__setitem__(2, 26)))
+    case(out, "gguf-type-vs-row", gdense, [Q, "multiple of 256"], edit(lambda g: g.tensor(Q).__setitem__(2, 12)))
+    case(out, "gguf-vector-quantized", gdense, [NORM, "Q8_0"], edit(lambda g: g.tensor(NORM).__setitem__(2, 8)))
+    case(out, "gguf-tensor-missing", gdense, [NORM], edit(lambda g: g.tensors.remove(g.tensor(NORM))))
+    case(out, "gguf-tensor-twice", gdense, [NORM, "twice"],
+         edit(lambda g: g.tensors.append([NORM, list(g.tensor(NORM)[1]), 0, g.tensor(LN)[3]])))
+    case(out, "gguf-expert-missing", gmoe, ["blk.0.ffn_up_exps.weight"],
+         edit(lambda g: g.tensors.remove(g.tensor("blk.0.ffn_up_exps.weight"))))
+    case(out, "gguf-expert-shape", gmoe, ["blk.0.ffn_up_exps.weight"],
+         edit(lambda g: g.tensor("blk.0.ffn_up_exps.weight").__setitem__(1, [32, 32, 2])))
+
+    # ---- metadata ----
+    def setter(key, vtype, value):
+        return edit(lambda g: g.set(key, vtype, value))
+    case(out, "gguf-key-twice", gdense, ["qwen3.block_count", "twice"],
+         edit(lambda g: g.kvs.append(("qwen3.block_count", "u32", 1))))
+    case(out, "gguf-key-missing", gdense, ["qwen3.block_count"], edit(lambda g: g.remove("qwen3.block_count")))
+    case(out, "gguf-arch-missing", gdense, ["general.architecture"], edit(lambda g: g.remove("general.architecture")))
+    case(out, "gguf-arch-wrong", gdense, ["general.architecture", "llama"], setter("general.architecture", "str", "llama"))
+    case(out, "gguf-key-wrong-type", gdense, ["qwen3.embedding_length"], setter("qwen3.embedding_length", "str", "32"))
+    case(out, "gguf-zero-layers", gdense, ["qwen3.block_count"], setter("qwen3.block_count", "u32", 0))
+    case(out, "gguf-huge-size", gdense, ["qwen3.embedding_length"], setter("qwen3.embedding_length", "u64", 1 << 40))
+    case(out, "gguf-heads-not-multiple", gdense, ["head_count_kv"], setter("qwen3.attention.head_count_kv", "u32", 3))
+    case(out, "gguf-rope-type", gdense, ["qwen3.rope.scaling.type"], setter("qwen3.rope.scaling.type", "str", "linear"))
+    case(out, "gguf-eps-string", gdense, ["layer_norm_rms_epsilon"],
+         setter("qwen3.attention.layer_norm_rms_epsilon", "str", "1e-6"))
+    case(out, "gguf-alignment-not-power-of-two", gdense, ["general.alignment"], setter("general.alignment", "u32", 24))
+    case(out, "gguf-alignment-wrong-type", gdense, ["general.alignment"], setter("general.alignment", "str", "32"))
+    case(out, "gguf-vocab-vs-embedding", gdense, ["token_embd.weight"],
+         edit(lambda g: g.tensor("token_embd.weight").__setitem__(1, [64, 32])))
+    case(out, "gguf-moe-topk-over-experts", gmoe, ["qwen3moe.expert_used_count"],
+         setter("qwen3moe.expert_used_count", "u32", 5))
+    case(out, "gguf-moe-expert-count-missing", gmoe, ["qwen3moe.expert_count"], edit(lambda g: g.remove("qwen3moe.expert_count")))
+
+    # ---- files and directories ----
+    def split_missing(d):
+        os.remove(os.path.join(d, "model-00002-of-00002.gguf"))
+    case(out, "gguf-split-part-missing", gsplit, ["model-00002-of-00002.gguf"], split_missing)
+
+    def split_second_given(d):
+        os.remove(os.path.join(d, "model-00001-of-00002.gguf"))
+        os.rename(os.path.join(d, "model-00002-of-00002.gguf"), os.path.join(d, "x-00002-of-00002.gguf"))
+    case(out, "gguf-split-only-second", gsplit, ["x-00002-of-00002.gguf", "first part"],
+         split_second_given)
+    case(out, "gguf-split-no-mismatch", gsplit, ["split.no"],
+         edit(lambda g: g.set("split.no", "u16", 1), base_file="model-00001-of-00002.gguf"))
+
+    def two_models(d):
+        shutil.copyfile(os.path.join(d, GG), os.path.join(d, "other.gguf"))
+    case(out, "gguf-dir-two-models", gdense, ["several GGUF models"], two_models)
+
+    # ---- the embedded tokenizer (checked with `qwen3 tokenize DIR hi`) ----
+    def tok_case(name, expect, fn):
+        case(out, name, gtok, expect, fn)
+        open(os.path.join(out, name, "TOKENIZE"), "w").close()
+    tok_case("gguf-tok-model", ["tokenizer.ggml.model"], setter("tokenizer.ggml.model", "str", "llama"))
+    tok_case("gguf-tok-pre", ["tokenizer.ggml.pre"], setter("tokenizer.ggml.pre", "str", "llama3"))
+    tok_case("gguf-tok-missing-merges", ["tokenizer.ggml.merges"], edit(lambda g: g.remove("tokenizer.ggml.merges")))
+    tok_case("gguf-tok-types-length", ["tokenizer.ggml.token_type"],
+             edit(lambda g: g.set("tokenizer.ggml.token_type", ("arr", "i32"), [1, 1, 1])))
+    tok_case("gguf-tok-tokens-not-strings", ["tokenizer.ggml.tokens"],
+             setter("tokenizer.ggml.tokens", ("arr", "i32"), [1, 2, 3]))
+    tok_case("gguf-tok-add-bos", ["add_bos_token"], setter("tokenizer.ggml.add_bos_token", "bool", True))
+
+    def bad_merge(g):
+        i = g.kv("tokenizer.ggml.merges")
+        k, t, v = g.kvs[i]
+        g.kvs[i] = (k, t, ["zzzq xxxq"] + v[1:])
+    tok_case("gguf-tok-bad-merge", ["tokenizer.ggml.merges"], edit(bad_merge))
+
+    def bad_type(g):
+        i = g.kv("tokenizer.ggml.token_type")
+        k, t, v = g.kvs[i]
+        g.kvs[i] = (k, t, [6] + v[1:])
+    tok_case("gguf-tok-byte-type", ["tokenizer.ggml.token_type"], edit(bad_type))
+    tok_case("gguf-tok-template-missing", ["tokenizer.chat_template"], edit(lambda g: g.remove("tokenizer.chat_template")))
+    open(os.path.join(out, "gguf-tok-template-missing", "RENDER"), "w").close()
 
 
 def main(argv):
@@ -300,6 +486,7 @@ def main(argv):
     case(out, "moe-topk-over-experts", moe, ["num_experts_per_tok"], setter("num_experts_per_tok", 5))
     case(out, "moe-zero-sparse-step", moe, ["decoder_sparse_step"], setter("decoder_sparse_step", 0))
     case(out, "moe-mlp-only-not-list", moe, ["mlp_only_layers"], setter("mlp_only_layers", 1))
+    gguf_cases(out, bases)
     print("wrote %d cases to %s" % (len([n for n in os.listdir(out) if not n.startswith(".")]), out))
     return 0
 

@@ -130,3 +130,97 @@ def dequantize_q8_0(raw, rows, cols):
     a = np.frombuffer(raw, dtype=[("d", "<u2"), ("q", "i1", 32)]).reshape(rows, cols // 32)
     d = a["d"].view(np.float16).astype(np.float32)
     return (a["q"].astype(np.float32) * d[:, :, None]).reshape(rows, cols)
+
+
+# ---- reading back, for the broken-file generator (tools/gen_bad_checkpoints.py) ----
+
+def _rd(raw, pos, fmt):
+    v = struct.unpack_from(fmt, raw, pos)
+    return (v[0] if len(v) == 1 else v), pos + struct.calcsize(fmt)
+
+
+def _rd_str(raw, pos):
+    n, pos = _rd(raw, pos, "<Q")
+    return raw[pos:pos + n].decode("utf-8"), pos + n
+
+
+def _rd_value(raw, pos, t):
+    names = {v: k for k, v in VT.items()}
+    if t == VT["str"]:
+        return _rd_str(raw, pos)
+    if t == VT["arr"]:
+        et, pos = _rd(raw, pos, "<I")
+        n, pos = _rd(raw, pos, "<Q")
+        out = []
+        for _ in range(n):
+            v, pos = _rd_value(raw, pos, et)
+            out.append(v)
+        return (("arr", names[et]), out), pos
+    return _rd(raw, pos, SCALAR[names[t]])
+
+
+class Parsed:
+    """A GGUF file as lists that a test can edit and write back: kvs [(key, vtype, value)],
+    tensors [[name, ne list, ggml type id, offset]], data (bytes of the data section)."""
+
+    def __init__(self, path):
+        raw = open(path, "rb").read()
+        assert raw[:4] == b"GGUF"
+        self.version, nt, nkv = struct.unpack_from("<IQQ", raw, 4)
+        pos = 24
+        self.kvs = []
+        names = {v: k for k, v in VT.items()}
+        for _ in range(nkv):
+            key, pos = _rd_str(raw, pos)
+            t, pos = _rd(raw, pos, "<I")
+            v, pos = _rd_value(raw, pos, t)
+            if t == VT["arr"]:
+                self.kvs.append((key, v[0], v[1]))
+            else:
+                self.kvs.append((key, names[t], v))
+        self.tensors = []
+        for _ in range(nt):
+            name, pos = _rd_str(raw, pos)
+            nd, pos = _rd(raw, pos, "<I")
+            ne = list(struct.unpack_from("<%dQ" % nd, raw, pos))
+            pos += 8 * nd
+            tid, off = struct.unpack_from("<IQ", raw, pos)
+            pos += 12
+            self.tensors.append([name, ne, tid, off])
+        al = dict((k, v) for k, _, v in self.kvs).get("general.alignment", 32)
+        self.alignment = al
+        start = (pos + al - 1) // al * al
+        self.data = raw[start:]
+
+    def tensor(self, name):
+        return next(t for t in self.tensors if t[0] == name)
+
+    def kv(self, key):
+        return next(i for i, k in enumerate(self.kvs) if k[0] == key)
+
+    def set(self, key, vtype, value):
+        i = next((i for i, k in enumerate(self.kvs) if k[0] == key), None)
+        if i is None:
+            self.kvs.append((key, vtype, value))
+        else:
+            self.kvs[i] = (key, vtype, value)
+
+    def remove(self, key):
+        self.kvs = [k for k in self.kvs if k[0] != key]
+
+    def header(self, n_tensors=None, n_kv=None, version=None):
+        out = [b"GGUF", struct.pack("<IQQ", self.version if version is None else version,
+                                    len(self.tensors) if n_tensors is None else n_tensors,
+                                    len(self.kvs) if n_kv is None else n_kv)]
+        for k, t, v in self.kvs:
+            out.append(kv_bytes(k, t, v))
+        for name, ne, tid, off in self.tensors:
+            out.append(gstr(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", x) for x in ne)
+                       + struct.pack("<IQ", tid, off))
+        return b"".join(out)
+
+    def write(self, path, **kw):
+        h = self.header(**kw)
+        al = self.alignment if isinstance(self.alignment, int) and self.alignment > 0 else 32
+        with open(path, "wb") as f:
+            f.write(h + b"\0" * ((al - len(h) % al) % al) + self.data)

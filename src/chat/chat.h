@@ -24,4 +24,8 @@ void chat_template_normalize(const char *t, size_t n, sbuf *out);
 /* FNV-1a 64 of n bytes: the fingerprint of a normalised template. */
 uint64_t chat_fnv1a(const char *s, size_t n);
 
+/* The chat template text of MODEL (chat_template.jinja, tokenizer_config.json, or a GGUF's
+ * tokenizer.chat_template; template.c), malloc'd; for `qwen3 quantize` to copy into a GGUF. */
+char *chat_template_text(const char *path, size_t *len, qwen3_err *err);
+
 #endif

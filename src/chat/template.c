@@ -256,3 +256,14 @@ int qwen3_chat_template_detect(const char *path, qwen3_err *err) {
                          "expects; choose one of those explicitly to use it anyway", src, len);
     return kind;
 }
+
+char *chat_template_text(const char *path, size_t *len, qwen3_err *err) {
+    char src[4096], dir[4096], p[4096];
+    if (gguf_model_dir(path, dir, sizeof dir, err)) return NULL;
+    int have_hf = 0;
+    if (!qpath_join(p, sizeof p, dir, "chat_template.jinja", NULL)) have_hf |= qfile_exists(p);
+    if (!qpath_join(p, sizeof p, dir, "tokenizer_config.json", NULL)) have_hf |= qfile_exists(p);
+    int g = have_hf ? 0 : gguf_resolve(path, src, sizeof src, err);
+    if (g < 0) return NULL;
+    return g ? read_gguf_template(src, len, err) : read_template(dir, src, sizeof src, len, err);
+}

@@ -1,4 +1,6 @@
 /* cmd_quantize.c - `qwen3 quantize MODEL OUT_DIR --type TYPE`: quantize once, load by mmap after.
+ * `qwen3 quantize MODEL OUT.gguf --type TYPE` writes one GGUF file instead (qwen3_model_save_gguf):
+ * the same quantization, or keep / f32 / f16 / bf16, with MODEL's tokenizer and chat template.
  *
  * Loads MODEL quantized (as --quant would at load time), writes OUT_DIR/model.safetensors with
  * qwen3_model_save, and copies the config and tokenizer files beside it, so OUT_DIR is a model
@@ -29,12 +31,33 @@ static int copy_file(const char *src, const char *dst) {
     return rc;
 }
 
+static int quantize_gguf(const char *dir, const char *out, const char *type, cli_model_opts *o) {
+    const char *conv = "keep";
+    if (!strcmp(type, "keep") || !strcmp(type, "f32") || !strcmp(type, "f16") || !strcmp(type, "bf16")) conv = type;
+    else if (cli_quant_type(type, &o->load.quant, &o->load.quant_mix))
+        return cli_fail("quantize: --type: unknown type '%s' (keep, f32, f16, bf16, q8_0, a GGUF block type such as "
+                        "q4_k, q6_k, iq4_xs, or q4_k_m / q5_k_m)", type), 2;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    qwen3_model *m = cli_load_model(dir, o);
+    if (!m) return 1;
+    qwen3_err e = {0};
+    int rc = qwen3_model_save_gguf(m, dir, out, conv, &e) ? cli_fail("%s", e.msg) : 0;
+    qwen3_model_free(m);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!rc)
+        fprintf(stderr, "qwen3: wrote %s (%s) in %.1f s\n", out, type,
+                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    return rc;
+}
+
 int cmd_quantize(int argc, char **argv) {
     cli_model_opts o = {0};
     const char *dir = NULL, *out = NULL, *type = NULL;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
-            printf("usage: qwen3 quantize MODEL OUT_DIR --type TYPE [-t N]\n\n"
+            printf("usage: qwen3 quantize MODEL OUT_DIR --type TYPE [-t N]\n"
+                   "       qwen3 quantize MODEL OUT.gguf --type TYPE|keep|f32|f16|bf16 [-t N]\n\n"
                    "Writes a quantized copy of MODEL to OUT_DIR (created): model.safetensors with block-quantized\n"
                    "matrices (dtype strings Q8_0, Q4 and GGUF's type names; layouts in src/kernels/quant.h and\n"
                    "quant_ggml.h), plus MODEL's config and tokenizer files. Layer matrices get TYPE; the\n"
@@ -43,7 +66,10 @@ int cmd_quantize(int argc, char **argv) {
                    "  --type TYPE       q8_0 (8.5 bits per weight), q4 (4.625 bits, k-quant style), a GGUF block\n"
                    "                    type (q4_0 q4_1 q5_0 q5_1 iq4_nl q2_k q3_k q4_k q5_k q6_k iq4_xs), or\n"
                    "                    q4_k_m / q5_k_m (llama.cpp's mixes: attn_v, ffn_down of some layers Q6_K)\n"
-                   "  -t, --threads N   threads for the quantization (default: physical cores)\n");
+                   "  -t, --threads N   threads for the quantization (default: physical cores)\n\n"
+                   "With OUT.gguf: one GGUF file in llama.cpp's layout (qwen3 / qwen3moe keys, blk.N.* names,\n"
+                   "3-D expert tensors, norms and the MoE router F32) holding MODEL's tokenizer and chat template;\n"
+                   "TYPE as above (not q4, which GGUF has no type for), or keep (the stored types), f32, f16, bf16.\n");
             return 0;
         }
         if (!strcmp(argv[i], "--type")) {
@@ -60,10 +86,17 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (!dir || !out) return cli_fail("quantize: MODEL and OUT_DIR are required (see qwen3 quantize --help)"), 2;
     if (!type) return cli_fail("quantize: --type TYPE is required (q8_0, q4, q4_k, q4_k_m, ...)"), 2;
+    size_t ol = strlen(out);
+    if (ol > 5 && !strcmp(out + ol - 5, ".gguf")) return quantize_gguf(dir, out, type, &o);
     if (cli_quant_type(type, &o.load.quant, &o.load.quant_mix))
         return cli_fail("quantize: --type: unknown type '%s' (q8_0, q4, a GGUF block type such as q4_k, q6_k, "
                         "iq4_xs, or q4_k_m / q5_k_m)", type), 2;
     if (!strcmp(dir, out)) return cli_fail("quantize: OUT_DIR must differ from MODEL"), 2;
+    char cfg[4096];
+    struct stat st;
+    if (snprintf(cfg, sizeof cfg, "%s/config.json", dir) >= (int)sizeof cfg || stat(cfg, &st) != 0)
+        return cli_fail("quantize: %s has no config.json (a GGUF model?), so OUT_DIR would not be a model directory; "
+                        "write a GGUF instead: qwen3 quantize MODEL OUT.gguf --type %s", dir, type), 2;
     if (mkdir(out, 0755) && errno != EEXIST) return cli_fail("%s: cannot create directory: %s", out, strerror(errno));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

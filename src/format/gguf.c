@@ -237,9 +237,11 @@ int gguf_parse(const uint8_t *buf, size_t len, const char *path, gguf_file *out,
     if (u64(&r, &nt, "the tensor count") || u64(&r, &nkv, "the metadata count")) return -1;
     /* a key-value pair takes at least 8 + 4 + 1 bytes, a tensor info 8 + 4 + 8 + 4 + 8 */
     if (nkv > (len - r.pos) / 13)
-        return qerr(e, "%s: metadata count %llu cannot fit in a %zu-byte file (absurd count)", path, (unsigned long long)nkv, len);
+        return qerr(e, "%s: metadata count %llu cannot fit in a %zu-byte file (absurd count, or the file is truncated)", path,
+                    (unsigned long long)nkv, len);
     if (nt > (len - r.pos) / 32)
-        return qerr(e, "%s: tensor count %llu cannot fit in a %zu-byte file (absurd count)", path, (unsigned long long)nt, len);
+        return qerr(e, "%s: tensor count %llu cannot fit in a %zu-byte file (absurd count, or the file is truncated)", path,
+                    (unsigned long long)nt, len);
     out->kv = calloc((size_t)(nkv ? nkv : 1), sizeof *out->kv);
     out->tensors = calloc((size_t)(nt ? nt : 1), sizeof *out->tensors);
     if (!out->kv || !out->tensors) { free_all(out); return qerr(e, "%s: out of memory", path); }
@@ -484,19 +486,26 @@ int gguf_resolve(const char *path, char *out, size_t n, qwen3_err *e) {
     DIR *d = opendir(path);
     if (!d) return 0;
     struct dirent *de;
-    char found[1024] = "";
+    char found[1024] = "", other[1024] = "";
     int count = 0;
     while ((de = readdir(d))) {
         int k, parts;
         if (!ends_with(de->d_name, ".gguf")) continue;
-        if (split_parts(de->d_name, &k, &parts) && k != 1) continue;
+        if (split_parts(de->d_name, &k, &parts) && k != 1) {
+            if (!*other) snprintf(other, sizeof other, "%s", de->d_name);
+            continue;
+        }
         if (count++ == 0) snprintf(found, sizeof found, "%s", de->d_name);
         else {
+            int r = qerr(e, "%s: holds several GGUF models (%s, %s, ...); give the file itself", path, found, de->d_name);
             closedir(d);
-            return qerr(e, "%s: holds several GGUF models (%s, %s, ...); give the file itself", path, found, de->d_name);
+            return r;
         }
     }
     closedir(d);
+    if (!count && *other)
+        return qerr(e, "%s: holds %s, a later part of a split GGUF set, but not the set's first part (-00001-of-...)", path,
+                    other);
     if (!count) return 0;
     return qpath_join(out, n, path, found, e) ? -1 : 1;
 }

@@ -169,10 +169,13 @@ static int st_engine_type(st_dtype d) {
 }
 
 /* ggml type id -> engine type: the one table through which GGUF weights reach the kernels. Block
- * types are used in place, so a row here promises the engine's layout is ggml's byte for byte.
- * Other ggml types (Q4_K, Q6_K, IQ4_XS...) are refused by name until the kernels have them. */
+ * types are used in place, so a row here promises the engine's layout is ggml's byte for byte
+ * (kernels/quant.h, kernels/quant_ggml.h assert the block sizes). Other ggml types (IQ2_*, IQ3_*,
+ * IQ1_*, TQ*, MXFP4, Q8_1, Q8_K, integers, F64) are refused by name. */
 static const struct { uint32_t ggml; qwen3_dtype dt; } ggml_types[] = {
     {GGML_F32, QWEN3_F32}, {GGML_F16, QWEN3_F16}, {GGML_BF16, QWEN3_BF16}, {GGML_Q8_0, QWEN3_Q8_0},
+    {2, QWEN3_Q4_0}, {3, QWEN3_Q4_1}, {6, QWEN3_Q5_0}, {7, QWEN3_Q5_1}, {10, QWEN3_Q2_K}, {11, QWEN3_Q3_K},
+    {12, QWEN3_Q4_K}, {13, QWEN3_Q5_K}, {14, QWEN3_Q6_K}, {20, QWEN3_IQ4_NL}, {23, QWEN3_IQ4_XS},
 };
 
 static int gguf_engine_type(uint32_t t) {
@@ -240,7 +243,7 @@ static void shape_str(const wt *t, char *got, size_t n) {
 static int check_matrix_type(const wt *t, qwen3_err *e) {
     if (t->dt >= 0) return 0;
     return qerr(e, "%s: tensor '%s' has type %s, which this engine cannot compute with yet; supported: F32, F16, BF16, "
-                "Q8_0 (and our own Q4)", t->file, t->name, t->dtype_name);
+                "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K, IQ4_NL, IQ4_XS (and our own Q4)", t->file, t->name, t->dtype_name);
 }
 
 static int get_mat(const tmap *tm, const char *name, int64_t rows, int64_t cols, kmat *out, qwen3_err *e) {

@@ -43,6 +43,22 @@ static const unsupported FIELDS[] = {
     {"prediction", 1, NEUTRAL_FALSY, "predicted outputs are not implemented"},
     {"audio", 1, NEUTRAL_FALSY, "audio output is not implemented"},
     {"modalities", 1, NEUTRAL_TEXT_ONLY, "only text output is implemented"},
+    {"web_search_options", 1, NEUTRAL_FALSY, "web search is not implemented"},
+    {"echo", 1, NEUTRAL_FALSY, "echo is implemented on /v1/completions only"},
+    /* vLLM's extra sampling and chat parameters */
+    {"stop_token_ids", 3, NEUTRAL_FALSY, "stop_token_ids is not implemented; use 'stop' strings"},
+    {"bad_words", 3, NEUTRAL_FALSY, "bad_words is not implemented"},
+    {"include_stop_str_in_output", 3, NEUTRAL_FALSY, "the stop string is never included in the output"},
+    {"length_penalty", 3, NEUTRAL_ONE, "length_penalty (beam search) is not implemented"},
+    {"chat_template", 1, NEUTRAL_FALSY, "a custom chat_template is not implemented (the server renders the model's; see --chat-template)"},
+    {"continue_final_message", 1, NEUTRAL_FALSY, "continue_final_message is not implemented"},
+    /* llama.cpp's */
+    {"n_predict", 3, NEUTRAL_FALSY, "n_predict is llama.cpp's name: use max_tokens"},
+    {"dynatemp_range", 3, NEUTRAL_FALSY, "dynamic temperature is not implemented"},
+    {"xtc_probability", 3, NEUTRAL_FALSY, "XTC sampling is not implemented"},
+    {"dry_multiplier", 3, NEUTRAL_FALSY, "DRY sampling is not implemented"},
+    {"top_n_sigma", 3, NEUTRAL_FALSY, "top-n-sigma sampling is not implemented"},
+    {"tfs_z", 3, NEUTRAL_ONE, "tail-free sampling is not implemented"},
 };
 #define N_FIELDS (int)(sizeof FIELDS / sizeof FIELDS[0])
 

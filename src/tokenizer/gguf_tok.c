@@ -161,3 +161,97 @@ struct qwen3_tokenizer *tk_load_gguf(const char *path, qwen3_err *err) {
     gguf_close(&g);
     return t;
 }
+
+/* ---- the other way: the tables as tokenizer.ggml.* arrays, for `qwen3 quantize OUT.gguf` ---- */
+
+/* Byte-level text of raw bytes (each byte as the GPT-2 alphabet character, UTF-8). */
+static char *bytelevel_encode(const char *p, size_t n, size_t *out_n) {
+    char *s = malloc(2 * n + 1), *o = s;
+    if (!s) return NULL;
+    for (size_t i = 0; i < n; i++) o += tk_utf8_put(tk_byte_char((unsigned char)p[i]), (unsigned char *)o);
+    *o = 0;
+    *out_n = (size_t)(o - s);
+    return s;
+}
+
+static int cmp_rank(const void *a, const void *b) {
+    const tk_merge *x = *(const tk_merge *const *)a, *y = *(const tk_merge *const *)b;
+    return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+void tk_gguf_vocab_free(tk_gguf_vocab *v) {
+    for (int i = 0; i < v->n; i++) free(v->tokens[i]);
+    for (int i = 0; i < v->n_merges; i++) free(v->merges[i]);
+    free(v->tokens);
+    free(v->token_len);
+    free(v->types);
+    free(v->merges);
+    free(v->merge_len);
+    memset(v, 0, sizeof *v);
+}
+
+int tk_gguf_export(const struct qwen3_tokenizer *t, int n_min, tk_gguf_vocab *v, qwen3_err *err) {
+    memset(v, 0, sizeof *v);
+    int n = t->n_ids > n_min ? t->n_ids : n_min;
+    v->tokens = calloc((size_t)n, sizeof *v->tokens);
+    v->token_len = calloc((size_t)n, sizeof *v->token_len);
+    v->types = calloc((size_t)n, sizeof *v->types);
+    if (!v->tokens || !v->token_len || !v->types) goto oom;
+    v->n = n;
+    for (int id = 0; id < n; id++) {
+        const tk_added *a = NULL;
+        for (int k = 0; k < t->n_added && !a; k++)
+            if (t->added[k].id == id) a = &t->added[k];
+        if (a) {
+            /* convert_hf_to_gguf.py: control when special or spelt <|...|>, else user-defined */
+            int looks = a->len >= 4 && !memcmp(a->text, "<|", 2) && !memcmp(a->text + a->len - 2, "|>", 2);
+            v->types[id] = a->special || looks ? TT_CONTROL : TT_USER_DEFINED;
+            if (!(v->tokens[id] = malloc(a->len + 1))) goto oom;
+            memcpy(v->tokens[id], a->text, a->len);
+            v->tokens[id][a->len] = 0;
+            v->token_len[id] = a->len;
+        } else if (id < t->n_ids && t->len[id] != UINT32_MAX) {
+            v->types[id] = TT_NORMAL;
+            if (!(v->tokens[id] = bytelevel_encode(t->blob + t->off[id], t->len[id], &v->token_len[id]))) goto oom;
+        } else {
+            v->types[id] = TT_UNUSED; /* the converter's filler up to the embedding's rows */
+            char pad[32];
+            int k = snprintf(pad, sizeof pad, "[PAD%d]", id);
+            if (!(v->tokens[id] = strdup(pad))) goto oom;
+            v->token_len[id] = (size_t)k;
+        }
+    }
+    const tk_merge **list = malloc(sizeof *list * (size_t)(t->n_merges ? t->n_merges : 1));
+    if (!list) goto oom;
+    int m = 0;
+    for (uint32_t k = 0; t->merges && k <= t->mmask; k++)
+        if (t->merges[k].key && m < t->n_merges) list[m++] = &t->merges[k];
+    qsort(list, (size_t)m, sizeof *list, cmp_rank);
+    v->merges = calloc((size_t)(m ? m : 1), sizeof *v->merges);
+    v->merge_len = calloc((size_t)(m ? m : 1), sizeof *v->merge_len);
+    if (!v->merges || !v->merge_len) { free(list); goto oom; }
+    for (int k = 0; k < m; k++) {
+        uint64_t pair = list[k]->key - 1;
+        uint32_t a = (uint32_t)(pair >> 32), b = (uint32_t)pair;
+        size_t na, nb;
+        char *x = bytelevel_encode(t->blob + t->off[a], t->len[a], &na);
+        char *y = x ? bytelevel_encode(t->blob + t->off[b], t->len[b], &nb) : NULL;
+        char *s = y ? malloc(na + nb + 2) : NULL;
+        if (s) {
+            memcpy(s, x, na);
+            s[na] = ' ';
+            memcpy(s + na + 1, y, nb + 1);
+        }
+        free(x);
+        free(y);
+        if (!s) { free(list); goto oom; }
+        v->merges[k] = s;
+        v->merge_len[k] = na + nb + 1;
+        v->n_merges = k + 1;
+    }
+    free(list);
+    return 0;
+oom:
+    tk_gguf_vocab_free(v);
+    return qerr(err, "out of memory");
+}

@@ -107,6 +107,20 @@ uint64_t tk_next_generation(void);
 struct gguf_file;
 struct qwen3_tokenizer *tk_load_gguf(const char *path, qwen3_err *err);
 struct qwen3_tokenizer *tk_load_gguf_mem(const struct gguf_file *g, qwen3_err *err);
+/* The tables as tokenizer.ggml.* arrays (gguf_tok.c): one token per id in [0, max(n_ids, n_min))
+ * (byte-level text for the vocabulary, the content for added tokens, "[PADn]" fillers marked unused),
+ * their llama.cpp token types, and the merges "a b" in rank order. */
+typedef struct tk_gguf_vocab {
+    char **tokens;
+    size_t *token_len;
+    int32_t *types;
+    int n;
+    char **merges;
+    size_t *merge_len;
+    int n_merges;
+} tk_gguf_vocab;
+int tk_gguf_export(const struct qwen3_tokenizer *t, int n_min, tk_gguf_vocab *v, qwen3_err *err);
+void tk_gguf_vocab_free(tk_gguf_vocab *v);
 
 /* --- unicode.c ---------------------------------------------------------------------------------- */
 

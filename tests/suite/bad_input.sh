@@ -6,7 +6,11 @@
 # byte count or with config.json, an absurd header length, a missing tensor, shard or index entry,
 # config.json that is not JSON, has a wrong type, a zero, negative or huge size, or asks for what
 # we do not support: another model_type, use_sliding_window, attention_bias, a rope type other than
-# yarn). For each, `$QWEN3 info DIR` must exit non-zero, below 128 (a signal - a crash, or an ASan
+# yarn), and their GGUF twins (gguf-*: truncated, bad magic / version / endianness, absurd counts
+# and string lengths, overlapping / misaligned / past-the-end offsets, unknown or unsupported
+# types, shapes that disagree with the metadata, missing or repeated keys and tensors, wrong
+# architecture, split sets missing a part, the embedded tokenizer; TOKENIZE / RENDER in a case
+# directory run `tokenize DIR hi` / `render` instead of `info`). For each, `$QWEN3 info DIR` must exit non-zero, below 128 (a signal - a crash, or an ASan
 # abort in the SAN=1 build - is a failure), and print a message containing one of the lines of
 # DIR/EXPECT (the file, tensor or field at fault). The ok-* directories are intact controls that
 # must load: they prove the others fail for their own fault.
@@ -15,7 +19,7 @@
 # the context (--ctx N), and `$QWEN3 generate` with an id >= vocab_size, must fail the same clean way.
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 57
+expect 119
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
@@ -62,14 +66,23 @@ expect_fail() {
 for d in "$TMP"/dirs/*/; do
     d=${d%/}
     name=$(basename "$d")
+    # GGUF tokenizer cases load the tokenizer (and the chat template for RENDER), not the weights
+    cmd=(info "$d")
+    [ -f "$d/TOKENIZE" ] && cmd=(tokenize "$d" hi)
+    [ -f "$d/RENDER" ] && cmd=(render "$d" --jsonl)
     if [ -f "$d/OK" ]; then
-        if timeout "$TIMEOUT" "$QWEN3" info "$d" >"$TMP/out" 2>"$TMP/err"; then
+        if timeout "$TIMEOUT" "$QWEN3" "${cmd[@]}" >"$TMP/out" 2>"$TMP/err" </dev/null; then
             echo "PASS bad-$name (control loads)"
         else
             echo "FAIL bad-$name: the intact control does not load (exit $?): $(head -c 300 "$TMP/err")"
         fi
     else
-        expect_fail "bad-$name" "$d/EXPECT" "$QWEN3" info "$d"
+        if [ -f "$d/RENDER" ]; then
+            printf '{"messages":[{"role":"user","content":"hi"}]}\n' >"$TMP/render.in"
+            expect_fail "bad-$name" "$d/EXPECT" bash -c '"$0" render "$1" --jsonl <"$2"' "$QWEN3" "$d" "$TMP/render.in"
+        else
+            expect_fail "bad-$name" "$d/EXPECT" "$QWEN3" "${cmd[@]}"
+        fi
     fi
 done
 

@@ -20,9 +20,17 @@
 # tokenizers and Jinja2 in tokenizer.sh and chat_render.sh). Decoding with skip_special differs
 # only where the file cannot say what HF says (see src/tokenizer/gguf_tok.c): those cases are
 # counted apart and checked to differ only by the FIM/repo tokens.
+#
+# Writing: `qwen3 quantize MODEL OUT.gguf` (keep, q8_0, q4_k_m; dense and MoE; from a HF directory
+# and from a GGUF) loads back with identical logits to its source (keep) or to the same quantization
+# written as safetensors, with the same tokenizer and template. llama.cpp's own GGUF code
+# (tests/ref/gguf_llama.py: libggml-base.so of npm's @node-llama-cpp/linux-x64 through ctypes)
+# parses our Q4_K_M file and finds llama.cpp's Q4_K_M types in it, and files llama.cpp writes from
+# ours load with identical logits.
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 30
+# the llama.cpp part: 4 checks with libggml-base.so (tests/ref/gguf_llama.py), else its one SKIP
+expect $((39 + $([ -f "$(dirname "$0")/../node/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so" ] && echo 4 || echo 1)))
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
@@ -147,6 +155,96 @@ PYEOF
     else
         echo "FAIL gguf-render-unknown-template: $(head -c 200 "$TMP/out")"
     fi
+fi
+
+# ---- writing GGUF: qwen3 quantize MODEL OUT.gguf, read back by us and by llama.cpp ----
+# logits_same NAME A B: `qwen3 logits` over $IDS of models A and B are byte-identical
+logits_same() {
+    if "$QWEN3" logits "$2" --ids $IDS -o "$TMP/a.f32" 2>"$TMP/err" && "$QWEN3" logits "$3" --ids $IDS -o "$TMP/b.f32" 2>>"$TMP/err" &&
+        [ -s "$TMP/a.f32" ] && cmp -s "$TMP/a.f32" "$TMP/b.f32"; then
+        echo "PASS $1 (identical logits)"
+    else
+        echo "FAIL $1: logits differ or a run failed: $(head -c 300 "$TMP/err")"
+    fi
+}
+W="$TMP/write"
+rm -rf "$W" && mkdir -p "$W"
+LL="$ROOT/tests/ref/gguf_llama.py"
+if "$PY" "$ROOT/tools/gen_checkpoint.py" "$W/dense" --preset tiny --dtype bf16 --hidden 256 --intermediate 512 --layers 4 -q \
+        --gguf 2>"$TMP/gen.err" &&
+    "$PY" "$ROOT/tools/gen_checkpoint.py" "$W/moe" --preset tiny-moe --dtype f16 --mlp-only-layers 1 -q --no-tokenizer 2>>"$TMP/gen.err"; then
+    # keep: the stored bytes, so the logits are the HF directory's; tokenizer and template come along
+    "$QWEN3" quantize "$W/dense" "$W/keep.gguf" --type keep 2>"$TMP/err" || echo "FAIL gguf-write-keep: $(head -c 300 "$TMP/err")"
+    mkdir -p "$W/keepdir" && mv "$W/keep.gguf" "$W/keepdir/"
+    logits_same gguf-write-keep "$W/dense" "$W/keepdir/keep.gguf"
+    head -n 1500 "$TMP/enc_in.jsonl" >"$TMP/enc_small.jsonl"
+    "$QWEN3" tokenize "$T" --jsonl <"$TMP/enc_small.jsonl" >"$TMP/w_hf.jsonl" 2>/dev/null
+    "$QWEN3" tokenize "$W/keepdir" --jsonl <"$TMP/enc_small.jsonl" >"$TMP/w_gg.jsonl" 2>"$TMP/err"
+    "$PY" "$ROOT/tests/ref/tokenizer_compare.py" gguf-write-tokenizer "$TMP/enc_small.jsonl" "$TMP/w_hf.jsonl" "$TMP/w_gg.jsonl" ids
+    "$QWEN3" render "$W/keepdir" --jsonl --keep-going <"$ROOT/tests/data/chat/cases.jsonl" >"$TMP/w_r.jsonl" 2>/dev/null
+    if [ -s "$TMP/w_r.jsonl" ] && cmp -s "$TMP/r_hf.jsonl" "$TMP/w_r.jsonl"; then echo "PASS gguf-write-template"
+    else echo "FAIL gguf-write-template: prompts from the written GGUF differ"; fi
+    # MoE with a dense layer: 3-D expert tensors written from per-expert safetensors
+    "$QWEN3" quantize "$W/moe" "$W/moe.gguf" --type keep 2>"$TMP/err" || echo "FAIL gguf-write-moe: $(head -c 300 "$TMP/err")"
+    logits_same gguf-write-moe "$W/moe" "$W/moe.gguf"
+    # the same quantization as the safetensors writer: Q8_0, and llama.cpp's Q4_K_M mix
+    for t in q8_0 q4_k_m; do
+        "$QWEN3" quantize "$W/dense" "$W/$t.gguf" --type $t 2>"$TMP/err" && "$QWEN3" quantize "$W/dense" "$W/$t" --type $t 2>>"$TMP/err" ||
+            echo "FAIL gguf-write-$t: $(head -c 300 "$TMP/err")"
+        logits_same "gguf-write-$t" "$W/$t" "$W/$t.gguf"
+    done
+    # a GGUF source: GGUF -> GGUF keeps every byte of the k-quant blocks
+    "$QWEN3" quantize "$W/q4_k_m.gguf" "$W/again.gguf" --type keep 2>"$TMP/err" || echo "FAIL gguf-write-from-gguf: $(head -c 300 "$TMP/err")"
+    logits_same gguf-write-from-gguf "$W/q4_k_m.gguf" "$W/again.gguf"
+    # a GGUF source cannot become a safetensors directory without a config.json
+    if "$QWEN3" quantize "$W/q4_k_m.gguf" "$W/nodir" --type q8_0 >"$TMP/out" 2>&1; then echo "FAIL gguf-write-to-dir: accepted"
+    elif grep -q "OUT.gguf" "$TMP/out"; then echo "PASS gguf-write-to-dir (refused with a message)"
+    else echo "FAIL gguf-write-to-dir: $(head -c 200 "$TMP/out")"; fi
+
+    # llama.cpp's own GGUF code (npm @node-llama-cpp/linux-x64): it parses what we write, and we load
+    # what it writes
+    "$PY" "$LL" read "$W/q4_k_m.gguf" >"$TMP/ll.json" 2>"$TMP/err"
+    rc=$?
+    if [ $rc -eq 2 ]; then
+        echo "SKIP gguf-llama.cpp: libggml-base.so not installed (scripts/setup.sh installs tests/node)"
+    else
+        "$PY" - "$TMP/ll.json" <<'PYEOF'
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+except Exception as e:
+    print("FAIL gguf-llama.cpp-reads-ours: no summary (%s)" % e); sys.exit()
+if "error" in d:
+    print("FAIL gguf-llama.cpp-reads-ours: %s" % d["error"]); sys.exit()
+t = {x["name"]: x for x in d["tensors"]}
+Q4K, Q6K, F32 = 12, 14, 0
+# llama.cpp's Q4_K_M for 4 layers: attn_v and ffn_down Q6_K where use_more_bits(i, 4) holds
+# (i < 4/8 || i >= 7*4/8 || (i - 4/8) % 3 == 2: layers 2 and 3), Q4_K elsewhere; other matrices
+# Q4_K; norms F32 (as our quantizer's mix must give)
+want = {"blk.2.attn_v.weight": Q6K, "blk.0.attn_v.weight": Q4K, "blk.3.ffn_down.weight": Q6K,
+        "blk.1.ffn_down.weight": Q4K, "blk.0.attn_q.weight": Q4K, "blk.0.ffn_up.weight": Q4K,
+        "blk.0.attn_norm.weight": F32, "output_norm.weight": F32}
+bad = [(k, t.get(k, {}).get("type"), v) for k, v in want.items() if t.get(k, {}).get("type") != v]
+kv = d["kv"]
+ok_kv = kv.get("general.architecture", {}).get("value") == "qwen3" and kv.get("qwen3.block_count", {}).get("value") == 4 \
+    and kv.get("tokenizer.ggml.tokens", {}).get("n", 0) >= 151669 and "tokenizer.chat_template" in kv
+if bad or not ok_kv or len(t) != 3 + 4 * 11 - 1 + (1 if "output.weight" in t else 0):
+    print("FAIL gguf-llama.cpp-reads-ours: types %s, keys ok %s, %d tensors" % (bad, ok_kv, len(t)))
+else:
+    print("PASS gguf-llama.cpp-reads-ours (%d tensors, %d keys, Q4_K_M types as llama.cpp assigns them)" % (len(t), len(kv)))
+PYEOF
+        for m in dense-q8_0 moe-f16 untied-yarn; do
+            src="$TMP/$m/model.gguf"
+            mkdir -p "$W/ll-$m"
+            if "$PY" "$LL" rewrite "$src" "$W/ll-$m/model.gguf" 2>"$TMP/err"; then
+                logits_same "gguf-llama.cpp-writes-$m" "$TMP/$m" "$W/ll-$m/model.gguf"
+            else
+                echo "FAIL gguf-llama.cpp-writes-$m: rewrite failed: $(head -c 200 "$TMP/err")"
+            fi
+        done
+    fi
+else
+    echo "FAIL gguf-write-gen: $(tail -n 1 "$TMP/gen.err")"
 fi
 
 # `qwen3 info` on a GGUF names the file and its types

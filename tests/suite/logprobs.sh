@@ -14,7 +14,7 @@
 #                               logit_bias {}, echo false) are accepted
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 19
+expect 25
 T="$QWEN3_TMP/logprobs"
 mkdir -p "$T"
 M="$T/tiny"
@@ -135,7 +135,11 @@ for path, base, field, value in [
         ("/v1/chat/completions", chat, "functions", [{"name": "f"}]),
         ("/v1/completions", comp, "suffix", " end"),
         ("/v1/completions", comp, "best_of", 3),
-        ("/v1/completions", comp, "min_tokens", 4)]:
+        ("/v1/completions", comp, "min_tokens", 4),
+        ("/v1/chat/completions", chat, "stop_token_ids", [151645]),
+        ("/v1/chat/completions", chat, "n_predict", 5),
+        ("/v1/chat/completions", chat, "echo", True),
+        ("/v1/chat/completions", chat, "chat_template", "{{ messages }}")]:
     st, r = post(path, dict(base, **{field: value}))
     check("unsupported_" + field, st == 400 and r["error"]["param"] == field and field in r["error"]["message"],
           "%d %s" % (st, json.dumps(r)[:200]))
@@ -144,7 +148,9 @@ for path, base, field, value in [
         ("/v1/chat/completions", chat, "logit_bias", {}),
         ("/v1/completions", comp, "echo", False),
         ("/v1/completions", comp, "best_of", 1),
-        ("/v1/completions", comp, "suffix", None)]:
+        ("/v1/completions", comp, "suffix", None),
+        ("/v1/chat/completions", chat, "stop_token_ids", []),
+        ("/v1/chat/completions", chat, "user", "someone")]:
     st, r = post(path, dict(base, **{field: value}))
     check("neutral_%s_accepted" % field, st == 200, "%d %s" % (st, json.dumps(r)[:200]))
 PYEOF
