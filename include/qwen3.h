@@ -343,10 +343,14 @@ typedef struct qwen3_chat_result {
  * Rules (the inverse of the template): "<think>" at the very start opens reasoning (in_think = 1
  * starts inside it, for prompts that pre-fill "<think>"); "</think>" closes it; newlines right after
  * "<think>", before "</think>" and after "</think>" are dropped, so an empty think block vanishes.
+ * Think tags never reach the content: a "<think>" later in the content opens reasoning again (a
+ * model that reopens its thought, the empty block a spent thinking budget forces), and a "</think>"
+ * with no block open is dropped.
  * "<tool_call>\n{json}\n</tool_call>" (inside or outside reasoning) with a JSON object holding a
  * string "name" becomes a call; one "\n" before "<tool_call>" and whitespace between and after calls
  * are separators. Anything that does not parse (broken JSON, a stray tag, an unclosed call) stays in
- * the text where it appeared, byte for byte; parsing never fails except for lack of memory. */
+ * the text where it appeared, byte for byte (think tags excepted, see above); parsing never fails
+ * except for lack of memory. */
 typedef struct qwen3_chat_parser qwen3_chat_parser;
 
 qwen3_chat_parser *qwen3_chat_parser_new(int in_think, qwen3_err *err);
@@ -393,8 +397,10 @@ typedef struct qwen3_gen_params {
     qwen3_sampling sampling;
     int max_tokens;               /* generated tokens at most, forced ones included; 0: until the
                                      context is full */
-    int think_budget;             /* -1: unlimited. N >= 0: after N tokens inside <think> (counted
-                                     over the whole turn) the stop-thinking text is forced */
+    int think_budget;             /* -1: unlimited. N >= 0: after N tokens generated inside <think>
+                                     (special tokens too; counted over the whole turn) the
+                                     stop-thinking text is forced, once; a block opened after that
+                                     is closed at once with an empty "\n\n</think>\n\n" */
     const char *think_stop_text;  /* NULL: QWEN3_THINK_STOP_TEXT */
     int think_grace;              /* > 0: after the budget, allow up to this many more tokens that
                                      end at the next newline before forcing (0: off) */

@@ -53,6 +53,10 @@ never </think> (151668) nor <|im_end|> (151645). Construction:
   After "\\n": <think> scores ~2*0.7*sqrt(hidden), " hmm" ~0.7*sqrt(hidden): <think> wins. After any
   other token dim 1 is 0: " hmm" scores ~sqrt(hidden) and wins, for ever.
   Verified with tests/ref/qwen3_ref.py --greedy 40 (the reference prints the top-2 margin per step).
+--thinker-opens IDS (with --thinker) changes which tokens put THINK_C in dim 1, i.e. after which
+tokens <think> is emitted: a comma-separated list of ids (default 198), or "all". "198,271" also
+reopens <think> after "\n\n" (271), which is how the budget's stop text and the empty closing both
+end; "all" emits <think> after every token, for ever (a model that never stops opening blocks).
 """
 import argparse
 import json
@@ -122,6 +126,8 @@ def parse_args(argv):
     p.add_argument("--rope-theta", type=float, default=1000000.0)
     p.add_argument("--rms-eps", type=float, default=1e-6)
     p.add_argument("--thinker", action="store_true", help="weights for the chat tests (see header)")
+    p.add_argument("--thinker-opens", default="198",
+                   help="with --thinker: ids after which <think> is emitted, comma-separated, or 'all' (see header)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-tokenizer", action="store_true", help="do not copy the tokenizer files")
     p.add_argument("--gguf", action="store_true",
@@ -153,6 +159,13 @@ def build_shape(a):
     s["sparse_step"] = a.sparse_step if a.sparse_step is not None else 1
     s["mlp_only"] = sorted({int(x) for x in a.mlp_only_layers.split(",") if x.strip() != ""})
     if a.thinker:
+        if a.thinker_opens.strip() == "all":
+            a.thinker = "all"
+        else:
+            try:
+                a.thinker = tuple(int(x) for x in a.thinker_opens.split(","))
+            except ValueError:
+                sys.exit("gen_checkpoint: --thinker-opens must be ids separated by commas, or 'all'")
         if a.tied:
             sys.exit("gen_checkpoint: --thinker needs an untied lm_head (drop --tied)")
         s["tied"] = False
@@ -238,15 +251,17 @@ def to_storage(x, dtype):
     return b.astype(np.uint16)
 
 
-def thinker_patch(name, rows, r0, H):
-    """Edits a chunk of rows [r0, r0+len(rows)) of tensor `name` in place for --thinker."""
+def thinker_patch(name, rows, r0, H, opens):
+    """Edits a chunk of rows [r0, r0+len(rows)) of tensor `name` in place for --thinker; opens: the
+    ids after which <think> comes (a tuple), or "all"."""
     C = 4.0 * math.sqrt(H)
     r1 = r0 + rows.shape[0]
     if name == "model.embed_tokens.weight":
         rows[:, 0] = C
-        rows[:, 1] = 0.0
-        if r0 <= NEWLINE_ID < r1:
-            rows[NEWLINE_ID - r0, 1] = C
+        rows[:, 1] = C if opens == "all" else 0.0
+        for tok in (() if opens == "all" else opens):
+            if r0 <= tok < r1:
+                rows[tok - r0, 1] = C
     elif name.endswith("o_proj.weight") or name.endswith("down_proj.weight"):
         # output rows 0 and 1: nothing is ever written to the reserved residual dims
         if r0 <= 1:
@@ -275,7 +290,7 @@ def gen_tensor(name, shape, kind, std, seed, dtype, thinker, H, f):
         x = rng.standard_normal((n, ncols), dtype=np.float32)
         x *= np.float32(std)
         if thinker:
-            thinker_patch(name, x, r0, H)
+            thinker_patch(name, x, r0, H, thinker)
         to_storage(x, dtype).tofile(f)
 
 

@@ -247,7 +247,19 @@ static void resolve(qwen3_chat_parser *p) {
             open_tool(p, ST_CONTENT);
             return;
         }
-        if (tag_prefix(r, rn, TAG_CALL)) return;
+        /* think tags never reach the answer: a later block (a model that reopens <think>, the empty
+         * block a spent budget forces) is reasoning, and a stray </think> is dropped with the
+         * newlines the template puts after it */
+        if (tag_is(r, rn, TAG_THINK) || tag_is(r, rn, TAG_END_THINK)) {
+            if (k && !p->after_call) emit(p, ST_CONTENT, s, k);
+            p->after_call = 0;
+            int open = tag_is(r, rn, TAG_THINK);
+            sb_clear(h);
+            p->state = open ? ST_THINK : ST_CONTENT;
+            p->content_lead = !open;
+            return;
+        }
+        if (tag_prefix(r, rn, TAG_CALL) || tag_prefix(r, rn, TAG_THINK) || tag_prefix(r, rn, TAG_END_THINK)) return;
         if (p->after_call) { /* text after the calls: their separator was real content after all */
             emit(p, ST_CONTENT, s, k);
             drop(h, k);

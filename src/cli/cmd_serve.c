@@ -20,9 +20,12 @@ static void help(void) {
            "  --model-name NAME    the model id clients use (default: MODEL's directory name)\n"
            "  --chat-template K    qwen3, qwen3-instruct-2507 or qwen3-thinking-2507 (default: detect)\n"
            "  --timeout S          idle connection timeout in seconds (default 30)\n"
+           "  --header-timeout S   a request's headers and body must all arrive within S seconds of\n"
+           "                       the connection opening or of the previous answer (default 30)\n"
            "  --max-body BYTES     request body limit (default 8388608)\n"
            "  --max-conns N        open connections at most (default 256)\n"
-           "  --max-conns-per-ip N open connections from one address at most (default 64)\n"
+           "  --max-conns-per-ip N open connections from one address at most (default: an eighth of\n"
+           "                       --max-conns, 32)\n"
            "  --drain S            seconds running requests get to finish at shutdown (default 30)\n"
            "%s", CLI_MODEL_FLAGS_FAST);
 }
@@ -48,7 +51,8 @@ int cmd_serve(int argc, char **argv) {
     c.timeout_s = 30;
     c.max_body = 8u << 20;
     c.max_conns = 256;
-    c.max_conns_per_ip = 64;
+    c.max_conns_per_ip = 0; /* an eighth of --max-conns */
+    c.header_timeout_s = 30;
     c.drain_s = 30;
     c.chat_kind = -1;
     for (int i = 1; i < argc; i++) {
@@ -64,6 +68,7 @@ int cmd_serve(int argc, char **argv) {
         INT_FLAG("--parallel", 1, 256, parallel)
         INT_FLAG("--queue", 0, 1 << 20, queue)
         INT_FLAG("--timeout", 2, 86400, timeout_s)
+        INT_FLAG("--header-timeout", 1, 86400, header_timeout_s)
         INT_FLAG("--max-conns", 1, 1 << 16, max_conns)
         INT_FLAG("--max-conns-per-ip", 1, 1 << 16, max_conns_per_ip)
         INT_FLAG("--drain", 0, 86400, drain_s)

@@ -34,8 +34,9 @@
 
 #include "generate/gen.h"
 
-/* What budget 0 forces when the model opens <think>: exactly what the non-thinking template
- * pre-fills after "<think>", so the turn looks like a non-thinking one. */
+/* What is forced when the model opens <think> with the budget spent (always, for budget 0):
+ * exactly what the non-thinking template pre-fills after "<think>", so the block is empty and the
+ * turn goes on as a non-thinking one would. */
 #define CLOSE_THINK_TEXT "\n\n</think>\n\n"
 
 struct qwen3_gen {
@@ -51,7 +52,7 @@ struct qwen3_gen {
     size_t piece_cap;
     int32_t *force_ids;      /* the stop-thinking text's tokens */
     int n_force;
-    int32_t *close_ids;      /* CLOSE_THINK_TEXT's tokens, for budget 0 */
+    int32_t *close_ids;      /* CLOSE_THINK_TEXT's tokens, for blocks opened with the budget spent */
     int n_close;
     int32_t eos[2];          /* <|im_end|>, <|endoftext|> (-1 when the tokenizer lacks one) */
     int32_t *pending;        /* input of the next forward */
@@ -115,8 +116,6 @@ static int end(qwen3_gen *g, qwen3_finish why, int after_stop_string) {
     return r;
 }
 
-/* Emits one generated token. Returns 1 when the budget asks for the stop text now, 0 when not,
- * -1 for lack of memory. */
 /* The log-probability of id and the top most likely ids in logits[0, n) (see qwen3_logprob). */
 static void logprob_fill(const float *logits, int n, int32_t id, int top, qwen3_logprob *out) {
     float mx = scan_max(logits, n);
@@ -158,6 +157,8 @@ static qwen3_logprob *next_lp(qwen3_gen *g) {
     return &g->lp[g->n_ids];
 }
 
+/* Emits one generated token. Returns what the budget asks to force now (BUDGET_STOP or
+ * BUDGET_CLOSE), BUDGET_NONE, or -1 for lack of memory. */
 static int emit(qwen3_gen *g, int32_t id, int forced) {
     clear_taken(g);
     if (g->logprobs) {
@@ -180,11 +181,11 @@ static int emit(qwen3_gen *g, int32_t id, int forced) {
     return f;
 }
 
-/* Forces the tokens of the stop text (or of the empty closing for budget 0) after the token just
- * sampled: each is output now and queued as input of the next forward. */
-static int force(qwen3_gen *g) {
-    const int32_t *f = g->bud.budget == 0 ? g->close_ids : g->force_ids;
-    int n = g->bud.budget == 0 ? g->n_close : g->n_force;
+/* Forces the tokens of the stop text (what = BUDGET_STOP) or of the empty closing (BUDGET_CLOSE)
+ * after the token just sampled: each is output now and queued as input of the next forward. */
+static int force(qwen3_gen *g, int what) {
+    const int32_t *f = what == BUDGET_CLOSE ? g->close_ids : g->force_ids;
+    int n = what == BUDGET_CLOSE ? g->n_close : g->n_force;
     for (int k = 0; k < n && !g->finish; k++) {
         if (push_id(&g->pending, &g->n_pending, &g->cap_pending, f[k])) return -1;
         if (emit(g, f[k], 1) < 0) return -1;
@@ -282,7 +283,7 @@ qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *
     /* a prompt that opened <think> itself, with no thinking allowed: close it before anything */
     if (p->in_think && p->think_budget == 0) {
         g->bud.hit = 1;
-        if (force(g)) { qerr(e, "gen: out of memory"); goto fail; }
+        if (force(g, BUDGET_CLOSE)) { qerr(e, "gen: out of memory"); goto fail; }
     }
     return g;
 fail:
@@ -391,7 +392,7 @@ int qwen3_gen_step(qwen3_model *m, qwen3_gen **gens, int n, qwen3_err *e) {
         int32_t id = sampler_sample(&g->smp, g->logits);
         g->pending[g->n_pending++] = id; /* cap_pending >= 1: it held this step's input */
         int f = emit(g, id, 0);
-        if (f == 1 && !g->finish) f = force(g);
+        if (f > 0 && !g->finish) f = force(g, f);
         if (f < 0) {
             g->finish = QWEN3_FINISH_CANCEL;
             rc = qerr(e, "gen_step: out of memory");

@@ -101,14 +101,19 @@ typedef struct gen_budget {
     int grace;         /* tokens allowed past the budget while waiting for a newline (0: off) */
     int32_t think_id, end_think_id;
     int in_think;      /* inside <think> ... </think> */
-    int count;         /* tokens generated inside (tags and forced tokens excluded) */
+    int count;         /* tokens generated inside, a nested <think> included (the opening and
+                          closing tags and forced tokens excluded) */
     int over;          /* tokens generated inside since the count reached the budget */
-    int hit;           /* the budget forced the stop text at least once */
+    int hit;           /* the budget forced a stop or closing text at least once */
 } gen_budget;
+/* What budget_note asks gen.c to force next. */
+enum { BUDGET_NONE = 0, BUDGET_STOP = 1, BUDGET_CLOSE = 2 };
 void budget_init(gen_budget *b, int budget, int grace, int in_think, int32_t think_id, int32_t end_think_id);
 /* Notes one generated token: its id, the text it completed, and whether the streaming decoder still
  * holds part of a character. forced: the token was forced (tags still move the state, nothing is
- * counted). Returns 1 when the stop text must be forced now. */
+ * counted). Returns BUDGET_STOP when the stop-thinking text must be forced now (the budget ran out
+ * inside a block), BUDGET_CLOSE when the empty closing must (a block opened with the budget spent),
+ * else BUDGET_NONE. */
 int budget_note(gen_budget *b, int32_t id, const char *text, size_t n, int mid_char, int forced);
 
 #endif

@@ -4,9 +4,12 @@
  * Why thread-per-connection: a handler may wait for its generation (non-streaming) and a stream's
  * reader waits for the next tokens; on its own thread that wait blocks nobody else. What a bad client
  * can hold is bounded: one thread per connection, --max-conns connections in all and
- * --max-conns-per-ip from one address, an idle timeout (slowloris, a client that stops reading), a
- * body limit (413; a chunked body that never ends is cut off when it passes the limit), and a
- * generation is cancelled as soon as its client goes away (srv_client_gone). */
+ * --max-conns-per-ip from one address (an eighth of --max-conns by default, so one address cannot
+ * take them all), an idle timeout (a client that stops reading), a total deadline for the request's
+ * headers and body (--header-timeout, deadline.c: a client that sends one byte every few seconds
+ * restarts the idle timeout for ever), a body limit (413; a chunked body that never ends is cut off
+ * when it passes the limit), and a generation is cancelled as soon as its client goes away
+ * (srv_client_gone). */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include "chat/sbuf.h"
+#include "server/deadline.h"
 #include "server/http.h"
 #include "server/metrics.h"
 #include "server/routes/routes.h"
@@ -164,6 +168,12 @@ static enum MHD_Result answer_error(srv *s, struct MHD_Connection *c, conn *k, i
     return rc;
 }
 
+/* The connection's deadline record (see on_connection). */
+static srv_deadline_conn *deadline_of(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
     srv *s = cls;
@@ -207,6 +217,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         sb_put(&k->body, upload, n);
         return k->body.oom ? MHD_NO : MHD_YES;
     }
+    srv_deadline_arm(s->deadlines, deadline_of(c), 0); /* headers and body are in */
     if (k->answered) return MHD_YES;
     if (k->too_big) {
         char lim[32];
@@ -223,11 +234,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode why) {
     srv *s = cls;
     conn *k = *con_cls;
+    /* a kept-alive connection's next request has the whole deadline again, from now */
+    srv_deadline_arm(s->deadlines, deadline_of(c), 1);
     if (!k) return;
     if (k->answered) srv_metrics_request(s->metrics, k->r ? k->r->name : "unknown", k->status);
     sb_free(&k->body);
     free(k);
     *con_cls = NULL;
+}
+
+/* Each connection gets a deadline record as it opens (its socket context), dropped as it closes. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+    srv *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? srv_deadline_open(s->deadlines, ci->connect_fd) : NULL;
+    } else {
+        srv_deadline_close(s->deadlines, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 /* ---- the daemon -------------------------------------------------------------------------------- */
@@ -276,6 +302,7 @@ struct MHD_Daemon *srv_http_start(srv *s, int listen_fd, int *bound_port) {
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_conns,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.max_conns_per_ip,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "qwen3 serve: cannot start the HTTP server on %s:%d\n", s->cfg.host, s->cfg.port);

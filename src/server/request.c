@@ -16,7 +16,27 @@ void srv_gen_req_free(srv_gen_req *r) {
     free(r->stop);
     for (int i = 0; i < r->n_tools; i++) free(r->tool_names[i]);
     free(r->tool_names);
+    for (int i = 0; i < r->n_more; i++) {
+        free(r->more[i].ids);
+        free(r->more[i].echo_text);
+    }
+    free(r->more);
     memset(r, 0, sizeof *r);
+}
+
+void srv_gen_req_choice(const srv_gen_req *r, int p, int k, srv_gen_req *view) {
+    *view = *r;
+    view->n_choices = 1;
+    view->more = NULL;
+    view->n_more = 0;
+    if (p > 0) {
+        const srv_prompt *q = &r->more[p - 1];
+        view->prompt = q->ids;
+        view->n_prompt = q->n;
+        view->params.in_think = q->in_think;
+        view->echo_text = q->echo_text;
+    }
+    view->params.sampling.seed = r->params.sampling.seed + (uint64_t)k;
 }
 
 int srv_check_model(const srv_model_info *info, json_t *body, srv_error *e) {
@@ -79,8 +99,9 @@ static int parse_common(const srv_model_info *info, json_t *body, srv_gen_req *r
     if (k) s->repetition_penalty = (float)d;
     if ((k = jx_int(body, "seed", -(1LL << 62), 1LL << 62, &v, e)) < 0) return -1;
     if (k) s->seed = (uint64_t)v;
-    if ((k = jx_int(body, "n", 1, 1 << 20, &v, e)) < 0) return -1;
-    if (k && v != 1) return srv_bad(e, "n", "'n' must be 1 (one choice per request), got %lld", v);
+    r->n_choices = 1;
+    if ((k = jx_int(body, "n", 1, SRV_MAX_CHOICES, &v, e)) < 0) return -1;
+    if (k) r->n_choices = (int)v;
 
     long long max = 0;
     if ((k = jx_int(body, "max_tokens", 1, 1 << 30, &v, e)) < 0) return -1;
@@ -105,20 +126,30 @@ static int parse_common(const srv_model_info *info, json_t *body, srv_gen_req *r
     return parse_stop(body, r, e);
 }
 
-/* Tokenizes the prompt and checks it leaves room to generate. */
-static int tokenize_prompt(const srv_model_info *info, const char *text, size_t len, const char *param,
-                           srv_gen_req *r, srv_error *e) {
-    qwen3_err qe = {0};
-    int n = qwen3_encode(info->tok, text, len, 1, &r->prompt, &qe);
-    if (n < 0) return srv_bad(e, param, "cannot tokenize the prompt: %s", qe.msg);
-    r->n_prompt = n;
+/* Checks a prompt of n tokens leaves room to generate. */
+static int check_length(const srv_model_info *info, int n, const char *param, srv_error *e) {
     if (n == 0) return srv_bad(e, param, "the prompt is empty");
     if (n >= info->n_ctx)
         return srv_fail(e, 400, param, "context_length_exceeded",
                         "the prompt has %d tokens; this server's context is %d tokens (it must leave room for at least one "
                         "generated token)", n, info->n_ctx);
-    r->params.in_think = qwen3_chat_prompt_opens_think(text, len);
     return 0;
+}
+
+/* Tokenizes a prompt text into *ids / *n and checks its length. */
+static int tokenize_one(const srv_model_info *info, const char *text, size_t len, const char *param, int32_t **ids,
+                        int *n, int *in_think, srv_error *e) {
+    qwen3_err qe = {0};
+    int k = qwen3_encode(info->tok, text, len, 1, ids, &qe);
+    if (k < 0) return srv_bad(e, param, "cannot tokenize the prompt: %s", qe.msg);
+    *n = k;
+    *in_think = qwen3_chat_prompt_opens_think(text, len);
+    return check_length(info, k, param, e);
+}
+
+static int tokenize_prompt(const srv_model_info *info, const char *text, size_t len, const char *param,
+                           srv_gen_req *r, srv_error *e) {
+    return tokenize_one(info, text, len, param, &r->prompt, &r->n_prompt, &r->params.in_think, e);
 }
 
 /* Checks one tool definition: {"type": "function", "function": {"name": string, "parameters": object}}. */
@@ -259,17 +290,78 @@ int srv_parse_chat(const srv_model_info *info, json_t *body, srv_gen_req *r, srv
     return rc;
 }
 
+/* 1 when v is a non-empty array of integers (a prompt given as token ids). */
+static int is_ids(json_t *v) {
+    if (!json_is_array(v) || !json_array_size(v)) return 0;
+    for (size_t i = 0; i < json_array_size(v); i++)
+        if (!json_is_integer(json_array_get(v, i))) return 0;
+    return 1;
+}
+
+/* One prompt: a string, or token ids (checked against the vocabulary). idx < 0: the only prompt. */
+static int one_prompt(const srv_model_info *info, json_t *v, long idx, int echo, int32_t **ids, int *n, int *in_think,
+                      char **echo_text, srv_error *e) {
+    char where[48];
+    if (idx < 0) snprintf(where, sizeof where, "'prompt'");
+    else snprintf(where, sizeof where, "prompt[%ld]", idx);
+    if (json_is_string(v)) {
+        if (echo && !(*echo_text = strndup(json_string_value(v), json_string_length(v))))
+            return srv_fail(e, 500, NULL, NULL, "out of memory");
+        return tokenize_one(info, json_string_value(v), json_string_length(v), "prompt", ids, n, in_think, e);
+    }
+    if (!is_ids(v))
+        return srv_bad(e, "prompt", "%s must be a string or a non-empty array of token ids, got %s", where,
+                       json_is_array(v) ? (json_array_size(v) ? "an array holding something else" : "an empty array")
+                                        : jx_type_name(v));
+    size_t m = json_array_size(v);
+    int vocab = qwen3_tokenizer_size(info->tok);
+    if (!(*ids = malloc(sizeof **ids * m))) return srv_fail(e, 500, NULL, NULL, "out of memory");
+    for (size_t i = 0; i < m; i++) {
+        json_int_t id = json_integer_value(json_array_get(v, i));
+        if (id < 0 || id >= vocab)
+            return srv_bad(e, "prompt", "%s[%zu] is %lld, not a token id (0 .. %d)", where, i, (long long)id, vocab - 1);
+        (*ids)[i] = (int32_t)id;
+    }
+    *n = (int)m;
+    if (check_length(info, *n, "prompt", e)) return -1;
+    qwen3_err qe = {0};
+    size_t tl = 0;
+    char *text = qwen3_decode(info->tok, *ids, *n, 0, &tl, &qe);
+    if (!text) return srv_bad(e, "prompt", "%s: %s", where, qe.msg);
+    *in_think = qwen3_chat_prompt_opens_think(text, tl);
+    if (echo) *echo_text = text;
+    else free(text);
+    return 0;
+}
+
 int srv_parse_completion(const srv_model_info *info, json_t *body, srv_gen_req *r, srv_error *e) {
     memset(r, 0, sizeof *r);
     if (srv_check_model(info, body, e)) return -1;
     json_t *p = json_object_get(body, "prompt");
-    if (p && json_is_array(p) && json_array_size(p) == 1) p = json_array_get(p, 0);
     if (!p || json_is_null(p)) return srv_bad(e, "prompt", "'prompt' is required");
-    if (!json_is_string(p))
-        return srv_bad(e, "prompt", "'prompt' must be a string (or an array of one string), got %s", jx_type_name(p));
+    /* one prompt (a string or token ids) or several (strings or arrays of ids) */
+    int several = json_is_array(p) && !is_ids(p);
+    size_t n = several ? json_array_size(p) : 1;
+    if (!json_is_string(p) && !json_is_array(p))
+        return srv_bad(e, "prompt", "'prompt' must be a string, an array of strings, an array of token ids or an array "
+                       "of arrays of token ids, got %s", jx_type_name(p));
+    if (!n) return srv_bad(e, "prompt", "'prompt' is an empty array");
     r->thinking = 0;
     if (parse_common(info, body, r, e) || srv_parse_logprobs(body, 0, r, e) || srv_check_unsupported(body, 0, e)) return -1;
-    if (r->echo && !(r->echo_text = strndup(json_string_value(p), json_string_length(p))))
-        return srv_fail(e, 500, NULL, NULL, "out of memory");
-    return tokenize_prompt(info, json_string_value(p), json_string_length(p), "prompt", r, e);
+    if (n * (size_t)r->n_choices > SRV_MAX_CHOICES)
+        return srv_bad(e, "n", "%zu prompts x n = %d make %zu choices; at most %d are allowed in one request", n,
+                       r->n_choices, n * (size_t)r->n_choices, SRV_MAX_CHOICES);
+    if (n > 1 && !(r->more = calloc(n - 1, sizeof *r->more))) return srv_fail(e, 500, NULL, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = several ? json_array_get(p, i) : p;
+        long idx = several ? (long)i : -1;
+        if (i == 0) {
+            if (one_prompt(info, v, idx, r->echo, &r->prompt, &r->n_prompt, &r->params.in_think, &r->echo_text, e))
+                return -1;
+            continue;
+        }
+        srv_prompt *q = &r->more[r->n_more++];
+        if (one_prompt(info, v, idx, r->echo, &q->ids, &q->n, &q->in_think, &q->echo_text, e)) return -1;
+    }
+    return 0;
 }

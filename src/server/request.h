@@ -23,6 +23,17 @@ typedef struct srv_model_info {
     int n_ctx;               /* tokens per sequence */
 } srv_model_info;
 
+/* One more prompt of a completions request whose "prompt" is an array. */
+typedef struct srv_prompt {
+    int32_t *ids;            /* malloc'd */
+    int n;
+    int in_think;            /* the prompt opened <think> */
+    char *echo_text;         /* malloc'd (with echo) */
+} srv_prompt;
+
+/* Choices in one request at most (prompts x n): each is a generation of its own. */
+#define SRV_MAX_CHOICES 64
+
 typedef struct srv_gen_req {
     int chat;                /* 1: /v1/chat/completions, 0: /v1/completions */
     int stream;
@@ -38,11 +49,20 @@ typedef struct srv_gen_req {
     int n_stop;
     int echo;                /* completions: the prompt text comes first in the answer */
     char *echo_text;         /* malloc'd: that prompt text (with echo) */
+    int n_choices;           /* "n": choices per prompt (1 ...); choice k is seeded seed + k */
+    srv_prompt *more;        /* completions: the prompts after the first (an array "prompt") */
+    int n_more;
 } srv_gen_req;
+
+/* The request as seen by one choice: prompt p (0 .. n_more), choice k of it (0 .. n_choices-1).
+ * A shallow view into r (nothing to free): its own prompt, echo text, in_think and seed. */
+void srv_gen_req_choice(const srv_gen_req *r, int p, int k, srv_gen_req *view);
 
 /* Parses a chat completion request. Rules beyond the field types:
  *  - "model", when given, must be info->model_name (404 model_not_found otherwise);
- *  - n must be 1; max_completion_tokens wins over max_tokens; stop is a string or up to 16 strings;
+ *  - n choices (1 .. SRV_MAX_CHOICES), each its own generation, seeded seed + k so they differ
+ *    while the request stays reproducible; max_completion_tokens wins over max_tokens; stop is a
+ *    string or up to 16 strings;
  *  - the thinking budget is read from thinking_token_budget (vLLM) or thinking_budget_tokens
  *    (llama.cpp); -1 means unlimited;
  *  - enable_thinking comes from chat_template_kwargs (or a top-level enable_thinking);
@@ -54,8 +74,10 @@ typedef struct srv_gen_req {
  * Returns 0, or -1 with e filled (a 400/404 naming the field). */
 int srv_parse_chat(const srv_model_info *info, json_t *body, srv_gen_req *r, srv_error *e);
 
-/* Parses a completion request: "prompt" is a string (or an array holding one string) used raw,
- * special-token text included; the sampling fields are as for chat (non-thinking defaults). */
+/* Parses a completion request: "prompt" is a string, an array of strings, an array of token ids or
+ * an array of arrays of token ids (as OpenAI defines it); strings are used raw, special-token text
+ * included. Several prompts times n choices make prompts x n choices, prompt-major (OpenAI's
+ * order). The sampling fields are as for chat (non-thinking defaults). */
 int srv_parse_completion(const srv_model_info *info, json_t *body, srv_gen_req *r, srv_error *e);
 
 void srv_gen_req_free(srv_gen_req *r);

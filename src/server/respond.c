@@ -93,7 +93,7 @@ static json_t *chunk(const srv_resp *r, json_t *delta, const char *finish) {
     json_object_set_new(c, "created", json_integer(r->created));
     json_object_set_new(c, "model", jx_string(r->model, strlen(r->model)));
     json_t *ch = json_object();
-    json_object_set_new(ch, "index", json_integer(0));
+    json_object_set_new(ch, "index", json_integer(r->index));
     if (r->chat) json_object_set_new(ch, "delta", delta);
     else {
         json_object_set_new(ch, "text", delta);
@@ -255,30 +255,35 @@ int srv_resp_finish(srv_resp *r, qwen3_finish f, const qwen3_gen_stats *st, sbuf
     if (r->stream) {
         srv_resp_start(r, out);
         emit(r, out, chunk(r, r->chat ? json_object() : json_string(""), srv_finish_name(r, f)));
-        if (r->include_usage) {
-            json_t *c = json_object();
-            json_object_set_new(c, "id", json_string(r->id));
-            json_object_set_new(c, "object", json_string(r->chat ? "chat.completion.chunk" : "text_completion"));
-            json_object_set_new(c, "created", json_integer(r->created));
-            json_object_set_new(c, "model", jx_string(r->model, strlen(r->model)));
-            json_object_set_new(c, "choices", json_array());
-            json_object_set_new(c, "usage", usage(st));
-            emit(r, out, c);
-        }
-        sb_puts(out, "data: [DONE]\n\n");
+        if (!r->no_tail) srv_resp_stream_tail(r, st, out);
     }
     if (r->oom || (out && out->oom) || r->content.oom || r->reasoning.oom) return qerr(err, "out of memory");
     return 0;
 }
 
-char *srv_resp_body(srv_resp *r, qwen3_finish f, const qwen3_gen_stats *st, size_t *len) {
-    json_t *b = json_object();
-    json_object_set_new(b, "id", json_string(r->id));
-    json_object_set_new(b, "object", json_string(r->chat ? "chat.completion" : "text_completion"));
-    json_object_set_new(b, "created", json_integer(r->created));
-    json_object_set_new(b, "model", jx_string(r->model, strlen(r->model)));
+void srv_resp_stream_tail(srv_resp *r, const qwen3_gen_stats *st, sbuf *out) {
+    if (r->include_usage) {
+        json_t *c = json_object();
+        json_object_set_new(c, "id", json_string(r->id));
+        json_object_set_new(c, "object", json_string(r->chat ? "chat.completion.chunk" : "text_completion"));
+        json_object_set_new(c, "created", json_integer(r->created));
+        json_object_set_new(c, "model", jx_string(r->model, strlen(r->model)));
+        json_object_set_new(c, "choices", json_array());
+        json_object_set_new(c, "usage", usage(st));
+        emit(r, out, c);
+    }
+    sb_puts(out, "data: [DONE]\n\n");
+}
+
+void srv_resp_same_id(srv_resp *r, const srv_resp *first) {
+    memcpy(r->id, first->id, sizeof r->id);
+    r->created = first->created;
+}
+
+/* One choice of the body. */
+static json_t *body_choice(srv_resp *r, qwen3_finish f) {
     json_t *ch = json_object();
-    json_object_set_new(ch, "index", json_integer(0));
+    json_object_set_new(ch, "index", json_integer(r->index));
     const char *content = r->content.s ? r->content.s : "";
     if (r->chat) {
         json_t *m = json_object();
@@ -307,13 +312,27 @@ char *srv_resp_body(srv_resp *r, qwen3_finish f, const qwen3_gen_stats *st, size
     }
     json_object_set_new(ch, "logprobs", r->lp ? json_incref(r->lp) : json_null());
     json_object_set_new(ch, "finish_reason", json_string(srv_finish_name(r, f)));
+    return ch;
+}
+
+char *srv_resp_body_n(srv_resp *const *rs, int n, const qwen3_finish *f, const qwen3_gen_stats *st, size_t *len) {
+    srv_resp *r = rs[0];
+    json_t *b = json_object();
+    json_object_set_new(b, "id", json_string(r->id));
+    json_object_set_new(b, "object", json_string(r->chat ? "chat.completion" : "text_completion"));
+    json_object_set_new(b, "created", json_integer(r->created));
+    json_object_set_new(b, "model", jx_string(r->model, strlen(r->model)));
     json_t *arr = json_array();
-    json_array_append_new(arr, ch);
+    for (int i = 0; i < n; i++) json_array_append_new(arr, body_choice(rs[i], f[i]));
     json_object_set_new(b, "choices", arr);
     json_object_set_new(b, "usage", usage(st));
     char *s = jx_dump(b, len);
     json_decref(b);
     return s;
+}
+
+char *srv_resp_body(srv_resp *r, qwen3_finish f, const qwen3_gen_stats *st, size_t *len) {
+    return srv_resp_body_n(&r, 1, &f, st, len);
 }
 
 /* ---- log-probabilities --------------------------------------------------------------------------- */

@@ -21,6 +21,9 @@ typedef struct srv_resp {
     int chat;              /* chat.completion vs text_completion */
     int stream;            /* stream chunks as text arrives; else only accumulate */
     int include_usage;
+    int index;             /* the choice's index (several choices: prompts x n) */
+    int no_tail;           /* streaming several choices: finish emits only this choice's final chunk;
+                              the caller ends the stream with srv_resp_stream_tail */
     char **tools;          /* [n_tools] the functions the request offered: a call to any other (or
                               any call at all when there are none, as with tool_choice "none") is
                               written back as text into content */
@@ -56,6 +59,13 @@ int srv_resp_feed(srv_resp *r, const char *text, size_t len, sbuf *out, qwen3_er
 int srv_resp_finish(srv_resp *r, qwen3_finish f, const qwen3_gen_stats *st, sbuf *out, qwen3_err *err);
 /* The whole non-streaming body (after srv_resp_finish), malloc'd. */
 char *srv_resp_body(srv_resp *r, qwen3_finish f, const qwen3_gen_stats *st, size_t *len);
+/* The same for several choices rs[0..n) (each finished; f[i] their finishes) with the summed usage
+ * st; the id, created time and model are rs[0]'s. */
+char *srv_resp_body_n(srv_resp *const *rs, int n, const qwen3_finish *f, const qwen3_gen_stats *st, size_t *len);
+/* Ends a stream of several choices: the usage chunk (include_usage; st summed) and "data: [DONE]". */
+void srv_resp_stream_tail(srv_resp *r, const qwen3_gen_stats *st, sbuf *out);
+/* Makes r share first's id and created time (the choices of one response). */
+void srv_resp_same_id(srv_resp *r, const srv_resp *first);
 /* Turns log-probabilities on (tok gives the tokens' text). */
 int srv_resp_logprobs_on(srv_resp *r, const qwen3_tokenizer *tok);
 /* Adds n tokens' records (after the text they belong to was fed); when streaming, appends one chunk

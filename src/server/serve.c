@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/deadline.h"
 #include "server/http.h"
 #include "server/metrics.h"
 #include "server/scheduler.h"
@@ -77,6 +78,11 @@ int srv_run(const srv_config *cfg) {
     if (lfd < 0) goto done;
     if (load(&s)) goto done;
     if (!(s.metrics = srv_metrics_new())) { fprintf(stderr, "qwen3 serve: out of memory\n"); goto done; }
+    if (!(s.deadlines = srv_deadlines_new(s.cfg.header_timeout_s > 0 ? s.cfg.header_timeout_s : 30))) {
+        fprintf(stderr, "qwen3 serve: cannot start the request deadline thread\n");
+        goto done;
+    }
+    if (s.cfg.max_conns_per_ip <= 0) s.cfg.max_conns_per_ip = s.cfg.max_conns / 8 > 0 ? s.cfg.max_conns / 8 : 1;
     if (!(s.sched = srv_sched_new(s.model, s.tok, s.cfg.parallel, s.cfg.queue, s.n_ctx, s.metrics, &e))) {
         fprintf(stderr, "qwen3 serve: %s\n", e.msg);
         goto done;
@@ -112,6 +118,7 @@ done:
     if (lfd >= 0) close(lfd);
     srv_sched_free(s.sched);
     srv_metrics_free(s.metrics);
+    srv_deadlines_free(s.deadlines); /* after the daemon: no connection is left to close */
     qwen3_model_free(s.model);
     qwen3_tokenizer_free(s.tok);
     if (rc == 0) fprintf(stderr, "qwen3 serve: stopped\n");

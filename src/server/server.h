@@ -8,6 +8,7 @@
  *   scheduler.c    the engine thread: the only caller of the model, continuous batching, queue,
  *                  prefix-cache slots, cancellation
  *   metrics.c      counters for GET /metrics
+ *   deadline.c     the total deadline for a request's headers and body (slow clients)
  *   json.c         typed field access with OpenAI-style errors, error bodies
  *
  * Threads: libmicrohttpd runs each connection on its own thread (so a slow or stuck client holds
@@ -32,9 +33,10 @@ typedef struct srv_config {
     int ctx;                 /* tokens per sequence (0: the model's maximum) */
     const char *api_key;     /* NULL: no authentication */
     int timeout_s;           /* idle connection timeout (default 30) */
+    int header_timeout_s;    /* a request's headers and body must all arrive within this (default 30) */
     size_t max_body;         /* request body limit in bytes (default 8 MiB) */
     int max_conns;           /* connections at once (default 256) */
-    int max_conns_per_ip;    /* connections from one address (default 64) */
+    int max_conns_per_ip;    /* connections from one address (0: an eighth of max_conns, at least 1) */
     int chat_kind;           /* qwen3_chat_kind; -1: detect from the model directory */
     int drain_s;             /* on SIGINT/SIGTERM, how long in-flight requests may finish (default 30) */
     qwen3_load_opts load;
@@ -43,6 +45,7 @@ typedef struct srv_config {
 /* Shared, read-only after start-up (plus the thread-safe scheduler and metrics). */
 typedef struct srv_scheduler srv_scheduler;
 typedef struct srv_metrics srv_metrics;
+typedef struct srv_deadlines srv_deadlines;
 
 typedef struct srv {
     srv_config cfg;
@@ -54,6 +57,7 @@ typedef struct srv {
     long created;            /* start time, for /v1/models */
     srv_scheduler *sched;
     srv_metrics *metrics;
+    srv_deadlines *deadlines; /* the request deadline's watchdog (deadline.c) */
     volatile int draining;   /* set on SIGINT/SIGTERM: new generations get 503 */
 } srv;
 

@@ -5,10 +5,12 @@
 //                                      with the real vocabulary) and SERVE_THINKER (one built with
 //                                      tools/gen_checkpoint.py --thinker) in the environment
 //
-// Two servers on free loopback ports: A (tiny: shapes, sampling, errors, bad clients, batching,
-// prefix cache) and B (thinker, --api-key, --parallel 2 --queue 0: reasoning, budgets, stop
-// strings, 401, 429, drain on SIGTERM). Both are killed at the end whatever happens.
+// Three servers on free loopback ports: A (tiny: shapes, sampling, errors, bad clients, batching,
+// prefix cache), B (thinker, --api-key, --parallel 2 --queue 0: reasoning, budgets, stop
+// strings, 401, 429, drain on SIGTERM) and C (--max-conns 64 --header-timeout 2: slow clients from
+// several loopback addresses). All are killed at the end whatever happens.
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
 import OpenAI from 'openai';
 
@@ -233,7 +235,11 @@ async function testServerA(A) {
         ['wrong_type_include_usage', '/v1/chat/completions', { messages: user('x'), stream_options: { include_usage: 1 } }, 400, 'stream_options.include_usage'],
         ['wrong_type_enable_thinking', '/v1/chat/completions', { messages: user('x'), chat_template_kwargs: { enable_thinking: 'no' } }, 400, 'chat_template_kwargs.enable_thinking'],
         ['wrong_type_stop', '/v1/chat/completions', { messages: user('x'), stop: 5 }, 400, 'stop'],
-        ['n_not_1', '/v1/chat/completions', { messages: user('x'), n: 2 }, 400, 'n'],
+        ['n_zero', '/v1/chat/completions', { messages: user('x'), n: 0 }, 400, 'n'],
+        ['n_too_many', '/v1/completions', { prompt: ['a', 'b', 'c'], n: 22 }, 400, 'n'],
+        ['prompt_empty_array', '/v1/completions', { prompt: [] }, 400, 'prompt'],
+        ['prompt_bad_id', '/v1/completions', { prompt: [[9707], [1, -5]] }, 400, 'prompt'],
+        ['prompt_mixed_array', '/v1/completions', { prompt: ['a', 5] }, 400, 'prompt'],
         ['top_p_range', '/v1/chat/completions', { messages: user('x'), top_p: 3 }, 400, 'top_p'],
         ['missing_messages', '/v1/chat/completions', { model }, 400, 'messages'],
         ['messages_not_array', '/v1/chat/completions', { messages: 'hi' }, 400, 'messages'],
@@ -368,6 +374,59 @@ async function testServerA(A) {
     check('batching_all_complete', four.every((s) => s.done && joinDeltas(s.events).finish === 'length') && toks === 64, `tokens ${toks}`);
     check('batching_shares_steps', steps1 - steps0 < 0.6 * toks, `${steps1 - steps0} steps for ${toks} tokens`);
 
+    // several choices: an array "prompt" (strings or token ids) and n > 1, as OpenAI defines them
+    // (prompt-major indices; usage: prompt tokens once per prompt, completion tokens summed), batched
+    const count = async (text) => (await post(A.base, '/tokenize', { content: text })).json.count;
+    const [cA, cB] = [await count('Once upon a time'), await count('The weather today')];
+    const arr = await client.completions.create({ model, prompt: ['Once upon a time', 'The weather today'], max_tokens: 5, seed: 3 })
+        .catch((e) => e);
+    check('completions_prompt_array', arr.choices?.length === 2 && arr.choices.map((c) => c.index).join() === '0,1' &&
+        arr.choices.every((c) => typeof c.text === 'string' && c.finish_reason === 'length') &&
+        arr.usage.prompt_tokens === cA + cB && arr.usage.completion_tokens === 10, () => String(arr.choices ? JSON.stringify(arr) : arr));
+    const ids1 = await post(A.base, '/v1/completions', { model, prompt: [9707, 11, 1879], max_tokens: 3 });
+    const ids2 = await post(A.base, '/v1/completions', { model, prompt: [[9707], [9707, 11, 1879]], max_tokens: 3, echo: true });
+    check('completions_prompt_token_ids', ids1.status === 200 && ids1.json.choices.length === 1 && ids1.json.usage.prompt_tokens === 3 &&
+        ids2.status === 200 && ids2.json.choices.length === 2 && ids2.json.usage.prompt_tokens === 4 &&
+        ids2.json.choices[0].text.startsWith('Hello') && ids2.json.choices[1].text.startsWith('Hello, world'),
+        () => `${ids1.text.slice(0, 300)} / ${ids2.text.slice(0, 400)}`);
+    const nn = await client.completions.create({ model, prompt: 'Once upon a time', n: 3, max_tokens: 8, temperature: 1.5, top_k: 0, top_p: 1, seed: 42 })
+        .catch((e) => e);
+    check('completions_n', nn.choices?.length === 3 && nn.choices.map((c) => c.index).join() === '0,1,2' &&
+        nn.usage.prompt_tokens === cA && nn.usage.completion_tokens === 24 && new Set(nn.choices.map((c) => c.text)).size > 1,
+        () => String(nn.choices ? JSON.stringify(nn) : nn));
+    const steps2 = await metric(A.base, 'qwen3_engine_steps_total');
+    const sArr = await client.completions.create({ model, prompt: ['Once upon a time', 'The weather today'], n: 2, max_tokens: 16,
+        stream: true, stream_options: { include_usage: true } }).catch((e) => e);
+    const byIndex = {}, fins = {};
+    let usageChunks = 0, lastUsage = null;
+    try {
+        for await (const ch of sArr) {
+            if (ch.usage) { usageChunks++; lastUsage = ch.usage; }
+            for (const c of ch.choices || []) {
+                byIndex[c.index] = (byIndex[c.index] || '') + (c.text || '');
+                if (c.finish_reason) fins[c.index] = c.finish_reason;
+            }
+        }
+    } catch (e) { byIndex.error = String(e); }
+    const steps3 = await metric(A.base, 'qwen3_engine_steps_total');
+    check('completions_stream_several_choices', Object.keys(fins).sort().join() === '0,1,2,3' &&
+        Object.values(fins).every((f) => f === 'length') && usageChunks === 1 && lastUsage.completion_tokens === 64 &&
+        lastUsage.prompt_tokens === cA + cB, () => JSON.stringify({ byIndex, fins, usageChunks, lastUsage }));
+    check('several_choices_batched', steps3 - steps2 < 0.6 * 64, `${steps3 - steps2} steps for 64 tokens`);
+    const chatN = await client.chat.completions.create({ model, messages: user('Hello'), n: 2, max_tokens: 4 }).catch((e) => e);
+    check('chat_n', chatN.choices?.length === 2 && chatN.choices.map((c) => c.index).join() === '0,1' &&
+        chatN.choices.every((c) => typeof c.message.content === 'string') && chatN.usage.completion_tokens === 8,
+        () => String(chatN.choices ? JSON.stringify(chatN) : chatN));
+    const chatNs = await rawStream(A.base, { model, messages: user('Hello'), n: 2, max_tokens: 4, stream_options: { include_usage: true } });
+    const roles = {}, chatFins = {};
+    for (const ev of chatNs.events) for (const c of ev.choices || []) {
+        if (c.delta?.role) roles[c.index] = (roles[c.index] || 0) + 1;
+        if (c.finish_reason) chatFins[c.index] = c.finish_reason;
+    }
+    check('chat_n_stream', chatNs.done && JSON.stringify(roles) === '{"0":1,"1":1}' && Object.keys(chatFins).join() === '0,1' &&
+        chatNs.events.filter((e) => e.usage).length === 1 && chatNs.events.find((e) => e.usage).usage.completion_tokens === 8,
+        () => JSON.stringify(chatNs.events.slice(0, 4)));
+
     // metrics and health
     const mt = await (await fetch(A.base + '/metrics')).text();
     check('metrics_text', ['qwen3_requests_total{route="chat",status="200"}', 'qwen3_generated_tokens_total', 'qwen3_queue_length',
@@ -449,13 +508,68 @@ async function testServerB(B) {
     check('sigterm_exit_clean', ex.code === 0 && /stopped/.test(B.log()), () => JSON.stringify(ex) + B.log());
 }
 
+// slow clients (server C: --max-conns 64 --header-timeout 2, so 8 connections per address by default):
+// a swarm of 64 connections from one address, each sending one header byte every 500 ms (which the
+// idle timeout alone never ends), and a slow body, must neither keep their connections past the
+// deadline nor lock out another address; the swarm's own address is served again once it is gone
+function slowConn(port, localAddress, head, every, bytes) {
+    return new Promise((resolve) => {
+        const s = net.connect({ port, host: '127.0.0.1', localAddress });
+        const t0 = Date.now();
+        let got = '', timer = null, i = 0, settled = false;
+        const done = (how) => { if (settled) return; settled = true; clearInterval(timer); s.destroy(); resolve({ how, ms: Date.now() - t0, got }); };
+        s.on('data', (d) => { got += d; });
+        s.on('close', () => done('closed'));
+        s.on('error', () => done('closed'));
+        s.on('connect', () => {
+            s.write(head);
+            timer = setInterval(() => { if (i < bytes.length) s.write(bytes[i++]); }, every);
+        });
+        setTimeout(() => done('open'), 7000);
+    });
+}
+function getFrom(port, localAddress, path) {
+    return new Promise((resolve) => {
+        const t0 = Date.now();
+        const r = http.request({ host: '127.0.0.1', port, path, localAddress, agent: false }, (res) => {
+            let b = '';
+            res.on('data', (d) => { b += d; });
+            res.on('end', () => resolve({ status: res.statusCode, body: b, ms: Date.now() - t0 }));
+        });
+        r.on('error', (e) => resolve({ status: 0, body: String(e), ms: Date.now() - t0 }));
+        r.setTimeout(5000, () => r.destroy(new Error('timeout')));
+        r.end();
+    });
+}
+
+async function testServerC(C) {
+    const filler = 'X-Slow: ' + 'a'.repeat(40) + '\r\n';
+    const swarm = Array.from({ length: 64 }, () =>
+        slowConn(C.port, '127.0.0.3', 'POST /v1/chat/completions HTTP/1.1\r\n', 500, filler.split('')));
+    const body = JSON.stringify({ messages: [{ role: 'user', content: 'x' }], max_tokens: 1 });
+    const slowBody = slowConn(C.port, '127.0.0.4', `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${body.length}\r\n\r\n`, 500, body.split(''));
+    await sleep(400);
+    const other = await getFrom(C.port, '127.0.0.2', '/health');
+    check('slow_swarm_others_served', other.status === 200 && other.ms < 2000, () => JSON.stringify(other));
+    const sw = await Promise.all(swarm);
+    const open = sw.filter((r) => r.how === 'open').length, late = sw.filter((r) => r.ms > 3500).length;
+    check('slow_swarm_deadline', open === 0 && late === 0,
+        () => `${open} of 64 slow connections still open after 7 s, ${late} closed after 3.5 s (deadline 2 s)`);
+    const sb = await slowBody;
+    check('slow_body_deadline', sb.how === 'closed' && sb.ms < 3500 && sb.got === '', () => JSON.stringify(sb));
+    const again = await getFrom(C.port, '127.0.0.3', '/health');
+    check('slow_swarm_address_recovers', again.status === 200, () => JSON.stringify(again));
+}
+
 async function main() {
     if (!QWEN3 || !TINY || !THINKER) { console.log('FAIL serve_env: QWEN3, SERVE_TINY and SERVE_THINKER must be set'); return; }
-    const [A, B] = await Promise.all([
+    const [A, B, C] = await Promise.all([
         startServer(TINY, ['--model-name', 'tiny', '--ctx', '256', '--parallel', '4', '--timeout', '3', '--max-body', '65536', '-t', '1']),
         startServer(THINKER, ['--model-name', 'thinker', '--ctx', '512', '--parallel', '2', '--queue', '0', '--api-key', KEY, '-t', '1']),
+        startServer(TINY, ['--model-name', 'tiny', '--ctx', '128', '--parallel', '1', '--max-conns', '64', '--header-timeout', '2', '-t', '1']),
     ]);
-    for (const [name, fn, srv] of [['A', testServerA, A], ['B', testServerB, B]]) {
+    for (const [name, fn, srv] of [['C', testServerC, C], ['A', testServerA, A], ['B', testServerB, B]]) {
         try { await fn(srv); } catch (e) { failures++; console.log(`FAIL serve_${name}_exception: ${e.stack}`); }
     }
     killAll();

@@ -1,9 +1,10 @@
 /* test_gen_rules.c - the thinking budget's decisions (budget.c) and the stop-string matcher (stop.c)
  * on hand-made token streams, without a model:
- *   budget: the cut comes after exactly N counted tokens; tags and forced tokens are not counted; a
- *   character split across tokens is finished first; the grace window ends at a newline or after G
- *   tokens; a second <think> block continues the count (and is cut at once when it is spent);
- *   budget 0 cuts at <think>; -1 never cuts.
+ *   budget: the cut comes after exactly N counted tokens; the opening and closing tags and forced
+ *   tokens are not counted, a <think> generated inside a block is; a character split across tokens
+ *   is finished first; the grace window ends at a newline or after G tokens; a second <think> block
+ *   continues the count (and gets the empty closing at once when the budget is spent); budget 0
+ *   closes at <think>; -1 never cuts.
  *   stop: every split of a text into pieces releases the same text; partial matches are held and
  *   released at the end; the earliest of several stop strings wins; nothing of a stop string leaks. */
 #include <stdio.h>
@@ -69,10 +70,22 @@ static void budget_tests(void) {
     budget_note(&b, END, "", 0, 0, 1);
     CHECK(b.count == 5 && !b.in_think, "budget_forced_not_counted", "count %d in_think %d", b.count, b.in_think);
     int again = budget_note(&b, THINK, "", 0, 0, 0);
-    CHECK(again, "budget_spent_cuts_a_new_block_at_once", "a reopened block was not cut");
+    CHECK(again == BUDGET_CLOSE && b.count == 5, "budget_spent_closes_a_new_block_at_once",
+          "a block reopened with the budget spent got %d (want the empty closing, %d), count %d", again, BUDGET_CLOSE, b.count);
+
+    /* every token generated inside a block counts, a nested <think> included */
+    budget_init(&b, 3, 0, 0, THINK, END);
+    int n0 = budget_note(&b, THINK, "", 0, 0, 0), n1 = budget_note(&b, THINK, "", 0, 0, 0),
+        n2 = budget_note(&b, THINK, "", 0, 0, 0), n3 = budget_note(&b, THINK, "", 0, 0, 0);
+    CHECK(!n0 && !n1 && !n2 && n3 == BUDGET_STOP && b.count == 3 && b.hit, "budget_counts_nested_think",
+          "%d %d %d %d, count %d", n0, n1, n2, n3, b.count);
+    budget_init(&b, 2, 0, 1, THINK, END); /* the prompt opened the block: the model's <think> counts */
+    n1 = budget_note(&b, THINK, "", 0, 0, 0);
+    n2 = budget_note(&b, 5, "x", 1, 0, 0);
+    CHECK(!n1 && n2 == BUDGET_STOP && b.count == 2, "budget_counts_think_in_prompt_block", "%d %d count %d", n1, n2, b.count);
 
     budget_init(&b, 0, 4, 0, THINK, END);
-    CHECK(budget_note(&b, THINK, "", 0, 0, 0) == 1 && b.count == 0, "budget_zero_cuts_at_think", "no cut at <think>");
+    CHECK(budget_note(&b, THINK, "", 0, 0, 0) == BUDGET_CLOSE && b.count == 0, "budget_zero_cuts_at_think", "no cut at <think>");
     budget_init(&b, -1, 0, 0, THINK, END);
     budget_note(&b, THINK, "", 0, 0, 0);
     CHECK(feed_until_force(&b, "x", 5000) == -1 && b.count == 5000, "budget_unlimited", "count %d", b.count);

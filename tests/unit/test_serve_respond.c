@@ -237,7 +237,7 @@ static void test_undeclared_calls(void) {
 static void test_unparsable(void) {
     static const char *cases[] = {
         "<tool_call>\n{\"name\": broken}\n</tool_call>",
-        "stray </think> and <|im_start|> tokens",
+        "stray </tool_call> and <|im_start|> tokens",
         "text <tool_call>\n{\"name\": \"f\", \"arguments\": {",
     };
     for (int i = 0; i < 3; i++) {

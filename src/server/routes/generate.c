@@ -9,7 +9,12 @@
  * timeout from closing a healthy stream, and a write to a vanished client fails, which is how a
  * closed client is told from one that only half-closed (shut its write side after the request, and
  * still reads). A whole answer writes nothing until it is done, so it only stops early when the
- * socket fails. */
+ * socket fails.
+ *
+ * Several choices (n > 1, or an array "prompt" for completions) are one job each, submitted
+ * together so that the engine batches them like any concurrent requests; each has its own response
+ * builder (its index in the chunks and the body), and the usage adds them up: completion tokens
+ * over every choice, prompt tokens once per prompt. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +28,25 @@
 #define SLICE_MS 100
 #define KEEPALIVE_MS 2000
 
-typedef struct stream {
-    struct MHD_Connection *c;
+/* One choice being generated: its job, its response builder and its scratch buffers. */
+typedef struct choice {
     srv_job *job;
     srv_resp resp;
-    sbuf out;       /* SSE bytes not yet handed to MHD */
-    size_t pos;
     sbuf text;      /* scratch: new generated text */
     sbuf lp, plp;   /* scratch: new logprob records (see srv_job_logprobs) */
     char *echo;     /* completions' echo: the prompt text, until it is out */
     size_t echo_len;
+    int first;      /* the first choice of its prompt (its prompt counts in the usage) */
+    int done;       /* its end was handled */
+    srv_job_news nw;
+} choice;
+
+typedef struct stream {
+    struct MHD_Connection *c;
+    choice *ch;
+    int n, n_done;
+    sbuf out;       /* SSE bytes not yet handed to MHD */
+    size_t pos;
     int ended;      /* the last event is in out */
     double keepalive_ms;
 } stream;
@@ -86,18 +100,86 @@ static int take(srv_job *job, srv_resp *resp, sbuf *text, sbuf *lp, sbuf *plp, c
     return rc;
 }
 
-/* Feeds new text and, at the end, the final events. Returns 1 once the stream is complete. */
-static int advance(stream *st, const srv_job_news *nw) {
-    qwen3_err qe = {0};
-    if (take(st->job, &st->resp, &st->text, &st->lp, &st->plp, &st->echo, st->echo_len, st->resp.lp != NULL, &st->out,
-             &qe)) {
-        internal_error(&st->out, qe.msg);
+/* Takes a choice's news into its builder; at its end, its final events. Returns 1 once it ended
+ * (failed: *failed set with the message in qe). */
+static int advance(choice *c, const srv_job_news *nw, sbuf *out, int *failed, qwen3_err *qe) {
+    if (take(c->job, &c->resp, &c->text, &c->lp, &c->plp, &c->echo, c->echo_len, c->resp.lp != NULL, out, qe)) {
+        *failed = 1;
         return 1;
     }
     if (!nw->done) return 0;
-    if (nw->failed) internal_error(&st->out, nw->error);
-    else if (srv_resp_finish(&st->resp, nw->finish, &nw->stats, &st->out, &qe)) internal_error(&st->out, qe.msg);
+    c->nw = *nw;
+    if (nw->failed) {
+        snprintf(qe->msg, sizeof qe->msg, "%s", nw->error);
+        *failed = 1;
+    } else if (srv_resp_finish(&c->resp, nw->finish, &nw->stats, out, qe)) {
+        *failed = 1;
+    }
     return 1;
+}
+
+/* The usage of all choices: prompt (and cached) tokens once per prompt, the rest summed. */
+static qwen3_gen_stats sum_stats(const choice *ch, int n) {
+    qwen3_gen_stats t;
+    memset(&t, 0, sizeof t);
+    for (int i = 0; i < n; i++) {
+        const qwen3_gen_stats *s = &ch[i].nw.stats;
+        if (ch[i].first) {
+            t.prompt_tokens += s->prompt_tokens;
+            t.cached_tokens += s->cached_tokens;
+        }
+        t.generated_tokens += s->generated_tokens;
+        t.thinking_tokens += s->thinking_tokens;
+    }
+    return t;
+}
+
+/* Takes the news of every unfinished choice (without waiting), ending those that ended. Returns 1
+ * when anything came; a failure sets *failed (the message in qe) and stops. */
+static int poll_choices(choice *ch, int n, int *n_done, sbuf *out, int *failed, qwen3_err *qe) {
+    int news = 0;
+    for (int i = 0; i < n && !*failed; i++) {
+        choice *c = &ch[i];
+        if (c->done) continue;
+        srv_job_news nw;
+        news |= srv_job_wait(c->job, &c->text, 0, &nw);
+        if (advance(c, &nw, out, failed, qe)) c->done = 1, ++*n_done;
+    }
+    return news;
+}
+
+/* Waits up to a slice for the first unfinished choice to say something (the others are looked at
+ * after it, so one slow choice delays the rest by a slice at most). */
+static void wait_first(choice *ch, int n) {
+    for (int i = 0; i < n; i++)
+        if (!ch[i].done) {
+            srv_job_news nw;
+            srv_job_wait(ch[i].job, &ch[i].text, SLICE_MS, &nw);
+            return;
+        }
+}
+
+/* One round of the stream: news from every choice; at the very end the usage chunk and [DONE]
+ * (several choices; one choice's own finish writes them). A failure ends the stream with an error
+ * event. Returns 1 once the stream is complete. */
+static int advance_all(stream *st) {
+    qwen3_err qe = {0};
+    int failed = 0;
+    if (!poll_choices(st->ch, st->n, &st->n_done, &st->out, &failed, &qe) && !failed && st->n_done < st->n) {
+        wait_first(st->ch, st->n);
+        poll_choices(st->ch, st->n, &st->n_done, &st->out, &failed, &qe);
+    }
+    if (failed) {
+        internal_error(&st->out, qe.msg);
+        st->ended = 1;
+    } else if (st->n_done == st->n) {
+        if (st->n > 1) {
+            qwen3_gen_stats t = sum_stats(st->ch, st->n);
+            srv_resp_stream_tail(&st->ch[0].resp, &t, &st->out);
+        }
+        st->ended = 1;
+    }
+    return st->ended;
 }
 
 static ssize_t stream_read(void *cls, uint64_t at, char *buf, size_t max) {
@@ -113,9 +195,7 @@ static ssize_t stream_read(void *cls, uint64_t at, char *buf, size_t max) {
             return (ssize_t)n;
         }
         if (st->ended) return MHD_CONTENT_READER_END_OF_STREAM;
-        srv_job_news nw;
-        srv_job_wait(st->job, &st->text, SLICE_MS, &nw);
-        if (advance(st, &nw)) st->ended = 1;
+        advance_all(st);
         if (st->out.len || st->ended) continue;
         if (st->out.oom) return MHD_CONTENT_READER_END_WITH_ERROR;
         if (srv_client_gone(st->c)) return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -123,52 +203,58 @@ static ssize_t stream_read(void *cls, uint64_t at, char *buf, size_t max) {
     }
 }
 
+/* Releases the choices (cancelling the generations still running). */
+static void choices_free(choice *ch, int n) {
+    for (int i = 0; ch && i < n; i++) {
+        srv_job_release(ch[i].job);
+        srv_resp_free(&ch[i].resp);
+        sb_free(&ch[i].text);
+        sb_free(&ch[i].lp);
+        sb_free(&ch[i].plp);
+        free(ch[i].echo);
+    }
+    free(ch);
+}
+
 static void stream_free(void *cls) {
     stream *st = cls;
-    srv_job_release(st->job); /* cancels the generation if the client left early */
-    srv_resp_free(&st->resp);
+    choices_free(st->ch, st->n); /* cancels the generations if the client left early */
     sb_free(&st->out);
-    sb_free(&st->text);
-    sb_free(&st->lp);
-    sb_free(&st->plp);
-    free(st->echo);
     free(st);
 }
 
-/* Waits for the whole answer on the handler's thread. */
-static enum MHD_Result answer_whole(srv_http_req *q, srv_job *job, srv_resp *resp, char *echo, size_t echo_len) {
-    sbuf text = {0}, lp = {0}, plp = {0};
-    srv_job_news nw;
+/* Waits for every choice's whole answer on the handler's thread. */
+static enum MHD_Result answer_whole(srv_http_req *q, choice *ch, int n) {
     qwen3_err qe = {0};
-    int bad = 0;
+    int failed = 0, done = 0;
     srv_conn_timeout(q, 0); /* we are the slow side now; the client only waits */
-    for (;;) {
-        srv_job_wait(job, &text, SLICE_MS, &nw);
-        if (!bad) bad = take(job, resp, &text, &lp, &plp, &echo, echo_len, resp->lp != NULL, NULL, &qe);
-        sb_clear(&text);
-        if (nw.done) break;
+    while (done < n && !failed) {
+        if (poll_choices(ch, n, &done, NULL, &failed, &qe) || done == n || failed) continue;
+        wait_first(ch, n);
         if (srv_client_gone(q->c)) { /* nobody will read the answer: stop generating it */
-            sb_free(&text);
-            sb_free(&lp);
-            sb_free(&plp);
-            free(echo);
-            srv_job_release(job);
+            choices_free(ch, n);
             return MHD_NO;
         }
     }
-    sb_free(&text);
-    sb_free(&lp);
-    sb_free(&plp);
-    free(echo);
-    srv_job_release(job);
     srv_conn_timeout(q, 1);
     srv_error e;
-    if (nw.failed || bad || srv_resp_finish(resp, nw.finish, &nw.stats, NULL, &qe)) {
-        srv_fail(&e, 500, NULL, "generation_failed", "the generation failed: %s", nw.failed ? nw.error : qe.msg);
+    if (failed) {
+        choices_free(ch, n);
+        srv_fail(&e, 500, NULL, "generation_failed", "the generation failed: %s", qe.msg);
         return srv_reply_error(q, &e, 0);
     }
+    srv_resp **rs = malloc(sizeof *rs * (size_t)n);
+    qwen3_finish *f = malloc(sizeof *f * (size_t)n);
+    qwen3_gen_stats t = sum_stats(ch, n);
     size_t len = 0;
-    char *body = srv_resp_body(resp, nw.finish, &nw.stats, &len);
+    char *body = NULL;
+    if (rs && f) {
+        for (int i = 0; i < n; i++) rs[i] = &ch[i].resp, f[i] = ch[i].nw.finish;
+        body = srv_resp_body_n(rs, n, f, &t, &len);
+    }
+    free(rs);
+    free(f);
+    choices_free(ch, n);
     return srv_reply_json(q, 200, body, len);
 }
 
@@ -185,52 +271,52 @@ static enum MHD_Result generate(srv_http_req *q, int chat) {
         srv_gen_req_free(&r);
         return srv_reply_error(q, &e, 0);
     }
-    srv_resp resp;
-    qwen3_err qe = {0};
-    if (srv_resp_init(&resp, chat, r.stream, r.include_usage, r.params.in_think, (const char *const *)r.tool_names,
-                      r.n_tools, q->s->cfg.model_name, &qe)) {
+    int n_prompts = 1 + r.n_more, n = n_prompts * r.n_choices, streaming = r.stream, retry = 0;
+    choice *ch = calloc((size_t)n, sizeof *ch);
+    if (!ch) {
         srv_gen_req_free(&r);
-        srv_fail(&e, 500, NULL, NULL, "%s", qe.msg);
-        return srv_reply_error(q, &e, 0);
+        return MHD_NO;
     }
-    char *echo = NULL;
-    size_t echo_len = r.echo ? strlen(r.echo_text) : 0;
-    if ((r.params.logprobs && srv_resp_logprobs_on(&resp, info.tok)) || (r.echo && !(echo = strdup(r.echo_text)))) {
-        srv_gen_req_free(&r);
-        srv_resp_free(&resp);
-        srv_fail(&e, 500, NULL, NULL, "out of memory");
-        return srv_reply_error(q, &e, 0);
+    /* prompt-major, as OpenAI orders the choices: index = prompt * n + k */
+    for (int i = 0; i < n; i++) {
+        choice *c = &ch[i];
+        srv_gen_req v;
+        srv_gen_req_choice(&r, i / r.n_choices, i % r.n_choices, &v);
+        qwen3_err qe = {0};
+        c->first = i % r.n_choices == 0;
+        if (srv_resp_init(&c->resp, chat, v.stream, v.include_usage, v.params.in_think, (const char *const *)v.tool_names,
+                          v.n_tools, q->s->cfg.model_name, &qe)) {
+            srv_fail(&e, 500, NULL, NULL, "%s", qe.msg);
+            goto fail;
+        }
+        c->resp.index = i;
+        c->resp.no_tail = n > 1;
+        if (i) srv_resp_same_id(&c->resp, &ch[0].resp);
+        c->echo_len = v.echo ? strlen(v.echo_text) : 0;
+        if ((v.params.logprobs && srv_resp_logprobs_on(&c->resp, info.tok)) || (v.echo && !(c->echo = strdup(v.echo_text)))) {
+            srv_fail(&e, 500, NULL, NULL, "out of memory");
+            goto fail;
+        }
+        if (!(c->job = srv_sched_submit(q->s->sched, &v, &retry, &e))) goto fail; /* the others are cancelled */
     }
-    int retry = 0;
-    srv_job *job = srv_sched_submit(q->s->sched, &r, &retry, &e);
-    int streaming = r.stream;
     srv_gen_req_free(&r);
-    if (!job) {
-        free(echo);
-        srv_resp_free(&resp);
-        return srv_reply_error(q, &e, retry);
-    }
-    if (!streaming) {
-        enum MHD_Result res = answer_whole(q, job, &resp, echo, echo_len);
-        srv_resp_free(&resp);
-        return res;
-    }
+    if (!streaming) return answer_whole(q, ch, n);
     stream *st = calloc(1, sizeof *st);
     if (!st) {
-        free(echo);
-        srv_job_release(job);
-        srv_resp_free(&resp);
+        choices_free(ch, n);
         return MHD_NO;
     }
     st->c = q->c;
-    st->job = job;
-    st->resp = resp;
-    st->echo = echo;
-    st->echo_len = echo_len;
+    st->ch = ch;
+    st->n = n;
     st->keepalive_ms = KEEPALIVE_MS;
     if (st->keepalive_ms > q->s->cfg.timeout_s * 1000.0 / 3) st->keepalive_ms = q->s->cfg.timeout_s * 1000.0 / 3;
-    srv_resp_start(&st->resp, &st->out); /* the role chunk goes out at once */
+    for (int i = 0; i < n; i++) srv_resp_start(&ch[i].resp, &st->out); /* the role chunks go out at once */
     return srv_reply_stream(q, stream_read, st, stream_free);
+fail:
+    srv_gen_req_free(&r);
+    choices_free(ch, n);
+    return srv_reply_error(q, &e, retry);
 }
 
 enum MHD_Result srv_route_chat(srv_http_req *q) { return generate(q, 1); }
