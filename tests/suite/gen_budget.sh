@@ -14,7 +14,7 @@
 #   nested        (--thinker-opens all) <think> generated inside a block counts toward the budget
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 11
+expect 16
 TMP="$QWEN3_TMP/gen_budget"
 mkdir -p "$TMP"
 M="$QWEN3_TMP/gen_thinker"   # shared by the gen_* suites (written once)

@@ -6,7 +6,7 @@
 # Servers listen on free loopback ports (--port 0) and are killed at the end. ~30-60 s.
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 79
+expect 94
 T="$QWEN3_TMP/serve"
 mkdir -p "$T"
 if [ ! -d "$QWEN3_ROOT/tests/node/node_modules/openai" ]; then
