@@ -5,7 +5,7 @@
 # repository).
 #
 # Checkpoints (random weights, tools/gen_checkpoint.py; cached under build/bench/, so reruns skip
-# generation): Qwen3-0.6B shape BF16, and its Q8_0 / Q4_K_M copies made by `qwen3 quantize`; the
+# generation): Qwen3-0.6B shape BF16, and its Q8_0 / Q4 / Q4_K_M copies made by `qwen3 quantize`; the
 # Qwen3-30B-A3B shape cut to 4 layers (hidden 2048, 32/4 heads, 128 experts, 8 active, width 768)
 # in BF16 and Q8_0. With LLAMA_BIN the generator also writes the same weights as GGUF (--gguf) and
 # llama-quantize makes the peer's Q8_0 / Q4_K_M from it.
@@ -55,11 +55,13 @@ prepare() { # prepare DIR: the checkpoint a row runs on (and what it is made fro
     q06b-bf16) gen q06b-bf16 --preset 0.6b --dtype bf16 ;;
     q06b-q8_0) prepare q06b-bf16; quant q06b-bf16 q06b-q8_0 q8_0 Q8_0 ;;
     q06b-q4km) prepare q06b-bf16; quant q06b-bf16 q06b-q4km q4_k_m Q4_K_M ;;
+    q06b-q4) prepare q06b-bf16; quant q06b-bf16 q06b-q4 q4 Q4_K_M ;; # our Q4; the peer's nearest is Q4_K_M
     a3b4-bf16) gen a3b4-bf16 --preset 30b-a3b --layers 4 --dtype bf16 ;;
     a3b4-q8_0) prepare a3b4-bf16; quant a3b4-bf16 a3b4-q8_0 q8_0 Q8_0 ;;
     esac
 }
-ROWS=("0.6B BF16|q06b-bf16" "0.6B Q8_0|q06b-q8_0|--parallel 4" "0.6B Q4_K_M|q06b-q4km" "30B-A3B x4 Q8_0|a3b4-q8_0"
+ROWS=("0.6B BF16|q06b-bf16" "0.6B Q8_0|q06b-q8_0|--parallel 4" "0.6B Q4 (llama.cpp Q4_K_M)|q06b-q4" "0.6B Q4_K_M|q06b-q4km"
+      "30B-A3B x4 Q8_0|a3b4-q8_0"
       "30B-A3B x4 BF16|a3b4-bf16")
 for spec in "${ROWS[@]}"; do
     IFS='|' read -r name dir extra <<<"$spec"

@@ -13,6 +13,7 @@
 const int8_t kq_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 int kq_is_ggml(qwen3_dtype t) { return t >= QWEN3_Q4_0 && t <= QWEN3_IQ4_XS; }
+int kq_ggml_has_nt(qwen3_dtype t) { return t >= QWEN3_Q2_K && t <= QWEN3_Q6_K ? 1 : t == QWEN3_IQ4_XS; }
 
 static inline float h2f(uint16_t h) { return k_f16_to_f32(h); }
 static inline int clampi(long v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : (int)v; }

@@ -98,6 +98,11 @@ void kq_unpack_32(qwen3_dtype t, const void *blk, int8_t q[32], float *d, float 
 /* SIMD dot kernels: nr <= 4 weight rows (wstride bytes apart) x 1 activation row, y[0..nr).
  * Return 0 when t has no kernel of that kind (the caller then uses the scalar twin). */
 int kq_ggml_dot_avx512(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
+/* AVX-512 for nt <= 4 tokens (activation rows arow_bytes apart, y[t * ldy + r]), superblock types
+ * only; each token's results are bit-identical to kq_ggml_dot_avx512's. */
+int kq_ggml_has_nt(qwen3_dtype t);
+int kq_ggml_dot_avx512_nt(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
+                          int64_t n, float *y, size_t ldy);
 int kq_ggml_dot_avx2(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
 
 /* Row of K values of type t as bf16 (the prefill GEMM's panels), AVX-512; 0 when t has none. */

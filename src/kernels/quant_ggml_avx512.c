@@ -102,6 +102,7 @@ TGT_BASE INL void unpack512(qwen3_dtype T, const uint8_t *p, ksb *o) {
         o->sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(s));
         o->m32 = _mm_cvtepu8_epi16(_mm_srli_si128(s, 8));
         /* 32 bytes hold 64 values: low nibbles the first 32, high nibbles the next */
+        UNROLL4
         for (int c = 0; c < 2; c++) {
             __m512i q = _mm512_loadu_si512(qs + 64 * c);
             __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
@@ -110,6 +111,7 @@ TGT_BASE INL void unpack512(qwen3_dtype T, const uint8_t *p, ksb *o) {
         }
         if (T == QWEN3_Q5_K) {
             __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(p + 16)));
+            UNROLL4
             for (int v = 0; v < 4; v++)
                 o->v[v] = _mm512_mask_add_epi8(o->v[v], _mm512_test_epi8_mask(qh, bitsel(v)), o->v[v], _mm512_set1_epi8(16));
         }
@@ -119,6 +121,7 @@ TGT_BASE INL void unpack512(qwen3_dtype T, const uint8_t *p, ksb *o) {
         const kq6_k_block *b = (const kq6_k_block *)p;
         o->d = h2f(b->d);
         o->sc = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales)));
+        UNROLL4
         for (int c = 0; c < 2; c++) {
             __m512i ql = _mm512_loadu_si512(b->ql + 64 * c);
             __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * c)));
@@ -146,6 +149,7 @@ TGT_BASE INL void unpack512(qwen3_dtype T, const uint8_t *p, ksb *o) {
             o->mn = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(15))));
         }
         /* 32 bytes per 128 values: 2-bit fields 0, 1 (first vector), 2, 3 (second) */
+        UNROLL4
         for (int c = 0; c < 2; c++) {
             __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * c)));
             o->v[2 * c] = _mm512_and_si512(_mm512_srlv_epi16(q, cnt2(0, 2)), three);
@@ -153,6 +157,7 @@ TGT_BASE INL void unpack512(qwen3_dtype T, const uint8_t *p, ksb *o) {
         }
         if (T == QWEN3_Q3_K) { /* the high bit set adds 4 (the value is q - 4 with q in 0..7) */
             __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+            UNROLL4
             for (int v = 0; v < 4; v++)
                 o->v[v] = _mm512_mask_add_epi8(o->v[v], _mm512_test_epi8_mask(hm, bitsel(v)), o->v[v], _mm512_set1_epi8(4));
         }
@@ -167,6 +172,7 @@ TGT_BASE INL void unpack512(qwen3_dtype T, const uint8_t *p, ksb *o) {
         o->sc = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)ls));
         const __m512i tbl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kq_iq4_values));
         const __m512i i0 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), i1 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+        UNROLL4
         for (int c = 0; c < 2; c++) {
             /* 16 bytes per 32 values: low nibbles the first 16, high nibbles the next 16 */
             __m512i q = _mm512_loadu_si512(b->qs + 64 * c);
@@ -204,6 +210,7 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
     for (int64_t sb = 0; sb < n / 256; sb++) {
         const int8_t *xs = xq + 256 * sb;
         __m512i x[4], xsum[4];
+        UNROLL4
         for (int v = 0; v < 4; v++) {
             x[v] = _mm512_loadu_si512(xs + 64 * v);
             if (XS) xsum[v] = _mm512_maddubs_epi16(ones, x[v]); /* pair sums of x, for offsets and Q2_K's minimums */
@@ -220,6 +227,7 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
             ksb u;
             unpack512(T, w + (size_t)r * ws + (size_t)sb * BB, &u);
             __m512i isum = _mm512_setzero_si512(), icorr = _mm512_setzero_si512();
+            UNROLL4
             for (int v = 0; v < 4; v++) {
                 __m512i s = _mm512_permutexvar_epi16(idx[v], u.sc), p;
                 if (T == QWEN3_IQ4_XS) /* |w| times x carrying w's sign */
@@ -244,6 +252,80 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
     }
     UNROLL4
     for (int r = 0; r < nr; r++) y[r] = _mm512_reduce_add_ps(acc[r]) - mins[r];
+}
+
+/* The same products for nt <= 4 tokens at once (activation rows arow_bytes apart, y[t * ldy + r]):
+ * each weight superblock is unpacked, and its scales spread, once for all tokens (prefill runs
+ * through here on the batch-invariant path). Per (row, token) every integer and float operation is
+ * dotk_body's, in the same order, so a token's result has the same bits alone or in a batch. */
+TGT INL void dotk_nt_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const void *A, size_t arow_bytes, int nt,
+                          int64_t n, float *y, size_t ldy) {
+    const int8_t *xq[4];
+    const float *xd[4];
+    const int16_t *bsum[4];
+    for (int t = 0; t < nt; t++) {
+        void *arow = (uint8_t *)A + (size_t)t * arow_bytes;
+        xq[t] = kq_act_q(arow);
+        xd[t] = kq_act_d(arow, n);
+        bsum[t] = kq_act_bsum(arow, n);
+    }
+    const size_t BB = bbytes(T);
+    const int OFF = offset_of(T);
+    static const int16_t lanes[32] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                      16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+    const __m512i lane = _mm512_loadu_si512(lanes);
+    __m512i idx[4];
+    for (int v = 0; v < 4; v++)
+        idx[v] = per16(T) ? _mm512_add_epi16(_mm512_set1_epi16((short)(4 * v)), _mm512_srli_epi16(lane, 3))
+                          : _mm512_add_epi16(_mm512_set1_epi16((short)(2 * v)), _mm512_srli_epi16(lane, 4));
+    const __m512i ones = _mm512_set1_epi8(1);
+    /* one row at a time over the whole length: only the nt token accumulators stay live (4 rows x 4
+     * tokens of them spilled); the tokens' activations (nt x n bytes) stay in L1 across rows */
+    for (int r = 0; r < nr; r++) {
+        const uint8_t *wr = w + (size_t)r * ws;
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        float mins[4] = {0, 0, 0, 0};
+        for (int64_t sb = 0; sb < n / 256; sb++) {
+            const char *nx = (const char *)(wr + (size_t)(sb + 4) * BB);
+            for (size_t off = 0; off < BB; off += 64) _mm_prefetch(nx + off, _MM_HINT_T0);
+            ksb u;
+            unpack512(T, wr + (size_t)sb * BB, &u);
+            __m512i s[4], sm[4];
+            UNROLL4
+            for (int v = 0; v < 4; v++) {
+                s[v] = _mm512_permutexvar_epi16(idx[v], u.sc);
+                if (T == QWEN3_Q2_K) sm[v] = _mm512_permutexvar_epi16(idx[v], u.mn);
+            }
+            UNROLL4
+            for (int t = 0; t < nt; t++) {
+                const int8_t *xs = xq[t] + 256 * sb;
+                float dx = xd[t][sb];
+                __m512i isum = _mm512_setzero_si512(), icorr = _mm512_setzero_si512();
+                UNROLL4
+                for (int v = 0; v < 4; v++) {
+                    __m512i x = _mm512_loadu_si512(xs + 64 * v), p;
+                    if (T == QWEN3_IQ4_XS)
+                        p = _mm512_maddubs_epi16(_mm512_abs_epi8(u.v[v]),
+                                                 _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(u.v[v]), _mm512_setzero_si512(), x));
+                    else p = _mm512_maddubs_epi16(u.v[v], x);
+                    /* the offset inside the int16 pairs: q x - OFF x, both pair sums within int16
+                     * (Q6_K: 16002 and 8128), so the integer sum equals dotk_body's exactly */
+                    if (OFF) p = _mm512_sub_epi16(p, _mm512_maddubs_epi16(_mm512_set1_epi8((char)OFF), x));
+                    isum = _mm512_dpwssd_epi32(isum, p, s[v]);
+                    if (T == QWEN3_Q2_K) icorr = _mm512_dpwssd_epi32(icorr, _mm512_maddubs_epi16(ones, x), sm[v]);
+                }
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(u.d * dx), acc[t]);
+                if (T == QWEN3_Q4_K || T == QWEN3_Q5_K) {
+                    __m128i mm = _mm_madd_epi16(u.m32, _mm_loadu_si128((const __m128i *)(bsum[t] + 8 * sb)));
+                    mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
+                    mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
+                    mins[t] += u.dmin * dx * (float)_mm_cvtsi128_si32(mm);
+                }
+                if (T == QWEN3_Q2_K) mins[t] += u.dmin * dx * (float)_mm512_reduce_add_epi32(icorr);
+            }
+        }
+        for (int t = 0; t < nt; t++) y[(size_t)t * ldy + r] = _mm512_reduce_add_ps(acc[t]) - mins[t];
+    }
 }
 
 /* ---------------------------------------------------------------- 32-value blocks */
@@ -302,6 +384,24 @@ TGT INL void dot32_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, cons
 #define B32(T) TGT static void d32_##T(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) { \
         if (nr == 4) dot32_body(T, w, wstride, 4, arow, n, y); else dot32_body(T, w, wstride, nr, arow, n, y); }
 K(QWEN3_Q2_K) K(QWEN3_Q3_K) K(QWEN3_Q4_K) K(QWEN3_Q5_K) K(QWEN3_Q6_K) K(QWEN3_IQ4_XS)
+#define KNT(T) TGT static void dknt_##T(const uint8_t *w, size_t wstride, int nr, const void *A, size_t ab, int nt, int64_t n, \
+                                       float *y, size_t ldy) {                                                           \
+        if (nt == 4) dotk_nt_body(T, w, wstride, nr, A, ab, 4, n, y, ldy);                                               \
+        else dotk_nt_body(T, w, wstride, nr, A, ab, nt, n, y, ldy); }
+KNT(QWEN3_Q2_K) KNT(QWEN3_Q3_K) KNT(QWEN3_Q4_K) KNT(QWEN3_Q5_K) KNT(QWEN3_Q6_K) KNT(QWEN3_IQ4_XS)
+
+int kq_ggml_dot_avx512_nt(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
+                          int64_t n, float *y, size_t ldy) {
+    switch (t) {
+    case QWEN3_Q2_K: dknt_QWEN3_Q2_K(w, wstride, nr, A, arow_bytes, nt, n, y, ldy); return 1;
+    case QWEN3_Q3_K: dknt_QWEN3_Q3_K(w, wstride, nr, A, arow_bytes, nt, n, y, ldy); return 1;
+    case QWEN3_Q4_K: dknt_QWEN3_Q4_K(w, wstride, nr, A, arow_bytes, nt, n, y, ldy); return 1;
+    case QWEN3_Q5_K: dknt_QWEN3_Q5_K(w, wstride, nr, A, arow_bytes, nt, n, y, ldy); return 1;
+    case QWEN3_Q6_K: dknt_QWEN3_Q6_K(w, wstride, nr, A, arow_bytes, nt, n, y, ldy); return 1;
+    case QWEN3_IQ4_XS: dknt_QWEN3_IQ4_XS(w, wstride, nr, A, arow_bytes, nt, n, y, ldy); return 1;
+    default: return 0; /* the 32-value blocks: one token at a time */
+    }
+}
 B32(QWEN3_Q4_0) B32(QWEN3_Q4_1) B32(QWEN3_Q5_0) B32(QWEN3_Q5_1) B32(QWEN3_IQ4_NL)
 
 int kq_ggml_dot_avx512(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
@@ -376,6 +476,8 @@ int kq_ggml_row_bf16_avx512(qwen3_dtype t, const uint8_t *row, uint16_t *out, in
     }
 }
 #else
+int kq_ggml_dot_avx512_nt(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
+                          int64_t n, float *y, size_t ldy) { return 0; }
 int kq_ggml_dot_avx512(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) { return 0; }
 int kq_ggml_row_bf16_avx512(qwen3_dtype t, const uint8_t *row, uint16_t *out, int64_t K) { return 0; }
 #endif
