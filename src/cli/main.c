@@ -22,6 +22,9 @@ static const cli_cmd commands[] = {
     {"quantize", cmd_quantize, "write a Q8_0 or Q4 copy of a model that loads by mmap"},
     {"bench", cmd_bench, "prefill and decode tokens/s against the machine's measured limits"},
     {"perplexity", cmd_perplexity, "perplexity over a text; with --kl-base, KL and top-1 against another model"},
+    {"train", cmd_train, "pre-train a Qwen3 / Qwen3-MoE model from scratch (AdamW, checkpoints, HF export)"},
+    {"train-grads", cmd_train_grads, "one batch's gradients / a few steps' losses (for the reference checks)"},
+    {"synth", cmd_synth, "synthetic tasks with worked solutions as JSONL (text or Qwen3 chats)"},
     {"help", NULL, "this list"},
     {"version", NULL, "the version (also --version)"},
 };

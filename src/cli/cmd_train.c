@@ -1,0 +1,259 @@
+/* cmd_train.c - `qwen3 train` (pre-training), `qwen3 train-grads` (one batch's gradients, for the
+ * reference checks) and `qwen3 synth` (the synthetic task generator as JSONL). Thin over
+ * include/qwen3_train.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "qwen3_train.h"
+
+static const char TRAIN_USAGE[] =
+    "usage: qwen3 train --config small|moe-small|FILE.json --steps N --out DIR [flags]\n"
+    "  --init DIR            start from a Hugging Face checkpoint's config and weights instead\n"
+    "  --resume DIR          continue the run saved in DIR/checkpoint (same flags as the original run)\n"
+    "  --data FILE.jsonl     {\"text\"} or {\"messages\"} lines (default: the synthetic tasks)\n"
+    "  --ids FILE            a token id stream instead of text\n"
+    "  --synth N             synthetic examples to generate (default 20000)\n"
+    "  --tokenizer DIR       tokenizer files (default ../shared/qwen3-tokenizer or $QWEN3_TOKENIZER)\n"
+    "  --batch B --seq T     micro-batch of B sequences of T tokens (default 8 x 256)\n"
+    "  --accum M             micro-batches per optimiser step (gradient accumulation, default 1)\n"
+    "  --lr X --min-lr-frac F --warmup N --wd X --clip X --beta2 X --eps X   AdamW and schedule\n"
+    "  --lbl micro|global|none --lbl-alpha A   MoE load-balancing loss (default none, 0.01)\n"
+    "  --seed S  -t N        seed (default 1); threads (default: physical cores)\n"
+    "  --dense-head          every vocabulary row in the head (default: one shared row for unseen tokens)\n"
+    "  --ckpt-minutes M      checkpoint every M minutes (default 10; 0: only at the end)\n"
+    "  --ckpt-steps N        also checkpoint every N steps\n"
+    "  --stop-after K        stop after step K (checkpoint and export as at the end; --resume continues)\n"
+    "  --f32                 export F32 weights (default BF16)\n"
+    "  --eval N              after training: loss per task family on N held-out examples each (levels 1-3),\n"
+    "                        MoE routing per family; DIR/eval.json\n";
+
+typedef struct {
+    qwen3_train_opts o;
+    const char *out;
+    double ckpt_minutes;
+    long ckpt_steps, stop_after, eval_n;
+    int f32;
+} train_args;
+
+static const char *default_tokenizer(void) {
+    const char *e = getenv("QWEN3_TOKENIZER");
+    if (e && *e) return e;
+    struct stat st;
+    static const char *cands[] = {"../shared/qwen3-tokenizer", "/work/shared/qwen3-tokenizer"};
+    for (int i = 0; i < 2; i++)
+        if (!stat(cands[i], &st) && S_ISDIR(st.st_mode)) return cands[i];
+    return NULL;
+}
+
+/* 1 parsed (value consumed), 0 not a training flag, -1 bad value */
+static int train_flag(int argc, char **argv, int *i, train_args *a) {
+    const char *f = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    long n;
+    double d;
+    qwen3_train_opts *o = &a->o;
+#define VAL (++*i, v)
+    if (!strcmp(f, "--config")) { if (!v) return cli_fail("--config needs a value"), -1; o->config = VAL; return 1; }
+    if (!strcmp(f, "--init")) { if (!v) return cli_fail("--init needs a directory"), -1; o->init_dir = VAL; return 1; }
+    if (!strcmp(f, "--resume")) { if (!v) return cli_fail("--resume needs a directory"), -1; o->resume_dir = VAL; return 1; }
+    if (!strcmp(f, "--data")) { if (!v) return cli_fail("--data needs a file"), -1; o->data = VAL; return 1; }
+    if (!strcmp(f, "--ids")) { if (!v) return cli_fail("--ids needs a file"), -1; o->ids_file = VAL; return 1; }
+    if (!strcmp(f, "--tokenizer")) { if (!v) return cli_fail("--tokenizer needs a directory"), -1; o->tokenizer_dir = VAL; return 1; }
+    if (!strcmp(f, "--out")) { if (!v) return cli_fail("--out needs a directory"), -1; a->out = VAL; return 1; }
+    if (!strcmp(f, "--steps")) { if (cli_int(f, v, 1, 100000000, &n)) return -1; o->steps = n; ++*i; return 1; }
+    if (!strcmp(f, "--synth")) { if (cli_int(f, v, 1, 100000000, &n)) return -1; o->synth_examples = n; ++*i; return 1; }
+    if (!strcmp(f, "--batch")) { if (cli_int(f, v, 1, 65536, &n)) return -1; o->batch = (int)n; ++*i; return 1; }
+    if (!strcmp(f, "--seq")) { if (cli_int(f, v, 1, 65536, &n)) return -1; o->seq_len = (int)n; ++*i; return 1; }
+    if (!strcmp(f, "--accum")) { if (cli_int(f, v, 1, 65536, &n)) return -1; o->accum = (int)n; ++*i; return 1; }
+    if (!strcmp(f, "--warmup")) { if (cli_int(f, v, 0, 100000000, &n)) return -1; o->warmup = (int)n; ++*i; return 1; }
+    if (!strcmp(f, "--seed")) { if (cli_int(f, v, 0, 0x7fffffff, &n)) return -1; o->seed = (uint64_t)n; ++*i; return 1; }
+    if (!strcmp(f, "-t") || !strcmp(f, "--threads")) { if (cli_int(f, v, 1, 1024, &n)) return -1; o->threads = (int)n; ++*i; return 1; }
+    if (!strcmp(f, "--lr")) { if (cli_float(f, v, 0, 10, &d)) return -1; o->lr = d; ++*i; return 1; }
+    if (!strcmp(f, "--min-lr-frac")) { if (cli_float(f, v, 0, 1, &d)) return -1; o->min_lr_frac = d; ++*i; return 1; }
+    if (!strcmp(f, "--wd")) { if (cli_float(f, v, 0, 10, &d)) return -1; o->weight_decay = d; ++*i; return 1; }
+    if (!strcmp(f, "--clip")) { if (cli_float(f, v, 0, 1e9, &d)) return -1; o->clip = d; ++*i; return 1; }
+    if (!strcmp(f, "--eps")) { if (cli_float(f, v, 0, 1, &d)) return -1; o->eps = d; ++*i; return 1; }
+    if (!strcmp(f, "--beta2")) { if (cli_float(f, v, 0, 0.999999, &d)) return -1; o->beta2 = d; ++*i; return 1; }
+    if (!strcmp(f, "--lbl-alpha")) { if (cli_float(f, v, 0, 100, &d)) return -1; o->lbl_alpha = d; ++*i; return 1; }
+    if (!strcmp(f, "--ckpt-minutes")) { if (cli_float(f, v, 0, 1e6, &d)) return -1; a->ckpt_minutes = d; ++*i; return 1; }
+    if (!strcmp(f, "--ckpt-steps")) { if (cli_int(f, v, 1, 100000000, &n)) return -1; a->ckpt_steps = n; ++*i; return 1; }
+    if (!strcmp(f, "--eval")) { if (cli_int(f, v, 1, 1000000, &n)) return -1; a->eval_n = n; ++*i; return 1; }
+    if (!strcmp(f, "--stop-after")) { if (cli_int(f, v, 0, 100000000, &n)) return -1; a->stop_after = n; ++*i; return 1; }
+    if (!strcmp(f, "--lbl")) {
+        if (!v) return cli_fail("--lbl needs micro, global or none"), -1;
+        if (!strcmp(v, "micro")) o->lbl = QWEN3_LBL_MICRO;
+        else if (!strcmp(v, "global")) o->lbl = QWEN3_LBL_GLOBAL;
+        else if (!strcmp(v, "none")) o->lbl = QWEN3_LBL_NONE;
+        else return cli_fail("--lbl: expected micro, global or none, got '%s'", v), -1;
+        ++*i;
+        return 1;
+    }
+    if (!strcmp(f, "--dense-head")) { o->dense_head = 1; return 1; }
+    if (!strcmp(f, "--f32")) { a->f32 = 1; return 1; }
+#undef VAL
+    return 0;
+}
+
+static int parse(int argc, char **argv, train_args *a, const char *usage) {
+    memset(a, 0, sizeof *a);
+    qwen3_train_opts_default(&a->o);
+    a->ckpt_minutes = 10;
+    a->stop_after = -1;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) { fputs(usage, stdout); return 1; }
+        int r = train_flag(argc, argv, &i, a);
+        if (r < 0) return -1;
+        if (r == 0) return cli_fail("%s: unknown flag '%s' (qwen3 %s --help)", argv[0], argv[i], argv[0]), -1;
+    }
+    if (!a->o.tokenizer_dir) a->o.tokenizer_dir = default_tokenizer();
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int cmd_train(int argc, char **argv) {
+    train_args a;
+    int r = parse(argc, argv, &a, TRAIN_USAGE);
+    if (r) return r > 0 ? 0 : 2;
+    if (!a.out) return cli_fail("train: --out DIR is required");
+    if (mkdir(a.out, 0755) && errno != EEXIST) return cli_fail("%s: cannot create directory (%s)", a.out, strerror(errno));
+    qwen3_err e = {0};
+    qwen3_trainer *t = qwen3_trainer_new(&a.o, &e);
+    if (!t) return cli_fail("%s", e.msg);
+    char desc[1024];
+    qwen3_trainer_describe(t, desc, sizeof desc);
+    fputs(desc, stderr);
+    char logp[4096];
+    snprintf(logp, sizeof logp, "%s/loss.jsonl", a.out);
+    FILE *log = fopen(logp, a.o.resume_dir ? "a" : "w");
+    if (!log) { qwen3_trainer_free(t); return cli_fail("%s: cannot open (%s)", logp, strerror(errno)); }
+    double start = now_s(), last_ckpt = start, tok_total = 0, sec_total = 0;
+    long first = qwen3_trainer_steps_done(t);
+    int rc = 0;
+    while (qwen3_trainer_steps_done(t) < a.o.steps && (a.stop_after < 0 || qwen3_trainer_steps_done(t) < a.stop_after)) {
+        qwen3_train_stats st;
+        if (qwen3_trainer_step(t, &st, &e)) { rc = cli_fail("%s", e.msg); break; }
+        tok_total += st.tokens;
+        sec_total += st.seconds;
+        double tps = st.tokens / st.seconds, eta = (a.o.steps - st.step) * sec_total / (double)(st.step - first);
+        fprintf(stderr, "step %5ld/%ld  loss %.4f", st.step, a.o.steps, st.loss);
+        if (a.o.lbl != QWEN3_LBL_NONE || st.load_max > 0) fprintf(stderr, "  lbl %.4f  load max/mean %.2f", st.lbl, st.load_max);
+        fprintf(stderr, "  lr %.2e  |g| %.3f  %.0f tok/s  %.1f GFLOP/s  ETA %.0fs\n", st.lr, st.grad_norm, tps,
+                st.flops / st.seconds / 1e9, eta);
+        fprintf(log, "{\"step\":%ld,\"loss\":%.6f,\"lbl\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f,\"tokens\":%.0f,\"tok_s\":%.1f,\"gflops\":%.2f",
+                st.step, st.loss, st.lbl, st.lr, st.grad_norm, st.tokens, tps, st.flops / st.seconds / 1e9);
+        if (st.load_max > 0) {
+            int nl;
+            const float *ld = qwen3_trainer_load(t, &nl);
+            fprintf(log, ",\"load_max_mean\":[");
+            for (int l = 0; l < nl; l++) fprintf(log, "%s%.3f", l ? "," : "", ld[l]);
+            fprintf(log, "]");
+        }
+        fprintf(log, "}\n");
+        fflush(log);
+        if ((a.ckpt_minutes > 0 && now_s() - last_ckpt >= a.ckpt_minutes * 60) || (a.ckpt_steps > 0 && st.step % a.ckpt_steps == 0)) {
+            if (qwen3_trainer_checkpoint(t, a.out, &e)) { rc = cli_fail("%s", e.msg); break; }
+            last_ckpt = now_s();
+            fprintf(stderr, "checkpoint: %s/checkpoint/state.bin (step %ld)\n", a.out, st.step);
+        }
+    }
+    fclose(log);
+    if (!rc && qwen3_trainer_checkpoint(t, a.out, &e)) rc = cli_fail("%s", e.msg);
+    if (!rc && qwen3_trainer_export(t, a.out, a.f32, &e)) rc = cli_fail("%s", e.msg);
+    if (!rc && a.eval_n > 0) {
+        char ep[4096];
+        snprintf(ep, sizeof ep, "%s/eval.json", a.out);
+        FILE *ef = fopen(ep, "w");
+        if (!ef) rc = cli_fail("%s: cannot create (%s)", ep, strerror(errno));
+        else {
+            if (qwen3_trainer_eval(t, a.eval_n, 1, 3, ef, stderr, &e)) rc = cli_fail("%s", e.msg);
+            if (fclose(ef) && !rc) rc = cli_fail("%s: write failed", ep);
+        }
+    }
+    if (!rc)
+        fprintf(stderr, "done: %ld steps, %.0f tokens in %.1fs; model in %s (qwen3 run %s \"...\")\n", qwen3_trainer_steps_done(t),
+                tok_total, now_s() - start, a.out, a.out);
+    qwen3_trainer_free(t);
+    return rc;
+}
+
+static const char GRADS_USAGE[] =
+    "usage: qwen3 train-grads --init DIR --ids FILE --batch B --seq T [--accum M] [--lbl ...] [--lbl-alpha A]\n"
+    "                         [--grads OUT.safetensors] [--logits OUT.f32] [--steps N --lr X ... --losses]\n"
+    "  the gradients of the first global batch (F32, Hugging Face names) and the first micro-batch's logits;\n"
+    "  with --losses, the loss of each of --steps AdamW steps, one per line (for the reference checks).\n";
+
+int cmd_train_grads(int argc, char **argv) {
+    train_args a;
+    const char *grads = NULL, *logits = NULL;
+    int losses = 0, shared = 0;
+    /* our own flags first, the shared ones through parse() */
+    char **rest = malloc(sizeof(char *) * (size_t)(argc + 1));
+    if (!rest) return cli_fail("out of memory");
+    int nr = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--grads") && i + 1 < argc) grads = argv[++i];
+        else if (!strcmp(argv[i], "--logits") && i + 1 < argc) logits = argv[++i];
+        else if (!strcmp(argv[i], "--losses")) losses = 1;
+        else if (!strcmp(argv[i], "--shared-head")) shared = 1;
+        else rest[nr++] = argv[i];
+    }
+    int r = parse(nr, rest, &a, GRADS_USAGE);
+    free(rest);
+    if (r) return r > 0 ? 0 : 2;
+    if (!shared) a.o.dense_head = 1;
+    qwen3_err e = {0};
+    qwen3_trainer *t = qwen3_trainer_new(&a.o, &e);
+    if (!t) return cli_fail("%s", e.msg);
+    int rc = 0;
+    if (losses) {
+        for (long s = 0; s < a.o.steps && !rc; s++) {
+            qwen3_train_stats st;
+            if (qwen3_trainer_step(t, &st, &e)) rc = cli_fail("%s", e.msg);
+            else printf("%.9g %.9g\n", st.loss, st.lbl);
+        }
+    } else {
+        double loss;
+        if (qwen3_trainer_grads(t, grads, logits, &loss, &e)) rc = cli_fail("%s", e.msg);
+        else printf("%.9g\n", loss);
+    }
+    qwen3_trainer_free(t);
+    return rc;
+}
+
+int cmd_synth(int argc, char **argv) {
+    long n = 100, lo = 1, hi = 3, seed = 1, fmt = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (cli_is_help(f)) {
+            puts("usage: qwen3 synth [-n N] [--levels LO-HI] [--seed S] [--format text|chat|chat-nothink|chat-mixed]\n"
+                 "  synthetic tasks with worked solutions as JSONL (levels 1-3 train, 4-5 are the held-out harder ones)");
+            return 0;
+        }
+        if (!strcmp(f, "-n")) { if (cli_int(f, v, 1, 100000000, &n)) return 2; i++; }
+        else if (!strcmp(f, "--seed")) { if (cli_int(f, v, 0, 0x7fffffff, &seed)) return 2; i++; }
+        else if (!strcmp(f, "--levels")) {
+            if (!v || sscanf(v, "%ld-%ld", &lo, &hi) != 2) return cli_fail("--levels: expected LO-HI such as 1-3"), 2;
+            i++;
+        } else if (!strcmp(f, "--format")) {
+            if (!v) return cli_fail("--format needs a value"), 2;
+            if (!strcmp(v, "text")) fmt = 0;
+            else if (!strcmp(v, "chat")) fmt = 1;
+            else if (!strcmp(v, "chat-nothink")) fmt = 2;
+            else if (!strcmp(v, "chat-mixed")) fmt = 3;
+            else return cli_fail("--format: expected text, chat, chat-nothink or chat-mixed, got '%s'", v), 2;
+            i++;
+        } else return cli_fail("synth: unknown flag '%s'", f), 2;
+    }
+    qwen3_err e = {0};
+    if (qwen3_synth_write(stdout, (uint64_t)seed, n, (int)lo, (int)hi, (int)fmt, &e)) return cli_fail("%s", e.msg);
+    return 0;
+}

@@ -1,0 +1,41 @@
+/* data.h - training data: synthetic verifiable tasks with worked solutions (train/synth.c), and
+ * JSONL files of {"text": ...} or {"messages": [...]} (train/data.c), each turned into one token
+ * stream of documents that end with <|endoftext|>. */
+#ifndef QWEN3_TRAIN_DATA_H
+#define QWEN3_TRAIN_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+typedef enum { TS_ADD, TS_SUB, TS_MUL, TS_SORT, TS_COUNT, TS_LINEAR, TS_FAMILIES } tsynth_family;
+
+/* A growable string. */
+typedef struct tsbuf { char *s; size_t n, cap; int oom; } tsbuf;
+void tsbuf_printf(tsbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tsbuf_free(tsbuf *b);
+
+/* One example of family f at difficulty level (1..5: digits/lengths grow with it; the training mix
+ * uses levels 1-3, levels 4-5 are held out for out-of-distribution evaluation). Appends the question,
+ * the step-by-step worked solution and the final answer to the three buffers (cleared first).
+ * rng: the caller's splitmix64 state. */
+void tsynth_example(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *sol, tsbuf *ans);
+const char *tsynth_family_name(tsynth_family f);
+/* Pre-training text of an example: "question\nworked solution\nAnswer: answer". */
+void tsynth_text(tsbuf *out, const tsbuf *q, const tsbuf *sol, const tsbuf *ans);
+/* A {"messages": [...]} JSON line in the Qwen3 chat format: thinking (reasoning_content = the worked
+ * solution) or non-thinking (the user turn ends " /no_think", empty reasoning, the answer only). */
+void tsynth_chat_json(tsbuf *out, const tsbuf *q, const tsbuf *sol, const tsbuf *ans, int thinking);
+
+typedef struct qwen3_tokenizer qwen3_tokenizer;
+/* n examples (0: 20000) from seed, families in turn, levels 1-3, as one token stream. */
+int tdata_synth_stream(uint64_t seed, long n, const qwen3_tokenizer *tok, int32_t **ids, int64_t *n_ids, qwen3_err *e);
+/* The same for one family (family < 0: all in turn) at levels lo..hi in turn. */
+int tdata_synth_family_stream(uint64_t seed, long n, int family, int lo, int hi, const qwen3_tokenizer *tok, int32_t **ids,
+                              int64_t *n_ids, qwen3_err *e);
+/* Every line of a JSONL file: {"text": "..."} encoded as is, or {"messages": [...]} rendered with
+ * the Qwen3 chat template; errors name the file and line. */
+int tdata_jsonl_stream(const char *path, const qwen3_tokenizer *tok, int32_t **ids, int64_t *n_ids, qwen3_err *e);
+
+#endif
