@@ -1,6 +1,6 @@
 # qwen3 - one build for all.
 #   make            the `qwen3` binary (./qwen3) and the test programs
-#   make test       build and run every test (tests/run.sh); last line "N passed, N failed"
+#   make test       build and run every test (tests/run.sh); last line "N passed, N failed, N skipped"
 #   make SAN=1 test the same under AddressSanitizer + UndefinedBehaviorSanitizer (objects in build/san)
 #   make bench      benchmarks (bench/run.sh)
 #   make fuzz       rerun the fuzz corpora briefly (clang + libFuzzer)
@@ -47,6 +47,14 @@ qwen3: $(BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# The tokenizer's binary cache is keyed on the code that builds the tables, not only on the
+# tokenizer files: a hash of the tokenizer's (and base's) sources, baked into load.c, which is
+# rebuilt whenever one of them changes (src/tokenizer/cache.c explains the cache).
+TOK_SRC := $(sort $(wildcard src/tokenizer/*.c src/tokenizer/*.h src/base/*.c src/base/*.h))
+TOK_HASH := $(shell cat $(TOK_SRC) | sha256sum | cut -c1-16)
+$(BUILD)/src/tokenizer/load.o $(BUILD)/pic/src/tokenizer/load.o: CFLAGS += -DQWEN3_TOKENIZER_BUILD='"$(TOK_HASH)"'
+$(BUILD)/src/tokenizer/load.o $(BUILD)/pic/src/tokenizer/load.o: $(TOK_SRC)
 
 $(BUILD)/gen/chat_html.c: src/server/web/chat.html scripts/embed.sh
 	@mkdir -p $(dir $@)

@@ -1,16 +1,22 @@
 #!/bin/bash
 # bench/run.sh - `make bench`: our engine on generated checkpoints of the real shapes, in every weight
-# type, beside llama.cpp's figures from issue 5 (commit 34af94cd9, llama-bench pp512 / tg128, this
-# 2-core machine, medians, ~+-10%).
+# type, and beside it llama.cpp's llama-bench on the same weights when LLAMA_BIN names a llama.cpp
+# build (the directory holding llama-bench and llama-quantize; nothing of llama.cpp is in this
+# repository).
 #
 # Checkpoints (random weights, tools/gen_checkpoint.py; cached under build/bench/, so reruns skip
 # generation): Qwen3-0.6B shape BF16, and its Q8_0 / Q4 / Q4_K_M copies made by `qwen3 quantize`; the
 # Qwen3-30B-A3B shape cut to 4 layers (hidden 2048, 32/4 heads, 128 experts, 8 active, width 768)
-# in BF16 and Q8_0. Every row runs `qwen3 bench -p 512 -n 128` on 2 threads and on 1 (BENCH_QUICK=1:
-# -p 128 -n 32), with the machine's peaks measured once (qwen3 bench --machine) and passed to each run.
-# The table gives tokens/s (ours / llama.cpp), prefill as a fraction of the bf16 peak and decode as a
-# fraction of the read bandwidth, and "cpu": the share of threads x wall time the run actually got
-# (below ~95% other processes were competing for the cores, and the wall-clock figures understate).
+# in BF16 and Q8_0. With LLAMA_BIN the generator also writes the same weights as GGUF (--gguf) and
+# llama-quantize makes the peer's Q8_0 / Q4_K_M from it.
+#
+# Every figure is measured BENCH_REPEAT times (default 3) and printed as mean ± stddev: each round
+# runs `qwen3 bench -p 512 -n 128` and, with LLAMA_BIN, `llama-bench -p 512 -n 128 -r 1` on the same
+# weights, alternating the engines so that both see the same machine; on 2 threads and on 1
+# (BENCH_QUICK=1: -p 128 -n 32). Without LLAMA_BIN the peer's columns say "not measured". The
+# machine is printed with the figures: CPU model, cores, and the read bandwidth and compute peaks
+# `qwen3 bench --machine` measures (passed to each of our runs for the % columns). BENCH_ROWS=REGEX
+# keeps the rows whose name matches.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${QWEN3_BUILD:-build/rel}
@@ -18,77 +24,143 @@ Q="$PWD/$BUILD/qwen3"
 PY=/usr/bin/python3
 D=build/bench
 P=512; N=128
+R=${BENCH_REPEAT:-3}
 [ "${BENCH_QUICK:-0}" = 1 ] && { P=128; N=32; }
+LLAMA_BIN=${LLAMA_BIN:-}
+if [ -n "$LLAMA_BIN" ] && { [ ! -x "$LLAMA_BIN/llama-bench" ] || [ ! -x "$LLAMA_BIN/llama-quantize" ]; }; then
+    echo "bench: LLAMA_BIN=$LLAMA_BIN lacks llama-bench or llama-quantize (give the build's bin directory)" >&2
+    exit 1
+fi
 mkdir -p "$D"
 
-gen() { # gen DIR gen_checkpoint flags...
+gen() { # gen DIR gen_checkpoint flags...: with LLAMA_BIN, also DIR/model.gguf (the same weights)
     local dir=$1; shift
-    [ -f "$D/$dir/model.safetensors" ] && return 0
-    echo "generating $D/$dir ..." >&2
-    "$PY" tools/gen_checkpoint.py "$D/$dir" -q "$@" || { echo "bench: gen_checkpoint.py $* failed" >&2; exit 1; }
+    local want="$D/$dir/model.safetensors" gguf=()
+    [ -n "$LLAMA_BIN" ] && { want="$D/$dir/model.gguf"; gguf=(--gguf); }
+    [ -f "$want" ] && return 0
+    echo "generating $D/$dir ${gguf[*]} ..." >&2
+    rm -rf "${D:?}/$dir"
+    "$PY" tools/gen_checkpoint.py "$D/$dir" -q "${gguf[@]}" "$@" || { echo "bench: gen_checkpoint.py $* failed" >&2; exit 1; }
 }
-quant() { # quant SRC DST TYPE
-    [ -f "$D/$2/model.safetensors" ] && return 0
-    "$Q" quantize "$D/$1" "$D/$2" --type "$3" || { echo "bench: qwen3 quantize $1 -> $2 failed" >&2; exit 1; }
+quant() { # quant SRC DST TYPE LLAMA_TYPE: ours by qwen3 quantize; the peer's by llama-quantize
+    [ -f "$D/$2/model.safetensors" ] ||
+        "$Q" quantize "$D/$1" "$D/$2" --type "$3" >/dev/null || { echo "bench: qwen3 quantize $1 -> $2 failed" >&2; exit 1; }
+    if [ -n "$LLAMA_BIN" ] && [ ! -f "$D/$2/model.gguf" ]; then
+        "$LLAMA_BIN/llama-quantize" "$D/$1/model.gguf" "$D/$2/model.gguf" "$4" >"$D/$2/llama-quantize.log" 2>&1 ||
+            { echo "bench: llama-quantize $1 -> $2 $4 failed (see $D/$2/llama-quantize.log)" >&2; exit 1; }
+    fi
 }
-gen q06b-bf16 --preset 0.6b --dtype bf16
-quant q06b-bf16 q06b-q8_0 q8_0
-quant q06b-bf16 q06b-q4 q4
-quant q06b-bf16 q06b-q4_k_m q4_k_m
-gen a3b4-bf16 --preset 30b-a3b --layers 4 --dtype bf16
-quant a3b4-bf16 a3b4-q8_0 q8_0
+prepare() { # prepare DIR: the checkpoint a row runs on (and what it is made from)
+    case $1 in
+    q06b-bf16) gen q06b-bf16 --preset 0.6b --dtype bf16 ;;
+    q06b-q8_0) prepare q06b-bf16; quant q06b-bf16 q06b-q8_0 q8_0 Q8_0 ;;
+    q06b-q4km) prepare q06b-bf16; quant q06b-bf16 q06b-q4km q4_k_m Q4_K_M ;;
+    q06b-q4) prepare q06b-bf16; quant q06b-bf16 q06b-q4 q4 Q4_K_M ;; # our Q4; the peer's nearest is Q4_K_M
+    a3b4-bf16) gen a3b4-bf16 --preset 30b-a3b --layers 4 --dtype bf16 ;;
+    a3b4-q8_0) prepare a3b4-bf16; quant a3b4-bf16 a3b4-q8_0 q8_0 Q8_0 ;;
+    esac
+}
+ROWS=("0.6B BF16|q06b-bf16" "0.6B Q8_0|q06b-q8_0|--parallel 4" "0.6B Q4 (llama.cpp Q4_K_M)|q06b-q4" "0.6B Q4_K_M|q06b-q4km"
+      "30B-A3B x4 Q8_0|a3b4-q8_0"
+      "30B-A3B x4 BF16|a3b4-bf16")
+for spec in "${ROWS[@]}"; do
+    IFS='|' read -r name dir extra <<<"$spec"
+    [[ "$name" =~ ${BENCH_ROWS:-.} ]] && prepare "$dir"
+done
 
 machine=$("$Q" bench --machine --json) || exit 1
 peaks=$(echo "$machine" | "$PY" -c 'import json,sys; m=json.load(sys.stdin); print("--bw %s --peak-f32 %s --peak-bf16 %s --peak-int8 %s" % (m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))')
-echo "machine (2 threads): $machine" >&2
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+cores=$(lscpu -p=core 2>/dev/null | grep -v '^#' | sort -u | wc -l)
+echo "machine: $cpu, $(nproc) CPUs ($cores cores); $machine" >&2
 
 out="$D/results.jsonl"; : > "$out"
-# row NAME DIR LLAMA_PP2 LLAMA_TG2 LLAMA_PP1 LLAMA_TG1 [extra bench flags]
+rows=()
+# row NAME DIR [extra qwen3 bench flags]: one round of both engines on 2 and 1 threads
 row() {
-    local name=$1 dir=$2; shift 6
+    local name=$1 dir=$2 rep=$3; shift 3
     for t in 2 1; do
         local j
-        j=$("$Q" bench "$D/$dir" -p $P -n $N -t $t $peaks --json "$@") || { echo "bench: $dir -t $t failed" >&2; continue; }
-        echo "{\"row\": \"$name\", \"t\": $t, \"r\": $j}" >> "$out"
+        if j=$("$Q" bench "$D/$dir" -p $P -n $N -t $t $peaks --json "$@"); then
+            echo "{\"row\": \"$name\", \"engine\": \"qwen3\", \"t\": $t, \"rep\": $rep, \"r\": $j}" >> "$out"
+        else
+            echo "bench: qwen3 bench $dir -t $t failed" >&2
+        fi
+        [ -n "$LLAMA_BIN" ] || continue
+        if j=$("$LLAMA_BIN/llama-bench" -m "$D/$dir/model.gguf" -p $P -n $N -t $t -r 1 -o json 2>"$D/llama-bench.err"); then
+            echo "{\"row\": \"$name\", \"engine\": \"llama.cpp\", \"t\": $t, \"rep\": $rep, \"r\": $(echo "$j" | tr -d '\n')}" >> "$out"
+        else
+            echo "bench: llama-bench $dir -t $t failed: $(grep -m 1 -iE 'error|unsupported|abort|failed' "$D/llama-bench.err" ||
+                tail -n 1 "$D/llama-bench.err")" >&2
+        fi
     done
 }
-row "0.6B BF16" q06b-bf16 126 13.2 67 7.1
-row "0.6B Q8_0" q06b-q8_0 125 20.5 66 10.9 --parallel 4
-row "0.6B Q4 (llama Q4_K_M)" q06b-q4 160 28.5 89 15.7
-row "0.6B Q4_K_M" q06b-q4_k_m 160 28.5 89 15.7
-row "30B-A3B x4 Q8_0" a3b4-q8_0 203 23.8 107 11.2
-row "30B-A3B x4 BF16" a3b4-bf16 149 13.6 0 0
+for rep in $(seq 1 "$R"); do
+    for spec in "${ROWS[@]}"; do
+        IFS='|' read -r name dir extra <<<"$spec"
+        [[ "$name" =~ ${BENCH_ROWS:-.} ]] || continue
+        # shellcheck disable=SC2086
+        row "$name" "$dir" "$rep" $extra
+    done
+done
 
-"$PY" - "$out" <<'PYEOF'
-import json, sys
-llama = {"0.6B BF16": (126, 13.2, 67, 7.1), "0.6B Q8_0": (125, 20.5, 66, 10.9),
-         "0.6B Q4 (llama Q4_K_M)": (160, 28.5, 89, 15.7), "0.6B Q4_K_M": (160, 28.5, 89, 15.7),
-         "30B-A3B x4 Q8_0": (203, 23.8, 107, 11.2),
-         "30B-A3B x4 BF16": (149, 13.6, 0, 0)}
-rows = {}
-for line in open(sys.argv[1]):
+"$PY" - "$out" "$cpu" "$(nproc)" "$cores" "$P" "$N" "$R" "${LLAMA_BIN:+$(cd "$LLAMA_BIN" && pwd)}" <<'PYEOF' || { echo "bench: the summary failed" >&2; exit 1; }
+import json, statistics, sys
+path, cpu, ncpu, cores, P, N, R, llama = sys.argv[1:9]
+runs = {}  # (row, engine, t) -> list of {pp, tg, ...}
+order = []
+for line in open(path):
     d = json.loads(line)
-    rows.setdefault(d["row"], {})[d["t"]] = d["r"]
-def cell(ours, theirs):
-    return "%7.1f / %-6s" % (ours, ("%g" % theirs) if theirs else "-")
-print("| checkpoint | prefill t/s, 2 thr (ours / llama.cpp) | decode t/s, 2 thr | prefill, 1 thr | decode, 1 thr | prefill % bf16 peak (2 thr) | decode % read bw (2 thr) | MB/token | cpu pp/tg (2 thr) | parallel 4 agg. t/s |")
-print("|---|---|---|---|---|---|---|---|---|---|")
-for name, l in llama.items():
-    r = rows.get(name, {})
-    r2, r1 = r.get(2), r.get(1)
-    if not r2: print("| %s | (failed) |" % name); continue
-    par = r2["parallel"]["tok_s"] if r2["parallel"]["sequences"] else 0
-    print("| %s | %s | %s | %s | %s | %.0f%% | %.0f%% | %.0f | %.0f%% / %.0f%% | %s |" % (
-        name, cell(r2["prefill"]["tok_s"], l[0]), cell(r2["decode"]["tok_s"], l[1]),
-        cell(r1["prefill"]["tok_s"], l[2]) if r1 else "-", cell(r1["decode"]["tok_s"], l[3]) if r1 else "-",
-        100 * r2["prefill"]["peak_frac"], 100 * r2["decode"]["bw_frac"], r2["weight_bytes_per_token"] / 1e6,
-        100 * r2["prefill"]["cpu_frac"], 100 * r2["decode"]["cpu_frac"], ("%.1f" % par) if par else "-"))
-m = next(iter(rows.values()))[2]["machine"]
-print("\nmachine: read %.1f GB/s (1 GiB, 2 threads); peaks f32 %.0f, bf16 %.0f, int8 %.0f GFLOP/s (2 threads)" % (
-    m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))
+    if d["row"] not in order:
+        order.append(d["row"])
+    if d["engine"] == "qwen3":
+        r = d["r"]
+        fig = {"pp": r["prefill"]["tok_s"], "tg": r["decode"]["tok_s"], "peak": r["prefill"]["peak_frac"],
+               "bw": r["decode"]["bw_frac"], "mb": r["weight_bytes_per_token"] / 1e6, "machine": r["machine"]}
+    else:  # llama-bench -o json: one object per test, n_prompt > 0 for pp, n_gen > 0 for tg
+        fig = {}
+        for t in d["r"]:
+            fig["pp" if t["n_prompt"] else "tg"] = t["avg_ts"]
+    runs.setdefault((d["row"], d["engine"], d["t"]), []).append(fig)
+
+def ms(xs):
+    if not xs:
+        return None
+    return (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+def stat(row, eng, t, k):
+    return ms([f[k] for f in runs.get((row, eng, t), []) if k in f])
+
+def fmt(m):
+    return "not measured" if m is None else "%.1f ± %.1f" % m
+
+def ratio(a, b):
+    return "–" if a is None or b is None or not b[0] else "%.2fx" % (a[0] / b[0])
+
+print("| checkpoint | threads | prefill t/s (ours) | prefill t/s (llama.cpp) | ratio | decode t/s (ours) | decode t/s (llama.cpp) | ratio | prefill % bf16 peak | decode % read bw | MB/token |")
+print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+for row in order:
+    for t in (2, 1):
+        op, lp = stat(row, "qwen3", t, "pp"), stat(row, "llama.cpp", t, "pp")
+        og, lg = stat(row, "qwen3", t, "tg"), stat(row, "llama.cpp", t, "tg")
+        pk, bw, mb = stat(row, "qwen3", t, "peak"), stat(row, "qwen3", t, "bw"), stat(row, "qwen3", t, "mb")
+        print("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            row, t, fmt(op), fmt(lp), ratio(op, lp), fmt(og), fmt(lg), ratio(og, lg),
+            "–" if pk is None else "%.0f%%" % (100 * pk[0]), "–" if bw is None else "%.0f%%" % (100 * bw[0]),
+            "–" if mb is None else "%.0f" % mb[0]))
+m = next((f["machine"] for k, v in runs.items() if k[1] == "qwen3" for f in v), None)
+print("\nmachine: %s, %s CPUs (%s cores)" % (cpu, ncpu, cores))
+if m:
+    print("measured once by qwen3 bench --machine (all cores): read %.1f GB/s (1 GiB), peaks f32 %.0f, bf16 %.0f, int8 %.0f GFLOP/s"
+          % (m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))
+print("figures: mean ± stddev of %s rounds, -p %s -n %s; the engines alternate within each round" % (R, P, N))
+print("llama.cpp: %s" % (llama + " (llama-bench -r 1, GGUF of the same weights; Q8_0 / Q4_K_M by llama-quantize)"
+                         if llama else "not measured (set LLAMA_BIN to a llama.cpp build's bin directory)"))
 PYEOF
 
 # The server under load (issue 6): 1, 4 and 16 concurrent streaming clients on the 0.6B shape,
 # quantized to Q8_0 at load.
+[ -n "${BENCH_ROWS:-}" ] && exit 0
 echo >&2
+prepare q06b-bf16
 MODEL="$D/q06b-bf16" QUANT=q8_0 QWEN3="$Q" bench/serve_load.sh

@@ -91,6 +91,14 @@ typedef struct qwen3_config {
 
 typedef struct qwen3_model qwen3_model;
 
+/* The KV cache's value type (qwen3_load_opts.kv_type); 0 leaves the choice to the path. */
+typedef enum qwen3_kv_type {
+    QWEN3_KV_DEFAULT = 0, /* F32 on the exact path, F16 on the fast path */
+    QWEN3_KV_F32 = 1,
+    QWEN3_KV_F16 = 2,
+    QWEN3_KV_Q8_0 = 3,
+} qwen3_kv_type;
+
 typedef struct qwen3_load_opts {
     int n_threads;       /* 0: number of physical cores */
     qwen3_dtype quant;   /* QWEN3_F32 (=0) keeps the stored types; any block type (Q8_0, Q4, Q4_K,
@@ -102,10 +110,10 @@ typedef struct qwen3_load_opts {
                             (and with batch_variant, BF16 prefill products run in bf16); logits
                             within ~1e-2 of exact. Quantized weights (loaded or --quant) always
                             take the fast path. */
-    qwen3_dtype kv_type; /* KV cache values: 0 (= QWEN3_F32) keeps the default (F32 on the exact
-                            path, F16 on the fast path); QWEN3_F16, or QWEN3_Q8_0 (blocks of 32
-                            int8 with an f16 scale: ~0.27x the F32 cache; head_dim must be a
-                            multiple of 32, else the load fails) */
+    qwen3_kv_type kv_type; /* KV cache values: QWEN3_KV_DEFAULT (0) is F32 on the exact path, F16
+                            on the fast path; QWEN3_KV_F32, QWEN3_KV_F16 whatever the path, or
+                            QWEN3_KV_Q8_0 (blocks of 32 int8 with an f16 scale: ~0.27x the F32
+                            cache; head_dim must be a multiple of 32, else the load fails) */
     int batch_variant;   /* 0 (default): batch-invariant. Every token's logits are a function of its
                             own sequence alone, bit for bit: the same kernels whether it is computed
                             in a long prefill, a decode step alone or beside other sequences, with or

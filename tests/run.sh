@@ -1,21 +1,39 @@
 #!/bin/bash
-# tests/run.sh [FILTER] - runs every test and prints "N passed, N failed" as its last line.
+# tests/run.sh [FILTER] - runs every test; the last line is "N passed, N failed, N skipped".
 #
 # A test is a compiled program from tests/unit/*.c ($QWEN3_BUILD/tests/NAME) or a script
-# tests/suite/*.sh. Each prints lines "PASS <name>" or "FAIL <name>: <why>"; the runner counts them.
-# A program that exits non-zero counts as one more failure; one that prints no PASS/FAIL line and
-# exits 0 counts as one pass. Scripts find the engine as $QWEN3 and scratch space in $QWEN3_TMP.
+# tests/suite/*.sh. Each prints first "EXPECT n", the number of checks it will report, then one line
+# per check: "PASS <name>", "FAIL <name>: <why>" or "SKIP <name>: <reason>" (an instruction set the
+# CPU lacks, an optional tool that is absent); the runner counts them. A skip is not a pass.
+# The runner adds one failure for a test that exits non-zero, that states no EXPECT line (so a
+# program that prints nothing and exits 0 fails), or whose count of checks differs from its EXPECT
+# (a crashed helper, a loop cut short).
+#
+# Scripts find the engine as $QWEN3 and scratch space in $QWEN3_TMP. The tokenizer's binary cache
+# starts empty on every run ($QWEN3_TMP/cache), so no table built by an earlier binary is read.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${QWEN3_BUILD:-build/rel}
 export QWEN3="$PWD/$BUILD/qwen3"
 export QWEN3_ROOT="$PWD"
 export QWEN3_TMP="${QWEN3_TMP:-$PWD/build/testdata}"
-export QWEN3_TOKENIZER="${QWEN3_TOKENIZER:-$(cd .. && pwd)/shared/qwen3-tokenizer}"
+# the shared tokenizer sits beside the checkout; a git worktree elsewhere finds it beside the main one
+shared_tok() {
+    local d
+    d="$(cd .. && pwd)/shared/qwen3-tokenizer"
+    if [ ! -d "$d" ] && d2=$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
+        [ -d "$(dirname "$(dirname "$d2")")/shared/qwen3-tokenizer" ] && d="$(dirname "$(dirname "$d2")")/shared/qwen3-tokenizer"
+    fi
+    echo "$d"
+}
+export QWEN3_TOKENIZER="${QWEN3_TOKENIZER:-$(shared_tok)}"
 export PY=/usr/bin/python3
 mkdir -p "$QWEN3_TMP"
+export QWEN3_CACHE_DIR="$QWEN3_TMP/cache"
+rm -rf "$QWEN3_CACHE_DIR"
+unset QWEN3_NO_CACHE
 filter=${1:-}
-pass=0; fail=0
+pass=0; fail=0; skip=0
 log="$QWEN3_TMP/run.log"; : > "$log"
 
 run_one() {
@@ -26,19 +44,30 @@ run_one() {
     out=$("$@" 2>&1); rc=$?
     t1=$(date +%s)
     printf '%s\n' "$out" >> "$log"
-    local p f
+    local p f s n want why=""
     p=$(printf '%s\n' "$out" | grep -c '^PASS ' || true)
     f=$(printf '%s\n' "$out" | grep -c '^FAIL ' || true)
+    s=$(printf '%s\n' "$out" | grep -c '^SKIP ' || true)
+    want=$(printf '%s\n' "$out" | sed -n 's/^EXPECT \([0-9][0-9]*\)$/\1/p' | head -n 1)
+    n=$((p + f + s))
     printf '%s\n' "$out" | grep '^FAIL ' | sed "s|^|  [$name] |"
+    printf '%s\n' "$out" | grep '^SKIP ' | sed "s|^|  [$name] |"
     if [ "$rc" -ne 0 ]; then
-        f=$((f + 1))
-        echo "  [$name] exited with status $rc; last lines:"
-        printf '%s\n' "$out" | tail -n 8 | sed 's/^/    /'
-    elif [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
-        p=1
+        why="exited with status $rc"
+    elif [ -z "$want" ]; then
+        why="printed no \"EXPECT n\" line (nothing tells how many checks should have run)"
+    elif [ "$n" -lt "$want" ]; then
+        why="reported $n checks of the $want it expects (a helper crashed or a loop stopped early)"
+    elif [ "$n" -gt "$want" ] && [ "$f" -eq 0 ]; then
+        why="reported $n checks, more than the $want it states (update its EXPECT)"
     fi
-    printf '%-28s %4d passed %4d failed  (%ss)\n' "$name" "$p" "$f" "$((t1 - t0))"
-    pass=$((pass + p)); fail=$((fail + f))
+    if [ -n "$why" ]; then
+        f=$((f + 1))
+        echo "  [$name] FAIL $name: $why; last lines:"
+        printf '%s\n' "$out" | tail -n 8 | sed 's/^/    /'
+    fi
+    printf '%-28s %4d passed %4d failed %4d skipped  (%ss)\n' "$name" "$p" "$f" "$s" "$((t1 - t0))"
+    pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 }
 
 for t in "$BUILD"/tests/*; do
@@ -48,5 +77,5 @@ for s in tests/suite/*.sh; do
     [ -f "$s" ] && run_one "$(basename "$s" .sh)" bash "$s"
 done
 echo "full output: $log"
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

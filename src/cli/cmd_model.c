@@ -52,9 +52,9 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o) {
     if (!strcmp(a, "--kv")) {
         const char *s = *i + 1 < argc ? argv[++*i] : NULL;
         if (!s) return cli_fail("--kv needs a value (q8_0, f16 or f32)"), -1;
-        if (!strcmp(s, "q8_0")) o->load.kv_type = QWEN3_Q8_0;
-        else if (!strcmp(s, "f16")) o->load.kv_type = QWEN3_F16;
-        else if (!strcmp(s, "f32")) o->load.kv_type = QWEN3_F32; /* = the default, see qwen3_load_opts */
+        if (!strcmp(s, "q8_0")) o->load.kv_type = QWEN3_KV_Q8_0;
+        else if (!strcmp(s, "f16")) o->load.kv_type = QWEN3_KV_F16;
+        else if (!strcmp(s, "f32")) o->load.kv_type = QWEN3_KV_F32;
         else return cli_fail("--kv: unknown type '%s' (q8_0, f16 or f32)", s), -1;
         return 1;
     }

@@ -66,19 +66,19 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
     /* quantized weights have no exact path to keep: they always take the fast kernels */
     m->fast = o.fast || kq_is_quant(m->layers[0].wq.type);
     m->batch_variant = m->fast && o.batch_variant;
-    m->kv_type = m->fast ? QWEN3_F16 : QWEN3_F32;
-    if (o.kv_type != QWEN3_F32) {
-        /* 0 (= QWEN3_F32) means the default above; an explicit F32 is spelt kv_exact by the CLI */
-        if (o.kv_type != QWEN3_F16 && o.kv_type != QWEN3_Q8_0) {
-            qerr(e, "KV cache type %s is not supported (choose F32, F16 or Q8_0)", qwen3_dtype_name(o.kv_type));
-            goto fail;
-        }
-        if (o.kv_type == QWEN3_Q8_0 && m->c.head_dim % 32) {
-            qerr(e, "%s: head_dim %d is not a multiple of 32, so the KV cache cannot be Q8_0 (blocks of 32)", dir,
-                 m->c.head_dim);
-            goto fail;
-        }
-        m->kv_type = o.kv_type;
+    switch (o.kv_type) {
+    case QWEN3_KV_DEFAULT: m->kv_type = m->fast ? QWEN3_F16 : QWEN3_F32; break;
+    case QWEN3_KV_F32: m->kv_type = QWEN3_F32; break;
+    case QWEN3_KV_F16: m->kv_type = QWEN3_F16; break;
+    case QWEN3_KV_Q8_0: m->kv_type = QWEN3_Q8_0; break;
+    default:
+        qerr(e, "KV cache type %d is not one of qwen3_kv_type (DEFAULT, F32, F16, Q8_0)", (int)o.kv_type);
+        goto fail;
+    }
+    if (m->kv_type == QWEN3_Q8_0 && m->c.head_dim % 32) {
+        qerr(e, "%s: head_dim %d is not a multiple of 32, so the KV cache cannot be Q8_0 (blocks of 32)", dir,
+             m->c.head_dim);
+        goto fail;
     }
     if (model_init_rope(m, e)) goto fail;
     return m;

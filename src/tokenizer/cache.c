@@ -3,8 +3,9 @@
  * Parsing Qwen3's 11 MB tokenizer.json and building its tables takes 150-300 ms on a small machine;
  * reading back the finished tables takes a few. The cache lives under $QWEN3_CACHE_DIR, else
  * $XDG_CACHE_HOME/qwen3, else ~/.cache/qwen3 (the model directory may be read-only), one file per
- * distinct set of source files, named by a 64-bit hash of their full contents (so an edited file
- * gets a new entry; nothing is keyed on paths or times). QWEN3_NO_CACHE=1 turns it off.
+ * distinct set of source files and build, named by a 64-bit key (load.c's source_key: the files'
+ * identity and sampled contents, and a hash of the tokenizer code that built the tables, so a build
+ * with a changed loader never reads an older build's tables). QWEN3_NO_CACHE=1 turns it off.
  *
  * The file is: a header (magic, format version, key, sizes), the tables as stored in memory, each
  * at a 16-byte boundary, and a hash of everything before it. A tokenizer read from it uses the

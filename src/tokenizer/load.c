@@ -517,7 +517,15 @@ out:
     return t;
 }
 
-/* The cache key: a hash of the cache format, the Unicode tables' version, and for every source file
+/* QWEN3_TOKENIZER_BUILD: a hash of every source file of src/tokenizer/ (and base/), computed by the
+ * Makefile when it compiles this file (which it rebuilds when any of them changes). A cache written by
+ * a build whose loader, pre-tokenizer or BPE differ is never read by this one, even when the
+ * tokenizer files are the same: a cached table is only as right as the code that built it. */
+#ifndef QWEN3_TOKENIZER_BUILD
+#error "QWEN3_TOKENIZER_BUILD (a hash of the tokenizer's sources) must be defined by the build: use make"
+#endif
+
+/* The cache key: a hash of the build (above), the Unicode tables' version, and for every source file
  * (tokenizer.json or vocab.json + merges.txt, and tokenizer_config.json) its name, size, mtime
  * (nanoseconds), inode and device, and the contents of its first and last 64 KB. Hashing all 11 MB
  * would cost more than the rest of a cached load; any edit or replacement of a file changes its
@@ -554,7 +562,9 @@ static int hash_file(const char *p, const char *name, uint64_t *key) {
 static uint64_t source_key(const char *dir) {
     static const char *const names[] = {"tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json"};
     char p[4096];
-    uint64_t key = tk_hash64(utf8proc_version(), strlen(utf8proc_version()), 0x51574E33u);
+    static const char build[] = QWEN3_TOKENIZER_BUILD;
+    uint64_t key = tk_hash64(build, sizeof build - 1, 0x51574E33u);
+    key = tk_hash64(utf8proc_version(), strlen(utf8proc_version()), key);
     int have_json = 0;
     for (int k = 0; k < 4; k++) {
         if (qpath_join(p, sizeof p, dir, names[k], NULL)) return 0;

@@ -18,6 +18,8 @@
 # Then, on a valid model: `$QWEN3 logits` with an id >= vocab_size and with a prompt longer than
 # the context (--ctx N), and `$QWEN3 generate` with an id >= vocab_size, must fail the same clean way.
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 119
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}

@@ -8,6 +8,8 @@
 #     newlines in its strings, a "default" entry of a template list, and a changed template (refused);
 #   - bad requests (tests/data/chat/errors.txt): refused with the line, message index and field.
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 199
 D="$QWEN3_ROOT/tests/data/chat"
 T="$QWEN3_TMP/chat_render"
 rm -rf "$T"; mkdir -p "$T"
@@ -15,7 +17,7 @@ REF="$QWEN3_ROOT/tests/ref/chat_ref.py"
 
 # compare NAME REF_FILE OURS_FILE: one PASS/FAIL per line
 compare() {
-    "$PY" - "$1" "$2" "$3" <<'PYEOF'
+    checked "$1" "$PY" - "$1" "$2" "$3" <<'PYEOF'
 import json, sys
 name, ref, ours = sys.argv[1:]
 # split on "\n" only: the lines hold raw U+2028 and friends, which str.splitlines() would split on
@@ -43,17 +45,18 @@ PYEOF
 }
 
 # 1. the conversations, all three templates
-"$PY" "$REF" "$QWEN3_TOKENIZER" < "$D/cases.jsonl" > "$T/ref.jsonl"
+"$PY" "$REF" "$QWEN3_TOKENIZER" < "$D/cases.jsonl" > "$T/ref.jsonl" || echo "FAIL chat_render_reference: chat_ref.py exited with status $?"
 "$QWEN3" render "$QWEN3_TOKENIZER" --jsonl --keep-going < "$D/cases.jsonl" > "$T/ours.jsonl" 2> "$T/err"
 compare chat_render_qwen3 "$T/ref.jsonl" "$T/ours.jsonl"
 for v in thinking-2507 instruct-2507; do
-    "$PY" "$REF" "$QWEN3_TOKENIZER" --variant $v < "$D/cases.jsonl" > "$T/ref_$v.jsonl"
+    "$PY" "$REF" "$QWEN3_TOKENIZER" --variant $v < "$D/cases.jsonl" > "$T/ref_$v.jsonl" ||
+        echo "FAIL chat_render_reference_$v: chat_ref.py --variant $v exited with status $?"
     "$QWEN3" render --template qwen3-$v --jsonl --keep-going < "$D/cases.jsonl" > "$T/ours_$v.jsonl" 2> "$T/err"
     compare "chat_render_$v" "$T/ref_$v.jsonl" "$T/ours_$v.jsonl"
 done
 
 # 2. json.dumps corner cases at volume: floats of every magnitude, odd strings, as tool schemas and arguments
-"$PY" - > "$T/floats.jsonl" <<'PYEOF'
+"$PY" - > "$T/floats.jsonl" <<'PYEOF' || echo "FAIL chat_render_dumps_cases: the generator exited with status $?"
 import json, random, struct
 rnd = random.Random(1234)
 def rfloat():
@@ -78,9 +81,9 @@ for i in range(30):
             {"role": "assistant", "content": rstr(), "tool_calls": [{"function": {"name": "t", "arguments": tool}}]}]
     print(json.dumps({"messages": msgs, "tools": [tool]}, ensure_ascii=False))
 PYEOF
-"$PY" "$REF" "$QWEN3_TOKENIZER" < "$T/floats.jsonl" > "$T/ref_f.jsonl"
+"$PY" "$REF" "$QWEN3_TOKENIZER" < "$T/floats.jsonl" > "$T/ref_f.jsonl" || echo "FAIL chat_render_dumps_reference: chat_ref.py exited with status $?"
 "$QWEN3" render "$QWEN3_TOKENIZER" --jsonl --keep-going < "$T/floats.jsonl" > "$T/ours_f.jsonl" 2> "$T/err"
-compare chat_render_dumps "$T/ref_f.jsonl" "$T/ours_f.jsonl" | "$PY" -c '
+compare chat_render_dumps "$T/ref_f.jsonl" "$T/ours_f.jsonl" | checked chat_render_dumps "$PY" -c '
 import sys
 lines = sys.stdin.read().split("\n")[:-1]
 bad = [l for l in lines if not l.startswith("PASS")]
@@ -94,7 +97,7 @@ detect() { # NAME DIR EXPECTED_PROMPT_SUFFIX
     out=${out%rc=0}   # the marker keeps the trailing newlines that $(...) would strip
     if [ "${out: -${#3}}" = "$3" ]; then echo "PASS $1"; else echo "FAIL $1: got '${out: -30}' $(cat "$T/err")"; fi
 }
-"$PY" - "$QWEN3_TOKENIZER" "$T" <<'PYEOF'
+"$PY" - "$QWEN3_TOKENIZER" "$T" <<'PYEOF' || echo "FAIL chat_detect_setup: writing the template directories exited with status $?"
 import json, os, sys
 sys.path.insert(0, os.path.join(os.environ["QWEN3_ROOT"], "tests/ref"))
 import chat_ref

@@ -20,6 +20,8 @@
 #   no_color              NO_COLOR turns the dimmed reasoning off on a terminal
 #   chat_history_kept     chat's line history is saved and the next run adds to it
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 25
 T="$QWEN3_TMP/everyday"
 mkdir -p "$T"
 M="$T/tiny"

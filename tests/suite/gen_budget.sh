@@ -13,6 +13,8 @@
 #                 once: one stop text, content free of think tags and of the stop text
 #   nested        (--thinker-opens all) <think> generated inside a block counts toward the budget
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 16
 TMP="$QWEN3_TMP/gen_budget"
 mkdir -p "$TMP"
 M="$QWEN3_TMP/gen_thinker"   # shared by the gen_* suites (written once)
@@ -34,7 +36,7 @@ check() {
         echo "FAIL $name: qwen3 run $* exited with status $?: $(tail -n 1 "$TMP/$name.err")"
         return
     fi
-    "$PY" - "$TMP/$name.json" "$STOP_IDS" "$name" "$expr" <<'EOF'
+    checked "$name" "$PY" - "$TMP/$name.json" "$STOP_IDS" "$name" "$expr" <<'EOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
 ids = j["ids"]

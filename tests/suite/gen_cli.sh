@@ -11,6 +11,8 @@
 #                       question: non-zero exit and nothing on stdout
 #   generate_prompt     generate --prompt streams text; --ids prints ids; both the same tokens
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 18
 TMP="$QWEN3_TMP/gen_cli"
 mkdir -p "$TMP"
 M="$QWEN3_TMP/gen_thinker"   # shared by the gen_* suites (written once)
@@ -55,7 +57,7 @@ chat_case() {
     local p1 p2
     p1=$(prompt_ids '[{"role": "user", "content": "What is 2+2?"}]' "$think")
     p2=$(prompt_ids "[{\"role\": \"user\", \"content\": \"What is 2+2?\"}, {\"role\": \"assistant\", \"content\": $content, \"reasoning_content\": $reasoning}, {\"role\": \"user\", \"content\": \"And 3+3?\"}]" "$think")
-    "$PY" - "$p1" "$p2" "${stats[0]}" "${stats[1]}" "$name" <<'EOF'
+    checked "$name" "$PY" - "$p1" "$p2" "${stats[0]}" "${stats[1]}" "$name" <<'EOF'
 import re, sys
 p1 = sys.argv[1].split(","); p2 = sys.argv[2].split(",")
 s1, s2, name = sys.argv[3], sys.argv[4], sys.argv[5]

@@ -28,6 +28,9 @@
 # parses our Q4_K_M file and finds llama.cpp's Q4_K_M types in it, and files llama.cpp writes from
 # ours load with identical logits.
 set -u
+. "$(dirname "$0")/../lib.sh"
+# the llama.cpp part: 4 checks with libggml-base.so (tests/ref/gguf_llama.py), else its one SKIP
+expect $((39 + $([ -f "$(dirname "$0")/../node/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so" ] && echo 4 || echo 1)))
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}

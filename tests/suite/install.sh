@@ -9,10 +9,12 @@
 #   man_page               the man page renders without warnings and carries every command's flags
 #   bash_completion        completes commands and a command's flags
 set -u
+. "$(dirname "$0")/../lib.sh"
 T="$QWEN3_TMP/install"
 case "${QWEN3_BUILD:-build/rel}" in
-    *san*) echo "SKIP install: the sanitizer build is not installed (the release run of make test checks it)"; exit 0;;
+    *san*) expect 1; echo "SKIP install: the sanitizer build is not installed (the release run of make test checks it)"; exit 0;;
 esac
+expect 9
 M="$QWEN3_TMP/install/tiny"
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }

@@ -10,6 +10,8 @@
 # block layout, scale or row stride gives O(1)). `qwen3 info --kv q8_0` must name the cache type,
 # and a head_dim that is not a multiple of 32 must be refused at load with a message.
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 8
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
@@ -28,7 +30,7 @@ gen() { # gen NAME flags...
 
 # compare CASE EXACT Q8 VOCAB: max |dlogit| relative to max |logit|
 compare() {
-    "$PY" - "$@" <<'PYEOF'
+    checked "$1" "$PY" - "$@" <<'PYEOF'
 import sys
 import numpy as np
 case, a, b, vocab = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -61,6 +63,17 @@ for m in d32 d128; do
         compare kv-q8_0-$m-$mode "$TMP/$m.$mode.f32" "$TMP/$m.$mode.q8" 2048
     done
 done
+
+# --kv f32 means F32 on the fast path too: the same bytes as the exact path (float weights on the
+# fast path differ from exact only in the cache, batch-invariant products being float32), and
+# --kv f16 on the exact path the same bytes as the fast path's default
+if run kv-f32-fast "$TMP/d32" "$TMP/d32.fast-f32.f32" --fast --kv f32 && run kv-f16-exact "$TMP/d32" "$TMP/d32.exact-f16.f32" --exact --kv f16 &&
+   run kv-fast "$TMP/d32" "$TMP/d32.fast.f32" --fast; then
+    if cmp -s "$TMP/d32.fast-f32.f32" "$TMP/d32.prefill.f32"; then echo "PASS kv-f32-on-fast-path"
+    else echo "FAIL kv-f32-on-fast-path: --fast --kv f32 logits differ from the exact path's (the cache was not F32?)"; fi
+    if cmp -s "$TMP/d32.exact-f16.f32" "$TMP/d32.fast.f32"; then echo "PASS kv-f16-on-exact-path"
+    else echo "FAIL kv-f16-on-exact-path: --exact --kv f16 logits differ from the fast path's F16 cache"; fi
+fi
 
 if "$QWEN3" info "$TMP/d32" --kv q8_0 2>&1 | grep -q "KV cache Q8_0"; then echo "PASS kv-info"
 else echo "FAIL kv-info: qwen3 info --kv q8_0 does not name the Q8_0 cache"; fi

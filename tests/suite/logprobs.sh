@@ -13,6 +13,8 @@
 #                               get a 400 naming the option; neutral values (response_format text,
 #                               logit_bias {}, echo false) are accepted
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 25
 T="$QWEN3_TMP/logprobs"
 mkdir -p "$T"
 M="$T/tiny"
@@ -37,7 +39,7 @@ ids=$("$QWEN3" tokenize "$M" "$PROMPT")
 gen=$("$QWEN3" generate "$M" --ids "$ids" -n 4 -t 2 2>/dev/null | tr ' ' ',')
 "$QWEN3" logits "$M" --ids "$ids,$gen" -o "$T/ref.f32" -t 2 2>"$T/logits.err" || echo "FAIL logprobs_reference: $(cat "$T/logits.err")"
 PORT=$port PROMPT=$PROMPT IDS="$ids,$gen" NPROMPT=$(echo "$ids" | tr ',' '\n' | wc -l) REF="$T/ref.f32" \
-    TOKJSON="$M/tokenizer.json" timeout 120 "$PY" - <<'PYEOF'
+    TOKJSON="$M/tokenizer.json" checked logprobs timeout 120 "$PY" - <<'PYEOF'
 import json, os, urllib.request, urllib.error
 import numpy as np
 port = os.environ["PORT"]

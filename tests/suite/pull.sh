@@ -7,6 +7,7 @@
 # huggingface_hub's layout), and a cache written by tests/hub/make_cache.py the way huggingface_hub
 # writes it must be usable. No test touches the internet: HF_ENDPOINT is the loopback server.
 set -u
+echo "EXPECT 85"
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}

@@ -10,8 +10,11 @@
 #      what the quantized model would compute with unquantized activations. The quantized run (bf16
 #      prefill products, int8 decode dot products, F16 KV cache) must stay within
 #      max |dlogit| <= 0.05 * max |logit| of it (activation rounding only) -- a wrong block layout
-#      or scale breaks this by orders of magnitude. For the MoE model the bound is on the median
-#      position plus mean KL < 0.03: rounding may flip a near-tie of the router at a few positions.
+#      or scale breaks this by orders of magnitude. For the MoE model rounding may flip a near-tie
+#      of the router at a few positions (a discrete jump: measured 1-3 of 40 positions at 0.17-0.25
+#      max |logit|), so every position is bounded twice: 90% of positions (the 90th percentile of
+#      the per-position max |dlogit|) within 0.05 * max |logit|, every position within
+#      0.3 * max |logit|, and the mean KL < 0.03.
 #   3. against the BF16 original (exact path): mean KL of the next-token distributions and top-1
 #      agreement, bounded loosely (Q8_0: KL < 0.03, top-1 >= 0.9; Q4: KL < 0.5, top-1 >= 0.4; these
 #      random-weight models, whose logits spread to +-15 and every layer adds O(1) to the residual,
@@ -21,6 +24,7 @@
 # Prompts of 40 tokens (prefill: bf16 GEMM) and the same through the cache one token at a time
 # (decode: int8 dot products).
 set -u
+. "$(dirname "$0")/../lib.sh"
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
@@ -101,7 +105,7 @@ PYEOF
 
 # compare CASE A B VOCAB MODE: MODE=near (bound vs A's scale) | kl (KL/top-1 bounds, type in $5)
 compare() {
-    "$PY" - "$@" <<'PYEOF'
+    checked "$1" "$PY" - "$@" <<'PYEOF'
 import sys
 import numpy as np
 case, fa, fb, V, mode = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
@@ -117,13 +121,14 @@ kl = (p * (np.log(p + 1e-300) - np.log(q + 1e-300))).sum(1)
 top1 = (a.argmax(1) == b.argmax(1)).mean()
 info = "max|dlogit| %.4f (max|logit| %.2f), KL mean %.5f max %.5f, top-1 %.3f" % (err, scale, kl.mean(), kl.max(), top1)
 rowerr = np.abs(a - b).max(1)
-info += ", median row max|dlogit| %.4f" % np.median(rowerr)
+p90 = np.percentile(rowerr, 90)
+info += ", per position max|dlogit|: median %.4f, p90 %.4f, max %.4f" % (np.median(rowerr), p90, rowerr.max())
 if mode == "near":
     ok = err <= 0.05 * scale
 elif mode == "near-moe":
     # activation rounding can flip a near-tie of the router at a few positions (a discrete jump);
-    # a wrong layout would move every position
-    ok = np.median(rowerr) <= 0.05 * scale and kl.mean() < 0.03
+    # a wrong layout would move every position: 90% of positions tight, none far off
+    ok = p90 <= 0.05 * scale and rowerr.max() <= 0.3 * scale and kl.mean() < 0.03
 else:
     lim = {"q8_0": (0.03, 0.9), "q4": (0.5, 0.4), "q4_k_m": (0.5, 0.3), "q5_k_m": (0.2, 0.6), "q6_k": (0.05, 0.8),
            "q4_0": (0.6, 0.4), "q5_1": (0.2, 0.6), "iq4_nl": (0.6, 0.4), "iq4_xs": (0.6, 0.4), "q3_k": (1.5, 0.2),
@@ -145,8 +150,11 @@ GGML_TYPES_MOE="q4_k_m"
 
 # the numpy reference itself against llama.cpp's library (when installed): bit-exact on random blocks
 LIB="$ROOT/tests/node/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so"
+# 5 checks per (model, type): the dense model's 11 types and the MoE model's 3; then one per GGUF type
+# (12) for the numpy dequantizer against llama.cpp's library, or its one SKIP without the library
+expect $((5 * (11 + 3) + $([ -f "$LIB" ] && echo 12 || echo 1)))
 if [ -f "$LIB" ]; then
-    ROOT="$ROOT" "$PY" - "$LIB" <<'PYEOF'
+    ROOT="$ROOT" checked ggml-dequant-numpy-vs-llamacpp "$PY" - "$LIB" <<'PYEOF'
 import ctypes, os, sys
 import numpy as np
 sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests", "ref"))

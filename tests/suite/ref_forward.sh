@@ -31,11 +31,14 @@
 # lm_head; mlp_only_layers ignored; rope_theta 1e4 for 1e6 - each moves logits by 1.2 to 16, far
 # past the 1e-3 tolerance. (rms_norm_eps 1e-5 for 1e-6 moves them only 5e-4: hence the 1e-3 case.)
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 72
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
 TMP=${QWEN3_TMP:-$ROOT/build/testdata}/ref_forward
 TOL=1e-3
+FAST_TOL=${FAST_TOL:-2e-2}
 ENGINE_TIMEOUT=${ENGINE_TIMEOUT:-120}
 GEN="$ROOT/tools/gen_checkpoint.py"
 REF="$ROOT/tests/ref/qwen3_ref.py"
@@ -110,7 +113,7 @@ if [ ! -x "$QWEN3" ]; then
     exit 0
 fi
 
-"$PY" "$CMP" selftest
+checked compare-selftest "$PY" "$CMP" selftest
 
 # prompts: 7 ids including 0 and the top of a 1500-id vocabulary; 1 id (the first of them; logits
 # are causal, so its reference is row 0 of the 7-id reference); 2,100 random ids
@@ -160,8 +163,36 @@ fi
 
 greedy_case yarn-f32-p2100-greedy32 yarn-f32 "$TMP/long.ids" 32 "$TMP/yarn-long-greedy.txt"
 
-# all comparisons in one process; the 2,100-row logits files (~17 MB each) are kept only on failure
-"$PY" "$CMP" batch "$LIST" --tol "$TOL" && rm -f "$TMP"/out/*p2100*.f32 "$TMP"/*.long.f32
+# The fast path (`--fast`: BF16 weights' products over 16+ tokens in bf16, the KV cache in F16;
+# what run, chat and serve use by default) against the same references, bound FAST_TOL: dense and
+# MoE BF16 models on 7 ids (prefill and decode) and 512 ids (prefill, and decode: 512 steps through
+# the F16 cache), and the F32 models' 2,100-id prompts (the F16 cache). Bound 2e-2 (measured
+# 2.2e-3 .. 5.6e-3 with logits spreading to +-12..21; the exact path's 1e-3 is too tight for an F16
+# cache). Not covered: --batch-variant (the bf16 GEMM prefill bench and perplexity use) measured
+# 0.058 on the dense model and 1.33 on the MoE one (bf16 activations flip a router near-tie).
+MAIN_LIST=$LIST LIST="$TMP/compare_fast.list"
+: >"$LIST"
+cut -d, -f1-512 "$TMP/long.ids" | tr -d '\n' >"$TMP/p512.ids"
+for m in dense-untied-bf16 moe-nonorm-bf16; do
+    [ -f "$TMP/$m.p7.f32" ] || continue
+    for mode in prefill decode; do
+        logits_case "$m-fast-p7" "$m" "$TMP/p7.ids" "$TMP/$m.p7.f32" "" $mode --fast
+    done
+    reference "$m" "$TMP/p512.ids" "$TMP/$m.p512.f32" || continue
+    for mode in prefill decode; do
+        logits_case "$m-fast-p512" "$m" "$TMP/p512.ids" "$TMP/$m.p512.f32" "" $mode --fast
+    done
+done
+for m in dense-tied-f32 moe-normtopk-f32; do
+    [ -f "$TMP/$m.long.f32" ] && logits_case "$m-fast-p2100" "$m" "$TMP/long.ids" "$TMP/$m.long.f32" "" prefill --fast
+done
+FAST_LIST=$LIST LIST=$MAIN_LIST
+
+# all comparisons in one process each; the 2,100-row logits files (~17 MB each) are kept only on
+# failure
+checked compare-batch "$PY" "$CMP" batch "$LIST" --tol "$TOL" | tee "$TMP/compare.out"
+checked compare-fast "$PY" "$CMP" batch "$FAST_LIST" --tol "$FAST_TOL" | tee -a "$TMP/compare.out"
+grep -q '^FAIL' "$TMP/compare.out" || rm -f "$TMP"/out/*p2100*.f32 "$TMP"/*.long.f32
 
 # the --thinker checkpoint the chat tests rely on (real vocabulary): after a chat prompt ending in
 # "<|im_start|>assistant\n", greedy decoding gives <think> (151667) and then " hmm" (87501) for ever

@@ -5,6 +5,8 @@
 # while another stream runs, slowloris / endless body / disconnect, 401, 429, drain on SIGTERM.
 # Servers listen on free loopback ports (--port 0) and are killed at the end. ~30-60 s.
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 94
 T="$QWEN3_TMP/serve"
 mkdir -p "$T"
 if [ ! -d "$QWEN3_ROOT/tests/node/node_modules/openai" ]; then
@@ -19,4 +21,4 @@ for m in tiny thinker; do
             || { echo "FAIL serve_checkpoint_$m: gen_checkpoint.py failed"; exit 0; }
     fi
 done
-SERVE_TINY="$T/tiny" SERVE_THINKER="$T/thinker" timeout 170 node "$QWEN3_ROOT/tests/node/serve_test.mjs"
+SERVE_TINY="$T/tiny" SERVE_THINKER="$T/thinker" checked serve_test timeout 170 node "$QWEN3_ROOT/tests/node/serve_test.mjs"

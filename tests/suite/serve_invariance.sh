@@ -3,10 +3,12 @@
 # server: warm vs cold prefix cache, streamed vs whole, 16 concurrent copies vs alone, requests
 # arriving mid-generation (tests/node/invariance_test.mjs; README: Determinism). ~10-20 s.
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 5
 T="$QWEN3_TMP/serve"
 mkdir -p "$T"
 if [ ! -f "$T/tiny/model.safetensors" ]; then
     "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" --preset tiny --vocab 151936 -q "$T/tiny" \
         || { echo "FAIL serve_invariance_checkpoint: gen_checkpoint.py failed"; exit 0; }
 fi
-SERVE_TINY="$T/tiny" timeout 120 node "$QWEN3_ROOT/tests/node/invariance_test.mjs"
+SERVE_TINY="$T/tiny" checked serve_invariance timeout 120 node "$QWEN3_ROOT/tests/node/invariance_test.mjs"

@@ -6,6 +6,8 @@
 # UTF-8 byte runs, random ids, skip-special-tokens both ways. Every case must match exactly.
 # Expected outputs are computed here by tests/ref/tokenizer_ref.js; nothing golden is committed.
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 12
 T=${QWEN3_TOKENIZER:?}
 D=$QWEN3_TMP/tokenizer
 REF=$QWEN3_ROOT/tests/ref
@@ -20,30 +22,30 @@ run_ref() { node "$REF/tokenizer_ref.js" "$T" "$@"; }
 $PY "$REF/tokenizer_cases.py" encode 2000 > "$D/enc_in.jsonl" 2> "$D/cases.log" || echo "FAIL tokenizer.cases: $(cat "$D/cases.log")"
 run_ref encode < "$D/enc_in.jsonl" > "$D/enc_hf.jsonl" || echo "FAIL tokenizer.reference: tokenizer_ref.js encode failed"
 "$QWEN3" tokenize "$T" --jsonl < "$D/enc_in.jsonl" > "$D/enc_ours.jsonl" || echo "FAIL tokenizer.encode: qwen3 tokenize --jsonl failed"
-$PY "$REF/tokenizer_compare.py" tokenizer.encode "$D/enc_in.jsonl" "$D/enc_hf.jsonl" "$D/enc_ours.jsonl" ids
+checked tokenizer.encode $PY "$REF/tokenizer_compare.py" tokenizer.encode "$D/enc_in.jsonl" "$D/enc_hf.jsonl" "$D/enc_ours.jsonl" ids
 
 # encode with added-token text as plain text: HF with no added tokens at all
 grep -v '"group": "real"' "$D/enc_in.jsonl" > "$D/plain_in.jsonl"
 run_ref encode-plain < "$D/plain_in.jsonl" > "$D/plain_hf.jsonl" || echo "FAIL tokenizer.reference: encode-plain failed"
 "$QWEN3" tokenize "$T" --no-special --jsonl < "$D/plain_in.jsonl" > "$D/plain_ours.jsonl" || echo "FAIL tokenizer.plain: qwen3 tokenize --no-special failed"
-$PY "$REF/tokenizer_compare.py" tokenizer.plain "$D/plain_in.jsonl" "$D/plain_hf.jsonl" "$D/plain_ours.jsonl" ids
+checked tokenizer.plain $PY "$REF/tokenizer_compare.py" tokenizer.plain "$D/plain_in.jsonl" "$D/plain_hf.jsonl" "$D/plain_ours.jsonl" ids
 
 # decode, whole and streamed
 $PY "$REF/tokenizer_cases.py" decode "$T/vocab.json" "$D/enc_hf.jsonl" > "$D/dec_in.jsonl" || echo "FAIL tokenizer.cases: decode cases"
 run_ref decode < "$D/dec_in.jsonl" > "$D/dec_hf.jsonl" || echo "FAIL tokenizer.reference: tokenizer_ref.js decode failed"
 "$QWEN3" detokenize "$T" --jsonl < "$D/dec_in.jsonl" > "$D/dec_ours.jsonl" || echo "FAIL tokenizer.decode: qwen3 detokenize --jsonl failed"
 "$QWEN3" detokenize "$T" --jsonl --stream < "$D/dec_in.jsonl" > "$D/dec_stream.jsonl" || echo "FAIL tokenizer.stream: qwen3 detokenize --stream failed"
-$PY "$REF/tokenizer_compare.py" tokenizer.decode "$D/dec_in.jsonl" "$D/dec_hf.jsonl" "$D/dec_ours.jsonl" text
-$PY "$REF/tokenizer_compare.py" tokenizer.stream "$D/dec_in.jsonl" "$D/dec_hf.jsonl" "$D/dec_stream.jsonl" text
+checked tokenizer.decode $PY "$REF/tokenizer_compare.py" tokenizer.decode "$D/dec_in.jsonl" "$D/dec_hf.jsonl" "$D/dec_ours.jsonl" text
+checked tokenizer.stream $PY "$REF/tokenizer_compare.py" tokenizer.stream "$D/dec_in.jsonl" "$D/dec_hf.jsonl" "$D/dec_stream.jsonl" text
 
 # round trip: decode(encode(text)) == text for every valid input (NFC aside: compare after NFC)
-$PY - "$D/enc_in.jsonl" "$D/enc_ours.jsonl" > "$D/rt_in.jsonl" <<'EOF'
+$PY - "$D/enc_in.jsonl" "$D/enc_ours.jsonl" > "$D/rt_in.jsonl" <<'EOF' || echo "FAIL tokenizer.roundtrip: building the id lists exited with status $?"
 import json, sys
 for i, o in zip(open(sys.argv[1], encoding="utf-8"), open(sys.argv[2])):
     print(json.dumps({"ids": json.loads(o)["ids"], "group": json.loads(i)["group"]}))
 EOF
-"$QWEN3" detokenize "$T" --jsonl < "$D/rt_in.jsonl" > "$D/rt_ours.jsonl"
-$PY - "$D/enc_in.jsonl" "$D/rt_ours.jsonl" <<'EOF'
+"$QWEN3" detokenize "$T" --jsonl < "$D/rt_in.jsonl" > "$D/rt_ours.jsonl" || echo "FAIL tokenizer.roundtrip: qwen3 detokenize exited with status $?"
+checked tokenizer.roundtrip $PY - "$D/enc_in.jsonl" "$D/rt_ours.jsonl" <<'EOF'
 import json, sys, unicodedata
 bad = 0
 n = 0

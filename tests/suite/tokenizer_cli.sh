@@ -2,6 +2,8 @@
 # tokenizer_cli.sh - `qwen3 tokenize` / `qwen3 detokenize`: output formats and bad input (each bad
 # input must exit non-zero with a message naming the line, field or offset at fault, never crash).
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 26
 T=${QWEN3_TOKENIZER:?}
 D=$QWEN3_TMP/tokenizer_cli
 mkdir -p "$D"

@@ -23,6 +23,8 @@
 # renormalised-top-k backward without the -sum(dw*w) term (moe grads FAIL); global LBL using the
 # micro-batch f (moe-global grads FAIL); AdamW without bias correction 2 (steps FAIL).
 set -u
+. "$(dirname "$0")/../lib.sh"
+expect 23
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}

@@ -7,6 +7,8 @@ set -u
 T="$QWEN3_TMP/web"
 mkdir -p "$T"
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+. "$(dirname "$0")/../lib.sh"
+if [ -n "$CHROMIUM" ]; then expect 7; else expect 2; fi # the page, then 6 browser checks or one SKIP
 M="$T/thinker"
 if [ ! -f "$M/model.safetensors" ]; then
     "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$M" --preset tiny --vocab 151936 --thinker -q 2>"$T/gen.err" \
@@ -35,7 +37,7 @@ else
     # the page takes the key from localStorage: give it through the field, as a user would
     rm -rf "$T/profile"
     CHROMIUM="$CHROMIUM" PAGE_URL="http://127.0.0.1:$port/" SHOT="$T/page.png" PROFILE="$T/profile" KEY=sekrit \
-        timeout 120 node "$QWEN3_ROOT/tests/node/web_test.mjs" || echo "FAIL web_browser: the driver exited with $?"
+        checked web_browser timeout 120 node "$QWEN3_ROOT/tests/node/web_test.mjs"
 fi
 kill $srv 2>/dev/null; wait $srv 2>/dev/null
 exit 0

@@ -107,6 +107,7 @@ static void run_case(const char *name, qwen3_model *m) {
 }
 
 int main(void) {
+    TEST_EXPECT(28);
     qwen3_model *m = make_model("batch-dense", "--preset tiny --dtype f32 --vocab 512");
     if (m) { run_case("dense", m); qwen3_model_free(m); }
     m = make_model("batch-moe", "--preset tiny-moe --dtype bf16 --vocab 512");

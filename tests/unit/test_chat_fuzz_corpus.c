@@ -38,6 +38,7 @@ static int replay(const char *dir, int (*one)(const uint8_t *, size_t)) {
 }
 
 int main(void) {
+    TEST_EXPECT(2);
     const char *root = getenv("QWEN3_ROOT");
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/tests/data/chat/corpus_parse", root ? root : ".");

@@ -274,6 +274,7 @@ static void test_round_trip(void) {
 }
 
 int main(void) {
+    TEST_EXPECT(111);
     test_cases();
     test_no_holding();
     test_guess();

@@ -114,6 +114,7 @@ static void test_kinds(void) {
 }
 
 int main(void) {
+    TEST_EXPECT(17);
     test_struct_vs_json();
     test_errors();
     test_repr();

@@ -170,6 +170,7 @@ static void cancel_and_limits(void) {
 }
 
 int main(void) {
+    TEST_EXPECT(10);
     const char *tmp = getenv("QWEN3_TMP") ? getenv("QWEN3_TMP") : "/tmp";
     const char *root = getenv("QWEN3_ROOT") ? getenv("QWEN3_ROOT") : ".";
     char dir[1024], cmd[4096], probe[1100];

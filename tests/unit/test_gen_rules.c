@@ -154,6 +154,7 @@ static void stop_tests(void) {
 }
 
 int main(void) {
+    TEST_EXPECT(17);
     budget_tests();
     stop_tests();
     return test_exit();

@@ -304,6 +304,7 @@ static void cost(void) {
 }
 
 int main(void) {
+    TEST_EXPECT(6);
     rng_seed(&R, 12345);
     filter_tests();
     draw_tests();

@@ -33,6 +33,7 @@ static buf build(uint32_t align, uint64_t off2) {
 }
 
 int main(void) {
+    TEST_EXPECT(16);
     buf o = build(64, 64);
     gguf_file f;
     qwen3_err e = {0};

@@ -462,6 +462,40 @@ static void test_attention_q8_0(void) {
         }
 }
 
+/* The number of checks main() reports on this CPU, counted from the same loops as the tests above
+ * (what the CPU lacks runs none of its checks: one SKIP line per missing feature says so). Stated
+ * first ("EXPECT n") so that the runner fails a loop cut short. Change it with the loops. */
+static int planned_checks(const tcase *cases, size_t ncases) {
+    int avx2 = k_force_isa(K_ISA_AVX2) == K_ISA_AVX2, avx512 = k_force_isa(K_ISA_AVX512) == K_ISA_AVX512;
+    int vnni = k_has_vnni(), avxvnni = k_has_avxvnni(), bf16 = k_has_bf16();
+    const int ns[] = {1, 3, 5, 17, 35};
+    int c = !avx2 + !avx512 + !bf16; /* the SKIP lines */
+    for (size_t i = 0; i < ncases; i++) {
+        int quant = kq_is_quant(cases[i].t), isbf16 = cases[i].t == QWEN3_BF16;
+        for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+            int n = ns[k], multi = n > 1;
+            /* float32 path per ISA; integer path per dot kernel (scalar; avx2 [+avxvnni]; vnni) */
+            if (!quant) c += 1 + avx2 + avx512;
+            else c += (1 + multi) + avx2 * (1 + avxvnni) * (2 + multi) + (avx512 && vnni) * (2 + multi);
+            /* dispatch through kact, threads 1 vs 2 (+ token alone unless the batch takes the bf16
+             * GEMM, which only AVX-512 does) */
+            int alone = multi && !(n >= K_GEMM_MIN_TOKENS && bf16 && (quant || isbf16));
+            c += avx2 * (1 + multi) + avx512 * (1 + alone);
+            if ((isbf16 || quant) && cases[i].cols % 2 == 0) c += 1 + 2 * bf16;
+        }
+        if (quant) c += 2;
+    }
+    for (int a = 0; a < 3; a++) /* test_attention_rows: Q8_0 needs D % 32 == 0 (D = 32, 40, 128) */
+        c += 2 * (a == 1 ? 3 : 4);
+    c += 27 * (1 + avx2); /* test_attention */
+    c += 9;               /* test_attention_q8_0 */
+    k_force_isa(K_ISA_AVX512);
+    if (!avx2) TEST_SKIP("kernels-avx2", "this CPU lacks AVX2 (FMA, F16C): the AVX2 kernels are not tested here");
+    if (!avx512) TEST_SKIP("kernels-avx512", "this CPU lacks AVX-512 (F, BW, VL): the AVX-512 kernels are not tested here");
+    if (!bf16) TEST_SKIP("kernels-avx512bf16", "this CPU lacks AVX512_BF16: the bf16 GEMM kernel is not tested here");
+    return c;
+}
+
 int main(void) {
     k_init();
     qpool *p1 = qpool_new(1), *p2 = qpool_new(2);
@@ -473,6 +507,7 @@ int main(void) {
         {"IQ4_NL", QWEN3_IQ4_NL, 224}, {"Q2_K", QWEN3_Q2_K, 768}, {"Q3_K", QWEN3_Q3_K, 768}, {"Q4_K", QWEN3_Q4_K, 768},
         {"Q5_K", QWEN3_Q5_K, 768}, {"Q6_K", QWEN3_Q6_K, 768}, {"IQ4_XS", QWEN3_IQ4_XS, 768},
     };
+    TEST_EXPECT(planned_checks(cases, sizeof cases / sizeof cases[0]));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_type(&cases[i], p1, p2);
     test_attention_rows();
     test_attention();

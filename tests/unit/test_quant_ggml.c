@@ -82,8 +82,11 @@ static void test_row_bf16(void) {
 }
 
 int main(void) {
-    test_row_bf16();
     void *lib = dlopen(LIB, RTLD_NOW | RTLD_LOCAL);
+    /* test_row_bf16: one line per type Q4_0..IQ4_XS, or its one SKIP without AVX512_BF16; then five
+     * checks per type against llama.cpp's library, or the one SKIP without it */
+    TEST_EXPECT((k_has_bf16() ? (int)(QWEN3_IQ4_XS - QWEN3_Q4_0 + 1) : 1) + (lib ? 5 * (int)(sizeof cases / sizeof cases[0]) : 1));
+    test_row_bf16();
     if (!lib) {
         printf("SKIP quant-ggml: %s not loadable (%s); run scripts/setup.sh\n", LIB, dlerror());
         return 0;

@@ -315,6 +315,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
+    TEST_EXPECT(44);
     size_t steps[] = {1, 2, 3, 7, 1000};
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) test_tool_stream(steps[i]);
     test_tool_body();

@@ -347,6 +347,7 @@ static void test_bad_files(void) {
 }
 
 int main(void) {
+    TEST_EXPECT(55);
     const char *dir = getenv("QWEN3_TOKENIZER");
     const char *tm = getenv("QWEN3_TMP");
     snprintf(tmp, sizeof tmp, "%s", tm ? tm : "/tmp");

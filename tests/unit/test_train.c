@@ -170,6 +170,7 @@ static int check_vec(void) {
 }
 
 int main(void) {
+    printf("EXPECT 3\n"); /* train-gemm, the synthetic-gradient check, the vector ops (tests/run.sh) */
     k_init();
     int fails = 0;
     static const int shapes[][3] = {{1, 1, 1}, {5, 7, 3}, {4, 64, 4}, {9, 130, 67}, {17, 200, 33}, {33, 96, 128}, {3, 1000, 5}, {600, 48, 9}};
