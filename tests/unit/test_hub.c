@@ -113,7 +113,7 @@ static void sha256(void) {
 }
 
 int main(void) {
-    TEST_EXPECT(64); /* 28 name + 11 gguf + 13 relpath + 11 sha256 + 1 million-a */
+    TEST_EXPECT(64); /* 29 names + 11 GGUF picks + 13 relpaths + 11 sha256 */
     names();
     gguf();
     relpaths();
