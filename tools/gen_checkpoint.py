@@ -64,6 +64,7 @@ import math
 import os
 import shutil
 import sys
+import tempfile
 import zlib
 
 import numpy as np
@@ -491,6 +492,20 @@ def write_gguf(path, s, a, specs):
         def fill(f, sp=sp):
             gen_tensor(sp[0], sp[1], sp[2], sp[3], a.seed, a.dtype, a.thinker, H, f)
         t = gtype[stored_dtype(kind, a.dtype)]
+        if kind == "n" and t != "F32":
+            # llama.cpp's converter stores 1-D tensors (the norms) as F32, and its CPU backend
+            # refuses a BF16 norm weight: the same values (rounded to the storage type, so the
+            # logits stay identical to the safetensors copy), widened to F32.
+            t = "F32"
+
+            def fill(f, sp=sp):
+                with tempfile.TemporaryFile() as tmp:  # tofile() needs a real file
+                    gen_tensor(sp[0], sp[1], sp[2], sp[3], a.seed, a.dtype, a.thinker, H, tmp)
+                    tmp.seek(0)
+                    raw = np.frombuffer(tmp.read(), dtype=np.uint16)
+                wide = ((raw.astype(np.uint32) << 16).view(np.float32) if stored_dtype(kind, a.dtype) == "bf16"
+                        else raw.view(np.float16).astype(np.float32))
+                wide.astype("<f4").tofile(f)
         w.add_tensor(g, t, list(reversed(shape)), fill)
     for (layer, proj), sps in sorted(experts.items()):
         gn = {"gate_proj": "ffn_gate_exps", "up_proj": "ffn_up_exps", "down_proj": "ffn_down_exps"}[proj]
