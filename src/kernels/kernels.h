@@ -103,6 +103,12 @@ size_t k_gemm_bf16_panel_rows(int64_t K);
 void k_gemm_bf16_rows_scalar(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch);
 void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch);
 
+/* Q8_0 times A8_0 rows with the scalar twin's arithmetic (kernels/gemm_q8.c, AVX-512 VNNI): nr <= 4
+ * rows for one token, and rows [r0, r1) for n tokens (a SIMD lane per token); the same bits for
+ * every n. */
+void kq_dot_q8_0_avx512_rows(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t K, float *y);
+void kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
+
 /* The integer product of Q8_0 / Q4 rows [r0, r1) with n activation rows already quantized to the
  * type's activation format (arow_bytes apart). `simd` picks the kernels: K_QSIMD_SCALAR, K_QSIMD_AVX512
  * (VNNI), K_QSIMD_AVX2 (vpmaddubsw) or K_QSIMD_AVXVNNI; the caller checks the CPU. */

@@ -1,0 +1,193 @@
+/* gemm_q8.c - Q8_0 weights times A8_0 activations (int8 blocks of 32 with a float scale), AVX-512
+ * VNNI, with the arithmetic of the scalar twin kq_dot_q8_0_scalar for every (row, token): for each
+ * block b in order, the exact integer s = sum_j w_j x_j, then acc = acc + (float)s * (d_w * d_x),
+ * the products and the sum each rounded once (no fusion), acc starting at 0. So a token's result
+ * has the same bits whether it is computed alone (decoding) or in a product over many tokens
+ * (prefill), and equals the scalar twin's: the batch-invariant path of Q8_0 (forward.c).
+ *
+ * Many tokens (kq_gemm_q8_0_avx512): a SIMD lane per token. Activations are packed per 16 tokens
+ * and block as [4-byte group g][16 tokens] (one 512-bit load gives 16 tokens' bytes of group g),
+ * with each token's d_x and sum of x; a weight row's group (4 bytes, + 128 to make them unsigned)
+ * is broadcast, and vpdpbusd adds (w + 128) x over the group into each token's int32 lane, so after
+ * 8 groups the lane holds sum (w + 128) x = s + 128 sum x exactly (no saturation). A tile of 4 rows
+ * x 32 tokens keeps 8 integer and 8 float accumulators; tokens are packed in chunks of 128 that stay
+ * in L2 while this thread's rows pass. Few tokens (kq_dot_q8_0_avx512_rows): 4 rows per step, the
+ * 8 int32 lanes of each block's vpdpbusd summed exactly (vphaddd) and the 4 rows' float sums kept
+ * in one 128-bit vector. */
+#include <stdlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+/* gcc keeps accumulator arrays in memory unless their loops are unrolled outright */
+#if defined(__clang__)
+#define UNROLL
+#else
+#define UNROLL _Pragma("GCC unroll 8")
+#endif
+
+/* 4 rows (nr <= 4) x one token: y[r] for the rows at w (wstride apart) */
+TGT static void rows4_one(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t K, float *y) {
+    const int8_t *xq = kq_act_q((void *)arow);
+    const float *xd = kq_act_d((void *)arow, K);
+    const __m256i bias = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi8(1);
+    const uint8_t *row[4];
+    for (int r = 0; r < 4; r++) row[r] = w + (size_t)(r < nr ? r : 0) * wstride;
+    __m128 acc = _mm_setzero_ps();
+    for (int64_t b = 0; b < K / 32; b++) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(xq + 32 * b));
+        /* 128 * sum(x) in each lane of a 4-vector (exact) */
+        __m256i sx8 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, x);
+        __m128i sx4 = _mm_add_epi32(_mm256_castsi256_si128(sx8), _mm256_extracti128_si256(sx8, 1));
+        sx4 = _mm_hadd_epi32(sx4, sx4);
+        sx4 = _mm_hadd_epi32(sx4, sx4);
+        sx4 = _mm_slli_epi32(sx4, 7);
+        if ((b & 1) == 0)
+            for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(w + (size_t)(4 + r) * wstride + (size_t)b * 34), _MM_HINT_T0);
+        __m256i p[4];
+        uint16_t dh[4];
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *blk = row[r] + (size_t)b * 34;
+            __m256i wu = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 2)), bias);
+            p[r] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wu, x);
+            memcpy(&dh[r], blk, 2);
+        }
+        /* exact integer sums of the 8 lanes of each row: [r0 r1 r2 r3] */
+        __m256i h01 = _mm256_hadd_epi32(p[0], p[1]), h23 = _mm256_hadd_epi32(p[2], p[3]);
+        __m256i h = _mm256_hadd_epi32(h01, h23);
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+        s = _mm_sub_epi32(s, sx4);
+        __m128 dw = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)dh[3], (short)dh[2], (short)dh[1], (short)dh[0]));
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(s), _mm_mul_ps(dw, _mm_set1_ps(xd[b]))));
+    }
+    float out[4];
+    _mm_storeu_ps(out, acc);
+    for (int r = 0; r < nr; r++) y[r] = out[r];
+}
+
+void kq_dot_q8_0_avx512_rows(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t K, float *y) {
+    rows4_one(w, wstride, nr, arow, K, y);
+}
+
+/* ---- many tokens */
+
+#define CHUNK 128 /* tokens packed at a time: 8 vectors of 16 (<= 500 KB at K = 3072, in L2) */
+
+/* packed block of 16 tokens: q[g][t][4], then d[t], then sx128[t] = 128 * sum x */
+typedef struct { int8_t q[8][16][4]; float d[16]; int32_t sx[16]; } pblock;
+
+/* Packs tokens [t0, t0 + cnt) (cnt <= 16; missing tokens zero) of the A8_0 rows into nb pblocks. */
+static void pack16(const void *A, size_t arow_bytes, int t0, int cnt, int64_t K, pblock *out) {
+    const int64_t nb = K / 32;
+    memset(out, 0, sizeof(pblock) * (size_t)nb);
+    for (int t = 0; t < cnt; t++) {
+        void *arow = (uint8_t *)A + (size_t)(t0 + t) * arow_bytes;
+        const int8_t *q = kq_act_q(arow);
+        const float *d = kq_act_d(arow, K);
+        for (int64_t b = 0; b < nb; b++) {
+            int32_t sx = 0;
+            for (int g = 0; g < 8; g++)
+                for (int k = 0; k < 4; k++) {
+                    out[b].q[g][t][k] = q[32 * b + 4 * g + k];
+                    sx += q[32 * b + 4 * g + k];
+                }
+            out[b].d[t] = d[b];
+            out[b].sx[t] = sx * 128;
+        }
+    }
+}
+
+/* rows [r, r + NR) x token vectors P0 (and P1 when NV == 2) of one chunk */
+TGT static inline __attribute__((always_inline)) void tile(const uint8_t *w, size_t wstride, int NR, const pblock *P0,
+                                                           const pblock *P1, int NV, int64_t nb, float out[4][2][16]) {
+    __m512 acc[4][2];
+    UNROLL
+    for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    UNROLL
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i is[4][2];
+        UNROLL
+        for (int r = 0; r < 4; r++) is[r][0] = is[r][1] = _mm512_setzero_si512();
+        UNROLL
+        for (int g = 0; g < 8; g++) {
+            __m512i a0 = _mm512_load_si512(P0[b].q[g]), a1 = NV == 2 ? _mm512_load_si512(P1[b].q[g]) : a0;
+            UNROLL
+            for (int r = 0; r < NR; r++) {
+                uint32_t wg;
+                memcpy(&wg, w + (size_t)r * wstride + (size_t)b * 34 + 2 + 4 * g, 4);
+                __m512i wb = _mm512_set1_epi32((int)(wg ^ 0x80808080u));
+                is[r][0] = _mm512_dpbusd_epi32(is[r][0], wb, a0);
+                if (NV == 2) is[r][1] = _mm512_dpbusd_epi32(is[r][1], wb, a1);
+            }
+        }
+        __m512 dx0 = _mm512_load_ps(P0[b].d), dx1 = NV == 2 ? _mm512_load_ps(P1[b].d) : dx0;
+        __m512i sx0 = _mm512_load_si512(P0[b].sx), sx1 = NV == 2 ? _mm512_load_si512(P1[b].sx) : sx0;
+        UNROLL
+        for (int r = 0; r < NR; r++) {
+            uint16_t dh;
+            memcpy(&dh, w + (size_t)r * wstride + (size_t)b * 34, 2);
+            __m512 dw = _mm512_set1_ps(_cvtsh_ss(dh));
+            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(is[r][0], sx0)), _mm512_mul_ps(dw, dx0)));
+            if (NV == 2)
+                acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(is[r][1], sx1)), _mm512_mul_ps(dw, dx1)));
+        }
+    }
+    UNROLL
+    for (int r = 0; r < NR; r++) {
+        _mm512_storeu_ps(out[r][0], acc[r][0]);
+        if (NV == 2) _mm512_storeu_ps(out[r][1], acc[r][1]);
+    }
+}
+
+TGT void kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    const int64_t K = W->cols, nb = K / 32;
+    pblock *P = NULL;
+    if (posix_memalign((void **)&P, 64, sizeof(pblock) * (size_t)nb * (CHUNK / 16))) {
+        /* no memory for the packing: the one-token kernel gives the same bits */
+        for (int t = 0; t < n; t++)
+            for (int64_t r = r0; r < r1; r += 4)
+                rows4_one((const uint8_t *)W->data + (size_t)r * W->row_bytes, W->row_bytes, r1 - r < 4 ? (int)(r1 - r) : 4,
+                          (const uint8_t *)A + (size_t)t * arow_bytes, K, Y + (size_t)t * (size_t)W->rows + (size_t)r);
+        return;
+    }
+    float out[4][2][16] __attribute__((aligned(64)));
+    for (int c0 = 0; c0 < n; c0 += CHUNK) {
+        int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
+        for (int v = 0; v < nv; v++) pack16(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nb);
+        for (int64_t r = r0; r < r1; r += 4) {
+            int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+            const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+            for (int v = 0; v < nv; v += 2) {
+                int two = v + 1 < nv;
+                const pblock *P0 = P + (size_t)v * nb, *P1 = two ? P + (size_t)(v + 1) * nb : P0;
+                if (nr == 4 && two) tile(w, W->row_bytes, 4, P0, P1, 2, nb, out);
+                else if (nr == 4) tile(w, W->row_bytes, 4, P0, P1, 1, nb, out);
+                else tile(w, W->row_bytes, nr, P0, P1, two ? 2 : 1, nb, out);
+                for (int vv = 0; vv < 1 + two; vv++)
+                    for (int t = 0; t < 16; t++) {
+                        int tok = c0 + 16 * (v + vv) + t;
+                        if (tok >= n) break;
+                        for (int i = 0; i < nr; i++) Y[(size_t)tok * (size_t)W->rows + (size_t)(r + i)] = out[i][vv][t];
+                    }
+            }
+        }
+    }
+    free(P);
+}
+#else
+void kq_dot_q8_0_avx512_rows(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t K, float *y) {
+    for (int r = 0; r < nr; r++) y[r] = kq_dot_q8_0_scalar(w + (size_t)r * wstride, arow, K);
+}
+void kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    for (int t = 0; t < n; t++)
+        for (int64_t r = r0; r < r1; r++)
+            Y[(size_t)t * (size_t)W->rows + (size_t)r] = kq_dot_q8_0_scalar((const uint8_t *)W->data + (size_t)r * W->row_bytes,
+                                                                            (const uint8_t *)A + (size_t)t * arow_bytes, W->cols);
+}
+#endif

@@ -1,0 +1,65 @@
+/* test_gemm_q8.c - the Q8_0 kernels of the batch-invariant path (kernels/gemm_q8.c): through
+ * k_qmatmul_rows with the AVX-512 VNNI kernels, every (row, token) equals the scalar twin
+ * kq_dot_q8_0_scalar bit for bit, for n = 1, 5, 8, 13, 50, 70 tokens (the one-token kernel, the
+ * lane-per-token GEMM with partial vectors, a 64-token chunk boundary), K = 32, 96, 1024, rows split
+ * unevenly as two threads would and not a multiple of 4. Without VNNI it prints SKIP. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+#include "test.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static float frand(void) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+int main(void) {
+    k_init();
+    if (!k_has_vnni()) { TEST_EXPECT(1); printf("SKIP gemm_q8: the CPU lacks AVX-512 VNNI\n"); return 0; }
+    TEST_EXPECT(3 * 6);
+    static const int Ks[] = {32, 96, 1024};
+    static const int ns[] = {1, 5, 8, 13, 50, 70};
+    const int rows = 37;
+    for (int ki = 0; ki < 3; ki++) {
+        const int K = Ks[ki];
+        size_t rb = k_row_bytes(QWEN3_Q8_0, K), ab = kq_act_row_bytes(KACT_A8_0, K);
+        float *wf = malloc(sizeof(float) * (size_t)K);
+        uint8_t *W = malloc(rb * rows);
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < K; c++) wf[c] = frand() * (r % 3 ? 1.0f : 100.0f);
+            kq_quantize_row(QWEN3_Q8_0, wf, W + (size_t)r * rb, K);
+        }
+        kmat M = {QWEN3_Q8_0, W, rows, K, rb};
+        uint8_t *A = malloc(ab * 70);
+        for (int t = 0; t < 70; t++) {
+            for (int c = 0; c < K; c++) wf[c] = frand() * 4.0f;
+            kq_act_quant_row(KACT_A8_0, wf, A + (size_t)t * ab, K);
+        }
+        for (int ni = 0; ni < 6; ni++) {
+            const int n = ns[ni];
+            float *y = calloc((size_t)n * rows, sizeof(float));
+            k_qmatmul_rows(&M, A, ab, n, y, 0, 8, K_QSIMD_AVX512);
+            k_qmatmul_rows(&M, A, ab, n, y, 8, rows, K_QSIMD_AVX512);
+            int bad = 0;
+            for (int t = 0; t < n && !bad; t++)
+                for (int r = 0; r < rows; r++) {
+                    float s = kq_dot_q8_0_scalar(W + (size_t)r * rb, A + (size_t)t * ab, K);
+                    if (memcmp(&s, &y[(size_t)t * rows + r], 4)) {
+                        printf("  token %d row %d: %.9g, scalar %.9g\n", t, r, y[(size_t)t * rows + r], s);
+                        bad = 1;
+                        break;
+                    }
+                }
+            char name[128];
+            snprintf(name, sizeof name, "gemm_q8: Q8_0 AVX-512 VNNI == scalar twin bit for bit (K=%d, n=%d)", K, n);
+            CHECK(!bad, name, "differs");
+            free(y);
+        }
+        free(wf); free(W); free(A);
+    }
+    return test_exit();
+}
