@@ -6,7 +6,8 @@
 //
 // One server, weights quantized to Q8_0 at load (the fast path's integer kernels), --parallel 16.
 // The reference is a greedy request sent alone, not streamed, on a cold cache. Compared with it,
-// content and finish reason, exactly: the same request again (its prefix now cached), streamed,
+// content, finish reason and every token's logprob and top-3 logprobs (full float precision, so a
+// change in the logits shows even when the greedy choice survives it), exactly: the same request again (its prefix now cached), streamed,
 // 16 concurrent copies (half streamed), and the request sent while 6 others with other prompts
 // arrive during its generation. Presence and frequency penalties keep the random-weight model out
 // of the loops it falls into otherwise (a loop's top-1 margin is too wide for rounding to move);
@@ -46,7 +47,8 @@ async function startServer(model, args) {
 // One chat completion, whole or streamed; returns {content, finish, cached}.
 async function ask(base, text, stream, maxTokens = 24) {
     const body = {
-        model: 'tiny', messages: [{ role: 'user', content: text }], temperature: 0, max_tokens: maxTokens, presence_penalty: 2, frequency_penalty: 2,
+        model: 'tiny', messages: [{ role: 'user', content: text }], temperature: 0, max_tokens: maxTokens,
+        logprobs: true, top_logprobs: 3, presence_penalty: 2, frequency_penalty: 2,
         chat_template_kwargs: { enable_thinking: false }, stream,
         ...(stream ? { stream_options: { include_usage: true } } : {}),
     };
@@ -57,10 +59,11 @@ async function ask(base, text, stream, maxTokens = 24) {
     if (!stream) {
         const j = await r.json();
         return { content: j.choices[0].message.content, finish: j.choices[0].finish_reason,
-            cached: j.usage.prompt_tokens_details?.cached_tokens ?? 0 };
+            cached: j.usage.prompt_tokens_details?.cached_tokens ?? 0, lp: lpKey(j.choices[0].logprobs?.content) };
     }
     const t = await r.text();
     let content = '', finish = null, cached = 0;
+    const lps = [];
     for (const ev of t.split('\n\n')) {
         if (!ev.startsWith('data: ') || ev === 'data: [DONE]') continue;
         const j = JSON.parse(ev.slice(6));
@@ -69,11 +72,14 @@ async function ask(base, text, stream, maxTokens = 24) {
         if (!c) continue;
         if (c.finish_reason) finish = c.finish_reason;
         if (c.delta && c.delta.content) content += c.delta.content;
+        if (c.logprobs && c.logprobs.content) lps.push(...c.logprobs.content);
     }
-    return { content, finish, cached };
+    return { content, finish, cached, lp: lpKey(lps) };
 }
 
-const same = (a, b) => a.content === b.content && a.finish === b.finish;
+// the logprobs of an answer as one string: per token its text, logprob and the top logprobs
+const lpKey = (entries) => JSON.stringify((entries || []).map((e) => [e.token, e.logprob, e.top_logprobs.map((t) => t.logprob)]));
+const same = (a, b) => a.content === b.content && a.finish === b.finish && a.lp === b.lp && a.lp.length > 2;
 const show = (a, b) => `${JSON.stringify(a.content.slice(0, 60))} vs alone ${JSON.stringify(b.content.slice(0, 60))}`;
 
 async function main() {
@@ -82,7 +88,7 @@ async function main() {
     const prompt = 'Write a long story about a lighthouse keeper and the sea.';
     const alone = await ask(base, prompt, false);
     if (process.env.INV_DEBUG) console.log(JSON.stringify(alone));
-    check('invariance_reference_answer', alone.content.length > 0 && alone.finish === 'length',
+    check('invariance_reference_answer', alone.content.length > 0 && alone.finish === 'length' && alone.lp.length > 2,
         `empty or short answer: ${JSON.stringify(alone)}`);
     const warm = await ask(base, prompt, false);
     check('invariance_warm_prefix_equals_cold', same(warm, alone) && warm.cached > 0,
