@@ -133,7 +133,7 @@ static void batch_case(qwen3_model *m, const char *name, int B) {
         s[j] = qwen3_seq_new(m, 256, NULL);
         other[j] = malloc(sizeof(int32_t) * 64);
         for (int i = 0; i < 64; i++) other[j][i] = tok(j + 1, i);
-        int n = 1 + (j * 13) % 37; /* 1..37 tokens: some below 16, some above */
+        int n = 1 + (j * 13) % 23; /* 1..23 tokens: some below 16, some above */
         it[j] = j == tgt ? (qwen3_batch_item){s[j], ids, L, QWEN3_LOGITS_ALL, out}
                          : (qwen3_batch_item){s[j], other[j], n, j % 3 ? QWEN3_LOGITS_LAST : QWEN3_LOGITS_NONE, junk};
         if (j != tgt && j % 3 == 0) it[j].out = NULL;
@@ -148,7 +148,7 @@ static void batch_case(qwen3_model *m, const char *name, int B) {
             } else { /* a new request arrives in this sequence's place */
                 qwen3_seq_free(s[j]);
                 s[j] = qwen3_seq_new(m, 256, NULL);
-                it[j] = (qwen3_batch_item){s[j], other[j] + d, 3 + (j * 7 + d * 5) % 30, QWEN3_LOGITS_LAST,
+                it[j] = (qwen3_batch_item){s[j], other[j] + d, 3 + (j * 7 + d * 5) % 20, QWEN3_LOGITS_LAST,
                                            junk + (size_t)(j % 40) * V};
             }
         }
