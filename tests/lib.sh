@@ -21,3 +21,20 @@ checked() {
     fi
     return 0
 }
+
+# start_server ERRLOG SERVE_ARGS...: starts `$QWEN3 serve SERVE_ARGS --port 0` in the background
+#   with stderr in ERRLOG and waits (up to 10 s) for its "listening on" line; sets $srv (the pid)
+#   and $port. Returns 1, with the server stopped, when it did not start (the caller names the FAIL).
+start_server() {
+    local log=$1; shift
+    "$QWEN3" serve "$@" --port 0 2>"$log" &
+    srv=$!
+    port=""
+    for _ in $(seq 1 100); do
+        port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9]*\).*/\1/p' "$log")
+        [ -n "$port" ] && return 0
+        sleep 0.1
+    done
+    kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
+    return 1
+}

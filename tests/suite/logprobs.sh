@@ -22,17 +22,8 @@ if [ ! -f "$M/model.safetensors" ]; then
     "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$M" --preset tiny --vocab 151936 -q --seed 9 2>"$T/gen.err" \
         || { echo "FAIL logprobs_checkpoint: $(tail -n 2 "$T/gen.err")"; exit 0; }
 fi
-"$QWEN3" serve "$M" --port 0 -t 2 --ctx 256 --exact 2>"$T/serve.err" &
-srv=$!
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9]*\).*/\1/p' "$T/serve.err")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-if [ -z "$port" ]; then
-    echo "FAIL logprobs_server: did not start: $(tail -n 3 "$T/serve.err")"
-    kill $srv 2>/dev/null; wait $srv 2>/dev/null; exit 0
+if ! start_server "$T/serve.err" "$M" -t 2 --ctx 256 --exact; then
+    echo "FAIL logprobs_server: did not start: $(tail -n 3 "$T/serve.err")"; exit 0
 fi
 PROMPT="The quick brown fox jumps over the lazy dog because"
 ids=$("$QWEN3" tokenize "$M" "$PROMPT")

@@ -14,17 +14,8 @@ if [ ! -f "$M/model.safetensors" ]; then
     "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$M" --preset tiny --vocab 151936 --thinker -q 2>"$T/gen.err" \
         || { echo "FAIL web_checkpoint: $(tail -n 2 "$T/gen.err")"; exit 0; }
 fi
-"$QWEN3" serve "$M" --port 0 -t 2 --ctx 4096 --api-key sekrit 2>"$T/serve.err" &
-srv=$!
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9]*\).*/\1/p' "$T/serve.err")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-if [ -z "$port" ]; then
-    echo "FAIL web_server: did not start: $(tail -n 3 "$T/serve.err")"
-    kill $srv 2>/dev/null; wait $srv 2>/dev/null; exit 0
+if ! start_server "$T/serve.err" "$M" -t 2 --ctx 4096 --api-key sekrit; then
+    echo "FAIL web_server: did not start: $(tail -n 3 "$T/serve.err")"; exit 0
 fi
 page=$(curl -s -o "$T/page.html" -w '%{http_code} %{content_type}' "http://127.0.0.1:$port/")
 api=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/models")
