@@ -206,6 +206,11 @@ int qwen3_encode(const qwen3_tokenizer *t, const char *text, size_t len, int spe
 char *qwen3_decode(const qwen3_tokenizer *t, const int32_t *ids, int n, int skip_special, size_t *len,
                    qwen3_err *err);
 
+/* 0 when a and b have the same vocabulary (the same count of ids, and every id decodes to the same
+ * bytes), as a draft model must for speculative decoding; else -1 with a message naming the first
+ * id that differs (or the counts). */
+int qwen3_tokenizer_same_vocab(const qwen3_tokenizer *a, const qwen3_tokenizer *b, qwen3_err *err);
+
 /* The id of a token given its exact text (added tokens such as "<think>", or a vocabulary entry in
  * its byte-level form); -1 when absent. */
 int32_t qwen3_token_id(const qwen3_tokenizer *t, const char *text);
@@ -413,7 +418,24 @@ typedef struct qwen3_gen_params {
     int prompt_logprobs;          /* 1: every prompt token's log-probability given the tokens before
                                      it (qwen3_gen_prompt_logprobs; top_logprobs applies). Turns
                                      the prefix re-use off: the whole prompt is computed. */
+    /* Speculative decoding (NULL draft: off). A smaller model with the same vocabulary proposes
+     * draft_n tokens one at a time through its own cache (draft_seq, a sequence of `draft`; kept
+     * between turns, its prefix is re-used like the target's); the target checks all of them in
+     * ONE forward pass and its cache is cut back past the first rejected one. Greedy: the output
+     * is exactly the target's own greedy output (on the batch-invariant paths). Sampling: each
+     * drafted token is accepted with probability min(1, p/q) and a rejected one replaced by a
+     * draw from norm(max(0, p - q)) (Leviathan et al. 2023, Chen et al. 2023), p being the
+     * target's distribution after penalties, temperature and filters and q the draft's (same
+     * temperature and filters, no penalties), so the output follows the target's distribution;
+     * the draws differ from a run without a draft of the same seed. The draft must have the
+     * target's vocab_size (qwen3_tokenizer_same_vocab checks their tokenizers). */
+    qwen3_model *draft;
+    qwen3_seq *draft_seq;
+    int draft_n;                  /* tokens proposed per step, 1..QWEN3_MAX_DRAFT; 0: QWEN3_DRAFT_N */
 } qwen3_gen_params;
+
+#define QWEN3_DRAFT_N 6    /* the default number of drafted tokens per step */
+#define QWEN3_MAX_DRAFT 32
 
 /* A token's log-probability under the model: the log-softmax of the raw logits at its position (as
  * the model computed them: before penalties, temperature and the top-k/top-p/min-p filters, over the
@@ -456,7 +478,9 @@ void qwen3_gen_free(qwen3_gen *g);
 void qwen3_gen_cancel(qwen3_gen *g);
 
 /* One forward pass over every unfinished generation in gens, then each samples (or is forced) its
- * next token. Finished ones are skipped. Returns 0, or -1 when the pass itself failed. */
+ * next token. Finished ones are skipped. Generations with a draft first draft their tokens (draft_n
+ * passes of the draft model, batched over them) and then take 1 to draft_n + 1 tokens from the same
+ * target pass. Returns 0, or -1 when the pass itself failed. */
 int qwen3_gen_step(qwen3_model *m, qwen3_gen **gens, int n, qwen3_err *err);
 
 /* What a generation produced since the last take: text made of whole UTF-8 characters (text that
@@ -482,6 +506,11 @@ typedef struct qwen3_gen_stats {
     int budget_hit;          /* 1 when the budget forced the stop-thinking text */
     double prefill_seconds, decode_seconds;
     double sample_seconds;   /* the part of decode_seconds spent sampling (and in the stop rules) */
+    /* speculative decoding (0 without a draft) */
+    int draft_steps;         /* steps that drafted: each one target pass verifying draft tokens */
+    int draft_tokens;        /* tokens the draft proposed */
+    int draft_accepted;      /* of which the target accepted (acceptance rate: accepted / tokens) */
+    double draft_seconds;    /* the part of decode_seconds spent in the draft model */
 } qwen3_gen_stats;
 void qwen3_gen_stats_get(const qwen3_gen *g, qwen3_gen_stats *s);
 

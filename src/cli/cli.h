@@ -75,4 +75,21 @@ void cli_quant_progress(qwen3_load_opts *o);
 /* Loads a model, printing the error on failure. */
 qwen3_model *cli_load_model(const char *dir, const cli_model_opts *o);
 
+/* Speculative decoding's flags (draft.c): --draft MODEL, --draft-n K. */
+typedef struct cli_draft_opts {
+    const char *model; /* NULL: no draft */
+    int n;             /* 0: the default (QWEN3_DRAFT_N) */
+} cli_draft_opts;
+extern const char CLI_DRAFT_FLAGS[];
+/* 1: argv[*i] was a draft flag (value consumed), 0: not one, -1: bad value (message printed). */
+int cli_draft_flag(int argc, char **argv, int *i, cli_draft_opts *d);
+/* Loads d->model with the target's load flags o, after checking that its tokenizer has the same
+ * vocabulary as tok (or as target_dir's tokenizer when tok is NULL and it has one) and that its
+ * vocab_size is the target's. NULL with the error printed. */
+qwen3_model *cli_draft_load(const cli_draft_opts *d, const char *target_dir, const qwen3_model *target,
+                            const qwen3_tokenizer *tok, const cli_model_opts *o);
+/* "draft: N of M drafted tokens accepted (P%), T tokens per target pass, ..." on stderr (nothing
+ * without a draft). */
+void cli_draft_print_stats(const qwen3_gen_stats *s);
+
 #endif

@@ -15,7 +15,12 @@
  * dot products on the fast path, f32 FMA on the exact one). Peaks come from kernels/peak.c unless
  * given as flags. "cpu" is the process's CPU time over threads x wall time: below 100% the run did
  * not get the whole machine (other processes, or threads waiting on each other). Reads model
- * internals for the byte and FLOP counts (a benchmark may). */
+ * internals for the byte and FLOP counts (a benchmark may).
+ *
+ * --draft MODEL: speculative decoding. The same greedy generation of -n tokens after a 16-token
+ * prompt runs through the generation layer twice, without and with the draft (the output is the
+ * same; the test suite checks that), and the tokens/s of both, the speed-up, the draft's acceptance
+ * rate and the tokens each target pass yields are reported. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +79,36 @@ typedef struct {
     double gbps, f32, bf16, int8;
 } peaks;
 
+/* Greedy generation of n tokens after prompt through qwen3_gen (with the draft when dm is set): the
+ * seconds from the start (the short prompt's pass included: with a draft it already drafts) to the
+ * last token, and the statistics. */
+static int spec_run(qwen3_model *m, qwen3_seq *s, qwen3_model *dm, qwen3_seq *ds, int dn, const int32_t *prompt, int np,
+                    int n, double *secs, qwen3_gen_stats *st, qwen3_err *e) {
+    qwen3_seq_truncate(s, 0, NULL);
+    if (ds) qwen3_seq_truncate(ds, 0, NULL);
+    qwen3_gen_params p = {0};
+    p.sampling = (qwen3_sampling){.temperature = 0, .top_p = 1, .repetition_penalty = 1};
+    p.max_tokens = n;
+    p.think_budget = -1;
+    p.draft = dm;
+    p.draft_seq = ds;
+    p.draft_n = dn;
+    qwen3_gen *g = qwen3_gen_new(m, NULL, s, prompt, np, &p, e);
+    if (!g) return -1;
+    int rc = 0;
+    double t0 = now_s();
+    for (;;) {
+        qwen3_gen_out o;
+        qwen3_gen_take(g, &o);
+        if (o.finish) break;
+        if ((rc = qwen3_gen_step(m, &g, 1, e))) break;
+    }
+    *secs = now_s() - t0;
+    qwen3_gen_stats_get(g, st);
+    qwen3_gen_free(g);
+    return rc;
+}
+
 static int decode_steps(qwen3_model *m, qwen3_seq **s, int ns, int steps, int32_t *tok, float *logits, qwen3_err *e) {
     qwen3_batch_item it[64];
     const int V = m->c.vocab_size;
@@ -87,6 +122,7 @@ static int decode_steps(qwen3_model *m, qwen3_seq **s, int ns, int steps, int32_
 
 int cmd_bench(int argc, char **argv) {
     cli_model_opts o = {0};
+    cli_draft_opts dro = {0};
     const char *dir = NULL;
     long p = 512, n = 128, par = 0;
     int json = 0, exact = 0, machine_only = 0;
@@ -106,7 +142,10 @@ int cmd_bench(int argc, char **argv) {
                    "  --bw GBPS, --peak-f32 G, --peak-bf16 G, --peak-int8 G   peaks instead of measuring\n"
                    "  --machine         only measure and print the peaks\n"
                    "  --json            one JSON object instead of the table\n"
-                   "%s", CLI_MODEL_FLAGS_FAST);
+                   "%s"
+                   "                    (bench: a greedy generation of -n tokens without and with the draft:\n"
+                   "                    tokens/s of both, speed-up, acceptance rate)\n"
+                   "%s", CLI_DRAFT_FLAGS, CLI_MODEL_FLAGS_FAST);
             return 0;
         }
         double v;
@@ -122,6 +161,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--peak-int8")) { if (cli_float(a, i + 1 < argc ? argv[++i] : NULL, 0.001, 1e7, &v)) return 2; pk.int8 = v; }
         else {
             int r = cli_model_flag(argc, argv, &i, &o);
+            if (r == 0) r = cli_draft_flag(argc, argv, &i, &dro);
             if (r < 0) return 2;
             if (r) continue;
             if (a[0] == '-') return cli_fail("bench: unknown flag '%s' (see qwen3 bench --help)", a), 2;
@@ -134,11 +174,13 @@ int cmd_bench(int argc, char **argv) {
     if (dir && !(dir = cli_model_path(dir, QWEN3_NEED_WEIGHTS, o.pull))) return 1;
     if (o.ctx == 0) o.ctx = (int)(p + n + 16);
     /* the model first: a wrong path fails at once, not after seconds of measuring the machine */
-    qwen3_model *m = NULL;
+    qwen3_model *m = NULL, *dm = NULL;
+    qwen3_seq *ds = NULL;
     double tl0 = now_s(), load_s = 0;
     if (!machine_only) {
         if (!(m = cli_load_model(dir, &o))) return 1;
         load_s = now_s() - tl0;
+        if (dro.model && !(dm = cli_draft_load(&dro, dir, m, NULL, &o))) { qwen3_model_free(m); return 1; }
     }
     int threads = o.load.n_threads > 0 ? o.load.n_threads : qpool_default_threads();
     if (pk.gbps == 0) pk.gbps = k_peak_read_gbps(threads, (size_t)1 << 30);
@@ -207,6 +249,25 @@ int cmd_bench(int argc, char **argv) {
         par_s = now_s() - t0;
         par_tps = (double)n * ns / par_s;
     }
+    /* speculative decoding: the same greedy generation without and with the draft */
+    double sp_plain = 0, sp_draft = 0;
+    qwen3_gen_stats sp_st = {0}, sp_st0 = {0};
+    if (dm && n > 0) {
+        if (!(ds = qwen3_seq_new(dm, o.ctx, &e))) { cli_fail("--draft: %s", e.msg); goto done; }
+        double w;
+        qwen3_gen_stats ws;
+        /* warm-up of the draft's weights, then the two timed runs */
+        if (spec_run(m, s[0], dm, ds, dro.n, ids, 16, 4, &w, &ws, &e) ||
+            spec_run(m, s[0], NULL, NULL, 0, ids, 16, (int)n, &sp_plain, &sp_st0, &e) ||
+            spec_run(m, s[0], dm, ds, dro.n, ids, 16, (int)n, &sp_draft, &sp_st, &e)) {
+            cli_fail("%s", e.msg);
+            goto done;
+        }
+    }
+    double sp_tps0 = sp_plain > 0 ? sp_st0.generated_tokens / sp_plain : 0;
+    double sp_tps = sp_draft > 0 ? sp_st.generated_tokens / sp_draft : 0;
+    double sp_acc = sp_st.draft_tokens ? (double)sp_st.draft_accepted / sp_st.draft_tokens : 0;
+    double sp_per = sp_st.draft_steps ? (double)(sp_st.draft_accepted + sp_st.draft_steps) / sp_st.draft_steps : 0;
     const char *wt = qwen3_dtype_name(m->layers[0].wq.type);
     if (json) {
         printf("{\"model\": \"%s\", \"weights\": \"%s\", \"lm_head\": \"%s\", \"mode\": \"%s\", \"kv\": \"%s\", \"threads\": %d, "
@@ -214,10 +275,14 @@ int cmd_bench(int argc, char **argv) {
                "\"prefill\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gflops\": %.1f, \"peak_frac\": %.3f, \"cpu_frac\": %.2f}, "
                "\"decode\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gbps\": %.2f, \"bw_frac\": %.3f, \"cpu_frac\": %.2f}, "
                "\"parallel\": {\"sequences\": %ld, \"tok_s\": %.2f}, "
+               "\"draft\": {\"model\": \"%s\", \"draft_n\": %d, \"tokens\": %d, \"plain_tok_s\": %.2f, \"tok_s\": %.2f, "
+               "\"speedup\": %.3f, \"acceptance\": %.4f, \"tokens_per_pass\": %.3f, \"draft_s\": %.4f}, "
                "\"machine\": {\"read_gbps\": %.2f, \"peak_f32\": %.1f, \"peak_bf16\": %.1f, \"peak_int8\": %.1f}}\n",
                dir, wt, qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads,
                load_s, wbytes, p, pp_s, pp_tps, pp_gf, pp_peak > 0 ? pp_gf / pp_peak : 0, pp_cpu, n, tg_s, tg_tps, tg_gbps,
-               pk.gbps > 0 ? tg_gbps / pk.gbps : 0, tg_cpu, par, par_tps, pk.gbps, pk.f32, pk.bf16, pk.int8);
+               pk.gbps > 0 ? tg_gbps / pk.gbps : 0, tg_cpu, par, par_tps, dm ? dro.model : "",
+               dm ? (dro.n ? dro.n : QWEN3_DRAFT_N) : 0, sp_st.generated_tokens, sp_tps0, sp_tps,
+               sp_tps0 > 0 ? sp_tps / sp_tps0 : 0, sp_acc, sp_per, sp_st.draft_seconds, pk.gbps, pk.f32, pk.bf16, pk.int8);
     } else {
         printf("model    %s: %s weights, lm_head %s, %s path, KV %s, %d threads, loaded in %.2f s\n", dir, wt,
                qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads, load_s);
@@ -235,12 +300,19 @@ int cmd_bench(int argc, char **argv) {
         if (par > 0 && n > 0)
             printf("parallel %2ld x %-5ld    %8.3f s %9.1f tok/s aggregate (%.2fx one sequence)\n", par, n, par_s, par_tps,
                    tg_tps > 0 ? par_tps / tg_tps : 0);
+        if (dm && n > 0)
+            printf("draft    %5d tokens greedy: %.1f tok/s without the draft, %.1f tok/s with %s (%.2fx); %d of %d drafted "
+                   "accepted (%.1f%%), %.2f tokens per pass, draft %.0f ms of %.0f ms\n",
+                   sp_st.generated_tokens, sp_tps0, sp_tps, dro.model, sp_tps0 > 0 ? sp_tps / sp_tps0 : 0,
+                   sp_st.draft_accepted, sp_st.draft_tokens, 100 * sp_acc, sp_per, 1e3 * sp_st.draft_seconds, 1e3 * sp_draft);
     }
     rc = 0;
 done:
     for (int i = 0; i < ns; i++) qwen3_seq_free(s[i]);
     free(ids);
     free(logits);
+    qwen3_seq_free(ds);
+    qwen3_model_free(dm);
     qwen3_model_free(m);
     return rc;
 }

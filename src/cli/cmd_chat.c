@@ -43,9 +43,10 @@ static void usage(void) {
            "stops an answer. NO_COLOR (set and not empty) turns the dimmed reasoning off.\n\n"
            "Commands (a line that is exactly one of them):\n%s\n"
            "Flags:\n%s"
-           "  --verbose             after each answer, print prompt and generation speed to stderr\n"
-           "%s",
-           CHAT_HELP, CLI_GEN_FLAGS, CLI_MODEL_FLAGS_FAST);
+           "  --verbose             after each answer, print prompt and generation speed (and the\n"
+           "                        draft's acceptance) to stderr\n"
+           "%s%s",
+           CHAT_HELP, CLI_GEN_FLAGS, CLI_DRAFT_FLAGS, CLI_MODEL_FLAGS_FAST);
 }
 
 /* One message of the conversation, owning its strings. */
@@ -217,6 +218,9 @@ typedef struct session {
     qwen3_model *m;
     qwen3_tokenizer *tok;
     qwen3_seq *seq;
+    qwen3_model *draft;      /* --draft, with its own cache kept across turns as the model's */
+    qwen3_seq *draft_seq;
+    int draft_n;
     int kind;
     int thinking;
     long budget;
@@ -267,6 +271,9 @@ static int answer(session *s) {
     p.in_think = qwen3_chat_prompt_opens_think(prompt, len);
     p.stop = s->go->stop;
     p.n_stop = s->go->n_stop;
+    p.draft = s->draft;
+    p.draft_seq = s->draft_seq;
+    p.draft_n = s->draft_n;
     t.show = 1;
     t.parse = 1;
     t.in_think = p.in_think;
@@ -354,6 +361,7 @@ int cmd_chat(int argc, char **argv) {
     mo.load.fast = 1; /* interactive use and serving: the fast path unless --exact */
     cli_gen_opts go;
     cli_gen_opts_init(&go);
+    cli_draft_opts dro = {0};
     session s = {0};
     input in = {0};
     char *msgbuf = NULL;
@@ -362,6 +370,7 @@ int cmd_chat(int argc, char **argv) {
         if (cli_is_help(argv[i])) { usage(); cli_gen_opts_free(&go); return 0; }
         int r = cli_model_flag(argc, argv, &i, &mo);
         if (r == 0) r = cli_gen_flag(argc, argv, &i, &go);
+        if (r == 0) r = cli_draft_flag(argc, argv, &i, &dro);
         if (r < 0) goto out;
         if (r) continue;
         if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) verbose = 1;
@@ -381,6 +390,11 @@ int cmd_chat(int argc, char **argv) {
     if (!s.m) goto out;
     s.seq = qwen3_seq_new(s.m, mo.ctx, &e);
     if (!s.seq) { cli_fail("%s", e.msg); goto out; }
+    if (dro.model) {
+        if (!(s.draft = cli_draft_load(&dro, s.dir, s.m, s.tok, &mo))) goto out;
+        if (!(s.draft_seq = qwen3_seq_new(s.draft, qwen3_seq_capacity(s.seq), &e))) { cli_fail("--draft: %s", e.msg); goto out; }
+        s.draft_n = dro.n;
+    }
     s.thinking = !go.no_think;
     s.budget = go.think_budget;
     s.system = go.system ? strdup(go.system) : NULL;
@@ -436,6 +450,8 @@ out:
     free(s.system);
     qwen3_seq_free(s.seq);
     qwen3_model_free(s.m);
+    qwen3_seq_free(s.draft_seq);
+    qwen3_model_free(s.draft);
     qwen3_tokenizer_free(s.tok);
     cli_gen_opts_free(&go);
     return rc;

@@ -186,9 +186,10 @@ int cmd_generate(int argc, char **argv) {
     cli_model_opts o = {0};
     cli_gen_opts go;
     cli_gen_opts_init(&go);
+    cli_draft_opts dro = {0};
     const char *dir = NULL, *ids_s = NULL, *prompt = NULL;
     long n_new = 16;
-    int rc = 2;
+    int rc = 2, verbose = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             printf("usage: qwen3 generate MODEL (--ids LIST | --prompt TEXT) [-n N] [sampling flags] [flags]\n\n"
@@ -200,15 +201,21 @@ int cmd_generate(int argc, char **argv) {
                    "  --prompt TEXT     prompt text, tokenized with MODEL's tokenizer (special tokens recognised)\n"
                    "  -n N              tokens to generate (default 16)\n"
                    "  --temp T, --top-k K, --top-p P, --min-p P, --presence-penalty X, --frequency-penalty X,\n"
-                   "  --repeat-penalty X, --seed N, --stop STR   as for qwen3 run (defaults: greedy, no filter)\n%s",
-                   MODEL_FLAGS);
+                   "  --repeat-penalty X, --seed N, --stop STR   as for qwen3 run (defaults: greedy, no filter)\n"
+                   "  --verbose         print the speed (and the draft's acceptance) to stderr at the end\n%s%s",
+                   CLI_DRAFT_FLAGS, MODEL_FLAGS);
             cli_gen_opts_free(&go);
             return 0;
         }
         int r = cli_model_flag(argc, argv, &i, &o);
         if (r < 0) goto out;
         if (r) continue;
+        if ((r = cli_draft_flag(argc, argv, &i, &dro)) != 0) {
+            if (r < 0) goto out;
+            continue;
+        }
         if (!strcmp(argv[i], "--ids")) ids_s = i + 1 < argc ? argv[++i] : "";
+        else if (!strcmp(argv[i], "--verbose")) verbose = 1;
         else if (!strcmp(argv[i], "--prompt")) {
             if (!(prompt = i + 1 < argc ? argv[++i] : NULL)) { cli_fail("--prompt needs a value"); goto out; }
         } else if (!strcmp(argv[i], "-n")) {
@@ -242,10 +249,15 @@ int cmd_generate(int argc, char **argv) {
     qwen3_tokenizer *tok = NULL;
     qwen3_seq *s = NULL;
     qwen3_gen *g = NULL;
-    qwen3_model *m = NULL;
+    qwen3_model *m = NULL, *dm = NULL;
+    qwen3_seq *ds = NULL;
     if (prompt && !(tok = qwen3_tokenizer_load(dir, &e))) { cli_fail("%s", e.msg); goto done; }
     if (!(m = cli_load_model(dir, &o))) goto done;
     if (!(s = qwen3_seq_new(m, o.ctx, &e))) { cli_fail("%s", e.msg); goto done; }
+    if (dro.model) {
+        if (!(dm = cli_draft_load(&dro, dir, m, tok, &o))) goto done;
+        if (!(ds = qwen3_seq_new(dm, qwen3_seq_capacity(s), &e))) { cli_fail("--draft: %s", e.msg); goto done; }
+    }
     /* greedy and unfiltered unless flags say otherwise */
     qwen3_gen_params p = {0};
     p.sampling = (qwen3_sampling){.temperature = 0, .top_k = 0, .top_p = 1, .min_p = 0, .repetition_penalty = 1};
@@ -261,6 +273,9 @@ int cmd_generate(int argc, char **argv) {
     p.think_budget = -1;
     p.stop = go.stop;
     p.n_stop = go.n_stop;
+    p.draft = dm;
+    p.draft_seq = ds;
+    p.draft_n = dro.n;
     if (n_new == 0) { printf("\n"); rc = 0; goto done; }
     if (!(g = qwen3_gen_new(m, tok, s, ids, n, &p, &e))) { cli_fail("%s", e.msg); goto done; }
     int k = 0;
@@ -274,10 +289,20 @@ int cmd_generate(int argc, char **argv) {
         if (qwen3_gen_step(m, &g, 1, &e)) { printf("\n"); cli_fail("%s", e.msg); goto done; }
     }
     printf("\n");
+    if (verbose) {
+        qwen3_gen_stats st;
+        qwen3_gen_stats_get(g, &st);
+        fprintf(stderr, "prompt: %d tokens in %.0f ms | generated: %d tokens in %.0f ms, %.1f tok/s\n", st.prompt_tokens,
+                1e3 * st.prefill_seconds, st.generated_tokens, 1e3 * st.decode_seconds,
+                st.decode_seconds > 0 ? (st.generated_tokens - 1) / st.decode_seconds : 0.0);
+        cli_draft_print_stats(&st);
+    }
     rc = 0;
 done:
     qwen3_gen_free(g);
     qwen3_seq_free(s);
+    qwen3_seq_free(ds);
+    qwen3_model_free(dm);
     free(ids);
     qwen3_model_free(m);
     qwen3_tokenizer_free(tok);

@@ -24,9 +24,11 @@ static void usage(void) {
            "  --raw                 plain completion of the text, no chat template\n"
            "  --json                print one JSON object at the end instead of the stream:\n"
            "                        reasoning_content, content, tool_calls, token counts, ids, budget_hit,\n"
-           "                        finish_reason, seed, timings\n"
-           "%s",
-           CLI_GEN_FLAGS, CLI_MODEL_FLAGS_FAST);
+           "                        finish_reason, seed, timings (and the draft's counts)\n"
+           "  --verbose             print prompt and generation speed (and the draft's acceptance) to\n"
+           "                        stderr at the end\n"
+           "%s%s",
+           CLI_GEN_FLAGS, CLI_DRAFT_FLAGS, CLI_MODEL_FLAGS_FAST);
 }
 
 static const char *finish_name(qwen3_finish f) {
@@ -97,6 +99,11 @@ static void print_json(const cli_turn *t, const qwen3_tokenizer *tok, int raw, c
     json_object_set_new(tm, "decode_tokens_per_s",
                         json_real(st->decode_seconds > 0 ? (st->generated_tokens - 1) / st->decode_seconds : 0));
     json_object_set_new(o, "timings", tm);
+    if (st->draft_steps)
+        json_object_set_new(o, "draft", json_pack("{s:i, s:i, s:i, s:f, s:f}", "steps", st->draft_steps, "tokens",
+                                                  st->draft_tokens, "accepted", st->draft_accepted, "acceptance",
+                                                  st->draft_tokens ? (double)st->draft_accepted / st->draft_tokens : 0.0,
+                                                  "draft_ms", 1e3 * st->draft_seconds));
     char *txt = json_dumps(o, JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6));
     if (txt) puts(txt);
     free(txt);
@@ -136,8 +143,9 @@ int cmd_run(int argc, char **argv) {
     mo.load.fast = 1; /* interactive use and serving: the fast path unless --exact */
     cli_gen_opts go;
     cli_gen_opts_init(&go);
+    cli_draft_opts dro = {0};
     const char *dir = NULL, *question = NULL;
-    int raw = 0, as_json = 0, rc = 2, flags_end = 0;
+    int raw = 0, as_json = 0, rc = 2, flags_end = 0, verbose = 0;
     const char *qfile = NULL;
     char *qbuf = NULL; /* the question read from -f FILE or standard input */
     for (int i = 1; i < argc; i++) {
@@ -151,9 +159,11 @@ int cmd_run(int argc, char **argv) {
         if (cli_is_help(argv[i])) { usage(); cli_gen_opts_free(&go); return 0; }
         int r = cli_model_flag(argc, argv, &i, &mo);
         if (r == 0) r = cli_gen_flag(argc, argv, &i, &go);
+        if (r == 0) r = cli_draft_flag(argc, argv, &i, &dro);
         if (r < 0) goto out;
         if (r) continue;
-        if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file")) {
+        if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) verbose = 1;
+        else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file")) {
             if (!(qfile = i + 1 < argc ? argv[++i] : NULL)) { cli_fail("run: %s needs a file (- for standard input)", argv[i - 1]); goto out; }
         } else if (!strcmp(argv[i], "--raw")) raw = 1;
         else if (!strcmp(argv[i], "--json")) as_json = 1;
@@ -179,8 +189,8 @@ int cmd_run(int argc, char **argv) {
     rc = 1;
     qwen3_err e = {0};
     qwen3_tokenizer *tok = NULL;
-    qwen3_model *m = NULL;
-    qwen3_seq *seq = NULL;
+    qwen3_model *m = NULL, *dm = NULL;
+    qwen3_seq *seq = NULL, *dseq = NULL;
     char *prompt = NULL;
     int32_t *ids = NULL;
     cli_turn t = {0};
@@ -222,6 +232,13 @@ int cmd_run(int argc, char **argv) {
     if (!m) goto done;
     seq = qwen3_seq_new(m, mo.ctx, &e);
     if (!seq) { cli_fail("%s", e.msg); goto done; }
+    if (dro.model) {
+        if (!(dm = cli_draft_load(&dro, dir, m, tok, &mo))) goto done;
+        if (!(dseq = qwen3_seq_new(dm, qwen3_seq_capacity(seq), &e))) { cli_fail("--draft: %s", e.msg); goto done; }
+        p.draft = dm;
+        p.draft_seq = dseq;
+        p.draft_n = dro.n;
+    }
     t.show = !as_json;
     t.parse = !raw;
     t.in_think = in_think;
@@ -229,6 +246,7 @@ int cmd_run(int argc, char **argv) {
     t.color = !as_json && isatty(STDOUT_FILENO) && !cli_no_color();
     if (cli_turn_run(m, tok, seq, ids, n_ids, &p, &t)) goto done;
     if (as_json) print_json(&t, tok, raw, &p.sampling);
+    if (verbose) cli_turn_print_stats(&t);
     rc = t.interrupted ? 130 : 0;
 done:
     cli_turn_free(&t);
@@ -236,6 +254,8 @@ done:
     free(prompt);
     qwen3_seq_free(seq);
     qwen3_model_free(m);
+    qwen3_seq_free(dseq);
+    qwen3_model_free(dm);
     qwen3_tokenizer_free(tok);
 out:
     free(qbuf);

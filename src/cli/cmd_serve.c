@@ -27,7 +27,9 @@ static void help(void) {
            "  --max-conns-per-ip N open connections from one address at most (default: an eighth of\n"
            "                       --max-conns, 32)\n"
            "  --drain S            seconds running requests get to finish at shutdown (default 30)\n"
-           "%s", CLI_MODEL_FLAGS_FAST);
+           "%s"
+           "                        (the server's: every request decodes with the draft)\n"
+           "%s", CLI_DRAFT_FLAGS, CLI_MODEL_FLAGS_FAST);
 }
 
 /* The last path component of dir, without trailing slashes, copied into buf. */
@@ -43,6 +45,7 @@ static const char *base_name(const char *dir, char *buf, size_t n) {
 int cmd_serve(int argc, char **argv) {
     srv_config c = {0};
     cli_model_opts mo = {0};
+    cli_draft_opts dro = {0};
     mo.load.fast = 1; /* interactive use and serving: the fast path unless --exact */
     c.host = "127.0.0.1";
     c.port = 8080;
@@ -60,6 +63,7 @@ int cmd_serve(int argc, char **argv) {
         long x;
         if (cli_is_help(a)) { help(); return 0; }
         int r = cli_model_flag(argc, argv, &i, &mo);
+        if (r == 0) r = cli_draft_flag(argc, argv, &i, &dro);
         if (r < 0) return 2;
         if (r) continue;
 #define INT_FLAG(name, lo, hi, field) \
@@ -98,6 +102,8 @@ int cmd_serve(int argc, char **argv) {
     const char *typed = c.model_dir;
     int hub = qwen3_model_is_hub_name(typed);
     if (!(c.model_dir = cli_model_path(typed, QWEN3_NEED_WEIGHTS | QWEN3_NEED_TOKENIZER, mo.pull))) return 1;
+    if (dro.model && !(c.draft_dir = cli_model_path(dro.model, QWEN3_NEED_WEIGHTS | QWEN3_NEED_TOKENIZER, mo.pull))) return 1;
+    c.draft_n = dro.n;
     c.ctx = mo.ctx;
     c.load = mo.load;
     char name[256];

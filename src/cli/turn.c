@@ -335,4 +335,5 @@ void cli_turn_print_stats(const cli_turn *t) {
             s->prefill_seconds > 0 ? prefilled / s->prefill_seconds : 0.0, s->generated_tokens, s->thinking_tokens,
             s->budget_hit ? ", budget hit" : "", 1e3 * s->decode_seconds,
             s->decode_seconds > 0 ? (s->generated_tokens - 1) / s->decode_seconds : 0.0);
+    cli_draft_print_stats(s);
 }

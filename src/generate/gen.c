@@ -23,6 +23,17 @@
  * forward (plus its own sampling) as its decode time. In a mixed batch each generation is charged
  * the whole pass, since they share it.
  *
+ * Speculative decoding (params.draft, spec.c): a step first has the draft propose up to draft_n
+ * tokens, then the target's ONE forward pass takes the pending input followed by the drafts, with
+ * the logits of every position; the drafts are checked in order against the target's choice at
+ * each position (greedy: its argmax; sampling: spec_accept's rejection rule) and emitted like
+ * sampled tokens, up to the first one refused, which is replaced by the target's own token (or,
+ * when all were kept, the target's next token follows them). The target's cache is cut back to
+ * the kept drafts; the last token emitted is the next step's pending input, as without a draft.
+ * Everything a sampled token goes through (stop rules, thinking budget, max_tokens, logprobs)
+ * applies to each emitted token in turn, and the first that ends the generation or forces text
+ * drops the drafts after it.
+ *
  * Thread-safety: one step at a time per model (as qwen3_forward). qwen3_gen_cancel only sets an
  * atomic flag, so it may be called from any thread or from a signal handler; the step and take
  * notice it. */
@@ -70,6 +81,7 @@ struct qwen3_gen {
     int plp_todo;            /* the prompt's logprobs are still to be computed (first step) */
     int n_prompt;
     qwen3_logprob *plp;      /* [n_prompt] the prompt's logprobs */
+    gen_draft *draft;        /* speculative decoding (spec.c); NULL: off */
     qwen3_finish finish;
     atomic_int cancel;
     qwen3_gen_stats st;
@@ -222,6 +234,7 @@ qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *
     if (p->max_tokens < 0) { qerr(e, "gen: max_tokens must be >= 0 (0: until the context is full), got %d", p->max_tokens); return NULL; }
     if (p->think_budget < -1) { qerr(e, "gen: think_budget must be >= 0, or -1 for no budget; got %d", p->think_budget); return NULL; }
     if (p->think_grace < 0) { qerr(e, "gen: think_grace must be >= 0, got %d", p->think_grace); return NULL; }
+    if (p->draft && !p->draft_seq) { qerr(e, "gen: a draft model needs its own sequence (draft_seq)"); return NULL; }
     if (p->top_logprobs < 0 || p->top_logprobs > QWEN3_MAX_TOP_LOGPROBS) {
         qerr(e, "gen: top_logprobs must be in [0, %d], got %d", QWEN3_MAX_TOP_LOGPROBS, p->top_logprobs);
         return NULL;
@@ -237,6 +250,14 @@ qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *
     int n_tok = tok ? qwen3_tokenizer_size(tok) : vocab;
     /* ids the tokenizer cannot decode (the padding rows of the embedding) are never sampled */
     if (sampler_init(&g->smp, &p->sampling, n_tok < vocab ? n_tok : vocab, e)) { free(g); return NULL; }
+    if (p->draft) {
+        if (!(g->draft = malloc(sizeof *g->draft))) { qerr(e, "gen: out of memory"); goto fail; }
+        if (draft_init(g->draft, vocab, p->draft, p->draft_seq, p->draft_n, &p->sampling, g->smp.n_vocab, &g->smp.rng, e)) {
+            free(g->draft);
+            g->draft = NULL;
+            goto fail;
+        }
+    }
     if (stop_init(&g->stop, p->stop, p->n_stop, e)) goto fail;
     g->logits = malloc(sizeof *g->logits * (size_t)vocab);
     g->logprobs = p->logprobs != 0;
@@ -305,6 +326,8 @@ void qwen3_gen_free(qwen3_gen *g) {
     free(g->raw);
     free(g->lp);
     free(g->plp);
+    if (g->draft) draft_free(g->draft);
+    free(g->draft);
     free(g);
 }
 
@@ -353,16 +376,70 @@ const qwen3_logprob *qwen3_gen_prompt_logprobs(const qwen3_gen *g, int *n) {
     return g->plp;
 }
 
+/* Tokens to draft this step (0: a plain step): draft_n, fewer near max_tokens (the step may emit
+ * one more than it drafts) or the end of either cache; none while the pending input is long (a
+ * prompt: its every position would need logits). */
+enum { SPEC_MAX_PENDING = 64 };
+static int draft_count(const qwen3_gen *g) {
+    const gen_draft *d = g->draft;
+    if (!d || g->n_pending > SPEC_MAX_PENDING) return 0;
+    int n = d->n_max, len = qwen3_seq_len(g->seq);
+    if (g->max_tokens && g->max_tokens - g->st.generated_tokens - 1 < n) n = g->max_tokens - g->st.generated_tokens - 1;
+    if (qwen3_seq_capacity(g->seq) - len - g->n_pending < n) n = qwen3_seq_capacity(g->seq) - len - g->n_pending;
+    if (qwen3_seq_capacity(d->seq) - len - g->n_pending + 1 < n) n = qwen3_seq_capacity(d->seq) - len - g->n_pending + 1;
+    return n > 0 ? n : 0;
+}
+
+/* The second half of a speculative step: the target's logits of the pending input and the n drafts
+ * (rows 0 .. np + n - 1 of d->verify) decide, draft by draft, what is emitted (see the header).
+ * The cache is then cut back to the input and the drafts kept. 0, or -1 for lack of memory. */
+static int verify(qwen3_gen *g, int np) {
+    gen_draft *d = g->draft;
+    const int V = qwen3_model_config(g->m)->vocab_size, n = d->n;
+    int base = qwen3_seq_len(g->seq) - n, kept = 0; /* base: the cache up to the pending input */
+    g->n_pending = 0;
+    for (int i = 0; i <= n && !g->finish; i++) {
+        float *row = d->verify + (size_t)(np - 1 + i) * V;
+        if (g->logprobs) memcpy(g->raw, row, sizeof *g->raw * (size_t)g->smp.n_vocab);
+        int32_t t;
+        int ok = 0;
+        if (i == n || d->greedy) {
+            t = sampler_sample(&g->smp, row); /* what the step without a draft would choose */
+            ok = i < n && t == d->tok[i];
+        } else {
+            const int32_t *ids;
+            const float *pr;
+            sampler_penalize(&g->smp, row);
+            int pn = sampler_filter(&g->smp, row, &ids, &pr);
+            t = spec_accept(ids, pr, pn, d->q_ids[i], d->q_p[i], d->q_n[i], d->tok[i], d->dense, d->rng, &ok);
+        }
+        if (ok) kept++;
+        else g->pending[g->n_pending++] = t; /* cap_pending >= np + n >= 1 */
+        int f = emit(g, t, 0);
+        if (f > 0 && !g->finish && force(g, f)) return -1;
+        if (f < 0) return -1;
+        if (!ok || f > 0) break;
+    }
+    g->st.draft_steps++;
+    g->st.draft_tokens += n;
+    g->st.draft_accepted += kept;
+    return qwen3_seq_truncate(g->seq, base + kept, NULL);
+}
+
 int qwen3_gen_step(qwen3_model *m, qwen3_gen **gens, int n, qwen3_err *e) {
     if (n < 0 || (n > 0 && !gens)) return qerr(e, "gen_step: bad list of %d generations", n);
     qwen3_batch_item local[16], *items = n <= 16 ? local : malloc(sizeof *items * (size_t)n);
     qwen3_gen *lg[16], **who = n <= 16 ? lg : malloc(sizeof *who * (size_t)n);
-    if (!items || !who) {
+    gen_draft *ld[16], **drafts = n <= 16 ? ld : malloc(sizeof *drafts * (size_t)n);
+    int lnp[16], *np = n <= 16 ? lnp : malloc(sizeof *np * (size_t)n);
+    if (!items || !who || !drafts || !np) {
         if (items != local) free(items);
         if (who != lg) free(who);
+        if (drafts != ld) free(drafts);
+        if (np != lnp) free(np);
         return qerr(e, "gen_step: out of memory");
     }
-    int k = 0, rc = 0;
+    int k = 0, nd = 0, rc = 0;
     for (int i = 0; i < n; i++) {
         qwen3_gen *g = gens[i];
         if (!g || check_done(g)) continue;
@@ -373,29 +450,75 @@ int qwen3_gen_step(qwen3_model *m, qwen3_gen **gens, int n, qwen3_err *e) {
             if (end(g, QWEN3_FINISH_LENGTH, 0)) { rc = qerr(e, "gen_step: out of memory"); goto out; }
             continue;
         }
-        items[k] = (qwen3_batch_item){g->seq, g->pending, g->n_pending, QWEN3_LOGITS_LAST, g->logits};
+        int nn = draft_count(g);
+        if (g->draft) g->draft->n = 0;
+        if (nn > 0) {
+            /* room for the drafts behind the pending input: the target's input is both */
+            while (g->cap_pending < g->n_pending + nn) {
+                int c = g->cap_pending ? 2 * g->cap_pending : 64;
+                int32_t *nv = realloc(g->pending, sizeof *nv * (size_t)c);
+                if (!nv) { rc = qerr(e, "gen_step: out of memory"); goto out; }
+                g->pending = nv;
+                g->cap_pending = c;
+            }
+            if (draft_begin(g->draft, qwen3_seq_tokens(g->seq), qwen3_seq_len(g->seq), g->pending, g->n_pending, nn, e)) {
+                rc = -1;
+                goto out;
+            }
+            drafts[nd++] = g->draft;
+        }
+        np[k] = g->n_pending;
         who[k++] = g;
     }
     if (k == 0) goto out;
-    double t0 = now_s();
+    double t0 = now_s(), td = 0;
+    if (nd) {
+        if (draft_run(drafts, nd, e)) { rc = -1; goto out; }
+        td = now_s() - t0;
+    }
+    for (int j = 0; j < k; j++) {
+        qwen3_gen *g = who[j];
+        gen_draft *d = g->draft;
+        if (d && d->n) {
+            memcpy(g->pending + g->n_pending, d->tok, sizeof *d->tok * (size_t)d->n);
+            items[j] = (qwen3_batch_item){g->seq, g->pending, g->n_pending + d->n, QWEN3_LOGITS_ALL, d->verify};
+        } else {
+            items[j] = (qwen3_batch_item){g->seq, g->pending, g->n_pending, QWEN3_LOGITS_LAST, g->logits};
+        }
+    }
     if (qwen3_forward(m, items, k, e)) { rc = -1; goto out; }
     double t1 = now_s();
     for (int j = 0; j < k; j++) {
         qwen3_gen *g = who[j];
         double ts = now_s();
-        if (g->prefill) g->st.prefill_seconds += t1 - t0;
-        else g->st.decode_seconds += t1 - t0;
+        int spec = g->draft && g->draft->n;
+        double pass = spec ? t1 - t0 : t1 - t0 - td; /* a plain generation did not wait for the drafts' sake */
+        if (g->prefill) g->st.prefill_seconds += pass;
+        else g->st.decode_seconds += pass;
+        if (spec) g->st.draft_seconds += td;
         g->prefill = 0;
-        g->n_pending = 0;
-        if (check_done(g)) continue;
-        if (g->logprobs) memcpy(g->raw, g->logits, sizeof *g->raw * (size_t)g->smp.n_vocab);
-        int32_t id = sampler_sample(&g->smp, g->logits);
-        g->pending[g->n_pending++] = id; /* cap_pending >= 1: it held this step's input */
-        int f = emit(g, id, 0);
-        if (f > 0 && !g->finish) f = force(g, f);
-        if (f < 0) {
-            g->finish = QWEN3_FINISH_CANCEL;
-            rc = qerr(e, "gen_step: out of memory");
+        if (spec) {
+            if (check_done(g)) { /* cancelled: the drafts leave the cache unchecked */
+                qwen3_seq_truncate(g->seq, qwen3_seq_len(g->seq) - g->draft->n, NULL);
+                g->n_pending = 0;
+                continue;
+            }
+            if (verify(g, np[j])) {
+                g->finish = QWEN3_FINISH_CANCEL;
+                rc = qerr(e, "gen_step: out of memory");
+            }
+        } else {
+            g->n_pending = 0;
+            if (check_done(g)) continue;
+            if (g->logprobs) memcpy(g->raw, g->logits, sizeof *g->raw * (size_t)g->smp.n_vocab);
+            int32_t id = sampler_sample(&g->smp, g->logits);
+            g->pending[g->n_pending++] = id; /* cap_pending >= 1: it held this step's input */
+            int f = emit(g, id, 0);
+            if (f > 0 && !g->finish) f = force(g, f);
+            if (f < 0) {
+                g->finish = QWEN3_FINISH_CANCEL;
+                rc = qerr(e, "gen_step: out of memory");
+            }
         }
         double dt = now_s() - ts;
         g->st.decode_seconds += dt;
@@ -404,6 +527,8 @@ int qwen3_gen_step(qwen3_model *m, qwen3_gen **gens, int n, qwen3_err *e) {
 out:
     if (items != local) free(items);
     if (who != lg) free(who);
+    if (drafts != ld) free(drafts);
+    if (np != lnp) free(np);
     return rc;
 }
 

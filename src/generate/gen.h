@@ -7,6 +7,8 @@
  *   defaults.c  the sampling defaults per mode (Qwen's guidance, generation_config.json)
  *   stop.c      stop strings: hold back text that may still become one, cut where one appears
  *   budget.c    the thinking budget: count tokens inside <think>, decide when to force the stop text
+ *   spec.c      speculative decoding: the draft's proposals and the rejection rule that keeps the
+ *               target's distribution
  *   gen.c       one request being answered: prompt re-use, batched stepping, output, stats
  *
  * Nothing here keeps global state; every struct belongs to one qwen3_gen (or to a test). */
@@ -115,5 +117,52 @@ void budget_init(gen_budget *b, int budget, int grace, int in_think, int32_t thi
  * inside a block), BUDGET_CLOSE when the empty closing must (a block opened with the budget spent),
  * else BUDGET_NONE. */
 int budget_note(gen_budget *b, int32_t id, const char *text, size_t n, int mid_char, int forced);
+
+/* ---- spec.c: speculative decoding (qwen3_gen_params.draft) ---- */
+
+/* The draft side of one generation. Each speculative step: draft_begin syncs the draft's cache with
+ * what the target will hold, draft_run proposes n tokens (n passes of the draft model, batched over
+ * the generations stepped together), the target verifies them in one pass (gen.c), spec_accept
+ * decides each one when sampling. */
+typedef struct gen_draft {
+    qwen3_model *m;          /* the draft model */
+    qwen3_seq *seq;          /* its KV cache */
+    int n_max;               /* tokens drafted per step at most (params.draft_n) */
+    int n_vocab;             /* ids proposed from: the target sampler's */
+    int greedy;              /* temperature 0: the draft proposes its argmax */
+    gen_rng *rng;            /* the generation's random stream (its target sampler's) */
+    gen_sampler smp;         /* q: the target's temperature and filters, no penalties (sampling only) */
+    float *logits;           /* [vocab] the draft's logits of its last input */
+    int32_t *in;             /* the first input of this step: the tokens the draft has not cached */
+    int n_in, cap_in;
+    int n;                   /* tokens to draft this step (0: not drafting) */
+    int32_t tok[QWEN3_MAX_DRAFT];      /* the drafted ids */
+    int32_t *q_ids[QWEN3_MAX_DRAFT];   /* sampling: the distribution each was drawn from, sparse */
+    float *q_p[QWEN3_MAX_DRAFT];
+    int q_n[QWEN3_MAX_DRAFT];
+    float *dense;            /* [n_vocab] zeros between calls: spec_accept's scratch */
+    float *verify;           /* [cap_verify] the target's logits of this step's input, row by row */
+    size_t cap_verify;
+} gen_draft;
+
+/* target_vocab: the target's vocab_size (the draft must have the same); n_vocab: the ids sampled
+ * from; s: the target's sampling parameters; rng: the stream draws are taken from. */
+int draft_init(gen_draft *d, int target_vocab, qwen3_model *draft, qwen3_seq *seq, int n_max, const qwen3_sampling *s,
+               int n_vocab, gen_rng *rng, qwen3_err *e);
+void draft_free(gen_draft *d);
+/* Prepares a step that drafts n tokens after the target's tokens cached[0, n_cached) +
+ * pending[0, n_pending): the draft's cache is cut back to its longest common prefix with them (at
+ * most all but the last) and the rest becomes the draft's first input. Also makes room for the
+ * target's logits of n_pending + n rows. */
+int draft_begin(gen_draft *d, const int32_t *cached, int n_cached, const int32_t *pending, int n_pending, int n,
+                qwen3_err *e);
+/* Drafts d[i]->n tokens for each of the n drafts: pass r of each draft model runs over every draft
+ * still going (one forward per distinct draft model and pass). */
+int draft_run(gen_draft **d, int n, qwen3_err *e);
+/* The rejection rule for one drafted id x ~ q: accepted (*accepted = 1, returns x) with probability
+ * min(1, p(x) / q(x)); else returns a draw from norm(max(0, p - q)). p and q are sparse
+ * distributions (ids, probabilities); dense: n_vocab zeros of scratch, left zero. */
+int32_t spec_accept(const int32_t *p_ids, const float *p, int p_n, const int32_t *q_ids, const float *q, int q_n,
+                    int32_t x, float *dense, gen_rng *rng, int *accepted);
 
 #endif

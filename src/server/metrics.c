@@ -20,6 +20,7 @@ struct srv_metrics {
     unsigned long long count[N_ROUTES][N_STATUS];
     int n_routes, n_status;
     unsigned long long prompt_tokens, cached_tokens, generated_tokens, reasoning_tokens;
+    unsigned long long draft_tokens, draft_accepted; /* speculative decoding (--draft) */
     unsigned long long finished[5]; /* none(unused), stop, length, cancel, error */
     unsigned long long steps;
     double step_seconds, ttft_sum;
@@ -74,6 +75,8 @@ void srv_metrics_done(srv_metrics *m, const qwen3_gen_stats *st, int finish, dou
     m->prompt_tokens += (unsigned long long)st->prompt_tokens;
     m->cached_tokens += (unsigned long long)st->cached_tokens;
     m->reasoning_tokens += (unsigned long long)st->thinking_tokens;
+    m->draft_tokens += (unsigned long long)st->draft_tokens;
+    m->draft_accepted += (unsigned long long)st->draft_accepted;
     m->finished[finish >= 0 && finish <= 3 ? finish : 4]++;
     if (ttft_s >= 0) { m->ttft_sum += ttft_s; m->ttft_count++; }
     pthread_mutex_unlock(&m->mu);
@@ -98,6 +101,10 @@ char *srv_metrics_text(srv_metrics *m, int active, int queued, int parallel, int
     OUT("qwen3_cached_prompt_tokens_total %llu\n", m->cached_tokens);
     OUT("# HELP qwen3_generated_tokens_total Tokens generated (sampled or forced).\n# TYPE qwen3_generated_tokens_total counter\n");
     OUT("qwen3_generated_tokens_total %llu\n", m->generated_tokens);
+    OUT("# HELP qwen3_draft_tokens_total Tokens the draft model proposed (--draft).\n# TYPE qwen3_draft_tokens_total counter\n");
+    OUT("qwen3_draft_tokens_total %llu\n", m->draft_tokens);
+    OUT("# HELP qwen3_draft_accepted_tokens_total Drafted tokens the model accepted.\n# TYPE qwen3_draft_accepted_tokens_total counter\n");
+    OUT("qwen3_draft_accepted_tokens_total %llu\n", m->draft_accepted);
     OUT("# HELP qwen3_reasoning_tokens_total Tokens generated inside <think>.\n# TYPE qwen3_reasoning_tokens_total counter\n");
     OUT("qwen3_reasoning_tokens_total %llu\n", m->reasoning_tokens);
     OUT("# HELP qwen3_generations_total Generations ended, by reason.\n# TYPE qwen3_generations_total counter\n");

@@ -42,6 +42,7 @@ struct srv_job {
 
 typedef struct slot {
     qwen3_seq *seq;
+    qwen3_seq *draft_seq;    /* the draft's cache (with --draft), kept along */
     qwen3_gen *gen;          /* NULL when free */
     srv_job *job;
     unsigned long long used; /* last use, for least-recently-used ties */
@@ -50,6 +51,8 @@ typedef struct slot {
 struct srv_scheduler {
     qwen3_model *m;
     const qwen3_tokenizer *tok;
+    qwen3_model *draft;      /* NULL: no speculative decoding */
+    int draft_n;
     srv_metrics *met;
     int parallel, queue_cap, n_ctx;
     slot *slots;
@@ -138,6 +141,9 @@ static void admit(srv_scheduler *s) {
         s->n_active++;
         pthread_mutex_unlock(&s->mu);
         qwen3_err e = {0};
+        j->params.draft = s->draft;
+        j->params.draft_seq = sl->draft_seq;
+        j->params.draft_n = s->draft_n;
         qwen3_gen *g = qwen3_gen_new(s->m, s->tok, sl->seq, j->prompt, j->n_prompt, &j->params, &e);
         pthread_mutex_lock(&s->mu);
         if (!g) {
@@ -233,12 +239,14 @@ static void *engine(void *arg) {
     return NULL;
 }
 
-srv_scheduler *srv_sched_new(qwen3_model *m, const qwen3_tokenizer *tok, int parallel, int queue, int n_ctx,
-                             srv_metrics *met, qwen3_err *err) {
+srv_scheduler *srv_sched_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_model *draft, int draft_n, int parallel,
+                             int queue, int n_ctx, srv_metrics *met, qwen3_err *err) {
     srv_scheduler *s = calloc(1, sizeof *s);
     if (!s) { qerr(err, "out of memory"); return NULL; }
     s->m = m;
     s->tok = tok;
+    s->draft = draft;
+    s->draft_n = draft_n;
     s->met = met;
     s->parallel = parallel;
     s->queue_cap = queue;
@@ -247,8 +255,10 @@ srv_scheduler *srv_sched_new(qwen3_model *m, const qwen3_tokenizer *tok, int par
     pthread_cond_init(&s->wake, NULL);
     s->slots = calloc((size_t)parallel, sizeof *s->slots);
     if (!s->slots) { qerr(err, "out of memory"); goto fail; }
-    for (int i = 0; i < parallel; i++)
+    for (int i = 0; i < parallel; i++) {
         if (!(s->slots[i].seq = qwen3_seq_new(m, n_ctx, err))) { qerr_wrap(err, "slot %d", i); goto fail; }
+        if (draft && !(s->slots[i].draft_seq = qwen3_seq_new(draft, n_ctx, err))) { qerr_wrap(err, "slot %d's draft", i); goto fail; }
+    }
     if ((errno = pthread_create(&s->thread, NULL, engine, s))) { qerr(err, "cannot start the engine thread: %s", strerror(errno)); goto fail; }
     s->thread_started = 1;
     return s;
@@ -278,7 +288,10 @@ void srv_sched_free(srv_scheduler *s) {
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->mu);
     if (s->thread_started) pthread_join(s->thread, NULL);
-    for (int i = 0; s->slots && i < s->parallel; i++) qwen3_seq_free(s->slots[i].seq);
+    for (int i = 0; s->slots && i < s->parallel; i++) {
+        qwen3_seq_free(s->slots[i].seq);
+        qwen3_seq_free(s->slots[i].draft_seq);
+    }
     free(s->slots);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->mu);

@@ -23,9 +23,11 @@
 typedef struct srv_scheduler srv_scheduler;
 typedef struct srv_job srv_job;
 
-/* Creates the slots (n_ctx tokens each) and starts the engine thread. */
-srv_scheduler *srv_sched_new(qwen3_model *m, const qwen3_tokenizer *tok, int parallel, int queue, int n_ctx,
-                             srv_metrics *met, qwen3_err *err);
+/* Creates the slots (n_ctx tokens each) and starts the engine thread. draft (may be NULL): every
+ * generation decodes speculatively with it, draft_n tokens per step (0: the default); each slot
+ * then also holds a sequence of the draft, kept with the slot's own for prefix re-use. */
+srv_scheduler *srv_sched_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_model *draft, int draft_n, int parallel,
+                             int queue, int n_ctx, srv_metrics *met, qwen3_err *err);
 /* Stops admitting (submit answers 503 from now on); with cancel, also cancels every running and
  * queued job. Returns how many are still running or queued (poll it until 0). */
 int srv_sched_drain(srv_scheduler *s, int cancel);

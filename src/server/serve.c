@@ -45,6 +45,26 @@ static int load(srv *s) {
         fprintf(stderr, "qwen3 serve: %s\n", e.msg);
         return -1;
     }
+    if (s->cfg.draft_dir) { /* the same vocabulary, loaded with the same options */
+        qwen3_tokenizer *dt = qwen3_tokenizer_load(s->cfg.draft_dir, &e);
+        int same = dt && qwen3_tokenizer_same_vocab(s->tok, dt, &e) == 0;
+        qwen3_tokenizer_free(dt);
+        if (!same) {
+            fprintf(stderr, "qwen3 serve: --draft %s: %s%s\n", s->cfg.draft_dir, e.msg,
+                    dt ? "; a draft must share the model's tokenizer" : "");
+            return -1;
+        }
+        if (!(s->draft = qwen3_model_load(s->cfg.draft_dir, &s->cfg.load, &e))) {
+            fprintf(stderr, "qwen3 serve: --draft %s: %s\n", s->cfg.draft_dir, e.msg);
+            return -1;
+        }
+        if (qwen3_model_config(s->draft)->vocab_size != qwen3_model_config(s->model)->vocab_size) {
+            fprintf(stderr, "qwen3 serve: --draft %s: its vocabulary has %d ids and the model's %d; a draft must share the "
+                            "model's vocabulary\n", s->cfg.draft_dir, qwen3_model_config(s->draft)->vocab_size,
+                    qwen3_model_config(s->model)->vocab_size);
+            return -1;
+        }
+    }
     /* generation_config.json is read once, not per request */
     qwen3_sampling_defaults(&s->defaults[0], 0, s->cfg.model_dir);
     qwen3_sampling_defaults(&s->defaults[1], 1, s->cfg.model_dir);
@@ -83,7 +103,7 @@ int srv_run(const srv_config *cfg) {
         goto done;
     }
     if (s.cfg.max_conns_per_ip <= 0) s.cfg.max_conns_per_ip = s.cfg.max_conns / 8 > 0 ? s.cfg.max_conns / 8 : 1;
-    if (!(s.sched = srv_sched_new(s.model, s.tok, s.cfg.parallel, s.cfg.queue, s.n_ctx, s.metrics, &e))) {
+    if (!(s.sched = srv_sched_new(s.model, s.tok, s.draft, s.cfg.draft_n, s.cfg.parallel, s.cfg.queue, s.n_ctx, s.metrics, &e))) {
         fprintf(stderr, "qwen3 serve: %s\n", e.msg);
         goto done;
     }
@@ -92,6 +112,9 @@ int srv_run(const srv_config *cfg) {
     fprintf(stderr, "qwen3 serve: model '%s' (%s template, context %d, %d parallel, queue %d, %d threads)\n",
             s.cfg.model_name, qwen3_chat_kind_name(s.chat_kind), s.n_ctx, s.cfg.parallel, s.cfg.queue,
             qwen3_model_threads(s.model));
+    if (s.draft)
+        fprintf(stderr, "qwen3 serve: speculative decoding with draft %s, %d tokens per step\n", s.cfg.draft_dir,
+                s.cfg.draft_n ? s.cfg.draft_n : QWEN3_DRAFT_N);
     fprintf(stderr, "qwen3 serve: listening on http://%s%s%s:%d\n", strchr(s.cfg.host, ':') ? "[" : "", s.cfg.host,
             strchr(s.cfg.host, ':') ? "]" : "", port);
     fflush(stderr);
@@ -120,6 +143,7 @@ done:
     srv_metrics_free(s.metrics);
     srv_deadlines_free(s.deadlines); /* after the daemon: no connection is left to close */
     qwen3_model_free(s.model);
+    qwen3_model_free(s.draft);
     qwen3_tokenizer_free(s.tok);
     if (rc == 0) fprintf(stderr, "qwen3 serve: stopped\n");
     return rc;

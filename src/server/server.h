@@ -39,6 +39,8 @@ typedef struct srv_config {
     int max_conns_per_ip;    /* connections from one address (0: an eighth of max_conns, at least 1) */
     int chat_kind;           /* qwen3_chat_kind; -1: detect from the model directory */
     int drain_s;             /* on SIGINT/SIGTERM, how long in-flight requests may finish (default 30) */
+    const char *draft_dir;   /* --draft: speculative decoding for every request (NULL: off) */
+    int draft_n;             /* --draft-n (0: the default) */
     qwen3_load_opts load;
 } srv_config;
 
@@ -51,6 +53,7 @@ typedef struct srv {
     srv_config cfg;
     qwen3_model *model;
     qwen3_tokenizer *tok;
+    qwen3_model *draft;      /* --draft (NULL without) */
     qwen3_chat_kind chat_kind;
     int n_ctx;               /* capacity of every sequence */
     qwen3_sampling defaults[2]; /* per mode (non-thinking, thinking), read once at start */
