@@ -7,6 +7,8 @@
 #   make install    PREFIX=/usr/local, DESTDIR: binary, header, static + shared library, qwen3.pc,
 #                   man page, bash completion (make uninstall removes them)
 #   CC=clang make   any C11 compiler; warnings are errors
+#   make MPI=1      also ./qwen3-mpi, the MPI pipeline build (Open MPI's mpicc; see README "More than
+#                   one machine"); ./qwen3 stays free of MPI. `make test` builds it too when mpicc exists
 CC ?= cc
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -32,7 +34,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libqwen3.a
 BIN := $(BUILD)/qwen3
 
-.PHONY: all test bench fuzz clean demo qwen3 install uninstall shared
+.PHONY: all test bench fuzz clean demo qwen3 qwen3-mpi install uninstall shared
 ifeq ($(SAN),1)
 all: $(BIN) $(TEST_BIN)
 else
@@ -74,6 +76,27 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# qwen3-mpi: the same objects, but src/mpi/pp.c compiled by mpicc with QWEN3_MPI, linked by mpicc
+MPICC ?= mpicc
+MPI ?= 0
+MPI_BIN := $(BUILD)/qwen3-mpi
+MPI_PP := $(BUILD)/mpi/pp.o
+HAVE_MPICC := $(shell command -v $(MPICC) 2>/dev/null)
+$(MPI_PP): src/mpi/pp.c
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CFLAGS) -DQWEN3_MPI -c $< -o $@
+$(MPI_BIN): $(CLI_OBJ) $(filter-out $(BUILD)/src/mpi/pp.o,$(LIB_OBJ)) $(MPI_PP)
+	$(MPICC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+qwen3-mpi: $(MPI_BIN)
+	@ln -sfn $(MPI_BIN) qwen3-mpi
+ifeq ($(MPI),1)
+all: qwen3-mpi
+endif
+-include $(MPI_PP:.o=.d)
+
+ifneq ($(HAVE_MPICC),)
+test: $(MPI_BIN)
+endif
 test: all
 	QWEN3_BUILD=$(BUILD) tests/run.sh
 
@@ -87,7 +110,7 @@ fuzz:
 	scripts/fuzz.sh
 
 clean:
-	rm -rf build qwen3
+	rm -rf build qwen3 qwen3-mpi
 
 # ---- install: make install [PREFIX=/usr/local] [DESTDIR=staging root] ----------------------------
 # The binary, include/qwen3.h, libqwen3.a, libqwen3.so.MAJOR.MINOR.PATCH (soname libqwen3.so.MAJOR,

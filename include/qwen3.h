@@ -126,6 +126,9 @@ typedef struct qwen3_load_opts {
      * counts as one), from the loading thread; for a progress display. */
     void (*progress)(void *ctx, int done, int total);
     void *progress_ctx;
+    int mpi_local;       /* under MPI (the qwen3-mpi binary): 1 loads the model in this process only,
+                            not split across the ranks (a small draft model); 0: split when there
+                            is more than one rank */
 } qwen3_load_opts;
 
 /* Loads a Hugging Face model directory (config.json + model.safetensors or sharded safetensors with
@@ -571,6 +574,24 @@ int qwen3_cache_list(qwen3_cached_model **out, qwen3_err *err);
 /* Removes a model (every revision: blobs, snapshots, refs) from the cache; *freed gets the bytes
  * freed (may be NULL). A name that is not cached is an error. */
 int qwen3_cache_remove(const char *name, uint64_t *freed, qwen3_err *err);
+
+/* ---- more than one process: MPI ----------------------------------------------------------------
+ * The qwen3-mpi binary (`make MPI=1`, Open MPI) runs a model as a pipeline of processes split by
+ * layers: `mpirun -n N qwen3-mpi COMMAND ...`. Rank 0 runs the program (tokenizer, sampler,
+ * console, server) and holds the embedding, the lm_head and the first share of the layers; every
+ * other rank holds its contiguous share and touches no other weights. Each qwen3_model_load and
+ * qwen3_forward on rank 0 drives the other ranks; the logits are bit for bit the one-process ones.
+ * In a build without MPI these are stubs: one process, rank 0 of 1. */
+
+/* MPI_Init (thread level SERIALIZED). Call first, from main. 0 or -1. */
+int qwen3_mpi_init(int *argc, char ***argv, qwen3_err *err);
+int qwen3_mpi_rank(void);
+int qwen3_mpi_size(void);
+/* On ranks > 0: loads and computes what rank 0 asks until rank 0 finalizes. 0, or -1 (a failure
+ * that was not fatal to the job; inside a forward a failure ends the whole job with a message). */
+int qwen3_mpi_worker(qwen3_err *err);
+/* Rank 0: releases the other ranks; every rank: MPI_Finalize. Safe to call twice (atexit). */
+void qwen3_mpi_finalize(void);
 
 #ifdef __cplusplus
 }

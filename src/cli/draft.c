@@ -46,7 +46,9 @@ qwen3_model *cli_draft_load(const cli_draft_opts *d, const char *target_dir, con
             goto done;
         }
     }
-    if (!(m = cli_load_model(dir, o))) goto done;
+    cli_model_opts lo = *o;
+    lo.load.mpi_local = 1; /* under MPI the small draft runs on rank 0 alone */
+    if (!(m = cli_load_model(dir, &lo))) goto done;
     int dv = qwen3_model_config(m)->vocab_size, tv = qwen3_model_config(target)->vocab_size;
     if (dv != tv) {
         cli_fail("--draft %s: its vocabulary has %d ids and the model's %d; a draft must share the model's "

@@ -132,7 +132,26 @@ static char **split_flag_values(int argc, char **argv, int *out_argc) {
 
 char **cli_args;
 
+static int run_command(int argc, char **argv);
+
+/* Under MPI (the qwen3-mpi binary of `make MPI=1`, started by mpirun), rank 0 runs the command and
+ * the other ranks serve its models' share of the layers until it finishes (mpi/pp.h). Built
+ * without MPI these calls do nothing. */
 int main(int argc, char **argv) {
+    qwen3_err e = {0};
+    if (qwen3_mpi_init(&argc, &argv, &e)) return cli_fail("MPI: %s", e.msg);
+    if (qwen3_mpi_rank() > 0) {
+        int rc = qwen3_mpi_worker(&e) ? cli_fail("MPI rank %d: %s", qwen3_mpi_rank(), e.msg) : 0;
+        qwen3_mpi_finalize();
+        return rc;
+    }
+    atexit(qwen3_mpi_finalize); /* also for a command that calls exit() */
+    int rc = run_command(argc, argv);
+    qwen3_mpi_finalize();
+    return rc;
+}
+
+static int run_command(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "help") || cli_is_help(argv[1])) {
         usage(stdout);
         return argc < 2 ? 1 : 0;

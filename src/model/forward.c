@@ -37,6 +37,7 @@
 
 #include "model/model.h"
 #include "model/seq.h"
+#include "mpi/pp.h"
 
 typedef struct run {
     qwen3_model *m;
@@ -456,17 +457,17 @@ static int write_logits(run *r, qwen3_batch_item *items, int n_items, qwen3_err 
     return 0;
 }
 
-int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_err *e) {
+/* Checks the batch (before anything is announced to other MPI ranks, so a bad batch fails on
+ * rank 0 alone) and makes room for the sequences' tokens. */
+static int check_batch(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_err *e) {
     const qwen3_config *c = &m->c;
     if (n_items < 1) return qerr(e, "empty batch");
-    run r = {0};
-    r.m = m;
-    r.c = c;
     for (int i = 0; i < n_items; i++) {
         qwen3_batch_item *it = &items[i];
         if (!it->seq || it->seq->m != m) return qerr(e, "batch item %d: no sequence of this model", i);
         if (it->n_tokens < 1 || !it->tokens) return qerr(e, "batch item %d: no tokens", i);
-        if (it->logits != QWEN3_LOGITS_NONE && !it->out) return qerr(e, "batch item %d: logits asked for but no buffer", i);
+        if (m->pp_rank == 0 && it->logits != QWEN3_LOGITS_NONE && !it->out)
+            return qerr(e, "batch item %d: logits asked for but no buffer", i);
         for (int j = 0; j < i; j++)
             if (items[j].seq == it->seq) return qerr(e, "batch items %d and %d share a sequence", j, i);
         if ((long)it->seq->len + it->n_tokens > it->seq->cap)
@@ -477,26 +478,60 @@ int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
                 return qerr(e, "batch item %d: token %d at position %d is outside the vocabulary (0..%d)", i,
                             it->tokens[t], t, c->vocab_size - 1);
         if (seq_reserve_tokens(it->seq, it->seq->len + it->n_tokens, e)) return -1;
+    }
+    return 0;
+}
+
+int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_err *e) {
+    if (check_batch(m, items, n_items, e)) return -1;
+    if (m->pp_id && pp_announce_forward(m, items, n_items, e)) return -1;
+    return model_forward(m, items, n_items, e);
+}
+
+/* In an MPI pipeline (mpi/pp.h) each rank runs its layers [l0, l1): rank 0 embeds the tokens, the
+ * others receive the residual stream from the rank before them, and every rank passes it on; the
+ * last rank's final layer keeps only the rows whose logits are asked for, and rank 0 gets those
+ * back for the final norm and the lm_head. Once a pass was announced a failure cannot be returned
+ * to the other ranks, which wait for the stream: it ends the job (pp_abort). */
+int model_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_err *e) {
+    const qwen3_config *c = &m->c;
+    const int pipe = m->pp_size > 1;
+    if (m->pp_rank > 0 && check_batch(m, items, n_items, e)) return -1;
+    run r = {0};
+    r.m = m;
+    r.c = c;
+    for (int i = 0; i < n_items; i++) {
+        qwen3_batch_item *it = &items[i];
         r.T += it->n_tokens;
         if (it->seq->len + it->n_tokens > r.max_len) r.max_len = it->seq->len + it->n_tokens;
     }
-    if (run_alloc(&r, e)) { run_free(&r); return -1; }
+    if (run_alloc(&r, e)) {
+        run_free(&r);
+        if (pipe) pp_abort("forward", e);
+        return -1;
+    }
     const int H = c->hidden_size;
     for (int i = 0, t = 0; i < n_items; i++)
         for (int j = 0; j < items[i].n_tokens; j++, t++) {
             r.tseq[t] = items[i].seq;
             r.tpos[t] = items[i].seq->len + j;
-            k_row_to_float(&m->embed, items[i].tokens[j], r.x + (size_t)t * H);
+            if (m->pp_rank == 0) k_row_to_float(&m->embed, items[i].tokens[j], r.x + (size_t)t * H);
         }
+    if (m->pp_rank > 0) pp_recv_x(r.x, r.T, H);
     r.layer = -1;
     for (int t = 0; t < r.T; t++) r.rows[t] = t;
     kact_init(&r.act, !m->fast);
     if (!m->batch_variant) r.act.gemm_min = K_GEMM_NEVER; /* batch invariance: see the header */
     int *keep = malloc(sizeof(int) * (size_t)r.T);
-    if (!keep) { run_free(&r); return qerr(e, "out of memory for a batch of %d tokens", r.T); }
+    if (!keep) {
+        run_free(&r);
+        qerr(e, "out of memory for a batch of %d tokens", r.T);
+        if (pipe) pp_abort("forward", e);
+        return -1;
+    }
     int n_keep = needed_rows(items, n_items, keep);
     for_each_token(&r, rope_row);
-    for (int l = 0; l < c->num_layers; l++) {
+    for (int l = m->l0; l < m->l1; l++) {
         r.layer = l;
         int last = l == c->num_layers - 1;
         attention(&r, last ? keep : NULL, n_keep);
@@ -506,7 +541,11 @@ int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
         else dense_mlp(&r);
     }
     free(keep);
-    int rc = write_logits(&r, items, n_items, e);
+    if (pipe) {
+        pp_send_x(r.x, r.T, H);                       /* on to the next rank (the last: to rank 0) */
+        if (m->pp_rank == 0) r.T = pp_recv_x(r.x, r.T, H); /* the kept rows, after the last layer */
+    }
+    int rc = m->pp_rank == 0 ? write_logits(&r, items, n_items, e) : 0;
     if (rc == 0)
         for (int i = 0; i < n_items; i++) {
             qwen3_seq *s = items[i].seq;

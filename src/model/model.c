@@ -8,6 +8,7 @@
 #include "model/config.h"
 #include "kernels/quant.h"
 #include "model/model.h"
+#include "mpi/pp.h"
 
 /* Maps a GGUF file, or every part of a split set (NAME-00001-of-0000N.gguf names the others). */
 static int model_open_gguf(qwen3_model *m, const char *first, qwen3_err *e) {
@@ -35,6 +36,18 @@ static int model_open_gguf(qwen3_model *m, const char *first, qwen3_err *e) {
 }
 
 qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen3_err *e) {
+    /* under MPI (mpi/pp.h), rank 0 has every rank load its share of the layers too */
+    int id = opts && opts->mpi_local ? 0 : pp_announce_load(dir, opts);
+    qwen3_model *m = model_load_local(dir, opts, id, e);
+    if (pp_collect_load(id, m, e)) {
+        if (m) m->pp_id = 0; /* the other ranks freed theirs already */
+        qwen3_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+qwen3_model *model_load_local(const char *dir, const qwen3_load_opts *opts, int pp_id, qwen3_err *e) {
     qwen3_load_opts o = {0};
     if (opts) o = *opts;
     qwen3_model *m = calloc(1, sizeof *m);
@@ -54,6 +67,17 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
         }
         if (qwen3_config_load(path, &m->c, e)) goto fail;
     }
+    m->pp_id = pp_id;
+    m->pp_rank = pp_id ? pp_rank() : 0;
+    m->pp_size = pp_id ? pp_size() : 1;
+    if (m->pp_size > m->c.num_layers) {
+        qerr(e, "%s: %d MPI ranks for %d layers: a pipeline needs at least one layer per rank", dir, m->pp_size,
+             m->c.num_layers);
+        goto fail;
+    }
+    /* contiguous shares, the larger ones last (rank 0 also holds the embedding and the lm_head) */
+    m->l0 = (int)((long)m->c.num_layers * m->pp_rank / m->pp_size);
+    m->l1 = (int)((long)m->c.num_layers * (m->pp_rank + 1) / m->pp_size);
     if (o.quant != QWEN3_F32 && !kq_is_quant(o.quant)) {
         qerr(e, "cannot quantize to %s at load time (choose a block type: Q8_0, Q4, Q4_K, Q6_K, ...)", qwen3_dtype_name(o.quant));
         goto fail;
@@ -64,7 +88,7 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
     if (model_load_weights(m, e)) goto fail;
     if (o.quant != QWEN3_F32 && model_quantize(m, o.quant, &o, e)) goto fail;
     /* quantized weights have no exact path to keep: they always take the fast kernels */
-    m->fast = o.fast || kq_is_quant(m->layers[0].wq.type);
+    m->fast = o.fast || kq_is_quant(m->layers[m->l0].wq.type);
     m->batch_variant = m->fast && o.batch_variant;
     switch (o.kv_type) {
     case QWEN3_KV_DEFAULT: m->kv_type = m->fast ? QWEN3_F16 : QWEN3_F32; break;
@@ -83,12 +107,14 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
     if (model_init_rope(m, e)) goto fail;
     return m;
 fail:
+    m->pp_id = 0; /* pp_collect_load tells the other ranks */
     qwen3_model_free(m);
     return NULL;
 }
 
 void qwen3_model_free(qwen3_model *m) {
     if (!m) return;
+    pp_model_freed(m->pp_id);
     qpool_free(m->pool);
     model_free_weights(m);
     free(m->inv_freq);
@@ -164,7 +190,21 @@ int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n) {
         total / 1e9, active / 1e9, bytes / 1048576.0, active_bytes / 1048576.0, qpool_size(m->pool),
         k_isa_name(k_active_isa()));
     if (k >= 0 && c->yarn && (size_t)k < n)
-        snprintf(buf + k, n - (size_t)k, "yarn:         factor %g, original context %d, attention factor %g\n", c->yarn_factor,
-                 c->yarn_original_max_position_embeddings, c->yarn_attention_factor);
+        k += snprintf(buf + k, n - (size_t)k, "yarn:         factor %g, original context %d, attention factor %g\n",
+                      c->yarn_factor, c->yarn_original_max_position_embeddings, c->yarn_attention_factor);
+    /* an MPI pipeline: each rank's layers and the weight bytes it maps and reads (mpi/pp.h) */
+    for (int r = 0; m->pp_size > 1 && r < m->pp_size && k >= 0 && (size_t)k < n; r++) {
+        int l0 = (int)((long)c->num_layers * r / m->pp_size), l1 = (int)((long)c->num_layers * (r + 1) / m->pp_size);
+        double b = r == 0 ? mat_bytes(&m->embed) + (tied ? 0 : mat_bytes(&m->lm_head)) : 0;
+        for (int l = l0; l < l1; l++) {
+            const layer_weights *L = &m->layers[l];
+            b += mat_bytes(&L->wq) + mat_bytes(&L->wk) + mat_bytes(&L->wv) + mat_bytes(&L->wo);
+            if (L->is_moe) b += mat_bytes(&L->router) + 3 * mat_bytes(&L->egate[0]) * c->num_experts;
+            else b += mat_bytes(&L->gate) + mat_bytes(&L->up) + mat_bytes(&L->down);
+        }
+        k += snprintf(buf + k, n - (size_t)k, "MPI rank %d:   layers %d-%d%s, %.1f MiB of weights%s\n", r, l0, l1 - 1,
+                      r == 0 ? " + embedding and lm_head" : "", b / 1048576.0,
+                      r == 0 && m->quant != QWEN3_F32 ? " (as stored on rank 0: only its own layers were quantized)" : "");
+    }
     return 0;
 }

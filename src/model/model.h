@@ -45,8 +45,18 @@ struct qwen3_model {
     qwen3_dtype quant;    /* the type the layers were quantized to at load (F32: none) */
     void **owned;         /* [n_owned] buffers of weights quantized at load time */
     int n_owned, cap_owned;
+    /* pipeline parallelism over MPI (mpi/pp.h); one process: pp_id 0, pp_size 1, all layers */
+    int pp_id;            /* the model's id across the ranks */
+    int pp_rank, pp_size;
+    int l0, l1;           /* the layers this rank computes, [l0, l1) */
 };
 
+/* qwen3_model_load on this rank alone; pp_id > 0: as rank pp_rank() of a pipeline, computing only
+ * its share of the layers (model.c). */
+qwen3_model *model_load_local(const char *dir, const qwen3_load_opts *o, int pp_id, qwen3_err *e);
+/* qwen3_forward's work on this rank: on rank 0 the embedding, its layers and the logits; on the
+ * others their layers between receiving and sending the residual stream (forward.c). */
+int model_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_err *e);
 /* Loads and validates every tensor against the config (model/weights.c). */
 int model_load_weights(qwen3_model *m, qwen3_err *e);
 void model_free_weights(qwen3_model *m);

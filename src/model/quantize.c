@@ -90,11 +90,16 @@ int model_quantize(qwen3_model *m, qwen3_dtype q, const qwen3_load_opts *o, qwen
         emb = model_quant_type(emb, m->embed.type, m->embed.cols, 0);
         out = model_quant_type(out, m->lm_head.type, m->lm_head.cols, 0);
     }
-    if (quant_mat(m, &m->embed, emb, e)) return -1;
-    if (tied) m->lm_head = m->embed;
-    else if (quant_mat(m, &m->lm_head, out, e)) return -1;
+    /* an MPI pipeline rank quantizes (and so reads) only what it computes: its layers, and on
+     * rank 0 the embedding and lm_head */
+    if (m->pp_rank == 0) {
+        if (quant_mat(m, &m->embed, emb, e)) return -1;
+        if (tied) m->lm_head = m->embed;
+        else if (quant_mat(m, &m->lm_head, out, e)) return -1;
+    }
     for (int l = 0; l < c->num_layers; l++) {
         if (o->progress) o->progress(o->progress_ctx, l + 1, c->num_layers + 1);
+        if (l < m->l0 || l >= m->l1) continue;
         layer_weights *L = &m->layers[l];
         kmat *mats[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
         int nm = L->is_moe ? 4 : 7;

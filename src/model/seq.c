@@ -12,6 +12,7 @@
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "model/seq.h"
+#include "mpi/pp.h"
 
 qwen3_seq *qwen3_seq_new(qwen3_model *m, int n_ctx, qwen3_err *e) {
     const qwen3_config *c = &m->c;
@@ -46,6 +47,7 @@ qwen3_seq *qwen3_seq_new(qwen3_model *m, int n_ctx, qwen3_err *e) {
 
 void qwen3_seq_free(qwen3_seq *s) {
     if (!s) return;
+    pp_seq_freed(s->m->pp_id, s->pp_id); /* the other ranks' mirror of it (mpi/pp.h) */
     munmap(s->k, s->bytes);
     free(s->tokens);
     free(s);

@@ -20,6 +20,7 @@ struct qwen3_seq {
     size_t bytes;         /* size of the reservation (k and v together) */
     int32_t *tokens;      /* [tok_cap] the tokens cached, for prefix re-use */
     int tok_cap;
+    int pp_id;            /* MPI pipeline: the id the other ranks know it by (0: none yet) */
 };
 
 /* Grows the token record to hold n tokens. */

@@ -54,7 +54,9 @@ static int load(srv *s) {
                     dt ? "; a draft must share the model's tokenizer" : "");
             return -1;
         }
-        if (!(s->draft = qwen3_model_load(s->cfg.draft_dir, &s->cfg.load, &e))) {
+        qwen3_load_opts dlo = s->cfg.load;
+        dlo.mpi_local = 1; /* under MPI the small draft runs on rank 0 alone */
+        if (!(s->draft = qwen3_model_load(s->cfg.draft_dir, &dlo, &e))) {
             fprintf(stderr, "qwen3 serve: --draft %s: %s\n", s->cfg.draft_dir, e.msg);
             return -1;
         }
