@@ -389,6 +389,30 @@ typedef struct qwen3_sampling {
  * model_dir is given and has one. Penalties off, seed 0. */
 void qwen3_sampling_defaults(qwen3_sampling *s, int thinking, const char *model_dir);
 
+/* ---- constrained decoding (structured output) ---------------------------------------------------
+ * A grammar constrains what a generation may write: at each step the tokens whose bytes cannot
+ * continue a sentence of the grammar are masked out before sampling, and the end-of-turn tokens are
+ * allowed only once the text is a complete sentence. So a generation that ends with finish STOP
+ * (not LENGTH, a cancel or a stop string) is a sentence of the grammar.
+ * Grammars are immutable and reference-counted: a generation holds a reference of its own. */
+typedef struct qwen3_grammar qwen3_grammar;
+
+/* Compiles a grammar in GBNF (llama.cpp's format: `root ::= ...`, literals, [classes], `.`, groups,
+ * * + ? {m,n}). Errors name the line and column (undefined rules, left recursion, ...). */
+qwen3_grammar *qwen3_grammar_gbnf(const char *text, size_t len, qwen3_err *err);
+/* Compiles a JSON Schema (JSON text; the supported subset is in the README: types, properties /
+ * required, enum, const, items / minItems / maxItems, minLength / maxLength, anyOf) into the grammar
+ * of the JSON texts that validate against it; another keyword is refused, named with its path.
+ * schema NULL: any JSON object (OpenAI's json_object mode). */
+qwen3_grammar *qwen3_grammar_json_schema(const char *schema, size_t len, qwen3_err *err);
+/* One more reference (returns g); qwen3_grammar_free drops one and frees with the last. */
+qwen3_grammar *qwen3_grammar_ref(qwen3_grammar *g);
+void qwen3_grammar_free(qwen3_grammar *g);
+/* The grammar's GBNF text (for a schema: what it compiled to). */
+const char *qwen3_grammar_text(const qwen3_grammar *g);
+/* 1 when text[0, len) is a complete sentence of the grammar, 0 when not, -1 on error. */
+int qwen3_grammar_match(const qwen3_grammar *g, const char *text, size_t len, qwen3_err *err);
+
 /* The stop-thinking text Qwen's report uses for the thinking budget. */
 #define QWEN3_THINK_STOP_TEXT \
     "\n\nConsidering the limited time by the user, I have to give the solution based on the thinking directly now.\n</think>\n\n"
@@ -413,6 +437,16 @@ typedef struct qwen3_gen_params {
     int prompt_logprobs;          /* 1: every prompt token's log-probability given the tokens before
                                      it (qwen3_gen_prompt_logprobs; top_logprobs applies). Turns
                                      the prefix re-use off: the whole prompt is computed. */
+    const qwen3_grammar *grammar; /* NULL: free text. Else the answer is constrained to the grammar
+                                     (needs a tokenizer); the generation takes its own reference.
+                                     Thinking is left free: inside a <think> block (in_think, or one
+                                     the model opens with grammar_think) nothing is constrained, and
+                                     the grammar applies from the first token sampled after
+                                     </think> (forced tokens, such as the budget's stop text, are
+                                     never constrained). With a sampled token the grammar allows it
+                                     is kept; else the mask is applied and the draw is repeated over
+                                     the allowed tokens (llama.cpp's sampler does the same). */
+    int grammar_think;            /* with grammar: the first token may be <think> (thinking mode) */
 } qwen3_gen_params;
 
 /* A token's log-probability under the model: the log-softmax of the raw logits at its position (as
@@ -482,6 +516,8 @@ typedef struct qwen3_gen_stats {
     int budget_hit;          /* 1 when the budget forced the stop-thinking text */
     double prefill_seconds, decode_seconds;
     double sample_seconds;   /* the part of decode_seconds spent sampling (and in the stop rules) */
+    double grammar_seconds;  /* the part of sample_seconds spent on the grammar (checks, masks) */
+    int grammar_masks;       /* steps that needed the whole mask (the sampled token was refused) */
 } qwen3_gen_stats;
 void qwen3_gen_stats_get(const qwen3_gen *g, qwen3_gen_stats *s);
 

@@ -70,6 +70,7 @@ static double now_s(void) {
 }
 
 static void job_free(srv_job *j) {
+    qwen3_grammar_free((qwen3_grammar *)j->params.grammar);
     free(j->prompt);
     for (int i = 0; i < j->n_stop; i++) free(j->stop[i]);
     free(j->stop);
@@ -299,6 +300,7 @@ srv_job *srv_sched_submit(srv_scheduler *s, const srv_gen_req *r, int *retry_aft
     j->params = r->params;
     j->params.stop = (const char *const *)j->stop;
     j->params.n_stop = j->n_stop;
+    j->params.grammar = qwen3_grammar_ref((qwen3_grammar *)r->params.grammar);
     j->t_submit = now_s();
     j->refs = 2;
     j->s = s;
