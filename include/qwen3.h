@@ -17,11 +17,13 @@ extern "C" {
 #endif
 
 /* The version of this header; qwen3_version() is the library's (they differ when a program is
- * built against one and run with another). The shared library's soname carries the major number. */
+ * built against one and run with another). The shared library's soname carries the major number,
+ * and while it is 0 the minor one too (libqwen3.so.0.2): before 1.0 a minor version may change the
+ * ABI (0.2: qwen3_config's layer array became a pointer; qwen3_gen_params and qwen3_gen_stats grew). */
 #define QWEN3_VERSION_MAJOR 0
-#define QWEN3_VERSION_MINOR 1
+#define QWEN3_VERSION_MINOR 2
 #define QWEN3_VERSION_PATCH 0
-#define QWEN3_VERSION "0.1.0"
+#define QWEN3_VERSION "0.2.0"
 const char *qwen3_version(void);
 
 /* ---- errors ---------------------------------------------------------------------------------- */
@@ -57,8 +59,10 @@ typedef enum qwen3_dtype {
 
 const char *qwen3_dtype_name(qwen3_dtype t);
 
-#define QWEN3_MAX_LAYERS 512
-
+/* A model's shape. Read it through qwen3_model_config (the model owns it); a program never fills
+ * one. Since 0.2 the per-layer MoE flags are a pointer owned by the model (0.1 held a fixed
+ * 512-entry array here, so a deeper model could not be described without changing the struct):
+ * index it below num_layers, or ask qwen3_model_layer_is_moe. */
 typedef struct qwen3_config {
     int is_moe;              /* model_type qwen3_moe */
     int vocab_size;          /* rows of embed_tokens and lm_head */
@@ -84,7 +88,9 @@ typedef struct qwen3_config {
     int moe_intermediate_size;
     int norm_topk_prob;
     int decoder_sparse_step;
-    unsigned char layer_is_moe[QWEN3_MAX_LAYERS]; /* derived from decoder_sparse_step, mlp_only_layers */
+    const unsigned char *layer_is_moe; /* [num_layers] 1: a sparse (MoE) layer; from decoder_sparse_step,
+                                          mlp_only_layers (GGUF: the layers with a router); owned by
+                                          whoever filled the config (the model: valid while it lives) */
     /* special ids from config.json (-1 when absent) */
     int bos_token_id, eos_token_id;
 } qwen3_config;
@@ -134,6 +140,8 @@ typedef struct qwen3_load_opts {
 qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen3_err *err);
 void qwen3_model_free(qwen3_model *m);
 const qwen3_config *qwen3_model_config(const qwen3_model *m);
+/* 1 when layer is a sparse (MoE) layer, 0 when dense or out of range. */
+int qwen3_model_layer_is_moe(const qwen3_model *m, int layer);
 /* Human-readable multi-line description (architecture, shapes, dtypes, parameter counts, memory). */
 int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n);
 int qwen3_model_threads(const qwen3_model *m);
@@ -165,7 +173,9 @@ const int32_t *qwen3_seq_tokens(const qwen3_seq *s);
 /* Cuts the cache back to its first n positions (0 <= n <= len). */
 int qwen3_seq_truncate(qwen3_seq *s, int n, qwen3_err *err);
 
-enum { QWEN3_LOGITS_NONE = 0, QWEN3_LOGITS_LAST = 1, QWEN3_LOGITS_ALL = 2 };
+/* HIDDEN: out gets the last token's final hidden state after the final norm (hidden_size floats),
+ * what an embedding model pools; no lm_head product. */
+enum { QWEN3_LOGITS_NONE = 0, QWEN3_LOGITS_LAST = 1, QWEN3_LOGITS_ALL = 2, QWEN3_LOGITS_HIDDEN = 3 };
 
 /* One sequence's share of a forward pass: its new tokens are appended at its current length. */
 typedef struct qwen3_batch_item {
@@ -179,6 +189,13 @@ typedef struct qwen3_batch_item {
 /* Runs all items' tokens through the model in one pass (matrix times matrix over every token of
  * every item). Each item's sequence must appear once. On error no sequence changes length. */
 int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_err *err);
+
+/* An embedding (Qwen3-Embedding: last-token pooling): ids go through the model in a sequence of
+ * their own, and out[hidden_size] gets the last token's hidden state after the final norm, divided
+ * by its L2 norm. The caller chooses the ids: Qwen3-Embedding's tokenizer appends <|endoftext|> to
+ * every text (qwen3_embed_text does it), and queries carry an instruction ("Instruct: TASK\nQuery:").
+ * One forward pass at a time per model, as qwen3_forward. */
+int qwen3_embed(qwen3_model *m, const int32_t *ids, int n, float *out, qwen3_err *err);
 
 /* ---- tokenizer -------------------------------------------------------------------------------
  * Qwen3's byte-level BPE, exactly as Hugging Face tokenizers computes it for tokenizer.json. */
