@@ -329,13 +329,14 @@ static int chain_less(const uint32_t *base, chain a, chain b) {
     return a.len < b.len;
 }
 
-/* The current state as a canonical key: the partial character, then each stack's element positions
- * head to bottom, the stacks sorted. */
-static int state_key(gr_matcher *m) {
+/* A state as a canonical key in m->key: the partial character and whether the text is complete,
+ * then each stack's element positions head to bottom, the stacks sorted. Two states with the same
+ * key accept the same continuations. heads may point into m->heads (not grown here). */
+static int key_of(gr_matcher *m, const int32_t *heads, int32_t n_heads, const gr_utf8 *u, int acc) {
     int32_t need = 4;
-    for (int32_t h = 0; h < m->n_cur; h++)
-        for (int32_t x = m->cur[h]; x >= 0; x = m->nodes[x].parent) need++;
-    need += m->n_cur;
+    for (int32_t h = 0; h < n_heads; h++)
+        for (int32_t x = heads[h]; x >= 0; x = m->nodes[x].parent) need++;
+    need += n_heads;
     if (need > m->cap_scratch) {
         uint32_t *s = realloc(m->scratch_key, sizeof *s * (size_t)need);
         if (!s) return -1;
@@ -348,32 +349,34 @@ static int state_key(gr_matcher *m) {
         m->key = s;
         m->cap_key = need;
     }
-    chain *ch = malloc(sizeof *ch * (size_t)(m->n_cur ? m->n_cur : 1));
+    chain local[8], *ch = n_heads <= 8 ? local : malloc(sizeof *ch * (size_t)n_heads);
     if (!ch) return -1;
     int32_t w = 0;
-    for (int32_t h = 0; h < m->n_cur; h++) {
+    for (int32_t h = 0; h < n_heads; h++) {
         ch[h].off = w;
-        for (int32_t x = m->cur[h]; x >= 0; x = m->nodes[x].parent) m->scratch_key[w++] = (uint32_t)m->nodes[x].pos;
+        for (int32_t x = heads[h]; x >= 0; x = m->nodes[x].parent) m->scratch_key[w++] = (uint32_t)m->nodes[x].pos;
         ch[h].len = w - ch[h].off;
     }
-    for (int32_t i = 1; i < m->n_cur; i++) /* insertion sort: a handful of stacks */
+    for (int32_t i = 1; i < n_heads; i++) /* insertion sort: a handful of stacks */
         for (int32_t j = i; j > 0 && chain_less(m->scratch_key, ch[j], ch[j - 1]); j--) {
             chain t = ch[j];
             ch[j] = ch[j - 1];
             ch[j - 1] = t;
         }
     int32_t k = 0;
-    m->key[k++] = m->u.cp;
-    m->key[k++] = (uint32_t)m->u.need | (uint32_t)m->u.lo << 8 | (uint32_t)m->u.hi << 16 | (uint32_t)m->u.total << 24;
-    for (int32_t h = 0; h < m->n_cur; h++) {
+    m->key[k++] = u->cp;
+    m->key[k++] = (uint32_t)u->need | (uint32_t)u->lo << 8 | (uint32_t)u->hi << 16 | (uint32_t)u->total << 24 |
+                  (uint32_t)(acc != 0) << 31;
+    for (int32_t h = 0; h < n_heads; h++) {
         memcpy(m->key + k, m->scratch_key + ch[h].off, sizeof *m->key * (size_t)ch[h].len);
         k += ch[h].len;
         m->key[k++] = UINT32_MAX;
     }
-    free(ch);
+    if (ch != local) free(ch);
     m->n_key = k;
     return 0;
 }
+
 
 static uint64_t hash_key(const uint32_t *k, int32_t n) {
     uint64_t h = 1469598103934665603ull;
@@ -381,21 +384,122 @@ static uint64_t hash_key(const uint32_t *k, int32_t n) {
     return h;
 }
 
-/* The walk over the sorted vocabulary (see the file comment). */
+/* The walk over the sorted vocabulary (see the file comment), over a small automaton built as it
+ * goes: the states met are interned by key, and the successor of (state, byte) is computed once and
+ * kept in a table, so most of the vocabulary's bytes cost a table lookup. Interned states keep their
+ * heads and nodes until the walk ends (then the arena is cut back to the current state's). */
+typedef struct wstate {
+    int32_t hoff, hn;  /* heads in m->heads */
+    gr_utf8 u;
+    int acc;
+    uint32_t koff, klen; /* key in the key pool */
+    uint64_t hash;
+} wstate;
+
+typedef struct walker {
+    wstate *st;
+    int32_t n, cap;
+    int32_t *trans;    /* [cap * 256]: -2 unknown, -1 dead, else a state */
+    uint32_t *keys;
+    size_t nkeys, capkeys;
+    int32_t *slot;     /* open addressing on hash: state + 1, 0 empty */
+    int32_t nslot;     /* power of two */
+    int32_t htop;      /* first free entry of m->heads */
+} walker;
+
+static void walker_free(walker *w) {
+    free(w->st);
+    free(w->trans);
+    free(w->keys);
+    free(w->slot);
+}
+
+/* The state of heads[base, base + n) with u, acc: an existing one (the new heads are then dropped)
+ * or a new one. -1 on lack of memory. */
+static int32_t intern(gr_matcher *m, walker *w, int32_t base, int32_t n, const gr_utf8 *u, int acc) {
+    if (key_of(m, m->heads + base, n, u, acc)) return -1;
+    uint64_t h = hash_key(m->key, m->n_key);
+    if (2 * (w->n + 1) > w->nslot) { /* grow and rehash */
+        int32_t ns = w->nslot ? 2 * w->nslot : 64;
+        int32_t *sl = calloc((size_t)ns, sizeof *sl);
+        if (!sl) return -1;
+        for (int32_t i = 0; i < w->n; i++) {
+            uint32_t j = (uint32_t)w->st[i].hash & (uint32_t)(ns - 1);
+            while (sl[j]) j = (j + 1) & (uint32_t)(ns - 1);
+            sl[j] = i + 1;
+        }
+        free(w->slot);
+        w->slot = sl;
+        w->nslot = ns;
+    }
+    uint32_t j = (uint32_t)h & (uint32_t)(w->nslot - 1);
+    for (; w->slot[j]; j = (j + 1) & (uint32_t)(w->nslot - 1)) {
+        const wstate *o = &w->st[w->slot[j] - 1];
+        if (o->hash == h && (int32_t)o->klen == m->n_key && !memcmp(w->keys + o->koff, m->key, sizeof *m->key * (size_t)m->n_key))
+            return w->slot[j] - 1;
+    }
+    if (w->n == w->cap) {
+        int32_t c = w->cap ? 2 * w->cap : 64;
+        wstate *ns = realloc(w->st, sizeof *ns * (size_t)c);
+        if (!ns) return -1;
+        w->st = ns;
+        int32_t *nt = realloc(w->trans, sizeof *nt * (size_t)c * 256);
+        if (!nt) return -1;
+        w->trans = nt;
+        w->cap = c;
+    }
+    if (w->nkeys + (size_t)m->n_key > w->capkeys) {
+        size_t c = w->capkeys ? 2 * w->capkeys : 4096;
+        while (c < w->nkeys + (size_t)m->n_key) c *= 2;
+        uint32_t *nk = realloc(w->keys, sizeof *nk * c);
+        if (!nk) return -1;
+        w->keys = nk;
+        w->capkeys = c;
+    }
+    memcpy(w->keys + w->nkeys, m->key, sizeof *m->key * (size_t)m->n_key);
+    int32_t id = w->n++;
+    w->st[id] = (wstate){base, n, *u, acc, (uint32_t)w->nkeys, (uint32_t)m->n_key, h};
+    w->nkeys += (size_t)m->n_key;
+    for (int k = 0; k < 256; k++) w->trans[(size_t)id * 256 + (size_t)k] = -2;
+    w->slot[j] = id + 1;
+    w->htop = base + n;
+    return id;
+}
+
+/* The successor of state s by byte b: -1 dead, -2 error, else a state. */
+static int32_t next_state(gr_matcher *m, walker *w, int32_t s, unsigned char b) {
+    int32_t t = w->trans[(size_t)s * 256 + b];
+    if (t != -2) return t;
+    int32_t mark_nodes = m->n_nodes, base = w->htop, nn;
+    gr_utf8 u2;
+    int acc;
+    wstate cur = w->st[s];
+    int r = step(m, cur.hoff, cur.hn, &cur.u, b, base, &nn, &u2, &acc);
+    if (r < 0 && m->overflow) { m->overflow = 0; r = 0; } /* too ambiguous a path: treat it as dead */
+    if (r < 0) return -2;
+    if (r == 0) {
+        m->n_nodes = mark_nodes;
+        t = -1;
+    } else {
+        int32_t before = w->n;
+        t = intern(m, w, base, nn, &u2, acc);
+        if (t < 0) return -2;
+        if (w->n == before) m->n_nodes = mark_nodes; /* known already: drop what the step made */
+    }
+    w->trans[(size_t)s * 256 + b] = t;
+    return t;
+}
+
 static int walk(gr_matcher *m, uint64_t *bits) {
     const gr_vocab *v = m->v;
-    int D = v->max_len + 1;
-    int32_t *hoff = malloc(sizeof *hoff * (size_t)D * 3);
-    gr_utf8 *us = malloc(sizeof *us * (size_t)D);
-    if (!hoff || !us) { free(hoff); free(us); return -1; }
-    int32_t *hn = hoff + D, *amark = hoff + 2 * D;
-    if (grow_heads(m, m->n_cur)) { free(hoff); free(us); return -1; }
+    walker w = {0};
+    int32_t *sid = malloc(sizeof *sid * (size_t)(v->max_len + 1));
+    int rc = 0;
+    if (!sid || grow_heads(m, m->n_cur)) { free(sid); return -1; }
     if (m->n_cur) memcpy(m->heads, m->cur, sizeof *m->cur * (size_t)m->n_cur);
-    hoff[0] = 0;
-    hn[0] = m->n_cur;
-    us[0] = m->u;
-    amark[0] = m->n_base;
-    int computed = 0, dead_at = 1 << 30, rc = 0;
+    w.htop = m->n_cur;
+    if ((sid[0] = intern(m, &w, 0, m->n_cur, &m->u, m->accept)) < 0) rc = -1;
+    int computed = 0, dead_at = 1 << 30;
     for (int i = 0; i < v->n && !rc; i++) {
         int L = v->lcp[i], n = (int)v->len[i];
         if (L >= dead_at) continue;
@@ -403,34 +507,26 @@ static int walk(gr_matcher *m, uint64_t *bits) {
         dead_at = 1 << 30;
         const unsigned char *b = v->bytes[i];
         for (int d = computed; d < n; d++) {
-            m->n_nodes = amark[d];
-            int32_t base = hoff[d] + hn[d], nn;
-            int acc;
-            int r = step(m, hoff[d], hn[d], &us[d], b[d], base, &nn, &us[d + 1], &acc);
-            if (r < 0) {
-                if (m->overflow) { m->overflow = 0; r = 0; } /* too ambiguous a path: treat it as dead */
-                else { rc = -1; break; }
-            }
-            if (r == 0) {
+            int32_t t = next_state(m, &w, sid[d], b[d]);
+            if (t == -2) { rc = -1; break; }
+            if (t == -1) {
                 dead_at = d + 1;
                 computed = d;
                 break;
             }
-            hoff[d + 1] = base;
-            hn[d + 1] = nn;
-            amark[d + 1] = m->n_nodes;
+            sid[d + 1] = t;
             computed = d + 1;
         }
         if (dead_at == 1 << 30 && !rc) bits[v->ids[i] >> 6] |= 1ull << (v->ids[i] & 63);
     }
     m->n_nodes = m->n_base;
-    free(hoff);
-    free(us);
+    free(sid);
+    walker_free(&w);
     return rc;
 }
 
 const uint64_t *gr_mask(gr_matcher *m) {
-    if (state_key(m)) return NULL;
+    if (key_of(m, m->cur, m->n_cur, &m->u, 0)) return NULL;
     uint64_t h = hash_key(m->key, m->n_key);
     size_t words = ((size_t)m->v->n_ids + 63) / 64;
     m->tick++;
@@ -450,12 +546,13 @@ const uint64_t *gr_mask(gr_matcher *m) {
     if (!key) return NULL;
     c->key = key;
     memset(c->bits, 0, sizeof *c->bits * words);
+    int32_t nk = m->n_key;
+    if (nk) memcpy(c->key, m->key, sizeof *c->key * (size_t)nk); /* before the walk reuses m->key */
     c->hash = 0;
     c->n_key = 0;
     c->used = m->tick;
     if (walk(m, c->bits)) return NULL;
-    if (m->n_key) memcpy(c->key, m->key, sizeof *c->key * (size_t)m->n_key);
-    c->n_key = m->n_key;
+    c->n_key = nk;
     c->hash = h;
     return c->bits;
 }
