@@ -255,17 +255,31 @@ static void mm_worker(void *ctx, int ith, int nth) {
     }
 }
 
-void k_matmul_act(qpool *p, const kmat *W, kact *a, float *Y) {
+/* The path of a product with W over a's tokens, and its derived input made (PATH_F32 when memory for
+ * the others is lacking); scratch_each: the GEMM's per-thread panel bytes. */
+static int choose_path(qpool *p, const kmat *W, kact *a, size_t *scratch_each) {
     k_init();
-    mm_job j = {W, a, Y, PATH_F32, 0};
     int quant = kq_is_quant(W->type);
     int gemm_ok = k_has_bf16() && a->n >= a->gemm_min && W->cols % 2 == 0;
+    *scratch_each = 0;
     if (gemm_ok && (quant || (W->type == QWEN3_BF16 && !a->exact))) {
-        j.scratch_each = (k_gemm_bf16_scratch(W->cols) + 63) & ~(size_t)63;
-        if (!ensure_bf16(p, a) && !grow(&a->scratch, &a->scratch_cap, j.scratch_each * (size_t)qpool_size(p)))
-            j.path = PATH_GEMM;
+        *scratch_each = (k_gemm_bf16_scratch(W->cols) + 63) & ~(size_t)63;
+        if (!ensure_bf16(p, a) && !grow(&a->scratch, &a->scratch_cap, *scratch_each * (size_t)qpool_size(p)))
+            return PATH_GEMM;
     }
-    if (j.path == PATH_F32 && quant && !ensure_a8(p, a, kq_type(W->type)->act)) j.path = PATH_INT;
+    if (quant && !ensure_a8(p, a, kq_type(W->type)->act)) return PATH_INT;
+    return PATH_F32;
+}
+
+int k_act_prepare(qpool *p, const kmat *W, kact *a) {
+    size_t se;
+    int path = choose_path(p, W, a, &se);
+    return path == PATH_F32 && kq_is_quant(W->type) ? -1 : 0;
+}
+
+void k_matmul_act(qpool *p, const kmat *W, kact *a, float *Y) {
+    mm_job j = {W, a, Y, PATH_F32, 0};
+    j.path = choose_path(p, W, a, &j.scratch_each);
     qpool_run(p, mm_worker, &j);
 }
 

@@ -86,6 +86,9 @@ void kact_free(kact *a);
 void kact_set(kact *a, const float *x, int n, int64_t cols);
 /* Y[t][r] for the activations of a; split over the pool's threads by rows. */
 void k_matmul_act(qpool *p, const kmat *W, kact *a, float *Y);
+/* Makes the derived form of a that a product with W needs (k_matmul_act does it on first use; this
+ * lets a profiler time it apart). 0, or -1 without memory (the product then falls back). */
+int k_act_prepare(qpool *p, const kmat *W, kact *a);
 
 /* Exact float32 product (a one-off kact with exact set). */
 void k_matmul(qpool *p, const kmat *W, const float *X, int n, float *Y);
