@@ -107,6 +107,10 @@ static void rows_worker(void *ctx, int ith, int nth) {
 }
 
 static void for_each_token(run *r, row_fn fn) {
+    if (r->T <= K_INLINE_TOKENS) { /* decode: a hand-off would cost more than the work */
+        for (int t = 0; t < r->T; t++) fn(r, t);
+        return;
+    }
     rows_job j = {r, fn, r->T};
     qpool_run(r->m->pool, rows_worker, &j);
 }
@@ -205,6 +209,18 @@ static void product(run *r, prof_op op, const kmat *W, kact *a, float *Y) {
     prof_add(r->m, op, t0);
 }
 
+/* products over the same input in one dispatch (k_matmul_act_multi), timed as op */
+static void products(run *r, prof_op op, const kmat *const *W, float *const *Y, int nw) {
+    double t0 = prof_clock(r->m);
+    if (r->m->prof && !r->act.have_a8 && !r->act.have_bf16) {
+        k_act_prepare(r->m->pool, W[0], &r->act);
+        prof_add(r->m, PROF_ACT, t0);
+        t0 = prof_clock(r->m);
+    }
+    k_matmul_act_multi(r->m->pool, W, Y, nw, &r->act);
+    prof_add(r->m, op, t0);
+}
+
 static void matmul(run *r, prof_op op, const kmat *W, const float *X, int n, float *Y) {
     kact_set(&r->act, X, n, W->cols);
     product(r, op, W, &r->act, Y);
@@ -256,10 +272,10 @@ static void attention(run *r, const int *keep, int n_keep) {
     const layer_weights *L = &r->m->layers[r->layer];
     qpool *p = r->m->pool;
     timed_tokens(r, PROF_NORM, attn_norm_row);
-    kact_set(&r->act, r->a, r->T, L->wq.cols); /* one input, three products */
-    product(r, PROF_WQ, &L->wq, &r->act, r->q);
-    product(r, PROF_WK, &L->wk, &r->act, r->k);
-    product(r, PROF_WV, &L->wv, &r->act, r->v);
+    kact_set(&r->act, r->a, r->T, L->wq.cols); /* one input, three products, one dispatch */
+    const kmat *W[3] = {&L->wq, &L->wk, &L->wv};
+    float *Y[3] = {r->q, r->k, r->v};
+    products(r, PROF_QKV, W, Y, 3);
     timed_tokens(r, PROF_QK_ROPE, qk_rope_store_row);
     if (keep) keep_rows(r, keep, n_keep); /* last layer: the cache is complete, the rest is per token */
     if (r->T == 0) return;
@@ -278,8 +294,9 @@ static void silu_mul_row(run *r, int t) {
 static void dense_mlp(run *r) {
     const layer_weights *L = &r->m->layers[r->layer];
     kact_set(&r->act, r->a, r->T, L->gate.cols);
-    product(r, PROF_GATE, &L->gate, &r->act, r->g);
-    product(r, PROF_UP, &L->up, &r->act, r->u);
+    const kmat *W[2] = {&L->gate, &L->up};
+    float *Y[2] = {r->g, r->u};
+    products(r, PROF_GATE_UP, W, Y, 2);
     timed_tokens(r, PROF_SILU, silu_mul_row);
     matmul(r, PROF_DOWN, &L->down, r->g, r->T, r->y);
     residual(r);

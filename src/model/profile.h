@@ -11,12 +11,12 @@ typedef enum {
     PROF_SETUP,      /* checks, buffers, embedding rows, RoPE tables */
     PROF_NORM,       /* input / post-attention / final RMSNorm */
     PROF_ACT,        /* activations quantized (int8) or packed for the products */
-    PROF_WQ, PROF_WK, PROF_WV,
+    PROF_QKV,        /* q, k and v projections (one dispatch) */
     PROF_QK_ROPE,    /* QK-Norm, RoPE, cache write */
     PROF_ATTN,       /* attention over the cache */
     PROF_WO,
     PROF_RESIDUAL,   /* residual adds */
-    PROF_GATE, PROF_UP,
+    PROF_GATE_UP,    /* gate and up projections (one dispatch) */
     PROF_SILU,
     PROF_DOWN,
     PROF_ROUTER,     /* MoE router product */
@@ -36,8 +36,8 @@ typedef struct model_profile {
 
 static const char *const prof_names[PROF_N] = {
     "setup (checks, buffers, embedding, RoPE tables)", "RMSNorm (input, post-attention, final)",
-    "activations to int8 / packed", "q projection", "k projection", "v projection", "QK-Norm + RoPE + cache write",
-    "attention", "o projection", "residual adds", "gate projection", "up projection", "SiLU * up",
+    "activations to int8 / packed", "q, k, v projections", "QK-Norm + RoPE + cache write",
+    "attention", "o projection", "residual adds", "gate, up projections", "SiLU * up",
     "down projection", "MoE router", "MoE routing (softmax, top-k, grouping)", "MoE experts (gate, up, SiLU, down)",
     "MoE combine", "LM head",
 };

@@ -5,9 +5,10 @@
 #   profile_json_<m>       --json carries profile.prefill and profile.decode
 #   profile_sums_<m>       the steps + sampling + other add up to the pass's time (within 2%), and no
 #                          step is negative ("other" is the pass minus the timed steps)
-#   profile_calls_<m>      per decode pass: one call of each projection per layer (dense: q, k, v, o,
-#                          gate, up, down; MoE: router and experts instead of gate/up/down), one LM
-#                          head, one sampling; hand-offs counted
+#   profile_calls_<m>      per decode pass: one call of each product per layer (dense: q/k/v together,
+#                          o, gate/up together, down; MoE: router and experts instead of gate/up and
+#                          down), one LM head, one sampling; hand-offs counted, and at most 6 per
+#                          layer + 2 (dense: q/k/v, attention, o, gate/up, down, and the LM head)
 #   profile_text_<m>       the table names the LM head and the thread hand-offs
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -42,11 +43,12 @@ for name, p in (("prefill", pre), ("decode", dec)):
     if neg: bad.append("%s: negative steps %s" % (name, neg))
 print(("FAIL profile_sums_%s: %s" % (m, "; ".join(bad))) if bad else "PASS profile_sums_%s" % m)
 s, L = dec["steps"], 3
-want = {"q projection": L, "k projection": L, "v projection": L, "o projection": L, "LM head": 1, "sampling": 1}
-if m == "dense": want.update({"gate projection": L, "up projection": L, "down projection": L})
+want = {"q, k, v projections": L, "o projection": L, "LM head": 1, "sampling": 1}
+if m == "dense": want.update({"gate, up projections": L, "down projection": L})
 else: want.update({"MoE router": L, "MoE experts (gate, up, SiLU, down)": L})
 bad = ["%s: %s calls, want %s" % (k, s.get(k, [0, 0])[1], v) for k, v in want.items() if abs(s.get(k, [0, 0])[1] - v) > 1e-9]
 if dec["handoffs_per_pass"] <= 0: bad.append("no hand-offs counted on 2 threads")
+if m == "dense" and dec["handoffs_per_pass"] > 6 * L + 2: bad.append("%.0f hand-offs per decode step" % dec["handoffs_per_pass"])
 print(("FAIL profile_calls_%s: %s" % (m, "; ".join(bad))) if bad else "PASS profile_calls_%s" % m)
 PYEOF
     "$QWEN3" bench "$M" -p 12 -n 3 -t 2 --profile "${peaks[@]}" >"$T/$m.txt" 2>&1
