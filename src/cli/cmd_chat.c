@@ -274,6 +274,8 @@ static int answer(session *s) {
     p.draft = s->draft;
     p.draft_seq = s->draft_seq;
     p.draft_n = s->draft_n;
+    p.grammar = s->go->grammar;
+    p.grammar_think = think_mode && !p.in_think;
     t.show = 1;
     t.parse = 1;
     t.in_think = p.in_think;
