@@ -27,6 +27,7 @@ checked() {
 #   and $port. Returns 1, with the server stopped, when it did not start (the caller names the FAIL).
 start_server() {
     local log=$1; shift
+    : >"$log" # emptied first: the loop below must not read an earlier run's port from it
     "$QWEN3" serve "$@" --port 0 2>"$log" &
     srv=$!
     port=""

@@ -117,6 +117,7 @@ fi
 serve_answer() { # OUT LAUNCH...
     local out=$1; shift
     local log="$T/serve.$(basename "$out").err"
+    : >"$log" # an earlier run's port must not be read
     "$@" serve "$T/dense" -t 1 --ctx 512 --port 0 2>"$log" &
     local sp=$! port=""
     for _ in $(seq 1 200); do

@@ -108,7 +108,7 @@ EOF
 # the server: the same two concurrent requests without and with the draft
 serve_answers() { # OUT FLAGS...
     local out=$1; shift
-    if ! start_server "$T/serve.err" "$T/t4" -t 1 --ctx 512 --parallel 2 "$@"; then
+    if ! start_server "$T/serve.$(basename "$out").err" "$T/t4" -t 1 --ctx 512 --parallel 2 "$@"; then
         echo "server did not start: $(tail -n 2 "$T/serve.err")" >"$out"; return
     fi
     PORT=$port timeout 120 "$PY" - >"$out" 2>&1 <<'EOF'
@@ -138,7 +138,8 @@ import json, sys
 try:
     a, b = (json.loads(open(f).read().strip().splitlines()[-1]) for f in sys.argv[1:3])
 except Exception as e:
-    print("FAIL serve_same_answers: %r: %s" % (e, open(sys.argv[2]).read()[-300:]))
+    print("FAIL serve_same_answers: %r: without the draft: %s | with: %s" % (e, open(sys.argv[1]).read()[-300:],
+                                                                           open(sys.argv[2]).read()[-300:]))
     print("FAIL serve_metrics_drafts: no answers")
     sys.exit(0)
 ok = a["answers"] == b["answers"] and all(x and len(x[1]) == 24 for x in a["answers"])
