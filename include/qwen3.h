@@ -488,7 +488,8 @@ typedef struct qwen3_gen_params {
     int grammar_think;            /* with grammar: the first token may be <think> (thinking mode) */
 } qwen3_gen_params;
 
-#define QWEN3_DRAFT_N 6    /* the default number of drafted tokens per step */
+#define QWEN3_DRAFT_N 7    /* the default number of drafted tokens per step: with the pending token the
+                              verify pass has 8, the fewest the quantized kernels take as one GEMM */
 #define QWEN3_MAX_DRAFT 32
 
 /* A token's log-probability under the model: the log-softmax of the raw logits at its position (as

@@ -10,7 +10,7 @@ const char CLI_DRAFT_FLAGS[] =
     "  --draft MODEL         speculative decoding: MODEL (a smaller model with the same tokenizer)\n"
     "                        drafts tokens that this model verifies in one pass; greedy output is\n"
     "                        unchanged, sampled output keeps this model's distribution\n"
-    "  --draft-n K           tokens drafted per step (default 6, at most 32)\n";
+    "  --draft-n K           tokens drafted per step (default 7, at most 32)\n";
 
 int cli_draft_flag(int argc, char **argv, int *i, cli_draft_opts *d) {
     const char *a = argv[*i];
