@@ -2,7 +2,8 @@
 # structured.sh - constrained decoding end to end, on a random-weight checkpoint (the model is noise,
 # so the grammar does all the work), every answer checked by an independent validator (Debian's
 # python3-jsonschema; Python's re for GBNF grammars that are regular):
-#   schema_valid_*        /v1/chat/completions with response_format json_schema: for each schema and
+#   schema_valid_*        /v1/chat/completions with response_format json_schema: for each schema (a
+#                         Pydantic-style one with $defs / $ref among them) and
 #                         seed (greedy and sampled, non-thinking), the answer finishes "stop" and its
 #                         content parses and validates against the schema
 #   json_object           response_format json_object: the content parses to an object
@@ -22,7 +23,7 @@ mkdir -p "$T"
 if ! "$PY" -c "import jsonschema" 2>/dev/null; then
     expect 1; echo "SKIP structured: python3-jsonschema is not installed (scripts/setup.sh installs it)"; exit 0
 fi
-expect 20
+expect 21
 M="$T/tiny"
 if [ ! -f "$M/model.safetensors" ]; then
     "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$M" --preset tiny --vocab 151936 -q --seed 5 2>"$T/gen.err" \
@@ -77,6 +78,10 @@ SCHEMAS = {
     "strings": {"type": "object", "properties": {"s": {"type": S, "minLength": 2, "maxLength": 6}, "t": {"type": S, "maxLength": 0}},
                 "required": ["s", "t"], "additionalProperties": False},
     "scalar_number": {"type": "number"},
+    "refs": {"$defs": {"Tag": {"enum": ["x", "y"]}, "Item": {"title": "Item", "type": "object", "additionalProperties": False,
+             "properties": {"id": {"type": "integer"}, "tag": {"$ref": "#/$defs/Tag"}}, "required": ["id", "tag"]}},
+             "type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/$defs/Item"}, "maxItems": 2}},
+             "required": ["items"]},
 }
 runs = []
 for name, schema in SCHEMAS.items():
