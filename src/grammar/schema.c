@@ -394,7 +394,9 @@ static int gen_as(out *o, const json_t *s, const char *path, int depth, int me) 
     return me;
 }
 
-char *gr_schema_to_gbnf(const char *schema, size_t len, qwen3_err *e) {
+char *gr_schema_to_gbnf(const char *schema, size_t len, qwen3_err *e) { return gr_schema_to_gbnf_in(schema, len, NULL, NULL, e); }
+
+char *gr_schema_to_gbnf_in(const char *schema, size_t len, const char *before, const char *after, qwen3_err *e) {
     json_error_t je;
     json_t *s = json_loadb(schema, len, JSON_DECODE_ANY, &je);
     if (!s) {
@@ -408,7 +410,14 @@ char *gr_schema_to_gbnf(const char *schema, size_t len, qwen3_err *e) {
     int r = o.refs ? gen(&o, s, "", 0) : (o.fail = 1, -1);
     json_decref(o.refs);
     json_decref(s);
-    if (r >= 0) put(&o, "root ::= ws s%d ws\n" COMMON_GBNF, r);
+    if (r >= 0 && !before) put(&o, "root ::= ws s%d ws\n" COMMON_GBNF, r);
+    if (r >= 0 && before) { /* the JSON text between two literal texts, no space around it */
+        put(&o, "root ::= ");
+        put_literal(&o, before, strlen(before));
+        put(&o, " s%d ", r);
+        put_literal(&o, after, strlen(after));
+        put(&o, "\n" COMMON_GBNF);
+    }
     if (r < 0 || o.fail) {
         if (o.fail && !o.refused) qerr(e, "json_schema: out of memory");
         free(o.s);
