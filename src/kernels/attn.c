@@ -13,6 +13,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "kernels/quant_ggml.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -25,7 +26,27 @@ __attribute__((target("avx512f,f16c"))) static void store_f16_avx512(uint16_t *h
 }
 #endif
 
+/* One row into Q4_0 blocks as ggml's reference quantizer rounds them: the value of largest magnitude
+ * maps to -8 (d = that value / -8), q = x/d + 8 rounded, clamped to 0..15. No search: the cache is
+ * written once per token and layer, so this must cost about what an F16 store does. */
+static void store_q4_0(kq4_0_block *b, const float *x, int D) {
+    for (int i0 = 0; i0 < D; i0 += 32, b++) {
+        float amax = 0.0f, max = 0.0f;
+        for (int i = 0; i < 32; i++)
+            if (fabsf(x[i0 + i]) > amax) { amax = fabsf(x[i0 + i]); max = x[i0 + i]; }
+        float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        b->d = k_f32_to_f16(d);
+        for (int i = 0; i < 16; i++) {
+            int lo = (int)(x[i0 + i] * id + 8.5f), hi = (int)(x[i0 + 16 + i] * id + 8.5f);
+            lo = lo > 15 ? 15 : lo < 0 ? 0 : lo;
+            hi = hi > 15 ? 15 : hi < 0 ? 0 : hi;
+            b->qs[i] = (uint8_t)(lo | hi << 4);
+        }
+    }
+}
+
 void k_store_row(qwen3_dtype kv, void *dst, const float *src, int D) {
+    if (kv == QWEN3_Q4_0) { store_q4_0(dst, src, D); return; }
 #if defined(__x86_64__)
     if (kv == QWEN3_F16 && k_active_isa() == K_ISA_AVX512) { store_f16_avx512(dst, src, D); return; }
 #endif
@@ -43,6 +64,11 @@ void k_store_row(qwen3_dtype kv, void *dst, const float *src, int D) {
 }
 
 static inline float kv_get(qwen3_dtype kv, const void *base, size_t i) {
+    if (kv == QWEN3_Q4_0) {
+        const kq4_0_block *b = (const kq4_0_block *)base + i / 32;
+        int e = (int)(i % 32), q = e < 16 ? b->qs[e] & 15 : b->qs[e - 16] >> 4;
+        return k_f16_to_f32(b->d) * (float)(q - 8);
+    }
     if (kv == QWEN3_Q8_0) {
         const kq8_0_block *b = (const kq8_0_block *)base + i / KQ8_0_BLOCK;
         return k_f16_to_f32(b->d) * (float)b->q[i % KQ8_0_BLOCK];
@@ -54,6 +80,7 @@ static inline float kv_get(qwen3_dtype kv, const void *base, size_t i) {
 
 size_t k_kv_row_bytes(qwen3_dtype kv, size_t n) {
     if (kv == QWEN3_Q8_0) return n / KQ8_0_BLOCK * sizeof(kq8_0_block);
+    if (kv == QWEN3_Q4_0) return n / 32 * sizeof(kq4_0_block);
     return n * (kv == QWEN3_F32 ? 4 : 2);
 }
 
@@ -116,8 +143,16 @@ TGT static inline __m512 exp512(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-/* d is a multiple of 16, so a Q8_0 load stays inside one block of 32 */
+/* d is a multiple of 16, so a Q8_0 load stays inside one block of 32, and a Q4_0 load is one nibble
+ * half of a block (elements 0-15 are the low nibbles of qs, 16-31 the high ones) */
 TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask16 m) {
+    if (kv == QWEN3_Q4_0) {
+        const kq4_0_block *b = (const kq4_0_block *)row + d / 32;
+        __m128i q = _mm_maskz_loadu_epi8(m, b->qs);
+        if (d % 32) q = _mm_srli_epi16(q, 4);
+        q = _mm_sub_epi8(_mm_and_si128(q, _mm_set1_epi8(15)), _mm_set1_epi8(8));
+        return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(k_f16_to_f32(b->d)));
+    }
     if (kv == QWEN3_Q8_0) {
         const kq8_0_block *b = (const kq8_0_block *)row + d / KQ8_0_BLOCK;
         __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, b->q + d % KQ8_0_BLOCK)));
@@ -312,7 +347,7 @@ TGT static void attn_rows_any(const float *const *q, float *const *out, const in
 
 void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V, qwen3_dtype kv,
                  size_t stride, int D, float scale) {
-    if (k_active_isa() != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 || (kv == QWEN3_Q8_0 && D % 32))
+    if (k_active_isa() != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32))
         for (int r = 0; r < M; r++) k_attn_head(q[r], K, V, kv, stride, n[r], D, scale, out[r]);
     else if (D == 128) attn_rows_d128(q, out, n, M, K, V, kv, stride, scale);
     else attn_rows_any(q, out, n, M, K, V, kv, stride, D, scale);
@@ -321,7 +356,7 @@ void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, 
 void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D, float scale,
                  float *out) {
     if (k_active_isa() == K_ISA_AVX2) k_attn_head_avx2(q, K, V, kv, stride, n, D, scale, out);
-    else if (k_active_isa() != K_ISA_AVX512 || D > 256 || (kv == QWEN3_Q8_0 && D % 32)) k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
+    else if (k_active_isa() != K_ISA_AVX512 || D > 256 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32)) k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
     else if (D == 128) attn_d128(q, K, V, kv, stride, n, scale, out);
     else attn_any(q, K, V, kv, stride, n, D, scale, out);
 }
