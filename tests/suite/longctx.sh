@@ -17,9 +17,11 @@
 #   refused; a prompt longer than --ctx is refused naming both lengths.
 # - `qwen3 info --ctx 131072 --rope-scaling yarn:4` prints the cache size of each type, computed
 #   here from the config (layers x kv_heads x 2 x bytes per head_dim row).
+# - `qwen3 bench -d` runs with both ways of caching the depth and reports what it held.
+# - a config.json with dual_chunk_attention_config (not implemented) is refused naming the field.
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 14
+expect 15
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
@@ -118,3 +120,10 @@ ok = ok and all(0.6 < r["kv_resident_mib"] < 0.7 + 0.5 for r in rows[1:])
 print(("PASS bench-depth (%s)" if ok else "FAIL bench-depth: %s") % [(d, f, r["kv_resident_mib"]) for (d, f), r in zip(got, rows)])
 PYEOF
 else echo "FAIL bench-depth: $(tail -n 1 "$TMP/err")"; fi
+
+# Dual Chunk Attention is not implemented: a config.json asking for it is refused naming the field
+mkdir -p "$TMP/dca" && cp "$TMP/p40/model.safetensors" "$TMP/dca/" &&
+"$PY" -c 'import json,sys; c=json.load(open(sys.argv[1])); c["dual_chunk_attention_config"]={"chunk_size":262144,"local_size":8192,"original_max_position_embeddings":262144}; json.dump(c,open(sys.argv[2],"w"))' "$TMP/p40/config.json" "$TMP/dca/config.json"
+if "$QWEN3" info "$TMP/dca" >/dev/null 2>"$TMP/err"; then echo "FAIL refuse-dca: a dual_chunk_attention_config was accepted"
+elif grep -q 'dual_chunk_attention_config' "$TMP/err"; then echo "PASS refuse-dca"
+else echo "FAIL refuse-dca: unclear message: $(tail -n 1 "$TMP/err")"; fi

@@ -338,8 +338,10 @@ static void test_attention(void) {
 }
 
 /* The blocked kernel (k_attn_rows) against its twin of single rows: 13 rows with causal lengths
- * around block edges, D a multiple of 16 (SIMD) and not (fallback); and each row alone must give
- * the same bits as within the tile (a lane's arithmetic ignores the other lanes). */
+ * around block edges, D a multiple of 16 (SIMD) and not (fallback); and each row alone, or in a
+ * group of 2, 3 or 6 rows (decode's GQA groups: one token's query heads of one kv head), must give
+ * the same bits as within the 13-row tile (a prefill's rows): invariance between prefill and decode
+ * rests on it. */
 static void test_attention_rows(void) {
     const int Ds[] = {32, 40, 128};
     const qwen3_dtype kvs[] = {QWEN3_F32, QWEN3_F16, QWEN3_BF16, QWEN3_Q8_0, QWEN3_Q4_0};
@@ -380,6 +382,16 @@ static void test_attention_rows(void) {
                     guards &= guard_ok(o1[r], D) && guard_ok(o2[r], D);
                     k_attn_rows(&q[r], &o3, &n[r], 1, K, V, kv, D, D, scale);
                     same &= !memcmp(o3, o2[r], sizeof(float) * D);
+                }
+                /* groups of 2, 3 and 6 rows: the same bits as in the 13-row tile */
+                for (int g = 2; g <= 6; g += g == 3 ? 3 : 1) {
+                    float *og[6];
+                    for (int r = 0; r < g; r++) og[r] = alloc_out(D);
+                    k_attn_rows(&q[7 - g], og, &n[7 - g], g, K, V, kv, D, D, scale);
+                    for (int r = 0; r < g; r++) {
+                        same &= !memcmp(og[r], o2[7 - g + r], sizeof(float) * D);
+                        free(og[r]);
+                    }
                 }
                 char name[96];
                 snprintf(name, sizeof name, "attn-rows-%s-D%d-n%d", qwen3_dtype_name(kv), D, nmax);
