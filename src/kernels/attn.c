@@ -241,7 +241,7 @@ TGT static inline __attribute__((always_inline)) void widen_rows(qwen3_dtype kv,
 
 /* out0/out1 = out * c + sum_j P[j*16] V_j over nb positions, for two rows of D = 128 */
 TGT static inline __attribute__((always_inline)) void pv_2rows_d128(float *o0, float *o1, float c0, float c1,
-                                                                    const float *P, const float *Vf, int nb) {
+                                                                    const float *P, int ps, const float *Vf, int nb) {
 #define LD(ch) __m512 a##ch = _mm512_mul_ps(_mm512_loadu_ps(o0 + 16 * ch), w0), b##ch = _mm512_mul_ps(_mm512_loadu_ps(o1 + 16 * ch), w1)
 #define FM(ch) do { __m512 v = _mm512_load_ps(vj + 16 * ch); a##ch = _mm512_fmadd_ps(w0, v, a##ch); b##ch = _mm512_fmadd_ps(w1, v, b##ch); } while (0)
 #define ST(ch) do { _mm512_storeu_ps(o0 + 16 * ch, a##ch); _mm512_storeu_ps(o1 + 16 * ch, b##ch); } while (0)
@@ -249,8 +249,8 @@ TGT static inline __attribute__((always_inline)) void pv_2rows_d128(float *o0, f
     LD(0); LD(1); LD(2); LD(3); LD(4); LD(5); LD(6); LD(7);
     for (int j = 0; j < nb; j++) {
         const float *vj = Vf + j * 128;
-        w0 = _mm512_set1_ps(P[j * 16]);
-        w1 = _mm512_set1_ps(P[j * 16 + 1]);
+        w0 = _mm512_set1_ps(P[j * ps]);
+        w1 = _mm512_set1_ps(P[j * ps + 1]);
         FM(0); FM(1); FM(2); FM(3); FM(4); FM(5); FM(6); FM(7);
     }
     ST(0); ST(1); ST(2); ST(3); ST(4); ST(5); ST(6); ST(7);
@@ -316,7 +316,7 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
         _mm512_store_ps(cs, c);
         int r = 0;
         if (NC == 8) /* D = 128: two rows at a time in 16 named accumulators (an array would live in memory) */
-            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, Vf, nb);
+            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, 16, Vf, nb);
         for (; r < M; r++) {
             __m512 acc[16], cr = _mm512_set1_ps(cs[r]);
             for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), cr);
@@ -335,6 +335,112 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
     }
 }
 
+/* ---- the same kernel on 8 lanes (__m256) for up to 8 rows: decode's GQA groups are 2-8 query
+ * heads, and a 16-lane tile would spend most of its score multiply-adds on idle lanes. Each lane
+ * does exactly the operations of a lane of attn_rows_avx512 (the same fmadd chain over d, the same
+ * exp polynomial, max, masks and sums, in the same order), so a row gets the same bits from either
+ * (tests/unit/test_kernels.c: rows alone and in groups of 2, 3, 6 against the 13-row tile). Where
+ * 256-bit FMAs issue twice as often as 512-bit ones (AMD Zen 4), the scores cost half. */
+TGT static inline __m256 exp256(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    __m256 n = _mm256_roundscale_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    return _mm256_scalef_ps(p, n);
+}
+
+TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const float *const *q, float *const *out,
+                                                                        const int *n, int M, const void *K, const void *V,
+                                                                        qwen3_dtype kv, size_t stride, int D, float scale,
+                                                                        int NC) {
+    float Qt[ATT_MAXD * 8] __attribute__((aligned(64)));   /* [d][row], scaled */
+    float Kf[16 * ATT_MAXD] __attribute__((aligned(64)));  /* [position][d] */
+    float Vf[16 * ATT_MAXD] __attribute__((aligned(64)));
+    float P[16 * 8] __attribute__((aligned(64)));          /* [position][row] */
+    float cs[8] __attribute__((aligned(32)));
+    int nr[8] __attribute__((aligned(32)));
+    int nmax = 0, nmin = 1 << 30;
+    for (int r = 0; r < 8; r++) {
+        int rr = r < M ? r : 0;
+        nr[r] = n[rr];
+        for (int d = 0; d < D; d++) Qt[d * 8 + r] = q[rr][d] * scale;
+        nmax = nr[r] > nmax ? nr[r] : nmax;
+        nmin = nr[r] < nmin ? nr[r] : nmin;
+    }
+    for (int r = 0; r < M; r++)
+        for (int c = 0; c < NC; c++) _mm512_storeu_ps(out[r] + 16 * c, _mm512_setzero_ps());
+    const __m256i nv = _mm256_load_si256((const __m256i *)nr);
+    const size_t rb = k_kv_row_bytes(kv, stride);
+    __m256 m = _mm256_set1_ps(-INFINITY), l = _mm256_setzero_ps();
+    for (int p0 = 0; p0 < nmax; p0 += 16) {
+        int nb = nmax - p0 < 16 ? nmax - p0 : 16;
+        widen_rows(kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nb, D, Kf);
+        widen_rows(kv, (const uint8_t *)V + (size_t)p0 * rb, rb, nb, D, Vf);
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
+               s10 = s0, s11 = s0, s12 = s0, s13 = s0, s14 = s0, s15 = s0;
+#define SK8(j) s##j = _mm256_fmadd_ps(qd, _mm256_set1_ps(Kf[(j) * D + d]), s##j)
+        for (int d = 0; d < D; d++) {
+            __m256 qd = _mm256_load_ps(Qt + d * 8);
+            SK8(0); SK8(1); SK8(2); SK8(3); SK8(4); SK8(5); SK8(6); SK8(7);
+            SK8(8); SK8(9); SK8(10); SK8(11); SK8(12); SK8(13); SK8(14); SK8(15);
+        }
+#undef SK8
+        __m256 sv[16] = {s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15};
+        if (p0 + 16 > nmin)
+            for (int j = 0; j < 16; j++)
+                sv[j] = _mm256_mask_mov_ps(_mm256_set1_ps(-INFINITY), _mm256_cmpgt_epi32_mask(nv, _mm256_set1_epi32(p0 + j)),
+                                           sv[j]);
+        __m256 bm = sv[0];
+        for (int j = 1; j < 16; j++) bm = _mm256_max_ps(bm, sv[j]);
+        __m256 mn = _mm256_max_ps(m, bm);
+        __m256 c = exp256(_mm256_sub_ps(m, mn));
+        l = _mm256_mul_ps(l, c);
+        m = mn;
+        for (int j = 0; j < 16; j++) {
+            __m256 e = exp256(_mm256_sub_ps(sv[j], mn));
+            e = _mm256_mask_mov_ps(_mm256_setzero_ps(), _mm256_cmp_ps_mask(sv[j], _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ), e);
+            l = _mm256_add_ps(l, e);
+            _mm256_store_ps(P + j * 8, e);
+        }
+        _mm256_store_ps(cs, c);
+        int r = 0;
+        if (NC == 8)
+            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, 8, Vf, nb);
+        for (; r < M; r++) {
+            __m512 acc[16], cr = _mm512_set1_ps(cs[r]);
+            for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), cr);
+            for (int j = 0; j < nb; j++) {
+                __m512 w = _mm512_set1_ps(P[j * 8 + r]);
+                for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_fmadd_ps(w, _mm512_load_ps(Vf + j * D + 16 * ch), acc[ch]);
+            }
+            for (int ch = 0; ch < NC; ch++) _mm512_storeu_ps(out[r] + 16 * ch, acc[ch]);
+        }
+    }
+    float ls[8] __attribute__((aligned(32)));
+    _mm256_store_ps(ls, l);
+    for (int r = 0; r < M; r++) {
+        __m512 inv = _mm512_set1_ps(1.0f / ls[r]);
+        for (int ch = 0; ch < NC; ch++) _mm512_storeu_ps(out[r] + 16 * ch, _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), inv));
+    }
+}
+
+TGT static void attn_rows8_d128(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                                qwen3_dtype kv, size_t stride, float scale) {
+    attn_rows8_avx512(q, out, n, M, K, V, kv, stride, 128, scale, 8);
+}
+
+TGT static void attn_rows8_any(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                               qwen3_dtype kv, size_t stride, int D, float scale) {
+    attn_rows8_avx512(q, out, n, M, K, V, kv, stride, D, scale, D / 16);
+}
+
 TGT static void attn_rows_d128(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
                                qwen3_dtype kv, size_t stride, float scale) {
     attn_rows_avx512(q, out, n, M, K, V, kv, stride, 128, scale, 8);
@@ -349,6 +455,8 @@ void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, 
                  size_t stride, int D, float scale) {
     if (k_active_isa() != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32))
         for (int r = 0; r < M; r++) k_attn_head(q[r], K, V, kv, stride, n[r], D, scale, out[r]);
+    else if (M <= 8 && D == 128) attn_rows8_d128(q, out, n, M, K, V, kv, stride, scale);
+    else if (M <= 8) attn_rows8_any(q, out, n, M, K, V, kv, stride, D, scale);
     else if (D == 128) attn_rows_d128(q, out, n, M, K, V, kv, stride, scale);
     else attn_rows_any(q, out, n, M, K, V, kv, stride, D, scale);
 }

@@ -340,8 +340,10 @@ static void test_attention(void) {
 /* The blocked kernel (k_attn_rows) against its twin of single rows: 13 rows with causal lengths
  * around block edges, D a multiple of 16 (SIMD) and not (fallback); and each row alone, or in a
  * group of 2, 3 or 6 rows (decode's GQA groups: one token's query heads of one kv head), must give
- * the same bits as within the 13-row tile (a prefill's rows): invariance between prefill and decode
- * rests on it. */
+ * the same bits as within the 13-row tile (a prefill's rows; groups of up to 8 rows take the
+ * 8-lane kernel, the tile the 16-lane one): invariance between prefill and decode rests on it.
+ * Injection tried: one constant of the 8-lane kernel's exp polynomial changed (1/720 -> 1/721)
+ * fails 13 attn-rows cases. */
 static void test_attention_rows(void) {
     const int Ds[] = {32, 40, 128};
     const qwen3_dtype kvs[] = {QWEN3_F32, QWEN3_F16, QWEN3_BF16, QWEN3_Q8_0, QWEN3_Q4_0};
