@@ -48,6 +48,11 @@ TGT INL int hsum8i(__m256i v) {
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
     return _mm_cvtsi128_si32(s);
 }
+/* exact int32 sums of the 8 lanes of each of a, b, c, d: [sum a, sum b, sum c, sum d] */
+TGT INL __m128i sum4x8(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
 /* bit k of every byte moved to bit `to` (other bits cleared) */
 TGT INL __m256i bit_to(__m256i v, int k, int to) {
     __m256i s = k <= to ? _mm256_slli_epi16(v, to - k) : _mm256_srli_epi16(v, k - to);
@@ -164,8 +169,8 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
     const size_t BB = bbytes(T);
     const int OFF = offset_of(T), XS = OFF || T == QWEN3_Q2_K;
     const __m256i ones8 = _mm256_set1_epi8(1);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    float mins[4] = {0, 0, 0, 0};
+    const int MINS = T == QWEN3_Q2_K || T == QWEN3_Q4_K || T == QWEN3_Q5_K;
+    __m128 acc = _mm_setzero_ps();
     for (int64_t sb = 0; sb < n / 256; sb++) {
         const int8_t *xs = xq + 256 * sb;
         __m256i x[8], xsum[8];
@@ -174,11 +179,13 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
             if (XS) xsum[v] = _mm256_maddubs_epi16(ones8, x[v]);
         }
         __m128i bs = _mm_loadu_si128((const __m128i *)(bsum + 8 * sb));
-        float dx = xd[sb];
         for (int r = 0; r < 4; r++) {
             const char *nx = (const char *)(w + (size_t)(4 + r) * ws + (size_t)sb * BB);
             for (size_t off = 0; off < BB; off += 64) _mm_prefetch(nx + off, _MM_HINT_T0);
         }
+        __m256i is[4], im[4];
+        float dr[4] = {0, 0, 0, 0}, dm[4] = {0, 0, 0, 0};
+        for (int r = 0; r < 4; r++) is[r] = im[r] = _mm256_setzero_si256();
         for (int r = 0; r < nr; r++) {
             ksb u;
             unpack256(T, w + (size_t)r * ws + (size_t)sb * BB, &u);
@@ -193,17 +200,20 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
             }
             if (OFF == 32) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(icorr, 5));
             if (OFF == 4) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(icorr, 2));
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(u.d * dx), acc[r]);
-            if (T == QWEN3_Q4_K || T == QWEN3_Q5_K) {
-                __m128i mm = _mm_madd_epi16(u.m32, bs);
-                mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
-                mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
-                mins[r] += u.dmin * dx * (float)_mm_cvtsi128_si32(mm);
-            }
-            if (T == QWEN3_Q2_K) mins[r] += u.dmin * dx * (float)hsum8i(icorr);
+            is[r] = isum;
+            if (T == QWEN3_Q4_K || T == QWEN3_Q5_K) im[r] = _mm256_zextsi128_si256(_mm_madd_epi16(u.m32, bs));
+            if (T == QWEN3_Q2_K) im[r] = icorr;
+            dr[r] = u.d;
+            dm[r] = MINS ? u.dmin : 0.0f;
         }
+        /* the scalar twin's float steps (quant_ggml.c, dotk), 4 rows at once */
+        __m128 p = _mm_mul_ps(_mm_loadu_ps(dr), _mm_cvtepi32_ps(sum4x8(is[0], is[1], is[2], is[3])));
+        if (MINS) p = _mm_sub_ps(p, _mm_mul_ps(_mm_loadu_ps(dm), _mm_cvtepi32_ps(sum4x8(im[0], im[1], im[2], im[3]))));
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(xd[sb]), p));
     }
-    for (int r = 0; r < nr; r++) y[r] = hsum8(acc[r]) - mins[r];
+    float out[4];
+    _mm_storeu_ps(out, acc);
+    for (int r = 0; r < nr; r++) y[r] = out[r];
 }
 
 TGT INL void dot32_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const void *arow, int64_t n, float *y) {
@@ -218,17 +228,17 @@ TGT INL void dot32_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, cons
     /* Q5's 32 high bits to bytes: byte i takes qh byte i / 8 and tests bit i % 8 */
     const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     const __m256i bits = _mm256_set1_epi64x((long long)0x8040201008040201ull);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    __m256 accm[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n / 32; b++) {
         __m256i x = _mm256_loadu_si256((const __m256i *)(xq + 32 * b));
-        float dx = xd[b];
         __m256i xs = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, x), ones16), start = _mm256_setzero_si256();
         if (T == QWEN3_Q4_0) start = _mm256_sub_epi32(start, _mm256_slli_epi32(xs, 3));
         if (T == QWEN3_Q5_0) start = _mm256_sub_epi32(start, _mm256_slli_epi32(xs, 4));
-        __m256 xsf = _mm256_cvtepi32_ps(xs);
         if ((b & 1) == 0)
             for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(w + (size_t)(4 + r) * ws + (size_t)b * BB), _MM_HINT_T0);
+        __m256i pr[4];
+        uint16_t dh[4] = {0, 0, 0, 0}, mh[4] = {0, 0, 0, 0};
+        for (int r = 0; r < 4; r++) pr[r] = _mm256_setzero_si256();
         for (int r = 0; r < nr; r++) {
             const uint8_t *blk = w + (size_t)r * ws + (size_t)b * BB;
             __m128i q = _mm_loadu_si128((const __m128i *)(blk + QS));
@@ -243,12 +253,23 @@ TGT INL void dot32_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, cons
                 v = _mm256_shuffle_epi8(tbl, v);
                 p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(x, v)), ones16);
             } else p = _mm256_add_epi32(start, _mm256_madd_epi16(_mm256_maddubs_epi16(v, x), ones16));
-            float d = _cvtsh_ss(*(const uint16_t *)blk);
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * dx), acc[r]);
-            if (MIN) accm[r] = _mm256_fmadd_ps(xsf, _mm256_set1_ps(_cvtsh_ss(*(const uint16_t *)(blk + 2)) * dx), accm[r]);
+            pr[r] = p;
+            memcpy(&dh[r], blk, 2);
+            if (MIN) memcpy(&mh[r], blk + 2, 2);
         }
+        /* the scalar twin's float steps (quant_ggml.c, dot32), 4 rows at once */
+        __m128 dx = _mm_set1_ps(xd[b]);
+        __m128 dw = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)dh[3], (short)dh[2], (short)dh[1], (short)dh[0]));
+        __m128 p = _mm_mul_ps(_mm_cvtepi32_ps(sum4x8(pr[0], pr[1], pr[2], pr[3])), _mm_mul_ps(dw, dx));
+        if (MIN) {
+            __m128 mw = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)mh[3], (short)mh[2], (short)mh[1], (short)mh[0]));
+            p = _mm_add_ps(p, _mm_mul_ps(_mm_cvtepi32_ps(sum4x8(xs, xs, xs, xs)), _mm_mul_ps(mw, dx)));
+        }
+        acc = _mm_add_ps(acc, p);
     }
-    for (int r = 0; r < nr; r++) y[r] = hsum8(MIN ? _mm256_add_ps(acc[r], accm[r]) : acc[r]);
+    float out[4];
+    _mm_storeu_ps(out, acc);
+    for (int r = 0; r < nr; r++) y[r] = out[r];
 }
 
 /* the row count a compile-time constant in the common case, so the accumulators stay in registers */
