@@ -40,6 +40,7 @@ int cmd_perplexity(int argc, char **argv) {
     cli_model_opts o = {0};
     const char *dir = NULL, *file = NULL, *base = NULL, *tokdir = NULL;
     long ctx = 512, max_chunks = 0;
+    int half = 0;
     o.load.fast = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -52,6 +53,8 @@ int cmd_perplexity(int argc, char **argv) {
                    "  --kl-base DIR     the reference model (e.g. the BF16 original of a quantized MODEL)\n"
                    "  -c N              tokens per chunk (default 512)\n"
                    "  --chunks N        score at most N chunks (default: all)\n"
+                   "  --score-half      score only each chunk's second half (positions c/2 .. c-2 predict the\n"
+                   "                    next token), the positions llama-perplexity scores, for side-by-side figures\n"
                    "  --tokenizer DIR   tokenizer files from DIR (default: MODEL)\n"
                    "(--quant applies to MODEL only)\n%s", CLI_MODEL_FLAGS_FAST);
             return 0;
@@ -62,6 +65,7 @@ int cmd_perplexity(int argc, char **argv) {
         else if (!strcmp(a, "-c")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 2, 1 << 20, &ctx)) return 2; }
         else if (!strcmp(a, "--chunks")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 30, &max_chunks)) return 2; }
         else if (!strcmp(a, "--exact")) o.load.fast = 0;
+        else if (!strcmp(a, "--score-half")) half = 1;
         else {
             int r = cli_model_flag(argc, argv, &i, &o);
             if (r < 0) return 2;
@@ -126,7 +130,7 @@ int cmd_perplexity(int argc, char **argv) {
         for (int i = 0; i < ctx; i++)
             if (x[i] >= V) { cli_fail("%s: token %d is outside MODEL's vocabulary of %d", file, x[i], V); goto done; }
         if (run_chunk(m, s, x, (int)ctx, lg, &e) || (bm && run_chunk(bm, bs, x, (int)ctx, bl, &e))) { cli_fail("%s", e.msg); goto done; }
-        for (long t = 0; t + 1 < ctx; t++) {
+        for (long t = half ? ctx / 2 : 0; t + 1 < ctx; t++) {
             const float *l = lg + (size_t)t * V;
             double ln = log_norm(l, V);
             nll += ln - l[x[t + 1]];

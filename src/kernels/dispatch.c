@@ -179,8 +179,13 @@ void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, floa
         return;
     }
     /* GGUF's types over many tokens: a SIMD lane per token with the one-token kernels' bits
-     * (quant_ggml_gemm512.c); it returns 0 when it has no memory, and the loop below gives the same */
-    if (simd == K_QSIMD_AVX512 && n >= 8 && kq_is_ggml(W->type) && kq_ggml_gemm_avx512(W, A, arow_bytes, n, Y, r0, r1)) return;
+     * (quant_ggml_gemm512.c, quant_ggml_gemm256.c); 0 when out of memory, and the loop below gives the same */
+    if (n >= 8 && kq_is_ggml(W->type)) {
+        if (simd == K_QSIMD_AVX512 && kq_ggml_gemm_avx512(W, A, arow_bytes, n, Y, r0, r1)) return;
+        if ((simd == K_QSIMD_AVX2 || simd == K_QSIMD_AVXVNNI) &&
+            kq_ggml_gemm_avx2(W, A, arow_bytes, n, Y, r0, r1, simd == K_QSIMD_AVXVNNI))
+            return;
+    }
     for (int64_t r = r0; r < r1; r += 4) {
         int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
         const uint8_t *w = base + (size_t)r * W->row_bytes;

@@ -30,6 +30,7 @@
 
 #if defined(__x86_64__)
 #include "kernels/quant_ggml_avx512.h"
+#include "kernels/quant_ggml_pack.h"
 
 #define CHUNK 128 /* tokens packed at a time (K = 3072: 12 superblocks x 8 x 4.9 KB = 470 KB, in L2) */
 
@@ -39,38 +40,6 @@
 #else
 #define UNROLL _Pragma("GCC unroll 8")
 #endif
-
-static inline int32_t pair16(int a, int b) { return (int32_t)((uint32_t)(uint16_t)a | (uint32_t)(uint16_t)b << 16); }
-
-/* ---------------------------------------------------------------- superblocks x A8_K */
-
-/* 16 tokens of one superblock: q[g][t] the 4 bytes of group g, d[t], and as int16 pairs the sums of
- * x per 16 values (s16[p]: sums 2p, 2p + 1) and per 32 (s32[p]: sums 2p, 2p + 1) */
-typedef struct { int8_t q[64][16][4]; float d[16]; int32_t s16[8][16]; int32_t s32[4][16]; } kpk;
-
-static void pack_k(const void *A, size_t arow_bytes, int t0, int cnt, int64_t K, kpk *out) {
-    const int64_t nsb = K / 256;
-    memset(out, 0, sizeof(kpk) * (size_t)nsb);
-    for (int t = 0; t < cnt; t++) {
-        void *arow = (uint8_t *)A + (size_t)(t0 + t) * arow_bytes;
-        const int8_t *q = kq_act_q(arow);
-        const float *d = kq_act_d(arow, K);
-        const int16_t *bs = kq_act_bsum(arow, K);
-        for (int64_t sb = 0; sb < nsb; sb++) {
-            kpk *o = out + sb;
-            const int8_t *x = q + 256 * sb;
-            for (int g = 0; g < 64; g++) memcpy(o->q[g][t], x + 4 * g, 4);
-            o->d[t] = d[sb];
-            int h[16];
-            for (int j = 0; j < 16; j++) {
-                h[j] = 0;
-                for (int i = 0; i < 16; i++) h[j] += x[16 * j + i];
-            }
-            for (int p = 0; p < 8; p++) o->s16[p][t] = pair16(h[2 * p], h[2 * p + 1]);
-            for (int p = 0; p < 4; p++) o->s32[p][t] = pair16(bs[8 * sb + 2 * p], bs[8 * sb + 2 * p + 1]);
-        }
-    }
-}
 
 /* one weight row's superblock unpacked: u = q + OFF as bytes, the sub-block scales (16 per-16 or 8
  * per-32), the scales and the minimums as int16 pairs, d and dmin */
@@ -217,26 +186,6 @@ TGT INL int gemm_k(qwen3_dtype T, const kmat *W, const void *A, size_t arow_byte
 }
 
 /* ---------------------------------------------------------------- 32-value blocks x A8_0 */
-
-/* 16 tokens of one block: q[g][t] the 4 bytes of group g, d[t], sx[t] = sum of x */
-typedef struct { int8_t q[8][16][4]; float d[16]; int32_t sx[16]; } kp32;
-
-static void pack_32(const void *A, size_t arow_bytes, int t0, int cnt, int64_t K, kp32 *out) {
-    const int64_t nb = K / 32;
-    memset(out, 0, sizeof(kp32) * (size_t)nb);
-    for (int t = 0; t < cnt; t++) {
-        void *arow = (uint8_t *)A + (size_t)(t0 + t) * arow_bytes;
-        const int8_t *q = kq_act_q(arow);
-        const float *d = kq_act_d(arow, K);
-        for (int64_t b = 0; b < nb; b++) {
-            int32_t sx = 0;
-            for (int g = 0; g < 8; g++) memcpy(out[b].q[g][t], q + 32 * b + 4 * g, 4);
-            for (int i = 0; i < 32; i++) sx += q[32 * b + i];
-            out[b].d[t] = d[b];
-            out[b].sx[t] = sx;
-        }
-    }
-}
 
 /* up to 8 blocks of one row unpacked: u = q + 128, d and m per block */
 typedef struct { uint8_t u[256]; float d[8], m[8]; } kur32;
