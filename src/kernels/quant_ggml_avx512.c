@@ -32,7 +32,16 @@ TGT INL __m128i sum4x8(__m256i a, __m256i b, __m256i c, __m256i d) {
     __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
-TGT INL __m256i half_sum(__m512i a) { return _mm256_add_epi32(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1)); }
+/* the same for 16 lanes: a transpose by unpacking, then the four 128-bit quarters added */
+TGT INL __m128i sum4x16(__m512i a, __m512i b, __m512i c, __m512i d) {
+    __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+    __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+/* and for 4 lanes */
+TGT INL __m128i sum4x4(__m128i a, __m128i b, __m128i c, __m128i d) { return _mm_hadd_epi32(_mm_hadd_epi32(a, b), _mm_hadd_epi32(c, d)); }
 
 TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const void *arow, int64_t n, float *y) {
     const int8_t *xq = kq_act_q((void *)arow);
@@ -66,10 +75,14 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
             const char *nx = (const char *)(w + (size_t)(4 + r) * ws + (size_t)sb * BB);
             for (size_t off = 0; off < BB; off += 64) _mm_prefetch(nx + off, _MM_HINT_T0);
         }
-        __m256i is[4], im[4];
+        __m512i is[4], im2[4];
+        __m128i im4[4];
         float dr[4] = {0, 0, 0, 0}, dm[4] = {0, 0, 0, 0};
         UNROLL4
-        for (int r = 0; r < 4; r++) is[r] = im[r] = _mm256_setzero_si256();
+        for (int r = 0; r < 4; r++) {
+            is[r] = im2[r] = _mm512_setzero_si512();
+            im4[r] = _mm_setzero_si128();
+        }
         UNROLL4
         for (int r = 0; r < nr; r++) {
             ksb u;
@@ -88,15 +101,18 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
             }
             if (OFF == 32) isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(icorr, 5));
             if (OFF == 4) isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(icorr, 2));
-            is[r] = half_sum(isum);
-            if (T == QWEN3_Q4_K || T == QWEN3_Q5_K) im[r] = _mm256_zextsi128_si256(_mm_madd_epi16(u.m32, bs));
-            if (T == QWEN3_Q2_K) im[r] = half_sum(icorr);
+            is[r] = isum;
+            if (T == QWEN3_Q4_K || T == QWEN3_Q5_K) im4[r] = _mm_madd_epi16(u.m32, bs);
+            if (T == QWEN3_Q2_K) im2[r] = icorr;
             dr[r] = u.d;
             dm[r] = u.dmin;
         }
         /* the scalar twin's float steps, 4 rows at once */
-        __m128 p = _mm_mul_ps(_mm_loadu_ps(dr), _mm_cvtepi32_ps(sum4x8(is[0], is[1], is[2], is[3])));
-        if (MINS) p = _mm_sub_ps(p, _mm_mul_ps(_mm_loadu_ps(dm), _mm_cvtepi32_ps(sum4x8(im[0], im[1], im[2], im[3]))));
+        __m128 p = _mm_mul_ps(_mm_loadu_ps(dr), _mm_cvtepi32_ps(sum4x16(is[0], is[1], is[2], is[3])));
+        if (MINS) {
+            __m128i m = T == QWEN3_Q2_K ? sum4x16(im2[0], im2[1], im2[2], im2[3]) : sum4x4(im4[0], im4[1], im4[2], im4[3]);
+            p = _mm_sub_ps(p, _mm_mul_ps(_mm_loadu_ps(dm), _mm_cvtepi32_ps(m)));
+        }
         acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(xd[sb]), p));
     }
     float out[4];
