@@ -105,7 +105,7 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
             if (T == QWEN3_Q4_K || T == QWEN3_Q5_K) im4[r] = _mm_madd_epi16(u.m32, bs);
             if (T == QWEN3_Q2_K) im2[r] = icorr;
             dr[r] = u.d;
-            dm[r] = u.dmin;
+            dm[r] = MINS ? u.dmin : 0.0f;
         }
         /* the scalar twin's float steps, 4 rows at once */
         __m128 p = _mm_mul_ps(_mm_loadu_ps(dr), _mm_cvtepi32_ps(sum4x16(is[0], is[1], is[2], is[3])));
