@@ -7,7 +7,7 @@
 #   - llama.cpp's file: llama-quantize F32.gguf FILE TYPE (llama.cpp's own quantizer and mix);
 #     KL(F32 || FILE) and top-1 agreement computed by us (qwen3 perplexity --kl-base F32.gguf) and by
 #     llama.cpp (llama-perplexity --kl-divergence against the F32 file's saved log-probabilities):
-#     the same file, the same tokens (--score-half scores the positions llama-perplexity scores);
+#     the same file, the same tokens (--score-last C - C/2: the positions llama-perplexity scores);
 #   - our file: qwen3 quantize F32.gguf FILE --type TYPE (our quantizer and mix), scored by us;
 #   - our own Q4 (no GGUF type: a safetensors directory from MODEL), scored by us.
 # Prints one Markdown table (and keeps every run's output in OUT_DIR/*.log).
@@ -34,7 +34,7 @@ F32=$OUT/f32.gguf
 # llama-quantize's type names: the K mixes as llama.cpp names them (Q3_K means Q3_K_M there)
 ltype() { case $1 in q3_k) echo Q3_K_M ;; *) echo "$1" | tr a-z A-Z ;; esac; }
 ours() { # FILE TAG -> "KL top1"
-    "$Q" perplexity "$1" -f "$TEXT" -c "$C" -t "$T" --score-half --kl-base "$F32" >"$OUT/ours-$2.log" 2>&1
+    "$Q" perplexity "$1" -f "$TEXT" -c "$C" -t "$T" --score-last $((C - C / 2)) --kl-base "$F32" >"$OUT/ours-$2.log" 2>&1
     sed -n 's/.*KL(base || model) mean \([0-9.e+-]*\) max .*top-1 agreement \([0-9.]*\)%.*/\1 \2/p' "$OUT/ours-$2.log"
 }
 theirs() { # FILE TAG -> "KL top1"
