@@ -19,7 +19,8 @@
 # bandwidth and compute peaks `qwen3 bench --machine` measures (passed to each of our runs for the %
 # columns: decode against the read bandwidth, prefill against the peak of the arithmetic it uses),
 # and the load average before and after (a shared machine: other jobs slow both engines alike only
-# roughly). BENCH_ROWS=REGEX keeps the rows whose name matches.
+# roughly; BENCH_PEAKS gives the peaks instead, see below). BENCH_ROWS=REGEX keeps the rows whose
+# name matches.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${QWEN3_BUILD:-build/rel}
@@ -72,7 +73,13 @@ for spec in "${ROWS[@]}"; do
     [[ "$name" =~ ${BENCH_ROWS:-.} ]] && prepare "$dir"
 done
 
-machine=$("$Q" bench --machine --json) || exit 1
+# BENCH_PEAKS='--bw G --peak-f32 G --peak-bf16 G --peak-int8 G': use these (measured on the idle
+# machine) instead of measuring now; on a busy machine the measurement is a fraction of the limits
+if [ -n "${BENCH_PEAKS:-}" ]; then
+    machine=$("$Q" bench --machine --json $BENCH_PEAKS) || exit 1
+else
+    machine=$("$Q" bench --machine --json) || exit 1
+fi
 peaks=$(echo "$machine" | "$PY" -c 'import json,sys; m=json.load(sys.stdin); print("--bw %s --peak-f32 %s --peak-bf16 %s --peak-int8 %s" % (m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))')
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 cores=$(lscpu -p=core 2>/dev/null | grep -v '^#' | sort -u | wc -l)
@@ -171,8 +178,10 @@ for row in order:
 m = next((f["machine"] for k, v in runs.items() if k[1] == "qwen3" for f in v), None)
 print("\nmachine: %s, %s CPUs (%s cores)" % (cpu, ncpu, cores))
 if m:
-    print("measured once by qwen3 bench --machine (all cores): read %.1f GB/s (1 GiB), peaks f32 %.0f, bf16 %.0f, int8 %.0f GFLOP/s"
-          % (m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))
+    import os
+    print("%s: read %.1f GB/s (1 GiB), peaks f32 %.0f, bf16 %.0f, int8 %.0f GFLOP/s"
+          % ("given by BENCH_PEAKS (not measured in this run)" if os.environ.get("BENCH_PEAKS")
+             else "measured once by qwen3 bench --machine (all cores)", m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))
 print("figures: median (min-max) of %s rounds, -p %s -n %s; the engines alternate within each round; load average "
       "(1, 5, 15 min) before %s, after %s on %s CPUs" % (R, P, N, load0, load1, ncpu))
 print("llama.cpp: %s" % (llama + " (llama-bench -r 1, GGUF of the same weights; Q8_0 / Q4_K_M by llama-quantize)"
