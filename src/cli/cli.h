@@ -13,6 +13,7 @@ typedef struct cli_cmd {
 
 /* subcommands (one per file) */
 int cmd_tokenize(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -17,6 +17,7 @@ static const cli_cmd commands[] = {
     {"generate", cmd_generate, "continue a prompt (greedy unless sampling flags are given)"},
     {"run", cmd_run, "one chat turn, streamed: qwen3 run MODEL \"question\" (thinking, budget, sampling, --json)"},
     {"chat", cmd_chat, "interactive multi-turn chat (line editing, /think, /no_think, /budget, /reset)"},
+    {"embed", cmd_embed, "embeddings of a Qwen3-Embedding model (last-token pooling, normalised)"},
     {"render", cmd_render, "chat requests (JSON) -> prompt text in the Qwen3 chat format"},
     {"serve", cmd_serve, "OpenAI-compatible HTTP server (chat, completions, streaming, batching)"},
     {"quantize", cmd_quantize, "write a Q8_0 or Q4 copy of a model that loads by mmap"},
