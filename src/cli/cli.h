@@ -31,6 +31,7 @@ int cmd_rm(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_train_grads(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Prints "qwen3: <msg>" to stderr and returns 1 (exit status). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

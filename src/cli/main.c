@@ -25,6 +25,7 @@ static const cli_cmd commands[] = {
     {"perplexity", cmd_perplexity, "perplexity over a text; with --kl-base, KL and top-1 against another model"},
     {"train", cmd_train, "pre-train a Qwen3 / Qwen3-MoE model from scratch (AdamW, checkpoints, HF export)"},
     {"train-grads", cmd_train_grads, "one batch's gradients / a few steps' losses (for the reference checks)"},
+    {"eval", cmd_eval, "accuracy on the synthetic tasks: pass@1/pass@k/maj@k, thinking budget curve (PNG), paired comparisons"},
     {"synth", cmd_synth, "synthetic tasks with worked solutions as JSONL (text or Qwen3 chats)"},
     {"pull", cmd_pull, "download a model from the Hugging Face hub: qwen3 pull Qwen/Qwen3-0.6B (or ORG/NAME-GGUF:Q4_K_M)"},
     {"list", cmd_list, "models in the Hugging Face cache, with size and type"},
