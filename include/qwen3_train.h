@@ -35,6 +35,9 @@ typedef struct qwen3_train_opts {
     int threads;             /* 0: physical cores */
     int dense_head;          /* 1: full vocabulary head; 0: the shared row for tokens the data never has */
     long synth_examples;     /* synthetic tasks to generate (0: a default) */
+    const int32_t *ids_mem;  /* a token id stream in memory instead of data (the post-training modes
+                                pass the tokens their head must keep apart); copied */
+    int64_t n_ids_mem;
 } qwen3_train_opts;
 
 /* Defaults: batch 8, seq_len 256, accum 1, lr 3e-3, min_lr_frac 0.1, warmup 20, weight_decay 0.1,
@@ -72,6 +75,26 @@ int qwen3_trainer_export(const qwen3_trainer *t, const char *dir, int f32, qwen3
  * (F32 safetensors with HF names) to grads_path and the first micro-batch's logits (float32,
  * batch*seq_len x vocab) to logits_path (either may be NULL); *loss gets the loss. */
 int qwen3_trainer_grads(qwen3_trainer *t, const char *grads_path, const char *logits_path, double *loss, qwen3_err *err);
+
+/* ---- post-training losses (train/grpo.c, train/distill.c) ---------------------------------------
+ * The policy is the model's softmax over the ids the tokenizer knows (n_known; 0: every id), as the
+ * inference engine samples it. */
+typedef enum { QWEN3_RL_GRPO = 1, QWEN3_RL_KL_FWD = 2, QWEN3_RL_KL_REV = 3 } qwen3_rl_loss;
+
+typedef struct qwen3_rl_check {
+    int loss;                /* qwen3_rl_loss */
+    const char *tokfile;     /* one line per position of the global batch (micro-batches in order):
+                                "target weight logp_old adv ref_logp"; target a full vocabulary id
+                                (GRPO's token; ignored by the KL losses) */
+    const char *teacher_dir; /* the teacher of the KL losses (scored by the inference engine) */
+    double clip_eps, beta;   /* GRPO */
+    int n_known;
+} qwen3_rl_check;
+
+/* For the reference checks: the gradient of sum over positions of weight * loss over the next global
+ * batch of the trainer's stream (F32 safetensors with HF names, compact head as stored), without an
+ * update; *loss gets the sum. */
+int qwen3_trainer_rl_grads(qwen3_trainer *t, const qwen3_rl_check *c, const char *grads_path, double *loss, qwen3_err *e);
 
 /* Evaluation on held-out synthetic tasks (a seed the training stream never uses): for each family,
  * n examples at levels lo..hi, the mean cross-entropy of the model's next-token predictions over
