@@ -13,6 +13,7 @@
 
 static const char TRAIN_USAGE[] =
     "usage: qwen3 train --config small|moe-small|FILE.json --steps N --out DIR [flags]\n"
+    "       qwen3 train --mode grpo|distill --init DIR ...   post-training (qwen3 train --mode grpo --help)\n"
     "  --init DIR            start from a Hugging Face checkpoint's config and weights instead\n"
     "  --resume DIR          continue the run saved in DIR/checkpoint (same flags as the original run)\n"
     "  --data FILE.jsonl     {\"text\"} or {\"messages\"} lines (default: the synthetic tasks)\n"
@@ -120,6 +121,9 @@ static double now_s(void) {
 }
 
 int cmd_train(int argc, char **argv) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--mode") && (!strcmp(argv[i + 1], "grpo") || !strcmp(argv[i + 1], "distill")))
+            return cmd_train_post(argc, argv);
     train_args a;
     int r = parse(argc, argv, &a, TRAIN_USAGE);
     if (r) return r > 0 ? 0 : 2;

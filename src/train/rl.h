@@ -99,4 +99,22 @@ int rl_teacher_score(qwen3_model *tm, qwen3_seq *seq, const int32_t *tokens, int
  * for; NULL (and 0 returned) for a dense head. */
 int rl_tied_mask(const qwen3_trainer *t, int n_support, unsigned char **mask, qwen3_err *e);
 
+/* ---- rollouts through the inference engine (train/rollout.c) ---------------------------------- */
+typedef struct rl_sample {
+    int32_t *ids;            /* the completion's tokens (the end-of-turn token included when it ended) */
+    int n;
+    float *logp;             /* [n] each token's log-probability as the engine recorded it */
+    char *text;              /* the completion decoded with its special tokens */
+    int finished;            /* ended by an end-of-turn token (not by max_tokens) */
+} rl_sample;
+void rl_sample_free(rl_sample *s);
+/* n_per completions of each of n_prompts prompts (sampling per prompt), all advanced together by
+ * qwen3_gen_step: out[p * n_per + k]. Completion i samples with seed + i * 0x9E3779B97F4A7C15. */
+int rl_rollout(qwen3_model *m, const qwen3_tokenizer *tok, const int32_t *const *prompts, const int *n_prompt, int n_prompts,
+               int n_per, const qwen3_sampling *smp, int max_tokens, uint64_t seed, rl_sample *out, qwen3_err *e);
+/* log-probabilities of tokens[from..n) (each given the tokens before it) under m, over ids
+ * < n_support: out[n - from]. seq is cut back to 0 first. */
+int rl_engine_logprobs(qwen3_model *m, qwen3_seq *seq, const int32_t *tokens, int n, int from, int n_support, float *out,
+                       qwen3_err *e);
+
 #endif
