@@ -13,6 +13,7 @@ typedef struct cli_cmd {
 
 /* subcommands (one per file) */
 int cmd_tokenize(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
@@ -31,6 +32,7 @@ int cmd_train(int argc, char **argv);
 int cmd_train_grads(int argc, char **argv);
 int cmd_train_post(int argc, char **argv); /* train --mode grpo|distill (cmd_post.c) */
 int cmd_synth(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Prints "qwen3: <msg>" to stderr and returns 1 (exit status). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
