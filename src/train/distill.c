@@ -27,16 +27,18 @@ static double col_logit(const float *z, const rl_vocab *v, int j) {
 
 void distill_teacher_row(const float *tz, int n_support, const int32_t *col2full, const unsigned char *tied_mask,
                          const rl_vocab *v, float *lp, float *mean_lp, float *negent) {
-    double m = -INFINITY, s = 0;
-    for (int i = 0; i < n_support; i++) if (tz[i] > m) m = tz[i];
-    for (int i = 0; i < n_support; i++) s += exp((double)tz[i] - m);
-    double lz = m + log(s), ne = 0, su = 0, sumz = 0;
+    /* one exp per id: e_i = exp(z_i - max) gives S, sum p log p = (sum e_i (z_i - max)) / S - log S,
+     * and the tied ids' mass and mean logit */
+    double m = -INFINITY, s = 0, sez = 0, su = 0, sumz = 0;
     long nu = 0;
+    for (int i = 0; i < n_support; i++) if (tz[i] > m) m = tz[i];
     for (int i = 0; i < n_support; i++) {
-        double l = tz[i] - lz;
-        ne += exp(l) * l;
-        if (tied_mask && tied_mask[i]) { su += exp((double)tz[i] - m); sumz += tz[i]; nu++; }
+        double d = (double)tz[i] - m, ex = exp(d);
+        s += ex;
+        sez += ex * d;
+        if (tied_mask && tied_mask[i]) { su += ex; sumz += tz[i]; nu++; }
     }
+    double lz = m + log(s), ne = sez / s - log(s);
     *negent = (float)ne;
     *mean_lp = nu ? (float)(sumz / nu - lz) : 0.0f;
     for (int j = 0; j < v->nv; j++) {

@@ -83,7 +83,7 @@ static double now_s(void) {
 /* ---- candidates --------------------------------------------------------------------------------- */
 
 /* Candidate c: family c % 6, levels in turn, task index c / (6 * levels) of the (seed, family,
- * level) set; its mode from o->think (2: thinking and /no_think in turn over the families' rounds). */
+ * level) set; its mode from o->think (2: thinking and /no_think in turn, each family in both). */
 static int make_candidates(qwen3_post *p, long n, qwen3_err *e) {
     const qwen3_post_opts *o = &p->o;
     int nl = o->levels_hi - o->levels_lo + 1;
@@ -97,7 +97,7 @@ static int make_candidates(qwen3_post *p, long n, qwen3_err *e) {
         int fam = (int)(c % QWEN3_TASK_FAMILIES), lev = o->levels_lo + (int)((c / QWEN3_TASK_FAMILIES) % nl);
         long idx = c / ((long)QWEN3_TASK_FAMILIES * nl);
         if (qwen3_task_make(o->seed, idx, fam, lev, &p->cand[c], e)) return -1;
-        int mode = o->think == 2 ? (int)((c / QWEN3_TASK_FAMILIES) % 2 == 0) : o->think;
+        int mode = o->think == 2 ? (int)((c / QWEN3_TASK_FAMILIES + c) % 2 == 0) : o->think;
         p->cand_mode[c] = mode;
         char user[QWEN3_TASK_TEXT + 16];
         snprintf(user, sizeof user, "%s%s", p->cand[c].question, mode ? "" : " /no_think");
