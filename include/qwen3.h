@@ -422,6 +422,12 @@ qwen3_grammar *qwen3_grammar_gbnf(const char *text, size_t len, qwen3_err *err);
  * of the JSON texts that validate against it; another keyword is refused, named with its path.
  * schema NULL: any JSON object (OpenAI's json_object mode). */
 qwen3_grammar *qwen3_grammar_json_schema(const char *schema, size_t len, qwen3_err *err);
+/* The JSON text of a schema between the literal texts before and after, with no whitespace around
+ * it: a forced tool call is "<tool_call>\n" + {"name": ..., "arguments": ...} + "\n</tool_call>". The
+ * texts' tags (before and after without their whitespace) may also be written as the added tokens of
+ * that text, as models trained on them do. */
+qwen3_grammar *qwen3_grammar_json_schema_in(const char *schema, size_t len, const char *before, const char *after,
+                                            qwen3_err *err);
 /* One more reference (returns g); qwen3_grammar_free drops one and frees with the last. */
 qwen3_grammar *qwen3_grammar_ref(qwen3_grammar *g);
 void qwen3_grammar_free(qwen3_grammar *g);
