@@ -154,8 +154,9 @@ void k_attn_head_scalar(const float *q, const void *K, const void *V, qwen3_dtyp
 /* The AVX2 twin (kernels/attn_avx2.c; D a multiple of 8 up to 256, else it runs the scalar one). */
 void k_attn_head_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                       float scale, float *out);
-/* Attention of M <= 16 query rows that read the same K/V (the heads of a GQA group, consecutive
- * tokens of one sequence); row r attends positions [0, n[r]), n[r] >= 1. The blocked kernel (one
+/* Attention of M <= 64 query rows that read the same K/V (the heads of a GQA group, consecutive
+ * tokens of one sequence); row r attends positions [0, n[r]), n[r] >= 1. Up to 4 tiles of 16 rows
+ * share one read of each K/V block. The blocked kernel (one
  * widening of each K/V block for all rows, a SIMD lane per row) is several times faster than M
  * k_attn_head calls; a row's result does not depend on the other rows. */
 void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
