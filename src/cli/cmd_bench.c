@@ -11,8 +11,9 @@
  * tokens/s gives GB/s, reported as a fraction of the read bandwidth that all threads get over a 1 GiB
  * buffer; a model of a few hundred MB partly stays in the 260 MB L3 between tokens, so it can pass
  * 100%. Prefill's FLOPs (2 per multiply-add: matrices, attention at the mean context, the lm_head for
- * the last token) per second, as a fraction of the measured peak of the arithmetic it uses (bf16
- * dot products on the fast path, f32 FMA on the exact one). Peaks come from kernels/peak.c unless
+ * the last token) per second, as a fraction of the measured peak of the arithmetic it uses (on the
+ * batch-invariant default: int8 dot products for quantized layers, f32 FMA for float ones; bf16
+ * dot products with --batch-variant). Peaks come from kernels/peak.c unless
  * given as flags. "cpu" is the process's CPU time over threads x wall time: below 100% the run did
  * not get the whole machine (other processes, or threads waiting on each other). Reads model
  * internals for the byte and FLOP counts (a benchmark may).
@@ -33,9 +34,11 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "cli/bench.h"
 #include "cli/cli.h"
 #include "generate/gen.h"
 #include "kernels/kernels.h"
+#include "kernels/quant.h"
 #include "model/model.h"
 #include "model/profile.h"
 #include "model/seq.h"
@@ -243,7 +246,8 @@ int cmd_bench(int argc, char **argv) {
     cli_model_opts o = {0};
     cli_draft_opts dro = {0};
     const char *dir = NULL;
-    long p = 512, n = 128, par = 0;
+    long p = 512, n = 128, par = 0, reps = 1, plist[BENCH_MAX_LIST] = {512}, nlist[BENCH_MAX_LIST] = {128};
+    int np = 1, nn = 1, md = 0;
     int json = 0, exact = 0, machine_only = 0, profile = 0, fill_random = 0, nd = 1;
     long depths[16] = {0};
     peaks pk = {0, 0, 0, 0};
@@ -256,8 +260,12 @@ int cmd_bench(int argc, char **argv) {
                    "Prefill tokens/s (-p tokens, one pass) and decode tokens/s (-n tokens from an empty cache),\n"
                    "the GFLOP/s and GB/s they imply, and those as fractions of the machine's peaks, measured here\n"
                    "(read bandwidth of all threads over 1 GiB; f32 FMA, bf16 and int8 dot-product peaks) or given.\n\n"
-                   "  -p N              prefill tokens (default 512; 0 skips)\n"
-                   "  -n N              decode tokens (default 128; 0 skips)\n"
+                   "  -p N[,N...]       prefill tokens (default 512; 0 skips)\n"
+                   "  -n N[,N...]       decode tokens (default 128; 0 skips)\n"
+                   "  -r N              run each test N times: mean +- standard deviation of tok/s (default 1)\n"
+                   "  --md              a markdown table as llama-bench prints (also chosen by -r > 1 or a\n"
+                   "                    list in -p / -n): model, weights, threads, test (ppP / tgN @ dD), t/s;\n"
+                   "                    with --json, one object per test with its samples\n"
                    "  -d, --depth LIST  measure prefill and decode after this many tokens are already cached\n"
                    "                    (comma-separated, as llama-bench -d; default 0; --json: one object each)\n"
                    "  --depth-fill HOW  how the depth is cached: prefill (default: a real prefill of random\n"
@@ -276,8 +284,10 @@ int cmd_bench(int argc, char **argv) {
             return 0;
         }
         double v;
-        if (!strcmp(a, "-p")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 0, 1 << 20, &p)) return 2; }
-        else if (!strcmp(a, "-n")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 0, 1 << 20, &n)) return 2; }
+        if (!strcmp(a, "-p")) { if (bench_parse_list(a, i + 1 < argc ? argv[++i] : NULL, 0, 1 << 20, plist, BENCH_MAX_LIST, &np)) return 2; }
+        else if (!strcmp(a, "-n")) { if (bench_parse_list(a, i + 1 < argc ? argv[++i] : NULL, 0, 1 << 20, nlist, BENCH_MAX_LIST, &nn)) return 2; }
+        else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 1000, &reps)) return 2; }
+        else if (!strcmp(a, "--md")) md = 1;
         else if (!strcmp(a, "--parallel")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 64, &par)) return 2; }
         else if (!strcmp(a, "-d") || !strcmp(a, "--depth")) {
             const char *l = i + 1 < argc ? argv[++i] : NULL;
@@ -316,6 +326,12 @@ int cmd_bench(int argc, char **argv) {
         }
     }
     if (exact) o.load.fast = 0;
+    int table = md || reps > 1 || np > 1 || nn > 1;
+    p = 0, n = 0;
+    for (int k = 0; k < np; k++) p = plist[k] > p ? plist[k] : p; /* the warm-up's length and the context */
+    for (int k = 0; k < nn; k++) n = nlist[k] > n ? nlist[k] : n;
+    if (table && (par > 0 || profile))
+        return cli_fail("bench: --parallel and --profile report one run; leave out -r, --md and lists with them"), 2;
     if (!dir && !machine_only) return cli_fail("bench: MODEL directory missing (see qwen3 bench --help)"), 2;
     if (dir && !(dir = cli_model_path(dir, QWEN3_NEED_WEIGHTS, o.pull))) return 1;
     long dmax = 0;
@@ -367,10 +383,15 @@ int cmd_bench(int argc, char **argv) {
         qwen3_seq_truncate(s[0], 0, &e);
     }
     const char *wt = qwen3_dtype_name(m->layers[0].wq.type);
-    if (!json) {
+    if (!json && !table) {
         printf("model    %s: %s weights, lm_head %s, %s path, KV %s, %d threads, loaded in %.2f s\n", dir, wt,
                qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads, load_s);
         printf("machine  read %.1f GB/s; peak GFLOP/s f32 %.0f, bf16 %.0f, int8 %.0f\n", pk.gbps, pk.f32, pk.bf16, pk.int8);
+    }
+    if (table) {
+        bench_table_args ta = {m, s[0], ids, logits, plist, nlist, depths, np, nn, nd, (int)reps, fill_random, json, threads, dir, wt};
+        if (bench_table(&ta, &e)) { cli_fail("%s", e.msg); goto done; }
+        nd = 0; /* the single-run report below is not printed */
     }
     for (int di = 0; di < nd; di++) {
     const long D = depths[di];
@@ -381,7 +402,11 @@ int cmd_bench(int argc, char **argv) {
         fill_s = now_s() - t0;
     }
     double pp_s = 0, pp_tps = 0, pp_gf = 0, tg_s = 0, tg_tps = 0, tg_gbps = 0, par_s = 0, par_tps = 0, pp_cpu = 0, tg_cpu = 0;
-    const double pp_peak = m->fast ? pk.bf16 : pk.f32;
+    /* the arithmetic prefill uses: bf16 dot products with --batch-variant; otherwise the integer
+     * dot products for quantized layers and float32 FMA for float ones (the batch-invariant path) */
+    const int quant = kq_is_quant(m->layers[0].wq.type);
+    const char *pp_kind = m->fast && m->batch_variant ? "bf16" : quant ? "int8" : "f32";
+    const double pp_peak = m->fast && m->batch_variant ? pk.bf16 : quant ? pk.int8 : pk.f32;
     if (p > 0) {
         qwen3_batch_item it = {s[0], ids, (int)p, QWEN3_LOGITS_LAST, logits};
         double t0 = now_s(), c0 = cpu_s();
@@ -435,7 +460,7 @@ int cmd_bench(int argc, char **argv) {
     if (json) {
         printf("{\"model\": \"%s\", \"weights\": \"%s\", \"lm_head\": \"%s\", \"mode\": \"%s\", \"kv\": \"%s\", \"threads\": %d, "
                "\"load_s\": %.3f, \"weight_bytes_per_token\": %.0f, \"depth\": %ld, \"depth_fill\": \"%s\", \"kv_resident_mib\": %.1f, "
-               "\"prefill\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gflops\": %.1f, \"peak_frac\": %.3f, \"cpu_frac\": %.2f}, "
+               "\"prefill\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gflops\": %.1f, \"peak_frac\": %.3f, \"peak_kind\": \"%s\", \"cpu_frac\": %.2f}, "
                "\"decode\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gbps\": %.2f, \"bw_frac\": %.3f, \"cpu_frac\": %.2f}, "
                "\"parallel\": {\"sequences\": %ld, \"tok_s\": %.2f}, "
                "\"draft\": {\"model\": \"%s\", \"draft_n\": %d, \"tokens\": %d, \"plain_tok_s\": %.2f, \"tok_s\": %.2f, "
@@ -443,7 +468,7 @@ int cmd_bench(int argc, char **argv) {
                "\"machine\": {\"read_gbps\": %.2f, \"peak_f32\": %.1f, \"peak_bf16\": %.1f, \"peak_int8\": %.1f}",
                dir, wt, qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads,
                load_s, wbytes, D, fill_random ? "random" : "prefill", kv_mib, p, pp_s, pp_tps, pp_gf,
-               pp_peak > 0 ? pp_gf / pp_peak : 0, pp_cpu, n, tg_s, tg_tps, tg_gbps, pk.gbps > 0 ? tg_gbps / pk.gbps : 0,
+               pp_peak > 0 ? pp_gf / pp_peak : 0, pp_kind, pp_cpu, n, tg_s, tg_tps, tg_gbps, pk.gbps > 0 ? tg_gbps / pk.gbps : 0,
                tg_cpu, par, par_tps, dm ? dro.model : "", dm ? (dro.n ? dro.n : QWEN3_DRAFT_N) : 0, sp_st.generated_tokens,
                sp_tps0, sp_tps, sp_tps0 > 0 ? sp_tps / sp_tps0 : 0, sp_acc, sp_per, sp_st.draft_seconds, pk.gbps, pk.f32,
                pk.bf16, pk.int8);
@@ -460,7 +485,7 @@ int cmd_bench(int argc, char **argv) {
                    fill_random ? "random K/V rows" : "prefill", fill_s, kv_mib);
         /* the peaks are measured with AVX-512 only; elsewhere they are 0 unless given by flags */
         char ppf[48] = "peak unknown", tgf[48] = "bandwidth unknown";
-        if (pp_peak > 0) snprintf(ppf, sizeof ppf, "%5.1f%% of the %s peak", 100 * pp_gf / pp_peak, m->fast ? "bf16" : "f32");
+        if (pp_peak > 0) snprintf(ppf, sizeof ppf, "%5.1f%% of the %s peak", 100 * pp_gf / pp_peak, pp_kind);
         if (pk.gbps > 0) snprintf(tgf, sizeof tgf, "%5.1f%% of read bandwidth", 100 * tg_gbps / pk.gbps);
         if (p > 0)
             printf("prefill  %5ld tokens %8.3f s %9.1f tok/s %8.1f GFLOP/s  %s   (cpu %3.0f%%)%s\n", p, pp_s, pp_tps, pp_gf, ppf,
@@ -489,4 +514,12 @@ done:
     qwen3_model_free(dm);
     qwen3_model_free(m);
     return rc;
+}
+
+/* for bench_table.c */
+int bench_decode_steps(qwen3_model *m, qwen3_seq **s, int ns, int steps, int32_t *tok, float *logits, qwen3_err *e) {
+    return decode_steps(m, s, ns, steps, tok, logits, e);
+}
+int bench_fill_depth(qwen3_model *m, qwen3_seq *s, long depth, int random_rows, qwen3_err *e) {
+    return fill_depth(m, s, depth, random_rows, e);
 }

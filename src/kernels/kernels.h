@@ -118,6 +118,7 @@ void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float *Y,
  * rows for one token, and rows [r0, r1) for n tokens (a SIMD lane per token); the same bits for
  * every n. */
 void kq_dot_q8_0_avx512_rows(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t K, float *y);
+void kq_gemv_q8_0_avx512(const kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
 void kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
 
 /* The integer product of Q8_0 / Q4 rows [r0, r1) with n activation rows already quantized to the
