@@ -35,6 +35,10 @@ typedef struct qwen3_train_opts {
     int threads;             /* 0: physical cores */
     int dense_head;          /* 1: full vocabulary head; 0: the shared row for tokens the data never has */
     long synth_examples;     /* synthetic tasks to generate (0: a default) */
+    int sft;                 /* 1: supervised fine-tuning: loss only on the assistant replies of the
+                                data's {"messages"} conversations (per-token loss weights 0/1 carried
+                                with the stream; the loss is the weighted mean over weighted tokens) */
+    const char *weights_file;/* with ids_file: a loss weight per token (the weight of predicting it) */
 } qwen3_train_opts;
 
 /* Defaults: batch 8, seq_len 256, accum 1, lr 3e-3, min_lr_frac 0.1, warmup 20, weight_decay 0.1,
@@ -72,6 +76,10 @@ int qwen3_trainer_export(const qwen3_trainer *t, const char *dir, int f32, qwen3
  * (F32 safetensors with HF names) to grads_path and the first micro-batch's logits (float32,
  * batch*seq_len x vocab) to logits_path (either may be NULL); *loss gets the loss. */
 int qwen3_trainer_grads(qwen3_trainer *t, const char *grads_path, const char *logits_path, double *loss, qwen3_err *err);
+
+/* For checks: the training stream as text, one "id weight" line per token (full vocabulary ids; the
+ * weight of predicting that token, 1 without weights). */
+int qwen3_trainer_dump_stream(const qwen3_trainer *t, FILE *f, qwen3_err *err);
 
 /* Evaluation on held-out synthetic tasks (a seed the training stream never uses): for each family,
  * n examples at levels lo..hi, the mean cross-entropy of the model's next-token predictions over

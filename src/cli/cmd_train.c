@@ -17,6 +17,10 @@ static const char TRAIN_USAGE[] =
     "  --resume DIR          continue the run saved in DIR/checkpoint (same flags as the original run)\n"
     "  --data FILE.jsonl     {\"text\"} or {\"messages\"} lines (default: the synthetic tasks)\n"
     "  --ids FILE            a token id stream instead of text\n"
+    "  --weights FILE        with --ids: a loss weight per token (the weight of predicting it; checks)\n"
+    "  --mode pretrain|sft   pretrain (default): loss on every token; sft: loss only on the assistant\n"
+    "                        replies of --data's {\"messages\"} conversations (after the last user turn:\n"
+    "                        think block, answer and <|im_end|>), as per-token loss weights 0/1\n"
     "  --synth N             synthetic examples to generate (default 20000)\n"
     "  --tokenizer DIR       tokenizer files (default ../shared/qwen3-tokenizer or $QWEN3_TOKENIZER)\n"
     "  --batch B --seq T     micro-batch of B sequences of T tokens (default 8 x 256)\n"
@@ -62,6 +66,15 @@ static int train_flag(int argc, char **argv, int *i, train_args *a) {
     if (!strcmp(f, "--resume")) { if (!v) return cli_fail("--resume needs a directory"), -1; o->resume_dir = VAL; return 1; }
     if (!strcmp(f, "--data")) { if (!v) return cli_fail("--data needs a file"), -1; o->data = VAL; return 1; }
     if (!strcmp(f, "--ids")) { if (!v) return cli_fail("--ids needs a file"), -1; o->ids_file = VAL; return 1; }
+    if (!strcmp(f, "--weights")) { if (!v) return cli_fail("--weights needs a file"), -1; o->weights_file = VAL; return 1; }
+    if (!strcmp(f, "--mode")) {
+        if (!v) return cli_fail("--mode needs pretrain or sft"), -1;
+        if (!strcmp(v, "sft")) o->sft = 1;
+        else if (!strcmp(v, "pretrain")) o->sft = 0;
+        else return cli_fail("--mode: expected pretrain or sft, got '%s'", v), -1;
+        ++*i;
+        return 1;
+    }
     if (!strcmp(f, "--tokenizer")) { if (!v) return cli_fail("--tokenizer needs a directory"), -1; o->tokenizer_dir = VAL; return 1; }
     if (!strcmp(f, "--out")) { if (!v) return cli_fail("--out needs a directory"), -1; a->out = VAL; return 1; }
     if (!strcmp(f, "--steps")) { if (cli_int(f, v, 1, 100000000, &n)) return -1; o->steps = n; ++*i; return 1; }
@@ -189,11 +202,12 @@ static const char GRADS_USAGE[] =
     "usage: qwen3 train-grads --init DIR --ids FILE --batch B --seq T [--accum M] [--lbl ...] [--lbl-alpha A]\n"
     "                         [--grads OUT.safetensors] [--logits OUT.f32] [--steps N --lr X ... --losses]\n"
     "  the gradients of the first global batch (F32, Hugging Face names) and the first micro-batch's logits;\n"
-    "  with --losses, the loss of each of --steps AdamW steps, one per line (for the reference checks).\n";
+    "  with --losses, the loss of each of --steps AdamW steps, one per line (for the reference checks).\n"
+    "  --stream FILE: the training stream, 'id weight' per token (full vocabulary ids; checks of the SFT mask).\n";
 
 int cmd_train_grads(int argc, char **argv) {
     train_args a;
-    const char *grads = NULL, *logits = NULL;
+    const char *grads = NULL, *logits = NULL, *stream = NULL;
     int losses = 0, shared = 0;
     /* our own flags first, the shared ones through parse() */
     char **rest = malloc(sizeof(char *) * (size_t)(argc + 1));
@@ -202,6 +216,7 @@ int cmd_train_grads(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--grads") && i + 1 < argc) grads = argv[++i];
         else if (!strcmp(argv[i], "--logits") && i + 1 < argc) logits = argv[++i];
+        else if (!strcmp(argv[i], "--stream") && i + 1 < argc) stream = argv[++i];
         else if (!strcmp(argv[i], "--losses")) losses = 1;
         else if (!strcmp(argv[i], "--shared-head")) shared = 1;
         else rest[nr++] = argv[i];
@@ -214,7 +229,14 @@ int cmd_train_grads(int argc, char **argv) {
     qwen3_trainer *t = qwen3_trainer_new(&a.o, &e);
     if (!t) return cli_fail("%s", e.msg);
     int rc = 0;
-    if (losses) {
+    if (stream) {
+        FILE *f = fopen(stream, "w");
+        if (!f) rc = cli_fail("%s: cannot create (%s)", stream, strerror(errno));
+        else {
+            if (qwen3_trainer_dump_stream(t, f, &e)) rc = cli_fail("%s", e.msg);
+            if (fclose(f) && !rc) rc = cli_fail("%s: write failed", stream);
+        }
+    } else if (losses) {
         for (long s = 0; s < a.o.steps && !rc; s++) {
             qwen3_train_stats st;
             if (qwen3_trainer_step(t, &st, &e)) rc = cli_fail("%s", e.msg);

@@ -35,7 +35,10 @@ int tdata_synth_stream(uint64_t seed, long n, const qwen3_tokenizer *tok, int32_
 int tdata_synth_family_stream(uint64_t seed, long n, int family, int lo, int hi, const qwen3_tokenizer *tok, int32_t **ids,
                               int64_t *n_ids, qwen3_err *e);
 /* Every line of a JSONL file: {"text": "..."} encoded as is, or {"messages": [...]} rendered with
- * the Qwen3 chat template; errors name the file and line. */
-int tdata_jsonl_stream(const char *path, const qwen3_tokenizer *tok, int32_t **ids, int64_t *n_ids, qwen3_err *e);
+ * the Qwen3 chat template; errors name the file and line. wts non-NULL (SFT): *wts gets a loss weight
+ * per id (malloc'd, parallel to *ids; the weight of predicting that id): 1 on the assistant replies
+ * after the last user query (their think block and closing <|im_end|>), 0 elsewhere; 1 on every id
+ * of a {"text"} document. */
+int tdata_jsonl_stream(const char *path, const qwen3_tokenizer *tok, int32_t **ids, float **wts, int64_t *n_ids, qwen3_err *e);
 
 #endif

@@ -347,7 +347,7 @@ int tmodel_forward(tmodel *m, const int32_t *ids, const int32_t *targets, qwen3_
     if (targets) {
         for (int t = 0; t < N; t++)
             if (targets[t] >= V) return qerr(e, "train: target id %d at position %d is outside the vocabulary (%d)", targets[t], t, V);
-        m->loss = t_crossentropy_forward(m->a.logits, targets, N, V, m->shared_row, m->n_shared, &m->n_valid);
+        m->loss = t_crossentropy_forward(m->a.logits, targets, m->tgt_w, N, V, m->shared_row, m->n_shared, &m->n_valid);
     }
     return 0;
 }
@@ -361,7 +361,7 @@ void tmodel_backward(tmodel *m, const int32_t *ids, const int32_t *targets, floa
     qpool *p = m->pool;
     tgrad_scratch *s = &m->s;
     /* cross-entropy -> lm_head -> final norm */
-    t_crossentropy_backward(m->a.logits, targets, N, V, m->shared_row, m->n_shared, m->n_valid, scale);
+    t_crossentropy_backward(m->a.logits, targets, m->tgt_w, N, V, m->shared_row, m->n_shared, m->n_valid, scale);
     float *dlog = m->a.logits;
     /* the shared row's gradient is ONE unseen row's (all are equal); the hidden state's gradient
      * sums over all n_shared of them: scale its column for that product only */
