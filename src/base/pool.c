@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -30,6 +31,9 @@ struct qpool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int sleepers;
+    int timing;          /* qpool_timing: count runs and the caller's waits */
+    long runs;
+    double wait_s;
 };
 
 typedef struct { qpool *p; int i; } worker_arg;
@@ -118,10 +122,29 @@ void qpool_run(qpool *p, qpool_fn fn, void *ctx) {
     if (p->sleepers) pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0, p->n);
+    struct timespec t0, t1;
+    if (p->timing) clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spins++) {
         if (spins < SPIN_PAUSES) CPU_RELAX();
         else sched_yield();
     }
+    if (p->timing) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        p->runs++;
+        p->wait_s += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    }
+}
+
+void qpool_timing(qpool *p, int on) {
+    if (!p) return;
+    p->timing = on;
+    p->runs = 0;
+    p->wait_s = 0;
+}
+
+void qpool_timing_get(const qpool *p, long *runs, double *wait_s) {
+    *runs = p ? p->runs : 0;
+    *wait_s = p ? p->wait_s : 0;
 }
 
 int qpool_default_threads(void) {

@@ -16,6 +16,12 @@ void qpool_free(qpool *p);
 int qpool_size(const qpool *p);
 void qpool_run(qpool *p, qpool_fn fn, void *ctx);
 
+/* Hand-off timing (qwen3 bench --profile): while on, qpool_run counts its runs and adds up the time
+ * the calling thread waits, after its own share, for the other threads to finish theirs (their late
+ * start after a wake-up plus any imbalance between the shares). Off by default (no clock reads). */
+void qpool_timing(qpool *p, int on);
+void qpool_timing_get(const qpool *p, long *runs, double *wait_s);
+
 /* Number of physical cores (falls back to online CPUs). */
 int qpool_default_threads(void);
 

@@ -15,7 +15,13 @@
  * dot products on the fast path, f32 FMA on the exact one). Peaks come from kernels/peak.c unless
  * given as flags. "cpu" is the process's CPU time over threads x wall time: below 100% the run did
  * not get the whole machine (other processes, or threads waiting on each other). Reads model
- * internals for the byte and FLOP counts (a benchmark may). */
+ * internals for the byte and FLOP counts (a benchmark may).
+ *
+ * --profile: after the timed phases, one more prefill of -p tokens and -n decode steps with the
+ * per-step clocks of model/profile.h on (and the pool's hand-off timing), each decode step also
+ * sampling its next token with the thinking-mode defaults; prints where the time of a prefill and
+ * of one decode step goes. The clocks cost a few hundred reads per step, so these passes are a
+ * little slower than the timed ones. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +29,10 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "generate/gen.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
+#include "model/profile.h"
 
 static double now_s(void) {
     struct timespec t;
@@ -85,11 +93,83 @@ static int decode_steps(qwen3_model *m, qwen3_seq **s, int ns, int steps, int32_
     return 0;
 }
 
+/* One table: each step's time per pass (decode: per token), its share of the pass, calls per pass. */
+static void print_profile(const char *what, const model_profile *pf, double sample_s, long pool_runs, double pool_wait_s,
+                          int threads, int json, int last) {
+    double n = pf->passes > 0 ? (double)pf->passes : 1, sum = 0;
+    for (int i = 0; i < PROF_N; i++) sum += pf->s[i];
+    double total = pf->total_s + sample_s, other = pf->total_s - sum;
+    if (json) {
+        printf("\"%s\": {\"passes\": %ld, \"us_per_pass\": %.1f, \"steps\": {", what, pf->passes, 1e6 * total / n);
+        for (int i = 0; i < PROF_N; i++) printf("\"%s\": [%.2f, %.2f], ", prof_names[i], 1e6 * pf->s[i] / n, pf->calls[i] / n);
+        printf("\"other\": [%.2f, 0], \"sampling\": [%.2f, %d]}, \"handoffs_per_pass\": %.1f, \"wait_us_per_pass\": %.2f}%s", 1e6 * other / n,
+               1e6 * sample_s / n, sample_s > 0, pool_runs / n, 1e6 * pool_wait_s / n, last ? "" : ", ");
+        return;
+    }
+    printf("\nprofile: %s, %ld pass%s, %.1f us per pass, %d thread%s\n", what, pf->passes, pf->passes == 1 ? "" : "es",
+           1e6 * total / n, threads, threads == 1 ? "" : "s");
+    printf("  %-48s %10s %7s %8s\n", "step", "us/pass", "share", "calls");
+    for (int i = 0; i < PROF_N; i++)
+        if (pf->calls[i])
+            printf("  %-48s %10.1f %6.1f%% %8.1f\n", prof_names[i], 1e6 * pf->s[i] / n, 100 * pf->s[i] / total, pf->calls[i] / n);
+    if (sample_s > 0) printf("  %-48s %10.1f %6.1f%% %8.1f\n", "sampling (T 0.6, top-k 20, top-p 0.95)", 1e6 * sample_s / n, 100 * sample_s / total, 1.0);
+    printf("  %-48s %10.1f %6.1f%%\n", "other (allocation, logits copy, bookkeeping)", 1e6 * other / n, 100 * other / total);
+    if (threads > 1)
+        printf("  thread hand-offs: %.0f per pass; the caller waited %.1f us per pass (%.1f%%) for the other thread%s\n"
+               "  after its own share (included in the steps above)\n", pool_runs / n, 1e6 * pool_wait_s / n,
+               100 * pool_wait_s / total, threads > 2 ? "s" : "");
+}
+
+/* --profile: a prefill and n decode steps (sampling each next token) with the clocks on */
+static int profile_run(qwen3_model *m, qwen3_seq *s, int32_t *ids, long p, long n, float *logits, int threads, int json,
+                       qwen3_err *e) {
+    model_profile pp = {0}, tg = {0};
+    long pp_runs = 0, tg_runs = 0;
+    double pp_wait = 0, tg_wait = 0, sample_s = 0;
+    gen_sampler smp;
+    qwen3_sampling sp;
+    qwen3_sampling_defaults(&sp, 1, NULL);
+    if (sampler_init(&smp, &sp, m->c.vocab_size, e)) return -1;
+    int rc = -1;
+    if (p > 0) {
+        m->prof = &pp;
+        qpool_timing(m->pool, 1);
+        qwen3_batch_item it = {s, ids, (int)p, QWEN3_LOGITS_LAST, logits};
+        if (qwen3_forward(m, &it, 1, e)) goto done;
+        qpool_timing_get(m->pool, &pp_runs, &pp_wait);
+        qwen3_seq_truncate(s, 0, e);
+    }
+    if (n > 0) {
+        m->prof = &tg;
+        qpool_timing(m->pool, 1);
+        int32_t tok = 1;
+        for (long k = 0; k < n; k++) {
+            qwen3_batch_item it = {s, &tok, 1, QWEN3_LOGITS_LAST, logits};
+            if (qwen3_forward(m, &it, 1, e)) goto done;
+            double t0 = now_s();
+            tok = sampler_sample(&smp, logits);
+            sample_s += now_s() - t0;
+        }
+        qpool_timing_get(m->pool, &tg_runs, &tg_wait);
+        qwen3_seq_truncate(s, 0, e);
+    }
+    if (json) printf(", \"profile\": {");
+    if (p > 0) print_profile(json ? "prefill" : "prefill (one pass over -p tokens)", &pp, 0, pp_runs, pp_wait, threads, json, n == 0);
+    if (n > 0) print_profile(json ? "decode" : "decode (per token: one step at a time from an empty cache)", &tg, sample_s, tg_runs, tg_wait, threads, json, 1);
+    if (json) printf("}");
+    rc = 0;
+done:
+    m->prof = NULL;
+    qpool_timing(m->pool, 0);
+    sampler_free(&smp);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv) {
     cli_model_opts o = {0};
     const char *dir = NULL;
     long p = 512, n = 128, par = 0;
-    int json = 0, exact = 0, machine_only = 0;
+    int json = 0, exact = 0, machine_only = 0, profile = 0;
     peaks pk = {0, 0, 0, 0};
     o.load.fast = 1;
     for (int i = 1; i < argc; i++) {
@@ -103,6 +183,7 @@ int cmd_bench(int argc, char **argv) {
                    "  -p N              prefill tokens (default 512; 0 skips)\n"
                    "  -n N              decode tokens (default 128; 0 skips)\n"
                    "  --parallel N      also decode N sequences together (one pass per step), aggregate tok/s\n"
+                   "  --profile         then where the time goes: per step of a prefill and of a decode step\n"
                    "  --bw GBPS, --peak-f32 G, --peak-bf16 G, --peak-int8 G   peaks instead of measuring\n"
                    "  --machine         only measure and print the peaks\n"
                    "  --json            one JSON object instead of the table\n"
@@ -114,6 +195,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-n")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 0, 1 << 20, &n)) return 2; }
         else if (!strcmp(a, "--parallel")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 64, &par)) return 2; }
         else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--profile")) profile = 1;
         else if (!strcmp(a, "--exact")) exact = 1;
         else if (!strcmp(a, "--machine")) machine_only = 1;
         else if (!strcmp(a, "--bw")) { if (cli_float(a, i + 1 < argc ? argv[++i] : NULL, 0.001, 1e6, &v)) return 2; pk.gbps = v; }
@@ -214,10 +296,12 @@ int cmd_bench(int argc, char **argv) {
                "\"prefill\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gflops\": %.1f, \"peak_frac\": %.3f, \"cpu_frac\": %.2f}, "
                "\"decode\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gbps\": %.2f, \"bw_frac\": %.3f, \"cpu_frac\": %.2f}, "
                "\"parallel\": {\"sequences\": %ld, \"tok_s\": %.2f}, "
-               "\"machine\": {\"read_gbps\": %.2f, \"peak_f32\": %.1f, \"peak_bf16\": %.1f, \"peak_int8\": %.1f}}\n",
+               "\"machine\": {\"read_gbps\": %.2f, \"peak_f32\": %.1f, \"peak_bf16\": %.1f, \"peak_int8\": %.1f}",
                dir, wt, qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads,
                load_s, wbytes, p, pp_s, pp_tps, pp_gf, pp_peak > 0 ? pp_gf / pp_peak : 0, pp_cpu, n, tg_s, tg_tps, tg_gbps,
                pk.gbps > 0 ? tg_gbps / pk.gbps : 0, tg_cpu, par, par_tps, pk.gbps, pk.f32, pk.bf16, pk.int8);
+        if (profile && profile_run(m, s[0], ids, p, n, logits, threads, 1, &e)) { printf("}\n"); cli_fail("%s", e.msg); goto done; }
+        printf("}\n");
     } else {
         printf("model    %s: %s weights, lm_head %s, %s path, KV %s, %d threads, loaded in %.2f s\n", dir, wt,
                qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads, load_s);
@@ -235,6 +319,7 @@ int cmd_bench(int argc, char **argv) {
         if (par > 0 && n > 0)
             printf("parallel %2ld x %-5ld    %8.3f s %9.1f tok/s aggregate (%.2fx one sequence)\n", par, n, par_s, par_tps,
                    tg_tps > 0 ? par_tps / tg_tps : 0);
+        if (profile && profile_run(m, s[0], ids, p, n, logits, threads, 0, &e)) { cli_fail("%s", e.msg); goto done; }
     }
     rc = 0;
 done:

@@ -137,8 +137,12 @@ static void prep_worker(void *ctx, int ith, int nth) {
     } else {
         size_t rb = kq_act_row_bytes((kact_type)a->a8_type, a->cols);
         qpool_split(a->n, ith, nth, 1, &b, &e);
-        for (long t = b; t < e; t++)
-            kq_act_quant_row((kact_type)a->a8_type, a->x + (size_t)t * (size_t)a->cols, (uint8_t *)a->a8 + (size_t)t * rb, a->cols);
+        for (long t = b; t < e; t++) {
+            const float *x = a->x + (size_t)t * (size_t)a->cols;
+            void *row = (uint8_t *)a->a8 + (size_t)t * rb;
+            if (active_isa == K_ISA_AVX512) kq_act_quant_row_avx512((kact_type)a->a8_type, x, row, a->cols);
+            else kq_act_quant_row((kact_type)a->a8_type, x, row, a->cols);
+        }
     }
 }
 
@@ -147,7 +151,8 @@ static int ensure_bf16(qpool *p, kact *a) {
     size_t need = (size_t)((a->n + 15) / 16) * 16 * (size_t)a->cols * 2;
     if (grow(&a->bf16, &a->bf16_cap, need)) return -1;
     prep_job j = {a, 0};
-    qpool_run(p, prep_worker, &j);
+    if (a->n <= K_INLINE_TOKENS) prep_worker(&j, 0, 1);
+    else qpool_run(p, prep_worker, &j);
     a->have_bf16 = 1;
     return 0;
 }
@@ -157,7 +162,9 @@ static int ensure_a8(qpool *p, kact *a, kact_type t) {
     if (grow(&a->a8, &a->a8_cap, kq_act_row_bytes(t, a->cols) * (size_t)a->n)) return -1;
     a->a8_type = (int)t;
     prep_job j = {a, 1};
-    qpool_run(p, prep_worker, &j);
+    /* a few rows take less than a hand-off to the other threads (microseconds) */
+    if (a->n <= K_INLINE_TOKENS) prep_worker(&j, 0, 1);
+    else qpool_run(p, prep_worker, &j);
     a->have_a8 = 1;
     return 0;
 }
@@ -223,11 +230,10 @@ void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, floa
 
 enum { PATH_F32, PATH_INT, PATH_GEMM };
 
-typedef struct { const kmat *W; kact *a; float *Y; int path; size_t scratch_each; } mm_job;
+/* one or several products over the same activations (k_matmul_act_multi), one dispatch */
+typedef struct { const kmat *W[K_MULTI_MAX]; float *Y[K_MULTI_MAX]; int nw; kact *a; int path; size_t scratch_each; } mm_job;
 
-static void mm_worker(void *ctx, int ith, int nth) {
-    mm_job *j = ctx;
-    const kmat *W = j->W;
+static void mm_one(mm_job *j, const kmat *W, float *Y, int ith, int nth) {
     kact *a = j->a;
     long r0, r1;
     qpool_split((long)W->rows, ith, nth, 8, &r0, &r1);
@@ -236,37 +242,78 @@ static void mm_worker(void *ctx, int ith, int nth) {
     switch (j->path) {
     case PATH_GEMM: {
         void *scratch = (uint8_t *)a->scratch + (size_t)ith * j->scratch_each;
-        if (simd) k_gemm_bf16_rows_avx512(W, a->bf16, a->n, j->Y, r0, r1, scratch);
-        else k_gemm_bf16_rows_scalar(W, a->bf16, a->n, j->Y, r0, r1, scratch);
+        if (simd) k_gemm_bf16_rows_avx512(W, a->bf16, a->n, Y, r0, r1, scratch);
+        else k_gemm_bf16_rows_scalar(W, a->bf16, a->n, Y, r0, r1, scratch);
         break;
     }
     case PATH_INT: {
         /* AVX-512 without VNNI takes the AVX2 kernels */
         int q = simd && cpu_vnni ? K_QSIMD_AVX512 : active_isa < K_ISA_AVX2 ? K_QSIMD_SCALAR
                 : cpu_avxvnni ? K_QSIMD_AVXVNNI : K_QSIMD_AVX2;
-        k_qmatmul_rows(W, a->a8, kq_act_row_bytes((kact_type)a->a8_type, W->cols), a->n, j->Y, r0, r1, q);
+        k_qmatmul_rows(W, a->a8, kq_act_row_bytes((kact_type)a->a8_type, W->cols), a->n, Y, r0, r1, q);
         break;
     }
     default:
-        if (simd) k_matmul_rows_avx512(W, a->x, a->n, j->Y, r0, r1);
-        else if (active_isa == K_ISA_AVX2) k_matmul_rows_avx2(W, a->x, a->n, j->Y, r0, r1);
-        else k_matmul_rows_scalar(W, a->x, a->n, j->Y, r0, r1);
+        if (simd) k_matmul_rows_avx512(W, a->x, a->n, Y, r0, r1);
+        else if (active_isa == K_ISA_AVX2) k_matmul_rows_avx2(W, a->x, a->n, Y, r0, r1);
+        else k_matmul_rows_scalar(W, a->x, a->n, Y, r0, r1);
         break;
     }
 }
 
-void k_matmul_act(qpool *p, const kmat *W, kact *a, float *Y) {
+static void mm_worker(void *ctx, int ith, int nth) {
+    mm_job *j = ctx;
+    for (int i = 0; i < j->nw; i++) mm_one(j, j->W[i], j->Y[i], ith, nth);
+}
+
+/* The path of a product with W over a's tokens, and its derived input made (PATH_F32 when memory for
+ * the others is lacking); scratch_each: the GEMM's per-thread panel bytes. */
+static int choose_path(qpool *p, const kmat *W, kact *a, size_t *scratch_each) {
     k_init();
-    mm_job j = {W, a, Y, PATH_F32, 0};
     int quant = kq_is_quant(W->type);
     int gemm_ok = k_has_bf16() && a->n >= a->gemm_min && W->cols % 2 == 0;
+    *scratch_each = 0;
     if (gemm_ok && (quant || (W->type == QWEN3_BF16 && !a->exact))) {
-        j.scratch_each = (k_gemm_bf16_scratch(W->cols) + 63) & ~(size_t)63;
-        if (!ensure_bf16(p, a) && !grow(&a->scratch, &a->scratch_cap, j.scratch_each * (size_t)qpool_size(p)))
-            j.path = PATH_GEMM;
+        *scratch_each = (k_gemm_bf16_scratch(W->cols) + 63) & ~(size_t)63;
+        if (!ensure_bf16(p, a) && !grow(&a->scratch, &a->scratch_cap, *scratch_each * (size_t)qpool_size(p)))
+            return PATH_GEMM;
     }
-    if (j.path == PATH_F32 && quant && !ensure_a8(p, a, kq_type(W->type)->act)) j.path = PATH_INT;
+    if (quant && !ensure_a8(p, a, kq_type(W->type)->act)) return PATH_INT;
+    return PATH_F32;
+}
+
+int k_act_prepare(qpool *p, const kmat *W, kact *a) {
+    size_t se;
+    int path = choose_path(p, W, a, &se);
+    return path == PATH_F32 && kq_is_quant(W->type) ? -1 : 0;
+}
+
+void k_matmul_act(qpool *p, const kmat *W, kact *a, float *Y) {
+    mm_job j = {{W}, {Y}, 1, a, PATH_F32, 0};
+    j.path = choose_path(p, W, a, &j.scratch_each);
     qpool_run(p, mm_worker, &j);
+}
+
+void k_matmul_act_multi(qpool *p, const kmat *const *W, float *const *Y, int nw, kact *a) {
+    mm_job j = {{0}, {0}, nw, a, PATH_F32, 0};
+    int fuse = nw >= 1 && nw <= K_MULTI_MAX;
+    /* one dispatch only when every product takes the same path on the same derived input (another
+     * activation format would overwrite the first's) */
+    for (int i = 1; fuse && i < nw; i++)
+        fuse = W[i]->cols == W[0]->cols && kq_is_quant(W[i]->type) == kq_is_quant(W[0]->type) &&
+               kq_type(W[i]->type)->act == kq_type(W[0]->type)->act;
+    for (int i = 0; fuse && i < nw; i++) {
+        size_t se;
+        int path = choose_path(p, W[i], a, &se);
+        if (i == 0) j.path = path;
+        fuse = path == j.path;
+        if (se > j.scratch_each) j.scratch_each = se;
+        j.W[i] = W[i];
+        j.Y[i] = Y[i];
+    }
+    if (fuse && j.path == PATH_GEMM && grow(&a->scratch, &a->scratch_cap, j.scratch_each * (size_t)qpool_size(p))) fuse = 0;
+    if (fuse) { qpool_run(p, mm_worker, &j); return; }
+    for (int i = 0; i < nw; i++) k_matmul_act(p, W[i], a, Y[i]);
 }
 
 void k_matmul(qpool *p, const kmat *W, const float *X, int n, float *Y) {

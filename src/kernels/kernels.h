@@ -86,6 +86,17 @@ void kact_free(kact *a);
 void kact_set(kact *a, const float *x, int n, int64_t cols);
 /* Y[t][r] for the activations of a; split over the pool's threads by rows. */
 void k_matmul_act(qpool *p, const kmat *W, kact *a, float *Y);
+/* Makes the derived form of a that a product with W needs (k_matmul_act does it on first use; this
+ * lets a profiler time it apart). 0, or -1 without memory (the product then falls back). */
+int k_act_prepare(qpool *p, const kmat *W, kact *a);
+/* Several products over the same activations in one dispatch to the pool (q, k and v; gate and
+ * up): each thread takes its rows of every matrix, so a decode step waits for the threads once
+ * instead of once per matrix. Each (row, token) gets the bits k_matmul_act gives it. Matrices
+ * whose paths or activation formats differ run one after the other. nw <= K_MULTI_MAX. */
+#define K_MULTI_MAX 3
+void k_matmul_act_multi(qpool *p, const kmat *const *W, float *const *Y, int nw, kact *a);
+/* Inputs of at most this many tokens are prepared by the calling thread (no hand-off). */
+#define K_INLINE_TOKENS 4
 
 /* Exact float32 product (a one-off kact with exact set). */
 void k_matmul(qpool *p, const kmat *W, const float *X, int n, float *Y);

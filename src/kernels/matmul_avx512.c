@@ -26,25 +26,44 @@ TGT static inline __attribute__((always_inline)) __m512 load_w(qwen3_dtype t, co
     }
 }
 
-/* rb rows (1..4) x tb tokens (1..4) tile; templated by the constant arguments after inlining. */
+/* gcc keeps the tile's accumulator array in memory (a load and a store around every FMA) unless its
+ * loops are unrolled outright; clang unrolls them by itself */
+#if defined(__clang__)
+#define UNROLL
+#else
+#define UNROLL _Pragma("GCC unroll 8")
+#endif
+
+/* rb rows (1..4) x tb tokens (1..TB) tile; templated by the constant arguments after inlining. Each
+ * weight vector is widened once and used for tb tokens; 4 x 6 keeps 24 accumulators, 4 widened
+ * weights and an activation in the 32 registers. */
+#define TB 6
 TGT static inline __attribute__((always_inline)) void tile(qwen3_dtype t, const uint8_t *w0, size_t rbytes, int rb, const float *x0, int64_t ldx,
                             int tb, int64_t cols, float *y, int64_t ldy) {
-    __m512 acc[4][4];
+    __m512 acc[4][TB];
+    UNROLL
     for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+        UNROLL
+        for (int j = 0; j < TB; j++) acc[i][j] = _mm512_setzero_ps();
     for (int64_t c = 0; c < cols; c += 16) {
         __mmask16 m = cols - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - c)) - 1);
-        __m512 xv[4], wv[4];
-        for (int j = 0; j < tb; j++) xv[j] = _mm512_maskz_loadu_ps(m, x0 + j * ldx + c);
+        __m512 wv[4];
+        UNROLL
         for (int i = 0; i < rb; i++) wv[i] = load_w(t, w0 + i * rbytes, c, m);
-        for (int i = 0; i < rb; i++)
-            for (int j = 0; j < tb; j++) acc[i][j] = _mm512_fmadd_ps(wv[i], xv[j], acc[i][j]);
+        UNROLL
+        for (int j = 0; j < tb; j++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x0 + j * ldx + c);
+            UNROLL
+            for (int i = 0; i < rb; i++) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+        }
     }
+    UNROLL
     for (int i = 0; i < rb; i++)
+        UNROLL
         for (int j = 0; j < tb; j++) y[j * ldy + i] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-#define TOKEN_CHUNK 64
+#define TOKEN_CHUNK 60 /* a multiple of TB */
 
 TGT static inline __attribute__((always_inline)) void rows_typed(qwen3_dtype t, const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1) {
     const uint8_t *base = W->data;
@@ -52,17 +71,26 @@ TGT static inline __attribute__((always_inline)) void rows_typed(qwen3_dtype t, 
         int t1 = t0 + TOKEN_CHUNK < n ? t0 + TOKEN_CHUNK : n;
         for (int64_t r = r0; r < r1; r += 4) {
             int rb = r1 - r >= 4 ? 4 : (int)(r1 - r);
-            for (int j = t0; j < t1; j += 4) {
-                int tb = t1 - j >= 4 ? 4 : t1 - j;
+            for (int j = t0; j < t1; j += TB) {
+                int tb = t1 - j >= TB ? TB : t1 - j;
                 const uint8_t *w0 = base + (size_t)r * W->row_bytes;
                 const float *x0 = X + (size_t)j * (size_t)W->cols;
                 float *y = Y + (size_t)j * (size_t)W->rows + (size_t)r;
-                /* constant rb/tb in the common cases lets the compiler unroll the tile fully */
-                if (rb == 4 && tb == 4) tile(t, w0, W->row_bytes, 4, x0, W->cols, 4, W->cols, y, W->rows);
-                else if (rb == 4 && tb == 1) tile(t, w0, W->row_bytes, 4, x0, W->cols, 1, W->cols, y, W->rows);
-                else if (rb == 4 && tb == 2) tile(t, w0, W->row_bytes, 4, x0, W->cols, 2, W->cols, y, W->rows);
-                else if (rb == 4 && tb == 3) tile(t, w0, W->row_bytes, 4, x0, W->cols, 3, W->cols, y, W->rows);
-                else tile(t, w0, W->row_bytes, rb, x0, W->cols, tb, W->cols, y, W->rows);
+                /* constant rb/tb let the compiler unroll the tile fully */
+                if (rb == 4) {
+                    switch (tb) {
+                    case 6: tile(t, w0, W->row_bytes, 4, x0, W->cols, 6, W->cols, y, W->rows); break;
+                    case 5: tile(t, w0, W->row_bytes, 4, x0, W->cols, 5, W->cols, y, W->rows); break;
+                    case 4: tile(t, w0, W->row_bytes, 4, x0, W->cols, 4, W->cols, y, W->rows); break;
+                    case 3: tile(t, w0, W->row_bytes, 4, x0, W->cols, 3, W->cols, y, W->rows); break;
+                    case 2: tile(t, w0, W->row_bytes, 4, x0, W->cols, 2, W->cols, y, W->rows); break;
+                    default: tile(t, w0, W->row_bytes, 4, x0, W->cols, 1, W->cols, y, W->rows); break;
+                    }
+                } else
+                    for (int i = 0; i < rb; i++)
+                        for (int jj = 0; jj < tb; jj++)
+                            tile(t, w0 + (size_t)i * W->row_bytes, W->row_bytes, 1, x0 + (size_t)jj * W->cols, W->cols, 1, W->cols,
+                                 y + (size_t)jj * W->rows + i, W->rows);
             }
         }
     }

@@ -34,8 +34,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "model/model.h"
+#include "model/profile.h"
 #include "model/seq.h"
 
 typedef struct run {
@@ -77,6 +79,21 @@ typedef struct moe_scratch {
     float *g, *u;           /* [T, moe_intermediate] */
 } moe_scratch;
 
+/* ---- profiling (model/profile.h): no clock is read unless m->prof is set ---- */
+
+static double prof_clock(const qwen3_model *m) {
+    if (!m->prof) return 0;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void prof_add(const qwen3_model *m, prof_op op, double t0) {
+    if (!m->prof) return;
+    m->prof->s[op] += prof_clock(m) - t0;
+    m->prof->calls[op]++;
+}
+
 /* ---- small parallel helpers ---- */
 
 typedef void (*row_fn)(run *r, int t);
@@ -90,6 +107,10 @@ static void rows_worker(void *ctx, int ith, int nth) {
 }
 
 static void for_each_token(run *r, row_fn fn) {
+    if (r->T <= K_INLINE_TOKENS) { /* decode: a hand-off would cost more than the work */
+        for (int t = 0; t < r->T; t++) fn(r, t);
+        return;
+    }
     rows_job j = {r, fn, r->T};
     qpool_run(r->m->pool, rows_worker, &j);
 }
@@ -176,9 +197,46 @@ static void attn_worker(void *ctx, int ith, int nth) {
     }
 }
 
-static void matmul(run *r, const kmat *W, const float *X, int n, float *Y) {
+/* Y = a W^T on the pool, timed as op (the input's preparation apart) when profiling */
+static void product(run *r, prof_op op, const kmat *W, kact *a, float *Y) {
+    double t0 = prof_clock(r->m);
+    if (r->m->prof && !a->have_a8 && !a->have_bf16) {
+        k_act_prepare(r->m->pool, W, a);
+        prof_add(r->m, PROF_ACT, t0);
+        t0 = prof_clock(r->m);
+    }
+    k_matmul_act(r->m->pool, W, a, Y);
+    prof_add(r->m, op, t0);
+}
+
+/* products over the same input in one dispatch (k_matmul_act_multi), timed as op */
+static void products(run *r, prof_op op, const kmat *const *W, float *const *Y, int nw) {
+    double t0 = prof_clock(r->m);
+    if (r->m->prof && !r->act.have_a8 && !r->act.have_bf16) {
+        k_act_prepare(r->m->pool, W[0], &r->act);
+        prof_add(r->m, PROF_ACT, t0);
+        t0 = prof_clock(r->m);
+    }
+    k_matmul_act_multi(r->m->pool, W, Y, nw, &r->act);
+    prof_add(r->m, op, t0);
+}
+
+static void matmul(run *r, prof_op op, const kmat *W, const float *X, int n, float *Y) {
     kact_set(&r->act, X, n, W->cols);
-    k_matmul_act(r->m->pool, W, &r->act, Y);
+    product(r, op, W, &r->act, Y);
+}
+
+/* for_each_token timed as op */
+static void timed_tokens(run *r, prof_op op, row_fn fn) {
+    double t0 = prof_clock(r->m);
+    for_each_token(r, fn);
+    prof_add(r->m, op, t0);
+}
+
+static void residual(run *r) {
+    double t0 = prof_clock(r->m);
+    add_into(r->x, r->y, (size_t)r->T * r->c->hidden_size);
+    prof_add(r->m, PROF_RESIDUAL, t0);
 }
 
 /* Keeps only rows[0..n) of the batch (in order) for the rest of the pass: the residual stream, the
@@ -213,17 +271,19 @@ static int needed_rows(const qwen3_batch_item *items, int n_items, int *keep) {
 static void attention(run *r, const int *keep, int n_keep) {
     const layer_weights *L = &r->m->layers[r->layer];
     qpool *p = r->m->pool;
-    for_each_token(r, attn_norm_row);
-    kact_set(&r->act, r->a, r->T, L->wq.cols); /* one input, three products */
-    k_matmul_act(p, &L->wq, &r->act, r->q);
-    k_matmul_act(p, &L->wk, &r->act, r->k);
-    k_matmul_act(p, &L->wv, &r->act, r->v);
-    for_each_token(r, qk_rope_store_row);
+    timed_tokens(r, PROF_NORM, attn_norm_row);
+    kact_set(&r->act, r->a, r->T, L->wq.cols); /* one input, three products, one dispatch */
+    const kmat *W[3] = {&L->wq, &L->wk, &L->wv};
+    float *Y[3] = {r->q, r->k, r->v};
+    products(r, PROF_QKV, W, Y, 3);
+    timed_tokens(r, PROF_QK_ROPE, qk_rope_store_row);
     if (keep) keep_rows(r, keep, n_keep); /* last layer: the cache is complete, the rest is per token */
     if (r->T == 0) return;
+    double t0 = prof_clock(r->m);
     qpool_run(p, attn_worker, r);
-    matmul(r, &L->wo, r->o, r->T, r->y);
-    add_into(r->x, r->y, (size_t)r->T * r->c->hidden_size);
+    prof_add(r->m, PROF_ATTN, t0);
+    matmul(r, PROF_WO, &L->wo, r->o, r->T, r->y);
+    residual(r);
 }
 
 static void silu_mul_row(run *r, int t) {
@@ -233,13 +293,13 @@ static void silu_mul_row(run *r, int t) {
 
 static void dense_mlp(run *r) {
     const layer_weights *L = &r->m->layers[r->layer];
-    qpool *p = r->m->pool;
     kact_set(&r->act, r->a, r->T, L->gate.cols);
-    k_matmul_act(p, &L->gate, &r->act, r->g);
-    k_matmul_act(p, &L->up, &r->act, r->u);
-    for_each_token(r, silu_mul_row);
-    matmul(r, &L->down, r->g, r->T, r->y);
-    add_into(r->x, r->y, (size_t)r->T * r->c->hidden_size);
+    const kmat *W[2] = {&L->gate, &L->up};
+    float *Y[2] = {r->g, r->u};
+    products(r, PROF_GATE_UP, W, Y, 2);
+    timed_tokens(r, PROF_SILU, silu_mul_row);
+    matmul(r, PROF_DOWN, &L->down, r->g, r->T, r->y);
+    residual(r);
 }
 
 /* Router: softmax over all experts in float32, top-k (ties to the lower index), renormalised when
@@ -316,7 +376,8 @@ static void moe_mlp(run *r) {
     const qwen3_config *c = r->c;
     const layer_weights *L = &r->m->layers[r->layer];
     const int E = c->num_experts, K = c->num_experts_per_tok;
-    matmul(r, &L->router, r->a, r->T, r->router);
+    matmul(r, PROF_ROUTER, &L->router, r->a, r->T, r->router);
+    double t0 = prof_clock(r->m);
     for_each_token(r, route_row);
     /* group the (token, choice) slots by expert */
     memset(r->ecount, 0, sizeof(int) * (size_t)E);
@@ -337,9 +398,12 @@ static void moe_mlp(run *r) {
         for (; i > 0 && r->ecount[r->eorder[i - 1]] < r->ecount[x]; i--) r->eorder[i] = r->eorder[i - 1];
         r->eorder[i] = x;
     }
+    prof_add(r->m, PROF_ROUTE, t0);
     experts_job j = {r, 0, n};
+    t0 = prof_clock(r->m);
     qpool_run(r->m->pool, experts_worker, &j);
-    for_each_token(r, moe_combine_row);
+    prof_add(r->m, PROF_EXPERTS, t0);
+    timed_tokens(r, PROF_COMBINE, moe_combine_row);
 }
 
 static void rope_row(run *r, int t) {
@@ -431,7 +495,9 @@ static int write_logits(run *r, qwen3_batch_item *items, int n_items, qwen3_err 
     for (int i = 0; i < n_items; i++) {
         qwen3_batch_item *it = &items[i];
         if (it->logits == QWEN3_LOGITS_LAST) {
+            double t0 = prof_clock(r->m);
             k_rmsnorm(z + (size_t)li * H, r->x + (size_t)row * H, r->m->final_norm, H, c->rms_norm_eps);
+            prof_add(r->m, PROF_NORM, t0);
             li++;
             row++;
         } else if (it->logits == QWEN3_LOGITS_ALL) {
@@ -439,13 +505,13 @@ static int write_logits(run *r, qwen3_batch_item *items, int n_items, qwen3_err 
                 int nb = it->n_tokens - t0 < 64 ? it->n_tokens - t0 : 64;
                 for (int t = 0; t < nb; t++)
                     k_rmsnorm(zz + (size_t)t * H, r->x + (size_t)(row + t0 + t) * H, r->m->final_norm, H, c->rms_norm_eps);
-                matmul(r, &r->m->lm_head, zz, nb, it->out + (size_t)t0 * V);
+                matmul(r, PROF_LM_HEAD, &r->m->lm_head, zz, nb, it->out + (size_t)t0 * V);
             }
             row += it->n_tokens;
         }
     }
     if (n_last) {
-        matmul(r, &r->m->lm_head, z, n_last, zl);
+        matmul(r, PROF_LM_HEAD, &r->m->lm_head, z, n_last, zl);
         li = 0;
         for (int i = 0; i < n_items; i++)
             if (items[i].logits == QWEN3_LOGITS_LAST) memcpy(items[i].out, zl + (size_t)li++ * V, sizeof(float) * (size_t)V);
@@ -456,8 +522,21 @@ static int write_logits(run *r, qwen3_batch_item *items, int n_items, qwen3_err 
     return 0;
 }
 
+static int forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_err *e);
+
 int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_err *e) {
+    double t0 = prof_clock(m);
+    int rc = forward(m, items, n_items, e);
+    if (m->prof) {
+        m->prof->total_s += prof_clock(m) - t0;
+        m->prof->passes++;
+    }
+    return rc;
+}
+
+static int forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_err *e) {
     const qwen3_config *c = &m->c;
+    double t_setup = prof_clock(m);
     if (n_items < 1) return qerr(e, "empty batch");
     run r = {0};
     r.m = m;
@@ -496,12 +575,13 @@ int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
     if (!keep) { run_free(&r); return qerr(e, "out of memory for a batch of %d tokens", r.T); }
     int n_keep = needed_rows(items, n_items, keep);
     for_each_token(&r, rope_row);
+    prof_add(m, PROF_SETUP, t_setup);
     for (int l = 0; l < c->num_layers; l++) {
         r.layer = l;
         int last = l == c->num_layers - 1;
         attention(&r, last ? keep : NULL, n_keep);
         if (r.T == 0) break; /* no logits asked for: the cache is all this pass had to fill */
-        for_each_token(&r, ffn_norm_row);
+        timed_tokens(&r, PROF_NORM, ffn_norm_row);
         if (m->layers[l].is_moe) moe_mlp(&r);
         else dense_mlp(&r);
     }

@@ -21,6 +21,10 @@ void tsbuf_free(tsbuf *b);
  * the step-by-step worked solution and the final answer to the three buffers (cleared first).
  * rng: the caller's splitmix64 state. */
 void tsynth_example(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *sol, tsbuf *ans);
+/* The same, also recording the operands (add/sub/mul: a, b; sort: the list; count: the letter then
+ * the word's letters, as character codes; linear: a, b, c) for the verifier's tasks. */
+typedef struct tsynth_ops { long long v[32]; int n; } tsynth_ops;
+void tsynth_example_ops(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *sol, tsbuf *ans, tsynth_ops *ops);
 const char *tsynth_family_name(tsynth_family f);
 /* Pre-training text of an example: "question\nworked solution\nAnswer: answer". */
 void tsynth_text(tsbuf *out, const tsbuf *q, const tsbuf *sol, const tsbuf *ans);

@@ -14,22 +14,26 @@ TGT void tg_bwd_input_avx2(float *dX, const float *dY, const float *W, int n, in
     for (; c + 16 <= i1; c += 16) {
         for (int t = 0; t < n; t += 4) {
             int tb = n - t < 4 ? n - t : 4;
-            __m256 acc[4][2];
-            for (int j = 0; j < 4; j++)
-                for (int v = 0; v < 2; v++)
-                    acc[j][v] = j < tb ? _mm256_loadu_ps(dX + (int64_t)(t + j) * in + c + 8 * v) : _mm256_setzero_ps();
+            /* named accumulators: an indexed acc[4][2] with a bound of tb stays in memory under gcc
+             * -O2. A missing token repeats the last row; its result is not stored. */
             const float *dy = dY + (int64_t)t * out;
+            const float *g0 = dy, *g1 = dy + (int64_t)(tb > 1 ? 1 : 0) * out, *g2 = dy + (int64_t)(tb > 2 ? 2 : tb - 1) * out,
+                        *g3 = dy + (int64_t)(tb > 3 ? 3 : tb - 1) * out;
+            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
             for (int o = 0; o < out; o++) {
                 const float *w = W + (int64_t)o * in + c;
-                __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
-                for (int j = 0; j < tb; j++) {
-                    __m256 g = _mm256_set1_ps(dy[(int64_t)j * out + o]);
-                    acc[j][0] = _mm256_fmadd_ps(g, w0, acc[j][0]);
-                    acc[j][1] = _mm256_fmadd_ps(g, w1, acc[j][1]);
-                }
+                __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8), g;
+                g = _mm256_set1_ps(g0[o]); a00 = _mm256_fmadd_ps(g, w0, a00); a01 = _mm256_fmadd_ps(g, w1, a01);
+                g = _mm256_set1_ps(g1[o]); a10 = _mm256_fmadd_ps(g, w0, a10); a11 = _mm256_fmadd_ps(g, w1, a11);
+                g = _mm256_set1_ps(g2[o]); a20 = _mm256_fmadd_ps(g, w0, a20); a21 = _mm256_fmadd_ps(g, w1, a21);
+                g = _mm256_set1_ps(g3[o]); a30 = _mm256_fmadd_ps(g, w0, a30); a31 = _mm256_fmadd_ps(g, w1, a31);
             }
+            __m256 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
             for (int j = 0; j < tb; j++)
-                for (int v = 0; v < 2; v++) _mm256_storeu_ps(dX + (int64_t)(t + j) * in + c + 8 * v, acc[j][v]);
+                for (int v = 0; v < 2; v++) {
+                    float *d = dX + (int64_t)(t + j) * in + c + 8 * v;
+                    _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), acc[j][v]));
+                }
         }
     }
     if (c < i1) tg_bwd_input_scalar(dX, dY, W, n, in, out, c, i1);
@@ -42,17 +46,18 @@ TGT void tg_bwd_weight_avx2(float *dW, const float *dY, const float *X, int n, i
         for (int o = o0; o < o1; o += 4) {
             int rb = o1 - o < 4 ? o1 - o : 4;
             for (int c = 0; c < cend; c += 16) {
-                __m256 acc[4][2];
-                for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+                /* named accumulators, as above; a missing row r repeats the last column */
+                int r1 = rb > 1 ? 1 : 0, r2 = rb > 2 ? 2 : rb - 1, r3 = rb > 3 ? 3 : rb - 1;
+                __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
                 for (int t = t0; t < t1; t++) {
                     const float *x = X + (int64_t)t * in + c, *dy = dY + (int64_t)t * out + o;
-                    __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8);
-                    for (int r = 0; r < rb; r++) {
-                        __m256 g = _mm256_set1_ps(dy[r]);
-                        acc[r][0] = _mm256_fmadd_ps(g, x0, acc[r][0]);
-                        acc[r][1] = _mm256_fmadd_ps(g, x1, acc[r][1]);
-                    }
+                    __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8), g;
+                    g = _mm256_set1_ps(dy[0]); a00 = _mm256_fmadd_ps(g, x0, a00); a01 = _mm256_fmadd_ps(g, x1, a01);
+                    g = _mm256_set1_ps(dy[r1]); a10 = _mm256_fmadd_ps(g, x0, a10); a11 = _mm256_fmadd_ps(g, x1, a11);
+                    g = _mm256_set1_ps(dy[r2]); a20 = _mm256_fmadd_ps(g, x0, a20); a21 = _mm256_fmadd_ps(g, x1, a21);
+                    g = _mm256_set1_ps(dy[r3]); a30 = _mm256_fmadd_ps(g, x0, a30); a31 = _mm256_fmadd_ps(g, x1, a31);
                 }
+                __m256 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
                 for (int r = 0; r < rb; r++)
                     for (int v = 0; v < 2; v++) {
                         float *d = dW + (int64_t)(o + r) * in + c + 8 * v;

@@ -26,31 +26,63 @@ static inline __mmask16 tail_mask(int left) {
     return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
 }
 
-/* 4 tokens (tb valid) x 64 columns (masks m) of dX, over panel rows [0, oc) */
-TGT static inline void in_tile(float *dX, int64_t ldx, int tb, const __mmask16 m[4], const float *panel, const float *dyp, int oc) {
-    __m512 acc[4][4];
-    for (int j = 0; j < 4; j++)
+/* The 4 x 64 register tile: 16 named accumulators (an indexed acc[4][4] array made gcc -O2 keep
+ * them in memory, a load and a store around every FMA: 34 GFLOP/s on one core instead of ~100).
+ * FMA4(b0..b3, v0..v3) adds b_j * v_v to acc j,v. */
+#define ACC_DECL __m512 a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33
+#define FMA_ROW(aj0, aj1, aj2, aj3, b) \
+    do { \
+        __m512 bb_ = (b); \
+        aj0 = _mm512_fmadd_ps(bb_, v0, aj0); \
+        aj1 = _mm512_fmadd_ps(bb_, v1, aj1); \
+        aj2 = _mm512_fmadd_ps(bb_, v2, aj2); \
+        aj3 = _mm512_fmadd_ps(bb_, v3, aj3); \
+    } while (0)
+#define FMA4(s0, s1, s2, s3) \
+    do { \
+        FMA_ROW(a00, a01, a02, a03, _mm512_set1_ps(s0)); \
+        FMA_ROW(a10, a11, a12, a13, _mm512_set1_ps(s1)); \
+        FMA_ROW(a20, a21, a22, a23, _mm512_set1_ps(s2)); \
+        FMA_ROW(a30, a31, a32, a33, _mm512_set1_ps(s3)); \
+    } while (0)
+
+/* out[j][0..64) (masks m) += acc row j, for j < rows */
+TGT static inline void tile_add(float *d, int64_t ld, int rows, const __mmask16 m[4], __m512 acc[4][4]) {
+    for (int j = 0; j < rows; j++)
         for (int v = 0; v < 4; v++)
-            acc[j][v] = j < tb ? _mm512_maskz_loadu_ps(m[v], dX + j * ldx + 16 * v) : _mm512_setzero_ps();
+            if (m[v]) {
+                float *p = d + j * ld + 16 * v;
+                _mm512_mask_storeu_ps(p, m[v], _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], p), acc[j][v]));
+            }
+}
+#define ACC_ADD(d, ld, rows, m) \
+    do { \
+        __m512 acc_[4][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33}}; \
+        tile_add(d, ld, rows, m, acc_); \
+    } while (0)
+#define ACC_ZERO \
+    a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = _mm512_setzero_ps(); \
+    a20 = a21 = a22 = a23 = a30 = a31 = a32 = a33 = _mm512_setzero_ps()
+
+/* dX rows t..t+tb, 64 columns (masks m) += dY rows [t, t+tb) x panel rows [0, oc). dY is read in
+ * place: four row pointers (a missing row repeats the last, its result is not stored). */
+TGT static void in_tile(float *dX, int64_t ldx, int tb, const __mmask16 m[4], const float *panel, const float *dy,
+                        int64_t ldy, int oc) {
+    ACC_DECL;
+    ACC_ZERO;
+    const float *g0 = dy, *g1 = dy + (tb > 1 ? 1 : 0) * ldy, *g2 = dy + (tb > 2 ? 2 : tb - 1) * ldy,
+                *g3 = dy + (tb > 3 ? 3 : tb - 1) * ldy;
     for (int o = 0; o < oc; o++) {
-        const float *w = panel + (int64_t)o * 64, *g = dyp + (int64_t)o * 4;
-        __m512 w0 = _mm512_load_ps(w), w1 = _mm512_load_ps(w + 16), w2 = _mm512_load_ps(w + 32), w3 = _mm512_load_ps(w + 48);
-        for (int j = 0; j < 4; j++) {
-            __m512 b = _mm512_set1_ps(g[j]);
-            acc[j][0] = _mm512_fmadd_ps(b, w0, acc[j][0]);
-            acc[j][1] = _mm512_fmadd_ps(b, w1, acc[j][1]);
-            acc[j][2] = _mm512_fmadd_ps(b, w2, acc[j][2]);
-            acc[j][3] = _mm512_fmadd_ps(b, w3, acc[j][3]);
-        }
+        const float *w = panel + (int64_t)o * 64;
+        __m512 v0 = _mm512_load_ps(w), v1 = _mm512_load_ps(w + 16), v2 = _mm512_load_ps(w + 32), v3 = _mm512_load_ps(w + 48);
+        FMA4(g0[o], g1[o], g2[o], g3[o]);
     }
-    for (int j = 0; j < tb; j++)
-        for (int v = 0; v < 4; v++)
-            if (m[v]) _mm512_mask_storeu_ps(dX + j * ldx + 16 * v, m[v], acc[j][v]);
+    ACC_ADD(dX, ldx, tb, m);
 }
 
 TGT void tg_bwd_input_avx512(float *dX, const float *dY, const float *W, int n, int in, int out, int i0, int i1) {
-    float *panel = aligned_alloc(64, sizeof(float) * OC * 64), *dyp = aligned_alloc(64, sizeof(float) * OC * 4);
-    if (!panel || !dyp) { free(panel); free(dyp); tg_bwd_input_scalar(dX, dY, W, n, in, out, i0, i1); return; }
+    float *panel = aligned_alloc(64, sizeof(float) * OC * 64);
+    if (!panel) { tg_bwd_input_scalar(dX, dY, W, n, in, out, i0, i1); return; }
     for (int c = i0; c < i1; c += 64) {
         int w = i1 - c < 64 ? i1 - c : 64;
         __mmask16 m[4];
@@ -64,19 +96,31 @@ TGT void tg_bwd_input_avx512(float *dX, const float *dY, const float *W, int n, 
             }
             for (int t = 0; t < n; t += 4) {
                 int tb = n - t < 4 ? n - t : 4;
-                for (int o = 0; o < oc; o++)
-                    for (int j = 0; j < 4; j++) dyp[o * 4 + j] = j < tb ? dY[(int64_t)(t + j) * out + o0 + o] : 0.0f;
-                in_tile(dX + (int64_t)t * in + c, in, tb, m, panel, dyp, oc);
+                in_tile(dX + (int64_t)t * in + c, in, tb, m, panel, dY + (int64_t)t * out + o0, out, oc);
             }
         }
     }
     free(panel);
-    free(dyp);
+}
+
+/* dW rows o..o+rb, 64 columns += sum over the panel's tc tokens of dY[t][o+r] x panel[t]. dY is read
+ * in place (a missing row r repeats the last column, its result is not stored). */
+TGT static void w_tile(float *dW, int64_t ldw, int rb, const __mmask16 m[4], const float *panel, const float *dy,
+                       int64_t ldy, int tc) {
+    ACC_DECL;
+    ACC_ZERO;
+    int r1 = rb > 1 ? 1 : 0, r2 = rb > 2 ? 2 : rb - 1, r3 = rb > 3 ? 3 : rb - 1;
+    for (int t = 0; t < tc; t++) {
+        const float *x = panel + (int64_t)t * 64, *g = dy + (int64_t)t * ldy;
+        __m512 v0 = _mm512_load_ps(x), v1 = _mm512_load_ps(x + 16), v2 = _mm512_load_ps(x + 32), v3 = _mm512_load_ps(x + 48);
+        FMA4(g[0], g[r1], g[r2], g[r3]);
+    }
+    ACC_ADD(dW, ldw, rb, m);
 }
 
 TGT void tg_bwd_weight_avx512(float *dW, const float *dY, const float *X, int n, int in, int out, int o0, int o1) {
-    float *panel = aligned_alloc(64, sizeof(float) * TC * 64), *dyp = aligned_alloc(64, sizeof(float) * TC * 4);
-    if (!panel || !dyp) { free(panel); free(dyp); tg_bwd_weight_scalar(dW, dY, X, n, in, out, o0, o1); return; }
+    float *panel = aligned_alloc(64, sizeof(float) * TC * 64);
+    if (!panel) { tg_bwd_weight_scalar(dW, dY, X, n, in, out, o0, o1); return; }
     for (int c = 0; c < in; c += 64) {
         int w = in - c < 64 ? in - c : 64;
         __mmask16 m[4];
@@ -90,33 +134,11 @@ TGT void tg_bwd_weight_avx512(float *dW, const float *dY, const float *X, int n,
             }
             for (int o = o0; o < o1; o += 4) {
                 int rb = o1 - o < 4 ? o1 - o : 4;
-                for (int t = 0; t < tc; t++)
-                    for (int r = 0; r < 4; r++) dyp[t * 4 + r] = r < rb ? dY[(int64_t)(t0 + t) * out + o + r] : 0.0f;
-                __m512 acc[4][4];
-                for (int r = 0; r < 4; r++)
-                    for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
-                for (int t = 0; t < tc; t++) {
-                    const float *x = panel + (int64_t)t * 64, *g = dyp + (int64_t)t * 4;
-                    __m512 x0 = _mm512_load_ps(x), x1 = _mm512_load_ps(x + 16), x2 = _mm512_load_ps(x + 32), x3 = _mm512_load_ps(x + 48);
-                    for (int r = 0; r < 4; r++) {
-                        __m512 b = _mm512_set1_ps(g[r]);
-                        acc[r][0] = _mm512_fmadd_ps(b, x0, acc[r][0]);
-                        acc[r][1] = _mm512_fmadd_ps(b, x1, acc[r][1]);
-                        acc[r][2] = _mm512_fmadd_ps(b, x2, acc[r][2]);
-                        acc[r][3] = _mm512_fmadd_ps(b, x3, acc[r][3]);
-                    }
-                }
-                for (int r = 0; r < rb; r++)
-                    for (int v = 0; v < 4; v++)
-                        if (m[v]) {
-                            float *d = dW + (int64_t)(o + r) * in + c + 16 * v;
-                            _mm512_mask_storeu_ps(d, m[v], _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], d), acc[r][v]));
-                        }
+                w_tile(dW + (int64_t)o * in + c, in, rb, m, panel, dY + (int64_t)t0 * out + o, out, tc);
             }
         }
     }
     free(panel);
-    free(dyp);
 }
 
 #else

@@ -75,12 +75,23 @@ static void add_steps(tsbuf *sol, long long a, long long b) {
     if (carry) tsbuf_printf(sol, "final carry %d, write %d\n", carry, carry);
 }
 
+/* records an operand for the verifier's task (ops may be NULL) */
+static void op(tsynth_ops *ops, long long v) {
+    if (ops && ops->n < (int)(sizeof ops->v / sizeof ops->v[0])) ops->v[ops->n++] = v;
+}
+
 void tsynth_example(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *sol, tsbuf *ans) {
+    tsynth_example_ops(rng, f, level, q, sol, ans, NULL);
+}
+
+void tsynth_example_ops(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *sol, tsbuf *ans, tsynth_ops *ops) {
     clear(q); clear(sol); clear(ans);
+    if (ops) ops->n = 0;
     if (level < 1) level = 1;
     switch (f) {
     case TS_ADD: {
         long long a = ndigits(rng, level + 1), b = ndigits(rng, (int)rnd(rng, 1, level + 1));
+        op(ops, a); op(ops, b);
         tsbuf_printf(q, "What is %lld + %lld?", a, b);
         add_steps(sol, a, b);
         tsbuf_printf(ans, "%lld", a + b);
@@ -89,6 +100,7 @@ void tsynth_example(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *
     case TS_SUB: {
         long long a = ndigits(rng, level + 1), b = ndigits(rng, (int)rnd(rng, 1, level + 1));
         if (b > a) { long long t = a; a = b; b = t; }
+        op(ops, a); op(ops, b);
         tsbuf_printf(q, "What is %lld - %lld?", a, b);
         int borrow = 0;
         for (int i = 0; i < ndig(a); i++) {
@@ -106,6 +118,7 @@ void tsynth_example(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *
     }
     case TS_MUL: {
         long long a = ndigits(rng, level + 1), b = ndigits(rng, level < 3 ? level : 3);
+        op(ops, a); op(ops, b);
         tsbuf_printf(q, "What is %lld * %lld?", a, b);
         long long sum = 0;
         for (int i = 0; i < ndig(b); i++) {
@@ -123,6 +136,7 @@ void tsynth_example(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *
         int n = level + 3;
         long long v[16];
         for (int i = 0; i < n; i++) v[i] = rnd(rng, 0, level >= 3 ? 999 : 99);
+        for (int i = 0; i < n; i++) op(ops, v[i]);
         tsbuf_printf(q, "Sort in increasing order: ");
         for (int i = 0; i < n; i++) tsbuf_printf(q, "%s%lld", i ? ", " : "", v[i]);
         for (int k = 0; k < n; k++) { /* selection: the smallest of the rest comes next */
@@ -141,6 +155,8 @@ void tsynth_example(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *
         char w[32], c = (char)('a' + rnd(rng, 0, 4));
         for (int i = 0; i < n; i++) w[i] = (char)('a' + rnd(rng, 0, 5)); /* a small alphabet: repeats are common */
         w[n] = 0;
+        op(ops, c);
+        for (int i = 0; i < n; i++) op(ops, w[i]);
         tsbuf_printf(q, "How many times does the letter %c appear in %s?", c, w);
         int cnt = 0;
         for (int i = 0; i < n; i++) {
@@ -153,6 +169,7 @@ void tsynth_example(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *
     default: { /* TS_LINEAR */
         long long lim = pow10i(level);
         long long a = rnd(rng, 2, 9 * level), x = rnd(rng, -lim, lim), b = rnd(rng, -lim, lim), c = a * x + b;
+        op(ops, a); op(ops, b); op(ops, c);
         tsbuf_printf(q, "Solve for x: %lld*x %c %lld = %lld", a, b < 0 ? '-' : '+', b < 0 ? -b : b, c);
         tsbuf_printf(sol, "subtract %lld from both sides: %lld*x = %lld - %lld = %lld\n", b, a, c, b, c - b);
         tsbuf_printf(sol, "divide both sides by %lld: x = %lld / %lld = %lld\n", a, c - b, a, x);
