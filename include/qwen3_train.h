@@ -93,6 +93,23 @@ int qwen3_trainer_eval(qwen3_trainer *t, long n, int lo, int hi, FILE *out, FILE
  * format 0 {"text", "family", "level", "answer"} pre-training text; 1 {"messages"} thinking chats;
  * 2 {"messages"} non-thinking chats (/no_think); 3 alternating 1 and 2. */
 int qwen3_synth_write(FILE *f, uint64_t seed, long n, int lo, int hi, int format, qwen3_err *err);
+/* The compact storage of a model this trainer exported (train/pack.c): out_dir gets config.json
+ * (vocab_size = kept rows + 1), model.safetensors (BF16; the embedding / untied head hold the rows
+ * that differ from the row of the last id, then that shared row) and rows.json ({"vocab_size",
+ * "rows"}). Returns the number of kept rows, or -1. */
+int qwen3_model_pack(const char *in_dir, const char *out_dir, qwen3_err *err);
+/* The inverse: an ordinary Hugging Face directory with the full vocabulary (config.json,
+ * model.safetensors in BF16, generation_config.json, and the tokenizer files of tokenizer_dir when
+ * it is not NULL). */
+int qwen3_model_unpack(const char *in_dir, const char *out_dir, const char *tokenizer_dir, qwen3_err *err);
+
+/* Writes n {"messages"} lines for thinking-mode fusion SFT (the default model's data): each task's
+ * question in a varied phrasing (train/phrase.c), 35% thinking without a flag and 15% with "/think"
+ * (the worked solution as reasoning), 35% "/no_think" (an empty think block and the answer), 15% two
+ * turns whose reply follows the last flag (the earlier reply without reasoning, as the template
+ * renders it). families: NULL (all) or a list such as "add,sub,mul:1,sort,count" (":L" caps that
+ * family's level); families in turn, levels lo..hi in turn. */
+int qwen3_synth_fusion(FILE *f, uint64_t seed, long n, int lo, int hi, const char *families, qwen3_err *err);
 
 #ifdef __cplusplus
 }

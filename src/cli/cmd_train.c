@@ -253,11 +253,15 @@ int cmd_train_grads(int argc, char **argv) {
 
 int cmd_synth(int argc, char **argv) {
     long n = 100, lo = 1, hi = 3, seed = 1, fmt = 0;
+    const char *families = NULL;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_is_help(f)) {
-            puts("usage: qwen3 synth [-n N] [--levels LO-HI] [--seed S] [--format text|chat|chat-nothink|chat-mixed]\n"
-                 "  synthetic tasks with worked solutions as JSONL (levels 1-3 train, 4-5 are the held-out harder ones)");
+            puts("usage: qwen3 synth [-n N] [--levels LO-HI] [--seed S] [--format text|chat|chat-nothink|chat-mixed|fusion]\n"
+                 "                   [--families add,sub,mul:1,sort,count,linear]\n"
+                 "  synthetic tasks with worked solutions as JSONL (levels 1-3 train, 4-5 are the held-out harder ones);\n"
+                 "  fusion: the thinking-mode fusion SFT mix (varied phrasings; thinking, /think, /no_think, two turns);\n"
+                 "  --families (fusion): the families to draw, ':L' caps a family's level");
             return 0;
         }
         if (!strcmp(f, "-n")) { if (cli_int(f, v, 1, 100000000, &n)) return 2; i++; }
@@ -271,11 +275,57 @@ int cmd_synth(int argc, char **argv) {
             else if (!strcmp(v, "chat")) fmt = 1;
             else if (!strcmp(v, "chat-nothink")) fmt = 2;
             else if (!strcmp(v, "chat-mixed")) fmt = 3;
-            else return cli_fail("--format: expected text, chat, chat-nothink or chat-mixed, got '%s'", v), 2;
+            else if (!strcmp(v, "fusion")) fmt = 4;
+            else return cli_fail("--format: expected text, chat, chat-nothink, chat-mixed or fusion, got '%s'", v), 2;
+            i++;
+        } else if (!strcmp(f, "--families")) {
+            if (!v) return cli_fail("--families needs a list such as add,sub,mul:1"), 2;
+            families = v;
             i++;
         } else return cli_fail("synth: unknown flag '%s'", f), 2;
     }
     qwen3_err e = {0};
-    if (qwen3_synth_write(stdout, (uint64_t)seed, n, (int)lo, (int)hi, (int)fmt, &e)) return cli_fail("%s", e.msg);
+    if (families && fmt != 4) return cli_fail("synth: --families goes with --format fusion"), 2;
+    if (fmt == 4 ? qwen3_synth_fusion(stdout, (uint64_t)seed, n, (int)lo, (int)hi, families, &e)
+                 : qwen3_synth_write(stdout, (uint64_t)seed, n, (int)lo, (int)hi, (int)fmt, &e))
+        return cli_fail("%s", e.msg);
+    return 0;
+}
+
+int cmd_pack(int argc, char **argv) {
+    if (argc == 2 && cli_is_help(argv[1])) {
+        puts("usage: qwen3 pack HF_DIR OUT_DIR\n"
+             "  the compact form of a model `qwen3 train` exported: the embedding rows it trained plus one shared\n"
+             "  row for the rest (config.json, model.safetensors, rows.json); qwen3 unpack restores the full model");
+        return 0;
+    }
+    if (argc != 3) return cli_fail("usage: qwen3 pack HF_DIR OUT_DIR"), 2;
+    qwen3_err e = {0};
+    int n = qwen3_model_pack(argv[1], argv[2], &e);
+    if (n < 0) return cli_fail("pack: %s", e.msg);
+    fprintf(stderr, "%s: %d trained vocabulary rows + 1 shared row\n", argv[2], n);
+    return 0;
+}
+
+int cmd_unpack(int argc, char **argv) {
+    const char *in = NULL, *out = NULL, *tok = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            puts("usage: qwen3 unpack COMPACT_DIR OUT_DIR [--tokenizer DIR]\n"
+                 "  a directory written by qwen3 pack -> an ordinary Hugging Face directory with the full vocabulary\n"
+                 "  (config.json, model.safetensors, generation_config.json, the tokenizer files of DIR)");
+            return 0;
+        }
+        if (!strcmp(argv[i], "--tokenizer")) {
+            if (i + 1 >= argc) return cli_fail("--tokenizer needs a directory"), 2;
+            tok = argv[++i];
+        } else if (!in) in = argv[i];
+        else if (!out) out = argv[i];
+        else return cli_fail("unpack: unexpected '%s'", argv[i]), 2;
+    }
+    if (!in || !out) return cli_fail("usage: qwen3 unpack COMPACT_DIR OUT_DIR [--tokenizer DIR]"), 2;
+    if (!tok) tok = default_tokenizer();
+    qwen3_err e = {0};
+    if (qwen3_model_unpack(in, out, tok, &e)) return cli_fail("unpack: %s", e.msg);
     return 0;
 }

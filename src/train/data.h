@@ -26,6 +26,9 @@ void tsynth_example(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *
 typedef struct tsynth_ops { long long v[32]; int n; } tsynth_ops;
 void tsynth_example_ops(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *sol, tsbuf *ans, tsynth_ops *ops);
 const char *tsynth_family_name(tsynth_family f);
+/* The question of an example (its operands ops, the generator's form canonical) in one of many
+ * phrasings people use (train/phrase.c); a quarter of the draws keep the canonical form. */
+void tsynth_phrase(uint64_t *rng, tsynth_family f, const tsynth_ops *ops, const tsbuf *canonical, tsbuf *q);
 /* Pre-training text of an example: "question\nworked solution\nAnswer: answer". */
 void tsynth_text(tsbuf *out, const tsbuf *q, const tsbuf *sol, const tsbuf *ans);
 /* A {"messages": [...]} JSON line in the Qwen3 chat format: thinking (reasoning_content = the worked

@@ -13,14 +13,18 @@
 #                   each document decodes to the template's text + <|endoftext|>, and the weighted
 #                   tokens decode to exactly the replies after the last user query, from after
 #                   "<|im_start|>assistant\n" through "<|im_end|>" (spans found in the text by Python).
-#   sft run         3 steps of --mode sft on synthetic chats: finite, falling-or-not loss lines, an export.
+#   fusion data     `qwen3 synth --format fusion`: every final reply follows the last /think or /no_think
+#                   of its conversation (empty reasoning after /no_think, the restated question and
+#                   worked solution otherwise), earlier replies carry no reasoning, the phrasings vary
+#                   (more than 8 distinct question shapes per family over 300 conversations).
+#   sft run         3 steps of --mode sft on the fusion data: finite loss lines, an export.
 #   bad input       --mode sft without --data; a conversation with no reply to train on (names the line).
 # Injected faults this catches (tried once each): the weight left out of the backward (weighted grads
 # FAIL); the mask starting at the role header instead of after it (sft mask FAIL); the mask stopping
 # before <|im_end|> (sft mask FAIL).
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 6
+expect 7
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
@@ -52,7 +56,7 @@ fi
 
 TOK=${QWEN3_TOKENIZER:-}
 if [ ! -d "$TOK" ]; then
-    for n in mask run bad-nodata bad-noreply; do echo "SKIP train-sft-$n: no tokenizer directory (QWEN3_TOKENIZER)"; done
+    for n in mask fusion run bad-nodata bad-noreply; do echo "SKIP train-sft-$n: no tokenizer directory (QWEN3_TOKENIZER)"; done
     exit 0
 fi
 
@@ -122,8 +126,36 @@ else
     echo "FAIL train-sft-mask: $(tail -n 1 "$TMP/m.err")"
 fi
 
-# a short SFT run on synthetic chats
-"$QWEN3" synth -n 60 --levels 1-1 --format chat-mixed >"$TMP/syn.jsonl"
+# the fusion data: modes follow the last flag, varied phrasings
+"$QWEN3" synth -n 300 --levels 1-2 --format fusion --families add,sub,mul:1,sort,count --seed 5 >"$TMP/fusion.jsonl"
+checked train-sft-fusion "$PY" - "$TMP/fusion.jsonl" <<'PYEOF'
+import json, re, sys
+bad, shapes, modes = [], {}, {"think": 0, "no_think": 0}
+for k, line in enumerate(open(sys.argv[1])):
+    m = json.loads(line)["messages"]
+    users = [x for x in m if x["role"] == "user"]
+    last = None
+    for u in users:
+        f = re.findall(r"/(no_think|think)\b", u["content"])
+        if f: last = f[-1]
+    final = m[-1]
+    if any("reasoning_content" in x and x["reasoning_content"] for x in m[:-1]): bad.append("line %d: an earlier reply has reasoning" % k)
+    if last == "no_think":
+        modes["no_think"] += 1
+        if final["reasoning_content"] != "": bad.append("line %d: /no_think with reasoning" % k)
+    else:
+        modes["think"] += 1
+        if not final["reasoning_content"]: bad.append("line %d: thinking without reasoning" % k)
+    q = re.sub(r"\s*/(no_)?think\s*", " ", users[-1]["content"]).strip()
+    shape = re.sub(r"[0-9]+", "N", re.sub(r"\b[a-f]{6,}\b", "W", q))
+    shapes[shape] = 1
+ok = not bad and len(shapes) > 40 and min(modes.values()) > 60
+print(("PASS" if ok else "FAIL") + " train-sft-fusion (300 conversations: %d thinking, %d /no_think, replies follow the last flag; %d distinct question shapes)%s"
+      % (modes["think"], modes["no_think"], len(shapes), "" if ok else ": " + "; ".join(bad[:3])))
+PYEOF
+
+# a short SFT run on the fusion data
+head -n 60 "$TMP/fusion.jsonl" >"$TMP/syn.jsonl"
 if "$QWEN3" train --config small --mode sft --data "$TMP/syn.jsonl" --tokenizer "$TOK" --steps 3 --batch 2 --seq 64 -t 2 \
         --out "$TMP/run" 2>"$TMP/run.err" && [ -f "$TMP/run/model.safetensors" ] && [ "$(wc -l <"$TMP/run/loss.jsonl")" = 3 ] &&
         "$PY" -c "import json,math,sys; sys.exit(0 if all(math.isfinite(json.loads(l)['loss']) for l in open('$TMP/run/loss.jsonl')) else 1)"; then
