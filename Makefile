@@ -106,12 +106,16 @@ clean:
 
 # ---- install: make install [PREFIX=/usr/local] [DESTDIR=staging root] ----------------------------
 # The binary, include/qwen3.h, libqwen3.a, libqwen3.so.MAJOR.MINOR.PATCH (soname libqwen3.so.MAJOR,
-# only the qwen3_* symbols exported), qwen3.pc, the man page and bash completion (both generated
+# or libqwen3.so.0.MINOR while MAJOR is 0: before 1.0 a minor version may change the ABI; only the
+# qwen3_* symbols exported), qwen3.pc, the man page and bash completion (both generated
 # from the help texts). The shared library is built from position-independent objects of its own.
 PREFIX ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell sed -n 's/^\#define QWEN3_VERSION "\(.*\)"/\1/p' include/qwen3.h)
 SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+ifeq ($(SOMAJOR),0)
+SOMAJOR := 0.$(word 2,$(subst ., ,$(VERSION)))
+endif
 PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o) $(BUILD)/pic/gen/chat_html.o
 SHLIB := $(BUILD)/libqwen3.so.$(VERSION)
 LIB_LDLIBS := -ljansson -lutf8proc -lmicrohttpd -lcurl -lm -pthread

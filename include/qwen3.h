@@ -17,11 +17,13 @@ extern "C" {
 #endif
 
 /* The version of this header; qwen3_version() is the library's (they differ when a program is
- * built against one and run with another). The shared library's soname carries the major number. */
+ * built against one and run with another). The shared library's soname carries the major number,
+ * and while it is 0 the minor one too (libqwen3.so.0.2): before 1.0 a minor version may change the
+ * ABI (0.2: qwen3_config's layer array became a pointer; qwen3_gen_params and qwen3_gen_stats grew). */
 #define QWEN3_VERSION_MAJOR 0
-#define QWEN3_VERSION_MINOR 1
+#define QWEN3_VERSION_MINOR 2
 #define QWEN3_VERSION_PATCH 0
-#define QWEN3_VERSION "0.1.0"
+#define QWEN3_VERSION "0.2.0"
 const char *qwen3_version(void);
 
 /* ---- errors ---------------------------------------------------------------------------------- */
@@ -57,8 +59,10 @@ typedef enum qwen3_dtype {
 
 const char *qwen3_dtype_name(qwen3_dtype t);
 
-#define QWEN3_MAX_LAYERS 512
-
+/* A model's shape. Read it through qwen3_model_config (the model owns it); a program never fills
+ * one. Since 0.2 the per-layer MoE flags are a pointer owned by the model (0.1 held a fixed
+ * 512-entry array here, so a deeper model could not be described without changing the struct):
+ * index it below num_layers, or ask qwen3_model_layer_is_moe. */
 typedef struct qwen3_config {
     int is_moe;              /* model_type qwen3_moe */
     int vocab_size;          /* rows of embed_tokens and lm_head */
@@ -84,7 +88,9 @@ typedef struct qwen3_config {
     int moe_intermediate_size;
     int norm_topk_prob;
     int decoder_sparse_step;
-    unsigned char layer_is_moe[QWEN3_MAX_LAYERS]; /* derived from decoder_sparse_step, mlp_only_layers */
+    const unsigned char *layer_is_moe; /* [num_layers] 1: a sparse (MoE) layer; from decoder_sparse_step,
+                                          mlp_only_layers (GGUF: the layers with a router); owned by
+                                          whoever filled the config (the model: valid while it lives) */
     /* special ids from config.json (-1 when absent) */
     int bos_token_id, eos_token_id;
 } qwen3_config;
@@ -134,6 +140,8 @@ typedef struct qwen3_load_opts {
 qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen3_err *err);
 void qwen3_model_free(qwen3_model *m);
 const qwen3_config *qwen3_model_config(const qwen3_model *m);
+/* 1 when layer is a sparse (MoE) layer, 0 when dense or out of range. */
+int qwen3_model_layer_is_moe(const qwen3_model *m, int layer);
 /* Human-readable multi-line description (architecture, shapes, dtypes, parameter counts, memory). */
 int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n);
 int qwen3_model_threads(const qwen3_model *m);
@@ -165,7 +173,9 @@ const int32_t *qwen3_seq_tokens(const qwen3_seq *s);
 /* Cuts the cache back to its first n positions (0 <= n <= len). */
 int qwen3_seq_truncate(qwen3_seq *s, int n, qwen3_err *err);
 
-enum { QWEN3_LOGITS_NONE = 0, QWEN3_LOGITS_LAST = 1, QWEN3_LOGITS_ALL = 2 };
+/* HIDDEN: out gets the last token's final hidden state after the final norm (hidden_size floats),
+ * what an embedding model pools; no lm_head product. */
+enum { QWEN3_LOGITS_NONE = 0, QWEN3_LOGITS_LAST = 1, QWEN3_LOGITS_ALL = 2, QWEN3_LOGITS_HIDDEN = 3 };
 
 /* One sequence's share of a forward pass: its new tokens are appended at its current length. */
 typedef struct qwen3_batch_item {
@@ -179,6 +189,13 @@ typedef struct qwen3_batch_item {
 /* Runs all items' tokens through the model in one pass (matrix times matrix over every token of
  * every item). Each item's sequence must appear once. On error no sequence changes length. */
 int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_err *err);
+
+/* An embedding (Qwen3-Embedding: last-token pooling): ids go through the model in a sequence of
+ * their own, and out[hidden_size] gets the last token's hidden state after the final norm, divided
+ * by its L2 norm. The caller chooses the ids: Qwen3-Embedding's tokenizer appends <|endoftext|> to
+ * every text (qwen3_embed_text does it), and queries carry an instruction ("Instruct: TASK\nQuery:").
+ * One forward pass at a time per model, as qwen3_forward. */
+int qwen3_embed(qwen3_model *m, const int32_t *ids, int n, float *out, qwen3_err *err);
 
 /* ---- tokenizer -------------------------------------------------------------------------------
  * Qwen3's byte-level BPE, exactly as Hugging Face tokenizers computes it for tokenizer.json. */
@@ -389,6 +406,30 @@ typedef struct qwen3_sampling {
  * model_dir is given and has one. Penalties off, seed 0. */
 void qwen3_sampling_defaults(qwen3_sampling *s, int thinking, const char *model_dir);
 
+/* ---- constrained decoding (structured output) ---------------------------------------------------
+ * A grammar constrains what a generation may write: at each step the tokens whose bytes cannot
+ * continue a sentence of the grammar are masked out before sampling, and the end-of-turn tokens are
+ * allowed only once the text is a complete sentence. So a generation that ends with finish STOP
+ * (not LENGTH, a cancel or a stop string) is a sentence of the grammar.
+ * Grammars are immutable and reference-counted: a generation holds a reference of its own. */
+typedef struct qwen3_grammar qwen3_grammar;
+
+/* Compiles a grammar in GBNF (llama.cpp's format: `root ::= ...`, literals, [classes], `.`, groups,
+ * * + ? {m,n}). Errors name the line and column (undefined rules, left recursion, ...). */
+qwen3_grammar *qwen3_grammar_gbnf(const char *text, size_t len, qwen3_err *err);
+/* Compiles a JSON Schema (JSON text; the supported subset is in the README: types, properties /
+ * required, enum, const, items / minItems / maxItems, minLength / maxLength, anyOf) into the grammar
+ * of the JSON texts that validate against it; another keyword is refused, named with its path.
+ * schema NULL: any JSON object (OpenAI's json_object mode). */
+qwen3_grammar *qwen3_grammar_json_schema(const char *schema, size_t len, qwen3_err *err);
+/* One more reference (returns g); qwen3_grammar_free drops one and frees with the last. */
+qwen3_grammar *qwen3_grammar_ref(qwen3_grammar *g);
+void qwen3_grammar_free(qwen3_grammar *g);
+/* The grammar's GBNF text (for a schema: what it compiled to). */
+const char *qwen3_grammar_text(const qwen3_grammar *g);
+/* 1 when text[0, len) is a complete sentence of the grammar, 0 when not, -1 on error. */
+int qwen3_grammar_match(const qwen3_grammar *g, const char *text, size_t len, qwen3_err *err);
+
 /* The stop-thinking text Qwen's report uses for the thinking budget. */
 #define QWEN3_THINK_STOP_TEXT \
     "\n\nConsidering the limited time by the user, I have to give the solution based on the thinking directly now.\n</think>\n\n"
@@ -413,6 +454,16 @@ typedef struct qwen3_gen_params {
     int prompt_logprobs;          /* 1: every prompt token's log-probability given the tokens before
                                      it (qwen3_gen_prompt_logprobs; top_logprobs applies). Turns
                                      the prefix re-use off: the whole prompt is computed. */
+    const qwen3_grammar *grammar; /* NULL: free text. Else the answer is constrained to the grammar
+                                     (needs a tokenizer); the generation takes its own reference.
+                                     Thinking is left free: inside a <think> block (in_think, or one
+                                     the model opens with grammar_think) nothing is constrained, and
+                                     the grammar applies from the first token sampled after
+                                     </think> (forced tokens, such as the budget's stop text, are
+                                     never constrained). With a sampled token the grammar allows it
+                                     is kept; else the mask is applied and the draw is repeated over
+                                     the allowed tokens (llama.cpp's sampler does the same). */
+    int grammar_think;            /* with grammar: the first token may be <think> (thinking mode) */
 } qwen3_gen_params;
 
 /* A token's log-probability under the model: the log-softmax of the raw logits at its position (as
@@ -482,6 +533,8 @@ typedef struct qwen3_gen_stats {
     int budget_hit;          /* 1 when the budget forced the stop-thinking text */
     double prefill_seconds, decode_seconds;
     double sample_seconds;   /* the part of decode_seconds spent sampling (and in the stop rules) */
+    double grammar_seconds;  /* the part of sample_seconds spent on the grammar (checks, masks) */
+    int grammar_masks;       /* steps that needed the whole mask (the sampled token was refused) */
 } qwen3_gen_stats;
 void qwen3_gen_stats_get(const qwen3_gen *g, qwen3_gen_stats *s);
 

@@ -5,7 +5,7 @@
 set -e
 cd "$(dirname "$0")/.."
 PKGS="make gcc clang libclang-rt-14-dev libc6-dev libjansson-dev libutf8proc-dev libonig-dev libmicrohttpd-dev
-      libedit-dev libcurl4-openssl-dev pkg-config groff-base binutils chromium python3 python3-numpy python3-jinja2 python3-torch curl ca-certificates"
+      libedit-dev libcurl4-openssl-dev pkg-config groff-base binutils chromium python3 python3-numpy python3-jinja2 python3-torch python3-jsonschema curl ca-certificates"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -13,6 +13,7 @@ typedef struct cli_cmd {
 
 /* subcommands (one per file) */
 int cmd_tokenize(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
@@ -32,6 +33,7 @@ int cmd_train_grads(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
 int cmd_unpack(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Prints "qwen3: <msg>" to stderr and returns 1 (exit status). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -267,6 +267,8 @@ static int answer(session *s) {
     p.in_think = qwen3_chat_prompt_opens_think(prompt, len);
     p.stop = s->go->stop;
     p.n_stop = s->go->n_stop;
+    p.grammar = s->go->grammar;
+    p.grammar_think = think_mode && !p.in_think;
     t.show = 1;
     t.parse = 1;
     t.in_think = p.in_think;

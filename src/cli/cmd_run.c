@@ -93,6 +93,8 @@ static void print_json(const cli_turn *t, const qwen3_tokenizer *tok, int raw, c
     json_object_set_new(tm, "prefill_ms", json_real(1e3 * st->prefill_seconds));
     json_object_set_new(tm, "decode_ms", json_real(1e3 * st->decode_seconds));
     json_object_set_new(tm, "sample_ms", json_real(1e3 * st->sample_seconds));
+    json_object_set_new(tm, "grammar_ms", json_real(1e3 * st->grammar_seconds));
+    json_object_set_new(tm, "grammar_masks", json_integer(st->grammar_masks));
     json_object_set_new(tm, "prefill_tokens_per_s", json_real(st->prefill_seconds > 0 ? prefilled / st->prefill_seconds : 0));
     json_object_set_new(tm, "decode_tokens_per_s",
                         json_real(st->decode_seconds > 0 ? (st->generated_tokens - 1) / st->decode_seconds : 0));
@@ -223,6 +225,8 @@ int cmd_run(int argc, char **argv) {
     p.in_think = in_think;
     p.stop = go.stop;
     p.n_stop = go.n_stop;
+    p.grammar = go.grammar;
+    p.grammar_think = thinking && !in_think;
     m = cli_load_model(dir, &mo);
     if (!m) goto done;
     seq = qwen3_seq_new(m, mo.ctx, &e);

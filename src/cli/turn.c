@@ -37,7 +37,11 @@ const char CLI_GEN_FLAGS[] =
     "  --seed N              random seed (default: a fresh one)\n"
     "  --stop STR            stop string, repeatable (not included in the output)\n"
     "  --template KIND       chat format when the model's template is not recognised: qwen3,\n"
-    "                        qwen3-instruct-2507, qwen3-thinking-2507\n";
+    "                        qwen3-instruct-2507, qwen3-thinking-2507\n"
+    "  --json-schema FILE    the answer is JSON valid against the JSON Schema in FILE (the subset in\n"
+    "                        the README; thinking stays free, the answer after </think> is constrained)\n"
+    "  --json-object         the answer is a JSON object\n"
+    "  --grammar FILE        the answer follows the GBNF grammar in FILE (llama.cpp's format)\n";
 
 void cli_gen_opts_init(cli_gen_opts *o) {
     memset(o, 0, sizeof *o);
@@ -48,6 +52,8 @@ void cli_gen_opts_init(cli_gen_opts *o) {
 }
 
 void cli_gen_opts_free(cli_gen_opts *o) {
+    qwen3_grammar_free(o->grammar);
+    o->grammar = NULL;
     free(o->stop);
     o->stop = NULL;
     o->n_stop = 0;
@@ -69,6 +75,35 @@ int cli_gen_flag(int argc, char **argv, int *i, cli_gen_opts *o) {
             ++*i;
             return cli_float(a, v, nums[k].lo, nums[k].hi, nums[k].dst) ? -1 : 1;
         }
+    if (!strcmp(a, "--json-schema") || !strcmp(a, "--grammar") || !strcmp(a, "--json-object")) {
+        if (o->grammar) return cli_fail("%s: one of --json-schema, --json-object, --grammar only", a), -1;
+        qwen3_err e = {0};
+        if (!strcmp(a, "--json-object")) {
+            o->grammar = qwen3_grammar_json_schema(NULL, 0, &e);
+        } else {
+            ++*i;
+            if (!v) return cli_fail("%s needs a file", a), -1;
+            FILE *f = fopen(v, "rb");
+            if (!f) return cli_fail("%s %s: cannot open: %s", a, v, strerror(errno)), -1;
+            size_t cap = 1 << 16, n = 0;
+            char *b = malloc(cap);
+            for (size_t k; b && (k = fread(b + n, 1, cap - n, f)) > 0;) {
+                n += k;
+                if (n == cap) {
+                    char *nb = cap < ((size_t)16 << 20) ? realloc(b, cap *= 2) : NULL;
+                    if (!nb) free(b);
+                    b = nb;
+                }
+            }
+            fclose(f);
+            if (!b) return cli_fail("%s %s: larger than 16 MiB or out of memory", a, v), -1;
+            o->grammar = !strcmp(a, "--grammar") ? qwen3_grammar_gbnf(b, n, &e) : qwen3_grammar_json_schema(b, n, &e);
+            free(b);
+        }
+        if (!o->grammar) return cli_fail("%s%s%s: %s", a, v && strcmp(a, "--json-object") ? " " : "",
+                                         v && strcmp(a, "--json-object") ? v : "", e.msg), -1;
+        return 1;
+    }
     if (!strcmp(a, "--top-k")) {
         ++*i;
         return cli_int(a, v, 0, 1 << 30, &o->top_k) ? -1 : 1;

@@ -20,6 +20,7 @@ typedef struct cli_gen_opts {
     const char **stop;  /* --stop, repeatable (malloc'd array of argv pointers) */
     int n_stop;
     const char *template_kind; /* --template KIND: use this chat format when detection fails */
+    qwen3_grammar *grammar;    /* --json-schema FILE, --grammar FILE, --json-object (NULL: none) */
 } cli_gen_opts;
 
 void cli_gen_opts_init(cli_gen_opts *o);

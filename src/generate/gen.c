@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "generate/gen.h"
+#include "grammar/grammar.h"
 
 /* What is forced when the model opens <think> with the budget spent (always, for budget 0):
  * exactly what the non-thinking template pre-fills after "<think>", so the block is empty and the
@@ -73,7 +74,16 @@ struct qwen3_gen {
     qwen3_finish finish;
     atomic_int cancel;
     qwen3_gen_stats st;
+    /* constrained decoding (params.grammar) */
+    qwen3_grammar *grammar;  /* a reference of our own; NULL: free text */
+    gr_matcher gm;
+    int gphase;              /* GPHASE_*: where the grammar stands */
+    int32_t think_id, end_think_id;
 };
+
+/* The grammar's phase: before the first token (which may open <think> with grammar_think), inside
+ * a think block (free), or constraining. */
+enum { GPHASE_FIRST = 0, GPHASE_THINK = 1, GPHASE_ON = 2 };
 
 static double now_s(void) {
     struct timespec t;
@@ -169,6 +179,10 @@ static int emit(qwen3_gen *g, int32_t id, int forced) {
     }
     if (push_id(&g->ids, &g->n_ids, &g->cap_ids, id) || sampler_note(&g->smp, id, 1)) return -1;
     g->st.generated_tokens++;
+    if (g->grammar && g->gphase != GPHASE_ON) {
+        if (id == g->think_id) g->gphase = GPHASE_THINK;
+        else if (id == g->end_think_id && g->gphase == GPHASE_THINK) g->gphase = GPHASE_ON;
+    }
     if (!forced && (id == g->eos[0] || id == g->eos[1])) return end(g, QWEN3_FINISH_STOP, 0);
     qwen3_err e;
     int n = g->tok ? qwen3_detok_feed(g->tok, &g->dt, id, 1, g->piece, g->piece_cap, &e) : 0;
@@ -222,6 +236,7 @@ qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *
     if (p->max_tokens < 0) { qerr(e, "gen: max_tokens must be >= 0 (0: until the context is full), got %d", p->max_tokens); return NULL; }
     if (p->think_budget < -1) { qerr(e, "gen: think_budget must be >= 0, or -1 for no budget; got %d", p->think_budget); return NULL; }
     if (p->think_grace < 0) { qerr(e, "gen: think_grace must be >= 0, got %d", p->think_grace); return NULL; }
+    if (p->grammar && !tok) { qerr(e, "gen: a grammar needs a tokenizer (it constrains text)"); return NULL; }
     if (p->top_logprobs < 0 || p->top_logprobs > QWEN3_MAX_TOP_LOGPROBS) {
         qerr(e, "gen: top_logprobs must be in [0, %d], got %d", QWEN3_MAX_TOP_LOGPROBS, p->top_logprobs);
         return NULL;
@@ -249,6 +264,15 @@ qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *
     g->eos[1] = tok ? qwen3_token_id(tok, "<|endoftext|>") : -1;
     int32_t think = tok ? qwen3_token_id(tok, "<think>") : -1, end_think = tok ? qwen3_token_id(tok, "</think>") : -1;
     budget_init(&g->bud, p->think_budget, p->think_grace, p->in_think, think, end_think);
+    g->think_id = think;
+    g->end_think_id = end_think;
+    if (p->grammar) {
+        const gr_vocab *gv = gr_vocab_get(tok, e);
+        if (!gv || gr_matcher_init(&g->gm, p->grammar, gv, e)) goto fail;
+        g->grammar = qwen3_grammar_ref((qwen3_grammar *)p->grammar);
+        g->gphase = p->in_think && end_think >= 0 ? GPHASE_THINK
+                    : p->grammar_think && think >= 0 ? GPHASE_FIRST : GPHASE_ON;
+    }
     if (p->think_budget >= 0 && (think < 0 || end_think < 0)) {
         qerr(e, "gen: a thinking budget needs <think> and </think> tokens, and this tokenizer lacks them");
         goto fail;
@@ -305,6 +329,10 @@ void qwen3_gen_free(qwen3_gen *g) {
     free(g->raw);
     free(g->lp);
     free(g->plp);
+    if (g->grammar) {
+        gr_matcher_free(&g->gm);
+        qwen3_grammar_free(g->grammar);
+    }
     free(g);
 }
 
@@ -353,6 +381,56 @@ const qwen3_logprob *qwen3_gen_prompt_logprobs(const qwen3_gen *g, int *n) {
     return g->plp;
 }
 
+/* ---- constrained sampling ---- */
+
+/* 1 when the grammar lets id come next (in the current phase). */
+static int gram_allows(qwen3_gen *g, int32_t id) {
+    if (id == g->eos[0] || id == g->eos[1]) return g->gm.accept && g->gm.u.need == 0;
+    if (g->gphase == GPHASE_FIRST && id == g->think_id) return 1;
+    const gr_vocab *v = g->gm.v;
+    if (id < 0 || id >= v->n_ids || !((v->ordinary[id >> 6] >> (id & 63)) & 1)) return 0;
+    size_t n;
+    const char *b = qwen3_token_bytes(g->tok, id, &n);
+    return b && gr_can_accept(&g->gm, (const unsigned char *)b, n);
+}
+
+/* Penalizes, draws, and keeps the draw when the grammar allows it; else masks every token the
+ * grammar refuses and draws again (exact for greedy decoding; with sampling, the filters see the
+ * unmasked distribution first, as in llama.cpp). Then advances the grammar by the token. Returns the
+ * id, -1 when the grammar allows nothing, -2 out of memory. */
+static int32_t constrained_sample(qwen3_gen *g) {
+    double t0 = now_s();
+    sampler_penalize(&g->smp, g->logits);
+    int32_t id = sampler_pick(&g->smp, g->logits);
+    if (!gram_allows(g, id)) {
+        g->st.grammar_masks++;
+        const uint64_t *bits = gr_mask(&g->gm);
+        if (!bits) return -2;
+        int n = g->smp.n_vocab, any = 0;
+        float *l = g->logits;
+        for (int i = 0; i < n; i++) {
+            if ((bits[i >> 6] >> (i & 63)) & 1) { any = 1; continue; }
+            if (i == g->eos[0] || i == g->eos[1] || (g->gphase == GPHASE_FIRST && i == g->think_id)) {
+                if (gram_allows(g, i)) { any = 1; continue; }
+            }
+            l[i] = -INFINITY;
+        }
+        if (!any) return -1;
+        id = sampler_pick(&g->smp, l);
+        if (!isfinite(l[id])) return -1;
+    }
+    if (g->gphase == GPHASE_FIRST && id == g->think_id) {
+        /* thinking opens: emit moves the phase on */
+    } else if (id != g->eos[0] && id != g->eos[1]) {
+        size_t n;
+        const char *b = qwen3_token_bytes(g->tok, id, &n);
+        if (gr_accept_bytes(&g->gm, (const unsigned char *)b, n)) return -1;
+        g->gphase = GPHASE_ON;
+    }
+    g->st.grammar_seconds += now_s() - t0;
+    return id;
+}
+
 int qwen3_gen_step(qwen3_model *m, qwen3_gen **gens, int n, qwen3_err *e) {
     if (n < 0 || (n > 0 && !gens)) return qerr(e, "gen_step: bad list of %d generations", n);
     qwen3_batch_item local[16], *items = n <= 16 ? local : malloc(sizeof *items * (size_t)n);
@@ -389,7 +467,13 @@ int qwen3_gen_step(qwen3_model *m, qwen3_gen **gens, int n, qwen3_err *e) {
         g->n_pending = 0;
         if (check_done(g)) continue;
         if (g->logprobs) memcpy(g->raw, g->logits, sizeof *g->raw * (size_t)g->smp.n_vocab);
-        int32_t id = sampler_sample(&g->smp, g->logits);
+        int32_t id = g->grammar && g->gphase != GPHASE_THINK ? constrained_sample(g) : sampler_sample(&g->smp, g->logits);
+        if (id < 0) { /* nothing the grammar allows (a grammar with a dead end), or out of memory */
+            if (id == -2) rc = qerr(e, "gen_step: out of memory in the grammar");
+            clear_taken(g);
+            end(g, QWEN3_FINISH_STOP, 0);
+            continue;
+        }
         g->pending[g->n_pending++] = id; /* cap_pending >= 1: it held this step's input */
         int f = emit(g, id, 0);
         if (f > 0 && !g->finish) f = force(g, f);

@@ -66,8 +66,10 @@ void sampler_penalize(gen_sampler *s, float *logits);
  * *ids and *probs (normalized) point into the sampler's scratch, valid until the next call.
  * Requires temperature > 0. */
 int sampler_filter(gen_sampler *s, const float *logits, const int32_t **ids, const float **probs);
-/* Penalizes (in place), then argmax when temperature is 0, else filter and draw. */
+/* Penalizes (in place), then sampler_pick. */
 int32_t sampler_sample(gen_sampler *s, float *logits);
+/* Argmax when temperature is 0, else filter and draw, from already penalized logits. */
+int32_t sampler_pick(gen_sampler *s, const float *logits);
 
 /* ---- scan.c: whole-vocabulary passes of the sampler (vectorised) ---- */
 

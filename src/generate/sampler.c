@@ -272,6 +272,10 @@ int sampler_filter(gen_sampler *s, const float *logits, const int32_t **ids, con
 
 int32_t sampler_sample(gen_sampler *s, float *logits) {
     sampler_penalize(s, logits);
+    return sampler_pick(s, logits);
+}
+
+int32_t sampler_pick(gen_sampler *s, const float *logits) {
     if (s->p.temperature == 0) return scan_argmax(logits, s->n_vocab);
     const int32_t *ids;
     const float *pr;

@@ -98,23 +98,9 @@ void k_attn_rows_scalar(const float *const *q, float *const *out, const int *n, 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
+#include "kernels/vexp.h"
 
-/* exp(x) for x <= 0 (arguments below -87 give 0) */
-TGT static inline __m512 exp512(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
 
 /* d is a multiple of 16, so a Q8_0 load stays inside one block of 32 */
 TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask16 m) {
@@ -160,7 +146,7 @@ TGT static inline __attribute__((always_inline)) void attn_avx512(const float *q
             for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_mul_ps(acc[ch], c);
             m = bm;
         }
-        __m512 e = _mm512_maskz_mov_ps(valid, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(m))));
+        __m512 e = _mm512_maskz_mov_ps(valid, k_exp512(_mm512_sub_ps(sv, _mm512_set1_ps(m))));
         l += _mm512_reduce_add_ps(e);
         _mm512_store_ps(s, e);
         for (int i = 0; i < nb; i++) {
@@ -269,11 +255,11 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
         for (int j = 1; j < 16; j++) bm = _mm512_max_ps(bm, sv[j]);
         __m512 mn = _mm512_max_ps(m, bm);
         /* exp512 clamps its argument, so the first block's exp(-inf) is ~0, never NaN */
-        __m512 c = exp512(_mm512_sub_ps(m, mn));
+        __m512 c = k_exp512(_mm512_sub_ps(m, mn));
         l = _mm512_mul_ps(l, c);
         m = mn;
         for (int j = 0; j < 16; j++) {
-            __m512 e = exp512(_mm512_sub_ps(sv[j], mn));
+            __m512 e = k_exp512(_mm512_sub_ps(sv[j], mn));
             e = _mm512_mask_mov_ps(_mm512_setzero_ps(), _mm512_cmp_ps_mask(sv[j], _mm512_set1_ps(-INFINITY), _CMP_NEQ_OQ), e);
             l = _mm512_add_ps(l, e);
             _mm512_store_ps(P + j * 16, e);

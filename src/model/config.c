@@ -99,6 +99,9 @@ int qwen3_config_parse(const char *text, size_t len, const char *path, qwen3_con
     if (get_int(o, path, "vocab_size", LONG_MIN, 1, BIG, &c->vocab_size, e)) goto out;
     if (get_int(o, path, "hidden_size", LONG_MIN, 1, BIG, &c->hidden_size, e)) goto out;
     if (get_int(o, path, "num_hidden_layers", LONG_MIN, 1, QWEN3_MAX_LAYERS, &c->num_layers, e)) goto out;
+    unsigned char *sparse = calloc((size_t)c->num_layers, 1);
+    if (!sparse) { qerr(e, "%s: out of memory for %d layers", path, c->num_layers); goto out; }
+    c->layer_is_moe = sparse;
     if (get_int(o, path, "num_attention_heads", LONG_MIN, 1, 4096, &c->num_heads, e)) goto out;
     if (get_int(o, path, "num_key_value_heads", c->num_heads, 1, 4096, &c->num_kv_heads, e)) goto out;
     if (c->num_heads % c->num_kv_heads) {
@@ -132,8 +135,9 @@ int qwen3_config_parse(const char *text, size_t len, const char *path, qwen3_con
         if (get_int(o, path, "moe_intermediate_size", LONG_MIN, 1, BIG, &c->moe_intermediate_size, e)) goto out;
         if (get_bool(o, path, "norm_topk_prob", 0, &c->norm_topk_prob, e)) goto out;
         if (get_int(o, path, "decoder_sparse_step", 1, 1, QWEN3_MAX_LAYERS, &c->decoder_sparse_step, e)) goto out;
-        unsigned char mlp_only[QWEN3_MAX_LAYERS] = {0};
         json_t *ml = json_object_get(o, "mlp_only_layers");
+        for (int l = 0; l < c->num_layers; l++)  /* transformers: sparse when (l + 1) % decoder_sparse_step */
+            sparse[l] = (l + 1) % c->decoder_sparse_step == 0; /* == 0 and l not in mlp_only_layers */
         if (ml && !json_is_null(ml)) {
             if (!json_is_array(ml)) { qerr(e, "%s: field \"mlp_only_layers\" must be an array of layer indices", path); goto out; }
             for (size_t i = 0; i < json_array_size(ml); i++) {
@@ -142,15 +146,11 @@ int qwen3_config_parse(const char *text, size_t len, const char *path, qwen3_con
                     qerr(e, "%s: field \"mlp_only_layers\"[%zu] must be a layer index in 0..%d", path, i, c->num_layers - 1);
                     goto out;
                 }
-                mlp_only[json_integer_value(x)] = 1;
+                sparse[json_integer_value(x)] = 0;
             }
         }
         int any_dense = 0;
-        for (int l = 0; l < c->num_layers; l++) {
-            /* transformers: sparse when not in mlp_only_layers and (l + 1) % decoder_sparse_step == 0 */
-            c->layer_is_moe[l] = !mlp_only[l] && (l + 1) % c->decoder_sparse_step == 0;
-            any_dense |= !c->layer_is_moe[l];
-        }
+        for (int l = 0; l < c->num_layers; l++) any_dense |= !sparse[l];
         if (any_dense && c->intermediate_size <= 0) {
             qerr(e, "%s: field \"intermediate_size\" is needed (some layers are dense) and must be positive", path);
             goto out;
@@ -159,7 +159,13 @@ int qwen3_config_parse(const char *text, size_t len, const char *path, qwen3_con
     rc = 0;
 out:
     json_decref(o);
+    if (rc) qwen3_config_free(c);
     return rc;
+}
+
+void qwen3_config_free(qwen3_config *c) {
+    free((unsigned char *)c->layer_is_moe);
+    c->layer_is_moe = NULL;
 }
 
 int qwen3_config_load(const char *path, qwen3_config *c, qwen3_err *e) {

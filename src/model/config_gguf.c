@@ -9,6 +9,7 @@
  * qwen3moe graph always normalises. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/config.h"
@@ -54,9 +55,17 @@ static const gguf_tensor *find_any(const gguf_file *files, int n, const char *na
     return NULL;
 }
 
+static int config_gguf(const gguf_file *files, int n_files, qwen3_config *c, qwen3_err *e);
+
 int qwen3_config_gguf(const gguf_file *files, int n_files, qwen3_config *c, qwen3_err *e) {
-    const gguf_file *g = &files[0];
     memset(c, 0, sizeof *c);
+    int rc = config_gguf(files, n_files, c, e);
+    if (rc) qwen3_config_free(c);
+    return rc;
+}
+
+static int config_gguf(const gguf_file *files, int n_files, qwen3_config *c, qwen3_err *e) {
+    const gguf_file *g = &files[0];
     gguf_str s;
     int r = gguf_get_str(g, "general.architecture", &s, e);
     if (r < 0) return -1;
@@ -70,6 +79,9 @@ int qwen3_config_gguf(const gguf_file *files, int n_files, qwen3_config *c, qwen
     snprintf(arch, sizeof arch, "%s", c->is_moe ? "qwen3moe" : "qwen3");
     const int64_t BIG = 1 << 24;
     if (key_int(g, arch, "block_count", -1, 1, QWEN3_MAX_LAYERS, &c->num_layers, e)) return -1;
+    unsigned char *sparse = calloc((size_t)c->num_layers, 1);
+    if (!sparse) return qerr(e, "%s: out of memory for %d layers", g->path, c->num_layers);
+    c->layer_is_moe = sparse;
     if (key_int(g, arch, "embedding_length", -1, 1, BIG, &c->hidden_size, e)) return -1;
     if (key_int(g, arch, "attention.head_count", -1, 1, 4096, &c->num_heads, e)) return -1;
     if (key_int(g, arch, "attention.head_count_kv", c->num_heads, 1, 4096, &c->num_kv_heads, e)) return -1;
@@ -132,8 +144,8 @@ int qwen3_config_gguf(const gguf_file *files, int n_files, qwen3_config *c, qwen
         for (int l = 0; l < c->num_layers; l++) {
             char name[64];
             snprintf(name, sizeof name, "blk.%d.ffn_gate_inp.weight", l);
-            c->layer_is_moe[l] = find_any(files, n_files, name) != NULL;
-            any_dense |= !c->layer_is_moe[l];
+            sparse[l] = find_any(files, n_files, name) != NULL;
+            any_dense |= !sparse[l];
         }
         if (any_dense && c->intermediate_size <= 0)
             return qerr(e, "%s: metadata key 'qwen3moe.feed_forward_length' is needed (some layers are dense) and must be positive",

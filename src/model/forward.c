@@ -262,7 +262,8 @@ static int needed_rows(const qwen3_batch_item *items, int n_items, int *keep) {
     for (int i = 0; i < n_items; i++) {
         if (items[i].logits == QWEN3_LOGITS_ALL)
             for (int t = 0; t < items[i].n_tokens; t++) keep[n++] = row + t;
-        else if (items[i].logits == QWEN3_LOGITS_LAST) keep[n++] = row + items[i].n_tokens - 1;
+        else if (items[i].logits == QWEN3_LOGITS_LAST || items[i].logits == QWEN3_LOGITS_HIDDEN)
+            keep[n++] = row + items[i].n_tokens - 1;
         row += items[i].n_tokens;
     }
     return n;
@@ -499,6 +500,9 @@ static int write_logits(run *r, qwen3_batch_item *items, int n_items, qwen3_err 
             k_rmsnorm(z + (size_t)li * H, r->x + (size_t)row * H, r->m->final_norm, H, c->rms_norm_eps);
             prof_add(r->m, PROF_NORM, t0);
             li++;
+            row++;
+        } else if (it->logits == QWEN3_LOGITS_HIDDEN) { /* the final norm's output, no lm_head */
+            k_rmsnorm(it->out, r->x + (size_t)row * H, r->m->final_norm, H, c->rms_norm_eps);
             row++;
         } else if (it->logits == QWEN3_LOGITS_ALL) {
             for (int t0 = 0; t0 < it->n_tokens; t0 += 64) {

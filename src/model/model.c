@@ -92,6 +92,7 @@ void qwen3_model_free(qwen3_model *m) {
     qpool_free(m->pool);
     model_free_weights(m);
     free(m->inv_freq);
+    qwen3_config_free(&m->c);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->dir);
@@ -99,6 +100,9 @@ void qwen3_model_free(qwen3_model *m) {
 }
 
 const qwen3_config *qwen3_model_config(const qwen3_model *m) { return &m->c; }
+int qwen3_model_layer_is_moe(const qwen3_model *m, int layer) {
+    return m->c.is_moe && layer >= 0 && layer < m->c.num_layers && m->c.layer_is_moe && m->c.layer_is_moe[layer];
+}
 int qwen3_model_threads(const qwen3_model *m) { return qpool_size(m->pool); }
 
 static double mat_bytes(const kmat *k) { return (double)k->rows * (double)k->row_bytes; }

@@ -41,6 +41,7 @@ static const route ROUTES[] = {
     {"GET", "/v1/models", "models", srv_route_models, 0},
     {"GET", "/health", "health", srv_route_health, 1},
     {"GET", "/metrics", "metrics", srv_route_metrics, 0},
+    {"POST", "/v1/embeddings", "embeddings", srv_route_embeddings, 0},
     {"POST", "/tokenize", "tokenize", srv_route_tokenize, 0},
     {"POST", "/detokenize", "detokenize", srv_route_detokenize, 0},
     {"GET", "/", "page", srv_route_page, 1}, /* static; its requests carry the key */

@@ -1,10 +1,12 @@
-/* options.c - request options beyond sampling: log-probabilities and echo (parsed into the
+/* options.c - request options beyond sampling: log-probabilities and echo, structured output
+ * (response_format, llama.cpp's grammar / json_schema, vLLM's guided_json; parsed into the
  * request), and the options this server does not implement, refused with a 400 naming the option
  * instead of being accepted and ignored (a client that asks for JSON output, a grammar or
  * a logit bias must learn that it did not get it). A field set to its neutral value (null, false,
  * 0, 1 for best_of, {} for logit_bias, {"type": "text"} for response_format, "" for suffix) is
  * accepted: SDKs send such defaults. Fields that cannot change the output (user, metadata, store,
  * service_tier, parallel_tool_calls, ...) are not listed and stay accepted. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/request.h"
@@ -20,13 +22,9 @@ typedef struct unsupported {
 } unsupported;
 
 static const unsupported FIELDS[] = {
-    {"response_format", 3, NEUTRAL_TEXT_FORMAT, "structured output (json_object / json_schema) is not implemented"},
     {"logit_bias", 3, NEUTRAL_FALSY, "logit biases are not implemented"},
     {"suffix", 2, NEUTRAL_FALSY, "insertion (a suffix after the completion) is not implemented"},
     {"best_of", 2, NEUTRAL_ONE, "best_of is not implemented (one completion per request)"},
-    {"grammar", 3, NEUTRAL_FALSY, "grammar-constrained decoding is not implemented"},
-    {"json_schema", 3, NEUTRAL_FALSY, "schema-constrained decoding is not implemented"},
-    {"guided_json", 3, NEUTRAL_FALSY, "guided decoding is not implemented"},
     {"guided_regex", 3, NEUTRAL_FALSY, "guided decoding is not implemented"},
     {"guided_choice", 3, NEUTRAL_FALSY, "guided decoding is not implemented"},
     {"guided_grammar", 3, NEUTRAL_FALSY, "guided decoding is not implemented"},
@@ -118,5 +116,73 @@ int srv_parse_logprobs(json_t *body, int chat, srv_gen_req *r, srv_error *e) {
     r->params.top_logprobs = k ? (int)v : 0;
     if (jx_bool(body, "echo", &r->echo, e) < 0) return -1;
     r->params.prompt_logprobs = r->echo && k;
+    return 0;
+}
+
+/* The schema of a json_schema / guided_json field: an object, or a string holding one. */
+static qwen3_grammar *compile_schema(json_t *v, const char *param, srv_error *e) {
+    qwen3_err qe = {0};
+    qwen3_grammar *g = NULL;
+    if (json_is_string(v)) {
+        g = qwen3_grammar_json_schema(json_string_value(v), json_string_length(v), &qe);
+    } else if (json_is_object(v) || json_is_boolean(v)) {
+        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!t) { srv_fail(e, 500, NULL, NULL, "out of memory"); return NULL; }
+        g = qwen3_grammar_json_schema(t, strlen(t), &qe);
+        free(t);
+    } else {
+        srv_bad(e, param, "'%s' must be a JSON Schema (an object), got %s", param, jx_type_name(v));
+        return NULL;
+    }
+    if (!g) srv_fail(e, 400, param, "unsupported_parameter", "'%s': %s", param, qe.msg);
+    return g;
+}
+
+int srv_parse_structured(json_t *body, srv_gen_req *r, srv_error *e) {
+    static const char *const names[] = {"response_format", "grammar", "json_schema", "guided_json"};
+    const char *given = NULL;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        json_t *v = json_object_get(body, names[i]);
+        if (!v || json_is_null(v)) continue;
+        if (i == 0 && neutral(v, NEUTRAL_TEXT_FORMAT)) continue;
+        if (i > 0 && neutral(v, NEUTRAL_FALSY) && !json_is_object(v)) continue;
+        if (given)
+            return srv_bad(e, names[i], "'%s' and '%s' both constrain the output; give one of them", given, names[i]);
+        given = names[i];
+        qwen3_grammar *g = NULL;
+        qwen3_err qe = {0};
+        if (i == 0) {
+            const json_t *t = json_is_object(v) ? json_object_get(v, "type") : NULL;
+            const char *type = json_is_string(t) ? json_string_value(t) : NULL;
+            if (!type)
+                return srv_bad(e, "response_format", "'response_format' must be an object with a 'type' (\"text\", "
+                                                     "\"json_object\" or \"json_schema\")");
+            if (!strcmp(type, "json_object")) {
+                g = qwen3_grammar_json_schema(NULL, 0, &qe);
+                if (!g) return srv_fail(e, 500, NULL, NULL, "%s", qe.msg);
+            } else if (!strcmp(type, "json_schema")) {
+                json_t *js = json_object_get(v, "json_schema");
+                if (!json_is_object(js))
+                    return srv_bad(e, "response_format", "'response_format.json_schema' must be an object holding "
+                                                         "'name' and 'schema'");
+                json_t *sc = json_object_get(js, "schema");
+                if (!sc) sc = json_true(); /* no schema: any JSON value */
+                if (!(g = compile_schema(sc, "response_format", e))) return -1;
+            } else {
+                return srv_fail(e, 400, "response_format", "unsupported_parameter",
+                                "'response_format' type '%s' is not supported (\"text\", \"json_object\" or "
+                                "\"json_schema\")", type);
+            }
+        } else if (i == 1) {
+            if (!json_is_string(v)) return srv_bad(e, "grammar", "'grammar' must be a string (GBNF), got %s", jx_type_name(v));
+            g = qwen3_grammar_gbnf(json_string_value(v), json_string_length(v), &qe);
+            if (!g) return srv_bad(e, "grammar", "'grammar': %s", qe.msg);
+        } else {
+            if (!(g = compile_schema(v, names[i], e))) return -1;
+        }
+        r->grammar = g;
+        r->params.grammar = g;
+        r->params.grammar_think = r->thinking;
+    }
     return 0;
 }

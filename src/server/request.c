@@ -21,6 +21,7 @@ void srv_gen_req_free(srv_gen_req *r) {
         free(r->more[i].echo_text);
     }
     free(r->more);
+    qwen3_grammar_free(r->grammar);
     memset(r, 0, sizeof *r);
 }
 
@@ -261,7 +262,9 @@ int srv_parse_chat(const srv_model_info *info, json_t *body, srv_gen_req *r, srv
         return -1;
     }
     r->thinking = info->chat_kind == QWEN3_CHAT_QWEN3 ? think : info->chat_kind == QWEN3_CHAT_THINKING_2507;
-    if (parse_common(info, body, r, e) || srv_parse_logprobs(body, 1, r, e) || srv_check_unsupported(body, 1, e)) return -1;
+    if (parse_common(info, body, r, e) || srv_parse_logprobs(body, 1, r, e) || srv_check_unsupported(body, 1, e) ||
+        srv_parse_structured(body, r, e))
+        return -1;
 
     json_t *tools;
     if (parse_tools(body, r, &tools, e)) return -1;
@@ -347,7 +350,9 @@ int srv_parse_completion(const srv_model_info *info, json_t *body, srv_gen_req *
                        "of arrays of token ids, got %s", jx_type_name(p));
     if (!n) return srv_bad(e, "prompt", "'prompt' is an empty array");
     r->thinking = 0;
-    if (parse_common(info, body, r, e) || srv_parse_logprobs(body, 0, r, e) || srv_check_unsupported(body, 0, e)) return -1;
+    if (parse_common(info, body, r, e) || srv_parse_logprobs(body, 0, r, e) || srv_check_unsupported(body, 0, e) ||
+        srv_parse_structured(body, r, e))
+        return -1;
     if (n * (size_t)r->n_choices > SRV_MAX_CHOICES)
         return srv_bad(e, "n", "%zu prompts x n = %d make %zu choices; at most %d are allowed in one request", n,
                        r->n_choices, n * (size_t)r->n_choices, SRV_MAX_CHOICES);

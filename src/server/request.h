@@ -51,6 +51,7 @@ typedef struct srv_gen_req {
     char *echo_text;         /* malloc'd: that prompt text (with echo) */
     int n_choices;           /* "n": choices per prompt (1 ...); choice k is seeded seed + k */
     srv_prompt *more;        /* completions: the prompts after the first (an array "prompt") */
+    qwen3_grammar *grammar;  /* structured output (a reference; params.grammar points to it) */
     int n_more;
 } srv_gen_req;
 
@@ -85,6 +86,10 @@ void srv_gen_req_free(srv_gen_req *r);
 /* options.c: chat's logprobs (bool) + top_logprobs (0..20), or completions' logprobs (0..20) + echo,
  * into r->params / r->echo. 0, or -1 with a 400 naming the field. */
 int srv_parse_logprobs(json_t *body, int chat, srv_gen_req *r, srv_error *e);
+/* options.c: structured output: response_format (json_object, json_schema), llama.cpp's grammar
+ * (GBNF) and json_schema, vLLM's guided_json -> r->grammar; one of them at most. 0, or -1 with a 400
+ * naming the field (and, for a schema, the keyword refused). */
+int srv_parse_structured(json_t *body, srv_gen_req *r, srv_error *e);
 /* options.c: a 400 naming the first option set to a non-neutral value that this server does not
  * implement (response_format, logit_bias, suffix, grammar, ...). 0 when there is none. */
 int srv_check_unsupported(json_t *body, int chat, srv_error *e);

@@ -56,6 +56,7 @@ struct srv_scheduler {
     pthread_t thread;
     int thread_started;
     pthread_mutex_t mu;
+    pthread_mutex_t model_mu; /* held around every use of the model: the engine's step, an embedding */
     pthread_cond_t wake;     /* the engine waits here for work */
     srv_job *head, *tail;    /* waiting jobs, FIFO */
     int n_queued, n_active;
@@ -70,6 +71,7 @@ static double now_s(void) {
 }
 
 static void job_free(srv_job *j) {
+    qwen3_grammar_free((qwen3_grammar *)j->params.grammar);
     free(j->prompt);
     for (int i = 0; i < j->n_stop; i++) free(j->stop[i]);
     free(j->stop);
@@ -189,7 +191,9 @@ static void *engine(void *arg) {
 
         qwen3_err e = {0};
         double t0 = now_s();
+        pthread_mutex_lock(&s->model_mu);
         int rc = qwen3_gen_step(s->m, gens, n, &e);
+        pthread_mutex_unlock(&s->model_mu);
         double t1 = now_s();
 
         pthread_mutex_lock(&s->mu);
@@ -244,6 +248,7 @@ srv_scheduler *srv_sched_new(qwen3_model *m, const qwen3_tokenizer *tok, int par
     s->queue_cap = queue;
     s->n_ctx = n_ctx;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->model_mu, NULL);
     pthread_cond_init(&s->wake, NULL);
     s->slots = calloc((size_t)parallel, sizeof *s->slots);
     if (!s->slots) { qerr(err, "out of memory"); goto fail; }
@@ -282,6 +287,7 @@ void srv_sched_free(srv_scheduler *s) {
     free(s->slots);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->model_mu);
     free(s);
 }
 
@@ -299,6 +305,7 @@ srv_job *srv_sched_submit(srv_scheduler *s, const srv_gen_req *r, int *retry_aft
     j->params = r->params;
     j->params.stop = (const char *const *)j->stop;
     j->params.n_stop = j->n_stop;
+    j->params.grammar = qwen3_grammar_ref((qwen3_grammar *)r->params.grammar);
     j->t_submit = now_s();
     j->refs = 2;
     j->s = s;
@@ -388,4 +395,11 @@ void srv_sched_counts(srv_scheduler *s, int *active, int *queued, int *queue_cap
     pthread_mutex_unlock(&s->mu);
     *queue_cap = s->queue_cap;
     *parallel = s->parallel;
+}
+
+int srv_sched_embed(srv_scheduler *s, const int32_t *ids, int n, float *out, qwen3_err *e) {
+    pthread_mutex_lock(&s->model_mu);
+    int rc = qwen3_embed(s->m, ids, n, out, e);
+    pthread_mutex_unlock(&s->model_mu);
+    return rc;
 }

@@ -32,6 +32,9 @@ int srv_sched_drain(srv_scheduler *s, int cancel);
 /* Stops the engine thread (cancelling anything left) and frees the slots. Every job must have
  * been released first (the connections are closed). */
 void srv_sched_free(srv_scheduler *s);
+/* An embedding (qwen3_embed) on the connection's thread, between two of the engine's steps: the
+ * model is used by one of them at a time. */
+int srv_sched_embed(srv_scheduler *s, const int32_t *ids, int n, float *out, qwen3_err *e);
 
 /* Queues a generation (the request's prompt and params are copied). NULL with e filled when the
  * queue is full (429, with *retry_after_s set) or the server is draining (503). */

@@ -656,6 +656,9 @@ qwen3_tokenizer *tk_load_json_mem(const char *name, const char *buf, size_t n, q
 
 void qwen3_tokenizer_free(qwen3_tokenizer *t) {
     if (!t) return;
+    void *ext = atomic_load(&t->ext);
+    void (*ext_free)(void *) = atomic_load(&t->ext_free);
+    if (ext && ext_free) ext_free(ext);
     for (int k = 0; k < t->n_added; k++) free((char *)t->added[k].text);
     free(t->added);
     free(t->mfilter);

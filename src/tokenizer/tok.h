@@ -10,6 +10,7 @@
 #ifndef QWEN3_TOKENIZER_TOK_H
 #define QWEN3_TOKENIZER_TOK_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,6 +84,12 @@ struct qwen3_tokenizer {
      * this read-only mapping instead of owning memory. */
     void *cache_map;
     size_t cache_size;
+
+    /* Built on first use by another layer and owned here (constrained decoding's sorted token
+     * list, grammar/vocab.c): set once by compare-and-swap, freed with the tokenizer through
+     * ext_free (which the builder stores before publishing). */
+    _Atomic(void *) ext;
+    void (*_Atomic ext_free)(void *);
 };
 
 /* --- load.c ------------------------------------------------------------------------------------- */

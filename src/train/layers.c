@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
+#include "train/attn.h"
 #include "train/train.h"
 #include "train/vec.h"
 
@@ -81,27 +83,28 @@ void t_rope_backward(float *dx, int n_tok, int T, int heads, int D, const float 
  * flash attention does), so memory is O(N) instead of O(B*nh*T^2). */
 
 typedef struct {
+    t_attn_args x;
     const tvec_ops *ops;
-    float *out, *lse, *dq, *dk, *dv;
-    const float *q, *k, *v, *dout, *o;
-    int B, T, nh, nkv, D;
+    int simd; /* attn_avx512.c takes the rows (k_active_isa() and D allow it) */
 } attn_ctx;
 
 static void attn_fwd_job(void *vctx, int ith, int nth) {
-    attn_ctx *a = vctx;
+    attn_ctx *c = vctx;
+    const t_attn_args *a = &c->x;
     int T = a->T, nh = a->nh, nkv = a->nkv, D = a->D, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)D);
-    float *s = malloc(sizeof(float) * (size_t)T);
-    if (!s) abort(); /* a few KB; the caller sized everything else already */
     long b0, b1;
     qpool_split((long)a->B * nh, ith, nth, 1, &b0, &b1);
+    if (c->simd && t_attn_forward_avx512(a, b0, b1) == 0) return;
+    float *s = malloc(sizeof(float) * (size_t)T);
+    if (!s) abort(); /* a few KB; the caller sized everything else already */
     for (long bh = b0; bh < b1; bh++) {
         int b = (int)(bh / nh), h = (int)(bh % nh), g = h / grp;
         for (int t = 0; t < T; t++) {
             const float *qt = a->q + ((int64_t)(b * T + t) * nh + h) * D;
             float mx = -INFINITY;
             for (int j = 0; j <= t; j++) {
-                s[j] = a->ops->dot(qt, a->k + ((int64_t)(b * T + j) * nkv + g) * D, D) * scale;
+                s[j] = c->ops->dot(qt, a->k + ((int64_t)(b * T + j) * nkv + g) * D, D) * scale;
                 if (s[j] > mx) mx = s[j];
             }
             float sum = 0;
@@ -109,7 +112,7 @@ static void attn_fwd_job(void *vctx, int ith, int nth) {
             float inv = 1.0f / sum;
             float *ot = a->out + ((int64_t)(b * T + t) * nh + h) * D;
             memset(ot, 0, sizeof(float) * (size_t)D);
-            for (int j = 0; j <= t; j++) a->ops->axpy(ot, s[j] * inv, a->v + ((int64_t)(b * T + j) * nkv + g) * D, D);
+            for (int j = 0; j <= t; j++) c->ops->axpy(ot, s[j] * inv, a->v + ((int64_t)(b * T + j) * nkv + g) * D, D);
             a->lse[((int64_t)b * nh + h) * T + t] = mx + logf(sum);
         }
     }
@@ -118,7 +121,8 @@ static void attn_fwd_job(void *vctx, int ith, int nth) {
 
 void t_attention_forward(qpool *p, float *out, float *lse, const float *q, const float *k, const float *v,
                          int B, int T, int nh, int nkv, int D) {
-    attn_ctx a = {.ops = tv_pick(), .out = out, .lse = lse, .q = q, .k = k, .v = v, .B = B, .T = T, .nh = nh, .nkv = nkv, .D = D};
+    attn_ctx a = {.x = {.out = out, .lse = lse, .q = q, .k = k, .v = v, .B = B, .T = T, .nh = nh, .nkv = nkv, .D = D},
+                  .ops = tv_pick(), .simd = k_active_isa() == K_ISA_AVX512 && t_attn_avx512_ok(D)};
     qpool_run(p, attn_fwd_job, &a);
 }
 
@@ -126,11 +130,13 @@ void t_attention_forward(qpool *p, float *out, float *lse, const float *q, const
  * dk/dv rows, so threads never share an output. P = exp(s - lse); dP = dO.V;
  * dS = P * (dP - sum(dO*O)); dq += scale dS K; dk += scale dS^T q; dv += P^T dO. */
 static void attn_bwd_job(void *vctx, int ith, int nth) {
-    attn_ctx *a = vctx;
+    attn_ctx *c = vctx;
+    const t_attn_args *a = &c->x;
     int T = a->T, nh = a->nh, nkv = a->nkv, D = a->D, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)D);
     long b0, b1;
     qpool_split((long)a->B * nkv, ith, nth, 1, &b0, &b1);
+    if (c->simd && t_attn_backward_avx512(a, b0, b1) == 0) return;
     for (long bg = b0; bg < b1; bg++) {
         int b = (int)(bg / nkv), g = (int)(bg % nkv);
         for (int h = g * grp; h < (g + 1) * grp; h++) {
@@ -139,7 +145,7 @@ static void attn_bwd_job(void *vctx, int ith, int nth) {
                 const float *qt = a->q + qi, *dot = a->dout + qi, *ot = a->o + qi;
                 float *dqt = a->dq + qi;
                 float lse = a->lse[((int64_t)b * nh + h) * T + t];
-                const tvec_ops *op = a->ops;
+                const tvec_ops *op = c->ops;
                 float Dt = op->dot(dot, ot, D);
                 for (int j = 0; j <= t; j++) {
                     int64_t ki = ((int64_t)(b * T + j) * nkv + g) * D;
@@ -158,8 +164,9 @@ static void attn_bwd_job(void *vctx, int ith, int nth) {
 void t_attention_backward(qpool *p, float *dq, float *dk, float *dv, const float *dout, const float *out,
                           const float *lse, const float *q, const float *k, const float *v,
                           int B, int T, int nh, int nkv, int D) {
-    attn_ctx a = {.ops = tv_pick(), .dq = dq, .dk = dk, .dv = dv, .dout = dout, .o = out, .lse = (float *)lse, .q = q, .k = k,
-                  .v = v, .B = B, .T = T, .nh = nh, .nkv = nkv, .D = D};
+    attn_ctx a = {.x = {.dq = dq, .dk = dk, .dv = dv, .dout = dout, .o = out, .lse = (float *)lse, .q = q, .k = k, .v = v,
+                        .B = B, .T = T, .nh = nh, .nkv = nkv, .D = D},
+                  .ops = tv_pick(), .simd = k_active_isa() == K_ISA_AVX512 && t_attn_avx512_ok(D)};
     qpool_run(p, attn_bwd_job, &a);
 }
 

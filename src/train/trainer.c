@@ -326,6 +326,7 @@ fail:
 void qwen3_trainer_free(qwen3_trainer *t) {
     if (!t) return;
     tmodel_free(t->m);
+    qwen3_config_free(&t->full); /* after the models, whose configs are copies of it */
     if (t->pool) qpool_free(t->pool);
     free(t->tok_dir); free(t->c2full); free(t->tokens); free(t->m1); free(t->m2); free(t->ids); free(t->tgt); free(t->wts); free(t->tw);
     free(t);

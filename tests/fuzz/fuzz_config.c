@@ -13,6 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             abort();
         if (c.is_moe && (c.num_experts < 1 || c.num_experts_per_tok < 1 || c.num_experts_per_tok > c.num_experts))
             abort();
+        if (!c.layer_is_moe) abort();
+        qwen3_config_free(&c);
     } else if (!e.msg[0]) {
         abort();
     }

@@ -52,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         qwen3_config c;
         qwen3_err e3 = {0};
         if (qwen3_config_gguf(&f, 1, &c, &e3) != 0 && !e3.msg[0]) abort();
+        qwen3_config_free(&c); /* nothing to free after a failure: it is freed and NULL */
         qwen3_err e4 = {0};
         qwen3_tokenizer *tok = tk_load_gguf_mem(&f, &e4);
         if (tok) qwen3_tokenizer_free(tok);

@@ -12,7 +12,7 @@
 #                         measuring takes > 10 s here)
 #   quant_progress        --quant at load / quantize print progress when stderr is a terminal
 #   help_kv_*             every --help of a command with model flags lists --kv
-#   chat_help_no_json     chat --help does not offer --json (chat has none)
+#   chat_help_no_json     chat --help does not offer --json (chat has none; --json-schema is another flag)
 #   version               qwen3 --version / qwen3 version print qwen3.h's QWEN3_VERSION
 #   chat_unknown_command_multiline, chat_multiline_one_message   chat refuses an unknown /word at
 #                         the start of a line, sends /no_think TEXT and //TEXT as messages, and reads
@@ -127,7 +127,7 @@ grep -q "quantizing to Q8_0: 3/3 layers" "$T/tty.out" && pass quant_progress_tty
 for c in info logits generate run chat serve bench perplexity; do
     "$QWEN3" $c --help 2>&1 | grep -q -- "--kv TYPE" && pass "help_kv_$c" || fail "help_kv_$c" "qwen3 $c --help does not list --kv"
 done
-"$QWEN3" chat --help | grep -q -- "--json" && fail chat_help_no_json "chat --help mentions --json: $("$QWEN3" chat --help | grep -- --json)" \
+"$QWEN3" chat --help | grep -qE -- "--json([^-]|$)" && fail chat_help_no_json "chat --help mentions --json: $("$QWEN3" chat --help | grep -E -- "--json([^-]|$)")" \
     || pass chat_help_no_json
 want=$(sed -n 's/^#define QWEN3_VERSION "\(.*\)"/\1/p' "$QWEN3_ROOT/include/qwen3.h")
 v1=$("$QWEN3" --version 2>&1); v2=$("$QWEN3" version 2>&1)

@@ -2,7 +2,8 @@
 # install.sh - `make install` into a temporary DESTDIR, then what a user of the library does:
 #   install_files          binary, qwen3.h, libqwen3.a, libqwen3.so.X.Y.Z + .so.X + .so links,
 #                          qwen3.pc, man page, bash completion, all under PREFIX inside DESTDIR
-#   soname, exports        the shared library's soname is libqwen3.so.MAJOR; it exports qwen3_* only
+#   soname, exports        the shared library's soname is libqwen3.so.MAJOR (0.MINOR before 1.0); it
+#                          exports qwen3_* only
 #   pkgconfig_example      the README's example program builds with `pkg-config --cflags --libs
 #                          qwen3` against the installed tree and prints what `qwen3 generate` prints
 #   static_example         the same with libqwen3.a linked in (its dependencies shared)
@@ -30,6 +31,7 @@ if ! make -C "$QWEN3_ROOT" -s -j2 install PREFIX=$P DESTDIR="$R" >"$T/make.log" 
     echo "FAIL install_make: $(tail -n 5 "$T/make.log")"; exit 0
 fi
 ver=$(sed -n 's/^#define QWEN3_VERSION "\(.*\)"/\1/p' "$QWEN3_ROOT/include/qwen3.h"); major=${ver%%.*}
+[ "$major" = 0 ] && major=0.$(echo "$ver" | cut -d. -f2) # before 1.0 the soname carries the minor number
 missing=""
 for f in bin/qwen3 include/qwen3.h lib/libqwen3.a lib/libqwen3.so.$ver lib/libqwen3.so.$major lib/libqwen3.so \
          lib/pkgconfig/qwen3.pc share/man/man1/qwen3.1 share/bash-completion/completions/qwen3; do

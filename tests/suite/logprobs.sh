@@ -9,7 +9,8 @@
 #   chat_logprobs               chat: one entry per generated token whose bytes join to the answer,
 #                               top_logprobs sorted, the chosen token's logprob among them agreeing;
 #                               streamed the same
-#   unsupported_*               response_format, logit_bias, suffix, grammar, ... set to a real value
+#   unsupported_*               logit_bias, suffix, ... set to a real value, and structured output we
+#                               cannot honour (a response_format type, a grammar or schema we refuse)
 #                               get a 400 naming the option; neutral values (response_format text,
 #                               logit_bias {}, echo false) are accepted
 set -u
@@ -119,10 +120,10 @@ check("chat_top_without_logprobs", st == 400 and r["error"]["param"] == "top_log
 chat = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
 comp = {"prompt": "Hi", "max_tokens": 1}
 for path, base, field, value in [
-        ("/v1/chat/completions", chat, "response_format", {"type": "json_object"}),
+        ("/v1/chat/completions", chat, "response_format", {"type": "regex"}),
         ("/v1/chat/completions", chat, "logit_bias", {"9707": 5}),
-        ("/v1/chat/completions", chat, "grammar", "root ::= \"a\""),
-        ("/v1/chat/completions", chat, "guided_json", {"type": "object"}),
+        ("/v1/chat/completions", chat, "grammar", "root ::= undefined-rule"),
+        ("/v1/chat/completions", chat, "guided_json", {"type": "string", "pattern": "a+"}),
         ("/v1/chat/completions", chat, "functions", [{"name": "f"}]),
         ("/v1/completions", comp, "suffix", " end"),
         ("/v1/completions", comp, "best_of", 3),

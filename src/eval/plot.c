@@ -1,0 +1,241 @@
+/* plot.c - a line chart written as a PNG, with no image or compression library: the pixels are an
+ * RGB canvas, the text a built-in 5x7 font, and the file's zlib stream uses stored (uncompressed)
+ * deflate blocks (RFC 1950/1951), which every PNG reader accepts. A 800x480 chart is ~1.1 MB; that
+ * is the price of having no dependency, and the charts are few. tests/suite/eval.sh checks the file
+ * with Python's zlib and struct (chunk CRCs, sizes, the decoded pixels). */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "qwen3_eval.h"
+
+/* the canvas: W x H pixels, the plot area inside the margins; the legend's rows (one per series)
+ * go under the x axis' title, so they never hide a line */
+enum { W = 800, PLOT_H = 400, LEFT = 90, RIGHT = 30, TOP = 60, BOTTOM = 86, LEGEND_ROW = 24, SCALE = 2 };
+static int H;
+
+typedef struct { unsigned char *px; } canvas; /* W * H * 3 bytes, RGB */
+
+static void put(canvas *c, int x, int y, const unsigned char rgb[3]) {
+    if (x < 0 || y < 0 || x >= W || y >= H) return;
+    memcpy(c->px + ((size_t)y * W + x) * 3, rgb, 3);
+}
+
+static void rect(canvas *c, int x0, int y0, int x1, int y1, const unsigned char rgb[3]) {
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) put(c, x, y, rgb);
+}
+
+/* a line of the given half-width (Bresenham, a square brush at each step) */
+static void line(canvas *c, int x0, int y0, int x1, int y1, int r, const unsigned char rgb[3]) {
+    int dx = abs(x1 - x0), sx = x0 < x1 ? 1 : -1, dy = -abs(y1 - y0), sy = y0 < y1 ? 1 : -1, e = dx + dy;
+    for (;;) {
+        rect(c, x0 - r, y0 - r, x0 + r, y0 + r, rgb);
+        if (x0 == x1 && y0 == y1) break;
+        int e2 = 2 * e;
+        if (e2 >= dy) { e += dy; x0 += sx; }
+        if (e2 <= dx) { e += dx; y0 += sy; }
+    }
+}
+
+/* The 5x7 font: seven rows of five columns per character, '#' for ink. */
+static const struct { char ch; const char *rows[7]; } FONT[] = {
+    {'0', {" ### ", "#   #", "#  ##", "# # #", "##  #", "#   #", " ### "}},
+    {'1', {"  #  ", " ##  ", "  #  ", "  #  ", "  #  ", "  #  ", " ### "}},
+    {'2', {" ### ", "#   #", "    #", "   # ", "  #  ", " #   ", "#####"}},
+    {'3', {"#####", "   # ", "  #  ", "   # ", "    #", "#   #", " ### "}},
+    {'4', {"   # ", "  ## ", " # # ", "#  # ", "#####", "   # ", "   # "}},
+    {'5', {"#####", "#    ", "#### ", "    #", "    #", "#   #", " ### "}},
+    {'6', {"  ## ", " #   ", "#    ", "#### ", "#   #", "#   #", " ### "}},
+    {'7', {"#####", "    #", "   # ", "  #  ", " #   ", " #   ", " #   "}},
+    {'8', {" ### ", "#   #", "#   #", " ### ", "#   #", "#   #", " ### "}},
+    {'9', {" ### ", "#   #", "#   #", " ####", "    #", "   # ", " ##  "}},
+    {'A', {" ### ", "#   #", "#   #", "#####", "#   #", "#   #", "#   #"}},
+    {'B', {"#### ", "#   #", "#   #", "#### ", "#   #", "#   #", "#### "}},
+    {'C', {" ### ", "#   #", "#    ", "#    ", "#    ", "#   #", " ### "}},
+    {'D', {"###  ", "#  # ", "#   #", "#   #", "#   #", "#  # ", "###  "}},
+    {'E', {"#####", "#    ", "#    ", "#### ", "#    ", "#    ", "#####"}},
+    {'F', {"#####", "#    ", "#    ", "#### ", "#    ", "#    ", "#    "}},
+    {'G', {" ### ", "#   #", "#    ", "# ###", "#   #", "#   #", " ####"}},
+    {'H', {"#   #", "#   #", "#   #", "#####", "#   #", "#   #", "#   #"}},
+    {'I', {" ### ", "  #  ", "  #  ", "  #  ", "  #  ", "  #  ", " ### "}},
+    {'J', {"  ###", "   # ", "   # ", "   # ", "   # ", "#  # ", " ##  "}},
+    {'K', {"#   #", "#  # ", "# #  ", "##   ", "# #  ", "#  # ", "#   #"}},
+    {'L', {"#    ", "#    ", "#    ", "#    ", "#    ", "#    ", "#####"}},
+    {'M', {"#   #", "## ##", "# # #", "# # #", "#   #", "#   #", "#   #"}},
+    {'N', {"#   #", "#   #", "##  #", "# # #", "#  ##", "#   #", "#   #"}},
+    {'O', {" ### ", "#   #", "#   #", "#   #", "#   #", "#   #", " ### "}},
+    {'P', {"#### ", "#   #", "#   #", "#### ", "#    ", "#    ", "#    "}},
+    {'Q', {" ### ", "#   #", "#   #", "#   #", "# # #", "#  # ", " ## #"}},
+    {'R', {"#### ", "#   #", "#   #", "#### ", "# #  ", "#  # ", "#   #"}},
+    {'S', {" ####", "#    ", "#    ", " ### ", "    #", "    #", "#### "}},
+    {'T', {"#####", "  #  ", "  #  ", "  #  ", "  #  ", "  #  ", "  #  "}},
+    {'U', {"#   #", "#   #", "#   #", "#   #", "#   #", "#   #", " ### "}},
+    {'V', {"#   #", "#   #", "#   #", "#   #", "#   #", " # # ", "  #  "}},
+    {'W', {"#   #", "#   #", "#   #", "# # #", "# # #", "# # #", " # # "}},
+    {'X', {"#   #", "#   #", " # # ", "  #  ", " # # ", "#   #", "#   #"}},
+    {'Y', {"#   #", "#   #", " # # ", "  #  ", "  #  ", "  #  ", "  #  "}},
+    {'Z', {"#####", "    #", "   # ", "  #  ", " #   ", "#    ", "#####"}},
+    {'%', {"##   ", "##  #", "   # ", "  #  ", " #   ", "#  ##", "   ##"}},
+    {'-', {"     ", "     ", "     ", "#####", "     ", "     ", "     "}},
+    {'+', {"     ", "  #  ", "  #  ", "#####", "  #  ", "  #  ", "     "}},
+    {'=', {"     ", "     ", "#####", "     ", "#####", "     ", "     "}},
+    {';', {"     ", " ##  ", " ##  ", "     ", " ##  ", "  #  ", " #   "}},
+    {'.', {"     ", "     ", "     ", "     ", "     ", " ##  ", " ##  "}},
+    {',', {"     ", "     ", "     ", "     ", " ##  ", "  #  ", " #   "}},
+    {':', {"     ", " ##  ", " ##  ", "     ", " ##  ", " ##  ", "     "}},
+    {'/', {"     ", "    #", "   # ", "  #  ", " #   ", "#    ", "     "}},
+    {'(', {"   # ", "  #  ", " #   ", " #   ", " #   ", "  #  ", "   # "}},
+    {')', {" #   ", "  #  ", "   # ", "   # ", "   # ", "  #  ", " #   "}},
+    {'<', {"   # ", "  #  ", " #   ", "#    ", " #   ", "  #  ", "   # "}},
+    {'>', {" #   ", "  #  ", "   # ", "    #", "   # ", "  #  ", " #   "}},
+    {'_', {"     ", "     ", "     ", "     ", "     ", "     ", "#####"}},
+    {'@', {" ### ", "#   #", "# ###", "# # #", "# ###", "#    ", " ####"}},
+};
+
+/* pixels of a text's width at the font's scale */
+static int text_w(const char *s) { return (int)strlen(s) * 6 * SCALE - SCALE; }
+
+static void text(canvas *c, int x, int y, const char *s, const unsigned char rgb[3]) {
+    for (; *s; s++, x += 6 * SCALE) {
+        char ch = (char)toupper((unsigned char)*s);
+        for (size_t k = 0; k < sizeof FONT / sizeof FONT[0]; k++) {
+            if (FONT[k].ch != ch) continue;
+            for (int r = 0; r < 7; r++)
+                for (int q = 0; q < 5; q++)
+                    if (FONT[k].rows[r][q] == '#') rect(c, x + q * SCALE, y + r * SCALE, x + q * SCALE + SCALE - 1, y + r * SCALE + SCALE - 1, rgb);
+            break;
+        }
+    }
+}
+
+/* ---- PNG: chunks with CRC-32, a zlib stream of stored blocks with Adler-32 -------------------- */
+
+static uint32_t crc_table[256];
+static void crc_init(void) {
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[n] = c;
+    }
+}
+static uint32_t crc(uint32_t c, const unsigned char *p, size_t n) {
+    c ^= 0xFFFFFFFFu;
+    while (n--) c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static void be32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v; }
+
+static int chunk(FILE *f, const char *type, const unsigned char *data, size_t n) {
+    unsigned char len[4], t[4], c[4];
+    be32(len, (uint32_t)n);
+    memcpy(t, type, 4);
+    uint32_t k = crc(crc(0, t, 4), data, n);
+    be32(c, k);
+    return fwrite(len, 1, 4, f) == 4 && fwrite(t, 1, 4, f) == 4 && (!n || fwrite(data, 1, n, f) == n) && fwrite(c, 1, 4, f) == 4 ? 0 : -1;
+}
+
+static int write_png(const char *path, const canvas *c, qwen3_err *err) {
+    crc_init();
+    size_t raw_n = (size_t)H * (1 + (size_t)W * 3);
+    size_t blocks = (raw_n + 65534) / 65535, z_n = 2 + raw_n + 5 * blocks + 4;
+    unsigned char *raw = malloc(raw_n), *z = malloc(z_n);
+    if (!raw || !z) { free(raw); free(z); return qerr(err, "plot: out of memory"); }
+    for (int y = 0; y < H; y++) {
+        raw[(size_t)y * (1 + W * 3)] = 0; /* filter: none */
+        memcpy(raw + (size_t)y * (1 + W * 3) + 1, c->px + (size_t)y * W * 3, (size_t)W * 3);
+    }
+    size_t o = 0;
+    z[o++] = 0x78; /* deflate, 32 KiB window */
+    z[o++] = 0x01; /* no preset dictionary, fastest; (0x78 << 8 | 0x01) % 31 == 0 */
+    uint32_t a = 1, b = 0;
+    for (size_t i = 0; i < raw_n; i += 65535) {
+        size_t n = raw_n - i < 65535 ? raw_n - i : 65535;
+        z[o++] = i + n == raw_n; /* BFINAL on the last; BTYPE 00: stored */
+        z[o++] = (unsigned char)n; z[o++] = (unsigned char)(n >> 8);
+        z[o++] = (unsigned char)~n; z[o++] = (unsigned char)(~n >> 8);
+        memcpy(z + o, raw + i, n);
+        o += n;
+    }
+    for (size_t i = 0; i < raw_n; i++) { a = (a + raw[i]) % 65521; b = (b + a) % 65521; }
+    be32(z + o, b << 16 | a);
+    o += 4;
+    unsigned char ihdr[13];
+    be32(ihdr, W); be32(ihdr + 4, H);
+    ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = ihdr[11] = ihdr[12] = 0; /* 8-bit RGB, deflate, filter 0, no interlace */
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    FILE *f = fopen(path, "wb");
+    int rc = 0;
+    if (!f) rc = qerr(err, "plot: cannot create %s (does its directory exist and is it writable?)", path);
+    else {
+        if (fwrite(sig, 1, 8, f) != 8 || chunk(f, "IHDR", ihdr, 13) || chunk(f, "IDAT", z, o) || chunk(f, "IEND", NULL, 0)) rc = -1;
+        if (fclose(f) || rc) rc = qerr(err, "plot: writing %s failed (disk full?)", path);
+    }
+    free(raw);
+    free(z);
+    return rc;
+}
+
+int qwen3_plot_png(const char *path, const char *title, const char *x_title, const char *y_title,
+                   const char *const *x_labels, int n_x, const double *const *ys, const char *const *names,
+                   int n_series, qwen3_err *err) {
+    if (!path || !*path) return qerr(err, "plot: no output path");
+    if (n_x < 1 || n_series < 1 || !x_labels || !ys) return qerr(err, "plot: nothing to draw (%d points, %d series)", n_x, n_series);
+    static const unsigned char black[3] = {0, 0, 0}, grid[3] = {220, 220, 220},
+                               colors[][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189}};
+    H = TOP + PLOT_H + BOTTOM + LEGEND_ROW * n_series;
+    canvas c = {malloc((size_t)W * H * 3)};
+    if (!c.px) return qerr(err, "plot: out of memory");
+    memset(c.px, 255, (size_t)W * H * 3);
+    int x0 = LEFT, x1 = W - RIGHT, y0 = TOP, y1 = TOP + PLOT_H; /* the plot area; y grows down */
+    /* grid and y ticks: 0 .. 100 % every 20 */
+    for (int t = 0; t <= 100; t += 20) {
+        int y = y1 - (y1 - y0) * t / 100;
+        if (t) line(&c, x0, y, x1, y, 0, grid);
+        line(&c, x0 - 6, y, x0, y, 0, black);
+        char s[8];
+        snprintf(s, sizeof s, "%d", t);
+        text(&c, x0 - 10 - text_w(s), y - 7, s, black);
+    }
+    /* x positions: equally spaced points with a half step of margin at each side */
+    double step = (double)(x1 - x0) / n_x;
+    for (int i = 0; i < n_x; i++) {
+        int x = x0 + (int)lround(step * (i + 0.5));
+        line(&c, x, y1, x, y1 + 6, 0, black);
+        const char *l = x_labels[i] ? x_labels[i] : "";
+        text(&c, x - text_w(l) / 2, y1 + 12, l, black);
+    }
+    line(&c, x0, y0, x0, y1, 0, black);
+    line(&c, x0, y1, x1, y1, 0, black);
+    if (title) text(&c, (W - text_w(title)) / 2, 16, title, black);
+    if (x_title) text(&c, x0 + (x1 - x0 - text_w(x_title)) / 2, y1 + 44, x_title, black);
+    if (y_title) text(&c, 8, y0 - 24, y_title, black);
+    /* series: lines between defined points, a square marker on each */
+    for (int s = 0; s < n_series; s++) {
+        const unsigned char *col = colors[s % 5];
+        int px = -1, py = -1;
+        for (int i = 0; i < n_x; i++) {
+            double v = ys[s][i];
+            if (isnan(v)) { px = -1; continue; }
+            if (v < 0) v = 0;
+            if (v > 1) v = 1;
+            int x = x0 + (int)lround(step * (i + 0.5)), y = y1 - (int)lround((y1 - y0) * v);
+            if (px >= 0) line(&c, px, py, x, y, 1, col);
+            rect(&c, x - 4, y - 4, x + 4, y + 4, col);
+            px = x; py = y;
+        }
+        /* legend: under the x axis' title, one series per row */
+        const char *nm = names && names[s] ? names[s] : "";
+        int ly = y1 + BOTTOM + s * LEGEND_ROW - 8, lx = x0;
+        line(&c, lx, ly + 7, lx + 28, ly + 7, 1, col);
+        rect(&c, lx + 10, ly + 3, lx + 18, ly + 11, col);
+        text(&c, lx + 38, ly, nm, black);
+    }
+    int rc = write_png(path, &c, err);
+    free(c.px);
+    return rc;
+}
