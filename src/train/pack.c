@@ -49,7 +49,7 @@ int qwen3_model_pack(const char *in_dir, const char *out_dir, qwen3_err *e) {
     qwen3_config c;
     if (qpath_join(path, sizeof path, in_dir, "config.json", e) || qwen3_config_load(path, &c, e)) return -1;
     qpool *pool = qpool_new(1);
-    if (!pool) return qerr(e, "pack: cannot start a thread pool");
+    if (!pool) { qwen3_config_free(&c); return qerr(e, "pack: cannot start a thread pool"); }
     tmodel *f = tmodel_new(&c, 1, 1, pool, e), *m = NULL;
     int32_t *rows = NULL;
     char *keep = NULL;
@@ -101,6 +101,7 @@ out:
     tmodel_free(m);
     tmodel_free(f);
     qpool_free(pool);
+    qwen3_config_free(&c); /* after the models, whose configs are copies of it */
     return rc;
 }
 
@@ -109,10 +110,20 @@ static const char GENERATION_CONFIG[] =
     "  \"pad_token_id\": 151643,\n  \"temperature\": 0.6,\n  \"top_k\": 20,\n  \"top_p\": 0.95,\n"
     "  \"transformers_version\": \"4.57.1\"\n}\n";
 
+static int unpack(const qwen3_config *ccp, const char *in_dir, const char *out_dir, const char *tokenizer_dir, qwen3_err *e);
+
 int qwen3_model_unpack(const char *in_dir, const char *out_dir, const char *tokenizer_dir, qwen3_err *e) {
     char path[4096];
     qwen3_config cc;
     if (qpath_join(path, sizeof path, in_dir, "config.json", e) || qwen3_config_load(path, &cc, e)) return -1;
+    int rc = unpack(&cc, in_dir, out_dir, tokenizer_dir, e);
+    qwen3_config_free(&cc);
+    return rc;
+}
+
+static int unpack(const qwen3_config *ccp, const char *in_dir, const char *out_dir, const char *tokenizer_dir, qwen3_err *e) {
+    char path[4096];
+    qwen3_config cc = *ccp;
     if (qpath_join(path, sizeof path, in_dir, "rows.json", e)) return -1;
     json_error_t je;
     json_t *j = json_load_file(path, 0, &je);
