@@ -103,6 +103,7 @@ typedef enum qwen3_kv_type {
     QWEN3_KV_F32 = 1,
     QWEN3_KV_F16 = 2,
     QWEN3_KV_Q8_0 = 3,
+    QWEN3_KV_Q4_0 = 4,    /* ggml's Q4_0 blocks: 32 values in 4 bits + an f16 scale, ~0.14x F32 */
 } qwen3_kv_type;
 
 typedef struct qwen3_load_opts {
@@ -119,7 +120,8 @@ typedef struct qwen3_load_opts {
     qwen3_kv_type kv_type; /* KV cache values: QWEN3_KV_DEFAULT (0) is F32 on the exact path, F16
                             on the fast path; QWEN3_KV_F32, QWEN3_KV_F16 whatever the path, or
                             QWEN3_KV_Q8_0 (blocks of 32 int8 with an f16 scale: ~0.27x the F32
-                            cache; head_dim must be a multiple of 32, else the load fails) */
+                            cache) or QWEN3_KV_Q4_0 (4-bit blocks of 32: ~0.14x); for the block
+                            types head_dim must be a multiple of 32, else the load fails */
     int batch_variant;   /* 0 (default): batch-invariant. Every token's logits are a function of its
                             own sequence alone, bit for bit: the same kernels whether it is computed
                             in a long prefill, a decode step alone or beside other sequences, with or
@@ -132,6 +134,14 @@ typedef struct qwen3_load_opts {
      * counts as one), from the loading thread; for a progress display. */
     void (*progress)(void *ctx, int done, int total);
     void *progress_ctx;
+    /* RoPE scaling from the caller, over the checkpoint's own (config.json rope_scaling or GGUF
+     * rope.scaling.*): yarn_factor > 1 switches YaRN on with that factor (the Qwen3 model card: 4,
+     * for 131,072 positions) over yarn_original trained positions (0: qwen3_model_trained_ctx of
+     * the checkpoint, 32,768 for Qwen3); beta_fast 32, beta_slow 1 and attention factor
+     * 0.1 ln(factor) + 1 as transformers defaults them. yarn_factor < 0 switches a configured
+     * scaling off. 0 keeps the checkpoint's. */
+    double yarn_factor;
+    int yarn_original;
 } qwen3_load_opts;
 
 /* Loads a Hugging Face model directory (config.json + model.safetensors or sharded safetensors with
@@ -145,6 +155,18 @@ int qwen3_model_layer_is_moe(const qwen3_model *m, int layer);
 /* Human-readable multi-line description (architecture, shapes, dtypes, parameter counts, memory). */
 int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n);
 int qwen3_model_threads(const qwen3_model *m);
+/* The context the model was trained on: YaRN's original_max_position_embeddings when scaling is
+ * on; otherwise max_position_embeddings, except Qwen3's 40,960, which the model card explains as
+ * 32,768 trained positions plus room for 8,192 generated ones (so 32,768). Positions past it
+ * without scaling degrade the output. */
+int qwen3_model_trained_ctx(const qwen3_model *m);
+/* RoPE as loaded: copies min(n, head_dim/2) inverse frequencies (YaRN-blended when scaling is on)
+ * and the attention factor applied to cos and sin; returns head_dim/2. */
+int qwen3_model_rope(const qwen3_model *m, float *inv_freq, int n, float *attention_factor);
+/* The type of the KV cache's values (F32, F16, Q8_0 or Q4_0). */
+qwen3_dtype qwen3_model_kv_type(const qwen3_model *m);
+/* The positions a sequence may hold (max_position_embeddings, or original x factor under YaRN). */
+int qwen3_model_max_ctx(const qwen3_model *m);
 /* Writes the model's weights, as loaded (quantized when loaded with a quant type), to
  * dir/model.safetensors: matrices in their types (Q8_0 / Q4 with our dtype strings, see
  * format/safetensors.h), norms as F32, tensor names as in Hugging Face checkpoints, __metadata__
@@ -170,8 +192,14 @@ int qwen3_seq_len(const qwen3_seq *s);
 int qwen3_seq_capacity(const qwen3_seq *s);
 /* The tokens whose keys/values the cache holds (qwen3_seq_len of them), for prefix re-use. */
 const int32_t *qwen3_seq_tokens(const qwen3_seq *s);
-/* Cuts the cache back to its first n positions (0 <= n <= len). */
+/* Cuts the cache back to its first n positions (0 <= n <= len). A cut of 1 MiB or more (all layers)
+ * gives the memory past n back to the system. */
 int qwen3_seq_truncate(qwen3_seq *s, int n, qwen3_err *err);
+/* The memory the cache holds now (its pages resident in RAM, counted by mincore): the cache is
+ * reserved as address space for its whole capacity and committed as positions are written. */
+size_t qwen3_seq_resident_bytes(const qwen3_seq *s);
+/* Bytes of a KV cache of n_tokens positions of the given type (QWEN3_KV_DEFAULT: the model's). */
+size_t qwen3_kv_cache_bytes(const qwen3_model *m, long n_tokens, qwen3_kv_type type);
 
 /* HIDDEN: out gets the last token's final hidden state after the final norm (hidden_size floats),
  * what an embedding model pools; no lm_head product. */
@@ -422,6 +450,12 @@ qwen3_grammar *qwen3_grammar_gbnf(const char *text, size_t len, qwen3_err *err);
  * of the JSON texts that validate against it; another keyword is refused, named with its path.
  * schema NULL: any JSON object (OpenAI's json_object mode). */
 qwen3_grammar *qwen3_grammar_json_schema(const char *schema, size_t len, qwen3_err *err);
+/* The JSON text of a schema between the literal texts before and after, with no whitespace around
+ * it: a forced tool call is "<tool_call>\n" + {"name": ..., "arguments": ...} + "\n</tool_call>". The
+ * texts' tags (before and after without their whitespace) may also be written as the added tokens of
+ * that text, as models trained on them do. */
+qwen3_grammar *qwen3_grammar_json_schema_in(const char *schema, size_t len, const char *before, const char *after,
+                                            qwen3_err *err);
 /* One more reference (returns g); qwen3_grammar_free drops one and frees with the last. */
 qwen3_grammar *qwen3_grammar_ref(qwen3_grammar *g);
 void qwen3_grammar_free(qwen3_grammar *g);

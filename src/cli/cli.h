@@ -85,5 +85,8 @@ int cli_quant_type(const char *s, qwen3_dtype *t, int *mix);
 void cli_quant_progress(qwen3_load_opts *o);
 /* Loads a model, printing the error on failure. */
 qwen3_model *cli_load_model(const char *dir, const cli_model_opts *o);
+/* Warns once per process on stderr when n positions pass the model's trained context and no RoPE
+ * scaling is configured. */
+void cli_warn_positions(const qwen3_model *m, long n);
 
 #endif

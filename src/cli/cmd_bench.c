@@ -33,6 +33,7 @@
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "model/profile.h"
+#include "model/seq.h"
 
 static double now_s(void) {
     struct timespec t;
@@ -165,23 +166,68 @@ done:
     return rc;
 }
 
+/* Caches `depth` positions in s: a real prefill of random tokens in passes of 512 (no logits), or
+ * random K/V rows (N(0,1)-ish values, rounded to the cache type) written straight into every layer
+ * and head, with the token record filled to match (reads seq internals: a benchmark may). */
+static int fill_depth(qwen3_model *m, qwen3_seq *s, long depth, int random_rows, qwen3_err *e) {
+    const qwen3_config *c = &m->c;
+    if (qwen3_seq_truncate(s, 0, e)) return -1;
+    if (depth > s->cap) return qerr(e, "depth %ld exceeds the context of %d (give --ctx)", depth, s->cap);
+    int32_t *ids = malloc(sizeof(int32_t) * 512);
+    float *row = malloc(sizeof(float) * (size_t)c->head_dim);
+    if (!ids || !row || seq_reserve_tokens(s, (int)depth, e)) { free(ids); free(row); return qerr(e, "out of memory"); }
+    uint32_t x = 12345;
+    if (!random_rows) {
+        for (long p0 = 0; p0 < depth; p0 += 512) {
+            int k = depth - p0 < 512 ? (int)(depth - p0) : 512;
+            for (int i = 0; i < k; i++) ids[i] = (int32_t)(((uint32_t)(p0 + i) * 2654435761u) % (uint32_t)c->vocab_size);
+            qwen3_batch_item it = {s, ids, k, QWEN3_LOGITS_NONE, NULL};
+            if (qwen3_forward(m, &it, 1, e)) { free(ids); free(row); return -1; }
+        }
+    } else {
+        for (int l = 0; l < c->num_layers; l++)
+            for (int h = 0; h < c->num_kv_heads; h++)
+                for (long p = 0; p < depth; p++)
+                    for (int kv = 0; kv < 2; kv++) {
+                        for (int d = 0; d < c->head_dim; d++) {
+                            x = x * 1664525u + 1013904223u;
+                            row[d] = ((float)(x >> 8) / 16777216.0f - 0.5f) * 3.0f;
+                        }
+                        k_store_row(s->kv_type, kv ? seq_v(s, l, h, (int)p) : seq_k(s, l, h, (int)p), row, c->head_dim);
+                    }
+        for (long p = 0; p < depth; p++) s->tokens[p] = (int32_t)(p % c->vocab_size);
+        s->len = (int)depth;
+        s->high = s->len > s->high ? s->len : s->high;
+    }
+    free(ids);
+    free(row);
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
     cli_model_opts o = {0};
     const char *dir = NULL;
     long p = 512, n = 128, par = 0;
-    int json = 0, exact = 0, machine_only = 0, profile = 0;
+    int json = 0, exact = 0, machine_only = 0, profile = 0, fill_random = 0, nd = 1;
+    long depths[16] = {0};
     peaks pk = {0, 0, 0, 0};
     o.load.fast = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
-            printf("usage: qwen3 bench MODEL [-p 512] [-n 128] [-t N] [--parallel N] [--json] [flags]\n"
+            printf("usage: qwen3 bench MODEL [-p 512] [-n 128] [-d 0,4096,...] [-t N] [--parallel N] [--json] [flags]\n"
                    "       qwen3 bench --machine [-t N] [--json]\n\n"
                    "Prefill tokens/s (-p tokens, one pass) and decode tokens/s (-n tokens from an empty cache),\n"
                    "the GFLOP/s and GB/s they imply, and those as fractions of the machine's peaks, measured here\n"
                    "(read bandwidth of all threads over 1 GiB; f32 FMA, bf16 and int8 dot-product peaks) or given.\n\n"
                    "  -p N              prefill tokens (default 512; 0 skips)\n"
                    "  -n N              decode tokens (default 128; 0 skips)\n"
+                   "  -d, --depth LIST  measure prefill and decode after this many tokens are already cached\n"
+                   "                    (comma-separated, as llama-bench -d; default 0; --json: one object each)\n"
+                   "  --depth-fill HOW  how the depth is cached: prefill (default: a real prefill of random\n"
+                   "                    tokens, untimed, as llama-bench) or random (random K/V rows written\n"
+                   "                    straight into the cache: seconds instead of minutes at 16K+; the\n"
+                   "                    timed passes read the same bytes and do the same work either way)\n"
                    "  --parallel N      also decode N sequences together (one pass per step), aggregate tok/s\n"
                    "  --profile         then where the time goes: per step of a prefill and of a decode step\n"
                    "  --bw GBPS, --peak-f32 G, --peak-bf16 G, --peak-int8 G   peaks instead of measuring\n"
@@ -194,6 +240,24 @@ int cmd_bench(int argc, char **argv) {
         if (!strcmp(a, "-p")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 0, 1 << 20, &p)) return 2; }
         else if (!strcmp(a, "-n")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 0, 1 << 20, &n)) return 2; }
         else if (!strcmp(a, "--parallel")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 64, &par)) return 2; }
+        else if (!strcmp(a, "-d") || !strcmp(a, "--depth")) {
+            const char *l = i + 1 < argc ? argv[++i] : NULL;
+            nd = 0;
+            for (const char *q = l; q && *q && nd < 16;) {
+                char *end;
+                long d = strtol(q, &end, 10);
+                if (end == q || d < 0 || d > (1L << 30) || (*end && *end != ',')) { nd = 0; break; }
+                depths[nd++] = d;
+                q = *end ? end + 1 : end;
+            }
+            if (nd == 0) return cli_fail("%s: expected a comma-separated list of depths (e.g. 0,4096,16384), got '%s'", a, l ? l : ""), 2;
+        }
+        else if (!strcmp(a, "--depth-fill")) {
+            const char *h = i + 1 < argc ? argv[++i] : "";
+            if (!strcmp(h, "random")) fill_random = 1;
+            else if (!strcmp(h, "prefill")) fill_random = 0;
+            else return cli_fail("--depth-fill: '%s' is not prefill or random", h), 2;
+        }
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--profile")) profile = 1;
         else if (!strcmp(a, "--exact")) exact = 1;
@@ -214,7 +278,9 @@ int cmd_bench(int argc, char **argv) {
     if (exact) o.load.fast = 0;
     if (!dir && !machine_only) return cli_fail("bench: MODEL directory missing (see qwen3 bench --help)"), 2;
     if (dir && !(dir = cli_model_path(dir, QWEN3_NEED_WEIGHTS, o.pull))) return 1;
-    if (o.ctx == 0) o.ctx = (int)(p + n + 16);
+    long dmax = 0;
+    for (int k = 0; k < nd; k++) dmax = depths[k] > dmax ? depths[k] : dmax;
+    if (o.ctx == 0) o.ctx = (int)(dmax + p + n + 16);
     /* the model first: a wrong path fails at once, not after seconds of measuring the machine */
     qwen3_model *m = NULL;
     double tl0 = now_s(), load_s = 0;
@@ -247,7 +313,7 @@ int cmd_bench(int argc, char **argv) {
     for (long i = 0; i < plen; i++) ids[i] = (int32_t)((i * 2654435761u) % (unsigned)c->vocab_size);
     double wbytes, macs;
     model_costs(m, &wbytes, &macs);
-    const double kv_es = m->kv_type == QWEN3_F32 ? 4 : m->kv_type == QWEN3_Q8_0 ? 34.0 / 32 : 2;
+    const double kv_es = (double)k_kv_row_bytes(m->kv_type, (size_t)c->head_dim) / c->head_dim;
     /* warm-up: fault the weights in with a prefill as long as the measured one (as llama-bench
      * does; a shorter one leaves MoE experts that it did not route to for the timed pass to fault
      * in) and two decode steps, then empty the cache */
@@ -258,6 +324,20 @@ int cmd_bench(int argc, char **argv) {
         if (decode_steps(m, s, 1, 2, tok, logits, &e)) { cli_fail("%s", e.msg); goto done; }
         qwen3_seq_truncate(s[0], 0, &e);
     }
+    const char *wt = qwen3_dtype_name(m->layers[0].wq.type);
+    if (!json) {
+        printf("model    %s: %s weights, lm_head %s, %s path, KV %s, %d threads, loaded in %.2f s\n", dir, wt,
+               qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads, load_s);
+        printf("machine  read %.1f GB/s; peak GFLOP/s f32 %.0f, bf16 %.0f, int8 %.0f\n", pk.gbps, pk.f32, pk.bf16, pk.int8);
+    }
+    for (int di = 0; di < nd; di++) {
+    const long D = depths[di];
+    double fill_s = 0;
+    if (D > 0) { /* the depth: cached once, untimed; each phase below starts from it */
+        double t0 = now_s();
+        if (fill_depth(m, s[0], D, fill_random, &e)) { cli_fail("%s", e.msg); goto done; }
+        fill_s = now_s() - t0;
+    }
     double pp_s = 0, pp_tps = 0, pp_gf = 0, tg_s = 0, tg_tps = 0, tg_gbps = 0, par_s = 0, par_tps = 0, pp_cpu = 0, tg_cpu = 0;
     const double pp_peak = m->fast ? pk.bf16 : pk.f32;
     if (p > 0) {
@@ -267,9 +347,9 @@ int cmd_bench(int argc, char **argv) {
         pp_s = now_s() - t0;
         pp_cpu = (cpu_s() - c0) / (pp_s * threads);
         pp_tps = (double)p / pp_s;
-        double flops = 2.0 * (macs * (double)p + attn_macs(c, ((double)p + 1) / 2) * (double)p + mparams(&m->lm_head));
+        double flops = 2.0 * (macs * (double)p + attn_macs(c, (double)D + ((double)p + 1) / 2) * (double)p + mparams(&m->lm_head));
         pp_gf = flops / pp_s / 1e9;
-        qwen3_seq_truncate(s[0], 0, &e);
+        qwen3_seq_truncate(s[0], (int)D, &e);
     }
     if (n > 0) {
         tok[0] = 1;
@@ -278,49 +358,58 @@ int cmd_bench(int argc, char **argv) {
         tg_s = now_s() - t0;
         tg_cpu = (cpu_s() - c0) / (tg_s * threads);
         tg_tps = (double)n / tg_s;
-        double bytes = wbytes + kv_values(c) * kv_es * ((double)n + 1) / 2;
+        double bytes = wbytes + kv_values(c) * kv_es * ((double)D + ((double)n + 1) / 2);
         tg_gbps = bytes * tg_tps / 1e9;
-        qwen3_seq_truncate(s[0], 0, &e);
     }
-    if (par > 0 && n > 0) {
+    double kv_mib = qwen3_seq_resident_bytes(s[0]) / 1048576.0;
+    qwen3_seq_truncate(s[0], 0, &e);
+    if (par > 0 && n > 0 && di == 0) {
         for (int i = 0; i < ns; i++) tok[i] = 1 + i;
         double t0 = now_s();
         if (decode_steps(m, s, ns, (int)n, tok, logits, &e)) { cli_fail("%s", e.msg); goto done; }
         par_s = now_s() - t0;
         par_tps = (double)n * ns / par_s;
+        for (int i = 0; i < ns; i++) qwen3_seq_truncate(s[i], 0, &e);
     }
-    const char *wt = qwen3_dtype_name(m->layers[0].wq.type);
     if (json) {
         printf("{\"model\": \"%s\", \"weights\": \"%s\", \"lm_head\": \"%s\", \"mode\": \"%s\", \"kv\": \"%s\", \"threads\": %d, "
-               "\"load_s\": %.3f, \"weight_bytes_per_token\": %.0f, "
+               "\"load_s\": %.3f, \"weight_bytes_per_token\": %.0f, \"depth\": %ld, \"depth_fill\": \"%s\", \"kv_resident_mib\": %.1f, "
                "\"prefill\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gflops\": %.1f, \"peak_frac\": %.3f, \"cpu_frac\": %.2f}, "
                "\"decode\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gbps\": %.2f, \"bw_frac\": %.3f, \"cpu_frac\": %.2f}, "
                "\"parallel\": {\"sequences\": %ld, \"tok_s\": %.2f}, "
                "\"machine\": {\"read_gbps\": %.2f, \"peak_f32\": %.1f, \"peak_bf16\": %.1f, \"peak_int8\": %.1f}",
                dir, wt, qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads,
-               load_s, wbytes, p, pp_s, pp_tps, pp_gf, pp_peak > 0 ? pp_gf / pp_peak : 0, pp_cpu, n, tg_s, tg_tps, tg_gbps,
-               pk.gbps > 0 ? tg_gbps / pk.gbps : 0, tg_cpu, par, par_tps, pk.gbps, pk.f32, pk.bf16, pk.int8);
-        if (profile && profile_run(m, s[0], ids, p, n, logits, threads, 1, &e)) { printf("}\n"); cli_fail("%s", e.msg); goto done; }
+               load_s, wbytes, D, fill_random ? "random" : "prefill", kv_mib, p, pp_s, pp_tps, pp_gf,
+               pp_peak > 0 ? pp_gf / pp_peak : 0, pp_cpu, n, tg_s, tg_tps, tg_gbps, pk.gbps > 0 ? tg_gbps / pk.gbps : 0,
+               tg_cpu, par, par_tps, pk.gbps, pk.f32, pk.bf16, pk.int8);
+        /* --profile: once, from an empty cache, inside the last depth's object */
+        if (profile && di == nd - 1 && profile_run(m, s[0], ids, p, n, logits, threads, 1, &e)) {
+            printf("}\n");
+            cli_fail("%s", e.msg);
+            goto done;
+        }
         printf("}\n");
     } else {
-        printf("model    %s: %s weights, lm_head %s, %s path, KV %s, %d threads, loaded in %.2f s\n", dir, wt,
-               qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads, load_s);
-        printf("machine  read %.1f GB/s; peak GFLOP/s f32 %.0f, bf16 %.0f, int8 %.0f\n", pk.gbps, pk.f32, pk.bf16, pk.int8);
+        if (D > 0)
+            printf("depth    %5ld tokens cached by %s in %.1f s; KV cache %.1f MiB resident\n", D,
+                   fill_random ? "random K/V rows" : "prefill", fill_s, kv_mib);
         /* the peaks are measured with AVX-512 only; elsewhere they are 0 unless given by flags */
         char ppf[48] = "peak unknown", tgf[48] = "bandwidth unknown";
         if (pp_peak > 0) snprintf(ppf, sizeof ppf, "%5.1f%% of the %s peak", 100 * pp_gf / pp_peak, m->fast ? "bf16" : "f32");
         if (pk.gbps > 0) snprintf(tgf, sizeof tgf, "%5.1f%% of read bandwidth", 100 * tg_gbps / pk.gbps);
         if (p > 0)
-            printf("prefill  %5ld tokens %8.3f s %9.1f tok/s %8.1f GFLOP/s  %s   (cpu %3.0f%%)\n", p, pp_s, pp_tps, pp_gf, ppf,
-                   100 * pp_cpu);
+            printf("prefill  %5ld tokens %8.3f s %9.1f tok/s %8.1f GFLOP/s  %s   (cpu %3.0f%%)%s\n", p, pp_s, pp_tps, pp_gf, ppf,
+                   100 * pp_cpu, D > 0 ? "  @ depth" : "");
         if (n > 0)
-            printf("decode   %5ld tokens %8.3f s %9.1f tok/s %8.2f GB/s     %s (%.0f MB/token) (cpu %3.0f%%)\n", n, tg_s,
-                   tg_tps, tg_gbps, tgf, wbytes / 1e6, 100 * tg_cpu);
-        if (par > 0 && n > 0)
+            printf("decode   %5ld tokens %8.3f s %9.1f tok/s %8.2f GB/s     %s (%.0f MB/token) (cpu %3.0f%%)%s\n", n, tg_s,
+                   tg_tps, tg_gbps, tgf, (wbytes + kv_values(c) * kv_es * (double)D) / 1e6, 100 * tg_cpu,
+                   D > 0 ? "  @ depth" : "");
+        if (par > 0 && n > 0 && di == 0)
             printf("parallel %2ld x %-5ld    %8.3f s %9.1f tok/s aggregate (%.2fx one sequence)\n", par, n, par_s, par_tps,
                    tg_tps > 0 ? par_tps / tg_tps : 0);
-        if (profile && profile_run(m, s[0], ids, p, n, logits, threads, 0, &e)) { cli_fail("%s", e.msg); goto done; }
     }
+    }
+    if (!json && profile && profile_run(m, s[0], ids, p, n, logits, threads, 0, &e)) { cli_fail("%s", e.msg); goto done; }
     rc = 0;
 done:
     for (int i = 0; i < ns; i++) qwen3_seq_free(s[i]);

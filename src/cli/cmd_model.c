@@ -51,11 +51,27 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o) {
     }
     if (!strcmp(a, "--kv")) {
         const char *s = *i + 1 < argc ? argv[++*i] : NULL;
-        if (!s) return cli_fail("--kv needs a value (q8_0, f16 or f32)"), -1;
+        if (!s) return cli_fail("--kv needs a value (q4_0, q8_0, f16 or f32)"), -1;
         if (!strcmp(s, "q8_0")) o->load.kv_type = QWEN3_KV_Q8_0;
+        else if (!strcmp(s, "q4_0")) o->load.kv_type = QWEN3_KV_Q4_0;
         else if (!strcmp(s, "f16")) o->load.kv_type = QWEN3_KV_F16;
         else if (!strcmp(s, "f32")) o->load.kv_type = QWEN3_KV_F32;
-        else return cli_fail("--kv: unknown type '%s' (q8_0, f16 or f32)", s), -1;
+        else return cli_fail("--kv: unknown type '%s' (q4_0, q8_0, f16 or f32)", s), -1;
+        return 1;
+    }
+    if (!strcmp(a, "--rope-scaling")) {
+        const char *s = *i + 1 < argc ? argv[++*i] : NULL;
+        if (!s) return cli_fail("--rope-scaling needs a value (yarn:FACTOR[:ORIGINAL], e.g. yarn:4, or none)"), -1;
+        if (!strcmp(s, "none")) { o->load.yarn_factor = -1; return 1; }
+        char *end = NULL;
+        double f = !strncmp(s, "yarn:", 5) ? strtod(s + 5, &end) : 0;
+        long orig = 0;
+        if (end && *end == ':') orig = strtol(end + 1, &end, 10);
+        if (!end || *end || !(f > 1 && f <= 1024) || orig < 0 || orig > (1 << 28))
+            return cli_fail("--rope-scaling: '%s' is not yarn:FACTOR[:ORIGINAL] (FACTOR above 1, e.g. yarn:4 or "
+                            "yarn:4:32768) nor none", s), -1;
+        o->load.yarn_factor = f;
+        o->load.yarn_original = (int)orig;
         return 1;
     }
     if (!strcmp(a, "--pull")) { o->pull = 1; return 1; }
@@ -70,8 +86,23 @@ qwen3_model *cli_load_model(const char *dir, const cli_model_opts *o) {
     qwen3_load_opts lo = o->load;
     if (lo.quant != QWEN3_F32 && !lo.progress) cli_quant_progress(&lo);
     qwen3_model *m = qwen3_model_load(dir, &lo, &e);
-    if (!m) cli_fail("%s", e.msg);
+    if (!m) { cli_fail("%s", e.msg); return NULL; }
+    int trained = qwen3_model_trained_ctx(m);
+    if (!qwen3_model_config(m)->yarn && o->ctx > trained)
+        fprintf(stderr, "qwen3: warning: --ctx %d is more than the %d positions this model was trained on, and no RoPE "
+                        "scaling is configured: output degrades past %d tokens (--rope-scaling yarn:4 extends it, as "
+                        "the Qwen3 model card advises)\n", o->ctx, trained, trained);
     return m;
+}
+
+void cli_warn_positions(const qwen3_model *m, long n) {
+    static int warned;
+    int trained = qwen3_model_trained_ctx(m);
+    if (warned || qwen3_model_config(m)->yarn || n <= trained) return;
+    warned = 1;
+    fprintf(stderr, "qwen3: warning: %ld positions is more than the %d this model was trained on, and no RoPE scaling "
+                    "is configured: expect degraded output (--rope-scaling yarn:4 extends it, as the Qwen3 model card "
+                    "advises)\n", n, trained);
 }
 
 #define MODEL_FLAGS CLI_MODEL_FLAGS_EXACT
@@ -79,10 +110,14 @@ qwen3_model *cli_load_model(const char *dir, const cli_model_opts *o) {
 int cmd_info(int argc, char **argv) {
     cli_model_opts o = {0};
     const char *dir = NULL;
+    int rope = 0;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--rope")) { rope = 1; continue; }
         if (cli_is_help(argv[i])) {
-            printf("usage: qwen3 info MODEL [flags]\n\nDescribes a model directory: architecture, shapes, weight types,\n"
-                   "parameter counts (total and active per token), memory.\n\n%s", MODEL_FLAGS);
+            printf("usage: qwen3 info MODEL [--ctx N] [flags]\n\nDescribes a model directory: architecture, shapes, weight types,\n"
+                   "parameter counts (total and active per token), memory, and the KV cache of a context of\n"
+                   "--ctx N tokens (default: the model's maximum) for each cache type.\n\n"
+                   "  --rope            also print RoPE's inverse frequencies and attention factor\n%s", MODEL_FLAGS);
             return 0;
         }
         int r = cli_model_flag(argc, argv, &i, &o);
@@ -99,6 +134,27 @@ int cmd_info(int argc, char **argv) {
     char buf[4096];
     qwen3_model_describe(m, buf, sizeof buf);
     fputs(buf, stdout);
+    /* the cache a context needs, per type: reserved as address space, committed as it fills */
+    long ctx = o.ctx > 0 ? o.ctx : qwen3_model_max_ctx(m);
+    const struct { qwen3_kv_type t; const char *name; } kv[] = {
+        {QWEN3_KV_F32, "F32"}, {QWEN3_KV_F16, "F16"}, {QWEN3_KV_Q8_0, "Q8_0"}, {QWEN3_KV_Q4_0, "Q4_0"}};
+    printf("kv cache:     %ld tokens:", ctx);
+    for (int k = 0; k < 4; k++) {
+        double b = (double)qwen3_kv_cache_bytes(m, ctx, kv[k].t);
+        printf("%s %s %.*f %s", k ? "," : "", kv[k].name, b >= 1073741824.0 ? 2 : 1,
+               b >= 1073741824.0 ? b / 1073741824.0 : b / 1048576.0, b >= 1073741824.0 ? "GiB" : "MiB");
+    }
+    printf(" (%.0f KiB per token in use; committed as positions are written)\n",
+           (double)qwen3_kv_cache_bytes(m, 1, QWEN3_KV_DEFAULT) / 1024.0);
+    printf("positions:    %d trained, %d addressable%s\n", qwen3_model_trained_ctx(m), qwen3_model_max_ctx(m),
+           qwen3_model_config(m)->yarn ? " (YaRN)" : "");
+    if (rope) {
+        float inv[1024], att = 1;
+        int half = qwen3_model_rope(m, inv, 1024, &att);
+        printf("rope:         attention factor %.9g, inv_freq", att);
+        for (int i = 0; i < half && i < 1024; i++) printf(" %.9g", inv[i]);
+        printf("\n");
+    }
     qwen3_model_free(m);
     return 0;
 }
@@ -160,6 +216,7 @@ int cmd_logits(int argc, char **argv) {
     FILE *f = NULL;
     if (!out) { cli_fail("out of memory for %d x %d logits", n, V); goto done; }
     if (!s) { cli_fail("%s", e.msg); goto done; }
+    cli_warn_positions(m, n);
     if (!decode) {
         qwen3_batch_item it = {s, ids, n, QWEN3_LOGITS_ALL, out};
         if (qwen3_forward(m, &it, 1, &e)) { cli_fail("%s", e.msg); goto done; }
@@ -246,6 +303,7 @@ int cmd_generate(int argc, char **argv) {
     if (prompt && !(tok = qwen3_tokenizer_load(dir, &e))) { cli_fail("%s", e.msg); goto done; }
     if (!(m = cli_load_model(dir, &o))) goto done;
     if (!(s = qwen3_seq_new(m, o.ctx, &e))) { cli_fail("%s", e.msg); goto done; }
+    cli_warn_positions(m, n);
     /* greedy and unfiltered unless flags say otherwise */
     qwen3_gen_params p = {0};
     p.sampling = (qwen3_sampling){.temperature = 0, .top_k = 0, .top_p = 1, .min_p = 0, .repetition_penalty = 1};

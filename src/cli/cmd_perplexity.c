@@ -30,16 +30,23 @@ static int argmax(const float *x, int n) {
     return b;
 }
 
-static int run_chunk(qwen3_model *m, qwen3_seq *s, const int32_t *ids, int n, float *out, qwen3_err *e) {
+/* One chunk from an empty cache; the logits of its last `last` positions. The positions before them
+ * are one pass with no logits: batch invariance makes this the same bits as one pass over all. */
+static int run_chunk(qwen3_model *m, qwen3_seq *s, const int32_t *ids, int n, int last, float *out, qwen3_err *e) {
     if (qwen3_seq_truncate(s, 0, e)) return -1;
-    qwen3_batch_item it = {s, ids, n, QWEN3_LOGITS_ALL, out};
+    if (n > last) {
+        qwen3_batch_item pre = {s, ids, n - last, QWEN3_LOGITS_NONE, NULL};
+        if (qwen3_forward(m, &pre, 1, e)) return -1;
+    }
+    qwen3_batch_item it = {s, ids + (n - last), last, QWEN3_LOGITS_ALL, out};
     return qwen3_forward(m, &it, 1, e);
 }
 
 int cmd_perplexity(int argc, char **argv) {
     cli_model_opts o = {0};
     const char *dir = NULL, *file = NULL, *base = NULL, *tokdir = NULL;
-    long ctx = 512, max_chunks = 0;
+    long ctx = 512, max_chunks = 0, last = 0;
+    const char *base_kv = NULL;
     o.load.fast = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -52,6 +59,10 @@ int cmd_perplexity(int argc, char **argv) {
                    "  --kl-base DIR     the reference model (e.g. the BF16 original of a quantized MODEL)\n"
                    "  -c N              tokens per chunk (default 512)\n"
                    "  --chunks N        score at most N chunks (default: all)\n"
+                   "  --score-last N    score only the last N positions of each chunk (the rest is context;\n"
+                   "                    long chunks then need logits memory for N positions only)\n"
+                   "  --kl-base-kv TYPE the KV cache type of BASE (default: MODEL's); with BASE = MODEL and\n"
+                   "                    TYPE f32 this measures what a smaller KV cache type costs\n"
                    "  --tokenizer DIR   tokenizer files from DIR (default: MODEL)\n"
                    "(--quant applies to MODEL only)\n%s", CLI_MODEL_FLAGS_FAST);
             return 0;
@@ -61,6 +72,8 @@ int cmd_perplexity(int argc, char **argv) {
         else if (!strcmp(a, "--tokenizer")) { if (!(tokdir = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--tokenizer needs a directory"), 2; }
         else if (!strcmp(a, "-c")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 2, 1 << 20, &ctx)) return 2; }
         else if (!strcmp(a, "--chunks")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 30, &max_chunks)) return 2; }
+        else if (!strcmp(a, "--score-last")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 20, &last)) return 2; }
+        else if (!strcmp(a, "--kl-base-kv")) { if (!(base_kv = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--kl-base-kv needs a type"), 2; }
         else if (!strcmp(a, "--exact")) o.load.fast = 0;
         else {
             int r = cli_model_flag(argc, argv, &i, &o);
@@ -96,6 +109,7 @@ int cmd_perplexity(int argc, char **argv) {
     if (n < 0) return cli_fail("%s: %s", file, e.msg);
     if (n < 2) { free(ids); return cli_fail("%s: %d tokens; need at least 2", file, n); }
     if (ctx > n) ctx = n;
+    if (last == 0 || last > ctx) last = ctx;
     long chunks = n / ctx;
     if (max_chunks && chunks > max_chunks) chunks = max_chunks;
     if (o.ctx == 0) o.ctx = (int)ctx;
@@ -107,6 +121,11 @@ int cmd_perplexity(int argc, char **argv) {
     if (base) {
         cli_model_opts bo = o;
         bo.load.quant = QWEN3_F32;
+        if (base_kv) {
+            char *args[2] = {"--kv", (char *)base_kv};
+            int k = 0;
+            if (cli_model_flag(2, args, &k, &bo) != 1) goto done;
+        }
         if (!(bm = cli_load_model(base, &bo))) goto done;
         if (qwen3_model_config(bm)->vocab_size != qwen3_model_config(m)->vocab_size) {
             cli_fail("--kl-base %s: vocabulary of %d differs from MODEL's %d", base, qwen3_model_config(bm)->vocab_size,
@@ -115,9 +134,9 @@ int cmd_perplexity(int argc, char **argv) {
         }
     }
     const int V = qwen3_model_config(m)->vocab_size;
-    lg = malloc(sizeof(float) * (size_t)ctx * V);
-    if (base) bl = malloc(sizeof(float) * (size_t)ctx * V);
-    if (!lg || (base && !bl)) { cli_fail("out of memory for %ld x %d logits", ctx, V); goto done; }
+    lg = malloc(sizeof(float) * (size_t)last * V);
+    if (base) bl = malloc(sizeof(float) * (size_t)last * V);
+    if (!lg || (base && !bl)) { cli_fail("out of memory for %ld x %d logits", last, V); goto done; }
     if (!(s = qwen3_seq_new(m, (int)ctx, &e)) || (bm && !(bs = qwen3_seq_new(bm, (int)ctx, &e)))) { cli_fail("%s", e.msg); goto done; }
     double nll = 0, bnll = 0, kl_sum = 0, kl_max = 0;
     long scored = 0, agree = 0;
@@ -125,13 +144,16 @@ int cmd_perplexity(int argc, char **argv) {
         const int32_t *x = ids + c * ctx;
         for (int i = 0; i < ctx; i++)
             if (x[i] >= V) { cli_fail("%s: token %d is outside MODEL's vocabulary of %d", file, x[i], V); goto done; }
-        if (run_chunk(m, s, x, (int)ctx, lg, &e) || (bm && run_chunk(bm, bs, x, (int)ctx, bl, &e))) { cli_fail("%s", e.msg); goto done; }
-        for (long t = 0; t + 1 < ctx; t++) {
-            const float *l = lg + (size_t)t * V;
+        if (run_chunk(m, s, x, (int)ctx, (int)last, lg, &e) || (bm && run_chunk(bm, bs, x, (int)ctx, (int)last, bl, &e))) {
+            cli_fail("%s", e.msg);
+            goto done;
+        }
+        for (long t = ctx - last; t + 1 < ctx; t++) {
+            const float *l = lg + (size_t)(t - (ctx - last)) * V;
             double ln = log_norm(l, V);
             nll += ln - l[x[t + 1]];
             if (bm) {
-                const float *b = bl + (size_t)t * V;
+                const float *b = bl + (size_t)(t - (ctx - last)) * V;
                 double bn = log_norm(b, V), kl = 0;
                 bnll += bn - b[x[t + 1]];
                 for (int v = 0; v < V; v++) {
@@ -148,6 +170,7 @@ int cmd_perplexity(int argc, char **argv) {
     }
     fprintf(stderr, "\n");
     printf("perplexity %.4f over %ld scored tokens (%ld chunks of %ld, %s)\n", exp(nll / (double)scored), scored, chunks, ctx, dir);
+    if (bm) printf("KV cache: model %s, base %s\n", qwen3_dtype_name(qwen3_model_kv_type(m)), qwen3_dtype_name(qwen3_model_kv_type(bm)));
     if (bm)
         printf("base perplexity %.4f (%s); KL(base || model) mean %.6f max %.6f; top-1 agreement %.2f%%\n",
                exp(bnll / (double)scored), base, kl_sum / (double)scored, kl_max, 100.0 * (double)agree / (double)scored);

@@ -15,7 +15,10 @@
     "  --quant TYPE          quantize weights at load time: q8_0, q4, a GGUF type (q4_k, q6_k, iq4_xs, ...)\n" \
     "                        or q4_k_m / q5_k_m (llama.cpp's mix); progress shown on a terminal\n"         \
     "  --pull                MODEL is a Hugging Face name not in the cache: download it first (qwen3 pull)\n" \
-    "  --kv TYPE             KV cache type: q8_0 (int8 blocks of 32, ~0.27x F32), f16 or f32\n"
+    "  --rope-scaling S      yarn:FACTOR[:ORIGINAL] switches YaRN on (yarn:4: 131072 positions for Qwen3,\n" \
+    "                        the model card's setting), none switches config.json's off\n"                  \
+    "  --kv TYPE             KV cache type: q8_0 (int8 blocks of 32, ~0.27x F32), q4_0 (4-bit, ~0.14x),\n"  \
+    "                        f16 or f32\n"
 
 const char CLI_MODEL_FLAGS_FAST[] =
     MODEL_FLAGS_COMMON

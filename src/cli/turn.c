@@ -280,6 +280,7 @@ int cli_turn_run(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *seq, con
     t->interrupted = 0;
     t->parser = qwen3_chat_parser_new(t->in_think, &e);
     if (!t->parser) return cli_fail("%s", e.msg);
+    cli_warn_positions(m, n_prompt);
     qwen3_gen *g = qwen3_gen_new(m, tok, seq, prompt, n_prompt, p, &e);
     if (!g) return cli_fail("%s", e.msg);
 

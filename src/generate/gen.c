@@ -79,6 +79,7 @@ struct qwen3_gen {
     gr_matcher gm;
     int gphase;              /* GPHASE_*: where the grammar stands */
     int32_t think_id, end_think_id;
+    int32_t gtok[2];         /* added tokens the grammar may take (grammar->tokens), -1: none */
 };
 
 /* The grammar's phase: before the first token (which may open <think> with grammar_think), inside
@@ -244,6 +245,7 @@ qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *
 
     qwen3_gen *g = calloc(1, sizeof *g);
     if (!g) { qerr(e, "gen: out of memory"); return NULL; }
+    g->gtok[0] = g->gtok[1] = -1;
     g->m = m;
     g->tok = tok;
     g->seq = seq;
@@ -270,6 +272,8 @@ qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *
         const gr_vocab *gv = gr_vocab_get(tok, e);
         if (!gv || gr_matcher_init(&g->gm, p->grammar, gv, e)) goto fail;
         g->grammar = qwen3_grammar_ref((qwen3_grammar *)p->grammar);
+        for (int k = 0; k < 2; k++)
+            g->gtok[k] = p->grammar->tokens[k] ? qwen3_token_id(tok, p->grammar->tokens[k]) : -1;
         g->gphase = p->in_think && end_think >= 0 ? GPHASE_THINK
                     : p->grammar_think && think >= 0 ? GPHASE_FIRST : GPHASE_ON;
     }
@@ -387,6 +391,11 @@ const qwen3_logprob *qwen3_gen_prompt_logprobs(const qwen3_gen *g, int *n) {
 static int gram_allows(qwen3_gen *g, int32_t id) {
     if (id == g->eos[0] || id == g->eos[1]) return g->gm.accept && g->gm.u.need == 0;
     if (g->gphase == GPHASE_FIRST && id == g->think_id) return 1;
+    if (id >= 0 && (id == g->gtok[0] || id == g->gtok[1])) { /* a tag the grammar spells, as its added token */
+        size_t n;
+        const char *b = qwen3_token_bytes(g->tok, id, &n);
+        return b && gr_can_accept(&g->gm, (const unsigned char *)b, n);
+    }
     const gr_vocab *v = g->gm.v;
     if (id < 0 || id >= v->n_ids || !((v->ordinary[id >> 6] >> (id & 63)) & 1)) return 0;
     size_t n;
@@ -410,7 +419,8 @@ static int32_t constrained_sample(qwen3_gen *g) {
         float *l = g->logits;
         for (int i = 0; i < n; i++) {
             if ((bits[i >> 6] >> (i & 63)) & 1) { any = 1; continue; }
-            if (i == g->eos[0] || i == g->eos[1] || (g->gphase == GPHASE_FIRST && i == g->think_id)) {
+            if (i == g->eos[0] || i == g->eos[1] || (g->gphase == GPHASE_FIRST && i == g->think_id) || i == g->gtok[0] ||
+                i == g->gtok[1]) {
                 if (gram_allows(g, i)) { any = 1; continue; }
             }
             l[i] = -INFINITY;

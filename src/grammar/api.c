@@ -30,6 +30,30 @@ qwen3_grammar *qwen3_grammar_json_schema(const char *schema, size_t len, qwen3_e
     return g;
 }
 
+/* The texts of before / after without their whitespace: the tags a model writes as added tokens. */
+static char *tag_of(const char *s) {
+    while (*s == ' ' || *s == '\n') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\n')) n--;
+    char *t = n ? strndup(s, n) : NULL;
+    return t;
+}
+
+qwen3_grammar *qwen3_grammar_json_schema_in(const char *schema, size_t len, const char *before, const char *after,
+                                            qwen3_err *err) {
+    if (!schema || !before || !after) { qerr(err, "grammar: a schema and the texts around it are required"); return NULL; }
+    char *gbnf = gr_schema_to_gbnf_in(schema, len, before, after, err);
+    if (!gbnf) return NULL;
+    qwen3_grammar *g = qwen3_grammar_gbnf(gbnf, strlen(gbnf), err);
+    if (!g) qerr_wrap(err, "json_schema (compiled to GBNF)");
+    free(gbnf);
+    if (g) {
+        g->tokens[0] = tag_of(before);
+        g->tokens[1] = tag_of(after);
+    }
+    return g;
+}
+
 qwen3_grammar *qwen3_grammar_ref(qwen3_grammar *g) {
     if (g) atomic_fetch_add(&g->refs, 1);
     return g;
@@ -44,6 +68,8 @@ void qwen3_grammar_free(qwen3_grammar *g) {
     free(g->cls);
     free(g->ranges);
     free(g->text);
+    free(g->tokens[0]);
+    free(g->tokens[1]);
     free(g);
 }
 

@@ -135,6 +135,7 @@ static int64_t add_class(parser *p, const uint32_t *rg, uint32_t n, int negate) 
 
 int gr_class_has(const qwen3_grammar *g, const gr_class *c, uint32_t cp) {
     if (cp < 128) return (int)((c->ascii[cp >> 6] >> (cp & 63)) & 1);
+    if (!c->n) return c->negate; /* "." (and a grammar with no ranges at all: g->ranges is NULL) */
     const uint32_t *r = g->ranges + 2 * c->first;
     int in = 0;
     for (uint32_t k = 0; k < c->n && !in; k++) in = cp >= r[2 * k] && cp <= r[2 * k + 1];
@@ -142,6 +143,7 @@ int gr_class_has(const qwen3_grammar *g, const gr_class *c, uint32_t cp) {
 }
 
 int gr_class_meets(const qwen3_grammar *g, const gr_class *c, uint32_t lo, uint32_t hi) {
+    if (!c->n) return c->negate;
     const uint32_t *r = g->ranges + 2 * c->first;
     if (!c->negate) {
         for (uint32_t k = 0; k < c->n; k++)

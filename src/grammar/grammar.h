@@ -60,6 +60,8 @@ struct qwen3_grammar {
     uint32_t *ranges;     /* pairs lo, hi */
     uint32_t n_ranges, cap_ranges;
     uint32_t root;        /* the rule "root" */
+    char *tokens[2];      /* texts the grammar may also take as the added token of that text (the
+                             tool-call tags around a wrapped schema); NULL: none */
 };
 
 /* gbnf.c: parses GBNF text into a grammar (refs = 1). Errors name the line and column. */
@@ -70,6 +72,8 @@ int gr_class_meets(const qwen3_grammar *g, const gr_class *c, uint32_t lo, uint3
 
 /* schema.c: JSON Schema text -> malloc'd GBNF text; NULL with the keyword and its path named. */
 char *gr_schema_to_gbnf(const char *schema, size_t len, qwen3_err *e);
+/* The same with the JSON text between the literal texts before and after (no whitespace around). */
+char *gr_schema_to_gbnf_in(const char *schema, size_t len, const char *before, const char *after, qwen3_err *e);
 /* The GBNF of any JSON object (OpenAI's json_object mode). */
 extern const char GR_JSON_OBJECT_GBNF[];
 

@@ -12,6 +12,8 @@
  *   minLength, maxLength   (in code points, as validators count)
  *   enum, const     any JSON values (with `type` beside them, the values of other types are dropped)
  *   anyOf           alternatives
+ *   $ref            local references ("#", "#/$defs/Name", "#/definitions/Name", any JSON Pointer
+ *                   into the document), recursive ones too; $defs / definitions hold their targets
  *   title, description, default, examples, $schema, $id, $comment: annotations, ignored
  * Without `type`, the keywords tell it (properties -> object, items -> array, ...); a schema with
  * nothing to say (true, {}) is any JSON value.
@@ -54,6 +56,8 @@ typedef struct out {
     int n_rules;
     qwen3_err *e;
     int refused;
+    const json_t *root;  /* the whole document: local $refs point into it */
+    json_t *refs;        /* $ref string -> its rule number (each target compiled once) */
 } out;
 
 static void put(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -107,9 +111,11 @@ static int put_json_literal(out *o, const json_t *v) {
     return 0;
 }
 
-static const char *const ANNOTATIONS[] = {"title", "description", "default", "examples", "$schema", "$id", "$comment"};
+/* Keywords that change nothing generated ($defs / definitions only hold what a $ref names). */
+static const char *const ANNOTATIONS[] = {"title", "description", "default", "examples", "$schema", "$id", "$comment",
+                                          "$defs", "definitions"};
 static const char *const KNOWN[] = {"type", "properties", "required", "additionalProperties", "items", "minItems",
-                                    "maxItems", "minLength", "maxLength", "enum", "const", "anyOf"};
+                                    "maxItems", "minLength", "maxLength", "enum", "const", "anyOf", "$ref"};
 
 static int in_list(const char *k, const char *const *list, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -244,9 +250,52 @@ static int gen_type(out *o, const json_t *s, const char *t, const char *path, in
 }
 
 /* Writes the rule sN for schema s and returns N (or -1). */
+static int gen_as(out *o, const json_t *s, const char *path, int depth, int me);
+
 static int gen(out *o, const json_t *s, const char *path, int depth) {
     if (depth > MAX_DEPTH) return refuse(o, path, "schemas nested deeper than %s are not supported", "32");
+    return gen_as(o, s, path, depth, o->n_rules++);
+}
+
+/* A local reference "#" or "#/a/b/0" (JSON Pointer, ~0 and ~1 unescaped) -> its rule: compiled the
+ * first time into a rule of its own, so a schema may refer to itself (recursion is a rule that
+ * names itself; an object or array starts with a bracket, so it is never left recursion). */
+static int gen_ref(out *o, const char *ref, const char *path, int depth) {
+    json_t *known = json_object_get(o->refs, ref);
+    if (known) return (int)json_integer_value(known);
+    if (ref[0] != '#') return refuse(o, path, "'$ref' \"%.200s\" is not a local reference (only \"#...\" is supported)", ref);
+    const json_t *t = o->root;
+    const char *p = ref + 1;
+    while (*p) {
+        if (*p != '/') return refuse(o, path, "'$ref' \"%.200s\" is not a JSON Pointer", ref);
+        p++;
+        char tok[256];
+        size_t n = 0;
+        for (; *p && *p != '/'; p++) {
+            char c = *p;
+            if (c == '~' && (p[1] == '0' || p[1] == '1')) c = *++p == '0' ? '~' : '/';
+            if (n + 1 < sizeof tok) tok[n++] = c;
+        }
+        tok[n] = 0;
+        const json_t *next = NULL;
+        if (json_is_object(t)) next = json_object_get(t, tok);
+        else if (json_is_array(t)) {
+            char *end;
+            long i = strtol(tok, &end, 10);
+            if (!*end && n && i >= 0) next = json_array_get(t, (size_t)i);
+        }
+        if (!next) return refuse(o, path, "'$ref' \"%.200s\" points at nothing in the schema", ref);
+        t = next;
+    }
+    if (depth > MAX_DEPTH) return refuse(o, path, "schemas nested deeper than %s are not supported", "32");
     int me = o->n_rules++;
+    if (json_object_set_new(o->refs, ref, json_integer(me))) { o->fail = 1; return -1; }
+    char sub[512];
+    snprintf(sub, sizeof sub, "%.500s", ref);
+    return gen_as(o, t, sub, depth + 1, me);
+}
+
+static int gen_as(out *o, const json_t *s, const char *path, int depth, int me) {
     char sub[512];
     if (json_is_true(s)) { put(o, "s%d ::= value\n", me); return me; }
     if (json_is_false(s)) return refuse(o, path, "the schema false (nothing validates) cannot be generated%s", "");
@@ -255,9 +304,19 @@ static int gen(out *o, const json_t *s, const char *path, int depth) {
     json_t *v;
     json_object_foreach((json_t *)s, k, v) {
         if (IN(k, ANNOTATIONS) || IN(k, KNOWN)) continue;
-        if (!strcmp(k, "$ref") || !strcmp(k, "$defs") || !strcmp(k, "definitions"))
-            return refuse(o, path, "'%s' (references) is not supported", k);
         return refuse(o, path, "'%s' is not supported", k);
+    }
+    const json_t *ref = json_object_get(s, "$ref");
+    if (ref) {
+        json_object_foreach((json_t *)s, k, v)
+            if (!IN(k, ANNOTATIONS) && strcmp(k, "$ref"))
+                return refuse(o, path, "'%s' beside '$ref' is not supported", k);
+        if (!json_is_string(ref)) return refuse(o, path, "'$ref' must be a string%s", "");
+        snprintf(sub, sizeof sub, "%s/$ref", path);
+        int r = gen_ref(o, json_string_value(ref), sub, depth);
+        if (r < 0) return -1;
+        put(o, "s%d ::= s%d\n", me, r);
+        return me;
     }
     const json_t *type = json_object_get(s, "type"), *en = json_object_get(s, "enum"), *cn = json_object_get(s, "const");
     const json_t *any = json_object_get(s, "anyOf");
@@ -335,7 +394,9 @@ static int gen(out *o, const json_t *s, const char *path, int depth) {
     return me;
 }
 
-char *gr_schema_to_gbnf(const char *schema, size_t len, qwen3_err *e) {
+char *gr_schema_to_gbnf(const char *schema, size_t len, qwen3_err *e) { return gr_schema_to_gbnf_in(schema, len, NULL, NULL, e); }
+
+char *gr_schema_to_gbnf_in(const char *schema, size_t len, const char *before, const char *after, qwen3_err *e) {
     json_error_t je;
     json_t *s = json_loadb(schema, len, JSON_DECODE_ANY, &je);
     if (!s) {
@@ -344,9 +405,19 @@ char *gr_schema_to_gbnf(const char *schema, size_t len, qwen3_err *e) {
     }
     out o = {0};
     o.e = e;
-    int r = gen(&o, s, "", 0);
+    o.root = s;
+    o.refs = json_object();
+    int r = o.refs ? gen(&o, s, "", 0) : (o.fail = 1, -1);
+    json_decref(o.refs);
     json_decref(s);
-    if (r >= 0) put(&o, "root ::= ws s%d ws\n" COMMON_GBNF, r);
+    if (r >= 0 && !before) put(&o, "root ::= ws s%d ws\n" COMMON_GBNF, r);
+    if (r >= 0 && before) { /* the JSON text between two literal texts, no space around it */
+        put(&o, "root ::= ");
+        put_literal(&o, before, strlen(before));
+        put(&o, " s%d ", r);
+        put_literal(&o, after, strlen(after));
+        put(&o, "\n" COMMON_GBNF);
+    }
     if (r < 0 || o.fail) {
         if (o.fail && !o.refused) qerr(e, "json_schema: out of memory");
         free(o.s);

@@ -13,6 +13,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "kernels/quant_ggml.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -25,7 +26,27 @@ __attribute__((target("avx512f,f16c"))) static void store_f16_avx512(uint16_t *h
 }
 #endif
 
+/* One row into Q4_0 blocks as ggml's reference quantizer rounds them: the value of largest magnitude
+ * maps to -8 (d = that value / -8), q = x/d + 8 rounded, clamped to 0..15. No search: the cache is
+ * written once per token and layer, so this must cost about what an F16 store does. */
+static void store_q4_0(kq4_0_block *b, const float *x, int D) {
+    for (int i0 = 0; i0 < D; i0 += 32, b++) {
+        float amax = 0.0f, max = 0.0f;
+        for (int i = 0; i < 32; i++)
+            if (fabsf(x[i0 + i]) > amax) { amax = fabsf(x[i0 + i]); max = x[i0 + i]; }
+        float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        b->d = k_f32_to_f16(d);
+        for (int i = 0; i < 16; i++) {
+            int lo = (int)(x[i0 + i] * id + 8.5f), hi = (int)(x[i0 + 16 + i] * id + 8.5f);
+            lo = lo > 15 ? 15 : lo < 0 ? 0 : lo;
+            hi = hi > 15 ? 15 : hi < 0 ? 0 : hi;
+            b->qs[i] = (uint8_t)(lo | hi << 4);
+        }
+    }
+}
+
 void k_store_row(qwen3_dtype kv, void *dst, const float *src, int D) {
+    if (kv == QWEN3_Q4_0) { store_q4_0(dst, src, D); return; }
 #if defined(__x86_64__)
     if (kv == QWEN3_F16 && k_active_isa() == K_ISA_AVX512) { store_f16_avx512(dst, src, D); return; }
 #endif
@@ -43,6 +64,11 @@ void k_store_row(qwen3_dtype kv, void *dst, const float *src, int D) {
 }
 
 static inline float kv_get(qwen3_dtype kv, const void *base, size_t i) {
+    if (kv == QWEN3_Q4_0) {
+        const kq4_0_block *b = (const kq4_0_block *)base + i / 32;
+        int e = (int)(i % 32), q = e < 16 ? b->qs[e] & 15 : b->qs[e - 16] >> 4;
+        return k_f16_to_f32(b->d) * (float)(q - 8);
+    }
     if (kv == QWEN3_Q8_0) {
         const kq8_0_block *b = (const kq8_0_block *)base + i / KQ8_0_BLOCK;
         return k_f16_to_f32(b->d) * (float)b->q[i % KQ8_0_BLOCK];
@@ -54,6 +80,7 @@ static inline float kv_get(qwen3_dtype kv, const void *base, size_t i) {
 
 size_t k_kv_row_bytes(qwen3_dtype kv, size_t n) {
     if (kv == QWEN3_Q8_0) return n / KQ8_0_BLOCK * sizeof(kq8_0_block);
+    if (kv == QWEN3_Q4_0) return n / 32 * sizeof(kq4_0_block);
     return n * (kv == QWEN3_F32 ? 4 : 2);
 }
 
@@ -102,8 +129,16 @@ void k_attn_rows_scalar(const float *const *q, float *const *out, const int *n, 
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
 
-/* d is a multiple of 16, so a Q8_0 load stays inside one block of 32 */
+/* d is a multiple of 16, so a Q8_0 load stays inside one block of 32, and a Q4_0 load is one nibble
+ * half of a block (elements 0-15 are the low nibbles of qs, 16-31 the high ones) */
 TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask16 m) {
+    if (kv == QWEN3_Q4_0) {
+        const kq4_0_block *b = (const kq4_0_block *)row + d / 32;
+        __m128i q = _mm_maskz_loadu_epi8(m, b->qs);
+        if (d % 32) q = _mm_srli_epi16(q, 4);
+        q = _mm_sub_epi8(_mm_and_si128(q, _mm_set1_epi8(15)), _mm_set1_epi8(8));
+        return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(k_f16_to_f32(b->d)));
+    }
     if (kv == QWEN3_Q8_0) {
         const kq8_0_block *b = (const kq8_0_block *)row + d / KQ8_0_BLOCK;
         __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, b->q + d % KQ8_0_BLOCK)));
@@ -192,7 +227,7 @@ TGT static inline __attribute__((always_inline)) void widen_rows(qwen3_dtype kv,
 
 /* out0/out1 = out * c + sum_j P[j*16] V_j over nb positions, for two rows of D = 128 */
 TGT static inline __attribute__((always_inline)) void pv_2rows_d128(float *o0, float *o1, float c0, float c1,
-                                                                    const float *P, const float *Vf, int nb) {
+                                                                    const float *P, int ps, const float *Vf, int nb) {
 #define LD(ch) __m512 a##ch = _mm512_mul_ps(_mm512_loadu_ps(o0 + 16 * ch), w0), b##ch = _mm512_mul_ps(_mm512_loadu_ps(o1 + 16 * ch), w1)
 #define FM(ch) do { __m512 v = _mm512_load_ps(vj + 16 * ch); a##ch = _mm512_fmadd_ps(w0, v, a##ch); b##ch = _mm512_fmadd_ps(w1, v, b##ch); } while (0)
 #define ST(ch) do { _mm512_storeu_ps(o0 + 16 * ch, a##ch); _mm512_storeu_ps(o1 + 16 * ch, b##ch); } while (0)
@@ -200,8 +235,8 @@ TGT static inline __attribute__((always_inline)) void pv_2rows_d128(float *o0, f
     LD(0); LD(1); LD(2); LD(3); LD(4); LD(5); LD(6); LD(7);
     for (int j = 0; j < nb; j++) {
         const float *vj = Vf + j * 128;
-        w0 = _mm512_set1_ps(P[j * 16]);
-        w1 = _mm512_set1_ps(P[j * 16 + 1]);
+        w0 = _mm512_set1_ps(P[j * ps]);
+        w1 = _mm512_set1_ps(P[j * ps + 1]);
         FM(0); FM(1); FM(2); FM(3); FM(4); FM(5); FM(6); FM(7);
     }
     ST(0); ST(1); ST(2); ST(3); ST(4); ST(5); ST(6); ST(7);
@@ -267,7 +302,7 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
         _mm512_store_ps(cs, c);
         int r = 0;
         if (NC == 8) /* D = 128: two rows at a time in 16 named accumulators (an array would live in memory) */
-            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, Vf, nb);
+            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, 16, Vf, nb);
         for (; r < M; r++) {
             __m512 acc[16], cr = _mm512_set1_ps(cs[r]);
             for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), cr);
@@ -286,6 +321,112 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
     }
 }
 
+/* ---- the same kernel on 8 lanes (__m256) for up to 8 rows: decode's GQA groups are 2-8 query
+ * heads, and a 16-lane tile would spend most of its score multiply-adds on idle lanes. Each lane
+ * does exactly the operations of a lane of attn_rows_avx512 (the same fmadd chain over d, the same
+ * exp polynomial, max, masks and sums, in the same order), so a row gets the same bits from either
+ * (tests/unit/test_kernels.c: rows alone and in groups of 2, 3, 6 against the 13-row tile). Where
+ * 256-bit FMAs issue twice as often as 512-bit ones (AMD Zen 4), the scores cost half. */
+TGT static inline __m256 exp256(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    __m256 n = _mm256_roundscale_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    return _mm256_scalef_ps(p, n);
+}
+
+TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const float *const *q, float *const *out,
+                                                                        const int *n, int M, const void *K, const void *V,
+                                                                        qwen3_dtype kv, size_t stride, int D, float scale,
+                                                                        int NC) {
+    float Qt[ATT_MAXD * 8] __attribute__((aligned(64)));   /* [d][row], scaled */
+    float Kf[16 * ATT_MAXD] __attribute__((aligned(64)));  /* [position][d] */
+    float Vf[16 * ATT_MAXD] __attribute__((aligned(64)));
+    float P[16 * 8] __attribute__((aligned(64)));          /* [position][row] */
+    float cs[8] __attribute__((aligned(32)));
+    int nr[8] __attribute__((aligned(32)));
+    int nmax = 0, nmin = 1 << 30;
+    for (int r = 0; r < 8; r++) {
+        int rr = r < M ? r : 0;
+        nr[r] = n[rr];
+        for (int d = 0; d < D; d++) Qt[d * 8 + r] = q[rr][d] * scale;
+        nmax = nr[r] > nmax ? nr[r] : nmax;
+        nmin = nr[r] < nmin ? nr[r] : nmin;
+    }
+    for (int r = 0; r < M; r++)
+        for (int c = 0; c < NC; c++) _mm512_storeu_ps(out[r] + 16 * c, _mm512_setzero_ps());
+    const __m256i nv = _mm256_load_si256((const __m256i *)nr);
+    const size_t rb = k_kv_row_bytes(kv, stride);
+    __m256 m = _mm256_set1_ps(-INFINITY), l = _mm256_setzero_ps();
+    for (int p0 = 0; p0 < nmax; p0 += 16) {
+        int nb = nmax - p0 < 16 ? nmax - p0 : 16;
+        widen_rows(kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nb, D, Kf);
+        widen_rows(kv, (const uint8_t *)V + (size_t)p0 * rb, rb, nb, D, Vf);
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
+               s10 = s0, s11 = s0, s12 = s0, s13 = s0, s14 = s0, s15 = s0;
+#define SK8(j) s##j = _mm256_fmadd_ps(qd, _mm256_set1_ps(Kf[(j) * D + d]), s##j)
+        for (int d = 0; d < D; d++) {
+            __m256 qd = _mm256_load_ps(Qt + d * 8);
+            SK8(0); SK8(1); SK8(2); SK8(3); SK8(4); SK8(5); SK8(6); SK8(7);
+            SK8(8); SK8(9); SK8(10); SK8(11); SK8(12); SK8(13); SK8(14); SK8(15);
+        }
+#undef SK8
+        __m256 sv[16] = {s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15};
+        if (p0 + 16 > nmin)
+            for (int j = 0; j < 16; j++)
+                sv[j] = _mm256_mask_mov_ps(_mm256_set1_ps(-INFINITY), _mm256_cmpgt_epi32_mask(nv, _mm256_set1_epi32(p0 + j)),
+                                           sv[j]);
+        __m256 bm = sv[0];
+        for (int j = 1; j < 16; j++) bm = _mm256_max_ps(bm, sv[j]);
+        __m256 mn = _mm256_max_ps(m, bm);
+        __m256 c = exp256(_mm256_sub_ps(m, mn));
+        l = _mm256_mul_ps(l, c);
+        m = mn;
+        for (int j = 0; j < 16; j++) {
+            __m256 e = exp256(_mm256_sub_ps(sv[j], mn));
+            e = _mm256_mask_mov_ps(_mm256_setzero_ps(), _mm256_cmp_ps_mask(sv[j], _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ), e);
+            l = _mm256_add_ps(l, e);
+            _mm256_store_ps(P + j * 8, e);
+        }
+        _mm256_store_ps(cs, c);
+        int r = 0;
+        if (NC == 8)
+            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, 8, Vf, nb);
+        for (; r < M; r++) {
+            __m512 acc[16], cr = _mm512_set1_ps(cs[r]);
+            for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), cr);
+            for (int j = 0; j < nb; j++) {
+                __m512 w = _mm512_set1_ps(P[j * 8 + r]);
+                for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_fmadd_ps(w, _mm512_load_ps(Vf + j * D + 16 * ch), acc[ch]);
+            }
+            for (int ch = 0; ch < NC; ch++) _mm512_storeu_ps(out[r] + 16 * ch, acc[ch]);
+        }
+    }
+    float ls[8] __attribute__((aligned(32)));
+    _mm256_store_ps(ls, l);
+    for (int r = 0; r < M; r++) {
+        __m512 inv = _mm512_set1_ps(1.0f / ls[r]);
+        for (int ch = 0; ch < NC; ch++) _mm512_storeu_ps(out[r] + 16 * ch, _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), inv));
+    }
+}
+
+TGT static void attn_rows8_d128(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                                qwen3_dtype kv, size_t stride, float scale) {
+    attn_rows8_avx512(q, out, n, M, K, V, kv, stride, 128, scale, 8);
+}
+
+TGT static void attn_rows8_any(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                               qwen3_dtype kv, size_t stride, int D, float scale) {
+    attn_rows8_avx512(q, out, n, M, K, V, kv, stride, D, scale, D / 16);
+}
+
 TGT static void attn_rows_d128(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
                                qwen3_dtype kv, size_t stride, float scale) {
     attn_rows_avx512(q, out, n, M, K, V, kv, stride, 128, scale, 8);
@@ -298,8 +439,10 @@ TGT static void attn_rows_any(const float *const *q, float *const *out, const in
 
 void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V, qwen3_dtype kv,
                  size_t stride, int D, float scale) {
-    if (k_active_isa() != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 || (kv == QWEN3_Q8_0 && D % 32))
+    if (k_active_isa() != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32))
         for (int r = 0; r < M; r++) k_attn_head(q[r], K, V, kv, stride, n[r], D, scale, out[r]);
+    else if (M <= 8 && D == 128) attn_rows8_d128(q, out, n, M, K, V, kv, stride, scale);
+    else if (M <= 8) attn_rows8_any(q, out, n, M, K, V, kv, stride, D, scale);
     else if (D == 128) attn_rows_d128(q, out, n, M, K, V, kv, stride, scale);
     else attn_rows_any(q, out, n, M, K, V, kv, stride, D, scale);
 }
@@ -307,7 +450,7 @@ void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, 
 void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D, float scale,
                  float *out) {
     if (k_active_isa() == K_ISA_AVX2) k_attn_head_avx2(q, K, V, kv, stride, n, D, scale, out);
-    else if (k_active_isa() != K_ISA_AVX512 || D > 256 || (kv == QWEN3_Q8_0 && D % 32)) k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
+    else if (k_active_isa() != K_ISA_AVX512 || D > 256 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32)) k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
     else if (D == 128) attn_d128(q, K, V, kv, stride, n, scale, out);
     else attn_any(q, K, V, kv, stride, n, D, scale, out);
 }

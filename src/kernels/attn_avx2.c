@@ -7,6 +7,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "kernels/quant_ggml.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -15,6 +16,14 @@
 
 /* d is a multiple of 8, so a Q8_0 load stays inside one block of 32 */
 TGT static inline __m256 kv_load8(qwen3_dtype kv, const void *row, int d) {
+    if (kv == QWEN3_Q4_0) { /* elements 0-15 of a block: low nibbles of qs, 16-31: high nibbles */
+        const kq4_0_block *b = (const kq4_0_block *)row + d / 32;
+        int e = d % 32;
+        __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(b->qs + e % 16)));
+        if (e >= 16) q = _mm256_srli_epi32(q, 4);
+        q = _mm256_sub_epi32(_mm256_and_si256(q, _mm256_set1_epi32(15)), _mm256_set1_epi32(8));
+        return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(k_f16_to_f32(b->d)));
+    }
     if (kv == QWEN3_Q8_0) {
         const kq8_0_block *b = (const kq8_0_block *)row + d / KQ8_0_BLOCK;
         __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->q + d % KQ8_0_BLOCK))));
@@ -36,7 +45,7 @@ TGT static inline float hsum8(__m256 v) {
 
 TGT void k_attn_head_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                           float scale, float *out) {
-    if (D % 8 || D > 256 || (kv == QWEN3_Q8_0 && D % 32)) { k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out); return; }
+    if (D % 8 || D > 256 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32)) { k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out); return; }
     const int NC = D / 8;
     const size_t rb = k_kv_row_bytes(kv, stride);
     __m256 qv[32], acc[32];

@@ -93,6 +93,14 @@ int qwen3_config_parse(const char *text, size_t len, const char *path, qwen3_con
     int flag;
     if (get_bool(o, path, "use_sliding_window", 0, &flag, e)) goto out;
     if (flag) { qerr(e, "%s: field \"use_sliding_window\" is true; sliding-window attention is not supported", path); goto out; }
+    {
+        json_t *dca = json_object_get(o, "dual_chunk_attention_config");
+        if (dca && !json_is_null(dca)) {
+            qerr(e, "%s: field \"dual_chunk_attention_config\": Dual Chunk Attention is not supported yet; use the model's "
+                    "config.json without it (YaRN, --rope-scaling yarn:4, reaches 131072 positions)", path);
+            goto out;
+        }
+    }
     if (get_bool(o, path, "attention_bias", 0, &flag, e)) goto out;
     if (flag) { qerr(e, "%s: field \"attention_bias\" is true; Qwen3 has no QKV bias and we do not support one", path); goto out; }
     const long BIG = 1L << 24;

@@ -596,6 +596,7 @@ static int forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_e
             qwen3_seq *s = items[i].seq;
             memcpy(s->tokens + s->len, items[i].tokens, sizeof(int32_t) * (size_t)items[i].n_tokens);
             s->len += items[i].n_tokens;
+            if (s->len > s->high) s->high = s->len;
         }
     run_free(&r);
     return rc;

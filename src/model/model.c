@@ -1,6 +1,7 @@
 /* model.c - qwen3_model_load / free / describe: config.json (or a GGUF file's metadata), weights,
  * RoPE table, thread pool. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "model/config.h"
 #include "kernels/quant.h"
 #include "model/model.h"
+#include "model/seq.h"
 
 /* Maps a GGUF file, or every part of a split set (NAME-00001-of-0000N.gguf names the others). */
 static int model_open_gguf(qwen3_model *m, const char *first, qwen3_err *e) {
@@ -34,6 +36,43 @@ static int model_open_gguf(qwen3_model *m, const char *first, qwen3_err *e) {
     return 0;
 }
 
+static int trained_ctx(const qwen3_config *c) {
+    if (c->yarn) return c->yarn_original_max_position_embeddings;
+    return c->max_position_embeddings == 40960 ? 32768 : c->max_position_embeddings;
+}
+
+int qwen3_model_trained_ctx(const qwen3_model *m) { return trained_ctx(&m->c); }
+int qwen3_model_max_ctx(const qwen3_model *m) { return model_max_positions(m); }
+qwen3_dtype qwen3_model_kv_type(const qwen3_model *m) { return m->kv_type; }
+
+int qwen3_model_rope(const qwen3_model *m, float *inv_freq, int n, float *attention_factor) {
+    int half = m->c.head_dim / 2;
+    for (int i = 0; i < n && i < half; i++) inv_freq[i] = m->inv_freq[i];
+    if (attention_factor) *attention_factor = m->rope_mscale;
+    return half;
+}
+
+/* qwen3_load_opts.yarn_factor / yarn_original over the checkpoint's scaling, with transformers'
+ * defaults for what the flag does not say (_compute_yarn_parameters: beta_fast 32, beta_slow 1,
+ * attention_factor 0.1 ln(factor) + 1; the correction range floored/ceiled). */
+static int apply_rope_override(qwen3_model *m, const qwen3_load_opts *o, qwen3_err *e) {
+    qwen3_config *c = &m->c;
+    if (o->yarn_factor < 0) { c->yarn = 0; return 0; }
+    if (o->yarn_factor == 0) return 0;
+    if (!(o->yarn_factor > 1 && o->yarn_factor <= 1024))
+        return qerr(e, "YaRN factor %g out of range (more than 1, at most 1024)", o->yarn_factor);
+    int orig = o->yarn_original > 0 ? o->yarn_original : trained_ctx(c);
+    if (o->yarn_original < 0 || (double)orig * o->yarn_factor > (double)(1 << 30))
+        return qerr(e, "YaRN original context %d x factor %g is out of range", orig, o->yarn_factor);
+    c->yarn = 1;
+    c->yarn_factor = o->yarn_factor;
+    c->yarn_original_max_position_embeddings = orig;
+    c->yarn_beta_fast = 32;
+    c->yarn_beta_slow = 1;
+    c->yarn_attention_factor = 0.1 * log(o->yarn_factor) + 1.0;
+    return 0;
+}
+
 qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen3_err *e) {
     qwen3_load_opts o = {0};
     if (opts) o = *opts;
@@ -54,6 +93,7 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
         }
         if (qwen3_config_load(path, &m->c, e)) goto fail;
     }
+    if (apply_rope_override(m, &o, e)) goto fail;
     if (o.quant != QWEN3_F32 && !kq_is_quant(o.quant)) {
         qerr(e, "cannot quantize to %s at load time (choose a block type: Q8_0, Q4, Q4_K, Q6_K, ...)", qwen3_dtype_name(o.quant));
         goto fail;
@@ -71,13 +111,14 @@ qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen
     case QWEN3_KV_F32: m->kv_type = QWEN3_F32; break;
     case QWEN3_KV_F16: m->kv_type = QWEN3_F16; break;
     case QWEN3_KV_Q8_0: m->kv_type = QWEN3_Q8_0; break;
+    case QWEN3_KV_Q4_0: m->kv_type = QWEN3_Q4_0; break;
     default:
-        qerr(e, "KV cache type %d is not one of qwen3_kv_type (DEFAULT, F32, F16, Q8_0)", (int)o.kv_type);
+        qerr(e, "KV cache type %d is not one of qwen3_kv_type (DEFAULT, F32, F16, Q8_0, Q4_0)", (int)o.kv_type);
         goto fail;
     }
-    if (m->kv_type == QWEN3_Q8_0 && m->c.head_dim % 32) {
-        qerr(e, "%s: head_dim %d is not a multiple of 32, so the KV cache cannot be Q8_0 (blocks of 32)", dir,
-             m->c.head_dim);
+    if ((m->kv_type == QWEN3_Q8_0 || m->kv_type == QWEN3_Q4_0) && m->c.head_dim % 32) {
+        qerr(e, "%s: head_dim %d is not a multiple of 32, so the KV cache cannot be %s (blocks of 32)", dir,
+             m->c.head_dim, qwen3_dtype_name(m->kv_type));
         goto fail;
     }
     if (model_init_rope(m, e)) goto fail;

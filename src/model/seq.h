@@ -10,6 +10,7 @@
 struct qwen3_seq {
     qwen3_model *m;
     int len;              /* positions cached */
+    int high;             /* positions ever written since the pages were last given back (>= len) */
     int cap;              /* positions reserved */
     qwen3_dtype kv_type;  /* F32 (exact path), F16 (fast path) or Q8_0 (asked for at load) */
     size_t row_bytes;     /* bytes of one head_dim row of kv_type (Q8_0: head_dim / 32 blocks of 34) */
@@ -21,6 +22,10 @@ struct qwen3_seq {
     int32_t *tokens;      /* [tok_cap] the tokens cached, for prefix re-use */
     int tok_cap;
 };
+
+/* The positions the model can address: max_position_embeddings, or original x factor under YaRN
+ * (model/seq.c). */
+int model_max_positions(const qwen3_model *m);
 
 /* Grows the token record to hold n tokens. */
 int seq_reserve_tokens(struct qwen3_seq *s, int n, qwen3_err *e);

@@ -186,3 +186,37 @@ int srv_parse_structured(json_t *body, srv_gen_req *r, srv_error *e) {
     }
     return 0;
 }
+
+int srv_tool_grammar(json_t *tools, srv_gen_req *r, srv_error *e) {
+    if (r->grammar)
+        return srv_bad(e, "tool_choice", "'tool_choice' %s constrains the answer to a tool call; a response_format or "
+                                         "grammar beside it is not supported", r->tool_choice == SRV_TOOLS_NAMED ? "naming a function" : "\"required\"");
+    /* one alternative per rendered tool: {"name": const, "arguments": parameters}, name first as
+     * Qwen3's template writes it */
+    json_t *any = json_array();
+    for (size_t i = 0; i < json_array_size(tools); i++) {
+        json_t *t = json_array_get(tools, i), *f = json_object_get(t, "function");
+        json_t *name = json_is_object(f) ? json_object_get(f, "name") : NULL;
+        json_t *params = json_is_object(f) ? json_object_get(f, "parameters") : NULL;
+        if (!json_is_string(name)) continue;
+        json_t *props = json_object();
+        json_object_set_new(props, "name", json_pack("{s:O}", "const", name));
+        json_object_set_new(props, "arguments", params && json_is_object(params) ? json_deep_copy(params)
+                                                                                  : json_pack("{s:s}", "type", "object"));
+        json_array_append_new(any, json_pack("{s:s, s:o, s:[s,s]}", "type", "object", "properties", props, "required",
+                                             "name", "arguments"));
+    }
+    json_t *schema = json_pack("{s:o}", "anyOf", any);
+    char *text = schema ? json_dumps(schema, JSON_COMPACT) : NULL;
+    json_decref(schema);
+    if (!text) return srv_fail(e, 500, NULL, NULL, "out of memory");
+    qwen3_err qe = {0};
+    r->grammar = qwen3_grammar_json_schema_in(text, strlen(text), "<tool_call>\n", "\n</tool_call>", &qe);
+    free(text);
+    if (!r->grammar)
+        return srv_fail(e, 400, "tools", "unsupported_parameter", "a tool's parameters cannot constrain the call "
+                                                                  "tool_choice asks for: %s", qe.msg);
+    r->params.grammar = r->grammar;
+    r->params.grammar_think = r->thinking;
+    return 0;
+}

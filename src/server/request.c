@@ -268,6 +268,11 @@ int srv_parse_chat(const srv_model_info *info, json_t *body, srv_gen_req *r, srv
 
     json_t *tools;
     if (parse_tools(body, r, &tools, e)) return -1;
+    if (tools && (r->tool_choice == SRV_TOOLS_REQUIRED || r->tool_choice == SRV_TOOLS_NAMED) &&
+        srv_tool_grammar(tools, r, e)) {
+        json_decref(tools);
+        return -1;
+    }
     /* the renderer reads {"messages", "tools", "add_generation_prompt", "enable_thinking"} */
     json_t *norm = srv_messages_normalize(msgs, e);
     if (!norm) {

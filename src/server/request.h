@@ -11,7 +11,7 @@
 #include "qwen3.h"
 #include "server/json.h"
 
-/* What tool_choice asked for (tools are never constrained; see srv_parse_chat). */
+/* What tool_choice asked for ("required" and a named function constrain the answer to a call). */
 enum { SRV_TOOLS_AUTO = 0, SRV_TOOLS_NONE, SRV_TOOLS_REQUIRED, SRV_TOOLS_NAMED };
 
 /* The fixed facts a request is checked against. */
@@ -70,7 +70,7 @@ void srv_gen_req_choice(const srv_gen_req *r, int p, int k, srv_gen_req *view);
  *  - unset sampling fields take qwen3_sampling_defaults for the mode; an unset seed is random;
  *  - tool_choice "none" renders no tools (and the caller keeps any call the model writes anyway as
  *    content); "required" and a named function are validated (tools present, the name defined) and
- *    a named function is the only tool rendered; nothing constrains the decoding. The names of the
+ *    a named function is the only tool rendered; the answer is constrained to one call (srv_tool_grammar). The names of the
  *    rendered tools go to tool_names: a call to any other function is answered as content.
  * Returns 0, or -1 with e filled (a 400/404 naming the field). */
 int srv_parse_chat(const srv_model_info *info, json_t *body, srv_gen_req *r, srv_error *e);
@@ -90,6 +90,11 @@ int srv_parse_logprobs(json_t *body, int chat, srv_gen_req *r, srv_error *e);
  * (GBNF) and json_schema, vLLM's guided_json -> r->grammar; one of them at most. 0, or -1 with a 400
  * naming the field (and, for a schema, the keyword refused). */
 int srv_parse_structured(json_t *body, srv_gen_req *r, srv_error *e);
+/* options.c: tool_choice "required" or a named function: the answer is constrained to one call of a
+ * rendered tool, "<tool_call>\n{"name": NAME, "arguments": ARGS}\n</tool_call>", ARGS valid against the
+ * function's parameters schema (the subset structured output takes; another keyword is a 400 naming
+ * the tool). A response_format or grammar beside it is a 400. */
+int srv_tool_grammar(json_t *tools, srv_gen_req *r, srv_error *e);
 /* options.c: a 400 naming the first option set to a non-neutral value that this server does not
  * implement (response_format, logit_bias, suffix, grammar, ...). 0 when there is none. */
 int srv_check_unsupported(json_t *body, int chat, srv_error *e);

@@ -2,10 +2,14 @@
 # structured.sh - constrained decoding end to end, on a random-weight checkpoint (the model is noise,
 # so the grammar does all the work), every answer checked by an independent validator (Debian's
 # python3-jsonschema; Python's re for GBNF grammars that are regular):
-#   schema_valid_*        /v1/chat/completions with response_format json_schema: for each schema and
+#   schema_valid_*        /v1/chat/completions with response_format json_schema: for each schema (a
+#                         Pydantic-style one with $defs / $ref among them) and
 #                         seed (greedy and sampled, non-thinking), the answer finishes "stop" and its
 #                         content parses and validates against the schema
 #   json_object           response_format json_object: the content parses to an object
+#   tool_named, tool_required   tool_choice naming a function / "required": finish "tool_calls", one
+#                         call to a rendered tool (the named one), its arguments valid against the
+#                         function's parameters
 #   thinking_schema       a prompt that opened <think>, with a budget: the reasoning is free, the
 #                         answer after </think> validates
 #   stream_schema         streamed: the deltas joined validate
@@ -22,7 +26,7 @@ mkdir -p "$T"
 if ! "$PY" -c "import jsonschema" 2>/dev/null; then
     expect 1; echo "SKIP structured: python3-jsonschema is not installed (scripts/setup.sh installs it)"; exit 0
 fi
-expect 20
+expect 23
 M="$T/tiny"
 if [ ! -f "$M/model.safetensors" ]; then
     "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$M" --preset tiny --vocab 151936 -q --seed 5 2>"$T/gen.err" \
@@ -77,6 +81,10 @@ SCHEMAS = {
     "strings": {"type": "object", "properties": {"s": {"type": S, "minLength": 2, "maxLength": 6}, "t": {"type": S, "maxLength": 0}},
                 "required": ["s", "t"], "additionalProperties": False},
     "scalar_number": {"type": "number"},
+    "refs": {"$defs": {"Tag": {"enum": ["x", "y"]}, "Item": {"title": "Item", "type": "object", "additionalProperties": False,
+             "properties": {"id": {"type": "integer"}, "tag": {"$ref": "#/$defs/Tag"}}, "required": ["id", "tag"]}},
+             "type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/$defs/Item"}, "maxItems": 2}},
+             "required": ["items"]},
 }
 runs = []
 for name, schema in SCHEMAS.items():
@@ -148,6 +156,29 @@ for seed in (1, 2, 3):
     if st != 200 or r["choices"][0]["finish_reason"] != "stop" or not rx.fullmatch(t): bad.append((st, t, r.get("choices", [{}])[0].get("finish_reason")))
     texts.append(t)
 check("gbnf_grammar", not bad, "%r" % bad[:2])
+
+# tool_choice: a named function, and "required" over two tools: one call, arguments valid
+W = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {
+     "city": {"type": "string", "maxLength": 10}, "unit": {"enum": ["c", "f"]}}, "required": ["city", "unit"]}}}
+T2 = {"type": "function", "function": {"name": "add", "parameters": {"type": "object", "properties": {
+      "a": {"type": "integer"}, "b": {"type": "integer"}}, "required": ["a", "b"]}}}
+for name, tools, choice, seed in [("tool_named", [W, T2], {"type": "function", "function": {"name": "get_weather"}}, 1),
+                                  ("tool_required", [W, T2], "required", 2)]:
+    st, r = post("/v1/chat/completions", {"messages": [{"role": "user", "content": "Call a tool."}], "max_tokens": 300,
+                                          "seed": seed, "temperature": 1.0, "tools": tools, "tool_choice": choice,
+                                          "chat_template_kwargs": {"enable_thinking": False}})
+    try:
+        ch = r["choices"][0]
+        calls = ch["message"]["tool_calls"]
+        fn = calls[0]["function"]
+        spec = {t["function"]["name"]: t["function"]["parameters"] for t in tools}
+        why = None if fn["name"] in spec else "unknown function %s" % fn["name"]
+        if choice != "required" and fn["name"] != "get_weather": why = "called %s" % fn["name"]
+        why = why or validate(spec[fn["name"]], fn["arguments"])
+        check(name, st == 200 and ch["finish_reason"] == "tool_calls" and len(calls) == 1 and why is None,
+              "%s; %s" % (why, json.dumps(r)[:300]))
+    except (KeyError, IndexError, TypeError) as e:
+        check(name, False, "%d %s" % (st, json.dumps(r)[:300]))
 
 # refusals: 400 naming the field and what is wrong
 chat = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}

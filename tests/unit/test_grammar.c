@@ -3,6 +3,7 @@
  *              counts, classes, negation, UTF-8 and its partial characters, escapes, nesting)
  *   gbnf_err_* grammars refused, each with its message (left recursion, undefined rule, ...)
  *   schema_*   JSON Schema -> grammar: documents that validate match, ones that do not are refused
+ *              (local and recursive $refs included)
  *              (these cases are also run through Python's jsonschema in tests/suite/structured.sh by
  *              generation); keywords outside the subset refused by name and path
  *   mask_*     the token mask (sorted vocabulary, shared prefixes, cache) equals the brute force
@@ -89,7 +90,7 @@ static void mask_case(const char *name, const qwen3_grammar *g, const gr_vocab *
 }
 
 int main(void) {
-    TEST_EXPECT(27);
+    TEST_EXPECT(28);
     sentences("gbnf_literals_alternatives", "root ::= \"ab\" | \"c\" d\nd ::= \"x\"  # comment\n",
               (const char *[]){"ab", "cx", NULL}, (const char *[]){"", "a", "abx", "c", "cxx", NULL});
     sentences("gbnf_repetition", "root ::= \"a\"{2,3} [0-9]* \"b\"+ \"c\"? (\"d\" \"e\"){1,}\n",
@@ -128,7 +129,16 @@ int main(void) {
                 (const char *[]){"\"a\"", "\"abcd\"", "\"a\nb\"", "\"\\ud800x\"", "\"\\q1\"", NULL});
     schema_refused("schema_refuse_pattern", "{\"type\":\"object\",\"properties\":{\"s\":{\"type\":\"string\",\"pattern\":\"a\"}}}",
                    "'pattern' is not supported at /properties/s");
-    schema_refused("schema_refuse_ref", "{\"$ref\":\"#/x\"}", "'$ref'");
+    schema_case("schema_refs",
+                "{\"type\":\"object\",\"properties\":{\"owner\":{\"$ref\":\"#/$defs/Person\"},\"tree\":{\"$ref\":\"#/$defs/Node\"}},"
+                "\"required\":[\"owner\",\"tree\"],\"$defs\":{\"Person\":{\"title\":\"P\",\"type\":\"object\",\"properties\":"
+                "{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]},\"Node\":{\"type\":\"object\",\"properties\":"
+                "{\"v\":{\"type\":\"integer\"},\"kids\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/Node\"}}},"
+                "\"required\":[\"v\"]}}}",
+                (const char *[]){"{\"owner\":{\"name\":\"a\"},\"tree\":{\"v\":1}}",
+                                 "{\"owner\":{\"name\":\"\"},\"tree\":{\"v\":1,\"kids\":[{\"v\":2,\"kids\":[{\"v\":3}]},{\"v\":4}]}}", NULL},
+                (const char *[]){"{\"owner\":{},\"tree\":{\"v\":1}}", "{\"owner\":{\"name\":\"a\"},\"tree\":{\"v\":1,\"kids\":[{}]}}", NULL});
+    schema_refused("schema_refuse_ref", "{\"$ref\":\"https://example.com/s.json\"}", "not a local reference");
     schema_refused("schema_refuse_required_unknown", "{\"type\":\"object\",\"required\":[\"z\"]}", "'z'");
     schema_refused("schema_refuse_bad_json", "{\"type\":", "not valid JSON");
     qwen3_grammar *jo = qwen3_grammar_json_schema(NULL, 0, NULL);

@@ -338,18 +338,22 @@ static void test_attention(void) {
 }
 
 /* The blocked kernel (k_attn_rows) against its twin of single rows: 13 rows with causal lengths
- * around block edges, D a multiple of 16 (SIMD) and not (fallback); and each row alone must give
- * the same bits as within the tile (a lane's arithmetic ignores the other lanes). */
+ * around block edges, D a multiple of 16 (SIMD) and not (fallback); and each row alone, or in a
+ * group of 2, 3 or 6 rows (decode's GQA groups: one token's query heads of one kv head), must give
+ * the same bits as within the 13-row tile (a prefill's rows; groups of up to 8 rows take the
+ * 8-lane kernel, the tile the 16-lane one): invariance between prefill and decode rests on it.
+ * Injection tried: one constant of the 8-lane kernel's exp polynomial changed (1/720 -> 1/721)
+ * fails 13 attn-rows cases. */
 static void test_attention_rows(void) {
     const int Ds[] = {32, 40, 128};
-    const qwen3_dtype kvs[] = {QWEN3_F32, QWEN3_F16, QWEN3_BF16, QWEN3_Q8_0};
+    const qwen3_dtype kvs[] = {QWEN3_F32, QWEN3_F16, QWEN3_BF16, QWEN3_Q8_0, QWEN3_Q4_0};
     const int M = 13, base[] = {1, 30};
     for (size_t a = 0; a < 3; a++)
-        for (size_t c = 0; c < 4; c++)
+        for (size_t c = 0; c < 5; c++)
             for (size_t b = 0; b < 2; b++) {
                 int D = Ds[a], nmax = base[b] + M;
                 qwen3_dtype kv = kvs[c];
-                if (kv == QWEN3_Q8_0 && D % 32) continue; /* Q8_0 rows are whole blocks of 32 */
+                if ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32) continue; /* rows are whole blocks of 32 */
                 size_t rb = k_kv_row_bytes(kv, (size_t)D);
                 uint8_t *K = malloc(rb * nmax), *V = malloc(rb * nmax);
                 float *tmp = malloc(sizeof(float) * D);
@@ -381,6 +385,16 @@ static void test_attention_rows(void) {
                     k_attn_rows(&q[r], &o3, &n[r], 1, K, V, kv, D, D, scale);
                     same &= !memcmp(o3, o2[r], sizeof(float) * D);
                 }
+                /* groups of 2, 3 and 6 rows: the same bits as in the 13-row tile */
+                for (int g = 2; g <= 6; g += g == 3 ? 3 : 1) {
+                    float *og[6];
+                    for (int r = 0; r < g; r++) og[r] = alloc_out(D);
+                    k_attn_rows(&q[7 - g], og, &n[7 - g], g, K, V, kv, D, D, scale);
+                    for (int r = 0; r < g; r++) {
+                        same &= !memcmp(og[r], o2[7 - g + r], sizeof(float) * D);
+                        free(og[r]);
+                    }
+                }
                 char name[96];
                 snprintf(name, sizeof name, "attn-rows-%s-D%d-n%d", qwen3_dtype_name(kv), D, nmax);
                 CHECK(err < 1e-5 && guards && same, name, "error %g vs single rows, guards %d, row alone same bits %d", err,
@@ -390,30 +404,44 @@ static void test_attention_rows(void) {
             }
 }
 
-/* Q8_0 KV cache (blocks of 32 int8 + f16 scale per head_dim row). Every kernel (scalar, AVX-512,
- * AVX2, the blocked one) against a double reference on the dequantized values (the test's own
- * dequantization, not the kernel's): 1e-5, as the float caches. Against the reference on the
- * original float32 values (N(0,1) keys and values, q of scale 2): the quantization's own error,
- * bound 0.03 absolute on outputs of size ~1 (measured ~0.01). */
-static void test_attention_q8_0(void) {
+/* The test's own reading of a block-quantized cache value (ggml's layouts, written from the format,
+ * not the kernels' code): Q8_0 d * q[i]; Q4_0 d * (nibble - 8), elements 0-15 in the low nibbles of
+ * qs[0..15], 16-31 in the high ones. */
+static float block_value(qwen3_dtype kv, const uint8_t *row, int i) {
+    if (kv == QWEN3_Q8_0) {
+        const kq8_0_block *b = (const kq8_0_block *)row + i / 32;
+        return k_f16_to_f32(b->d) * b->q[i % 32];
+    }
+    const uint8_t *b = row + (size_t)(i / 32) * 18; /* f16 d, qs[16] */
+    uint16_t d;
+    memcpy(&d, b, 2);
+    int e = i % 32, q = e < 16 ? b[2 + e] & 15 : b[2 + e - 16] >> 4;
+    return k_f16_to_f32(d) * (float)(q - 8);
+}
+
+/* Block-quantized KV caches: Q8_0 (blocks of 32 int8 + f16 scale per head_dim row) and Q4_0 (4-bit
+ * + f16 scale). Every kernel (scalar, AVX-512, AVX2, the blocked one) against a double reference on
+ * the dequantized values (block_value, not the kernels' reading): 1e-5, as the float caches.
+ * Against the reference on the original float32 values (N(0,1) keys and values, q of scale 2): the
+ * quantization's own error on outputs of size ~1: bound 0.03 for Q8_0 (measured ~0.01), 0.5 for
+ * Q4_0 (a 4-bit step is amax/8 ~ 0.3, on keys and values; measured 0.12-0.31). */
+static void test_attention_block(qwen3_dtype kv, double qbound) {
     const int Ds[] = {32, 64, 128}, ns[] = {1, 17, 100};
     for (size_t a = 0; a < 3; a++)
         for (size_t b = 0; b < 3; b++) {
             int D = Ds[a], n = ns[b];
-            size_t rb = k_kv_row_bytes(QWEN3_Q8_0, (size_t)D);
+            size_t rb = k_kv_row_bytes(kv, (size_t)D);
             float *q = malloc(sizeof(float) * D), *Kf = malloc(sizeof(float) * D * n), *Vf = malloc(sizeof(float) * D * n);
             float *Kr = malloc(sizeof(float) * D * n), *Vr = malloc(sizeof(float) * D * n);
             uint8_t *K = malloc(rb * n), *V = malloc(rb * n);
             for (int i = 0; i < D; i++) q[i] = 2 * grand();
             for (int i = 0; i < D * n; i++) { Kf[i] = grand(); Vf[i] = grand(); }
             for (int p = 0; p < n; p++) {
-                k_store_row(QWEN3_Q8_0, K + (size_t)p * rb, Kf + (size_t)p * D, D);
-                k_store_row(QWEN3_Q8_0, V + (size_t)p * rb, Vf + (size_t)p * D, D);
+                k_store_row(kv, K + (size_t)p * rb, Kf + (size_t)p * D, D);
+                k_store_row(kv, V + (size_t)p * rb, Vf + (size_t)p * D, D);
                 for (int i = 0; i < D; i++) {
-                    const kq8_0_block *kb = (const kq8_0_block *)(K + (size_t)p * rb) + i / 32;
-                    const kq8_0_block *vb = (const kq8_0_block *)(V + (size_t)p * rb) + i / 32;
-                    Kr[(size_t)p * D + i] = k_f16_to_f32(kb->d) * kb->q[i % 32];
-                    Vr[(size_t)p * D + i] = k_f16_to_f32(vb->d) * vb->q[i % 32];
+                    Kr[(size_t)p * D + i] = block_value(kv, K + (size_t)p * rb, i);
+                    Vr[(size_t)p * D + i] = block_value(kv, V + (size_t)p * rb, i);
                 }
             }
             float scale = 1.0f / sqrtf((float)D);
@@ -434,13 +462,13 @@ static void test_attention_q8_0(void) {
                 }
             }
             float *o1 = alloc_out(D), *o2 = alloc_out(D), *o3 = alloc_out(D), *o4 = alloc_out(D);
-            k_attn_head_scalar(q, K, V, QWEN3_Q8_0, D, n, D, scale, o1);
-            k_attn_head(q, K, V, QWEN3_Q8_0, D, n, D, scale, o2);
+            k_attn_head_scalar(q, K, V, kv, D, n, D, scale, o1);
+            k_attn_head(q, K, V, kv, D, n, D, scale, o2);
             const float *qr[1] = {q};
             float *or[1] = {o4};
-            k_attn_rows(qr, or, &n, 1, K, V, QWEN3_Q8_0, D, D, scale);
+            k_attn_rows(qr, or, &n, 1, K, V, kv, D, D, scale);
             int avx2 = k_force_isa(K_ISA_AVX2) == K_ISA_AVX2;
-            if (avx2) k_attn_head_avx2(q, K, V, QWEN3_Q8_0, D, n, D, scale, o3);
+            if (avx2) k_attn_head_avx2(q, K, V, kv, D, n, D, scale, o3);
             k_force_isa(K_ISA_AVX512);
             double e1 = 0, e2 = 0, e3 = 0, e4 = 0, eq = 0;
             for (int i = 0; i < D; i++) {
@@ -451,9 +479,9 @@ static void test_attention_q8_0(void) {
                 eq = fmax(eq, fabs(o2[i] - reff[i]));
             }
             char name[96];
-            if (getenv("QWEN3_TEST_VERBOSE")) printf("attn-Q8_0-D%d-n%d: vs float32 reference %g\n", D, n, eq);
-            snprintf(name, sizeof name, "attn-Q8_0-D%d-n%d", D, n);
-            CHECK(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5 && e4 < 1e-5 && eq < 0.03 && guard_ok(o1, D) && guard_ok(o2, D) &&
+            if (getenv("QWEN3_TEST_VERBOSE")) printf("attn-%s-D%d-n%d: vs float32 reference %g\n", qwen3_dtype_name(kv), D, n, eq);
+            snprintf(name, sizeof name, "attn-%s-D%d-n%d", qwen3_dtype_name(kv), D, n);
+            CHECK(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5 && e4 < 1e-5 && eq < qbound && guard_ok(o1, D) && guard_ok(o2, D) &&
                       guard_ok(o4, D),
                   name, "vs dequantized reference: scalar %g simd %g avx2 %g rows %g; vs float32 reference %g", e1, e2, e3,
                   e4, eq);
@@ -485,10 +513,10 @@ static int planned_checks(const tcase *cases, size_t ncases) {
         }
         if (quant) c += 2;
     }
-    for (int a = 0; a < 3; a++) /* test_attention_rows: Q8_0 needs D % 32 == 0 (D = 32, 40, 128) */
-        c += 2 * (a == 1 ? 3 : 4);
+    for (int a = 0; a < 3; a++) /* test_attention_rows: Q8_0 and Q4_0 need D % 32 == 0 (D = 32, 40, 128) */
+        c += 2 * (a == 1 ? 3 : 5);
     c += 27 * (1 + avx2); /* test_attention */
-    c += 9;               /* test_attention_q8_0 */
+    c += 2 * 9;           /* test_attention_block: Q8_0, Q4_0 */
     k_force_isa(K_ISA_AVX512);
     if (!avx2) TEST_SKIP("kernels-avx2", "this CPU lacks AVX2 (FMA, F16C): the AVX2 kernels are not tested here");
     if (!avx512) TEST_SKIP("kernels-avx512", "this CPU lacks AVX-512 (F, BW, VL): the AVX-512 kernels are not tested here");
@@ -511,7 +539,8 @@ int main(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_type(&cases[i], p1, p2);
     test_attention_rows();
     test_attention();
-    test_attention_q8_0();
+    test_attention_block(QWEN3_Q8_0, 0.03);
+    test_attention_block(QWEN3_Q4_0, 0.5);
     qpool_free(p1);
     qpool_free(p2);
     return test_exit();

@@ -1,0 +1,59 @@
+#!/bin/bash
+# bench/depth.sh [MODEL.gguf] [DEPTHS] [ROUNDS] - prefill and decode speed after D tokens are cached,
+# ours (`qwen3 bench -d`) beside llama.cpp's (`llama-bench -d`) on the same GGUF file, alternating
+# engines in each round (this machine is shared: the load moves between runs), medians over rounds.
+# Prints a Markdown table (README: Long context) and the load average before and after.
+#   MODEL   default /work/benchtmp/q06b-q8_0.gguf (the 0.6B shape, Q8_0)
+#   DEPTHS  default 0,4096,16384        ROUNDS default 3
+# Env: QWEN3 (our binary), LLAMA_BENCH (default /work/peer/llama.cpp/build/bin/llama-bench, built
+# outside the repository), T threads (2), P prefill tokens (128), N decode tokens (32), KV (our
+# --kv, default F16 as llama.cpp's default cache), FILL (our --depth-fill: random, default, writes
+# the depth's K/V rows directly in seconds; prefill fills it as llama-bench does, minutes at 16K).
+# llama-bench always fills its depth by a real prefill, untimed, so its rounds take longer.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+QWEN3=${QWEN3:-$ROOT/qwen3}
+LB=${LLAMA_BENCH:-/work/peer/llama.cpp/build/bin/llama-bench}
+MODEL=${1:-/work/benchtmp/q06b-q8_0.gguf}
+DEPTHS=${2:-0,4096,16384}
+R=${3:-3}
+T=${T:-2}; P=${P:-128}; N=${N:-32}; KV=${KV:-f16}; FILL=${FILL:-random}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+ours() {
+    "$QWEN3" bench "$MODEL" -p "$P" -n "$N" -d "$DEPTHS" --depth-fill "$FILL" --kv "$KV" -t "$T" --json 2>/dev/null |
+        python3 -c 'import json,sys
+for l in sys.stdin:
+    j = json.loads(l); print("ours", j["depth"], "%.2f" % j["prefill"]["tok_s"], "%.2f" % j["decode"]["tok_s"])' >>"$TMP/rows"
+}
+theirs() {
+    "$LB" -m "$MODEL" -p "$P" -n "$N" -d "$DEPTHS" -r 1 -t "$T" -o json 2>/dev/null |
+        python3 -c 'import json,sys
+rows = json.load(sys.stdin); out = {}
+for x in rows:
+    d = x.get("n_depth", 0); k = "pp" if x["n_prompt"] > 0 else "tg"
+    out.setdefault(d, {})[k] = x["avg_ts"]
+for d, v in sorted(out.items()): print("llama", d, "%.2f" % v.get("pp", 0), "%.2f" % v.get("tg", 0))' >>"$TMP/rows"
+}
+for r in $(seq "$R"); do
+    if [ $((r % 2)) = 1 ]; then ours; theirs; else theirs; ours; fi
+    echo "round $r done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+done
+python3 - "$TMP/rows" "$P" "$N" <<'PYEOF'
+import sys, statistics
+rows = [l.split() for l in open(sys.argv[1])]
+P, N = sys.argv[2], sys.argv[3]
+depths = sorted({int(r[1]) for r in rows})
+def med(eng, d, i):
+    v = [float(r[i]) for r in rows if r[0] == eng and int(r[1]) == d]
+    return (statistics.median(v), len(v)) if v else (float("nan"), 0)
+print("| depth | ours pp%s tok/s | llama.cpp pp%s tok/s | ours tg%s tok/s | llama.cpp tg%s tok/s | tg vs depth 0 (ours, llama.cpp) |" % (P, P, N, N))
+print("|--:|--:|--:|--:|--:|--:|")
+t0o, t0l = med("ours", depths[0], 3)[0], med("llama", depths[0], 3)[0]
+for d in depths:
+    po, n1 = med("ours", d, 2); pl, n2 = med("llama", d, 2); to, _ = med("ours", d, 3); tl, _ = med("llama", d, 3)
+    print("| %d | %.1f | %.1f | %.2f | %.2f | %.2f, %.2f |" % (d, po, pl, to, tl, to / t0o, tl / t0l))
+print("\nmedians of %d rounds (ours) / %d (llama.cpp)" % (n1, n2))
+PYEOF
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
