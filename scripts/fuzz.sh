@@ -10,6 +10,7 @@
 #   chat_parse   the output parser: one-shot vs chunked (tests/data/chat/corpus_parse)
 #   chat_render  JSON chat requests through every template kind (tests/data/chat/corpus_render)
 #   hub_name     model names, GGUF tag choice, repo file names (tests/data/fuzz/hub_name)
+#   verify       the answer verifier on arbitrary replies (tests/data/fuzz/verify)
 #   grammar      GBNF parser, JSON Schema compiler, recogniser (tests/data/fuzz/grammar)
 # Exit status non-zero when a target crashed. Needs clang and libclang-rt-14-dev (scripts/setup.sh).
 set -u
@@ -51,5 +52,6 @@ fuzz tokenizer tests/fuzz/corpus_tokenizer 16384 - src/tokenizer/*.c $BASE
 fuzz chat_parse tests/data/chat/corpus_parse 4096 tests/data/chat/fuzz_parse.dict src/chat/*.c src/format/gguf.c $BASE
 fuzz chat_render tests/data/chat/corpus_render 4096 tests/data/chat/fuzz_render.dict src/chat/*.c src/format/gguf.c $BASE
 fuzz hub_name tests/data/fuzz/hub_name 4096 - src/hub/name.c $BASE
+fuzz verify tests/data/fuzz/verify 4096 tests/data/chat/fuzz_parse.dict src/eval/verify.c src/tokenizer/*.c src/format/gguf.c $BASE
 fuzz grammar tests/data/fuzz/grammar 4096 - src/grammar/*.c src/tokenizer/*.c src/format/gguf.c $BASE
 exit $status

@@ -346,8 +346,9 @@ typedef struct stat {
     double mode_ok, think_ok, think_tokens, gen_think, budget_hit; /* rates and means over replies */
 } stat;
 
-/* Statistics of condition cond (and budget) over the questions of set (-1: all) of a result. */
-static stat stats_of(const result *res, const question *qs, int per_q, int set, int cond, int budget, int k) {
+/* Statistics of condition cond (and budget) over the questions of set (-1: all) and family fam (-1: all)
+ * of a result. */
+static stat stats_of(const result *res, const question *qs, int fam, int set, int cond, int budget, int k) {
     stat s;
     memset(&s, 0, sizeof s);
     int nrep = 0, nthink = 0;
@@ -356,6 +357,7 @@ static stat stats_of(const result *res, const question *qs, int per_q, int set, 
     for (int i = 0; i < res->n_jobs; i++) {
         const job *j = &res->jobs[i];
         if (j->cond != cond || (cond == C_BUDGET && j->budget != budget) || (set >= 0 && qs[j->q].set != set)) continue;
+        if (fam >= 0 && (int)qs[j->q].t.family != fam) continue;
         nrep++;
         s.acc += j->v.correct;
         s.mode_ok += j->v.mode_ok;
@@ -386,7 +388,6 @@ static stat stats_of(const result *res, const question *qs, int per_q, int set, 
     }
     s.think_tokens = nthink ? s.think_tokens / nthink : NAN;
     if (s.n && (cond == C_THINK_S || cond == C_NOTHINK_S)) { s.pass_k /= s.n; s.maj_k /= s.n; }
-    (void)per_q;
     return s;
 }
 
@@ -466,7 +467,7 @@ int eval_run(const eval_opts *o, const cli_model_opts *mo, FILE *replies, int as
                     qs[nq++].set = s;
                 }
             }
-    int n_models = o->models[1] ? 2 : 1, per_q = 2 + 2 * o->k + o->n_budgets, rc = 0;
+    int n_models = o->models[1] ? 2 : 1, rc = 0;
     result res[2];
     memset(res, 0, sizeof res);
     json_t *rows = NULL;
@@ -526,7 +527,8 @@ int eval_run(const eval_opts *o, const cli_model_opts *mo, FILE *replies, int as
         json_object_set_new(jr, "path", json_string(o->models[m]));
         json_object_set_new(jr, "seconds", json_real(res[m].seconds));
         json_object_set_new(jr, "tokens", json_integer(res[m].tokens));
-        if (!as_json)
+        if (!as_json && o->rescore) printf("\nmodel %s: %s (its replies in %s, judged again)\n", label, o->models[m], o->rescore);
+        else if (!as_json)
             printf("\nmodel %s: %s (%ld tokens generated in %.0f s, %.0f tokens/s)\n", label, o->models[m], res[m].tokens, res[m].seconds,
                    res[m].tokens / (res[m].seconds + 1e-9));
         stat st[2][4];
@@ -534,17 +536,24 @@ int eval_run(const eval_opts *o, const cli_model_opts *mo, FILE *replies, int as
             json_t *js = json_object();
             for (int c = 0; c < 4; c++) {
                 if ((c == C_THINK_S || c == C_NOTHINK_S) && !o->k) continue;
-                st[s][c] = stats_of(&res[m], qs, per_q, s, c, -1, o->k);
+                st[s][c] = stats_of(&res[m], qs, -1, s, c, -1, o->k);
                 json_object_set_new(js, COND[c], stat_json(&st[s][c], c >= 2));
             }
             json_t *jb = json_array();
             for (int b = 0; b < o->n_budgets; b++) {
-                stat x = stats_of(&res[m], qs, per_q, s, C_BUDGET, o->budgets[b], o->k);
+                stat x = stats_of(&res[m], qs, -1, s, C_BUDGET, o->budgets[b], o->k);
                 json_t *e = stat_json(&x, 0);
                 json_object_set_new(e, "budget", json_integer(o->budgets[b]));
                 json_array_append_new(jb, e);
             }
             json_object_set_new(js, "budgets", jb);
+            json_t *jf = json_object();
+            for (int f = 0; f < QWEN3_TASK_FAMILIES; f++) {
+                if (!o->families[f]) continue;
+                stat a = stats_of(&res[m], qs, f, s, C_THINK, -1, o->k), b = stats_of(&res[m], qs, f, s, C_NOTHINK, -1, o->k);
+                json_object_set_new(jf, qwen3_task_family_name(f), json_pack("{s:i, s:f, s:f}", "n", a.n, "think", a.acc, "no_think", b.acc));
+            }
+            json_object_set_new(js, "families", jf);
             json_object_set_new(jr, SET[s], js);
         }
         json_object_set_new(jm, label, jr);
@@ -580,6 +589,14 @@ int eval_run(const eval_opts *o, const cli_model_opts *mo, FILE *replies, int as
         ROW("  well-formed, thinking", st[s][C_THINK].think_ok);
         ROW("  well-formed, non-thinking", st[s][C_NOTHINK].think_ok);
         ROW("  think tokens, thinking (mean)", st[s][C_THINK].gen_think);
+        printf("  greedy pass@1 per family (thinking / non-thinking)\n");
+        for (int f = 0; f < QWEN3_TASK_FAMILIES; f++) {
+            if (!o->families[f]) continue;
+            printf("    %-32s", qwen3_task_family_name(f));
+            for (int s = 0; s < o->n_sets; s++)
+                printf("       %5.3f / %5.3f", stats_of(&res[m], qs, f, s, C_THINK, -1, o->k).acc, stats_of(&res[m], qs, f, s, C_NOTHINK, -1, o->k).acc);
+            printf("\n");
+        }
 #undef ROW
         if (o->n_budgets) {
             printf("  accuracy against the thinking budget (greedy; 0 = /no_think)\n  %8s", "budget");
@@ -587,8 +604,8 @@ int eval_run(const eval_opts *o, const cli_model_opts *mo, FILE *replies, int as
             printf(" %14s %12s\n", "think tokens", "budget hit");
             for (int b = 0; b < o->n_budgets; b++) {
                 printf("  %8d", o->budgets[b]);
-                stat all = stats_of(&res[m], qs, per_q, -1, C_BUDGET, o->budgets[b], o->k);
-                for (int s = 0; s < o->n_sets; s++) printf(" %19.3f", stats_of(&res[m], qs, per_q, s, C_BUDGET, o->budgets[b], o->k).acc);
+                stat all = stats_of(&res[m], qs, -1, -1, C_BUDGET, o->budgets[b], o->k);
+                for (int s = 0; s < o->n_sets; s++) printf(" %19.3f", stats_of(&res[m], qs, -1, s, C_BUDGET, o->budgets[b], o->k).acc);
                 printf(" %14.1f %12.3f\n", all.gen_think, all.budget_hit);
             }
         }
@@ -642,7 +659,7 @@ int eval_run(const eval_opts *o, const cli_model_opts *mo, FILE *replies, int as
             for (int s = 0; s < o->n_sets; s++, ns++) {
                 ys[ns] = malloc(sizeof(double) * (size_t)nx);
                 if (!ys[ns]) { rc = cli_fail("eval: out of memory"); break; }
-                for (int b = 0; b < nx; b++) ys[ns][b] = stats_of(&res[m], qs, per_q, s, C_BUDGET, o->budgets[b], o->k).acc;
+                for (int b = 0; b < nx; b++) ys[ns][b] = stats_of(&res[m], qs, -1, s, C_BUDGET, o->budgets[b], o->k).acc;
                 if (o->lo[s] == o->hi[s])
                     snprintf(nm[ns], sizeof nm[ns], "%s%s (level %d)", n_models > 1 ? (m ? "B: " : "A: ") : "", SET_LONG[s], o->lo[s]);
                 else

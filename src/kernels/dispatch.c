@@ -185,18 +185,17 @@ void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, floa
                                         Y + (size_t)t * (size_t)W->rows + (size_t)r);
         return;
     }
+    /* GGUF's types over many tokens: a SIMD lane per token with the one-token kernels' bits
+     * (quant_ggml_gemm512.c, quant_ggml_gemm256.c); 0 when out of memory, and the loop below gives the same */
+    if (n >= 8 && kq_is_ggml(W->type)) {
+        if (simd == K_QSIMD_AVX512 && kq_ggml_gemm_avx512(W, A, arow_bytes, n, Y, r0, r1)) return;
+        if ((simd == K_QSIMD_AVX2 || simd == K_QSIMD_AVXVNNI) &&
+            kq_ggml_gemm_avx2(W, A, arow_bytes, n, Y, r0, r1, simd == K_QSIMD_AVXVNNI))
+            return;
+    }
     for (int64_t r = r0; r < r1; r += 4) {
         int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
         const uint8_t *w = base + (size_t)r * W->row_bytes;
-        if (n > 1 && simd == K_QSIMD_AVX512 && kq_ggml_has_nt(W->type)) {
-            /* GGUF's superblock types: the same (quant_ggml_avx512.c) */
-            for (int t = 0; t < n; t += 4) {
-                int nt = n - t < 4 ? n - t : 4;
-                kq_ggml_dot_avx512_nt(W->type, w, W->row_bytes, nr, (const uint8_t *)A + (size_t)t * arow_bytes, arow_bytes, nt,
-                                      W->cols, Y + (size_t)t * (size_t)W->rows + (size_t)r, (size_t)W->rows);
-            }
-            continue;
-        }
         if (n > 1 && simd == K_QSIMD_AVX512 && (W->type == QWEN3_Q8_0 || W->type == QWEN3_Q4)) {
             /* several tokens: each weight block unpacked once for up to 4 of them (same bits per token) */
             for (int t = 0; t < n; t += 4) {

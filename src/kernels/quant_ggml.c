@@ -13,7 +13,6 @@
 const int8_t kq_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 int kq_is_ggml(qwen3_dtype t) { return t >= QWEN3_Q4_0 && t <= QWEN3_IQ4_XS; }
-int kq_ggml_has_nt(qwen3_dtype t) { return t >= QWEN3_Q2_K && t <= QWEN3_Q6_K ? 1 : t == QWEN3_IQ4_XS; }
 
 static inline float h2f(uint16_t h) { return k_f16_to_f32(h); }
 static inline int clampi(long v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : (int)v; }
@@ -679,7 +678,11 @@ void kq_unpack_k(qwen3_dtype t, const void *blk, int8_t q[256], int16_t sc[16], 
     }
 }
 
-/* 32-blocks x A8_0: per block d_w * d_x * sum(q w) + m_w * d_x * sum(q x) */
+/* 32-blocks x A8_0: per block d_w * d_x * sum(q x) + m_w * d_x * sum(x).
+ * The float arithmetic is the contract every SIMD kernel of these types keeps, for one token and for
+ * many (so a token's result has the same bits alone or in a batch, whatever the ISA): exact integer
+ * sums, then per block, each operation rounded once (separate statements, so no compiler fuses
+ * them): dd = d * dx; p = (float)s * dd; with a minimum p = p + (float)sx * (m * dx); acc = acc + p. */
 static float dot32(qwen3_dtype t, size_t bytes, const void *wrow, const void *arow, int64_t n) {
     const int8_t *xq = kq_act_q((void *)arow);
     const float *xd = kq_act_d((void *)arow, n);
@@ -690,12 +693,21 @@ static float dot32(qwen3_dtype t, size_t bytes, const void *wrow, const void *ar
         kq_unpack_32(t, (const uint8_t *)wrow + (size_t)i * bytes, q, &d, &m);
         int32_t s = 0, sx = 0;
         for (int j = 0; j < 32; j++) { s += (int32_t)q[j] * xq[32 * i + j]; sx += xq[32 * i + j]; }
-        acc += (float)s * (d * xd[i]) + (float)sx * (m * xd[i]);
+        float dd = d * xd[i];
+        float p = (float)s * dd;
+        if (t == QWEN3_Q4_1 || t == QWEN3_Q5_1) {
+            float dm = m * xd[i];
+            float q = (float)sx * dm;
+            p = p + q;
+        }
+        acc = acc + p;
     }
     return acc;
 }
 
-/* superblocks x A8_K: per superblock d_x * (d * sum_g sc_g sum(q x) - dmin * sum_g mn_g sum(x)) */
+/* superblocks x A8_K: per superblock d_x * (d * sum_g sc_g sum(q x) - dmin * sum_g mn_g sum(x)), the
+ * SIMD kernels' contract as above: exact integer isum and imin, then p = d * (float)isum; with
+ * minimums p = p - dmin * (float)imin; acc = acc + dx * p, each operation rounded once. */
 static float dotk(qwen3_dtype t, size_t bytes, const void *wrow, const void *arow, int64_t n) {
     const int8_t *xq = kq_act_q((void *)arow);
     const float *xd = kq_act_d((void *)arow, n);
@@ -712,7 +724,13 @@ static float dotk(qwen3_dtype t, size_t bytes, const void *wrow, const void *aro
             isum += sc[g] * s;
             imin += mn[g] * sx;
         }
-        acc += xd[i] * (d * (float)isum - dmin * (float)imin);
+        float p = d * (float)isum;
+        if (t == QWEN3_Q2_K || t == QWEN3_Q4_K || t == QWEN3_Q5_K) {
+            float pm = dmin * (float)imin;
+            p = p - pm;
+        }
+        float px = xd[i] * p;
+        acc = acc + px;
     }
     return acc;
 }

@@ -95,14 +95,18 @@ void kq_unpack_k(qwen3_dtype t, const void *blk, int8_t q[256], int16_t sc[16], 
 /* One 32-block: values d * q + m. */
 void kq_unpack_32(qwen3_dtype t, const void *blk, int8_t q[32], float *d, float *m);
 
-/* SIMD dot kernels: nr <= 4 weight rows (wstride bytes apart) x 1 activation row, y[0..nr).
- * Return 0 when t has no kernel of that kind (the caller then uses the scalar twin). */
+/* SIMD dot kernels: nr <= 4 weight rows (wstride bytes apart) x 1 activation row, y[0..nr), with the
+ * bits of the scalar twin (its float steps in its order; see dot32 / dotk in quant_ggml.c). Return 0
+ * when t has no kernel of that kind (the caller then uses the scalar twin). */
 int kq_ggml_dot_avx512(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
-/* AVX-512 for nt <= 4 tokens (activation rows arow_bytes apart, y[t * ldy + r]), superblock types
- * only; each token's results are bit-identical to kq_ggml_dot_avx512's. */
-int kq_ggml_has_nt(qwen3_dtype t);
-int kq_ggml_dot_avx512_nt(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
-                          int64_t n, float *y, size_t ldy);
+/* Many tokens (prefill), AVX-512 VNNI (quant_ggml_gemm512.c): rows [r0, r1) of W times n activation
+ * rows (arow_bytes apart), Y[t * W->rows + r]; every (row, token) has the bits kq_ggml_dot_avx512 and
+ * the scalar twin give it. Returns 0 (Y untouched) when W's type has none or memory ran out. */
+struct kmat;
+int kq_ggml_gemm_avx512(const struct kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
+/* The same on AVX2 (quant_ggml_gemm256.c), vnni: with AVX-VNNI's vpdpbusd / vpdpwssd (the caller
+ * checks the CPU); same bits. */
+int kq_ggml_gemm_avx2(const struct kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int vnni);
 int kq_ggml_dot_avx2(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
 
 /* Row of K values of type t as bf16 (the prefill GEMM's panels), AVX-512; 0 when t has none. */

@@ -12,144 +12,7 @@
 #include "kernels/quant_ggml.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-#include <string.h>
-
-#define TGT __attribute__((target("avx2,fma,f16c")))
-#define INL static inline __attribute__((always_inline))
-
-static inline size_t bbytes(qwen3_dtype t) {
-    switch (t) {
-    case QWEN3_Q4_0: return sizeof(kq4_0_block);
-    case QWEN3_Q4_1: return sizeof(kq4_1_block);
-    case QWEN3_Q5_0: return sizeof(kq5_0_block);
-    case QWEN3_Q5_1: return sizeof(kq5_1_block);
-    case QWEN3_IQ4_NL: return sizeof(kiq4_nl_block);
-    case QWEN3_Q2_K: return sizeof(kq2_k_block);
-    case QWEN3_Q3_K: return sizeof(kq3_k_block);
-    case QWEN3_Q4_K: return sizeof(kq4_k_block);
-    case QWEN3_Q5_K: return sizeof(kq5_k_block);
-    case QWEN3_Q6_K: return sizeof(kq6_k_block);
-    default: return sizeof(kiq4_xs_block);
-    }
-}
-
-static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-
-TGT INL float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-TGT INL int hsum8i(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
-}
-/* bit k of every byte moved to bit `to` (other bits cleared) */
-TGT INL __m256i bit_to(__m256i v, int k, int to) {
-    __m256i s = k <= to ? _mm256_slli_epi16(v, to - k) : _mm256_srli_epi16(v, k - to);
-    return _mm256_and_si256(s, _mm256_set1_epi8((char)(1 << to)));
-}
-
-/* one superblock: v[8] values, sc 16 int16 scales per 16 values (per-32 types duplicated), mn Q2_K's
- * per-16 minimums, m32 Q4_K / Q5_K's per-32 minimums */
-typedef struct { __m256i v[8]; __m256i sc, mn; __m128i m32; float d, dmin; } ksb;
-
-TGT INL __m256i dup16(__m128i s8) { /* 8 int16 -> each twice */
-    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(s8, s8)), _mm_unpackhi_epi16(s8, s8), 1);
-}
-
-TGT INL void unpack256(qwen3_dtype T, const uint8_t *p, ksb *o) {
-    const __m256i low4 = _mm256_set1_epi8(15), three = _mm256_set1_epi8(3);
-    switch (T) {
-    case QWEN3_Q4_K: case QWEN3_Q5_K: {
-        const uint8_t *qs = p + (T == QWEN3_Q4_K ? 16 : 48);
-        o->d = _cvtsh_ss(*(const uint16_t *)p);
-        o->dmin = _cvtsh_ss(*(const uint16_t *)(p + 2));
-        /* 12 bytes -> 8 scales, 8 minimums (see quant_ggml_avx512.c) */
-        uint32_t w0 = rd32(p + 4), w1 = rd32(p + 8), w2 = rd32(p + 12);
-        __m128i s = _mm_set_epi32((int)(((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 6) & 0x03030303u) << 4), (int)(w1 & 0x3f3f3f3fu),
-                                  (int)((w2 & 0x0f0f0f0fu) | ((w0 >> 6) & 0x03030303u) << 4), (int)(w0 & 0x3f3f3f3fu));
-        o->sc = dup16(_mm_cvtepu8_epi16(s));
-        o->m32 = _mm_cvtepu8_epi16(_mm_srli_si128(s, 8));
-        for (int c = 0; c < 4; c++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-            o->v[2 * c] = _mm256_and_si256(q, low4);
-            o->v[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
-        }
-        if (T == QWEN3_Q5_K) {
-            __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
-            for (int j = 0; j < 8; j++) o->v[j] = _mm256_or_si256(o->v[j], bit_to(qh, j, 4));
-        }
-        break;
-    }
-    case QWEN3_Q6_K: {
-        const kq6_k_block *b = (const kq6_k_block *)p;
-        o->d = _cvtsh_ss(b->d);
-        o->sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
-        const __m256i h3 = _mm256_set1_epi8(0x30);
-        for (int c = 0; c < 2; c++) {
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * c)), l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * c + 32));
-            __m256i qh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * c));
-            o->v[4 * c] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), h3));
-            o->v[4 * c + 1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), h3));
-            o->v[4 * c + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(qh, h3));
-            o->v[4 * c + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), h3));
-        }
-        break;
-    }
-    case QWEN3_Q3_K: case QWEN3_Q2_K: {
-        const uint8_t *qs = p + (T == QWEN3_Q3_K ? 32 : 16);
-        if (T == QWEN3_Q3_K) {
-            const kq3_k_block *b = (const kq3_k_block *)p;
-            o->d = _cvtsh_ss(b->d);
-            uint32_t w0 = rd32(b->scales), w1 = rd32(b->scales + 4), w2 = rd32(b->scales + 8);
-            __m128i s = _mm_set_epi32((int)(((w1 >> 4) & 0x0f0f0f0fu) | ((w2 >> 6) & 0x03030303u) << 4),
-                                      (int)(((w0 >> 4) & 0x0f0f0f0fu) | ((w2 >> 4) & 0x03030303u) << 4),
-                                      (int)((w1 & 0x0f0f0f0fu) | ((w2 >> 2) & 0x03030303u) << 4),
-                                      (int)((w0 & 0x0f0f0f0fu) | (w2 & 0x03030303u) << 4));
-            o->sc = _mm256_sub_epi16(_mm256_cvtepu8_epi16(s), _mm256_set1_epi16(32));
-        } else {
-            const kq2_k_block *b = (const kq2_k_block *)p;
-            o->d = _cvtsh_ss(b->d);
-            o->dmin = _cvtsh_ss(b->dmin);
-            __m128i s = _mm_loadu_si128((const __m128i *)b->scales);
-            o->sc = _mm256_cvtepu8_epi16(_mm_and_si128(s, _mm_set1_epi8(15)));
-            o->mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(15)));
-        }
-        for (int c = 0; c < 2; c++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-            for (int j = 0; j < 4; j++) o->v[4 * c + j] = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three);
-        }
-        if (T == QWEN3_Q3_K) {
-            __m256i hm = _mm256_loadu_si256((const __m256i *)p);
-            for (int k = 0; k < 8; k++) o->v[k] = _mm256_or_si256(o->v[k], bit_to(hm, k, 2));
-        }
-        break;
-    }
-    default: { /* IQ4_XS */
-        const kiq4_xs_block *b = (const kiq4_xs_block *)p;
-        o->d = _cvtsh_ss(b->d);
-        int16_t ls[8];
-        for (int ib = 0; ib < 8; ib++)
-            ls[ib] = (int16_t)((((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | ((b->scales_h >> (2 * ib)) & 3) << 4) - 32);
-        o->sc = dup16(_mm_loadu_si128((const __m128i *)ls));
-        const __m256i tbl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kq_iq4_values));
-        for (int ib = 0; ib < 8; ib++) {
-            __m128i q = _mm_loadu_si128((const __m128i *)(b->qs + 16 * ib));
-            __m256i nib = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, _mm_set1_epi8(15))),
-                                                  _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(15)), 1);
-            o->v[ib] = _mm256_shuffle_epi8(tbl, nib);
-        }
-        break;
-    }
-    }
-}
-
-static inline int offset_of(qwen3_dtype T) { return T == QWEN3_Q6_K ? 32 : T == QWEN3_Q3_K ? 4 : 0; }
+#include "kernels/quant_ggml_avx2.h"
 
 /* the scales of vector v (values 32v..32v+31): int16 lanes 0..7 scale 2v, lanes 8..15 scale 2v + 1 */
 TGT INL __m256i scales_of(__m256i sc, int v) {
@@ -164,8 +27,8 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
     const size_t BB = bbytes(T);
     const int OFF = offset_of(T), XS = OFF || T == QWEN3_Q2_K;
     const __m256i ones8 = _mm256_set1_epi8(1);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    float mins[4] = {0, 0, 0, 0};
+    const int MINS = T == QWEN3_Q2_K || T == QWEN3_Q4_K || T == QWEN3_Q5_K;
+    __m128 acc = _mm_setzero_ps();
     for (int64_t sb = 0; sb < n / 256; sb++) {
         const int8_t *xs = xq + 256 * sb;
         __m256i x[8], xsum[8];
@@ -174,11 +37,13 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
             if (XS) xsum[v] = _mm256_maddubs_epi16(ones8, x[v]);
         }
         __m128i bs = _mm_loadu_si128((const __m128i *)(bsum + 8 * sb));
-        float dx = xd[sb];
         for (int r = 0; r < 4; r++) {
             const char *nx = (const char *)(w + (size_t)(4 + r) * ws + (size_t)sb * BB);
             for (size_t off = 0; off < BB; off += 64) _mm_prefetch(nx + off, _MM_HINT_T0);
         }
+        __m256i is[4], im[4];
+        float dr[4] = {0, 0, 0, 0}, dm[4] = {0, 0, 0, 0};
+        for (int r = 0; r < 4; r++) is[r] = im[r] = _mm256_setzero_si256();
         for (int r = 0; r < nr; r++) {
             ksb u;
             unpack256(T, w + (size_t)r * ws + (size_t)sb * BB, &u);
@@ -193,17 +58,20 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
             }
             if (OFF == 32) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(icorr, 5));
             if (OFF == 4) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(icorr, 2));
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(u.d * dx), acc[r]);
-            if (T == QWEN3_Q4_K || T == QWEN3_Q5_K) {
-                __m128i mm = _mm_madd_epi16(u.m32, bs);
-                mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
-                mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
-                mins[r] += u.dmin * dx * (float)_mm_cvtsi128_si32(mm);
-            }
-            if (T == QWEN3_Q2_K) mins[r] += u.dmin * dx * (float)hsum8i(icorr);
+            is[r] = isum;
+            if (T == QWEN3_Q4_K || T == QWEN3_Q5_K) im[r] = _mm256_zextsi128_si256(_mm_madd_epi16(u.m32, bs));
+            if (T == QWEN3_Q2_K) im[r] = icorr;
+            dr[r] = u.d;
+            dm[r] = MINS ? u.dmin : 0.0f;
         }
+        /* the scalar twin's float steps (quant_ggml.c, dotk), 4 rows at once */
+        __m128 p = _mm_mul_ps(_mm_loadu_ps(dr), _mm_cvtepi32_ps(sum4x8(is[0], is[1], is[2], is[3])));
+        if (MINS) p = _mm_sub_ps(p, _mm_mul_ps(_mm_loadu_ps(dm), _mm_cvtepi32_ps(sum4x8(im[0], im[1], im[2], im[3]))));
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(xd[sb]), p));
     }
-    for (int r = 0; r < nr; r++) y[r] = hsum8(acc[r]) - mins[r];
+    float out[4];
+    _mm_storeu_ps(out, acc);
+    for (int r = 0; r < nr; r++) y[r] = out[r];
 }
 
 TGT INL void dot32_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const void *arow, int64_t n, float *y) {
@@ -218,17 +86,17 @@ TGT INL void dot32_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, cons
     /* Q5's 32 high bits to bytes: byte i takes qh byte i / 8 and tests bit i % 8 */
     const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     const __m256i bits = _mm256_set1_epi64x((long long)0x8040201008040201ull);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    __m256 accm[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n / 32; b++) {
         __m256i x = _mm256_loadu_si256((const __m256i *)(xq + 32 * b));
-        float dx = xd[b];
         __m256i xs = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, x), ones16), start = _mm256_setzero_si256();
         if (T == QWEN3_Q4_0) start = _mm256_sub_epi32(start, _mm256_slli_epi32(xs, 3));
         if (T == QWEN3_Q5_0) start = _mm256_sub_epi32(start, _mm256_slli_epi32(xs, 4));
-        __m256 xsf = _mm256_cvtepi32_ps(xs);
         if ((b & 1) == 0)
             for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(w + (size_t)(4 + r) * ws + (size_t)b * BB), _MM_HINT_T0);
+        __m256i pr[4];
+        uint16_t dh[4] = {0, 0, 0, 0}, mh[4] = {0, 0, 0, 0};
+        for (int r = 0; r < 4; r++) pr[r] = _mm256_setzero_si256();
         for (int r = 0; r < nr; r++) {
             const uint8_t *blk = w + (size_t)r * ws + (size_t)b * BB;
             __m128i q = _mm_loadu_si128((const __m128i *)(blk + QS));
@@ -243,12 +111,23 @@ TGT INL void dot32_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, cons
                 v = _mm256_shuffle_epi8(tbl, v);
                 p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(x, v)), ones16);
             } else p = _mm256_add_epi32(start, _mm256_madd_epi16(_mm256_maddubs_epi16(v, x), ones16));
-            float d = _cvtsh_ss(*(const uint16_t *)blk);
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * dx), acc[r]);
-            if (MIN) accm[r] = _mm256_fmadd_ps(xsf, _mm256_set1_ps(_cvtsh_ss(*(const uint16_t *)(blk + 2)) * dx), accm[r]);
+            pr[r] = p;
+            memcpy(&dh[r], blk, 2);
+            if (MIN) memcpy(&mh[r], blk + 2, 2);
         }
+        /* the scalar twin's float steps (quant_ggml.c, dot32), 4 rows at once */
+        __m128 dx = _mm_set1_ps(xd[b]);
+        __m128 dw = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)dh[3], (short)dh[2], (short)dh[1], (short)dh[0]));
+        __m128 p = _mm_mul_ps(_mm_cvtepi32_ps(sum4x8(pr[0], pr[1], pr[2], pr[3])), _mm_mul_ps(dw, dx));
+        if (MIN) {
+            __m128 mw = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)mh[3], (short)mh[2], (short)mh[1], (short)mh[0]));
+            p = _mm_add_ps(p, _mm_mul_ps(_mm_cvtepi32_ps(sum4x8(xs, xs, xs, xs)), _mm_mul_ps(mw, dx)));
+        }
+        acc = _mm_add_ps(acc, p);
     }
-    for (int r = 0; r < nr; r++) y[r] = hsum8(MIN ? _mm256_add_ps(acc[r], accm[r]) : acc[r]);
+    float out[4];
+    _mm_storeu_ps(out, acc);
+    for (int r = 0; r < nr; r++) y[r] = out[r];
 }
 
 /* the row count a compile-time constant in the common case, so the accumulators stay in registers */

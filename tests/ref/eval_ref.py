@@ -162,6 +162,11 @@ def check_replies(path, summary_path, name):
                 if not (close(mode, e["mode_follow"]) and close(wf, e["well_formed"])):
                     mode_bad.append("%s %s %s: mode %g vs %g, well-formed %g vs %g" % (label, st, cond, mode, e["mode_follow"], wf, e["well_formed"]))
                 ours[(label, st, cond)] = [r["_v"][0] for r in sorted(g, key=lambda r: r["q"])]
+                for fam, e in got[st]["families"].items():
+                    gf = [r for r in g if r["family"] == fam]
+                    accf = sum(r["_v"][0] for r in gf) / len(gf)
+                    if not (close(accf, e[cond]) and e["n"] == len(gf)):
+                        greedy_bad.append("%s %s %s %s: acc %g vs %g" % (label, st, cond, fam, accf, e[cond]))
             if k:
                 for cond in ("think_sampled", "no_think_sampled"):
                     byq = {}

@@ -1,0 +1,182 @@
+/* quant_ggml_avx512.h - unpacking of GGUF's superblocks into 64-byte vectors, shared by the AVX-512
+ * dot kernels (quant_ggml_avx512.c) and the many-token kernels (quant_ggml_gemm512.c). Private to
+ * those two files: everything here is static inline, compiled for the AVX-512 target attribute.
+ *
+ * unpack512(T, block, &u) gives one superblock as u.v[4] (64 values each, element order; unsigned
+ * values for every type but IQ4_XS, whose table values are signed; Q3_K's values are q + 4, Q6_K's
+ * q + 32, see offset_of), the sub-block scales as int16 lanes u.sc (16 per-16 scales, or 8 per-32
+ * ones in lanes 0..7), Q2_K's per-16 minimums u.mn, Q4_K / Q5_K's per-32 minimums u.m32, d and dmin. */
+#ifndef QWEN3_KERNELS_QUANT_GGML_AVX512_H
+#define QWEN3_KERNELS_QUANT_GGML_AVX512_H
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/quant_ggml.h"
+/* unpacking needs only the base set, so both the VNNI dots and the BF16 panels inline it */
+#define TGT_BASE __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+#define TGT_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
+#define INL static inline __attribute__((always_inline))
+#if defined(__clang__)
+#define UNROLL4
+#else
+#define UNROLL4 _Pragma("GCC unroll 4")
+#endif
+
+static inline size_t bbytes(qwen3_dtype t) {
+    switch (t) {
+    case QWEN3_Q4_0: return sizeof(kq4_0_block);
+    case QWEN3_Q4_1: return sizeof(kq4_1_block);
+    case QWEN3_Q5_0: return sizeof(kq5_0_block);
+    case QWEN3_Q5_1: return sizeof(kq5_1_block);
+    case QWEN3_IQ4_NL: return sizeof(kiq4_nl_block);
+    case QWEN3_Q2_K: return sizeof(kq2_k_block);
+    case QWEN3_Q3_K: return sizeof(kq3_k_block);
+    case QWEN3_Q4_K: return sizeof(kq4_k_block);
+    case QWEN3_Q5_K: return sizeof(kq5_k_block);
+    case QWEN3_Q6_K: return sizeof(kq6_k_block);
+    default: return sizeof(kiq4_xs_block);
+    }
+}
+
+TGT_BASE static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* ---------------------------------------------------------------- superblocks */
+
+/* One superblock unpacked: v[4] values (element order, 64 per vector; unsigned except IQ4_XS),
+ * sc the sub-block scales as int16 lanes (16 per-16 or 8 per-32 ones), mn Q2_K's per-16 minimums,
+ * m32 Q4_K / Q5_K's per-32 minimums (8 int16), d and dmin. */
+typedef struct { __m512i v[4]; __m512i sc, mn; __m128i m32; float d, dmin; } ksb;
+
+/* Q4_K / Q5_K's 12 scale bytes -> 8 scales (bytes 0..7) and 8 minimums (bytes 8..15): j < 4 the low 6
+ * bits of bytes j and j + 4; j >= 4 the nibbles of byte j + 4 with the top 2 bits of bytes j - 4 / j */
+INL __m128i k4_scales(const uint8_t *s) {
+    uint32_t w0 = rd32(s), w1 = rd32(s + 4), w2 = rd32(s + 8);
+    uint32_t sc_lo = w0 & 0x3f3f3f3fu, mn_lo = w1 & 0x3f3f3f3fu;
+    uint32_t sc_hi = (w2 & 0x0f0f0f0fu) | ((w0 >> 6) & 0x03030303u) << 4;
+    uint32_t mn_hi = ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 6) & 0x03030303u) << 4;
+    return _mm_set_epi32((int)mn_hi, (int)mn_lo, (int)sc_hi, (int)sc_lo);
+}
+
+/* Q3_K's 16 6-bit scales (0..63): low nibbles of bytes 0..7 then their high nibbles, 2 more bits
+ * each from bytes 8..11 */
+INL __m128i q3_scales(const uint8_t *s) {
+    uint32_t w0 = rd32(s), w1 = rd32(s + 4), w2 = rd32(s + 8);
+    uint32_t a = (w0 & 0x0f0f0f0fu) | ((w2 >> 0) & 0x03030303u) << 4;
+    uint32_t b = (w1 & 0x0f0f0f0fu) | ((w2 >> 2) & 0x03030303u) << 4;
+    uint32_t c = ((w0 >> 4) & 0x0f0f0f0fu) | ((w2 >> 4) & 0x03030303u) << 4;
+    uint32_t e = ((w1 >> 4) & 0x0f0f0f0fu) | ((w2 >> 6) & 0x03030303u) << 4;
+    return _mm_set_epi32((int)e, (int)c, (int)b, (int)a);
+}
+
+/* bit selectors: vector v's first 32 bytes test bit 2v, the last 32 bit 2v + 1 (Q5_K's qh, Q3_K's
+ * hmask: element e's bit is bit e / 32 of byte e % 32) */
+TGT_BASE INL __m512i bitsel(int v) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8((char)(1 << (2 * v)))), _mm256_set1_epi8((char)(1 << (2 * v + 1))), 1);
+}
+/* shift counts per 16-bit lane: first half a, second half b */
+TGT_BASE INL __m512i cnt2(int a, int b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)a)), _mm256_set1_epi16((short)b), 1);
+}
+
+TGT_BASE INL void unpack512(qwen3_dtype T, const uint8_t *p, ksb *o) {
+    const __m512i low4 = _mm512_set1_epi8(15), three = _mm512_set1_epi8(3);
+    switch (T) {
+    case QWEN3_Q4_K: case QWEN3_Q5_K: {
+        const uint8_t *qs = p + (T == QWEN3_Q4_K ? 16 : 48);
+        o->d = h2f(*(const uint16_t *)p);
+        o->dmin = h2f(*(const uint16_t *)(p + 2));
+        __m128i s = k4_scales(p + 4);
+        o->sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(s));
+        o->m32 = _mm_cvtepu8_epi16(_mm_srli_si128(s, 8));
+        /* 32 bytes hold 64 values: low nibbles the first 32, high nibbles the next */
+        UNROLL4
+        for (int c = 0; c < 2; c++) {
+            __m512i q = _mm512_loadu_si512(qs + 64 * c);
+            __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+            o->v[2 * c] = _mm512_shuffle_i64x2(lo, hi, 0x44);
+            o->v[2 * c + 1] = _mm512_shuffle_i64x2(lo, hi, 0xee);
+        }
+        if (T == QWEN3_Q5_K) {
+            __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(p + 16)));
+            UNROLL4
+            for (int v = 0; v < 4; v++)
+                o->v[v] = _mm512_mask_add_epi8(o->v[v], _mm512_test_epi8_mask(qh, bitsel(v)), o->v[v], _mm512_set1_epi8(16));
+        }
+        break;
+    }
+    case QWEN3_Q6_K: {
+        const kq6_k_block *b = (const kq6_k_block *)p;
+        o->d = h2f(b->d);
+        o->sc = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales)));
+        UNROLL4
+        for (int c = 0; c < 2; c++) {
+            __m512i ql = _mm512_loadu_si512(b->ql + 64 * c);
+            __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * c)));
+            /* values 128c + 0..63: low nibbles, high bits 0-1 (first 32) and 2-3 (next 32); 64..127:
+             * high nibbles, bits 4-5 and 6-7 */
+            __m512i h0 = _mm512_and_si512(_mm512_srlv_epi16(qh, cnt2(0, 2)), three);
+            __m512i h1 = _mm512_and_si512(_mm512_srlv_epi16(qh, cnt2(4, 6)), three);
+            o->v[2 * c] = _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_slli_epi16(h0, 4));
+            o->v[2 * c + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4), _mm512_slli_epi16(h1, 4));
+        }
+        break;
+    }
+    case QWEN3_Q3_K: case QWEN3_Q2_K: {
+        const uint8_t *qs = p + (T == QWEN3_Q3_K ? 32 : 16);
+        if (T == QWEN3_Q3_K) {
+            const kq3_k_block *b = (const kq3_k_block *)p;
+            o->d = h2f(b->d);
+            o->sc = _mm512_castsi256_si512(_mm256_sub_epi16(_mm256_cvtepu8_epi16(q3_scales(b->scales)), _mm256_set1_epi16(32)));
+        } else {
+            const kq2_k_block *b = (const kq2_k_block *)p;
+            o->d = h2f(b->d);
+            o->dmin = h2f(b->dmin);
+            __m128i s = _mm_loadu_si128((const __m128i *)b->scales);
+            o->sc = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(s, _mm_set1_epi8(15))));
+            o->mn = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(15))));
+        }
+        /* 32 bytes per 128 values: 2-bit fields 0, 1 (first vector), 2, 3 (second) */
+        UNROLL4
+        for (int c = 0; c < 2; c++) {
+            __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * c)));
+            o->v[2 * c] = _mm512_and_si512(_mm512_srlv_epi16(q, cnt2(0, 2)), three);
+            o->v[2 * c + 1] = _mm512_and_si512(_mm512_srlv_epi16(q, cnt2(4, 6)), three);
+        }
+        if (T == QWEN3_Q3_K) { /* the high bit set adds 4 (the value is q - 4 with q in 0..7) */
+            __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+            UNROLL4
+            for (int v = 0; v < 4; v++)
+                o->v[v] = _mm512_mask_add_epi8(o->v[v], _mm512_test_epi8_mask(hm, bitsel(v)), o->v[v], _mm512_set1_epi8(4));
+        }
+        break;
+    }
+    default: { /* IQ4_XS */
+        const kiq4_xs_block *b = (const kiq4_xs_block *)p;
+        o->d = h2f(b->d);
+        int16_t ls[8];
+        for (int ib = 0; ib < 8; ib++)
+            ls[ib] = (int16_t)((((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | ((b->scales_h >> (2 * ib)) & 3) << 4) - 32);
+        o->sc = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)ls));
+        const __m512i tbl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kq_iq4_values));
+        const __m512i i0 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), i1 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+        UNROLL4
+        for (int c = 0; c < 2; c++) {
+            /* 16 bytes per 32 values: low nibbles the first 16, high nibbles the next 16 */
+            __m512i q = _mm512_loadu_si512(b->qs + 64 * c);
+            __m512i lo = _mm512_shuffle_epi8(tbl, _mm512_and_si512(q, low4));
+            __m512i hi = _mm512_shuffle_epi8(tbl, _mm512_and_si512(_mm512_srli_epi16(q, 4), low4));
+            o->v[2 * c] = _mm512_permutex2var_epi64(lo, i0, hi);
+            o->v[2 * c + 1] = _mm512_permutex2var_epi64(lo, i1, hi);
+        }
+        break;
+    }
+    }
+}
+
+static inline int per16(qwen3_dtype T) { return T == QWEN3_Q2_K || T == QWEN3_Q3_K || T == QWEN3_Q6_K; }
+static inline int offset_of(qwen3_dtype T) { return T == QWEN3_Q6_K ? 32 : T == QWEN3_Q3_K ? 4 : 0; }
+
+#endif

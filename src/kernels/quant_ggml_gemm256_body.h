@@ -1,0 +1,168 @@
+/* quant_ggml_gemm256_body.h - the AVX2 many-token kernels' bodies, included by quant_ggml_gemm256.c
+ * once per flavour (a template by inclusion): SUF names the flavour, TGTX is its target attribute,
+ * DPWSSD(acc, a, b) adds the int16 pair products a * b to the int32 lanes of acc, DPBUSD(acc, u, s)
+ * the 4-byte products u (unsigned) * s (signed). Plain AVX2: vpmaddwd + vpaddd and vpmaddubsw +
+ * vpmaddwd + vpaddd; AVX-VNNI: vpdpwssd and vpdpbusd. Integer results are the same either way. */
+
+#define CAT_(a, b) a##_##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(name) CAT(name, SUF)
+
+/* NR <= 4 unpacked rows x the 8 tokens [8 half, 8 half + 8) of P, one superblock; acc[r] + 8 j holds
+ * row r's float sums of token j (read, added to, written back) */
+TGTX INL void FN(tile_k)(qwen3_dtype T, const kur2 *ur, int NR, const kpk *P, int half, float *const acc[4]) {
+    const int G = per16(T) ? 4 : 8, NG = 64 / G;
+    const int SIGNED = T == QWEN3_Q3_K || T == QWEN3_Q6_K || T == QWEN3_IQ4_XS;
+    __m256i is[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int g = 0; g < NG; g++) {
+        __m256i s[4];
+        for (int r = 0; r < NR; r++) s[r] = _mm256_set1_epi16(ur[r].sc[per16(T) ? g : 2 * g]);
+        for (int k = 0; k < G; k++) {
+            const int grp = g * G + k;
+            __m256i a = _mm256_load_si256((const __m256i *)P->q[grp][8 * half]);
+            for (int r = 0; r < NR; r++) {
+                __m256i wb = _mm256_set1_epi32((int)rd32((const uint8_t *)ur[r].q + 4 * grp)), p;
+                /* |w| times x carrying w's sign: vpmaddubsw's pair sums stay within int16 */
+                if (SIGNED) p = _mm256_maddubs_epi16(_mm256_abs_epi8(wb), _mm256_sign_epi8(a, wb));
+                else p = _mm256_maddubs_epi16(wb, a);
+                is[r] = DPWSSD(is[r], p, s[r]);
+            }
+        }
+    }
+    __m256i im[4];
+    if (kmins2(T)) {
+        const int NP = T == QWEN3_Q2_K ? 8 : 4;
+        for (int r = 0; r < NR; r++) im[r] = _mm256_setzero_si256();
+        for (int p = 0; p < NP; p++) {
+            __m256i x = _mm256_load_si256((const __m256i *)((T == QWEN3_Q2_K ? P->s16[p] : P->s32[p]) + 8 * half));
+            for (int r = 0; r < NR; r++) im[r] = DPWSSD(im[r], x, _mm256_set1_epi32(ur[r].mnp[p]));
+        }
+    }
+    /* the scalar twin's float steps: p = d isum [- dmin imin]; acc += dx p */
+    __m256 dx = _mm256_loadu_ps(P->d + 8 * half);
+    for (int r = 0; r < NR; r++) {
+        __m256 p = _mm256_mul_ps(_mm256_set1_ps(ur[r].d), _mm256_cvtepi32_ps(is[r]));
+        if (kmins2(T)) p = _mm256_sub_ps(p, _mm256_mul_ps(_mm256_set1_ps(ur[r].dmin), _mm256_cvtepi32_ps(im[r])));
+        _mm256_store_ps(acc[r], _mm256_add_ps(_mm256_load_ps(acc[r]), _mm256_mul_ps(dx, p)));
+    }
+}
+
+/* NR <= 4 rows x 8 tokens over nb 32-blocks (P[b]: block b of the span); acc as tile_k */
+TGTX INL void FN(tile_32)(qwen3_dtype T, const kur32b *ur, int NR, int nb, const kp32 *P, int half, float *const acc[4]) {
+    const int MIN = T == QWEN3_Q4_1 || T == QWEN3_Q5_1;
+    __m256 ac[4];
+    for (int r = 0; r < NR; r++) ac[r] = _mm256_load_ps(acc[r]);
+    for (int b = 0; b < nb; b++) {
+        __m256i is[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int g = 0; g < 8; g++) {
+            __m256i a = _mm256_load_si256((const __m256i *)P[b].q[g][8 * half]);
+            for (int r = 0; r < NR; r++) {
+                __m256i wb = _mm256_set1_epi32((int)rd32((const uint8_t *)ur[r].q + 32 * b + 4 * g));
+                if (MIN) is[r] = DPBUSD(is[r], wb, a);
+                else is[r] = DPBUSD(is[r], _mm256_abs_epi8(wb), _mm256_sign_epi8(a, wb));
+            }
+        }
+        __m256i sx = _mm256_loadu_si256((const __m256i *)(P[b].sx + 8 * half));
+        __m256 dx = _mm256_loadu_ps(P[b].d + 8 * half);
+        /* the scalar twin's float steps: p = s (d dx) [+ sx (m dx)]; acc += p */
+        for (int r = 0; r < NR; r++) {
+            __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(is[r]), _mm256_mul_ps(_mm256_set1_ps(ur[r].d[b]), dx));
+            if (MIN) p = _mm256_add_ps(p, _mm256_mul_ps(_mm256_cvtepi32_ps(sx), _mm256_mul_ps(_mm256_set1_ps(ur[r].m[b]), dx)));
+            ac[r] = _mm256_add_ps(ac[r], p);
+        }
+    }
+    for (int r = 0; r < NR; r++) _mm256_store_ps(acc[r], ac[r]);
+}
+
+TGTX INL int FN(gemm_k)(qwen3_dtype T, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    const int64_t K = W->cols, nsb = K / 256;
+    const size_t BB = bbytes(T);
+    kpk *P = NULL;
+    if (posix_memalign((void **)&P, 64, sizeof(kpk) * (size_t)nsb * (CHUNK / 16))) return 0;
+    kur2 ur[4] __attribute__((aligned(64)));
+    float accm[4][CHUNK] __attribute__((aligned(64)));
+    for (int c0 = 0; c0 < n; c0 += CHUNK) {
+        int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
+        for (int v = 0; v < nv; v++) pack_k(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nsb);
+        for (int64_t r = r0; r < r1; r += 4) {
+            int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+            const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+            memset(accm, 0, sizeof accm);
+            for (int64_t sb = 0; sb < nsb; sb++) {
+                for (int i = 0; i < nr; i++) unpack_row2(T, w + (size_t)i * W->row_bytes + (size_t)sb * BB, &ur[i]);
+                for (int h = 0; h < (cn + 7) / 8; h++) {
+                    const kpk *Pv = P + (size_t)(h / 2) * nsb + sb;
+                    float *const acc[4] = {accm[0] + 8 * h, accm[1] + 8 * h, accm[2] + 8 * h, accm[3] + 8 * h};
+                    if (nr == 4) FN(tile_k)(T, ur, 4, Pv, h % 2, acc);
+                    else FN(tile_k)(T, ur, nr, Pv, h % 2, acc);
+                }
+            }
+            for (int t = 0; t < cn; t++)
+                for (int i = 0; i < nr; i++) Y[(size_t)(c0 + t) * (size_t)W->rows + (size_t)(r + i)] = accm[i][t];
+        }
+    }
+    free(P);
+    return 1;
+}
+
+TGTX INL int FN(gemm_32)(qwen3_dtype T, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    const int64_t K = W->cols, nb = K / 32;
+    const size_t BB = bbytes(T);
+    kp32 *P = NULL;
+    if (posix_memalign((void **)&P, 64, sizeof(kp32) * (size_t)nb * (CHUNK / 16))) return 0;
+    kur32b ur[4] __attribute__((aligned(64)));
+    float accm[4][CHUNK] __attribute__((aligned(64)));
+    for (int c0 = 0; c0 < n; c0 += CHUNK) {
+        int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
+        for (int v = 0; v < nv; v++) pack_32(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nb);
+        for (int64_t r = r0; r < r1; r += 4) {
+            int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+            const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+            memset(accm, 0, sizeof accm);
+            for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+                int sn = nb - b0 < 8 ? (int)(nb - b0) : 8;
+                for (int i = 0; i < nr; i++) unpack_row32b(T, w + (size_t)i * W->row_bytes + (size_t)b0 * BB, sn, &ur[i]);
+                for (int h = 0; h < (cn + 7) / 8; h++) {
+                    const kp32 *Pv = P + (size_t)(h / 2) * nb + b0;
+                    float *const acc[4] = {accm[0] + 8 * h, accm[1] + 8 * h, accm[2] + 8 * h, accm[3] + 8 * h};
+                    if (nr == 4) FN(tile_32)(T, ur, 4, sn, Pv, h % 2, acc);
+                    else FN(tile_32)(T, ur, nr, sn, Pv, h % 2, acc);
+                }
+            }
+            for (int t = 0; t < cn; t++)
+                for (int i = 0; i < nr; i++) Y[(size_t)(c0 + t) * (size_t)W->rows + (size_t)(r + i)] = accm[i][t];
+        }
+    }
+    free(P);
+    return 1;
+}
+
+#define GK_(T) TGTX static int CAT(gk_##T, SUF)(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
+        return FN(gemm_k)(T, W, A, ab, n, Y, r0, r1); }
+#define G32_(T) TGTX static int CAT(g32_##T, SUF)(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
+        return FN(gemm_32)(T, W, A, ab, n, Y, r0, r1); }
+GK_(QWEN3_Q2_K) GK_(QWEN3_Q3_K) GK_(QWEN3_Q4_K) GK_(QWEN3_Q5_K) GK_(QWEN3_Q6_K) GK_(QWEN3_IQ4_XS)
+G32_(QWEN3_Q4_0) G32_(QWEN3_Q4_1) G32_(QWEN3_Q5_0) G32_(QWEN3_Q5_1) G32_(QWEN3_IQ4_NL)
+
+static int FN(gemm)(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) {
+    switch (W->type) {
+    case QWEN3_Q2_K: return CAT(gk_QWEN3_Q2_K, SUF)(W, A, ab, n, Y, r0, r1);
+    case QWEN3_Q3_K: return CAT(gk_QWEN3_Q3_K, SUF)(W, A, ab, n, Y, r0, r1);
+    case QWEN3_Q4_K: return CAT(gk_QWEN3_Q4_K, SUF)(W, A, ab, n, Y, r0, r1);
+    case QWEN3_Q5_K: return CAT(gk_QWEN3_Q5_K, SUF)(W, A, ab, n, Y, r0, r1);
+    case QWEN3_Q6_K: return CAT(gk_QWEN3_Q6_K, SUF)(W, A, ab, n, Y, r0, r1);
+    case QWEN3_IQ4_XS: return CAT(gk_QWEN3_IQ4_XS, SUF)(W, A, ab, n, Y, r0, r1);
+    case QWEN3_Q4_0: return CAT(g32_QWEN3_Q4_0, SUF)(W, A, ab, n, Y, r0, r1);
+    case QWEN3_Q4_1: return CAT(g32_QWEN3_Q4_1, SUF)(W, A, ab, n, Y, r0, r1);
+    case QWEN3_Q5_0: return CAT(g32_QWEN3_Q5_0, SUF)(W, A, ab, n, Y, r0, r1);
+    case QWEN3_Q5_1: return CAT(g32_QWEN3_Q5_1, SUF)(W, A, ab, n, Y, r0, r1);
+    case QWEN3_IQ4_NL: return CAT(g32_QWEN3_IQ4_NL, SUF)(W, A, ab, n, Y, r0, r1);
+    default: return 0;
+    }
+}
+
+#undef GK_
+#undef G32_
+#undef FN
+#undef CAT
+#undef CAT_

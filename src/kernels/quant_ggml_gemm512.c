@@ -1,0 +1,322 @@
+/* quant_ggml_gemm512.c - GGUF's block types times many tokens (prefill), AVX-512 VNNI, a SIMD lane
+ * per token, with the arithmetic of the scalar twins (quant_ggml.c, dot32 / dotk) for every (row,
+ * token): so a token's result has the bits the one-token kernels (quant_ggml_avx512.c) give it, alone
+ * or in a batch of any size, on any split of rows over threads. That is the batch-invariant path.
+ *
+ * Layout (as gemm_q8.c does for Q8_0): activations are packed per 16 tokens and per superblock (or
+ * 32-block) as [4-byte group g][16 tokens], so one 512-bit load gives 16 tokens' bytes of group g;
+ * a weight row's 4 bytes of group g are broadcast and vpdpbusd adds w x over the group into each
+ * token's int32 lane. Weights are first unpacked to bytes, 256 values of 4 rows at a time, with a
+ * bias that makes them unsigned (vpdpbusd's unsigned operand), and that unpacking is shared by every
+ * token of the chunk (128 tokens, packed once per chunk and kept in L2 while this thread's rows
+ * pass).
+ *
+ * Superblock types x A8_K, per (row, token) lane and superblock, all in exact int32:
+ *   dot_g = sum over sub-block g (16 or 32 values) of u x     (u = q + OFF, unsigned)
+ *   isum  = sum_g sc_g dot_g - OFF sum_g sc_g xs_g            (xs_g: the token's sum of x over g)
+ *   imin  = sum_g mn_g xs_g                                    (Q2_K, Q4_K, Q5_K)
+ * with sc_g dot_g by vpmulld once per sub-block, and the xs terms by vpdpwssd on int16 pairs of
+ * (scale, sum). OFF: Q6_K 32, Q3_K 4, IQ4_XS 128 (its table values are signed), else 0. The sums
+ * equal the scalar twin's (integer arithmetic is exact; an intermediate that wraps wraps back, the
+ * results fit), and the float steps per superblock are its own: p = d isum [- dmin imin], acc += dx p.
+ * 32-value blocks x A8_0: u = q + 128 (q as the scalar unpacks it), s = sum u x - 128 sum x, then
+ * per block p = s (d dx) [+ sx (m dx)], acc += p. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+#include "kernels/quant_ggml.h"
+
+#if defined(__x86_64__)
+#include "kernels/quant_ggml_avx512.h"
+#include "kernels/quant_ggml_pack.h"
+
+#define CHUNK 128 /* tokens packed at a time (K = 3072: 12 superblocks x 8 x 4.9 KB = 470 KB, in L2) */
+
+/* gcc keeps accumulator arrays in memory unless their loops are unrolled outright */
+#if defined(__clang__)
+#define UNROLL
+#else
+#define UNROLL _Pragma("GCC unroll 8")
+#endif
+
+/* one weight row's superblock unpacked: u = q + OFF as bytes, the sub-block scales (16 per-16 or 8
+ * per-32), the scales and the minimums as int16 pairs, d and dmin */
+typedef struct { uint8_t u[256]; int32_t sc[16], scp[8], mnp[8]; float d, dmin; } kur;
+
+static inline int koff(qwen3_dtype T) { return T == QWEN3_IQ4_XS ? 128 : offset_of(T); }
+static inline int kmins(qwen3_dtype T) { return T == QWEN3_Q2_K || T == QWEN3_Q4_K || T == QWEN3_Q5_K; }
+
+TGT INL void unpack_row(qwen3_dtype T, const uint8_t *blk, kur *o) {
+    ksb u;
+    unpack512(T, blk, &u);
+    UNROLL
+    for (int v = 0; v < 4; v++)
+        _mm512_storeu_si512(o->u + 64 * v, T == QWEN3_IQ4_XS ? _mm512_xor_si512(u.v[v], _mm512_set1_epi8((char)0x80)) : u.v[v]);
+    int16_t sc[32], mn[32];
+    _mm512_storeu_si512(sc, u.sc);
+    const int NG = per16(T) ? 16 : 8;
+    for (int g = 0; g < NG; g++) o->sc[g] = sc[g];
+    for (int p = 0; p < NG / 2; p++) o->scp[p] = pair16(sc[2 * p], sc[2 * p + 1]);
+    if (T == QWEN3_Q2_K) {
+        _mm512_storeu_si512(mn, u.mn);
+        for (int p = 0; p < 8; p++) o->mnp[p] = pair16(mn[2 * p], mn[2 * p + 1]);
+    }
+    if (T == QWEN3_Q4_K || T == QWEN3_Q5_K) {
+        _mm_storeu_si128((__m128i *)mn, u.m32);
+        for (int p = 0; p < 4; p++) o->mnp[p] = pair16(mn[2 * p], mn[2 * p + 1]);
+    }
+    o->d = u.d;
+    o->dmin = kmins(T) ? u.dmin : 0.0f;
+}
+
+/* NR <= 4 unpacked rows x token vectors P0 (and P1 when NV == 2) of one superblock; acc[r] + 16 v
+ * are the float sums of row r, token vector v (read, added to, written back) */
+TGT INL void tile_k(qwen3_dtype T, const kur *ur, int NR, const kpk *P0, const kpk *P1, int NV, float *const acc[4]) {
+    const int G = per16(T) ? 4 : 8, NG = 64 / G, OFF = koff(T);
+    __m512i is[4][2];
+    UNROLL
+    for (int r = 0; r < 4; r++) is[r][0] = is[r][1] = _mm512_setzero_si512();
+    for (int g = 0; g < NG; g++) {
+        __m512i dt[4][2];
+        UNROLL
+        for (int r = 0; r < 4; r++) dt[r][0] = dt[r][1] = _mm512_setzero_si512();
+        UNROLL
+        for (int k = 0; k < G; k++) {
+            const int grp = g * G + k;
+            __m512i a0 = _mm512_load_si512(P0->q[grp]), a1 = NV == 2 ? _mm512_load_si512(P1->q[grp]) : a0;
+            UNROLL
+            for (int r = 0; r < NR; r++) {
+                uint32_t wg;
+                memcpy(&wg, ur[r].u + 4 * grp, 4);
+                __m512i wb = _mm512_set1_epi32((int)wg);
+                dt[r][0] = _mm512_dpbusd_epi32(dt[r][0], wb, a0);
+                if (NV == 2) dt[r][1] = _mm512_dpbusd_epi32(dt[r][1], wb, a1);
+            }
+        }
+        UNROLL
+        for (int r = 0; r < NR; r++) {
+            __m512i s = _mm512_set1_epi32(ur[r].sc[g]);
+            is[r][0] = _mm512_add_epi32(is[r][0], _mm512_mullo_epi32(dt[r][0], s));
+            if (NV == 2) is[r][1] = _mm512_add_epi32(is[r][1], _mm512_mullo_epi32(dt[r][1], s));
+        }
+    }
+    /* sums of x per sub-block: OFF's correction and the minimums, as int16 pairs */
+    const int NP = per16(T) ? 8 : 4;
+    if (OFF) {
+        __m512i c[4][2];
+        UNROLL
+        for (int r = 0; r < 4; r++) c[r][0] = c[r][1] = _mm512_setzero_si512();
+        UNROLL
+        for (int p = 0; p < NP; p++) {
+            __m512i x0 = _mm512_load_si512(per16(T) ? P0->s16[p] : P0->s32[p]);
+            __m512i x1 = NV == 2 ? _mm512_load_si512(per16(T) ? P1->s16[p] : P1->s32[p]) : x0;
+            UNROLL
+            for (int r = 0; r < NR; r++) {
+                __m512i s = _mm512_set1_epi32(ur[r].scp[p]);
+                c[r][0] = _mm512_dpwssd_epi32(c[r][0], x0, s);
+                if (NV == 2) c[r][1] = _mm512_dpwssd_epi32(c[r][1], x1, s);
+            }
+        }
+        const int SH = OFF == 128 ? 7 : OFF == 32 ? 5 : 2;
+        UNROLL
+        for (int r = 0; r < NR; r++)
+            for (int v = 0; v < NV; v++) is[r][v] = _mm512_sub_epi32(is[r][v], _mm512_slli_epi32(c[r][v], SH));
+    }
+    __m512i im[4][2];
+    if (kmins(T)) {
+        UNROLL
+        for (int r = 0; r < 4; r++) im[r][0] = im[r][1] = _mm512_setzero_si512();
+        UNROLL
+        for (int p = 0; p < NP; p++) {
+            __m512i x0 = _mm512_load_si512(T == QWEN3_Q2_K ? P0->s16[p] : P0->s32[p]);
+            __m512i x1 = NV == 2 ? _mm512_load_si512(T == QWEN3_Q2_K ? P1->s16[p] : P1->s32[p]) : x0;
+            UNROLL
+            for (int r = 0; r < NR; r++) {
+                __m512i m = _mm512_set1_epi32(ur[r].mnp[p]);
+                im[r][0] = _mm512_dpwssd_epi32(im[r][0], x0, m);
+                if (NV == 2) im[r][1] = _mm512_dpwssd_epi32(im[r][1], x1, m);
+            }
+        }
+    }
+    /* the scalar twin's float steps: p = d isum [- dmin imin]; acc += dx p */
+    __m512 dx0 = _mm512_load_ps(P0->d), dx1 = NV == 2 ? _mm512_load_ps(P1->d) : dx0;
+    UNROLL
+    for (int r = 0; r < NR; r++)
+        for (int v = 0; v < NV; v++) {
+            __m512 p = _mm512_mul_ps(_mm512_set1_ps(ur[r].d), _mm512_cvtepi32_ps(is[r][v]));
+            if (kmins(T)) p = _mm512_sub_ps(p, _mm512_mul_ps(_mm512_set1_ps(ur[r].dmin), _mm512_cvtepi32_ps(im[r][v])));
+            float *a = acc[r] + 16 * v;
+            _mm512_store_ps(a, _mm512_add_ps(_mm512_load_ps(a), _mm512_mul_ps(v ? dx1 : dx0, p)));
+        }
+}
+
+TGT INL int gemm_k(qwen3_dtype T, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    const int64_t K = W->cols, nsb = K / 256;
+    const size_t BB = bbytes(T);
+    kpk *P = NULL;
+    if (posix_memalign((void **)&P, 64, sizeof(kpk) * (size_t)nsb * (CHUNK / 16))) return 0;
+    kur ur[4] __attribute__((aligned(64)));
+    float accm[4][CHUNK] __attribute__((aligned(64)));
+    for (int c0 = 0; c0 < n; c0 += CHUNK) {
+        int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
+        for (int v = 0; v < nv; v++) pack_k(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nsb);
+        for (int64_t r = r0; r < r1; r += 4) {
+            int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+            const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+            memset(accm, 0, sizeof accm);
+            for (int64_t sb = 0; sb < nsb; sb++) {
+                for (int i = 0; i < nr; i++) unpack_row(T, w + (size_t)i * W->row_bytes + (size_t)sb * BB, &ur[i]);
+                for (int v = 0; v < nv; v += 2) {
+                    int two = v + 1 < nv;
+                    const kpk *P0 = P + (size_t)v * nsb + sb, *P1 = two ? P0 + nsb : P0;
+                    float *const acc[4] = {accm[0] + 16 * v, accm[1] + 16 * v, accm[2] + 16 * v, accm[3] + 16 * v};
+                    if (nr == 4 && two) tile_k(T, ur, 4, P0, P1, 2, acc);
+                    else if (nr == 4) tile_k(T, ur, 4, P0, P1, 1, acc);
+                    else tile_k(T, ur, nr, P0, P1, two ? 2 : 1, acc);
+                }
+            }
+            for (int t = 0; t < cn; t++)
+                for (int i = 0; i < nr; i++) Y[(size_t)(c0 + t) * (size_t)W->rows + (size_t)(r + i)] = accm[i][t];
+        }
+    }
+    free(P);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- 32-value blocks x A8_0 */
+
+/* up to 8 blocks of one row unpacked: u = q + 128, d and m per block */
+typedef struct { uint8_t u[256]; float d[8], m[8]; } kur32;
+
+TGT INL void unpack_row32(qwen3_dtype T, const uint8_t *row, int nb, kur32 *o) {
+    const size_t BB = bbytes(T);
+    const int QS = T == QWEN3_Q5_1 ? 8 : T == QWEN3_Q5_0 ? 6 : T == QWEN3_Q4_1 ? 4 : 2;
+    const int HB = T == QWEN3_Q5_0 || T == QWEN3_Q5_1, MIN = T == QWEN3_Q4_1 || T == QWEN3_Q5_1;
+    /* u = q + 128 for q = nibble - 8 (Q4_0), q5 - 16 (Q5_0), q unsigned (Q4_1, Q5_1), table value (IQ4_NL) */
+    const char bias = T == QWEN3_Q4_0 ? 120 : T == QWEN3_Q5_0 ? 112 : (char)128;
+    const __m128i low4 = _mm_set1_epi8(15);
+    const __m256i tbl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kq_iq4_values));
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *blk = row + (size_t)b * BB;
+        __m128i q = _mm_loadu_si128((const __m128i *)(blk + QS));
+        __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, low4)), _mm_and_si128(_mm_srli_epi16(q, 4), low4), 1);
+        if (HB) {
+            uint32_t qh;
+            memcpy(&qh, blk + QS - 4, 4);
+            v = _mm256_mask_add_epi8(v, (__mmask32)qh, v, _mm256_set1_epi8(16));
+        }
+        if (T == QWEN3_IQ4_NL) v = _mm256_shuffle_epi8(tbl, v);
+        _mm256_storeu_si256((__m256i *)(o->u + 32 * b), _mm256_add_epi8(v, _mm256_set1_epi8(bias)));
+        uint16_t h;
+        memcpy(&h, blk, 2);
+        o->d[b] = _cvtsh_ss(h);
+        if (MIN) {
+            memcpy(&h, blk + 2, 2);
+            o->m[b] = _cvtsh_ss(h);
+        }
+    }
+}
+
+/* NR <= 4 rows x token vectors P0 (P1) over nb blocks (P0[b]: block b of the span); acc as tile_k */
+TGT INL void tile_32(qwen3_dtype T, const kur32 *ur, int NR, int nb, const kp32 *P0, const kp32 *P1, int NV, float *const acc[4]) {
+    const int MIN = T == QWEN3_Q4_1 || T == QWEN3_Q5_1;
+    __m512 ac[4][2];
+    UNROLL
+    for (int r = 0; r < NR; r++)
+        for (int v = 0; v < NV; v++) ac[r][v] = _mm512_load_ps(acc[r] + 16 * v);
+    for (int b = 0; b < nb; b++) {
+        __m512i is[4][2];
+        UNROLL
+        for (int r = 0; r < 4; r++) is[r][0] = is[r][1] = _mm512_setzero_si512();
+        UNROLL
+        for (int g = 0; g < 8; g++) {
+            __m512i a0 = _mm512_load_si512(P0[b].q[g]), a1 = NV == 2 ? _mm512_load_si512(P1[b].q[g]) : a0;
+            UNROLL
+            for (int r = 0; r < NR; r++) {
+                uint32_t wg;
+                memcpy(&wg, ur[r].u + 32 * b + 4 * g, 4);
+                __m512i wb = _mm512_set1_epi32((int)wg);
+                is[r][0] = _mm512_dpbusd_epi32(is[r][0], wb, a0);
+                if (NV == 2) is[r][1] = _mm512_dpbusd_epi32(is[r][1], wb, a1);
+            }
+        }
+        __m512i sx[2] = {_mm512_load_si512(P0[b].sx), NV == 2 ? _mm512_load_si512(P1[b].sx) : _mm512_setzero_si512()};
+        __m512 dx[2] = {_mm512_load_ps(P0[b].d), NV == 2 ? _mm512_load_ps(P1[b].d) : _mm512_setzero_ps()};
+        /* the scalar twin's float steps: p = s (d dx) [+ sx (m dx)]; acc += p */
+        UNROLL
+        for (int r = 0; r < NR; r++)
+            for (int v = 0; v < NV; v++) {
+                __m512i s = _mm512_sub_epi32(is[r][v], _mm512_slli_epi32(sx[v], 7));
+                __m512 p = _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(_mm512_set1_ps(ur[r].d[b]), dx[v]));
+                if (MIN) p = _mm512_add_ps(p, _mm512_mul_ps(_mm512_cvtepi32_ps(sx[v]), _mm512_mul_ps(_mm512_set1_ps(ur[r].m[b]), dx[v])));
+                ac[r][v] = _mm512_add_ps(ac[r][v], p);
+            }
+    }
+    UNROLL
+    for (int r = 0; r < NR; r++)
+        for (int v = 0; v < NV; v++) _mm512_store_ps(acc[r] + 16 * v, ac[r][v]);
+}
+
+TGT INL int gemm_32(qwen3_dtype T, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    const int64_t K = W->cols, nb = K / 32;
+    const size_t BB = bbytes(T);
+    kp32 *P = NULL;
+    if (posix_memalign((void **)&P, 64, sizeof(kp32) * (size_t)nb * (CHUNK / 16))) return 0;
+    kur32 ur[4] __attribute__((aligned(64)));
+    float accm[4][CHUNK] __attribute__((aligned(64)));
+    for (int c0 = 0; c0 < n; c0 += CHUNK) {
+        int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
+        for (int v = 0; v < nv; v++) pack_32(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nb);
+        for (int64_t r = r0; r < r1; r += 4) {
+            int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+            const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+            memset(accm, 0, sizeof accm);
+            /* spans of 8 blocks: unpacked once for the whole chunk */
+            for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+                int sn = nb - b0 < 8 ? (int)(nb - b0) : 8;
+                for (int i = 0; i < nr; i++) unpack_row32(T, w + (size_t)i * W->row_bytes + (size_t)b0 * BB, sn, &ur[i]);
+                for (int v = 0; v < nv; v += 2) {
+                    int two = v + 1 < nv;
+                    const kp32 *P0 = P + (size_t)v * nb + b0, *P1 = two ? P0 + nb : P0;
+                    float *const acc[4] = {accm[0] + 16 * v, accm[1] + 16 * v, accm[2] + 16 * v, accm[3] + 16 * v};
+                    if (nr == 4 && two) tile_32(T, ur, 4, sn, P0, P1, 2, acc);
+                    else if (nr == 4) tile_32(T, ur, 4, sn, P0, P1, 1, acc);
+                    else tile_32(T, ur, nr, sn, P0, P1, two ? 2 : 1, acc);
+                }
+            }
+            for (int t = 0; t < cn; t++)
+                for (int i = 0; i < nr; i++) Y[(size_t)(c0 + t) * (size_t)W->rows + (size_t)(r + i)] = accm[i][t];
+        }
+    }
+    free(P);
+    return 1;
+}
+
+#define GK(T) TGT static int gk_##T(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
+        return gemm_k(T, W, A, ab, n, Y, r0, r1); }
+#define G32(T) TGT static int g32_##T(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
+        return gemm_32(T, W, A, ab, n, Y, r0, r1); }
+GK(QWEN3_Q2_K) GK(QWEN3_Q3_K) GK(QWEN3_Q4_K) GK(QWEN3_Q5_K) GK(QWEN3_Q6_K) GK(QWEN3_IQ4_XS)
+G32(QWEN3_Q4_0) G32(QWEN3_Q4_1) G32(QWEN3_Q5_0) G32(QWEN3_Q5_1) G32(QWEN3_IQ4_NL)
+
+int kq_ggml_gemm_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    switch (W->type) {
+    case QWEN3_Q2_K: return gk_QWEN3_Q2_K(W, A, arow_bytes, n, Y, r0, r1);
+    case QWEN3_Q3_K: return gk_QWEN3_Q3_K(W, A, arow_bytes, n, Y, r0, r1);
+    case QWEN3_Q4_K: return gk_QWEN3_Q4_K(W, A, arow_bytes, n, Y, r0, r1);
+    case QWEN3_Q5_K: return gk_QWEN3_Q5_K(W, A, arow_bytes, n, Y, r0, r1);
+    case QWEN3_Q6_K: return gk_QWEN3_Q6_K(W, A, arow_bytes, n, Y, r0, r1);
+    case QWEN3_IQ4_XS: return gk_QWEN3_IQ4_XS(W, A, arow_bytes, n, Y, r0, r1);
+    case QWEN3_Q4_0: return g32_QWEN3_Q4_0(W, A, arow_bytes, n, Y, r0, r1);
+    case QWEN3_Q4_1: return g32_QWEN3_Q4_1(W, A, arow_bytes, n, Y, r0, r1);
+    case QWEN3_Q5_0: return g32_QWEN3_Q5_0(W, A, arow_bytes, n, Y, r0, r1);
+    case QWEN3_Q5_1: return g32_QWEN3_Q5_1(W, A, arow_bytes, n, Y, r0, r1);
+    case QWEN3_IQ4_NL: return g32_QWEN3_IQ4_NL(W, A, arow_bytes, n, Y, r0, r1);
+    default: return 0;
+    }
+}
+#else
+int kq_ggml_gemm_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) { return 0; }
+#endif

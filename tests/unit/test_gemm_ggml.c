@@ -1,0 +1,113 @@
+/* test_gemm_ggml.c - GGUF's block types on the batch-invariant path: through k_qmatmul_rows with each
+ * SIMD kernel set the CPU has (AVX-512 VNNI, AVX2, AVX-VNNI), every (row, token) equals the scalar
+ * twin (kq_type(t)->dot) bit for bit, for n = 1, 3 (one-token kernels), 8, 13, 17, 33, 50 and 130
+ * tokens (the many-token kernels: partial and pairs of 16-token vectors, a 128-token chunk
+ * boundary), K = 256, 768, 1024 (superblocks) or 32, 96, 288, 1024 (32-value blocks: spans of 8
+ * blocks and a partial one), rows split unevenly as two threads would and not a multiple of 4.
+ * Weights: half the rows quantized from floats of mixed scales, half random block bytes (every bit
+ * pattern of the quant fields, so the extreme values: Q6_K's scale -128, all-ones nibbles) with sane
+ * f16 fields; activations with outliers, so int8 values reach +-127. One check per (type, kernel
+ * set); a kernel set the CPU lacks prints SKIP. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+#include "kernels/quant_ggml.h"
+#include "test.h"
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+static uint64_t next(void) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return rng;
+}
+static float frand(void) { return (float)((double)(next() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
+
+/* byte offsets of the f16 fields of a block (-1: none) */
+static void f16_fields(qwen3_dtype t, int off[2]) {
+    off[0] = 0; off[1] = -1;
+    switch (t) {
+    case QWEN3_Q4_1: case QWEN3_Q5_1: case QWEN3_Q4_K: case QWEN3_Q5_K: off[1] = 2; break;
+    case QWEN3_Q2_K: off[0] = 80; off[1] = 82; break;
+    case QWEN3_Q3_K: off[0] = 108; break;
+    case QWEN3_Q6_K: off[0] = 208; break;
+    default: break;
+    }
+}
+
+static int run_case(qwen3_dtype t, int simd, int K, const int *ns, int nn) {
+    const kq_traits *tr = kq_type(t);
+    const int rows = 37, nmax = 130;
+    size_t rb = k_row_bytes(t, K), ab = kq_act_row_bytes(tr->act, K);
+    float *wf = malloc(sizeof(float) * (size_t)K);
+    uint8_t *W = malloc(rb * rows), *A = malloc(ab * nmax);
+    int off[2];
+    f16_fields(t, off);
+    for (int r = 0; r < rows; r++) {
+        uint8_t *row = W + (size_t)r * rb;
+        if (r % 2) {
+            for (int c = 0; c < K; c++) wf[c] = frand() * (r % 3 ? 1.0f : 100.0f) * (c % 61 == 0 ? 8.0f : 1.0f);
+            kq_quantize_row(t, wf, row, K);
+        } else {
+            for (size_t i = 0; i < rb; i++) row[i] = (uint8_t)next();
+            for (size_t b = 0; b < rb; b += tr->block_bytes)
+                for (int f = 0; f < 2; f++)
+                    if (off[f] >= 0) {
+                        uint16_t h = k_f32_to_f16(frand() * 0.01f);
+                        memcpy(row + b + off[f], &h, 2);
+                    }
+        }
+    }
+    for (int tk = 0; tk < nmax; tk++) {
+        for (int c = 0; c < K; c++) wf[c] = frand() * (c % 37 == 0 ? 30.0f : 1.0f);
+        kq_act_quant_row(tr->act, wf, A + (size_t)tk * ab, K);
+    }
+    kmat M = {t, W, rows, K, rb};
+    int bad = 0;
+    for (int ni = 0; ni < nn && !bad; ni++) {
+        const int n = ns[ni];
+        float *y = calloc((size_t)n * rows, sizeof(float));
+        k_qmatmul_rows(&M, A, ab, n, y, 0, 13, simd);
+        k_qmatmul_rows(&M, A, ab, n, y, 13, rows, simd);
+        for (int tk = 0; tk < n && !bad; tk++)
+            for (int r = 0; r < rows; r++) {
+                float s = tr->dot(W + (size_t)r * rb, A + (size_t)tk * ab, K);
+                if (memcmp(&s, &y[(size_t)tk * rows + r], 4)) {
+                    printf("  %s K=%d n=%d token %d row %d: %.9g, scalar %.9g\n", tr->name, K, n, tk, r, y[(size_t)tk * rows + r], s);
+                    bad = 1;
+                    break;
+                }
+            }
+        free(y);
+    }
+    free(wf); free(W); free(A);
+    return !bad;
+}
+
+int main(void) {
+    k_init();
+    const int ntypes = QWEN3_IQ4_XS - QWEN3_Q4_0 + 1;
+    TEST_EXPECT(3 * ntypes);
+    static const int ns[] = {1, 3, 8, 13, 17, 33, 50, 130};
+    static const int Kk[] = {256, 768, 1024}, K32[] = {32, 96, 288, 1024};
+    static const char *const set_names[] = {"", "AVX-512 VNNI", "AVX2", "AVX-VNNI"};
+    const int sets[] = {K_QSIMD_AVX512, K_QSIMD_AVX2, K_QSIMD_AVXVNNI};
+    for (int si = 0; si < 3; si++) {
+        const int simd = sets[si];
+        const char *why = simd == K_QSIMD_AVX512 ? (k_has_vnni() ? NULL : "the CPU lacks AVX-512 VNNI")
+                          : simd == K_QSIMD_AVXVNNI ? (k_has_avxvnni() ? NULL : "the CPU (or compiler) lacks AVX-VNNI")
+                          : (k_active_isa() >= K_ISA_AVX2 ? NULL : "the CPU lacks AVX2");
+        for (int ti = 0; ti < ntypes; ti++) {
+            qwen3_dtype t = (qwen3_dtype)(QWEN3_Q4_0 + ti);
+            char name[160];
+            snprintf(name, sizeof name, "gemm_ggml: %s %s == scalar twin bit for bit, n = 1..130", kq_type(t)->name, set_names[simd]);
+            if (why) { TEST_SKIP(name, "%s", why); continue; }
+            const int *Ks = kq_type(t)->block == 256 ? Kk : K32, nk = kq_type(t)->block == 256 ? 3 : 4;
+            int ok = 1;
+            for (int ki = 0; ki < nk && ok; ki++) ok = run_case(t, simd, Ks[ki], ns, (int)(sizeof ns / sizeof ns[0]));
+            CHECK(ok, name, "differs (first difference above)");
+        }
+    }
+    return test_exit();
+}
