@@ -10,13 +10,17 @@
 # in BF16 and Q8_0. With LLAMA_BIN the generator also writes the same weights as GGUF (--gguf) and
 # llama-quantize makes the peer's Q8_0 / Q4_K_M from it.
 #
-# Every figure is measured BENCH_REPEAT times (default 3) and printed as mean ± stddev: each round
-# runs `qwen3 bench -p 512 -n 128` and, with LLAMA_BIN, `llama-bench -p 512 -n 128 -r 1` on the same
-# weights, alternating the engines so that both see the same machine; on 2 threads and on 1
-# (BENCH_QUICK=1: -p 128 -n 32). Without LLAMA_BIN the peer's columns say "not measured". The
-# machine is printed with the figures: CPU model, cores, and the read bandwidth and compute peaks
-# `qwen3 bench --machine` measures (passed to each of our runs for the % columns). BENCH_ROWS=REGEX
-# keeps the rows whose name matches.
+# Every figure is measured BENCH_REPEAT times (default 5) and printed as the median with the range
+# (min-max) over the rounds: each round runs `qwen3 bench -p 512 -n 128` and, with LLAMA_BIN,
+# `llama-bench -p 512 -n 128 -r 1` on the same weights, alternating the engines so that both see the
+# same machine; on 2 threads and on 1 (BENCH_THREADS="2 1"; BENCH_QUICK=1: -p 128 -n 32). The ratio
+# is that of the medians, with the range of the per-round ratios. Without LLAMA_BIN the peer's
+# columns say "not measured". The machine is printed with the figures: CPU model, cores, the read
+# bandwidth and compute peaks `qwen3 bench --machine` measures (passed to each of our runs for the %
+# columns: decode against the read bandwidth, prefill against the peak of the arithmetic it uses),
+# and the load average before and after (a shared machine: other jobs slow both engines alike only
+# roughly; BENCH_PEAKS gives the peaks instead, see below). BENCH_ROWS=REGEX keeps the rows whose
+# name matches.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${QWEN3_BUILD:-build/rel}
@@ -24,7 +28,8 @@ Q="$PWD/$BUILD/qwen3"
 PY=/usr/bin/python3
 D=build/bench
 P=512; N=128
-R=${BENCH_REPEAT:-3}
+R=${BENCH_REPEAT:-5}
+THREADS=${BENCH_THREADS:-2 1}
 [ "${BENCH_QUICK:-0}" = 1 ] && { P=128; N=32; }
 LLAMA_BIN=${LLAMA_BIN:-}
 if [ -n "$LLAMA_BIN" ] && { [ ! -x "$LLAMA_BIN/llama-bench" ] || [ ! -x "$LLAMA_BIN/llama-quantize" ]; }; then
@@ -68,20 +73,30 @@ for spec in "${ROWS[@]}"; do
     [[ "$name" =~ ${BENCH_ROWS:-.} ]] && prepare "$dir"
 done
 
-machine=$("$Q" bench --machine --json) || exit 1
+# BENCH_PEAKS='--bw G --peak-f32 G --peak-bf16 G --peak-int8 G': use these (measured on the idle
+# machine) instead of measuring now; on a busy machine the measurement is a fraction of the limits
+if [ -n "${BENCH_PEAKS:-}" ]; then
+    machine=$("$Q" bench --machine --json $BENCH_PEAKS) || exit 1
+else
+    machine=$("$Q" bench --machine --json) || exit 1
+fi
 peaks=$(echo "$machine" | "$PY" -c 'import json,sys; m=json.load(sys.stdin); print("--bw %s --peak-f32 %s --peak-bf16 %s --peak-int8 %s" % (m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))')
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 cores=$(lscpu -p=core 2>/dev/null | grep -v '^#' | sort -u | wc -l)
 echo "machine: $cpu, $(nproc) CPUs ($cores cores); $machine" >&2
 
 out="$D/results.jsonl"; : > "$out"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=()
 # row NAME DIR [extra qwen3 bench flags]: one round of both engines on 2 and 1 threads
 row() {
     local name=$1 dir=$2 rep=$3; shift 3
-    for t in 2 1; do
+    for t in $THREADS; do
         local j
-        if j=$("$Q" bench "$D/$dir" -p $P -n $N -t $t $peaks --json "$@"); then
+        # with the peer, both engines read the same GGUF file (but our own Q4, which only we have)
+        local src="$D/$dir"
+        [ -n "$LLAMA_BIN" ] && [ "$dir" != q06b-q4 ] && src="$D/$dir/model.gguf"
+        if j=$("$Q" bench "$src" -p $P -n $N -t $t $peaks --json "$@"); then
             echo "{\"row\": \"$name\", \"engine\": \"qwen3\", \"t\": $t, \"rep\": $rep, \"r\": $j}" >> "$out"
         else
             echo "bench: qwen3 bench $dir -t $t failed" >&2
@@ -104,9 +119,10 @@ for rep in $(seq 1 "$R"); do
     done
 done
 
-"$PY" - "$out" "$cpu" "$(nproc)" "$cores" "$P" "$N" "$R" "${LLAMA_BIN:+$(cd "$LLAMA_BIN" && pwd)}" <<'PYEOF' || { echo "bench: the summary failed" >&2; exit 1; }
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+"$PY" - "$out" "$cpu" "$(nproc)" "$cores" "$P" "$N" "$R" "${LLAMA_BIN:+$(cd "$LLAMA_BIN" && pwd)}" "$load0" "$load1" <<'PYEOF' || { echo "bench: the summary failed" >&2; exit 1; }
 import json, statistics, sys
-path, cpu, ncpu, cores, P, N, R, llama = sys.argv[1:9]
+path, cpu, ncpu, cores, P, N, R, llama, load0, load1 = sys.argv[1:11]
 runs = {}  # (row, engine, t) -> list of {pp, tg, ...}
 order = []
 for line in open(path):
@@ -116,44 +132,58 @@ for line in open(path):
     if d["engine"] == "qwen3":
         r = d["r"]
         fig = {"pp": r["prefill"]["tok_s"], "tg": r["decode"]["tok_s"], "peak": r["prefill"]["peak_frac"],
+               "kind": r["prefill"].get("peak_kind", "bf16"), "rep": d["rep"],
                "bw": r["decode"]["bw_frac"], "mb": r["weight_bytes_per_token"] / 1e6, "machine": r["machine"]}
     else:  # llama-bench -o json: one object per test, n_prompt > 0 for pp, n_gen > 0 for tg
-        fig = {}
+        fig = {"rep": d["rep"]}
         for t in d["r"]:
             fig["pp" if t["n_prompt"] else "tg"] = t["avg_ts"]
     runs.setdefault((d["row"], d["engine"], d["t"]), []).append(fig)
 
 def ms(xs):
-    if not xs:
-        return None
-    return (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0)
+    # median, min, max
+    return None if not xs else (statistics.median(xs), min(xs), max(xs))
 
 def stat(row, eng, t, k):
     return ms([f[k] for f in runs.get((row, eng, t), []) if k in f])
 
 def fmt(m):
-    return "not measured" if m is None else "%.1f ± %.1f" % m
+    return "not measured" if m is None else "%.1f (%.1f-%.1f)" % m
 
-def ratio(a, b):
-    return "–" if a is None or b is None or not b[0] else "%.2fx" % (a[0] / b[0])
+def ratio(row, t, k):
+    # ratio of the medians, and the range of the ratios of the rounds (both engines in one round)
+    a, b = stat(row, "qwen3", t, k), stat(row, "llama.cpp", t, k)
+    if a is None or b is None or not b[0]:
+        return "–"
+    ours = {f["rep"]: f[k] for f in runs.get((row, "qwen3", t), []) if k in f}
+    peer = {f["rep"]: f[k] for f in runs.get((row, "llama.cpp", t), []) if k in f}
+    rs = [ours[i] / peer[i] for i in ours if i in peer and peer[i]]
+    return "**%.2fx** (%.2f-%.2f)" % (a[0] / b[0], min(rs), max(rs)) if rs else "%.2fx" % (a[0] / b[0])
 
-print("| checkpoint | threads | prefill t/s (ours) | prefill t/s (llama.cpp) | ratio | decode t/s (ours) | decode t/s (llama.cpp) | ratio | prefill % bf16 peak | decode % read bw | MB/token |")
+threads = sorted({k[2] for k in runs}, reverse=True)
+print("| checkpoint | threads | prefill t/s (ours) | prefill t/s (llama.cpp) | ratio | decode t/s (ours) | decode t/s (llama.cpp) | ratio | prefill % of peak | decode % read bw | MB/token |")
 print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 for row in order:
-    for t in (2, 1):
+    for t in threads:
+        if (row, "qwen3", t) not in runs and (row, "llama.cpp", t) not in runs:
+            continue
         op, lp = stat(row, "qwen3", t, "pp"), stat(row, "llama.cpp", t, "pp")
         og, lg = stat(row, "qwen3", t, "tg"), stat(row, "llama.cpp", t, "tg")
         pk, bw, mb = stat(row, "qwen3", t, "peak"), stat(row, "qwen3", t, "bw"), stat(row, "qwen3", t, "mb")
+        kind = next((f["kind"] for f in runs.get((row, "qwen3", t), [])), "")
         print("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            row, t, fmt(op), fmt(lp), ratio(op, lp), fmt(og), fmt(lg), ratio(og, lg),
-            "–" if pk is None else "%.0f%%" % (100 * pk[0]), "–" if bw is None else "%.0f%%" % (100 * bw[0]),
+            row, t, fmt(op), fmt(lp), ratio(row, t, "pp"), fmt(og), fmt(lg), ratio(row, t, "tg"),
+            "–" if pk is None else "%.0f%% %s" % (100 * pk[0], kind), "–" if bw is None else "%.0f%%" % (100 * bw[0]),
             "–" if mb is None else "%.0f" % mb[0]))
 m = next((f["machine"] for k, v in runs.items() if k[1] == "qwen3" for f in v), None)
 print("\nmachine: %s, %s CPUs (%s cores)" % (cpu, ncpu, cores))
 if m:
-    print("measured once by qwen3 bench --machine (all cores): read %.1f GB/s (1 GiB), peaks f32 %.0f, bf16 %.0f, int8 %.0f GFLOP/s"
-          % (m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))
-print("figures: mean ± stddev of %s rounds, -p %s -n %s; the engines alternate within each round" % (R, P, N))
+    import os
+    print("%s: read %.1f GB/s (1 GiB), peaks f32 %.0f, bf16 %.0f, int8 %.0f GFLOP/s"
+          % ("given by BENCH_PEAKS (not measured in this run)" if os.environ.get("BENCH_PEAKS")
+             else "measured once by qwen3 bench --machine (all cores)", m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))
+print("figures: median (min-max) of %s rounds, -p %s -n %s; the engines alternate within each round; load average "
+      "(1, 5, 15 min) before %s, after %s on %s CPUs" % (R, P, N, load0, load1, ncpu))
 print("llama.cpp: %s" % (llama + " (llama-bench -r 1, GGUF of the same weights; Q8_0 / Q4_K_M by llama-quantize)"
                          if llama else "not measured (set LLAMA_BIN to a llama.cpp build's bin directory)"))
 PYEOF

@@ -39,6 +39,9 @@ typedef struct qwen3_train_opts {
                                 data's {"messages"} conversations (per-token loss weights 0/1 carried
                                 with the stream; the loss is the weighted mean over weighted tokens) */
     const char *weights_file;/* with ids_file: a loss weight per token (the weight of predicting it) */
+    const int32_t *ids_mem;  /* a token id stream in memory instead of data (the post-training modes
+                                pass the tokens their head must keep apart); copied */
+    int64_t n_ids_mem;
 } qwen3_train_opts;
 
 /* Defaults: batch 8, seq_len 256, accum 1, lr 3e-3, min_lr_frac 0.1, warmup 20, weight_decay 0.1,
@@ -80,6 +83,85 @@ int qwen3_trainer_grads(qwen3_trainer *t, const char *grads_path, const char *lo
 /* For checks: the training stream as text, one "id weight" line per token (full vocabulary ids; the
  * weight of predicting that token, 1 without weights). */
 int qwen3_trainer_dump_stream(const qwen3_trainer *t, FILE *f, qwen3_err *err);
+/* ---- post-training losses (train/grpo.c, train/distill.c) ---------------------------------------
+ * The policy is the model's softmax over the ids the tokenizer knows (n_known; 0: every id), as the
+ * inference engine samples it. */
+typedef enum { QWEN3_RL_GRPO = 1, QWEN3_RL_KL_FWD = 2, QWEN3_RL_KL_REV = 3 } qwen3_rl_loss;
+
+typedef struct qwen3_rl_check {
+    int loss;                /* qwen3_rl_loss */
+    const char *tokfile;     /* one line per position of the global batch (micro-batches in order):
+                                "target weight logp_old adv ref_logp"; target a full vocabulary id
+                                (GRPO's token; ignored by the KL losses) */
+    const char *teacher_dir; /* the teacher of the KL losses (scored by the inference engine) */
+    double clip_eps, beta;   /* GRPO */
+    int n_known;
+} qwen3_rl_check;
+
+/* For the reference checks: the gradient of sum over positions of weight * loss over the next global
+ * batch of the trainer's stream (F32 safetensors with HF names, compact head as stored), without an
+ * update; *loss gets the sum. */
+int qwen3_trainer_rl_grads(qwen3_trainer *t, const qwen3_rl_check *c, const char *grads_path, double *loss, qwen3_err *e);
+
+/* ---- post-training modes: GRPO and distillation (train/post.c) ----------------------------------
+ * A post-training run owns a trainer started from a checkpoint (qwen3_train_opts.init_dir) and
+ * repeats rollout batches: the generating model (the current policy, exported as F32 and loaded by
+ * the inference engine; or the teacher for off-policy distillation) answers `queries` synthetic
+ * tasks `group` times each through batched decoding, the verifier (qwen3_eval.h) scores them, and
+ * the trainer takes `inner_steps` AdamW steps on the batch. The trainer's micro-batch is
+ * train_opts.batch sequences of prompt + max_tokens (seq_len is set from them). */
+typedef enum { QWEN3_POST_GRPO = 1, QWEN3_POST_DISTILL = 2, QWEN3_POST_DISTILL_ON = 3 } qwen3_post_mode;
+
+typedef struct qwen3_post_opts {
+    int mode;                /* qwen3_post_mode */
+    const char *out_dir;     /* the run's directory: pool.txt, the rollout model (rollout-model/) */
+    const char *teacher_dir; /* distillation */
+    int group;               /* completions per query (GRPO's G; default 8) */
+    int queries;             /* queries per rollout batch (default 8) */
+    int inner_steps;         /* optimiser steps per rollout batch (default 2 for GRPO, 1 otherwise) */
+    int max_tokens;          /* completion tokens at most (default 256) */
+    long pool;               /* query-verifier pairs (default 3995) */
+    int keep_wrong;          /* off-policy distillation: train on the teacher's wrong answers too */
+    int select;              /* GRPO: keep only queries the start model passes strictly between 0 and
+                                group of group times (default 1); candidates tried: select_max */
+    long select_max;         /* default 4 x pool */
+    int levels_lo, levels_hi;/* task levels (default 1-3) */
+    int think;               /* prompts: 1 thinking (GRPO's default), 0 /no_think, 2 both in turn
+                                (distillation's default) */
+    double clip_eps, beta;   /* GRPO: clip range (0.2), KL coefficient to the start model (0: off) */
+    qwen3_sampling sampling; /* temperature 0: Qwen's defaults for each prompt's mode (thinking 0.6,
+                                top-p 0.95, top-k 20) */
+    uint64_t seed;           /* the tasks' seed and the rollouts' */
+} qwen3_post_opts;
+
+void qwen3_post_opts_default(qwen3_post_opts *o, int mode);
+
+typedef struct qwen3_post_stats {
+    long batch;              /* rollout batches done after this one */
+    long step;               /* optimiser steps done */
+    int sequences;           /* trained on (distillation: the teacher's right answers) */
+    double reward;           /* mean verifier reward of the batch's completions */
+    double all_equal;        /* fraction of queries whose group's rewards are all equal */
+    double entropy;          /* mean policy entropy over the completion tokens (first step) */
+    double think_len;        /* mean think-block length in tokens (well-formed blocks) */
+    double completion_len;   /* mean completion length in tokens */
+    double clip_frac;        /* GRPO: weighted fraction of tokens whose clipped branch is active (all steps) */
+    double kl;               /* GRPO: k3 to the reference (beta > 0); distillation: the KL (first step) */
+    double loss;             /* the first step's loss */
+    double logp_maxdiff;     /* max |logp at rollout - logp recomputed by the trainer| (same weights; GRPO
+                                and on-policy) */
+    double lr, grad_norm;    /* of the last step */
+    double rollout_seconds, train_seconds;
+} qwen3_post_stats;
+
+typedef struct qwen3_post qwen3_post;
+qwen3_post *qwen3_post_new(const qwen3_train_opts *train, const qwen3_post_opts *o, FILE *log, qwen3_err *err);
+void qwen3_post_free(qwen3_post *p);
+/* One rollout batch and its optimiser steps. */
+int qwen3_post_batch(qwen3_post *p, qwen3_post_stats *st, qwen3_err *err);
+long qwen3_post_batches_done(const qwen3_post *p);
+/* The trainer (checkpoint, export). */
+qwen3_trainer *qwen3_post_trainer(qwen3_post *p);
 
 /* Evaluation on held-out synthetic tasks (a seed the training stream never uses): for each family,
  * n examples at levels lo..hi, the mean cross-entropy of the model's next-token predictions over

@@ -30,6 +30,7 @@ int cmd_list(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_train_grads(int argc, char **argv);
+int cmd_train_post(int argc, char **argv); /* train --mode grpo|distill (cmd_post.c) */
 int cmd_synth(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
 int cmd_unpack(int argc, char **argv);

@@ -11,8 +11,9 @@
  * tokens/s gives GB/s, reported as a fraction of the read bandwidth that all threads get over a 1 GiB
  * buffer; a model of a few hundred MB partly stays in the 260 MB L3 between tokens, so it can pass
  * 100%. Prefill's FLOPs (2 per multiply-add: matrices, attention at the mean context, the lm_head for
- * the last token) per second, as a fraction of the measured peak of the arithmetic it uses (bf16
- * dot products on the fast path, f32 FMA on the exact one). Peaks come from kernels/peak.c unless
+ * the last token) per second, as a fraction of the measured peak of the arithmetic it uses (on the
+ * batch-invariant default: int8 dot products for quantized layers, f32 FMA for float ones; bf16
+ * dot products with --batch-variant). Peaks come from kernels/peak.c unless
  * given as flags. "cpu" is the process's CPU time over threads x wall time: below 100% the run did
  * not get the whole machine (other processes, or threads waiting on each other). Reads model
  * internals for the byte and FLOP counts (a benchmark may).
@@ -31,6 +32,7 @@
 #include "cli/cli.h"
 #include "generate/gen.h"
 #include "kernels/kernels.h"
+#include "kernels/quant.h"
 #include "model/model.h"
 #include "model/profile.h"
 #include "model/seq.h"
@@ -339,7 +341,11 @@ int cmd_bench(int argc, char **argv) {
         fill_s = now_s() - t0;
     }
     double pp_s = 0, pp_tps = 0, pp_gf = 0, tg_s = 0, tg_tps = 0, tg_gbps = 0, par_s = 0, par_tps = 0, pp_cpu = 0, tg_cpu = 0;
-    const double pp_peak = m->fast ? pk.bf16 : pk.f32;
+    /* the arithmetic prefill uses: bf16 dot products with --batch-variant; otherwise the integer
+     * dot products for quantized layers and float32 FMA for float ones (the batch-invariant path) */
+    const int quant = kq_is_quant(m->layers[0].wq.type);
+    const char *pp_kind = m->fast && m->batch_variant ? "bf16" : quant ? "int8" : "f32";
+    const double pp_peak = m->fast && m->batch_variant ? pk.bf16 : quant ? pk.int8 : pk.f32;
     if (p > 0) {
         qwen3_batch_item it = {s[0], ids, (int)p, QWEN3_LOGITS_LAST, logits};
         double t0 = now_s(), c0 = cpu_s();
@@ -374,13 +380,13 @@ int cmd_bench(int argc, char **argv) {
     if (json) {
         printf("{\"model\": \"%s\", \"weights\": \"%s\", \"lm_head\": \"%s\", \"mode\": \"%s\", \"kv\": \"%s\", \"threads\": %d, "
                "\"load_s\": %.3f, \"weight_bytes_per_token\": %.0f, \"depth\": %ld, \"depth_fill\": \"%s\", \"kv_resident_mib\": %.1f, "
-               "\"prefill\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gflops\": %.1f, \"peak_frac\": %.3f, \"cpu_frac\": %.2f}, "
+               "\"prefill\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gflops\": %.1f, \"peak_frac\": %.3f, \"peak_kind\": \"%s\", \"cpu_frac\": %.2f}, "
                "\"decode\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gbps\": %.2f, \"bw_frac\": %.3f, \"cpu_frac\": %.2f}, "
                "\"parallel\": {\"sequences\": %ld, \"tok_s\": %.2f}, "
                "\"machine\": {\"read_gbps\": %.2f, \"peak_f32\": %.1f, \"peak_bf16\": %.1f, \"peak_int8\": %.1f}",
                dir, wt, qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads,
                load_s, wbytes, D, fill_random ? "random" : "prefill", kv_mib, p, pp_s, pp_tps, pp_gf,
-               pp_peak > 0 ? pp_gf / pp_peak : 0, pp_cpu, n, tg_s, tg_tps, tg_gbps, pk.gbps > 0 ? tg_gbps / pk.gbps : 0,
+               pp_peak > 0 ? pp_gf / pp_peak : 0, pp_kind, pp_cpu, n, tg_s, tg_tps, tg_gbps, pk.gbps > 0 ? tg_gbps / pk.gbps : 0,
                tg_cpu, par, par_tps, pk.gbps, pk.f32, pk.bf16, pk.int8);
         /* --profile: once, from an empty cache, inside the last depth's object */
         if (profile && di == nd - 1 && profile_run(m, s[0], ids, p, n, logits, threads, 1, &e)) {
@@ -395,7 +401,7 @@ int cmd_bench(int argc, char **argv) {
                    fill_random ? "random K/V rows" : "prefill", fill_s, kv_mib);
         /* the peaks are measured with AVX-512 only; elsewhere they are 0 unless given by flags */
         char ppf[48] = "peak unknown", tgf[48] = "bandwidth unknown";
-        if (pp_peak > 0) snprintf(ppf, sizeof ppf, "%5.1f%% of the %s peak", 100 * pp_gf / pp_peak, m->fast ? "bf16" : "f32");
+        if (pp_peak > 0) snprintf(ppf, sizeof ppf, "%5.1f%% of the %s peak", 100 * pp_gf / pp_peak, pp_kind);
         if (pk.gbps > 0) snprintf(tgf, sizeof tgf, "%5.1f%% of read bandwidth", 100 * tg_gbps / pk.gbps);
         if (p > 0)
             printf("prefill  %5ld tokens %8.3f s %9.1f tok/s %8.1f GFLOP/s  %s   (cpu %3.0f%%)%s\n", p, pp_s, pp_tps, pp_gf, ppf,

@@ -13,6 +13,7 @@
 
 static const char TRAIN_USAGE[] =
     "usage: qwen3 train --config small|moe-small|FILE.json --steps N --out DIR [flags]\n"
+    "       qwen3 train --mode grpo|distill --init DIR ...   post-training (qwen3 train --mode grpo --help)\n"
     "  --init DIR            start from a Hugging Face checkpoint's config and weights instead\n"
     "  --resume DIR          continue the run saved in DIR/checkpoint (same flags as the original run)\n"
     "  --data FILE.jsonl     {\"text\"} or {\"messages\"} lines (default: the synthetic tasks)\n"
@@ -133,6 +134,9 @@ static double now_s(void) {
 }
 
 int cmd_train(int argc, char **argv) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--mode") && (!strcmp(argv[i + 1], "grpo") || !strcmp(argv[i + 1], "distill")))
+            return cmd_train_post(argc, argv);
     train_args a;
     int r = parse(argc, argv, &a, TRAIN_USAGE);
     if (r) return r > 0 ? 0 : 2;
@@ -203,12 +207,17 @@ static const char GRADS_USAGE[] =
     "                         [--grads OUT.safetensors] [--logits OUT.f32] [--steps N --lr X ... --losses]\n"
     "  the gradients of the first global batch (F32, Hugging Face names) and the first micro-batch's logits;\n"
     "  with --losses, the loss of each of --steps AdamW steps, one per line (for the reference checks).\n"
-    "  --stream FILE: the training stream, 'id weight' per token (full vocabulary ids; checks of the SFT mask).\n";
+    "  --stream FILE: the training stream, 'id weight' per token (full vocabulary ids; checks of the SFT mask).\n"
+    "  --loss grpo|kl-fwd|kl-rev --tokfile FILE [--teacher DIR] [--clip-eps E] [--beta B] [--known N]:\n"
+    "  a post-training loss instead (FILE: 'target weight logp_old adv ref_logp' per position; N: ids the\n"
+    "  tokenizer knows, the policy's support).\n";
 
 int cmd_train_grads(int argc, char **argv) {
     train_args a;
     const char *grads = NULL, *logits = NULL, *stream = NULL;
     int losses = 0, shared = 0;
+    qwen3_rl_check rl = {0};
+    rl.clip_eps = 0.2;
     /* our own flags first, the shared ones through parse() */
     char **rest = malloc(sizeof(char *) * (size_t)(argc + 1));
     if (!rest) return cli_fail("out of memory");
@@ -219,6 +228,15 @@ int cmd_train_grads(int argc, char **argv) {
         else if (!strcmp(argv[i], "--stream") && i + 1 < argc) stream = argv[++i];
         else if (!strcmp(argv[i], "--losses")) losses = 1;
         else if (!strcmp(argv[i], "--shared-head")) shared = 1;
+        else if (!strcmp(argv[i], "--loss") && i + 1 < argc) {
+            const char *l = argv[++i];
+            rl.loss = !strcmp(l, "grpo") ? QWEN3_RL_GRPO : !strcmp(l, "kl-fwd") ? QWEN3_RL_KL_FWD : !strcmp(l, "kl-rev") ? QWEN3_RL_KL_REV : -1;
+            if (rl.loss < 0) { free(rest); return cli_fail("--loss: expected grpo, kl-fwd or kl-rev, got '%s'", l), 2; }
+        } else if (!strcmp(argv[i], "--tokfile") && i + 1 < argc) rl.tokfile = argv[++i];
+        else if (!strcmp(argv[i], "--teacher") && i + 1 < argc) rl.teacher_dir = argv[++i];
+        else if (!strcmp(argv[i], "--clip-eps") && i + 1 < argc) rl.clip_eps = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--beta") && i + 1 < argc) rl.beta = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--known") && i + 1 < argc) rl.n_known = atoi(argv[++i]);
         else rest[nr++] = argv[i];
     }
     int r = parse(nr, rest, &a, GRADS_USAGE);
@@ -236,6 +254,11 @@ int cmd_train_grads(int argc, char **argv) {
             if (qwen3_trainer_dump_stream(t, f, &e)) rc = cli_fail("%s", e.msg);
             if (fclose(f) && !rc) rc = cli_fail("%s: write failed", stream);
         }
+    } else if (rl.loss) {
+        double loss;
+        if (!rl.tokfile) rc = cli_fail("train-grads: --loss needs --tokfile FILE");
+        else if (qwen3_trainer_rl_grads(t, &rl, grads, &loss, &e)) rc = cli_fail("%s", e.msg);
+        else printf("%.9g\n", loss);
     } else if (losses) {
         for (long s = 0; s < a.o.steps && !rc; s++) {
             qwen3_train_stats st;

@@ -321,6 +321,116 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
     }
 }
 
+/* ---- up to ATT_TILES tiles of 16 rows over one read of K and V: a prefill's query rows at depth
+ * would otherwise re-read (and re-widen) the whole cache of a kv head for every 16 rows. Each tile's
+ * lanes do exactly what attn_rows_avx512's do (same chain over d, same masks, exponentials, sums
+ * and V order; a tile stops at its own longest row), so the bits are the same as 16 rows at a
+ * time, or one row alone (tests/unit/test_kernels.c). */
+#define ATT_TILES 4
+
+TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const float *const *q, float *const *out,
+                                                                        const int *n, int M, const void *K, const void *V,
+                                                                        qwen3_dtype kv, size_t stride, int D, float scale,
+                                                                        int NC) {
+    float Qt[ATT_TILES][ATT_MAXD * 16] __attribute__((aligned(64)));
+    float Kf[16 * ATT_MAXD] __attribute__((aligned(64)));
+    float Vf[16 * ATT_MAXD] __attribute__((aligned(64)));
+    float P[16 * 16] __attribute__((aligned(64)));
+    float cs[16] __attribute__((aligned(64)));
+    int nr[ATT_TILES][16] __attribute__((aligned(64)));
+    int tmax[ATT_TILES], tmin[ATT_TILES], nmax = 0;
+    __m512 m[ATT_TILES], l[ATT_TILES];
+    const int NT = (M + 15) / 16;
+    for (int t = 0; t < NT; t++) {
+        int r0 = 16 * t, Mt = M - r0 < 16 ? M - r0 : 16;
+        tmax[t] = 0;
+        tmin[t] = 1 << 30;
+        for (int r = 0; r < 16; r++) {
+            int rr = r0 + (r < Mt ? r : 0);
+            nr[t][r] = n[rr];
+            for (int d = 0; d < D; d++) Qt[t][d * 16 + r] = q[rr][d] * scale;
+            tmax[t] = nr[t][r] > tmax[t] ? nr[t][r] : tmax[t];
+            tmin[t] = nr[t][r] < tmin[t] ? nr[t][r] : tmin[t];
+        }
+        nmax = tmax[t] > nmax ? tmax[t] : nmax;
+        m[t] = _mm512_set1_ps(-INFINITY);
+        l[t] = _mm512_setzero_ps();
+        for (int r = 0; r < Mt; r++)
+            for (int c = 0; c < NC; c++) _mm512_storeu_ps(out[r0 + r] + 16 * c, _mm512_setzero_ps());
+    }
+    const size_t rb = k_kv_row_bytes(kv, stride);
+    for (int p0 = 0; p0 < nmax; p0 += 16) {
+        int nbk = nmax - p0 < 16 ? nmax - p0 : 16;
+        widen_rows(kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nbk, D, Kf);
+        widen_rows(kv, (const uint8_t *)V + (size_t)p0 * rb, rb, nbk, D, Vf);
+        for (int t = 0; t < NT; t++) {
+            if (p0 >= tmax[t]) continue;
+            int nb = tmax[t] - p0 < 16 ? tmax[t] - p0 : 16;
+            const float *Q = Qt[t];
+            const __m512i nv = _mm512_load_si512(nr[t]);
+            __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
+                   s10 = s0, s11 = s0, s12 = s0, s13 = s0, s14 = s0, s15 = s0;
+#define SKT(j) s##j = _mm512_fmadd_ps(qd, _mm512_set1_ps(Kf[(j) * D + d]), s##j)
+            for (int d = 0; d < D; d++) {
+                __m512 qd = _mm512_load_ps(Q + d * 16);
+                SKT(0); SKT(1); SKT(2); SKT(3); SKT(4); SKT(5); SKT(6); SKT(7);
+                SKT(8); SKT(9); SKT(10); SKT(11); SKT(12); SKT(13); SKT(14); SKT(15);
+            }
+#undef SKT
+            __m512 sv[16] = {s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15};
+            if (p0 + 16 > tmin[t])
+                for (int j = 0; j < 16; j++)
+                    sv[j] = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), _mm512_cmpgt_epi32_mask(nv, _mm512_set1_epi32(p0 + j)),
+                                               sv[j]);
+            __m512 bm = sv[0];
+            for (int j = 1; j < 16; j++) bm = _mm512_max_ps(bm, sv[j]);
+            __m512 mn = _mm512_max_ps(m[t], bm);
+            __m512 c = k_exp512(_mm512_sub_ps(m[t], mn));
+            l[t] = _mm512_mul_ps(l[t], c);
+            m[t] = mn;
+            for (int j = 0; j < 16; j++) {
+                __m512 e = k_exp512(_mm512_sub_ps(sv[j], mn));
+                e = _mm512_mask_mov_ps(_mm512_setzero_ps(), _mm512_cmp_ps_mask(sv[j], _mm512_set1_ps(-INFINITY), _CMP_NEQ_OQ), e);
+                l[t] = _mm512_add_ps(l[t], e);
+                _mm512_store_ps(P + j * 16, e);
+            }
+            _mm512_store_ps(cs, c);
+            int r0 = 16 * t, Mt = M - r0 < 16 ? M - r0 : 16, r = 0;
+            if (NC == 8)
+                for (; r + 2 <= Mt; r += 2) pv_2rows_d128(out[r0 + r], out[r0 + r + 1], cs[r], cs[r + 1], P + r, 16, Vf, nb);
+            for (; r < Mt; r++) {
+                __m512 acc[16], cr = _mm512_set1_ps(cs[r]);
+                for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_mul_ps(_mm512_loadu_ps(out[r0 + r] + 16 * ch), cr);
+                for (int j = 0; j < nb; j++) {
+                    __m512 w = _mm512_set1_ps(P[j * 16 + r]);
+                    for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_fmadd_ps(w, _mm512_load_ps(Vf + j * D + 16 * ch), acc[ch]);
+                }
+                for (int ch = 0; ch < NC; ch++) _mm512_storeu_ps(out[r0 + r] + 16 * ch, acc[ch]);
+            }
+        }
+    }
+    for (int t = 0; t < NT; t++) {
+        float ls[16] __attribute__((aligned(64)));
+        _mm512_store_ps(ls, l[t]);
+        int r0 = 16 * t, Mt = M - r0 < 16 ? M - r0 : 16;
+        for (int r = 0; r < Mt; r++) {
+            __m512 inv = _mm512_set1_ps(1.0f / ls[r]);
+            for (int ch = 0; ch < NC; ch++)
+                _mm512_storeu_ps(out[r0 + r] + 16 * ch, _mm512_mul_ps(_mm512_loadu_ps(out[r0 + r] + 16 * ch), inv));
+        }
+    }
+}
+
+TGT static void attn_tiles_d128(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                                qwen3_dtype kv, size_t stride, float scale) {
+    attn_tiles_avx512(q, out, n, M, K, V, kv, stride, 128, scale, 8);
+}
+
+TGT static void attn_tiles_any(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                               qwen3_dtype kv, size_t stride, int D, float scale) {
+    attn_tiles_avx512(q, out, n, M, K, V, kv, stride, D, scale, D / 16);
+}
+
 /* ---- the same kernel on 8 lanes (__m256) for up to 8 rows: decode's GQA groups are 2-8 query
  * heads, and a 16-lane tile would spend most of its score multiply-adds on idle lanes. Each lane
  * does exactly the operations of a lane of attn_rows_avx512 (the same fmadd chain over d, the same
@@ -439,8 +549,11 @@ TGT static void attn_rows_any(const float *const *q, float *const *out, const in
 
 void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V, qwen3_dtype kv,
                  size_t stride, int D, float scale) {
-    if (k_active_isa() != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32))
+    if (k_active_isa() != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 * ATT_TILES ||
+        ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32))
         for (int r = 0; r < M; r++) k_attn_head(q[r], K, V, kv, stride, n[r], D, scale, out[r]);
+    else if (M > 16 && D == 128) attn_tiles_d128(q, out, n, M, K, V, kv, stride, scale);
+    else if (M > 16) attn_tiles_any(q, out, n, M, K, V, kv, stride, D, scale);
     else if (M <= 8 && D == 128) attn_rows8_d128(q, out, n, M, K, V, kv, stride, scale);
     else if (M <= 8) attn_rows8_any(q, out, n, M, K, V, kv, stride, D, scale);
     else if (D == 128) attn_rows_d128(q, out, n, M, K, V, kv, stride, scale);

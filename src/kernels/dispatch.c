@@ -178,11 +178,7 @@ void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, floa
         /* one float sum per (row, token) in block order, as the scalar twin: the same bits for any n
          * (gemm_q8.c), a lane per token over many tokens */
         if (n >= 8) { kq_gemm_q8_0_avx512(W, A, arow_bytes, n, Y, r0, r1); return; }
-        for (int t = 0; t < n; t++)
-            for (int64_t r = r0; r < r1; r += 4)
-                kq_dot_q8_0_avx512_rows(base + (size_t)r * W->row_bytes, W->row_bytes, r1 - r < 4 ? (int)(r1 - r) : 4,
-                                        (const uint8_t *)A + (size_t)t * arow_bytes, W->cols,
-                                        Y + (size_t)t * (size_t)W->rows + (size_t)r);
+        for (int t = 0; t < n; t++) kq_gemv_q8_0_avx512(W, (const uint8_t *)A + (size_t)t * arow_bytes, Y + (size_t)t * (size_t)W->rows, r0, r1);
         return;
     }
     /* GGUF's types over many tokens: a SIMD lane per token with the one-token kernels' bits

@@ -11,10 +11,10 @@
  * is broadcast, and vpdpbusd adds (w + 128) x over the group into each token's int32 lane, so after
  * 8 groups the lane holds sum (w + 128) x = s + 128 sum x exactly (no saturation). A tile of 4 rows
  * x 32 tokens keeps 8 integer and 8 float accumulators; tokens are packed in chunks of 128 that stay
- * in L2 while this thread's rows pass. Few tokens (kq_dot_q8_0_avx512_rows): 4 rows per step, the
- * 8 int32 lanes of each block's vpdpbusd summed exactly (vphaddd) and the 4 rows' float sums kept
- * in one 128-bit vector. */
-#include <stdlib.h>
+ * in L2 while this thread's rows pass. Few tokens (kq_gemv_q8_0_avx512, a token at a time): 8 rows
+ * per step, two rows per 512-bit vector, the 8 int32 lanes of each row's block summed exactly by a
+ * shuffle tree and the 8 rows' float sums kept in one 256-bit vector; the rows left over take 4 rows
+ * per step (kq_dot_q8_0_avx512_rows, vphaddd). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +73,76 @@ TGT static void rows4_one(const uint8_t *w, size_t wstride, int nr, const void *
 
 void kq_dot_q8_0_avx512_rows(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t K, float *y) {
     rows4_one(w, wstride, nr, arow, K, y);
+}
+
+/* ---- one token, many rows (decoding) */
+
+#define GEMV_MAX_BLOCKS 2048 /* K <= 65536; longer rows take rows4_one */
+
+/* 8 rows x one token: 2 rows per 512-bit vector (row i in the low half, row i + 1 in the high), the
+ * block's x broadcast to both halves, so 4 vpdpbusd give the 8 lanes of all 8 rows; a shuffle tree
+ * (12 operations) sums each row's 8 lanes exactly into one vector [r0 r2 r4 r6 r1 r3 r5 r7], which
+ * then gets the scalar twin's float step for 8 rows at once. The 8 scales are gathered through two
+ * general registers in the same order. Prefetch: the next 8 rows are one contiguous range; each
+ * block step fetches its share of it (8 x 34 bytes), a group ahead of use. */
+TGT static inline __attribute__((always_inline)) void rows8_one(const uint8_t *w, size_t wstride, const int8_t *xq, const float *xd,
+                                                               const int32_t *sx, int64_t nb, float *y, int prefetch) {
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    const uint8_t *row[8];
+    for (int r = 0; r < 8; r++) row[r] = w + (size_t)r * wstride;
+    const uint8_t *next = w + 8 * wstride;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        if (prefetch)
+            for (int k = 0; k < 5; k++) _mm_prefetch((const char *)(next + (size_t)b * 272 + 64 * k), _MM_HINT_T0);
+        __m512i x = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(xq + 32 * b)));
+        __m512i p[4];
+        for (int i = 0; i < 4; i++) {
+            const uint8_t *b0 = row[2 * i] + (size_t)b * 34 + 2, *b1 = row[2 * i + 1] + (size_t)b * 34 + 2;
+            __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b0)),
+                                            _mm256_loadu_si256((const __m256i *)b1), 1);
+            p[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(wv, bias), x);
+        }
+        /* per 128-bit lane L: [sum P0.L, sum P1.L, sum P2.L, sum P3.L] */
+        __m512i u01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p[0], p[1]), _mm512_unpackhi_epi32(p[0], p[1]));
+        __m512i u23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p[2], p[3]), _mm512_unpackhi_epi32(p[2], p[3]));
+        __m512i q = _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
+        /* lanes 0 + 1 hold rows 0 2 4 6, lanes 2 + 3 rows 1 3 5 7 */
+        __m512i s2 = _mm512_add_epi32(_mm512_shuffle_i64x2(q, q, 0x08), _mm512_shuffle_i64x2(q, q, 0x0D));
+        __m256i s = _mm256_sub_epi32(_mm512_castsi512_si256(s2), _mm256_set1_epi32(sx[b]));
+        uint64_t lo = 0, hi = 0;
+        for (int i = 0; i < 4; i++) {
+            uint16_t d0, d1;
+            memcpy(&d0, row[2 * i] + (size_t)b * 34, 2);
+            memcpy(&d1, row[2 * i + 1] + (size_t)b * 34, 2);
+            lo |= (uint64_t)d0 << (16 * i);
+            hi |= (uint64_t)d1 << (16 * i);
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(xd[b]))));
+    }
+    _mm256_storeu_ps(y, _mm256_permutexvar_ps(_mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), acc));
+}
+
+TGT void kq_gemv_q8_0_avx512(const kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) {
+    const int64_t K = W->cols, nb = K / 32;
+    const int8_t *xq = kq_act_q((void *)arow);
+    const float *xd = kq_act_d((void *)arow, K);
+    const uint8_t *base = W->data;
+    int64_t r = r0;
+    if (nb <= GEMV_MAX_BLOCKS) {
+        /* 128 * sum(x) per block, exact: the bias of the unsigned weights (w + 128) */
+        int32_t sx[GEMV_MAX_BLOCKS];
+        for (int64_t b = 0; b < nb; b++) {
+            int32_t t = 0;
+            for (int j = 0; j < 32; j++) t += xq[32 * b + j];
+            sx[b] = 128 * t;
+        }
+        for (; r + 8 <= r1; r += 8)
+            rows8_one(base + (size_t)r * W->row_bytes, W->row_bytes, xq, xd, sx, nb, y + r, r + 16 <= r1);
+    }
+    for (; r < r1; r += 4)
+        rows4_one(base + (size_t)r * W->row_bytes, W->row_bytes, r1 - r < 4 ? (int)(r1 - r) : 4, arow, K, y + r);
 }
 
 /* ---- many tokens */
@@ -181,6 +251,9 @@ TGT void kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, in
     free(P);
 }
 #else
+void kq_gemv_q8_0_avx512(const kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) y[r] = kq_dot_q8_0_scalar((const uint8_t *)W->data + (size_t)r * W->row_bytes, arow, W->cols);
+}
 void kq_dot_q8_0_avx512_rows(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t K, float *y) {
     for (int r = 0; r < nr; r++) y[r] = kq_dot_q8_0_scalar(w + (size_t)r * wstride, arow, K);
 }

@@ -118,6 +118,7 @@ void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float *Y,
  * rows for one token, and rows [r0, r1) for n tokens (a SIMD lane per token); the same bits for
  * every n. */
 void kq_dot_q8_0_avx512_rows(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t K, float *y);
+void kq_gemv_q8_0_avx512(const kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
 void kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
 
 /* The integer product of Q8_0 / Q4 rows [r0, r1) with n activation rows already quantized to the
@@ -153,8 +154,9 @@ void k_attn_head_scalar(const float *q, const void *K, const void *V, qwen3_dtyp
 /* The AVX2 twin (kernels/attn_avx2.c; D a multiple of 8 up to 256, else it runs the scalar one). */
 void k_attn_head_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                       float scale, float *out);
-/* Attention of M <= 16 query rows that read the same K/V (the heads of a GQA group, consecutive
- * tokens of one sequence); row r attends positions [0, n[r]), n[r] >= 1. The blocked kernel (one
+/* Attention of M <= 64 query rows that read the same K/V (the heads of a GQA group, consecutive
+ * tokens of one sequence); row r attends positions [0, n[r]), n[r] >= 1. Up to 4 tiles of 16 rows
+ * share one read of each K/V block. The blocked kernel (one
  * widening of each K/V block for all rows, a SIMD lane per row) is several times faster than M
  * k_attn_head calls; a row's result does not depend on the other rows. */
 void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,

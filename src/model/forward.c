@@ -174,20 +174,22 @@ static void attn_worker(void *ctx, int ith, int nth) {
         }
         return;
     }
-    const int TB = group >= 16 ? 1 : 16 / group, nblocks = (r->T + TB - 1) / TB;
+    /* a work item is TB tokens x one kv head: up to 64 query rows, so at depth a prompt re-reads
+     * each kv head's cache once per 64 rows (k_attn_rows shares each K/V block among 4 tiles) */
+    const int TB = group >= 64 ? 1 : 64 / group, nblocks = (r->T + TB - 1) / TB;
     for (long i = ith; i < (long)nblocks * KVH; i += nth) {
         int t0 = (int)(i / KVH) * TB, kvh = (int)(i % KVH), t1 = t0 + TB < r->T ? t0 + TB : r->T;
-        const float *q[16];
-        float *o[16];
-        int n[16], M = 0;
+        const float *q[64];
+        float *o[64];
+        int n[64], M = 0;
         for (int t = t0; t < t1; t++)
             for (int h = kvh * group; h < (kvh + 1) * group; h++) {
                 q[M] = r->q + ((size_t)t * NH + h) * D;
                 o[M] = r->o + ((size_t)t * NH + h) * D;
                 n[M++] = r->tpos[t] + 1;
-                /* flush at 16 rows, and where the next row belongs to another sequence */
+                /* flush at 64 rows, and where the next row belongs to another sequence */
                 int next_other = h + 1 == (kvh + 1) * group && t + 1 < t1 && r->tseq[t + 1] != r->tseq[t];
-                if (M == 16 || next_other || (t + 1 == t1 && h + 1 == (kvh + 1) * group)) {
+                if (M == 64 || next_other || (t + 1 == t1 && h + 1 == (kvh + 1) * group)) {
                     qwen3_seq *s = r->tseq[t];
                     k_attn_rows(q, o, n, M, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0), s->kv_type, (size_t)D,
                                 D, scale);

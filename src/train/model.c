@@ -355,13 +355,19 @@ int tmodel_forward(tmodel *m, const int32_t *ids, const int32_t *targets, qwen3_
 /* ---- backward -------------------------------------------------------------------------------- */
 
 void tmodel_backward(tmodel *m, const int32_t *ids, const int32_t *targets, float scale) {
+    int N = m->B * m->T, V = m->c.vocab_size;
+    /* cross-entropy -> the rest */
+    t_crossentropy_backward(m->a.logits, targets, m->tgt_w, N, V, m->shared_row, m->n_shared, m->n_valid, scale);
+    tmodel_backward_dlogits(m, ids, scale);
+}
+
+void tmodel_backward_dlogits(tmodel *m, const int32_t *ids, float scale) {
     const qwen3_config *c = &m->c;
     int B = m->B, T = m->T, N = B * T, H = c->hidden_size, D = c->head_dim, nh = c->num_heads, nkv = c->num_kv_heads;
     int V = c->vocab_size, I = c->intermediate_size, QD = nh * D, KD = nkv * D;
     qpool *p = m->pool;
     tgrad_scratch *s = &m->s;
-    /* cross-entropy -> lm_head -> final norm */
-    t_crossentropy_backward(m->a.logits, targets, m->tgt_w, N, V, m->shared_row, m->n_shared, m->n_valid, scale);
+    /* lm_head -> final norm */
     float *dlog = m->a.logits;
     /* the shared row's gradient is ONE unseen row's (all are equal); the hidden state's gradient
      * sums over all n_shared of them: scale its column for that product only */

@@ -154,6 +154,10 @@ int tmodel_forward(tmodel *m, const int32_t *ids, const int32_t *targets, qwen3_
 /* Backward of (loss + alpha * lbl) * scale after tmodel_forward with targets: accumulates into
  * m->grads (+=). scale is 1/M under gradient accumulation over M micro-batches. */
 void tmodel_backward(tmodel *m, const int32_t *ids, const int32_t *targets, float scale);
+/* The same from dloss/dlogits already in m->a.logits (the post-training losses, train/rl.h): the
+ * shared row's column holds the gradient of ONE of the rows it stands for. scale multiplies only
+ * the balance loss here (the logits' gradient is taken as given). */
+void tmodel_backward_dlogits(tmodel *m, const int32_t *ids, float scale);
 void tmodel_zero_grad(tmodel *m);
 /* Call after the parameters change (init, load, optimiser step): refreshes the transposed copies. */
 void tmodel_params_changed(tmodel *m);

@@ -32,6 +32,7 @@
 #include "qwen3_train.h"
 #include "train/data.h"
 #include "train/io.h"
+#include "train/rl.h"
 #include "train/train.h"
 
 #define EOT_ID 151643
@@ -163,6 +164,12 @@ static int build_stream(qwen3_trainer *t, int32_t **full, int64_t *n, qwen3_err 
     }
     if (o->weights_file) return qerr(e, "train: --weights goes with --ids (a weight per token of the ids file)");
     if (o->sft && !o->data) return qerr(e, "train: --mode sft needs --data FILE.jsonl of {\"messages\": [...]} conversations");
+    if (o->ids_mem) {
+        if (!(*full = malloc(sizeof(int32_t) * (size_t)(o->n_ids_mem > 0 ? o->n_ids_mem : 1)))) return qerr(e, "out of memory");
+        memcpy(*full, o->ids_mem, sizeof(int32_t) * (size_t)o->n_ids_mem);
+        *n = o->n_ids_mem;
+        return 0;
+    }
     if (!t->tok_dir) return qerr(e, "train: text data needs a tokenizer (--tokenizer DIR)");
     qwen3_tokenizer *tok = qwen3_tokenizer_load(t->tok_dir, e);
     if (!tok) return -1;
@@ -405,6 +412,8 @@ static int accumulate(qwen3_trainer *t, double *loss, double *lbl, qwen3_err *e)
     return 0;
 }
 
+static int update(qwen3_trainer *t, double loss, double lbl, double t0, qwen3_train_stats *st);
+
 static double grad_norm(const qwen3_trainer *t) {
     const tmodel *m = t->m;
     double ss = 0;
@@ -420,10 +429,15 @@ static double grad_norm(const qwen3_trainer *t) {
 }
 
 int qwen3_trainer_step(qwen3_trainer *t, qwen3_train_stats *st, qwen3_err *e) {
-    tmodel *m = t->m;
-    const qwen3_train_opts *o = &t->o;
     double t0 = now_s(), loss, lbl;
     if (accumulate(t, &loss, &lbl, e)) return -1;
+    return update(t, loss, lbl, t0, st);
+}
+
+/* AdamW on the gradients in the model */
+static int update(qwen3_trainer *t, double loss, double lbl, double t0, qwen3_train_stats *st) {
+    tmodel *m = t->m;
+    const qwen3_train_opts *o = &t->o;
     double norm = grad_norm(t);
     float gscale = 1.0f;
     if (o->clip > 0) {
@@ -720,4 +734,62 @@ out:
     free(cnt); free(ids); free(tgt);
     qwen3_tokenizer_free(tok);
     return rc;
+}
+
+/* ---- internals for the post-training modes (train/rl.h) ----------------------------------------- */
+
+tmodel *qtrainer_model(qwen3_trainer *t) { return t->m; }
+const qwen3_config *qtrainer_full_config(const qwen3_trainer *t) { return &t->full; }
+const char *qtrainer_tokenizer_dir(const qwen3_trainer *t) { return t->tok_dir; }
+
+const int32_t *qtrainer_cols(const qwen3_trainer *t, int *n) {
+    *n = t->m->c.vocab_size;
+    return t->shared ? t->c2full : NULL;
+}
+
+int qtrainer_col(const qwen3_trainer *t, int32_t id) {
+    if (id < 0 || id >= t->full.vocab_size) return -1;
+    if (!t->shared) return id;
+    int lo = 0, hi = t->m->c.vocab_size - 2; /* c2full is increasing over the kept columns */
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (t->c2full[mid] == id) return mid;
+        if (t->c2full[mid] < id) lo = mid + 1; else hi = mid - 1;
+    }
+    return t->m->c.vocab_size - 1;
+}
+
+int qtrainer_update(qwen3_trainer *t, double loss, double t0, qwen3_train_stats *st, qwen3_err *e) {
+    (void)e;
+    return update(t, loss, t->m->lbl_loss, t0, st);
+}
+
+int qtrainer_rl_vocab(const qwen3_trainer *t, int n_known, rl_vocab *v, qwen3_err *e) {
+    int V = t->full.vocab_size;
+    if (n_known <= 0 || n_known > V) n_known = V;
+    if (!t->shared) {
+        *v = (rl_vocab){.nv = n_known, .shared = -1, .mult = 0, .n_head = 1};
+        return 0;
+    }
+    int Vc = t->m->c.vocab_size;
+    for (int j = 0; j < Vc - 1; j++)
+        if (t->c2full[j] >= n_known)
+            return qerr(e, "train: token %d is a padding id (the tokenizer knows %d ids) but the head keeps it", t->c2full[j], n_known);
+    /* every padding id is among the tied rows (the data never has one) */
+    *v = (rl_vocab){.nv = Vc, .shared = Vc - 1, .mult = t->m->n_shared - (V - n_known), .n_head = t->m->n_shared};
+    return 0;
+}
+
+int qtrainer_next_micro(qwen3_trainer *t, const int32_t **ids, const int32_t **tgt) {
+    next_micro(t);
+    *ids = t->ids;
+    if (tgt) *tgt = t->tgt;
+    return 0;
+}
+
+int qtrainer_batch(const qwen3_trainer *t, int *B, int *T, int *accum) {
+    *B = t->o.batch;
+    *T = t->o.seq_len;
+    if (accum) *accum = t->o.accum;
+    return 0;
 }

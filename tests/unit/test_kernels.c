@@ -404,6 +404,52 @@ static void test_attention_rows(void) {
             }
 }
 
+/* More than 16 rows (a prefill at depth: up to 4 tiles of 16 share each K/V block read): 40 rows
+ * with lengths 1..64 against the scalar twin (1e-5) and each row alone (same bits). Injection
+ * tried: a tile scoring with the previous tile's queries fails both. */
+static void test_attention_tiles(void) {
+    const qwen3_dtype kvs[] = {QWEN3_F16, QWEN3_Q8_0};
+    const int D = 128, M = 40, nmax = 70;
+    for (int c = 0; c < 2; c++) {
+        qwen3_dtype kv = kvs[c];
+        size_t rb = k_kv_row_bytes(kv, (size_t)D);
+        uint8_t *K = malloc(rb * nmax), *V = malloc(rb * nmax);
+        float tmp[128], *qs = malloc(sizeof(float) * D * M);
+        for (int p = 0; p < nmax; p++) {
+            for (int i = 0; i < D; i++) tmp[i] = grand();
+            k_store_row(kv, K + (size_t)p * rb, tmp, D);
+            for (int i = 0; i < D; i++) tmp[i] = grand();
+            k_store_row(kv, V + (size_t)p * rb, tmp, D);
+        }
+        for (int i = 0; i < D * M; i++) qs[i] = 2 * grand();
+        const float *q[40];
+        float *o1[40], *o2[40], *o3 = alloc_out(D);
+        int n[40];
+        for (int r = 0; r < M; r++) {
+            q[r] = qs + (size_t)r * D;
+            o1[r] = alloc_out(D);
+            o2[r] = alloc_out(D);
+            n[r] = 1 + (r * 23) % 64;
+        }
+        float scale = 1.0f / sqrtf((float)D);
+        k_attn_rows_scalar(q, o1, n, M, K, V, kv, D, D, scale);
+        k_attn_rows(q, o2, n, M, K, V, kv, D, D, scale);
+        double err = 0;
+        int same = 1, guards = 1;
+        for (int r = 0; r < M; r++) {
+            for (int i = 0; i < D; i++) err = fmax(err, fabs(o1[r][i] - o2[r][i]));
+            guards &= guard_ok(o2[r], D);
+            k_attn_rows(&q[r], &o3, &n[r], 1, K, V, kv, D, D, scale);
+            same &= !memcmp(o3, o2[r], sizeof(float) * D);
+        }
+        char name[96];
+        snprintf(name, sizeof name, "attn-tiles-%s-M%d", qwen3_dtype_name(kv), M);
+        CHECK(err < 1e-5 && same && guards, name, "error %g vs the scalar twin, row alone same bits %d, guards %d", err, same, guards);
+        for (int r = 0; r < M; r++) { free(o1[r]); free(o2[r]); }
+        free(o3); free(qs); free(K); free(V);
+    }
+}
+
 /* The test's own reading of a block-quantized cache value (ggml's layouts, written from the format,
  * not the kernels' code): Q8_0 d * q[i]; Q4_0 d * (nibble - 8), elements 0-15 in the low nibbles of
  * qs[0..15], 16-31 in the high ones. */
@@ -517,6 +563,7 @@ static int planned_checks(const tcase *cases, size_t ncases) {
         c += 2 * (a == 1 ? 3 : 5);
     c += 27 * (1 + avx2); /* test_attention */
     c += 2 * 9;           /* test_attention_block: Q8_0, Q4_0 */
+    c += 2;               /* test_attention_tiles */
     k_force_isa(K_ISA_AVX512);
     if (!avx2) TEST_SKIP("kernels-avx2", "this CPU lacks AVX2 (FMA, F16C): the AVX2 kernels are not tested here");
     if (!avx512) TEST_SKIP("kernels-avx512", "this CPU lacks AVX-512 (F, BW, VL): the AVX-512 kernels are not tested here");
@@ -539,6 +586,7 @@ int main(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_type(&cases[i], p1, p2);
     test_attention_rows();
     test_attention();
+    test_attention_tiles();
     test_attention_block(QWEN3_Q8_0, 0.03);
     test_attention_block(QWEN3_Q4_0, 0.5);
     qpool_free(p1);
