@@ -48,7 +48,7 @@ WANT="$*"
 fuzz safetensors tests/data/fuzz/safetensors 8192 - src/format/safetensors.c $BASE
 fuzz gguf tests/data/fuzz/gguf 65536 - src/format/gguf.c src/model/config_gguf.c src/model/config.c src/tokenizer/*.c $BASE
 fuzz config tests/data/fuzz/config 8192 - src/model/config.c $BASE
-fuzz tokenizer tests/fuzz/corpus_tokenizer 16384 - src/tokenizer/*.c $BASE
+fuzz tokenizer tests/fuzz/corpus_tokenizer 16384 - src/tokenizer/*.c src/format/gguf.c $BASE
 fuzz chat_parse tests/data/chat/corpus_parse 4096 tests/data/chat/fuzz_parse.dict src/chat/*.c src/format/gguf.c $BASE
 fuzz chat_render tests/data/chat/corpus_render 4096 tests/data/chat/fuzz_render.dict src/chat/*.c src/format/gguf.c $BASE
 fuzz hub_name tests/data/fuzz/hub_name 4096 - src/hub/name.c $BASE

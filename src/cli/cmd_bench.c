@@ -29,6 +29,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "cli/bench.h"
 #include "cli/cli.h"
 #include "generate/gen.h"
 #include "kernels/kernels.h"
@@ -209,7 +210,8 @@ static int fill_depth(qwen3_model *m, qwen3_seq *s, long depth, int random_rows,
 int cmd_bench(int argc, char **argv) {
     cli_model_opts o = {0};
     const char *dir = NULL;
-    long p = 512, n = 128, par = 0;
+    long p = 512, n = 128, par = 0, reps = 1, plist[BENCH_MAX_LIST] = {512}, nlist[BENCH_MAX_LIST] = {128};
+    int np = 1, nn = 1, md = 0;
     int json = 0, exact = 0, machine_only = 0, profile = 0, fill_random = 0, nd = 1;
     long depths[16] = {0};
     peaks pk = {0, 0, 0, 0};
@@ -222,8 +224,12 @@ int cmd_bench(int argc, char **argv) {
                    "Prefill tokens/s (-p tokens, one pass) and decode tokens/s (-n tokens from an empty cache),\n"
                    "the GFLOP/s and GB/s they imply, and those as fractions of the machine's peaks, measured here\n"
                    "(read bandwidth of all threads over 1 GiB; f32 FMA, bf16 and int8 dot-product peaks) or given.\n\n"
-                   "  -p N              prefill tokens (default 512; 0 skips)\n"
-                   "  -n N              decode tokens (default 128; 0 skips)\n"
+                   "  -p N[,N...]       prefill tokens (default 512; 0 skips)\n"
+                   "  -n N[,N...]       decode tokens (default 128; 0 skips)\n"
+                   "  -r N              run each test N times: mean +- standard deviation of tok/s (default 1)\n"
+                   "  --md              a markdown table as llama-bench prints (also chosen by -r > 1 or a\n"
+                   "                    list in -p / -n): model, weights, threads, test (ppP / tgN @ dD), t/s;\n"
+                   "                    with --json, one object per test with its samples\n"
                    "  -d, --depth LIST  measure prefill and decode after this many tokens are already cached\n"
                    "                    (comma-separated, as llama-bench -d; default 0; --json: one object each)\n"
                    "  --depth-fill HOW  how the depth is cached: prefill (default: a real prefill of random\n"
@@ -239,8 +245,10 @@ int cmd_bench(int argc, char **argv) {
             return 0;
         }
         double v;
-        if (!strcmp(a, "-p")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 0, 1 << 20, &p)) return 2; }
-        else if (!strcmp(a, "-n")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 0, 1 << 20, &n)) return 2; }
+        if (!strcmp(a, "-p")) { if (bench_parse_list(a, i + 1 < argc ? argv[++i] : NULL, 0, 1 << 20, plist, BENCH_MAX_LIST, &np)) return 2; }
+        else if (!strcmp(a, "-n")) { if (bench_parse_list(a, i + 1 < argc ? argv[++i] : NULL, 0, 1 << 20, nlist, BENCH_MAX_LIST, &nn)) return 2; }
+        else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 1000, &reps)) return 2; }
+        else if (!strcmp(a, "--md")) md = 1;
         else if (!strcmp(a, "--parallel")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 64, &par)) return 2; }
         else if (!strcmp(a, "-d") || !strcmp(a, "--depth")) {
             const char *l = i + 1 < argc ? argv[++i] : NULL;
@@ -278,6 +286,12 @@ int cmd_bench(int argc, char **argv) {
         }
     }
     if (exact) o.load.fast = 0;
+    int table = md || reps > 1 || np > 1 || nn > 1;
+    p = 0, n = 0;
+    for (int k = 0; k < np; k++) p = plist[k] > p ? plist[k] : p; /* the warm-up's length and the context */
+    for (int k = 0; k < nn; k++) n = nlist[k] > n ? nlist[k] : n;
+    if (table && (par > 0 || profile))
+        return cli_fail("bench: --parallel and --profile report one run; leave out -r, --md and lists with them"), 2;
     if (!dir && !machine_only) return cli_fail("bench: MODEL directory missing (see qwen3 bench --help)"), 2;
     if (dir && !(dir = cli_model_path(dir, QWEN3_NEED_WEIGHTS, o.pull))) return 1;
     long dmax = 0;
@@ -327,10 +341,15 @@ int cmd_bench(int argc, char **argv) {
         qwen3_seq_truncate(s[0], 0, &e);
     }
     const char *wt = qwen3_dtype_name(m->layers[0].wq.type);
-    if (!json) {
+    if (!json && !table) {
         printf("model    %s: %s weights, lm_head %s, %s path, KV %s, %d threads, loaded in %.2f s\n", dir, wt,
                qwen3_dtype_name(m->lm_head.type), m->fast ? "fast" : "exact", qwen3_dtype_name(m->kv_type), threads, load_s);
         printf("machine  read %.1f GB/s; peak GFLOP/s f32 %.0f, bf16 %.0f, int8 %.0f\n", pk.gbps, pk.f32, pk.bf16, pk.int8);
+    }
+    if (table) {
+        bench_table_args ta = {m, s[0], ids, logits, plist, nlist, depths, np, nn, nd, (int)reps, fill_random, json, threads, dir, wt};
+        if (bench_table(&ta, &e)) { cli_fail("%s", e.msg); goto done; }
+        nd = 0; /* the single-run report below is not printed */
     }
     for (int di = 0; di < nd; di++) {
     const long D = depths[di];
@@ -423,4 +442,12 @@ done:
     free(logits);
     qwen3_model_free(m);
     return rc;
+}
+
+/* for bench_table.c */
+int bench_decode_steps(qwen3_model *m, qwen3_seq **s, int ns, int steps, int32_t *tok, float *logits, qwen3_err *e) {
+    return decode_steps(m, s, ns, steps, tok, logits, e);
+}
+int bench_fill_depth(qwen3_model *m, qwen3_seq *s, long depth, int random_rows, qwen3_err *e) {
+    return fill_depth(m, s, depth, random_rows, e);
 }
