@@ -36,9 +36,24 @@ BIN := $(BUILD)/qwen3
 
 .PHONY: all test bench fuzz clean demo qwen3 qwen3-mpi install uninstall shared
 ifeq ($(SAN),1)
-all: $(BIN) $(TEST_BIN)
+all: $(BIN) $(TEST_BIN) default-model
 else
-all: $(BIN) $(TEST_BIN) qwen3
+all: $(BIN) $(TEST_BIN) qwen3 default-model
+endif
+
+# The trained default model: the repository keeps its compact form (models/default: the trained
+# vocabulary rows + one shared row, BF16); the build expands it into an ordinary Hugging Face
+# directory beside the binary, where `qwen3 run "question"` (no MODEL) finds it. The tokenizer
+# files come from QWEN3_TOKENIZER or ../shared/qwen3-tokenizer.
+DEFAULT_MODEL := $(BUILD)/default-model
+MODEL_TOKENIZER ?= $(or $(QWEN3_TOKENIZER),../shared/qwen3-tokenizer)
+.PHONY: default-model
+ifneq ($(wildcard models/default/rows.json),)
+default-model: $(DEFAULT_MODEL)/model.safetensors
+$(DEFAULT_MODEL)/model.safetensors: $(BIN) models/default/model.safetensors models/default/config.json models/default/rows.json
+	$(BIN) unpack models/default $(DEFAULT_MODEL) --tokenizer $(MODEL_TOKENIZER)
+else
+default-model:
 endif
 
 # ./qwen3 always points at the release build (phony, so a sanitizer or other build in between
@@ -148,7 +163,7 @@ $(BUILD)/qwen3.bash: $(BIN) scripts/gen_completion.sh
 
 shared: $(SHLIB)
 
-install: $(BIN) $(LIB) $(SHLIB) $(BUILD)/qwen3.1 $(BUILD)/qwen3.bash scripts/qwen3.pc.in
+install: $(BIN) $(LIB) $(SHLIB) $(BUILD)/qwen3.1 $(BUILD)/qwen3.bash scripts/qwen3.pc.in default-model
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/qwen3
@@ -160,11 +175,15 @@ install: $(BIN) $(LIB) $(SHLIB) $(BUILD)/qwen3.1 $(BUILD)/qwen3.bash scripts/qwe
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' scripts/qwen3.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/qwen3.pc
 	install -m 644 $(BUILD)/qwen3.1 $(DESTDIR)$(PREFIX)/share/man/man1/qwen3.1
 	install -m 644 $(BUILD)/qwen3.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qwen3
+	if [ -f $(DEFAULT_MODEL)/model.safetensors ]; then install -d $(DESTDIR)$(PREFIX)/share/qwen3/default-model && \
+		install -m 644 $(DEFAULT_MODEL)/* $(DESTDIR)$(PREFIX)/share/qwen3/default-model/; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/qwen3 $(DESTDIR)$(PREFIX)/include/qwen3.h $(DESTDIR)$(PREFIX)/lib/libqwen3.a \
 		$(DESTDIR)$(PREFIX)/lib/libqwen3.so $(DESTDIR)$(PREFIX)/lib/libqwen3.so.$(SOMAJOR) \
 		$(DESTDIR)$(PREFIX)/lib/libqwen3.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/pkgconfig/qwen3.pc \
-		$(DESTDIR)$(PREFIX)/share/man/man1/qwen3.1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qwen3
+		$(DESTDIR)$(PREFIX)/share/man/man1/qwen3.1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qwen3 \
+		$(DESTDIR)$(PREFIX)/share/qwen3/default-model/*
+	-rmdir $(DESTDIR)$(PREFIX)/share/qwen3/default-model $(DESTDIR)$(PREFIX)/share/qwen3 2>/dev/null
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)

@@ -35,6 +35,10 @@ typedef struct qwen3_train_opts {
     int threads;             /* 0: physical cores */
     int dense_head;          /* 1: full vocabulary head; 0: the shared row for tokens the data never has */
     long synth_examples;     /* synthetic tasks to generate (0: a default) */
+    int sft;                 /* 1: supervised fine-tuning: loss only on the assistant replies of the
+                                data's {"messages"} conversations (per-token loss weights 0/1 carried
+                                with the stream; the loss is the weighted mean over weighted tokens) */
+    const char *weights_file;/* with ids_file: a loss weight per token (the weight of predicting it) */
     const int32_t *ids_mem;  /* a token id stream in memory instead of data (the post-training modes
                                 pass the tokens their head must keep apart); copied */
     int64_t n_ids_mem;
@@ -76,6 +80,9 @@ int qwen3_trainer_export(const qwen3_trainer *t, const char *dir, int f32, qwen3
  * batch*seq_len x vocab) to logits_path (either may be NULL); *loss gets the loss. */
 int qwen3_trainer_grads(qwen3_trainer *t, const char *grads_path, const char *logits_path, double *loss, qwen3_err *err);
 
+/* For checks: the training stream as text, one "id weight" line per token (full vocabulary ids; the
+ * weight of predicting that token, 1 without weights). */
+int qwen3_trainer_dump_stream(const qwen3_trainer *t, FILE *f, qwen3_err *err);
 /* ---- post-training losses (train/grpo.c, train/distill.c) ---------------------------------------
  * The policy is the model's softmax over the ids the tokenizer knows (n_known; 0: every id), as the
  * inference engine samples it. */
@@ -168,6 +175,23 @@ int qwen3_trainer_eval(qwen3_trainer *t, long n, int lo, int hi, FILE *out, FILE
  * format 0 {"text", "family", "level", "answer"} pre-training text; 1 {"messages"} thinking chats;
  * 2 {"messages"} non-thinking chats (/no_think); 3 alternating 1 and 2. */
 int qwen3_synth_write(FILE *f, uint64_t seed, long n, int lo, int hi, int format, qwen3_err *err);
+/* The compact storage of a model this trainer exported (train/pack.c): out_dir gets config.json
+ * (vocab_size = kept rows + 1), model.safetensors (BF16; the embedding / untied head hold the rows
+ * that differ from the row of the last id, then that shared row) and rows.json ({"vocab_size",
+ * "rows"}). Returns the number of kept rows, or -1. */
+int qwen3_model_pack(const char *in_dir, const char *out_dir, qwen3_err *err);
+/* The inverse: an ordinary Hugging Face directory with the full vocabulary (config.json,
+ * model.safetensors in BF16, generation_config.json, and the tokenizer files of tokenizer_dir when
+ * it is not NULL). */
+int qwen3_model_unpack(const char *in_dir, const char *out_dir, const char *tokenizer_dir, qwen3_err *err);
+
+/* Writes n {"messages"} lines for thinking-mode fusion SFT (the default model's data): each task's
+ * question in a varied phrasing (train/phrase.c), 35% thinking without a flag and 15% with "/think"
+ * (the worked solution as reasoning), 35% "/no_think" (an empty think block and the answer), 15% two
+ * turns whose reply follows the last flag (the earlier reply without reasoning, as the template
+ * renders it). families: NULL (all) or a list such as "add,sub,mul:1,sort,count" (":L" caps that
+ * family's level); families in turn, levels lo..hi in turn. */
+int qwen3_synth_fusion(FILE *f, uint64_t seed, long n, int lo, int hi, const char *families, qwen3_err *err);
 
 #ifdef __cplusplus
 }

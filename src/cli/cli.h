@@ -32,6 +32,8 @@ int cmd_train(int argc, char **argv);
 int cmd_train_grads(int argc, char **argv);
 int cmd_train_post(int argc, char **argv); /* train --mode grpo|distill (cmd_post.c) */
 int cmd_synth(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
+int cmd_unpack(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 
 /* Prints "qwen3: <msg>" to stderr and returns 1 (exit status). */
@@ -59,6 +61,13 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o);
  * pull, a hub name not in the cache is downloaded first. Prints the error and returns NULL on
  * failure. The path lives in a static buffer (four in rotation: enough for a command's models). */
 const char *cli_model_path(const char *model, int need, int pull);
+/* The trained default model (see README, "The default model"): $QWEN3_DEFAULT_MODEL, else
+ * default-model beside the running binary (the build: build/rel/default-model), else
+ * ../share/qwen3/default-model from the binary's directory (make install). NULL, with a message
+ * saying how to get one, when none exists. */
+const char *cli_default_model(void);
+/* 1 when s names a model: an existing path, or a hub name ORG/NAME (optionally :TAG). */
+int cli_looks_like_model(const char *s);
 /* qwen3_pull with a progress bar on a terminal; prints the error. 0 or -1. */
 int cli_pull(const char *name, char *path, size_t n);
 /* The help text of the flags cli_model_flag takes, for commands whose default is the fast path

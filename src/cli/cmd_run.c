@@ -174,6 +174,11 @@ int cmd_run(int argc, char **argv) {
         else if (!question) question = argv[i];
         else { cli_fail("run: one question only (quote it): unexpected '%s'", argv[i]); goto out; }
     }
+    /* one argument that names no model is the question, for the default model */
+    if (dir && !question && !qfile && !cli_looks_like_model(dir)) { question = dir; dir = NULL; }
+    if (!dir && (question || qfile || !isatty(STDIN_FILENO))) {
+        if (!(dir = cli_default_model())) goto out;
+    }
     if (!dir) { cli_fail("run: MODEL directory missing (see qwen3 run --help)"); goto out; }
     if (qfile && question) { cli_fail("run: give the question as text or as -f FILE, not both"); goto out; }
     if (!question && !qfile && !isatty(STDIN_FILENO)) qfile = "-";

@@ -18,6 +18,10 @@ static const char TRAIN_USAGE[] =
     "  --resume DIR          continue the run saved in DIR/checkpoint (same flags as the original run)\n"
     "  --data FILE.jsonl     {\"text\"} or {\"messages\"} lines (default: the synthetic tasks)\n"
     "  --ids FILE            a token id stream instead of text\n"
+    "  --weights FILE        with --ids: a loss weight per token (the weight of predicting it; checks)\n"
+    "  --mode pretrain|sft   pretrain (default): loss on every token; sft: loss only on the assistant\n"
+    "                        replies of --data's {\"messages\"} conversations (after the last user turn:\n"
+    "                        think block, answer and <|im_end|>), as per-token loss weights 0/1\n"
     "  --synth N             synthetic examples to generate (default 20000)\n"
     "  --tokenizer DIR       tokenizer files (default ../shared/qwen3-tokenizer or $QWEN3_TOKENIZER)\n"
     "  --batch B --seq T     micro-batch of B sequences of T tokens (default 8 x 256)\n"
@@ -63,6 +67,15 @@ static int train_flag(int argc, char **argv, int *i, train_args *a) {
     if (!strcmp(f, "--resume")) { if (!v) return cli_fail("--resume needs a directory"), -1; o->resume_dir = VAL; return 1; }
     if (!strcmp(f, "--data")) { if (!v) return cli_fail("--data needs a file"), -1; o->data = VAL; return 1; }
     if (!strcmp(f, "--ids")) { if (!v) return cli_fail("--ids needs a file"), -1; o->ids_file = VAL; return 1; }
+    if (!strcmp(f, "--weights")) { if (!v) return cli_fail("--weights needs a file"), -1; o->weights_file = VAL; return 1; }
+    if (!strcmp(f, "--mode")) {
+        if (!v) return cli_fail("--mode needs pretrain or sft"), -1;
+        if (!strcmp(v, "sft")) o->sft = 1;
+        else if (!strcmp(v, "pretrain")) o->sft = 0;
+        else return cli_fail("--mode: expected pretrain or sft, got '%s'", v), -1;
+        ++*i;
+        return 1;
+    }
     if (!strcmp(f, "--tokenizer")) { if (!v) return cli_fail("--tokenizer needs a directory"), -1; o->tokenizer_dir = VAL; return 1; }
     if (!strcmp(f, "--out")) { if (!v) return cli_fail("--out needs a directory"), -1; a->out = VAL; return 1; }
     if (!strcmp(f, "--steps")) { if (cli_int(f, v, 1, 100000000, &n)) return -1; o->steps = n; ++*i; return 1; }
@@ -194,13 +207,14 @@ static const char GRADS_USAGE[] =
     "                         [--grads OUT.safetensors] [--logits OUT.f32] [--steps N --lr X ... --losses]\n"
     "  the gradients of the first global batch (F32, Hugging Face names) and the first micro-batch's logits;\n"
     "  with --losses, the loss of each of --steps AdamW steps, one per line (for the reference checks).\n"
+    "  --stream FILE: the training stream, 'id weight' per token (full vocabulary ids; checks of the SFT mask).\n"
     "  --loss grpo|kl-fwd|kl-rev --tokfile FILE [--teacher DIR] [--clip-eps E] [--beta B] [--known N]:\n"
     "  a post-training loss instead (FILE: 'target weight logp_old adv ref_logp' per position; N: ids the\n"
     "  tokenizer knows, the policy's support).\n";
 
 int cmd_train_grads(int argc, char **argv) {
     train_args a;
-    const char *grads = NULL, *logits = NULL;
+    const char *grads = NULL, *logits = NULL, *stream = NULL;
     int losses = 0, shared = 0;
     qwen3_rl_check rl = {0};
     rl.clip_eps = 0.2;
@@ -211,6 +225,7 @@ int cmd_train_grads(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--grads") && i + 1 < argc) grads = argv[++i];
         else if (!strcmp(argv[i], "--logits") && i + 1 < argc) logits = argv[++i];
+        else if (!strcmp(argv[i], "--stream") && i + 1 < argc) stream = argv[++i];
         else if (!strcmp(argv[i], "--losses")) losses = 1;
         else if (!strcmp(argv[i], "--shared-head")) shared = 1;
         else if (!strcmp(argv[i], "--loss") && i + 1 < argc) {
@@ -232,7 +247,14 @@ int cmd_train_grads(int argc, char **argv) {
     qwen3_trainer *t = qwen3_trainer_new(&a.o, &e);
     if (!t) return cli_fail("%s", e.msg);
     int rc = 0;
-    if (rl.loss) {
+    if (stream) {
+        FILE *f = fopen(stream, "w");
+        if (!f) rc = cli_fail("%s: cannot create (%s)", stream, strerror(errno));
+        else {
+            if (qwen3_trainer_dump_stream(t, f, &e)) rc = cli_fail("%s", e.msg);
+            if (fclose(f) && !rc) rc = cli_fail("%s: write failed", stream);
+        }
+    } else if (rl.loss) {
         double loss;
         if (!rl.tokfile) rc = cli_fail("train-grads: --loss needs --tokfile FILE");
         else if (qwen3_trainer_rl_grads(t, &rl, grads, &loss, &e)) rc = cli_fail("%s", e.msg);
@@ -254,11 +276,15 @@ int cmd_train_grads(int argc, char **argv) {
 
 int cmd_synth(int argc, char **argv) {
     long n = 100, lo = 1, hi = 3, seed = 1, fmt = 0;
+    const char *families = NULL;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_is_help(f)) {
-            puts("usage: qwen3 synth [-n N] [--levels LO-HI] [--seed S] [--format text|chat|chat-nothink|chat-mixed]\n"
-                 "  synthetic tasks with worked solutions as JSONL (levels 1-3 train, 4-5 are the held-out harder ones)");
+            puts("usage: qwen3 synth [-n N] [--levels LO-HI] [--seed S] [--format text|chat|chat-nothink|chat-mixed|fusion]\n"
+                 "                   [--families add,sub,mul:1,sort,count,linear]\n"
+                 "  synthetic tasks with worked solutions as JSONL (levels 1-3 train, 4-5 are the held-out harder ones);\n"
+                 "  fusion: the thinking-mode fusion SFT mix (varied phrasings; thinking, /think, /no_think, two turns);\n"
+                 "  --families (fusion): the families to draw, ':L' caps a family's level");
             return 0;
         }
         if (!strcmp(f, "-n")) { if (cli_int(f, v, 1, 100000000, &n)) return 2; i++; }
@@ -272,11 +298,57 @@ int cmd_synth(int argc, char **argv) {
             else if (!strcmp(v, "chat")) fmt = 1;
             else if (!strcmp(v, "chat-nothink")) fmt = 2;
             else if (!strcmp(v, "chat-mixed")) fmt = 3;
-            else return cli_fail("--format: expected text, chat, chat-nothink or chat-mixed, got '%s'", v), 2;
+            else if (!strcmp(v, "fusion")) fmt = 4;
+            else return cli_fail("--format: expected text, chat, chat-nothink, chat-mixed or fusion, got '%s'", v), 2;
+            i++;
+        } else if (!strcmp(f, "--families")) {
+            if (!v) return cli_fail("--families needs a list such as add,sub,mul:1"), 2;
+            families = v;
             i++;
         } else return cli_fail("synth: unknown flag '%s'", f), 2;
     }
     qwen3_err e = {0};
-    if (qwen3_synth_write(stdout, (uint64_t)seed, n, (int)lo, (int)hi, (int)fmt, &e)) return cli_fail("%s", e.msg);
+    if (families && fmt != 4) return cli_fail("synth: --families goes with --format fusion"), 2;
+    if (fmt == 4 ? qwen3_synth_fusion(stdout, (uint64_t)seed, n, (int)lo, (int)hi, families, &e)
+                 : qwen3_synth_write(stdout, (uint64_t)seed, n, (int)lo, (int)hi, (int)fmt, &e))
+        return cli_fail("%s", e.msg);
+    return 0;
+}
+
+int cmd_pack(int argc, char **argv) {
+    if (argc == 2 && cli_is_help(argv[1])) {
+        puts("usage: qwen3 pack HF_DIR OUT_DIR\n"
+             "  the compact form of a model `qwen3 train` exported: the embedding rows it trained plus one shared\n"
+             "  row for the rest (config.json, model.safetensors, rows.json); qwen3 unpack restores the full model");
+        return 0;
+    }
+    if (argc != 3) return cli_fail("usage: qwen3 pack HF_DIR OUT_DIR"), 2;
+    qwen3_err e = {0};
+    int n = qwen3_model_pack(argv[1], argv[2], &e);
+    if (n < 0) return cli_fail("pack: %s", e.msg);
+    fprintf(stderr, "%s: %d trained vocabulary rows + 1 shared row\n", argv[2], n);
+    return 0;
+}
+
+int cmd_unpack(int argc, char **argv) {
+    const char *in = NULL, *out = NULL, *tok = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            puts("usage: qwen3 unpack COMPACT_DIR OUT_DIR [--tokenizer DIR]\n"
+                 "  a directory written by qwen3 pack -> an ordinary Hugging Face directory with the full vocabulary\n"
+                 "  (config.json, model.safetensors, generation_config.json, the tokenizer files of DIR)");
+            return 0;
+        }
+        if (!strcmp(argv[i], "--tokenizer")) {
+            if (i + 1 >= argc) return cli_fail("--tokenizer needs a directory"), 2;
+            tok = argv[++i];
+        } else if (!in) in = argv[i];
+        else if (!out) out = argv[i];
+        else return cli_fail("unpack: unexpected '%s'", argv[i]), 2;
+    }
+    if (!in || !out) return cli_fail("usage: qwen3 unpack COMPACT_DIR OUT_DIR [--tokenizer DIR]"), 2;
+    if (!tok) tok = default_tokenizer();
+    qwen3_err e = {0};
+    if (qwen3_model_unpack(in, out, tok, &e)) return cli_fail("unpack: %s", e.msg);
     return 0;
 }

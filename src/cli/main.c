@@ -27,6 +27,8 @@ static const cli_cmd commands[] = {
     {"train-grads", cmd_train_grads, "one batch's gradients / a few steps' losses (for the reference checks)"},
     {"eval", cmd_eval, "accuracy on the synthetic tasks: pass@1/pass@k/maj@k, thinking budget curve (PNG), paired comparisons"},
     {"synth", cmd_synth, "synthetic tasks with worked solutions as JSONL (text or Qwen3 chats)"},
+    {"pack", cmd_pack, "the compact form of a trained model (its trained vocabulary rows + one shared row)"},
+    {"unpack", cmd_unpack, "a compact model -> an ordinary Hugging Face directory (full vocabulary)"},
     {"pull", cmd_pull, "download a model from the Hugging Face hub: qwen3 pull Qwen/Qwen3-0.6B (or ORG/NAME-GGUF:Q4_K_M)"},
     {"list", cmd_list, "models in the Hugging Face cache, with size and type"},
     {"rm", cmd_rm, "remove a model from the Hugging Face cache"},

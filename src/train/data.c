@@ -15,21 +15,62 @@
 
 #define EOT_ID 151643
 
-typedef struct { int32_t *v; int64_t n, cap; } idvec;
+typedef struct { int32_t *v; float *w; int64_t n, cap; int weighted; } idvec;
 
-static int push(idvec *s, const int32_t *ids, int n) {
+/* Appends a document's ids and <|endoftext|>; with weights, w[i] is the loss weight of predicting
+ * ids[i] (w NULL: 1 for every id), and the <|endoftext|> after a weighted document gets weight 0
+ * when w is given (a chat turn ends with <|im_end|>; what follows it is not the reply). */
+static int push(idvec *s, const int32_t *ids, const float *w, int n) {
     if (s->n + n + 1 > s->cap) {
         int64_t cap = s->cap ? s->cap : 1 << 16;
         while (s->n + n + 1 > cap) cap *= 2;
         int32_t *v = realloc(s->v, sizeof *v * (size_t)cap);
         if (!v) return -1;
         s->v = v;
+        if (s->weighted) {
+            float *nw = realloc(s->w, sizeof *nw * (size_t)cap);
+            if (!nw) return -1;
+            s->w = nw;
+        }
         s->cap = cap;
     }
     memcpy(s->v + s->n, ids, sizeof *ids * (size_t)n);
+    if (s->weighted)
+        for (int i = 0; i <= n; i++) s->w[s->n + i] = w ? (i < n ? w[i] : 0.0f) : 1.0f;
     s->n += n;
     s->v[s->n++] = EOT_ID;
     return 0;
+}
+
+/* The SFT loss mask of one rendered conversation (ids of the Qwen3 chat template's text): weight 1 on
+ * the replies the template renders with their reasoning, i.e. every assistant turn after the last
+ * user query (a user turn that is not a <tool_response>), from the first token after
+ * "<|im_start|>assistant\n" through its <|im_end|>; 0 elsewhere (the system and user turns, the
+ * role headers, earlier assistant turns, which the template shows without their reasoning and so
+ * are context, not targets). Returns the number of weighted tokens, or -1 (e says why). */
+static int sft_mask(const qwen3_tokenizer *tok, const int32_t *ids, int n, float *w, qwen3_err *e) {
+    int32_t im_start = qwen3_token_id(tok, "<|im_start|>"), im_end = qwen3_token_id(tok, "<|im_end|>");
+    int32_t user = qwen3_token_id(tok, "user"), assistant = qwen3_token_id(tok, "assistant");
+    int32_t nl = qwen3_token_id(tok, "\xc4\x8a"), tool_resp = qwen3_token_id(tok, "<tool_response>");
+    if (im_start < 0 || im_end < 0 || user < 0 || assistant < 0 || nl < 0)
+        return qerr(e, "the tokenizer lacks the chat tokens (<|im_start|>, <|im_end|>, user, assistant, newline)");
+    int last_query = -1, cnt = 0;
+    for (int i = 0; i + 1 < n; i++)
+        if (ids[i] == im_start && ids[i + 1] == user && !(i + 3 < n && ids[i + 2] == nl && ids[i + 3] == tool_resp)) last_query = i;
+    for (int i = 0; i < n; i++) w[i] = 0;
+    for (int i = last_query + 1; i + 2 < n; i++) {
+        if (ids[i] != im_start || ids[i + 1] != assistant) continue;
+        if (ids[i + 2] != nl) return qerr(e, "an assistant turn's header is not followed by a lone newline token");
+        int j = i + 3;
+        for (; j < n; j++) {
+            w[j] = 1;
+            cnt++;
+            if (ids[j] == im_end) break;
+        }
+        i = j;
+    }
+    if (!cnt) return qerr(e, "no assistant reply after the last user message: nothing to train on in SFT");
+    return cnt;
 }
 
 int tdata_synth_stream(uint64_t seed, long n, const qwen3_tokenizer *tok, int32_t **ids, int64_t *n_ids, qwen3_err *e) {
@@ -52,7 +93,7 @@ int tdata_synth_family_stream(uint64_t seed, long n, int family, int lo, int hi,
         int32_t *v;
         int k = qwen3_encode(tok, txt.s, txt.n, 0, &v, e);
         if (k < 0) goto out;
-        int bad = push(&s, v, k);
+        int bad = push(&s, v, NULL, k);
         free(v);
         if (bad) { qerr(e, "out of memory"); goto out; }
     }
@@ -66,11 +107,13 @@ out:
     return rc;
 }
 
-int tdata_jsonl_stream(const char *path, const qwen3_tokenizer *tok, int32_t **ids, int64_t *n_ids, qwen3_err *e) {
+int tdata_jsonl_stream(const char *path, const qwen3_tokenizer *tok, int32_t **ids, float **wts, int64_t *n_ids, qwen3_err *e) {
     size_t len;
     char *text = qfile_read(path, (size_t)4 << 30, &len, e);
     if (!text) return -1;
     idvec s = {0};
+    s.weighted = wts != NULL;
+    float *dw = NULL;
     int rc = -1;
     long line = 0;
     for (char *p = text, *end; p < text + len; p = end + 1) {
@@ -112,17 +155,29 @@ int tdata_jsonl_stream(const char *path, const qwen3_tokenizer *tok, int32_t **i
         int k = qwen3_encode(tok, doc, dn, special, &v, &te);
         free(doc);
         if (k < 0) { qerr(e, "%s:%ld: %s", path, line, te.msg); goto out; }
-        int bad = push(&s, v, k);
+        const float *w = NULL;
+        if (wts && special) { /* SFT: loss on the replies only; {"text"} documents keep weight 1 */
+            float *nw = realloc(dw, sizeof *nw * (size_t)(k ? k : 1));
+            if (!nw) { free(v); qerr(e, "out of memory"); goto out; }
+            dw = nw;
+            if (sft_mask(tok, v, k, dw, &te) < 0) { free(v); qerr(e, "%s:%ld: %s", path, line, te.msg); goto out; }
+            w = dw;
+        }
+        int bad = push(&s, v, w, k);
         free(v);
         if (bad) { qerr(e, "out of memory"); goto out; }
     }
     if (!s.n) { qerr(e, "%s: no documents", path); goto out; }
     *ids = s.v;
     *n_ids = s.n;
+    if (wts) *wts = s.w;
     s.v = NULL;
+    s.w = NULL;
     rc = 0;
 out:
     free(s.v);
+    free(s.w);
+    free(dw);
     free(text);
     return rc;
 }

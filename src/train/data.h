@@ -26,6 +26,9 @@ void tsynth_example(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *
 typedef struct tsynth_ops { long long v[32]; int n; } tsynth_ops;
 void tsynth_example_ops(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *sol, tsbuf *ans, tsynth_ops *ops);
 const char *tsynth_family_name(tsynth_family f);
+/* The question of an example (its operands ops, the generator's form canonical) in one of many
+ * phrasings people use (train/phrase.c); a quarter of the draws keep the canonical form. */
+void tsynth_phrase(uint64_t *rng, tsynth_family f, const tsynth_ops *ops, const tsbuf *canonical, tsbuf *q);
 /* Pre-training text of an example: "question\nworked solution\nAnswer: answer". */
 void tsynth_text(tsbuf *out, const tsbuf *q, const tsbuf *sol, const tsbuf *ans);
 /* A {"messages": [...]} JSON line in the Qwen3 chat format: thinking (reasoning_content = the worked
@@ -39,7 +42,10 @@ int tdata_synth_stream(uint64_t seed, long n, const qwen3_tokenizer *tok, int32_
 int tdata_synth_family_stream(uint64_t seed, long n, int family, int lo, int hi, const qwen3_tokenizer *tok, int32_t **ids,
                               int64_t *n_ids, qwen3_err *e);
 /* Every line of a JSONL file: {"text": "..."} encoded as is, or {"messages": [...]} rendered with
- * the Qwen3 chat template; errors name the file and line. */
-int tdata_jsonl_stream(const char *path, const qwen3_tokenizer *tok, int32_t **ids, int64_t *n_ids, qwen3_err *e);
+ * the Qwen3 chat template; errors name the file and line. wts non-NULL (SFT): *wts gets a loss weight
+ * per id (malloc'd, parallel to *ids; the weight of predicting that id): 1 on the assistant replies
+ * after the last user query (their think block and closing <|im_end|>), 0 elsewhere; 1 on every id
+ * of a {"text"} document. */
+int tdata_jsonl_stream(const char *path, const qwen3_tokenizer *tok, int32_t **ids, float **wts, int64_t *n_ids, qwen3_err *e);
 
 #endif

@@ -187,8 +187,8 @@ void t_swiglu_backward(float *dg, float *du, const float *dh, const float *g, co
 
 /* ---- cross-entropy [CrossEntropyLoss(reduction="mean", ignore_index=-100)] ------------------------ */
 
-double t_crossentropy_forward(const float *logits, const int32_t *targets, int n, int V, int shared, double n_shared,
-                              int *n_valid) {
+double t_crossentropy_forward(const float *logits, const int32_t *targets, const float *w, int n, int V, int shared,
+                              double n_shared, int *n_valid) {
     double sum = 0, lns = shared >= 0 ? log(n_shared) : 0;
     int cnt = 0;
     for (int t = 0; t < n; t++) {
@@ -201,15 +201,15 @@ double t_crossentropy_forward(const float *logits, const int32_t *targets, int n
         }
         double z = 0;
         for (int i = 0; i < V; i++) z += exp((i == shared ? l[i] + lns : l[i]) - mx);
-        sum += log(z) + mx - l[targets[t]];
+        sum += (w ? w[t] : 1.0) * (log(z) + mx - l[targets[t]]);
         cnt++;
     }
     *n_valid = cnt;
     return cnt ? sum / cnt : 0.0;
 }
 
-void t_crossentropy_backward(float *logits, const int32_t *targets, int n, int V, int shared, double n_shared,
-                             int n_valid, float scale) {
+void t_crossentropy_backward(float *logits, const int32_t *targets, const float *w, int n, int V, int shared,
+                             double n_shared, int n_valid, float scale) {
     float lns = shared >= 0 ? (float)log(n_shared) : 0.0f, ns = (float)n_shared;
     for (int t = 0; t < n; t++) {
         float *l = logits + (int64_t)t * V;
@@ -223,7 +223,7 @@ void t_crossentropy_backward(float *logits, const int32_t *targets, int n, int V
          * n_shared times in z but keeps ONE class's value (its row's gradient is one row's) */
         double z = 0; /* in double: a sum over the whole vocabulary */
         for (int i = 0; i < V; i++) { l[i] = expf(l[i] - mx); z += i == shared ? (double)l[i] * ns : l[i]; }
-        float c = scale / (float)n_valid, iz = (float)(1.0 / z);
+        float c = scale * (w ? w[t] : 1.0f) / (float)n_valid, iz = (float)(1.0 / z);
         for (int i = 0; i < V; i++) l[i] = l[i] * iz * c;
         l[targets[t]] -= c;
     }

@@ -347,7 +347,7 @@ int tmodel_forward(tmodel *m, const int32_t *ids, const int32_t *targets, qwen3_
     if (targets) {
         for (int t = 0; t < N; t++)
             if (targets[t] >= V) return qerr(e, "train: target id %d at position %d is outside the vocabulary (%d)", targets[t], t, V);
-        m->loss = t_crossentropy_forward(m->a.logits, targets, N, V, m->shared_row, m->n_shared, &m->n_valid);
+        m->loss = t_crossentropy_forward(m->a.logits, targets, m->tgt_w, N, V, m->shared_row, m->n_shared, &m->n_valid);
     }
     return 0;
 }
@@ -357,7 +357,7 @@ int tmodel_forward(tmodel *m, const int32_t *ids, const int32_t *targets, qwen3_
 void tmodel_backward(tmodel *m, const int32_t *ids, const int32_t *targets, float scale) {
     int N = m->B * m->T, V = m->c.vocab_size;
     /* cross-entropy -> the rest */
-    t_crossentropy_backward(m->a.logits, targets, N, V, m->shared_row, m->n_shared, m->n_valid, scale);
+    t_crossentropy_backward(m->a.logits, targets, m->tgt_w, N, V, m->shared_row, m->n_shared, m->n_valid, scale);
     tmodel_backward_dlogits(m, ids, scale);
 }
 

@@ -126,6 +126,8 @@ typedef struct tmodel {
     int shared_row;           /* >= 0: this vocabulary row stands for n_shared identical rows */
     double n_shared;
     int eval;                 /* 1: forward only for evaluation (the count buffer is left alone) */
+    const float *tgt_w;       /* [B*T] loss weight of each target (NULL: all 1), borrowed: the
+                                 cross-entropy is sum w*CE / (targets >= 0) */
     /* results of the last forward */
     double loss;              /* mean cross-entropy over the valid targets */
     double lbl_loss;          /* the balance loss (mean over MoE layers), before alpha */
@@ -177,16 +179,19 @@ void t_attention_backward(qpool *p, float *dq, float *dk, float *dv, const float
                           int B, int T, int nh, int nkv, int D);
 void t_swiglu_forward(float *h, const float *g, const float *u, int64_t n);
 void t_swiglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u, int64_t n);
-/* Mean cross-entropy over targets >= 0; logits rows of V. Returns the mean; *n_valid gets the count.
+/* Weighted mean cross-entropy: sum over targets >= 0 of w[t] * CE[t] (w NULL: all 1), divided by the
+ * number of targets >= 0; logits rows of V. Returns it; *n_valid gets the count. The weights are the
+ * per-token loss weights the trainer carries with its stream (0/1 for SFT; an advantage or any
+ * other scale for the post-training losses that reuse the path).
  * shared >= 0: column `shared` stands for n_shared identical classes (its logit counts n_shared times
  * in the partition function). */
-double t_crossentropy_forward(const float *logits, const int32_t *targets, int n, int V, int shared, double n_shared,
-                              int *n_valid);
+double t_crossentropy_forward(const float *logits, const int32_t *targets, const float *w, int n, int V, int shared,
+                              double n_shared, int *n_valid);
 /* In place: logits -> dloss/dlogits * scale (rows of ignored targets become 0); the shared column
  * gets the gradient of ONE of the classes it stands for (the caller multiplies by n_shared where
  * the sum over them is wanted: the gradient of the hidden state). */
-void t_crossentropy_backward(float *logits, const int32_t *targets, int n, int V, int shared, double n_shared,
-                             int n_valid, float scale);
+void t_crossentropy_backward(float *logits, const int32_t *targets, const float *w, int n, int V, int shared,
+                             double n_shared, int n_valid, float scale);
 
 /* ---- training matmuls (train/gemm.c), threaded over the pool ----
  * Y[n][o]  = sum_i X[n][i] W[o][i]          (forward: nn.Linear)

@@ -45,6 +45,8 @@ struct qwen3_trainer {
     int shared;               /* the head has a shared row (its index: m->c.vocab_size - 1) */
     int32_t *c2full;          /* [compact V] full id of each compact row (-1: the shared row) */
     int32_t *tokens;          /* the stream, compact ids */
+    float *wts;               /* [n_tokens] loss weight of predicting each token (NULL: all 1; SFT) */
+    float *tw;                /* [B*T] the weights of the current micro-batch's targets */
     int64_t n_tokens, pos;
     float *m1, *m2;           /* AdamW moments [n_params] */
     long step;
@@ -124,19 +126,54 @@ static int read_ids_file(const char *path, int32_t **out, int64_t *n, qwen3_err 
     return 0;
 }
 
+/* A loss weight per token of the ids file (same separators), for the checks of the weighted loss. */
+static int read_weights_file(const char *path, int64_t n_ids, float **out, qwen3_err *e) {
+    size_t len;
+    char *text = qfile_read(path, (size_t)1 << 30, &len, e);
+    if (!text) return -1;
+    float *w = malloc(sizeof *w * (size_t)(n_ids ? n_ids : 1));
+    int64_t k = 0;
+    char *p = text;
+    while (w) {
+        while (*p == ',' || *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') p++;
+        if (!*p) break;
+        char *end;
+        double x = strtod(p, &end);
+        if (end == p || !isfinite(x) || k == n_ids) {
+            qerr(e, "%s: byte %ld: %s", path, (long)(p - text),
+                 k == n_ids ? "more weights than the ids file has tokens" : "expected a number");
+            free(w); free(text);
+            return -1;
+        }
+        w[k++] = (float)x;
+        p = end;
+    }
+    free(text);
+    if (!w) return qerr(e, "out of memory");
+    if (k != n_ids) { free(w); return qerr(e, "%s: %lld weights for %lld tokens (one per token of the ids file)", path, (long long)k, (long long)n_ids); }
+    *out = w;
+    return 0;
+}
+
 static int build_stream(qwen3_trainer *t, int32_t **full, int64_t *n, qwen3_err *e) {
     const qwen3_train_opts *o = &t->o;
+    if (o->ids_file) {
+        if (read_ids_file(o->ids_file, full, n, e)) return -1;
+        if (o->weights_file && read_weights_file(o->weights_file, *n, &t->wts, e)) { free(*full); *full = NULL; return -1; }
+        return 0;
+    }
+    if (o->weights_file) return qerr(e, "train: --weights goes with --ids (a weight per token of the ids file)");
+    if (o->sft && !o->data) return qerr(e, "train: --mode sft needs --data FILE.jsonl of {\"messages\": [...]} conversations");
     if (o->ids_mem) {
         if (!(*full = malloc(sizeof(int32_t) * (size_t)(o->n_ids_mem > 0 ? o->n_ids_mem : 1)))) return qerr(e, "out of memory");
         memcpy(*full, o->ids_mem, sizeof(int32_t) * (size_t)o->n_ids_mem);
         *n = o->n_ids_mem;
         return 0;
     }
-    if (o->ids_file) return read_ids_file(o->ids_file, full, n, e);
     if (!t->tok_dir) return qerr(e, "train: text data needs a tokenizer (--tokenizer DIR)");
     qwen3_tokenizer *tok = qwen3_tokenizer_load(t->tok_dir, e);
     if (!tok) return -1;
-    int rc = o->data ? tdata_jsonl_stream(o->data, tok, full, n, e)
+    int rc = o->data ? tdata_jsonl_stream(o->data, tok, full, o->sft ? &t->wts : NULL, n, e)
                      : tdata_synth_stream(o->seed, o->synth_examples, tok, full, n, e);
     qwen3_tokenizer_free(tok);
     return rc;
@@ -157,8 +194,11 @@ static double count_active(const qwen3_config *c, int V) {
 
 static int load_state(qwen3_trainer *t, const char *dir, qwen3_err *e);
 
-/* --init into the compact head: the checkpoint's rows of the tokens the data never has must all be
- * identical (a model this trainer exported is), else the shared row would not be exact. */
+/* --init into the compact head: the rows of the tokens the data never has must all be identical (a
+ * model this trainer exported is), else the shared row would not be exact. Rows the checkpoint has
+ * trained (they differ from its row of the last id, which no text ever has) join the compact
+ * vocabulary even when this run's data lacks them (see init_trained_rows), so a model trained on
+ * one data set continues on another (pre-training, then SFT on other phrasings). */
 static int load_compact(qwen3_trainer *t, const char *dir, qwen3_err *e) {
     tmodel *f = tmodel_new(&t->full, 1, 1, t->pool, e);
     if (!f) return -1;
@@ -196,6 +236,23 @@ out:
     return rc;
 }
 
+/* Marks in seen[V] the rows of dir's embedding (and untied head) that differ from its row V-1. */
+static int init_trained_rows(qwen3_trainer *t, const char *dir, char *seen, qwen3_err *e) {
+    tmodel *f = tmodel_new(&t->full, 1, 1, t->pool, e);
+    if (!f) return -1;
+    int rc = tmodel_load_hf(f, dir, e);
+    int H = t->full.hidden_size, V = t->full.vocab_size;
+    for (int i = 0; !rc && i < f->n_tensors; i++) {
+        const ttensor *a = &f->tensors[i];
+        if (a->rows != V || (strcmp(a->name, "model.embed_tokens.weight") && strcmp(a->name, "lm_head.weight"))) continue;
+        const float *src = f->params + a->off, *ref = src + (int64_t)(V - 1) * H;
+        for (int r = 0; r < V - 1; r++)
+            if (memcmp(src + (int64_t)r * H, ref, sizeof(float) * (size_t)H)) seen[r] = 1;
+    }
+    tmodel_free(f);
+    return rc;
+}
+
 qwen3_trainer *qwen3_trainer_new(const qwen3_train_opts *opts, qwen3_err *e) {
     qwen3_trainer *t = calloc(1, sizeof *t);
     if (!t) { qerr(e, "out of memory"); return NULL; }
@@ -218,10 +275,15 @@ qwen3_trainer *qwen3_trainer_new(const qwen3_train_opts *opts, qwen3_err *e) {
     qwen3_config c = t->full;
     t->tokens = malloc(sizeof(int32_t) * (size_t)n_full);
     if (!t->tokens) { qerr(e, "out of memory"); goto fail; }
+    t->pool = qpool_new(o->threads > 0 ? o->threads : qpool_default_threads());
+    if (!t->pool) { qerr(e, "train: cannot start threads"); goto fail; }
     if (!o->dense_head) {
         int32_t *f2c = malloc(sizeof(int32_t) * (size_t)V);
-        if (!f2c) { qerr(e, "out of memory"); goto fail; }
-        for (int i = 0; i < V; i++) f2c[i] = -1;
+        char *trained = o->init_dir ? calloc((size_t)V, 1) : NULL;
+        if (!f2c || (o->init_dir && !trained)) { free(f2c); free(trained); qerr(e, "out of memory"); goto fail; }
+        if (trained && init_trained_rows(t, o->init_dir, trained, e)) { free(f2c); free(trained); goto fail; }
+        for (int i = 0; i < V; i++) f2c[i] = trained && trained[i] ? 0 : -1;
+        free(trained);
         for (int64_t i = 0; i < n_full; i++) f2c[full[i]] = 0;
         int nc = 0;
         for (int i = 0; i < V; i++) if (f2c[i] == 0) f2c[i] = nc++; else f2c[i] = -1;
@@ -240,8 +302,6 @@ qwen3_trainer *qwen3_trainer_new(const qwen3_train_opts *opts, qwen3_err *e) {
     free(full);
     full = NULL;
     t->n_tokens = n_full;
-    t->pool = qpool_new(o->threads > 0 ? o->threads : qpool_default_threads());
-    if (!t->pool) { qerr(e, "train: cannot start threads"); goto fail; }
     t->m = tmodel_new(&c, o->batch, o->seq_len, t->pool, e);
     if (!t->m) goto fail;
     if (t->shared) { t->m->shared_row = c.vocab_size - 1; t->m->n_shared = (double)(t->full.vocab_size - (c.vocab_size - 1)); }
@@ -251,7 +311,8 @@ qwen3_trainer *qwen3_trainer_new(const qwen3_train_opts *opts, qwen3_err *e) {
     t->m2 = calloc((size_t)t->m->n_params, sizeof(float));
     t->ids = malloc(sizeof(int32_t) * (size_t)o->batch * o->seq_len);
     t->tgt = malloc(sizeof(int32_t) * (size_t)o->batch * o->seq_len);
-    if (!t->m1 || !t->m2 || !t->ids || !t->tgt) { qerr(e, "out of memory"); goto fail; }
+    t->tw = malloc(sizeof(float) * (size_t)o->batch * o->seq_len);
+    if (!t->m1 || !t->m2 || !t->ids || !t->tgt || !t->tw) { qerr(e, "out of memory"); goto fail; }
     t->active_params = count_active(&c, c.vocab_size);
     if (o->init_dir) {
         if (t->shared ? load_compact(t, o->init_dir, e) : tmodel_load_hf(t->m, o->init_dir, e)) goto fail;
@@ -274,7 +335,7 @@ void qwen3_trainer_free(qwen3_trainer *t) {
     tmodel_free(t->m);
     qwen3_config_free(&t->full); /* after the models, whose configs are copies of it */
     if (t->pool) qpool_free(t->pool);
-    free(t->tok_dir); free(t->c2full); free(t->tokens); free(t->m1); free(t->m2); free(t->ids); free(t->tgt);
+    free(t->tok_dir); free(t->c2full); free(t->tokens); free(t->m1); free(t->m2); free(t->ids); free(t->tgt); free(t->wts); free(t->tw);
     free(t);
 }
 
@@ -311,6 +372,9 @@ static void next_micro(qwen3_trainer *t) {
     for (int64_t i = 0; i < BT; i++) {
         t->ids[i] = t->tokens[t->pos + i];
         t->tgt[i] = t->tokens[t->pos + i + 1];
+        /* a weight-0 target is no target: the loss is the weighted mean over the others */
+        t->tw[i] = t->wts ? t->wts[t->pos + i + 1] : 1.0f;
+        if (t->tw[i] == 0.0f) t->tgt[i] = -1;
     }
     t->pos += BT;
 }
@@ -336,13 +400,15 @@ static int accumulate(qwen3_trainer *t, double *loss, double *lbl, qwen3_err *e)
     tmodel_zero_grad(m);
     tmodel_lbl_begin(m);
     *loss = *lbl = 0;
+    m->tgt_w = t->wts ? t->tw : NULL;
     for (int j = 0; j < t->o.accum; j++) {
         next_micro(t);
-        if (tmodel_forward(m, t->ids, t->tgt, e)) return -1;
+        if (tmodel_forward(m, t->ids, t->tgt, e)) { m->tgt_w = NULL; return -1; }
         tmodel_backward(m, t->ids, t->tgt, 1.0f / (float)t->o.accum);
         *loss += m->loss / t->o.accum;
         *lbl += m->lbl_loss / t->o.accum;
     }
+    m->tgt_w = NULL;
     return 0;
 }
 
@@ -434,6 +500,14 @@ int qwen3_trainer_grads(qwen3_trainer *t, const char *grads_path, const char *lo
     if (accumulate(t, &l, &lbl, e)) return -1;
     if (loss) *loss = l + t->o.lbl_alpha * lbl * (t->o.lbl != QWEN3_LBL_NONE);
     if (grads_path && tmodel_save_safetensors(t->m, 1, 0, grads_path, e)) return -1;
+    return 0;
+}
+
+int qwen3_trainer_dump_stream(const qwen3_trainer *t, FILE *f, qwen3_err *e) {
+    for (int64_t i = 0; i < t->n_tokens; i++) {
+        int32_t id = t->shared ? t->c2full[t->tokens[i]] : t->tokens[i];
+        if (fprintf(f, "%d %.9g\n", id, t->wts ? t->wts[i] : 1.0) < 0) return qerr(e, "stream: write failed");
+    }
     return 0;
 }
 

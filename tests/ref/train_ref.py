@@ -11,6 +11,9 @@
         loss of every step against the C trainer's (<= 1e-5 relative)
     train_ref.py logits MODEL_DIR IDS B T 1 C_LOGITS.f32 0     forward logits of the first micro-batch
                                                              against the C trainer's (<= 1e-4 abs)
+    --weights FILE (grads, steps): a loss weight per token of the stream (the weight of predicting it);
+        each micro-batch's loss is then sum(w * CE) over the targets whose weight is not 0, divided by
+        their count (the SFT mask is weights 0/1; other values scale a token's term)
 
 Written from transformers' modeling_qwen3.py / modeling_qwen3_moe.py semantics (Qwen3RMSNorm,
 rotate_half + apply_rotary_pos_emb, repeat_kv + eager attention with a causal mask,
@@ -40,14 +43,17 @@ from qwen3_ref import load_weights  # noqa: E402  (the safetensors reader only)
 
 
 class Stream:
-    def __init__(self, ids, B, T):
-        self.ids, self.B, self.T, self.pos = ids, B, T, 0
+    def __init__(self, ids, B, T, weights=None):
+        self.ids, self.B, self.T, self.pos, self.weights = ids, B, T, 0, weights
+        self.last_w = None  # the weights of the targets of the last micro-batch (None: unweighted)
 
     def next(self):
         n = self.B * self.T
         if self.pos + n + 1 > len(self.ids):
             self.pos = 0
         w = self.ids[self.pos:self.pos + n + 1]
+        if self.weights is not None:
+            self.last_w = torch.tensor(self.weights[self.pos + 1:self.pos + n + 1], dtype=torch.float64).view(self.B, self.T)
         self.pos += n
         x = torch.tensor(w[:-1], dtype=torch.long).view(self.B, self.T)
         y = torch.tensor(w[1:], dtype=torch.long).view(self.B, self.T)
@@ -158,9 +164,15 @@ class Ref:
         logits = self.rmsnorm(h, P["model.norm.weight"], self.eps) @ self.head().T
         return logits, lbls
 
-    def loss(self, x, y, kind, alpha, lbl_state):
+    def loss(self, x, y, kind, alpha, lbl_state, w=None):
         logits, lbls = self.forward(x, lbl_state)
-        ce = torch.nn.functional.cross_entropy(logits.reshape(-1, self.V), y.reshape(-1))
+        if w is None:
+            ce = torch.nn.functional.cross_entropy(logits.reshape(-1, self.V), y.reshape(-1))
+        else:  # weighted mean over the targets with a nonzero weight
+            per = torch.nn.functional.cross_entropy(logits.reshape(-1, self.V), y.reshape(-1), reduction="none")
+            wf = w.reshape(-1).to(self.dtype)
+            keep = wf != 0
+            ce = (per * wf)[keep].sum() / keep.sum() if keep.any() else per.sum() * 0
         lb = torch.stack(lbls).mean() if lbls else torch.zeros((), dtype=self.dtype)
         total = ce + (alpha * lb if kind != "none" else 0)
         return total, ce, lb
@@ -171,7 +183,7 @@ def global_batch_loss(ref, stream, M, kind, alpha):
     tot, ce_sum, lb_sum = 0, 0.0, 0.0
     for _ in range(M):
         x, y = stream.next()
-        t, ce, lb = ref.loss(x, y, kind, alpha, state)
+        t, ce, lb = ref.loss(x, y, kind, alpha, state, stream.last_w)
         tot = tot + t / M
         ce_sum += ce.item() / M
         lb_sum += lb.item() / M
@@ -198,10 +210,20 @@ def read_ids(path):
         return [int(t) for t in f.read().replace(",", " ").split()]
 
 
+def read_weights(a, n):
+    if not a.weights:
+        return None
+    with open(a.weights) as f:
+        w = [float(t) for t in f.read().replace(",", " ").split()]
+    assert len(w) == n, "%d weights for %d tokens" % (len(w), n)
+    return w
+
+
 def cmd_grads(a):
     ids = read_ids(a.ids)
+    wts = read_weights(a, len(ids))
     ref = Ref(a.model, torch.float32)
-    tot, ce, lb = global_batch_loss(ref, Stream(ids, a.B, a.T), a.M, a.lbl, a.alpha)
+    tot, ce, lb = global_batch_loss(ref, Stream(ids, a.B, a.T, wts), a.M, a.lbl, a.alpha)
     tot.backward()
     c = read_st(a.c_out)
     worst, worst_name, bad = 0.0, "", []
@@ -242,7 +264,7 @@ def cmd_grads(a):
             for sgn in (1, -1):
                 with torch.no_grad():
                     t.view(-1)[idx] += sgn * h
-                l, _, _ = global_batch_loss(ref64, Stream(ids, a.B, a.T), a.M, a.lbl, a.alpha)
+                l, _, _ = global_batch_loss(ref64, Stream(ids, a.B, a.T, wts), a.M, a.lbl, a.alpha)
                 vals.append(l.item())
                 with torch.no_grad():
                     t.view(-1)[idx] -= sgn * h
@@ -275,7 +297,7 @@ def cmd_steps(a):
         return lo + 0.5 * (1 - lo) * (1 + math.cos(math.pi * prog))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    stream = Stream(ids, a.B, a.T)
+    stream = Stream(ids, a.B, a.T, read_weights(a, len(ids)))
     with open(a.c_out) as f:
         closs = [float(l.split()[0]) for l in f if l.strip()]
     worst, bad = 0.0, []
@@ -334,6 +356,7 @@ def main(argv):
     p.add_argument("--wd", type=float, default=0.1)
     p.add_argument("--clip", type=float, default=1.0)
     p.add_argument("--min-lr-frac", type=float, default=0.1)
+    p.add_argument("--weights", default=None)
     a = p.parse_args(argv)
     torch.manual_seed(0)
     torch.set_num_threads(1)

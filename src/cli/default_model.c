@@ -1,0 +1,52 @@
+/* default_model.c - where `qwen3 run "question"` finds the trained default model when no MODEL is
+ * given: $QWEN3_DEFAULT_MODEL, the build's copy beside the binary, or the installed one. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static int has_model(const char *dir) {
+    char p[PATH_MAX + 128];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    return !stat(p, &st) && S_ISREG(st.st_mode);
+}
+
+const char *cli_default_model(void) {
+    static char path[PATH_MAX];
+    const char *env = getenv("QWEN3_DEFAULT_MODEL");
+    if (env && *env) {
+        if (has_model(env)) return env;
+        cli_fail("QWEN3_DEFAULT_MODEL=%s holds no model.safetensors", env);
+        return NULL;
+    }
+    char exe[PATH_MAX - 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        snprintf(path, sizeof path, "%s/default-model", exe);
+        if (has_model(path)) return path;
+        snprintf(path, sizeof path, "%s/../share/qwen3/default-model", exe);
+        if (has_model(path)) return path;
+    }
+    cli_fail("no default model: `make` builds it (build/rel/default-model from models/default), `make install` installs it, "
+             "or set QWEN3_DEFAULT_MODEL=DIR, or give MODEL: qwen3 run MODEL \"question\"");
+    return NULL;
+}
+
+int cli_looks_like_model(const char *s) {
+    struct stat st;
+    if (!stat(s, &st)) return 1;
+    /* ORG/NAME or ORG/NAME:TAG with the hub's characters only */
+    const char *slash = strchr(s, '/');
+    if (!slash || slash == s || strchr(slash + 1, '/')) return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_./:", *p))) return 0;
+    return slash[1] != 0;
+}
