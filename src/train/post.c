@@ -161,6 +161,7 @@ static int kept_ids(qwen3_post *p, const char *init_dir, int32_t **out, int64_t 
     rc = 0;
 out:
     tmodel_free(m);
+    qwen3_config_free(&c); /* after the model, whose config is a copy of it */
     if (pool) qpool_free(pool);
     free(seen);
     return rc;
