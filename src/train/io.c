@@ -68,6 +68,39 @@ int tio_write_text(const char *path, const char *text, qwen3_err *e) {
     return tio_close(&f, e);
 }
 
+static int copy_file(const char *src, const char *dst, qwen3_err *e) {
+    size_t len;
+    char *d = qfile_read(src, (size_t)64 << 20, &len, e);
+    if (!d) return -1;
+    tio_file f;
+    int rc = tio_open(&f, dst, e);
+    if (!rc) { tio_write(&f, d, len); rc = tio_close(&f, e); }
+    free(d);
+    return rc;
+}
+
+static const char GENERATION_CONFIG[] =
+    "{\n  \"bos_token_id\": 151643,\n  \"do_sample\": true,\n  \"eos_token_id\": [\n    151645,\n    151643\n  ],\n"
+    "  \"pad_token_id\": 151643,\n  \"temperature\": 0.6,\n  \"top_k\": 20,\n  \"top_p\": 0.95,\n"
+    "  \"transformers_version\": \"4.57.1\"\n}\n";
+
+/* A Hugging Face directory DIR (which exists) from model f: model.safetensors (BF16 or F32),
+ * config.json, generation_config.json (Qwen3's thinking-mode sampling defaults) and the tokenizer
+ * files found in tok_dir (may be NULL). */
+int tmodel_save_hf(const tmodel *f, const char *dir, int bf16, const char *tok_dir, qwen3_err *e) {
+    static const char *files[] = {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"};
+    char path[4096], src[4096];
+    if (qpath_join(path, sizeof path, dir, "model.safetensors", e) || tmodel_save_safetensors(f, 0, bf16, path, e)) return -1;
+    if (qpath_join(path, sizeof path, dir, "config.json", e) || tmodel_save_config(f, path, e)) return -1;
+    if (qpath_join(path, sizeof path, dir, "generation_config.json", e) || tio_write_text(path, GENERATION_CONFIG, e)) return -1;
+    for (int i = 0; tok_dir && i < 4; i++) {
+        if (qpath_join(src, sizeof src, tok_dir, files[i], e)) return -1;
+        if (!qfile_exists(src)) continue;
+        if (qpath_join(path, sizeof path, dir, files[i], e) || copy_file(src, path, e)) return -1;
+    }
+    return 0;
+}
+
 /* ---- safetensors out ------------------------------------------------------------------------- */
 
 int tmodel_save_safetensors(const tmodel *m, int which, int bf16, const char *path, qwen3_err *e) {

@@ -28,17 +28,6 @@ static int is_vocab_matrix(const ttensor *t, int V) {
     return t->rows == V && (!strcmp(t->name, "model.embed_tokens.weight") || !strcmp(t->name, "lm_head.weight"));
 }
 
-static int copy_file(const char *src, const char *dst, qwen3_err *e) {
-    size_t len;
-    char *d = qfile_read(src, (size_t)64 << 20, &len, e);
-    if (!d) return -1;
-    tio_file f;
-    int rc = tio_open(&f, dst, e);
-    if (!rc) { tio_write(&f, d, len); rc = tio_close(&f, e); }
-    free(d);
-    return rc;
-}
-
 static int mkdir_p1(const char *dir, qwen3_err *e) {
     if (mkdir(dir, 0755) && errno != EEXIST) return qerr(e, "%s: cannot create directory (%s)", dir, strerror(errno));
     return 0;
@@ -105,11 +94,6 @@ out:
     return rc;
 }
 
-static const char GENERATION_CONFIG[] =
-    "{\n  \"bos_token_id\": 151643,\n  \"do_sample\": true,\n  \"eos_token_id\": [\n    151645,\n    151643\n  ],\n"
-    "  \"pad_token_id\": 151643,\n  \"temperature\": 0.6,\n  \"top_k\": 20,\n  \"top_p\": 0.95,\n"
-    "  \"transformers_version\": \"4.57.1\"\n}\n";
-
 static int unpack(const qwen3_config *ccp, const char *in_dir, const char *out_dir, const char *tokenizer_dir, qwen3_err *e);
 
 int qwen3_model_unpack(const char *in_dir, const char *out_dir, const char *tokenizer_dir, qwen3_err *e) {
@@ -169,19 +153,7 @@ static int unpack(const qwen3_config *ccp, const char *in_dir, const char *out_d
         }
     }
     if (mkdir_p1(out_dir, e)) goto out;
-    if (qpath_join(path, sizeof path, out_dir, "model.safetensors", e) || tmodel_save_safetensors(f, 0, 1, path, e)) goto out;
-    if (qpath_join(path, sizeof path, out_dir, "config.json", e) || tmodel_save_config(f, path, e)) goto out;
-    if (qpath_join(path, sizeof path, out_dir, "generation_config.json", e) || tio_write_text(path, GENERATION_CONFIG, e)) goto out;
-    if (tokenizer_dir) {
-        static const char *files[] = {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"};
-        for (int i = 0; i < 4; i++) {
-            char src[4096];
-            if (qpath_join(src, sizeof src, tokenizer_dir, files[i], e)) goto out;
-            if (!qfile_exists(src)) continue;
-            if (qpath_join(path, sizeof path, out_dir, files[i], e) || copy_file(src, path, e)) goto out;
-        }
-    }
-    rc = 0;
+    rc = tmodel_save_hf(f, out_dir, 1, tokenizer_dir, e);
 out:
     free(rows);
     tmodel_free(f);

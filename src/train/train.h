@@ -147,6 +147,8 @@ int tmodel_load_hf(tmodel *m, const char *dir, qwen3_err *e);
 int tmodel_save_safetensors(const tmodel *m, int which, int bf16, const char *path, qwen3_err *e);
 /* Writes config.json of m->c to path. */
 int tmodel_save_config(const tmodel *m, const char *path, qwen3_err *e);
+/* the whole HF directory (io.c): weights, config, generation config, tokenizer files from tok_dir */
+int tmodel_save_hf(const tmodel *f, const char *dir, int bf16, const char *tok_dir, qwen3_err *e);
 
 /* Forward over B sequences of T tokens (ids [B*T]); targets [B*T] (-1: ignored) may be NULL (no
  * loss). Fills m->a, m->loss, m->lbl_loss. */

@@ -535,42 +535,11 @@ static tmodel *expanded(const qwen3_trainer *t, qwen3_err *e) {
     return f;
 }
 
-static int copy_file(const char *src, const char *dst, qwen3_err *e) {
-    size_t len;
-    char *d = qfile_read(src, (size_t)64 << 20, &len, e);
-    if (!d) return -1;
-    tio_file f;
-    int rc = tio_open(&f, dst, e);
-    if (!rc) { tio_write(&f, d, len); rc = tio_close(&f, e); }
-    free(d);
-    return rc;
-}
-
-static const char GENERATION_CONFIG[] =
-    "{\n  \"bos_token_id\": 151643,\n  \"do_sample\": true,\n  \"eos_token_id\": [\n    151645,\n    151643\n  ],\n"
-    "  \"pad_token_id\": 151643,\n  \"temperature\": 0.6,\n  \"top_k\": 20,\n  \"top_p\": 0.95,\n"
-    "  \"transformers_version\": \"4.57.1\"\n}\n";
-
 int qwen3_trainer_export(const qwen3_trainer *t, const char *dir, int f32, qwen3_err *e) {
-    char path[4096];
     if (mkdir(dir, 0755) && errno != EEXIST) return qerr(e, "%s: cannot create directory (%s)", dir, strerror(errno));
     tmodel *f = expanded(t, e);
     if (!f) return -1;
-    int rc = -1;
-    if (qpath_join(path, sizeof path, dir, "model.safetensors", e) || tmodel_save_safetensors(f, 0, !f32, path, e)) goto out;
-    if (qpath_join(path, sizeof path, dir, "config.json", e) || tmodel_save_config(f, path, e)) goto out;
-    if (qpath_join(path, sizeof path, dir, "generation_config.json", e) || tio_write_text(path, GENERATION_CONFIG, e)) goto out;
-    if (t->tok_dir) {
-        static const char *files[] = {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"};
-        for (int i = 0; i < 4; i++) {
-            char src[4096];
-            if (qpath_join(src, sizeof src, t->tok_dir, files[i], e)) goto out;
-            if (!qfile_exists(src)) continue;
-            if (qpath_join(path, sizeof path, dir, files[i], e) || copy_file(src, path, e)) goto out;
-        }
-    }
-    rc = 0;
-out:
+    int rc = tmodel_save_hf(f, dir, !f32, t->tok_dir, e);
     if (f != t->m) tmodel_free(f);
     return rc;
 }
