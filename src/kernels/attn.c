@@ -437,21 +437,6 @@ TGT static void attn_tiles_any(const float *const *q, float *const *out, const i
  * exp polynomial, max, masks and sums, in the same order), so a row gets the same bits from either
  * (tests/unit/test_kernels.c: rows alone and in groups of 2, 3, 6 against the 13-row tile). Where
  * 256-bit FMAs issue twice as often as 512-bit ones (AMD Zen 4), the scores cost half. */
-TGT static inline __m256 exp256(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 n = _mm256_roundscale_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    return _mm256_scalef_ps(p, n);
-}
-
 TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const float *const *q, float *const *out,
                                                                         const int *n, int M, const void *K, const void *V,
                                                                         qwen3_dtype kv, size_t stride, int D, float scale,
@@ -496,11 +481,11 @@ TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const fl
         __m256 bm = sv[0];
         for (int j = 1; j < 16; j++) bm = _mm256_max_ps(bm, sv[j]);
         __m256 mn = _mm256_max_ps(m, bm);
-        __m256 c = exp256(_mm256_sub_ps(m, mn));
+        __m256 c = k_exp256(_mm256_sub_ps(m, mn));
         l = _mm256_mul_ps(l, c);
         m = mn;
         for (int j = 0; j < 16; j++) {
-            __m256 e = exp256(_mm256_sub_ps(sv[j], mn));
+            __m256 e = k_exp256(_mm256_sub_ps(sv[j], mn));
             e = _mm256_mask_mov_ps(_mm256_setzero_ps(), _mm256_cmp_ps_mask(sv[j], _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ), e);
             l = _mm256_add_ps(l, e);
             _mm256_store_ps(P + j * 8, e);
