@@ -3,6 +3,7 @@
 #define QWEN3_CLI_BENCH_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "model/seq.h"
@@ -22,6 +23,12 @@ typedef struct {
 /* the -r / list / --md report (bench_table.c) */
 int bench_table(const bench_table_args *a, qwen3_err *e);
 int bench_parse_list(const char *flag, const char *l, long lo, long hi, long *out, int max, int *count);
+/* the benchmarks' clock: monotonic seconds */
+static inline double bench_now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 /* cmd_bench.c */
 int bench_decode_steps(qwen3_model *m, qwen3_seq **s, int ns, int steps, int32_t *tok, float *logits, qwen3_err *e);
 int bench_fill_depth(qwen3_model *m, qwen3_seq *s, long depth, int random_rows, qwen3_err *e);

@@ -7,30 +7,23 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "base/err.h"
 #include "cli/bench.h"
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* one timed run of a test from depth D: tok/s, or < 0 on an error (in e) */
 static double run_once(const bench_table_args *a, qwen3_seq *s, long D, long p, long n, qwen3_err *e) {
     double t0, dt;
     if (p > 0) {
         qwen3_batch_item it = {s, a->ids, (int)p, QWEN3_LOGITS_LAST, a->logits};
-        t0 = now_s();
+        t0 = bench_now_s();
         if (qwen3_forward(a->m, &it, 1, e)) return -1;
-        dt = now_s() - t0;
+        dt = bench_now_s() - t0;
     } else {
         int32_t tok = 1;
-        t0 = now_s();
+        t0 = bench_now_s();
         if (bench_decode_steps(a->m, &s, 1, (int)n, &tok, a->logits, e)) return -1;
-        dt = now_s() - t0;
+        dt = bench_now_s() - t0;
     }
     if (qwen3_seq_truncate(s, (int)D, e)) return -1;
     return (double)(p > 0 ? p : n) / dt;

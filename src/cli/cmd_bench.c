@@ -43,12 +43,6 @@
 #include "model/profile.h"
 #include "model/seq.h"
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* CPU seconds of this process (all threads): with wall time and the thread count it shows how much
  * of the machine the run got (other processes compete on a shared machine). */
 static double cpu_s(void) {
@@ -108,20 +102,20 @@ static int spec_run(qwen3_model *m, qwen3_seq *s, qwen3_model *dm, qwen3_seq *ds
     qwen3_gen *g = qwen3_gen_new(m, NULL, s, prompt, np, &p, e);
     if (!g) return -1;
     int rc = 0;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (;;) {
         qwen3_gen_out o;
         qwen3_gen_take(g, &o);
         if (o.finish) break;
         if ((rc = qwen3_gen_step(m, &g, 1, e))) break;
     }
-    *secs = now_s() - t0;
+    *secs = bench_now_s() - t0;
     qwen3_gen_stats_get(g, st);
     qwen3_gen_free(g);
     return rc;
 }
 
-static int decode_steps(qwen3_model *m, qwen3_seq **s, int ns, int steps, int32_t *tok, float *logits, qwen3_err *e) {
+int bench_decode_steps(qwen3_model *m, qwen3_seq **s, int ns, int steps, int32_t *tok, float *logits, qwen3_err *e) {
     qwen3_batch_item it[64];
     const int V = m->c.vocab_size;
     for (int k = 0; k < steps; k++) {
@@ -185,9 +179,9 @@ static int profile_run(qwen3_model *m, qwen3_seq *s, int32_t *ids, long p, long 
         for (long k = 0; k < n; k++) {
             qwen3_batch_item it = {s, &tok, 1, QWEN3_LOGITS_LAST, logits};
             if (qwen3_forward(m, &it, 1, e)) goto done;
-            double t0 = now_s();
+            double t0 = bench_now_s();
             tok = sampler_sample(&smp, logits);
-            sample_s += now_s() - t0;
+            sample_s += bench_now_s() - t0;
         }
         qpool_timing_get(m->pool, &tg_runs, &tg_wait);
         qwen3_seq_truncate(s, 0, e);
@@ -207,7 +201,7 @@ done:
 /* Caches `depth` positions in s: a real prefill of random tokens in passes of 512 (no logits), or
  * random K/V rows (N(0,1)-ish values, rounded to the cache type) written straight into every layer
  * and head, with the token record filled to match (reads seq internals: a benchmark may). */
-static int fill_depth(qwen3_model *m, qwen3_seq *s, long depth, int random_rows, qwen3_err *e) {
+int bench_fill_depth(qwen3_model *m, qwen3_seq *s, long depth, int random_rows, qwen3_err *e) {
     const qwen3_config *c = &m->c;
     if (qwen3_seq_truncate(s, 0, e)) return -1;
     if (depth > s->cap) return qerr(e, "depth %ld exceeds the context of %d (give --ctx)", depth, s->cap);
@@ -340,10 +334,10 @@ int cmd_bench(int argc, char **argv) {
     /* the model first: a wrong path fails at once, not after seconds of measuring the machine */
     qwen3_model *m = NULL, *dm = NULL;
     qwen3_seq *ds = NULL;
-    double tl0 = now_s(), load_s = 0;
+    double tl0 = bench_now_s(), load_s = 0;
     if (!machine_only) {
         if (!(m = cli_load_model(dir, &o))) return 1;
-        load_s = now_s() - tl0;
+        load_s = bench_now_s() - tl0;
         if (dro.model && !(dm = cli_draft_load(&dro, dir, m, NULL, &o))) { qwen3_model_free(m); return 1; }
     }
     int threads = o.load.n_threads > 0 ? o.load.n_threads : qpool_default_threads();
@@ -379,7 +373,7 @@ int cmd_bench(int argc, char **argv) {
         qwen3_batch_item it = {s[0], ids, (int)plen, QWEN3_LOGITS_LAST, logits};
         if (qwen3_forward(m, &it, 1, &e)) { cli_fail("%s", e.msg); goto done; }
         tok[0] = 1;
-        if (decode_steps(m, s, 1, 2, tok, logits, &e)) { cli_fail("%s", e.msg); goto done; }
+        if (bench_decode_steps(m, s, 1, 2, tok, logits, &e)) { cli_fail("%s", e.msg); goto done; }
         qwen3_seq_truncate(s[0], 0, &e);
     }
     const char *wt = qwen3_dtype_name(m->layers[0].wq.type);
@@ -397,9 +391,9 @@ int cmd_bench(int argc, char **argv) {
     const long D = depths[di];
     double fill_s = 0;
     if (D > 0) { /* the depth: cached once, untimed; each phase below starts from it */
-        double t0 = now_s();
-        if (fill_depth(m, s[0], D, fill_random, &e)) { cli_fail("%s", e.msg); goto done; }
-        fill_s = now_s() - t0;
+        double t0 = bench_now_s();
+        if (bench_fill_depth(m, s[0], D, fill_random, &e)) { cli_fail("%s", e.msg); goto done; }
+        fill_s = bench_now_s() - t0;
     }
     double pp_s = 0, pp_tps = 0, pp_gf = 0, tg_s = 0, tg_tps = 0, tg_gbps = 0, par_s = 0, par_tps = 0, pp_cpu = 0, tg_cpu = 0;
     /* the arithmetic prefill uses: bf16 dot products with --batch-variant; otherwise the integer
@@ -409,9 +403,9 @@ int cmd_bench(int argc, char **argv) {
     const double pp_peak = m->fast && m->batch_variant ? pk.bf16 : quant ? pk.int8 : pk.f32;
     if (p > 0) {
         qwen3_batch_item it = {s[0], ids, (int)p, QWEN3_LOGITS_LAST, logits};
-        double t0 = now_s(), c0 = cpu_s();
+        double t0 = bench_now_s(), c0 = cpu_s();
         if (qwen3_forward(m, &it, 1, &e)) { cli_fail("%s", e.msg); goto done; }
-        pp_s = now_s() - t0;
+        pp_s = bench_now_s() - t0;
         pp_cpu = (cpu_s() - c0) / (pp_s * threads);
         pp_tps = (double)p / pp_s;
         double flops = 2.0 * (macs * (double)p + attn_macs(c, (double)D + ((double)p + 1) / 2) * (double)p + mparams(&m->lm_head));
@@ -420,9 +414,9 @@ int cmd_bench(int argc, char **argv) {
     }
     if (n > 0) {
         tok[0] = 1;
-        double t0 = now_s(), c0 = cpu_s();
-        if (decode_steps(m, s, 1, (int)n, tok, logits, &e)) { cli_fail("%s", e.msg); goto done; }
-        tg_s = now_s() - t0;
+        double t0 = bench_now_s(), c0 = cpu_s();
+        if (bench_decode_steps(m, s, 1, (int)n, tok, logits, &e)) { cli_fail("%s", e.msg); goto done; }
+        tg_s = bench_now_s() - t0;
         tg_cpu = (cpu_s() - c0) / (tg_s * threads);
         tg_tps = (double)n / tg_s;
         double bytes = wbytes + kv_values(c) * kv_es * ((double)D + ((double)n + 1) / 2);
@@ -432,9 +426,9 @@ int cmd_bench(int argc, char **argv) {
     qwen3_seq_truncate(s[0], 0, &e);
     if (par > 0 && n > 0 && di == 0) {
         for (int i = 0; i < ns; i++) tok[i] = 1 + i;
-        double t0 = now_s();
-        if (decode_steps(m, s, ns, (int)n, tok, logits, &e)) { cli_fail("%s", e.msg); goto done; }
-        par_s = now_s() - t0;
+        double t0 = bench_now_s();
+        if (bench_decode_steps(m, s, ns, (int)n, tok, logits, &e)) { cli_fail("%s", e.msg); goto done; }
+        par_s = bench_now_s() - t0;
         par_tps = (double)n * ns / par_s;
         for (int i = 0; i < ns; i++) qwen3_seq_truncate(s[i], 0, &e);
     }
@@ -514,12 +508,4 @@ done:
     qwen3_model_free(dm);
     qwen3_model_free(m);
     return rc;
-}
-
-/* for bench_table.c */
-int bench_decode_steps(qwen3_model *m, qwen3_seq **s, int ns, int steps, int32_t *tok, float *logits, qwen3_err *e) {
-    return decode_steps(m, s, ns, steps, tok, logits, e);
-}
-int bench_fill_depth(qwen3_model *m, qwen3_seq *s, long depth, int random_rows, qwen3_err *e) {
-    return fill_depth(m, s, depth, random_rows, e);
 }

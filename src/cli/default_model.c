@@ -42,11 +42,5 @@ const char *cli_default_model(void) {
 
 int cli_looks_like_model(const char *s) {
     struct stat st;
-    if (!stat(s, &st)) return 1;
-    /* ORG/NAME or ORG/NAME:TAG with the hub's characters only */
-    const char *slash = strchr(s, '/');
-    if (!slash || slash == s || strchr(slash + 1, '/')) return 0;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_./:", *p))) return 0;
-    return slash[1] != 0;
+    return !stat(s, &st) || qwen3_model_is_hub_name(s); /* the hub's own spelling rules (hub/name.c) */
 }
