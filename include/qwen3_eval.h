@@ -119,6 +119,13 @@ int qwen3_plot_png(const char *path, const char *title, const char *x_title, con
                    const char *const *x_labels, int n_x, const double *const *ys, const char *const *names,
                    int n_series, qwen3_err *err);
 
+/* The same chart over a numeric x (e.g. training steps): n points (x[i], ys[s][i]) per series, both
+ * axes ranged to the data with round ticks; log_y: a logarithmic y axis (decades, ticks at 1, 2, 5)
+ * where non-positive values are skipped. With several series, the first is drawn thin (a raw curve
+ * under its smoothed twin). NaN: no point (the line breaks). */
+int qwen3_plot_xy_png(const char *path, const char *title, const char *x_title, const char *y_title, const double *x,
+                      const double *const *ys, int n, const char *const *names, int n_series, int log_y, qwen3_err *err);
+
 #ifdef __cplusplus
 }
 #endif
