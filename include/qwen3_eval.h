@@ -51,6 +51,12 @@ int qwen3_task_family_parse(const char *s);
  * arguments (any subset of a set can be regenerated alone). Errors: family or level out of range. */
 int qwen3_task_make(uint64_t seed, long index, int family, int level, qwen3_task *t, qwen3_err *err);
 
+/* The same task asked the way people ask it: t->question rewritten in one of the varied phrasings of
+ * the training data (`qwen3 synth --format fusion`: "Add 347 and 589.", "347+589=?", a word problem,
+ * lists with or without commas; a quarter of the draws keep the generator's form), drawn from
+ * (seed, index, family, level) alone; operands and answer unchanged. */
+int qwen3_task_rephrase(uint64_t seed, long index, qwen3_task *t, qwen3_err *err);
+
 /* ---- the verifier -------------------------------------------------------------------------------
  * Rules (strict: a GRPO reward must not pay for near misses):
  *   - A trailing "<|im_end|>" or "<|endoftext|>" (and whitespace around it) is ignored.
