@@ -145,7 +145,13 @@ typedef struct qwen3_load_opts {
      * scaling off. 0 keeps the checkpoint's. */
     double yarn_factor;
     int yarn_original;
+    int mpi_mode;        /* under MPI with more than one rank, how the model is split (qwen3_mpi_mode):
+                            QWEN3_MPI_PP (0) by layers, QWEN3_MPI_TP each layer's heads and MLP
+                            columns, QWEN3_MPI_EP as TP but MoE experts whole, a subset per rank */
 } qwen3_load_opts;
+
+/* qwen3_load_opts.mpi_mode (README "More than one machine" compares them). */
+typedef enum qwen3_mpi_mode { QWEN3_MPI_PP = 0, QWEN3_MPI_TP = 1, QWEN3_MPI_EP = 2 } qwen3_mpi_mode;
 
 /* Loads a Hugging Face model directory (config.json + model.safetensors or sharded safetensors with
  * model.safetensors.index.json). Weights are memory-mapped and validated against config.json before
