@@ -70,7 +70,7 @@ static int cols(qwen3_model *m, kmat *w, int64_t c0, int64_t n, const char *what
     if (c0 % bs || n % bs)
         return qerr(e, "%s: layer %d's %s (%s, blocks of %lld values) cannot be split on its input dimension at columns "
                     "%lld..%lld across %d MPI ranks: the cut falls inside a block. Use --mpi pp (layers), fewer ranks, "
-                    "or a type with smaller blocks (--quant q8_0)", m->dir, layer, what, qwen3_dtype_name(w->type),
+                    "or a checkpoint of a type with blocks of 32 (Q8_0, Q4_0, ...)", m->dir, layer, what, qwen3_dtype_name(w->type),
                     (long long)bs, (long long)c0, (long long)(c0 + n), m->tp_size);
     if (m->n_owned == m->cap_owned) {
         int cap = m->cap_owned ? 2 * m->cap_owned : 64;
