@@ -677,7 +677,8 @@ void qwen3_model_profile_end(qwen3_model *m, qwen3_profile *p);
 /* Makes s hold n positions (n <= capacity) of pseudo-random K/V rows (a fixed seed, values spread
  * like N(0,1), rounded to the cache's type) and the tokens 0, 1, 2, ..., as if a prompt had been
  * prefilled, without running the model: decode at depth measured in milliseconds instead of the
- * minutes a long prefill takes. The rows are not any prompt's: the logits after them are noise. */
+ * minutes a long prefill takes. The rows are not any prompt's: the logits after them are noise.
+ * Refused for a model run over MPI (the other ranks' caches would stay empty). */
 int qwen3_seq_fill_random(qwen3_seq *s, int n, qwen3_err *err);
 
 /* ---- model names: local paths and the Hugging Face hub -------------------------------------------

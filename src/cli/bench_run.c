@@ -89,7 +89,7 @@ int bench_fill_depth(qwen3_model *m, qwen3_seq *s, long depth, int random_rows, 
     if (qwen3_seq_truncate(s, 0, e)) return -1;
     if (depth > qwen3_seq_capacity(s))
         return qerr(e, "depth %ld exceeds the context of %d (give --ctx)", depth, qwen3_seq_capacity(s));
-    if (random_rows) return qwen3_seq_fill_random(s, (int)depth, e);
+    if (random_rows && qwen3_mpi_size() == 1) return qwen3_seq_fill_random(s, (int)depth, e); /* MPI: a prefill */
     const int V = qwen3_model_config(m)->vocab_size;
     int32_t ids[512];
     for (long p0 = 0; p0 < depth; p0 += 512) {

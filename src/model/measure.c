@@ -90,6 +90,10 @@ void qwen3_model_profile_end(qwen3_model *m, qwen3_profile *p) {
 int qwen3_seq_fill_random(qwen3_seq *s, int n, qwen3_err *e) {
     const qwen3_config *c = &s->m->c;
     if (n < 0 || n > s->cap) return qerr(e, "%d positions do not fit a cache of %d", n, s->cap);
+    /* under MPI the other ranks hold (pipeline: mirror; tensor / expert parallel: their heads of) the
+     * cache, which only a forward pass fills on every rank */
+    if (s->m->pp_size > 1 || s->m->tp_size > 1)
+        return qerr(e, "random K/V rows would fill this rank's cache alone: under MPI fill it by a prefill");
     if (qwen3_seq_truncate(s, 0, e) || seq_reserve_tokens(s, n, e)) return -1;
     float *row = malloc(sizeof(float) * (size_t)c->head_dim);
     if (!row) return qerr(e, "out of memory");
