@@ -20,8 +20,8 @@
  *   128-bit lane per row), the per-32 minimums multiplied by A8_K's per-32 sums of x for 4 rows in
  *   one vpmaddwd, and d / dmin of 8 rows converted together; a row's scale vectors are then one
  *   lane broadcast and 2 vpshufb (which also zero-extend the bytes to int16).
- * - Q6_K's q - 32 offset: -32 sum_g sc_g sum(x over group g), one vpdpwssd per row against the
- *   token's per-16 sums (times -16, duplicated in both halves: fits int16), made once per call.
+ * - Q6_K's q - 32 offset: vpdpbusd starts from -32 x the token's 4-value sums (made once per
+ *   call), so its sums are of (q - 32) x at no cost per row.
  * - The 8 rows' 16-lane integer sums are reduced exactly by one shuffle tree into a row-ordered
  *   256-bit vector; the next 8 rows' superblock is prefetched while this one is computed.
  * Rows left over (fewer than 8) take the 4-row kernel, which gives the same bits. */
@@ -32,7 +32,7 @@
 #if defined(__x86_64__)
 #include "kernels/quant_ggml_avx512.h"
 
-/* superblocks per row with the token copied on the stack (K <= 32768: 40 KB); longer rows take the
+/* superblocks per row with the token copied on the stack (K <= 32768: 32 KB); longer rows take the
  * 4-row kernel */
 #define GEMV_MAX_SB 128
 #if defined(__clang__)
@@ -171,33 +171,34 @@ TGT INL void rows8_k4(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *
 }
 
 /* One Q6_K row's superblock at p: 16 int32 lanes of sum_g sc_g sum((q - 32) x) over group g; x the
- * token's values, corr its per-16 sums times -16 (twice), idx the scale spreads */
-TGT INL __m512i row_q6k(const uint8_t *p, const __m512i x[4], __m512i corr, const __m512i idx[2]) {
+ * token's values, o[k] -32 times the 4-value sums of x[k] (vpdpbusd's start values, so its sums are
+ * of (q - 32) x), idx the scale spreads */
+TGT INL __m512i row_q6k(const uint8_t *p, const __m512i x[4], const __m512i o[4], const __m512i idx[2]) {
     const kq6_k_block *b = (const kq6_k_block *)p;
     const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30), zero = _mm512_setzero_si512();
     /* the high 2 bits to bits 4-5: values 0..31 of a 128 from bits 0-1 of qh, 32..63 bits 2-3,
      * 64..95 bits 4-5, 96..127 bits 6-7 (16-bit shifts: bits 4-5 of a byte come from its own bits) */
     const __m512i shl = cnt2(4, 2), shr = cnt2(0, 2);
-    /* [sc 0..15, sc 0..15] as int16; first the offset: -32 sum_g sc_g sum(x_g) */
-    const __m512i sc = _mm512_cvtepi8_epi16(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b->scales)));
-    __m512i s = _mm512_dpwssd_epi32(zero, sc, corr);
+    /* the 16 scales as int16 (lanes 0..15) */
+    const __m512i sc = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales)));
+    __m512i s = zero;
     UNROLL4
     for (int c = 0; c < 2; c++) {
         const __m512i ql = _mm512_loadu_si512(b->ql + 64 * c);
         const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * c)));
         __m512i v0 = _mm512_ternarylogic_epi32(_mm512_and_si512(ql, m4), _mm512_sllv_epi16(qh, shl), m30, 0xF8);
         __m512i v1 = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_srlv_epi16(qh, shr), m30, 0xF8);
-        /* 4-value sums (|s| <= 4 * 63 * 127: int16), packed in pairs: 128-bit lane L holds groups
-         * L, L + 4 (c = 0) or L + 8, L + 12 (c = 1) */
-        __m512i pk = _mm512_packs_epi32(_mm512_dpbusd_epi32(zero, v0, x[2 * c]), _mm512_dpbusd_epi32(zero, v1, x[2 * c + 1]));
+        /* 4-value sums of (q - 32) x (|s| <= 4 * 32 * 127: int16), packed in pairs: 128-bit lane L
+         * holds groups L, L + 4 (c = 0) or L + 8, L + 12 (c = 1) */
+        __m512i pk = _mm512_packs_epi32(_mm512_dpbusd_epi32(o[2 * c], v0, x[2 * c]), _mm512_dpbusd_epi32(o[2 * c + 1], v1, x[2 * c + 1]));
         s = _mm512_dpwssd_epi32(s, pk, _mm512_permutexvar_epi16(idx[c], sc));
     }
     return s;
 }
 
-/* Q6_K: 8 rows at w (ws apart) x one token, y[0..8); xc: per superblock the token's per-16 sums of
+/* Q6_K: 8 rows at w (ws apart) x one token, y[0..8); xo: per superblock the start values of
  * x times -16, twice (32 int16) */
-TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *xc, int64_t nsb,
+TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int32_t *xo, int64_t nsb,
                        float *y, int pf) {
     const size_t BB = sizeof(kq6_k_block);
     /* int16 lane i (128-bit lane L = i / 8, j = i % 8) of packed pair c takes scale L + 4 (j / 4) + 8c */
@@ -214,10 +215,11 @@ TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
         const int8_t *xs = xq + 256 * sb;
         __m512i x[4];
         for (int v = 0; v < 4; v++) x[v] = _mm512_loadu_si512(xs + 64 * v);
-        const __m512i corr = _mm512_loadu_si512(xc + 32 * sb);
+        const __m512i o[4] = {_mm512_load_si512(xo + 64 * sb), _mm512_load_si512(xo + 64 * sb + 16),
+                              _mm512_load_si512(xo + 64 * sb + 32), _mm512_load_si512(xo + 64 * sb + 48)};
         __m512i isum[8];
         UNROLL8
-        for (int r = 0; r < 8; r++) isum[r] = row_q6k(blk + (size_t)r * ws, x, corr, idx);
+        for (int r = 0; r < 8; r++) isum[r] = row_q6k(blk + (size_t)r * ws, x, o, idx);
         const __m128i dh = _mm_set_epi16(D6(7), D6(6), D6(5), D6(4), D6(3), D6(2), D6(1), D6(0));
         __m256 d = _mm256_cvtph_ps(dh);
         /* the scalar twin's float steps, 8 rows at once (no minimums) */
@@ -230,8 +232,8 @@ TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
 #define R8K(T) TGT static void r8_##T(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *bs, \
                                        int64_t nsb, float *y, int pf) { rows8_k4(T, w, ws, xq, xd, bs, nsb, y, pf); }
 R8K(QWEN3_Q4_K) R8K(QWEN3_Q5_K)
-TGT static void r8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *xc, int64_t nsb, float *y, int pf) {
-    rows8_q6k(w, ws, xq, xd, xc, nsb, y, pf);
+TGT static void r8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int32_t *xo, int64_t nsb, float *y, int pf) {
+    rows8_q6k(w, ws, xq, xd, xo, nsb, y, pf);
 }
 
 int kq_ggml_gemv_avx512(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) {
@@ -244,16 +246,13 @@ int kq_ggml_gemv_avx512(const struct kmat *W, const void *arow, float *y, int64_
     const uint8_t *base = W->data;
     const size_t ws = W->row_bytes;
     int64_t r = r0;
-    int16_t xc[GEMV_MAX_SB * 32] __attribute__((aligned(64)));
+    /* the token in the order the kernel of t wants it (32 KB at most) */
+    union { int32_t o[GEMV_MAX_SB * 64]; int8_t n[GEMV_MAX_SB * 256]; } tok __attribute__((aligned(64)));
+    int32_t *xo = tok.o;
+    int8_t *xn = tok.n;
     if (t == QWEN3_Q6_K && nsb <= GEMV_MAX_SB)
-        for (int64_t sb = 0; sb < nsb; sb++)
-            for (int g = 0; g < 16; g++) {
-                int s = 0;
-                for (int l = 0; l < 16; l++) s += xq[256 * sb + 16 * g + l];
-                /* |s| <= 16 * 128, so -16 s fits int16; twice, for the two halves */
-                xc[32 * sb + g] = xc[32 * sb + 16 + g] = (int16_t)(-16 * s);
-            }
-    int8_t xn[GEMV_MAX_SB * 256] __attribute__((aligned(64)));
+        for (int64_t i = 0; i < nsb * 64; i++) /* -32 x the sum of 4 values: Q6_K's q - 32 */
+            xo[i] = -32 * (xq[4 * i] + xq[4 * i + 1] + xq[4 * i + 2] + xq[4 * i + 3]);
     if (t != QWEN3_Q6_K && nsb <= GEMV_MAX_SB)
         /* [0..31, 64..95], [32..63, 96..127] per 128: the order of a 64-byte load's low and high nibbles */
         for (int64_t sb = 0; sb < nsb; sb++)
@@ -268,7 +267,7 @@ int kq_ggml_gemv_avx512(const struct kmat *W, const void *arow, float *y, int64_
             int pf = r + 16 <= r1;
             if (t == QWEN3_Q4_K) r8_QWEN3_Q4_K(w, ws, xn, xd, bsum, nsb, y + r, pf);
             else if (t == QWEN3_Q5_K) r8_QWEN3_Q5_K(w, ws, xn, xd, bsum, nsb, y + r, pf);
-            else r8_q6k(w, ws, xq, xd, xc, nsb, y + r, pf);
+            else r8_q6k(w, ws, xq, xd, xo, nsb, y + r, pf);
         }
     for (; r < r1; r += 4) {
         int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
