@@ -104,6 +104,8 @@ int kq_ggml_dot_avx512(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, 
  * types. */
 struct kmat;
 int kq_ggml_gemv_avx512(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
+/* The same on AVX2 (quant_ggml_gemv256.c; AVX-VNNI CPUs too), same bits. */
+int kq_ggml_gemv_avx2(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
 /* Many tokens (prefill), AVX-512 VNNI (quant_ggml_gemm512.c): rows [r0, r1) of W times n activation
  * rows (arow_bytes apart), Y[t * W->rows + r]; every (row, token) has the bits kq_ggml_dot_avx512 and
  * the scalar twin give it. Returns 0 (Y untouched) when W's type has none or memory ran out. */
