@@ -86,6 +86,11 @@ size_t k_kv_row_bytes(qwen3_dtype kv, size_t n) {
 
 void k_attn_head_scalar(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                         float scale, float *out) {
+    k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, NULL);
+}
+
+void k_attn_head_lse_scalar(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                            float scale, float *out, float *lse) {
     float m = -INFINITY, l = 0.0f, s[16];
     const size_t rb = k_kv_row_bytes(kv, stride);
     for (int d = 0; d < D; d++) out[d] = 0.0f;
@@ -114,6 +119,7 @@ void k_attn_head_scalar(const float *q, const void *K, const void *V, qwen3_dtyp
     }
     float inv = 1.0f / l;
     for (int d = 0; d < D; d++) out[d] *= inv;
+    if (lse) *lse = m + logf(l);
 }
 
 /* The rows one at a time (the twin of the blocked kernel below). */
@@ -152,7 +158,7 @@ TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask
 
 /* NC chunks of 16 dims (D <= 16 * NC); the accumulator lives in registers for the common D = 128 */
 TGT static inline __attribute__((always_inline)) void attn_avx512(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n,
-                                   int D, float scale, float *out, int NC) {
+                                   int D, float scale, float *out, int NC, float *lse) {
     __m512 qv[16], acc[16];
     __mmask16 mk[16];
     for (int c = 0; c < NC; c++) {
@@ -192,16 +198,17 @@ TGT static inline __attribute__((always_inline)) void attn_avx512(const float *q
     }
     __m512 inv = _mm512_set1_ps(1.0f / l);
     for (int c = 0; c < NC; c++) _mm512_mask_storeu_ps(out + 16 * c, mk[c], _mm512_mul_ps(acc[c], inv));
+    if (lse) *lse = m + logf(l);
 }
 
 TGT static void attn_d128(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, float scale,
-                          float *out) {
-    attn_avx512(q, K, V, kv, stride, n, 128, scale, out, 8);
+                          float *out, float *lse) {
+    attn_avx512(q, K, V, kv, stride, n, 128, scale, out, 8, lse);
 }
 
 TGT static void attn_any(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
-                         float scale, float *out) {
-    attn_avx512(q, K, V, kv, stride, n, D, scale, out, (D + 15) / 16);
+                         float scale, float *out, float *lse) {
+    attn_avx512(q, K, V, kv, stride, n, D, scale, out, (D + 15) / 16, lse);
 }
 
 /* ---- the blocked kernel: up to 16 query rows sharing one K/V, a lane per row.
@@ -545,20 +552,25 @@ void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, 
     else attn_rows_any(q, out, n, M, K, V, kv, stride, D, scale);
 }
 
-void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D, float scale,
-                 float *out) {
-    if (k_active_isa() == K_ISA_AVX2) k_attn_head_avx2(q, K, V, kv, stride, n, D, scale, out);
-    else if (k_active_isa() != K_ISA_AVX512 || D > 256 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32)) k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
-    else if (D == 128) attn_d128(q, K, V, kv, stride, n, scale, out);
-    else attn_any(q, K, V, kv, stride, n, D, scale, out);
+void k_attn_head_lse(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                     float scale, float *out, float *lse) {
+    if (k_active_isa() == K_ISA_AVX2) k_attn_head_lse_avx2(q, K, V, kv, stride, n, D, scale, out, lse);
+    else if (k_active_isa() != K_ISA_AVX512 || D > 256 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32)) k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, lse);
+    else if (D == 128) attn_d128(q, K, V, kv, stride, n, scale, out, lse);
+    else attn_any(q, K, V, kv, stride, n, D, scale, out, lse);
 }
 #else
-void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D, float scale,
-                 float *out) {
-    k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
+void k_attn_head_lse(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                     float scale, float *out, float *lse) {
+    k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, lse);
 }
 void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V, qwen3_dtype kv,
                  size_t stride, int D, float scale) {
     k_attn_rows_scalar(q, out, n, M, K, V, kv, stride, D, scale);
 }
 #endif
+
+void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D, float scale,
+                 float *out) {
+    k_attn_head_lse(q, K, V, kv, stride, n, D, scale, out, NULL);
+}

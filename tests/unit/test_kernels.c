@@ -316,12 +316,26 @@ static void test_attention(void) {
                     e1 = fmax(e1, fabs(o1[i] - ref));
                     e2 = fmax(e2, fabs(o2[i] - ref));
                 }
+                /* the log-sum-exp variants (Dual Chunk Attention's merge): the same outputs, bit for
+                 * bit, and log(sum exp(score)) within 1e-5 of the double one */
+                float *o4 = alloc_out(D), *o5 = alloc_out(D), lse1 = 0, lse2 = 0;
+                double lref = mx + log(l);
+                k_attn_head_lse_scalar(q, K, V, kv, D, n, D, scale, o4, &lse1);
+                k_attn_head_lse(q, K, V, kv, D, n, D, scale, o5, &lse2);
+                int lse_ok = !memcmp(o1, o4, sizeof(float) * D) && !memcmp(o2, o5, sizeof(float) * D) &&
+                             fabs(lse1 - lref) < 1e-5 * fmax(1, fabs(lref)) && fabs(lse2 - lref) < 1e-5 * fmax(1, fabs(lref));
                 char name[96];
                 snprintf(name, sizeof name, "attn-%s-D%d-n%d", qwen3_dtype_name(kv), D, n);
-                CHECK(e1 < 1e-5 && e2 < 1e-5 && guard_ok(o1, D) && guard_ok(o2, D), name, "scalar error %g, simd error %g", e1, e2);
+                CHECK(e1 < 1e-5 && e2 < 1e-5 && guard_ok(o1, D) && guard_ok(o2, D) && lse_ok, name,
+                      "scalar error %g, simd error %g, lse %g %g vs %g", e1, e2, lse1, lse2, lref);
+                free(o4);
+                free(o5);
                 if (k_force_isa(K_ISA_AVX2) == K_ISA_AVX2) {
-                    float *o3 = alloc_out(D);
+                    float *o3 = alloc_out(D), *o6 = alloc_out(D), lse3 = 0;
                     k_attn_head_avx2(q, K, V, kv, D, n, D, scale, o3);
+                    k_attn_head_lse_avx2(q, K, V, kv, D, n, D, scale, o6, &lse3);
+                    int lse3_ok = !memcmp(o3, o6, sizeof(float) * D) && fabs(lse3 - lref) < 1e-5 * fmax(1, fabs(lref));
+                    free(o6);
                     double e3 = 0;
                     for (int i = 0; i < D; i++) {
                         double ref = 0;
@@ -329,7 +343,7 @@ static void test_attention(void) {
                         e3 = fmax(e3, fabs(o3[i] - ref));
                     }
                     snprintf(name, sizeof name, "attn-avx2-%s-D%d-n%d", qwen3_dtype_name(kv), D, n);
-                    CHECK(e3 < 1e-5 && guard_ok(o3, D), name, "avx2 error %g", e3);
+                    CHECK(e3 < 1e-5 && guard_ok(o3, D) && lse3_ok, name, "avx2 error %g, lse ok %d", e3, lse3_ok);
                     free(o3);
                 }
                 k_force_isa(K_ISA_AVX512);
