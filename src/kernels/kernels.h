@@ -172,6 +172,11 @@ void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, 
                  qwen3_dtype kv, size_t stride, int D, float scale);
 void k_attn_rows_scalar(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
                         qwen3_dtype kv, size_t stride, int D, float scale);
+/* The same with each row's log-sum-exp in lse[r] (when lse is not NULL), as k_attn_head_lse. */
+void k_attn_rows_lse(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                     qwen3_dtype kv, size_t stride, int D, float scale, float *lse);
+void k_attn_rows_lse_scalar(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                            qwen3_dtype kv, size_t stride, int D, float scale, float *lse);
 /* Stores D floats as type kv (F32, F16, BF16, or Q8_0 blocks of 32 when D is a multiple of 32). */
 void k_store_row(qwen3_dtype kv, void *dst, const float *src, int D);
 /* Bytes of n cached values of type kv (Q8_0: n a multiple of 32, 34 bytes per 32). */

@@ -391,9 +391,18 @@ static void test_attention_rows(void) {
                 float scale = 1.0f / sqrtf((float)D);
                 k_attn_rows_scalar(q, o1, n, M, K, V, kv, D, D, scale);
                 k_attn_rows(q, o2, n, M, K, V, kv, D, D, scale);
+                /* the log-sum-exp variants: the same outputs, and lse within 1e-5 of the twin's */
+                float *o4[16], *o5[16], l4[16], l5[16];
+                for (int r = 0; r < M; r++) { o4[r] = alloc_out(D); o5[r] = alloc_out(D); }
+                k_attn_rows_lse_scalar(q, o4, n, M, K, V, kv, D, D, scale, l4);
+                k_attn_rows_lse(q, o5, n, M, K, V, kv, D, D, scale, l5);
                 double err = 0;
                 int guards = 1, same = 1;
                 for (int r = 0; r < M; r++) {
+                    same &= !memcmp(o4[r], o1[r], sizeof(float) * D) && !memcmp(o5[r], o2[r], sizeof(float) * D);
+                    err = fmax(err, fabs(l4[r] - l5[r]) / fmax(1, fabs(l4[r])));
+                    free(o4[r]);
+                    free(o5[r]);
                     for (int i = 0; i < D; i++) err = fmax(err, fabs(o1[r][i] - o2[r][i]));
                     guards &= guard_ok(o1[r], D) && guard_ok(o2[r], D);
                     k_attn_rows(&q[r], &o3, &n[r], 1, K, V, kv, D, D, scale);
@@ -448,9 +457,19 @@ static void test_attention_tiles(void) {
         float scale = 1.0f / sqrtf((float)D);
         k_attn_rows_scalar(q, o1, n, M, K, V, kv, D, D, scale);
         k_attn_rows(q, o2, n, M, K, V, kv, D, D, scale);
+        float *o4[40], l4[40], l5[40]; /* the tiles' log-sum-exps against the twin's, same outputs */
+        for (int r = 0; r < M; r++) o4[r] = alloc_out(D);
+        float *o5[40];
+        for (int r = 0; r < M; r++) o5[r] = alloc_out(D);
+        k_attn_rows_lse_scalar(q, o5, n, M, K, V, kv, D, D, scale, l4);
+        k_attn_rows_lse(q, o4, n, M, K, V, kv, D, D, scale, l5);
+        for (int r = 0; r < M; r++) free(o5[r]);
         double err = 0;
         int same = 1, guards = 1;
         for (int r = 0; r < M; r++) {
+            same &= !memcmp(o4[r], o2[r], sizeof(float) * D);
+            err = fmax(err, fabs(l4[r] - l5[r]) / fmax(1, fabs(l4[r])));
+            free(o4[r]);
             for (int i = 0; i < D; i++) err = fmax(err, fabs(o1[r][i] - o2[r][i]));
             guards &= guard_ok(o2[r], D);
             k_attn_rows(&q[r], &o3, &n[r], 1, K, V, kv, D, D, scale);
