@@ -13,11 +13,13 @@
 #   differs from plain attention past position 48 (so the comparison cannot pass on plain attention);
 # - refusals naming the field: local_size >= chunk_size, chunk_size 1, a bad --dca value, DCA with
 #   --rope-scaling; no trained-length warning when DCA is on.
+# - under MPI tensor parallelism (2 ranks, each a share of the heads) the logits are one process's
+#   within 1e-4 (SKIP without mpirun or qwen3-mpi).
 # Batched sequences and cache truncation under DCA: tests/unit/test_dca.c (against one sequence at a
 # time, which this suite checks against the reference).
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 14
+expect 15
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
@@ -85,6 +87,15 @@ if d[:49].max() < 1e-4 and d[49:].min() > 1e-3: print("PASS dca-not-plain (same 
 else: print("FAIL dca-not-plain: max diff to 48 %.3g, min after %.3g" % (d[:49].max(), d[49:].min()))
 PYEOF
 else echo "FAIL dca-flag-equals-config: $(tail -n 1 "$TMP/err")"; echo "FAIL dca-not-plain: not run"; fi
+
+MPIBIN=${QWEN3_MPI:-$(dirname "$QWEN3")/qwen3-mpi}
+[ -x "$MPIBIN" ] || MPIBIN=$ROOT/build/rel/qwen3-mpi
+if ! command -v mpirun >/dev/null 2>&1 || [ ! -x "$MPIBIN" ]; then echo "SKIP dca-mpi-tp: mpirun or qwen3-mpi missing"
+elif timeout 120 mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none \
+        -n 2 "$MPIBIN" logits "$TMP/dca" --mpi tp --ids "$IDS" -o "$TMP/tp.got" -t 1 >"$TMP/err" 2>&1; then
+    echo "logits dca-mpi-tp $TMP/dca-prefill.got $TMP/tp.got $V -" >"$TMP/list3"
+    checked dca-mpi-tp "$PY" "$ROOT/tests/ref/compare.py" batch "$TMP/list3" --tol 1e-4
+else echo "FAIL dca-mpi-tp: $(tail -n 1 "$TMP/err")"; fi
 
 refuse() { # refuse NAME PATTERN qwen3-args...
     local name=$1 pat=$2; shift 2
