@@ -112,6 +112,55 @@ static void text(canvas *c, int x, int y, const char *s, const unsigned char rgb
     }
 }
 
+/* ---- the parts both charts share ------------------------------------------------------------- */
+
+static const unsigned char BLACK[3] = {0, 0, 0}, GRID[3] = {220, 220, 220},
+                           COLORS[5][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189}};
+
+/* the plot area [x0, x1] x [y0, y1] (y grows down) */
+typedef struct { int x0, x1, y0, y1; } area;
+
+static area plot_area(void) { return (area){LEFT, W - RIGHT, TOP, TOP + PLOT_H}; }
+
+/* a y tick at pixel row y with its label, and a grid line across unless it is the x axis */
+static void y_tick(canvas *c, const area *a, int y, const char *label) {
+    if (y != a->y1) line(c, a->x0, y, a->x1, y, 0, GRID);
+    line(c, a->x0 - 6, y, a->x0, y, 0, BLACK);
+    text(c, a->x0 - 10 - text_w(label), y - 7, label, BLACK);
+}
+
+static void x_tick(canvas *c, const area *a, int x, const char *label) {
+    line(c, x, a->y1, x, a->y1 + 6, 0, BLACK);
+    text(c, x - text_w(label) / 2, a->y1 + 12, label, BLACK);
+}
+
+/* the axes and the titles */
+static void frame(canvas *c, const area *a, const char *title, const char *x_title, const char *y_title) {
+    line(c, a->x0, a->y0, a->x0, a->y1, 0, BLACK);
+    line(c, a->x0, a->y1, a->x1, a->y1, 0, BLACK);
+    if (title) text(c, (W - text_w(title)) / 2, 16, title, BLACK);
+    if (x_title) text(c, a->x0 + (a->x1 - a->x0 - text_w(x_title)) / 2, a->y1 + 44, x_title, BLACK);
+    if (y_title) text(c, 8, a->y0 - 24, y_title, BLACK);
+}
+
+/* legend row k: under the x axis' title, so it never hides a line */
+static void legend(canvas *c, const area *a, int k, const char *name) {
+    const unsigned char *col = COLORS[k % 5];
+    int ly = a->y1 + BOTTOM + k * LEGEND_ROW - 8, lx = a->x0;
+    line(c, lx, ly + 7, lx + 28, ly + 7, 1, col);
+    rect(c, lx + 10, ly + 3, lx + 18, ly + 11, col);
+    text(c, lx + 38, ly, name ? name : "", BLACK);
+}
+
+/* a white canvas with room for n_series legend rows (sets H) */
+static int new_canvas(canvas *c, int n_series, qwen3_err *err) {
+    H = TOP + PLOT_H + BOTTOM + LEGEND_ROW * n_series;
+    c->px = malloc((size_t)W * H * 3);
+    if (!c->px) return qerr(err, "plot: out of memory");
+    memset(c->px, 255, (size_t)W * H * 3);
+    return 0;
+}
+
 /* ---- PNG: chunks with CRC-32, a zlib stream of stored blocks with Adler-32 -------------------- */
 
 static uint32_t crc_table[256];
@@ -241,38 +290,23 @@ int qwen3_plot_png(const char *path, const char *title, const char *x_title, con
                    int n_series, qwen3_err *err) {
     if (!path || !*path) return qerr(err, "plot: no output path");
     if (n_x < 1 || n_series < 1 || !x_labels || !ys) return qerr(err, "plot: nothing to draw (%d points, %d series)", n_x, n_series);
-    static const unsigned char black[3] = {0, 0, 0}, grid[3] = {220, 220, 220},
-                               colors[][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189}};
-    H = TOP + PLOT_H + BOTTOM + LEGEND_ROW * n_series;
-    canvas c = {malloc((size_t)W * H * 3)};
-    if (!c.px) return qerr(err, "plot: out of memory");
-    memset(c.px, 255, (size_t)W * H * 3);
-    int x0 = LEFT, x1 = W - RIGHT, y0 = TOP, y1 = TOP + PLOT_H; /* the plot area; y grows down */
+    canvas c;
+    if (new_canvas(&c, n_series, err)) return -1;
+    area A = plot_area();
+    int x0 = A.x0, y0 = A.y0, y1 = A.y1;
     /* grid and y ticks: 0 .. 100 % every 20 */
     for (int t = 0; t <= 100; t += 20) {
-        int y = y1 - (y1 - y0) * t / 100;
-        if (t) line(&c, x0, y, x1, y, 0, grid);
-        line(&c, x0 - 6, y, x0, y, 0, black);
         char s[8];
         snprintf(s, sizeof s, "%d", t);
-        text(&c, x0 - 10 - text_w(s), y - 7, s, black);
+        y_tick(&c, &A, y1 - (y1 - y0) * t / 100, s);
     }
     /* x positions: equally spaced points with a half step of margin at each side */
-    double step = (double)(x1 - x0) / n_x;
-    for (int i = 0; i < n_x; i++) {
-        int x = x0 + (int)lround(step * (i + 0.5));
-        line(&c, x, y1, x, y1 + 6, 0, black);
-        const char *l = x_labels[i] ? x_labels[i] : "";
-        text(&c, x - text_w(l) / 2, y1 + 12, l, black);
-    }
-    line(&c, x0, y0, x0, y1, 0, black);
-    line(&c, x0, y1, x1, y1, 0, black);
-    if (title) text(&c, (W - text_w(title)) / 2, 16, title, black);
-    if (x_title) text(&c, x0 + (x1 - x0 - text_w(x_title)) / 2, y1 + 44, x_title, black);
-    if (y_title) text(&c, 8, y0 - 24, y_title, black);
+    double step = (double)(A.x1 - x0) / n_x;
+    for (int i = 0; i < n_x; i++) x_tick(&c, &A, x0 + (int)lround(step * (i + 0.5)), x_labels[i] ? x_labels[i] : "");
+    frame(&c, &A, title, x_title, y_title);
     /* series: lines between defined points, a square marker on each */
     for (int s = 0; s < n_series; s++) {
-        const unsigned char *col = colors[s % 5];
+        const unsigned char *col = COLORS[s % 5];
         int px = -1, py = -1;
         for (int i = 0; i < n_x; i++) {
             double v = ys[s][i];
@@ -284,12 +318,7 @@ int qwen3_plot_png(const char *path, const char *title, const char *x_title, con
             rect(&c, x - 4, y - 4, x + 4, y + 4, col);
             px = x; py = y;
         }
-        /* legend: under the x axis' title, one series per row */
-        const char *nm = names && names[s] ? names[s] : "";
-        int ly = y1 + BOTTOM + s * LEGEND_ROW - 8, lx = x0;
-        line(&c, lx, ly + 7, lx + 28, ly + 7, 1, col);
-        rect(&c, lx + 10, ly + 3, lx + 18, ly + 11, col);
-        text(&c, lx + 38, ly, nm, black);
+        legend(&c, &A, s, names ? names[s] : NULL);
     }
     int rc = write_png(path, &c, err);
     free(c.px);
@@ -313,8 +342,6 @@ int qwen3_plot_xy_png(const char *path, const char *title, const char *x_title, 
                       const double *const *ys, int n, const char *const *names, int n_series, int log_y, qwen3_err *err) {
     if (!path || !*path) return qerr(err, "plot: no output path");
     if (n < 1 || n_series < 1 || !x || !ys) return qerr(err, "plot: nothing to draw (%d points, %d series)", n, n_series);
-    static const unsigned char black[3] = {0, 0, 0}, grid[3] = {220, 220, 220},
-                               colors[][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189}};
     /* the ranges: x over all points, y over the finite values (positive ones on a log axis) */
     double xlo = x[0], xhi = x[0], ylo = INFINITY, yhi = -INFINITY;
     for (int i = 0; i < n; i++) {
@@ -345,11 +372,10 @@ int qwen3_plot_xy_png(const char *path, const char *title, const char *x_title, 
         ylo = floor(ylo / ys_step) * ys_step;
         yhi = ceil(yhi / ys_step) * ys_step;
     }
-    H = TOP + PLOT_H + BOTTOM + LEGEND_ROW * n_series;
-    canvas c = {malloc((size_t)W * H * 3)};
-    if (!c.px) return qerr(err, "plot: out of memory");
-    memset(c.px, 255, (size_t)W * H * 3);
-    int x0 = LEFT, x1 = W - RIGHT, y0 = TOP, y1 = TOP + PLOT_H;
+    canvas c;
+    if (new_canvas(&c, n_series, err)) return -1;
+    area A = plot_area();
+    int x0 = A.x0, x1 = A.x1, y0 = A.y0, y1 = A.y1;
 #define PX(v) (x0 + (int)lround((x1 - x0) * ((v) - xlo) / (xhi - xlo)))
 #define PY(v) (y1 - (int)lround((y1 - y0) * (log_y ? (log10(v) - log10(ylo)) / (log10(yhi) - log10(ylo)) : ((v) - ylo) / (yhi - ylo))))
     /* y ticks: every nice step, or 1, 2, 5 in each decade */
@@ -360,36 +386,24 @@ int qwen3_plot_xy_png(const char *path, const char *title, const char *x_title, 
                 double v = d * m;
                 if (v < ylo * 0.9999) continue;
                 if (v > yhi * 1.0001) break;
-                int y = PY(v);
-                if (y != y1) line(&c, x0, y, x1, y, 0, grid);
-                line(&c, x0 - 6, y, x0, y, 0, black);
                 fmt_tick(s, sizeof s, v);
-                text(&c, x0 - 10 - text_w(s), y - 7, s, black);
+                y_tick(&c, &A, PY(v), s);
             }
     } else {
         for (double v = ylo; v <= yhi + ys_step * 1e-6; v += ys_step) {
-            int y = PY(v);
-            if (y != y1) line(&c, x0, y, x1, y, 0, grid);
-            line(&c, x0 - 6, y, x0, y, 0, black);
             fmt_tick(s, sizeof s, v);
-            text(&c, x0 - 10 - text_w(s), y - 7, s, black);
+            y_tick(&c, &A, PY(v), s);
         }
     }
     for (double v = xlo; v <= xhi + xs * 1e-6; v += xs) {
-        int xp = PX(v);
-        line(&c, xp, y1, xp, y1 + 6, 0, black);
         fmt_tick(s, sizeof s, v);
-        text(&c, xp - text_w(s) / 2, y1 + 12, s, black);
+        x_tick(&c, &A, PX(v), s);
     }
-    line(&c, x0, y0, x0, y1, 0, black);
-    line(&c, x0, y1, x1, y1, 0, black);
-    if (title) text(&c, (W - text_w(title)) / 2, 16, title, black);
-    if (x_title) text(&c, x0 + (x1 - x0 - text_w(x_title)) / 2, y1 + 44, x_title, black);
-    if (y_title) text(&c, 8, y0 - 24, y_title, black);
+    frame(&c, &A, title, x_title, y_title);
     /* series: a polyline through the finite points (thin for the first when there are several: the
      * raw curve, with its smoothed twin drawn over it) */
     for (int k = 0; k < n_series; k++) {
-        const unsigned char *col = colors[k % 5];
+        const unsigned char *col = COLORS[k % 5];
         int px = -1, py = -1, r = n_series > 1 && k == 0 ? 0 : 1;
         for (int i = 0; i < n; i++) {
             double v = ys[k][i];
@@ -399,11 +413,7 @@ int qwen3_plot_xy_png(const char *path, const char *title, const char *x_title, 
             else rect(&c, xp - r, yp - r, xp + r, yp + r, col);
             px = xp; py = yp;
         }
-        const char *nm = names && names[k] ? names[k] : "";
-        int ly = y1 + BOTTOM + k * LEGEND_ROW - 8, lx = x0;
-        line(&c, lx, ly + 7, lx + 28, ly + 7, 1, col);
-        rect(&c, lx + 10, ly + 3, lx + 18, ly + 11, col);
-        text(&c, lx + 38, ly, nm, black);
+        legend(&c, &A, k, names ? names[k] : NULL);
     }
 #undef PX
 #undef PY
