@@ -20,7 +20,8 @@ extern "C" {
  * built against one and run with another). The shared library's soname carries the major number,
  * and while it is 0 the minor one too (libqwen3.so.0.2): before 1.0 a minor version may change the
  * ABI (0.2: qwen3_config's layer array became a pointer; qwen3_gen_params and qwen3_gen_stats grew;
- * 0.3 added functions only: the sampler, qwen3_json_string, the measurements section). */
+ * 0.3: functions added (the sampler, qwen3_json_string, the measurements section, the loss chart),
+ * and qwen3_config / qwen3_load_opts grew at their ends (Dual Chunk Attention, the MPI mode)). */
 #define QWEN3_VERSION_MAJOR 0
 #define QWEN3_VERSION_MINOR 3
 #define QWEN3_VERSION_PATCH 0
