@@ -51,6 +51,12 @@ int qwen3_task_family_parse(const char *s);
  * arguments (any subset of a set can be regenerated alone). Errors: family or level out of range. */
 int qwen3_task_make(uint64_t seed, long index, int family, int level, qwen3_task *t, qwen3_err *err);
 
+/* The same task asked the way people ask it: t->question rewritten in one of the varied phrasings of
+ * the training data (`qwen3 synth --format fusion`: "Add 347 and 589.", "347+589=?", a word problem,
+ * lists with or without commas; a quarter of the draws keep the generator's form), drawn from
+ * (seed, index, family, level) alone; operands and answer unchanged. */
+int qwen3_task_rephrase(uint64_t seed, long index, qwen3_task *t, qwen3_err *err);
+
 /* ---- the verifier -------------------------------------------------------------------------------
  * Rules (strict: a GRPO reward must not pay for near misses):
  *   - A trailing "<|im_end|>" or "<|endoftext|>" (and whitespace around it) is ignored.
@@ -118,6 +124,13 @@ int qwen3_paired_compare(const unsigned char *a, const unsigned char *b, int n, 
 int qwen3_plot_png(const char *path, const char *title, const char *x_title, const char *y_title,
                    const char *const *x_labels, int n_x, const double *const *ys, const char *const *names,
                    int n_series, qwen3_err *err);
+
+/* The same chart over a numeric x (e.g. training steps): n points (x[i], ys[s][i]) per series, both
+ * axes ranged to the data with round ticks; log_y: a logarithmic y axis (decades, ticks at 1, 2, 5)
+ * where non-positive values are skipped. With several series, the first is drawn thin (a raw curve
+ * under its smoothed twin). NaN: no point (the line breaks). */
+int qwen3_plot_xy_png(const char *path, const char *title, const char *x_title, const char *y_title, const double *x,
+                      const double *const *ys, int n, const char *const *names, int n_series, int log_y, qwen3_err *err);
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,9 @@ static void usage(void) {
            "  --ood-levels LO-HI    out-of-distribution levels (default 4-5; none: no such set)\n"
            "  --families LIST       comma-separated: add,sub,mul,sort,count,linear (default all)\n"
            "  --seed S              the question sets' seed (default 1234); sampling seeds derive from it\n"
+           "  --phrasing P          generator (default: the generator's own form, \"What is 347 + 589?\") or\n"
+           "                        varied (the phrasings people use, as in the fusion training data:\n"
+           "                        \"Add 347 and 589.\", \"347+589=?\", word problems; same tasks and answers)\n"
            "  -k K                  samples per question for pass@K and maj@K (default 4; 0: none),\n"
            "                        thinking T 0.6 top-p 0.95 top-k 20, non-thinking T 0.7 top-p 0.8 top-k 20\n"
            "  --budgets LIST        thinking budgets, e.g. 0,16,32,64,128,256,512 (0: /no_think): greedy\n"
@@ -140,7 +143,11 @@ int cmd_eval(int argc, char **argv) {
             i++;
         } else if (!strcmp(a, "--families")) { if (parse_families(v, o.families)) goto out; i++; }
         else if (!strcmp(a, "--seed")) { if (cli_int(a, v, 0, 0x7fffffffffffffffL, &x)) goto out; o.seed = (uint64_t)x; i++; }
-        else if (!strcmp(a, "-k")) { if (cli_int(a, v, 0, 1024, &x)) goto out; o.k = (int)x; i++; }
+        else if (!strcmp(a, "--phrasing")) {
+            if (!v || (strcmp(v, "generator") && strcmp(v, "varied"))) { cli_fail("--phrasing: expected generator or varied, got '%s'", v ? v : ""); goto out; }
+            o.varied = !strcmp(v, "varied");
+            i++;
+        } else if (!strcmp(a, "-k")) { if (cli_int(a, v, 0, 1024, &x)) goto out; o.k = (int)x; i++; }
         else if (!strcmp(a, "--budgets")) { free(budgets); budgets = NULL; if (parse_budgets(v, &budgets, &o.n_budgets)) goto out; o.budgets = budgets; i++; }
         else if (!strcmp(a, "--png")) { if (!v || !*v) { cli_fail("--png needs a file name"); goto out; } png = v; i++; }
         else if (!strcmp(a, "--compare")) { if (!v || !*v) { cli_fail("--compare needs a second MODEL"); goto out; } o.models[1] = v; i++; }

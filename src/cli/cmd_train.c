@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "qwen3_eval.h"
 #include "qwen3_train.h"
 
 static const char TRAIN_USAGE[] =
@@ -35,7 +36,9 @@ static const char TRAIN_USAGE[] =
     "  --stop-after K        stop after step K (checkpoint and export as at the end; --resume continues)\n"
     "  --f32                 export F32 weights (default BF16)\n"
     "  --eval N              after training: loss per task family on N held-out examples each (levels 1-3),\n"
-    "                        MoE routing per family; DIR/eval.json\n";
+    "                        MoE routing per family; DIR/eval.json\n"
+    "  the run writes DIR/loss.jsonl (a line per step) and DIR/loss.png (the loss curve, log scale, with\n"
+    "  its moving average), redrawn at every checkpoint and at the end; qwen3 train --plot DIR redraws it\n";
 
 typedef struct {
     qwen3_train_opts o;
@@ -133,10 +136,68 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* DIR/loss.png from DIR/loss.jsonl: the loss of every step and its moving average over about 2% of
+ * the run (centred). A resumed run re-logs the steps after its last checkpoint; a step that is not after the
+ * one before it drops the entries it repeats, so the curve has each step once (the last time). */
+#define LOSS_FAIL(...) (snprintf(e->msg, sizeof e->msg, __VA_ARGS__), e->code = -1)
+static int draw_loss(const char *dir, qwen3_err *e) {
+    char p[4096], png[4096];
+    snprintf(p, sizeof p, "%s/loss.jsonl", dir);
+    snprintf(png, sizeof png, "%s/loss.png", dir);
+    FILE *f = fopen(p, "r");
+    if (!f) return LOSS_FAIL("%.900s: cannot open (%s)", p, strerror(errno));
+    int n = 0, cap = 1024, rc = 0;
+    double *x = malloc(sizeof(double) * (size_t)cap), *y = malloc(sizeof(double) * (size_t)cap), *m = NULL;
+    char line[1024];
+    while (x && y && fgets(line, sizeof line, f)) {
+        const char *ps = strstr(line, "\"step\":"), *pl = strstr(line, "\"loss\":");
+        if (!ps || !pl) continue;
+        double step = atof(ps + 7), loss = atof(pl + 7);
+        while (n > 0 && x[n - 1] >= step) n--;
+        if (n == cap) {
+            cap *= 2;
+            double *nx = realloc(x, sizeof(double) * (size_t)cap), *ny = nx ? realloc(y, sizeof(double) * (size_t)cap) : NULL;
+            if (nx) x = nx;
+            if (ny) y = ny;
+            if (!nx || !ny) { free(x); free(y); x = y = NULL; break; }
+        }
+        x[n] = step;
+        y[n++] = loss;
+    }
+    fclose(f);
+    if (!x || !y || !(m = malloc(sizeof(double) * (size_t)(n ? n : 1)))) rc = LOSS_FAIL("loss plot: out of memory");
+    else if (n == 0) rc = LOSS_FAIL("%.900s: no step logged yet", p);
+    else {
+        int h = n / 100; /* a centred mean over 2h + 1 steps (fewer at the ends) */
+        double sum = 0;
+        int lo = 0, hi = 0; /* the window [lo, hi) */
+        for (int i = 0; i < n; i++) {
+            for (; hi < n && hi <= i + h; hi++) sum += y[hi];
+            for (; lo < i - h; lo++) sum -= y[lo];
+            m[i] = sum / (hi - lo);
+        }
+        char avg[64];
+        snprintf(avg, sizeof avg, "mean over %d steps", 2 * h + 1);
+        const double *ys[2] = {y, m};
+        const char *names[2] = {"loss per step", avg};
+        rc = qwen3_plot_xy_png(png, "training loss", "step", "loss (log scale)", x, ys, n, names, 2, 1, e);
+    }
+    free(x);
+    free(y);
+    free(m);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv) {
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--mode") && (!strcmp(argv[i + 1], "grpo") || !strcmp(argv[i + 1], "distill")))
             return cmd_train_post(argc, argv);
+    if (argc == 3 && !strcmp(argv[1], "--plot")) {
+        qwen3_err e = {0};
+        if (draw_loss(argv[2], &e)) return cli_fail("%s", e.msg), 1;
+        printf("%s/loss.png\n", argv[2]);
+        return 0;
+    }
     train_args a;
     int r = parse(argc, argv, &a, TRAIN_USAGE);
     if (r) return r > 0 ? 0 : 2;
@@ -180,9 +241,12 @@ int cmd_train(int argc, char **argv) {
             if (qwen3_trainer_checkpoint(t, a.out, &e)) { rc = cli_fail("%s", e.msg); break; }
             last_ckpt = now_s();
             fprintf(stderr, "checkpoint: %s/checkpoint/state.bin (step %ld)\n", a.out, st.step);
+            fflush(log);
+            if (draw_loss(a.out, &e)) fprintf(stderr, "warning: %s (the loss plot is redrawn at the end)\n", e.msg);
         }
     }
     fclose(log);
+    if (!rc && qwen3_trainer_steps_done(t) > 0 && draw_loss(a.out, &e)) rc = cli_fail("%s", e.msg);
     if (!rc && qwen3_trainer_checkpoint(t, a.out, &e)) rc = cli_fail("%s", e.msg);
     if (!rc && qwen3_trainer_export(t, a.out, a.f32, &e)) rc = cli_fail("%s", e.msg);
     if (!rc && a.eval_n > 0) {

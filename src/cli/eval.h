@@ -22,6 +22,7 @@ typedef struct eval_opts {
     const char *think_flag;  /* appended to thinking-mode questions ("" : nothing) */
     const char *png;         /* the budget chart (with budgets) */
     const char *rescore;     /* judge the replies of this --replies file again instead of generating */
+    int varied;              /* 1: questions in the varied phrasings (qwen3_task_rephrase) */
 } eval_opts;
 
 /* Runs every job on each model, writes the replies (when replies is not NULL), prints the tables

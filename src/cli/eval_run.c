@@ -463,7 +463,10 @@ int eval_run(const eval_opts *o, const cli_model_opts *mo, FILE *replies, int as
                 if (!o->families[f]) continue;
                 for (int i = 0; i < o->per_level; i++) {
                     qwen3_err e = {0};
-                    if (qwen3_task_make(o->seed, i, f, lv, &qs[nq].t, &e)) { free(qs); return cli_fail("eval: %s", e.msg); }
+                    if (qwen3_task_make(o->seed, i, f, lv, &qs[nq].t, &e) || (o->varied && qwen3_task_rephrase(o->seed, i, &qs[nq].t, &e))) {
+                        free(qs);
+                        return cli_fail("eval: %s", e.msg);
+                    }
                     qs[nq++].set = s;
                 }
             }
@@ -505,6 +508,7 @@ int eval_run(const eval_opts *o, const cli_model_opts *mo, FILE *replies, int as
         json_t *set = json_pack("{s:I, s:i, s:i, s:i, s:s, s:i, s:i, s:I}", "seed", (json_int_t)(o->seed & 0x7fffffffffffffffull), "per_level",
                                 o->per_level, "k", o->k, "max_tokens", o->max_tokens, "think_flag", o->think_flag, "resamples", o->resamples,
                                 "questions", nq, "bootstrap_seed", (json_int_t)BOOT_SEED);
+        json_object_set_new(set, "phrasing", json_string(o->varied ? "varied" : "generator"));
         json_t *sets = json_array(), *bud = json_array();
         for (int s = 0; s < o->n_sets; s++)
             json_array_append_new(sets, json_pack("{s:s, s:i, s:i}", "name", SET[s], "lo", o->lo[s], "hi", o->hi[s]));
@@ -519,7 +523,8 @@ int eval_run(const eval_opts *o, const cli_model_opts *mo, FILE *replies, int as
         printf("qwen3 eval: %d questions per family and level, seed %llu: %s %d (levels %d-%d)", o->per_level,
                (unsigned long long)o->seed, SET_LONG[0], nper[0], o->lo[0], o->hi[0]);
         if (o->n_sets > 1) printf(", %s %d (levels %d-%d)", SET_LONG[1], nper[1], o->lo[1], o->hi[1]);
-        printf("\nthinking questions end \"%s\", non-thinking \"/no_think\"; at most %d tokens per reply\n", o->think_flag, o->max_tokens);
+        printf("\nquestions in %s; thinking questions end \"%s\", non-thinking \"/no_think\"; at most %d tokens per reply\n",
+               o->varied ? "the varied phrasings people use (--phrasing varied)" : "the generator's own phrasing", o->think_flag, o->max_tokens);
     }
     for (int m = 0; m < n_models && !rc; m++) {
         const char *label = m ? "B" : "A";

@@ -1,4 +1,4 @@
-/* plot.c - a line chart written as a PNG, with no image or compression library: the pixels are an
+/* plot.c - line charts written as PNG, with no image or compression library: the pixels are an
  * RGB canvas, the text a built-in 5x7 font, and the file's zlib stream (RFC 1950) one deflate block
  * with the fixed Huffman codes (RFC 1951) whose matches repeat the pixel before or the row above
  * (deflate_fixed): a chart of 1.4 MB of pixels becomes ~30 KB. tests/suite/eval.sh checks the file
@@ -291,6 +291,122 @@ int qwen3_plot_png(const char *path, const char *title, const char *x_title, con
         rect(&c, lx + 10, ly + 3, lx + 18, ly + 11, col);
         text(&c, lx + 38, ly, nm, black);
     }
+    int rc = write_png(path, &c, err);
+    free(c.px);
+    return rc;
+}
+
+/* ---- numeric x: a curve over steps (the training loss) --------------------------------------- */
+
+/* a "nice" tick step (1, 2 or 5 times a power of ten) giving about n ticks over span */
+static double nice_step(double span, int n) {
+    double raw = span / n, p = pow(10, floor(log10(raw))), f = raw / p;
+    return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
+}
+
+static void fmt_tick(char *s, size_t n, double v) {
+    if (fabs(v) >= 1e6) snprintf(s, n, "%.3g", v);
+    else snprintf(s, n, "%g", fabs(v) < 1e-12 ? 0.0 : v);
+}
+
+int qwen3_plot_xy_png(const char *path, const char *title, const char *x_title, const char *y_title, const double *x,
+                      const double *const *ys, int n, const char *const *names, int n_series, int log_y, qwen3_err *err) {
+    if (!path || !*path) return qerr(err, "plot: no output path");
+    if (n < 1 || n_series < 1 || !x || !ys) return qerr(err, "plot: nothing to draw (%d points, %d series)", n, n_series);
+    static const unsigned char black[3] = {0, 0, 0}, grid[3] = {220, 220, 220},
+                               colors[][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189}};
+    /* the ranges: x over all points, y over the finite values (positive ones on a log axis) */
+    double xlo = x[0], xhi = x[0], ylo = INFINITY, yhi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (x[i] < xlo) xlo = x[i];
+        if (x[i] > xhi) xhi = x[i];
+        for (int s = 0; s < n_series; s++) {
+            double v = ys[s][i];
+            if (!isfinite(v) || (log_y && v <= 0)) continue;
+            if (v < ylo) ylo = v;
+            if (v > yhi) yhi = v;
+        }
+    }
+    if (!(ylo <= yhi)) return qerr(err, "plot: no finite%s value to draw", log_y ? " positive" : "");
+    if (xhi == xlo) { xlo -= 0.5; xhi += 0.5; }
+    double xs = nice_step(xhi - xlo, 6);
+    xlo = floor(xlo / xs) * xs;
+    xhi = ceil(xhi / xs) * xs;
+    double ys_step = 0;
+    if (log_y) { /* the 1-2-5 ticks around the data */
+        double d = pow(10, floor(log10(ylo)));
+        ylo = ylo >= 5 * d ? 5 * d : ylo >= 2 * d ? 2 * d : d;
+        d = pow(10, floor(log10(yhi)));
+        yhi = yhi <= d ? d : yhi <= 2 * d ? 2 * d : yhi <= 5 * d ? 5 * d : 10 * d;
+        if (yhi <= ylo) yhi = ylo * 2;
+    } else {
+        if (yhi == ylo) { ylo -= 0.5; yhi += 0.5; }
+        ys_step = nice_step(yhi - ylo, 5);
+        ylo = floor(ylo / ys_step) * ys_step;
+        yhi = ceil(yhi / ys_step) * ys_step;
+    }
+    H = TOP + PLOT_H + BOTTOM + LEGEND_ROW * n_series;
+    canvas c = {malloc((size_t)W * H * 3)};
+    if (!c.px) return qerr(err, "plot: out of memory");
+    memset(c.px, 255, (size_t)W * H * 3);
+    int x0 = LEFT, x1 = W - RIGHT, y0 = TOP, y1 = TOP + PLOT_H;
+#define PX(v) (x0 + (int)lround((x1 - x0) * ((v) - xlo) / (xhi - xlo)))
+#define PY(v) (y1 - (int)lround((y1 - y0) * (log_y ? (log10(v) - log10(ylo)) / (log10(yhi) - log10(ylo)) : ((v) - ylo) / (yhi - ylo))))
+    /* y ticks: every nice step, or 1, 2, 5 in each decade */
+    char s[32];
+    if (log_y) {
+        for (double d = pow(10, floor(log10(ylo))); d < yhi * 1.0001; d *= 10)
+            for (int m = 1; m <= 5; m += m == 1 ? 1 : 3) {
+                double v = d * m;
+                if (v < ylo * 0.9999) continue;
+                if (v > yhi * 1.0001) break;
+                int y = PY(v);
+                if (y != y1) line(&c, x0, y, x1, y, 0, grid);
+                line(&c, x0 - 6, y, x0, y, 0, black);
+                fmt_tick(s, sizeof s, v);
+                text(&c, x0 - 10 - text_w(s), y - 7, s, black);
+            }
+    } else {
+        for (double v = ylo; v <= yhi + ys_step * 1e-6; v += ys_step) {
+            int y = PY(v);
+            if (y != y1) line(&c, x0, y, x1, y, 0, grid);
+            line(&c, x0 - 6, y, x0, y, 0, black);
+            fmt_tick(s, sizeof s, v);
+            text(&c, x0 - 10 - text_w(s), y - 7, s, black);
+        }
+    }
+    for (double v = xlo; v <= xhi + xs * 1e-6; v += xs) {
+        int xp = PX(v);
+        line(&c, xp, y1, xp, y1 + 6, 0, black);
+        fmt_tick(s, sizeof s, v);
+        text(&c, xp - text_w(s) / 2, y1 + 12, s, black);
+    }
+    line(&c, x0, y0, x0, y1, 0, black);
+    line(&c, x0, y1, x1, y1, 0, black);
+    if (title) text(&c, (W - text_w(title)) / 2, 16, title, black);
+    if (x_title) text(&c, x0 + (x1 - x0 - text_w(x_title)) / 2, y1 + 44, x_title, black);
+    if (y_title) text(&c, 8, y0 - 24, y_title, black);
+    /* series: a polyline through the finite points (thin for the first when there are several: the
+     * raw curve, with its smoothed twin drawn over it) */
+    for (int k = 0; k < n_series; k++) {
+        const unsigned char *col = colors[k % 5];
+        int px = -1, py = -1, r = n_series > 1 && k == 0 ? 0 : 1;
+        for (int i = 0; i < n; i++) {
+            double v = ys[k][i];
+            if (!isfinite(v) || (log_y && v <= 0)) { px = -1; continue; }
+            int xp = PX(x[i]), yp = PY(v);
+            if (px >= 0) line(&c, px, py, xp, yp, r, col);
+            else rect(&c, xp - r, yp - r, xp + r, yp + r, col);
+            px = xp; py = yp;
+        }
+        const char *nm = names && names[k] ? names[k] : "";
+        int ly = y1 + BOTTOM + k * LEGEND_ROW - 8, lx = x0;
+        line(&c, lx, ly + 7, lx + 28, ly + 7, 1, col);
+        rect(&c, lx + 10, ly + 3, lx + 18, ly + 11, col);
+        text(&c, lx + 38, ly, nm, black);
+    }
+#undef PX
+#undef PY
     int rc = write_png(path, &c, err);
     free(c.px);
     return rc;

@@ -53,3 +53,22 @@ int qwen3_task_make(uint64_t seed, long index, int family, int level, qwen3_task
     tsbuf_free(&q); tsbuf_free(&sol); tsbuf_free(&ans);
     return rc;
 }
+
+int qwen3_task_rephrase(uint64_t seed, long index, qwen3_task *t, qwen3_err *err) {
+    if (!t || t->family < 0 || t->family >= QWEN3_TASK_FAMILIES) return qerr(err, "task: no task to rephrase");
+    if (t->n_operands < 0 || t->n_operands > QWEN3_TASK_MAX_OPERANDS) return qerr(err, "task: %d operands", t->n_operands);
+    /* a stream of its own: not the one that drew the operands */
+    uint64_t rng = mix(mix(seed ^ 0x9A4A5E5ull) ^ ((uint64_t)t->family << 56 | (uint64_t)t->level << 48 | (uint64_t)index));
+    tsynth_ops ops = {0};
+    ops.n = t->n_operands;
+    for (int i = 0; i < ops.n; i++) ops.v[i] = t->operands[i];
+    tsbuf canon = {0}, q = {0};
+    tsbuf_printf(&canon, "%s", t->question);
+    tsynth_phrase(&rng, (tsynth_family)t->family, &ops, &canon, &q);
+    int rc = 0;
+    if (canon.oom || q.oom || !q.s) rc = qerr(err, "task: out of memory");
+    else if (q.n >= sizeof t->question) rc = qerr(err, "task: rephrased question longer than %d bytes", QWEN3_TASK_TEXT - 1);
+    else memcpy(t->question, q.s, q.n + 1);
+    tsbuf_free(&canon); tsbuf_free(&q);
+    return rc;
+}

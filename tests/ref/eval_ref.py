@@ -277,6 +277,48 @@ def check_png(path, name, series):
     out(not why, name, "; ".join(why))
 
 
+def check_png_line(path, name):
+    """A loss curve that falls exponentially is a straight falling line on a log axis: the second
+    series' (orange) pixels, column by column, lie on one line within 3 px and span the plot."""
+    data = open(path, "rb").read()
+    pos, idat, w = 8, b"", 0
+    while pos < len(data):
+        (n,) = struct.unpack(">I", data[pos: pos + 4])
+        typ, body = data[pos + 4: pos + 8], data[pos + 8: pos + 8 + n]
+        if typ == b"IHDR":
+            w, h = struct.unpack(">II", body[:8])
+        elif typ == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    orange = b"\xff\x7f\x0e"
+    cols = {}
+    for y in range(h - 100):  # above the legend
+        r = raw[y * (1 + 3 * w) + 1: (y + 1) * (1 + 3 * w)]
+        for x in range(w):
+            if r[3 * x: 3 * x + 3] == orange:
+                cols.setdefault(x, []).append(y)
+    xs = sorted(cols)
+    why = []
+    if len(xs) < 300:
+        why.append("the curve covers %d columns" % len(xs))
+    else:
+        pts = [(x, sum(cols[x]) / len(cols[x])) for x in xs]
+        n = len(pts)
+        mx = sum(p[0] for p in pts) / n
+        my = sum(p[1] for p in pts) / n
+        slope = sum((p[0] - mx) * (p[1] - my) for p in pts) / sum((p[0] - mx) ** 2 for p in pts)
+        worst = max(abs(p[1] - (my + slope * (p[0] - mx))) for p in pts)
+        drop = pts[-1][1] - pts[0][1]
+        if slope <= 0:
+            why.append("the line does not fall (slope %.3f px/px)" % slope)
+        if worst > 3:
+            why.append("%.1f px off a straight line" % worst)
+        if drop < 200:
+            why.append("falls only %.0f px" % drop)
+    out(not why, name, "; ".join(why))
+
+
 def main():
     a = sys.argv[1:]
     name = "eval-ref"
@@ -293,6 +335,8 @@ def main():
         check_replies(a[1], a[2], name)
     elif a[0] == "png":
         check_png(a[1], name, series)
+    elif a[0] == "png-line":
+        check_png_line(a[1], name)
     else:
         sys.exit("usage: eval_ref.py replies FILE SUMMARY | png FILE")
 

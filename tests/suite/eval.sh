@@ -17,7 +17,7 @@
 # (ref-doctored-sampled FAILs); the bootstrap resampling with next() % (n - 1) (paired FAILs).
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 34
+expect 36
 TMP="$QWEN3_TMP/eval"
 rm -rf "$TMP"
 mkdir -p "$TMP"
@@ -126,6 +126,43 @@ bad() {
         echo "FAIL eval-bad-$name: status $rc, message: $(head -c 300 "$TMP/bad.err")"
     fi
 }
+# --phrasing varied: the same tasks (answers, order) as the generator's phrasing, most questions
+# worded otherwise, and each varied question still holds the generator question's operands in
+# (the numbers, or the letter and the word), read here with regular expressions
+PH=(-n 4 --levels 1-3 --ood-levels none -k 0 --max-tokens 1 -q)
+if "$QWEN3" eval "$M" "${PH[@]}" --replies "$TMP/pg.jsonl" >/dev/null 2>"$TMP/pe" &&
+   "$QWEN3" eval "$M" "${PH[@]}" --phrasing varied --replies "$TMP/pv.jsonl" >/dev/null 2>"$TMP/pe"; then
+    "$PY" - "$TMP/pg.jsonl" "$TMP/pv.jsonl" <<'PYEOF'
+import json, re, sys
+g = [json.loads(l) for l in open(sys.argv[1])]
+v = [json.loads(l) for l in open(sys.argv[2])]
+why = []
+if len(g) != len(v) or len(g) < 100:
+    why.append("%d and %d replies" % (len(g), len(v)))
+differ = 0
+for a, b in zip(g, v):
+    if a["answer"] != b["answer"]:
+        why.append("answer %r vs %r" % (a["answer"], b["answer"])); break
+    qa, qb = a["question"], b["question"]
+    differ += qa != qb
+    if re.search(r"How many times does the letter", qa):
+        c, w = re.search(r"letter (\w) appear in (\w+)", qa).groups()
+        if not (re.search(r"\b%s\b" % w, qb) and re.search(r"(^|[^a-z])%s([^a-z]|'s|$)" % c, qb)):
+            why.append("%r lost %r or %r" % (qb, c, w)); break
+    else:
+        na = re.findall(r"-?\d+", qa.replace("x", " "))
+        nb = re.findall(r"-?\d+", qb.replace("x", " "))
+        if sorted(abs(int(x)) for x in na) != sorted(abs(int(x)) for x in nb):  # "take 3 away from 465"
+            why.append("%r vs %r: operands %s vs %s" % (qa, qb, na, nb)); break
+if differ < len(g) // 2:
+    why.append("only %d of %d questions reworded" % (differ, len(g)))
+print(("PASS" if not why else "FAIL") + " eval-phrasing-varied (%d questions, %d reworded, same tasks and operands)%s" % (len(g), differ, "" if not why else ": " + "; ".join(why)))
+PYEOF
+else
+    echo "FAIL eval-phrasing-varied: $(tail -n 1 "$TMP/pe")"
+fi
+bad phrasing "--phrasing: expected generator or varied" "$M" --phrasing people
+
 bad budgets-word "--budgets: 'x'" "$M" --budgets 0,x,16
 bad budgets-order "--budgets: list them in increasing order" "$M" --budgets 16,0
 bad budgets-negative "--budgets: '-4'" "$M" --budgets -4

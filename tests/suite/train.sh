@@ -24,7 +24,7 @@
 # micro-batch f (moe-global grads FAIL); AdamW without bias correction 2 (steps FAIL).
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 23
+expect 26
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
@@ -128,6 +128,24 @@ else
     echo "FAIL train-kill-resume: weights differ after kill and resume ($(tail -n 1 "$TMP/k.err"))"
 fi
 
+# the loss plot: an exponentially falling loss is a straight line on its log axis (eval_ref.py
+# png-line), and a resumed run's re-logged steps (steps 401-500 logged twice, the first time with a
+# loss of 100) are drawn once, the last time, or the line breaks. Injected: the trailing entries not
+# dropped on a repeated step (FAIL: 100 px off the line).
+"$PY" -c "
+import math
+L = [(s, 10 * math.exp(-s / 300)) for s in range(1, 501)] + [(s, 100.0) for s in range(401, 501)]
+L = [l for l in L if not (l[0] > 400 and l[1] < 100)] + [(s, 10 * math.exp(-s / 300)) for s in range(401, 1001)]
+print('\n'.join('{\"step\":%d,\"loss\":%.6f,\"lr\":1e-3}' % l for l in L))" >"$TMP/plot.jsonl"
+mkdir -p "$TMP/plot" && mv "$TMP/plot.jsonl" "$TMP/plot/loss.jsonl"
+if "$QWEN3" train --plot "$TMP/plot" >/dev/null 2>"$TMP/plot.err"; then
+    "$PY" "$ROOT/tests/ref/eval_ref.py" png "$TMP/plot/loss.png" --name train-loss-png --series 2
+    "$PY" "$ROOT/tests/ref/eval_ref.py" png-line "$TMP/plot/loss.png" --name train-loss-png-line
+else
+    echo "FAIL train-loss-png: qwen3 train --plot: $(tail -n 1 "$TMP/plot.err")"
+    echo "FAIL train-loss-png-line: no plot"
+fi
+
 # shared row vs dense head (the data uses 60 of the 512 ids: 452 rows shared). The dense twin starts
 # from the compact run's step-0 export (its unseen rows are identical, as the method requires).
 # One batch's gradients (<= 5e-5 relative per tensor; measured ~9e-6: the dense head's own float32
@@ -172,6 +190,8 @@ EOF
 else
     echo "FAIL train-shared-row: $(tail -n 1 "$TMP/sh.err")"
 fi
+# a run draws its own loss curve beside loss.jsonl
+"$PY" "$ROOT/tests/ref/eval_ref.py" png "$TMP/sh-compact/loss.png" --name train-run-loss-png --series 2
 
 # eval on held-out synthetic tasks (real tokenizer, shared-row head, MoE routing per family): the
 # structure of eval.json, finite losses, shares in [0, 1], loads >= 1
