@@ -138,7 +138,8 @@ static void prep_worker(void *ctx, int ith, int nth) {
         k_pack_x_bf16(a->x, a->n, a->cols, a->bf16, (int)b, (int)e);
     } else if (j->kind == 2) {
         qpool_split(a->n, ith, nth, 1, &b, &e);
-        k_x_to_bf16_rows(a->x, a->cols, a->b16, (int)b, (int)e);
+        if (active_isa == K_ISA_AVX512) k_x_to_bf16_rows_avx512(a->x, a->cols, a->b16, (int)b, (int)e);
+        else k_x_to_bf16_rows(a->x, a->cols, a->b16, (int)b, (int)e);
     } else {
         size_t rb = kq_act_row_bytes((kact_type)a->a8_type, a->cols);
         qpool_split(a->n, ith, nth, 1, &b, &e);

@@ -122,6 +122,7 @@ void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float *Y,
  * Y[t][r] summed by vdpbf16ps in 16 lanes over 32-column steps, the lanes reduced in a fixed tree:
  * the same bits for every n, tile and row split; the scalar twin does the same arithmetic. */
 void k_x_to_bf16_rows(const float *X, int64_t K, uint16_t *Xb, int t0, int t1);
+void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0, int t1);
 float k_dot_bf16_scalar(const uint16_t *w, const uint16_t *x, int64_t K);
 void k_dot_bf16_rows_scalar(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
 void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);

@@ -10,7 +10,8 @@
  *   - k_matmul_act on the fast path (exact off) takes that kernel, for 1 to 50 tokens;
  *   - K not a multiple of 32 (masked tail) and odd; rows not a multiple of 4 or 8;
  *   - the instruction's implied DAZ / FTZ: denormal bf16 inputs, products and sums that underflow,
- *     which the scalar twin flushes as vdpbf16ps does.
+ *     which the scalar twin flushes as vdpbf16ps does;
+ *   - the AVX-512 rounding of activations to bf16 has k_f32_to_bf16's bits (NaN, inf, denormals, ties).
  * Values span 2^-20..2^20 in magnitude so that sums round often. Without AVX512_BF16 the SIMD checks
  * print SKIP. */
 #include <math.h>
@@ -40,7 +41,7 @@ int main(void) {
     static const int colss[NK] = {64, 1000, 2, 130, 33};
     static const int ns[NN] = {1, 5, 13, 50};
     const int rows = 37, nmax = 50;
-    TEST_EXPECT(NK * (1 + 3 * NN) + 1);
+    TEST_EXPECT(NK * (1 + 3 * NN) + 2);
     for (int ci = 0; ci < NK; ci++) {
         const int K = colss[ci];
         uint16_t *W = malloc(sizeof(uint16_t) * (size_t)rows * K);
@@ -139,6 +140,30 @@ int main(void) {
             TEST_SKIP("dot_bf16 denormals", "the CPU lacks AVX512_BF16");
         free(W);
         free(Xb);
+    }
+    /* the AVX-512 rounding of activations against k_f32_to_bf16 on random bit patterns, with NaNs,
+     * infinities, denormals and exact ties among them, and a row range that ends mid-vector */
+    {
+        const int N = 1 << 16;
+        uint32_t *u = malloc(sizeof(uint32_t) * N);
+        uint16_t *hs = malloc(sizeof(uint16_t) * N), *hv = malloc(sizeof(uint16_t) * N);
+        for (int i = 0; i < N; i++) {
+            u[i] = (uint32_t)(next() >> 32);
+            if (i % 7 == 0) u[i] &= 0x807fffffu;                     /* denormal or zero */
+            if (i % 11 == 0) u[i] |= 0x7f800000u;                    /* infinity or NaN */
+            if (i % 13 == 0) u[i] = (u[i] & 0xffff0000u) | 0x8000u;  /* a tie */
+        }
+        float *f = malloc(sizeof(float) * N);
+        memcpy(f, u, sizeof(float) * N);
+        for (int i = 0; i < N; i++) hs[i] = k_f32_to_bf16(f[i]);
+        memset(hv, 0, sizeof(uint16_t) * N);
+        k_x_to_bf16_rows_avx512(f, 1000, hv, 0, N / 1000);
+        k_x_to_bf16_rows_avx512(f, 7, hv, N / 7 - 3, N / 7);
+        int same = !memcmp(hs, hv, sizeof(uint16_t) * (N / 1000) * 1000) &&
+                   !memcmp(hs + (N / 7 - 3) * 7, hv + (N / 7 - 3) * 7, sizeof(uint16_t) * 21);
+        if (k_active_isa() == K_ISA_AVX512) CHECK(same, "k_x_to_bf16_rows_avx512 == k_f32_to_bf16 (NaN, inf, denormals, ties)", "differs");
+        else TEST_SKIP("k_x_to_bf16_rows_avx512", "the CPU lacks AVX-512");
+        free(u); free(hs); free(hv); free(f);
     }
     return test_exit();
 }
