@@ -145,7 +145,13 @@ typedef struct qwen3_load_opts {
      * scaling off. 0 keeps the checkpoint's. */
     double yarn_factor;
     int yarn_original;
+    int mpi_mode;        /* under MPI with more than one rank, how the model is split (qwen3_mpi_mode):
+                            QWEN3_MPI_PP (0) by layers, QWEN3_MPI_TP each layer's heads and MLP
+                            columns, QWEN3_MPI_EP as TP but MoE experts whole, a subset per rank */
 } qwen3_load_opts;
+
+/* qwen3_load_opts.mpi_mode (README "More than one machine" compares them). */
+typedef enum qwen3_mpi_mode { QWEN3_MPI_PP = 0, QWEN3_MPI_TP = 1, QWEN3_MPI_EP = 2 } qwen3_mpi_mode;
 
 /* Loads a Hugging Face model directory (config.json + model.safetensors or sharded safetensors with
  * model.safetensors.index.json). Weights are memory-mapped and validated against config.json before
@@ -664,11 +670,14 @@ int qwen3_cache_list(qwen3_cached_model **out, qwen3_err *err);
 int qwen3_cache_remove(const char *name, uint64_t *freed, qwen3_err *err);
 
 /* ---- more than one process: MPI ----------------------------------------------------------------
- * The qwen3-mpi binary (`make MPI=1`, Open MPI) runs a model as a pipeline of processes split by
- * layers: `mpirun -n N qwen3-mpi COMMAND ...`. Rank 0 runs the program (tokenizer, sampler,
- * console, server) and holds the embedding, the lm_head and the first share of the layers; every
- * other rank holds its contiguous share and touches no other weights. Each qwen3_model_load and
- * qwen3_forward on rank 0 drives the other ranks; the logits are bit for bit the one-process ones.
+ * The qwen3-mpi binary (`make MPI=1`, Open MPI) runs a model across processes: `mpirun -n N
+ * qwen3-mpi COMMAND ...`. Rank 0 runs the program (tokenizer, sampler, console, server) and holds
+ * the embedding and the lm_head. qwen3_load_opts.mpi_mode picks the split: QWEN3_MPI_PP, a
+ * pipeline by layers (each rank its contiguous share; logits bit for bit the one-process ones);
+ * QWEN3_MPI_TP, every layer's heads and MLP columns split, two all-reduces per layer (logits within
+ * float summation order); QWEN3_MPI_EP, as TP with MoE experts whole per rank. Every rank touches
+ * only its share of the weights. Each qwen3_model_load and qwen3_forward on rank 0 drives the
+ * other ranks.
  * In a build without MPI these are stubs: one process, rank 0 of 1. */
 
 /* MPI_Init (thread level SERIALIZED). Call first, from main. 0 or -1. */

@@ -74,6 +74,15 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o) {
         o->load.yarn_original = (int)orig;
         return 1;
     }
+    if (!strcmp(a, "--mpi")) {
+        const char *s = *i + 1 < argc ? argv[++*i] : NULL;
+        if (s && !strcmp(s, "pp")) o->load.mpi_mode = QWEN3_MPI_PP;
+        else if (s && !strcmp(s, "tp")) o->load.mpi_mode = QWEN3_MPI_TP;
+        else if (s && !strcmp(s, "ep")) o->load.mpi_mode = QWEN3_MPI_EP;
+        else return cli_fail("--mpi: '%s' is not pp (layers), tp (heads and MLP columns) or ep (tp, with MoE experts "
+                             "whole per rank)", s ? s : ""), -1;
+        return 1;
+    }
     if (!strcmp(a, "--pull")) { o->pull = 1; return 1; }
     if (!strcmp(a, "--fast")) { o->load.fast = 1; return 1; }
     if (!strcmp(a, "--exact")) { o->load.fast = 0; return 1; }

@@ -17,6 +17,8 @@
     "  --pull                MODEL is a Hugging Face name not in the cache: download it first (qwen3 pull)\n" \
     "  --rope-scaling S      yarn:FACTOR[:ORIGINAL] switches YaRN on (yarn:4: 131072 positions for Qwen3,\n" \
     "                        the model card's setting), none switches config.json's off\n"                  \
+    "  --mpi MODE            under mpirun (qwen3-mpi): split the model by layers (pp, the default), by\n" \
+    "                        heads and MLP columns (tp), or as tp with MoE experts whole per rank (ep)\n" \
     "  --kv TYPE             KV cache type: q8_0 (int8 blocks of 32, ~0.27x F32), q4_0 (4-bit, ~0.14x),\n"  \
     "                        f16 or f32\n"
 

@@ -137,17 +137,17 @@ static void ffn_norm_row(run *r, int t) {
 static void qk_rope_store_row(run *r, int t) {
     const qwen3_config *c = r->c;
     const layer_weights *L = &r->m->layers[r->layer];
-    const int D = c->head_dim, half = D / 2;
+    const int D = c->head_dim, half = D / 2, NH = r->m->sh.nh, KVH = r->m->sh.nkv;
     const float *cs = r->cos + (size_t)t * half, *sn = r->sin + (size_t)t * half;
-    for (int h = 0; h < c->num_heads; h++) {
-        float *qh = r->q + ((size_t)t * c->num_heads + h) * D;
+    for (int h = 0; h < NH; h++) {
+        float *qh = r->q + ((size_t)t * NH + h) * D;
         k_rmsnorm(qh, qh, L->q_norm, D, c->rms_norm_eps);
         k_rope(qh, cs, sn, D);
     }
     qwen3_seq *s = r->tseq[t];
-    for (int h = 0; h < c->num_kv_heads; h++) {
-        float *kh = r->k + ((size_t)t * c->num_kv_heads + h) * D;
-        const float *vh = r->v + ((size_t)t * c->num_kv_heads + h) * D;
+    for (int h = 0; h < KVH; h++) {
+        float *kh = r->k + ((size_t)t * KVH + h) * D;
+        const float *vh = r->v + ((size_t)t * KVH + h) * D;
         k_rmsnorm(kh, kh, L->k_norm, D, c->rms_norm_eps);
         k_rope(kh, cs, sn, D);
         k_store_row(s->kv_type, seq_k(s, r->layer, h, r->tpos[t]), kh, D);
@@ -164,11 +164,14 @@ static void qk_rope_store_row(run *r, int t) {
 static void attn_worker(void *ctx, int ith, int nth) {
     run *r = ctx;
     const qwen3_config *c = r->c;
-    const int D = c->head_dim, NH = c->num_heads, KVH = c->num_kv_heads, group = NH / KVH;
+    /* this rank's heads (all of them in one process): local query head h is global h0 + h, and
+     * reads local kv head (h0 + h) / group - kv0 */
+    const tp_share *sh = &r->m->sh;
+    const int D = c->head_dim, NH = sh->nh, KVH = sh->nkv, group = c->num_heads / c->num_kv_heads;
     const float scale = 1.0f / sqrtf((float)D);
     if (r->tseq[0]->kv_type == QWEN3_F32) {
         for (long i = ith; i < (long)r->T * NH; i += nth) {
-            int t = (int)(i / NH), h = (int)(i % NH), kvh = h / group;
+            int t = (int)(i / NH), h = (int)(i % NH), kvh = (sh->h0 + h) / group - sh->kv0;
             qwen3_seq *s = r->tseq[t];
             k_attn_head(r->q + ((size_t)t * NH + h) * D, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0),
                         s->kv_type, (size_t)D, r->tpos[t] + 1, D, scale, r->o + ((size_t)t * NH + h) * D);
@@ -180,17 +183,21 @@ static void attn_worker(void *ctx, int ith, int nth) {
     const int TB = group >= 64 ? 1 : 64 / group, nblocks = (r->T + TB - 1) / TB;
     for (long i = ith; i < (long)nblocks * KVH; i += nth) {
         int t0 = (int)(i / KVH) * TB, kvh = (int)(i % KVH), t1 = t0 + TB < r->T ? t0 + TB : r->T;
+        /* the local query heads of kv head kvh: [hlo, hhi) */
+        int hlo = (sh->kv0 + kvh) * group - sh->h0, hhi = hlo + group;
+        if (hlo < 0) hlo = 0;
+        if (hhi > NH) hhi = NH;
         const float *q[64];
         float *o[64];
         int n[64], M = 0;
         for (int t = t0; t < t1; t++)
-            for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+            for (int h = hlo; h < hhi; h++) {
                 q[M] = r->q + ((size_t)t * NH + h) * D;
                 o[M] = r->o + ((size_t)t * NH + h) * D;
                 n[M++] = r->tpos[t] + 1;
                 /* flush at 64 rows, and where the next row belongs to another sequence */
-                int next_other = h + 1 == (kvh + 1) * group && t + 1 < t1 && r->tseq[t + 1] != r->tseq[t];
-                if (M == 64 || next_other || (t + 1 == t1 && h + 1 == (kvh + 1) * group)) {
+                int next_other = h + 1 == hhi && t + 1 < t1 && r->tseq[t + 1] != r->tseq[t];
+                if (M == 64 || next_other || (t + 1 == t1 && h + 1 == hhi)) {
                     qwen3_seq *s = r->tseq[t];
                     k_attn_rows(q, o, n, M, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0), s->kv_type, (size_t)D,
                                 D, scale);
@@ -236,6 +243,15 @@ static void timed_tokens(run *r, prof_op op, row_fn fn) {
     prof_add(r->m, op, t0);
 }
 
+/* Tensor / expert parallelism: the block's output y is this rank's partial sum (its heads, its
+ * MLP columns, its experts); the ranks add theirs up, in rank order, the same bits on every rank. */
+static void reduce(run *r) {
+    if (r->m->tp_size <= 1) return;
+    double t0 = prof_clock(r->m);
+    pp_allreduce(r->y, (size_t)r->T * r->c->hidden_size);
+    prof_add(r->m, PROF_ALLREDUCE, t0);
+}
+
 static void residual(run *r) {
     double t0 = prof_clock(r->m);
     add_into(r->x, r->y, (size_t)r->T * r->c->hidden_size);
@@ -246,7 +262,7 @@ static void residual(run *r) {
  * queries and the token bookkeeping move to the front. */
 static void keep_rows(run *r, const int *keep, int n) {
     const qwen3_config *c = r->c;
-    const size_t H = (size_t)c->hidden_size, QD = (size_t)c->num_heads * c->head_dim;
+    const size_t H = (size_t)c->hidden_size, QD = (size_t)r->m->sh.nh * c->head_dim;
     for (int i = 0; i < n; i++) {
         int t = keep[i];
         if (t == i) continue;
@@ -287,11 +303,12 @@ static void attention(run *r, const int *keep, int n_keep) {
     qpool_run(p, attn_worker, r);
     prof_add(r->m, PROF_ATTN, t0);
     matmul(r, PROF_WO, &L->wo, r->o, r->T, r->y);
+    reduce(r);
     residual(r);
 }
 
 static void silu_mul_row(run *r, int t) {
-    const int I = r->layer < 0 ? 0 : (r->m->layers[r->layer].is_moe ? r->c->moe_intermediate_size : r->c->intermediate_size);
+    const int I = r->layer < 0 ? 0 : (r->m->layers[r->layer].is_moe ? r->m->sh.moe_ff : r->m->sh.ff);
     k_silu_mul(r->g + (size_t)t * I, r->g + (size_t)t * I, r->u + (size_t)t * I, I);
 }
 
@@ -303,6 +320,7 @@ static void dense_mlp(run *r) {
     products(r, PROF_GATE_UP, W, Y, 2);
     timed_tokens(r, PROF_SILU, silu_mul_row);
     matmul(r, PROF_DOWN, &L->down, r->g, r->T, r->y);
+    reduce(r);
     residual(r);
 }
 
@@ -336,7 +354,7 @@ static void route_row(run *r, int t) {
  * same way whatever rows it is given: the bits do not depend on which thread ran the expert. */
 static void expert_run(run *r, moe_scratch *ms, int x) {
     const layer_weights *L = &r->m->layers[r->layer];
-    const int H = r->c->hidden_size, I = r->c->moe_intermediate_size, n = r->ecount[x];
+    const int H = r->c->hidden_size, I = r->m->sh.moe_ff, n = r->ecount[x];
     const int *toks = r->etok + r->estart[x];
     for (int i = 0; i < n; i++) memcpy(ms->xe + (size_t)i * H, r->a + (size_t)toks[i] * H, sizeof(float) * (size_t)H);
     kact_set(&ms->act, ms->xe, n, H);
@@ -357,19 +375,24 @@ static void experts_worker(void *ctx, int ith, int nth) {
     for (int i; (i = atomic_fetch_add(&j->next, 1)) < j->n;) expert_run(j->r, &j->r->ms[ith], j->r->eorder[i]);
 }
 
-/* h += sum_k w_k expert_k(a) for one token, over its choices in order (the sum of a token reads
- * only its own slots: it does not depend on the rest of the batch or on the threads). */
+/* y = sum_k w_k expert_k(a) for one token, over its choices in order (the sum of a token reads
+ * only its own slots: it does not depend on the rest of the batch or on the threads); under expert
+ * parallelism only over the experts held here (none: 0). */
 static void moe_combine_row(run *r, int t) {
     const int K = r->c->num_experts_per_tok, H = r->c->hidden_size;
-    float *acc = r->y + (size_t)t * H, *x = r->x + (size_t)t * H;
+    float *acc = r->y + (size_t)t * H;
+    int first = 1;
     for (int k = 0; k < K; k++) {
+        int x = r->sel[t * K + k];
+        if (x < r->m->sh.e0 || x >= r->m->sh.e1) continue;
         const float *e = r->eo + (size_t)r->tslot[t * K + k] * H, w = r->selw[t * K + k];
-        if (k == 0)
+        if (first)
             for (int d = 0; d < H; d++) acc[d] = e[d] * w;
         else
             for (int d = 0; d < H; d++) acc[d] += e[d] * w;
+        first = 0;
     }
-    add_into(x, acc, (size_t)H);
+    if (first) memset(acc, 0, sizeof(float) * (size_t)H);
 }
 
 /* MoE block (transformers Qwen3MoeSparseMoeBlock.forward): route the whole batch first, then run
@@ -396,7 +419,7 @@ static void moe_mlp(run *r) {
         }
     /* the chosen experts by decreasing token count (insertion sort: E is ~128) */
     int n = 0;
-    for (int x = 0; x < E; x++) {
+    for (int x = r->m->sh.e0; x < r->m->sh.e1; x++) { /* (expert parallelism: the experts held here) */
         if (!r->ecount[x]) continue;
         int i = n++;
         for (; i > 0 && r->ecount[r->eorder[i - 1]] < r->ecount[x]; i--) r->eorder[i] = r->eorder[i - 1];
@@ -408,6 +431,8 @@ static void moe_mlp(run *r) {
     qpool_run(r->m->pool, experts_worker, &j);
     prof_add(r->m, PROF_EXPERTS, t0);
     timed_tokens(r, PROF_COMBINE, moe_combine_row);
+    reduce(r);
+    residual(r);
 }
 
 static void rope_row(run *r, int t) {
@@ -432,9 +457,10 @@ static void run_free(run *r) {
 
 static int run_alloc(run *r, qwen3_err *e) {
     const qwen3_config *c = r->c;
-    size_t T = (size_t)r->T, H = (size_t)c->hidden_size, QD = (size_t)c->num_heads * c->head_dim,
-           KD = (size_t)c->num_kv_heads * c->head_dim;
-    size_t I = (size_t)(c->intermediate_size > c->moe_intermediate_size ? c->intermediate_size : c->moe_intermediate_size);
+    const tp_share *sh = &r->m->sh; /* this rank's heads and columns (all of them in one process) */
+    size_t T = (size_t)r->T, H = (size_t)c->hidden_size, QD = (size_t)sh->nh * c->head_dim,
+           KD = (size_t)sh->nkv * c->head_dim;
+    size_t I = (size_t)(sh->ff > sh->moe_ff ? sh->ff : sh->moe_ff);
     size_t half = (size_t)c->head_dim / 2;
     r->tseq = malloc(sizeof(qwen3_seq *) * T);
     r->tpos = malloc(sizeof(int) * T);
@@ -473,8 +499,8 @@ static int run_alloc(run *r, qwen3_err *e) {
             /* few tokens per expert: see kernels.h */
             ms->act.gemm_min = r->m->batch_variant ? K_GEMM_MIN_EXPERT : K_GEMM_NEVER;
             ms->xe = malloc(sizeof(float) * T * H);
-            ms->g = malloc(sizeof(float) * T * (size_t)c->moe_intermediate_size);
-            ms->u = malloc(sizeof(float) * T * (size_t)c->moe_intermediate_size);
+            ms->g = malloc(sizeof(float) * T * (size_t)sh->moe_ff);
+            ms->u = malloc(sizeof(float) * T * (size_t)sh->moe_ff);
             ok = ms->xe && ms->g && ms->u;
         }
     }
@@ -573,7 +599,7 @@ int qwen3_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
  * to the other ranks, which wait for the stream: it ends the job (pp_abort). */
 int model_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_err *e) {
     const qwen3_config *c = &m->c;
-    const int pipe = m->pp_size > 1;
+    const int pipe = m->pp_size > 1 && m->tp_size == 1, tp = m->tp_size > 1;
     double t_setup = prof_clock(m);
     if (m->pp_rank > 0 && check_batch(m, items, n_items, e)) return -1;
     run r = {0};
@@ -596,7 +622,8 @@ int model_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
             r.tpos[t] = items[i].seq->len + j;
             if (m->pp_rank == 0) k_row_to_float(&m->embed, items[i].tokens[j], r.x + (size_t)t * H);
         }
-    if (m->pp_rank > 0) pp_recv_x(r.x, r.T, H);
+    if (pipe && m->pp_rank > 0) pp_recv_x(r.x, r.T, H);
+    if (tp) pp_bcast_x(r.x, r.T, H); /* rank 0's embedded rows to every rank */
     r.layer = -1;
     for (int t = 0; t < r.T; t++) r.rows[t] = t;
     kact_init(&r.act, !m->fast);

@@ -109,14 +109,25 @@ qwen3_model *model_load_local(const char *dir, const qwen3_load_opts *opts, int 
     m->pp_id = pp_id;
     m->pp_rank = pp_id ? pp_rank() : 0;
     m->pp_size = pp_id ? pp_size() : 1;
-    if (m->pp_size > m->c.num_layers) {
+    m->mpi_mode = o.mpi_mode;
+    if (o.mpi_mode < QWEN3_MPI_PP || o.mpi_mode > QWEN3_MPI_EP) {
+        qerr(e, "MPI mode %d is not one of qwen3_mpi_mode (PP, TP, EP)", o.mpi_mode);
+        goto fail;
+    }
+    /* tensor / expert parallelism: every rank runs every layer on its share (model/shard.c) */
+    if (m->mpi_mode != QWEN3_MPI_PP) {
+        m->tp_rank = m->pp_rank;
+        m->tp_size = m->pp_size;
+    } else m->tp_size = 1;
+    m->sh = model_share(&m->c, m->mpi_mode, m->tp_rank, m->tp_size);
+    if (m->mpi_mode == QWEN3_MPI_PP && m->pp_size > m->c.num_layers) {
         qerr(e, "%s: %d MPI ranks for %d layers: a pipeline needs at least one layer per rank", dir, m->pp_size,
              m->c.num_layers);
         goto fail;
     }
     /* contiguous shares, the larger ones last (rank 0 also holds the embedding and the lm_head) */
-    m->l0 = (int)((long)m->c.num_layers * m->pp_rank / m->pp_size);
-    m->l1 = (int)((long)m->c.num_layers * (m->pp_rank + 1) / m->pp_size);
+    m->l0 = m->tp_size > 1 ? 0 : (int)((long)m->c.num_layers * m->pp_rank / m->pp_size);
+    m->l1 = m->tp_size > 1 ? m->c.num_layers : (int)((long)m->c.num_layers * (m->pp_rank + 1) / m->pp_size);
     if (apply_rope_override(m, &o, e)) goto fail;
     if (o.quant != QWEN3_F32 && !kq_is_quant(o.quant)) {
         qerr(e, "cannot quantize to %s at load time (choose a block type: Q8_0, Q4, Q4_K, Q6_K, ...)", qwen3_dtype_name(o.quant));
@@ -125,7 +136,7 @@ qwen3_model *model_load_local(const char *dir, const qwen3_load_opts *opts, int 
     k_init();
     m->pool = qpool_new(o.n_threads > 0 ? o.n_threads : qpool_default_threads());
     if (!m->pool) { qerr(e, "cannot start threads"); goto fail; }
-    if (model_load_weights(m, e)) goto fail;
+    if (model_load_weights(m, e) || model_shard(m, e)) goto fail;
     if (o.quant != QWEN3_F32 && model_quantize(m, o.quant, &o, e)) goto fail;
     /* quantized weights have no exact path to keep: they always take the fast kernels */
     m->fast = o.fast || kq_is_quant(m->layers[m->l0].wq.type);
@@ -188,7 +199,7 @@ int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n) {
     int n_moe = 0;
     for (int l = 0; l < c->num_layers; l++) {
         const layer_weights *L = &m->layers[l];
-        double attn = (double)(L->wq.rows + L->wk.rows + L->wv.rows) * c->hidden_size + (double)L->wo.rows * L->wo.cols;
+        double attn = (double)(c->num_heads + c->num_kv_heads) * c->head_dim * c->hidden_size * 2; /* q, k, v, o */
         double ab = mat_bytes(&L->wq) + mat_bytes(&L->wk) + mat_bytes(&L->wv) + mat_bytes(&L->wo);
         total += attn; active += attn; bytes += ab; active_bytes += ab;
         if (L->is_moe) {
@@ -237,8 +248,35 @@ int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n) {
     if (k >= 0 && c->yarn && (size_t)k < n)
         k += snprintf(buf + k, n - (size_t)k, "yarn:         factor %g, original context %d, attention factor %g\n",
                       c->yarn_factor, c->yarn_original_max_position_embeddings, c->yarn_attention_factor);
+    /* tensor / expert parallelism: each rank's share of every layer and its weight bytes */
+    for (int r = 0; m->tp_size > 1 && r < m->tp_size && k >= 0 && (size_t)k < n; r++) {
+        tp_share s = model_share(c, m->mpi_mode, r, m->tp_size);
+        double b = r == 0 ? mat_bytes(&m->embed) + (tied ? 0 : mat_bytes(&m->lm_head)) : 0;
+        for (int l = 0; l < c->num_layers; l++) {
+            const layer_weights *L = &m->layers[l];
+            /* rank 0's matrices are cut to its share: a row's bytes scale with its columns */
+            b += (double)s.nh * c->head_dim * (L->wq.row_bytes + L->wo.row_bytes * (double)c->hidden_size / L->wo.cols);
+            b += 2.0 * s.nkv * c->head_dim * L->wk.row_bytes;
+            if (!L->is_moe) {
+                b += (double)s.ff * (L->gate.row_bytes + L->up.row_bytes + L->down.row_bytes * (double)c->hidden_size / L->down.cols);
+                continue;
+            }
+            const kmat *g = &L->egate[m->sh.e0], *d = &L->edown[m->sh.e0];
+            b += mat_bytes(&L->router) +
+                 (double)(s.e1 - s.e0) * s.moe_ff * (2.0 * g->row_bytes + d->row_bytes * (double)c->hidden_size / d->cols);
+        }
+        k += snprintf(buf + k, n - (size_t)k, "MPI rank %d:   %s: query heads %d-%d (kv %d-%d), MLP columns %d-%d, ", r,
+                      m->mpi_mode == QWEN3_MPI_TP ? "tensor parallel" : "expert parallel", s.h0, s.h0 + s.nh - 1, s.kv0,
+                      s.kv0 + s.nkv - 1, s.ff0, s.ff0 + s.ff - 1);
+        if ((size_t)k < n && c->is_moe)
+            k += snprintf(buf + k, n - (size_t)k, "experts %d-%d (columns %d-%d), ", s.e0, s.e1 - 1, s.moe_ff0,
+                          s.moe_ff0 + s.moe_ff - 1);
+        if ((size_t)k < n)
+            k += snprintf(buf + k, n - (size_t)k, "%.1f MiB of weights%s\n", b / 1048576.0,
+                          r == 0 ? " + embedding and lm_head" : "");
+    }
     /* an MPI pipeline: each rank's layers and the weight bytes it maps and reads (mpi/pp.h) */
-    for (int r = 0; m->pp_size > 1 && r < m->pp_size && k >= 0 && (size_t)k < n; r++) {
+    for (int r = 0; m->pp_size > 1 && m->tp_size == 1 && r < m->pp_size && k >= 0 && (size_t)k < n; r++) {
         int l0 = (int)((long)c->num_layers * r / m->pp_size), l1 = (int)((long)c->num_layers * (r + 1) / m->pp_size);
         double b = r == 0 ? mat_bytes(&m->embed) + (tied ? 0 : mat_bytes(&m->lm_head)) : 0;
         for (int l = l0; l < l1; l++) {

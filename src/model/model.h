@@ -9,6 +9,16 @@
 #include "kernels/kernels.h"
 #include "qwen3.h"
 
+/* One rank's share of every layer under tensor / expert parallelism (model/shard.c). */
+typedef struct tp_share {
+    int nh, h0;           /* query heads computed here: [h0, h0 + nh) */
+    int nkv, kv0;         /* the key/value heads they read: [kv0, kv0 + nkv) (a kv head is held by
+                             every rank that has one of its query heads) */
+    int ff, ff0;          /* dense MLP intermediate columns here: [ff0, ff0 + ff) */
+    int moe_ff, moe_ff0;  /* each expert's intermediate columns here (TP; EP and one process: all) */
+    int e0, e1;           /* the experts held here, [e0, e1) (EP; otherwise all) */
+} tp_share;
+
 typedef struct layer_weights {
     float *attn_norm;     /* [hidden]   input_layernorm */
     float *q_norm;        /* [head_dim] per-head RMSNorm of q (QK-Norm) */
@@ -50,6 +60,12 @@ struct qwen3_model {
     int pp_id;            /* the model's id across the ranks */
     int pp_rank, pp_size;
     int l0, l1;           /* the layers this rank computes, [l0, l1) */
+    /* tensor / expert parallelism (qwen3_load_opts.mpi_mode TP or EP): every rank runs every layer
+     * on its share of it, and the partial block outputs are summed across the ranks (mpi/pp.h
+     * pp_allreduce). One process, or a pipeline: tp_size 1 and sh is the whole of each layer. */
+    int mpi_mode;         /* QWEN3_MPI_PP, QWEN3_MPI_TP or QWEN3_MPI_EP */
+    int tp_rank, tp_size;
+    tp_share sh;
 };
 
 /* qwen3_model_load on this rank alone; pp_id > 0: as rank pp_rank() of a pipeline, computing only
@@ -68,6 +84,13 @@ void model_free_weights(qwen3_model *m);
 int model_quantize(qwen3_model *m, qwen3_dtype q, const qwen3_load_opts *o, qwen3_err *e);
 /* The type model_quantize gives a matrix of `cols` columns in role "layer" (0) or "embedding" (1). */
 qwen3_dtype model_quant_type(qwen3_dtype q, qwen3_dtype stored, int64_t cols, int embedding);
+/* Tensor / expert parallelism (model/shard.c): rank r of n's share of every layer under mode (the
+ * whole layer for n 1); model_shard cuts every layer matrix to m->sh: rows of
+ * q/k/v, gate/up and experts' gate/up are views into the mapping; the columns of o_proj, down_proj
+ * and experts' down_proj are copied out (whole blocks of a block-quantized type: a split inside a
+ * block is refused, naming the tensor) and the mapping's pages behind them released. */
+tp_share model_share(const qwen3_config *c, int mode, int r, int n);
+int model_shard(qwen3_model *m, qwen3_err *e);
 /* RoPE frequency table from the config (model/rope.c). */
 int model_init_rope(qwen3_model *m, qwen3_err *e);
 /* cos/sin of position pos for the half-dimension table (length head_dim/2 each). */

@@ -24,6 +24,7 @@ typedef enum {
     PROF_EXPERTS,    /* the chosen experts' products (gate, up, silu, down) */
     PROF_COMBINE,    /* MoE weighted sum */
     PROF_LM_HEAD,    /* final norm excluded: the vocabulary product */
+    PROF_ALLREDUCE,  /* MPI tensor / expert parallelism: summing the ranks' partial block outputs */
     PROF_N
 } prof_op;
 
@@ -39,7 +40,7 @@ static const char *const prof_names[PROF_N] = {
     "activations to int8 / packed", "q, k, v projections", "QK-Norm + RoPE + cache write",
     "attention", "o projection", "residual adds", "gate, up projections", "SiLU * up",
     "down projection", "MoE router", "MoE routing (softmax, top-k, grouping)", "MoE experts (gate, up, SiLU, down)",
-    "MoE combine", "LM head",
+    "MoE combine", "LM head", "MPI all-reduce (tensor / expert parallelism)",
 };
 
 #endif

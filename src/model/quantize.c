@@ -90,8 +90,8 @@ int model_quantize(qwen3_model *m, qwen3_dtype q, const qwen3_load_opts *o, qwen
         emb = model_quant_type(emb, m->embed.type, m->embed.cols, 0);
         out = model_quant_type(out, m->lm_head.type, m->lm_head.cols, 0);
     }
-    /* an MPI pipeline rank quantizes (and so reads) only what it computes: its layers, and on
-     * rank 0 the embedding and lm_head */
+    /* an MPI rank quantizes (and so reads) only what it computes: its layers (pipeline) or its
+     * share of each (tensor / expert parallelism), and on rank 0 the embedding and lm_head */
     if (m->pp_rank == 0) {
         if (quant_mat(m, &m->embed, emb, e)) return -1;
         if (tied) m->lm_head = m->embed;
@@ -109,7 +109,7 @@ int model_quantize(qwen3_model *m, qwen3_dtype q, const qwen3_load_opts *o, qwen
         if (!L->is_moe) continue;
         for (int x = 0; x < c->num_experts; x++) {
             kmat *ex[3] = {&L->egate[x], &L->eup[x], &L->edown[x]};
-            for (int i = 0; i < 3; i++)
+            for (int i = 0; i < 3 && ex[i]->data; i++) /* no data: another MPI rank's expert (EP) */
                 if (quant_mat(m, ex[i], model_quant_type(i == 2 ? hi : q, ex[i]->type, ex[i]->cols, 0), e)) return -1;
         }
     }

@@ -80,6 +80,8 @@ static int collect(const qwen3_model *m, out_list *l) {
 
 int qwen3_model_save(const qwen3_model *m, const char *dir, qwen3_err *e) {
     char path[4096];
+    if (m->pp_size > 1) /* a rank of an MPI job holds its share of the layers only */
+        return qerr(e, "cannot save a model split across %d MPI ranks: run the command without mpirun", m->pp_size);
     if (qpath_join(path, sizeof path, dir, "model.safetensors", e)) return -1;
     out_list l = {0};
     if (collect(m, &l)) { free(l.t); return qerr(e, "out of memory"); }

@@ -194,6 +194,8 @@ static int parse_mix(const char *s, int *mix, qwen3_dtype *one, uint32_t *ftype)
 
 int qwen3_model_save_gguf(const qwen3_model *m, const char *model_path, const char *out, const char *mix_name, qwen3_err *e) {
     const qwen3_config *c = &m->c;
+    if (m->pp_size > 1) /* a rank of an MPI job holds its share of the layers only */
+        return qerr(e, "cannot save a model split across %d MPI ranks: run the command without mpirun", m->pp_size);
     int mix;
     qwen3_dtype one;
     uint32_t ftype;

@@ -56,7 +56,7 @@ static qwen3_dtype kv_dtype(const qwen3_model *m, qwen3_kv_type t) {
 size_t qwen3_kv_cache_bytes(const qwen3_model *m, long n_tokens, qwen3_kv_type type) {
     const qwen3_config *c = &m->c;
     size_t row = k_kv_row_bytes(kv_dtype(m, type), (size_t)c->head_dim);
-    return row * (size_t)n_tokens * (size_t)c->num_kv_heads * (size_t)c->num_layers * 2;
+    return row * (size_t)n_tokens * (size_t)m->sh.nkv * (size_t)c->num_layers * 2; /* this rank's kv heads under MPI TP */
 }
 
 qwen3_seq *qwen3_seq_new(qwen3_model *m, int n_ctx, qwen3_err *e) {
@@ -88,7 +88,7 @@ qwen3_seq *qwen3_seq_new(qwen3_model *m, int n_ctx, qwen3_err *e) {
     s->row_bytes = k_kv_row_bytes(m->kv_type, (size_t)c->head_dim);
     s->head_dim = c->head_dim;
     s->head_stride = (size_t)n_ctx;
-    s->layer_stride = s->head_stride * (size_t)c->num_kv_heads;
+    s->layer_stride = s->head_stride * (size_t)m->sh.nkv;
     s->bytes = bytes;
     void *p = mmap(NULL, s->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
@@ -138,10 +138,10 @@ int seq_reserve_tokens(qwen3_seq *s, int n, qwen3_err *e) {
  * (the pages holding positions below n, or the next head's rows, are kept: a rounds up, b down). */
 static void release_from(qwen3_seq *s, int n) {
     const qwen3_config *c = &s->m->c;
-    if ((size_t)(s->high - n) * s->row_bytes * (size_t)c->num_layers * (size_t)c->num_kv_heads * 2 < SEQ_RELEASE_MIN) return;
+    if ((size_t)(s->high - n) * s->row_bytes * (size_t)c->num_layers * (size_t)s->m->sh.nkv * 2 < SEQ_RELEASE_MIN) return;
     const uintptr_t ps = page_size();
     for (int l = 0; l < c->num_layers; l++)
-        for (int h = 0; h < c->num_kv_heads; h++) {
+        for (int h = 0; h < s->m->sh.nkv; h++) {
             const uint8_t *base[2] = {seq_k(s, l, h, 0), seq_v(s, l, h, 0)};
             for (int i = 0; i < 2; i++) {
                 uintptr_t a = ((uintptr_t)base[i] + (size_t)n * s->row_bytes + ps - 1) / ps * ps;

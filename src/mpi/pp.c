@@ -40,6 +40,8 @@ int pp_announce_forward(qwen3_model *m, const qwen3_batch_item *items, int n_ite
 void pp_send_x(const float *x, int rows, int hidden) { (void)x; (void)rows; (void)hidden; }
 int pp_recv_x(float *x, int max_rows, int hidden) { (void)x; (void)max_rows; (void)hidden; return 0; }
 void pp_abort(const char *what, const qwen3_err *e) { (void)what; (void)e; }
+void pp_bcast_x(float *x, int rows, int hidden) { (void)x; (void)rows; (void)hidden; }
+void pp_allreduce(float *y, size_t n) { (void)y; (void)n; }
 
 int qwen3_mpi_init(int *argc, char ***argv, qwen3_err *e) { (void)argc; (void)argv; (void)e; return 0; }
 int qwen3_mpi_rank(void) { return 0; }
@@ -50,6 +52,7 @@ void qwen3_mpi_finalize(void) {}
 #else
 
 #include <mpi.h>
+#include <time.h>
 
 enum { OP_LOAD = 1, OP_FORWARD, OP_SEQ_FREE, OP_MODEL_FREE, OP_QUIT };
 enum { TAG_X = 7 };
@@ -57,7 +60,36 @@ enum { TAG_X = 7 };
 static int g_rank, g_size = 1, g_init, g_next_model, g_next_seq;
 /* QWEN3_MPI_STATS=1: each rank prints at the end what it sent and how long it spent in MPI calls */
 static double g_sent, g_recv, g_secs;
-static long g_forwards;
+static long g_forwards, g_reduces;
+/* QWEN3_MPI_TIMEOUT: seconds a rank waits inside a forward pass (loads: ten times) */
+static double g_timeout = 300;
+
+/* Waits for a nonblocking MPI call, at most `limit` seconds; then the job ends with a message naming
+ * what was waited for (MPI's blocking calls would wait for ever for a rank that hangs or stopped).
+ * Polls MPI_Test (which also progresses the collective), sleeping 20 us between polls after the
+ * first thousand so that oversubscribed ranks leave the cores to the ranks doing the work. */
+static void nap(long spins, double waited) {
+    if (spins < 1000) return;
+    struct timespec ts = {0, waited > 1 ? 1000000 : 20000}; /* an idle wait (a server's worker) naps longer */
+    nanosleep(&ts, NULL);
+}
+
+static void wait_req(MPI_Request *rq, const char *what, double limit) {
+    double t0 = MPI_Wtime(), waited = 0;
+    for (long spins = 0;; spins++) {
+        int done = 0;
+        MPI_Test(rq, &done, MPI_STATUS_IGNORE);
+        if (done) return;
+        nap(spins, waited);
+        if ((spins & 63) == 0 && (waited = MPI_Wtime() - t0) > limit) {
+            fprintf(stderr, "qwen3 (rank %d of %d): no answer from the other MPI ranks for %.0f s while %s (a rank hung, "
+                            "was stopped or cannot be reached); ending the job. QWEN3_MPI_TIMEOUT=SECONDS sets this "
+                            "time-out\n", g_rank, g_size, limit, what);
+            fflush(stderr);
+            MPI_Abort(MPI_COMM_WORLD, 3);
+        }
+    }
+}
 
 int pp_rank(void) { return g_rank; }
 int pp_size(void) { return g_size; }
@@ -70,7 +102,11 @@ typedef struct cmd {
 
 static void bcast_cmd(cmd *c, void **payload) {
     double t0 = MPI_Wtime();
-    MPI_Bcast(c, (int)(sizeof *c / sizeof(int)), MPI_INT, 0, MPI_COMM_WORLD);
+    /* (nonblocking on every rank: a blocking collective may not match a nonblocking one) A
+     * worker's wait for the next command has no time-out: an idle rank 0 is no fault. */
+    MPI_Request rq;
+    MPI_Ibcast(c, (int)(sizeof *c / sizeof(int)), MPI_INT, 0, MPI_COMM_WORLD, &rq);
+    wait_req(&rq, "sending a command", g_rank == 0 ? g_timeout : 1e30);
     if (c->op == OP_FORWARD) g_forwards++;
     if (g_rank == 0) g_sent += (double)sizeof *c * (g_size - 1);
     if (c->bytes > 0) {
@@ -78,7 +114,8 @@ static void bcast_cmd(cmd *c, void **payload) {
             fprintf(stderr, "qwen3 (rank %d): out of memory for a %lld-byte command\n", g_rank, c->bytes);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
-        MPI_Bcast(*payload, (int)c->bytes, MPI_BYTE, 0, MPI_COMM_WORLD);
+        MPI_Ibcast(*payload, (int)c->bytes, MPI_BYTE, 0, MPI_COMM_WORLD, &rq);
+        wait_req(&rq, "receiving a command", g_timeout);
         if (g_rank == 0) g_sent += (double)c->bytes * (g_size - 1);
     }
     if (g_rank == 0 || c->op != OP_FORWARD) g_secs += MPI_Wtime() - t0; /* a worker's wait for work is not MPI cost */
@@ -117,19 +154,43 @@ int pp_announce_load(const char *dir, const qwen3_load_opts *o) {
 typedef struct load_result {
     int status;
     char msg[1024];
+    char sig[256];  /* what was loaded (model_sig): the same on every rank, or a rank read other files */
 } load_result;
+
+/* The shapes and the weight files' total size of a loaded model: two ranks that print the same
+ * loaded the same checkpoint (a path that holds another model on another machine differs here). */
+static void model_sig(const qwen3_model *m, char *buf, size_t n) {
+    const qwen3_config *c = &m->c;
+    double bytes = 0;
+    for (int i = 0; i < m->n_files; i++) bytes += (double)m->files[i].map.size;
+    for (int i = 0; i < m->n_gfiles; i++) bytes += (double)m->gfiles[i].map.size;
+    snprintf(buf, n, "%d layers, hidden %d, %d/%d heads of %d, mlp %d, %d experts of %d, vocab %d, %.0f bytes of weights",
+             c->num_layers, c->hidden_size, c->num_heads, c->num_kv_heads, c->head_dim, c->intermediate_size,
+             c->num_experts, c->moe_intermediate_size, c->vocab_size, bytes);
+}
 
 int pp_collect_load(int id, const qwen3_model *m, qwen3_err *e) {
     if (!id) return 0;
-    load_result mine = {m ? 0 : -1, ""};
+    load_result mine = {m ? 0 : -1, "", ""};
     if (!m) snprintf(mine.msg, sizeof mine.msg, "%s", e ? e->msg : "load failed");
     load_result *all = malloc(sizeof *all * (size_t)g_size);
     if (!all) die("out of memory", NULL);
-    MPI_Gather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, 0, MPI_COMM_WORLD);
+    MPI_Request rq;
+    MPI_Igather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, 0, MPI_COMM_WORLD, &rq);
+    wait_req(&rq, "waiting for the other ranks to load the model", 10 * g_timeout);
     int bad = -1;
     for (int r = 0; r < g_size && bad < 0; r++)
         if (all[r].status) bad = r;
     if (bad > 0) qerr(e, "MPI rank %d of %d: %s", bad, g_size, all[bad].msg);
+    if (bad < 0 && m) {
+        model_sig(m, mine.sig, sizeof mine.sig);
+        for (int r = 1; r < g_size && bad < 0; r++)
+            if (strcmp(all[r].sig, mine.sig)) {
+                bad = r;
+                qerr(e, "MPI rank %d of %d loaded another model from '%s' (%s) than rank 0 (%s): every machine needs the "
+                        "same files at that path", r, g_size, m->dir, all[r].sig, mine.sig);
+            }
+    }
     free(all);
     if (bad >= 0) pp_model_freed(id); /* the ranks that loaded it let go */
     return bad >= 0 ? -1 : 0;
@@ -176,7 +237,9 @@ int pp_announce_forward(qwen3_model *m, const qwen3_batch_item *items, int n_ite
 
 void pp_send_x(const float *x, int rows, int hidden) {
     double t0 = MPI_Wtime();
-    MPI_Send(x, rows * hidden, MPI_FLOAT, (g_rank + 1) % g_size, TAG_X, MPI_COMM_WORLD);
+    MPI_Request rq;
+    MPI_Isend(x, rows * hidden, MPI_FLOAT, (g_rank + 1) % g_size, TAG_X, MPI_COMM_WORLD, &rq);
+    wait_req(&rq, "passing the residual stream to the next rank", g_timeout);
     g_sent += 4.0 * rows * hidden;
     g_secs += MPI_Wtime() - t0;
 }
@@ -184,8 +247,20 @@ void pp_send_x(const float *x, int rows, int hidden) {
 int pp_recv_x(float *x, int max_rows, int hidden) {
     MPI_Status st;
     int from = (g_rank + g_size - 1) % g_size, n = 0;
-    double t0 = MPI_Wtime();
-    MPI_Probe(from, TAG_X, MPI_COMM_WORLD, &st);
+    double t0 = MPI_Wtime(), waited = 0;
+    for (long spins = 0;; spins++) { /* MPI_Probe with the time-out of wait_req */
+        int ready = 0;
+        MPI_Iprobe(from, TAG_X, MPI_COMM_WORLD, &ready, &st);
+        if (ready) break;
+        nap(spins, waited);
+        if ((spins & 63) == 0 && (waited = MPI_Wtime() - t0) > g_timeout) {
+            fprintf(stderr, "qwen3 (rank %d of %d): no residual stream from rank %d for %.0f s (a rank hung, was stopped "
+                            "or cannot be reached); ending the job. QWEN3_MPI_TIMEOUT=SECONDS sets this time-out\n",
+                    g_rank, g_size, from, g_timeout);
+            fflush(stderr);
+            MPI_Abort(MPI_COMM_WORLD, 3);
+        }
+    }
     MPI_Get_count(&st, MPI_FLOAT, &n);
     if (n % hidden || n / hidden > max_rows) {
         fprintf(stderr, "qwen3 (rank %d): rank %d sent %d floats, not rows of %d (at most %d)\n", g_rank, from, n, hidden,
@@ -196,6 +271,49 @@ int pp_recv_x(float *x, int max_rows, int hidden) {
     g_recv += 4.0 * n;
     g_secs += MPI_Wtime() - t0; /* includes waiting for the other ranks' layers */
     return n / hidden;
+}
+
+/* ---- tensor / expert parallelism ---- */
+
+void pp_bcast_x(float *x, int rows, int hidden) {
+    double t0 = MPI_Wtime();
+    MPI_Request rq;
+    MPI_Ibcast(x, rows * hidden, MPI_FLOAT, 0, MPI_COMM_WORLD, &rq);
+    wait_req(&rq, "sharing the embedded tokens", g_timeout);
+    if (g_rank == 0) g_sent += 4.0 * rows * hidden * (g_size - 1);
+    else g_recv += 4.0 * rows * hidden;
+    g_secs += MPI_Wtime() - t0;
+}
+
+/* An all-gather of the partial sums, then the same sum in rank order on every rank: MPI_Allreduce
+ * may add in an order that depends on the rank and the algorithm, and the ranks must agree to the
+ * bit (the MoE router's choices, the next layer's input). Each rank's n floats reach the N-1 others:
+ * (N-1) 4 n bytes sent per rank, the count kept here (a ring all-reduce would send 2 (N-1)/N 4 n;
+ * README "More than one machine" has the trade-off). */
+void pp_allreduce(float *y, size_t n) {
+    static float *all; /* [g_size][n]; one forward pass at a time uses it */
+    static size_t cap;
+    double t0 = MPI_Wtime();
+    if (n * (size_t)g_size > cap) {
+        free(all);
+        cap = n * (size_t)g_size;
+        if (!(all = malloc(sizeof(float) * cap))) {
+            fprintf(stderr, "qwen3 (rank %d): out of memory for an all-reduce of %zu floats\n", g_rank, n);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+    }
+    MPI_Request rq;
+    MPI_Iallgather(y, (int)n, MPI_FLOAT, all, (int)n, MPI_FLOAT, MPI_COMM_WORLD, &rq);
+    wait_req(&rq, "summing a block's output across the ranks (all-reduce)", g_timeout);
+    memcpy(y, all, sizeof(float) * n);
+    for (int r = 1; r < g_size; r++) {
+        const float *p = all + (size_t)r * n;
+        for (size_t i = 0; i < n; i++) y[i] += p[i];
+    }
+    g_sent += 4.0 * (double)n * (g_size - 1);
+    g_recv += 4.0 * (double)n * (g_size - 1);
+    g_reduces++;
+    g_secs += MPI_Wtime() - t0;
 }
 
 /* ---- the other ranks ---- */
@@ -241,15 +359,18 @@ static void free_model(worker *w, int id) {
 static void do_load(worker *w, int id, const load_msg *lm) {
     qwen3_err e = {0};
     qwen3_model *m = model_load_local(lm->dir, &lm->o, id, &e);
-    load_result mine = {m ? 0 : -1, ""};
+    load_result mine = {m ? 0 : -1, "", ""};
     if (!m) snprintf(mine.msg, sizeof mine.msg, "%s", e.msg);
+    else model_sig(m, mine.sig, sizeof mine.sig);
     if (m) {
         wmodel *nm = realloc(w->models, sizeof *nm * (size_t)(w->n_models + 1));
         if (!nm) die("out of memory", NULL);
         w->models = nm;
         w->models[w->n_models++] = (wmodel){id, m};
     }
-    MPI_Gather(&mine, (int)sizeof mine, MPI_BYTE, NULL, 0, MPI_BYTE, 0, MPI_COMM_WORLD);
+    MPI_Request rq;
+    MPI_Igather(&mine, (int)sizeof mine, MPI_BYTE, NULL, 0, MPI_BYTE, 0, MPI_COMM_WORLD, &rq);
+    wait_req(&rq, "reporting the load to rank 0", 10 * g_timeout);
 }
 
 static qwen3_seq *seq_of(worker *w, qwen3_model *m, int model, int id, int cap) {
@@ -319,6 +440,42 @@ int qwen3_mpi_worker(qwen3_err *e) {
     }
 }
 
+/* Every rank must run the same command (rank 0 drives, the others follow its loads and passes):
+ * mpirun's MPMD form (`-n 1 qwen3-mpi run A : -n 1 qwen3-mpi run B`) or another build on one
+ * machine would otherwise compute something other than what rank 0 asked for. An all-gather of each
+ * rank's version and arguments (a hash of all of them, and their first 400 characters to show). */
+typedef struct argsig {
+    unsigned long long hash;
+    char text[400];
+} argsig;
+
+static int same_command(int argc, char **argv, qwen3_err *e) {
+    argsig mine = {1469598103934665603ull, ""};
+    size_t k = (size_t)snprintf(mine.text, sizeof mine.text, "qwen3 %s:", QWEN3_VERSION);
+    for (const char *p = QWEN3_VERSION; *p; p++) mine.hash = (mine.hash ^ (unsigned char)*p) * 1099511628211ull;
+    for (int i = 1; i < argc; i++) {
+        for (const char *p = argv[i]; *p; p++) mine.hash = (mine.hash ^ (unsigned char)*p) * 1099511628211ull;
+        mine.hash = (mine.hash ^ 0xffu) * 1099511628211ull; /* the separator: "a b" is not "ab" */
+        if (k < sizeof mine.text) k += (size_t)snprintf(mine.text + k, sizeof mine.text - k, " %s", argv[i]);
+    }
+    argsig *all = malloc(sizeof *all * (size_t)g_size);
+    if (!all) return qerr(e, "out of memory");
+    MPI_Request rq;
+    MPI_Iallgather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, MPI_COMM_WORLD, &rq);
+    wait_req(&rq, "comparing the ranks' command lines", g_timeout);
+    int rc = 0;
+    for (int r = 1; r < g_size && !rc; r++)
+        if (all[r].hash != all[0].hash) {
+            rc = -1;
+            if (g_rank == 0)
+                qerr(e, "MPI rank %d was started with another command than rank 0 (rank 0: '%s'; rank %d: '%s'): every "
+                        "rank must run the same qwen3-mpi build with the same arguments", r, all[0].text, r, all[r].text);
+            else qerr(e, "rank %d: the ranks were started with different commands (rank 0 says which)", g_rank);
+        }
+    free(all);
+    return rc;
+}
+
 int qwen3_mpi_init(int *argc, char ***argv, qwen3_err *e) {
     int provided = 0;
     /* one thread calls MPI at a time (the engine's, or the main one) */
@@ -327,6 +484,19 @@ int qwen3_mpi_init(int *argc, char ***argv, qwen3_err *e) {
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
     g_init = 1;
+    const char *to = getenv("QWEN3_MPI_TIMEOUT");
+    if (to && *to) {
+        char *end = NULL;
+        double v = strtod(to, &end);
+        if (!end || *end || !(v > 0 && v <= 1e7))
+            return qerr(e, "QWEN3_MPI_TIMEOUT='%s' is not a number of seconds (more than 0)", to);
+        g_timeout = v;
+    }
+    if (g_size > 1 && same_command(*argc, *argv, e)) {
+        g_init = 0;
+        MPI_Finalize();
+        return -1;
+    }
     if (provided < MPI_THREAD_SERIALIZED && g_size > 1) {
         qerr(e, "the MPI library offers thread level %d, and qwen3 needs MPI_THREAD_SERIALIZED", provided);
         return -1;
@@ -342,8 +512,8 @@ void qwen3_mpi_finalize(void) {
     const char *st = getenv("QWEN3_MPI_STATS");
     if (st && *st && strcmp(st, "0") && g_size > 1)
         fprintf(stderr, "qwen3 MPI rank %d of %d: %ld forward passes, sent %.0f bytes (%.0f per pass), received %.0f, "
-                        "%.3f s in MPI calls (waits for the other ranks included)\n",
-                g_rank, g_size, g_forwards, g_sent, g_forwards ? g_sent / g_forwards : 0.0, g_recv, g_secs);
+                        "%ld all-reduces, %.3f s in MPI calls (waits for the other ranks included)\n",
+                g_rank, g_size, g_forwards, g_sent, g_forwards ? g_sent / g_forwards : 0.0, g_recv, g_reduces, g_secs);
     if (g_rank == 0 && g_size > 1) {
         cmd c = {OP_QUIT, 0, 0, 0, 0};
         bcast_cmd(&c, NULL);

@@ -11,6 +11,14 @@
  * bits. The other ranks mirror rank 0's sequences by id: created at their first forward, cut back
  * to the position each forward starts at, freed with qwen3_seq_free.
  *
+ * Tensor and expert parallelism (qwen3_load_opts.mpi_mode) use the same commands: every rank runs
+ * every layer on its share of it (model/shard.c), rank 0 broadcasts the embedded rows, and each
+ * block's partial output is summed across the ranks (pp_allreduce).
+ *
+ * Every wait inside a forward pass or a load has a time-out (QWEN3_MPI_TIMEOUT seconds, default
+ * 300; loads ten times that): a rank that stops answering ends the job with a message instead of
+ * a hang. A worker's wait for rank 0's next command has none (an idle server is not a fault).
+ *
  * Built without MPI (the default), pp_size() is 1 and nothing here communicates. */
 #ifndef QWEN3_MPI_PP_H
 #define QWEN3_MPI_PP_H
@@ -36,6 +44,11 @@ int pp_announce_forward(qwen3_model *m, const qwen3_batch_item *items, int n_ite
  * receives from the previous rank (rank 0: from rank N-1) at most max_rows rows, returns the count. */
 void pp_send_x(const float *x, int rows, int hidden);
 int pp_recv_x(float *x, int max_rows, int hidden);
+/* Tensor / expert parallelism (model/shard.c): rank 0's embedded rows to every rank; and the sum of
+ * every rank's y[0..n) into y on every rank, added in rank order (p0 + p1 + ... + pN-1), so every
+ * rank gets the same bits (routing and the next layer's input agree everywhere). */
+void pp_bcast_x(float *x, int rows, int hidden);
+void pp_allreduce(float *y, size_t n);
 /* A rank that fails once a forward was announced cannot leave the others waiting: prints the
  * error and ends the whole job (MPI_Abort). */
 void pp_abort(const char *what, const qwen3_err *e);

@@ -86,7 +86,7 @@ if [ $rc -ne 0 ] && printf '%s\n' "$out" | grep -q "5 MPI ranks for 4 layers"; t
 else fail too_many_ranks "exit $rc: $(printf '%s\n' "$out" | head -n 2 | tr '\n' ' ')"; fi
 
 # rank 1 killed mid-generation
-"${MPIRUN[@]}" -n 2 "$MPIBIN" generate "$T/dense" --ids 1,2,3 -n 100000 --ctx 100000 -t 1 >/dev/null 2>"$T/kill.err" &
+"${MPIRUN[@]}" -n 2 "$MPIBIN" generate "$T/dense" --ids 1,2,3 -n 30000 --ctx 32000 -t 1 >/dev/null 2>"$T/kill.err" &
 mp=$!
 r1=""
 for _ in $(seq 1 100); do

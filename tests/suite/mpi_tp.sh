@@ -1,0 +1,252 @@
+#!/bin/bash
+# mpi_tp.sh - tensor and expert parallelism (`mpirun -n N qwen3-mpi CMD --mpi tp|ep`), bytes
+# exchanged, and faults, against `qwen3 CMD` in one process, on generated checkpoints.
+#   logits_*       the logits of every position within float summation order of the one-process
+#                  ones: max |mpi - one| <= 1e-5 x max |one| (the ranks' partial sums of o_proj and
+#                  down_proj are added in another order; measured ~4e-7): dense F32 on 2 and 4
+#                  ranks (prefill; 4 ranks token by token), MoE with a dense layer as tp and ep on 2
+#                  and 4 ranks, a Q8_0 GGUF on 2 ranks
+#   generate_*     greedy continuations identical (dense tp 4, MoE ep 4, MoE tp 2); run_chat: `run`
+#   serve_batch    two requests decoded together (--parallel 2) by a tp server on 2 ranks: the texts
+#                  as the one-process server's, every token's logprob within 1e-4
+#   info_tp        `qwen3 info` lists each rank's heads, columns and experts
+#   bytes_*        QWEN3_MPI_STATS: rank 1's bytes sent after a generation equal the formula
+#                  (README "More than one machine"): pp, tp on 2 ranks, ep on 4
+#   split_refused  a Q4_K GGUF whose o_proj would be cut inside a 256-value block: a message naming
+#                  the tensor, non-zero exit
+#   too_many_tp    5 ranks for 4 query heads: a message
+#   other_command  mpirun's MPMD form with another model on rank 1: refused, naming both commands
+#   other_model    the same relative path holding another model in rank 1's directory: refused
+#   rank_stopped   rank 1 stopped (SIGSTOP) mid-generation with QWEN3_MPI_TIMEOUT=3: rank 0 times out
+#                  in the collective it waits in (says which), the job ends within 20 s, no rank left
+#   rank_killed_tp rank 1 killed (SIGKILL) mid-generation: the job ends within 30 s, no rank left
+set -u
+. "$(dirname "$0")/../lib.sh"
+expect 24
+MPIBIN="$(dirname "$QWEN3")/qwen3-mpi"
+names="logits_dense_tp2 logits_dense_tp4_decode logits_moe_tp2 logits_moe_tp4 logits_moe_ep2_decode logits_moe_ep4
+       logits_gguf_q8_0_tp2 generate_dense_tp4 generate_moe_ep4 generate_moe_tp2 run_chat_tp2 serve_batch_tp2 info_tp
+       bytes_pp2 bytes_tp2 bytes_ep4 split_refused too_many_tp other_command other_model rank_stopped rank_stopped_left
+       rank_killed_tp serve_batch_tp2_stop"
+if ! command -v mpirun >/dev/null 2>&1 || [ ! -x "$MPIBIN" ]; then
+    why="mpirun not found (Debian: openmpi-bin, libopenmpi-dev; scripts/setup.sh installs them)"
+    command -v mpirun >/dev/null 2>&1 && why="$MPIBIN not built (make MPI=1; make test builds it when mpicc exists)"
+    for n in $names; do echo "SKIP mpi_tp_$n: $why"; done
+    exit 0
+fi
+T="$QWEN3_TMP/mpi_tp"
+mkdir -p "$T"
+gen() {
+    local d=$1; shift
+    [ -e "$d/model.safetensors" ] || "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$d" "$@" -q 2>"$T/gen.err" \
+        || { echo "FAIL mpi_tp_checkpoints: $(tail -n 2 "$T/gen.err")"; exit 0; }
+}
+gen "$T/dense" --preset tiny --vocab 151936 --layers 4 --seed 31
+gen "$T/moe" --preset tiny-moe --layers 3 --mlp-only-layers 1 --seed 32 --no-tokenizer
+gen "$T/heads8" --preset tiny --heads 8 --layers 2 --seed 5 --no-tokenizer
+[ -s "$T/d8.gguf" ] || "$QWEN3" quantize "$T/dense" "$T/d8.gguf" --type q8_0 -t 1 >/dev/null 2>"$T/q.err" || echo "q8_0 GGUF: $(tail -n 1 "$T/q.err")"
+[ -s "$T/q4k.gguf" ] || "$QWEN3" quantize "$T/heads8" "$T/q4k.gguf" --type q4_k -t 1 >/dev/null 2>"$T/q.err" || echo "q4_k GGUF: $(tail -n 1 "$T/q.err")"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+MPIRUN=(mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none)
+mrun() { local n=$1; shift; timeout 120 "${MPIRUN[@]}" -n "$n" "$MPIBIN" "$@"; }
+pass() { echo "PASS mpi_tp_$1"; }
+fail() { echo "FAIL mpi_tp_$1: $2"; }
+errs() { grep -v '^\s*$' "$1" | grep -v '^--\|^  \|^mpirun\|^Primary\|^a non-zero\|^the job\|^MPI_ABORT\|^with errorcode\|^NOTE\|^You may\|^exactly\|^Process\|^Exit' | head -n 3 | tr '\n' ' '; }
+
+IDS=$("$QWEN3" tokenize "$T/dense" "The quick brown fox jumps over the lazy dog, and then")
+MIDS=5,77,300,9,1200,3,8,2047,16,400,22
+
+close_logits() { # NAME RANKS MODEL IDS FLAGS...
+    local name=$1 n=$2 m=$3 ids=$4; shift 4
+    [ -s "$T/$name.one" ] || "$QWEN3" logits "$m" --ids "$ids" -o "$T/$name.one" -t 1 "$@" 2>"$T/$name.err1" \
+        || { fail "$name" "one process: $(tail -n 1 "$T/$name.err1")"; return; }
+    rm -f "$T/$name.mpi"
+    mrun "$n" logits "$m" --ids "$ids" -o "$T/$name.mpi" -t 1 "$@" >"$T/$name.out" 2>"$T/$name.err" \
+        || { fail "$name" "mpirun: $(errs "$T/$name.err")"; return; }
+    checked "mpi_tp_$name" "$PY" - "$T/$name.one" "$T/$name.mpi" "$name" "$n" <<'EOF'
+import sys
+import numpy as np
+a, b = (np.fromfile(f, dtype="<f4") for f in sys.argv[1:3])
+name, n = sys.argv[3], sys.argv[4]
+if a.size == 0 or a.size != b.size:
+    print("FAIL mpi_tp_%s: %d logits in one process, %d under mpirun" % (name, a.size, b.size)); sys.exit(0)
+rel = float(np.abs(a - b).max() / np.abs(a).max())
+ok = rel <= 1e-5 and np.isfinite(b).all()
+print("%s mpi_tp_%s: %d ranks, %d logits, max |diff| / max |logit| = %.2e%s" % (
+    "PASS" if ok else "FAIL", name, int(n), a.size, rel, "" if ok else " (bound 1e-5)"))
+EOF
+}
+close_logits logits_dense_tp2 2 "$T/dense" "$IDS" --mpi tp
+close_logits logits_dense_tp4_decode 4 "$T/dense" "$IDS" --mpi tp --decode
+close_logits logits_moe_tp2 2 "$T/moe" "$MIDS" --mpi tp
+close_logits logits_moe_tp4 4 "$T/moe" "$MIDS" --mpi tp
+close_logits logits_moe_ep2_decode 2 "$T/moe" "$MIDS" --mpi ep --decode
+close_logits logits_moe_ep4 4 "$T/moe" "$MIDS" --mpi ep
+close_logits logits_gguf_q8_0_tp2 2 "$T/d8.gguf" "$IDS" --mpi tp
+
+same_out() { # NAME RANKS ARGS...
+    local name=$1 n=$2; shift 2
+    local a b
+    a=$("$QWEN3" "$@" 2>"$T/$name.err1") || { fail "$name" "one process: $(tail -n 1 "$T/$name.err1")"; return; }
+    b=$(mrun "$n" "$@" 2>"$T/$name.err") || { fail "$name" "mpirun: $(errs "$T/$name.err")"; return; }
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then pass "$name (${a:0:60}...)"; else fail "$name" "one process: ${a:0:100} | mpirun: ${b:0:100}"; fi
+}
+same_out generate_dense_tp4 4 generate "$T/dense" --ids "$IDS" -n 24 --presence-penalty 1.5 -t 1 --mpi tp
+same_out generate_moe_ep4 4 generate "$T/moe" --ids "$MIDS" -n 24 -t 1 --mpi ep
+same_out generate_moe_tp2 2 generate "$T/moe" --ids "$MIDS" -n 24 -t 1 --mpi tp
+ids_of() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)["ids"])'; }
+a=$("$QWEN3" run "$T/dense" "Why is the sky blue?" --temp 0 -n 20 --no-think -t 1 --json 2>/dev/null | ids_of)
+b=$(mrun 2 run "$T/dense" "Why is the sky blue?" --temp 0 -n 20 --no-think -t 1 --json --mpi tp 2>"$T/run.err" | ids_of)
+if [ -n "$a" ] && [ "$a" = "$b" ]; then pass run_chat_tp2; else fail run_chat_tp2 "ids $a vs $b: $(errs "$T/run.err")"; fi
+
+# two requests decoded in one batched step by a tensor-parallel server
+serve_pair() { # OUT MODE LAUNCH...
+    local out=$1 mode=$2; shift 2
+    local log="$out.err"
+    : >"$log"
+    rm -f "$out".[12]
+    "$@" serve "$T/dense" -t 1 --ctx 512 --parallel 2 --port 0 ${mode:+--mpi $mode} 2>"$log" &
+    local sp=$! port=""
+    for _ in $(seq 1 200); do
+        port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9]*\).*/\1/p' "$log")
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then echo "no server: $(tail -n 2 "$log")" >"$out.1"; kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null; return; fi
+    local i cp=""
+    for i in 1 2; do
+        curl -s --max-time 60 "http://127.0.0.1:$port/v1/completions" -H 'Content-Type: application/json' \
+            -d "{\"prompt\": \"Once upon a time $i\", \"max_tokens\": 16, \"temperature\": 0, \"logprobs\": 1}" >"$out.$i" &
+        cp="$cp $!"
+    done
+    wait $cp
+    kill -TERM "$sp" 2>/dev/null
+    for _ in $(seq 1 300); do kill -0 "$sp" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$sp" 2>/dev/null; then echo "STUCK" >"$out.stuck"; kill -9 "$sp"; fi
+    wait "$sp" 2>/dev/null
+}
+rm -f "$T"/sv*.stuck
+serve_pair "$T/sv1" "" "$QWEN3"
+serve_pair "$T/sv2" tp "${MPIRUN[@]}" -n 2 "$MPIBIN"
+checked mpi_tp_serve_batch_tp2 "$PY" - "$T" <<'EOF'
+import json, os, sys
+t = sys.argv[1]
+def load(p):
+    raw = open(p).read() if os.path.exists(p) else "(no answer)"
+    try:
+        c = json.loads(raw)["choices"][0]
+        return c["text"], c["logprobs"]["token_logprobs"]
+    except Exception as e:
+        return None, "%r: %s" % (e, raw[:200])
+bad = []
+for i in (1, 2):
+    (ta, la), (tb, lb) = load("%s/sv1.%d" % (t, i)), load("%s/sv2.%d" % (t, i))
+    if ta is None or tb is None:
+        bad.append("request %d: %s" % (i, la if ta is None else lb)); continue
+    if ta != tb or not ta: bad.append("request %d: %r vs %r" % (i, ta, tb))
+    elif len(la) != len(lb) or max(abs(x - y) for x, y in zip(la, lb)) > 1e-4:
+        bad.append("request %d: logprobs %s vs %s" % (i, la[:4], lb[:4]))
+print("FAIL mpi_tp_serve_batch_tp2: " + "; ".join(bad) if bad else "PASS mpi_tp_serve_batch_tp2 (2 requests together, texts equal, logprobs within 1e-4)")
+print("FAIL mpi_tp_serve_batch_tp2_stop: mpirun still running 30 s after SIGTERM" if os.path.exists(t + "/sv2.stuck")
+      else "PASS mpi_tp_serve_batch_tp2_stop")
+EOF
+
+out=$(mrun 4 info "$T/moe" --mpi ep 2>&1)
+if printf '%s\n' "$out" | grep -q '^MPI rank 0: *expert parallel: query heads 0-0 (kv 0-0), MLP columns 0-63, experts 0-1' \
+    && printf '%s\n' "$out" | grep -q '^MPI rank 3: *expert parallel: query heads 3-3 (kv 1-1), MLP columns 192-255, experts 6-7'; then
+    pass info_tp
+else
+    fail info_tp "$(printf '%s\n' "$out" | grep -i 'mpi\|qwen3' | head -n 4 | tr '\n' ' ')"
+fi
+
+# Bytes: rank 1's count after `generate` of P prompt ids and F forward passes (1 prefill + F-1 steps)
+# on a model of L layers, hidden H, N ranks. tp / ep: two all-reduces per layer, each rank's rows
+# going to the N-1 others, all rows but in the last layer, where only the row whose logits are
+# needed goes on after attention: (N-1) 4 H 2 ((L-1)(P + F-1) + F). pp with 2 ranks: rank 1 is the
+# last stage and sends rank 0 that one row per pass: 4 H F.
+bytes_check() { # NAME RANKS MODEL IDS MODE
+    local name=$1 n=$2 m=$3 ids=$4 mode=$5
+    QWEN3_MPI_STATS=1 mrun "$n" generate "$m" --ids "$ids" -n 8 -t 1 --mpi "$mode" >/dev/null 2>"$T/$name.err" \
+        || { fail "$name" "mpirun: $(errs "$T/$name.err")"; return; }
+    checked "mpi_tp_$name" "$PY" - "$T/$name.err" "$m/config.json" "$ids" "$n" "$mode" "$name" <<'EOF'
+import json, re, sys
+err, cfg, ids, n, mode, name = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
+m = re.search(r"MPI rank 1 of \d+: (\d+) forward passes, sent (\d+) bytes", open(err).read())
+if not m:
+    print("FAIL mpi_tp_%s: no stats line for rank 1" % name); sys.exit(0)
+F, sent = int(m.group(1)), int(m.group(2))
+L, H, P = cfg["num_hidden_layers"], cfg["hidden_size"], len(ids.split(","))
+want = 4 * H * F if mode == "pp" else (n - 1) * 4 * H * 2 * ((L - 1) * (P + F - 1) + F)
+print("%s mpi_tp_%s: %d passes, rank 1 sent %d bytes, formula %d" % ("PASS" if sent == want and F > 1 else "FAIL", name, F, sent, want))
+EOF
+}
+bytes_check bytes_pp2 2 "$T/dense" "$IDS" pp
+bytes_check bytes_tp2 2 "$T/dense" "$IDS" tp
+bytes_check bytes_ep4 4 "$T/moe" "$MIDS" ep
+
+out=$(mrun 2 logits "$T/q4k.gguf" --ids 1,2,3 -o "$T/x.bin" -t 1 --mpi tp 2>&1); rc=$?
+if [ $rc -ne 0 ] && printf '%s\n' "$out" | grep -q "layer 0's o_proj (Q4_K, blocks of 256 values) cannot be split"; then pass split_refused
+else fail split_refused "exit $rc: $(printf '%s\n' "$out" | grep qwen3 | head -n 2 | tr '\n' ' ')"; fi
+
+out=$(mrun 5 generate "$T/dense" --ids 1,2,3 -n 4 -t 1 --mpi tp 2>&1); rc=$?
+if [ $rc -ne 0 ] && printf '%s\n' "$out" | grep -q "5 MPI ranks for 4 query heads"; then pass too_many_tp
+else fail too_many_tp "exit $rc: $(printf '%s\n' "$out" | grep qwen3 | head -n 2 | tr '\n' ' ')"; fi
+
+out=$(timeout 60 "${MPIRUN[@]}" -n 1 "$MPIBIN" generate "$T/dense" --ids 1,2,3 -n 4 -t 1 --mpi tp : \
+      -n 1 "$MPIBIN" generate "$T/moe" --ids 1,2,3 -n 4 -t 1 --mpi tp 2>&1); rc=$?
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && printf '%s\n' "$out" | grep -q "MPI rank 1 was started with another command than rank 0"; then
+    pass other_command
+else fail other_command "exit $rc: $(printf '%s\n' "$out" | grep qwen3 | head -n 2 | tr '\n' ' ')"; fi
+
+mkdir -p "$T/wa" "$T/wb"
+ln -sfn "$T/dense" "$T/wa/m"
+ln -sfn "$T/moe" "$T/wb/m"
+out=$(timeout 60 "${MPIRUN[@]}" -n 1 -wdir "$T/wa" "$MPIBIN" generate m --ids 1,2,3 -n 4 -t 1 --mpi tp : \
+      -n 1 -wdir "$T/wb" "$MPIBIN" generate m --ids 1,2,3 -n 4 -t 1 --mpi tp 2>&1); rc=$?
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && printf '%s\n' "$out" | grep -q "MPI rank 1 of 2 loaded another model from 'm'"; then
+    pass other_model
+else fail other_model "exit $rc: $(printf '%s\n' "$out" | grep qwen3 | head -n 2 | tr '\n' ' ')"; fi
+
+# rank 1 of a generation, once it runs (its pid by OMPI_COMM_WORLD_RANK among mpirun's children)
+rank1_of() {
+    local mp=$1 p
+    for _ in $(seq 1 100); do
+        for p in $(pgrep -P "$mp" 2>/dev/null); do
+            grep -qz '^OMPI_COMM_WORLD_RANK=1$' "/proc/$p/environ" 2>/dev/null && { echo "$p"; return; }
+        done
+        sleep 0.1
+    done
+}
+# NAME SIGNAL LIMIT_S: signal rank 1 mid-generation; mpirun must end (non-zero) within LIMIT_S with
+# no rank left. Prints "rc seconds" or fails.
+fault() {
+    local name=$1 sig=$2 limit=$3 mp r1 t0 rc
+    QWEN3_MPI_TIMEOUT=3 "${MPIRUN[@]}" -n 2 "$MPIBIN" generate "$T/dense" --ids 1,2,3 -n 30000 --ctx 32000 -t 1 --mpi tp \
+        >/dev/null 2>"$T/$name.err" &
+    mp=$!
+    r1=$(rank1_of "$mp")
+    sleep 1.5
+    [ -n "$r1" ] && kill -"$sig" "$r1"
+    t0=$(date +%s)
+    for _ in $(seq 1 $((limit * 10))); do kill -0 "$mp" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$mp" 2>/dev/null; then
+        kill -9 "$mp" 2>/dev/null; [ -n "$r1" ] && kill -9 "$r1" 2>/dev/null
+        fail "$name" "mpirun still running $limit s after rank 1 got SIG$sig"; return 1
+    fi
+    wait "$mp"; rc=$?
+    local left=1
+    for _ in $(seq 1 50); do { [ -n "$r1" ] && kill -0 "$r1" 2>/dev/null; } || { left=0; break; }; sleep 0.1; done
+    if [ -z "$r1" ] || [ $rc -eq 0 ] || [ $left -ne 0 ]; then
+        fail "$name" "rank 1 pid '$r1', mpirun exit $rc, rank 1 left running: $left"; [ -n "$r1" ] && kill -9 "$r1" 2>/dev/null; return 1
+    fi
+    echo "$rc $(( $(date +%s) - t0 ))"
+}
+if r=$(fault rank_stopped STOP 20); then
+    if grep -q "qwen3 (rank 0 of 2): no answer from the other MPI ranks for 3 s while" "$T/rank_stopped.err"; then
+        pass "rank_stopped (mpirun exited ${r% *} after ${r#* } s: $(grep -o 'while [a-z ]*' "$T/rank_stopped.err" | head -n 1))"
+    else fail rank_stopped "no time-out message: $(errs "$T/rank_stopped.err")"; fi
+    pass "rank_stopped_left (no rank left running)"
+else
+    echo "$r"; fail rank_stopped_left "see rank_stopped"
+fi
+if r=$(fault rank_killed_tp KILL 30); then pass "rank_killed_tp (mpirun exited ${r% *} after ${r#* } s)"; else echo "$r"; fi
