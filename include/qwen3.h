@@ -94,6 +94,12 @@ typedef struct qwen3_config {
                                           whoever filled the config (the model: valid while it lives) */
     /* special ids from config.json (-1 when absent) */
     int bos_token_id, eos_token_id;
+    /* Dual Chunk Attention (config.json dual_chunk_attention_config, or qwen3_load_opts.dca_chunk;
+     * last so that older programs' offsets hold): chunks of dca_chunk_size - dca_local_size
+     * positions; see README "Long context" */
+    int dca;                 /* 1 when on */
+    int dca_chunk_size, dca_local_size;
+    int dca_original_max_position_embeddings; /* 0: no length scaling of the logits */
 } qwen3_config;
 
 typedef struct qwen3_model qwen3_model;
@@ -146,6 +152,11 @@ typedef struct qwen3_load_opts {
      * scaling off. 0 keeps the checkpoint's. */
     double yarn_factor;
     int yarn_original;
+    /* Dual Chunk Attention from the caller, over config.json's dual_chunk_attention_config:
+     * dca_chunk > 0 switches it on with that chunk_size, dca_local (0: dca_chunk / 8, vLLM's default
+     * ratio) as local_size and dca_original as original_max_position_embeddings (0: none, no length
+     * scaling); dca_chunk < 0 switches a configured one off; 0 keeps the checkpoint's. */
+    int dca_chunk, dca_local, dca_original;
     int mpi_mode;        /* under MPI with more than one rank, how the model is split (qwen3_mpi_mode):
                             QWEN3_MPI_PP (0) by layers, QWEN3_MPI_TP each layer's heads and MLP
                             columns, QWEN3_MPI_EP as TP but MoE experts whole, a subset per rank */
@@ -170,12 +181,16 @@ int qwen3_model_threads(const qwen3_model *m);
  * 32,768 trained positions plus room for 8,192 generated ones (so 32,768). Positions past it
  * without scaling degrade the output. */
 int qwen3_model_trained_ctx(const qwen3_model *m);
+/* 1 when n positions run past the trained context with no scaling configured (neither YaRN nor Dual
+ * Chunk Attention): output degrades there, and a program should warn (the CLI and the server do). */
+int qwen3_model_past_trained(const qwen3_model *m, long n);
 /* RoPE as loaded: copies min(n, head_dim/2) inverse frequencies (YaRN-blended when scaling is on)
  * and the attention factor applied to cos and sin; returns head_dim/2. */
 int qwen3_model_rope(const qwen3_model *m, float *inv_freq, int n, float *attention_factor);
 /* The type of the KV cache's values (F32, F16, Q8_0 or Q4_0). */
 qwen3_dtype qwen3_model_kv_type(const qwen3_model *m);
-/* The positions a sequence may hold (max_position_embeddings, or original x factor under YaRN). */
+/* The positions a sequence may hold (max_position_embeddings, or original x factor under YaRN, or at
+ * least 1,048,576 under Dual Chunk Attention, whose relative positions stay within a chunk). */
 int qwen3_model_max_ctx(const qwen3_model *m);
 /* Writes the model's weights, as loaded (quantized when loaded with a quant type), to
  * dir/model.safetensors: matrices in their types (Q8_0 / Q4 with our dtype strings, see

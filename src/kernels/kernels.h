@@ -9,9 +9,10 @@
  * threads by output rows, so results do not depend on the thread count.
  *
  * Paths (dispatch.c): float32 activations times F32/F16/BF16 weights widened exactly (the reference
- * path, and decoding of float weights); int8 activations times Q8_0/Q4 weights with integer dot
- * products (decoding of quantized weights); bf16 x bf16 with float32 sums for products over many
- * tokens (prefill) of BF16, Q8_0 and Q4 weights, unless exact mode is asked for. Each has a scalar
+ * path, and F32/F16 weights on the fast path); int8 activations times Q8_0/Q4 weights with integer
+ * dot products; bf16-rounded activations times BF16 weights with vdpbf16ps in one order for any n
+ * (BF16 on the fast path); bf16 x bf16 GEMM with float32 sums for products over many tokens
+ * (the batch-variant option's prefill) of BF16, Q8_0 and Q4 weights, unless exact mode is asked for. Each has a scalar
  * twin; k_init() picks the best the CPU supports once, k_force_isa() lets tests compare. Block types
  * and the type-traits table: kernels/quant.h. */
 #ifndef QWEN3_KERNELS_H
@@ -70,10 +71,12 @@ typedef struct kact {
     int64_t cols;
     int exact;
     int gemm_min;            /* fewest tokens for the bf16 GEMM (K_GEMM_MIN_TOKENS by default) */
-    int have_bf16, have_a8;  /* which derived forms are current */
+    int have_bf16, have_a8, have_b16; /* which derived forms are current */
     int a8_type;             /* kact_type of the int8 form */
     void *bf16;              /* packed pairs, k_pack_x_bf16 layout */
     size_t bf16_cap;
+    void *b16;               /* n rows of cols bf16 values (k_x_to_bf16_rows), for dot_bf16.c */
+    size_t b16_cap;
     void *a8;                /* n rows of kq_act_row_bytes */
     size_t a8_cap;
     void *scratch;           /* per-thread weight panels */
@@ -113,6 +116,16 @@ size_t k_gemm_bf16_scratch(int64_t K);
 size_t k_gemm_bf16_panel_rows(int64_t K);
 void k_gemm_bf16_rows_scalar(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch);
 void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch);
+
+/* The bf16 dot products (kernels/dot_bf16.c), the batch-invariant fast path of BF16 weights: X rows
+ * [t0, t1) of K values rounded to bf16 (k_x_to_bf16_rows), and for rows [r0, r1) of W (BF16)
+ * Y[t][r] summed by vdpbf16ps in 16 lanes over 32-column steps, the lanes reduced in a fixed tree:
+ * the same bits for every n, tile and row split; the scalar twin does the same arithmetic. */
+void k_x_to_bf16_rows(const float *X, int64_t K, uint16_t *Xb, int t0, int t1);
+void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0, int t1);
+float k_dot_bf16_scalar(const uint16_t *w, const uint16_t *x, int64_t K);
+void k_dot_bf16_rows_scalar(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
+void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
 
 /* Q8_0 times A8_0 rows with the scalar twin's arithmetic (kernels/gemm_q8.c, AVX-512 VNNI): nr <= 4
  * rows for one token, and rows [r0, r1) for n tokens (a SIMD lane per token); the same bits for
@@ -154,6 +167,15 @@ void k_attn_head_scalar(const float *q, const void *K, const void *V, qwen3_dtyp
 /* The AVX2 twin (kernels/attn_avx2.c; D a multiple of 8 up to 256, else it runs the scalar one). */
 void k_attn_head_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                       float scale, float *out);
+/* The same with the softmax's log-sum-exp: *lse = log(sum_j exp(q.k_j * scale)) when lse is not
+ * NULL, so that attentions over disjoint position ranges merge exactly (Dual Chunk Attention):
+ * out = sum_i exp(lse_i - log(sum_i exp(lse_i))) out_i. Same arithmetic as k_attn_head, same bits. */
+void k_attn_head_lse(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                     float scale, float *out, float *lse);
+void k_attn_head_lse_scalar(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                            float scale, float *out, float *lse);
+void k_attn_head_lse_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                          float scale, float *out, float *lse);
 /* Attention of M <= 64 query rows that read the same K/V (the heads of a GQA group, consecutive
  * tokens of one sequence); row r attends positions [0, n[r]), n[r] >= 1. Up to 4 tiles of 16 rows
  * share one read of each K/V block. The blocked kernel (one
@@ -163,6 +185,11 @@ void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, 
                  qwen3_dtype kv, size_t stride, int D, float scale);
 void k_attn_rows_scalar(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
                         qwen3_dtype kv, size_t stride, int D, float scale);
+/* The same with each row's log-sum-exp in lse[r] (when lse is not NULL), as k_attn_head_lse. */
+void k_attn_rows_lse(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                     qwen3_dtype kv, size_t stride, int D, float scale, float *lse);
+void k_attn_rows_lse_scalar(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                            qwen3_dtype kv, size_t stride, int D, float scale, float *lse);
 /* Stores D floats as type kv (F32, F16, BF16, or Q8_0 blocks of 32 when D is a multiple of 32). */
 void k_store_row(qwen3_dtype kv, void *dst, const float *src, int D);
 /* Bytes of n cached values of type kv (Q8_0: n a multiple of 32, 34 bytes per 32). */
