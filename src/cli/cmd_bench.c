@@ -209,6 +209,9 @@ int bench_fill_depth(qwen3_model *m, qwen3_seq *s, long depth, int random_rows, 
     float *row = malloc(sizeof(float) * (size_t)c->head_dim);
     if (!ids || !row || seq_reserve_tokens(s, (int)depth, e)) { free(ids); free(row); return qerr(e, "out of memory"); }
     uint32_t x = 12345;
+    /* under MPI each rank holds (pipeline: mirrors; tensor parallel: its heads of) the cache, which
+     * only a forward pass fills on every rank */
+    if (m->pp_size > 1) random_rows = 0;
     if (!random_rows) {
         for (long p0 = 0; p0 < depth; p0 += 512) {
             int k = depth - p0 < 512 ? (int)(depth - p0) : 512;
