@@ -680,7 +680,10 @@ int qwen3_cache_remove(const char *name, uint64_t *freed, qwen3_err *err);
  * other ranks.
  * In a build without MPI these are stubs: one process, rank 0 of 1. */
 
-/* MPI_Init (thread level SERIALIZED). Call first, from main. 0 or -1. */
+/* MPI_Init (thread level SERIALIZED). Call first, from main. 0 or -1. Every rank must run the same
+ * command line: when they differ, rank 0 prints which (before MPI_Finalize, so that the message is
+ * not lost when mpirun ends the job), every rank returns -1 with err's message empty, and the
+ * program should just exit non-zero. */
 int qwen3_mpi_init(int *argc, char ***argv, qwen3_err *err);
 int qwen3_mpi_rank(void);
 int qwen3_mpi_size(void);
