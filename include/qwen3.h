@@ -207,7 +207,8 @@ int qwen3_seq_truncate(qwen3_seq *s, int n, qwen3_err *err);
 /* The memory the cache holds now (its pages resident in RAM, counted by mincore): the cache is
  * reserved as address space for its whole capacity and committed as positions are written. */
 size_t qwen3_seq_resident_bytes(const qwen3_seq *s);
-/* Bytes of a KV cache of n_tokens positions of the given type (QWEN3_KV_DEFAULT: the model's). */
+/* Bytes of a KV cache of n_tokens positions of the given type (QWEN3_KV_DEFAULT: the model's); under
+ * MPI tensor / expert parallelism, of this rank's kv heads. */
 size_t qwen3_kv_cache_bytes(const qwen3_model *m, long n_tokens, qwen3_kv_type type);
 
 /* HIDDEN: out gets the last token's final hidden state after the final norm (hidden_size floats),
