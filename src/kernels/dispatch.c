@@ -189,6 +189,17 @@ void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, floa
             kq_ggml_gemm_avx2(W, A, arow_bytes, n, Y, r0, r1, simd == K_QSIMD_AVXVNNI))
             return;
     }
+    /* GGUF's K-quants over few tokens: 8 rows per step, a token at a time (quant_ggml_gemv512.c,
+     * quant_ggml_gemv256.c) */
+    if (simd != K_QSIMD_SCALAR && (W->type == QWEN3_Q4_K || W->type == QWEN3_Q5_K || W->type == QWEN3_Q6_K)) {
+        for (int t = 0; t < n; t++) {
+            const void *arow = (const uint8_t *)A + (size_t)t * arow_bytes;
+            float *y = Y + (size_t)t * (size_t)W->rows;
+            if (simd == K_QSIMD_AVX512) kq_ggml_gemv_avx512(W, arow, y, r0, r1);
+            else kq_ggml_gemv_avx2(W, arow, y, r0, r1);
+        }
+        return;
+    }
     for (int64_t r = r0; r < r1; r += 4) {
         int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
         const uint8_t *w = base + (size_t)r * W->row_bytes;

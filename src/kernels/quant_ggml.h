@@ -99,10 +99,16 @@ void kq_unpack_32(qwen3_dtype t, const void *blk, int8_t q[32], float *d, float 
  * bits of the scalar twin (its float steps in its order; see dot32 / dotk in quant_ggml.c). Return 0
  * when t has no kernel of that kind (the caller then uses the scalar twin). */
 int kq_ggml_dot_avx512(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
+/* One token, rows [r0, r1) of W (Q4_K, Q5_K, Q6_K), 8 rows per step (quant_ggml_gemv512.c), y[r] for
+ * each row: the bits of kq_ggml_dot_avx512 and the scalar twin. Returns 0 (y untouched) for other
+ * types. */
+struct kmat;
+int kq_ggml_gemv_avx512(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
+/* The same on AVX2 (quant_ggml_gemv256.c; AVX-VNNI CPUs too), same bits. */
+int kq_ggml_gemv_avx2(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
 /* Many tokens (prefill), AVX-512 VNNI (quant_ggml_gemm512.c): rows [r0, r1) of W times n activation
  * rows (arow_bytes apart), Y[t * W->rows + r]; every (row, token) has the bits kq_ggml_dot_avx512 and
  * the scalar twin give it. Returns 0 (Y untouched) when W's type has none or memory ran out. */
-struct kmat;
 int kq_ggml_gemm_avx512(const struct kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
 /* The same on AVX2 (quant_ggml_gemm256.c), vnni: with AVX-VNNI's vpdpbusd / vpdpwssd (the caller
  * checks the CPU); same bits. */

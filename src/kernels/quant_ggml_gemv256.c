@@ -1,0 +1,129 @@
+/* quant_ggml_gemv256.c - one token (decoding) times rows [r0, r1) of a Q4_K, Q5_K or Q6_K matrix on
+ * AVX2 CPUs (AVX-VNNI ones too), 8 rows per step: the twin of quant_ggml_gemv512.c, with the bits of
+ * the scalar twin (quant_ggml.c, dotk) and of the 4-row AVX2 kernel (quant_ggml_avx2.c).
+ *
+ * A row's superblock is unpacked as the 4-row kernel does (unpack256: eight 32-byte vectors of
+ * unsigned values in element order); against it, per row:
+ * - the sub-block scales reach the lanes by one vpshufb per vector from a lane-broadcast of the
+ *   row's scales (was vpermd + vpshufb);
+ * - Q6_K's q - 32 offset is one vpmaddwd of the 16 scales with the token's per-16 sums (made once
+ *   per call), not one per vector;
+ * - the 8 rows' integer sums are reduced by one vphaddd tree and their float steps (the scalar
+ *   twin's, in its order) done for 8 rows in one 256-bit vector; the next 8 rows are prefetched.
+ * Rows left over (fewer than 8) take the 4-row kernel. */
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+#include "kernels/quant_ggml.h"
+
+#if defined(__x86_64__)
+#include "kernels/quant_ggml_avx2.h"
+
+/* superblocks per row with the token's per-16 sums on the stack (K <= 32768) */
+#define GEMV_MAX_SB 128
+
+/* 8 vectors' 8 int32 lanes -> their 8 exact sums, in order */
+TGT INL __m256i sum8x8(const __m256i a[8]) {
+    __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+    __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[4], a[5]), _mm256_hadd_epi32(a[6], a[7]));
+    /* h0: [a0..a3 low-lane sums | a0..a3 high-lane sums], h1 the same for a4..a7 */
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
+}
+/* 8 vectors' 4 int32 lanes -> their 8 exact sums, in order */
+TGT INL __m256i sum8x4(const __m128i a[8]) {
+    __m128i h0 = _mm_hadd_epi32(_mm_hadd_epi32(a[0], a[1]), _mm_hadd_epi32(a[2], a[3]));
+    __m128i h1 = _mm_hadd_epi32(_mm_hadd_epi32(a[4], a[5]), _mm_hadd_epi32(a[6], a[7]));
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(h0), h1, 1);
+}
+
+/* vpshufb control for vector v of a superblock (v < 4; v - 4 for the upper half): int16 lanes 0..7
+ * take int16 2v of their 128-bit lane, lanes 8..15 int16 2v + 1 */
+TGT INL __m256i spread_ctl(int v) {
+    const char a = (char)(4 * v), b = (char)(4 * v + 2);
+    return _mm256_setr_epi8(a, (char)(a + 1), a, (char)(a + 1), a, (char)(a + 1), a, (char)(a + 1), a, (char)(a + 1), a, (char)(a + 1),
+                            a, (char)(a + 1), a, (char)(a + 1), b, (char)(b + 1), b, (char)(b + 1), b, (char)(b + 1), b, (char)(b + 1),
+                            b, (char)(b + 1), b, (char)(b + 1), b, (char)(b + 1), b, (char)(b + 1));
+}
+
+TGT INL void rows8(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *bsum,
+                   const int16_t *xs16, int64_t nsb, float *y, int pf) {
+    const size_t BB = bbytes(T);
+    const int MINS = T != QWEN3_Q6_K;
+    __m256i ctl[4];
+    for (int v = 0; v < 4; v++) ctl[v] = spread_ctl(v);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; sb++) {
+        const uint8_t *blk = w + (size_t)sb * BB;
+        if (pf)
+            for (int r = 0; r < 8; r++) {
+                const char *q = (const char *)(blk + (size_t)(8 + r) * ws);
+                for (size_t off = 0; off < BB; off += 64) _mm_prefetch(q + off, _MM_HINT_T0);
+                _mm_prefetch(q + BB - 1, _MM_HINT_T0);
+            }
+        const int8_t *xs = xq + 256 * sb;
+        const __m128i bs = _mm_loadu_si128((const __m128i *)(bsum + 8 * sb));
+        __m256i corr = _mm256_setzero_si256();
+        if (T == QWEN3_Q6_K) corr = _mm256_loadu_si256((const __m256i *)(xs16 + 16 * sb));
+        __m256i is[8];
+        __m128i im[8];
+        float dr[8], dm[8];
+        for (int r = 0; r < 8; r++) {
+            ksb u;
+            unpack256(T, blk + (size_t)r * ws, &u);
+            const __m256i lo = _mm256_permute2x128_si256(u.sc, u.sc, 0x00), hi = _mm256_permute2x128_si256(u.sc, u.sc, 0x11);
+            /* Q6_K: -32 sum_g sc_g sum(x_g) first (corr holds -16 x the sums: fits int16) */
+            __m256i s = T == QWEN3_Q6_K ? _mm256_slli_epi32(_mm256_madd_epi16(u.sc, corr), 1) : _mm256_setzero_si256();
+            for (int v = 0; v < 8; v++) {
+                __m256i p = _mm256_maddubs_epi16(u.v[v], _mm256_loadu_si256((const __m256i *)(xs + 32 * v)));
+                s = _mm256_add_epi32(s, _mm256_madd_epi16(p, _mm256_shuffle_epi8(v < 4 ? lo : hi, ctl[v % 4])));
+            }
+            is[r] = s;
+            if (MINS) im[r] = _mm_madd_epi16(u.m32, bs);
+            dr[r] = u.d;
+            dm[r] = MINS ? u.dmin : 0.0f;
+        }
+        /* the scalar twin's float steps, 8 rows at once */
+        __m256 p = _mm256_mul_ps(_mm256_loadu_ps(dr), _mm256_cvtepi32_ps(sum8x8(is)));
+        if (MINS) p = _mm256_sub_ps(p, _mm256_mul_ps(_mm256_loadu_ps(dm), _mm256_cvtepi32_ps(sum8x4(im))));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(xd[sb]), p));
+    }
+    _mm256_storeu_ps(y, acc);
+}
+
+#define R8(T) TGT static void r8_##T(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *bs, \
+                                      const int16_t *xs16, int64_t nsb, float *y, int pf) { rows8(T, w, ws, xq, xd, bs, xs16, nsb, y, pf); }
+R8(QWEN3_Q4_K) R8(QWEN3_Q5_K) R8(QWEN3_Q6_K)
+
+int kq_ggml_gemv_avx2(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) {
+    const qwen3_dtype t = W->type;
+    if (t != QWEN3_Q4_K && t != QWEN3_Q5_K && t != QWEN3_Q6_K) return 0;
+    const int64_t K = W->cols, nsb = K / 256;
+    const int8_t *xq = kq_act_q((void *)arow);
+    const float *xd = kq_act_d((void *)arow, K);
+    const int16_t *bsum = kq_act_bsum((void *)arow, K);
+    const uint8_t *base = W->data;
+    const size_t ws = W->row_bytes;
+    int64_t r = r0;
+    int16_t xs16[GEMV_MAX_SB * 16];
+    if (t == QWEN3_Q6_K && nsb <= GEMV_MAX_SB)
+        for (int64_t g = 0; g < nsb * 16; g++) {
+            int s = 0;
+            for (int l = 0; l < 16; l++) s += xq[16 * g + l];
+            xs16[g] = (int16_t)(-16 * s); /* |s| <= 16 * 127 */
+        }
+    if (nsb <= GEMV_MAX_SB)
+        for (; r + 8 <= r1; r += 8) {
+            const uint8_t *w = base + (size_t)r * ws;
+            int pf = r + 16 <= r1;
+            if (t == QWEN3_Q4_K) r8_QWEN3_Q4_K(w, ws, xq, xd, bsum, xs16, nsb, y + r, pf);
+            else if (t == QWEN3_Q5_K) r8_QWEN3_Q5_K(w, ws, xq, xd, bsum, xs16, nsb, y + r, pf);
+            else r8_QWEN3_Q6_K(w, ws, xq, xd, bsum, xs16, nsb, y + r, pf);
+        }
+    for (; r < r1; r += 4) {
+        int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+        kq_ggml_dot_avx2(t, base + (size_t)r * ws, ws, nr, arow, K, y + r);
+    }
+    return 1;
+}
+#else
+int kq_ggml_gemv_avx2(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) { return 0; }
+#endif

@@ -1,0 +1,280 @@
+/* quant_ggml_gemv512.c - one token (decoding) times rows [r0, r1) of a Q4_K, Q5_K or Q6_K matrix,
+ * AVX-512 VNNI, 8 rows per step: the bandwidth kernels of the usual GGUF files (Q4_K_M is Q4_K with
+ * some Q6_K matrices, the LM head among them; Q5_K_M the same with Q5_K).
+ *
+ * Each (row, superblock) gives the exact integer sums of the scalar twin (quant_ggml.c, dotk), and
+ * the float steps per superblock are the twin's, in its order, for 8 rows at once in a 256-bit
+ * vector: so the result has the twin's bits (and those of the 4-row kernel and the many-token ones,
+ * which is what keeps the batch-invariant path exact across token counts).
+ *
+ * What makes it faster than the 4-row kernel (quant_ggml_avx512.c; 1.4-1.5x for Q4_K / Q5_K and
+ * 1.15x for Q6_K with the weights in cache, bench/qkernels.sh), whose per-row work it cuts:
+ * - Q4_K / Q5_K: a 64-byte load of qs holds the low nibbles of values 0..31 and 64..95 and the high
+ *   nibbles of 32..63 and 96..127 (likewise for the second 128): instead of shuffling every row's
+ *   nibbles into element order, the token's int8 values are copied once per call in that nibble
+ *   order, so a row's 256 values are 2 loads, 2 shifts and 4 ands.
+ * - Products: vpdpbusd gives 4-value sums, which fit int16 (4 * 63 * 127 at most), so two vectors
+ *   are packed into one (vpackssdw) and one vpdpwssd applies both sub-blocks' scales: per 128 values
+ *   2 vpdpbusd + 1 pack + 1 vpdpwssd + 1 scale spread, instead of 2 vpmaddubsw + 2 vpdpwssd + 2.
+ * - Q4_K / Q5_K's 12 packed scale bytes are unpacked for 4 rows at once in one 512-bit vector (a
+ *   128-bit lane per row), the per-32 minimums multiplied by A8_K's per-32 sums of x for 4 rows in
+ *   one vpmaddwd, and d / dmin of 8 rows converted together; a row's scale vectors are then one
+ *   lane broadcast and 2 vpshufb (which also zero-extend the bytes to int16).
+ * - Q6_K's q - 32 offset: vpdpbusd starts from -32 x the token's 4-value sums (made once per
+ *   call), so its sums are of (q - 32) x at no cost per row.
+ * - The 8 rows' 16-lane integer sums are reduced exactly by one shuffle tree into a row-ordered
+ *   256-bit vector; the next 8 rows' superblock is prefetched while this one is computed.
+ * Rows left over (fewer than 8) take the 4-row kernel, which gives the same bits. */
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+#include "kernels/quant_ggml.h"
+
+#if defined(__x86_64__)
+#include "kernels/quant_ggml_avx512.h"
+
+/* superblocks per row with the token copied on the stack (K <= 32768: 32 KB); longer rows take the
+ * 4-row kernel */
+#define GEMV_MAX_SB 128
+#if defined(__clang__)
+#define UNROLL8
+#else
+#define UNROLL8 _Pragma("GCC unroll 8")
+#endif
+/* Q6_K's d of row r of the 8 at blk */
+#define D6(r) (short)((const kq6_k_block *)(blk + (size_t)(r) * ws))->d /* superblocks per row with the Q6_K sums on the stack (K <= 32768) */
+
+/* 8 rows' 16 int32 lanes -> their 8 exact sums, row order */
+TGT INL __m256i sum8x16(const __m512i a[8]) {
+    __m512i t[4];
+    /* rows (i, i + 4): [a_i half sums (8 lanes), a_i+4 half sums] */
+    for (int i = 0; i < 4; i++)
+        t[i] = _mm512_add_epi32(_mm512_shuffle_i64x2(a[i], a[i + 4], 0x44), _mm512_shuffle_i64x2(a[i], a[i + 4], 0xee));
+    __m512i u0 = _mm512_add_epi32(_mm512_unpacklo_epi32(t[0], t[1]), _mm512_unpackhi_epi32(t[0], t[1]));
+    __m512i u1 = _mm512_add_epi32(_mm512_unpacklo_epi32(t[2], t[3]), _mm512_unpackhi_epi32(t[2], t[3]));
+    /* 128-bit lane k: rows 0..3 (k = 0, 1: two parts each), rows 4..7 (k = 2, 3) */
+    __m512i v = _mm512_add_epi32(_mm512_unpacklo_epi64(u0, u1), _mm512_unpackhi_epi64(u0, u1));
+    __m512i s = _mm512_add_epi32(_mm512_shuffle_i64x2(v, v, 0x88), _mm512_shuffle_i64x2(v, v, 0xdd));
+    return _mm512_castsi512_si256(s);
+}
+
+/* 16 bytes at p + 0 of 4 rows (ws apart) as the 4 lanes of one vector */
+TGT INL __m512i rows4_head(const uint8_t *p, size_t ws) {
+    __m512i r = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p));
+    r = _mm512_inserti32x4(r, _mm_loadu_si128((const __m128i *)(p + ws)), 1);
+    r = _mm512_inserti32x4(r, _mm_loadu_si128((const __m128i *)(p + 2 * ws)), 2);
+    return _mm512_inserti32x4(r, _mm_loadu_si128((const __m128i *)(p + 3 * ws)), 3);
+}
+
+/* vpshufb control: per 128-bit lane 4 int16 lanes taking byte a then 4 taking byte b (first 256
+ * bits), c and d (last 256 bits), zero-extended */
+TGT_BASE INL __m512i pick4x4(int a, int b, int c, int d) {
+    const short A = (short)(0x8000 | a), B = (short)(0x8000 | b), C = (short)(0x8000 | c), D = (short)(0x8000 | d);
+    return _mm512_set_epi16(D, D, D, D, C, C, C, C, D, D, D, D, C, C, C, C, B, B, B, B, A, A, A, A, B, B, B, B, A, A, A, A);
+}
+
+/* bytes testing bit a (first 256 bits) or bit b (last 256 bits) */
+TGT_BASE INL __m512i bits2(int a, int b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8((char)(1 << a))), _mm256_set1_epi8((char)(1 << b)), 1);
+}
+
+/* prefetch the block of 8 rows at p (ws apart), bb bytes each */
+INL void prefetch8(const uint8_t *p, size_t ws, size_t bb) {
+    for (int r = 0; r < 8; r++) {
+        const char *q = (const char *)(p + (size_t)r * ws);
+        for (size_t off = 0; off < bb; off += 64) _mm_prefetch(q + off, _MM_HINT_T0);
+        _mm_prefetch(q + bb - 1, _MM_HINT_T0);
+    }
+}
+
+/* One Q4_K / Q5_K row's superblock at p: its 16 int32 lanes of sum_j sc_j sum(q x) over sub-block j;
+ * B: the row's 8 scale bytes in every 128-bit lane; x: the token's values in nibble order */
+TGT INL __m512i row_k4(qwen3_dtype T, const uint8_t *p, __m512i B, const __m512i x[4]) {
+    const size_t QS = T == QWEN3_Q4_K ? 16 : 48;
+    const __m512i m4 = _mm512_set1_epi8(15);
+    /* the scales of the packed pairs: vectors 0, 1 hold sub-blocks 0, 1 (first 256 bits) and 2, 3;
+     * vectors 2, 3 sub-blocks 4, 5 and 6, 7 */
+    const __m512i c01 = pick4x4(0, 1, 2, 3), c23 = pick4x4(4, 5, 6, 7);
+    __m512i q0 = _mm512_loadu_si512(p + QS), q1 = _mm512_loadu_si512(p + QS + 64);
+    __m512i v0 = _mm512_and_si512(q0, m4), v1 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
+    __m512i v2 = _mm512_and_si512(q1, m4), v3 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
+    if (T == QWEN3_Q5_K) {
+        /* value e's fifth bit: bit e / 32 of qh[e % 32]; the vectors' halves hold sub-blocks
+         * (0, 2), (1, 3), (4, 6), (5, 7) */
+        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(p + 16)));
+        const __m512i b16 = _mm512_set1_epi8(16);
+        v0 = _mm512_mask_add_epi8(v0, _mm512_test_epi8_mask(qh, bits2(0, 2)), v0, b16);
+        v1 = _mm512_mask_add_epi8(v1, _mm512_test_epi8_mask(qh, bits2(1, 3)), v1, b16);
+        v2 = _mm512_mask_add_epi8(v2, _mm512_test_epi8_mask(qh, bits2(4, 6)), v2, b16);
+        v3 = _mm512_mask_add_epi8(v3, _mm512_test_epi8_mask(qh, bits2(5, 7)), v3, b16);
+    }
+    /* 4-value sums (|s| <= 4 * 31 * 127: int16), two vectors packed per 128-bit lane, times their
+     * sub-blocks' scales */
+    const __m512i z = _mm512_setzero_si512();
+    __m512i p01 = _mm512_packs_epi32(_mm512_dpbusd_epi32(z, v0, x[0]), _mm512_dpbusd_epi32(z, v1, x[1]));
+    __m512i p23 = _mm512_packs_epi32(_mm512_dpbusd_epi32(z, v2, x[2]), _mm512_dpbusd_epi32(z, v3, x[3]));
+    return _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, p01, _mm512_shuffle_epi8(B, c01)), p23, _mm512_shuffle_epi8(B, c23));
+}
+
+/* Q4_K / Q5_K: 8 rows at w (ws apart) x one token (xn: its values in nibble order), y[0..8) */
+TGT INL void rows8_k4(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xn, const float *xd, const int16_t *bsum,
+                      int64_t nsb, float *y, int pf) {
+    const size_t BB = bbytes(T);
+    const __m512i zero = _mm512_setzero_si512();
+    /* scale unpacking per 128-bit lane [d|dmin, w0, w1, w2] -> [sc 0-3, sc 4-7, mn 0-3, mn 4-7] */
+    const __m512i sh_a = _mm512_set4_epi32(4, 0, 0, 0);
+    const __m512i mk_a = _mm512_set4_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f);
+    const __m512i mk_b = _mm512_set4_epi32(0x30303030, 0, 0x30303030, 0);
+    const __m512i dsel = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 28, 24, 20, 16, 12, 8, 4, 0);
+    const __m512i msel = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 13, 9, 5, 1, 12, 8, 4, 0);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; sb++) {
+        const uint8_t *blk = w + (size_t)sb * BB;
+        if (pf) prefetch8(blk + 8 * ws, ws, BB);
+        const __m512i *xp = (const __m512i *)(xn + 256 * sb);
+        const __m512i x[4] = {_mm512_load_si512(xp), _mm512_load_si512(xp + 1), _mm512_load_si512(xp + 2), _mm512_load_si512(xp + 3)};
+        const __m512i bs = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(bsum + 8 * sb)));
+        __m512i S[2], Mn[2];
+        __m256i dd;
+        {
+            __m512i R0 = rows4_head(blk, ws), R1 = rows4_head(blk + 4 * ws, ws);
+            dd = _mm512_castsi512_si256(_mm512_permutex2var_epi32(R0, dsel, R1));
+            __m512i R[2] = {R0, R1};
+            for (int h = 0; h < 2; h++) {
+                __m512i a = _mm512_and_si512(_mm512_srlv_epi32(_mm512_shuffle_epi32(R[h], (_MM_PERM_ENUM)0xED), sh_a), mk_a);
+                __m512i b = _mm512_srli_epi32(_mm512_shuffle_epi32(R[h], (_MM_PERM_ENUM)0xA5), 2);
+                S[h] = _mm512_ternarylogic_epi32(a, b, mk_b, 0xF8); /* a | (b & mk_b) */
+                Mn[h] = _mm512_madd_epi16(_mm512_unpackhi_epi8(S[h], zero), bs);
+            }
+        }
+        /* a row's scale bytes broadcast to its 4 lanes (an immediate each, hence spelled out) */
+        __m512i isum[8];
+        isum[0] = row_k4(T, blk, _mm512_shuffle_i32x4(S[0], S[0], 0x00), x);
+        isum[1] = row_k4(T, blk + ws, _mm512_shuffle_i32x4(S[0], S[0], 0x55), x);
+        isum[2] = row_k4(T, blk + 2 * ws, _mm512_shuffle_i32x4(S[0], S[0], 0xaa), x);
+        isum[3] = row_k4(T, blk + 3 * ws, _mm512_shuffle_i32x4(S[0], S[0], 0xff), x);
+        isum[4] = row_k4(T, blk + 4 * ws, _mm512_shuffle_i32x4(S[1], S[1], 0x00), x);
+        isum[5] = row_k4(T, blk + 5 * ws, _mm512_shuffle_i32x4(S[1], S[1], 0x55), x);
+        isum[6] = row_k4(T, blk + 6 * ws, _mm512_shuffle_i32x4(S[1], S[1], 0xaa), x);
+        isum[7] = row_k4(T, blk + 7 * ws, _mm512_shuffle_i32x4(S[1], S[1], 0xff), x);
+        /* the minimums' sums: lane k of u holds [row k, row k + 4] twice */
+        __m512i u = _mm512_add_epi32(_mm512_unpacklo_epi32(Mn[0], Mn[1]), _mm512_unpackhi_epi32(Mn[0], Mn[1]));
+        u = _mm512_add_epi32(u, _mm512_shuffle_epi32(u, (_MM_PERM_ENUM)0x4E));
+        __m256i imin = _mm512_castsi512_si256(_mm512_permutexvar_epi32(msel, u));
+        __m256 d = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(dd)), dm = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32(dd, 16)));
+        /* the scalar twin's float steps, 8 rows at once */
+        __m256 p = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum8x16(isum)));
+        __m256 pm = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(imin));
+        p = _mm256_sub_ps(p, pm);
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(xd[sb]), p));
+    }
+    _mm256_storeu_ps(y, acc);
+}
+
+/* One Q6_K row's superblock at p: 16 int32 lanes of sum_g sc_g sum((q - 32) x) over group g; x the
+ * token's values, o[k] -32 times the 4-value sums of x[k] (vpdpbusd's start values, so its sums are
+ * of (q - 32) x), idx the scale spreads */
+TGT INL __m512i row_q6k(const uint8_t *p, const __m512i x[4], const __m512i o[4], const __m512i idx[2]) {
+    const kq6_k_block *b = (const kq6_k_block *)p;
+    const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30), zero = _mm512_setzero_si512();
+    /* the high 2 bits to bits 4-5: values 0..31 of a 128 from bits 0-1 of qh, 32..63 bits 2-3,
+     * 64..95 bits 4-5, 96..127 bits 6-7 (16-bit shifts: bits 4-5 of a byte come from its own bits) */
+    const __m512i shl = cnt2(4, 2), shr = cnt2(0, 2);
+    /* the 16 scales as int16 (lanes 0..15) */
+    const __m512i sc = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales)));
+    __m512i s = zero;
+    UNROLL4
+    for (int c = 0; c < 2; c++) {
+        const __m512i ql = _mm512_loadu_si512(b->ql + 64 * c);
+        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * c)));
+        __m512i v0 = _mm512_ternarylogic_epi32(_mm512_and_si512(ql, m4), _mm512_sllv_epi16(qh, shl), m30, 0xF8);
+        __m512i v1 = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_srlv_epi16(qh, shr), m30, 0xF8);
+        /* 4-value sums of (q - 32) x (|s| <= 4 * 32 * 127: int16), packed in pairs: 128-bit lane L
+         * holds groups L, L + 4 (c = 0) or L + 8, L + 12 (c = 1) */
+        __m512i pk = _mm512_packs_epi32(_mm512_dpbusd_epi32(o[2 * c], v0, x[2 * c]), _mm512_dpbusd_epi32(o[2 * c + 1], v1, x[2 * c + 1]));
+        s = _mm512_dpwssd_epi32(s, pk, _mm512_permutexvar_epi16(idx[c], sc));
+    }
+    return s;
+}
+
+/* Q6_K: 8 rows at w (ws apart) x one token, y[0..8); xo: per superblock the start values of
+ * x times -16, twice (32 int16) */
+TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int32_t *xo, int64_t nsb,
+                       float *y, int pf) {
+    const size_t BB = sizeof(kq6_k_block);
+    /* int16 lane i (128-bit lane L = i / 8, j = i % 8) of packed pair c takes scale L + 4 (j / 4) + 8c */
+    __m512i idx[2];
+    for (int c = 0; c < 2; c++) {
+        int16_t l[32];
+        for (int i = 0; i < 32; i++) l[i] = (int16_t)(i / 8 + 4 * (i % 8 / 4) + 8 * c);
+        idx[c] = _mm512_loadu_si512(l);
+    }
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; sb++) {
+        const uint8_t *blk = w + (size_t)sb * BB;
+        if (pf) prefetch8(blk + 8 * ws, ws, BB);
+        const int8_t *xs = xq + 256 * sb;
+        __m512i x[4];
+        for (int v = 0; v < 4; v++) x[v] = _mm512_loadu_si512(xs + 64 * v);
+        const __m512i o[4] = {_mm512_load_si512(xo + 64 * sb), _mm512_load_si512(xo + 64 * sb + 16),
+                              _mm512_load_si512(xo + 64 * sb + 32), _mm512_load_si512(xo + 64 * sb + 48)};
+        __m512i isum[8];
+        UNROLL8
+        for (int r = 0; r < 8; r++) isum[r] = row_q6k(blk + (size_t)r * ws, x, o, idx);
+        const __m128i dh = _mm_set_epi16(D6(7), D6(6), D6(5), D6(4), D6(3), D6(2), D6(1), D6(0));
+        __m256 d = _mm256_cvtph_ps(dh);
+        /* the scalar twin's float steps, 8 rows at once (no minimums) */
+        __m256 p = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum8x16(isum)));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(xd[sb]), p));
+    }
+    _mm256_storeu_ps(y, acc);
+}
+
+#define R8K(T) TGT static void r8_##T(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *bs, \
+                                       int64_t nsb, float *y, int pf) { rows8_k4(T, w, ws, xq, xd, bs, nsb, y, pf); }
+R8K(QWEN3_Q4_K) R8K(QWEN3_Q5_K)
+TGT static void r8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int32_t *xo, int64_t nsb, float *y, int pf) {
+    rows8_q6k(w, ws, xq, xd, xo, nsb, y, pf);
+}
+
+int kq_ggml_gemv_avx512(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) {
+    const qwen3_dtype t = W->type;
+    if (t != QWEN3_Q4_K && t != QWEN3_Q5_K && t != QWEN3_Q6_K) return 0;
+    const int64_t K = W->cols, nsb = K / 256;
+    const int8_t *xq = kq_act_q((void *)arow);
+    const float *xd = kq_act_d((void *)arow, K);
+    const int16_t *bsum = kq_act_bsum((void *)arow, K);
+    const uint8_t *base = W->data;
+    const size_t ws = W->row_bytes;
+    int64_t r = r0;
+    /* the token in the order the kernel of t wants it (32 KB at most) */
+    union { int32_t o[GEMV_MAX_SB * 64]; int8_t n[GEMV_MAX_SB * 256]; } tok __attribute__((aligned(64)));
+    int32_t *xo = tok.o;
+    int8_t *xn = tok.n;
+    if (t == QWEN3_Q6_K && nsb <= GEMV_MAX_SB)
+        for (int64_t i = 0; i < nsb * 64; i++) /* -32 x the sum of 4 values: Q6_K's q - 32 */
+            xo[i] = -32 * (xq[4 * i] + xq[4 * i + 1] + xq[4 * i + 2] + xq[4 * i + 3]);
+    if (t != QWEN3_Q6_K && nsb <= GEMV_MAX_SB)
+        /* [0..31, 64..95], [32..63, 96..127] per 128: the order of a 64-byte load's low and high nibbles */
+        for (int64_t sb = 0; sb < nsb; sb++)
+            for (int c = 0; c < 2; c++)
+                for (int h = 0; h < 2; h++) {
+                    memcpy(xn + 256 * sb + 128 * c + 64 * h, xq + 256 * sb + 128 * c + 32 * h, 32);
+                    memcpy(xn + 256 * sb + 128 * c + 64 * h + 32, xq + 256 * sb + 128 * c + 64 + 32 * h, 32);
+                }
+    if (nsb <= GEMV_MAX_SB)
+        for (; r + 8 <= r1; r += 8) {
+            const uint8_t *w = base + (size_t)r * ws;
+            int pf = r + 16 <= r1;
+            if (t == QWEN3_Q4_K) r8_QWEN3_Q4_K(w, ws, xn, xd, bsum, nsb, y + r, pf);
+            else if (t == QWEN3_Q5_K) r8_QWEN3_Q5_K(w, ws, xn, xd, bsum, nsb, y + r, pf);
+            else r8_q6k(w, ws, xq, xd, xo, nsb, y + r, pf);
+        }
+    for (; r < r1; r += 4) {
+        int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+        kq_ggml_dot_avx512(t, base + (size_t)r * ws, ws, nr, arow, K, y + r);
+    }
+    return 1;
+}
+#else
+int kq_ggml_gemv_avx512(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) { return 0; }
+#endif
