@@ -74,6 +74,28 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_opts *o) {
         o->load.yarn_original = (int)orig;
         return 1;
     }
+    if (!strcmp(a, "--dca")) {
+        const char *s = *i + 1 < argc ? argv[++*i] : NULL;
+        if (!s) return cli_fail("--dca needs a value (CHUNK[:LOCAL[:ORIGINAL]], e.g. 8192:1024, or off)"), -1;
+        if (!strcmp(s, "off")) { o->load.dca_chunk = -1; return 1; }
+        long v[3] = {0, 0, 0};
+        int k = 0, bad = 0;
+        for (const char *p = s;;) { /* up to three ':'-separated counts */
+            char *end;
+            v[k] = strtol(p, &end, 10);
+            if (end == p || v[k] < 1 || v[k] > (1L << 30) || (*end && (*end != ':' || k == 2))) { bad = 1; break; }
+            k++;
+            if (!*end) break;
+            p = end + 1;
+        }
+        if (bad || v[0] < 2 || (k > 1 && v[1] >= v[0]))
+            return cli_fail("--dca: '%s' is not CHUNK[:LOCAL[:ORIGINAL]], positive counts with LOCAL below CHUNK "
+                            "(e.g. 8192:1024 or 8192:1024:32768), nor off", s), -1;
+        o->load.dca_chunk = (int)v[0];
+        o->load.dca_local = (int)v[1];
+        o->load.dca_original = (int)v[2];
+        return 1;
+    }
     if (!strcmp(a, "--mpi")) {
         const char *s = *i + 1 < argc ? argv[++*i] : NULL;
         if (s && !strcmp(s, "pp")) o->load.mpi_mode = QWEN3_MPI_PP;
@@ -97,7 +119,7 @@ qwen3_model *cli_load_model(const char *dir, const cli_model_opts *o) {
     qwen3_model *m = qwen3_model_load(dir, &lo, &e);
     if (!m) { cli_fail("%s", e.msg); return NULL; }
     int trained = qwen3_model_trained_ctx(m);
-    if (!qwen3_model_config(m)->yarn && o->ctx > trained)
+    if (qwen3_model_past_trained(m, o->ctx))
         fprintf(stderr, "qwen3: warning: --ctx %d is more than the %d positions this model was trained on, and no RoPE "
                         "scaling is configured: output degrades past %d tokens (--rope-scaling yarn:4 extends it, as "
                         "the Qwen3 model card advises)\n", o->ctx, trained, trained);
@@ -107,7 +129,7 @@ qwen3_model *cli_load_model(const char *dir, const cli_model_opts *o) {
 void cli_warn_positions(const qwen3_model *m, long n) {
     static int warned;
     int trained = qwen3_model_trained_ctx(m);
-    if (warned || qwen3_model_config(m)->yarn || n <= trained) return;
+    if (warned || !qwen3_model_past_trained(m, n)) return;
     warned = 1;
     fprintf(stderr, "qwen3: warning: %ld positions is more than the %d this model was trained on, and no RoPE scaling "
                     "is configured: expect degraded output (--rope-scaling yarn:4 extends it, as the Qwen3 model card "
@@ -156,7 +178,7 @@ int cmd_info(int argc, char **argv) {
     printf(" (%.0f KiB per token in use; committed as positions are written)\n",
            (double)qwen3_kv_cache_bytes(m, 1, QWEN3_KV_DEFAULT) / 1024.0);
     printf("positions:    %d trained, %d addressable%s\n", qwen3_model_trained_ctx(m), qwen3_model_max_ctx(m),
-           qwen3_model_config(m)->yarn ? " (YaRN)" : "");
+           qwen3_model_config(m)->yarn ? " (YaRN)" : qwen3_model_config(m)->dca ? " (Dual Chunk Attention)" : "");
     if (rope) {
         float inv[1024], att = 1;
         int half = qwen3_model_rope(m, inv, 1024, &att);

@@ -17,6 +17,9 @@
     "  --pull                MODEL is a Hugging Face name not in the cache: download it first (qwen3 pull)\n" \
     "  --rope-scaling S      yarn:FACTOR[:ORIGINAL] switches YaRN on (yarn:4: 131072 positions for Qwen3,\n" \
     "                        the model card's setting), none switches config.json's off\n"                  \
+    "  --dca C[:L[:O]]       Dual Chunk Attention: chunks of C - L positions (L default C/8), O the\n"   \
+    "                        original_max_position_embeddings past which logits are length-scaled\n"     \
+    "                        (default none); off switches config.json's dual_chunk_attention_config off\n" \
     "  --mpi MODE            under mpirun (qwen3-mpi): split the model by layers (pp, the default), by\n" \
     "                        heads and MLP columns (tp), or as tp with MoE experts whole per rank (ep)\n" \
     "  --kv TYPE             KV cache type: q8_0 (int8 blocks of 32, ~0.27x F32), q4_0 (4-bit, ~0.14x),\n"  \

@@ -86,6 +86,11 @@ size_t k_kv_row_bytes(qwen3_dtype kv, size_t n) {
 
 void k_attn_head_scalar(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                         float scale, float *out) {
+    k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, NULL);
+}
+
+void k_attn_head_lse_scalar(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                            float scale, float *out, float *lse) {
     float m = -INFINITY, l = 0.0f, s[16];
     const size_t rb = k_kv_row_bytes(kv, stride);
     for (int d = 0; d < D; d++) out[d] = 0.0f;
@@ -114,12 +119,18 @@ void k_attn_head_scalar(const float *q, const void *K, const void *V, qwen3_dtyp
     }
     float inv = 1.0f / l;
     for (int d = 0; d < D; d++) out[d] *= inv;
+    if (lse) *lse = m + logf(l);
 }
 
 /* The rows one at a time (the twin of the blocked kernel below). */
 void k_attn_rows_scalar(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
                         qwen3_dtype kv, size_t stride, int D, float scale) {
-    for (int r = 0; r < M; r++) k_attn_head_scalar(q[r], K, V, kv, stride, n[r], D, scale, out[r]);
+    k_attn_rows_lse_scalar(q, out, n, M, K, V, kv, stride, D, scale, NULL);
+}
+
+void k_attn_rows_lse_scalar(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                            qwen3_dtype kv, size_t stride, int D, float scale, float *lse) {
+    for (int r = 0; r < M; r++) k_attn_head_lse_scalar(q[r], K, V, kv, stride, n[r], D, scale, out[r], lse ? &lse[r] : NULL);
 }
 
 #if defined(__x86_64__)
@@ -152,7 +163,7 @@ TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask
 
 /* NC chunks of 16 dims (D <= 16 * NC); the accumulator lives in registers for the common D = 128 */
 TGT static inline __attribute__((always_inline)) void attn_avx512(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n,
-                                   int D, float scale, float *out, int NC) {
+                                   int D, float scale, float *out, int NC, float *lse) {
     __m512 qv[16], acc[16];
     __mmask16 mk[16];
     for (int c = 0; c < NC; c++) {
@@ -192,16 +203,17 @@ TGT static inline __attribute__((always_inline)) void attn_avx512(const float *q
     }
     __m512 inv = _mm512_set1_ps(1.0f / l);
     for (int c = 0; c < NC; c++) _mm512_mask_storeu_ps(out + 16 * c, mk[c], _mm512_mul_ps(acc[c], inv));
+    if (lse) *lse = m + logf(l);
 }
 
 TGT static void attn_d128(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, float scale,
-                          float *out) {
-    attn_avx512(q, K, V, kv, stride, n, 128, scale, out, 8);
+                          float *out, float *lse) {
+    attn_avx512(q, K, V, kv, stride, n, 128, scale, out, 8, lse);
 }
 
 TGT static void attn_any(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
-                         float scale, float *out) {
-    attn_avx512(q, K, V, kv, stride, n, D, scale, out, (D + 15) / 16);
+                         float scale, float *out, float *lse) {
+    attn_avx512(q, K, V, kv, stride, n, D, scale, out, (D + 15) / 16, lse);
 }
 
 /* ---- the blocked kernel: up to 16 query rows sharing one K/V, a lane per row.
@@ -245,7 +257,7 @@ TGT static inline __attribute__((always_inline)) void pv_2rows_d128(float *o0, f
 #undef ST
 }
 
-TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const float *const *q, float *const *out,
+TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const float *const *q, float *const *out, float *lse,
                                                                        const int *n, int M, const void *K, const void *V,
                                                                        qwen3_dtype kv, size_t stride, int D, float scale,
                                                                        int NC) {
@@ -313,9 +325,11 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
             for (int ch = 0; ch < NC; ch++) _mm512_storeu_ps(out[r] + 16 * ch, acc[ch]);
         }
     }
-    float ls[16] __attribute__((aligned(64)));
+    float ls[16] __attribute__((aligned(64))), ms[16] __attribute__((aligned(64)));
     _mm512_store_ps(ls, l);
+    _mm512_store_ps(ms, m);
     for (int r = 0; r < M; r++) {
+        if (lse) lse[r] = ms[r] + logf(ls[r]);
         __m512 inv = _mm512_set1_ps(1.0f / ls[r]);
         for (int ch = 0; ch < NC; ch++) _mm512_storeu_ps(out[r] + 16 * ch, _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), inv));
     }
@@ -328,7 +342,7 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
  * time, or one row alone (tests/unit/test_kernels.c). */
 #define ATT_TILES 4
 
-TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const float *const *q, float *const *out,
+TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const float *const *q, float *const *out, float *lse,
                                                                         const int *n, int M, const void *K, const void *V,
                                                                         qwen3_dtype kv, size_t stride, int D, float scale,
                                                                         int NC) {
@@ -410,10 +424,12 @@ TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const fl
         }
     }
     for (int t = 0; t < NT; t++) {
-        float ls[16] __attribute__((aligned(64)));
+        float ls[16] __attribute__((aligned(64))), ms[16] __attribute__((aligned(64)));
         _mm512_store_ps(ls, l[t]);
+        _mm512_store_ps(ms, m[t]);
         int r0 = 16 * t, Mt = M - r0 < 16 ? M - r0 : 16;
         for (int r = 0; r < Mt; r++) {
+            if (lse) lse[r0 + r] = ms[r] + logf(ls[r]);
             __m512 inv = _mm512_set1_ps(1.0f / ls[r]);
             for (int ch = 0; ch < NC; ch++)
                 _mm512_storeu_ps(out[r0 + r] + 16 * ch, _mm512_mul_ps(_mm512_loadu_ps(out[r0 + r] + 16 * ch), inv));
@@ -421,14 +437,14 @@ TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const fl
     }
 }
 
-TGT static void attn_tiles_d128(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+TGT static void attn_tiles_d128(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K, const void *V,
                                 qwen3_dtype kv, size_t stride, float scale) {
-    attn_tiles_avx512(q, out, n, M, K, V, kv, stride, 128, scale, 8);
+    attn_tiles_avx512(q, out, lse, n, M, K, V, kv, stride, 128, scale, 8);
 }
 
-TGT static void attn_tiles_any(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+TGT static void attn_tiles_any(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K, const void *V,
                                qwen3_dtype kv, size_t stride, int D, float scale) {
-    attn_tiles_avx512(q, out, n, M, K, V, kv, stride, D, scale, D / 16);
+    attn_tiles_avx512(q, out, lse, n, M, K, V, kv, stride, D, scale, D / 16);
 }
 
 /* ---- the same kernel on 8 lanes (__m256) for up to 8 rows: decode's GQA groups are 2-8 query
@@ -437,7 +453,7 @@ TGT static void attn_tiles_any(const float *const *q, float *const *out, const i
  * exp polynomial, max, masks and sums, in the same order), so a row gets the same bits from either
  * (tests/unit/test_kernels.c: rows alone and in groups of 2, 3, 6 against the 13-row tile). Where
  * 256-bit FMAs issue twice as often as 512-bit ones (AMD Zen 4), the scores cost half. */
-TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const float *const *q, float *const *out,
+TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const float *const *q, float *const *out, float *lse,
                                                                         const int *n, int M, const void *K, const void *V,
                                                                         qwen3_dtype kv, size_t stride, int D, float scale,
                                                                         int NC) {
@@ -504,61 +520,73 @@ TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const fl
             for (int ch = 0; ch < NC; ch++) _mm512_storeu_ps(out[r] + 16 * ch, acc[ch]);
         }
     }
-    float ls[8] __attribute__((aligned(32)));
+    float ls[8] __attribute__((aligned(32))), ms[8] __attribute__((aligned(32)));
     _mm256_store_ps(ls, l);
+    _mm256_store_ps(ms, m);
     for (int r = 0; r < M; r++) {
+        if (lse) lse[r] = ms[r] + logf(ls[r]);
         __m512 inv = _mm512_set1_ps(1.0f / ls[r]);
         for (int ch = 0; ch < NC; ch++) _mm512_storeu_ps(out[r] + 16 * ch, _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), inv));
     }
 }
 
-TGT static void attn_rows8_d128(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+TGT static void attn_rows8_d128(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K, const void *V,
                                 qwen3_dtype kv, size_t stride, float scale) {
-    attn_rows8_avx512(q, out, n, M, K, V, kv, stride, 128, scale, 8);
+    attn_rows8_avx512(q, out, lse, n, M, K, V, kv, stride, 128, scale, 8);
 }
 
-TGT static void attn_rows8_any(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+TGT static void attn_rows8_any(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K, const void *V,
                                qwen3_dtype kv, size_t stride, int D, float scale) {
-    attn_rows8_avx512(q, out, n, M, K, V, kv, stride, D, scale, D / 16);
+    attn_rows8_avx512(q, out, lse, n, M, K, V, kv, stride, D, scale, D / 16);
 }
 
-TGT static void attn_rows_d128(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+TGT static void attn_rows_d128(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K, const void *V,
                                qwen3_dtype kv, size_t stride, float scale) {
-    attn_rows_avx512(q, out, n, M, K, V, kv, stride, 128, scale, 8);
+    attn_rows_avx512(q, out, lse, n, M, K, V, kv, stride, 128, scale, 8);
 }
 
-TGT static void attn_rows_any(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+TGT static void attn_rows_any(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K, const void *V,
                               qwen3_dtype kv, size_t stride, int D, float scale) {
-    attn_rows_avx512(q, out, n, M, K, V, kv, stride, D, scale, D / 16);
+    attn_rows_avx512(q, out, lse, n, M, K, V, kv, stride, D, scale, D / 16);
 }
 
-void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V, qwen3_dtype kv,
-                 size_t stride, int D, float scale) {
+void k_attn_rows_lse(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                     qwen3_dtype kv, size_t stride, int D, float scale, float *lse) {
     if (k_active_isa() != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 * ATT_TILES ||
         ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32))
-        for (int r = 0; r < M; r++) k_attn_head(q[r], K, V, kv, stride, n[r], D, scale, out[r]);
-    else if (M > 16 && D == 128) attn_tiles_d128(q, out, n, M, K, V, kv, stride, scale);
-    else if (M > 16) attn_tiles_any(q, out, n, M, K, V, kv, stride, D, scale);
-    else if (M <= 8 && D == 128) attn_rows8_d128(q, out, n, M, K, V, kv, stride, scale);
-    else if (M <= 8) attn_rows8_any(q, out, n, M, K, V, kv, stride, D, scale);
-    else if (D == 128) attn_rows_d128(q, out, n, M, K, V, kv, stride, scale);
-    else attn_rows_any(q, out, n, M, K, V, kv, stride, D, scale);
+        for (int r = 0; r < M; r++) k_attn_head_lse(q[r], K, V, kv, stride, n[r], D, scale, out[r], lse ? &lse[r] : NULL);
+    else if (M > 16 && D == 128) attn_tiles_d128(q, out, lse, n, M, K, V, kv, stride, scale);
+    else if (M > 16) attn_tiles_any(q, out, lse, n, M, K, V, kv, stride, D, scale);
+    else if (M <= 8 && D == 128) attn_rows8_d128(q, out, lse, n, M, K, V, kv, stride, scale);
+    else if (M <= 8) attn_rows8_any(q, out, lse, n, M, K, V, kv, stride, D, scale);
+    else if (D == 128) attn_rows_d128(q, out, lse, n, M, K, V, kv, stride, scale);
+    else attn_rows_any(q, out, lse, n, M, K, V, kv, stride, D, scale);
+}
+
+void k_attn_head_lse(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                     float scale, float *out, float *lse) {
+    if (k_active_isa() == K_ISA_AVX2) k_attn_head_lse_avx2(q, K, V, kv, stride, n, D, scale, out, lse);
+    else if (k_active_isa() != K_ISA_AVX512 || D > 256 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32)) k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, lse);
+    else if (D == 128) attn_d128(q, K, V, kv, stride, n, scale, out, lse);
+    else attn_any(q, K, V, kv, stride, n, D, scale, out, lse);
+}
+#else
+void k_attn_head_lse(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                     float scale, float *out, float *lse) {
+    k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, lse);
+}
+void k_attn_rows_lse(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                     qwen3_dtype kv, size_t stride, int D, float scale, float *lse) {
+    k_attn_rows_lse_scalar(q, out, n, M, K, V, kv, stride, D, scale, lse);
+}
+#endif
+
+void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V, qwen3_dtype kv,
+                 size_t stride, int D, float scale) {
+    k_attn_rows_lse(q, out, n, M, K, V, kv, stride, D, scale, NULL);
 }
 
 void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D, float scale,
                  float *out) {
-    if (k_active_isa() == K_ISA_AVX2) k_attn_head_avx2(q, K, V, kv, stride, n, D, scale, out);
-    else if (k_active_isa() != K_ISA_AVX512 || D > 256 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32)) k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
-    else if (D == 128) attn_d128(q, K, V, kv, stride, n, scale, out);
-    else attn_any(q, K, V, kv, stride, n, D, scale, out);
+    k_attn_head_lse(q, K, V, kv, stride, n, D, scale, out, NULL);
 }
-#else
-void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D, float scale,
-                 float *out) {
-    k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
-}
-void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V, qwen3_dtype kv,
-                 size_t stride, int D, float scale) {
-    k_attn_rows_scalar(q, out, n, M, K, V, kv, stride, D, scale);
-}
-#endif

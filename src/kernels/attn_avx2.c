@@ -43,9 +43,14 @@ TGT static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-TGT void k_attn_head_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
-                          float scale, float *out) {
-    if (D % 8 || D > 256 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32)) { k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out); return; }
+void k_attn_head_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                      float scale, float *out) {
+    k_attn_head_lse_avx2(q, K, V, kv, stride, n, D, scale, out, NULL);
+}
+
+TGT void k_attn_head_lse_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                              float scale, float *out, float *lse) {
+    if (D % 8 || D > 256 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32)) { k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, lse); return; }
     const int NC = D / 8;
     const size_t rb = k_kv_row_bytes(kv, stride);
     __m256 qv[32], acc[32];
@@ -83,10 +88,15 @@ TGT void k_attn_head_avx2(const float *q, const void *K, const void *V, qwen3_dt
     }
     __m256 inv = _mm256_set1_ps(1.0f / l);
     for (int c = 0; c < NC; c++) _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(acc[c], inv));
+    if (lse) *lse = m + logf(l);
 }
 #else
 void k_attn_head_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                       float scale, float *out) {
     k_attn_head_scalar(q, K, V, kv, stride, n, D, scale, out);
+}
+void k_attn_head_lse_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                          float scale, float *out, float *lse) {
+    k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, lse);
 }
 #endif

@@ -154,6 +154,15 @@ void k_attn_head_scalar(const float *q, const void *K, const void *V, qwen3_dtyp
 /* The AVX2 twin (kernels/attn_avx2.c; D a multiple of 8 up to 256, else it runs the scalar one). */
 void k_attn_head_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                       float scale, float *out);
+/* The same with the softmax's log-sum-exp: *lse = log(sum_j exp(q.k_j * scale)) when lse is not
+ * NULL, so that attentions over disjoint position ranges merge exactly (Dual Chunk Attention):
+ * out = sum_i exp(lse_i - log(sum_i exp(lse_i))) out_i. Same arithmetic as k_attn_head, same bits. */
+void k_attn_head_lse(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                     float scale, float *out, float *lse);
+void k_attn_head_lse_scalar(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                            float scale, float *out, float *lse);
+void k_attn_head_lse_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
+                          float scale, float *out, float *lse);
 /* Attention of M <= 64 query rows that read the same K/V (the heads of a GQA group, consecutive
  * tokens of one sequence); row r attends positions [0, n[r]), n[r] >= 1. Up to 4 tiles of 16 rows
  * share one read of each K/V block. The blocked kernel (one
@@ -163,6 +172,11 @@ void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, 
                  qwen3_dtype kv, size_t stride, int D, float scale);
 void k_attn_rows_scalar(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
                         qwen3_dtype kv, size_t stride, int D, float scale);
+/* The same with each row's log-sum-exp in lse[r] (when lse is not NULL), as k_attn_head_lse. */
+void k_attn_rows_lse(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                     qwen3_dtype kv, size_t stride, int D, float scale, float *lse);
+void k_attn_rows_lse_scalar(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                            qwen3_dtype kv, size_t stride, int D, float scale, float *lse);
 /* Stores D floats as type kv (F32, F16, BF16, or Q8_0 blocks of 32 when D is a multiple of 32). */
 void k_store_row(qwen3_dtype kv, void *dst, const float *src, int D);
 /* Bytes of n cached values of type kv (Q8_0: n a multiple of 32, 34 bytes per 32). */

@@ -75,6 +75,27 @@ static int parse_rope_scaling(json_t *rs, const char *path, const char *field, q
     return 0;
 }
 
+/* dual_chunk_attention_config (Qwen2.5-1M, Qwen3-2507's config_1m.json), read as vLLM reads it:
+ * chunk_size (default 8192), local_size (1024), original_max_position_embeddings (0: no length
+ * scaling). The sparse-attention keys (sparse_attention_config, _enabled, _threshold, _last_q) choose
+ * which positions vLLM skips to save GPU time; we attend to all of them (the exact DCA that the
+ * sparse variant approximates), so they are accepted and ignored. */
+static int parse_dca(json_t *d, const char *path, qwen3_config *c, qwen3_err *e) {
+    if (!d || json_is_null(d)) return 0;
+    if (!json_is_object(d)) return qerr(e, "%s: field \"dual_chunk_attention_config\" must be an object or null", path);
+    char sub[96];
+    snprintf(sub, sizeof sub, "%s (dual_chunk_attention_config)", path);
+    if (get_int(d, sub, "chunk_size", 8192, 2, 1 << 30, &c->dca_chunk_size, e)) return -1;
+    if (get_int(d, sub, "local_size", 1024, 0, 1 << 30, &c->dca_local_size, e)) return -1;
+    if (c->dca_local_size >= c->dca_chunk_size)
+        return qerr(e, "%s: field \"local_size\" (%d) must be smaller than chunk_size (%d): a chunk holds "
+                       "chunk_size - local_size positions", sub, c->dca_local_size, c->dca_chunk_size);
+    if (get_int(d, sub, "original_max_position_embeddings", 0, 0, 1 << 30, &c->dca_original_max_position_embeddings, e))
+        return -1;
+    c->dca = 1;
+    return 0;
+}
+
 int qwen3_config_parse(const char *text, size_t len, const char *path, qwen3_config *c, qwen3_err *e) {
     memset(c, 0, sizeof *c);
     json_error_t je;
@@ -93,14 +114,6 @@ int qwen3_config_parse(const char *text, size_t len, const char *path, qwen3_con
     int flag;
     if (get_bool(o, path, "use_sliding_window", 0, &flag, e)) goto out;
     if (flag) { qerr(e, "%s: field \"use_sliding_window\" is true; sliding-window attention is not supported", path); goto out; }
-    {
-        json_t *dca = json_object_get(o, "dual_chunk_attention_config");
-        if (dca && !json_is_null(dca)) {
-            qerr(e, "%s: field \"dual_chunk_attention_config\": Dual Chunk Attention is not supported yet; use the model's "
-                    "config.json without it (YaRN, --rope-scaling yarn:4, reaches 131072 positions)", path);
-            goto out;
-        }
-    }
     if (get_bool(o, path, "attention_bias", 0, &flag, e)) goto out;
     if (flag) { qerr(e, "%s: field \"attention_bias\" is true; Qwen3 has no QKV bias and we do not support one", path); goto out; }
     const long BIG = 1L << 24;
@@ -135,6 +148,7 @@ int qwen3_config_parse(const char *text, size_t len, const char *path, qwen3_con
         if (get_num(o, path, "rope_theta", 10000.0, 1e-6, 1e30, &c->rope_theta, e)) goto out;
         if (parse_rope_scaling(json_object_get(o, "rope_scaling"), path, "rope_scaling", c, e)) goto out;
     }
+    if (parse_dca(json_object_get(o, "dual_chunk_attention_config"), path, c, e)) goto out;
     if (get_int(o, path, "bos_token_id", -1, -1, BIG, &c->bos_token_id, e)) goto out;
     if (get_int(o, path, "eos_token_id", -1, -1, BIG, &c->eos_token_id, e)) goto out;
     if (c->is_moe) {

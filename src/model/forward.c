@@ -54,7 +54,14 @@ typedef struct run {
     float *o;               /* [T, heads*head_dim] attention output */
     float *y;               /* [T, hidden] block output before the residual add */
     float *g, *u;           /* [T, intermediate] MLP gate / up */
-    float *cos, *sin;       /* [T, head_dim/2] RoPE tables per token */
+    float *cos, *sin;       /* [T, head_dim/2] RoPE tables per token; under DCA [T, 3, head_dim/2]:
+                               the intra-chunk (also the key's), successive and inter-chunk positions */
+    /* Dual Chunk Attention (dca_head_worker, dca_rows_worker) */
+    float *qs, *qi;         /* [T, heads*head_dim] the queries rotated for the previous chunk / earlier ones */
+    float *tscale;          /* [T] length scaling of the token's q and k (1 below original_max_position_embeddings) */
+    float *dtmp;            /* [threads, dtmp_per] partial outputs to merge */
+    size_t dtmp_per;
+    int *dblk, ndblk;       /* [T + 1] token blocks of dca_rows_worker */
     int max_len;
     kact act;               /* the input of the current products and its derived forms */
     /* MoE */
@@ -137,11 +144,21 @@ static void ffn_norm_row(run *r, int t) {
 static void qk_rope_store_row(run *r, int t) {
     const qwen3_config *c = r->c;
     const layer_weights *L = &r->m->layers[r->layer];
-    const int D = c->head_dim, half = D / 2, NH = r->m->sh.nh, KVH = r->m->sh.nkv;
-    const float *cs = r->cos + (size_t)t * half, *sn = r->sin + (size_t)t * half;
+    const int D = c->head_dim, half = D / 2, NH = r->m->sh.nh, KVH = r->m->sh.nkv, tab = c->dca ? 3 * half : half;
+    const float *cs = r->cos + (size_t)t * tab, *sn = r->sin + (size_t)t * tab;
+    const float sc = c->dca ? r->tscale[t] : 1.0f;
     for (int h = 0; h < NH; h++) {
         float *qh = r->q + ((size_t)t * NH + h) * D;
         k_rmsnorm(qh, qh, L->q_norm, D, c->rms_norm_eps);
+        if (c->dca) { /* three rotations of the one normed query; the scale is exact when 1 */
+            if (sc != 1.0f)
+                for (int d = 0; d < D; d++) qh[d] *= sc;
+            float *qs = r->qs + ((size_t)t * NH + h) * D, *qi = r->qi + ((size_t)t * NH + h) * D;
+            memcpy(qs, qh, sizeof(float) * (size_t)D);
+            memcpy(qi, qh, sizeof(float) * (size_t)D);
+            k_rope(qs, cs + half, sn + half, D);
+            k_rope(qi, cs + 2 * half, sn + 2 * half, D);
+        }
         k_rope(qh, cs, sn, D);
     }
     qwen3_seq *s = r->tseq[t];
@@ -149,7 +166,9 @@ static void qk_rope_store_row(run *r, int t) {
         float *kh = r->k + ((size_t)t * KVH + h) * D;
         const float *vh = r->v + ((size_t)t * KVH + h) * D;
         k_rmsnorm(kh, kh, L->k_norm, D, c->rms_norm_eps);
-        k_rope(kh, cs, sn, D);
+        if (sc != 1.0f)
+            for (int d = 0; d < D; d++) kh[d] *= sc;
+        k_rope(kh, cs, sn, D); /* under DCA the key's position is p mod chunk: the intra-chunk table */
         k_store_row(s->kv_type, seq_k(s, r->layer, h, r->tpos[t]), kh, D);
         k_store_row(s->kv_type, seq_v(s, r->layer, h, r->tpos[t]), vh, D);
     }
@@ -205,6 +224,117 @@ static void attn_worker(void *ctx, int ith, int nth) {
                 }
             }
     }
+}
+
+/* Dual Chunk Attention (An et al. 2024, "Training-Free Long-Context Scaling of Large Language
+ * Models"; Qwen's dual_chunk_attention_config as vLLM computes it). Positions fall in chunks of
+ * L = chunk_size - local_size; keys are cached rotated to p mod L. A query at p in chunk c = p / L
+ * attends
+ *   intra: keys [cL, p] with its own position p mod L (relative positions as plain RoPE's),
+ *   succ:  keys [(c-1)L, cL) at position min(p mod L + L, chunk_size) (exact up to local_size back,
+ *          then held at chunk_size - k mod L),
+ *   inter: keys [0, (c-1)L) at the constant min(2L - 1, chunk_size),
+ * so no relative position exceeds chunk_size. The three partial softmaxes merge exactly by their
+ * log-sum-exps (kernels return them: k_attn_head_lse, k_attn_rows_lse). A row's bits do not
+ * depend on the batch: the kernels' are a function of the row alone. */
+
+/* o = the log-sum-exp weighted sum of the n partial outputs o (in place), o1, o2 */
+static void dca_merge(float *o, const float *o1, const float *o2, const float *lse, int n, int D) {
+    const float *part[3] = {o, o1, o2};
+    float mx = lse[0], w[3], sum = 0.0f;
+    for (int j = 1; j < n; j++) mx = lse[j] > mx ? lse[j] : mx;
+    for (int j = 0; j < n; j++) sum += w[j] = expf(lse[j] - mx);
+    for (int j = 0; j < n; j++) w[j] /= sum;
+    for (int d = 0; d < D; d++) {
+        float acc = w[0] * part[0][d];
+        for (int j = 1; j < n; j++) acc += w[j] * part[j][d];
+        o[d] = acc;
+    }
+}
+
+/* Exact path (float32 cache), and GQA groups over 64 heads: one (token, head) at a time. */
+static void dca_head_worker(void *ctx, int ith, int nth) {
+    run *r = ctx;
+    const qwen3_config *c = r->c;
+    const tp_share *sh = &r->m->sh; /* this rank's heads, as in attn_worker */
+    const int D = c->head_dim, NH = sh->nh, group = c->num_heads / c->num_kv_heads;
+    const int CL = c->dca_chunk_size - c->dca_local_size;
+    const float scale = 1.0f / sqrtf((float)D);
+    float *tmp = r->dtmp + (size_t)ith * r->dtmp_per;
+    for (long i = ith; i < (long)r->T * NH; i += nth) {
+        int t = (int)(i / NH), h = (int)(i % NH), kvh = (sh->h0 + h) / group - sh->kv0, p = r->tpos[t], ch = p / CL;
+        qwen3_seq *s = r->tseq[t];
+        size_t qo = ((size_t)t * NH + h) * D;
+        float *o = r->o + qo, lse[3];
+        int n = 1;
+        k_attn_head_lse(r->q + qo, seq_k(s, r->layer, kvh, ch * CL), seq_v(s, r->layer, kvh, ch * CL), s->kv_type,
+                        (size_t)D, p - ch * CL + 1, D, scale, o, &lse[0]);
+        if (ch >= 1)
+            k_attn_head_lse(r->qs + qo, seq_k(s, r->layer, kvh, (ch - 1) * CL), seq_v(s, r->layer, kvh, (ch - 1) * CL),
+                            s->kv_type, (size_t)D, CL, D, scale, tmp, &lse[n++]);
+        if (ch >= 2)
+            k_attn_head_lse(r->qi + qo, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0), s->kv_type, (size_t)D,
+                            (ch - 1) * CL, D, scale, tmp + D, &lse[n++]);
+        if (n > 1) dca_merge(o, tmp, tmp + D, lse, n, D);
+    }
+}
+
+/* Fast path: as attn_worker, the query heads of a kv group for a run of tokens share each K/V block
+ * read (k_attn_rows_lse), three times: a work item is (block, kv head), a block the tokens of one
+ * sequence in one chunk (r->dblk), so its rows share the three key ranges. A row's bits do not
+ * depend on the rows beside it (k_attn_rows), so prefill and decode agree bit for bit. */
+static void dca_rows_worker(void *ctx, int ith, int nth) {
+    run *r = ctx;
+    const qwen3_config *c = r->c;
+    const tp_share *sh = &r->m->sh; /* this rank's heads, as in attn_worker */
+    const int D = c->head_dim, NH = sh->nh, KVH = sh->nkv, group = c->num_heads / c->num_kv_heads;
+    const int CL = c->dca_chunk_size - c->dca_local_size;
+    const float scale = 1.0f / sqrtf((float)D);
+    float *tmp = r->dtmp + (size_t)ith * r->dtmp_per;
+    for (long i = ith; i < (long)r->ndblk * KVH; i += nth) {
+        int b = (int)(i / KVH), kvh = (int)(i % KVH), t0 = r->dblk[b], t1 = r->dblk[b + 1];
+        qwen3_seq *s = r->tseq[t0];
+        const int ch = r->tpos[t0] / CL;
+        const float *q0[64], *q1[64], *q2[64];
+        float *o0[64], *o1[64], *o2[64], l0[64], l1[64], l2[64];
+        int n0[64], n1[64], n2[64], M = 0;
+        int hlo = (sh->kv0 + kvh) * group - sh->h0, hhi = hlo + group; /* its local query heads */
+        if (hlo < 0) hlo = 0;
+        if (hhi > NH) hhi = NH;
+        for (int t = t0; t < t1; t++)
+            for (int h = hlo; h < hhi; h++, M++) {
+                size_t qo = ((size_t)t * NH + h) * D;
+                q0[M] = r->q + qo, o0[M] = r->o + qo, n0[M] = r->tpos[t] - ch * CL + 1;
+                q1[M] = r->qs + qo, o1[M] = tmp + (size_t)M * D, n1[M] = CL;
+                q2[M] = r->qi + qo, o2[M] = tmp + (size_t)(64 + M) * D, n2[M] = (ch - 1) * CL;
+            }
+        k_attn_rows_lse(q0, o0, n0, M, seq_k(s, r->layer, kvh, ch * CL), seq_v(s, r->layer, kvh, ch * CL), s->kv_type,
+                        (size_t)D, D, scale, l0);
+        if (ch >= 1)
+            k_attn_rows_lse(q1, o1, n1, M, seq_k(s, r->layer, kvh, (ch - 1) * CL), seq_v(s, r->layer, kvh, (ch - 1) * CL),
+                            s->kv_type, (size_t)D, D, scale, l1);
+        if (ch >= 2)
+            k_attn_rows_lse(q2, o2, n2, M, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0), s->kv_type, (size_t)D, D,
+                            scale, l2);
+        for (int m = 0; ch >= 1 && m < M; m++) {
+            float lse[3] = {l0[m], l1[m], ch >= 2 ? l2[m] : 0.0f};
+            dca_merge(o0[m], o1[m], o2[m], lse, ch >= 2 ? 3 : 2, D);
+        }
+    }
+}
+
+/* the blocks of dca_rows_worker: runs of tokens of one sequence in one chunk, up to 64 query rows */
+static void dca_blocks(run *r) {
+    const qwen3_config *c = r->c;
+    const int CL = c->dca_chunk_size - c->dca_local_size, group = c->num_heads / c->num_kv_heads, TB = 64 / group;
+    r->ndblk = 0;
+    for (int t = 0; t < r->T;) {
+        int t1 = t + 1;
+        while (t1 < r->T && t1 - t < TB && r->tseq[t1] == r->tseq[t] && r->tpos[t1] / CL == r->tpos[t] / CL) t1++;
+        r->dblk[r->ndblk++] = t;
+        t = t1;
+    }
+    r->dblk[r->ndblk] = r->T;
 }
 
 /* Y = a W^T on the pool, timed as op (the input's preparation apart) when profiling */
@@ -268,6 +398,10 @@ static void keep_rows(run *r, const int *keep, int n) {
         if (t == i) continue;
         memmove(r->x + (size_t)i * H, r->x + (size_t)t * H, sizeof(float) * H);
         memmove(r->q + (size_t)i * QD, r->q + (size_t)t * QD, sizeof(float) * QD);
+        if (c->dca) {
+            memmove(r->qs + (size_t)i * QD, r->qs + (size_t)t * QD, sizeof(float) * QD);
+            memmove(r->qi + (size_t)i * QD, r->qi + (size_t)t * QD, sizeof(float) * QD);
+        }
         r->tseq[i] = r->tseq[t];
         r->tpos[i] = r->tpos[t];
         r->rows[i] = r->rows[t];
@@ -300,7 +434,12 @@ static void attention(run *r, const int *keep, int n_keep) {
     if (keep) keep_rows(r, keep, n_keep); /* last layer: the cache is complete, the rest is per token */
     if (r->T == 0) return;
     double t0 = prof_clock(r->m);
-    qpool_run(p, attn_worker, r);
+    if (!r->c->dca) qpool_run(p, attn_worker, r);
+    else if (r->tseq[0]->kv_type == QWEN3_F32 || r->c->num_heads / r->c->num_kv_heads > 64) qpool_run(p, dca_head_worker, r);
+    else {
+        dca_blocks(r);
+        qpool_run(p, dca_rows_worker, r);
+    }
     prof_add(r->m, PROF_ATTN, t0);
     matmul(r, PROF_WO, &L->wo, r->o, r->T, r->y);
     reduce(r);
@@ -436,8 +575,29 @@ static void moe_mlp(run *r) {
 }
 
 static void rope_row(run *r, int t) {
-    int half = r->c->head_dim / 2;
-    model_rope_at(r->m, r->tpos[t], r->cos + (size_t)t * half, r->sin + (size_t)t * half);
+    const qwen3_config *c = r->c;
+    int half = c->head_dim / 2;
+    if (!c->dca) {
+        model_rope_at(r->m, r->tpos[t], r->cos + (size_t)t * half, r->sin + (size_t)t * half);
+        return;
+    }
+    /* DCA's three query positions (the first is also the key's): see the DCA workers */
+    const int CL = c->dca_chunk_size - c->dca_local_size, in = r->tpos[t] % CL;
+    const int succ = in + CL < c->dca_chunk_size ? in + CL : c->dca_chunk_size;
+    const int inter = 2 * CL - 1 < c->dca_chunk_size ? 2 * CL - 1 : c->dca_chunk_size;
+    const int at[3] = {in, succ, inter};
+    for (int j = 0; j < 3; j++)
+        model_rope_at(r->m, at[j], r->cos + ((size_t)t * 3 + j) * half, r->sin + ((size_t)t * 3 + j) * half);
+}
+
+/* DCA's length scaling (Qwen's, in vLLM's dual-chunk backend; not in the paper): once a sequence
+ * holds more than original_max_position_embeddings positions, the queries and keys of a forward
+ * call are scaled by max(1, 0.1 ln(len / original) + 1), len its length at the end of the call, so a
+ * logit carries the query's call scale times the key's. */
+static float dca_scale(const qwen3_config *c, long len) {
+    long orig = c->dca_original_max_position_embeddings;
+    if (orig <= 0 || len <= orig) return 1.0f;
+    return (float)(0.1 * log((double)len / (double)orig) + 1.0);
 }
 
 /* ---- buffers ---- */
@@ -447,7 +607,7 @@ static void run_free(run *r) {
     free(r->tseq); free(r->tpos); free(r->x); free(r->a); free(r->q); free(r->k); free(r->v); free(r->o);
     free(r->y); free(r->g); free(r->u); free(r->cos); free(r->sin); free(r->rows); free(r->router);
     free(r->sel); free(r->selw); free(r->etok); free(r->ecount); free(r->estart); free(r->eorder);
-    free(r->tslot); free(r->eo);
+    free(r->tslot); free(r->eo); free(r->qs); free(r->qi); free(r->tscale); free(r->dtmp); free(r->dblk);
     for (int i = 0; r->ms && i < r->nth; i++) {
         kact_free(&r->ms[i].act);
         free(r->ms[i].xe); free(r->ms[i].g); free(r->ms[i].u);
@@ -461,7 +621,7 @@ static int run_alloc(run *r, qwen3_err *e) {
     size_t T = (size_t)r->T, H = (size_t)c->hidden_size, QD = (size_t)sh->nh * c->head_dim,
            KD = (size_t)sh->nkv * c->head_dim;
     size_t I = (size_t)(sh->ff > sh->moe_ff ? sh->ff : sh->moe_ff);
-    size_t half = (size_t)c->head_dim / 2;
+    size_t half = (size_t)c->head_dim / 2 * (c->dca ? 3 : 1);
     r->tseq = malloc(sizeof(qwen3_seq *) * T);
     r->tpos = malloc(sizeof(int) * T);
     r->x = malloc(sizeof(float) * T * H);
@@ -478,6 +638,15 @@ static int run_alloc(run *r, qwen3_err *e) {
     r->rows = malloc(sizeof(int) * T);
     int ok = r->tseq && r->tpos && r->x && r->a && r->q && r->k && r->v && r->o && r->y && r->g && r->u && r->cos &&
              r->sin && r->rows;
+    if (c->dca) {
+        r->qs = malloc(sizeof(float) * T * QD);
+        r->qi = malloc(sizeof(float) * T * QD);
+        r->tscale = malloc(sizeof(float) * T);
+        r->dtmp_per = 2 * 64 * (size_t)c->head_dim; /* two partial outputs of up to 64 rows */
+        r->dtmp = malloc(sizeof(float) * (size_t)qpool_size(r->m->pool) * r->dtmp_per);
+        r->dblk = malloc(sizeof(int) * (T + 1));
+        ok = ok && r->qs && r->qi && r->tscale && r->dtmp && r->dblk;
+    }
     if (c->is_moe) {
         size_t E = (size_t)c->num_experts, K = (size_t)c->num_experts_per_tok;
         r->router = malloc(sizeof(float) * T * E);
@@ -620,6 +789,7 @@ int model_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
         for (int j = 0; j < items[i].n_tokens; j++, t++) {
             r.tseq[t] = items[i].seq;
             r.tpos[t] = items[i].seq->len + j;
+            if (c->dca) r.tscale[t] = dca_scale(c, items[i].seq->len + items[i].n_tokens);
             if (m->pp_rank == 0) k_row_to_float(&m->embed, items[i].tokens[j], r.x + (size_t)t * H);
         }
     if (pipe && m->pp_rank > 0) pp_recv_x(r.x, r.T, H);

@@ -43,6 +43,9 @@ static int trained_ctx(const qwen3_config *c) {
 }
 
 int qwen3_model_trained_ctx(const qwen3_model *m) { return trained_ctx(&m->c); }
+int qwen3_model_past_trained(const qwen3_model *m, long n) {
+    return !m->c.yarn && !m->c.dca && n > trained_ctx(&m->c);
+}
 int qwen3_model_max_ctx(const qwen3_model *m) { return model_max_positions(m); }
 qwen3_dtype qwen3_model_kv_type(const qwen3_model *m) { return m->kv_type; }
 
@@ -71,6 +74,30 @@ static int apply_rope_override(qwen3_model *m, const qwen3_load_opts *o, qwen3_e
     c->yarn_beta_fast = 32;
     c->yarn_beta_slow = 1;
     c->yarn_attention_factor = 0.1 * log(o->yarn_factor) + 1.0;
+    return 0;
+}
+
+/* qwen3_load_opts.dca_* over config.json's dual_chunk_attention_config. DCA computes its own RoPE
+ * positions (plain RoPE at positions below chunk_size), so it replaces YaRN as vLLM's get_rope does
+ * when a config has both; asked for together by the caller, they are refused. */
+static int apply_dca_override(qwen3_model *m, const qwen3_load_opts *o, qwen3_err *e) {
+    qwen3_config *c = &m->c;
+    if (o->dca_chunk < 0) c->dca = 0;
+    if (o->dca_chunk > 0) {
+        int local = o->dca_local > 0 ? o->dca_local : o->dca_chunk / 8;
+        if (o->dca_chunk < 2 || local >= o->dca_chunk || o->dca_original < 0)
+            return qerr(e, "Dual Chunk Attention: chunk size %d with local size %d: the chunk size must exceed the "
+                           "local size (a chunk holds chunk - local positions)", o->dca_chunk, local);
+        c->dca = 1;
+        c->dca_chunk_size = o->dca_chunk;
+        c->dca_local_size = local;
+        c->dca_original_max_position_embeddings = o->dca_original;
+    }
+    if (c->dca && o->yarn_factor > 0)
+        return qerr(e, "Dual Chunk Attention (%s) and YaRN were both asked for; DCA keeps RoPE's positions within "
+                       "a chunk by itself: choose one (--dca, or --rope-scaling with --dca off)",
+                    o->dca_chunk > 0 ? "--dca" : "config.json dual_chunk_attention_config");
+    if (c->dca) c->yarn = 0;
     return 0;
 }
 
@@ -128,7 +155,7 @@ qwen3_model *model_load_local(const char *dir, const qwen3_load_opts *opts, int 
     /* contiguous shares, the larger ones last (rank 0 also holds the embedding and the lm_head) */
     m->l0 = m->tp_size > 1 ? 0 : (int)((long)m->c.num_layers * m->pp_rank / m->pp_size);
     m->l1 = m->tp_size > 1 ? m->c.num_layers : (int)((long)m->c.num_layers * (m->pp_rank + 1) / m->pp_size);
-    if (apply_rope_override(m, &o, e)) goto fail;
+    if (apply_rope_override(m, &o, e) || apply_dca_override(m, &o, e)) goto fail;
     if (o.quant != QWEN3_F32 && !kq_is_quant(o.quant)) {
         qerr(e, "cannot quantize to %s at load time (choose a block type: Q8_0, Q4, Q4_K, Q6_K, ...)", qwen3_dtype_name(o.quant));
         goto fail;
@@ -170,6 +197,7 @@ void qwen3_model_free(qwen3_model *m) {
     qpool_free(m->pool);
     model_free_weights(m);
     free(m->inv_freq);
+    free(m->prof); /* a profile begun and never ended */
     qwen3_config_free(&m->c);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
@@ -245,6 +273,10 @@ int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n) {
         qwen3_dtype_name(m->kv_type),
         total / 1e9, active / 1e9, bytes / 1048576.0, active_bytes / 1048576.0, qpool_size(m->pool),
         k_isa_name(k_active_isa()));
+    if (k >= 0 && c->dca && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, "dca:          chunk_size %d, local_size %d (chunks of %d positions)%s\n",
+                      c->dca_chunk_size, c->dca_local_size, c->dca_chunk_size - c->dca_local_size,
+                      c->dca_original_max_position_embeddings ? ", length scaling past original_max_position_embeddings" : "");
     if (k >= 0 && c->yarn && (size_t)k < n)
         k += snprintf(buf + k, n - (size_t)k, "yarn:         factor %g, original context %d, attention factor %g\n",
                       c->yarn_factor, c->yarn_original_max_position_embeddings, c->yarn_attention_factor);

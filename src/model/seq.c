@@ -40,6 +40,8 @@ int model_max_positions(const qwen3_model *m) {
         long ext = (long)(c->yarn_original_max_position_embeddings * c->yarn_factor);
         if (ext > max) max = ext;
     }
+    /* DCA keeps every relative position below chunk_size whatever the length (Qwen's 1M configs) */
+    if (c->dca && max < (1L << 20)) max = 1L << 20;
     return max > (1L << 30) ? 1 << 30 : (int)max;
 }
 

@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "chat/sbuf.h"
+#include "base/buf.h"
 #include "server/deadline.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -63,6 +63,7 @@ typedef struct conn {
 static enum MHD_Result queue(srv_http_req *q, int status, struct MHD_Response *resp, const char *type) {
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (q->warning[0]) MHD_add_response_header(resp, "X-Qwen3-Warning", q->warning);
     enum MHD_Result rc = MHD_queue_response(q->c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     q->status = status;
@@ -162,7 +163,7 @@ static enum MHD_Result answer_error(srv *s, struct MHD_Connection *c, conn *k, i
                                     const char *fmt, const char *arg) {
     srv_error e;
     srv_fail(&e, status, NULL, code, fmt, arg);
-    srv_http_req q = {s, c, NULL, 0, 0};
+    srv_http_req q = {s, c, NULL, 0, 0, ""};
     enum MHD_Result rc = srv_reply_error(&q, &e, 0);
     k->answered = 1;
     k->status = q.status;
@@ -225,7 +226,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(lim, sizeof lim, "%zu", s->cfg.max_body);
         return answer_error(s, c, k, 413, "request_too_large", "the request body is over the limit of %s bytes", lim);
     }
-    srv_http_req q = {s, c, k->body.s ? k->body.s : "", k->body.len, 0};
+    srv_http_req q = {s, c, k->body.s ? k->body.s : "", k->body.len, 0, ""};
     enum MHD_Result rc = k->r->fn(&q);
     k->answered = 1;
     k->status = q.status;

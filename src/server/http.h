@@ -19,6 +19,7 @@ typedef struct srv_http_req {
     const char *body;   /* NUL-terminated */
     size_t body_len;
     int status;         /* what was answered (for the metrics) */
+    char warning[256];  /* non-empty: sent as the response's X-Qwen3-Warning header */
 } srv_http_req;
 
 /* JSON body (malloc'd, taken over; NULL answers 500 "out of memory"). */

@@ -15,16 +15,8 @@
 #include "server/metrics.h"
 #include "server/scheduler.h"
 
-/* The context a sequence gets when --ctx is not given: the model's maximum (with YaRN). */
-static int model_ctx(const qwen3_model *m) {
-    const qwen3_config *c = qwen3_model_config(m);
-    long max = c->max_position_embeddings;
-    if (c->yarn && c->yarn_factor > 1) {
-        long ext = (long)(c->yarn_original_max_position_embeddings * c->yarn_factor);
-        if (ext > max) max = ext;
-    }
-    return (int)max;
-}
+/* The context a sequence gets when --ctx is not given: the model's maximum (with YaRN or DCA). */
+static int model_ctx(const qwen3_model *m) { return qwen3_model_max_ctx(m); }
 
 static int load(srv *s) {
     qwen3_err e = {0};

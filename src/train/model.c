@@ -63,6 +63,9 @@ static void bind(tweights *w, const tweights *proto, int L, float *base) {
 
 static int check_config(const qwen3_config *c, qwen3_err *e) {
     if (c->yarn) return qerr(e, "train: rope_scaling yarn is not supported for training (remove rope_scaling)");
+    if (c->dca)
+        return qerr(e, "train: dual_chunk_attention_config is not supported for training (Dual Chunk Attention is "
+                       "inference-only here; remove the key)");
     if (c->num_layers < 1 || c->hidden_size < 1 || c->num_heads < 1 || c->num_kv_heads < 1 || c->head_dim < 2 ||
         c->vocab_size < 2 || c->intermediate_size < 1)
         return qerr(e, "train: config has a non-positive shape (layers %d, hidden %d, heads %d/%d, head_dim %d, vocab %d)",

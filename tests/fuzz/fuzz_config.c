@@ -14,6 +14,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (c.is_moe && (c.num_experts < 1 || c.num_experts_per_tok < 1 || c.num_experts_per_tok > c.num_experts))
             abort();
         if (!c.layer_is_moe) abort();
+        /* DCA: a chunk of chunk_size - local_size >= 1 positions (forward.c divides by it) */
+        if (c.dca && (c.dca_chunk_size < 2 || c.dca_local_size < 0 || c.dca_local_size >= c.dca_chunk_size ||
+                      c.dca_original_max_position_embeddings < 0))
+            abort();
         qwen3_config_free(&c);
     } else if (!e.msg[0]) {
         abort();

@@ -17,11 +17,13 @@
 #   refused; a prompt longer than --ctx is refused naming both lengths.
 # - `qwen3 info --ctx 131072 --rope-scaling yarn:4` prints the cache size of each type, computed
 #   here from the config (layers x kv_heads x 2 x bytes per head_dim row).
+# - `qwen3 serve` logs a prompt past the trained length (no scaling) and names it in the response's
+#   X-Qwen3-Warning header; a short prompt gets neither.
 # - `qwen3 bench -d` runs with both ways of caching the depth and reports what it held.
-# - a config.json with dual_chunk_attention_config (not implemented) is refused naming the field.
+# - a config.json with Qwen3-2507's dual_chunk_attention_config is accepted (dca.sh checks the logits).
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 15
+expect 17
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
@@ -121,9 +123,38 @@ print(("PASS bench-depth (%s)" if ok else "FAIL bench-depth: %s") % [(d, f, r["k
 PYEOF
 else echo "FAIL bench-depth: $(tail -n 1 "$TMP/err")"; fi
 
-# Dual Chunk Attention is not implemented: a config.json asking for it is refused naming the field
-mkdir -p "$TMP/dca" && cp "$TMP/p40/model.safetensors" "$TMP/dca/" &&
+# Dual Chunk Attention as Qwen3-2507's config_1m.json gives it is accepted (tests/suite/dca.sh checks
+# its logits): info names it and addresses at least 1,048,576 positions
+mkdir -p "$TMP/dca" && ln -sf "$TMP/p40/model.safetensors" "$TMP/dca/model.safetensors" &&
 "$PY" -c 'import json,sys; c=json.load(open(sys.argv[1])); c["dual_chunk_attention_config"]={"chunk_size":262144,"local_size":8192,"original_max_position_embeddings":262144}; json.dump(c,open(sys.argv[2],"w"))' "$TMP/p40/config.json" "$TMP/dca/config.json"
-if "$QWEN3" info "$TMP/dca" >/dev/null 2>"$TMP/err"; then echo "FAIL refuse-dca: a dual_chunk_attention_config was accepted"
-elif grep -q 'dual_chunk_attention_config' "$TMP/err"; then echo "PASS refuse-dca"
-else echo "FAIL refuse-dca: unclear message: $(tail -n 1 "$TMP/err")"; fi
+if ! "$QWEN3" info "$TMP/dca" --ctx 1024 >"$TMP/info.out" 2>"$TMP/err"; then echo "FAIL accept-dca: $(tail -n 1 "$TMP/err")"
+elif grep -q 'dca:          chunk_size 262144, local_size 8192' "$TMP/info.out" && grep -q '1048576 addressable (Dual Chunk Attention)' "$TMP/info.out"; then echo "PASS accept-dca"
+else echo "FAIL accept-dca: $(grep -E 'dca|positions' "$TMP/info.out")"; fi
+
+# the server's trained-length warning: a prompt past the trained positions with no scaling (Qwen3's
+# max_position_embeddings 40960 means 32768 trained) is logged and named in the response's
+# X-Qwen3-Warning header; a short prompt gets neither. The long request streams, so its headers
+# come at once, and the server is stopped during that prompt's prefill.
+if [ ! -f "$TMP/srv/model.safetensors" ]; then # with the tokenizer files: the server needs them
+    "$PY" "$ROOT/tools/gen_checkpoint.py" "$TMP/srv" -q --preset tiny --vocab 151936 --max-pos 40960 --seed 12 2>"$TMP/gen.err" ||
+        { echo "FAIL serve-warn-past-trained: $(tail -n 1 "$TMP/gen.err")"; echo "FAIL serve-no-warn-short: no model"; exit 0; }
+fi
+srv_prompt() { # srv_prompt N STREAM: a completions body of N token ids
+    "$PY" -c "import json,sys; print(json.dumps({'prompt': [(i * 37 + 5) % 5000 for i in range(int(sys.argv[1]))], 'max_tokens': 1, 'temperature': 0, 'stream': sys.argv[2] == '1'}))" "$1" "$2" >"$TMP/body.json"
+}
+if start_server "$TMP/serve.err" "$TMP/srv" -t 1 --ctx 40960 --exact --drain 0; then
+    srv_prompt 20 0
+    curl -s -D "$TMP/h.short" -o "$TMP/b.short" -H 'Content-Type: application/json' --data-binary @"$TMP/body.json" "http://127.0.0.1:$port/v1/completions"
+    srv_prompt 32800 1
+    curl -s -N --max-time 3 -D "$TMP/h.long" -o "$TMP/b.long" -H 'Content-Type: application/json' --data-binary @"$TMP/body.json" "http://127.0.0.1:$port/v1/completions"
+    kill "$srv" 2>/dev/null; sleep 0.2; kill "$srv" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$srv" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
+    if grep -qi '^X-Qwen3-Warning: prompt of 32800 tokens is longer than the 32768 positions' "$TMP/h.long" &&
+       grep -q 'qwen3 serve: warning: prompt of 32800 tokens is longer than the 32768 positions' "$TMP/serve.err"; then echo "PASS serve-warn-past-trained"
+    else echo "FAIL serve-warn-past-trained: header: $(grep -i warning "$TMP/h.long"), log: $(grep warning "$TMP/serve.err")"; fi
+    if ! grep -qi 'X-Qwen3-Warning' "$TMP/h.short" && grep -q '"choices"' "$TMP/b.short" && [ "$(grep -c 'warning: prompt' "$TMP/serve.err")" = 1 ]; then echo "PASS serve-no-warn-short"
+    else echo "FAIL serve-no-warn-short: $(grep -i warning "$TMP/h.short") $(head -c 200 "$TMP/b.short")"; fi
+else
+    echo "FAIL serve-warn-past-trained: server did not start: $(tail -n 2 "$TMP/serve.err")"; echo "FAIL serve-no-warn-short: no server"
+fi

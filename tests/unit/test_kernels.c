@@ -316,12 +316,26 @@ static void test_attention(void) {
                     e1 = fmax(e1, fabs(o1[i] - ref));
                     e2 = fmax(e2, fabs(o2[i] - ref));
                 }
+                /* the log-sum-exp variants (Dual Chunk Attention's merge): the same outputs, bit for
+                 * bit, and log(sum exp(score)) within 1e-5 of the double one */
+                float *o4 = alloc_out(D), *o5 = alloc_out(D), lse1 = 0, lse2 = 0;
+                double lref = mx + log(l);
+                k_attn_head_lse_scalar(q, K, V, kv, D, n, D, scale, o4, &lse1);
+                k_attn_head_lse(q, K, V, kv, D, n, D, scale, o5, &lse2);
+                int lse_ok = !memcmp(o1, o4, sizeof(float) * D) && !memcmp(o2, o5, sizeof(float) * D) &&
+                             fabs(lse1 - lref) < 1e-5 * fmax(1, fabs(lref)) && fabs(lse2 - lref) < 1e-5 * fmax(1, fabs(lref));
                 char name[96];
                 snprintf(name, sizeof name, "attn-%s-D%d-n%d", qwen3_dtype_name(kv), D, n);
-                CHECK(e1 < 1e-5 && e2 < 1e-5 && guard_ok(o1, D) && guard_ok(o2, D), name, "scalar error %g, simd error %g", e1, e2);
+                CHECK(e1 < 1e-5 && e2 < 1e-5 && guard_ok(o1, D) && guard_ok(o2, D) && lse_ok, name,
+                      "scalar error %g, simd error %g, lse %g %g vs %g", e1, e2, lse1, lse2, lref);
+                free(o4);
+                free(o5);
                 if (k_force_isa(K_ISA_AVX2) == K_ISA_AVX2) {
-                    float *o3 = alloc_out(D);
+                    float *o3 = alloc_out(D), *o6 = alloc_out(D), lse3 = 0;
                     k_attn_head_avx2(q, K, V, kv, D, n, D, scale, o3);
+                    k_attn_head_lse_avx2(q, K, V, kv, D, n, D, scale, o6, &lse3);
+                    int lse3_ok = !memcmp(o3, o6, sizeof(float) * D) && fabs(lse3 - lref) < 1e-5 * fmax(1, fabs(lref));
+                    free(o6);
                     double e3 = 0;
                     for (int i = 0; i < D; i++) {
                         double ref = 0;
@@ -329,7 +343,7 @@ static void test_attention(void) {
                         e3 = fmax(e3, fabs(o3[i] - ref));
                     }
                     snprintf(name, sizeof name, "attn-avx2-%s-D%d-n%d", qwen3_dtype_name(kv), D, n);
-                    CHECK(e3 < 1e-5 && guard_ok(o3, D), name, "avx2 error %g", e3);
+                    CHECK(e3 < 1e-5 && guard_ok(o3, D) && lse3_ok, name, "avx2 error %g, lse ok %d", e3, lse3_ok);
                     free(o3);
                 }
                 k_force_isa(K_ISA_AVX512);
@@ -377,9 +391,18 @@ static void test_attention_rows(void) {
                 float scale = 1.0f / sqrtf((float)D);
                 k_attn_rows_scalar(q, o1, n, M, K, V, kv, D, D, scale);
                 k_attn_rows(q, o2, n, M, K, V, kv, D, D, scale);
+                /* the log-sum-exp variants: the same outputs, and lse within 1e-5 of the twin's */
+                float *o4[16], *o5[16], l4[16], l5[16];
+                for (int r = 0; r < M; r++) { o4[r] = alloc_out(D); o5[r] = alloc_out(D); }
+                k_attn_rows_lse_scalar(q, o4, n, M, K, V, kv, D, D, scale, l4);
+                k_attn_rows_lse(q, o5, n, M, K, V, kv, D, D, scale, l5);
                 double err = 0;
                 int guards = 1, same = 1;
                 for (int r = 0; r < M; r++) {
+                    same &= !memcmp(o4[r], o1[r], sizeof(float) * D) && !memcmp(o5[r], o2[r], sizeof(float) * D);
+                    err = fmax(err, fabs(l4[r] - l5[r]) / fmax(1, fabs(l4[r])));
+                    free(o4[r]);
+                    free(o5[r]);
                     for (int i = 0; i < D; i++) err = fmax(err, fabs(o1[r][i] - o2[r][i]));
                     guards &= guard_ok(o1[r], D) && guard_ok(o2[r], D);
                     k_attn_rows(&q[r], &o3, &n[r], 1, K, V, kv, D, D, scale);
@@ -434,9 +457,19 @@ static void test_attention_tiles(void) {
         float scale = 1.0f / sqrtf((float)D);
         k_attn_rows_scalar(q, o1, n, M, K, V, kv, D, D, scale);
         k_attn_rows(q, o2, n, M, K, V, kv, D, D, scale);
+        float *o4[40], l4[40], l5[40]; /* the tiles' log-sum-exps against the twin's, same outputs */
+        for (int r = 0; r < M; r++) o4[r] = alloc_out(D);
+        float *o5[40];
+        for (int r = 0; r < M; r++) o5[r] = alloc_out(D);
+        k_attn_rows_lse_scalar(q, o5, n, M, K, V, kv, D, D, scale, l4);
+        k_attn_rows_lse(q, o4, n, M, K, V, kv, D, D, scale, l5);
+        for (int r = 0; r < M; r++) free(o5[r]);
         double err = 0;
         int same = 1, guards = 1;
         for (int r = 0; r < M; r++) {
+            same &= !memcmp(o4[r], o2[r], sizeof(float) * D);
+            err = fmax(err, fabs(l4[r] - l5[r]) / fmax(1, fabs(l4[r])));
+            free(o4[r]);
             for (int i = 0; i < D; i++) err = fmax(err, fabs(o1[r][i] - o2[r][i]));
             guards &= guard_ok(o2[r], D);
             k_attn_rows(&q[r], &o3, &n[r], 1, K, V, kv, D, D, scale);

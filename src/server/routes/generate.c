@@ -258,6 +258,20 @@ static enum MHD_Result answer_whole(srv_http_req *q, choice *ch, int n) {
     return srv_reply_json(q, 200, body, len);
 }
 
+/* A prompt past the positions the model was trained on, with no RoPE scaling (YaRN, DCA) configured,
+ * degrades the output: said in the log and in the X-Qwen3-Warning header (the body's schema is
+ * OpenAI's; a header is where a client that cares can look without breaking one that does not). */
+static void warn_positions(srv_http_req *q, const srv_gen_req *r) {
+    int n = r->n_prompt;
+    for (int i = 0; i < r->n_more; i++) n = r->more[i].n > n ? r->more[i].n : n;
+    if (!qwen3_model_past_trained(q->s->model, n)) return;
+    int trained = qwen3_model_trained_ctx(q->s->model);
+    snprintf(q->warning, sizeof q->warning, "prompt of %d tokens is longer than the %d positions the model was trained "
+             "on and no RoPE scaling is configured: expect degraded output (serve with --rope-scaling yarn:4)",
+             n, trained);
+    fprintf(stderr, "qwen3 serve: warning: %s\n", q->warning);
+}
+
 static enum MHD_Result generate(srv_http_req *q, int chat) {
     srv_error e;
     json_t *body = srv_body_json(q, &e);
@@ -272,6 +286,7 @@ static enum MHD_Result generate(srv_http_req *q, int chat) {
         return srv_reply_error(q, &e, 0);
     }
     int n_prompts = 1 + r.n_more, n = n_prompts * r.n_choices, streaming = r.stream, retry = 0;
+    warn_positions(q, &r);
     choice *ch = calloc((size_t)n, sizeof *ch);
     if (!ch) {
         srv_gen_req_free(&r);
