@@ -18,12 +18,22 @@ else
 BUILD := build/rel
 OPT := -O2 -g
 endif
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Isrc -pthread -MMD -MP
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -pthread -MMD -MP
 CFLAGS += $(CFLAGS_BASE) $(OPT)
 LDLIBS := -ljansson -lutf8proc -lmicrohttpd -ledit -lcurl -lm -pthread
 LDFLAGS += $(OPT)
 
 LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
+
+# The boundary the build enforces: cli/ and server/ are front-ends over the public API, so they are
+# compiled with include/ and $(FRONT) only, never -Isrc. $(FRONT) holds links to their own
+# directories and to the two headers of base/ every layer shares (errors as values, the growable
+# buffer); an include of any other internal header (model/, kernels/, chat/, ...) fails to compile.
+# (tests/suite/boundaries.sh checks that it does, and that no include climbs out with "..".)
+# Everything else, the library and the tests, sees src/.
+INC := -Isrc
+FRONT := $(BUILD)/front
+FRONT_INC := -I$(FRONT)
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c))
 # static files compiled in (scripts/embed.sh): the web chat page qwen3 serve answers at /
@@ -63,7 +73,30 @@ qwen3: $(BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(INC) -c $< -o $@
+
+FRONT_OBJ := $(CLI_OBJ) $(filter $(BUILD)/src/server/%,$(LIB_OBJ))
+FRONT_PIC := $(filter $(BUILD)/pic/src/server/%,$(LIB_SRC:%.c=$(BUILD)/pic/%.o))
+$(FRONT_OBJ): INC := $(FRONT_INC)
+$(BUILD)/pic/src/server/%.o: INC := $(FRONT_INC)
+# The links are made on every run (five of them), so that a build directory copied from another
+# checkout never compiles against that checkout's sources; $(FRONT)/flags changes when the
+# front-ends' include path does, so objects compiled with another one (an older build directory)
+# are compiled again.
+.PHONY: front-links
+$(FRONT_OBJ) $(FRONT_PIC): $(FRONT)/flags | front-links
+front-links:
+	@mkdir -p $(FRONT)/base
+	@ln -sfn $(CURDIR)/src/cli $(FRONT)/cli
+	@ln -sfn $(CURDIR)/src/server $(FRONT)/server
+	@ln -sfn $(CURDIR)/src/base/err.h $(FRONT)/base/err.h
+	@ln -sfn $(CURDIR)/src/base/buf.h $(FRONT)/base/buf.h
+$(FRONT)/flags: front-links
+	@echo '$(FRONT_INC)' | cmp -s - $@ || echo '$(FRONT_INC)' > $@
+# the front-ends' flags, for tests/suite/boundaries.sh
+.PHONY: print-front-flags
+print-front-flags: front-links
+	@echo $(CFLAGS) $(FRONT_INC)
 
 # The tokenizer's binary cache is keyed on the code that builds the tables, not only on the
 # tokenizer files: a hash of the tokenizer's (and base's) sources, baked into load.c, which is
@@ -78,7 +111,7 @@ $(BUILD)/gen/chat_html.c: src/server/web/chat.html scripts/embed.sh
 	scripts/embed.sh $< srv_chat_html > $@
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(INC) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -89,7 +122,7 @@ $(BIN): $(CLI_OBJ) $(LIB)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(INC) -o $@ $< $(LIB) $(LDLIBS)
 
 # qwen3-mpi: the same objects, but src/mpi/pp.c compiled by mpicc with QWEN3_MPI, linked by mpicc
 MPICC ?= mpicc
@@ -99,7 +132,7 @@ MPI_PP := $(BUILD)/mpi/pp.o
 HAVE_MPICC := $(shell command -v $(MPICC) 2>/dev/null)
 $(MPI_PP): src/mpi/pp.c
 	@mkdir -p $(dir $@)
-	$(MPICC) $(CFLAGS) -DQWEN3_MPI -c $< -o $@
+	$(MPICC) $(CFLAGS) $(INC) -DQWEN3_MPI -c $< -o $@
 $(MPI_BIN): $(CLI_OBJ) $(filter-out $(BUILD)/src/mpi/pp.o,$(LIB_OBJ)) $(MPI_PP)
 	$(MPICC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 qwen3-mpi: $(MPI_BIN)
@@ -145,11 +178,11 @@ LIB_LDLIBS := -ljansson -lutf8proc -lmicrohttpd -lcurl -lm -pthread
 
 $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+	$(CC) $(CFLAGS) $(INC) -fPIC -c $< -o $@
 
 $(BUILD)/pic/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+	$(CC) $(CFLAGS) $(INC) -fPIC -c $< -o $@
 
 $(SHLIB): $(PIC_OBJ) scripts/libqwen3.map
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libqwen3.so.$(SOMAJOR) -Wl,--version-script=scripts/libqwen3.map \

@@ -19,11 +19,12 @@ extern "C" {
 /* The version of this header; qwen3_version() is the library's (they differ when a program is
  * built against one and run with another). The shared library's soname carries the major number,
  * and while it is 0 the minor one too (libqwen3.so.0.2): before 1.0 a minor version may change the
- * ABI (0.2: qwen3_config's layer array became a pointer; qwen3_gen_params and qwen3_gen_stats grew). */
+ * ABI (0.2: qwen3_config's layer array became a pointer; qwen3_gen_params and qwen3_gen_stats grew;
+ * 0.3 added functions only: the sampler, qwen3_json_string, the measurements section). */
 #define QWEN3_VERSION_MAJOR 0
-#define QWEN3_VERSION_MINOR 2
+#define QWEN3_VERSION_MINOR 3
 #define QWEN3_VERSION_PATCH 0
-#define QWEN3_VERSION "0.2.0"
+#define QWEN3_VERSION "0.3.0"
 const char *qwen3_version(void);
 
 /* ---- errors ---------------------------------------------------------------------------------- */
@@ -361,6 +362,12 @@ char *qwen3_chat_render(qwen3_chat_kind kind, const qwen3_chat_msg *msgs, int n_
 char *qwen3_chat_render_json(qwen3_chat_kind kind, const char *json, size_t json_len, size_t *len,
                              qwen3_err *err);
 
+/* The JSON string literal (quotes included) of the n bytes at text, exactly as Python's
+ * json.dumps(text, ensure_ascii=False) writes it (as the chat template's tojson does): only '"',
+ * '\\' and the C0 controls escaped. malloc'd and NUL-terminated (*len gets its length; may be NULL);
+ * NULL when out of memory. */
+char *qwen3_json_string(const char *text, size_t n, size_t *len);
+
 /* 1 when a rendered prompt leaves a "<think>" block open at its end (Qwen3-Thinking-2507's generation
  * prompt), so the parser must start inside reasoning; 0 otherwise. */
 int qwen3_chat_prompt_opens_think(const char *prompt, size_t len);
@@ -447,6 +454,15 @@ typedef struct qwen3_sampling {
  * non-thinking: 0.7, 0.8, 20, 0), with generation_config.json's values for the thinking mode when
  * model_dir is given and has one. Penalties off, seed 0. */
 void qwen3_sampling_defaults(qwen3_sampling *s, int thinking, const char *model_dir);
+
+/* A sampler on its own, for a program that runs qwen3_forward itself: the same filters, penalties
+ * and random stream as a generation's (qwen3_gen uses one inside). Considers ids [0, n_vocab).
+ * sample() draws the next token from one row of logits, which it modifies (penalties, filters), and
+ * records it as generated (for the penalties of later steps). */
+typedef struct qwen3_sampler qwen3_sampler;
+qwen3_sampler *qwen3_sampler_new(const qwen3_sampling *p, int n_vocab, qwen3_err *err);
+int32_t qwen3_sampler_sample(qwen3_sampler *s, float *logits);
+void qwen3_sampler_free(qwen3_sampler *s);
 
 /* ---- constrained decoding (structured output) ---------------------------------------------------
  * A grammar constrains what a generation may write: at each step the tokens whose bytes cannot
@@ -610,6 +626,60 @@ typedef struct qwen3_gen_stats {
     int grammar_masks;       /* steps that needed the whole mask (the sampled token was refused) */
 } qwen3_gen_stats;
 void qwen3_gen_stats_get(const qwen3_gen *g, qwen3_gen_stats *s);
+
+/* ---- measurements: what `qwen3 bench` reads ----------------------------------------------------
+ * The figures a benchmark needs to turn times into fractions of the machine's limits, so that a
+ * program measuring speed needs nothing but this header. */
+
+typedef struct qwen3_model_costs {
+    qwen3_dtype weight_type;       /* the layers' matrices (layer 0's q projection) */
+    qwen3_dtype lm_head_type;
+    int fast;                      /* loaded with the fast path (qwen3_load_opts.fast) */
+    int batch_variant;             /* ... and its bf16 prefill panels (qwen3_load_opts.batch_variant) */
+    int quantized;                 /* weight_type is an integer block type (int8 dot products) */
+    double weight_bytes_per_token; /* the weights one decode step reads: every layer matrix (the
+                                      active experts only), the lm_head and one embedding row */
+    double macs_per_token;         /* multiply-adds of the layer matrices per token, lm_head excluded
+                                      (routers and the active experts included) */
+    double lm_head_macs;           /* multiply-adds of the lm_head for one row of logits */
+    double kv_bytes_per_position;  /* K and V of every layer for one position, in the cache's type */
+    double attn_macs_per_position; /* attention's multiply-adds for one token per cached position */
+} qwen3_model_costs;
+void qwen3_model_costs_get(const qwen3_model *m, qwen3_model_costs *c);
+
+/* The machine's limits, measured now on `threads` threads (<= 0: qwen3_default_threads()):
+ * READ_GBPS the read bandwidth in GB/s over a 1 GiB buffer; the others the peak GFLOP/s (2 per
+ * multiply-add) of float32 FMA, bf16 and int8 dot products. 0 when not measured (the peaks are
+ * measured with AVX-512 only). Each takes about a second. */
+typedef enum { QWEN3_PEAK_READ_GBPS = 0, QWEN3_PEAK_F32 = 1, QWEN3_PEAK_BF16 = 2, QWEN3_PEAK_INT8 = 3 } qwen3_peak;
+double qwen3_machine_peak(qwen3_peak what, int threads);
+/* The thread count a model loads with when qwen3_load_opts.n_threads is 0 (the usable cores). */
+int qwen3_default_threads(void);
+
+/* Where the time of forward passes goes, per step of the pass: begin() starts the clocks on m (every
+ * later qwen3_forward adds to them), end() stops them and fills *p (may be NULL). The clocks cost a
+ * few hundred clock reads per pass and change no result. */
+#define QWEN3_PROFILE_MAX 32
+typedef struct qwen3_profile {
+    long passes;                        /* qwen3_forward calls timed */
+    double total_s;                     /* their whole time */
+    int n_steps;                        /* entries below */
+    const char *name[QWEN3_PROFILE_MAX]; /* what each step is ("attention", "LM head", ...) */
+    double seconds[QWEN3_PROFILE_MAX];
+    long calls[QWEN3_PROFILE_MAX];
+    long handoffs;                      /* times the pass handed work to the other threads */
+    double wait_s;                      /* the caller's wait for them, after its own share
+                                           (included in the steps' times) */
+} qwen3_profile;
+int qwen3_model_profile_begin(qwen3_model *m, qwen3_err *err);
+void qwen3_model_profile_end(qwen3_model *m, qwen3_profile *p);
+
+/* Makes s hold n positions (n <= capacity) of pseudo-random K/V rows (a fixed seed, values spread
+ * like N(0,1), rounded to the cache's type) and the tokens 0, 1, 2, ..., as if a prompt had been
+ * prefilled, without running the model: decode at depth measured in milliseconds instead of the
+ * minutes a long prefill takes. The rows are not any prompt's: the logits after them are noise.
+ * Refused for a model run over MPI (the other ranks' caches would stay empty). */
+int qwen3_seq_fill_random(qwen3_seq *s, int n, qwen3_err *err);
 
 /* ---- model names: local paths and the Hugging Face hub -------------------------------------------
  * MODEL, as a user types it, is a model directory, a .gguf file, or a hub name

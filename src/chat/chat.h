@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
-#include "chat/sbuf.h"
+#include "base/buf.h"
 
 /* qwen3_chat_render with the tools already parsed (each a JSON object). */
 char *chat_render(qwen3_chat_kind kind, const qwen3_chat_msg *m, int n, json_t *const *tools, int n_tools,

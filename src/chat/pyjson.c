@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qwen3.h"
+
 void pyjson_string(sbuf *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
     sb_putc(b, '"');
@@ -147,4 +149,10 @@ void pyjson_dump(sbuf *b, const json_t *v) {
     case JSON_FALSE: sb_puts(b, "false"); break;
     case JSON_NULL: sb_puts(b, "null"); break;
     }
+}
+
+char *qwen3_json_string(const char *text, size_t n, size_t *len) {
+    sbuf b = {0};
+    pyjson_string(&b, text, n);
+    return sb_take(&b, len);
 }

@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "chat/sbuf.h"
+#include "base/buf.h"
 
 /* Appends json.dumps(v, ensure_ascii=False) to b (allocation failure shows as b->oom). */
 void pyjson_dump(sbuf *b, const json_t *v);

@@ -3,6 +3,8 @@
 #ifndef QWEN3_CLI_H
 #define QWEN3_CLI_H
 
+#include <stdio.h>
+
 #include "qwen3.h"
 
 typedef struct cli_cmd {
@@ -42,6 +44,10 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * the flag and returns -1. */
 int cli_int(const char *flag, const char *s, long lo, long hi, long *out);
 int cli_float(const char *flag, const char *s, double lo, double hi, double *out);
+/* Reads f to its end: malloc'd and NUL-terminated (*len gets the length, NUL bytes inside
+ * included). NULL when it holds more than `limit` bytes, a read fails or memory runs out; *why
+ * then says which ("larger than 16 MiB", "a read failed", "out of memory"). */
+char *cli_read_all(FILE *f, size_t limit, size_t *len, const char **why);
 /* Parses "1,2,3" into a malloc'd array; errors name the flag and the bad element. */
 int cli_ids(const char *flag, const char *s, int32_t **ids, int *n);
 /* 1 when NO_COLOR is set and not empty (no-color.org): no ANSI colours then. */

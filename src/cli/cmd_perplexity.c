@@ -92,14 +92,11 @@ int cmd_perplexity(int argc, char **argv) {
     qwen3_err e = {0};
     FILE *f = fopen(file, "rb");
     if (!f) return cli_fail("%s: cannot open", file);
-    size_t cap = 1 << 16, len = 0;
-    char *text = malloc(cap);
-    for (size_t k; text && (k = fread(text + len, 1, cap - len, f)) > 0;) {
-        len += k;
-        if (len == cap) { char *t = realloc(text, cap *= 2); if (!t) { free(text); text = NULL; } else text = t; }
-    }
+    size_t len = 0;
+    const char *why = NULL;
+    char *text = cli_read_all(f, (size_t)-1, &len, &why);
     fclose(f);
-    if (!text) return cli_fail("out of memory reading %s", file);
+    if (!text) return cli_fail("%s: %s", file, why);
     qwen3_tokenizer *tok = qwen3_tokenizer_load(tokdir ? tokdir : dir, &e);
     if (!tok) { free(text); return cli_fail("%s", e.msg); }
     int32_t *ids = NULL;

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat/pyjson.h"
 #include "cli/cli.h"
 
 static void usage(FILE *f) {
@@ -28,33 +27,36 @@ static void usage(FILE *f) {
             "                   template MODEL carries\n");
 }
 
+/* Writes {"KEY": "TEXT"} and a newline, the string as Python's json.dumps writes it. -1 when out of
+ * memory. */
+static int put_json_line(const char *key, const char *text, size_t n) {
+    size_t len;
+    char *q = qwen3_json_string(text, n, &len);
+    if (!q) return -1;
+    printf("{\"%s\": ", key);
+    fwrite(q, 1, len, stdout);
+    fputs("}\n", stdout);
+    free(q);
+    return 0;
+}
+
 /* Renders one request; on success writes the answer, on failure reports it. Returns 0 or -1. */
 static int one(qwen3_chat_kind kind, const char *req, size_t n, int jsonl, int keep_going, long line) {
     qwen3_err err = {0};
     size_t len = 0;
     char *prompt = qwen3_chat_render_json(kind, req, n, &len, &err);
-    sbuf b = {0};
     if (prompt) {
-        if (jsonl) {
-            sb_puts(&b, "{\"prompt\": ");
-            pyjson_string(&b, prompt, len);
-            sb_puts(&b, "}\n");
-            fwrite(b.s, 1, b.len, stdout);
-        } else {
-            fwrite(prompt, 1, len, stdout);
-        }
+        int r = 0;
+        if (jsonl) r = put_json_line("prompt", prompt, len);
+        else fwrite(prompt, 1, len, stdout);
         free(prompt);
-        sb_free(&b);
+        if (r) return cli_fail("render: out of memory"), -1;
         return 0;
     }
     if (jsonl && keep_going) {
         char msg[1200];
         snprintf(msg, sizeof msg, "line %ld: %s", line, err.msg);
-        sb_puts(&b, "{\"error\": ");
-        pyjson_string(&b, msg, strlen(msg));
-        sb_puts(&b, "}\n");
-        fwrite(b.s, 1, b.len, stdout);
-        sb_free(&b);
+        if (put_json_line("error", msg, strlen(msg))) return cli_fail("render: out of memory"), -1;
     }
     if (jsonl) cli_fail("render: stdin line %ld: %s", line, err.msg);
     else cli_fail("render: %s", err.msg);
@@ -99,13 +101,12 @@ int cmd_render(int argc, char **argv) {
     }
     int failed = 0;
     if (!jsonl) {
-        sbuf in = {0};
-        char buf[65536];
-        size_t got;
-        while ((got = fread(buf, 1, sizeof buf, stdin)) > 0) sb_put(&in, buf, got);
-        if (in.oom) return cli_fail("render: out of memory reading stdin");
-        failed = one((qwen3_chat_kind)kind, in.s ? in.s : "", in.len, 0, 0, 0) != 0;
-        sb_free(&in);
+        size_t len = 0;
+        const char *why = NULL;
+        char *in = cli_read_all(stdin, (size_t)-1, &len, &why);
+        if (!in) return cli_fail("render: standard input: %s", why);
+        failed = one((qwen3_chat_kind)kind, in, len, 0, 0, 0) != 0;
+        free(in);
         return failed;
     }
     char *line = NULL;

@@ -118,21 +118,11 @@ static char *read_question(const char *path) {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     const char *name = f == stdin ? "standard input" : path;
     if (!f) return cli_fail("run: -f %s: cannot open: %s", path, strerror(errno)), NULL;
-    size_t cap = 4096, len = 0;
-    char *b = malloc(cap);
-    for (size_t n; b && (n = fread(b + len, 1, cap - 1 - len, f)) > 0;) {
-        len += n;
-        if (len + 1 == cap) {
-            char *nb = cap < ((size_t)64 << 20) ? realloc(b, cap *= 2) : NULL;
-            if (!nb) { free(b); b = NULL; cli_fail("run: %s: the question is larger than 64 MiB or memory ran out", name); }
-            b = nb;
-        }
-    }
-    int bad = b && ferror(f);
+    size_t len = 0;
+    const char *why = NULL;
+    char *b = cli_read_all(f, (size_t)64 << 20, &len, &why);
     if (f != stdin) fclose(f);
-    if (!b) return NULL;
-    if (bad) { free(b); return cli_fail("run: %s: read failed", name), NULL; }
-    b[len] = 0;
+    if (!b) return cli_fail("run: %s: %s", name, why), NULL;
     if (strlen(b) != len) { free(b); return cli_fail("run: %s holds a NUL byte; the question must be text", name), NULL; }
     if (len && b[len - 1] == '\n') b[--len] = 0;
     if (len && b[len - 1] == '\r') b[--len] = 0;

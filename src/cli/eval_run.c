@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/buf.h"
 #include "cli/eval.h"
 
 enum { C_THINK, C_NOTHINK, C_THINK_S, C_NOTHINK_S, C_BUDGET };
@@ -67,8 +68,7 @@ typedef struct slot {
     qwen3_seq *seq;
     qwen3_gen *gen;
     int job;
-    char *text;
-    size_t len, cap;
+    sbuf text; /* the reply so far */
 } slot;
 
 typedef struct runner {
@@ -78,21 +78,6 @@ typedef struct runner {
     const eval_opts *o;
     const question *qs;
 } runner;
-
-static int append(slot *s, const char *t, size_t n) {
-    if (s->len + n + 1 > s->cap) {
-        size_t c = s->cap ? s->cap : 256;
-        while (c < s->len + n + 1) c *= 2;
-        char *p = realloc(s->text, c);
-        if (!p) return -1;
-        s->text = p;
-        s->cap = c;
-    }
-    memcpy(s->text + s->len, t, n);
-    s->len += n;
-    s->text[s->len] = 0;
-    return 0;
-}
 
 /* Starts job j in slot s: its prompt rendered and encoded, its generation created. */
 static int start(runner *r, slot *s, job *j, int idx) {
@@ -130,8 +115,8 @@ static int start(runner *r, slot *s, job *j, int idx) {
     free(ids);
     if (!s->gen) return cli_fail("eval: question %d: %s", j->q, e.msg), -1;
     s->job = idx;
-    s->len = 0;
-    if (append(s, "", 0)) return cli_fail("eval: out of memory"), -1;
+    sb_clear(&s->text);
+    if (sb_put(&s->text, "", 0)) return cli_fail("eval: out of memory"), -1;
     return 0;
 }
 
@@ -144,10 +129,10 @@ static int finish(runner *r, slot *s, job *j) {
     j->n_tokens = st.generated_tokens;
     qwen3_gen_free(s->gen);
     s->gen = NULL;
-    j->reply = malloc(s->len + 1);
+    j->reply = malloc(s->text.len + 1);
     if (!j->reply) return cli_fail("eval: out of memory"), -1;
-    memcpy(j->reply, s->text, s->len + 1);
-    j->len = s->len;
+    memcpy(j->reply, s->text.s, s->text.len + 1);
+    j->len = s->text.len;
     qwen3_err e = {0};
     if (qwen3_verify(&r->qs[j->q].t, j->reply, j->len, thinking(j) ? QWEN3_MODE_THINK : QWEN3_MODE_NO_THINK, r->tok, &j->v, &e))
         return cli_fail("eval: verifying a reply: %s", e.msg), -1;
@@ -177,7 +162,7 @@ static int run_jobs(runner *r, job *jobs, const int *todo, int n, long *tokens, 
             qwen3_gen_out go;
             qwen3_gen_take(sl[i].gen, &go);
             *tokens += go.n_ids;
-            if (go.text_len && append(&sl[i], go.text, go.text_len)) { rc = cli_fail("eval: out of memory"); goto out; }
+            if (go.text_len && sb_put(&sl[i].text, go.text, go.text_len)) { rc = cli_fail("eval: out of memory"); goto out; }
             if (go.finish == QWEN3_FINISH_NONE) continue;
             jobs[sl[i].job].finish = go.finish;
             if (finish(r, &sl[i], &jobs[sl[i].job])) { rc = 1; goto out; }
@@ -199,7 +184,7 @@ out:
     for (int i = 0; i < nb; i++) {
         qwen3_gen_free(sl[i].gen);
         qwen3_seq_free(sl[i].seq);
-        free(sl[i].text);
+        sb_free(&sl[i].text);
     }
     free(sl);
     free(gens);

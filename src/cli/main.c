@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "cli/cli.h"
 
 static const cli_cmd commands[] = {
@@ -50,6 +51,30 @@ int cli_fail(const char *fmt, ...) {
     fputc('\n', stderr);
     va_end(ap);
     return 1;
+}
+
+char *cli_read_all(FILE *f, size_t limit, size_t *len, const char **why) {
+    static char big[48];
+    sbuf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (n > limit - b.len) {
+            snprintf(big, sizeof big, "larger than %zu MiB", limit >> 20);
+            *why = big;
+            sb_free(&b);
+            return NULL;
+        }
+        if (sb_put(&b, chunk, n)) break;
+    }
+    if (b.oom || ferror(f)) {
+        *why = b.oom ? "out of memory" : "a read failed";
+        sb_free(&b);
+        return NULL;
+    }
+    char *s = sb_take(&b, len);
+    if (!s) *why = "out of memory";
+    return s;
 }
 
 int cli_int(const char *flag, const char *s, long lo, long hi, long *out) {

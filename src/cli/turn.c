@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/buf.h"
 #include "cli/cli.h"
 #include "cli/turn.h"
 
@@ -85,18 +86,11 @@ int cli_gen_flag(int argc, char **argv, int *i, cli_gen_opts *o) {
             if (!v) return cli_fail("%s needs a file", a), -1;
             FILE *f = fopen(v, "rb");
             if (!f) return cli_fail("%s %s: cannot open: %s", a, v, strerror(errno)), -1;
-            size_t cap = 1 << 16, n = 0;
-            char *b = malloc(cap);
-            for (size_t k; b && (k = fread(b + n, 1, cap - n, f)) > 0;) {
-                n += k;
-                if (n == cap) {
-                    char *nb = cap < ((size_t)16 << 20) ? realloc(b, cap *= 2) : NULL;
-                    if (!nb) free(b);
-                    b = nb;
-                }
-            }
+            size_t n = 0;
+            const char *why = NULL;
+            char *b = cli_read_all(f, (size_t)16 << 20, &n, &why);
             fclose(f);
-            if (!b) return cli_fail("%s %s: larger than 16 MiB or out of memory", a, v), -1;
+            if (!b) return cli_fail("%s %s: %s", a, v, why), -1;
             o->grammar = !strcmp(a, "--grammar") ? qwen3_grammar_gbnf(b, n, &e) : qwen3_grammar_json_schema(b, n, &e);
             free(b);
         }
@@ -255,21 +249,6 @@ static void show_delta(view *v, const qwen3_chat_delta *d) {
     fflush(stdout);
 }
 
-static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
-    if (*len + n + 1 > *cap) {
-        size_t c = *cap ? *cap : 1024;
-        while (c < *len + n + 1) c *= 2;
-        char *nb = realloc(*buf, c);
-        if (!nb) return -1;
-        *buf = nb;
-        *cap = c;
-    }
-    memcpy(*buf + *len, s, n);
-    *len += n;
-    (*buf)[*len] = 0;
-    return 0;
-}
-
 int cli_turn_run(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *seq, const int32_t *prompt, int n_prompt,
                  const qwen3_gen_params *p, cli_turn *t) {
     qwen3_err e = {0};
@@ -293,26 +272,23 @@ int cli_turn_run(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *seq, con
     sigaction(SIGINT, &sa, &old);
 
     view v = {t, 0, 0, 1};
-    size_t cap = 0;
-    int ids_cap = 0, rc = 0;
+    sbuf text = {0};
+    size_t ids_cap = 0;
+    int rc = 0;
     qwen3_gen_out o;
     qwen3_chat_delta d;
     for (;;) {
         qwen3_gen_take(g, &o);
         if (o.n_ids) {
-            if (t->n_ids + o.n_ids > ids_cap) {
-                int c = ids_cap ? ids_cap : 256;
-                while (c < t->n_ids + o.n_ids) c *= 2;
-                int32_t *ni = realloc(t->ids, sizeof *ni * (size_t)c);
-                if (!ni) { rc = cli_fail("out of memory"); break; }
-                t->ids = ni;
-                ids_cap = c;
+            if (arr_grow(&t->ids, &ids_cap, (size_t)t->n_ids + (size_t)o.n_ids, sizeof *t->ids)) {
+                rc = cli_fail("out of memory");
+                break;
             }
             memcpy(t->ids + t->n_ids, o.ids, sizeof *o.ids * (size_t)o.n_ids);
             t->n_ids += o.n_ids;
         }
         if (o.text_len) {
-            if (append(&t->text, &t->text_len, &cap, o.text, o.text_len)) { rc = cli_fail("out of memory"); break; }
+            if (sb_put(&text, o.text, o.text_len)) { rc = cli_fail("out of memory"); break; }
             if (t->parse) {
                 if (qwen3_chat_parser_feed(t->parser, o.text, o.text_len, &d, &e)) { rc = cli_fail("%s", e.msg); break; }
                 if (t->show) show_delta(&v, &d);
@@ -332,7 +308,8 @@ int cli_turn_run(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *seq, con
     sigaction(SIGINT, &old, NULL);
     t->finish = o.finish;
     t->interrupted = o.finish == QWEN3_FINISH_CANCEL && got_sigint;
-    if (!t->text) append(&t->text, &t->text_len, &cap, "", 0);
+    t->text = sb_take(&text, &t->text_len); /* "" when nothing came (NULL only when out of memory) */
+    if (!t->text && rc == 0) rc = cli_fail("out of memory");
     if (rc == 0 && t->parse) {
         if (qwen3_chat_parser_finish(t->parser, &d, &e)) rc = cli_fail("%s", e.msg);
         else if (t->show) show_delta(&v, &d);

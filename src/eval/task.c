@@ -34,23 +34,23 @@ int qwen3_task_make(uint64_t seed, long index, int family, int level, qwen3_task
     if (level < 1 || level > 5) return qerr(err, "task: level %d is out of range (1..5)", level);
     if (index < 0) return qerr(err, "task: index %ld is negative", index);
     uint64_t rng = mix(mix(seed ^ 0x5EED0F7A5C5ull) ^ ((uint64_t)family << 56 | (uint64_t)level << 48 | (uint64_t)index));
-    tsbuf q = {0}, sol = {0}, ans = {0};
+    sbuf q = {0}, sol = {0}, ans = {0};
     tsynth_ops ops = {0};
     tsynth_example_ops(&rng, (tsynth_family)family, level, &q, &sol, &ans, &ops);
     int rc = 0;
     if (q.oom || sol.oom || ans.oom || !q.s || !ans.s) rc = qerr(err, "task: out of memory");
-    else if (q.n >= sizeof t->question || ans.n >= sizeof t->answer)
+    else if (q.len >= sizeof t->question || ans.len >= sizeof t->answer)
         rc = qerr(err, "task: %s level %d: question or answer longer than %d bytes", qwen3_task_family_name(family), level,
                   QWEN3_TASK_TEXT - 1);
     else {
         t->family = (qwen3_task_family)family;
         t->level = level;
-        memcpy(t->question, q.s, q.n + 1);
-        memcpy(t->answer, ans.s, ans.n + 1);
+        memcpy(t->question, q.s, q.len + 1);
+        memcpy(t->answer, ans.s, ans.len + 1);
         t->n_operands = ops.n;
         for (int i = 0; i < ops.n; i++) t->operands[i] = ops.v[i];
     }
-    tsbuf_free(&q); tsbuf_free(&sol); tsbuf_free(&ans);
+    sb_free(&q); sb_free(&sol); sb_free(&ans);
     return rc;
 }
 
@@ -62,13 +62,13 @@ int qwen3_task_rephrase(uint64_t seed, long index, qwen3_task *t, qwen3_err *err
     tsynth_ops ops = {0};
     ops.n = t->n_operands;
     for (int i = 0; i < ops.n; i++) ops.v[i] = t->operands[i];
-    tsbuf canon = {0}, q = {0};
-    tsbuf_printf(&canon, "%s", t->question);
+    sbuf canon = {0}, q = {0};
+    sb_printf(&canon, "%s", t->question);
     tsynth_phrase(&rng, (tsynth_family)t->family, &ops, &canon, &q);
     int rc = 0;
     if (canon.oom || q.oom || !q.s) rc = qerr(err, "task: out of memory");
-    else if (q.n >= sizeof t->question) rc = qerr(err, "task: rephrased question longer than %d bytes", QWEN3_TASK_TEXT - 1);
-    else memcpy(t->question, q.s, q.n + 1);
-    tsbuf_free(&canon); tsbuf_free(&q);
+    else if (q.len >= sizeof t->question) rc = qerr(err, "task: rephrased question longer than %d bytes", QWEN3_TASK_TEXT - 1);
+    else memcpy(t->question, q.s, q.len + 1);
+    sb_free(&canon); sb_free(&q);
     return rc;
 }

@@ -71,7 +71,7 @@ struct qwen3_gen {
     int n_pending, cap_pending;
     int prefill;             /* the next forward carries the prompt */
     int max_tokens;
-    gbuf text;               /* output since the last take */
+    sbuf text;               /* output since the last take */
     int32_t *ids;
     int n_ids, cap_ids;
     int taken;               /* the output was handed out: clear it before adding more */

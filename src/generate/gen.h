@@ -18,17 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "qwen3.h"
-
-/* ---- growable buffers (allocation failure is reported by the caller as "out of memory") ---- */
-
-typedef struct gbuf {
-    char *s;     /* bytes, NUL-terminated once anything was appended */
-    size_t len;
-    size_t cap;
-} gbuf;
-int gbuf_put(gbuf *b, const char *p, size_t n);
 
 /* ---- sampler.c ---- */
 
@@ -87,16 +79,16 @@ typedef struct gen_stop {
     char **str;        /* the stop strings (copies) */
     size_t *len;
     int n;
-    gbuf held;         /* text not yet released: it may still become a stop string */
+    sbuf held;         /* text not yet released: it may still become a stop string */
 } gen_stop;
 int stop_init(gen_stop *st, const char *const *stop, int n, qwen3_err *e);
 void stop_free(gen_stop *st);
 /* Appends n bytes of text. What can no longer be part of a stop string is appended to out. Returns
  * 1 when a stop string appeared (the text before it was released, the rest dropped), 0 when not,
  * -1 for lack of memory. */
-int stop_feed(gen_stop *st, const char *t, size_t n, gbuf *out);
+int stop_feed(gen_stop *st, const char *t, size_t n, sbuf *out);
 /* Releases what is held (the stream ended without a stop string). */
-int stop_flush(gen_stop *st, gbuf *out);
+int stop_flush(gen_stop *st, sbuf *out);
 
 /* ---- budget.c ---- */
 

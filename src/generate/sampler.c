@@ -287,3 +287,28 @@ int32_t sampler_pick(gen_sampler *s, const float *logits) {
     }
     return ids[n - 1];
 }
+
+/* ---- the public sampler (qwen3.h): a gen_sampler behind an opaque handle ---- */
+
+struct qwen3_sampler {
+    gen_sampler s;
+};
+
+qwen3_sampler *qwen3_sampler_new(const qwen3_sampling *p, int n_vocab, qwen3_err *e) {
+    qwen3_sampler *q = calloc(1, sizeof *q);
+    if (!q) { qerr(e, "out of memory"); return NULL; }
+    if (sampler_init(&q->s, p, n_vocab, e)) { free(q); return NULL; }
+    return q;
+}
+
+int32_t qwen3_sampler_sample(qwen3_sampler *q, float *logits) {
+    int32_t id = sampler_sample(&q->s, logits);
+    sampler_note(&q->s, id, 1);
+    return id;
+}
+
+void qwen3_sampler_free(qwen3_sampler *q) {
+    if (!q) return;
+    sampler_free(&q->s);
+    free(q);
+}

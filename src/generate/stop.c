@@ -63,9 +63,9 @@ static size_t partial_tail(const gen_stop *st, const char *s, size_t n) {
     return best;
 }
 
-int stop_feed(gen_stop *st, const char *t, size_t n, gbuf *out) {
-    if (st->n == 0) return n ? gbuf_put(out, t, n) : 0;
-    if (gbuf_put(&st->held, t, n)) return -1;
+int stop_feed(gen_stop *st, const char *t, size_t n, sbuf *out) {
+    if (st->n == 0) return n ? sb_put(out, t, n) : 0;
+    if (sb_put(&st->held, t, n)) return -1;
     const char *h = st->held.s;
     size_t hl = st->held.len, first = (size_t)-1;
     for (int i = 0; i < st->n; i++) {
@@ -73,21 +73,21 @@ int stop_feed(gen_stop *st, const char *t, size_t n, gbuf *out) {
         if (f && (size_t)(f - h) < first) first = (size_t)(f - h);
     }
     if (first != (size_t)-1) {
-        int r = gbuf_put(out, h, first);
+        int r = sb_put(out, h, first);
         st->held.len = 0;
         return r ? -1 : 1;
     }
     size_t keep = partial_tail(st, h, hl);
-    if (gbuf_put(out, h, hl - keep)) return -1;
+    if (sb_put(out, h, hl - keep)) return -1;
     memmove(st->held.s, h + hl - keep, keep);
     st->held.len = keep;
     st->held.s[keep] = 0;
     return 0;
 }
 
-int stop_flush(gen_stop *st, gbuf *out) {
+int stop_flush(gen_stop *st, sbuf *out) {
     if (!st->held.len) return 0;
-    int r = gbuf_put(out, st->held.s, st->held.len);
+    int r = sb_put(out, st->held.s, st->held.len);
     st->held.len = 0;
     return r;
 }

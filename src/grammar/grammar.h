@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "qwen3.h"
 
@@ -101,9 +102,10 @@ typedef struct gr_matcher {
     const qwen3_grammar *g;
     const gr_vocab *v;
     gr_node *nodes;       /* arena */
-    int32_t n_nodes, cap_nodes;
+    int32_t n_nodes;
+    size_t cap_nodes;
     int32_t *heads;       /* scratch of heads, by depth (mask walk) */
-    int32_t cap_heads;
+    size_t cap_heads;
     int32_t *cur;         /* the current state's heads (nodes in the arena's first n_base) */
     int32_t n_cur;
     int32_t n_base;       /* nodes of the current state; the rest of the arena is scratch */
@@ -115,9 +117,10 @@ typedef struct gr_matcher {
     int n_cache;
     uint64_t tick;
     uint32_t *key;        /* scratch: the current state's canonical key */
-    int32_t n_key, cap_key;
+    int32_t n_key;
+    size_t cap_key;
     uint32_t *scratch_key;
-    int32_t cap_scratch;
+    size_t cap_scratch;
 } gr_matcher;
 
 int gr_matcher_init(gr_matcher *m, const qwen3_grammar *g, const gr_vocab *v, qwen3_err *e);

@@ -36,16 +36,7 @@ typedef struct gr_cached {
     uint64_t used;
 } gr_cached;
 
-static int grow_nodes(gr_matcher *m, int32_t need) {
-    if (need <= m->cap_nodes) return 0;
-    int32_t c = m->cap_nodes ? m->cap_nodes : 256;
-    while (c < need) c *= 2;
-    gr_node *n = realloc(m->nodes, sizeof *n * (size_t)c);
-    if (!n) return -1;
-    m->nodes = n;
-    m->cap_nodes = c;
-    return 0;
-}
+static int grow_nodes(gr_matcher *m, int32_t need) { return arr_grow(&m->nodes, &m->cap_nodes, (size_t)need, sizeof *m->nodes); }
 
 static int32_t new_node(gr_matcher *m, int32_t pos, int32_t parent) {
     if (grow_nodes(m, m->n_nodes + 1)) return -1;
@@ -53,16 +44,7 @@ static int32_t new_node(gr_matcher *m, int32_t pos, int32_t parent) {
     return m->n_nodes++;
 }
 
-static int grow_heads(gr_matcher *m, int32_t need) {
-    if (need <= m->cap_heads) return 0;
-    int32_t c = m->cap_heads ? m->cap_heads : 256;
-    while (c < need) c *= 2;
-    int32_t *h = realloc(m->heads, sizeof *h * (size_t)c);
-    if (!h) return -1;
-    m->heads = h;
-    m->cap_heads = c;
-    return 0;
-}
+static int grow_heads(gr_matcher *m, int32_t need) { return arr_grow(&m->heads, &m->cap_heads, (size_t)need, sizeof *m->heads); }
 
 /* Adds a head at (pos, parent) to heads[base, base + *n) unless an equal one is there. */
 static int add_head(gr_matcher *m, int32_t base, int32_t *n, int32_t pos, int32_t parent) {
@@ -337,18 +319,9 @@ static int key_of(gr_matcher *m, const int32_t *heads, int32_t n_heads, const gr
     for (int32_t h = 0; h < n_heads; h++)
         for (int32_t x = heads[h]; x >= 0; x = m->nodes[x].parent) need++;
     need += n_heads;
-    if (need > m->cap_scratch) {
-        uint32_t *s = realloc(m->scratch_key, sizeof *s * (size_t)need);
-        if (!s) return -1;
-        m->scratch_key = s;
-        m->cap_scratch = need;
-    }
-    if (need > m->cap_key) {
-        uint32_t *s = realloc(m->key, sizeof *s * (size_t)need);
-        if (!s) return -1;
-        m->key = s;
-        m->cap_key = need;
-    }
+    if (arr_grow(&m->scratch_key, &m->cap_scratch, (size_t)need, sizeof *m->scratch_key) ||
+        arr_grow(&m->key, &m->cap_key, (size_t)need, sizeof *m->key))
+        return -1;
     chain local[8], *ch = n_heads <= 8 ? local : malloc(sizeof *ch * (size_t)n_heads);
     if (!ch) return -1;
     int32_t w = 0;
@@ -448,14 +421,7 @@ static int32_t intern(gr_matcher *m, walker *w, int32_t base, int32_t n, const g
         w->trans = nt;
         w->cap = c;
     }
-    if (w->nkeys + (size_t)m->n_key > w->capkeys) {
-        size_t c = w->capkeys ? 2 * w->capkeys : 4096;
-        while (c < w->nkeys + (size_t)m->n_key) c *= 2;
-        uint32_t *nk = realloc(w->keys, sizeof *nk * c);
-        if (!nk) return -1;
-        w->keys = nk;
-        w->capkeys = c;
-    }
+    if (arr_grow(&w->keys, &w->capkeys, w->nkeys + (size_t)m->n_key, sizeof *w->keys)) return -1;
     memcpy(w->keys + w->nkeys, m->key, sizeof *m->key * (size_t)m->n_key);
     int32_t id = w->n++;
     w->st[id] = (wstate){base, n, *u, acc, (uint32_t)w->nkeys, (uint32_t)m->n_key, h};

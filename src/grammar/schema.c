@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "grammar/grammar.h"
 
 /* The rules every schema may use; `value` is any JSON value. */
@@ -50,8 +51,7 @@ const char GR_JSON_OBJECT_GBNF[] = "root ::= ws object ws\n" COMMON_GBNF;
 #define MAX_DEPTH 32
 
 typedef struct out {
-    char *s;
-    size_t len, cap;
+    sbuf b;           /* the GBNF text */
     int fail;         /* out of memory */
     int n_rules;
     qwen3_err *e;
@@ -62,24 +62,10 @@ typedef struct out {
 
 static void put(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(out *o, const char *fmt, ...) {
-    if (o->fail) return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    if (sb_vprintf(&o->b, fmt, ap)) o->fail = 1;
     va_end(ap);
-    if (n < 0) { o->fail = 1; return; }
-    if (o->len + (size_t)n + 1 > o->cap) {
-        size_t c = o->cap ? o->cap : 1024;
-        while (c < o->len + (size_t)n + 1) c *= 2;
-        char *ns = realloc(o->s, c);
-        if (!ns) { o->fail = 1; return; }
-        o->s = ns;
-        o->cap = c;
-    }
-    va_start(ap, fmt);
-    vsnprintf(o->s + o->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    o->len += (size_t)n;
 }
 
 static int refuse(out *o, const char *path, const char *fmt, const char *what) {
@@ -420,8 +406,8 @@ char *gr_schema_to_gbnf_in(const char *schema, size_t len, const char *before, c
     }
     if (r < 0 || o.fail) {
         if (o.fail && !o.refused) qerr(e, "json_schema: out of memory");
-        free(o.s);
+        sb_free(&o.b);
         return NULL;
     }
-    return o.s;
+    return sb_take(&o.b, NULL);
 }

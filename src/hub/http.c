@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "hub/http.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -27,8 +28,7 @@ static long stall_seconds(void) {
 typedef struct ctx {
     hub_resp *r;
     /* memory body */
-    char *body;
-    size_t len, cap;
+    sbuf body;
     int keep_body;
     /* file body */
     int fd;
@@ -97,18 +97,8 @@ static size_t on_body_mem(char *buf, size_t size, size_t nmemb, void *ud) {
     ctx *c = ud;
     size_t n = size * nmemb;
     if (!c->keep_body) return n;
-    if (c->len + n + 1 > (16u << 20)) return 0; /* API answers are small: refuse a runaway body */
-    if (c->len + n + 1 > c->cap) {
-        size_t cap = (c->len + n + 1) * 2;
-        char *nb = realloc(c->body, cap);
-        if (!nb) return 0;
-        c->body = nb;
-        c->cap = cap;
-    }
-    memcpy(c->body + c->len, buf, n);
-    c->len += n;
-    c->body[c->len] = 0;
-    return n;
+    if (n > (16u << 20) - c->body.len - 1) return 0; /* API answers are small: refuse a runaway body */
+    return sb_put(&c->body, buf, n) ? 0 : n;
 }
 
 static size_t on_body_file(char *buf, size_t size, size_t nmemb, void *ud) {
@@ -116,7 +106,7 @@ static size_t on_body_file(char *buf, size_t size, size_t nmemb, void *ud) {
     hub_resp *r = c->r;
     size_t n = size * nmemb;
     if (r->status != 200 && r->status != 206) { /* an error page: keep a little of it for the message */
-        if (c->len < 512) on_body_mem(buf, 1, n < 512 - c->len ? n : 512 - c->len, ud);
+        if (c->body.len < 512) on_body_mem(buf, 1, n < 512 - c->body.len ? n : 512 - c->body.len, ud);
         return n;
     }
     if (r->status == 200 && c->have > 0 && !c->truncated_once) {
@@ -202,12 +192,12 @@ int hub_http(const char *method, const char *url, const char *token, hub_resp *r
     curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);
     if (rc != CURLE_OK) {
-        free(c.body);
+        sb_free(&c.body);
         r->status = 0;
         return transport_error(rc, url, errbuf, e);
     }
-    r->body = c.body;
-    r->len = c.len;
+    r->body = c.body.s; /* NULL when nothing came */
+    r->len = c.body.len;
     return 0;
 }
 
@@ -237,8 +227,8 @@ int hub_http_download(const char *url, const char *token, int fd, uint64_t have,
     CURLcode rc = curl_easy_perform(h);
     curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);
-    r->body = c.body;
-    r->len = c.len;
+    r->body = c.body.s; /* NULL when nothing came */
+    r->len = c.body.len;
     if (rc == CURLE_WRITE_ERROR && r->write_errno)
         return qerr(e, "writing the download: %s", strerror(r->write_errno));
     if (rc == CURLE_ABORTED_BY_CALLBACK && c.stalled)

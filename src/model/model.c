@@ -170,6 +170,7 @@ void qwen3_model_free(qwen3_model *m) {
     qpool_free(m->pool);
     model_free_weights(m);
     free(m->inv_freq);
+    free(m->prof); /* a profile begun and never ended */
     qwen3_config_free(&m->c);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);

@@ -53,7 +53,7 @@ struct qwen3_model {
     int batch_variant;    /* the bf16 GEMM over many tokens, results depend on the batch (qwen3_load_opts) */
     qwen3_dtype kv_type;  /* KV cache values: F32 on the exact path, F16 on the fast path, or as asked (F16, Q8_0) */
     qwen3_dtype quant;    /* the type the layers were quantized to at load (F32: none) */
-    struct model_profile *prof; /* NULL, or per-step times of forward passes (model/profile.h) */
+    struct model_profile *prof; /* NULL, or per-step times of forward passes (model/profile.h; owned) */
     void **owned;         /* [n_owned] buffers of weights quantized at load time */
     int n_owned, cap_owned;
     /* pipeline parallelism over MPI (mpi/pp.h); one process: pp_id 0, pp_size 1, all layers */

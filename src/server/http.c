@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "chat/sbuf.h"
+#include "base/buf.h"
 #include "server/deadline.h"
 #include "server/http.h"
 #include "server/metrics.h"

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat/sbuf.h"
+#include "base/buf.h"
 #include "server/request.h"
 
 /* The text of parts[] joined with "\n" into b; -1 with e naming the part at fault. */

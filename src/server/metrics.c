@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "chat/sbuf.h"
+#include "base/buf.h"
 #include "server/metrics.h"
 
 #define N_ROUTES 16

@@ -14,7 +14,7 @@
 #ifndef QWEN3_SERVER_RESPOND_H
 #define QWEN3_SERVER_RESPOND_H
 
-#include "chat/sbuf.h"
+#include "base/buf.h"
 #include "qwen3.h"
 
 typedef struct srv_resp {

@@ -14,7 +14,7 @@
 #ifndef QWEN3_SERVER_SCHEDULER_H
 #define QWEN3_SERVER_SCHEDULER_H
 
-#include "chat/sbuf.h"
+#include "base/buf.h"
 #include "qwen3.h"
 #include "server/json.h"
 #include "server/metrics.h"

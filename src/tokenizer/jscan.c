@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "tokenizer/tok.h"
 
 #define MAX_DEPTH 256
@@ -72,14 +73,7 @@ int js_string(jscan *j, char **buf, size_t *cap, size_t *len) {
         const char *q = j->p;
         while (q < j->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) q++;
         size_t n = (size_t)(q - j->p);
-        if (o + n + 8 > *cap) {
-            size_t c = *cap ? *cap : 64;
-            while (c < o + n + 8) c *= 2;
-            char *nb = realloc(*buf, c);
-            if (!nb) return js_fail(j, "out of memory");
-            *buf = nb;
-            *cap = c;
-        }
+        if (arr_grow(buf, cap, o + n + 8, 1)) return js_fail(j, "out of memory");
         if (n && tk_utf8_check((const unsigned char *)j->p, n) != n) {
             j->p += tk_utf8_check((const unsigned char *)j->p, n);
             return js_fail(j, "invalid UTF-8 in a string");

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <utf8proc.h>
 
+#include "base/buf.h"
 #include "base/file.h"
 #include "format/gguf.h"
 #include "tokenizer/cache.h"
@@ -73,16 +74,7 @@ typedef struct loader {
     size_t rcap;
 } loader;
 
-static int raw_reserve(loader *L, size_t n) {
-    if (n <= L->rcap) return 0;
-    size_t c = L->rcap ? L->rcap : 256;
-    while (c < n) c *= 2;
-    unsigned char *r = realloc(L->raw, c);
-    if (!r) return -1;
-    L->raw = r;
-    L->rcap = c;
-    return 0;
-}
+static int raw_reserve(loader *L, size_t n) { return arr_grow(&L->raw, &L->rcap, n, 1); }
 
 /* model.vocab (or vocab.json): {"token": id, ...} */
 static int parse_vocab(loader *L, jscan *j, const char *field) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "base/buf.h"
 #include "tokenizer/tok.h"
 
 static int is_white_space(uint32_t c) {
@@ -133,17 +134,6 @@ int tk_utf8_put(uint32_t c, unsigned char *o) {
     return 4;
 }
 
-static int reserve(unsigned char **buf, size_t *cap, size_t need) {
-    if (need <= *cap) return 0;
-    size_t c = *cap ? *cap : 256;
-    while (c < need) c *= 2;
-    unsigned char *nb = realloc(*buf, c);
-    if (!nb) return -1;
-    *buf = nb;
-    *cap = c;
-    return 0;
-}
-
 /* NFC of one stretch s[0..n) appended at (*buf)+o; returns the new end or (size_t)-1. */
 static size_t nfc_chunk(const unsigned char *s, size_t n, unsigned char **buf, size_t *cap, size_t o) {
     const utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
@@ -159,7 +149,7 @@ static size_t nfc_chunk(const unsigned char *s, size_t n, unsigned char **buf, s
     size_t r = (size_t)-1;
     if (k >= 0) {
         k = utf8proc_normalize_utf32(u, k, opt);
-        if (k >= 0 && reserve(buf, cap, o + 4 * (size_t)k) == 0) {
+        if (k >= 0 && arr_grow(buf, cap, o + 4 * (size_t)k, 1) == 0) {
             for (utf8proc_ssize_t j = 0; j < k; j++) o += (size_t)tk_utf8_put((uint32_t)u[j], *buf + o);
             r = o;
         }
@@ -195,7 +185,7 @@ const unsigned char *tk_nfc(const struct qwen3_tokenizer *t, const unsigned char
         }
         size_t cs = last_safe > copied ? last_safe : copied;
         if (cs > copied) {
-            if (reserve(buf, cap, o + (cs - copied)) != 0) return NULL;
+            if (arr_grow(buf, cap, o + (cs - copied), 1) != 0) return NULL;
             memcpy(*buf + o, s + copied, cs - copied);
             o += cs - copied;
         }
@@ -210,7 +200,7 @@ const unsigned char *tk_nfc(const struct qwen3_tokenizer *t, const unsigned char
         *out_n = n;
         return s;
     }
-    if (reserve(buf, cap, o + (n - copied) + 1) != 0) return NULL;
+    if (arr_grow(buf, cap, o + (n - copied) + 1, 1) != 0) return NULL;
     memcpy(*buf + o, s + copied, n - copied);
     o += n - copied;
     *out_n = o;

@@ -81,7 +81,7 @@ int tdata_synth_family_stream(uint64_t seed, long n, int family, int lo, int hi,
                               int64_t *n_ids, qwen3_err *e) {
     if (n <= 0) n = 20000;
     uint64_t rng = seed * 0x2545F4914F6CDD1Dull + 12345;
-    tsbuf q = {0}, sol = {0}, ans = {0}, txt = {0};
+    sbuf q = {0}, sol = {0}, ans = {0}, txt = {0};
     idvec s = {0};
     int rc = -1;
     for (long i = 0; i < n; i++) {
@@ -91,7 +91,7 @@ int tdata_synth_family_stream(uint64_t seed, long n, int family, int lo, int hi,
         tsynth_text(&txt, &q, &sol, &ans);
         if (txt.oom || q.oom || sol.oom || ans.oom) { qerr(e, "out of memory"); goto out; }
         int32_t *v;
-        int k = qwen3_encode(tok, txt.s, txt.n, 0, &v, e);
+        int k = qwen3_encode(tok, txt.s, txt.len, 0, &v, e);
         if (k < 0) goto out;
         int bad = push(&s, v, NULL, k);
         free(v);
@@ -103,7 +103,7 @@ int tdata_synth_family_stream(uint64_t seed, long n, int family, int lo, int hi,
     rc = 0;
 out:
     free(s.v);
-    tsbuf_free(&q); tsbuf_free(&sol); tsbuf_free(&ans); tsbuf_free(&txt);
+    sb_free(&q); sb_free(&sol); sb_free(&ans); sb_free(&txt);
     return rc;
 }
 
@@ -186,7 +186,7 @@ int qwen3_synth_write(FILE *f, uint64_t seed, long n, int lo, int hi, int format
     if (lo < 1 || hi < lo || hi > 5) return qerr(e, "synth: levels must satisfy 1 <= lo <= hi <= 5 (got %d..%d)", lo, hi);
     if (format < 0 || format > 3) return qerr(e, "synth: format must be 0..3");
     uint64_t rng = seed * 0x2545F4914F6CDD1Dull + 12345;
-    tsbuf q = {0}, sol = {0}, ans = {0}, out = {0}, txt = {0};
+    sbuf q = {0}, sol = {0}, ans = {0}, out = {0}, txt = {0};
     int rc = 0;
     for (long i = 0; i < n && !rc; i++) {
         tsynth_family fam = (tsynth_family)(i % TS_FAMILIES);
@@ -207,6 +207,6 @@ int qwen3_synth_write(FILE *f, uint64_t seed, long n, int lo, int hi, int format
             if (fprintf(f, "%s\n", out.s) < 0) rc = qerr(e, "synth: write failed");
         }
     }
-    tsbuf_free(&q); tsbuf_free(&sol); tsbuf_free(&ans); tsbuf_free(&out); tsbuf_free(&txt);
+    sb_free(&q); sb_free(&sol); sb_free(&ans); sb_free(&out); sb_free(&txt);
     return rc;
 }

@@ -7,33 +7,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 
 typedef enum { TS_ADD, TS_SUB, TS_MUL, TS_SORT, TS_COUNT, TS_LINEAR, TS_FAMILIES } tsynth_family;
-
-/* A growable string. */
-typedef struct tsbuf { char *s; size_t n, cap; int oom; } tsbuf;
-void tsbuf_printf(tsbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void tsbuf_free(tsbuf *b);
 
 /* One example of family f at difficulty level (1..5: digits/lengths grow with it; the training mix
  * uses levels 1-3, levels 4-5 are held out for out-of-distribution evaluation). Appends the question,
  * the step-by-step worked solution and the final answer to the three buffers (cleared first).
  * rng: the caller's splitmix64 state. */
-void tsynth_example(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *sol, tsbuf *ans);
+void tsynth_example(uint64_t *rng, tsynth_family f, int level, sbuf *q, sbuf *sol, sbuf *ans);
 /* The same, also recording the operands (add/sub/mul: a, b; sort: the list; count: the letter then
  * the word's letters, as character codes; linear: a, b, c) for the verifier's tasks. */
 typedef struct tsynth_ops { long long v[32]; int n; } tsynth_ops;
-void tsynth_example_ops(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *sol, tsbuf *ans, tsynth_ops *ops);
+void tsynth_example_ops(uint64_t *rng, tsynth_family f, int level, sbuf *q, sbuf *sol, sbuf *ans, tsynth_ops *ops);
 const char *tsynth_family_name(tsynth_family f);
 /* The question of an example (its operands ops, the generator's form canonical) in one of many
  * phrasings people use (train/phrase.c); a quarter of the draws keep the canonical form. */
-void tsynth_phrase(uint64_t *rng, tsynth_family f, const tsynth_ops *ops, const tsbuf *canonical, tsbuf *q);
+void tsynth_phrase(uint64_t *rng, tsynth_family f, const tsynth_ops *ops, const sbuf *canonical, sbuf *q);
 /* Pre-training text of an example: "question\nworked solution\nAnswer: answer". */
-void tsynth_text(tsbuf *out, const tsbuf *q, const tsbuf *sol, const tsbuf *ans);
+void tsynth_text(sbuf *out, const sbuf *q, const sbuf *sol, const sbuf *ans);
 /* A {"messages": [...]} JSON line in the Qwen3 chat format: thinking (reasoning_content = the worked
  * solution) or non-thinking (the user turn ends " /no_think", empty reasoning, the answer only). */
-void tsynth_chat_json(tsbuf *out, const tsbuf *q, const tsbuf *sol, const tsbuf *ans, int thinking);
+void tsynth_chat_json(sbuf *out, const sbuf *q, const sbuf *sol, const sbuf *ans, int thinking);
 
 typedef struct qwen3_tokenizer qwen3_tokenizer;
 /* n examples (0: 20000) from seed, families in turn, levels 1-3, as one token stream. */

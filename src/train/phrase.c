@@ -23,14 +23,12 @@ static uint64_t next(uint64_t *s) {
 
 static int pick(uint64_t *rng, int n) { return (int)(next(rng) % (uint64_t)n); }
 
-static void clear(tsbuf *b) { b->n = 0; if (b->s) b->s[0] = 0; }
-
 /* a list of numbers: ", " (the generator's), "," , " " or in brackets */
-static void list(tsbuf *q, const long long *v, int n, int style) {
+static void list(sbuf *q, const long long *v, int n, int style) {
     const char *sep = style == 1 ? "," : style == 2 ? " " : ", ";
-    if (style == 3) tsbuf_printf(q, "[");
-    for (int i = 0; i < n; i++) tsbuf_printf(q, "%s%lld", i ? sep : "", v[i]);
-    if (style == 3) tsbuf_printf(q, "]");
+    if (style == 3) sb_printf(q, "[");
+    for (int i = 0; i < n; i++) sb_printf(q, "%s%lld", i ? sep : "", v[i]);
+    if (style == 3) sb_printf(q, "]");
 }
 
 /* Two-operand families: %1$lld is a, %2$lld is b (printf's positional arguments let a form name
@@ -62,27 +60,27 @@ static const char *const MUL[] = {
     "what's %1$lld * %2$lld", "%1$lld times %2$lld equals what?",
 };
 
-void tsynth_phrase(uint64_t *rng, tsynth_family f, const tsynth_ops *ops, const tsbuf *canonical, tsbuf *q) {
-    clear(q);
+void tsynth_phrase(uint64_t *rng, tsynth_family f, const tsynth_ops *ops, const sbuf *canonical, sbuf *q) {
+    sb_clear(q);
     /* a quarter keep the generator's own form (the one `qwen3 eval` asks) */
-    if (pick(rng, 4) == 0 || ops->n < 1) { tsbuf_printf(q, "%s", canonical->s); return; }
+    if (pick(rng, 4) == 0 || ops->n < 1) { sb_printf(q, "%s", canonical->s); return; }
     const long long *v = ops->v;
     switch (f) {
-    case TS_ADD: tsbuf_printf(q, ADD[pick(rng, (int)(sizeof ADD / sizeof *ADD))], v[0], v[1]); break;
-    case TS_SUB: tsbuf_printf(q, SUB[pick(rng, (int)(sizeof SUB / sizeof *SUB))], v[0], v[1]); break;
-    case TS_MUL: tsbuf_printf(q, MUL[pick(rng, (int)(sizeof MUL / sizeof *MUL))], v[0], v[1]); break;
+    case TS_ADD: sb_printf(q, ADD[pick(rng, (int)(sizeof ADD / sizeof *ADD))], v[0], v[1]); break;
+    case TS_SUB: sb_printf(q, SUB[pick(rng, (int)(sizeof SUB / sizeof *SUB))], v[0], v[1]); break;
+    case TS_MUL: sb_printf(q, MUL[pick(rng, (int)(sizeof MUL / sizeof *MUL))], v[0], v[1]); break;
     case TS_SORT: {
         static const char *const pre[] = {"Sort in increasing order: ", "Sort these numbers from smallest to largest: ",
                                           "Put in ascending order: ", "Order from least to greatest: ", "sort ",
                                           "Sort: ", "Please sort ", "Arrange in increasing order: "};
         int k = pick(rng, 9);
         if (k < 8) {
-            tsbuf_printf(q, "%s", pre[k]);
+            sb_printf(q, "%s", pre[k]);
             list(q, v, ops->n, pick(rng, 4));
         } else {
-            tsbuf_printf(q, "Arrange ");
+            sb_printf(q, "Arrange ");
             list(q, v, ops->n, pick(rng, 4));
-            tsbuf_printf(q, " from smallest to largest.");
+            sb_printf(q, " from smallest to largest.");
         }
         break;
     }
@@ -92,13 +90,13 @@ void tsynth_phrase(uint64_t *rng, tsynth_family f, const tsynth_ops *ops, const 
         for (int i = 0; i < n; i++) w[i] = (char)v[i + 1];
         w[n] = 0;
         switch (pick(rng, 7)) {
-        case 0: tsbuf_printf(q, "How many times does the letter %c appear in %s?", c, w); break;
-        case 1: tsbuf_printf(q, "Count the letter '%c' in \"%s\".", c, w); break;
-        case 2: tsbuf_printf(q, "How many %c's are in %s?", c, w); break;
-        case 3: tsbuf_printf(q, "In the word %s, how many times does %c occur?", w, c); break;
-        case 4: tsbuf_printf(q, "count %c in %s", c, w); break;
-        case 5: tsbuf_printf(q, "How often does %c appear in the string %s?", c, w); break;
-        default: tsbuf_printf(q, "Number of %c in %s?", c, w); break;
+        case 0: sb_printf(q, "How many times does the letter %c appear in %s?", c, w); break;
+        case 1: sb_printf(q, "Count the letter '%c' in \"%s\".", c, w); break;
+        case 2: sb_printf(q, "How many %c's are in %s?", c, w); break;
+        case 3: sb_printf(q, "In the word %s, how many times does %c occur?", w, c); break;
+        case 4: sb_printf(q, "count %c in %s", c, w); break;
+        case 5: sb_printf(q, "How often does %c appear in the string %s?", c, w); break;
+        default: sb_printf(q, "Number of %c in %s?", c, w); break;
         }
         break;
     }
@@ -107,15 +105,15 @@ void tsynth_phrase(uint64_t *rng, tsynth_family f, const tsynth_ops *ops, const 
         char lhs[96];
         snprintf(lhs, sizeof lhs, "%lld*x %c %lld", a, b < 0 ? '-' : '+', b < 0 ? -b : b);
         switch (pick(rng, 5)) {
-        case 0: tsbuf_printf(q, "Solve for x: %s = %lld", lhs, c); break;
-        case 1: tsbuf_printf(q, "Find x if %s = %lld.", lhs, c); break;
-        case 2: tsbuf_printf(q, "%s = %lld. What is x?", lhs, c); break;
-        case 3: tsbuf_printf(q, "solve %lld*x%c%lld=%lld", a, b < 0 ? '-' : '+', b < 0 ? -b : b, c); break;
-        default: tsbuf_printf(q, "What value of x makes %s equal %lld?", lhs, c); break;
+        case 0: sb_printf(q, "Solve for x: %s = %lld", lhs, c); break;
+        case 1: sb_printf(q, "Find x if %s = %lld.", lhs, c); break;
+        case 2: sb_printf(q, "%s = %lld. What is x?", lhs, c); break;
+        case 3: sb_printf(q, "solve %lld*x%c%lld=%lld", a, b < 0 ? '-' : '+', b < 0 ? -b : b, c); break;
+        default: sb_printf(q, "What value of x makes %s equal %lld?", lhs, c); break;
         }
         break;
     }
-    default: tsbuf_printf(q, "%s", canonical->s); break;
+    default: sb_printf(q, "%s", canonical->s); break;
     }
 }
 
@@ -162,12 +160,12 @@ static json_t *user_turn(uint64_t *rng, const char *question, int flag) {
 /* The reasoning: the question restated in the generator's form (whatever the user's phrasing, the
  * steps then read their digits from one fixed layout nearby), then the worked solution without its
  * last newline (the template writes "<think>\n" + it + "\n</think>"). */
-static json_t *reply(const tsbuf *canonical, const tsbuf *sol, const tsbuf *ans, int think) {
-    tsbuf r = {0};
-    tsbuf_printf(&r, "%s\n%.*s", canonical->s ? canonical->s : "", (int)(sol->n && sol->s[sol->n - 1] == '\n' ? sol->n - 1 : sol->n),
+static json_t *reply(const sbuf *canonical, const sbuf *sol, const sbuf *ans, int think) {
+    sbuf r = {0};
+    sb_printf(&r, "%s\n%.*s", canonical->s ? canonical->s : "", (int)(sol->len && sol->s[sol->len - 1] == '\n' ? sol->len - 1 : sol->len),
                  sol->s ? sol->s : "");
     json_t *j = r.oom ? NULL : json_pack("{s:s, s:s, s:s}", "role", "assistant", "reasoning_content", think ? r.s : "", "content", ans->s ? ans->s : "");
-    tsbuf_free(&r);
+    sb_free(&r);
     return j;
 }
 
@@ -178,7 +176,7 @@ int qwen3_synth_fusion(FILE *f, uint64_t seed, long n, int lo, int hi, const cha
     for (int i = 0; i < TS_FAMILIES; i++) if (use[i]) fam[nf++] = i;
     if (!nf) return qerr(e, "synth: no families");
     uint64_t rng = seed * 0x2545F4914F6CDD1Dull + 777, prng = seed * 0x9E3779B97F4A7C15ull + 31;
-    tsbuf q = {0}, sol = {0}, ans = {0}, pq = {0};
+    sbuf q = {0}, sol = {0}, ans = {0}, pq = {0};
     long k = 0; /* examples drawn so far: families in turn, levels in turn within each family */
     int rc = 0;
     for (long i = 0; i < n && !rc; i++) {
@@ -207,6 +205,6 @@ int qwen3_synth_fusion(FILE *f, uint64_t seed, long n, int lo, int hi, const cha
         if (fprintf(f, "%s\n", d) < 0) rc = qerr(e, "synth: write failed");
         free(d);
     }
-    tsbuf_free(&q); tsbuf_free(&sol); tsbuf_free(&ans); tsbuf_free(&pq);
+    sb_free(&q); sb_free(&sol); sb_free(&ans); sb_free(&pq);
     return rc;
 }

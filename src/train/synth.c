@@ -17,29 +17,6 @@
 
 #include "train/data.h"
 
-void tsbuf_printf(tsbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = b->cap - b->n;
-        int k = vsnprintf(b->s ? b->s + b->n : NULL, room, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->oom = 1; return; }
-        if ((size_t)k < room) { b->n += (size_t)k; return; }
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap - b->n <= (size_t)k) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) { b->oom = 1; return; }
-        b->s = s;
-        b->cap = cap;
-    }
-}
-
-void tsbuf_free(tsbuf *b) { free(b->s); memset(b, 0, sizeof *b); }
-
-static void clear(tsbuf *b) { b->n = 0; if (b->s) b->s[0] = 0; }
-
 static uint64_t next(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -64,15 +41,15 @@ const char *tsynth_family_name(tsynth_family f) {
     return f < TS_FAMILIES ? n[f] : "?";
 }
 
-static void add_steps(tsbuf *sol, long long a, long long b) {
+static void add_steps(sbuf *sol, long long a, long long b) {
     int d = ndig(a) > ndig(b) ? ndig(a) : ndig(b), carry = 0;
     for (int i = 0; i < d; i++) {
         int x = digit(a, i), y = digit(b, i), s = x + y + carry;
-        if (carry) tsbuf_printf(sol, "column %d: %d+%d+%d=%d, write %d carry %d\n", i + 1, x, y, carry, s, s % 10, s / 10);
-        else tsbuf_printf(sol, "column %d: %d+%d=%d, write %d carry %d\n", i + 1, x, y, s, s % 10, s / 10);
+        if (carry) sb_printf(sol, "column %d: %d+%d+%d=%d, write %d carry %d\n", i + 1, x, y, carry, s, s % 10, s / 10);
+        else sb_printf(sol, "column %d: %d+%d=%d, write %d carry %d\n", i + 1, x, y, s, s % 10, s / 10);
         carry = s / 10;
     }
-    if (carry) tsbuf_printf(sol, "final carry %d, write %d\n", carry, carry);
+    if (carry) sb_printf(sol, "final carry %d, write %d\n", carry, carry);
 }
 
 /* records an operand for the verifier's task (ops may be NULL) */
@@ -80,56 +57,56 @@ static void op(tsynth_ops *ops, long long v) {
     if (ops && ops->n < (int)(sizeof ops->v / sizeof ops->v[0])) ops->v[ops->n++] = v;
 }
 
-void tsynth_example(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *sol, tsbuf *ans) {
+void tsynth_example(uint64_t *rng, tsynth_family f, int level, sbuf *q, sbuf *sol, sbuf *ans) {
     tsynth_example_ops(rng, f, level, q, sol, ans, NULL);
 }
 
-void tsynth_example_ops(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsbuf *sol, tsbuf *ans, tsynth_ops *ops) {
-    clear(q); clear(sol); clear(ans);
+void tsynth_example_ops(uint64_t *rng, tsynth_family f, int level, sbuf *q, sbuf *sol, sbuf *ans, tsynth_ops *ops) {
+    sb_clear(q); sb_clear(sol); sb_clear(ans);
     if (ops) ops->n = 0;
     if (level < 1) level = 1;
     switch (f) {
     case TS_ADD: {
         long long a = ndigits(rng, level + 1), b = ndigits(rng, (int)rnd(rng, 1, level + 1));
         op(ops, a); op(ops, b);
-        tsbuf_printf(q, "What is %lld + %lld?", a, b);
+        sb_printf(q, "What is %lld + %lld?", a, b);
         add_steps(sol, a, b);
-        tsbuf_printf(ans, "%lld", a + b);
+        sb_printf(ans, "%lld", a + b);
         break;
     }
     case TS_SUB: {
         long long a = ndigits(rng, level + 1), b = ndigits(rng, (int)rnd(rng, 1, level + 1));
         if (b > a) { long long t = a; a = b; b = t; }
         op(ops, a); op(ops, b);
-        tsbuf_printf(q, "What is %lld - %lld?", a, b);
+        sb_printf(q, "What is %lld - %lld?", a, b);
         int borrow = 0;
         for (int i = 0; i < ndig(a); i++) {
             int x = digit(a, i) - borrow, y = digit(b, i);
             if (x < y) {
-                tsbuf_printf(sol, "column %d: %d-%d is negative, borrow: %d-%d=%d, write %d\n", i + 1, x, y, x + 10, y, x + 10 - y, x + 10 - y);
+                sb_printf(sol, "column %d: %d-%d is negative, borrow: %d-%d=%d, write %d\n", i + 1, x, y, x + 10, y, x + 10 - y, x + 10 - y);
                 borrow = 1;
             } else {
-                tsbuf_printf(sol, "column %d: %d-%d=%d, write %d\n", i + 1, x, y, x - y, x - y);
+                sb_printf(sol, "column %d: %d-%d=%d, write %d\n", i + 1, x, y, x - y, x - y);
                 borrow = 0;
             }
         }
-        tsbuf_printf(ans, "%lld", a - b);
+        sb_printf(ans, "%lld", a - b);
         break;
     }
     case TS_MUL: {
         long long a = ndigits(rng, level + 1), b = ndigits(rng, level < 3 ? level : 3);
         op(ops, a); op(ops, b);
-        tsbuf_printf(q, "What is %lld * %lld?", a, b);
+        sb_printf(q, "What is %lld * %lld?", a, b);
         long long sum = 0;
         for (int i = 0; i < ndig(b); i++) {
             long long pp = a * digit(b, i) * pow10i(i);
-            tsbuf_printf(sol, "%lld * %d", a, digit(b, i));
-            if (i) tsbuf_printf(sol, " * %lld", pow10i(i));
-            tsbuf_printf(sol, " = %lld\n", pp);
-            if (i) tsbuf_printf(sol, "%lld + %lld = %lld\n", sum, pp, sum + pp);
+            sb_printf(sol, "%lld * %d", a, digit(b, i));
+            if (i) sb_printf(sol, " * %lld", pow10i(i));
+            sb_printf(sol, " = %lld\n", pp);
+            if (i) sb_printf(sol, "%lld + %lld = %lld\n", sum, pp, sum + pp);
             sum += pp;
         }
-        tsbuf_printf(ans, "%lld", a * b);
+        sb_printf(ans, "%lld", a * b);
         break;
     }
     case TS_SORT: {
@@ -137,17 +114,17 @@ void tsynth_example_ops(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsb
         long long v[16];
         for (int i = 0; i < n; i++) v[i] = rnd(rng, 0, level >= 3 ? 999 : 99);
         for (int i = 0; i < n; i++) op(ops, v[i]);
-        tsbuf_printf(q, "Sort in increasing order: ");
-        for (int i = 0; i < n; i++) tsbuf_printf(q, "%s%lld", i ? ", " : "", v[i]);
+        sb_printf(q, "Sort in increasing order: ");
+        for (int i = 0; i < n; i++) sb_printf(q, "%s%lld", i ? ", " : "", v[i]);
         for (int k = 0; k < n; k++) { /* selection: the smallest of the rest comes next */
             int best = k;
             for (int i = k + 1; i < n; i++) if (v[i] < v[best]) best = i;
             long long t = v[k]; v[k] = v[best]; v[best] = t;
-            tsbuf_printf(sol, "smallest of the rest: %lld, sorted so far:", v[k]);
-            for (int i = 0; i <= k; i++) tsbuf_printf(sol, " %lld", v[i]);
-            tsbuf_printf(sol, "\n");
+            sb_printf(sol, "smallest of the rest: %lld, sorted so far:", v[k]);
+            for (int i = 0; i <= k; i++) sb_printf(sol, " %lld", v[i]);
+            sb_printf(sol, "\n");
         }
-        for (int i = 0; i < n; i++) tsbuf_printf(ans, "%s%lld", i ? ", " : "", v[i]);
+        for (int i = 0; i < n; i++) sb_printf(ans, "%s%lld", i ? ", " : "", v[i]);
         break;
     }
     case TS_COUNT: {
@@ -157,61 +134,61 @@ void tsynth_example_ops(uint64_t *rng, tsynth_family f, int level, tsbuf *q, tsb
         w[n] = 0;
         op(ops, c);
         for (int i = 0; i < n; i++) op(ops, w[i]);
-        tsbuf_printf(q, "How many times does the letter %c appear in %s?", c, w);
+        sb_printf(q, "How many times does the letter %c appear in %s?", c, w);
         int cnt = 0;
         for (int i = 0; i < n; i++) {
             if (w[i] == c) cnt++;
-            tsbuf_printf(sol, "%c%s count %d\n", w[i], w[i] == c ? " yes" : " no", cnt);
+            sb_printf(sol, "%c%s count %d\n", w[i], w[i] == c ? " yes" : " no", cnt);
         }
-        tsbuf_printf(ans, "%d", cnt);
+        sb_printf(ans, "%d", cnt);
         break;
     }
     default: { /* TS_LINEAR */
         long long lim = pow10i(level);
         long long a = rnd(rng, 2, 9 * level), x = rnd(rng, -lim, lim), b = rnd(rng, -lim, lim), c = a * x + b;
         op(ops, a); op(ops, b); op(ops, c);
-        tsbuf_printf(q, "Solve for x: %lld*x %c %lld = %lld", a, b < 0 ? '-' : '+', b < 0 ? -b : b, c);
-        tsbuf_printf(sol, "subtract %lld from both sides: %lld*x = %lld - %lld = %lld\n", b, a, c, b, c - b);
-        tsbuf_printf(sol, "divide both sides by %lld: x = %lld / %lld = %lld\n", a, c - b, a, x);
-        tsbuf_printf(ans, "x = %lld", x);
+        sb_printf(q, "Solve for x: %lld*x %c %lld = %lld", a, b < 0 ? '-' : '+', b < 0 ? -b : b, c);
+        sb_printf(sol, "subtract %lld from both sides: %lld*x = %lld - %lld = %lld\n", b, a, c, b, c - b);
+        sb_printf(sol, "divide both sides by %lld: x = %lld / %lld = %lld\n", a, c - b, a, x);
+        sb_printf(ans, "x = %lld", x);
         break;
     }
     }
 }
 
-void tsynth_text(tsbuf *out, const tsbuf *q, const tsbuf *sol, const tsbuf *ans) {
-    clear(out);
-    tsbuf_printf(out, "%s\n%sAnswer: %s", q->s, sol->s, ans->s);
+void tsynth_text(sbuf *out, const sbuf *q, const sbuf *sol, const sbuf *ans) {
+    sb_clear(out);
+    sb_printf(out, "%s\n%sAnswer: %s", q->s, sol->s, ans->s);
 }
 
 /* JSON string body of s (quotes, backslashes and control characters escaped) */
-static void json_str(tsbuf *out, const char *s) {
-    tsbuf_printf(out, "\"");
+static void json_str(sbuf *out, const char *s) {
+    sb_printf(out, "\"");
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\') tsbuf_printf(out, "\\%c", *s);
-        else if (*s == '\n') tsbuf_printf(out, "\\n");
-        else if ((unsigned char)*s < 0x20) tsbuf_printf(out, "\\u%04x", (unsigned char)*s);
-        else tsbuf_printf(out, "%c", *s);
+        if (*s == '"' || *s == '\\') sb_printf(out, "\\%c", *s);
+        else if (*s == '\n') sb_printf(out, "\\n");
+        else if ((unsigned char)*s < 0x20) sb_printf(out, "\\u%04x", (unsigned char)*s);
+        else sb_printf(out, "%c", *s);
     }
-    tsbuf_printf(out, "\"");
+    sb_printf(out, "\"");
 }
 
-void tsynth_chat_json(tsbuf *out, const tsbuf *q, const tsbuf *sol, const tsbuf *ans, int thinking) {
-    clear(out);
-    tsbuf_printf(out, "{\"messages\": [{\"role\": \"user\", \"content\": ");
+void tsynth_chat_json(sbuf *out, const sbuf *q, const sbuf *sol, const sbuf *ans, int thinking) {
+    sb_clear(out);
+    sb_printf(out, "{\"messages\": [{\"role\": \"user\", \"content\": ");
     if (thinking) json_str(out, q->s);
-    else { tsbuf u = {0}; tsbuf_printf(&u, "%s /no_think", q->s); json_str(out, u.s ? u.s : ""); tsbuf_free(&u); }
-    tsbuf_printf(out, "}, {\"role\": \"assistant\", \"reasoning_content\": ");
+    else { sbuf u = {0}; sb_printf(&u, "%s /no_think", q->s); json_str(out, u.s ? u.s : ""); sb_free(&u); }
+    sb_printf(out, "}, {\"role\": \"assistant\", \"reasoning_content\": ");
     if (thinking) {
         /* the solution without its last newline: the template writes "<think>\n" + it + "\n</think>" */
-        tsbuf r = {0};
-        tsbuf_printf(&r, "%.*s", (int)(sol->n && sol->s[sol->n - 1] == '\n' ? sol->n - 1 : sol->n), sol->s ? sol->s : "");
+        sbuf r = {0};
+        sb_printf(&r, "%.*s", (int)(sol->len && sol->s[sol->len - 1] == '\n' ? sol->len - 1 : sol->len), sol->s ? sol->s : "");
         json_str(out, r.s ? r.s : "");
-        tsbuf_free(&r);
+        sb_free(&r);
     } else {
         json_str(out, "");
     }
-    tsbuf_printf(out, ", \"content\": ");
+    sb_printf(out, ", \"content\": ");
     json_str(out, ans->s ? ans->s : "");
-    tsbuf_printf(out, "}]}");
+    sb_printf(out, "}]}");
 }

@@ -97,7 +97,7 @@ static void budget_tests(void) {
 static int stop_run(const char *const *stops, int n, const char *text, const int *sizes, int n_sizes, char *out,
                     size_t cap) {
     gen_stop st;
-    gbuf o = {0};
+    sbuf o = {0};
     stop_init(&st, stops, n, NULL);
     size_t len = strlen(text), at = 0;
     int r = 0, k = 0;
@@ -142,7 +142,7 @@ static void stop_tests(void) {
 
     /* held text never leaks: while feeding "</answ" nothing after "x" is released */
     gen_stop st;
-    gbuf o = {0};
+    sbuf o = {0};
     stop_init(&st, stops, 3, NULL);
     stop_feed(&st, "x</answ", 7, &o);
     CHECK(o.len == 1 && o.s[0] == 'x', "stop_holds_partial_match", "released '%s'", o.s ? o.s : "");

@@ -105,7 +105,7 @@ static int run_case(int n, int in, int out) {
 /* every synthetic answer recomputed from its question text */
 static int check_synth(void) {
     uint64_t rng = 5;
-    tsbuf q = {0}, s = {0}, a = {0};
+    sbuf q = {0}, s = {0}, a = {0};
     int bad = 0, n = 0;
     for (int level = 1; level <= 5; level++)
         for (int f = 0; f < TS_FAMILIES; f++)
@@ -144,7 +144,7 @@ static int check_synth(void) {
                     if (bad++ < 3) printf("FAIL train-synth: '%s' answered '%s', expected '%s'\n", q.s, a.s, want);
                 }
             }
-    tsbuf_free(&q); tsbuf_free(&s); tsbuf_free(&a);
+    sb_free(&q); sb_free(&s); sb_free(&a);
     if (!bad) printf("PASS train-synth (%d examples, 6 families, levels 1-5: every answer recomputed from its question)\n", n);
     return bad;
 }
