@@ -171,8 +171,23 @@ static int ensure_a8(qpool *p, kact *a, kact_type t) {
 
 /* ---- the integer path */
 
+/* The one-token kernels of our own integer types (nr weight rows x one activation row), by
+ * instruction set and type: one table instead of an if-chain over both; NULL where there is none
+ * (the scalar set, other types). */
+typedef void (*kq_rows_fn)(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
+static kq_rows_fn own_rows(int simd, qwen3_dtype t) {
+    static const kq_rows_fn tab[4][2] = {
+        [K_QSIMD_AVX512] = {kq_dot_q8_0_avx512, kq_dot_q4_avx512},
+        [K_QSIMD_AVX2] = {kq_dot_q8_0_avx2, kq_dot_q4_avx2},
+        [K_QSIMD_AVXVNNI] = {kq_dot_q8_0_avxvnni, kq_dot_q4_avxvnni},
+    };
+    if (simd < 0 || simd > K_QSIMD_AVXVNNI) return NULL;
+    return t == QWEN3_Q8_0 ? tab[simd][0] : t == QWEN3_Q4 ? tab[simd][1] : NULL;
+}
+
 void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int simd) {
     const kq_traits *tr = kq_type(W->type);
+    const kq_rows_fn own = own_rows(simd, W->type);
     const uint8_t *base = W->data;
     if (simd == K_QSIMD_AVX512 && W->type == QWEN3_Q8_0) {
         /* one float sum per (row, token) in block order, as the scalar twin: the same bits for any n
@@ -217,12 +232,7 @@ void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, floa
         for (int t = 0; t < n; t++) {
             const void *arow = (const uint8_t *)A + (size_t)t * arow_bytes;
             float *y = Y + (size_t)t * (size_t)W->rows + (size_t)r;
-            if (simd == K_QSIMD_AVX512 && W->type == QWEN3_Q8_0) kq_dot_q8_0_avx512(w, W->row_bytes, nr, arow, W->cols, y);
-            else if (simd == K_QSIMD_AVX512 && W->type == QWEN3_Q4) kq_dot_q4_avx512(w, W->row_bytes, nr, arow, W->cols, y);
-            else if (simd == K_QSIMD_AVXVNNI && W->type == QWEN3_Q8_0) kq_dot_q8_0_avxvnni(w, W->row_bytes, nr, arow, W->cols, y);
-            else if (simd == K_QSIMD_AVXVNNI && W->type == QWEN3_Q4) kq_dot_q4_avxvnni(w, W->row_bytes, nr, arow, W->cols, y);
-            else if (simd == K_QSIMD_AVX2 && W->type == QWEN3_Q8_0) kq_dot_q8_0_avx2(w, W->row_bytes, nr, arow, W->cols, y);
-            else if (simd == K_QSIMD_AVX2 && W->type == QWEN3_Q4) kq_dot_q4_avx2(w, W->row_bytes, nr, arow, W->cols, y);
+            if (own) own(w, W->row_bytes, nr, arow, W->cols, y);
             /* GGUF's types (quant_ggml_*.c); AVX-VNNI CPUs take their plain AVX2 kernels */
             else if (simd == K_QSIMD_AVX512 && kq_ggml_dot_avx512(W->type, w, W->row_bytes, nr, arow, W->cols, y)) {}
             else if (simd >= K_QSIMD_AVX2 && kq_ggml_dot_avx2(W->type, w, W->row_bytes, nr, arow, W->cols, y)) {}
