@@ -4,8 +4,8 @@
 # questions in both modes, its thinking shown, and the thinking budget cutting the thinking short.
 # The model is tiny (1.7 M parameters besides the embedding) and knows only its task language:
 # addition and subtraction up to 3 digits, 2-digit x 1-digit multiplication, sorting a few numbers,
-# counting a letter. It is mostly wrong (about 1 answer in 10 is right: README "The default model");
-# it shows the format it learned (both modes, the thinking steps) more than arithmetic.
+# counting a letter. Thinking, it gets about 6 in 10 of such questions right (all additions, nearly
+# all subtractions); answering directly, about 1 in 4 (README "The default model").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 M=build/rel/default-model
@@ -14,8 +14,9 @@ run() { echo; echo "== ./qwen3 run $*"; ./qwen3 run "$@"; }
 echo "== ./qwen3 info $M"
 ./qwen3 info "$M"
 echo
-echo "A 1.7 M-parameter model trained here for an hour: it has learned the format (restate, work in steps,"
-echo "answer; both modes), not yet the arithmetic: most answers below are WRONG."
+echo "A 1.7 M-parameter model trained here on 2 CPU cores (14 M tokens): thinking, it works sums out column"
+echo "by column and gets about 6 in 10 of its kind of question right; without thinking, about 1 in 4."
+echo "It knows nothing else (README: The default model)."
 echo
 echo "Thinking mode (the default): the reasoning is shown between <think> lines, then the answer."
 run "What is 347 + 589?" --temp 0
@@ -27,7 +28,7 @@ run "What is 347 + 589? /no_think" --temp 0
 run "How many times does the letter a appear in banana?" --no-think --temp 0
 echo
 echo "The thinking budget: at most 12 thinking tokens, then Qwen's stop-thinking text is forced and the"
-echo "model answers from what it has (here it was cut before finishing the columns)."
+echo "model answers from what it has (here it was cut before finishing the columns: the answer suffers)."
 run "What is 347 + 589?" --temp 0 --think-budget 12
 echo
 echo "== the same as one JSON object (--json): reasoning_content, content, token counts, budget_hit"
