@@ -2,7 +2,9 @@
  * Qwen3-0.6B MLP's shape), one thread, AVX-512 VNNI, for 1 token (decode), 8 and 128 tokens (prefill
  * on the batch-invariant path). Times are this process's CPU time, best of 3, so other jobs on a shared
  * machine distort them less than wall-clock figures. Weights fit in cache here: this measures the
- * arithmetic, not the memory traffic that bounds real decoding. Run: bench/qkernels.sh */
+ * arithmetic, not the memory traffic that bounds real decoding. For GGUF's superblock types the last
+ * column is one token through the 4-row kernel (kq_ggml_dot_avx512), which Q4_K / Q5_K / Q6_K's
+ * 8-row kernels (quant_ggml_gemv512.c, the n=1 column) replaced. Run: bench/qkernels.sh */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <time.h>
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "kernels/quant_ggml.h"
 static double cpu(void) { struct timespec t; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 int main(void) {
     if (!k_has_vnni()) { printf("qkernels_bench: needs AVX-512 VNNI\n"); return 0; }
@@ -41,6 +44,17 @@ int main(void) {
                 if (dt < best) best = dt;
             }
             printf("  n=%-3d %8.1f us (%5.1f GMAC/s)", n, best * 1e6, (double)rows * cols * n / best * 1e-9);
+        }
+        if (kq_is_ggml(t) && tr->block == 256) {
+            double best = 1e9;
+            for (int rep = 0; rep < 3; rep++) {
+                double t0 = cpu();
+                for (int i = 0; i < 100; i++)
+                    for (int r = 0; r < rows; r += 4) kq_ggml_dot_avx512(t, Q + (size_t)r * rb, rb, 4, A, cols, Y + r);
+                double dt = (cpu() - t0) / 100;
+                if (dt < best) best = dt;
+            }
+            printf("  n=1 4-row %6.1f us", best * 1e6);
         }
         printf("\n");
         free(Q); free(A);

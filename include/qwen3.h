@@ -224,7 +224,8 @@ int qwen3_seq_truncate(qwen3_seq *s, int n, qwen3_err *err);
 /* The memory the cache holds now (its pages resident in RAM, counted by mincore): the cache is
  * reserved as address space for its whole capacity and committed as positions are written. */
 size_t qwen3_seq_resident_bytes(const qwen3_seq *s);
-/* Bytes of a KV cache of n_tokens positions of the given type (QWEN3_KV_DEFAULT: the model's). */
+/* Bytes of a KV cache of n_tokens positions of the given type (QWEN3_KV_DEFAULT: the model's); under
+ * MPI tensor / expert parallelism, of this rank's kv heads. */
 size_t qwen3_kv_cache_bytes(const qwen3_model *m, long n_tokens, qwen3_kv_type type);
 
 /* HIDDEN: out gets the last token's final hidden state after the final norm (hidden_size floats),
@@ -766,7 +767,10 @@ int qwen3_cache_remove(const char *name, uint64_t *freed, qwen3_err *err);
  * other ranks.
  * In a build without MPI these are stubs: one process, rank 0 of 1. */
 
-/* MPI_Init (thread level SERIALIZED). Call first, from main. 0 or -1. */
+/* MPI_Init (thread level SERIALIZED). Call first, from main. 0 or -1. Every rank must run the same
+ * command line: when they differ, rank 0 prints which (before MPI_Finalize, so that the message is
+ * not lost when mpirun ends the job), every rank returns -1 with err's message empty, and the
+ * program should just exit non-zero. */
 int qwen3_mpi_init(int *argc, char ***argv, qwen3_err *err);
 int qwen3_mpi_rank(void);
 int qwen3_mpi_size(void);

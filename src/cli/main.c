@@ -168,7 +168,7 @@ static int run_command(int argc, char **argv);
  * without MPI these calls do nothing. */
 int main(int argc, char **argv) {
     qwen3_err e = {0};
-    if (qwen3_mpi_init(&argc, &argv, &e)) return cli_fail("MPI: %s", e.msg);
+    if (qwen3_mpi_init(&argc, &argv, &e)) return e.msg[0] ? cli_fail("MPI: %s", e.msg) : 1; /* empty: printed */
     if (qwen3_mpi_rank() > 0) {
         int rc = qwen3_mpi_worker(&e) ? cli_fail("MPI rank %d: %s", qwen3_mpi_rank(), e.msg) : 0;
         qwen3_mpi_finalize();

@@ -1,12 +1,13 @@
 /* dispatch.c - pick the instruction set once; choose the path of each matrix product; prepare the
  * derived forms of its activations (in parallel, once per kact); split rows over the thread pool.
  *
- * Paths: (1) float32: F32/F16 weights always, BF16 weights in exact mode or over few tokens;
+ * Paths: (1) float32: F32/F16 weights always, BF16 weights in exact mode (or without AVX512_BF16);
  * (2) integer: Q8_0/Q4 weights over few tokens, activations quantized to int8 blocks;
  * (3) bf16 GEMM: BF16/Q8_0/Q4 weights over >= kact.gemm_min tokens when the CPU has AVX512_BF16
- * and exact mode is off (quantized weights always take it: exactness means nothing for them). The
- * engine's batch-invariant default sets gemm_min to K_GEMM_NEVER, so the path depends on the weight
- * type alone (kernels.h).
+ * and exact mode is off (quantized weights always take it: exactness means nothing for them);
+ * (4) bf16 dots: BF16 weights on the fast path otherwise, with AVX512_BF16: activations rounded to
+ * bf16, vdpbf16ps in one order for every n (dot_bf16.c). The engine's batch-invariant default sets
+ * gemm_min to K_GEMM_NEVER, so the path depends on the weight type alone (kernels.h).
  * ISAs: AVX-512 (float tiles; VNNI integer dots and the BF16 GEMM where the CPU has them), AVX2 +
  * FMA + F16C (float tiles; integer dots with AVX-VNNI where present, else vpmaddubsw), scalar.
  * QWEN3_ISA=scalar|avx2|avx512 in the environment caps the pick.
@@ -103,6 +104,7 @@ void kact_init(kact *a, int exact) {
 
 void kact_free(kact *a) {
     free(a->bf16);
+    free(a->b16);
     free(a->a8);
     free(a->scratch);
     *a = (kact){0};
@@ -112,7 +114,7 @@ void kact_set(kact *a, const float *x, int n, int64_t cols) {
     a->x = x;
     a->n = n;
     a->cols = cols;
-    a->have_bf16 = a->have_a8 = 0;
+    a->have_bf16 = a->have_a8 = a->have_b16 = 0;
 }
 
 static int grow(void **buf, size_t *cap, size_t need) {
@@ -134,6 +136,10 @@ static void prep_worker(void *ctx, int ith, int nth) {
     if (j->kind == 0) {
         qpool_split((a->n + 15) / 16, ith, nth, 1, &b, &e);
         k_pack_x_bf16(a->x, a->n, a->cols, a->bf16, (int)b, (int)e);
+    } else if (j->kind == 2) {
+        qpool_split(a->n, ith, nth, 1, &b, &e);
+        if (active_isa == K_ISA_AVX512) k_x_to_bf16_rows_avx512(a->x, a->cols, a->b16, (int)b, (int)e);
+        else k_x_to_bf16_rows(a->x, a->cols, a->b16, (int)b, (int)e);
     } else {
         size_t rb = kq_act_row_bytes((kact_type)a->a8_type, a->cols);
         qpool_split(a->n, ith, nth, 1, &b, &e);
@@ -157,6 +163,16 @@ static int ensure_bf16(qpool *p, kact *a) {
     return 0;
 }
 
+static int ensure_b16(qpool *p, kact *a) {
+    if (a->have_b16) return 0;
+    if (grow(&a->b16, &a->b16_cap, (size_t)a->n * (size_t)a->cols * 2)) return -1;
+    prep_job j = {a, 2};
+    if (a->n <= K_INLINE_TOKENS) prep_worker(&j, 0, 1);
+    else qpool_run(p, prep_worker, &j);
+    a->have_b16 = 1;
+    return 0;
+}
+
 static int ensure_a8(qpool *p, kact *a, kact_type t) {
     if (a->have_a8 && a->a8_type == (int)t) return 0;
     if (grow(&a->a8, &a->a8_cap, kq_act_row_bytes(t, a->cols) * (size_t)a->n)) return -1;
@@ -171,8 +187,23 @@ static int ensure_a8(qpool *p, kact *a, kact_type t) {
 
 /* ---- the integer path */
 
+/* The one-token kernels of our own integer types (nr weight rows x one activation row), by
+ * instruction set and type: one table instead of an if-chain over both; NULL where there is none
+ * (the scalar set, other types). */
+typedef void (*kq_rows_fn)(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
+static kq_rows_fn own_rows(int simd, qwen3_dtype t) {
+    static const kq_rows_fn tab[4][2] = {
+        [K_QSIMD_AVX512] = {kq_dot_q8_0_avx512, kq_dot_q4_avx512},
+        [K_QSIMD_AVX2] = {kq_dot_q8_0_avx2, kq_dot_q4_avx2},
+        [K_QSIMD_AVXVNNI] = {kq_dot_q8_0_avxvnni, kq_dot_q4_avxvnni},
+    };
+    if (simd < 0 || simd > K_QSIMD_AVXVNNI) return NULL;
+    return t == QWEN3_Q8_0 ? tab[simd][0] : t == QWEN3_Q4 ? tab[simd][1] : NULL;
+}
+
 void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int simd) {
     const kq_traits *tr = kq_type(W->type);
+    const kq_rows_fn own = own_rows(simd, W->type);
     const uint8_t *base = W->data;
     if (simd == K_QSIMD_AVX512 && W->type == QWEN3_Q8_0) {
         /* one float sum per (row, token) in block order, as the scalar twin: the same bits for any n
@@ -217,12 +248,7 @@ void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, floa
         for (int t = 0; t < n; t++) {
             const void *arow = (const uint8_t *)A + (size_t)t * arow_bytes;
             float *y = Y + (size_t)t * (size_t)W->rows + (size_t)r;
-            if (simd == K_QSIMD_AVX512 && W->type == QWEN3_Q8_0) kq_dot_q8_0_avx512(w, W->row_bytes, nr, arow, W->cols, y);
-            else if (simd == K_QSIMD_AVX512 && W->type == QWEN3_Q4) kq_dot_q4_avx512(w, W->row_bytes, nr, arow, W->cols, y);
-            else if (simd == K_QSIMD_AVXVNNI && W->type == QWEN3_Q8_0) kq_dot_q8_0_avxvnni(w, W->row_bytes, nr, arow, W->cols, y);
-            else if (simd == K_QSIMD_AVXVNNI && W->type == QWEN3_Q4) kq_dot_q4_avxvnni(w, W->row_bytes, nr, arow, W->cols, y);
-            else if (simd == K_QSIMD_AVX2 && W->type == QWEN3_Q8_0) kq_dot_q8_0_avx2(w, W->row_bytes, nr, arow, W->cols, y);
-            else if (simd == K_QSIMD_AVX2 && W->type == QWEN3_Q4) kq_dot_q4_avx2(w, W->row_bytes, nr, arow, W->cols, y);
+            if (own) own(w, W->row_bytes, nr, arow, W->cols, y);
             /* GGUF's types (quant_ggml_*.c); AVX-VNNI CPUs take their plain AVX2 kernels */
             else if (simd == K_QSIMD_AVX512 && kq_ggml_dot_avx512(W->type, w, W->row_bytes, nr, arow, W->cols, y)) {}
             else if (simd >= K_QSIMD_AVX2 && kq_ggml_dot_avx2(W->type, w, W->row_bytes, nr, arow, W->cols, y)) {}
@@ -234,7 +260,7 @@ void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, floa
 
 /* ---- products */
 
-enum { PATH_F32, PATH_INT, PATH_GEMM };
+enum { PATH_F32, PATH_INT, PATH_GEMM, PATH_DOT16 };
 
 /* one or several products over the same activations (k_matmul_act_multi), one dispatch */
 typedef struct { const kmat *W[K_MULTI_MAX]; float *Y[K_MULTI_MAX]; int nw; kact *a; int path; size_t scratch_each; } mm_job;
@@ -252,6 +278,10 @@ static void mm_one(mm_job *j, const kmat *W, float *Y, int ith, int nth) {
         else k_gemm_bf16_rows_scalar(W, a->bf16, a->n, Y, r0, r1, scratch);
         break;
     }
+    case PATH_DOT16:
+        if (simd && cpu_bf16) k_dot_bf16_rows_avx512(W, a->b16, a->n, Y, r0, r1);
+        else k_dot_bf16_rows_scalar(W, a->b16, a->n, Y, r0, r1);
+        break;
     case PATH_INT: {
         /* AVX-512 without VNNI takes the AVX2 kernels */
         int q = simd && cpu_vnni ? K_QSIMD_AVX512 : active_isa < K_ISA_AVX2 ? K_QSIMD_SCALAR
@@ -285,6 +315,9 @@ static int choose_path(qpool *p, const kmat *W, kact *a, size_t *scratch_each) {
             return PATH_GEMM;
     }
     if (quant && !ensure_a8(p, a, kq_type(W->type)->act)) return PATH_INT;
+    /* BF16 weights on the fast path otherwise (always in the batch-invariant default): bf16 dot
+     * products, one summation order for every n (dot_bf16.c) */
+    if (W->type == QWEN3_BF16 && !a->exact && k_has_bf16() && !ensure_b16(p, a)) return PATH_DOT16;
     return PATH_F32;
 }
 

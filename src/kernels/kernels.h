@@ -9,9 +9,10 @@
  * threads by output rows, so results do not depend on the thread count.
  *
  * Paths (dispatch.c): float32 activations times F32/F16/BF16 weights widened exactly (the reference
- * path, and decoding of float weights); int8 activations times Q8_0/Q4 weights with integer dot
- * products (decoding of quantized weights); bf16 x bf16 with float32 sums for products over many
- * tokens (prefill) of BF16, Q8_0 and Q4 weights, unless exact mode is asked for. Each has a scalar
+ * path, and F32/F16 weights on the fast path); int8 activations times Q8_0/Q4 weights with integer
+ * dot products; bf16-rounded activations times BF16 weights with vdpbf16ps in one order for any n
+ * (BF16 on the fast path); bf16 x bf16 GEMM with float32 sums for products over many tokens
+ * (the batch-variant option's prefill) of BF16, Q8_0 and Q4 weights, unless exact mode is asked for. Each has a scalar
  * twin; k_init() picks the best the CPU supports once, k_force_isa() lets tests compare. Block types
  * and the type-traits table: kernels/quant.h. */
 #ifndef QWEN3_KERNELS_H
@@ -70,10 +71,12 @@ typedef struct kact {
     int64_t cols;
     int exact;
     int gemm_min;            /* fewest tokens for the bf16 GEMM (K_GEMM_MIN_TOKENS by default) */
-    int have_bf16, have_a8;  /* which derived forms are current */
+    int have_bf16, have_a8, have_b16; /* which derived forms are current */
     int a8_type;             /* kact_type of the int8 form */
     void *bf16;              /* packed pairs, k_pack_x_bf16 layout */
     size_t bf16_cap;
+    void *b16;               /* n rows of cols bf16 values (k_x_to_bf16_rows), for dot_bf16.c */
+    size_t b16_cap;
     void *a8;                /* n rows of kq_act_row_bytes */
     size_t a8_cap;
     void *scratch;           /* per-thread weight panels */
@@ -113,6 +116,16 @@ size_t k_gemm_bf16_scratch(int64_t K);
 size_t k_gemm_bf16_panel_rows(int64_t K);
 void k_gemm_bf16_rows_scalar(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch);
 void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch);
+
+/* The bf16 dot products (kernels/dot_bf16.c), the batch-invariant fast path of BF16 weights: X rows
+ * [t0, t1) of K values rounded to bf16 (k_x_to_bf16_rows), and for rows [r0, r1) of W (BF16)
+ * Y[t][r] summed by vdpbf16ps in 16 lanes over 32-column steps, the lanes reduced in a fixed tree:
+ * the same bits for every n, tile and row split; the scalar twin does the same arithmetic. */
+void k_x_to_bf16_rows(const float *X, int64_t K, uint16_t *Xb, int t0, int t1);
+void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0, int t1);
+float k_dot_bf16_scalar(const uint16_t *w, const uint16_t *x, int64_t K);
+void k_dot_bf16_rows_scalar(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
+void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
 
 /* Q8_0 times A8_0 rows with the scalar twin's arithmetic (kernels/gemm_q8.c, AVX-512 VNNI): nr <= 4
  * rows for one token, and rows [r0, r1) for n tokens (a SIMD lane per token); the same bits for

@@ -137,10 +137,14 @@ TGT INL void unpack256(qwen3_dtype T, const uint8_t *p, ksb *o) {
     default: { /* IQ4_XS */
         const kiq4_xs_block *b = (const kiq4_xs_block *)p;
         o->d = _cvtsh_ss(b->d);
-        int16_t ls[8];
-        for (int ib = 0; ib < 8; ib++)
-            ls[ib] = (int16_t)((((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | ((b->scales_h >> (2 * ib)) & 3) << 4) - 32);
-        o->sc = dup16(_mm_loadu_si128((const __m128i *)ls));
+        /* ls_j = (nibble j of scales_l) | (bits 2j, 2j + 1 of scales_h) << 4, minus 32, in vector
+         * registers (8 int16 stores read back as one vector stalled the store forwarding); the
+         * high bits by a multiply that moves bits 2j, 2j + 1 to 14, 15, then a shift */
+        const __m128i sl = _mm_cvtsi32_si128((int)rd32(b->scales_l)), m15 = _mm_set1_epi8(15);
+        const __m128i lo4 = _mm_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_and_si128(sl, m15), _mm_and_si128(_mm_srli_epi16(sl, 4), m15)));
+        const __m128i hi2 = _mm_srli_epi16(_mm_mullo_epi16(_mm_set1_epi16((short)b->scales_h),
+                                                           _mm_setr_epi16(1 << 14, 1 << 12, 1 << 10, 1 << 8, 1 << 6, 1 << 4, 1 << 2, 1)), 14);
+        o->sc = dup16(_mm_sub_epi16(_mm_or_si128(lo4, _mm_slli_epi16(hi2, 4)), _mm_set1_epi16(32)));
         const __m256i tbl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kq_iq4_values));
         for (int ib = 0; ib < 8; ib++) {
             __m128i q = _mm_loadu_si128((const __m128i *)(b->qs + 16 * ib));

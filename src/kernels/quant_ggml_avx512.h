@@ -156,10 +156,12 @@ TGT_BASE INL void unpack512(qwen3_dtype T, const uint8_t *p, ksb *o) {
     default: { /* IQ4_XS */
         const kiq4_xs_block *b = (const kiq4_xs_block *)p;
         o->d = h2f(b->d);
-        int16_t ls[8];
-        for (int ib = 0; ib < 8; ib++)
-            ls[ib] = (int16_t)((((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | ((b->scales_h >> (2 * ib)) & 3) << 4) - 32);
-        o->sc = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)ls));
+        /* ls_j = (nibble j of scales_l) | (bits 2j, 2j + 1 of scales_h) << 4, minus 32, in vector
+         * registers (8 int16 stores read back as one vector stalled the store forwarding) */
+        const __m128i sl = _mm_cvtsi32_si128((int)rd32(b->scales_l)), m15 = _mm_set1_epi8(15);
+        const __m128i lo4 = _mm_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_and_si128(sl, m15), _mm_and_si128(_mm_srli_epi16(sl, 4), m15)));
+        const __m128i hi2 = _mm_and_si128(_mm_srlv_epi16(_mm_set1_epi16((short)b->scales_h), _mm_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14)), _mm_set1_epi16(3));
+        o->sc = _mm512_castsi128_si512(_mm_sub_epi16(_mm_or_si128(lo4, _mm_slli_epi16(hi2, 4)), _mm_set1_epi16(32)));
         const __m512i tbl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kq_iq4_values));
         const __m512i i0 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), i1 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
         UNROLL4

@@ -82,7 +82,8 @@ static int cols(qwen3_model *m, kmat *w, int64_t c0, int64_t n, const char *what
     size_t off = k_row_bytes(w->type, c0), rb = k_row_bytes(w->type, n), bytes = rb * (size_t)w->rows;
     void *buf = NULL;
     if (posix_memalign(&buf, 64, bytes ? bytes : 64))
-        return qerr(e, "out of memory for this rank's %zu-byte share of layer %d's %s", bytes, layer, what);
+        return qerr(e, "%s: out of memory for this rank's %zu-byte share of layer %d's %s (MPI rank %d of %d: more ranks "
+                    "give each a smaller share)", m->dir, bytes, layer, what, m->tp_rank, m->tp_size);
     m->owned[m->n_owned++] = buf;
     for (int64_t r = 0; r < w->rows; r++)
         memcpy((uint8_t *)buf + (size_t)r * rb, (const uint8_t *)w->data + (size_t)r * w->row_bytes + off, rb);

@@ -285,33 +285,78 @@ void pp_bcast_x(float *x, int rows, int hidden) {
     g_secs += MPI_Wtime() - t0;
 }
 
-/* An all-gather of the partial sums, then the same sum in rank order on every rank: MPI_Allreduce
- * may add in an order that depends on the rank and the algorithm, and the ranks must agree to the
- * bit (the MoE router's choices, the next layer's input). Each rank's n floats reach the N-1 others:
- * (N-1) 4 n bytes sent per rank, the count kept here (a ring all-reduce would send 2 (N-1)/N 4 n;
- * README "More than one machine" has the trade-off). */
-void pp_allreduce(float *y, size_t n) {
-    static float *all; /* [g_size][n]; one forward pass at a time uses it */
-    static size_t cap;
-    double t0 = MPI_Wtime();
-    if (n * (size_t)g_size > cap) {
-        free(all);
-        cap = n * (size_t)g_size;
-        if (!(all = malloc(sizeof(float) * cap))) {
+/* The sum of every rank's partial y, in rank order (p0 + p1 + ... + pN-1), the same bits on every
+ * rank: MPI_Allreduce may add in an order that depends on the rank and the algorithm, and the ranks
+ * must agree to the bit (the MoE router's choices, the next layer's input). Two ways, with the same
+ * per-element order and so the same bits:
+ *   small (decode) or 2 ranks: an all-gather of the partials, each rank sums all: one round, each
+ *     rank's n floats reach the N-1 others, (N-1) 4 n bytes sent per rank;
+ *   large (a prefill's rows, >= RS_MIN floats, 3 ranks or more): a reduce-scatter by hand (an
+ *     all-to-all of slice j of y to rank j, which sums its slice in rank order) then an all-gather
+ *     of the summed slices: two rounds, (n - s) 4 + (N-1) s 4 bytes sent by a rank whose slice is s
+ *     floats, ~2 (N-1)/N 4 n, a ring all-reduce's bytes.
+ * The counts kept here are those payloads (README "More than one machine"). */
+enum { RS_MIN = 8192 };
+
+static float *grow(float **buf, size_t *cap, size_t n) {
+    if (n > *cap) {
+        free(*buf);
+        *cap = n;
+        if (!(*buf = malloc(sizeof(float) * n))) {
             fprintf(stderr, "qwen3 (rank %d): out of memory for an all-reduce of %zu floats\n", g_rank, n);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
     }
+    return *buf;
+}
+
+static size_t slice_at(size_t n, int r) { return n * (size_t)r / (size_t)g_size; }
+
+void pp_allreduce(float *y, size_t n) {
+    static float *all; /* one forward pass at a time uses it */
+    static size_t cap;
+    static int *cnt, *dsp, *rc, *rd;
+    double t0 = MPI_Wtime();
     MPI_Request rq;
-    MPI_Iallgather(y, (int)n, MPI_FLOAT, all, (int)n, MPI_FLOAT, MPI_COMM_WORLD, &rq);
-    wait_req(&rq, "summing a block's output across the ranks (all-reduce)", g_timeout);
-    memcpy(y, all, sizeof(float) * n);
-    for (int r = 1; r < g_size; r++) {
-        const float *p = all + (size_t)r * n;
-        for (size_t i = 0; i < n; i++) y[i] += p[i];
+    const int N = g_size;
+    if (N < 3 || n < RS_MIN) {
+        grow(&all, &cap, n * (size_t)N);
+        MPI_Iallgather(y, (int)n, MPI_FLOAT, all, (int)n, MPI_FLOAT, MPI_COMM_WORLD, &rq);
+        wait_req(&rq, "summing a block's output across the ranks (all-reduce)", g_timeout);
+        memcpy(y, all, sizeof(float) * n);
+        for (int r = 1; r < N; r++) {
+            const float *p = all + (size_t)r * n;
+            for (size_t i = 0; i < n; i++) y[i] += p[i];
+        }
+        g_sent += 4.0 * (double)n * (N - 1);
+        g_recv += 4.0 * (double)n * (N - 1);
+    } else {
+        if (!cnt) {
+            cnt = malloc(sizeof(int) * (size_t)N); dsp = malloc(sizeof(int) * (size_t)N);
+            rc = malloc(sizeof(int) * (size_t)N); rd = malloc(sizeof(int) * (size_t)N);
+            if (!cnt || !dsp || !rc || !rd) { fprintf(stderr, "qwen3 (rank %d): out of memory\n", g_rank); MPI_Abort(MPI_COMM_WORLD, 1); }
+        }
+        const size_t s0 = slice_at(n, g_rank), s = slice_at(n, g_rank + 1) - s0;
+        for (int r = 0; r < N; r++) {
+            cnt[r] = (int)(slice_at(n, r + 1) - slice_at(n, r)); /* slice r of y goes to rank r */
+            dsp[r] = (int)slice_at(n, r);
+            rc[r] = (int)s;                                      /* my slice from every rank, in rank order */
+            rd[r] = (int)(s * (size_t)r);
+        }
+        grow(&all, &cap, s * (size_t)N);
+        MPI_Ialltoallv(y, cnt, dsp, MPI_FLOAT, all, rc, rd, MPI_FLOAT, MPI_COMM_WORLD, &rq);
+        wait_req(&rq, "summing a block's output across the ranks (reduce-scatter)", g_timeout);
+        float *mine = y + s0;
+        memcpy(mine, all, sizeof(float) * s);
+        for (int r = 1; r < N; r++) {
+            const float *p = all + (size_t)r * s;
+            for (size_t i = 0; i < s; i++) mine[i] += p[i];
+        }
+        MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, y, cnt, dsp, MPI_FLOAT, MPI_COMM_WORLD, &rq);
+        wait_req(&rq, "summing a block's output across the ranks (all-gather)", g_timeout);
+        g_sent += 4.0 * (double)(n - s) + 4.0 * (double)s * (N - 1);
+        g_recv += 4.0 * (double)(n - s) + 4.0 * (double)s * (N - 1); /* the same by symmetry of the counts */
     }
-    g_sent += 4.0 * (double)n * (g_size - 1);
-    g_recv += 4.0 * (double)n * (g_size - 1);
     g_reduces++;
     g_secs += MPI_Wtime() - t0;
 }
@@ -467,10 +512,14 @@ static int same_command(int argc, char **argv, qwen3_err *e) {
     for (int r = 1; r < g_size && !rc; r++)
         if (all[r].hash != all[0].hash) {
             rc = -1;
+            /* printed here, before MPI_Finalize: once a rank exits non-zero mpirun kills the rest, and
+             * rank 0's message must not be lost to that race; err stays empty (qwen3.h) */
             if (g_rank == 0)
-                qerr(e, "MPI rank %d was started with another command than rank 0 (rank 0: '%s'; rank %d: '%s'): every "
-                        "rank must run the same qwen3-mpi build with the same arguments", r, all[0].text, r, all[r].text);
-            else qerr(e, "rank %d: the ranks were started with different commands (rank 0 says which)", g_rank);
+                fprintf(stderr, "qwen3: MPI rank %d was started with another command than rank 0 (rank 0: '%s'; rank %d: "
+                                "'%s'): every rank must run the same qwen3-mpi build with the same arguments\n",
+                        r, all[0].text, r, all[r].text);
+            fflush(stderr);
+            if (e) e->msg[0] = 0;
         }
     free(all);
     return rc;

@@ -16,7 +16,12 @@
 
     compare.py batch LIST [--tol 1e-3]
         Runs many comparisons in one process (numpy starts once): each line of LIST is
-        "logits NAME REF GOT VOCAB ROWS" (ROWS "-" for all) or "greedy NAME REF GOT".
+        "logits NAME REF GOT VOCAB ROWS" (ROWS "-" for all), "greedy NAME REF GOT", or
+        "positions NAME REF GOT VOCAB MAXFRAC": every logit finite, and at most MAXFRAC of the
+        positions (rows) with an error above tol. For a MoE model whose products round their inputs
+        (bf16): where the reference's router has a near-tie the engine may pick another expert, and
+        that position's logits move by up to ~1; the line gives the per-position maxima's median,
+        90th percentile and maximum.
 
     compare.py selftest
         Proves the checks can fail: a logit off by 2*tol, a NaN, a wrong row count and a different
@@ -61,6 +66,32 @@ def cmp_logits(name, ref_path, got_path, vocab, rows=None, tol=1e-3, out=sys.std
     nbad = int((d > tol).sum())
     print("FAIL %s: maxerr=%.3g > %g at row %d token %d (ref %.6f, got %.6f); %d of %d logits off; first bad row %d"
           % (name, err, tol, r, t, ref[r, t], got[r, t], nbad, d.size, int(np.argwhere(d > tol)[0][0])), file=out)
+    return False
+
+
+def cmp_positions(name, ref_path, got_path, vocab, maxfrac, tol, out=sys.stdout):
+    try:
+        ref = np.fromfile(ref_path, dtype="<f4")
+        got = np.fromfile(got_path, dtype="<f4")
+    except OSError as e:
+        print("FAIL %s: %s" % (name, e), file=out)
+        return False
+    if ref.size % vocab or got.size != ref.size:
+        print("FAIL %s: %d reference and %d engine floats for vocab %d" % (name, ref.size, got.size, vocab), file=out)
+        return False
+    ref, got = ref.reshape(-1, vocab), got.reshape(-1, vocab)
+    if not np.isfinite(got).all():
+        print("FAIL %s: non-finite logits" % name, file=out)
+        return False
+    d = np.abs(got.astype(np.float64) - ref.astype(np.float64)).max(axis=1)
+    over = np.nonzero(d > tol)[0]
+    what = "per-position max error: median %.2g, 90th percentile %.2g, max %.3g; %d of %d positions above %g%s" % (
+        np.median(d), np.percentile(d, 90), d.max(), len(over), len(d), tol,
+        " (%s)" % " ".join(map(str, over[:8])) if len(over) else "")
+    if len(over) <= maxfrac * len(d):
+        print("PASS %s %s" % (name, what), file=out)
+        return True
+    print("FAIL %s: %s, more than %g of them" % (name, what, maxfrac), file=out)
     return False
 
 
@@ -191,6 +222,8 @@ def main(argv):
                     continue
                 if w[0] == "logits" and len(w) == 6:
                     ok &= cmp_logits(w[1], w[2], w[3], int(w[4]), None if w[5] == "-" else int(w[5]), a.tol)
+                elif w[0] == "positions" and len(w) == 6:
+                    ok &= cmp_positions(w[1], w[2], w[3], int(w[4]), float(w[5]), a.tol)
                 elif w[0] == "greedy" and len(w) == 4:
                     ok &= cmp_greedy(w[1], w[2], w[3], a.tol)
                 else:

@@ -5,13 +5,15 @@
 #                  ones: max |mpi - one| <= 1e-5 x max |one| (the ranks' partial sums of o_proj and
 #                  down_proj are added in another order; measured ~4e-7): dense F32 on 2 and 4
 #                  ranks (prefill; 4 ranks token by token), MoE with a dense layer as tp and ep on 2
-#                  and 4 ranks, a Q8_0 GGUF on 2 ranks
+#                  and 4 ranks, Q8_0 GGUFs (dense tp, MoE ep) on 2 ranks, a 71-token prompt on 3 ranks
+#                  (the reduce-scatter all-reduce, slices of uneven size)
 #   generate_*     greedy continuations identical (dense tp 4, MoE ep 4, MoE tp 2); run_chat: `run`
 #   serve_batch    two requests decoded together (--parallel 2) by a tp server on 2 ranks: the texts
 #                  as the one-process server's, every token's logprob within 1e-4
 #   info_tp        `qwen3 info` lists each rank's heads, columns and experts
 #   bytes_*        QWEN3_MPI_STATS: rank 1's bytes sent after a generation equal the formula
-#                  (README "More than one machine"): pp, tp on 2 ranks, ep on 4
+#                  (README "More than one machine"): pp, tp on 2 ranks, ep on 4, tp on 4 with a
+#                  71-token prompt (its prefill all-reduces take the reduce-scatter path)
 #   split_refused  a Q4_K GGUF whose o_proj would be cut inside a 256-value block: a message naming
 #                  the tensor, non-zero exit
 #   too_many_tp    5 ranks for 4 query heads: a message
@@ -22,9 +24,9 @@
 #   rank_killed_tp rank 1 killed (SIGKILL) mid-generation: the job ends within 30 s, no rank left
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 24
+expect 27
 MPIBIN="$(dirname "$QWEN3")/qwen3-mpi"
-names="logits_dense_tp2 logits_dense_tp4_decode logits_moe_tp2 logits_moe_tp4 logits_moe_ep2_decode logits_moe_ep4
+names="logits_dense_tp2 logits_dense_tp4_decode logits_dense_tp3_long logits_moe_gguf_q8_0_ep2 bytes_tp4_long logits_moe_tp2 logits_moe_tp4 logits_moe_ep2_decode logits_moe_ep4
        logits_gguf_q8_0_tp2 generate_dense_tp4 generate_moe_ep4 generate_moe_tp2 run_chat_tp2 serve_batch_tp2 info_tp
        bytes_pp2 bytes_tp2 bytes_ep4 split_refused too_many_tp other_command other_model rank_stopped rank_stopped_left
        rank_killed_tp serve_batch_tp2_stop"
@@ -45,6 +47,7 @@ gen "$T/dense" --preset tiny --vocab 151936 --layers 4 --seed 31
 gen "$T/moe" --preset tiny-moe --layers 3 --mlp-only-layers 1 --seed 32 --no-tokenizer
 gen "$T/heads8" --preset tiny --heads 8 --layers 2 --seed 5 --no-tokenizer
 [ -s "$T/d8.gguf" ] || "$QWEN3" quantize "$T/dense" "$T/d8.gguf" --type q8_0 -t 1 >/dev/null 2>"$T/q.err" || echo "q8_0 GGUF: $(tail -n 1 "$T/q.err")"
+[ -s "$T/moe8.gguf" ] || "$QWEN3" quantize "$T/moe" "$T/moe8.gguf" --type q8_0 -t 1 >/dev/null 2>"$T/q.err" || echo "MoE q8_0 GGUF: $(tail -n 1 "$T/q.err")"
 [ -s "$T/q4k.gguf" ] || "$QWEN3" quantize "$T/heads8" "$T/q4k.gguf" --type q4_k -t 1 >/dev/null 2>"$T/q.err" || echo "q4_k GGUF: $(tail -n 1 "$T/q.err")"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none)
@@ -83,6 +86,9 @@ close_logits logits_moe_tp4 4 "$T/moe" "$MIDS" --mpi tp
 close_logits logits_moe_ep2_decode 2 "$T/moe" "$MIDS" --mpi ep --decode
 close_logits logits_moe_ep4 4 "$T/moe" "$MIDS" --mpi ep
 close_logits logits_gguf_q8_0_tp2 2 "$T/d8.gguf" "$IDS" --mpi tp
+close_logits logits_moe_gguf_q8_0_ep2 2 "$T/moe8.gguf" "$MIDS" --mpi ep
+LONG=$(seq -s, 100 170) # 71 rows of 128: the all-reduces of the prefill take the reduce-scatter path
+close_logits logits_dense_tp3_long 3 "$T/dense" "$LONG" --mpi tp
 
 same_out() { # NAME RANKS ARGS...
     local name=$1 n=$2; shift 2
@@ -160,10 +166,11 @@ else
 fi
 
 # Bytes: rank 1's count after `generate` of P prompt ids and F forward passes (1 prefill + F-1 steps)
-# on a model of L layers, hidden H, N ranks. tp / ep: two all-reduces per layer, each rank's rows
-# going to the N-1 others, all rows but in the last layer, where only the row whose logits are
-# needed goes on after attention: (N-1) 4 H 2 ((L-1)(P + F-1) + F). pp with 2 ranks: rank 1 is the
-# last stage and sends rank 0 that one row per pass: 4 H F.
+# on a model of L layers, hidden H, N ranks. tp / ep: two all-reduces per layer of m = rows x H
+# floats, all rows but in the last layer, where only the row whose logits are needed goes on after
+# attention; an all-reduce sends (N-1) 4 m (all-gather), or from 3 ranks and m >= 8192 (reduce-
+# scatter + all-gather) (m - s) 4 + (N-1) s 4, s = rank 1's slice floor(2m/N) - floor(m/N).
+# pp with 2 ranks: rank 1 is the last stage and sends rank 0 that one row per pass: 4 H F.
 bytes_check() { # NAME RANKS MODEL IDS MODE
     local name=$1 n=$2 m=$3 ids=$4 mode=$5
     QWEN3_MPI_STATS=1 mrun "$n" generate "$m" --ids "$ids" -n 8 -t 1 --mpi "$mode" >/dev/null 2>"$T/$name.err" \
@@ -176,13 +183,18 @@ if not m:
     print("FAIL mpi_tp_%s: no stats line for rank 1" % name); sys.exit(0)
 F, sent = int(m.group(1)), int(m.group(2))
 L, H, P = cfg["num_hidden_layers"], cfg["hidden_size"], len(ids.split(","))
-want = 4 * H * F if mode == "pp" else (n - 1) * 4 * H * 2 * ((L - 1) * (P + F - 1) + F)
+def ar(m):
+    if n < 3 or m < 8192: return (n - 1) * 4 * m
+    s = 2 * m // n - m // n
+    return (m - s) * 4 + (n - 1) * s * 4
+want = 4 * H * F if mode == "pp" else 2 * (L - 1) * ar(P * H) + 2 * ar(H) + (F - 1) * 2 * L * ar(H)
 print("%s mpi_tp_%s: %d passes, rank 1 sent %d bytes, formula %d" % ("PASS" if sent == want and F > 1 else "FAIL", name, F, sent, want))
 EOF
 }
 bytes_check bytes_pp2 2 "$T/dense" "$IDS" pp
 bytes_check bytes_tp2 2 "$T/dense" "$IDS" tp
 bytes_check bytes_ep4 4 "$T/moe" "$MIDS" ep
+bytes_check bytes_tp4_long 4 "$T/dense" "$LONG" tp
 
 out=$(mrun 2 logits "$T/q4k.gguf" --ids 1,2,3 -o "$T/x.bin" -t 1 --mpi tp 2>&1); rc=$?
 if [ $rc -ne 0 ] && printf '%s\n' "$out" | grep -q "layer 0's o_proj (Q4_K, blocks of 256 values) cannot be split"; then pass split_refused

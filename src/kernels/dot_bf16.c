@@ -1,0 +1,248 @@
+/* dot_bf16.c - BF16 weights times bf16-rounded activations with one summation order for any number
+ * of tokens: the batch-invariant fast path of BF16 weights at bf16 speed (the bf16 GEMM of
+ * gemm_bf16.c sums a (row, token) in another order depending on the tile it falls in, so a token
+ * computed in a prefill and the same token decoded alone would differ; see forward.c).
+ *
+ * The arithmetic of one (row, token), for every n and every split of rows over threads:
+ *   - the activation row rounded to bf16 (k_x_to_bf16_rows: nearest even, as k_f32_to_bf16);
+ *   - 16 float32 lanes; lane j takes the column pairs (c + 2j, c + 2j + 1) for c = 0, 32, 64, ...,
+ *     as vdpbf16ps does: acc += w[c+2j+1] * x[c+2j+1], then acc += w[c+2j] * x[c+2j], each product
+ *     exact and each sum rounded once to nearest even; bf16 denormals read as zero and a denormal
+ *     sum becomes a zero of its sign (the instruction's implied DAZ / FTZ, as measured on this
+ *     machine's AMD EPYC: the product is not flushed before the add); columns past K count as zeros;
+ *   - the lanes reduced in a fixed tree: h8[i] = l[i] + l[i+8], h4[i] = h8[i] + h8[i+4],
+ *     h2[i] = h4[i] + h4[i+2], y = h2[0] + h2[1].
+ * k_dot_bf16_scalar is that arithmetic written out; the AVX512_BF16 kernels equal it bit for bit
+ * (tests/unit/test_dot_bf16.c).
+ *
+ * AVX512_BF16 kernels: prefill keeps a register tile of 4 rows x 6 tokens (24 accumulators; per 32
+ * columns 4 weight and 6 activation loads feed 24 vdpbf16ps) and walks the tokens in chunks that stay
+ * in L2 while this thread's rows pass; decoding (one token) streams 8 rows per step with the rows
+ * ahead prefetched. Every tile shape computes a (row, token) with the same instructions in the same
+ * order, so the result depends neither on n nor on how the rows are split. */
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+void k_x_to_bf16_rows(const float *X, int64_t K, uint16_t *Xb, int t0, int t1) {
+    for (size_t i = (size_t)t0 * (size_t)K, e = (size_t)t1 * (size_t)K; i < e; i++) Xb[i] = k_f32_to_bf16(X[i]);
+}
+
+/* a bf16 value as float, denormals as (signed) zero */
+static inline float bf_daz(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    if (!(u & 0x7f800000u)) u &= 0x80000000u;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* l + w * x as vdpbf16ps does one step: the product exact (two 8-bit significands), the sum rounded
+ * once to float32 (exact in double first: a sum that double cannot hold exactly is far below half an
+ * ulp of the larger term, so rounding twice gives the same float), then a denormal result flushed to
+ * zero of its sign (FTZ; so +0 + (-2^-140) is -0). The product itself is not flushed. */
+static inline float step(float l, float w, float x) {
+    float f = (float)((double)l + (double)w * (double)x);
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if (!(u & 0x7f800000u)) u &= 0x80000000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+float k_dot_bf16_scalar(const uint16_t *w, const uint16_t *x, int64_t K) {
+    float l[16] = {0};
+    for (int64_t c = 0; c < K; c += 32)
+        for (int j = 0; j < 16; j++) {
+            int64_t c0 = c + 2 * j, c1 = c0 + 1;
+            float w0 = c0 < K ? bf_daz(w[c0]) : 0.0f, x0 = c0 < K ? bf_daz(x[c0]) : 0.0f;
+            float w1 = c1 < K ? bf_daz(w[c1]) : 0.0f, x1 = c1 < K ? bf_daz(x[c1]) : 0.0f;
+            l[j] = step(l[j], w1, x1);
+            l[j] = step(l[j], w0, x0);
+        }
+    float h8[8], h4[4], h2[2];
+    for (int i = 0; i < 8; i++) h8[i] = l[i] + l[i + 8];
+    for (int i = 0; i < 4; i++) h4[i] = h8[i] + h8[i + 4];
+    for (int i = 0; i < 2; i++) h2[i] = h4[i] + h4[i + 2];
+    return h2[0] + h2[1];
+}
+
+void k_dot_bf16_rows_scalar(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+        const uint16_t *w = (const uint16_t *)((const uint8_t *)W->data + (size_t)r * W->row_bytes);
+        for (int t = 0; t < n; t++)
+            Y[(size_t)t * (size_t)W->rows + (size_t)r] = k_dot_bf16_scalar(w, Xb + (size_t)t * (size_t)W->cols, W->cols);
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
+/* gcc keeps accumulator arrays in memory unless the loops over them are unrolled outright */
+#if defined(__clang__)
+#define UNROLL
+#else
+#define UNROLL _Pragma("GCC unroll 8")
+#endif
+
+/* the fixed reduction tree of the header, one accumulator */
+TGT static inline float hsum16(__m512 v) {
+    __m256 h8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
+    __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    return _mm_cvtss_f32(_mm_add_ss(h2, _mm_movehdup_ps(h2)));
+}
+
+/* the same tree for 4 accumulators at once (the same adds on the same pairs of lanes, so the same
+ * bits as hsum16 on each), 15 instructions instead of 4 x 7 */
+TGT static inline __m128 hsum16x4(__m512 a, __m512 b, __m512 c, __m512 d) {
+    /* l[i] + l[i+8]: [a 0-7 | b 0-7] + [a 8-15 | b 8-15] */
+    __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xee));
+    __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xee));
+    /* h8[i] + h8[i+4]: 128-bit blocks [a0 a1 b0 b1], [c0 c1 d0 d1] -> [a0 b0 c0 d0] + [a1 b1 c1 d1] */
+    __m512 e = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xdd));
+    /* h4[i] + h4[i+2], then h2[0] + h2[1], within each block; lane 0 of block k is accumulator k's */
+    __m512 f = _mm512_add_ps(e, _mm512_permute_ps(e, 0x4e));
+    __m512 g = _mm512_add_ps(f, _mm512_permute_ps(f, 0xb1));
+    return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), g));
+}
+
+#define dp(acc, a, b) _mm512_dpbf16_ps((acc), (__m512bh)(a), (__m512bh)(b))
+
+/* NR rows x NT tokens (constants after inlining): w rows ws elements apart, x rows K apart, y rows
+ * ldy apart. Whole 32-column steps with plain loads, the last partial one masked (zeros past K).
+ * pf: a weight row of the next row group, read into L1 one line per step while this tile computes
+ * (without it the first tile of each row group waits for its weights: -25% at 3072 x 1024). */
+TGT static inline __attribute__((always_inline)) void tile(const uint16_t *w, size_t ws, int NR, const uint16_t *x, int NT,
+                                                           int64_t K, float *y, size_t ldy, const uint16_t *pf) {
+    __m512 acc[4][6];
+    UNROLL
+    for (int r = 0; r < 4; r++)
+        UNROLL
+        for (int t = 0; t < 6; t++) acc[r][t] = _mm512_setzero_ps();
+    const int64_t Kf = K & ~(int64_t)31;
+    for (int64_t c = 0; c < Kf; c += 32) {
+        _mm_prefetch((const char *)(pf + (size_t)c), _MM_HINT_T0);
+        __m512i wv[4];
+        UNROLL
+        for (int r = 0; r < NR; r++) wv[r] = _mm512_loadu_si512(w + (size_t)r * ws + (size_t)c);
+        UNROLL
+        for (int t = 0; t < NT; t++) {
+            __m512i xv = _mm512_loadu_si512(x + (size_t)t * (size_t)K + (size_t)c);
+            UNROLL
+            for (int r = 0; r < NR; r++) acc[r][t] = dp(acc[r][t], wv[r], xv);
+        }
+    }
+    if (Kf < K) {
+        __mmask32 m = (__mmask32)((1u << (K - Kf)) - 1);
+        __m512i wv[4];
+        UNROLL
+        for (int r = 0; r < NR; r++) wv[r] = _mm512_maskz_loadu_epi16(m, w + (size_t)r * ws + (size_t)Kf);
+        UNROLL
+        for (int t = 0; t < NT; t++) {
+            __m512i xv = _mm512_maskz_loadu_epi16(m, x + (size_t)t * (size_t)K + (size_t)Kf);
+            UNROLL
+            for (int r = 0; r < NR; r++) acc[r][t] = dp(acc[r][t], wv[r], xv);
+        }
+    }
+    if (NR == 4)
+        UNROLL
+        for (int t = 0; t < NT; t++) _mm_storeu_ps(y + (size_t)t * ldy, hsum16x4(acc[0][t], acc[1][t], acc[2][t], acc[3][t]));
+    else
+        UNROLL
+        for (int t = 0; t < NT; t++)
+            UNROLL
+            for (int r = 0; r < NR; r++) y[(size_t)t * ldy + (size_t)r] = hsum16(acc[r][t]);
+}
+
+/* One token, NR (<= 8) rows per step: NR weight streams, one activation load per 32 columns, and the
+ * rows of the next step prefetched PF_AHEAD bytes ahead of the column being read (rows are
+ * contiguous, so that is a sequential read of the matrix the hardware prefetcher also follows). */
+TGT static inline __attribute__((always_inline)) void rows1(const uint16_t *w, size_t ws, int NR, const uint16_t *x, int64_t K,
+                                                            float *y) {
+    __m512 acc[8];
+    UNROLL
+    for (int r = 0; r < 8; r++) acc[r] = _mm512_setzero_ps();
+    const int64_t Kf = K & ~(int64_t)31;
+    const uint16_t *next = w + (size_t)NR * ws; /* the next step's rows */
+    for (int64_t c = 0; c < Kf; c += 32) {
+        __m512i xv = _mm512_loadu_si512(x + (size_t)c);
+        /* the next NR rows, one 64-byte line per row per step: they arrive while these are summed */
+        UNROLL
+        for (int r = 0; r < NR; r++) _mm_prefetch((const char *)(next + (size_t)r * ws + (size_t)c), _MM_HINT_T0);
+        UNROLL
+        for (int r = 0; r < NR; r++) acc[r] = dp(acc[r], _mm512_loadu_si512(w + (size_t)r * ws + (size_t)c), xv);
+    }
+    if (Kf < K) {
+        __mmask32 m = (__mmask32)((1u << (K - Kf)) - 1);
+        __m512i xv = _mm512_maskz_loadu_epi16(m, x + (size_t)Kf);
+        UNROLL
+        for (int r = 0; r < NR; r++) acc[r] = dp(acc[r], _mm512_maskz_loadu_epi16(m, w + (size_t)r * ws + (size_t)Kf), xv);
+    }
+    UNROLL
+    for (int r = 0; r < NR; r++) y[r] = hsum16(acc[r]);
+}
+
+/* k_x_to_bf16_rows with integer AVX-512, the same bits as k_f32_to_bf16 (vcvtneps2bf16 would read
+ * denormal floats as zero, which rounds 0x007fffff to 0 instead of the smallest normal bf16) */
+TGT void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0, int t1) {
+    size_t i = (size_t)t0 * (size_t)K, e = (size_t)t1 * (size_t)K;
+    const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff), inf = _mm512_set1_epi32(0x7f800000),
+                  abs = _mm512_set1_epi32(0x7fffffff), quiet = _mm512_set1_epi32(0x00400000);
+    for (; i < e; i += 16) {
+        __mmask16 m = e - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (e - i)) - 1);
+        __m512i u = _mm512_castps_si512(_mm512_maskz_loadu_ps(m, X + i));
+        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs), inf);
+        r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(u, quiet));
+        _mm256_mask_storeu_epi16(Xb + i, m, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+    }
+}
+
+#define TOKEN_CHUNK 48 /* a multiple of 6; 48 rows of K bf16 (<= 300 KB at K = 3072) stay in L2 */
+
+TGT void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1) {
+    const uint16_t *base = W->data;
+    const size_t ws = W->row_bytes / 2, ldy = (size_t)W->rows;
+    const int64_t K = W->cols;
+    if (n == 1) {
+        int64_t r = r0;
+        for (; r + 8 <= r1; r += 8) rows1(base + (size_t)r * ws, ws, 8, Xb, K, Y + r);
+        for (; r < r1; r++) rows1(base + (size_t)r * ws, ws, 1, Xb, K, Y + r);
+        return;
+    }
+    for (int t0 = 0; t0 < n; t0 += TOKEN_CHUNK) {
+        int t1 = t0 + TOKEN_CHUNK < n ? t0 + TOKEN_CHUNK : n;
+        for (int64_t r = r0; r < r1; r += 4) {
+            int nr = r1 - r >= 4 ? 4 : (int)(r1 - r);
+            const uint16_t *w = base + (size_t)r * ws;
+            for (int t = t0, j = 0; t < t1; t += 6, j++) {
+                int nt = t1 - t >= 6 ? 6 : t1 - t;
+                const uint16_t *x = Xb + (size_t)t * (size_t)K;
+                float *y = Y + (size_t)t * ldy + (size_t)r;
+                /* tiles 0..3 of this group each bring one row of the next group (the last group
+                 * prefetches its own rows: harmless) */
+                int64_t pr = r + 4 + (j & 3) < r1 ? r + 4 + (j & 3) : r;
+                const uint16_t *pf = base + (size_t)pr * ws;
+                if (nr == 4) switch (nt) {
+                    case 6: tile(w, ws, 4, x, 6, K, y, ldy, pf); break;
+                    case 5: tile(w, ws, 4, x, 5, K, y, ldy, pf); break;
+                    case 4: tile(w, ws, 4, x, 4, K, y, ldy, pf); break;
+                    case 3: tile(w, ws, 4, x, 3, K, y, ldy, pf); break;
+                    case 2: tile(w, ws, 4, x, 2, K, y, ldy, pf); break;
+                    default: tile(w, ws, 4, x, 1, K, y, ldy, pf); break;
+                    }
+                else
+                    for (int i = 0; i < nr; i++)
+                        for (int u = 0; u < nt; u++) tile(w + (size_t)i * ws, ws, 1, x + (size_t)u * (size_t)K, 1, K, y + (size_t)u * ldy + i, ldy, pf);
+            }
+        }
+    }
+}
+#else
+void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0, int t1) { k_x_to_bf16_rows(X, K, Xb, t0, t1); }
+void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1) {
+    k_dot_bf16_rows_scalar(W, Xb, n, Y, r0, r1);
+}
+#endif
