@@ -512,9 +512,11 @@ static int same_command(int argc, char **argv, qwen3_err *e) {
     for (int r = 1; r < g_size && !rc; r++)
         if (all[r].hash != all[0].hash) {
             rc = -1;
-            /* printed here, before MPI_Finalize: once a rank exits non-zero mpirun kills the rest, and
-             * rank 0's message must not be lost to that race; err stays empty (qwen3.h) */
-            if (g_rank == 0)
+            /* printed here, before MPI_Finalize, by the rank that differs (every rank sees the same
+             * first r): once a rank exits non-zero mpirun kills the rest, so a message left to rank 0
+             * was lost when rank r exited first (a flaky mpi_tp check); rank r prints before it can
+             * exit. err stays empty (qwen3.h) */
+            if (g_rank == r)
                 fprintf(stderr, "qwen3: MPI rank %d was started with another command than rank 0 (rank 0: '%s'; rank %d: "
                                 "'%s'): every rank must run the same qwen3-mpi build with the same arguments\n",
                         r, all[0].text, r, all[r].text);
