@@ -296,7 +296,7 @@ int qwen3_plot_png(const char *path, const char *title, const char *x_title, con
     int x0 = A.x0, y0 = A.y0, y1 = A.y1;
     /* grid and y ticks: 0 .. 100 % every 20 */
     for (int t = 0; t <= 100; t += 20) {
-        char s[8];
+        char s[12];
         snprintf(s, sizeof s, "%d", t);
         y_tick(&c, &A, y1 - (y1 - y0) * t / 100, s);
     }
