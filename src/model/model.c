@@ -1,10 +1,15 @@
 /* model.c - qwen3_model_load / free / describe: config.json (or a GGUF file's metadata), weights,
  * RoPE table, thread pool. */
 #include <stdio.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/file.h"
 #include "model/config.h"
 #include "kernels/quant.h"
@@ -203,6 +208,23 @@ void qwen3_model_free(qwen3_model *m) {
     free(m->owned);
     free(m->dir);
     free(m);
+}
+
+void *model_alloc_owned(qwen3_model *m, size_t bytes) {
+    size_t cap = (size_t)m->cap_owned;
+    if (arr_grow(&m->owned, &cap, (size_t)m->n_owned + 1, sizeof *m->owned) || cap > INT_MAX) return NULL;
+    m->cap_owned = (int)cap;
+    void *buf = NULL;
+    if (posix_memalign(&buf, 64, bytes ? bytes : 64)) return NULL;
+    m->owned[m->n_owned++] = buf;
+    return buf;
+}
+
+void model_release_pages(const void *p, size_t n) {
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || !p) return;
+    uintptr_t b = ((uintptr_t)p + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1), e = ((uintptr_t)p + n) & ~(uintptr_t)(pg - 1);
+    if (e > b) madvise((void *)b, e - b, MADV_DONTNEED);
 }
 
 const qwen3_config *qwen3_model_config(const qwen3_model *m) { return &m->c; }

@@ -84,6 +84,12 @@ void model_free_weights(qwen3_model *m);
 int model_quantize(qwen3_model *m, qwen3_dtype q, const qwen3_load_opts *o, qwen3_err *e);
 /* The type model_quantize gives a matrix of `cols` columns in role "layer" (0) or "embedding" (1). */
 qwen3_dtype model_quant_type(qwen3_dtype q, qwen3_dtype stored, int64_t cols, int embedding);
+/* A 64-byte-aligned buffer of `bytes` that the model owns (freed with it): weights made at load time
+ * (quantized, or a rank's copied-out columns). NULL when out of memory (the caller names what for). */
+void *model_alloc_owned(qwen3_model *m, size_t bytes);
+/* Drops the pages wholly inside [p, p+n) from this process's mapping (the file stays in the page
+ * cache; a later read would fault them back in): a source matrix that was copied out. */
+void model_release_pages(const void *p, size_t n);
 /* Tensor / expert parallelism (model/shard.c): rank r of n's share of every layer under mode (the
  * whole layer for n 1); model_shard cuts every layer matrix to m->sh: rows of
  * q/k/v, gate/up and experts' gate/up are views into the mapping; the columns of o_proj, down_proj

@@ -39,36 +39,18 @@ static void quant_worker(void *ctx, int ith, int nth) {
     free(tmp);
 }
 
-/* Drops the pages wholly inside [p, p+n) from this process's mapping (the file stays in the page
- * cache; a later read would fault them back in). */
-static void release(const void *p, size_t n) {
-    long pg = sysconf(_SC_PAGESIZE);
-    if (pg <= 0) return;
-    uintptr_t b = ((uintptr_t)p + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1), e = ((uintptr_t)p + n) & ~(uintptr_t)(pg - 1);
-    if (e > b) madvise((void *)b, e - b, MADV_DONTNEED);
-}
-
 static int quant_mat(qwen3_model *m, kmat *w, qwen3_dtype t, qwen3_err *e) {
     if (w->type == t) return 0;
-    if (m->n_owned == m->cap_owned) {
-        int cap = m->cap_owned ? 2 * m->cap_owned : 64;
-        void **o = realloc(m->owned, sizeof *o * (size_t)cap);
-        if (!o) return qerr(e, "out of memory");
-        m->owned = o;
-        m->cap_owned = cap;
-    }
     kmat q = {t, NULL, w->rows, w->cols, k_row_bytes(t, w->cols)};
-    void *buf = NULL;
-    size_t bytes = q.row_bytes * (size_t)q.rows;
-    if (posix_memalign(&buf, 64, bytes > 0 ? bytes : 64))
+    void *buf = model_alloc_owned(m, q.row_bytes * (size_t)q.rows);
+    if (!buf)
         return qerr(e, "out of memory quantizing a [%lld, %lld] matrix to %s", (long long)w->rows, (long long)w->cols,
                     qwen3_dtype_name(t));
-    m->owned[m->n_owned++] = buf;
     q.data = buf;
     qjob j = {w, &q, 0};
     qpool_run(m->pool, quant_worker, &j);
     if (j.failed) return qerr(e, "out of memory quantizing to %s", qwen3_dtype_name(t));
-    release(w->data, w->row_bytes * (size_t)w->rows);
+    model_release_pages(w->data, w->row_bytes * (size_t)w->rows);
     *w = q;
     return 0;
 }

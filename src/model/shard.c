@@ -52,13 +52,6 @@ tp_share model_share(const qwen3_config *c, int mode, int r, int n) {
     return s;
 }
 
-static void release(const void *p, size_t n) {
-    long pg = sysconf(_SC_PAGESIZE);
-    if (pg <= 0 || !p) return;
-    uintptr_t b = ((uintptr_t)p + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1), e = ((uintptr_t)p + n) & ~(uintptr_t)(pg - 1);
-    if (e > b) madvise((void *)b, e - b, MADV_DONTNEED);
-}
-
 static void rows(kmat *w, int64_t r0, int64_t n) {
     w->data = (const uint8_t *)w->data + (size_t)r0 * w->row_bytes;
     w->rows = n;
@@ -72,22 +65,14 @@ static int cols(qwen3_model *m, kmat *w, int64_t c0, int64_t n, const char *what
                     "%lld..%lld across %d MPI ranks: the cut falls inside a block. Use --mpi pp (layers), fewer ranks, "
                     "or a checkpoint of a type with blocks of 32 (Q8_0, Q4_0, ...)", m->dir, layer, what, qwen3_dtype_name(w->type),
                     (long long)bs, (long long)c0, (long long)(c0 + n), m->tp_size);
-    if (m->n_owned == m->cap_owned) {
-        int cap = m->cap_owned ? 2 * m->cap_owned : 64;
-        void **o = realloc(m->owned, sizeof *o * (size_t)cap);
-        if (!o) return qerr(e, "out of memory");
-        m->owned = o;
-        m->cap_owned = cap;
-    }
     size_t off = k_row_bytes(w->type, c0), rb = k_row_bytes(w->type, n), bytes = rb * (size_t)w->rows;
-    void *buf = NULL;
-    if (posix_memalign(&buf, 64, bytes ? bytes : 64))
+    void *buf = model_alloc_owned(m, bytes);
+    if (!buf)
         return qerr(e, "%s: out of memory for this rank's %zu-byte share of layer %d's %s (MPI rank %d of %d: more ranks "
                     "give each a smaller share)", m->dir, bytes, layer, what, m->tp_rank, m->tp_size);
-    m->owned[m->n_owned++] = buf;
     for (int64_t r = 0; r < w->rows; r++)
         memcpy((uint8_t *)buf + (size_t)r * rb, (const uint8_t *)w->data + (size_t)r * w->row_bytes + off, rb);
-    release(w->data, w->row_bytes * (size_t)w->rows);
+    model_release_pages(w->data, w->row_bytes * (size_t)w->rows);
     *w = (kmat){w->type, buf, w->rows, n, rb};
     return 0;
 }

@@ -34,28 +34,39 @@ import tempfile
 import numpy as np
 
 
-def cmp_logits(name, ref_path, got_path, vocab, rows=None, tol=1e-3, out=sys.stdout):
+def load_logits(name, ref_path, got_path, vocab, rows=None, out=sys.stdout):
+    """The reference's and the engine's logits as [rows, vocab] arrays (the reference cut to `rows`),
+    or None after printing the FAIL line: a missing file, a size that is not whole rows, an engine
+    file of another size, a non-finite engine logit."""
     try:
         ref = np.fromfile(ref_path, dtype="<f4")
         got = np.fromfile(got_path, dtype="<f4")
     except OSError as e:
         print("FAIL %s: %s" % (name, e), file=out)
-        return False
+        return None
     if ref.size % vocab:
         print("FAIL %s: reference file %s holds %d floats, not a multiple of vocab %d" % (name, ref_path, ref.size, vocab), file=out)
-        return False
+        return None
     ref = ref.reshape(-1, vocab)
     if rows is not None:
         ref = ref[:rows]
     if got.size != ref.size:
         print("FAIL %s: engine wrote %d floats (%.2f rows of %d), expected %d rows" % (name, got.size, got.size / vocab, vocab, ref.shape[0]), file=out)
-        return False
+        return None
     got = got.reshape(ref.shape)
     bad = ~np.isfinite(got)
     if bad.any():
         r, t = np.argwhere(bad)[0]
         print("FAIL %s: non-finite logit %r at row %d token %d" % (name, float(got[r, t]), r, t), file=out)
+        return None
+    return ref, got
+
+
+def cmp_logits(name, ref_path, got_path, vocab, rows=None, tol=1e-3, out=sys.stdout):
+    pair = load_logits(name, ref_path, got_path, vocab, rows, out)
+    if pair is None:
         return False
+    ref, got = pair
     d = np.abs(got.astype(np.float64) - ref.astype(np.float64))
     r, t = np.unravel_index(int(np.argmax(d)), d.shape)
     err = float(d[r, t])
@@ -70,19 +81,10 @@ def cmp_logits(name, ref_path, got_path, vocab, rows=None, tol=1e-3, out=sys.std
 
 
 def cmp_positions(name, ref_path, got_path, vocab, maxfrac, tol, out=sys.stdout):
-    try:
-        ref = np.fromfile(ref_path, dtype="<f4")
-        got = np.fromfile(got_path, dtype="<f4")
-    except OSError as e:
-        print("FAIL %s: %s" % (name, e), file=out)
+    pair = load_logits(name, ref_path, got_path, vocab, None, out)
+    if pair is None:
         return False
-    if ref.size % vocab or got.size != ref.size:
-        print("FAIL %s: %d reference and %d engine floats for vocab %d" % (name, ref.size, got.size, vocab), file=out)
-        return False
-    ref, got = ref.reshape(-1, vocab), got.reshape(-1, vocab)
-    if not np.isfinite(got).all():
-        print("FAIL %s: non-finite logits" % name, file=out)
-        return False
+    ref, got = pair
     d = np.abs(got.astype(np.float64) - ref.astype(np.float64)).max(axis=1)
     over = np.nonzero(d > tol)[0]
     what = "per-position max error: median %.2g, 90th percentile %.2g, max %.3g; %d of %d positions above %g%s" % (
