@@ -22,14 +22,22 @@
 #   rank_stopped   rank 1 stopped (SIGSTOP) mid-generation with QWEN3_MPI_TIMEOUT=3: rank 0 times out
 #                  in the collective it waits in (says which), the job ends within 20 s, no rank left
 #   rank_killed_tp rank 1 killed (SIGKILL) mid-generation: the job ends within 30 s, no rank left
+#   oom_load       rank 1 limited to 1.5 GiB of address space (ulimit -v, by a wrapper in mpirun's
+#                  command) and an 8B-shaped checkpoint (16 GB, a sparse file of zeros): the load
+#                  fails with rank 0 naming rank 1, the file and its size; the job ends, no rank left
+#   oom_kv         the same limit, a model that loads in it and a 2 GiB KV cache per rank (--ctx
+#                  32768, tp): rank 1 fails inside the first forward pass, names the cache and its
+#                  size, and ends the job (MPI_Abort) within 30 s, no rank left
+#                  (both SKIPped where the build cannot start under ulimit -v: AddressSanitizer
+#                  reserves terabytes of address space for its shadow memory)
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 27
+expect 31
 MPIBIN="$(dirname "$QWEN3")/qwen3-mpi"
 names="logits_dense_tp2 logits_dense_tp4_decode logits_dense_tp3_long logits_moe_gguf_q8_0_ep2 bytes_tp4_long logits_moe_tp2 logits_moe_tp4 logits_moe_ep2_decode logits_moe_ep4
        logits_gguf_q8_0_tp2 generate_dense_tp4 generate_moe_ep4 generate_moe_tp2 run_chat_tp2 serve_batch_tp2 info_tp
        bytes_pp2 bytes_tp2 bytes_ep4 split_refused too_many_tp other_command other_model rank_stopped rank_stopped_left
-       rank_killed_tp serve_batch_tp2_stop"
+       rank_killed_tp serve_batch_tp2_stop oom_load oom_load_left oom_kv oom_kv_left"
 if ! command -v mpirun >/dev/null 2>&1 || [ ! -x "$MPIBIN" ]; then
     why="mpirun not found (Debian: openmpi-bin, libopenmpi-dev; scripts/setup.sh installs them)"
     command -v mpirun >/dev/null 2>&1 && why="$MPIBIN not built (make MPI=1; make test builds it when mpicc exists)"
@@ -262,3 +270,38 @@ else
     echo "$r"; fail rank_stopped_left "see rank_stopped"
 fi
 if r=$(fault rank_killed_tp KILL 30); then pass "rank_killed_tp (mpirun exited ${r% *} after ${r#* } s)"; else echo "$r"; fi
+
+# A rank out of memory: the wrapper limits rank 1 alone, then execs the same qwen3-mpi command line
+# (so the ranks' commands still match). The job is tagged with an environment variable, by which
+# /proc tells whether any of its processes is left once mpirun is gone.
+printf '#!/bin/sh\n[ "$OMPI_COMM_WORLD_RANK" = 1 ] && ulimit -v "$QWEN3_TEST_LIMIT_KB"\nexec "$@"\n' >"$T/limit_rank1.sh"
+chmod +x "$T/limit_rank1.sh"
+LIMIT_KB=1572864
+left_of() { grep -lz "^QWEN3_TEST_JOB=$1\$" /proc/[0-9]*/environ 2>/dev/null | wc -l; }
+oom() { # NAME PATTERN ARGS...: the job must end non-zero within 30 s, print PATTERN, leave no rank
+    local name=$1 pat=$2 t0 rc left; shift 2
+    t0=$(date +%s)
+    QWEN3_TEST_JOB="$name.$$" QWEN3_TEST_LIMIT_KB=$LIMIT_KB timeout 60 "${MPIRUN[@]}" -x QWEN3_TEST_JOB -x QWEN3_TEST_LIMIT_KB \
+        -n 2 "$T/limit_rank1.sh" "$MPIBIN" "$@" >/dev/null 2>"$T/$name.err"; rc=$?
+    local secs=$(( $(date +%s) - t0 ))
+    for _ in $(seq 1 50); do left=$(left_of "$name.$$"); [ "$left" = 0 ] && break; sleep 0.1; done
+    if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $secs -le 30 ] && grep -q "$pat" "$T/$name.err"; then
+        pass "$name (exit $rc after $secs s: $(grep -o "rank 1 of 2.*" "$T/$name.err" | head -n 1 | cut -c 1-150))"
+    else fail "$name" "exit $rc after $secs s, expected '$pat': $(errs "$T/$name.err")"; fi
+    if [ "$left" = 0 ]; then pass "${name}_left (no rank left running)"
+    else fail "${name}_left" "$left processes of the job still running"; fi
+}
+if ! (ulimit -v $LIMIT_KB && "$QWEN3" --version) >/dev/null 2>&1; then
+    for n in oom_load oom_load_left oom_kv oom_kv_left; do
+        echo "SKIP mpi_tp_$n: this build does not start under ulimit -v $LIMIT_KB (AddressSanitizer reserves terabytes of address space)"
+    done
+else
+    gen "$T/big" --preset 8b --zeros --no-tokenizer
+    gen "$T/kvheavy" --preset tiny --hidden 64 --heads 16 --kv-heads 16 --head-dim 128 --layers 8 --vocab 2048 --no-tokenizer
+    size=$(stat -c %s "$T/big/model.safetensors")
+    oom oom_load "MPI rank 1 of 2: $T/big/model.safetensors: cannot mmap $size bytes ([0-9.]* GiB): .*ulimit -v" \
+        generate "$T/big" --ids 1,2,3 -n 4 -t 1
+    # rank 1's share of the cache: 8 layers x 8 of the 16 kv heads x K and V x 32768 positions x 128 floats
+    oom oom_kv "qwen3 (rank 1 of 2): the KV cache of a sequence rank 0 began: out of memory: cannot reserve $((8 * 8 * 2 * 32768 * 128 * 4 >> 20)) MiB .*ulimit -v.*ending the job" \
+        generate "$T/kvheavy" --ids 1,2,3 -n 4 -t 1 --ctx 32768 --mpi tp
+fi
