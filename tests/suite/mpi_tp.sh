@@ -9,7 +9,8 @@
 #                  (the reduce-scatter all-reduce, slices of uneven size)
 #   generate_*     greedy continuations identical (dense tp 4, MoE ep 4, MoE tp 2); run_chat: `run`
 #   serve_batch    two requests decoded together (--parallel 2) by a tp server on 2 ranks: the texts
-#                  as the one-process server's, every token's logprob within 1e-4
+#                  as the one-process server's, every token's logprob within 1e-4; by a pp server on
+#                  4 ranks (a layer each): the same texts and logprobs exactly
 #   info_tp        `qwen3 info` lists each rank's heads, columns and experts
 #   bytes_*        QWEN3_MPI_STATS: rank 1's bytes sent after a generation equal the formula
 #                  (README "More than one machine"): pp, tp on 2 ranks, ep on 4, tp on 4 with a
@@ -32,12 +33,12 @@
 #                  reserves terabytes of address space for its shadow memory)
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 31
+expect 33
 MPIBIN="$(dirname "$QWEN3")/qwen3-mpi"
 names="logits_dense_tp2 logits_dense_tp4_decode logits_dense_tp3_long logits_moe_gguf_q8_0_ep2 bytes_tp4_long logits_moe_tp2 logits_moe_tp4 logits_moe_ep2_decode logits_moe_ep4
        logits_gguf_q8_0_tp2 generate_dense_tp4 generate_moe_ep4 generate_moe_tp2 run_chat_tp2 serve_batch_tp2 info_tp
        bytes_pp2 bytes_tp2 bytes_ep4 split_refused too_many_tp other_command other_model rank_stopped rank_stopped_left
-       rank_killed_tp serve_batch_tp2_stop oom_load oom_load_left oom_kv oom_kv_left"
+       rank_killed_tp serve_batch_tp2_stop serve_batch_pp4 serve_batch_pp4_stop oom_load oom_load_left oom_kv oom_kv_left"
 if ! command -v mpirun >/dev/null 2>&1 || [ ! -x "$MPIBIN" ]; then
     why="mpirun not found (Debian: openmpi-bin, libopenmpi-dev; scripts/setup.sh installs them)"
     command -v mpirun >/dev/null 2>&1 && why="$MPIBIN not built (make MPI=1; make test builds it when mpicc exists)"
@@ -142,9 +143,10 @@ serve_pair() { # OUT MODE LAUNCH...
 rm -f "$T"/sv*.stuck
 serve_pair "$T/sv1" "" "$QWEN3"
 serve_pair "$T/sv2" tp "${MPIRUN[@]}" -n 2 "$MPIBIN"
-checked mpi_tp_serve_batch_tp2 "$PY" - "$T" <<'EOF'
+serve_pair "$T/sv3" pp "${MPIRUN[@]}" -n 4 "$MPIBIN"
+cat >"$T/serve_cmp.py" <<'EOF'
 import json, os, sys
-t = sys.argv[1]
+t, out, name, exact = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "exact"
 def load(p):
     raw = open(p).read() if os.path.exists(p) else "(no answer)"
     try:
@@ -154,16 +156,20 @@ def load(p):
         return None, "%r: %s" % (e, raw[:200])
 bad = []
 for i in (1, 2):
-    (ta, la), (tb, lb) = load("%s/sv1.%d" % (t, i)), load("%s/sv2.%d" % (t, i))
+    (ta, la), (tb, lb) = load("%s/sv1.%d" % (t, i)), load("%s/%s.%d" % (t, out, i))
     if ta is None or tb is None:
         bad.append("request %d: %s" % (i, la if ta is None else lb)); continue
     if ta != tb or not ta: bad.append("request %d: %r vs %r" % (i, ta, tb))
-    elif len(la) != len(lb) or max(abs(x - y) for x, y in zip(la, lb)) > 1e-4:
+    elif len(la) != len(lb) or max(abs(x - y) for x, y in zip(la, lb)) > (0 if exact else 1e-4):
         bad.append("request %d: logprobs %s vs %s" % (i, la[:4], lb[:4]))
-print("FAIL mpi_tp_serve_batch_tp2: " + "; ".join(bad) if bad else "PASS mpi_tp_serve_batch_tp2 (2 requests together, texts equal, logprobs within 1e-4)")
-print("FAIL mpi_tp_serve_batch_tp2_stop: mpirun still running 30 s after SIGTERM" if os.path.exists(t + "/sv2.stuck")
-      else "PASS mpi_tp_serve_batch_tp2_stop")
+print("FAIL mpi_tp_%s: " % name + "; ".join(bad) if bad else "PASS mpi_tp_%s (2 requests together, texts equal, logprobs %s)"
+      % (name, "identical" if exact else "within 1e-4"))
+print("FAIL mpi_tp_%s_stop: mpirun still running 30 s after SIGTERM" % name if os.path.exists("%s/%s.stuck" % (t, out))
+      else "PASS mpi_tp_%s_stop" % name)
 EOF
+checked mpi_tp_serve_batch_tp2 "$PY" "$T/serve_cmp.py" "$T" sv2 serve_batch_tp2 close
+# the pipeline on 4 ranks (one layer each) with two sequences in every pass: the same bits
+checked mpi_tp_serve_batch_pp4 "$PY" "$T/serve_cmp.py" "$T" sv3 serve_batch_pp4 exact
 
 out=$(mrun 4 info "$T/moe" --mpi ep 2>&1)
 if printf '%s\n' "$out" | grep -q '^MPI rank 0: *expert parallel: query heads 0-0 (kv 0-0), MLP columns 0-63, experts 0-1' \
