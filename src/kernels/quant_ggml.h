@@ -113,6 +113,9 @@ int kq_ggml_gemm_avx512(const struct kmat *W, const void *A, size_t arow_bytes, 
 /* The same on AVX2 (quant_ggml_gemm256.c), vnni: with AVX-VNNI's vpdpbusd / vpdpwssd (the caller
  * checks the CPU); same bits. */
 int kq_ggml_gemm_avx2(const struct kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int vnni);
+/* Tests only (not in the library: a second build of quant_ggml_gemm256.c linked into
+ * test_gemm_ggml): its AVX-VNNI flavour with the EVEX encoding, for CPUs with AVX512VL + AVX512_VNNI. */
+int kq_ggml_gemm_avxvnni_evex(const struct kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
 int kq_ggml_dot_avx2(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
 
 /* Row of K values of type t as bf16 (the prefill GEMM's panels), AVX-512; 0 when t has none. */
