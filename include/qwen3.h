@@ -286,6 +286,10 @@ int qwen3_tokenizer_same_vocab(const qwen3_tokenizer *a, const qwen3_tokenizer *
 /* The id of a token given its exact text (added tokens such as "<think>", or a vocabulary entry in
  * its byte-level form); -1 when absent. */
 int32_t qwen3_token_id(const qwen3_tokenizer *t, const char *text);
+/* The ids that end a turn, <|im_end|> and <|endoftext|> (-1 for one t lacks; both -1 when t is
+ * NULL): generation stops at either (qwen3_gen), and a front-end that looks at a turn's ids asks
+ * this instead of spelling the tokens again. */
+void qwen3_end_of_turn_ids(const qwen3_tokenizer *t, int32_t ids[2]);
 /* 1 when id is a special added token (dropped by skip_special). */
 int qwen3_token_is_special(const qwen3_tokenizer *t, int32_t id);
 /* The raw bytes a token decodes to (not NUL-terminated); NULL for an id out of range. */
@@ -326,6 +330,11 @@ typedef enum qwen3_chat_kind {
 const char *qwen3_chat_kind_name(qwen3_chat_kind k);
 /* The kind named by s (one of the names above); -1 when unknown. */
 int qwen3_chat_kind_parse(const char *s);
+/* 1 when a prompt of kind k rendered with enable_thinking lets the model think: the hybrid Qwen3
+ * template as enable_thinking says, Instruct-2507 never, Thinking-2507 always (its prompt opens
+ * "<think>" whatever enable_thinking says). The one place this is decided: the server, run and chat
+ * ask it. */
+int qwen3_chat_thinks(qwen3_chat_kind k, int enable_thinking);
 
 /* Identifies a template text: returns its kind, or -1 when it is not one of the implemented
  * templates (compared after normalising the whitespace that Jinja discards and string-literal

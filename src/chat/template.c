@@ -45,6 +45,10 @@ const char *qwen3_chat_kind_name(qwen3_chat_kind k) {
     return (unsigned)k < QWEN3_CHAT_KIND_COUNT ? kind_names[k] : NULL;
 }
 
+int qwen3_chat_thinks(qwen3_chat_kind k, int enable_thinking) {
+    return k == QWEN3_CHAT_THINKING_2507 || (k == QWEN3_CHAT_QWEN3 && enable_thinking);
+}
+
 int qwen3_chat_kind_parse(const char *s) {
     for (int k = 0; s && k < QWEN3_CHAT_KIND_COUNT; k++)
         if (!strcmp(s, kind_names[k])) return k;

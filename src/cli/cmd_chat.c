@@ -251,9 +251,8 @@ static int answer(session *s) {
         mm[k++] = (qwen3_chat_msg){.role = x->role, .content = x->content, .reasoning_content = x->reasoning,
                                    .tool_calls = x->calls, .n_tool_calls = x->n_calls};
     }
-    int think_mode = s->kind != QWEN3_CHAT_INSTRUCT_2507 && s->thinking && s->budget != 0;
     long budget = s->budget;
-    if (s->kind == QWEN3_CHAT_THINKING_2507 && !s->thinking) budget = 0;
+    int think_mode = cli_think_mode(s->kind, s->thinking, &budget);
     qwen3_chat_opts co = {1, think_mode};
     qwen3_err e = {0};
     size_t len;

@@ -44,7 +44,8 @@ static const char *finish_name(qwen3_finish f) {
  * without the end-of-turn token. */
 static int answer_tokens(const qwen3_tokenizer *tok, const int32_t *ids, int n, int in_think) {
     int32_t open = qwen3_token_id(tok, "<think>"), close = qwen3_token_id(tok, "</think>");
-    int32_t eos1 = qwen3_token_id(tok, "<|im_end|>"), eos2 = qwen3_token_id(tok, "<|endoftext|>");
+    int32_t eos[2];
+    qwen3_end_of_turn_ids(tok, eos);
     int start = 0, thinking = in_think;
     for (int k = 0; k < n; k++) {
         if (ids[k] == open) thinking = 1;
@@ -52,7 +53,7 @@ static int answer_tokens(const qwen3_tokenizer *tok, const int32_t *ids, int n, 
     }
     if (thinking) return 0;
     int end = n;
-    if (end > start && (ids[end - 1] == eos1 || ids[end - 1] == eos2)) end--;
+    if (end > start && (ids[end - 1] == eos[0] || ids[end - 1] == eos[1])) end--;
     return end - start;
 }
 
@@ -197,8 +198,7 @@ int cmd_run(int argc, char **argv) {
     if (!tok) { cli_fail("%s", e.msg); goto done; }
     long budget = go.think_budget;
     if (!raw) {
-        thinking = kind != QWEN3_CHAT_INSTRUCT_2507 && !go.no_think && budget != 0;
-        if (kind == QWEN3_CHAT_THINKING_2507 && go.no_think) budget = 0; /* it cannot render without <think> */
+        thinking = cli_think_mode(kind, !go.no_think, &budget);
         qwen3_chat_msg msgs[2];
         int n = 0;
         if (go.system) msgs[n++] = (qwen3_chat_msg){.role = "system", .content = go.system};

@@ -180,6 +180,11 @@ void cli_gen_sampling(const cli_gen_opts *o, int thinking, const char *model_dir
     s->seed = o->seed_set ? o->seed : fresh_seed();
 }
 
+int cli_think_mode(int kind, int want, long *budget) {
+    if (kind == QWEN3_CHAT_THINKING_2507 && !want) *budget = 0; /* it cannot render without <think> */
+    return want && qwen3_chat_thinks((qwen3_chat_kind)kind, want) && *budget != 0;
+}
+
 int cli_chat_kind(const char *dir, const cli_gen_opts *o) {
     if (o->template_kind) return qwen3_chat_kind_parse(o->template_kind);
     qwen3_err e = {0};

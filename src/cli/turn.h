@@ -34,6 +34,10 @@ extern const char CLI_GEN_FLAGS[];
 void cli_gen_sampling(const cli_gen_opts *o, int thinking, const char *model_dir, qwen3_sampling *s);
 /* The chat format of a model directory (or --template); -1 with the error printed. */
 int cli_chat_kind(const char *dir, const cli_gen_opts *o);
+/* A turn's mode for run and chat: 1 when the model thinks (qwen3_chat_thinks, with `want` from
+ * --no-think or /think, and a nonzero *budget). Thinking-2507's prompt always opens "<think>", so
+ * not wanting it there sets *budget to 0 (the block is closed at once). */
+int cli_think_mode(int kind, int want, long *budget);
 
 /* One turn's display and result. */
 typedef struct cli_turn {

@@ -228,6 +228,11 @@ static int encode_text(const qwen3_tokenizer *tok, const char *what, const char 
     return 0;
 }
 
+void qwen3_end_of_turn_ids(const qwen3_tokenizer *t, int32_t ids[2]) {
+    ids[0] = t ? qwen3_token_id(t, "<|im_end|>") : -1;
+    ids[1] = t ? qwen3_token_id(t, "<|endoftext|>") : -1;
+}
+
 qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *seq, const int32_t *prompt,
                          int n_prompt, const qwen3_gen_params *p, qwen3_err *e) {
     if (!m || !seq || !p) { qerr(e, "gen: model, sequence and parameters are required"); return NULL; }
@@ -283,8 +288,7 @@ qwen3_gen *qwen3_gen_new(qwen3_model *m, const qwen3_tokenizer *tok, qwen3_seq *
     g->piece_cap = tok ? qwen3_detok_cap(tok) : 8;
     g->piece = malloc(g->piece_cap);
     if (!g->logits || !g->piece) { qerr(e, "gen: out of memory"); goto fail; }
-    g->eos[0] = tok ? qwen3_token_id(tok, "<|im_end|>") : -1;
-    g->eos[1] = tok ? qwen3_token_id(tok, "<|endoftext|>") : -1;
+    qwen3_end_of_turn_ids(tok, g->eos);
     int32_t think = tok ? qwen3_token_id(tok, "<think>") : -1, end_think = tok ? qwen3_token_id(tok, "</think>") : -1;
     budget_init(&g->bud, p->think_budget, p->think_grace, p->in_think, think, end_think);
     g->think_id = think;

@@ -261,7 +261,7 @@ int srv_parse_chat(const srv_model_info *info, json_t *body, srv_gen_req *r, srv
         snprintf(e->param, sizeof e->param, "chat_template_kwargs.enable_thinking");
         return -1;
     }
-    r->thinking = info->chat_kind == QWEN3_CHAT_QWEN3 ? think : info->chat_kind == QWEN3_CHAT_THINKING_2507;
+    r->thinking = qwen3_chat_thinks(info->chat_kind, think);
     if (parse_common(info, body, r, e) || srv_parse_logprobs(body, 1, r, e) || srv_check_unsupported(body, 1, e) ||
         srv_parse_structured(body, r, e))
         return -1;

@@ -113,11 +113,37 @@ static void test_kinds(void) {
           "chat_identify_foreign", "a foreign template was taken for ours");
 }
 
+/* qwen3_chat_thinks, the one owner of "does this template think": its table as the header states
+ * it, and never against what a rendered prompt forces (a pre-filled empty think block: no; a prompt
+ * that leaves "<think>" open: yes). */
+static void test_thinks(void) {
+    static const int want[QWEN3_CHAT_KIND_COUNT][2] = {
+        [QWEN3_CHAT_QWEN3] = {0, 1}, [QWEN3_CHAT_INSTRUCT_2507] = {0, 0}, [QWEN3_CHAT_THINKING_2507] = {1, 1}};
+    int table = 1, consistent = 1;
+    for (int k = 0; k < QWEN3_CHAT_KIND_COUNT; k++)
+        for (int en = 0; en < 2; en++) {
+            int t = qwen3_chat_thinks((qwen3_chat_kind)k, en);
+            if (t != want[k][en]) table = 0;
+            qwen3_chat_msg msg = {.role = "user", .content = "hi"};
+            qwen3_chat_opts co = {1, en};
+            qwen3_err e = {0};
+            size_t len = 0;
+            char *p = qwen3_chat_render((qwen3_chat_kind)k, &msg, 1, NULL, 0, &co, &len, &e);
+            if (!p) { consistent = 0; continue; }
+            int closed = len >= 19 && !strcmp(p + len - 19, "<think>\n\n</think>\n\n");
+            if ((closed && t) || (qwen3_chat_prompt_opens_think(p, len) && !t)) consistent = 0;
+            free(p);
+        }
+    CHECK(table, "chat_thinks_table", "qwen3_chat_thinks differs from its documented table");
+    CHECK(consistent, "chat_thinks_matches_rendering", "a prompt forces the other mode than qwen3_chat_thinks says");
+}
+
 int main(void) {
-    TEST_EXPECT(17);
+    TEST_EXPECT(19);
     test_struct_vs_json();
     test_errors();
     test_repr();
     test_kinds();
+    test_thinks();
     return test_exit();
 }
