@@ -106,7 +106,7 @@ TGT INL void unpack_row32b(qwen3_dtype T, const uint8_t *row, int nb, kur32b *o)
 #undef DPBUSD
 
 #if HAVE_AVXVNNI
-#define SUF vnni
+#define SUF avxvnni
 #define TGTX TGT_VNNI
 #define DPWSSD(acc, a, b) _mm256_dpwssd_avx_epi32(acc, a, b)
 #define DPBUSD(acc, u, s) _mm256_dpbusd_avx_epi32(acc, u, s)
@@ -117,12 +117,11 @@ TGT INL void unpack_row32b(qwen3_dtype T, const uint8_t *row, int nb, kur32b *o)
 #undef DPBUSD
 #endif
 
-int kq_ggml_gemm_avx2(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int vnni) {
-#if HAVE_AVXVNNI
-    if (vnni) return gemm_vnni(W, A, arow_bytes, n, Y, r0, r1);
+#if !HAVE_AVXVNNI
+/* the compiler lacks AVX-VNNI: no entries (k_cpu_features never reports it then) */
+const kq_gemm_fn kq_ggml_gemm_avxvnni[QWEN3_DTYPE_COUNT];
 #endif
-    return gemm_avx2(W, A, arow_bytes, n, Y, r0, r1);
-}
 #else
-int kq_ggml_gemm_avx2(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int vnni) { return 0; }
+const kq_gemm_fn kq_ggml_gemm_avx2[QWEN3_DTYPE_COUNT];
+const kq_gemm_fn kq_ggml_gemm_avxvnni[QWEN3_DTYPE_COUNT];
 #endif

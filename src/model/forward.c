@@ -664,7 +664,7 @@ static int run_alloc(run *r, qwen3_err *e) {
              r->eo && r->ms;
         for (int i = 0; ok && i < r->nth; i++) {
             moe_scratch *ms = &r->ms[i];
-            kact_init(&ms->act, !r->m->fast);
+            kact_init(&ms->act, &r->m->cpu, !r->m->fast);
             /* few tokens per expert: see kernels.h */
             ms->act.gemm_min = r->m->batch_variant ? K_GEMM_MIN_EXPERT : K_GEMM_NEVER;
             ms->xe = malloc(sizeof(float) * T * H);
@@ -796,7 +796,7 @@ int model_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
     if (tp) pp_bcast_x(r.x, r.T, H); /* rank 0's embedded rows to every rank */
     r.layer = -1;
     for (int t = 0; t < r.T; t++) r.rows[t] = t;
-    kact_init(&r.act, !m->fast);
+    kact_init(&r.act, &m->cpu, !m->fast);
     if (!m->batch_variant) r.act.gemm_min = K_GEMM_NEVER; /* batch invariance: see the header */
     int *keep = malloc(sizeof(int) * (size_t)r.T);
     if (!keep) {

@@ -38,7 +38,7 @@ static void f16_fields(qwen3_dtype t, int off[2]) {
     }
 }
 
-static int run_case(qwen3_dtype t, int simd, int K, const int *ns, int nn) {
+static int run_case(qwen3_dtype t, const kcpu *cpu, int K, const int *ns, int nn) {
     const kq_traits *tr = kq_type(t);
     const int rows = 37, nmax = 130;
     size_t rb = k_row_bytes(t, K), ab = kq_act_row_bytes(tr->act, K);
@@ -70,8 +70,8 @@ static int run_case(qwen3_dtype t, int simd, int K, const int *ns, int nn) {
     for (int ni = 0; ni < nn && !bad; ni++) {
         const int n = ns[ni];
         float *y = calloc((size_t)n * rows, sizeof(float));
-        k_qmatmul_rows(&M, A, ab, n, y, 0, 13, simd);
-        k_qmatmul_rows(&M, A, ab, n, y, 13, rows, simd);
+        k_qmatmul_rows(&cpu->type[t], &M, A, ab, n, y, 0, 13);
+        k_qmatmul_rows(&cpu->type[t], &M, A, ab, n, y, 13, rows);
         for (int tk = 0; tk < n && !bad; tk++)
             for (int r = 0; r < rows; r++) {
                 float s = tr->dot(W + (size_t)r * rb, A + (size_t)tk * ab, K);
@@ -88,26 +88,27 @@ static int run_case(qwen3_dtype t, int simd, int K, const int *ns, int nn) {
 }
 
 int main(void) {
-    k_init();
     const int ntypes = QWEN3_IQ4_XS - QWEN3_Q4_0 + 1;
     TEST_EXPECT(3 * ntypes);
     static const int ns[] = {1, 3, 8, 13, 17, 33, 50, 130};
     static const int Kk[] = {256, 768, 1024}, K32[] = {32, 96, 288, 1024};
-    static const char *const set_names[] = {"", "AVX-512 VNNI", "AVX2", "AVX-VNNI"};
-    const int sets[] = {K_QSIMD_AVX512, K_QSIMD_AVX2, K_QSIMD_AVXVNNI};
+    /* the kernel tables of the three integer flavours, passed to k_qmatmul_rows */
+    static const char *const set_names[] = {"AVX-512 VNNI", "AVX2", "AVX-VNNI"};
+    static const unsigned set_features[] = {K_CPU_ALL, K_CPU_AVX2, K_CPU_AVX2 | K_CPU_AVXVNNI};
+    static const unsigned set_needs[] = {K_CPU_AVX512 | K_CPU_VNNI, K_CPU_AVX2, K_CPU_AVX2 | K_CPU_AVXVNNI};
+    static const char *const set_lacks[] = {"the CPU lacks AVX-512 VNNI", "the CPU lacks AVX2", "the CPU (or compiler) lacks AVX-VNNI"};
     for (int si = 0; si < 3; si++) {
-        const int simd = sets[si];
-        const char *why = simd == K_QSIMD_AVX512 ? (k_has_vnni() ? NULL : "the CPU lacks AVX-512 VNNI")
-                          : simd == K_QSIMD_AVXVNNI ? (k_has_avxvnni() ? NULL : "the CPU (or compiler) lacks AVX-VNNI")
-                          : (k_active_isa() >= K_ISA_AVX2 ? NULL : "the CPU lacks AVX2");
+        kcpu cpu;
+        kcpu_init(&cpu, set_features[si]);
+        const char *why = (cpu.features & set_needs[si]) == set_needs[si] ? NULL : set_lacks[si];
         for (int ti = 0; ti < ntypes; ti++) {
             qwen3_dtype t = (qwen3_dtype)(QWEN3_Q4_0 + ti);
             char name[160];
-            snprintf(name, sizeof name, "gemm_ggml: %s %s == scalar twin bit for bit, n = 1..130", kq_type(t)->name, set_names[simd]);
+            snprintf(name, sizeof name, "gemm_ggml: %s %s == scalar twin bit for bit, n = 1..130", kq_type(t)->name, set_names[si]);
             if (why) { TEST_SKIP(name, "%s", why); continue; }
             const int *Ks = kq_type(t)->block == 256 ? Kk : K32, nk = kq_type(t)->block == 256 ? 3 : 4;
             int ok = 1;
-            for (int ki = 0; ki < nk && ok; ki++) ok = run_case(t, simd, Ks[ki], ns, (int)(sizeof ns / sizeof ns[0]));
+            for (int ki = 0; ki < nk && ok; ki++) ok = run_case(t, &cpu, Ks[ki], ns, (int)(sizeof ns / sizeof ns[0]));
             CHECK(ok, name, "differs (first difference above)");
         }
     }
