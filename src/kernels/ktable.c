@@ -100,20 +100,25 @@ static const kq_rows_fn rows_scalar[QWEN3_DTYPE_COUNT] = {
 
 static const kq_rows_fn own_rows_avx2[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_dot_q8_0_avx2, [QWEN3_Q4] = kq_dot_q4_avx2};
 static const kq_rows_fn own_rows_avxvnni[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_dot_q8_0_avxvnni, [QWEN3_Q4] = kq_dot_q4_avxvnni};
-static const kq_rows_fn own_rows_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_dot_q8_0_avx512, [QWEN3_Q4] = kq_dot_q4_avx512};
-static const kq_gemv_fn own_gemv_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_gemv_q8_0_avx512};
-static const kq_gemm_fn own_gemm_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_gemm_q8_0_avx512, [QWEN3_Q4] = kq_gemm_q4_avx512};
+/* AVX-512 VNNI: Q8_0's kernels keep the scalar twin's bits (gemm_q8.c), Q4's sum in their own order */
+static const kq_rows_fn q8_rows_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_dot_q8_0_avx512};
+static const kq_gemv_fn q8_gemv_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_gemv_q8_0_avx512};
+static const kq_gemm_fn q8_gemm_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_gemm_q8_0_avx512};
+static const kq_rows_fn q4_rows_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q4] = kq_dot_q4_avx512};
+static const kq_gemm_fn q4_gemm_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q4] = kq_gemm_q4_avx512};
 
 /* ---- filling */
 
-/* one integer set laid over the types it has rows for (its gemv / gemm tables may be NULL) */
-static void use_int(kcpu *c, const kq_rows_fn *rows, const kq_gemv_fn *gemv, const kq_gemm_fn *gemm) {
+/* one integer set laid over the types it has rows for (its gemv / gemm tables may be NULL);
+ * twin_bits: whether its kernels give the scalar twins' bits */
+static void use_int(kcpu *c, const kq_rows_fn *rows, const kq_gemv_fn *gemv, const kq_gemm_fn *gemm, int twin_bits) {
     for (int t = 0; t < QWEN3_DTYPE_COUNT; t++) {
         if (!rows[t]) continue;
         ktype *e = &c->type[t];
         e->rows = rows[t];
         e->gemv = gemv ? gemv[t] : NULL;
         e->gemm = gemm ? gemm[t] : NULL;
+        e->twin_bits = twin_bits;
     }
 }
 
@@ -135,18 +140,19 @@ void kcpu_init(kcpu *c, unsigned want) {
         ktype *e = &c->type[t];
         e->tr = kq_type((qwen3_dtype)t);
         e->rows = rows_scalar[t];
+        e->twin_bits = 1;
         e->path = e->rows ? K_PATH_INT : K_PATH_F32;
         e->f32 = k_matmul_rows_scalar;
     }
     if (f & K_CPU_AVX2) {
         use_f32(c, k_matmul_avx2_tab);
         if (f & K_CPU_AVXVNNI) {
-            use_int(c, own_rows_avxvnni, NULL, NULL);
+            use_int(c, own_rows_avxvnni, NULL, NULL, 0);
             /* GGUF's types: the plain AVX2 dots and 8-row kernels, AVX-VNNI's GEMM */
-            use_int(c, kq_ggml_rows_avx2, kq_ggml_gemv_avx2, kq_ggml_gemm_avxvnni);
+            use_int(c, kq_ggml_rows_avx2, kq_ggml_gemv_avx2, kq_ggml_gemm_avxvnni, 1);
         } else {
-            use_int(c, own_rows_avx2, NULL, NULL);
-            use_int(c, kq_ggml_rows_avx2, kq_ggml_gemv_avx2, kq_ggml_gemm_avx2);
+            use_int(c, own_rows_avx2, NULL, NULL, 0);
+            use_int(c, kq_ggml_rows_avx2, kq_ggml_gemv_avx2, kq_ggml_gemm_avx2, 1);
         }
     }
     if (f & K_CPU_AVX512) {
@@ -155,8 +161,9 @@ void kcpu_init(kcpu *c, unsigned want) {
         c->to_b16 = k_x_to_bf16_rows_avx512;
     }
     if (f & K_CPU_VNNI) {
-        use_int(c, own_rows_avx512, own_gemv_avx512, own_gemm_avx512);
-        use_int(c, kq_ggml_rows_avx512, kq_ggml_gemv_avx512, kq_ggml_gemm_avx512);
+        use_int(c, q8_rows_avx512, q8_gemv_avx512, q8_gemm_avx512, 1);
+        use_int(c, q4_rows_avx512, NULL, q4_gemm_avx512, 0);
+        use_int(c, kq_ggml_rows_avx512, kq_ggml_gemv_avx512, kq_ggml_gemm_avx512, 1);
     }
     if (f & K_CPU_BF16) {
         ktype *b = &c->type[QWEN3_BF16];
