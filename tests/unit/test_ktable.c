@@ -18,10 +18,11 @@
  *   bf16 GEMM: bit for bit (one float sum per (row, token) in the same order as its scalar twin);
  *   float32 kernels: within 1e-5 x sum |w x| per (row, token) (SIMD sums in another order);
  * and each token alone gives the bits it gets within the batch (the engine's batch invariance).
- * Injections tried: Q4_0 and Q4_1 swapped in quant_ggml_avx512.c's table (8 agree checks fail); Q5_1
- * dropped from quant_ggml_avx2.c's table (complete fails for the AVX2 flavours); a new enum value
- * without entries (complete fails everywhere); one constant of kq_dot_q4_avx2 off by one (agrees
- * fails for Q4 on AVX2). */
+ * Injections tried: Q4_0 and Q4_1 swapped in quant_ggml_avx512.c's table (4 agrees checks fail);
+ * the AVX2 flavour without GGUF's AVX2 set (ktable.c's use_int line dropped: complete and 11 agrees
+ * checks fail for AVX2; a kernel left out of a SIMD file's table does not build: unused function);
+ * a new enum value without entries (complete fails in every flavour); Q4's minimum term off by one
+ * in quant_avx2.c (agrees fails for Q4 on AVX2, AVX-VNNI, AVX-512 without VNNI). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
