@@ -95,6 +95,10 @@ qwen3_model *cli_load_model(const char *dir, const cli_model_opts *o);
 /* Warns once per process on stderr when n positions pass the model's trained context and no RoPE
  * scaling is configured. */
 void cli_warn_positions(const qwen3_model *m, long n);
+/* --prompt TEXT -> token ids with the model directory's tokenizer (special tokens recognised, so a
+ * rendered chat prompt can be given as is): *ids malloc'd, *n > 0. Prints the error and returns -1
+ * on failure (logits, generate). */
+int cli_prompt_ids(const char *dir, const char *text, int32_t **ids, int *n);
 
 /* Speculative decoding's flags (draft.c): --draft MODEL, --draft-n K. */
 typedef struct cli_draft_opts {

@@ -42,141 +42,185 @@ static int run_chunk(qwen3_model *m, qwen3_seq *s, const int32_t *ids, int n, in
     return qwen3_forward(m, &it, 1, e);
 }
 
-int cmd_perplexity(int argc, char **argv) {
-    cli_model_opts o = {0};
-    const char *dir = NULL, *file = NULL, *base = NULL, *tokdir = NULL;
-    long ctx = 512, max_chunks = 0, last = 0;
-    const char *base_kv = NULL;
-    o.load.fast = 1;
+typedef struct ppl_opts {
+    cli_model_opts o;
+    const char *dir, *file, *base, *tokdir;
+    const char *base_kv; /* --kl-base-kv */
+    long ctx, max_chunks, last;
+} ppl_opts;
+
+/* What the scoring adds up (sums in double). */
+typedef struct ppl_sums {
+    double nll, bnll, kl_sum, kl_max;
+    long scored, agree;
+} ppl_sums;
+
+static void usage(void) {
+    printf("usage: qwen3 perplexity MODEL -f FILE [--kl-base BASE] [-c 512] [--chunks N] [flags]\n\n"
+           "Perplexity of MODEL over FILE (UTF-8 text), in chunks of -c tokens each run from an empty\n"
+           "cache; every position but a chunk's first is scored. With --kl-base, the mean and maximum\n"
+           "KL(BASE || MODEL) of the next-token distributions and their top-1 agreement.\n\n"
+           "  -f FILE           the text\n"
+           "  --kl-base DIR     the reference model (e.g. the BF16 original of a quantized MODEL)\n"
+           "  -c N              tokens per chunk (default 512)\n"
+           "  --chunks N        score at most N chunks (default: all)\n"
+           "  --score-last N    score only the last N positions of each chunk (the rest is context;\n"
+           "                    long chunks then need logits memory for N positions only)\n"
+           "  --kl-base-kv TYPE the KV cache type of BASE (default: MODEL's); with BASE = MODEL and\n"
+           "                    TYPE f32 this measures what a smaller KV cache type costs\n"
+           "  --tokenizer DIR   tokenizer files from DIR (default: MODEL)\n"
+           "(--quant applies to MODEL only)\n%s", CLI_MODEL_FLAGS_FAST);
+}
+
+/* 0: parsed, paths resolved; 1: --help printed; 2: a bad flag (message printed). */
+static int parse(int argc, char **argv, ppl_opts *p) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (cli_is_help(a)) {
-            printf("usage: qwen3 perplexity MODEL -f FILE [--kl-base BASE] [-c 512] [--chunks N] [flags]\n\n"
-                   "Perplexity of MODEL over FILE (UTF-8 text), in chunks of -c tokens each run from an empty\n"
-                   "cache; every position but a chunk's first is scored. With --kl-base, the mean and maximum\n"
-                   "KL(BASE || MODEL) of the next-token distributions and their top-1 agreement.\n\n"
-                   "  -f FILE           the text\n"
-                   "  --kl-base DIR     the reference model (e.g. the BF16 original of a quantized MODEL)\n"
-                   "  -c N              tokens per chunk (default 512)\n"
-                   "  --chunks N        score at most N chunks (default: all)\n"
-                   "  --score-last N    score only the last N positions of each chunk (the rest is context;\n"
-                   "                    long chunks then need logits memory for N positions only)\n"
-                   "  --kl-base-kv TYPE the KV cache type of BASE (default: MODEL's); with BASE = MODEL and\n"
-                   "                    TYPE f32 this measures what a smaller KV cache type costs\n"
-                   "  --tokenizer DIR   tokenizer files from DIR (default: MODEL)\n"
-                   "(--quant applies to MODEL only)\n%s", CLI_MODEL_FLAGS_FAST);
-            return 0;
-        }
-        if (!strcmp(a, "-f")) { if (!(file = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("-f needs a file"), 2; }
-        else if (!strcmp(a, "--kl-base")) { if (!(base = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--kl-base needs a model directory"), 2; }
-        else if (!strcmp(a, "--tokenizer")) { if (!(tokdir = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--tokenizer needs a directory"), 2; }
-        else if (!strcmp(a, "-c")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 2, 1 << 20, &ctx)) return 2; }
-        else if (!strcmp(a, "--chunks")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 30, &max_chunks)) return 2; }
-        else if (!strcmp(a, "--score-last")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 20, &last)) return 2; }
-        else if (!strcmp(a, "--kl-base-kv")) { if (!(base_kv = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--kl-base-kv needs a type"), 2; }
-        else if (!strcmp(a, "--exact")) o.load.fast = 0;
+        if (cli_is_help(a)) { usage(); return 1; }
+        if (!strcmp(a, "-f")) { if (!(p->file = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("-f needs a file"), 2; }
+        else if (!strcmp(a, "--kl-base")) { if (!(p->base = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--kl-base needs a model directory"), 2; }
+        else if (!strcmp(a, "--tokenizer")) { if (!(p->tokdir = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--tokenizer needs a directory"), 2; }
+        else if (!strcmp(a, "-c")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 2, 1 << 20, &p->ctx)) return 2; }
+        else if (!strcmp(a, "--chunks")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 30, &p->max_chunks)) return 2; }
+        else if (!strcmp(a, "--score-last")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 20, &p->last)) return 2; }
+        else if (!strcmp(a, "--kl-base-kv")) { if (!(p->base_kv = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--kl-base-kv needs a type"), 2; }
+        else if (!strcmp(a, "--exact")) p->o.load.fast = 0;
         else {
-            int r = cli_model_flag(argc, argv, &i, &o);
+            int r = cli_model_flag(argc, argv, &i, &p->o);
             if (r < 0) return 2;
             if (r) continue;
             if (a[0] == '-') return cli_fail("perplexity: unknown flag '%s' (see qwen3 perplexity --help)", a), 2;
-            if (dir) return cli_fail("perplexity: more than one MODEL given"), 2;
-            dir = a;
+            if (p->dir) return cli_fail("perplexity: more than one MODEL given"), 2;
+            p->dir = a;
         }
     }
-    if (!dir) return cli_fail("perplexity: MODEL directory missing (see qwen3 perplexity --help)"), 2;
-    if (!(dir = cli_model_path(dir, QWEN3_NEED_WEIGHTS | (tokdir ? 0 : QWEN3_NEED_TOKENIZER), o.pull))) return 1;
-    if (tokdir && !(tokdir = cli_model_path(tokdir, QWEN3_NEED_TOKENIZER, 0))) return 1;
-    if (base && !(base = cli_model_path(base, QWEN3_NEED_WEIGHTS, o.pull))) return 1;
-    if (!file) return cli_fail("perplexity: -f FILE is required"), 2;
+    if (!p->dir) return cli_fail("perplexity: MODEL directory missing (see qwen3 perplexity --help)"), 2;
+    return 0;
+}
+
+/* FILE's text as ids, with the tokenizer of tokdir. n, or -1 (message printed). */
+static int read_ids(const char *file, const char *tokdir, int32_t **ids) {
     qwen3_err e = {0};
     FILE *f = fopen(file, "rb");
-    if (!f) return cli_fail("%s: cannot open", file);
+    if (!f) return cli_fail("%s: cannot open", file), -1;
     size_t len = 0;
     const char *why = NULL;
     char *text = cli_read_all(f, (size_t)-1, &len, &why);
     fclose(f);
-    if (!text) return cli_fail("%s: %s", file, why);
-    qwen3_tokenizer *tok = qwen3_tokenizer_load(tokdir ? tokdir : dir, &e);
-    if (!tok) { free(text); return cli_fail("%s", e.msg); }
-    int32_t *ids = NULL;
-    int n = qwen3_encode(tok, text, len, 0, &ids, &e);
+    if (!text) return cli_fail("%s: %s", file, why), -1;
+    qwen3_tokenizer *tok = qwen3_tokenizer_load(tokdir, &e);
+    if (!tok) { free(text); return cli_fail("%s", e.msg), -1; }
+    int n = qwen3_encode(tok, text, len, 0, ids, &e);
     qwen3_tokenizer_free(tok);
     free(text);
-    if (n < 0) return cli_fail("%s: %s", file, e.msg);
-    if (n < 2) { free(ids); return cli_fail("%s: %d tokens; need at least 2", file, n); }
-    if (ctx > n) ctx = n;
-    if (last == 0 || last > ctx) last = ctx;
-    long chunks = n / ctx;
-    if (max_chunks && chunks > max_chunks) chunks = max_chunks;
-    if (o.ctx == 0) o.ctx = (int)ctx;
-    int rc = 1;
-    qwen3_model *m = cli_load_model(dir, &o), *bm = NULL;
-    qwen3_seq *s = NULL, *bs = NULL;
-    float *lg = NULL, *bl = NULL;
-    if (!m) goto done;
-    if (base) {
-        cli_model_opts bo = o;
-        bo.load.quant = QWEN3_F32;
-        if (base_kv) {
-            char *args[2] = {"--kv", (char *)base_kv};
-            int k = 0;
-            if (cli_model_flag(2, args, &k, &bo) != 1) goto done;
-        }
-        if (!(bm = cli_load_model(base, &bo))) goto done;
-        if (qwen3_model_config(bm)->vocab_size != qwen3_model_config(m)->vocab_size) {
-            cli_fail("--kl-base %s: vocabulary of %d differs from MODEL's %d", base, qwen3_model_config(bm)->vocab_size,
-                     qwen3_model_config(m)->vocab_size);
-            goto done;
-        }
+    if (n < 0) return cli_fail("%s: %s", file, e.msg), -1;
+    if (n < 2) { free(*ids); return cli_fail("%s: %d tokens; need at least 2", file, n), -1; }
+    return n;
+}
+
+/* The base model of --kl-base: MODEL's flags without --quant, its own --kl-base-kv. NULL (message
+ * printed) on failure or a vocabulary that differs from m's. */
+static qwen3_model *load_base(const ppl_opts *p, const qwen3_model *m) {
+    cli_model_opts bo = p->o;
+    bo.load.quant = QWEN3_F32;
+    if (p->base_kv) {
+        char *args[2] = {"--kv", (char *)p->base_kv};
+        int k = 0;
+        if (cli_model_flag(2, args, &k, &bo) != 1) return NULL;
     }
+    qwen3_model *bm = cli_load_model(p->base, &bo);
+    if (bm && qwen3_model_config(bm)->vocab_size != qwen3_model_config(m)->vocab_size) {
+        cli_fail("--kl-base %s: vocabulary of %d differs from MODEL's %d", p->base, qwen3_model_config(bm)->vocab_size,
+                 qwen3_model_config(m)->vocab_size);
+        qwen3_model_free(bm);
+        return NULL;
+    }
+    return bm;
+}
+
+/* Adds the scored positions of one chunk x[ctx] (logits lg of its last `last` positions; bl the
+ * base's, or NULL) to the sums. */
+static void score_chunk(ppl_sums *z, const int32_t *x, long ctx, long last, const float *lg, const float *bl, int V) {
+    for (long t = ctx - last; t + 1 < ctx; t++) {
+        const float *l = lg + (size_t)(t - (ctx - last)) * V;
+        double ln = log_norm(l, V);
+        z->nll += ln - l[x[t + 1]];
+        if (bl) {
+            const float *b = bl + (size_t)(t - (ctx - last)) * V;
+            double bn = log_norm(b, V), kl = 0;
+            z->bnll += bn - b[x[t + 1]];
+            for (int v = 0; v < V; v++) {
+                double lp = b[v] - bn, lq = l[v] - ln;
+                kl += exp(lp) * (lp - lq);
+            }
+            z->kl_sum += kl;
+            z->kl_max = kl > z->kl_max ? kl : z->kl_max;
+            z->agree += argmax(l, V) == argmax(b, V);
+        }
+        z->scored++;
+    }
+}
+
+/* Runs every chunk through m (and bm when given) and prints the figures. 0, or 1 (message printed). */
+static int score(const ppl_opts *p, qwen3_model *m, qwen3_model *bm, const int32_t *ids, long chunks) {
     const int V = qwen3_model_config(m)->vocab_size;
-    lg = malloc(sizeof(float) * (size_t)last * V);
-    if (base) bl = malloc(sizeof(float) * (size_t)last * V);
-    if (!lg || (base && !bl)) { cli_fail("out of memory for %ld x %d logits", last, V); goto done; }
+    const long ctx = p->ctx, last = p->last;
+    qwen3_err e = {0};
+    ppl_sums z = {0};
+    int rc = 1;
+    qwen3_seq *s = NULL, *bs = NULL;
+    float *lg = malloc(sizeof(float) * (size_t)last * V), *bl = bm ? malloc(sizeof(float) * (size_t)last * V) : NULL;
+    if (!lg || (bm && !bl)) { cli_fail("out of memory for %ld x %d logits", last, V); goto done; }
     if (!(s = qwen3_seq_new(m, (int)ctx, &e)) || (bm && !(bs = qwen3_seq_new(bm, (int)ctx, &e)))) { cli_fail("%s", e.msg); goto done; }
-    double nll = 0, bnll = 0, kl_sum = 0, kl_max = 0;
-    long scored = 0, agree = 0;
     for (long c = 0; c < chunks; c++) {
         const int32_t *x = ids + c * ctx;
         for (int i = 0; i < ctx; i++)
-            if (x[i] >= V) { cli_fail("%s: token %d is outside MODEL's vocabulary of %d", file, x[i], V); goto done; }
+            if (x[i] >= V) { cli_fail("%s: token %d is outside MODEL's vocabulary of %d", p->file, x[i], V); goto done; }
         if (run_chunk(m, s, x, (int)ctx, (int)last, lg, &e) || (bm && run_chunk(bm, bs, x, (int)ctx, (int)last, bl, &e))) {
             cli_fail("%s", e.msg);
             goto done;
         }
-        for (long t = ctx - last; t + 1 < ctx; t++) {
-            const float *l = lg + (size_t)(t - (ctx - last)) * V;
-            double ln = log_norm(l, V);
-            nll += ln - l[x[t + 1]];
-            if (bm) {
-                const float *b = bl + (size_t)(t - (ctx - last)) * V;
-                double bn = log_norm(b, V), kl = 0;
-                bnll += bn - b[x[t + 1]];
-                for (int v = 0; v < V; v++) {
-                    double lp = b[v] - bn, lq = l[v] - ln;
-                    kl += exp(lp) * (lp - lq);
-                }
-                kl_sum += kl;
-                kl_max = kl > kl_max ? kl : kl_max;
-                agree += argmax(l, V) == argmax(b, V);
-            }
-            scored++;
-        }
-        fprintf(stderr, "\rchunk %ld/%ld: perplexity %.4f", c + 1, chunks, exp(nll / (double)scored));
+        score_chunk(&z, x, ctx, last, lg, bm ? bl : NULL, V);
+        fprintf(stderr, "\rchunk %ld/%ld: perplexity %.4f", c + 1, chunks, exp(z.nll / (double)z.scored));
     }
     fprintf(stderr, "\n");
-    printf("perplexity %.4f over %ld scored tokens (%ld chunks of %ld, %s)\n", exp(nll / (double)scored), scored, chunks, ctx, dir);
-    if (bm) printf("KV cache: model %s, base %s\n", qwen3_dtype_name(qwen3_model_kv_type(m)), qwen3_dtype_name(qwen3_model_kv_type(bm)));
-    if (bm)
+    printf("perplexity %.4f over %ld scored tokens (%ld chunks of %ld, %s)\n", exp(z.nll / (double)z.scored), z.scored,
+           chunks, ctx, p->dir);
+    if (bm) {
+        printf("KV cache: model %s, base %s\n", qwen3_dtype_name(qwen3_model_kv_type(m)), qwen3_dtype_name(qwen3_model_kv_type(bm)));
         printf("base perplexity %.4f (%s); KL(base || model) mean %.6f max %.6f; top-1 agreement %.2f%%\n",
-               exp(bnll / (double)scored), base, kl_sum / (double)scored, kl_max, 100.0 * (double)agree / (double)scored);
+               exp(z.bnll / (double)z.scored), p->base, z.kl_sum / (double)z.scored, z.kl_max,
+               100.0 * (double)z.agree / (double)z.scored);
+    }
     rc = 0;
 done:
     qwen3_seq_free(s);
     qwen3_seq_free(bs);
     free(lg);
     free(bl);
+    return rc;
+}
+
+int cmd_perplexity(int argc, char **argv) {
+    ppl_opts p = {.ctx = 512};
+    p.o.load.fast = 1;
+    int r = parse(argc, argv, &p);
+    if (r) return r == 1 ? 0 : r;
+    if (!(p.dir = cli_model_path(p.dir, QWEN3_NEED_WEIGHTS | (p.tokdir ? 0 : QWEN3_NEED_TOKENIZER), p.o.pull))) return 1;
+    if (p.tokdir && !(p.tokdir = cli_model_path(p.tokdir, QWEN3_NEED_TOKENIZER, 0))) return 1;
+    if (p.base && !(p.base = cli_model_path(p.base, QWEN3_NEED_WEIGHTS, p.o.pull))) return 1;
+    if (!p.file) return cli_fail("perplexity: -f FILE is required"), 2;
+    int32_t *ids = NULL;
+    int n = read_ids(p.file, p.tokdir ? p.tokdir : p.dir, &ids);
+    if (n < 0) return 1;
+    if (p.ctx > n) p.ctx = n;
+    if (p.last == 0 || p.last > p.ctx) p.last = p.ctx;
+    long chunks = n / p.ctx;
+    if (p.max_chunks && chunks > p.max_chunks) chunks = p.max_chunks;
+    if (p.o.ctx == 0) p.o.ctx = (int)p.ctx;
+    int rc = 1;
+    qwen3_model *m = cli_load_model(p.dir, &p.o), *bm = NULL;
+    if (m && (!p.base || (bm = load_base(&p, m)))) rc = score(&p, m, bm, ids, chunks);
     free(ids);
     qwen3_model_free(m);
     qwen3_model_free(bm);

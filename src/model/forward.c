@@ -63,7 +63,7 @@ typedef struct run {
     size_t dtmp_per;
     int *dblk, ndblk;       /* [T + 1] token blocks of dca_rows_worker */
     int max_len;
-    kact act;               /* the input of the current products and its derived forms */
+    kact *act;              /* the input of the current products and its derived forms (workspace's) */
     /* MoE */
     float *router;          /* [T, experts] */
     int *sel;               /* [T, top_k] chosen experts */
@@ -74,9 +74,12 @@ typedef struct run {
     int *tslot;             /* [T*top_k] slot of each (token, choice) in the grouped arrays */
     float *eo;              /* [T*top_k, hidden] each slot's expert output, unweighted */
     int nth;                /* threads of the pool */
-    struct moe_scratch *ms; /* [nth] each thread's expert buffers */
+    struct moe_scratch *ms; /* [nth] each thread's expert buffers (workspace's) */
     int layer;
     int *rows;              /* [T] original batch row of each row still computed (keep_rows) */
+    int *keep;              /* [T] the rows the last layer carries on (needed_rows) */
+    int n_last;             /* items asking for their LAST logits */
+    float *z, *zl, *zz;     /* write_logits: LAST rows normed [n_last, hidden], their logits, a tile of 64 ALL rows */
 } run;
 
 /* One thread's buffers for whole experts: its own activations (so its products run single-threaded
@@ -85,7 +88,24 @@ typedef struct moe_scratch {
     kact act;
     float *xe;              /* [T, hidden] gathered expert input */
     float *g, *u;           /* [T, moe_intermediate] */
+    wbuf bxe, bg, bu;       /* their memory */
 } moe_scratch;
+
+/* The workspace (model.h: m->ws): the memory behind run's buffers, one wbuf each, and the
+ * activations' derived forms (a kact keeps its bf16 / int8 buffers from pass to pass too). */
+enum {
+    W_TSEQ, W_TPOS, W_X, W_A, W_Q, W_K, W_V, W_O, W_Y, W_G, W_U, W_COS, W_SIN, W_ROWS, W_KEEP,
+    W_QS, W_QI, W_TSCALE, W_DTMP, W_DBLK,
+    W_ROUTER, W_SEL, W_SELW, W_ETOK, W_ECOUNT, W_ESTART, W_EORDER, W_TSLOT, W_EO,
+    W_Z, W_ZL, W_ZZ, W_COUNT
+};
+typedef struct fwd_ws {
+    wbuf b[W_COUNT];
+    kact act;
+    int nth;                /* entries of ms (the pool's threads; 0 for a dense model) */
+    moe_scratch *ms;
+    int ms_tokens;          /* the experts' kacts are grown for experts of up to this many tokens */
+} fwd_ws;
 
 /* ---- profiling (model/profile.h): no clock is read unless m->prof is set ---- */
 
@@ -352,18 +372,18 @@ static void product(run *r, prof_op op, const kmat *W, kact *a, float *Y) {
 /* products over the same input in one dispatch (k_matmul_act_multi), timed as op */
 static void products(run *r, prof_op op, const kmat *const *W, float *const *Y, int nw) {
     double t0 = prof_clock(r->m);
-    if (r->m->prof && !r->act.have_a8 && !r->act.have_bf16 && !r->act.have_b16) {
-        k_act_prepare(r->m->pool, W[0], &r->act);
+    if (r->m->prof && !r->act->have_a8 && !r->act->have_bf16 && !r->act->have_b16) {
+        k_act_prepare(r->m->pool, W[0], r->act);
         prof_add(r->m, PROF_ACT, t0);
         t0 = prof_clock(r->m);
     }
-    k_matmul_act_multi(r->m->pool, W, Y, nw, &r->act);
+    k_matmul_act_multi(r->m->pool, W, Y, nw, r->act);
     prof_add(r->m, op, t0);
 }
 
 static void matmul(run *r, prof_op op, const kmat *W, const float *X, int n, float *Y) {
-    kact_set(&r->act, X, n, W->cols);
-    product(r, op, W, &r->act, Y);
+    kact_set(r->act, X, n, W->cols);
+    product(r, op, W, r->act, Y);
 }
 
 /* for_each_token timed as op */
@@ -426,7 +446,7 @@ static void attention(run *r, const int *keep, int n_keep) {
     const layer_weights *L = &r->m->layers[r->layer];
     qpool *p = r->m->pool;
     timed_tokens(r, PROF_NORM, attn_norm_row);
-    kact_set(&r->act, r->a, r->T, L->wq.cols); /* one input, three products, one dispatch */
+    kact_set(r->act, r->a, r->T, L->wq.cols); /* one input, three products, one dispatch */
     const kmat *W[3] = {&L->wq, &L->wk, &L->wv};
     float *Y[3] = {r->q, r->k, r->v};
     products(r, PROF_QKV, W, Y, 3);
@@ -453,7 +473,7 @@ static void silu_mul_row(run *r, int t) {
 
 static void dense_mlp(run *r) {
     const layer_weights *L = &r->m->layers[r->layer];
-    kact_set(&r->act, r->a, r->T, L->gate.cols);
+    kact_set(r->act, r->a, r->T, L->gate.cols);
     const kmat *W[2] = {&L->gate, &L->up};
     float *Y[2] = {r->g, r->u};
     products(r, PROF_GATE_UP, W, Y, 2);
@@ -600,80 +620,159 @@ static float dca_scale(const qwen3_config *c, long len) {
     return (float)(0.1 * log((double)len / (double)orig) + 1.0);
 }
 
-/* ---- buffers ---- */
+/* ---- buffers: the model's workspace ---- */
 
-static void run_free(run *r) {
-    kact_free(&r->act);
-    free(r->tseq); free(r->tpos); free(r->x); free(r->a); free(r->q); free(r->k); free(r->v); free(r->o);
-    free(r->y); free(r->g); free(r->u); free(r->cos); free(r->sin); free(r->rows); free(r->router);
-    free(r->sel); free(r->selw); free(r->etok); free(r->ecount); free(r->estart); free(r->eorder);
-    free(r->tslot); free(r->eo); free(r->qs); free(r->qi); free(r->tscale); free(r->dtmp); free(r->dblk);
-    for (int i = 0; r->ms && i < r->nth; i++) {
-        kact_free(&r->ms[i].act);
-        free(r->ms[i].xe); free(r->ms[i].g); free(r->ms[i].u);
-    }
-    free(r->ms);
-}
-
-static int run_alloc(run *r, qwen3_err *e) {
-    const qwen3_config *c = r->c;
-    const tp_share *sh = &r->m->sh; /* this rank's heads and columns (all of them in one process) */
-    size_t T = (size_t)r->T, H = (size_t)c->hidden_size, QD = (size_t)sh->nh * c->head_dim,
-           KD = (size_t)sh->nkv * c->head_dim;
-    size_t I = (size_t)(sh->ff > sh->moe_ff ? sh->ff : sh->moe_ff);
-    size_t half = (size_t)c->head_dim / 2 * (c->dca ? 3 : 1);
-    r->tseq = malloc(sizeof(qwen3_seq *) * T);
-    r->tpos = malloc(sizeof(int) * T);
-    r->x = malloc(sizeof(float) * T * H);
-    r->a = malloc(sizeof(float) * T * H);
-    r->q = malloc(sizeof(float) * T * QD);
-    r->k = malloc(sizeof(float) * T * KD);
-    r->v = malloc(sizeof(float) * T * KD);
-    r->o = malloc(sizeof(float) * T * QD);
-    r->y = malloc(sizeof(float) * T * H);
-    r->g = malloc(sizeof(float) * T * I);
-    r->u = malloc(sizeof(float) * T * I);
-    r->cos = malloc(sizeof(float) * T * half);
-    r->sin = malloc(sizeof(float) * T * half);
-    r->rows = malloc(sizeof(int) * T);
-    int ok = r->tseq && r->tpos && r->x && r->a && r->q && r->k && r->v && r->o && r->y && r->g && r->u && r->cos &&
-             r->sin && r->rows;
-    if (c->dca) {
-        r->qs = malloc(sizeof(float) * T * QD);
-        r->qi = malloc(sizeof(float) * T * QD);
-        r->tscale = malloc(sizeof(float) * T);
-        r->dtmp_per = 2 * 64 * (size_t)c->head_dim; /* two partial outputs of up to 64 rows */
-        r->dtmp = malloc(sizeof(float) * (size_t)qpool_size(r->m->pool) * r->dtmp_per);
-        r->dblk = malloc(sizeof(int) * (T + 1));
-        ok = ok && r->qs && r->qi && r->tscale && r->dtmp && r->dblk;
-    }
-    if (c->is_moe) {
-        size_t E = (size_t)c->num_experts, K = (size_t)c->num_experts_per_tok;
-        r->router = malloc(sizeof(float) * T * E);
-        r->sel = malloc(sizeof(int) * T * K);
-        r->selw = malloc(sizeof(float) * T * K);
-        r->etok = malloc(sizeof(int) * T * K);
-        r->ecount = malloc(sizeof(int) * E);
-        r->estart = malloc(sizeof(int) * E);
-        r->eorder = malloc(sizeof(int) * E);
-        r->tslot = malloc(sizeof(int) * T * K);
-        r->eo = malloc(sizeof(float) * T * K * H);
-        r->nth = qpool_size(r->m->pool);
-        r->ms = calloc((size_t)r->nth, sizeof *r->ms);
-        ok = ok && r->router && r->sel && r->selw && r->etok && r->ecount && r->estart && r->eorder && r->tslot &&
-             r->eo && r->ms;
-        for (int i = 0; ok && i < r->nth; i++) {
-            moe_scratch *ms = &r->ms[i];
-            kact_init(&ms->act, &r->m->cpu, !r->m->fast);
+/* The workspace of m, made on the first pass: the activations' settings are the model's (fixed at
+ * load), so they are set once here and the kact buffers then live as long as the workspace. */
+static fwd_ws *ws_get(qwen3_model *m) {
+    if (m->ws) return m->ws;
+    fwd_ws *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    kact_init(&w->act, &m->cpu, !m->fast);
+    if (!m->batch_variant) w->act.gemm_min = K_GEMM_NEVER; /* batch invariance: see the header */
+    if (m->c.is_moe) {
+        w->nth = qpool_size(m->pool);
+        w->ms = calloc((size_t)w->nth, sizeof *w->ms);
+        if (!w->ms) { free(w); return NULL; }
+        for (int i = 0; i < w->nth; i++) {
+            kact_init(&w->ms[i].act, &m->cpu, !m->fast);
             /* few tokens per expert: see kernels.h */
-            ms->act.gemm_min = r->m->batch_variant ? K_GEMM_MIN_EXPERT : K_GEMM_NEVER;
-            ms->xe = malloc(sizeof(float) * T * H);
-            ms->g = malloc(sizeof(float) * T * (size_t)sh->moe_ff);
-            ms->u = malloc(sizeof(float) * T * (size_t)sh->moe_ff);
-            ok = ms->xe && ms->g && ms->u;
+            w->ms[i].act.gemm_min = m->batch_variant ? K_GEMM_MIN_EXPERT : K_GEMM_NEVER;
         }
     }
+    m->ws = w;
+    return w;
+}
+
+static size_t kact_bytes(const kact *a) { return a->bf16_cap + a->b16_cap + a->a8_cap + a->scratch_cap; }
+
+void model_ws_free(qwen3_model *m) {
+    fwd_ws *w = m->ws;
+    if (!w) return;
+    for (int i = 0; i < W_COUNT; i++) wbuf_free(&w->b[i]);
+    kact_free(&w->act);
+    for (int i = 0; i < w->nth; i++) {
+        kact_free(&w->ms[i].act);
+        wbuf_free(&w->ms[i].bxe);
+        wbuf_free(&w->ms[i].bg);
+        wbuf_free(&w->ms[i].bu);
+    }
+    free(w->ms);
+    free(w);
+    m->ws = NULL;
+}
+
+/* After a pass: a workspace grown past m->ws_keep (a long prompt's) is given back whole rather
+ * than held for the model's lifetime; the next pass makes a new one. */
+static void ws_settle(qwen3_model *m) {
+    fwd_ws *w = m->ws;
+    if (!w) return;
+    size_t n = kact_bytes(&w->act);
+    for (int i = 0; i < W_COUNT; i++) n += w->b[i].cap;
+    for (int i = 0; i < w->nth; i++)
+        n += kact_bytes(&w->ms[i].act) + w->ms[i].bxe.cap + w->ms[i].bg.cap + w->ms[i].bu.cap;
+    if (n > m->ws_keep) model_ws_free(m);
+}
+
+/* Grows every thread's expert kact for experts of up to T tokens (an expert sees each token at most
+ * once). Which thread runs which expert is decided at run time (experts_worker), so without this a
+ * thread's kact would grow in whichever later pass first handed it a bigger expert, allocating at
+ * random. Each derived form grows with the token count, and the form depends on the path the count
+ * takes (gemm_min): so once for T tokens and once for the most that stay under gemm_min, on a
+ * zeroed input, for each MoE layer's gate, up and down matrices. */
+static void ms_reserve(run *r, fwd_ws *w) {
+    qwen3_model *m = r->m;
+    if (r->T <= w->ms_tokens) return;
+    const int H = r->c->hidden_size, I = m->sh.moe_ff, x0 = m->sh.e0;
+    for (int i = 0; i < w->nth; i++) {
+        moe_scratch *ms = &w->ms[i];
+        memset(ms->xe, 0, sizeof(float) * (size_t)r->T * H);
+        memset(ms->g, 0, sizeof(float) * (size_t)r->T * I);
+        int ns[2] = {r->T, ms->act.gemm_min - 1 < r->T ? ms->act.gemm_min - 1 : r->T};
+        for (int l = m->l0; l < m->l1; l++) {
+            const layer_weights *L = &m->layers[l];
+            if (!L->is_moe || x0 >= m->sh.e1) continue;
+            for (int k = 0; k < 2; k++) {
+                if (ns[k] < 1) continue;
+                kact_set(&ms->act, ms->xe, ns[k], H);
+                k_act_prepare(NULL, &L->egate[x0], &ms->act);
+                k_act_prepare(NULL, &L->eup[x0], &ms->act);
+                kact_set(&ms->act, ms->g, ns[k], I);
+                k_act_prepare(NULL, &L->edown[x0], &ms->act);
+            }
+        }
+    }
+    w->ms_tokens = r->T;
+}
+
+/* Points run's buffers into the workspace, each grown to this batch's size. Buffers a pass does
+ * not use (DCA's, MoE's) stay NULL. */
+static int run_alloc(run *r, qwen3_err *e) {
+    qwen3_model *m = r->m;
+    const qwen3_config *c = r->c;
+    const tp_share *sh = &m->sh; /* this rank's heads and columns (all of them in one process) */
+    fwd_ws *w = ws_get(m);
+    if (!w) return qerr(e, "out of memory for a batch of %d tokens", r->T);
+    size_t T = (size_t)r->T, H = (size_t)c->hidden_size, QD = (size_t)sh->nh * c->head_dim,
+           KD = (size_t)sh->nkv * c->head_dim, V = (size_t)c->vocab_size;
+    size_t I = (size_t)(sh->ff > sh->moe_ff ? sh->ff : sh->moe_ff);
+    size_t half = (size_t)c->head_dim / 2 * (c->dca ? 3 : 1);
+    size_t dca = c->dca ? 1 : 0, moe = c->is_moe ? 1 : 0;
+    size_t E = moe * (size_t)c->num_experts, K = moe * (size_t)c->num_experts_per_tok;
+    size_t logits = m->pp_rank == 0; /* only rank 0 of a pipeline writes logits */
+    size_t n_last = r->n_last ? (size_t)r->n_last : 1;
+    r->dtmp_per = 2 * 64 * (size_t)c->head_dim; /* DCA: two partial outputs of up to 64 rows */
+    int ok = 1;
+#define TAKE(field, slot, bytes)                                                                                 \
+    do {                                                                                                         \
+        size_t n_ = (bytes);                                                                                     \
+        r->field = wbuf_take(&w->b[slot], n_, &m->ws_grows);                                                     \
+        ok &= r->field != NULL || n_ == 0;                                                                       \
+    } while (0)
+    TAKE(tseq, W_TSEQ, sizeof(qwen3_seq *) * T);
+    TAKE(tpos, W_TPOS, sizeof(int) * T);
+    TAKE(x, W_X, sizeof(float) * T * H);
+    TAKE(a, W_A, sizeof(float) * T * H);
+    TAKE(q, W_Q, sizeof(float) * T * QD);
+    TAKE(k, W_K, sizeof(float) * T * KD);
+    TAKE(v, W_V, sizeof(float) * T * KD);
+    TAKE(o, W_O, sizeof(float) * T * QD);
+    TAKE(y, W_Y, sizeof(float) * T * H);
+    TAKE(g, W_G, sizeof(float) * T * I);
+    TAKE(u, W_U, sizeof(float) * T * I);
+    TAKE(cos, W_COS, sizeof(float) * T * half);
+    TAKE(sin, W_SIN, sizeof(float) * T * half);
+    TAKE(rows, W_ROWS, sizeof(int) * T);
+    TAKE(keep, W_KEEP, sizeof(int) * T);
+    TAKE(qs, W_QS, dca * sizeof(float) * T * QD);
+    TAKE(qi, W_QI, dca * sizeof(float) * T * QD);
+    TAKE(tscale, W_TSCALE, dca * sizeof(float) * T);
+    TAKE(dtmp, W_DTMP, dca * sizeof(float) * (size_t)qpool_size(m->pool) * r->dtmp_per);
+    TAKE(dblk, W_DBLK, dca * sizeof(int) * (T + 1));
+    TAKE(router, W_ROUTER, sizeof(float) * T * E);
+    TAKE(sel, W_SEL, sizeof(int) * T * K);
+    TAKE(selw, W_SELW, sizeof(float) * T * K);
+    TAKE(etok, W_ETOK, sizeof(int) * T * K);
+    TAKE(ecount, W_ECOUNT, sizeof(int) * E);
+    TAKE(estart, W_ESTART, sizeof(int) * E);
+    TAKE(eorder, W_EORDER, sizeof(int) * E);
+    TAKE(tslot, W_TSLOT, sizeof(int) * T * K);
+    TAKE(eo, W_EO, sizeof(float) * T * K * H);
+    TAKE(z, W_Z, logits * sizeof(float) * n_last * H);
+    TAKE(zl, W_ZL, logits * sizeof(float) * n_last * V);
+    TAKE(zz, W_ZZ, logits * sizeof(float) * 64 * H);
+#undef TAKE
+    r->act = &w->act;
+    r->nth = w->nth;
+    r->ms = w->ms;
+    for (int i = 0; i < w->nth; i++) {
+        moe_scratch *ms = &w->ms[i];
+        ok &= (ms->xe = wbuf_take(&ms->bxe, sizeof(float) * T * H, &m->ws_grows)) != NULL;
+        ok &= (ms->g = wbuf_take(&ms->bg, sizeof(float) * T * (size_t)sh->moe_ff, &m->ws_grows)) != NULL;
+        ok &= (ms->u = wbuf_take(&ms->bu, sizeof(float) * T * (size_t)sh->moe_ff, &m->ws_grows)) != NULL;
+    }
     if (!ok) return qerr(e, "out of memory for a batch of %d tokens", r->T);
+    ms_reserve(r, w);
     return 0;
 }
 
@@ -684,12 +783,8 @@ static int run_alloc(run *r, qwen3_err *e) {
 static int write_logits(run *r, qwen3_batch_item *items, int n_items, qwen3_err *e) {
     const qwen3_config *c = r->c;
     const int H = c->hidden_size, V = c->vocab_size;
-    int n_last = 0;
-    for (int i = 0; i < n_items; i++) n_last += items[i].logits == QWEN3_LOGITS_LAST;
-    float *z = malloc(sizeof(float) * (size_t)(n_last ? n_last : 1) * H);
-    float *zl = malloc(sizeof(float) * (size_t)(n_last ? n_last : 1) * V);
-    float *zz = malloc(sizeof(float) * 64 * (size_t)H);
-    if (!z || !zl || !zz) { free(z); free(zl); free(zz); return qerr(e, "out of memory for logits"); }
+    const int n_last = r->n_last;
+    float *z = r->z, *zl = r->zl, *zz = r->zz;
     int row = 0, li = 0;
     for (int i = 0; i < n_items; i++) {
         qwen3_batch_item *it = &items[i];
@@ -718,9 +813,6 @@ static int write_logits(run *r, qwen3_batch_item *items, int n_items, qwen3_err 
         for (int i = 0; i < n_items; i++)
             if (items[i].logits == QWEN3_LOGITS_LAST) memcpy(items[i].out, zl + (size_t)li++ * V, sizeof(float) * (size_t)V);
     }
-    free(z);
-    free(zl);
-    free(zz);
     return 0;
 }
 
@@ -778,9 +870,10 @@ int model_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
         qwen3_batch_item *it = &items[i];
         r.T += it->n_tokens;
         if (it->seq->len + it->n_tokens > r.max_len) r.max_len = it->seq->len + it->n_tokens;
+        r.n_last += it->logits == QWEN3_LOGITS_LAST;
     }
     if (run_alloc(&r, e)) {
-        run_free(&r);
+        ws_settle(m);
         if (pipe) pp_abort("forward", e);
         return -1;
     }
@@ -796,28 +889,18 @@ int model_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
     if (tp) pp_bcast_x(r.x, r.T, H); /* rank 0's embedded rows to every rank */
     r.layer = -1;
     for (int t = 0; t < r.T; t++) r.rows[t] = t;
-    kact_init(&r.act, &m->cpu, !m->fast);
-    if (!m->batch_variant) r.act.gemm_min = K_GEMM_NEVER; /* batch invariance: see the header */
-    int *keep = malloc(sizeof(int) * (size_t)r.T);
-    if (!keep) {
-        run_free(&r);
-        qerr(e, "out of memory for a batch of %d tokens", r.T);
-        if (pipe) pp_abort("forward", e);
-        return -1;
-    }
-    int n_keep = needed_rows(items, n_items, keep);
+    int n_keep = needed_rows(items, n_items, r.keep);
     for_each_token(&r, rope_row);
     prof_add(m, PROF_SETUP, t_setup);
     for (int l = m->l0; l < m->l1; l++) {
         r.layer = l;
         int last = l == c->num_layers - 1;
-        attention(&r, last ? keep : NULL, n_keep);
+        attention(&r, last ? r.keep : NULL, n_keep);
         if (r.T == 0) break; /* no logits asked for: the cache is all this pass had to fill */
         timed_tokens(&r, PROF_NORM, ffn_norm_row);
         if (m->layers[l].is_moe) moe_mlp(&r);
         else dense_mlp(&r);
     }
-    free(keep);
     if (pipe) {
         pp_send_x(r.x, r.T, H);                       /* on to the next rank (the last: to rank 0) */
         if (m->pp_rank == 0) r.T = pp_recv_x(r.x, r.T, H); /* the kept rows, after the last layer */
@@ -830,6 +913,6 @@ int model_forward(qwen3_model *m, qwen3_batch_item *items, int n_items, qwen3_er
             s->len += items[i].n_tokens;
             if (s->len > s->high) s->high = s->len;
         }
-    run_free(&r);
+    ws_settle(m);
     return rc;
 }

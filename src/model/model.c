@@ -123,6 +123,7 @@ qwen3_model *model_load_local(const char *dir, const qwen3_load_opts *opts, int 
     if (opts) o = *opts;
     qwen3_model *m = calloc(1, sizeof *m);
     if (!m) { qerr(e, "out of memory"); return NULL; }
+    m->ws_keep = MODEL_WS_KEEP;
     m->dir = strdup(dir);
     char path[4096];
     if (!m->dir) { qerr(e, "out of memory"); goto fail; }
@@ -199,6 +200,7 @@ fail:
 void qwen3_model_free(qwen3_model *m) {
     if (!m) return;
     pp_model_freed(m->pp_id);
+    model_ws_free(m);
     qpool_free(m->pool);
     model_free_weights(m);
     free(m->inv_freq);

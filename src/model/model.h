@@ -67,7 +67,28 @@ struct qwen3_model {
     int mpi_mode;         /* QWEN3_MPI_PP, QWEN3_MPI_TP or QWEN3_MPI_EP */
     int tp_rank, tp_size;
     tp_share sh;
+    /* the forward pass's working buffers, kept from one call to the next (forward.c, workspace.c) */
+    struct fwd_ws *ws;    /* NULL until the first pass */
+    long ws_grows;        /* buffers (re)allocated so far (tests check that warm passes add none) */
+    size_t ws_keep;       /* bytes the workspace may keep after a pass; a bigger one frees it all */
 };
+
+/* One workspace buffer (workspace.c): grown on demand, never shrunk, contents not kept. */
+typedef struct wbuf {
+    void *p;
+    size_t cap;
+} wbuf;
+/* b's memory for `bytes` (64-byte aligned), reallocated only when it holds less; counts a
+ * reallocation in *grows (may be NULL). NULL when bytes is 0 or out of memory. Under
+ * AddressSanitizer the bytes past `bytes` are poisoned until the next take. */
+void *wbuf_take(wbuf *b, size_t bytes, long *grows);
+void wbuf_free(wbuf *b);
+/* Frees the forward workspace (forward.c); the next pass starts a new one. */
+void model_ws_free(qwen3_model *m);
+/* What the workspace keeps by default: decode steps and prompts up to ~4,000 tokens on the 0.6B
+ * shape (~60 KiB of buffers per token), ~1,300 on the 8B (~190 KiB) stay allocation-free; a
+ * longer prompt's buffers are given back after its pass. */
+#define MODEL_WS_KEEP ((size_t)256 << 20)
 
 /* qwen3_model_load on this rank alone; pp_id > 0: as rank pp_rank() of a pipeline, computing only
  * its share of the layers (model.c). */

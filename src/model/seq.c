@@ -100,6 +100,12 @@ qwen3_seq *qwen3_seq_new(qwen3_model *m, int n_ctx, qwen3_err *e) {
     }
     s->k = p;
     s->v = (uint8_t *)p + s->bytes / 2;
+    /* room for the first prompt's tokens now, so that a forward pass on a new sequence does not
+     * allocate (only one that passes 256 tokens grows the list) */
+    if (seq_reserve_tokens(s, n_ctx < 256 ? n_ctx : 256, e)) {
+        qwen3_seq_free(s);
+        return NULL;
+    }
     return s;
 }
 
