@@ -122,7 +122,18 @@ $(BIN): $(CLI_OBJ) $(LIB)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(INC) -o $@ $< $(TEST_EXTRA) $(LIB) $(LDLIBS)
+
+# test_gemm_ggml also links a second build of quant_ggml_gemm256.c: its AVX-VNNI flavour with the
+# EVEX encoding of the same instructions (kq_ggml_gemm_avxvnni_evex), so that the flavour's code runs
+# on CPUs with AVX-512 VNNI but without AVX-VNNI (see the file's head). Not in the library.
+GEMM256_EVEX := $(BUILD)/testobj/quant_ggml_gemm256_evex.o
+$(GEMM256_EVEX): src/kernels/quant_ggml_gemm256.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) -DQWEN3_GEMM256_EVEX -c $< -o $@
+$(BUILD)/tests/test_gemm_ggml: $(GEMM256_EVEX)
+$(BUILD)/tests/test_gemm_ggml: TEST_EXTRA := $(GEMM256_EVEX)
+-include $(GEMM256_EVEX:.o=.d)
 
 # qwen3-mpi: the same objects, but src/mpi/pp.c compiled by mpicc with QWEN3_MPI, linked by mpicc
 MPICC ?= mpicc

@@ -194,3 +194,6 @@ PYEOF
 echo >&2
 prepare q06b-bf16
 MODEL="$D/q06b-bf16" QUANT=q8_0 QWEN3="$Q" bench/serve_load.sh
+# Training speed beside PyTorch (issue 15)
+echo >&2
+QWEN3_BUILD="$BUILD" bench/train.sh "$R"

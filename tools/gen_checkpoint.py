@@ -36,6 +36,10 @@ shape; the real Qwen3-0.6B shape in BF16 (1.2 GB) takes seconds. Each tensor has
 seeded from (seed, crc32(name)), so adding or removing one tensor leaves the others unchanged.
 BF16 is rounded to nearest-even from the float32 bits; F16 uses numpy's (also nearest-even) cast.
 
+--zeros leaves every matrix as a hole of a sparse file (zeros that take no disk; the norms are
+written): the 8B shape's 16 GB in an instant, for a test of a process whose memory limit is smaller
+than the model (tests/suite/mpi_tp.sh). Such weights compute nothing useful.
+
 --thinker builds weights for the chat tests (needs the real vocabulary, > 151668 ids; implies an
 untied lm_head): greedy decoding of any prompt whose last token is "\\n" (id 198, as in a chat
 prompt ending "<|im_start|>assistant\\n") emits <think> (151667) next, then " hmm" (87501) forever,
@@ -131,6 +135,8 @@ def parse_args(argv):
                    help="with --thinker: ids after which <think> is emitted, comma-separated, or 'all' (see header)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-tokenizer", action="store_true", help="do not copy the tokenizer files")
+    p.add_argument("--zeros", action="store_true",
+                   help="matrices left as holes of a sparse file (read as 0, no disk): a shape too large to write")
     p.add_argument("--gguf", action="store_true",
                    help="also write the same weights (same storage type) as OUT/model.gguf, see write_gguf")
     p.add_argument("--gguf-split", type=int, default=1, metavar="N",
@@ -312,8 +318,10 @@ def split_shards(specs, nbytes, n):
     return [g for g in groups if g]
 
 
-def write_safetensors(path, items, seed, dtype, thinker, H):
-    """items: list of (name, shape, kind, std). Writes the header, then streams the data."""
+def write_safetensors(path, items, seed, dtype, thinker, H, zeros=False):
+    """items: list of (name, shape, kind, std). Writes the header, then streams the data. zeros: the
+    matrices are skipped over (holes of a sparse file, all 0), only the norms written: an 8B-shaped
+    file of 16 GB that takes no disk, for a test of a rank whose memory cannot hold it."""
     header = {"__metadata__": {"format": "pt"}}
     off = 0
     for name, shape, kind, _ in items:
@@ -327,7 +335,11 @@ def write_safetensors(path, items, seed, dtype, thinker, H):
         f.write(len(hb).to_bytes(8, "little"))
         f.write(hb)
         for name, shape, kind, std in items:
-            gen_tensor(name, shape, kind, std, seed, dtype, thinker, H, f)
+            if zeros and kind != "n":
+                f.seek(tensor_bytes(shape, kind, dtype), os.SEEK_CUR)
+            else:
+                gen_tensor(name, shape, kind, std, seed, dtype, thinker, H, f)
+        f.truncate(8 + len(hb) + off)  # a trailing hole has no byte written to size the file
     return off
 
 
@@ -548,6 +560,8 @@ GENERATION_CONFIG = {
 
 def main(argv):
     a = parse_args(argv)
+    if a.zeros and (a.gguf or a.thinker):
+        sys.exit("gen_checkpoint: --zeros writes safetensors holes only (not with --gguf or --thinker)")
     s = build_shape(a)
     os.makedirs(a.out, exist_ok=True)
     for fn in os.listdir(a.out):  # leave no stale shard or index from an earlier run
@@ -557,14 +571,16 @@ def main(argv):
     specs = tensor_specs(s, a.store_lm_head)
     nbytes = [tensor_bytes(sp[1], sp[2], a.dtype) for sp in specs]
     if a.shards <= 1:
-        write_safetensors(os.path.join(a.out, "model.safetensors"), specs, a.seed, a.dtype, a.thinker, s["hidden"])
+        write_safetensors(os.path.join(a.out, "model.safetensors"), specs, a.seed, a.dtype, a.thinker, s["hidden"],
+                          a.zeros)
     else:
         groups = split_shards(specs, nbytes, a.shards)
         n = len(groups)
         wmap = {}
         for gi, g in enumerate(groups):
             fn = "model-%05d-of-%05d.safetensors" % (gi + 1, n)
-            write_safetensors(os.path.join(a.out, fn), [specs[k] for k in g], a.seed, a.dtype, a.thinker, s["hidden"])
+            write_safetensors(os.path.join(a.out, fn), [specs[k] for k in g], a.seed, a.dtype, a.thinker, s["hidden"],
+                              a.zeros)
             for k in g:
                 wmap[specs[k][0]] = fn
         index = {"metadata": {"total_size": sum(nbytes)}, "weight_map": dict(sorted(wmap.items()))}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,8 +24,11 @@ int qfile_map(qfile *f, const char *path, qwen3_err *e) {
     if (f->size > 0) {
         void *p = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED) {
+            int err = errno;
+            char note[96];
             close(fd);
-            return qerr(e, "%s: cannot mmap %zu bytes: %s", path, f->size, strerror(errno));
+            return qerr(e, "%s: cannot mmap %zu bytes (%.1f GiB): %s%s", path, f->size, (double)f->size / 1073741824.0,
+                        strerror(err), qmem_limit_note(note, sizeof note));
         }
         f->data = p;
     }
@@ -76,6 +80,14 @@ char *qfile_read(const char *path, size_t max_bytes, size_t *len, qwen3_err *e) 
     fclose(fp);
     buf[n] = 0;
     if (len) *len = n;
+    return buf;
+}
+
+const char *qmem_limit_note(char *buf, size_t n) {
+    struct rlimit rl;
+    if (n) buf[0] = 0;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        snprintf(buf, n, " (this process may map at most %.1f GiB: ulimit -v)", (double)rl.rlim_cur / 1073741824.0);
     return buf;
 }
 

@@ -26,6 +26,11 @@ char *qfile_read(const char *path, size_t max_bytes, size_t *len, qwen3_err *e);
 
 int qfile_exists(const char *path);
 
+/* For a message about memory that could not be had: " (this process may map at most N GiB: ulimit
+ * -v)" when the address space is limited (RLIMIT_AS; a limit is what a rank of an MPI job given a
+ * share too large for it most often hits), else "". buf needs 96 bytes. */
+const char *qmem_limit_note(char *buf, size_t n);
+
 /* snprintf into buf of size n: "dir/name". Returns -1 (with an error) if it does not fit. */
 int qpath_join(char *buf, size_t n, const char *dir, const char *name, qwen3_err *e);
 

@@ -113,6 +113,10 @@ extern const kq_gemv_fn kq_ggml_gemv_avx2[QWEN3_DTYPE_COUNT];
 extern const kq_gemm_fn kq_ggml_gemm_avx512[QWEN3_DTYPE_COUNT];
 extern const kq_gemm_fn kq_ggml_gemm_avx2[QWEN3_DTYPE_COUNT];
 extern const kq_gemm_fn kq_ggml_gemm_avxvnni[QWEN3_DTYPE_COUNT];
+/* Tests only (not in the library: a second build of quant_ggml_gemm256.c linked into
+ * test_gemm_ggml): the AVX-VNNI flavour's gemm with the EVEX encoding, for CPUs with AVX512VL +
+ * AVX512_VNNI. */
+extern const kq_gemm_fn kq_ggml_gemm_avxvnni_evex[QWEN3_DTYPE_COUNT];
 
 /* Row of K values of type t as bf16 (the prefill GEMM's panels), AVX-512; 0 when t has none. */
 int kq_ggml_row_bf16_avx512(qwen3_dtype t, const uint8_t *row, uint16_t *out, int64_t K);

@@ -23,10 +23,24 @@
 
 #define CHUNK 128
 
-/* target("avxvnni") and its _avx_ intrinsics: gcc 11, clang 12 (as quant_avx2.c) */
-#if (defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && __GNUC__ >= 11)
+/* The AVX-VNNI flavour's two instructions. Its real build: target("avxvnni") and the VEX-encoded
+ * _avx_ intrinsics (gcc 11, clang 12, as quant_avx2.c). QWEN3_GEMM256_EVEX, a second build of this
+ * file for the tests only (Makefile: test_gemm_ggml links it as kq_ggml_gemm_avxvnni_evex): the same
+ * flavour with the EVEX encoding of the same instructions (AVX512VL + AVX512_VNNI;
+ * _mm256_dpbusd_epi32 / _mm256_dpwssd_epi32 compute exactly what the _avx_ forms do), so that the
+ * flavour's code runs and is checked on CPUs with AVX-512 VNNI but without the AVX-VNNI bit (AMD
+ * Zen 4, Intel Ice Lake / Cascade Lake servers). Only the encoding differs; the body, these macros
+ * and the entry point are the ones the real build uses. */
+#if defined(QWEN3_GEMM256_EVEX)
+#define HAVE_AVXVNNI 1
+#define TGT_VNNI __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni")))
+#define VNNI_DPWSSD _mm256_dpwssd_epi32
+#define VNNI_DPBUSD _mm256_dpbusd_epi32
+#elif (defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && __GNUC__ >= 11)
 #define HAVE_AVXVNNI 1
 #define TGT_VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define VNNI_DPWSSD _mm256_dpwssd_avx_epi32
+#define VNNI_DPBUSD _mm256_dpbusd_avx_epi32
 #else
 #define HAVE_AVXVNNI 0
 #endif
@@ -94,7 +108,8 @@ TGT INL void unpack_row32b(qwen3_dtype T, const uint8_t *row, int nb, kur32b *o)
     }
 }
 
-/* plain AVX2 */
+/* plain AVX2 (not in the test-only EVEX build, which holds the AVX-VNNI flavour alone) */
+#if !defined(QWEN3_GEMM256_EVEX)
 #define SUF avx2
 #define TGTX TGT
 #define DPWSSD(acc, a, b) _mm256_add_epi32(acc, _mm256_madd_epi16(a, b))
@@ -104,12 +119,18 @@ TGT INL void unpack_row32b(qwen3_dtype T, const uint8_t *row, int nb, kur32b *o)
 #undef TGTX
 #undef DPWSSD
 #undef DPBUSD
+#endif
 
 #if HAVE_AVXVNNI
+/* the table kq_ggml_gemm_avxvnni (the EVEX build's: kq_ggml_gemm_avxvnni_evex, so both link) */
+#if defined(QWEN3_GEMM256_EVEX)
+#define SUF avxvnni_evex
+#else
 #define SUF avxvnni
+#endif
 #define TGTX TGT_VNNI
-#define DPWSSD(acc, a, b) _mm256_dpwssd_avx_epi32(acc, a, b)
-#define DPBUSD(acc, u, s) _mm256_dpbusd_avx_epi32(acc, u, s)
+#define DPWSSD(acc, a, b) VNNI_DPWSSD(acc, a, b)
+#define DPBUSD(acc, u, s) VNNI_DPBUSD(acc, u, s)
 #include "kernels/quant_ggml_gemm256_body.h"
 #undef SUF
 #undef TGTX
@@ -121,6 +142,8 @@ TGT INL void unpack_row32b(qwen3_dtype T, const uint8_t *row, int nb, kur32b *o)
 /* the compiler lacks AVX-VNNI: no entries (k_cpu_features never reports it then) */
 const kq_gemm_fn kq_ggml_gemm_avxvnni[QWEN3_DTYPE_COUNT];
 #endif
+#elif defined(QWEN3_GEMM256_EVEX)
+const kq_gemm_fn kq_ggml_gemm_avxvnni_evex[QWEN3_DTYPE_COUNT];
 #else
 const kq_gemm_fn kq_ggml_gemm_avx2[QWEN3_DTYPE_COUNT];
 const kq_gemm_fn kq_ggml_gemm_avxvnni[QWEN3_DTYPE_COUNT];

@@ -15,10 +15,13 @@
  * MADV_DONTNEED; cuts of less than 1 MiB in all keep them (they will be written again soon).
  * A capacity whose full cache could never fit in this machine's memory is refused up front with the
  * size it would need, rather than failing by the OOM killer hours into a long prompt. */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "model/seq.h"
@@ -94,7 +97,11 @@ qwen3_seq *qwen3_seq_new(qwen3_model *m, int n_ctx, qwen3_err *e) {
     s->bytes = bytes;
     void *p = mmap(NULL, s->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
-        qerr(e, "cannot reserve %zu MiB of address space for a %d-token KV cache", s->bytes >> 20, n_ctx);
+        int err = errno;
+        char note[96];
+        qerr(e, "out of memory: cannot reserve %zu MiB of address space for a %d-token %s KV cache: %s%s (ask for a "
+                "shorter context with --ctx, or a smaller cache type: --kv q8_0 or q4_0)", s->bytes >> 20, n_ctx,
+             qwen3_dtype_name(m->kv_type), strerror(err), qmem_limit_note(note, sizeof note));
         free(s);
         return NULL;
     }

@@ -122,7 +122,7 @@ static void bcast_cmd(cmd *c, void **payload) {
 }
 
 static void die(const char *what, const qwen3_err *e) {
-    fprintf(stderr, "qwen3 (rank %d of %d): %s: %s\n", g_rank, g_size, what, e ? e->msg : "");
+    fprintf(stderr, "qwen3 (rank %d of %d): %s: %s; ending the job\n", g_rank, g_size, what, e ? e->msg : "");
     fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, 1);
 }
@@ -423,7 +423,7 @@ static qwen3_seq *seq_of(worker *w, qwen3_model *m, int model, int id, int cap) 
         if (w->seqs[i].model == model && w->seqs[i].id == id) return w->seqs[i].s;
     qwen3_err e = {0};
     qwen3_seq *s = qwen3_seq_new(m, cap, &e);
-    if (!s) die("a sequence", &e);
+    if (!s) die("the KV cache of a sequence rank 0 began", &e); /* its share: the ranks may have less memory than rank 0 */
     if (w->n_seqs == w->cap_seqs) {
         int c = w->cap_seqs ? 2 * w->cap_seqs : 16;
         wseq *ns = realloc(w->seqs, sizeof *ns * (size_t)c);

@@ -9,7 +9,8 @@
 #                  (the reduce-scatter all-reduce, slices of uneven size)
 #   generate_*     greedy continuations identical (dense tp 4, MoE ep 4, MoE tp 2); run_chat: `run`
 #   serve_batch    two requests decoded together (--parallel 2) by a tp server on 2 ranks: the texts
-#                  as the one-process server's, every token's logprob within 1e-4
+#                  as the one-process server's, every token's logprob within 1e-4; by a pp server on
+#                  4 ranks (a layer each): the same texts and logprobs exactly
 #   info_tp        `qwen3 info` lists each rank's heads, columns and experts
 #   bytes_*        QWEN3_MPI_STATS: rank 1's bytes sent after a generation equal the formula
 #                  (README "More than one machine"): pp, tp on 2 ranks, ep on 4, tp on 4 with a
@@ -22,14 +23,22 @@
 #   rank_stopped   rank 1 stopped (SIGSTOP) mid-generation with QWEN3_MPI_TIMEOUT=3: rank 0 times out
 #                  in the collective it waits in (says which), the job ends within 20 s, no rank left
 #   rank_killed_tp rank 1 killed (SIGKILL) mid-generation: the job ends within 30 s, no rank left
+#   oom_load       rank 1 limited to 1.5 GiB of address space (ulimit -v, by a wrapper in mpirun's
+#                  command) and an 8B-shaped checkpoint (16 GB, a sparse file of zeros): the load
+#                  fails with rank 0 naming rank 1, the file and its size; the job ends, no rank left
+#   oom_kv         the same limit, a model that loads in it and a 2 GiB KV cache per rank (--ctx
+#                  32768, tp): rank 1 fails inside the first forward pass, names the cache and its
+#                  size, and ends the job (MPI_Abort) within 30 s, no rank left
+#                  (both SKIPped where the build cannot start under ulimit -v: AddressSanitizer
+#                  reserves terabytes of address space for its shadow memory)
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 27
+expect 33
 MPIBIN="$(dirname "$QWEN3")/qwen3-mpi"
 names="logits_dense_tp2 logits_dense_tp4_decode logits_dense_tp3_long logits_moe_gguf_q8_0_ep2 bytes_tp4_long logits_moe_tp2 logits_moe_tp4 logits_moe_ep2_decode logits_moe_ep4
        logits_gguf_q8_0_tp2 generate_dense_tp4 generate_moe_ep4 generate_moe_tp2 run_chat_tp2 serve_batch_tp2 info_tp
        bytes_pp2 bytes_tp2 bytes_ep4 split_refused too_many_tp other_command other_model rank_stopped rank_stopped_left
-       rank_killed_tp serve_batch_tp2_stop"
+       rank_killed_tp serve_batch_tp2_stop serve_batch_pp4 serve_batch_pp4_stop oom_load oom_load_left oom_kv oom_kv_left"
 if ! command -v mpirun >/dev/null 2>&1 || [ ! -x "$MPIBIN" ]; then
     why="mpirun not found (Debian: openmpi-bin, libopenmpi-dev; scripts/setup.sh installs them)"
     command -v mpirun >/dev/null 2>&1 && why="$MPIBIN not built (make MPI=1; make test builds it when mpicc exists)"
@@ -134,9 +143,10 @@ serve_pair() { # OUT MODE LAUNCH...
 rm -f "$T"/sv*.stuck
 serve_pair "$T/sv1" "" "$QWEN3"
 serve_pair "$T/sv2" tp "${MPIRUN[@]}" -n 2 "$MPIBIN"
-checked mpi_tp_serve_batch_tp2 "$PY" - "$T" <<'EOF'
+serve_pair "$T/sv3" pp "${MPIRUN[@]}" -n 4 "$MPIBIN"
+cat >"$T/serve_cmp.py" <<'EOF'
 import json, os, sys
-t = sys.argv[1]
+t, out, name, exact = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "exact"
 def load(p):
     raw = open(p).read() if os.path.exists(p) else "(no answer)"
     try:
@@ -146,16 +156,20 @@ def load(p):
         return None, "%r: %s" % (e, raw[:200])
 bad = []
 for i in (1, 2):
-    (ta, la), (tb, lb) = load("%s/sv1.%d" % (t, i)), load("%s/sv2.%d" % (t, i))
+    (ta, la), (tb, lb) = load("%s/sv1.%d" % (t, i)), load("%s/%s.%d" % (t, out, i))
     if ta is None or tb is None:
         bad.append("request %d: %s" % (i, la if ta is None else lb)); continue
     if ta != tb or not ta: bad.append("request %d: %r vs %r" % (i, ta, tb))
-    elif len(la) != len(lb) or max(abs(x - y) for x, y in zip(la, lb)) > 1e-4:
+    elif len(la) != len(lb) or max(abs(x - y) for x, y in zip(la, lb)) > (0 if exact else 1e-4):
         bad.append("request %d: logprobs %s vs %s" % (i, la[:4], lb[:4]))
-print("FAIL mpi_tp_serve_batch_tp2: " + "; ".join(bad) if bad else "PASS mpi_tp_serve_batch_tp2 (2 requests together, texts equal, logprobs within 1e-4)")
-print("FAIL mpi_tp_serve_batch_tp2_stop: mpirun still running 30 s after SIGTERM" if os.path.exists(t + "/sv2.stuck")
-      else "PASS mpi_tp_serve_batch_tp2_stop")
+print("FAIL mpi_tp_%s: " % name + "; ".join(bad) if bad else "PASS mpi_tp_%s (2 requests together, texts equal, logprobs %s)"
+      % (name, "identical" if exact else "within 1e-4"))
+print("FAIL mpi_tp_%s_stop: mpirun still running 30 s after SIGTERM" % name if os.path.exists("%s/%s.stuck" % (t, out))
+      else "PASS mpi_tp_%s_stop" % name)
 EOF
+checked mpi_tp_serve_batch_tp2 "$PY" "$T/serve_cmp.py" "$T" sv2 serve_batch_tp2 close
+# the pipeline on 4 ranks (one layer each) with two sequences in every pass: the same bits
+checked mpi_tp_serve_batch_pp4 "$PY" "$T/serve_cmp.py" "$T" sv3 serve_batch_pp4 exact
 
 out=$(mrun 4 info "$T/moe" --mpi ep 2>&1)
 if printf '%s\n' "$out" | grep -q '^MPI rank 0: *expert parallel: query heads 0-0 (kv 0-0), MLP columns 0-63, experts 0-1' \
@@ -262,3 +276,38 @@ else
     echo "$r"; fail rank_stopped_left "see rank_stopped"
 fi
 if r=$(fault rank_killed_tp KILL 30); then pass "rank_killed_tp (mpirun exited ${r% *} after ${r#* } s)"; else echo "$r"; fi
+
+# A rank out of memory: the wrapper limits rank 1 alone, then execs the same qwen3-mpi command line
+# (so the ranks' commands still match). The job is tagged with an environment variable, by which
+# /proc tells whether any of its processes is left once mpirun is gone.
+printf '#!/bin/sh\n[ "$OMPI_COMM_WORLD_RANK" = 1 ] && ulimit -v "$QWEN3_TEST_LIMIT_KB"\nexec "$@"\n' >"$T/limit_rank1.sh"
+chmod +x "$T/limit_rank1.sh"
+LIMIT_KB=1572864
+left_of() { grep -lz "^QWEN3_TEST_JOB=$1\$" /proc/[0-9]*/environ 2>/dev/null | wc -l; }
+oom() { # NAME PATTERN ARGS...: the job must end non-zero within 30 s, print PATTERN, leave no rank
+    local name=$1 pat=$2 t0 rc left; shift 2
+    t0=$(date +%s)
+    QWEN3_TEST_JOB="$name.$$" QWEN3_TEST_LIMIT_KB=$LIMIT_KB timeout 60 "${MPIRUN[@]}" -x QWEN3_TEST_JOB -x QWEN3_TEST_LIMIT_KB \
+        -n 2 "$T/limit_rank1.sh" "$MPIBIN" "$@" >/dev/null 2>"$T/$name.err"; rc=$?
+    local secs=$(( $(date +%s) - t0 ))
+    for _ in $(seq 1 50); do left=$(left_of "$name.$$"); [ "$left" = 0 ] && break; sleep 0.1; done
+    if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $secs -le 30 ] && grep -q "$pat" "$T/$name.err"; then
+        pass "$name (exit $rc after $secs s: $(grep -o "rank 1 of 2.*" "$T/$name.err" | head -n 1 | cut -c 1-150))"
+    else fail "$name" "exit $rc after $secs s, expected '$pat': $(errs "$T/$name.err")"; fi
+    if [ "$left" = 0 ]; then pass "${name}_left (no rank left running)"
+    else fail "${name}_left" "$left processes of the job still running"; fi
+}
+if ! (ulimit -v $LIMIT_KB && "$QWEN3" --version) >/dev/null 2>&1; then
+    for n in oom_load oom_load_left oom_kv oom_kv_left; do
+        echo "SKIP mpi_tp_$n: this build does not start under ulimit -v $LIMIT_KB (AddressSanitizer reserves terabytes of address space)"
+    done
+else
+    gen "$T/big" --preset 8b --zeros --no-tokenizer
+    gen "$T/kvheavy" --preset tiny --hidden 64 --heads 16 --kv-heads 16 --head-dim 128 --layers 8 --vocab 2048 --no-tokenizer
+    size=$(stat -c %s "$T/big/model.safetensors")
+    oom oom_load "MPI rank 1 of 2: $T/big/model.safetensors: cannot mmap $size bytes ([0-9.]* GiB): .*ulimit -v" \
+        generate "$T/big" --ids 1,2,3 -n 4 -t 1
+    # rank 1's share of the cache: 8 layers x 8 of the 16 kv heads x K and V x 32768 positions x 128 floats
+    oom oom_kv "qwen3 (rank 1 of 2): the KV cache of a sequence rank 0 began: out of memory: cannot reserve $((8 * 8 * 2 * 32768 * 128 * 4 >> 20)) MiB .*ulimit -v.*ending the job" \
+        generate "$T/kvheavy" --ids 1,2,3 -n 4 -t 1 --ctx 32768 --mpi tp
+fi

@@ -9,7 +9,13 @@
  * Weights: half the rows quantized from floats of mixed scales, half random block bytes (every bit
  * pattern of the quant fields, so the extreme values: Q6_K's scale -128, all-ones nibbles) with sane
  * f16 fields; activations with outliers, so int8 values reach +-127. One check per (type, kernel
- * set); a kernel set the CPU lacks prints SKIP. */
+ * set); a kernel set the CPU lacks prints SKIP.
+ *
+ * A fourth set: the AVX-VNNI flavour of the many-token kernels (quant_ggml_gemm256.c's vnni body, the
+ * flavour's own code: its one-token path is the AVX2 set's) built a second time with the EVEX
+ * encoding of the same two instructions (kq_ggml_gemm_avxvnni_evex, linked into this test only), run
+ * on any CPU with AVX-512 VNNI, so the flavour is checked where the AVX-VNNI bit is missing; called
+ * directly, n = 8..130. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +42,12 @@ static void f16_fields(qwen3_dtype t, int off[2]) {
     case QWEN3_Q6_K: off[0] = 208; break;
     default: break;
     }
+}
+
+/* cpu NULL: the EVEX build of the AVX-VNNI flavour's many-token kernels (n >= 8 only) */
+static void matmul(const kcpu *cpu, const kmat *M, const void *A, size_t ab, int n, float *y, int64_t r0, int64_t r1, int *oom) {
+    if (cpu) k_qmatmul_rows(&cpu->type[M->type], M, A, ab, n, y, r0, r1);
+    else if (!kq_ggml_gemm_avxvnni_evex[M->type] || !kq_ggml_gemm_avxvnni_evex[M->type](M, A, ab, n, y, r0, r1)) *oom = 1;
 }
 
 static int run_case(qwen3_dtype t, const kcpu *cpu, int K, const int *ns, int nn) {
@@ -70,8 +82,13 @@ static int run_case(qwen3_dtype t, const kcpu *cpu, int K, const int *ns, int nn
     for (int ni = 0; ni < nn && !bad; ni++) {
         const int n = ns[ni];
         float *y = calloc((size_t)n * rows, sizeof(float));
-        k_qmatmul_rows(&cpu->type[t], &M, A, ab, n, y, 0, 13);
-        k_qmatmul_rows(&cpu->type[t], &M, A, ab, n, y, 13, rows);
+        int oom = 0;
+        matmul(cpu, &M, A, ab, n, y, 0, 13, &oom);
+        matmul(cpu, &M, A, ab, n, y, 13, rows, &oom);
+        if (oom) {
+            printf("  %s K=%d n=%d: the kernel returned 0 (no kernel or out of memory)\n", tr->name, K, n);
+            bad = 1;
+        }
         for (int tk = 0; tk < n && !bad; tk++)
             for (int r = 0; r < rows; r++) {
                 float s = tr->dot(W + (size_t)r * rb, A + (size_t)tk * ab, K);
@@ -89,26 +106,35 @@ static int run_case(qwen3_dtype t, const kcpu *cpu, int K, const int *ns, int nn
 
 int main(void) {
     const int ntypes = QWEN3_IQ4_XS - QWEN3_Q4_0 + 1;
-    TEST_EXPECT(3 * ntypes);
+    TEST_EXPECT(4 * ntypes);
     static const int ns[] = {1, 3, 8, 13, 17, 33, 50, 130};
     static const int Kk[] = {256, 768, 1024}, K32[] = {32, 96, 288, 1024};
-    /* the kernel tables of the three integer flavours, passed to k_qmatmul_rows */
-    static const char *const set_names[] = {"AVX-512 VNNI", "AVX2", "AVX-VNNI"};
-    static const unsigned set_features[] = {K_CPU_ALL, K_CPU_AVX2, K_CPU_AVX2 | K_CPU_AVXVNNI};
-    static const unsigned set_needs[] = {K_CPU_AVX512 | K_CPU_VNNI, K_CPU_AVX2, K_CPU_AVX2 | K_CPU_AVXVNNI};
-    static const char *const set_lacks[] = {"the CPU lacks AVX-512 VNNI", "the CPU lacks AVX2", "the CPU (or compiler) lacks AVX-VNNI"};
-    for (int si = 0; si < 3; si++) {
+    /* the kernel tables of the three integer flavours, passed to k_qmatmul_rows; a fourth set: the
+     * EVEX build of the AVX-VNNI flavour, called directly */
+    static const char *const set_names[] = {"AVX-512 VNNI", "AVX2", "AVX-VNNI", "EVEX"};
+    static const unsigned set_features[] = {K_CPU_ALL, K_CPU_AVX2, K_CPU_AVX2 | K_CPU_AVXVNNI, K_CPU_ALL};
+    static const unsigned set_needs[] = {K_CPU_AVX512 | K_CPU_VNNI, K_CPU_AVX2, K_CPU_AVX2 | K_CPU_AVXVNNI, K_CPU_AVX512 | K_CPU_VNNI};
+    static const char *const set_lacks[] = {"the CPU lacks AVX-512 VNNI", "the CPU lacks AVX2", "the CPU (or compiler) lacks AVX-VNNI",
+                                            "the CPU lacks AVX-512 VNNI (AVX512VL + AVX512_VNNI)"};
+    for (int si = 0; si < 4; si++) {
+        const int evex = si == 3;
         kcpu cpu;
         kcpu_init(&cpu, set_features[si]);
         const char *why = (cpu.features & set_needs[si]) == set_needs[si] ? NULL : set_lacks[si];
         for (int ti = 0; ti < ntypes; ti++) {
             qwen3_dtype t = (qwen3_dtype)(QWEN3_Q4_0 + ti);
-            char name[160];
-            snprintf(name, sizeof name, "gemm_ggml: %s %s == scalar twin bit for bit, n = 1..130", kq_type(t)->name, set_names[si]);
+            char name[200];
+            if (evex)
+                snprintf(name, sizeof name, "gemm_ggml: %s AVX-VNNI flavour, EVEX build == scalar twin bit for bit, n = 8..130", kq_type(t)->name);
+            else
+                snprintf(name, sizeof name, "gemm_ggml: %s %s == scalar twin bit for bit, n = 1..130", kq_type(t)->name, set_names[si]);
             if (why) { TEST_SKIP(name, "%s", why); continue; }
             const int *Ks = kq_type(t)->block == 256 ? Kk : K32, nk = kq_type(t)->block == 256 ? 3 : 4;
+            /* the EVEX build holds only the many-token kernels: ns from 8 */
+            const int skip = evex ? 2 : 0;
             int ok = 1;
-            for (int ki = 0; ki < nk && ok; ki++) ok = run_case(t, &cpu, Ks[ki], ns, (int)(sizeof ns / sizeof ns[0]));
+            for (int ki = 0; ki < nk && ok; ki++)
+                ok = run_case(t, evex ? NULL : &cpu, Ks[ki], ns + skip, (int)(sizeof ns / sizeof ns[0]) - skip);
             CHECK(ok, name, "differs (first difference above)");
         }
     }
