@@ -19,13 +19,12 @@ static double cpu(void) {
 }
 
 int main(void) {
-    k_init();
     const int rows = 3072, cols = 1024, maxn = 64;
     float *W = malloc(sizeof(float) * rows * cols), *X = malloc(sizeof(float) * maxn * cols), *Y = malloc(sizeof(float) * maxn * rows);
     for (int i = 0; i < rows * cols; i++) W[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
     for (int i = 0; i < maxn * cols; i++) X[i] = (float)((i * 40503u) % 1000) / 500.0f - 1.0f;
     qwen3_dtype types[] = {QWEN3_BF16, QWEN3_Q8_0, QWEN3_Q4};
-    printf("%s, one thread, %d x %d, best of 5 (CPU time)\n", k_isa_name(k_active_isa()), rows, cols);
+    printf("%s, one thread, %d x %d, best of 5 (CPU time)\n", kcpu_name(k_cpu_default()), rows, cols);
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
         qwen3_dtype t = types[k];
         size_t rb = k_row_bytes(t, cols), mb = rb * (size_t)rows;
@@ -42,7 +41,7 @@ int main(void) {
         for (int j = 0; j < 3; j++) {
             int n = ns[j], cold = j == 1, reps = n == 1 ? 200 : 8;
             kact a;
-            kact_init(&a, 0);
+            kact_init(&a, k_cpu_default(), 0);
             a.gemm_min = K_GEMM_NEVER;
             double best = 1e9;
             for (int rep = 0; rep < 5; rep++) {

@@ -3,7 +3,7 @@
  * on the batch-invariant path). Times are this process's CPU time, best of 3, so other jobs on a shared
  * machine distort them less than wall-clock figures. Weights fit in cache here: this measures the
  * arithmetic, not the memory traffic that bounds real decoding. For GGUF's superblock types the last
- * column is one token through the 4-row kernel (kq_ggml_dot_avx512), which Q4_K / Q5_K / Q6_K's
+ * column is one token through the 4-row kernel (kq_ggml_rows_avx512), which Q4_K / Q5_K / Q6_K's
  * 8-row kernels (quant_ggml_gemv512.c, the n=1 column) replaced. Run: bench/qkernels.sh */
 #include <math.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include "kernels/quant_ggml.h"
 static double cpu(void) { struct timespec t; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 int main(void) {
-    if (!k_has_vnni()) { printf("qkernels_bench: needs AVX-512 VNNI\n"); return 0; }
+    if (!(k_cpu_default()->features & K_CPU_VNNI)) { printf("qkernels_bench: needs AVX-512 VNNI\n"); return 0; }
     const int rows = 3072, cols = 1024;
     int ns[] = {1, 8, 128};
     qwen3_dtype types[] = {QWEN3_Q8_0, QWEN3_Q4, QWEN3_Q4_K, QWEN3_Q5_K, QWEN3_Q6_K, QWEN3_Q3_K, QWEN3_Q2_K, QWEN3_IQ4_XS,
@@ -39,7 +39,7 @@ int main(void) {
             double best = 1e9;
             for (int rep = 0; rep < 3; rep++) {
                 double t0 = cpu();
-                for (int i = 0; i < reps; i++) k_qmatmul_rows(&M, A, ab, n, Y, 0, rows, K_QSIMD_AVX512);
+                for (int i = 0; i < reps; i++) k_qmatmul_rows(&k_cpu_default()->type[t], &M, A, ab, n, Y, 0, rows);
                 double dt = (cpu() - t0) / reps;
                 if (dt < best) best = dt;
             }
@@ -50,7 +50,7 @@ int main(void) {
             for (int rep = 0; rep < 3; rep++) {
                 double t0 = cpu();
                 for (int i = 0; i < 100; i++)
-                    for (int r = 0; r < rows; r += 4) kq_ggml_dot_avx512(t, Q + (size_t)r * rb, rb, 4, A, cols, Y + r);
+                    for (int r = 0; r < rows; r += 4) kq_ggml_rows_avx512[t](Q + (size_t)r * rb, rb, 4, A, cols, Y + r);
                 double dt = (cpu() - t0) / 100;
                 if (dt < best) best = dt;
             }

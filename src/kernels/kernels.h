@@ -13,8 +13,10 @@
  * dot products; bf16-rounded activations times BF16 weights with vdpbf16ps in one order for any n
  * (BF16 on the fast path); bf16 x bf16 GEMM with float32 sums for products over many tokens
  * (the batch-variant option's prefill) of BF16, Q8_0 and Q4 weights, unless exact mode is asked for. Each has a scalar
- * twin; k_init() picks the best the CPU supports once, k_force_isa() lets tests compare. Block types
- * and the type-traits table: kernels/quant.h. */
+ * twin. Which kernel runs is read from a kernel table (kcpu, below): one entry per weight type with
+ * that type's kernels for one set of CPU features, filled once (kcpu_init) and passed in with the
+ * activations (kact), so no process-wide setting picks kernels at run time; a test compares flavours
+ * by filling one table per flavour. Block types and their facts: kernels/quant.h. */
 #ifndef QWEN3_KERNELS_H
 #define QWEN3_KERNELS_H
 
@@ -22,6 +24,7 @@
 #include <stdint.h>
 
 #include "base/pool.h"
+#include "kernels/quant.h"
 #include "qwen3.h"
 
 typedef struct kmat {
@@ -32,19 +35,64 @@ typedef struct kmat {
 } kmat;
 
 typedef enum { K_ISA_SCALAR = 0, K_ISA_AVX2 = 1, K_ISA_AVX512 = 2 } k_isa;
-
-/* The environment variable QWEN3_ISA=scalar|avx2|avx512 caps the ISA k_init picks (for the whole
- * engine: comparisons, benchmarks, reproducing a user's machine); other values are ignored. */
-void k_init(void);
-k_isa k_active_isa(void);
 const char *k_isa_name(k_isa i);
-/* Forces an ISA (clamped to what the CPU supports); returns the one in force. For tests/benchmarks. */
-k_isa k_force_isa(k_isa i);
-/* CPU features beyond the base AVX-512 level (0 when the active ISA is below AVX-512). */
-int k_has_vnni(void);
-int k_has_bf16(void);
-/* AVX-VNNI (256-bit vpdpbusd) usable by the AVX2 integer kernels: CPU and compiler have it. */
-int k_has_avxvnni(void);
+
+/* CPU features the kernels use, as bits. K_CPU_AVX2: AVX2 + FMA + F16C; K_CPU_AVXVNNI: 256-bit
+ * vpdpbusd (the CPU's and the compiler's); K_CPU_AVX512: AVX-512 F/BW/VL/DQ; K_CPU_VNNI:
+ * AVX512_VNNI; K_CPU_BF16: AVX512_BF16. The last two count only with K_CPU_AVX512. */
+enum { K_CPU_AVX2 = 1, K_CPU_AVXVNNI = 2, K_CPU_AVX512 = 4, K_CPU_VNNI = 8, K_CPU_BF16 = 16 };
+#define K_CPU_ALL 31u
+/* This CPU's features (detected on the first call, the same answer ever after). */
+unsigned k_cpu_features(void);
+/* The same capped by the environment variable QWEN3_ISA=scalar|avx2|avx512 (for the whole engine:
+ * comparisons, benchmarks, reproducing a user's machine; other values are ignored). */
+unsigned k_cpu_env_features(void);
+
+/* The kernels of one weight type for one set of CPU features (one entry of a kcpu table).
+ * Paths (dispatch.c): K_PATH_F32 float32 activations; K_PATH_INT activations quantized to the type's
+ * int8 format (tr->act); K_PATH_B16 activations rounded to bf16 (BF16 weights with AVX512_BF16). */
+typedef enum { K_PATH_F32 = 0, K_PATH_INT = 1, K_PATH_B16 = 2 } k_path;
+/* rows [r0, r1) of W times n tokens: float32 X (n rows of W->cols), Y[t * W->rows + r] */
+typedef void (*k_f32_fn)(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1);
+/* the same with bf16 activation rows (k_x_to_bf16_rows) */
+typedef void (*k_b16_fn)(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
+/* the bf16 GEMM: packed activations (k_pack_x_bf16) and a scratch of k_gemm_bf16_scratch bytes */
+typedef void (*k_gemm16_fn)(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch);
+typedef struct ktype {
+    const kq_traits *tr;  /* the type's facts: name, block, bytes, scalar to_float / from_float / dot */
+    k_path path;          /* the fast path's activations (exact mode: float types take K_PATH_F32) */
+    k_f32_fn f32;         /* float32 activations: every type (quantized ones only when memory for
+                           * their int8 activations is lacking) */
+    kq_rows_fn rows;      /* K_PATH_INT: nr <= 4 rows x one token; every quantized type */
+    kq_gemv_fn gemv;      /* K_PATH_INT: rows [r0, r1) x one token, faster than rows; or NULL */
+    kq_gemm_fn gemm;      /* K_PATH_INT: rows [r0, r1) x n tokens; or NULL. Returns 0 when it does not
+                           * take n (too few tokens) or memory ran out: the caller then runs gemv or
+                           * rows per token, with the same bits */
+    int twin_bits;        /* K_PATH_INT: 1 when every (row, token) has the scalar twin's bits; 0 for the
+                           * kernels that sum the blocks' floats in another order (our Q8_0 on AVX2,
+                           * our Q4 on AVX2 and AVX-512: within 1e-5 x sum |w x|, test_ktable.c) */
+    k_b16_fn b16;         /* K_PATH_B16 */
+    k_gemm16_fn gemm16;   /* the bf16 GEMM over many tokens (batch-variant prefill of BF16 and
+                           * quantized weights); NULL without AVX512_BF16 */
+} ktype;
+
+/* A kernel table: the entries of every weight type for one set of features, and the activation
+ * conversions of those features. Filled once (a model owns its own: model.h), read-only after. */
+typedef struct kcpu {
+    unsigned features;    /* K_CPU_* in use */
+    k_isa isa;            /* the float kernels' instruction set */
+    void (*act_quant)(kact_type t, const float *x, void *row, int64_t n); /* kq_act_quant_row's bytes */
+    void (*to_b16)(const float *X, int64_t K, uint16_t *Xb, int t0, int t1); /* k_x_to_bf16_rows' bits */
+    ktype type[QWEN3_DTYPE_COUNT];
+} kcpu;
+/* Fills c for the features in `features` that this CPU has (others dropped, and VNNI / BF16 without
+ * AVX-512, AVX-VNNI without AVX2). kcpu_init(c, 0) is the scalar twins' table. */
+void kcpu_init(kcpu *c, unsigned features);
+/* The table for k_cpu_env_features(), filled on first use and never changed: for kernels called
+ * without a table (attention, training's products, the machine's peaks). */
+const kcpu *k_cpu_default(void);
+/* "avx512 (vnni, bf16)", "avx2 (avx-vnni)", "scalar", ... */
+const char *kcpu_name(const kcpu *c);
 
 /* Bytes of one row of `cols` values of type t (cols must be a multiple of the type's block size). */
 size_t k_row_bytes(qwen3_dtype t, int64_t cols);
@@ -66,6 +114,7 @@ int k_block_size(qwen3_dtype t);
 #define K_GEMM_MIN_EXPERT 4
 #define K_GEMM_NEVER 0x7fffffff
 typedef struct kact {
+    const kcpu *cpu;         /* the kernel table the products read */
     const float *x;
     int n;
     int64_t cols;
@@ -83,7 +132,7 @@ typedef struct kact {
     size_t scratch_cap;
 } kact;
 
-void kact_init(kact *a, int exact);
+void kact_init(kact *a, const kcpu *cpu, int exact);
 void kact_free(kact *a);
 /* Points a at new activations (invalidates the derived forms; keeps the buffers). */
 void kact_set(kact *a, const float *x, int n, int64_t cols);
@@ -102,12 +151,15 @@ void k_matmul_act_multi(qpool *p, const kmat *const *W, float *const *Y, int nw,
 #define K_INLINE_TOKENS 4
 
 /* Exact float32 product (a one-off kact with exact set). */
-void k_matmul(qpool *p, const kmat *W, const float *X, int n, float *Y);
+void k_matmul(const kcpu *c, qpool *p, const kmat *W, const float *X, int n, float *Y);
 
 /* The row range [r0, r1) of the float32 product for tokens [0, n) with one ISA. */
 void k_matmul_rows_scalar(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1);
 void k_matmul_rows_avx512(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1);
 void k_matmul_rows_avx2(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1);
+/* the SIMD ones by type (F32, F16, BF16; NULL for others and off x86-64), for the kernel table */
+extern const k_f32_fn k_matmul_avx512_tab[QWEN3_DTYPE_COUNT];
+extern const k_f32_fn k_matmul_avx2_tab[QWEN3_DTYPE_COUNT];
 
 /* The bf16 GEMM (kernels/gemm_bf16.c): X packed in groups of 16 tokens (tokens [16*g0, 16*g1)),
  * rows [r0, r1) with a scratch of k_gemm_bf16_scratch(cols) bytes. K even. */
@@ -132,13 +184,13 @@ void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, 
  * every n. */
 void kq_dot_q8_0_avx512_rows(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t K, float *y);
 void kq_gemv_q8_0_avx512(const kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
-void kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
+/* n >= 8 tokens (returns 0 for fewer: the one-token kernel is faster there) */
+int kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
 
-/* The integer product of Q8_0 / Q4 rows [r0, r1) with n activation rows already quantized to the
- * type's activation format (arow_bytes apart). `simd` picks the kernels: K_QSIMD_SCALAR, K_QSIMD_AVX512
- * (VNNI), K_QSIMD_AVX2 (vpmaddubsw) or K_QSIMD_AVXVNNI; the caller checks the CPU. */
-enum { K_QSIMD_SCALAR = 0, K_QSIMD_AVX512 = 1, K_QSIMD_AVX2 = 2, K_QSIMD_AVXVNNI = 3 };
-void k_qmatmul_rows(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int simd);
+/* The integer product of quantized rows [r0, r1) with n activation rows already quantized to the
+ * type's activation format (arow_bytes apart), with the kernels of one table entry (e = &cpu->type[W->type]):
+ * gemm when it takes n, else gemv or rows per token. */
+void k_qmatmul_rows(const ktype *e, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
 
 /* Machine limits (kernels/peak.c): read bandwidth in GB/s with `threads` threads over a buffer of
  * `bytes`, and the peak in GFLOP/s (2 per multiply-add) of kind 1 f32 FMA, 2 bf16 vdpbf16ps, 3 int8

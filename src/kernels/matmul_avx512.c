@@ -147,23 +147,19 @@ TGT static inline __attribute__((always_inline)) void rows_mv(qwen3_dtype t, con
     }
 }
 
-TGT void k_matmul_rows_avx512(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1) {
-    if (n <= 4) {
-        switch (W->type) {
-        case QWEN3_F32: rows_mv(QWEN3_F32, W, X, n, Y, r0, r1); return;
-        case QWEN3_F16: rows_mv(QWEN3_F16, W, X, n, Y, r0, r1); return;
-        case QWEN3_BF16: rows_mv(QWEN3_BF16, W, X, n, Y, r0, r1); return;
-        default: break;
-        }
-    }
-    switch (W->type) {
-    case QWEN3_F32: rows_typed(QWEN3_F32, W, X, n, Y, r0, r1); break;
-    case QWEN3_F16: rows_typed(QWEN3_F16, W, X, n, Y, r0, r1); break;
-    case QWEN3_BF16: rows_typed(QWEN3_BF16, W, X, n, Y, r0, r1); break;
-    default: k_matmul_rows_scalar(W, X, n, Y, r0, r1); break;
-    }
+/* one function per float type (up to 4 tokens: the matrix-vector kernel; more: the tiles), the
+ * entries of the kernel table (ktable.c) */
+#define MM(T) TGT static void mm_##T(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1) { \
+        if (n <= 4) rows_mv(T, W, X, n, Y, r0, r1); else rows_typed(T, W, X, n, Y, r0, r1); }
+MM(QWEN3_F32) MM(QWEN3_F16) MM(QWEN3_BF16)
+#undef MM
+const k_f32_fn k_matmul_avx512_tab[QWEN3_DTYPE_COUNT] = {[QWEN3_F32] = mm_QWEN3_F32, [QWEN3_F16] = mm_QWEN3_F16, [QWEN3_BF16] = mm_QWEN3_BF16};
+
+void k_matmul_rows_avx512(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1) {
+    (k_matmul_avx512_tab[W->type] ? k_matmul_avx512_tab[W->type] : k_matmul_rows_scalar)(W, X, n, Y, r0, r1);
 }
 #else
+const k_f32_fn k_matmul_avx512_tab[QWEN3_DTYPE_COUNT];
 void k_matmul_rows_avx512(const kmat *W, const float *X, int n, float *Y, int64_t r0, int64_t r1) {
     k_matmul_rows_scalar(W, X, n, Y, r0, r1);
 }

@@ -144,8 +144,7 @@ static double run_threads(int kind, int n, const uint8_t *buf, size_t bytes, lon
 }
 
 double k_peak_read_gbps(int threads, size_t bytes) {
-    k_init();
-    if (k_active_isa() != K_ISA_AVX512) return 0;
+    if (k_cpu_default()->isa != K_ISA_AVX512) return 0;
     uint8_t *buf = NULL;
     if (posix_memalign((void **)&buf, 4096, bytes)) return 0;
     memset(buf, 1, bytes); /* commit the pages */
@@ -160,9 +159,8 @@ double k_peak_read_gbps(int threads, size_t bytes) {
 }
 
 double k_peak_gflops(int kind, int threads) {
-    k_init();
-    if (k_active_isa() != K_ISA_AVX512) return 0;
-    if ((kind == 2 && !k_has_bf16()) || (kind == 3 && !k_has_vnni())) return 0;
+    const unsigned f = k_cpu_default()->features;
+    if (!(f & K_CPU_AVX512) || (kind == 2 && !(f & K_CPU_BF16)) || (kind == 3 && !(f & K_CPU_VNNI))) return 0;
     const long iters = 20000000;
     /* MACs per instruction: f32 16, bf16 32, int8 64; 2 operations each */
     const double ops = kind == 1 ? 32 : kind == 2 ? 64 : 128;

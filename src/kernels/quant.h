@@ -95,6 +95,17 @@ void kq_act_quant_row(kact_type t, const float *x, void *row, int64_t n);
 /* The same bytes with AVX-512 (quant_avx512.c); the caller checks the CPU. */
 void kq_act_quant_row_avx512(kact_type t, const float *x, void *row, int64_t n);
 
+/* The shapes of a type's integer kernels (entries of the kernel table, kernels.h's ktype):
+ * rows: nr <= 4 weight rows (wstride bytes apart) x one activation row of n values, y[0..nr);
+ * gemv: rows [r0, r1) of W x one activation row, y[r];
+ * gemm: rows [r0, r1) x n activation rows (arow_bytes apart), Y[t * W->rows + r]; returns 0 (Y
+ * untouched) when it does not take n tokens or memory ran out.
+ * Every kernel of a type gives each (row, token) the bits of the others and of the scalar twin. */
+struct kmat;
+typedef void (*kq_rows_fn)(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
+typedef void (*kq_gemv_fn)(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
+typedef int (*kq_gemm_fn)(const struct kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
+
 /* Scalar dot kernels (the references). */
 float kq_dot_q8_0_scalar(const void *wrow, const void *arow, int64_t n);
 float kq_dot_q4_scalar(const void *wrow, const void *arow, int64_t n);
@@ -110,6 +121,9 @@ void kq_dot_q8_0_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void 
                            int64_t n, float *y, size_t ldy);
 void kq_dot_q4_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
                          int64_t n, float *y, size_t ldy);
+/* Q4 over n >= 2 tokens with the _nt kernel: each weight block unpacked once for up to 4 tokens
+ * (returns 0 for one token) */
+int kq_gemm_q4_avx512(const struct kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
 /* AVX2 twins (kernels/quant_avx2.c), same arguments: plain AVX2 (vpmaddubsw/vpmaddwd) and AVX-VNNI
  * (256-bit vpdpbusd/vpdpwssd; the plain ones when the compiler lacks it, see kq_avx2_vnni_compiled). */
 void kq_dot_q8_0_avx2(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);

@@ -270,7 +270,21 @@ TGT void kq_act_quant_row_avx512(kact_type t, const float *x, void *row, int64_t
     }
 }
 
+/* several tokens: each weight block unpacked once for up to 4 of them (the bits of one token alone) */
+int kq_gemm_q4_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    if (n < 2) return 0;
+    for (int64_t r = r0; r < r1; r += 4) {
+        int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+        const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+        for (int t = 0; t < n; t += 4)
+            kq_dot_q4_avx512_nt(w, W->row_bytes, nr, (const uint8_t *)A + (size_t)t * arow_bytes, arow_bytes, n - t < 4 ? n - t : 4,
+                                W->cols, Y + (size_t)t * (size_t)W->rows + (size_t)r, (size_t)W->rows);
+    }
+    return 1;
+}
+
 #else
+int kq_gemm_q4_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) { return 0; }
 void kq_act_quant_row_avx512(kact_type t, const float *x, void *row, int64_t n) { kq_act_quant_row(t, x, row, n); }
 void kq_dot_q8_0_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
     for (int r = 0; r < nr; r++) y[r] = kq_dot_q8_0_scalar(w + (size_t)r * wstride, arow, n);

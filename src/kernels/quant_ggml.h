@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/quant.h"
 #include "qwen3.h"
 
 #define KQK_K 256
@@ -95,28 +96,27 @@ void kq_unpack_k(qwen3_dtype t, const void *blk, int8_t q[256], int16_t sc[16], 
 /* One 32-block: values d * q + m. */
 void kq_unpack_32(qwen3_dtype t, const void *blk, int8_t q[32], float *d, float *m);
 
-/* SIMD dot kernels: nr <= 4 weight rows (wstride bytes apart) x 1 activation row, y[0..nr), with the
- * bits of the scalar twin (its float steps in its order; see dot32 / dotk in quant_ggml.c). Return 0
- * when t has no kernel of that kind (the caller then uses the scalar twin). */
-int kq_ggml_dot_avx512(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
-/* One token, rows [r0, r1) of W (Q4_K, Q5_K, Q6_K), 8 rows per step (quant_ggml_gemv512.c), y[r] for
- * each row: the bits of kq_ggml_dot_avx512 and the scalar twin. Returns 0 (y untouched) for other
- * types. */
-struct kmat;
-int kq_ggml_gemv_avx512(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
-/* The same on AVX2 (quant_ggml_gemv256.c; AVX-VNNI CPUs too), same bits. */
-int kq_ggml_gemv_avx2(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
-/* Many tokens (prefill), AVX-512 VNNI (quant_ggml_gemm512.c): rows [r0, r1) of W times n activation
- * rows (arow_bytes apart), Y[t * W->rows + r]; every (row, token) has the bits kq_ggml_dot_avx512 and
- * the scalar twin give it. Returns 0 (Y untouched) when W's type has none or memory ran out. */
-int kq_ggml_gemm_avx512(const struct kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
-/* The same on AVX2 (quant_ggml_gemm256.c), vnni: with AVX-VNNI's vpdpbusd / vpdpwssd (the caller
- * checks the CPU); same bits. */
-int kq_ggml_gemm_avx2(const struct kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int vnni);
+/* The SIMD kernels of these types, as tables indexed by type (NULL where a file has no kernel for a
+ * type, and everywhere off x86-64), read by the kernel table (ktable.c) instead of a switch over
+ * types. Each gives every (row, token) the bits of the scalar twin (its float steps in its order;
+ * see dot32 / dotk in quant_ggml.c).
+ * rows: nr <= 4 rows x one token, AVX-512 VNNI (quant_ggml_avx512.c) and AVX2 (quant_ggml_avx2.c;
+ * AVX-VNNI CPUs take these too). */
+extern const kq_rows_fn kq_ggml_rows_avx512[QWEN3_DTYPE_COUNT];
+extern const kq_rows_fn kq_ggml_rows_avx2[QWEN3_DTYPE_COUNT];
+/* gemv: one token, rows [r0, r1) of Q4_K, Q5_K, Q6_K, 8 rows per step (quant_ggml_gemv512.c,
+ * quant_ggml_gemv256.c). */
+extern const kq_gemv_fn kq_ggml_gemv_avx512[QWEN3_DTYPE_COUNT];
+extern const kq_gemv_fn kq_ggml_gemv_avx2[QWEN3_DTYPE_COUNT];
+/* gemm: n >= 8 tokens (prefill), a SIMD lane per token: AVX-512 VNNI (quant_ggml_gemm512.c), AVX2
+ * and AVX-VNNI's vpdpbusd / vpdpwssd (quant_ggml_gemm256.c). */
+extern const kq_gemm_fn kq_ggml_gemm_avx512[QWEN3_DTYPE_COUNT];
+extern const kq_gemm_fn kq_ggml_gemm_avx2[QWEN3_DTYPE_COUNT];
+extern const kq_gemm_fn kq_ggml_gemm_avxvnni[QWEN3_DTYPE_COUNT];
 /* Tests only (not in the library: a second build of quant_ggml_gemm256.c linked into
- * test_gemm_ggml): its AVX-VNNI flavour with the EVEX encoding, for CPUs with AVX512VL + AVX512_VNNI. */
-int kq_ggml_gemm_avxvnni_evex(const struct kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
-int kq_ggml_dot_avx2(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
+ * test_gemm_ggml): the AVX-VNNI flavour's gemm with the EVEX encoding, for CPUs with AVX512VL +
+ * AVX512_VNNI. */
+extern const kq_gemm_fn kq_ggml_gemm_avxvnni_evex[QWEN3_DTYPE_COUNT];
 
 /* Row of K values of type t as bf16 (the prefill GEMM's panels), AVX-512; 0 when t has none. */
 int kq_ggml_row_bf16_avx512(qwen3_dtype t, const uint8_t *row, uint16_t *out, int64_t K);

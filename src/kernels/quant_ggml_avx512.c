@@ -182,22 +182,12 @@ TGT INL void dot32_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, cons
 K(QWEN3_Q2_K) K(QWEN3_Q3_K) K(QWEN3_Q4_K) K(QWEN3_Q5_K) K(QWEN3_Q6_K) K(QWEN3_IQ4_XS)
 B32(QWEN3_Q4_0) B32(QWEN3_Q4_1) B32(QWEN3_Q5_0) B32(QWEN3_Q5_1) B32(QWEN3_IQ4_NL)
 
-int kq_ggml_dot_avx512(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
-    switch (t) {
-    case QWEN3_Q2_K: dk_QWEN3_Q2_K(w, wstride, nr, arow, n, y); return 1;
-    case QWEN3_Q3_K: dk_QWEN3_Q3_K(w, wstride, nr, arow, n, y); return 1;
-    case QWEN3_Q4_K: dk_QWEN3_Q4_K(w, wstride, nr, arow, n, y); return 1;
-    case QWEN3_Q5_K: dk_QWEN3_Q5_K(w, wstride, nr, arow, n, y); return 1;
-    case QWEN3_Q6_K: dk_QWEN3_Q6_K(w, wstride, nr, arow, n, y); return 1;
-    case QWEN3_IQ4_XS: dk_QWEN3_IQ4_XS(w, wstride, nr, arow, n, y); return 1;
-    case QWEN3_Q4_0: d32_QWEN3_Q4_0(w, wstride, nr, arow, n, y); return 1;
-    case QWEN3_Q4_1: d32_QWEN3_Q4_1(w, wstride, nr, arow, n, y); return 1;
-    case QWEN3_Q5_0: d32_QWEN3_Q5_0(w, wstride, nr, arow, n, y); return 1;
-    case QWEN3_Q5_1: d32_QWEN3_Q5_1(w, wstride, nr, arow, n, y); return 1;
-    case QWEN3_IQ4_NL: d32_QWEN3_IQ4_NL(w, wstride, nr, arow, n, y); return 1;
-    default: return 0;
-    }
-}
+const kq_rows_fn kq_ggml_rows_avx512[QWEN3_DTYPE_COUNT] = {
+    [QWEN3_Q2_K] = dk_QWEN3_Q2_K, [QWEN3_Q3_K] = dk_QWEN3_Q3_K, [QWEN3_Q4_K] = dk_QWEN3_Q4_K,
+    [QWEN3_Q5_K] = dk_QWEN3_Q5_K, [QWEN3_Q6_K] = dk_QWEN3_Q6_K, [QWEN3_IQ4_XS] = dk_QWEN3_IQ4_XS,
+    [QWEN3_Q4_0] = d32_QWEN3_Q4_0, [QWEN3_Q4_1] = d32_QWEN3_Q4_1, [QWEN3_Q5_0] = d32_QWEN3_Q5_0,
+    [QWEN3_Q5_1] = d32_QWEN3_Q5_1, [QWEN3_IQ4_NL] = d32_QWEN3_IQ4_NL,
+};
 
 /* ---------------------------------------------------------------- rows to bf16 (prefill panels) */
 
@@ -254,6 +244,6 @@ int kq_ggml_row_bf16_avx512(qwen3_dtype t, const uint8_t *row, uint16_t *out, in
     }
 }
 #else
-int kq_ggml_dot_avx512(qwen3_dtype t, const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) { return 0; }
+const kq_rows_fn kq_ggml_rows_avx512[QWEN3_DTYPE_COUNT];
 int kq_ggml_row_bf16_avx512(qwen3_dtype t, const uint8_t *row, uint16_t *out, int64_t K) { return 0; }
 #endif

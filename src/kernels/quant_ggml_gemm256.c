@@ -122,7 +122,12 @@ TGT INL void unpack_row32b(qwen3_dtype T, const uint8_t *row, int nb, kur32b *o)
 #endif
 
 #if HAVE_AVXVNNI
-#define SUF vnni
+/* the table kq_ggml_gemm_avxvnni (the EVEX build's: kq_ggml_gemm_avxvnni_evex, so both link) */
+#if defined(QWEN3_GEMM256_EVEX)
+#define SUF avxvnni_evex
+#else
+#define SUF avxvnni
+#endif
 #define TGTX TGT_VNNI
 #define DPWSSD(acc, a, b) VNNI_DPWSSD(acc, a, b)
 #define DPBUSD(acc, u, s) VNNI_DPBUSD(acc, u, s)
@@ -133,20 +138,13 @@ TGT INL void unpack_row32b(qwen3_dtype T, const uint8_t *row, int nb, kur32b *o)
 #undef DPBUSD
 #endif
 
-#if defined(QWEN3_GEMM256_EVEX)
-int kq_ggml_gemm_avxvnni_evex(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
-    return gemm_vnni(W, A, arow_bytes, n, Y, r0, r1);
-}
-#else
-int kq_ggml_gemm_avx2(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int vnni) {
-#if HAVE_AVXVNNI
-    if (vnni) return gemm_vnni(W, A, arow_bytes, n, Y, r0, r1);
-#endif
-    return gemm_avx2(W, A, arow_bytes, n, Y, r0, r1);
-}
+#if !HAVE_AVXVNNI
+/* the compiler lacks AVX-VNNI: no entries (k_cpu_features never reports it then) */
+const kq_gemm_fn kq_ggml_gemm_avxvnni[QWEN3_DTYPE_COUNT];
 #endif
 #elif defined(QWEN3_GEMM256_EVEX)
-int kq_ggml_gemm_avxvnni_evex(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) { return 0; }
+const kq_gemm_fn kq_ggml_gemm_avxvnni_evex[QWEN3_DTYPE_COUNT];
 #else
-int kq_ggml_gemm_avx2(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1, int vnni) { return 0; }
+const kq_gemm_fn kq_ggml_gemm_avx2[QWEN3_DTYPE_COUNT];
+const kq_gemm_fn kq_ggml_gemm_avxvnni[QWEN3_DTYPE_COUNT];
 #endif

@@ -137,29 +137,23 @@ TGTX INL int FN(gemm_32)(qwen3_dtype T, const kmat *W, const void *A, size_t aro
     return 1;
 }
 
+/* fewer than 8 tokens: declined, the one-token kernels are faster there */
 #define GK_(T) TGTX static int CAT(gk_##T, SUF)(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
-        return FN(gemm_k)(T, W, A, ab, n, Y, r0, r1); }
+        return n >= 8 && FN(gemm_k)(T, W, A, ab, n, Y, r0, r1); }
 #define G32_(T) TGTX static int CAT(g32_##T, SUF)(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
-        return FN(gemm_32)(T, W, A, ab, n, Y, r0, r1); }
+        return n >= 8 && FN(gemm_32)(T, W, A, ab, n, Y, r0, r1); }
 GK_(QWEN3_Q2_K) GK_(QWEN3_Q3_K) GK_(QWEN3_Q4_K) GK_(QWEN3_Q5_K) GK_(QWEN3_Q6_K) GK_(QWEN3_IQ4_XS)
 G32_(QWEN3_Q4_0) G32_(QWEN3_Q4_1) G32_(QWEN3_Q5_0) G32_(QWEN3_Q5_1) G32_(QWEN3_IQ4_NL)
 
-static int FN(gemm)(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) {
-    switch (W->type) {
-    case QWEN3_Q2_K: return CAT(gk_QWEN3_Q2_K, SUF)(W, A, ab, n, Y, r0, r1);
-    case QWEN3_Q3_K: return CAT(gk_QWEN3_Q3_K, SUF)(W, A, ab, n, Y, r0, r1);
-    case QWEN3_Q4_K: return CAT(gk_QWEN3_Q4_K, SUF)(W, A, ab, n, Y, r0, r1);
-    case QWEN3_Q5_K: return CAT(gk_QWEN3_Q5_K, SUF)(W, A, ab, n, Y, r0, r1);
-    case QWEN3_Q6_K: return CAT(gk_QWEN3_Q6_K, SUF)(W, A, ab, n, Y, r0, r1);
-    case QWEN3_IQ4_XS: return CAT(gk_QWEN3_IQ4_XS, SUF)(W, A, ab, n, Y, r0, r1);
-    case QWEN3_Q4_0: return CAT(g32_QWEN3_Q4_0, SUF)(W, A, ab, n, Y, r0, r1);
-    case QWEN3_Q4_1: return CAT(g32_QWEN3_Q4_1, SUF)(W, A, ab, n, Y, r0, r1);
-    case QWEN3_Q5_0: return CAT(g32_QWEN3_Q5_0, SUF)(W, A, ab, n, Y, r0, r1);
-    case QWEN3_Q5_1: return CAT(g32_QWEN3_Q5_1, SUF)(W, A, ab, n, Y, r0, r1);
-    case QWEN3_IQ4_NL: return CAT(g32_QWEN3_IQ4_NL, SUF)(W, A, ab, n, Y, r0, r1);
-    default: return 0;
-    }
-}
+/* the flavour's entries of the kernel table (ktable.c) */
+const kq_gemm_fn FN(kq_ggml_gemm)[QWEN3_DTYPE_COUNT] = {
+    [QWEN3_Q2_K] = CAT(gk_QWEN3_Q2_K, SUF), [QWEN3_Q3_K] = CAT(gk_QWEN3_Q3_K, SUF),
+    [QWEN3_Q4_K] = CAT(gk_QWEN3_Q4_K, SUF), [QWEN3_Q5_K] = CAT(gk_QWEN3_Q5_K, SUF),
+    [QWEN3_Q6_K] = CAT(gk_QWEN3_Q6_K, SUF), [QWEN3_IQ4_XS] = CAT(gk_QWEN3_IQ4_XS, SUF),
+    [QWEN3_Q4_0] = CAT(g32_QWEN3_Q4_0, SUF), [QWEN3_Q4_1] = CAT(g32_QWEN3_Q4_1, SUF),
+    [QWEN3_Q5_0] = CAT(g32_QWEN3_Q5_0, SUF), [QWEN3_Q5_1] = CAT(g32_QWEN3_Q5_1, SUF),
+    [QWEN3_IQ4_NL] = CAT(g32_QWEN3_IQ4_NL, SUF),
+};
 
 #undef GK_
 #undef G32_

@@ -294,29 +294,20 @@ TGT INL int gemm_32(qwen3_dtype T, const kmat *W, const void *A, size_t arow_byt
     return 1;
 }
 
+/* fewer than 8 tokens: declined, the one-token kernels are faster there */
 #define GK(T) TGT static int gk_##T(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
-        return gemm_k(T, W, A, ab, n, Y, r0, r1); }
+        return n >= 8 && gemm_k(T, W, A, ab, n, Y, r0, r1); }
 #define G32(T) TGT static int g32_##T(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
-        return gemm_32(T, W, A, ab, n, Y, r0, r1); }
+        return n >= 8 && gemm_32(T, W, A, ab, n, Y, r0, r1); }
 GK(QWEN3_Q2_K) GK(QWEN3_Q3_K) GK(QWEN3_Q4_K) GK(QWEN3_Q5_K) GK(QWEN3_Q6_K) GK(QWEN3_IQ4_XS)
 G32(QWEN3_Q4_0) G32(QWEN3_Q4_1) G32(QWEN3_Q5_0) G32(QWEN3_Q5_1) G32(QWEN3_IQ4_NL)
 
-int kq_ggml_gemm_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
-    switch (W->type) {
-    case QWEN3_Q2_K: return gk_QWEN3_Q2_K(W, A, arow_bytes, n, Y, r0, r1);
-    case QWEN3_Q3_K: return gk_QWEN3_Q3_K(W, A, arow_bytes, n, Y, r0, r1);
-    case QWEN3_Q4_K: return gk_QWEN3_Q4_K(W, A, arow_bytes, n, Y, r0, r1);
-    case QWEN3_Q5_K: return gk_QWEN3_Q5_K(W, A, arow_bytes, n, Y, r0, r1);
-    case QWEN3_Q6_K: return gk_QWEN3_Q6_K(W, A, arow_bytes, n, Y, r0, r1);
-    case QWEN3_IQ4_XS: return gk_QWEN3_IQ4_XS(W, A, arow_bytes, n, Y, r0, r1);
-    case QWEN3_Q4_0: return g32_QWEN3_Q4_0(W, A, arow_bytes, n, Y, r0, r1);
-    case QWEN3_Q4_1: return g32_QWEN3_Q4_1(W, A, arow_bytes, n, Y, r0, r1);
-    case QWEN3_Q5_0: return g32_QWEN3_Q5_0(W, A, arow_bytes, n, Y, r0, r1);
-    case QWEN3_Q5_1: return g32_QWEN3_Q5_1(W, A, arow_bytes, n, Y, r0, r1);
-    case QWEN3_IQ4_NL: return g32_QWEN3_IQ4_NL(W, A, arow_bytes, n, Y, r0, r1);
-    default: return 0;
-    }
-}
+const kq_gemm_fn kq_ggml_gemm_avx512[QWEN3_DTYPE_COUNT] = {
+    [QWEN3_Q2_K] = gk_QWEN3_Q2_K, [QWEN3_Q3_K] = gk_QWEN3_Q3_K, [QWEN3_Q4_K] = gk_QWEN3_Q4_K,
+    [QWEN3_Q5_K] = gk_QWEN3_Q5_K, [QWEN3_Q6_K] = gk_QWEN3_Q6_K, [QWEN3_IQ4_XS] = gk_QWEN3_IQ4_XS,
+    [QWEN3_Q4_0] = g32_QWEN3_Q4_0, [QWEN3_Q4_1] = g32_QWEN3_Q4_1, [QWEN3_Q5_0] = g32_QWEN3_Q5_0,
+    [QWEN3_Q5_1] = g32_QWEN3_Q5_1, [QWEN3_IQ4_NL] = g32_QWEN3_IQ4_NL,
+};
 #else
-int kq_ggml_gemm_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) { return 0; }
+const kq_gemm_fn kq_ggml_gemm_avx512[QWEN3_DTYPE_COUNT];
 #endif

@@ -236,9 +236,8 @@ TGT static void r8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
     rows8_q6k(w, ws, xq, xd, xo, nsb, y, pf);
 }
 
-int kq_ggml_gemv_avx512(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) {
+static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) {
     const qwen3_dtype t = W->type;
-    if (t != QWEN3_Q4_K && t != QWEN3_Q5_K && t != QWEN3_Q6_K) return 0;
     const int64_t K = W->cols, nsb = K / 256;
     const int8_t *xq = kq_act_q((void *)arow);
     const float *xd = kq_act_d((void *)arow, K);
@@ -271,10 +270,11 @@ int kq_ggml_gemv_avx512(const struct kmat *W, const void *arow, float *y, int64_
         }
     for (; r < r1; r += 4) {
         int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
-        kq_ggml_dot_avx512(t, base + (size_t)r * ws, ws, nr, arow, K, y + r);
+        kq_ggml_rows_avx512[t](base + (size_t)r * ws, ws, nr, arow, K, y + r);
     }
-    return 1;
 }
+
+const kq_gemv_fn kq_ggml_gemv_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q4_K] = gemv, [QWEN3_Q5_K] = gemv, [QWEN3_Q6_K] = gemv};
 #else
-int kq_ggml_gemv_avx512(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) { return 0; }
+const kq_gemv_fn kq_ggml_gemv_avx512[QWEN3_DTYPE_COUNT];
 #endif

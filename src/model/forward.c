@@ -628,14 +628,14 @@ static fwd_ws *ws_get(qwen3_model *m) {
     if (m->ws) return m->ws;
     fwd_ws *w = calloc(1, sizeof *w);
     if (!w) return NULL;
-    kact_init(&w->act, !m->fast);
+    kact_init(&w->act, &m->cpu, !m->fast);
     if (!m->batch_variant) w->act.gemm_min = K_GEMM_NEVER; /* batch invariance: see the header */
     if (m->c.is_moe) {
         w->nth = qpool_size(m->pool);
         w->ms = calloc((size_t)w->nth, sizeof *w->ms);
         if (!w->ms) { free(w); return NULL; }
         for (int i = 0; i < w->nth; i++) {
-            kact_init(&w->ms[i].act, !m->fast);
+            kact_init(&w->ms[i].act, &m->cpu, !m->fast);
             /* few tokens per expert: see kernels.h */
             w->ms[i].act.gemm_min = m->batch_variant ? K_GEMM_MIN_EXPERT : K_GEMM_NEVER;
         }

@@ -166,7 +166,7 @@ qwen3_model *model_load_local(const char *dir, const qwen3_load_opts *opts, int 
         qerr(e, "cannot quantize to %s at load time (choose a block type: Q8_0, Q4, Q4_K, Q6_K, ...)", qwen3_dtype_name(o.quant));
         goto fail;
     }
-    k_init();
+    kcpu_init(&m->cpu, k_cpu_env_features());
     m->pool = qpool_new(o.n_threads > 0 ? o.n_threads : qpool_default_threads());
     if (!m->pool) { qerr(e, "cannot start threads"); goto fail; }
     if (model_load_weights(m, e) || model_shard(m, e)) goto fail;
@@ -296,7 +296,7 @@ int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n) {
                            : "fast, batch-invariant (int8 activations for quantized weights, float32 for float weights)",
         qwen3_dtype_name(m->kv_type),
         total / 1e9, active / 1e9, bytes / 1048576.0, active_bytes / 1048576.0, qpool_size(m->pool),
-        k_isa_name(k_active_isa()));
+        kcpu_name(&m->cpu));
     if (k >= 0 && c->dca && (size_t)k < n)
         k += snprintf(buf + k, n - (size_t)k, "dca:          chunk_size %d, local_size %d (chunks of %d positions)%s\n",
                       c->dca_chunk_size, c->dca_local_size, c->dca_chunk_size - c->dca_local_size,

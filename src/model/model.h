@@ -49,6 +49,7 @@ struct qwen3_model {
     float *inv_freq;      /* [head_dim/2] RoPE frequencies (YaRN-blended when configured), float32 */
     float rope_mscale;    /* attention factor applied to cos and sin (1 without YaRN) */
     qpool *pool;
+    kcpu cpu;              /* the kernel table of the products (kernels.h), filled at load for this CPU */
     int fast;             /* fast kernels: bf16 prefill, int8 decode for quantized weights (qwen3_load_opts.fast) */
     int batch_variant;    /* the bf16 GEMM over many tokens, results depend on the batch (qwen3_load_opts) */
     qwen3_dtype kv_type;  /* KV cache values: F32 on the exact path, F16 on the fast path, or as asked (F16, Q8_0) */

@@ -74,17 +74,17 @@ static void bwd_weight_job(void *v, int ith, int nth) {
 void t_matmul_forward(qpool *p, float *Y, const float *X, const float *W, int n, int in, int out) {
     if (n <= 0) return;
     kmat m = {.type = QWEN3_F32, .data = W, .rows = out, .cols = in, .row_bytes = sizeof(float) * (size_t)in};
-    k_matmul(p, &m, X, n, Y);
+    k_matmul(k_cpu_default(), p, &m, X, n, Y);
 }
 
 void t_matmul_backward_input(qpool *p, float *dX, const float *dY, const float *W, int n, int in, int out) {
     if (n <= 0) return;
-    tg_ctx c = {dX, dY, W, n, in, out, (int)k_active_isa()};
+    tg_ctx c = {dX, dY, W, n, in, out, (int)k_cpu_default()->isa};
     qpool_run(p, bwd_input_job, &c);
 }
 
 void t_matmul_backward_weight(qpool *p, float *dW, const float *dY, const float *X, int n, int in, int out) {
     if (n <= 0) return;
-    tg_ctx c = {dW, dY, X, n, in, out, (int)k_active_isa()};
+    tg_ctx c = {dW, dY, X, n, in, out, (int)k_cpu_default()->isa};
     qpool_run(p, bwd_weight_job, &c);
 }

@@ -85,7 +85,7 @@ void t_rope_backward(float *dx, int n_tok, int T, int heads, int D, const float 
 typedef struct {
     t_attn_args x;
     const tvec_ops *ops;
-    int simd; /* attn_avx512.c takes the rows (k_active_isa() and D allow it) */
+    int simd; /* attn_avx512.c takes the rows (the isa passed in and D allow it) */
 } attn_ctx;
 
 static void attn_fwd_job(void *vctx, int ith, int nth) {
@@ -119,10 +119,10 @@ static void attn_fwd_job(void *vctx, int ith, int nth) {
     free(s);
 }
 
-void t_attention_forward(qpool *p, float *out, float *lse, const float *q, const float *k, const float *v,
+void t_attention_forward(qpool *p, k_isa isa, float *out, float *lse, const float *q, const float *k, const float *v,
                          int B, int T, int nh, int nkv, int D) {
     attn_ctx a = {.x = {.out = out, .lse = lse, .q = q, .k = k, .v = v, .B = B, .T = T, .nh = nh, .nkv = nkv, .D = D},
-                  .ops = tv_pick(), .simd = k_active_isa() == K_ISA_AVX512 && t_attn_avx512_ok(D)};
+                  .ops = tv_pick(isa), .simd = isa == K_ISA_AVX512 && t_attn_avx512_ok(D)};
     qpool_run(p, attn_fwd_job, &a);
 }
 
@@ -161,12 +161,12 @@ static void attn_bwd_job(void *vctx, int ith, int nth) {
     }
 }
 
-void t_attention_backward(qpool *p, float *dq, float *dk, float *dv, const float *dout, const float *out,
+void t_attention_backward(qpool *p, k_isa isa, float *dq, float *dk, float *dv, const float *dout, const float *out,
                           const float *lse, const float *q, const float *k, const float *v,
                           int B, int T, int nh, int nkv, int D) {
     attn_ctx a = {.x = {.dq = dq, .dk = dk, .dv = dv, .dout = dout, .o = out, .lse = (float *)lse, .q = q, .k = k, .v = v,
                         .B = B, .T = T, .nh = nh, .nkv = nkv, .D = D},
-                  .ops = tv_pick(), .simd = k_active_isa() == K_ISA_AVX512 && t_attn_avx512_ok(D)};
+                  .ops = tv_pick(isa), .simd = isa == K_ISA_AVX512 && t_attn_avx512_ok(D)};
     qpool_run(p, attn_bwd_job, &a);
 }
 

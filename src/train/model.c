@@ -325,7 +325,7 @@ int tmodel_forward(tmodel *m, const int32_t *ids, const int32_t *targets, qwen3_
         t_rmsnorm_forward(a->k, a->k_rstd, a->kraw, w->k_norm, N * nkv, D, eps);
         t_rope_forward(a->q, N, T, nh, D, m->rope_cos, m->rope_sin);
         t_rope_forward(a->k, N, T, nkv, D, m->rope_cos, m->rope_sin);
-        t_attention_forward(p, a->att, a->lse, a->q, a->k, a->v, B, T, nh, nkv, D);
+        t_attention_forward(p, k_cpu_default()->isa, a->att, a->lse, a->q, a->k, a->v, B, T, nh, nkv, D);
         tmodel_linear(m, a->xmid, a->att, w->wo, N, QD, H);
         for (int64_t i = 0; i < (int64_t)N * H; i++) a->xmid[i] += a->x[i];
         /* MLP block */
@@ -412,7 +412,7 @@ void tmodel_backward_dlogits(tmodel *m, const int32_t *ids, float scale) {
         memset(s->dq, 0, sizeof(float) * (size_t)N * QD);
         memset(s->dk, 0, sizeof(float) * (size_t)N * KD);
         memset(s->dv, 0, sizeof(float) * (size_t)N * KD);
-        t_attention_backward(p, s->dq, s->dk, s->dv, s->datt, a->att, a->lse, a->q, a->k, a->v, B, T, nh, nkv, D);
+        t_attention_backward(p, k_cpu_default()->isa, s->dq, s->dk, s->dv, s->datt, a->att, a->lse, a->q, a->k, a->v, B, T, nh, nkv, D);
         t_rope_backward(s->dq, N, T, nh, D, m->rope_cos, m->rope_sin);
         t_rope_backward(s->dk, N, T, nkv, D, m->rope_cos, m->rope_sin);
         memset(s->dq2, 0, sizeof(float) * (size_t)N * QD);

@@ -16,6 +16,7 @@
 
 #include "base/err.h"
 #include "base/pool.h"
+#include "kernels/kernels.h"
 #include "qwen3.h"
 
 typedef struct tlayer {
@@ -174,9 +175,10 @@ void t_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x,
                         const float *rstd, int n, int dim);
 void t_rope_forward(float *x, int n_tok, int T, int heads, int D, const float *cos, const float *sin);
 void t_rope_backward(float *dx, int n_tok, int T, int heads, int D, const float *cos, const float *sin);
-void t_attention_forward(qpool *p, float *out, float *lse, const float *q, const float *k, const float *v,
+/* isa: the attention kernels' instruction set (k_cpu_default()->isa, or another to compare) */
+void t_attention_forward(qpool *p, k_isa isa, float *out, float *lse, const float *q, const float *k, const float *v,
                          int B, int T, int nh, int nkv, int D);
-void t_attention_backward(qpool *p, float *dq, float *dk, float *dv, const float *dout, const float *out,
+void t_attention_backward(qpool *p, k_isa isa, float *dq, float *dk, float *dv, const float *dout, const float *out,
                           const float *lse, const float *q, const float *k, const float *v,
                           int B, int T, int nh, int nkv, int D);
 void t_swiglu_forward(float *h, const float *g, const float *u, int64_t n);

@@ -46,4 +46,4 @@ const tvec_ops tv_avx512 = {dot_avx512, axpy_avx512};
 const tvec_ops tv_avx512 = {dot_scalar, axpy_scalar};
 #endif
 
-const tvec_ops *tv_pick(void) { return k_active_isa() == K_ISA_AVX512 ? &tv_avx512 : &tv_scalar; }
+const tvec_ops *tv_pick(k_isa isa) { return isa == K_ISA_AVX512 ? &tv_avx512 : &tv_scalar; }

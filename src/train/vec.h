@@ -1,8 +1,10 @@
 /* vec.h - the short vector operations of the attention steps (over one head's D values), per ISA:
- * dot products and y += a*x. tv_pick() returns the set for the active ISA (kernels/dispatch.c's
- * choice); the scalar set is the reference the others are tested against (tests/unit/test_train.c). */
+ * dot products and y += a*x. tv_pick(isa) returns the set for an instruction set (the caller's
+ * choice, kernels.h's k_cpu_default() in training); the scalar set is the reference the others are tested against (tests/unit/test_train.c). */
 #ifndef QWEN3_TRAIN_VEC_H
 #define QWEN3_TRAIN_VEC_H
+
+#include "kernels/kernels.h"
 
 typedef struct tvec_ops {
     float (*dot)(const float *a, const float *b, int n);
@@ -10,6 +12,6 @@ typedef struct tvec_ops {
 } tvec_ops;
 
 extern const tvec_ops tv_scalar, tv_avx512;
-const tvec_ops *tv_pick(void);
+const tvec_ops *tv_pick(k_isa isa);
 
 #endif

@@ -1,7 +1,7 @@
 #!/bin/bash
 # isa.sh - the whole engine gives the same logits whichever instruction set its kernels use.
 #
-# QWEN3_ISA=scalar|avx2|avx512 caps the ISA picked at start-up (kernels/dispatch.c), so one binary
+# QWEN3_ISA=scalar|avx2|avx512 caps the features whose kernels a model loads (its kernel table, kernels/ktable.c), so one binary
 # runs the scalar reference, the AVX2 kernels and the AVX-512 kernels on the same CPU (each
 # comparison with an ISA the CPU lacks prints "SKIP ...": skipped, not passed). On small generated
 # checkpoints (BF16 and F16 weights, hidden 256 so Q4 superblocks fit every matrix), prompts of 40

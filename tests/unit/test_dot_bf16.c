@@ -37,7 +37,6 @@ static float wide(void) { return ldexpf(frand(), (int)(next() % 41) - 20); }
 #define NN 4
 
 int main(void) {
-    k_init();
     static const int colss[NK] = {64, 1000, 2, 130, 33};
     static const int ns[NN] = {1, 5, 13, 50};
     const int rows = 37, nmax = 50;
@@ -76,7 +75,7 @@ int main(void) {
             k_dot_bf16_rows_scalar(&M, Xb, n, ys, 0, rows);
             snprintf(name, sizeof name, "dot_bf16 scalar: a token's bits do not depend on n (K=%d, n=%d)", K, n);
             CHECK(!memcmp(ys, ys1, sizeof(float) * (size_t)n * rows), name, "differs");
-            if (k_has_bf16()) {
+            if (k_cpu_default()->features & K_CPU_BF16) {
                 memset(yv, 0xff, sizeof(float) * (size_t)n * rows);
                 k_dot_bf16_rows_avx512(&M, Xb, n, yv, 0, 8);
                 k_dot_bf16_rows_avx512(&M, Xb, n, yv, 8, 13);
@@ -84,7 +83,7 @@ int main(void) {
                 snprintf(name, sizeof name, "dot_bf16 avx512bf16 == scalar bit for bit (K=%d, n=%d)", K, n);
                 CHECK(!memcmp(yv, ys1, sizeof(float) * (size_t)n * rows), name, "differs");
                 kact a;
-                kact_init(&a, 0);
+                kact_init(&a, k_cpu_default(), 0);
                 a.gemm_min = K_GEMM_NEVER;
                 kact_set(&a, X, n, K);
                 memset(yv, 0xff, sizeof(float) * (size_t)n * rows);
@@ -130,7 +129,7 @@ int main(void) {
         kmat M = {QWEN3_BF16, W, R, K, (size_t)K * 2};
         float ys[64], yv[64];
         k_dot_bf16_rows_scalar(&M, Xb, R, ys, 0, R);
-        if (k_has_bf16()) {
+        if (k_cpu_default()->features & K_CPU_BF16) {
             k_dot_bf16_rows_avx512(&M, Xb, R, yv, 0, R);
             int zeros = 0;
             for (int r = 0; r < 4; r++) zeros += ys[r * R + r] == 0.0f;
@@ -161,7 +160,7 @@ int main(void) {
         k_x_to_bf16_rows_avx512(f, 7, hv, N / 7 - 3, N / 7);
         int same = !memcmp(hs, hv, sizeof(uint16_t) * (N / 1000) * 1000) &&
                    !memcmp(hs + (N / 7 - 3) * 7, hv + (N / 7 - 3) * 7, sizeof(uint16_t) * 21);
-        if (k_active_isa() == K_ISA_AVX512) CHECK(same, "k_x_to_bf16_rows_avx512 == k_f32_to_bf16 (NaN, inf, denormals, ties)", "differs");
+        if (k_cpu_default()->isa == K_ISA_AVX512) CHECK(same, "k_x_to_bf16_rows_avx512 == k_f32_to_bf16 (NaN, inf, denormals, ties)", "differs");
         else TEST_SKIP("k_x_to_bf16_rows_avx512", "the CPU lacks AVX-512");
         free(u); free(hs); free(hv); free(f);
     }

@@ -44,15 +44,13 @@ static void f16_fields(qwen3_dtype t, int off[2]) {
     }
 }
 
-/* simd < 0: the EVEX build of the AVX-VNNI flavour (n >= 8 only) */
-#define EVEX_SET (-1)
-
-static void matmul(const kmat *M, const void *A, size_t ab, int n, float *y, int64_t r0, int64_t r1, int simd, int *oom) {
-    if (simd != EVEX_SET) k_qmatmul_rows(M, A, ab, n, y, r0, r1, simd);
-    else if (!kq_ggml_gemm_avxvnni_evex(M, A, ab, n, y, r0, r1)) *oom = 1;
+/* cpu NULL: the EVEX build of the AVX-VNNI flavour's many-token kernels (n >= 8 only) */
+static void matmul(const kcpu *cpu, const kmat *M, const void *A, size_t ab, int n, float *y, int64_t r0, int64_t r1, int *oom) {
+    if (cpu) k_qmatmul_rows(&cpu->type[M->type], M, A, ab, n, y, r0, r1);
+    else if (!kq_ggml_gemm_avxvnni_evex[M->type] || !kq_ggml_gemm_avxvnni_evex[M->type](M, A, ab, n, y, r0, r1)) *oom = 1;
 }
 
-static int run_case(qwen3_dtype t, int simd, int K, const int *ns, int nn) {
+static int run_case(qwen3_dtype t, const kcpu *cpu, int K, const int *ns, int nn) {
     const kq_traits *tr = kq_type(t);
     const int rows = 37, nmax = 130;
     size_t rb = k_row_bytes(t, K), ab = kq_act_row_bytes(tr->act, K);
@@ -85,8 +83,8 @@ static int run_case(qwen3_dtype t, int simd, int K, const int *ns, int nn) {
         const int n = ns[ni];
         float *y = calloc((size_t)n * rows, sizeof(float));
         int oom = 0;
-        matmul(&M, A, ab, n, y, 0, 13, simd, &oom);
-        matmul(&M, A, ab, n, y, 13, rows, simd, &oom);
+        matmul(cpu, &M, A, ab, n, y, 0, 13, &oom);
+        matmul(cpu, &M, A, ab, n, y, 13, rows, &oom);
         if (oom) {
             printf("  %s K=%d n=%d: the kernel returned 0 (no kernel or out of memory)\n", tr->name, K, n);
             bad = 1;
@@ -107,32 +105,36 @@ static int run_case(qwen3_dtype t, int simd, int K, const int *ns, int nn) {
 }
 
 int main(void) {
-    k_init();
     const int ntypes = QWEN3_IQ4_XS - QWEN3_Q4_0 + 1;
     TEST_EXPECT(4 * ntypes);
     static const int ns[] = {1, 3, 8, 13, 17, 33, 50, 130};
     static const int Kk[] = {256, 768, 1024}, K32[] = {32, 96, 288, 1024};
-    static const char *const set_names[] = {"", "AVX-512 VNNI", "AVX2", "AVX-VNNI"};
-    const int sets[] = {K_QSIMD_AVX512, K_QSIMD_AVX2, K_QSIMD_AVXVNNI, EVEX_SET};
+    /* the kernel tables of the three integer flavours, passed to k_qmatmul_rows; a fourth set: the
+     * EVEX build of the AVX-VNNI flavour, called directly */
+    static const char *const set_names[] = {"AVX-512 VNNI", "AVX2", "AVX-VNNI", "EVEX"};
+    static const unsigned set_features[] = {K_CPU_ALL, K_CPU_AVX2, K_CPU_AVX2 | K_CPU_AVXVNNI, K_CPU_ALL};
+    static const unsigned set_needs[] = {K_CPU_AVX512 | K_CPU_VNNI, K_CPU_AVX2, K_CPU_AVX2 | K_CPU_AVXVNNI, K_CPU_AVX512 | K_CPU_VNNI};
+    static const char *const set_lacks[] = {"the CPU lacks AVX-512 VNNI", "the CPU lacks AVX2", "the CPU (or compiler) lacks AVX-VNNI",
+                                            "the CPU lacks AVX-512 VNNI (AVX512VL + AVX512_VNNI)"};
     for (int si = 0; si < 4; si++) {
-        const int simd = sets[si];
-        const char *why = simd == K_QSIMD_AVX512 ? (k_has_vnni() ? NULL : "the CPU lacks AVX-512 VNNI")
-                          : simd == K_QSIMD_AVXVNNI ? (k_has_avxvnni() ? NULL : "the CPU (or compiler) lacks AVX-VNNI")
-                          : simd == EVEX_SET ? (k_has_vnni() ? NULL : "the CPU lacks AVX-512 VNNI (AVX512VL + AVX512_VNNI)")
-                          : (k_active_isa() >= K_ISA_AVX2 ? NULL : "the CPU lacks AVX2");
+        const int evex = si == 3;
+        kcpu cpu;
+        kcpu_init(&cpu, set_features[si]);
+        const char *why = (cpu.features & set_needs[si]) == set_needs[si] ? NULL : set_lacks[si];
         for (int ti = 0; ti < ntypes; ti++) {
             qwen3_dtype t = (qwen3_dtype)(QWEN3_Q4_0 + ti);
             char name[200];
-            if (simd == EVEX_SET)
+            if (evex)
                 snprintf(name, sizeof name, "gemm_ggml: %s AVX-VNNI flavour, EVEX build == scalar twin bit for bit, n = 8..130", kq_type(t)->name);
             else
-                snprintf(name, sizeof name, "gemm_ggml: %s %s == scalar twin bit for bit, n = 1..130", kq_type(t)->name, set_names[simd]);
+                snprintf(name, sizeof name, "gemm_ggml: %s %s == scalar twin bit for bit, n = 1..130", kq_type(t)->name, set_names[si]);
             if (why) { TEST_SKIP(name, "%s", why); continue; }
             const int *Ks = kq_type(t)->block == 256 ? Kk : K32, nk = kq_type(t)->block == 256 ? 3 : 4;
             /* the EVEX build holds only the many-token kernels: ns from 8 */
-            const int skip = simd == EVEX_SET ? 2 : 0;
+            const int skip = evex ? 2 : 0;
             int ok = 1;
-            for (int ki = 0; ki < nk && ok; ki++) ok = run_case(t, simd, Ks[ki], ns + skip, (int)(sizeof ns / sizeof ns[0]) - skip);
+            for (int ki = 0; ki < nk && ok; ki++)
+                ok = run_case(t, evex ? NULL : &cpu, Ks[ki], ns + skip, (int)(sizeof ns / sizeof ns[0]) - skip);
             CHECK(ok, name, "differs (first difference above)");
         }
     }

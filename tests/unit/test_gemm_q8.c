@@ -18,8 +18,9 @@ static float frand(void) {
 }
 
 int main(void) {
-    k_init();
-    if (!k_has_vnni()) { TEST_EXPECT(1); printf("SKIP gemm_q8: the CPU lacks AVX-512 VNNI\n"); return 0; }
+    kcpu cpu; /* the table with AVX-512 VNNI's kernels, passed to k_qmatmul_rows */
+    kcpu_init(&cpu, K_CPU_ALL);
+    if (!(cpu.features & K_CPU_VNNI)) { TEST_EXPECT(1); printf("SKIP gemm_q8: the CPU lacks AVX-512 VNNI\n"); return 0; }
     TEST_EXPECT(3 * 6);
     static const int Ks[] = {32, 96, 1024};
     static const int ns[] = {1, 5, 8, 13, 50, 70};
@@ -42,8 +43,8 @@ int main(void) {
         for (int ni = 0; ni < 6; ni++) {
             const int n = ns[ni];
             float *y = calloc((size_t)n * rows, sizeof(float));
-            k_qmatmul_rows(&M, A, ab, n, y, 0, 8, K_QSIMD_AVX512);
-            k_qmatmul_rows(&M, A, ab, n, y, 8, rows, K_QSIMD_AVX512);
+            k_qmatmul_rows(&cpu.type[QWEN3_Q8_0], &M, A, ab, n, y, 0, 8);
+            k_qmatmul_rows(&cpu.type[QWEN3_Q8_0], &M, A, ab, n, y, 8, rows);
             int bad = 0;
             for (int t = 0; t < n && !bad; t++)
                 for (int r = 0; r < rows; r++) {

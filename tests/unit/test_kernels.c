@@ -102,6 +102,19 @@ static double roundtrip_bound(qwen3_dtype t) {
     }
 }
 
+/* The kernel tables this file compares, each passed to the code under test: cpus[isa] the best of
+ * each instruction set this CPU has (AVX2 with AVX-VNNI where present), plain_avx2 AVX2 without
+ * AVX-VNNI (its integer kernels use vpmaddubsw); have[isa] whether the CPU has the set. */
+static kcpu cpus[3], plain_avx2;
+static int have[3];
+static void fill_tables(void) {
+    kcpu_init(&cpus[K_ISA_SCALAR], 0);
+    kcpu_init(&cpus[K_ISA_AVX2], K_CPU_AVX2 | K_CPU_AVXVNNI);
+    kcpu_init(&cpus[K_ISA_AVX512], K_CPU_ALL);
+    kcpu_init(&plain_avx2, K_CPU_AVX2);
+    for (int i = 0; i < 3; i++) have[i] = cpus[i].isa == (k_isa)i;
+}
+
 static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
     const int rows = 37, cols = tc->cols, ns[] = {1, 3, 5, 17, 35};
     const kq_traits *tr = kq_type(tc->t);
@@ -123,10 +136,10 @@ static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
         /* float32 path, every ISA the CPU has (AVX2 forced on AVX-512 machines too) */
         static const char *const isa_names[] = {"scalar", "avx2", "avx512"};
         for (int isa = K_ISA_SCALAR; isa <= K_ISA_AVX512; isa++) {
-            if (k_force_isa((k_isa)isa) != (k_isa)isa) continue;
+            if (!have[isa]) continue;
             float *y = alloc_out(ny);
             if (!quant) {
-                k_matmul(p2, &M, X, n, y);
+                k_matmul(&cpus[isa], p2, &M, X, n, y);
                 worst = 0;
                 snprintf(name, sizeof name, "%s-f32path-%s-n%d", tc->name, isa_names[isa], n);
                 int ok = check_path(name, Wd, X, y, rows, cols, n, 0, KACT_F32, &worst);
@@ -140,28 +153,29 @@ static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
                 uint8_t *A = malloc(ab * n);
                 for (int t = 0; t < n; t++) kq_act_quant_row(at, X + (size_t)t * cols, A + t * ab, cols);
                 float *ys = alloc_out(ny);
-                k_qmatmul_rows(&M, A, ab, n, ys, 0, rows, K_QSIMD_SCALAR);
-                int modes[2], nm = 0;
-                if (isa == K_ISA_SCALAR) modes[nm++] = K_QSIMD_SCALAR;
+                k_qmatmul_rows(&cpus[K_ISA_SCALAR].type[tc->t], &M, A, ab, n, ys, 0, rows);
+                const ktype *modes[2];
+                const char *mode_names[2];
+                int nm = 0;
+                if (isa == K_ISA_SCALAR) modes[nm] = &cpus[isa].type[tc->t], mode_names[nm++] = "scalar";
                 if (isa == K_ISA_AVX2) {
-                    modes[nm++] = K_QSIMD_AVX2;
-                    if (k_has_avxvnni()) modes[nm++] = K_QSIMD_AVXVNNI;
+                    modes[nm] = &plain_avx2.type[tc->t], mode_names[nm++] = "avx2";
+                    if (cpus[isa].features & K_CPU_AVXVNNI) modes[nm] = &cpus[isa].type[tc->t], mode_names[nm++] = "avxvnni";
                 }
-                if (isa == K_ISA_AVX512 && k_has_vnni()) modes[nm++] = K_QSIMD_AVX512;
-                static const char *const mode_names[] = {"scalar", "vnni", "avx2", "avxvnni"};
+                if (isa == K_ISA_AVX512 && cpus[isa].features & K_CPU_VNNI) modes[nm] = &cpus[isa].type[tc->t], mode_names[nm++] = "vnni";
                 for (int mi = 0; mi < nm; mi++) {
                     for (size_t i = 0; i < ny; i++) memcpy(&y[i], &POISON, 4);
                     /* rows in two uneven pieces, as two threads would */
-                    k_qmatmul_rows(&M, A, ab, n, y, 0, 13, modes[mi]);
-                    k_qmatmul_rows(&M, A, ab, n, y, 13, rows, modes[mi]);
+                    k_qmatmul_rows(modes[mi], &M, A, ab, n, y, 0, 13);
+                    k_qmatmul_rows(modes[mi], &M, A, ab, n, y, 13, rows);
                     worst = 0;
-                    snprintf(name, sizeof name, "%s-int-%s-n%d", tc->name, mode_names[modes[mi]], n);
+                    snprintf(name, sizeof name, "%s-int-%s-n%d", tc->name, mode_names[mi], n);
                     int ok = check_path(name, Wd, X, y, rows, cols, n, 1, at, &worst);
                     CHECK(ok && guard_ok(y, ny), name, "worst relative error %.3g", worst);
-                    if (modes[mi] != K_QSIMD_SCALAR) {
-                        snprintf(name, sizeof name, "%s-int-%s-vs-scalar-n%d", tc->name, mode_names[modes[mi]], n);
+                    if (isa != K_ISA_SCALAR) {
+                        snprintf(name, sizeof name, "%s-int-%s-vs-scalar-n%d", tc->name, mode_names[mi], n);
                         CHECK(close_to(y, ys, Wd, X, rows, cols, n), name, "%s and scalar dots differ beyond 1e-5 S",
-                              mode_names[modes[mi]]);
+                              mode_names[mi]);
                     }
                     /* every token alone (the single-token kernel) gives the bits it gets within the
                      * batch (the multi-token kernels: full groups of 4 tokens and the remainder, 4
@@ -171,11 +185,11 @@ static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
                         int same = 1;
                         for (int t = 0; t < n; t++) {
                             for (int i = 0; i < rows; i++) memcpy(&y1[i], &POISON, 4);
-                            k_qmatmul_rows(&M, A + t * ab, ab, 1, y1, 0, 13, modes[mi]);
-                            k_qmatmul_rows(&M, A + t * ab, ab, 1, y1, 13, rows, modes[mi]);
+                            k_qmatmul_rows(modes[mi], &M, A + t * ab, ab, 1, y1, 0, 13);
+                            k_qmatmul_rows(modes[mi], &M, A + t * ab, ab, 1, y1, 13, rows);
                             same &= !memcmp(y1, y + (size_t)t * rows, sizeof(float) * rows) && guard_ok(y1, rows);
                         }
-                        snprintf(name, sizeof name, "%s-int-%s-token-alone-vs-batch-n%d", tc->name, mode_names[modes[mi]], n);
+                        snprintf(name, sizeof name, "%s-int-%s-token-alone-vs-batch-n%d", tc->name, mode_names[mi], n);
                         CHECK(same, name, "a token's bits depend on the batch");
                         free(y1);
                     }
@@ -187,9 +201,9 @@ static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
         }
         /* dispatch through kact on 1 and 2 threads: identical bits (AVX2 and the best ISA) */
         for (int isa = K_ISA_AVX2; isa <= K_ISA_AVX512; isa++) {
-            if (k_force_isa((k_isa)isa) != (k_isa)isa) continue;
+            if (!have[isa]) continue;
             kact a;
-            kact_init(&a, 0);
+            kact_init(&a, &cpus[isa], 0);
             kact_set(&a, X, n, cols);
             float *y1 = alloc_out(ny), *y2 = alloc_out(ny);
             k_matmul_act(p1, &M, &a, y1);
@@ -199,7 +213,7 @@ static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
             CHECK(!memcmp(y1, y2, sizeof(float) * ny) && guard_ok(y1, ny) && guard_ok(y2, ny), name, "results depend on the thread count");
             /* the first and last tokens alone give the same bits as within the batch (decode kernel
              * vs the tiles' full and partial widths), unless the batch takes the bf16 GEMM */
-            if (n > 1 && !(n >= K_GEMM_MIN_TOKENS && k_has_bf16() && (quant || tc->t == QWEN3_BF16))) {
+            if (n > 1 && !(n >= K_GEMM_MIN_TOKENS && cpus[isa].features & K_CPU_BF16 && (quant || tc->t == QWEN3_BF16))) {
                 float *y3 = alloc_out(rows);
                 int same = 1;
                 for (int tk = 0; tk < n; tk += n - 1) {
@@ -215,7 +229,6 @@ static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
             free(y2);
             kact_free(&a);
         }
-        k_force_isa(K_ISA_AVX512);
         /* bf16 GEMM (BF16 and quantized weights), scalar twin and AVX512_BF16 */
         if ((tc->t == QWEN3_BF16 || quant) && cols % 2 == 0) {
             int groups = (n + 15) / 16;
@@ -227,7 +240,7 @@ static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
             worst = 0;
             snprintf(name, sizeof name, "%s-gemm-scalar-n%d", tc->name, n);
             CHECK(check_path(name, Wd, X, ys, rows, cols, n, 2, KACT_F32, &worst) && guard_ok(ys, ny), name, "worst %.3g", worst);
-            if (k_has_bf16()) {
+            if (cpus[K_ISA_AVX512].features & K_CPU_BF16) {
                 float *y = alloc_out(ny);
                 /* rows 3..rows in two uneven pieces, as two threads would */
                 for (size_t i = 0; i < ny; i++) y[i] = 0;
@@ -330,7 +343,7 @@ static void test_attention(void) {
                       "scalar error %g, simd error %g, lse %g %g vs %g", e1, e2, lse1, lse2, lref);
                 free(o4);
                 free(o5);
-                if (k_force_isa(K_ISA_AVX2) == K_ISA_AVX2) {
+                if (have[K_ISA_AVX2]) {
                     float *o3 = alloc_out(D), *o6 = alloc_out(D), lse3 = 0;
                     k_attn_head_avx2(q, K, V, kv, D, n, D, scale, o3);
                     k_attn_head_lse_avx2(q, K, V, kv, D, n, D, scale, o6, &lse3);
@@ -346,7 +359,6 @@ static void test_attention(void) {
                     CHECK(e3 < 1e-5 && guard_ok(o3, D) && lse3_ok, name, "avx2 error %g, lse ok %d", e3, lse3_ok);
                     free(o3);
                 }
-                k_force_isa(K_ISA_AVX512);
                 free(q); free(Kf); free(Vf); free(K); free(V); free(Kr); free(Vr); free(s); free(o1); free(o2);
             }
 }
@@ -546,9 +558,8 @@ static void test_attention_block(qwen3_dtype kv, double qbound) {
             const float *qr[1] = {q};
             float *or[1] = {o4};
             k_attn_rows(qr, or, &n, 1, K, V, kv, D, D, scale);
-            int avx2 = k_force_isa(K_ISA_AVX2) == K_ISA_AVX2;
+            int avx2 = have[K_ISA_AVX2];
             if (avx2) k_attn_head_avx2(q, K, V, kv, D, n, D, scale, o3);
-            k_force_isa(K_ISA_AVX512);
             double e1 = 0, e2 = 0, e3 = 0, e4 = 0, eq = 0;
             for (int i = 0; i < D; i++) {
                 e1 = fmax(e1, fabs(o1[i] - ref[i]));
@@ -573,8 +584,9 @@ static void test_attention_block(qwen3_dtype kv, double qbound) {
  * (what the CPU lacks runs none of its checks: one SKIP line per missing feature says so). Stated
  * first ("EXPECT n") so that the runner fails a loop cut short. Change it with the loops. */
 static int planned_checks(const tcase *cases, size_t ncases) {
-    int avx2 = k_force_isa(K_ISA_AVX2) == K_ISA_AVX2, avx512 = k_force_isa(K_ISA_AVX512) == K_ISA_AVX512;
-    int vnni = k_has_vnni(), avxvnni = k_has_avxvnni(), bf16 = k_has_bf16();
+    const unsigned f = cpus[K_ISA_AVX512].features;
+    int avx2 = have[K_ISA_AVX2], avx512 = have[K_ISA_AVX512];
+    int vnni = !!(f & K_CPU_VNNI), avxvnni = !!(f & K_CPU_AVXVNNI), bf16 = !!(f & K_CPU_BF16);
     const int ns[] = {1, 3, 5, 17, 35};
     int c = !avx2 + !avx512 + !bf16; /* the SKIP lines */
     for (size_t i = 0; i < ncases; i++) {
@@ -597,7 +609,6 @@ static int planned_checks(const tcase *cases, size_t ncases) {
     c += 27 * (1 + avx2); /* test_attention */
     c += 2 * 9;           /* test_attention_block: Q8_0, Q4_0 */
     c += 2;               /* test_attention_tiles */
-    k_force_isa(K_ISA_AVX512);
     if (!avx2) TEST_SKIP("kernels-avx2", "this CPU lacks AVX2 (FMA, F16C): the AVX2 kernels are not tested here");
     if (!avx512) TEST_SKIP("kernels-avx512", "this CPU lacks AVX-512 (F, BW, VL): the AVX-512 kernels are not tested here");
     if (!bf16) TEST_SKIP("kernels-avx512bf16", "this CPU lacks AVX512_BF16: the bf16 GEMM kernel is not tested here");
@@ -605,7 +616,7 @@ static int planned_checks(const tcase *cases, size_t ncases) {
 }
 
 int main(void) {
-    k_init();
+    fill_tables();
     qpool *p1 = qpool_new(1), *p2 = qpool_new(2);
     const tcase cases[] = {
         {"F32", QWEN3_F32, 77}, {"F16", QWEN3_F16, 77}, {"BF16", QWEN3_BF16, 78},

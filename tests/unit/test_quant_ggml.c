@@ -56,7 +56,7 @@ static int same_bits(const float *a, const float *b, int64_t n, int64_t *where) 
 
 /* kq_ggml_row_bf16_avx512 vs the scalar dequantizer rounded to bf16, bit for bit */
 static void test_row_bf16(void) {
-    if (!k_has_bf16()) {
+    if (!(k_cpu_default()->features & K_CPU_BF16)) {
         printf("SKIP quant-ggml-row-bf16: the CPU lacks AVX512_BF16\n");
         return;
     }
@@ -85,7 +85,7 @@ int main(void) {
     void *lib = dlopen(LIB, RTLD_NOW | RTLD_LOCAL);
     /* test_row_bf16: one line per type Q4_0..IQ4_XS, or its one SKIP without AVX512_BF16; then five
      * checks per type against llama.cpp's library, or the one SKIP without it */
-    TEST_EXPECT((k_has_bf16() ? (int)(QWEN3_IQ4_XS - QWEN3_Q4_0 + 1) : 1) + (lib ? 5 * (int)(sizeof cases / sizeof cases[0]) : 1));
+    TEST_EXPECT(((k_cpu_default()->features & K_CPU_BF16) ? (int)(QWEN3_IQ4_XS - QWEN3_Q4_0 + 1) : 1) + (lib ? 5 * (int)(sizeof cases / sizeof cases[0]) : 1));
     test_row_bf16();
     if (!lib) {
         printf("SKIP quant-ggml: %s not loadable (%s); run scripts/setup.sh\n", LIB, dlerror());

@@ -66,7 +66,9 @@ static int run_case(int n, int in, int out) {
     in_fn fi[3] = {tg_bwd_input_scalar, tg_bwd_input_avx2, tg_bwd_input_avx512};
     w_fn fw[3] = {tg_bwd_weight_scalar, tg_bwd_weight_avx2, tg_bwd_weight_avx512};
     int fails = 0;
-    k_isa best = k_force_isa(K_ISA_AVX512);
+    kcpu all; /* the best instruction set this CPU has (the kernels are called directly below) */
+    kcpu_init(&all, K_CPU_ALL);
+    const k_isa best = all.isa;
     for (int k = 0; k < 3; k++) {
         if (k > (int)best) { printf("SKIP train-gemm-%s: the CPU lacks it\n", names[k]); continue; }
         char what[96];
@@ -86,8 +88,7 @@ static int run_case(int n, int in, int out) {
         snprintf(what, sizeof what, "train-gemm-weight-%s-%dx%dx%d", names[k], n, in, out);
         fails += check(what, dW, rW, (size_t)out * in, scale_w);
     }
-    k_force_isa(best);
-    /* the threaded entry points (whatever ISA k_init picked) */
+    /* the threaded entry points (the ISA of k_cpu_default) */
     qpool *p = qpool_new(2);
     for (int i = 0; i < n * in; i++) dX[i] = 0.5f;
     for (int i = 0; i < GUARD; i++) dX[n * in + i] = POISON;
@@ -153,7 +154,7 @@ static int check_synth(void) {
 static int check_vec(void) {
     float a[130], b[130], y1[130 + GUARD], y2[130 + GUARD];
     int bad = 0;
-    if (k_force_isa(K_ISA_AVX512) != K_ISA_AVX512) { printf("SKIP train-vec-avx512: the CPU lacks it\n"); k_init(); return 0; }
+    if (!(k_cpu_features() & K_CPU_AVX512)) { printf("SKIP train-vec-avx512: the CPU lacks it\n"); return 0; }
     for (int n = 1; n <= 130; n++) {
         double ref = 0;
         for (int i = 0; i < n; i++) { a[i] = frand(); b[i] = frand(); ref += (double)a[i] * b[i]; }
@@ -171,7 +172,6 @@ static int check_vec(void) {
 
 int main(void) {
     printf("EXPECT 3\n"); /* train-gemm, the synthetic-gradient check, the vector ops (tests/run.sh) */
-    k_init();
     int fails = 0;
     static const int shapes[][3] = {{1, 1, 1}, {5, 7, 3}, {4, 64, 4}, {9, 130, 67}, {17, 200, 33}, {33, 96, 128}, {3, 1000, 5}, {600, 48, 9}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) fails += run_case(shapes[i][0], shapes[i][1], shapes[i][2]);

@@ -103,12 +103,10 @@ static int run(k_isa isa, int threads, int B, int T, int nh, int nkv, int D) {
 
     float *out = calloc(nq, sizeof(float)), *lse = calloc(nl, sizeof(float));
     float *dq = dup(dq0, nq), *dk = dup(dk0, nk), *dv = dup(dv0, nk);
-    k_force_isa(isa);
     qpool *p = qpool_new(threads);
-    t_attention_forward(p, out, lse, q, k, v, B, T, nh, nkv, D);
-    t_attention_backward(p, dq, dk, dv, dout, out, lse, q, k, v, B, T, nh, nkv, D);
+    t_attention_forward(p, isa, out, lse, q, k, v, B, T, nh, nkv, D);
+    t_attention_backward(p, isa, dq, dk, dv, dout, out, lse, q, k, v, B, T, nh, nkv, D);
     qpool_free(p);
-    k_init();
 
     char what[160];
     int bad = 0;
@@ -130,17 +128,14 @@ static int run(k_isa isa, int threads, int B, int T, int nh, int nkv, int D) {
 
 int main(void) {
     printf("EXPECT 2\n"); /* scalar twin, AVX-512 (tests/run.sh) */
-    k_init();
     static const int shapes[][5] = {{2, 37, 4, 2, 64}, {1, 70, 4, 1, 64}, {2, 16, 2, 2, 128}, {1, 129, 8, 2, 128}, {3, 1, 2, 1, 64}};
     const int nshape = (int)(sizeof shapes / sizeof shapes[0]);
     int fails = 0;
     for (int i = 0; i < nshape; i++) fails += run(K_ISA_SCALAR, 1 + i % 2, shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], shapes[i][4]);
     if (!fails) printf("PASS train-attn-scalar (forward out/lse, backward dq/dk/dv vs double, %d shapes)\n", nshape);
-    if (k_force_isa(K_ISA_AVX512) != K_ISA_AVX512) {
+    if (!(k_cpu_features() & K_CPU_AVX512)) {
         printf("SKIP train-attn-avx512: the CPU lacks AVX-512\n");
-        k_init();
     } else {
-        k_init();
         int f = 0;
         for (int i = 0; i < nshape; i++)
             for (int th = 1; th <= 2; th++) f += run(K_ISA_AVX512, th, shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], shapes[i][4]);
