@@ -44,11 +44,25 @@ async function startServer(model, args) {
     return { p, port, base: `http://127.0.0.1:${port}`, log: () => log };
 }
 
+// Node's fetch keeps an idle connection for 4 s and server A closes idle ones after its 3 s
+// --timeout: a request written on a connection the server is closing at that moment fails with
+// "other side closed" (UND_ERR_SOCKET / ECONNRESET) before the server read it. Send such a request
+// once more on a new connection; a server that is gone refuses that one too, and the test fails.
 async function post(base, path, body, headers = {}) {
-    const r = await fetch(base + path, {
-        method: 'POST', headers: { 'content-type': 'application/json', ...headers },
-        body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
+    let r;
+    for (let attempt = 0; ; attempt++) {
+        try {
+            r = await fetch(base + path, {
+                method: 'POST', headers: { 'content-type': 'application/json', ...headers },
+                body: typeof body === 'string' ? body : JSON.stringify(body),
+            });
+            break;
+        } catch (e) {
+            const code = e && e.cause && e.cause.code;
+            if (attempt === 0 && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET')) continue;
+            throw e;
+        }
+    }
     const text = await r.text();
     let json = null;
     try { json = JSON.parse(text); } catch { /* not JSON */ }
