@@ -25,27 +25,12 @@ cat >"$OUT/config.json" <<'JSON'
 {"model_type":"qwen3","vocab_size":151936,"hidden_size":192,"intermediate_size":576,"num_hidden_layers":4,"num_attention_heads":3,"num_key_value_heads":1,"head_dim":64,"rms_norm_eps":1e-6,"rope_theta":1000000.0,"max_position_embeddings":40960,"tie_word_embeddings":true,"bos_token_id":151643,"eos_token_id":151645}
 JSON
 
-# stage: NAME ARGS... - runs `qwen3 train ARGS --out OUT/NAME`, resuming from its checkpoint
-stage() {
-    local name=$1; shift
-    if [ -f "$OUT/$name/DONE" ]; then echo "== $name: done already"; return; fi
-    local resume=()
-    [ -f "$OUT/$name/checkpoint/state.bin" ] && resume=(--resume "$OUT/$name")
-    echo "== $name: qwen3 train $* ${resume[*]}"
-    "${NICE[@]}" "$Q" train "$@" "${resume[@]}" --out "$OUT/$name" -t 2 --ckpt-minutes 3
-    touch "$OUT/$name/DONE"
-}
+. tools/train_lib.sh
 
-if [ ! -f "$OUT/pre.jsonl" ]; then
-    "$Q" synth -n 280000 --levels 1-2 --format chat-mixed --seed 7 | grep -v "Solve for x" | grep -v -E '\* [0-9]{2}[?]' >"$OUT/pre.jsonl.tmp"
-    mv "$OUT/pre.jsonl.tmp" "$OUT/pre.jsonl"
-fi
+pretrain_data
 stage pre --config "$OUT/config.json" --data "$OUT/pre.jsonl" --steps 6000 --stop-after "${PRE_STOP:-4556}" --warmup 100 --lr 3e-3
 
-if [ ! -f "$OUT/sft.jsonl" ]; then
-    "$Q" synth --format fusion -n 200000 --levels 1-2 --families add,sub,mul:1,sort,count --seed 11 >"$OUT/sft.jsonl.tmp"
-    mv "$OUT/sft.jsonl.tmp" "$OUT/sft.jsonl"
-fi
+sft_data
 stage sft --init "$OUT/pre" --mode sft --data "$OUT/sft.jsonl" --steps 2400 --warmup 50 --lr 2e-3
 
 "$Q" pack "$OUT/sft" "$OUT/compact"
