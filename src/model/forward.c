@@ -679,7 +679,10 @@ static void ws_settle(qwen3_model *m) {
  * thread's kact would grow in whichever later pass first handed it a bigger expert, allocating at
  * random. Each derived form grows with the token count, and the form depends on the path the count
  * takes (gemm_min): so once for T tokens and once for the most that stay under gemm_min, on a
- * zeroed input, for each MoE layer's gate, up and down matrices. */
+ * zeroed input, for the gate, up and down matrices of each MoE layer whose weight types no earlier
+ * layer had (the forms depend on the types and shapes only, and every MoE layer has the same
+ * shapes: one layer does for a model quantized to one type, instead of preparing T tokens' int8 or
+ * bf16 forms again for each of its 48 layers). */
 static void ms_reserve(run *r, fwd_ws *w) {
     qwen3_model *m = r->m;
     if (r->T <= w->ms_tokens) return;
@@ -692,6 +695,13 @@ static void ms_reserve(run *r, fwd_ws *w) {
         for (int l = m->l0; l < m->l1; l++) {
             const layer_weights *L = &m->layers[l];
             if (!L->is_moe || x0 >= m->sh.e1) continue;
+            int seen = 0;
+            for (int l2 = m->l0; l2 < l && !seen; l2++) {
+                const layer_weights *P = &m->layers[l2];
+                seen = P->is_moe && P->egate[x0].type == L->egate[x0].type && P->eup[x0].type == L->eup[x0].type &&
+                       P->edown[x0].type == L->edown[x0].type;
+            }
+            if (seen) continue;
             for (int k = 0; k < 2; k++) {
                 if (ns[k] < 1) continue;
                 kact_set(&ms->act, ms->xe, ns[k], H);
