@@ -39,3 +39,26 @@ start_server() {
     kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
     return 1
 }
+
+# shared_ckpt NAME DIR GEN_ARGS...: makes sure DIR holds the checkpoint tools/gen_checkpoint.py
+#   writes with GEN_ARGS, for checkpoints that several suites share; prints "FAIL NAME: ..." and
+#   returns 1 when it cannot be written. tests/run.sh runs suites side by side, so the first suite
+#   to get there writes it (to DIR.part, renamed when whole) under a lock, and the others wait for
+#   it instead of writing the same files at once or reading half of them.
+shared_ckpt() {
+    local name=$1 dir=$2; shift 2
+    mkdir -p "$(dirname "$dir")"
+    (
+        flock 8
+        [ -f "$dir/model.safetensors" ] && exit 0
+        rm -rf "$dir" "$dir.part"
+        "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$dir.part" "$@" -q && mv -T "$dir.part" "$dir"
+    ) 8>"$dir.lock" || { echo "FAIL $name: gen_checkpoint.py $* failed"; return 1; }
+}
+
+# shared_thinker NAME: sets $M to $QWEN3_TMP/gen_thinker, the tiny thinking checkpoint with the real
+#   vocabulary that the eval and gen_* suites share, writing it first if needed (see shared_ckpt).
+shared_thinker() {
+    M="$QWEN3_TMP/gen_thinker"
+    shared_ckpt "$1" "$M" --preset tiny --vocab 151936 --thinker
+}

@@ -36,15 +36,24 @@ filter=${1:-}
 pass=0; fail=0; skip=0
 log="$QWEN3_TMP/run.log"; : > "$log"
 
-run_one() {
-    local name=$1; shift
-    [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && return
-    local out rc t0 t1
-    t0=$(date +%s)
-    out=$("$@" 2>&1); rc=$?
-    t1=$(date +%s)
+# Tests run side by side, $QWEN3_TEST_JOBS at a time (default 2, one per core of the CI machine):
+# most of them spend their time in one thread (a Python reference, a one-thread engine run, a
+# client waiting on a server), so two at once roughly halve the wall time. Each test writes its
+# own directory under $QWEN3_TMP; the few checkpoints that several suites share are written under a
+# lock (tests/lib.sh: shared_ckpt). The longest tests start first so that no long one starts last.
+JOBS=${QWEN3_TEST_JOBS:-2}
+LONG="train_rl test_invariance quant ref_forward mpi_tp default_model train longctx dca spec gguf bad_input test_spec chat_render"
+outdir="$QWEN3_TMP/run.out"
+rm -rf "$outdir"; mkdir -p "$outdir"
+declare -A name_of t0_of
+running=0
+
+# report NAME: counts the finished test's PASS/FAIL/SKIP lines and prints its summary line
+report() {
+    local name=$1 out rc p f s n want why=""
+    out=$(cat "$outdir/$name.out")
+    rc=$(cat "$outdir/$name.rc" 2>/dev/null || echo 255)
     printf '%s\n' "$out" >> "$log"
-    local p f s n want why=""
     p=$(printf '%s\n' "$out" | grep -c '^PASS ' || true)
     f=$(printf '%s\n' "$out" | grep -c '^FAIL ' || true)
     s=$(printf '%s\n' "$out" | grep -c '^SKIP ' || true)
@@ -66,16 +75,41 @@ run_one() {
         echo "  [$name] FAIL $name: $why; last lines:"
         printf '%s\n' "$out" | tail -n 8 | sed 's/^/    /'
     fi
-    printf '%-28s %4d passed %4d failed %4d skipped  (%ss)\n' "$name" "$p" "$f" "$s" "$((t1 - t0))"
+    printf '%-28s %4d passed %4d failed %4d skipped  (%ss)\n' "$name" "$p" "$f" "$s" "$(($(date +%s) - t0_of[$name]))"
     pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 }
 
-for t in "$BUILD"/tests/*; do
-    [ -x "$t" ] && [ -f "$t" ] && run_one "$(basename "$t")" "$t"
+# wait_one: waits for any running test to end and reports it
+wait_one() {
+    local pid
+    wait -n -p pid
+    report "${name_of[$pid]}"
+    running=$((running - 1))
+}
+
+# start NAME CMD...: starts a test once fewer than $JOBS run (its stdout and stderr to one file)
+start() {
+    local name=$1; shift
+    [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && return
+    while [ "$running" -ge "$JOBS" ]; do wait_one; done
+    t0_of[$name]=$(date +%s)
+    ( "$@" >"$outdir/$name.out" 2>&1; echo $? >"$outdir/$name.rc" ) &
+    name_of[$!]=$name
+    running=$((running + 1))
+}
+
+# the list: unit programs and suites, the long ones first
+tests=()
+for t in "$BUILD"/tests/*; do [ -x "$t" ] && [ -f "$t" ] && tests+=("$(basename "$t")"); done
+for s in tests/suite/*.sh; do [ -f "$s" ] && tests+=("$(basename "$s" .sh)"); done
+ordered=()
+for n in $LONG; do for t in "${tests[@]}"; do [ "$t" = "$n" ] && ordered+=("$t"); done; done
+for t in "${tests[@]}"; do [[ " $LONG " == *" $t "* ]] || ordered+=("$t"); done
+for t in "${ordered[@]}"; do
+    if [ -f "tests/suite/$t.sh" ] && [ ! -x "$BUILD/tests/$t" ]; then start "$t" bash "tests/suite/$t.sh"
+    else start "$t" "$BUILD/tests/$t"; fi
 done
-for s in tests/suite/*.sh; do
-    [ -f "$s" ] && run_one "$(basename "$s" .sh)" bash "$s"
-done
+while [ "$running" -gt 0 ]; do wait_one; done
 echo "full output: $log"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -22,11 +22,7 @@ TMP="$QWEN3_TMP/eval"
 rm -rf "$TMP"
 mkdir -p "$TMP"
 REF="$QWEN3_ROOT/tests/ref/eval_ref.py"
-M="$QWEN3_TMP/gen_thinker"   # shared by the gen_* suites (written once)
-if [ ! -f "$M/model.safetensors" ]; then
-    "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$M" --preset tiny --vocab 151936 --thinker -q \
-        || { echo "FAIL eval: gen_checkpoint.py --thinker failed"; exit 0; }
-fi
+shared_thinker eval || exit 0   # sets M: the tiny thinker the eval and gen_* suites share
 FLAGS=(-n 1 --families add,linear --levels 1-2 --ood-levels 4-4 -k 2 --budgets 0,3,8 --max-tokens 40 --resamples 300 -q)
 NQ=6; PER_Q=$((2 + 2 * 2 + 3))
 

@@ -17,11 +17,7 @@ set -u
 expect 16
 TMP="$QWEN3_TMP/gen_budget"
 mkdir -p "$TMP"
-M="$QWEN3_TMP/gen_thinker"   # shared by the gen_* suites (written once)
-if [ ! -f "$M/model.safetensors" ]; then
-    "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$M" --preset tiny --vocab 151936 --thinker -q \
-        || { echo "FAIL gen_budget: gen_checkpoint.py --thinker failed"; exit 0; }
-fi
+shared_thinker gen_budget || exit 0   # sets M: the tiny thinker the eval and gen_* suites share
 
 # the stop text's ids, from the tokenizer (the shell would strip its trailing newlines)
 STOP_IDS=$(printf '%s\n' '{"text": "\n\nConsidering the limited time by the user, I have to give the solution based on the thinking directly now.\n</think>\n\n"}' \

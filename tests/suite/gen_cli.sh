@@ -15,12 +15,8 @@ set -u
 expect 18
 TMP="$QWEN3_TMP/gen_cli"
 mkdir -p "$TMP"
-M="$QWEN3_TMP/gen_thinker"   # shared by the gen_* suites (written once)
 R="$TMP/random"
-if [ ! -f "$M/model.safetensors" ]; then
-    "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$M" --preset tiny --vocab 151936 --thinker -q \
-        || { echo "FAIL gen_cli: gen_checkpoint.py --thinker failed"; exit 0; }
-fi
+shared_thinker gen_cli || exit 0   # sets M: the tiny thinker the eval and gen_* suites share
 if [ ! -f "$R/model.safetensors" ]; then
     "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" "$R" --preset tiny --vocab 151936 --seed 3 -q \
         || { echo "FAIL gen_cli: gen_checkpoint.py failed"; exit 0; }

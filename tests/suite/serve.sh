@@ -14,11 +14,7 @@ if [ ! -d "$QWEN3_ROOT/tests/node/node_modules/openai" ]; then
     exit 0
 fi
 # checkpoints: tiny shapes, the real vocabulary (real token ids through the real tokenizer)
-for m in tiny thinker; do
-    if [ ! -f "$T/$m/model.safetensors" ]; then
-        extra=""; [ "$m" = thinker ] && extra="--thinker"
-        "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" --preset tiny --vocab 151936 $extra -q "$T/$m" \
-            || { echo "FAIL serve_checkpoint_$m: gen_checkpoint.py failed"; exit 0; }
-    fi
-done
+# (tiny is shared with serve_invariance.sh, which may be writing it at the same time)
+shared_ckpt serve_checkpoint_tiny "$T/tiny" --preset tiny --vocab 151936 || exit 0
+shared_ckpt serve_checkpoint_thinker "$T/thinker" --preset tiny --vocab 151936 --thinker || exit 0
 SERVE_TINY="$T/tiny" SERVE_THINKER="$T/thinker" checked serve_test timeout 170 node "$QWEN3_ROOT/tests/node/serve_test.mjs"

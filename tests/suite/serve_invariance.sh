@@ -7,8 +7,5 @@ set -u
 expect 5
 T="$QWEN3_TMP/serve"
 mkdir -p "$T"
-if [ ! -f "$T/tiny/model.safetensors" ]; then
-    "$PY" "$QWEN3_ROOT/tools/gen_checkpoint.py" --preset tiny --vocab 151936 -q "$T/tiny" \
-        || { echo "FAIL serve_invariance_checkpoint: gen_checkpoint.py failed"; exit 0; }
-fi
+shared_ckpt serve_invariance_checkpoint "$T/tiny" --preset tiny --vocab 151936 || exit 0   # shared with serve.sh
 SERVE_TINY="$T/tiny" checked serve_invariance timeout 170 node "$QWEN3_ROOT/tests/node/invariance_test.mjs"
