@@ -344,8 +344,9 @@ async function testServerA(A) {
     const busyFour = [1, 2, 3, 4].map((i) => post(A.base, '/v1/chat/completions', { model, messages: user(`Busy ${i}`), max_tokens: 100 }));
     for (let t = 0; t < 100 && (await (await fetch(A.base + '/health')).json()).slots_processing < 4; t++) await sleep(10);
     const [hcWhole, hcStream] = await Promise.all([
-        rawExchange(A.port, req({ model, messages: user('Half closed'), max_tokens: 20 }), 15000, true),
-        rawExchange(A.port, req({ model, messages: user('Half closed'), max_tokens: 20, stream: true, stream_options: { include_usage: true } }), 15000, true)]);
+        // (60 s: under the sanitizers on a loaded machine the four queued requests alone took 15 s)
+        rawExchange(A.port, req({ model, messages: user('Half closed'), max_tokens: 20 }), 60000, true),
+        rawExchange(A.port, req({ model, messages: user('Half closed'), max_tokens: 20, stream: true, stream_options: { include_usage: true } }), 60000, true)]);
     check('half_close_whole_answer', /^HTTP\/1\.1 200/.test(hcWhole.got) && /"completion_tokens": ?20[,}]/.test(hcWhole.got),
         () => `closed ${hcWhole.closed} after ${hcWhole.ms} ms: ${hcWhole.got.slice(0, 300)}`);
     check('half_close_stream_answer', /^HTTP\/1\.1 200/.test(hcStream.got) && /"completion_tokens": ?20[,}]/.test(hcStream.got) &&

@@ -17,4 +17,4 @@ fi
 # (tiny is shared with serve_invariance.sh, which may be writing it at the same time)
 shared_ckpt serve_checkpoint_tiny "$T/tiny" --preset tiny --vocab 151936 || exit 0
 shared_ckpt serve_checkpoint_thinker "$T/thinker" --preset tiny --vocab 151936 --thinker || exit 0
-SERVE_TINY="$T/tiny" SERVE_THINKER="$T/thinker" checked serve_test timeout 170 node "$QWEN3_ROOT/tests/node/serve_test.mjs"
+SERVE_TINY="$T/tiny" SERVE_THINKER="$T/thinker" checked serve_test timeout 400 node "$QWEN3_ROOT/tests/node/serve_test.mjs"
