@@ -31,7 +31,9 @@
 #   rank_killed_tp rank 1 killed (SIGKILL) mid-generation: the job ends within 30 s, no rank left
 #   oom_load       rank 1 limited to 1.5 GiB of address space (ulimit -v, by a wrapper in mpirun's
 #                  command) and an 8B-shaped checkpoint (16 GB, a sparse file of zeros): the load
-#                  fails with rank 0 naming rank 1, the file and its size; the job ends, no rank left
+#                  fails with rank 0 naming rank 1, the file, its size, the limit and rank 1's share
+#                  of the file in bytes (its layers 18-35: summed here from the file's header); the
+#                  job ends, no rank left
 #   oom_kv         the same limit, a model that loads in it and a 2 GiB KV cache per rank (--ctx
 #                  32768, tp): rank 1 fails inside the first forward pass, names the cache and its
 #                  size, and ends the job (MPI_Abort) within 30 s, no rank left
@@ -325,7 +327,25 @@ else
     gen "$T/big" --preset 8b --zeros --no-tokenizer
     gen "$T/kvheavy" --preset tiny --hidden 64 --heads 16 --kv-heads 16 --head-dim 128 --layers 8 --vocab 2048 --no-tokenizer
     size=$(stat -c %s "$T/big/model.safetensors")
-    oom oom_load "MPI rank 1 of 2: $T/big/model.safetensors: cannot mmap $size bytes ([0-9.]* GiB): .*ulimit -v" \
+    # rank 1's share of the file, from its header: the pipeline's second half, layers [L/2, L)
+    # (as tp the message's sum was checked by hand: 6946375680 bytes, half of every layer's matrices
+    # and its norms whole; not a test, since rank 0 then copies out its columns of the 16 GB: 30 s)
+    share_of() { "$PY" - "$T/big" <<'EOF'
+import json, re, struct, sys
+d = sys.argv[1]
+L = json.load(open(d + "/config.json"))["num_hidden_layers"]
+with open(d + "/model.safetensors", "rb") as f:
+    h = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+total = 0
+for name, t in h.items():
+    m = re.match(r"model\.layers\.(\d+)\.", name)
+    if name == "__metadata__" or not m: continue
+    b = t["data_offsets"][1] - t["data_offsets"][0]
+    total += b if int(m.group(1)) >= L // 2 else 0
+print(total)
+EOF
+    }
+    oom oom_load "MPI rank 1 of 2: $T/big/model.safetensors: cannot mmap $size bytes ([0-9.]* GiB): .*ulimit -v.*share of the file is $(share_of) bytes ([0-9.]* GiB: layers 18-35)" \
         generate "$T/big" --ids 1,2,3 -n 4 -t 1
     # rank 1's share of the cache: 8 layers x 8 of the 16 kv heads x K and V x 32768 positions x 128 floats
     oom oom_kv "qwen3 (rank 1 of 2): the KV cache of a sequence rank 0 began: out of memory: cannot reserve $((8 * 8 * 2 * 32768 * 128 * 4 >> 20)) MiB .*ulimit -v.*ending the job" \
