@@ -557,7 +557,8 @@ typedef struct qwen3_gen_params {
      * target's vocab_size (qwen3_tokenizer_same_vocab checks their tokenizers). */
     qwen3_model *draft;
     qwen3_seq *draft_seq;
-    int draft_n;                  /* tokens proposed per step, 1..QWEN3_MAX_DRAFT; 0: QWEN3_DRAFT_N */
+    int draft_n;                  /* tokens proposed per step, 1..QWEN3_MAX_DRAFT; 0: QWEN3_DRAFT_N;
+                                     QWEN3_DRAFT_AUTO: adapted to the acceptance (below) */
     const qwen3_grammar *grammar; /* NULL: free text. Else the answer is constrained to the grammar
                                      (needs a tokenizer); the generation takes its own reference.
                                      Thinking is left free: inside a <think> block (in_think, or one
@@ -573,6 +574,11 @@ typedef struct qwen3_gen_params {
 #define QWEN3_DRAFT_N 7    /* the default number of drafted tokens per step: with the pending token the
                               verify pass has 8, the fewest the quantized kernels take as one GEMM */
 #define QWEN3_MAX_DRAFT 32
+#define QWEN3_DRAFT_AUTO (-1) /* draft_n adapted per generation: QWEN3_DRAFT_N at first, 2 more after a step
+                                 whose drafts were all kept, 1 fewer after one with a rejected draft,
+                                 within [1, QWEN3_MAX_DRAFT] (the "heuristic" schedule of Hugging Face
+                                 transformers' assisted generation); the output is the same as with a
+                                 fixed draft_n: greedy, the target's own; sampled, its distribution */
 
 /* A token's log-probability under the model: the log-softmax of the raw logits at its position (as
  * the model computed them: before penalties, temperature and the top-k/top-p/min-p filters, over the

@@ -27,8 +27,9 @@ int qfile_map(qfile *f, const char *path, qwen3_err *e) {
             int err = errno;
             char note[96];
             close(fd);
-            return qerr(e, "%s: cannot mmap %zu bytes (%.1f GiB): %s%s", path, f->size, (double)f->size / 1073741824.0,
-                        strerror(err), qmem_limit_note(note, sizeof note));
+            qerr(e, "%s: cannot mmap %zu bytes (%.1f GiB): %s%s", path, f->size, (double)f->size / 1073741824.0,
+                 strerror(err), qmem_limit_note(note, sizeof note));
+            return -2;
         }
         f->data = p;
     }

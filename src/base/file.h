@@ -17,6 +17,8 @@ typedef struct qfile {
     size_t size;         /* bytes */
 } qfile;
 
+/* 0; -2 when the file exists but mmap refused it (out of address space: the caller may say what it
+ * needed the file for); -1 for the other errors. */
 int qfile_map(qfile *f, const char *path, qwen3_err *e);
 void qfile_unmap(qfile *f);
 

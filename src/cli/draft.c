@@ -10,7 +10,8 @@ const char CLI_DRAFT_FLAGS[] =
     "  --draft MODEL         speculative decoding: MODEL (a smaller model with the same tokenizer)\n"
     "                        drafts tokens that this model verifies in one pass; greedy output is\n"
     "                        unchanged, sampled output keeps this model's distribution\n"
-    "  --draft-n K           tokens drafted per step (default 7, at most 32)\n";
+    "  --draft-n K|auto      tokens drafted per step (default 7, at most 32); auto: from 7, 2 more\n"
+    "                        after a step whose drafts were all kept, 1 fewer after a rejection\n";
 
 int cli_draft_flag(int argc, char **argv, int *i, cli_draft_opts *d) {
     const char *a = argv[*i];
@@ -21,6 +22,11 @@ int cli_draft_flag(int argc, char **argv, int *i, cli_draft_opts *d) {
     }
     if (!strcmp(a, "--draft-n")) {
         long v;
+        if (*i + 1 < argc && !strcmp(argv[*i + 1], "auto")) {
+            ++*i;
+            d->n = QWEN3_DRAFT_AUTO;
+            return 1;
+        }
         if (cli_int(a, *i + 1 < argc ? argv[++*i] : NULL, 1, QWEN3_MAX_DRAFT, &v)) return -1;
         d->n = (int)v;
         return 1;

@@ -149,7 +149,8 @@ int st_parse(const uint8_t *buf, size_t len, const char *path, st_file *out, qwe
 
 int st_open(st_file *f, const char *path, qwen3_err *e) {
     memset(f, 0, sizeof *f);
-    if (qfile_map(&f->map, path, e) != 0) return -1;
+    int rc = qfile_map(&f->map, path, e);
+    if (rc) return rc; /* -2: mmap refused it (file.h) */
     if (st_parse(f->map.data, f->map.size, f->map.path, f, e) != 0) {
         qfile_unmap(&f->map);
         return -1;

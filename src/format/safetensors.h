@@ -53,7 +53,7 @@ int st_dtype_block(st_dtype t);    /* elements per block: 1, or 32 / 256 for Q8_
 /* Parses a safetensors image of len bytes; path is used in messages only. On success out->tensors
  * point into buf (which must outlive them). Pure: no I/O. */
 int st_parse(const uint8_t *buf, size_t len, const char *path, st_file *out, qwen3_err *e);
-/* Maps and parses a file. */
+/* Maps and parses a file: 0, or -1; -2 when mmap refused the file (qfile_map). */
 int st_open(st_file *f, const char *path, qwen3_err *e);
 void st_close(st_file *f);
 

@@ -420,7 +420,7 @@ enum { SPEC_MAX_PENDING = 64 };
 static int draft_count(const qwen3_gen *g) {
     const gen_draft *d = g->draft;
     if (!d || g->n_pending > SPEC_MAX_PENDING || g->grammar) return 0; /* a grammar's mask is per token: no drafts */
-    int n = d->n_max, len = qwen3_seq_len(g->seq);
+    int n = d->n_cur, len = qwen3_seq_len(g->seq);
     if (g->max_tokens && g->max_tokens - g->st.generated_tokens - 1 < n) n = g->max_tokens - g->st.generated_tokens - 1;
     if (qwen3_seq_capacity(g->seq) - len - g->n_pending < n) n = qwen3_seq_capacity(g->seq) - len - g->n_pending;
     if (qwen3_seq_capacity(d->seq) - len - g->n_pending + 1 < n) n = qwen3_seq_capacity(d->seq) - len - g->n_pending + 1;
@@ -433,7 +433,7 @@ static int draft_count(const qwen3_gen *g) {
 static int verify(qwen3_gen *g, int np) {
     gen_draft *d = g->draft;
     const int V = qwen3_model_config(g->m)->vocab_size, n = d->n;
-    int base = qwen3_seq_len(g->seq) - n, kept = 0; /* base: the cache up to the pending input */
+    int base = qwen3_seq_len(g->seq) - n, kept = 0, rejected = 0; /* base: the cache up to the pending input */
     g->n_pending = 0;
     for (int i = 0; i <= n && !g->finish; i++) {
         float *row = d->verify + (size_t)(np - 1 + i) * V;
@@ -452,6 +452,7 @@ static int verify(qwen3_gen *g, int np) {
         }
         if (ok) kept++;
         else g->pending[g->n_pending++] = t; /* cap_pending >= np + n >= 1 */
+        rejected |= !ok && i < n; /* (i == n: the token after n kept drafts) */
         int f = emit(g, t, 0);
         if (f > 0 && !g->finish && force(g, f)) return -1;
         if (f < 0) return -1;
@@ -460,6 +461,10 @@ static int verify(qwen3_gen *g, int np) {
     g->st.draft_steps++;
     g->st.draft_tokens += n;
     g->st.draft_accepted += kept;
+    /* adaptive draft length: longer while every draft is kept, shorter after a rejection (a step
+     * cut short by a stop or the budget's forced text says nothing about the draft: unchanged) */
+    if (d->adaptive && kept == n) d->n_cur = d->n_cur + 2 < d->n_max ? d->n_cur + 2 : d->n_max;
+    else if (d->adaptive && rejected && d->n_cur > 1) d->n_cur--;
     return qwen3_seq_truncate(g->seq, base + kept, NULL);
 }
 

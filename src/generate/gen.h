@@ -121,7 +121,9 @@ int budget_note(gen_budget *b, int32_t id, const char *text, size_t n, int mid_c
 typedef struct gen_draft {
     qwen3_model *m;          /* the draft model */
     qwen3_seq *seq;          /* its KV cache */
-    int n_max;               /* tokens drafted per step at most (params.draft_n) */
+    int n_max;               /* tokens drafted per step at most (params.draft_n; QWEN3_MAX_DRAFT when adaptive) */
+    int adaptive;            /* params.draft_n QWEN3_DRAFT_AUTO: n_cur follows the acceptance */
+    int n_cur;               /* tokens to draft at the next step (before the caps of draft_count) */
     int n_vocab;             /* ids proposed from: the target sampler's */
     int greedy;              /* temperature 0: the draft proposes its argmax */
     gen_rng *rng;            /* the generation's random stream (its target sampler's) */

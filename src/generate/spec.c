@@ -30,15 +30,18 @@ int draft_init(gen_draft *d, int target_vocab, qwen3_model *draft, qwen3_seq *se
                int n_vocab, gen_rng *rng, qwen3_err *e) {
     memset(d, 0, sizeof *d);
     if (!seq) return qerr(e, "gen: a draft model needs its own sequence (draft_seq)");
-    if (n_max < 0 || n_max > QWEN3_MAX_DRAFT)
-        return qerr(e, "gen: draft_n must be in [1, %d] (0: the default %d), got %d", QWEN3_MAX_DRAFT, QWEN3_DRAFT_N, n_max);
+    if ((n_max < 0 && n_max != QWEN3_DRAFT_AUTO) || n_max > QWEN3_MAX_DRAFT)
+        return qerr(e, "gen: draft_n must be in [1, %d] (0: the default %d; QWEN3_DRAFT_AUTO: adaptive), got %d",
+                    QWEN3_MAX_DRAFT, QWEN3_DRAFT_N, n_max);
     int dv = qwen3_model_config(draft)->vocab_size;
     if (dv != target_vocab)
         return qerr(e, "gen: the draft model has a vocabulary of %d ids and the target %d: a draft must share the "
                        "target's tokenizer (a smaller model of the same family)", dv, target_vocab);
     d->m = draft;
     d->seq = seq;
-    d->n_max = n_max ? n_max : QWEN3_DRAFT_N;
+    d->adaptive = n_max == QWEN3_DRAFT_AUTO;
+    d->n_max = d->adaptive ? QWEN3_MAX_DRAFT : n_max ? n_max : QWEN3_DRAFT_N;
+    d->n_cur = d->adaptive ? QWEN3_DRAFT_N : d->n_max;
     d->n_vocab = n_vocab;
     d->greedy = s->temperature == 0;
     d->rng = rng;

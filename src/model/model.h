@@ -118,6 +118,10 @@ void model_release_pages(const void *p, size_t n);
  * and experts' down_proj are copied out (whole blocks of a block-quantized type: a split inside a
  * block is refused, naming the tensor) and the mapping's pages behind them released. */
 tp_share model_share(const qwen3_config *c, int mode, int r, int n);
+/* The bytes of an HF-named tensor of `bytes` bytes that this rank reads and keeps: all, none, or the
+ * fraction of its rows / columns / experts model_shard leaves it (by the tensor's name; pipeline:
+ * its layers [l0, l1); rank 0 also the embedding, final norm and lm_head). For messages. */
+double model_share_bytes(const qwen3_model *m, const char *name, double bytes);
 int model_shard(qwen3_model *m, qwen3_err *e);
 /* RoPE frequency table from the config (model/rope.c). */
 int model_init_rope(qwen3_model *m, qwen3_err *e);

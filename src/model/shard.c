@@ -14,6 +14,7 @@
  * weights are its share; a block-quantized matrix can only be cut on its block boundaries (32
  * values for Q8_0 / Q4_0 ..., 256 for the K-quants), which the split points aim at and this file
  * checks, naming the tensor when they cannot be met. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -50,6 +51,27 @@ tp_share model_share(const qwen3_config *c, int mode, int r, int n) {
         s.e1 = (int)((long)c->num_experts * (r + 1) / n);
     }
     return s;
+}
+
+double model_share_bytes(const qwen3_model *m, const char *name, double bytes) {
+    const qwen3_config *c = &m->c;
+    int l, at = 0;
+    if (sscanf(name, "model.layers.%d.%n", &l, &at) != 1 || at == 0)
+        return m->pp_rank == 0 ? bytes : 0; /* the embedding, final norm, lm_head: rank 0's */
+    if (l < m->l0 || l >= m->l1) return 0;
+    if (m->tp_size <= 1) return bytes;
+    const char *t = name + at;
+    const tp_share *s = &m->sh;
+    int x;
+    if (strstr(t, "norm")) return bytes; /* every rank's copy */
+    if (strstr(t, "q_proj") || strstr(t, "o_proj")) return bytes * s->nh / c->num_heads;
+    if (strstr(t, "k_proj") || strstr(t, "v_proj")) return bytes * s->nkv / c->num_kv_heads;
+    if (sscanf(t, "mlp.experts.%d.", &x) == 1) {
+        if (x < s->e0 || x >= s->e1) return 0;
+        return m->mpi_mode == QWEN3_MPI_TP ? bytes * s->moe_ff / c->moe_intermediate_size : bytes;
+    }
+    if (strstr(t, "gate_proj") || strstr(t, "up_proj") || strstr(t, "down_proj")) return bytes * s->ff / c->intermediate_size;
+    return bytes; /* the router (mlp.gate) */
 }
 
 static void rows(kmat *w, int64_t r0, int64_t n) {

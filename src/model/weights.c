@@ -72,6 +72,43 @@ static wt *tmap_get(const tmap *t, const char *name) {
 
 /* ---- opening the files */
 
+/* A weight file that mmap refused on a rank of an MPI job (st_open -2, e says the file's size and
+ * the limit): adds what this rank's share of it is, from the file's header read without mapping it
+ * (the tensors' names and byte ranges), so the message says how much memory the share needed. */
+static void share_note(const qwen3_model *m, const char *path, qwen3_err *e) {
+    FILE *f = fopen(path, "rb");
+    unsigned char h8[8];
+    char *text = NULL;
+    json_t *root = NULL;
+    if (!f || fread(h8, 1, 8, f) != 8) goto out;
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | h8[i];
+    if (hlen > ST_MAX_HEADER || !(text = malloc((size_t)hlen)) || fread(text, 1, (size_t)hlen, f) != hlen) goto out;
+    if (!(root = json_loadb(text, (size_t)hlen, 0, NULL)) || !json_is_object(root)) goto out;
+    double share = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) {
+        json_t *off = json_object_get(v, "data_offsets");
+        json_t *b = json_array_get(off, 0), *en = json_array_get(off, 1);
+        if (json_is_integer(b) && json_is_integer(en))
+            share += model_share_bytes(m, key, (double)(json_integer_value(en) - json_integer_value(b)));
+    }
+    char what[96];
+    if (m->tp_size > 1)
+        snprintf(what, sizeof what, "query heads %d-%d, MLP columns %d-%d%s", m->sh.h0, m->sh.h0 + m->sh.nh - 1, m->sh.ff0,
+                 m->sh.ff0 + m->sh.ff - 1, m->c.is_moe && m->mpi_mode == QWEN3_MPI_EP ? ", its experts" : "");
+    else snprintf(what, sizeof what, "layers %d-%d%s", m->l0, m->l1 - 1, m->pp_rank == 0 ? " + embedding and lm_head" : "");
+    size_t k = strlen(e->msg);
+    snprintf(e->msg + k, sizeof e->msg - k,
+             "; this rank's share of the file is %.0f bytes (%.1f GiB: %s), but each rank maps every weight file whole",
+             share, share / 1073741824.0, what);
+out:
+    json_decref(root);
+    free(text);
+    if (f) fclose(f);
+}
+
 static int open_index(qwen3_model *m, const char *index_path, qwen3_err *e) {
     size_t len;
     char *text = qfile_read(index_path, 64u << 20, &len, e);
@@ -108,7 +145,9 @@ static int open_index(qwen3_model *m, const char *index_path, qwen3_err *e) {
             free(names);
             goto out;
         }
-        if (st_open(&m->files[i], path, e)) { free(names); goto out; }
+        int r = st_open(&m->files[i], path, e);
+        if (r == -2 && m->pp_size > 1) share_note(m, path, e);
+        if (r) { free(names); goto out; }
         m->n_files++;
     }
     free(names);
@@ -139,7 +178,9 @@ static int open_files(qwen3_model *m, qwen3_err *e) {
         return qerr(e, "%s: no model.safetensors or model.safetensors.index.json (is this a Hugging Face model directory?)", m->dir);
     m->files = calloc(1, sizeof *m->files);
     if (!m->files) return qerr(e, "out of memory");
-    if (st_open(&m->files[0], path, e)) return -1;
+    int r = st_open(&m->files[0], path, e);
+    if (r == -2 && m->pp_size > 1) share_note(m, path, e);
+    if (r) return -1;
     m->n_files = 1;
     return 0;
 }

@@ -107,8 +107,9 @@ int srv_run(const srv_config *cfg) {
             s.cfg.model_name, qwen3_chat_kind_name(s.chat_kind), s.n_ctx, s.cfg.parallel, s.cfg.queue,
             qwen3_model_threads(s.model));
     if (s.draft)
-        fprintf(stderr, "qwen3 serve: speculative decoding with draft %s, %d tokens per step\n", s.cfg.draft_dir,
-                s.cfg.draft_n ? s.cfg.draft_n : QWEN3_DRAFT_N);
+        fprintf(stderr, "qwen3 serve: speculative decoding with draft %s, %d tokens per step%s\n", s.cfg.draft_dir,
+                s.cfg.draft_n > 0 ? s.cfg.draft_n : QWEN3_DRAFT_N,
+                s.cfg.draft_n == QWEN3_DRAFT_AUTO ? " at first (adaptive)" : "");
     fprintf(stderr, "qwen3 serve: listening on http://%s%s%s:%d\n", strchr(s.cfg.host, ':') ? "[" : "", s.cfg.host,
             strchr(s.cfg.host, ':') ? "]" : "", port);
     fflush(stderr);

@@ -6,19 +6,21 @@
 # draft of another shape and weights (agrees almost never), the target itself (agrees always), and
 # a MoE target with its truncated copy.
 #   generate_*         `qwen3 generate --ids` (exact path), with penalties so the text moves, drafts
-#                      of 1, 6 (default) and 32 tokens
+#                      of 1, 7 (default) and 32 tokens and the adaptive length (--draft-n auto)
 #   run_fast_*         `qwen3 run --temp 0 --json` (fast path, F16 cache): the ids; --verbose prints
 #                      the draft's acceptance
 #   q8_0, moe          a quantized target (--quant q8_0, the draft too) and a MoE target
-#   chat_two_turns     `qwen3 chat` over two turns (the draft's cache re-used like the target's)
+#   chat_two_turns     `qwen3 chat` over two turns (the draft's cache re-used like the target's;
+#                      --draft-n auto)
 #   refuse_*           a draft with another tokenizer or vocabulary size: non-zero exit, a message
 #                      naming the difference, nothing on stdout
 #   bench_draft        `qwen3 bench --draft` reports the acceptance and both speeds
-#   serve_*            `qwen3 serve --draft`: two concurrent greedy completions with logprobs equal a
-#                      server's without the draft (text and every logprob); /metrics counts drafts
+#   serve_*            `qwen3 serve --draft --draft-n auto`: two concurrent greedy completions with
+#                      logprobs equal a server's without the draft (text and every logprob); /metrics
+#                      counts drafts
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 14
+expect 16
 T="$QWEN3_TMP/spec"
 mkdir -p "$T"
 gen() { # DIR ARGS...
@@ -72,6 +74,8 @@ same() {
 same generate_truncated_copy "$QWEN3" generate "$T/t4" --ids "$IDS" -n 32 $PEN -t 1 --- --draft "$T/t1"
 same generate_draft_n_1 "$QWEN3" generate "$T/t4" --ids "$IDS" -n 32 $PEN -t 1 --- --draft "$T/t1" --draft-n 1
 same generate_draft_n_32 "$QWEN3" generate "$T/t4" --ids "$IDS" -n 16 -t 1 --- --draft "$T/t1" --draft-n 32
+same generate_draft_auto "$QWEN3" generate "$T/t4" --ids "$IDS" -n 48 $PEN -t 1 --- --draft "$T/t1" --draft-n auto
+same generate_self_draft_auto "$QWEN3" generate "$T/t4" --ids "$IDS" -n 48 -t 1 --- --draft "$T/t4" --draft-n auto
 same generate_other_shape "$QWEN3" generate "$T/t4" --ids "$IDS" -n 32 -t 1 --- --draft "$T/other"
 same generate_self_draft "$QWEN3" generate "$T/t4" --ids "$IDS" -n 32 -t 1 --- --draft "$T/t4"
 # run --json: compare the ids (timings differ)
@@ -81,7 +85,7 @@ same run_fast_truncated_copy run_ids --- --draft "$T/t1"
 same run_fast_q8_0 run_ids --quant q8_0 --- --draft "$T/t1"
 same moe "$QWEN3" generate "$T/moe3" --ids "$IDS" -n 40 $PEN -t 1 --- --draft "$T/moe1" --draft-n 4
 chat2() { printf 'What is 2+2?\nAnd 3+3?\n' | "$QWEN3" chat "$T/t4" --temp 0 -n 16 --no-think $PEN -t 1 "$@"; }
-same chat_two_turns chat2 --- --draft "$T/t1"
+same chat_two_turns chat2 --- --draft "$T/t1" --draft-n auto
 
 refuse() { # NAME PATTERN ARGS...
     local name=$1 pat=$2; shift 2
@@ -132,7 +136,7 @@ EOF
     kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
 }
 serve_answers "$T/serve0.json"
-serve_answers "$T/serve1.json" --draft "$T/t1" --draft-n 4
+serve_answers "$T/serve1.json" --draft "$T/t1" --draft-n auto
 checked serve_draft "$PY" - "$T/serve0.json" "$T/serve1.json" <<'EOF'
 import json, sys
 try:

@@ -12,9 +12,12 @@
  *    temperature, top-k and presence penalty of the case), chi-square at 1e-3. Two cases: plain
  *    temperature, and temperature + top-k + presence penalty (penalties apply to p, not to q).
  *    Both draft and reject at least sometimes (the counters say so), or the check fails.
- * 3. Greedy: four generations with drafts (draft_n 1, 3, 6 and 32) and one without, stepped
- *    together, each give exactly the ids of plain greedy decoding alone, with a repetition and
- *    presence penalty so the text does not settle into a loop at once.
+ * 3. Greedy: five generations with drafts (draft_n 1, 3, 6, 32 and QWEN3_DRAFT_AUTO) and one
+ *    without, stepped together, each give exactly the ids of plain greedy decoding alone, with a
+ *    repetition and presence penalty so the text does not settle into a loop at once. The adaptive
+ *    length moves both ways: the target as its own draft (every draft kept) drafts more than
+ *    QWEN3_DRAFT_N tokens per step on average, the 1-layer draft (sampling at T 2.5: about 3 in 4
+ *    kept) fewer.
  * 4. Errors: a draft with another vocabulary size, a draft without a sequence, draft_n out of range.
  * Injected faults that fail part 1 and 2: always accepting; drawing a rejected token from p
  * instead of the residual; q with the target's penalties ignored in p (part 2, second case). */
@@ -222,10 +225,10 @@ static int run_to_end(qwen3_gen **g, int n, int32_t out[][64], int *n_out) {
 }
 
 static void greedy_together(void) {
-    enum { NG = 5, NT = 40 };
-    const int dn[NG] = {1, 3, 6, 32, 0};
-    const int32_t prompts[NG][4] = {{1, 2, 3, 4}, {7, 7, 0, 5}, {6, 2}, {5}, {0, 1, 0}};
-    const int np[NG] = {4, 4, 2, 1, 3};
+    enum { NG = 6, NT = 40 };
+    const int dn[NG] = {1, 3, 6, 32, QWEN3_DRAFT_AUTO, 0};
+    const int32_t prompts[NG][4] = {{1, 2, 3, 4}, {7, 7, 0, 5}, {6, 2}, {5}, {4, 6, 1}, {0, 1, 0}};
+    const int np[NG] = {4, 4, 2, 1, 3, 3};
     qwen3_gen_params p = {0};
     p.sampling = (qwen3_sampling){.temperature = 0, .top_p = 1, .repetition_penalty = 1.3f, .presence_penalty = 0.7f};
     p.max_tokens = NT;
@@ -268,6 +271,44 @@ static void greedy_together(void) {
         qwen3_seq_free(s[k]);
         qwen3_seq_free(ds[k]);
     }
+}
+
+/* Drafted tokens per step of a sampled generation of 40 tokens with draft length dn (sampled: in a
+ * greedy generation on 8 ids even a draft of other weights keeps every draft). */
+static double per_step(qwen3_model *draft, int dn) {
+    const int32_t prompt[3] = {4, 6, 1};
+    qwen3_seq *s = qwen3_seq_new(TGT, 128, NULL), *ds = qwen3_seq_new(draft, 128, NULL);
+    qwen3_gen_params p = {0};
+    p.sampling = (qwen3_sampling){.temperature = 2.5f, .top_p = 1, .repetition_penalty = 1, .seed = 7};
+    p.max_tokens = 40;
+    p.think_budget = -1;
+    p.draft = draft;
+    p.draft_seq = ds;
+    p.draft_n = dn;
+    qwen3_gen *g = qwen3_gen_new(TGT, NULL, s, prompt, 3, &p, NULL);
+    int32_t out[1][64];
+    int n;
+    double r = -1;
+    if (g && !run_to_end(&g, 1, out, &n)) {
+        qwen3_gen_stats st;
+        qwen3_gen_stats_get(g, &st);
+        r = st.draft_steps ? (double)st.draft_tokens / st.draft_steps : -1;
+    }
+    qwen3_gen_free(g);
+    qwen3_seq_free(s);
+    qwen3_seq_free(ds);
+    return r;
+}
+
+/* Against the same generation with the fixed default (whose last steps are cut short too). */
+static void adaptive_length(void) {
+    double self = per_step(TGT, QWEN3_DRAFT_AUTO), self7 = per_step(TGT, QWEN3_DRAFT_N);
+    double one = per_step(DRF, QWEN3_DRAFT_AUTO), one7 = per_step(DRF, QWEN3_DRAFT_N);
+    CHECK(self > self7 && one > 0 && one < one7, "spec_adaptive_length",
+          "drafted per step, adaptive vs fixed %d: %.2f vs %.2f with every draft kept (must be more), %.2f vs %.2f with "
+          "the 1-layer draft (must be fewer)", QWEN3_DRAFT_N, self, self7, one, one7);
+    printf("INFO spec_adaptive_length: tokens drafted per step, adaptive vs fixed %d: the target itself %.2f vs %.2f, "
+           "the 1-layer draft %.2f vs %.2f (sampled, T 2.5)\n", QWEN3_DRAFT_N, self, self7, one, one7);
 }
 
 /* ---- 4. errors ---- */
@@ -318,7 +359,7 @@ static qwen3_model *gen_model(const char *tmp, const char *root, const char *nam
 }
 
 int main(void) {
-    TEST_EXPECT(10);
+    TEST_EXPECT(11);
     const char *tmp = getenv("QWEN3_TMP") ? getenv("QWEN3_TMP") : "/tmp";
     const char *root = getenv("QWEN3_ROOT") ? getenv("QWEN3_ROOT") : ".";
     rule_tests();
@@ -331,6 +372,7 @@ int main(void) {
              (qwen3_sampling){.temperature = 2.0f, .top_k = 5, .top_p = 1, .repetition_penalty = 1, .presence_penalty = 0.8f},
              12000);
     greedy_together();
+    adaptive_length();
     errors(o);
     qwen3_model_free(o);
     qwen3_model_free(TGT);
