@@ -248,14 +248,10 @@ static int fill_from_rows(const eval_opts *o, json_t *rows, const char *label, c
 /* All jobs of one model: first everything but the budgets, then the budgets, each reusing the
  * reply it would repeat (budget 0: the /no_think reply; budget b: the unbudgeted thinking reply when
  * that thought fewer than b tokens, see cmd_eval.c). */
-static int eval_model(const eval_opts *o, const cli_model_opts *mo, const char *path, const char *label, json_t *rows,
-                      const question *qs, int nq, result *res) {
+/* The jobs of every question, per_q of them each: greedy thinking and non-thinking, k samples of
+ * each, one per budget. */
+static void make_jobs(const eval_opts *o, int nq, int per_q, result *res) {
     int k = o->k, nb = o->n_budgets;
-    int per_q = 2 + 2 * k + nb;
-    res->n_jobs = nq * per_q;
-    res->jobs = calloc((size_t)res->n_jobs, sizeof *res->jobs);
-    int *todo = malloc(sizeof *todo * (size_t)res->n_jobs);
-    if (!res->jobs || !todo) { free(todo); return cli_fail("eval: out of memory"); }
     for (int q = 0; q < nq; q++) {
         job *j = res->jobs + (size_t)q * per_q;
         j[0] = (job){.q = q, .cond = C_THINK, .budget = -1, .reused = -1};
@@ -267,6 +263,43 @@ static int eval_model(const eval_opts *o, const cli_model_opts *mo, const char *
         }
         for (int b = 0; b < nb; b++) j[2 + 2 * k + b] = (job){.q = q, .cond = C_BUDGET, .budget = o->budgets[b], .reused = -1};
     }
+}
+
+/* A budgeted job whose greedy twin (thinking, or non-thinking for budget 0) never reached the budget
+ * would generate the same reply: it takes the twin's. The others go to todo; their count, or -1
+ * when memory ran out (message printed). */
+static int reuse_twins(result *res, int per_q, int *todo) {
+    int n = 0;
+    for (int i = 0; i < res->n_jobs; i++) {
+        job *j = &res->jobs[i];
+        if (j->cond != C_BUDGET) continue;
+        const job *twin = &res->jobs[(size_t)j->q * per_q + (j->budget == 0 ? 1 : 0)];
+        if (j->budget == 0 || (twin->gen_think < j->budget && !twin->budget_hit)) {
+            j->reused = (int)(twin - res->jobs);
+            j->reply = malloc(twin->len + 1);
+            if (!j->reply) return cli_fail("eval: out of memory"), -1;
+            memcpy(j->reply, twin->reply, twin->len + 1);
+            j->len = twin->len;
+            j->v = twin->v;
+            j->gen_think = twin->gen_think;
+            j->budget_hit = twin->budget_hit;
+            j->n_tokens = twin->n_tokens;
+            j->finish = twin->finish;
+        } else {
+            todo[n++] = i;
+        }
+    }
+    return n;
+}
+
+static int eval_model(const eval_opts *o, const cli_model_opts *mo, const char *path, const char *label, json_t *rows,
+                      const question *qs, int nq, result *res) {
+    int per_q = 2 + 2 * o->k + o->n_budgets;
+    res->n_jobs = nq * per_q;
+    res->jobs = calloc((size_t)res->n_jobs, sizeof *res->jobs);
+    int *todo = malloc(sizeof *todo * (size_t)res->n_jobs);
+    if (!res->jobs || !todo) { free(todo); return cli_fail("eval: out of memory"); }
+    make_jobs(o, nq, per_q, res);
     qwen3_err e = {0};
     runner r = {.o = o, .qs = qs};
     r.kind = qwen3_chat_template_detect(path, &e);
@@ -294,26 +327,7 @@ static int eval_model(const eval_opts *o, const cli_model_opts *mo, const char *
     if (!o->quiet) fprintf(stderr, "eval: %s: %d questions, %d replies to generate at most\n", path, nq, total);
     rc = run_jobs(&r, res->jobs, todo, n, &res->tokens, 0, total);
     int done = n;
-    n = 0;
-    for (int i = 0; i < res->n_jobs && !rc; i++) {
-        job *j = &res->jobs[i];
-        if (j->cond != C_BUDGET) continue;
-        const job *twin = &res->jobs[(size_t)j->q * per_q + (j->budget == 0 ? 1 : 0)];
-        if (j->budget == 0 || (twin->gen_think < j->budget && !twin->budget_hit)) {
-            j->reused = (int)(twin - res->jobs);
-            j->reply = malloc(twin->len + 1);
-            if (!j->reply) { rc = cli_fail("eval: out of memory"); break; }
-            memcpy(j->reply, twin->reply, twin->len + 1);
-            j->len = twin->len;
-            j->v = twin->v;
-            j->gen_think = twin->gen_think;
-            j->budget_hit = twin->budget_hit;
-            j->n_tokens = twin->n_tokens;
-            j->finish = twin->finish;
-        } else {
-            todo[n++] = i;
-        }
-    }
+    if (!rc && (n = reuse_twins(res, per_q, todo)) < 0) rc = 1;
     if (!rc && n) rc = run_jobs(&r, res->jobs, todo, n, &res->tokens, done, total);
     res->seconds = now() - t0;
     qwen3_model_free(r.m);
