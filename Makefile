@@ -99,9 +99,10 @@ print-front-flags: front-links
 	@echo $(CFLAGS) $(FRONT_INC)
 
 # The tokenizer's binary cache is keyed on the code that builds the tables, not only on the
-# tokenizer files: a hash of the tokenizer's (and base's) sources, baked into load.c, which is
-# rebuilt whenever one of them changes (src/tokenizer/cache.c explains the cache).
-TOK_SRC := $(sort $(wildcard src/tokenizer/*.c src/tokenizer/*.h src/base/*.c src/base/*.h))
+# tokenizer files: a hash of the tokenizer's (and base's) sources and of the rule that picks the
+# tokenizer's files (format/mdir.*), baked into load.c, which is rebuilt whenever one of them
+# changes (src/tokenizer/cache.c explains the cache).
+TOK_SRC := $(sort $(wildcard src/tokenizer/*.c src/tokenizer/*.h src/base/*.c src/base/*.h src/format/mdir.c src/format/mdir.h))
 TOK_HASH := $(shell cat $(TOK_SRC) | sha256sum | cut -c1-16)
 $(BUILD)/src/tokenizer/load.o $(BUILD)/pic/src/tokenizer/load.o: CFLAGS += -DQWEN3_TOKENIZER_BUILD='"$(TOK_HASH)"'
 $(BUILD)/src/tokenizer/load.o $(BUILD)/pic/src/tokenizer/load.o: $(TOK_SRC)

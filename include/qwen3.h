@@ -196,7 +196,8 @@ int qwen3_model_max_ctx(const qwen3_model *m);
 /* Writes the model's weights, as loaded (quantized when loaded with a quant type), to
  * dir/model.safetensors: matrices in their types (Q8_0 / Q4 with our dtype strings, see
  * format/safetensors.h), norms as F32, tensor names as in Hugging Face checkpoints, __metadata__
- * naming the quantization. dir must exist; config and tokenizer files are the caller's to copy. */
+ * naming the quantization. dir must exist; config and tokenizer files are the caller's to copy
+ * (qwen3_model_copy_files). */
 int qwen3_model_save(const qwen3_model *m, const char *dir, qwen3_err *err);
 /* Writes the model as one GGUF file (llama.cpp's layout for qwen3 / qwen3moe: metadata keys, tensor
  * names, 3-D expert tensors) with the tokenizer and chat template of model_path (its HF files or its
@@ -735,6 +736,18 @@ int qwen3_model_resolve(const char *model, int need, char *path, size_t n, qwen3
 /* 1 when MODEL names no local file or directory and is spelled as a hub name (so pulling it could
  * help); 0 otherwise. */
 int qwen3_model_is_hub_name(const char *model);
+/* Which files a local path holds, by the rule the loader, the tokenizer, the chat template and
+ * qwen3_model_resolve all follow (one owner: src/format/mdir.h): a directory with config.json is
+ * a Hugging Face model even with a .gguf beside it; else the one GGUF model in it; or a GGUF file. */
+enum { QWEN3_FORMAT_NONE = 0, QWEN3_FORMAT_HF = 1, QWEN3_FORMAT_GGUF = 2 };
+int qwen3_model_format(const char *path);
+/* 1 when the local path holds what `need` (QWEN3_NEED_* bits) asks, as qwen3_model_resolve checks
+ * it, without a message; 0 otherwise (or when the path does not exist). */
+int qwen3_model_holds(const char *path, int need);
+/* Copies the files of model directory `from` other than its weights (config.json,
+ * generation_config.json, the tokenizer and chat template files: those that exist) into directory
+ * `to`, which exists: with the weights qwen3_model_save writes, `to` is a whole model directory. */
+int qwen3_model_copy_files(const char *from, const char *to, qwen3_err *err);
 
 typedef struct qwen3_pull_opts {
     /* Progress of one file: bytes so far and expected (0: unknown). Called often while a file

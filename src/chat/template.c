@@ -23,6 +23,7 @@
 
 #include "base/file.h"
 #include "format/gguf.h"
+#include "format/mdir.h"
 #include "chat/chat.h"
 #include "qwen3.h"
 
@@ -177,14 +178,13 @@ int qwen3_chat_template_identify(const char *text, size_t len) {
 
 /* The template text of dir: chat_template.jinja wins over tokenizer_config.json (transformers has saved
  * templates there since 4.47 and then prefers that file). *src names the file it came from. */
-static char *read_template(const char *dir, char *src, size_t src_cap, size_t *len, qwen3_err *err) {
-    if (qpath_join(src, src_cap, dir, "chat_template.jinja", err)) return NULL;
-    if (qfile_exists(src)) return qfile_read(src, 1 << 20, len, err);
-    if (qpath_join(src, src_cap, dir, "tokenizer_config.json", err)) return NULL;
-    if (!qfile_exists(src)) {
-        qerr(err, "%s: no chat template: neither chat_template.jinja nor tokenizer_config.json is there", dir);
+static char *read_template(const mdir *d, char *src, size_t src_cap, size_t *len, qwen3_err *err) {
+    if (d->chat == MDIR_C_JINJA) return mdir_path(d, MDIR_TEMPLATE, src, src_cap, err) ? NULL : qfile_read(src, 1 << 20, len, err);
+    if (d->chat != MDIR_C_TOK_CONFIG) {
+        qerr(err, "%s: no chat template: neither chat_template.jinja nor tokenizer_config.json is there", d->dir);
         return NULL;
     }
+    if (mdir_path(d, MDIR_TOK_CONFIG, src, src_cap, err)) return NULL;
     size_t n;
     char *cfg = qfile_read(src, 64u << 20, &n, err);
     if (!cfg) return NULL;
@@ -240,17 +240,27 @@ static char *read_gguf_template(const char *path, size_t *len, qwen3_err *err) {
 }
 
 /* MODEL may be a GGUF file (or a directory holding one): its tokenizer.chat_template is used unless
- * chat_template.jinja or tokenizer_config.json sits beside it. */
+ * chat_template.jinja or tokenizer_config.json sits beside it (mdir_gguf_chat). *src names the file
+ * the text came from. */
+static char *template_text(const char *path, char *src, size_t src_cap, size_t *len, qwen3_err *err) {
+    mdir d;
+    qwen3_err ge = {0};
+    int r = mdir_open(path, &d, &ge);
+    if (r < 0 && d.chat == MDIR_C_NONE) { /* ambiguous GGUF files, and no HF template beside them to take */
+        qerr(err, "%s", ge.msg);
+        return NULL;
+    }
+    if (mdir_gguf_chat(&d)) {
+        snprintf(src, src_cap, "%s", d.gguf);
+        return read_gguf_template(d.gguf, len, err);
+    }
+    return read_template(&d, src, src_cap, len, err);
+}
+
 int qwen3_chat_template_detect(const char *path, qwen3_err *err) {
-    char src[4096], dir[4096], p[4096];
+    char src[4096];
     size_t len = 0;
-    if (gguf_model_dir(path, dir, sizeof dir, err)) return -1;
-    int have_hf = 0;
-    if (!qpath_join(p, sizeof p, dir, "chat_template.jinja", NULL)) have_hf |= qfile_exists(p);
-    if (!qpath_join(p, sizeof p, dir, "tokenizer_config.json", NULL)) have_hf |= qfile_exists(p);
-    int g = have_hf ? 0 : gguf_resolve(path, src, sizeof src, err);
-    if (g < 0) return -1;
-    char *text = g ? read_gguf_template(src, &len, err) : read_template(dir, src, sizeof src, &len, err);
+    char *text = template_text(path, src, sizeof src, &len, err);
     if (!text) return -1;
     int kind = qwen3_chat_template_identify(text, len);
     free(text);
@@ -262,12 +272,6 @@ int qwen3_chat_template_detect(const char *path, qwen3_err *err) {
 }
 
 char *chat_template_text(const char *path, size_t *len, qwen3_err *err) {
-    char src[4096], dir[4096], p[4096];
-    if (gguf_model_dir(path, dir, sizeof dir, err)) return NULL;
-    int have_hf = 0;
-    if (!qpath_join(p, sizeof p, dir, "chat_template.jinja", NULL)) have_hf |= qfile_exists(p);
-    if (!qpath_join(p, sizeof p, dir, "tokenizer_config.json", NULL)) have_hf |= qfile_exists(p);
-    int g = have_hf ? 0 : gguf_resolve(path, src, sizeof src, err);
-    if (g < 0) return NULL;
-    return g ? read_gguf_template(src, len, err) : read_template(dir, src, sizeof src, len, err);
+    char src[4096];
+    return template_text(path, src, sizeof src, len, err);
 }

@@ -9,19 +9,15 @@
 
 #include "cli/cli.h"
 
-static int has_model(const char *dir) {
-    char p[PATH_MAX + 128];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    return !stat(p, &st) && S_ISREG(st.st_mode);
-}
+/* A whole model by the loader's own rule (config.json and the weights), not a guess at file names. */
+static int has_model(const char *dir) { return qwen3_model_holds(dir, QWEN3_NEED_WEIGHTS); }
 
 const char *cli_default_model(void) {
     static char path[PATH_MAX];
     const char *env = getenv("QWEN3_DEFAULT_MODEL");
     if (env && *env) {
         if (has_model(env)) return env;
-        cli_fail("QWEN3_DEFAULT_MODEL=%s holds no model.safetensors", env);
+        cli_fail("QWEN3_DEFAULT_MODEL=%s holds no model (config.json and model.safetensors)", env);
         return NULL;
     }
     char exe[PATH_MAX - 64];

@@ -98,17 +98,4 @@ int64_t gguf_arr_int(const gguf_kv *kv, uint64_t i);
 /* 1 when kv is an array whose elements are integers (any width). */
 int gguf_arr_is_int(const gguf_kv *kv);
 
-/* Resolves a MODEL argument to a GGUF file: path itself when it is a file that starts with the GGUF
- * magic, or the one *.gguf in directory path when it holds no config.json (the first file,
- * -00001-of-0000N.gguf, of a split set). Returns 1 with out set, 0 when path is not GGUF (a
- * Hugging Face directory), -1 with an error (a directory holding several models, unreadable). */
-int gguf_resolve(const char *path, char *out, size_t n, qwen3_err *e);
-/* The directory that holds MODEL's other files: path itself when it is a directory, else the
- * directory of the file. */
-int gguf_model_dir(const char *path, char *out, size_t n, qwen3_err *e);
-/* For the first file of a split set NAME-00001-of-0000N.gguf: n_split (N) and the path of part k
- * (1-based) in out. Returns N (1 for a single file). */
-int gguf_split_count(const char *path);
-int gguf_split_path(const char *first, int k, char *out, size_t n, qwen3_err *e);
-
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "format/mdir.h"
 #include "generate/gen.h"
 
 static int num(json_t *o, const char *key, double *out) {
@@ -28,7 +29,7 @@ void qwen3_sampling_defaults(qwen3_sampling *s, int thinking, const char *model_
     s->repetition_penalty = 1;
     if (!thinking || !model_dir) return;
     char path[4096];
-    if (snprintf(path, sizeof path, "%s/generation_config.json", model_dir) >= (int)sizeof path) return;
+    if (snprintf(path, sizeof path, "%s/" MDIR_GENERATION, model_dir) >= (int)sizeof path) return;
     json_t *o = json_load_file(path, 0, NULL);
     if (!o) return;
     if (json_is_object(o)) {

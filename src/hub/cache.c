@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "format/mdir.h"
 #include "hub/hub.h"
 
 /* Reads refs/REV into commit (trimmed); 0 on success. */
@@ -51,7 +52,7 @@ static int list_ggufs(const char *dir, char files[][512], int cap) {
     struct dirent *de;
     while ((de = readdir(d)) && n < cap) {
         if (de->d_name[0] == '.') continue;
-        if (hub_is_gguf(de->d_name)) { hub_pathf(files[n++], 512, "%s", de->d_name); continue; }
+        if (mdir_is_gguf_name(de->d_name)) { hub_pathf(files[n++], 512, "%s", de->d_name); continue; }
         char sub[HUB_PATH_MAX];
         struct stat st;
         hub_pathf(sub, sizeof sub, "%s/%s", dir, de->d_name);
@@ -60,7 +61,7 @@ static int list_ggufs(const char *dir, char files[][512], int cap) {
         if (!d2) continue;
         struct dirent *de2;
         while ((de2 = readdir(d2)) && n < cap)
-            if (de2->d_name[0] != '.' && hub_is_gguf(de2->d_name))
+            if (de2->d_name[0] != '.' && mdir_is_gguf_name(de2->d_name))
                 hub_pathf(files[n++], 512, "%.200s/%.300s", de->d_name, de2->d_name);
         closedir(d2);
     }
@@ -81,7 +82,7 @@ int hub_find_cached(const hub_name *n, char *path, size_t cap, qwen3_err *e) {
     if (stat(snap, &st) || !S_ISDIR(st.st_mode))
         return qerr(e, "%s (revision %s) is not in the Hugging Face cache: %s is missing", n->id, rev, snap);
     char cfg[HUB_PATH_MAX];
-    hub_pathf(cfg, sizeof cfg, "%s/config.json", snap);
+    hub_pathf(cfg, sizeof cfg, "%s/" MDIR_CONFIG, snap); /* a safetensors snapshot, whatever GGUF files it holds */
     if (!n->tag[0] && qfile_exists(cfg)) return hub_pathf(path, cap, "%s", snap) >= (int)cap ? qerr(e, "path too long") : 0;
     enum { MAXF = 256 };
     char(*files)[512] = malloc(sizeof(char[512]) * MAXF);
@@ -155,19 +156,18 @@ static void describe_kind(const char *snap, char *kind, size_t cap) {
     if (!files) { hub_pathf(kind, cap, "?"); return; }
     int nf = list_ggufs(snap, files, MAXF);
     char cfg[HUB_PATH_MAX];
-    hub_pathf(cfg, sizeof cfg, "%s/config.json", snap);
+    hub_pathf(cfg, sizeof cfg, "%s/" MDIR_CONFIG, snap);
     int has_st = qfile_exists(cfg);
     size_t len = (size_t)hub_pathf(kind, cap, "%s", has_st ? "safetensors" : nf ? "gguf" : "other");
     for (int i = 0; i < nf && len < cap; i++) {
         const char *f = files[i];
-        size_t fl = strlen(f) - 5;
-        /* skip later parts of split sets */
-        if (fl > 15 && !strncmp(f + fl - 9, "-of-", 4) && strncmp(f + fl - 14, "00001", 5)) continue;
+        int part, parts, split = mdir_gguf_split(f, &part, &parts);
+        if (split && part != 1) continue; /* later parts of split sets */
         /* the quant tag: the last "-" or "." separated token of the base name */
         const char *b = strrchr(f, '/');
         b = b ? b + 1 : f;
         size_t bl = strlen(b) - 5;
-        if (bl > 15 && !strncmp(b + bl - 9, "-of-", 4)) bl -= 15;
+        if (split) bl -= 15;
         size_t t = bl;
         while (t > 0 && b[t - 1] != '-' && b[t - 1] != '.') t--;
         len += (size_t)hub_pathf(kind + len, cap - len, "%s%.*s", i == 0 && !has_st ? " " : ", ", (int)(bl - t), b + t);

@@ -57,8 +57,6 @@ int hub_find_cached(const hub_name *n, char *path, size_t cap, qwen3_err *e);
  * picked. pick[i] is set to 1 for the files chosen; *first gets the index of the file to load (the
  * single file, or part 1). Returns the number picked, or -1 with a message listing the tags there. */
 int hub_gguf_pick(const char *const *files, int n, const char *tag, unsigned char *pick, int *first, qwen3_err *e);
-/* 1 when name ends in ".gguf" (any case). */
-int hub_is_gguf(const char *name);
 
 /* A validated relative file name from a repo listing: no "..", no leading "/", no backslash, no
  * control characters, so it can be joined under a snapshot directory. */

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "format/mdir.h"
 #include "hub/hub.h"
 
 /* Hugging Face's repo name rule: [A-Za-z0-9._-], at most 96, no leading/trailing "-" or ".", no
@@ -108,11 +109,6 @@ int hub_repo_dir(const hub_name *n, char *buf, size_t cap, qwen3_err *e) {
     return 0;
 }
 
-int hub_is_gguf(const char *name) {
-    size_t n = strlen(name);
-    return n > 5 && !strcasecmp(name + n - 5, ".gguf");
-}
-
 int hub_safe_relpath(const char *f) {
     size_t n = strlen(f);
     if (n == 0 || n > 1024 || f[0] == '/' || f[n - 1] == '/') return 0;
@@ -148,17 +144,10 @@ int hub_mkdirs_for(const char *path, qwen3_err *e) {
 /* Length of the group key of f: f without ".gguf" and without a split suffix "-00001-of-00003". */
 static size_t group_len(const char *f, int *part) {
     size_t n = strlen(f) - 5;
+    int parts;
     *part = 0;
-    /* "-NNNNN-of-NNNNN" is 15 characters */
-    if (n > 15 && f[n - 15] == '-' && !strncmp(f + n - 9, "-of-", 4)) {
-        int ok = 1;
-        for (size_t i = n - 14; i < n - 9; i++) ok &= isdigit((unsigned char)f[i]) != 0;
-        for (size_t i = n - 5; i < n; i++) ok &= isdigit((unsigned char)f[i]) != 0;
-        if (ok) {
-            *part = atoi(f + n - 14);
-            return n - 15;
-        }
-    }
+    if (mdir_gguf_split(f, part, &parts)) return n - 15; /* "-NNNNN-of-NNNNN" is 15 characters */
+    *part = 0;
     return n;
 }
 
@@ -210,7 +199,7 @@ static int list_tags(const char *const *files, int n, char *out, size_t cap) {
     out[0] = 0;
     int count = 0;
     for (int i = 0; i < n; i++) {
-        if (!hub_is_gguf(files[i]) || is_mmproj(files[i])) continue;
+        if (!mdir_is_gguf_name(files[i]) || is_mmproj(files[i])) continue;
         int part;
         size_t g = group_len(files[i], &part);
         if (part > 1) continue;
@@ -238,7 +227,7 @@ int hub_gguf_pick(const char *const *files, int n, const char *tag, unsigned cha
         if (want && pass == 1) break;
         int groups = 0;
         for (int i = 0; i < n; i++) {
-            if (!hub_is_gguf(files[i]) || is_mmproj(files[i])) continue;
+            if (!mdir_is_gguf_name(files[i]) || is_mmproj(files[i])) continue;
             int part;
             size_t g = group_len(files[i], &part);
             if (t && !tag_matches(files[i], g, t)) continue;
@@ -265,7 +254,7 @@ int hub_gguf_pick(const char *const *files, int n, const char *tag, unsigned cha
     int count = 0, total = 0;
     *first = -1;
     for (int i = 0; i < n; i++) {
-        if (!hub_is_gguf(files[i])) continue;
+        if (!mdir_is_gguf_name(files[i])) continue;
         int part;
         size_t g = group_len(files[i], &part);
         if (g != cg || strncmp(files[i], files[chosen], g)) continue;

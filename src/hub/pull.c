@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "format/mdir.h"
 #include "hub/http.h"
 #include "hub/hub.h"
 
@@ -451,34 +452,27 @@ static int write_ref(puller *p, qwen3_err *e) {
     return 0;
 }
 
-/* The files of a safetensors checkpoint: the top-level configuration and tokenizer files, and the
- * weights (the shards the index names, or model.safetensors). Marks them in want[]. */
-static int is_small_wanted(const char *f) {
-    if (strchr(f, '/')) return 0;
-    size_t n = strlen(f);
-    return (n > 5 && !strcmp(f + n - 5, ".json")) || (n > 6 && !strcmp(f + n - 6, ".jinja")) || !strcmp(f, "merges.txt");
-}
-
+/* The files of a safetensors checkpoint (format/mdir.h names them): the top-level configuration and
+ * tokenizer files, and the weights (the shards the index names, else every top-level .safetensors). */
 static int pull_safetensors(puller *p, const listing *l, qwen3_err *e) {
     int has_cfg = 0, n_st = 0, has_index = 0;
     for (int i = 0; i < l->n; i++) {
-        has_cfg |= !strcmp(l->files[i], "config.json");
-        has_index |= !strcmp(l->files[i], "model.safetensors.index.json");
-        size_t k = strlen(l->files[i]);
-        n_st += !strchr(l->files[i], '/') && k > 12 && !strcmp(l->files[i] + k - 12, ".safetensors");
+        has_cfg |= !strcmp(l->files[i], MDIR_CONFIG);
+        has_index |= !strcmp(l->files[i], MDIR_INDEX);
+        n_st += mdir_is_safetensors_name(l->files[i]);
     }
     if (!has_cfg || (!n_st && !has_index))
         return qerr(e, "%s (revision %s) has %s: qwen3 reads Hugging Face safetensors checkpoints and GGUF files (for "
                        "a GGUF repo add a quant tag, e.g. %s:Q4_K_M)", p->n.id, hub_rev(&p->n),
                     !has_cfg ? "no config.json" : "no .safetensors weights", p->n.id);
     for (int i = 0; i < l->n; i++)
-        if (is_small_wanted(l->files[i]) && fetch_file(p, l->files[i], e)) return -1;
+        if (mdir_is_side_name(l->files[i]) && fetch_file(p, l->files[i], e)) return -1;
     /* weights: the index's shards, else every top-level .safetensors */
     char **shards = NULL;
     int n_shards = 0;
     if (has_index) {
         char idx[HUB_PATH_MAX];
-        hub_pathf(idx, sizeof idx, "%s/snapshots/%s/model.safetensors.index.json", p->repo, p->commit);
+        hub_pathf(idx, sizeof idx, "%s/snapshots/%s/" MDIR_INDEX, p->repo, p->commit);
         size_t len;
         char *txt = qfile_read(idx, 64u << 20, &len, e);
         if (!txt) return -1;
@@ -488,7 +482,7 @@ static int pull_safetensors(puller *p, const listing *l, qwen3_err *e) {
         json_t *wm = root ? json_object_get(root, "weight_map") : NULL;
         if (!json_is_object(wm)) {
             json_decref(root);
-            return qerr(e, "%s: model.safetensors.index.json has no \"weight_map\" object", p->n.id);
+            return qerr(e, "%s: " MDIR_INDEX " has no \"weight_map\" object", p->n.id);
         }
         shards = calloc(json_object_size(wm) + 1, sizeof *shards);
         const char *key;
@@ -502,11 +496,8 @@ static int pull_safetensors(puller *p, const listing *l, qwen3_err *e) {
         json_decref(root);
     } else {
         shards = calloc((size_t)l->n + 1, sizeof *shards);
-        for (int i = 0; i < l->n; i++) {
-            size_t k = strlen(l->files[i]);
-            if (!strchr(l->files[i], '/') && k > 12 && !strcmp(l->files[i] + k - 12, ".safetensors"))
-                shards[n_shards++] = strdup(l->files[i]);
-        }
+        for (int i = 0; i < l->n; i++)
+            if (mdir_is_safetensors_name(l->files[i])) shards[n_shards++] = strdup(l->files[i]);
     }
     int rc = 0;
     for (int i = 0; i < n_shards && !rc; i++) rc = fetch_file(p, shards[i], e);
@@ -537,7 +528,7 @@ int qwen3_pull(const char *name, const qwen3_pull_opts *o, char *path, size_t ca
     if (get_listing(&p, &l, e)) return -1;
     int n_gguf = 0, n_st = 0;
     for (int i = 0; i < l.n; i++) {
-        n_gguf += hub_is_gguf(l.files[i]);
+        n_gguf += mdir_is_gguf_name(l.files[i]);
         size_t k = strlen(l.files[i]);
         n_st += k > 12 && !strcmp(l.files[i] + k - 12, ".safetensors");
     }

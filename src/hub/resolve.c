@@ -9,35 +9,15 @@
 #include <sys/stat.h>
 
 #include "base/file.h"
+#include "format/mdir.h"
 #include "hub/hub.h"
 
-static int has(const char *dir, const char *name) {
-    char p[HUB_PATH_MAX];
-    return hub_pathf(p, sizeof p, "%s/%s", dir, name) < (int)sizeof p && qfile_exists(p);
-}
-
-/* 1 when dir holds a .gguf file, or a *.safetensors file, by suffix. */
-static int has_suffix(const char *dir, const char *suffix) {
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    struct dirent *de;
-    int found = 0;
-    size_t sl = strlen(suffix);
-    while (!found && (de = readdir(d))) {
-        size_t n = strlen(de->d_name);
-        found = n > sl && !strcasecmp(de->d_name + n - sl, suffix);
-    }
-    closedir(d);
-    return found;
-}
-
-/* Checks a model directory for what `need` asks. */
-static int check_dir(const char *model, const char *dir, int need, qwen3_err *e) {
-    int gguf = has_suffix(dir, ".gguf");
-    if (gguf) return 0; /* a GGUF file carries config, tokenizer and template; its loader checks them */
-    int cfg = has(dir, "config.json");
-    if ((need & QWEN3_NEED_WEIGHTS) && !cfg) {
-        if (has(dir, "tokenizer.json") || has(dir, "vocab.json"))
+/* Checks what `need` asks of the directory d describes (format/mdir.c decided which files it holds);
+ * model is MODEL as typed, for the messages. 0, or -1 with e set (e may be NULL: no message). */
+static int check_dir(const char *model, const mdir *d, int need, qwen3_err *e) {
+    if (d->kind == MDIR_GGUF) return 0; /* a GGUF file carries config, tokenizer and template; its loader checks them */
+    if ((need & QWEN3_NEED_WEIGHTS) && d->kind != MDIR_HF) {
+        if (mdir_hf_tokenizer(d))
             return qerr(e, "MODEL '%s' has tokenizer files but no config.json: it is not a whole model directory; pass "
                            "the directory of the checkpoint (config.json, model.safetensors or its shards + "
                            "model.safetensors.index.json, tokenizer files) or a .gguf file", model);
@@ -45,21 +25,40 @@ static int check_dir(const char *model, const char *dir, int need, qwen3_err *e)
                        "of a Hugging Face checkpoint (config.json, *.safetensors, tokenizer files), a .gguf file, or a "
                        "hub name such as Qwen/Qwen3-0.6B", model);
     }
-    if ((need & QWEN3_NEED_WEIGHTS) && !has(dir, "model.safetensors") && !has(dir, "model.safetensors.index.json") &&
-        !has_suffix(dir, ".safetensors"))
+    if ((need & QWEN3_NEED_WEIGHTS) && d->weights == MDIR_W_NONE)
         return qerr(e, "MODEL '%s' has config.json but no weights: model.safetensors (or model.safetensors.index.json "
                        "and its shards) is missing", model);
-    if ((need & QWEN3_NEED_TOKENIZER) && !has(dir, "tokenizer.json") && !(has(dir, "vocab.json") && has(dir, "merges.txt"))) {
-        const char *miss = has(dir, "vocab.json") ? "no tokenizer.json, and merges.txt is missing beside vocab.json"
-                         : has(dir, "merges.txt") ? "no tokenizer.json, and vocab.json is missing beside merges.txt"
-                                                  : "no tokenizer.json (nor vocab.json + merges.txt)";
+    if ((need & QWEN3_NEED_TOKENIZER) && d->tok != MDIR_T_JSON && d->tok != MDIR_T_VOCAB_MERGES) {
+        const char *miss = d->tok == MDIR_T_VOCAB_ONLY ? "no tokenizer.json, and merges.txt is missing beside vocab.json"
+                         : d->tok == MDIR_T_MERGES_ONLY ? "no tokenizer.json, and vocab.json is missing beside merges.txt"
+                                                        : "no tokenizer.json (nor vocab.json + merges.txt)";
         return qerr(e, "MODEL '%s' has no tokenizer files: %s; copy the tokenizer files (tokenizer.json, "
                        "tokenizer_config.json) from the original checkpoint into it", model, miss);
     }
-    if ((need & QWEN3_NEED_CHAT) && !has(dir, "chat_template.jinja") && !has(dir, "tokenizer_config.json"))
+    if ((need & QWEN3_NEED_CHAT) && d->chat == MDIR_C_NONE)
         return qerr(e, "MODEL '%s' has no chat template: tokenizer_config.json (or chat_template.jinja) is missing; copy "
                        "it from the original checkpoint, or choose a template with --template", model);
     return 0;
+}
+
+/* mdir_open, then check_dir. */
+static int open_check(const char *model, const char *dir, int need, qwen3_err *e) {
+    mdir d;
+    return mdir_open(dir, &d, e) ? -1 : check_dir(model, &d, need, e);
+}
+
+int qwen3_model_format(const char *path) {
+    mdir d;
+    if (!path || mdir_open(path, &d, NULL)) return QWEN3_FORMAT_NONE;
+    return d.kind == MDIR_HF ? QWEN3_FORMAT_HF : d.kind == MDIR_GGUF ? QWEN3_FORMAT_GGUF : QWEN3_FORMAT_NONE;
+}
+
+int qwen3_model_holds(const char *path, int need) {
+    struct stat st;
+    mdir d;
+    if (!path || stat(path, &st) || mdir_open(path, &d, NULL)) return 0;
+    if (S_ISREG(st.st_mode)) return d.kind == MDIR_GGUF;
+    return S_ISDIR(st.st_mode) && !check_dir(path, &d, need, NULL);
 }
 
 int qwen3_model_is_hub_name(const char *model) {
@@ -73,9 +72,11 @@ int qwen3_model_resolve(const char *model, int need, char *path, size_t cap, qwe
     struct stat st;
     if (stat(model, &st) == 0) {
         if (S_ISDIR(st.st_mode)) {
-            if (check_dir(model, model, need, e)) return -1;
+            if (open_check(model, model, need, e)) return -1;
         } else if (S_ISREG(st.st_mode)) {
-            if (!hub_is_gguf(model)) {
+            mdir d;
+            if (mdir_open(model, &d, e)) return -1; /* a later part of a split GGUF set */
+            if (d.kind != MDIR_GGUF) {
                 char dir[HUB_PATH_MAX];
                 hub_pathf(dir, sizeof dir, "%s", model);
                 char *sl = strrchr(dir, '/');
@@ -101,7 +102,7 @@ int qwen3_model_resolve(const char *model, int need, char *path, size_t cap, qwe
     if (hub_find_cached(&n, path, cap, &fe))
         return qerr(e, "MODEL '%s' is no local path, and as a Hugging Face name: %s; download it with `qwen3 pull %s` "
                        "(run, chat and serve also take --pull)", model, fe.msg, model);
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && check_dir(model, path, need, &fe))
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && open_check(model, path, need, &fe))
         return qerr(e, "%s (in the cache at %s; `qwen3 pull %s` completes it)", fe.msg, path, model);
     return 0;
 }

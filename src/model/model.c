@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/file.h"
+#include "format/mdir.h"
 #include "model/config.h"
 #include "kernels/quant.h"
 #include "model/model.h"
@@ -19,13 +20,13 @@
 
 /* Maps a GGUF file, or every part of a split set (NAME-00001-of-0000N.gguf names the others). */
 static int model_open_gguf(qwen3_model *m, const char *first, qwen3_err *e) {
-    int n = gguf_split_count(first);
+    int n = mdir_gguf_split_count(first);
     m->gfiles = calloc((size_t)n, sizeof *m->gfiles);
     if (!m->gfiles) return qerr(e, "out of memory");
     for (int k = 1; k <= n; k++) {
         char p[4096];
         if (n == 1) snprintf(p, sizeof p, "%s", first);
-        else if (gguf_split_path(first, k, p, sizeof p, e)) return -1;
+        else if (mdir_gguf_split_path(first, k, p, sizeof p, e)) return -1;
         if (!qfile_exists(p)) return qerr(e, "%s: part %d of %d of the split GGUF set is missing (%s)", first, k, n, p);
         if (gguf_open(&m->gfiles[k - 1], p, e)) return -1;
         m->n_gfiles = k;
@@ -127,17 +128,16 @@ qwen3_model *model_load_local(const char *dir, const qwen3_load_opts *opts, int 
     m->dir = strdup(dir);
     char path[4096];
     if (!m->dir) { qerr(e, "out of memory"); goto fail; }
-    int gg = gguf_resolve(dir, path, sizeof path, e);
-    if (gg < 0) goto fail;
-    if (gg) {
-        if (model_open_gguf(m, path, e) || qwen3_config_gguf(m->gfiles, m->n_gfiles, &m->c, e)) goto fail;
+    mdir md; /* which files dir holds: format/mdir.c decides */
+    if (mdir_open(dir, &md, e)) goto fail;
+    if (md.kind == MDIR_GGUF) {
+        if (model_open_gguf(m, md.gguf, e) || qwen3_config_gguf(m->gfiles, m->n_gfiles, &m->c, e)) goto fail;
     } else {
-        if (qpath_join(path, sizeof path, dir, "config.json", e)) goto fail;
-        if (!qfile_exists(path)) {
+        if (md.kind != MDIR_HF) {
             qerr(e, "%s: no config.json nor a .gguf file (is this a Hugging Face model directory or a GGUF file?)", dir);
             goto fail;
         }
-        if (qwen3_config_load(path, &m->c, e)) goto fail;
+        if (mdir_path(&md, MDIR_CONFIG, path, sizeof path, e) || qwen3_config_load(path, &m->c, e)) goto fail;
     }
     m->pp_id = pp_id;
     m->pp_rank = pp_id ? pp_rank() : 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/mdir.h"
 #include "model/model.h"
 
 typedef struct { char name[160]; const char *dtype; int64_t shape[2]; int nd; const void *data; size_t bytes; } out_tensor;
@@ -82,7 +83,7 @@ int qwen3_model_save(const qwen3_model *m, const char *dir, qwen3_err *e) {
     char path[4096];
     if (m->pp_size > 1) /* a rank of an MPI job holds its share of the layers only */
         return qerr(e, "cannot save a model split across %d MPI ranks: run the command without mpirun", m->pp_size);
-    if (qpath_join(path, sizeof path, dir, "model.safetensors", e)) return -1;
+    if (qpath_join(path, sizeof path, dir, MDIR_WEIGHTS, e)) return -1;
     out_list l = {0};
     if (collect(m, &l)) { free(l.t); return qerr(e, "out of memory"); }
     json_t *h = json_object(), *meta = json_object();

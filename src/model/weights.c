@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base/file.h"
+#include "format/mdir.h"
 #include "model/model.h"
 
 /* One tensor of either format. dt is the engine's type, or -1 when the engine has none for it. */
@@ -171,11 +172,12 @@ out:
 
 static int open_files(qwen3_model *m, qwen3_err *e) {
     char path[4096];
-    if (qpath_join(path, sizeof path, m->dir, "model.safetensors.index.json", e)) return -1;
-    if (qfile_exists(path)) return open_index(m, path, e);
-    if (qpath_join(path, sizeof path, m->dir, "model.safetensors", e)) return -1;
-    if (!qfile_exists(path))
+    mdir md; /* the index wins over model.safetensors: format/mdir.c decides */
+    if (mdir_open(m->dir, &md, e)) return -1;
+    if (md.weights == MDIR_W_INDEX) return mdir_path(&md, MDIR_INDEX, path, sizeof path, e) ? -1 : open_index(m, path, e);
+    if (md.weights != MDIR_W_SINGLE)
         return qerr(e, "%s: no model.safetensors or model.safetensors.index.json (is this a Hugging Face model directory?)", m->dir);
+    if (mdir_path(&md, MDIR_WEIGHTS, path, sizeof path, e)) return -1;
     m->files = calloc(1, sizeof *m->files);
     if (!m->files) return qerr(e, "out of memory");
     int r = st_open(&m->files[0], path, e);

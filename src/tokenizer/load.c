@@ -23,6 +23,7 @@
 #include "base/buf.h"
 #include "base/file.h"
 #include "format/gguf.h"
+#include "format/mdir.h"
 #include "tokenizer/cache.h"
 #include "tokenizer/jscan.h"
 #include "tokenizer/tok.h"
@@ -482,13 +483,16 @@ static qwen3_tokenizer *load_sources(const char *dir, qwen3_err *err) {
     loader L = {.t = t};
     char p1[4096], p2[4096];
     int r = -1;
-    if (qpath_join(p1, sizeof p1, dir, "tokenizer.json", err)) goto out;
-    if (qfile_exists(p1)) {
+    mdir d; /* tokenizer.json wins over vocab.json + merges.txt: format/mdir.c decides */
+    qwen3_err ge = {0};
+    (void)mdir_open(dir, &d, &ge); /* a directory, whatever GGUF files it holds: d's HF fields are filled */
+    if (d.tok == MDIR_T_JSON) {
+        if (mdir_path(&d, MDIR_TOKENIZER, p1, sizeof p1, err)) goto out;
         L.file = p1;
         r = load_tokenizer_json(&L, p1, err);
     } else {
-        if (qpath_join(p1, sizeof p1, dir, "vocab.json", err) || qpath_join(p2, sizeof p2, dir, "merges.txt", err)) goto out;
-        if (!qfile_exists(p1) || !qfile_exists(p2)) {
+        if (mdir_path(&d, MDIR_VOCAB, p1, sizeof p1, err) || mdir_path(&d, MDIR_MERGES, p2, sizeof p2, err)) goto out;
+        if (d.tok != MDIR_T_VOCAB_MERGES) {
             qerr(err, "%s: no tokenizer.json, nor vocab.json + merges.txt: not a model or tokenizer directory", dir);
             goto out;
         }
@@ -496,8 +500,8 @@ static qwen3_tokenizer *load_sources(const char *dir, qwen3_err *err) {
     }
     if (r) goto out;
     r = -1;
-    if (qpath_join(p2, sizeof p2, dir, "tokenizer_config.json", err)) goto out;
-    if (qfile_exists(p2) && load_config_added(t, p2, err)) goto out;
+    if (mdir_path(&d, MDIR_TOK_CONFIG, p2, sizeof p2, err)) goto out;
+    if (d.tok_config && load_config_added(t, p2, err)) goto out;
     r = tk_finish(t, p1, err);
 out:
     free(L.s);
@@ -552,7 +556,7 @@ static int hash_file(const char *p, const char *name, uint64_t *key) {
 }
 
 static uint64_t source_key(const char *dir) {
-    static const char *const names[] = {"tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json"};
+    static const char *const names[] = {MDIR_TOKENIZER, MDIR_VOCAB, MDIR_MERGES, MDIR_TOK_CONFIG};
     char p[4096];
     static const char build[] = QWEN3_TOKENIZER_BUILD;
     uint64_t key = tk_hash64(build, sizeof build - 1, 0x51574E33u);
@@ -572,19 +576,16 @@ static uint64_t source_key(const char *dir) {
 }
 
 /* MODEL may be a GGUF file (or a directory holding one): its own tokenizer is used unless HF
- * tokenizer files sit beside it. */
+ * tokenizer files sit beside it (tokenizer.json or vocab.json). */
 qwen3_tokenizer *qwen3_tokenizer_load(const char *path, qwen3_err *err) {
-    char dir[4096], gpath[4096], p[4096];
-    if (gguf_model_dir(path, dir, sizeof dir, err)) return NULL;
-    int have_hf = 0;
-    if (!qpath_join(p, sizeof p, dir, "tokenizer.json", NULL)) have_hf |= qfile_exists(p);
-    if (!qpath_join(p, sizeof p, dir, "vocab.json", NULL)) have_hf |= qfile_exists(p);
-    if (!have_hf) {
-        int g = gguf_resolve(path, gpath, sizeof gpath, err);
-        if (g < 0) return NULL;
-        if (g) return tokenizer_load_gguf(gpath, err);
+    mdir d; /* which tokenizer serves: format/mdir.c decides (mdir_gguf_tokenizer) */
+    qwen3_err ge = {0};
+    if (mdir_open(path, &d, &ge) && !mdir_hf_tokenizer(&d)) { /* ambiguous GGUF files, no HF tokenizer to take */
+        qerr(err, "%s", ge.msg);
+        return NULL;
     }
-    return tokenizer_load_dir(dir, err);
+    if (mdir_gguf_tokenizer(&d)) return tokenizer_load_gguf(d.gguf, err);
+    return tokenizer_load_dir(d.dir, err);
 }
 
 /* A GGUF's tokenizer, through the same binary cache as tokenizer.json's (parsing its 150k tokens

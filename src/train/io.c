@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "format/mdir.h"
 #include "format/safetensors.h"
 #include "kernels/kernels.h"
 #include "train/io.h"
@@ -68,17 +69,6 @@ int tio_write_text(const char *path, const char *text, qwen3_err *e) {
     return tio_close(&f, e);
 }
 
-static int copy_file(const char *src, const char *dst, qwen3_err *e) {
-    size_t len;
-    char *d = qfile_read(src, (size_t)64 << 20, &len, e);
-    if (!d) return -1;
-    tio_file f;
-    int rc = tio_open(&f, dst, e);
-    if (!rc) { tio_write(&f, d, len); rc = tio_close(&f, e); }
-    free(d);
-    return rc;
-}
-
 static const char GENERATION_CONFIG[] =
     "{\n  \"bos_token_id\": 151643,\n  \"do_sample\": true,\n  \"eos_token_id\": [\n    151645,\n    151643\n  ],\n"
     "  \"pad_token_id\": 151643,\n  \"temperature\": 0.6,\n  \"top_k\": 20,\n  \"top_p\": 0.95,\n"
@@ -88,16 +78,11 @@ static const char GENERATION_CONFIG[] =
  * config.json, generation_config.json (Qwen3's thinking-mode sampling defaults) and the tokenizer
  * files found in tok_dir (may be NULL). */
 int tmodel_save_hf(const tmodel *f, const char *dir, int bf16, const char *tok_dir, qwen3_err *e) {
-    static const char *files[] = {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"};
-    char path[4096], src[4096];
-    if (qpath_join(path, sizeof path, dir, "model.safetensors", e) || tmodel_save_safetensors(f, 0, bf16, path, e)) return -1;
-    if (qpath_join(path, sizeof path, dir, "config.json", e) || tmodel_save_config(f, path, e)) return -1;
-    if (qpath_join(path, sizeof path, dir, "generation_config.json", e) || tio_write_text(path, GENERATION_CONFIG, e)) return -1;
-    for (int i = 0; tok_dir && i < 4; i++) {
-        if (qpath_join(src, sizeof src, tok_dir, files[i], e)) return -1;
-        if (!qfile_exists(src)) continue;
-        if (qpath_join(path, sizeof path, dir, files[i], e) || copy_file(src, path, e)) return -1;
-    }
+    char path[4096];
+    if (qpath_join(path, sizeof path, dir, MDIR_WEIGHTS, e) || tmodel_save_safetensors(f, 0, bf16, path, e)) return -1;
+    if (qpath_join(path, sizeof path, dir, MDIR_CONFIG, e) || tmodel_save_config(f, path, e)) return -1;
+    if (qpath_join(path, sizeof path, dir, MDIR_GENERATION, e) || tio_write_text(path, GENERATION_CONFIG, e)) return -1;
+    if (tok_dir && mdir_copy_files(tok_dir, dir, mdir_tokenizer_files, e)) return -1;
     return 0;
 }
 
@@ -223,8 +208,9 @@ int tmodel_load_hf(tmodel *m, const char *dir, qwen3_err *e) {
     char path[4096], idx[4096];
     st_file files[64];
     int nf = 0, rc = -1;
-    if (qpath_join(idx, sizeof idx, dir, "model.safetensors.index.json", e)) return -1;
-    if (qfile_exists(idx)) {
+    mdir md; /* the index wins over model.safetensors: format/mdir.c decides */
+    if (mdir_open(dir, &md, e) || mdir_path(&md, MDIR_INDEX, idx, sizeof idx, e)) return -1;
+    if (md.weights == MDIR_W_INDEX) {
         json_error_t je;
         json_t *j = json_load_file(idx, 0, &je);
         json_t *wm = j ? json_object_get(j, "weight_map") : NULL;
@@ -245,7 +231,7 @@ int tmodel_load_hf(tmodel *m, const char *dir, qwen3_err *e) {
         }
         json_decref(j);
     } else {
-        if (qpath_join(path, sizeof path, dir, "model.safetensors", e) || st_open(&files[0], path, e)) return -1;
+        if (qpath_join(path, sizeof path, dir, MDIR_WEIGHTS, e) || st_open(&files[0], path, e)) return -1;
         nf = 1;
     }
     for (int i = 0; i < m->n_tensors; i++) {

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "base/file.h"
+#include "format/mdir.h"
 #include "model/config.h"
 #include "qwen3_train.h"
 #include "train/io.h"
@@ -36,7 +37,7 @@ static int mkdir_p1(const char *dir, qwen3_err *e) {
 int qwen3_model_pack(const char *in_dir, const char *out_dir, qwen3_err *e) {
     char path[4096];
     qwen3_config c;
-    if (qpath_join(path, sizeof path, in_dir, "config.json", e) || qwen3_config_load(path, &c, e)) return -1;
+    if (qpath_join(path, sizeof path, in_dir, MDIR_CONFIG, e) || qwen3_config_load(path, &c, e)) return -1;
     qpool *pool = qpool_new(1);
     if (!pool) { qwen3_config_free(&c); return qerr(e, "pack: cannot start a thread pool"); }
     tmodel *f = tmodel_new(&c, 1, 1, pool, e), *m = NULL;
@@ -68,8 +69,8 @@ int qwen3_model_pack(const char *in_dir, const char *out_dir, qwen3_err *e) {
         }
     }
     if (mkdir_p1(out_dir, e)) goto out;
-    if (qpath_join(path, sizeof path, out_dir, "model.safetensors", e) || tmodel_save_safetensors(m, 0, 1, path, e)) goto out;
-    if (qpath_join(path, sizeof path, out_dir, "config.json", e) || tmodel_save_config(m, path, e)) goto out;
+    if (qpath_join(path, sizeof path, out_dir, MDIR_WEIGHTS, e) || tmodel_save_safetensors(m, 0, 1, path, e)) goto out;
+    if (qpath_join(path, sizeof path, out_dir, MDIR_CONFIG, e) || tmodel_save_config(m, path, e)) goto out;
     json_t *ids = json_array();
     for (int r = 0; r < n; r++) json_array_append_new(ids, json_integer(rows[r]));
     json_t *j = json_pack("{s:i, s:o}", "vocab_size", V, "rows", ids);
@@ -99,7 +100,7 @@ static int unpack(const qwen3_config *ccp, const char *in_dir, const char *out_d
 int qwen3_model_unpack(const char *in_dir, const char *out_dir, const char *tokenizer_dir, qwen3_err *e) {
     char path[4096];
     qwen3_config cc;
-    if (qpath_join(path, sizeof path, in_dir, "config.json", e) || qwen3_config_load(path, &cc, e)) return -1;
+    if (qpath_join(path, sizeof path, in_dir, MDIR_CONFIG, e) || qwen3_config_load(path, &cc, e)) return -1;
     int rc = unpack(&cc, in_dir, out_dir, tokenizer_dir, e);
     qwen3_config_free(&cc);
     return rc;

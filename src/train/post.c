@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "base/file.h"
+#include "format/mdir.h"
 #include "base/pool.h"
 #include "model/config.h"
 #include "qwen3_eval.h"
@@ -119,7 +120,7 @@ static int make_candidates(qwen3_post *p, long n, qwen3_err *e) {
 static int kept_ids(qwen3_post *p, const char *init_dir, int32_t **out, int64_t *n_out, qwen3_err *e) {
     char path[4096];
     qwen3_config c;
-    if (qpath_join(path, sizeof path, init_dir, "config.json", e) || qwen3_config_load(path, &c, e)) return -1;
+    if (qpath_join(path, sizeof path, init_dir, MDIR_CONFIG, e) || qwen3_config_load(path, &c, e)) return -1;
     int V = c.vocab_size, H = c.hidden_size, rc = -1;
     unsigned char *seen = calloc((size_t)V, 1);
     qpool *pool = qpool_new(1);

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "base/file.h"
+#include "format/mdir.h"
 #include "model/config.h"
 #include "qwen3_train.h"
 #include "train/data.h"
@@ -86,7 +87,7 @@ static const char *preset_json(const char *name) {
 static int load_config(const qwen3_train_opts *o, qwen3_config *c, qwen3_err *e) {
     char path[4096];
     if (o->init_dir) {
-        if (qpath_join(path, sizeof path, o->init_dir, "config.json", e)) return -1;
+        if (qpath_join(path, sizeof path, o->init_dir, MDIR_CONFIG, e)) return -1;
         return qwen3_config_load(path, c, e);
     }
     if (!o->config) return qerr(e, "train: give --config small|moe-small|FILE.json (or --init DIR)");

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "format/mdir.h"
 #include "hub/hub.h"
 
 static void check_part(const char *s) {
@@ -44,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (k > 0) {
             if (first < 0 || !pick[first]) abort();
             for (int i = 0; i < n - 1; i++)
-                if (pick[i] && !hub_is_gguf(lines[1 + i])) abort();
+                if (pick[i] && !mdir_is_gguf_name(lines[1 + i])) abort();
             const char *b = strrchr(lines[1 + first], '/');
             if (!strncasecmp(b ? b + 1 : lines[1 + first], "mmproj", 6)) abort();
         } else if (k == 0 || !ge.msg[0]) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../fuzz/fuzz_gguf.c"
+#include "format/mdir.h"
 #include "test.h"
 
 typedef struct { uint8_t b[4096]; size_t n; } buf;
@@ -76,10 +77,10 @@ int main(void) {
     }
     /* split names */
     char p[256];
-    CHECK(gguf_split_count("/x/Qwen3-8B-Q4_K_M-00001-of-00003.gguf") == 3 && gguf_split_count("/x/m.gguf") == 1 &&
-              gguf_split_count("/x/m-00002-of-00003.gguf") == 1,
+    CHECK(mdir_gguf_split_count("/x/Qwen3-8B-Q4_K_M-00001-of-00003.gguf") == 3 && mdir_gguf_split_count("/x/m.gguf") == 1 &&
+              mdir_gguf_split_count("/x/m-00002-of-00003.gguf") == 1,
           "gguf-split-count", "-");
-    CHECK(gguf_split_path("/x/m-00001-of-00012.gguf", 12, p, sizeof p, &e) == 0 && !strcmp(p, "/x/m-00012-of-00012.gguf"),
+    CHECK(mdir_gguf_split_path("/x/m-00001-of-00012.gguf", 12, p, sizeof p, &e) == 0 && !strcmp(p, "/x/m-00012-of-00012.gguf"),
           "gguf-split-path", "%s", p);
     CHECK(gguf_type_block(12) == 256 && gguf_type_size(12) == 144 && gguf_type_size(23) == 136 && gguf_type_size(14) == 210 &&
               !gguf_type_name(4),
