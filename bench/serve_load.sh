@@ -77,8 +77,8 @@ for r in $(seq 1 "$ROUNDS"); do
     done
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
-printf '\nmodel %s, weights %s, %s tokens per request, %s request(s) per client, %s cores\n\n' \
-    "$MODEL" "$qdesc" "$MAX_TOKENS" "$REQUESTS" "$(nproc)"
+printf '\nmodel %s, weights %s, %s tokens per request, %s request(s) per client; machine: %s, %s CPUs\n\n' \
+    "$MODEL" "$qdesc" "$MAX_TOKENS" "$REQUESTS" "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$(nproc)"
 "$PY" - "$RES" "$ROUNDS" "$load0" "$load1" <<'PYEOF'; failed=$?
 import json, statistics, sys
 path, R, load0, load1 = sys.argv[1:5]

@@ -41,9 +41,10 @@ print(statistics.median(d["tok_s"] for d in s), statistics.median(d["gflops"] fo
     echo "$ours $torch" >> "$D/rounds.txt"
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
-"$PY" - "$D/rounds.txt" "$machine" "$R" "$T" "$load0" "$load1" <<'PYEOF'
+cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) CPUs"
+"$PY" - "$D/rounds.txt" "$machine" "$R" "$T" "$load0" "$load1" "$cpu" <<'PYEOF'
 import json, statistics, sys
-path, machine, R, T, load0, load1 = sys.argv[1:7]
+path, machine, R, T, load0, load1, cpu = sys.argv[1:8]
 m = json.loads(machine)
 rows = [l.split() for l in open(path) if l.strip()]
 def ms(xs):
@@ -63,8 +64,8 @@ print("| PyTorch %s | %s | %s | %s |" % ("(tools/train_speed_torch.py)", fmt(pt,
 if pg:
     rs = ms([float(r[1]) / float(r[3]) for r in rows if r[3] != "-" and float(r[3]) > 0])
     print("\nratio (GFLOP/s, ours / PyTorch's within each round): %.1fx ± %.1f (%.1f, %.1f-%.1f)" % rs)
-print("machine: %s threads used of the peaks measured by qwen3 bench --machine: read %.1f GB/s, f32 FMA %.0f GFLOP/s"
-      % (T, m["read_gbps"], m["peak_f32"]))
+print("machine: %s; %s threads used of the peaks measured by qwen3 bench --machine: read %.1f GB/s, f32 FMA %.0f GFLOP/s"
+      % (cpu, T, m["read_gbps"], m["peak_f32"]))
 print("figures: mean ± sample stddev (median, min-max) of %s alternating rounds; %% of peak: of the mean; "
       "load average before %s, after %s" % (R, load0, load1))
 PYEOF
