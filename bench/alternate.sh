@@ -8,7 +8,7 @@
 # flags go to B only, e.g. --quant q4), with the machine's peaks given rather than measured (so
 # each run is only the model). Per round: prefill and decode tok/s, the share of the T CPUs the run
 # got (cpu_frac) and tokens per CPU-second (tok/s / cpu_frac), the load average; then per figure
-# the median (min-max) of each side and the per-round ratio A / B. On a saturated machine the raw
+# each side's mean ± sample stddev (median, min-max) and the per-round ratio A / B, the same way. On a saturated machine the raw
 # tok/s swing with what the other jobs leave; tokens per CPU-second swing less (with T = 1 they hold
 # no spinning at the hand-offs between threads).
 set -u
@@ -46,7 +46,9 @@ for name, f in figs:
     a, b = [f(d) for d in rows["A"]], [f(d) for d in rows["B"]]
     if not a or not b or max(a + b) == 0: continue
     r = [x / y for x, y in zip(a, b) if y > 0]
-    m = lambda v: "%.1f (%.1f-%.1f)" % (statistics.median(v), min(v), max(v))
-    print("%-18s A %-22s B %-22s A/B per round %s" % (name, m(a), m(b), "%.2f (%.2f-%.2f)" % (statistics.median(r), min(r), max(r)) if r else "-"))
+    sd = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0
+    m = lambda v, f="%.1f": (f + " ± " + f + " (" + f + ", " + f + "-" + f + ")") % (
+        statistics.mean(v), sd(v), statistics.median(v), min(v), max(v))
+    print("%-18s A %-32s B %-32s A/B per round %s" % (name, m(a), m(b), m(r, "%.2f") if r else "-"))
 PYEOF
 echo "$(uptime)"

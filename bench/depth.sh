@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench/depth.sh [MODEL.gguf] [DEPTHS] [ROUNDS] - prefill and decode speed after D tokens are cached,
 # ours (`qwen3 bench -d`) beside llama.cpp's (`llama-bench -d`) on the same GGUF file, alternating
-# engines in each round (this machine is shared: the load moves between runs), medians over rounds.
+# engines in each round (this machine is shared: the load moves between runs); each figure the mean ±
+# sample stddev over the rounds (median in brackets).
 # Prints a Markdown table (README: Long context) and the load average before and after.
 #   MODEL   default /work/benchtmp/q06b-q8_0.gguf (the 0.6B shape, Q8_0)
 #   DEPTHS  default 0,4096,16384        ROUNDS default 3
@@ -45,15 +46,22 @@ import sys, statistics
 rows = [l.split() for l in open(sys.argv[1])]
 P, N = sys.argv[2], sys.argv[3]
 depths = sorted({int(r[1]) for r in rows})
-def med(eng, d, i):
+def stat(eng, d, i):
+    # mean, sample stddev (0 for one round), median, number of rounds
     v = [float(r[i]) for r in rows if r[0] == eng and int(r[1]) == d]
-    return (statistics.median(v), len(v)) if v else (float("nan"), 0)
-print("| depth | ours pp%s tok/s | llama.cpp pp%s tok/s | ours tg%s tok/s | llama.cpp tg%s tok/s | tg vs depth 0 (ours, llama.cpp) |" % (P, P, N, N))
+    if not v:
+        return (float("nan"), 0.0, float("nan"), 0)
+    return (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0, statistics.median(v), len(v))
+def fmt(x, f):
+    return (f + " ± " + f + " (" + f + ")") % x[:3]
+print("| depth | ours pp%s tok/s | llama.cpp pp%s tok/s | ours tg%s tok/s | llama.cpp tg%s tok/s | tg vs depth 0, of the means (ours, llama.cpp) |" % (P, P, N, N))
 print("|--:|--:|--:|--:|--:|--:|")
-t0o, t0l = med("ours", depths[0], 3)[0], med("llama", depths[0], 3)[0]
+t0o, t0l = stat("ours", depths[0], 3)[0], stat("llama", depths[0], 3)[0]
 for d in depths:
-    po, n1 = med("ours", d, 2); pl, n2 = med("llama", d, 2); to, _ = med("ours", d, 3); tl, _ = med("llama", d, 3)
-    print("| %d | %.1f | %.1f | %.2f | %.2f | %.2f, %.2f |" % (d, po, pl, to, tl, to / t0o, tl / t0l))
-print("\nmedians of %d rounds (ours) / %d (llama.cpp)" % (n1, n2))
+    po = stat("ours", d, 2); pl = stat("llama", d, 2); to = stat("ours", d, 3); tl = stat("llama", d, 3)
+    n1, n2 = po[3], pl[3]
+    print("| %d | %s | %s | %s | %s | %.2f, %.2f |" % (d, fmt(po, "%.1f"), fmt(pl, "%.1f"), fmt(to, "%.2f"), fmt(tl, "%.2f"),
+                                                     to[0] / t0o, tl[0] / t0l))
+print("\nmean ± sample stddev (median) of %d rounds (ours) / %d (llama.cpp)" % (n1, n2))
 PYEOF
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -10,11 +10,12 @@
 # in BF16 and Q8_0. With LLAMA_BIN the generator also writes the same weights as GGUF (--gguf) and
 # llama-quantize makes the peer's Q8_0 / Q4_K_M from it.
 #
-# Every figure is measured BENCH_REPEAT times (default 5) and printed as the median with the range
-# (min-max) over the rounds: each round runs `qwen3 bench -p 512 -n 128` and, with LLAMA_BIN,
-# `llama-bench -p 512 -n 128 -r 1` on the same weights, alternating the engines so that both see the
-# same machine; on 2 threads and on 1 (BENCH_THREADS="2 1"; BENCH_QUICK=1: -p 128 -n 32). The ratio
-# is that of the medians, with the range of the per-round ratios. Without LLAMA_BIN the peer's
+# Every figure is measured BENCH_REPEAT times (default 5) and printed as the mean ± sample stddev
+# over the rounds, then the median and range (min-max) in brackets: each round runs
+# `qwen3 bench -p 512 -n 128` and, with LLAMA_BIN, `llama-bench -p 512 -n 128 -r 1` on the same
+# weights, alternating the engines so that both see the same machine; on 2 threads and on 1
+# (BENCH_THREADS="2 1"; BENCH_QUICK=1: -p 128 -n 32). The ratio is the mean ± stddev of the per-round
+# ratios (both engines in one round see the same load), median and range beside. Without LLAMA_BIN the peer's
 # columns say "not measured". The machine is printed with the figures: CPU model, cores, the read
 # bandwidth and compute peaks `qwen3 bench --machine` measures (passed to each of our runs for the %
 # columns: decode against the read bandwidth, prefill against the peak of the arithmetic it uses),
@@ -141,24 +142,25 @@ for line in open(path):
     runs.setdefault((d["row"], d["engine"], d["t"]), []).append(fig)
 
 def ms(xs):
-    # median, min, max
-    return None if not xs else (statistics.median(xs), min(xs), max(xs))
+    # mean, sample stddev (0 for one round, as llama-bench and `qwen3 bench -r` print it), median,
+    # min, max, and the number of rounds
+    if not xs:
+        return None
+    return (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0, statistics.median(xs),
+            min(xs), max(xs), len(xs))
 
 def stat(row, eng, t, k):
     return ms([f[k] for f in runs.get((row, eng, t), []) if k in f])
 
-def fmt(m):
-    return "not measured" if m is None else "%.1f (%.1f-%.1f)" % m
+def fmt(m, f="%.1f"):
+    return "not measured" if m is None else (f + " ± " + f + " (" + f + ", " + f + "-" + f + ")") % m[:5]
 
 def ratio(row, t, k):
-    # ratio of the medians, and the range of the ratios of the rounds (both engines in one round)
-    a, b = stat(row, "qwen3", t, k), stat(row, "llama.cpp", t, k)
-    if a is None or b is None or not b[0]:
-        return "–"
+    # the per-round ratios (both engines in one round): mean ± stddev, median and range
     ours = {f["rep"]: f[k] for f in runs.get((row, "qwen3", t), []) if k in f}
     peer = {f["rep"]: f[k] for f in runs.get((row, "llama.cpp", t), []) if k in f}
-    rs = [ours[i] / peer[i] for i in ours if i in peer and peer[i]]
-    return "**%.2fx** (%.2f-%.2f)" % (a[0] / b[0], min(rs), max(rs)) if rs else "%.2fx" % (a[0] / b[0])
+    rs = ms([ours[i] / peer[i] for i in ours if i in peer and peer[i]])
+    return "–" if rs is None else "**%.2fx ± %.2f** (%.2f, %.2f-%.2f)" % rs[:5]
 
 threads = sorted({k[2] for k in runs}, reverse=True)
 print("| checkpoint | threads | prefill t/s (ours) | prefill t/s (llama.cpp) | ratio | decode t/s (ours) | decode t/s (llama.cpp) | ratio | prefill % of peak | decode % read bw | MB/token |")
@@ -173,7 +175,8 @@ for row in order:
         kind = next((f["kind"] for f in runs.get((row, "qwen3", t), [])), "")
         print("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             row, t, fmt(op), fmt(lp), ratio(row, t, "pp"), fmt(og), fmt(lg), ratio(row, t, "tg"),
-            "–" if pk is None else "%.0f%% %s" % (100 * pk[0], kind), "–" if bw is None else "%.0f%%" % (100 * bw[0]),
+            "–" if pk is None else "%.0f%% ± %.0f %s" % (100 * pk[0], 100 * pk[1], kind),
+            "–" if bw is None else "%.0f%% ± %.0f" % (100 * bw[0], 100 * bw[1]),
             "–" if mb is None else "%.0f" % mb[0]))
 m = next((f["machine"] for k, v in runs.items() if k[1] == "qwen3" for f in v), None)
 print("\nmachine: %s, %s CPUs (%s cores)" % (cpu, ncpu, cores))
@@ -182,18 +185,19 @@ if m:
     print("%s: read %.1f GB/s (1 GiB), peaks f32 %.0f, bf16 %.0f, int8 %.0f GFLOP/s"
           % ("given by BENCH_PEAKS (not measured in this run)" if os.environ.get("BENCH_PEAKS")
              else "measured once by qwen3 bench --machine (all cores)", m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))
-print("figures: median (min-max) of %s rounds, -p %s -n %s; the engines alternate within each round; load average "
+print("figures: mean ± sample stddev (median, min-max) of %s rounds, -p %s -n %s; ratios: of ours to the peer's "
+      "within each round; %% columns: mean ± stddev; the engines alternate within each round; load average "
       "(1, 5, 15 min) before %s, after %s on %s CPUs" % (R, P, N, load0, load1, ncpu))
 print("llama.cpp: %s" % (llama + " (llama-bench -r 1, GGUF of the same weights; Q8_0 / Q4_K_M by llama-quantize)"
                          if llama else "not measured (set LLAMA_BIN to a llama.cpp build's bin directory)"))
 PYEOF
 
 # The server under load (issue 6): 1, 4 and 16 concurrent streaming clients on the 0.6B shape,
-# quantized to Q8_0 at load.
+# quantized to Q8_0 at load, BENCH_REPEAT rounds.
 [ -n "${BENCH_ROWS:-}" ] && exit 0
 echo >&2
 prepare q06b-bf16
-MODEL="$D/q06b-bf16" QUANT=q8_0 QWEN3="$Q" bench/serve_load.sh
+MODEL="$D/q06b-bf16" QUANT=q8_0 QWEN3="$Q" ROUNDS="$R" bench/serve_load.sh
 # Training speed beside PyTorch (issue 15)
 echo >&2
 QWEN3_BUILD="$BUILD" bench/train.sh "$R"

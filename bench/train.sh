@@ -4,8 +4,9 @@
 # same model, batch and FLOP count in PyTorch (Debian's python3-torch), alternating ROUNDS times
 # (default 3) so that both see the same machine. Ours: the median tok/s and GFLOP/s of steps 6-12 of
 # a 12-step run (the first steps warm caches and the pool); PyTorch: the median of 5 steps.
-# Prints a markdown table (median and min-max over the rounds), the ratio, the fraction of the f32
-# FMA peak that `qwen3 bench --machine` measures, and the load average before and after.
+# Prints a markdown table (mean ± sample stddev over the rounds, median and min-max beside), the
+# ratio (mean ± stddev of the per-round ratios), the fraction of the f32 FMA peak that
+# `qwen3 bench --machine` measures, and the load average before and after.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${QWEN3_BUILD:-build/rel}
@@ -35,6 +36,7 @@ print(statistics.median(d["tok_s"] for d in s), statistics.median(d["gflops"] fo
         line=$("$PY" tools/train_speed_torch.py --vocab "$rows" --steps 5 --threads "$T") ||
             { echo "bench/train: train_speed_torch.py failed" >&2; exit 1; }
         torch=$(echo "$line" | sed -n 's/.* \([0-9.]*\) tok\/s, \([0-9.]*\) GFLOP\/s$/\1 \2/p')
+        [ -n "$torch" ] || { echo "bench/train: no 'tok/s, GFLOP/s' in train_speed_torch.py's output: $line" >&2; exit 1; }
     fi
     echo "$ours $torch" >> "$D/rounds.txt"
 done
@@ -44,11 +46,14 @@ import json, statistics, sys
 path, machine, R, T, load0, load1 = sys.argv[1:7]
 m = json.loads(machine)
 rows = [l.split() for l in open(path) if l.strip()]
+def ms(xs):
+    # mean, sample stddev (0 for one round), median, min, max
+    return None if not xs else (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0,
+                                statistics.median(xs), min(xs), max(xs))
 def col(i):
-    xs = [float(r[i]) for r in rows if r[i] != "-"]
-    return (statistics.median(xs), min(xs), max(xs)) if xs else None
+    return ms([float(r[i]) for r in rows if r[i] != "-"])
 def fmt(x, f):
-    return "not measured (python3-torch missing)" if x is None else (f + " (" + f + "-" + f + ")") % x
+    return "not measured (python3-torch missing)" if x is None else (f + " ± " + f + " (" + f + ", " + f + "-" + f + ")") % x
 ot, og, pt, pg = col(0), col(1), col(2), col(3)
 print("| engine | tok/s | GFLOP/s | of the f32 FMA peak |")
 print("|---|--:|--:|--:|")
@@ -56,8 +61,10 @@ print("| qwen3 train --config small | %s | %s | %.0f%% |" % (fmt(ot, "%.0f"), fm
 print("| PyTorch %s | %s | %s | %s |" % ("(tools/train_speed_torch.py)", fmt(pt, "%.0f"), fmt(pg, "%.1f"),
                                         "-" if pg is None else "%.1f%%" % (100 * pg[0] / m["peak_f32"])))
 if pg:
-    print("\nratio (medians): %.1fx PyTorch" % (og[0] / pg[0]))
+    rs = ms([float(r[1]) / float(r[3]) for r in rows if r[3] != "-" and float(r[3]) > 0])
+    print("\nratio (GFLOP/s, ours / PyTorch's within each round): %.1fx ± %.1f (%.1f, %.1f-%.1f)" % rs)
 print("machine: %s threads used of the peaks measured by qwen3 bench --machine: read %.1f GB/s, f32 FMA %.0f GFLOP/s"
       % (T, m["read_gbps"], m["peak_f32"]))
-print("figures: median (min-max) of %s alternating rounds; load average before %s, after %s" % (R, load0, load1))
+print("figures: mean ± sample stddev (median, min-max) of %s alternating rounds; %% of peak: of the mean; "
+      "load average before %s, after %s" % (R, load0, load1))
 PYEOF

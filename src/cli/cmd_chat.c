@@ -357,103 +357,143 @@ static int command(session *s, const char *line) {
     return 0;
 }
 
-int cmd_chat(int argc, char **argv) {
-    cli_model_opts mo = {0};
-    mo.load.fast = 1; /* interactive use and serving: the fast path unless --exact */
+/* What `qwen3 chat` was asked: the flags and MODEL. */
+typedef struct chat_opts {
+    cli_model_opts mo;
     cli_gen_opts go;
-    cli_gen_opts_init(&go);
-    cli_draft_opts dro = {0};
-    session s = {0};
-    input in = {0};
-    char *msgbuf = NULL;
-    int verbose = 0, rc = 2;
+    cli_draft_opts dro;
+    const char *dir;
+    int verbose;
+} chat_opts;
+
+/* argv -> o. 0: parsed; 1: --help printed; 2: a bad flag or argument (message printed). */
+static int parse(int argc, char **argv, chat_opts *o) {
     for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) { usage(); cli_gen_opts_free(&go); return 0; }
-        int r = cli_model_flag(argc, argv, &i, &mo);
-        if (r == 0) r = cli_gen_flag(argc, argv, &i, &go);
-        if (r == 0) r = cli_draft_flag(argc, argv, &i, &dro);
-        if (r < 0) goto out;
+        if (cli_is_help(argv[i])) { usage(); return 1; }
+        int r = cli_model_flag(argc, argv, &i, &o->mo);
+        if (r == 0) r = cli_gen_flag(argc, argv, &i, &o->go);
+        if (r == 0) r = cli_draft_flag(argc, argv, &i, &o->dro);
+        if (r < 0) return 2;
         if (r) continue;
-        if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) verbose = 1;
-        else if (argv[i][0] == '-') { cli_fail("chat: unknown flag '%s' (see qwen3 chat --help)", argv[i]); goto out; }
-        else if (!s.dir) s.dir = argv[i];
-        else { cli_fail("chat: more than one MODEL given ('%s')", argv[i]); goto out; }
+        if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) o->verbose = 1;
+        else if (argv[i][0] == '-') return cli_fail("chat: unknown flag '%s' (see qwen3 chat --help)", argv[i]), 2;
+        else if (!o->dir) o->dir = argv[i];
+        else return cli_fail("chat: more than one MODEL given ('%s')", argv[i]), 2;
     }
-    if (!s.dir) { cli_fail("chat: MODEL directory missing (see qwen3 chat --help)"); goto out; }
-    rc = 1;
-    if (!(s.dir = cli_model_path(s.dir, QWEN3_NEED_WEIGHTS | QWEN3_NEED_TOKENIZER | (go.template_kind ? 0 : QWEN3_NEED_CHAT), mo.pull)))
-        goto out;
+    if (!o->dir) return cli_fail("chat: MODEL directory missing (see qwen3 chat --help)"), 2;
+    return 0;
+}
+
+/* Loads what the session needs for MODEL at dir (a checked local path): template kind, tokenizer,
+ * model and its sequence, the draft; and its settings from the flags. 0, or -1 (message printed);
+ * the caller frees s (session_free) either way. */
+static int session_open(session *s, chat_opts *o, const char *dir) {
     qwen3_err e = {0};
-    if ((s.kind = cli_chat_kind(s.dir, &go)) < 0) goto out;
-    s.tok = qwen3_tokenizer_load(s.dir, &e);
-    if (!s.tok) { cli_fail("%s", e.msg); goto out; }
-    s.m = cli_load_model(s.dir, &mo);
-    if (!s.m) goto out;
-    s.seq = qwen3_seq_new(s.m, mo.ctx, &e);
-    if (!s.seq) { cli_fail("%s", e.msg); goto out; }
-    if (dro.model) {
-        if (!(s.draft = cli_draft_load(&dro, s.dir, s.m, s.tok, &mo))) goto out;
-        if (!(s.draft_seq = qwen3_seq_new(s.draft, qwen3_seq_capacity(s.seq), &e))) { cli_fail("--draft: %s", e.msg); goto out; }
-        s.draft_n = dro.n;
+    s->dir = dir;
+    if ((s->kind = cli_chat_kind(s->dir, &o->go)) < 0) return -1;
+    s->tok = qwen3_tokenizer_load(s->dir, &e);
+    if (!s->tok) return cli_fail("%s", e.msg), -1;
+    s->m = cli_load_model(s->dir, &o->mo);
+    if (!s->m) return -1;
+    s->seq = qwen3_seq_new(s->m, o->mo.ctx, &e);
+    if (!s->seq) return cli_fail("%s", e.msg), -1;
+    if (o->dro.model) {
+        if (!(s->draft = cli_draft_load(&o->dro, s->dir, s->m, s->tok, &o->mo))) return -1;
+        if (!(s->draft_seq = qwen3_seq_new(s->draft, qwen3_seq_capacity(s->seq), &e))) return cli_fail("--draft: %s", e.msg), -1;
+        s->draft_n = o->dro.n;
     }
-    s.thinking = !go.no_think;
-    s.budget = go.think_budget;
-    s.system = go.system ? strdup(go.system) : NULL;
-    s.go = &go;
-    s.verbose = verbose;
-    s.color = isatty(STDOUT_FILENO) && !cli_no_color();
-    int tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-    if (tty) {
-        in.el = el_init("qwen3", stdin, stdout, stderr);
-        in.h = history_init();
-        if (!in.el || !in.h) { cli_fail("cannot start line editing"); goto out; }
-        HistEvent ev;
-        history(in.h, &ev, H_SETSIZE, 1000);
-        el_set(in.el, EL_PROMPT, prompt_fn);
-        el_set(in.el, EL_EDITOR, "emacs");
-        el_set(in.el, EL_HIST, history, in.h);
-        el_set(in.el, EL_SIGNAL, 1);
-        el_source(in.el, NULL); /* ~/.editrc, as other libedit programs */
-        history_path(in.hist_path, sizeof in.hist_path);
-        if (in.hist_path[0]) history(in.h, &ev, H_LOAD, in.hist_path); /* absent the first time */
-        printf("qwen3 chat: %s (%s mode). /help for commands, Ctrl-D to leave.\n", s.dir,
-               s.thinking ? "thinking" : "non-thinking");
-    }
-    warn_greedy(&s);
+    s->thinking = !o->go.no_think;
+    s->budget = o->go.think_budget;
+    s->system = o->go.system ? strdup(o->go.system) : NULL;
+    s->go = &o->go;
+    s->verbose = o->verbose;
+    s->color = isatty(STDOUT_FILENO) && !cli_no_color();
+    return 0;
+}
+
+static void session_free(session *s) {
+    conv_clear(&s->c);
+    free(s->c.m);
+    free(s->system);
+    qwen3_seq_free(s->seq);
+    qwen3_model_free(s->m);
+    qwen3_seq_free(s->draft_seq);
+    qwen3_model_free(s->draft);
+    qwen3_tokenizer_free(s->tok);
+}
+
+/* Line editing and the history file, for a terminal. 0, or -1 (message printed). */
+static int input_open_tty(input *in) {
+    in->el = el_init("qwen3", stdin, stdout, stderr);
+    in->h = history_init();
+    if (!in->el || !in->h) return cli_fail("cannot start line editing"), -1;
+    HistEvent ev;
+    history(in->h, &ev, H_SETSIZE, 1000);
+    el_set(in->el, EL_PROMPT, prompt_fn);
+    el_set(in->el, EL_EDITOR, "emacs");
+    el_set(in->el, EL_HIST, history, in->h);
+    el_set(in->el, EL_SIGNAL, 1);
+    el_source(in->el, NULL); /* ~/.editrc, as other libedit programs */
+    history_path(in->hist_path, sizeof in->hist_path);
+    if (in->hist_path[0]) history(in->h, &ev, H_LOAD, in->hist_path); /* absent the first time */
+    return 0;
+}
+
+/* The conversation: read a message, run a command or answer it, until /exit or the end of input.
+ * 0, or 1 when memory ran out. */
+static int chat_loop(session *s, input *in) {
+    int rc = 0;
+    char *msgbuf = NULL;
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_prompt_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old);
-    rc = 0;
     for (;;) {
         free(msgbuf);
-        char *line = msgbuf = read_message(&in);
+        char *line = msgbuf = read_message(in);
         if (!line) break;
         if (!*line) continue;
-        int c = line[0] == '/' && line[1] == '/' ? 0 : command(&s, line);
+        int c = line[0] == '/' && line[1] == '/' ? 0 : command(s, line);
         if (c == 2) break;
         if (c == 1) continue;
         if (line[0] == '/' && line[1] == '/') line++; /* "//text" sends "/text" */
-        if (conv_push(&s.c, "user", line, NULL)) { rc = cli_fail("out of memory"); break; }
-        if (answer(&s)) msg_free(&s.c.m[--s.c.n]); /* the turn did not run: forget the question */
+        if (conv_push(&s->c, "user", line, NULL)) { rc = cli_fail("out of memory"); break; }
+        if (answer(s)) msg_free(&s->c.m[--s->c.n]); /* the turn did not run: forget the question */
         fflush(stdout);
     }
-    if (tty) fputc('\n', stdout);
-    sigaction(SIGINT, &old, NULL);
-out:
     free(msgbuf);
+    if (in->el) fputc('\n', stdout);
+    sigaction(SIGINT, &old, NULL);
+    return rc;
+}
+
+int cmd_chat(int argc, char **argv) {
+    chat_opts o = {0};
+    o.mo.load.fast = 1; /* interactive use and serving: the fast path unless --exact */
+    cli_gen_opts_init(&o.go);
+    session s = {0};
+    input in = {0};
+    int rc = parse(argc, argv, &o);
+    if (rc == 1) {
+        rc = 0;
+    } else if (!rc) {
+        rc = 1;
+        const char *dir = cli_model_path(o.dir, QWEN3_NEED_WEIGHTS | QWEN3_NEED_TOKENIZER |
+                                                    (o.go.template_kind ? 0 : QWEN3_NEED_CHAT), o.mo.pull);
+        int tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO); /* else piped input, line by line */
+        if (dir && !session_open(&s, &o, dir) && (!tty || !input_open_tty(&in))) {
+            if (tty)
+                printf("qwen3 chat: %s (%s mode). /help for commands, Ctrl-D to leave.\n", s.dir,
+                       s.thinking ? "thinking" : "non-thinking");
+            warn_greedy(&s);
+            rc = chat_loop(&s, &in);
+        }
+    }
     if (in.el) el_end(in.el);
     if (in.h) history_end(in.h);
     free(in.line);
-    conv_clear(&s.c);
-    free(s.c.m);
-    free(s.system);
-    qwen3_seq_free(s.seq);
-    qwen3_model_free(s.m);
-    qwen3_seq_free(s.draft_seq);
-    qwen3_model_free(s.draft);
-    qwen3_tokenizer_free(s.tok);
-    cli_gen_opts_free(&go);
+    session_free(&s);
+    cli_gen_opts_free(&o.go);
     return rc;
 }

@@ -109,84 +109,102 @@ static int parse_families(const char *v, int *use) {
     return 0;
 }
 
-int cmd_eval(int argc, char **argv) {
-    cli_model_opts mo = {0};
-    mo.load.fast = 1;
+/* What `qwen3 eval` was asked: the model flags, eval_run's options, and the files to write. */
+typedef struct eval_cli {
+    cli_model_opts mo;
     eval_opts o;
-    memset(&o, 0, sizeof o);
-    o.per_level = 4;
-    o.lo[0] = 1; o.hi[0] = 3;
-    o.lo[1] = 4; o.hi[1] = 5;
-    o.n_sets = 2;
-    o.seed = 1234;
-    o.k = 4;
-    o.max_tokens = 768;
-    o.batch = 16;
-    o.resamples = 10000;
-    o.think_flag = "/think";
-    for (int f = 0; f < QWEN3_TASK_FAMILIES; f++) o.families[f] = 1;
-    const char *model = NULL, *png = NULL, *replies = NULL;
-    int as_json = 0, rc = 2;
-    int *budgets = NULL;
+    const char *model, *png, *replies;
+    int as_json;
+    int *budgets; /* --budgets' list (o.budgets points at it); freed by the caller */
+} eval_cli;
+
+/* argv -> c. 0: parsed; 1: --help printed; 2: a bad flag or value (message printed). */
+static int parse(int argc, char **argv, eval_cli *c) {
+    c->mo.load.fast = 1;
+    c->o.per_level = 4;
+    c->o.lo[0] = 1; c->o.hi[0] = 3;
+    c->o.lo[1] = 4; c->o.hi[1] = 5;
+    c->o.n_sets = 2;
+    c->o.seed = 1234;
+    c->o.k = 4;
+    c->o.max_tokens = 768;
+    c->o.batch = 16;
+    c->o.resamples = 10000;
+    c->o.think_flag = "/think";
+    for (int f = 0; f < QWEN3_TASK_FAMILIES; f++) c->o.families[f] = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long x;
-        if (cli_is_help(a)) { usage(); free(budgets); return 0; }
-        int r = cli_model_flag(argc, argv, &i, &mo);
-        if (r < 0) goto out;
+        if (cli_is_help(a)) { usage(); return 1; }
+        int r = cli_model_flag(argc, argv, &i, &c->mo);
+        if (r < 0) return 2;
         if (r > 0) continue;
-        if (!strcmp(a, "-n")) { if (cli_int(a, v, 1, 100000, &x)) goto out; o.per_level = (int)x; i++; }
-        else if (!strcmp(a, "--levels")) { if (parse_levels(a, v, &o.lo[0], &o.hi[0])) goto out; i++; }
+        if (!strcmp(a, "-n")) { if (cli_int(a, v, 1, 100000, &x)) return 2; c->o.per_level = (int)x; i++; }
+        else if (!strcmp(a, "--levels")) { if (parse_levels(a, v, &c->o.lo[0], &c->o.hi[0])) return 2; i++; }
         else if (!strcmp(a, "--ood-levels")) {
-            if (v && !strcmp(v, "none")) o.n_sets = 1;
-            else if (parse_levels(a, v, &o.lo[1], &o.hi[1])) goto out;
+            if (v && !strcmp(v, "none")) c->o.n_sets = 1;
+            else if (parse_levels(a, v, &c->o.lo[1], &c->o.hi[1])) return 2;
             i++;
-        } else if (!strcmp(a, "--families")) { if (parse_families(v, o.families)) goto out; i++; }
-        else if (!strcmp(a, "--seed")) { if (cli_int(a, v, 0, 0x7fffffffffffffffL, &x)) goto out; o.seed = (uint64_t)x; i++; }
+        } else if (!strcmp(a, "--families")) { if (parse_families(v, c->o.families)) return 2; i++; }
+        else if (!strcmp(a, "--seed")) { if (cli_int(a, v, 0, 0x7fffffffffffffffL, &x)) return 2; c->o.seed = (uint64_t)x; i++; }
         else if (!strcmp(a, "--phrasing")) {
-            if (!v || (strcmp(v, "generator") && strcmp(v, "varied"))) { cli_fail("--phrasing: expected generator or varied, got '%s'", v ? v : ""); goto out; }
-            o.varied = !strcmp(v, "varied");
+            if (!v || (strcmp(v, "generator") && strcmp(v, "varied"))) { cli_fail("--phrasing: expected generator or varied, got '%s'", v ? v : ""); return 2; }
+            c->o.varied = !strcmp(v, "varied");
             i++;
-        } else if (!strcmp(a, "-k")) { if (cli_int(a, v, 0, 1024, &x)) goto out; o.k = (int)x; i++; }
-        else if (!strcmp(a, "--budgets")) { free(budgets); budgets = NULL; if (parse_budgets(v, &budgets, &o.n_budgets)) goto out; o.budgets = budgets; i++; }
-        else if (!strcmp(a, "--png")) { if (!v || !*v) { cli_fail("--png needs a file name"); goto out; } png = v; i++; }
-        else if (!strcmp(a, "--compare")) { if (!v || !*v) { cli_fail("--compare needs a second MODEL"); goto out; } o.models[1] = v; i++; }
+        } else if (!strcmp(a, "-k")) { if (cli_int(a, v, 0, 1024, &x)) return 2; c->o.k = (int)x; i++; }
+        else if (!strcmp(a, "--budgets")) { free(c->budgets); c->budgets = NULL; if (parse_budgets(v, &c->budgets, &c->o.n_budgets)) return 2; c->o.budgets = c->budgets; i++; }
+        else if (!strcmp(a, "--png")) { if (!v || !*v) { cli_fail("--png needs a file name"); return 2; } c->png = v; i++; }
+        else if (!strcmp(a, "--compare")) { if (!v || !*v) { cli_fail("--compare needs a second MODEL"); return 2; } c->o.models[1] = v; i++; }
         else if (!strcmp(a, "--think-flag")) {
-            if (!v) { cli_fail("--think-flag needs a value (/think, or none)"); goto out; }
-            o.think_flag = strcmp(v, "none") ? v : "";
+            if (!v) { cli_fail("--think-flag needs a value (/think, or none)"); return 2; }
+            c->o.think_flag = strcmp(v, "none") ? v : "";
             i++;
-        } else if (!strcmp(a, "--max-tokens")) { if (cli_int(a, v, 1, 1 << 20, &x)) goto out; o.max_tokens = (int)x; i++; }
-        else if (!strcmp(a, "--resamples")) { if (cli_int(a, v, 100, 1000000, &x)) goto out; o.resamples = (int)x; i++; }
-        else if (!strcmp(a, "--batch")) { if (cli_int(a, v, 1, 4096, &x)) goto out; o.batch = (int)x; i++; }
-        else if (!strcmp(a, "--replies")) { if (!v || !*v) { cli_fail("--replies needs a file name"); goto out; } replies = v; i++; }
-        else if (!strcmp(a, "--rescore")) { if (!v || !*v) { cli_fail("--rescore needs a replies file"); goto out; } o.rescore = v; i++; }
-        else if (!strcmp(a, "--json")) as_json = 1;
-        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o.quiet = 1;
-        else if (a[0] == '-' && a[1]) { cli_fail("eval: unknown flag '%s' (qwen3 eval --help lists them)", a); goto out; }
-        else if (!model) model = a;
-        else { cli_fail("eval: one MODEL only (a second one to compare goes after --compare): unexpected '%s'", a); goto out; }
+        } else if (!strcmp(a, "--max-tokens")) { if (cli_int(a, v, 1, 1 << 20, &x)) return 2; c->o.max_tokens = (int)x; i++; }
+        else if (!strcmp(a, "--resamples")) { if (cli_int(a, v, 100, 1000000, &x)) return 2; c->o.resamples = (int)x; i++; }
+        else if (!strcmp(a, "--batch")) { if (cli_int(a, v, 1, 4096, &x)) return 2; c->o.batch = (int)x; i++; }
+        else if (!strcmp(a, "--replies")) { if (!v || !*v) { cli_fail("--replies needs a file name"); return 2; } c->replies = v; i++; }
+        else if (!strcmp(a, "--rescore")) { if (!v || !*v) { cli_fail("--rescore needs a replies file"); return 2; } c->o.rescore = v; i++; }
+        else if (!strcmp(a, "--json")) c->as_json = 1;
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) c->o.quiet = 1;
+        else if (a[0] == '-' && a[1]) { cli_fail("eval: unknown flag '%s' (qwen3 eval --help lists them)", a); return 2; }
+        else if (!c->model) c->model = a;
+        else { cli_fail("eval: one MODEL only (a second one to compare goes after --compare): unexpected '%s'", a); return 2; }
     }
-    if (!model) { cli_fail("eval: no MODEL (usage: qwen3 eval MODEL [flags]; --help lists them)"); goto out; }
-    if (png && !o.n_budgets) { cli_fail("--png draws accuracy against the thinking budget: give --budgets too"); goto out; }
-    if (o.n_budgets && !png) png = "eval-budget.png";
-    o.png = png;
+    if (!c->model) { cli_fail("eval: no MODEL (usage: qwen3 eval MODEL [flags]; --help lists them)"); return 2; }
+    if (c->png && !c->o.n_budgets) { cli_fail("--png draws accuracy against the thinking budget: give --budgets too"); return 2; }
+    if (c->o.n_budgets && !c->png) c->png = "eval-budget.png";
+    c->o.png = c->png;
+    return 0;
+}
+
+/* The evaluation of c->o.models (MODEL and --compare's, resolved to local paths here), with the
+ * replies written to --replies' file. 0, or 1 (message printed). */
+static int run_eval(eval_cli *c) {
     int need = QWEN3_NEED_WEIGHTS | QWEN3_NEED_TOKENIZER | QWEN3_NEED_CHAT;
-    const char *p0 = cli_model_path(model, need, mo.pull);
-    if (!p0) { rc = 1; goto out; }
+    const char *p0 = cli_model_path(c->model, need, c->mo.pull);
+    if (!p0) return 1;
     char path0[4096], path1[4096];
     snprintf(path0, sizeof path0, "%s", p0);
-    o.models[0] = path0;
-    if (o.models[1]) {
-        const char *p1 = cli_model_path(o.models[1], need, mo.pull);
-        if (!p1) { rc = 1; goto out; }
+    c->o.models[0] = path0;
+    if (c->o.models[1]) {
+        const char *p1 = cli_model_path(c->o.models[1], need, c->mo.pull);
+        if (!p1) return 1;
         snprintf(path1, sizeof path1, "%s", p1);
-        o.models[1] = path1;
+        c->o.models[1] = path1;
     }
     FILE *rf = NULL;
-    if (replies && !(rf = fopen(replies, "w"))) { cli_fail("--replies %s: cannot create the file", replies); rc = 1; goto out; }
-    rc = eval_run(&o, &mo, rf, as_json);
-    if (rf && fclose(rf) && !rc) rc = cli_fail("--replies %s: write failed (disk full?)", replies);
-out:
-    free(budgets);
+    if (c->replies && !(rf = fopen(c->replies, "w"))) return cli_fail("--replies %s: cannot create the file", c->replies), 1;
+    int rc = eval_run(&c->o, &c->mo, rf, c->as_json);
+    if (rf && fclose(rf) && !rc) rc = cli_fail("--replies %s: write failed (disk full?)", c->replies);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    eval_cli c;
+    memset(&c, 0, sizeof c);
+    int rc = parse(argc, argv, &c);
+    if (rc == 1) rc = 0;
+    else if (!rc) rc = run_eval(&c);
+    free(c.budgets);
     return rc;
 }

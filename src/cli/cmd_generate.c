@@ -8,11 +8,15 @@
 #include "cli/cli.h"
 #include "cli/turn.h"
 
+enum { MAX_GENS = 16 };
+
 typedef struct generate_opts {
     cli_model_opts o;
     cli_gen_opts go;
     cli_draft_opts dro;
-    const char *dir, *ids_s, *prompt;
+    const char *dir, *prompt;
+    const char *ids_s[MAX_GENS]; /* --ids, once per generation */
+    int n_ids;
     long n_new;  /* -n */
     int verbose; /* the speed (and the draft's acceptance) on stderr at the end */
 } generate_opts;
@@ -23,13 +27,16 @@ static void usage(void) {
            "by spaces (no tokenizer needed); with --prompt, streams the new text. Greedy unless a\n"
            "sampling flag is given; stops after N tokens (with --prompt also at <|im_end|>,\n"
            "<|endoftext|> or a --stop string).\n\n"
-           "  --ids LIST        comma-separated prompt token ids\n"
+           "  --ids LIST        comma-separated prompt token ids; given several times (at most %d),\n"
+           "                    the continuations are generated together, one forward pass per step\n"
+           "                    over all of them (as the server batches requests), and printed one\n"
+           "                    line each, in order, at the end\n"
            "  --prompt TEXT     prompt text, tokenized with MODEL's tokenizer (special tokens recognised)\n"
            "  -n N              tokens to generate (default 16)\n"
            "  --temp T, --top-k K, --top-p P, --min-p P, --presence-penalty X, --frequency-penalty X,\n"
            "  --repeat-penalty X, --seed N, --stop STR   as for qwen3 run (defaults: greedy, no filter)\n"
            "  --verbose         print the speed (and the draft's acceptance) to stderr at the end\n%s%s",
-           CLI_DRAFT_FLAGS, CLI_MODEL_FLAGS_EXACT);
+           MAX_GENS, CLI_DRAFT_FLAGS, CLI_MODEL_FLAGS_EXACT);
 }
 
 static int is_chat_flag(const char *a) {
@@ -49,7 +56,10 @@ static int parse(int argc, char **argv, generate_opts *g) {
         if (r == 0) r = cli_draft_flag(argc, argv, &i, &g->dro);
         if (r < 0) return 2;
         if (r) continue;
-        if (!strcmp(a, "--ids")) g->ids_s = i + 1 < argc ? argv[++i] : "";
+        if (!strcmp(a, "--ids")) {
+            if (g->n_ids == MAX_GENS) return cli_fail("generate: --ids given more than %d times", MAX_GENS), 2;
+            g->ids_s[g->n_ids++] = i + 1 < argc ? argv[++i] : "";
+        }
         else if (!strcmp(a, "--verbose")) g->verbose = 1;
         else if (!strcmp(a, "--prompt")) {
             if (!(g->prompt = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--prompt needs a value"), 2;
@@ -63,7 +73,7 @@ static int parse(int argc, char **argv, generate_opts *g) {
         else g->dir = a;
     }
     if (!g->dir) return cli_fail("generate: MODEL directory missing"), 2;
-    if (!g->ids_s == !g->prompt) return cli_fail("generate: give the prompt as --ids LIST or --prompt TEXT (one of them)"), 2;
+    if (!g->n_ids == !g->prompt) return cli_fail("generate: give the prompt as --ids LIST or --prompt TEXT (one of them)"), 2;
     if (g->go.n_stop && !g->prompt) return cli_fail("generate: --stop needs --prompt (text)"), 2;
     return 0;
 }
@@ -89,8 +99,31 @@ static qwen3_gen_params params(const generate_opts *g) {
     return p;
 }
 
-/* Streams the continuation (text with --prompt, else ids), then the speed with --verbose. 0 or -1. */
-static int stream(qwen3_model *m, qwen3_gen *g, int text, int verbose) {
+/* The speed (and the draft's acceptance) on stderr: of all the generations together. */
+static void print_stats(qwen3_gen **gens, int n) {
+    qwen3_gen_stats t = {0};
+    for (int k = 0; k < n; k++) {
+        qwen3_gen_stats st;
+        qwen3_gen_stats_get(gens[k], &st);
+        t.prompt_tokens += st.prompt_tokens;
+        t.generated_tokens += st.generated_tokens;
+        t.draft_steps += st.draft_steps;
+        t.draft_tokens += st.draft_tokens;
+        t.draft_accepted += st.draft_accepted;
+        if (k == 0) { /* they step together: one generation's clock is the run's */
+            t.prefill_seconds = st.prefill_seconds;
+            t.decode_seconds = st.decode_seconds;
+            t.draft_seconds = st.draft_seconds;
+        }
+    }
+    fprintf(stderr, "prompt: %d tokens in %.0f ms | generated: %d tokens in %.0f ms, %.1f tok/s\n", t.prompt_tokens,
+            1e3 * t.prefill_seconds, t.generated_tokens, 1e3 * t.decode_seconds,
+            t.decode_seconds > 0 ? (t.generated_tokens - n) / t.decode_seconds : 0.0);
+    cli_draft_print_stats(&t);
+}
+
+/* One generation: streams the continuation (text with --prompt, else ids). 0 or -1. */
+static int stream(qwen3_model *m, qwen3_gen *g, int text) {
     qwen3_err e = {0};
     for (int k = 0;;) {
         qwen3_gen_out out;
@@ -102,43 +135,86 @@ static int stream(qwen3_model *m, qwen3_gen *g, int text, int verbose) {
         if (qwen3_gen_step(m, &g, 1, &e)) { printf("\n"); return cli_fail("%s", e.msg), -1; }
     }
     printf("\n");
-    if (verbose) {
-        qwen3_gen_stats st;
-        qwen3_gen_stats_get(g, &st);
-        fprintf(stderr, "prompt: %d tokens in %.0f ms | generated: %d tokens in %.0f ms, %.1f tok/s\n", st.prompt_tokens,
-                1e3 * st.prefill_seconds, st.generated_tokens, 1e3 * st.decode_seconds,
-                st.decode_seconds > 0 ? (st.generated_tokens - 1) / st.decode_seconds : 0.0);
-        cli_draft_print_stats(&st);
-    }
     return 0;
 }
 
-/* Loads what the continuation needs (tokenizer with --prompt, model, sequence, draft) and streams it. */
-static int run(generate_opts *g, const char *dir, const int32_t *ids, int n) {
+/* Several generations (ids) stepped together; each one's ids printed on its own line at the end.
+ * 0 or -1. */
+static int together(qwen3_model *m, qwen3_gen **gens, int n) {
+    qwen3_err e = {0};
+    int32_t *got[MAX_GENS] = {0};
+    int n_got[MAX_GENS] = {0}, cap[MAX_GENS] = {0}, rc = 0;
+    for (;;) {
+        int running = 0;
+        for (int k = 0; k < n && !rc; k++) {
+            qwen3_gen_out out;
+            qwen3_gen_take(gens[k], &out);
+            running += !out.finish;
+            if (!out.n_ids) continue;
+            if (n_got[k] + out.n_ids > cap[k]) {
+                int c = 2 * (n_got[k] + out.n_ids) + 16;
+                int32_t *ng = realloc(got[k], sizeof *ng * (size_t)c);
+                if (!ng) { cli_fail("out of memory"); rc = -1; break; }
+                got[k] = ng;
+                cap[k] = c;
+            }
+            memcpy(got[k] + n_got[k], out.ids, sizeof *out.ids * (size_t)out.n_ids);
+            n_got[k] += out.n_ids;
+        }
+        if (rc || !running) break;
+        if (qwen3_gen_step(m, gens, n, &e)) { cli_fail("%s", e.msg); rc = -1; break; }
+    }
+    for (int k = 0; k < n; k++) {
+        if (!rc) {
+            for (int j = 0; j < n_got[k]; j++) printf("%s%d", j ? " " : "", got[k][j]);
+            printf("\n");
+        }
+        free(got[k]);
+    }
+    return rc;
+}
+
+/* Loads what the continuations need (tokenizer with --prompt, model, sequences, draft and its
+ * sequences) and generates them. */
+static int run(generate_opts *g, const char *dir, int32_t **ids, const int *n, int n_gen) {
     int rc = 1;
     qwen3_err e = {0};
     qwen3_tokenizer *tok = NULL;
     qwen3_model *m = NULL, *dm = NULL;
-    qwen3_seq *s = NULL, *ds = NULL;
-    qwen3_gen *gen = NULL;
+    qwen3_seq *s[MAX_GENS] = {0}, *ds[MAX_GENS] = {0};
+    qwen3_gen *gen[MAX_GENS] = {0};
     if (g->prompt && !(tok = qwen3_tokenizer_load(dir, &e))) { cli_fail("%s", e.msg); goto done; }
     if (!(m = cli_load_model(dir, &g->o))) goto done;
-    if (!(s = qwen3_seq_new(m, g->o.ctx, &e))) { cli_fail("%s", e.msg); goto done; }
-    if (g->dro.model) {
-        if (!(dm = cli_draft_load(&g->dro, dir, m, tok, &g->o))) goto done;
-        if (!(ds = qwen3_seq_new(dm, qwen3_seq_capacity(s), &e))) { cli_fail("--draft: %s", e.msg); goto done; }
+    if (g->dro.model && !(dm = cli_draft_load(&g->dro, dir, m, tok, &g->o))) goto done;
+    for (int k = 0; k < n_gen; k++) {
+        if (!(s[k] = qwen3_seq_new(m, g->o.ctx, &e))) { cli_fail("%s", e.msg); goto done; }
+        if (dm && !(ds[k] = qwen3_seq_new(dm, qwen3_seq_capacity(s[k]), &e))) { cli_fail("--draft: %s", e.msg); goto done; }
+        cli_warn_positions(m, n[k]);
     }
-    cli_warn_positions(m, n);
+    if (g->n_new == 0) {
+        for (int k = 0; k < n_gen; k++) printf("\n");
+        rc = 0;
+        goto done;
+    }
     qwen3_gen_params p = params(g);
     p.draft = dm;
-    p.draft_seq = ds;
-    if (g->n_new == 0) { printf("\n"); rc = 0; goto done; }
-    if (!(gen = qwen3_gen_new(m, tok, s, ids, n, &p, &e))) { cli_fail("%s", e.msg); goto done; }
-    if (stream(m, gen, g->prompt != NULL, g->verbose) == 0) rc = 0;
+    for (int k = 0; k < n_gen; k++) {
+        p.draft_seq = ds[k];
+        if (!(gen[k] = qwen3_gen_new(m, tok, s[k], ids[k], n[k], &p, &e))) {
+            cli_fail("%s%s", n_gen > 1 ? "--ids " : "", e.msg);
+            goto done;
+        }
+    }
+    if ((n_gen == 1 ? stream(m, gen[0], g->prompt != NULL) : together(m, gen, n_gen)) == 0) {
+        rc = 0;
+        if (g->verbose) print_stats(gen, n_gen);
+    }
 done:
-    qwen3_gen_free(gen);
-    qwen3_seq_free(s);
-    qwen3_seq_free(ds);
+    for (int k = 0; k < n_gen; k++) {
+        qwen3_gen_free(gen[k]);
+        qwen3_seq_free(s[k]);
+        qwen3_seq_free(ds[k]);
+    }
     qwen3_model_free(dm);
     qwen3_model_free(m);
     qwen3_tokenizer_free(tok);
@@ -152,12 +228,14 @@ int cmd_generate(int argc, char **argv) {
     if (rc == 1) rc = 0;
     else if (rc == 0) {
         const char *dir = cli_model_path(g.dir, QWEN3_NEED_WEIGHTS | (g.prompt ? QWEN3_NEED_TOKENIZER : 0), g.o.pull);
-        int32_t *ids = NULL;
-        int n;
+        const int n_gen = g.prompt ? 1 : g.n_ids;
+        int32_t *ids[MAX_GENS] = {0};
+        int n[MAX_GENS];
         if (!dir) rc = 2;
-        else if (g.prompt ? cli_prompt_ids(dir, g.prompt, &ids, &n) : cli_ids("--ids", g.ids_s, &ids, &n)) rc = 2;
-        else rc = run(&g, dir, ids, n);
-        free(ids);
+        for (int k = 0; k < n_gen && !rc; k++)
+            if (g.prompt ? cli_prompt_ids(dir, g.prompt, &ids[k], &n[k]) : cli_ids("--ids", g.ids_s[k], &ids[k], &n[k])) rc = 2;
+        if (!rc) rc = run(&g, dir, ids, n, n_gen);
+        for (int k = 0; k < n_gen; k++) free(ids[k]);
     }
     cli_gen_opts_free(&g.go);
     return rc;

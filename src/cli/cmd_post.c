@@ -43,105 +43,133 @@ static int flag_val(int argc, char **argv, int *i, const char **v) {
     return 0;
 }
 
-int cmd_train_post(int argc, char **argv) {
+/* What `qwen3 train --mode grpo|distill` was asked: the trainer's and the post-training options, how
+ * many rollout batches, and the export's format. */
+typedef struct post_cli {
     qwen3_train_opts to;
-    qwen3_train_opts_default(&to);
-    to.lr = 1e-4; to.warmup = 0; to.min_lr_frac = 1; to.weight_decay = 0;
     qwen3_post_opts po;
-    int mode = 0, on_policy = 0, f32 = 0;
-    long batches = 0, stop_after = -1;
-    const char *teacher = NULL;
+    long batches, stop_after; /* stop_after < 0: run all batches */
+    int f32;
+    const char *teacher;
+} post_cli;
+
+/* argv -> o. 0: parsed; 1: --help printed; 2: a bad flag or value (message printed). */
+static int parse(int argc, char **argv, post_cli *o) {
+    qwen3_train_opts_default(&o->to);
+    o->to.lr = 1e-4; o->to.warmup = 0; o->to.min_lr_frac = 1; o->to.weight_decay = 0;
+    int mode = 0, on_policy = 0;
+    o->batches = 0;
+    o->stop_after = -1;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--mode") && i + 1 < argc) mode = !strcmp(argv[i + 1], "grpo") ? QWEN3_POST_GRPO : QWEN3_POST_DISTILL;
     for (int i = 1; i < argc; i++) if (!strcmp(argv[i], "--on-policy")) on_policy = 1;
     if (mode == QWEN3_POST_DISTILL && on_policy) mode = QWEN3_POST_DISTILL_ON;
-    qwen3_post_opts_default(&po, mode);
+    qwen3_post_opts_default(&o->po, mode);
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v;
         long n;
         double d;
-        if (cli_is_help(f)) { fputs(POST_USAGE, stdout); return 0; }
+        if (cli_is_help(f)) { fputs(POST_USAGE, stdout); return 1; }
 #define INT(lo, hi, dst) do { if (cli_int(f, i + 1 < argc ? argv[i + 1] : NULL, lo, hi, &n)) return 2; dst = n; i++; } while (0)
 #define FLT(lo, hi, dst) do { if (cli_float(f, i + 1 < argc ? argv[i + 1] : NULL, lo, hi, &d)) return 2; dst = d; i++; } while (0)
         if (!strcmp(f, "--mode")) i++;
         else if (!strcmp(f, "--on-policy")) {}
-        else if (!strcmp(f, "--keep-wrong")) po.keep_wrong = 1;
-        else if (!strcmp(f, "--no-select")) po.select = 0;
-        else if (!strcmp(f, "--f32")) f32 = 1;
-        else if (!strcmp(f, "--init")) { if (flag_val(argc, argv, &i, &v)) return 2; to.init_dir = v; }
-        else if (!strcmp(f, "--out")) { if (flag_val(argc, argv, &i, &v)) return 2; po.out_dir = v; }
-        else if (!strcmp(f, "--resume")) { if (flag_val(argc, argv, &i, &v)) return 2; to.resume_dir = v; }
-        else if (!strcmp(f, "--teacher")) { if (flag_val(argc, argv, &i, &v)) return 2; teacher = v; }
-        else if (!strcmp(f, "--tokenizer")) { if (flag_val(argc, argv, &i, &v)) return 2; to.tokenizer_dir = v; }
-        else if (!strcmp(f, "--batches")) INT(1, 100000000, batches);
-        else if (!strcmp(f, "--stop-after")) INT(0, 100000000, stop_after);
-        else if (!strcmp(f, "--group")) INT(1, 4096, po.group);
-        else if (!strcmp(f, "--queries")) INT(1, 65536, po.queries);
-        else if (!strcmp(f, "--inner-steps")) INT(1, 1000, po.inner_steps);
-        else if (!strcmp(f, "--max-tokens")) INT(1, 1 << 20, po.max_tokens);
-        else if (!strcmp(f, "--pool")) INT(1, 100000000, po.pool);
-        else if (!strcmp(f, "--select-max")) INT(1, 100000000, po.select_max);
-        else if (!strcmp(f, "--think")) INT(0, 2, po.think);
-        else if (!strcmp(f, "--top-k")) INT(0, 1 << 20, po.sampling.top_k);
-        else if (!strcmp(f, "--batch")) INT(1, 65536, to.batch);
-        else if (!strcmp(f, "--warmup")) INT(0, 100000000, to.warmup);
-        else if (!strcmp(f, "--seed")) { INT(0, 0x7fffffff, po.seed); to.seed = po.seed; }
-        else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) INT(1, 1024, to.threads);
-        else if (!strcmp(f, "--clip-eps")) FLT(0, 10, po.clip_eps);
-        else if (!strcmp(f, "--beta")) FLT(0, 1e6, po.beta);
-        else if (!strcmp(f, "--temperature")) FLT(0, 100, po.sampling.temperature);
-        else if (!strcmp(f, "--top-p")) FLT(0, 1, po.sampling.top_p);
-        else if (!strcmp(f, "--lr")) FLT(0, 10, to.lr);
-        else if (!strcmp(f, "--min-lr-frac")) FLT(0, 1, to.min_lr_frac);
-        else if (!strcmp(f, "--wd")) FLT(0, 10, to.weight_decay);
-        else if (!strcmp(f, "--clip")) FLT(0, 1e9, to.clip);
-        else if (!strcmp(f, "--beta2")) FLT(0, 0.999999, to.beta2);
-        else if (!strcmp(f, "--eps")) FLT(0, 1, to.eps);
+        else if (!strcmp(f, "--keep-wrong")) o->po.keep_wrong = 1;
+        else if (!strcmp(f, "--no-select")) o->po.select = 0;
+        else if (!strcmp(f, "--f32")) o->f32 = 1;
+        else if (!strcmp(f, "--init")) { if (flag_val(argc, argv, &i, &v)) return 2; o->to.init_dir = v; }
+        else if (!strcmp(f, "--out")) { if (flag_val(argc, argv, &i, &v)) return 2; o->po.out_dir = v; }
+        else if (!strcmp(f, "--resume")) { if (flag_val(argc, argv, &i, &v)) return 2; o->to.resume_dir = v; }
+        else if (!strcmp(f, "--teacher")) { if (flag_val(argc, argv, &i, &v)) return 2; o->teacher = v; }
+        else if (!strcmp(f, "--tokenizer")) { if (flag_val(argc, argv, &i, &v)) return 2; o->to.tokenizer_dir = v; }
+        else if (!strcmp(f, "--batches")) INT(1, 100000000, o->batches);
+        else if (!strcmp(f, "--stop-after")) INT(0, 100000000, o->stop_after);
+        else if (!strcmp(f, "--group")) INT(1, 4096, o->po.group);
+        else if (!strcmp(f, "--queries")) INT(1, 65536, o->po.queries);
+        else if (!strcmp(f, "--inner-steps")) INT(1, 1000, o->po.inner_steps);
+        else if (!strcmp(f, "--max-tokens")) INT(1, 1 << 20, o->po.max_tokens);
+        else if (!strcmp(f, "--pool")) INT(1, 100000000, o->po.pool);
+        else if (!strcmp(f, "--select-max")) INT(1, 100000000, o->po.select_max);
+        else if (!strcmp(f, "--think")) INT(0, 2, o->po.think);
+        else if (!strcmp(f, "--top-k")) INT(0, 1 << 20, o->po.sampling.top_k);
+        else if (!strcmp(f, "--batch")) INT(1, 65536, o->to.batch);
+        else if (!strcmp(f, "--warmup")) INT(0, 100000000, o->to.warmup);
+        else if (!strcmp(f, "--seed")) { INT(0, 0x7fffffff, o->po.seed); o->to.seed = o->po.seed; }
+        else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) INT(1, 1024, o->to.threads);
+        else if (!strcmp(f, "--clip-eps")) FLT(0, 10, o->po.clip_eps);
+        else if (!strcmp(f, "--beta")) FLT(0, 1e6, o->po.beta);
+        else if (!strcmp(f, "--temperature")) FLT(0, 100, o->po.sampling.temperature);
+        else if (!strcmp(f, "--top-p")) FLT(0, 1, o->po.sampling.top_p);
+        else if (!strcmp(f, "--lr")) FLT(0, 10, o->to.lr);
+        else if (!strcmp(f, "--min-lr-frac")) FLT(0, 1, o->to.min_lr_frac);
+        else if (!strcmp(f, "--wd")) FLT(0, 10, o->to.weight_decay);
+        else if (!strcmp(f, "--clip")) FLT(0, 1e9, o->to.clip);
+        else if (!strcmp(f, "--beta2")) FLT(0, 0.999999, o->to.beta2);
+        else if (!strcmp(f, "--eps")) FLT(0, 1, o->to.eps);
         else if (!strcmp(f, "--levels")) {
             int lo, hi;
             if (flag_val(argc, argv, &i, &v)) return 2;
             if (sscanf(v, "%d-%d", &lo, &hi) != 2) return cli_fail("--levels: expected LO-HI such as 1-3, got '%s'", v), 2;
-            po.levels_lo = lo; po.levels_hi = hi;
+            o->po.levels_lo = lo; o->po.levels_hi = hi;
         } else return cli_fail("train: unknown flag '%s' for --mode grpo/distill (qwen3 train --mode grpo --help)", f), 2;
 #undef INT
 #undef FLT
     }
-    if (po.sampling.temperature > 0) {
-        if (po.sampling.top_p <= 0) po.sampling.top_p = 1;
-        po.sampling.repetition_penalty = 1;
+    if (o->po.sampling.temperature > 0) {
+        if (o->po.sampling.top_p <= 0) o->po.sampling.top_p = 1;
+        o->po.sampling.repetition_penalty = 1;
     }
-    if (!po.out_dir) return cli_fail("train: --out DIR is required"), 2;
-    if (batches < 1) return cli_fail("train: --batches N (rollout batches) is required"), 2;
-    po.teacher_dir = teacher;
-    to.steps = batches * po.inner_steps;
-    if (mkdir(po.out_dir, 0755) && errno != EEXIST) return cli_fail("%s: cannot create directory (%s)", po.out_dir, strerror(errno));
+    if (!o->po.out_dir) return cli_fail("train: --out DIR is required"), 2;
+    if (o->batches < 1) return cli_fail("train: --batches N (rollout batches) is required"), 2;
+    o->po.teacher_dir = o->teacher;
+    o->to.steps = o->batches * o->po.inner_steps;
+    return 0;
+}
+
+/* One line per rollout batch: a summary on stderr, the whole record in DIR/post.jsonl. */
+static void log_batch(FILE *log, const qwen3_post_stats *st, long batches) {
+    fprintf(stderr, "batch %ld/%ld  reward %.3f  all-equal %.2f  entropy %.3f  think %.1f  len %.1f  clip %.3f  kl %.4f  loss %.5f  |dlogp| %.2g  seqs %d  rollout %.1fs  train %.1fs\n",
+            st->batch, batches, st->reward, st->all_equal, st->entropy, st->think_len, st->completion_len, st->clip_frac, st->kl,
+            st->loss, st->logp_maxdiff, st->sequences, st->rollout_seconds, st->train_seconds);
+    fprintf(log, "{\"batch\":%ld,\"step\":%ld,\"reward\":%.6f,\"all_equal\":%.6f,\"entropy\":%.6f,\"think_len\":%.3f,"
+                 "\"completion_len\":%.3f,\"clip_frac\":%.6f,\"kl\":%.6g,\"loss\":%.6g,\"logp_maxdiff\":%.3g,\"sequences\":%d,"
+                 "\"lr\":%.6g,\"grad_norm\":%.6g,\"rollout_s\":%.2f,\"train_s\":%.2f}\n",
+            st->batch, st->step, st->reward, st->all_equal, st->entropy, st->think_len, st->completion_len, st->clip_frac, st->kl,
+            st->loss, st->logp_maxdiff, st->sequences, st->lr, st->grad_norm, st->rollout_seconds, st->train_seconds);
+    fflush(log);
+}
+
+/* The run: rollout batches with a checkpoint after each, then the export. 0, or 1 (message printed). */
+static int run_post(post_cli *o) {
+    const qwen3_post_opts *po = &o->po;
+    if (mkdir(po->out_dir, 0755) && errno != EEXIST) return cli_fail("%s: cannot create directory (%s)", po->out_dir, strerror(errno));
     qwen3_err e = {0};
-    qwen3_post *p = qwen3_post_new(&to, &po, stderr, &e);
+    qwen3_post *p = qwen3_post_new(&o->to, po, stderr, &e);
     if (!p) return cli_fail("%s", e.msg);
     char logp[4096];
-    snprintf(logp, sizeof logp, "%s/post.jsonl", po.out_dir);
-    FILE *log = fopen(logp, to.resume_dir ? "a" : "w");
+    snprintf(logp, sizeof logp, "%s/post.jsonl", po->out_dir);
+    FILE *log = fopen(logp, o->to.resume_dir ? "a" : "w");
     if (!log) { qwen3_post_free(p); return cli_fail("%s: cannot open (%s)", logp, strerror(errno)); }
     int rc = 0;
     qwen3_trainer *t = qwen3_post_trainer(p);
-    while (qwen3_post_batches_done(p) < batches && (stop_after < 0 || qwen3_post_batches_done(p) < stop_after)) {
+    while (qwen3_post_batches_done(p) < o->batches && (o->stop_after < 0 || qwen3_post_batches_done(p) < o->stop_after)) {
         qwen3_post_stats st;
         if (qwen3_post_batch(p, &st, &e)) { rc = cli_fail("%s", e.msg); break; }
-        fprintf(stderr, "batch %ld/%ld  reward %.3f  all-equal %.2f  entropy %.3f  think %.1f  len %.1f  clip %.3f  kl %.4f  loss %.5f  |dlogp| %.2g  seqs %d  rollout %.1fs  train %.1fs\n",
-                st.batch, batches, st.reward, st.all_equal, st.entropy, st.think_len, st.completion_len, st.clip_frac, st.kl,
-                st.loss, st.logp_maxdiff, st.sequences, st.rollout_seconds, st.train_seconds);
-        fprintf(log, "{\"batch\":%ld,\"step\":%ld,\"reward\":%.6f,\"all_equal\":%.6f,\"entropy\":%.6f,\"think_len\":%.3f,"
-                     "\"completion_len\":%.3f,\"clip_frac\":%.6f,\"kl\":%.6g,\"loss\":%.6g,\"logp_maxdiff\":%.3g,\"sequences\":%d,"
-                     "\"lr\":%.6g,\"grad_norm\":%.6g,\"rollout_s\":%.2f,\"train_s\":%.2f}\n",
-                st.batch, st.step, st.reward, st.all_equal, st.entropy, st.think_len, st.completion_len, st.clip_frac, st.kl,
-                st.loss, st.logp_maxdiff, st.sequences, st.lr, st.grad_norm, st.rollout_seconds, st.train_seconds);
-        fflush(log);
-        if (qwen3_trainer_checkpoint(t, po.out_dir, &e)) { rc = cli_fail("%s", e.msg); break; }
+        log_batch(log, &st, o->batches);
+        if (qwen3_trainer_checkpoint(t, po->out_dir, &e)) { rc = cli_fail("%s", e.msg); break; }
     }
     fclose(log);
-    if (!rc && qwen3_trainer_checkpoint(t, po.out_dir, &e)) rc = cli_fail("%s", e.msg);
-    if (!rc && qwen3_trainer_export(t, po.out_dir, f32, &e)) rc = cli_fail("%s", e.msg);
-    if (!rc) fprintf(stderr, "done: %ld rollout batches; model in %s\n", qwen3_post_batches_done(p), po.out_dir);
+    if (!rc && qwen3_trainer_checkpoint(t, po->out_dir, &e)) rc = cli_fail("%s", e.msg);
+    if (!rc && qwen3_trainer_export(t, po->out_dir, o->f32, &e)) rc = cli_fail("%s", e.msg);
+    if (!rc) fprintf(stderr, "done: %ld rollout batches; model in %s\n", qwen3_post_batches_done(p), po->out_dir);
     qwen3_post_free(p);
     return rc;
+}
+
+int cmd_train_post(int argc, char **argv) {
+    post_cli o;
+    memset(&o, 0, sizeof o);
+    int r = parse(argc, argv, &o);
+    if (r) return r == 1 ? 0 : r;
+    return run_post(&o);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "cli/cli.h"
 #include "cli/turn.h"
 
@@ -131,60 +132,109 @@ static char *read_question(const char *path) {
     return b;
 }
 
-int cmd_run(int argc, char **argv) {
-    cli_model_opts mo = {0};
-    mo.load.fast = 1; /* interactive use and serving: the fast path unless --exact */
+/* What `qwen3 run` was asked: the flags, MODEL and the question (as text or as a file to read). */
+typedef struct run_opts {
+    cli_model_opts mo;
     cli_gen_opts go;
-    cli_gen_opts_init(&go);
-    cli_draft_opts dro = {0};
-    const char *dir = NULL, *question = NULL;
-    int raw = 0, as_json = 0, rc = 2, flags_end = 0, verbose = 0;
-    const char *qfile = NULL;
-    char *qbuf = NULL; /* the question read from -f FILE or standard input */
+    cli_draft_opts dro;
+    const char *dir, *question, *qfile;
+    int raw, as_json, verbose;
+} run_opts;
+
+/* argv -> o. 0: parsed; 1: --help printed; 2: a bad flag or argument (message printed). */
+static int parse(int argc, char **argv, run_opts *o) {
+    int flags_end = 0;
     for (int i = 1; i < argc; i++) {
         if (!flags_end && !strcmp(argv[i], "--")) { flags_end = 1; continue; } /* a question may start with '-' */
         if (flags_end) {
-            if (!dir) dir = argv[i];
-            else if (!question) question = argv[i];
-            else { cli_fail("run: one question only (quote it): unexpected '%s'", argv[i]); goto out; }
+            if (!o->dir) o->dir = argv[i];
+            else if (!o->question) o->question = argv[i];
+            else return cli_fail("run: one question only (quote it): unexpected '%s'", argv[i]), 2;
             continue;
         }
-        if (cli_is_help(argv[i])) { usage(); cli_gen_opts_free(&go); return 0; }
-        int r = cli_model_flag(argc, argv, &i, &mo);
-        if (r == 0) r = cli_gen_flag(argc, argv, &i, &go);
-        if (r == 0) r = cli_draft_flag(argc, argv, &i, &dro);
-        if (r < 0) goto out;
+        if (cli_is_help(argv[i])) { usage(); return 1; }
+        int r = cli_model_flag(argc, argv, &i, &o->mo);
+        if (r == 0) r = cli_gen_flag(argc, argv, &i, &o->go);
+        if (r == 0) r = cli_draft_flag(argc, argv, &i, &o->dro);
+        if (r < 0) return 2;
         if (r) continue;
-        if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) verbose = 1;
+        if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) o->verbose = 1;
         else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file")) {
-            if (!(qfile = i + 1 < argc ? argv[++i] : NULL)) { cli_fail("run: %s needs a file (- for standard input)", argv[i - 1]); goto out; }
-        } else if (!strcmp(argv[i], "--raw")) raw = 1;
-        else if (!strcmp(argv[i], "--json")) as_json = 1;
-        else if (argv[i][0] == '-' && argv[i][1]) { cli_fail("run: unknown flag '%s' (see qwen3 run --help)", argv[i]); goto out; }
-        else if (!dir) dir = argv[i];
-        else if (!question) question = argv[i];
-        else { cli_fail("run: one question only (quote it): unexpected '%s'", argv[i]); goto out; }
+            if (!(o->qfile = i + 1 < argc ? argv[++i] : NULL))
+                return cli_fail("run: %s needs a file (- for standard input)", argv[i - 1]), 2;
+        } else if (!strcmp(argv[i], "--raw")) o->raw = 1;
+        else if (!strcmp(argv[i], "--json")) o->as_json = 1;
+        else if (argv[i][0] == '-' && argv[i][1]) return cli_fail("run: unknown flag '%s' (see qwen3 run --help)", argv[i]), 2;
+        else if (!o->dir) o->dir = argv[i];
+        else if (!o->question) o->question = argv[i];
+        else return cli_fail("run: one question only (quote it): unexpected '%s'", argv[i]), 2;
     }
-    /* one argument that names no model is the question, for the default model */
-    if (dir && !question && !qfile && !cli_looks_like_model(dir)) { question = dir; dir = NULL; }
-    if (!dir && (question || qfile || !isatty(STDIN_FILENO))) {
-        if (!(dir = cli_default_model())) goto out;
-    }
-    if (!dir) { cli_fail("run: MODEL directory missing (see qwen3 run --help)"); goto out; }
-    if (qfile && question) { cli_fail("run: give the question as text or as -f FILE, not both"); goto out; }
-    if (!question && !qfile && !isatty(STDIN_FILENO)) qfile = "-";
-    if (!question && !qfile) {
-        cli_fail("run: the question is missing: qwen3 run MODEL \"question\" (or -f FILE, or on standard input)");
-        goto out;
-    }
-    if (!question) {
-        if (!(question = qbuf = read_question(qfile))) goto out;
-    }
-    if (raw && (go.system || go.no_think)) { cli_fail("run: --raw takes no chat options (--system, --no-think)"); goto out; }
-    if (!(dir = cli_model_path(dir, QWEN3_NEED_WEIGHTS | QWEN3_NEED_TOKENIZER | (raw || go.template_kind ? 0 : QWEN3_NEED_CHAT),
-                               mo.pull))) { rc = 1; goto out; }
+    return 0;
+}
 
-    rc = 1;
+/* Settles MODEL (the default model when none is named) and the question (read from -f FILE or
+ * standard input into *qbuf, which the caller frees). 0, or 2 with the message printed. */
+static int settle(run_opts *o, char **qbuf) {
+    /* one argument that names no model is the question, for the default model */
+    if (o->dir && !o->question && !o->qfile && !cli_looks_like_model(o->dir)) { o->question = o->dir; o->dir = NULL; }
+    if (!o->dir && (o->question || o->qfile || !isatty(STDIN_FILENO))) {
+        if (!(o->dir = cli_default_model())) return 2;
+    }
+    if (!o->dir) return cli_fail("run: MODEL directory missing (see qwen3 run --help)"), 2;
+    if (o->qfile && o->question) return cli_fail("run: give the question as text or as -f FILE, not both"), 2;
+    if (!o->question && !o->qfile && !isatty(STDIN_FILENO)) o->qfile = "-";
+    if (!o->question && !o->qfile)
+        return cli_fail("run: the question is missing: qwen3 run MODEL \"question\" (or -f FILE, or on standard input)"), 2;
+    if (!o->question && !(o->question = *qbuf = read_question(o->qfile))) return 2;
+    if (o->raw && (o->go.system || o->go.no_think)) return cli_fail("run: --raw takes no chat options (--system, --no-think)"), 2;
+    return 0;
+}
+
+/* The prompt text: the question in the chat template of kind (o->raw: the question as it is).
+ * Sets *thinking (the sampling mode), *in_think (the prompt leaves a <think> block open) and
+ * *budget (cli_think_mode's). NULL with e set on an error. */
+static char *make_prompt(const run_opts *o, int kind, long *budget, int *thinking, int *in_think, qwen3_err *e) {
+    if (o->raw) {
+        *thinking = 1; /* the model may open <think> on its own: sample as in thinking mode */
+        char *p = strdup(o->question);
+        if (!p) qerr(e, "out of memory");
+        return p;
+    }
+    *thinking = cli_think_mode(kind, !o->go.no_think, budget);
+    qwen3_chat_msg msgs[2];
+    int n = 0;
+    if (o->go.system) msgs[n++] = (qwen3_chat_msg){.role = "system", .content = o->go.system};
+    msgs[n++] = (qwen3_chat_msg){.role = "user", .content = o->question};
+    qwen3_chat_opts co = {1, *thinking};
+    size_t len;
+    char *prompt = qwen3_chat_render(kind, msgs, n, NULL, 0, &co, &len, e);
+    if (prompt) *in_think = qwen3_chat_prompt_opens_think(prompt, len);
+    return prompt;
+}
+
+/* The generation's parameters from the flags (the draft is added by the caller). */
+static void gen_params(const run_opts *o, const char *dir, int thinking, int in_think, long budget, qwen3_gen_params *p) {
+    const cli_gen_opts *go = &o->go;
+    cli_gen_sampling(go, thinking, dir, &p->sampling);
+    if (thinking && p->sampling.temperature == 0 && !o->raw)
+        fprintf(stderr, "qwen3: warning: greedy decoding in thinking mode tends to repeat itself endlessly; Qwen "
+                        "recommends --temp 0.6 --top-p 0.95 --top-k 20\n");
+    p->max_tokens = (int)go->max_tokens;
+    p->think_budget = (int)budget;
+    p->think_grace = (int)go->think_grace;
+    p->in_think = in_think;
+    p->stop = go->stop;
+    p->n_stop = go->n_stop;
+    p->grammar = go->grammar;
+    p->grammar_think = thinking && !in_think;
+}
+
+/* The turn: template, tokenizer, model (and draft), then the streamed answer or --json's object.
+ * dir is the checked local path of MODEL. 0, 130 when interrupted, 1 on an error (printed). */
+static int run_turn(run_opts *o, const char *dir) {
+    cli_gen_opts *go = &o->go;
+    const int raw = o->raw;
+    int rc = 1;
     qwen3_err e = {0};
     qwen3_tokenizer *tok = NULL;
     qwen3_model *m = NULL, *dm = NULL;
@@ -193,59 +243,34 @@ int cmd_run(int argc, char **argv) {
     int32_t *ids = NULL;
     cli_turn t = {0};
     int kind = -1, thinking = 0, in_think = 0;
-    if (!raw && (kind = cli_chat_kind(dir, &go)) < 0) goto done;
+    if (!raw && (kind = cli_chat_kind(dir, go)) < 0) goto done;
     tok = qwen3_tokenizer_load(dir, &e);
     if (!tok) { cli_fail("%s", e.msg); goto done; }
-    long budget = go.think_budget;
-    if (!raw) {
-        thinking = cli_think_mode(kind, !go.no_think, &budget);
-        qwen3_chat_msg msgs[2];
-        int n = 0;
-        if (go.system) msgs[n++] = (qwen3_chat_msg){.role = "system", .content = go.system};
-        msgs[n++] = (qwen3_chat_msg){.role = "user", .content = question};
-        qwen3_chat_opts co = {1, thinking};
-        size_t len;
-        prompt = qwen3_chat_render(kind, msgs, n, NULL, 0, &co, &len, &e);
-        if (!prompt) { cli_fail("%s", e.msg); goto done; }
-        in_think = qwen3_chat_prompt_opens_think(prompt, len);
-    } else {
-        prompt = strdup(question);
-        thinking = 1; /* the model may open <think> on its own: sample as in thinking mode */
-    }
+    long budget = go->think_budget;
+    if (!(prompt = make_prompt(o, kind, &budget, &thinking, &in_think, &e))) { cli_fail("%s", e.msg); goto done; }
     int n_ids = qwen3_encode(tok, prompt, strlen(prompt), 1, &ids, &e);
     if (n_ids < 0) { cli_fail("%s", e.msg); goto done; }
     qwen3_gen_params p = {0};
-    cli_gen_sampling(&go, thinking, dir, &p.sampling);
-    if (thinking && p.sampling.temperature == 0 && !raw)
-        fprintf(stderr, "qwen3: warning: greedy decoding in thinking mode tends to repeat itself endlessly; Qwen "
-                        "recommends --temp 0.6 --top-p 0.95 --top-k 20\n");
-    p.max_tokens = (int)go.max_tokens;
-    p.think_budget = (int)budget;
-    p.think_grace = (int)go.think_grace;
-    p.in_think = in_think;
-    p.stop = go.stop;
-    p.n_stop = go.n_stop;
-    p.grammar = go.grammar;
-    p.grammar_think = thinking && !in_think;
-    m = cli_load_model(dir, &mo);
+    gen_params(o, dir, thinking, in_think, budget, &p);
+    m = cli_load_model(dir, &o->mo);
     if (!m) goto done;
-    seq = qwen3_seq_new(m, mo.ctx, &e);
+    seq = qwen3_seq_new(m, o->mo.ctx, &e);
     if (!seq) { cli_fail("%s", e.msg); goto done; }
-    if (dro.model) {
-        if (!(dm = cli_draft_load(&dro, dir, m, tok, &mo))) goto done;
+    if (o->dro.model) {
+        if (!(dm = cli_draft_load(&o->dro, dir, m, tok, &o->mo))) goto done;
         if (!(dseq = qwen3_seq_new(dm, qwen3_seq_capacity(seq), &e))) { cli_fail("--draft: %s", e.msg); goto done; }
         p.draft = dm;
         p.draft_seq = dseq;
-        p.draft_n = dro.n;
+        p.draft_n = o->dro.n;
     }
-    t.show = !as_json;
+    t.show = !o->as_json;
     t.parse = !raw;
     t.in_think = in_think;
-    t.hide_thinking = go.hide_thinking;
-    t.color = !as_json && isatty(STDOUT_FILENO) && !cli_no_color();
+    t.hide_thinking = go->hide_thinking;
+    t.color = !o->as_json && isatty(STDOUT_FILENO) && !cli_no_color();
     if (cli_turn_run(m, tok, seq, ids, n_ids, &p, &t)) goto done;
-    if (as_json) print_json(&t, tok, raw, &p.sampling);
-    if (verbose) cli_turn_print_stats(&t);
+    if (o->as_json) print_json(&t, tok, raw, &p.sampling);
+    if (o->verbose) cli_turn_print_stats(&t);
     rc = t.interrupted ? 130 : 0;
 done:
     cli_turn_free(&t);
@@ -256,8 +281,22 @@ done:
     qwen3_seq_free(dseq);
     qwen3_model_free(dm);
     qwen3_tokenizer_free(tok);
-out:
+    return rc;
+}
+
+int cmd_run(int argc, char **argv) {
+    run_opts o = {0};
+    o.mo.load.fast = 1; /* interactive use and serving: the fast path unless --exact */
+    cli_gen_opts_init(&o.go);
+    char *qbuf = NULL; /* the question read from -f FILE or standard input */
+    int rc = parse(argc, argv, &o);
+    if (rc == 1) rc = 0;
+    else if (!rc && !(rc = settle(&o, &qbuf))) {
+        const char *dir = cli_model_path(o.dir, QWEN3_NEED_WEIGHTS | QWEN3_NEED_TOKENIZER |
+                                                    (o.raw || o.go.template_kind ? 0 : QWEN3_NEED_CHAT), o.mo.pull);
+        rc = dir ? run_turn(&o, dir) : 1;
+    }
     free(qbuf);
-    cli_gen_opts_free(&go);
+    cli_gen_opts_free(&o.go);
     return rc;
 }

@@ -188,6 +188,39 @@ static int draw_loss(const char *dir, qwen3_err *e) {
     return rc;
 }
 
+/* One step's line: a summary on stderr (eta: seconds left), the whole record in DIR/loss.jsonl. */
+static void log_step(FILE *log, qwen3_trainer *t, const train_args *a, const qwen3_train_stats *st, double eta) {
+    double tps = st->tokens / st->seconds;
+    fprintf(stderr, "step %5ld/%ld  loss %.4f", st->step, a->o.steps, st->loss);
+    if (a->o.lbl != QWEN3_LBL_NONE || st->load_max > 0) fprintf(stderr, "  lbl %.4f  load max/mean %.2f", st->lbl, st->load_max);
+    fprintf(stderr, "  lr %.2e  |g| %.3f  %.0f tok/s  %.1f GFLOP/s  ETA %.0fs\n", st->lr, st->grad_norm, tps,
+            st->flops / st->seconds / 1e9, eta);
+    fprintf(log, "{\"step\":%ld,\"loss\":%.6f,\"lbl\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f,\"tokens\":%.0f,\"tok_s\":%.1f,\"gflops\":%.2f",
+            st->step, st->loss, st->lbl, st->lr, st->grad_norm, st->tokens, tps, st->flops / st->seconds / 1e9);
+    if (st->load_max > 0) {
+        int nl;
+        const float *ld = qwen3_trainer_load(t, &nl);
+        fprintf(log, ",\"load_max_mean\":[");
+        for (int l = 0; l < nl; l++) fprintf(log, "%s%.3f", l ? "," : "", ld[l]);
+        fprintf(log, "]");
+    }
+    fprintf(log, "}\n");
+    fflush(log);
+}
+
+/* --eval N: the trained model on N synthetic questions, into DIR/eval.json. 0, or 1 (message printed). */
+static int write_eval(qwen3_trainer *t, const train_args *a) {
+    qwen3_err e = {0};
+    char ep[4096];
+    snprintf(ep, sizeof ep, "%s/eval.json", a->out);
+    FILE *ef = fopen(ep, "w");
+    if (!ef) return cli_fail("%s: cannot create (%s)", ep, strerror(errno));
+    int rc = 0;
+    if (qwen3_trainer_eval(t, a->eval_n, 1, 3, ef, stderr, &e)) rc = cli_fail("%s", e.msg);
+    if (fclose(ef) && !rc) rc = cli_fail("%s: write failed", ep);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv) {
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--mode") && (!strcmp(argv[i + 1], "grpo") || !strcmp(argv[i + 1], "distill")))
@@ -221,22 +254,7 @@ int cmd_train(int argc, char **argv) {
         if (qwen3_trainer_step(t, &st, &e)) { rc = cli_fail("%s", e.msg); break; }
         tok_total += st.tokens;
         sec_total += st.seconds;
-        double tps = st.tokens / st.seconds, eta = (a.o.steps - st.step) * sec_total / (double)(st.step - first);
-        fprintf(stderr, "step %5ld/%ld  loss %.4f", st.step, a.o.steps, st.loss);
-        if (a.o.lbl != QWEN3_LBL_NONE || st.load_max > 0) fprintf(stderr, "  lbl %.4f  load max/mean %.2f", st.lbl, st.load_max);
-        fprintf(stderr, "  lr %.2e  |g| %.3f  %.0f tok/s  %.1f GFLOP/s  ETA %.0fs\n", st.lr, st.grad_norm, tps,
-                st.flops / st.seconds / 1e9, eta);
-        fprintf(log, "{\"step\":%ld,\"loss\":%.6f,\"lbl\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f,\"tokens\":%.0f,\"tok_s\":%.1f,\"gflops\":%.2f",
-                st.step, st.loss, st.lbl, st.lr, st.grad_norm, st.tokens, tps, st.flops / st.seconds / 1e9);
-        if (st.load_max > 0) {
-            int nl;
-            const float *ld = qwen3_trainer_load(t, &nl);
-            fprintf(log, ",\"load_max_mean\":[");
-            for (int l = 0; l < nl; l++) fprintf(log, "%s%.3f", l ? "," : "", ld[l]);
-            fprintf(log, "]");
-        }
-        fprintf(log, "}\n");
-        fflush(log);
+        log_step(log, t, &a, &st, (a.o.steps - st.step) * sec_total / (double)(st.step - first));
         if ((a.ckpt_minutes > 0 && now_s() - last_ckpt >= a.ckpt_minutes * 60) || (a.ckpt_steps > 0 && st.step % a.ckpt_steps == 0)) {
             if (qwen3_trainer_checkpoint(t, a.out, &e)) { rc = cli_fail("%s", e.msg); break; }
             last_ckpt = now_s();
@@ -249,16 +267,7 @@ int cmd_train(int argc, char **argv) {
     if (!rc && qwen3_trainer_steps_done(t) > 0 && draw_loss(a.out, &e)) rc = cli_fail("%s", e.msg);
     if (!rc && qwen3_trainer_checkpoint(t, a.out, &e)) rc = cli_fail("%s", e.msg);
     if (!rc && qwen3_trainer_export(t, a.out, a.f32, &e)) rc = cli_fail("%s", e.msg);
-    if (!rc && a.eval_n > 0) {
-        char ep[4096];
-        snprintf(ep, sizeof ep, "%s/eval.json", a.out);
-        FILE *ef = fopen(ep, "w");
-        if (!ef) rc = cli_fail("%s: cannot create (%s)", ep, strerror(errno));
-        else {
-            if (qwen3_trainer_eval(t, a.eval_n, 1, 3, ef, stderr, &e)) rc = cli_fail("%s", e.msg);
-            if (fclose(ef) && !rc) rc = cli_fail("%s: write failed", ep);
-        }
-    }
+    if (!rc && a.eval_n > 0) rc = write_eval(t, &a);
     if (!rc)
         fprintf(stderr, "done: %ld steps, %.0f tokens in %.1fs; model in %s (qwen3 run %s \"...\")\n", qwen3_trainer_steps_done(t),
                 tok_total, now_s() - start, a.out, a.out);

@@ -436,12 +436,13 @@ static void print_paired(const char *what, const char *set, const qwen3_paired *
 
 static const uint64_t BOOT_SEED = 20250514;
 
-int eval_run(const eval_opts *o, const cli_model_opts *mo, FILE *replies, int as_json) {
-    /* the question sets */
+/* The question sets: per set, level, family (those asked for) and index, made from the seed. NULL
+ * with the message printed when a task cannot be made or memory runs out. */
+static question *make_questions(const eval_opts *o, int *nq_out) {
     int nq = 0, cap = 0;
     for (int s = 0; s < o->n_sets; s++) cap += (o->hi[s] - o->lo[s] + 1) * QWEN3_TASK_FAMILIES * o->per_level;
     question *qs = calloc((size_t)cap, sizeof *qs);
-    if (!qs) return cli_fail("eval: out of memory");
+    if (!qs) return cli_fail("eval: out of memory"), NULL;
     for (int s = 0; s < o->n_sets; s++)
         for (int lv = o->lo[s]; lv <= o->hi[s]; lv++)
             for (int f = 0; f < QWEN3_TASK_FAMILIES; f++) {
@@ -450,162 +451,159 @@ int eval_run(const eval_opts *o, const cli_model_opts *mo, FILE *replies, int as
                     qwen3_err e = {0};
                     if (qwen3_task_make(o->seed, i, f, lv, &qs[nq].t, &e) || (o->varied && qwen3_task_rephrase(o->seed, i, &qs[nq].t, &e))) {
                         free(qs);
-                        return cli_fail("eval: %s", e.msg);
+                        return cli_fail("eval: %s", e.msg), NULL;
                     }
                     qs[nq++].set = s;
                 }
             }
-    int n_models = o->models[1] ? 2 : 1, rc = 0;
-    result res[2];
-    memset(res, 0, sizeof res);
-    json_t *rows = NULL;
-    if (o->rescore) {
-        FILE *f = fopen(o->rescore, "r");
-        if (!f) { free(qs); return cli_fail("--rescore %s: cannot open the file", o->rescore); }
-        rows = json_array();
-        char *line = NULL;
-        size_t cap = 0;
-        long ln = 0;
-        for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
-            ln++;
-            json_error_t je;
-            json_t *row = json_loadb(line, (size_t)n, 0, &je);
-            if (!json_is_object(row)) {
-                json_decref(row);
-                rc = cli_fail("--rescore %s: line %ld is not a JSON object (%s)", o->rescore, ln, je.text);
-                break;
-            }
-            json_array_append_new(rows, row);
+    *nq_out = nq;
+    return qs;
+}
+
+/* --rescore FILE: its rows (one JSON object per line) into *rows. 0, or 1 (message printed; *rows
+ * holds the lines read so far). */
+static int read_rescore(const char *path, json_t **rows) {
+    FILE *f = fopen(path, "r");
+    if (!f) return cli_fail("--rescore %s: cannot open the file", path);
+    *rows = json_array();
+    int rc = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    long ln = 0;
+    for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
+        ln++;
+        json_error_t je;
+        json_t *row = json_loadb(line, (size_t)n, 0, &je);
+        if (!json_is_object(row)) {
+            json_decref(row);
+            rc = cli_fail("--rescore %s: line %ld is not a JSON object (%s)", path, ln, je.text);
+            break;
         }
-        free(line);
-        fclose(f);
+        json_array_append_new(*rows, row);
     }
-    for (int m = 0; m < n_models && !rc; m++) {
-        rc = eval_model(o, mo, o->models[m], m ? "B" : "A", rows, qs, nq, &res[m]);
-        if (!rc && replies) rc = write_replies(replies, m ? "B" : "A", &res[m], qs);
-    }
-    unsigned char *va = malloc((size_t)nq + 1), *vb = malloc((size_t)nq + 1);
-    if (!rc && (!va || !vb)) rc = cli_fail("eval: out of memory");
-    json_t *root = json_object(), *jm = json_object(), *jpaired = json_array();
-    if (!rc) {
-        json_object_set_new(root, "model", json_string(o->models[0]));
-        json_object_set_new(root, "compare", o->models[1] ? json_string(o->models[1]) : json_null());
-        json_t *set = json_pack("{s:I, s:i, s:i, s:i, s:s, s:i, s:i, s:I}", "seed", (json_int_t)(o->seed & 0x7fffffffffffffffull), "per_level",
-                                o->per_level, "k", o->k, "max_tokens", o->max_tokens, "think_flag", o->think_flag, "resamples", o->resamples,
-                                "questions", nq, "bootstrap_seed", (json_int_t)BOOT_SEED);
-        json_object_set_new(set, "phrasing", json_string(o->varied ? "varied" : "generator"));
-        json_t *sets = json_array(), *bud = json_array();
-        for (int s = 0; s < o->n_sets; s++)
-            json_array_append_new(sets, json_pack("{s:s, s:i, s:i}", "name", SET[s], "lo", o->lo[s], "hi", o->hi[s]));
-        for (int b = 0; b < o->n_budgets; b++) json_array_append_new(bud, json_integer(o->budgets[b]));
-        json_object_set_new(set, "sets", sets);
-        json_object_set_new(set, "budgets", bud);
-        json_object_set_new(root, "settings", set);
-    }
-    if (!rc && !as_json) {
-        int nper[2] = {0, 0};
-        for (int q = 0; q < nq; q++) nper[qs[q].set]++;
-        printf("qwen3 eval: %d questions per family and level, seed %llu: %s %d (levels %d-%d)", o->per_level,
-               (unsigned long long)o->seed, SET_LONG[0], nper[0], o->lo[0], o->hi[0]);
-        if (o->n_sets > 1) printf(", %s %d (levels %d-%d)", SET_LONG[1], nper[1], o->lo[1], o->hi[1]);
-        printf("\nquestions in %s; thinking questions end \"%s\", non-thinking \"/no_think\"; at most %d tokens per reply\n",
-               o->varied ? "the varied phrasings people use (--phrasing varied)" : "the generator's own phrasing", o->think_flag, o->max_tokens);
-    }
-    for (int m = 0; m < n_models && !rc; m++) {
-        const char *label = m ? "B" : "A";
-        json_t *jr = json_object();
-        json_object_set_new(jr, "path", json_string(o->models[m]));
-        json_object_set_new(jr, "seconds", json_real(res[m].seconds));
-        json_object_set_new(jr, "tokens", json_integer(res[m].tokens));
-        if (!as_json && o->rescore) printf("\nmodel %s: %s (its replies in %s, judged again)\n", label, o->models[m], o->rescore);
-        else if (!as_json)
-            printf("\nmodel %s: %s (%ld tokens generated in %.0f s, %.0f tokens/s)\n", label, o->models[m], res[m].tokens, res[m].seconds,
-                   res[m].tokens / (res[m].seconds + 1e-9));
-        stat st[2][4];
-        for (int s = 0; s < o->n_sets; s++) {
-            json_t *js = json_object();
-            for (int c = 0; c < 4; c++) {
-                if ((c == C_THINK_S || c == C_NOTHINK_S) && !o->k) continue;
-                st[s][c] = stats_of(&res[m], qs, -1, s, c, -1, o->k);
-                json_object_set_new(js, COND[c], stat_json(&st[s][c], c >= 2));
-            }
-            json_t *jb = json_array();
-            for (int b = 0; b < o->n_budgets; b++) {
-                stat x = stats_of(&res[m], qs, -1, s, C_BUDGET, o->budgets[b], o->k);
-                json_t *e = stat_json(&x, 0);
-                json_object_set_new(e, "budget", json_integer(o->budgets[b]));
-                json_array_append_new(jb, e);
-            }
-            json_object_set_new(js, "budgets", jb);
-            json_t *jf = json_object();
-            for (int f = 0; f < QWEN3_TASK_FAMILIES; f++) {
-                if (!o->families[f]) continue;
-                stat a = stats_of(&res[m], qs, f, s, C_THINK, -1, o->k), b = stats_of(&res[m], qs, f, s, C_NOTHINK, -1, o->k);
-                json_object_set_new(jf, qwen3_task_family_name(f), json_pack("{s:i, s:f, s:f}", "n", a.n, "think", a.acc, "no_think", b.acc));
-            }
-            json_object_set_new(js, "families", jf);
-            json_object_set_new(jr, SET[s], js);
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* The settings a report was made with (--json's "settings"). */
+static json_t *settings_json(const eval_opts *o, int nq) {
+    json_t *set = json_pack("{s:I, s:i, s:i, s:i, s:s, s:i, s:i, s:I}", "seed", (json_int_t)(o->seed & 0x7fffffffffffffffull), "per_level",
+                            o->per_level, "k", o->k, "max_tokens", o->max_tokens, "think_flag", o->think_flag, "resamples", o->resamples,
+                            "questions", nq, "bootstrap_seed", (json_int_t)BOOT_SEED);
+    json_object_set_new(set, "phrasing", json_string(o->varied ? "varied" : "generator"));
+    json_t *sets = json_array(), *bud = json_array();
+    for (int s = 0; s < o->n_sets; s++)
+        json_array_append_new(sets, json_pack("{s:s, s:i, s:i}", "name", SET[s], "lo", o->lo[s], "hi", o->hi[s]));
+    for (int b = 0; b < o->n_budgets; b++) json_array_append_new(bud, json_integer(o->budgets[b]));
+    json_object_set_new(set, "sets", sets);
+    json_object_set_new(set, "budgets", bud);
+    return set;
+}
+
+static void print_header(const eval_opts *o, const question *qs, int nq) {
+    int nper[2] = {0, 0};
+    for (int q = 0; q < nq; q++) nper[qs[q].set]++;
+    printf("qwen3 eval: %d questions per family and level, seed %llu: %s %d (levels %d-%d)", o->per_level,
+           (unsigned long long)o->seed, SET_LONG[0], nper[0], o->lo[0], o->hi[0]);
+    if (o->n_sets > 1) printf(", %s %d (levels %d-%d)", SET_LONG[1], nper[1], o->lo[1], o->hi[1]);
+    printf("\nquestions in %s; thinking questions end \"%s\", non-thinking \"/no_think\"; at most %d tokens per reply\n",
+           o->varied ? "the varied phrasings people use (--phrasing varied)" : "the generator's own phrasing", o->think_flag, o->max_tokens);
+}
+
+/* Model m's statistics per set and condition into st, and as JSON (--json's models.A / .B). */
+static json_t *model_json(const eval_opts *o, const result *r, const question *qs, const char *path, stat st[2][4]) {
+    json_t *jr = json_object();
+    json_object_set_new(jr, "path", json_string(path));
+    json_object_set_new(jr, "seconds", json_real(r->seconds));
+    json_object_set_new(jr, "tokens", json_integer(r->tokens));
+    for (int s = 0; s < o->n_sets; s++) {
+        json_t *js = json_object();
+        for (int c = 0; c < 4; c++) {
+            if ((c == C_THINK_S || c == C_NOTHINK_S) && !o->k) continue;
+            st[s][c] = stats_of(r, qs, -1, s, c, -1, o->k);
+            json_object_set_new(js, COND[c], stat_json(&st[s][c], c >= 2));
         }
-        json_object_set_new(jm, label, jr);
-        if (as_json) continue;
-        printf("  %-34s", "");
-        for (int s = 0; s < o->n_sets; s++) printf(" %19s", SET_LONG[s]);
-        printf("\n");
+        json_t *jb = json_array();
+        for (int b = 0; b < o->n_budgets; b++) {
+            stat x = stats_of(r, qs, -1, s, C_BUDGET, o->budgets[b], o->k);
+            json_t *e = stat_json(&x, 0);
+            json_object_set_new(e, "budget", json_integer(o->budgets[b]));
+            json_array_append_new(jb, e);
+        }
+        json_object_set_new(js, "budgets", jb);
+        json_t *jf = json_object();
+        for (int f = 0; f < QWEN3_TASK_FAMILIES; f++) {
+            if (!o->families[f]) continue;
+            stat a = stats_of(r, qs, f, s, C_THINK, -1, o->k), b = stats_of(r, qs, f, s, C_NOTHINK, -1, o->k);
+            json_object_set_new(jf, qwen3_task_family_name(f), json_pack("{s:i, s:f, s:f}", "n", a.n, "think", a.acc, "no_think", b.acc));
+        }
+        json_object_set_new(js, "families", jf);
+        json_object_set_new(jr, SET[s], js);
+    }
+    return jr;
+}
+
+/* The table of one model: rows of statistics, one column per set, then the budget sweep. */
+static void print_model(const eval_opts *o, const result *r, const question *qs, stat st[2][4]) {
+    printf("  %-34s", "");
+    for (int s = 0; s < o->n_sets; s++) printf(" %19s", SET_LONG[s]);
+    printf("\n");
 #define ROW(name, expr)                                                        \
     do {                                                                       \
         printf("  %-34s", name);                                               \
         for (int s = 0; s < o->n_sets; s++) printf(" %19.3f", (double)(expr)); \
         printf("\n");                                                          \
     } while (0)
-        ROW("greedy pass@1, thinking", st[s][C_THINK].acc);
-        ROW("greedy pass@1, non-thinking", st[s][C_NOTHINK].acc);
-        if (o->k) {
-            char name[64];
-            printf("  sampled, k = %d (thinking T 0.6 top-p 0.95 top-k 20; non-thinking T 0.7 top-p 0.8 top-k 20)\n", o->k);
-            ROW("  thinking: mean accuracy", st[s][C_THINK_S].acc);
-            snprintf(name, sizeof name, "  thinking: pass@%d", o->k);
-            ROW(name, st[s][C_THINK_S].pass_k);
-            snprintf(name, sizeof name, "  thinking: maj@%d", o->k);
-            ROW(name, st[s][C_THINK_S].maj_k);
-            ROW("  non-thinking: mean accuracy", st[s][C_NOTHINK_S].acc);
-            snprintf(name, sizeof name, "  non-thinking: pass@%d", o->k);
-            ROW(name, st[s][C_NOTHINK_S].pass_k);
-            snprintf(name, sizeof name, "  non-thinking: maj@%d", o->k);
-            ROW(name, st[s][C_NOTHINK_S].maj_k);
-        }
-        printf("  mode following (greedy)\n");
-        ROW("  /think -> non-empty think block", st[s][C_THINK].mode_ok);
-        ROW("  /no_think -> empty think block", st[s][C_NOTHINK].mode_ok);
-        ROW("  well-formed, thinking", st[s][C_THINK].think_ok);
-        ROW("  well-formed, non-thinking", st[s][C_NOTHINK].think_ok);
-        ROW("  think tokens, thinking (mean)", st[s][C_THINK].gen_think);
-        printf("  greedy pass@1 per family (thinking / non-thinking)\n");
-        for (int f = 0; f < QWEN3_TASK_FAMILIES; f++) {
-            if (!o->families[f]) continue;
-            printf("    %-32s", qwen3_task_family_name(f));
-            for (int s = 0; s < o->n_sets; s++)
-                printf("       %5.3f / %5.3f", stats_of(&res[m], qs, f, s, C_THINK, -1, o->k).acc, stats_of(&res[m], qs, f, s, C_NOTHINK, -1, o->k).acc);
-            printf("\n");
-        }
+    ROW("greedy pass@1, thinking", st[s][C_THINK].acc);
+    ROW("greedy pass@1, non-thinking", st[s][C_NOTHINK].acc);
+    if (o->k) {
+        char name[64];
+        printf("  sampled, k = %d (thinking T 0.6 top-p 0.95 top-k 20; non-thinking T 0.7 top-p 0.8 top-k 20)\n", o->k);
+        ROW("  thinking: mean accuracy", st[s][C_THINK_S].acc);
+        snprintf(name, sizeof name, "  thinking: pass@%d", o->k);
+        ROW(name, st[s][C_THINK_S].pass_k);
+        snprintf(name, sizeof name, "  thinking: maj@%d", o->k);
+        ROW(name, st[s][C_THINK_S].maj_k);
+        ROW("  non-thinking: mean accuracy", st[s][C_NOTHINK_S].acc);
+        snprintf(name, sizeof name, "  non-thinking: pass@%d", o->k);
+        ROW(name, st[s][C_NOTHINK_S].pass_k);
+        snprintf(name, sizeof name, "  non-thinking: maj@%d", o->k);
+        ROW(name, st[s][C_NOTHINK_S].maj_k);
+    }
+    printf("  mode following (greedy)\n");
+    ROW("  /think -> non-empty think block", st[s][C_THINK].mode_ok);
+    ROW("  /no_think -> empty think block", st[s][C_NOTHINK].mode_ok);
+    ROW("  well-formed, thinking", st[s][C_THINK].think_ok);
+    ROW("  well-formed, non-thinking", st[s][C_NOTHINK].think_ok);
+    ROW("  think tokens, thinking (mean)", st[s][C_THINK].gen_think);
+    printf("  greedy pass@1 per family (thinking / non-thinking)\n");
+    for (int f = 0; f < QWEN3_TASK_FAMILIES; f++) {
+        if (!o->families[f]) continue;
+        printf("    %-32s", qwen3_task_family_name(f));
+        for (int s = 0; s < o->n_sets; s++)
+            printf("       %5.3f / %5.3f", stats_of(r, qs, f, s, C_THINK, -1, o->k).acc, stats_of(r, qs, f, s, C_NOTHINK, -1, o->k).acc);
+        printf("\n");
+    }
 #undef ROW
-        if (o->n_budgets) {
-            printf("  accuracy against the thinking budget (greedy; 0 = /no_think)\n  %8s", "budget");
-            for (int s = 0; s < o->n_sets; s++) printf(" %19s", SET_LONG[s]);
-            printf(" %14s %12s\n", "think tokens", "budget hit");
-            for (int b = 0; b < o->n_budgets; b++) {
-                printf("  %8d", o->budgets[b]);
-                stat all = stats_of(&res[m], qs, -1, -1, C_BUDGET, o->budgets[b], o->k);
-                for (int s = 0; s < o->n_sets; s++) printf(" %19.3f", stats_of(&res[m], qs, -1, s, C_BUDGET, o->budgets[b], o->k).acc);
-                printf(" %14.1f %12.3f\n", all.gen_think, all.budget_hit);
-            }
+    if (o->n_budgets) {
+        printf("  accuracy against the thinking budget (greedy; 0 = /no_think)\n  %8s", "budget");
+        for (int s = 0; s < o->n_sets; s++) printf(" %19s", SET_LONG[s]);
+        printf(" %14s %12s\n", "think tokens", "budget hit");
+        for (int b = 0; b < o->n_budgets; b++) {
+            printf("  %8d", o->budgets[b]);
+            stat all = stats_of(r, qs, -1, -1, C_BUDGET, o->budgets[b], o->k);
+            for (int s = 0; s < o->n_sets; s++) printf(" %19.3f", stats_of(r, qs, -1, s, C_BUDGET, o->budgets[b], o->k).acc);
+            printf(" %14.1f %12.3f\n", all.gen_think, all.budget_hit);
         }
     }
-    /* paired comparisons: thinking vs non-thinking on each model; model B vs model A */
-    if (!rc && !as_json)
-        printf("\npaired comparisons (greedy, same questions): accuracy of the second minus the first, 95%% interval by\n"
-               "paired bootstrap (%d resamples of the questions), discordant pairs (first right only / second right only),\n"
-               "McNemar's exact two-sided p\n  %-34s %-5s %5s  %6s %6s  %-24s %-7s  %s\n",
-               o->resamples, "first vs second", "set", "n", "first", "second", "diff [95% interval]", "pairs", "p");
+}
+
+/* The paired comparisons: thinking vs non-thinking on each model, model B vs model A; into jpaired,
+ * and printed unless --json. va, vb: scratch of nq + 1 bytes. 0, or 1 (message printed). */
+static int compare_paired(const eval_opts *o, const result *res, int n_models, const question *qs, unsigned char *va,
+                          unsigned char *vb, json_t *jpaired, int as_json) {
+    int rc = 0;
     for (int m = 0; m < n_models && !rc; m++)
         for (int s = 0; s <= o->n_sets && !rc; s++) {
             int set = s < o->n_sets ? s : -1;
@@ -636,35 +634,80 @@ int eval_run(const eval_opts *o, const cli_model_opts *mo, FILE *replies, int as
             json_array_append_new(jpaired, paired_json(what, sn, &p));
             if (!as_json) print_paired(what, sn, &p);
         }
-    /* the chart */
-    if (!rc && o->n_budgets && o->png) {
-        const char *labels[64];
-        char lab[64][16];
-        int nx = o->n_budgets < 64 ? o->n_budgets : 64, ns = 0;
-        double *ys[4];
-        const char *names[4];
-        char nm[4][64];
-        for (int b = 0; b < nx; b++) { snprintf(lab[b], sizeof lab[b], "%d", o->budgets[b]); labels[b] = lab[b]; }
-        for (int m = 0; m < n_models; m++)
-            for (int s = 0; s < o->n_sets; s++, ns++) {
-                ys[ns] = malloc(sizeof(double) * (size_t)nx);
-                if (!ys[ns]) { rc = cli_fail("eval: out of memory"); break; }
-                for (int b = 0; b < nx; b++) ys[ns][b] = stats_of(&res[m], qs, -1, s, C_BUDGET, o->budgets[b], o->k).acc;
-                if (o->lo[s] == o->hi[s])
-                    snprintf(nm[ns], sizeof nm[ns], "%s%s (level %d)", n_models > 1 ? (m ? "B: " : "A: ") : "", SET_LONG[s], o->lo[s]);
-                else
-                    snprintf(nm[ns], sizeof nm[ns], "%s%s (levels %d-%d)", n_models > 1 ? (m ? "B: " : "A: ") : "", SET_LONG[s], o->lo[s], o->hi[s]);
-                names[ns] = nm[ns];
-            }
-        qwen3_err e = {0};
-        if (!rc && qwen3_plot_png(o->png, "accuracy against the thinking budget (greedy)", "thinking budget (tokens; 0 = /no_think)",
-                                  "accuracy (%)", labels, nx, (const double *const *)ys, names, ns, &e))
-            rc = cli_fail("eval: %s", e.msg);
-        for (int i = 0; i < ns; i++) free(ys[i]);
-        if (!rc) {
-            json_object_set_new(root, "png", json_string(o->png));
-            if (!as_json) printf("\nchart: %s\n", o->png);
+    return rc;
+}
+
+/* --png: accuracy against the thinking budget, one line per model and set. 0, or 1 (printed). */
+static int draw_chart(const eval_opts *o, const result *res, int n_models, const question *qs) {
+    int rc = 0;
+    const char *labels[64];
+    char lab[64][16];
+    int nx = o->n_budgets < 64 ? o->n_budgets : 64, ns = 0;
+    double *ys[4];
+    const char *names[4];
+    char nm[4][64];
+    for (int b = 0; b < nx; b++) { snprintf(lab[b], sizeof lab[b], "%d", o->budgets[b]); labels[b] = lab[b]; }
+    for (int m = 0; m < n_models; m++)
+        for (int s = 0; s < o->n_sets; s++, ns++) {
+            ys[ns] = malloc(sizeof(double) * (size_t)nx);
+            if (!ys[ns]) { rc = cli_fail("eval: out of memory"); break; }
+            for (int b = 0; b < nx; b++) ys[ns][b] = stats_of(&res[m], qs, -1, s, C_BUDGET, o->budgets[b], o->k).acc;
+            if (o->lo[s] == o->hi[s])
+                snprintf(nm[ns], sizeof nm[ns], "%s%s (level %d)", n_models > 1 ? (m ? "B: " : "A: ") : "", SET_LONG[s], o->lo[s]);
+            else
+                snprintf(nm[ns], sizeof nm[ns], "%s%s (levels %d-%d)", n_models > 1 ? (m ? "B: " : "A: ") : "", SET_LONG[s], o->lo[s], o->hi[s]);
+            names[ns] = nm[ns];
         }
+    qwen3_err e = {0};
+    if (!rc && qwen3_plot_png(o->png, "accuracy against the thinking budget (greedy)", "thinking budget (tokens; 0 = /no_think)",
+                              "accuracy (%)", labels, nx, (const double *const *)ys, names, ns, &e))
+        rc = cli_fail("eval: %s", e.msg);
+    for (int i = 0; i < ns; i++) free(ys[i]);
+    return rc;
+}
+
+int eval_run(const eval_opts *o, const cli_model_opts *mo, FILE *replies, int as_json) {
+    int nq = 0;
+    question *qs = make_questions(o, &nq);
+    if (!qs) return 1;
+    int n_models = o->models[1] ? 2 : 1, rc = 0;
+    result res[2];
+    memset(res, 0, sizeof res);
+    json_t *rows = NULL;
+    if (o->rescore) rc = read_rescore(o->rescore, &rows);
+    for (int m = 0; m < n_models && !rc; m++) {
+        rc = eval_model(o, mo, o->models[m], m ? "B" : "A", rows, qs, nq, &res[m]);
+        if (!rc && replies) rc = write_replies(replies, m ? "B" : "A", &res[m], qs);
+    }
+    unsigned char *va = malloc((size_t)nq + 1), *vb = malloc((size_t)nq + 1);
+    if (!rc && (!va || !vb)) rc = cli_fail("eval: out of memory");
+    json_t *root = json_object(), *jm = json_object(), *jpaired = json_array();
+    if (!rc) {
+        json_object_set_new(root, "model", json_string(o->models[0]));
+        json_object_set_new(root, "compare", o->models[1] ? json_string(o->models[1]) : json_null());
+        json_object_set_new(root, "settings", settings_json(o, nq));
+    }
+    if (!rc && !as_json) print_header(o, qs, nq);
+    for (int m = 0; m < n_models && !rc; m++) {
+        const char *label = m ? "B" : "A";
+        if (!as_json && o->rescore) printf("\nmodel %s: %s (its replies in %s, judged again)\n", label, o->models[m], o->rescore);
+        else if (!as_json)
+            printf("\nmodel %s: %s (%ld tokens generated in %.0f s, %.0f tokens/s)\n", label, o->models[m], res[m].tokens, res[m].seconds,
+                   res[m].tokens / (res[m].seconds + 1e-9));
+        stat st[2][4];
+        json_object_set_new(jm, label, model_json(o, &res[m], qs, o->models[m], st));
+        if (!as_json) print_model(o, &res[m], qs, st);
+    }
+    /* paired comparisons: thinking vs non-thinking on each model; model B vs model A */
+    if (!rc && !as_json)
+        printf("\npaired comparisons (greedy, same questions): accuracy of the second minus the first, 95%% interval by\n"
+               "paired bootstrap (%d resamples of the questions), discordant pairs (first right only / second right only),\n"
+               "McNemar's exact two-sided p\n  %-34s %-5s %5s  %6s %6s  %-24s %-7s  %s\n",
+               o->resamples, "first vs second", "set", "n", "first", "second", "diff [95% interval]", "pairs", "p");
+    if (!rc) rc = compare_paired(o, res, n_models, qs, va, vb, jpaired, as_json);
+    if (!rc && o->n_budgets && o->png && !(rc = draw_chart(o, res, n_models, qs))) {
+        json_object_set_new(root, "png", json_string(o->png));
+        if (!as_json) printf("\nchart: %s\n", o->png);
     }
     if (!rc && as_json) {
         json_object_set(root, "models", jm);

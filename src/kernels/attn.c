@@ -45,10 +45,10 @@ static void store_q4_0(kq4_0_block *b, const float *x, int D) {
     }
 }
 
-void k_store_row(qwen3_dtype kv, void *dst, const float *src, int D) {
+void k_store_row(const kcpu *cpu, qwen3_dtype kv, void *dst, const float *src, int D) {
     if (kv == QWEN3_Q4_0) { store_q4_0(dst, src, D); return; }
 #if defined(__x86_64__)
-    if (kv == QWEN3_F16 && k_cpu_default()->isa == K_ISA_AVX512) { store_f16_avx512(dst, src, D); return; }
+    if (kv == QWEN3_F16 && cpu->isa == K_ISA_AVX512) { store_f16_avx512(dst, src, D); return; }
 #endif
     if (kv == QWEN3_Q8_0) {
         kq_type(QWEN3_Q8_0)->from_float(src, dst, D);
@@ -550,11 +550,11 @@ TGT static void attn_rows_any(const float *const *q, float *const *out, float *l
     attn_rows_avx512(q, out, lse, n, M, K, V, kv, stride, D, scale, D / 16);
 }
 
-void k_attn_rows_lse(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
-                     qwen3_dtype kv, size_t stride, int D, float scale, float *lse) {
-    if (k_cpu_default()->isa != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 * ATT_TILES ||
+void k_attn_rows_lse(const kcpu *cpu, const float *const *q, float *const *out, const int *n, int M, const void *K,
+                     const void *V, qwen3_dtype kv, size_t stride, int D, float scale, float *lse) {
+    if (cpu->isa != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 * ATT_TILES ||
         ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32))
-        for (int r = 0; r < M; r++) k_attn_head_lse(q[r], K, V, kv, stride, n[r], D, scale, out[r], lse ? &lse[r] : NULL);
+        for (int r = 0; r < M; r++) k_attn_head_lse(cpu, q[r], K, V, kv, stride, n[r], D, scale, out[r], lse ? &lse[r] : NULL);
     else if (M > 16 && D == 128) attn_tiles_d128(q, out, lse, n, M, K, V, kv, stride, scale);
     else if (M > 16) attn_tiles_any(q, out, lse, n, M, K, V, kv, stride, D, scale);
     else if (M <= 8 && D == 128) attn_rows8_d128(q, out, lse, n, M, K, V, kv, stride, scale);
@@ -563,30 +563,30 @@ void k_attn_rows_lse(const float *const *q, float *const *out, const int *n, int
     else attn_rows_any(q, out, lse, n, M, K, V, kv, stride, D, scale);
 }
 
-void k_attn_head_lse(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
-                     float scale, float *out, float *lse) {
-    if (k_cpu_default()->isa == K_ISA_AVX2) k_attn_head_lse_avx2(q, K, V, kv, stride, n, D, scale, out, lse);
-    else if (k_cpu_default()->isa != K_ISA_AVX512 || D > 256 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32)) k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, lse);
+void k_attn_head_lse(const kcpu *cpu, const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride,
+                     int n, int D, float scale, float *out, float *lse) {
+    if (cpu->isa == K_ISA_AVX2) k_attn_head_lse_avx2(q, K, V, kv, stride, n, D, scale, out, lse);
+    else if (cpu->isa != K_ISA_AVX512 || D > 256 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32)) k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, lse);
     else if (D == 128) attn_d128(q, K, V, kv, stride, n, scale, out, lse);
     else attn_any(q, K, V, kv, stride, n, D, scale, out, lse);
 }
 #else
-void k_attn_head_lse(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
-                     float scale, float *out, float *lse) {
+void k_attn_head_lse(const kcpu *cpu, const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride,
+                     int n, int D, float scale, float *out, float *lse) {
     k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, lse);
 }
-void k_attn_rows_lse(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
-                     qwen3_dtype kv, size_t stride, int D, float scale, float *lse) {
+void k_attn_rows_lse(const kcpu *cpu, const float *const *q, float *const *out, const int *n, int M, const void *K,
+                     const void *V, qwen3_dtype kv, size_t stride, int D, float scale, float *lse) {
     k_attn_rows_lse_scalar(q, out, n, M, K, V, kv, stride, D, scale, lse);
 }
 #endif
 
-void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V, qwen3_dtype kv,
-                 size_t stride, int D, float scale) {
-    k_attn_rows_lse(q, out, n, M, K, V, kv, stride, D, scale, NULL);
+void k_attn_rows(const kcpu *cpu, const float *const *q, float *const *out, const int *n, int M, const void *K,
+                 const void *V, qwen3_dtype kv, size_t stride, int D, float scale) {
+    k_attn_rows_lse(cpu, q, out, n, M, K, V, kv, stride, D, scale, NULL);
 }
 
-void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D, float scale,
-                 float *out) {
-    k_attn_head_lse(q, K, V, kv, stride, n, D, scale, out, NULL);
+void k_attn_head(const kcpu *cpu, const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n,
+                 int D, float scale, float *out) {
+    k_attn_head_lse(cpu, q, K, V, kv, stride, n, D, scale, out, NULL);
 }

@@ -88,8 +88,10 @@ typedef struct kcpu {
 /* Fills c for the features in `features` that this CPU has (others dropped, and VNNI / BF16 without
  * AVX-512, AVX-VNNI without AVX2). kcpu_init(c, 0) is the scalar twins' table. */
 void kcpu_init(kcpu *c, unsigned features);
-/* The table for k_cpu_env_features(), filled on first use and never changed: for kernels called
- * without a table (attention, training's products, the machine's peaks). */
+/* The table for k_cpu_env_features(), filled on first use and never changed: only for callers that
+ * have no model and no table of their own (tests and benchmarks measuring this machine's kernels).
+ * The engine's numeric paths take the table of their model (inference: model.h's cpu; training:
+ * tmodel's cpu); the machine's peaks (peak.c) read the CPU's features, not a table. */
 const kcpu *k_cpu_default(void);
 /* "avx512 (vnni, bf16)", "avx2 (avx-vnni)", "scalar", ... */
 const char *kcpu_name(const kcpu *c);
@@ -211,9 +213,11 @@ void k_softmax(float *x, int n);
 /* Attention of one query head over n cached positions (kernels/attn.c): out = softmax(q.K^T * scale) V
  * with K and V rows of D values of type kv (F32, F16, BF16, or Q8_0 with D a multiple of 32), `stride`
  * elements apart (k_kv_row_bytes(kv, stride) bytes). One pass with
- * an online softmax over blocks of positions: memory is a block of scores, whatever n. */
-void k_attn_head(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
-                 float scale, float *out);
+ * an online softmax over blocks of positions: memory is a block of scores, whatever n. The kernel
+ * table `cpu` picks the instruction set (cpu->isa), as it does for the products: the model passes its
+ * own, so a model capped to another flavour attends with that flavour too. */
+void k_attn_head(const kcpu *cpu, const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n,
+                 int D, float scale, float *out);
 void k_attn_head_scalar(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                         float scale, float *out);
 /* The AVX2 twin (kernels/attn_avx2.c; D a multiple of 8 up to 256, else it runs the scalar one). */
@@ -222,8 +226,8 @@ void k_attn_head_avx2(const float *q, const void *K, const void *V, qwen3_dtype 
 /* The same with the softmax's log-sum-exp: *lse = log(sum_j exp(q.k_j * scale)) when lse is not
  * NULL, so that attentions over disjoint position ranges merge exactly (Dual Chunk Attention):
  * out = sum_i exp(lse_i - log(sum_i exp(lse_i))) out_i. Same arithmetic as k_attn_head, same bits. */
-void k_attn_head_lse(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
-                     float scale, float *out, float *lse);
+void k_attn_head_lse(const kcpu *cpu, const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride,
+                     int n, int D, float scale, float *out, float *lse);
 void k_attn_head_lse_scalar(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                             float scale, float *out, float *lse);
 void k_attn_head_lse_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
@@ -233,17 +237,18 @@ void k_attn_head_lse_avx2(const float *q, const void *K, const void *V, qwen3_dt
  * share one read of each K/V block. The blocked kernel (one
  * widening of each K/V block for all rows, a SIMD lane per row) is several times faster than M
  * k_attn_head calls; a row's result does not depend on the other rows. */
-void k_attn_rows(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
-                 qwen3_dtype kv, size_t stride, int D, float scale);
+void k_attn_rows(const kcpu *cpu, const float *const *q, float *const *out, const int *n, int M, const void *K,
+                 const void *V, qwen3_dtype kv, size_t stride, int D, float scale);
 void k_attn_rows_scalar(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
                         qwen3_dtype kv, size_t stride, int D, float scale);
 /* The same with each row's log-sum-exp in lse[r] (when lse is not NULL), as k_attn_head_lse. */
-void k_attn_rows_lse(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
-                     qwen3_dtype kv, size_t stride, int D, float scale, float *lse);
+void k_attn_rows_lse(const kcpu *cpu, const float *const *q, float *const *out, const int *n, int M, const void *K,
+                     const void *V, qwen3_dtype kv, size_t stride, int D, float scale, float *lse);
 void k_attn_rows_lse_scalar(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
                             qwen3_dtype kv, size_t stride, int D, float scale, float *lse);
-/* Stores D floats as type kv (F32, F16, BF16, or Q8_0 blocks of 32 when D is a multiple of 32). */
-void k_store_row(qwen3_dtype kv, void *dst, const float *src, int D);
+/* Stores D floats as type kv (F32, F16, BF16, or Q8_0 blocks of 32 when D is a multiple of 32); cpu picks
+ * the F16 conversion's instruction set (the bits are the same for all). */
+void k_store_row(const kcpu *cpu, qwen3_dtype kv, void *dst, const float *src, int D);
 /* Bytes of n cached values of type kv (Q8_0: n a multiple of 32, 34 bytes per 32). */
 size_t k_kv_row_bytes(qwen3_dtype kv, size_t n);
 /* Rotate-half RoPE in place on one head vector of dim d: x' = x*cos + rotate_half(x)*sin, with

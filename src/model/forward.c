@@ -189,8 +189,8 @@ static void qk_rope_store_row(run *r, int t) {
         if (sc != 1.0f)
             for (int d = 0; d < D; d++) kh[d] *= sc;
         k_rope(kh, cs, sn, D); /* under DCA the key's position is p mod chunk: the intra-chunk table */
-        k_store_row(s->kv_type, seq_k(s, r->layer, h, r->tpos[t]), kh, D);
-        k_store_row(s->kv_type, seq_v(s, r->layer, h, r->tpos[t]), vh, D);
+        k_store_row(&r->m->cpu, s->kv_type, seq_k(s, r->layer, h, r->tpos[t]), kh, D);
+        k_store_row(&r->m->cpu, s->kv_type, seq_v(s, r->layer, h, r->tpos[t]), vh, D);
     }
 }
 
@@ -212,8 +212,9 @@ static void attn_worker(void *ctx, int ith, int nth) {
         for (long i = ith; i < (long)r->T * NH; i += nth) {
             int t = (int)(i / NH), h = (int)(i % NH), kvh = (sh->h0 + h) / group - sh->kv0;
             qwen3_seq *s = r->tseq[t];
-            k_attn_head(r->q + ((size_t)t * NH + h) * D, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0),
-                        s->kv_type, (size_t)D, r->tpos[t] + 1, D, scale, r->o + ((size_t)t * NH + h) * D);
+            k_attn_head(&r->m->cpu, r->q + ((size_t)t * NH + h) * D, seq_k(s, r->layer, kvh, 0),
+                        seq_v(s, r->layer, kvh, 0), s->kv_type, (size_t)D, r->tpos[t] + 1, D, scale,
+                        r->o + ((size_t)t * NH + h) * D);
         }
         return;
     }
@@ -238,8 +239,8 @@ static void attn_worker(void *ctx, int ith, int nth) {
                 int next_other = h + 1 == hhi && t + 1 < t1 && r->tseq[t + 1] != r->tseq[t];
                 if (M == 64 || next_other || (t + 1 == t1 && h + 1 == hhi)) {
                     qwen3_seq *s = r->tseq[t];
-                    k_attn_rows(q, o, n, M, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0), s->kv_type, (size_t)D,
-                                D, scale);
+                    k_attn_rows(&r->m->cpu, q, o, n, M, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0),
+                                s->kv_type, (size_t)D, D, scale);
                     M = 0;
                 }
             }
@@ -287,13 +288,14 @@ static void dca_head_worker(void *ctx, int ith, int nth) {
         size_t qo = ((size_t)t * NH + h) * D;
         float *o = r->o + qo, lse[3];
         int n = 1;
-        k_attn_head_lse(r->q + qo, seq_k(s, r->layer, kvh, ch * CL), seq_v(s, r->layer, kvh, ch * CL), s->kv_type,
+        const kcpu *cpu = &r->m->cpu;
+        k_attn_head_lse(cpu, r->q + qo, seq_k(s, r->layer, kvh, ch * CL), seq_v(s, r->layer, kvh, ch * CL), s->kv_type,
                         (size_t)D, p - ch * CL + 1, D, scale, o, &lse[0]);
         if (ch >= 1)
-            k_attn_head_lse(r->qs + qo, seq_k(s, r->layer, kvh, (ch - 1) * CL), seq_v(s, r->layer, kvh, (ch - 1) * CL),
+            k_attn_head_lse(cpu, r->qs + qo, seq_k(s, r->layer, kvh, (ch - 1) * CL), seq_v(s, r->layer, kvh, (ch - 1) * CL),
                             s->kv_type, (size_t)D, CL, D, scale, tmp, &lse[n++]);
         if (ch >= 2)
-            k_attn_head_lse(r->qi + qo, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0), s->kv_type, (size_t)D,
+            k_attn_head_lse(cpu, r->qi + qo, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0), s->kv_type, (size_t)D,
                             (ch - 1) * CL, D, scale, tmp + D, &lse[n++]);
         if (n > 1) dca_merge(o, tmp, tmp + D, lse, n, D);
     }
@@ -328,13 +330,14 @@ static void dca_rows_worker(void *ctx, int ith, int nth) {
                 q1[M] = r->qs + qo, o1[M] = tmp + (size_t)M * D, n1[M] = CL;
                 q2[M] = r->qi + qo, o2[M] = tmp + (size_t)(64 + M) * D, n2[M] = (ch - 1) * CL;
             }
-        k_attn_rows_lse(q0, o0, n0, M, seq_k(s, r->layer, kvh, ch * CL), seq_v(s, r->layer, kvh, ch * CL), s->kv_type,
+        const kcpu *cpu = &r->m->cpu;
+        k_attn_rows_lse(cpu, q0, o0, n0, M, seq_k(s, r->layer, kvh, ch * CL), seq_v(s, r->layer, kvh, ch * CL), s->kv_type,
                         (size_t)D, D, scale, l0);
         if (ch >= 1)
-            k_attn_rows_lse(q1, o1, n1, M, seq_k(s, r->layer, kvh, (ch - 1) * CL), seq_v(s, r->layer, kvh, (ch - 1) * CL),
+            k_attn_rows_lse(cpu, q1, o1, n1, M, seq_k(s, r->layer, kvh, (ch - 1) * CL), seq_v(s, r->layer, kvh, (ch - 1) * CL),
                             s->kv_type, (size_t)D, D, scale, l1);
         if (ch >= 2)
-            k_attn_rows_lse(q2, o2, n2, M, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0), s->kv_type, (size_t)D, D,
+            k_attn_rows_lse(cpu, q2, o2, n2, M, seq_k(s, r->layer, kvh, 0), seq_v(s, r->layer, kvh, 0), s->kv_type, (size_t)D, D,
                             scale, l2);
         for (int m = 0; ch >= 1 && m < M; m++) {
             float lse[3] = {l0[m], l1[m], ch >= 2 ? l2[m] : 0.0f};

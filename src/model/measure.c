@@ -106,7 +106,7 @@ int qwen3_seq_fill_random(qwen3_seq *s, int n, qwen3_err *e) {
                         x = x * 1664525u + 1013904223u; /* an LCG: the same rows every run */
                         row[d] = ((float)(x >> 8) / 16777216.0f - 0.5f) * 3.0f;
                     }
-                    k_store_row(s->kv_type, kv ? seq_v(s, l, h, p) : seq_k(s, l, h, p), row, c->head_dim);
+                    k_store_row(&s->m->cpu, s->kv_type, kv ? seq_v(s, l, h, p) : seq_k(s, l, h, p), row, c->head_dim);
                 }
     for (int p = 0; p < n; p++) s->tokens[p] = (int32_t)(p % c->vocab_size);
     s->len = n;

@@ -71,20 +71,20 @@ static void bwd_weight_job(void *v, int ith, int nth) {
     else tg_bwd_weight_scalar(c->dst, c->a, c->b, c->n, c->in, c->out, (int)o0, (int)o1);
 }
 
-void t_matmul_forward(qpool *p, float *Y, const float *X, const float *W, int n, int in, int out) {
+void t_matmul_forward(qpool *p, const kcpu *cpu, float *Y, const float *X, const float *W, int n, int in, int out) {
     if (n <= 0) return;
     kmat m = {.type = QWEN3_F32, .data = W, .rows = out, .cols = in, .row_bytes = sizeof(float) * (size_t)in};
-    k_matmul(k_cpu_default(), p, &m, X, n, Y);
+    k_matmul(cpu, p, &m, X, n, Y);
 }
 
-void t_matmul_backward_input(qpool *p, float *dX, const float *dY, const float *W, int n, int in, int out) {
+void t_matmul_backward_input(qpool *p, const kcpu *cpu, float *dX, const float *dY, const float *W, int n, int in, int out) {
     if (n <= 0) return;
-    tg_ctx c = {dX, dY, W, n, in, out, (int)k_cpu_default()->isa};
+    tg_ctx c = {dX, dY, W, n, in, out, (int)cpu->isa};
     qpool_run(p, bwd_input_job, &c);
 }
 
-void t_matmul_backward_weight(qpool *p, float *dW, const float *dY, const float *X, int n, int in, int out) {
+void t_matmul_backward_weight(qpool *p, const kcpu *cpu, float *dW, const float *dY, const float *X, int n, int in, int out) {
     if (n <= 0) return;
-    tg_ctx c = {dW, dY, X, n, in, out, (int)k_cpu_default()->isa};
+    tg_ctx c = {dW, dY, X, n, in, out, (int)cpu->isa};
     qpool_run(p, bwd_weight_job, &c);
 }

@@ -1,7 +1,7 @@
 /* gemm.h - the per-ISA kernels behind train.h's t_matmul_backward_input / _weight. Each computes a
  * slice of the product: columns [i0, i1) of dX (input grad) or rows [o0, o1) of dW (weight grad),
  * accumulating (+=). The AVX-512 and AVX2 ones fall back to the scalar twin when the compiler or
- * the CPU lacks the instructions (the dispatcher only calls them when k_cpu_default()->isa allows). */
+ * the CPU lacks the instructions (the dispatcher only calls them when its kernel table's isa allows). */
 #ifndef QWEN3_TRAIN_GEMM_H
 #define QWEN3_TRAIN_GEMM_H
 

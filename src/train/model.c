@@ -93,6 +93,7 @@ tmodel *tmodel_new(const qwen3_config *c, int B, int T, qpool *pool, qwen3_err *
     if (!m) { qerr(e, "out of memory"); return NULL; }
     m->c = *c;
     m->pool = pool;
+    kcpu_init(&m->cpu, k_cpu_env_features());
     m->B = B;
     m->T = T;
     m->shared_row = -1;
@@ -261,7 +262,7 @@ void tmodel_linear(tmodel *m, float *Y, const float *X, const float *W, int n, i
     /* Y[t][o] = sum_i X[t][i] Wt[i][o]: the input-gradient kernel's shape (outer products of
      * broadcast X values with rows of Wt), which runs faster than dot-product tiles */
     memset(Y, 0, sizeof(float) * (size_t)n * (size_t)out);
-    t_matmul_backward_input(m->pool, Y, X, m->paramsT + (W - m->params), n, out, in);
+    t_matmul_backward_input(m->pool, &m->cpu, Y, X, m->paramsT + (W - m->params), n, out, in);
 }
 
 void tmodel_zero_grad(tmodel *m) { memset(m->grads, 0, sizeof(float) * (size_t)m->n_params); }
@@ -325,7 +326,7 @@ int tmodel_forward(tmodel *m, const int32_t *ids, const int32_t *targets, qwen3_
         t_rmsnorm_forward(a->k, a->k_rstd, a->kraw, w->k_norm, N * nkv, D, eps);
         t_rope_forward(a->q, N, T, nh, D, m->rope_cos, m->rope_sin);
         t_rope_forward(a->k, N, T, nkv, D, m->rope_cos, m->rope_sin);
-        t_attention_forward(p, k_cpu_default()->isa, a->att, a->lse, a->q, a->k, a->v, B, T, nh, nkv, D);
+        t_attention_forward(p, m->cpu.isa, a->att, a->lse, a->q, a->k, a->v, B, T, nh, nkv, D);
         tmodel_linear(m, a->xmid, a->att, w->wo, N, QD, H);
         for (int64_t i = 0; i < (int64_t)N * H; i++) a->xmid[i] += a->x[i];
         /* MLP block */
@@ -381,9 +382,9 @@ void tmodel_backward_dlogits(tmodel *m, const int32_t *ids, float scale) {
         dlog[(int64_t)t * V + sr] *= (float)m->n_shared;
     }
     memset(s->dln, 0, sizeof(float) * (size_t)N * H);
-    t_matmul_backward_input(p, s->dln, dlog, m->w.lm_head, N, H, V);
+    t_matmul_backward_input(p, &m->cpu, s->dln, dlog, m->w.lm_head, N, H, V);
     for (int t = 0; sr >= 0 && t < N; t++) dlog[(int64_t)t * V + sr] = keep[t];
-    t_matmul_backward_weight(p, m->g.lm_head, dlog, m->a.lnf, N, H, V);
+    t_matmul_backward_weight(p, &m->cpu, m->g.lm_head, dlog, m->a.lnf, N, H, V);
     memset(s->dx, 0, sizeof(float) * (size_t)N * H);
     t_rmsnorm_backward(s->dx, m->g.final_norm, s->dln, m->a.xf, m->w.final_norm, m->a.lnf_rstd, N, H);
     for (int l = c->num_layers - 1; l >= 0; l--) {
@@ -396,23 +397,23 @@ void tmodel_backward_dlogits(tmodel *m, const int32_t *ids, float scale) {
             moe_backward(m, l, s->dx, s->dln, scale);
         } else {
             memset(s->dmid, 0, sizeof(float) * (size_t)N * I);
-            t_matmul_backward_input(p, s->dmid, s->dx, w->down, N, I, H);
-            t_matmul_backward_weight(p, gw->down, s->dx, a->h, N, I, H);
+            t_matmul_backward_input(p, &m->cpu, s->dmid, s->dx, w->down, N, I, H);
+            t_matmul_backward_weight(p, &m->cpu, gw->down, s->dx, a->h, N, I, H);
             t_swiglu_backward(s->dmid2, s->dmid3, s->dmid, a->g, a->u, (int64_t)N * I);
-            t_matmul_backward_input(p, s->dln, s->dmid2, w->gate, N, H, I);
-            t_matmul_backward_input(p, s->dln, s->dmid3, w->up, N, H, I);
-            t_matmul_backward_weight(p, gw->gate, s->dmid2, a->ln2, N, H, I);
-            t_matmul_backward_weight(p, gw->up, s->dmid3, a->ln2, N, H, I);
+            t_matmul_backward_input(p, &m->cpu, s->dln, s->dmid2, w->gate, N, H, I);
+            t_matmul_backward_input(p, &m->cpu, s->dln, s->dmid3, w->up, N, H, I);
+            t_matmul_backward_weight(p, &m->cpu, gw->gate, s->dmid2, a->ln2, N, H, I);
+            t_matmul_backward_weight(p, &m->cpu, gw->up, s->dmid3, a->ln2, N, H, I);
         }
         t_rmsnorm_backward(s->dx, gw->ffn_norm, s->dln, a->xmid, w->ffn_norm, a->ln2_rstd, N, H);
         /* attention block: xmid = x + o_proj(attn(...)); s->dx becomes d x */
         memset(s->datt, 0, sizeof(float) * (size_t)N * QD);
-        t_matmul_backward_input(p, s->datt, s->dx, w->wo, N, QD, H);
-        t_matmul_backward_weight(p, gw->wo, s->dx, a->att, N, QD, H);
+        t_matmul_backward_input(p, &m->cpu, s->datt, s->dx, w->wo, N, QD, H);
+        t_matmul_backward_weight(p, &m->cpu, gw->wo, s->dx, a->att, N, QD, H);
         memset(s->dq, 0, sizeof(float) * (size_t)N * QD);
         memset(s->dk, 0, sizeof(float) * (size_t)N * KD);
         memset(s->dv, 0, sizeof(float) * (size_t)N * KD);
-        t_attention_backward(p, k_cpu_default()->isa, s->dq, s->dk, s->dv, s->datt, a->att, a->lse, a->q, a->k, a->v, B, T, nh, nkv, D);
+        t_attention_backward(p, m->cpu.isa, s->dq, s->dk, s->dv, s->datt, a->att, a->lse, a->q, a->k, a->v, B, T, nh, nkv, D);
         t_rope_backward(s->dq, N, T, nh, D, m->rope_cos, m->rope_sin);
         t_rope_backward(s->dk, N, T, nkv, D, m->rope_cos, m->rope_sin);
         memset(s->dq2, 0, sizeof(float) * (size_t)N * QD);
@@ -420,12 +421,12 @@ void tmodel_backward_dlogits(tmodel *m, const int32_t *ids, float scale) {
         t_rmsnorm_backward(s->dq2, gw->q_norm, s->dq, a->qraw, w->q_norm, a->q_rstd, N * nh, D);
         t_rmsnorm_backward(s->dk2, gw->k_norm, s->dk, a->kraw, w->k_norm, a->k_rstd, N * nkv, D);
         memset(s->dln, 0, sizeof(float) * (size_t)N * H);
-        t_matmul_backward_input(p, s->dln, s->dq2, w->wq, N, H, QD);
-        t_matmul_backward_input(p, s->dln, s->dk2, w->wk, N, H, KD);
-        t_matmul_backward_input(p, s->dln, s->dv, w->wv, N, H, KD);
-        t_matmul_backward_weight(p, gw->wq, s->dq2, a->ln1, N, H, QD);
-        t_matmul_backward_weight(p, gw->wk, s->dk2, a->ln1, N, H, KD);
-        t_matmul_backward_weight(p, gw->wv, s->dv, a->ln1, N, H, KD);
+        t_matmul_backward_input(p, &m->cpu, s->dln, s->dq2, w->wq, N, H, QD);
+        t_matmul_backward_input(p, &m->cpu, s->dln, s->dk2, w->wk, N, H, KD);
+        t_matmul_backward_input(p, &m->cpu, s->dln, s->dv, w->wv, N, H, KD);
+        t_matmul_backward_weight(p, &m->cpu, gw->wq, s->dq2, a->ln1, N, H, QD);
+        t_matmul_backward_weight(p, &m->cpu, gw->wk, s->dk2, a->ln1, N, H, KD);
+        t_matmul_backward_weight(p, &m->cpu, gw->wv, s->dv, a->ln1, N, H, KD);
         t_rmsnorm_backward(s->dx, gw->attn_norm, s->dln, a->x, w->attn_norm, a->ln1_rstd, N, H);
     }
     /* embed_tokens: scatter-add (tied: the same rows lm_head's gradient went to) */

@@ -129,14 +129,14 @@ void moe_backward(tmodel *m, int l, const float *dy, float *dln, float scale) {
         const float *ed = w->edown + (int64_t)x * H * Im, *eg = w->egate + (int64_t)x * Im * H, *eu = w->eup + (int64_t)x * Im * H;
         float *dOx = dO + (int64_t)off * H, *Xx = Xg + (int64_t)off * H;
         memset(dEh, 0, sizeof(float) * (size_t)n * Im);
-        t_matmul_backward_input(p, dEh, dOx, ed, n, Im, H);
-        t_matmul_backward_weight(p, gw->edown + (int64_t)x * H * Im, dOx, a->eh + (int64_t)off * Im, n, Im, H);
+        t_matmul_backward_input(p, &m->cpu, dEh, dOx, ed, n, Im, H);
+        t_matmul_backward_weight(p, &m->cpu, gw->edown + (int64_t)x * H * Im, dOx, a->eh + (int64_t)off * Im, n, Im, H);
         t_swiglu_backward(dEg, dEu, dEh, a->eg + (int64_t)off * Im, a->eu + (int64_t)off * Im, (int64_t)n * Im);
-        t_matmul_backward_weight(p, gw->egate + (int64_t)x * Im * H, dEg, Xx, n, H, Im);
-        t_matmul_backward_weight(p, gw->eup + (int64_t)x * Im * H, dEu, Xx, n, H, Im);
+        t_matmul_backward_weight(p, &m->cpu, gw->egate + (int64_t)x * Im * H, dEg, Xx, n, H, Im);
+        t_matmul_backward_weight(p, &m->cpu, gw->eup + (int64_t)x * Im * H, dEu, Xx, n, H, Im);
         memset(dOx, 0, sizeof(float) * (size_t)n * H); /* reused for d(gathered input) */
-        t_matmul_backward_input(p, dOx, dEg, eg, n, H, Im);
-        t_matmul_backward_input(p, dOx, dEu, eu, n, H, Im);
+        t_matmul_backward_input(p, &m->cpu, dOx, dEg, eg, n, H, Im);
+        t_matmul_backward_input(p, &m->cpu, dOx, dEu, eu, n, H, Im);
     }
     for (int j = 0; j < N * K; j++) {
         float *d = dln + (int64_t)a->asg_tok[j] * H;
@@ -171,6 +171,6 @@ void moe_backward(tmodel *m, int l, const float *dy, float *dln, float scale) {
         for (int i = 0; i < E; i++) dot += d[i] * pr[i];
         for (int i = 0; i < E; i++) d[i] = pr[i] * (d[i] - dot);
     }
-    t_matmul_backward_weight(p, gw->router, dp, a->ln2, N, H, E);
-    t_matmul_backward_input(p, dln, dp, w->router, N, H, E);
+    t_matmul_backward_weight(p, &m->cpu, gw->router, dp, a->ln2, N, H, E);
+    t_matmul_backward_input(p, &m->cpu, dln, dp, w->router, N, H, E);
 }

@@ -113,6 +113,8 @@ typedef struct tmodel {
     int n_tensors;
     float *rope_cos, *rope_sin; /* [max_T, D/2] */
     qpool *pool;
+    kcpu cpu;                 /* the kernel table of every product and attention (kernels.h), filled
+                                 at tmodel_new for this CPU (QWEN3_ISA caps it, as for inference) */
     /* micro-batch shape the activations are sized for */
     int B, T;
     void *act_mem;
@@ -175,7 +177,7 @@ void t_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x,
                         const float *rstd, int n, int dim);
 void t_rope_forward(float *x, int n_tok, int T, int heads, int D, const float *cos, const float *sin);
 void t_rope_backward(float *dx, int n_tok, int T, int heads, int D, const float *cos, const float *sin);
-/* isa: the attention kernels' instruction set (k_cpu_default()->isa, or another to compare) */
+/* isa: the attention kernels' instruction set (the model's table's, m->cpu.isa, or another to compare) */
 void t_attention_forward(qpool *p, k_isa isa, float *out, float *lse, const float *q, const float *k, const float *v,
                          int B, int T, int nh, int nkv, int D);
 void t_attention_backward(qpool *p, k_isa isa, float *dq, float *dk, float *dv, const float *dout, const float *out,
@@ -201,8 +203,8 @@ void t_crossentropy_backward(float *logits, const int32_t *targets, const float 
  * Y[n][o]  = sum_i X[n][i] W[o][i]          (forward: nn.Linear)
  * dX[n][i] += sum_o dY[n][o] W[o][i]        (input gradient)
  * dW[o][i] += sum_n dY[n][o] X[n][i]        (weight gradient) */
-void t_matmul_forward(qpool *p, float *Y, const float *X, const float *W, int n, int in, int out);
-void t_matmul_backward_input(qpool *p, float *dX, const float *dY, const float *W, int n, int in, int out);
-void t_matmul_backward_weight(qpool *p, float *dW, const float *dY, const float *X, int n, int in, int out);
+void t_matmul_forward(qpool *p, const kcpu *cpu, float *Y, const float *X, const float *W, int n, int in, int out);
+void t_matmul_backward_input(qpool *p, const kcpu *cpu, float *dX, const float *dY, const float *W, int n, int in, int out);
+void t_matmul_backward_weight(qpool *p, const kcpu *cpu, float *dW, const float *dY, const float *X, int n, int in, int out);
 
 #endif

@@ -1,6 +1,6 @@
 /* vec.h - the short vector operations of the attention steps (over one head's D values), per ISA:
  * dot products and y += a*x. tv_pick(isa) returns the set for an instruction set (the caller's
- * choice, kernels.h's k_cpu_default() in training); the scalar set is the reference the others are tested against (tests/unit/test_train.c). */
+ * choice: the training model's kernel table's isa, tmodel's cpu); the scalar set is the reference the others are tested against (tests/unit/test_train.c). */
 #ifndef QWEN3_TRAIN_VEC_H
 #define QWEN3_TRAIN_VEC_H
 

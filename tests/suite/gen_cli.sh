@@ -10,9 +10,14 @@
 #   bad_*               unknown flag, negative budget, prompt longer than the context, missing
 #                       question: non-zero exit and nothing on stdout
 #   generate_prompt     generate --prompt streams text; --ids prints ids; both the same tokens
+#   batch_*             several --ids: `generate` steps the generations together (a line each) and
+#                       `logits` computes the sequences in shared passes (rows one sequence after the
+#                       other, with --decode the k-th giving k tokens per pass): each the same as
+#                       the sequence alone (the batch-invariant paths: README "Determinism"); the
+#                       MPI equality tests (mpi.sh, mpi_tp.sh) use these forms for batched sequences
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 18
+expect 20
 TMP="$QWEN3_TMP/gen_cli"
 mkdir -p "$TMP"
 M="$QWEN3_TMP/gen_thinker"   # shared by the gen_* suites (written once)
@@ -139,4 +144,19 @@ ids=$("$QWEN3" tokenize "$M" "$P")
 i=$("$QWEN3" generate "$M" --ids "$ids" -n 4 2>&1)
 [ "$t" = "<think> hmm hmm hmm" ] && [ "$i" = "151667 87501 87501 87501" ] && pass generate_prompt \
     || fail generate_prompt "text '$t', ids '$i'"
+
+# ---- several sequences in one command: the same as each alone ----
+A=5,77,300,9,1200,3,8,2047,16,400,22; B=9,1,4; C=700,1701,33,402,1999,64,5
+alone=""
+for x in $A $B $C; do alone="$alone$("$QWEN3" generate "$R" --ids "$x" -n 12 --presence-penalty 1.5 -t 1)"$'\n'; done
+together=$("$QWEN3" generate "$R" --ids $A --ids $B --ids $C -n 12 --presence-penalty 1.5 -t 1)$'\n'
+[ "$(printf '%s' "$together" | wc -l)" = 3 ] && [ "$together" = "$alone" ] && pass batch_generate \
+    || fail batch_generate "together: ${together:0:120} | alone: ${alone:0:120}"
+for x in A B C; do "$QWEN3" logits "$R" --ids "${!x}" -o "$TMP/l$x.bin" -t 1 || true; done
+cat "$TMP/lA.bin" "$TMP/lB.bin" "$TMP/lC.bin" >"$TMP/l_alone.bin"
+"$QWEN3" logits "$R" --ids $A --ids $B --ids $C -o "$TMP/l_pre.bin" -t 1 \
+    && "$QWEN3" logits "$R" --ids $A --ids $B --ids $C -o "$TMP/l_dec.bin" --decode -t 1 \
+    && [ -s "$TMP/l_alone.bin" ] && cmp -s "$TMP/l_alone.bin" "$TMP/l_pre.bin" && cmp -s "$TMP/l_alone.bin" "$TMP/l_dec.bin" \
+    && pass "batch_logits ($(($(stat -c %s "$TMP/l_alone.bin") / 4)) logits bit for bit, prefill and decode)" \
+    || fail batch_logits "the logits of three sequences together differ from each alone"
 exit 0

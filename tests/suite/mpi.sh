@@ -4,8 +4,11 @@
 #   logits_*        the logits of every position, prefill and token by token (--decode), BIT FOR
 #                   BIT equal (each layer runs the same kernels on the same rows; only the residual
 #                   stream travels): dense 4 layers on 2 and 3 ranks, MoE (a dense layer too) on 2,
-#                   Q8_0 (--quant) on 2
-#   generate_*      greedy continuations identical; with --draft (the draft runs on rank 0 alone)
+#                   Q8_0 (--quant) on 2; *_batch: three sequences of 13, 3 and 7 ids in every pass
+#                   (`logits --ids A --ids B --ids C`, as the server batches requests; with --decode
+#                   the k-th sequence gives k tokens to each pass) on 2 and 4 ranks
+#   generate_*      greedy continuations identical (generate_greedy_2_batch: three generations
+#                   stepped together); with --draft (the draft runs on rank 0 alone)
 #   run_chat        `qwen3 run` (fast path): the same ids
 #   info_shares     `qwen3 info` lists each rank's layers and weight bytes
 #   too_many_ranks  5 ranks for 4 layers: a message, non-zero exit, no hang
@@ -13,9 +16,9 @@
 #                   30 s, no rank left running
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 12
+expect 13
 MPIBIN="$(dirname "$QWEN3")/qwen3-mpi"
-names="logits_dense_2 logits_dense_3_decode logits_moe_2 logits_q8_0_2_decode generate_greedy_2 generate_draft_2 run_chat_2 info_shares too_many_ranks rank_killed serve_2 serve_stop"
+names="logits_dense_2_batch logits_dense_4_decode_batch logits_dense_3_decode logits_moe_2 logits_q8_0_2_decode generate_greedy_2_batch generate_draft_2 run_chat_2 info_shares too_many_ranks rank_killed serve_2 serve_stop"
 if ! command -v mpirun >/dev/null 2>&1 || [ ! -x "$MPIBIN" ]; then
     why="mpirun not found (Debian: openmpi-bin, libopenmpi-dev; scripts/setup.sh installs them)"
     command -v mpirun >/dev/null 2>&1 && why="$MPIBIN not built (make MPI=1; make test builds it when mpicc exists)"
@@ -43,11 +46,14 @@ fail() { echo "FAIL mpi_$1: $2"; }
 IDS=$("$QWEN3" tokenize "$T/dense" "The quick brown fox jumps over the lazy dog, and then")
 MIDS=5,77,300,9,1200,3,8,2047,16,400,22
 
-same_logits() { # NAME RANKS MODEL IDS FLAGS...
-    local name=$1 n=$2 m=$3 ids=$4; shift 4
-    "$QWEN3" logits "$m" --ids "$ids" -o "$T/$name.one" -t 1 "$@" 2>"$T/$name.err1" \
+same_logits() { # NAME RANKS MODEL IDS FLAGS... (IDS: one list, or several separated by spaces: a batch)
+    local name=$1 n=$2 m=$3 ids=() x; shift 3
+    for x in $1; do ids+=(--ids "$x"); done
+    shift
+    "$QWEN3" logits "$m" "${ids[@]}" -o "$T/$name.one" -t 1 "$@" 2>"$T/$name.err1" \
         || { fail "$name" "one process: $(tail -n 1 "$T/$name.err1")"; return; }
-    mrun "$n" logits "$m" --ids "$ids" -o "$T/$name.mpi" -t 1 "$@" >"$T/$name.out" 2>"$T/$name.err" \
+    rm -f "$T/$name.mpi"
+    mrun "$n" logits "$m" "${ids[@]}" -o "$T/$name.mpi" -t 1 "$@" >"$T/$name.out" 2>"$T/$name.err" \
         || { fail "$name" "mpirun: $(grep -v '^\s*$' "$T/$name.err" | head -n 3 | tr '\n' ' ')"; return; }
     if cmp -s "$T/$name.one" "$T/$name.mpi" && [ -s "$T/$name.one" ]; then
         pass "$name ($n ranks, $(( $(stat -c %s "$T/$name.one") / 4 )) logits bit for bit)"
@@ -55,7 +61,9 @@ same_logits() { # NAME RANKS MODEL IDS FLAGS...
         fail "$name" "logits differ ($(stat -c %s "$T/$name.one") / $(stat -c %s "$T/$name.mpi") bytes)"
     fi
 }
-same_logits logits_dense_2 2 "$T/dense" "$IDS"
+BATCH="$IDS 9,1,4 700,1701,33,402,1999,64,5"
+same_logits logits_dense_2_batch 2 "$T/dense" "$BATCH"
+same_logits logits_dense_4_decode_batch 4 "$T/dense" "$BATCH" --decode
 same_logits logits_dense_3_decode 3 "$T/dense" "$IDS" --decode
 same_logits logits_moe_2 2 "$T/moe" "$MIDS"
 same_logits logits_q8_0_2_decode 2 "$T/dense" "$IDS" --quant q8_0 --decode
@@ -65,9 +73,14 @@ same_out() { # NAME RANKS ARGS...
     local a b
     a=$("$QWEN3" "$@" 2>"$T/$name.err1") || { fail "$name" "one process: $(tail -n 1 "$T/$name.err1")"; return; }
     b=$(mrun "$n" "$@" 2>"$T/$name.err") || { fail "$name" "mpirun: $(grep -v '^\s*$' "$T/$name.err" | head -n 3 | tr '\n' ' ')"; return; }
-    if [ -n "$a" ] && [ "$a" = "$b" ]; then pass "$name (${a:0:60}...)"; else fail "$name" "one process: ${a:0:100} | mpirun: ${b:0:100}"; fi
+    local a1=${a//$'\n'/ | } b1=${b//$'\n'/ | } # a batch prints a line per generation
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then pass "$name ($(printf '%s\n' "$a" | wc -l) lines: ${a1:0:60}...)"
+    else # the first line that differs (a batch's first generation may be the same)
+        local k=1; while [ "$(printf '%s\n' "$a" | sed -n "${k}p")" = "$(printf '%s\n' "$b" | sed -n "${k}p")" ] && [ $k -lt 64 ]; do k=$((k + 1)); done
+        a1=$(printf '%s\n' "$a" | sed -n "${k}p"); b1=$(printf '%s\n' "$b" | sed -n "${k}p")
+        fail "$name" "line $k: one process: ${a1:0:100} | mpirun: ${b1:0:100}"; fi
 }
-same_out generate_greedy_2 2 generate "$T/dense" --ids "$IDS" -n 24 --presence-penalty 1.5 -t 1
+same_out generate_greedy_2_batch 2 generate "$T/dense" --ids "$IDS" --ids 9,1,4 --ids 700,1701,33,402,1999,64,5 -n 24 --presence-penalty 1.5 -t 1
 same_out generate_draft_2 2 generate "$T/dense" --ids "$IDS" -n 24 --draft "$T/draft" -t 1
 ids_of() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)["ids"])'; }
 a=$("$QWEN3" run "$T/dense" "Why is the sky blue?" --temp 0 -n 20 --no-think -t 1 --json 2>/dev/null | ids_of)

@@ -6,8 +6,14 @@
 #                  down_proj are added in another order; measured ~4e-7): dense F32 on 2 and 4
 #                  ranks (prefill; 4 ranks token by token), MoE with a dense layer as tp and ep on 2
 #                  and 4 ranks, Q8_0 GGUFs (dense tp, MoE ep) on 2 ranks, a 71-token prompt on 3 ranks
-#                  (the reduce-scatter all-reduce, slices of uneven size)
-#   generate_*     greedy continuations identical (dense tp 4, MoE ep 4, MoE tp 2); run_chat: `run`
+#                  (the reduce-scatter all-reduce, slices of uneven size). *_batch: three sequences
+#                  of 11-13, 3 and 7 ids in every forward pass (`logits --ids A --ids B --ids C`, as
+#                  the server batches requests; with --decode the k-th sequence gives k tokens to
+#                  each pass, so one-token steps and short chunks share a pass): tp dense 2 and 4,
+#                  tp MoE 4, ep MoE 2 and 4 (the other logits_* checks are one sequence)
+#   generate_*     greedy continuations identical (*_batch: three generations stepped together,
+#                  `generate --ids A --ids B --ids C`: dense tp 4, MoE ep 2 and 4, MoE tp 2);
+#                  run_chat: `run`
 #   serve_batch    two requests decoded together (--parallel 2) by a tp server on 2 ranks: the texts
 #                  as the one-process server's, every token's logprob within 1e-4; by a pp server on
 #                  4 ranks (a layer each): the same texts and logprobs exactly
@@ -33,10 +39,10 @@
 #                  reserves terabytes of address space for its shadow memory)
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 33
+expect 34
 MPIBIN="$(dirname "$QWEN3")/qwen3-mpi"
-names="logits_dense_tp2 logits_dense_tp4_decode logits_dense_tp3_long logits_moe_gguf_q8_0_ep2 bytes_tp4_long logits_moe_tp2 logits_moe_tp4 logits_moe_ep2_decode logits_moe_ep4
-       logits_gguf_q8_0_tp2 generate_dense_tp4 generate_moe_ep4 generate_moe_tp2 run_chat_tp2 serve_batch_tp2 info_tp
+names="logits_dense_tp2_batch logits_dense_tp4_decode_batch logits_dense_tp3_long logits_moe_gguf_q8_0_ep2 bytes_tp4_long logits_moe_tp2 logits_moe_tp4_batch logits_moe_ep2_decode_batch logits_moe_ep4_batch
+       logits_gguf_q8_0_tp2 generate_dense_tp4_batch generate_moe_ep2_batch generate_moe_ep4_batch generate_moe_tp2_batch run_chat_tp2 serve_batch_tp2 info_tp
        bytes_pp2 bytes_tp2 bytes_ep4 split_refused too_many_tp other_command other_model rank_stopped rank_stopped_left
        rank_killed_tp serve_batch_tp2_stop serve_batch_pp4 serve_batch_pp4_stop oom_load oom_load_left oom_kv oom_kv_left"
 if ! command -v mpirun >/dev/null 2>&1 || [ ! -x "$MPIBIN" ]; then
@@ -67,13 +73,18 @@ errs() { grep -v '^\s*$' "$1" | grep -v '^--\|^  \|^mpirun\|^Primary\|^a non-zer
 
 IDS=$("$QWEN3" tokenize "$T/dense" "The quick brown fox jumps over the lazy dog, and then")
 MIDS=5,77,300,9,1200,3,8,2047,16,400,22
+# three sequences of different lengths for the batched checks (IDS are real text's ids)
+BATCH="$IDS 9,1,4 700,1701,33,402,1999,64,5"
+MBATCH="$MIDS 9,1,4 700,1701,33,402,1999,64,5"
 
-close_logits() { # NAME RANKS MODEL IDS FLAGS...
-    local name=$1 n=$2 m=$3 ids=$4; shift 4
-    [ -s "$T/$name.one" ] || "$QWEN3" logits "$m" --ids "$ids" -o "$T/$name.one" -t 1 "$@" 2>"$T/$name.err1" \
+close_logits() { # NAME RANKS MODEL IDS FLAGS... (IDS: one list, or several separated by spaces: a batch)
+    local name=$1 n=$2 m=$3 ids=() x; shift 3
+    for x in $1; do ids+=(--ids "$x"); done
+    shift
+    [ -s "$T/$name.one" ] || "$QWEN3" logits "$m" "${ids[@]}" -o "$T/$name.one" -t 1 "$@" 2>"$T/$name.err1" \
         || { fail "$name" "one process: $(tail -n 1 "$T/$name.err1")"; return; }
     rm -f "$T/$name.mpi"
-    mrun "$n" logits "$m" --ids "$ids" -o "$T/$name.mpi" -t 1 "$@" >"$T/$name.out" 2>"$T/$name.err" \
+    mrun "$n" logits "$m" "${ids[@]}" -o "$T/$name.mpi" -t 1 "$@" >"$T/$name.out" 2>"$T/$name.err" \
         || { fail "$name" "mpirun: $(errs "$T/$name.err")"; return; }
     checked "mpi_tp_$name" "$PY" - "$T/$name.one" "$T/$name.mpi" "$name" "$n" <<'EOF'
 import sys
@@ -88,12 +99,12 @@ print("%s mpi_tp_%s: %d ranks, %d logits, max |diff| / max |logit| = %.2e%s" % (
     "PASS" if ok else "FAIL", name, int(n), a.size, rel, "" if ok else " (bound 1e-5)"))
 EOF
 }
-close_logits logits_dense_tp2 2 "$T/dense" "$IDS" --mpi tp
-close_logits logits_dense_tp4_decode 4 "$T/dense" "$IDS" --mpi tp --decode
+close_logits logits_dense_tp2_batch 2 "$T/dense" "$BATCH" --mpi tp
+close_logits logits_dense_tp4_decode_batch 4 "$T/dense" "$BATCH" --mpi tp --decode
 close_logits logits_moe_tp2 2 "$T/moe" "$MIDS" --mpi tp
-close_logits logits_moe_tp4 4 "$T/moe" "$MIDS" --mpi tp
-close_logits logits_moe_ep2_decode 2 "$T/moe" "$MIDS" --mpi ep --decode
-close_logits logits_moe_ep4 4 "$T/moe" "$MIDS" --mpi ep
+close_logits logits_moe_tp4_batch 4 "$T/moe" "$MBATCH" --mpi tp
+close_logits logits_moe_ep2_decode_batch 2 "$T/moe" "$MBATCH" --mpi ep --decode
+close_logits logits_moe_ep4_batch 4 "$T/moe" "$MBATCH" --mpi ep
 close_logits logits_gguf_q8_0_tp2 2 "$T/d8.gguf" "$IDS" --mpi tp
 close_logits logits_moe_gguf_q8_0_ep2 2 "$T/moe8.gguf" "$MIDS" --mpi ep
 LONG=$(seq -s, 100 170) # 71 rows of 128: the all-reduces of the prefill take the reduce-scatter path
@@ -104,11 +115,20 @@ same_out() { # NAME RANKS ARGS...
     local a b
     a=$("$QWEN3" "$@" 2>"$T/$name.err1") || { fail "$name" "one process: $(tail -n 1 "$T/$name.err1")"; return; }
     b=$(mrun "$n" "$@" 2>"$T/$name.err") || { fail "$name" "mpirun: $(errs "$T/$name.err")"; return; }
-    if [ -n "$a" ] && [ "$a" = "$b" ]; then pass "$name (${a:0:60}...)"; else fail "$name" "one process: ${a:0:100} | mpirun: ${b:0:100}"; fi
+    local a1=${a//$'\n'/ | } b1=${b//$'\n'/ | } # a batch prints a line per generation
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then pass "$name ($(printf '%s\n' "$a" | wc -l) lines: ${a1:0:60}...)"
+    else # the first line that differs (a batch's first generation may be the same)
+        local k=1; while [ "$(printf '%s\n' "$a" | sed -n "${k}p")" = "$(printf '%s\n' "$b" | sed -n "${k}p")" ] && [ $k -lt 64 ]; do k=$((k + 1)); done
+        a1=$(printf '%s\n' "$a" | sed -n "${k}p"); b1=$(printf '%s\n' "$b" | sed -n "${k}p")
+        fail "$name" "line $k: one process: ${a1:0:100} | mpirun: ${b1:0:100}"; fi
 }
-same_out generate_dense_tp4 4 generate "$T/dense" --ids "$IDS" -n 24 --presence-penalty 1.5 -t 1 --mpi tp
-same_out generate_moe_ep4 4 generate "$T/moe" --ids "$MIDS" -n 24 -t 1 --mpi ep
-same_out generate_moe_tp2 2 generate "$T/moe" --ids "$MIDS" -n 24 -t 1 --mpi tp
+batch_ids() { local x; for x in $1; do printf -- '--ids\n%s\n' "$x"; done; }
+mapfile -t DB < <(batch_ids "$BATCH")
+mapfile -t MB < <(batch_ids "$MBATCH")
+same_out generate_dense_tp4_batch 4 generate "$T/dense" "${DB[@]}" -n 24 --presence-penalty 1.5 -t 1 --mpi tp
+same_out generate_moe_ep2_batch 2 generate "$T/moe" "${MB[@]}" -n 24 --presence-penalty 1.5 -t 1 --mpi ep
+same_out generate_moe_ep4_batch 4 generate "$T/moe" "${MB[@]}" -n 24 --presence-penalty 1.5 -t 1 --mpi ep
+same_out generate_moe_tp2_batch 2 generate "$T/moe" "${MB[@]}" -n 24 --presence-penalty 1.5 -t 1 --mpi tp
 ids_of() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)["ids"])'; }
 a=$("$QWEN3" run "$T/dense" "Why is the sky blue?" --temp 0 -n 20 --no-think -t 1 --json 2>/dev/null | ids_of)
 b=$(mrun 2 run "$T/dense" "Why is the sky blue?" --temp 0 -n 20 --no-think -t 1 --json --mpi tp 2>"$T/run.err" | ids_of)

@@ -290,6 +290,7 @@ static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
 }
 
 static void test_attention(void) {
+    const kcpu *best = &cpus[K_ISA_AVX512]; /* the best flavour this CPU has */
     const int Ds[] = {16, 40, 128}, ns[] = {1, 17, 100};
     const qwen3_dtype kvs[] = {QWEN3_F32, QWEN3_F16, QWEN3_BF16};
     for (size_t a = 0; a < 3; a++)
@@ -303,8 +304,8 @@ static void test_attention(void) {
                 for (int i = 0; i < D * n; i++) { Kf[i] = grand(); Vf[i] = grand(); }
                 size_t es = kv == QWEN3_F32 ? 4 : 2;
                 for (int p = 0; p < n; p++) {
-                    k_store_row(kv, K + (size_t)p * D * es, Kf + (size_t)p * D, D);
-                    k_store_row(kv, V + (size_t)p * D * es, Vf + (size_t)p * D, D);
+                    k_store_row(best, kv, K + (size_t)p * D * es, Kf + (size_t)p * D, D);
+                    k_store_row(best, kv, V + (size_t)p * D * es, Vf + (size_t)p * D, D);
                 }
                 /* reference in double on the stored (rounded) values */
                 float *Kr = malloc(sizeof(float) * D * n), *Vr = malloc(sizeof(float) * D * n);
@@ -321,7 +322,7 @@ static void test_attention(void) {
                 for (int p = 0; p < n; p++) { s[p] = exp(s[p] - mx); l += s[p]; }
                 float *o1 = alloc_out(D), *o2 = alloc_out(D);
                 k_attn_head_scalar(q, K, V, kv, D, n, D, scale, o1);
-                k_attn_head(q, K, V, kv, D, n, D, scale, o2);
+                k_attn_head(best, q, K, V, kv, D, n, D, scale, o2);
                 double e1 = 0, e2 = 0;
                 for (int i = 0; i < D; i++) {
                     double ref = 0;
@@ -334,7 +335,7 @@ static void test_attention(void) {
                 float *o4 = alloc_out(D), *o5 = alloc_out(D), lse1 = 0, lse2 = 0;
                 double lref = mx + log(l);
                 k_attn_head_lse_scalar(q, K, V, kv, D, n, D, scale, o4, &lse1);
-                k_attn_head_lse(q, K, V, kv, D, n, D, scale, o5, &lse2);
+                k_attn_head_lse(best, q, K, V, kv, D, n, D, scale, o5, &lse2);
                 int lse_ok = !memcmp(o1, o4, sizeof(float) * D) && !memcmp(o2, o5, sizeof(float) * D) &&
                              fabs(lse1 - lref) < 1e-5 * fmax(1, fabs(lref)) && fabs(lse2 - lref) < 1e-5 * fmax(1, fabs(lref));
                 char name[96];
@@ -368,15 +369,19 @@ static void test_attention(void) {
  * group of 2, 3 or 6 rows (decode's GQA groups: one token's query heads of one kv head), must give
  * the same bits as within the 13-row tile (a prefill's rows; groups of up to 8 rows take the
  * 8-lane kernel, the tile the 16-lane one): invariance between prefill and decode rests on it.
+ * Run once per flavour this CPU has, each through its own kernel table (cpus[]), as a model capped
+ * by QWEN3_ISA passes its table: scalar and AVX2 take the per-row kernels of their set.
  * Injection tried: one constant of the 8-lane kernel's exp polynomial changed (1/720 -> 1/721)
  * fails 13 attn-rows cases. */
 static void test_attention_rows(void) {
     const int Ds[] = {32, 40, 128};
     const qwen3_dtype kvs[] = {QWEN3_F32, QWEN3_F16, QWEN3_BF16, QWEN3_Q8_0, QWEN3_Q4_0};
     const int M = 13, base[] = {1, 30};
-    for (size_t a = 0; a < 3; a++)
+    for (int f = 0; f < 3; f++) /* each flavour this CPU has, through its own kernel table */
+    for (size_t a = 0; a < 3 && have[f]; a++)
         for (size_t c = 0; c < 5; c++)
             for (size_t b = 0; b < 2; b++) {
+                const kcpu *cpu = &cpus[f];
                 int D = Ds[a], nmax = base[b] + M;
                 qwen3_dtype kv = kvs[c];
                 if ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32) continue; /* rows are whole blocks of 32 */
@@ -385,9 +390,9 @@ static void test_attention_rows(void) {
                 float *tmp = malloc(sizeof(float) * D);
                 for (int p = 0; p < nmax; p++) {
                     for (int i = 0; i < D; i++) tmp[i] = grand();
-                    k_store_row(kv, K + (size_t)p * rb, tmp, D);
+                    k_store_row(cpu, kv, K + (size_t)p * rb, tmp, D);
                     for (int i = 0; i < D; i++) tmp[i] = grand();
-                    k_store_row(kv, V + (size_t)p * rb, tmp, D);
+                    k_store_row(cpu, kv, V + (size_t)p * rb, tmp, D);
                 }
                 float *qs = malloc(sizeof(float) * D * M);
                 for (int i = 0; i < D * M; i++) qs[i] = 2 * grand();
@@ -402,12 +407,12 @@ static void test_attention_rows(void) {
                 }
                 float scale = 1.0f / sqrtf((float)D);
                 k_attn_rows_scalar(q, o1, n, M, K, V, kv, D, D, scale);
-                k_attn_rows(q, o2, n, M, K, V, kv, D, D, scale);
+                k_attn_rows(cpu, q, o2, n, M, K, V, kv, D, D, scale);
                 /* the log-sum-exp variants: the same outputs, and lse within 1e-5 of the twin's */
                 float *o4[16], *o5[16], l4[16], l5[16];
                 for (int r = 0; r < M; r++) { o4[r] = alloc_out(D); o5[r] = alloc_out(D); }
                 k_attn_rows_lse_scalar(q, o4, n, M, K, V, kv, D, D, scale, l4);
-                k_attn_rows_lse(q, o5, n, M, K, V, kv, D, D, scale, l5);
+                k_attn_rows_lse(cpu, q, o5, n, M, K, V, kv, D, D, scale, l5);
                 double err = 0;
                 int guards = 1, same = 1;
                 for (int r = 0; r < M; r++) {
@@ -417,21 +422,25 @@ static void test_attention_rows(void) {
                     free(o5[r]);
                     for (int i = 0; i < D; i++) err = fmax(err, fabs(o1[r][i] - o2[r][i]));
                     guards &= guard_ok(o1[r], D) && guard_ok(o2[r], D);
-                    k_attn_rows(&q[r], &o3, &n[r], 1, K, V, kv, D, D, scale);
+                    k_attn_rows(cpu, &q[r], &o3, &n[r], 1, K, V, kv, D, D, scale);
                     same &= !memcmp(o3, o2[r], sizeof(float) * D);
+                    /* the table is obeyed: scalar and AVX2 take their own set's per-row kernel, bit for bit */
+                    if (f == K_ISA_SCALAR) k_attn_head_scalar(q[r], K, V, kv, D, n[r], D, scale, o3);
+                    if (f == K_ISA_AVX2) k_attn_head_avx2(q[r], K, V, kv, D, n[r], D, scale, o3);
+                    if (f != K_ISA_AVX512) same &= !memcmp(o3, o2[r], sizeof(float) * D);
                 }
                 /* groups of 2, 3 and 6 rows: the same bits as in the 13-row tile */
                 for (int g = 2; g <= 6; g += g == 3 ? 3 : 1) {
                     float *og[6];
                     for (int r = 0; r < g; r++) og[r] = alloc_out(D);
-                    k_attn_rows(&q[7 - g], og, &n[7 - g], g, K, V, kv, D, D, scale);
+                    k_attn_rows(cpu, &q[7 - g], og, &n[7 - g], g, K, V, kv, D, D, scale);
                     for (int r = 0; r < g; r++) {
                         same &= !memcmp(og[r], o2[7 - g + r], sizeof(float) * D);
                         free(og[r]);
                     }
                 }
                 char name[96];
-                snprintf(name, sizeof name, "attn-rows-%s-D%d-n%d", qwen3_dtype_name(kv), D, nmax);
+                snprintf(name, sizeof name, "attn-rows-%s-%s-D%d-n%d", k_isa_name((k_isa)f), qwen3_dtype_name(kv), D, nmax);
                 CHECK(err < 1e-5 && guards && same, name, "error %g vs single rows, guards %d, row alone same bits %d", err,
                       guards, same);
                 for (int r = 0; r < M; r++) { free(o1[r]); free(o2[r]); }
@@ -445,16 +454,19 @@ static void test_attention_rows(void) {
 static void test_attention_tiles(void) {
     const qwen3_dtype kvs[] = {QWEN3_F16, QWEN3_Q8_0};
     const int D = 128, M = 40, nmax = 70;
-    for (int c = 0; c < 2; c++) {
-        qwen3_dtype kv = kvs[c];
+    for (int fc = 0; fc < 3 * 2; fc++) {
+        const int f = fc / 2; /* each flavour this CPU has, through its own kernel table */
+        if (!have[f]) continue;
+        const kcpu *cpu = &cpus[f];
+        qwen3_dtype kv = kvs[fc % 2];
         size_t rb = k_kv_row_bytes(kv, (size_t)D);
         uint8_t *K = malloc(rb * nmax), *V = malloc(rb * nmax);
         float tmp[128], *qs = malloc(sizeof(float) * D * M);
         for (int p = 0; p < nmax; p++) {
             for (int i = 0; i < D; i++) tmp[i] = grand();
-            k_store_row(kv, K + (size_t)p * rb, tmp, D);
+            k_store_row(cpu, kv, K + (size_t)p * rb, tmp, D);
             for (int i = 0; i < D; i++) tmp[i] = grand();
-            k_store_row(kv, V + (size_t)p * rb, tmp, D);
+            k_store_row(cpu, kv, V + (size_t)p * rb, tmp, D);
         }
         for (int i = 0; i < D * M; i++) qs[i] = 2 * grand();
         const float *q[40];
@@ -468,13 +480,13 @@ static void test_attention_tiles(void) {
         }
         float scale = 1.0f / sqrtf((float)D);
         k_attn_rows_scalar(q, o1, n, M, K, V, kv, D, D, scale);
-        k_attn_rows(q, o2, n, M, K, V, kv, D, D, scale);
+        k_attn_rows(cpu, q, o2, n, M, K, V, kv, D, D, scale);
         float *o4[40], l4[40], l5[40]; /* the tiles' log-sum-exps against the twin's, same outputs */
         for (int r = 0; r < M; r++) o4[r] = alloc_out(D);
         float *o5[40];
         for (int r = 0; r < M; r++) o5[r] = alloc_out(D);
         k_attn_rows_lse_scalar(q, o5, n, M, K, V, kv, D, D, scale, l4);
-        k_attn_rows_lse(q, o4, n, M, K, V, kv, D, D, scale, l5);
+        k_attn_rows_lse(cpu, q, o4, n, M, K, V, kv, D, D, scale, l5);
         for (int r = 0; r < M; r++) free(o5[r]);
         double err = 0;
         int same = 1, guards = 1;
@@ -484,11 +496,11 @@ static void test_attention_tiles(void) {
             free(o4[r]);
             for (int i = 0; i < D; i++) err = fmax(err, fabs(o1[r][i] - o2[r][i]));
             guards &= guard_ok(o2[r], D);
-            k_attn_rows(&q[r], &o3, &n[r], 1, K, V, kv, D, D, scale);
+            k_attn_rows(cpu, &q[r], &o3, &n[r], 1, K, V, kv, D, D, scale);
             same &= !memcmp(o3, o2[r], sizeof(float) * D);
         }
         char name[96];
-        snprintf(name, sizeof name, "attn-tiles-%s-M%d", qwen3_dtype_name(kv), M);
+        snprintf(name, sizeof name, "attn-tiles-%s-%s-M%d", k_isa_name((k_isa)f), qwen3_dtype_name(kv), M);
         CHECK(err < 1e-5 && same && guards, name, "error %g vs the scalar twin, row alone same bits %d, guards %d", err, same, guards);
         for (int r = 0; r < M; r++) { free(o1[r]); free(o2[r]); }
         free(o3); free(qs); free(K); free(V);
@@ -517,6 +529,7 @@ static float block_value(qwen3_dtype kv, const uint8_t *row, int i) {
  * quantization's own error on outputs of size ~1: bound 0.03 for Q8_0 (measured ~0.01), 0.5 for
  * Q4_0 (a 4-bit step is amax/8 ~ 0.3, on keys and values; measured 0.12-0.31). */
 static void test_attention_block(qwen3_dtype kv, double qbound) {
+    const kcpu *best = &cpus[K_ISA_AVX512]; /* the best flavour this CPU has */
     const int Ds[] = {32, 64, 128}, ns[] = {1, 17, 100};
     for (size_t a = 0; a < 3; a++)
         for (size_t b = 0; b < 3; b++) {
@@ -528,8 +541,8 @@ static void test_attention_block(qwen3_dtype kv, double qbound) {
             for (int i = 0; i < D; i++) q[i] = 2 * grand();
             for (int i = 0; i < D * n; i++) { Kf[i] = grand(); Vf[i] = grand(); }
             for (int p = 0; p < n; p++) {
-                k_store_row(kv, K + (size_t)p * rb, Kf + (size_t)p * D, D);
-                k_store_row(kv, V + (size_t)p * rb, Vf + (size_t)p * D, D);
+                k_store_row(best, kv, K + (size_t)p * rb, Kf + (size_t)p * D, D);
+                k_store_row(best, kv, V + (size_t)p * rb, Vf + (size_t)p * D, D);
                 for (int i = 0; i < D; i++) {
                     Kr[(size_t)p * D + i] = block_value(kv, K + (size_t)p * rb, i);
                     Vr[(size_t)p * D + i] = block_value(kv, V + (size_t)p * rb, i);
@@ -554,10 +567,10 @@ static void test_attention_block(qwen3_dtype kv, double qbound) {
             }
             float *o1 = alloc_out(D), *o2 = alloc_out(D), *o3 = alloc_out(D), *o4 = alloc_out(D);
             k_attn_head_scalar(q, K, V, kv, D, n, D, scale, o1);
-            k_attn_head(q, K, V, kv, D, n, D, scale, o2);
+            k_attn_head(best, q, K, V, kv, D, n, D, scale, o2);
             const float *qr[1] = {q};
             float *or[1] = {o4};
-            k_attn_rows(qr, or, &n, 1, K, V, kv, D, D, scale);
+            k_attn_rows(best, qr, or, &n, 1, K, V, kv, D, D, scale);
             int avx2 = have[K_ISA_AVX2];
             if (avx2) k_attn_head_avx2(q, K, V, kv, D, n, D, scale, o3);
             double e1 = 0, e2 = 0, e3 = 0, e4 = 0, eq = 0;
@@ -604,11 +617,11 @@ static int planned_checks(const tcase *cases, size_t ncases) {
         }
         if (quant) c += 2;
     }
-    for (int a = 0; a < 3; a++) /* test_attention_rows: Q8_0 and Q4_0 need D % 32 == 0 (D = 32, 40, 128) */
-        c += 2 * (a == 1 ? 3 : 5);
+    for (int a = 0; a < 3; a++) /* test_attention_rows, per flavour: Q8_0 and Q4_0 need D % 32 == 0 (D = 32, 40, 128) */
+        c += (1 + avx2 + avx512) * 2 * (a == 1 ? 3 : 5);
     c += 27 * (1 + avx2); /* test_attention */
     c += 2 * 9;           /* test_attention_block: Q8_0, Q4_0 */
-    c += 2;               /* test_attention_tiles */
+    c += (1 + avx2 + avx512) * 2; /* test_attention_tiles, per flavour */
     if (!avx2) TEST_SKIP("kernels-avx2", "this CPU lacks AVX2 (FMA, F16C): the AVX2 kernels are not tested here");
     if (!avx512) TEST_SKIP("kernels-avx512", "this CPU lacks AVX-512 (F, BW, VL): the AVX-512 kernels are not tested here");
     if (!bf16) TEST_SKIP("kernels-avx512bf16", "this CPU lacks AVX512_BF16: the bf16 GEMM kernel is not tested here");

@@ -88,15 +88,15 @@ static int run_case(int n, int in, int out) {
         snprintf(what, sizeof what, "train-gemm-weight-%s-%dx%dx%d", names[k], n, in, out);
         fails += check(what, dW, rW, (size_t)out * in, scale_w);
     }
-    /* the threaded entry points (the ISA of k_cpu_default) */
+    /* the threaded entry points (the ISA of the best table, as a training model on this CPU fills) */
     qpool *p = qpool_new(2);
     for (int i = 0; i < n * in; i++) dX[i] = 0.5f;
     for (int i = 0; i < GUARD; i++) dX[n * in + i] = POISON;
-    t_matmul_backward_input(p, dX, dY, W, n, in, out);
+    t_matmul_backward_input(p, &all, dX, dY, W, n, in, out);
     fails += check("train-gemm-input-threaded", dX, rX, (size_t)n * in, scale_x);
     for (int i = 0; i < out * in; i++) dW[i] = 0.5f;
     for (int i = 0; i < GUARD; i++) dW[out * in + i] = POISON;
-    t_matmul_backward_weight(p, dW, dY, X, n, in, out);
+    t_matmul_backward_weight(p, &all, dW, dY, X, n, in, out);
     fails += check("train-gemm-weight-threaded", dW, rW, (size_t)out * in, scale_w);
     qpool_free(p);
     free(X); free(W); free(dY); free(dX); free(dW); free(rX); free(rW);
