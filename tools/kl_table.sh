@@ -68,6 +68,7 @@ theirs() { # FILE TAG -> "KL top1"
 echo "| type | llama.cpp's file, our engine: KL, top-1 | same file, llama.cpp: KL, top-1 | our quantizer's file, our engine: KL, top-1 |"
 echo "|---|---|---|---|"
 for t in $TYPES; do
+    case $t in llama:*) [ $PEER = 1 ] || continue ;; esac # llama.cpp's own mixes: nothing to show without it
     g=$(tag "$t") lf=$OUT/llama-$(tag "$t").gguf of=$OUT/ours-$(tag "$t").gguf a=- b=- c=-
     if [ $PEER = 1 ]; then
         # shellcheck disable=SC2046 # largs' words are separate arguments
