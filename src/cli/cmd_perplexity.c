@@ -2,6 +2,8 @@
  * measured.
  *
  * The file is tokenized with MODEL's tokenizer (or --tokenizer DIR) and cut into chunks of -c tokens;
+ * added-token text such as "<|im_start|>" is plain text unless --special (llama-perplexity's default,
+ * so both engines score the same tokens; a text of rendered chats needs --special, see read_ids);
  * each chunk is one prefill with the logits of every position, starting from an empty cache, and every
  * position but the first predicts the next token: perplexity = exp(mean negative log-likelihood).
  * With --kl-base, BASE (the BF16 original, say) runs the same chunks and each position's next-token
@@ -47,6 +49,7 @@ typedef struct ppl_opts {
     const char *dir, *file, *base, *tokdir;
     const char *base_kv; /* --kl-base-kv */
     long ctx, max_chunks, last;
+    int special; /* --special: added-token text becomes the token */
 } ppl_opts;
 
 /* What the scoring adds up (sums in double). */
@@ -69,6 +72,8 @@ static void usage(void) {
            "  --kl-base-kv TYPE the KV cache type of BASE (default: MODEL's); with BASE = MODEL and\n"
            "                    TYPE f32 this measures what a smaller KV cache type costs\n"
            "  --tokenizer DIR   tokenizer files from DIR (default: MODEL)\n"
+           "  --special         added-token text (<|im_start|>, <think>, ...) becomes the token, as HF's\n"
+           "                    tokenizer does by default (default: plain text, as llama-perplexity)\n"
            "(--quant applies to MODEL only)\n%s", CLI_MODEL_FLAGS_FAST);
 }
 
@@ -85,6 +90,7 @@ static int parse(int argc, char **argv, ppl_opts *p) {
         else if (!strcmp(a, "--score-last")) { if (cli_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 20, &p->last)) return 2; }
         else if (!strcmp(a, "--kl-base-kv")) { if (!(p->base_kv = i + 1 < argc ? argv[++i] : NULL)) return cli_fail("--kl-base-kv needs a type"), 2; }
         else if (!strcmp(a, "--exact")) p->o.load.fast = 0;
+        else if (!strcmp(a, "--special")) p->special = 1;
         else {
             int r = cli_model_flag(argc, argv, &i, &p->o);
             if (r < 0) return 2;
@@ -98,8 +104,11 @@ static int parse(int argc, char **argv, ppl_opts *p) {
     return 0;
 }
 
-/* FILE's text as ids, with the tokenizer of tokdir. n, or -1 (message printed). */
-static int read_ids(const char *file, const char *tokdir, int32_t **ids) {
+/* FILE's text as ids, with the tokenizer of tokdir (added-token text as the tokens when special). n,
+ * or -1 (message printed). Without special, a text that holds added-token spellings gets a note: a
+ * model trained on chats never saw "<|im_start|>" as the plain-text pieces "<|", "im", "_start", ...,
+ * and scores them as tokens it never saw (perplexities of 1e4-2e5 on rendered chats, issue 9). */
+static int read_ids(const char *file, const char *tokdir, int special, int32_t **ids) {
     qwen3_err e = {0};
     FILE *f = fopen(file, "rb");
     if (!f) return cli_fail("%s: cannot open", file), -1;
@@ -110,7 +119,13 @@ static int read_ids(const char *file, const char *tokdir, int32_t **ids) {
     if (!text) return cli_fail("%s: %s", file, why), -1;
     qwen3_tokenizer *tok = qwen3_tokenizer_load(tokdir, &e);
     if (!tok) { free(text); return cli_fail("%s", e.msg), -1; }
-    int n = qwen3_encode(tok, text, len, 0, ids, &e);
+    int n = qwen3_encode(tok, text, len, special, ids, &e);
+    int32_t *sp = NULL;
+    int ns = n >= 0 && !special ? qwen3_encode(tok, text, len, 1, &sp, &e) : -1;
+    if (ns >= 0 && ns != n)
+        fprintf(stderr, "qwen3: note: %s holds added-token text (<|im_start|>, <think>, ...), scored as plain text "
+                        "(%d tokens; %d with --special, which a text of rendered chats needs)\n", file, n, ns);
+    free(sp);
     qwen3_tokenizer_free(tok);
     free(text);
     if (n < 0) return cli_fail("%s: %s", file, e.msg), -1;
@@ -188,7 +203,7 @@ static int score(const ppl_opts *p, qwen3_model *m, qwen3_model *bm, const int32
            chunks, ctx, p->dir);
     if (bm) {
         printf("KV cache: model %s, base %s\n", qwen3_dtype_name(qwen3_model_kv_type(m)), qwen3_dtype_name(qwen3_model_kv_type(bm)));
-        printf("base perplexity %.4f (%s); KL(base || model) mean %.6f max %.6f; top-1 agreement %.2f%%\n",
+        printf("base perplexity %.4f (%s); KL(base || model) mean %.6g max %.6g; top-1 agreement %.2f%%\n",
                exp(z.bnll / (double)z.scored), p->base, z.kl_sum / (double)z.scored, z.kl_max,
                100.0 * (double)z.agree / (double)z.scored);
     }
@@ -211,7 +226,7 @@ int cmd_perplexity(int argc, char **argv) {
     if (p.base && !(p.base = cli_model_path(p.base, QWEN3_NEED_WEIGHTS, p.o.pull))) return 1;
     if (!p.file) return cli_fail("perplexity: -f FILE is required"), 2;
     int32_t *ids = NULL;
-    int n = read_ids(p.file, p.tokdir ? p.tokdir : p.dir, &ids);
+    int n = read_ids(p.file, p.tokdir ? p.tokdir : p.dir, p.special, &ids);
     if (n < 0) return 1;
     if (p.ctx > n) p.ctx = n;
     if (p.last == 0 || p.last > p.ctx) p.last = p.ctx;
