@@ -7,6 +7,8 @@
 #   layout      the expanded directory is an ordinary Hugging Face one: config.json with the full
 #               151,936-token vocabulary, model.safetensors whose embedding has 151,936 rows,
 #               generation_config.json and the tokenizer files
+#   unpack-no-tokenizer  `qwen3 unpack --tokenizer DIR` with no tokenizer files in DIR fails naming DIR
+#               and writes nothing (it once wrote a model without them, found only by this layout check)
 #   reference   the engine's logits (--exact) over a rendered chat prompt of 19 tokens equal those of
 #               the float64 numpy reference written from transformers' Qwen3 code (tests/ref/qwen3_ref.py)
 #               on the expanded directory: <= 1e-3
@@ -24,7 +26,7 @@ D="$ROOT/tests/data/default_model"
 REGEN=0
 [ "${1:-}" = "--regen" ] && REGEN=1
 NQ=$(grep -c . "$D/questions.jsonl")
-[ $REGEN = 1 ] || expect $((NQ + 3))
+[ $REGEN = 1 ] || expect $((NQ + 4))
 TMP=${QWEN3_TMP:-$ROOT/build/testdata}/default_model
 rm -rf "$TMP"
 mkdir -p "$TMP"
@@ -41,6 +43,14 @@ if [ $REGEN = 0 ]; then
         echo "PASS default-model-roundtrip (pack of the expanded model = models/default, byte for byte)"
     else
         echo "FAIL default-model-roundtrip: packing $MODEL does not give models/default back $(tail -n 1 "$TMP/pk.err")"
+    fi
+    mkdir -p "$TMP/notok"
+    if "$QWEN3" unpack "$ROOT/models/default" "$TMP/up" --tokenizer "$TMP/notok" 2>"$TMP/up.err"; then
+        echo "FAIL default-model-unpack-no-tokenizer: unpack succeeded with an empty tokenizer directory"
+    elif grep -q "notok.*tokenizer.json" "$TMP/up.err" && [ ! -f "$TMP/up/model.safetensors" ]; then
+        echo "PASS default-model-unpack-no-tokenizer ($(tail -n 1 "$TMP/up.err"))"
+    else
+        echo "FAIL default-model-unpack-no-tokenizer: message '$(tail -n 1 "$TMP/up.err")', or a model was written"
     fi
     "$PY" - "$MODEL" <<'PYEOF'
 import json, os, sys
