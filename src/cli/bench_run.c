@@ -115,127 +115,167 @@ typedef struct {
     double load_s;
 } run;
 
-/* The single-run report at depth index di: prefill, decode, --parallel and --draft (the last two at
- * the first depth only), as text or one JSON object. 0, or -1 with the error in e. */
-static int report_depth(run *r, int di, qwen3_err *e) {
+/* One depth's figures: what measure_depth fills and the two printers read. */
+typedef struct {
+    long D;                                       /* tokens cached before the timed phases */
+    double fill_s, kv_mib;                        /* the depth's untimed fill; the cache's resident size */
+    double pp_s, pp_tps, pp_gf, pp_cpu, pp_peak;  /* prefill */
+    const char *pp_kind;                          /* the arithmetic prefill uses, for its peak */
+    double tg_s, tg_tps, tg_gbps, tg_cpu;         /* decode */
+    double par_s, par_tps;                        /* --parallel */
+    double sp_tps0, sp_tps, sp_acc, sp_per;       /* --draft: plain and drafted greedy runs */
+    double sp_draft_s;                            /* the drafted run's wall time */
+    qwen3_gen_stats sp_st;
+} depth_figs;
+
+/* Measures prefill, decode, --parallel and --draft (the last two at the first depth only) at depth
+ * index di into f. 0, or -1 with the error in e. */
+static int measure_depth(run *r, int di, depth_figs *f, qwen3_err *e) {
     const bench_opts *b = r->b;
     const bench_peaks *pk = &b->pk;
     const qwen3_model_costs *mc = &r->mc;
     qwen3_model *m = r->m;
     const long D = b->depths[di], p = r->p, n = r->n, par = b->par;
-    double fill_s = 0;
+    memset(f, 0, sizeof *f);
+    f->D = D;
     if (D > 0) { /* the depth: cached once, untimed; each phase below starts from it */
         double t0 = bench_now_s();
         if (bench_fill_depth(m, r->s[0], D, b->fill_random, e)) return -1;
-        fill_s = bench_now_s() - t0;
+        f->fill_s = bench_now_s() - t0;
     }
-    double pp_s = 0, pp_tps = 0, pp_gf = 0, tg_s = 0, tg_tps = 0, tg_gbps = 0, par_s = 0, par_tps = 0, pp_cpu = 0, tg_cpu = 0;
     /* the arithmetic prefill uses: bf16 dot products with --batch-variant; otherwise the integer
      * dot products for quantized layers and float32 FMA for float ones (the batch-invariant path) */
     const int bv = mc->fast && mc->batch_variant;
-    const char *pp_kind = bv ? "bf16" : mc->quantized ? "int8" : "f32";
-    const double pp_peak = bv ? pk->bf16 : mc->quantized ? pk->int8 : pk->f32;
+    f->pp_kind = bv ? "bf16" : mc->quantized ? "int8" : "f32";
+    f->pp_peak = bv ? pk->bf16 : mc->quantized ? pk->int8 : pk->f32;
     if (p > 0) {
         qwen3_batch_item it = {r->s[0], r->ids, (int)p, QWEN3_LOGITS_LAST, r->logits};
         double t0 = bench_now_s(), c0 = cpu_s();
         if (qwen3_forward(m, &it, 1, e)) return -1;
-        pp_s = bench_now_s() - t0;
-        pp_cpu = (cpu_s() - c0) / (pp_s * r->threads);
-        pp_tps = (double)p / pp_s;
+        f->pp_s = bench_now_s() - t0;
+        f->pp_cpu = (cpu_s() - c0) / (f->pp_s * r->threads);
+        f->pp_tps = (double)p / f->pp_s;
         double flops = 2.0 * (mc->macs_per_token * (double)p +
                               mc->attn_macs_per_position * ((double)D + ((double)p + 1) / 2) * (double)p + mc->lm_head_macs);
-        pp_gf = flops / pp_s / 1e9;
+        f->pp_gf = flops / f->pp_s / 1e9;
         qwen3_seq_truncate(r->s[0], (int)D, e);
     }
     if (n > 0) {
         r->tok[0] = 1;
         double t0 = bench_now_s(), c0 = cpu_s();
         if (bench_decode_steps(m, r->s, 1, (int)n, r->tok, r->logits, e)) return -1;
-        tg_s = bench_now_s() - t0;
-        tg_cpu = (cpu_s() - c0) / (tg_s * r->threads);
-        tg_tps = (double)n / tg_s;
+        f->tg_s = bench_now_s() - t0;
+        f->tg_cpu = (cpu_s() - c0) / (f->tg_s * r->threads);
+        f->tg_tps = (double)n / f->tg_s;
         double bytes = mc->weight_bytes_per_token + mc->kv_bytes_per_position * ((double)D + ((double)n + 1) / 2);
-        tg_gbps = bytes * tg_tps / 1e9;
+        f->tg_gbps = bytes * f->tg_tps / 1e9;
     }
-    double kv_mib = qwen3_seq_resident_bytes(r->s[0]) / 1048576.0;
+    f->kv_mib = qwen3_seq_resident_bytes(r->s[0]) / 1048576.0;
     qwen3_seq_truncate(r->s[0], 0, e);
     if (par > 0 && n > 0 && di == 0) {
         for (int i = 0; i < r->ns; i++) r->tok[i] = 1 + i;
         double t0 = bench_now_s();
         if (bench_decode_steps(m, r->s, r->ns, (int)n, r->tok, r->logits, e)) return -1;
-        par_s = bench_now_s() - t0;
-        par_tps = (double)n * r->ns / par_s;
+        f->par_s = bench_now_s() - t0;
+        f->par_tps = (double)n * r->ns / f->par_s;
         for (int i = 0; i < r->ns; i++) qwen3_seq_truncate(r->s[i], 0, e);
     }
     /* speculative decoding: the same greedy generation without and with the draft */
-    double sp_plain = 0, sp_draft = 0;
-    qwen3_gen_stats sp_st = {0}, sp_st0 = {0};
-    const int dn = b->dro.n;
     if (r->dm && n > 0 && di == 0) { /* once, at the first depth */
         if (!(r->ds = qwen3_seq_new(r->dm, b->o.ctx, e))) return qerr_wrap(e, "--draft");
-        double w;
-        qwen3_gen_stats ws;
+        double w, sp_plain = 0, sp_draft = 0;
+        qwen3_gen_stats ws, st0 = {0};
+        const int dn = b->dro.n;
         /* warm-up of the draft's weights, then the two timed runs */
         if (spec_run(m, r->s[0], r->dm, r->ds, dn, r->ids, 16, 4, &w, &ws, e) ||
-            spec_run(m, r->s[0], NULL, NULL, 0, r->ids, 16, (int)n, &sp_plain, &sp_st0, e) ||
-            spec_run(m, r->s[0], r->dm, r->ds, dn, r->ids, 16, (int)n, &sp_draft, &sp_st, e))
+            spec_run(m, r->s[0], NULL, NULL, 0, r->ids, 16, (int)n, &sp_plain, &st0, e) ||
+            spec_run(m, r->s[0], r->dm, r->ds, dn, r->ids, 16, (int)n, &sp_draft, &f->sp_st, e))
             return -1;
+        const qwen3_gen_stats *st = &f->sp_st;
+        f->sp_tps0 = sp_plain > 0 ? st0.generated_tokens / sp_plain : 0;
+        f->sp_tps = sp_draft > 0 ? st->generated_tokens / sp_draft : 0;
+        f->sp_acc = st->draft_tokens ? (double)st->draft_accepted / st->draft_tokens : 0;
+        f->sp_per = st->draft_steps ? (double)(st->draft_accepted + st->draft_steps) / st->draft_steps : 0;
+        f->sp_draft_s = sp_draft;
     }
-    double sp_tps0 = sp_plain > 0 ? sp_st0.generated_tokens / sp_plain : 0;
-    double sp_tps = sp_draft > 0 ? sp_st.generated_tokens / sp_draft : 0;
-    double sp_acc = sp_st.draft_tokens ? (double)sp_st.draft_accepted / sp_st.draft_tokens : 0;
-    double sp_per = sp_st.draft_steps ? (double)(sp_st.draft_accepted + sp_st.draft_steps) / sp_st.draft_steps : 0;
-    const char *dir = b->dir, *kv = qwen3_dtype_name(qwen3_model_kv_type(m)), *lm = qwen3_dtype_name(mc->lm_head_type);
-    if (b->json) {
-        printf("{\"model\": \"%s\", \"weights\": \"%s\", \"lm_head\": \"%s\", \"mode\": \"%s\", \"kv\": \"%s\", \"threads\": %d, "
-               "\"load_s\": %.3f, \"weight_bytes_per_token\": %.0f, \"depth\": %ld, \"depth_fill\": \"%s\", \"kv_resident_mib\": %.1f, "
-               "\"prefill\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gflops\": %.1f, \"peak_frac\": %.3f, \"peak_kind\": \"%s\", \"cpu_frac\": %.2f}, "
-               "\"decode\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gbps\": %.2f, \"bw_frac\": %.3f, \"cpu_frac\": %.2f}, "
-               "\"parallel\": {\"sequences\": %ld, \"tok_s\": %.2f}, "
-               "\"draft\": {\"model\": \"%s\", \"draft_n\": %d, \"tokens\": %d, \"plain_tok_s\": %.2f, \"tok_s\": %.2f, "
-               "\"speedup\": %.3f, \"acceptance\": %.4f, \"tokens_per_pass\": %.3f, \"draft_s\": %.4f}, "
-               "\"machine\": {\"read_gbps\": %.2f, \"peak_f32\": %.1f, \"peak_bf16\": %.1f, \"peak_int8\": %.1f}",
-               dir, r->wt, lm, mc->fast ? "fast" : "exact", kv, r->threads, r->load_s, mc->weight_bytes_per_token, D,
-               b->fill_random ? "random" : "prefill", kv_mib, p, pp_s, pp_tps, pp_gf, pp_peak > 0 ? pp_gf / pp_peak : 0, pp_kind,
-               pp_cpu, n, tg_s, tg_tps, tg_gbps, pk->gbps > 0 ? tg_gbps / pk->gbps : 0, tg_cpu, par, par_tps,
-               r->dm ? b->dro.model : "", r->dm ? (dn ? dn : QWEN3_DRAFT_N) : 0, sp_st.generated_tokens, sp_tps0, sp_tps,
-               sp_tps0 > 0 ? sp_tps / sp_tps0 : 0, sp_acc, sp_per, sp_st.draft_seconds, pk->gbps, pk->f32, pk->bf16, pk->int8);
-        /* --profile: once, from an empty cache, inside the last depth's object */
-        if (b->profile && di == b->n_depths - 1 &&
-            bench_profile(m, r->s[0], r->ids, p, n, r->logits, r->threads, 1, e)) {
-            printf("}\n");
-            return -1;
-        }
-        printf("}\n");
-        return 0;
-    }
-    if (D > 0)
-        printf("depth    %5ld tokens cached by %s in %.1f s; KV cache %.1f MiB resident\n", D,
-               b->fill_random ? "random K/V rows" : "prefill", fill_s, kv_mib);
-    /* the peaks are measured with AVX-512 only; elsewhere they are 0 unless given by flags */
-    char ppf[48] = "peak unknown", tgf[48] = "bandwidth unknown";
-    if (pp_peak > 0) snprintf(ppf, sizeof ppf, "%5.1f%% of the %s peak", 100 * pp_gf / pp_peak, pp_kind);
-    if (pk->gbps > 0) snprintf(tgf, sizeof tgf, "%5.1f%% of read bandwidth", 100 * tg_gbps / pk->gbps);
-    if (p > 0)
-        printf("prefill  %5ld tokens %8.3f s %9.1f tok/s %8.1f GFLOP/s  %s   (cpu %3.0f%%)%s\n", p, pp_s, pp_tps, pp_gf, ppf,
-               100 * pp_cpu, D > 0 ? "  @ depth" : "");
-    if (n > 0)
-        printf("decode   %5ld tokens %8.3f s %9.1f tok/s %8.2f GB/s     %s (%.0f MB/token) (cpu %3.0f%%)%s\n", n, tg_s,
-               tg_tps, tg_gbps, tgf, (mc->weight_bytes_per_token + mc->kv_bytes_per_position * (double)D) / 1e6,
-               100 * tg_cpu, D > 0 ? "  @ depth" : "");
-    if (par > 0 && n > 0 && di == 0)
-        printf("parallel %2ld x %-5ld    %8.3f s %9.1f tok/s aggregate (%.2fx one sequence)\n", par, n, par_s, par_tps,
-               tg_tps > 0 ? par_tps / tg_tps : 0);
-    if (r->dm && n > 0 && di == 0)
-        printf("draft    %5d tokens greedy: %.1f tok/s without the draft, %.1f tok/s with %s (%.2fx); %d of %d drafted "
-               "accepted (%.1f%%), %.2f tokens per pass, draft %.0f ms of %.0f ms\n",
-               sp_st.generated_tokens, sp_tps0, sp_tps, b->dro.model, sp_tps0 > 0 ? sp_tps / sp_tps0 : 0,
-               sp_st.draft_accepted, sp_st.draft_tokens, 100 * sp_acc, sp_per, 1e3 * sp_st.draft_seconds, 1e3 * sp_draft);
     return 0;
 }
 
-/* measures what the flags did not give (the model first: a wrong path fails at once, not after
- * seconds of measuring the machine) */
+/* One depth's figures as one JSON object (left open: --profile may add to it). */
+static void print_depth_json(const run *r, const depth_figs *f) {
+    const bench_opts *b = r->b;
+    const bench_peaks *pk = &b->pk;
+    const qwen3_model_costs *mc = &r->mc;
+    const qwen3_gen_stats *st = &f->sp_st;
+    const int dn = b->dro.n;
+    printf("{\"model\": \"%s\", \"weights\": \"%s\", \"lm_head\": \"%s\", \"mode\": \"%s\", \"kv\": \"%s\", \"threads\": %d, "
+           "\"load_s\": %.3f, \"weight_bytes_per_token\": %.0f, \"depth\": %ld, \"depth_fill\": \"%s\", \"kv_resident_mib\": %.1f, "
+           "\"prefill\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gflops\": %.1f, \"peak_frac\": %.3f, \"peak_kind\": \"%s\", \"cpu_frac\": %.2f}, "
+           "\"decode\": {\"tokens\": %ld, \"seconds\": %.4f, \"tok_s\": %.2f, \"gbps\": %.2f, \"bw_frac\": %.3f, \"cpu_frac\": %.2f}, "
+           "\"parallel\": {\"sequences\": %ld, \"tok_s\": %.2f}, "
+           "\"draft\": {\"model\": \"%s\", \"draft_n\": %d, \"tokens\": %d, \"plain_tok_s\": %.2f, \"tok_s\": %.2f, "
+           "\"speedup\": %.3f, \"acceptance\": %.4f, \"tokens_per_pass\": %.3f, \"draft_s\": %.4f}, "
+           "\"machine\": {\"read_gbps\": %.2f, \"peak_f32\": %.1f, \"peak_bf16\": %.1f, \"peak_int8\": %.1f}",
+           b->dir, r->wt, qwen3_dtype_name(mc->lm_head_type), mc->fast ? "fast" : "exact",
+           qwen3_dtype_name(qwen3_model_kv_type(r->m)), r->threads, r->load_s, mc->weight_bytes_per_token, f->D,
+           b->fill_random ? "random" : "prefill", f->kv_mib, r->p, f->pp_s, f->pp_tps, f->pp_gf,
+           f->pp_peak > 0 ? f->pp_gf / f->pp_peak : 0, f->pp_kind, f->pp_cpu, r->n, f->tg_s, f->tg_tps, f->tg_gbps,
+           pk->gbps > 0 ? f->tg_gbps / pk->gbps : 0, f->tg_cpu, b->par, f->par_tps, r->dm ? b->dro.model : "",
+           r->dm ? (dn ? dn : QWEN3_DRAFT_N) : 0, st->generated_tokens, f->sp_tps0, f->sp_tps,
+           f->sp_tps0 > 0 ? f->sp_tps / f->sp_tps0 : 0, f->sp_acc, f->sp_per, st->draft_seconds, pk->gbps, pk->f32, pk->bf16,
+           pk->int8);
+}
+
+/* One depth's figures as text lines. */
+static void print_depth_text(const run *r, int di, const depth_figs *f) {
+    const bench_opts *b = r->b;
+    const bench_peaks *pk = &b->pk;
+    const qwen3_model_costs *mc = &r->mc;
+    const qwen3_gen_stats *st = &f->sp_st;
+    const long D = f->D, p = r->p, n = r->n;
+    if (D > 0)
+        printf("depth    %5ld tokens cached by %s in %.1f s; KV cache %.1f MiB resident\n", D,
+               b->fill_random ? "random K/V rows" : "prefill", f->fill_s, f->kv_mib);
+    /* the peaks are measured with AVX-512 only; elsewhere they are 0 unless given by flags */
+    char ppf[48] = "peak unknown", tgf[48] = "bandwidth unknown";
+    if (f->pp_peak > 0) snprintf(ppf, sizeof ppf, "%5.1f%% of the %s peak", 100 * f->pp_gf / f->pp_peak, f->pp_kind);
+    if (pk->gbps > 0) snprintf(tgf, sizeof tgf, "%5.1f%% of read bandwidth", 100 * f->tg_gbps / pk->gbps);
+    if (p > 0)
+        printf("prefill  %5ld tokens %8.3f s %9.1f tok/s %8.1f GFLOP/s  %s   (cpu %3.0f%%)%s\n", p, f->pp_s, f->pp_tps,
+               f->pp_gf, ppf, 100 * f->pp_cpu, D > 0 ? "  @ depth" : "");
+    if (n > 0)
+        printf("decode   %5ld tokens %8.3f s %9.1f tok/s %8.2f GB/s     %s (%.0f MB/token) (cpu %3.0f%%)%s\n", n, f->tg_s,
+               f->tg_tps, f->tg_gbps, tgf, (mc->weight_bytes_per_token + mc->kv_bytes_per_position * (double)D) / 1e6,
+               100 * f->tg_cpu, D > 0 ? "  @ depth" : "");
+    if (b->par > 0 && n > 0 && di == 0)
+        printf("parallel %2ld x %-5ld    %8.3f s %9.1f tok/s aggregate (%.2fx one sequence)\n", b->par, n, f->par_s,
+               f->par_tps, f->tg_tps > 0 ? f->par_tps / f->tg_tps : 0);
+    if (r->dm && n > 0 && di == 0)
+        printf("draft    %5d tokens greedy: %.1f tok/s without the draft, %.1f tok/s with %s (%.2fx); %d of %d drafted "
+               "accepted (%.1f%%), %.2f tokens per pass, draft %.0f ms of %.0f ms\n",
+               st->generated_tokens, f->sp_tps0, f->sp_tps, b->dro.model, f->sp_tps0 > 0 ? f->sp_tps / f->sp_tps0 : 0,
+               st->draft_accepted, st->draft_tokens, 100 * f->sp_acc, f->sp_per, 1e3 * st->draft_seconds,
+               1e3 * f->sp_draft_s);
+}
+
+/* The single-run report at depth index di, as text or one JSON object (--profile: once, from an
+ * empty cache, inside the last depth's object). 0, or -1 with the error in e. */
+static int report_depth(run *r, int di, qwen3_err *e) {
+    depth_figs f;
+    if (measure_depth(r, di, &f, e)) return -1;
+    if (!r->b->json) {
+        print_depth_text(r, di, &f);
+        return 0;
+    }
+    print_depth_json(r, &f);
+    int rc = r->b->profile && di == r->b->n_depths - 1 &&
+                     bench_profile(r->m, r->s[0], r->ids, r->p, r->n, r->logits, r->threads, 1, e)
+                 ? -1
+                 : 0;
+    printf("}\n");
+    return rc;
+}
+
 static void measure_peaks(bench_peaks *pk, int threads) {
     if (pk->gbps == 0) pk->gbps = qwen3_machine_peak(QWEN3_PEAK_READ_GBPS, threads);
     if (pk->f32 == 0) pk->f32 = qwen3_machine_peak(QWEN3_PEAK_F32, threads);
