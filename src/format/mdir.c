@@ -174,6 +174,14 @@ int mdir_open(const char *path, mdir *d, qwen3_err *e) {
 
 int mdir_hf_tokenizer(const mdir *d) { return d->tok == MDIR_T_JSON || d->tok == MDIR_T_VOCAB_MERGES || d->tok == MDIR_T_VOCAB_ONLY; }
 
+int mdir_check_tokenizer_dir(const char *dir, qwen3_err *e) {
+    mdir t;
+    if (mdir_open(dir, &t, e)) return -1;
+    if (t.tok == MDIR_T_JSON || t.tok == MDIR_T_VOCAB_MERGES) return 0;
+    return qerr(e, "tokenizer directory '%s': no %s (nor %s + %s) there; give the directory of the tokenizer files "
+                   "(--tokenizer DIR, QWEN3_TOKENIZER)", dir, MDIR_TOKENIZER, MDIR_VOCAB, MDIR_MERGES);
+}
+
 int mdir_gguf_tokenizer(const mdir *d) { return d->kind == MDIR_GGUF && !mdir_hf_tokenizer(d); }
 
 int mdir_gguf_chat(const mdir *d) { return d->kind == MDIR_GGUF && d->chat == MDIR_C_NONE; }

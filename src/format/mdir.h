@@ -71,6 +71,9 @@ int mdir_open(const char *path, mdir *d, qwen3_err *e);
 /* 1 when an HF tokenizer file sits in d->dir (tokenizer.json, or vocab.json: its loader then asks
  * for merges.txt), so it serves rather than a GGUF's own. */
 int mdir_hf_tokenizer(const mdir *d);
+/* 0 when directory dir holds a complete HF tokenizer (tokenizer.json, or vocab.json + merges.txt),
+ * else -1 with e naming dir: what a writer of a model directory checks before copying from it. */
+int mdir_check_tokenizer_dir(const char *dir, qwen3_err *e);
 /* 1 when the tokenizer (the chat template) is the GGUF's own: d is GGUF and no HF file beside it serves. */
 int mdir_gguf_tokenizer(const mdir *d);
 int mdir_gguf_chat(const mdir *d);

@@ -79,13 +79,8 @@ static const char GENERATION_CONFIG[] =
  * files found in tok_dir (may be NULL). */
 int tmodel_save_hf(const tmodel *f, const char *dir, int bf16, const char *tok_dir, qwen3_err *e) {
     char path[4096];
-    if (tok_dir) { /* checked first: a directory without a tokenizer would give a model that cannot run */
-        mdir t;
-        if (mdir_open(tok_dir, &t, e)) return -1;
-        if (t.tok != MDIR_T_JSON && t.tok != MDIR_T_VOCAB_MERGES)
-            return qerr(e, "tokenizer directory '%s': no %s (nor %s + %s) there; give the directory of the "
-                           "tokenizer files (--tokenizer DIR, QWEN3_TOKENIZER)", tok_dir, MDIR_TOKENIZER, MDIR_VOCAB, MDIR_MERGES);
-    }
+    /* checked first: a directory without a tokenizer would give a model that cannot run */
+    if (tok_dir && mdir_check_tokenizer_dir(tok_dir, e)) return -1;
     if (qpath_join(path, sizeof path, dir, MDIR_WEIGHTS, e) || tmodel_save_safetensors(f, 0, bf16, path, e)) return -1;
     if (qpath_join(path, sizeof path, dir, MDIR_CONFIG, e) || tmodel_save_config(f, path, e)) return -1;
     if (qpath_join(path, sizeof path, dir, MDIR_GENERATION, e) || tio_write_text(path, GENERATION_CONFIG, e)) return -1;

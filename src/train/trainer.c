@@ -264,6 +264,8 @@ qwen3_trainer *qwen3_trainer_new(const qwen3_train_opts *opts, qwen3_err *e) {
     if (o->batch < 1 || o->seq_len < 1 || o->accum < 1 || o->steps < 1) { qerr(e, "train: batch, seq_len, accum and steps must be >= 1"); goto fail; }
     if (o->tokenizer_dir && !(t->tok_dir = strdup(o->tokenizer_dir))) { qerr(e, "out of memory"); goto fail; }
     t->o.tokenizer_dir = t->tok_dir;
+    /* the export copies the tokenizer files: a directory without them fails now, not after the run */
+    if (t->tok_dir && mdir_check_tokenizer_dir(t->tok_dir, e)) goto fail;
     if (load_config(o, &t->full, e)) goto fail;
     if (t->full.is_moe && t->full.num_experts > 4096) { qerr(e, "train: num_experts %d is more than this trainer supports (4096)", t->full.num_experts); goto fail; }
     if (build_stream(t, &full, &n_full, e)) goto fail;
