@@ -38,15 +38,16 @@ F32=$OUT/f32.gguf
 [ $PEER = 0 ] || [ -f "$OUT/base.kld" ] || "$LLAMA_BIN/llama-perplexity" -m "$F32" -f "$TEXT" -c "$C" -b "$C" -t "$T" \
     --kl-divergence-base "$OUT/base.kld" >"$OUT/base.log" 2>&1
 
-# llama-quantize's arguments for TYPE: float types and the _M mixes by name; a single block type
-# --pure with the embedding and output Q8_0 (our quantizer's layout); llama:NAME its own mix NAME
-largs() {
+# llama-quantize's flags and type name for TYPE (it takes FLAGS IN OUT TYPE THREADS): float types and
+# the _M mixes by name; a single block type --pure with the embedding and output Q8_0 (our
+# quantizer's layout); llama:NAME its own mix NAME
+lflags() {
     case $1 in
-        f32 | f16 | bf16 | q4_k_m | q5_k_m) echo "$1" | tr "[:lower:]" "[:upper:]" ;;
-        llama:*) echo "${1#llama:}" ;;
-        *) echo "--pure --token-embedding-type q8_0 --output-tensor-type q8_0 $(echo "$1" | tr "[:lower:]" "[:upper:]")" ;;
+        f32 | f16 | bf16 | q4_k_m | q5_k_m | llama:*) ;;
+        *) echo "--pure --token-embedding-type q8_0 --output-tensor-type q8_0" ;;
     esac
 }
+ltype() { case $1 in llama:*) echo "${1#llama:}" ;; *) echo "$1" | tr "[:lower:]" "[:upper:]" ;; esac; }
 tag() { case $1 in llama:*) echo "llama-${1#llama:}" ;; *) echo "$1" ;; esac; }
 ours() { # FILE TAG -> "KL top1"
     # a finished run's log is kept and reused (a rerun, e.g. once llama.cpp is built, redoes only what is new)
@@ -71,8 +72,8 @@ for t in $TYPES; do
     case $t in llama:*) [ $PEER = 1 ] || continue ;; esac # llama.cpp's own mixes: nothing to show without it
     g=$(tag "$t") lf=$OUT/llama-$(tag "$t").gguf of=$OUT/ours-$(tag "$t").gguf a=- b=- c=-
     if [ $PEER = 1 ]; then
-        # shellcheck disable=SC2046 # largs' words are separate arguments
-        [ -f "$lf" ] || "$LLAMA_BIN/llama-quantize" $(largs "$t") "$F32" "$lf" "$T" >"$OUT/quantize-llama-$g.log" 2>&1 ||
+        # shellcheck disable=SC2046 # lflags' words are separate arguments
+        [ -f "$lf" ] || "$LLAMA_BIN/llama-quantize" $(lflags "$t") "$F32" "$lf" "$(ltype "$t")" "$T" >"$OUT/quantize-llama-$g.log" 2>&1 ||
             { echo "kl_table: llama-quantize $t failed (see $OUT/quantize-llama-$g.log)" >&2; rm -f "$lf"; }
         [ -f "$lf" ] && { a=$(ours "$lf" "llamafile-$g"); b=$(theirs "$lf" "$g"); }
     fi
