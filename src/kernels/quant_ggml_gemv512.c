@@ -274,7 +274,127 @@ static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, i
     }
 }
 
-const kq_gemv_fn kq_ggml_gemv_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q4_K] = gemv, [QWEN3_Q5_K] = gemv, [QWEN3_Q6_K] = gemv};
+
+/* ---------------------------------------------------------------- 32-value blocks, 8 rows */
+
+/* Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL x A8_0, one token, 8 rows per step, laid out as gemm_q8.c's Q8_0
+ * gemv: rows i and i + 4 share a 512-bit vector (a 128-bit lane each of low and high nibbles: the
+ * block's 16 qs bytes loaded once per row, spread to two lanes and shifted by 0 or 4), the block's 32
+ * x broadcast to both halves, so 4 vpdpbusd give the 8 lanes of all 8 rows, and a shuffle tree sums
+ * each row's lanes exactly into [r0 .. r7]. The offsets of Q4_0 / Q5_0 (q - 8, q - 16) are taken
+ * off the exact sums as 8 (16) x the block's sum of x, made once per call; Q5's fifth bits add 16
+ * under a 64-bit mask (both rows' qh); IQ4_NL looks its values up with vpshufb in a table of value + 128
+ * (unsigned, as vpdpbusd wants), the 128 x sum of x taken off as the offsets are. The float steps are the scalar twin's (dot32), for 8 rows at once. */
+TGT INL void rows8_b32(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int32_t *sx,
+                       int64_t nb, float *y, int pf) {
+    const size_t BB = bbytes(T);
+    const int MIN = T == QWEN3_Q4_1 || T == QWEN3_Q5_1, HB = T == QWEN3_Q5_0 || T == QWEN3_Q5_1;
+    const int QS = T == QWEN3_Q5_1 ? 8 : T == QWEN3_Q5_0 ? 6 : T == QWEN3_Q4_1 ? 4 : 2;
+    const int OFF = T == QWEN3_Q4_0 ? 8 : T == QWEN3_Q5_0 ? 16 : T == QWEN3_IQ4_NL ? 128 : 0;
+    const __m512i low4 = _mm512_set1_epi8(15), sixteen = _mm512_set1_epi8(16);
+    /* 16-bit shift counts: 0 in 128-bit lanes 0 and 2 (low nibbles), 4 in lanes 1 and 3 (high) */
+    const __m512i shv = _mm512_set_epi64(0x0004000400040004LL, 0x0004000400040004LL, 0, 0, 0x0004000400040004LL,
+                                         0x0004000400040004LL, 0, 0);
+    /* IQ4_NL's values + 128, unsigned bytes for vpdpbusd (the 128 x sum x comes off with the offsets) */
+    const __m512i tbl = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kq_iq4_values)),
+                                         _mm512_set1_epi8((char)0x80));
+    const uint8_t *row[8];
+    for (int r = 0; r < 8; r++) row[r] = w + (size_t)r * ws;
+    const uint8_t *next = w + 8 * ws;
+    const int nl = (int)((8 * BB + 63) / 64); /* cache lines of the next 8 rows per block step */
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        if (pf)
+            for (int k = 0; k < nl; k++) _mm_prefetch((const char *)(next + (size_t)b * 8 * BB + 64 * k), _MM_HINT_T0);
+        const __m512i x = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(xq + 32 * b)));
+        __m512i p[4];
+        UNROLL8
+        for (int i = 0; i < 4; i++) {
+            const uint8_t *b0 = row[i] + (size_t)b * BB, *b1 = row[i + 4] + (size_t)b * BB;
+            __m256i q2 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(b0 + QS))),
+                                                 _mm_loadu_si128((const __m128i *)(b1 + QS)), 1);
+            __m512i q4 = _mm512_castsi256_si512(q2);
+            __m512i v = _mm512_and_si512(_mm512_srlv_epi16(_mm512_shuffle_i64x2(q4, q4, 0x50), shv), low4);
+            if (HB) v = _mm512_mask_add_epi8(v, (__mmask64)rd32(b0 + QS - 4) | (__mmask64)rd32(b1 + QS - 4) << 32, v, sixteen);
+            if (T == QWEN3_IQ4_NL) v = _mm512_shuffle_epi8(tbl, v);
+            p[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, x);
+        }
+        /* per 128-bit lane L: [sum P0.L, sum P1.L, sum P2.L, sum P3.L]; lanes 0 + 1 are rows 0..3, 2 + 3 rows 4..7 */
+        __m512i u01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p[0], p[1]), _mm512_unpackhi_epi32(p[0], p[1]));
+        __m512i u23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p[2], p[3]), _mm512_unpackhi_epi32(p[2], p[3]));
+        __m512i q = _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
+        __m512i s2 = _mm512_add_epi32(_mm512_shuffle_i64x2(q, q, 0x08), _mm512_shuffle_i64x2(q, q, 0x0D));
+        __m256i s = _mm512_castsi512_si256(s2);
+        if (OFF) s = _mm256_sub_epi32(s, _mm256_set1_epi32(OFF * sx[b]));
+        uint64_t lo = 0, hi = 0, mlo = 0, mhi = 0;
+        for (int i = 0; i < 4; i++) {
+            uint16_t d0, d1;
+            memcpy(&d0, row[i] + (size_t)b * BB, 2);
+            memcpy(&d1, row[i + 4] + (size_t)b * BB, 2);
+            lo |= (uint64_t)d0 << (16 * i);
+            hi |= (uint64_t)d1 << (16 * i);
+            if (MIN) {
+                memcpy(&d0, row[i] + (size_t)b * BB + 2, 2);
+                memcpy(&d1, row[i + 4] + (size_t)b * BB + 2, 2);
+                mlo |= (uint64_t)d0 << (16 * i);
+                mhi |= (uint64_t)d1 << (16 * i);
+            }
+        }
+        const __m256 dx = _mm256_set1_ps(xd[b]);
+        __m256 dw = _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
+        __m256 pr = _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, dx));
+        if (MIN) {
+            __m256 mw = _mm256_cvtph_ps(_mm_set_epi64x((long long)mhi, (long long)mlo));
+            pr = _mm256_add_ps(pr, _mm256_mul_ps(_mm256_set1_ps((float)sx[b]), _mm256_mul_ps(mw, dx)));
+        }
+        acc = _mm256_add_ps(acc, pr);
+    }
+    _mm256_storeu_ps(y, acc);
+}
+
+#define R8B(T) TGT static void r8b_##T(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int32_t *sx, \
+                                        int64_t nb, float *y, int pf) { rows8_b32(T, w, ws, xq, xd, sx, nb, y, pf); }
+R8B(QWEN3_Q4_0) R8B(QWEN3_Q4_1) R8B(QWEN3_Q5_0) R8B(QWEN3_Q5_1) R8B(QWEN3_IQ4_NL)
+
+#define GEMV_MAX_B32 2048 /* blocks per row with the sums of x on the stack (K <= 65536) */
+
+static void gemv32(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) {
+    const qwen3_dtype t = W->type;
+    const int64_t K = W->cols, nb = K / 32;
+    const int8_t *xq = kq_act_q((void *)arow);
+    const float *xd = kq_act_d((void *)arow, K);
+    const uint8_t *base = W->data;
+    const size_t ws = W->row_bytes;
+    int64_t r = r0;
+    if (nb <= GEMV_MAX_B32) {
+        int32_t sx[GEMV_MAX_B32]; /* the blocks' exact sums of x: the offsets and the minimums' factor */
+        for (int64_t b = 0; b < nb; b++) {
+            int32_t s = 0;
+            for (int j = 0; j < 32; j++) s += xq[32 * b + j];
+            sx[b] = s;
+        }
+        for (; r + 8 <= r1; r += 8) {
+            const uint8_t *w = base + (size_t)r * ws;
+            int pf = r + 16 <= r1;
+            switch (t) {
+            case QWEN3_Q4_0: r8b_QWEN3_Q4_0(w, ws, xq, xd, sx, nb, y + r, pf); break;
+            case QWEN3_Q4_1: r8b_QWEN3_Q4_1(w, ws, xq, xd, sx, nb, y + r, pf); break;
+            case QWEN3_Q5_0: r8b_QWEN3_Q5_0(w, ws, xq, xd, sx, nb, y + r, pf); break;
+            case QWEN3_Q5_1: r8b_QWEN3_Q5_1(w, ws, xq, xd, sx, nb, y + r, pf); break;
+            default: r8b_QWEN3_IQ4_NL(w, ws, xq, xd, sx, nb, y + r, pf); break;
+            }
+        }
+    }
+    for (; r < r1; r += 4) {
+        int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+        kq_ggml_rows_avx512[t](base + (size_t)r * ws, ws, nr, arow, K, y + r);
+    }
+}
+
+const kq_gemv_fn kq_ggml_gemv_avx512[QWEN3_DTYPE_COUNT] = {
+    [QWEN3_Q4_K] = gemv,    [QWEN3_Q5_K] = gemv,    [QWEN3_Q6_K] = gemv,    [QWEN3_Q4_0] = gemv32,
+    [QWEN3_Q4_1] = gemv32,  [QWEN3_Q5_0] = gemv32,  [QWEN3_Q5_1] = gemv32,  [QWEN3_IQ4_NL] = gemv32,
+};
 #else
 const kq_gemv_fn kq_ggml_gemv_avx512[QWEN3_DTYPE_COUNT];
 #endif
