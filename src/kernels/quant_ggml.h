@@ -104,8 +104,8 @@ void kq_unpack_32(qwen3_dtype t, const void *blk, int8_t q[32], float *d, float 
  * AVX-VNNI CPUs take these too). */
 extern const kq_rows_fn kq_ggml_rows_avx512[QWEN3_DTYPE_COUNT];
 extern const kq_rows_fn kq_ggml_rows_avx2[QWEN3_DTYPE_COUNT];
-/* gemv: one token, rows [r0, r1) of Q4_K, Q5_K, Q6_K, 8 rows per step (quant_ggml_gemv512.c,
- * quant_ggml_gemv256.c). */
+/* gemv: one token, rows [r0, r1) of Q4_K, Q5_K, Q6_K (both sets) and the 32-value types (AVX-512
+ * only), 8 rows per step (quant_ggml_gemv512.c, quant_ggml_gemv256.c). */
 extern const kq_gemv_fn kq_ggml_gemv_avx512[QWEN3_DTYPE_COUNT];
 extern const kq_gemv_fn kq_ggml_gemv_avx2[QWEN3_DTYPE_COUNT];
 /* gemm: n >= 8 tokens (prefill), a SIMD lane per token: AVX-512 VNNI (quant_ggml_gemm512.c), AVX2

@@ -1,6 +1,7 @@
 /* quant_ggml_gemv512.c - one token (decoding) times rows [r0, r1) of a Q4_K, Q5_K or Q6_K matrix,
  * AVX-512 VNNI, 8 rows per step: the bandwidth kernels of the usual GGUF files (Q4_K_M is Q4_K with
- * some Q6_K matrices, the LM head among them; Q5_K_M the same with Q5_K).
+ * some Q6_K matrices, the LM head among them; Q5_K_M the same with Q5_K). The 32-value block types
+ * (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) have their own 8-row kernel at the end of the file.
  *
  * Each (row, superblock) gives the exact integer sums of the scalar twin (quant_ggml.c, dotk), and
  * the float steps per superblock are the twin's, in its order, for 8 rows at once in a 256-bit

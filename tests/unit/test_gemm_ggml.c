@@ -1,8 +1,8 @@
 /* test_gemm_ggml.c - GGUF's block types on the batch-invariant path: through k_qmatmul_rows with each
  * SIMD kernel set the CPU has (AVX-512 VNNI, AVX2, AVX-VNNI), every (row, token) equals the scalar
  * twin (kq_type(t)->dot) bit for bit, for n = 1, 3 (one-token kernels; Q4_K / Q5_K / Q6_K take 8
- * rows per step, quant_ggml_gemv512.c / quant_ggml_gemv256.c, and the 4-row kernel for the rest:
- * the split below gives both), 8, 13, 17, 33, 50 and 130
+ * rows per step, quant_ggml_gemv512.c / quant_ggml_gemv256.c, as do the 32-value types on AVX-512,
+ * and the 4-row kernel for the rest: the split below gives both), 8, 13, 17, 33, 50 and 130
  * tokens (the many-token kernels: partial and pairs of 16-token vectors, a 128-token chunk
  * boundary), K = 256, 768, 1024 (superblocks) or 32, 96, 288, 1024 (32-value blocks: spans of 8
  * blocks and a partial one), rows split unevenly as two threads would and not a multiple of 4.
