@@ -17,14 +17,9 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 expect 13
-MPIBIN="$(dirname "$QWEN3")/qwen3-mpi"
 names="logits_dense_2_batch logits_dense_4_decode_batch logits_dense_3_decode logits_moe_2 logits_q8_0_2_decode generate_greedy_2_batch generate_draft_2 run_chat_2 info_shares too_many_ranks rank_killed serve_2 serve_stop"
-if ! command -v mpirun >/dev/null 2>&1 || [ ! -x "$MPIBIN" ]; then
-    why="mpirun not found (Debian: openmpi-bin, libopenmpi-dev; scripts/setup.sh installs them)"
-    command -v mpirun >/dev/null 2>&1 && why="$MPIBIN not built (make MPI=1; make test builds it when mpicc exists)"
-    for n in $names; do echo "SKIP mpi_$n: $why"; done
-    exit 0
-fi
+. "$(dirname "$0")/../mpi_lib.sh"
+mpi_skip_unless_built mpi "$names"
 T="$QWEN3_TMP/mpi"
 mkdir -p "$T"
 gen() {
@@ -35,11 +30,6 @@ gen() {
 gen "$T/dense" --preset tiny --vocab 151936 --layers 4 --seed 31
 gen "$T/draft" --preset tiny --vocab 151936 --layers 1 --seed 31
 gen "$T/moe" --preset tiny-moe --layers 3 --mlp-only-layers 1 --seed 32 --no-tokenizer
-# Open MPI as root needs --allow-run-as-root; more ranks than cores need --oversubscribe. The
-# sanitizer build: Open MPI's own allocations are not ours to report.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-MPIRUN=(mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none)
-mrun() { local n=$1; shift; timeout 120 "${MPIRUN[@]}" -n "$n" "$MPIBIN" "$@"; }
 pass() { echo "PASS mpi_$1"; }
 fail() { echo "FAIL mpi_$1: $2"; }
 
@@ -54,7 +44,7 @@ same_logits() { # NAME RANKS MODEL IDS FLAGS... (IDS: one list, or several separ
         || { fail "$name" "one process: $(tail -n 1 "$T/$name.err1")"; return; }
     rm -f "$T/$name.mpi"
     mrun "$n" logits "$m" "${ids[@]}" -o "$T/$name.mpi" -t 1 "$@" >"$T/$name.out" 2>"$T/$name.err" \
-        || { fail "$name" "mpirun: $(grep -v '^\s*$' "$T/$name.err" | head -n 3 | tr '\n' ' ')"; return; }
+        || { fail "$name" "mpirun: $(errs "$T/$name.err")"; return; }
     if cmp -s "$T/$name.one" "$T/$name.mpi" && [ -s "$T/$name.one" ]; then
         pass "$name ($n ranks, $(( $(stat -c %s "$T/$name.one") / 4 )) logits bit for bit)"
     else
@@ -68,18 +58,6 @@ same_logits logits_dense_3_decode 3 "$T/dense" "$IDS" --decode
 same_logits logits_moe_2 2 "$T/moe" "$MIDS"
 same_logits logits_q8_0_2_decode 2 "$T/dense" "$IDS" --quant q8_0 --decode
 
-same_out() { # NAME RANKS ARGS...
-    local name=$1 n=$2; shift 2
-    local a b
-    a=$("$QWEN3" "$@" 2>"$T/$name.err1") || { fail "$name" "one process: $(tail -n 1 "$T/$name.err1")"; return; }
-    b=$(mrun "$n" "$@" 2>"$T/$name.err") || { fail "$name" "mpirun: $(grep -v '^\s*$' "$T/$name.err" | head -n 3 | tr '\n' ' ')"; return; }
-    local a1=${a//$'\n'/ | } b1=${b//$'\n'/ | } # a batch prints a line per generation
-    if [ -n "$a" ] && [ "$a" = "$b" ]; then pass "$name ($(printf '%s\n' "$a" | wc -l) lines: ${a1:0:60}...)"
-    else # the first line that differs (a batch's first generation may be the same)
-        local k=1; while [ "$(printf '%s\n' "$a" | sed -n "${k}p")" = "$(printf '%s\n' "$b" | sed -n "${k}p")" ] && [ $k -lt 64 ]; do k=$((k + 1)); done
-        a1=$(printf '%s\n' "$a" | sed -n "${k}p"); b1=$(printf '%s\n' "$b" | sed -n "${k}p")
-        fail "$name" "line $k: one process: ${a1:0:100} | mpirun: ${b1:0:100}"; fi
-}
 same_out generate_greedy_2_batch 2 generate "$T/dense" --ids "$IDS" --ids 9,1,4 --ids 700,1701,33,402,1999,64,5 -n 24 --presence-penalty 1.5 -t 1
 same_out generate_draft_2 2 generate "$T/dense" --ids "$IDS" -n 24 --draft "$T/draft" -t 1
 ids_of() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)["ids"])'; }

@@ -42,17 +42,12 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 expect 34
-MPIBIN="$(dirname "$QWEN3")/qwen3-mpi"
 names="logits_dense_tp2_batch logits_dense_tp4_decode_batch logits_dense_tp3_long logits_moe_gguf_q8_0_ep2 bytes_tp4_long logits_moe_tp2 logits_moe_tp4_batch logits_moe_ep2_decode_batch logits_moe_ep4_batch
        logits_gguf_q8_0_tp2 generate_dense_tp4_batch generate_moe_ep2_batch generate_moe_ep4_batch generate_moe_tp2_batch run_chat_tp2 serve_batch_tp2 info_tp
        bytes_pp2 bytes_tp2 bytes_ep4 split_refused too_many_tp other_command other_model rank_stopped rank_stopped_left
        rank_killed_tp serve_batch_tp2_stop serve_batch_pp4 serve_batch_pp4_stop oom_load oom_load_left oom_kv oom_kv_left"
-if ! command -v mpirun >/dev/null 2>&1 || [ ! -x "$MPIBIN" ]; then
-    why="mpirun not found (Debian: openmpi-bin, libopenmpi-dev; scripts/setup.sh installs them)"
-    command -v mpirun >/dev/null 2>&1 && why="$MPIBIN not built (make MPI=1; make test builds it when mpicc exists)"
-    for n in $names; do echo "SKIP mpi_tp_$n: $why"; done
-    exit 0
-fi
+. "$(dirname "$0")/../mpi_lib.sh"
+mpi_skip_unless_built mpi_tp "$names"
 T="$QWEN3_TMP/mpi_tp"
 mkdir -p "$T"
 gen() {
@@ -66,12 +61,8 @@ gen "$T/heads8" --preset tiny --heads 8 --layers 2 --seed 5 --no-tokenizer
 [ -s "$T/d8.gguf" ] || "$QWEN3" quantize "$T/dense" "$T/d8.gguf" --type q8_0 -t 1 >/dev/null 2>"$T/q.err" || echo "q8_0 GGUF: $(tail -n 1 "$T/q.err")"
 [ -s "$T/moe8.gguf" ] || "$QWEN3" quantize "$T/moe" "$T/moe8.gguf" --type q8_0 -t 1 >/dev/null 2>"$T/q.err" || echo "MoE q8_0 GGUF: $(tail -n 1 "$T/q.err")"
 [ -s "$T/q4k.gguf" ] || "$QWEN3" quantize "$T/heads8" "$T/q4k.gguf" --type q4_k -t 1 >/dev/null 2>"$T/q.err" || echo "q4_k GGUF: $(tail -n 1 "$T/q.err")"
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-MPIRUN=(mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none)
-mrun() { local n=$1; shift; timeout 120 "${MPIRUN[@]}" -n "$n" "$MPIBIN" "$@"; }
 pass() { echo "PASS mpi_tp_$1"; }
 fail() { echo "FAIL mpi_tp_$1: $2"; }
-errs() { grep -v '^\s*$' "$1" | grep -v '^--\|^  \|^mpirun\|^Primary\|^a non-zero\|^the job\|^MPI_ABORT\|^with errorcode\|^NOTE\|^You may\|^exactly\|^Process\|^Exit' | head -n 3 | tr '\n' ' '; }
 
 IDS=$("$QWEN3" tokenize "$T/dense" "The quick brown fox jumps over the lazy dog, and then")
 MIDS=5,77,300,9,1200,3,8,2047,16,400,22
@@ -112,18 +103,6 @@ close_logits logits_moe_gguf_q8_0_ep2 2 "$T/moe8.gguf" "$MIDS" --mpi ep
 LONG=$(seq -s, 100 170) # 71 rows of 128: the all-reduces of the prefill take the reduce-scatter path
 close_logits logits_dense_tp3_long 3 "$T/dense" "$LONG" --mpi tp
 
-same_out() { # NAME RANKS ARGS...
-    local name=$1 n=$2; shift 2
-    local a b
-    a=$("$QWEN3" "$@" 2>"$T/$name.err1") || { fail "$name" "one process: $(tail -n 1 "$T/$name.err1")"; return; }
-    b=$(mrun "$n" "$@" 2>"$T/$name.err") || { fail "$name" "mpirun: $(errs "$T/$name.err")"; return; }
-    local a1=${a//$'\n'/ | } b1=${b//$'\n'/ | } # a batch prints a line per generation
-    if [ -n "$a" ] && [ "$a" = "$b" ]; then pass "$name ($(printf '%s\n' "$a" | wc -l) lines: ${a1:0:60}...)"
-    else # the first line that differs (a batch's first generation may be the same)
-        local k=1; while [ "$(printf '%s\n' "$a" | sed -n "${k}p")" = "$(printf '%s\n' "$b" | sed -n "${k}p")" ] && [ $k -lt 64 ]; do k=$((k + 1)); done
-        a1=$(printf '%s\n' "$a" | sed -n "${k}p"); b1=$(printf '%s\n' "$b" | sed -n "${k}p")
-        fail "$name" "line $k: one process: ${a1:0:100} | mpirun: ${b1:0:100}"; fi
-}
 batch_ids() { local x; for x in $1; do printf -- '--ids\n%s\n' "$x"; done; }
 mapfile -t DB < <(batch_ids "$BATCH")
 mapfile -t MB < <(batch_ids "$MBATCH")
