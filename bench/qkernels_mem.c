@@ -26,7 +26,7 @@ __attribute__((target("avx512f"))) static double read_all(const uint8_t *p, size
     return dt;
 }
 int main(int argc, char **argv) {
-    if (!k_has_vnni()) { printf("qkernels_mem: needs AVX-512 VNNI\n"); return 0; }
+    if ((k_cpu_features() & (K_CPU_AVX512 | K_CPU_VNNI)) != (K_CPU_AVX512 | K_CPU_VNNI)) { printf("qkernels_mem: needs AVX-512 VNNI\n"); return 0; }
     const int rows = 3072, cols = 1024, copies = argc > 1 ? atoi(argv[1]) : 48, rounds = argc > 2 ? atoi(argv[2]) : 5;
     enum { NT = 4 };
     const qwen3_dtype types[NT] = {QWEN3_Q8_0, QWEN3_Q4, QWEN3_Q4_K, QWEN3_Q6_K};
@@ -56,7 +56,7 @@ int main(int argc, char **argv) {
             double t0 = cpu();
             for (int c = 0; c < copies; c++) {
                 kmat M = {types[k], Q[k] + (size_t)c * mb[k], rows, cols, rb[k]};
-                k_qmatmul_rows(&M, A[k], ab[k], 1, Y, 0, rows, K_QSIMD_AVX512);
+                k_qmatmul_rows(&k_cpu_default()->type[types[k]], &M, A[k], ab[k], 1, Y, 0, rows);
             }
             dt = cpu() - t0;
             if (dt < best[k]) best[k] = dt;
