@@ -47,7 +47,7 @@ int main(void) {
             for (int rep = 0; rep < 5; rep++) {
                 double t0 = cpu();
                 for (int i = 0; i < reps; i++) {
-                    kmat M = {t, Q + (cold ? (size_t)(i % copies) * mb : 0), rows, cols, rb};
+                    kmat M = {t, Q + (cold ? (size_t)(i % copies) * mb : 0), rows, cols, rb, 0};
                     kact_set(&a, X, n, cols);
                     k_matmul_act(NULL, &M, &a, Y);
                 }

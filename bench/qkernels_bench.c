@@ -29,7 +29,7 @@ int main(void) {
         size_t rb = k_row_bytes(t, cols);
         uint8_t *Q = aligned_alloc(64, rb * rows);
         for (int r = 0; r < rows; r++) tr->from_float(W + (size_t)r * cols, Q + r * rb, cols);
-        kmat M = {t, Q, rows, cols, rb};
+        kmat M = {t, Q, rows, cols, rb, 0};
         size_t ab = kq_act_row_bytes(tr->act, cols);
         uint8_t *A = aligned_alloc(64, ab * 128);
         for (int i = 0; i < 128; i++) kq_act_quant_row(tr->act, X + (size_t)i * cols, A + i * ab, cols);

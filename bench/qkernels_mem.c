@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
         for (int k = 0; k < NT; k++) {
             double t0 = cpu();
             for (int c = 0; c < copies; c++) {
-                kmat M = {types[k], Q[k] + (size_t)c * mb[k], rows, cols, rb[k]};
+                kmat M = {types[k], Q[k] + (size_t)c * mb[k], rows, cols, rb[k], 0};
                 k_qmatmul_rows(&k_cpu_default()->type[types[k]], &M, A[k], ab[k], 1, Y, 0, rows);
             }
             dt = cpu() - t0;

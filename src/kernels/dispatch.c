@@ -10,7 +10,7 @@
  * bf16, vdpbf16ps in one order for every n, dot_bf16.c). The engine's batch-invariant default sets
  * gemm_min to K_GEMM_NEVER, so the path depends on the weight type alone (kernels.h).
  * No branch here names a type or an instruction set: the table holds the answer.
- * Rows are split in multiples of 8 and each (row, token) is summed the same way whichever thread
+ * Rows are split in multiples of 8 (of 16 for a matrix interleaved by repack.c) and each (row, token) is summed the same way whichever thread
  * computes it, so results do not depend on the thread count. */
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +123,11 @@ static int ensure_a8(qpool *p, kact *a, kact_type t) {
 /* ---- the integer path */
 
 void k_qmatmul_rows(const ktype *e, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    if (W->il) { /* interleaved rows (repack.c): only where the entry has their kernels */
+        if (e->gemm_il(W, A, arow_bytes, n, Y, r0, r1)) return;
+        for (int t = 0; t < n; t++) e->gemv_il(W, (const uint8_t *)A + (size_t)t * arow_bytes, Y + (size_t)t * (size_t)W->rows, r0, r1);
+        return;
+    }
     /* many tokens: a kernel that reads each weight block once for all of them, when it takes n */
     if (e->gemm && e->gemm(W, A, arow_bytes, n, Y, r0, r1)) return;
     if (e->gemv) {
@@ -149,7 +154,7 @@ static void mm_one(mm_job *j, const kmat *W, float *Y, int ith, int nth) {
     kact *a = j->a;
     const ktype *e = &a->cpu->type[W->type];
     long r0, r1;
-    qpool_split((long)W->rows, ith, nth, 8, &r0, &r1);
+    qpool_split((long)W->rows, ith, nth, W->il ? W->il : 8, &r0, &r1);
     if (r0 >= r1) return;
     switch (j->path) {
     case PATH_GEMM: e->gemm16(W, a->bf16, a->n, Y, r0, r1, (uint8_t *)a->scratch + (size_t)ith * j->scratch_each); break;
@@ -172,7 +177,9 @@ static int choose_path(qpool *p, const kmat *W, kact *a, size_t *scratch_each) {
      * for quantized weights: they keep their integer kernels) */
     int f32 = e->path == K_PATH_F32 || (a->exact && e->path != K_PATH_INT);
     *scratch_each = 0;
-    if (!f32 && e->gemm16 && a->n >= a->gemm_min && W->cols % 2 == 0) {
+    /* the bf16 GEMM reads rows: an interleaved matrix (repack.c, never under batch_variant) keeps
+     * its integer kernels */
+    if (!f32 && e->gemm16 && !W->il && a->n >= a->gemm_min && W->cols % 2 == 0) {
         *scratch_each = (k_gemm_bf16_scratch(W->cols) + 63) & ~(size_t)63;
         if (!ensure_bf16(p, a) && !grow(&a->scratch, &a->scratch_cap, *scratch_each * (size_t)qpool_size(p)))
             return PATH_GEMM;

@@ -173,9 +173,17 @@ static void pack16(const void *A, size_t arow_bytes, int t0, int cnt, int64_t K,
     }
 }
 
+/* Where row r's block b keeps its scale and its 4-byte piece g, and the bias to take off the piece
+ * (row-major: the stored int8 bytes, + 128 here; interleaved, IL = 1: stored + 128 already). For
+ * the interleaved layout w is row 0's group and wstride the row's index in the group (repack.c). */
+#define W_SCALE(IL, w, wstride, r, b) ((IL) ? (w) + (size_t)(b) * 544 + 2 * ((size_t)(wstride) + (r)) \
+                                           : (w) + (size_t)(r) * (wstride) + (size_t)(b) * 34)
+#define W_PIECE(IL, w, wstride, r, b, g) ((IL) ? (w) + (size_t)(b) * 544 + 32 + 64 * (g) + 4 * ((size_t)(wstride) + (r)) \
+                                              : (w) + (size_t)(r) * (wstride) + (size_t)(b) * 34 + 2 + 4 * (g))
+
 /* rows [r, r + NR) x token vectors P0 (and P1 when NV == 2) of one chunk */
 TGT static inline __attribute__((always_inline)) void tile(const uint8_t *w, size_t wstride, int NR, const pblock *P0,
-                                                           const pblock *P1, int NV, int64_t nb, float out[4][2][16]) {
+                                                           const pblock *P1, int NV, int64_t nb, float out[4][2][16], int IL) {
     __m512 acc[4][2];
     UNROLL
     for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -190,8 +198,8 @@ TGT static inline __attribute__((always_inline)) void tile(const uint8_t *w, siz
             UNROLL
             for (int r = 0; r < NR; r++) {
                 uint32_t wg;
-                memcpy(&wg, w + (size_t)r * wstride + (size_t)b * 34 + 2 + 4 * g, 4);
-                __m512i wb = _mm512_set1_epi32((int)(wg ^ 0x80808080u));
+                memcpy(&wg, W_PIECE(IL, w, wstride, r, b, g), 4);
+                __m512i wb = _mm512_set1_epi32((int)(IL ? wg : wg ^ 0x80808080u));
                 is[r][0] = _mm512_dpbusd_epi32(is[r][0], wb, a0);
                 if (NV == 2) is[r][1] = _mm512_dpbusd_epi32(is[r][1], wb, a1);
             }
@@ -201,7 +209,7 @@ TGT static inline __attribute__((always_inline)) void tile(const uint8_t *w, siz
         UNROLL
         for (int r = 0; r < NR; r++) {
             uint16_t dh;
-            memcpy(&dh, w + (size_t)r * wstride + (size_t)b * 34, 2);
+            memcpy(&dh, W_SCALE(IL, w, wstride, r, b), 2);
             __m512 dw = _mm512_set1_ps(_cvtsh_ss(dh));
             acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(is[r][0], sx0)), _mm512_mul_ps(dw, dx0)));
             if (NV == 2)
@@ -215,7 +223,8 @@ TGT static inline __attribute__((always_inline)) void tile(const uint8_t *w, siz
     }
 }
 
-TGT int kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+TGT static inline __attribute__((always_inline)) int gemm(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0,
+                                                          int64_t r1, int IL) {
     const int64_t K = W->cols, nb = K / 32;
     pblock *P = NULL;
     /* under 8 tokens the one-token kernel is faster; without memory for the packing it gives the
@@ -227,13 +236,15 @@ TGT int kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int
         for (int v = 0; v < nv; v++) pack16(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nb);
         for (int64_t r = r0; r < r1; r += 4) {
             int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
-            const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+            /* interleaved: the group's start and the row's index in it (r0, r1 multiples of 16) */
+            const uint8_t *w = (const uint8_t *)W->data + (size_t)(IL ? r - r % 16 : r) * W->row_bytes;
+            size_t ws = IL ? (size_t)(r % 16) : W->row_bytes;
             for (int v = 0; v < nv; v += 2) {
                 int two = v + 1 < nv;
                 const pblock *P0 = P + (size_t)v * nb, *P1 = two ? P + (size_t)(v + 1) * nb : P0;
-                if (nr == 4 && two) tile(w, W->row_bytes, 4, P0, P1, 2, nb, out);
-                else if (nr == 4) tile(w, W->row_bytes, 4, P0, P1, 1, nb, out);
-                else tile(w, W->row_bytes, nr, P0, P1, two ? 2 : 1, nb, out);
+                if (nr == 4 && two) tile(w, ws, 4, P0, P1, 2, nb, out, IL);
+                else if (nr == 4) tile(w, ws, 4, P0, P1, 1, nb, out, IL);
+                else tile(w, ws, nr, P0, P1, two ? 2 : 1, nb, out, IL);
                 for (int vv = 0; vv < 1 + two; vv++)
                     for (int t = 0; t < 16; t++) {
                         int tok = c0 + 16 * (v + vv) + t;
@@ -246,6 +257,55 @@ TGT int kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int
     free(P);
     return 1;
 }
+
+TGT int kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    return gemm(W, A, arow_bytes, n, Y, r0, r1, 0);
+}
+
+TGT int kq_gemm_q8_0_il_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    return gemm(W, A, arow_bytes, n, Y, r0, r1, 1);
+}
+
+/* ---- one token, a matrix interleaved in groups of 16 rows (repack.c) */
+
+static inline int32_t sum128(const int8_t *x) {
+    int32_t t = 0;
+    for (int j = 0; j < 32; j++) t += x[j];
+    return 128 * t;
+}
+
+/* Per group and block: 8 vpdpbusd, each the same 4-byte piece of the 16 rows (+ 128, unsigned)
+ * against that piece of x broadcast, in two chains; their sum minus 128 * sum(x) is each row's exact
+ * block sum in its own lane; then the scalar twin's float step for 16 rows at once, the 16 scales
+ * one load. The group's 544 bytes per block are contiguous, so one stream per thread: the
+ * hardware prefetcher keeps ahead of it without help. */
+TGT void kq_gemv_q8_0_il_avx512(const kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) {
+    const int64_t K = W->cols, nb = K / 32;
+    const int8_t *xq = kq_act_q((void *)arow);
+    const float *xd = kq_act_d((void *)arow, K);
+    const uint8_t *base = W->data;
+    /* 128 * sum(x) per block, exact: the bias of the weights stored + 128 (per block on the fly for
+     * rows longer than the array, which no Qwen3 shape has) */
+    int32_t sx[GEMV_MAX_BLOCKS];
+    for (int64_t b = 0; b < nb && b < GEMV_MAX_BLOCKS; b++) sx[b] = sum128(xq + 32 * b);
+    for (int64_t r = r0; r < r1; r += 16) {
+        const uint8_t *p = base + (size_t)r * W->row_bytes;
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t b = 0; b < nb; b++, p += 544) {
+            int32_t xg[8];
+            memcpy(xg, xq + 32 * b, 32);
+            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+            for (int g = 0; g < 8; g += 2) {
+                s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(p + 32 + 64 * g), _mm512_set1_epi32(xg[g]));
+                s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512(p + 32 + 64 * (g + 1)), _mm512_set1_epi32(xg[g + 1]));
+            }
+            __m512i s = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi32(b < GEMV_MAX_BLOCKS ? sx[b] : sum128(xq + 32 * b)));
+            __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(xd[b]))));
+        }
+        _mm512_storeu_ps(y + r, acc);
+    }
+}
 #else
 void kq_gemv_q8_0_avx512(const kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) y[r] = kq_dot_q8_0_scalar((const uint8_t *)W->data + (size_t)r * W->row_bytes, arow, W->cols);
@@ -254,4 +314,12 @@ void kq_dot_q8_0_avx512_rows(const uint8_t *w, size_t wstride, int nr, const voi
     for (int r = 0; r < nr; r++) y[r] = kq_dot_q8_0_scalar(w + (size_t)r * wstride, arow, K);
 }
 int kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) { return 0; }
+void kq_gemv_q8_0_il_avx512(const kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) {
+    uint8_t row[34 * 2048];
+    for (int64_t r = r0; r < r1; r++) {
+        k_il_row(W, r, row);
+        y[r] = kq_dot_q8_0_scalar(row, arow, W->cols);
+    }
+}
+int kq_gemm_q8_0_il_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) { return 0; }
 #endif

@@ -32,6 +32,8 @@ typedef struct kmat {
     const void *data;   /* rows * row_bytes bytes */
     int64_t rows, cols;
     size_t row_bytes;
+    int il;             /* 0: row-major. Else the rows are interleaved in groups of il (repack.c,
+                         * k_il_pack): the same bytes in the order the one-token kernels stream */
 } kmat;
 
 typedef enum { K_ISA_SCALAR = 0, K_ISA_AVX2 = 1, K_ISA_AVX512 = 2 } k_isa;
@@ -71,6 +73,11 @@ typedef struct ktype {
     int twin_bits;        /* K_PATH_INT: 1 when every (row, token) has the scalar twin's bits; 0 for the
                            * kernels that sum the blocks' floats in another order (our Q8_0 on AVX2,
                            * our Q4 on AVX2 and AVX-512: within 1e-5 x sum |w x|, test_ktable.c) */
+    /* K_PATH_INT on a matrix interleaved by k_il_pack (W->il): rows [r0, r1), multiples of W->il,
+     * x one / n tokens, with the bits of gemv / gemm; NULL where the type has no interleaved
+     * kernels (the model then keeps its rows) */
+    kq_gemv_fn gemv_il;
+    kq_gemm_fn gemm_il;
     k_b16_fn b16;         /* K_PATH_B16 */
     k_gemm16_fn gemm16;   /* the bf16 GEMM over many tokens (batch-variant prefill of BF16 and
                            * quantized weights); NULL without AVX512_BF16 */
@@ -188,6 +195,26 @@ void kq_dot_q8_0_avx512_rows(const uint8_t *w, size_t wstride, int nr, const voi
 void kq_gemv_q8_0_avx512(const kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
 /* n >= 8 tokens (returns 0 for fewer: the one-token kernel is faster there) */
 int kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
+
+/* The same on a matrix interleaved in groups of 16 rows (repack.c's layout; rows [r0, r1) multiples
+ * of 16): 16 rows per step in the lanes of one vector, no horizontal sums, the scales of a step in
+ * one load. Each (row, token) keeps the scalar twin's bits. */
+void kq_gemv_q8_0_il_avx512(const kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
+int kq_gemm_q8_0_il_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
+
+/* ---- interleaved weights (kernels/repack.c)
+ * A matrix whose type has interleaved kernels can be stored with its rows in groups of k_il_rows(t):
+ * per group and block, the group's scales together, then its quants in 4-byte pieces row after row
+ * (Q8_0: 16 f16 scales, then for each 4-byte group g of the block the 16 rows' bytes, stored + 128),
+ * so the one-token kernel reads one stream and sums 16 rows in the lanes of one vector. The bytes
+ * and their count are the row-major matrix's, rearranged. */
+/* Rows per group of type t's interleaved layout; 0 when it has none. */
+int k_il_rows(qwen3_dtype t);
+/* Rearranges rows * cols values of type t, row-major at src (src_row_bytes apart), into dst (rows a
+ * multiple of k_il_rows(t); dst holds rows * k_row_bytes(t, cols) bytes; src and dst distinct). */
+void k_il_pack(qwen3_dtype t, const void *src, size_t src_row_bytes, int64_t rows, int64_t cols, void *dst);
+/* Row i of W in the row-major bytes of its type (row_bytes of them), whatever W's layout. */
+void k_il_row(const kmat *W, int64_t i, void *row);
 
 /* The integer product of quantized rows [r0, r1) with n activation rows already quantized to the
  * type's activation format (arow_bytes apart), with the kernels of one table entry (e = &cpu->type[W->type]):

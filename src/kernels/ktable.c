@@ -162,6 +162,9 @@ void kcpu_init(kcpu *c, unsigned want) {
     }
     if (f & K_CPU_VNNI) {
         use_int(c, q8_rows_avx512, q8_gemv_avx512, q8_gemm_avx512, 1);
+        /* Q8_0 matrices interleaved by 16 rows (repack.c): the model repacks where these exist */
+        c->type[QWEN3_Q8_0].gemv_il = kq_gemv_q8_0_il_avx512;
+        c->type[QWEN3_Q8_0].gemm_il = kq_gemm_q8_0_il_avx512;
         use_int(c, q4_rows_avx512, NULL, q4_gemm_avx512, 0);
         use_int(c, kq_ggml_rows_avx512, kq_ggml_gemv_avx512, kq_ggml_gemm_avx512, 1);
     }

@@ -174,6 +174,7 @@ qwen3_model *model_load_local(const char *dir, const qwen3_load_opts *opts, int 
     /* quantized weights have no exact path to keep: they always take the fast kernels */
     m->fast = o.fast || kq_is_quant(m->layers[m->l0].wq.type);
     m->batch_variant = m->fast && o.batch_variant;
+    if (model_repack(m, e)) goto fail; /* the decode kernels' layout, where they have one (repack.c) */
     switch (o.kv_type) {
     case QWEN3_KV_DEFAULT: m->kv_type = m->fast ? QWEN3_F16 : QWEN3_F32; break;
     case QWEN3_KV_F32: m->kv_type = QWEN3_F32; break;
@@ -297,6 +298,9 @@ int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n) {
         qwen3_dtype_name(m->kv_type),
         total / 1e9, active / 1e9, bytes / 1048576.0, active_bytes / 1048576.0, qpool_size(m->pool),
         kcpu_name(&m->cpu));
+    if (k >= 0 && m->n_repacked && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, "layout:       %d matrices (%.1f MiB) interleaved by rows for the one-token kernels "
+                      "(QWEN3_REPACK=0 keeps them row-major)\n", m->n_repacked, m->repacked_bytes / 1048576.0);
     if (k >= 0 && c->dca && (size_t)k < n)
         k += snprintf(buf + k, n - (size_t)k, "dca:          chunk_size %d, local_size %d (chunks of %d positions)%s\n",
                       c->dca_chunk_size, c->dca_local_size, c->dca_chunk_size - c->dca_local_size,

@@ -55,6 +55,8 @@ struct qwen3_model {
     qwen3_dtype kv_type;  /* KV cache values: F32 on the exact path, F16 on the fast path, or as asked (F16, Q8_0) */
     qwen3_dtype quant;    /* the type the layers were quantized to at load (F32: none) */
     struct model_profile *prof; /* NULL, or per-step times of forward passes (model/profile.h; owned) */
+    int n_repacked;       /* matrices interleaved for the one-token kernels (model/repack.c) */
+    double repacked_bytes;
     void **owned;         /* [n_owned] buffers of weights quantized at load time */
     int n_owned, cap_owned;
     /* pipeline parallelism over MPI (mpi/pp.h); one process: pp_id 0, pp_size 1, all layers */
@@ -106,6 +108,9 @@ void model_free_weights(qwen3_model *m);
 int model_quantize(qwen3_model *m, qwen3_dtype q, const qwen3_load_opts *o, qwen3_err *e);
 /* The type model_quantize gives a matrix of `cols` columns in role "layer" (0) or "embedding" (1). */
 qwen3_dtype model_quant_type(qwen3_dtype q, qwen3_dtype stored, int64_t cols, int embedding);
+/* Rearranges the layer matrices and the lm_head for the one-token kernels where the kernel table has
+ * interleaved ones (model/repack.c; kmat.il); off under batch_variant or with QWEN3_REPACK=0. */
+int model_repack(qwen3_model *m, qwen3_err *e);
 /* A 64-byte-aligned buffer of `bytes` that the model owns (freed with it): weights made at load time
  * (quantized, or a rank's copied-out columns). NULL when out of memory (the caller names what for). */
 void *model_alloc_owned(qwen3_model *m, size_t bytes);

@@ -41,7 +41,7 @@ static void quant_worker(void *ctx, int ith, int nth) {
 
 static int quant_mat(qwen3_model *m, kmat *w, qwen3_dtype t, qwen3_err *e) {
     if (w->type == t) return 0;
-    kmat q = {t, NULL, w->rows, w->cols, k_row_bytes(t, w->cols)};
+    kmat q = {t, NULL, w->rows, w->cols, k_row_bytes(t, w->cols), 0};
     void *buf = model_alloc_owned(m, q.row_bytes * (size_t)q.rows);
     if (!buf)
         return qerr(e, "out of memory quantizing a [%lld, %lld] matrix to %s", (long long)w->rows, (long long)w->cols,

@@ -13,7 +13,9 @@
 #include "format/mdir.h"
 #include "model/model.h"
 
-typedef struct { char name[160]; const char *dtype; int64_t shape[2]; int nd; const void *data; size_t bytes; } out_tensor;
+/* mat: a matrix interleaved for decoding (kmat.il, model/repack.c), written row by row in row-major
+ * order; else data's bytes as they are */
+typedef struct { char name[160]; const char *dtype; int64_t shape[2]; int nd; const void *data; size_t bytes; const kmat *mat; } out_tensor;
 
 typedef struct { out_tensor *t; int n, cap; } out_list;
 
@@ -33,11 +35,27 @@ static int add(out_list *l, const char *name, const char *dtype, int nd, int64_t
     o->shape[1] = d1;
     o->data = data;
     o->bytes = bytes;
+    o->mat = NULL;
     return 0;
 }
 
 static int add_mat(out_list *l, const char *name, const kmat *k) {
-    return add(l, name, qwen3_dtype_name(k->type), 2, k->rows, k->cols, k->data, k->row_bytes * (size_t)k->rows);
+    int rc = add(l, name, qwen3_dtype_name(k->type), 2, k->rows, k->cols, k->data, k->row_bytes * (size_t)k->rows);
+    if (!rc && k->il) l->t[l->n - 1].mat = k;
+    return rc;
+}
+
+/* one tensor's bytes; 0 or -1 */
+static int write_tensor(FILE *f, const out_tensor *t) {
+    if (!t->mat) return t->bytes && fwrite(t->data, 1, t->bytes, f) != t->bytes ? -1 : 0;
+    uint8_t *row = malloc(t->mat->row_bytes);
+    int rc = row ? 0 : -1;
+    for (int64_t r = 0; !rc && r < t->mat->rows; r++) {
+        k_il_row(t->mat, r, row);
+        if (fwrite(row, 1, t->mat->row_bytes, f) != t->mat->row_bytes) rc = -1;
+    }
+    free(row);
+    return rc;
 }
 
 static int add_vec(out_list *l, const char *name, const float *v, int64_t n) {
@@ -117,7 +135,7 @@ int qwen3_model_save(const qwen3_model *m, const char *dir, qwen3_err *e) {
     for (size_t i = hl; i < padded; i++)
         if (fputc(' ', f) == EOF) goto werr;
     for (int i = 0; i < l.n; i++)
-        if (l.t[i].bytes && fwrite(l.t[i].data, 1, l.t[i].bytes, f) != l.t[i].bytes) goto werr;
+        if (write_tensor(f, &l.t[i])) goto werr;
     if (fclose(f)) { f = NULL; goto werr; }
     f = NULL;
     rc = 0;

@@ -168,8 +168,18 @@ static void quant_rows(void *ctx, int ith, int nth) {
 
 static int write_mat(wr *w, qpool *pool, const kmat *k, qwen3_dtype t, qwen3_err *e) {
     size_t rb = k_row_bytes(t, k->cols);
-    if (t == k->type) { /* as stored: copy the bytes */
+    if (t == k->type && !k->il) { /* as stored: copy the bytes */
         for (int64_t r = 0; r < k->rows; r++) w_raw(w, (const uint8_t *)k->data + (size_t)r * k->row_bytes, rb);
+        return 0;
+    }
+    if (t == k->type) { /* interleaved for decoding (model/repack.c): each row gathered back */
+        uint8_t *row = malloc(rb);
+        if (!row) return qerr(e, "out of memory writing a [%lld, %lld] matrix", (long long)k->rows, (long long)k->cols);
+        for (int64_t r = 0; r < k->rows; r++) {
+            k_il_row(k, r, row);
+            w_raw(w, row, rb);
+        }
+        free(row);
         return 0;
     }
     uint8_t *buf = malloc(rb * (size_t)k->rows + 1);

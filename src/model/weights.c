@@ -326,7 +326,7 @@ static int get_experts(const tmap *tm, const char *name, int64_t E, int64_t rows
     qwen3_dtype dt = (qwen3_dtype)t->dt;
     size_t rb = k_row_bytes(dt, cols);
     for (int64_t x = 0; x < E; x++)
-        out[x] = (kmat){dt, t->data + (size_t)x * (size_t)rows * rb, rows, cols, rb};
+        out[x] = (kmat){dt, t->data + (size_t)x * (size_t)rows * rb, rows, cols, rb, 0};
     return 0;
 }
 
@@ -345,7 +345,7 @@ static float *get_vec(const tmap *tm, const char *name, int64_t n, qwen3_err *e)
     qwen3_dtype dt = (qwen3_dtype)t->dt;
     float *v = malloc(sizeof(float) * (size_t)n);
     if (!v) { qerr(e, "out of memory"); return NULL; }
-    kmat k = {dt, t->data, 1, n, k_row_bytes(dt, n)};
+    kmat k = {dt, t->data, 1, n, k_row_bytes(dt, n), 0};
     k_row_to_float(&k, 0, v);
     return v;
 }

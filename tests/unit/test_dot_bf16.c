@@ -45,7 +45,7 @@ int main(void) {
         const int K = colss[ci];
         uint16_t *W = malloc(sizeof(uint16_t) * (size_t)rows * K);
         for (int i = 0; i < rows * K; i++) W[i] = k_f32_to_bf16(i % 3 ? frand() : wide());
-        kmat M = {QWEN3_BF16, W, rows, K, (size_t)K * 2};
+        kmat M = {QWEN3_BF16, W, rows, K, (size_t)K * 2, 0};
         float *X = malloc(sizeof(float) * (size_t)nmax * K);
         for (int i = 0; i < nmax * K; i++) X[i] = i % 5 ? frand() * 3.0f : wide();
         uint16_t *Xb = malloc(sizeof(uint16_t) * (size_t)nmax * K);
@@ -126,7 +126,7 @@ int main(void) {
                 Xb[r * K + c] = k_f32_to_bf16(x);
             }
         /* row r against activation row r: n = R tokens, the diagonal */
-        kmat M = {QWEN3_BF16, W, R, K, (size_t)K * 2};
+        kmat M = {QWEN3_BF16, W, R, K, (size_t)K * 2, 0};
         float ys[64], yv[64];
         k_dot_bf16_rows_scalar(&M, Xb, R, ys, 0, R);
         if (k_cpu_default()->features & K_CPU_BF16) {

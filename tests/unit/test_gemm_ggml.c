@@ -77,7 +77,7 @@ static int run_case(qwen3_dtype t, const kcpu *cpu, int K, const int *ns, int nn
         for (int c = 0; c < K; c++) wf[c] = frand() * (c % 37 == 0 ? 30.0f : 1.0f);
         kq_act_quant_row(tr->act, wf, A + (size_t)tk * ab, K);
     }
-    kmat M = {t, W, rows, K, rb};
+    kmat M = {t, W, rows, K, rb, 0};
     int bad = 0;
     for (int ni = 0; ni < nn && !bad; ni++) {
         const int n = ns[ni];

@@ -123,7 +123,7 @@ static void test_type(const tcase *tc, qpool *p1, qpool *p2) {
     size_t rb = k_row_bytes(tc->t, cols);
     uint8_t *Wq = malloc(rb * rows + 64);
     for (int r = 0; r < rows; r++) tr->from_float(W + (size_t)r * cols, Wq + r * rb, cols);
-    kmat M = {tc->t, Wq, rows, cols, rb};
+    kmat M = {tc->t, Wq, rows, cols, rb, 0};
     for (int r = 0; r < rows; r++) k_row_to_float(&M, r, Wd + (size_t)r * cols);
     int quant = kq_is_quant(tc->t);
     char name[128];
@@ -309,7 +309,7 @@ static void test_attention(void) {
                 }
                 /* reference in double on the stored (rounded) values */
                 float *Kr = malloc(sizeof(float) * D * n), *Vr = malloc(sizeof(float) * D * n);
-                kmat km = {kv, K, n, D, es * D}, vm = {kv, V, n, D, es * D};
+                kmat km = {kv, K, n, D, es * D, 0}, vm = {kv, V, n, D, es * D, 0};
                 for (int p = 0; p < n; p++) { k_row_to_float(&km, p, Kr + (size_t)p * D); k_row_to_float(&vm, p, Vr + (size_t)p * D); }
                 double *s = malloc(sizeof(double) * n), mx = -1e300, l = 0;
                 float scale = 1.0f / sqrtf((float)D);

@@ -120,7 +120,7 @@ static const char *disagrees(const kcpu *c, int t, char *why, size_t wl) {
     for (int i = 0; i < K * ROWS; i++) wf[i] = frand() * (i % 29 == 0 ? 8.0f : 1.0f);
     for (int r = 0; r < ROWS; r++) tr->from_float(wf + (size_t)r * K, W + (size_t)r * rb, K);
     for (int i = 0; i < K * NMAX; i++) x[i] = frand() * (i % 31 == 0 ? 12.0f : 1.0f);
-    kmat M = {(qwen3_dtype)t, W, ROWS, K, rb};
+    kmat M = {(qwen3_dtype)t, W, ROWS, K, rb, 0};
     /* every input form, made by the scalar conversions (and checked against the flavour's) */
     const size_t ab = tr->dot ? kq_act_row_bytes(tr->act, K) : 0;
     uint8_t *a8 = malloc(ab * NMAX + 1), *a8f = malloc(ab * NMAX + 1);

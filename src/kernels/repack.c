@@ -1,0 +1,76 @@
+/* repack.c - weights interleaved by rows for the one-token kernels.
+ *
+ * Why: a decode step multiplies each weight matrix by one token, so its speed is the speed at which
+ * one core streams the matrix. Row-major Q8_0 makes the kernel work per block of every row: a
+ * 32-byte dot in 8 lanes that must be summed across the vector before the block's scale applies
+ * (the scalar twin rounds once per block), and the 8 rows' scales gathered from 8 places. That work
+ * held one core at about 29 GB/s with the weights in cache and 20 GB/s from memory, below the 31
+ * GB/s it reads (bench/qkernels.sh). Stored as groups of 16 rows with each 4-byte piece of a block
+ * laid row after row, one vpdpbusd takes the same piece of 16 rows against one broadcast piece of
+ * the activations, each row's sum stays in its own lane, and the group's 16 scales are one load:
+ * 3x less work per byte, so the kernel runs at the speed of memory. llama.cpp repacks Q4_0 and
+ * others the same way for its AVX2 / ARM kernels (its "CPU_REPACK" buffers).
+ *
+ * The layout of a Q8_0 matrix, for each group R of 16 rows and block b (K / 32 blocks per row), at
+ * byte (R * nb + b) * 544:
+ *     [0, 32)                   the f16 scales d of rows 16R .. 16R + 15
+ *     [32 + 64 g + 4 i, + 4)    quants 4g .. 4g + 3 of row 16R + i's block b, each + 128 (as
+ *                               unsigned bytes: the operand vpdpbusd takes unsigned), g = 0 .. 7
+ * The same bytes as the row-major matrix, rearranged: a model's memory does not grow.
+ *
+ * Types: one entry per weight type in a table (Q8_0 only so far); the kernels are in gemm_q8.c. */
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+
+typedef struct {
+    int rows;                                                         /* rows per group */
+    void (*pack)(const uint8_t *src, size_t srb, int64_t nb, uint8_t *group); /* one group's rows */
+    void (*row)(const uint8_t *group, int i, int64_t nb, uint8_t *out);      /* row i of a group */
+} il_traits;
+
+/* ---- Q8_0, 16 rows */
+
+enum { Q8_IL = 16, Q8_STEP = 32 + 8 * 64 };
+
+static void q8_pack(const uint8_t *src, size_t srb, int64_t nb, uint8_t *g) {
+    for (int64_t b = 0; b < nb; b++, g += Q8_STEP)
+        for (int i = 0; i < Q8_IL; i++) {
+            const uint8_t *blk = src + (size_t)i * srb + (size_t)b * 34;
+            memcpy(g + 2 * i, blk, 2);
+            for (int j = 0; j < 32; j++) g[32 + 64 * (j / 4) + 4 * i + j % 4] = (uint8_t)(blk[2 + j] ^ 0x80);
+        }
+}
+
+static void q8_row(const uint8_t *g, int i, int64_t nb, uint8_t *out) {
+    for (int64_t b = 0; b < nb; b++, g += Q8_STEP, out += 34) {
+        memcpy(out, g + 2 * i, 2);
+        for (int j = 0; j < 32; j++) out[2 + j] = (uint8_t)(g[32 + 64 * (j / 4) + 4 * i + j % 4] ^ 0x80);
+    }
+}
+
+static const il_traits il_table[QWEN3_DTYPE_COUNT] = {
+    [QWEN3_Q8_0] = {Q8_IL, q8_pack, q8_row},
+};
+
+int k_il_rows(qwen3_dtype t) { return (unsigned)t < QWEN3_DTYPE_COUNT ? il_table[t].rows : 0; }
+
+void k_il_pack(qwen3_dtype t, const void *src, size_t src_row_bytes, int64_t rows, int64_t cols, void *dst) {
+    const il_traits *tr = &il_table[t];
+    const kq_traits *q = kq_type(t);
+    int64_t nb = cols / q->block;
+    size_t group = (size_t)tr->rows * k_row_bytes(t, cols);
+    for (int64_t r = 0; r + tr->rows <= rows; r += tr->rows)
+        tr->pack((const uint8_t *)src + (size_t)r * src_row_bytes, src_row_bytes, nb, (uint8_t *)dst + (size_t)(r / tr->rows) * group);
+}
+
+void k_il_row(const kmat *W, int64_t i, void *row) {
+    if (!W->il) {
+        memcpy(row, (const uint8_t *)W->data + (size_t)i * W->row_bytes, W->row_bytes);
+        return;
+    }
+    const il_traits *tr = &il_table[W->type];
+    int64_t nb = W->cols / kq_type(W->type)->block;
+    tr->row((const uint8_t *)W->data + (size_t)(i / W->il) * (size_t)W->il * W->row_bytes, (int)(i % W->il), nb, row);
+}

@@ -1,0 +1,79 @@
+/* repack.c - the model's matrices rearranged for the one-token kernels at load (kernels/repack.c
+ * has the layout and why: Q8_0 decode streams 1.3-1.5x faster interleaved by 16 rows).
+ *
+ * Which matrices: every layer product and the lm_head (with the embedding when tied: a lookup reads
+ * its row through k_row_to_float, which knows the layout), when the model's kernel table has
+ * interleaved kernels for the type (AVX-512 VNNI for Q8_0) and the rows come in whole groups. Not
+ * under batch_variant (its bf16 GEMM reads rows), and not when QWEN3_REPACK=0 (the row-major
+ * kernels, for comparisons: the results are the same bits either way, tests/suite/repack.sh).
+ * A matrix in memory the model owns (quantized at load, or a rank's copied-out columns) is
+ * rearranged in place a group at a time; one in a read-only file mapping is copied into an owned
+ * buffer and the mapping's pages behind it are released, so the resident bytes stay the matrix's. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+
+/* the mapped file holding p, if any (then the matrix cannot be written in place) */
+static int in_mapping(const qwen3_model *m, const void *p) {
+    const uint8_t *u = p;
+    for (int i = 0; i < m->n_files; i++)
+        if (u >= m->files[i].map.data && u < m->files[i].map.data + m->files[i].map.size) return 1;
+    for (int i = 0; i < m->n_gfiles; i++)
+        if (u >= m->gfiles[i].map.data && u < m->gfiles[i].map.data + m->gfiles[i].map.size) return 1;
+    return 0;
+}
+
+/* Repacks W (and `also`, a kmat viewing the same data: the tied embedding) where its table entry has
+ * interleaved kernels. Returns -1 only when out of memory. */
+static int repack_one(qwen3_model *m, kmat *W, kmat *also, qwen3_err *e) {
+    int il = k_il_rows(W->type);
+    const ktype *t = &m->cpu.type[W->type];
+    if (!W->data || W->il || !il || !t->gemv_il || !t->gemm_il || W->rows % il || t->path != K_PATH_INT) return 0;
+    size_t group = (size_t)il * W->row_bytes, bytes = (size_t)W->rows * W->row_bytes;
+    if (in_mapping(m, W->data)) {
+        void *dst = model_alloc_owned(m, bytes);
+        if (!dst) {
+            qerr(e, "out of memory: %.1f MiB to rearrange a %lld x %lld %s matrix for decoding (QWEN3_REPACK=0 "
+                 "keeps the file's layout)", (double)bytes / 1048576.0, (long long)W->rows, (long long)W->cols,
+                 qwen3_dtype_name(W->type));
+            return -1;
+        }
+        k_il_pack(W->type, W->data, W->row_bytes, W->rows, W->cols, dst);
+        model_release_pages(W->data, bytes);
+        W->data = dst;
+    } else {
+        uint8_t *tmp = malloc(group);
+        if (!tmp) { qerr(e, "out of memory: %zu bytes to rearrange a matrix for decoding", group); return -1; }
+        for (int64_t r = 0; r < W->rows; r += il) {
+            uint8_t *g = (uint8_t *)W->data + (size_t)r * W->row_bytes;
+            memcpy(tmp, g, group);
+            k_il_pack(W->type, tmp, W->row_bytes, il, W->cols, g);
+        }
+        free(tmp);
+    }
+    W->il = il;
+    if (also) *also = *W;
+    m->n_repacked++;
+    m->repacked_bytes += (double)bytes;
+    return 0;
+}
+
+int model_repack(qwen3_model *m, qwen3_err *e) {
+    const char *env = getenv("QWEN3_REPACK");
+    if ((env && !strcmp(env, "0")) || m->batch_variant) return 0;
+    int tied = m->lm_head.data == m->embed.data;
+    if (m->lm_head.data && repack_one(m, &m->lm_head, tied ? &m->embed : NULL, e)) return -1;
+    for (int l = m->l0; l < m->l1; l++) {
+        layer_weights *L = &m->layers[l];
+        kmat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        for (size_t i = 0; i < sizeof mats / sizeof *mats; i++)
+            if (repack_one(m, mats[i], NULL, e)) return -1;
+        if (!L->is_moe) continue;
+        for (int x = 0; x < m->c.num_experts; x++)
+            if (repack_one(m, &L->egate[x], NULL, e) || repack_one(m, &L->eup[x], NULL, e) ||
+                repack_one(m, &L->edown[x], NULL, e))
+                return -1;
+    }
+    return 0;
+}

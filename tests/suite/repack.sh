@@ -1,0 +1,89 @@
+#!/bin/bash
+# repack.sh - Q8_0 matrices interleaved by 16 rows at load (model/repack.c, kernels/repack.c) change
+# nothing but speed.
+#
+# On tiny generated checkpoints (dense with tied embeddings, so the lm_head and the embedding
+# lookup both read the interleaved matrix; MoE with an untied lm_head and experts), quantized to
+# Q8_0 at load and read from a Q8_0 GGUF file (one the model copies out of the mapping, one it
+# rearranges in place):
+#   1. `qwen3 info` says how many matrices were interleaved, and QWEN3_REPACK=0 interleaves none
+#      (so the comparisons below compare two layouts, not one with itself);
+#   2. `qwen3 logits` gives the same bytes both ways: 40 tokens as one prefill (the interleaved
+#      GEMM) and one at a time through the cache (--decode: the interleaved one-token kernel),
+#      on 1 and 2 threads (rows split in groups of 16);
+#   3. `qwen3 quantize` of the interleaved model writes the same file bytes as of the row-major one
+#      (safetensors and GGUF: the writers gather the rows back).
+# The kernels' bits against the scalar twin are test_gemm_q8's; the logits against an independent
+# numpy dequantization are quant.sh's (which runs with the default, interleaved layout).
+set -u
+. "$(dirname "$0")/../lib.sh"
+ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+PY=${PY:-/usr/bin/python3}
+QWEN3=${QWEN3:-$ROOT/qwen3}
+TMP=${QWEN3_TMP:-$ROOT/build/testdata}/repack
+mkdir -p "$TMP"
+if [ ! -x "$QWEN3" ]; then expect 1; echo "FAIL repack: engine binary $QWEN3 not found (run make)"; exit 0; fi
+if ! grep -qw avx512_vnni /proc/cpuinfo; then
+    expect 1
+    echo "SKIP repack: this CPU lacks AVX-512 VNNI, the only interleaved kernels so far (the model keeps its rows)"
+    exit 0
+fi
+expect 17
+
+IDS=$("$PY" -c "print(','.join(str((i * 7919 + 11) % 2000) for i in range(40)))")
+
+gen() { # gen NAME flags...
+    local name=$1; shift
+    [ -f "$TMP/$name/model.safetensors" ] && return 0
+    "$PY" "$ROOT/tools/gen_checkpoint.py" "$TMP/$name" --no-tokenizer -q "$@" 2>"$TMP/gen.err" ||
+        { echo "FAIL repack-gen-$name: $(tail -n 1 "$TMP/gen.err")"; return 1; }
+}
+gen dense --preset tiny --hidden 256 --intermediate 512 || exit 0
+gen moe --preset tiny-moe --hidden 256 || exit 0
+rm -f "$TMP/dense.gguf"
+QWEN3_REPACK=0 "$QWEN3" quantize "$TMP/dense" "$TMP/dense.gguf" --type q8_0 >/dev/null 2>"$TMP/err" ||
+    { echo "FAIL repack-gguf: qwen3 quantize to GGUF: $(tail -n 1 "$TMP/err")"; exit 0; }
+
+# info CASE MODEL FLAGS...: the layout line with the default, none with QWEN3_REPACK=0
+info() {
+    local case=$1 model=$2; shift 2
+    local on off
+    on=$("$QWEN3" info "$model" "$@" 2>&1 | sed -n 's/^layout: *//p')
+    off=$(QWEN3_REPACK=0 "$QWEN3" info "$model" "$@" 2>&1 | sed -n 's/^layout: *//p')
+    if [ -n "$on" ] && [ -z "$off" ]; then echo "PASS repack-info-$case ($on)"
+    else echo "FAIL repack-info-$case: with the default '$on', with QWEN3_REPACK=0 '$off'"; fi
+}
+
+# same CASE MODEL FLAGS...: logits of both layouts, identical bytes
+same() {
+    local case=$1 model=$2; shift 2
+    QWEN3_REPACK=0 "$QWEN3" logits "$model" --ids "$IDS" -o "$TMP/a.bin" "$@" 2>"$TMP/err" &&
+        "$QWEN3" logits "$model" --ids "$IDS" -o "$TMP/b.bin" "$@" 2>>"$TMP/err" ||
+        { echo "FAIL repack-$case: $(tail -n 1 "$TMP/err")"; return; }
+    if [ -s "$TMP/a.bin" ] && cmp -s "$TMP/a.bin" "$TMP/b.bin"; then echo "PASS repack-$case ($(stat -c %s "$TMP/a.bin") bytes of logits identical)"
+    else echo "FAIL repack-$case: the interleaved layout's logits differ from the row-major one's"; fi
+}
+
+info dense-quant "$TMP/dense" --quant q8_0
+info moe-quant "$TMP/moe" --quant q8_0
+info dense-gguf "$TMP/dense.gguf"
+for t in 1 2; do
+    same "dense-quant-prefill-t$t" "$TMP/dense" --quant q8_0 -t $t
+    same "dense-quant-decode-t$t" "$TMP/dense" --quant q8_0 -t $t --decode
+    same "moe-quant-prefill-t$t" "$TMP/moe" --quant q8_0 -t $t
+    same "moe-quant-decode-t$t" "$TMP/moe" --quant q8_0 -t $t --decode
+    same "dense-gguf-prefill-t$t" "$TMP/dense.gguf" -t $t
+    same "dense-gguf-decode-t$t" "$TMP/dense.gguf" -t $t --decode
+done
+
+# writers: the same file bytes from either layout
+for out in st gguf; do
+    rm -rf "$TMP/w0" "$TMP/w1"
+    mkdir -p "$TMP/w0" "$TMP/w1"
+    if [ $out = st ]; then d0=$TMP/w0/q; d1=$TMP/w1/q; f=model.safetensors; else d0=$TMP/w0/m.gguf; d1=$TMP/w1/m.gguf; f=""; fi
+    QWEN3_REPACK=0 "$QWEN3" quantize "$TMP/moe" "$d0" --type q8_0 >/dev/null 2>"$TMP/err" &&
+        "$QWEN3" quantize "$TMP/moe" "$d1" --type q8_0 >/dev/null 2>>"$TMP/err" ||
+        { echo "FAIL repack-write-$out: $(tail -n 1 "$TMP/err")"; continue; }
+    if cmp -s "$d0${f:+/$f}" "$d1${f:+/$f}"; then echo "PASS repack-write-$out (the interleaved model writes the row-major file)"
+    else echo "FAIL repack-write-$out: the files differ"; fi
+done
