@@ -1,10 +1,13 @@
 /* tokenizer_bench.c - encode throughput and load time of our tokenizer (bench/tokenizer.sh runs it).
  *
- *   tokenizer_bench TOKENIZER_DIR FILE [REPEATS]
+ *   tokenizer_bench TOKENIZER_DIR FILE [REPEATS [lines|docs]]
  *
- * Loads the tokenizer (timed), then encodes FILE one line per call on one thread, REPEATS times,
- * and prints one JSON line: bytes, tokens, the best time and MB/s, the load time, and a checksum of
- * the ids (to compare runs). Lines are encoded without their newline, as the HF side does. */
+ * Loads the tokenizer (timed), then encodes FILE on one thread, REPEATS times, and prints one JSON
+ * line: bytes, tokens, the best time and MB/s, the load time, and a checksum of the ids (the HF side,
+ * tests/ref/tokenizer_ref.js bench, computes the same one). "lines" (the default) encodes one line
+ * per call, without its newline; "docs" one document per call, documents being ended by a record
+ * separator and a newline ("\x1e\n", as tokenizer_cases.py docs writes them), newlines inside kept.
+ * Empty pieces are skipped, as the HF side skips them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     int reps = argc > 3 ? atoi(argv[3]) : 5;
+    int docs = argc > 4 && !strcmp(argv[4], "docs");
+    if (argc > 4 && !docs && strcmp(argv[4], "lines")) {
+        fprintf(stderr, "tokenizer_bench: mode is lines or docs, not %s\n", argv[4]);
+        return 2;
+    }
+    const char *sep = docs ? "\x1e\n" : "\n";
+    size_t seplen = strlen(sep);
     qwen3_err err = {0};
     double t0 = now();
     qwen3_tokenizer *t = qwen3_tokenizer_load(argv[1], &err);
@@ -52,7 +62,7 @@ int main(int argc, char **argv) {
         sum = 0;
         double a = now();
         for (char *p = buf; p < buf + n;) {
-            char *e = memchr(p, '\n', (size_t)(buf + n - p));
+            char *e = memmem(p, (size_t)(buf + n - p), sep, seplen);
             if (!e) e = buf + n;
             if (e > p) {
                 int32_t *ids;
@@ -66,12 +76,12 @@ int main(int argc, char **argv) {
                 bytes += e - p;
                 free(ids);
             }
-            p = e + 1;
+            p = e + seplen;
         }
         double dt = now() - a;
         if (dt < best) best = dt;
     }
-    printf("{\"bytes\": %ld, \"tokens\": %ld, \"seconds\": %.6f, \"mb_per_s\": %.3f, \"load_ms\": %.1f, \"checksum\": %llu}\n",
+    printf("{\"bytes\": %ld, \"tokens\": %ld, \"seconds\": %.6f, \"mb_per_s\": %.3f, \"load_ms\": %.1f, \"checksum\": \"%llu\"}\n",
            bytes, tokens, best, (double)bytes / 1e6 / best, load_ms, sum);
     qwen3_tokenizer_free(t);
     free(buf);
