@@ -9,6 +9,7 @@
  * With special == 0 step 1 is skipped, so "<|im_start|>" typed by a user is encoded as the plain
  * text it is (HF has no exact twin of this: its encode_special_tokens still matches non-special
  * added tokens such as <think>; here nothing is matched, which is what untrusted content needs). */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,8 +35,17 @@ static int push(idvec *o, const int32_t *ids, size_t k) {
     return 0;
 }
 
-/* Steps 2-4 on text without added tokens; slots (may be NULL) is this thread's word cache. */
-static int encode_plain(const qwen3_tokenizer *t, const unsigned char *s, size_t n, tk_scratch *sc, tk_wslot *slots,
+/* The word cache's slot for s[0..n) (tok.h: short words in slots, longer ones in lslots), its hash
+ * in *h; NULL when the word is too long or there is no cache. */
+static inline void *wslot(const tk_tls *tls, const unsigned char *s, size_t n, uint64_t *h) {
+    if (!tls || n > TK_LCACHE_WORD || (n > TK_WCACHE_WORD && !tls->lslots)) return NULL;
+    *h = tk_hash_bytes(s, n) | (1ull << 32);
+    if (n <= TK_WCACHE_WORD) return &tls->slots[*h & (TK_WCACHE_SLOTS - 1)];
+    return &tls->lslots[(*h >> 11) & (TK_LCACHE_SLOTS - 1)];
+}
+
+/* Steps 2-4 on text without added tokens; tls (may be NULL) holds this thread's word cache. */
+static int encode_plain(const qwen3_tokenizer *t, const unsigned char *s, size_t n, tk_scratch *sc, tk_tls *tls,
                         idvec *o) {
     if (!n) return 0;
     size_t m = n;
@@ -50,25 +60,54 @@ static int encode_plain(const qwen3_tokenizer *t, const unsigned char *s, size_t
             i = e;
             continue;
         }
-        tk_wslot *slot = NULL;
         uint64_t h = 0;
-        if (slots && n <= TK_WCACHE_WORD) {
-            h = tk_hash_bytes(s + i, n) | (1ull << 32);
-            slot = &slots[h & (TK_WCACHE_SLOTS - 1)];
-            if (slot->hash == h && slot->wlen == n && !memcmp(slot->word, s + i, n)) {
-                if (push(o, slot->ids, slot->nids)) return -1;
+        void *slot = wslot(tls, s + i, n, &h);
+        if (slot && n <= TK_WCACHE_WORD) {
+            tk_wslot *w = slot;
+            if (w->hash == h && w->wlen == n && !memcmp(w->word, s + i, n)) {
+                if (push(o, w->ids, w->nids)) return -1;
+                i = e;
+                continue;
+            }
+        } else if (slot) {
+            tk_lslot *w = slot;
+            if (w->hash == h && w->wlen == n && !memcmp(w->word, s + i, n)) {
+                if (push(o, w->ids, w->nids)) return -1;
                 i = e;
                 continue;
             }
         }
-        int k = tk_bpe_word(t, s + i, n, sc);
-        if (k < 0 || push(o, sc->ids, (size_t)k)) return -1;
-        if (slot && k <= TK_WCACHE_IDS) {
-            slot->hash = h;
-            slot->wlen = (uint8_t)n;
-            slot->nids = (uint8_t)k;
-            memcpy(slot->word, s + i, n);
-            memcpy(slot->ids, sc->ids, (size_t)k * sizeof *sc->ids);
+        /* a whole token whose BPE is known to give itself (tok.h, whole) */
+        int32_t id = -1;
+        unsigned char mark = 0;
+        if (t->whole && n <= t->max_token_len) {
+            id = tk_vocab_find_h(t, s + i, n, slot ? (uint32_t)h : tk_hash_bytes(s + i, n));
+            if (id >= t->n_vocab) id = -1; /* an added token over a vocabulary entry: not in whole */
+            if (id >= 0) mark = atomic_load_explicit(&t->whole[id], memory_order_relaxed);
+        }
+        const int32_t *r = &id;
+        int k = 1;
+        if (mark != 1) {
+            k = tk_bpe_word(t, s + i, n, sc);
+            if (k < 0) return -1;
+            r = sc->ids;
+            if (id >= 0) atomic_store_explicit(&t->whole[id], k == 1 && r[0] == id ? 1 : 2, memory_order_relaxed);
+        }
+        if (push(o, r, (size_t)k)) return -1;
+        if (slot && n <= TK_WCACHE_WORD && k <= TK_WCACHE_IDS) {
+            tk_wslot *w = slot;
+            w->hash = h;
+            w->wlen = (uint8_t)n;
+            w->nids = (uint8_t)k;
+            memcpy(w->word, s + i, n);
+            memcpy(w->ids, r, (size_t)k * sizeof *r);
+        } else if (slot && n > TK_WCACHE_WORD && k <= TK_LCACHE_IDS) {
+            tk_lslot *w = slot;
+            w->hash = h;
+            w->wlen = (uint8_t)n;
+            w->nids = (uint8_t)k;
+            memcpy(w->word, s + i, n);
+            memcpy(w->ids, r, (size_t)k * sizeof *r);
         }
         i = e;
     }
@@ -98,11 +137,7 @@ int qwen3_encode(const qwen3_tokenizer *t, const char *text, size_t len, int spe
     idvec o = {0};
     tk_scratch local = {0}, *sc = &local;
     tk_tls *tls = tk_tls_get(t);
-    tk_wslot *slots = NULL;
-    if (tls) {
-        sc = &tls->sc;
-        slots = tls->slots;
-    }
+    if (tls) sc = &tls->sc;
     int r = -1;
     size_t seg = 0;
     if (special && t->n_added) {
@@ -116,12 +151,12 @@ int qwen3_encode(const qwen3_tokenizer *t, const char *text, size_t len, int spe
                 i++;
                 continue;
             }
-            if (encode_plain(t, s + seg, i - seg, sc, slots, &o) || push(&o, &t->added[k].id, 1)) goto oom;
+            if (encode_plain(t, s + seg, i - seg, sc, tls, &o) || push(&o, &t->added[k].id, 1)) goto oom;
             i += t->added[k].len;
             seg = i;
         }
     }
-    if (encode_plain(t, s + seg, len - seg, sc, slots, &o)) goto oom;
+    if (encode_plain(t, s + seg, len - seg, sc, tls, &o)) goto oom;
     if (!o.v && !(o.v = malloc(sizeof *o.v))) goto oom;
     *ids = o.v;
     r = (int)o.n;
