@@ -38,10 +38,8 @@ static inline uint64_t filter_bits(uint64_t h) { return 1ull << ((h >> 20) & 63)
 void tk_merge_index_init(struct qwen3_tokenizer *t) {
     free(t->mfilter);
     free(t->bpair);
-    free((void *)t->whole);
     t->mfilter = NULL;
     t->bpair = NULL;
-    t->whole = t->n_vocab > 0 ? calloc((size_t)t->n_vocab, sizeof *t->whole) : NULL;
     /* 128 KB for Qwen's 151,387 merges, about 18 set bits per word: a pair that never merges passes
      * with probability ~8%; a larger filter lets fewer through but misses the L2 cache more often
      * (fewer cache misses in all with this size under cachegrind, 1 MB last level) */

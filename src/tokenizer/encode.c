@@ -9,7 +9,6 @@
  * With special == 0 step 1 is skipped, so "<|im_start|>" typed by a user is encoded as the plain
  * text it is (HF has no exact twin of this: its encode_special_tokens still matches non-special
  * added tokens such as <think>; here nothing is matched, which is what untrusted content needs). */
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,22 +81,9 @@ static int encode_plain(const qwen3_tokenizer *t, const unsigned char *s, size_t
                 continue;
             }
         }
-        /* a whole token whose BPE is known to give itself (tok.h, whole) */
-        int32_t id = -1;
-        unsigned char mark = 0;
-        if (t->whole && n <= t->max_token_len) {
-            id = tk_vocab_find_h(t, s + i, n, slot ? (uint32_t)h : tk_hash_bytes(s + i, n));
-            if (id >= t->n_vocab) id = -1; /* an added token over a vocabulary entry: not in whole */
-            if (id >= 0) mark = atomic_load_explicit(&t->whole[id], memory_order_relaxed);
-        }
-        const int32_t *r = &id;
-        int k = 1;
-        if (mark != 1) {
-            k = tk_bpe_word(t, s + i, n, sc);
-            if (k < 0) return -1;
-            r = sc->ids;
-            if (id >= 0) atomic_store_explicit(&t->whole[id], k == 1 && r[0] == id ? 1 : 2, memory_order_relaxed);
-        }
+        int k = tk_bpe_word(t, s + i, n, sc);
+        if (k < 0) return -1;
+        const int32_t *r = sc->ids;
         if (push(o, r, (size_t)k)) return -1;
         if (slot && n <= TK_WCACHE_WORD && k <= TK_WCACHE_IDS) {
             tk_wslot *w = slot;

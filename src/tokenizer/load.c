@@ -656,7 +656,6 @@ void qwen3_tokenizer_free(qwen3_tokenizer *t) {
     free(t->added);
     free(t->mfilter);
     free(t->bpair);
-    free((void *)t->whole);
     if (t->cache_map) {
         munmap(t->cache_map, t->cache_size);
     } else {

@@ -67,12 +67,6 @@ struct qwen3_tokenizer {
     /* The merge of the single-byte tokens of bytes x and y at [x << 8 | y], as rank << 32 | id (rank
      * UINT32_MAX: none), owned like mfilter: a word's first pairs are all such pairs. NULL: none. */
     uint64_t *bpair;
-    /* Per vocabulary id, learnt on use (encode.c): 0 not known yet, 1 BPE of the token's bytes gives
-     * the token itself, 2 it does not. A word missing from the word caches that is a token marked 1
-     * skips BPE: one vocabulary probe instead of a merge loop. BPE is a function of the bytes, so a
-     * mark, once set, is the same whichever thread set it (relaxed atomics). Owned like mfilter;
-     * NULL: none. */
-    _Atomic unsigned char *whole;
     int small_ranks; /* every rank < 2^26 - 1: bpe.c's short-word path packs rank and position */
     int ignore_merges; /* model.ignore_merges: a word found whole in the vocabulary skips BPE */
     int no_nfc;        /* normalizer null: text is not normalized */
@@ -237,8 +231,8 @@ typedef struct tk_tls {
 tk_tls *tk_tls_get(const struct qwen3_tokenizer *t);
 /* Frees scratch buffers that grew large, at the end of an encode. */
 void tk_tls_trim(tk_tls *s);
-/* Builds t->mfilter and t->bpair from t->merges and t->byte_id, and an empty t->whole (any is left
- * NULL when out of memory: lookups then go without it). */
+/* Builds t->mfilter and t->bpair from t->merges and t->byte_id (either is left NULL when out of
+ * memory: lookups then go without it). */
 void tk_merge_index_init(struct qwen3_tokenizer *t);
 /* Looks up a merge of (a, b); NULL when the pair never merges. */
 const tk_merge *tk_merge_find(const struct qwen3_tokenizer *t, uint32_t a, uint32_t b);
@@ -251,7 +245,6 @@ int tk_bpe_word(const struct qwen3_tokenizer *t, const unsigned char *w, size_t 
 uint32_t tk_hash_bytes(const void *p, size_t n);
 /* BPE id of raw bytes, or -1. */
 int32_t tk_vocab_find(const struct qwen3_tokenizer *t, const void *p, size_t n);
-/* The same, given h = tk_hash_bytes(p, n). */
-int32_t tk_vocab_find_h(const struct qwen3_tokenizer *t, const void *p, size_t n, uint32_t h);
+
 
 #endif

@@ -31,12 +31,8 @@ uint32_t tk_hash_bytes(const void *p, size_t n) {
 }
 
 int32_t tk_vocab_find(const struct qwen3_tokenizer *t, const void *p, size_t n) {
-    return tk_vocab_find_h(t, p, n, tk_hash_bytes(p, n));
-}
-
-int32_t tk_vocab_find_h(const struct qwen3_tokenizer *t, const void *p, size_t n, uint32_t hash) {
     if (!t->vhash) return -1;
-    for (uint32_t h = hash & t->vmask;; h = (h + 1) & t->vmask) {
+    for (uint32_t h = tk_hash_bytes(p, n) & t->vmask;; h = (h + 1) & t->vmask) {
         uint32_t v = t->vhash[h];
         if (!v) return -1;
         uint32_t id = v - 1;

@@ -308,9 +308,9 @@ static void test_bad_files(void) {
     qwen3_tokenizer_free(t);
 
     /* "abc" is a token (257) that BPE does not reach without the merge (ab, c): every encode must
-     * still give ab c, while "ab" (256), which BPE does reach, is one token. The main thread's
-     * encodes learn the marks (tok.h, whole); a second thread, its word cache empty, goes through
-     * them. */
+     * still give ab c (a shortcut that took words found whole in the vocabulary would not), while
+     * "ab" (256), which BPE does reach, is one token; the same from the word cache (the main
+     * thread's second time) and from a second thread's empty one. */
     mini_json(json, sizeof json, "BPE", "[[\"a\", \"b\"]]", QWEN2_PRE, NFC, ADDED, -1);
     write_file(dir, "tokenizer.json", json);
     t = qwen3_tokenizer_load(dir, &e);
@@ -321,7 +321,7 @@ static void test_bad_files(void) {
         pthread_join(th, &r);
         good = r != NULL;
     }
-    CHECK(good, "tok.whole_token_marks", "a token BPE does not reach came out whole, or %s", t ? "a reached one split" : e.msg);
+    CHECK(good, "tok.unreached_token", "a token BPE does not reach came out whole, or %s", t ? "a reached one split" : e.msg);
     qwen3_tokenizer_free(t);
 
     struct {
