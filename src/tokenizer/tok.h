@@ -205,8 +205,8 @@ _Static_assert(sizeof(tk_wslot) == 64, "a word cache slot is one cache line");
 
 /* Longer words (CJK, Thai and Japanese runs, long identifiers in code) in 256-byte slots, four cache
  * lines: in documents they repeat too (a name, a phrase), and each costs a BPE of many merges when
- * missed. Up to 118 bytes and 32 ids, like HF's cache that keeps words of any length under 256
- * characters. 512 KB a thread. */
+ * missed (HF's BPE caches long words as well). Up to 118 bytes and 32 ids; 512 KB a thread, slot
+ * chosen by other bits of the same hash as the short words'. */
 #define TK_LCACHE_SLOTS 2048 /* power of two */
 #define TK_LCACHE_WORD 118
 #define TK_LCACHE_IDS 32
@@ -245,6 +245,5 @@ int tk_bpe_word(const struct qwen3_tokenizer *t, const unsigned char *w, size_t 
 uint32_t tk_hash_bytes(const void *p, size_t n);
 /* BPE id of raw bytes, or -1. */
 int32_t tk_vocab_find(const struct qwen3_tokenizer *t, const void *p, size_t n);
-
 
 #endif
