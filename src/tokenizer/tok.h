@@ -203,10 +203,27 @@ typedef struct tk_wslot {
 } tk_wslot;
 _Static_assert(sizeof(tk_wslot) == 64, "a word cache slot is one cache line");
 
+/* Longer words (CJK, Thai and Japanese runs, long identifiers in code) in 256-byte slots, four cache
+ * lines: in documents they repeat too (a name, a phrase), and each costs a BPE of many merges when
+ * missed (HF's BPE caches long words as well). Up to 118 bytes and 32 ids; 512 KB a thread, slot
+ * chosen by other bits of the same hash as the short words'. */
+#define TK_LCACHE_SLOTS 2048 /* power of two */
+#define TK_LCACHE_WORD 118
+#define TK_LCACHE_IDS 32
+
+typedef struct tk_lslot {
+    uint64_t hash; /* 0: empty */
+    uint8_t wlen, nids;
+    unsigned char word[TK_LCACHE_WORD];
+    int32_t ids[TK_LCACHE_IDS];
+} tk_lslot;
+_Static_assert(sizeof(tk_lslot) == 256, "a long-word slot is four cache lines");
+
 typedef struct tk_tls {
     uint64_t gen; /* the tokenizer the slots belong to */
     tk_scratch sc;
     tk_wslot *slots;
+    tk_lslot *lslots; /* TK_LCACHE_SLOTS; NULL: none (out of memory) */
 } tk_tls;
 
 /* This thread's encode state for t (slots emptied when t is not the tokenizer it last served);

@@ -164,7 +164,15 @@ const unsigned char *tk_nfc(const struct qwen3_tokenizer *t, const unsigned char
     int changed = 0;
     while (i < n) {
         if (s[i] < 0x80) {
-            last_safe = i++;
+            /* ASCII is safe: eight bytes at a time */
+            while (i + 8 <= n) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (w & 0x8080808080808080ull) break;
+                i += 8;
+            }
+            while (i < n && s[i] < 0x80) i++;
+            last_safe = i - 1;
             continue;
         }
         int cl;

@@ -5,7 +5,8 @@
  * lookups (each a likely cache miss). The state lives in thread-specific data, so a tokenizer stays
  * immutable and usable from many threads at once; it is tagged with the tokenizer's generation
  * number (unique per load), so a new tokenizer, even at a freed one's address, starts cold. A slot
- * holds a copy of the word and its ids (no pointers into the tokenizer). Freed at thread exit. */
+ * holds a copy of the word and its ids (no pointers into the tokenizer). Two direct-mapped tables:
+ * 64-byte slots for short words, 256-byte ones for longer words (tok.h). Freed at thread exit. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ static void tls_free(void *p) {
     tk_scratch_free(&s->sc);
     free(s->sc.pcache);
     free(s->slots);
+    free(s->lslots);
     free(s);
 }
 
@@ -36,16 +38,20 @@ tk_tls *tk_tls_get(const struct qwen3_tokenizer *t) {
         if (!s) return NULL;
         s->slots = aligned_alloc(64, TK_WCACHE_SLOTS * sizeof *s->slots);
         if (s->slots) memset(s->slots, 0, TK_WCACHE_SLOTS * sizeof *s->slots);
+        s->lslots = aligned_alloc(64, TK_LCACHE_SLOTS * sizeof *s->lslots); /* optional */
+        if (s->lslots) memset(s->lslots, 0, TK_LCACHE_SLOTS * sizeof *s->lslots);
         s->sc.pcache = calloc(TK_PCACHE_SLOTS, sizeof *s->sc.pcache);
         if (!s->slots || !s->sc.pcache || pthread_setspecific(tls_key, s) != 0) {
             free(s->sc.pcache);
             free(s->slots);
+            free(s->lslots);
             free(s);
             return NULL;
         }
     }
     if (s->gen != t->gen) {
         memset(s->slots, 0, TK_WCACHE_SLOTS * sizeof *s->slots);
+        if (s->lslots) memset(s->lslots, 0, TK_LCACHE_SLOTS * sizeof *s->lslots);
         memset(s->sc.pcache, 0, TK_PCACHE_SLOTS * sizeof *s->sc.pcache);
         s->gen = t->gen;
     }

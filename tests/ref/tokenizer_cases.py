@@ -7,6 +7,12 @@
                                                 JSONL {"ids"}) and the vocabulary's byte tokens
   tokenizer_cases.py corpus BYTES               plain text lines of real multilingual text, for the
                                                 benchmark (about BYTES bytes)
+  tokenizer_cases.py docs BYTES                 documents of 4-16 KB (about BYTES bytes in all), each
+                                                ended by a record separator (U+001E) and a newline
+
+Documents mix paragraphs in several languages, C source (/usr/include/*.h), tables of
+numbers and runs of white space, newlines kept; the benchmark encodes one per call and the encode
+cases hold a few (group "doc").
 
 Real text: the translations in the gettext catalogs under /usr/share/locale (100+ languages), read
 straight from the .mo files. Everything is deterministic (fixed seeds, sorted file lists), so a
@@ -70,6 +76,67 @@ def real_texts(n_total, seed=1):
         para = rnd.sample(strs, min(len(strs), 40))
         out.append("".join(s + rnd.choice([" ", "\n", "\n\n", "  ", "\r\n", "\t"]) for s in para))
     return out, sorted(per_lang)
+
+
+def documents(want, seed=11):
+    """Documents of 4-16 KB, about want bytes in all: each a shuffle of blocks of real text in a few
+    languages (one string a line, blank lines between paragraphs), a slice of C source, a table of
+    numbers and stretches of indentation, trailing spaces and blank lines. None holds U+001E."""
+    texts, _ = real_texts(20000, seed=3)
+    texts = [t for t in texts if "\x1e" not in t]
+    # the system's C headers (they do not change with this repository, so figures compare across
+    # commits); this repository's src/ where there are none
+    code = []
+    for root in ("/usr/include", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src")):
+        for d, _, fs in sorted(os.walk(root)):
+            for f in sorted(fs):
+                if f.endswith((".c", ".h")) and (d == root or root != "/usr/include"):
+                    code.append(open(os.path.join(d, f), encoding="utf-8", errors="replace").read())
+        if code:
+            break
+    code = [c for c in code if "\x1e" not in c] or ["int main(void) {\n    return 0;\n}\n"]
+    rnd = random.Random(seed)
+    out, total = [], 0
+
+    def prose(n):
+        t = rnd.randrange(len(texts))
+        return "\n".join(texts[(t + k) % len(texts)] for k in range(n)) + rnd.choice(["\n\n", "\n", "\r\n\r\n", "\n\n\n"])
+
+    def source():
+        c = code[rnd.randrange(len(code))]
+        a = rnd.randrange(max(1, len(c) - 2000))
+        return c[a: a + rnd.randrange(500, 3000)] + "\n"
+
+    def numbers():
+        rows = []
+        for _ in range(rnd.randrange(3, 20)):
+            cols = [rnd.choice(["%d" % rnd.randrange(10 ** rnd.randrange(1, 12)),
+                                "%.*f" % (rnd.randrange(1, 7), rnd.uniform(-1e6, 1e6)),
+                                "%.3e" % rnd.uniform(-1e9, 1e9), "0x%08X" % rnd.randrange(1 << 32),
+                                "%d,%03d,%03d" % (rnd.randrange(1, 999), rnd.randrange(1000), rnd.randrange(1000)),
+                                "%d.%d.%d" % (rnd.randrange(10), rnd.randrange(100), rnd.randrange(1000)),
+                                "%d%%" % rnd.randrange(101), "2026-%02d-%02d" % (rnd.randrange(1, 13), rnd.randrange(1, 29))])
+                    for _ in range(rnd.randrange(2, 8))]
+            rows.append(rnd.choice([" | ", "\t", ", ", "  ", " " * rnd.randrange(3, 12)]).join(cols))
+        return "\n".join(rows) + "\n\n"
+
+    def spaces():
+        return rnd.choice([" " * rnd.randrange(2, 80), "\t" * rnd.randrange(1, 8), "\n" * rnd.randrange(2, 8),
+                           "   \n" * rnd.randrange(1, 6), "\r\n" * rnd.randrange(1, 4), " \t \n\n  "])
+
+    while total < want:
+        size = rnd.randrange(4000, 16000)
+        doc = []
+        n = 0
+        while n < size:
+            k = rnd.random()
+            b = prose(rnd.randrange(1, 12)) if k < 0.45 else source() if k < 0.75 else numbers() if k < 0.9 else spaces()
+            doc.append(b)
+            n += len(b.encode())
+        d = "".join(doc)
+        out.append(d)
+        total += len(d.encode()) + 2
+    return out
 
 
 def edge_cases():
@@ -221,6 +288,8 @@ def main():
             w.write(json.dumps({"text": t, "group": g}, ensure_ascii=False) + "\n")
         for t in texts:
             w.write(json.dumps({"text": t, "group": "real"}, ensure_ascii=False) + "\n")
+        for t in documents(200000, seed=13):
+            w.write(json.dumps({"text": t, "group": "doc"}, ensure_ascii=False) + "\n")
     elif mode == "decode":
         for o in decode_cases(sys.argv[2], sys.argv[3]):
             w.write(json.dumps(o) + "\n")
@@ -237,6 +306,9 @@ def main():
             n += len(line.encode()) + 1
             if n >= want:
                 break
+    elif mode == "docs":
+        for d in documents(int(sys.argv[2])):
+            w.write(d + "\x1e\n")
     else:
         sys.stderr.write(__doc__)
         sys.exit(2)

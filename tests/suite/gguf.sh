@@ -31,7 +31,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 # 15 types through `qwen3 run`; the llama.cpp part: 4 checks with libggml-base.so
 # (tests/ref/gguf_llama.py), else its one SKIP
-expect $((39 + 15 + $([ -f "$(dirname "$0")/../node/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so" ] && echo 4 || echo 1)))
+expect $((41 + 15 + $([ -f "$(dirname "$0")/../node/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so" ] && echo 4 || echo 1)))
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}

@@ -1,13 +1,14 @@
 #!/bin/bash
 # tokenizer.sh - our tokenizer against Hugging Face tokenizers (npm `tokenizers`, Rust core) on the
 # real Qwen3 tokenizer: ~3,600 regex edge cases and combinations, long runs, random code points,
-# and ~2,000 real texts in ~190 languages from the gettext catalogs; then decode (whole and
-# streamed) of ~2,000 id lists: the reference's own encodings and every prefix of some, invalid
-# UTF-8 byte runs, random ids, skip-special-tokens both ways. Every case must match exactly.
+# ~2,000 real texts in ~190 languages from the gettext catalogs, and 19 documents of 4-16 KB
+# (paragraphs in several languages, C source, tables of numbers, white-space runs); then decode
+# (whole and streamed) of ~2,000 id lists: the reference's own encodings and every prefix of some,
+# invalid UTF-8 byte runs, random ids, skip-special-tokens both ways. Every case must match exactly.
 # Expected outputs are computed here by tests/ref/tokenizer_ref.js; nothing golden is committed.
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 12
+expect 14
 T=${QWEN3_TOKENIZER:?}
 D=$QWEN3_TMP/tokenizer
 REF=$QWEN3_ROOT/tests/ref

@@ -2,6 +2,7 @@
  * streaming decoder, and a table of bad tokenizer files, each of which must be refused with a
  * message naming the field at fault. Exactness against Hugging Face is tests/suite/tokenizer.sh.
  * Uses the real Qwen3 tokenizer ($QWEN3_TOKENIZER) and scratch files under $QWEN3_TMP. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,6 +258,21 @@ static void mini_json(char *out, size_t cap, const char *model_type, const char 
 #define NFC "{\"type\": \"NFC\"}"
 #define MERGES "[[\"a\", \"b\"], [\"ab\", \"c\"]]"
 
+/* 1 when the mini tokenizer (merge a b only) encodes "abc" as ab c and "ab" as ab */
+static int mini_marks(const qwen3_tokenizer *t) {
+    qwen3_err e = {0};
+    int32_t *ids;
+    int n = qwen3_encode(t, "abc", 3, 1, &ids, &e);
+    int good = n == 2 && ids[0] == 256 && ids[1] == 'c';
+    if (n >= 0) free(ids);
+    n = qwen3_encode(t, "ab", 2, 1, &ids, &e);
+    good = good && n == 1 && ids[0] == 256;
+    if (n >= 0) free(ids);
+    return good;
+}
+
+static void *mini_marks_thread(void *t) { return mini_marks(t) ? t : NULL; }
+
 static void test_bad_files(void) {
     static char json[65536];
     char dir[2300];
@@ -276,6 +292,36 @@ static void test_bad_files(void) {
     CHECK(n == 4 && ids[0] == 257 && ids[1] == 32 && ids[2] == 256 && ids[3] == 258, "tok.mini_good",
           "n=%d err=%s", n, e.msg);
     if (n >= 0) free(ids);
+    qwen3_tokenizer_free(t);
+
+    /* added tokens that start with different bytes: encode.c then looks at every byte, not at
+     * memchr's finds of one */
+    mini_json(json, sizeof json, "BPE", MERGES, QWEN2_PRE, NFC,
+              "[{\"id\": 258, \"content\": \"<|x|>\", \"special\": true}, "
+              "{\"id\": 259, \"content\": \"#y#\", \"special\": false}]", -1);
+    write_file(dir, "tokenizer.json", json);
+    t = qwen3_tokenizer_load(dir, &e);
+    n = t ? qwen3_encode(t, "a#y#b<|x|>#", 11, 1, &ids, &e) : -1;
+    CHECK(n == 5 && ids[0] == 'a' && ids[1] == 259 && ids[2] == 'b' && ids[3] == 258 && ids[4] == '#', "tok.mini_added_two_firsts",
+          "n=%d err=%s", n, e.msg);
+    if (n >= 0) free(ids);
+    qwen3_tokenizer_free(t);
+
+    /* "abc" is a token (257) that BPE does not reach without the merge (ab, c): every encode must
+     * still give ab c (a shortcut that took words found whole in the vocabulary would not), while
+     * "ab" (256), which BPE does reach, is one token; the same from the word cache (the main
+     * thread's second time) and from a second thread's empty one. */
+    mini_json(json, sizeof json, "BPE", "[[\"a\", \"b\"]]", QWEN2_PRE, NFC, ADDED, -1);
+    write_file(dir, "tokenizer.json", json);
+    t = qwen3_tokenizer_load(dir, &e);
+    int good = t != NULL && mini_marks(t) && mini_marks(t);
+    pthread_t th;
+    if (good && pthread_create(&th, NULL, mini_marks_thread, t) == 0) {
+        void *r = NULL;
+        pthread_join(th, &r);
+        good = r != NULL;
+    }
+    CHECK(good, "tok.unreached_token", "a token BPE does not reach came out whole, or %s", t ? "a reached one split" : e.msg);
     qwen3_tokenizer_free(t);
 
     struct {
@@ -347,7 +393,7 @@ static void test_bad_files(void) {
 }
 
 int main(void) {
-    TEST_EXPECT(55);
+    TEST_EXPECT(57);
     const char *dir = getenv("QWEN3_TOKENIZER");
     const char *tm = getenv("QWEN3_TMP");
     snprintf(tmp, sizeof tmp, "%s", tm ? tm : "/tmp");
