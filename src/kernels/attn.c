@@ -540,6 +540,144 @@ TGT static void attn_rows8_any(const float *const *q, float *const *out, float *
     attn_rows8_avx512(q, out, lse, n, M, K, V, kv, stride, D, scale, D / 16);
 }
 
+/* ---- decode's kernel for D = 128 and up to 4 rows, lanes over positions. A decode step's GQA group
+ * is 2-8 query heads; with a lane per row (the kernels above) most of the score multiply-adds ran on
+ * idle lanes, so attention at depth was bound by arithmetic, not by reading the cache. Here each row
+ * keeps a vector of 16 positions' scores: 16 K rows of a 16-dim chunk are widened as in widen_rows
+ * and transposed in registers, so lane j of vector i holds K[j][d] for one d, and the score of
+ * (row, position) is the same fmadd chain over d = 0..127, from 0, with the same scaled query, as in
+ * the lane-per-row tile: the same bits. The softmax then follows the tile lane for lane: the block
+ * maximum (exact in any order), exp of the same differences by k_exp512, the running sum l rescaled
+ * and added to position by position in order (scalar, no contraction), and P . V summed over the
+ * block's positions in order from the staged Vf, as pv_2rows_d128 does. A row whose length ends
+ * before a block skips it, which in the tile is exact identity work (c = 1, e = 0). Tests:
+ * test_kernels.c's rows alone and in groups must equal the 13-row tile bit for bit. Measured against
+ * attn_rows8 (k_attn_rows over 16,384 positions, one thread, ns per position, F16 / Q8_0 cache): 2 rows
+ * 38.1 -> 31.8 / 64.6 -> 57.9, 4 rows 42.1 -> 40.7 / 69.3 -> 65.1, but 8 rows 49.2 -> 56.2 / 75.6 ->
+ * 91.8 (the 8 score vectors and the transposes spill), so groups of 5-8 rows stay with attn_rows8. */
+TGT static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+    __m512 t[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    }
+    /* r[4a + b] now holds, in 128-bit lane L, rows 4L..4L+3 of columns 4a + b's group */
+#pragma GCC unroll 16
+    for (int i = 0; i < 8; i++) {
+        int a = i / 4 * 8 + i % 4; /* pairs (0,4) (1,5) (2,6) (3,7) (8,12) ... */
+        t[a] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0x88);     /* 128-bit lanes 0, 2 of each */
+        t[a + 4] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0xdd); /* lanes 1, 3 */
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < 8; i++) { /* pairs (0,8) (1,9) ... (7,15) */
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    }
+}
+
+/* the scores of rows 0..M-1 at positions p0 .. p0 + 15 (nb of them cached; the rest score 0, masked
+ * later) over the 16 dims of chunk c, added to s[0..M-1]: each lane a chain of 16 fmadds */
+TGT static inline __attribute__((always_inline)) void scores_chunk(__m512 *s, int M, const float (*Qs)[128], int c, qwen3_dtype kv,
+                                                                   const uint8_t *kb, size_t rb, int nb) {
+    __m512 x[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; j++) x[j] = j < nb ? kv_load(kv, kb + (size_t)j * rb, 16 * c, 0xffff) : _mm512_setzero_ps();
+    transpose16(x); /* x[i] lane j = K[p0 + j][16c + i] */
+    for (int r = 0; r < M; r++) {
+        const float *qr = Qs[r] + 16 * c;
+        __m512 a = s[r];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++) a = _mm512_fmadd_ps(_mm512_set1_ps(qr[i]), x[i], a);
+        s[r] = a;
+    }
+}
+
+#define RT_GROUP 4 /* blocks of 16 positions scored together: independent fmadd chains to fill the pipes */
+
+TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K,
+                                const void *V, qwen3_dtype kv, size_t stride, float scale) {
+    enum { D = 128 };
+    float Qs[8][D] __attribute__((aligned(64))); /* scaled queries */
+    float Vf[16 * D] __attribute__((aligned(64)));
+    float P[16 * 8] __attribute__((aligned(64))); /* [position][row] */
+    float m[8], l[8], cs[8];
+    int nmax = 0;
+    for (int r = 0; r < M; r++) {
+        for (int d = 0; d < D; d++) Qs[r][d] = q[r][d] * scale;
+        for (int c = 0; c < 8; c++) _mm512_storeu_ps(out[r] + 16 * c, _mm512_setzero_ps());
+        nmax = n[r] > nmax ? n[r] : nmax;
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+    }
+    const size_t rb = k_kv_row_bytes(kv, stride);
+    /* few rows give few chains per block (a chain is 128 dependent fmadds): score several blocks at once */
+    const int G = M <= 2 ? RT_GROUP : M <= 4 ? 2 : 1;
+    for (int g0 = 0; g0 < nmax; g0 += 16 * G) {
+        int nblk = (nmax - g0 + 15) / 16;
+        nblk = nblk < G ? nblk : G;
+        __m512 s[RT_GROUP][8];
+        for (int b = 0; b < nblk; b++)
+            for (int r = 0; r < M; r++) s[b][r] = _mm512_setzero_ps();
+        for (int c = 0; c < 8; c++)
+            for (int b = 0; b < nblk; b++) {
+                int p0 = g0 + 16 * b, nb = nmax - p0 < 16 ? nmax - p0 : 16;
+                scores_chunk(s[b], M, (const float (*)[128])Qs, c, kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nb);
+            }
+        for (int b = 0; b < nblk; b++) {
+            int p0 = g0 + 16 * b, nb = nmax - p0 < 16 ? nmax - p0 : 16;
+            widen_rows(kv, (const uint8_t *)V + (size_t)p0 * rb, rb, nb, D, Vf);
+            for (int r = 0; r < M; r++) {
+                int left = n[r] - p0;
+                if (left <= 0) { /* past this row's length: identity work in the tile */
+                    cs[r] = 1.0f;
+                    for (int j = 0; j < 16; j++) P[j * 8 + r] = 0.0f;
+                    continue;
+                }
+                __mmask16 valid = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+                __m512 sv = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, s[b][r]);
+                float bm = _mm512_reduce_max_ps(sv);
+                __m128 mo = _mm_set_ss(m[r]), mn = _mm_max_ss(mo, _mm_set_ss(bm));
+                __m128 c1 = _mm512_castps512_ps128(k_exp512(_mm512_set1_ps(_mm_cvtss_f32(_mm_sub_ss(mo, mn)))));
+                __m512 e = _mm512_maskz_mov_ps(valid, k_exp512(_mm512_sub_ps(sv, _mm512_set1_ps(_mm_cvtss_f32(mn)))));
+                float ev[16] __attribute__((aligned(64)));
+                _mm512_store_ps(ev, e);
+                __m128 lr = _mm_mul_ss(_mm_set_ss(l[r]), c1); /* l * c, then + e_j in order, as the tile's lane */
+                for (int j = 0; j < 16; j++) {
+                    lr = _mm_add_ss(lr, _mm_set_ss(ev[j]));
+                    P[j * 8 + r] = ev[j];
+                }
+                l[r] = _mm_cvtss_f32(lr);
+                m[r] = _mm_cvtss_f32(mn);
+                cs[r] = _mm_cvtss_f32(c1);
+            }
+            int r = 0;
+            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, 8, Vf, nb);
+            for (; r < M; r++) {
+                __m512 acc[8], cr = _mm512_set1_ps(cs[r]);
+                for (int ch = 0; ch < 8; ch++) acc[ch] = _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), cr);
+                for (int j = 0; j < nb; j++) {
+                    __m512 w = _mm512_set1_ps(P[j * 8 + r]);
+                    for (int ch = 0; ch < 8; ch++) acc[ch] = _mm512_fmadd_ps(w, _mm512_load_ps(Vf + j * D + 16 * ch), acc[ch]);
+                }
+                for (int ch = 0; ch < 8; ch++) _mm512_storeu_ps(out[r] + 16 * ch, acc[ch]);
+            }
+        }
+    }
+    for (int r = 0; r < M; r++) {
+        if (lse) lse[r] = m[r] + logf(l[r]);
+        __m512 inv = _mm512_set1_ps(1.0f / l[r]);
+        for (int ch = 0; ch < 8; ch++) _mm512_storeu_ps(out[r] + 16 * ch, _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), inv));
+    }
+}
+
 TGT static void attn_rows_d128(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K, const void *V,
                                qwen3_dtype kv, size_t stride, float scale) {
     attn_rows_avx512(q, out, lse, n, M, K, V, kv, stride, 128, scale, 8);
@@ -557,6 +695,7 @@ void k_attn_rows_lse(const kcpu *cpu, const float *const *q, float *const *out, 
         for (int r = 0; r < M; r++) k_attn_head_lse(cpu, q[r], K, V, kv, stride, n[r], D, scale, out[r], lse ? &lse[r] : NULL);
     else if (M > 16 && D == 128) attn_tiles_d128(q, out, lse, n, M, K, V, kv, stride, scale);
     else if (M > 16) attn_tiles_any(q, out, lse, n, M, K, V, kv, stride, D, scale);
+    else if (M <= 4 && D == 128) attn_rowsT_d128(q, out, lse, n, M, K, V, kv, stride, scale);
     else if (M <= 8 && D == 128) attn_rows8_d128(q, out, lse, n, M, K, V, kv, stride, scale);
     else if (M <= 8) attn_rows8_any(q, out, lse, n, M, K, V, kv, stride, D, scale);
     else if (D == 128) attn_rows_d128(q, out, lse, n, M, K, V, kv, stride, scale);
