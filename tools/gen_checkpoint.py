@@ -44,7 +44,8 @@ than the model (tests/suite/mpi_tp.sh). Such weights compute nothing useful.
 the GGUF): the full 30B-A3B shape (61 GB in BF16, 32 GB in Q8_0, nearly all of it experts) takes
 the disk of its 1.5 B other parameters. The router, attention, embedding and lm_head keep their
 random values, so the hidden states differ from token to token and routing spreads the tokens over
-the experts as random weights do; the MoE blocks add 0 to the residual stream. For speed
+the experts as random weights do; the MoE blocks add 0 to the residual stream, and o_proj is scaled
+by ZERO_EXPERTS_O_SCALE (0.1) so that attention does not swamp the token's own part of it (see there). For speed
 measurements (bench/run.sh, BENCH_BIG=1): the kernels' time does not depend on the values.
 --gguf-only (with --gguf) writes model.gguf and config.json, no safetensors files.
 
@@ -211,7 +212,15 @@ def layer_is_sparse(s, i):
     return s["moe"] and i not in s["mlp_only"] and s["experts"] > 0 and (i + 1) % s["sparse_step"] == 0
 
 
-def tensor_specs(s, store_lm_head):
+# --zero-experts: o_proj's scale. With the experts zero nothing but attention writes to the residual
+# stream, and attention over a shared prefix adds much the same vector to every token, layer after
+# layer: at full scale the 48-layer 30B-A3B's tokens crowd onto 47 of 128 experts per layer (128
+# tokens), against 124 for random experts; at 0.1 the stream stays the token's own and they spread
+# over all 128 (`qwen3 bench --profile`). Speed does not depend on the values; routing does.
+ZERO_EXPERTS_O_SCALE = 0.1
+
+
+def tensor_specs(s, store_lm_head, zero_experts=False):
     """(name, shape, kind, std) in file order. kind: 'w' linear/embedding (std given), 'n' norm."""
     H, D, nh, nkv = s["hidden"], s["head_dim"], s["heads"], s["kv_heads"]
     out = []
@@ -223,7 +232,8 @@ def tensor_specs(s, store_lm_head):
         out.append((p + "self_attn.q_proj.weight", (nh * D, H), "w", 1 / math.sqrt(H)))
         out.append((p + "self_attn.k_proj.weight", (nkv * D, H), "w", 1 / math.sqrt(H)))
         out.append((p + "self_attn.v_proj.weight", (nkv * D, H), "w", 1 / math.sqrt(H)))
-        out.append((p + "self_attn.o_proj.weight", (H, nh * D), "w", 1 / math.sqrt(nh * D)))
+        o_std = (ZERO_EXPERTS_O_SCALE if zero_experts and s["moe"] else 1.0) / math.sqrt(nh * D)
+        out.append((p + "self_attn.o_proj.weight", (H, nh * D), "w", o_std))
         out.append((p + "self_attn.q_norm.weight", (D,), "n", 0))
         out.append((p + "self_attn.k_norm.weight", (D,), "n", 0))
         out.append((p + "post_attention_layernorm.weight", (H,), "n", 0))
@@ -589,7 +599,7 @@ def main(argv):
         if fn.endswith(".safetensors") or fn == "model.safetensors.index.json":
             os.remove(os.path.join(a.out, fn))
 
-    specs = tensor_specs(s, a.store_lm_head)
+    specs = tensor_specs(s, a.store_lm_head, a.zero_experts)
     nbytes = [tensor_bytes(sp[1], sp[2], a.dtype) for sp in specs]
     if a.gguf_only:
         pass
