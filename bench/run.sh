@@ -19,9 +19,11 @@
 # `fallocate --dig-holes` gives its all-zero blocks back to the disk). Without LLAMA_BIN
 # `qwen3 quantize ... --type q4_k_m` makes the Q4_K_M files instead (QUANTIZER in the row's
 # directory says which tool made it; with LLAMA_BIN one of ours is remade by llama-quantize).
-# Generation takes ~25 min and ~30 GB of disk at most (less after the holes are dug); a row is
-# skipped, with the reason, when the disk (5 GB kept free) or the memory (the file + 3 GB) is short.
-# Not in the default `make bench`: one round of the three rows on 2 and 1 threads takes ~20 min.
+# Making them took ~50 min on the shared 2-core machine (the 8B Q8_0 22 min, of which 3 min of CPU;
+# its Q4_K_M 12 min; the 30B-A3B source 2.5 min, its Q4_K_M 16 min) and needs ~34 GB of disk at the
+# peak, 16 GB after (the 30B-A3B's Q4_K_M keeps 0.9 GB of its 18.5); a row is skipped, with the
+# reason, when the disk (5 GB kept free) or the memory (the file + 3 GB) is short. Not in the
+# default `make bench`: one round of the three rows takes ~20 min on 2 threads alone.
 #
 # Every figure is measured BENCH_REPEAT times (default 5) and printed as the mean ± sample stddev
 # over the rounds, then the median and range (min-max) in brackets: each round runs
@@ -146,7 +148,7 @@ if [ "$BIG" = 1 ]; then
     ROWS+=("8B Q8_0|q8b-q8_0" "8B Q4_K_M|q8b-q4km" "30B-A3B Q4_K_M|a3b-q4km")
 else
     echo "bench: the real sizes (8B Q8_0 / Q4_K_M, the whole 30B-A3B in Q4_K_M) need BENCH_BIG=1" \
-         "(~25 min to make their files, ~30 GB of disk; see the header)" >&2
+         "(~50 min to make their files, ~34 GB of disk at the peak; see the header)" >&2
 fi
 for spec in "${ROWS[@]}"; do
     IFS='|' read -r name dir extra <<<"$spec"
