@@ -14,8 +14,8 @@
 # "8B Q8_0" (the Qwen3-8B shape: 36 layers, hidden 4096, 32/8 heads, random Q8_0 written directly,
 # 8.7 GB), "8B Q4_K_M" (llama-quantize --allow-requantize of it, 5.0 GB) and "30B-A3B Q4_K_M" (all
 # 48 layers, 17.4 GB: the source is a Q8_0 GGUF whose 18,432 expert matrices are holes of a sparse
-# file, zeros on no disk, while the embedding, attention, norms, router and lm_head are random, so
-# the tokens spread over the experts as with random weights; llama-quantize makes the Q4_K_M and
+# file, zeros on no disk, while the embedding, attention (o_proj scaled by 0.1), norms, router and
+# lm_head are random, so the tokens spread over the experts as with random weights; llama-quantize makes the Q4_K_M and
 # `fallocate --dig-holes` gives its all-zero blocks back to the disk). Without LLAMA_BIN
 # `qwen3 quantize ... --type q4_k_m` makes the Q4_K_M files instead (QUANTIZER in the row's
 # directory says which tool made it; with LLAMA_BIN one of ours is remade by llama-quantize).
