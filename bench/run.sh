@@ -10,6 +10,21 @@
 # in BF16 and Q8_0. With LLAMA_BIN the generator also writes the same weights as GGUF (--gguf) and
 # llama-quantize makes the peer's Q8_0 / Q4_K_M from it.
 #
+# BENCH_BIG=1 adds the real sizes (issue 16 item 3), one GGUF file per row that both engines read:
+# "8B Q8_0" (the Qwen3-8B shape: 36 layers, hidden 4096, 32/8 heads, random Q8_0 written directly,
+# 8.7 GB), "8B Q4_K_M" (llama-quantize --allow-requantize of it, 5.0 GB) and "30B-A3B Q4_K_M" (all
+# 48 layers, 17.4 GB: the source is a Q8_0 GGUF whose 18,432 expert matrices are holes of a sparse
+# file, zeros on no disk, while the embedding, attention (o_proj scaled by 0.1), norms, router and
+# lm_head are random, so the tokens spread over the experts as with random weights; llama-quantize makes the Q4_K_M and
+# `fallocate --dig-holes` gives its all-zero blocks back to the disk). Without LLAMA_BIN
+# `qwen3 quantize ... --type q4_k_m` makes the Q4_K_M files instead (QUANTIZER in the row's
+# directory says which tool made it; with LLAMA_BIN one of ours is remade by llama-quantize).
+# Making them took ~50 min on the shared 2-core machine (the 8B Q8_0 22 min, of which 3 min of CPU;
+# its Q4_K_M 12 min; the 30B-A3B source 2.5 min, its Q4_K_M 16 min) and needs ~34 GB of disk at the
+# peak, 16 GB after (the 30B-A3B's Q4_K_M keeps 0.9 GB of its 18.5); a row is skipped, with the
+# reason, when the disk (5 GB kept free) or the memory (the file + 3 GB) is short. Not in the
+# default `make bench`: one round of the three rows takes ~20 min on 2 threads alone.
+#
 # Every figure is measured BENCH_REPEAT times (default 5) and printed as the mean ± sample stddev
 # over the rounds, then the median and range (min-max) in brackets: each round runs
 # `qwen3 bench -p 512 -n 128` and, with LLAMA_BIN, `llama-bench -p 512 -n 128 -r 1` on the same
@@ -38,6 +53,8 @@ if [ -n "$LLAMA_BIN" ] && { [ ! -x "$LLAMA_BIN/llama-bench" ] || [ ! -x "$LLAMA_
     exit 1
 fi
 mkdir -p "$D"
+BIG=${BENCH_BIG:-0}
+declare -A SKIP=() # rows whose files could not be made (the reason was printed)
 
 gen() { # gen DIR gen_checkpoint flags...: with LLAMA_BIN, also DIR/model.gguf (the same weights)
     local dir=$1; shift
@@ -56,8 +73,66 @@ quant() { # quant SRC DST TYPE LLAMA_TYPE: ours by qwen3 quantize; the peer's by
             { echo "bench: llama-quantize $1 -> $2 $4 failed (see $D/$2/llama-quantize.log)" >&2; exit 1; }
     fi
 }
+# ---- the big rows (BENCH_BIG=1): one GGUF file per row, made once and kept ----
+avail_gb() { df -Pk "$D" | awk 'NR == 2 { printf "%d", $4 / 1048576 }'; }
+mem_gb() { awk '/^MemTotal:/ { printf "%d", $2 / 1048576 }' /proc/meminfo; }
+need_disk() { # need_disk GB WHAT: at least GB more, with 5 GB left over
+    local a; a=$(avail_gb)
+    [ "$a" -ge $(($1 + 5)) ] && return 0
+    echo "bench: skipping $2: it needs ${1} GB of disk and 5 GB must stay free; $D has $a GB" >&2
+    return 1
+}
+gen_gguf() { # gen_gguf DIR DISK_GB gen_checkpoint flags...: DIR/model.gguf only, written under DIR.part
+    local dir=$1 gb=$2; shift 2
+    [ -f "$D/$dir/model.gguf" ] && return 0
+    need_disk "$gb" "$dir" || return 1
+    echo "generating $D/$dir (GGUF only) ..." >&2
+    rm -rf "${D:?}/$dir" "${D:?}/$dir.part"
+    local t0=$SECONDS
+    nice -n 10 "$PY" tools/gen_checkpoint.py "$D/$dir.part" -q --gguf --gguf-only "$@" &&
+        mv -T "$D/$dir.part" "$D/$dir" || { echo "bench: gen_checkpoint.py $* failed" >&2; rm -rf "${D:?}/$dir.part"; return 1; }
+    echo "  $D/$dir/model.gguf: $(du -h --apparent-size "$D/$dir/model.gguf" | cut -f1) ($(du -h "$D/$dir/model.gguf" | cut -f1) on disk) in $((SECONDS - t0)) s" >&2
+}
+requant() { # requant SRC DST DISK_GB: DST/model.gguf, Q4_K_M of SRC's GGUF, by llama-quantize with LLAMA_BIN
+    local src=$1 dst=$2 gb=$3 by=qwen3
+    [ -n "$LLAMA_BIN" ] && by=llama-quantize
+    [ -f "$D/$dst/model.gguf" ] && [ "$(cat "$D/$dst/QUANTIZER" 2>/dev/null)" = "$by" ] && return 0
+    [ -f "$D/$dst/model.gguf" ] && [ -z "$LLAMA_BIN" ] && return 0 # llama-quantize's file serves us too
+    rm -rf "${D:?}/$dst"
+    need_disk "$gb" "$dst" || return 1
+    mkdir -p "$D/$dst"
+    echo "quantizing $D/$src to $D/$dst (Q4_K_M, $by) ..." >&2
+    local t0=$SECONDS ok=0
+    if [ -n "$LLAMA_BIN" ]; then
+        nice -n 10 "$LLAMA_BIN/llama-quantize" --allow-requantize "$D/$src/model.gguf" "$D/$dst/model.gguf.part" Q4_K_M \
+            >"$D/$dst/llama-quantize.log" 2>&1 && ok=1
+    else # QWEN3_REPACK=0: the source's Q8_0 stays in the mapping (repacked, the zero experts would take memory)
+        QWEN3_REPACK=0 nice -n 10 "$Q" quantize "$D/$src/model.gguf" "$D/$dst/model.gguf.part" --type q4_k_m \
+            >"$D/$dst/quantize.log" 2>&1 && ok=1
+    fi
+    if [ $ok = 0 ]; then
+        echo "bench: $by $src -> $dst failed (see $D/$dst/*.log)" >&2; rm -f "$D/$dst/model.gguf.part"; return 1
+    fi
+    # the all-zero blocks (the 30B-A3B's experts) become holes again; a no-op on a file of random weights
+    fallocate --dig-holes "$D/$dst/model.gguf.part" 2>/dev/null
+    mv "$D/$dst/model.gguf.part" "$D/$dst/model.gguf" && echo "$by" > "$D/$dst/QUANTIZER"
+    echo "  $D/$dst/model.gguf: $(du -h --apparent-size "$D/$dst/model.gguf" | cut -f1) ($(du -h "$D/$dst/model.gguf" | cut -f1) on disk) in $((SECONDS - t0)) s" >&2
+}
+fits() { # fits DIR: the row's file fits in memory with 3 GB to spare (one big model is loaded at a time)
+    local gb; gb=$(du -k --apparent-size "$D/$1/model.gguf" | awk '{ printf "%d", $1 / 1048576 + 1 }')
+    [ "$(mem_gb)" -ge $((gb + 3)) ] && return 0
+    echo "bench: skipping $1: its $gb GB do not fit in $(mem_gb) GB of memory with 3 GB to spare" >&2
+    return 1
+}
+
 prepare() { # prepare DIR: the checkpoint a row runs on (and what it is made from)
     case $1 in
+    q8b-q8_0) gen_gguf q8b-q8_0 9 --preset 8b --dtype q8_0 && fits q8b-q8_0 ;;
+    q8b-q4km) prepare q8b-q8_0 && requant q8b-q8_0 q8b-q4km 6 && fits q8b-q4km ;;
+    # the source's 1.5 B random parameters take 1.7 GB of disk, its 29 B zero expert parameters none;
+    # llama-quantize writes 17.4 GB before the holes are dug
+    a3b-src) gen_gguf a3b-src 2 --preset 30b-a3b --dtype q8_0 --zero-experts ;;
+    a3b-q4km) prepare a3b-src && requant a3b-src a3b-q4km 18 && fits a3b-q4km ;;
     q06b-bf16) gen q06b-bf16 --preset 0.6b --dtype bf16 ;;
     q06b-q8_0) prepare q06b-bf16; quant q06b-bf16 q06b-q8_0 q8_0 Q8_0 ;;
     q06b-q4km) prepare q06b-bf16; quant q06b-bf16 q06b-q4km q4_k_m Q4_K_M ;;
@@ -69,9 +144,19 @@ prepare() { # prepare DIR: the checkpoint a row runs on (and what it is made fro
 ROWS=("0.6B BF16|q06b-bf16" "0.6B Q8_0|q06b-q8_0|--parallel 4" "0.6B Q4 (llama.cpp Q4_K_M)|q06b-q4" "0.6B Q4_K_M|q06b-q4km"
       "30B-A3B x4 Q8_0|a3b4-q8_0"
       "30B-A3B x4 BF16|a3b4-bf16")
+if [ "$BIG" = 1 ]; then
+    ROWS+=("8B Q8_0|q8b-q8_0" "8B Q4_K_M|q8b-q4km" "30B-A3B Q4_K_M|a3b-q4km")
+else
+    echo "bench: the real sizes (8B Q8_0 / Q4_K_M, the whole 30B-A3B in Q4_K_M) need BENCH_BIG=1" \
+         "(~50 min to make their files, ~34 GB of disk at the peak; see the header)" >&2
+fi
 for spec in "${ROWS[@]}"; do
     IFS='|' read -r name dir extra <<<"$spec"
-    [[ "$name" =~ ${BENCH_ROWS:-.} ]] && prepare "$dir"
+    [[ "$name" =~ ${BENCH_ROWS:-.} ]] || continue
+    case $dir in
+    q8b-*|a3b-*) prepare "$dir" || SKIP[$dir]=1 ;; # a big row that cannot be made is skipped
+    *) prepare "$dir" ;;
+    esac
 done
 
 # BENCH_PEAKS='--bw G --peak-f32 G --peak-bf16 G --peak-int8 G': use these (measured on the idle
@@ -97,6 +182,7 @@ row() {
         # with the peer, both engines read the same GGUF file (but our own Q4, which only we have)
         local src="$D/$dir"
         [ -n "$LLAMA_BIN" ] && [ "$dir" != q06b-q4 ] && src="$D/$dir/model.gguf"
+        [ -f "$D/$dir/model.safetensors" ] || src="$D/$dir/model.gguf" # the big rows: GGUF only
         if j=$("$Q" bench "$src" -p $P -n $N -t $t $peaks --json "$@"); then
             echo "{\"row\": \"$name\", \"engine\": \"qwen3\", \"t\": $t, \"rep\": $rep, \"r\": $j}" >> "$out"
         else
@@ -115,6 +201,7 @@ for rep in $(seq 1 "$R"); do
     for spec in "${ROWS[@]}"; do
         IFS='|' read -r name dir extra <<<"$spec"
         [[ "$name" =~ ${BENCH_ROWS:-.} ]] || continue
+        [ -n "${SKIP[$dir]:-}" ] && continue
         # shellcheck disable=SC2086
         row "$name" "$dir" "$rep" $extra
     done

@@ -703,6 +703,9 @@ typedef struct qwen3_profile {
     long handoffs;                      /* times the pass handed work to the other threads */
     double wait_s;                      /* the caller's wait for them, after its own share
                                            (included in the steps' times) */
+    long moe_blocks;                    /* MoE blocks run (layers x passes) */
+    long experts_run;                   /* distinct experts those blocks ran: experts_run / moe_blocks
+                                           is how many of the experts a pass's tokens chose per layer */
 } qwen3_profile;
 int qwen3_model_profile_begin(qwen3_model *m, qwen3_err *err);
 void qwen3_model_profile_end(qwen3_model *m, qwen3_profile *p);

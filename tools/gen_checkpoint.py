@@ -40,6 +40,15 @@ BF16 is rounded to nearest-even from the float32 bits; F16 uses numpy's (also ne
 written): the 8B shape's 16 GB in an instant, for a test of a process whose memory limit is smaller
 than the model (tests/suite/mpi_tp.sh). Such weights compute nothing useful.
 
+--zero-experts does the same to the expert matrices of MoE layers only (in the safetensors and in
+the GGUF): the full 30B-A3B shape (61 GB in BF16, 32 GB in Q8_0, nearly all of it experts) takes
+the disk of its 1.5 B other parameters. The router, attention, embedding and lm_head keep their
+random values, so the hidden states differ from token to token and routing spreads the tokens over
+the experts as random weights do; the MoE blocks add 0 to the residual stream, and o_proj is scaled
+by ZERO_EXPERTS_O_SCALE (0.1) so that attention does not swamp the token's own part of it (see there). For speed
+measurements (bench/run.sh, BENCH_BIG=1): the kernels' time does not depend on the values.
+--gguf-only (with --gguf) writes model.gguf and config.json, no safetensors files.
+
 --thinker builds weights for the chat tests (needs the real vocabulary, > 151668 ids; implies an
 untied lm_head): greedy decoding of any prompt whose last token is "\\n" (id 198, as in a chat
 prompt ending "<|im_start|>assistant\\n") emits <think> (151667) next, then " hmm" (87501) forever,
@@ -139,6 +148,11 @@ def parse_args(argv):
                    help="matrices left as holes of a sparse file (read as 0, no disk): a shape too large to write")
     p.add_argument("--gguf", action="store_true",
                    help="also write the same weights (same storage type) as OUT/model.gguf, see write_gguf")
+    p.add_argument("--gguf-only", action="store_true",
+                   help="write the GGUF (model.gguf) and config.json only, no safetensors: a big shape on a small disk")
+    p.add_argument("--zero-experts", action="store_true",
+                   help="every expert matrix a hole of a sparse file (zeros, no disk); embedding, attention, "
+                        "norms, router and lm_head stay random (see header)")
     p.add_argument("--gguf-split", type=int, default=1, metavar="N",
                    help="with --gguf: a split set OUT/model-0000k-of-0000N.gguf instead (llama.cpp's gguf-split layout)")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -198,7 +212,15 @@ def layer_is_sparse(s, i):
     return s["moe"] and i not in s["mlp_only"] and s["experts"] > 0 and (i + 1) % s["sparse_step"] == 0
 
 
-def tensor_specs(s, store_lm_head):
+# --zero-experts: o_proj's scale. With the experts zero nothing but attention writes to the residual
+# stream, and attention over a shared prefix adds much the same vector to every token, layer after
+# layer: at full scale the 48-layer 30B-A3B's tokens crowd onto 47 of 128 experts per layer (128
+# tokens), against 124 for random experts; at 0.1 the stream stays the token's own and they spread
+# over all 128 (`qwen3 bench --profile`). Speed does not depend on the values; routing does.
+ZERO_EXPERTS_O_SCALE = 0.1
+
+
+def tensor_specs(s, store_lm_head, zero_experts=False):
     """(name, shape, kind, std) in file order. kind: 'w' linear/embedding (std given), 'n' norm."""
     H, D, nh, nkv = s["hidden"], s["head_dim"], s["heads"], s["kv_heads"]
     out = []
@@ -210,7 +232,8 @@ def tensor_specs(s, store_lm_head):
         out.append((p + "self_attn.q_proj.weight", (nh * D, H), "w", 1 / math.sqrt(H)))
         out.append((p + "self_attn.k_proj.weight", (nkv * D, H), "w", 1 / math.sqrt(H)))
         out.append((p + "self_attn.v_proj.weight", (nkv * D, H), "w", 1 / math.sqrt(H)))
-        out.append((p + "self_attn.o_proj.weight", (H, nh * D), "w", 1 / math.sqrt(nh * D)))
+        o_std = (ZERO_EXPERTS_O_SCALE if zero_experts and s["moe"] else 1.0) / math.sqrt(nh * D)
+        out.append((p + "self_attn.o_proj.weight", (H, nh * D), "w", o_std))
         out.append((p + "self_attn.q_norm.weight", (D,), "n", 0))
         out.append((p + "self_attn.k_norm.weight", (D,), "n", 0))
         out.append((p + "post_attention_layernorm.weight", (H,), "n", 0))
@@ -318,10 +341,11 @@ def split_shards(specs, nbytes, n):
     return [g for g in groups if g]
 
 
-def write_safetensors(path, items, seed, dtype, thinker, H, zeros=False):
+def write_safetensors(path, items, seed, dtype, thinker, H, zeros=False, zero_experts=False):
     """items: list of (name, shape, kind, std). Writes the header, then streams the data. zeros: the
     matrices are skipped over (holes of a sparse file, all 0), only the norms written: an 8B-shaped
-    file of 16 GB that takes no disk, for a test of a rank whose memory cannot hold it."""
+    file of 16 GB that takes no disk, for a test of a rank whose memory cannot hold it. zero_experts:
+    the same for the expert matrices only."""
     header = {"__metadata__": {"format": "pt"}}
     off = 0
     for name, shape, kind, _ in items:
@@ -335,7 +359,7 @@ def write_safetensors(path, items, seed, dtype, thinker, H, zeros=False):
         f.write(len(hb).to_bytes(8, "little"))
         f.write(hb)
         for name, shape, kind, std in items:
-            if zeros and kind != "n":
+            if (zeros and kind != "n") or (zero_experts and ".mlp.experts." in name):
                 f.seek(tensor_bytes(shape, kind, dtype), os.SEEK_CUR)
             else:
                 gen_tensor(name, shape, kind, std, seed, dtype, thinker, H, f)
@@ -525,7 +549,10 @@ def write_gguf(path, s, a, specs):
 
         def fill(f, sps=sps):
             for sp in sps:
-                gen_tensor(sp[0], sp[1], sp[2], sp[3], a.seed, a.dtype, a.thinker, H, f)
+                if a.zero_experts:  # a hole (read as 0: a valid zero block in every storage type)
+                    f.seek(tensor_bytes(sp[1], sp[2], a.dtype), os.SEEK_CUR)
+                else:
+                    gen_tensor(sp[0], sp[1], sp[2], sp[3], a.seed, a.dtype, a.thinker, H, f)
         w.add_tensor("blk.%d.%s.weight" % (layer, gn), gtype[a.dtype], [cols, rows, len(sps)], fill)
     n = max(1, min(a.gguf_split, len(w.tensors)))
     if n == 1:
@@ -562,17 +589,23 @@ def main(argv):
     a = parse_args(argv)
     if a.zeros and (a.gguf or a.thinker):
         sys.exit("gen_checkpoint: --zeros writes safetensors holes only (not with --gguf or --thinker)")
+    if a.gguf_only and not a.gguf:
+        sys.exit("gen_checkpoint: --gguf-only needs --gguf")
+    if a.zero_experts and a.thinker:
+        sys.exit("gen_checkpoint: --zero-experts and --thinker do not go together")
     s = build_shape(a)
     os.makedirs(a.out, exist_ok=True)
     for fn in os.listdir(a.out):  # leave no stale shard or index from an earlier run
         if fn.endswith(".safetensors") or fn == "model.safetensors.index.json":
             os.remove(os.path.join(a.out, fn))
 
-    specs = tensor_specs(s, a.store_lm_head)
+    specs = tensor_specs(s, a.store_lm_head, a.zero_experts)
     nbytes = [tensor_bytes(sp[1], sp[2], a.dtype) for sp in specs]
-    if a.shards <= 1:
+    if a.gguf_only:
+        pass
+    elif a.shards <= 1:
         write_safetensors(os.path.join(a.out, "model.safetensors"), specs, a.seed, a.dtype, a.thinker, s["hidden"],
-                          a.zeros)
+                          a.zeros, a.zero_experts)
     else:
         groups = split_shards(specs, nbytes, a.shards)
         n = len(groups)
@@ -580,7 +613,7 @@ def main(argv):
         for gi, g in enumerate(groups):
             fn = "model-%05d-of-%05d.safetensors" % (gi + 1, n)
             write_safetensors(os.path.join(a.out, fn), [specs[k] for k in g], a.seed, a.dtype, a.thinker, s["hidden"],
-                              a.zeros)
+                              a.zeros, a.zero_experts)
             for k in g:
                 wmap[specs[k][0]] = fn
         index = {"metadata": {"total_size": sum(nbytes)}, "weight_map": dict(sorted(wmap.items()))}

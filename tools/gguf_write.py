@@ -103,6 +103,7 @@ class Writer:
                 if f.tell() - start != nb:
                     raise ValueError("tensor %s: wrote %d bytes, expected %d" % (name, f.tell() - start, nb))
                 f.write(b"\0" * ((al - nb % al) % al))
+            f.truncate()  # a fill may seek over its data (a hole): a trailing hole has no byte to size the file
 
 
 def f32_to_f16_bits(x):

@@ -16,8 +16,10 @@ static void print_profile(const char *what, const qwen3_profile *pf, double samp
         printf("\"%s\": {\"passes\": %ld, \"us_per_pass\": %.1f, \"steps\": {", what, pf->passes, 1e6 * total / n);
         for (int i = 0; i < pf->n_steps; i++)
             printf("\"%s\": [%.2f, %.2f], ", pf->name[i], 1e6 * pf->seconds[i] / n, pf->calls[i] / n);
-        printf("\"other\": [%.2f, 0], \"sampling\": [%.2f, %d]}, \"handoffs_per_pass\": %.1f, \"wait_us_per_pass\": %.2f}%s", 1e6 * other / n,
-               1e6 * sample_s / n, sample_s > 0, pf->handoffs / n, 1e6 * pf->wait_s / n, last ? "" : ", ");
+        printf("\"other\": [%.2f, 0], \"sampling\": [%.2f, %d]}, \"handoffs_per_pass\": %.1f, \"wait_us_per_pass\": %.2f", 1e6 * other / n,
+               1e6 * sample_s / n, sample_s > 0, pf->handoffs / n, 1e6 * pf->wait_s / n);
+        if (pf->moe_blocks) printf(", \"experts_per_moe_layer\": %.2f", (double)pf->experts_run / (double)pf->moe_blocks);
+        printf("}%s", last ? "" : ", ");
         return;
     }
     printf("\nprofile: %s, %ld pass%s, %.1f us per pass, %d thread%s\n", what, pf->passes, pf->passes == 1 ? "" : "es",
@@ -29,6 +31,10 @@ static void print_profile(const char *what, const qwen3_profile *pf, double samp
                    pf->calls[i] / n);
     if (sample_s > 0) printf("  %-48s %10.1f %6.1f%% %8.1f\n", "sampling (T 0.6, top-k 20, top-p 0.95)", 1e6 * sample_s / n, 100 * sample_s / total, 1.0);
     printf("  %-48s %10.1f %6.1f%%\n", "other (allocation, logits copy, bookkeeping)", 1e6 * other / n, 100 * other / total);
+    if (pf->moe_blocks)
+        printf("  MoE: %.1f distinct experts run per MoE layer and pass (those its tokens chose; a prefill's last\n"
+               "  layer runs only the token whose logits are asked)\n",
+               (double)pf->experts_run / (double)pf->moe_blocks);
     if (threads > 1)
         printf("  thread hand-offs: %.0f per pass; the caller waited %.1f us per pass (%.1f%%) for the other thread%s\n"
                "  after its own share (included in the steps above)\n", pf->handoffs / n, 1e6 * pf->wait_s / n,

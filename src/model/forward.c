@@ -588,6 +588,7 @@ static void moe_mlp(run *r) {
         r->eorder[i] = x;
     }
     prof_add(r->m, PROF_ROUTE, t0);
+    if (r->m->prof) { r->m->prof->moe_blocks++; r->m->prof->experts_run += n; }
     experts_job j = {r, 0, n};
     t0 = prof_clock(r->m);
     qpool_run(r->m->pool, experts_worker, &j);

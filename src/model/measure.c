@@ -80,6 +80,8 @@ void qwen3_model_profile_end(qwen3_model *m, qwen3_profile *p) {
             p->seconds[i] = pf->s[i];
             p->calls[i] = pf->calls[i];
         }
+        p->moe_blocks = pf->moe_blocks;
+        p->experts_run = pf->experts_run;
         qpool_timing_get(m->pool, &p->handoffs, &p->wait_s);
     }
     qpool_timing(m->pool, 0);

@@ -33,6 +33,7 @@ typedef struct model_profile {
     long calls[PROF_N];
     double total_s;     /* whole qwen3_forward calls */
     long passes;
+    long moe_blocks, experts_run; /* MoE blocks run, and the distinct experts they ran */
 } model_profile;
 
 static const char *const prof_names[PROF_N] = {
