@@ -310,6 +310,7 @@ static int select_pool(qwen3_post *p, const char *init_dir, qwen3_err *e) {
         for (long c = 0; c < p->n_cand && c < p->o.pool; c++) p->pool[p->n_pool++] = c;
     } else {
         qwen3_load_opts lo = {0};
+        lo.compact_head = 1; /* the same logits, fewer multiply-adds (model/head.c) */
         lo.n_threads = p->to.threads;
         if (!(m = qwen3_model_load(init_dir, &lo, e))) goto out;
         long tried = 0;
@@ -393,6 +394,7 @@ qwen3_post *qwen3_post_new(const qwen3_train_opts *train, const qwen3_post_opts 
     if (qpath_join(p->model_dir, sizeof p->model_dir, o->out_dir, "rollout-model", e)) goto fail;
     if (mkdir(o->out_dir, 0755) && errno != EEXIST) { qerr(e, "%s: cannot create directory (%s)", o->out_dir, strerror(errno)); goto fail; }
     qwen3_load_opts lo = {0};
+    lo.compact_head = 1; /* the same logits, fewer multiply-adds (model/head.c) */
     lo.n_threads = train->threads;
     int seqcap = p->to.seq_len + 1;
     if (o->mode == QWEN3_POST_GRPO && o->beta > 0) {
@@ -551,6 +553,7 @@ int qwen3_post_batch(qwen3_post *p, qwen3_post_stats *st, qwen3_err *e) {
         gm = p->teacher;
     } else {
         qwen3_load_opts lo = {0};
+        lo.compact_head = 1; /* the same logits, fewer multiply-adds (model/head.c) */
         lo.n_threads = p->to.threads;
         if (qwen3_trainer_export(p->t, p->model_dir, 1, e) || !(gm = qwen3_model_load(p->model_dir, &lo, e))) goto out;
     }
