@@ -28,6 +28,8 @@
 #   student-onpolicy on-policy distillation: the student samples, the teacher scores every position
 #                 (reverse KL).
 #   compact       qwen3 pack of the student (the form models/default holds).
+#   eval          qwen3 eval of every stage's model on the README's question set (EVAL_ARGS), then
+#                 the tables (tools/recipe_tables.py: OUT/tables.md).
 #
 # Environment: QWEN3 (the binary, default ./qwen3), NICE (a command prefix for every stage, e.g.
 # "nice -n 19"), THREADS (2), and the sizes, for toy runs (tests/suite/recipe.sh): TEACHER_CONFIG /
@@ -35,8 +37,8 @@
 # 560,000), SPRE_N (280,000), SFT_N (200,000), T_PRE_STEPS (9,000), T_SFT_STEPS (3,000), S_PRE_STEPS
 # (6,000) and S_PRE_STOP (4,556), GRPO_POOL (3,995), GRPO_SELECT_MAX (15,980), GRPO_BATCHES (100),
 # DIST_BATCHES (300), ONP_BATCHES (150), TRAIN_ARGS (extra flags of the pre-training and SFT stages,
-# e.g. "--batch 2 --seq 64"), POST_ARGS (extra flags of the post-training stages), UNTIL (stop after
-# the stage of that name).
+# e.g. "--batch 2 --seq 64"), POST_ARGS (extra flags of the post-training stages), EVAL_ARGS (the
+# question set and samples of the evaluations), UNTIL (stop after the stage of that name).
 set -euo pipefail
 cd "${ROOT:-$(dirname "$0")/..}"
 OUT=${1:-build/recipe}
@@ -47,6 +49,9 @@ read -r -a POST_X <<<"${POST_ARGS:-}"
 THREADS=${THREADS:-2}
 FAMILIES=add,sub,mul:1,sort,count   # the families and levels both models were trained on
 mkdir -p "$OUT"
+exec 9>>"$OUT/.lock" # one recipe at a time on OUT: a second one would write the same checkpoints
+flock -n 9 || { echo "recipe: another run of the recipe holds $OUT/.lock (pid $(cat "$OUT/.pid" 2>/dev/null))" >&2; exit 1; }
+echo $$ >"$OUT/.pid"
 
 # stage NAME ARGS...: qwen3 train ARGS --out OUT/NAME (log OUT/NAME.log), resumed from its checkpoint,
 # skipped when OUT/NAME/DONE exists; stops the recipe after the stage named by UNTIL
@@ -102,4 +107,18 @@ stage student-onpolicy --mode distill --on-policy --teacher "$OUT/teacher-grpo" 
     --queries 32 --pool "${ONP_POOL:-6400}" --families "$FAMILIES" --levels 1-2 --phrasing varied --lr 1e-4 --seed 23 "${POST_X[@]}"
 
 [ -f "$OUT/compact/DONE" ] || { "$Q" pack "$OUT/student-onpolicy" "$OUT/compact" && touch "$OUT/compact/DONE"; }
+
+# ---- the evaluations: every stage's model on one question set (the README's: levels 1-2 in
+# distribution, level 3 out of it, 10 questions per family and level, greedy and 4 samples, both
+# modes, the thinking budgets), OUT/eval/NAME.json and NAME.png; then the tables
+read -r -a EVAL <<<"${EVAL_ARGS:---levels 1-2 --ood-levels 3-3 --families add,sub,mul,sort,count -n 10 -k 4 --budgets 0,16,32,64,128,256}"
+mkdir -p "$OUT/eval"
+for name in teacher-sft teacher-grpo student-pre student-distill student-onpolicy; do
+    [ -s "$OUT/eval/$name.json" ] && continue
+    echo "== eval $name ($(date -u +%FT%TZ))"
+    "${NICE[@]}" "$Q" eval "$OUT/$name" "${EVAL[@]}" --png "$OUT/eval/$name.png" --json -q -t "$THREADS" >"$OUT/eval/$name.json.tmp" 2>"$OUT/eval/$name.log" ||
+        { echo "recipe: eval of $name failed (see $OUT/eval/$name.log)" >&2; exit 1; }
+    mv "$OUT/eval/$name.json.tmp" "$OUT/eval/$name.json"
+done
+/usr/bin/python3 tools/recipe_tables.py "$OUT" | tee "$OUT/tables.md"
 echo "== the teacher: $OUT/teacher-grpo; the student: $OUT/student-onpolicy (compact form: $OUT/compact)"
