@@ -142,6 +142,11 @@ typedef struct qwen3_load_opts {
      * counts as one), from the loading thread; for a progress display. */
     void (*progress)(void *ctx, int done, int total);
     void *progress_ctx;
+    int compact_head;    /* 1: when at least 3/4 of the output layer's rows are copies of its last
+                            row (a model `qwen3 train` wrote), compute the distinct rows' logits only
+                            and give the copies the last row's: the same logits, far fewer
+                            multiply-adds (row-major float weights, one process; QWEN3_COMPACT_HEAD=0
+                            or 1 overrides it) */
     int mpi_local;       /* under MPI (the qwen3-mpi binary): 1 loads the model in this process only,
                             not split across the ranks (a small draft model); 0: split when there
                             is more than one rank */

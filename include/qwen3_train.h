@@ -126,6 +126,11 @@ typedef struct qwen3_post_opts {
                                 group of group times (default 1); candidates tried: select_max */
     long select_max;         /* default 4 x pool */
     int levels_lo, levels_hi;/* task levels (default 1-3) */
+    const char *families;    /* the task families, "add,sub,mul:1,sort,count" as `qwen3 synth
+                                --families` reads it (NAME:L caps that family's level at L); NULL: all
+                                six, every level */
+    int varied;              /* 1: the questions in the varied phrasings (qwen3_task_rephrase), as
+                                `qwen3 eval --phrasing varied` asks them; 0: the generator's form */
     int think;               /* prompts: 1 thinking (GRPO's default), 0 /no_think, 2 both in turn
                                 (distillation's default) */
     double clip_eps, beta;   /* GRPO: clip range (0.2), KL coefficient to the start model (0: off) */

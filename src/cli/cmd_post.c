@@ -24,8 +24,13 @@ static const char POST_USAGE[] =
     "  --pool N               query-verifier pairs (default 3995)\n"
     "  --no-select            GRPO: take the queries as they come (default: keep those the start model\n"
     "                         passes strictly between 0 and G of G times)\n"
-    "  --select-max N         GRPO: candidate queries tried for the pool (default 4 x pool)\n"
+    "  --select-max N         GRPO: candidate queries tried for the pool (default 4 x pool); the\n"
+    "                         selection's progress is saved in DIR/pool.partial after every chunk\n"
     "  --levels LO-HI         task levels (default 1-3)\n"
+    "  --families LIST        task families in turn, e.g. add,sub,mul:1,sort,count (NAME:L caps that\n"
+    "                         family's level at L; default all six: add,sub,mul,sort,count,linear)\n"
+    "  --phrasing generator|varied   the questions in the generator's form (default) or in the\n"
+    "                         varied phrasings of the fusion data (as qwen3 eval --phrasing varied)\n"
     "  --think 0|1|2          prompts: 1 thinking, 0 /no_think, 2 both in turn (GRPO 1, distillation 2)\n"
     "  --clip-eps E --beta B  GRPO: clip range (0.2), KL coefficient to the start model (0)\n"
     "  --temperature T --top-p P --top-k K   sampling (default: Qwen's per mode, thinking 0.6/0.95/20)\n"
@@ -76,6 +81,13 @@ static int parse(int argc, char **argv, post_cli *o) {
         else if (!strcmp(f, "--on-policy")) {}
         else if (!strcmp(f, "--keep-wrong")) o->po.keep_wrong = 1;
         else if (!strcmp(f, "--no-select")) o->po.select = 0;
+        else if (!strcmp(f, "--families")) { if (flag_val(argc, argv, &i, &v)) return 2; o->po.families = v; }
+        else if (!strcmp(f, "--phrasing")) {
+            if (flag_val(argc, argv, &i, &v)) return 2;
+            if (!strcmp(v, "varied")) o->po.varied = 1;
+            else if (!strcmp(v, "generator")) o->po.varied = 0;
+            else return cli_fail("--phrasing: expected generator or varied, got '%s'", v), 2;
+        }
         else if (!strcmp(f, "--f32")) o->f32 = 1;
         else if (!strcmp(f, "--init")) { if (flag_val(argc, argv, &i, &v)) return 2; o->to.init_dir = v; }
         else if (!strcmp(f, "--out")) { if (flag_val(argc, argv, &i, &v)) return 2; o->po.out_dir = v; }

@@ -311,7 +311,9 @@ static int eval_model(const eval_opts *o, const cli_model_opts *mo, const char *
         free(todo);
         return rc;
     }
-    if (!(r.m = cli_load_model(path, mo))) { qwen3_tokenizer_free(r.tok); free(todo); return 1; }
+    cli_model_opts mo_c = *mo;
+    mo_c.load.compact_head = 1; /* a trained model's copies of its last row: the same logits, computed once (model/head.c) */
+    if (!(r.m = cli_load_model(path, &mo_c))) { qwen3_tokenizer_free(r.tok); free(todo); return 1; }
     int maxpos = qwen3_model_config(r.m)->max_position_embeddings;
     r.n_ctx = 256 + o->max_tokens + 64; /* the question, the reply, the forced stop-thinking text */
     if (maxpos > 0 && r.n_ctx > maxpos) r.n_ctx = maxpos;

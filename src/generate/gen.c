@@ -142,8 +142,14 @@ static int end(qwen3_gen *g, qwen3_finish why, int after_stop_string) {
 /* The log-probability of id and the top most likely ids in logits[0, n) (see qwen3_logprob). */
 static void logprob_fill(const float *logits, int n, int32_t id, int top, qwen3_logprob *out) {
     float mx = scan_max(logits, n);
-    double sum = 0;
-    for (int i = 0; i < n; i++) sum += exp((double)logits[i] - mx);
+    /* a run of equal logits reuses its exp (the same sum, bit for bit): a model with a compact output
+     * layer (model/head.c) has ~150,000 equal ones, which would otherwise cost most of a rollout */
+    double sum = 0, ex = 0;
+    float prev = NAN;
+    for (int i = 0; i < n; i++) {
+        if (logits[i] != prev) { prev = logits[i]; ex = exp((double)prev - mx); }
+        sum += ex;
+    }
     double lse = mx + log(sum);
     out->id = id;
     out->forced = 0;

@@ -792,6 +792,26 @@ static int run_alloc(run *r, qwen3_err *e) {
 
 /* ---- logits ---- */
 
+/* Y [n, V] = lm_head X: the full product, or with the compact head (head.c) the D distinct rows'
+ * logits, the last of them written to every id it stands for. */
+static int head_product(run *r, const float *X, int n, float *Y, qwen3_err *e) {
+    qwen3_model *m = r->m;
+    if (!m->head_map) { matmul(r, PROF_LM_HEAD, &m->lm_head, X, n, Y); return 0; }
+    const int64_t V = r->c->vocab_size, D = m->head_c.rows;
+    float *yc = malloc(sizeof(float) * (size_t)n * (size_t)D);
+    if (!yc) return qerr(e, "out of memory (compact output layer)");
+    matmul(r, PROF_LM_HEAD, &m->head_c, X, n, yc);
+    double t0 = prof_clock(m);
+    for (int t = 0; t < n; t++) {
+        float *y = Y + (size_t)t * V, tied = yc[(size_t)t * D + D - 1];
+        for (int64_t v = 0; v < V; v++) y[v] = tied;
+        for (int64_t j = 0; j < D - 1; j++) y[m->head_map[j]] = yc[(size_t)t * D + j];
+    }
+    prof_add(m, PROF_LM_HEAD, t0);
+    free(yc);
+    return 0;
+}
+
 /* Final norm and lm_head for the rows keep_rows left, in needed_rows order: LAST items' rows go
  * through one product together, ALL items' rows straight into their buffers. */
 static int write_logits(run *r, qwen3_batch_item *items, int n_items, qwen3_err *e) {
@@ -816,13 +836,13 @@ static int write_logits(run *r, qwen3_batch_item *items, int n_items, qwen3_err 
                 int nb = it->n_tokens - t0 < 64 ? it->n_tokens - t0 : 64;
                 for (int t = 0; t < nb; t++)
                     k_rmsnorm(zz + (size_t)t * H, r->x + (size_t)(row + t0 + t) * H, r->m->final_norm, H, c->rms_norm_eps);
-                matmul(r, PROF_LM_HEAD, &r->m->lm_head, zz, nb, it->out + (size_t)t0 * V);
+                if (head_product(r, zz, nb, it->out + (size_t)t0 * V, e)) return -1;
             }
             row += it->n_tokens;
         }
     }
     if (n_last) {
-        matmul(r, PROF_LM_HEAD, &r->m->lm_head, z, n_last, zl);
+        if (head_product(r, z, n_last, zl, e)) return -1;
         li = 0;
         for (int i = 0; i < n_items; i++)
             if (items[i].logits == QWEN3_LOGITS_LAST) memcpy(items[i].out, zl + (size_t)li++ * V, sizeof(float) * (size_t)V);

@@ -175,6 +175,7 @@ qwen3_model *model_load_local(const char *dir, const qwen3_load_opts *opts, int 
     m->fast = o.fast || kq_is_quant(m->layers[m->l0].wq.type);
     m->batch_variant = m->fast && o.batch_variant;
     if (model_repack(m, e)) goto fail; /* the decode kernels' layout, where they have one (repack.c) */
+    if (model_compact_head(m, o.compact_head, e)) goto fail; /* after repack: a repacked head stays whole */
     switch (o.kv_type) {
     case QWEN3_KV_DEFAULT: m->kv_type = m->fast ? QWEN3_F16 : QWEN3_F32; break;
     case QWEN3_KV_F32: m->kv_type = QWEN3_F32; break;
@@ -301,6 +302,9 @@ int qwen3_model_describe(const qwen3_model *m, char *buf, size_t n) {
     if (k >= 0 && m->n_repacked && (size_t)k < n)
         k += snprintf(buf + k, n - (size_t)k, "layout:       %d matrices (%.1f MiB) interleaved by rows for the one-token kernels "
                       "(QWEN3_REPACK=0 keeps them row-major)\n", m->n_repacked, m->repacked_bytes / 1048576.0);
+    if (k >= 0 && m->head_map && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, "output:       compact, the logits of %lld distinct rows of %d, the last one's copied to the "
+                      "rest (QWEN3_COMPACT_HEAD=0 computes them all)\n", (long long)m->head_c.rows, c->vocab_size);
     if (k >= 0 && c->dca && (size_t)k < n)
         k += snprintf(buf + k, n - (size_t)k, "dca:          chunk_size %d, local_size %d (chunks of %d positions)%s\n",
                       c->dca_chunk_size, c->dca_local_size, c->dca_chunk_size - c->dca_local_size,

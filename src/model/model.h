@@ -44,6 +44,9 @@ struct qwen3_model {
     int n_gfiles;
     kmat embed;           /* [vocab, hidden] */
     kmat lm_head;         /* [vocab, hidden]; the embedding when tied */
+    kmat head_c;          /* the compact output layer (head.c): the D distinct rows of lm_head, the
+                             last row last; rows 0 when not in use */
+    int32_t *head_map;    /* [D] the id of each of head_c's rows; NULL when not in use */
     float *final_norm;    /* [hidden] */
     layer_weights *layers;
     float *inv_freq;      /* [head_dim/2] RoPE frequencies (YaRN-blended when configured), float32 */
@@ -114,6 +117,9 @@ int model_repack(qwen3_model *m, qwen3_err *e);
 /* A 64-byte-aligned buffer of `bytes` that the model owns (freed with it): weights made at load time
  * (quantized, or a rank's copied-out columns). NULL when out of memory (the caller names what for). */
 void *model_alloc_owned(qwen3_model *m, size_t bytes);
+/* The compact output layer (head.c): built when want (or QWEN3_COMPACT_HEAD=1) and lm_head has
+ * under a quarter of distinct rows; nothing otherwise. */
+int model_compact_head(qwen3_model *m, int want, qwen3_err *e);
 /* Drops the pages wholly inside [p, p+n) from this process's mapping (the file stays in the page
  * cache; a later read would fault them back in): a source matrix that was copied out. */
 void model_release_pages(const void *p, size_t n);

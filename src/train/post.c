@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/file.h"
 #include "format/mdir.h"
@@ -83,11 +84,48 @@ static double now_s(void) {
 
 /* ---- candidates --------------------------------------------------------------------------------- */
 
-/* Candidate c: family c % 6, levels in turn, task index c / (6 * levels) of the (seed, family,
- * level) set; its mode from o->think (2: thinking and /no_think in turn, each family in both). */
+/* "add,sub,mul:1" -> the families in order and each one's highest level (0: no cap); NULL: all. */
+static int parse_families(const char *spec, int fam[QWEN3_TASK_FAMILIES], int cap[QWEN3_TASK_FAMILIES], int *nf, qwen3_err *e) {
+    *nf = 0;
+    if (!spec) {
+        for (int f = 0; f < QWEN3_TASK_FAMILIES; f++) { fam[f] = f; cap[f] = 0; }
+        *nf = QWEN3_TASK_FAMILIES;
+        return 0;
+    }
+    const char *s = spec;
+    while (*s) {
+        const char *end = strchr(s, ',');
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+        char item[32];
+        if (n == 0 || n >= sizeof item) return qerr(e, "post: bad family list '%s' (expected names such as add,sub,mul:1)", spec);
+        memcpy(item, s, n);
+        item[n] = 0;
+        int lvl = 0;
+        char *colon = strchr(item, ':');
+        if (colon) {
+            *colon = 0;
+            if (sscanf(colon + 1, "%d", &lvl) != 1 || lvl < 1 || lvl > 5) return qerr(e, "post: '%s': the level cap after ':' must be 1..5", spec);
+        }
+        int f = qwen3_task_family_parse(item);
+        if (f < 0) return qerr(e, "post: unknown family '%s' (add, sub, mul, sort, count, linear)", item);
+        for (int i = 0; i < *nf; i++) if (fam[i] == f) return qerr(e, "post: family '%s' given twice", item);
+        fam[*nf] = f;
+        cap[(*nf)++] = lvl;
+        s += n + (end ? 1 : 0);
+    }
+    if (!*nf) return qerr(e, "post: the family list is empty");
+    return 0;
+}
+
+/* Candidate c: family fam[c % nf]; that family's j-th candidate (j = c / nf) has level lo + j % nl
+ * (nl: the levels lo..hi, or lo..cap under a cap) and task index j / nl of the (seed, family, level)
+ * set, so no two candidates are the same task; with all six families and no cap this is family
+ * c % 6, levels in turn. Its mode from o->think (2: thinking and /no_think in turn, each family in
+ * both). With o->varied the question is rephrased (qwen3_task_rephrase; answer unchanged). */
 static int make_candidates(qwen3_post *p, long n, qwen3_err *e) {
     const qwen3_post_opts *o = &p->o;
-    int nl = o->levels_hi - o->levels_lo + 1;
+    int fam[QWEN3_TASK_FAMILIES], cap[QWEN3_TASK_FAMILIES], nf;
+    if (parse_families(o->families, fam, cap, &nf, e)) return -1;
     p->cand = calloc((size_t)n, sizeof *p->cand);
     p->cand_mode = calloc((size_t)n, sizeof *p->cand_mode);
     p->cand_ids = calloc((size_t)n, sizeof *p->cand_ids);
@@ -95,10 +133,14 @@ static int make_candidates(qwen3_post *p, long n, qwen3_err *e) {
     if (!p->cand || !p->cand_mode || !p->cand_ids || !p->cand_n) return qerr(e, "out of memory");
     p->n_cand = n;
     for (long c = 0; c < n; c++) {
-        int fam = (int)(c % QWEN3_TASK_FAMILIES), lev = o->levels_lo + (int)((c / QWEN3_TASK_FAMILIES) % nl);
-        long idx = c / ((long)QWEN3_TASK_FAMILIES * nl);
-        if (qwen3_task_make(o->seed, idx, fam, lev, &p->cand[c], e)) return -1;
-        int mode = o->think == 2 ? (int)((c / QWEN3_TASK_FAMILIES + c) % 2 == 0) : o->think;
+        int r = (int)(c % nf), f = fam[r];
+        long j = c / nf;
+        int hi = cap[r] && cap[r] < o->levels_hi ? (cap[r] < o->levels_lo ? o->levels_lo : cap[r]) : o->levels_hi;
+        int nl = hi - o->levels_lo + 1, lev = o->levels_lo + (int)(j % nl);
+        long idx = j / nl;
+        if (qwen3_task_make(o->seed, idx, f, lev, &p->cand[c], e)) return -1;
+        if (o->varied && qwen3_task_rephrase(o->seed, idx, &p->cand[c], e)) return -1;
+        int mode = o->think == 2 ? (int)((j + r) % 2 == 0) : o->think;
         p->cand_mode[c] = mode;
         char user[QWEN3_TASK_TEXT + 16];
         snprintf(user, sizeof user, "%s%s", p->cand[c].question, mode ? "" : " /no_think");
@@ -219,9 +261,39 @@ static int read_pool(qwen3_post *p, const char *path, qwen3_err *e) {
     return 0;
 }
 
+/* The selection's progress, OUT/pool.partial: "tried N" then the kept candidates, one a line;
+ * rewritten (temporary file, renamed) after every chunk, so a stopped selection resumes at the chunk
+ * where it stopped. 0 when absent or read, -1 on error. */
+static int read_partial(qwen3_post *p, const char *path, long *tried, qwen3_err *e) {
+    *tried = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    long c;
+    if (fscanf(f, "tried %ld", tried) != 1 || *tried < 0 || *tried > p->n_cand) { fclose(f); return qerr(e, "%s: not a selection's progress (expected 'tried N')", path); }
+    while (fscanf(f, "%ld", &c) == 1) {
+        if (c < 0 || c >= *tried || p->n_pool >= p->n_cand) { fclose(f); return qerr(e, "%s: candidate %ld is out of range (the run's flags changed?)", path, c); }
+        p->pool[p->n_pool++] = c;
+    }
+    fclose(f);
+    return 0;
+}
+
+static int write_list(const char *path, const char *head, const long *v, long n, qwen3_err *e) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return qerr(e, "%s: cannot create (%s)", tmp, strerror(errno));
+    if (head) fprintf(f, "%s\n", head);
+    for (long i = 0; i < n; i++) fprintf(f, "%ld\n", v[i]);
+    if (fflush(f) || fsync(fileno(f)) || fclose(f)) return qerr(e, "%s: write failed", tmp);
+    if (rename(tmp, path)) return qerr(e, "%s: cannot rename to %s (%s)", tmp, path, strerror(errno));
+    return 0;
+}
+
 /* GRPO's query selection (the report: learnable for the start model yet hard): candidates in order,
  * `queries` at a time, each answered `group` times by the start model; kept when its pass rate is
- * strictly between 0 and 1. */
+ * strictly between 0 and 1. Resumable (pool.partial, above); the rollouts' seeds follow the chunk's
+ * first candidate, so a resumed selection keeps exactly what an uninterrupted one keeps. */
 static int select_pool(qwen3_post *p, const char *init_dir, qwen3_err *e) {
     char path[4096];
     if (qpath_join(path, sizeof path, p->o.out_dir, "pool.txt", e)) return -1;
@@ -238,10 +310,14 @@ static int select_pool(qwen3_post *p, const char *init_dir, qwen3_err *e) {
         for (long c = 0; c < p->n_cand && c < p->o.pool; c++) p->pool[p->n_pool++] = c;
     } else {
         qwen3_load_opts lo = {0};
+        lo.compact_head = 1; /* the same logits, fewer multiply-adds (model/head.c) */
         lo.n_threads = p->to.threads;
         if (!(m = qwen3_model_load(init_dir, &lo, e))) goto out;
         long tried = 0;
-        for (long c0 = 0; c0 < p->n_cand && p->n_pool < p->o.pool; c0 += Q) {
+        char partial[4096];
+        if (qpath_join(partial, sizeof partial, p->o.out_dir, "pool.partial", e) || read_partial(p, partial, &tried, e)) goto out;
+        if (tried && p->log) fprintf(p->log, "select: resumed: %ld of %ld candidates kept so far (%s)\n", p->n_pool, tried, partial);
+        for (long c0 = tried; c0 < p->n_cand && p->n_pool < p->o.pool; c0 += Q) {
             int n = 0;
             for (long c = c0; c < p->n_cand && n < Q; c++) chunk[n++] = c;
             if (rollout_cands(p, m, chunk, n, p->o.seed * 7919 + (uint64_t)c0, smp, rw, NULL, e)) goto out;
@@ -253,15 +329,15 @@ static int select_pool(qwen3_post *p, const char *init_dir, qwen3_err *e) {
             for (int i = 0; i < n * G; i++) rl_sample_free(&smp[i]);
             tried += n;
             if (p->log) fprintf(p->log, "select: %ld of %ld candidates kept (pass rate strictly between 0 and 1 over %d samples)\n", p->n_pool, tried, G);
+            char head[64];
+            snprintf(head, sizeof head, "tried %ld", tried);
+            if (write_list(partial, head, p->pool, p->n_pool, e)) goto out;
         }
         if (!p->n_pool) { qerr(e, "grpo: none of %ld candidate queries has a pass rate strictly between 0 and 1 for the start model over %d samples (a model that never or always answers right cannot learn from GRPO; --no-select takes the queries as they come)", tried, G); goto out; }
         if (p->n_pool < p->o.pool && p->log)
             fprintf(p->log, "select: only %ld queries of the %ld asked found among %ld candidates (raise --select-max)\n", p->n_pool, p->o.pool, tried);
     }
-    FILE *f = fopen(path, "w");
-    if (!f) { qerr(e, "%s: cannot create (%s)", path, strerror(errno)); goto out; }
-    for (long i = 0; i < p->n_pool; i++) fprintf(f, "%ld\n", p->pool[i]);
-    if (fclose(f)) { qerr(e, "%s: write failed", path); goto out; }
+    if (write_list(path, NULL, p->pool, p->n_pool, e)) goto out;
     rc = 0;
 out:
     if (m) qwen3_model_free(m);
@@ -292,6 +368,10 @@ qwen3_post *qwen3_post_new(const qwen3_train_opts *train, const qwen3_post_opts 
     p->n_known = qwen3_tokenizer_size(p->tok);
     long n_cand = o->mode == QWEN3_POST_GRPO && o->select ? (o->select_max > 0 ? o->select_max : 4 * o->pool) : o->pool;
     if (make_candidates(p, n_cand, e)) goto fail;
+    if (log) /* what the tasks look like: the first two of each family */
+        for (long c = 0; c < p->n_cand && c < 2L * QWEN3_TASK_FAMILIES; c++)
+            fprintf(log, "post: candidate %ld: %s level %d, %s: %s\n", c, qwen3_task_family_name(p->cand[c].family), p->cand[c].level,
+                    p->cand_mode[c] ? "thinking" : "/no_think", p->cand[c].question);
     for (long c = 0; c < p->n_cand; c++) if (p->cand_n[c] > p->max_prompt) p->max_prompt = p->cand_n[c];
     if (kept_ids(p, train->init_dir, &kept, &n_kept, e)) goto fail;
     /* the trainer: its stream is the kept ids (repeated to fill one micro-batch), its sequences
@@ -314,6 +394,7 @@ qwen3_post *qwen3_post_new(const qwen3_train_opts *train, const qwen3_post_opts 
     if (qpath_join(p->model_dir, sizeof p->model_dir, o->out_dir, "rollout-model", e)) goto fail;
     if (mkdir(o->out_dir, 0755) && errno != EEXIST) { qerr(e, "%s: cannot create directory (%s)", o->out_dir, strerror(errno)); goto fail; }
     qwen3_load_opts lo = {0};
+    lo.compact_head = 1; /* the same logits, fewer multiply-adds (model/head.c) */
     lo.n_threads = train->threads;
     int seqcap = p->to.seq_len + 1;
     if (o->mode == QWEN3_POST_GRPO && o->beta > 0) {
@@ -472,6 +553,7 @@ int qwen3_post_batch(qwen3_post *p, qwen3_post_stats *st, qwen3_err *e) {
         gm = p->teacher;
     } else {
         qwen3_load_opts lo = {0};
+        lo.compact_head = 1; /* the same logits, fewer multiply-adds (model/head.c) */
         lo.n_threads = p->to.threads;
         if (qwen3_trainer_export(p->t, p->model_dir, 1, e) || !(gm = qwen3_model_load(p->model_dir, &lo, e))) goto out;
     }

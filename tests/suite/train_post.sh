@@ -11,20 +11,24 @@
 #                  uninterrupted run (rollout seeds follow the batch index; the pool is saved)
 #   grpo-select    query selection with a start model that never answers right finds no learnable
 #                  query and says so (exit status non-zero, the message names the pass rate)
+#   select-resume  a selection stopped after 4 candidates (its progress in pool.partial) and run again
+#                  with --select-max 8 continues at candidate 4, not from the start
+#   post-families  --families add,mul:1,count --levels 1-2 --phrasing varied: the candidates are those
+#                  families in turn, mul only at level 1, add and count at both levels, questions reworded
 #   distill-drop   off-policy: the teacher's wrong answers are dropped (a random teacher: none left)
 #   distill-off    off-policy with --keep-wrong: trains on the teacher's answers (forward KL > 0)
 #   distill-on     on-policy: the student's samples scored by the teacher; rollout logp == trainer's
 #   distill-learn  on-policy distillation lowers the reverse KL to the teacher over 6 batches
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 8
+expect 10
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
 TMP=${QWEN3_TMP:-$ROOT/build/testdata}/train_post
 rm -rf "$TMP"
 mkdir -p "$TMP"
-NAMES="grpo-run grpo-logp grpo-resume grpo-select distill-drop distill-off distill-on distill-learn"
+NAMES="grpo-run grpo-logp grpo-resume grpo-select select-resume post-families distill-drop distill-off distill-on distill-learn"
 if [ ! -x "$QWEN3" ]; then for n in $NAMES; do echo "FAIL $n: engine binary $QWEN3 not found (run make)"; done; exit 0; fi
 if [ -z "${QWEN3_TOKENIZER:-}" ] || [ ! -f "$QWEN3_TOKENIZER/tokenizer.json" ]; then
     for n in $NAMES; do echo "SKIP $n: no Qwen3 tokenizer (\$QWEN3_TOKENIZER)"; done
@@ -83,6 +87,24 @@ elif grep -q "pass rate strictly between 0 and 1" "$TMP/gs.err"; then
     echo "PASS grpo-select (no learnable query among 4 candidates: refused with the reason)"
 else
     echo "FAIL grpo-select: unexpected error: $(tail -n 1 "$TMP/gs.err")"
+fi
+S=(train --mode grpo --init "$TMP/toy" --out "$TMP/sr" --batches 1 --group 2 --queries 2 --max-tokens 6 --pool 2 -t 2)
+"$QWEN3" "${S[@]}" --select-max 4 2>"$TMP/sr.err"
+"$QWEN3" "${S[@]}" --select-max 8 2>"$TMP/sr2.err"
+if [ "$(head -n 1 "$TMP/sr/pool.partial" 2>/dev/null)" = "tried 8" ] && grep -q "^select: resumed: 0 of 4 candidates" "$TMP/sr2.err" &&
+   [ "$(grep -c "^select: .* candidates kept (pass" "$TMP/sr2.err")" = 2 ] && grep -q "none of 8 candidate queries" "$TMP/sr2.err"; then
+    echo "PASS select-resume (stopped after 4 candidates, run again with --select-max 8: resumed at candidate 4, 2 more chunks)"
+else
+    echo "FAIL select-resume: $(head -n 1 "$TMP/sr/pool.partial" 2>/dev/null); $(grep "^select" "$TMP/sr2.err" | tr '\n' ' ')"
+fi
+if "$QWEN3" train --mode grpo --init "$TMP/toy" --out "$TMP/fam" --batches 1 --no-select --pool 12 --families add,mul:1,count --levels 1-2 \
+        --phrasing varied --stop-after 0 --f32 -t 2 2>"$TMP/fam.err" &&
+   [ "$(grep "^post: candidate" "$TMP/fam.err" | sed 's/^post: candidate [0-9]*: \([a-z]* level [0-9]\).*/\1/' | tr '\n' ,)" = \
+     "add level 1,mul level 1,count level 1,add level 2,mul level 1,count level 2,add level 1,mul level 1,count level 1,add level 2,mul level 1,count level 2," ] &&
+   [ "$(grep "^post: candidate" "$TMP/fam.err" | grep -vc ": What is \|: How many times does the letter ")" -ge 3 ]; then
+    echo "PASS post-families (12 candidates: add, mul, count in turn, mul capped at level 1; $(grep "^post: candidate" "$TMP/fam.err" | grep -vc ": What is \|: How many times does the letter ") of 12 reworded)"
+else
+    echo "FAIL post-families: $(tail -n 1 "$TMP/fam.err"); candidates: $(grep "^post: candidate" "$TMP/fam.err" | head -n 6 | tr '\n' ' ')"
 fi
 D=(train --mode distill --init "$TMP/toy" --teacher "$TMP/teach" --batches 1 --queries 2 --max-tokens 12 --pool 4 --batch 2 --f32 -t 2)
 if "$QWEN3" "${D[@]}" --out "$TMP/dd" 2>"$TMP/dd.err" && [ "$(jl "$TMP/dd/post.jsonl" sequences)" = 0 ]; then

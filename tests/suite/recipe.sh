@@ -1,0 +1,92 @@
+#!/bin/bash
+# recipe.sh - tools/recipe.sh (issue 17's whole pipeline: teacher pre-training, SFT with fusion,
+# GRPO, student pre-training, off-policy and on-policy distillation, pack) end to end on toy sizes
+# through its environment overrides: one-layer hidden-32 models (teacher 2 layers), a few steps and
+# one rollout batch per stage, 8-token completions; seconds.
+#
+#   recipe-until   UNTIL=teacher-sft stops after the teacher's SFT: its stages done, GRPO not begun
+#   recipe-run     run again: the finished stages are skipped, the rest run; every stage directory
+#                  holds its DONE file, an HF checkpoint and its log; the compact form is written;
+#                  every stage's model is evaluated and the tables written (OUT/tables.md)
+#   recipe-models  the teacher has the teacher's shape, the student the student's, and the engine
+#                  runs the student
+#   recipe-rerun   a third run starts no stage (every one "done already")
+#   recipe-lock    while another process holds OUT/.lock (a recipe running on OUT), a second recipe
+#                  refuses to start
+set -u
+. "$(dirname "$0")/../lib.sh"
+expect 5
+ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+PY=${PY:-/usr/bin/python3}
+QWEN3=${QWEN3:-$ROOT/qwen3}
+TMP=${QWEN3_TMP:-$ROOT/build/testdata}/recipe
+rm -rf "$TMP"
+mkdir -p "$TMP"
+NAMES="recipe-until recipe-run recipe-models recipe-rerun recipe-lock"
+if [ ! -x "$QWEN3" ]; then for n in $NAMES; do echo "FAIL $n: engine binary $QWEN3 not found (run make)"; done; exit 0; fi
+if [ -z "${QWEN3_TOKENIZER:-}" ] || [ ! -f "$QWEN3_TOKENIZER/tokenizer.json" ]; then
+    for n in $NAMES; do echo "SKIP $n: no Qwen3 tokenizer (\$QWEN3_TOKENIZER)"; done
+    exit 0
+fi
+toy() { # toy LAYERS HIDDEN
+    echo "{\"model_type\":\"qwen3\",\"vocab_size\":151936,\"hidden_size\":$2,\"intermediate_size\":64,\"num_hidden_layers\":$1,
+ \"num_attention_heads\":2,\"num_key_value_heads\":1,\"head_dim\":16,\"rms_norm_eps\":1e-6,\"rope_theta\":1000000.0,
+ \"max_position_embeddings\":4096,\"tie_word_embeddings\":true,\"bos_token_id\":151643,\"eos_token_id\":151645}"
+}
+toy 2 48 >"$TMP/teacher.json"
+toy 1 32 >"$TMP/student.json"
+OUT=$TMP/run
+recipe() {
+    env QWEN3="$QWEN3" TEACHER_CONFIG="$TMP/teacher.json" STUDENT_CONFIG="$TMP/student.json" PRE_N=300 SPRE_N=300 SFT_N=200 \
+        T_PRE_STEPS=4 T_SFT_STEPS=2 S_PRE_STEPS=4 S_PRE_STOP=3 TRAIN_ARGS="--batch 2 --seq 64" \
+        GRPO_NO_SELECT=1 GRPO_POOL=4 GRPO_BATCHES=1 DIST_BATCHES=1 DIST_POOL=2 ONP_BATCHES=1 ONP_POOL=2 \
+        POST_ARGS="--queries 2 --group 2 --max-tokens 8 --batch 2" THREADS=2 \
+        EVAL_ARGS="--levels 1-1 --ood-levels none --families add -n 1 -k 2 --max-tokens 8 --budgets 0,4" "$@" "$ROOT/tools/recipe.sh" "$OUT"
+}
+STAGES="teacher-pre teacher-sft teacher-grpo student-pre student-distill student-onpolicy"
+
+if recipe UNTIL=teacher-sft >"$TMP/r1.out" 2>&1 && [ -f "$OUT/teacher-pre/DONE" ] && [ -f "$OUT/teacher-sft/DONE" ] &&
+   [ ! -e "$OUT/teacher-grpo" ] && grep -q "stopping after teacher-sft" "$TMP/r1.out"; then
+    echo "PASS recipe-until (UNTIL=teacher-sft: the teacher's pre-training and SFT done, GRPO not begun)"
+else
+    echo "FAIL recipe-until: $(tail -n 3 "$TMP/r1.out" | tr '\n' ' ')"
+fi
+
+recipe >"$TMP/r2.out" 2>&1; rc=$?
+bad=""
+for s in $STAGES; do
+    [ -f "$OUT/$s/DONE" ] && [ -f "$OUT/$s/model.safetensors" ] && [ -f "$OUT/$s/config.json" ] && [ -s "$OUT/$s.log" ] || bad="$bad $s"
+done
+if [ "$rc" = 0 ] && [ -z "$bad" ] && grep -q "== teacher-pre: done already" "$TMP/r2.out" && grep -q "== teacher-sft: done already" "$TMP/r2.out" &&
+   [ -f "$OUT/compact/DONE" ] && [ -f "$OUT/compact/model.safetensors" ] && [ -f "$OUT/teacher-grpo/post.jsonl" ] &&
+   [ "$(ls "$OUT"/eval/*.json | wc -l)" = 5 ] && [ "$(grep -c "^| " "$OUT/tables.md")" = 12 ]; then
+    echo "PASS recipe-run (teacher stages skipped, GRPO, student pre-training, off- and on-policy distillation, pack and 5 evaluations run; each stage kept; tables.md)"
+else
+    echo "FAIL recipe-run: exit $rc; stages not complete:${bad:- none}; $(tail -n 3 "$TMP/r2.out" | tr '\n' ' ')"
+fi
+
+shape() { "$PY" -c 'import json,sys; c=json.load(open(sys.argv[1])); print(c["num_hidden_layers"], c["hidden_size"])' "$1" 2>/dev/null; }
+if [ "$(shape "$OUT/teacher-grpo/config.json")" = "2 48" ] && [ "$(shape "$OUT/student-onpolicy/config.json")" = "1 32" ] &&
+   "$QWEN3" run "$OUT/student-onpolicy" --max-tokens 4 "What is 2 + 3?" >/dev/null 2>"$TMP/run.err"; then
+    echo "PASS recipe-models (teacher 2 layers x 48, student 1 layer x 32; the student runs)"
+else
+    echo "FAIL recipe-models: teacher $(shape "$OUT/teacher-grpo/config.json"), student $(shape "$OUT/student-onpolicy/config.json"); $(tail -n 1 "$TMP/run.err" 2>/dev/null)"
+fi
+
+recipe >"$TMP/r3.out" 2>&1; rc=$?
+if [ "$rc" = 0 ] && [ "$(grep -c "done already" "$TMP/r3.out")" = 6 ] && ! grep -q "qwen3 train\|== eval" "$TMP/r3.out"; then
+    echo "PASS recipe-rerun (a finished recipe run again starts no stage)"
+else
+    echo "FAIL recipe-rerun: exit $rc; $(tail -n 3 "$TMP/r3.out" | tr '\n' ' ')"
+fi
+
+( flock -n 9 && sleep 3 ) 9>>"$OUT/.lock" &
+holder=$!
+sleep 0.5
+recipe >"$TMP/r4.out" 2>&1; rc=$?
+wait "$holder"
+if [ "$rc" != 0 ] && grep -q "another run of the recipe holds" "$TMP/r4.out"; then
+    echo "PASS recipe-lock (a second recipe on the same OUT refused: $(head -n 1 "$TMP/r4.out"))"
+else
+    echo "FAIL recipe-lock: exit $rc; $(tail -n 2 "$TMP/r4.out" | tr '\n' ' ')"
+fi

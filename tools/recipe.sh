@@ -1,0 +1,124 @@
+#!/bin/bash
+# recipe.sh [OUT] - issue 17's whole post-training pipeline from nothing, one command: a teacher
+# clearly larger and longer-trained than the shipped student, GRPO on it, then a student of the
+# shipped model's shape distilled from it (off-policy, then on-policy), packed. Every stage is a
+# `qwen3 train` run in its own directory OUT/NAME (kept: an HF checkpoint, loss.jsonl or post.jsonl,
+# the log OUT/NAME.log), resumable: after a stop, run the same command again; a stage continues from
+# its last checkpoint (pre-training and SFT every 3 minutes, the post-training modes after every
+# rollout batch, GRPO's query selection after every chunk of queries) and finished stages (their
+# DONE file) are skipped. Stages:
+#
+#   teacher-pre   pre-training (loss on every token) of the teacher: 8 layers, hidden 256, MLP 768,
+#                 4 query heads sharing 2 KV heads (6.3 M non-embedding parameters, 3.7x the student),
+#                 on 420,001 chats of `qwen3 synth --format chat-mixed` (levels 1-2, the generator's
+#                 phrasing, half thinking / half /no_think), 9,000 steps x 2,048 tokens = 18.4 M tokens
+#                 (the student: 9.3 M; the old tools/train_teacher.sh teacher: 6.1 M)
+#   teacher-sft   SFT with thinking-mode fusion (the cold start's worked solutions as thinking, /think,
+#                 /no_think, two-turn conversations; varied phrasings), 3,000 steps = 6.1 M tokens
+#                 (student 4.9 M, old teacher 3.3 M). The two teacher stages are ~1 h 50 min of two
+#                 idle cores at the ~3,800 tokens/s this shape trains at.
+#   teacher-grpo  GRPO on the teacher: query selection (the report's: the start model's pass rate over
+#                 the group of 8 strictly between 0 and 1) until GRPO_POOL queries (3,995, the report's
+#                 count) are found or GRPO_SELECT_MAX candidates were tried; then GRPO_BATCHES rollout
+#                 batches of 8 queries x 8 completions, 2 AdamW steps each.
+#   student-pre   pre-training of the student, models/default's shape (4 layers, hidden 192, 3/1 heads,
+#                 MLP 576), exactly the shipped model's pre-training (tools/train_default.sh).
+#   student-distill  off-policy distillation from teacher-grpo: the teacher answers in both modes,
+#                 wrong answers dropped, the student learns its full next-token distribution.
+#   student-onpolicy on-policy distillation: the student samples, the teacher scores every position
+#                 (reverse KL).
+#   compact       qwen3 pack of the student (the form models/default holds).
+#   eval          qwen3 eval of every stage's model on the README's question set (EVAL_ARGS), then
+#                 the tables (tools/recipe_tables.py: OUT/tables.md).
+#
+# Environment: QWEN3 (the binary, default ./qwen3), NICE (a command prefix for every stage, e.g.
+# "nice -n 19"), THREADS (2), and the sizes, for toy runs (tests/suite/recipe.sh): TEACHER_CONFIG /
+# STUDENT_CONFIG (config.json files), PRE_N (chats the teacher's pre-training data is drawn from,
+# 560,000), SPRE_N (280,000), SFT_N (200,000), T_PRE_STEPS (9,000), T_SFT_STEPS (3,000), S_PRE_STEPS
+# (6,000) and S_PRE_STOP (4,556), GRPO_POOL (3,995), GRPO_SELECT_MAX (15,980), GRPO_BATCHES (100),
+# DIST_BATCHES (300), ONP_BATCHES (150), TRAIN_ARGS (extra flags of the pre-training and SFT stages,
+# e.g. "--batch 2 --seq 64"), POST_ARGS (extra flags of the post-training stages), EVAL_ARGS (the
+# question set and samples of the evaluations), UNTIL (stop after the stage of that name).
+set -euo pipefail
+cd "${ROOT:-$(dirname "$0")/..}"
+OUT=${1:-build/recipe}
+Q=${QWEN3:-./qwen3}
+read -r -a NICE <<<"${NICE:-}"
+read -r -a TRAIN_X <<<"${TRAIN_ARGS:-}"
+read -r -a POST_X <<<"${POST_ARGS:-}"
+THREADS=${THREADS:-2}
+FAMILIES=add,sub,mul:1,sort,count   # the families and levels both models were trained on
+mkdir -p "$OUT"
+exec 9>>"$OUT/.lock" # one recipe at a time on OUT: a second one would write the same checkpoints
+flock -n 9 || { echo "recipe: another run of the recipe holds $OUT/.lock (pid $(cat "$OUT/.pid" 2>/dev/null))" >&2; exit 1; }
+echo $$ >"$OUT/.pid"
+
+# stage NAME ARGS...: qwen3 train ARGS --out OUT/NAME (log OUT/NAME.log), resumed from its checkpoint,
+# skipped when OUT/NAME/DONE exists; stops the recipe after the stage named by UNTIL
+stage() {
+    local name=$1; shift
+    if [ -f "$OUT/$name/DONE" ]; then echo "== $name: done already"; else
+        local resume=()
+        [ -f "$OUT/$name/checkpoint/state.bin" ] && resume=(--resume "$OUT/$name")
+        echo "== $name: qwen3 train $* ${resume[*]} ($(date -u +%FT%TZ))"
+        "${NICE[@]}" "$Q" train "$@" "${resume[@]}" --out "$OUT/$name" -t "$THREADS" >>"$OUT/$name.log" 2>&1 ||
+            { echo "recipe: stage $name failed (see $OUT/$name.log)" >&2; exit 1; }
+        touch "$OUT/$name/DONE"
+        echo "== $name: done ($(date -u +%FT%TZ))"
+    fi
+    if [ "${UNTIL:-}" = "$name" ]; then echo "== stopping after $name (UNTIL)"; exit 0; fi
+}
+# data FILE CMD...: OUT/FILE from the command's output, once
+data() {
+    local f=$1; shift
+    [ -f "$OUT/$f" ] && return
+    "$@" >"$OUT/$f.tmp"
+    mv "$OUT/$f.tmp" "$OUT/$f"
+}
+chat_mixed() { # chat_mixed N: levels 1-2, no linear equations, multiplication by one digit only
+    "$Q" synth -n "$1" --levels 1-2 --format chat-mixed --seed 7 | grep -v "Solve for x" | grep -v -E '\* [0-9]{2}[?]'
+}
+
+if [ -n "${TEACHER_CONFIG:-}" ]; then cp "$TEACHER_CONFIG" "$OUT/teacher-config.json"; else cat >"$OUT/teacher-config.json" <<'JSON'
+{"model_type":"qwen3","vocab_size":151936,"hidden_size":256,"intermediate_size":768,"num_hidden_layers":8,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":64,"rms_norm_eps":1e-6,"rope_theta":1000000.0,"max_position_embeddings":40960,"tie_word_embeddings":true,"bos_token_id":151643,"eos_token_id":151645}
+JSON
+fi
+if [ -n "${STUDENT_CONFIG:-}" ]; then cp "$STUDENT_CONFIG" "$OUT/student-config.json"; else cat >"$OUT/student-config.json" <<'JSON'
+{"model_type":"qwen3","vocab_size":151936,"hidden_size":192,"intermediate_size":576,"num_hidden_layers":4,"num_attention_heads":3,"num_key_value_heads":1,"head_dim":64,"rms_norm_eps":1e-6,"rope_theta":1000000.0,"max_position_embeddings":40960,"tie_word_embeddings":true,"bos_token_id":151643,"eos_token_id":151645}
+JSON
+fi
+
+# ---- the teacher
+data tpre.jsonl chat_mixed "${PRE_N:-560000}"
+stage teacher-pre --config "$OUT/teacher-config.json" --data "$OUT/tpre.jsonl" --steps "${T_PRE_STEPS:-9000}" --warmup 100 --lr 2e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
+data sft.jsonl "$Q" synth --format fusion -n "${SFT_N:-200000}" --levels 1-2 --families add,sub,mul:1,sort,count --seed 11
+stage teacher-sft --init "$OUT/teacher-pre" --mode sft --data "$OUT/sft.jsonl" --steps "${T_SFT_STEPS:-3000}" --warmup 50 --lr 1.5e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
+GRPO_SEL=(--pool "${GRPO_POOL:-3995}" --select-max "${GRPO_SELECT_MAX:-15980}")
+[ "${GRPO_NO_SELECT:-0}" = 1 ] && GRPO_SEL=(--pool "${GRPO_POOL:-3995}" --no-select)
+stage teacher-grpo --mode grpo --init "$OUT/teacher-sft" --batches "${GRPO_BATCHES:-200}" --queries 8 --group 8 --inner-steps 2 \
+    "${GRPO_SEL[@]}" --families "$FAMILIES" --levels 1-2 --phrasing varied --lr 5e-5 --seed 17 "${POST_X[@]}"
+
+# ---- the student
+data spre.jsonl chat_mixed "${SPRE_N:-280000}"
+stage student-pre --config "$OUT/student-config.json" --data "$OUT/spre.jsonl" --steps "${S_PRE_STEPS:-6000}" --stop-after "${S_PRE_STOP:-4556}" --warmup 100 --lr 3e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
+stage student-distill --mode distill --teacher "$OUT/teacher-grpo" --init "$OUT/student-pre" --batches "${DIST_BATCHES:-600}" --queries 32 \
+    --pool "${DIST_POOL:-19200}" --families "$FAMILIES" --levels 1-2 --phrasing varied --lr 5e-4 --warmup 20 --min-lr-frac 0.1 --seed 19 "${POST_X[@]}"
+stage student-onpolicy --mode distill --on-policy --teacher "$OUT/teacher-grpo" --init "$OUT/student-distill" --batches "${ONP_BATCHES:-200}" \
+    --queries 32 --pool "${ONP_POOL:-6400}" --families "$FAMILIES" --levels 1-2 --phrasing varied --lr 1e-4 --seed 23 "${POST_X[@]}"
+
+[ -f "$OUT/compact/DONE" ] || { "$Q" pack "$OUT/student-onpolicy" "$OUT/compact" && touch "$OUT/compact/DONE"; }
+
+# ---- the evaluations: every stage's model on one question set (the README's: levels 1-2 in
+# distribution, level 3 out of it, 10 questions per family and level, greedy and 4 samples, both
+# modes, the thinking budgets), OUT/eval/NAME.json and NAME.png; then the tables
+read -r -a EVAL <<<"${EVAL_ARGS:---levels 1-2 --ood-levels 3-3 --families add,sub,mul,sort,count -n 10 -k 4 --budgets 0,16,32,64,128,256}"
+mkdir -p "$OUT/eval"
+for name in teacher-sft teacher-grpo student-pre student-distill student-onpolicy; do
+    [ -s "$OUT/eval/$name.json" ] && continue
+    echo "== eval $name ($(date -u +%FT%TZ))"
+    "${NICE[@]}" "$Q" eval "$OUT/$name" "${EVAL[@]}" --png "$OUT/eval/$name.png" --json -q -t "$THREADS" >"$OUT/eval/$name.json.tmp" 2>"$OUT/eval/$name.log" ||
+        { echo "recipe: eval of $name failed (see $OUT/eval/$name.log)" >&2; exit 1; }
+    mv "$OUT/eval/$name.json.tmp" "$OUT/eval/$name.json"
+done
+/usr/bin/python3 tools/recipe_tables.py "$OUT" | tee "$OUT/tables.md"
+echo "== the teacher: $OUT/teacher-grpo; the student: $OUT/student-onpolicy (compact form: $OUT/compact)"
