@@ -675,6 +675,8 @@ typedef struct qwen3_model_costs {
     int fast;                      /* loaded with the fast path (qwen3_load_opts.fast) */
     int batch_variant;             /* ... and its bf16 prefill panels (qwen3_load_opts.batch_variant) */
     int quantized;                 /* weight_type is an integer block type (int8 dot products) */
+    int bf16_dots;                 /* weight_type is BF16 multiplied by bf16 dot products (the fast
+                                      path on AVX512_BF16 CPUs: activations rounded to bf16) */
     double weight_bytes_per_token; /* the weights one decode step reads: every layer matrix (the
                                       active experts only), the lm_head and one embedding row */
     double macs_per_token;         /* multiply-adds of the layer matrices per token, lm_head excluded

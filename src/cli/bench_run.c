@@ -12,8 +12,8 @@
  * buffer; a model of a few hundred MB partly stays in the 260 MB L3 between tokens, so it can pass
  * 100%. Prefill's FLOPs (2 per multiply-add: matrices, attention at the mean context, the lm_head for
  * the last token) per second, as a fraction of the measured peak of the arithmetic it uses (on the
- * batch-invariant default: int8 dot products for quantized layers, f32 FMA for float ones; bf16
- * dot products with --batch-variant). Peaks are measured (qwen3_machine_peak) unless
+ * batch-invariant default: int8 dot products for quantized layers, bf16 dot products for BF16 ones
+ * on AVX512_BF16 CPUs, f32 FMA for the other float ones; bf16 with --batch-variant). Peaks are measured (qwen3_machine_peak) unless
  * given as flags. "cpu" is the process's CPU time over threads x wall time: below 100% the run did
  * not get the whole machine (other processes, or threads waiting on each other). The byte and
  * FLOP counts come from qwen3_model_costs_get.
@@ -143,9 +143,10 @@ static int measure_depth(run *r, int di, depth_figs *f, qwen3_err *e) {
         if (bench_fill_depth(m, r->s[0], D, b->fill_random, e)) return -1;
         f->fill_s = bench_now_s() - t0;
     }
-    /* the arithmetic prefill uses: bf16 dot products with --batch-variant; otherwise the integer
-     * dot products for quantized layers and float32 FMA for float ones (the batch-invariant path) */
-    const int bv = mc->fast && mc->batch_variant;
+    /* the arithmetic prefill uses: bf16 dot products with --batch-variant (its GEMM) and for BF16
+     * weights on the fast path (dot_bf16.c); otherwise the integer dot products for quantized layers
+     * and float32 FMA for float ones */
+    const int bv = (mc->fast && mc->batch_variant) || mc->bf16_dots;
     f->pp_kind = bv ? "bf16" : mc->quantized ? "int8" : "f32";
     f->pp_peak = bv ? pk->bf16 : mc->quantized ? pk->int8 : pk->f32;
     if (p > 0) {

@@ -38,6 +38,7 @@ void qwen3_model_costs_get(const qwen3_model *m, qwen3_model_costs *out) {
         .fast = m->fast,
         .batch_variant = m->batch_variant,
         .quantized = kq_is_quant(wt),
+        .bf16_dots = m->fast && m->cpu.type[wt].path == K_PATH_B16,
         .weight_bytes_per_token = b,
         .macs_per_token = a,
         .lm_head_macs = mparams(&m->lm_head),
