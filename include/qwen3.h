@@ -227,6 +227,11 @@ const int32_t *qwen3_seq_tokens(const qwen3_seq *s);
 /* Cuts the cache back to its first n positions (0 <= n <= len). A cut of 1 MiB or more (all layers)
  * gives the memory past n back to the system. */
 int qwen3_seq_truncate(qwen3_seq *s, int n, qwen3_err *err);
+/* keep != 0: cuts never give memory back, so refilling the cache does not pay the first write of
+ * each page again (in this project's virtual machine ~5 us per 4 KiB page even after the kernel has
+ * mapped it: 12% of a 512-token prefill of the 0.6B shape). `qwen3 bench` sets it on its sequences,
+ * as llama-bench times a cache that was allocated and cleared before the clock started. */
+void qwen3_seq_keep_memory(qwen3_seq *s, int keep);
 /* The memory the cache holds now (its pages resident in RAM, counted by mincore): the cache is
  * reserved as address space for its whole capacity and committed as positions are written. */
 size_t qwen3_seq_resident_bytes(const qwen3_seq *s);

@@ -316,6 +316,7 @@ int bench_run(bench_opts *b) {
     r.logits = malloc(sizeof(float) * (size_t)V * (size_t)r.ns);
     for (int i = 0; i < r.ns; i++)
         if (!(r.s[i] = qwen3_seq_new(m, b->o.ctx, &e))) { cli_fail("%s", e.msg); goto done; }
+        else qwen3_seq_keep_memory(r.s[i], 1); /* the warm-up's pages stay for the timed passes */
     if (!r.ids || !r.logits) { cli_fail("out of memory"); goto done; }
     for (long i = 0; i < plen; i++) r.ids[i] = (int32_t)((i * 2654435761u) % (unsigned)V);
     qwen3_model_costs_get(m, &r.mc);

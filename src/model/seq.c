@@ -13,6 +13,10 @@
  * would move or re-point the per-head rows). Cutting the cache back a long way (a server slot that
  * held a long prompt and now serves a short one) returns the pages past the new end with
  * MADV_DONTNEED; cuts of less than 1 MiB in all keep them (they will be written again soon).
+ * qwen3_seq_keep_memory turns that off for a sequence that will be refilled (benchmarks): here the
+ * first write to a page given back costs ~5 us even when the kernel maps it ahead of the write
+ * (MADV_POPULATE_WRITE was tried: the stores stayed as slow; the virtual machine's host backs the
+ * page again on first write), so a refill of 512 positions of the 0.6B shape paid ~100 ms.
  * A capacity whose full cache could never fit in this machine's memory is refused up front with the
  * size it would need, rather than failing by the OOM killer hours into a long prompt. */
 #include <errno.h>
@@ -170,6 +174,8 @@ static void release_from(qwen3_seq *s, int n) {
 int qwen3_seq_truncate(qwen3_seq *s, int n, qwen3_err *e) {
     if (n < 0 || n > s->len) return qerr(e, "cannot cut the cache back to %d positions: it holds %d", n, s->len);
     s->len = n;
-    if (s->high > n) release_from(s, n);
+    if (s->high > n && !s->keep_pages) release_from(s, n);
     return 0;
 }
+
+void qwen3_seq_keep_memory(qwen3_seq *s, int keep) { s->keep_pages = keep != 0; }

@@ -12,6 +12,7 @@ struct qwen3_seq {
     int len;              /* positions cached */
     int high;             /* positions ever written since the pages were last given back (>= len) */
     int cap;              /* positions reserved */
+    int keep_pages;       /* qwen3_seq_keep_memory: truncation gives no pages back */
     qwen3_dtype kv_type;  /* F32 (exact path), F16 (fast path) or Q8_0 (asked for at load) */
     size_t row_bytes;     /* bytes of one head_dim row of kv_type (Q8_0: head_dim / 32 blocks of 34) */
     void *k, *v;          /* [layers][kv_heads][cap][head_dim] of kv_type */

@@ -6,7 +6,7 @@
  * mapping, qwen3_seq_resident_bytes; and the process's RssAnon from /proc/self/status), must be the
  * 1,024 positions' 2 MiB plus at most a page per head region (and, for RssAnon, 16 MiB of
  * slack for the pass's own buffers), never the 256 MiB; cutting it back to 16 positions must give
- * the pages back. A capacity that cannot fit in this machine's memory (the same model with YaRN
+ * the pages back, unless qwen3_seq_keep_memory asked to keep them. A capacity that cannot fit in this machine's memory (the same model with YaRN
  * factor 1024 through qwen3_load_opts: 134 million positions, 256 GiB) is refused up front, with
  * the size it needs. Injections tried: committing the whole mapping at creation (MAP_POPULATE)
  * fails kv-rss-*; not calling madvise on truncation fails kv-release. */
@@ -29,7 +29,7 @@ static long rss_anon_kib(void) {
 }
 
 int main(void) {
-    TEST_EXPECT(6);
+    TEST_EXPECT(7);
     const char *tmp = getenv("QWEN3_TMP") ? getenv("QWEN3_TMP") : "build/testdata";
     char dir[512], cmd[2048];
     snprintf(dir, sizeof dir, "%s/kvcache-d128", tmp);
@@ -75,6 +75,15 @@ int main(void) {
     qwen3_batch_item rest = {s, ids + 16, fill - 16, QWEN3_LOGITS_LAST, again};
     CHECK(qwen3_forward(m, &rest, 1, &e) == 0 && !memcmp(logits, again, sizeof(float) * (size_t)c->vocab_size),
           "kv-refill", "prefill after the cut gives the first prefill's logits bit for bit");
+    /* qwen3_seq_keep_memory: the same cut keeps the pages (the benchmark's warm cache), and the refill
+     * still gives the same logits */
+    qwen3_seq_keep_memory(s, 1);
+    cut = qwen3_seq_truncate(s, 16, &e);
+    size_t kept = qwen3_seq_resident_bytes(s);
+    CHECK(cut == 0 && kept >= want && qwen3_forward(m, &rest, 1, &e) == 0 &&
+              !memcmp(logits, again, sizeof(float) * (size_t)c->vocab_size),
+          "kv-keep-memory", "with keep_memory a cut to 16 positions left %.2f MiB resident (want >= %.2f) and the refill "
+          "must give the same logits", kept / 1048576.0, want / 1048576.0);
     qwen3_seq_free(s);
     qwen3_model_free(m);
     /* too large for this machine: refused, with the size */
