@@ -11,12 +11,14 @@
 #   teacher-pre   pre-training (loss on every token) of the teacher: 8 layers, hidden 256, MLP 768,
 #                 4 query heads sharing 2 KV heads (6.3 M non-embedding parameters, 3.7x the student),
 #                 on 420,001 chats of `qwen3 synth --format chat-mixed` (levels 1-2, the generator's
-#                 phrasing, half thinking / half /no_think), 9,000 steps x 2,048 tokens = 18.4 M tokens
+#                 phrasing, half thinking / half /no_think), 6,000 steps x 2,048 tokens = 12.3 M tokens
 #                 (the student: 9.3 M; the old tools/train_teacher.sh teacher: 6.1 M)
 #   teacher-sft   SFT with thinking-mode fusion (the cold start's worked solutions as thinking, /think,
-#                 /no_think, two-turn conversations; varied phrasings), 3,000 steps = 6.1 M tokens
-#                 (student 4.9 M, old teacher 3.3 M). The two teacher stages are ~1 h 50 min of two
-#                 idle cores at the ~3,800 tokens/s this shape trains at.
+#                 /no_think, two-turn conversations; varied phrasings), 2,400 steps = 4.9 M tokens
+#                 (student 4.9 M, old teacher 3.3 M). The two teacher stages are 75 min of two idle
+#                 cores at the ~3,800 tokens/s this shape trains at on a Zen 5 (~105 min at 2,700).
+#                 Sized so that both fit one 3-hour working session: the machines this project runs
+#                 on keep no files between sessions, so a stage that does not finish is lost.
 #   teacher-grpo  GRPO on the teacher: query selection (the report's: the start model's pass rate over
 #                 the group of 8 strictly between 0 and 1) until GRPO_POOL queries (3,995, the report's
 #                 count) are found or GRPO_SELECT_MAX candidates were tried; then GRPO_BATCHES rollout
@@ -34,7 +36,7 @@
 # Environment: QWEN3 (the binary, default ./qwen3), NICE (a command prefix for every stage, e.g.
 # "nice -n 19"), THREADS (2), and the sizes, for toy runs (tests/suite/recipe.sh): TEACHER_CONFIG /
 # STUDENT_CONFIG (config.json files), PRE_N (chats the teacher's pre-training data is drawn from,
-# 560,000), SPRE_N (280,000), SFT_N (200,000), T_PRE_STEPS (9,000), T_SFT_STEPS (3,000), S_PRE_STEPS
+# 560,000), SPRE_N (280,000), SFT_N (200,000), T_PRE_STEPS (6,000), T_SFT_STEPS (2,400), S_PRE_STEPS
 # (6,000) and S_PRE_STOP (4,556), GRPO_POOL (3,995), GRPO_SELECT_MAX (15,980), GRPO_BATCHES (100),
 # DIST_BATCHES (300), ONP_BATCHES (150), TRAIN_ARGS (extra flags of the pre-training and SFT stages,
 # e.g. "--batch 2 --seq 64"), POST_ARGS (extra flags of the post-training stages), EVAL_ARGS (the
@@ -90,9 +92,9 @@ fi
 
 # ---- the teacher
 data tpre.jsonl chat_mixed "${PRE_N:-560000}"
-stage teacher-pre --config "$OUT/teacher-config.json" --data "$OUT/tpre.jsonl" --steps "${T_PRE_STEPS:-9000}" --warmup 100 --lr 2e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
+stage teacher-pre --config "$OUT/teacher-config.json" --data "$OUT/tpre.jsonl" --steps "${T_PRE_STEPS:-6000}" --warmup 100 --lr 2e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
 data sft.jsonl "$Q" synth --format fusion -n "${SFT_N:-200000}" --levels 1-2 --families add,sub,mul:1,sort,count --seed 11
-stage teacher-sft --init "$OUT/teacher-pre" --mode sft --data "$OUT/sft.jsonl" --steps "${T_SFT_STEPS:-3000}" --warmup 50 --lr 1.5e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
+stage teacher-sft --init "$OUT/teacher-pre" --mode sft --data "$OUT/sft.jsonl" --steps "${T_SFT_STEPS:-2400}" --warmup 50 --lr 1.5e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
 GRPO_SEL=(--pool "${GRPO_POOL:-3995}" --select-max "${GRPO_SELECT_MAX:-15980}")
 [ "${GRPO_NO_SELECT:-0}" = 1 ] && GRPO_SEL=(--pool "${GRPO_POOL:-3995}" --no-select)
 stage teacher-grpo --mode grpo --init "$OUT/teacher-sft" --batches "${GRPO_BATCHES:-200}" --queries 8 --group 8 --inner-steps 2 \
