@@ -40,7 +40,10 @@
 # (6,000) and S_PRE_STOP (4,556), GRPO_POOL (3,995), GRPO_SELECT_MAX (15,980), GRPO_BATCHES (100),
 # DIST_BATCHES (300), ONP_BATCHES (150), TRAIN_ARGS (extra flags of the pre-training and SFT stages,
 # e.g. "--batch 2 --seq 64"), POST_ARGS (extra flags of the post-training stages), EVAL_ARGS (the
-# question set and samples of the evaluations), UNTIL (stop after the stage of that name).
+# question set and samples of the evaluations), UNTIL (stop after the stage of that name),
+# STAGES_FROM (a directory of finished stages in packed form, DIR/NAME as `qwen3 pack` writes it:
+# each one found is unpacked into OUT/NAME and counts as done, and the stages before it in its
+# model's line are skipped; how a run spans machines that keep no files: see tools/recipe_keep.sh).
 set -euo pipefail
 cd "${ROOT:-$(dirname "$0")/..}"
 OUT=${1:-build/recipe}
@@ -55,11 +58,33 @@ exec 9>>"$OUT/.lock" # one recipe at a time on OUT: a second one would write the
 flock -n 9 || { echo "recipe: another run of the recipe holds $OUT/.lock (pid $(cat "$OUT/.pid" 2>/dev/null))" >&2; exit 1; }
 echo $$ >"$OUT/.pid"
 
+# The stages of each model in order: a stage is not needed when a later one of its line is done.
+declare -A NEXT=([teacher-pre]=teacher-sft [teacher-sft]=teacher-grpo [student-pre]=student-distill [student-distill]=student-onpolicy)
+later_done() { # later_done NAME: a stage after NAME in its line has its DONE file
+    local n=${NEXT[$1]:-}
+    while [ -n "$n" ]; do [ -f "$OUT/$n/DONE" ] && return 0; n=${NEXT[$n]:-}; done
+    return 1
+}
+# Finished stages carried in packed form (STAGES_FROM): unpacked before anything runs.
+if [ -n "${STAGES_FROM:-}" ]; then
+    for name in teacher-pre teacher-sft teacher-grpo student-pre student-distill student-onpolicy; do
+        [ -f "$OUT/$name/DONE" ] || [ ! -f "$STAGES_FROM/$name/rows.json" ] && continue
+        rm -rf "$OUT/$name"
+        "$Q" unpack "$STAGES_FROM/$name" "$OUT/$name" --tokenizer "${QWEN3_TOKENIZER:-../shared/qwen3-tokenizer}" >/dev/null ||
+            { echo "recipe: cannot unpack $STAGES_FROM/$name" >&2; exit 1; }
+        echo "$STAGES_FROM/$name" >"$OUT/$name/FROM"
+        touch "$OUT/$name/DONE"
+        echo "== $name: taken from $STAGES_FROM/$name (packed)"
+    done
+fi
+
 # stage NAME ARGS...: qwen3 train ARGS --out OUT/NAME (log OUT/NAME.log), resumed from its checkpoint,
-# skipped when OUT/NAME/DONE exists; stops the recipe after the stage named by UNTIL
+# skipped when OUT/NAME/DONE exists or a later stage of its line is done; stops the recipe after
+# the stage named by UNTIL
 stage() {
     local name=$1; shift
-    if [ -f "$OUT/$name/DONE" ]; then echo "== $name: done already"; else
+    if [ -f "$OUT/$name/DONE" ]; then echo "== $name: done already"
+    elif later_done "$name"; then echo "== $name: not needed (a later stage of its model is done)"; else
         local resume=()
         [ -f "$OUT/$name/checkpoint/state.bin" ] && resume=(--resume "$OUT/$name")
         echo "== $name: qwen3 train $* ${resume[*]} ($(date -u +%FT%TZ))"

@@ -13,16 +13,19 @@
 #   recipe-rerun   a third run starts no stage (every one "done already")
 #   recipe-lock    while another process holds OUT/.lock (a recipe running on OUT), a second recipe
 #                  refuses to start
+#   recipe-keep    tools/recipe_keep.sh packs the finished teacher-sft (after UNTIL=teacher-sft); a
+#                  recipe on a new OUT with STAGES_FROM takes it (byte for byte the same weights),
+#                  skips the teacher's pre-training as not needed and runs GRPO from it
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 5
+expect 6
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
 TMP=${QWEN3_TMP:-$ROOT/build/testdata}/recipe
 rm -rf "$TMP"
 mkdir -p "$TMP"
-NAMES="recipe-until recipe-run recipe-models recipe-rerun recipe-lock"
+NAMES="recipe-until recipe-run recipe-models recipe-rerun recipe-lock recipe-keep"
 if [ ! -x "$QWEN3" ]; then for n in $NAMES; do echo "FAIL $n: engine binary $QWEN3 not found (run make)"; done; exit 0; fi
 if [ -z "${QWEN3_TOKENIZER:-}" ] || [ ! -f "$QWEN3_TOKENIZER/tokenizer.json" ]; then
     for n in $NAMES; do echo "SKIP $n: no Qwen3 tokenizer (\$QWEN3_TOKENIZER)"; done
@@ -41,7 +44,7 @@ recipe() {
         T_PRE_STEPS=4 T_SFT_STEPS=2 S_PRE_STEPS=4 S_PRE_STOP=3 TRAIN_ARGS="--batch 2 --seq 64" \
         GRPO_NO_SELECT=1 GRPO_POOL=4 GRPO_BATCHES=1 DIST_BATCHES=1 DIST_POOL=2 ONP_BATCHES=1 ONP_POOL=2 \
         POST_ARGS="--queries 2 --group 2 --max-tokens 8 --batch 2" THREADS=2 \
-        EVAL_ARGS="--levels 1-1 --ood-levels none --families add -n 1 -k 2 --max-tokens 8 --budgets 0,4" "$@" "$ROOT/tools/recipe.sh" "$OUT"
+        EVAL_ARGS="--levels 1-1 --ood-levels none --families add -n 1 -k 2 --max-tokens 8 --budgets 0,4" "$@" "$ROOT/tools/recipe.sh" "${RUN_OUT:-$OUT}"
 }
 STAGES="teacher-pre teacher-sft teacher-grpo student-pre student-distill student-onpolicy"
 
@@ -51,6 +54,8 @@ if recipe UNTIL=teacher-sft >"$TMP/r1.out" 2>&1 && [ -f "$OUT/teacher-pre/DONE" 
 else
     echo "FAIL recipe-until: $(tail -n 3 "$TMP/r1.out" | tr '\n' ' ')"
 fi
+
+QWEN3="$QWEN3" "$ROOT/tools/recipe_keep.sh" "$OUT" "$TMP/keep" >"$TMP/keep.out" 2>&1; keep_rc=$?
 
 recipe >"$TMP/r2.out" 2>&1; rc=$?
 bad=""
@@ -89,4 +94,14 @@ if [ "$rc" != 0 ] && grep -q "another run of the recipe holds" "$TMP/r4.out"; th
     echo "PASS recipe-lock (a second recipe on the same OUT refused: $(head -n 1 "$TMP/r4.out"))"
 else
     echo "FAIL recipe-lock: exit $rc; $(tail -n 2 "$TMP/r4.out" | tr '\n' ' ')"
+fi
+
+RUN_OUT="$TMP/run2" recipe STAGES_FROM="$TMP/keep" UNTIL=teacher-grpo >"$TMP/r5.out" 2>&1; rc=$?
+if [ "$keep_rc" = 0 ] && [ -f "$TMP/keep/teacher-sft/rows.json" ] && [ ! -e "$TMP/keep/teacher-pre" ] && [ -s "$TMP/keep/logs/teacher-pre.loss.jsonl" ] &&
+   [ "$rc" = 0 ] && grep -q "== teacher-sft: taken from" "$TMP/r5.out" && grep -q "== teacher-pre: not needed" "$TMP/r5.out" &&
+   cmp -s "$OUT/teacher-sft/model.safetensors" "$TMP/run2/teacher-sft/model.safetensors" &&
+   [ -f "$TMP/run2/teacher-grpo/DONE" ] && [ ! -e "$TMP/run2/teacher-pre" ]; then
+    echo "PASS recipe-keep (teacher-sft packed, taken by a new run byte for byte, pre-training skipped, GRPO run from it)"
+else
+    echo "FAIL recipe-keep: keep exit $keep_rc ($(tail -n 1 "$TMP/keep.out")); run exit $rc; $(tail -n 3 "$TMP/r5.out" | tr '\n' ' ')"
 fi
