@@ -158,9 +158,13 @@ static void mm_one(mm_job *j, const kmat *W, float *Y, int ith, int nth) {
     if (r0 >= r1) return;
     switch (j->path) {
     case PATH_GEMM: e->gemm16(W, a->bf16, a->n, Y, r0, r1, (uint8_t *)a->scratch + (size_t)ith * j->scratch_each); break;
-    case PATH_DOT16: e->b16(W, a->b16, a->n, Y, r0, r1); break;
+    case PATH_DOT16:
+        (W->il ? e->b16_il : e->b16)(W, a->b16, a->n, Y, r0, r1);
+        break;
     case PATH_INT: k_qmatmul_rows(e, W, a->a8, kq_act_row_bytes((kact_type)a->a8_type, W->cols), a->n, Y, r0, r1); break;
-    default: e->f32(W, a->x, a->n, Y, r0, r1); break;
+    /* the float kernels read rows: an interleaved matrix here (no memory for its own path's
+     * activations) takes the reference kernel, which gathers them */
+    default: (W->il ? k_matmul_rows_scalar : e->f32)(W, a->x, a->n, Y, r0, r1); break;
     }
 }
 

@@ -18,8 +18,10 @@
  * AVX512_BF16 kernels: prefill keeps a register tile of 4 rows x 6 tokens (24 accumulators; per 32
  * columns 4 weight and 6 activation loads feed 24 vdpbf16ps) and walks the tokens in chunks that stay
  * in L2 while this thread's rows pass; decoding (one token) streams 8 rows per step with the rows
- * ahead prefetched. Every tile shape computes a (row, token) with the same instructions in the same
+ * ahead prefetched. A matrix interleaved by 4 rows (kernels/repack.c) runs the same tiles with the
+ * 4 rows of a step side by side, and decodes a group of 4 rows as one sequential stream. Every tile shape computes a (row, token) with the same instructions in the same
  * order, so the result depends neither on n nor on how the rows are split. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
@@ -75,6 +77,19 @@ void k_dot_bf16_rows_scalar(const kmat *W, const uint16_t *Xb, int n, float *Y, 
     }
 }
 
+/* the interleaved layout's twin: each row gathered back (k_il_row), then the scalar dot */
+void k_dot_bf16_il_scalar(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1) {
+    uint16_t row[4096];
+    for (int64_t r = r0; r < r1; r++) {
+        uint16_t *w = W->cols <= 4096 ? row : malloc(sizeof(uint16_t) * (size_t)W->cols);
+        if (!w) return; /* a row: kilobytes */
+        k_il_row(W, r, w);
+        for (int t = 0; t < n; t++)
+            Y[(size_t)t * (size_t)W->rows + (size_t)r] = k_dot_bf16_scalar(w, Xb + (size_t)t * (size_t)W->cols, W->cols);
+        if (w != row) free(w);
+    }
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -110,12 +125,13 @@ TGT static inline __m128 hsum16x4(__m512 a, __m512 b, __m512 c, __m512 d) {
 
 #define dp(acc, a, b) _mm512_dpbf16_ps((acc), (__m512bh)(a), (__m512bh)(b))
 
-/* NR rows x NT tokens (constants after inlining): w rows ws elements apart, x rows K apart, y rows
- * ldy apart. Whole 32-column steps with plain loads, the last partial one masked (zeros past K).
+/* NR rows x NT tokens (constants after inlining): w rows ws elements apart and each 32-column step
+ * SS elements after the last (32 row-major; 128 in the interleaved layout, where ws is 32), x rows
+ * K apart, y rows ldy apart. Whole 32-column steps with plain loads, the last partial one masked (zeros past K).
  * pf: a weight row of the next row group, read into L1 one line per step while this tile computes
  * (without it the first tile of each row group waits for its weights: -25% at 3072 x 1024). */
 TGT static inline __attribute__((always_inline)) void tile(const uint16_t *w, size_t ws, int NR, const uint16_t *x, int NT,
-                                                           int64_t K, float *y, size_t ldy, const uint16_t *pf) {
+                                                           int64_t K, float *y, size_t ldy, const uint16_t *pf, int SS) {
     __m512 acc[4][6];
     UNROLL
     for (int r = 0; r < 4; r++)
@@ -123,10 +139,11 @@ TGT static inline __attribute__((always_inline)) void tile(const uint16_t *w, si
         for (int t = 0; t < 6; t++) acc[r][t] = _mm512_setzero_ps();
     const int64_t Kf = K & ~(int64_t)31;
     for (int64_t c = 0; c < Kf; c += 32) {
-        _mm_prefetch((const char *)(pf + (size_t)c), _MM_HINT_T0);
+        const size_t o = (size_t)c * (size_t)(SS / 32); /* the step's offset */
+        _mm_prefetch((const char *)(pf + o), _MM_HINT_T0);
         __m512i wv[4];
         UNROLL
-        for (int r = 0; r < NR; r++) wv[r] = _mm512_loadu_si512(w + (size_t)r * ws + (size_t)c);
+        for (int r = 0; r < NR; r++) wv[r] = _mm512_loadu_si512(w + (size_t)r * ws + o);
         UNROLL
         for (int t = 0; t < NT; t++) {
             __m512i xv = _mm512_loadu_si512(x + (size_t)t * (size_t)K + (size_t)c);
@@ -202,12 +219,47 @@ TGT void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0
 
 #define TOKEN_CHUNK 48 /* a multiple of 6; 48 rows of K bf16 (<= 300 KB at K = 3072) stay in L2 */
 
-TGT void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1) {
-    const uint16_t *base = W->data;
-    const size_t ws = W->row_bytes / 2, ldy = (size_t)W->rows;
-    const int64_t K = W->cols;
+/* one 4-row x nt-token tile (nt <= 6) with constant NT and SS after inlining */
+TGT static inline __attribute__((always_inline)) void tile4(const uint16_t *w, size_t ws, const uint16_t *x, int nt, int64_t K,
+                                                            float *y, size_t ldy, const uint16_t *pf, int SS) {
+    switch (nt) {
+    case 6: tile(w, ws, 4, x, 6, K, y, ldy, pf, SS); break;
+    case 5: tile(w, ws, 4, x, 5, K, y, ldy, pf, SS); break;
+    case 4: tile(w, ws, 4, x, 4, K, y, ldy, pf, SS); break;
+    case 3: tile(w, ws, 4, x, 3, K, y, ldy, pf, SS); break;
+    case 2: tile(w, ws, 4, x, 2, K, y, ldy, pf, SS); break;
+    default: tile(w, ws, 4, x, 1, K, y, ldy, pf, SS); break;
+    }
+}
+
+/* One token, one group of 4 interleaved rows (repack.c's BF16 layout): the group's 4 rows are one
+ * sequential stream, 256 bytes per 32-column step, prefetched 4 KB ahead; each row's accumulator and
+ * reduction are rows1's. */
+TGT static inline void il_group1(const uint16_t *g, int64_t K, const uint16_t *x, float *y) {
+    __m512 acc[4];
+    UNROLL
+    for (int r = 0; r < 4; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < K; c += 32, g += 128) {
+        __m512i xv = _mm512_loadu_si512(x + (size_t)c);
+        UNROLL
+        for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(g + 2048 + 32 * r), _MM_HINT_T0);
+        UNROLL
+        for (int r = 0; r < 4; r++) acc[r] = dp(acc[r], _mm512_loadu_si512(g + 32 * r), xv);
+    }
+    _mm_storeu_ps(y, hsum16x4(acc[0], acc[1], acc[2], acc[3]));
+}
+
+/* rows [r0, r1) x n tokens, Y[t * ldy + r]: row-major rows ws elements apart (il 0), or interleaved
+ * by 4 rows (il 4; r0 and r1 multiples of 4, K of 32) */
+TGT static void dot_rows(const uint16_t *base, size_t ws, int il, int64_t K, size_t ldy, const uint16_t *Xb, int n, float *Y,
+                         int64_t r0, int64_t r1) {
+    const size_t group = 4 * (size_t)K; /* elements per interleaved group */
     if (n == 1) {
         int64_t r = r0;
+        if (il) {
+            for (; r < r1; r += 4) il_group1(base + (size_t)(r / 4) * group, K, Xb, Y + r);
+            return;
+        }
         for (; r + 8 <= r1; r += 8) rows1(base + (size_t)r * ws, ws, 8, Xb, K, Y + r);
         for (; r < r1; r++) rows1(base + (size_t)r * ws, ws, 1, Xb, K, Y + r);
         return;
@@ -216,7 +268,7 @@ TGT void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float 
         int t1 = t0 + TOKEN_CHUNK < n ? t0 + TOKEN_CHUNK : n;
         for (int64_t r = r0; r < r1; r += 4) {
             int nr = r1 - r >= 4 ? 4 : (int)(r1 - r);
-            const uint16_t *w = base + (size_t)r * ws;
+            const uint16_t *w = il ? base + (size_t)(r / 4) * group : base + (size_t)r * ws;
             for (int t = t0, j = 0; t < t1; t += 6, j++) {
                 int nt = t1 - t >= 6 ? 6 : t1 - t;
                 const uint16_t *x = Xb + (size_t)t * (size_t)K;
@@ -224,25 +276,33 @@ TGT void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float 
                 /* tiles 0..3 of this group each bring one row of the next group (the last group
                  * prefetches its own rows: harmless) */
                 int64_t pr = r + 4 + (j & 3) < r1 ? r + 4 + (j & 3) : r;
+                if (il) {
+                    tile4(w, 32, x, nt, K, y, ldy, base + (size_t)(pr / 4) * group + 32 * (size_t)(pr % 4), 128);
+                    continue;
+                }
                 const uint16_t *pf = base + (size_t)pr * ws;
-                if (nr == 4) switch (nt) {
-                    case 6: tile(w, ws, 4, x, 6, K, y, ldy, pf); break;
-                    case 5: tile(w, ws, 4, x, 5, K, y, ldy, pf); break;
-                    case 4: tile(w, ws, 4, x, 4, K, y, ldy, pf); break;
-                    case 3: tile(w, ws, 4, x, 3, K, y, ldy, pf); break;
-                    case 2: tile(w, ws, 4, x, 2, K, y, ldy, pf); break;
-                    default: tile(w, ws, 4, x, 1, K, y, ldy, pf); break;
-                    }
+                if (nr == 4) tile4(w, ws, x, nt, K, y, ldy, pf, 32);
                 else
                     for (int i = 0; i < nr; i++)
-                        for (int u = 0; u < nt; u++) tile(w + (size_t)i * ws, ws, 1, x + (size_t)u * (size_t)K, 1, K, y + (size_t)u * ldy + i, ldy, pf);
+                        for (int u = 0; u < nt; u++) tile(w + (size_t)i * ws, ws, 1, x + (size_t)u * (size_t)K, 1, K, y + (size_t)u * ldy + i, ldy, pf, 32);
             }
         }
     }
+}
+
+TGT void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1) {
+    dot_rows(W->data, W->row_bytes / 2, 0, W->cols, (size_t)W->rows, Xb, n, Y, r0, r1);
+}
+
+TGT void k_dot_bf16_il_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1) {
+    dot_rows(W->data, 0, 4, W->cols, (size_t)W->rows, Xb, n, Y, r0, r1);
 }
 #else
 void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0, int t1) { k_x_to_bf16_rows(X, K, Xb, t0, t1); }
 void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1) {
     k_dot_bf16_rows_scalar(W, Xb, n, Y, r0, r1);
+}
+void k_dot_bf16_il_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1) {
+    k_dot_bf16_il_scalar(W, Xb, n, Y, r0, r1);
 }
 #endif

@@ -79,6 +79,8 @@ typedef struct ktype {
     kq_gemv_fn gemv_il;
     kq_gemm_fn gemm_il;
     k_b16_fn b16;         /* K_PATH_B16 */
+    k_b16_fn b16_il;      /* K_PATH_B16 on a matrix interleaved by k_il_pack; NULL where the model keeps
+                           * BF16 rows */
     k_gemm16_fn gemm16;   /* the bf16 GEMM over many tokens (batch-variant prefill of BF16 and
                            * quantized weights); NULL without AVX512_BF16 */
 } ktype;
@@ -187,6 +189,10 @@ void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0, in
 float k_dot_bf16_scalar(const uint16_t *w, const uint16_t *x, int64_t K);
 void k_dot_bf16_rows_scalar(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
 void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
+/* The same on a matrix interleaved in groups of 4 rows (kernels/repack.c's BF16 layout; rows [r0, r1)
+ * multiples of 4, K a multiple of 32) with the bits of the row-major kernels. */
+void k_dot_bf16_il_scalar(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
+void k_dot_bf16_il_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
 
 /* Q8_0 times A8_0 rows with the scalar twin's arithmetic (kernels/gemm_q8.c, AVX-512 VNNI): nr <= 4
  * rows for one token, and rows [r0, r1) for n tokens (a SIMD lane per token); the same bits for
@@ -205,11 +211,15 @@ int kq_gemm_q8_0_il_avx512(const kmat *W, const void *A, size_t arow_bytes, int 
 /* ---- interleaved weights (kernels/repack.c)
  * A matrix whose type has interleaved kernels can be stored with its rows in groups of k_il_rows(t):
  * per group and block, the group's scales together, then its quants in 4-byte pieces row after row
- * (Q8_0: 16 f16 scales, then for each 4-byte group g of the block the 16 rows' bytes, stored + 128),
+ * (Q8_0: 16 f16 scales, then for each 4-byte group g of the block the 16 rows' bytes, stored + 128;
+ * BF16: groups of 4 rows, each 32-column step of the 4 rows side by side),
  * so the one-token kernel reads one stream and sums 16 rows in the lanes of one vector. The bytes
  * and their count are the row-major matrix's, rearranged. */
 /* Rows per group of type t's interleaved layout; 0 when it has none. */
 int k_il_rows(qwen3_dtype t);
+/* k_il_rows(t) when a rows x cols matrix of type t can take the layout (whole groups of rows, columns
+ * a multiple of the type's step), else 0. */
+int k_il_fits(qwen3_dtype t, int64_t rows, int64_t cols);
 /* Rearranges rows * cols values of type t, row-major at src (src_row_bytes apart), into dst (rows a
  * multiple of k_il_rows(t); dst holds rows * k_row_bytes(t, cols) bytes; src and dst distinct). */
 void k_il_pack(qwen3_dtype t, const void *src, size_t src_row_bytes, int64_t rows, int64_t cols, void *dst);

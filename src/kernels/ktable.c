@@ -172,6 +172,7 @@ void kcpu_init(kcpu *c, unsigned want) {
         ktype *b = &c->type[QWEN3_BF16];
         b->path = K_PATH_B16;
         b->b16 = k_dot_bf16_rows_avx512;
+        b->b16_il = k_dot_bf16_il_avx512; /* BF16 interleaved by 16 rows (repack.c) */
         for (int t = 0; t < QWEN3_DTYPE_COUNT; t++)
             if (c->type[t].path != K_PATH_F32) c->type[t].gemm16 = k_gemm_bf16_rows_avx512;
     }

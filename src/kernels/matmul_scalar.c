@@ -7,12 +7,13 @@
 #include "kernels/quant.h"
 
 void k_row_to_float(const kmat *W, int64_t i, float *out) {
-    if (W->il) { /* an interleaved matrix (repack.c): the row's bytes gathered first */
-        uint8_t *tmp = malloc(W->row_bytes);
+    if (W->il) { /* an interleaved matrix (repack.c): the row's bytes gathered first, on the stack up
+                  * to 16 KB (the embedding lookup of every decode step must not allocate) */
+        uint8_t stack[16384], *tmp = W->row_bytes <= sizeof stack ? stack : malloc(W->row_bytes);
         if (!tmp) { memset(out, 0, sizeof(float) * (size_t)W->cols); return; } /* a row: kilobytes */
         k_il_row(W, i, tmp);
         kq_dequant_row(W->type, tmp, out, W->cols);
-        free(tmp);
+        if (tmp != stack) free(tmp);
         return;
     }
     const uint8_t *row = (const uint8_t *)W->data + (size_t)i * W->row_bytes;

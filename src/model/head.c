@@ -8,8 +8,8 @@
  * bit); the saving is the (V - D) x hidden multiply-adds per token that dominate decoding such a
  * small model (the post-training rollouts, qwen3 eval).
  *
- * Only for row-major float weights (F32, F16, BF16) in one process: quantized or repacked output
- * layers, and models whose copies of the last row are under 3/4 of the vocabulary, keep the full
+ * Only for float weights (F32, F16, BF16) in one process, before the matrices are interleaved
+ * (repack.c, which then leaves a compacted lm_head alone): quantized output layers, and models whose copies of the last row are under 3/4 of the vocabulary, keep the full
  * product. QWEN3_COMPACT_HEAD=0 turns it off, =1 on, for any load. */
 #include <stdlib.h>
 #include <string.h>

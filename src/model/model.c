@@ -174,8 +174,8 @@ qwen3_model *model_load_local(const char *dir, const qwen3_load_opts *opts, int 
     /* quantized weights have no exact path to keep: they always take the fast kernels */
     m->fast = o.fast || kq_is_quant(m->layers[m->l0].wq.type);
     m->batch_variant = m->fast && o.batch_variant;
+    if (model_compact_head(m, o.compact_head, e)) goto fail; /* reads the head's rows: before repack */
     if (model_repack(m, e)) goto fail; /* the decode kernels' layout, where they have one (repack.c) */
-    if (model_compact_head(m, o.compact_head, e)) goto fail; /* after repack: a repacked head stays whole */
     switch (o.kv_type) {
     case QWEN3_KV_DEFAULT: m->kv_type = m->fast ? QWEN3_F16 : QWEN3_F32; break;
     case QWEN3_KV_F32: m->kv_type = QWEN3_F32; break;

@@ -1,9 +1,11 @@
 /* repack.c - the model's matrices rearranged for the one-token kernels at load (kernels/repack.c
- * has the layout and why: Q8_0 decode streams 1.3-1.5x faster interleaved by 16 rows).
+ * has the layouts and why: Q8_0 decode streams 1.3-1.5x faster interleaved by 16 rows; BF16's
+ * one-token bf16 dots lose their horizontal sums).
  *
  * Which matrices: every layer product and the lm_head (with the embedding when tied: a lookup reads
  * its row through k_row_to_float, which knows the layout), when the model's kernel table has
- * interleaved kernels for the type (AVX-512 VNNI for Q8_0) and the rows come in whole groups. Not
+ * interleaved kernels for the type (AVX-512 VNNI for Q8_0, AVX512_BF16 on the fast path for BF16) and
+ * the rows come in whole groups. Not
  * under batch_variant (its bf16 GEMM reads rows), and not when QWEN3_REPACK=0 (the row-major
  * kernels, for comparisons: the results are the same bits either way, tests/suite/repack.sh).
  * A matrix in memory the model owns (quantized at load, or a rank's copied-out columns) is
@@ -27,9 +29,12 @@ static int in_mapping(const qwen3_model *m, const void *p) {
 /* Repacks W (and `also`, a kmat viewing the same data: the tied embedding) where its table entry has
  * interleaved kernels. Returns -1 only when out of memory. */
 static int repack_one(qwen3_model *m, kmat *W, kmat *also, qwen3_err *e) {
-    int il = k_il_rows(W->type);
+    int il = W->data ? k_il_fits(W->type, W->rows, W->cols) : 0;
     const ktype *t = &m->cpu.type[W->type];
-    if (!W->data || W->il || !il || !t->gemv_il || !t->gemm_il || W->rows % il || t->path != K_PATH_INT) return 0;
+    /* the kernels of the path this model takes for the type: integer (Q8_0), or bf16 dots on the
+     * fast path (BF16; the exact path's float32 kernels read rows) */
+    int kernels = t->path == K_PATH_INT ? t->gemv_il && t->gemm_il : t->path == K_PATH_B16 && m->fast && t->b16_il;
+    if (W->il || !il || !kernels) return 0;
     size_t group = (size_t)il * W->row_bytes, bytes = (size_t)W->rows * W->row_bytes;
     if (in_mapping(m, W->data)) {
         void *dst = model_alloc_owned(m, bytes);
@@ -63,7 +68,9 @@ int model_repack(qwen3_model *m, qwen3_err *e) {
     const char *env = getenv("QWEN3_REPACK");
     if ((env && !strcmp(env, "0")) || m->batch_variant) return 0;
     int tied = m->lm_head.data == m->embed.data;
-    if (m->lm_head.data && repack_one(m, &m->lm_head, tied ? &m->embed : NULL, e)) return -1;
+    /* the compact output layer (head.c) computes the logits from its own copy of the rows: the full
+     * one is then read only by the embedding lookup, which row-major serves as well */
+    if (m->lm_head.data && !m->head_c.data && repack_one(m, &m->lm_head, tied ? &m->embed : NULL, e)) return -1;
     for (int l = m->l0; l < m->l1; l++) {
         layer_weights *L = &m->layers[l];
         kmat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};

@@ -1,6 +1,6 @@
 #!/bin/bash
-# repack.sh - Q8_0 matrices interleaved by 16 rows at load (model/repack.c, kernels/repack.c) change
-# nothing but speed.
+# repack.sh - Q8_0 and BF16 matrices interleaved by 16 rows at load (model/repack.c, kernels/repack.c)
+# change nothing but speed.
 #
 # On tiny generated checkpoints (dense with tied embeddings, so the lm_head and the embedding
 # lookup both read the interleaved matrix; MoE with an untied lm_head and experts), quantized to
@@ -12,7 +12,9 @@
 #      GEMM) and one at a time through the cache (--decode: the interleaved one-token kernel),
 #      on 1 and 2 threads (rows split in groups of 16);
 #   3. `qwen3 quantize` of the interleaved model writes the same file bytes as of the row-major one
-#      (safetensors and GGUF: the writers gather the rows back).
+#      (safetensors and GGUF: the writers gather the rows back);
+#   4. BF16 weights on the fast path (--fast, AVX512_BF16: the bf16 dots' interleaved kernels), dense
+#      and MoE, prefill and decode, 1 and 2 threads: the same logits' bytes both ways.
 # The kernels' bits against the scalar twin are test_gemm_q8's; the logits against an independent
 # numpy dequantization are quant.sh's (which runs with the default, interleaved layout).
 set -u
@@ -28,7 +30,9 @@ if ! grep -qw avx512_vnni /proc/cpuinfo; then
     echo "SKIP repack: this CPU lacks AVX-512 VNNI, the only interleaved kernels so far (the model keeps its rows)"
     exit 0
 fi
-expect 17
+BF16=0
+grep -qw avx512_bf16 /proc/cpuinfo && BF16=1
+expect 26
 
 IDS=$("$PY" -c "print(','.join(str((i * 7919 + 11) % 2000) for i in range(40)))")
 
@@ -75,6 +79,22 @@ for t in 1 2; do
     same "dense-gguf-prefill-t$t" "$TMP/dense.gguf" -t $t
     same "dense-gguf-decode-t$t" "$TMP/dense.gguf" -t $t --decode
 done
+
+# BF16 on the fast path (bf16 dots), where the CPU has AVX512_BF16
+if [ $BF16 = 1 ]; then
+    info dense-bf16 "$TMP/dense" --fast
+    for t in 1 2; do
+        same "dense-bf16-prefill-t$t" "$TMP/dense" --fast -t $t
+        same "dense-bf16-decode-t$t" "$TMP/dense" --fast -t $t --decode
+        same "moe-bf16-prefill-t$t" "$TMP/moe" --fast -t $t
+        same "moe-bf16-decode-t$t" "$TMP/moe" --fast -t $t --decode
+    done
+else
+    echo "SKIP repack-info-dense-bf16: this CPU lacks AVX512_BF16 (BF16 keeps its rows)"
+    for t in 1 2; do for c in dense-bf16-prefill dense-bf16-decode moe-bf16-prefill moe-bf16-decode; do
+        echo "SKIP repack-$c-t$t: this CPU lacks AVX512_BF16"
+    done; done
+fi
 
 # writers: the same file bytes from either layout
 for out in st gguf; do

@@ -11,7 +11,11 @@
  *   - K not a multiple of 32 (masked tail) and odd; rows not a multiple of 4 or 8;
  *   - the instruction's implied DAZ / FTZ: denormal bf16 inputs, products and sums that underflow,
  *     which the scalar twin flushes as vdpbf16ps does;
- *   - the AVX-512 rounding of activations to bf16 has k_f32_to_bf16's bits (NaN, inf, denormals, ties).
+ *   - the AVX-512 rounding of activations to bf16 has k_f32_to_bf16's bits (NaN, inf, denormals, ties);
+ *   - the interleaved layout (kernels/repack.c: 4 rows per group, their 32-column steps side by side):
+ *     k_il_row gives each row back; its AVX512_BF16 kernel (one token: a group as one stream; more:
+ *     the row-major tiles) and its scalar twin, and k_matmul_act on such a matrix, equal the
+ *     row-major scalar twin bit for bit for n = 1, 5, 13, 50, rows split in groups as threads would.
  * Values span 2^-20..2^20 in magnitude so that sums round often. Without AVX512_BF16 the SIMD checks
  * print SKIP. */
 #include <math.h>
@@ -35,12 +39,15 @@ static float wide(void) { return ldexpf(frand(), (int)(next() % 41) - 20); }
 
 #define NK 5
 #define NN 4
+#define NIL 2
+
+static int ns_il(int i) { static const int v[NN] = {1, 5, 13, 50}; return v[i]; }
 
 int main(void) {
     static const int colss[NK] = {64, 1000, 2, 130, 33};
     static const int ns[NN] = {1, 5, 13, 50};
     const int rows = 37, nmax = 50;
-    TEST_EXPECT(NK * (1 + 3 * NN) + 2);
+    TEST_EXPECT(NK * (1 + 3 * NN) + 2 + NIL * (2 + 3 * NN));
     for (int ci = 0; ci < NK; ci++) {
         const int K = colss[ci];
         uint16_t *W = malloc(sizeof(uint16_t) * (size_t)rows * K);
@@ -163,6 +170,64 @@ int main(void) {
         if (k_cpu_default()->isa == K_ISA_AVX512) CHECK(same, "k_x_to_bf16_rows_avx512 == k_f32_to_bf16 (NaN, inf, denormals, ties)", "differs");
         else TEST_SKIP("k_x_to_bf16_rows_avx512", "the CPU lacks AVX-512");
         free(u); free(hs); free(hv); free(f);
+    }
+    /* the interleaved layout */
+    for (int ki = 0; ki < NIL; ki++) {
+        static const int ilk[NIL] = {64, 1024};
+        const int K = ilk[ki], R = 48, nmax = 50;
+        char name[160];
+        uint16_t *W = malloc(sizeof(uint16_t) * (size_t)R * K), *P = malloc(sizeof(uint16_t) * (size_t)R * K);
+        for (int i = 0; i < R * K; i++) W[i] = k_f32_to_bf16(i % 3 ? frand() : wide());
+        float *X = malloc(sizeof(float) * (size_t)nmax * K);
+        for (int i = 0; i < nmax * K; i++) X[i] = i % 5 ? frand() * 3.0f : wide();
+        uint16_t *Xb = malloc(sizeof(uint16_t) * (size_t)nmax * K), *row = malloc(sizeof(uint16_t) * (size_t)K);
+        k_x_to_bf16_rows(X, K, Xb, 0, nmax);
+        kmat M = {QWEN3_BF16, W, R, K, (size_t)K * 2, 0};
+        CHECK(k_il_fits(QWEN3_BF16, R, K) == 4 && !k_il_fits(QWEN3_BF16, R, K + 2) && !k_il_fits(QWEN3_BF16, R - 2, K),
+              "BF16 interleaved layout: 4 rows, columns in steps of 32", "k_il_fits %d", k_il_fits(QWEN3_BF16, R, K));
+        k_il_pack(QWEN3_BF16, W, (size_t)K * 2, R, K, P);
+        kmat I = {QWEN3_BF16, P, R, K, (size_t)K * 2, 4};
+        int back = memcmp(P, W, sizeof(uint16_t) * (size_t)R * K) != 0; /* rearranged at all */
+        for (int r = 0; r < R; r++) {
+            k_il_row(&I, r, row);
+            back &= !memcmp(row, W + (size_t)r * K, sizeof(uint16_t) * (size_t)K);
+        }
+        snprintf(name, sizeof name, "BF16 interleaved: k_il_row gives every row back (K=%d)", K);
+        CHECK(back, name, "differs");
+        for (int ni = 0; ni < NN; ni++) {
+            const int n = ns_il(ni);
+            float *ys = malloc(sizeof(float) * (size_t)n * R), *yv = malloc(sizeof(float) * (size_t)n * R);
+            k_dot_bf16_rows_scalar(&M, Xb, n, ys, 0, R);
+            memset(yv, 0xff, sizeof(float) * (size_t)n * R);
+            k_dot_bf16_il_scalar(&I, Xb, n, yv, 0, 12);
+            k_dot_bf16_il_scalar(&I, Xb, n, yv, 12, R);
+            snprintf(name, sizeof name, "dot_bf16 interleaved scalar twin == row-major (K=%d, n=%d)", K, n);
+            CHECK(!memcmp(yv, ys, sizeof(float) * (size_t)n * R), name, "differs");
+            if (k_cpu_default()->features & K_CPU_BF16) {
+                memset(yv, 0xff, sizeof(float) * (size_t)n * R);
+                k_dot_bf16_il_avx512(&I, Xb, n, yv, 0, 20);
+                k_dot_bf16_il_avx512(&I, Xb, n, yv, 20, R);
+                snprintf(name, sizeof name, "dot_bf16 interleaved avx512bf16 == row-major scalar bit for bit (K=%d, n=%d)", K, n);
+                CHECK(!memcmp(yv, ys, sizeof(float) * (size_t)n * R), name, "differs");
+                kact a;
+                kact_init(&a, k_cpu_default(), 0);
+                a.gemm_min = K_GEMM_NEVER;
+                kact_set(&a, X, n, K);
+                memset(yv, 0xff, sizeof(float) * (size_t)n * R);
+                k_matmul_act(NULL, &I, &a, yv);
+                kact_free(&a);
+                snprintf(name, sizeof name, "k_matmul_act on interleaved BF16 == row-major scalar (K=%d, n=%d)", K, n);
+                CHECK(!memcmp(yv, ys, sizeof(float) * (size_t)n * R), name, "differs");
+            } else {
+                snprintf(name, sizeof name, "dot_bf16 interleaved avx512bf16 (K=%d, n=%d)", K, n);
+                TEST_SKIP(name, "the CPU lacks AVX512_BF16");
+                snprintf(name, sizeof name, "k_matmul_act on interleaved BF16 (K=%d, n=%d)", K, n);
+                TEST_SKIP(name, "the CPU lacks AVX512_BF16");
+            }
+            free(ys);
+            free(yv);
+        }
+        free(W); free(P); free(X); free(Xb); free(row);
     }
     return test_exit();
 }
