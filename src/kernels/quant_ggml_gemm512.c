@@ -164,10 +164,15 @@ TGT INL int gemm_k(qwen3_dtype T, const kmat *W, const void *A, size_t arow_byte
         for (int v = 0; v < nv; v++) pack_k(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nsb);
         for (int64_t r = r0; r < r1; r += 4) {
             int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
-            const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+            /* row r + i's superblock sb at w + i rs + sb bs: row-major, or interleaved by 8 rows
+             * (kernels/repack.c: a group's 8 superblocks sb side by side; r is a multiple of 4) */
+            const int il = W->il;
+            const uint8_t *w = (const uint8_t *)W->data + (il ? (size_t)(r / il) * (size_t)il * W->row_bytes + (size_t)(r % il) * BB
+                                                              : (size_t)r * W->row_bytes);
+            const size_t rs = il ? BB : W->row_bytes, bs = il ? (size_t)il * BB : BB;
             memset(accm, 0, sizeof accm);
             for (int64_t sb = 0; sb < nsb; sb++) {
-                for (int i = 0; i < nr; i++) unpack_row(T, w + (size_t)i * W->row_bytes + (size_t)sb * BB, &ur[i]);
+                for (int i = 0; i < nr; i++) unpack_row(T, w + (size_t)i * rs + (size_t)sb * bs, &ur[i]);
                 for (int v = 0; v < nv; v += 2) {
                     int two = v + 1 < nv;
                     const kpk *P0 = P + (size_t)v * nsb + sb, *P1 = two ? P0 + nsb : P0;

@@ -116,10 +116,13 @@ TGT INL __m512i row_k4(qwen3_dtype T, const uint8_t *p, __m512i B, const __m512i
     return _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, p01, _mm512_shuffle_epi8(B, c01)), p23, _mm512_shuffle_epi8(B, c23));
 }
 
-/* Q4_K / Q5_K: 8 rows at w (ws apart) x one token (xn: its values in nibble order), y[0..8) */
+/* Q4_K / Q5_K: 8 rows at w (ws apart) x one token (xn: its values in nibble order), y[0..8). il: the
+ * 8 rows interleaved (kernels/repack.c: superblock sb of the 8 rows side by side at w + 8 BB sb; ws
+ * is then BB), read as one stream and prefetched 2 superblocks ahead; else pf: prefetch the next 8
+ * rows (ws apart) */
 TGT INL void rows8_k4(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xn, const float *xd, const int16_t *bsum,
-                      int64_t nsb, float *y, int pf) {
-    const size_t BB = bbytes(T);
+                      int64_t nsb, float *y, int pf, int il) {
+    const size_t BB = bbytes(T), bs = il ? 8 * BB : BB;
     const __m512i zero = _mm512_setzero_si512();
     /* scale unpacking per 128-bit lane [d|dmin, w0, w1, w2] -> [sc 0-3, sc 4-7, mn 0-3, mn 4-7] */
     const __m512i sh_a = _mm512_set4_epi32(4, 0, 0, 0);
@@ -129,8 +132,9 @@ TGT INL void rows8_k4(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *
     const __m512i msel = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 13, 9, 5, 1, 12, 8, 4, 0);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++) {
-        const uint8_t *blk = w + (size_t)sb * BB;
-        if (pf) prefetch8(blk + 8 * ws, ws, BB);
+        const uint8_t *blk = w + (size_t)sb * bs;
+        if (il) { if (sb + 2 < nsb) prefetch8(blk + 2 * bs, BB, BB); }
+        else if (pf) prefetch8(blk + 8 * ws, ws, BB);
         const __m512i *xp = (const __m512i *)(xn + 256 * sb);
         const __m512i x[4] = {_mm512_load_si512(xp), _mm512_load_si512(xp + 1), _mm512_load_si512(xp + 2), _mm512_load_si512(xp + 3)};
         const __m512i bs = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(bsum + 8 * sb)));
@@ -200,8 +204,8 @@ TGT INL __m512i row_q6k(const uint8_t *p, const __m512i x[4], const __m512i o[4]
 /* Q6_K: 8 rows at w (ws apart) x one token, y[0..8); xo: per superblock the start values of
  * x times -16, twice (32 int16) */
 TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int32_t *xo, int64_t nsb,
-                       float *y, int pf) {
-    const size_t BB = sizeof(kq6_k_block);
+                       float *y, int pf, int il) {
+    const size_t BB = sizeof(kq6_k_block), bs = il ? 8 * BB : BB;
     /* int16 lane i (128-bit lane L = i / 8, j = i % 8) of packed pair c takes scale L + 4 (j / 4) + 8c */
     __m512i idx[2];
     for (int c = 0; c < 2; c++) {
@@ -211,8 +215,9 @@ TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
     }
     __m256 acc = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++) {
-        const uint8_t *blk = w + (size_t)sb * BB;
-        if (pf) prefetch8(blk + 8 * ws, ws, BB);
+        const uint8_t *blk = w + (size_t)sb * bs;
+        if (il) { if (sb + 2 < nsb) prefetch8(blk + 2 * bs, BB, BB); }
+        else if (pf) prefetch8(blk + 8 * ws, ws, BB);
         const int8_t *xs = xq + 256 * sb;
         __m512i x[4];
         for (int v = 0; v < 4; v++) x[v] = _mm512_loadu_si512(xs + 64 * v);
@@ -231,10 +236,13 @@ TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
 }
 
 #define R8K(T) TGT static void r8_##T(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *bs, \
-                                       int64_t nsb, float *y, int pf) { rows8_k4(T, w, ws, xq, xd, bs, nsb, y, pf); }
+                                       int64_t nsb, float *y, int pf, int il) { \
+        if (il) rows8_k4(T, w, ws, xq, xd, bs, nsb, y, pf, 1); else rows8_k4(T, w, ws, xq, xd, bs, nsb, y, pf, 0); }
 R8K(QWEN3_Q4_K) R8K(QWEN3_Q5_K)
-TGT static void r8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int32_t *xo, int64_t nsb, float *y, int pf) {
-    rows8_q6k(w, ws, xq, xd, xo, nsb, y, pf);
+TGT static void r8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int32_t *xo, int64_t nsb, float *y, int pf,
+                       int il) {
+    if (il) rows8_q6k(w, ws, xq, xd, xo, nsb, y, pf, 1);
+    else rows8_q6k(w, ws, xq, xd, xo, nsb, y, pf, 0);
 }
 
 static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) {
@@ -261,13 +269,17 @@ static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, i
                     memcpy(xn + 256 * sb + 128 * c + 64 * h, xq + 256 * sb + 128 * c + 32 * h, 32);
                     memcpy(xn + 256 * sb + 128 * c + 64 * h + 32, xq + 256 * sb + 128 * c + 64 + 32 * h, 32);
                 }
+    /* interleaved by 8 rows (kernels/repack.c; r0, r1 multiples of 8, K within GEMV_MAX_SB): a
+     * group's superblocks one after the other */
+    const int il = W->il;
+    const size_t rs = il ? bbytes(t) : ws;
     if (nsb <= GEMV_MAX_SB)
         for (; r + 8 <= r1; r += 8) {
-            const uint8_t *w = base + (size_t)r * ws;
+            const uint8_t *w = base + (size_t)r * ws; /* = the group's start when interleaved */
             int pf = r + 16 <= r1;
-            if (t == QWEN3_Q4_K) r8_QWEN3_Q4_K(w, ws, xn, xd, bsum, nsb, y + r, pf);
-            else if (t == QWEN3_Q5_K) r8_QWEN3_Q5_K(w, ws, xn, xd, bsum, nsb, y + r, pf);
-            else r8_q6k(w, ws, xq, xd, xo, nsb, y + r, pf);
+            if (t == QWEN3_Q4_K) r8_QWEN3_Q4_K(w, rs, xn, xd, bsum, nsb, y + r, pf, il);
+            else if (t == QWEN3_Q5_K) r8_QWEN3_Q5_K(w, rs, xn, xd, bsum, nsb, y + r, pf, il);
+            else r8_q6k(w, rs, xq, xd, xo, nsb, y + r, pf, il);
         }
     for (; r < r1; r += 4) {
         int nr = r1 - r < 4 ? (int)(r1 - r) : 4;

@@ -27,7 +27,13 @@
  * decoded the 0.6B shape's BF16 weights ~1.5x faster on one thread. 4 rows rather than 16 because
  * a group of 4 is what the tile reads per step, so prefill keeps its speed.
  *
- * Types: one entry per weight type in a table; the kernels are in gemm_q8.c and dot_bf16.c. */
+ * Q4_K, Q5_K, Q6_K (8 rows, K <= 32,768): superblock b of the group's 8 rows side by side, at byte
+ * (8 b + i) * block bytes for row i. Their one-token kernel already takes 8 rows per superblock
+ * (quant_ggml_gemv512.c); interleaved, those 8 superblocks are one stream of 1-1.7 KB instead of 8
+ * streams; the many-token kernel reads the same superblocks at other addresses.
+ *
+ * Types: one entry per weight type in a table; the kernels are in gemm_q8.c, dot_bf16.c and
+ * quant_ggml_gemv512.c / quant_ggml_gemm512.c. */
 #include <string.h>
 
 #include "kernels/kernels.h"
@@ -36,15 +42,17 @@
 typedef struct {
     int rows;                                                         /* rows per group */
     int cols;                                                         /* columns: a multiple of this */
-    void (*pack)(const uint8_t *src, size_t srb, int64_t nb, uint8_t *group); /* one group's rows */
-    void (*row)(const uint8_t *group, int i, int64_t nb, uint8_t *out);      /* row i of a group */
+    int64_t max_cols;                                                 /* 0: any */
+    /* one group's rows; row i of a group (nb blocks of bb bytes per row) */
+    void (*pack)(const uint8_t *src, size_t srb, int64_t nb, size_t bb, uint8_t *group);
+    void (*row)(const uint8_t *group, int i, int64_t nb, size_t bb, uint8_t *out);
 } il_traits;
 
 /* ---- Q8_0, 16 rows */
 
 enum { Q8_IL = 16, Q8_STEP = 32 + 8 * 64 };
 
-static void q8_pack(const uint8_t *src, size_t srb, int64_t nb, uint8_t *g) {
+static void q8_pack(const uint8_t *src, size_t srb, int64_t nb, size_t bb, uint8_t *g) {
     for (int64_t b = 0; b < nb; b++, g += Q8_STEP)
         for (int i = 0; i < Q8_IL; i++) {
             const uint8_t *blk = src + (size_t)i * srb + (size_t)b * 34;
@@ -53,7 +61,7 @@ static void q8_pack(const uint8_t *src, size_t srb, int64_t nb, uint8_t *g) {
         }
 }
 
-static void q8_row(const uint8_t *g, int i, int64_t nb, uint8_t *out) {
+static void q8_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out) {
     for (int64_t b = 0; b < nb; b++, g += Q8_STEP, out += 34) {
         memcpy(out, g + 2 * i, 2);
         for (int j = 0; j < 32; j++) out[2 + j] = (uint8_t)(g[32 + 64 * (j / 4) + 4 * i + j % 4] ^ 0x80);
@@ -64,27 +72,48 @@ static void q8_row(const uint8_t *g, int i, int64_t nb, uint8_t *out) {
 
 enum { B16_IL = 4, B16_STEP = 32 * B16_IL }; /* elements per step of a group */
 
-static void b16_pack(const uint8_t *src, size_t srb, int64_t nb, uint8_t *g) {
+static void b16_pack(const uint8_t *src, size_t srb, int64_t nb, size_t bb, uint8_t *g) {
     uint16_t *d = (uint16_t *)g;
     for (int64_t s = 0; s < nb / 32; s++, d += B16_STEP)
         for (int i = 0; i < B16_IL; i++) memcpy(d + 32 * i, src + (size_t)i * srb + (size_t)s * 64, 64);
 }
 
-static void b16_row(const uint8_t *g, int i, int64_t nb, uint8_t *out) {
+static void b16_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out) {
     const uint16_t *d = (const uint16_t *)g;
     for (int64_t s = 0; s < nb / 32; s++, d += B16_STEP) memcpy(out + (size_t)s * 64, d + 32 * i, 64);
 }
 
+/* ---- whole blocks of 8 rows side by side (Q4_K, Q5_K, Q6_K): block b of the group's rows 0..7 at
+ * (8 b + i) bb */
+
+enum { BLK_IL = 8 };
+
+static void blk_pack(const uint8_t *src, size_t srb, int64_t nb, size_t bb, uint8_t *g) {
+    for (int64_t b = 0; b < nb; b++)
+        for (int i = 0; i < BLK_IL; i++) memcpy(g + ((size_t)b * BLK_IL + (size_t)i) * bb, src + (size_t)i * srb + (size_t)b * bb, bb);
+}
+
+static void blk_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out) {
+    for (int64_t b = 0; b < nb; b++) memcpy(out + (size_t)b * bb, g + ((size_t)b * BLK_IL + (size_t)i) * bb, bb);
+}
+
+/* the K-quants' one-token kernel keeps the token on the stack up to 32,768 columns; longer rows take
+ * the 4-row kernel, which reads rows (quant_ggml_gemv512.c) */
+#define KQ_MAX_COLS 32768
+
 static const il_traits il_table[QWEN3_DTYPE_COUNT] = {
-    [QWEN3_Q8_0] = {Q8_IL, 32, q8_pack, q8_row},
-    [QWEN3_BF16] = {B16_IL, 32, b16_pack, b16_row},
+    [QWEN3_Q8_0] = {Q8_IL, 32, 0, q8_pack, q8_row},
+    [QWEN3_BF16] = {B16_IL, 32, 0, b16_pack, b16_row},
+    [QWEN3_Q4_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
+    [QWEN3_Q5_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
+    [QWEN3_Q6_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
 };
 
 int k_il_rows(qwen3_dtype t) { return (unsigned)t < QWEN3_DTYPE_COUNT ? il_table[t].rows : 0; }
 
 int k_il_fits(qwen3_dtype t, int64_t rows, int64_t cols) {
     int il = k_il_rows(t);
-    return il && rows % il == 0 && cols % il_table[t].cols == 0 ? il : 0;
+    return il && rows % il == 0 && cols % il_table[t].cols == 0 && (!il_table[t].max_cols || cols <= il_table[t].max_cols) ? il : 0;
 }
 
 void k_il_pack(qwen3_dtype t, const void *src, size_t src_row_bytes, int64_t rows, int64_t cols, void *dst) {
@@ -93,7 +122,7 @@ void k_il_pack(qwen3_dtype t, const void *src, size_t src_row_bytes, int64_t row
     int64_t nb = cols / q->block;
     size_t group = (size_t)tr->rows * k_row_bytes(t, cols);
     for (int64_t r = 0; r + tr->rows <= rows; r += tr->rows)
-        tr->pack((const uint8_t *)src + (size_t)r * src_row_bytes, src_row_bytes, nb, (uint8_t *)dst + (size_t)(r / tr->rows) * group);
+        tr->pack((const uint8_t *)src + (size_t)r * src_row_bytes, src_row_bytes, nb, q->block_bytes, (uint8_t *)dst + (size_t)(r / tr->rows) * group);
 }
 
 void k_il_row(const kmat *W, int64_t i, void *row) {
@@ -103,5 +132,5 @@ void k_il_row(const kmat *W, int64_t i, void *row) {
     }
     const il_traits *tr = &il_table[W->type];
     int64_t nb = W->cols / kq_type(W->type)->block;
-    tr->row((const uint8_t *)W->data + (size_t)(i / W->il) * (size_t)W->il * W->row_bytes, (int)(i % W->il), nb, row);
+    tr->row((const uint8_t *)W->data + (size_t)(i / W->il) * (size_t)W->il * W->row_bytes, (int)(i % W->il), nb, kq_type(W->type)->block_bytes, row);
 }

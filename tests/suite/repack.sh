@@ -14,7 +14,8 @@
 #   3. `qwen3 quantize` of the interleaved model writes the same file bytes as of the row-major one
 #      (safetensors and GGUF: the writers gather the rows back);
 #   4. BF16 weights on the fast path (--fast, AVX512_BF16: the bf16 dots' interleaved kernels), dense
-#      and MoE, prefill and decode, 1 and 2 threads: the same logits' bytes both ways.
+#      and MoE, prefill and decode, 1 and 2 threads: the same logits' bytes both ways;
+#   5. the same for Q4_K_M (Q4_K and Q6_K interleaved by 8 rows) quantized at load.
 # The kernels' bits against the scalar twin are test_gemm_q8's; the logits against an independent
 # numpy dequantization are quant.sh's (which runs with the default, interleaved layout).
 set -u
@@ -32,7 +33,7 @@ if ! grep -qw avx512_vnni /proc/cpuinfo; then
 fi
 BF16=0
 grep -qw avx512_bf16 /proc/cpuinfo && BF16=1
-expect 26
+expect 35
 
 IDS=$("$PY" -c "print(','.join(str((i * 7919 + 11) % 2000) for i in range(40)))")
 
@@ -78,6 +79,15 @@ for t in 1 2; do
     same "moe-quant-decode-t$t" "$TMP/moe" --quant q8_0 -t $t --decode
     same "dense-gguf-prefill-t$t" "$TMP/dense.gguf" -t $t
     same "dense-gguf-decode-t$t" "$TMP/dense.gguf" -t $t --decode
+done
+
+# Q4_K_M: the K-quants' 8-row kernels on interleaved superblocks
+info dense-q4km "$TMP/dense" --quant q4_k_m
+for t in 1 2; do
+    same "dense-q4km-prefill-t$t" "$TMP/dense" --quant q4_k_m -t $t
+    same "dense-q4km-decode-t$t" "$TMP/dense" --quant q4_k_m -t $t --decode
+    same "moe-q4km-prefill-t$t" "$TMP/moe" --quant q4_k_m -t $t
+    same "moe-q4km-decode-t$t" "$TMP/moe" --quant q4_k_m -t $t --decode
 done
 
 # BF16 on the fast path (bf16 dots), where the CPU has AVX512_BF16
