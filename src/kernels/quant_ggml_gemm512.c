@@ -195,8 +195,8 @@ TGT INL int gemm_k(qwen3_dtype T, const kmat *W, const void *A, size_t arow_byte
 /* up to 8 blocks of one row unpacked: u = q + 128, d and m per block */
 typedef struct { uint8_t u[256]; float d[8], m[8]; } kur32;
 
-TGT INL void unpack_row32(qwen3_dtype T, const uint8_t *row, int nb, kur32 *o) {
-    const size_t BB = bbytes(T);
+/* nb blocks bs bytes apart (the block's size in a row, 8 x it interleaved: kernels/repack.c) */
+TGT INL void unpack_row32(qwen3_dtype T, const uint8_t *row, int nb, size_t bs, kur32 *o) {
     const int QS = T == QWEN3_Q5_1 ? 8 : T == QWEN3_Q5_0 ? 6 : T == QWEN3_Q4_1 ? 4 : 2;
     const int HB = T == QWEN3_Q5_0 || T == QWEN3_Q5_1, MIN = T == QWEN3_Q4_1 || T == QWEN3_Q5_1;
     /* u = q + 128 for q = nibble - 8 (Q4_0), q5 - 16 (Q5_0), q unsigned (Q4_1, Q5_1), table value (IQ4_NL) */
@@ -204,7 +204,7 @@ TGT INL void unpack_row32(qwen3_dtype T, const uint8_t *row, int nb, kur32 *o) {
     const __m128i low4 = _mm_set1_epi8(15);
     const __m256i tbl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kq_iq4_values));
     for (int b = 0; b < nb; b++) {
-        const uint8_t *blk = row + (size_t)b * BB;
+        const uint8_t *blk = row + (size_t)b * bs;
         __m128i q = _mm_loadu_si128((const __m128i *)(blk + QS));
         __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, low4)), _mm_and_si128(_mm_srli_epi16(q, 4), low4), 1);
         if (HB) {
@@ -276,12 +276,16 @@ TGT INL int gemm_32(qwen3_dtype T, const kmat *W, const void *A, size_t arow_byt
         for (int v = 0; v < nv; v++) pack_32(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nb);
         for (int64_t r = r0; r < r1; r += 4) {
             int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
-            const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+            /* row r + i's block b at w + i rs + b bs: row-major, or interleaved by 8 rows (as gemm_k) */
+            const int il = W->il;
+            const uint8_t *w = (const uint8_t *)W->data + (il ? (size_t)(r / il) * (size_t)il * W->row_bytes + (size_t)(r % il) * BB
+                                                              : (size_t)r * W->row_bytes);
+            const size_t rs = il ? BB : W->row_bytes, bs = il ? (size_t)il * BB : BB;
             memset(accm, 0, sizeof accm);
             /* spans of 8 blocks: unpacked once for the whole chunk */
             for (int64_t b0 = 0; b0 < nb; b0 += 8) {
                 int sn = nb - b0 < 8 ? (int)(nb - b0) : 8;
-                for (int i = 0; i < nr; i++) unpack_row32(T, w + (size_t)i * W->row_bytes + (size_t)b0 * BB, sn, &ur[i]);
+                for (int i = 0; i < nr; i++) unpack_row32(T, w + (size_t)i * rs + (size_t)b0 * bs, sn, bs, &ur[i]);
                 for (int v = 0; v < nv; v += 2) {
                     int two = v + 1 < nv;
                     const kp32 *P0 = P + (size_t)v * nb + b0, *P1 = two ? P0 + nb : P0;

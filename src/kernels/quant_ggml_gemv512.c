@@ -299,8 +299,10 @@ static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, i
  * under a 64-bit mask (both rows' qh); IQ4_NL looks its values up with vpshufb in a table of value + 128
  * (unsigned, as vpdpbusd wants), the 128 x sum of x taken off as the offsets are. The float steps are the scalar twin's (dot32), for 8 rows at once. */
 TGT INL void rows8_b32(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int32_t *sx,
-                       int64_t nb, float *y, int pf) {
-    const size_t BB = bbytes(T);
+                       int64_t nb, float *y, int pf, int il) {
+    /* il: the 8 rows interleaved (kernels/repack.c: block b of the 8 rows side by side; ws is then
+     * the block's size), one stream prefetched 2 blocks ahead */
+    const size_t BB = bbytes(T), bs = il ? 8 * BB : BB;
     const int MIN = T == QWEN3_Q4_1 || T == QWEN3_Q5_1, HB = T == QWEN3_Q5_0 || T == QWEN3_Q5_1;
     const int QS = T == QWEN3_Q5_1 ? 8 : T == QWEN3_Q5_0 ? 6 : T == QWEN3_Q4_1 ? 4 : 2;
     const int OFF = T == QWEN3_Q4_0 ? 8 : T == QWEN3_Q5_0 ? 16 : T == QWEN3_IQ4_NL ? 128 : 0;
@@ -317,13 +319,16 @@ TGT INL void rows8_b32(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t 
     const int nl = (int)((8 * BB + 63) / 64); /* cache lines of the next 8 rows per block step */
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        if (pf)
+        if (il) {
+            if (b + 2 < nb)
+                for (int k = 0; k < nl; k++) _mm_prefetch((const char *)(w + (size_t)(b + 2) * bs + 64 * k), _MM_HINT_T0);
+        } else if (pf)
             for (int k = 0; k < nl; k++) _mm_prefetch((const char *)(next + (size_t)b * 8 * BB + 64 * k), _MM_HINT_T0);
         const __m512i x = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(xq + 32 * b)));
         __m512i p[4];
         UNROLL8
         for (int i = 0; i < 4; i++) {
-            const uint8_t *b0 = row[i] + (size_t)b * BB, *b1 = row[i + 4] + (size_t)b * BB;
+            const uint8_t *b0 = row[i] + (size_t)b * bs, *b1 = row[i + 4] + (size_t)b * bs;
             __m256i q2 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(b0 + QS))),
                                                  _mm_loadu_si128((const __m128i *)(b1 + QS)), 1);
             __m512i q4 = _mm512_castsi256_si512(q2);
@@ -342,13 +347,13 @@ TGT INL void rows8_b32(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t 
         uint64_t lo = 0, hi = 0, mlo = 0, mhi = 0;
         for (int i = 0; i < 4; i++) {
             uint16_t d0, d1;
-            memcpy(&d0, row[i] + (size_t)b * BB, 2);
-            memcpy(&d1, row[i + 4] + (size_t)b * BB, 2);
+            memcpy(&d0, row[i] + (size_t)b * bs, 2);
+            memcpy(&d1, row[i + 4] + (size_t)b * bs, 2);
             lo |= (uint64_t)d0 << (16 * i);
             hi |= (uint64_t)d1 << (16 * i);
             if (MIN) {
-                memcpy(&d0, row[i] + (size_t)b * BB + 2, 2);
-                memcpy(&d1, row[i + 4] + (size_t)b * BB + 2, 2);
+                memcpy(&d0, row[i] + (size_t)b * bs + 2, 2);
+                memcpy(&d1, row[i + 4] + (size_t)b * bs + 2, 2);
                 mlo |= (uint64_t)d0 << (16 * i);
                 mhi |= (uint64_t)d1 << (16 * i);
             }
@@ -366,7 +371,8 @@ TGT INL void rows8_b32(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t 
 }
 
 #define R8B(T) TGT static void r8b_##T(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int32_t *sx, \
-                                        int64_t nb, float *y, int pf) { rows8_b32(T, w, ws, xq, xd, sx, nb, y, pf); }
+                                        int64_t nb, float *y, int pf, int il) { \
+        if (il) rows8_b32(T, w, ws, xq, xd, sx, nb, y, pf, 1); else rows8_b32(T, w, ws, xq, xd, sx, nb, y, pf, 0); }
 R8B(QWEN3_Q4_0) R8B(QWEN3_Q4_1) R8B(QWEN3_Q5_0) R8B(QWEN3_Q5_1) R8B(QWEN3_IQ4_NL)
 
 #define GEMV_MAX_B32 2048 /* blocks per row with the sums of x on the stack (K <= 65536) */
@@ -386,15 +392,18 @@ static void gemv32(const struct kmat *W, const void *arow, float *y, int64_t r0,
             for (int j = 0; j < 32; j++) s += xq[32 * b + j];
             sx[b] = s;
         }
+        /* interleaved by 8 rows (kernels/repack.c; r0, r1 multiples of 8): rows a block apart */
+        const int il = W->il;
+        const size_t rs = il ? bbytes(t) : ws;
         for (; r + 8 <= r1; r += 8) {
-            const uint8_t *w = base + (size_t)r * ws;
+            const uint8_t *w = base + (size_t)r * ws; /* = the group's start when interleaved */
             int pf = r + 16 <= r1;
             switch (t) {
-            case QWEN3_Q4_0: r8b_QWEN3_Q4_0(w, ws, xq, xd, sx, nb, y + r, pf); break;
-            case QWEN3_Q4_1: r8b_QWEN3_Q4_1(w, ws, xq, xd, sx, nb, y + r, pf); break;
-            case QWEN3_Q5_0: r8b_QWEN3_Q5_0(w, ws, xq, xd, sx, nb, y + r, pf); break;
-            case QWEN3_Q5_1: r8b_QWEN3_Q5_1(w, ws, xq, xd, sx, nb, y + r, pf); break;
-            default: r8b_QWEN3_IQ4_NL(w, ws, xq, xd, sx, nb, y + r, pf); break;
+            case QWEN3_Q4_0: r8b_QWEN3_Q4_0(w, rs, xq, xd, sx, nb, y + r, pf, il); break;
+            case QWEN3_Q4_1: r8b_QWEN3_Q4_1(w, rs, xq, xd, sx, nb, y + r, pf, il); break;
+            case QWEN3_Q5_0: r8b_QWEN3_Q5_0(w, rs, xq, xd, sx, nb, y + r, pf, il); break;
+            case QWEN3_Q5_1: r8b_QWEN3_Q5_1(w, rs, xq, xd, sx, nb, y + r, pf, il); break;
+            default: r8b_QWEN3_IQ4_NL(w, rs, xq, xd, sx, nb, y + r, pf, il); break;
             }
         }
     }

@@ -27,10 +27,11 @@
  * decoded the 0.6B shape's BF16 weights ~1.5x faster on one thread. 4 rows rather than 16 because
  * a group of 4 is what the tile reads per step, so prefill keeps its speed.
  *
- * Q4_K, Q5_K, Q6_K (8 rows, K <= 32,768): superblock b of the group's 8 rows side by side, at byte
+ * Q4_K, Q5_K, Q6_K (8 rows, K <= 32,768) and the 32-value block types Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL
+ * (8 rows, K <= 65,536): (super)block b of the group's 8 rows side by side, at byte
  * (8 b + i) * block bytes for row i. Their one-token kernel already takes 8 rows per superblock
- * (quant_ggml_gemv512.c); interleaved, those 8 superblocks are one stream of 1-1.7 KB instead of 8
- * streams; the many-token kernel reads the same superblocks at other addresses.
+ * (quant_ggml_gemv512.c); interleaved, those 8 blocks are one stream (1-1.7 KB per step for the
+ * K-quants, 144-192 bytes for the others) instead of 8 streams; the many-token kernel reads the same superblocks at other addresses.
  *
  * Types: one entry per weight type in a table; the kernels are in gemm_q8.c, dot_bf16.c and
  * quant_ggml_gemv512.c / quant_ggml_gemm512.c. */
@@ -100,6 +101,7 @@ static void blk_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out
 /* the K-quants' one-token kernel keeps the token on the stack up to 32,768 columns; longer rows take
  * the 4-row kernel, which reads rows (quant_ggml_gemv512.c) */
 #define KQ_MAX_COLS 32768
+#define B32_MAX_COLS 65536 /* the same for the 32-value block types (their sums of x on the stack) */
 
 static const il_traits il_table[QWEN3_DTYPE_COUNT] = {
     [QWEN3_Q8_0] = {Q8_IL, 32, 0, q8_pack, q8_row},
@@ -107,6 +109,11 @@ static const il_traits il_table[QWEN3_DTYPE_COUNT] = {
     [QWEN3_Q4_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
     [QWEN3_Q5_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
     [QWEN3_Q6_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
+    [QWEN3_Q4_0] = {BLK_IL, 32, B32_MAX_COLS, blk_pack, blk_row},
+    [QWEN3_Q4_1] = {BLK_IL, 32, B32_MAX_COLS, blk_pack, blk_row},
+    [QWEN3_Q5_0] = {BLK_IL, 32, B32_MAX_COLS, blk_pack, blk_row},
+    [QWEN3_Q5_1] = {BLK_IL, 32, B32_MAX_COLS, blk_pack, blk_row},
+    [QWEN3_IQ4_NL] = {BLK_IL, 32, B32_MAX_COLS, blk_pack, blk_row},
 };
 
 int k_il_rows(qwen3_dtype t) { return (unsigned)t < QWEN3_DTYPE_COUNT ? il_table[t].rows : 0; }

@@ -15,7 +15,8 @@
 #      (safetensors and GGUF: the writers gather the rows back);
 #   4. BF16 weights on the fast path (--fast, AVX512_BF16: the bf16 dots' interleaved kernels), dense
 #      and MoE, prefill and decode, 1 and 2 threads: the same logits' bytes both ways;
-#   5. the same for Q4_K_M (Q4_K and Q6_K interleaved by 8 rows) quantized at load.
+#   5. the same for Q4_K_M (Q4_K and Q6_K interleaved by 8 rows) and IQ4_NL (a 32-value block type)
+#      quantized at load.
 # The kernels' bits against the scalar twin are test_gemm_q8's; the logits against an independent
 # numpy dequantization are quant.sh's (which runs with the default, interleaved layout).
 set -u
@@ -33,7 +34,7 @@ if ! grep -qw avx512_vnni /proc/cpuinfo; then
 fi
 BF16=0
 grep -qw avx512_bf16 /proc/cpuinfo && BF16=1
-expect 35
+expect 39
 
 IDS=$("$PY" -c "print(','.join(str((i * 7919 + 11) % 2000) for i in range(40)))")
 
@@ -88,6 +89,8 @@ for t in 1 2; do
     same "dense-q4km-decode-t$t" "$TMP/dense" --quant q4_k_m -t $t --decode
     same "moe-q4km-prefill-t$t" "$TMP/moe" --quant q4_k_m -t $t
     same "moe-q4km-decode-t$t" "$TMP/moe" --quant q4_k_m -t $t --decode
+    same "dense-iq4nl-prefill-t$t" "$TMP/dense" --quant iq4_nl -t $t
+    same "dense-iq4nl-decode-t$t" "$TMP/dense" --quant iq4_nl -t $t --decode
 done
 
 # BF16 on the fast path (bf16 dots), where the CPU has AVX512_BF16

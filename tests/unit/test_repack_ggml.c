@@ -1,7 +1,7 @@
-/* test_repack_ggml.c - GGUF's K-quants (Q4_K, Q5_K, Q6_K) interleaved by 8 rows (kernels/repack.c:
- * superblock b of a group's 8 rows side by side): k_il_row gives back every row's bytes and
+/* test_repack_ggml.c - GGUF's types with 8-row one-token kernels (Q4_K, Q5_K, Q6_K, Q4_0, Q4_1, Q5_0,
+ * Q5_1, IQ4_NL) interleaved by 8 rows (kernels/repack.c: block b of a group's 8 rows side by side): k_il_row gives back every row's bytes and
  * k_row_to_float its values, and through k_qmatmul_rows with the AVX-512 VNNI table (the 8-row
- * one-token kernel reading one stream, the many-token kernel reading the same superblocks at their
+ * one-token kernel reading one stream, the many-token kernel reading the same blocks at their
  * interleaved addresses) every (row, token) equals the scalar twin's dot product on the row-major
  * bytes bit for bit, for n = 1, 5, 8, 13, 70 tokens, K = 256 and 1,024, 48 rows split at 8 and 24
  * as threads would. Rows are half quantized from random floats, half random bytes with small
@@ -21,20 +21,20 @@ static uint64_t next(void) {
 }
 static float frand(void) { return (float)((double)(next() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
 
-/* byte offsets of a superblock's f16 scales (d, and dmin or -1) */
+/* byte offsets of a block's f16 scales (d, and dmin / m or -1) */
 static void f16_fields(qwen3_dtype t, int off[2]) {
     off[0] = t == QWEN3_Q6_K ? 208 : 0;
-    off[1] = t == QWEN3_Q6_K ? -1 : 2;
+    off[1] = t == QWEN3_Q4_K || t == QWEN3_Q5_K || t == QWEN3_Q4_1 || t == QWEN3_Q5_1 ? 2 : -1;
 }
 
-#define NT 3
+#define NT 8
 #define NKS 2
 #define NNS 5
 
 int main(void) {
     kcpu cpu;
     kcpu_init(&cpu, K_CPU_ALL);
-    static const qwen3_dtype types[NT] = {QWEN3_Q4_K, QWEN3_Q5_K, QWEN3_Q6_K};
+    static const qwen3_dtype types[NT] = {QWEN3_Q4_K, QWEN3_Q5_K, QWEN3_Q6_K, QWEN3_Q4_0, QWEN3_Q4_1, QWEN3_Q5_0, QWEN3_Q5_1, QWEN3_IQ4_NL};
     if (!(cpu.features & K_CPU_VNNI)) { TEST_EXPECT(1); printf("SKIP repack_ggml: the CPU lacks AVX-512 VNNI\n"); return 0; }
     TEST_EXPECT(NT * NKS * (1 + NNS));
     static const int Ks[NKS] = {256, 1024};
@@ -74,8 +74,8 @@ int main(void) {
             int il = k_il_fits(t, rows, K);
             k_il_pack(t, W, rb, rows, K, P);
             kmat IM = {t, P, rows, K, rb, il}, RM = {t, W, rows, K, rb, 0};
-            /* (one superblock per row: the same bytes in either layout) */
-            int rt = il == 8 && !k_il_fits(t, rows - 4, K) && (K == 256 || memcmp(W, P, rb * rows) != 0);
+            /* (one block per row: the same bytes in either layout) */
+            int rt = il == 8 && !k_il_fits(t, rows - 4, K) && (K == tr->block || memcmp(W, P, rb * rows) != 0);
             for (int r = 0; r < rows && rt; r++) {
                 k_il_row(&IM, r, row);
                 k_row_to_float(&IM, r, f0);
