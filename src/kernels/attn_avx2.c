@@ -22,12 +22,12 @@ TGT static inline __m256 kv_load8(qwen3_dtype kv, const void *row, int d) {
         __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(b->qs + e % 16)));
         if (e >= 16) q = _mm256_srli_epi32(q, 4);
         q = _mm256_sub_epi32(_mm256_and_si256(q, _mm256_set1_epi32(15)), _mm256_set1_epi32(8));
-        return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(k_f16_to_f32(b->d)));
+        return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(_cvtsh_ss(b->d)));
     }
     if (kv == QWEN3_Q8_0) {
         const kq8_0_block *b = (const kq8_0_block *)row + d / KQ8_0_BLOCK;
         __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->q + d % KQ8_0_BLOCK))));
-        return _mm256_mul_ps(q, _mm256_set1_ps(k_f16_to_f32(b->d)));
+        return _mm256_mul_ps(q, _mm256_set1_ps(_cvtsh_ss(b->d)));
     }
     if (kv == QWEN3_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + d)));
     if (kv == QWEN3_BF16)
