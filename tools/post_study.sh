@@ -13,8 +13,10 @@
 # Every model is judged by one `qwen3 eval` set: levels 1-2 in distribution, level 3 out of it,
 # families add, sub, mul, sort, count, N_EVAL questions per family and level (default 10), greedy
 # pass@1 and sampled pass@4 / maj@4 at Qwen's settings, in both modes. Sizes (env): SFT_STEPS (250),
-# DIST_BATCHES (12), ONP_BATCHES (12), GRPO_BATCHES (4), TGRPO_BATCHES (4), with 16 queries per
-# distillation batch and 8 queries x 8 completions per GRPO batch. Resumable: a finished arm (its
+# DIST_BATCHES (12), ONP_BATCHES (12), GRPO_BATCHES (4), GRPO_POOL (32) and GRPO_SELECT_MAX (64),
+# TGRPO_BATCHES (4; 0 leaves table 3 out), with 16 queries per distillation batch and 8 queries x 8
+# completions per GRPO batch; TASKS, extra flags of the distillation and GRPO arms (the tasks and
+# phrasings asked); S_LABEL names the base in the table. Resumable: a finished arm (its
 # DONE file) or eval (its JSON) is not run again. Threads: -t 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,15 +46,17 @@ ev() { # ev NAME MODEL: OUT/NAME.eval.json
 
 [ -f "$OUT/sft.jsonl" ] || "$Q" synth --format fusion -n 20000 --levels 1-2 --families add,sub,mul:1,sort,count --seed 29 >"$OUT/sft.jsonl"
 arm sft --init "$S" --mode sft --data "$OUT/sft.jsonl" --steps "${SFT_STEPS:-250}" --warmup 20 --lr 5e-4
-arm distill --mode distill --teacher "$T" --init "$S" --batches "${DIST_BATCHES:-12}" --queries 16 --levels 1-2 --seed 3
-arm onpolicy --mode distill --on-policy --teacher "$T" --init "$S" --batches "${ONP_BATCHES:-12}" --queries 16 --levels 1-2 --seed 3
-arm grpo --mode grpo --init "$S" --batches "${GRPO_BATCHES:-4}" --queries 8 --group 8 --pool 32 --select-max 64 --levels 1-2 --lr 5e-5 --seed 3
-arm teacher-grpo --mode grpo --init "$T" --batches "${TGRPO_BATCHES:-4}" --queries 8 --group 8 --pool 32 --select-max 64 --levels 1-2 --lr 5e-5 --seed 3
+read -r -a TASKS <<<"${TASKS:-}" # e.g. "--families add,sub,mul:1,sort,count --phrasing varied" (the recipe's)
+arm distill --mode distill --teacher "$T" --init "$S" --batches "${DIST_BATCHES:-12}" --queries 16 --levels 1-2 --seed 3 "${TASKS[@]}"
+arm onpolicy --mode distill --on-policy --teacher "$T" --init "$S" --batches "${ONP_BATCHES:-12}" --queries 16 --levels 1-2 --seed 3 "${TASKS[@]}"
+arm grpo --mode grpo --init "$S" --batches "${GRPO_BATCHES:-4}" --queries 8 --group 8 --pool "${GRPO_POOL:-32}" --select-max "${GRPO_SELECT_MAX:-64}" --levels 1-2 --lr 5e-5 --seed 3 "${TASKS[@]}"
+TGRPO=${TGRPO_BATCHES:-4} # 0: no table 3 (the recipe's teacher-grpo stage measures it at full size)
+[ "$TGRPO" = 0 ] || arm teacher-grpo --mode grpo --init "$T" --batches "$TGRPO" --queries 8 --group 8 --pool 32 --select-max 64 --levels 1-2 --lr 5e-5 --seed 3 "${TASKS[@]}"
 
 ev student "$S"; ev sft "$OUT/sft"; ev distill "$OUT/distill"; ev onpolicy "$OUT/onpolicy"; ev grpo "$OUT/grpo"
-ev teacher "$T"; ev teacher-grpo "$OUT/teacher-grpo"
+[ "$TGRPO" = 0 ] || { ev teacher "$T"; ev teacher-grpo "$OUT/teacher-grpo"; }
 
-/usr/bin/python3 - "$OUT" <<'PYEOF'
+/usr/bin/python3 - "$OUT" "${S_LABEL:-the shipped default model}" <<'PYEOF'
 import json, os, sys
 out = sys.argv[1]
 def ev(name):
@@ -75,12 +79,13 @@ hdr = ("| model | CPU time of the stage | pass@1 id, thinking / non-thinking | p
        "|---|--:|--:|--:|--:|--:|--:|")
 print("Table 2: one student base, four ways to spend the CPU time\n")
 print(hdr)
-print(row("student base (the shipped default model)", "student", None))
+print(row("student base (%s)" % sys.argv[2], "student", None))
 for label, name in (("+ SFT (thinking-mode fusion, fresh data)", "sft"), ("+ off-policy distillation", "distill"),
                     ("+ on-policy distillation", "onpolicy"), ("+ GRPO", "grpo")):
     print(row(label, name, name))
-print("\nTable 3: GRPO on the teacher\n")
-print(hdr)
-print(row("teacher", "teacher", None))
-print(row("teacher + GRPO", "teacher-grpo", "teacher-grpo"))
+if os.path.exists(os.path.join(out, "teacher-grpo.eval.json")):
+    print("\nTable 3: GRPO on the teacher\n")
+    print(hdr)
+    print(row("teacher", "teacher", None))
+    print(row("teacher + GRPO", "teacher-grpo", "teacher-grpo"))
 PYEOF
