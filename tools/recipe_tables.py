@@ -2,14 +2,16 @@
 """recipe_tables.py OUT - the tables of a tools/recipe.sh run, from its evaluations (OUT/eval/NAME.json,
 `qwen3 eval --json` of each stage's model on one question set): accuracy of every stage's model
 (greedy pass@1, sampled pass@k and maj@k, in and out of distribution, both modes, think length) and
-accuracy against the thinking budget. Models whose evaluation is missing are left out."""
+accuracy against the thinking budget, and each model's mode following. Models whose evaluation is
+missing are left out."""
 import json
 import os
 import sys
 
 STAGES = [("teacher-sft", "teacher (pre-training + fusion SFT)"), ("teacher-grpo", "teacher + GRPO"),
           ("student-pre", "student, pre-trained only"), ("student-distill", "student + off-policy distillation"),
-          ("student-onpolicy", "student + on-policy distillation (the recipe's student)")]
+          ("student-onpolicy", "student + on-policy distillation (the recipe's student)"),
+          ("shipped", "the shipped default model (models/default; eval/shipped.json, if evaluated)")]
 
 
 def load(out, name):
@@ -48,6 +50,16 @@ def main():
         for label, m in rows:
             acc = {b["budget"]: b["acc"] for b in m["id"].get("budgets", [])}
             print("| %s | %s |" % (label, " | ".join(f(acc.get(b)) for b in budgets)))
+    print("\nmode following (greedy, in-distribution): /think gives a non-empty think block, /no_think an empty "
+          "one; well-formed = one think block, then the answer\n")
+    print("| model | /think -> thinks | /no_think -> empty think block | well-formed, thinking / non-thinking "
+          "| think tokens, thinking / non-thinking |")
+    print("|---|--:|--:|--:|--:|")
+    for label, m in rows:
+        i = m["id"]
+        print("| %s | %s | %s | %s / %s | %.1f / %.1f |" % (
+            label, f(i["think"]["mode_follow"]), f(i["no_think"]["mode_follow"]), f(i["think"]["well_formed"]),
+            f(i["no_think"]["well_formed"]), i["think"]["think_tokens"] or 0, i["no_think"]["think_tokens"] or 0))
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ for s in $STAGES; do
 done
 if [ "$rc" = 0 ] && [ -z "$bad" ] && grep -q "== teacher-pre: done already" "$TMP/r2.out" && grep -q "== teacher-sft: done already" "$TMP/r2.out" &&
    [ -f "$OUT/compact/DONE" ] && [ -f "$OUT/compact/model.safetensors" ] && [ -f "$OUT/teacher-grpo/post.jsonl" ] &&
-   [ "$(ls "$OUT"/eval/*.json | wc -l)" = 5 ] && [ "$(grep -c "^| " "$OUT/tables.md")" = 12 ]; then
+   [ "$(ls "$OUT"/eval/*.json | wc -l)" = 5 ] && [ "$(grep -c "^| " "$OUT/tables.md")" = 18 ]; then
     echo "PASS recipe-run (teacher stages skipped, GRPO, student pre-training, off- and on-policy distillation, pack and 5 evaluations run; each stage kept; tables.md)"
 else
     echo "FAIL recipe-run: exit $rc; stages not complete:${bad:- none}; $(tail -n 3 "$TMP/r2.out" | tr '\n' ' ')"
