@@ -11,7 +11,7 @@ import sys
 STAGES = [("teacher-sft", "teacher (pre-training + fusion SFT)"), ("teacher-grpo", "teacher + GRPO"),
           ("student-pre", "student, pre-trained only"), ("student-distill", "student + off-policy distillation"),
           ("student-onpolicy", "student + on-policy distillation (the recipe's student)"),
-          ("shipped", "the shipped default model (models/default; eval/shipped.json, if evaluated)")]
+          ("shipped", "the shipped default model (models/default)")]
 
 
 def load(out, name):
