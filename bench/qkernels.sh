@@ -3,12 +3,8 @@
 # in cache), then the decode kernels with weights streamed from memory (bench/qkernels_mem.c).
 set -eu
 cd "$(dirname "$0")/.."
-BUILD=${QWEN3_BUILD:-build/rel}
-D=build/bench
-mkdir -p "$D"
-${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -Iinclude -Isrc -o "$D/qkernels_bench" bench/qkernels_bench.c "$BUILD/libqwen3.a" \
-    -ljansson -lutf8proc -lmicrohttpd -ledit -lm -pthread
+. bench/lib.sh
+bench_cc qkernels_bench bench/qkernels_bench.c
 "$D/qkernels_bench"
-${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -Iinclude -Isrc -o "$D/qkernels_mem" bench/qkernels_mem.c "$BUILD/libqwen3.a" \
-    -ljansson -lutf8proc -lmicrohttpd -ledit -lm -pthread
+bench_cc qkernels_mem bench/qkernels_mem.c
 "$D/qkernels_mem"
