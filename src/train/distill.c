@@ -19,30 +19,26 @@
 #include <string.h>
 
 #include "train/rl.h"
+#include "train/vec.h"
 
 static double col_logit(const float *z, const rl_vocab *v, int j) {
     if (j != v->shared) return z[j];
     return v->mult > 0 ? z[j] + log(v->mult) : -INFINITY;
 }
 
-void distill_teacher_row(const float *tz, int n_support, const int32_t *col2full, const unsigned char *tied_mask,
-                         const rl_vocab *v, float *lp, float *mean_lp, float *negent) {
+void distill_teacher_row(const tvec_ops *ops, const float *tz, int n_support, const int32_t *col2full,
+                         const unsigned char *tied_mask, const rl_vocab *v, float *lp, float *mean_lp, float *negent) {
     /* one exp per id: e_i = exp(z_i - max) gives S, sum p log p = (sum e_i (z_i - max)) / S - log S,
      * and the tied ids' mass and mean logit */
-    double m = -INFINITY, s = 0, sez = 0, su = 0, sumz = 0;
-    long nu = 0;
-    for (int i = 0; i < n_support; i++) if (tz[i] > m) m = tz[i];
-    for (int i = 0; i < n_support; i++) {
-        double d = (double)tz[i] - m, ex = exp(d);
-        s += ex;
-        sez += ex * d;
-        if (tied_mask && tied_mask[i]) { su += ex; sumz += tz[i]; nu++; }
-    }
-    double lz = m + log(s), ne = sez / s - log(s);
+    if (!ops) ops = &tv_scalar;
+    float m = ops->max(tz, n_support);
+    tv_smx r;
+    ops->softmax_stats(tz, n_support, m, tied_mask, &r);
+    double lz = m + log(r.s), ne = r.sez / r.s - log(r.s);
     *negent = (float)ne;
-    *mean_lp = nu ? (float)(sumz / nu - lz) : 0.0f;
+    *mean_lp = r.nu ? (float)(r.sumz / r.nu - lz) : 0.0f;
     for (int j = 0; j < v->nv; j++) {
-        if (j == v->shared) { lp[j] = nu ? (float)(log(su) + m - lz) : -INFINITY; continue; }
+        if (j == v->shared) { lp[j] = r.nu ? (float)(log(r.su) + m - lz) : -INFINITY; continue; }
         int id = col2full ? col2full[j] : j;
         lp[j] = id >= 0 && id < n_support ? (float)(tz[id] - lz) : -INFINITY;
     }

@@ -36,6 +36,7 @@
 #include "model/config.h"
 #include "qwen3_eval.h"
 #include "train/rl.h"
+#include "train/vec.h"
 
 struct qwen3_post {
     qwen3_post_opts o;
@@ -491,7 +492,7 @@ static int train_steps(qwen3_post *p, tseq *sq, int n_seq, qwen3_post_stats *st,
             for (int b = 0; b < B; b++) {
                 int s = mb * B + b;
                 const tseq *q = s < n_seq ? &sq[s] : NULL;
-                if (q && dist && rl_teacher_score(p->teacher, p->aux, q->ids, q->n, p->n_known, cols, p->tied, &p->v, lp, mlp, ne, e)) goto out;
+                if (q && dist && rl_teacher_score(p->teacher, p->aux, q->ids, q->n, q->from - 1, p->n_known, tv_pick(m->cpu.isa), cols, p->tied, &p->v, lp, mlp, ne, e)) goto out;
                 for (int i = 0; i < T; i++) {
                     float *z = m->a.logits + (int64_t)(b * T + i) * V;
                     /* position i predicts token i + 1: a completion token when i + 1 in [from, n) */

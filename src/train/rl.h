@@ -59,9 +59,11 @@ int grpo_advantages(const float *r, int n_groups, int G, double eps, float *adv)
  * student's columns: lp[j] = log p_T(full id of column j); for the tied column lp[s] = log of the
  * teacher's total probability on the tied tokens, *mean_lp = the mean of their log-probabilities;
  * *negent = sum_v p_T log p_T over the support. col2full[j]: full id of column j (the tied column
- * -1; NULL: column j is id j). tied_mask[id] = 1 for the ids the tied column stands for (NULL: none). */
-void distill_teacher_row(const float *tz, int n_support, const int32_t *col2full, const unsigned char *tied_mask,
-                         const rl_vocab *v, float *lp, float *mean_lp, float *negent);
+ * -1; NULL: column j is id j). tied_mask[id] = 1 for the ids the tied column stands for (NULL: none).
+ * ops: the vector set the row's sums run on (train/vec.h; NULL: the scalar twin). */
+struct tvec_ops;
+void distill_teacher_row(const struct tvec_ops *ops, const float *tz, int n_support, const int32_t *col2full,
+                         const unsigned char *tied_mask, const rl_vocab *v, float *lp, float *mean_lp, float *negent);
 /* Forward KL(p_T || q) (off-policy distillation: cross-entropy to the teacher's full distribution
  * minus the teacher's entropy). Returns the KL. */
 double distill_fwd_token(float *z, const rl_vocab *v, const float *tlp, float negent, float weight, rl_acc *acc);
@@ -89,10 +91,13 @@ int qtrainer_next_micro(qwen3_trainer *t, const int32_t **ids, const int32_t **t
 int qtrainer_batch(const qwen3_trainer *t, int *B, int *T, int *accum);
 
 /* ---- teacher scoring through the inference engine (train/score.c) ----------------------------- */
-/* The teacher's rows (distill_teacher_row) at the n positions of tokens (the sequence from position
- * 0): lp [n][v->nv], mean_lp [n], negent [n]. seq is the teacher's (cut back to 0 first); the
- * logits are computed CHUNK positions at a time. tied_mask as distill_teacher_row. */
-int rl_teacher_score(qwen3_model *tm, qwen3_seq *seq, const int32_t *tokens, int n, int n_support,
+/* The teacher's rows (distill_teacher_row) at positions [from, n) of tokens (the sequence from
+ * position 0): lp [n][v->nv], mean_lp [n], negent [n], the rows before `from` left as they were
+ * (the prompt's positions, which no loss reads: the teacher reads them without its lm_head). seq is
+ * the teacher's (cut back to 0 first); the logits are computed CHUNK positions at a time.
+ * tied_mask and ops as distill_teacher_row. */
+int rl_teacher_score(qwen3_model *tm, qwen3_seq *seq, const int32_t *tokens, int n, int from, int n_support,
+                     const struct tvec_ops *ops,
                      const int32_t *col2full, const unsigned char *tied_mask, const rl_vocab *v, float *lp,
                      float *mean_lp, float *negent, qwen3_err *e);
 /* tied_mask for the trainer's head: [full vocab], 1 for the ids < n_support the tied column stands

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "train/rl.h"
+#include "train/vec.h"
 
 typedef struct { int32_t target; float w, logp_old, adv, ref; } tokrow;
 
@@ -72,7 +73,7 @@ int qwen3_trainer_rl_grads(qwen3_trainer *t, const qwen3_rl_check *c, const char
                 for (int i = 0; i < T; i++) full[i] = cols ? cols[ids[b * T + i]] : ids[b * T + i];
                 for (int i = 0; i < T; i++)
                     if (full[i] < 0) { free(full); qerr(e, "rl: the stream has a token the head ties (impossible)"); goto out; }
-                int r2 = rl_teacher_score(tm, seq, full, T, n_support, cols, mask, &v, lp, mlp, ne, e);
+                int r2 = rl_teacher_score(tm, seq, full, T, 0, n_support, tv_pick(m->cpu.isa), cols, mask, &v, lp, mlp, ne, e);
                 free(full);
                 if (r2) goto out;
             }

@@ -166,7 +166,35 @@ static int check_vec(void) {
         for (int i = 0; i < n + GUARD; i++)
             if (fabsf(y1[i] - y2[i]) > 1e-6f) { if (bad++ < 3) printf("FAIL train-vec-axpy n=%d at %d: %g vs %g\n", n, i, y1[i], y2[i]); break; }
     }
-    if (!bad) printf("PASS train-vec (dot and axpy, AVX-512 vs scalar vs double, n = 1..130, guard band)\n");
+    /* the softmax row statistics (distillation's teacher rows): logits spread like a trained head's
+     * (most far below the max, a few near it), with a mask; the AVX-512 set against the double twin */
+    static float z[151936];
+    static unsigned char mk[151936];
+    const int lens[] = {1, 15, 16, 17, 255, 256, 257, 1000, 151936};
+    for (int li = 0; li < (int)(sizeof lens / sizeof lens[0]); li++) {
+        int n = lens[li];
+        for (int i = 0; i < n; i++) {
+            z[i] = (i % 97 == 3) ? 8.0f * frand() : -12.0f + 4.0f * frand();
+            mk[i] = (unsigned char)(i % 5 != 0 && i % 97 != 3);
+        }
+        for (int withmask = 0; withmask < 2; withmask++) {
+            const unsigned char *msk = withmask ? mk : NULL;
+            float m1 = tv_scalar.max(z, n), m2 = tv_avx512.max(z, n);
+            if (m1 != m2) { if (bad++ < 3) printf("FAIL train-vec-max n=%d: %g vs %g\n", n, m1, m2); continue; }
+            tv_smx a, b;
+            tv_scalar.softmax_stats(z, n, m1, msk, &a);
+            tv_avx512.softmax_stats(z, n, m1, msk, &b);
+            /* float exponentials (1 ulp) summed in float over blocks of 256: 1e-5 relative */
+            double tol = 1e-5;
+            if (fabs(a.s - b.s) > tol * a.s || fabs(a.sez - b.sez) > tol * fabs(a.sez) + 1e-6 * a.s ||
+                fabs(a.su - b.su) > tol * a.su + 1e-30 || fabs(a.sumz - b.sumz) > tol * fabs(a.sumz) + 1e-4 || a.nu != b.nu) {
+                if (bad++ < 3) printf("FAIL train-vec-softmax n=%d mask=%d: s %.9g/%.9g sez %.9g/%.9g su %.9g/%.9g sumz %.9g/%.9g nu %ld/%ld\n",
+                                      n, withmask, a.s, b.s, a.sez, b.sez, a.su, b.su, a.sumz, b.sumz, a.nu, b.nu);
+            }
+        }
+    }
+    if (!bad) printf("PASS train-vec (dot and axpy, AVX-512 vs scalar vs double, n = 1..130, guard band; max and the "
+                     "softmax row statistics vs the double twin, n = 1..151,936, with and without a mask)\n");
     return bad;
 }
 
