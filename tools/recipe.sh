@@ -19,6 +19,9 @@
 #                 cores at the ~3,800 tokens/s this shape trains at on a Zen 5 (~105 min at 2,700).
 #                 Sized so that both fit one 3-hour working session: the machines this project runs
 #                 on keep no files between sessions, so a stage that does not finish is lost.
+#                 teacher-pre runs as three invocations of 2,000 steps (--stop-after, then --resume;
+#                 OUT/teacher-pre/PART-2000 and PART-4000 mark the first two), each under an hour,
+#                 and teacher-grpo as two: the query selection (--stop-after 0), then the batches.
 #   teacher-grpo  GRPO on the teacher: query selection (the report's: the start model's pass rate over
 #                 the group of 8 strictly between 0 and 1) until GRPO_POOL queries (3,995, the report's
 #                 count) are found or GRPO_SELECT_MAX candidates were tried; then GRPO_BATCHES rollout
@@ -80,16 +83,27 @@ fi
 
 # stage NAME ARGS...: qwen3 train ARGS --out OUT/NAME (log OUT/NAME.log), resumed from its checkpoint,
 # skipped when OUT/NAME/DONE exists or a later stage of its line is done; stops the recipe after
-# the stage named by UNTIL
+# the stage named by UNTIL. A stage with stops in PARTS[NAME] runs as one invocation per part: the
+# first with --stop-after STOP1 (then OUT/NAME/PART-STOP1), the next resumed to STOP2, ..., the last
+# to the end, so that no invocation runs much over an hour on the machines this recipe was sized on.
+declare -A PARTS=()
 stage() {
     local name=$1; shift
     if [ -f "$OUT/$name/DONE" ]; then echo "== $name: done already"
     elif later_done "$name"; then echo "== $name: not needed (a later stage of its model is done)"; else
-        local resume=()
-        [ -f "$OUT/$name/checkpoint/state.bin" ] && resume=(--resume "$OUT/$name")
-        echo "== $name: qwen3 train $* ${resume[*]} ($(date -u +%FT%TZ))"
-        "${NICE[@]}" "$Q" train "$@" "${resume[@]}" --out "$OUT/$name" -t "$THREADS" >>"$OUT/$name.log" 2>&1 ||
-            { echo "recipe: stage $name failed (see $OUT/$name.log)" >&2; exit 1; }
+        local stop stops
+        read -r -a stops <<<"${PARTS[$name]:-}"
+        for stop in "${stops[@]}" end; do
+            [ "$stop" != end ] && [ -f "$OUT/$name/PART-$stop" ] && continue
+            local resume=() until=()
+            [ -f "$OUT/$name/checkpoint/state.bin" ] && resume=(--resume "$OUT/$name")
+            [ "$stop" != end ] && until=(--stop-after "$stop")
+            echo "== $name: qwen3 train $* ${until[*]} ${resume[*]} ($(date -u +%FT%TZ))"
+            "${NICE[@]}" "$Q" train "$@" "${until[@]}" "${resume[@]}" --out "$OUT/$name" -t "$THREADS" >>"$OUT/$name.log" 2>&1 ||
+                { echo "recipe: stage $name failed (see $OUT/$name.log)" >&2; exit 1; }
+            if [ "$stop" != end ]; then touch "$OUT/$name/PART-$stop"; echo "== $name: part to $stop done ($(date -u +%FT%TZ))"
+                if [ "${UNTIL:-}" = "$name:$stop" ]; then echo "== stopping after $name:$stop (UNTIL)"; exit 0; fi; fi
+        done
         touch "$OUT/$name/DONE"
         echo "== $name: done ($(date -u +%FT%TZ))"
     fi
@@ -117,11 +131,14 @@ fi
 
 # ---- the teacher
 data tpre.jsonl chat_mixed "${PRE_N:-560000}"
-stage teacher-pre --config "$OUT/teacher-config.json" --data "$OUT/tpre.jsonl" --steps "${T_PRE_STEPS:-6000}" --warmup 100 --lr 2e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
+T_PRE_STEPS=${T_PRE_STEPS:-6000}
+PARTS[teacher-pre]="$((T_PRE_STEPS / 3)) $((2 * T_PRE_STEPS / 3))" # 3 parts: ~27 min each on an idle Zen 4
+stage teacher-pre --config "$OUT/teacher-config.json" --data "$OUT/tpre.jsonl" --steps "$T_PRE_STEPS" --warmup 100 --lr 2e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
 data sft.jsonl "$Q" synth --format fusion -n "${SFT_N:-200000}" --levels 1-2 --families add,sub,mul:1,sort,count --seed 11
 stage teacher-sft --init "$OUT/teacher-pre" --mode sft --data "$OUT/sft.jsonl" --steps "${T_SFT_STEPS:-2400}" --warmup 50 --lr 1.5e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
 GRPO_SEL=(--pool "${GRPO_POOL:-3995}" --select-max "${GRPO_SELECT_MAX:-15980}")
 [ "${GRPO_NO_SELECT:-0}" = 1 ] && GRPO_SEL=(--pool "${GRPO_POOL:-3995}" --no-select)
+PARTS[teacher-grpo]="0" # the query selection alone (--stop-after 0), then the rollout batches
 stage teacher-grpo --mode grpo --init "$OUT/teacher-sft" --batches "${GRPO_BATCHES:-100}" --queries 8 --group 8 --inner-steps 2 \
     "${GRPO_SEL[@]}" --families "$FAMILIES" --levels 1-2 --phrasing varied --lr 5e-5 --seed 17 "${POST_X[@]}"
 

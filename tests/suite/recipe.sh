@@ -4,7 +4,9 @@
 # through its environment overrides: one-layer hidden-32 models (teacher 2 layers), a few steps and
 # one rollout batch per stage, 8-token completions; seconds.
 #
-#   recipe-until   UNTIL=teacher-sft stops after the teacher's SFT: its stages done, GRPO not begun
+#   recipe-until   UNTIL=teacher-sft stops after the teacher's SFT: its stages done, GRPO not begun;
+#                  the teacher's pre-training ran as its three parts (to steps 1, 2, then 4), each
+#                  resumed from the last, its loss log steps 1-4 once each
 #   recipe-run     run again: the finished stages are skipped, the rest run; every stage directory
 #                  holds its DONE file, an HF checkpoint and its log; the compact form is written;
 #                  every stage's model is evaluated and the tables written (OUT/tables.md)
@@ -49,8 +51,11 @@ recipe() {
 STAGES="teacher-pre teacher-sft teacher-grpo student-pre student-distill student-onpolicy"
 
 if recipe UNTIL=teacher-sft >"$TMP/r1.out" 2>&1 && [ -f "$OUT/teacher-pre/DONE" ] && [ -f "$OUT/teacher-sft/DONE" ] &&
-   [ ! -e "$OUT/teacher-grpo" ] && grep -q "stopping after teacher-sft" "$TMP/r1.out"; then
-    echo "PASS recipe-until (UNTIL=teacher-sft: the teacher's pre-training and SFT done, GRPO not begun)"
+   [ ! -e "$OUT/teacher-grpo" ] && grep -q "stopping after teacher-sft" "$TMP/r1.out" &&
+   [ "$(grep -c -E "== teacher-pre: qwen3 train .*--stop-after (1|2)|== teacher-pre: part to (1|2) done" "$TMP/r1.out")" = 4 ] &&
+   [ "$(grep -c -E "== teacher-pre: qwen3 train .*--resume" "$TMP/r1.out")" = 2 ] &&
+   [ "$(grep -o '"step":[0-9]*' "$OUT/teacher-pre/loss.jsonl" | tr '\n' ' ')" = '"step":1 "step":2 "step":3 "step":4 ' ]; then
+    echo "PASS recipe-until (UNTIL=teacher-sft: the teacher's pre-training in 3 resumed parts and SFT done, GRPO not begun)"
 else
     echo "FAIL recipe-until: $(tail -n 3 "$TMP/r1.out" | tr '\n' ' ')"
 fi
