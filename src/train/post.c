@@ -15,8 +15,9 @@
  * 1 / (the batch's completion tokens) (token-level averaging), each position's row of logits goes
  * through its loss (train/grpo.c, train/distill.c) and back (tmodel_backward_dlogits).
  *
- * The head: the trainer keeps apart every token whose row in the start checkpoint differs from the
- * last (padding) row, and every token of the pool's prompts and answers; the rest share the tied
+ * The head: the trainer keeps apart every token whose row in the start checkpoint or (distillation)
+ * the teacher differs from the last (padding) row, and every token of the pool's prompts and
+ * answers; the rest share the tied
  * row (train/rl.h: the losses are exact for that tied model). Resuming: the pool is saved in
  * OUT/pool.txt, and everything else follows from the trainer's step (batch = step / inner_steps;
  * the rollouts' seeds depend on the batch), so a run resumed at a batch boundary repeats exactly
@@ -158,18 +159,19 @@ static int make_candidates(qwen3_post *p, long n, qwen3_err *e) {
     return 0;
 }
 
-/* The ids the head keeps apart: rows of the start checkpoint that differ from its last row, and the
- * candidates' prompt and answer tokens. Writes them in increasing order. */
-static int kept_ids(qwen3_post *p, const char *init_dir, int32_t **out, int64_t *n_out, qwen3_err *e) {
+/* Marks in seen[V] the rows of checkpoint dir's embedding (and untied lm_head) that differ from its
+ * last row: the tokens that checkpoint was trained on (an export writes every unseen row as the
+ * shared row, which padding ids always are). */
+static int mark_trained_rows(const char *dir, unsigned char *seen, int V, qwen3_err *e) {
     char path[4096];
     qwen3_config c;
-    if (qpath_join(path, sizeof path, init_dir, MDIR_CONFIG, e) || qwen3_config_load(path, &c, e)) return -1;
-    int V = c.vocab_size, H = c.hidden_size, rc = -1;
-    unsigned char *seen = calloc((size_t)V, 1);
+    if (qpath_join(path, sizeof path, dir, MDIR_CONFIG, e) || qwen3_config_load(path, &c, e)) return -1;
+    int H = c.hidden_size, rc = -1;
     qpool *pool = qpool_new(1);
     tmodel *m = NULL;
-    if (!seen || !pool) { qerr(e, "out of memory"); goto out; }
-    if (!(m = tmodel_new(&c, 1, 1, pool, e)) || tmodel_load_hf(m, init_dir, e)) goto out;
+    if (!pool) { qerr(e, "out of memory"); goto out; }
+    if (c.vocab_size != V) { qerr(e, "%s: the vocabulary (%d) differs from the student's (%d)", dir, c.vocab_size, V); goto out; }
+    if (!(m = tmodel_new(&c, 1, 1, pool, e)) || tmodel_load_hf(m, dir, e)) goto out;
     const float *heads[2] = {m->w.embed, m->w.lm_head != m->w.embed ? m->w.lm_head : NULL};
     for (int h = 0; h < 2; h++) {
         if (!heads[h]) continue;
@@ -177,6 +179,32 @@ static int kept_ids(qwen3_post *p, const char *init_dir, int32_t **out, int64_t 
         for (int r = 0; r < V - 1; r++)
             if (memcmp(heads[h] + (int64_t)r * H, last, sizeof(float) * (size_t)H)) seen[r] = 1;
     }
+    rc = 0;
+out:
+    tmodel_free(m);
+    qwen3_config_free(&c); /* after the model, whose config is a copy of it */
+    if (pool) qpool_free(pool);
+    return rc;
+}
+
+/* The ids the head keeps apart: the tokens the start checkpoint and (distillation) the teacher were
+ * trained on, and the candidates' prompt and answer tokens. Writes them in increasing order.
+ * The teacher's tokens matter: a token the teacher writes that the student's head ties would be a
+ * target in the tied column, which stands for ~151,000 ids, so the student would learn to spread
+ * its mass over all of them (measured, before this: the worked solutions' wording of the fusion
+ * SFT, absent from the student's pre-training, was tied; off-policy distillation from the shipped
+ * model plateaued at KL ~1.2 nats with the student's entropy as high, and the tied row's gradient
+ * was 0.5 per row against SFT's 1e-8). */
+static int kept_ids(qwen3_post *p, const char *init_dir, const char *teacher_dir, int32_t **out, int64_t *n_out, qwen3_err *e) {
+    char path[4096];
+    qwen3_config c;
+    if (qpath_join(path, sizeof path, init_dir, MDIR_CONFIG, e) || qwen3_config_load(path, &c, e)) return -1;
+    int V = c.vocab_size, rc = -1;
+    qwen3_config_free(&c);
+    unsigned char *seen = calloc((size_t)V, 1);
+    if (!seen) { qerr(e, "out of memory"); goto out; }
+    if (mark_trained_rows(init_dir, seen, V, e)) goto out;
+    if (teacher_dir && mark_trained_rows(teacher_dir, seen, V, e)) goto out;
     for (long k = 0; k < p->n_cand; k++) {
         for (int i = 0; i < p->cand_n[k]; i++) if (p->cand_ids[k][i] < V) seen[p->cand_ids[k][i]] = 1;
         int32_t *ids;
@@ -204,9 +232,6 @@ static int kept_ids(qwen3_post *p, const char *init_dir, int32_t **out, int64_t 
     *n_out = n;
     rc = 0;
 out:
-    tmodel_free(m);
-    qwen3_config_free(&c); /* after the model, whose config is a copy of it */
-    if (pool) qpool_free(pool);
     free(seen);
     return rc;
 }
@@ -374,7 +399,7 @@ qwen3_post *qwen3_post_new(const qwen3_train_opts *train, const qwen3_post_opts 
             fprintf(log, "post: candidate %ld: %s level %d, %s: %s\n", c, qwen3_task_family_name(p->cand[c].family), p->cand[c].level,
                     p->cand_mode[c] ? "thinking" : "/no_think", p->cand[c].question);
     for (long c = 0; c < p->n_cand; c++) if (p->cand_n[c] > p->max_prompt) p->max_prompt = p->cand_n[c];
-    if (kept_ids(p, train->init_dir, &kept, &n_kept, e)) goto fail;
+    if (kept_ids(p, train->init_dir, o->mode != QWEN3_POST_GRPO ? o->teacher_dir : NULL, &kept, &n_kept, e)) goto fail;
     /* the trainer: its stream is the kept ids (repeated to fill one micro-batch), its sequences
      * prompt + completion long */
     p->to.seq_len = p->max_prompt + o->max_tokens;

@@ -19,16 +19,21 @@
 #   distill-off    off-policy with --keep-wrong: trains on the teacher's answers (forward KL > 0)
 #   distill-on     on-policy: the student's samples scored by the teacher; rollout logp == trainer's
 #   distill-learn  on-policy distillation lowers the reverse KL to the teacher over 6 batches
+#   distill-head   the student's head keeps apart every token the teacher was trained on, also those
+#                  the student and the task pool never had (a teacher also trained on a text of words
+#                  outside the tasks): after one off-policy batch every row the teacher trained differs
+#                  from the student's shared row. (A teacher's token in the tied column makes the
+#                  student spread its mass over the ~151,000 ids that column stands for.)
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 10
+expect 11
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
 TMP=${QWEN3_TMP:-$ROOT/build/testdata}/train_post
 rm -rf "$TMP"
 mkdir -p "$TMP"
-NAMES="grpo-run grpo-logp grpo-resume grpo-select select-resume post-families distill-drop distill-off distill-on distill-learn"
+NAMES="grpo-run grpo-logp grpo-resume grpo-select select-resume post-families distill-drop distill-off distill-on distill-learn distill-head"
 if [ ! -x "$QWEN3" ]; then for n in $NAMES; do echo "FAIL $n: engine binary $QWEN3 not found (run make)"; done; exit 0; fi
 if [ -z "${QWEN3_TOKENIZER:-}" ] || [ ! -f "$QWEN3_TOKENIZER/tokenizer.json" ]; then
     for n in $NAMES; do echo "SKIP $n: no Qwen3 tokenizer (\$QWEN3_TOKENIZER)"; done
@@ -136,4 +141,32 @@ if "$QWEN3" "${ON[@]}" --batches 6 --out "$TMP/on" 2>"$TMP/on.err" && [ "$(jl "$
 else
     echo "FAIL distill-on: $(tail -n 1 "$TMP/on.err")"
     echo "FAIL distill-learn: the on-policy run failed"
+fi
+
+# distill-head: a teacher trained on the tasks and on words they never use
+"$QWEN3" synth -n 150 --format chat --seed 5 >"$TMP/t3.jsonl"
+for i in 1 2 3 4 5 6 7 8; do echo '{"text": "zebra quokka narwhal axolotl pangolin wombat"}'; done >>"$TMP/t3.jsonl"
+"$QWEN3" train --config "$TMP/toy.json" --data "$TMP/t3.jsonl" --batch 4 --seq 64 --steps 30 --lr 1e-2 --warmup 2 --f32 -t 2 --seed 3 \
+    --tokenizer "$QWEN3_TOKENIZER" --out "$TMP/teach3" 2>"$TMP/teach3.err" || echo "making teach3 failed: $(tail -n 1 "$TMP/teach3.err")" >&2
+trained_check() { # trained_check TEACHER STUDENT: "ok N" when every row TEACHER trained is a row STUDENT keeps apart
+    "$PY" -c '
+import json, struct, sys
+import numpy as np
+def rows(d):
+    f = open(d + "/model.safetensors", "rb"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loads(f.read(n)); base = 8 + n
+    t = h["model.embed_tokens.weight"]; assert t["dtype"] == "F32"
+    V, H = t["shape"]; a, b = t["data_offsets"]; f.seek(base + a)
+    w = np.frombuffer(f.read(b - a), dtype=np.float32).reshape(V, H)
+    return set(np.nonzero(np.any(w[:-1] != w[-1], axis=1))[0].tolist())
+t, s = rows(sys.argv[1]), rows(sys.argv[2])
+miss = sorted(t - s)
+print("ok %d" % len(t) if not miss else "missing %d of %d, e.g. %s" % (len(miss), len(t), miss[:5]))
+' "$1" "$2" 2>&1
+}
+if "$QWEN3" train --mode distill --init "$TMP/toy" --teacher "$TMP/teach3" --batches 1 --queries 2 --max-tokens 12 --pool 4 --batch 2 --f32 -t 2 \
+       --keep-wrong --out "$TMP/dh" 2>"$TMP/dh.err" && r=$(trained_check "$TMP/teach3" "$TMP/dh") && [ "${r%% *}" = ok ] &&
+   [ "$(trained_check "$TMP/teach3" "$TMP/toy" | cut -d' ' -f1)" = missing ]; then
+    echo "PASS distill-head (the ${r#ok } rows the teacher trained, some the student never had, are all kept apart)"
+else
+    echo "FAIL distill-head: $(tail -n 1 "$TMP/dh.err"); ${r:-}"
 fi
