@@ -41,7 +41,7 @@
 # STUDENT_CONFIG (config.json files), PRE_N (chats the teacher's pre-training data is drawn from,
 # 560,000), SPRE_N (280,000), SFT_N (200,000), T_PRE_STEPS (6,000), T_SFT_STEPS (2,400), S_PRE_STEPS
 # (6,000) and S_PRE_STOP (4,556), GRPO_POOL (3,995), GRPO_SELECT_MAX (15,980), GRPO_BATCHES (100),
-# DIST_BATCHES (400), ONP_BATCHES (60), TRAIN_ARGS (extra flags of the pre-training and SFT stages,
+# DIST_BATCHES (1,200), ONP_BATCHES (100), TRAIN_ARGS (extra flags of the pre-training and SFT stages,
 # e.g. "--batch 2 --seq 64"), POST_ARGS (extra flags of the post-training stages), EVAL_ARGS (the
 # question set and samples of the evaluations), UNTIL (stop after the stage of that name),
 # STAGES_FROM (a directory of finished stages in packed form, DIR/NAME as `qwen3 pack` writes it:
@@ -145,10 +145,10 @@ stage teacher-grpo --mode grpo --init "$OUT/teacher-sft" --batches "${GRPO_BATCH
 # ---- the student
 data spre.jsonl chat_mixed "${SPRE_N:-280000}"
 stage student-pre --config "$OUT/student-config.json" --data "$OUT/spre.jsonl" --steps "${S_PRE_STEPS:-6000}" --stop-after "${S_PRE_STOP:-4556}" --warmup 100 --lr 3e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
-stage student-distill --mode distill --teacher "$OUT/teacher-grpo" --init "$OUT/student-pre" --batches "${DIST_BATCHES:-400}" --queries 32 \
-    --pool "${DIST_POOL:-19200}" --families "$FAMILIES" --levels 1-2 --phrasing varied --lr 5e-4 --warmup 20 --min-lr-frac 0.1 --seed 19 "${POST_X[@]}"
-stage student-onpolicy --mode distill --on-policy --teacher "$OUT/teacher-grpo" --init "$OUT/student-distill" --batches "${ONP_BATCHES:-60}" \
-    --queries 32 --pool "${ONP_POOL:-6400}" --families "$FAMILIES" --levels 1-2 --phrasing varied --lr 1e-4 --seed 23 "${POST_X[@]}"
+stage student-distill --mode distill --teacher "$OUT/teacher-grpo" --init "$OUT/student-pre" --batches "${DIST_BATCHES:-1200}" --queries 32 \
+    --pool "${DIST_POOL:-38400}" --families "$FAMILIES" --levels 1-2 --phrasing varied --lr 2e-3 --warmup 20 --min-lr-frac 0.1 --seed 19 "${POST_X[@]}"
+stage student-onpolicy --mode distill --on-policy --teacher "$OUT/teacher-grpo" --init "$OUT/student-distill" --batches "${ONP_BATCHES:-100}" \
+    --queries 32 --pool "${ONP_POOL:-3200}" --families "$FAMILIES" --levels 1-2 --phrasing varied --lr 1e-4 --seed 23 "${POST_X[@]}"
 
 [ -f "$OUT/compact/DONE" ] || { "$Q" pack "$OUT/student-onpolicy" "$OUT/compact" && touch "$OUT/compact/DONE"; }
 
