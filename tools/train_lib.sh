@@ -29,3 +29,36 @@ sft_data() {
     "$Q" synth --format fusion -n 200000 --levels 1-2 --families add,sub,mul:1,sort,count --seed 11 >"$OUT/sft.jsonl.tmp"
     mv "$OUT/sft.jsonl.tmp" "$OUT/sft.jsonl"
 }
+
+# nt_data: the data of the non-thinking stages (tools/train_default.sh 3-5), made as the shipped run
+# made them: OUT/nt1.jsonl = every non-thinking conversation (empty reasoning in its last reply) of
+# 400,000 fusion conversations (seed 31) and half as many of the others; OUT/nt2.jsonl = every
+# non-thinking conversation of 700,000 of addition and subtraction alone (seed 41) and a third as
+# many of the 400,000; OUT/f51.jsonl = 200,000 fusion conversations (seed 51), the usual mix.
+# Python's random with fixed seeds shuffles (the same order on every CPython 3).
+nt_data() {
+    [ -f "$OUT/f51.jsonl" ] && return
+    "$Q" synth --format fusion -n 400000 --levels 1-2 --families add,sub,mul:1,sort,count --seed 31 >"$OUT/f31.jsonl"
+    "$Q" synth --format fusion -n 700000 --levels 1-2 --families add,sub --seed 41 >"$OUT/as41.jsonl"
+    /usr/bin/python3 - "$OUT" <<'PY'
+import random, sys
+out = sys.argv[1]
+f31 = open(out + "/f31.jsonl").readlines()
+random.seed(5)
+nt = [l for l in f31 if '"reasoning_content":""' in l]
+th = [l for l in f31 if '"reasoning_content":""' not in l]
+random.shuffle(th)
+mix = nt + th[:len(nt) // 2]
+random.shuffle(mix)
+open(out + "/nt1.jsonl", "w").writelines(mix)
+random.seed(6)
+nt = [l for l in open(out + "/as41.jsonl") if '"reasoning_content":""' in l]
+rest = list(f31)
+random.shuffle(rest)
+mix = nt + rest[:len(nt) // 3]
+random.shuffle(mix)
+open(out + "/nt2.jsonl", "w").writelines(mix)
+PY
+    "$Q" synth --format fusion -n 200000 --levels 1-2 --families add,sub,mul:1,sort,count --seed 51 >"$OUT/f51.jsonl.tmp"
+    mv "$OUT/f51.jsonl.tmp" "$OUT/f51.jsonl"
+}
