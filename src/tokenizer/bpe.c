@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "tokenizer/tok.h"
 
 #define SMALL 128
@@ -67,6 +68,7 @@ void tk_merge_index_init(struct qwen3_tokenizer *t) {
     t->mfilter = f;
     t->fmask = words - 1;
     t->small_ranks = max_rank < (1u << 25) - 1;
+    t->rank_min = k_cpu_env_features() & K_CPU_AVX512 ? tk_rank_min_avx512 : tk_rank_min_scalar;
     t->bpair = bp;
 }
 
@@ -139,6 +141,38 @@ static inline void set_pair(const struct qwen3_tokenizer *t, tk_scratch *s, int 
 
 typedef uint32_t v4u __attribute__((vector_size(16))); /* GCC and Clang vector extension */
 
+uint32_t tk_rank_min_scalar(const uint32_t *rank, int n8) {
+    v4u m0, m1;
+    memcpy(&m0, rank, sizeof m0);
+    memcpy(&m1, rank + 4, sizeof m1);
+    for (int k = 8; k < n8; k += 8) {
+        v4u a, b;
+        memcpy(&a, rank + k, sizeof a);
+        memcpy(&b, rank + k + 4, sizeof b);
+        v4u lt = a < m0, lt1 = b < m1; /* lanes all ones where true */
+        m0 = (a & lt) | (m0 & ~lt);
+        m1 = (b & lt1) | (m1 & ~lt1);
+    }
+    v4u lt = m1 < m0;
+    m0 = (m1 & lt) | (m0 & ~lt);
+    uint32_t br = m0[0];
+    for (int j = 1; j < 4; j++) br = m0[j] < br ? m0[j] : br;
+    return br;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx512f"))) uint32_t tk_rank_min_avx512(const uint32_t *rank, int n8) {
+    __m512i m = _mm512_set1_epi32(-1);
+    int k = 0;
+    for (; k + 16 <= n8; k += 16) m = _mm512_min_epu32(m, _mm512_loadu_si512(rank + k));
+    if (k < n8) m = _mm512_min_epu32(m, _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), (__mmask16)0x00ff, rank + k));
+    return _mm512_reduce_min_epu32(m);
+}
+#else
+uint32_t tk_rank_min_avx512(const uint32_t *rank, int n8) { return tk_rank_min_scalar(rank, n8); }
+#endif
+
 /* Short words: symbols stay at their byte positions, linked through nx/pv (merged-away positions
  * are skipped and hold rank UINT32_MAX), so a merge costs two lookups and no moves. rank[k] is the
  * rank of the pair (k, nx[k]); the leftmost minimum is the lowest position, as positions keep the
@@ -165,21 +199,7 @@ static int bpe_small(const struct qwen3_tokenizer *t, const unsigned char *w, in
     int n8 = (n + 7) & ~7;
     for (int k = n - 1; k < n8; k++) rank[k] = UINT32_MAX;
     for (;;) {
-        v4u m0, m1;
-        memcpy(&m0, rank, sizeof m0);
-        memcpy(&m1, rank + 4, sizeof m1);
-        for (int k = 8; k < n8; k += 8) {
-            v4u a, b;
-            memcpy(&a, rank + k, sizeof a);
-            memcpy(&b, rank + k + 4, sizeof b);
-            v4u lt = a < m0, lt1 = b < m1; /* lanes all ones where true */
-            m0 = (a & lt) | (m0 & ~lt);
-            m1 = (b & lt1) | (m1 & ~lt1);
-        }
-        v4u lt = m1 < m0;
-        m0 = (m1 & lt) | (m0 & ~lt);
-        uint32_t br = m0[0];
-        for (int j = 1; j < 4; j++) br = m0[j] < br ? m0[j] : br;
+        uint32_t br = t->rank_min(rank, n8);
         if (br == UINT32_MAX) break;
         int best = (int)(br & 127);
         int r = nx[best];

@@ -67,7 +67,8 @@ struct qwen3_tokenizer {
     /* The merge of the single-byte tokens of bytes x and y at [x << 8 | y], as rank << 32 | id (rank
      * UINT32_MAX: none), owned like mfilter: a word's first pairs are all such pairs. NULL: none. */
     uint64_t *bpair;
-    int small_ranks; /* every rank < 2^26 - 1: bpe.c's short-word path packs rank and position */
+    int small_ranks; /* every rank < 2^25 - 1: bpe.c's short-word path packs rank and position */
+    uint32_t (*rank_min)(const uint32_t *r, int n); /* bpe.c's scan: tk_rank_min_* for this CPU */
     int ignore_merges; /* model.ignore_merges: a word found whole in the vocabulary skips BPE */
     int no_nfc;        /* normalizer null: text is not normalized */
 
@@ -245,5 +246,12 @@ int tk_bpe_word(const struct qwen3_tokenizer *t, const unsigned char *w, size_t 
 uint32_t tk_hash_bytes(const void *p, size_t n);
 /* BPE id of raw bytes, or -1. */
 int32_t tk_vocab_find(const struct qwen3_tokenizer *t, const void *p, size_t n);
+
+/* The lowest of r[0..n) (n a multiple of 8): the scan of bpe.c's short-word path for the pair to
+ * merge next, most of BPE's time on text whose words miss the caches. The AVX-512 one (16 lanes)
+ * where the CPU has it and QWEN3_ISA allows (kernels/ktable.c's k_cpu_env_features); the scalar
+ * twin (GCC vectors of 4) elsewhere; tests/unit/test_tokenizer.c compares them. */
+uint32_t tk_rank_min_scalar(const uint32_t *r, int n);
+uint32_t tk_rank_min_avx512(const uint32_t *r, int n);
 
 #endif

@@ -10,8 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels/kernels.h"
 #include "qwen3.h"
 #include "test.h"
+#include "tokenizer/tok.h"
 
 static char tmp[2048];
 
@@ -392,8 +394,31 @@ static void test_bad_files(void) {
     CHECK(!t && strstr(e.msg, "no tokenizer.json"), "tok.bad_empty_dir", "msg=%s", e.msg);
 }
 
+/* BPE's scan for the lowest rank: the AVX-512 one against the scalar twin, every length 8..128 in
+ * steps of 8 (the padded lengths bpe_small gives), ranks packed as it packs them, the minimum put
+ * at every position in turn and among equal values */
+static void test_rank_min(void) {
+    if (!(k_cpu_features() & K_CPU_AVX512)) { TEST_SKIP("tok.rank-min", "the CPU lacks AVX-512"); return; }
+    uint32_t r[128];
+    uint64_t x = 88172645463325252ull;
+    int bad = 0, n_cases = 0;
+    for (int n = 8; n <= 128; n += 8)
+        for (int at = 0; at < n; at++) {
+            for (int i = 0; i < n; i++) {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                r[i] = i % 5 == 4 ? UINT32_MAX : (uint32_t)(x >> 40) << 7 | (uint32_t)i;
+            }
+            r[at] = (uint32_t)(at % 3) << 7 | (uint32_t)at; /* the minimum (ties on rank, by position) */
+            uint32_t a = tk_rank_min_scalar(r, n), b = tk_rank_min_avx512(r, n);
+            n_cases++;
+            if (a != b || a != r[at]) bad++;
+        }
+    CHECK(!bad, "tok.rank-min", "%d of %d cases differ", bad, n_cases);
+}
+
 int main(void) {
-    TEST_EXPECT(57);
+    TEST_EXPECT(58);
+    test_rank_min();
     const char *dir = getenv("QWEN3_TOKENIZER");
     const char *tm = getenv("QWEN3_TMP");
     snprintf(tmp, sizeof tmp, "%s", tm ? tm : "/tmp");
