@@ -4,9 +4,9 @@
 # engines in each round (this machine is shared: the load moves between runs); each figure the mean ±
 # sample stddev over the rounds (median in brackets).
 # Prints a Markdown table (README: Long context) and the load average before and after.
-#   MODEL   default /work/benchtmp/q06b-q8_0.gguf (the 0.6B shape, Q8_0)
+#   MODEL   default build/bench/q06b-q8_0/model.gguf (the 0.6B shape, Q8_0, as `LLAMA_BIN=... make bench` writes it)
 #   DEPTHS  default 0,4096,16384        ROUNDS default 3
-# Env: QWEN3 (our binary), LLAMA_BENCH (default /work/peer/llama.cpp/build/bin/llama-bench, built
+# Env: QWEN3 (our binary), LLAMA_BENCH (default $LLAMA_BIN/llama-bench, a llama.cpp build
 # outside the repository), T threads (2), P prefill tokens (128), N decode tokens (32), KV (our
 # --kv, default F16 as llama.cpp's default cache), FILL (our --depth-fill: random, default, writes
 # the depth's K/V rows directly in seconds; prefill fills it as llama-bench does, minutes at 16K).
@@ -14,8 +14,8 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 QWEN3=${QWEN3:-$ROOT/qwen3}
-LB=${LLAMA_BENCH:-/work/peer/llama.cpp/build/bin/llama-bench}
-MODEL=${1:-/work/benchtmp/q06b-q8_0.gguf}
+LB=${LLAMA_BENCH:-${LLAMA_BIN:+$LLAMA_BIN/llama-bench}}
+MODEL=${1:-$ROOT/build/bench/q06b-q8_0/model.gguf}
 DEPTHS=${2:-0,4096,16384}
 R=${3:-3}
 T=${T:-2}; P=${P:-128}; N=${N:-32}; KV=${KV:-f16}; FILL=${FILL:-random}
