@@ -1,7 +1,8 @@
 #!/bin/bash
 # recipe.sh [OUT] - issue 17's whole post-training pipeline from nothing, one command: a teacher
-# clearly larger and longer-trained than the shipped student, GRPO on it, then a student of the
-# shipped model's shape distilled from it (off-policy, then on-policy), packed. Every stage is a
+# clearly larger and longer-trained than the shipped student, GRPO on it, then the student (the
+# shipped model's shape and its pre-training and SFT stages) distilled from it (off-policy, then
+# on-policy), packed. Every stage is a
 # `qwen3 train` run in its own directory OUT/NAME (kept: an HF checkpoint, loss.jsonl or post.jsonl,
 # the log OUT/NAME.log), resumable: after a stop, run the same command again; a stage continues from
 # its last checkpoint (pre-training and SFT every 3 minutes, the post-training modes after every
@@ -28,10 +29,18 @@
 #                 batches of 8 queries x 8 completions, 2 AdamW steps each.
 #   student-pre   pre-training of the student, models/default's shape (4 layers, hidden 192, 3/1 heads,
 #                 MLP 576), exactly the shipped model's pre-training (tools/train_default.sh).
-#   student-distill  off-policy distillation from teacher-grpo: the teacher answers in both modes,
-#                 wrong answers dropped, the student learns its full next-token distribution.
-#   student-onpolicy on-policy distillation: the student samples, the teacher scores every position
-#                 (reverse KL).
+#   student-sft, student-nt1, student-nt2, student-refresh  the shipped model's own SFT stages
+#                 (tools/train_default.sh 2-5, the same flags and data): thinking-mode fusion, then
+#                 three stages for direct answers (student-refresh: models/default until 2026-12-04 evening). (Until
+#                 2026-12-04 the student went from pre-training straight to distillation, the report's
+#                 order for small models; it ended at 0.28 / 0.19 against the SFT line's 0.71 / 0.56:
+#                 the teacher is nearly deterministic, so its distribution teaches little more than its
+#                 samples, and SFT reads the same data at ~4x the tokens per second.)
+#   student-distill  off-policy distillation from teacher-grpo on thinking prompts (--think 1: the
+#                 teacher answers directly worse than the student), wrong answers dropped, the student
+#                 learns its full next-token distribution; 300 batches of 32 at lr 5e-4.
+#   student-onpolicy on-policy distillation on thinking prompts: the student samples, the teacher
+#                 scores every position (reverse KL). This stage's model is models/default.
 #   compact       qwen3 pack of the student (the form models/default holds).
 #   eval          qwen3 eval of every stage's model on the README's question set (EVAL_ARGS), then
 #                 the tables (tools/recipe_tables.py: OUT/tables.md).
@@ -40,8 +49,9 @@
 # "nice -n 19"), THREADS (2), and the sizes, for toy runs (tests/suite/recipe.sh): TEACHER_CONFIG /
 # STUDENT_CONFIG (config.json files), PRE_N (chats the teacher's pre-training data is drawn from,
 # 560,000), SPRE_N (280,000), SFT_N (200,000), T_PRE_STEPS (6,000), T_SFT_STEPS (2,400), S_PRE_STEPS
-# (6,000) and S_PRE_STOP (4,556), GRPO_POOL (3,995), GRPO_SELECT_MAX (15,980), GRPO_BATCHES (100),
-# DIST_BATCHES (1,200), ONP_BATCHES (100), TRAIN_ARGS (extra flags of the pre-training and SFT stages,
+# (6,000) and S_PRE_STOP (4,556), S_SFT_STEPS (2,400), S_NT1_STEPS (600), S_NT2_STEPS (3,600),
+# S_REF_STEPS (600), NT_N1 / NT_N2 / NT_N3 (the non-thinking data, tools/train_lib.sh), GRPO_POOL (3,995), GRPO_SELECT_MAX (15,980), GRPO_BATCHES (100),
+# DIST_BATCHES (300), ONP_BATCHES (100), TRAIN_ARGS (extra flags of the pre-training and SFT stages,
 # e.g. "--batch 2 --seq 64"), POST_ARGS (extra flags of the post-training stages), EVAL_ARGS (the
 # question set and samples of the evaluations), UNTIL (stop after the stage of that name),
 # STAGES_FROM (a directory of finished stages in packed form, DIR/NAME as `qwen3 pack` writes it:
@@ -51,6 +61,7 @@ set -euo pipefail
 cd "${ROOT:-$(dirname "$0")/..}"
 OUT=${1:-build/recipe}
 Q=${QWEN3:-./qwen3}
+. tools/train_lib.sh # the student's non-thinking data (nt_data); its stage() is replaced below
 read -r -a NICE <<<"${NICE:-}"
 read -r -a TRAIN_X <<<"${TRAIN_ARGS:-}"
 read -r -a POST_X <<<"${POST_ARGS:-}"
@@ -62,15 +73,18 @@ flock -n 9 || { echo "recipe: another run of the recipe holds $OUT/.lock (pid $(
 echo $$ >"$OUT/.pid"
 
 # The stages of each model in order: a stage is not needed when a later one of its line is done.
-declare -A NEXT=([teacher-pre]=teacher-sft [teacher-sft]=teacher-grpo [student-pre]=student-distill [student-distill]=student-onpolicy)
+declare -A NEXT=([teacher-pre]=teacher-sft [teacher-sft]=teacher-grpo [student-pre]=student-sft [student-sft]=student-nt1
+                  [student-nt1]=student-nt2 [student-nt2]=student-refresh [student-refresh]=student-distill
+                  [student-distill]=student-onpolicy)
 later_done() { # later_done NAME: a stage after NAME in its line has its DONE file
     local n=${NEXT[$1]:-}
     while [ -n "$n" ]; do [ -f "$OUT/$n/DONE" ] && return 0; n=${NEXT[$n]:-}; done
     return 1
 }
+STAGE_NAMES="teacher-pre teacher-sft teacher-grpo student-pre student-sft student-nt1 student-nt2 student-refresh student-distill student-onpolicy"
 # Finished stages carried in packed form (STAGES_FROM): unpacked before anything runs.
 if [ -n "${STAGES_FROM:-}" ]; then
-    for name in teacher-pre teacher-sft teacher-grpo student-pre student-distill student-onpolicy; do
+    for name in $STAGE_NAMES; do
         [ -f "$OUT/$name/DONE" ] || [ ! -f "$STAGES_FROM/$name/rows.json" ] && continue
         rm -rf "$OUT/$name"
         "$Q" unpack "$STAGES_FROM/$name" "$OUT/$name" --tokenizer "${QWEN3_TOKENIZER:-../shared/qwen3-tokenizer}" >/dev/null ||
@@ -145,10 +159,21 @@ stage teacher-grpo --mode grpo --init "$OUT/teacher-sft" --batches "${GRPO_BATCH
 # ---- the student
 data spre.jsonl chat_mixed "${SPRE_N:-280000}"
 stage student-pre --config "$OUT/student-config.json" --data "$OUT/spre.jsonl" --steps "${S_PRE_STEPS:-6000}" --stop-after "${S_PRE_STOP:-4556}" --warmup 100 --lr 3e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
-stage student-distill --mode distill --teacher "$OUT/teacher-grpo" --init "$OUT/student-pre" --batches "${DIST_BATCHES:-1200}" --queries 32 \
-    --pool "${DIST_POOL:-38400}" --families "$FAMILIES" --levels 1-2 --phrasing varied --lr 2e-3 --warmup 20 --min-lr-frac 0.1 --seed 19 "${POST_X[@]}"
+# the shipped model's own stages (tools/train_default.sh 2-5, the same flags and data): SFT with
+# thinking-mode fusion, then the three non-thinking stages; student-refresh is models/default
+stage student-sft --init "$OUT/student-pre" --mode sft --data "$OUT/sft.jsonl" --steps "${S_SFT_STEPS:-2400}" --warmup 50 --lr 2e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
+[ -f "$OUT/student-refresh/DONE" ] || later_done student-refresh || nt_data # tools/train_lib.sh (NT_N1..3 size it for toy runs)
+stage student-nt1 --init "$OUT/student-sft" --mode sft --data "$OUT/nt1.jsonl" --steps "${S_NT1_STEPS:-600}" --warmup 20 --lr 1e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
+stage student-nt2 --init "$OUT/student-nt1" --mode sft --data "$OUT/nt2.jsonl" --steps "${S_NT2_STEPS:-3600}" --warmup 20 --lr 1e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
+stage student-refresh --init "$OUT/student-nt2" --mode sft --data "$OUT/f51.jsonl" --steps "${S_REF_STEPS:-600}" --warmup 20 --lr 5e-4 --ckpt-minutes 3 "${TRAIN_X[@]}"
+# strong-to-weak distillation of that student from the teacher, off-policy and then on-policy, on
+# thinking prompts only (--think 1): the teacher answers directly worse than the student does (0.43
+# against 0.56), and on-policy distillation in both modes pulled the student's direct answers down
+# to the teacher's (0.56 -> 0.42, 2026-12-04)
+stage student-distill --mode distill --teacher "$OUT/teacher-grpo" --init "$OUT/student-refresh" --batches "${DIST_BATCHES:-300}" --queries 32 \
+    --pool "${DIST_POOL:-19200}" --families "$FAMILIES" --levels 1-2 --phrasing varied --think 1 --lr 5e-4 --warmup 20 --min-lr-frac 0.1 --seed 29 "${POST_X[@]}"
 stage student-onpolicy --mode distill --on-policy --teacher "$OUT/teacher-grpo" --init "$OUT/student-distill" --batches "${ONP_BATCHES:-100}" \
-    --queries 32 --pool "${ONP_POOL:-3200}" --families "$FAMILIES" --levels 1-2 --phrasing varied --lr 1e-4 --seed 23 "${POST_X[@]}"
+    --queries 32 --pool "${ONP_POOL:-3200}" --families "$FAMILIES" --levels 1-2 --phrasing varied --think 1 --lr 1e-4 --seed 23 "${POST_X[@]}"
 
 [ -f "$OUT/compact/DONE" ] || { "$Q" pack "$OUT/student-onpolicy" "$OUT/compact" && touch "$OUT/compact/DONE"; }
 
@@ -157,7 +182,7 @@ stage student-onpolicy --mode distill --on-policy --teacher "$OUT/teacher-grpo" 
 # modes, the thinking budgets), OUT/eval/NAME.json and NAME.png; then the tables
 read -r -a EVAL <<<"${EVAL_ARGS:---levels 1-2 --ood-levels 3-3 --families add,sub,mul,sort,count -n 10 -k 4 --budgets 0,16,32,64,128,256}"
 mkdir -p "$OUT/eval"
-for name in teacher-sft teacher-grpo student-pre student-distill student-onpolicy; do
+for name in teacher-sft teacher-grpo student-pre student-sft student-refresh student-distill student-onpolicy; do
     [ -s "$OUT/eval/$name.json" ] && continue
     echo "== eval $name ($(date -u +%FT%TZ))"
     "${NICE[@]}" "$Q" eval "$OUT/$name" "${EVAL[@]}" --png "$OUT/eval/$name.png" --json -q -t "$THREADS" >"$OUT/eval/$name.json.tmp" 2>"$OUT/eval/$name.log" ||

@@ -9,7 +9,9 @@ import os
 import sys
 
 STAGES = [("teacher-sft", "teacher (pre-training + fusion SFT)"), ("teacher-grpo", "teacher + GRPO"),
-          ("student-pre", "student, pre-trained only"), ("student-distill", "student + off-policy distillation"),
+          ("student-pre", "student, pre-trained only"), ("student-sft", "student + fusion SFT"),
+          ("student-refresh", "student + fusion SFT + the three non-thinking SFT stages"),
+          ("student-distill", "student + off-policy distillation"),
           ("student-onpolicy", "student + on-policy distillation (the recipe's student)"),
           ("shipped", "the shipped default model (models/default)")]
 

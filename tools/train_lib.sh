@@ -35,11 +35,12 @@ sft_data() {
 # 400,000 fusion conversations (seed 31) and half as many of the others; OUT/nt2.jsonl = every
 # non-thinking conversation of 700,000 of addition and subtraction alone (seed 41) and a third as
 # many of the 400,000; OUT/f51.jsonl = 200,000 fusion conversations (seed 51), the usual mix.
-# Python's random with fixed seeds shuffles (the same order on every CPython 3).
+# Python's random with fixed seeds shuffles (the same order on every CPython 3). NT_N1 / NT_N2 / NT_N3
+# replace 400,000 / 700,000 / 200,000 for toy runs (tests/suite/recipe.sh).
 nt_data() {
     [ -f "$OUT/f51.jsonl" ] && return
-    "$Q" synth --format fusion -n 400000 --levels 1-2 --families add,sub,mul:1,sort,count --seed 31 >"$OUT/f31.jsonl"
-    "$Q" synth --format fusion -n 700000 --levels 1-2 --families add,sub --seed 41 >"$OUT/as41.jsonl"
+    "$Q" synth --format fusion -n "${NT_N1:-400000}" --levels 1-2 --families add,sub,mul:1,sort,count --seed 31 >"$OUT/f31.jsonl"
+    "$Q" synth --format fusion -n "${NT_N2:-700000}" --levels 1-2 --families add,sub --seed 41 >"$OUT/as41.jsonl"
     /usr/bin/python3 - "$OUT" <<'PY'
 import random, sys
 out = sys.argv[1]
@@ -59,6 +60,6 @@ mix = nt + rest[:len(nt) // 3]
 random.shuffle(mix)
 open(out + "/nt2.jsonl", "w").writelines(mix)
 PY
-    "$Q" synth --format fusion -n 200000 --levels 1-2 --families add,sub,mul:1,sort,count --seed 51 >"$OUT/f51.jsonl.tmp"
+    "$Q" synth --format fusion -n "${NT_N3:-200000}" --levels 1-2 --families add,sub,mul:1,sort,count --seed 51 >"$OUT/f51.jsonl.tmp"
     mv "$OUT/f51.jsonl.tmp" "$OUT/f51.jsonl"
 }
