@@ -22,6 +22,7 @@ T=${T:-2}; P=${P:-128}; N=${N:-32}; KV=${KV:-f16}; FILL=${FILL:-random}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -n "$LB" ] || echo "depth.sh: no llama-bench (set LLAMA_BIN or LLAMA_BENCH): llama.cpp not measured" >&2
 ours() {
     "$QWEN3" bench "$MODEL" -p "$P" -n "$N" -d "$DEPTHS" --depth-fill "$FILL" --kv "$KV" -t "$T" --json 2>/dev/null |
         python3 -c 'import json,sys
@@ -29,6 +30,7 @@ for l in sys.stdin:
     j = json.loads(l); print("ours", j["depth"], "%.2f" % j["prefill"]["tok_s"], "%.2f" % j["decode"]["tok_s"])' >>"$TMP/rows"
 }
 theirs() {
+    [ -n "$LB" ] || return 0
     "$LB" -m "$MODEL" -p "$P" -n "$N" -d "$DEPTHS" -r 1 -t "$T" -o json 2>/dev/null |
         python3 -c 'import json,sys
 rows = json.load(sys.stdin); out = {}

@@ -31,7 +31,7 @@
 #                 MLP 576), exactly the shipped model's pre-training (tools/train_default.sh).
 #   student-sft, student-nt1, student-nt2, student-refresh  the shipped model's own SFT stages
 #                 (tools/train_default.sh 2-5, the same flags and data): thinking-mode fusion, then
-#                 three stages for direct answers (student-refresh: models/default until 2026-12-04 evening). (Until
+#                 three stages for direct answers; student-refresh is models/default. (Until
 #                 2026-12-04 the student went from pre-training straight to distillation, the report's
 #                 order for small models; it ended at 0.28 / 0.19 against the SFT line's 0.71 / 0.56:
 #                 the teacher is nearly deterministic, so its distribution teaches little more than its
@@ -40,8 +40,10 @@
 #                 teacher answers directly worse than the student), wrong answers dropped, the student
 #                 learns its full next-token distribution; 300 batches of 32 at lr 5e-4.
 #   student-onpolicy on-policy distillation on thinking prompts: the student samples, the teacher
-#                 scores every position (reverse KL). This stage's model is models/default.
-#   compact       qwen3 pack of the student (the form models/default holds).
+#                 scores every position (reverse KL). Measured 2026-12-04: no accuracy gained over
+#                 student-refresh and /no_think followed less often, so it is not the shipped model.
+#   compact       qwen3 pack of SHIP (default student-refresh, the shipped stage): the form
+#                 models/default holds.
 #   eval          qwen3 eval of every stage's model on the README's question set (EVAL_ARGS), then
 #                 the tables (tools/recipe_tables.py: OUT/tables.md).
 #
@@ -72,19 +74,21 @@ exec 9>>"$OUT/.lock" # one recipe at a time on OUT: a second one would write the
 flock -n 9 || { echo "recipe: another run of the recipe holds $OUT/.lock (pid $(cat "$OUT/.pid" 2>/dev/null))" >&2; exit 1; }
 echo $$ >"$OUT/.pid"
 
-# The stages of each model in order: a stage is not needed when a later one of its line is done.
-declare -A NEXT=([teacher-pre]=teacher-sft [teacher-sft]=teacher-grpo [student-pre]=student-sft [student-sft]=student-nt1
-                  [student-nt1]=student-nt2 [student-nt2]=student-refresh [student-refresh]=student-distill
-                  [student-distill]=student-onpolicy)
+# The stages of each model in order (RECIPE_LINES): a stage is not needed when a later one of its
+# line is done.
+declare -A NEXT=()
+for line in "${RECIPE_LINES[@]}"; do
+    read -r -a st <<<"$line"
+    for ((i = 0; i + 1 < ${#st[@]}; i++)); do NEXT[${st[i]}]=${st[i + 1]}; done
+done
 later_done() { # later_done NAME: a stage after NAME in its line has its DONE file
     local n=${NEXT[$1]:-}
     while [ -n "$n" ]; do [ -f "$OUT/$n/DONE" ] && return 0; n=${NEXT[$n]:-}; done
     return 1
 }
-STAGE_NAMES="teacher-pre teacher-sft teacher-grpo student-pre student-sft student-nt1 student-nt2 student-refresh student-distill student-onpolicy"
 # Finished stages carried in packed form (STAGES_FROM): unpacked before anything runs.
 if [ -n "${STAGES_FROM:-}" ]; then
-    for name in $STAGE_NAMES; do
+    for name in ${RECIPE_LINES[*]}; do
         [ -f "$OUT/$name/DONE" ] || [ ! -f "$STAGES_FROM/$name/rows.json" ] && continue
         rm -rf "$OUT/$name"
         "$Q" unpack "$STAGES_FROM/$name" "$OUT/$name" --tokenizer "${QWEN3_TOKENIZER:-../shared/qwen3-tokenizer}" >/dev/null ||
@@ -130,9 +134,6 @@ data() {
     "$@" >"$OUT/$f.tmp"
     mv "$OUT/$f.tmp" "$OUT/$f"
 }
-chat_mixed() { # chat_mixed N: levels 1-2, no linear equations, multiplication by one digit only
-    "$Q" synth -n "$1" --levels 1-2 --format chat-mixed --seed 7 | grep -v "Solve for x" | grep -v -E '\* [0-9]{2}[?]'
-}
 
 if [ -n "${TEACHER_CONFIG:-}" ]; then cp "$TEACHER_CONFIG" "$OUT/teacher-config.json"; else cat >"$OUT/teacher-config.json" <<'JSON'
 {"model_type":"qwen3","vocab_size":151936,"hidden_size":256,"intermediate_size":768,"num_hidden_layers":8,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":64,"rms_norm_eps":1e-6,"rope_theta":1000000.0,"max_position_embeddings":40960,"tie_word_embeddings":true,"bos_token_id":151643,"eos_token_id":151645}
@@ -148,7 +149,7 @@ data tpre.jsonl chat_mixed "${PRE_N:-560000}"
 T_PRE_STEPS=${T_PRE_STEPS:-6000}
 PARTS[teacher-pre]="$((T_PRE_STEPS / 3)) $((2 * T_PRE_STEPS / 3))" # 3 parts: ~27 min each on an idle Zen 4
 stage teacher-pre --config "$OUT/teacher-config.json" --data "$OUT/tpre.jsonl" --steps "$T_PRE_STEPS" --warmup 100 --lr 2e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
-data sft.jsonl "$Q" synth --format fusion -n "${SFT_N:-200000}" --levels 1-2 --families add,sub,mul:1,sort,count --seed 11
+sft_data # tools/train_lib.sh: the shipped student's SFT data, for the teacher and the student
 stage teacher-sft --init "$OUT/teacher-pre" --mode sft --data "$OUT/sft.jsonl" --steps "${T_SFT_STEPS:-2400}" --warmup 50 --lr 1.5e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
 GRPO_SEL=(--pool "${GRPO_POOL:-3995}" --select-max "${GRPO_SELECT_MAX:-15980}")
 [ "${GRPO_NO_SELECT:-0}" = 1 ] && GRPO_SEL=(--pool "${GRPO_POOL:-3995}" --no-select)
@@ -162,7 +163,7 @@ stage student-pre --config "$OUT/student-config.json" --data "$OUT/spre.jsonl" -
 # the shipped model's own stages (tools/train_default.sh 2-5, the same flags and data): SFT with
 # thinking-mode fusion, then the three non-thinking stages; student-refresh is models/default
 stage student-sft --init "$OUT/student-pre" --mode sft --data "$OUT/sft.jsonl" --steps "${S_SFT_STEPS:-2400}" --warmup 50 --lr 2e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
-[ -f "$OUT/student-refresh/DONE" ] || later_done student-refresh || nt_data # tools/train_lib.sh (NT_N1..3 size it for toy runs)
+later_done student-nt2 || nt_data # tools/train_lib.sh (NT_N1..3 size it for toy runs)
 stage student-nt1 --init "$OUT/student-sft" --mode sft --data "$OUT/nt1.jsonl" --steps "${S_NT1_STEPS:-600}" --warmup 20 --lr 1e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
 stage student-nt2 --init "$OUT/student-nt1" --mode sft --data "$OUT/nt2.jsonl" --steps "${S_NT2_STEPS:-3600}" --warmup 20 --lr 1e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
 stage student-refresh --init "$OUT/student-nt2" --mode sft --data "$OUT/f51.jsonl" --steps "${S_REF_STEPS:-600}" --warmup 20 --lr 5e-4 --ckpt-minutes 3 "${TRAIN_X[@]}"
@@ -175,7 +176,8 @@ stage student-distill --mode distill --teacher "$OUT/teacher-grpo" --init "$OUT/
 stage student-onpolicy --mode distill --on-policy --teacher "$OUT/teacher-grpo" --init "$OUT/student-distill" --batches "${ONP_BATCHES:-100}" \
     --queries 32 --pool "${ONP_POOL:-3200}" --families "$FAMILIES" --levels 1-2 --phrasing varied --think 1 --lr 1e-4 --seed 23 "${POST_X[@]}"
 
-[ -f "$OUT/compact/DONE" ] || { "$Q" pack "$OUT/student-onpolicy" "$OUT/compact" && touch "$OUT/compact/DONE"; }
+SHIP=${SHIP:-student-refresh}
+[ -f "$OUT/compact/DONE" ] || { "$Q" pack "$OUT/$SHIP" "$OUT/compact" && touch "$OUT/compact/DONE"; }
 
 # ---- the evaluations: every stage's model on one question set (the README's: levels 1-2 in
 # distribution, level 3 out of it, 10 questions per family and level, greedy and 4 samples, both
@@ -190,4 +192,4 @@ for name in teacher-sft teacher-grpo student-pre student-sft student-refresh stu
     mv "$OUT/eval/$name.json.tmp" "$OUT/eval/$name.json"
 done
 /usr/bin/python3 tools/recipe_tables.py "$OUT" | tee "$OUT/tables.md"
-echo "== the teacher: $OUT/teacher-grpo; the student: $OUT/student-onpolicy (compact form: $OUT/compact)"
+echo "== the teacher: $OUT/teacher-grpo; the distilled student: $OUT/student-onpolicy; shipped: $OUT/$SHIP (compact form: $OUT/compact)"

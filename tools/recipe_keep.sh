@@ -14,8 +14,9 @@ cd "$(dirname "$0")/.."
 OUT=${1:?usage: recipe_keep.sh OUT DEST}
 DEST=${2:?usage: recipe_keep.sh OUT DEST}
 Q=${QWEN3:-./qwen3}
+. tools/train_lib.sh # RECIPE_LINES
 mkdir -p "$DEST"
-for line in "teacher-pre teacher-sft teacher-grpo" "student-pre student-sft student-nt1 student-nt2 student-refresh student-distill student-onpolicy"; do
+for line in "${RECIPE_LINES[@]}"; do
     last=""
     for name in $line; do [ -f "$OUT/$name/DONE" ] && last=$name; done
     for name in $line; do # every finished stage's losses

@@ -1,7 +1,11 @@
-# train_lib.sh - what tools/train_default.sh (the shipped student) and tools/train_teacher.sh (its
-# distillation teacher) share: their data, made by the same commands and seeds, and the resumable
-# stage runner. Sourced with OUT (the run's directory), Q (the qwen3 binary) and NICE (an array, a
-# command prefix; may be empty) set.
+# train_lib.sh - what tools/train_default.sh (the shipped student), tools/train_teacher.sh and
+# tools/recipe.sh share: their data, made by the same commands and seeds, the recipe's model lines,
+# and the resumable stage runner (recipe.sh has its own). Sourced with OUT (the run's directory), Q
+# (the qwen3 binary) and NICE (an array, a command prefix; may be empty) set.
+
+# The stages of tools/recipe.sh, one model line per word list in order (tools/recipe_keep.sh too)
+RECIPE_LINES=("teacher-pre teacher-sft teacher-grpo"
+              "student-pre student-sft student-nt1 student-nt2 student-refresh student-distill student-onpolicy")
 
 # stage NAME ARGS... - runs `qwen3 train ARGS --out OUT/NAME`, resuming from its checkpoint; a stage
 # that finished (OUT/NAME/DONE) is skipped
@@ -15,18 +19,23 @@ stage() {
     touch "$OUT/$name/DONE"
 }
 
-# pretrain_data: OUT/pre.jsonl, 210,001 chats, half thinking and half /no_think, levels 1-2, the
-# generator's phrasing; linear equations and 2-digit multipliers filtered out
+# chat_mixed N: N chats drawn, half thinking and half /no_think, levels 1-2, the generator's
+# phrasing; linear equations and 2-digit multipliers filtered out (to stdout)
+chat_mixed() {
+    "$Q" synth -n "$1" --levels 1-2 --format chat-mixed --seed 7 | grep -v "Solve for x" | grep -v -E '\* [0-9]{2}[?]'
+}
+
+# pretrain_data: OUT/pre.jsonl, the 210,001 chats chat_mixed keeps of 280,000
 pretrain_data() {
     [ -f "$OUT/pre.jsonl" ] && return
-    "$Q" synth -n 280000 --levels 1-2 --format chat-mixed --seed 7 | grep -v "Solve for x" | grep -v -E '\* [0-9]{2}[?]' >"$OUT/pre.jsonl.tmp"
+    chat_mixed 280000 >"$OUT/pre.jsonl.tmp"
     mv "$OUT/pre.jsonl.tmp" "$OUT/pre.jsonl"
 }
 
-# sft_data: OUT/sft.jsonl, 200,000 conversations of the thinking-mode fusion mix
+# sft_data: OUT/sft.jsonl, 200,000 conversations of the thinking-mode fusion mix (SFT_N for toy runs)
 sft_data() {
     [ -f "$OUT/sft.jsonl" ] && return
-    "$Q" synth --format fusion -n 200000 --levels 1-2 --families add,sub,mul:1,sort,count --seed 11 >"$OUT/sft.jsonl.tmp"
+    "$Q" synth --format fusion -n "${SFT_N:-200000}" --levels 1-2 --families add,sub,mul:1,sort,count --seed 11 >"$OUT/sft.jsonl.tmp"
     mv "$OUT/sft.jsonl.tmp" "$OUT/sft.jsonl"
 }
 
