@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/attn_q.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "kernels/quant_ggml.h"
@@ -93,15 +94,26 @@ void k_attn_head_lse_scalar(const float *q, const void *K, const void *V, qwen3_
                             float scale, float *out, float *lse) {
     float m = -INFINITY, l = 0.0f, s[16];
     const size_t rb = k_kv_row_bytes(kv, stride);
+    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h) */
+    kqquery qq;
+    if (qk && (D > KQQ_MAXD || D % 32)) { /* model.c refuses such a cache: say so loudly if one comes */
+        for (int d = 0; d < D; d++) out[d] = NAN;
+        if (lse) *lse = NAN;
+        return;
+    }
+    if (qk) kqq_make(&qq, q, scale, D, kv);
     for (int d = 0; d < D; d++) out[d] = 0.0f;
     for (int p0 = 0; p0 < n; p0 += 16) {
         int nb = n - p0 < 16 ? n - p0 : 16;
         float bm = -INFINITY;
         for (int i = 0; i < nb; i++) {
             const void *k = (const uint8_t *)K + (size_t)(p0 + i) * rb;
-            float dot = 0.0f;
-            for (int d = 0; d < D; d++) dot += q[d] * kv_get(kv, k, (size_t)d);
-            s[i] = dot * scale;
+            if (qk) s[i] = kqq_score(&qq, kv, k, D);
+            else {
+                float dot = 0.0f;
+                for (int d = 0; d < D; d++) dot += q[d] * kv_get(kv, k, (size_t)d);
+                s[i] = dot * scale;
+            }
             bm = s[i] > bm ? s[i] : bm;
         }
         if (bm > m) {
@@ -165,7 +177,11 @@ TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask
 
 /* NC chunks of 16 dims (D <= 16 * NC); the accumulator lives in registers for the common D = 128 */
 TGT static inline __attribute__((always_inline)) void attn_avx512(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n,
-                                   int D, float scale, float *out, int NC, float *lse) {
+                                   int D, float scale, float *out, int NC, float *lse, int vnni) {
+    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h) */
+    kqquery qq;
+    float sq[16] __attribute__((aligned(64)));
+    if (qk) kqq_make(&qq, q, scale, D, kv);
     __m512 qv[16], acc[16];
     __mmask16 mk[16];
     for (int c = 0; c < NC; c++) {
@@ -179,12 +195,18 @@ TGT static inline __attribute__((always_inline)) void attn_avx512(const float *q
     float s[16] __attribute__((aligned(64)));
     for (int p0 = 0; p0 < n; p0 += 16) {
         int nb = n - p0 < 16 ? n - p0 : 16;
-        for (int i = 0; i < nb; i++) {
-            const uint8_t *k = (const uint8_t *)K + (size_t)(p0 + i) * rb;
-            __m512 dot = _mm512_mul_ps(qv[0], kv_load(kv, k, 0, mk[0]));
-            for (int c = 1; c < NC; c++) dot = _mm512_fmadd_ps(qv[c], kv_load(kv, k, 16 * c, mk[c]), dot);
-            s[i] = _mm512_reduce_add_ps(dot) * scale;
-        }
+        if (qk) {
+            const uint8_t *kb = (const uint8_t *)K + (size_t)p0 * rb;
+            if (vnni) kqq_scores_keys_vnni(sq, &qq, 1, kv, kb, rb, nb, D);
+            else kqq_scores_keys(sq, &qq, 1, kv, kb, rb, nb, D);
+            for (int i = 0; i < nb; i++) s[i] = sq[i];
+        } else
+            for (int i = 0; i < nb; i++) {
+                const uint8_t *k = (const uint8_t *)K + (size_t)(p0 + i) * rb;
+                __m512 dot = _mm512_mul_ps(qv[0], kv_load(kv, k, 0, mk[0]));
+                for (int c = 1; c < NC; c++) dot = _mm512_fmadd_ps(qv[c], kv_load(kv, k, 16 * c, mk[c]), dot);
+                s[i] = _mm512_reduce_add_ps(dot) * scale;
+            }
         __mmask16 valid = nb == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nb) - 1);
         __m512 sv = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), valid, s);
         float bm = _mm512_reduce_max_ps(sv);
@@ -209,13 +231,13 @@ TGT static inline __attribute__((always_inline)) void attn_avx512(const float *q
 }
 
 TGT static void attn_d128(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, float scale,
-                          float *out, float *lse) {
-    attn_avx512(q, K, V, kv, stride, n, 128, scale, out, 8, lse);
+                          float *out, float *lse, int vnni) {
+    attn_avx512(q, K, V, kv, stride, n, 128, scale, out, 8, lse, vnni);
 }
 
 TGT static void attn_any(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
-                         float scale, float *out, float *lse) {
-    attn_avx512(q, K, V, kv, stride, n, D, scale, out, (D + 15) / 16, lse);
+                         float scale, float *out, float *lse, int vnni) {
+    attn_avx512(q, K, V, kv, stride, n, D, scale, out, (D + 15) / 16, lse, vnni);
 }
 
 /* ---- the blocked kernel: up to 16 query rows sharing one K/V, a lane per row.
@@ -259,10 +281,41 @@ TGT static inline __attribute__((always_inline)) void pv_2rows_d128(float *o0, f
 #undef ST
 }
 
+/* the same with V read straight from a quantized cache (rows rb bytes apart): each value widened
+ * exactly as widen_rows does (kv_load) and used at once, so the bits are pv_2rows_d128's over a
+ * staged Vf; at depth the staging's store and reload were a third of a decode step's V work */
+TGT static inline __attribute__((always_inline)) void pv_2rows_q_d128(float *o0, float *o1, float c0, float c1,
+                                                                      const float *P, int ps, qwen3_dtype kv,
+                                                                      const uint8_t *vb, size_t rb, int nb) {
+#define LD(ch) __m512 a##ch = _mm512_mul_ps(_mm512_loadu_ps(o0 + 16 * ch), w0), b##ch = _mm512_mul_ps(_mm512_loadu_ps(o1 + 16 * ch), w1)
+#define FM(ch) do { __m512 v = kv_load(kv, vj, 16 * ch, 0xffff); a##ch = _mm512_fmadd_ps(w0, v, a##ch); b##ch = _mm512_fmadd_ps(w1, v, b##ch); } while (0)
+#define ST(ch) do { _mm512_storeu_ps(o0 + 16 * ch, a##ch); _mm512_storeu_ps(o1 + 16 * ch, b##ch); } while (0)
+    __m512 w0 = _mm512_set1_ps(c0), w1 = _mm512_set1_ps(c1);
+    LD(0); LD(1); LD(2); LD(3); LD(4); LD(5); LD(6); LD(7);
+    for (int j = 0; j < nb; j++) {
+        const uint8_t *vj = vb + (size_t)j * rb;
+        w0 = _mm512_set1_ps(P[j * ps]);
+        w1 = _mm512_set1_ps(P[j * ps + 1]);
+        FM(0); FM(1); FM(2); FM(3); FM(4); FM(5); FM(6); FM(7);
+    }
+    ST(0); ST(1); ST(2); ST(3); ST(4); ST(5); ST(6); ST(7);
+#undef LD
+#undef FM
+#undef ST
+}
+
 TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const float *const *q, float *const *out, float *lse,
                                                                        const int *n, int M, const void *K, const void *V,
                                                                        qwen3_dtype kv, size_t stride, int D, float scale,
-                                                                       int NC) {
+                                                                       int NC, int vnni) {
+    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h) */
+    kqquery qq[16];
+    kqtile qt;
+    float sb[16 * 16] __attribute__((aligned(64)));
+    if (qk) {
+        for (int r = 0; r < M; r++) kqq_make(&qq[r], q[r], scale, D, kv);
+        kqq_tile(&qt, qq, M, D);
+    }
     float Qt[ATT_MAXD * 16] __attribute__((aligned(64)));  /* [d][row], scaled */
     float Kf[16 * ATT_MAXD] __attribute__((aligned(64)));  /* [position][d] */
     float Vf[16 * ATT_MAXD] __attribute__((aligned(64)));
@@ -284,18 +337,27 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
     __m512 m = _mm512_set1_ps(-INFINITY), l = _mm512_setzero_ps();
     for (int p0 = 0; p0 < nmax; p0 += 16) {
         int nb = nmax - p0 < 16 ? nmax - p0 : 16;
-        widen_rows(kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nb, D, Kf);
         widen_rows(kv, (const uint8_t *)V + (size_t)p0 * rb, rb, nb, D, Vf);
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
-               s10 = s0, s11 = s0, s12 = s0, s13 = s0, s14 = s0, s15 = s0;
+        __m512 sv[16];
+        if (qk) {
+            const uint8_t *kb = (const uint8_t *)K + (size_t)p0 * rb;
+            if (vnni) kqq_scores_rows_vnni(sb, &qt, 16, kv, kb, rb, nb, D);
+            else kqq_scores_rows(sb, qq, M, 16, kv, kb, rb, nb, D);
+            for (int j = 0; j < 16; j++) sv[j] = _mm512_load_ps(sb + 16 * j);
+        } else {
+            widen_rows(kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nb, D, Kf);
+            __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
+                   s10 = s0, s11 = s0, s12 = s0, s13 = s0, s14 = s0, s15 = s0;
 #define SK(j) s##j = _mm512_fmadd_ps(qd, _mm512_set1_ps(Kf[(j) * D + d]), s##j)
-        for (int d = 0; d < D; d++) {
-            __m512 qd = _mm512_load_ps(Qt + d * 16);
-            SK(0); SK(1); SK(2); SK(3); SK(4); SK(5); SK(6); SK(7);
-            SK(8); SK(9); SK(10); SK(11); SK(12); SK(13); SK(14); SK(15);
-        }
+            for (int d = 0; d < D; d++) {
+                __m512 qd = _mm512_load_ps(Qt + d * 16);
+                SK(0); SK(1); SK(2); SK(3); SK(4); SK(5); SK(6); SK(7);
+                SK(8); SK(9); SK(10); SK(11); SK(12); SK(13); SK(14); SK(15);
+            }
 #undef SK
-        __m512 sv[16] = {s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15};
+            sv[0] = s0, sv[1] = s1, sv[2] = s2, sv[3] = s3, sv[4] = s4, sv[5] = s5, sv[6] = s6, sv[7] = s7;
+            sv[8] = s8, sv[9] = s9, sv[10] = s10, sv[11] = s11, sv[12] = s12, sv[13] = s13, sv[14] = s14, sv[15] = s15;
+        }
         if (p0 + 16 > nmin) /* causal edge: lane r sees positions < n[r] */
             for (int j = 0; j < 16; j++)
                 sv[j] = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), _mm512_cmpgt_epi32_mask(nv, _mm512_set1_epi32(p0 + j)),
@@ -347,7 +409,15 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
 TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const float *const *q, float *const *out, float *lse,
                                                                         const int *n, int M, const void *K, const void *V,
                                                                         qwen3_dtype kv, size_t stride, int D, float scale,
-                                                                        int NC) {
+                                                                        int NC, int vnni) {
+    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h) */
+    kqquery qq[16 * ATT_TILES];
+    kqtile qt[ATT_TILES];
+    float sb[16 * 16] __attribute__((aligned(64)));
+    if (qk) {
+        for (int r = 0; r < M; r++) kqq_make(&qq[r], q[r], scale, D, kv);
+        for (int t = 0; t < (M + 15) / 16; t++) kqq_tile(&qt[t], qq + 16 * t, M - 16 * t < 16 ? M - 16 * t : 16, D);
+    }
     float Qt[ATT_TILES][ATT_MAXD * 16] __attribute__((aligned(64)));
     float Kf[16 * ATT_MAXD] __attribute__((aligned(64)));
     float Vf[16 * ATT_MAXD] __attribute__((aligned(64)));
@@ -377,23 +447,32 @@ TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const fl
     const size_t rb = k_kv_row_bytes(kv, stride);
     for (int p0 = 0; p0 < nmax; p0 += 16) {
         int nbk = nmax - p0 < 16 ? nmax - p0 : 16;
-        widen_rows(kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nbk, D, Kf);
+        if (!qk) widen_rows(kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nbk, D, Kf);
         widen_rows(kv, (const uint8_t *)V + (size_t)p0 * rb, rb, nbk, D, Vf);
         for (int t = 0; t < NT; t++) {
             if (p0 >= tmax[t]) continue;
             int nb = tmax[t] - p0 < 16 ? tmax[t] - p0 : 16;
             const float *Q = Qt[t];
             const __m512i nv = _mm512_load_si512(nr[t]);
-            __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
-                   s10 = s0, s11 = s0, s12 = s0, s13 = s0, s14 = s0, s15 = s0;
+            __m512 sv[16];
+            if (qk) { /* the tile's keys: as many as a tile of its rows alone reads (nb), the same scores */
+                const uint8_t *kb = (const uint8_t *)K + (size_t)p0 * rb;
+                if (vnni) kqq_scores_rows_vnni(sb, &qt[t], 16, kv, kb, rb, nb, D);
+                else kqq_scores_rows(sb, qq + 16 * t, M - 16 * t < 16 ? M - 16 * t : 16, 16, kv, kb, rb, nb, D);
+                for (int j = 0; j < 16; j++) sv[j] = _mm512_load_ps(sb + 16 * j);
+            } else {
+                __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
+                       s10 = s0, s11 = s0, s12 = s0, s13 = s0, s14 = s0, s15 = s0;
 #define SKT(j) s##j = _mm512_fmadd_ps(qd, _mm512_set1_ps(Kf[(j) * D + d]), s##j)
-            for (int d = 0; d < D; d++) {
-                __m512 qd = _mm512_load_ps(Q + d * 16);
-                SKT(0); SKT(1); SKT(2); SKT(3); SKT(4); SKT(5); SKT(6); SKT(7);
-                SKT(8); SKT(9); SKT(10); SKT(11); SKT(12); SKT(13); SKT(14); SKT(15);
-            }
+                for (int d = 0; d < D; d++) {
+                    __m512 qd = _mm512_load_ps(Q + d * 16);
+                    SKT(0); SKT(1); SKT(2); SKT(3); SKT(4); SKT(5); SKT(6); SKT(7);
+                    SKT(8); SKT(9); SKT(10); SKT(11); SKT(12); SKT(13); SKT(14); SKT(15);
+                }
 #undef SKT
-            __m512 sv[16] = {s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15};
+                sv[0] = s0, sv[1] = s1, sv[2] = s2, sv[3] = s3, sv[4] = s4, sv[5] = s5, sv[6] = s6, sv[7] = s7;
+                sv[8] = s8, sv[9] = s9, sv[10] = s10, sv[11] = s11, sv[12] = s12, sv[13] = s13, sv[14] = s14, sv[15] = s15;
+            }
             if (p0 + 16 > tmin[t])
                 for (int j = 0; j < 16; j++)
                     sv[j] = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), _mm512_cmpgt_epi32_mask(nv, _mm512_set1_epi32(p0 + j)),
@@ -440,13 +519,13 @@ TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const fl
 }
 
 TGT static void attn_tiles_d128(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K, const void *V,
-                                qwen3_dtype kv, size_t stride, float scale) {
-    attn_tiles_avx512(q, out, lse, n, M, K, V, kv, stride, 128, scale, 8);
+                                qwen3_dtype kv, size_t stride, float scale, int vnni) {
+    attn_tiles_avx512(q, out, lse, n, M, K, V, kv, stride, 128, scale, 8, vnni);
 }
 
 TGT static void attn_tiles_any(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K, const void *V,
-                               qwen3_dtype kv, size_t stride, int D, float scale) {
-    attn_tiles_avx512(q, out, lse, n, M, K, V, kv, stride, D, scale, D / 16);
+                               qwen3_dtype kv, size_t stride, int D, float scale, int vnni) {
+    attn_tiles_avx512(q, out, lse, n, M, K, V, kv, stride, D, scale, D / 16, vnni);
 }
 
 /* ---- the same kernel on 8 lanes (__m256) for up to 8 rows: decode's GQA groups are 2-8 query
@@ -458,7 +537,15 @@ TGT static void attn_tiles_any(const float *const *q, float *const *out, float *
 TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const float *const *q, float *const *out, float *lse,
                                                                         const int *n, int M, const void *K, const void *V,
                                                                         qwen3_dtype kv, size_t stride, int D, float scale,
-                                                                        int NC) {
+                                                                        int NC, int vnni) {
+    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h) */
+    kqquery qq[8];
+    kqtile qt;
+    float sb[16 * 16] __attribute__((aligned(64)));
+    if (qk) {
+        for (int r = 0; r < M; r++) kqq_make(&qq[r], q[r], scale, D, kv);
+        kqq_tile(&qt, qq, M, D);
+    }
     float Qt[ATT_MAXD * 8] __attribute__((aligned(64)));   /* [d][row], scaled */
     float Kf[16 * ATT_MAXD] __attribute__((aligned(64)));  /* [position][d] */
     float Vf[16 * ATT_MAXD] __attribute__((aligned(64)));
@@ -480,18 +567,27 @@ TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const fl
     __m256 m = _mm256_set1_ps(-INFINITY), l = _mm256_setzero_ps();
     for (int p0 = 0; p0 < nmax; p0 += 16) {
         int nb = nmax - p0 < 16 ? nmax - p0 : 16;
-        widen_rows(kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nb, D, Kf);
         widen_rows(kv, (const uint8_t *)V + (size_t)p0 * rb, rb, nb, D, Vf);
-        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
-               s10 = s0, s11 = s0, s12 = s0, s13 = s0, s14 = s0, s15 = s0;
+        __m256 sv[16];
+        if (qk) {
+            const uint8_t *kb = (const uint8_t *)K + (size_t)p0 * rb;
+            if (vnni) kqq_scores_rows_vnni(sb, &qt, 8, kv, kb, rb, nb, D);
+            else kqq_scores_rows(sb, qq, M, 8, kv, kb, rb, nb, D);
+            for (int j = 0; j < 16; j++) sv[j] = _mm256_load_ps(sb + 16 * j);
+        } else {
+            widen_rows(kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nb, D, Kf);
+            __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
+                   s10 = s0, s11 = s0, s12 = s0, s13 = s0, s14 = s0, s15 = s0;
 #define SK8(j) s##j = _mm256_fmadd_ps(qd, _mm256_set1_ps(Kf[(j) * D + d]), s##j)
-        for (int d = 0; d < D; d++) {
-            __m256 qd = _mm256_load_ps(Qt + d * 8);
-            SK8(0); SK8(1); SK8(2); SK8(3); SK8(4); SK8(5); SK8(6); SK8(7);
-            SK8(8); SK8(9); SK8(10); SK8(11); SK8(12); SK8(13); SK8(14); SK8(15);
-        }
+            for (int d = 0; d < D; d++) {
+                __m256 qd = _mm256_load_ps(Qt + d * 8);
+                SK8(0); SK8(1); SK8(2); SK8(3); SK8(4); SK8(5); SK8(6); SK8(7);
+                SK8(8); SK8(9); SK8(10); SK8(11); SK8(12); SK8(13); SK8(14); SK8(15);
+            }
 #undef SK8
-        __m256 sv[16] = {s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15};
+            sv[0] = s0, sv[1] = s1, sv[2] = s2, sv[3] = s3, sv[4] = s4, sv[5] = s5, sv[6] = s6, sv[7] = s7;
+            sv[8] = s8, sv[9] = s9, sv[10] = s10, sv[11] = s11, sv[12] = s12, sv[13] = s13, sv[14] = s14, sv[15] = s15;
+        }
         if (p0 + 16 > nmin)
             for (int j = 0; j < 16; j++)
                 sv[j] = _mm256_mask_mov_ps(_mm256_set1_ps(-INFINITY), _mm256_cmpgt_epi32_mask(nv, _mm256_set1_epi32(p0 + j)),
@@ -533,13 +629,13 @@ TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const fl
 }
 
 TGT static void attn_rows8_d128(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K, const void *V,
-                                qwen3_dtype kv, size_t stride, float scale) {
-    attn_rows8_avx512(q, out, lse, n, M, K, V, kv, stride, 128, scale, 8);
+                                qwen3_dtype kv, size_t stride, float scale, int vnni) {
+    attn_rows8_avx512(q, out, lse, n, M, K, V, kv, stride, 128, scale, 8, vnni);
 }
 
 TGT static void attn_rows8_any(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K, const void *V,
-                               qwen3_dtype kv, size_t stride, int D, float scale) {
-    attn_rows8_avx512(q, out, lse, n, M, K, V, kv, stride, D, scale, D / 16);
+                               qwen3_dtype kv, size_t stride, int D, float scale, int vnni) {
+    attn_rows8_avx512(q, out, lse, n, M, K, V, kv, stride, D, scale, D / 16, vnni);
 }
 
 /* ---- decode's kernel for D = 128 and up to 4 rows, lanes over positions. A decode step's GQA group
@@ -605,8 +701,12 @@ TGT static inline __attribute__((always_inline)) void scores_chunk(__m512 *s, in
 #define RT_GROUP 4 /* blocks of 16 positions scored together: independent fmadd chains to fill the pipes */
 
 TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K,
-                                const void *V, qwen3_dtype kv, size_t stride, float scale) {
+                                const void *V, qwen3_dtype kv, size_t stride, float scale, int vnni) {
     enum { D = 128 };
+    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h) */
+    kqquery qq[4];
+    float sb[4 * 16] __attribute__((aligned(64)));
+    for (int r = 0; qk && r < M; r++) kqq_make(&qq[r], q[r], scale, D, kv);
     float Qs[8][D] __attribute__((aligned(64))); /* scaled queries */
     float Vf[16 * D] __attribute__((aligned(64)));
     float P[16 * 8] __attribute__((aligned(64))); /* [position][row] */
@@ -628,14 +728,24 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
         __m512 s[RT_GROUP][8];
         for (int b = 0; b < nblk; b++)
             for (int r = 0; r < M; r++) s[b][r] = _mm512_setzero_ps();
-        for (int c = 0; c < 8; c++)
+        if (qk)
             for (int b = 0; b < nblk; b++) {
                 int p0 = g0 + 16 * b, nb = nmax - p0 < 16 ? nmax - p0 : 16;
-                scores_chunk(s[b], M, (const float (*)[128])Qs, c, kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nb);
+                const uint8_t *kb = (const uint8_t *)K + (size_t)p0 * rb;
+                if (vnni) kqq_scores_keys_vnni(sb, qq, M, kv, kb, rb, nb, D);
+                else kqq_scores_keys(sb, qq, M, kv, kb, rb, nb, D);
+                for (int r = 0; r < M; r++) s[b][r] = _mm512_load_ps(sb + 16 * r);
             }
+        else
+            for (int c = 0; c < 8; c++)
+                for (int b = 0; b < nblk; b++) {
+                    int p0 = g0 + 16 * b, nb = nmax - p0 < 16 ? nmax - p0 : 16;
+                    scores_chunk(s[b], M, (const float (*)[128])Qs, c, kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nb);
+                }
         for (int b = 0; b < nblk; b++) {
             int p0 = g0 + 16 * b, nb = nmax - p0 < 16 ? nmax - p0 : 16;
-            widen_rows(kv, (const uint8_t *)V + (size_t)p0 * rb, rb, nb, D, Vf);
+            const uint8_t *vb = (const uint8_t *)V + (size_t)p0 * rb;
+            if (!qk || M % 2) widen_rows(kv, vb, rb, nb, D, Vf); /* else pv_2rows_q_d128 reads V itself */
             for (int r = 0; r < M; r++) {
                 int left = n[r] - p0;
                 if (left <= 0) { /* past this row's length: identity work in the tile */
@@ -661,6 +771,8 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
                 cs[r] = _mm_cvtss_f32(c1);
             }
             int r = 0;
+            if (qk && M % 2 == 0)
+                for (; r + 2 <= M; r += 2) pv_2rows_q_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, 8, kv, vb, rb, nb);
             for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, 8, Vf, nb);
             for (; r < M; r++) {
                 __m512 acc[8], cr = _mm512_set1_ps(cs[r]);
@@ -681,35 +793,36 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
 }
 
 TGT static void attn_rows_d128(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K, const void *V,
-                               qwen3_dtype kv, size_t stride, float scale) {
-    attn_rows_avx512(q, out, lse, n, M, K, V, kv, stride, 128, scale, 8);
+                               qwen3_dtype kv, size_t stride, float scale, int vnni) {
+    attn_rows_avx512(q, out, lse, n, M, K, V, kv, stride, 128, scale, 8, vnni);
 }
 
 TGT static void attn_rows_any(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K, const void *V,
-                              qwen3_dtype kv, size_t stride, int D, float scale) {
-    attn_rows_avx512(q, out, lse, n, M, K, V, kv, stride, D, scale, D / 16);
+                              qwen3_dtype kv, size_t stride, int D, float scale, int vnni) {
+    attn_rows_avx512(q, out, lse, n, M, K, V, kv, stride, D, scale, D / 16, vnni);
 }
 
 void k_attn_rows_lse(const kcpu *cpu, const float *const *q, float *const *out, const int *n, int M, const void *K,
                      const void *V, qwen3_dtype kv, size_t stride, int D, float scale, float *lse) {
+    const int vnni = (cpu->features & K_CPU_VNNI) != 0;
     if (cpu->isa != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 * ATT_TILES ||
         ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32))
         for (int r = 0; r < M; r++) k_attn_head_lse(cpu, q[r], K, V, kv, stride, n[r], D, scale, out[r], lse ? &lse[r] : NULL);
-    else if (M > 16 && D == 128) attn_tiles_d128(q, out, lse, n, M, K, V, kv, stride, scale);
-    else if (M > 16) attn_tiles_any(q, out, lse, n, M, K, V, kv, stride, D, scale);
-    else if (M <= 4 && D == 128) attn_rowsT_d128(q, out, lse, n, M, K, V, kv, stride, scale);
-    else if (M <= 8 && D == 128) attn_rows8_d128(q, out, lse, n, M, K, V, kv, stride, scale);
-    else if (M <= 8) attn_rows8_any(q, out, lse, n, M, K, V, kv, stride, D, scale);
-    else if (D == 128) attn_rows_d128(q, out, lse, n, M, K, V, kv, stride, scale);
-    else attn_rows_any(q, out, lse, n, M, K, V, kv, stride, D, scale);
+    else if (M > 16 && D == 128) attn_tiles_d128(q, out, lse, n, M, K, V, kv, stride, scale, vnni);
+    else if (M > 16) attn_tiles_any(q, out, lse, n, M, K, V, kv, stride, D, scale, vnni);
+    else if (M <= 4 && D == 128) attn_rowsT_d128(q, out, lse, n, M, K, V, kv, stride, scale, vnni);
+    else if (M <= 8 && D == 128) attn_rows8_d128(q, out, lse, n, M, K, V, kv, stride, scale, vnni);
+    else if (M <= 8) attn_rows8_any(q, out, lse, n, M, K, V, kv, stride, D, scale, vnni);
+    else if (D == 128) attn_rows_d128(q, out, lse, n, M, K, V, kv, stride, scale, vnni);
+    else attn_rows_any(q, out, lse, n, M, K, V, kv, stride, D, scale, vnni);
 }
 
 void k_attn_head_lse(const kcpu *cpu, const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride,
                      int n, int D, float scale, float *out, float *lse) {
     if (cpu->isa == K_ISA_AVX2) k_attn_head_lse_avx2(q, K, V, kv, stride, n, D, scale, out, lse);
     else if (cpu->isa != K_ISA_AVX512 || D > 256 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32)) k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, lse);
-    else if (D == 128) attn_d128(q, K, V, kv, stride, n, scale, out, lse);
-    else attn_any(q, K, V, kv, stride, n, D, scale, out, lse);
+    else if (D == 128) attn_d128(q, K, V, kv, stride, n, scale, out, lse, (cpu->features & K_CPU_VNNI) != 0);
+    else attn_any(q, K, V, kv, stride, n, D, scale, out, lse, (cpu->features & K_CPU_VNNI) != 0);
 }
 #else
 void k_attn_head_lse(const kcpu *cpu, const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride,

@@ -2,9 +2,10 @@
  * (blocks of 16 positions, online softmax, K and V read once) with the per-position work, the q.k
  * dot product and the v accumulation over D, in 8-wide vectors. The 16 exponentials of a block stay
  * scalar expf: they are D times fewer than the multiply-adds. F32, F16 (vcvtph2ps), BF16 (shift)
- * and Q8_0 (int8 widened, times the block scale) caches; D must be a multiple of 8 up to 256, else the scalar kernel runs. */
+ * and Q8_0 / Q4_0 (values widened, times the block scale; scores by attn_q.h's integer definition) caches; D must be a multiple of 8 up to 256, else the scalar kernel runs. */
 #include <math.h>
 
+#include "kernels/attn_q.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "kernels/quant_ggml.h"
@@ -56,11 +57,19 @@ TGT void k_attn_head_lse_avx2(const float *q, const void *K, const void *V, qwen
     __m256 qv[32], acc[32];
     for (int c = 0; c < NC; c++) { qv[c] = _mm256_loadu_ps(q + 8 * c); acc[c] = _mm256_setzero_ps(); }
     float m = -INFINITY, l = 0.0f, s[16];
+    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h), the scalar definition */
+    kqquery qq;
+    if (qk) kqq_make(&qq, q, scale, D, kv);
     for (int p0 = 0; p0 < n; p0 += 16) {
         int nb = n - p0 < 16 ? n - p0 : 16;
         float bm = -INFINITY;
         for (int i = 0; i < nb; i++) {
             const uint8_t *k = (const uint8_t *)K + (size_t)(p0 + i) * rb;
+            if (qk) {
+                s[i] = kqq_score(&qq, kv, k, D);
+                bm = s[i] > bm ? s[i] : bm;
+                continue;
+            }
             __m256 d0 = _mm256_setzero_ps(), d1 = d0; /* two chains: FMA latency */
             int c = 0;
             for (; c + 1 < NC; c += 2) {

@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/file.h"
+#include "kernels/attn_q.h"
 #include "format/mdir.h"
 #include "model/config.h"
 #include "kernels/quant.h"
@@ -189,6 +190,11 @@ qwen3_model *model_load_local(const char *dir, const qwen3_load_opts *opts, int 
     if ((m->kv_type == QWEN3_Q8_0 || m->kv_type == QWEN3_Q4_0) && m->c.head_dim % 32) {
         qerr(e, "%s: head_dim %d is not a multiple of 32, so the KV cache cannot be %s (blocks of 32)", dir,
              m->c.head_dim, qwen3_dtype_name(m->kv_type));
+        goto fail;
+    }
+    if ((m->kv_type == QWEN3_Q8_0 || m->kv_type == QWEN3_Q4_0) && m->c.head_dim > KQQ_MAXD) {
+        qerr(e, "%s: head_dim %d is over %d, the most a %s KV cache takes (its scores' quantized queries); use --kv f16",
+             dir, m->c.head_dim, KQQ_MAXD, qwen3_dtype_name(m->kv_type));
         goto fail;
     }
     if (model_init_rope(m, e)) goto fail;

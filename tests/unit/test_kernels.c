@@ -105,13 +105,16 @@ static double roundtrip_bound(qwen3_dtype t) {
 /* The kernel tables this file compares, each passed to the code under test: cpus[isa] the best of
  * each instruction set this CPU has (AVX2 with AVX-VNNI where present), plain_avx2 AVX2 without
  * AVX-VNNI (its integer kernels use vpmaddubsw); have[isa] whether the CPU has the set. */
-static kcpu cpus[3], plain_avx2;
+static kcpu cpus[3], plain_avx2, avx512_novnni;
 static int have[3];
 static void fill_tables(void) {
     kcpu_init(&cpus[K_ISA_SCALAR], 0);
     kcpu_init(&cpus[K_ISA_AVX2], K_CPU_AVX2 | K_CPU_AVXVNNI);
     kcpu_init(&cpus[K_ISA_AVX512], K_CPU_ALL);
     kcpu_init(&plain_avx2, K_CPU_AVX2);
+    /* AVX-512 without VNNI (Skylake-SP): its attention over quantized caches scores through the
+     * generic integer twins (kernels/attn_q.h) and must give the VNNI table's bits */
+    kcpu_init(&avx512_novnni, K_CPU_ALL & ~(unsigned)K_CPU_VNNI);
     for (int i = 0; i < 3; i++) have[i] = cpus[i].isa == (k_isa)i;
 }
 
@@ -424,21 +427,26 @@ static void test_attention_rows(void) {
                     guards &= guard_ok(o1[r], D) && guard_ok(o2[r], D);
                     k_attn_rows(cpu, &q[r], &o3, &n[r], 1, K, V, kv, D, D, scale);
                     same &= !memcmp(o3, o2[r], sizeof(float) * D);
+                    if (f == K_ISA_AVX512) { /* without VNNI: the same bits */
+                        k_attn_rows(&avx512_novnni, &q[r], &o3, &n[r], 1, K, V, kv, D, D, scale);
+                        same &= !memcmp(o3, o2[r], sizeof(float) * D);
+                    }
                     /* the table is obeyed: scalar and AVX2 take their own set's per-row kernel, bit for bit */
                     if (f == K_ISA_SCALAR) k_attn_head_scalar(q[r], K, V, kv, D, n[r], D, scale, o3);
                     if (f == K_ISA_AVX2) k_attn_head_avx2(q[r], K, V, kv, D, n[r], D, scale, o3);
                     if (f != K_ISA_AVX512) same &= !memcmp(o3, o2[r], sizeof(float) * D);
                 }
-                /* groups of 2, 3 and 6 rows: the same bits as in the 13-row tile */
-                for (int g = 2; g <= 6; g += g == 3 ? 3 : 1) {
-                    float *og[6];
-                    for (int r = 0; r < g; r++) og[r] = alloc_out(D);
-                    k_attn_rows(cpu, &q[7 - g], og, &n[7 - g], g, K, V, kv, D, D, scale);
-                    for (int r = 0; r < g; r++) {
-                        same &= !memcmp(og[r], o2[7 - g + r], sizeof(float) * D);
-                        free(og[r]);
+                /* groups of 2, 3 and 6 rows: the same bits as in the 13-row tile (and without VNNI) */
+                for (int g = 2; g <= 6; g += g == 3 ? 3 : 1)
+                    for (int nv = 0; nv < 1 + (f == K_ISA_AVX512); nv++) {
+                        float *og[6];
+                        for (int r = 0; r < g; r++) og[r] = alloc_out(D);
+                        k_attn_rows(nv ? &avx512_novnni : cpu, &q[7 - g], og, &n[7 - g], g, K, V, kv, D, D, scale);
+                        for (int r = 0; r < g; r++) {
+                            same &= !memcmp(og[r], o2[7 - g + r], sizeof(float) * D);
+                            free(og[r]);
+                        }
                     }
-                }
                 char name[96];
                 snprintf(name, sizeof name, "attn-rows-%s-%s-D%d-n%d", k_isa_name((k_isa)f), qwen3_dtype_name(kv), D, nmax);
                 CHECK(err < 1e-5 && guards && same, name, "error %g vs single rows, guards %d, row alone same bits %d", err,
@@ -488,6 +496,14 @@ static void test_attention_tiles(void) {
         k_attn_rows_lse_scalar(q, o5, n, M, K, V, kv, D, D, scale, l4);
         k_attn_rows_lse(cpu, q, o4, n, M, K, V, kv, D, D, scale, l5);
         for (int r = 0; r < M; r++) free(o5[r]);
+        if (f == K_ISA_AVX512) { /* without VNNI: the same bits (o5 reused) */
+            for (int r = 0; r < M; r++) o5[r] = alloc_out(D);
+            k_attn_rows(&avx512_novnni, q, o5, n, M, K, V, kv, D, D, scale);
+            for (int r = 0; r < M; r++) {
+                if (memcmp(o5[r], o2[r], sizeof(float) * D)) o2[r][0] = NAN; /* fails the check below */
+                free(o5[r]);
+            }
+        }
         double err = 0;
         int same = 1, guards = 1;
         for (int r = 0; r < M; r++) {
@@ -522,9 +538,25 @@ static float block_value(qwen3_dtype kv, const uint8_t *row, int i) {
     return k_f16_to_f32(d) * (float)(q - 8);
 }
 
+/* The query as attention over a quantized cache reads it (kernels/attn_q.h's definition, written
+ * here from that text, not from its code): x = q * scale in float32, per block of 32 the scale
+ * amax / 127 and the integers rint(x * (127 / amax)); out = the dequantized values, in double. */
+static void quantized_query(const float *q, float scale, int D, double *out) {
+    for (int b = 0; b < D / 32; b++) {
+        float x[32], amax = 0;
+        for (int i = 0; i < 32; i++) {
+            x[i] = q[32 * b + i] * scale;
+            if (fabsf(x[i]) > amax) amax = fabsf(x[i]);
+        }
+        float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+        for (int i = 0; i < 32; i++) out[32 * b + i] = (double)d * (double)nearbyintf(x[i] * id);
+    }
+}
+
 /* Block-quantized KV caches: Q8_0 (blocks of 32 int8 + f16 scale per head_dim row) and Q4_0 (4-bit
- * + f16 scale). Every kernel (scalar, AVX-512, AVX2, the blocked one) against a double reference on
- * the dequantized values (block_value, not the kernels' reading): 1e-5, as the float caches.
+ * + f16 scale). Every kernel (scalar, AVX-512 with and without VNNI, AVX2, the blocked one) against
+ * a double reference on the dequantized values (block_value, not the kernels' reading) and the
+ * query quantized as the scores define it (quantized_query): 1e-5, as the float caches.
  * Against the reference on the original float32 values (N(0,1) keys and values, q of scale 2): the
  * quantization's own error on outputs of size ~1: bound 0.03 for Q8_0 (measured ~0.01), 0.5 for
  * Q4_0 (a 4-bit step is amax/8 ~ 0.3, on keys and values; measured 0.12-0.31). */
@@ -550,13 +582,15 @@ static void test_attention_block(qwen3_dtype kv, double qbound) {
             }
             float scale = 1.0f / sqrtf((float)D);
             double *ref = malloc(sizeof(double) * D), *reff = malloc(sizeof(double) * D), *s = malloc(sizeof(double) * n);
+            double *qx = malloc(sizeof(double) * D);
+            quantized_query(q, scale, D, qx);
             for (int pass = 0; pass < 2; pass++) {
                 const float *Kx = pass ? Kf : Kr, *Vx = pass ? Vf : Vr;
                 double *o = pass ? reff : ref, mx = -1e300, l = 0;
                 for (int p = 0; p < n; p++) {
                     double d = 0;
-                    for (int i = 0; i < D; i++) d += (double)q[i] * Kx[(size_t)p * D + i];
-                    s[p] = d * scale;
+                    for (int i = 0; i < D; i++) d += (pass ? (double)q[i] * scale : qx[i]) * Kx[(size_t)p * D + i];
+                    s[p] = d;
                     mx = fmax(mx, s[p]);
                 }
                 for (int p = 0; p < n; p++) { s[p] = exp(s[p] - mx); l += s[p]; }
@@ -568,6 +602,11 @@ static void test_attention_block(qwen3_dtype kv, double qbound) {
             float *o1 = alloc_out(D), *o2 = alloc_out(D), *o3 = alloc_out(D), *o4 = alloc_out(D);
             k_attn_head_scalar(q, K, V, kv, D, n, D, scale, o1);
             k_attn_head(best, q, K, V, kv, D, n, D, scale, o2);
+            int novnni_same = 1;
+            if (have[K_ISA_AVX512]) { /* the head kernel without VNNI: the same bits */
+                k_attn_head(&avx512_novnni, q, K, V, kv, D, n, D, scale, o3);
+                novnni_same = !memcmp(o3, o2, sizeof(float) * D);
+            }
             const float *qr[1] = {q};
             float *or[1] = {o4};
             k_attn_rows(best, qr, or, &n, 1, K, V, kv, D, D, scale);
@@ -585,9 +624,10 @@ static void test_attention_block(qwen3_dtype kv, double qbound) {
             if (getenv("QWEN3_TEST_VERBOSE")) printf("attn-%s-D%d-n%d: vs float32 reference %g\n", qwen3_dtype_name(kv), D, n, eq);
             snprintf(name, sizeof name, "attn-%s-D%d-n%d", qwen3_dtype_name(kv), D, n);
             CHECK(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5 && e4 < 1e-5 && eq < qbound && guard_ok(o1, D) && guard_ok(o2, D) &&
-                      guard_ok(o4, D),
-                  name, "vs dequantized reference: scalar %g simd %g avx2 %g rows %g; vs float32 reference %g", e1, e2, e3,
-                  e4, eq);
+                      guard_ok(o4, D) && novnni_same,
+                  name, "vs dequantized reference: scalar %g simd %g avx2 %g rows %g; vs float32 reference %g; without VNNI same bits %d",
+                  e1, e2, e3, e4, eq, novnni_same);
+            free(qx);
             free(q); free(Kf); free(Vf); free(Kr); free(Vr); free(K); free(V); free(ref); free(reff); free(s);
             free(o1); free(o2); free(o3); free(o4);
         }
