@@ -7,8 +7,9 @@
 #   MODEL   default build/bench/q06b-q8_0/model.gguf (the 0.6B shape, Q8_0, as `LLAMA_BIN=... make bench` writes it)
 #   DEPTHS  default 0,4096,16384        ROUNDS default 3
 # Env: QWEN3 (our binary), LLAMA_BENCH (default $LLAMA_BIN/llama-bench, a llama.cpp build
-# outside the repository), T threads (2), P prefill tokens (128), N decode tokens (32), KV (our
-# --kv, default F16 as llama.cpp's default cache), FILL (our --depth-fill: random, default, writes
+# outside the repository), T threads (2), P prefill tokens (128), N decode tokens (32), KV (the
+# cache type of both engines: our --kv, llama-bench's -ctk/-ctv with -fa on; default f16, llama.cpp's
+# default), FILL (our --depth-fill: random, default, writes
 # the depth's K/V rows directly in seconds; prefill fills it as llama-bench does, minutes at 16K).
 # llama-bench always fills its depth by a real prefill, untimed, so its rounds take longer.
 set -u
@@ -31,7 +32,9 @@ for l in sys.stdin:
 }
 theirs() {
     [ -n "$LB" ] || return 0
-    "$LB" -m "$MODEL" -p "$P" -n "$N" -d "$DEPTHS" -r 1 -t "$T" -o json 2>/dev/null |
+    local kvx=()
+    [ "$KV" != f16 ] && kvx=(-ctk "$KV" -ctv "$KV" -fa on) # llama.cpp quantizes V only with flash attention
+    "$LB" -m "$MODEL" -p "$P" -n "$N" -d "$DEPTHS" -r 1 -t "$T" "${kvx[@]}" -o json 2>/dev/null |
         python3 -c 'import json,sys
 rows = json.load(sys.stdin); out = {}
 for x in rows:
