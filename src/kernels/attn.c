@@ -94,7 +94,7 @@ void k_attn_head_lse_scalar(const float *q, const void *K, const void *V, qwen3_
                             float scale, float *out, float *lse) {
     float m = -INFINITY, l = 0.0f, s[16];
     const size_t rb = k_kv_row_bytes(kv, stride);
-    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h) */
+    const int qk = kqq_takes(kv); /* integer scores (attn_q.h) */
     kqquery qq;
     if (qk && (D > KQQ_MAXD || D % 32)) { /* model.c refuses such a cache: say so loudly if one comes */
         for (int d = 0; d < D; d++) out[d] = NAN;
@@ -178,9 +178,8 @@ TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask
 /* NC chunks of 16 dims (D <= 16 * NC); the accumulator lives in registers for the common D = 128 */
 TGT static inline __attribute__((always_inline)) void attn_avx512(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n,
                                    int D, float scale, float *out, int NC, float *lse, int vnni) {
-    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h) */
+    const int qk = kqq_takes(kv); /* integer scores (attn_q.h) */
     kqquery qq;
-    float sq[16] __attribute__((aligned(64)));
     if (qk) kqq_make(&qq, q, scale, D, kv);
     __m512 qv[16], acc[16];
     __mmask16 mk[16];
@@ -197,9 +196,7 @@ TGT static inline __attribute__((always_inline)) void attn_avx512(const float *q
         int nb = n - p0 < 16 ? n - p0 : 16;
         if (qk) {
             const uint8_t *kb = (const uint8_t *)K + (size_t)p0 * rb;
-            if (vnni) kqq_scores_keys_vnni(sq, &qq, 1, kv, kb, rb, nb, D);
-            else kqq_scores_keys(sq, &qq, 1, kv, kb, rb, nb, D);
-            for (int i = 0; i < nb; i++) s[i] = sq[i];
+            kqq_scores_keys(s, &qq, 1, kv, kb, rb, nb, D, vnni);
         } else
             for (int i = 0; i < nb; i++) {
                 const uint8_t *k = (const uint8_t *)K + (size_t)(p0 + i) * rb;
@@ -308,7 +305,7 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
                                                                        const int *n, int M, const void *K, const void *V,
                                                                        qwen3_dtype kv, size_t stride, int D, float scale,
                                                                        int NC, int vnni) {
-    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h) */
+    const int qk = kqq_takes(kv); /* integer scores (attn_q.h) */
     kqquery qq[16];
     kqtile qt;
     float sb[16 * 16] __attribute__((aligned(64)));
@@ -326,7 +323,7 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
     for (int r = 0; r < 16; r++) {
         int rr = r < M ? r : 0; /* idle lanes repeat row 0; their results are dropped */
         nr[r] = n[rr];
-        for (int d = 0; d < D; d++) Qt[d * 16 + r] = q[rr][d] * scale;
+        for (int d = 0; !qk && d < D; d++) Qt[d * 16 + r] = q[rr][d] * scale; /* the float scores' queries */
         nmax = nr[r] > nmax ? nr[r] : nmax;
         nmin = nr[r] < nmin ? nr[r] : nmin;
     }
@@ -341,8 +338,7 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
         __m512 sv[16];
         if (qk) {
             const uint8_t *kb = (const uint8_t *)K + (size_t)p0 * rb;
-            if (vnni) kqq_scores_rows_vnni(sb, &qt, 16, kv, kb, rb, nb, D);
-            else kqq_scores_rows(sb, qq, M, 16, kv, kb, rb, nb, D);
+            kqq_scores_rows(sb, &qt, qq, M, 16, kv, kb, rb, nb, D, vnni);
             for (int j = 0; j < 16; j++) sv[j] = _mm512_load_ps(sb + 16 * j);
         } else {
             widen_rows(kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nb, D, Kf);
@@ -410,7 +406,7 @@ TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const fl
                                                                         const int *n, int M, const void *K, const void *V,
                                                                         qwen3_dtype kv, size_t stride, int D, float scale,
                                                                         int NC, int vnni) {
-    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h) */
+    const int qk = kqq_takes(kv); /* integer scores (attn_q.h) */
     kqquery qq[16 * ATT_TILES];
     kqtile qt[ATT_TILES];
     float sb[16 * 16] __attribute__((aligned(64)));
@@ -434,7 +430,7 @@ TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const fl
         for (int r = 0; r < 16; r++) {
             int rr = r0 + (r < Mt ? r : 0);
             nr[t][r] = n[rr];
-            for (int d = 0; d < D; d++) Qt[t][d * 16 + r] = q[rr][d] * scale;
+            for (int d = 0; !qk && d < D; d++) Qt[t][d * 16 + r] = q[rr][d] * scale;
             tmax[t] = nr[t][r] > tmax[t] ? nr[t][r] : tmax[t];
             tmin[t] = nr[t][r] < tmin[t] ? nr[t][r] : tmin[t];
         }
@@ -457,8 +453,7 @@ TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const fl
             __m512 sv[16];
             if (qk) { /* the tile's keys: as many as a tile of its rows alone reads (nb), the same scores */
                 const uint8_t *kb = (const uint8_t *)K + (size_t)p0 * rb;
-                if (vnni) kqq_scores_rows_vnni(sb, &qt[t], 16, kv, kb, rb, nb, D);
-                else kqq_scores_rows(sb, qq + 16 * t, M - 16 * t < 16 ? M - 16 * t : 16, 16, kv, kb, rb, nb, D);
+                kqq_scores_rows(sb, &qt[t], qq + 16 * t, M - 16 * t < 16 ? M - 16 * t : 16, 16, kv, kb, rb, nb, D, vnni);
                 for (int j = 0; j < 16; j++) sv[j] = _mm512_load_ps(sb + 16 * j);
             } else {
                 __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
@@ -538,7 +533,7 @@ TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const fl
                                                                         const int *n, int M, const void *K, const void *V,
                                                                         qwen3_dtype kv, size_t stride, int D, float scale,
                                                                         int NC, int vnni) {
-    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h) */
+    const int qk = kqq_takes(kv); /* integer scores (attn_q.h) */
     kqquery qq[8];
     kqtile qt;
     float sb[16 * 16] __attribute__((aligned(64)));
@@ -556,7 +551,7 @@ TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const fl
     for (int r = 0; r < 8; r++) {
         int rr = r < M ? r : 0;
         nr[r] = n[rr];
-        for (int d = 0; d < D; d++) Qt[d * 8 + r] = q[rr][d] * scale;
+        for (int d = 0; !qk && d < D; d++) Qt[d * 8 + r] = q[rr][d] * scale;
         nmax = nr[r] > nmax ? nr[r] : nmax;
         nmin = nr[r] < nmin ? nr[r] : nmin;
     }
@@ -571,8 +566,7 @@ TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const fl
         __m256 sv[16];
         if (qk) {
             const uint8_t *kb = (const uint8_t *)K + (size_t)p0 * rb;
-            if (vnni) kqq_scores_rows_vnni(sb, &qt, 8, kv, kb, rb, nb, D);
-            else kqq_scores_rows(sb, qq, M, 8, kv, kb, rb, nb, D);
+            kqq_scores_rows(sb, &qt, qq, M, 8, kv, kb, rb, nb, D, vnni);
             for (int j = 0; j < 16; j++) sv[j] = _mm256_load_ps(sb + 16 * j);
         } else {
             widen_rows(kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nb, D, Kf);
@@ -703,7 +697,7 @@ TGT static inline __attribute__((always_inline)) void scores_chunk(__m512 *s, in
 TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float *lse, const int *n, int M, const void *K,
                                 const void *V, qwen3_dtype kv, size_t stride, float scale, int vnni) {
     enum { D = 128 };
-    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h) */
+    const int qk = kqq_takes(kv); /* integer scores (attn_q.h) */
     kqquery qq[4];
     float sb[4 * 16] __attribute__((aligned(64)));
     for (int r = 0; qk && r < M; r++) kqq_make(&qq[r], q[r], scale, D, kv);
@@ -713,7 +707,7 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
     float m[8], l[8], cs[8];
     int nmax = 0;
     for (int r = 0; r < M; r++) {
-        for (int d = 0; d < D; d++) Qs[r][d] = q[r][d] * scale;
+        for (int d = 0; !qk && d < D; d++) Qs[r][d] = q[r][d] * scale;
         for (int c = 0; c < 8; c++) _mm512_storeu_ps(out[r] + 16 * c, _mm512_setzero_ps());
         nmax = n[r] > nmax ? n[r] : nmax;
         m[r] = -INFINITY;
@@ -732,8 +726,7 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
             for (int b = 0; b < nblk; b++) {
                 int p0 = g0 + 16 * b, nb = nmax - p0 < 16 ? nmax - p0 : 16;
                 const uint8_t *kb = (const uint8_t *)K + (size_t)p0 * rb;
-                if (vnni) kqq_scores_keys_vnni(sb, qq, M, kv, kb, rb, nb, D);
-                else kqq_scores_keys(sb, qq, M, kv, kb, rb, nb, D);
+                kqq_scores_keys(sb, qq, M, kv, kb, rb, nb, D, vnni);
                 for (int r = 0; r < M; r++) s[b][r] = _mm512_load_ps(sb + 16 * r);
             }
         else
@@ -806,7 +799,7 @@ void k_attn_rows_lse(const kcpu *cpu, const float *const *q, float *const *out, 
                      const void *V, qwen3_dtype kv, size_t stride, int D, float scale, float *lse) {
     const int vnni = (cpu->features & K_CPU_VNNI) != 0;
     if (cpu->isa != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 * ATT_TILES ||
-        ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32))
+        (kqq_takes(kv) && D % 32))
         for (int r = 0; r < M; r++) k_attn_head_lse(cpu, q[r], K, V, kv, stride, n[r], D, scale, out[r], lse ? &lse[r] : NULL);
     else if (M > 16 && D == 128) attn_tiles_d128(q, out, lse, n, M, K, V, kv, stride, scale, vnni);
     else if (M > 16) attn_tiles_any(q, out, lse, n, M, K, V, kv, stride, D, scale, vnni);
@@ -820,7 +813,7 @@ void k_attn_rows_lse(const kcpu *cpu, const float *const *q, float *const *out, 
 void k_attn_head_lse(const kcpu *cpu, const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride,
                      int n, int D, float scale, float *out, float *lse) {
     if (cpu->isa == K_ISA_AVX2) k_attn_head_lse_avx2(q, K, V, kv, stride, n, D, scale, out, lse);
-    else if (cpu->isa != K_ISA_AVX512 || D > 256 || ((kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0) && D % 32)) k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, lse);
+    else if (cpu->isa != K_ISA_AVX512 || D > 256 || (kqq_takes(kv) && D % 32)) k_attn_head_lse_scalar(q, K, V, kv, stride, n, D, scale, out, lse);
     else if (D == 128) attn_d128(q, K, V, kv, stride, n, scale, out, lse, (cpu->features & K_CPU_VNNI) != 0);
     else attn_any(q, K, V, kv, stride, n, D, scale, out, lse, (cpu->features & K_CPU_VNNI) != 0);
 }

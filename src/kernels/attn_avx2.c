@@ -57,7 +57,7 @@ TGT void k_attn_head_lse_avx2(const float *q, const void *K, const void *V, qwen
     __m256 qv[32], acc[32];
     for (int c = 0; c < NC; c++) { qv[c] = _mm256_loadu_ps(q + 8 * c); acc[c] = _mm256_setzero_ps(); }
     float m = -INFINITY, l = 0.0f, s[16];
-    const int qk = kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; /* integer scores (attn_q.h), the scalar definition */
+    const int qk = kqq_takes(kv); /* integer scores (attn_q.h), the scalar definition */
     kqquery qq;
     if (qk) kqq_make(&qq, q, scale, D, kv);
     for (int p0 = 0; p0 < n; p0 += 16) {

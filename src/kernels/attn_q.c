@@ -59,13 +59,15 @@ float kqq_score(const kqquery *qq, qwen3_dtype kv, const uint8_t *krow, int D) {
     return s;
 }
 
-void kqq_scores_keys(float *s, const kqquery *qq, int M, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb, int D) {
+/* the generic twins: the definition, score by score */
+static void scores_keys_generic(float *s, const kqquery *qq, int M, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb,
+                                int D) {
     for (int r = 0; r < M; r++)
         for (int j = 0; j < 16; j++) s[r * 16 + j] = j < nb ? kqq_score(&qq[r], kv, kb + (size_t)j * rb, D) : 0.0f;
 }
 
-void kqq_scores_rows(float *s, const kqquery *qq, int M, int L, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb,
-                     int D) {
+static void scores_rows_generic(float *s, const kqquery *qq, int M, int L, qwen3_dtype kv, const uint8_t *kb, size_t rb,
+                                int nb, int D) {
     for (int j = 0; j < 16; j++)
         for (int r = 0; r < L; r++) s[j * 16 + r] = j < nb ? kqq_score(&qq[r < M ? r : 0], kv, kb + (size_t)j * rb, D) : 0.0f;
 }
@@ -127,8 +129,8 @@ TGTV static inline __attribute__((always_inline)) void keys_block(__m512i kt[8],
     }
 }
 
-TGTV void kqq_scores_keys_vnni(float *s, const kqquery *qq, int M, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb,
-                               int D) {
+TGTV static void scores_keys_vnni(float *s, const kqquery *qq, int M, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb,
+                                  int D) {
     uint8_t pad[16 * (KQQ_MAXD / 32) * sizeof(kq8_0_block)] __attribute__((aligned(64)));
     const int B = QBLK(kv);
     if (nb < 16) { /* the keys past the cache's end read as zeros (their scores are masked) */
@@ -164,75 +166,86 @@ TGTV void kqq_scores_keys_vnni(float *s, const kqquery *qq, int M, qwen3_dtype k
     for (int r = 0; r < M; r++) _mm512_storeu_ps(s + 16 * r, _mm512_maskz_mov_ps(valid, acc[r]));
 }
 
-TGTV void kqq_scores_rows_vnni(float *s, const kqtile *t, int L, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb,
-                               int D) {
-    const int B = QBLK(kv), nblk = D / 32;
-    for (int j = 0; j < 16; j++) {
-        if (j >= nb) {
-            _mm512_storeu_ps(s + 16 * j, _mm512_setzero_ps());
-            continue;
-        }
-        const uint8_t *row = kb + (size_t)j * rb;
-        if (L == 16) {
-            __m512 acc = _mm512_setzero_ps();
-            for (int b = 0; b < nblk; b++) {
-                const uint8_t *blk = row + B * b;
-                uint16_t h;
-                memcpy(&h, blk, 2);
-                __m512i a = _mm512_setzero_si512();
-#pragma GCC unroll 4
-                for (int g = 0; g < 4; g++) {
-                    uint32_t w0, w1;
-                    memcpy(&w0, blk + 2 + 4 * g, 4);
-                    if (kv == QWEN3_Q8_0) {
-                        memcpy(&w1, blk + 18 + 4 * g, 4);
-                        w0 ^= 0x80808080u, w1 ^= 0x80808080u;
-                    } else {
-                        w1 = w0 >> 4 & 0x0f0f0f0fu;
-                        w0 &= 0x0f0f0f0fu;
-                    }
-                    a = _mm512_dpbusd_epi32(a, _mm512_set1_epi32((int)w0), _mm512_load_si512(t->q[8 * b + g]));
-                    a = _mm512_dpbusd_epi32(a, _mm512_set1_epi32((int)w1), _mm512_load_si512(t->q[8 * b + 4 + g]));
-                }
-                a = _mm512_sub_epi32(a, _mm512_load_si512(t->bias[b]));
-                __m512 tt = _mm512_mul_ps(_mm512_mul_ps(_mm512_load_ps(t->d[b]), _mm512_set1_ps(_cvtsh_ss(h))), _mm512_cvtepi32_ps(a));
-                acc = b ? _mm512_add_ps(acc, tt) : tt;
-            }
-            _mm512_storeu_ps(s + 16 * j, acc);
-        } else { /* 8 lanes */
-            __m256 acc = _mm256_setzero_ps();
-            for (int b = 0; b < nblk; b++) {
-                const uint8_t *blk = row + B * b;
-                uint16_t h;
-                memcpy(&h, blk, 2);
-                __m256i a = _mm256_setzero_si256();
-#pragma GCC unroll 4
-                for (int g = 0; g < 4; g++) {
-                    uint32_t w0, w1;
-                    memcpy(&w0, blk + 2 + 4 * g, 4);
-                    if (kv == QWEN3_Q8_0) {
-                        memcpy(&w1, blk + 18 + 4 * g, 4);
-                        w0 ^= 0x80808080u, w1 ^= 0x80808080u;
-                    } else {
-                        w1 = w0 >> 4 & 0x0f0f0f0fu;
-                        w0 &= 0x0f0f0f0fu;
-                    }
-                    a = _mm256_dpbusd_epi32(a, _mm256_set1_epi32((int)w0), _mm256_load_si256((const __m256i *)t->q[8 * b + g]));
-                    a = _mm256_dpbusd_epi32(a, _mm256_set1_epi32((int)w1), _mm256_load_si256((const __m256i *)t->q[8 * b + 4 + g]));
-                }
-                a = _mm256_sub_epi32(a, _mm256_load_si256((const __m256i *)t->bias[b]));
-                __m256 tt = _mm256_mul_ps(_mm256_mul_ps(_mm256_load_ps(t->d[b]), _mm256_set1_ps(_cvtsh_ss(h))), _mm256_cvtepi32_ps(a));
-                acc = b ? _mm256_add_ps(acc, tt) : tt;
-            }
-            _mm256_storeu_ps(s + 16 * j, acc);
-        }
+/* block b of one key row as the 8 dwords of unsigned bytes the query's dwords pair with: w[g] =
+ * elements 4g..4g+3 (Q8_0 biased by +128; Q4_0 the nibbles, 0-15 low and 16-31 high) */
+static inline __attribute__((always_inline)) void key_dwords(qwen3_dtype kv, const uint8_t *blk, uint32_t w[8]) {
+    for (int g = 0; g < 4; g++) {
+        uint32_t lo, hi;
+        memcpy(&lo, blk + 2 + 4 * g, 4);
+        if (kv == QWEN3_Q8_0) {
+            memcpy(&hi, blk + 18 + 4 * g, 4);
+            w[g] = lo ^ 0x80808080u, w[4 + g] = hi ^ 0x80808080u;
+        } else
+            w[g] = lo & 0x0f0f0f0fu, w[4 + g] = lo >> 4 & 0x0f0f0f0fu;
     }
 }
-#else
-void kqq_scores_keys_vnni(float *s, const kqquery *qq, int M, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb, int D) {
-    kqq_scores_keys(s, qq, M, kv, kb, rb, nb, D);
+
+/* one key row against the tile's 16 lanes / its first 8: the score vector */
+TGTV static inline __attribute__((always_inline)) __m512 row_scores16(const kqtile *t, qwen3_dtype kv, const uint8_t *row,
+                                                                     int B, int nblk) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int b = 0; b < nblk; b++) {
+        const uint8_t *blk = row + B * b;
+        uint16_t h;
+        uint32_t w[8];
+        memcpy(&h, blk, 2);
+        key_dwords(kv, blk, w);
+        __m512i a = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) a = _mm512_dpbusd_epi32(a, _mm512_set1_epi32((int)w[g]), _mm512_load_si512(t->q[8 * b + g]));
+        a = _mm512_sub_epi32(a, _mm512_load_si512(t->bias[b]));
+        __m512 tt = _mm512_mul_ps(_mm512_mul_ps(_mm512_load_ps(t->d[b]), _mm512_set1_ps(_cvtsh_ss(h))), _mm512_cvtepi32_ps(a));
+        acc = b ? _mm512_add_ps(acc, tt) : tt;
+    }
+    return acc;
 }
-void kqq_scores_rows_vnni(float *s, const kqtile *t, int L, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb, int D) {
-    (void)s, (void)t, (void)L, (void)kv, (void)kb, (void)rb, (void)nb, (void)D;
+
+TGTV static inline __attribute__((always_inline)) __m256 row_scores8(const kqtile *t, qwen3_dtype kv, const uint8_t *row,
+                                                                    int B, int nblk) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < nblk; b++) {
+        const uint8_t *blk = row + B * b;
+        uint16_t h;
+        uint32_t w[8];
+        memcpy(&h, blk, 2);
+        key_dwords(kv, blk, w);
+        __m256i a = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++)
+            a = _mm256_dpbusd_epi32(a, _mm256_set1_epi32((int)w[g]), _mm256_load_si256((const __m256i *)t->q[8 * b + g]));
+        a = _mm256_sub_epi32(a, _mm256_load_si256((const __m256i *)t->bias[b]));
+        __m256 tt = _mm256_mul_ps(_mm256_mul_ps(_mm256_load_ps(t->d[b]), _mm256_set1_ps(_cvtsh_ss(h))), _mm256_cvtepi32_ps(a));
+        acc = b ? _mm256_add_ps(acc, tt) : tt;
+    }
+    return acc;
+}
+
+TGTV static void scores_rows_vnni(float *s, const kqtile *t, int L, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb,
+                                  int D) {
+    const int B = QBLK(kv), nblk = D / 32;
+    for (int j = 0; j < 16; j++) {
+        const uint8_t *row = kb + (size_t)j * rb;
+        if (j >= nb) _mm512_storeu_ps(s + 16 * j, _mm512_setzero_ps());
+        else if (L == 16) _mm512_storeu_ps(s + 16 * j, row_scores16(t, kv, row, B, nblk));
+        else _mm256_storeu_ps(s + 16 * j, row_scores8(t, kv, row, B, nblk));
+    }
 }
 #endif
+
+void kqq_scores_keys(float *s, const kqquery *qq, int M, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb, int D,
+                     int vnni) {
+#if defined(__x86_64__)
+    if (vnni) { scores_keys_vnni(s, qq, M, kv, kb, rb, nb, D); return; }
+#endif
+    (void)vnni;
+    scores_keys_generic(s, qq, M, kv, kb, rb, nb, D);
+}
+
+void kqq_scores_rows(float *s, const kqtile *t, const kqquery *qq, int M, int L, qwen3_dtype kv, const uint8_t *kb,
+                     size_t rb, int nb, int D, int vnni) {
+#if defined(__x86_64__)
+    if (vnni) { scores_rows_vnni(s, t, L, kv, kb, rb, nb, D); return; }
+#endif
+    (void)vnni, (void)t;
+    scores_rows_generic(s, qq, M, L, kv, kb, rb, nb, D);
+}

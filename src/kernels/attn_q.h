@@ -45,15 +45,17 @@ void kqq_tile(kqtile *t, const kqquery *qq, int M, int D);
 /* the score of one cached key row (the definition above, scalar) */
 float kqq_score(const kqquery *qq, qwen3_dtype kv, const uint8_t *krow, int D);
 
-/* Lanes over positions: s[r * 16 + j] = score of row r (r < M) at key row j of kb (rows rb bytes
- * apart; j < nb, the rest 0). The VNNI kernel (AVX-512 VNNI; the caller checks the CPU) and its
- * generic twin, the same bits. */
-void kqq_scores_keys_vnni(float *s, const kqquery *qq, int M, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb, int D);
-void kqq_scores_keys(float *s, const kqquery *qq, int M, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb, int D);
-/* Lanes over rows: s[j * 16 + r] = score of tile lane r (r < L, L = 8 or 16) at key row j (j < nb,
- * the rest 0); the generic twin reads the rows qq[0..L) (qq[r] for r >= M: row 0's). */
-void kqq_scores_rows_vnni(float *s, const kqtile *t, int L, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb, int D);
-void kqq_scores_rows(float *s, const kqquery *qq, int M, int L, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb,
-                     int D);
+/* Whether a cache type's scores are these integer ones. */
+static inline int kqq_takes(qwen3_dtype kv) { return kv == QWEN3_Q8_0 || kv == QWEN3_Q4_0; }
+
+/* Lanes over positions: s[r * 16 + j] = score of row r (r < M <= 16) at key row j of kb (rows rb
+ * bytes apart; j < nb, the rest 0). Lanes over rows: s[j * 16 + r] = score of tile lane r (r < L,
+ * L = 8 or 16) at key row j (j < nb, the rest 0), from the tile t (the VNNI kernel) or the rows
+ * qq[0..M) (the generic twin; lanes r >= M take row 0, as the tile's). vnni: the CPU has AVX-512
+ * VNNI (the caller's kernel table says so), else the generic twins run; the same bits either way. */
+void kqq_scores_keys(float *s, const kqquery *qq, int M, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb, int D,
+                     int vnni);
+void kqq_scores_rows(float *s, const kqtile *t, const kqquery *qq, int M, int L, qwen3_dtype kv, const uint8_t *kb,
+                     size_t rb, int nb, int D, int vnni);
 
 #endif

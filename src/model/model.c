@@ -192,7 +192,7 @@ qwen3_model *model_load_local(const char *dir, const qwen3_load_opts *opts, int 
              m->c.head_dim, qwen3_dtype_name(m->kv_type));
         goto fail;
     }
-    if ((m->kv_type == QWEN3_Q8_0 || m->kv_type == QWEN3_Q4_0) && m->c.head_dim > KQQ_MAXD) {
+    if (kqq_takes(m->kv_type) && m->c.head_dim > KQQ_MAXD) {
         qerr(e, "%s: head_dim %d is over %d, the most a %s KV cache takes (its scores' quantized queries); use --kv f16",
              dir, m->c.head_dim, KQQ_MAXD, qwen3_dtype_name(m->kv_type));
         goto fail;
