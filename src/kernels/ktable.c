@@ -100,12 +100,11 @@ static const kq_rows_fn rows_scalar[QWEN3_DTYPE_COUNT] = {
 
 static const kq_rows_fn own_rows_avx2[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_dot_q8_0_avx2, [QWEN3_Q4] = kq_dot_q4_avx2};
 static const kq_rows_fn own_rows_avxvnni[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_dot_q8_0_avxvnni, [QWEN3_Q4] = kq_dot_q4_avxvnni};
-/* AVX-512 VNNI: Q8_0's kernels keep the scalar twin's bits (gemm_q8.c), Q4's sum in their own order */
+/* AVX-512 VNNI: Q8_0's kernels keep the scalar twin's bits (gemm_q8.c); Q4's are GGUF's superblock
+ * kernels (quant_ggml_*512.c: its arithmetic is Q4_K's), which keep its twin's bits too */
 static const kq_rows_fn q8_rows_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_dot_q8_0_avx512};
 static const kq_gemv_fn q8_gemv_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_gemv_q8_0_avx512};
 static const kq_gemm_fn q8_gemm_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_gemm_q8_0_avx512};
-static const kq_rows_fn q4_rows_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q4] = kq_dot_q4_avx512};
-static const kq_gemm_fn q4_gemm_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q4] = kq_gemm_q4_avx512};
 
 /* ---- filling */
 
@@ -166,13 +165,12 @@ void kcpu_init(kcpu *c, unsigned want) {
         c->type[QWEN3_Q8_0].gemv_il = kq_gemv_q8_0_il_avx512;
         c->type[QWEN3_Q8_0].gemm_il = kq_gemm_q8_0_il_avx512;
         /* GGUF's 8-row kernels read an interleaved matrix too (W->il; kernels/repack.c) */
-        static const qwen3_dtype kil[] = {QWEN3_Q4_K, QWEN3_Q5_K, QWEN3_Q6_K, QWEN3_Q4_0, QWEN3_Q4_1, QWEN3_Q5_0, QWEN3_Q5_1, QWEN3_IQ4_NL};
+        static const qwen3_dtype kil[] = {QWEN3_Q4, QWEN3_Q4_K, QWEN3_Q5_K, QWEN3_Q6_K, QWEN3_Q4_0, QWEN3_Q4_1, QWEN3_Q5_0, QWEN3_Q5_1, QWEN3_IQ4_NL};
         for (size_t i = 0; i < sizeof kil / sizeof *kil; i++)
             if (kq_ggml_gemv_avx512[kil[i]] && kq_ggml_gemm_avx512[kil[i]]) {
                 c->type[kil[i]].gemv_il = kq_ggml_gemv_avx512[kil[i]];
                 c->type[kil[i]].gemm_il = kq_ggml_gemm_avx512[kil[i]];
             }
-        use_int(c, q4_rows_avx512, NULL, q4_gemm_avx512, 0);
         use_int(c, kq_ggml_rows_avx512, kq_ggml_gemv_avx512, kq_ggml_gemm_avx512, 1);
     }
     if (f & K_CPU_BF16) {

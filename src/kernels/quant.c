@@ -209,7 +209,13 @@ float kq_dot_q4_scalar(const void *wrow, const void *arow, int64_t n) {
             isum += (int32_t)b[i].sc[j] * s;
             imin += (int32_t)b[i].mn[j] * bs[i * 8 + j];
         }
-        acc += d[i] * (k_f16_to_f32(b[i].d) * (float)isum - k_f16_to_f32(b[i].dmin) * (float)imin);
+        /* the float steps of GGUF's superblock types (quant_ggml.c, dotk), each rounded once: the
+         * AVX-512 kernels that give these bits are those of Q4_K, which Q4 shares */
+        float p = k_f16_to_f32(b[i].d) * (float)isum;
+        float pm = k_f16_to_f32(b[i].dmin) * (float)imin;
+        p = p - pm;
+        float px = d[i] * p;
+        acc = acc + px;
     }
     return acc;
 }

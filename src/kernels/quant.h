@@ -13,6 +13,10 @@
  *         Nibble order, chosen for 64-byte vectors: qs[64c + k] (c = 0, 1; k < 64) holds element
  *         128c + k in its low nibble and element 128c + 64 + k in its high nibble. One 64-byte load
  *         thus gives 64 consecutive elements (two sub-blocks) in low nibbles and the next 64 in high.
+ *         Its dot product is Q4_K's (quant_ggml.c, dotk): exact int32 sums per superblock, then
+ *         p = d isum - dmin imin, acc += dx p, so on AVX-512 VNNI it takes GGUF's superblock kernels
+ *         (quant_ggml_*512.c: 8-row one-token, a SIMD lane per token for prefill) with the scalar
+ *         twin's bits; its AVX2 kernels (quant_avx2.c) are its own.
  *
  * Activation formats (made once per matrix product from the float32 activations, see kact):
  *   A8_0  per block of 32: float d, int8 q[32] (q in -127..127; x ~ d*q); pairs with Q8_0.
@@ -114,16 +118,10 @@ float kq_dot_q4_scalar(const void *wrow, const void *arow, int64_t n);
  * y[0..nr). Same arithmetic as the scalar twins (integer sums are exact; float sums differ only in
  * order). Defined only on x86-64; dispatch checks the CPU first. */
 void kq_dot_q8_0_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
-void kq_dot_q4_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
 /* the same for nt <= 4 tokens (activation rows arow_bytes apart, results y[t * ldy + r]); each
  * token's results are bit-identical to the single-token kernel's */
 void kq_dot_q8_0_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
                            int64_t n, float *y, size_t ldy);
-void kq_dot_q4_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
-                         int64_t n, float *y, size_t ldy);
-/* Q4 over n >= 2 tokens with the _nt kernel: each weight block unpacked once for up to 4 tokens
- * (returns 0 for one token) */
-int kq_gemm_q4_avx512(const struct kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
 /* AVX2 twins (kernels/quant_avx2.c), same arguments: plain AVX2 (vpmaddubsw/vpmaddwd) and AVX-VNNI
  * (256-bit vpdpbusd/vpdpwssd; the plain ones when the compiler lacks it, see kq_avx2_vnni_compiled). */
 void kq_dot_q8_0_avx2(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);

@@ -1,14 +1,11 @@
-/* quant_avx512.c - integer dot products of Q8_0 / Q4 weight rows with int8 activations, AVX-512 VNNI.
- * These serve decoding (a few tokens per product), where the weights stream from memory once and
- * the arithmetic only has to keep up with the bandwidth; prefill goes through gemm_bf16.c.
+/* quant_avx512.c - integer dot products of Q8_0 weight rows with int8 activations, AVX-512 VNNI, and
+ * the activations' quantization. (Our Q4's AVX-512 kernels are GGUF's superblock kernels,
+ * quant_ggml_*512.c: its arithmetic is Q4_K's.)
  *
  * Q8_0 x A8_0, one 32-value block per 256-bit vector: vpdpbusd needs an unsigned operand, so it
  * multiplies |w| by x carrying w's sign (vpsignb); the 8 int32 partial sums are scaled by
- * d_w * d_x in float. Q4 x A8_K, 64 values per 512-bit vector: vpmaddubsw pairs the 4-bit
- * (unsigned) weights with the int8 activations into int16, vpdpwssd multiplies those by the
- * sub-block scales and accumulates in int32, so a whole superblock is summed exactly in integers and
- * scaled once; the minimum term is sum_j mn[j] * bsum[j]. Both kernels handle up to 4 weight rows
- * per call so each activation vector is loaded once for all of them. */
+ * d_w * d_x in float. The kernel handles up to 4 weight rows per call so each activation vector is
+ * loaded once for all of them. */
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 
@@ -112,134 +109,6 @@ TGT void kq_dot_q8_0_avx512_nt(const uint8_t *w, size_t wstride, int nr, const v
     else q8_0_nt_body(w, wstride, nr, A, arow_bytes, nt, n, y, ldy);
 }
 
-TGT void kq_dot_q4_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
-    const int8_t *xq = kq_act_q((void *)arow);
-    const float *xd = kq_act_d((void *)arow, n);
-    const int16_t *bsum = kq_act_bsum((void *)arow, n);
-    /* lanes of 16-bit scales for the four 64-value chunks of a superblock: chunk k covers sub-blocks
-     * 2k (first 32 values) and 2k+1 */
-    __m512i idx[4];
-    for (int k = 0; k < 4; k++)
-        idx[k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)(2 * k))),
-                                    _mm256_set1_epi16((short)(2 * k + 1)), 1);
-    const __m512i low4 = _mm512_set1_epi8(15);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    float mins[4] = {0, 0, 0, 0};
-    for (int64_t sb = 0; sb < n / 256; sb++) {
-        const int8_t *xs = xq + 256 * sb;
-        __m512i x0 = _mm512_loadu_si512(xs), x1 = _mm512_loadu_si512(xs + 64), x2 = _mm512_loadu_si512(xs + 128),
-                x3 = _mm512_loadu_si512(xs + 192);
-        __m128i bs = _mm_loadu_si128((const __m128i *)(bsum + 8 * sb));
-        float dx = xd[sb];
-        UNROLL4
-        for (int r = 0; r < 4; r++) {
-            const char *nx = (const char *)(w + (size_t)(4 + r) * wstride + (size_t)sb * sizeof(kq4_block));
-            _mm_prefetch(nx, _MM_HINT_T0);
-            _mm_prefetch(nx + 64, _MM_HINT_T0);
-            _mm_prefetch(nx + 128, _MM_HINT_T0);
-        }
-        UNROLL4
-        for (int r = 0; r < nr; r++) {
-            const kq4_block *blk = (const kq4_block *)(w + (size_t)r * wstride) + sb;
-            __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)blk->sc)));
-            __m512i q0 = _mm512_loadu_si512(blk->qs), q1 = _mm512_loadu_si512(blk->qs + 64);
-            __m512i isum = _mm512_setzero_si512();
-            isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(_mm512_and_si512(q0, low4), x0),
-                                       _mm512_permutexvar_epi16(idx[0], sc));
-            isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q0, 4), low4), x1),
-                                       _mm512_permutexvar_epi16(idx[1], sc));
-            isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(_mm512_and_si512(q1, low4), x2),
-                                       _mm512_permutexvar_epi16(idx[2], sc));
-            isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q1, 4), low4), x3),
-                                       _mm512_permutexvar_epi16(idx[3], sc));
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(_cvtsh_ss(blk->d) * dx), acc[r]);
-            __m128i mm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)blk->mn)), bs);
-            mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
-            mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
-            mins[r] += _cvtsh_ss(blk->dmin) * dx * (float)_mm_cvtsi128_si32(mm);
-        }
-    }
-    UNROLL4
-    for (int r = 0; r < nr; r++) y[r] = _mm512_reduce_add_ps(acc[r]) - mins[r];
-}
-
-/* Q4 for nt <= 4 tokens at once, as kq_dot_q8_0_avx512_nt: the nibbles, the permuted sub-block
- * scales and the widened minima are unpacked once per weight superblock; per (row, token) every
- * integer and float operation is that of kq_dot_q4_avx512, in the same order. */
-TGT static inline __attribute__((always_inline)) void q4_nt_body(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
-                             int64_t n, float *y, size_t ldy) {
-    const int8_t *xq[4];
-    const float *xd[4];
-    const int16_t *bsum[4];
-    UNROLL4
-    for (int t = 0; t < nt; t++) {
-        void *arow = (uint8_t *)A + (size_t)t * arow_bytes;
-        xq[t] = kq_act_q(arow);
-        xd[t] = kq_act_d(arow, n);
-        bsum[t] = kq_act_bsum(arow, n);
-    }
-    __m512i idx[4];
-    for (int k = 0; k < 4; k++)
-        idx[k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)(2 * k))),
-                                    _mm256_set1_epi16((short)(2 * k + 1)), 1);
-    const __m512i low4 = _mm512_set1_epi8(15);
-    __m512 acc[4][4];
-    float mins[4][4];
-    UNROLL4
-    for (int r = 0; r < 4; r++)
-        UNROLL4
-        for (int t = 0; t < 4; t++) {
-            acc[r][t] = _mm512_setzero_ps();
-            mins[r][t] = 0;
-        }
-    for (int64_t sb = 0; sb < n / 256; sb++) {
-        UNROLL4
-        for (int r = 0; r < 4; r++) {
-            const char *nx = (const char *)(w + (size_t)(4 + r) * wstride + (size_t)sb * sizeof(kq4_block));
-            _mm_prefetch(nx, _MM_HINT_T0);
-            _mm_prefetch(nx + 64, _MM_HINT_T0);
-            _mm_prefetch(nx + 128, _MM_HINT_T0);
-        }
-        UNROLL4
-        for (int r = 0; r < nr; r++) {
-            const kq4_block *blk = (const kq4_block *)(w + (size_t)r * wstride) + sb;
-            __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)blk->sc)));
-            __m512i q0 = _mm512_loadu_si512(blk->qs), q1 = _mm512_loadu_si512(blk->qs + 64);
-            __m512i n0 = _mm512_and_si512(q0, low4), n1 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), low4);
-            __m512i n2 = _mm512_and_si512(q1, low4), n3 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), low4);
-            __m512i s0 = _mm512_permutexvar_epi16(idx[0], sc), s1 = _mm512_permutexvar_epi16(idx[1], sc);
-            __m512i s2 = _mm512_permutexvar_epi16(idx[2], sc), s3 = _mm512_permutexvar_epi16(idx[3], sc);
-            __m128i mn = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)blk->mn));
-            float dw = _cvtsh_ss(blk->d), dmin = _cvtsh_ss(blk->dmin);
-            UNROLL4
-            for (int t = 0; t < nt; t++) {
-                const int8_t *xs = xq[t] + 256 * sb;
-                float dx = xd[t][sb];
-                __m512i isum = _mm512_setzero_si512();
-                isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(n0, _mm512_loadu_si512(xs)), s0);
-                isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(n1, _mm512_loadu_si512(xs + 64)), s1);
-                isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(n2, _mm512_loadu_si512(xs + 128)), s2);
-                isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(n3, _mm512_loadu_si512(xs + 192)), s3);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dw * dx), acc[r][t]);
-                __m128i mm = _mm_madd_epi16(mn, _mm_loadu_si128((const __m128i *)(bsum[t] + 8 * sb)));
-                mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
-                mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
-                mins[r][t] += dmin * dx * (float)_mm_cvtsi128_si32(mm);
-            }
-        }
-    }
-    UNROLL4
-    for (int t = 0; t < nt; t++)
-        UNROLL4
-        for (int r = 0; r < nr; r++) y[(size_t)t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]) - mins[r][t];
-}
-
-/* 4 rows x 4 tokens (the common case) with constant bounds, so the 16 accumulators stay in registers */
-TGT void kq_dot_q4_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
-                             int64_t n, float *y, size_t ldy) {
-    if (nr == 4 && nt == 4) q4_nt_body(w, wstride, 4, A, arow_bytes, 4, n, y, ldy);
-    else q4_nt_body(w, wstride, nr, A, arow_bytes, nt, n, y, ldy);
-}
 /* kq_act_quant_row with AVX-512, the same bytes: amax by lanes (a maximum is exact in any order, and
  * vmaxps keeps the running maximum where |x| is NaN, as fmaxf does), the same float multiply, and
  * vcvtps2dq in the default rounding mode (to nearest even) as lrintf; the low byte is kept (for
@@ -270,34 +139,13 @@ TGT void kq_act_quant_row_avx512(kact_type t, const float *x, void *row, int64_t
     }
 }
 
-/* several tokens: each weight block unpacked once for up to 4 of them (the bits of one token alone) */
-int kq_gemm_q4_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
-    if (n < 2) return 0;
-    for (int64_t r = r0; r < r1; r += 4) {
-        int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
-        const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
-        for (int t = 0; t < n; t += 4)
-            kq_dot_q4_avx512_nt(w, W->row_bytes, nr, (const uint8_t *)A + (size_t)t * arow_bytes, arow_bytes, n - t < 4 ? n - t : 4,
-                                W->cols, Y + (size_t)t * (size_t)W->rows + (size_t)r, (size_t)W->rows);
-    }
-    return 1;
-}
-
 #else
-int kq_gemm_q4_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) { return 0; }
 void kq_act_quant_row_avx512(kact_type t, const float *x, void *row, int64_t n) { kq_act_quant_row(t, x, row, n); }
 void kq_dot_q8_0_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
     for (int r = 0; r < nr; r++) y[r] = kq_dot_q8_0_scalar(w + (size_t)r * wstride, arow, n);
 }
-void kq_dot_q4_avx512(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
-    for (int r = 0; r < nr; r++) y[r] = kq_dot_q4_scalar(w + (size_t)r * wstride, arow, n);
-}
 void kq_dot_q8_0_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
                            int64_t n, float *y, size_t ldy) {
     for (int t = 0; t < nt; t++) kq_dot_q8_0_avx512(w, wstride, nr, (const uint8_t *)A + (size_t)t * arow_bytes, n, y + (size_t)t * ldy);
-}
-void kq_dot_q4_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
-                         int64_t n, float *y, size_t ldy) {
-    for (int t = 0; t < nt; t++) kq_dot_q4_avx512(w, wstride, nr, (const uint8_t *)A + (size_t)t * arow_bytes, n, y + (size_t)t * ldy);
 }
 #endif

@@ -656,6 +656,17 @@ void kq_unpack_k(qwen3_dtype t, const void *blk, int8_t q[256], int16_t sc[16], 
         }
         break;
     }
+    case QWEN3_Q4: { /* our own (kernels/quant.h): Q4_K's arithmetic with 8-bit scales, minimums */
+        const kq4_block *b = blk;
+        *d = h2f(b->d);
+        *dmin = h2f(b->dmin);
+        for (int e = 0; e < 256; e++) q[e] = (int8_t)(b->qs[64 * (e / 128) + e % 64] >> (4 * (e % 128 / 64)) & 15);
+        for (int j = 0; j < 8; j++) {
+            sc[2 * j] = sc[2 * j + 1] = b->sc[j];
+            mn[2 * j] = mn[2 * j + 1] = b->mn[j];
+        }
+        break;
+    }
     case QWEN3_Q6_K: {
         const kq6_k_block *b = blk;
         *d = h2f(b->d);
@@ -725,7 +736,7 @@ static float dotk(qwen3_dtype t, size_t bytes, const void *wrow, const void *aro
             imin += mn[g] * sx;
         }
         float p = d * (float)isum;
-        if (t == QWEN3_Q2_K || t == QWEN3_Q4_K || t == QWEN3_Q5_K) {
+        if (t == QWEN3_Q2_K || t == QWEN3_Q4_K || t == QWEN3_Q5_K || t == QWEN3_Q4) {
             float pm = dmin * (float)imin;
             p = p - pm;
         }

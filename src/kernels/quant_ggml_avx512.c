@@ -49,7 +49,7 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
     const int16_t *bsum = kq_act_bsum((void *)arow, n);
     const size_t BB = bbytes(T);
     const int OFF = offset_of(T), XS = OFF || T == QWEN3_Q2_K;
-    const int MINS = T == QWEN3_Q2_K || T == QWEN3_Q4_K || T == QWEN3_Q5_K;
+    const int MINS = has_mins(T);
     /* lane i of vector v takes scale 4v + i / 8 (per 16 values) or 2v + i / 16 (per 32) */
     static const int16_t lanes[32] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
                                       16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
@@ -102,7 +102,7 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
             if (OFF == 32) isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(icorr, 5));
             if (OFF == 4) isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(icorr, 2));
             is[r] = isum;
-            if (T == QWEN3_Q4_K || T == QWEN3_Q5_K) im4[r] = _mm_madd_epi16(u.m32, bs);
+            if (has_m32(T)) im4[r] = _mm_madd_epi16(u.m32, bs);
             if (T == QWEN3_Q2_K) im2[r] = icorr;
             dr[r] = u.d;
             dm[r] = MINS ? u.dmin : 0.0f;
@@ -179,10 +179,11 @@ TGT INL void dot32_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, cons
         if (nr == 4) dotk_body(T, w, wstride, 4, arow, n, y); else dotk_body(T, w, wstride, nr, arow, n, y); }
 #define B32(T) TGT static void d32_##T(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) { \
         if (nr == 4) dot32_body(T, w, wstride, 4, arow, n, y); else dot32_body(T, w, wstride, nr, arow, n, y); }
-K(QWEN3_Q2_K) K(QWEN3_Q3_K) K(QWEN3_Q4_K) K(QWEN3_Q5_K) K(QWEN3_Q6_K) K(QWEN3_IQ4_XS)
+K(QWEN3_Q2_K) K(QWEN3_Q3_K) K(QWEN3_Q4_K) K(QWEN3_Q5_K) K(QWEN3_Q6_K) K(QWEN3_IQ4_XS) K(QWEN3_Q4)
 B32(QWEN3_Q4_0) B32(QWEN3_Q4_1) B32(QWEN3_Q5_0) B32(QWEN3_Q5_1) B32(QWEN3_IQ4_NL)
 
 const kq_rows_fn kq_ggml_rows_avx512[QWEN3_DTYPE_COUNT] = {
+    [QWEN3_Q4] = dk_QWEN3_Q4,
     [QWEN3_Q2_K] = dk_QWEN3_Q2_K, [QWEN3_Q3_K] = dk_QWEN3_Q3_K, [QWEN3_Q4_K] = dk_QWEN3_Q4_K,
     [QWEN3_Q5_K] = dk_QWEN3_Q5_K, [QWEN3_Q6_K] = dk_QWEN3_Q6_K, [QWEN3_IQ4_XS] = dk_QWEN3_IQ4_XS,
     [QWEN3_Q4_0] = d32_QWEN3_Q4_0, [QWEN3_Q4_1] = d32_QWEN3_Q4_1, [QWEN3_Q5_0] = d32_QWEN3_Q5_0,

@@ -5,7 +5,9 @@
  * unpack512(T, block, &u) gives one superblock as u.v[4] (64 values each, element order; unsigned
  * values for every type but IQ4_XS, whose table values are signed; Q3_K's values are q + 4, Q6_K's
  * q + 32, see offset_of), the sub-block scales as int16 lanes u.sc (16 per-16 scales, or 8 per-32
- * ones in lanes 0..7), Q2_K's per-16 minimums u.mn, Q4_K / Q5_K's per-32 minimums u.m32, d and dmin. */
+ * ones in lanes 0..7), Q2_K's per-16 minimums u.mn, Q4_K / Q5_K's (and our Q4's) per-32 minimums
+ * u.m32, d and dmin. Our own Q4 (kernels/quant.h) is a superblock type with Q4_K's arithmetic and
+ * 8-bit scales and minimums, so it takes these kernels too. */
 #ifndef QWEN3_KERNELS_QUANT_GGML_AVX512_H
 #define QWEN3_KERNELS_QUANT_GGML_AVX512_H
 
@@ -34,6 +36,7 @@ static inline size_t bbytes(qwen3_dtype t) {
     case QWEN3_Q2_K: return sizeof(kq2_k_block);
     case QWEN3_Q3_K: return sizeof(kq3_k_block);
     case QWEN3_Q4_K: return sizeof(kq4_k_block);
+    case QWEN3_Q4: return sizeof(kq4_block);
     case QWEN3_Q5_K: return sizeof(kq5_k_block);
     case QWEN3_Q6_K: return sizeof(kq6_k_block);
     default: return sizeof(kiq4_xs_block);
@@ -104,6 +107,23 @@ TGT_BASE INL void unpack512(qwen3_dtype T, const uint8_t *p, ksb *o) {
             UNROLL4
             for (int v = 0; v < 4; v++)
                 o->v[v] = _mm512_mask_add_epi8(o->v[v], _mm512_test_epi8_mask(qh, bitsel(v)), o->v[v], _mm512_set1_epi8(16));
+        }
+        break;
+    }
+    case QWEN3_Q4: {
+        /* our own Q4 (kernels/quant.h): 8 scale bytes then 8 minimum bytes, as k4_scales unpacks
+         * Q4_K's; a 64-byte load of qs holds 64 values in its low nibbles and the next 64 in its high */
+        const kq4_block *b = (const kq4_block *)p;
+        o->d = h2f(b->d);
+        o->dmin = h2f(b->dmin);
+        __m128i s = _mm_loadu_si128((const __m128i *)b->sc);
+        o->sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(s));
+        o->m32 = _mm_cvtepu8_epi16(_mm_srli_si128(s, 8));
+        UNROLL4
+        for (int c = 0; c < 2; c++) {
+            __m512i q = _mm512_loadu_si512(b->qs + 64 * c);
+            o->v[2 * c] = _mm512_and_si512(q, low4);
+            o->v[2 * c + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
         }
         break;
     }
@@ -180,5 +200,8 @@ TGT_BASE INL void unpack512(qwen3_dtype T, const uint8_t *p, ksb *o) {
 
 static inline int per16(qwen3_dtype T) { return T == QWEN3_Q2_K || T == QWEN3_Q3_K || T == QWEN3_Q6_K; }
 static inline int offset_of(qwen3_dtype T) { return T == QWEN3_Q6_K ? 32 : T == QWEN3_Q3_K ? 4 : 0; }
+/* per-32 minimums in u.m32 (Q4_K, Q5_K, our Q4); with Q2_K's per-16 ones, the types with minimums */
+static inline int has_m32(qwen3_dtype T) { return T == QWEN3_Q4_K || T == QWEN3_Q5_K || T == QWEN3_Q4; }
+static inline int has_mins(qwen3_dtype T) { return T == QWEN3_Q2_K || has_m32(T); }
 
 #endif

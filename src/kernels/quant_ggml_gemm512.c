@@ -46,7 +46,7 @@
 typedef struct { uint8_t u[256]; int32_t sc[16], scp[8], mnp[8]; float d, dmin; } kur;
 
 static inline int koff(qwen3_dtype T) { return T == QWEN3_IQ4_XS ? 128 : offset_of(T); }
-static inline int kmins(qwen3_dtype T) { return T == QWEN3_Q2_K || T == QWEN3_Q4_K || T == QWEN3_Q5_K; }
+static inline int kmins(qwen3_dtype T) { return has_mins(T); }
 
 TGT INL void unpack_row(qwen3_dtype T, const uint8_t *blk, kur *o) {
     ksb u;
@@ -63,7 +63,7 @@ TGT INL void unpack_row(qwen3_dtype T, const uint8_t *blk, kur *o) {
         _mm512_storeu_si512(mn, u.mn);
         for (int p = 0; p < 8; p++) o->mnp[p] = pair16(mn[2 * p], mn[2 * p + 1]);
     }
-    if (T == QWEN3_Q4_K || T == QWEN3_Q5_K) {
+    if (has_m32(T)) {
         _mm_storeu_si128((__m128i *)mn, u.m32);
         for (int p = 0; p < 4; p++) o->mnp[p] = pair16(mn[2 * p], mn[2 * p + 1]);
     }
@@ -308,10 +308,11 @@ TGT INL int gemm_32(qwen3_dtype T, const kmat *W, const void *A, size_t arow_byt
         return n >= 8 && gemm_k(T, W, A, ab, n, Y, r0, r1); }
 #define G32(T) TGT static int g32_##T(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
         return n >= 8 && gemm_32(T, W, A, ab, n, Y, r0, r1); }
-GK(QWEN3_Q2_K) GK(QWEN3_Q3_K) GK(QWEN3_Q4_K) GK(QWEN3_Q5_K) GK(QWEN3_Q6_K) GK(QWEN3_IQ4_XS)
+GK(QWEN3_Q2_K) GK(QWEN3_Q3_K) GK(QWEN3_Q4_K) GK(QWEN3_Q5_K) GK(QWEN3_Q6_K) GK(QWEN3_IQ4_XS) GK(QWEN3_Q4)
 G32(QWEN3_Q4_0) G32(QWEN3_Q4_1) G32(QWEN3_Q5_0) G32(QWEN3_Q5_1) G32(QWEN3_IQ4_NL)
 
 const kq_gemm_fn kq_ggml_gemm_avx512[QWEN3_DTYPE_COUNT] = {
+    [QWEN3_Q4] = gk_QWEN3_Q4,
     [QWEN3_Q2_K] = gk_QWEN3_Q2_K, [QWEN3_Q3_K] = gk_QWEN3_Q3_K, [QWEN3_Q4_K] = gk_QWEN3_Q4_K,
     [QWEN3_Q5_K] = gk_QWEN3_Q5_K, [QWEN3_Q6_K] = gk_QWEN3_Q6_K, [QWEN3_IQ4_XS] = gk_QWEN3_IQ4_XS,
     [QWEN3_Q4_0] = g32_QWEN3_Q4_0, [QWEN3_Q4_1] = g32_QWEN3_Q4_1, [QWEN3_Q5_0] = g32_QWEN3_Q5_0,

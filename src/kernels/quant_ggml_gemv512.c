@@ -1,6 +1,8 @@
 /* quant_ggml_gemv512.c - one token (decoding) times rows [r0, r1) of a Q4_K, Q5_K or Q6_K matrix,
  * AVX-512 VNNI, 8 rows per step: the bandwidth kernels of the usual GGUF files (Q4_K_M is Q4_K with
- * some Q6_K matrices, the LM head among them; Q5_K_M the same with Q5_K). The 32-value block types
+ * some Q6_K matrices, the LM head among them; Q5_K_M the same with Q5_K), and of our own Q4, whose
+ * arithmetic is Q4_K's (kernels/quant.h: 8-bit scales and minimums stored unpacked, nibbles in
+ * element order, so its token needs no reordering and its scales no unpacking). The 32-value block types
  * (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) have their own 8-row kernel at the end of the file.
  *
  * Each (row, superblock) gives the exact integer sums of the scalar twin (quant_ggml.c, dotk), and
@@ -26,6 +28,9 @@
  * - The 8 rows' 16-lane integer sums are reduced exactly by one shuffle tree into a row-ordered
  *   256-bit vector; the next 8 rows' superblock is prefetched while this one is computed.
  * Rows left over (fewer than 8) take the 4-row kernel, which gives the same bits. */
+#include <stddef.h>
+#include <string.h>
+
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "kernels/quant_ggml.h"
@@ -87,14 +92,18 @@ INL void prefetch8(const uint8_t *p, size_t ws, size_t bb) {
     }
 }
 
-/* One Q4_K / Q5_K row's superblock at p: its 16 int32 lanes of sum_j sc_j sum(q x) over sub-block j;
- * B: the row's 8 scale bytes in every 128-bit lane; x: the token's values in nibble order */
+/* One Q4_K / Q5_K / Q4 row's superblock at p: its 16 int32 lanes of sum_j sc_j sum(q x) over
+ * sub-block j; B: the row's 8 scale bytes in every 128-bit lane; x: the token's values in nibble
+ * order (Q4: element order, as its nibbles are stored) */
 TGT INL __m512i row_k4(qwen3_dtype T, const uint8_t *p, __m512i B, const __m512i x[4]) {
-    const size_t QS = T == QWEN3_Q4_K ? 16 : 48;
+    const size_t QS = T == QWEN3_Q4_K ? 16 : T == QWEN3_Q4 ? offsetof(kq4_block, qs) : 48;
     const __m512i m4 = _mm512_set1_epi8(15);
-    /* the scales of the packed pairs: vectors 0, 1 hold sub-blocks 0, 1 (first 256 bits) and 2, 3;
-     * vectors 2, 3 sub-blocks 4, 5 and 6, 7 */
-    const __m512i c01 = pick4x4(0, 1, 2, 3), c23 = pick4x4(4, 5, 6, 7);
+    /* the scales of the packed pairs: Q4_K / Q5_K's vectors 0, 1 hold sub-blocks 0, 1 (first 256
+     * bits) and 2, 3; vectors 2, 3 sub-blocks 4, 5 and 6, 7. Q4's vector 0 holds sub-blocks 0 and 1,
+     * vector 1 sub-blocks 2 and 3 (low and high nibbles of 64 bytes), so a pair's halves are 0, 2 and
+     * 1, 3 */
+    const __m512i c01 = T == QWEN3_Q4 ? pick4x4(0, 2, 1, 3) : pick4x4(0, 1, 2, 3);
+    const __m512i c23 = T == QWEN3_Q4 ? pick4x4(4, 6, 5, 7) : pick4x4(4, 5, 6, 7);
     __m512i q0 = _mm512_loadu_si512(p + QS), q1 = _mm512_loadu_si512(p + QS + 64);
     __m512i v0 = _mm512_and_si512(q0, m4), v1 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
     __m512i v2 = _mm512_and_si512(q1, m4), v3 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
@@ -145,9 +154,13 @@ TGT INL void rows8_k4(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *
             dd = _mm512_castsi512_si256(_mm512_permutex2var_epi32(R0, dsel, R1));
             __m512i R[2] = {R0, R1};
             for (int h = 0; h < 2; h++) {
-                __m512i a = _mm512_and_si512(_mm512_srlv_epi32(_mm512_shuffle_epi32(R[h], (_MM_PERM_ENUM)0xED), sh_a), mk_a);
-                __m512i b = _mm512_srli_epi32(_mm512_shuffle_epi32(R[h], (_MM_PERM_ENUM)0xA5), 2);
-                S[h] = _mm512_ternarylogic_epi32(a, b, mk_b, 0xF8); /* a | (b & mk_b) */
+                if (T == QWEN3_Q4) { /* stored unpacked: sc[8] then mn[8] */
+                    S[h] = rows4_head(blk + 4 * (size_t)h * ws + offsetof(kq4_block, sc), ws);
+                } else {
+                    __m512i a = _mm512_and_si512(_mm512_srlv_epi32(_mm512_shuffle_epi32(R[h], (_MM_PERM_ENUM)0xED), sh_a), mk_a);
+                    __m512i b = _mm512_srli_epi32(_mm512_shuffle_epi32(R[h], (_MM_PERM_ENUM)0xA5), 2);
+                    S[h] = _mm512_ternarylogic_epi32(a, b, mk_b, 0xF8); /* a | (b & mk_b) */
+                }
                 Mn[h] = _mm512_madd_epi16(_mm512_unpackhi_epi8(S[h], zero), bs);
             }
         }
@@ -238,7 +251,7 @@ TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
 #define R8K(T) TGT static void r8_##T(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *bs, \
                                        int64_t nsb, float *y, int pf, int il) { \
         if (il) rows8_k4(T, w, ws, xq, xd, bs, nsb, y, pf, 1); else rows8_k4(T, w, ws, xq, xd, bs, nsb, y, pf, 0); }
-R8K(QWEN3_Q4_K) R8K(QWEN3_Q5_K)
+R8K(QWEN3_Q4_K) R8K(QWEN3_Q5_K) R8K(QWEN3_Q4)
 TGT static void r8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int32_t *xo, int64_t nsb, float *y, int pf,
                        int il) {
     if (il) rows8_q6k(w, ws, xq, xd, xo, nsb, y, pf, 1);
@@ -261,7 +274,8 @@ static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, i
     if (t == QWEN3_Q6_K && nsb <= GEMV_MAX_SB)
         for (int64_t i = 0; i < nsb * 64; i++) /* -32 x the sum of 4 values: Q6_K's q - 32 */
             xo[i] = -32 * (xq[4 * i] + xq[4 * i + 1] + xq[4 * i + 2] + xq[4 * i + 3]);
-    if (t != QWEN3_Q6_K && nsb <= GEMV_MAX_SB)
+    if (t == QWEN3_Q4 && nsb <= GEMV_MAX_SB) memcpy(xn, xq, (size_t)nsb * 256); /* its nibbles are in element order */
+    if ((t == QWEN3_Q4_K || t == QWEN3_Q5_K) && nsb <= GEMV_MAX_SB)
         /* [0..31, 64..95], [32..63, 96..127] per 128: the order of a 64-byte load's low and high nibbles */
         for (int64_t sb = 0; sb < nsb; sb++)
             for (int c = 0; c < 2; c++)
@@ -279,6 +293,7 @@ static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, i
             int pf = r + 16 <= r1;
             if (t == QWEN3_Q4_K) r8_QWEN3_Q4_K(w, rs, xn, xd, bsum, nsb, y + r, pf, il);
             else if (t == QWEN3_Q5_K) r8_QWEN3_Q5_K(w, rs, xn, xd, bsum, nsb, y + r, pf, il);
+            else if (t == QWEN3_Q4) r8_QWEN3_Q4(w, rs, xn, xd, bsum, nsb, y + r, pf, il);
             else r8_q6k(w, rs, xq, xd, xo, nsb, y + r, pf, il);
         }
     for (; r < r1; r += 4) {
@@ -414,6 +429,7 @@ static void gemv32(const struct kmat *W, const void *arow, float *y, int64_t r0,
 }
 
 const kq_gemv_fn kq_ggml_gemv_avx512[QWEN3_DTYPE_COUNT] = {
+    [QWEN3_Q4] = gemv,
     [QWEN3_Q4_K] = gemv,    [QWEN3_Q5_K] = gemv,    [QWEN3_Q6_K] = gemv,    [QWEN3_Q4_0] = gemv32,
     [QWEN3_Q4_1] = gemv32,  [QWEN3_Q5_0] = gemv32,  [QWEN3_Q5_1] = gemv32,  [QWEN3_IQ4_NL] = gemv32,
 };

@@ -27,7 +27,7 @@
  * decoded the 0.6B shape's BF16 weights ~1.5x faster on one thread. 4 rows rather than 16 because
  * a group of 4 is what the tile reads per step, so prefill keeps its speed.
  *
- * Q4_K, Q5_K, Q6_K (8 rows, K <= 32,768) and the 32-value block types Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL
+ * Q4_K, Q5_K, Q6_K, our Q4 (8 rows, K <= 32,768) and the 32-value block types Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL
  * (8 rows, K <= 65,536): (super)block b of the group's 8 rows side by side, at byte
  * (8 b + i) * block bytes for row i. Their one-token kernel already takes 8 rows per superblock
  * (quant_ggml_gemv512.c); interleaved, those 8 blocks are one stream (1-1.7 KB per step for the
@@ -106,6 +106,7 @@ static void blk_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out
 static const il_traits il_table[QWEN3_DTYPE_COUNT] = {
     [QWEN3_Q8_0] = {Q8_IL, 32, 0, q8_pack, q8_row},
     [QWEN3_BF16] = {B16_IL, 32, 0, b16_pack, b16_row},
+    [QWEN3_Q4] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
     [QWEN3_Q4_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
     [QWEN3_Q5_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
     [QWEN3_Q6_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},

@@ -24,17 +24,17 @@ static float frand(void) { return (float)((double)(next() >> 11) / 9007199254740
 /* byte offsets of a block's f16 scales (d, and dmin / m or -1) */
 static void f16_fields(qwen3_dtype t, int off[2]) {
     off[0] = t == QWEN3_Q6_K ? 208 : 0;
-    off[1] = t == QWEN3_Q4_K || t == QWEN3_Q5_K || t == QWEN3_Q4_1 || t == QWEN3_Q5_1 ? 2 : -1;
+    off[1] = t == QWEN3_Q4_K || t == QWEN3_Q5_K || t == QWEN3_Q4_1 || t == QWEN3_Q5_1 || t == QWEN3_Q4 ? 2 : -1;
 }
 
-#define NT 8
+#define NT 9
 #define NKS 2
 #define NNS 5
 
 int main(void) {
     kcpu cpu;
     kcpu_init(&cpu, K_CPU_ALL);
-    static const qwen3_dtype types[NT] = {QWEN3_Q4_K, QWEN3_Q5_K, QWEN3_Q6_K, QWEN3_Q4_0, QWEN3_Q4_1, QWEN3_Q5_0, QWEN3_Q5_1, QWEN3_IQ4_NL};
+    static const qwen3_dtype types[NT] = {QWEN3_Q4_K, QWEN3_Q5_K, QWEN3_Q6_K, QWEN3_Q4_0, QWEN3_Q4_1, QWEN3_Q5_0, QWEN3_Q5_1, QWEN3_IQ4_NL, QWEN3_Q4};
     if (!(cpu.features & K_CPU_VNNI)) { TEST_EXPECT(1); printf("SKIP repack_ggml: the CPU lacks AVX-512 VNNI\n"); return 0; }
     TEST_EXPECT(NT * NKS * (1 + NNS));
     static const int Ks[NKS] = {256, 1024};
