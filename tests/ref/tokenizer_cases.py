@@ -9,6 +9,9 @@
                                                 benchmark (about BYTES bytes)
   tokenizer_cases.py docs BYTES                 documents of 4-16 KB (about BYTES bytes in all), each
                                                 ended by a record separator (U+001E) and a newline
+  tokenizer_cases.py cjk BYTES                  documents of 50 catalog strings in one of Japanese,
+                                                Chinese (simplified, traditional) or Korean, ended
+                                                the same way
 
 Documents mix paragraphs in several languages, C source (/usr/include/*.h), tables of
 numbers and runs of white space, newlines kept; the benchmark encodes one per call and the encode
@@ -277,6 +280,37 @@ def decode_cases(vocab_path, enc_path):
     return out
 
 
+def cjk_documents(want, seed=17):
+    """Documents in one CJK language each, about want bytes in all: 50 translated strings of that
+    language's catalogs (ja, zh_CN, zh_TW, ko) a document, one string a line, no string twice. Long
+    runs of Han, kana and Hangul seldom repeat, so they test BPE itself more than the word caches."""
+    rnd = random.Random(seed)
+    out, total = [], 0
+    pools = []
+    for lang in ("ja", "zh_CN", "zh_TW", "ko"):
+        d = os.path.join("/usr/share/locale", lang, "LC_MESSAGES")
+        if not os.path.isdir(d):
+            continue
+        strs = []
+        for f in sorted(os.listdir(d)):
+            if f.endswith(".mo"):
+                strs.extend(s for s in mo_strings(os.path.join(d, f)) if "\x1e" not in s)
+        strs = sorted(set(strs))
+        rnd.shuffle(strs)
+        pools.append(strs)
+    k = 0
+    while total < want and any(pools):
+        pool = pools[k % len(pools)]
+        k += 1
+        if not pool:
+            continue
+        doc = "\n".join(pool[:50]) + "\n"
+        del pool[:50]
+        out.append(doc)
+        total += len(doc.encode()) + 2
+    return out
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     w = sys.stdout
@@ -308,6 +342,9 @@ def main():
                 break
     elif mode == "docs":
         for d in documents(int(sys.argv[2])):
+            w.write(d + "\x1e\n")
+    elif mode == "cjk":
+        for d in cjk_documents(int(sys.argv[2])):
             w.write(d + "\x1e\n")
     else:
         sys.stderr.write(__doc__)
