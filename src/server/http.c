@@ -98,10 +98,36 @@ enum MHD_Result srv_reply_error(srv_http_req *q, const srv_error *e, int retry_a
     return queue(q, e->status, resp, "application/json");
 }
 
+/* A stream's reader and release, wrapped so that the server counts the streams still open: MHD
+ * releases a response once the connection is done with it (sent or closed), which can be after the
+ * job that produced it has left the scheduler. */
+typedef struct stream_wrap {
+    MHD_ContentReaderCallback reader;
+    MHD_ContentReaderFreeCallback free_cb;
+    void *cls;
+    srv *s;
+} stream_wrap;
+
+static ssize_t wrap_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    stream_wrap *w = cls;
+    return w->reader(w->cls, pos, buf, max);
+}
+
+static void wrap_free(void *cls) {
+    stream_wrap *w = cls;
+    w->free_cb(w->cls);
+    __atomic_sub_fetch(&w->s->streams, 1, __ATOMIC_SEQ_CST);
+    free(w);
+}
+
 enum MHD_Result srv_reply_stream(srv_http_req *q, MHD_ContentReaderCallback reader, void *cls,
                                  MHD_ContentReaderFreeCallback free_cb) {
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, reader, cls, free_cb);
-    if (!resp) { free_cb(cls); return MHD_NO; }
+    stream_wrap *w = malloc(sizeof *w);
+    if (!w) { free_cb(cls); return MHD_NO; }
+    *w = (stream_wrap){reader, free_cb, cls, q->s};
+    __atomic_add_fetch(&q->s->streams, 1, __ATOMIC_SEQ_CST);
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, wrap_read, w, wrap_free);
+    if (!resp) { wrap_free(w); return MHD_NO; }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
     return queue(q, 200, resp, "text/event-stream");

@@ -124,7 +124,8 @@ int srv_run(const srv_config *cfg) {
     struct timespec t0, now, slice = {0, 100 * 1000000L};
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int cancel = 0;
-    while (srv_sched_drain(s.sched, cancel) > 0) {
+    /* until no job runs or waits and every stream's last events have left (or the time is up) */
+    while (srv_sched_drain(s.sched, cancel) > 0 || (!cancel && __atomic_load_n(&s.streams, __ATOMIC_SEQ_CST) > 0)) {
         if (sigtimedwait(&sigs, NULL, &slice) > 0) cancel = 1;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - t0.tv_sec >= s.cfg.drain_s) cancel = 1;

@@ -62,6 +62,9 @@ typedef struct srv {
     srv_metrics *metrics;
     srv_deadlines *deadlines; /* the request deadline's watchdog (deadline.c) */
     volatile int draining;   /* set on SIGINT/SIGTERM: new generations get 503 */
+    int streams;             /* event streams not yet released by the HTTP layer (atomic; http.c): a
+                              * drain waits for them too, as a finished job's last events may still
+                              * be on their way to the client */
 } srv;
 
 /* Runs the server until SIGINT/SIGTERM; returns the process exit status. Prints errors to stderr. */
