@@ -180,45 +180,31 @@ static inline __attribute__((always_inline)) void key_dwords(qwen3_dtype kv, con
     }
 }
 
-/* one key row against the tile's 16 lanes / its first 8: the score vector */
-TGTV static inline __attribute__((always_inline)) __m512 row_scores16(const kqtile *t, qwen3_dtype kv, const uint8_t *row,
-                                                                     int B, int nblk) {
-    __m512 acc = _mm512_setzero_ps();
-    for (int b = 0; b < nblk; b++) {
-        const uint8_t *blk = row + B * b;
-        uint16_t h;
-        uint32_t w[8];
-        memcpy(&h, blk, 2);
-        key_dwords(kv, blk, w);
-        __m512i a = _mm512_setzero_si512();
-#pragma GCC unroll 8
-        for (int g = 0; g < 8; g++) a = _mm512_dpbusd_epi32(a, _mm512_set1_epi32((int)w[g]), _mm512_load_si512(t->q[8 * b + g]));
-        a = _mm512_sub_epi32(a, _mm512_load_si512(t->bias[b]));
-        __m512 tt = _mm512_mul_ps(_mm512_mul_ps(_mm512_load_ps(t->d[b]), _mm512_set1_ps(_cvtsh_ss(h))), _mm512_cvtepi32_ps(a));
-        acc = b ? _mm512_add_ps(acc, tt) : tt;
+/* One key row against the tile's 16 lanes (W = 512) or its first 8 (W = 256): the score vector. One
+ * body for both widths, the intrinsics named by their width (_mm512_* / _mm256_*, si512 / si256). */
+#define ROW_SCORES(W)                                                                                                  \
+    TGTV static inline __attribute__((always_inline)) __m##W row_scores##W(const kqtile *t, qwen3_dtype kv,              \
+                                                                          const uint8_t *row, int B, int nblk) {       \
+        __m##W acc = _mm##W##_setzero_ps();                                                                             \
+        for (int b = 0; b < nblk; b++) {                                                                                \
+            const uint8_t *blk = row + B * b;                                                                           \
+            uint16_t h;                                                                                                 \
+            uint32_t w[8];                                                                                              \
+            memcpy(&h, blk, 2);                                                                                         \
+            key_dwords(kv, blk, w);                                                                                     \
+            __m##W##i a = _mm##W##_setzero_si##W();                                                                     \
+            _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++)                                                                                 \
+                a = _mm##W##_dpbusd_epi32(a, _mm##W##_set1_epi32((int)w[g]), _mm##W##_load_si##W((const void *)t->q[8 * b + g])); \
+            a = _mm##W##_sub_epi32(a, _mm##W##_load_si##W((const void *)t->bias[b]));                                  \
+            __m##W tt = _mm##W##_mul_ps(_mm##W##_mul_ps(_mm##W##_load_ps(t->d[b]), _mm##W##_set1_ps(_cvtsh_ss(h))),       \
+                                        _mm##W##_cvtepi32_ps(a));                                                      \
+            acc = b ? _mm##W##_add_ps(acc, tt) : tt;                                                                    \
+        }                                                                                                               \
+        return acc;                                                                                                     \
     }
-    return acc;
-}
-
-TGTV static inline __attribute__((always_inline)) __m256 row_scores8(const kqtile *t, qwen3_dtype kv, const uint8_t *row,
-                                                                    int B, int nblk) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int b = 0; b < nblk; b++) {
-        const uint8_t *blk = row + B * b;
-        uint16_t h;
-        uint32_t w[8];
-        memcpy(&h, blk, 2);
-        key_dwords(kv, blk, w);
-        __m256i a = _mm256_setzero_si256();
-#pragma GCC unroll 8
-        for (int g = 0; g < 8; g++)
-            a = _mm256_dpbusd_epi32(a, _mm256_set1_epi32((int)w[g]), _mm256_load_si256((const __m256i *)t->q[8 * b + g]));
-        a = _mm256_sub_epi32(a, _mm256_load_si256((const __m256i *)t->bias[b]));
-        __m256 tt = _mm256_mul_ps(_mm256_mul_ps(_mm256_load_ps(t->d[b]), _mm256_set1_ps(_cvtsh_ss(h))), _mm256_cvtepi32_ps(a));
-        acc = b ? _mm256_add_ps(acc, tt) : tt;
-    }
-    return acc;
-}
+ROW_SCORES(512)
+ROW_SCORES(256)
+#undef ROW_SCORES
 
 TGTV static void scores_rows_vnni(float *s, const kqtile *t, int L, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb,
                                   int D) {
@@ -226,8 +212,8 @@ TGTV static void scores_rows_vnni(float *s, const kqtile *t, int L, qwen3_dtype 
     for (int j = 0; j < 16; j++) {
         const uint8_t *row = kb + (size_t)j * rb;
         if (j >= nb) _mm512_storeu_ps(s + 16 * j, _mm512_setzero_ps());
-        else if (L == 16) _mm512_storeu_ps(s + 16 * j, row_scores16(t, kv, row, B, nblk));
-        else _mm256_storeu_ps(s + 16 * j, row_scores8(t, kv, row, B, nblk));
+        else if (L == 16) _mm512_storeu_ps(s + 16 * j, row_scores512(t, kv, row, B, nblk));
+        else _mm256_storeu_ps(s + 16 * j, row_scores256(t, kv, row, B, nblk));
     }
 }
 #endif

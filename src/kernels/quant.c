@@ -195,30 +195,9 @@ float kq_dot_q8_0_scalar(const void *wrow, const void *arow, int64_t n) {
     return acc;
 }
 
-float kq_dot_q4_scalar(const void *wrow, const void *arow, int64_t n) {
-    const kq4_block *b = wrow;
-    const int8_t *q = kq_act_q((void *)arow);
-    const float *d = kq_act_d((void *)arow, n);
-    const int16_t *bs = kq_act_bsum((void *)arow, n);
-    float acc = 0.0f;
-    for (int64_t i = 0; i < n / 256; i++) {
-        int32_t isum = 0, imin = 0;
-        for (int j = 0; j < 8; j++) {
-            int32_t s = 0;
-            for (int k = 0; k < 32; k++) s += q4_get(&b[i], 32 * j + k) * q[i * 256 + 32 * j + k];
-            isum += (int32_t)b[i].sc[j] * s;
-            imin += (int32_t)b[i].mn[j] * bs[i * 8 + j];
-        }
-        /* the float steps of GGUF's superblock types (quant_ggml.c, dotk), each rounded once: the
-         * AVX-512 kernels that give these bits are those of Q4_K, which Q4 shares */
-        float p = k_f16_to_f32(b[i].d) * (float)isum;
-        float pm = k_f16_to_f32(b[i].dmin) * (float)imin;
-        p = p - pm;
-        float px = d[i] * p;
-        acc = acc + px;
-    }
-    return acc;
-}
+/* kq_dot_q4_scalar: Q4's dot product is Q4_K's (exact integer sums per superblock, then
+ * d isum - dmin imin, times dx), so its scalar twin is that of GGUF's superblock types (quant_ggml.c,
+ * dotk), whose AVX-512 kernels Q4 takes. */
 
 /* ---- the traits table */
 

@@ -758,6 +758,7 @@ DOT32(iq4_nl, kiq4_nl_block, QWEN3_IQ4_NL)
 DOTK(q2_k, kq2_k_block, QWEN3_Q2_K)
 DOTK(q3_k, kq3_k_block, QWEN3_Q3_K)
 DOTK(q4_k, kq4_k_block, QWEN3_Q4_K)
+DOTK(q4, kq4_block, QWEN3_Q4) /* our own Q4 (kernels/quant.h): Q4_K's arithmetic */
 DOTK(q5_k, kq5_k_block, QWEN3_Q5_K)
 DOTK(q6_k, kq6_k_block, QWEN3_Q6_K)
 DOTK(iq4_xs, kiq4_xs_block, QWEN3_IQ4_XS)

@@ -46,7 +46,6 @@
 typedef struct { uint8_t u[256]; int32_t sc[16], scp[8], mnp[8]; float d, dmin; } kur;
 
 static inline int koff(qwen3_dtype T) { return T == QWEN3_IQ4_XS ? 128 : offset_of(T); }
-static inline int kmins(qwen3_dtype T) { return has_mins(T); }
 
 TGT INL void unpack_row(qwen3_dtype T, const uint8_t *blk, kur *o) {
     ksb u;
@@ -68,7 +67,7 @@ TGT INL void unpack_row(qwen3_dtype T, const uint8_t *blk, kur *o) {
         for (int p = 0; p < 4; p++) o->mnp[p] = pair16(mn[2 * p], mn[2 * p + 1]);
     }
     o->d = u.d;
-    o->dmin = kmins(T) ? u.dmin : 0.0f;
+    o->dmin = has_mins(T) ? u.dmin : 0.0f;
 }
 
 /* NR <= 4 unpacked rows x token vectors P0 (and P1 when NV == 2) of one superblock; acc[r] + 16 v
@@ -125,7 +124,7 @@ TGT INL void tile_k(qwen3_dtype T, const kur *ur, int NR, const kpk *P0, const k
             for (int v = 0; v < NV; v++) is[r][v] = _mm512_sub_epi32(is[r][v], _mm512_slli_epi32(c[r][v], SH));
     }
     __m512i im[4][2];
-    if (kmins(T)) {
+    if (has_mins(T)) {
         UNROLL
         for (int r = 0; r < 4; r++) im[r][0] = im[r][1] = _mm512_setzero_si512();
         UNROLL
@@ -146,7 +145,7 @@ TGT INL void tile_k(qwen3_dtype T, const kur *ur, int NR, const kpk *P0, const k
     for (int r = 0; r < NR; r++)
         for (int v = 0; v < NV; v++) {
             __m512 p = _mm512_mul_ps(_mm512_set1_ps(ur[r].d), _mm512_cvtepi32_ps(is[r][v]));
-            if (kmins(T)) p = _mm512_sub_ps(p, _mm512_mul_ps(_mm512_set1_ps(ur[r].dmin), _mm512_cvtepi32_ps(im[r][v])));
+            if (has_mins(T)) p = _mm512_sub_ps(p, _mm512_mul_ps(_mm512_set1_ps(ur[r].dmin), _mm512_cvtepi32_ps(im[r][v])));
             float *a = acc[r] + 16 * v;
             _mm512_store_ps(a, _mm512_add_ps(_mm512_load_ps(a), _mm512_mul_ps(v ? dx1 : dx0, p)));
         }

@@ -125,7 +125,8 @@ TGT INL __m512i row_k4(qwen3_dtype T, const uint8_t *p, __m512i B, const __m512i
     return _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, p01, _mm512_shuffle_epi8(B, c01)), p23, _mm512_shuffle_epi8(B, c23));
 }
 
-/* Q4_K / Q5_K: 8 rows at w (ws apart) x one token (xn: its values in nibble order), y[0..8). il: the
+/* Q4_K / Q5_K / Q4: 8 rows at w (ws apart) x one token (xn: its values in nibble order; for Q4 the
+ * activation row itself, its nibbles being in element order), y[0..8). il: the
  * 8 rows interleaved (kernels/repack.c: superblock sb of the 8 rows side by side at w + 8 BB sb; ws
  * is then BB), read as one stream and prefetched 2 superblocks ahead; else pf: prefetch the next 8
  * rows (ws apart) */
@@ -145,7 +146,7 @@ TGT INL void rows8_k4(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *
         if (il) { if (sb + 2 < nsb) prefetch8(blk + 2 * bs, BB, BB); }
         else if (pf) prefetch8(blk + 8 * ws, ws, BB);
         const __m512i *xp = (const __m512i *)(xn + 256 * sb);
-        const __m512i x[4] = {_mm512_load_si512(xp), _mm512_load_si512(xp + 1), _mm512_load_si512(xp + 2), _mm512_load_si512(xp + 3)};
+        const __m512i x[4] = {_mm512_loadu_si512(xp), _mm512_loadu_si512(xp + 1), _mm512_loadu_si512(xp + 2), _mm512_loadu_si512(xp + 3)};
         const __m512i bs = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(bsum + 8 * sb)));
         __m512i S[2], Mn[2];
         __m256i dd;
@@ -274,7 +275,6 @@ static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, i
     if (t == QWEN3_Q6_K && nsb <= GEMV_MAX_SB)
         for (int64_t i = 0; i < nsb * 64; i++) /* -32 x the sum of 4 values: Q6_K's q - 32 */
             xo[i] = -32 * (xq[4 * i] + xq[4 * i + 1] + xq[4 * i + 2] + xq[4 * i + 3]);
-    if (t == QWEN3_Q4 && nsb <= GEMV_MAX_SB) memcpy(xn, xq, (size_t)nsb * 256); /* its nibbles are in element order */
     if ((t == QWEN3_Q4_K || t == QWEN3_Q5_K) && nsb <= GEMV_MAX_SB)
         /* [0..31, 64..95], [32..63, 96..127] per 128: the order of a 64-byte load's low and high nibbles */
         for (int64_t sb = 0; sb < nsb; sb++)
@@ -293,7 +293,7 @@ static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, i
             int pf = r + 16 <= r1;
             if (t == QWEN3_Q4_K) r8_QWEN3_Q4_K(w, rs, xn, xd, bsum, nsb, y + r, pf, il);
             else if (t == QWEN3_Q5_K) r8_QWEN3_Q5_K(w, rs, xn, xd, bsum, nsb, y + r, pf, il);
-            else if (t == QWEN3_Q4) r8_QWEN3_Q4(w, rs, xn, xd, bsum, nsb, y + r, pf, il);
+            else if (t == QWEN3_Q4) r8_QWEN3_Q4(w, rs, xq, xd, bsum, nsb, y + r, pf, il); /* nibbles in element order */
             else r8_q6k(w, rs, xq, xd, xo, nsb, y + r, pf, il);
         }
     for (; r < r1; r += 4) {
