@@ -157,12 +157,13 @@ void k_attn_rows_lse_scalar(const float *const *q, float *const *out, const int 
  * scale is widened by F16C (exact, as k_f16_to_f32 for every finite value): the out-of-line
  * k_f16_to_f32, called per 16 elements, cost more than the rest of a Q8_0 load. */
 TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask16 m) {
-    if (kv == QWEN3_Q4_0) {
+    if (kv == QWEN3_Q4_0) { /* a table of the block's 16 values d * (k - 8), exact products, looked up
+                               * by each nibble (vpermps reads an index's low 4 bits only) */
         const kq4_0_block *b = (const kq4_0_block *)row + d / 32;
-        __m128i q = _mm_maskz_loadu_epi8(m, b->qs);
-        if (d % 32) q = _mm_srli_epi16(q, 4);
-        q = _mm_sub_epi8(_mm_and_si128(q, _mm_set1_epi8(15)), _mm_set1_epi8(8));
-        return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(_cvtsh_ss(b->d)));
+        __m512i q = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, b->qs));
+        if (d % 32) q = _mm512_srli_epi32(q, 4);
+        const __m512 k8 = _mm512_set_ps(7, 6, 5, 4, 3, 2, 1, 0, -1, -2, -3, -4, -5, -6, -7, -8);
+        return _mm512_maskz_permutexvar_ps(m, q, _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(b->d)), k8));
     }
     if (kv == QWEN3_Q8_0) {
         const kq8_0_block *b = (const kq8_0_block *)row + d / KQ8_0_BLOCK;
@@ -282,7 +283,7 @@ TGT static inline __attribute__((always_inline)) void pv_2rows_d128(float *o0, f
  * exactly as widen_rows does (kv_load) and used at once, so the bits are pv_2rows_d128's over a
  * staged Vf; at depth the staging's store and reload were a third of a decode step's V work */
 TGT static inline __attribute__((always_inline)) void pv_2rows_q_d128(float *o0, float *o1, float c0, float c1,
-                                                                      const float *P, int ps, qwen3_dtype kv,
+                                                                      const float *P0, const float *P1, qwen3_dtype kv,
                                                                       const uint8_t *vb, size_t rb, int nb) {
 #define LD(ch) __m512 a##ch = _mm512_mul_ps(_mm512_loadu_ps(o0 + 16 * ch), w0), b##ch = _mm512_mul_ps(_mm512_loadu_ps(o1 + 16 * ch), w1)
 #define FM(ch) do { __m512 v = kv_load(kv, vj, 16 * ch, 0xffff); a##ch = _mm512_fmadd_ps(w0, v, a##ch); b##ch = _mm512_fmadd_ps(w1, v, b##ch); } while (0)
@@ -291,8 +292,8 @@ TGT static inline __attribute__((always_inline)) void pv_2rows_q_d128(float *o0,
     LD(0); LD(1); LD(2); LD(3); LD(4); LD(5); LD(6); LD(7);
     for (int j = 0; j < nb; j++) {
         const uint8_t *vj = vb + (size_t)j * rb;
-        w0 = _mm512_set1_ps(P[j * ps]);
-        w1 = _mm512_set1_ps(P[j * ps + 1]);
+        w0 = _mm512_set1_ps(P0[j]);
+        w1 = _mm512_set1_ps(P1[j]);
         FM(0); FM(1); FM(2); FM(3); FM(4); FM(5); FM(6); FM(7);
     }
     ST(0); ST(1); ST(2); ST(3); ST(4); ST(5); ST(6); ST(7);
@@ -704,6 +705,7 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
     float Qs[8][D] __attribute__((aligned(64))); /* scaled queries */
     float Vf[16 * D] __attribute__((aligned(64)));
     float P[16 * 8] __attribute__((aligned(64))); /* [position][row] */
+    float PT[4][16] __attribute__((aligned(64))); /* [row][position] */
     float m[8], l[8], cs[8];
     int nmax = 0;
     for (int r = 0; r < M; r++) {
@@ -752,20 +754,20 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
                 __m128 mo = _mm_set_ss(m[r]), mn = _mm_max_ss(mo, _mm_set_ss(bm));
                 __m128 c1 = _mm512_castps512_ps128(k_exp512(_mm512_set1_ps(_mm_cvtss_f32(_mm_sub_ss(mo, mn)))));
                 __m512 e = _mm512_maskz_mov_ps(valid, k_exp512(_mm512_sub_ps(sv, _mm512_set1_ps(_mm_cvtss_f32(mn)))));
-                float ev[16] __attribute__((aligned(64)));
-                _mm512_store_ps(ev, e);
+                _mm512_store_ps(PT[r], e);
                 __m128 lr = _mm_mul_ss(_mm_set_ss(l[r]), c1); /* l * c, then + e_j in order, as the tile's lane */
-                for (int j = 0; j < 16; j++) {
-                    lr = _mm_add_ss(lr, _mm_set_ss(ev[j]));
-                    P[j * 8 + r] = ev[j];
-                }
+#pragma GCC unroll 16
+                for (int j = 0; j < 16; j++) /* lane j from the register: a reload of the store stalled */
+                    lr = _mm_add_ss(lr, _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_set1_epi32(j), e)));
+                if (!(qk && M % 2 == 0))
+                    for (int j = 0; j < 16; j++) P[j * 8 + r] = PT[r][j];
                 l[r] = _mm_cvtss_f32(lr);
                 m[r] = _mm_cvtss_f32(mn);
                 cs[r] = _mm_cvtss_f32(c1);
             }
             int r = 0;
             if (qk && M % 2 == 0)
-                for (; r + 2 <= M; r += 2) pv_2rows_q_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, 8, kv, vb, rb, nb);
+                for (; r + 2 <= M; r += 2) pv_2rows_q_d128(out[r], out[r + 1], cs[r], cs[r + 1], PT[r], PT[r + 1], kv, vb, rb, nb);
             for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, 8, Vf, nb);
             for (; r < M; r++) {
                 __m512 acc[8], cr = _mm512_set1_ps(cs[r]);

@@ -86,9 +86,11 @@ TGTV static inline __attribute__((always_inline)) void keys_block(__m512i kt[8],
     if (kv == QWEN3_Q8_0) {
         const uint8_t *p = kb + 34 * b + 2;
         __m512i z[8], t[4], u[8];
+#pragma GCC unroll 8
         for (int j = 0; j < 8; j++) /* z[j] = key j | key j + 8, 32 bytes each */
             z[j] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p + (size_t)j * rb))),
                                       _mm256_loadu_si256((const __m256i *)(p + (size_t)(j + 8) * rb)), 1);
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) { /* 4x4 dword transposes in each 128-bit lane of z[4h..4h+3] */
             __m512i *zz = z + 4 * h;
             t[0] = _mm512_unpacklo_epi32(zz[0], zz[1]);
@@ -104,6 +106,7 @@ TGTV static inline __attribute__((always_inline)) void keys_block(__m512i kt[8],
          * u[4+e] the same for keys 4-7 and 12-15 */
         const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0), hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
         const __m512i bias = _mm512_set1_epi8((char)0x80);
+#pragma GCC unroll 4
         for (int e = 0; e < 4; e++) {
             kt[e] = _mm512_xor_si512(_mm512_permutex2var_epi64(u[e], lo, u[4 + e]), bias);
             kt[4 + e] = _mm512_xor_si512(_mm512_permutex2var_epi64(u[e], hi, u[4 + e]), bias);
@@ -111,6 +114,7 @@ TGTV static inline __attribute__((always_inline)) void keys_block(__m512i kt[8],
     } else {
         const uint8_t *p = kb + 18 * b + 2;
         __m512i z[4];
+#pragma GCC unroll 4
         for (int j = 0; j < 4; j++) { /* z[j] = keys j, j + 4, j + 8, j + 12: 16 bytes each */
             __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + (size_t)j * rb)));
             v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + (size_t)(j + 4) * rb)), 1);
@@ -122,6 +126,7 @@ TGTV static inline __attribute__((always_inline)) void keys_block(__m512i kt[8],
         __m512i w[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2), _mm512_unpacklo_epi64(t1, t3),
                         _mm512_unpackhi_epi64(t1, t3)};
         const __m512i m4 = _mm512_set1_epi8(15);
+#pragma GCC unroll 4
         for (int g = 0; g < 4; g++) { /* low nibbles: elements 4g.., high: 16 + 4g.. */
             kt[g] = _mm512_and_si512(w[g], m4);
             kt[4 + g] = _mm512_and_si512(_mm512_srli_epi16(w[g], 4), m4);
@@ -129,8 +134,56 @@ TGTV static inline __attribute__((always_inline)) void keys_block(__m512i kt[8],
     }
 }
 
+/* 16 whole key rows of D = 128 against M (1-4) query rows, kv and M constants after inlining, so
+ * that the keys, the scales and the M score vectors stay in registers (the generic loop below kept
+ * them on the stack: half of a decode step's attention time went to that traffic). The 4 blocks'
+ * scales are gathered first, so their latency overlaps the transposes. Same operations, same order,
+ * same bits as the generic loop. */
+TGTV static inline __attribute__((always_inline)) void scores16_d128(float *s, const kqquery *qq, const int M,
+                                                                     const qwen3_dtype kv, const uint8_t *kb, size_t rb) {
+    const int B = QBLK(kv);
+    const __m512i rows = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                            _mm512_set1_epi32((int)rb));
+    __m512 dk[4], acc[4];
+#pragma GCC unroll 4
+    for (int b = 0; b < 4; b++)
+        dk[b] = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(_mm512_add_epi32(rows, _mm512_set1_epi32(B * b)), kb, 1)));
+#pragma GCC unroll 4
+    for (int b = 0; b < 4; b++) {
+        __m512i kt[8];
+        keys_block(kt, kv, kb, rb, b);
+#pragma GCC unroll 4
+        for (int r = 0; r < M; r++) {
+            const int8_t *x = qq[r].q + 32 * b;
+            __m512i a = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) {
+                int32_t w;
+                memcpy(&w, x + 4 * g, 4);
+                a = _mm512_dpbusd_epi32(a, kt[g], _mm512_set1_epi32(w));
+            }
+            a = _mm512_sub_epi32(a, _mm512_set1_epi32(qq[r].bias[b]));
+            __m512 t = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(qq[r].d[b]), dk[b]), _mm512_cvtepi32_ps(a));
+            acc[r] = b ? _mm512_add_ps(acc[r], t) : t;
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < M; r++) _mm512_storeu_ps(s + 16 * r, acc[r]);
+}
+
+#define S16(kvc)                                                                                                       \
+    switch (M) {                                                                                                       \
+    case 1: scores16_d128(s, qq, 1, kvc, kb, rb); return;                                                              \
+    case 2: scores16_d128(s, qq, 2, kvc, kb, rb); return;                                                              \
+    case 3: scores16_d128(s, qq, 3, kvc, kb, rb); return;                                                              \
+    default: scores16_d128(s, qq, 4, kvc, kb, rb); return;                                                             \
+    }
+
 TGTV static void scores_keys_vnni(float *s, const kqquery *qq, int M, qwen3_dtype kv, const uint8_t *kb, size_t rb, int nb,
                                   int D) {
+    if (D == 128 && nb == 16 && M <= 4) {
+        if (kv == QWEN3_Q8_0) S16(QWEN3_Q8_0) else S16(QWEN3_Q4_0)
+    }
     uint8_t pad[16 * (KQQ_MAXD / 32) * sizeof(kq8_0_block)] __attribute__((aligned(64)));
     const int B = QBLK(kv);
     if (nb < 16) { /* the keys past the cache's end read as zeros (their scores are masked) */
