@@ -755,7 +755,7 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
                 int left = n[r] - p0;
                 if (left <= 0) { /* past this row's length: identity work in the tile */
                     cs[r] = 1.0f;
-                    for (int j = 0; j < 16; j++) P[j * 8 + r] = 0.0f;
+                    for (int j = 0; j < 16; j++) P[j * 8 + r] = PT[r][j] = 0.0f;
                     continue;
                 }
                 __mmask16 valid = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);

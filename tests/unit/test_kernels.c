@@ -375,7 +375,8 @@ static void test_attention(void) {
  * Run once per flavour this CPU has, each through its own kernel table (cpus[]), as a model capped
  * by QWEN3_ISA passes its table: scalar and AVX2 take the per-row kernels of their set.
  * Injection tried: one constant of the 8-lane kernel's exp polynomial changed (1/720 -> 1/721)
- * fails 13 attn-rows cases. */
+ * fails 13 attn-rows cases; the 2-row decode kernel leaving a finished row's numerators of the
+ * previous block in place (no zeroing) fails the pair check of attn-rows-*-Q8_0/Q4_0-D128-n43. */
 static void test_attention_rows(void) {
     const int Ds[] = {32, 40, 128};
     const qwen3_dtype kvs[] = {QWEN3_F32, QWEN3_F16, QWEN3_BF16, QWEN3_Q8_0, QWEN3_Q4_0};
@@ -447,6 +448,17 @@ static void test_attention_rows(void) {
                             free(og[r]);
                         }
                     }
+                { /* a pair whose second row ends blocks before the first: its later blocks are identity work
+                   * (decode's 2-row kernels over quantized caches keep their softmax numerators per row) */
+                    int np[2] = {nmax, 1 + (int)b};
+                    float *op[2] = {alloc_out(D), alloc_out(D)};
+                    k_attn_rows(cpu, q, op, np, 2, K, V, kv, D, D, scale);
+                    for (int r = 0; r < 2; r++) {
+                        k_attn_rows(cpu, &q[r], &o3, &np[r], 1, K, V, kv, D, D, scale);
+                        same &= !memcmp(o3, op[r], sizeof(float) * D);
+                        free(op[r]);
+                    }
+                }
                 char name[96];
                 snprintf(name, sizeof name, "attn-rows-%s-%s-D%d-n%d", k_isa_name((k_isa)f), qwen3_dtype_name(kv), D, nmax);
                 CHECK(err < 1e-5 && guards && same, name, "error %g vs single rows, guards %d, row alone same bits %d", err,
