@@ -9,10 +9,11 @@ import os
 import sys
 
 STAGES = [("teacher-sft", "teacher (pre-training + fusion SFT)"), ("teacher-grpo", "teacher + GRPO"),
+          ("teacher-refresh", "teacher + GRPO + the three non-thinking SFT stages"),
           ("student-pre", "student, pre-trained only"), ("student-sft", "student + fusion SFT"),
           ("student-refresh", "student + fusion SFT + the three non-thinking SFT stages"),
-          ("student-distill", "student + off-policy distillation"),
-          ("student-onpolicy", "student + on-policy distillation (the recipe's student)"),
+          ("student-distill", "student + off-policy distillation, both modes"),
+          ("student-onpolicy", "student + on-policy distillation, both modes (the recipe's student)"),
           ("shipped", "the shipped default model (models/default)")]
 
 

@@ -4,7 +4,7 @@
 # (the qwen3 binary) and NICE (an array, a command prefix; may be empty) set.
 
 # The stages of tools/recipe.sh, one model line per word list in order (tools/recipe_keep.sh too)
-RECIPE_LINES=("teacher-pre teacher-sft teacher-grpo"
+RECIPE_LINES=("teacher-pre teacher-sft teacher-grpo teacher-nt1 teacher-nt2 teacher-refresh"
               "student-pre student-sft student-nt1 student-nt2 student-refresh student-distill student-onpolicy")
 
 # stage NAME ARGS... - runs `qwen3 train ARGS --out OUT/NAME`, resuming from its checkpoint; a stage

@@ -1,6 +1,6 @@
 #!/bin/bash
 # recipe.sh - tools/recipe.sh (issue 17's whole pipeline: teacher pre-training, SFT with fusion,
-# GRPO, student pre-training, SFT and its non-thinking stages, off-policy and on-policy
+# GRPO, the teacher's non-thinking stages, student pre-training, SFT and its non-thinking stages, off-policy and on-policy
 # distillation, pack) end to end on toy sizes
 # through its environment overrides: one-layer hidden-32 models (teacher 2 layers), a few steps and
 # one rollout batch per stage, 8-token completions; seconds.
@@ -44,13 +44,13 @@ toy 1 32 >"$TMP/student.json"
 OUT=$TMP/run
 recipe() {
     env QWEN3="$QWEN3" TEACHER_CONFIG="$TMP/teacher.json" STUDENT_CONFIG="$TMP/student.json" PRE_N=300 SPRE_N=300 SFT_N=200 \
-        T_PRE_STEPS=4 T_SFT_STEPS=2 S_PRE_STEPS=4 S_PRE_STOP=3 S_SFT_STEPS=2 S_NT1_STEPS=1 S_NT2_STEPS=1 S_REF_STEPS=1 \
+        T_PRE_STEPS=4 T_SFT_STEPS=2 S_PRE_STEPS=4 S_PRE_STOP=3 S_SFT_STEPS=2 S_NT1_STEPS=1 S_NT2_STEPS=1 S_REF_STEPS=1 T_NT1_STEPS=1 T_NT2_STEPS=1 T_REF_STEPS=1 \
         NT_N1=300 NT_N2=200 NT_N3=100 TRAIN_ARGS="--batch 2 --seq 64" \
         GRPO_NO_SELECT=1 GRPO_POOL=4 GRPO_BATCHES=1 DIST_BATCHES=1 DIST_POOL=2 ONP_BATCHES=1 ONP_POOL=2 \
         POST_ARGS="--queries 2 --group 2 --max-tokens 8 --batch 2" THREADS=2 \
         EVAL_ARGS="--levels 1-1 --ood-levels none --families add -n 1 -k 2 --max-tokens 8 --budgets 0,4" "$@" "$ROOT/tools/recipe.sh" "${RUN_OUT:-$OUT}"
 }
-STAGES="teacher-pre teacher-sft teacher-grpo student-pre student-sft student-nt1 student-nt2 student-refresh student-distill student-onpolicy"
+STAGES="teacher-pre teacher-sft teacher-grpo teacher-nt1 teacher-nt2 teacher-refresh student-pre student-sft student-nt1 student-nt2 student-refresh student-distill student-onpolicy"
 
 if recipe UNTIL=teacher-sft >"$TMP/r1.out" 2>&1 && [ -f "$OUT/teacher-pre/DONE" ] && [ -f "$OUT/teacher-sft/DONE" ] &&
    [ ! -e "$OUT/teacher-grpo" ] && grep -q "stopping after teacher-sft" "$TMP/r1.out" &&
@@ -71,8 +71,8 @@ for s in $STAGES; do
 done
 if [ "$rc" = 0 ] && [ -z "$bad" ] && grep -q "== teacher-pre: done already" "$TMP/r2.out" && grep -q "== teacher-sft: done already" "$TMP/r2.out" &&
    [ -f "$OUT/compact/DONE" ] && [ -f "$OUT/compact/model.safetensors" ] && [ -f "$OUT/teacher-grpo/post.jsonl" ] &&
-   [ "$(ls "$OUT"/eval/*.json | wc -l)" = 7 ] && [ "$(grep -c "^| " "$OUT/tables.md")" = 24 ]; then
-    echo "PASS recipe-run (teacher stages skipped, GRPO, student pre-training, SFT and its three non-thinking stages, off- and on-policy distillation, pack and 7 evaluations run; each stage kept; tables.md)"
+   [ "$(ls "$OUT"/eval/*.json | wc -l)" = 8 ] && [ "$(grep -c "^| " "$OUT/tables.md")" = 27 ]; then
+    echo "PASS recipe-run (teacher stages skipped, GRPO and the teacher's three non-thinking stages, student pre-training, SFT and its three non-thinking stages, off- and on-policy distillation, pack and 8 evaluations run; each stage kept; tables.md)"
 else
     echo "FAIL recipe-run: exit $rc; stages not complete:${bad:- none}; $(tail -n 3 "$TMP/r2.out" | tr '\n' ' ')"
 fi
@@ -86,7 +86,7 @@ else
 fi
 
 recipe >"$TMP/r3.out" 2>&1; rc=$?
-if [ "$rc" = 0 ] && [ "$(grep -c "done already" "$TMP/r3.out")" = 10 ] && ! grep -q "qwen3 train\|== eval" "$TMP/r3.out"; then
+if [ "$rc" = 0 ] && [ "$(grep -c "done already" "$TMP/r3.out")" = 13 ] && ! grep -q "qwen3 train\|== eval" "$TMP/r3.out"; then
     echo "PASS recipe-rerun (a finished recipe run again starts no stage)"
 else
     echo "FAIL recipe-rerun: exit $rc; $(tail -n 3 "$TMP/r3.out" | tr '\n' ' ')"
