@@ -176,7 +176,6 @@ stage student-pre --config "$OUT/student-config.json" --data "$OUT/spre.jsonl" -
 # the shipped model's own stages (tools/train_default.sh 2-5, the same flags and data): SFT with
 # thinking-mode fusion, then the three non-thinking stages; student-refresh is models/default
 stage student-sft --init "$OUT/student-pre" --mode sft --data "$OUT/sft.jsonl" --steps "${S_SFT_STEPS:-2400}" --warmup 50 --lr 2e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
-later_done student-nt2 || nt_data
 stage student-nt1 --init "$OUT/student-sft" --mode sft --data "$OUT/nt1.jsonl" --steps "${S_NT1_STEPS:-600}" --warmup 20 --lr 1e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
 stage student-nt2 --init "$OUT/student-nt1" --mode sft --data "$OUT/nt2.jsonl" --steps "${S_NT2_STEPS:-3600}" --warmup 20 --lr 1e-3 --ckpt-minutes 3 "${TRAIN_X[@]}"
 stage student-refresh --init "$OUT/student-nt2" --mode sft --data "$OUT/f51.jsonl" --steps "${S_REF_STEPS:-600}" --warmup 20 --lr 5e-4 --ckpt-minutes 3 "${TRAIN_X[@]}"

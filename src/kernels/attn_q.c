@@ -134,6 +134,22 @@ TGTV static inline __attribute__((always_inline)) void keys_block(__m512i kt[8],
     }
 }
 
+/* block b of one query row against 16 keys (kt from keys_block, dk their scales): the integer sum
+ * less the query's bias, t_b = (dq_b dk_b) I_b, added to acc in block order (attn_q.h) */
+TGTV static inline __attribute__((always_inline)) __m512 block_score(__m512 acc, const kqquery *x, const __m512i kt[8],
+                                                                     __m512 dk, int b) {
+    __m512i a = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; g++) {
+        int32_t w;
+        memcpy(&w, x->q + 32 * b + 4 * g, 4);
+        a = _mm512_dpbusd_epi32(a, kt[g], _mm512_set1_epi32(w));
+    }
+    a = _mm512_sub_epi32(a, _mm512_set1_epi32(x->bias[b]));
+    __m512 t = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(x->d[b]), dk), _mm512_cvtepi32_ps(a));
+    return b ? _mm512_add_ps(acc, t) : t;
+}
+
 /* The f16 scales of 16 key rows of D = 128, widened: dk[b] lane j = block b of key j. Loads of whole
  * 64 bytes and word permutes, which cost less than the 4 gathers they replaced (bench/attn.sh in
  * cache, M = 2: Q4_0 10.9 -> 10.0 ns a position). Q4_0 (4 blocks of 18 bytes): one load per key
@@ -197,17 +213,7 @@ TGTV static inline __attribute__((always_inline)) void scores16_d128(float *s, c
         keys_block(kt, kv, kb, rb, b);
 #pragma GCC unroll 4
         for (int r = 0; r < M; r++) {
-            const int8_t *x = qq[r].q + 32 * b;
-            __m512i a = _mm512_setzero_si512();
-#pragma GCC unroll 8
-            for (int g = 0; g < 8; g++) {
-                int32_t w;
-                memcpy(&w, x + 4 * g, 4);
-                a = _mm512_dpbusd_epi32(a, kt[g], _mm512_set1_epi32(w));
-            }
-            a = _mm512_sub_epi32(a, _mm512_set1_epi32(qq[r].bias[b]));
-            __m512 t = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(qq[r].d[b]), dk[b]), _mm512_cvtepi32_ps(a));
-            acc[r] = b ? _mm512_add_ps(acc[r], t) : t;
+            acc[r] = block_score(acc[r], &qq[r], kt, dk[b], b);
         }
     }
 #pragma GCC unroll 4
@@ -245,17 +251,7 @@ TGTV static void scores_keys_vnni(float *s, const kqquery *qq, int M, qwen3_dtyp
         __m512i sc = _mm512_i32gather_epi32(_mm512_add_epi32(rows, _mm512_set1_epi32(B * b)), kb, 1);
         __m512 dk = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(sc));
         for (int r = 0; r < M; r++) {
-            const int8_t *x = qq[r].q + 32 * b;
-            __m512i a = _mm512_setzero_si512();
-#pragma GCC unroll 8
-            for (int g = 0; g < 8; g++) {
-                int32_t w;
-                memcpy(&w, x + 4 * g, 4);
-                a = _mm512_dpbusd_epi32(a, kt[g], _mm512_set1_epi32(w));
-            }
-            a = _mm512_sub_epi32(a, _mm512_set1_epi32(qq[r].bias[b]));
-            __m512 t = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(qq[r].d[b]), dk), _mm512_cvtepi32_ps(a));
-            acc[r] = b ? _mm512_add_ps(acc[r], t) : t;
+            acc[r] = block_score(acc[r], &qq[r], kt, dk, b);
         }
     }
     const __mmask16 valid = nb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nb) - 1);
