@@ -45,9 +45,9 @@ int bench_table(const bench_table_args *a, qwen3_err *e);
 int bench_parse_list(const char *flag, const char *l, long lo, long hi, long *out, int max, int *count);
 
 /* --profile: one prefill of p tokens and n decode steps (each sampling its next token) with the
- * per-step clocks on; prints where the time goes (bench_profile.c) */
-int bench_profile(qwen3_model *m, qwen3_seq *s, int32_t *ids, long p, long n, float *logits, int threads, int json,
-                  qwen3_err *e);
+ * per-step clocks on, each after `depth` cached tokens; prints where the time goes (bench_profile.c) */
+int bench_profile(qwen3_model *m, qwen3_seq *s, int32_t *ids, long p, long n, long depth, int fill_random, float *logits,
+                  int threads, int json, qwen3_err *e);
 
 /* the benchmarks' clock: monotonic seconds */
 static inline double bench_now_s(void) {

@@ -1,8 +1,10 @@
 /* bench_profile.c - `qwen3 bench --profile`: after the timed phases, one more prefill of -p tokens
  * and -n decode steps with the per-step clocks of qwen3_model_profile_begin on (and the pool's
  * hand-off timing), each decode step also sampling its next token with the thinking-mode defaults;
- * prints where the time of a prefill and of one decode step goes. The clocks cost a few hundred
- * reads per step, so these passes are a little slower than the timed ones. */
+ * prints where the time of a prefill and of one decode step goes. Both start from the largest of
+ * -d's depths, cached again (untimed) before each, so that a profile at depth shows attention's
+ * share at that depth. The clocks cost a few hundred reads per step, so these passes are a little
+ * slower than the timed ones. */
 #include <stdio.h>
 
 #include "cli/bench.h"
@@ -41,8 +43,8 @@ static void print_profile(const char *what, const qwen3_profile *pf, double samp
                100 * pf->wait_s / total, threads > 2 ? "s" : "");
 }
 
-int bench_profile(qwen3_model *m, qwen3_seq *s, int32_t *ids, long p, long n, float *logits, int threads, int json,
-                  qwen3_err *e) {
+int bench_profile(qwen3_model *m, qwen3_seq *s, int32_t *ids, long p, long n, long depth, int fill_random, float *logits,
+                  int threads, int json, qwen3_err *e) {
     qwen3_profile pp = {0}, tg = {0};
     double sample_s = 0;
     qwen3_sampling sp;
@@ -51,14 +53,14 @@ int bench_profile(qwen3_model *m, qwen3_seq *s, int32_t *ids, long p, long n, fl
     if (!smp) return -1;
     int rc = -1;
     if (p > 0) {
-        if (qwen3_model_profile_begin(m, e)) goto done;
+        if ((depth > 0 && bench_fill_depth(m, s, depth, fill_random, e)) || qwen3_model_profile_begin(m, e)) goto done;
         qwen3_batch_item it = {s, ids, (int)p, QWEN3_LOGITS_LAST, logits};
         if (qwen3_forward(m, &it, 1, e)) goto done;
         qwen3_model_profile_end(m, &pp);
         qwen3_seq_truncate(s, 0, e);
     }
     if (n > 0) {
-        if (qwen3_model_profile_begin(m, e)) goto done;
+        if ((depth > 0 && bench_fill_depth(m, s, depth, fill_random, e)) || qwen3_model_profile_begin(m, e)) goto done;
         int32_t tok = 1;
         for (long k = 0; k < n; k++) {
             qwen3_batch_item it = {s, &tok, 1, QWEN3_LOGITS_LAST, logits};
@@ -71,8 +73,16 @@ int bench_profile(qwen3_model *m, qwen3_seq *s, int32_t *ids, long p, long n, fl
         qwen3_seq_truncate(s, 0, e);
     }
     if (json) printf(", \"profile\": {");
-    if (p > 0) print_profile(json ? "prefill" : "prefill (one pass over -p tokens)", &pp, 0, threads, json, n == 0);
-    if (n > 0) print_profile(json ? "decode" : "decode (per token: one step at a time from an empty cache)", &tg, sample_s, threads, json, 1);
+    char pw[96], dw[96];
+    if (depth > 0) {
+        snprintf(pw, sizeof pw, "prefill (one pass over -p tokens after %ld cached)", depth);
+        snprintf(dw, sizeof dw, "decode (per token: one step at a time after %ld cached)", depth);
+    } else {
+        snprintf(pw, sizeof pw, "prefill (one pass over -p tokens)");
+        snprintf(dw, sizeof dw, "decode (per token: one step at a time from an empty cache)");
+    }
+    if (p > 0) print_profile(json ? "prefill" : pw, &pp, 0, threads, json, n == 0);
+    if (n > 0) print_profile(json ? "decode" : dw, &tg, sample_s, threads, json, 1);
     if (json) printf("}");
     rc = 0;
 done:

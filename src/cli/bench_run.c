@@ -259,8 +259,8 @@ static void print_depth_text(const run *r, int di, const depth_figs *f) {
                1e3 * f->sp_draft_s);
 }
 
-/* The single-run report at depth index di, as text or one JSON object (--profile: once, from an
- * empty cache, inside the last depth's object). 0, or -1 with the error in e. */
+/* The single-run report at depth index di, as text or one JSON object (--profile: once, at the last
+ * depth, inside its object). 0, or -1 with the error in e. */
 static int report_depth(run *r, int di, qwen3_err *e) {
     depth_figs f;
     if (measure_depth(r, di, &f, e)) return -1;
@@ -270,7 +270,7 @@ static int report_depth(run *r, int di, qwen3_err *e) {
     }
     print_depth_json(r, &f);
     int rc = r->b->profile && di == r->b->n_depths - 1 &&
-                     bench_profile(r->m, r->s[0], r->ids, r->p, r->n, r->logits, r->threads, 1, e)
+                     bench_profile(r->m, r->s[0], r->ids, r->p, r->n, r->b->depths[di], r->b->fill_random, r->logits, r->threads, 1, e)
                  ? -1
                  : 0;
     printf("}\n");
@@ -346,7 +346,7 @@ int bench_run(bench_opts *b) {
     }
     for (int di = 0; di < b->n_depths; di++)
         if (report_depth(&r, di, &e)) { cli_fail("%s", e.msg); goto done; }
-    if (!b->json && b->profile && bench_profile(m, r.s[0], r.ids, r.p, r.n, r.logits, r.threads, 0, &e)) {
+    if (!b->json && b->profile && bench_profile(m, r.s[0], r.ids, r.p, r.n, b->depths[b->n_depths - 1], b->fill_random, r.logits, r.threads, 0, &e)) {
         cli_fail("%s", e.msg);
         goto done;
     }

@@ -247,6 +247,25 @@ TGT static void attn_any(const float *q, const void *K, const void *V, qwen3_dty
 
 #define ATT_MAXD 256
 
+/* At depth a decode step streams each kv head's cache once, and the hardware's prefetch alone left
+ * it waiting on memory. Each block of 16 positions in decode's kernel (attn_rowsT_d128) asks for the
+ * K and V rows KV_AHEAD blocks on, a few lines at a time (NTA: they are read once). Measured with
+ * bench/attn.sh's case (64 heads x 16,384 positions from memory, M = 2, one thread, ns a position;
+ * AMD EPYC Zen 5, 2026-12-05): no software prefetch Q4_0 14.5 / Q8_0 21.4 / F16 49.7; the burst of a
+ * whole group's rows (4 blocks) two groups ahead into L2 that this replaced 17.2 / 23.8 / 57 (on the
+ * host of 2026-12-04 that burst had measured faster than none); this 11.5 / 16.0 / 51 (in cache:
+ * Q4_0 11.0). 2 blocks ahead was slower (12.4 / 17.0), 8-12 no better; T0 about the same as NTA,
+ * T2 slower for Q8_0. In the model at 16K (bench --profile): attention 32-40 -> 22.5-27.7 ms a token.
+ * attn_rows8 (5-8 rows, lane per row) is bound by its arithmetic: the same prefetch there measured
+ * slower (M = 8: F16 52-56 -> 62-70 ns, the quantized ones within noise), so it has none. */
+#define KV_AHEAD 4
+TGT static inline __attribute__((always_inline)) void prefetch_block(const void *K, const void *V, size_t a, size_t len) {
+    for (size_t e = a + len; a < e; a += 64) {
+        _mm_prefetch((const char *)K + a, _MM_HINT_NTA);
+        _mm_prefetch((const char *)V + a, _MM_HINT_NTA);
+    }
+}
+
 TGT static inline __attribute__((always_inline)) void widen_rows(qwen3_dtype kv, const uint8_t *base, size_t rb, int nb,
                                                                  int D, float *dst) {
     for (int j = 0; j < 16; j++) {
@@ -719,16 +738,6 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
     /* few rows give few chains per block (a chain is 128 dependent fmadds): score several blocks at once */
     const int G = M <= 2 ? RT_GROUP : M <= 4 ? 2 : 1;
     for (int g0 = 0; g0 < nmax; g0 += 16 * G) {
-        /* K and V rows two groups ahead into L2: the hardware's prefetch alone left a decode step at
-         * depth waiting on memory (bench/attn.sh, 16,384 positions, M = 2: Q4_0 13.9 -> 12.2 ns a
-         * position, Q8_0 23 -> 16, F16 67 -> 38; into L1 (T0) it was slower, as was 1 group ahead) */
-        if (g0 + 2 * 16 * G < nmax) {
-            size_t a = (size_t)(g0 + 2 * 16 * G) * rb, e = (size_t)(g0 + 3 * 16 * G < nmax ? g0 + 3 * 16 * G : nmax) * rb;
-            for (; a < e; a += 64) {
-                _mm_prefetch((const char *)K + a, _MM_HINT_T2);
-                _mm_prefetch((const char *)V + a, _MM_HINT_T2);
-            }
-        }
         int nblk = (nmax - g0 + 15) / 16;
         nblk = nblk < G ? nblk : G;
         __m512 s[RT_GROUP][8];
@@ -750,6 +759,7 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
         for (int b = 0; b < nblk; b++) {
             int p0 = g0 + 16 * b, nb = nmax - p0 < 16 ? nmax - p0 : 16;
             const uint8_t *vb = (const uint8_t *)V + (size_t)p0 * rb;
+            if (p0 + 16 * (KV_AHEAD + 1) <= nmax) prefetch_block(K, V, (size_t)(p0 + 16 * KV_AHEAD) * rb, 16 * rb);
             if (!qk || M % 2) widen_rows(kv, vb, rb, nb, D, Vf); /* else pv_2rows_q_d128 reads V itself */
             for (int r = 0; r < M; r++) {
                 int left = n[r] - p0;

@@ -76,6 +76,7 @@ typedef struct run {
     int nth;                /* threads of the pool */
     struct moe_scratch *ms; /* [nth] each thread's expert buffers (workspace's) */
     int layer;
+    atomic_long next_item;  /* attn_worker's next work item (taken by whichever thread is free) */
     int *rows;              /* [T] original batch row of each row still computed (keep_rows) */
     int *keep;              /* [T] the rows the last layer carries on (needed_rows) */
     int n_last;             /* items asking for their LAST logits */
@@ -209,7 +210,7 @@ static void attn_worker(void *ctx, int ith, int nth) {
     const int D = c->head_dim, NH = sh->nh, KVH = sh->nkv, group = c->num_heads / c->num_kv_heads;
     const float scale = 1.0f / sqrtf((float)D);
     if (r->tseq[0]->kv_type == QWEN3_F32) {
-        for (long i = ith; i < (long)r->T * NH; i += nth) {
+        for (long i; (i = atomic_fetch_add(&r->next_item, 1)) < (long)r->T * NH;) {
             int t = (int)(i / NH), h = (int)(i % NH), kvh = (sh->h0 + h) / group - sh->kv0;
             qwen3_seq *s = r->tseq[t];
             k_attn_head(&r->m->cpu, r->q + ((size_t)t * NH + h) * D, seq_k(s, r->layer, kvh, 0),
@@ -221,7 +222,8 @@ static void attn_worker(void *ctx, int ith, int nth) {
     /* a work item is TB tokens x one kv head: up to 64 query rows, so at depth a prompt re-reads
      * each kv head's cache once per 64 rows (k_attn_rows shares each K/V block among 4 tiles) */
     const int TB = group >= 64 ? 1 : 64 / group, nblocks = (r->T + TB - 1) / TB;
-    for (long i = ith; i < (long)nblocks * KVH; i += nth) {
+    for (long k; (k = atomic_fetch_add(&r->next_item, 1)) < (long)nblocks * KVH;) {
+        long i = (long)nblocks * KVH - 1 - k; /* the last token blocks, the longest, first */
         int t0 = (int)(i / KVH) * TB, kvh = (int)(i % KVH), t1 = t0 + TB < r->T ? t0 + TB : r->T;
         /* the local query heads of kv head kvh: [hlo, hhi) */
         int hlo = (sh->kv0 + kvh) * group - sh->h0, hhi = hlo + group;
@@ -457,7 +459,10 @@ static void attention(run *r, const int *keep, int n_keep) {
     if (keep) keep_rows(r, keep, n_keep); /* last layer: the cache is complete, the rest is per token */
     if (r->T == 0) return;
     double t0 = prof_clock(r->m);
-    if (!r->c->dca) qpool_run(p, attn_worker, r);
+    if (!r->c->dca) {
+        atomic_store(&r->next_item, 0);
+        qpool_run(p, attn_worker, r);
+    }
     else if (r->tseq[0]->kv_type == QWEN3_F32 || r->c->num_heads / r->c->num_kv_heads > 64) qpool_run(p, dca_head_worker, r);
     else {
         dca_blocks(r);
