@@ -278,9 +278,11 @@ TGT static inline __attribute__((always_inline)) void widen_rows(qwen3_dtype kv,
     }
 }
 
-/* out0/out1 = out * c + sum_j P[j*16] V_j over nb positions, for two rows of D = 128 */
+/* out0/out1 = out * c + sum_j P0/P1[j * ps] V_j over nb positions, for two rows of D = 128 (ps: the
+ * numerators' stride, the tile's row count for [position][row] arrays, 1 for [row][position]) */
 TGT static inline __attribute__((always_inline)) void pv_2rows_d128(float *o0, float *o1, float c0, float c1,
-                                                                    const float *P, int ps, const float *Vf, int nb) {
+                                                                    const float *P0, const float *P1, int ps,
+                                                                    const float *Vf, int nb) {
 #define LD(ch) __m512 a##ch = _mm512_mul_ps(_mm512_loadu_ps(o0 + 16 * ch), w0), b##ch = _mm512_mul_ps(_mm512_loadu_ps(o1 + 16 * ch), w1)
 #define FM(ch) do { __m512 v = _mm512_load_ps(vj + 16 * ch); a##ch = _mm512_fmadd_ps(w0, v, a##ch); b##ch = _mm512_fmadd_ps(w1, v, b##ch); } while (0)
 #define ST(ch) do { _mm512_storeu_ps(o0 + 16 * ch, a##ch); _mm512_storeu_ps(o1 + 16 * ch, b##ch); } while (0)
@@ -288,8 +290,8 @@ TGT static inline __attribute__((always_inline)) void pv_2rows_d128(float *o0, f
     LD(0); LD(1); LD(2); LD(3); LD(4); LD(5); LD(6); LD(7);
     for (int j = 0; j < nb; j++) {
         const float *vj = Vf + j * 128;
-        w0 = _mm512_set1_ps(P[j * ps]);
-        w1 = _mm512_set1_ps(P[j * ps + 1]);
+        w0 = _mm512_set1_ps(P0[j * ps]);
+        w1 = _mm512_set1_ps(P1[j * ps]);
         FM(0); FM(1); FM(2); FM(3); FM(4); FM(5); FM(6); FM(7);
     }
     ST(0); ST(1); ST(2); ST(3); ST(4); ST(5); ST(6); ST(7);
@@ -394,7 +396,7 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
         _mm512_store_ps(cs, c);
         int r = 0;
         if (NC == 8) /* D = 128: two rows at a time in 16 named accumulators (an array would live in memory) */
-            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, 16, Vf, nb);
+            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, P + r + 1, 16, Vf, nb);
         for (; r < M; r++) {
             __m512 acc[16], cr = _mm512_set1_ps(cs[r]);
             for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), cr);
@@ -507,7 +509,7 @@ TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const fl
             _mm512_store_ps(cs, c);
             int r0 = 16 * t, Mt = M - r0 < 16 ? M - r0 : 16, r = 0;
             if (NC == 8)
-                for (; r + 2 <= Mt; r += 2) pv_2rows_d128(out[r0 + r], out[r0 + r + 1], cs[r], cs[r + 1], P + r, 16, Vf, nb);
+                for (; r + 2 <= Mt; r += 2) pv_2rows_d128(out[r0 + r], out[r0 + r + 1], cs[r], cs[r + 1], P + r, P + r + 1, 16, Vf, nb);
             for (; r < Mt; r++) {
                 __m512 acc[16], cr = _mm512_set1_ps(cs[r]);
                 for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_mul_ps(_mm512_loadu_ps(out[r0 + r] + 16 * ch), cr);
@@ -621,7 +623,7 @@ TGT static inline __attribute__((always_inline)) void attn_rows8_avx512(const fl
         _mm256_store_ps(cs, c);
         int r = 0;
         if (NC == 8)
-            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, 8, Vf, nb);
+            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, P + r + 1, 8, Vf, nb);
         for (; r < M; r++) {
             __m512 acc[16], cr = _mm512_set1_ps(cs[r]);
             for (int ch = 0; ch < NC; ch++) acc[ch] = _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), cr);
@@ -723,8 +725,7 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
     for (int r = 0; qk && r < M; r++) kqq_make(&qq[r], q[r], scale, D, kv);
     float Qs[8][D] __attribute__((aligned(64))); /* scaled queries */
     float Vf[16 * D] __attribute__((aligned(64)));
-    float P[16 * 8] __attribute__((aligned(64))); /* [position][row] */
-    float PT[4][16] __attribute__((aligned(64))); /* [row][position] */
+    float PT[4][16] __attribute__((aligned(64))); /* softmax numerators [row][position] */
     float m[8], l[8], cs[8];
     int nmax = 0;
     for (int r = 0; r < M; r++) {
@@ -765,7 +766,7 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
                 int left = n[r] - p0;
                 if (left <= 0) { /* past this row's length: identity work in the tile */
                     cs[r] = 1.0f;
-                    for (int j = 0; j < 16; j++) P[j * 8 + r] = PT[r][j] = 0.0f;
+                    _mm512_store_ps(PT[r], _mm512_setzero_ps());
                     continue;
                 }
                 __mmask16 valid = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
@@ -779,8 +780,6 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
 #pragma GCC unroll 16
                 for (int j = 0; j < 16; j++) /* lane j from the register: a reload of the store stalled */
                     lr = _mm_add_ss(lr, _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_set1_epi32(j), e)));
-                if (!(qk && M % 2 == 0))
-                    for (int j = 0; j < 16; j++) P[j * 8 + r] = PT[r][j];
                 l[r] = _mm_cvtss_f32(lr);
                 m[r] = _mm_cvtss_f32(mn);
                 cs[r] = _mm_cvtss_f32(c1);
@@ -788,12 +787,12 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
             int r = 0;
             if (qk && M % 2 == 0)
                 for (; r + 2 <= M; r += 2) pv_2rows_q_d128(out[r], out[r + 1], cs[r], cs[r + 1], PT[r], PT[r + 1], kv, vb, rb, nb);
-            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], P + r, 8, Vf, nb);
+            for (; r + 2 <= M; r += 2) pv_2rows_d128(out[r], out[r + 1], cs[r], cs[r + 1], PT[r], PT[r + 1], 1, Vf, nb);
             for (; r < M; r++) {
                 __m512 acc[8], cr = _mm512_set1_ps(cs[r]);
                 for (int ch = 0; ch < 8; ch++) acc[ch] = _mm512_mul_ps(_mm512_loadu_ps(out[r] + 16 * ch), cr);
                 for (int j = 0; j < nb; j++) {
-                    __m512 w = _mm512_set1_ps(P[j * 8 + r]);
+                    __m512 w = _mm512_set1_ps(PT[r][j]);
                     for (int ch = 0; ch < 8; ch++) acc[ch] = _mm512_fmadd_ps(w, _mm512_load_ps(Vf + j * D + 16 * ch), acc[ch]);
                 }
                 for (int ch = 0; ch < 8; ch++) _mm512_storeu_ps(out[r] + 16 * ch, acc[ch]);
