@@ -52,15 +52,17 @@ int bench_profile(qwen3_model *m, qwen3_seq *s, int32_t *ids, long p, long n, lo
     qwen3_sampler *smp = qwen3_sampler_new(&sp, qwen3_model_config(m)->vocab_size, e);
     if (!smp) return -1;
     int rc = -1;
+    /* the depth is cached once: the prefill's rows are cut off again before the decode steps */
+    if (depth > 0 && bench_fill_depth(m, s, depth, fill_random, e)) goto done;
     if (p > 0) {
-        if ((depth > 0 && bench_fill_depth(m, s, depth, fill_random, e)) || qwen3_model_profile_begin(m, e)) goto done;
+        if (qwen3_model_profile_begin(m, e)) goto done;
         qwen3_batch_item it = {s, ids, (int)p, QWEN3_LOGITS_LAST, logits};
         if (qwen3_forward(m, &it, 1, e)) goto done;
         qwen3_model_profile_end(m, &pp);
-        qwen3_seq_truncate(s, 0, e);
+        qwen3_seq_truncate(s, (int)depth, e);
     }
     if (n > 0) {
-        if ((depth > 0 && bench_fill_depth(m, s, depth, fill_random, e)) || qwen3_model_profile_begin(m, e)) goto done;
+        if (qwen3_model_profile_begin(m, e)) goto done;
         int32_t tok = 1;
         for (long k = 0; k < n; k++) {
             qwen3_batch_item it = {s, &tok, 1, QWEN3_LOGITS_LAST, logits};
@@ -73,14 +75,10 @@ int bench_profile(qwen3_model *m, qwen3_seq *s, int32_t *ids, long p, long n, lo
         qwen3_seq_truncate(s, 0, e);
     }
     if (json) printf(", \"profile\": {");
-    char pw[96], dw[96];
-    if (depth > 0) {
-        snprintf(pw, sizeof pw, "prefill (one pass over -p tokens after %ld cached)", depth);
-        snprintf(dw, sizeof dw, "decode (per token: one step at a time after %ld cached)", depth);
-    } else {
-        snprintf(pw, sizeof pw, "prefill (one pass over -p tokens)");
-        snprintf(dw, sizeof dw, "decode (per token: one step at a time from an empty cache)");
-    }
+    char at[40] = "", pw[96], dw[96];
+    if (depth > 0) snprintf(at, sizeof at, "after %ld cached", depth);
+    snprintf(pw, sizeof pw, "prefill (one pass over -p tokens%s%s)", depth > 0 ? " " : "", at);
+    snprintf(dw, sizeof dw, "decode (per token: one step at a time %s)", depth > 0 ? at : "from an empty cache");
     if (p > 0) print_profile(json ? "prefill" : pw, &pp, 0, threads, json, n == 0);
     if (n > 0) print_profile(json ? "decode" : dw, &tg, sample_s, threads, json, 1);
     if (json) printf("}");

@@ -256,18 +256,17 @@ TGT static void attn_any(const float *q, const void *K, const void *V, qwen3_dty
  * the kernel its group takes. e[] is overwritten. k_attn_rows over 2,048 cached positions (in cache, one
  * thread, ns a position, AMD EPYC Zen 5, 2026-12-05), the ordered adds -> this: M = 2 Q4_0 10.9 ->
  * 10.2, Q8_0 13.3 -> 12.5, M = 4 Q4_0 18.9 -> 16.8, F16 M = 2 and M = 8 unchanged (20-21, 44-46). */
-TGT static inline __attribute__((always_inline)) __m512 sum16_512(__m512 e[16]) {
-    for (int j = 0; j < 8; j++) e[j] = _mm512_add_ps(e[j], e[j + 8]);
-    for (int j = 0; j < 4; j++) e[j] = _mm512_add_ps(e[j], e[j + 4]);
-    for (int j = 0; j < 2; j++) e[j] = _mm512_add_ps(e[j], e[j + 2]);
-    return _mm512_add_ps(e[0], e[1]);
-}
-TGT static inline __attribute__((always_inline)) __m256 sum16_256(__m256 e[16]) {
-    for (int j = 0; j < 8; j++) e[j] = _mm256_add_ps(e[j], e[j + 8]);
-    for (int j = 0; j < 4; j++) e[j] = _mm256_add_ps(e[j], e[j + 4]);
-    for (int j = 0; j < 2; j++) e[j] = _mm256_add_ps(e[j], e[j + 2]);
-    return _mm256_add_ps(e[0], e[1]);
-}
+/* one body for both widths (the bits rest on the same pairing), named by width as in attn_q.c */
+#define SUM16(W)                                                                                                       \
+    TGT static inline __attribute__((always_inline)) __m##W sum16_##W(__m##W e[16]) {                                   \
+        for (int j = 0; j < 8; j++) e[j] = _mm##W##_add_ps(e[j], e[j + 8]);                                             \
+        for (int j = 0; j < 4; j++) e[j] = _mm##W##_add_ps(e[j], e[j + 4]);                                             \
+        for (int j = 0; j < 2; j++) e[j] = _mm##W##_add_ps(e[j], e[j + 2]);                                             \
+        return _mm##W##_add_ps(e[0], e[1]);                                                                             \
+    }
+SUM16(512)
+SUM16(256)
+#undef SUM16
 /* lane 0 of the result: the same sum of e's 16 lanes, lane j standing for position j */
 TGT static inline __attribute__((always_inline)) __m128 sum16_lanes(__m512 e) {
     __m512 t = _mm512_add_ps(e, _mm512_shuffle_f32x4(e, e, 0x4e)); /* lanes j and j + 8 */
@@ -753,10 +752,10 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
     kqquery qq[4];
     float sb[4 * 16] __attribute__((aligned(64)));
     for (int r = 0; qk && r < M; r++) kqq_make(&qq[r], q[r], scale, D, kv);
-    float Qs[8][D] __attribute__((aligned(64))); /* scaled queries */
+    float Qs[4][D] __attribute__((aligned(64))); /* scaled queries (M <= 4) */
     float Vf[16 * D] __attribute__((aligned(64)));
     float PT[4][16] __attribute__((aligned(64))); /* softmax numerators [row][position] */
-    float m[8], l[8], cs[8];
+    float m[4], l[4], cs[4];
     int nmax = 0;
     for (int r = 0; r < M; r++) {
         for (int d = 0; !qk && d < D; d++) Qs[r][d] = q[r][d] * scale;
@@ -771,7 +770,7 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
     for (int g0 = 0; g0 < nmax; g0 += 16 * G) {
         int nblk = (nmax - g0 + 15) / 16;
         nblk = nblk < G ? nblk : G;
-        __m512 s[RT_GROUP][8];
+        __m512 s[RT_GROUP][4];
         for (int b = 0; b < nblk; b++)
             for (int r = 0; r < M; r++) s[b][r] = _mm512_setzero_ps();
         if (qk)
