@@ -95,7 +95,7 @@ tmodel *tmodel_new(const qwen3_config *c, int B, int T, qpool *pool, qwen3_err *
     m->pool = pool;
     kcpu_init(&m->cpu, k_cpu_env_features());
     m->B = B;
-    m->T = T;
+    m->T = m->T_max = T;
     m->shared_row = -1;
     int L = c->num_layers, H = c->hidden_size, D = c->head_dim, nh = c->num_heads, nkv = c->num_kv_heads;
     int V = c->vocab_size, I = c->intermediate_size, E = c->num_experts, Im = c->moe_intermediate_size;
@@ -297,6 +297,12 @@ void tmodel_init_random(tmodel *m, uint64_t seed) {
             if (j + 1 < n) p[j + 1] = (float)(0.02 * r * sin(2 * M_PI * u2));
         }
     }
+}
+
+int tmodel_set_len(tmodel *m, int T) {
+    if (T < 1 || T > m->T_max) return -1;
+    m->T = T;
+    return 0;
 }
 
 /* ---- forward --------------------------------------------------------------------------------- */

@@ -489,6 +489,7 @@ static int train_steps(qwen3_post *p, tseq *sq, int n_seq, qwen3_post_stats *st,
     int B = p->to.batch, T = p->to.seq_len, V = m->c.vocab_size, rc = -1, nc;
     const int32_t *cols = qtrainer_cols(p->t, &nc);
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)B * T);
+    int *ord = malloc(sizeof(int) * (size_t)n_seq);
     float *lp = NULL, *mlp = NULL, *ne = NULL;
     int dist = p->o.mode != QWEN3_POST_GRPO;
     if (dist) {
@@ -496,7 +497,12 @@ static int train_steps(qwen3_post *p, tseq *sq, int n_seq, qwen3_post_stats *st,
         mlp = malloc(sizeof(float) * (size_t)T);
         ne = malloc(sizeof(float) * (size_t)T);
     }
-    if (!ids || (dist && (!lp || !mlp || !ne))) { qerr(e, "out of memory"); goto out; }
+    if (!ids || !ord || (dist && (!lp || !mlp || !ne))) { qerr(e, "out of memory"); goto out; }
+    /* micro-batches of sequences of similar length, each run at its longest sequence: completions
+     * are mostly far shorter than --max-tokens, and padding them all to it tripled the work */
+    for (int s = 0; s < n_seq; s++) ord[s] = s;
+    for (int s = 1; s < n_seq; s++) /* insertion sort, longest first (n_seq is a few hundred) */
+        for (int j = s; j > 0 && sq[ord[j]].n > sq[ord[j - 1]].n; j--) { int x = ord[j]; ord[j] = ord[j - 1]; ord[j - 1] = x; }
     double tokens = 0;
     for (int s = 0; s < n_seq; s++) tokens += sq[s].n - sq[s].from;
     float w = tokens > 0 ? (float)(1.0 / tokens) : 0.0f;
@@ -509,14 +515,17 @@ static int train_steps(qwen3_post *p, tseq *sq, int n_seq, qwen3_post_stats *st,
         tmodel_zero_grad(m);
         tmodel_lbl_begin(m);
         for (int mb = 0; mb < n_micro; mb++) {
+            T = sq[ord[mb * B]].n; /* the micro-batch's longest sequence */
+            if (tmodel_set_len(m, T)) { qerr(e, "post: sequence of %d tokens is longer than the trainer's %d", T, m->T_max); goto out; }
             for (int b = 0; b < B; b++) {
                 int s = mb * B + b;
-                for (int i = 0; i < T; i++) ids[b * T + i] = s < n_seq && i < sq[s].n ? qtrainer_col(p->t, sq[s].ids[i]) : 0;
+                const tseq *q = s < n_seq ? &sq[ord[s]] : NULL;
+                for (int i = 0; i < T; i++) ids[b * T + i] = q && i < q->n ? qtrainer_col(p->t, q->ids[i]) : 0;
             }
             if (tmodel_forward(m, ids, NULL, e)) goto out;
             for (int b = 0; b < B; b++) {
                 int s = mb * B + b;
-                const tseq *q = s < n_seq ? &sq[s] : NULL;
+                const tseq *q = s < n_seq ? &sq[ord[s]] : NULL;
                 if (q && dist && rl_teacher_score(p->teacher, p->aux, q->ids, q->n, q->from - 1, p->n_known, tv_pick(m->cpu.isa), cols, p->tied, &p->v, lp, mlp, ne, e)) goto out;
                 for (int i = 0; i < T; i++) {
                     float *z = m->a.logits + (int64_t)(b * T + i) * V;
@@ -555,7 +564,8 @@ static int train_steps(qwen3_post *p, tseq *sq, int n_seq, qwen3_post_stats *st,
     st->step = qwen3_trainer_steps_done(p->t);
     rc = 0;
 out:
-    free(ids); free(lp); free(mlp); free(ne);
+    tmodel_set_len(m, m->T_max);
+    free(ids); free(ord); free(lp); free(mlp); free(ne);
     (void)cols;
     return rc;
 }

@@ -115,8 +115,9 @@ typedef struct tmodel {
     qpool *pool;
     kcpu cpu;                 /* the kernel table of every product and attention (kernels.h), filled
                                  at tmodel_new for this CPU (QWEN3_ISA caps it, as for inference) */
-    /* micro-batch shape the activations are sized for */
-    int B, T;
+    /* micro-batch shape: the activations are sized for B x T_max; T (<= T_max) is the length of
+       the sequences the next forward / backward runs on (tmodel_set_len) */
+    int B, T, T_max;
     void *act_mem;
     tacts a;
     tgrad_scratch s;
@@ -164,6 +165,10 @@ void tmodel_backward(tmodel *m, const int32_t *ids, const int32_t *targets, floa
  * the balance loss here (the logits' gradient is taken as given). */
 void tmodel_backward_dlogits(tmodel *m, const int32_t *ids, float scale);
 void tmodel_zero_grad(tmodel *m);
+/* Sets the sequence length of the next micro-batches to T (1 <= T <= T_max; the activations keep
+ * their size): the post-training modes run each micro-batch at its longest sequence instead of
+ * padding every one to the longest possible. Returns -1 (and changes nothing) when T is out of range. */
+int tmodel_set_len(tmodel *m, int T);
 /* Call after the parameters change (init, load, optimiser step): refreshes the transposed copies. */
 void tmodel_params_changed(tmodel *m);
 /* Y = X W^T for a parameter matrix W of m (through its transposed copy). */
