@@ -548,6 +548,12 @@ static int train_steps(qwen3_post *p, tseq *sq, int n_seq, qwen3_post_stats *st,
             }
             tmodel_backward_dlogits(m, ids, 1.0f / (float)n_micro);
         }
+        /* every completion token of the batch must have entered the loss exactly once (a micro-batch
+         * run shorter than one of its sequences would drop its last tokens without a sound) */
+        if (acc.tokens != (long)tokens) {
+            qerr(e, "post: the trainer saw %ld of the batch's %ld completion tokens (internal error)", acc.tokens, (long)tokens);
+            goto out;
+        }
         qwen3_train_stats ts;
         if (qtrainer_update(p->t, acc.loss, t0, &ts, e)) goto out;
         clip_sum += acc.clipped;
