@@ -515,20 +515,20 @@ static int train_steps(qwen3_post *p, tseq *sq, int n_seq, qwen3_post_stats *st,
         tmodel_zero_grad(m);
         tmodel_lbl_begin(m);
         for (int mb = 0; mb < n_micro; mb++) {
-            T = sq[ord[mb * B]].n; /* the micro-batch's longest sequence */
-            if (tmodel_set_len(m, T)) { qerr(e, "post: sequence of %d tokens is longer than the trainer's %d", T, m->T_max); goto out; }
+            int Tm = sq[ord[mb * B]].n; /* the micro-batch's longest sequence (<= T: rollouts are cut to it) */
+            if (tmodel_set_len(m, Tm)) { qerr(e, "post: sequence of %d tokens is longer than the trainer's %d", Tm, T); goto out; }
             for (int b = 0; b < B; b++) {
                 int s = mb * B + b;
                 const tseq *q = s < n_seq ? &sq[ord[s]] : NULL;
-                for (int i = 0; i < T; i++) ids[b * T + i] = q && i < q->n ? qtrainer_col(p->t, q->ids[i]) : 0;
+                for (int i = 0; i < Tm; i++) ids[b * Tm + i] = q && i < q->n ? qtrainer_col(p->t, q->ids[i]) : 0;
             }
             if (tmodel_forward(m, ids, NULL, e)) goto out;
             for (int b = 0; b < B; b++) {
                 int s = mb * B + b;
                 const tseq *q = s < n_seq ? &sq[ord[s]] : NULL;
                 if (q && dist && rl_teacher_score(p->teacher, p->aux, q->ids, q->n, q->from - 1, p->n_known, tv_pick(m->cpu.isa), cols, p->tied, &p->v, lp, mlp, ne, e)) goto out;
-                for (int i = 0; i < T; i++) {
-                    float *z = m->a.logits + (int64_t)(b * T + i) * V;
+                for (int i = 0; i < Tm; i++) {
+                    float *z = m->a.logits + (int64_t)(b * Tm + i) * V;
                     /* position i predicts token i + 1: a completion token when i + 1 in [from, n) */
                     if (!q || i + 1 < q->from || i + 1 >= q->n) { memset(z, 0, sizeof(float) * (size_t)V); continue; }
                     int j = i + 1 - q->from, col = qtrainer_col(p->t, q->ids[i + 1]);

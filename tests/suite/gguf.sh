@@ -266,10 +266,12 @@ if "$PY" "$ROOT/tools/gen_checkpoint.py" "$RT/dense" --preset tiny --dtype bf16 
         # measured 885-897 s of its 900). Each type's kernels and loader run under the sanitizers
         # in quant.sh, test_quant_ggml and test_gemm_ggml; this check's own path is the same for
         # every type.
-        case "$QWEN3:$t" in
-            *san*:bf16|*san*:q8_0|*san*:q4_k) ;;
-            *san*:*) echo "SKIP gguf-run-$t: sanitizer build: three types run here (bf16, q8_0, q4_k); every type runs in the release build"; continue;;
-        esac
+        if san_build; then
+            case $t in
+                bf16 | q8_0 | q4_k) ;;
+                *) echo "SKIP gguf-run-$t: sanitizer build: three types run here (bf16, q8_0, q4_k); every type runs in the release build"; continue ;;
+            esac
+        fi
         if ! "$QWEN3" quantize "$RT/dense" "$RT/$t.gguf" --type "$t" >/dev/null 2>"$TMP/err"; then
             echo "FAIL gguf-run-$t: quantize: $(tail -n 1 "$TMP/err")"; continue
         fi

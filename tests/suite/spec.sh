@@ -58,9 +58,9 @@ PEN="--presence-penalty 1.5 --repeat-penalty 1.2"
 SAN_SKIP=" generate_draft_n_1 generate_draft_n_32 generate_self_draft_auto generate_self_draft run_fast_q8_0 "
 same() {
     local name=$1; shift
-    case "${QWEN3_BUILD:-build/rel}:$SAN_SKIP" in
-        *san*:*" $name "*) echo "SKIP $name: sanitizer build (every variant runs in the release build; the same loop runs here in the cases kept)"; return;;
-    esac
+    if san_build; then
+        case "$SAN_SKIP" in *" $name "*) echo "SKIP $name: sanitizer build (every variant runs in the release build; the same loop runs here in the cases kept)"; return;; esac
+    fi
     local base=() extra=() seen=0
     for a in "$@"; do
         if [ "$a" = "---" ]; then seen=1; continue; fi
