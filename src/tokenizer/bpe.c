@@ -173,6 +173,31 @@ __attribute__((target("avx512f"))) uint32_t tk_rank_min_avx512(const uint32_t *r
 uint32_t tk_rank_min_avx512(const uint32_t *rank, int n8) { return tk_rank_min_scalar(rank, n8); }
 #endif
 
+static inline int cont_byte(unsigned x) { return (x & 0xC0) == 0x80; }
+
+/* The token of the 2- or 3-byte character at w[k] when BPE may start it whole there (wchar.c: its
+ * memo entry, computed on first use, against the neighbours this position has), else -1; *cl gets
+ * its length. */
+static inline int32_t whole_at(const struct qwen3_tokenizer *t, struct tk_wchar *wc, const unsigned char *w, int k, int n,
+                               int *cl) {
+    unsigned c0 = w[k];
+    int len;
+    if (c0 < 0xE0) {
+        if (k + 1 >= n || !cont_byte(w[k + 1])) return -1;
+        len = 2;
+    } else {
+        /* E0 80-9F would be an overlong form, sharing a 2-byte character's memo slot */
+        if (c0 >= 0xF0 || k + 2 >= n || !cont_byte(w[k + 1]) || !cont_byte(w[k + 2]) || (c0 == 0xE0 && w[k + 1] < 0xA0))
+            return -1;
+        len = 3;
+    }
+    uint32_t e = tk_wchar_entry(t, wc, w + k, len);
+    uint32_t need = TK_WC_ONE | (k + len < n ? TK_WC_L : 0u) | (k == 0 ? 0u : cont_byte(w[k - 1]) ? TK_WC_PM : TK_WC_PA);
+    if ((e & need) != need) return -1;
+    *cl = len;
+    return (int32_t)(e >> 5);
+}
+
 /* Short words: symbols stay at their byte positions, linked through nx/pv (merged-away positions
  * are skipped and hold rank UINT32_MAX), so a merge costs two lookups and no moves. rank[k] is the
  * rank of the pair (k, nx[k]); the leftmost minimum is the lowest position, as positions keep the
@@ -185,7 +210,32 @@ static int bpe_small(const struct qwen3_tokenizer *t, const unsigned char *w, in
         nx[k] = (uint8_t)(k + 1);
         pv[k] = (uint8_t)(k - 1); /* 255 for k = 0: no symbol before */
     }
-    if (t->bpair) {
+    struct tk_wchar *wc = t->bpair ? tk_wchar_get(t) : NULL;
+    if (wc) {
+        /* characters that may start whole take one symbol (wchar.c); the positions they cover
+         * after their first byte are never linked and hold rank UINT32_MAX */
+        int last = -1;
+        for (int k = 0; k < n;) {
+            int cl = 1;
+            int32_t id = w[k] >= 0xC2 ? whole_at(t, wc, w, k, n, &cl) : -1;
+            if (id >= 0) ids[k] = id;
+            for (int j = k + 1; j < k + cl; j++) rank[j] = UINT32_MAX;
+            nx[k] = (uint8_t)(k + cl);
+            pv[k] = (uint8_t)last; /* 255 for -1 */
+            if (last >= 0) {
+                if (k == last + 1 && cl == 1) {
+                    uint64_t e = t->bpair[(unsigned)w[last] << 8 | w[k]];
+                    rank[last] = rank_at((uint32_t)(e >> 32), last);
+                    s->mid[last] = (uint32_t)e;
+                } else {
+                    set_pair(t, s, last, ids[last], ids[k]);
+                }
+            }
+            last = k;
+            k += cl;
+        }
+        rank[last] = UINT32_MAX;
+    } else if (t->bpair) {
         for (int k = 0; k + 1 < n; k++) {
             uint64_t e = t->bpair[(unsigned)w[k] << 8 | w[k + 1]];
             rank[k] = rank_at((uint32_t)(e >> 32), k);

@@ -67,6 +67,9 @@ struct qwen3_tokenizer {
     /* The merge of the single-byte tokens of bytes x and y at [x << 8 | y], as rank << 32 | id (rank
      * UINT32_MAX: none), owned like mfilter: a word's first pairs are all such pairs. NULL: none. */
     uint64_t *bpair;
+    /* Whole-character starts (wchar.c): built on first use by tk_wchar_get (set once by
+     * compare-and-swap), freed with the tokenizer. NULL: not built yet. */
+    _Atomic(struct tk_wchar *) wchar;
     int small_ranks; /* every rank < 2^25 - 1: bpe.c's short-word path packs rank and position */
     uint32_t (*rank_min)(const uint32_t *r, int n); /* bpe.c's scan: tk_rank_min_* for this CPU */
     int ignore_merges; /* model.ignore_merges: a word found whole in the vocabulary skips BPE */
@@ -240,6 +243,19 @@ const tk_merge *tk_merge_find(const struct qwen3_tokenizer *t, uint32_t a, uint3
 /* BPE of one pre-token's bytes; the resulting ids are written to s->ids and their count returned
  * (-1 out of memory). */
 int tk_bpe_word(const struct qwen3_tokenizer *t, const unsigned char *w, size_t n, tk_scratch *s);
+
+/* --- wchar.c ----------------------------------------------------------------------------------- */
+
+/* A memo entry: bit 0 known, TK_WC_ONE the character is one token (its id in bits 5 and up), and
+ * the conditions under which BPE may start it whole: TK_WC_L with a right neighbour, TK_WC_PA
+ * after any left neighbour, TK_WC_PM after one ending in a continuation byte. */
+enum { TK_WC_L = 2, TK_WC_PA = 4, TK_WC_PM = 8, TK_WC_ONE = 16 };
+struct tk_wchar;
+/* t's tables, built on the first call; NULL when out of memory (or t has no merges). */
+struct tk_wchar *tk_wchar_get(const struct qwen3_tokenizer *t);
+void tk_wchar_free(struct tk_wchar *w);
+/* The memo entry of the valid, shortest-form 2- or 3-byte character c (cl its length). */
+uint32_t tk_wchar_entry(const struct qwen3_tokenizer *t, struct tk_wchar *w, const unsigned char *c, int cl);
 
 /* --- vocab.c ------------------------------------------------------------------------------------ */
 

@@ -221,7 +221,45 @@ def edge_cases():
         lo2, hi2 = blocks[rnd.randrange(len(blocks))]
         n = rnd.randrange(1, 40)
         c.append(("random", "".join(chr(rnd.randint(lo, hi) if rnd.random() < 0.6 else rnd.randint(lo2, hi2)) for _ in range(n))))
-    return c
+    return c + whole_start_cases()
+
+
+def whole_start_cases(n=600, seed=23):
+    """Words that mix 2- and 3-byte characters of many scripts, with and without a leading space,
+    mark or ASCII letter: bpe.c starts some characters whole instead of as bytes (wchar.c), and
+    which ones depends on the neighbours, so every kind of neighbour must come up. Pieces of real
+    catalog strings (so real multi-character merges and the merges across a character's edge, as
+    in した or 습니다, occur) with some characters replaced by random ones of whole blocks."""
+    rnd = random.Random(seed)
+    strs = []
+    for lang in ("ja", "ko", "zh_CN", "zh_TW", "ru", "el", "ar", "he", "th", "hi", "fr", "vi"):
+        d = os.path.join("/usr/share/locale", lang, "LC_MESSAGES")
+        if not os.path.isdir(d):
+            continue
+        for f in sorted(os.listdir(d))[:30]:
+            if f.endswith(".mo"):
+                strs.extend(s for s in mo_strings(os.path.join(d, f)) if any(ord(ch) >= 0x80 for ch in s))
+    blocks = [(0x3041, 0x3096), (0x30a1, 0x30fc), (0x4e00, 0x9fff), (0xac00, 0xd7a3), (0x0410, 0x044f),
+              (0x0391, 0x03c9), (0x00c0, 0x00ff), (0x0621, 0x064a), (0x05d0, 0x05ea), (0x0e01, 0x0e3a),
+              (0x0905, 0x0939), (0x0100, 0x017f)]
+    lead = ["", "", "", " ", " ", "\u3001", "\u3002", "\u300c", "(", "-", "\u00a0", "x", "Q", "\u3000"]
+    out = []
+    for _ in range(n):
+        parts = []
+        for _ in range(rnd.randrange(1, 6)):
+            src = rnd.choice(strs) if strs else ""
+            i = rnd.randrange(len(src)) if src else 0
+            word = list(src[i:i + rnd.randrange(1, 40)])
+            for k in range(len(word)):
+                r = rnd.random()
+                if r < 0.15 or not src:
+                    lo, hi = blocks[rnd.randrange(len(blocks))]
+                    word[k] = chr(rnd.randint(lo, hi))
+                elif r < 0.18:
+                    word[k] = rnd.choice("abcXYZ ")
+            parts.append(rnd.choice(lead) + "".join(word))
+        out.append(("whole", "".join(parts)))
+    return out
 
 
 def byte_tokens(vocab_path):
@@ -323,6 +361,8 @@ def main():
         for t in texts:
             w.write(json.dumps({"text": t, "group": "real"}, ensure_ascii=False) + "\n")
         for t in documents(200000, seed=13):
+            w.write(json.dumps({"text": t, "group": "doc"}, ensure_ascii=False) + "\n")
+        for t in cjk_documents(60000, seed=19):
             w.write(json.dumps({"text": t, "group": "doc"}, ensure_ascii=False) + "\n")
     elif mode == "decode":
         for o in decode_cases(sys.argv[2], sys.argv[3]):

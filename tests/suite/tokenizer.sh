@@ -2,13 +2,14 @@
 # tokenizer.sh - our tokenizer against Hugging Face tokenizers (npm `tokenizers`, Rust core) on the
 # real Qwen3 tokenizer: ~3,600 regex edge cases and combinations, long runs, random code points,
 # ~2,000 real texts in ~190 languages from the gettext catalogs, and 19 documents of 4-16 KB
-# (paragraphs in several languages, C source, tables of numbers, white-space runs); then decode
+# (paragraphs in several languages, C source, tables of numbers, white-space runs) and a few CJK ones,
+# 600 words mixing 2- and 3-byte characters of many scripts (bpe.c's whole-character starts); then decode
 # (whole and streamed) of ~2,000 id lists: the reference's own encodings and every prefix of some,
 # invalid UTF-8 byte runs, random ids, skip-special-tokens both ways. Every case must match exactly.
 # Expected outputs are computed here by tests/ref/tokenizer_ref.js; nothing golden is committed.
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 14
+expect 17
 T=${QWEN3_TOKENIZER:?}
 D=$QWEN3_TMP/tokenizer
 REF=$QWEN3_ROOT/tests/ref
@@ -59,3 +60,33 @@ for i, o in zip(open(sys.argv[1], encoding="utf-8"), open(sys.argv[2], encoding=
             print("FAIL tokenizer.roundtrip: %r came back as %r" % (a[:60], b[:60]))
 print("PASS tokenizer.roundtrip (%d texts)" % n if not bad else "FAIL tokenizer.roundtrip: %d of %d differ" % (bad, n))
 EOF
+
+# A merge list that is not monotone (a merge uses the token é before the merge that makes é):
+# bpe.c may then not start é whole (wchar.c checks every character's consumers; Qwen's merges never
+# trigger it). Byte-level tokenizer.json with Qwen's pipeline and 3 merges, against HF on it.
+M=$D/nonmonotone
+mkdir -p "$M"
+$PY - "$T/tokenizer.json" "$M/tokenizer.json" <<'EOF' || echo "FAIL tokenizer.nonmonotone: building the tokenizer exited with status $?"
+import json, sys
+t = json.load(open(sys.argv[1], encoding="utf-8"))
+bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+cs, n = bs[:], 0
+for b in range(256):
+    if b not in bs:
+        bs.append(b); cs.append(256 + n); n += 1
+byte_char = {b: chr(c) for b, c in zip(bs, cs)}
+vocab = {byte_char[b]: b for b in range(256)}
+e = "".join(byte_char[b] for b in "é".encode())  # "Ã©"
+# ranks: (é, y) 0 uses é, which (Ã, ©) makes only at rank 2; (y, z) 1. "éyz" from bytes: yz
+# merges first (rank 1), then é: [é, yz]; started whole, é would take y first: [éy, z].
+for tok in (e + "y", "yz", e):
+    vocab[tok] = len(vocab)
+t["model"]["vocab"] = vocab
+t["model"]["merges"] = [[e, "y"], ["y", "z"], [e[0], e[1]]]
+t["added_tokens"] = []
+json.dump(t, open(sys.argv[2], "w", encoding="utf-8"), ensure_ascii=False)
+EOF
+printf '%s\n' '{"text": "éyz"}' '{"text": "xéyz"}' '{"text": " éyz"}' '{"text": "ééyz éy é yzé"}' > "$M/in.jsonl"
+node "$REF/tokenizer_ref.js" "$M" encode < "$M/in.jsonl" > "$M/hf.jsonl" || echo "FAIL tokenizer.reference: tokenizer_ref.js on the non-monotone tokenizer failed"
+QWEN3_NO_CACHE=1 "$QWEN3" tokenize "$M" --jsonl < "$M/in.jsonl" > "$M/ours.jsonl" || echo "FAIL tokenizer.nonmonotone: qwen3 tokenize failed"
+checked tokenizer.nonmonotone $PY "$REF/tokenizer_compare.py" tokenizer.nonmonotone "$M/in.jsonl" "$M/hf.jsonl" "$M/ours.jsonl" ids
