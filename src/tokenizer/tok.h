@@ -70,6 +70,7 @@ struct qwen3_tokenizer {
     /* Whole-character starts (wchar.c): built on first use by tk_wchar_get (set once by
      * compare-and-swap), freed with the tokenizer. NULL: not built yet. */
     _Atomic(struct tk_wchar *) wchar;
+    const uint32_t *wchar_table; /* the complete memo, in the cache mapping; NULL: none */
     int small_ranks; /* every rank < 2^25 - 1: bpe.c's short-word path packs rank and position */
     uint32_t (*rank_min)(const uint32_t *r, int n); /* bpe.c's scan: tk_rank_min_* for this CPU */
     int ignore_merges; /* model.ignore_merges: a word found whole in the vocabulary skips BPE */
@@ -254,6 +255,11 @@ struct tk_wchar;
 /* t's tables, built on the first call; NULL when out of memory (or t has no merges). */
 struct tk_wchar *tk_wchar_get(const struct qwen3_tokenizer *t);
 void tk_wchar_free(struct tk_wchar *w);
+/* The complete memo (65536 entries, every one known) into out, for the binary cache; -1 when out
+ * of memory or t has no merges. tk_wchar_table_check: -1 when a table read back is not one (an
+ * entry unknown or naming an id >= n_ids). */
+int tk_wchar_table(const struct qwen3_tokenizer *t, uint32_t *out);
+int tk_wchar_table_check(const uint32_t *tab, uint32_t n_ids);
 /* The memo entry of the valid, shortest-form 2- or 3-byte character c (cl its length). */
 uint32_t tk_wchar_entry(const struct qwen3_tokenizer *t, struct tk_wchar *w, const unsigned char *c, int cl);
 

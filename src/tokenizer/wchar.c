@@ -23,9 +23,11 @@
  * symbols ending in a continuation byte (c after another multi-byte character), hence two flags;
  * at a word's first byte there is no left neighbour, at its last no right one. The bounds (25 KB)
  * and the lowest rank that consumes each character's token (by code point) come from one pass over
- * the merge table on first use (~2 ms for Qwen's, so not at every load); each character's answer
- * is computed on first use and kept in a 64K-entry memo (a relaxed atomic store of a value any
- * thread computes alike). On Qwen's tokenizer 58% of the characters of the CJK documents of
+ * the merge table (~5 ms for Qwen's); each character's answer is kept in a 64K-entry memo by code
+ * point. The tokenizer's binary cache holds the whole memo (computed when the cache is written, ~2
+ * ms more), so a cached load builds nothing; otherwise (a parse, QWEN3_NO_CACHE) the tables are
+ * built on first use and each entry computed when first needed (a relaxed atomic store of a value
+ * any thread computes alike). On Qwen's tokenizer 58% of the characters of the CJK documents of
  * tests/ref/tokenizer_cases.py start whole; the others (hiragana after し, Korean syllables after a
  * space: real merges across their edges) start as bytes, as before. */
 #include <stdatomic.h>
@@ -48,6 +50,7 @@ static inline int cont(unsigned x) { return (x & 0xC0) == 0x80; }
 static inline void lower(uint32_t *b, uint32_t r) { if (r < *b) *b = r; }
 
 struct tk_wchar {
+    const uint32_t *complete; /* every entry, from the tokenizer's cache file (t->wchar_table); else NULL */
     uint32_t bound[WB_N];
     uint32_t consumed[65536];     /* by code point: the lowest rank of a merge using its token */
     _Atomic uint32_t memo[65536]; /* by code point (0x80-0xFFFF): the entry, 0 = not yet known */
@@ -65,6 +68,7 @@ static unsigned one_char(const unsigned char *s, uint32_t n) {
 static struct tk_wchar *build(const struct qwen3_tokenizer *t) {
     struct tk_wchar *w = malloc(sizeof *w);
     if (!w) return NULL;
+    w->complete = NULL;
     for (int k = 0; k < WB_N; k++) w->bound[k] = UINT32_MAX;
     for (int k = 0; k < 65536; k++) w->consumed[k] = UINT32_MAX;
     for (int k = 0; k < 65536; k++) atomic_init(&w->memo[k], 0);
@@ -104,7 +108,12 @@ struct tk_wchar *tk_wchar_get(const struct qwen3_tokenizer *t) {
     struct qwen3_tokenizer *mt = (struct qwen3_tokenizer *)t; /* a build-once slot, like ext */
     struct tk_wchar *have = atomic_load(&mt->wchar);
     if (have || !t->bpair || !t->merges) return have;
-    struct tk_wchar *w = build(t);
+    struct tk_wchar *w;
+    if (t->wchar_table) { /* read from the cache: nothing to build (malloc leaves the rest untouched) */
+        if ((w = malloc(sizeof *w))) w->complete = t->wchar_table;
+    } else {
+        w = build(t);
+    }
     if (!w) return NULL; /* out of memory: bytes, and another try next time */
     struct tk_wchar *expected = NULL;
     if (!atomic_compare_exchange_strong(&mt->wchar, &expected, w)) {
@@ -122,6 +131,7 @@ static uint32_t compute(const struct qwen3_tokenizer *t, const struct tk_wchar *
 
 uint32_t tk_wchar_entry(const struct qwen3_tokenizer *t, struct tk_wchar *w, const unsigned char *c, int cl) {
     unsigned cp = cl == 2 ? (c[0] & 31u) << 6 | (c[1] & 63u) : (c[0] & 15u) << 12 | (c[1] & 63u) << 6 | (c[2] & 63u);
+    if (w->complete) return w->complete[cp];
     uint32_t e = atomic_load_explicit(&w->memo[cp], memory_order_relaxed);
     if (!e) {
         e = compute(t, w, c, cp, cl);
@@ -161,4 +171,29 @@ static uint32_t compute(const struct qwen3_tokenizer *t, const struct tk_wchar *
     }
     if (id >= (1u << 26) || w->consumed[cp] <= R) return 1; /* a merge using c's token could come first */
     return id << 5 | TK_WC_ONE | (uint32_t)(R < PM) * TK_WC_PM | (uint32_t)(R < PA) * TK_WC_PA | (uint32_t)(R < L) * TK_WC_L | 1u;
+}
+
+int tk_wchar_table(const struct qwen3_tokenizer *t, uint32_t *out) {
+    struct tk_wchar *w = t->bpair && t->merges ? build(t) : NULL;
+    if (!w) return -1;
+    for (unsigned cp = 0; cp < 65536; cp++) {
+        unsigned char c[3];
+        if (cp < 0x80 || (cp >= 0xD800 && cp < 0xE000)) {
+            out[cp] = 1; /* never asked: ASCII is not whole-started, surrogates are not valid UTF-8 */
+        } else if (cp < 0x800) {
+            c[0] = (unsigned char)(0xC0 | cp >> 6), c[1] = (unsigned char)(0x80 | (cp & 63));
+            out[cp] = compute(t, w, c, cp, 2);
+        } else {
+            c[0] = (unsigned char)(0xE0 | cp >> 12), c[1] = (unsigned char)(0x80 | (cp >> 6 & 63)), c[2] = (unsigned char)(0x80 | (cp & 63));
+            out[cp] = compute(t, w, c, cp, 3);
+        }
+    }
+    free(w);
+    return 0;
+}
+
+int tk_wchar_table_check(const uint32_t *tab, uint32_t n_ids) {
+    for (unsigned cp = 0; cp < 65536; cp++)
+        if (!(tab[cp] & 1) || ((tab[cp] & TK_WC_ONE) && tab[cp] >> 5 >= n_ids)) return -1;
+    return 0;
 }

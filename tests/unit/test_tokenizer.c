@@ -45,7 +45,10 @@ static int whole_utf8(const unsigned char *s, size_t n) {
 
 static const char *SAMPLES[] = {
     "Hello, world! It's 2024.", "<|im_start|>user\n你好，世界<|im_end|>", "  \t\r\n x ", "Ünïcödé e\xcc\x81 ﬁ 👨‍👩‍👧",
-    "def f(x):\n    return x**2\n", "ภาษาไทย ພາສາລາວ ភាសាខ្មែរ नमस्ते", "", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "def f(x):\n    return x**2\n", "ภาษาไทย ພາສາລາວ ភាសាខ្មែរ नमस्ते", "",
+    /* words whose characters bpe.c starts whole, or not, by their neighbours (wchar.c) */
+    "設定を変更しました。ファイルが見つかりません 설정을 저장했습니다 Файл не найден Ελληνικά",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 };
 #define N_SAMPLES (int)(sizeof SAMPLES / sizeof SAMPLES[0])
 
