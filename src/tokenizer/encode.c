@@ -48,7 +48,42 @@ static inline void *wslot(const tk_tls *tls, const unsigned char *s, size_t n, u
     return &tls->lslots[(*h >> 11) & (TK_LCACHE_SLOTS - 1)];
 }
 
-/* Steps 2-4 on text without added tokens; tls (may be NULL) holds this thread's word cache. */
+/* One pre-token s[0..n) (n >= 2): from the word cache (slot, its hash h; NULL: none) or by BPE,
+ * which then fills the slot. */
+static int encode_word(const qwen3_tokenizer *t, const unsigned char *s, size_t n, tk_scratch *sc, void *slot,
+                       uint64_t h, idvec *o) {
+    if (slot && n <= TK_WCACHE_WORD) {
+        tk_wslot *w = slot;
+        if (w->hash == h && w->wlen == n && !memcmp(w->word, s, n)) return push(o, w->ids, w->nids);
+    } else if (slot) {
+        tk_lslot *w = slot;
+        if (w->hash == h && w->wlen == n && !memcmp(w->word, s, n)) return push(o, w->ids, w->nids);
+    }
+    int k = tk_bpe_word(t, s, n, sc);
+    if (k < 0) return -1;
+    const int32_t *r = sc->ids;
+    if (push(o, r, (size_t)k)) return -1;
+    if (slot && n <= TK_WCACHE_WORD && k <= TK_WCACHE_IDS) {
+        tk_wslot *w = slot;
+        w->hash = h;
+        w->wlen = (uint8_t)n;
+        w->nids = (uint8_t)k;
+        memcpy(w->word, s, n);
+        memcpy(w->ids, r, (size_t)k * sizeof *r);
+    } else if (slot && n > TK_WCACHE_WORD && k <= TK_LCACHE_IDS) {
+        tk_lslot *w = slot;
+        w->hash = h;
+        w->wlen = (uint8_t)n;
+        w->nids = (uint8_t)k;
+        memcpy(w->word, s, n);
+        memcpy(w->ids, r, (size_t)k * sizeof *r);
+    }
+    return 0;
+}
+
+/* Steps 2-4 on text without added tokens; tls (may be NULL) holds this thread's word cache. The
+ * next pre-token is found, hashed and its cache slot's read started before the current one is
+ * encoded: the slot is a miss in the L2 cache most of the time, and it then overlaps with BPE. */
 static int encode_plain(const qwen3_tokenizer *t, const unsigned char *s, size_t n, tk_scratch *sc, tk_tls *tls,
                         idvec *o) {
     if (!n) return 0;
@@ -57,50 +92,23 @@ static int encode_plain(const qwen3_tokenizer *t, const unsigned char *s, size_t
         s = tk_nfc(t, s, n, &sc->nfc, &sc->nfc_cap, &m);
         if (!s) return -1;
     }
-    for (size_t i = 0; i < m;) {
-        size_t e = tk_pretok_next(t, s, m, i), n = e - i;
-        if (n == 1) { /* a lone byte (space, digit, punctuation) is its own token */
+    size_t i = 0, e = tk_pretok_next(t, s, m, 0);
+    uint64_t h = 0;
+    void *slot = e - i > 1 ? wslot(tls, s + i, e - i, &h) : NULL;
+    while (i < m) {
+        size_t i2 = e, e2 = i2;
+        uint64_t h2 = 0;
+        void *slot2 = NULL;
+        if (i2 < m) {
+            e2 = tk_pretok_next(t, s, m, i2);
+            if (e2 - i2 > 1 && (slot2 = wslot(tls, s + i2, e2 - i2, &h2))) __builtin_prefetch(slot2);
+        }
+        if (e - i == 1) { /* a lone byte (space, digit, punctuation) is its own token */
             if (push(o, &t->byte_id[s[i]], 1)) return -1;
-            i = e;
-            continue;
+        } else if (encode_word(t, s + i, e - i, sc, slot, h, o)) {
+            return -1;
         }
-        uint64_t h = 0;
-        void *slot = wslot(tls, s + i, n, &h);
-        if (slot && n <= TK_WCACHE_WORD) {
-            tk_wslot *w = slot;
-            if (w->hash == h && w->wlen == n && !memcmp(w->word, s + i, n)) {
-                if (push(o, w->ids, w->nids)) return -1;
-                i = e;
-                continue;
-            }
-        } else if (slot) {
-            tk_lslot *w = slot;
-            if (w->hash == h && w->wlen == n && !memcmp(w->word, s + i, n)) {
-                if (push(o, w->ids, w->nids)) return -1;
-                i = e;
-                continue;
-            }
-        }
-        int k = tk_bpe_word(t, s + i, n, sc);
-        if (k < 0) return -1;
-        const int32_t *r = sc->ids;
-        if (push(o, r, (size_t)k)) return -1;
-        if (slot && n <= TK_WCACHE_WORD && k <= TK_WCACHE_IDS) {
-            tk_wslot *w = slot;
-            w->hash = h;
-            w->wlen = (uint8_t)n;
-            w->nids = (uint8_t)k;
-            memcpy(w->word, s + i, n);
-            memcpy(w->ids, r, (size_t)k * sizeof *r);
-        } else if (slot && n > TK_WCACHE_WORD && k <= TK_LCACHE_IDS) {
-            tk_lslot *w = slot;
-            w->hash = h;
-            w->wlen = (uint8_t)n;
-            w->nids = (uint8_t)k;
-            memcpy(w->word, s + i, n);
-            memcpy(w->ids, r, (size_t)k * sizeof *r);
-        }
-        i = e;
+        i = i2, e = e2, h = h2, slot = slot2;
     }
     return 0;
 }
