@@ -274,11 +274,44 @@ static inline int32_t sum128(const int8_t *x) {
     return 128 * t;
 }
 
-/* Per group and block: 8 vpdpbusd, each the same 4-byte piece of the 16 rows (+ 128, unsigned)
- * against that piece of x broadcast, in two chains; their sum minus 128 * sum(x) is each row's exact
- * block sum in its own lane; then the scalar twin's float step for 16 rows at once, the 16 scales
- * one load. The group's 544 bytes per block are contiguous, so one stream per thread: the
- * hardware prefetcher keeps ahead of it without help. */
+/* One group of 16 rows (p) or two (p and q, NG = 2) x one token. Per group and block: 8 vpdpbusd,
+ * each the same 4-byte piece of the 16 rows (+ 128, unsigned) against that piece of x broadcast,
+ * in two chains; their sum minus 128 * sum(x) is each row's exact block sum in its own lane; then
+ * the scalar twin's float step for 16 rows at once, the 16 scales one load. */
+TGT static inline __attribute__((always_inline)) void il_groups(const uint8_t *p, const uint8_t *q, int NG, const int8_t *xq,
+                                                                const float *xd, const int32_t *sx, int64_t nb, float *yp, float *yq) {
+    __m512 acc = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++, p += 544, q += 544) {
+        int32_t xg[8];
+        memcpy(xg, xq + 32 * b, 32);
+        __m512i s0 = _mm512_setzero_si512(), s1 = s0, t0 = s0, t1 = s0;
+        for (int g = 0; g < 8; g += 2) {
+            __m512i xa = _mm512_set1_epi32(xg[g]), xb = _mm512_set1_epi32(xg[g + 1]);
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(p + 32 + 64 * g), xa);
+            s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512(p + 32 + 64 * (g + 1)), xb);
+            if (NG == 2) {
+                t0 = _mm512_dpbusd_epi32(t0, _mm512_loadu_si512(q + 32 + 64 * g), xa);
+                t1 = _mm512_dpbusd_epi32(t1, _mm512_loadu_si512(q + 32 + 64 * (g + 1)), xb);
+            }
+        }
+        __m512i sxb = _mm512_set1_epi32(b < GEMV_MAX_BLOCKS ? sx[b] : sum128(xq + 32 * b));
+        __m512 dx = _mm512_set1_ps(xd[b]);
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_add_epi32(s0, s1), sxb)), _mm512_mul_ps(dw, dx)));
+        if (NG == 2) {
+            __m512 dw2 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)q));
+            acc2 = _mm512_add_ps(acc2, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_add_epi32(t0, t1), sxb)), _mm512_mul_ps(dw2, dx)));
+        }
+    }
+    _mm512_storeu_ps(yp, acc);
+    if (NG == 2) _mm512_storeu_ps(yq, acc2);
+}
+
+/* Rows [r0, r1) as two streams: the groups of the first half of the range in step with those of
+ * the second, so two sequential reads are in flight. One core then reads ~10% faster from memory
+ * than with one stream (3072 x 1024 matrices from memory, one thread: 28.7-35.1 -> 31.5-39.8
+ * GB/s; a plain one-stream read loop 31.4-35.4), as the hardware prefetcher runs two streams
+ * ahead. Each row's arithmetic is unchanged. */
 TGT void kq_gemv_q8_0_il_avx512(const kmat *W, const void *arow, float *y, int64_t r0, int64_t r1) {
     const int64_t K = W->cols, nb = K / 32;
     const int8_t *xq = kq_act_q((void *)arow);
@@ -288,22 +321,15 @@ TGT void kq_gemv_q8_0_il_avx512(const kmat *W, const void *arow, float *y, int64
      * rows longer than the array, which no Qwen3 shape has) */
     int32_t sx[GEMV_MAX_BLOCKS];
     for (int64_t b = 0; b < nb && b < GEMV_MAX_BLOCKS; b++) sx[b] = sum128(xq + 32 * b);
-    for (int64_t r = r0; r < r1; r += 16) {
-        const uint8_t *p = base + (size_t)r * W->row_bytes;
-        __m512 acc = _mm512_setzero_ps();
-        for (int64_t b = 0; b < nb; b++, p += 544) {
-            int32_t xg[8];
-            memcpy(xg, xq + 32 * b, 32);
-            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
-            for (int g = 0; g < 8; g += 2) {
-                s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(p + 32 + 64 * g), _mm512_set1_epi32(xg[g]));
-                s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512(p + 32 + 64 * (g + 1)), _mm512_set1_epi32(xg[g + 1]));
-            }
-            __m512i s = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi32(b < GEMV_MAX_BLOCKS ? sx[b] : sum128(xq + 32 * b)));
-            __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
-            acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(xd[b]))));
-        }
-        _mm512_storeu_ps(y + r, acc);
+    int64_t ng = (r1 - r0) / 16, h = ng / 2;
+    for (int64_t g = 0; g < h; g++) {
+        int64_t ra = r0 + 16 * g, rb = r0 + 16 * (g + h);
+        il_groups(base + (size_t)ra * W->row_bytes, base + (size_t)rb * W->row_bytes, 2, xq, xd, sx, nb, y + ra, y + rb);
+    }
+    if (ng % 2) {
+        int64_t ra = r0 + 16 * (ng - 1);
+        const uint8_t *p = base + (size_t)ra * W->row_bytes;
+        il_groups(p, p, 1, xq, xd, sx, nb, y + ra, y + ra); /* q unread */
     }
 }
 #else

@@ -3,7 +3,7 @@
  * kq_dot_q8_0_scalar bit for bit, for n = 1, 5, 8, 13, 50, 70 tokens (the one-token kernel, the
  * lane-per-token GEMM with partial vectors, a 64-token chunk boundary), K = 32, 96, 1024, rows split
  * unevenly as two threads would and not a multiple of 4. The same for a matrix interleaved by 16
- * rows (kernels/repack.c, 48 rows split at 16 as two threads would: the interleaved one-token kernel
+ * rows (kernels/repack.c, 64 rows split at 16 as two threads would: the interleaved one-token kernel
  * and GEMM), and the layout's round trip: k_il_row gives back every row's bytes, k_row_to_float its
  * values. Without VNNI it prints SKIP. */
 #include <stdio.h>
@@ -63,23 +63,25 @@ int main(void) {
             CHECK(!bad, name, "differs");
             free(y);
         }
-        /* interleaved by 16 rows: 48 rows (the first 37 above and 11 more) */
-        const int irows = 48;
-        uint8_t *W48 = malloc(rb * irows), *P = malloc(rb * irows), *row = malloc(rb);
-        memcpy(W48, W, rb * rows);
+        /* interleaved by 16 rows: 64 rows (the first 37 above and 27 more), split at 16 as two
+         * threads would: one group, then three (two in step, as the one-token kernel reads them,
+         * and one alone) */
+        const int irows = 64;
+        uint8_t *Wil = malloc(rb * irows), *P = malloc(rb * irows), *row = malloc(rb);
+        memcpy(Wil, W, rb * rows);
         for (int r = rows; r < irows; r++) {
             for (int c = 0; c < K; c++) wf[c] = frand();
-            kq_quantize_row(QWEN3_Q8_0, wf, W48 + (size_t)r * rb, K);
+            kq_quantize_row(QWEN3_Q8_0, wf, Wil + (size_t)r * rb, K);
         }
-        k_il_pack(QWEN3_Q8_0, W48, rb, irows, K, P);
-        kmat IM = {QWEN3_Q8_0, P, irows, K, rb, 16}, RM = {QWEN3_Q8_0, W48, irows, K, rb, 0};
-        int rt = k_il_rows(QWEN3_Q8_0) == 16 && memcmp(W48, P, rb * irows) != 0;
+        k_il_pack(QWEN3_Q8_0, Wil, rb, irows, K, P);
+        kmat IM = {QWEN3_Q8_0, P, irows, K, rb, 16}, RM = {QWEN3_Q8_0, Wil, irows, K, rb, 0};
+        int rt = k_il_rows(QWEN3_Q8_0) == 16 && memcmp(Wil, P, rb * irows) != 0;
         float *f0 = malloc(sizeof(float) * (size_t)K), *f1 = malloc(sizeof(float) * (size_t)K);
         for (int r = 0; r < irows && rt; r++) {
             k_il_row(&IM, r, row);
             k_row_to_float(&IM, r, f0);
             k_row_to_float(&RM, r, f1);
-            rt = !memcmp(row, W48 + (size_t)r * rb, rb) && !memcmp(f0, f1, sizeof(float) * (size_t)K);
+            rt = !memcmp(row, Wil + (size_t)r * rb, rb) && !memcmp(f0, f1, sizeof(float) * (size_t)K);
         }
         char rname[128];
         snprintf(rname, sizeof rname, "gemm_q8: interleaved Q8_0 gives back every row's bytes and values (K=%d)", K);
@@ -92,7 +94,7 @@ int main(void) {
             int bad = 0;
             for (int t = 0; t < n && !bad; t++)
                 for (int r = 0; r < irows; r++) {
-                    float s = kq_dot_q8_0_scalar(W48 + (size_t)r * rb, A + (size_t)t * ab, K);
+                    float s = kq_dot_q8_0_scalar(Wil + (size_t)r * rb, A + (size_t)t * ab, K);
                     if (memcmp(&s, &y[(size_t)t * irows + r], 4)) {
                         printf("  token %d row %d: %.9g, scalar %.9g\n", t, r, y[(size_t)t * irows + r], s);
                         bad = 1;
@@ -104,7 +106,7 @@ int main(void) {
             CHECK(!bad, name, "differs");
             free(y);
         }
-        free(W48); free(P); free(row); free(f0); free(f1);
+        free(Wil); free(P); free(row); free(f0); free(f1);
         free(wf); free(W); free(A);
     }
     return test_exit();
