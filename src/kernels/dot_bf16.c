@@ -232,21 +232,31 @@ TGT static inline __attribute__((always_inline)) void tile4(const uint16_t *w, s
     }
 }
 
-/* One token, one group of 4 interleaved rows (repack.c's BF16 layout): the group's 4 rows are one
- * sequential stream, 256 bytes per 32-column step, prefetched 4 KB ahead; each row's accumulator and
- * reduction are rows1's. */
-TGT static inline void il_group1(const uint16_t *g, int64_t K, const uint16_t *x, float *y) {
-    __m512 acc[4];
+/* One token, one group of 4 interleaved rows (repack.c's BF16 layout), or two (g and h, NG = 2) in
+ * step: a group's 4 rows are one sequential stream, 256 bytes per 32-column step, prefetched 4 KB
+ * ahead; each row's accumulator and reduction are rows1's. */
+TGT static inline __attribute__((always_inline)) void il_groups(const uint16_t *g, const uint16_t *h, int NG, int64_t K,
+                                                                const uint16_t *x, float *yg, float *yh) {
+    __m512 acc[8];
     UNROLL
-    for (int r = 0; r < 4; r++) acc[r] = _mm512_setzero_ps();
-    for (int64_t c = 0; c < K; c += 32, g += 128) {
+    for (int r = 0; r < 8; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < K; c += 32, g += 128, h += 128) {
         __m512i xv = _mm512_loadu_si512(x + (size_t)c);
         UNROLL
         for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(g + 2048 + 32 * r), _MM_HINT_T0);
+        if (NG == 2) {
+            UNROLL
+            for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(h + 2048 + 32 * r), _MM_HINT_T0);
+        }
         UNROLL
         for (int r = 0; r < 4; r++) acc[r] = dp(acc[r], _mm512_loadu_si512(g + 32 * r), xv);
+        if (NG == 2) {
+            UNROLL
+            for (int r = 0; r < 4; r++) acc[4 + r] = dp(acc[4 + r], _mm512_loadu_si512(h + 32 * r), xv);
+        }
     }
-    _mm_storeu_ps(y, hsum16x4(acc[0], acc[1], acc[2], acc[3]));
+    _mm_storeu_ps(yg, hsum16x4(acc[0], acc[1], acc[2], acc[3]));
+    if (NG == 2) _mm_storeu_ps(yh, hsum16x4(acc[4], acc[5], acc[6], acc[7]));
 }
 
 /* rows [r0, r1) x n tokens, Y[t * ldy + r]: row-major rows ws elements apart (il 0), or interleaved
@@ -257,7 +267,17 @@ TGT static void dot_rows(const uint16_t *base, size_t ws, int il, int64_t K, siz
     if (n == 1) {
         int64_t r = r0;
         if (il) {
-            for (; r < r1; r += 4) il_group1(base + (size_t)(r / 4) * group, K, Xb, Y + r);
+            /* two streams: the first half of the groups in step with the second, which one core
+             * reads from memory faster than one stream (as gemm_q8.c's one-token kernel) */
+            int64_t ng = (r1 - r0) / 4, hg = ng / 2;
+            for (int64_t i = 0; i < hg; i++) {
+                int64_t ra = r0 + 4 * i, rb = r0 + 4 * (i + hg);
+                il_groups(base + (size_t)(ra / 4) * group, base + (size_t)(rb / 4) * group, 2, K, Xb, Y + ra, Y + rb);
+            }
+            if (ng % 2) {
+                const uint16_t *g = base + (size_t)(r0 / 4 + ng - 1) * group;
+                il_groups(g, g, 1, K, Xb, Y + r0 + 4 * (ng - 1), Y + r0 + 4 * (ng - 1)); /* h unread */
+            }
             return;
         }
         for (; r + 8 <= r1; r += 8) rows1(base + (size_t)r * ws, ws, 8, Xb, K, Y + r);
