@@ -29,9 +29,10 @@
 # ours load with identical logits.
 set -u
 . "$(dirname "$0")/../lib.sh"
-# 15 types through `qwen3 run`; the llama.cpp part: 4 checks with libggml-base.so
+# 15 types through `qwen3 run`; the tokenizer comparison: one check per case group of
+# tokenizer_cases.py (7) in each of two modes; the llama.cpp part: 4 checks with libggml-base.so
 # (tests/ref/gguf_llama.py), else its one SKIP
-expect $((41 + 15 + $([ -f "$(dirname "$0")/../node/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so" ] && echo 4 || echo 1)))
+expect $((43 + 15 + $([ -f "$(dirname "$0")/../node/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so" ] && echo 4 || echo 1)))
 ROOT=${QWEN3_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${PY:-/usr/bin/python3}
 QWEN3=${QWEN3:-$ROOT/qwen3}
