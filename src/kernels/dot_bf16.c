@@ -19,7 +19,8 @@
  * columns 4 weight and 6 activation loads feed 24 vdpbf16ps) and walks the tokens in chunks that stay
  * in L2 while this thread's rows pass; decoding (one token) streams 8 rows per step with the rows
  * ahead prefetched. A matrix interleaved by 4 rows (kernels/repack.c) runs the same tiles with the
- * 4 rows of a step side by side, and decodes a group of 4 rows as one sequential stream. Every tile shape computes a (row, token) with the same instructions in the same
+ * 4 rows of a step side by side, and decodes a group of 4 rows as one sequential stream, two groups
+ * (from the two halves of the thread's rows) in step. Every tile shape computes a (row, token) with the same instructions in the same
  * order, so the result depends neither on n nor on how the rows are split. */
 #include <stdlib.h>
 #include <string.h>

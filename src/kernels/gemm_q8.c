@@ -11,7 +11,8 @@
  * is broadcast, and vpdpbusd adds (w + 128) x over the group into each token's int32 lane, so after
  * 8 groups the lane holds sum (w + 128) x = s + 128 sum x exactly (no saturation). A tile of 4 rows
  * x 32 tokens keeps 8 integer and 8 float accumulators; tokens are packed in chunks of 128 that stay
- * in L2 while this thread's rows pass. Few tokens (kq_gemv_q8_0_avx512, a token at a time): 8 rows
+ * in L2 while this thread's rows pass (interleaved by 16 rows, kq_gemv_q8_0_il_avx512: 16 rows in
+ * the lanes, two groups in step, see there). Row-major, few tokens (kq_gemv_q8_0_avx512, a token at a time): 8 rows
  * per step, two rows per 512-bit vector, the 8 int32 lanes of each row's block summed exactly by a
  * shuffle tree and the 8 rows' float sums kept in one 256-bit vector; the rows left over take 4 rows
  * per step (kq_dot_q8_0_avx512_rows, vphaddd). */

@@ -22,8 +22,8 @@
  * (K / 32 steps per row), at element (R * K / 32 + s) * 128:
  *     [32 i, + 32)              columns 32 s .. 32 s + 31 of row 4R + i, i = 0 .. 3
  * The bf16 dot kernels (dot_bf16.c) compute each row exactly as row-major: the prefill tile of 4
- * rows reads the same 4 vectors per step, now adjacent, and a one-token step reads one sequential
- * stream of 256 bytes per step instead of 8 rows' streams, which on this project's 2-core EPYC
+ * rows reads the same 4 vectors per step, now adjacent, and a one-token step reads a sequential
+ * stream of 256 bytes per step per group instead of 8 rows' streams, which on this project's 2-core EPYC
  * decoded the 0.6B shape's BF16 weights ~1.5x faster on one thread. 4 rows rather than 16 because
  * a group of 4 is what the tile reads per step, so prefill keeps its speed.
  *
@@ -32,6 +32,15 @@
  * (8 b + i) * block bytes for row i. Their one-token kernel already takes 8 rows per superblock
  * (quant_ggml_gemv512.c); interleaved, those 8 blocks are one stream (1-1.7 KB per step for the
  * K-quants, 144-192 bytes for the others) instead of 8 streams; the many-token kernel reads the same superblocks at other addresses.
+ *
+ * How many streams: one group is one sequential stream, but one core reads memory faster with two
+ * (a plain read loop ~31-35 GB/s on this project's Zen 5; Q8_0's kernel 28.7-35.1 with one stream,
+ * 31.5-39.8 with two), so the Q8_0 and BF16 one-token kernels take the first half of a thread's
+ * groups in step with the second half, loads of both interleaved within each block (0.6B shape
+ * decode: Q8_0 +10%, BF16 +17% on one thread and +27% on two; the 30B-A3B shape's small expert
+ * matrices +24-32% on one). The K-quant kernels did not gain from it: paired in step (a loop body
+ * twice as large) Q4_K_M decoded 8% slower, groups taken alternately from the two halves 20%
+ * slower (their prefetch runs two superblocks ahead within a group); they keep one stream.
  *
  * Types: one entry per weight type in a table; the kernels are in gemm_q8.c, dot_bf16.c and
  * quant_ggml_gemv512.c / quant_ggml_gemm512.c. */
