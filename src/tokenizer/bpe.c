@@ -173,26 +173,15 @@ __attribute__((target("avx512f"))) uint32_t tk_rank_min_avx512(const uint32_t *r
 uint32_t tk_rank_min_avx512(const uint32_t *rank, int n8) { return tk_rank_min_scalar(rank, n8); }
 #endif
 
-static inline int cont_byte(unsigned x) { return (x & 0xC0) == 0x80; }
-
-/* The token of the 2- or 3-byte character at w[k] when BPE may start it whole there (wchar.c: its
- * memo entry, computed on first use, against the neighbours this position has), else -1; *cl gets
- * its length. */
-static inline int32_t whole_at(const struct qwen3_tokenizer *t, struct tk_wchar *wc, const unsigned char *w, int k, int n,
-                               int *cl) {
-    unsigned c0 = w[k];
+/* The token of the character at w[k] (valid UTF-8, k < n) when BPE may start it whole there
+ * (wchar.c: its memo entry against the neighbours this position has), else -1; *cl gets its length. */
+static inline int32_t whole_at(const struct qwen3_tokenizer *t, const unsigned char *w, int k, int n, int *cl) {
     int len;
-    if (c0 < 0xE0) {
-        if (k + 1 >= n || !cont_byte(w[k + 1])) return -1;
-        len = 2;
-    } else {
-        /* E0 80-9F would be an overlong form, sharing a 2-byte character's memo slot */
-        if (c0 >= 0xF0 || k + 2 >= n || !cont_byte(w[k + 1]) || !cont_byte(w[k + 2]) || (c0 == 0xE0 && w[k + 1] < 0xA0))
-            return -1;
-        len = 3;
-    }
-    uint32_t e = tk_wchar_entry(t, wc, w + k, len);
-    uint32_t need = TK_WC_ONE | (k + len < n ? TK_WC_L : 0u) | (k == 0 ? 0u : cont_byte(w[k - 1]) ? TK_WC_PM : TK_WC_PA);
+    unsigned cp = tk_utf8_get(w + k, &len);
+    if (len != 2 && len != 3) return -1;
+    uint32_t e = tk_wchar_entry(t, cp, w + k, len);
+    uint32_t need = TK_WC_ONE | (k + len < n ? TK_WC_L : 0u) |
+                    (k == 0 ? 0u : (w[k - 1] & 0xC0) == 0x80 ? TK_WC_PM : TK_WC_PA); /* after a continuation byte? */
     if ((e & need) != need) return -1;
     *cl = len;
     return (int32_t)(e >> 5);
@@ -206,22 +195,18 @@ static int bpe_small(const struct qwen3_tokenizer *t, const unsigned char *w, in
     int32_t *ids = s->ids;
     uint32_t *rank = s->rank;
     uint8_t nx[SMALL + 1], pv[SMALL + 1];
-    for (int k = 0; k < n; k++) {
-        nx[k] = (uint8_t)(k + 1);
-        pv[k] = (uint8_t)(k - 1); /* 255 for k = 0: no symbol before */
-    }
-    struct tk_wchar *wc = t->bpair ? tk_wchar_get(t) : NULL;
-    if (wc) {
-        /* characters that may start whole take one symbol (wchar.c); the positions they cover
-         * after their first byte are never linked and hold rank UINT32_MAX */
-        int last = -1;
+    if (t->bpair) {
+        /* characters that may start whole take one symbol (wchar.c; none when its tables could
+         * not be built); the positions they cover after their first byte are never linked and
+         * hold rank UINT32_MAX. Pairs of single bytes come from bpair. */
+        int whole = tk_wchar_ready(t) == 0, last = -1;
         for (int k = 0; k < n;) {
             int cl = 1;
-            int32_t id = w[k] >= 0xC2 ? whole_at(t, wc, w, k, n, &cl) : -1;
+            int32_t id = whole && w[k] >= 0xC2 ? whole_at(t, w, k, n, &cl) : -1;
             if (id >= 0) ids[k] = id;
             for (int j = k + 1; j < k + cl; j++) rank[j] = UINT32_MAX;
             nx[k] = (uint8_t)(k + cl);
-            pv[k] = (uint8_t)last; /* 255 for -1 */
+            pv[k] = (uint8_t)last; /* 255 for -1: no symbol before */
             if (last >= 0) {
                 if (k == last + 1 && cl == 1) {
                     uint64_t e = t->bpair[(unsigned)w[last] << 8 | w[k]];
@@ -235,13 +220,11 @@ static int bpe_small(const struct qwen3_tokenizer *t, const unsigned char *w, in
             k += cl;
         }
         rank[last] = UINT32_MAX;
-    } else if (t->bpair) {
-        for (int k = 0; k + 1 < n; k++) {
-            uint64_t e = t->bpair[(unsigned)w[k] << 8 | w[k + 1]];
-            rank[k] = rank_at((uint32_t)(e >> 32), k);
-            s->mid[k] = (uint32_t)e;
-        }
     } else {
+        for (int k = 0; k < n; k++) {
+            nx[k] = (uint8_t)(k + 1);
+            pv[k] = (uint8_t)(k - 1); /* 255 for k = 0: no symbol before */
+        }
         for (int k = 0; k + 1 < n; k++) set_pair(t, s, k, ids[k], ids[k + 1]);
     }
     /* ranks padded to a multiple of 8 positions, so the minimum is taken 8 lanes at a time (two

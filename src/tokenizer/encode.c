@@ -48,37 +48,50 @@ static inline void *wslot(const tk_tls *tls, const unsigned char *s, size_t n, u
     return &tls->lslots[(*h >> 11) & (TK_LCACHE_SLOTS - 1)];
 }
 
+/* A word cache slot's fields, whichever of the two slot kinds it is (tok.h). */
+typedef struct wview {
+    uint64_t *hash;
+    uint8_t *wlen, *nids;
+    unsigned char *word;
+    int32_t *ids;
+    int max_ids;
+} wview;
+
+static inline wview view(void *slot, size_t n) {
+    if (n <= TK_WCACHE_WORD) {
+        tk_wslot *w = slot;
+        return (wview){&w->hash, &w->wlen, &w->nids, w->word, w->ids, TK_WCACHE_IDS};
+    }
+    tk_lslot *w = slot;
+    return (wview){&w->hash, &w->wlen, &w->nids, w->word, w->ids, TK_LCACHE_IDS};
+}
+
 /* One pre-token s[0..n) (n >= 2): from the word cache (slot, its hash h; NULL: none) or by BPE,
  * which then fills the slot. */
 static int encode_word(const qwen3_tokenizer *t, const unsigned char *s, size_t n, tk_scratch *sc, void *slot,
                        uint64_t h, idvec *o) {
-    if (slot && n <= TK_WCACHE_WORD) {
-        tk_wslot *w = slot;
-        if (w->hash == h && w->wlen == n && !memcmp(w->word, s, n)) return push(o, w->ids, w->nids);
-    } else if (slot) {
-        tk_lslot *w = slot;
-        if (w->hash == h && w->wlen == n && !memcmp(w->word, s, n)) return push(o, w->ids, w->nids);
-    }
+    wview v = slot ? view(slot, n) : (wview){0};
+    if (slot && *v.hash == h && *v.wlen == n && !memcmp(v.word, s, n)) return push(o, v.ids, *v.nids);
     int k = tk_bpe_word(t, s, n, sc);
-    if (k < 0) return -1;
-    const int32_t *r = sc->ids;
-    if (push(o, r, (size_t)k)) return -1;
-    if (slot && n <= TK_WCACHE_WORD && k <= TK_WCACHE_IDS) {
-        tk_wslot *w = slot;
-        w->hash = h;
-        w->wlen = (uint8_t)n;
-        w->nids = (uint8_t)k;
-        memcpy(w->word, s, n);
-        memcpy(w->ids, r, (size_t)k * sizeof *r);
-    } else if (slot && n > TK_WCACHE_WORD && k <= TK_LCACHE_IDS) {
-        tk_lslot *w = slot;
-        w->hash = h;
-        w->wlen = (uint8_t)n;
-        w->nids = (uint8_t)k;
-        memcpy(w->word, s, n);
-        memcpy(w->ids, r, (size_t)k * sizeof *r);
+    if (k < 0 || push(o, sc->ids, (size_t)k)) return -1;
+    if (slot && k <= v.max_ids) {
+        *v.hash = h;
+        *v.wlen = (uint8_t)n;
+        *v.nids = (uint8_t)k;
+        memcpy(v.word, s, n);
+        memcpy(v.ids, sc->ids, (size_t)k * sizeof *sc->ids);
     }
     return 0;
+}
+
+/* The end of the pre-token at s[i] (i < m), with its word cache slot (*slot, NULL for a lone byte or
+ * none) and hash, the slot's read started. */
+static size_t next_word(const qwen3_tokenizer *t, const unsigned char *s, size_t m, size_t i, tk_tls *tls, uint64_t *h,
+                        void **slot) {
+    size_t e = tk_pretok_next(t, s, m, i);
+    *slot = e - i > 1 ? wslot(tls, s + i, e - i, h) : NULL;
+    if (*slot) __builtin_prefetch(*slot);
+    return e;
 }
 
 /* Steps 2-4 on text without added tokens; tls (may be NULL) holds this thread's word cache. The
@@ -92,23 +105,18 @@ static int encode_plain(const qwen3_tokenizer *t, const unsigned char *s, size_t
         s = tk_nfc(t, s, n, &sc->nfc, &sc->nfc_cap, &m);
         if (!s) return -1;
     }
-    size_t i = 0, e = tk_pretok_next(t, s, m, 0);
     uint64_t h = 0;
-    void *slot = e - i > 1 ? wslot(tls, s + i, e - i, &h) : NULL;
-    while (i < m) {
-        size_t i2 = e, e2 = i2;
+    void *slot;
+    for (size_t i = 0, e = next_word(t, s, m, 0, tls, &h, &slot); i < m;) {
         uint64_t h2 = 0;
         void *slot2 = NULL;
-        if (i2 < m) {
-            e2 = tk_pretok_next(t, s, m, i2);
-            if (e2 - i2 > 1 && (slot2 = wslot(tls, s + i2, e2 - i2, &h2))) __builtin_prefetch(slot2);
-        }
+        size_t e2 = e < m ? next_word(t, s, m, e, tls, &h2, &slot2) : m;
         if (e - i == 1) { /* a lone byte (space, digit, punctuation) is its own token */
             if (push(o, &t->byte_id[s[i]], 1)) return -1;
         } else if (encode_word(t, s + i, e - i, sc, slot, h, o)) {
             return -1;
         }
-        i = i2, e = e2, h = h2, slot = slot2;
+        i = e, e = e2, h = h2, slot = slot2;
     }
     return 0;
 }

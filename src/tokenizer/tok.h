@@ -67,8 +67,8 @@ struct qwen3_tokenizer {
     /* The merge of the single-byte tokens of bytes x and y at [x << 8 | y], as rank << 32 | id (rank
      * UINT32_MAX: none), owned like mfilter: a word's first pairs are all such pairs. NULL: none. */
     uint64_t *bpair;
-    /* Whole-character starts (wchar.c): built on first use by tk_wchar_get (set once by
-     * compare-and-swap), freed with the tokenizer. NULL: not built yet. */
+    /* Whole-character starts (wchar.c): the tables, built on first use by tk_wchar_ready (set once
+     * by compare-and-swap) unless the cache held the memo, freed with the tokenizer. NULL: none. */
     _Atomic(struct tk_wchar *) wchar;
     const uint32_t *wchar_table; /* the complete memo, in the cache mapping; NULL: none */
     int small_ranks; /* every rank < 2^25 - 1: bpe.c's short-word path packs rank and position */
@@ -241,8 +241,8 @@ void tk_tls_trim(tk_tls *s);
 void tk_merge_index_init(struct qwen3_tokenizer *t);
 /* Looks up a merge of (a, b); NULL when the pair never merges. */
 const tk_merge *tk_merge_find(const struct qwen3_tokenizer *t, uint32_t a, uint32_t b);
-/* BPE of one pre-token's bytes; the resulting ids are written to s->ids and their count returned
- * (-1 out of memory). */
+/* BPE of one pre-token's bytes (valid UTF-8: encode.c checks the text); the resulting ids are
+ * written to s->ids and their count returned (-1 out of memory). */
 int tk_bpe_word(const struct qwen3_tokenizer *t, const unsigned char *w, size_t n, tk_scratch *s);
 
 /* --- wchar.c ----------------------------------------------------------------------------------- */
@@ -252,16 +252,17 @@ int tk_bpe_word(const struct qwen3_tokenizer *t, const unsigned char *w, size_t 
  * after any left neighbour, TK_WC_PM after one ending in a continuation byte. */
 enum { TK_WC_L = 2, TK_WC_PA = 4, TK_WC_PM = 8, TK_WC_ONE = 16 };
 struct tk_wchar;
-/* t's tables, built on the first call; NULL when out of memory (or t has no merges). */
-struct tk_wchar *tk_wchar_get(const struct qwen3_tokenizer *t);
+/* 0 when tk_wchar_entry may be asked: the memo came with the cache, or the tables are built now
+ * (first call); -1 when out of memory or t has no merges. */
+int tk_wchar_ready(const struct qwen3_tokenizer *t);
 void tk_wchar_free(struct tk_wchar *w);
 /* The complete memo (65536 entries, every one known) into out, for the binary cache; -1 when out
  * of memory or t has no merges. tk_wchar_table_check: -1 when a table read back is not one (an
  * entry unknown or naming an id >= n_ids). */
 int tk_wchar_table(const struct qwen3_tokenizer *t, uint32_t *out);
 int tk_wchar_table_check(const uint32_t *tab, uint32_t n_ids);
-/* The memo entry of the valid, shortest-form 2- or 3-byte character c (cl its length). */
-uint32_t tk_wchar_entry(const struct qwen3_tokenizer *t, struct tk_wchar *w, const unsigned char *c, int cl);
+/* The memo entry of the character cp, whose cl (2 or 3) bytes of valid UTF-8 are c. */
+uint32_t tk_wchar_entry(const struct qwen3_tokenizer *t, unsigned cp, const unsigned char *c, int cl);
 
 /* --- vocab.c ------------------------------------------------------------------------------------ */
 

@@ -50,25 +50,21 @@ static inline int cont(unsigned x) { return (x & 0xC0) == 0x80; }
 static inline void lower(uint32_t *b, uint32_t r) { if (r < *b) *b = r; }
 
 struct tk_wchar {
-    const uint32_t *complete; /* every entry, from the tokenizer's cache file (t->wchar_table); else NULL */
     uint32_t bound[WB_N];
     uint32_t consumed[65536];     /* by code point: the lowest rank of a merge using its token */
     _Atomic uint32_t memo[65536]; /* by code point (0x80-0xFFFF): the entry, 0 = not yet known */
 };
 
-/* The code point of s[0..n) when it is one 2- or 3-byte character in shortest form, else 0. */
+/* The code point of s[0..n) when it is one valid 2- or 3-byte character, else 0. */
 static unsigned one_char(const unsigned char *s, uint32_t n) {
-    if (n == 2 && s[0] >= 0xC2 && s[0] < 0xE0 && cont(s[1])) return (s[0] & 31u) << 6 | (s[1] & 63u);
-    if (n == 3 && (s[0] & 0xF0) == 0xE0 && cont(s[1]) && cont(s[2]) && (s[0] != 0xE0 || s[1] >= 0xA0))
-        return (s[0] & 15u) << 12 | (s[1] & 63u) << 6 | (s[2] & 63u);
-    return 0;
+    int cl;
+    return (n == 2 || n == 3) && tk_utf8_valid_len(s, n) == (int)n ? tk_utf8_get(s, &cl) : 0;
 }
 
 /* One pass over the merge table: the bound tables and the consumed ranks. */
 static struct tk_wchar *build(const struct qwen3_tokenizer *t) {
     struct tk_wchar *w = malloc(sizeof *w);
     if (!w) return NULL;
-    w->complete = NULL;
     for (int k = 0; k < WB_N; k++) w->bound[k] = UINT32_MAX;
     for (int k = 0; k < 65536; k++) w->consumed[k] = UINT32_MAX;
     for (int k = 0; k < 65536; k++) atomic_init(&w->memo[k], 0);
@@ -104,16 +100,13 @@ static struct tk_wchar *build(const struct qwen3_tokenizer *t) {
     return w;
 }
 
-struct tk_wchar *tk_wchar_get(const struct qwen3_tokenizer *t) {
-    struct qwen3_tokenizer *mt = (struct qwen3_tokenizer *)t; /* a build-once slot, like ext */
+/* t's tables, built by the first caller (set once by compare-and-swap, like ext); NULL when out of
+ * memory or t has no merges */
+static struct tk_wchar *get(const struct qwen3_tokenizer *t) {
+    struct qwen3_tokenizer *mt = (struct qwen3_tokenizer *)t; /* the build-once slot */
     struct tk_wchar *have = atomic_load(&mt->wchar);
     if (have || !t->bpair || !t->merges) return have;
-    struct tk_wchar *w;
-    if (t->wchar_table) { /* read from the cache: nothing to build (malloc leaves the rest untouched) */
-        if ((w = malloc(sizeof *w))) w->complete = t->wchar_table;
-    } else {
-        w = build(t);
-    }
+    struct tk_wchar *w = build(t);
     if (!w) return NULL; /* out of memory: bytes, and another try next time */
     struct tk_wchar *expected = NULL;
     if (!atomic_compare_exchange_strong(&mt->wchar, &expected, w)) {
@@ -123,15 +116,16 @@ struct tk_wchar *tk_wchar_get(const struct qwen3_tokenizer *t) {
     return w;
 }
 
+int tk_wchar_ready(const struct qwen3_tokenizer *t) { return t->wchar_table || get(t) ? 0 : -1; }
+
 void tk_wchar_free(struct tk_wchar *w) { free(w); }
 
-/* The memo entry of the valid 2- or 3-byte character c (cl its length), computed on first use. */
 static uint32_t compute(const struct qwen3_tokenizer *t, const struct tk_wchar *w, const unsigned char *c, unsigned cp,
                         int cl);
 
-uint32_t tk_wchar_entry(const struct qwen3_tokenizer *t, struct tk_wchar *w, const unsigned char *c, int cl) {
-    unsigned cp = cl == 2 ? (c[0] & 31u) << 6 | (c[1] & 63u) : (c[0] & 15u) << 12 | (c[1] & 63u) << 6 | (c[2] & 63u);
-    if (w->complete) return w->complete[cp];
+uint32_t tk_wchar_entry(const struct qwen3_tokenizer *t, unsigned cp, const unsigned char *c, int cl) {
+    if (t->wchar_table) return t->wchar_table[cp];
+    struct tk_wchar *w = atomic_load(&((struct qwen3_tokenizer *)t)->wchar); /* built: tk_wchar_ready */
     uint32_t e = atomic_load_explicit(&w->memo[cp], memory_order_relaxed);
     if (!e) {
         e = compute(t, w, c, cp, cl);
@@ -140,6 +134,7 @@ uint32_t tk_wchar_entry(const struct qwen3_tokenizer *t, struct tk_wchar *w, con
     return e;
 }
 
+/* The memo entry of the character cp, whose cl (2 or 3) bytes are c. */
 static uint32_t compute(const struct qwen3_tokenizer *t, const struct tk_wchar *w, const unsigned char *c, unsigned cp,
                         int cl) {
     const uint32_t *wb = w->bound;
@@ -177,16 +172,9 @@ int tk_wchar_table(const struct qwen3_tokenizer *t, uint32_t *out) {
     struct tk_wchar *w = t->bpair && t->merges ? build(t) : NULL;
     if (!w) return -1;
     for (unsigned cp = 0; cp < 65536; cp++) {
-        unsigned char c[3];
-        if (cp < 0x80 || (cp >= 0xD800 && cp < 0xE000)) {
-            out[cp] = 1; /* never asked: ASCII is not whole-started, surrogates are not valid UTF-8 */
-        } else if (cp < 0x800) {
-            c[0] = (unsigned char)(0xC0 | cp >> 6), c[1] = (unsigned char)(0x80 | (cp & 63));
-            out[cp] = compute(t, w, c, cp, 2);
-        } else {
-            c[0] = (unsigned char)(0xE0 | cp >> 12), c[1] = (unsigned char)(0x80 | (cp >> 6 & 63)), c[2] = (unsigned char)(0x80 | (cp & 63));
-            out[cp] = compute(t, w, c, cp, 3);
-        }
+        unsigned char c[4];
+        /* never asked: ASCII is not whole-started, surrogates are not valid UTF-8 */
+        out[cp] = cp < 0x80 || (cp >= 0xD800 && cp < 0xE000) ? 1 : compute(t, w, c, cp, tk_utf8_put(cp, c));
     }
     free(w);
     return 0;
