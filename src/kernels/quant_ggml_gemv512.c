@@ -41,6 +41,12 @@
 /* superblocks per row with the token copied on the stack (K <= 32768: 32 KB); longer rows take the
  * 4-row kernel */
 #define GEMV_MAX_SB 128
+/* Interleaved: prefetch this many superblock steps of the 8 rows ahead (4.6 KB for Q4_K, 6.7 KB for
+ * Q6_K), past the group's end too: the next group's bytes follow it, and with 1,024 columns (4
+ * superblocks, the 0.6B shape) a prefetch that stopped at the group's end left every group's start
+ * unfetched. From memory on one core (bench/qkernels_mem.c's way, 3072 x 1024 Q4_K): 23-27 GB/s with
+ * 2 steps stopping at the end, 27-32 with 4 steps running on; 6+ gained nothing. */
+#define PF_STEPS 4
 #if defined(__clang__)
 #define UNROLL8
 #else
@@ -143,7 +149,7 @@ TGT INL void rows8_k4(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *
     __m256 acc = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++) {
         const uint8_t *blk = w + (size_t)sb * bs;
-        if (il) { if (sb + 2 < nsb) prefetch8(blk + 2 * bs, BB, BB); }
+        if (il) prefetch8(blk + PF_STEPS * bs, BB, BB);
         else if (pf) prefetch8(blk + 8 * ws, ws, BB);
         const __m512i *xp = (const __m512i *)(xn + 256 * sb);
         const __m512i x[4] = {_mm512_loadu_si512(xp), _mm512_loadu_si512(xp + 1), _mm512_loadu_si512(xp + 2), _mm512_loadu_si512(xp + 3)};
@@ -230,7 +236,7 @@ TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
     __m256 acc = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++) {
         const uint8_t *blk = w + (size_t)sb * bs;
-        if (il) { if (sb + 2 < nsb) prefetch8(blk + 2 * bs, BB, BB); }
+        if (il) prefetch8(blk + PF_STEPS * bs, BB, BB);
         else if (pf) prefetch8(blk + 8 * ws, ws, BB);
         const int8_t *xs = xq + 256 * sb;
         __m512i x[4];
