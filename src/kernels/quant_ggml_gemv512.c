@@ -55,12 +55,14 @@
 /* Q6_K's d of row r of the 8 at blk */
 #define D6(r) (short)((const kq6_k_block *)(blk + (size_t)(r) * ws))->d /* superblocks per row with the Q6_K sums on the stack (K <= 32768) */
 
-/* 8 rows' 16 int32 lanes -> their 8 exact sums, row order */
-TGT INL __m256i sum8x16(const __m512i a[8]) {
-    __m512i t[4];
-    /* rows (i, i + 4): [a_i half sums (8 lanes), a_i+4 half sums] */
-    for (int i = 0; i < 4; i++)
-        t[i] = _mm512_add_epi32(_mm512_shuffle_i64x2(a[i], a[i + 4], 0x44), _mm512_shuffle_i64x2(a[i], a[i + 4], 0xee));
+/* rows i and i + 4's 16 int32 lanes -> one vector of their half sums [row i: 8 lanes, row i + 4: 8
+ * lanes], made as soon as both rows are done, so that 4 vectors are live instead of 8 */
+TGT INL __m512i pair16(__m512i a, __m512i b) {
+    return _mm512_add_epi32(_mm512_shuffle_i64x2(a, b, 0x44), _mm512_shuffle_i64x2(a, b, 0xee));
+}
+
+/* the 4 pair16 vectors of rows (0, 4) .. (3, 7) -> the 8 rows' exact sums, row order */
+TGT INL __m256i sum8p(const __m512i t[4]) {
     __m512i u0 = _mm512_add_epi32(_mm512_unpacklo_epi32(t[0], t[1]), _mm512_unpackhi_epi32(t[0], t[1]));
     __m512i u1 = _mm512_add_epi32(_mm512_unpacklo_epi32(t[2], t[3]), _mm512_unpackhi_epi32(t[2], t[3]));
     /* 128-bit lane k: rows 0..3 (k = 0, 1: two parts each), rows 4..7 (k = 2, 3) */
@@ -172,22 +174,22 @@ TGT INL void rows8_k4(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *
             }
         }
         /* a row's scale bytes broadcast to its 4 lanes (an immediate each, hence spelled out) */
-        __m512i isum[8];
-        isum[0] = row_k4(T, blk, _mm512_shuffle_i32x4(S[0], S[0], 0x00), x);
-        isum[1] = row_k4(T, blk + ws, _mm512_shuffle_i32x4(S[0], S[0], 0x55), x);
-        isum[2] = row_k4(T, blk + 2 * ws, _mm512_shuffle_i32x4(S[0], S[0], 0xaa), x);
-        isum[3] = row_k4(T, blk + 3 * ws, _mm512_shuffle_i32x4(S[0], S[0], 0xff), x);
-        isum[4] = row_k4(T, blk + 4 * ws, _mm512_shuffle_i32x4(S[1], S[1], 0x00), x);
-        isum[5] = row_k4(T, blk + 5 * ws, _mm512_shuffle_i32x4(S[1], S[1], 0x55), x);
-        isum[6] = row_k4(T, blk + 6 * ws, _mm512_shuffle_i32x4(S[1], S[1], 0xaa), x);
-        isum[7] = row_k4(T, blk + 7 * ws, _mm512_shuffle_i32x4(S[1], S[1], 0xff), x);
+        __m512i t[4];
+        t[0] = pair16(row_k4(T, blk, _mm512_shuffle_i32x4(S[0], S[0], 0x00), x),
+                      row_k4(T, blk + 4 * ws, _mm512_shuffle_i32x4(S[1], S[1], 0x00), x));
+        t[1] = pair16(row_k4(T, blk + ws, _mm512_shuffle_i32x4(S[0], S[0], 0x55), x),
+                      row_k4(T, blk + 5 * ws, _mm512_shuffle_i32x4(S[1], S[1], 0x55), x));
+        t[2] = pair16(row_k4(T, blk + 2 * ws, _mm512_shuffle_i32x4(S[0], S[0], 0xaa), x),
+                      row_k4(T, blk + 6 * ws, _mm512_shuffle_i32x4(S[1], S[1], 0xaa), x));
+        t[3] = pair16(row_k4(T, blk + 3 * ws, _mm512_shuffle_i32x4(S[0], S[0], 0xff), x),
+                      row_k4(T, blk + 7 * ws, _mm512_shuffle_i32x4(S[1], S[1], 0xff), x));
         /* the minimums' sums: lane k of u holds [row k, row k + 4] twice */
         __m512i u = _mm512_add_epi32(_mm512_unpacklo_epi32(Mn[0], Mn[1]), _mm512_unpackhi_epi32(Mn[0], Mn[1]));
         u = _mm512_add_epi32(u, _mm512_shuffle_epi32(u, (_MM_PERM_ENUM)0x4E));
         __m256i imin = _mm512_castsi512_si256(_mm512_permutexvar_epi32(msel, u));
         __m256 d = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(dd)), dm = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32(dd, 16)));
         /* the scalar twin's float steps, 8 rows at once */
-        __m256 p = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum8x16(isum)));
+        __m256 p = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum8p(t)));
         __m256 pm = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(imin));
         p = _mm256_sub_ps(p, pm);
         acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(xd[sb]), p));
@@ -243,13 +245,13 @@ TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
         for (int v = 0; v < 4; v++) x[v] = _mm512_loadu_si512(xs + 64 * v);
         const __m512i o[4] = {_mm512_load_si512(xo + 64 * sb), _mm512_load_si512(xo + 64 * sb + 16),
                               _mm512_load_si512(xo + 64 * sb + 32), _mm512_load_si512(xo + 64 * sb + 48)};
-        __m512i isum[8];
+        __m512i t[4];
         UNROLL8
-        for (int r = 0; r < 8; r++) isum[r] = row_q6k(blk + (size_t)r * ws, x, o, idx);
+        for (int r = 0; r < 4; r++) t[r] = pair16(row_q6k(blk + (size_t)r * ws, x, o, idx), row_q6k(blk + (size_t)(r + 4) * ws, x, o, idx));
         const __m128i dh = _mm_set_epi16(D6(7), D6(6), D6(5), D6(4), D6(3), D6(2), D6(1), D6(0));
         __m256 d = _mm256_cvtph_ps(dh);
         /* the scalar twin's float steps, 8 rows at once (no minimums) */
-        __m256 p = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum8x16(isum)));
+        __m256 p = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum8p(t)));
         acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(xd[sb]), p));
     }
     _mm256_storeu_ps(y, acc);
