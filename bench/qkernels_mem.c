@@ -1,6 +1,8 @@
 /* qkernels_mem.c - the one-token (decode) kernels of Q8_0, Q4, Q4_K and Q6_K with their weights
  * streamed from memory, as in decoding: 48 copies of one 3072 x 1024 matrix per type (85-160 MB,
- * far past the caches), one token through every copy, one thread, AVX-512 VNNI; the types alternate
+ * far past the caches), interleaved by rows (kernels/repack.c) and on 2 MiB pages where the kernel
+ * gives them (as model_alloc_owned places a model's repacked weights), one token through every copy,
+ * one thread, AVX-512 VNNI; the types alternate
  * within each of the rounds, so a shared machine's changing load falls on all of them alike. Times
  * are this thread's CPU time (best and mean of the rounds) as GB/s of weights; first a plain
  * 64-byte read loop over Q4_K's copies, the ceiling one core reaches at that moment. This is what
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "kernels/quant_ggml.h"
@@ -35,12 +38,20 @@ int main(int argc, char **argv) {
     for (int i = 0; i < cols; i++) X[i] = (float)((i * 40503u) % 1000) / 500.0f - 1.0f;
     uint8_t *Q[NT], *A[NT];
     size_t rb[NT], ab[NT], mb[NT];
+    int il[NT];
     for (int k = 0; k < NT; k++) {
         const kq_traits *tr = kq_type(types[k]);
         rb[k] = k_row_bytes(types[k], cols);
         mb[k] = rb[k] * rows;
-        Q[k] = aligned_alloc(64, (mb[k] * copies + 63) & ~(size_t)63);
-        for (int r = 0; r < rows; r++) tr->from_float(W + (size_t)r * cols, Q[k] + r * rb[k], cols);
+        const size_t huge = (size_t)2 << 20, all = (mb[k] * copies + huge - 1) & ~(huge - 1);
+        Q[k] = aligned_alloc(huge, all);
+        madvise(Q[k], all, MADV_HUGEPAGE);
+        uint8_t *rm = malloc(mb[k]); /* row-major, then interleaved as a model's weights are */
+        for (int r = 0; r < rows; r++) tr->from_float(W + (size_t)r * cols, rm + r * rb[k], cols);
+        il[k] = k_il_fits(types[k], rows, cols);
+        if (il[k]) k_il_pack(types[k], rm, rb[k], rows, cols, Q[k]);
+        else memcpy(Q[k], rm, mb[k]);
+        free(rm);
         for (int c = 1; c < copies; c++) memcpy(Q[k] + (size_t)c * mb[k], Q[k], mb[k]);
         ab[k] = kq_act_row_bytes(tr->act, cols);
         A[k] = aligned_alloc(64, (ab[k] + 63) & ~(size_t)63);
@@ -55,7 +66,7 @@ int main(int argc, char **argv) {
         for (int k = 0; k < NT; k++) {
             double t0 = cpu();
             for (int c = 0; c < copies; c++) {
-                kmat M = {types[k], Q[k] + (size_t)c * mb[k], rows, cols, rb[k], 0};
+                kmat M = {types[k], Q[k] + (size_t)c * mb[k], rows, cols, rb[k], il[k]};
                 k_qmatmul_rows(&k_cpu_default()->type[types[k]], &M, A[k], ab[k], 1, Y, 0, rows);
             }
             dt = cpu() - t0;
