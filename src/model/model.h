@@ -60,8 +60,10 @@ struct qwen3_model {
     struct model_profile *prof; /* NULL, or per-step times of forward passes (model/profile.h; owned) */
     int n_repacked;       /* matrices interleaved for the one-token kernels (model/repack.c) */
     double repacked_bytes;
-    void **owned;         /* [n_owned] buffers of weights quantized at load time */
+    void **owned;         /* [n_owned] buffers of weights quantized or rearranged at load time */
     int n_owned, cap_owned;
+    uint8_t *slab;        /* model_alloc_owned carves requests under 2 MiB from here (one of owned) */
+    size_t slab_left;     /* bytes of slab not yet handed out */
     /* pipeline parallelism over MPI (mpi/pp.h); one process: pp_id 0, pp_size 1, all layers */
     int pp_id;            /* the model's id across the ranks */
     int pp_rank, pp_size;
