@@ -1,7 +1,7 @@
 /* qkernels_mem.c - the one-token (decode) kernels of Q8_0, Q4, Q4_K and Q6_K with their weights
  * streamed from memory, as in decoding: 48 copies of one 3072 x 1024 matrix per type (85-160 MB,
  * far past the caches), interleaved by rows (kernels/repack.c) and on 2 MiB pages where the kernel
- * gives them (as model_alloc_owned places a model's repacked weights), one token through every copy,
+ * gives them (k_alloc_huge, as a model's repacked weights are), one token through every copy,
  * one thread, AVX-512 VNNI; the types alternate
  * within each of the rounds, so a shared machine's changing load falls on all of them alike. Times
  * are this thread's CPU time (best and mean of the rounds) as GB/s of weights; first a plain
@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/mman.h>
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "kernels/quant_ggml.h"
@@ -43,9 +42,7 @@ int main(int argc, char **argv) {
         const kq_traits *tr = kq_type(types[k]);
         rb[k] = k_row_bytes(types[k], cols);
         mb[k] = rb[k] * rows;
-        const size_t huge = (size_t)2 << 20, all = (mb[k] * copies + huge - 1) & ~(huge - 1);
-        Q[k] = aligned_alloc(huge, all);
-        madvise(Q[k], all, MADV_HUGEPAGE);
+        Q[k] = k_alloc_huge(mb[k] * copies);
         uint8_t *rm = malloc(mb[k]); /* row-major, then interleaved as a model's weights are */
         for (int r = 0; r < rows; r++) tr->from_float(W + (size_t)r * cols, rm + r * rb[k], cols);
         il[k] = k_il_fits(types[k], rows, cols);

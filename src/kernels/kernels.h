@@ -225,6 +225,11 @@ int k_il_fits(qwen3_dtype t, int64_t rows, int64_t cols);
 void k_il_pack(qwen3_dtype t, const void *src, size_t src_row_bytes, int64_t rows, int64_t cols, void *dst);
 /* Row i of W in the row-major bytes of its type (row_bytes of them), whatever W's layout. */
 void k_il_row(const kmat *W, int64_t i, void *row);
+/* K_HUGE_PAGE-aligned memory (free() releases it) asked to sit on 2 MiB pages where the kernel gives
+ * them: where weights the one-token kernels stream should live (repack.c says why); NULL when out of
+ * memory. */
+#define K_HUGE_PAGE ((size_t)2 << 20)
+void *k_alloc_huge(size_t bytes);
 
 /* The integer product of quantized rows [r0, r1) with n activation rows already quantized to the
  * type's activation format (arow_bytes apart), with the kernels of one table entry (e = &cpu->type[W->type]):

@@ -8,7 +8,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "kernels/kernels.h"
@@ -156,13 +155,9 @@ static unsigned peak_features(void) {
 double k_peak_read_gbps(int threads, size_t bytes) {
     if (!(peak_features() & K_CPU_AVX512)) return 0;
     uint8_t *buf = NULL;
-    /* on 2 MiB pages where the kernel gives them, as the model's repacked weights are
-     * (model/model.c, model_alloc_owned): the ceiling the decode kernels are measured against is
-     * the one they can reach (one core streaming an interleaved Q8_0 matrix read 31-33 GB/s on 4 KiB
-     * pages and 37-44 on 2 MiB ones) */
-    const size_t huge = (size_t)2 << 20;
-    if (posix_memalign((void **)&buf, huge, bytes)) return 0;
-    (void)madvise(buf, bytes & ~(huge - 1), MADV_HUGEPAGE);
+    /* on 2 MiB pages, where the model's weights are (k_alloc_huge): the ceiling the decode kernels
+     * are measured against is the one they can reach */
+    if (!(buf = k_alloc_huge(bytes))) return 0;
     memset(buf, 1, bytes); /* commit the pages */
     double best = 0;
     for (int rep = 0; rep < 3; rep++) {

@@ -221,38 +221,26 @@ void qwen3_model_free(qwen3_model *m) {
 }
 
 /* Buffers the model owns until it is freed (weights quantized or rearranged at load), on 2 MiB pages
- * where the kernel allows it (transparent huge pages, "madvise" mode on Debian): a one-token step
- * streams every matrix once, and on 4 KiB pages that stream takes a TLB miss every 64 cache lines,
- * the hardware prefetchers stop at each page's end, and a MoE step's 24 experts a layer are 24 jumps
- * to cold pages. One core streaming an interleaved Q8_0 matrix from memory read 31-33 GB/s on 4 KiB
- * pages and 37-44 on 2 MiB ones (Q6_K 35-37 -> 38-39, Q4_K 28-29 -> 30-31; this project's Zen 5).
- * A request of 2 MiB or more gets its own 2 MiB-aligned buffer; smaller ones (most matrices of the
- * 0.6B shape, every expert of the 30B-A3B's in Q4_K) are carved one after another from 32 MiB
- * slabs, so they sit on huge pages too. Alignment padding and a slab's unused tail are address space
- * only: never touched, never resident (but for the rest of a huge page already begun). */
-#define HUGE_PAGE ((size_t)2 << 20)
-#define SLAB_BYTES (16 * HUGE_PAGE)
-
-static void *alloc_huge(size_t bytes) {
-    void *buf = NULL;
-    if (posix_memalign(&buf, HUGE_PAGE, bytes)) return NULL;
-    (void)madvise(buf, bytes & ~(HUGE_PAGE - 1), MADV_HUGEPAGE); /* advice only: 4 KiB pages if refused */
-    return buf;
-}
+ * (k_alloc_huge; kernels/repack.c says why). A request of 2 MiB or more gets its own buffer; smaller
+ * ones (most matrices of the 0.6B shape, every expert of the 30B-A3B's in Q4_K) are carved one after
+ * another from 32 MiB slabs, so they sit on huge pages too. Alignment padding and a slab's unused
+ * tail are address space only: never touched, never resident (but for the rest of a huge page
+ * already begun). */
+#define SLAB_BYTES (16 * K_HUGE_PAGE)
 
 void *model_alloc_owned(qwen3_model *m, size_t bytes) {
     size_t cap = (size_t)m->cap_owned;
     if (arr_grow(&m->owned, &cap, (size_t)m->n_owned + 1, sizeof *m->owned) || cap > INT_MAX) return NULL;
     m->cap_owned = (int)cap;
-    if (bytes >= HUGE_PAGE) {
-        void *buf = alloc_huge(bytes);
+    if (bytes >= K_HUGE_PAGE) {
+        void *buf = k_alloc_huge(bytes);
         if (buf) m->owned[m->n_owned++] = buf;
         return buf;
     }
     size_t need = (bytes + 63) & ~(size_t)63; /* 64-byte aligned pieces, as the kernels load them */
     if (need == 0) need = 64;
     if (!m->slab || m->slab_left < need) {
-        uint8_t *slab = alloc_huge(SLAB_BYTES);
+        uint8_t *slab = k_alloc_huge(SLAB_BYTES);
         if (!slab) return NULL;
         m->owned[m->n_owned++] = slab;
         m->slab = slab;
