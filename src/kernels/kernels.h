@@ -246,10 +246,18 @@ double k_peak_gflops(int kind, int threads);
 void k_row_to_float(const kmat *W, int64_t i, float *out);
 
 /* ---- element-wise and row ops (kernels/ops.c) ---- */
-/* out[i] = x[i] / sqrt(mean(x^2) + eps) * w[i], statistics in float32 as transformers' RMSNorm. */
-void k_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
-/* out = silu(g) * u, element-wise */
-void k_silu_mul(float *out, const float *g, const float *u, int n);
+/* out[i] = x[i] / sqrt(mean(x^2) + eps) * w[i], statistics in float32 as transformers' RMSNorm (the
+ * sum of squares in 16 running sums, folded in a fixed tree). out may be x. */
+void k_rmsnorm(const kcpu *cpu, float *out, const float *x, const float *w, int n, float eps);
+/* out = silu(g) * u = g / (1 + exp(-g)) * u, element-wise (exp: a polynomial, ~1 ulp). out may be g. */
+void k_silu_mul(const kcpu *cpu, float *out, const float *g, const float *u, int n);
+/* The twins of both, by instruction set: every twin gives the scalar one's bits (test_kernels.c). */
+void k_rmsnorm_scalar(float *out, const float *x, const float *w, int n, float eps);
+void k_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps);
+void k_rmsnorm_avx512(float *out, const float *x, const float *w, int n, float eps);
+void k_silu_mul_scalar(float *out, const float *g, const float *u, int n);
+void k_silu_mul_avx2(float *out, const float *g, const float *u, int n);
+void k_silu_mul_avx512(float *out, const float *g, const float *u, int n);
 /* In place softmax over n values (max-subtracted, float32). */
 void k_softmax(float *x, int n);
 /* Attention of one query head over n cached positions (kernels/attn.c): out = softmax(q.K^T * scale) V

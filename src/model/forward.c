@@ -152,12 +152,12 @@ static void add_into(float *dst, const float *src, size_t n) {
 
 static void attn_norm_row(run *r, int t) {
     const int H = r->c->hidden_size;
-    k_rmsnorm(r->a + (size_t)t * H, r->x + (size_t)t * H, r->m->layers[r->layer].attn_norm, H, r->c->rms_norm_eps);
+    k_rmsnorm(&r->m->cpu, r->a + (size_t)t * H, r->x + (size_t)t * H, r->m->layers[r->layer].attn_norm, H, r->c->rms_norm_eps);
 }
 
 static void ffn_norm_row(run *r, int t) {
     const int H = r->c->hidden_size;
-    k_rmsnorm(r->a + (size_t)t * H, r->x + (size_t)t * H, r->m->layers[r->layer].ffn_norm, H, r->c->rms_norm_eps);
+    k_rmsnorm(&r->m->cpu, r->a + (size_t)t * H, r->x + (size_t)t * H, r->m->layers[r->layer].ffn_norm, H, r->c->rms_norm_eps);
 }
 
 /* QK-Norm, RoPE and the cache write for one token (transformers: q_norm/k_norm on each head, then
@@ -170,7 +170,7 @@ static void qk_rope_store_row(run *r, int t) {
     const float sc = c->dca ? r->tscale[t] : 1.0f;
     for (int h = 0; h < NH; h++) {
         float *qh = r->q + ((size_t)t * NH + h) * D;
-        k_rmsnorm(qh, qh, L->q_norm, D, c->rms_norm_eps);
+        k_rmsnorm(&r->m->cpu, qh, qh, L->q_norm, D, c->rms_norm_eps);
         if (c->dca) { /* three rotations of the one normed query; the scale is exact when 1 */
             if (sc != 1.0f)
                 for (int d = 0; d < D; d++) qh[d] *= sc;
@@ -186,7 +186,7 @@ static void qk_rope_store_row(run *r, int t) {
     for (int h = 0; h < KVH; h++) {
         float *kh = r->k + ((size_t)t * KVH + h) * D;
         const float *vh = r->v + ((size_t)t * KVH + h) * D;
-        k_rmsnorm(kh, kh, L->k_norm, D, c->rms_norm_eps);
+        k_rmsnorm(&r->m->cpu, kh, kh, L->k_norm, D, c->rms_norm_eps);
         if (sc != 1.0f)
             for (int d = 0; d < D; d++) kh[d] *= sc;
         k_rope(kh, cs, sn, D); /* under DCA the key's position is p mod chunk: the intra-chunk table */
@@ -478,7 +478,7 @@ static void attention(run *r, const int *keep, int n_keep) {
 
 static void silu_mul_row(run *r, int t) {
     const int I = r->layer < 0 ? 0 : (r->m->layers[r->layer].is_moe ? r->m->sh.moe_ff : r->m->sh.ff);
-    k_silu_mul(r->g + (size_t)t * I, r->g + (size_t)t * I, r->u + (size_t)t * I, I);
+    k_silu_mul(&r->m->cpu, r->g + (size_t)t * I, r->g + (size_t)t * I, r->u + (size_t)t * I, I);
 }
 
 static void dense_mlp(run *r) {
@@ -529,7 +529,7 @@ static void expert_run(run *r, moe_scratch *ms, int x) {
     kact_set(&ms->act, ms->xe, n, H);
     k_matmul_act(NULL, &L->egate[x], &ms->act, ms->g);
     k_matmul_act(NULL, &L->eup[x], &ms->act, ms->u);
-    for (int i = 0; i < n; i++) k_silu_mul(ms->g + (size_t)i * I, ms->g + (size_t)i * I, ms->u + (size_t)i * I, I);
+    for (int i = 0; i < n; i++) k_silu_mul(&r->m->cpu, ms->g + (size_t)i * I, ms->g + (size_t)i * I, ms->u + (size_t)i * I, I);
     kact_set(&ms->act, ms->g, n, I);
     k_matmul_act(NULL, &L->edown[x], &ms->act, r->eo + (size_t)r->estart[x] * H);
 }
@@ -831,18 +831,18 @@ static int write_logits(run *r, qwen3_batch_item *items, int n_items, qwen3_err 
         qwen3_batch_item *it = &items[i];
         if (it->logits == QWEN3_LOGITS_LAST) {
             double t0 = prof_clock(r->m);
-            k_rmsnorm(z + (size_t)li * H, r->x + (size_t)row * H, r->m->final_norm, H, c->rms_norm_eps);
+            k_rmsnorm(&r->m->cpu, z + (size_t)li * H, r->x + (size_t)row * H, r->m->final_norm, H, c->rms_norm_eps);
             prof_add(r->m, PROF_NORM, t0);
             li++;
             row++;
         } else if (it->logits == QWEN3_LOGITS_HIDDEN) { /* the final norm's output, no lm_head */
-            k_rmsnorm(it->out, r->x + (size_t)row * H, r->m->final_norm, H, c->rms_norm_eps);
+            k_rmsnorm(&r->m->cpu, it->out, r->x + (size_t)row * H, r->m->final_norm, H, c->rms_norm_eps);
             row++;
         } else if (it->logits == QWEN3_LOGITS_ALL) {
             for (int t0 = 0; t0 < it->n_tokens; t0 += 64) {
                 int nb = it->n_tokens - t0 < 64 ? it->n_tokens - t0 : 64;
                 for (int t = 0; t < nb; t++)
-                    k_rmsnorm(zz + (size_t)t * H, r->x + (size_t)(row + t0 + t) * H, r->m->final_norm, H, c->rms_norm_eps);
+                    k_rmsnorm(&r->m->cpu, zz + (size_t)t * H, r->x + (size_t)(row + t0 + t) * H, r->m->final_norm, H, c->rms_norm_eps);
                 if (head_product(r, zz, nb, it->out + (size_t)t0 * V, e)) return -1;
             }
             row += it->n_tokens;

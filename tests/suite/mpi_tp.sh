@@ -15,7 +15,11 @@
 #                  `generate --ids A --ids B --ids C`: dense tp 4, MoE ep 2 and 4, MoE tp 2);
 #                  run_chat: `run`
 #   serve_batch    two requests decoded together (--parallel 2) by a tp server on 2 ranks: the texts
-#                  as the one-process server's, every token's logprob within 1e-4; by a pp server on
+#                  as the one-process server's, every token's logprob within 0.05 (tp sums the o and
+#                  down products' halves in another order: logits within ~1e-5, as logits_* show,
+#                  but the bf16 rounding of the next activations turns such a difference into a
+#                  whole bf16 step now and then; prompts "Once upon a time 3".."10" measured up to
+#                  0.015 apart on 800a291, "1" and "2" happened to be 1e-5); by a pp server on
 #                  4 ranks (a layer each): the same texts and logprobs exactly
 #   info_tp        `qwen3 info` lists each rank's heads, columns and experts
 #   bytes_*        QWEN3_MPI_STATS: rank 1's bytes sent after a generation equal the formula
@@ -58,9 +62,9 @@ gen() {
 gen "$T/dense" --preset tiny --vocab 151936 --layers 4 --seed 31
 gen "$T/moe" --preset tiny-moe --layers 3 --mlp-only-layers 1 --seed 32 --no-tokenizer
 gen "$T/heads8" --preset tiny --heads 8 --layers 2 --seed 5 --no-tokenizer
-[ -s "$T/d8.gguf" ] || "$QWEN3" quantize "$T/dense" "$T/d8.gguf" --type q8_0 -t 1 >/dev/null 2>"$T/q.err" || echo "q8_0 GGUF: $(tail -n 1 "$T/q.err")"
-[ -s "$T/moe8.gguf" ] || "$QWEN3" quantize "$T/moe" "$T/moe8.gguf" --type q8_0 -t 1 >/dev/null 2>"$T/q.err" || echo "MoE q8_0 GGUF: $(tail -n 1 "$T/q.err")"
-[ -s "$T/q4k.gguf" ] || "$QWEN3" quantize "$T/heads8" "$T/q4k.gguf" --type q4_k -t 1 >/dev/null 2>"$T/q.err" || echo "q4_k GGUF: $(tail -n 1 "$T/q.err")"
+[ "$T/d8.gguf" -nt "$QWEN3" ] || "$QWEN3" quantize "$T/dense" "$T/d8.gguf" --type q8_0 -t 1 >/dev/null 2>"$T/q.err" || echo "q8_0 GGUF: $(tail -n 1 "$T/q.err")"
+[ "$T/moe8.gguf" -nt "$QWEN3" ] || "$QWEN3" quantize "$T/moe" "$T/moe8.gguf" --type q8_0 -t 1 >/dev/null 2>"$T/q.err" || echo "MoE q8_0 GGUF: $(tail -n 1 "$T/q.err")"
+[ "$T/q4k.gguf" -nt "$QWEN3" ] || "$QWEN3" quantize "$T/heads8" "$T/q4k.gguf" --type q4_k -t 1 >/dev/null 2>"$T/q.err" || echo "q4_k GGUF: $(tail -n 1 "$T/q.err")"
 pass() { echo "PASS mpi_tp_$1"; }
 fail() { echo "FAIL mpi_tp_$1: $2"; }
 
@@ -74,7 +78,8 @@ close_logits() { # NAME RANKS MODEL IDS FLAGS... (IDS: one list, or several sepa
     local name=$1 n=$2 m=$3 ids=() x; shift 3
     for x in $1; do ids+=(--ids "$x"); done
     shift
-    [ -s "$T/$name.one" ] || "$QWEN3" logits "$m" "${ids[@]}" -o "$T/$name.one" -t 1 "$@" 2>"$T/$name.err1" \
+    # always this build's logits: a file an older engine wrote would compare two builds
+    "$QWEN3" logits "$m" "${ids[@]}" -o "$T/$name.one" -t 1 "$@" 2>"$T/$name.err1" \
         || { fail "$name" "one process: $(tail -n 1 "$T/$name.err1")"; return; }
     rm -f "$T/$name.mpi"
     mrun "$n" logits "$m" "${ids[@]}" -o "$T/$name.mpi" -t 1 "$@" >"$T/$name.out" 2>"$T/$name.err" \
@@ -161,10 +166,10 @@ for i in (1, 2):
     if ta is None or tb is None:
         bad.append("request %d: %s" % (i, la if ta is None else lb)); continue
     if ta != tb or not ta: bad.append("request %d: %r vs %r" % (i, ta, tb))
-    elif len(la) != len(lb) or max(abs(x - y) for x, y in zip(la, lb)) > (0 if exact else 1e-4):
+    elif len(la) != len(lb) or max(abs(x - y) for x, y in zip(la, lb)) > (0 if exact else 0.05):
         bad.append("request %d: logprobs %s vs %s" % (i, la[:4], lb[:4]))
 print("FAIL mpi_tp_%s: " % name + "; ".join(bad) if bad else "PASS mpi_tp_%s (2 requests together, texts equal, logprobs %s)"
-      % (name, "identical" if exact else "within 1e-4"))
+      % (name, "identical" if exact else "within 0.05"))
 print("FAIL mpi_tp_%s_stop: mpirun still running 30 s after SIGTERM" % name if os.path.exists("%s/%s.stuck" % (t, out))
       else "PASS mpi_tp_%s_stop" % name)
 EOF

@@ -8,7 +8,9 @@
  *   - the AVX512_BF16 kernel equals the scalar twin bit for bit (same lanes, same order, same tree),
  *     rows split unevenly as threads would (8-row decode steps and their tail, 4-row tiles and theirs);
  *   - k_matmul_act on the fast path (exact off) takes that kernel, for 1 to 50 tokens;
- *   - K not a multiple of 32 (masked tail) and odd; rows not a multiple of 4 or 8;
+ *   - K not a multiple of 32 (masked tail) and odd; rows not a multiple of 4 or 8; K of 2085 and
+ *     3072 (the many-token kernel's blocks of 1,024 columns, their sums carried between blocks) and
+ *     101 rows (more than one panel of the x-stationary order at K <= 1536);
  *   - the instruction's implied DAZ / FTZ: denormal bf16 inputs, products and sums that underflow,
  *     which the scalar twin flushes as vdpbf16ps does;
  *   - the AVX-512 rounding of activations to bf16 has k_f32_to_bf16's bits (NaN, inf, denormals, ties);
@@ -37,16 +39,16 @@ static float frand(void) { return (float)((double)(next() >> 11) / 9007199254740
 /* a value of random sign and magnitude in 2^-20 .. 2^20, some rows plain */
 static float wide(void) { return ldexpf(frand(), (int)(next() % 41) - 20); }
 
-#define NK 5
+#define NK 6
 #define NN 4
-#define NIL 2
+#define NIL 3
 
 static int ns_il(int i) { static const int v[NN] = {1, 5, 13, 50}; return v[i]; }
 
 int main(void) {
-    static const int colss[NK] = {64, 1000, 2, 130, 33};
+    static const int colss[NK] = {64, 1000, 2, 130, 33, 2085};
     static const int ns[NN] = {1, 5, 13, 50};
-    const int rows = 37, nmax = 50;
+    const int rows = 101, nmax = 50;
     TEST_EXPECT(NK * (1 + 3 * NN) + 2 + NIL * (2 + 3 * NN));
     for (int ci = 0; ci < NK; ci++) {
         const int K = colss[ci];
@@ -173,7 +175,7 @@ int main(void) {
     }
     /* the interleaved layout */
     for (int ki = 0; ki < NIL; ki++) {
-        static const int ilk[NIL] = {64, 1024};
+        static const int ilk[NIL] = {64, 1024, 3072};
         const int K = ilk[ki], R = 48, nmax = 50;
         char name[160];
         uint16_t *W = malloc(sizeof(uint16_t) * (size_t)R * K), *P = malloc(sizeof(uint16_t) * (size_t)R * K);
