@@ -16,12 +16,13 @@
  * (tests/unit/test_dot_bf16.c).
  *
  * AVX512_BF16 kernels: prefill keeps a register tile of 4 rows x 6 tokens (24 accumulators; per 32
- * columns 4 weight and 6 activation loads feed 24 vdpbf16ps). At K <= 1536 a tile's 6 tokens stay
- * in L1 while a panel of rows (192 KB, in L2) passes under them: per step only the 4 weight lines
- * come from L2 (one core, 3072 x 1024 x 512 tokens: 364 -> 396 GFLOP/s, 92% of its bf16 peak,
- * against the older order below, which brought the 6 token lines from L2 instead). Longer rows
- * (more than L1 holds beside the tokens) keep a row group's 4 rows in L1 for a chunk of 48 tokens,
- * in blocks of 1,024 columns with the 24 sums carried between blocks (1024 x 3072: 261 -> 309); decoding (one token) streams 8 rows per step with the rows
+ * columns 4 weight and 6 activation loads feed 24 vdpbf16ps). A tile's 6 tokens stay in L1 while a
+ * panel of rows (in L2) passes under them, so per step only the 4 weight lines come from L2; rows
+ * longer than 1,536 columns go in blocks of 1,024, each row group's 24 sums carried from block to
+ * block. One core, interleaved rows, 512 tokens, GFLOP/s against the order before (a row group in
+ * L1 while 48 tokens passed, their lines from L2): 3072 x 1024 364 -> 396 (92% of its bf16 peak),
+ * 1024 x 2048 313 -> 369, 1024 x 3072 261 -> 375, 4096 x 4096 289 -> 360. A thread's rows that are
+ * not whole groups of 4 keep that older order (in blocks too); decoding (one token) streams 8 rows per step with the rows
  * ahead prefetched. A matrix interleaved by 4 rows (kernels/repack.c) runs the same tiles with the
  * 4 rows of a step side by side, and decodes a group of 4 rows as one sequential stream, two groups
  * (from the two halves of the thread's rows) in step. Every tile shape computes a (row, token) with the same instructions in the same
@@ -247,6 +248,8 @@ TGT void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0
  * chunk's 8 tiles pass, each bringing its 6 tokens' block (12 KB) and its sums (1.5 KB). At K = 3072
  * whole rows (24 KB) and a tile's tokens (36 KB) did not fit L1 together: 261 -> 309 GFLOP/s on one
  * core (the 0.6B down projection, interleaved rows, 512 tokens). */
+/* Rows per panel of the blocked x-stationary order at most (their sums: 24 KB of stack). */
+#define XSTAT_PANEL 64
 #ifndef KBLOCK
 #define KBLOCK 1024
 #endif
@@ -317,22 +320,30 @@ TGT static void dot_rows(const uint16_t *base, size_t ws, int il, int64_t K, siz
         for (; r < r1; r++) rows1(base + (size_t)r * ws, ws, 1, Xb, K, Y + r);
         return;
     }
-    if (K <= XSTAT_MAXK && (r1 - r0) % 4 == 0) {
-        /* x-stationary: a tile's 6 tokens (<= 18 KB) stay in L1 while the weight rows of a panel
-         * (<= 192 KB, in L2) pass under them */
-        int64_t PR = (int64_t)(192 * 1024) / (K * 2) / 4 * 4;
-        if (PR < 4) PR = 4;
+    if ((r1 - r0) % 4 == 0) {
+        /* x-stationary: a tile's 6 tokens stay in L1 while the weight rows of a panel (in L2) pass
+         * under them. Rows longer than XSTAT_MAXK go in blocks of KBLOCK columns, each row group's
+         * 24 sums carried between blocks in xs (PR / 4 groups x 1.5 KB) */
+        const int blocked = K > XSTAT_MAXK;
+        int64_t PR = blocked ? (int64_t)(384 * 1024) / (K * 2) : (int64_t)(192 * 1024) / (K * 2);
+        PR = PR / 4 * 4;
+        PR = PR < 4 ? 4 : blocked && PR > XSTAT_PANEL ? XSTAT_PANEL : PR;
+        __m512 xs[XSTAT_PANEL / 4][24] __attribute__((aligned(64)));
         for (int64_t p0 = r0; p0 < r1; p0 += PR) {
             int64_t p1 = p0 + PR < r1 ? p0 + PR : r1;
             for (int t = 0; t < n; t += 6) {
                 int nt = n - t >= 6 ? 6 : n - t;
                 const uint16_t *x = Xb + (size_t)t * (size_t)K;
-                for (int64_t r = p0; r < p1; r += 4) {
-                    const uint16_t *w = il ? base + (size_t)(r / 4) * group : base + (size_t)r * ws;
-                    float *y = Y + (size_t)t * ldy + (size_t)r;
-                    int64_t pr = r + 4 < p1 ? r + 4 : r;
-                    if (il) tile4(w, 32, x, nt, K, 0, K, NULL, 1, 1, y, ldy, base + (size_t)(pr / 4) * group, 128);
-                    else tile4(w, ws, x, nt, K, 0, K, NULL, 1, 1, y, ldy, base + (size_t)pr * ws, 32);
+                for (int64_t c0 = 0; c0 < K; c0 += blocked ? KBLOCK : K) {
+                    int64_t c1 = blocked && K - c0 > KBLOCK ? c0 + KBLOCK : K;
+                    for (int64_t r = p0; r < p1; r += 4) {
+                        const uint16_t *w = il ? base + (size_t)(r / 4) * group : base + (size_t)r * ws;
+                        float *y = Y + (size_t)t * ldy + (size_t)r;
+                        int64_t pr = r + 4 < p1 ? r + 4 : r;
+                        __m512 *st = blocked ? xs[(r - p0) / 4] : NULL; /* unread when not blocked */
+                        if (il) tile4(w, 32, x, nt, K, c0, c1, st, c0 == 0, c1 == K, y, ldy, base + (size_t)(pr / 4) * group, 128);
+                        else tile4(w, ws, x, nt, K, c0, c1, st, c0 == 0, c1 == K, y, ldy, base + (size_t)pr * ws, 32);
+                    }
                 }
             }
         }
