@@ -303,7 +303,10 @@ void k_store_row(const kcpu *cpu, qwen3_dtype kv, void *dst, const float *src, i
 size_t k_kv_row_bytes(qwen3_dtype kv, size_t n);
 /* Rotate-half RoPE in place on one head vector of dim d: x' = x*cos + rotate_half(x)*sin, with
  * cos/sin tables of d/2 entries (already scaled by the attention factor). */
-void k_rope(float *x, const float *cos, const float *sin, int d);
+void k_rope(const kcpu *cpu, float *x, const float *cos, const float *sin, int d);
+/* its twins, the same bits (test_kernels.c) */
+void k_rope_scalar(float *x, const float *cos, const float *sin, int d);
+void k_rope_avx512(float *x, const float *cos, const float *sin, int d);
 
 /* float16 / bfloat16 conversions (round to nearest even). */
 float k_f16_to_f32(uint16_t h);

@@ -202,12 +202,33 @@ void k_softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
-void k_rope(float *x, const float *cos, const float *sin, int d) {
-    /* rotate_half(x) = cat(-x[d/2:], x[:d/2]); cos/sin repeat over both halves */
+/* RoPE: rotate_half(x) = cat(-x[d/2:], x[:d/2]); cos/sin repeat over both halves. Each value is
+ * two products and a sum, rounded as written (no fused multiply-add), in every twin. */
+void k_rope_scalar(float *x, const float *cos, const float *sin, int d) {
     int h = d / 2;
     for (int i = 0; i < h; i++) {
         float a = x[i], b = x[i + h];
         x[i] = a * cos[i] - b * sin[i];
         x[i + h] = b * cos[i] + a * sin[i];
     }
+}
+
+#if defined(__x86_64__)
+TGT512 void k_rope_avx512(float *x, const float *cos, const float *sin, int d) {
+    const int h = d / 2;
+    for (int i = 0; i < h; i += 16) {
+        __mmask16 k = h - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (h - i)) - 1);
+        __m512 a = _mm512_maskz_loadu_ps(k, x + i), b = _mm512_maskz_loadu_ps(k, x + i + h);
+        __m512 c = _mm512_maskz_loadu_ps(k, cos + i), s = _mm512_maskz_loadu_ps(k, sin + i);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_sub_ps(_mm512_mul_ps(a, c), _mm512_mul_ps(b, s)));
+        _mm512_mask_storeu_ps(x + i + h, k, _mm512_add_ps(_mm512_mul_ps(b, c), _mm512_mul_ps(a, s)));
+    }
+}
+#else
+void k_rope_avx512(float *x, const float *cos, const float *sin, int d) { k_rope_scalar(x, cos, sin, d); }
+#endif
+
+void k_rope(const kcpu *cpu, float *x, const float *cos, const float *sin, int d) {
+    if (cpu->isa == K_ISA_AVX512) k_rope_avx512(x, cos, sin, d);
+    else k_rope_scalar(x, cos, sin, d);
 }

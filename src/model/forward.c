@@ -177,10 +177,10 @@ static void qk_rope_store_row(run *r, int t) {
             float *qs = r->qs + ((size_t)t * NH + h) * D, *qi = r->qi + ((size_t)t * NH + h) * D;
             memcpy(qs, qh, sizeof(float) * (size_t)D);
             memcpy(qi, qh, sizeof(float) * (size_t)D);
-            k_rope(qs, cs + half, sn + half, D);
-            k_rope(qi, cs + 2 * half, sn + 2 * half, D);
+            k_rope(&r->m->cpu, qs, cs + half, sn + half, D);
+            k_rope(&r->m->cpu, qi, cs + 2 * half, sn + 2 * half, D);
         }
-        k_rope(qh, cs, sn, D);
+        k_rope(&r->m->cpu, qh, cs, sn, D);
     }
     qwen3_seq *s = r->tseq[t];
     for (int h = 0; h < KVH; h++) {
@@ -189,7 +189,7 @@ static void qk_rope_store_row(run *r, int t) {
         k_rmsnorm(&r->m->cpu, kh, kh, L->k_norm, D, c->rms_norm_eps);
         if (sc != 1.0f)
             for (int d = 0; d < D; d++) kh[d] *= sc;
-        k_rope(kh, cs, sn, D); /* under DCA the key's position is p mod chunk: the intra-chunk table */
+        k_rope(&r->m->cpu, kh, cs, sn, D); /* under DCA the key's position is p mod chunk: the intra-chunk table */
         k_store_row(&r->m->cpu, s->kv_type, seq_k(s, r->layer, h, r->tpos[t]), kh, D);
         k_store_row(&r->m->cpu, s->kv_type, seq_v(s, r->layer, h, r->tpos[t]), vh, D);
     }

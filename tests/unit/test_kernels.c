@@ -639,7 +639,7 @@ static void test_attention_block(qwen3_dtype kv, double qbound) {
         }
 }
 
-/* RMSNorm and SiLU * up (kernels/ops.c): every twin the scalar one's bits (lengths around the
+/* RMSNorm, SiLU * up and RoPE (kernels/ops.c): every twin the scalar one's bits (lengths around the
  * 16-lane steps, in place too), and the scalar one against double precision: RMSNorm within 4e-7
  * relative (float sums of 1,024 squares and two roundings after), SiLU * up within 5e-7 relative of
  * |g u| (the exp polynomial, ~1 ulp, then a division and a product), over arguments from -120 to 120
@@ -707,6 +707,29 @@ static void test_ops(void) {
             }
         }
     }
+    /* RoPE: the AVX-512 twin the scalar one's bits at d = 2..300 (tails of the 16-lane steps), and
+     * the scalar one within 2 ulp-sized steps (3e-7 of |a c| + |b s|) of double */
+    {
+        float xr[300], xs[300], cs[150], sn[150];
+        int rsame = 1;
+        double erope = 0;
+        for (int d = 2; d <= 300; d += 2) {
+            for (int i = 0; i < d; i++) xr[i] = xs[i] = grand();
+            for (int i = 0; i < d / 2; i++) { double th = 6.283185307179586 * urand(); cs[i] = (float)cos(th); sn[i] = (float)sin(th); }
+            k_rope_scalar(xs, cs, sn, d);
+            for (int i = 0; i < d / 2; i++) {
+                double a = xr[i], b = xr[i + d / 2], s0 = fabs(a * cs[i]) + fabs(b * sn[i]), s1 = fabs(b * cs[i]) + fabs(a * sn[i]);
+                double e0 = fabs(xs[i] - (a * cs[i] - b * sn[i])) / (s0 + 1e-30), e1 = fabs(xs[i + d / 2] - (b * cs[i] + a * sn[i])) / (s1 + 1e-30);
+                erope = e0 > erope ? e0 : erope;
+                erope = e1 > erope ? e1 : erope;
+            }
+            if (have[K_ISA_AVX512]) {
+                k_rope_avx512(xr, cs, sn, d);
+                rsame &= !memcmp(xr, xs, sizeof(float) * (size_t)d);
+            }
+        }
+        CHECK(erope < 3e-7 && rsame, "ops-rope", "worst error %.3g of |a c| + |b s|, avx512 twin same bits %d", erope, rsame);
+    }
     CHECK(enorm < 4e-7 && guards, "ops-rmsnorm-reference", "worst relative error %.3g, guards %d", enorm, guards);
     CHECK(esilu < 5e-7 && guards, "ops-silu-reference", "worst error %.3g of |g u|, guards %d", esilu, guards);
     for (int a = 0; a < 3; a++) {
@@ -746,7 +769,7 @@ static int planned_checks(const tcase *cases, size_t ncases) {
     c += 27 * (1 + avx2); /* test_attention */
     c += 2 * 9;           /* test_attention_block: Q8_0, Q4_0 */
     c += (1 + avx2 + avx512) * 2; /* test_attention_tiles, per flavour */
-    c += 2 + 1 + avx2 + avx512;   /* test_ops */
+    c += 3 + 1 + avx2 + avx512;   /* test_ops */
     if (!avx2) TEST_SKIP("kernels-avx2", "this CPU lacks AVX2 (FMA, F16C): the AVX2 kernels are not tested here");
     if (!avx512) TEST_SKIP("kernels-avx512", "this CPU lacks AVX-512 (F, BW, VL): the AVX-512 kernels are not tested here");
     if (!bf16) TEST_SKIP("kernels-avx512bf16", "this CPU lacks AVX512_BF16: the bf16 GEMM kernel is not tested here");
