@@ -4,7 +4,7 @@
  * the instruction set a model runs with changes their speed, never their results: RMSNorm sums the
  * squares in 16 running sums (sum j takes elements j, j+16, ...), folded in a fixed tree, which a
  * 16-lane vector, two 8-lane ones and a scalar loop all do alike; SiLU takes exp from one polynomial
- * (below) evaluated with the same roundings and fused multiply-adds in every twin. Before them the
+ * (vexp.h's) evaluated with the same roundings and fused multiply-adds in every twin. Before them the
  * one running sum and libm's expf per value cost 7% of a 0.6B prefill (a sum of 1,024 squares is
  * 1,024 dependent adds; expf is a call per value). The rest are plain loops. */
 #include <math.h>
@@ -39,7 +39,9 @@ void k_rmsnorm_scalar(float *out, const float *x, const float *w, int n, float e
  * silu by less than 1e-36 absolute: exp(-87) next to 1, exp(88) = 1.7e38 in a denominator): n =
  * round(y / ln 2), r = y - n ln 2 in two parts (Cody-Waite), a degree-6 polynomial p(r), times 2^n
  * made from its exponent bits (n in [-126, 127]: always a normal float, so the product is one
- * rounding in every twin). About 1 ulp from the true exp. */
+ * rounding in every twin). About 1 ulp from the true exp. It is attention's polynomial
+ * (kernels/vexp.h): the AVX-512 twin calls k_exp512 itself; the scalar and AVX2 ones write its steps
+ * out, with the upper clamp that lets them build 2^n from its bits. */
 
 #define EXP_LO (-87.0f)
 #define EXP_HI 88.0f
@@ -74,6 +76,8 @@ void k_silu_mul_scalar(float *out, const float *g, const float *u, int n) {
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "kernels/vexp.h"
+
 #define TGT512 __attribute__((target("avx512f")))
 #define TGT256 __attribute__((target("avx2,fma")))
 
@@ -99,21 +103,9 @@ TGT512 void k_rmsnorm_avx512(float *out, const float *x, const float *w, int n, 
     }
 }
 
-TGT512 static inline __m512 silu_exp512(__m512 y) {
-    y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(EXP_LO)), _mm512_set1_ps(EXP_HI));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(y, _mm512_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), y);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
+/* the polynomial of attention's k_exp512 (vexp.h): the same steps as silu_exp_scalar once the
+ * argument is at most 88 (its 2^n is a normal float then, so scalef and the product agree) */
+TGT512 static inline __m512 silu_exp512(__m512 y) { return k_exp512(_mm512_min_ps(y, _mm512_set1_ps(EXP_HI))); }
 
 TGT512 void k_silu_mul_avx512(float *out, const float *g, const float *u, int n) {
     const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
