@@ -22,8 +22,8 @@
  * block. One core, interleaved rows, 512 tokens, GFLOP/s against the order before (a row group in
  * L1 while 48 tokens passed, their lines from L2): 3072 x 1024 364 -> 396 (92% of its bf16 peak),
  * 1024 x 2048 313 -> 369, 1024 x 3072 261 -> 375, 4096 x 4096 289 -> 360. A thread's rows that are
- * not whole groups of 4 keep that older order (in blocks too); decoding (one token) streams 8 rows per step with the rows
- * ahead prefetched. A matrix interleaved by 4 rows (kernels/repack.c) runs the same tiles with the
+ * not whole groups of 4 keep that older order (in blocks too). Decoding (one token) streams 8 rows
+ * per step with the rows ahead prefetched. A matrix interleaved by 4 rows (kernels/repack.c) runs the same tiles with the
  * 4 rows of a step side by side, and decodes a group of 4 rows as one sequential stream, two groups
  * (from the two halves of the thread's rows) in step. Every tile shape computes a (row, token) with the same instructions in the same
  * order, so the result depends neither on n nor on how the rows are split. */
@@ -244,12 +244,13 @@ TGT void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0
 #ifndef XSTAT_MAXK
 #define XSTAT_MAXK 1536
 #endif
-/* Columns per block of the other order: a row group's 4 rows of a block (8 KB) stay in L1 while the
- * chunk's 8 tiles pass, each bringing its 6 tokens' block (12 KB) and its sums (1.5 KB). At K = 3072
- * whole rows (24 KB) and a tile's tokens (36 KB) did not fit L1 together: 261 -> 309 GFLOP/s on one
- * core (the 0.6B down projection, interleaved rows, 512 tokens). */
 /* Rows per panel of the blocked x-stationary order at most (their sums: 24 KB of stack). */
 #define XSTAT_PANEL 64
+/* Columns per block, both orders. x-stationary: a tile's 6 tokens of a block (12 KB) stay in L1
+ * while the panel's row groups pass, each with its sums (1.5 KB). The older order: a row group's 4
+ * rows of a block (8 KB) stay in L1 while the chunk's 8 tiles pass (at K = 3072 whole rows, 24 KB,
+ * and a tile's tokens, 36 KB, did not fit L1 together: 261 -> 309 GFLOP/s on one core, the 0.6B
+ * down projection, interleaved rows, 512 tokens). */
 #ifndef KBLOCK
 #define KBLOCK 1024
 #endif
@@ -372,7 +373,7 @@ TGT static void dot_rows(const uint16_t *base, size_t ws, int il, int64_t K, siz
                     }
                     const uint16_t *pf = base + (size_t)pr * ws;
                     if (nr == 4) tile4(w, ws, x, nt, K, c0, c1, st[j], first, last, y, ldy, pf, 32);
-                    else /* the matrix's last rows, one (row, token) at a time: sums in st[j][0] */
+                    else /* the matrix's last rows, one (row, token) at a time: its sums in st[j][i * 6 + u] */
                         for (int i = 0; i < nr; i++)
                             for (int u = 0; u < nt; u++)
                                 tile(w + (size_t)i * ws, ws, 1, x + (size_t)u * (size_t)K, 1, K, c0, c1, &st[j][i * 6 + u],
