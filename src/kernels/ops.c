@@ -1,12 +1,13 @@
 /* ops.c - row-wise and element-wise operations of the forward pass, in float32.
  *
- * RMSNorm and SiLU * up have SIMD twins (AVX2, AVX-512) that give the scalar twin's bits exactly, so
- * the instruction set a model runs with changes their speed, never their results: RMSNorm sums the
- * squares in 16 running sums (sum j takes elements j, j+16, ...), folded in a fixed tree, which a
- * 16-lane vector, two 8-lane ones and a scalar loop all do alike; SiLU takes exp from one polynomial
- * (vexp.h's) evaluated with the same roundings and fused multiply-adds in every twin. Before them the
- * one running sum and libm's expf per value cost 7% of a 0.6B prefill (a sum of 1,024 squares is
- * 1,024 dependent adds; expf is a call per value). The rest are plain loops. */
+ * RMSNorm and SiLU * up have SIMD twins (AVX2, AVX-512), RoPE an AVX-512 one, that give the scalar
+ * twin's bits exactly, so the instruction set a model runs with changes their speed, never their
+ * results: RMSNorm sums the squares in 16 running sums (sum j takes elements j, j+16, ...), folded
+ * in a fixed tree, which a 16-lane vector, two 8-lane ones and a scalar loop all do alike; SiLU
+ * takes exp from one polynomial (vexp.h's) evaluated with the same roundings and fused
+ * multiply-adds in every twin; RoPE rounds its products and sums as written. Before them the one
+ * running sum and libm's expf per value cost 7% of a 0.6B prefill (a sum of 1,024 squares is 1,024
+ * dependent adds; expf is a call per value). The rest (softmax of the router) is a plain loop. */
 #include <math.h>
 #include <string.h>
 
@@ -50,7 +51,7 @@ void k_rmsnorm_scalar(float *out, const float *x, const float *w, int n, float e
 #define LN2_LO (-2.12194440e-4f)
 
 static float silu_exp_scalar(float y) {
-    y = y > EXP_LO ? y : EXP_LO; /* max and min as the vector ones: a NaN becomes the bound (its g
+    y = y > EXP_LO ? y : EXP_LO; /* max and min as the vector ones: a NaN becomes a bound (its g
                                   * keeps the result NaN) */
     y = y < EXP_HI ? y : EXP_HI;
     float n = nearbyintf(y * LOG2E);
