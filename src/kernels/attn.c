@@ -177,6 +177,39 @@ TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask
 }
 
 /* NC chunks of 16 dims (D <= 16 * NC); the accumulator lives in registers for the common D = 128 */
+/* Qt[d * 16 + r] = q[rows[r]][d] * scale for r < 16, d < D (a multiple of 16): the rows' chunks of
+ * 16 values transposed in registers, three rounds of two-source shuffles (32-bit, 64-bit, then
+ * 128-bit twice). The scalar scatter it replaces, a store per value 64 bytes from the last, was ~7%
+ * of a prefill's attention (perf, 0.6B BF16, 512 tokens). The same products, so the same bits. */
+TGT static void q_rows_t16(const float *const *q, const int *rows, int D, float scale, float *Qt) {
+    const __m512 s = _mm512_set1_ps(scale);
+    for (int d0 = 0; d0 < D; d0 += 16) {
+        __m512 v[16], a[16], b[16], c[16];
+        for (int r = 0; r < 16; r++) v[r] = _mm512_mul_ps(_mm512_loadu_ps(q[rows[r]] + d0), s);
+        for (int i = 0; i < 8; i++) {
+            a[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+            a[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+        }
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 2; j++) {
+                __m512d x = _mm512_castps_pd(a[4 * i + j]), y = _mm512_castps_pd(a[4 * i + 2 + j]);
+                b[4 * i + j] = _mm512_castpd_ps(_mm512_unpacklo_pd(x, y));
+                b[4 * i + 2 + j] = _mm512_castpd_ps(_mm512_unpackhi_pd(x, y));
+            }
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 4; j++) {
+                c[8 * i + j] = _mm512_shuffle_f32x4(b[8 * i + j], b[8 * i + 4 + j], 0x88);
+                c[8 * i + 4 + j] = _mm512_shuffle_f32x4(b[8 * i + j], b[8 * i + 4 + j], 0xdd);
+            }
+        for (int j = 0; j < 8; j++) {
+            v[j] = _mm512_shuffle_f32x4(c[j], c[8 + j], 0x88);
+            v[8 + j] = _mm512_shuffle_f32x4(c[j], c[8 + j], 0xdd);
+        }
+        /* v[o] holds column o with bits 0 and 1 of o swapped (1 <-> 2 in each group of 4) */
+        for (int o = 0; o < 16; o++) _mm512_store_ps(Qt + (size_t)(d0 + ((o & ~3) | (o & 1) << 1 | (o >> 1 & 1))) * 16, v[o]);
+    }
+}
+
 TGT static inline __attribute__((always_inline)) void attn_avx512(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n,
                                    int D, float scale, float *out, int NC, float *lse, int vnni) {
     const int qk = kqq_takes(kv); /* integer scores (attn_q.h) */
@@ -371,13 +404,15 @@ TGT static inline __attribute__((always_inline)) void attn_rows_avx512(const flo
     float cs[16] __attribute__((aligned(64)));
     int nr[16] __attribute__((aligned(64)));
     int nmax = 0, nmin = 1 << 30;
+    int rows[16];
     for (int r = 0; r < 16; r++) {
         int rr = r < M ? r : 0; /* idle lanes repeat row 0; their results are dropped */
+        rows[r] = rr;
         nr[r] = n[rr];
-        for (int d = 0; !qk && d < D; d++) Qt[d * 16 + r] = q[rr][d] * scale; /* the float scores' queries */
         nmax = nr[r] > nmax ? nr[r] : nmax;
         nmin = nr[r] < nmin ? nr[r] : nmin;
     }
+    if (!qk) q_rows_t16(q, rows, D, scale, Qt); /* the float scores' queries */
     for (int r = 0; r < M; r++)
         for (int c = 0; c < NC; c++) _mm512_storeu_ps(out[r] + 16 * c, _mm512_setzero_ps());
     const __m512i nv = _mm512_load_si512(nr);
@@ -478,13 +513,15 @@ TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const fl
         int r0 = 16 * t, Mt = M - r0 < 16 ? M - r0 : 16;
         tmax[t] = 0;
         tmin[t] = 1 << 30;
+        int rows[16];
         for (int r = 0; r < 16; r++) {
             int rr = r0 + (r < Mt ? r : 0);
+            rows[r] = rr;
             nr[t][r] = n[rr];
-            for (int d = 0; !qk && d < D; d++) Qt[t][d * 16 + r] = q[rr][d] * scale;
             tmax[t] = nr[t][r] > tmax[t] ? nr[t][r] : tmax[t];
             tmin[t] = nr[t][r] < tmin[t] ? nr[t][r] : tmin[t];
         }
+        if (!qk) q_rows_t16(q, rows, D, scale, Qt[t]);
         nmax = tmax[t] > nmax ? tmax[t] : nmax;
         m[t] = _mm512_set1_ps(-INFINITY);
         l[t] = _mm512_setzero_ps();
