@@ -176,7 +176,6 @@ TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask
     return _mm512_maskz_loadu_ps(m, (const float *)row + d);
 }
 
-/* NC chunks of 16 dims (D <= 16 * NC); the accumulator lives in registers for the common D = 128 */
 /* Qt[d * 16 + r] = q[rows[r]][d] * scale for r < 16, d < D (a multiple of 16): the rows' chunks of
  * 16 values transposed in registers, three rounds of two-source shuffles (32-bit, 64-bit, then
  * 128-bit twice). The scalar scatter it replaces, a store per value 64 bytes from the last, was ~7%
@@ -210,6 +209,7 @@ TGT static void q_rows_t16(const float *const *q, const int *rows, int D, float 
     }
 }
 
+/* NC chunks of 16 dims (D <= 16 * NC); the accumulator lives in registers for the common D = 128 */
 TGT static inline __attribute__((always_inline)) void attn_avx512(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n,
                                    int D, float scale, float *out, int NC, float *lse, int vnni) {
     const int qk = kqq_takes(kv); /* integer scores (attn_q.h) */

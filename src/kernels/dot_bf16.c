@@ -21,9 +21,8 @@
  * longer than 1,536 columns go in blocks of 1,024, each row group's 24 sums carried from block to
  * block. One core, interleaved rows, 512 tokens, GFLOP/s against the order before (a row group in
  * L1 while 48 tokens passed, their lines from L2): 3072 x 1024 364 -> 396 (92% of its bf16 peak),
- * 1024 x 2048 313 -> 369, 1024 x 3072 261 -> 375, 4096 x 4096 289 -> 360. A thread's rows that are
- * not whole groups of 4 keep that older order (in blocks too). Decoding (one token) streams 8 rows
- * per step with the rows ahead prefetched. A matrix interleaved by 4 rows (kernels/repack.c) runs the same tiles with the
+ * 1024 x 2048 313 -> 369, 1024 x 3072 261 -> 375, 4096 x 4096 289 -> 360. Decoding (one token)
+ * streams 8 rows per step with the rows ahead prefetched. A matrix interleaved by 4 rows (kernels/repack.c) runs the same tiles with the
  * 4 rows of a step side by side, and decodes a group of 4 rows as one sequential stream, two groups
  * (from the two halves of the thread's rows) in step. Every tile shape computes a (row, token) with the same instructions in the same
  * order, so the result depends neither on n nor on how the rows are split. */
@@ -239,21 +238,13 @@ TGT void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0
     }
 }
 
-#define TOKEN_CHUNK 48 /* a multiple of 6: 8 tiles of 6 tokens per row group */
 /* The longest rows of the x-stationary order (a tile's 6 tokens: 18 KB at 1536). */
-#ifndef XSTAT_MAXK
 #define XSTAT_MAXK 1536
-#endif
 /* Rows per panel of the blocked x-stationary order at most (their sums: 24 KB of stack). */
 #define XSTAT_PANEL 64
-/* Columns per block, both orders. x-stationary: a tile's 6 tokens of a block (12 KB) stay in L1
- * while the panel's row groups pass, each with its sums (1.5 KB). The older order: a row group's 4
- * rows of a block (8 KB) stay in L1 while the chunk's 8 tiles pass (at K = 3072 whole rows, 24 KB,
- * and a tile's tokens, 36 KB, did not fit L1 together: 261 -> 309 GFLOP/s on one core, the 0.6B
- * down projection, interleaved rows, 512 tokens). */
-#ifndef KBLOCK
+/* Columns per block past XSTAT_MAXK: a tile's 6 tokens of a block (12 KB) stay in L1 while the
+ * panel's row groups pass, each with its sums (1.5 KB). */
 #define KBLOCK 1024
-#endif
 
 /* one 4-row x nt-token tile (nt <= 6) with constant NT and SS after inlining */
 TGT static inline __attribute__((always_inline)) void tile4(const uint16_t *w, size_t ws, const uint16_t *x, int nt, int64_t K,
@@ -321,63 +312,35 @@ TGT static void dot_rows(const uint16_t *base, size_t ws, int il, int64_t K, siz
         for (; r < r1; r++) rows1(base + (size_t)r * ws, ws, 1, Xb, K, Y + r);
         return;
     }
-    if ((r1 - r0) % 4 == 0) {
-        /* x-stationary: a tile's 6 tokens stay in L1 while the weight rows of a panel (in L2) pass
-         * under them. Rows longer than XSTAT_MAXK go in blocks of KBLOCK columns, each row group's
-         * 24 sums carried between blocks in xs (PR / 4 groups x 1.5 KB) */
-        const int blocked = K > XSTAT_MAXK;
-        int64_t PR = blocked ? (int64_t)(384 * 1024) / (K * 2) : (int64_t)(192 * 1024) / (K * 2);
-        PR = PR / 4 * 4;
-        PR = PR < 4 ? 4 : blocked && PR > XSTAT_PANEL ? XSTAT_PANEL : PR;
-        __m512 xs[XSTAT_PANEL / 4][24] __attribute__((aligned(64)));
-        for (int64_t p0 = r0; p0 < r1; p0 += PR) {
-            int64_t p1 = p0 + PR < r1 ? p0 + PR : r1;
-            for (int t = 0; t < n; t += 6) {
-                int nt = n - t >= 6 ? 6 : n - t;
-                const uint16_t *x = Xb + (size_t)t * (size_t)K;
-                for (int64_t c0 = 0; c0 < K; c0 += blocked ? KBLOCK : K) {
-                    int64_t c1 = blocked && K - c0 > KBLOCK ? c0 + KBLOCK : K;
-                    for (int64_t r = p0; r < p1; r += 4) {
-                        const uint16_t *w = il ? base + (size_t)(r / 4) * group : base + (size_t)r * ws;
-                        float *y = Y + (size_t)t * ldy + (size_t)r;
-                        int64_t pr = r + 4 < p1 ? r + 4 : r;
-                        __m512 *st = blocked ? xs[(r - p0) / 4] : NULL; /* unread when not blocked */
-                        if (il) tile4(w, 32, x, nt, K, c0, c1, st, c0 == 0, c1 == K, y, ldy, base + (size_t)(pr / 4) * group, 128);
-                        else tile4(w, ws, x, nt, K, c0, c1, st, c0 == 0, c1 == K, y, ldy, base + (size_t)pr * ws, 32);
-                    }
-                }
-            }
-        }
-        return;
-    }
-    __m512 st[TOKEN_CHUNK / 6][24] __attribute__((aligned(64))); /* the tiles' sums between column blocks */
-    for (int t0 = 0; t0 < n; t0 += TOKEN_CHUNK) {
-        int t1 = t0 + TOKEN_CHUNK < n ? t0 + TOKEN_CHUNK : n;
-        for (int64_t r = r0; r < r1; r += 4) {
-            int nr = r1 - r >= 4 ? 4 : (int)(r1 - r);
-            const uint16_t *w = il ? base + (size_t)(r / 4) * group : base + (size_t)r * ws;
-            for (int64_t c0 = 0; c0 < K; c0 += KBLOCK) {
-                int64_t c1 = K - c0 > KBLOCK ? c0 + KBLOCK : K;
-                int first = c0 == 0, last = c1 == K;
-                for (int t = t0, j = 0; t < t1; t += 6, j++) {
-                    int nt = t1 - t >= 6 ? 6 : t1 - t;
-                    const uint16_t *x = Xb + (size_t)t * (size_t)K;
+    /* x-stationary: a tile's 6 tokens stay in L1 while the weight rows of a panel (in L2) pass under
+     * them. Rows longer than XSTAT_MAXK go in blocks of KBLOCK columns, each row group's 24 sums
+     * carried between blocks in xs (PR / 4 groups x 1.5 KB). A range's last rows that are not a
+     * whole group (row-major matrices only) take one (row, token) at a time, sums in xs too. */
+    const int blocked = K > XSTAT_MAXK;
+    int64_t PR = blocked ? (int64_t)(384 * 1024) / (K * 2) : (int64_t)(192 * 1024) / (K * 2);
+    PR = PR / 4 * 4;
+    PR = PR < 4 ? 4 : blocked && PR > XSTAT_PANEL ? XSTAT_PANEL : PR;
+    __m512 xs[XSTAT_PANEL / 4][24] __attribute__((aligned(64)));
+    for (int64_t p0 = r0; p0 < r1; p0 += PR) {
+        int64_t p1 = p0 + PR < r1 ? p0 + PR : r1;
+        for (int t = 0; t < n; t += 6) {
+            int nt = n - t >= 6 ? 6 : n - t;
+            const uint16_t *x = Xb + (size_t)t * (size_t)K;
+            for (int64_t c0 = 0; c0 < K; c0 += blocked ? KBLOCK : K) {
+                int64_t c1 = blocked && K - c0 > KBLOCK ? c0 + KBLOCK : K;
+                for (int64_t r = p0; r < p1; r += 4) {
+                    const int nr = p1 - r >= 4 ? 4 : (int)(p1 - r);
+                    const uint16_t *w = il ? base + (size_t)(r / 4) * group : base + (size_t)r * ws;
                     float *y = Y + (size_t)t * ldy + (size_t)r;
-                    /* tiles 0..3 of this group each bring one row of the next group (the last group
-                     * prefetches its own rows: harmless) */
-                    int64_t pr = r + 4 + (j & 3) < r1 ? r + 4 + (j & 3) : r;
-                    if (il) {
-                        tile4(w, 32, x, nt, K, c0, c1, st[j], first, last, y, ldy,
-                              base + (size_t)(pr / 4) * group + 32 * (size_t)(pr % 4), 128);
-                        continue;
-                    }
-                    const uint16_t *pf = base + (size_t)pr * ws;
-                    if (nr == 4) tile4(w, ws, x, nt, K, c0, c1, st[j], first, last, y, ldy, pf, 32);
-                    else /* the matrix's last rows, one (row, token) at a time: its sums in st[j][i * 6 + u] */
+                    int64_t pr = r + 4 < p1 ? r + 4 : r;
+                    __m512 *st = blocked ? xs[(r - p0) / 4] : NULL; /* unread when not blocked */
+                    if (il) tile4(w, 32, x, nt, K, c0, c1, st, c0 == 0, c1 == K, y, ldy, base + (size_t)(pr / 4) * group, 128);
+                    else if (nr == 4) tile4(w, ws, x, nt, K, c0, c1, st, c0 == 0, c1 == K, y, ldy, base + (size_t)pr * ws, 32);
+                    else
                         for (int i = 0; i < nr; i++)
                             for (int u = 0; u < nt; u++)
-                                tile(w + (size_t)i * ws, ws, 1, x + (size_t)u * (size_t)K, 1, K, c0, c1, &st[j][i * 6 + u],
-                                     first, last, y + (size_t)u * ldy + i, ldy, pf, 32);
+                                tile(w + (size_t)i * ws, ws, 1, x + (size_t)u * (size_t)K, 1, K, c0, c1, st ? st + i * 6 + u : NULL,
+                                     c0 == 0, c1 == K, y + (size_t)u * ldy + i, ldy, w, 32);
                 }
             }
         }

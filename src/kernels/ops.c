@@ -18,6 +18,7 @@
 #endif
 
 #include "kernels/kernels.h"
+#include "kernels/vexp.h"
 
 /* ---- RMSNorm: transformers' variance = x.pow(2).mean(-1) in float32; x * rsqrt(variance + eps) *
  * weight. Its sum here is in the 16-sum order above. */
@@ -36,48 +37,17 @@ void k_rmsnorm_scalar(float *out, const float *x, const float *w, int n, float e
     for (int i = 0; i < n; i++) out[i] = w[i] * (x[i] * scale);
 }
 
-/* ---- SiLU * up: out = g / (1 + exp(-g)) * u. exp(y) for y clamped to [-87, 88] (the clamp changes
- * silu by less than 1e-36 absolute: exp(-87) next to 1, exp(88) = 1.7e38 in a denominator): n =
- * round(y / ln 2), r = y - n ln 2 in two parts (Cody-Waite), a degree-6 polynomial p(r), times 2^n
- * made from its exponent bits (n in [-126, 127]: always a normal float, so the product is one
- * rounding in every twin). About 1 ulp from the true exp. It is attention's polynomial
- * (kernels/vexp.h): the AVX-512 twin calls k_exp512 itself; the scalar and AVX2 ones write its steps
- * out, with the upper clamp that lets them build 2^n from its bits. */
-
-#define EXP_LO (-87.0f)
-#define EXP_HI 88.0f
-#define LOG2E 1.44269504088896341f
-#define LN2_HI 0.693359375f
-#define LN2_LO (-2.12194440e-4f)
-
-static float silu_exp_scalar(float y) {
-    y = y > EXP_LO ? y : EXP_LO; /* max and min as the vector ones: a NaN becomes a bound (its g
-                                  * keeps the result NaN) */
-    y = y < EXP_HI ? y : EXP_HI;
-    float n = nearbyintf(y * LOG2E);
-    float r = fmaf(-n, LN2_HI, y);
-    r = fmaf(-n, LN2_LO, r);
-    float p = 1.0f / 720;
-    p = fmaf(p, r, 1.0f / 120);
-    p = fmaf(p, r, 1.0f / 24);
-    p = fmaf(p, r, 1.0f / 6);
-    p = fmaf(p, r, 0.5f);
-    p = fmaf(p, r, 1.0f);
-    p = fmaf(p, r, 1.0f);
-    uint32_t bits = (uint32_t)((int)n + 127) << 23;
-    float s;
-    memcpy(&s, &bits, 4);
-    return p * s;
-}
+/* ---- SiLU * up: out = g / (1 + exp(-g)) * u, exp from vexp.h's polynomial with its argument
+ * clamped to [-87, 88] (the clamp changes silu by less than 1e-36 absolute: exp(-87) next to 1,
+ * exp(88) = 1.7e38 in a denominator): k_exp88_scalar, k_exp88_avx2, and k_exp512 under the upper
+ * clamp, the same bits in every twin. */
 
 void k_silu_mul_scalar(float *out, const float *g, const float *u, int n) {
-    for (int i = 0; i < n; i++) out[i] = g[i] / (1.0f + silu_exp_scalar(-g[i])) * u[i];
+    for (int i = 0; i < n; i++) out[i] = g[i] / (1.0f + k_exp88_scalar(-g[i])) * u[i];
 }
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-
-#include "kernels/vexp.h"
 
 #define TGT512 __attribute__((target("avx512f")))
 #define TGT256 __attribute__((target("avx2,fma")))
@@ -104,16 +74,12 @@ TGT512 void k_rmsnorm_avx512(float *out, const float *x, const float *w, int n, 
     }
 }
 
-/* the polynomial of attention's k_exp512 (vexp.h): the same steps as silu_exp_scalar once the
- * argument is at most 88 (its 2^n is a normal float then, so scalef and the product agree) */
-TGT512 static inline __m512 silu_exp512(__m512 y) { return k_exp512(_mm512_min_ps(y, _mm512_set1_ps(EXP_HI))); }
-
 TGT512 void k_silu_mul_avx512(float *out, const float *g, const float *u, int n) {
     const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
     for (int i = 0; i < n; i += 16) {
         __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
         __m512 gv = _mm512_maskz_loadu_ps(k, g + i), uv = _mm512_maskz_loadu_ps(k, u + i);
-        __m512 d = _mm512_add_ps(one, silu_exp512(_mm512_sub_ps(zero, gv)));
+        __m512 d = _mm512_add_ps(one, k_exp512(_mm512_min_ps(_mm512_sub_ps(zero, gv), _mm512_set1_ps(K_EXP_HI))));
         _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(_mm512_div_ps(gv, d), uv));
     }
 }
@@ -138,28 +104,12 @@ TGT256 void k_rmsnorm_avx2(float *out, const float *x, const float *w, int n, fl
     for (; i < n; i++) out[i] = w[i] * (x[i] * s);
 }
 
-TGT256 static inline __m256 silu_exp256(__m256 y) {
-    y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(EXP_LO)), _mm256_set1_ps(EXP_HI));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(y, _mm256_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), y);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
 TGT256 void k_silu_mul_avx2(float *out, const float *g, const float *u, int n) {
     const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 gv = _mm256_loadu_ps(g + i), uv = _mm256_loadu_ps(u + i);
-        __m256 d = _mm256_add_ps(one, silu_exp256(_mm256_sub_ps(zero, gv)));
+        __m256 d = _mm256_add_ps(one, k_exp88_avx2(_mm256_sub_ps(zero, gv)));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_div_ps(gv, d), uv));
     }
     k_silu_mul_scalar(out + i, g + i, u + i, n - i);
