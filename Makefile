@@ -18,7 +18,11 @@ else
 BUILD := build/rel
 OPT := -O2 -g
 endif
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -pthread -MMD -MP
+# -fPIC: the same objects make libqwen3.a, the binary and libqwen3.so (one compile, not two);
+# -fno-semantic-interposition keeps what -fPIE allows (inlining and direct calls of the library's
+# own functions), since nothing outside is meant to replace them (only qwen3_* is exported)
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -pthread -MMD -MP \
+	-fPIC -fno-semantic-interposition
 CFLAGS += $(CFLAGS_BASE) $(OPT)
 LDLIBS := -ljansson -lutf8proc -lmicrohttpd -ledit -lcurl -lm -pthread
 LDFLAGS += $(OPT)
@@ -76,15 +80,13 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) $(INC) -c $< -o $@
 
 FRONT_OBJ := $(CLI_OBJ) $(filter $(BUILD)/src/server/%,$(LIB_OBJ))
-FRONT_PIC := $(filter $(BUILD)/pic/src/server/%,$(LIB_SRC:%.c=$(BUILD)/pic/%.o))
 $(FRONT_OBJ): INC := $(FRONT_INC)
-$(BUILD)/pic/src/server/%.o: INC := $(FRONT_INC)
 # The links are made on every run (five of them), so that a build directory copied from another
 # checkout never compiles against that checkout's sources; $(FRONT)/flags changes when the
 # front-ends' include path does, so objects compiled with another one (an older build directory)
 # are compiled again.
 .PHONY: front-links
-$(FRONT_OBJ) $(FRONT_PIC): $(FRONT)/flags | front-links
+$(FRONT_OBJ): $(FRONT)/flags | front-links
 front-links:
 	@mkdir -p $(FRONT)/base
 	@ln -sfn $(CURDIR)/src/cli $(FRONT)/cli
@@ -104,8 +106,8 @@ print-front-flags: front-links
 # changes (src/tokenizer/cache.c explains the cache).
 TOK_SRC := $(sort $(wildcard src/tokenizer/*.c src/tokenizer/*.h src/base/*.c src/base/*.h src/format/mdir.c src/format/mdir.h))
 TOK_HASH := $(shell cat $(TOK_SRC) | sha256sum | cut -c1-16)
-$(BUILD)/src/tokenizer/load.o $(BUILD)/pic/src/tokenizer/load.o: CFLAGS += -DQWEN3_TOKENIZER_BUILD='"$(TOK_HASH)"'
-$(BUILD)/src/tokenizer/load.o $(BUILD)/pic/src/tokenizer/load.o: $(TOK_SRC)
+$(BUILD)/src/tokenizer/load.o: CFLAGS += -DQWEN3_TOKENIZER_BUILD='"$(TOK_HASH)"'
+$(BUILD)/src/tokenizer/load.o: $(TOK_SRC)
 
 $(BUILD)/gen/chat_html.c: src/server/web/chat.html scripts/embed.sh
 	@mkdir -p $(dir $@)
@@ -176,7 +178,7 @@ clean:
 # The binary, include/qwen3.h, libqwen3.a, libqwen3.so.MAJOR.MINOR.PATCH (soname libqwen3.so.MAJOR,
 # or libqwen3.so.0.MINOR while MAJOR is 0: before 1.0 a minor version may change the ABI; only the
 # qwen3_* symbols exported), qwen3.pc, the man page and bash completion (both generated
-# from the help texts). The shared library is built from position-independent objects of its own.
+# from the help texts). The shared library links the release build's objects (compiled -fPIC).
 PREFIX ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell sed -n 's/^\#define QWEN3_VERSION "\(.*\)"/\1/p' include/qwen3.h)
@@ -184,21 +186,12 @@ SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 ifeq ($(SOMAJOR),0)
 SOMAJOR := 0.$(word 2,$(subst ., ,$(VERSION)))
 endif
-PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o) $(BUILD)/pic/gen/chat_html.o
 SHLIB := $(BUILD)/libqwen3.so.$(VERSION)
 LIB_LDLIBS := -ljansson -lutf8proc -lmicrohttpd -lcurl -lm -pthread
 
-$(BUILD)/pic/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) -fPIC -c $< -o $@
-
-$(BUILD)/pic/gen/%.o: $(BUILD)/gen/%.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) -fPIC -c $< -o $@
-
-$(SHLIB): $(PIC_OBJ) scripts/libqwen3.map
+$(SHLIB): $(LIB_OBJ) scripts/libqwen3.map
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libqwen3.so.$(SOMAJOR) -Wl,--version-script=scripts/libqwen3.map \
-		-o $@ $(PIC_OBJ) $(LIB_LDLIBS)
+		-o $@ $(LIB_OBJ) $(LIB_LDLIBS)
 
 $(BUILD)/qwen3.1: $(BIN) scripts/gen_man.sh
 	scripts/gen_man.sh $(BIN) > $@
@@ -231,4 +224,4 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/share/qwen3/default-model/*
 	-rmdir $(DESTDIR)$(PREFIX)/share/qwen3/default-model $(DESTDIR)$(PREFIX)/share/qwen3 2>/dev/null
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
