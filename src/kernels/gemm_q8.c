@@ -182,17 +182,40 @@ static void pack16(const void *A, size_t arow_bytes, int t0, int cnt, int64_t K,
 #define W_PIECE(IL, w, wstride, r, b, g) ((IL) ? (w) + (size_t)(b) * 544 + 32 + 64 * (g) + 4 * ((size_t)(wstride) + (r)) \
                                               : (w) + (size_t)(r) * (wstride) + (size_t)(b) * 34 + 2 + 4 * (g))
 
-/* rows [r, r + NR) x token vectors P0 (and P1 when NV == 2) of one chunk */
+/* acc[0..3] (rows c..c+3 of one token vector, a token a lane) into ob[t][c..c+3], t = 0..15: a 4 x 16
+ * transpose in registers, a token's 4 rows one 128-bit store (a rows past the tile's are 0) */
+TGT static inline __attribute__((always_inline)) void put4x16(const __m512 acc[4], float (*ob)[16], int c) {
+    __m512 t0 = _mm512_unpacklo_ps(acc[0], acc[1]), t1 = _mm512_unpackhi_ps(acc[0], acc[1]);
+    __m512 t2 = _mm512_unpacklo_ps(acc[2], acc[3]), t3 = _mm512_unpackhi_ps(acc[2], acc[3]);
+    /* u[k], 128-bit lane j: token 4 j + k's rows c..c+3 */
+    __m512 u[4] = {_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2))),
+                   _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2))),
+                   _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3))),
+                   _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)))};
+    UNROLL
+    for (int k = 0; k < 4; k++) {
+        _mm_storeu_ps(ob[k] + c, _mm512_castps512_ps128(u[k]));
+        _mm_storeu_ps(ob[4 + k] + c, _mm512_extractf32x4_ps(u[k], 1));
+        _mm_storeu_ps(ob[8 + k] + c, _mm512_extractf32x4_ps(u[k], 2));
+        _mm_storeu_ps(ob[12 + k] + c, _mm512_extractf32x4_ps(u[k], 3));
+    }
+}
+
+/* rows [r, r + NR) x token vectors P0 (and P1 when NV == 2) of one chunk; the results into ob (the
+ * 16 tokens of P0, then those of P1) at column c */
 TGT static inline __attribute__((always_inline)) void tile(const uint8_t *w, size_t wstride, int NR, const pblock *P0,
-                                                           const pblock *P1, int NV, int64_t nb, float out[4][2][16], int IL) {
+                                                           const pblock *P1, int NV, int64_t nb, float (*ob)[16], int c, int IL) {
     __m512 acc[4][2];
     UNROLL
     for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     UNROLL
     for (int64_t b = 0; b < nb; b++) {
+        /* the sums start at -128 sum x (exact), so that after the 8 groups they hold s itself */
+        const __m512i nsx0 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_load_si512(P0[b].sx));
+        const __m512i nsx1 = NV == 2 ? _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_load_si512(P1[b].sx)) : nsx0;
         __m512i is[4][2];
         UNROLL
-        for (int r = 0; r < 4; r++) is[r][0] = is[r][1] = _mm512_setzero_si512();
+        for (int r = 0; r < 4; r++) is[r][0] = nsx0, is[r][1] = nsx1;
         UNROLL
         for (int g = 0; g < 8; g++) {
             __m512i a0 = _mm512_load_si512(P0[b].q[g]), a1 = NV == 2 ? _mm512_load_si512(P1[b].q[g]) : a0;
@@ -206,21 +229,20 @@ TGT static inline __attribute__((always_inline)) void tile(const uint8_t *w, siz
             }
         }
         __m512 dx0 = _mm512_load_ps(P0[b].d), dx1 = NV == 2 ? _mm512_load_ps(P1[b].d) : dx0;
-        __m512i sx0 = _mm512_load_si512(P0[b].sx), sx1 = NV == 2 ? _mm512_load_si512(P1[b].sx) : sx0;
         UNROLL
         for (int r = 0; r < NR; r++) {
             uint16_t dh;
             memcpy(&dh, W_SCALE(IL, w, wstride, r, b), 2);
             __m512 dw = _mm512_set1_ps(_cvtsh_ss(dh));
-            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(is[r][0], sx0)), _mm512_mul_ps(dw, dx0)));
-            if (NV == 2)
-                acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(is[r][1], sx1)), _mm512_mul_ps(dw, dx1)));
+            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][0]), _mm512_mul_ps(dw, dx0)));
+            if (NV == 2) acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][1]), _mm512_mul_ps(dw, dx1)));
         }
     }
-    UNROLL
-    for (int r = 0; r < NR; r++) {
-        _mm512_storeu_ps(out[r][0], acc[r][0]);
-        if (NV == 2) _mm512_storeu_ps(out[r][1], acc[r][1]);
+    __m512 a0[4] = {acc[0][0], acc[1][0], acc[2][0], acc[3][0]};
+    put4x16(a0, ob, c);
+    if (NV == 2) {
+        __m512 a1[4] = {acc[0][1], acc[1][1], acc[2][1], acc[3][1]};
+        put4x16(a1, ob + 16, c);
     }
 }
 
@@ -231,28 +253,38 @@ TGT static inline __attribute__((always_inline)) int gemm(const kmat *W, const v
     /* under 8 tokens the one-token kernel is faster; without memory for the packing it gives the
      * same bits (the caller runs it) */
     if (n < 8 || posix_memalign((void **)&P, 64, sizeof(pblock) * (size_t)nb * (CHUNK / 16))) return 0;
-    float out[4][2][16] __attribute__((aligned(64)));
+    /* the results of 16 rows x the chunk's tokens, gathered here and then written a token's 16 rows
+     * (64 bytes) at a time: written straight from each tile, every value was a store to another
+     * line of Y (rows apart), which the tiles' reads had pushed out of L1 (~10% of the time) */
+    float ob[CHUNK][16] __attribute__((aligned(64)));
     for (int c0 = 0; c0 < n; c0 += CHUNK) {
         int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
         for (int v = 0; v < nv; v++) pack16(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nb);
-        for (int64_t r = r0; r < r1; r += 4) {
-            int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
-            /* interleaved: the group's start and the row's index in it (r0, r1 multiples of 16) */
-            const uint8_t *w = (const uint8_t *)W->data + (size_t)(IL ? r - r % 16 : r) * W->row_bytes;
-            size_t ws = IL ? (size_t)(r % 16) : W->row_bytes;
-            for (int v = 0; v < nv; v += 2) {
-                int two = v + 1 < nv;
-                const pblock *P0 = P + (size_t)v * nb, *P1 = two ? P + (size_t)(v + 1) * nb : P0;
-                if (nr == 4 && two) tile(w, ws, 4, P0, P1, 2, nb, out, IL);
-                else if (nr == 4) tile(w, ws, 4, P0, P1, 1, nb, out, IL);
-                else tile(w, ws, nr, P0, P1, two ? 2 : 1, nb, out, IL);
-                for (int vv = 0; vv < 1 + two; vv++)
-                    for (int t = 0; t < 16; t++) {
-                        int tok = c0 + 16 * (v + vv) + t;
-                        if (tok >= n) break;
-                        for (int i = 0; i < nr; i++) Y[(size_t)tok * (size_t)W->rows + (size_t)(r + i)] = out[i][vv][t];
-                    }
+        for (int64_t rb = r0; rb < r1; rb += 16) {
+            int nrb = r1 - rb < 16 ? (int)(r1 - rb) : 16, pf = 0;
+            float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
+            for (int64_t r = rb; r < rb + nrb; r += 4) {
+                int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
+                /* interleaved: the group's start and the row's index in it (r0, r1 multiples of 16) */
+                const uint8_t *w = (const uint8_t *)W->data + (size_t)(IL ? r - r % 16 : r) * W->row_bytes;
+                size_t ws = IL ? (size_t)(r % 16) : W->row_bytes;
+                for (int v = 0; v < nv; v += 2) {
+                    int two = v + 1 < nv;
+                    const pblock *P0 = P + (size_t)v * nb, *P1 = two ? P + (size_t)(v + 1) * nb : P0;
+                    /* the lines of Y this block will write, fetched for writing a few per tile, so
+                     * that their misses overlap the tiles' arithmetic instead of stalling the stores */
+                    for (int k = 0; k < 16 && pf < cn; k++, pf++) __builtin_prefetch(y + (size_t)pf * (size_t)W->rows, 1, 3);
+                    float(*o)[16] = ob + 16 * v;
+                    int c = (int)(r - rb);
+                    if (nr == 4 && two) tile(w, ws, 4, P0, P1, 2, nb, o, c, IL);
+                    else if (nr == 4) tile(w, ws, 4, P0, P1, 1, nb, o, c, IL);
+                    else tile(w, ws, nr, P0, P1, two ? 2 : 1, nb, o, c, IL);
+                }
             }
+            if (nrb == 16)
+                for (int t = 0; t < cn; t++) _mm512_storeu_ps(y + (size_t)t * (size_t)W->rows, _mm512_load_ps(ob[t]));
+            else
+                for (int t = 0; t < cn; t++) memcpy(y + (size_t)t * (size_t)W->rows, ob[t], sizeof(float) * (size_t)nrb);
         }
     }
     free(P);
