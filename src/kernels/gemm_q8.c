@@ -9,9 +9,10 @@
  * and block as [4-byte group g][16 tokens] (one 512-bit load gives 16 tokens' bytes of group g),
  * with each token's d_x and sum of x; a weight row's group (4 bytes, + 128 to make them unsigned)
  * is broadcast, and vpdpbusd adds (w + 128) x over the group into each token's int32 lane, so after
- * 8 groups the lane holds sum (w + 128) x = s + 128 sum x exactly (no saturation). A tile of 4 rows
- * x 32 tokens keeps 8 integer and 8 float accumulators; tokens are packed in chunks of 128 that stay
- * in L2 while this thread's rows pass (interleaved by 16 rows, kq_gemv_q8_0_il_avx512: 16 rows in
+ * 8 groups the lane holds sum (w + 128) x = s + 128 sum x exactly (no saturation); the lane starts
+ * at -128 sum x, so it ends at s. A tile of 4 rows x 32 tokens keeps 8 integer and 8 float
+ * accumulators, its results going to Y 16 rows at a time (out16.h); tokens are packed in chunks of
+ * 128 that stay in L2 while this thread's rows pass (interleaved by 16 rows, kq_gemv_q8_0_il_avx512: 16 rows in
  * the lanes, two groups in step, see there). Row-major, few tokens (kq_gemv_q8_0_avx512, a token at a time): 8 rows
  * per step, two rows per 512-bit vector, the 8 int32 lanes of each row's block summed exactly by a
  * shuffle tree and the 8 rows' float sums kept in one 256-bit vector; the rows left over take 4 rows
@@ -32,6 +33,7 @@
 #else
 #define UNROLL _Pragma("GCC unroll 8")
 #endif
+#include "kernels/out16.h"
 
 /* 4 rows (nr <= 4) x one token: y[r] for the rows at w (wstride apart) */
 TGT static void rows4_one(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t K, float *y) {
@@ -182,25 +184,6 @@ static void pack16(const void *A, size_t arow_bytes, int t0, int cnt, int64_t K,
 #define W_PIECE(IL, w, wstride, r, b, g) ((IL) ? (w) + (size_t)(b) * 544 + 32 + 64 * (g) + 4 * ((size_t)(wstride) + (r)) \
                                               : (w) + (size_t)(r) * (wstride) + (size_t)(b) * 34 + 2 + 4 * (g))
 
-/* acc[0..3] (rows c..c+3 of one token vector, a token a lane) into ob[t][c..c+3], t = 0..15: a 4 x 16
- * transpose in registers, a token's 4 rows one 128-bit store (a rows past the tile's are 0) */
-TGT static inline __attribute__((always_inline)) void put4x16(const __m512 acc[4], float (*ob)[16], int c) {
-    __m512 t0 = _mm512_unpacklo_ps(acc[0], acc[1]), t1 = _mm512_unpackhi_ps(acc[0], acc[1]);
-    __m512 t2 = _mm512_unpacklo_ps(acc[2], acc[3]), t3 = _mm512_unpackhi_ps(acc[2], acc[3]);
-    /* u[k], 128-bit lane j: token 4 j + k's rows c..c+3 */
-    __m512 u[4] = {_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2))),
-                   _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2))),
-                   _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3))),
-                   _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)))};
-    UNROLL
-    for (int k = 0; k < 4; k++) {
-        _mm_storeu_ps(ob[k] + c, _mm512_castps512_ps128(u[k]));
-        _mm_storeu_ps(ob[4 + k] + c, _mm512_extractf32x4_ps(u[k], 1));
-        _mm_storeu_ps(ob[8 + k] + c, _mm512_extractf32x4_ps(u[k], 2));
-        _mm_storeu_ps(ob[12 + k] + c, _mm512_extractf32x4_ps(u[k], 3));
-    }
-}
-
 /* rows [r, r + NR) x token vectors P0 (and P1 when NV == 2) of one chunk; the results into ob (the
  * 16 tokens of P0, then those of P1) at column c */
 TGT static inline __attribute__((always_inline)) void tile(const uint8_t *w, size_t wstride, int NR, const pblock *P0,
@@ -239,10 +222,10 @@ TGT static inline __attribute__((always_inline)) void tile(const uint8_t *w, siz
         }
     }
     __m512 a0[4] = {acc[0][0], acc[1][0], acc[2][0], acc[3][0]};
-    put4x16(a0, ob, c);
+    out16_put4(a0, ob, c);
     if (NV == 2) {
         __m512 a1[4] = {acc[0][1], acc[1][1], acc[2][1], acc[3][1]};
-        put4x16(a1, ob + 16, c);
+        out16_put4(a1, ob + 16, c);
     }
 }
 
@@ -253,10 +236,7 @@ TGT static inline __attribute__((always_inline)) int gemm(const kmat *W, const v
     /* under 8 tokens the one-token kernel is faster; without memory for the packing it gives the
      * same bits (the caller runs it) */
     if (n < 8 || posix_memalign((void **)&P, 64, sizeof(pblock) * (size_t)nb * (CHUNK / 16))) return 0;
-    /* the results of 16 rows x the chunk's tokens, gathered here and then written a token's 16 rows
-     * (64 bytes) at a time: written straight from each tile, every value was a store to another
-     * line of Y (rows apart), which the tiles' reads had pushed out of L1 (~10% of the time) */
-    float ob[CHUNK][16] __attribute__((aligned(64)));
+    float ob[CHUNK][16] __attribute__((aligned(64))); /* 16 rows' results (out16.h) */
     for (int c0 = 0; c0 < n; c0 += CHUNK) {
         int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
         for (int v = 0; v < nv; v++) pack16(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nb);
@@ -271,9 +251,7 @@ TGT static inline __attribute__((always_inline)) int gemm(const kmat *W, const v
                 for (int v = 0; v < nv; v += 2) {
                     int two = v + 1 < nv;
                     const pblock *P0 = P + (size_t)v * nb, *P1 = two ? P + (size_t)(v + 1) * nb : P0;
-                    /* the lines of Y this block will write, fetched for writing a few per tile, so
-                     * that their misses overlap the tiles' arithmetic instead of stalling the stores */
-                    for (int k = 0; k < 16 && pf < cn; k++, pf++) __builtin_prefetch(y + (size_t)pf * (size_t)W->rows, 1, 3);
+                    out16_prefetch(y, (size_t)W->rows, cn, &pf, 16);
                     float(*o)[16] = ob + 16 * v;
                     int c = (int)(r - rb);
                     if (nr == 4 && two) tile(w, ws, 4, P0, P1, 2, nb, o, c, IL);
@@ -281,10 +259,7 @@ TGT static inline __attribute__((always_inline)) int gemm(const kmat *W, const v
                     else tile(w, ws, nr, P0, P1, two ? 2 : 1, nb, o, c, IL);
                 }
             }
-            if (nrb == 16)
-                for (int t = 0; t < cn; t++) _mm512_storeu_ps(y + (size_t)t * (size_t)W->rows, _mm512_load_ps(ob[t]));
-            else
-                for (int t = 0; t < cn; t++) memcpy(y + (size_t)t * (size_t)W->rows, ob[t], sizeof(float) * (size_t)nrb);
+            out16_flush(ob, cn, nrb, y, (size_t)W->rows);
         }
     }
     free(P);

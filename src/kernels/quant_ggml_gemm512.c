@@ -40,6 +40,16 @@
 #else
 #define UNROLL _Pragma("GCC unroll 8")
 #endif
+#include "kernels/out16.h"
+
+/* the 4 x (16 nv) results of rows c..c+3 (acc[i][t]) into the block buffer ob (out16.h) */
+TGT INL void put_rows(float acc[4][CHUNK], int nv, float (*ob)[16], int c) {
+    for (int v = 0; v < nv; v++) {
+        __m512 a[4] = {_mm512_load_ps(acc[0] + 16 * v), _mm512_load_ps(acc[1] + 16 * v), _mm512_load_ps(acc[2] + 16 * v),
+                       _mm512_load_ps(acc[3] + 16 * v)};
+        out16_put4(a, ob + 16 * v, c);
+    }
+}
 
 /* one weight row's superblock unpacked: u = q + OFF as bytes, the sub-block scales (16 per-16 or 8
  * per-32), the scales and the minimums as int16 pairs, d and dmin */
@@ -158,31 +168,37 @@ TGT INL int gemm_k(qwen3_dtype T, const kmat *W, const void *A, size_t arow_byte
     if (posix_memalign((void **)&P, 64, sizeof(kpk) * (size_t)nsb * (CHUNK / 16))) return 0;
     kur ur[4] __attribute__((aligned(64)));
     float accm[4][CHUNK] __attribute__((aligned(64)));
+    float ob[CHUNK][16] __attribute__((aligned(64))); /* 16 rows' results (out16.h) */
     for (int c0 = 0; c0 < n; c0 += CHUNK) {
         int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
         for (int v = 0; v < nv; v++) pack_k(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nsb);
-        for (int64_t r = r0; r < r1; r += 4) {
-            int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
-            /* row r + i's superblock sb at w + i rs + sb bs: row-major, or interleaved by 8 rows
-             * (kernels/repack.c: a group's 8 superblocks sb side by side; r is a multiple of 4) */
-            const int il = W->il;
-            const uint8_t *w = (const uint8_t *)W->data + (il ? (size_t)(r / il) * (size_t)il * W->row_bytes + (size_t)(r % il) * BB
-                                                              : (size_t)r * W->row_bytes);
-            const size_t rs = il ? BB : W->row_bytes, bs = il ? (size_t)il * BB : BB;
-            memset(accm, 0, sizeof accm);
-            for (int64_t sb = 0; sb < nsb; sb++) {
-                for (int i = 0; i < nr; i++) unpack_row(T, w + (size_t)i * rs + (size_t)sb * bs, &ur[i]);
-                for (int v = 0; v < nv; v += 2) {
-                    int two = v + 1 < nv;
-                    const kpk *P0 = P + (size_t)v * nsb + sb, *P1 = two ? P0 + nsb : P0;
-                    float *const acc[4] = {accm[0] + 16 * v, accm[1] + 16 * v, accm[2] + 16 * v, accm[3] + 16 * v};
-                    if (nr == 4 && two) tile_k(T, ur, 4, P0, P1, 2, acc);
-                    else if (nr == 4) tile_k(T, ur, 4, P0, P1, 1, acc);
-                    else tile_k(T, ur, nr, P0, P1, two ? 2 : 1, acc);
+        for (int64_t rb = r0; rb < r1; rb += 16) {
+            int nrb = r1 - rb < 16 ? (int)(r1 - rb) : 16, pf = 0;
+            float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
+            for (int64_t r = rb; r < rb + nrb; r += 4) {
+                int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
+                /* row r + i's superblock sb at w + i rs + sb bs: row-major, or interleaved by 8 rows
+                 * (kernels/repack.c: a group's 8 superblocks sb side by side; r is a multiple of 4) */
+                const int il = W->il;
+                const uint8_t *w = (const uint8_t *)W->data + (il ? (size_t)(r / il) * (size_t)il * W->row_bytes + (size_t)(r % il) * BB
+                                                                  : (size_t)r * W->row_bytes);
+                const size_t rs = il ? BB : W->row_bytes, bs = il ? (size_t)il * BB : BB;
+                memset(accm, 0, sizeof accm);
+                out16_prefetch(y, (size_t)W->rows, cn, &pf, 32); /* a quarter of the block's lines of Y */
+                for (int64_t sb = 0; sb < nsb; sb++) {
+                    for (int i = 0; i < nr; i++) unpack_row(T, w + (size_t)i * rs + (size_t)sb * bs, &ur[i]);
+                    for (int v = 0; v < nv; v += 2) {
+                        int two = v + 1 < nv;
+                        const kpk *P0 = P + (size_t)v * nsb + sb, *P1 = two ? P0 + nsb : P0;
+                        float *const acc[4] = {accm[0] + 16 * v, accm[1] + 16 * v, accm[2] + 16 * v, accm[3] + 16 * v};
+                        if (nr == 4 && two) tile_k(T, ur, 4, P0, P1, 2, acc);
+                        else if (nr == 4) tile_k(T, ur, 4, P0, P1, 1, acc);
+                        else tile_k(T, ur, nr, P0, P1, two ? 2 : 1, acc);
+                    }
                 }
+                put_rows(accm, nv, ob, (int)(r - rb));
             }
-            for (int t = 0; t < cn; t++)
-                for (int i = 0; i < nr; i++) Y[(size_t)(c0 + t) * (size_t)W->rows + (size_t)(r + i)] = accm[i][t];
+            out16_flush(ob, cn, nrb, y, (size_t)W->rows);
         }
     }
     free(P);
@@ -231,9 +247,13 @@ TGT INL void tile_32(qwen3_dtype T, const kur32 *ur, int NR, int nb, const kp32 
     for (int r = 0; r < NR; r++)
         for (int v = 0; v < NV; v++) ac[r][v] = _mm512_load_ps(acc[r] + 16 * v);
     for (int b = 0; b < nb; b++) {
+        __m512i sx[2] = {_mm512_load_si512(P0[b].sx), NV == 2 ? _mm512_load_si512(P1[b].sx) : _mm512_setzero_si512()};
+        /* the sums start at -128 sum x (exact), so that after the 8 groups they hold s */
+        const __m512i ns0 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sx[0], 7));
+        const __m512i ns1 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sx[1], 7));
         __m512i is[4][2];
         UNROLL
-        for (int r = 0; r < 4; r++) is[r][0] = is[r][1] = _mm512_setzero_si512();
+        for (int r = 0; r < 4; r++) is[r][0] = ns0, is[r][1] = ns1;
         UNROLL
         for (int g = 0; g < 8; g++) {
             __m512i a0 = _mm512_load_si512(P0[b].q[g]), a1 = NV == 2 ? _mm512_load_si512(P1[b].q[g]) : a0;
@@ -246,14 +266,12 @@ TGT INL void tile_32(qwen3_dtype T, const kur32 *ur, int NR, int nb, const kp32 
                 if (NV == 2) is[r][1] = _mm512_dpbusd_epi32(is[r][1], wb, a1);
             }
         }
-        __m512i sx[2] = {_mm512_load_si512(P0[b].sx), NV == 2 ? _mm512_load_si512(P1[b].sx) : _mm512_setzero_si512()};
         __m512 dx[2] = {_mm512_load_ps(P0[b].d), NV == 2 ? _mm512_load_ps(P1[b].d) : _mm512_setzero_ps()};
         /* the scalar twin's float steps: p = s (d dx) [+ sx (m dx)]; acc += p */
         UNROLL
         for (int r = 0; r < NR; r++)
             for (int v = 0; v < NV; v++) {
-                __m512i s = _mm512_sub_epi32(is[r][v], _mm512_slli_epi32(sx[v], 7));
-                __m512 p = _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(_mm512_set1_ps(ur[r].d[b]), dx[v]));
+                __m512 p = _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][v]), _mm512_mul_ps(_mm512_set1_ps(ur[r].d[b]), dx[v]));
                 if (MIN) p = _mm512_add_ps(p, _mm512_mul_ps(_mm512_cvtepi32_ps(sx[v]), _mm512_mul_ps(_mm512_set1_ps(ur[r].m[b]), dx[v])));
                 ac[r][v] = _mm512_add_ps(ac[r][v], p);
             }
@@ -270,32 +288,38 @@ TGT INL int gemm_32(qwen3_dtype T, const kmat *W, const void *A, size_t arow_byt
     if (posix_memalign((void **)&P, 64, sizeof(kp32) * (size_t)nb * (CHUNK / 16))) return 0;
     kur32 ur[4] __attribute__((aligned(64)));
     float accm[4][CHUNK] __attribute__((aligned(64)));
+    float ob[CHUNK][16] __attribute__((aligned(64))); /* 16 rows' results (out16.h) */
     for (int c0 = 0; c0 < n; c0 += CHUNK) {
         int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
         for (int v = 0; v < nv; v++) pack_32(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nb);
-        for (int64_t r = r0; r < r1; r += 4) {
-            int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
-            /* row r + i's block b at w + i rs + b bs: row-major, or interleaved by 8 rows (as gemm_k) */
-            const int il = W->il;
-            const uint8_t *w = (const uint8_t *)W->data + (il ? (size_t)(r / il) * (size_t)il * W->row_bytes + (size_t)(r % il) * BB
-                                                              : (size_t)r * W->row_bytes);
-            const size_t rs = il ? BB : W->row_bytes, bs = il ? (size_t)il * BB : BB;
-            memset(accm, 0, sizeof accm);
-            /* spans of 8 blocks: unpacked once for the whole chunk */
-            for (int64_t b0 = 0; b0 < nb; b0 += 8) {
-                int sn = nb - b0 < 8 ? (int)(nb - b0) : 8;
-                for (int i = 0; i < nr; i++) unpack_row32(T, w + (size_t)i * rs + (size_t)b0 * bs, sn, bs, &ur[i]);
-                for (int v = 0; v < nv; v += 2) {
-                    int two = v + 1 < nv;
-                    const kp32 *P0 = P + (size_t)v * nb + b0, *P1 = two ? P0 + nb : P0;
-                    float *const acc[4] = {accm[0] + 16 * v, accm[1] + 16 * v, accm[2] + 16 * v, accm[3] + 16 * v};
-                    if (nr == 4 && two) tile_32(T, ur, 4, sn, P0, P1, 2, acc);
-                    else if (nr == 4) tile_32(T, ur, 4, sn, P0, P1, 1, acc);
-                    else tile_32(T, ur, nr, sn, P0, P1, two ? 2 : 1, acc);
+        for (int64_t rb = r0; rb < r1; rb += 16) {
+            int nrb = r1 - rb < 16 ? (int)(r1 - rb) : 16, pf = 0;
+            float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
+            for (int64_t r = rb; r < rb + nrb; r += 4) {
+                int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
+                /* row r + i's block b at w + i rs + b bs: row-major, or interleaved by 8 rows (as gemm_k) */
+                const int il = W->il;
+                const uint8_t *w = (const uint8_t *)W->data + (il ? (size_t)(r / il) * (size_t)il * W->row_bytes + (size_t)(r % il) * BB
+                                                                  : (size_t)r * W->row_bytes);
+                const size_t rs = il ? BB : W->row_bytes, bs = il ? (size_t)il * BB : BB;
+                memset(accm, 0, sizeof accm);
+                out16_prefetch(y, (size_t)W->rows, cn, &pf, 32); /* a quarter of the block's lines of Y */
+                /* spans of 8 blocks: unpacked once for the whole chunk */
+                for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+                    int sn = nb - b0 < 8 ? (int)(nb - b0) : 8;
+                    for (int i = 0; i < nr; i++) unpack_row32(T, w + (size_t)i * rs + (size_t)b0 * bs, sn, bs, &ur[i]);
+                    for (int v = 0; v < nv; v += 2) {
+                        int two = v + 1 < nv;
+                        const kp32 *P0 = P + (size_t)v * nb + b0, *P1 = two ? P0 + nb : P0;
+                        float *const acc[4] = {accm[0] + 16 * v, accm[1] + 16 * v, accm[2] + 16 * v, accm[3] + 16 * v};
+                        if (nr == 4 && two) tile_32(T, ur, 4, sn, P0, P1, 2, acc);
+                        else if (nr == 4) tile_32(T, ur, 4, sn, P0, P1, 1, acc);
+                        else tile_32(T, ur, nr, sn, P0, P1, two ? 2 : 1, acc);
+                    }
                 }
+                put_rows(accm, nv, ob, (int)(r - rb));
             }
-            for (int t = 0; t < cn; t++)
-                for (int i = 0; i < nr; i++) Y[(size_t)(c0 + t) * (size_t)W->rows + (size_t)(r + i)] = accm[i][t];
+            out16_flush(ob, cn, nrb, y, (size_t)W->rows);
         }
     }
     free(P);

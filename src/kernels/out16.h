@@ -1,0 +1,45 @@
+/* out16.h - how the lane-per-token GEMMs (gemm_q8.c, quant_ggml_gemm512.c) write their results.
+ *
+ * Their tiles end with 4 rows x 16 tokens, a token a lane; Y is [token][row]. Written straight from
+ * each tile, every value was a store to another line of Y (a row of Y apart), lines that the tiles'
+ * reads had pushed out of L1: ~10% of a Q8_0 GEMM's time went to those stores (perf). So a tile's
+ * 4 x 16 is transposed in registers into a block buffer of 16 rows (ob[token][16]), and when the
+ * block's 16 rows are done each token's row of it goes to Y in one 64-byte store, to lines fetched
+ * for writing a few per tile while the arithmetic runs (out16_prefetch). AVX-512F; the includer
+ * defines TGT. */
+#ifndef QWEN3_KERNELS_OUT16_H
+#define QWEN3_KERNELS_OUT16_H
+#include <immintrin.h>
+#include <stddef.h>
+#include <string.h>
+
+/* acc[0..3] (rows c..c+3, token t in lane t) into ob[t][c..c+3], t = 0..15 */
+TGT static inline __attribute__((always_inline)) void out16_put4(const __m512 acc[4], float (*ob)[16], int c) {
+    __m512 t0 = _mm512_unpacklo_ps(acc[0], acc[1]), t1 = _mm512_unpackhi_ps(acc[0], acc[1]);
+    __m512 t2 = _mm512_unpacklo_ps(acc[2], acc[3]), t3 = _mm512_unpackhi_ps(acc[2], acc[3]);
+    /* u[k], 128-bit lane j: token 4 j + k's rows c..c+3 */
+    __m512 u[4] = {_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2))),
+                   _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2))),
+                   _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3))),
+                   _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)))};
+    for (int k = 0; k < 4; k++) {
+        _mm_storeu_ps(ob[k] + c, _mm512_castps512_ps128(u[k]));
+        _mm_storeu_ps(ob[4 + k] + c, _mm512_extractf32x4_ps(u[k], 1));
+        _mm_storeu_ps(ob[8 + k] + c, _mm512_extractf32x4_ps(u[k], 2));
+        _mm_storeu_ps(ob[12 + k] + c, _mm512_extractf32x4_ps(u[k], 3));
+    }
+}
+
+/* up to k more of the cn lines y + t ystride (t = *pf, ...) fetched for writing */
+static inline void out16_prefetch(const float *y, size_t ystride, int cn, int *pf, int k) {
+    for (; k > 0 && *pf < cn; k--, (*pf)++) __builtin_prefetch(y + (size_t)*pf * ystride, 1, 3);
+}
+
+/* the block's nrb <= 16 rows of cn tokens, ob[t] to y + t ystride */
+TGT static inline void out16_flush(float (*ob)[16], int cn, int nrb, float *y, size_t ystride) {
+    if (nrb == 16)
+        for (int t = 0; t < cn; t++) _mm512_storeu_ps(y + (size_t)t * ystride, _mm512_load_ps(ob[t]));
+    else
+        for (int t = 0; t < cn; t++) memcpy(y + (size_t)t * ystride, ob[t], sizeof(float) * (size_t)nrb);
+}
+#endif
