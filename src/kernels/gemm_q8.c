@@ -165,11 +165,8 @@ static void pack16(const void *A, size_t arow_bytes, int t0, int cnt, int64_t K,
         const float *d = kq_act_d(arow, K);
         for (int64_t b = 0; b < nb; b++) {
             int32_t sx = 0;
-            for (int g = 0; g < 8; g++)
-                for (int k = 0; k < 4; k++) {
-                    out[b].q[g][t][k] = q[32 * b + 4 * g + k];
-                    sx += q[32 * b + 4 * g + k];
-                }
+            for (int g = 0; g < 8; g++) memcpy(out[b].q[g][t], q + 32 * b + 4 * g, 4); /* a group a move */
+            for (int i = 0; i < 32; i++) sx += q[32 * b + i];
             out[b].d[t] = d[b];
             out[b].sx[t] = sx * 128;
         }
