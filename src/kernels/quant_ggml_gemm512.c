@@ -42,6 +42,16 @@
 #endif
 #include "kernels/out16.h"
 
+/* row r's first block (BB bytes) and, through rs and bs, the steps to row r + i's and to the next
+ * block: row-major, or interleaved by il rows (kernels/repack.c: a group's il blocks b side by side;
+ * r is a multiple of 4) */
+INL const uint8_t *row_at(const kmat *W, int64_t r, size_t BB, size_t *rs, size_t *bs) {
+    const int il = W->il;
+    *rs = il ? BB : W->row_bytes;
+    *bs = il ? (size_t)il * BB : BB;
+    return (const uint8_t *)W->data + (il ? (size_t)(r / il) * (size_t)il * W->row_bytes + (size_t)(r % il) * BB : (size_t)r * W->row_bytes);
+}
+
 /* the 4 x (16 nv) results of rows c..c+3 (acc[i][t]) into the block buffer ob (out16.h) */
 TGT INL void put_rows(float acc[4][CHUNK], int nv, float (*ob)[16], int c) {
     for (int v = 0; v < nv; v++) {
@@ -177,12 +187,8 @@ TGT INL int gemm_k(qwen3_dtype T, const kmat *W, const void *A, size_t arow_byte
             float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
             for (int64_t r = rb; r < rb + nrb; r += 4) {
                 int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
-                /* row r + i's superblock sb at w + i rs + sb bs: row-major, or interleaved by 8 rows
-                 * (kernels/repack.c: a group's 8 superblocks sb side by side; r is a multiple of 4) */
-                const int il = W->il;
-                const uint8_t *w = (const uint8_t *)W->data + (il ? (size_t)(r / il) * (size_t)il * W->row_bytes + (size_t)(r % il) * BB
-                                                                  : (size_t)r * W->row_bytes);
-                const size_t rs = il ? BB : W->row_bytes, bs = il ? (size_t)il * BB : BB;
+                size_t rs, bs; /* row r + i's superblock sb at w + i rs + sb bs */
+                const uint8_t *w = row_at(W, r, BB, &rs, &bs);
                 memset(accm, 0, sizeof accm);
                 out16_prefetch(y, (size_t)W->rows, cn, &pf, 32); /* a quarter of the block's lines of Y */
                 for (int64_t sb = 0; sb < nsb; sb++) {
@@ -297,11 +303,8 @@ TGT INL int gemm_32(qwen3_dtype T, const kmat *W, const void *A, size_t arow_byt
             float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
             for (int64_t r = rb; r < rb + nrb; r += 4) {
                 int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
-                /* row r + i's block b at w + i rs + b bs: row-major, or interleaved by 8 rows (as gemm_k) */
-                const int il = W->il;
-                const uint8_t *w = (const uint8_t *)W->data + (il ? (size_t)(r / il) * (size_t)il * W->row_bytes + (size_t)(r % il) * BB
-                                                                  : (size_t)r * W->row_bytes);
-                const size_t rs = il ? BB : W->row_bytes, bs = il ? (size_t)il * BB : BB;
+                size_t rs, bs; /* row r + i's block b at w + i rs + b bs */
+                const uint8_t *w = row_at(W, r, BB, &rs, &bs);
                 memset(accm, 0, sizeof accm);
                 out16_prefetch(y, (size_t)W->rows, cn, &pf, 32); /* a quarter of the block's lines of Y */
                 /* spans of 8 blocks: unpacked once for the whole chunk */
