@@ -20,6 +20,15 @@
 #if defined(__x86_64__)
 #include "kernels/quant_ggml_avx2.h"
 #include "kernels/quant_ggml_pack.h"
+#define OUT16_NO_512 /* the 256-bit helpers only */
+/* gcc keeps accumulator arrays in memory unless their loops are unrolled outright (the tiles' is[]
+ * went through the stack: ~6x slower prefill under QWEN3_ISA=avx2 before these pragmas) */
+#if defined(__clang__)
+#define UNROLL
+#else
+#define UNROLL _Pragma("GCC unroll 8")
+#endif
+#include "kernels/out16.h"
 
 #define CHUNK 128
 

@@ -16,10 +16,13 @@ TGTX INL void FN(tile_k)(qwen3_dtype T, const kur2 *ur, int NR, const kpk *P, in
     __m256i is[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
     for (int g = 0; g < NG; g++) {
         __m256i s[4];
+        UNROLL
         for (int r = 0; r < NR; r++) s[r] = _mm256_set1_epi16(ur[r].sc[per16(T) ? g : 2 * g]);
+        UNROLL
         for (int k = 0; k < G; k++) {
             const int grp = g * G + k;
             __m256i a = _mm256_load_si256((const __m256i *)P->q[grp][8 * half]);
+            UNROLL
             for (int r = 0; r < NR; r++) {
                 __m256i wb = _mm256_set1_epi32((int)rd32((const uint8_t *)ur[r].q + 4 * grp)), p;
                 /* |w| times x carrying w's sign: vpmaddubsw's pair sums stay within int16 */
@@ -32,14 +35,18 @@ TGTX INL void FN(tile_k)(qwen3_dtype T, const kur2 *ur, int NR, const kpk *P, in
     __m256i im[4];
     if (kmins2(T)) {
         const int NP = T == QWEN3_Q2_K ? 8 : 4;
-        for (int r = 0; r < NR; r++) im[r] = _mm256_setzero_si256();
+        UNROLL
+        for (int r = 0; r < 4; r++) im[r] = _mm256_setzero_si256();
+        UNROLL
         for (int p = 0; p < NP; p++) {
             __m256i x = _mm256_load_si256((const __m256i *)((T == QWEN3_Q2_K ? P->s16[p] : P->s32[p]) + 8 * half));
+            UNROLL
             for (int r = 0; r < NR; r++) im[r] = DPWSSD(im[r], x, _mm256_set1_epi32(ur[r].mnp[p]));
         }
     }
     /* the scalar twin's float steps: p = d isum [- dmin imin]; acc += dx p */
     __m256 dx = _mm256_loadu_ps(P->d + 8 * half);
+    UNROLL
     for (int r = 0; r < NR; r++) {
         __m256 p = _mm256_mul_ps(_mm256_set1_ps(ur[r].d), _mm256_cvtepi32_ps(is[r]));
         if (kmins2(T)) p = _mm256_sub_ps(p, _mm256_mul_ps(_mm256_set1_ps(ur[r].dmin), _mm256_cvtepi32_ps(im[r])));
@@ -51,11 +58,14 @@ TGTX INL void FN(tile_k)(qwen3_dtype T, const kur2 *ur, int NR, const kpk *P, in
 TGTX INL void FN(tile_32)(qwen3_dtype T, const kur32b *ur, int NR, int nb, const kp32 *P, int half, float *const acc[4]) {
     const int MIN = T == QWEN3_Q4_1 || T == QWEN3_Q5_1;
     __m256 ac[4];
-    for (int r = 0; r < NR; r++) ac[r] = _mm256_load_ps(acc[r]);
+    UNROLL
+    for (int r = 0; r < 4; r++) ac[r] = r < NR ? _mm256_load_ps(acc[r]) : _mm256_setzero_ps();
     for (int b = 0; b < nb; b++) {
         __m256i is[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+        UNROLL
         for (int g = 0; g < 8; g++) {
             __m256i a = _mm256_load_si256((const __m256i *)P[b].q[g][8 * half]);
+            UNROLL
             for (int r = 0; r < NR; r++) {
                 __m256i wb = _mm256_set1_epi32((int)rd32((const uint8_t *)ur[r].q + 32 * b + 4 * g));
                 if (MIN) is[r] = DPBUSD(is[r], wb, a);
@@ -65,12 +75,14 @@ TGTX INL void FN(tile_32)(qwen3_dtype T, const kur32b *ur, int NR, int nb, const
         __m256i sx = _mm256_loadu_si256((const __m256i *)(P[b].sx + 8 * half));
         __m256 dx = _mm256_loadu_ps(P[b].d + 8 * half);
         /* the scalar twin's float steps: p = s (d dx) [+ sx (m dx)]; acc += p */
+        UNROLL
         for (int r = 0; r < NR; r++) {
             __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(is[r]), _mm256_mul_ps(_mm256_set1_ps(ur[r].d[b]), dx));
             if (MIN) p = _mm256_add_ps(p, _mm256_mul_ps(_mm256_cvtepi32_ps(sx), _mm256_mul_ps(_mm256_set1_ps(ur[r].m[b]), dx)));
             ac[r] = _mm256_add_ps(ac[r], p);
         }
     }
+    UNROLL
     for (int r = 0; r < NR; r++) _mm256_store_ps(acc[r], ac[r]);
 }
 
@@ -81,24 +93,34 @@ TGTX INL int FN(gemm_k)(qwen3_dtype T, const kmat *W, const void *A, size_t arow
     if (posix_memalign((void **)&P, 64, sizeof(kpk) * (size_t)nsb * (CHUNK / 16))) return 0;
     kur2 ur[4] __attribute__((aligned(64)));
     float accm[4][CHUNK] __attribute__((aligned(64)));
+    float ob[CHUNK][16] __attribute__((aligned(64))); /* 16 rows' results (out16.h) */
     for (int c0 = 0; c0 < n; c0 += CHUNK) {
         int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
         for (int v = 0; v < nv; v++) pack_k(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nsb);
-        for (int64_t r = r0; r < r1; r += 4) {
-            int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
-            const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
-            memset(accm, 0, sizeof accm);
-            for (int64_t sb = 0; sb < nsb; sb++) {
-                for (int i = 0; i < nr; i++) unpack_row2(T, w + (size_t)i * W->row_bytes + (size_t)sb * BB, &ur[i]);
+        for (int64_t rb = r0; rb < r1; rb += 16) {
+            int nrb = r1 - rb < 16 ? (int)(r1 - rb) : 16, pf = 0;
+            float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
+            for (int64_t r = rb; r < rb + nrb; r += 4) {
+                int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
+                const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+                memset(accm, 0, sizeof accm);
+                out16_prefetch(y, (size_t)W->rows, cn, &pf, 32); /* a quarter of the block's lines of Y */
+                for (int64_t sb = 0; sb < nsb; sb++) {
+                    for (int i = 0; i < nr; i++) unpack_row2(T, w + (size_t)i * W->row_bytes + (size_t)sb * BB, &ur[i]);
+                    for (int h = 0; h < (cn + 7) / 8; h++) {
+                        const kpk *Pv = P + (size_t)(h / 2) * nsb + sb;
+                        float *const acc[4] = {accm[0] + 8 * h, accm[1] + 8 * h, accm[2] + 8 * h, accm[3] + 8 * h};
+                        if (nr == 4) FN(tile_k)(T, ur, 4, Pv, h % 2, acc);
+                        else FN(tile_k)(T, ur, nr, Pv, h % 2, acc);
+                    }
+                }
                 for (int h = 0; h < (cn + 7) / 8; h++) {
-                    const kpk *Pv = P + (size_t)(h / 2) * nsb + sb;
-                    float *const acc[4] = {accm[0] + 8 * h, accm[1] + 8 * h, accm[2] + 8 * h, accm[3] + 8 * h};
-                    if (nr == 4) FN(tile_k)(T, ur, 4, Pv, h % 2, acc);
-                    else FN(tile_k)(T, ur, nr, Pv, h % 2, acc);
+                    __m256 a[4] = {_mm256_load_ps(accm[0] + 8 * h), _mm256_load_ps(accm[1] + 8 * h), _mm256_load_ps(accm[2] + 8 * h),
+                                   _mm256_load_ps(accm[3] + 8 * h)};
+                    out16_put4_256(a, ob + 8 * h, (int)(r - rb));
                 }
             }
-            for (int t = 0; t < cn; t++)
-                for (int i = 0; i < nr; i++) Y[(size_t)(c0 + t) * (size_t)W->rows + (size_t)(r + i)] = accm[i][t];
+            out16_flush_256(ob, cn, nrb, y, (size_t)W->rows);
         }
     }
     free(P);
@@ -112,25 +134,35 @@ TGTX INL int FN(gemm_32)(qwen3_dtype T, const kmat *W, const void *A, size_t aro
     if (posix_memalign((void **)&P, 64, sizeof(kp32) * (size_t)nb * (CHUNK / 16))) return 0;
     kur32b ur[4] __attribute__((aligned(64)));
     float accm[4][CHUNK] __attribute__((aligned(64)));
+    float ob[CHUNK][16] __attribute__((aligned(64))); /* 16 rows' results (out16.h) */
     for (int c0 = 0; c0 < n; c0 += CHUNK) {
         int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
         for (int v = 0; v < nv; v++) pack_32(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nb);
-        for (int64_t r = r0; r < r1; r += 4) {
-            int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
-            const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
-            memset(accm, 0, sizeof accm);
-            for (int64_t b0 = 0; b0 < nb; b0 += 8) {
-                int sn = nb - b0 < 8 ? (int)(nb - b0) : 8;
-                for (int i = 0; i < nr; i++) unpack_row32b(T, w + (size_t)i * W->row_bytes + (size_t)b0 * BB, sn, &ur[i]);
+        for (int64_t rb = r0; rb < r1; rb += 16) {
+            int nrb = r1 - rb < 16 ? (int)(r1 - rb) : 16, pf = 0;
+            float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
+            for (int64_t r = rb; r < rb + nrb; r += 4) {
+                int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
+                const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+                memset(accm, 0, sizeof accm);
+                out16_prefetch(y, (size_t)W->rows, cn, &pf, 32); /* a quarter of the block's lines of Y */
+                for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+                    int sn = nb - b0 < 8 ? (int)(nb - b0) : 8;
+                    for (int i = 0; i < nr; i++) unpack_row32b(T, w + (size_t)i * W->row_bytes + (size_t)b0 * BB, sn, &ur[i]);
+                    for (int h = 0; h < (cn + 7) / 8; h++) {
+                        const kp32 *Pv = P + (size_t)(h / 2) * nb + b0;
+                        float *const acc[4] = {accm[0] + 8 * h, accm[1] + 8 * h, accm[2] + 8 * h, accm[3] + 8 * h};
+                        if (nr == 4) FN(tile_32)(T, ur, 4, sn, Pv, h % 2, acc);
+                        else FN(tile_32)(T, ur, nr, sn, Pv, h % 2, acc);
+                    }
+                }
                 for (int h = 0; h < (cn + 7) / 8; h++) {
-                    const kp32 *Pv = P + (size_t)(h / 2) * nb + b0;
-                    float *const acc[4] = {accm[0] + 8 * h, accm[1] + 8 * h, accm[2] + 8 * h, accm[3] + 8 * h};
-                    if (nr == 4) FN(tile_32)(T, ur, 4, sn, Pv, h % 2, acc);
-                    else FN(tile_32)(T, ur, nr, sn, Pv, h % 2, acc);
+                    __m256 a[4] = {_mm256_load_ps(accm[0] + 8 * h), _mm256_load_ps(accm[1] + 8 * h), _mm256_load_ps(accm[2] + 8 * h),
+                                   _mm256_load_ps(accm[3] + 8 * h)};
+                    out16_put4_256(a, ob + 8 * h, (int)(r - rb));
                 }
             }
-            for (int t = 0; t < cn; t++)
-                for (int i = 0; i < nr; i++) Y[(size_t)(c0 + t) * (size_t)W->rows + (size_t)(r + i)] = accm[i][t];
+            out16_flush_256(ob, cn, nrb, y, (size_t)W->rows);
         }
     }
     free(P);
