@@ -98,8 +98,10 @@ static const kq_rows_fn rows_scalar[QWEN3_DTYPE_COUNT] = {
 
 /* ---- our own types' SIMD kernels (quant_avx2.c, quant_avx512.c, gemm_q8.c) */
 
-static const kq_rows_fn own_rows_avx2[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_dot_q8_0_avx2, [QWEN3_Q4] = kq_dot_q4_avx2};
-static const kq_rows_fn own_rows_avxvnni[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_dot_q8_0_avxvnni, [QWEN3_Q4] = kq_dot_q4_avxvnni};
+/* Q4's own AVX2 dots (quant_avx2.c); Q8_0 on AVX2 is one of GGUF's 32-value types below (its
+ * scalar twin's bits: one-token and GEMM) */
+static const kq_rows_fn own_rows_avx2[QWEN3_DTYPE_COUNT] = {[QWEN3_Q4] = kq_dot_q4_avx2};
+static const kq_rows_fn own_rows_avxvnni[QWEN3_DTYPE_COUNT] = {[QWEN3_Q4] = kq_dot_q4_avxvnni};
 /* AVX-512 VNNI: Q8_0's kernels keep the scalar twin's bits (gemm_q8.c); Q4's are GGUF's superblock
  * kernels (quant_ggml_*512.c: its arithmetic is Q4_K's), which keep its twin's bits too */
 static const kq_rows_fn q8_rows_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_dot_q8_0_avx512};

@@ -124,9 +124,7 @@ void kq_dot_q8_0_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void 
                            int64_t n, float *y, size_t ldy);
 /* AVX2 twins (kernels/quant_avx2.c), same arguments: plain AVX2 (vpmaddubsw/vpmaddwd) and AVX-VNNI
  * (256-bit vpdpbusd/vpdpwssd; the plain ones when the compiler lacks it, see kq_avx2_vnni_compiled). */
-void kq_dot_q8_0_avx2(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
 void kq_dot_q4_avx2(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
-void kq_dot_q8_0_avxvnni(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
 void kq_dot_q4_avxvnni(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
 int kq_avx2_vnni_compiled(void);
 

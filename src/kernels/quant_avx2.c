@@ -1,12 +1,12 @@
-/* quant_avx2.c - integer dot products of Q8_0 / Q4 weight rows with int8 activations on AVX2 CPUs
+/* quant_avx2.c - integer dot products of Q4 weight rows with int8 activations on AVX2 CPUs
  * (decoding of quantized weights without AVX-512), in two flavours: AVX-VNNI (vpdpbusd / vpdpwssd
  * on 256-bit vectors, Alder Lake and later) and plain AVX2 (vpmaddubsw + vpmaddwd), chosen by
- * dispatch.c from the CPU's features.
+ * dispatch.c from the CPU's features. (Q8_0 on AVX2 takes the 32-value types' kernels, which keep
+ * its scalar twin's bits: quant_ggml_avx2.c, quant_ggml_gemv256.c, quant_ggml_gemm256.c; its own
+ * kernel here summed each lane across blocks with fused multiply-adds, so prefill could have no
+ * GEMM with its bits.)
  *
- * Q8_0 x A8_0, one 32-value block per vector: the unsigned x signed byte products need |w| and x
- * carrying w's sign (vpsignb); plain AVX2 sums them in pairs to int16 (at most 2 * 127 * 127 = 32258,
- * no saturation) and in pairs again to int32; VNNI does both in one instruction. The 8 int32 sums are
- * scaled by d_w * d_x in float. Q4 x A8_K, one 32-value sub-block per vector: vpmaddubsw of the
+ * Q4 x A8_K, one 32-value sub-block per vector: vpmaddubsw of the
  * nibbles (0..15) with the activations gives int16 pairs (at most 3810), multiplied by the sub-block
  * scale and summed to int32 (vpmaddwd + add, or vpdpwssd), so a superblock's sum is exact in integers
  * and scaled once; the minimum term is sum_j mn[j] * bsum[j]. Same arithmetic as the scalar twins:
@@ -39,56 +39,14 @@ TGT INL float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* The two flavours' primitives, passed by name to the bodies below: int32 sums of 4-byte groups of
- * u (unsigned) x s (signed), and acc + int32 sums of pairs of int16 a x b. */
-#define U8S8_AVX2(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1))
+/* The two flavours' primitive, passed by name to the body below: acc + int32 sums of pairs of int16
+ * a x b. */
 #define S16_AVX2(acc, a, b) _mm256_add_epi32(acc, _mm256_madd_epi16(a, b))
 #if HAVE_AVXVNNI
-#define U8S8_VNNI(u, s) _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, s)
 #define S16_VNNI(acc, a, b) _mm256_dpwssd_avx_epi32(acc, a, b)
 #else
-#define U8S8_VNNI U8S8_AVX2
 #define S16_VNNI S16_AVX2
 #endif
-
-#define Q8_ROW(OP, a, r)                                                                                            \
-    do {                                                                                                              \
-        const uint8_t *blk = w + (size_t)(r) * wstride + (size_t)b * 34;                                            \
-        __m256i wv = _mm256_loadu_si256((const __m256i *)(blk + 2));                                                 \
-        __m256i p = OP(_mm256_abs_epi8(wv), _mm256_sign_epi8(x, wv));                                    \
-        a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(_cvtsh_ss(*(const uint16_t *)blk) * dx), a);       \
-    } while (0)
-
-#define Q8_BODY(OP)                                                                                                   \
-    const int8_t *xq = kq_act_q((void *)arow);                                                                        \
-    const float *xd = kq_act_d((void *)arow, n);                                                                      \
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                                       \
-    for (int64_t b = 0; b < n / 32; b++) {                                                                            \
-        __m256i x = _mm256_loadu_si256((const __m256i *)(xq + 32 * b));                                               \
-        float dx = xd[b];                                                                                             \
-        if ((b & 1) == 0) /* the next 4 rows' bytes at this column (short streams, see matmul_avx2.c) */              \
-            for (int r = 0; r < 4; r++)                                                                               \
-                _mm_prefetch((const char *)(w + (size_t)(4 + r) * wstride + (size_t)b * 34), _MM_HINT_T0);           \
-        Q8_ROW(OP, a0, 0);                                                                                          \
-        if (nr > 1) Q8_ROW(OP, a1, 1);                                                                              \
-        if (nr > 2) Q8_ROW(OP, a2, 2);                                                                              \
-        if (nr > 3) Q8_ROW(OP, a3, 3);                                                                              \
-    }                                                                                                                 \
-    y[0] = hsum8(a0);                                                                                                 \
-    if (nr > 1) y[1] = hsum8(a1);                                                                                     \
-    if (nr > 2) y[2] = hsum8(a2);                                                                                     \
-    if (nr > 3) y[3] = hsum8(a3);
-
-TGT INL void q8_avx2(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) { Q8_BODY(U8S8_AVX2) }
-TGT void kq_dot_q8_0_avx2(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
-    if (nr == 4) q8_avx2(w, wstride, 4, arow, n, y);
-    else q8_avx2(w, wstride, nr, arow, n, y);
-}
-TGT_VNNI INL void q8_vnni(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) { Q8_BODY(U8S8_VNNI) }
-TGT_VNNI void kq_dot_q8_0_avxvnni(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
-    if (nr == 4) q8_vnni(w, wstride, 4, arow, n, y);
-    else q8_vnni(w, wstride, nr, arow, n, y);
-}
 
 /* one row's superblock: integer sum over the 8 sub-blocks, then scaled; returns the minimum term */
 #define Q4_SUB(OP, isum, q, shift, x, j)                                                                            \
@@ -163,14 +121,8 @@ TGT_VNNI void kq_dot_q4_avxvnni(const uint8_t *w, size_t wstride, int nr, const 
 }
 #else
 int kq_avx2_vnni_compiled(void) { return 0; }
-void kq_dot_q8_0_avx2(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
-    for (int r = 0; r < nr; r++) y[r] = kq_dot_q8_0_scalar(w + (size_t)r * wstride, arow, n);
-}
 void kq_dot_q4_avx2(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
     for (int r = 0; r < nr; r++) y[r] = kq_dot_q4_scalar(w + (size_t)r * wstride, arow, n);
-}
-void kq_dot_q8_0_avxvnni(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
-    kq_dot_q8_0_avx2(w, wstride, nr, arow, n, y);
 }
 void kq_dot_q4_avxvnni(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) {
     kq_dot_q4_avx2(w, wstride, nr, arow, n, y);

@@ -6,7 +6,8 @@
  * placed by vpermd + vpshufb) and sums to int32: the superblock's sum is exact in integers and scaled
  * once. Offsets (Q6_K's 32, Q3_K's 4) and Q2_K's minimums multiply per-16 sums of x made once per
  * token and shared by the rows; Q4_K / Q5_K's minimums use A8_K's per-32 sums. The 32-value blocks
- * take one block per vector, as kq_dot_q8_0_avx2. Same integer arithmetic as the scalar twins. */
+ * (Q8_0 among them, its int8 values through |w| and x carrying w's sign) take one block per vector.
+ * Same integer arithmetic as the scalar twins. */
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "kernels/quant_ggml.h"
@@ -100,15 +101,18 @@ TGT INL void dot32_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, cons
         for (int r = 0; r < nr; r++) {
             const uint8_t *blk = w + (size_t)r * ws + (size_t)b * BB;
             __m128i q = _mm_loadu_si128((const __m128i *)(blk + QS));
-            __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, low4)), _mm_and_si128(_mm_srli_epi16(q, 4), low4), 1);
+            __m256i v = T == QWEN3_Q8_0 ? _mm256_loadu_si256((const __m256i *)(blk + 2)) /* int8 as stored */
+                                        : _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, low4)), _mm_and_si128(_mm_srli_epi16(q, 4), low4), 1);
             if (HB) {
                 __m256i h = _mm256_shuffle_epi8(_mm256_set1_epi32((int)rd32(blk + QS - 4)), spread);
                 h = _mm256_cmpeq_epi8(_mm256_and_si256(h, bits), bits);
                 v = _mm256_or_si256(v, _mm256_and_si256(h, _mm256_set1_epi8(16)));
             }
             __m256i p;
-            if (T == QWEN3_IQ4_NL) {
-                v = _mm256_shuffle_epi8(tbl, v);
+            if (T == QWEN3_IQ4_NL || T == QWEN3_Q8_0) {
+                /* signed values: |v| times x carrying v's sign (x is never -128, |v| <= 128: the pair
+                 * sums stay within int16) */
+                if (T == QWEN3_IQ4_NL) v = _mm256_shuffle_epi8(tbl, v);
                 p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(x, v)), ones16);
             } else p = _mm256_add_epi32(start, _mm256_madd_epi16(_mm256_maddubs_epi16(v, x), ones16));
             pr[r] = p;
@@ -136,12 +140,12 @@ TGT INL void dot32_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, cons
 #define B32(T) TGT static void d32_##T(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) { \
         if (nr == 4) dot32_body(T, w, wstride, 4, arow, n, y); else dot32_body(T, w, wstride, nr, arow, n, y); }
 K(QWEN3_Q2_K) K(QWEN3_Q3_K) K(QWEN3_Q4_K) K(QWEN3_Q5_K) K(QWEN3_Q6_K) K(QWEN3_IQ4_XS)
-B32(QWEN3_Q4_0) B32(QWEN3_Q4_1) B32(QWEN3_Q5_0) B32(QWEN3_Q5_1) B32(QWEN3_IQ4_NL)
+B32(QWEN3_Q8_0) B32(QWEN3_Q4_0) B32(QWEN3_Q4_1) B32(QWEN3_Q5_0) B32(QWEN3_Q5_1) B32(QWEN3_IQ4_NL)
 
 const kq_rows_fn kq_ggml_rows_avx2[QWEN3_DTYPE_COUNT] = {
     [QWEN3_Q2_K] = dk_QWEN3_Q2_K, [QWEN3_Q3_K] = dk_QWEN3_Q3_K, [QWEN3_Q4_K] = dk_QWEN3_Q4_K,
     [QWEN3_Q5_K] = dk_QWEN3_Q5_K, [QWEN3_Q6_K] = dk_QWEN3_Q6_K, [QWEN3_IQ4_XS] = dk_QWEN3_IQ4_XS,
-    [QWEN3_Q4_0] = d32_QWEN3_Q4_0, [QWEN3_Q4_1] = d32_QWEN3_Q4_1, [QWEN3_Q5_0] = d32_QWEN3_Q5_0,
+    [QWEN3_Q8_0] = d32_QWEN3_Q8_0, [QWEN3_Q4_0] = d32_QWEN3_Q4_0, [QWEN3_Q4_1] = d32_QWEN3_Q4_1, [QWEN3_Q5_0] = d32_QWEN3_Q5_0,
     [QWEN3_Q5_1] = d32_QWEN3_Q5_1, [QWEN3_IQ4_NL] = d32_QWEN3_IQ4_NL,
 };
 #else

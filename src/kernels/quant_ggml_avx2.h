@@ -19,6 +19,7 @@
 
 static inline size_t bbytes(qwen3_dtype t) {
     switch (t) {
+    case QWEN3_Q8_0: return sizeof(kq8_0_block);
     case QWEN3_Q4_0: return sizeof(kq4_0_block);
     case QWEN3_Q4_1: return sizeof(kq4_1_block);
     case QWEN3_Q5_0: return sizeof(kq5_0_block);

@@ -98,7 +98,8 @@ TGT INL void unpack_row32b(qwen3_dtype T, const uint8_t *row, int nb, kur32b *o)
     for (int b = 0; b < nb; b++) {
         const uint8_t *blk = row + (size_t)b * BB;
         __m128i q = _mm_loadu_si128((const __m128i *)(blk + QS));
-        __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, low4)), _mm_and_si128(_mm_srli_epi16(q, 4), low4), 1);
+        __m256i v = T == QWEN3_Q8_0 ? _mm256_loadu_si256((const __m256i *)(blk + 2)) /* int8 as stored */
+                                    : _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, low4)), _mm_and_si128(_mm_srli_epi16(q, 4), low4), 1);
         if (HB) {
             __m256i h = _mm256_shuffle_epi8(_mm256_set1_epi32((int)rd32(blk + QS - 4)), spread);
             h = _mm256_cmpeq_epi8(_mm256_and_si256(h, bits), bits);

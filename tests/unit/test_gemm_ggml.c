@@ -18,7 +18,9 @@
  * directly, n = 8..130.
  *
  * Our own Q4 (kernels/quant.h) is in the AVX-512 set too: it has Q4_K's arithmetic and takes the
- * superblock kernels (one-token 4- and 8-row, many-token). */
+ * superblock kernels (one-token 4- and 8-row, many-token). Q8_0 is in every set: on AVX-512 VNNI
+ * gemm_q8.c's kernels, on AVX2 the 32-value types' GEMM and 4-row dot and its own 8-row kernel
+ * (quant_ggml_gemv256.c; its scalar twin's arithmetic is theirs). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,9 +110,10 @@ static int run_case(qwen3_dtype t, const kcpu *cpu, int K, const int *ns, int nn
 }
 
 int main(void) {
-    /* GGUF's types, then our own Q4, whose AVX-512 kernels are the superblock types' (its AVX2 ones
-     * are its own and sum in their own order: not in this test) */
-    const int ntypes = QWEN3_IQ4_XS - QWEN3_Q4_0 + 2;
+    /* Q8_0 (AVX-512: gemm_q8.c's kernels; AVX2: the 32-value types' kernels), GGUF's types, then our
+     * own Q4, whose AVX-512 kernels are the superblock types' (its AVX2 ones are its own and sum in
+     * their own order: not in this test) */
+    const int ntypes = QWEN3_IQ4_XS - QWEN3_Q4_0 + 3;
     TEST_EXPECT(4 * ntypes);
     static const int ns[] = {1, 3, 8, 13, 17, 33, 50, 130};
     static const int Kk[] = {256, 768, 1024}, K32[] = {32, 96, 288, 1024};
@@ -127,7 +130,7 @@ int main(void) {
         kcpu_init(&cpu, set_features[si]);
         const char *why = (cpu.features & set_needs[si]) == set_needs[si] ? NULL : set_lacks[si];
         for (int ti = 0; ti < ntypes; ti++) {
-            qwen3_dtype t = ti == ntypes - 1 ? QWEN3_Q4 : (qwen3_dtype)(QWEN3_Q4_0 + ti);
+            qwen3_dtype t = ti == 0 ? QWEN3_Q8_0 : ti == ntypes - 1 ? QWEN3_Q4 : (qwen3_dtype)(QWEN3_Q4_0 + ti - 1);
             char name[200];
             if (evex)
                 snprintf(name, sizeof name, "gemm_ggml: %s AVX-VNNI flavour, EVEX build == scalar twin bit for bit, n = 8..130", kq_type(t)->name);
