@@ -86,6 +86,15 @@ TGTX INL void FN(tile_32)(qwen3_dtype T, const kur32b *ur, int NR, int nb, const
     for (int r = 0; r < NR; r++) _mm256_store_ps(acc[r], ac[r]);
 }
 
+/* the 4 x (8 nh) results of rows c..c+3 (acc[i][t]) into the block buffer ob (out16.h) */
+TGTX INL void FN(put_rows)(float acc[4][CHUNK], int nh, float (*ob)[16], int c) {
+    for (int h = 0; h < nh; h++) {
+        __m256 a[4] = {_mm256_load_ps(acc[0] + 8 * h), _mm256_load_ps(acc[1] + 8 * h), _mm256_load_ps(acc[2] + 8 * h),
+                       _mm256_load_ps(acc[3] + 8 * h)};
+        out16_put4_256(a, ob + 8 * h, c);
+    }
+}
+
 TGTX INL int FN(gemm_k)(qwen3_dtype T, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
     const int64_t K = W->cols, nsb = K / 256;
     const size_t BB = bbytes(T);
@@ -114,11 +123,7 @@ TGTX INL int FN(gemm_k)(qwen3_dtype T, const kmat *W, const void *A, size_t arow
                         else FN(tile_k)(T, ur, nr, Pv, h % 2, acc);
                     }
                 }
-                for (int h = 0; h < (cn + 7) / 8; h++) {
-                    __m256 a[4] = {_mm256_load_ps(accm[0] + 8 * h), _mm256_load_ps(accm[1] + 8 * h), _mm256_load_ps(accm[2] + 8 * h),
-                                   _mm256_load_ps(accm[3] + 8 * h)};
-                    out16_put4_256(a, ob + 8 * h, (int)(r - rb));
-                }
+                FN(put_rows)(accm, (cn + 7) / 8, ob, (int)(r - rb));
             }
             out16_flush_256(ob, cn, nrb, y, (size_t)W->rows);
         }
@@ -156,11 +161,7 @@ TGTX INL int FN(gemm_32)(qwen3_dtype T, const kmat *W, const void *A, size_t aro
                         else FN(tile_32)(T, ur, nr, sn, Pv, h % 2, acc);
                     }
                 }
-                for (int h = 0; h < (cn + 7) / 8; h++) {
-                    __m256 a[4] = {_mm256_load_ps(accm[0] + 8 * h), _mm256_load_ps(accm[1] + 8 * h), _mm256_load_ps(accm[2] + 8 * h),
-                                   _mm256_load_ps(accm[3] + 8 * h)};
-                    out16_put4_256(a, ob + 8 * h, (int)(r - rb));
-                }
+                FN(put_rows)(accm, (cn + 7) / 8, ob, (int)(r - rb));
             }
             out16_flush_256(ob, cn, nrb, y, (size_t)W->rows);
         }
