@@ -97,7 +97,7 @@ R8(QWEN3_Q4_K) R8(QWEN3_Q5_K) R8(QWEN3_Q6_K)
  * stay within int16: |w| <= 128, |x| <= 127) summed to 8 int32 lanes, the 8 rows' lanes reduced
  * exactly by sum8x8, then the scalar twin's float step (kq_dot_q8_0_scalar: acc + s (d_w d_x), two
  * roundings) for the 8 rows in one vector; a row at a time the horizontal sums cost more than the
- * bytes (the 4-row dot decoded 20% slower than Q8_0's own AVX2 kernel, whose lane sums are not the
+ * bytes (the 4-row dot decoded 20% slower than the former Q8_0 AVX2 kernel, whose lane sums were not the
  * twin's). The next 8 rows' block is fetched a step ahead. */
 TGT static void q8_rows8(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, int64_t nb, float *y, int pf) {
     const __m256i ones16 = _mm256_set1_epi16(1);
