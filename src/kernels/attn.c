@@ -176,36 +176,47 @@ TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask
     return _mm512_maskz_loadu_ps(m, (const float *)row + d);
 }
 
+/* r[i] lane j -> r[j] lane i: a 16 x 16 transpose in registers (32-bit, 64-bit, then 128-bit twice
+ * two-source shuffles) */
+TGT static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+    __m512 t[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    }
+    /* r[4a + b] now holds, in 128-bit lane L, rows 4L..4L+3 of columns 4a + b's group */
+#pragma GCC unroll 16
+    for (int i = 0; i < 8; i++) {
+        int a = i / 4 * 8 + i % 4; /* pairs (0,4) (1,5) (2,6) (3,7) (8,12) ... */
+        t[a] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0x88);     /* 128-bit lanes 0, 2 of each */
+        t[a + 4] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0xdd); /* lanes 1, 3 */
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < 8; i++) { /* pairs (0,8) (1,9) ... (7,15) */
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    }
+}
+
 /* Qt[d * 16 + r] = q[rows[r]][d] * scale for r < 16, d < D (a multiple of 16): the rows' chunks of
- * 16 values transposed in registers, three rounds of two-source shuffles (32-bit, 64-bit, then
- * 128-bit twice). The scalar scatter it replaces, a store per value 64 bytes from the last, was ~7%
- * of a prefill's attention (perf, 0.6B BF16, 512 tokens). The same products, so the same bits. */
+ * 16 values transposed in registers (transpose16). The scalar scatter it replaces, a store per value
+ * 64 bytes from the last, was ~7% of a prefill's attention (perf, 0.6B BF16, 512 tokens). The same
+ * products, so the same bits. */
 TGT static void q_rows_t16(const float *const *q, const int *rows, int D, float scale, float *Qt) {
     const __m512 s = _mm512_set1_ps(scale);
     for (int d0 = 0; d0 < D; d0 += 16) {
-        __m512 v[16], a[16], b[16], c[16];
+        __m512 v[16];
         for (int r = 0; r < 16; r++) v[r] = _mm512_mul_ps(_mm512_loadu_ps(q[rows[r]] + d0), s);
-        for (int i = 0; i < 8; i++) {
-            a[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
-            a[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
-        }
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 2; j++) {
-                __m512d x = _mm512_castps_pd(a[4 * i + j]), y = _mm512_castps_pd(a[4 * i + 2 + j]);
-                b[4 * i + j] = _mm512_castpd_ps(_mm512_unpacklo_pd(x, y));
-                b[4 * i + 2 + j] = _mm512_castpd_ps(_mm512_unpackhi_pd(x, y));
-            }
-        for (int i = 0; i < 2; i++)
-            for (int j = 0; j < 4; j++) {
-                c[8 * i + j] = _mm512_shuffle_f32x4(b[8 * i + j], b[8 * i + 4 + j], 0x88);
-                c[8 * i + 4 + j] = _mm512_shuffle_f32x4(b[8 * i + j], b[8 * i + 4 + j], 0xdd);
-            }
-        for (int j = 0; j < 8; j++) {
-            v[j] = _mm512_shuffle_f32x4(c[j], c[8 + j], 0x88);
-            v[8 + j] = _mm512_shuffle_f32x4(c[j], c[8 + j], 0xdd);
-        }
-        /* v[o] holds column o with bits 0 and 1 of o swapped (1 <-> 2 in each group of 4) */
-        for (int o = 0; o < 16; o++) _mm512_store_ps(Qt + (size_t)(d0 + ((o & ~3) | (o & 1) << 1 | (o >> 1 & 1))) * 16, v[o]);
+        transpose16(v);
+        for (int o = 0; o < 16; o++) _mm512_store_ps(Qt + (size_t)(d0 + o) * 16, v[o]);
     }
 }
 
@@ -735,33 +746,6 @@ TGT static void attn_rows8_any(const float *const *q, float *const *out, float *
  * attn_rows8 (k_attn_rows over 16,384 positions, one thread, ns per position, F16 / Q8_0 cache): 2 rows
  * 38.1 -> 31.8 / 64.6 -> 57.9, 4 rows 42.1 -> 40.7 / 69.3 -> 65.1, but 8 rows 49.2 -> 56.2 / 75.6 ->
  * 91.8 (the 8 score vectors and the transposes spill), so groups of 5-8 rows stay with attn_rows8. */
-TGT static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
-    __m512 t[16];
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-    }
-    /* r[4a + b] now holds, in 128-bit lane L, rows 4L..4L+3 of columns 4a + b's group */
-#pragma GCC unroll 16
-    for (int i = 0; i < 8; i++) {
-        int a = i / 4 * 8 + i % 4; /* pairs (0,4) (1,5) (2,6) (3,7) (8,12) ... */
-        t[a] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0x88);     /* 128-bit lanes 0, 2 of each */
-        t[a + 4] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0xdd); /* lanes 1, 3 */
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < 8; i++) { /* pairs (0,8) (1,9) ... (7,15) */
-        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-    }
-}
 
 /* the scores of rows 0..M-1 at positions p0 .. p0 + 15 (nb of them cached; the rest score 0, masked
  * later) over the 16 dims of chunk c, added to s[0..M-1]: each lane a chain of 16 fmadds */
