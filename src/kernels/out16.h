@@ -4,10 +4,9 @@
  * each tile, every value was a store to another line of Y (a row of Y apart), lines that the tiles'
  * reads had pushed out of L1: ~10% of a Q8_0 GEMM's time went to those stores (perf). So a tile's
  * 4 x 16 is transposed in registers into a block buffer of 16 rows (ob[token][16]), and when the
- * block's 16 rows are done each token's row of it goes to Y in one 64-byte store, to lines fetched
- * for writing a few per tile while the arithmetic runs (out16_prefetch). The 512-bit helpers need
- * the includer's TGT (AVX-512F); the AVX2 GEMMs' 8-token tiles (quant_ggml_gemm256_body.h) take the
- * *_256 twins. */
+ * block's 16 rows are done each token's row of it goes to Y in one 64-byte copy (out16_flush), to
+ * lines fetched for writing a few per tile while the arithmetic runs (out16_prefetch). out16_put4 needs the includer's TGT (AVX-512F); the AVX2 GEMMs' 8-token tiles
+ * (quant_ggml_gemm256_body.h, which define OUT16_NO_512) take out16_put4_256. */
 #ifndef QWEN3_KERNELS_OUT16_H
 #define QWEN3_KERNELS_OUT16_H
 #include <immintrin.h>
@@ -50,29 +49,17 @@ OUT16_AVX2 void out16_put4_256(const __m256 acc[4], float (*ob)[16], int c) {
     }
 }
 
-/* the block's nrb <= 16 rows of cn tokens, ob[t] to y + t ystride, in 256-bit stores */
-OUT16_AVX2 void out16_flush_256(float (*ob)[16], int cn, int nrb, float *y, size_t ystride) {
-    if (nrb == 16)
-        for (int t = 0; t < cn; t++) {
-            _mm256_storeu_ps(y + (size_t)t * ystride, _mm256_load_ps(ob[t]));
-            _mm256_storeu_ps(y + (size_t)t * ystride + 8, _mm256_load_ps(ob[t] + 8));
-        }
-    else
-        for (int t = 0; t < cn; t++) memcpy(y + (size_t)t * ystride, ob[t], sizeof(float) * (size_t)nrb);
-}
 
 /* up to k more of the cn lines y + t ystride (t = *pf, ...) fetched for writing */
 static inline void out16_prefetch(const float *y, size_t ystride, int cn, int *pf, int k) {
     for (; k > 0 && *pf < cn; k--, (*pf)++) __builtin_prefetch(y + (size_t)*pf * ystride, 1, 3);
 }
 
-#if !defined(OUT16_NO_512)
-/* the block's nrb <= 16 rows of cn tokens, ob[t] to y + t ystride */
-TGT static inline void out16_flush(float (*ob)[16], int cn, int nrb, float *y, size_t ystride) {
-    if (nrb == 16)
-        for (int t = 0; t < cn; t++) _mm512_storeu_ps(y + (size_t)t * ystride, _mm512_load_ps(ob[t]));
-    else
-        for (int t = 0; t < cn; t++) memcpy(y + (size_t)t * ystride, ob[t], sizeof(float) * (size_t)nrb);
+/* the block's nrb <= 16 rows of cn tokens, ob[t] to y + t ystride (a whole row of the block one
+ * 64-byte copy, in the including kernel's vector moves) */
+static inline __attribute__((always_inline)) void out16_flush(float (*ob)[16], int cn, int nrb, float *y, size_t ystride) {
+    for (int t = 0; t < cn; t++)
+        if (nrb == 16) memcpy(y + (size_t)t * ystride, ob[t], sizeof ob[t]);
+        else memcpy(y + (size_t)t * ystride, ob[t], sizeof(float) * (size_t)nrb);
 }
-#endif
 #endif

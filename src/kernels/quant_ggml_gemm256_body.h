@@ -125,7 +125,7 @@ TGTX INL int FN(gemm_k)(qwen3_dtype T, const kmat *W, const void *A, size_t arow
                 }
                 FN(put_rows)(accm, (cn + 7) / 8, ob, (int)(r - rb));
             }
-            out16_flush_256(ob, cn, nrb, y, (size_t)W->rows);
+            out16_flush(ob, cn, nrb, y, (size_t)W->rows);
         }
     }
     free(P);
@@ -163,7 +163,7 @@ TGTX INL int FN(gemm_32)(qwen3_dtype T, const kmat *W, const void *A, size_t aro
                 }
                 FN(put_rows)(accm, (cn + 7) / 8, ob, (int)(r - rb));
             }
-            out16_flush_256(ob, cn, nrb, y, (size_t)W->rows);
+            out16_flush(ob, cn, nrb, y, (size_t)W->rows);
         }
     }
     free(P);
