@@ -290,7 +290,8 @@ int bench_run(bench_opts *b) {
     for (int k = 0; k < b->n_n; k++) r.n = b->n[k] > r.n ? b->n[k] : r.n;
     long dmax = 0;
     for (int k = 0; k < b->n_depths; k++) dmax = b->depths[k] > dmax ? b->depths[k] : dmax;
-    if (b->o.ctx == 0) b->o.ctx = (int)(dmax + r.p + r.n + 16);
+    /* the timed passes' tokens, and at least the warm-up's (a prefill of max(p, 16) and 2 steps) */
+    if (b->o.ctx == 0) b->o.ctx = (int)(dmax + (r.p > 16 ? r.p : 16) + (r.n > 2 ? r.n : 2) + 16);
     double tl0 = bench_now_s();
     if (!b->machine_only) {
         if (!(r.m = cli_load_model(b->dir, &b->o))) return 1;

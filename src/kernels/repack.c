@@ -71,19 +71,31 @@ typedef struct {
 
 enum { Q8_IL = 16, Q8_STEP = 32 + 8 * 64 };
 
+/* A piece (4 quants) moves as one 32-bit word, + 128 on each byte by the xor: a byte at a time,
+ * the packing was most of a model's load (0.6B Q8_0: ~1.2 of 2 s) */
 static void q8_pack(const uint8_t *src, size_t srb, int64_t nb, size_t bb, uint8_t *g) {
     for (int64_t b = 0; b < nb; b++, g += Q8_STEP)
         for (int i = 0; i < Q8_IL; i++) {
             const uint8_t *blk = src + (size_t)i * srb + (size_t)b * 34;
             memcpy(g + 2 * i, blk, 2);
-            for (int j = 0; j < 32; j++) g[32 + 64 * (j / 4) + 4 * i + j % 4] = (uint8_t)(blk[2 + j] ^ 0x80);
+            for (int p = 0; p < 8; p++) {
+                uint32_t v;
+                memcpy(&v, blk + 2 + 4 * p, 4);
+                v ^= 0x80808080u;
+                memcpy(g + 32 + 64 * p + 4 * i, &v, 4);
+            }
         }
 }
 
 static void q8_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out) {
     for (int64_t b = 0; b < nb; b++, g += Q8_STEP, out += 34) {
         memcpy(out, g + 2 * i, 2);
-        for (int j = 0; j < 32; j++) out[2 + j] = (uint8_t)(g[32 + 64 * (j / 4) + 4 * i + j % 4] ^ 0x80);
+        for (int p = 0; p < 8; p++) {
+            uint32_t v;
+            memcpy(&v, g + 32 + 64 * p + 4 * i, 4);
+            v ^= 0x80808080u;
+            memcpy(out + 2 + 4 * p, &v, 4);
+        }
     }
 }
 

@@ -26,6 +26,31 @@ static int in_mapping(const qwen3_model *m, const void *p) {
     return 0;
 }
 
+/* A matrix is packed by all of the pool's threads, each its own run of row groups: the packing,
+ * and the kernel's zeroing of the fresh pages a copy writes to, were most of a load (0.6B Q8_0:
+ * ~2 s on one thread). Copied out of a mapping (src != dst), or rearranged in place a group at a
+ * time through the thread's own copy of the group (src == dst). */
+typedef struct { const kmat *W; const uint8_t *src; uint8_t *dst; int il; _Atomic int failed; } pack_job;
+
+static void pack_worker(void *ctx, int ith, int nth) {
+    pack_job *j = ctx;
+    const kmat *W = j->W;
+    size_t group = (size_t)j->il * W->row_bytes;
+    int64_t ng = W->rows / j->il, g0 = ng * ith / nth, g1 = ng * (ith + 1) / nth;
+    if (g1 <= g0) return;
+    if (j->src != j->dst) {
+        k_il_pack(W->type, j->src + (size_t)g0 * group, W->row_bytes, (g1 - g0) * j->il, W->cols, j->dst + (size_t)g0 * group);
+        return;
+    }
+    uint8_t *tmp = malloc(group);
+    if (!tmp) { j->failed = 1; return; }
+    for (int64_t g = g0; g < g1; g++) {
+        memcpy(tmp, j->dst + (size_t)g * group, group);
+        k_il_pack(W->type, tmp, W->row_bytes, j->il, W->cols, j->dst + (size_t)g * group);
+    }
+    free(tmp);
+}
+
 /* Repacks W (and `also`, a kmat viewing the same data: the tied embedding) where its table entry has
  * interleaved kernels. Returns -1 only when out of memory. */
 static int repack_one(qwen3_model *m, kmat *W, kmat *also, qwen3_err *e) {
@@ -36,6 +61,7 @@ static int repack_one(qwen3_model *m, kmat *W, kmat *also, qwen3_err *e) {
     int kernels = t->path == K_PATH_INT ? t->gemv_il && t->gemm_il : t->path == K_PATH_B16 && m->fast && t->b16_il;
     if (W->il || !il || !kernels) return 0;
     size_t group = (size_t)il * W->row_bytes, bytes = (size_t)W->rows * W->row_bytes;
+    pack_job j = {W, W->data, (uint8_t *)W->data, il, 0}; /* in place: the model owns the bytes */
     if (in_mapping(m, W->data)) {
         void *dst = model_alloc_owned(m, bytes);
         if (!dst) {
@@ -44,18 +70,15 @@ static int repack_one(qwen3_model *m, kmat *W, kmat *also, qwen3_err *e) {
                  qwen3_dtype_name(W->type));
             return -1;
         }
-        k_il_pack(W->type, W->data, W->row_bytes, W->rows, W->cols, dst);
+        j.dst = dst;
+        qpool_run(m->pool, pack_worker, &j);
         model_release_pages(W->data, bytes);
         W->data = dst;
     } else {
-        uint8_t *tmp = malloc(group);
-        if (!tmp) { qerr(e, "out of memory: %zu bytes to rearrange a matrix for decoding", group); return -1; }
-        for (int64_t r = 0; r < W->rows; r += il) {
-            uint8_t *g = (uint8_t *)W->data + (size_t)r * W->row_bytes;
-            memcpy(tmp, g, group);
-            k_il_pack(W->type, tmp, W->row_bytes, il, W->cols, g);
-        }
-        free(tmp);
+        /* in place: a thread that could not get its group copy left its groups as they were, so
+         * the matrix is half rearranged; the load fails (the model is freed, nothing reads it) */
+        qpool_run(m->pool, pack_worker, &j);
+        if (j.failed) return qerr(e, "out of memory: %zu bytes to rearrange a matrix for decoding", group), -1;
     }
     W->il = il;
     if (also) *also = *W;

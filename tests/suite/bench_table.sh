@@ -6,12 +6,15 @@
 #   bench_json        --json: one object per test, "runs" 3 and 3 samples each, tok_s the samples'
 #                     mean and tok_s_sd their sample standard deviation (recomputed here)
 #   bench_single      no -r / list: the one-run report with its GFLOP/s and bandwidth lines, as before
+#   bench_short       -p 0 -n 1 and -p 0 -n 0 (the context sized for the warm-up too: it had been
+#                     p + n + 16 tokens, under the warm-up's 16 + 2, so both exited 1): exit 0, a
+#                     decode line for -n 1, the model line for -n 0
 #   bench_bad_list    -p 8,x is refused (exit 2) with a message naming -p
 #   bench_bad_reps    -r 0 is refused (exit 2) naming -r
 #   bench_profile_r   --profile with -r 2 is refused (exit 2): the profile reports one run
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 6
+expect 7
 T="$QWEN3_TMP/bench_table"
 mkdir -p "$T"
 M="$T/dense"
@@ -53,6 +56,11 @@ PYEOF
 if grep -q "^prefill .*GFLOP/s" "$T/one.txt" && grep -q "^decode .*GB/s" "$T/one.txt" && ! grep -q "^|" "$T/one.txt"; then
     echo "PASS bench_single"
 else echo "FAIL bench_single: $(head -c 300 "$T/one.txt")"; fi
+"$QWEN3" bench "$M" -p 0 -n 1 -t 1 "${peaks[@]}" >"$T/short1.txt" 2>&1; rc1=$?
+"$QWEN3" bench "$M" -p 0 -n 0 -t 1 "${peaks[@]}" >"$T/short0.txt" 2>&1; rc0=$?
+if [ $rc1 -eq 0 ] && grep -q "^decode  *1 tokens" "$T/short1.txt" && [ $rc0 -eq 0 ] && grep -q "^model " "$T/short0.txt"; then
+    echo "PASS bench_short"
+else echo "FAIL bench_short: -n 1 exit $rc1, -n 0 exit $rc0: $(head -c 300 "$T/short1.txt") $(head -c 200 "$T/short0.txt")"; fi
 refused() { # NAME WORD ARGS...: exit 2 and a message naming WORD
     local name=$1 word=$2; shift 2
     "$QWEN3" bench "$M" -t 1 "${peaks[@]}" "$@" >"$T/$name.out" 2>&1; local rc=$?
