@@ -70,9 +70,6 @@ typedef struct ktype {
     kq_gemm_fn gemm;      /* K_PATH_INT: rows [r0, r1) x n tokens; or NULL. Returns 0 when it does not
                            * take n (too few tokens) or memory ran out: the caller then runs gemv or
                            * rows per token, with the same bits */
-    int twin_bits;        /* K_PATH_INT: 1 when every (row, token) has the scalar twin's bits; 0 for the
-                           * kernels that sum the blocks' floats in another order (our Q8_0 on AVX2,
-                           * our Q4 on AVX2 and AVX-512: within 1e-5 x sum |w x|, test_ktable.c) */
     /* K_PATH_INT on a matrix interleaved by k_il_pack (W->il): rows [r0, r1), multiples of W->il,
      * x one / n tokens, with the bits of gemv / gemm; NULL where the type has no interleaved
      * kernels (the model then keeps its rows) */

@@ -96,12 +96,10 @@ static const kq_rows_fn rows_scalar[QWEN3_DTYPE_COUNT] = {
     [QWEN3_IQ4_XS] = rows_iq4_xs,
 };
 
-/* ---- our own types' SIMD kernels (quant_avx2.c, quant_avx512.c, gemm_q8.c) */
-
-/* Q4's own AVX2 dots (quant_avx2.c); Q8_0 on AVX2 is one of GGUF's 32-value types below (its
- * scalar twin's bits: one-token and GEMM) */
-static const kq_rows_fn own_rows_avx2[QWEN3_DTYPE_COUNT] = {[QWEN3_Q4] = kq_dot_q4_avx2};
-static const kq_rows_fn own_rows_avxvnni[QWEN3_DTYPE_COUNT] = {[QWEN3_Q4] = kq_dot_q4_avxvnni};
+/* ---- our own types' SIMD kernels (quant_avx512.c, gemm_q8.c)
+ *
+ * On AVX2 both of our types are in GGUF's sets (their scalar twins' bits, one-token and GEMM): Q8_0
+ * as a 32-value block type, Q4 with Q4_K's superblock kernels (its arithmetic). */
 /* AVX-512 VNNI: Q8_0's kernels keep the scalar twin's bits (gemm_q8.c); Q4's are GGUF's superblock
  * kernels (quant_ggml_*512.c: its arithmetic is Q4_K's), which keep its twin's bits too */
 static const kq_rows_fn q8_rows_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_dot_q8_0_avx512};
@@ -110,16 +108,15 @@ static const kq_gemm_fn q8_gemm_avx512[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = kq_g
 
 /* ---- filling */
 
-/* one integer set laid over the types it has rows for (its gemv / gemm tables may be NULL);
- * twin_bits: whether its kernels give the scalar twins' bits */
-static void use_int(kcpu *c, const kq_rows_fn *rows, const kq_gemv_fn *gemv, const kq_gemm_fn *gemm, int twin_bits) {
+/* one integer set laid over the types it has rows for (its gemv / gemm tables may be NULL); every
+ * set gives each (row, token) its scalar twin's bits (test_ktable.c, test_gemm_ggml.c) */
+static void use_int(kcpu *c, const kq_rows_fn *rows, const kq_gemv_fn *gemv, const kq_gemm_fn *gemm) {
     for (int t = 0; t < QWEN3_DTYPE_COUNT; t++) {
         if (!rows[t]) continue;
         ktype *e = &c->type[t];
         e->rows = rows[t];
         e->gemv = gemv ? gemv[t] : NULL;
         e->gemm = gemm ? gemm[t] : NULL;
-        e->twin_bits = twin_bits;
     }
 }
 
@@ -141,20 +138,14 @@ void kcpu_init(kcpu *c, unsigned want) {
         ktype *e = &c->type[t];
         e->tr = kq_type((qwen3_dtype)t);
         e->rows = rows_scalar[t];
-        e->twin_bits = 1;
         e->path = e->rows ? K_PATH_INT : K_PATH_F32;
         e->f32 = k_matmul_rows_scalar;
     }
     if (f & K_CPU_AVX2) {
         use_f32(c, k_matmul_avx2_tab);
-        if (f & K_CPU_AVXVNNI) {
-            use_int(c, own_rows_avxvnni, NULL, NULL, 0);
-            /* GGUF's types: the plain AVX2 dots and 8-row kernels, AVX-VNNI's GEMM */
-            use_int(c, kq_ggml_rows_avx2, kq_ggml_gemv_avx2, kq_ggml_gemm_avxvnni, 1);
-        } else {
-            use_int(c, own_rows_avx2, NULL, NULL, 0);
-            use_int(c, kq_ggml_rows_avx2, kq_ggml_gemv_avx2, kq_ggml_gemm_avx2, 1);
-        }
+        /* GGUF's types and ours: the plain AVX2 dots and 8-row kernels; AVX-VNNI's GEMM where the
+         * CPU has it */
+        use_int(c, kq_ggml_rows_avx2, kq_ggml_gemv_avx2, f & K_CPU_AVXVNNI ? kq_ggml_gemm_avxvnni : kq_ggml_gemm_avx2);
     }
     if (f & K_CPU_AVX512) {
         use_f32(c, k_matmul_avx512_tab);
@@ -162,7 +153,7 @@ void kcpu_init(kcpu *c, unsigned want) {
         c->to_b16 = k_x_to_bf16_rows_avx512;
     }
     if (f & K_CPU_VNNI) {
-        use_int(c, q8_rows_avx512, q8_gemv_avx512, q8_gemm_avx512, 1);
+        use_int(c, q8_rows_avx512, q8_gemv_avx512, q8_gemm_avx512);
         /* Q8_0 matrices interleaved by 16 rows (repack.c): the model repacks where these exist */
         c->type[QWEN3_Q8_0].gemv_il = kq_gemv_q8_0_il_avx512;
         c->type[QWEN3_Q8_0].gemm_il = kq_gemm_q8_0_il_avx512;
@@ -173,7 +164,7 @@ void kcpu_init(kcpu *c, unsigned want) {
                 c->type[kil[i]].gemv_il = kq_ggml_gemv_avx512[kil[i]];
                 c->type[kil[i]].gemm_il = kq_ggml_gemm_avx512[kil[i]];
             }
-        use_int(c, kq_ggml_rows_avx512, kq_ggml_gemv_avx512, kq_ggml_gemm_avx512, 1);
+        use_int(c, kq_ggml_rows_avx512, kq_ggml_gemv_avx512, kq_ggml_gemm_avx512);
     }
     if (f & K_CPU_BF16) {
         ktype *b = &c->type[QWEN3_BF16];

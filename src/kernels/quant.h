@@ -16,7 +16,7 @@
  *         Its dot product is Q4_K's (quant_ggml.c, dotk): exact int32 sums per superblock, then
  *         p = d isum - dmin imin, acc += dx p, so on AVX-512 VNNI it takes GGUF's superblock kernels
  *         (quant_ggml_*512.c: 8-row one-token, a SIMD lane per token for prefill) with the scalar
- *         twin's bits; its AVX2 kernels (quant_avx2.c) are its own.
+ *         twin's bits, and on AVX2 likewise (quant_ggml_avx2.c, _gemv256.c, _gemm256.c).
  *
  * Activation formats (made once per matrix product from the float32 activations, see kact):
  *   A8_0  per block of 32: float d, int8 q[32] (q in -127..127; x ~ d*q); pairs with Q8_0.
@@ -122,10 +122,7 @@ void kq_dot_q8_0_avx512(const uint8_t *w, size_t wstride, int nr, const void *ar
  * token's results are bit-identical to the single-token kernel's */
 void kq_dot_q8_0_avx512_nt(const uint8_t *w, size_t wstride, int nr, const void *A, size_t arow_bytes, int nt,
                            int64_t n, float *y, size_t ldy);
-/* AVX2 twins (kernels/quant_avx2.c), same arguments: plain AVX2 (vpmaddubsw/vpmaddwd) and AVX-VNNI
- * (256-bit vpdpbusd/vpdpwssd; the plain ones when the compiler lacks it, see kq_avx2_vnni_compiled). */
-void kq_dot_q4_avx2(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
-void kq_dot_q4_avxvnni(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
+/* whether this build has the AVX-VNNI flavour's kernels (quant_ggml_gemm256.c; gcc 11, clang 12) */
 int kq_avx2_vnni_compiled(void);
 
 #endif

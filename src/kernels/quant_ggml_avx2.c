@@ -7,7 +7,7 @@
  * once. Offsets (Q6_K's 32, Q3_K's 4) and Q2_K's minimums multiply per-16 sums of x made once per
  * token and shared by the rows; Q4_K / Q5_K's minimums use A8_K's per-32 sums. The 32-value blocks
  * (Q8_0 among them, its int8 values through |w| and x carrying w's sign) take one block per vector.
- * Same integer arithmetic as the scalar twins. */
+ * Same integer arithmetic as the scalar twins. Our own Q4 takes Q4_K's kernels (its arithmetic). */
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "kernels/quant_ggml.h"
@@ -28,7 +28,7 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
     const size_t BB = bbytes(T);
     const int OFF = offset_of(T), XS = OFF || T == QWEN3_Q2_K;
     const __m256i ones8 = _mm256_set1_epi8(1);
-    const int MINS = T == QWEN3_Q2_K || T == QWEN3_Q4_K || T == QWEN3_Q5_K;
+    const int MINS = T == QWEN3_Q2_K || T == QWEN3_Q4_K || T == QWEN3_Q5_K || T == QWEN3_Q4;
     __m128 acc = _mm_setzero_ps();
     for (int64_t sb = 0; sb < n / 256; sb++) {
         const int8_t *xs = xq + 256 * sb;
@@ -60,7 +60,7 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
             if (OFF == 32) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(icorr, 5));
             if (OFF == 4) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(icorr, 2));
             is[r] = isum;
-            if (T == QWEN3_Q4_K || T == QWEN3_Q5_K) im[r] = _mm256_zextsi128_si256(_mm_madd_epi16(u.m32, bs));
+            if (T == QWEN3_Q4_K || T == QWEN3_Q5_K || T == QWEN3_Q4) im[r] = _mm256_zextsi128_si256(_mm_madd_epi16(u.m32, bs));
             if (T == QWEN3_Q2_K) im[r] = icorr;
             dr[r] = u.d;
             dm[r] = MINS ? u.dmin : 0.0f;
@@ -139,12 +139,12 @@ TGT INL void dot32_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, cons
         if (nr == 4) dotk_body(T, w, wstride, 4, arow, n, y); else dotk_body(T, w, wstride, nr, arow, n, y); }
 #define B32(T) TGT static void d32_##T(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y) { \
         if (nr == 4) dot32_body(T, w, wstride, 4, arow, n, y); else dot32_body(T, w, wstride, nr, arow, n, y); }
-K(QWEN3_Q2_K) K(QWEN3_Q3_K) K(QWEN3_Q4_K) K(QWEN3_Q5_K) K(QWEN3_Q6_K) K(QWEN3_IQ4_XS)
+K(QWEN3_Q2_K) K(QWEN3_Q3_K) K(QWEN3_Q4_K) K(QWEN3_Q5_K) K(QWEN3_Q6_K) K(QWEN3_IQ4_XS) K(QWEN3_Q4)
 B32(QWEN3_Q8_0) B32(QWEN3_Q4_0) B32(QWEN3_Q4_1) B32(QWEN3_Q5_0) B32(QWEN3_Q5_1) B32(QWEN3_IQ4_NL)
 
 const kq_rows_fn kq_ggml_rows_avx2[QWEN3_DTYPE_COUNT] = {
     [QWEN3_Q2_K] = dk_QWEN3_Q2_K, [QWEN3_Q3_K] = dk_QWEN3_Q3_K, [QWEN3_Q4_K] = dk_QWEN3_Q4_K,
-    [QWEN3_Q5_K] = dk_QWEN3_Q5_K, [QWEN3_Q6_K] = dk_QWEN3_Q6_K, [QWEN3_IQ4_XS] = dk_QWEN3_IQ4_XS,
+    [QWEN3_Q5_K] = dk_QWEN3_Q5_K, [QWEN3_Q6_K] = dk_QWEN3_Q6_K, [QWEN3_IQ4_XS] = dk_QWEN3_IQ4_XS, [QWEN3_Q4] = dk_QWEN3_Q4,
     [QWEN3_Q8_0] = d32_QWEN3_Q8_0, [QWEN3_Q4_0] = d32_QWEN3_Q4_0, [QWEN3_Q4_1] = d32_QWEN3_Q4_1, [QWEN3_Q5_0] = d32_QWEN3_Q5_0,
     [QWEN3_Q5_1] = d32_QWEN3_Q5_1, [QWEN3_IQ4_NL] = d32_QWEN3_IQ4_NL,
 };

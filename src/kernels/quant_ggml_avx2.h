@@ -5,7 +5,9 @@
  * unpack256(T, block, &u) gives one superblock as u.v[8] (32 values each, element order; unsigned
  * values for every type but IQ4_XS, whose table values are signed; Q3_K's values are q + 4, Q6_K's
  * q + 32, see offset_of), the sub-block scales as 16 int16 lanes u.sc (per 16 values; per-32 types
- * duplicated), Q2_K's per-16 minimums u.mn, Q4_K / Q5_K's per-32 minimums u.m32, d and dmin. */
+ * duplicated), Q2_K's per-16 minimums u.mn, Q4_K / Q5_K's per-32 minimums u.m32, d and dmin. Our own
+ * Q4 (quant.h: Q4_K's arithmetic with 8-bit scales and minimums) unpacks like Q4_K: its sums stay
+ * in range (vpmaddubsw pairs at most 2 x 15 x 127, times a scale of at most 255 in vpmaddwd). */
 #ifndef QWEN3_KERNELS_QUANT_GGML_AVX2_H
 #define QWEN3_KERNELS_QUANT_GGML_AVX2_H
 
@@ -28,6 +30,7 @@ static inline size_t bbytes(qwen3_dtype t) {
     case QWEN3_Q2_K: return sizeof(kq2_k_block);
     case QWEN3_Q3_K: return sizeof(kq3_k_block);
     case QWEN3_Q4_K: return sizeof(kq4_k_block);
+    case QWEN3_Q4: return sizeof(kq4_block);
     case QWEN3_Q5_K: return sizeof(kq5_k_block);
     case QWEN3_Q6_K: return sizeof(kq6_k_block);
     default: return sizeof(kiq4_xs_block);
@@ -88,6 +91,22 @@ TGT INL void unpack256(qwen3_dtype T, const uint8_t *p, ksb *o) {
         if (T == QWEN3_Q5_K) {
             __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
             for (int j = 0; j < 8; j++) o->v[j] = _mm256_or_si256(o->v[j], bit_to(qh, j, 4));
+        }
+        break;
+    }
+    case QWEN3_Q4: { /* our own (quant.h): 8-bit scales and minimums as stored; qs[64c + k] holds
+                      * element 128c + k in its low nibble, 128c + 64 + k in its high one */
+        const kq4_block *b = (const kq4_block *)p;
+        o->d = _cvtsh_ss(b->d);
+        o->dmin = _cvtsh_ss(b->dmin);
+        o->sc = dup16(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)b->sc)));
+        o->m32 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)b->mn));
+        for (int c = 0; c < 2; c++) {
+            __m256i q0 = _mm256_loadu_si256((const __m256i *)(b->qs + 64 * c)), q1 = _mm256_loadu_si256((const __m256i *)(b->qs + 64 * c + 32));
+            o->v[4 * c] = _mm256_and_si256(q0, low4);
+            o->v[4 * c + 1] = _mm256_and_si256(q1, low4);
+            o->v[4 * c + 2] = _mm256_and_si256(_mm256_srli_epi16(q0, 4), low4);
+            o->v[4 * c + 3] = _mm256_and_si256(_mm256_srli_epi16(q1, 4), low4);
         }
         break;
     }

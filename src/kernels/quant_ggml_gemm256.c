@@ -33,7 +33,7 @@
 #define CHUNK 128
 
 /* The AVX-VNNI flavour's two instructions. Its real build: target("avxvnni") and the VEX-encoded
- * _avx_ intrinsics (gcc 11, clang 12, as quant_avx2.c). QWEN3_GEMM256_EVEX, a second build of this
+ * _avx_ intrinsics (gcc 11, clang 12). QWEN3_GEMM256_EVEX, a second build of this
  * file for the tests only (Makefile: test_gemm_ggml links it as kq_ggml_gemm_avxvnni_evex): the same
  * flavour with the EVEX encoding of the same instructions (AVX512VL + AVX512_VNNI;
  * _mm256_dpbusd_epi32 / _mm256_dpwssd_epi32 compute exactly what the _avx_ forms do), so that the
@@ -55,7 +55,7 @@
 #endif
 
 static inline int per16(qwen3_dtype T) { return T == QWEN3_Q2_K || T == QWEN3_Q3_K || T == QWEN3_Q6_K; }
-static inline int kmins2(qwen3_dtype T) { return T == QWEN3_Q2_K || T == QWEN3_Q4_K || T == QWEN3_Q5_K; }
+static inline int kmins2(qwen3_dtype T) { return T == QWEN3_Q2_K || T == QWEN3_Q4_K || T == QWEN3_Q5_K || T == QWEN3_Q4; }
 
 /* one row's superblock: q as the scalar twin unpacks it (signed, offsets applied), 16 int16 scales
  * per 16 values (per-32 types duplicated), the minimums as int16 pairs (Q2_K per 16, Q4_K / Q5_K per
@@ -74,7 +74,7 @@ TGT INL void unpack_row2(qwen3_dtype T, const uint8_t *blk, kur2 *o) {
         _mm256_storeu_si256((__m256i *)mn, u.mn);
         for (int p = 0; p < 8; p++) o->mnp[p] = pair16(mn[2 * p], mn[2 * p + 1]);
     }
-    if (T == QWEN3_Q4_K || T == QWEN3_Q5_K) {
+    if (T == QWEN3_Q4_K || T == QWEN3_Q5_K || T == QWEN3_Q4) {
         _mm_storeu_si128((__m128i *)mn, u.m32);
         for (int p = 0; p < 4; p++) o->mnp[p] = pair16(mn[2 * p], mn[2 * p + 1]);
     }
@@ -152,9 +152,13 @@ TGT INL void unpack_row32b(qwen3_dtype T, const uint8_t *row, int nb, kur32b *o)
 /* the compiler lacks AVX-VNNI: no entries (k_cpu_features never reports it then) */
 const kq_gemm_fn kq_ggml_gemm_avxvnni[QWEN3_DTYPE_COUNT];
 #endif
+#if !defined(QWEN3_GEMM256_EVEX)
+int kq_avx2_vnni_compiled(void) { return HAVE_AVXVNNI; }
+#endif
 #elif defined(QWEN3_GEMM256_EVEX)
 const kq_gemm_fn kq_ggml_gemm_avxvnni_evex[QWEN3_DTYPE_COUNT];
 #else
 const kq_gemm_fn kq_ggml_gemm_avx2[QWEN3_DTYPE_COUNT];
 const kq_gemm_fn kq_ggml_gemm_avxvnni[QWEN3_DTYPE_COUNT];
+int kq_avx2_vnni_compiled(void) { return 0; }
 #endif

@@ -175,14 +175,14 @@ TGTX INL int FN(gemm_32)(qwen3_dtype T, const kmat *W, const void *A, size_t aro
         return n >= 8 && FN(gemm_k)(T, W, A, ab, n, Y, r0, r1); }
 #define G32_(T) TGTX static int CAT(g32_##T, SUF)(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
         return n >= 8 && FN(gemm_32)(T, W, A, ab, n, Y, r0, r1); }
-GK_(QWEN3_Q2_K) GK_(QWEN3_Q3_K) GK_(QWEN3_Q4_K) GK_(QWEN3_Q5_K) GK_(QWEN3_Q6_K) GK_(QWEN3_IQ4_XS)
+GK_(QWEN3_Q2_K) GK_(QWEN3_Q3_K) GK_(QWEN3_Q4_K) GK_(QWEN3_Q5_K) GK_(QWEN3_Q6_K) GK_(QWEN3_IQ4_XS) GK_(QWEN3_Q4)
 G32_(QWEN3_Q8_0) G32_(QWEN3_Q4_0) G32_(QWEN3_Q4_1) G32_(QWEN3_Q5_0) G32_(QWEN3_Q5_1) G32_(QWEN3_IQ4_NL)
 
 /* the flavour's entries of the kernel table (ktable.c) */
 const kq_gemm_fn FN(kq_ggml_gemm)[QWEN3_DTYPE_COUNT] = {
     [QWEN3_Q2_K] = CAT(gk_QWEN3_Q2_K, SUF), [QWEN3_Q3_K] = CAT(gk_QWEN3_Q3_K, SUF),
     [QWEN3_Q4_K] = CAT(gk_QWEN3_Q4_K, SUF), [QWEN3_Q5_K] = CAT(gk_QWEN3_Q5_K, SUF),
-    [QWEN3_Q6_K] = CAT(gk_QWEN3_Q6_K, SUF), [QWEN3_IQ4_XS] = CAT(gk_QWEN3_IQ4_XS, SUF),
+    [QWEN3_Q6_K] = CAT(gk_QWEN3_Q6_K, SUF), [QWEN3_IQ4_XS] = CAT(gk_QWEN3_IQ4_XS, SUF), [QWEN3_Q4] = CAT(gk_QWEN3_Q4, SUF),
     [QWEN3_Q8_0] = CAT(g32_QWEN3_Q8_0, SUF), [QWEN3_Q4_0] = CAT(g32_QWEN3_Q4_0, SUF), [QWEN3_Q4_1] = CAT(g32_QWEN3_Q4_1, SUF),
     [QWEN3_Q5_0] = CAT(g32_QWEN3_Q5_0, SUF), [QWEN3_Q5_1] = CAT(g32_QWEN3_Q5_1, SUF),
     [QWEN3_IQ4_NL] = CAT(g32_QWEN3_IQ4_NL, SUF),

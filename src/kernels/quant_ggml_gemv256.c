@@ -1,4 +1,4 @@
-/* quant_ggml_gemv256.c - one token (decoding) times rows [r0, r1) of a Q4_K, Q5_K or Q6_K matrix on
+/* quant_ggml_gemv256.c - one token (decoding) times rows [r0, r1) of a Q4_K, Q5_K, Q6_K or Q4 matrix on
  * AVX2 CPUs (AVX-VNNI ones too), 8 rows per step: the twin of quant_ggml_gemv512.c, with the bits of
  * the scalar twin (quant_ggml.c, dotk) and of the 4-row AVX2 kernel (quant_ggml_avx2.c).
  *
@@ -44,6 +44,36 @@ TGT INL __m256i spread_ctl(int v) {
                             b, (char)(b + 1), b, (char)(b + 1), b, (char)(b + 1), b, (char)(b + 1));
 }
 
+/* Our Q4's row of one superblock, its nibbles taken from the four loads as each vector is used and
+ * its sub-block scale (one per 32 values: a whole vector) spread by one vpshufb of the 8 scales:
+ * through unpack256 (all 8 vectors, 16-lane scales) the row's work did not fit AVX2's 16 registers,
+ * and decode ran ~20% slower than Q4's former AVX2 kernel, which summed in another order. The same
+ * integer sums (exact), so the same bits. */
+TGT INL void q4_row(const kq4_block *b, const int8_t *xs, __m128i bs, __m256i *is, __m128i *im, float *d, float *dmin) {
+    const __m256i low4 = _mm256_set1_epi8(15);
+    const __m256i s16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)b->sc)));
+    __m256i s = _mm256_setzero_si256(), s2 = s;
+    /* vector v of nibbles n, its scale spread over the vector, into chain a */
+#define Q4V(a, n, v)                                                                                               \
+    a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(n, _mm256_loadu_si256((const __m256i *)(xs + 32 * (v)))), \
+                                              _mm256_shuffle_epi8(s16, _mm256_set1_epi16((short)((2 * (v) + 1) << 8 | 2 * (v))))))
+    const __m256i q0 = _mm256_loadu_si256((const __m256i *)b->qs), q1 = _mm256_loadu_si256((const __m256i *)(b->qs + 32));
+    const __m256i q2 = _mm256_loadu_si256((const __m256i *)(b->qs + 64)), q3 = _mm256_loadu_si256((const __m256i *)(b->qs + 96));
+    Q4V(s, _mm256_and_si256(q0, low4), 0);
+    Q4V(s2, _mm256_and_si256(q1, low4), 1);
+    Q4V(s, _mm256_and_si256(_mm256_srli_epi16(q0, 4), low4), 2);
+    Q4V(s2, _mm256_and_si256(_mm256_srli_epi16(q1, 4), low4), 3);
+    Q4V(s, _mm256_and_si256(q2, low4), 4);
+    Q4V(s2, _mm256_and_si256(q3, low4), 5);
+    Q4V(s, _mm256_and_si256(_mm256_srli_epi16(q2, 4), low4), 6);
+    Q4V(s2, _mm256_and_si256(_mm256_srli_epi16(q3, 4), low4), 7);
+#undef Q4V
+    *is = _mm256_add_epi32(s, s2);
+    *im = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)b->mn)), bs);
+    *d = _cvtsh_ss(b->d);
+    *dmin = _cvtsh_ss(b->dmin);
+}
+
 TGT INL void rows8(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *bsum,
                    const int16_t *xs16, int64_t nsb, float *y, int pf) {
     const size_t BB = bbytes(T);
@@ -67,6 +97,10 @@ TGT INL void rows8(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xq,
         __m128i im[8];
         float dr[8], dm[8];
         for (int r = 0; r < 8; r++) {
+            if (T == QWEN3_Q4) { /* see q4_row */
+                q4_row((const kq4_block *)(blk + (size_t)r * ws), xs, bs, &is[r], &im[r], &dr[r], &dm[r]);
+                continue;
+            }
             ksb u;
             unpack256(T, blk + (size_t)r * ws, &u);
             const __m256i lo = _mm256_permute2x128_si256(u.sc, u.sc, 0x00), hi = _mm256_permute2x128_si256(u.sc, u.sc, 0x11);
@@ -91,7 +125,7 @@ TGT INL void rows8(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xq,
 
 #define R8(T) TGT static void r8_##T(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *bs, \
                                       const int16_t *xs16, int64_t nsb, float *y, int pf) { rows8(T, w, ws, xq, xd, bs, xs16, nsb, y, pf); }
-R8(QWEN3_Q4_K) R8(QWEN3_Q5_K) R8(QWEN3_Q6_K)
+R8(QWEN3_Q4_K) R8(QWEN3_Q5_K) R8(QWEN3_Q6_K) R8(QWEN3_Q4)
 
 /* Q8_0, 8 rows x one token: per block, each row's |w| times x carrying w's sign (vpmaddubsw pairs
  * stay within int16: |w| <= 128, |x| <= 127) summed to 8 int32 lanes, the 8 rows' lanes reduced
@@ -152,6 +186,7 @@ static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, i
             int pf = r + 16 <= r1;
             if (t == QWEN3_Q4_K) r8_QWEN3_Q4_K(w, ws, xq, xd, bsum, xs16, nsb, y + r, pf);
             else if (t == QWEN3_Q5_K) r8_QWEN3_Q5_K(w, ws, xq, xd, bsum, xs16, nsb, y + r, pf);
+            else if (t == QWEN3_Q4) r8_QWEN3_Q4(w, ws, xq, xd, bsum, xs16, nsb, y + r, pf);
             else r8_QWEN3_Q6_K(w, ws, xq, xd, bsum, xs16, nsb, y + r, pf);
         }
     for (; r < r1; r += 4) {
@@ -160,7 +195,8 @@ static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, i
     }
 }
 
-const kq_gemv_fn kq_ggml_gemv_avx2[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = gemv_q8_0, [QWEN3_Q4_K] = gemv, [QWEN3_Q5_K] = gemv, [QWEN3_Q6_K] = gemv};
+const kq_gemv_fn kq_ggml_gemv_avx2[QWEN3_DTYPE_COUNT] = {[QWEN3_Q8_0] = gemv_q8_0, [QWEN3_Q4_K] = gemv, [QWEN3_Q5_K] = gemv, [QWEN3_Q6_K] = gemv,
+                                                      [QWEN3_Q4] = gemv};
 #else
 const kq_gemv_fn kq_ggml_gemv_avx2[QWEN3_DTYPE_COUNT];
 #endif

@@ -17,8 +17,9 @@
  * on any CPU with AVX-512 VNNI, so the flavour is checked where the AVX-VNNI bit is missing; called
  * directly, n = 8..130.
  *
- * Our own Q4 (kernels/quant.h) is in the AVX-512 set too: it has Q4_K's arithmetic and takes the
- * superblock kernels (one-token 4- and 8-row, many-token). Q8_0 is in every set: on AVX-512 VNNI
+ * Our own Q4 (kernels/quant.h) is in every set too: it has Q4_K's arithmetic and takes the
+ * superblock kernels (one-token 4- and 8-row, many-token; on AVX2 since 2026-12-06, before which it
+ * had its own AVX2 dots, summing in their own order). Q8_0 is in every set: on AVX-512 VNNI
  * gemm_q8.c's kernels, on AVX2 the 32-value types' GEMM and 4-row dot and its own 8-row kernel
  * (quant_ggml_gemv256.c; its scalar twin's arithmetic is theirs). */
 #include <stdio.h>
@@ -111,8 +112,7 @@ static int run_case(qwen3_dtype t, const kcpu *cpu, int K, const int *ns, int nn
 
 int main(void) {
     /* Q8_0 (AVX-512: gemm_q8.c's kernels; AVX2: the 32-value types' kernels), GGUF's types, then our
-     * own Q4, whose AVX-512 kernels are the superblock types' (its AVX2 ones are its own and sum in
-     * their own order: not in this test) */
+     * own Q4, whose kernels are the superblock types' in every set */
     const int ntypes = QWEN3_IQ4_XS - QWEN3_Q4_0 + 3;
     TEST_EXPECT(4 * ntypes);
     static const int ns[] = {1, 3, 8, 13, 17, 33, 50, 130};
@@ -137,7 +137,6 @@ int main(void) {
             else
                 snprintf(name, sizeof name, "gemm_ggml: %s %s == scalar twin bit for bit, n = 1..130", kq_type(t)->name, set_names[si]);
             if (why) { TEST_SKIP(name, "%s", why); continue; }
-            if (t == QWEN3_Q4 && si != 0) { TEST_SKIP(name, "our Q4 has its own AVX2 kernels (test_kernels checks them within 1e-5)"); continue; }
             const int *Ks = kq_type(t)->block == 256 ? Kk : K32, nk = kq_type(t)->block == 256 ? 3 : 4;
             /* the EVEX build holds only the many-token kernels: ns from 8 */
             const int skip = evex ? 2 : 0;

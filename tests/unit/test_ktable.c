@@ -12,8 +12,8 @@
  * Per flavour and type, "agrees": the flavour's kernels against the scalar flavour's on random
  * weights and activations, 13 rows split 5 + 8 as two threads would, 1, 3 and 9 tokens (the
  * one-token kernels, the multi-token ones, the GEMMs that take >= 8):
- *   integer kernels (and the int8 activation bytes): bit for bit where the entry says so (twin_bits),
- *   else (our Q8_0 on AVX2, our Q4 on SIMD: float sums in their own order) as float32 below;
+ *   integer kernels (and the int8 activation bytes): bit for bit (every set keeps its twins' bits;
+ *   our Q4 on AVX2 had its own kernels, float sums in their own order, until 2026-12-06);
  *   bf16 dots (and the bf16 activation bits): bit for bit;
  *   bf16 GEMM: bit for bit (one float sum per (row, token) in the same order as its scalar twin);
  *   float32 kernels: within 1e-5 x sum |w x| per (row, token) (SIMD sums in another order);
@@ -22,7 +22,7 @@
  * the AVX2 flavour without GGUF's AVX2 set (ktable.c's use_int line dropped: complete and 11 agrees
  * checks fail for AVX2; a kernel left out of a SIMD file's table does not build: unused function);
  * a new enum value without entries (complete fails in every flavour); Q4's minimum term off by one
- * in quant_avx2.c (agrees fails for Q4 on AVX2, AVX-VNNI, AVX-512 without VNNI). */
+ * in the former quant_avx2.c (agrees failed for Q4 on AVX2, AVX-VNNI, AVX-512 without VNNI). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,7 +152,7 @@ static const char *disagrees(const kcpu *c, int t, char *why, size_t wl) {
             if (!run_kind(kind, e, &M, X, xs, n, y, scratch)) break;
             run_twin(kind, t, &M, X, xs, n, ys, scratch);
             static const char *const kn[] = {"integer", "float32", "bf16 dot", "bf16 GEMM"};
-            if (kind == KIND_F32 || (kind == KIND_INT && !e->twin_bits)) {
+            if (kind == KIND_F32) {
                 for (int k = 0; k < n && !bad; k++)
                     for (int r = 0; r < ROWS; r++) {
                         double S = 0;
