@@ -44,34 +44,56 @@ TGT INL __m256i spread_ctl(int v) {
                             b, (char)(b + 1), b, (char)(b + 1), b, (char)(b + 1), b, (char)(b + 1));
 }
 
-/* Our Q4's row of one superblock, its nibbles taken from the four loads as each vector is used and
- * its sub-block scale (one per 32 values: a whole vector) spread by one vpshufb of the 8 scales:
- * through unpack256 (all 8 vectors, 16-lane scales) the row's work did not fit AVX2's 16 registers,
- * and decode ran ~20% slower than Q4's former AVX2 kernel, which summed in another order. The same
- * integer sums (exact), so the same bits. */
-TGT INL void q4_row(const kq4_block *b, const int8_t *xs, __m128i bs, __m256i *is, __m128i *im, float *d, float *dmin) {
+/* One row's superblock of 4-bit values with a scale and a minimum per 32 (Q4_K, our Q4), its
+ * nibbles taken from the four loads as each vector is used and its sub-block scale (one per 32
+ * values: a whole vector) spread by one vpshufb of the 8 scales. Through unpack256 (all 8 vectors
+ * and 16-lane scales at once) a row's work did not fit AVX2's 16 registers: our Q4 decoded ~20%
+ * slower than its former AVX2 kernel (which summed in another order); 0.6B Q4_K_M under
+ * QWEN3_ISA=avx2 (Zen 5) decoded 58-60 -> 65-67 tok/s on 2 threads, 33.6 -> 39.7 on 1.
+ * The same integer sums (exact), so the same bits. Element order: Q4_K's qs[32c + k] holds element
+ * 64c + k in its low nibble and 64c + 32 + k in its high one; our Q4's qs[64c + k] elements 128c + k
+ * and 128c + 64 + k (quant.h). */
+TGT INL void nib_row(qwen3_dtype T, const uint8_t *b, const int8_t *xs, __m128i bs, __m256i *is, __m128i *im, float *d, float *dmin) {
     const __m256i low4 = _mm256_set1_epi8(15);
-    const __m256i s16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)b->sc)));
+    __m128i sc8, mn8; /* the 8 scales and 8 minimums, as bytes */
+    const uint8_t *qs;
+    if (T == QWEN3_Q4) {
+        const kq4_block *q = (const kq4_block *)b;
+        sc8 = _mm_loadl_epi64((const __m128i *)q->sc);
+        mn8 = _mm_loadl_epi64((const __m128i *)q->mn);
+        qs = q->qs;
+    } else { /* Q4_K: 12 bytes -> 8 scales, 8 minimums of 6 bits (as unpack256) */
+        uint32_t w0 = rd32(b + 4), w1 = rd32(b + 8), w2 = rd32(b + 12);
+        sc8 = _mm_set_epi32(0, 0, (int)((w2 & 0x0f0f0f0fu) | ((w0 >> 6) & 0x03030303u) << 4), (int)(w0 & 0x3f3f3f3fu));
+        mn8 = _mm_set_epi32(0, 0, (int)(((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 6) & 0x03030303u) << 4), (int)(w1 & 0x3f3f3f3fu));
+        qs = b + 16;
+    }
+    const __m256i s16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc8));
     __m256i s = _mm256_setzero_si256(), s2 = s;
     /* vector v of nibbles n, its scale spread over the vector, into chain a */
-#define Q4V(a, n, v)                                                                                               \
+#define NV(a, n, v)                                                                                                 \
     a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(n, _mm256_loadu_si256((const __m256i *)(xs + 32 * (v)))), \
                                               _mm256_shuffle_epi8(s16, _mm256_set1_epi16((short)((2 * (v) + 1) << 8 | 2 * (v))))))
-    const __m256i q0 = _mm256_loadu_si256((const __m256i *)b->qs), q1 = _mm256_loadu_si256((const __m256i *)(b->qs + 32));
-    const __m256i q2 = _mm256_loadu_si256((const __m256i *)(b->qs + 64)), q3 = _mm256_loadu_si256((const __m256i *)(b->qs + 96));
-    Q4V(s, _mm256_and_si256(q0, low4), 0);
-    Q4V(s2, _mm256_and_si256(q1, low4), 1);
-    Q4V(s, _mm256_and_si256(_mm256_srli_epi16(q0, 4), low4), 2);
-    Q4V(s2, _mm256_and_si256(_mm256_srli_epi16(q1, 4), low4), 3);
-    Q4V(s, _mm256_and_si256(q2, low4), 4);
-    Q4V(s2, _mm256_and_si256(q3, low4), 5);
-    Q4V(s, _mm256_and_si256(_mm256_srli_epi16(q2, 4), low4), 6);
-    Q4V(s2, _mm256_and_si256(_mm256_srli_epi16(q3, 4), low4), 7);
-#undef Q4V
+#define LO(q) _mm256_and_si256(q, low4)
+#define HI(q) _mm256_and_si256(_mm256_srli_epi16(q, 4), low4)
+    const __m256i q0 = _mm256_loadu_si256((const __m256i *)qs), q1 = _mm256_loadu_si256((const __m256i *)(qs + 32));
+    const __m256i q2 = _mm256_loadu_si256((const __m256i *)(qs + 64)), q3 = _mm256_loadu_si256((const __m256i *)(qs + 96));
+    if (T == QWEN3_Q4) {
+        NV(s, LO(q0), 0); NV(s2, LO(q1), 1); NV(s, HI(q0), 2); NV(s2, HI(q1), 3);
+        NV(s, LO(q2), 4); NV(s2, LO(q3), 5); NV(s, HI(q2), 6); NV(s2, HI(q3), 7);
+    } else {
+        NV(s, LO(q0), 0); NV(s2, HI(q0), 1); NV(s, LO(q1), 2); NV(s2, HI(q1), 3);
+        NV(s, LO(q2), 4); NV(s2, HI(q2), 5); NV(s, LO(q3), 6); NV(s2, HI(q3), 7);
+    }
+#undef NV
+#undef LO
+#undef HI
     *is = _mm256_add_epi32(s, s2);
-    *im = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)b->mn)), bs);
-    *d = _cvtsh_ss(b->d);
-    *dmin = _cvtsh_ss(b->dmin);
+    *im = _mm_madd_epi16(_mm_cvtepu8_epi16(mn8), bs);
+    uint16_t h[2];
+    memcpy(h, b, 4); /* d, dmin: the first 4 bytes of both */
+    *d = _cvtsh_ss(h[0]);
+    *dmin = _cvtsh_ss(h[1]);
 }
 
 TGT INL void rows8(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *bsum,
@@ -97,8 +119,8 @@ TGT INL void rows8(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xq,
         __m128i im[8];
         float dr[8], dm[8];
         for (int r = 0; r < 8; r++) {
-            if (T == QWEN3_Q4) { /* see q4_row */
-                q4_row((const kq4_block *)(blk + (size_t)r * ws), xs, bs, &is[r], &im[r], &dr[r], &dm[r]);
+            if (T == QWEN3_Q4 || T == QWEN3_Q4_K) { /* see nib_row */
+                nib_row(T, blk + (size_t)r * ws, xs, bs, &is[r], &im[r], &dr[r], &dm[r]);
                 continue;
             }
             ksb u;
