@@ -96,6 +96,36 @@ TGT INL void nib_row(qwen3_dtype T, const uint8_t *b, const int8_t *xs, __m128i 
     *dmin = _cvtsh_ss(h[1]);
 }
 
+/* Q6_K's row of one superblock the same way: each vector's 6-bit values (4 low bits from ql, 2 from
+ * qh) made as it is used, its two scales (one per 16 values, one per 128-bit half) spread by one
+ * vpshufb of the half-broadcast scales; the q - 32 offset as rows8 does it, one vpmaddwd of the 16
+ * scales with the token's per-16 sums (corr: -16 x the sums). The same integer sums. */
+TGT INL void q6_row(const uint8_t *b, const int8_t *xs, __m256i corr, __m256i *is, float *d) {
+    const kq6_k_block *q = (const kq6_k_block *)b;
+    const __m256i low4 = _mm256_set1_epi8(15), h3 = _mm256_set1_epi8(0x30);
+    const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)q->scales));
+    const __m256i lo = _mm256_permute2x128_si256(sc, sc, 0x00), hi = _mm256_permute2x128_si256(sc, sc, 0x11);
+    __m256i s = _mm256_slli_epi32(_mm256_madd_epi16(sc, corr), 1), s2 = _mm256_setzero_si256();
+#define NV(a, n, v)                                                                                                 \
+    a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(n, _mm256_loadu_si256((const __m256i *)(xs + 32 * (v)))), \
+                                              _mm256_shuffle_epi8((v) < 4 ? lo : hi, spread_ctl((v) % 4))))
+#define Q6V(a, c)                                                                                                   \
+    do {                                                                                                            \
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)(q->ql + 64 * (c))), l1 = _mm256_loadu_si256((const __m256i *)(q->ql + 64 * (c) + 32)); \
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(q->qh + 32 * (c)));                                 \
+        NV(a, _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), h3)), 4 * (c));  \
+        NV(s2, _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), h3)), 4 * (c) + 1); \
+        NV(a, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(qh, h3)), 4 * (c) + 2); \
+        NV(s2, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), h3)), 4 * (c) + 3); \
+    } while (0)
+    Q6V(s, 0);
+    Q6V(s, 1);
+#undef Q6V
+#undef NV
+    *is = _mm256_add_epi32(s, s2);
+    *d = _cvtsh_ss(q->d);
+}
+
 TGT INL void rows8(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *bsum,
                    const int16_t *xs16, int64_t nsb, float *y, int pf) {
     const size_t BB = bbytes(T);
@@ -121,6 +151,11 @@ TGT INL void rows8(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xq,
         for (int r = 0; r < 8; r++) {
             if (T == QWEN3_Q4 || T == QWEN3_Q4_K) { /* see nib_row */
                 nib_row(T, blk + (size_t)r * ws, xs, bs, &is[r], &im[r], &dr[r], &dm[r]);
+                continue;
+            }
+            if (T == QWEN3_Q6_K) { /* see q6_row */
+                q6_row(blk + (size_t)r * ws, xs, corr, &is[r], &dr[r]);
+                dm[r] = 0.0f;
                 continue;
             }
             ksb u;
