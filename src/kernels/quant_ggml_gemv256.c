@@ -44,7 +44,8 @@ TGT INL __m256i spread_ctl(int v) {
                             b, (char)(b + 1), b, (char)(b + 1), b, (char)(b + 1), b, (char)(b + 1));
 }
 
-/* One row's superblock of 4-bit values with a scale and a minimum per 32 (Q4_K, our Q4), its
+/* One row's superblock of 4-bit values with a scale and a minimum per 32 (Q4_K, our Q4; Q5_K adds a
+ * fifth bit per value), its
  * nibbles taken from the four loads as each vector is used and its sub-block scale (one per 32
  * values: a whole vector) spread by one vpshufb of the 8 scales. Through unpack256 (all 8 vectors
  * and 16-lane scales at once) a row's work did not fit AVX2's 16 registers: our Q4 decoded ~20%
@@ -62,17 +63,20 @@ TGT INL void nib_row(qwen3_dtype T, const uint8_t *b, const int8_t *xs, __m128i 
         sc8 = _mm_loadl_epi64((const __m128i *)q->sc);
         mn8 = _mm_loadl_epi64((const __m128i *)q->mn);
         qs = q->qs;
-    } else { /* Q4_K: 12 bytes -> 8 scales, 8 minimums of 6 bits (as unpack256) */
+    } else { /* Q4_K, Q5_K: 12 bytes -> 8 scales, 8 minimums of 6 bits (as unpack256) */
         uint32_t w0 = rd32(b + 4), w1 = rd32(b + 8), w2 = rd32(b + 12);
         sc8 = _mm_set_epi32(0, 0, (int)((w2 & 0x0f0f0f0fu) | ((w0 >> 6) & 0x03030303u) << 4), (int)(w0 & 0x3f3f3f3fu));
         mn8 = _mm_set_epi32(0, 0, (int)(((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 6) & 0x03030303u) << 4), (int)(w1 & 0x3f3f3f3fu));
-        qs = b + 16;
+        qs = b + (T == QWEN3_Q5_K ? 48 : 16);
     }
+    /* Q5_K: bit j of each of the 32 bytes at 16 is the fifth bit of vector j's value (bit_to) */
+    const __m256i qh = T == QWEN3_Q5_K ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
     const __m256i s16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc8));
     __m256i s = _mm256_setzero_si256(), s2 = s;
     /* vector v of nibbles n, its scale spread over the vector, into chain a */
 #define NV(a, n, v)                                                                                                 \
-    a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(n, _mm256_loadu_si256((const __m256i *)(xs + 32 * (v)))), \
+    a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(T == QWEN3_Q5_K ? _mm256_or_si256(n, bit_to(qh, v, 4)) : (n), \
+                                                                   _mm256_loadu_si256((const __m256i *)(xs + 32 * (v)))), \
                                               _mm256_shuffle_epi8(s16, _mm256_set1_epi16((short)((2 * (v) + 1) << 8 | 2 * (v))))))
 #define LO(q) _mm256_and_si256(q, low4)
 #define HI(q) _mm256_and_si256(_mm256_srli_epi16(q, 4), low4)
@@ -149,7 +153,7 @@ TGT INL void rows8(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xq,
         __m128i im[8];
         float dr[8], dm[8];
         for (int r = 0; r < 8; r++) {
-            if (T == QWEN3_Q4 || T == QWEN3_Q4_K) { /* see nib_row */
+            if (T == QWEN3_Q4 || T == QWEN3_Q4_K || T == QWEN3_Q5_K) { /* see nib_row */
                 nib_row(T, blk + (size_t)r * ws, xs, bs, &is[r], &im[r], &dr[r], &dm[r]);
                 continue;
             }
