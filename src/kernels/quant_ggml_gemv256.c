@@ -1,11 +1,14 @@
-/* quant_ggml_gemv256.c - one token (decoding) times rows [r0, r1) of a Q4_K, Q5_K, Q6_K or Q4 matrix on
- * AVX2 CPUs (AVX-VNNI ones too), 8 rows per step: the twin of quant_ggml_gemv512.c, with the bits of
- * the scalar twin (quant_ggml.c, dotk) and of the 4-row AVX2 kernel (quant_ggml_avx2.c).
+/* quant_ggml_gemv256.c - one token (decoding) times rows [r0, r1) of a Q4_K, Q5_K, Q6_K, our Q4 or a
+ * Q8_0 matrix on AVX2 CPUs (AVX-VNNI ones too), 8 rows per step: the twin of quant_ggml_gemv512.c,
+ * with the bits of the scalar twin (quant_ggml.c, dotk) and of the 4-row AVX2 kernel
+ * (quant_ggml_avx2.c).
  *
- * A row's superblock is unpacked as the 4-row kernel does (unpack256: eight 32-byte vectors of
- * unsigned values in element order); against it, per row:
- * - the sub-block scales reach the lanes by one vpshufb per vector from a lane-broadcast of the
- *   row's scales (was vpermd + vpshufb);
+ * Per row and superblock, the same integer sums as the 4-row kernel's unpack256 path, but each of
+ * the 8 vectors of values is made from the loaded bytes as it is used (nib_row, q6_row): with all 8
+ * unpacked at once a row's work did not fit AVX2's 16 registers and spilled (0.6B Q4_K_M decoded
+ * 58-60 tok/s that way on 2 threads, 72-73 this way; QWEN3_ISA=avx2 on a Zen 5). Per row:
+ * - the sub-block scales reach the lanes by one vpshufb per vector from a broadcast of the row's
+ *   scales;
  * - Q6_K's q - 32 offset is one vpmaddwd of the 16 scales with the token's per-16 sums (made once
  *   per call), not one per vector;
  * - the 8 rows' integer sums are reduced by one vphaddd tree and their float steps (the scalar
@@ -134,8 +137,6 @@ TGT INL void rows8(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xq,
                    const int16_t *xs16, int64_t nsb, float *y, int pf) {
     const size_t BB = bbytes(T);
     const int MINS = T != QWEN3_Q6_K;
-    __m256i ctl[4];
-    for (int v = 0; v < 4; v++) ctl[v] = spread_ctl(v);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++) {
         const uint8_t *blk = w + (size_t)sb * BB;
@@ -153,28 +154,10 @@ TGT INL void rows8(qwen3_dtype T, const uint8_t *w, size_t ws, const int8_t *xq,
         __m128i im[8];
         float dr[8], dm[8];
         for (int r = 0; r < 8; r++) {
-            if (T == QWEN3_Q4 || T == QWEN3_Q4_K || T == QWEN3_Q5_K) { /* see nib_row */
-                nib_row(T, blk + (size_t)r * ws, xs, bs, &is[r], &im[r], &dr[r], &dm[r]);
-                continue;
-            }
-            if (T == QWEN3_Q6_K) { /* see q6_row */
+            if (T == QWEN3_Q6_K) {
                 q6_row(blk + (size_t)r * ws, xs, corr, &is[r], &dr[r]);
                 dm[r] = 0.0f;
-                continue;
-            }
-            ksb u;
-            unpack256(T, blk + (size_t)r * ws, &u);
-            const __m256i lo = _mm256_permute2x128_si256(u.sc, u.sc, 0x00), hi = _mm256_permute2x128_si256(u.sc, u.sc, 0x11);
-            /* Q6_K: -32 sum_g sc_g sum(x_g) first (corr holds -16 x the sums: fits int16) */
-            __m256i s = T == QWEN3_Q6_K ? _mm256_slli_epi32(_mm256_madd_epi16(u.sc, corr), 1) : _mm256_setzero_si256();
-            for (int v = 0; v < 8; v++) {
-                __m256i p = _mm256_maddubs_epi16(u.v[v], _mm256_loadu_si256((const __m256i *)(xs + 32 * v)));
-                s = _mm256_add_epi32(s, _mm256_madd_epi16(p, _mm256_shuffle_epi8(v < 4 ? lo : hi, ctl[v % 4])));
-            }
-            is[r] = s;
-            if (MINS) im[r] = _mm_madd_epi16(u.m32, bs);
-            dr[r] = u.d;
-            dm[r] = MINS ? u.dmin : 0.0f;
+            } else nib_row(T, blk + (size_t)r * ws, xs, bs, &is[r], &im[r], &dr[r], &dm[r]);
         }
         /* the scalar twin's float steps, 8 rows at once */
         __m256 p = _mm256_mul_ps(_mm256_loadu_ps(dr), _mm256_cvtepi32_ps(sum8x8(is)));
