@@ -32,11 +32,13 @@
 # (BENCH_THREADS="2 1"; BENCH_QUICK=1: -p 128 -n 32). The ratio is the mean ± stddev of the per-round
 # ratios (both engines in one round see the same load), median and range beside. Without LLAMA_BIN the peer's
 # columns say "not measured". The machine is printed with the figures: CPU model, cores, the read
-# bandwidth and compute peaks `qwen3 bench --machine` measures (passed to each of our runs for the %
-# columns: decode against the read bandwidth, prefill against the peak of the arithmetic it uses),
-# and the load average before and after (a shared machine: other jobs slow both engines alike only
-# roughly; BENCH_PEAKS gives the peaks instead, see below). BENCH_ROWS=REGEX keeps the rows whose
-# name matches.
+# bandwidth and compute peaks `qwen3 bench --machine -t N` measures for each thread count (passed to
+# each of our runs on N threads for the % columns: decode against the read bandwidth, prefill against
+# the peak of the arithmetic it uses), and the load average before and after (a shared machine:
+# other jobs slow both engines alike only roughly; BENCH_PEAKS gives the peaks instead, see below).
+# The last column puts llama.cpp against the same limits: its share of them (ours x its speed / ours)
+# and the ratio a run at exactly the limit would give, so a target past the machine shows as such.
+# BENCH_ROWS=REGEX keeps the rows whose name matches.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${QWEN3_BUILD:-build/rel}
