@@ -143,6 +143,7 @@ void kcpu_init(kcpu *c, unsigned want) {
     }
     if (f & K_CPU_AVX2) {
         use_f32(c, k_matmul_avx2_tab);
+        c->act_quant = kq_act_quant_row_avx2;
         /* GGUF's types and ours: the plain AVX2 dots and 8-row kernels; AVX-VNNI's GEMM where the
          * CPU has it */
         use_int(c, kq_ggml_rows_avx2, kq_ggml_gemv_avx2, f & K_CPU_AVXVNNI ? kq_ggml_gemm_avxvnni : kq_ggml_gemm_avx2);

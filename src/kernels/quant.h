@@ -98,6 +98,8 @@ void kq_quantize_row(qwen3_dtype t, const float *x, void *row, int64_t n);
 void kq_act_quant_row(kact_type t, const float *x, void *row, int64_t n);
 /* The same bytes with AVX-512 (quant_avx512.c); the caller checks the CPU. */
 void kq_act_quant_row_avx512(kact_type t, const float *x, void *row, int64_t n);
+/* the same on AVX2 (act_avx2.c), the same bytes */
+void kq_act_quant_row_avx2(kact_type t, const float *x, void *row, int64_t n);
 
 /* The shapes of a type's integer kernels (entries of the kernel table, kernels.h's ktype):
  * rows: nr <= 4 weight rows (wstride bytes apart) x one activation row of n values, y[0..nr);
