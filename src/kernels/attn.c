@@ -866,7 +866,9 @@ TGT static void attn_rows_any(const float *const *q, float *const *out, float *l
 void k_attn_rows_lse(const kcpu *cpu, const float *const *q, float *const *out, const int *n, int M, const void *K,
                      const void *V, qwen3_dtype kv, size_t stride, int D, float scale, float *lse) {
     const int vnni = (cpu->features & K_CPU_VNNI) != 0;
-    if (cpu->isa != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 * ATT_TILES ||
+    if (cpu->isa == K_ISA_AVX2 && M > 1 && M <= 64 && D % 8 == 0 && D <= 256 && !kqq_takes(kv))
+        k_attn_rows_lse_avx2(q, out, n, M, K, V, kv, stride, D, scale, lse); /* each row's bits as alone */
+    else if (cpu->isa != K_ISA_AVX512 || D > ATT_MAXD || D % 16 || M > 16 * ATT_TILES ||
         (kqq_takes(kv) && D % 32))
         for (int r = 0; r < M; r++) k_attn_head_lse(cpu, q[r], K, V, kv, stride, n[r], D, scale, out[r], lse ? &lse[r] : NULL);
     else if (M > 16 && D == 128) attn_tiles_d128(q, out, lse, n, M, K, V, kv, stride, scale, vnni);

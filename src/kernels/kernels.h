@@ -277,6 +277,10 @@ void k_attn_head_lse(const kcpu *cpu, const float *q, const void *K, const void 
                      int n, int D, float scale, float *out, float *lse);
 void k_attn_head_lse_scalar(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                             float scale, float *out, float *lse);
+/* many rows over one K/V on AVX2 (attn_avx2.c): each row the bits of k_attn_head_lse_avx2 alone;
+ * M <= 64, D a multiple of 8 up to 256, not for Q8_0 / Q4_0 caches */
+void k_attn_rows_lse_avx2(const float *const *q, float *const *out, const int *n, int M, const void *K, const void *V,
+                          qwen3_dtype kv, size_t stride, int D, float scale, float *lse);
 void k_attn_head_lse_avx2(const float *q, const void *K, const void *V, qwen3_dtype kv, size_t stride, int n, int D,
                           float scale, float *out, float *lse);
 /* Attention of M <= 64 query rows that read the same K/V (the heads of a GQA group, consecutive
