@@ -95,72 +95,58 @@ TGTX INL void FN(put_rows)(float acc[4][CHUNK], int nh, float (*ob)[16], int c) 
     }
 }
 
-TGTX INL int FN(gemm_k)(qwen3_dtype T, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
-    const int64_t K = W->cols, nsb = K / 256;
+/* rows w .. w + (nr - 1) rowb of the chunk's cn tokens (packed in P: nu units per 16 tokens) into
+ * accm: superblock by superblock (tile_k), or over spans of 8 blocks unpacked once (B32: tile_32) */
+TGTX INL void FN(rows4)(qwen3_dtype T, int B32, const uint8_t *w, size_t rowb, int nr, const void *P, int64_t nu, int cn,
+                        float accm[4][CHUNK]) {
     const size_t BB = bbytes(T);
-    kpk *P = NULL;
-    if (posix_memalign((void **)&P, 64, sizeof(kpk) * (size_t)nsb * (CHUNK / 16))) return 0;
-    kur2 ur[4] __attribute__((aligned(64)));
-    float accm[4][CHUNK] __attribute__((aligned(64)));
-    float ob[CHUNK][16] __attribute__((aligned(64))); /* 16 rows' results (out16.h) */
-    for (int c0 = 0; c0 < n; c0 += CHUNK) {
-        int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
-        for (int v = 0; v < nv; v++) pack_k(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nsb);
-        for (int64_t rb = r0; rb < r1; rb += 16) {
-            int nrb = r1 - rb < 16 ? (int)(r1 - rb) : 16, pf = 0;
-            float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
-            for (int64_t r = rb; r < rb + nrb; r += 4) {
-                int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
-                const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
-                memset(accm, 0, sizeof accm);
-                out16_prefetch(y, (size_t)W->rows, cn, &pf, 32); /* a quarter of the block's lines of Y */
-                for (int64_t sb = 0; sb < nsb; sb++) {
-                    for (int i = 0; i < nr; i++) unpack_row2(T, w + (size_t)i * W->row_bytes + (size_t)sb * BB, &ur[i]);
-                    for (int h = 0; h < (cn + 7) / 8; h++) {
-                        const kpk *Pv = P + (size_t)(h / 2) * nsb + sb;
-                        float *const acc[4] = {accm[0] + 8 * h, accm[1] + 8 * h, accm[2] + 8 * h, accm[3] + 8 * h};
-                        if (nr == 4) FN(tile_k)(T, ur, 4, Pv, h % 2, acc);
-                        else FN(tile_k)(T, ur, nr, Pv, h % 2, acc);
-                    }
-                }
-                FN(put_rows)(accm, (cn + 7) / 8, ob, (int)(r - rb));
+    for (int64_t u0 = 0; u0 < nu; u0 += B32 ? 8 : 1) {
+        if (B32) {
+            kur32b ur[4] __attribute__((aligned(64)));
+            int sn = nu - u0 < 8 ? (int)(nu - u0) : 8;
+            for (int i = 0; i < nr; i++) unpack_row32b(T, w + (size_t)i * rowb + (size_t)u0 * BB, sn, &ur[i]);
+            for (int h = 0; h < (cn + 7) / 8; h++) {
+                const kp32 *Pv = (const kp32 *)P + (size_t)(h / 2) * nu + u0;
+                float *const acc[4] = {accm[0] + 8 * h, accm[1] + 8 * h, accm[2] + 8 * h, accm[3] + 8 * h};
+                if (nr == 4) FN(tile_32)(T, ur, 4, sn, Pv, h % 2, acc);
+                else FN(tile_32)(T, ur, nr, sn, Pv, h % 2, acc);
             }
-            out16_flush(ob, cn, nrb, y, (size_t)W->rows);
+        } else {
+            kur2 ur[4] __attribute__((aligned(64)));
+            for (int i = 0; i < nr; i++) unpack_row2(T, w + (size_t)i * rowb + (size_t)u0 * BB, &ur[i]);
+            for (int h = 0; h < (cn + 7) / 8; h++) {
+                const kpk *Pv = (const kpk *)P + (size_t)(h / 2) * nu + u0;
+                float *const acc[4] = {accm[0] + 8 * h, accm[1] + 8 * h, accm[2] + 8 * h, accm[3] + 8 * h};
+                if (nr == 4) FN(tile_k)(T, ur, 4, Pv, h % 2, acc);
+                else FN(tile_k)(T, ur, nr, Pv, h % 2, acc);
+            }
         }
     }
-    free(P);
-    return 1;
 }
 
-TGTX INL int FN(gemm_32)(qwen3_dtype T, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
-    const int64_t K = W->cols, nb = K / 32;
-    const size_t BB = bbytes(T);
-    kp32 *P = NULL;
-    if (posix_memalign((void **)&P, 64, sizeof(kp32) * (size_t)nb * (CHUNK / 16))) return 0;
-    kur32b ur[4] __attribute__((aligned(64)));
+/* One driver for both kinds of block (B32: the 32-value types, else superblocks of 256): tokens in
+ * chunks of CHUNK packed once, rows in blocks of 16 whose results go to Y through out16.h */
+TGTX INL int FN(gemm)(qwen3_dtype T, int B32, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    const int64_t K = W->cols, nu = K / (B32 ? 32 : 256);
+    void *P = NULL;
+    if (posix_memalign(&P, 64, (B32 ? sizeof(kp32) : sizeof(kpk)) * (size_t)nu * (CHUNK / 16))) return 0;
     float accm[4][CHUNK] __attribute__((aligned(64)));
     float ob[CHUNK][16] __attribute__((aligned(64))); /* 16 rows' results (out16.h) */
     for (int c0 = 0; c0 < n; c0 += CHUNK) {
         int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
-        for (int v = 0; v < nv; v++) pack_32(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nb);
+        for (int v = 0; v < nv; v++) {
+            int t0 = c0 + 16 * v, cnt = cn - 16 * v < 16 ? cn - 16 * v : 16;
+            if (B32) pack_32(A, arow_bytes, t0, cnt, K, (kp32 *)P + (size_t)v * nu);
+            else pack_k(A, arow_bytes, t0, cnt, K, (kpk *)P + (size_t)v * nu);
+        }
         for (int64_t rb = r0; rb < r1; rb += 16) {
             int nrb = r1 - rb < 16 ? (int)(r1 - rb) : 16, pf = 0;
             float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
             for (int64_t r = rb; r < rb + nrb; r += 4) {
                 int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
-                const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
                 memset(accm, 0, sizeof accm);
                 out16_prefetch(y, (size_t)W->rows, cn, &pf, 32); /* a quarter of the block's lines of Y */
-                for (int64_t b0 = 0; b0 < nb; b0 += 8) {
-                    int sn = nb - b0 < 8 ? (int)(nb - b0) : 8;
-                    for (int i = 0; i < nr; i++) unpack_row32b(T, w + (size_t)i * W->row_bytes + (size_t)b0 * BB, sn, &ur[i]);
-                    for (int h = 0; h < (cn + 7) / 8; h++) {
-                        const kp32 *Pv = P + (size_t)(h / 2) * nb + b0;
-                        float *const acc[4] = {accm[0] + 8 * h, accm[1] + 8 * h, accm[2] + 8 * h, accm[3] + 8 * h};
-                        if (nr == 4) FN(tile_32)(T, ur, 4, sn, Pv, h % 2, acc);
-                        else FN(tile_32)(T, ur, nr, sn, Pv, h % 2, acc);
-                    }
-                }
+                FN(rows4)(T, B32, (const uint8_t *)W->data + (size_t)r * W->row_bytes, W->row_bytes, nr, P, nu, cn, accm);
                 FN(put_rows)(accm, (cn + 7) / 8, ob, (int)(r - rb));
             }
             out16_flush(ob, cn, nrb, y, (size_t)W->rows);
@@ -172,9 +158,9 @@ TGTX INL int FN(gemm_32)(qwen3_dtype T, const kmat *W, const void *A, size_t aro
 
 /* fewer than 8 tokens: declined, the one-token kernels are faster there */
 #define GK_(T) TGTX static int CAT(gk_##T, SUF)(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
-        return n >= 8 && FN(gemm_k)(T, W, A, ab, n, Y, r0, r1); }
+        return n >= 8 && FN(gemm)(T, 0, W, A, ab, n, Y, r0, r1); }
 #define G32_(T) TGTX static int CAT(g32_##T, SUF)(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
-        return n >= 8 && FN(gemm_32)(T, W, A, ab, n, Y, r0, r1); }
+        return n >= 8 && FN(gemm)(T, 1, W, A, ab, n, Y, r0, r1); }
 GK_(QWEN3_Q2_K) GK_(QWEN3_Q3_K) GK_(QWEN3_Q4_K) GK_(QWEN3_Q5_K) GK_(QWEN3_Q6_K) GK_(QWEN3_IQ4_XS) GK_(QWEN3_Q4)
 G32_(QWEN3_Q8_0) G32_(QWEN3_Q4_0) G32_(QWEN3_Q4_1) G32_(QWEN3_Q5_0) G32_(QWEN3_Q5_1) G32_(QWEN3_IQ4_NL)
 

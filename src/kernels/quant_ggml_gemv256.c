@@ -66,10 +66,9 @@ TGT INL void nib_row(qwen3_dtype T, const uint8_t *b, const int8_t *xs, __m128i 
         sc8 = _mm_loadl_epi64((const __m128i *)q->sc);
         mn8 = _mm_loadl_epi64((const __m128i *)q->mn);
         qs = q->qs;
-    } else { /* Q4_K, Q5_K: 12 bytes -> 8 scales, 8 minimums of 6 bits (as unpack256) */
-        uint32_t w0 = rd32(b + 4), w1 = rd32(b + 8), w2 = rd32(b + 12);
-        sc8 = _mm_set_epi32(0, 0, (int)((w2 & 0x0f0f0f0fu) | ((w0 >> 6) & 0x03030303u) << 4), (int)(w0 & 0x3f3f3f3fu));
-        mn8 = _mm_set_epi32(0, 0, (int)(((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 6) & 0x03030303u) << 4), (int)(w1 & 0x3f3f3f3fu));
+    } else { /* Q4_K, Q5_K */
+        sc8 = k4_scales(b); /* cvtepu8 below reads its low 8 bytes, the scales */
+        mn8 = _mm_srli_si128(sc8, 8);
         qs = b + (T == QWEN3_Q5_K ? 48 : 16);
     }
     /* Q5_K: bit j of each of the 32 bytes at 16 is the fifth bit of vector j's value (bit_to) */
