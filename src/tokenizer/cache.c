@@ -8,7 +8,7 @@
  * with a changed loader never reads an older build's tables). QWEN3_NO_CACHE=1 turns it off.
  *
  * The file is: a header (magic, format version, key, sizes), the tables as stored in memory (and
- * bpe.c's complete whole-character memo, wchar.c), each at a 16-byte boundary, and a hash of everything before it. A tokenizer read from it uses the
+ * bpe.c's complete whole-character memo, wchar.c, and cut.c's tables), each at a 16-byte boundary, and a hash of everything before it. A tokenizer read from it uses the
  * mapping in place (no copy). A file that fails any check (short, wrong hash, counts that do not
  * fit, ids out of range) is ignored and rebuilt, never trusted: the checks below are those a
  * corrupted file could otherwise turn into out-of-bounds reads. Written to a temporary name and
@@ -27,7 +27,7 @@
 #include "tokenizer/vocab.h"
 
 #define MAGIC "QW3TOKC1"
-#define VERSION 3u
+#define VERSION 4u
 
 typedef struct header {
     char magic[8];
@@ -128,7 +128,8 @@ int tk_cache_read(struct qwen3_tokenizer *t, const char *path, uint64_t key) {
         !(t->blob = (char *)take(&r, h.blob_len)) || !(t->vhash = (uint32_t *)take(&r, 4 * ((size_t)h.vmask + 1))) ||
         !(t->merges = (tk_merge *)take(&r, sizeof *t->merges * ((size_t)h.mmask + 1))) ||
         !(byte_id = take(&r, sizeof t->byte_id)) || !(t->special = (unsigned char *)take(&r, h.n_ids)) ||
-        !(cls = take(&r, sizeof t->cls)) || !(t->wchar_table = take(&r, 65536 * sizeof *t->wchar_table)))
+        !(cls = take(&r, sizeof t->cls)) || !(t->wchar_table = take(&r, 65536 * sizeof *t->wchar_table)) ||
+        !(t->cut_table = take(&r, tk_cut_size())))
         return -1;
     memcpy(t->byte_id, byte_id, sizeof t->byte_id);
     memcpy(t->cls, cls, sizeof t->cls);
@@ -245,6 +246,11 @@ int tk_cache_write(const struct qwen3_tokenizer *t, const char *path, uint64_t k
     if (!wt || tk_wchar_table(t, wt)) w.bad = 1;
     else section(&w, wt, 65536 * sizeof *wt);
     free(wt);
+    /* cut.c's tables, likewise (any bytes are a table: nothing to check on reading them back) */
+    void *ct = malloc(tk_cut_size());
+    if (!ct) w.bad = 1;
+    else tk_cut_table(t, ct), section(&w, ct, tk_cut_size());
+    free(ct);
     for (int k = 0; k < t->n_added; k++) {
         int32_t v[3] = {t->added[k].id, t->added[k].special, (int32_t)t->added[k].len};
         section(&w, v, sizeof v);

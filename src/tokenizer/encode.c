@@ -39,13 +39,20 @@ static int push(idvec *o, const int32_t *ids, size_t k) {
     return 0;
 }
 
-/* The word cache's slot for s[0..n) (tok.h: short words in slots, longer ones in lslots), its hash
- * in *h; NULL when the word is too long or there is no cache. */
+/* The word cache's slot for s[0..n) (tok.h: short words in slots, two ways of a set, the first
+ * returned; longer ones in lslots), its hash in *h; NULL when the word is too long or there is no
+ * cache. */
 static inline void *wslot(const tk_tls *tls, const unsigned char *s, size_t n, uint64_t *h) {
     if (!tls || n > TK_LCACHE_WORD || (n > TK_WCACHE_WORD && !tls->lslots)) return NULL;
     *h = tk_hash_bytes(s, n) | (1ull << 32);
-    if (n <= TK_WCACHE_WORD) return &tls->slots[*h & (TK_WCACHE_SLOTS - 1)];
+    if (n <= TK_WCACHE_WORD) return &tls->slots[*h & (TK_WCACHE_SLOTS - 2)];
     return &tls->lslots[(*h >> 11) & (TK_LCACHE_SLOTS - 1)];
+}
+
+/* Starts reading a slot wslot gave (both ways of a short word's set: one 128-byte pair of lines). */
+static inline void wslot_prefetch(const void *slot, size_t n) {
+    __builtin_prefetch(slot);
+    if (n <= TK_WCACHE_WORD) __builtin_prefetch((const tk_wslot *)slot + 1);
 }
 
 /* A word cache slot's fields, whichever of the two slot kinds it is (tok.h). */
@@ -66,37 +73,123 @@ static inline wview view(void *slot, size_t n) {
     return (wview){&w->hash, &w->wlen, &w->nids, w->word, w->ids, TK_LCACHE_IDS};
 }
 
-/* One pre-token s[0..n) (n >= 2): from the word cache (slot, its hash h; NULL: none) or by BPE,
- * which then fills the slot. */
-static int encode_word(const qwen3_tokenizer *t, const unsigned char *s, size_t n, tk_scratch *sc, void *slot,
-                       uint64_t h, idvec *o) {
+/* Stores the ids of the word s[0..n) in its cache slot (as view gives it; hash h), when they fit. */
+static void fill(wview v, uint64_t h, const unsigned char *s, size_t n, const int32_t *ids, size_t k) {
+    if (k > (size_t)v.max_ids) return;
+    *v.hash = h;
+    *v.wlen = (uint8_t)n;
+    *v.nids = (uint8_t)k;
+    memcpy(v.word, s, n);
+    memcpy(v.ids, ids, k * sizeof *ids);
+}
+
+static inline int hit(wview v, uint64_t h, const unsigned char *s, size_t n) {
+    return *v.hash == h && *v.wlen == n && !memcmp(v.word, s, n);
+}
+
+/* s[0..n) by BPE, through its word cache slot (slot, its hash h; NULL: none). */
+static int bpe_cached(const qwen3_tokenizer *t, const unsigned char *s, size_t n, tk_scratch *sc, void *slot,
+                      uint64_t h, idvec *o) {
     wview v = slot ? view(slot, n) : (wview){0};
-    if (slot && *v.hash == h && *v.wlen == n && !memcmp(v.word, s, n)) return push(o, v.ids, *v.nids);
+    if (slot && hit(v, h, s, n)) return push(o, v.ids, *v.nids);
+    tk_wslot *w0 = slot, *w1 = w0 + 1;
+    int two = slot && n <= TK_WCACHE_WORD; /* a short word: a set of two ways, the first the most recent */
+    if (two && hit(view(w1, n), h, s, n)) {
+        tk_wslot x = *w1;
+        *w1 = *w0;
+        *w0 = x;
+        return push(o, w0->ids, w0->nids);
+    }
     int k = tk_bpe_word(t, s, n, sc);
     if (k < 0 || push(o, sc->ids, (size_t)k)) return -1;
-    if (slot && k <= v.max_ids) {
-        *v.hash = h;
-        *v.wlen = (uint8_t)n;
-        *v.nids = (uint8_t)k;
-        memcpy(v.word, s, n);
-        memcpy(v.ids, sc->ids, (size_t)k * sizeof *sc->ids);
-    }
+    if (two && k <= TK_WCACHE_IDS) *w1 = *w0; /* the older way goes */
+    if (slot) fill(v, h, s, n, sc->ids, (size_t)k);
     return 0;
 }
 
-/* The end of the pre-token at s[i] (i < m), with its word cache slot (*slot, NULL for a lone byte or
- * none) and hash, the slot's read started. */
-static size_t next_word(const qwen3_tokenizer *t, const unsigned char *s, size_t m, size_t i, tk_tls *tls, uint64_t *h,
-                        void **slot) {
-    size_t e = tk_pretok_next(t, s, m, i);
-    *slot = e - i > 1 ? wslot(tls, s + i, e - i, h) : NULL;
-    if (*slot) __builtin_prefetch(*slot);
+/* A pre-token found, and made ready to encode ahead of time (next_word): its hash and cache slot,
+ * the slot's read started; or, for a word that cut.c may cut, its first pieces with theirs. */
+#define CUT_BATCH 16
+typedef struct wplan {
+    size_t i, e;   /* the pre-token s[i..e) */
+    uint64_t h;    /* the whole word's hash and slot (NULL: none, or cut) */
+    void *slot;
+    int np;        /* > 0: the word is cut; the next np pieces end at end[] (from the word's start) */
+    size_t next;   /* the end of the piece after them */
+    size_t end[CUT_BATCH];
+    uint64_t ph[CUT_BATCH]; /* a piece's hash, or 1 << 63 | the id of a one-character piece */
+    void *ps[CUT_BATCH];
+} wplan;
+
+/* Plans the pieces of the word w[0..n) from a (its end e, as tk_cut_next gives it), at most
+ * CUT_BATCH: hashes them and starts their slots' reads. A piece of one character that is one token
+ * (wchar.c) needs no cache: its id is planned instead. */
+static void plan_pieces(const qwen3_tokenizer *t, const struct tk_cut *c, const unsigned char *w, size_t n, size_t a,
+                        size_t e, tk_tls *tls, wplan *p) {
+    int whole = tk_wchar_ready(t) == 0;
+    p->np = 0;
+    for (; a < n && p->np < CUT_BATCH; a = e, e = e < n ? tk_cut_next(c, w, n, e) : n) {
+        int k = p->np++, l = (int)(e - a);
+        p->end[k] = e;
+        p->ps[k] = NULL;
+        p->ph[k] = 0;
+        if ((l == 2 || l == 3) && whole) {
+            int cl;
+            unsigned cp = tk_utf8_get(w + a, &cl);
+            uint32_t en = cl == l ? tk_wchar_entry(t, cp, w + a, l) : 0;
+            if (en & TK_WC_ONE) p->ph[k] = en >> 5 | 1ull << 63;
+        }
+        if (!p->ph[k] && (p->ps[k] = wslot(tls, w + a, (size_t)l, &p->ph[k]))) wslot_prefetch(p->ps[k], (size_t)l);
+    }
+    p->next = e;
+}
+
+/* Finds the pre-token at s[i] (i < m) and plans it. A word that misses the cache and may be cut is
+ * encoded piece by piece, each through the cache: a run of CJK characters seldom repeats, its
+ * pieces do; such a word is never stored whole (its pieces' entries are worth more), so it is not
+ * looked up whole either. n >= 4 and a last byte past ASCII tell cheaply which words may hold two
+ * characters of 2 or 3 bytes. */
+static size_t next_word(const qwen3_tokenizer *t, const unsigned char *s, size_t m, size_t i, tk_tls *tls, wplan *p) {
+    size_t e = tk_pretok_next(t, s, m, i), n = e - i, ce;
+    const struct tk_cut *c;
+    p->i = i;
+    p->e = e;
+    p->np = 0;
+    p->slot = NULL;
+    if (n < 2) return e;
+    if (tls && n >= 4 && s[e - 1] >= 0x80 && (c = tk_cut_ready(t)) && (ce = tk_cut_next(c, s + i, n, 0)) < n) {
+        plan_pieces(t, c, s + i, n, 0, ce, tls, p);
+        return e;
+    }
+    p->slot = wslot(tls, s + i, n, &p->h);
+    if (p->slot) wslot_prefetch(p->slot, n);
     return e;
 }
 
+/* Encodes the planned pre-token p. */
+static int encode_planned(const qwen3_tokenizer *t, const unsigned char *s, tk_scratch *sc, tk_tls *tls, wplan *p,
+                          idvec *o) {
+    const unsigned char *w = s + p->i;
+    size_t n = p->e - p->i;
+    if (n == 1) return push(o, &t->byte_id[w[0]], 1); /* a lone byte (space, digit, punctuation) */
+    if (!p->np) return bpe_cached(t, w, n, sc, p->slot, p->h, o);
+    for (size_t a = 0;;) {
+        for (int k = 0; k < p->np; a = p->end[k++]) {
+            if (p->ph[k] >> 63) {
+                int32_t id = (int32_t)(uint32_t)p->ph[k];
+                if (push(o, &id, 1)) return -1;
+            } else if (bpe_cached(t, w + a, p->end[k] - a, sc, p->ps[k], p->ph[k], o)) {
+                return -1;
+            }
+        }
+        if (a >= n) return 0;
+        plan_pieces(t, tk_cut_ready(t), w, n, a, p->next, tls, p); /* a word of more than CUT_BATCH pieces */
+    }
+}
+
 /* Steps 2-4 on text without added tokens; tls (may be NULL) holds this thread's word cache. The
- * next pre-token is found, hashed and its cache slot's read started before the current one is
- * encoded: the slot is a miss in the L2 cache most of the time, and it then overlaps with BPE. */
+ * next pre-token is found and planned (next_word) before the current one is encoded: its cache
+ * slots are misses in the L2 cache most of the time, and their reads then overlap with BPE. */
 static int encode_plain(const qwen3_tokenizer *t, const unsigned char *s, size_t n, tk_scratch *sc, tk_tls *tls,
                         idvec *o) {
     if (!n) return 0;
@@ -105,18 +198,14 @@ static int encode_plain(const qwen3_tokenizer *t, const unsigned char *s, size_t
         s = tk_nfc(t, s, n, &sc->nfc, &sc->nfc_cap, &m);
         if (!s) return -1;
     }
-    uint64_t h = 0;
-    void *slot;
-    for (size_t i = 0, e = next_word(t, s, m, 0, tls, &h, &slot); i < m;) {
-        uint64_t h2 = 0;
-        void *slot2 = NULL;
-        size_t e2 = e < m ? next_word(t, s, m, e, tls, &h2, &slot2) : m;
-        if (e - i == 1) { /* a lone byte (space, digit, punctuation) is its own token */
-            if (push(o, &t->byte_id[s[i]], 1)) return -1;
-        } else if (encode_word(t, s + i, e - i, sc, slot, h, o)) {
-            return -1;
-        }
-        i = e, e = e2, h = h2, slot = slot2;
+    wplan plan[2], *cur = &plan[0], *nxt = &plan[1];
+    for (size_t e = next_word(t, s, m, 0, tls, cur); cur->i < m;) {
+        if (e < m) e = next_word(t, s, m, e, tls, nxt);
+        else nxt->i = m;
+        if (encode_planned(t, s, sc, tls, cur, o)) return -1;
+        wplan *x = cur;
+        cur = nxt;
+        nxt = x;
     }
     return 0;
 }

@@ -657,6 +657,7 @@ void qwen3_tokenizer_free(qwen3_tokenizer *t) {
     free(t->mfilter);
     free(t->bpair);
     tk_wchar_free(atomic_load(&t->wchar));
+    tk_cut_free(atomic_load(&t->cut));
     if (t->cache_map) {
         munmap(t->cache_map, t->cache_size);
     } else {

@@ -71,6 +71,10 @@ struct qwen3_tokenizer {
      * by compare-and-swap) unless the cache held the memo, freed with the tokenizer. NULL: none. */
     _Atomic(struct tk_wchar *) wchar;
     const uint32_t *wchar_table; /* the complete memo, in the cache mapping; NULL: none */
+    /* Where words may be cut (cut.c): built on first use by tk_cut_ready (set once by
+     * compare-and-swap), freed with the tokenizer. NULL: not yet, or none. */
+    _Atomic(struct tk_cut *) cut;
+    const struct tk_cut *cut_table; /* the tables, in the cache mapping; NULL: none */
     int small_ranks; /* every rank < 2^25 - 1: bpe.c's short-word path packs rank and position */
     uint32_t (*rank_min)(const uint32_t *r, int n); /* bpe.c's scan: tk_rank_min_* for this CPU */
     int ignore_merges; /* model.ignore_merges: a word found whole in the vocabulary skips BPE */
@@ -194,8 +198,10 @@ void tk_scratch_free(tk_scratch *s);
 
 /* --- wcache.c ----------------------------------------------------------------------------------- */
 
-/* A slot is one 64-byte cache line (the slots are line-aligned), so a lookup costs one miss at most;
- * longer words are rarely repeated (long CJK or Thai runs) and go to BPE each time. 1 MB a thread. */
+/* A slot is one 64-byte cache line (the slots are line-aligned), two to a set (the 128 bytes of a
+ * pair of lines; encode.c keeps the most recent first), so a lookup reads one aligned pair of
+ * lines; longer words go to lslots below. The pieces of words that cut.c cuts are cached here
+ * too. 1 MB a thread. */
 #define TK_WCACHE_SLOTS 16384 /* power of two */
 #define TK_WCACHE_WORD 22     /* longest word cached, bytes */
 #define TK_WCACHE_IDS 8       /* most ids of a cached word */
@@ -263,6 +269,20 @@ int tk_wchar_table(const struct qwen3_tokenizer *t, uint32_t *out);
 int tk_wchar_table_check(const uint32_t *tab, uint32_t n_ids);
 /* The memo entry of the character cp, whose cl (2 or 3) bytes of valid UTF-8 are c. */
 uint32_t tk_wchar_entry(const struct qwen3_tokenizer *t, unsigned cp, const unsigned char *c, int cl);
+
+/* --- cut.c ------------------------------------------------------------------------------------- */
+
+struct tk_cut;
+/* The tables of cut.c, built by the first call; NULL when out of memory or when the tokenizer
+ * has ignore_merges (a word found whole in the vocabulary is one token, so pieces are not words). */
+const struct tk_cut *tk_cut_ready(const struct qwen3_tokenizer *t);
+void tk_cut_free(struct tk_cut *c);
+/* The tables' size, and a build of them into out (that many bytes), for the binary cache. */
+size_t tk_cut_size(void);
+void tk_cut_table(const struct qwen3_tokenizer *t, void *out);
+/* The end of the piece of the word w[0..n) (valid UTF-8) that starts at i < n: the first place
+ * after w[i] where BPE may cut the word (cut.c's rule), else n. */
+size_t tk_cut_next(const struct tk_cut *c, const unsigned char *w, size_t n, size_t i);
 
 /* --- vocab.c ------------------------------------------------------------------------------------ */
 

@@ -5,11 +5,15 @@
  * White_Space property, hard-coded below because utf8proc does not carry it.
  *
  * NFC is the costly step of encode, so text is first scanned with a per-code-point "safe" flag: a
- * code point that has canonical combining class 0, no canonical decomposition, and never appears
- * as the second half of a canonical composition is left alone by NFC and blocks any interaction
- * across it (UAX #15, "Detecting Normalization Forms"). Only the short stretches between safe code
- * points that hold an unsafe one go through utf8proc. The flag is conservative (some NFC-stable
- * code points are marked unsafe), which costs time, never correctness. */
+ * code point that has canonical combining class 0, that NFC leaves as it is (no canonical
+ * decomposition, or the composed form NFC makes: が, é; the first code point of its decomposition
+ * then safe too) and that never appears as the second half of a canonical composition is left
+ * alone by NFC and nothing before it interacts with it (UAX #15, "Detecting Normalization Forms").
+ * Only the short stretches that hold an unsafe one, from the safe code point before them (which
+ * may compose with what follows it) to the next safe one, go through utf8proc. The flag is
+ * conservative (some NFC-stable code points are marked unsafe), which costs time, never
+ * correctness. Japanese voiced kana (が, ぱ) were unsafe until 2026-12-06, when the composed forms
+ * became safe: each sent a stretch of Japanese text through utf8proc. */
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -25,6 +29,18 @@ static int is_white_space(uint32_t c) {
 
 static int has_canonical_decomposition(const utf8proc_property_t *p) {
     return p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0;
+}
+
+/* NFC leaves the code point alone as it stands (it has a canonical decomposition, but is the
+ * composed form NFC makes of it: が, é; not a singleton such as U+2126 or a composition exclusion). */
+static int nfc_keeps(uint32_t cp) {
+    unsigned char in[4];
+    int n = tk_utf8_put(cp, in);
+    utf8proc_uint8_t *out = NULL;
+    utf8proc_ssize_t k = utf8proc_map(in, n, &out, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    int same = k == n && !memcmp(out, in, (size_t)n);
+    free(out);
+    return same;
 }
 
 /* Flags without the BMP's "second half of a composition" analysis (see tk_unicode_init). */
@@ -44,7 +60,7 @@ static unsigned class_of(uint32_t cp) {
     }
     if (is_white_space(cp)) f |= TK_WS;
     if (cp == '\r' || cp == '\n') f |= TK_CRLF;
-    if (p->combining_class == 0 && !has_canonical_decomposition(p)) f |= TK_NFCSAFE;
+    if (p->combining_class == 0 && (!has_canonical_decomposition(p) || nfc_keeps(cp))) f |= TK_NFCSAFE;
     /* Hangul syllables compose only with a following jamo: a safe place to cut before them. */
     if (cp >= 0xAC00 && cp <= 0xD7A3) f |= TK_NFCSAFE;
     return f;
@@ -74,6 +90,17 @@ void tk_unicode_init(struct qwen3_tokenizer *t) {
     }
     for (uint32_t c = 0x1161; c <= 0x1175; c++) t->cls[c] &= (unsigned char)~TK_NFCSAFE;
     for (uint32_t c = 0x11A8; c <= 0x11C2; c++) t->cls[c] &= (unsigned char)~TK_NFCSAFE;
+    /* A composed character is safe only when the first code point of its decomposition is (NFC
+     * decomposes it first, and that code point must not compose with what precedes). */
+    for (uint32_t c = 0; c < 65536; c++) {
+        if ((c >= 0xAC00 && c <= 0xD7A3) || !(t->cls[c] & TK_NFCSAFE)) continue;
+        const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)c);
+        if (!has_canonical_decomposition(p)) continue;
+        utf8proc_int32_t d[32];
+        int last = 0;
+        utf8proc_ssize_t k = utf8proc_decompose_char((utf8proc_int32_t)c, d, 32, UTF8PROC_DECOMPOSE, &last);
+        if (k < 1 || d[0] < 0 || d[0] >= 65536 || !(t->cls[d[0]] & TK_NFCSAFE)) t->cls[c] &= (unsigned char)~TK_NFCSAFE;
+    }
 }
 
 int tk_utf8_valid_len(const unsigned char *s, size_t n) {

@@ -174,6 +174,9 @@ def edge_cases():
          "\uac00\u11a8", "\u0301", "\u0301\u0301\u0301", " \u0301", "x\u0301\u0302\u0303\u0304",
          "\u00c5\u0301", "\U0001d15e", "\U00011099\U000110ba", "\U00011131\U00011127", "\u2126", "\u0344",
          "\u0f73", "\u0f75", "\uf900", "\ufb1d", "\u0340\u0341", "o\u0308\u0304", "\u05d1\u05bc\u05b0",
+         # composed forms NFC keeps (safe to unicode.c since 2026-12-06), then marks that reorder or compose
+         "\u00e9\u0323", "x\u00e9\u0323y", "\u304c\u3099", "\u304c\u0323", "\u304b\u3099", "\u304c\u309a\u3099",
+         "\u30ac\u30d1\u30d0", "\u00c5\u0323\u030a", "\u1e69\u0323", "\u01d5\u0304\u0316", "\u0929\u093c",
          # code, JSON, URLs, markup
          "int main(void) {\n    printf(\"hi\\n\");\n    return 0;\n}\n",
          "def f(x):\n\tif x:\n\t\treturn x ** 2  # square\n\treturn None\n",

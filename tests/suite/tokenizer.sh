@@ -5,11 +5,12 @@
 # (paragraphs in several languages, C source, tables of numbers, white-space runs) and a few CJK ones,
 # 600 words mixing 2- and 3-byte characters of many scripts (bpe.c's whole-character starts); then decode
 # (whole and streamed) of ~2,000 id lists: the reference's own encodings and every prefix of some,
-# invalid UTF-8 byte runs, random ids, skip-special-tokens both ways. Every case must match exactly.
+# invalid UTF-8 byte runs, random ids, skip-special-tokens both ways; small tokenizers for the
+# non-monotone merges of wchar.c and the cuts of cut.c. Every case must match exactly.
 # Expected outputs are computed here by tests/ref/tokenizer_ref.js; nothing golden is committed.
 set -u
 . "$(dirname "$0")/../lib.sh"
-expect 17
+expect 21
 T=${QWEN3_TOKENIZER:?}
 D=$QWEN3_TMP/tokenizer
 REF=$QWEN3_ROOT/tests/ref
@@ -90,3 +91,20 @@ printf '%s\n' '{"text": "éyz"}' '{"text": "xéyz"}' '{"text": " éyz"}' '{"text
 node "$REF/tokenizer_ref.js" "$M" encode < "$M/in.jsonl" > "$M/hf.jsonl" || echo "FAIL tokenizer.reference: tokenizer_ref.js on the non-monotone tokenizer failed"
 QWEN3_NO_CACHE=1 "$QWEN3" tokenize "$M" --jsonl < "$M/in.jsonl" > "$M/ours.jsonl" || echo "FAIL tokenizer.nonmonotone: qwen3 tokenize failed"
 checked tokenizer.nonmonotone $PY "$REF/tokenizer_compare.py" tokenizer.nonmonotone "$M/in.jsonl" "$M/hf.jsonl" "$M/ours.jsonl" ids
+
+# Where BPE cuts a word (cut.c): two small tokenizers whose tokens cross character edges in every
+# way (tokenizer_cut_cases.py), against HF on each; ours with the tables built on first use
+# (QWEN3_NO_CACHE) and read back from the binary cache (the second run of a fresh cache directory).
+for m in trained crafted; do
+    C=$D/cut-$m
+    mkdir -p "$C"
+    rm -rf "$C/cache"
+    $PY "$REF/tokenizer_cut_cases.py" $m "$T/tokenizer.json" "$C/tokenizer.json" "$C/in.jsonl" || echo "FAIL tokenizer.cut-$m: building the tokenizer exited with status $?"
+    node "$REF/tokenizer_ref.js" "$C" encode < "$C/in.jsonl" > "$C/hf.jsonl" || echo "FAIL tokenizer.reference: tokenizer_ref.js on the cut-$m tokenizer failed"
+    QWEN3_NO_CACHE=1 "$QWEN3" tokenize "$C" --jsonl < "$C/in.jsonl" > "$C/built.jsonl" || echo "FAIL tokenizer.cut-$m: qwen3 tokenize failed"
+    checked tokenizer.cut-$m-built $PY "$REF/tokenizer_compare.py" tokenizer.cut-$m-built "$C/in.jsonl" "$C/hf.jsonl" "$C/built.jsonl" ids
+    QWEN3_CACHE_DIR=$C/cache "$QWEN3" tokenize "$C" --jsonl < "$C/in.jsonl" > /dev/null || echo "FAIL tokenizer.cut-$m: qwen3 tokenize (writing the cache) failed"
+    ls "$C"/cache/tokenizer-*.bin > /dev/null 2>&1 || echo "FAIL tokenizer.cut-$m-cached: no cache file was written"
+    QWEN3_CACHE_DIR=$C/cache "$QWEN3" tokenize "$C" --jsonl < "$C/in.jsonl" > "$C/cached.jsonl" || echo "FAIL tokenizer.cut-$m: qwen3 tokenize (from the cache) failed"
+    checked tokenizer.cut-$m-cached $PY "$REF/tokenizer_compare.py" tokenizer.cut-$m-cached "$C/in.jsonl" "$C/hf.jsonl" "$C/cached.jsonl" ids
+done
