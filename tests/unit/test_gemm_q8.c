@@ -1,10 +1,11 @@
 /* test_gemm_q8.c - the Q8_0 kernels of the batch-invariant path (kernels/gemm_q8.c): through
  * k_qmatmul_rows with the AVX-512 VNNI kernels, every (row, token) equals the scalar twin
- * kq_dot_q8_0_scalar bit for bit, for n = 1, 5, 8, 13, 50, 70 tokens (the one-token kernel, the
- * lane-per-token GEMM with partial vectors, a 64-token chunk boundary), K = 32, 96, 1024, rows split
+ * kq_dot_q8_0_scalar bit for bit, for n = 1, 5, 8, 13, 50, 70, 203 tokens (the one-token kernel, the
+ * lane-per-token GEMM with partial vectors, its 128-token chunks), K = 32, 96, 1024, rows split
  * unevenly as two threads would and not a multiple of 4. The same for a matrix interleaved by 16
  * rows (kernels/repack.c, 64 rows split at 16 as two threads would: the interleaved one-token kernel
- * and GEMM), and the layout's round trip: k_il_row gives back every row's bytes, k_row_to_float its
+ * and GEMM, one group of 16 rows and pairs of them, 6-token tiles with partial ones, two 96-token
+ * chunks and a partial third), and the layout's round trip: k_il_row gives back every row's bytes, k_row_to_float its
  * values. Without VNNI it prints SKIP. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +25,9 @@ int main(void) {
     kcpu cpu; /* the table with AVX-512 VNNI's kernels, passed to k_qmatmul_rows */
     kcpu_init(&cpu, K_CPU_ALL);
     if (!(cpu.features & K_CPU_VNNI)) { TEST_EXPECT(1); printf("SKIP gemm_q8: the CPU lacks AVX-512 VNNI\n"); return 0; }
-    TEST_EXPECT(3 * 6 + 3 * 6 + 3);
+    TEST_EXPECT(3 * 7 + 3 * 7 + 3);
     static const int Ks[] = {32, 96, 1024};
-    static const int ns[] = {1, 5, 8, 13, 50, 70};
+    static const int ns[] = {1, 5, 8, 13, 50, 70, 203};
     const int rows = 37;
     for (int ki = 0; ki < 3; ki++) {
         const int K = Ks[ki];
@@ -38,12 +39,12 @@ int main(void) {
             kq_quantize_row(QWEN3_Q8_0, wf, W + (size_t)r * rb, K);
         }
         kmat M = {QWEN3_Q8_0, W, rows, K, rb, 0};
-        uint8_t *A = malloc(ab * 70);
-        for (int t = 0; t < 70; t++) {
+        uint8_t *A = malloc(ab * 203);
+        for (int t = 0; t < 203; t++) {
             for (int c = 0; c < K; c++) wf[c] = frand() * 4.0f;
             kq_act_quant_row(KACT_A8_0, wf, A + (size_t)t * ab, K);
         }
-        for (int ni = 0; ni < 6; ni++) {
+        for (int ni = 0; ni < 7; ni++) {
             const int n = ns[ni];
             float *y = calloc((size_t)n * rows, sizeof(float));
             k_qmatmul_rows(&cpu.type[QWEN3_Q8_0], &M, A, ab, n, y, 0, 8);
@@ -86,7 +87,7 @@ int main(void) {
         char rname[128];
         snprintf(rname, sizeof rname, "gemm_q8: interleaved Q8_0 gives back every row's bytes and values (K=%d)", K);
         CHECK(rt, rname, "a row differs after k_il_pack / k_il_row");
-        for (int ni = 0; ni < 6; ni++) {
+        for (int ni = 0; ni < 7; ni++) {
             const int n = ns[ni];
             float *y = calloc((size_t)n * irows, sizeof(float));
             k_qmatmul_rows(&cpu.type[QWEN3_Q8_0], &IM, A, ab, n, y, 0, 16);
