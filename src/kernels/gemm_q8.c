@@ -182,18 +182,15 @@ static void pack16(const void *A, size_t arow_bytes, int t0, int cnt, int64_t K,
     }
 }
 
-/* Where row r's block b keeps its scale and its 4-byte piece g, and the bias to take off the piece
- * (row-major: the stored int8 bytes, + 128 here; interleaved, IL = 1: stored + 128 already). For
- * the interleaved layout w is row 0's group and wstride the row's index in the group (repack.c). */
-#define W_SCALE(IL, w, wstride, r, b) ((IL) ? (w) + (size_t)(b) * 544 + 2 * ((size_t)(wstride) + (r)) \
-                                           : (w) + (size_t)(r) * (wstride) + (size_t)(b) * 34)
-#define W_PIECE(IL, w, wstride, r, b, g) ((IL) ? (w) + (size_t)(b) * 544 + 32 + 64 * (g) + 4 * ((size_t)(wstride) + (r)) \
-                                              : (w) + (size_t)(r) * (wstride) + (size_t)(b) * 34 + 2 + 4 * (g))
+/* Where row r's block b keeps its scale and its 4-byte piece g (row-major; the piece's bytes are
+ * stored int8, + 128 here) */
+#define W_SCALE(w, wstride, r, b) ((w) + (size_t)(r) * (wstride) + (size_t)(b) * 34)
+#define W_PIECE(w, wstride, r, b, g) ((w) + (size_t)(r) * (wstride) + (size_t)(b) * 34 + 2 + 4 * (g))
 
 /* rows [r, r + NR) x token vectors P0 (and P1 when NV == 2) of one chunk; the results into ob (the
  * 16 tokens of P0, then those of P1) at column c */
 TGT static inline __attribute__((always_inline)) void tile(const uint8_t *w, size_t wstride, int NR, const pblock *P0,
-                                                           const pblock *P1, int NV, int64_t nb, float (*ob)[16], int c, int IL) {
+                                                           const pblock *P1, int NV, int64_t nb, float (*ob)[16], int c) {
     __m512 acc[4][2];
     UNROLL
     for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -211,8 +208,8 @@ TGT static inline __attribute__((always_inline)) void tile(const uint8_t *w, siz
             UNROLL
             for (int r = 0; r < NR; r++) {
                 uint32_t wg;
-                memcpy(&wg, W_PIECE(IL, w, wstride, r, b, g), 4);
-                __m512i wb = _mm512_set1_epi32((int)(IL ? wg : wg ^ 0x80808080u));
+                memcpy(&wg, W_PIECE(w, wstride, r, b, g), 4);
+                __m512i wb = _mm512_set1_epi32((int)(wg ^ 0x80808080u));
                 is[r][0] = _mm512_dpbusd_epi32(is[r][0], wb, a0);
                 if (NV == 2) is[r][1] = _mm512_dpbusd_epi32(is[r][1], wb, a1);
             }
@@ -221,7 +218,7 @@ TGT static inline __attribute__((always_inline)) void tile(const uint8_t *w, siz
         UNROLL
         for (int r = 0; r < NR; r++) {
             uint16_t dh;
-            memcpy(&dh, W_SCALE(IL, w, wstride, r, b), 2);
+            memcpy(&dh, W_SCALE(w, wstride, r, b), 2);
             __m512 dw = _mm512_set1_ps(_cvtsh_ss(dh));
             acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][0]), _mm512_mul_ps(dw, dx0)));
             if (NV == 2) acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][1]), _mm512_mul_ps(dw, dx1)));
@@ -236,7 +233,7 @@ TGT static inline __attribute__((always_inline)) void tile(const uint8_t *w, siz
 }
 
 TGT static inline __attribute__((always_inline)) int gemm(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0,
-                                                          int64_t r1, int IL) {
+                                                          int64_t r1) {
     const int64_t K = W->cols, nb = K / 32;
     pblock *P = NULL;
     /* under 8 tokens the one-token kernel is faster; without memory for the packing it gives the
@@ -251,18 +248,17 @@ TGT static inline __attribute__((always_inline)) int gemm(const kmat *W, const v
             float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
             for (int64_t r = rb; r < rb + nrb; r += 4) {
                 int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
-                /* interleaved: the group's start and the row's index in it (r0, r1 multiples of 16) */
-                const uint8_t *w = (const uint8_t *)W->data + (size_t)(IL ? r - r % 16 : r) * W->row_bytes;
-                size_t ws = IL ? (size_t)(r % 16) : W->row_bytes;
+                const uint8_t *w = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+                size_t ws = W->row_bytes;
                 for (int v = 0; v < nv; v += 2) {
                     int two = v + 1 < nv;
                     const pblock *P0 = P + (size_t)v * nb, *P1 = two ? P + (size_t)(v + 1) * nb : P0;
                     out16_prefetch(y, (size_t)W->rows, cn, &pf, 16);
                     float(*o)[16] = ob + 16 * v;
                     int c = (int)(r - rb);
-                    if (nr == 4 && two) tile(w, ws, 4, P0, P1, 2, nb, o, c, IL);
-                    else if (nr == 4) tile(w, ws, 4, P0, P1, 1, nb, o, c, IL);
-                    else tile(w, ws, nr, P0, P1, two ? 2 : 1, nb, o, c, IL);
+                    if (nr == 4 && two) tile(w, ws, 4, P0, P1, 2, nb, o, c);
+                    else if (nr == 4) tile(w, ws, 4, P0, P1, 1, nb, o, c);
+                    else tile(w, ws, nr, P0, P1, two ? 2 : 1, nb, o, c);
                 }
             }
             out16_flush(ob, cn, nrb, y, (size_t)W->rows);
@@ -273,7 +269,7 @@ TGT static inline __attribute__((always_inline)) int gemm(const kmat *W, const v
 }
 
 TGT int kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
-    return gemm(W, A, arow_bytes, n, Y, r0, r1, 0);
+    return gemm(W, A, arow_bytes, n, Y, r0, r1);
 }
 
 /* ---- many tokens, a matrix interleaved in groups of 16 rows (repack.c): rows in the lanes
