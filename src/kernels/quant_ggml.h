@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kernels/quant.h"
 #include "qwen3.h"
@@ -120,5 +121,27 @@ extern const kq_gemm_fn kq_ggml_gemm_avxvnni_evex[QWEN3_DTYPE_COUNT];
 
 /* Row of K values of type t as bf16 (the prefill GEMM's panels), AVX-512; 0 when t has none. */
 int kq_ggml_row_bf16_avx512(qwen3_dtype t, const uint8_t *row, uint16_t *out, int64_t K);
+
+/* ---- facts of the superblock types, shared by every instruction set's kernels (each kernel is
+ * instantiated per type, so these fold to constants) */
+
+static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+/* scales per 16 values (else per 32) */
+static inline int per16(qwen3_dtype T) { return T == QWEN3_Q2_K || T == QWEN3_Q3_K || T == QWEN3_Q6_K; }
+/* the offset the unpacked values carry: Q6_K's q + 32, Q3_K's q + 4 */
+static inline int offset_of(qwen3_dtype T) { return T == QWEN3_Q6_K ? 32 : T == QWEN3_Q3_K ? 4 : 0; }
+/* per-32 minimums (Q4_K, Q5_K, our Q4); with Q2_K's per-16 ones, the types with minimums */
+static inline int has_m32(qwen3_dtype T) { return T == QWEN3_Q4_K || T == QWEN3_Q5_K || T == QWEN3_Q4; }
+static inline int has_mins(qwen3_dtype T) { return T == QWEN3_Q2_K || has_m32(T); }
+/* Q4_K / Q5_K's 12 bytes of 6-bit scales and minimums s as 4 little-endian words: the 8 scales as
+ * bytes 0..7, the 8 minimums as bytes 8..15 (j < 4: the low 6 bits of bytes j and j + 4; j >= 4:
+ * the nibbles of byte j + 4 with the top 2 bits of bytes j - 4 and j) */
+static inline void k4_scale_words(const uint8_t *s, uint32_t out[4]) {
+    uint32_t w0 = rd32(s), w1 = rd32(s + 4), w2 = rd32(s + 8);
+    out[0] = w0 & 0x3f3f3f3fu;
+    out[1] = (w2 & 0x0f0f0f0fu) | ((w0 >> 6) & 0x03030303u) << 4;
+    out[2] = w1 & 0x3f3f3f3fu;
+    out[3] = ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 6) & 0x03030303u) << 4;
+}
 
 #endif

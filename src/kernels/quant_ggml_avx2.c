@@ -28,7 +28,7 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
     const size_t BB = bbytes(T);
     const int OFF = offset_of(T), XS = OFF || T == QWEN3_Q2_K;
     const __m256i ones8 = _mm256_set1_epi8(1);
-    const int MINS = T == QWEN3_Q2_K || T == QWEN3_Q4_K || T == QWEN3_Q5_K || T == QWEN3_Q4;
+    const int MINS = has_mins(T);
     __m128 acc = _mm_setzero_ps();
     for (int64_t sb = 0; sb < n / 256; sb++) {
         const int8_t *xs = xq + 256 * sb;
@@ -60,7 +60,7 @@ TGT INL void dotk_body(qwen3_dtype T, const uint8_t *w, size_t ws, int nr, const
             if (OFF == 32) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(icorr, 5));
             if (OFF == 4) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(icorr, 2));
             is[r] = isum;
-            if (T == QWEN3_Q4_K || T == QWEN3_Q5_K || T == QWEN3_Q4) im[r] = _mm256_zextsi128_si256(_mm_madd_epi16(u.m32, bs));
+            if (has_m32(T)) im[r] = _mm256_zextsi128_si256(_mm_madd_epi16(u.m32, bs));
             if (T == QWEN3_Q2_K) im[r] = icorr;
             dr[r] = u.d;
             dm[r] = MINS ? u.dmin : 0.0f;

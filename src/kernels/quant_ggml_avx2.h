@@ -37,7 +37,6 @@ static inline size_t bbytes(qwen3_dtype t) {
     }
 }
 
-static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
 TGT INL float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -62,12 +61,12 @@ TGT INL __m256i bit_to(__m256i v, int k, int to) {
     return _mm256_and_si256(s, _mm256_set1_epi8((char)(1 << to)));
 }
 
-/* Q4_K / Q5_K's 12 bytes of 6-bit sub-block scales and minimums (at p + 4) as 16 bytes: the 8 scales
- * in bytes 0..7, the 8 minimums in bytes 8..15 (see quant_ggml_avx512.c) */
-TGT INL __m128i k4_scales(const uint8_t *p) {
-    uint32_t w0 = rd32(p + 4), w1 = rd32(p + 8), w2 = rd32(p + 12);
-    return _mm_set_epi32((int)(((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 6) & 0x03030303u) << 4), (int)(w1 & 0x3f3f3f3fu),
-                         (int)((w2 & 0x0f0f0f0fu) | ((w0 >> 6) & 0x03030303u) << 4), (int)(w0 & 0x3f3f3f3fu));
+/* Q4_K / Q5_K's 12 scale bytes s -> 8 scales (bytes 0..7) and 8 minimums (bytes 8..15), as
+ * k4_scale_words (quant_ggml.h) arranges them */
+TGT INL __m128i k4_scales(const uint8_t *s) {
+    uint32_t w[4];
+    k4_scale_words(s, w);
+    return _mm_loadu_si128((const __m128i *)w);
 }
 
 /* one superblock: v[8] values, sc 16 int16 scales per 16 values (per-32 types duplicated), mn Q2_K's
@@ -85,7 +84,7 @@ TGT INL void unpack256(qwen3_dtype T, const uint8_t *p, ksb *o) {
         const uint8_t *qs = p + (T == QWEN3_Q4_K ? 16 : 48);
         o->d = _cvtsh_ss(*(const uint16_t *)p);
         o->dmin = _cvtsh_ss(*(const uint16_t *)(p + 2));
-        const __m128i s = k4_scales(p);
+        const __m128i s = k4_scales(p + 4);
         o->sc = dup16(_mm_cvtepu8_epi16(s));
         o->m32 = _mm_cvtepu8_epi16(_mm_srli_si128(s, 8));
         for (int c = 0; c < 4; c++) {
@@ -182,6 +181,5 @@ TGT INL void unpack256(qwen3_dtype T, const uint8_t *p, ksb *o) {
     }
 }
 
-static inline int offset_of(qwen3_dtype T) { return T == QWEN3_Q6_K ? 32 : T == QWEN3_Q3_K ? 4 : 0; }
 
 #endif

@@ -44,7 +44,6 @@ static inline size_t bbytes(qwen3_dtype t) {
 }
 
 TGT_BASE static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
 /* ---------------------------------------------------------------- superblocks */
 
@@ -53,14 +52,12 @@ static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); re
  * m32 Q4_K / Q5_K's per-32 minimums (8 int16), d and dmin. */
 typedef struct { __m512i v[4]; __m512i sc, mn; __m128i m32; float d, dmin; } ksb;
 
-/* Q4_K / Q5_K's 12 scale bytes -> 8 scales (bytes 0..7) and 8 minimums (bytes 8..15): j < 4 the low 6
- * bits of bytes j and j + 4; j >= 4 the nibbles of byte j + 4 with the top 2 bits of bytes j - 4 / j */
+/* Q4_K / Q5_K's 12 scale bytes s -> 8 scales (bytes 0..7) and 8 minimums (bytes 8..15), as
+ * k4_scale_words (quant_ggml.h) arranges them */
 INL __m128i k4_scales(const uint8_t *s) {
-    uint32_t w0 = rd32(s), w1 = rd32(s + 4), w2 = rd32(s + 8);
-    uint32_t sc_lo = w0 & 0x3f3f3f3fu, mn_lo = w1 & 0x3f3f3f3fu;
-    uint32_t sc_hi = (w2 & 0x0f0f0f0fu) | ((w0 >> 6) & 0x03030303u) << 4;
-    uint32_t mn_hi = ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 6) & 0x03030303u) << 4;
-    return _mm_set_epi32((int)mn_hi, (int)mn_lo, (int)sc_hi, (int)sc_lo);
+    uint32_t w[4];
+    k4_scale_words(s, w);
+    return _mm_loadu_si128((const __m128i *)w);
 }
 
 /* Q3_K's 16 6-bit scales (0..63): low nibbles of bytes 0..7 then their high nibbles, 2 more bits
@@ -198,10 +195,5 @@ TGT_BASE INL void unpack512(qwen3_dtype T, const uint8_t *p, ksb *o) {
     }
 }
 
-static inline int per16(qwen3_dtype T) { return T == QWEN3_Q2_K || T == QWEN3_Q3_K || T == QWEN3_Q6_K; }
-static inline int offset_of(qwen3_dtype T) { return T == QWEN3_Q6_K ? 32 : T == QWEN3_Q3_K ? 4 : 0; }
-/* per-32 minimums in u.m32 (Q4_K, Q5_K, our Q4); with Q2_K's per-16 ones, the types with minimums */
-static inline int has_m32(qwen3_dtype T) { return T == QWEN3_Q4_K || T == QWEN3_Q5_K || T == QWEN3_Q4; }
-static inline int has_mins(qwen3_dtype T) { return T == QWEN3_Q2_K || has_m32(T); }
 
 #endif

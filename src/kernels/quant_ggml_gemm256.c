@@ -54,8 +54,6 @@
 #define HAVE_AVXVNNI 0
 #endif
 
-static inline int per16(qwen3_dtype T) { return T == QWEN3_Q2_K || T == QWEN3_Q3_K || T == QWEN3_Q6_K; }
-static inline int kmins2(qwen3_dtype T) { return T == QWEN3_Q2_K || T == QWEN3_Q4_K || T == QWEN3_Q5_K || T == QWEN3_Q4; }
 
 /* one row's superblock: q as the scalar twin unpacks it (signed, offsets applied), 16 int16 scales
  * per 16 values (per-32 types duplicated), the minimums as int16 pairs (Q2_K per 16, Q4_K / Q5_K per
@@ -74,12 +72,12 @@ TGT INL void unpack_row2(qwen3_dtype T, const uint8_t *blk, kur2 *o) {
         _mm256_storeu_si256((__m256i *)mn, u.mn);
         for (int p = 0; p < 8; p++) o->mnp[p] = pair16(mn[2 * p], mn[2 * p + 1]);
     }
-    if (T == QWEN3_Q4_K || T == QWEN3_Q5_K || T == QWEN3_Q4) {
+    if (has_m32(T)) {
         _mm_storeu_si128((__m128i *)mn, u.m32);
         for (int p = 0; p < 4; p++) o->mnp[p] = pair16(mn[2 * p], mn[2 * p + 1]);
     }
     o->d = u.d;
-    o->dmin = kmins2(T) ? u.dmin : 0.0f;
+    o->dmin = has_mins(T) ? u.dmin : 0.0f;
 }
 
 /* up to 8 32-blocks of one row: q as the scalar twin unpacks it, d and m per block */

@@ -33,7 +33,7 @@ TGTX INL void FN(tile_k)(qwen3_dtype T, const kur2 *ur, int NR, const kpk *P, in
         }
     }
     __m256i im[4];
-    if (kmins2(T)) {
+    if (has_mins(T)) {
         const int NP = T == QWEN3_Q2_K ? 8 : 4;
         UNROLL
         for (int r = 0; r < 4; r++) im[r] = _mm256_setzero_si256();
@@ -49,7 +49,7 @@ TGTX INL void FN(tile_k)(qwen3_dtype T, const kur2 *ur, int NR, const kpk *P, in
     UNROLL
     for (int r = 0; r < NR; r++) {
         __m256 p = _mm256_mul_ps(_mm256_set1_ps(ur[r].d), _mm256_cvtepi32_ps(is[r]));
-        if (kmins2(T)) p = _mm256_sub_ps(p, _mm256_mul_ps(_mm256_set1_ps(ur[r].dmin), _mm256_cvtepi32_ps(im[r])));
+        if (has_mins(T)) p = _mm256_sub_ps(p, _mm256_mul_ps(_mm256_set1_ps(ur[r].dmin), _mm256_cvtepi32_ps(im[r])));
         _mm256_store_ps(acc[r], _mm256_add_ps(_mm256_load_ps(acc[r]), _mm256_mul_ps(dx, p)));
     }
 }

@@ -67,7 +67,7 @@ TGT INL void nib_row(qwen3_dtype T, const uint8_t *b, const int8_t *xs, __m128i 
         mn8 = _mm_loadl_epi64((const __m128i *)q->mn);
         qs = q->qs;
     } else { /* Q4_K, Q5_K */
-        sc8 = k4_scales(b); /* cvtepu8 below reads its low 8 bytes, the scales */
+        sc8 = k4_scales(b + 4); /* cvtepu8 below reads its low 8 bytes, the scales */
         mn8 = _mm_srli_si128(sc8, 8);
         qs = b + (T == QWEN3_Q5_K ? 48 : 16);
     }
