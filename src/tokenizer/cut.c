@@ -114,12 +114,10 @@ static void add_crossings(struct tk_cut *c, const unsigned char *tb, uint32_t n)
         int ln = (int)(i - j), rn = (int)have;
         uint64_t h = bloom_hash(unit(L, ln), unit(R, rn));
         c->bloom[(h >> 20) & (BLOOM_WORDS - 1)] |= bloom_bits(h);
-        int lcp = 0, rcp = 0;
-        if (lw) lcp = ln == 2 ? (L[0] & 31) << 6 | (L[1] & 63) : (L[0] & 15) << 12 | (L[1] & 63) << 6 | (L[2] & 63);
-        if (rw) rcp = rn == 2 ? (R[0] & 31) << 6 | (R[1] & 63) : (R[0] & 15) << 12 | (R[1] & 63) << 6 | (R[2] & 63);
-        if (lw) c->ch[lcp] |= rw ? LW : LP;
+        int cl;
+        if (lw) c->ch[tk_utf8_get(L, &cl)] |= rw ? LW : LP;
         else c->suf[suf_at(L, ln)] |= rw ? LW : LP;
-        if (rw) c->ch[rcp] |= lw ? RW : RP;
+        if (rw) c->ch[tk_utf8_get(R, &cl)] |= lw ? RW : RP;
         else c->pre[pre_at(R, rn)] |= lw ? RW : RP;
     }
 }
@@ -171,11 +169,6 @@ void tk_cut_table(const struct qwen3_tokenizer *t, void *out) {
 
 void tk_cut_free(struct tk_cut *c) { free(c); }
 
-/* The code point of the 2- or 3-byte character at p (valid UTF-8). */
-static inline unsigned cp_of(const unsigned char *p, int n) {
-    return n == 2 ? (p[0] & 31u) << 6 | (p[1] & 63u) : (p[0] & 15u) << 12 | (p[1] & 63u) << 6 | (p[2] & 63u);
-}
-
 /* May BPE cut between the character a (na bytes, 2 or 3; flags fa, unit ua) and the character b
  * that follows (likewise)? */
 static inline int may_cut(const struct tk_cut *c, const unsigned char *a, int na, unsigned fa, uint32_t ua,
@@ -202,8 +195,8 @@ size_t tk_cut_next(const struct tk_cut *c, const unsigned char *w, size_t n, siz
     /* the character at i, then each next one: a cut before it when both are 2 or 3 bytes long; each
      * character's flags and unit are found once, as the right side of one boundary and the left of
      * the next */
-    int pl = i < n ? clen(w[i]) : 0;
-    unsigned pf = pl ? c->ch[cp_of(w + i, pl)] : 0;
+    int pl = i < n ? clen(w[i]) : 0, cl;
+    unsigned pf = pl ? c->ch[tk_utf8_get(w + i, &cl)] : 0;
     uint32_t pu = pl ? unit(w + i, pl) : 0;
     size_t p = i;
     i += pl ? (size_t)pl : 1;
@@ -214,7 +207,7 @@ size_t tk_cut_next(const struct tk_cut *c, const unsigned char *w, size_t n, siz
         unsigned f = 0;
         uint32_t u = 0;
         if (l) {
-            f = c->ch[cp_of(w + i, l)];
+            f = c->ch[tk_utf8_get(w + i, &cl)];
             u = unit(w + i, l);
             if (pl && may_cut(c, w + p, pl, pf, pu, w + i, l, f, u)) return i;
         }

@@ -102,10 +102,23 @@ static int bpe_cached(const qwen3_tokenizer *t, const unsigned char *s, size_t n
     }
     int k = tk_bpe_word(t, s, n, sc);
     if (k < 0 || push(o, sc->ids, (size_t)k)) return -1;
-    if (two && k <= TK_WCACHE_IDS) *w1 = *w0; /* the older way goes */
+    if (two && k <= v.max_ids) *w1 = *w0; /* the older way goes */
     if (slot) fill(v, h, s, n, sc->ids, (size_t)k);
     return 0;
 }
+
+/* What one call of encode_plain works with: the text s[0..m) (normalized), this thread's caches
+ * and scratch, and, looked up once for the call, cut.c's tables (NULL: no cutting) and whether
+ * wchar.c's memo may be asked. */
+typedef struct wenv {
+    const qwen3_tokenizer *t;
+    const unsigned char *s;
+    size_t m;
+    tk_tls *tls;
+    tk_scratch *sc;
+    const struct tk_cut *cut;
+    int whole;
+} wenv;
 
 /* A pre-token found, and made ready to encode ahead of time (next_word): its hash and cache slot,
  * the slot's read started; or, for a word that cut.c may cut, its first pieces with theirs. */
@@ -124,22 +137,20 @@ typedef struct wplan {
 /* Plans the pieces of the word w[0..n) from a (its end e, as tk_cut_next gives it), at most
  * CUT_BATCH: hashes them and starts their slots' reads. A piece of one character that is one token
  * (wchar.c) needs no cache: its id is planned instead. */
-static void plan_pieces(const qwen3_tokenizer *t, const struct tk_cut *c, const unsigned char *w, size_t n, size_t a,
-                        size_t e, tk_tls *tls, wplan *p) {
-    int whole = tk_wchar_ready(t) == 0;
+static void plan_pieces(const wenv *v, const unsigned char *w, size_t n, size_t a, size_t e, wplan *p) {
     p->np = 0;
-    for (; a < n && p->np < CUT_BATCH; a = e, e = e < n ? tk_cut_next(c, w, n, e) : n) {
+    for (; a < n && p->np < CUT_BATCH; a = e, e = e < n ? tk_cut_next(v->cut, w, n, e) : n) {
         int k = p->np++, l = (int)(e - a);
         p->end[k] = e;
         p->ps[k] = NULL;
         p->ph[k] = 0;
-        if ((l == 2 || l == 3) && whole) {
+        if ((l == 2 || l == 3) && v->whole) {
             int cl;
             unsigned cp = tk_utf8_get(w + a, &cl);
-            uint32_t en = cl == l ? tk_wchar_entry(t, cp, w + a, l) : 0;
+            uint32_t en = cl == l ? tk_wchar_entry(v->t, cp, w + a, l) : 0;
             if (en & TK_WC_ONE) p->ph[k] = en >> 5 | 1ull << 63;
         }
-        if (!p->ph[k] && (p->ps[k] = wslot(tls, w + a, (size_t)l, &p->ph[k]))) wslot_prefetch(p->ps[k], (size_t)l);
+        if (!p->ph[k] && (p->ps[k] = wslot(v->tls, w + a, (size_t)l, &p->ph[k]))) wslot_prefetch(p->ps[k], (size_t)l);
     }
     p->next = e;
 }
@@ -149,41 +160,40 @@ static void plan_pieces(const qwen3_tokenizer *t, const struct tk_cut *c, const 
  * pieces do; such a word is never stored whole (its pieces' entries are worth more), so it is not
  * looked up whole either. n >= 4 and a last byte past ASCII tell cheaply which words may hold two
  * characters of 2 or 3 bytes. */
-static size_t next_word(const qwen3_tokenizer *t, const unsigned char *s, size_t m, size_t i, tk_tls *tls, wplan *p) {
-    size_t e = tk_pretok_next(t, s, m, i), n = e - i, ce;
-    const struct tk_cut *c;
+static size_t next_word(const wenv *v, size_t i, wplan *p) {
+    const unsigned char *s = v->s;
+    size_t e = tk_pretok_next(v->t, s, v->m, i), n = e - i, ce;
     p->i = i;
     p->e = e;
     p->np = 0;
     p->slot = NULL;
     if (n < 2) return e;
-    if (tls && n >= 4 && s[e - 1] >= 0x80 && (c = tk_cut_ready(t)) && (ce = tk_cut_next(c, s + i, n, 0)) < n) {
-        plan_pieces(t, c, s + i, n, 0, ce, tls, p);
+    if (v->cut && n >= 4 && s[e - 1] >= 0x80 && (ce = tk_cut_next(v->cut, s + i, n, 0)) < n) {
+        plan_pieces(v, s + i, n, 0, ce, p);
         return e;
     }
-    p->slot = wslot(tls, s + i, n, &p->h);
+    p->slot = wslot(v->tls, s + i, n, &p->h);
     if (p->slot) wslot_prefetch(p->slot, n);
     return e;
 }
 
 /* Encodes the planned pre-token p. */
-static int encode_planned(const qwen3_tokenizer *t, const unsigned char *s, tk_scratch *sc, tk_tls *tls, wplan *p,
-                          idvec *o) {
-    const unsigned char *w = s + p->i;
+static int encode_planned(const wenv *v, wplan *p, idvec *o) {
+    const unsigned char *w = v->s + p->i;
     size_t n = p->e - p->i;
-    if (n == 1) return push(o, &t->byte_id[w[0]], 1); /* a lone byte (space, digit, punctuation) */
-    if (!p->np) return bpe_cached(t, w, n, sc, p->slot, p->h, o);
+    if (n == 1) return push(o, &v->t->byte_id[w[0]], 1); /* a lone byte (space, digit, punctuation) */
+    if (!p->np) return bpe_cached(v->t, w, n, v->sc, p->slot, p->h, o);
     for (size_t a = 0;;) {
         for (int k = 0; k < p->np; a = p->end[k++]) {
             if (p->ph[k] >> 63) {
                 int32_t id = (int32_t)(uint32_t)p->ph[k];
                 if (push(o, &id, 1)) return -1;
-            } else if (bpe_cached(t, w + a, p->end[k] - a, sc, p->ps[k], p->ph[k], o)) {
+            } else if (bpe_cached(v->t, w + a, p->end[k] - a, v->sc, p->ps[k], p->ph[k], o)) {
                 return -1;
             }
         }
         if (a >= n) return 0;
-        plan_pieces(t, tk_cut_ready(t), w, n, a, p->next, tls, p); /* a word of more than CUT_BATCH pieces */
+        plan_pieces(v, w, n, a, p->next, p); /* a word of more than CUT_BATCH pieces */
     }
 }
 
@@ -198,11 +208,13 @@ static int encode_plain(const qwen3_tokenizer *t, const unsigned char *s, size_t
         s = tk_nfc(t, s, n, &sc->nfc, &sc->nfc_cap, &m);
         if (!s) return -1;
     }
+    const struct tk_cut *cut = tls ? tk_cut_ready(t) : NULL; /* pieces need the word cache */
+    const wenv v = {t, s, m, tls, sc, cut, cut && tk_wchar_ready(t) == 0};
     wplan plan[2], *cur = &plan[0], *nxt = &plan[1];
-    for (size_t e = next_word(t, s, m, 0, tls, cur); cur->i < m;) {
-        if (e < m) e = next_word(t, s, m, e, tls, nxt);
+    for (size_t e = next_word(&v, 0, cur); cur->i < m;) {
+        if (e < m) e = next_word(&v, e, nxt);
         else nxt->i = m;
-        if (encode_planned(t, s, sc, tls, cur, o)) return -1;
+        if (encode_planned(&v, cur, o)) return -1;
         wplan *x = cur;
         cur = nxt;
         nxt = x;

@@ -43,8 +43,10 @@ static int nfc_keeps(uint32_t cp) {
     return same;
 }
 
-/* Flags without the BMP's "second half of a composition" analysis (see tk_unicode_init). */
-static unsigned class_of(uint32_t cp) {
+/* Flags without the BMP's "second half of a composition" analysis (see tk_unicode_init). composed:
+ * whether a composed form NFC keeps may be safe (the BMP's table, where tk_unicode_init checks the
+ * rest of the rule; code points past it, looked up as text is encoded, keep the plain rule). */
+static unsigned class_of(uint32_t cp, int composed) {
     const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)cp);
     unsigned f = 0;
     switch (p->category) {
@@ -60,14 +62,14 @@ static unsigned class_of(uint32_t cp) {
     }
     if (is_white_space(cp)) f |= TK_WS;
     if (cp == '\r' || cp == '\n') f |= TK_CRLF;
-    if (p->combining_class == 0 && (!has_canonical_decomposition(p) || nfc_keeps(cp))) f |= TK_NFCSAFE;
+    if (p->combining_class == 0 && (!has_canonical_decomposition(p) || (composed && nfc_keeps(cp)))) f |= TK_NFCSAFE;
     /* Hangul syllables compose only with a following jamo: a safe place to cut before them. */
     if (cp >= 0xAC00 && cp <= 0xD7A3) f |= TK_NFCSAFE;
     return f;
 }
 
 unsigned tk_class_slow(uint32_t cp) {
-    unsigned f = class_of(cp);
+    unsigned f = class_of(cp, 0);
     /* Outside the BMP, the blocks at U+11000..U+11FFF (Brahmi and its kin) hold the vowel signs
      * with class 0 that compose; treat the whole range as unsafe rather than list them. */
     if (cp >= 0x11000 && cp <= 0x11FFF) f &= ~(unsigned)TK_NFCSAFE;
@@ -75,7 +77,7 @@ unsigned tk_class_slow(uint32_t cp) {
 }
 
 void tk_unicode_init(struct qwen3_tokenizer *t) {
-    for (uint32_t c = 0; c < 65536; c++) t->cls[c] = (unsigned char)class_of(c);
+    for (uint32_t c = 0; c < 65536; c++) t->cls[c] = (unsigned char)class_of(c, 1);
     /* Everything after the first code point of a full canonical decomposition may be the second
      * half of a composition (Indic two-part vowels, Hangul jamo V and T, combining marks). */
     for (uint32_t c = 0; c < 65536; c++) {
