@@ -10,8 +10,11 @@
  * bf16, vdpbf16ps in one order for every n, dot_bf16.c). The engine's batch-invariant default sets
  * gemm_min to K_GEMM_NEVER, so the path depends on the weight type alone (kernels.h).
  * No branch here names a type or an instruction set: the table holds the answer.
- * Rows are split in multiples of 8 (of 16 for a matrix interleaved by repack.c) and each (row, token) is summed the same way whichever thread
- * computes it, so results do not depend on the thread count. */
+ * Rows are split in multiples of 8 (of 16 for a matrix interleaved by repack.c), a fixed share per
+ * thread for one token, chunks taken by whichever thread is free for many (mm_worker), and each
+ * (row, token) is summed the same way whichever thread computes it, so results do not depend on the
+ * thread count or the schedule. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +46,7 @@ void kact_free(kact *a) {
     free(a->bf16);
     free(a->b16);
     free(a->a8);
+    free(a->a8p);
     free(a->scratch);
     *a = (kact){.cpu = a->cpu};
 }
@@ -52,6 +56,7 @@ void kact_set(kact *a, const float *x, int n, int64_t cols) {
     a->n = n;
     a->cols = cols;
     a->have_bf16 = a->have_a8 = a->have_b16 = 0;
+    a->a8p_pk = NULL;
 }
 
 static int grow(void **buf, size_t *cap, size_t need) {
@@ -64,7 +69,7 @@ static int grow(void **buf, size_t *cap, size_t need) {
     return 0;
 }
 
-typedef struct { kact *a; int kind; } prep_job;
+typedef struct { kact *a; int kind; const kq_pack *pk; } prep_job;
 
 static void prep_worker(void *ctx, int ith, int nth) {
     prep_job *j = ctx;
@@ -76,6 +81,12 @@ static void prep_worker(void *ctx, int ith, int nth) {
     } else if (j->kind == 2) {
         qpool_split(a->n, ith, nth, 1, &b, &e);
         a->cpu->to_b16(a->x, a->cols, a->b16, (int)b, (int)e);
+    } else if (j->kind == 3) { /* whole tiles of tokens per thread */
+        const kq_pack *pk = j->pk;
+        qpool_split((a->n + pk->tile - 1) / pk->tile, ith, nth, 1, &b, &e);
+        if (b < e)
+            pk->pack(a->a8, kq_act_row_bytes((kact_type)a->a8_type, a->cols), a->n, (int)b * pk->tile, (int)e * pk->tile,
+                     a->cols, a->a8p);
     } else {
         size_t rb = kq_act_row_bytes((kact_type)a->a8_type, a->cols);
         qpool_split(a->n, ith, nth, 1, &b, &e);
@@ -91,7 +102,7 @@ static int ensure_bf16(qpool *p, kact *a) {
     if (a->have_bf16) return 0;
     size_t need = (size_t)((a->n + 15) / 16) * 16 * (size_t)a->cols * 2;
     if (grow(&a->bf16, &a->bf16_cap, need)) return -1;
-    prep_job j = {a, 0};
+    prep_job j = {a, 0, NULL};
     if (a->n <= K_INLINE_TOKENS) prep_worker(&j, 0, 1);
     else qpool_run(p, prep_worker, &j);
     a->have_bf16 = 1;
@@ -101,7 +112,7 @@ static int ensure_bf16(qpool *p, kact *a) {
 static int ensure_b16(qpool *p, kact *a) {
     if (a->have_b16) return 0;
     if (grow(&a->b16, &a->b16_cap, (size_t)a->n * (size_t)a->cols * 2)) return -1;
-    prep_job j = {a, 2};
+    prep_job j = {a, 2, NULL};
     if (a->n <= K_INLINE_TOKENS) prep_worker(&j, 0, 1);
     else qpool_run(p, prep_worker, &j);
     a->have_b16 = 1;
@@ -112,12 +123,29 @@ static int ensure_a8(qpool *p, kact *a, kact_type t) {
     if (a->have_a8 && a->a8_type == (int)t) return 0;
     if (grow(&a->a8, &a->a8_cap, kq_act_row_bytes(t, a->cols) * (size_t)a->n)) return -1;
     a->a8_type = (int)t;
-    prep_job j = {a, 1};
+    a->a8p_pk = NULL;
+    prep_job j = {a, 1, NULL};
     /* a few rows take less than a hand-off to the other threads (microseconds) */
     if (a->n <= K_INLINE_TOKENS) prep_worker(&j, 0, 1);
     else qpool_run(p, prep_worker, &j);
     a->have_a8 = 1;
     return 0;
+}
+
+/* a8 packed by pk once for every product over it (after ensure_a8) */
+static int ensure_a8p(qpool *p, kact *a, const kq_pack *pk) {
+    if (a->a8p_pk == pk) return 0;
+    if (grow(&a->a8p, &a->a8p_cap, pk->bytes(a->n, a->cols))) return -1;
+    prep_job j = {a, 3, pk};
+    qpool_run(p, prep_worker, &j);
+    a->a8p_pk = pk;
+    return 0;
+}
+
+/* W's product over a's tokens reads a8p (its packing is current) */
+static int packed(const kmat *W, const kact *a) {
+    const ktype *e = &a->cpu->type[W->type];
+    return W->il && e->gemm_il_p && a->a8p_pk && a->a8p_pk == e->pk_il;
 }
 
 /* ---- the integer path */
@@ -147,30 +175,89 @@ void k_qmatmul_rows(const ktype *e, const kmat *W, const void *A, size_t arow_by
 
 enum { PATH_F32, PATH_INT, PATH_GEMM, PATH_DOT16 };
 
-/* one or several products over the same activations (k_matmul_act_multi), one dispatch */
-typedef struct { const kmat *W[K_MULTI_MAX]; float *Y[K_MULTI_MAX]; int nw; kact *a; int path; size_t scratch_each; } mm_job;
+/* fewest tokens whose activations are packed once for an interleaved matrix's GEMM (kq_pack); the
+ * GEMMs take 8 or more */
+#define MM_PACK_MIN 8
 
-static void mm_one(mm_job *j, const kmat *W, float *Y, int ith, int nth) {
+/* one or several products over the same activations (k_matmul_act_multi), one dispatch */
+typedef struct {
+    const kmat *W[K_MULTI_MAX];
+    float *Y[K_MULTI_MAX];
+    int nw;
+    kact *a;
+    int path;
+    size_t scratch_each;
+    /* many tokens: the products' rows in chunks, taken by whichever thread is free (mm_worker) */
+    atomic_long next;
+    long chunk[K_MULTI_MAX], nchunks[K_MULTI_MAX], total;
+} mm_job;
+
+static void mm_rows(mm_job *j, const kmat *W, float *Y, long r0, long r1, int ith) {
     kact *a = j->a;
     const ktype *e = &a->cpu->type[W->type];
-    long r0, r1;
-    qpool_split((long)W->rows, ith, nth, W->il ? W->il : 8, &r0, &r1);
     if (r0 >= r1) return;
     switch (j->path) {
     case PATH_GEMM: e->gemm16(W, a->bf16, a->n, Y, r0, r1, (uint8_t *)a->scratch + (size_t)ith * j->scratch_each); break;
     case PATH_DOT16:
         (W->il ? e->b16_il : e->b16)(W, a->b16, a->n, Y, r0, r1);
         break;
-    case PATH_INT: k_qmatmul_rows(e, W, a->a8, kq_act_row_bytes((kact_type)a->a8_type, W->cols), a->n, Y, r0, r1); break;
+    case PATH_INT:
+        if (packed(W, a) && e->gemm_il_p(W, a->a8p, a->n, Y, r0, r1)) break;
+        k_qmatmul_rows(e, W, a->a8, kq_act_row_bytes((kact_type)a->a8_type, W->cols), a->n, Y, r0, r1);
+        break;
     /* the float kernels read rows: an interleaved matrix here (no memory for its own path's
      * activations) takes the reference kernel, which gathers them */
     default: (W->il ? k_matmul_rows_scalar : e->f32)(W, a->x, a->n, Y, r0, r1); break;
     }
 }
 
+/* Rows in chunks of a multiple of 8 (16 for an interleaved matrix). Integer products over many
+ * tokens (MM_DYN_MIN or more) whose activations are packed once (kq_pack): about MM_CHUNKS chunks
+ * per thread and matrix, each taken by whichever thread is free, so a thread that the shared host
+ * slows does not leave the other waiting at the end of every product (0.6B Q8_0, 512 tokens, two
+ * threads: the caller had waited 4.5-6.1% of a pass for the other thread). Otherwise each thread
+ * its fixed share: one token (a decode step: one stream through memory per thread), kernels that
+ * prepare something per call (an integer GEMM packing its own activations, the bf16 GEMM's weight
+ * panels), and the bf16 dots (chunks measured no faster there: 0.6B BF16 prefill, two threads,
+ * 576-643 against 631-649 tok/s). A (row, token) is summed the same way in any chunk, so the bits
+ * do not change. */
+#define MM_DYN_MIN 16
+#define MM_CHUNKS 8
+
 static void mm_worker(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
-    for (int i = 0; i < j->nw; i++) mm_one(j, j->W[i], j->Y[i], ith, nth);
+    if (!j->total) {
+        for (int i = 0; i < j->nw; i++) {
+            long r0, r1;
+            qpool_split((long)j->W[i]->rows, ith, nth, j->W[i]->il ? j->W[i]->il : 8, &r0, &r1);
+            mm_rows(j, j->W[i], j->Y[i], r0, r1, ith);
+        }
+        return;
+    }
+    for (long k; (k = atomic_fetch_add(&j->next, 1)) < j->total;) {
+        int i = 0;
+        while (k >= j->nchunks[i]) k -= j->nchunks[i++];
+        long r0 = k * j->chunk[i], r1 = r0 + j->chunk[i] < (long)j->W[i]->rows ? r0 + j->chunk[i] : (long)j->W[i]->rows;
+        mm_rows(j, j->W[i], j->Y[i], r0, r1, ith);
+    }
+}
+
+/* the chunks of a job over many tokens (j->total stays 0 for one token or one thread) */
+static void mm_plan(qpool *p, mm_job *j) {
+    int nth = qpool_size(p);
+    j->total = 0;
+    atomic_init(&j->next, 0);
+    if (nth < 2 || j->a->n < MM_DYN_MIN || j->path != PATH_INT) return;
+    for (int i = 0; i < j->nw; i++)
+        if (!packed(j->W[i], j->a)) return;
+    for (int i = 0; i < j->nw; i++) {
+        long align = j->W[i]->il ? j->W[i]->il : 8, rows = (long)j->W[i]->rows;
+        long c = (rows + (long)nth * MM_CHUNKS - 1) / ((long)nth * MM_CHUNKS);
+        c = (c + align - 1) / align * align;
+        j->chunk[i] = c;
+        j->nchunks[i] = (rows + c - 1) / c;
+        j->total += j->nchunks[i];
+    }
 }
 
 /* The path of a product with W over a's tokens, and its derived input made (PATH_F32 when memory for
@@ -189,7 +276,12 @@ static int choose_path(qpool *p, const kmat *W, kact *a, size_t *scratch_each) {
             return PATH_GEMM;
     }
     if (f32) return PATH_F32;
-    if (e->path == K_PATH_INT) return ensure_a8(p, a, e->tr->act) ? PATH_F32 : PATH_INT;
+    if (e->path == K_PATH_INT) {
+        if (ensure_a8(p, a, e->tr->act)) return PATH_F32;
+        /* many tokens on an interleaved matrix: packed once (no memory for it: each call packs its own) */
+        if (W->il && e->gemm_il_p && a->n >= MM_PACK_MIN) (void)ensure_a8p(p, a, e->pk_il);
+        return PATH_INT;
+    }
     /* BF16 weights on the fast path (always in the batch-invariant default): bf16 dot products, one
      * summation order for every n (dot_bf16.c) */
     return ensure_b16(p, a) ? PATH_F32 : PATH_DOT16;
@@ -202,13 +294,14 @@ int k_act_prepare(qpool *p, const kmat *W, kact *a) {
 }
 
 void k_matmul_act(qpool *p, const kmat *W, kact *a, float *Y) {
-    mm_job j = {{W}, {Y}, 1, a, PATH_F32, 0};
+    mm_job j = {.W = {W}, .Y = {Y}, .nw = 1, .a = a, .path = PATH_F32};
     j.path = choose_path(p, W, a, &j.scratch_each);
+    mm_plan(p, &j);
     qpool_run(p, mm_worker, &j);
 }
 
 void k_matmul_act_multi(qpool *p, const kmat *const *W, float *const *Y, int nw, kact *a) {
-    mm_job j = {{0}, {0}, nw, a, PATH_F32, 0};
+    mm_job j = {.nw = nw, .a = a, .path = PATH_F32};
     int fuse = nw >= 1 && nw <= K_MULTI_MAX;
     /* one dispatch only when every product takes the same path on the same derived input (another
      * activation format would overwrite the first's) */
@@ -226,7 +319,11 @@ void k_matmul_act_multi(qpool *p, const kmat *const *W, float *const *Y, int nw,
         j.Y[i] = Y[i];
     }
     if (fuse && j.path == PATH_GEMM && grow(&a->scratch, &a->scratch_cap, j.scratch_each * (size_t)qpool_size(p))) fuse = 0;
-    if (fuse) { qpool_run(p, mm_worker, &j); return; }
+    if (fuse) {
+        mm_plan(p, &j);
+        qpool_run(p, mm_worker, &j);
+        return;
+    }
     for (int i = 0; i < nw; i++) k_matmul_act(p, W[i], a, Y[i]);
 }
 

@@ -333,41 +333,70 @@ TGT static inline __attribute__((always_inline)) void il_tile(const uint8_t *p, 
     }
 }
 
-#define IL_CHUNK 96 /* tokens packed at a time, 16 tiles (300 KB at K = 3072: in L2 while the rows pass) */
+#define IL_CHUNK 96 /* tokens a pass over the rows reads (16 tiles, 240 KB at K = 3072: in L2 while the rows pass) */
+
+/* tokens [t0, t1) of the n rows of A into their tiles: nb packed blocks per tile of TT tokens */
+static void il_pack(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *out) {
+    const int64_t nb = K / 32;
+    ilblk *P = out;
+    const int tend = ((t1 < n ? t1 : n) + TT - 1) / TT; /* past the last tile (its padding tokens zero) */
+    memset(P + (size_t)(t0 / TT) * (size_t)nb, 0, sizeof *P * (size_t)nb * (size_t)(tend - t0 / TT));
+    for (int t = t0; t < t1 && t < n; t++) {
+        void *arow = (uint8_t *)A + (size_t)t * arow_bytes; /* kq_act_q takes it unqualified */
+        const int8_t *xq = kq_act_q(arow);
+        const float *xd = kq_act_d(arow, K);
+        ilblk *pt = P + (size_t)(t / TT) * (size_t)nb;
+        for (int64_t b = 0; b < nb; b++) {
+            memcpy(pt[b].q[t % TT], xq + 32 * b, 32);
+            pt[b].d[t % TT] = xd[b];
+            pt[b].nsx[t % TT] = -sum128(xq + 32 * b);
+        }
+    }
+}
+
+static size_t il_bytes(int n, int64_t K) { return sizeof(ilblk) * (size_t)(K / 32) * (size_t)((n + TT - 1) / TT); }
+
+const kq_pack kq_pack_q8_0_il = {TT, il_bytes, il_pack};
+
+/* rows [r0, r1) x the cn tokens from c0 whose tiles start at P (c0 a multiple of TT) */
+TGT static void il_chunk(const kmat *W, const ilblk *P, int c0, int cn, float *Y, int64_t r0, int64_t r1) {
+    const int64_t nb = W->cols / 32;
+    const int ntile = (cn + TT - 1) / TT;
+    for (int64_t r = r0; r < r1; r += 32) {
+        int two = r + 32 <= r1;
+        const uint8_t *p = (const uint8_t *)W->data + (size_t)r * W->row_bytes, *q = p + (size_t)16 * W->row_bytes;
+        for (int k = 0; k < ntile; k++) {
+            float *yp[TT], *yq[TT];
+            int nt = cn - TT * k < TT ? cn - TT * k : TT;
+            for (int t = 0; t < nt; t++) {
+                yp[t] = Y + (size_t)(c0 + TT * k + t) * (size_t)W->rows + (size_t)r;
+                yq[t] = yp[t] + 16;
+            }
+            if (two) il_tile(p, q, 2, P + (size_t)k * (size_t)nb, nb, nt, yp, yq);
+            else il_tile(p, p, 1, P + (size_t)k * (size_t)nb, nb, nt, yp, yp); /* q unread */
+        }
+    }
+}
+
+/* under 8 tokens the one-token kernel is faster (0: the caller runs it, the same bits) */
+TGT int kq_gemm_q8_0_il_p_avx512(const kmat *W, const void *P, int n, float *Y, int64_t r0, int64_t r1) {
+    if (n < 8) return 0;
+    const ilblk *B = P;
+    for (int c0 = 0; c0 < n; c0 += IL_CHUNK)
+        il_chunk(W, B + (size_t)(c0 / TT) * (size_t)(W->cols / 32), c0, n - c0 < IL_CHUNK ? n - c0 : IL_CHUNK, Y, r0, r1);
+    return 1;
+}
+
+/* the same packing a chunk at a time, into this call's own buffer (no memory for it: 0, and the
+ * caller runs the one-token kernel, the same bits) */
 TGT int kq_gemm_q8_0_il_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
-    const int64_t K = W->cols, nb = K / 32;
     ilblk *P = NULL;
-    /* under 8 tokens the one-token kernel is faster; without memory for the packing it gives the
-     * same bits (the caller runs it) */
-    if (n < 8 || posix_memalign((void **)&P, 64, sizeof *P * (size_t)nb * ((IL_CHUNK + TT - 1) / TT))) return 0;
+    if (n < 8 || posix_memalign((void **)&P, 64, il_bytes(IL_CHUNK, W->cols))) return 0;
     for (int c0 = 0; c0 < n; c0 += IL_CHUNK) {
-        int cn = n - c0 < IL_CHUNK ? n - c0 : IL_CHUNK, ntile = (cn + TT - 1) / TT;
-        memset(P, 0, sizeof *P * (size_t)nb * (size_t)ntile); /* padding tokens: zeros */
-        for (int t = 0; t < cn; t++) {
-            void *arow = (uint8_t *)A + (size_t)(c0 + t) * arow_bytes;
-            const int8_t *xq = kq_act_q(arow);
-            const float *xd = kq_act_d(arow, K);
-            ilblk *pt = P + (size_t)(t / TT) * (size_t)nb;
-            for (int64_t b = 0; b < nb; b++) {
-                memcpy(pt[b].q[t % TT], xq + 32 * b, 32);
-                pt[b].d[t % TT] = xd[b];
-                pt[b].nsx[t % TT] = -sum128(xq + 32 * b);
-            }
-        }
-        for (int64_t r = r0; r < r1; r += 32) {
-            int two = r + 32 <= r1;
-            const uint8_t *p = (const uint8_t *)W->data + (size_t)r * W->row_bytes, *q = p + (size_t)16 * W->row_bytes;
-            for (int k = 0; k < ntile; k++) {
-                float *yp[TT], *yq[TT];
-                int nt = cn - TT * k < TT ? cn - TT * k : TT;
-                for (int t = 0; t < nt; t++) {
-                    yp[t] = Y + (size_t)(c0 + TT * k + t) * (size_t)W->rows + (size_t)r;
-                    yq[t] = yp[t] + 16;
-                }
-                if (two) il_tile(p, q, 2, P + (size_t)k * (size_t)nb, nb, nt, yp, yq);
-                else il_tile(p, p, 1, P + (size_t)k * (size_t)nb, nb, nt, yp, yp); /* q unread */
-            }
-        }
+        int cn = n - c0 < IL_CHUNK ? n - c0 : IL_CHUNK;
+        /* tokens [c0, c0 + cn) packed as tiles 0.. of P: A advanced to c0 */
+        il_pack((const uint8_t *)A + (size_t)c0 * arow_bytes, arow_bytes, cn, 0, cn, W->cols, P);
+        il_chunk(W, P, c0, cn, Y, r0, r1);
     }
     free(P);
     return 1;
@@ -449,4 +478,6 @@ void kq_gemv_q8_0_il_avx512(const kmat *W, const void *arow, float *y, int64_t r
     }
 }
 int kq_gemm_q8_0_il_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) { return 0; }
+int kq_gemm_q8_0_il_p_avx512(const kmat *W, const void *P, int n, float *Y, int64_t r0, int64_t r1) { return 0; }
+const kq_pack kq_pack_q8_0_il;
 #endif

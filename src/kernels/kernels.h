@@ -75,6 +75,10 @@ typedef struct ktype {
      * kernels (the model then keeps its rows) */
     kq_gemv_fn gemv_il;
     kq_gemm_fn gemm_il;
+    /* the same over activations packed once per input by pk_il (kq_pack): the products of one input
+     * and all threads share one packing; NULL where gemm_il packs its own */
+    const kq_pack *pk_il;
+    kq_gemm_p_fn gemm_il_p;
     k_b16_fn b16;         /* K_PATH_B16 */
     k_b16_fn b16_il;      /* K_PATH_B16 on a matrix interleaved by k_il_pack; NULL where the model keeps
                            * BF16 rows */
@@ -136,6 +140,9 @@ typedef struct kact {
     size_t b16_cap;
     void *a8;                /* n rows of kq_act_row_bytes */
     size_t a8_cap;
+    const kq_pack *a8p_pk;   /* the packing a8p holds (NULL: none current) */
+    void *a8p;               /* a8 packed for a many-token kernel (ktype.pk_il) */
+    size_t a8p_cap;
     void *scratch;           /* per-thread weight panels */
     size_t scratch_cap;
 } kact;
@@ -204,6 +211,8 @@ int kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, 
  * one load. Each (row, token) keeps the scalar twin's bits. */
 void kq_gemv_q8_0_il_avx512(const kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
 int kq_gemm_q8_0_il_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
+int kq_gemm_q8_0_il_p_avx512(const kmat *W, const void *P, int n, float *Y, int64_t r0, int64_t r1);
+extern const kq_pack kq_pack_q8_0_il;
 
 /* ---- interleaved weights (kernels/repack.c)
  * A matrix whose type has interleaved kernels can be stored with its rows in groups of k_il_rows(t):

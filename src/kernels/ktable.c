@@ -158,12 +158,16 @@ void kcpu_init(kcpu *c, unsigned want) {
         /* Q8_0 matrices interleaved by 16 rows (repack.c): the model repacks where these exist */
         c->type[QWEN3_Q8_0].gemv_il = kq_gemv_q8_0_il_avx512;
         c->type[QWEN3_Q8_0].gemm_il = kq_gemm_q8_0_il_avx512;
+        c->type[QWEN3_Q8_0].pk_il = &kq_pack_q8_0_il;
+        c->type[QWEN3_Q8_0].gemm_il_p = kq_gemm_q8_0_il_p_avx512;
         /* GGUF's 8-row kernels read an interleaved matrix too (W->il; kernels/repack.c) */
         static const qwen3_dtype kil[] = {QWEN3_Q4, QWEN3_Q4_K, QWEN3_Q5_K, QWEN3_Q6_K, QWEN3_Q4_0, QWEN3_Q4_1, QWEN3_Q5_0, QWEN3_Q5_1, QWEN3_IQ4_NL};
         for (size_t i = 0; i < sizeof kil / sizeof *kil; i++)
             if (kq_ggml_gemv_avx512[kil[i]] && kq_ggml_gemm_avx512[kil[i]]) {
                 c->type[kil[i]].gemv_il = kq_ggml_gemv_avx512[kil[i]];
                 c->type[kil[i]].gemm_il = kq_ggml_gemm_avx512[kil[i]];
+                c->type[kil[i]].pk_il = kq_ggml_pack_avx512[kil[i]];
+                c->type[kil[i]].gemm_il_p = kq_ggml_gemm_p_avx512[kil[i]];
             }
         use_int(c, kq_ggml_rows_avx512, kq_ggml_gemv_avx512, kq_ggml_gemm_avx512);
     }

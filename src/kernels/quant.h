@@ -111,6 +111,17 @@ struct kmat;
 typedef void (*kq_rows_fn)(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t n, float *y);
 typedef void (*kq_gemv_fn)(const struct kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
 typedef int (*kq_gemm_fn)(const struct kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
+/* A many-token kernel's activations packed once per input and read by every product over it and by
+ * every thread (dispatch.c's kact), where each call of a gemm packs its own copy (per thread, per
+ * matrix): pack writes the tiles of tokens [t0, t1) of n (t0 a multiple of tile; t1 one too, or n;
+ * padding tokens of the last tile zero) into P, which holds bytes(n, K); gemm_p is the gemm over
+ * them, the same bits. */
+typedef struct kq_pack {
+    int tile;
+    size_t (*bytes)(int n, int64_t K);
+    void (*pack)(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P);
+} kq_pack;
+typedef int (*kq_gemm_p_fn)(const struct kmat *W, const void *P, int n, float *Y, int64_t r0, int64_t r1);
 
 /* Scalar dot kernels (the references). */
 float kq_dot_q8_0_scalar(const void *wrow, const void *arow, int64_t n);

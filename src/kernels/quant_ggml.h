@@ -112,6 +112,10 @@ extern const kq_gemv_fn kq_ggml_gemv_avx2[QWEN3_DTYPE_COUNT];
 /* gemm: n >= 8 tokens (prefill), a SIMD lane per token: AVX-512 VNNI (quant_ggml_gemm512.c), AVX2
  * and AVX-VNNI's vpdpbusd / vpdpwssd (quant_ggml_gemm256.c). */
 extern const kq_gemm_fn kq_ggml_gemm_avx512[QWEN3_DTYPE_COUNT];
+/* the AVX-512 gemm over activations packed once per input (kq_pack; kernels.h's ktype.pk_il): the
+ * superblock types share one packing, the 32-value types another */
+extern const kq_gemm_p_fn kq_ggml_gemm_p_avx512[QWEN3_DTYPE_COUNT];
+extern const kq_pack *const kq_ggml_pack_avx512[QWEN3_DTYPE_COUNT];
 extern const kq_gemm_fn kq_ggml_gemm_avx2[QWEN3_DTYPE_COUNT];
 extern const kq_gemm_fn kq_ggml_gemm_avxvnni[QWEN3_DTYPE_COUNT];
 /* Tests only (not in the library: a second build of quant_ggml_gemm256.c linked into

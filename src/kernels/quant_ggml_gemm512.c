@@ -171,43 +171,60 @@ TGT INL void tile_k(qwen3_dtype T, const kur *ur, int NR, const kpk *P0, const k
         }
 }
 
-TGT INL int gemm_k(qwen3_dtype T, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
-    const int64_t K = W->cols, nsb = K / 256;
+/* rows [r0, r1) x the cn tokens from c0, whose packed tiles (16 tokens x nsb superblocks each)
+ * start at P */
+TGT INL void chunk_k(qwen3_dtype T, const kmat *W, const kpk *P, int c0, int cn, float *Y, int64_t r0, int64_t r1) {
+    const int64_t nsb = W->cols / 256;
     const size_t BB = bbytes(T);
-    kpk *P = NULL;
-    if (posix_memalign((void **)&P, 64, sizeof(kpk) * (size_t)nsb * (CHUNK / 16))) return 0;
+    const int nv = (cn + 15) / 16;
     kur ur[4] __attribute__((aligned(64)));
     float accm[4][CHUNK] __attribute__((aligned(64)));
     float ob[CHUNK][16] __attribute__((aligned(64))); /* 16 rows' results (out16.h) */
+    for (int64_t rb = r0; rb < r1; rb += 16) {
+        int nrb = r1 - rb < 16 ? (int)(r1 - rb) : 16, pf = 0;
+        float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
+        for (int64_t r = rb; r < rb + nrb; r += 4) {
+            int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
+            size_t rs, bs; /* row r + i's superblock sb at w + i rs + sb bs */
+            const uint8_t *w = row_at(W, r, BB, &rs, &bs);
+            memset(accm, 0, sizeof accm);
+            out16_prefetch(y, (size_t)W->rows, cn, &pf, 32); /* a quarter of the block's lines of Y */
+            for (int64_t sb = 0; sb < nsb; sb++) {
+                for (int i = 0; i < nr; i++) unpack_row(T, w + (size_t)i * rs + (size_t)sb * bs, &ur[i]);
+                for (int v = 0; v < nv; v += 2) {
+                    int two = v + 1 < nv;
+                    const kpk *P0 = P + (size_t)v * nsb + sb, *P1 = two ? P0 + nsb : P0;
+                    float *const acc[4] = {accm[0] + 16 * v, accm[1] + 16 * v, accm[2] + 16 * v, accm[3] + 16 * v};
+                    if (nr == 4 && two) tile_k(T, ur, 4, P0, P1, 2, acc);
+                    else if (nr == 4) tile_k(T, ur, 4, P0, P1, 1, acc);
+                    else tile_k(T, ur, nr, P0, P1, two ? 2 : 1, acc);
+                }
+            }
+            put_rows(accm, nv, ob, (int)(r - rb));
+        }
+        out16_flush(ob, cn, nrb, y, (size_t)W->rows);
+    }
+}
+
+/* each chunk of tokens packed into this call's own buffer, then its rows */
+TGT INL int gemm_k(qwen3_dtype T, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    const int64_t K = W->cols, nsb = K / 256;
+    kpk *P = NULL;
+    if (posix_memalign((void **)&P, 64, sizeof(kpk) * (size_t)nsb * (CHUNK / 16))) return 0;
     for (int c0 = 0; c0 < n; c0 += CHUNK) {
         int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
         for (int v = 0; v < nv; v++) pack_k(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nsb);
-        for (int64_t rb = r0; rb < r1; rb += 16) {
-            int nrb = r1 - rb < 16 ? (int)(r1 - rb) : 16, pf = 0;
-            float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
-            for (int64_t r = rb; r < rb + nrb; r += 4) {
-                int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
-                size_t rs, bs; /* row r + i's superblock sb at w + i rs + sb bs */
-                const uint8_t *w = row_at(W, r, BB, &rs, &bs);
-                memset(accm, 0, sizeof accm);
-                out16_prefetch(y, (size_t)W->rows, cn, &pf, 32); /* a quarter of the block's lines of Y */
-                for (int64_t sb = 0; sb < nsb; sb++) {
-                    for (int i = 0; i < nr; i++) unpack_row(T, w + (size_t)i * rs + (size_t)sb * bs, &ur[i]);
-                    for (int v = 0; v < nv; v += 2) {
-                        int two = v + 1 < nv;
-                        const kpk *P0 = P + (size_t)v * nsb + sb, *P1 = two ? P0 + nsb : P0;
-                        float *const acc[4] = {accm[0] + 16 * v, accm[1] + 16 * v, accm[2] + 16 * v, accm[3] + 16 * v};
-                        if (nr == 4 && two) tile_k(T, ur, 4, P0, P1, 2, acc);
-                        else if (nr == 4) tile_k(T, ur, 4, P0, P1, 1, acc);
-                        else tile_k(T, ur, nr, P0, P1, two ? 2 : 1, acc);
-                    }
-                }
-                put_rows(accm, nv, ob, (int)(r - rb));
-            }
-            out16_flush(ob, cn, nrb, y, (size_t)W->rows);
-        }
+        chunk_k(T, W, P, c0, cn, Y, r0, r1);
     }
     free(P);
+    return 1;
+}
+
+/* the same over tiles packed once for all n tokens (kq_pack_k) */
+TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpk *P, int n, float *Y, int64_t r0, int64_t r1) {
+    const int64_t nsb = W->cols / 256;
+    for (int c0 = 0; c0 < n; c0 += CHUNK)
+        chunk_k(T, W, P + (size_t)(c0 / 16) * (size_t)nsb, c0, n - c0 < CHUNK ? n - c0 : CHUNK, Y, r0, r1);
     return 1;
 }
 
@@ -287,55 +304,88 @@ TGT INL void tile_32(qwen3_dtype T, const kur32 *ur, int NR, int nb, const kp32 
         for (int v = 0; v < NV; v++) _mm512_store_ps(acc[r] + 16 * v, ac[r][v]);
 }
 
-TGT INL int gemm_32(qwen3_dtype T, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
-    const int64_t K = W->cols, nb = K / 32;
+/* rows [r0, r1) x the cn tokens from c0, whose packed tiles (16 tokens x nb blocks each) start at P */
+TGT INL void chunk_32(qwen3_dtype T, const kmat *W, const kp32 *P, int c0, int cn, float *Y, int64_t r0, int64_t r1) {
+    const int64_t nb = W->cols / 32;
     const size_t BB = bbytes(T);
-    kp32 *P = NULL;
-    if (posix_memalign((void **)&P, 64, sizeof(kp32) * (size_t)nb * (CHUNK / 16))) return 0;
+    const int nv = (cn + 15) / 16;
     kur32 ur[4] __attribute__((aligned(64)));
     float accm[4][CHUNK] __attribute__((aligned(64)));
     float ob[CHUNK][16] __attribute__((aligned(64))); /* 16 rows' results (out16.h) */
+    for (int64_t rb = r0; rb < r1; rb += 16) {
+        int nrb = r1 - rb < 16 ? (int)(r1 - rb) : 16, pf = 0;
+        float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
+        for (int64_t r = rb; r < rb + nrb; r += 4) {
+            int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
+            size_t rs, bs; /* row r + i's block b at w + i rs + b bs */
+            const uint8_t *w = row_at(W, r, BB, &rs, &bs);
+            memset(accm, 0, sizeof accm);
+            out16_prefetch(y, (size_t)W->rows, cn, &pf, 32); /* a quarter of the block's lines of Y */
+            /* spans of 8 blocks: unpacked once for the whole chunk */
+            for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+                int sn = nb - b0 < 8 ? (int)(nb - b0) : 8;
+                for (int i = 0; i < nr; i++) unpack_row32(T, w + (size_t)i * rs + (size_t)b0 * bs, sn, bs, &ur[i]);
+                for (int v = 0; v < nv; v += 2) {
+                    int two = v + 1 < nv;
+                    const kp32 *P0 = P + (size_t)v * nb + b0, *P1 = two ? P0 + nb : P0;
+                    float *const acc[4] = {accm[0] + 16 * v, accm[1] + 16 * v, accm[2] + 16 * v, accm[3] + 16 * v};
+                    if (nr == 4 && two) tile_32(T, ur, 4, sn, P0, P1, 2, acc);
+                    else if (nr == 4) tile_32(T, ur, 4, sn, P0, P1, 1, acc);
+                    else tile_32(T, ur, nr, sn, P0, P1, two ? 2 : 1, acc);
+                }
+            }
+            put_rows(accm, nv, ob, (int)(r - rb));
+        }
+        out16_flush(ob, cn, nrb, y, (size_t)W->rows);
+    }
+}
+
+/* each chunk of tokens packed into this call's own buffer, then its rows */
+TGT INL int gemm_32(qwen3_dtype T, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
+    const int64_t K = W->cols, nb = K / 32;
+    kp32 *P = NULL;
+    if (posix_memalign((void **)&P, 64, sizeof(kp32) * (size_t)nb * (CHUNK / 16))) return 0;
     for (int c0 = 0; c0 < n; c0 += CHUNK) {
         int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
         for (int v = 0; v < nv; v++) pack_32(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nb);
-        for (int64_t rb = r0; rb < r1; rb += 16) {
-            int nrb = r1 - rb < 16 ? (int)(r1 - rb) : 16, pf = 0;
-            float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
-            for (int64_t r = rb; r < rb + nrb; r += 4) {
-                int nr = rb + nrb - r < 4 ? (int)(rb + nrb - r) : 4;
-                size_t rs, bs; /* row r + i's block b at w + i rs + b bs */
-                const uint8_t *w = row_at(W, r, BB, &rs, &bs);
-                memset(accm, 0, sizeof accm);
-                out16_prefetch(y, (size_t)W->rows, cn, &pf, 32); /* a quarter of the block's lines of Y */
-                /* spans of 8 blocks: unpacked once for the whole chunk */
-                for (int64_t b0 = 0; b0 < nb; b0 += 8) {
-                    int sn = nb - b0 < 8 ? (int)(nb - b0) : 8;
-                    for (int i = 0; i < nr; i++) unpack_row32(T, w + (size_t)i * rs + (size_t)b0 * bs, sn, bs, &ur[i]);
-                    for (int v = 0; v < nv; v += 2) {
-                        int two = v + 1 < nv;
-                        const kp32 *P0 = P + (size_t)v * nb + b0, *P1 = two ? P0 + nb : P0;
-                        float *const acc[4] = {accm[0] + 16 * v, accm[1] + 16 * v, accm[2] + 16 * v, accm[3] + 16 * v};
-                        if (nr == 4 && two) tile_32(T, ur, 4, sn, P0, P1, 2, acc);
-                        else if (nr == 4) tile_32(T, ur, 4, sn, P0, P1, 1, acc);
-                        else tile_32(T, ur, nr, sn, P0, P1, two ? 2 : 1, acc);
-                    }
-                }
-                put_rows(accm, nv, ob, (int)(r - rb));
-            }
-            out16_flush(ob, cn, nrb, y, (size_t)W->rows);
-        }
+        chunk_32(T, W, P, c0, cn, Y, r0, r1);
     }
     free(P);
     return 1;
 }
+
+/* the same over tiles packed once for all n tokens (kq_pack_32) */
+TGT INL int gemm_32_p(qwen3_dtype T, const kmat *W, const kp32 *P, int n, float *Y, int64_t r0, int64_t r1) {
+    const int64_t nb = W->cols / 32;
+    for (int c0 = 0; c0 < n; c0 += CHUNK)
+        chunk_32(T, W, P + (size_t)(c0 / 16) * (size_t)nb, c0, n - c0 < CHUNK ? n - c0 : CHUNK, Y, r0, r1);
+    return 1;
+}
+
+/* the packings of all n tokens: tiles of 16 (the last one's padding tokens zero) */
+static size_t bytes_k(int n, int64_t K) { return sizeof(kpk) * (size_t)(K / 256) * (size_t)((n + 15) / 16); }
+static size_t bytes_32(int n, int64_t K) { return sizeof(kp32) * (size_t)(K / 32) * (size_t)((n + 15) / 16); }
+static void packer_k(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P) {
+    for (int t = t0; t < t1 && t < n; t += 16) pack_k(A, arow_bytes, t, n - t < 16 ? n - t : 16, K, (kpk *)P + (size_t)(t / 16) * (size_t)(K / 256));
+}
+static void packer_32(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P) {
+    for (int t = t0; t < t1 && t < n; t += 16) pack_32(A, arow_bytes, t, n - t < 16 ? n - t : 16, K, (kp32 *)P + (size_t)(t / 16) * (size_t)(K / 32));
+}
+static const kq_pack pack_tiles_k = {16, bytes_k, packer_k}, pack_tiles_32 = {16, bytes_32, packer_32};
 
 /* fewer than 8 tokens: declined, the one-token kernels are faster there */
 #define GK(T) TGT static int gk_##T(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
         return n >= 8 && gemm_k(T, W, A, ab, n, Y, r0, r1); }
 #define G32(T) TGT static int g32_##T(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
         return n >= 8 && gemm_32(T, W, A, ab, n, Y, r0, r1); }
+#define GKP(T) TGT static int gkp_##T(const kmat *W, const void *P, int n, float *Y, int64_t r0, int64_t r1) { \
+        return n >= 8 && gemm_k_p(T, W, P, n, Y, r0, r1); }
+#define G32P(T) TGT static int g32p_##T(const kmat *W, const void *P, int n, float *Y, int64_t r0, int64_t r1) { \
+        return n >= 8 && gemm_32_p(T, W, P, n, Y, r0, r1); }
 GK(QWEN3_Q2_K) GK(QWEN3_Q3_K) GK(QWEN3_Q4_K) GK(QWEN3_Q5_K) GK(QWEN3_Q6_K) GK(QWEN3_IQ4_XS) GK(QWEN3_Q4)
 G32(QWEN3_Q4_0) G32(QWEN3_Q4_1) G32(QWEN3_Q5_0) G32(QWEN3_Q5_1) G32(QWEN3_IQ4_NL)
+GKP(QWEN3_Q2_K) GKP(QWEN3_Q3_K) GKP(QWEN3_Q4_K) GKP(QWEN3_Q5_K) GKP(QWEN3_Q6_K) GKP(QWEN3_IQ4_XS) GKP(QWEN3_Q4)
+G32P(QWEN3_Q4_0) G32P(QWEN3_Q4_1) G32P(QWEN3_Q5_0) G32P(QWEN3_Q5_1) G32P(QWEN3_IQ4_NL)
 
 const kq_gemm_fn kq_ggml_gemm_avx512[QWEN3_DTYPE_COUNT] = {
     [QWEN3_Q4] = gk_QWEN3_Q4,
@@ -344,6 +394,22 @@ const kq_gemm_fn kq_ggml_gemm_avx512[QWEN3_DTYPE_COUNT] = {
     [QWEN3_Q4_0] = g32_QWEN3_Q4_0, [QWEN3_Q4_1] = g32_QWEN3_Q4_1, [QWEN3_Q5_0] = g32_QWEN3_Q5_0,
     [QWEN3_Q5_1] = g32_QWEN3_Q5_1, [QWEN3_IQ4_NL] = g32_QWEN3_IQ4_NL,
 };
+const kq_gemm_p_fn kq_ggml_gemm_p_avx512[QWEN3_DTYPE_COUNT] = {
+    [QWEN3_Q4] = gkp_QWEN3_Q4,
+    [QWEN3_Q2_K] = gkp_QWEN3_Q2_K, [QWEN3_Q3_K] = gkp_QWEN3_Q3_K, [QWEN3_Q4_K] = gkp_QWEN3_Q4_K,
+    [QWEN3_Q5_K] = gkp_QWEN3_Q5_K, [QWEN3_Q6_K] = gkp_QWEN3_Q6_K, [QWEN3_IQ4_XS] = gkp_QWEN3_IQ4_XS,
+    [QWEN3_Q4_0] = g32p_QWEN3_Q4_0, [QWEN3_Q4_1] = g32p_QWEN3_Q4_1, [QWEN3_Q5_0] = g32p_QWEN3_Q5_0,
+    [QWEN3_Q5_1] = g32p_QWEN3_Q5_1, [QWEN3_IQ4_NL] = g32p_QWEN3_IQ4_NL,
+};
+const kq_pack *const kq_ggml_pack_avx512[QWEN3_DTYPE_COUNT] = {
+    [QWEN3_Q4] = &pack_tiles_k,
+    [QWEN3_Q2_K] = &pack_tiles_k, [QWEN3_Q3_K] = &pack_tiles_k, [QWEN3_Q4_K] = &pack_tiles_k,
+    [QWEN3_Q5_K] = &pack_tiles_k, [QWEN3_Q6_K] = &pack_tiles_k, [QWEN3_IQ4_XS] = &pack_tiles_k,
+    [QWEN3_Q4_0] = &pack_tiles_32, [QWEN3_Q4_1] = &pack_tiles_32, [QWEN3_Q5_0] = &pack_tiles_32,
+    [QWEN3_Q5_1] = &pack_tiles_32, [QWEN3_IQ4_NL] = &pack_tiles_32,
+};
 #else
 const kq_gemm_fn kq_ggml_gemm_avx512[QWEN3_DTYPE_COUNT];
+const kq_gemm_p_fn kq_ggml_gemm_p_avx512[QWEN3_DTYPE_COUNT];
+const kq_pack *const kq_ggml_pack_avx512[QWEN3_DTYPE_COUNT];
 #endif
