@@ -347,7 +347,12 @@ TGT static inline __attribute__((always_inline)) void widen_rows(qwen3_dtype kv,
             continue;
         }
         const uint8_t *row = base + (size_t)j * rb;
-        for (int d = 0; d < D; d += 16) _mm512_storeu_ps(dst + (size_t)j * D + d, kv_load(kv, row, d, 0xffff));
+        if (kv == QWEN3_F16) /* the default cache, without kv_load's type tests per 16 values (a prefill's
+                              * attention, 512 tokens, one thread: 0.80-0.82 -> 0.76-0.78 ms a kv head) */
+            for (int d = 0; d < D; d += 16)
+                _mm512_storeu_ps(dst + (size_t)j * D + d, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + d))));
+        else
+            for (int d = 0; d < D; d += 16) _mm512_storeu_ps(dst + (size_t)j * D + d, kv_load(kv, row, d, 0xffff));
     }
 }
 
