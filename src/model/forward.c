@@ -126,13 +126,17 @@ static void prof_add(const qwen3_model *m, prof_op op, double t0) {
 /* ---- small parallel helpers ---- */
 
 typedef void (*row_fn)(run *r, int t);
-typedef struct { run *r; row_fn fn; int n; } rows_job;
+/* Tokens in runs of `chunk` (about 8 a thread), each run taken by whichever thread is free, so a
+ * per-token step does not wait for the slower vCPU's fixed half (0.6B Q8_0, 512 tokens, two
+ * threads, 4 alternating rounds on a quiet host: the caller's waits 7.4-14.6 -> 8.7-10.4 ms a
+ * pass, throughput within noise). A token's result does not depend on its thread. */
+typedef struct { run *r; row_fn fn; int n, chunk; atomic_int next; } rows_job;
 
 static void rows_worker(void *ctx, int ith, int nth) {
     rows_job *j = ctx;
-    long b, e;
-    qpool_split(j->n, ith, nth, 1, &b, &e);
-    for (long t = b; t < e; t++) j->fn(j->r, (int)t);
+    (void)ith, (void)nth;
+    for (int k; (k = atomic_fetch_add(&j->next, 1) * j->chunk) < j->n;)
+        for (int t = k; t < k + j->chunk && t < j->n; t++) j->fn(j->r, t);
 }
 
 static void for_each_token(run *r, row_fn fn) {
@@ -140,7 +144,8 @@ static void for_each_token(run *r, row_fn fn) {
         for (int t = 0; t < r->T; t++) fn(r, t);
         return;
     }
-    rows_job j = {r, fn, r->T};
+    int nth = qpool_size(r->m->pool), chunk = (r->T + 8 * nth - 1) / (8 * nth);
+    rows_job j = {r, fn, r->T, chunk, 0};
     qpool_run(r->m->pool, rows_worker, &j);
 }
 
