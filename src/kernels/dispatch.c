@@ -10,10 +10,10 @@
  * bf16, vdpbf16ps in one order for every n, dot_bf16.c). The engine's batch-invariant default sets
  * gemm_min to K_GEMM_NEVER, so the path depends on the weight type alone (kernels.h).
  * No branch here names a type or an instruction set: the table holds the answer.
- * Rows are split in multiples of 8 (of 16 for a matrix interleaved by repack.c), a fixed share per
- * thread for one token, chunks taken by whichever thread is free for many (mm_worker), and each
- * (row, token) is summed the same way whichever thread computes it, so results do not depend on the
- * thread count or the schedule. */
+ * Rows are split in multiples of 8 (of 16 for a matrix interleaved by repack.c): a fixed share per
+ * thread, or, for integer products over many tokens whose activations are packed once (kq_pack),
+ * chunks taken by whichever thread is free (mm_worker); each (row, token) is summed the same way
+ * whichever thread computes it, so results do not depend on the thread count or the schedule. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
