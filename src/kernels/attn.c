@@ -156,7 +156,7 @@ void k_attn_rows_lse_scalar(const float *const *q, float *const *out, const int 
  * half of a block (elements 0-15 are the low nibbles of qs, 16-31 the high ones). The block's f16
  * scale is widened by F16C (exact, as k_f16_to_f32 for every finite value): the out-of-line
  * k_f16_to_f32, called per 16 elements, cost more than the rest of a Q8_0 load. */
-TGT static inline __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask16 m) {
+TGT static inline __attribute__((always_inline)) __m512 kv_load(qwen3_dtype kv, const void *row, int d, __mmask16 m) {
     if (kv == QWEN3_Q4_0) { /* a table of the block's 16 values d * (k - 8), exact products, looked up
                                * by each nibble (vpermps reads an index's low 4 bits only) */
         const kq4_0_block *b = (const kq4_0_block *)row + d / 32;
@@ -339,20 +339,30 @@ TGT static inline __attribute__((always_inline)) void prefetch_block(const void 
     }
 }
 
-TGT static inline __attribute__((always_inline)) void widen_rows(qwen3_dtype kv, const uint8_t *base, size_t rb, int nb,
-                                                                 int D, float *dst) {
+TGT static inline __attribute__((always_inline)) void widen_rows_t(qwen3_dtype kv, const uint8_t *base, size_t rb, int nb,
+                                                                   int D, float *dst) {
     for (int j = 0; j < 16; j++) {
         if (j >= nb) {
             for (int d = 0; d < D; d += 16) _mm512_storeu_ps(dst + (size_t)j * D + d, _mm512_setzero_ps());
             continue;
         }
         const uint8_t *row = base + (size_t)j * rb;
-        if (kv == QWEN3_F16) /* the default cache, without kv_load's type tests per 16 values (a prefill's
-                              * attention, 512 tokens, one thread: 0.80-0.82 -> 0.76-0.78 ms a kv head) */
-            for (int d = 0; d < D; d += 16)
-                _mm512_storeu_ps(dst + (size_t)j * D + d, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + d))));
-        else
-            for (int d = 0; d < D; d += 16) _mm512_storeu_ps(dst + (size_t)j * D + d, kv_load(kv, row, d, 0xffff));
+        for (int d = 0; d < D; d += 16) _mm512_storeu_ps(dst + (size_t)j * D + d, kv_load(kv, row, d, 0xffff));
+    }
+}
+
+/* A block's nb rows of K or V as float32 [position][d], zeros past nb. Each cache type is its own
+ * copy of the loop, kv a constant there, so kv_load's type tests fold away: run per 16 values they
+ * had cost a prefill's attention 5% (F16, 512 tokens, one kv head, one thread: 0.80-0.82 -> 0.76-0.78
+ * ms). */
+TGT static inline __attribute__((always_inline)) void widen_rows(qwen3_dtype kv, const uint8_t *base, size_t rb, int nb,
+                                                                 int D, float *dst) {
+    switch (kv) {
+    case QWEN3_F16: widen_rows_t(QWEN3_F16, base, rb, nb, D, dst); break;
+    case QWEN3_BF16: widen_rows_t(QWEN3_BF16, base, rb, nb, D, dst); break;
+    case QWEN3_Q8_0: widen_rows_t(QWEN3_Q8_0, base, rb, nb, D, dst); break;
+    case QWEN3_Q4_0: widen_rows_t(QWEN3_Q4_0, base, rb, nb, D, dst); break;
+    default: widen_rows_t(QWEN3_F32, base, rb, nb, D, dst); break;
     }
 }
 

@@ -260,6 +260,11 @@ static void mm_plan(qpool *p, mm_job *j) {
     }
 }
 
+static void mm_run(qpool *p, mm_job *j) {
+    mm_plan(p, j);
+    qpool_run(p, mm_worker, j);
+}
+
 /* The path of a product with W over a's tokens, and its derived input made (PATH_F32 when memory for
  * the others is lacking); scratch_each: the GEMM's per-thread panel bytes. */
 static int choose_path(qpool *p, const kmat *W, kact *a, size_t *scratch_each) {
@@ -296,8 +301,7 @@ int k_act_prepare(qpool *p, const kmat *W, kact *a) {
 void k_matmul_act(qpool *p, const kmat *W, kact *a, float *Y) {
     mm_job j = {.W = {W}, .Y = {Y}, .nw = 1, .a = a, .path = PATH_F32};
     j.path = choose_path(p, W, a, &j.scratch_each);
-    mm_plan(p, &j);
-    qpool_run(p, mm_worker, &j);
+    mm_run(p, &j);
 }
 
 void k_matmul_act_multi(qpool *p, const kmat *const *W, float *const *Y, int nw, kact *a) {
@@ -320,8 +324,7 @@ void k_matmul_act_multi(qpool *p, const kmat *const *W, float *const *Y, int nw,
     }
     if (fuse && j.path == PATH_GEMM && grow(&a->scratch, &a->scratch_cap, j.scratch_each * (size_t)qpool_size(p))) fuse = 0;
     if (fuse) {
-        mm_plan(p, &j);
-        qpool_run(p, mm_worker, &j);
+        mm_run(p, &j);
         return;
     }
     for (int i = 0; i < nw; i++) k_matmul_act(p, W[i], a, Y[i]);

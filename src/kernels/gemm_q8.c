@@ -387,19 +387,9 @@ TGT int kq_gemm_q8_0_il_p_avx512(const kmat *W, const void *P, int n, float *Y, 
     return 1;
 }
 
-/* the same packing a chunk at a time, into this call's own buffer (no memory for it: 0, and the
- * caller runs the one-token kernel, the same bits) */
+/* the same packing, this call's own (a caller without a packed input) */
 TGT int kq_gemm_q8_0_il_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
-    ilblk *P = NULL;
-    if (n < 8 || posix_memalign((void **)&P, 64, il_bytes(IL_CHUNK, W->cols))) return 0;
-    for (int c0 = 0; c0 < n; c0 += IL_CHUNK) {
-        int cn = n - c0 < IL_CHUNK ? n - c0 : IL_CHUNK;
-        /* tokens [c0, c0 + cn) packed as tiles 0.. of P: A advanced to c0 */
-        il_pack((const uint8_t *)A + (size_t)c0 * arow_bytes, arow_bytes, cn, 0, cn, W->cols, P);
-        il_chunk(W, P, c0, cn, Y, r0, r1);
-    }
-    free(P);
-    return 1;
+    return kq_gemm_own_packing(&kq_pack_q8_0_il, kq_gemm_q8_0_il_p_avx512, W, A, arow_bytes, n, Y, r0, r1);
 }
 
 /* ---- one token, a matrix interleaved in groups of 16 rows (repack.c) */

@@ -2,6 +2,7 @@
  * at load or by `qwen3 quantize`) and of activations (once per matrix product), dequantization, and
  * the reference dot products that every SIMD kernel is tested against. Layouts: see quant.h. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
@@ -239,4 +240,14 @@ void kq_dequant_row(qwen3_dtype t, const void *row, float *out, int64_t n) {
 void kq_quantize_row(qwen3_dtype t, const float *x, void *row, int64_t n) {
     const kq_traits *tr = kq_type(t);
     if (tr && tr->from_float) tr->from_float(x, row, n);
+}
+
+int kq_gemm_own_packing(const kq_pack *pk, kq_gemm_p_fn gp, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y,
+                        int64_t r0, int64_t r1) {
+    void *P = NULL;
+    if (n < 1 || posix_memalign(&P, 64, pk->bytes(n, W->cols))) return 0;
+    pk->pack(A, arow_bytes, n, 0, n, W->cols, P);
+    int ok = gp(W, P, n, Y, r0, r1);
+    free(P);
+    return ok;
 }

@@ -8,8 +8,9 @@
  * a weight row's 4 bytes of group g are broadcast and vpdpbusd adds w x over the group into each
  * token's int32 lane. Weights are first unpacked to bytes, 256 values of 4 rows at a time, with a
  * bias that makes them unsigned (vpdpbusd's unsigned operand), and that unpacking is shared by every
- * token of the chunk (128 tokens, packed once per chunk and kept in L2 while this thread's rows
- * pass).
+ * token of the chunk (128 tokens, whose packed tiles stay in L2 while this thread's rows pass).
+ * The tokens are packed once for all of them (kq_pack: by the caller's kact, else by
+ * kq_gemm_own_packing).
  *
  * Superblock types x A8_K, per (row, token) lane and superblock, all in exact int32:
  *   dot_g = sum over sub-block g (16 or 32 values) of u x     (u = q + OFF, unsigned)
@@ -32,7 +33,7 @@
 #include "kernels/quant_ggml_avx512.h"
 #include "kernels/quant_ggml_pack.h"
 
-#define CHUNK 128 /* tokens packed at a time (K = 3072: 12 superblocks x 8 x 4.9 KB = 470 KB, in L2) */
+#define CHUNK 128 /* tokens a pass over the rows reads (K = 3072: 12 superblocks x 8 x 4.9 KB = 470 KB, in L2) */
 
 /* gcc keeps accumulator arrays in memory unless their loops are unrolled outright */
 #if defined(__clang__)
@@ -191,7 +192,7 @@ TGT INL void chunk_k(qwen3_dtype T, const kmat *W, const kpk *P, int c0, int cn,
         const uint8_t *wq[4];
         for (int q = 0; q < nq; q++) wq[q] = row_at(W, rb + 4 * q, BB, &rs, &bs);
         for (int i = 0; i < 4 * nq; i++) memset(accm[i], 0, sizeof(float) * 16 * (size_t)nv); /* whole quads: put_rows reads 4 */
-        for (int q = 0; q < 4; q++) out16_prefetch(y, (size_t)W->rows, cn, &pf, 32);
+        out16_prefetch(y, (size_t)W->rows, cn, &pf, cn); /* the block's lines of Y */
         for (int64_t sb = 0; sb < nsb; sb++) {
             for (int i = 0; i < nrb; i++) unpack_row(T, wq[i / 4] + (size_t)(i % 4) * rs + (size_t)sb * bs, &ur[i]);
             for (int v = 0; v < nv; v += 2) {
@@ -209,20 +210,6 @@ TGT INL void chunk_k(qwen3_dtype T, const kmat *W, const kpk *P, int c0, int cn,
         for (int q = 0; q < nq; q++) put_rows(&accm[4 * q], nv, ob, 4 * q);
         out16_flush(ob, cn, nrb, y, (size_t)W->rows);
     }
-}
-
-/* each chunk of tokens packed into this call's own buffer, then its rows */
-TGT INL int gemm_k(qwen3_dtype T, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
-    const int64_t K = W->cols, nsb = K / 256;
-    kpk *P = NULL;
-    if (posix_memalign((void **)&P, 64, sizeof(kpk) * (size_t)nsb * (CHUNK / 16))) return 0;
-    for (int c0 = 0; c0 < n; c0 += CHUNK) {
-        int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
-        for (int v = 0; v < nv; v++) pack_k(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nsb);
-        chunk_k(T, W, P, c0, cn, Y, r0, r1);
-    }
-    free(P);
-    return 1;
 }
 
 /* the same over tiles packed once for all n tokens (kq_pack_k) */
@@ -345,20 +332,6 @@ TGT INL void chunk_32(qwen3_dtype T, const kmat *W, const kp32 *P, int c0, int c
     }
 }
 
-/* each chunk of tokens packed into this call's own buffer, then its rows */
-TGT INL int gemm_32(qwen3_dtype T, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1) {
-    const int64_t K = W->cols, nb = K / 32;
-    kp32 *P = NULL;
-    if (posix_memalign((void **)&P, 64, sizeof(kp32) * (size_t)nb * (CHUNK / 16))) return 0;
-    for (int c0 = 0; c0 < n; c0 += CHUNK) {
-        int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
-        for (int v = 0; v < nv; v++) pack_32(A, arow_bytes, c0 + 16 * v, cn - 16 * v < 16 ? cn - 16 * v : 16, K, P + (size_t)v * nb);
-        chunk_32(T, W, P, c0, cn, Y, r0, r1);
-    }
-    free(P);
-    return 1;
-}
-
 /* the same over tiles packed once for all n tokens (kq_pack_32) */
 TGT INL int gemm_32_p(qwen3_dtype T, const kmat *W, const kp32 *P, int n, float *Y, int64_t r0, int64_t r1) {
     const int64_t nb = W->cols / 32;
@@ -378,17 +351,17 @@ static void packer_32(const void *A, size_t arow_bytes, int n, int t0, int t1, i
 }
 static const kq_pack pack_tiles_k = {16, bytes_k, packer_k}, pack_tiles_32 = {16, bytes_32, packer_32};
 
-/* fewer than 8 tokens: declined, the one-token kernels are faster there */
-#define GK(T) TGT static int gk_##T(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
-        return n >= 8 && gemm_k(T, W, A, ab, n, Y, r0, r1); }
-#define G32(T) TGT static int g32_##T(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
-        return n >= 8 && gemm_32(T, W, A, ab, n, Y, r0, r1); }
+/* fewer than 8 tokens: declined, the one-token kernels are faster there. gkp / g32p read tiles
+ * packed for all n tokens (a kact's, or kq_gemm_own_packing's for gk / g32, whose callers have
+ * only the int8 rows) */
 #define GKP(T) TGT static int gkp_##T(const kmat *W, const void *P, int n, float *Y, int64_t r0, int64_t r1) { \
-        return n >= 8 && gemm_k_p(T, W, P, n, Y, r0, r1); }
+        return n >= 8 && gemm_k_p(T, W, P, n, Y, r0, r1); }                                                    \
+    static int gk_##T(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) {     \
+        return kq_gemm_own_packing(&pack_tiles_k, gkp_##T, W, A, ab, n, Y, r0, r1); }
 #define G32P(T) TGT static int g32p_##T(const kmat *W, const void *P, int n, float *Y, int64_t r0, int64_t r1) { \
-        return n >= 8 && gemm_32_p(T, W, P, n, Y, r0, r1); }
-GK(QWEN3_Q2_K) GK(QWEN3_Q3_K) GK(QWEN3_Q4_K) GK(QWEN3_Q5_K) GK(QWEN3_Q6_K) GK(QWEN3_IQ4_XS) GK(QWEN3_Q4)
-G32(QWEN3_Q4_0) G32(QWEN3_Q4_1) G32(QWEN3_Q5_0) G32(QWEN3_Q5_1) G32(QWEN3_IQ4_NL)
+        return n >= 8 && gemm_32_p(T, W, P, n, Y, r0, r1); }                                                    \
+    static int g32_##T(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) {    \
+        return kq_gemm_own_packing(&pack_tiles_32, g32p_##T, W, A, ab, n, Y, r0, r1); }
 GKP(QWEN3_Q2_K) GKP(QWEN3_Q3_K) GKP(QWEN3_Q4_K) GKP(QWEN3_Q5_K) GKP(QWEN3_Q6_K) GKP(QWEN3_IQ4_XS) GKP(QWEN3_Q4)
 G32P(QWEN3_Q4_0) G32P(QWEN3_Q4_1) G32P(QWEN3_Q5_0) G32P(QWEN3_Q5_1) G32P(QWEN3_IQ4_NL)
 
