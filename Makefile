@@ -14,6 +14,10 @@ SAN ?= 0
 ifeq ($(SAN),1)
 BUILD := build/san
 OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# the sanitizers' programs are linked as fixed-address executables: a position-independent one
+# spends ~25 ms of every start relocating the sanitizers' 230,000 pointers to their metadata, and
+# the tests start the engine about 1,100 times (measured 94 -> 68 ms a start, `qwen3 --version`)
+EXE_LDFLAGS := -no-pie
 else
 BUILD := build/rel
 OPT := -O2 -g
@@ -121,11 +125,11 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BIN): $(CLI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) -o $@ $< $(TEST_EXTRA) $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(EXE_LDFLAGS) $(INC) -o $@ $< $(TEST_EXTRA) $(LIB) $(LDLIBS)
 
 # test_gemm_ggml also links a second build of quant_ggml_gemm256.c: its AVX-VNNI flavour with the
 # EVEX encoding of the same instructions (kq_ggml_gemm_avxvnni_evex), so that the flavour's code runs
@@ -148,7 +152,7 @@ $(MPI_PP): src/mpi/pp.c
 	@mkdir -p $(dir $@)
 	$(MPICC) $(CFLAGS) $(INC) -DQWEN3_MPI -c $< -o $@
 $(MPI_BIN): $(CLI_OBJ) $(filter-out $(BUILD)/src/mpi/pp.o,$(LIB_OBJ)) $(MPI_PP)
-	$(MPICC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(MPICC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $^ $(LDLIBS)
 qwen3-mpi: $(MPI_BIN)
 	@ln -sfn $(MPI_BIN) qwen3-mpi
 ifeq ($(MPI),1)
