@@ -340,11 +340,79 @@ TGT INL int gemm_32_p(qwen3_dtype T, const kmat *W, const kp32 *P, int n, float 
     return 1;
 }
 
+/* 16 rows of 16 dwords transposed in place: r[j] becomes dword j of every row (row t in lane t).
+ * Dwords, then qwords, within each 128-bit lane; then the lanes across rows in two steps. */
+TGT INL void transpose16(__m512i r[16]) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    /* u[4a + k]: rows 4a..4a+3, dword k + 4 L in 128-bit lane L */
+    for (int a = 0; a < 16; a += 4) {
+        u[a] = _mm512_unpacklo_epi64(t[a], t[a + 2]);
+        u[a + 1] = _mm512_unpackhi_epi64(t[a], t[a + 2]);
+        u[a + 2] = _mm512_unpacklo_epi64(t[a + 1], t[a + 3]);
+        u[a + 3] = _mm512_unpackhi_epi64(t[a + 1], t[a + 3]);
+    }
+    for (int k = 0; k < 4; k++) {
+        __m512i v0 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0x88), w0 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0xdd);
+        __m512i v1 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0x88), w1 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0xdd);
+        r[k] = _mm512_shuffle_i32x4(v0, v1, 0x88);
+        r[k + 8] = _mm512_shuffle_i32x4(v0, v1, 0xdd);
+        r[k + 4] = _mm512_shuffle_i32x4(w0, w1, 0x88);
+        r[k + 12] = _mm512_shuffle_i32x4(w0, w1, 0xdd);
+    }
+}
+
+/* pack_k's twin (quant_ggml_pack.h: the same bytes, tests/unit/test_matmul_packed.c compares them):
+ * per superblock, 16 groups of the 16 tokens at a time transposed in registers, and the sums per 16
+ * values by vpdpbusd with ones over the transposed groups (16 tokens' sums in one vector) instead of
+ * a 4-byte copy and 16 additions per group and token. Every byte of the tile is written (tokens
+ * past cnt are zeros), so nothing is cleared first. */
+TGT static void pack_k_avx512(const void *A, size_t arow_bytes, int t0, int cnt, int64_t K, kpk *out) {
+    const int64_t nsb = K / 256;
+    const __m512i ones = _mm512_set1_epi8(1), lo16 = _mm512_set1_epi32(0xffff);
+    for (int64_t sb = 0; sb < nsb; sb++) {
+        kpk *o = out + sb;
+        __m512i h[16];
+        for (int gb = 0; gb < 4; gb++) {
+            __m512i r[16];
+            for (int t = 0; t < 16; t++)
+                r[t] = t < cnt ? _mm512_loadu_si512(kq_act_q((uint8_t *)A + (size_t)(t0 + t) * arow_bytes) + 256 * sb + 64 * gb)
+                               : _mm512_setzero_si512();
+            transpose16(r);
+            for (int j = 0; j < 4; j++) { /* h[4 gb + j]: the sum of x over groups 16 gb + 4 j .. + 3, per token */
+                __m512i a = _mm512_setzero_si512();
+                for (int i = 0; i < 4; i++) {
+                    _mm512_store_si512(o->q[16 * gb + 4 * j + i], r[4 * j + i]);
+                    a = _mm512_dpbusd_epi32(a, ones, r[4 * j + i]);
+                }
+                h[4 * gb + j] = a;
+            }
+        }
+        for (int p = 0; p < 8; p++) /* pair16(h[2p], h[2p + 1]) per token */
+            _mm512_store_si512(o->s16[p], _mm512_or_si512(_mm512_and_si512(h[2 * p], lo16), _mm512_slli_epi32(h[2 * p + 1], 16)));
+        for (int t = 0; t < 16; t++) {
+            if (t < cnt) {
+                void *arow = (uint8_t *)A + (size_t)(t0 + t) * arow_bytes;
+                const int16_t *bs = kq_act_bsum(arow, K) + 8 * sb;
+                o->d[t] = kq_act_d(arow, K)[sb];
+                for (int p = 0; p < 4; p++) o->s32[p][t] = pair16(bs[2 * p], bs[2 * p + 1]);
+            } else {
+                o->d[t] = 0.0f;
+                for (int p = 0; p < 4; p++) o->s32[p][t] = 0;
+            }
+        }
+    }
+}
+
 /* the packings of all n tokens: tiles of 16 (the last one's padding tokens zero) */
 static size_t bytes_k(int n, int64_t K) { return sizeof(kpk) * (size_t)(K / 256) * (size_t)((n + 15) / 16); }
 static size_t bytes_32(int n, int64_t K) { return sizeof(kp32) * (size_t)(K / 32) * (size_t)((n + 15) / 16); }
-static void packer_k(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P) {
-    for (int t = t0; t < t1 && t < n; t += 16) pack_k(A, arow_bytes, t, n - t < 16 ? n - t : 16, K, (kpk *)P + (size_t)(t / 16) * (size_t)(K / 256));
+TGT static void packer_k(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P) {
+    for (int t = t0; t < t1 && t < n; t += 16)
+        pack_k_avx512(A, arow_bytes, t, n - t < 16 ? n - t : 16, K, (kpk *)P + (size_t)(t / 16) * (size_t)(K / 256));
 }
 static void packer_32(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P) {
     for (int t = t0; t < t1 && t < n; t += 16) pack_32(A, arow_bytes, t, n - t < 16 ? n - t : 16, K, (kp32 *)P + (size_t)(t / 16) * (size_t)(K / 32));
