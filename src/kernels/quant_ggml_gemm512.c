@@ -370,6 +370,7 @@ TGT INL void transpose16(__m512i r[16]) {
  * values by vpdpbusd with ones over the transposed groups (16 tokens' sums in one vector) instead of
  * a 4-byte copy and 16 additions per group and token. Every byte of the tile is written (tokens
  * past cnt are zeros), so nothing is cleared first. */
+_Static_assert(sizeof(kpk) == 64 * 16 * 4 + 16 * 4 + 8 * 16 * 4 + 4 * 16 * 4, "kpk has no padding: pack_k_avx512 writes every byte");
 TGT static void pack_k_avx512(const void *A, size_t arow_bytes, int t0, int cnt, int64_t K, kpk *out) {
     const int64_t nsb = K / 256;
     const __m512i ones = _mm512_set1_epi8(1), lo16 = _mm512_set1_epi32(0xffff);
