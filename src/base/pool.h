@@ -1,8 +1,9 @@
 /* pool.h - a small fork-join thread pool.
  *
  * qpool_run(p, fn, ctx) calls fn(ctx, i, n) once for every i in [0, n) where n is the pool's thread
- * count; the caller runs i = 0 itself and returns when all are done. Kernels split their rows by
- * (i, n), so results never depend on scheduling. Workers spin briefly before sleeping, because a
+ * count; the caller runs i = 0 itself and returns when all are done. Jobs split their work by
+ * (i, n) (qpool_split) or take chunks from a shared atomic counter, and a result never depends on
+ * which thread computed it, so results never depend on scheduling. Workers spin briefly before sleeping, because a
  * decode step dispatches a few hundred short jobs and a condition-variable wake-up per job would cost
  * a visible share of each token. */
 #ifndef QWEN3_BASE_POOL_H

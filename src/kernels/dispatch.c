@@ -175,9 +175,6 @@ void k_qmatmul_rows(const ktype *e, const kmat *W, const void *A, size_t arow_by
 
 enum { PATH_F32, PATH_INT, PATH_GEMM, PATH_DOT16 };
 
-/* fewest tokens whose activations are packed once for an interleaved matrix's GEMM (kq_pack); the
- * GEMMs take 8 or more */
-#define MM_PACK_MIN 8
 
 /* one or several products over the same activations (k_matmul_act_multi), one dispatch */
 typedef struct {
@@ -284,7 +281,7 @@ static int choose_path(qpool *p, const kmat *W, kact *a, size_t *scratch_each) {
     if (e->path == K_PATH_INT) {
         if (ensure_a8(p, a, e->tr->act)) return PATH_F32;
         /* many tokens on an interleaved matrix: packed once (no memory for it: each call packs its own) */
-        if (W->il && e->gemm_il_p && a->n >= MM_PACK_MIN) (void)ensure_a8p(p, a, e->pk_il);
+        if (W->il && e->gemm_il_p && a->n >= KQ_GEMM_MIN_TOKENS) (void)ensure_a8p(p, a, e->pk_il);
         return PATH_INT;
     }
     /* BF16 weights on the fast path (always in the batch-invariant default): bf16 dot products, one

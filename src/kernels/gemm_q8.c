@@ -238,7 +238,7 @@ TGT static inline __attribute__((always_inline)) int gemm(const kmat *W, const v
     pblock *P = NULL;
     /* under 8 tokens the one-token kernel is faster; without memory for the packing it gives the
      * same bits (the caller runs it) */
-    if (n < 8 || posix_memalign((void **)&P, 64, sizeof(pblock) * (size_t)nb * (CHUNK / 16))) return 0;
+    if (n < KQ_GEMM_MIN_TOKENS || posix_memalign((void **)&P, 64, sizeof(pblock) * (size_t)nb * (CHUNK / 16))) return 0;
     float ob[CHUNK][16] __attribute__((aligned(64))); /* 16 rows' results (out16.h) */
     for (int c0 = 0; c0 < n; c0 += CHUNK) {
         int cn = n - c0 < CHUNK ? n - c0 : CHUNK, nv = (cn + 15) / 16;
@@ -380,7 +380,7 @@ TGT static void il_chunk(const kmat *W, const ilblk *P, int c0, int cn, float *Y
 
 /* under 8 tokens the one-token kernel is faster (0: the caller runs it, the same bits) */
 TGT int kq_gemm_q8_0_il_p_avx512(const kmat *W, const void *P, int n, float *Y, int64_t r0, int64_t r1) {
-    if (n < 8) return 0;
+    if (n < KQ_GEMM_MIN_TOKENS) return 0;
     const ilblk *B = P;
     for (int c0 = 0; c0 < n; c0 += IL_CHUNK)
         il_chunk(W, B + (size_t)(c0 / TT) * (size_t)(W->cols / 32), c0, n - c0 < IL_CHUNK ? n - c0 : IL_CHUNK, Y, r0, r1);

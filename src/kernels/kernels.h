@@ -203,7 +203,7 @@ void k_dot_bf16_il_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, in
  * every n. */
 void kq_dot_q8_0_avx512_rows(const uint8_t *w, size_t wstride, int nr, const void *arow, int64_t K, float *y);
 void kq_gemv_q8_0_avx512(const kmat *W, const void *arow, float *y, int64_t r0, int64_t r1);
-/* n >= 8 tokens (returns 0 for fewer: the one-token kernel is faster there) */
+/* n >= KQ_GEMM_MIN_TOKENS tokens (returns 0 for fewer: the one-token kernel is faster there) */
 int kq_gemm_q8_0_avx512(const kmat *W, const void *A, size_t arow_bytes, int n, float *Y, int64_t r0, int64_t r1);
 
 /* The same on a matrix interleaved in groups of 16 rows (repack.c's layout; rows [r0, r1) multiples

@@ -245,7 +245,7 @@ void kq_quantize_row(qwen3_dtype t, const float *x, void *row, int64_t n) {
 int kq_gemm_own_packing(const kq_pack *pk, kq_gemm_p_fn gp, const kmat *W, const void *A, size_t arow_bytes, int n, float *Y,
                         int64_t r0, int64_t r1) {
     void *P = NULL;
-    if (n < 1 || posix_memalign(&P, 64, pk->bytes(n, W->cols))) return 0;
+    if (n < KQ_GEMM_MIN_TOKENS || posix_memalign(&P, 64, pk->bytes(n, W->cols))) return 0;
     pk->pack(A, arow_bytes, n, 0, n, W->cols, P);
     int ok = gp(W, P, n, Y, r0, r1);
     free(P);

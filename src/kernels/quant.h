@@ -122,9 +122,13 @@ typedef struct kq_pack {
     void (*pack)(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P);
 } kq_pack;
 typedef int (*kq_gemm_p_fn)(const struct kmat *W, const void *P, int n, float *Y, int64_t r0, int64_t r1);
+/* The many-token integer GEMMs take KQ_GEMM_MIN_TOKENS tokens or more and return 0 for fewer (the
+ * one-token kernels are faster there, with the same bits). */
+#define KQ_GEMM_MIN_TOKENS 8
 /* gp over this call's own packing (pk) of the n rows of A: the gemm of a caller without a packed
- * input (k_qmatmul_rows, a row-major matrix); 0 when gp declines n or memory ran out (the caller
- * then runs the one-token kernel, the same bits) */
+ * input (k_qmatmul_rows, a row-major matrix); 0 for fewer than KQ_GEMM_MIN_TOKENS (before packing
+ * anything: a decode step passes here for every matrix) or when memory ran out (the caller then
+ * runs the one-token kernel, the same bits) */
 int kq_gemm_own_packing(const kq_pack *pk, kq_gemm_p_fn gp, const struct kmat *W, const void *A, size_t arow_bytes, int n,
                         float *Y, int64_t r0, int64_t r1);
 

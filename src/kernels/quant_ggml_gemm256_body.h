@@ -158,9 +158,9 @@ TGTX INL int FN(gemm)(qwen3_dtype T, int B32, const kmat *W, const void *A, size
 
 /* fewer than 8 tokens: declined, the one-token kernels are faster there */
 #define GK_(T) TGTX static int CAT(gk_##T, SUF)(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
-        return n >= 8 && FN(gemm)(T, 0, W, A, ab, n, Y, r0, r1); }
+        return n >= KQ_GEMM_MIN_TOKENS && FN(gemm)(T, 0, W, A, ab, n, Y, r0, r1); }
 #define G32_(T) TGTX static int CAT(g32_##T, SUF)(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) { \
-        return n >= 8 && FN(gemm)(T, 1, W, A, ab, n, Y, r0, r1); }
+        return n >= KQ_GEMM_MIN_TOKENS && FN(gemm)(T, 1, W, A, ab, n, Y, r0, r1); }
 GK_(QWEN3_Q2_K) GK_(QWEN3_Q3_K) GK_(QWEN3_Q4_K) GK_(QWEN3_Q5_K) GK_(QWEN3_Q6_K) GK_(QWEN3_IQ4_XS) GK_(QWEN3_Q4)
 G32_(QWEN3_Q8_0) G32_(QWEN3_Q4_0) G32_(QWEN3_Q4_1) G32_(QWEN3_Q5_0) G32_(QWEN3_Q5_1) G32_(QWEN3_IQ4_NL)
 

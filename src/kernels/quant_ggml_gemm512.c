@@ -376,24 +376,22 @@ TGT static void pack_k_avx512(const void *A, size_t arow_bytes, int t0, int cnt,
     const __m512i ones = _mm512_set1_epi8(1), lo16 = _mm512_set1_epi32(0xffff);
     for (int64_t sb = 0; sb < nsb; sb++) {
         kpk *o = out + sb;
-        __m512i h[16];
-        for (int gb = 0; gb < 4; gb++) {
-            __m512i r[16];
+        for (int gb = 0; gb < 4; gb++) { /* groups 16 gb .. 16 gb + 15: sums h 4 gb .. 4 gb + 3, pairs s16 2 gb, 2 gb + 1 */
+            __m512i r[16], h[4];
             for (int t = 0; t < 16; t++)
                 r[t] = t < cnt ? _mm512_loadu_si512(kq_act_q((uint8_t *)A + (size_t)(t0 + t) * arow_bytes) + 256 * sb + 64 * gb)
                                : _mm512_setzero_si512();
             transpose16(r);
-            for (int j = 0; j < 4; j++) { /* h[4 gb + j]: the sum of x over groups 16 gb + 4 j .. + 3, per token */
-                __m512i a = _mm512_setzero_si512();
+            for (int j = 0; j < 4; j++) { /* h[j]: each token's sum of x over the 16 values of groups 4 j .. 4 j + 3 */
+                h[j] = _mm512_setzero_si512();
                 for (int i = 0; i < 4; i++) {
                     _mm512_store_si512(o->q[16 * gb + 4 * j + i], r[4 * j + i]);
-                    a = _mm512_dpbusd_epi32(a, ones, r[4 * j + i]);
+                    h[j] = _mm512_dpbusd_epi32(h[j], ones, r[4 * j + i]);
                 }
-                h[4 * gb + j] = a;
             }
+            for (int p = 0; p < 2; p++) /* pair16(h[2p], h[2p + 1]) per token */
+                _mm512_store_si512(o->s16[2 * gb + p], _mm512_or_si512(_mm512_and_si512(h[2 * p], lo16), _mm512_slli_epi32(h[2 * p + 1], 16)));
         }
-        for (int p = 0; p < 8; p++) /* pair16(h[2p], h[2p + 1]) per token */
-            _mm512_store_si512(o->s16[p], _mm512_or_si512(_mm512_and_si512(h[2 * p], lo16), _mm512_slli_epi32(h[2 * p + 1], 16)));
         for (int t = 0; t < 16; t++) {
             if (t < cnt) {
                 void *arow = (uint8_t *)A + (size_t)(t0 + t) * arow_bytes;
@@ -420,15 +418,15 @@ static void packer_32(const void *A, size_t arow_bytes, int n, int t0, int t1, i
 }
 static const kq_pack pack_tiles_k = {16, bytes_k, packer_k}, pack_tiles_32 = {16, bytes_32, packer_32};
 
-/* fewer than 8 tokens: declined, the one-token kernels are faster there. gkp / g32p read tiles
+/* fewer than KQ_GEMM_MIN_TOKENS tokens: declined. gkp / g32p read tiles
  * packed for all n tokens (a kact's, or kq_gemm_own_packing's for gk / g32, whose callers have
  * only the int8 rows) */
 #define GKP(T) TGT static int gkp_##T(const kmat *W, const void *P, int n, float *Y, int64_t r0, int64_t r1) { \
-        return n >= 8 && gemm_k_p(T, W, P, n, Y, r0, r1); }                                                    \
+        return n >= KQ_GEMM_MIN_TOKENS && gemm_k_p(T, W, P, n, Y, r0, r1); }                                                 \
     static int gk_##T(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) {     \
         return kq_gemm_own_packing(&pack_tiles_k, gkp_##T, W, A, ab, n, Y, r0, r1); }
 #define G32P(T) TGT static int g32p_##T(const kmat *W, const void *P, int n, float *Y, int64_t r0, int64_t r1) { \
-        return n >= 8 && gemm_32_p(T, W, P, n, Y, r0, r1); }                                                    \
+        return n >= KQ_GEMM_MIN_TOKENS && gemm_32_p(T, W, P, n, Y, r0, r1); }                                                 \
     static int g32_##T(const kmat *W, const void *A, size_t ab, int n, float *Y, int64_t r0, int64_t r1) {    \
         return kq_gemm_own_packing(&pack_tiles_32, g32p_##T, W, A, ab, n, Y, r0, r1); }
 GKP(QWEN3_Q2_K) GKP(QWEN3_Q3_K) GKP(QWEN3_Q4_K) GKP(QWEN3_Q5_K) GKP(QWEN3_Q6_K) GKP(QWEN3_IQ4_XS) GKP(QWEN3_Q4)
