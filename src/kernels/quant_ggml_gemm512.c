@@ -1,16 +1,19 @@
-/* quant_ggml_gemm512.c - GGUF's block types times many tokens (prefill), AVX-512 VNNI, a SIMD lane
- * per token, with the arithmetic of the scalar twins (quant_ggml.c, dot32 / dotk) for every (row,
- * token): so a token's result has the bits the one-token kernels (quant_ggml_avx512.c) give it, alone
- * or in a batch of any size, on any split of rows over threads. That is the batch-invariant path.
+/* quant_ggml_gemm512.c - GGUF's block types times many tokens (prefill), AVX-512 VNNI, with the
+ * arithmetic of the scalar twins (quant_ggml.c, dot32 / dotk) for every (row, token): so a token's
+ * result has the bits the one-token kernels (quant_ggml_avx512.c) give it, alone or in a batch of
+ * any size, on any split of rows over threads. That is the batch-invariant path.
  *
- * Layout (as gemm_q8.c does for Q8_0): activations are packed per 16 tokens and per superblock (or
- * 32-block) as [4-byte group g][16 tokens], so one 512-bit load gives 16 tokens' bytes of group g;
- * a weight row's 4 bytes of group g are broadcast and vpdpbusd adds w x over the group into each
- * token's int32 lane. Weights are first unpacked to bytes, 256 values of 4 rows at a time, with a
- * bias that makes them unsigned (vpdpbusd's unsigned operand), and that unpacking is shared by every
- * token of the chunk (128 tokens, whose packed tiles stay in L2 while this thread's rows pass).
- * The tokens are packed once for all of them (kq_pack: by the caller's kact, else by
- * kq_gemm_own_packing).
+ * Superblock types (Q2_K .. Q6_K, IQ4_XS, our Q4): a SIMD lane per weight row, as gemm_q8.c's
+ * interleaved Q8_0 kernel does. Per 32 rows and superblock, each row is unpacked to bytes by the
+ * one-row kernels' unpack512 and the 16 rows of each vector transposed into lanes (unpack16: w[g] =
+ * the 4 bytes of group g of the 16 rows, the scales and minimums per row), once for a pass of up to
+ * SCHUNK tokens; then tiles of TT tokens (packed per superblock: their bytes, d and sums) meet them:
+ * a token's 4 bytes of group g are broadcast and vpdpbusd adds u x over the group into each row's
+ * int32 lane. The tile holds 2 x TT integer sums per sub-block and 2 x TT per superblock; the
+ * float sums live in Y itself (each token's 32 results one line), added to once per superblock.
+ * Rows in the lanes rather than tokens (this file's layout until 2026-12-06): one thread, 512
+ * tokens, Q4_K 3072 x 1024 and 1024 x 3072, medians of 8 alternating, 421 / 451 -> 520 / 483
+ * GOP/s before the prefetch and the 288-token pass (see SCHUNK, prefetch_sb).
  *
  * Superblock types x A8_K, per (row, token) lane and superblock, all in exact int32:
  *   dot_g = sum over sub-block g (16 or 32 values) of u x     (u = q + OFF, unsigned)
@@ -20,8 +23,14 @@
  * (scale, sum). OFF: Q6_K 32, Q3_K 4, IQ4_XS 128 (its table values are signed), else 0. The sums
  * equal the scalar twin's (integer arithmetic is exact; an intermediate that wraps wraps back, the
  * results fit), and the float steps per superblock are its own: p = d isum [- dmin imin], acc += dx p.
- * 32-value blocks x A8_0: u = q + 128 (q as the scalar unpacks it), s = sum u x - 128 sum x, then
- * per block p = s (d dx) [+ sx (m dx)], acc += p. */
+ *
+ * 32-value blocks x A8_0 (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL): a lane per token. Activations packed per
+ * 16 tokens and block as [4-byte group g][16 tokens] (one 512-bit load gives 16 tokens' bytes of
+ * group g); a weight row's 4 bytes of group g (unpacked 8 blocks of 4 rows at a time, shared by the
+ * chunk's 128 tokens) are broadcast; u = q + 128 (q as the scalar unpacks it), s = sum u x - 128
+ * sum x, then per block p = s (d dx) [+ sx (m dx)], acc += p.
+ * The tokens are packed once for all the products over them (kq_pack: by the caller's kact, else by
+ * kq_gemm_own_packing). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +42,7 @@
 #include "kernels/quant_ggml_avx512.h"
 #include "kernels/quant_ggml_pack.h"
 
-#define CHUNK 128 /* tokens a pass over the rows reads (K = 3072: 12 superblocks x 8 x 4.9 KB = 470 KB, in L2) */
+#define CHUNK 128 /* tokens a pass of the 32-value blocks' kernel reads over the rows (their tiles stay in L2) */
 
 /* gcc keeps accumulator arrays in memory unless their loops are unrolled outright */
 #if defined(__clang__)
@@ -62,161 +71,211 @@ TGT INL void put_rows(float acc[4][CHUNK], int nv, float (*ob)[16], int c) {
     }
 }
 
-/* one weight row's superblock unpacked: u = q + OFF as bytes, the sub-block scales (16 per-16 or 8
- * per-32), the scales and the minimums as int16 pairs, d and dmin */
-typedef struct { uint8_t u[256]; int32_t sc[16], scp[8], mnp[8]; float d, dmin; } kur;
+/* 16 dwords of 16 rows transposed in place: r[j] becomes dword j of every row (row t in lane t).
+ * Dwords, then qwords, within each 128-bit lane; then the lanes across rows in two steps. */
+TGT INL void transpose16(__m512i r[16]) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    /* u[4a + k]: rows 4a..4a+3, dword k + 4 L in 128-bit lane L */
+    for (int a = 0; a < 16; a += 4) {
+        u[a] = _mm512_unpacklo_epi64(t[a], t[a + 2]);
+        u[a + 1] = _mm512_unpackhi_epi64(t[a], t[a + 2]);
+        u[a + 2] = _mm512_unpacklo_epi64(t[a + 1], t[a + 3]);
+        u[a + 3] = _mm512_unpackhi_epi64(t[a + 1], t[a + 3]);
+    }
+    for (int k = 0; k < 4; k++) {
+        __m512i v0 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0x88), w0 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0xdd);
+        __m512i v1 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0x88), w1 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0xdd);
+        r[k] = _mm512_shuffle_i32x4(v0, v1, 0x88);
+        r[k + 8] = _mm512_shuffle_i32x4(v0, v1, 0xdd);
+        r[k + 4] = _mm512_shuffle_i32x4(w0, w1, 0x88);
+        r[k + 12] = _mm512_shuffle_i32x4(w0, w1, 0xdd);
+    }
+}
 
 static inline int koff(qwen3_dtype T) { return T == QWEN3_IQ4_XS ? 128 : offset_of(T); }
 
-TGT INL void unpack_row(qwen3_dtype T, const uint8_t *blk, kur *o) {
-    ksb u;
-    unpack512(T, blk, &u);
-    UNROLL
-    for (int v = 0; v < 4; v++)
-        _mm512_storeu_si512(o->u + 64 * v, T == QWEN3_IQ4_XS ? _mm512_xor_si512(u.v[v], _mm512_set1_epi8((char)0x80)) : u.v[v]);
-    int16_t sc[32], mn[32];
-    _mm512_storeu_si512(sc, u.sc);
-    const int NG = per16(T) ? 16 : 8;
-    for (int g = 0; g < NG; g++) o->sc[g] = sc[g];
-    for (int p = 0; p < NG / 2; p++) o->scp[p] = pair16(sc[2 * p], sc[2 * p + 1]);
-    if (T == QWEN3_Q2_K) {
-        _mm512_storeu_si512(mn, u.mn);
-        for (int p = 0; p < 8; p++) o->mnp[p] = pair16(mn[2 * p], mn[2 * p + 1]);
-    }
-    if (has_m32(T)) {
-        _mm_storeu_si128((__m128i *)mn, u.m32);
-        for (int p = 0; p < 4; p++) o->mnp[p] = pair16(mn[2 * p], mn[2 * p + 1]);
-    }
-    o->d = u.d;
-    o->dmin = has_mins(T) ? u.dmin : 0.0f;
+/* 16 rows' superblock unpacked with the rows in the lanes: w[g] holds the 4 values of group g (u =
+ * q + OFF, bytes) of row i in lane i; sc[j] sub-block j's scale per row (int32); scp[p] and mnp[p]
+ * the scales and minimums as int16 pairs (2p, 2p + 1) per row; d and dmin per row. */
+typedef struct { __m512i w[64], sc[16], scp[8], mnp[8]; __m512 d, dmin; } kul;
+
+/* the address of row r's superblock sb: row-major, or interleaved by il rows (kernels/repack.c: a
+ * group's il superblocks sb side by side) */
+INL const uint8_t *sb_at(const kmat *W, int64_t r, int64_t sb, size_t BB) {
+    const int il = W->il;
+    if (!il) return (const uint8_t *)W->data + (size_t)r * W->row_bytes + (size_t)sb * BB;
+    return (const uint8_t *)W->data + (size_t)(r / il) * (size_t)il * W->row_bytes + ((size_t)sb * (size_t)il + (size_t)(r % il)) * BB;
 }
 
-/* NR <= 4 unpacked rows x token vectors P0 (and P1 when NV == 2) of one superblock; acc[r] + 16 v
- * are the float sums of row r, token vector v (read, added to, written back) */
-TGT INL void tile_k(qwen3_dtype T, const kur *ur, int NR, const kpk *P0, const kpk *P1, int NV, float *const acc[4]) {
-    const int G = per16(T) ? 4 : 8, NG = 64 / G, OFF = koff(T);
-    __m512i is[4][2];
-    UNROLL
-    for (int r = 0; r < 4; r++) is[r][0] = is[r][1] = _mm512_setzero_si512();
-    for (int g = 0; g < NG; g++) {
-        __m512i dt[4][2];
+/* rows [r, r1) of superblock sb into the cache: unpack16 of the next step would otherwise wait on
+ * memory row by row (perf: the first load of each row's block was a fifth of unpack16's time) */
+INL void prefetch_sb(const kmat *W, int64_t r, int64_t r1, int64_t sb, size_t BB) {
+    for (; r < r1; r++) {
+        const char *p = (const char *)sb_at(W, r, sb, BB);
+        for (size_t off = 0; off < BB; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
+        _mm_prefetch(p + BB - 1, _MM_HINT_T0);
+    }
+}
+
+/* rows r .. r + nr - 1 (nr <= 16; the other lanes zero) of superblock sb into o: each row unpacked
+ * by unpack512 (the one-row kernels' own unpacking), then the 16 rows' bytes, scales and minimums
+ * transposed into lanes, a 16 x 16 dword transposition each */
+TGT INL void unpack16(qwen3_dtype T, const kmat *W, int64_t r, int nr, int64_t sb, kul *o) {
+    uint8_t u8[16][256] __attribute__((aligned(64)));
+    int16_t sc[16][32] __attribute__((aligned(64))), mn[16][32] __attribute__((aligned(64)));
+    float d[16] __attribute__((aligned(64))), dm[16] __attribute__((aligned(64)));
+    const size_t BB = bbytes(T);
+    for (int i = 0; i < 16; i++) {
+        _mm512_store_si512(sc[i], _mm512_setzero_si512());
+        _mm512_store_si512(mn[i], _mm512_setzero_si512());
+        if (i >= nr) {
+            memset(u8[i], 0, 256);
+            d[i] = dm[i] = 0.0f;
+            continue;
+        }
+        ksb u;
+        unpack512(T, sb_at(W, r + i, sb, BB), &u);
         UNROLL
-        for (int r = 0; r < 4; r++) dt[r][0] = dt[r][1] = _mm512_setzero_si512();
+        for (int v = 0; v < 4; v++)
+            _mm512_store_si512(u8[i] + 64 * v, T == QWEN3_IQ4_XS ? _mm512_xor_si512(u.v[v], _mm512_set1_epi8((char)0x80)) : u.v[v]);
+        if (per16(T)) _mm256_store_si256((__m256i *)sc[i], _mm512_castsi512_si256(u.sc));
+        else _mm_store_si128((__m128i *)sc[i], _mm512_castsi512_si128(u.sc));
+        if (T == QWEN3_Q2_K) _mm256_store_si256((__m256i *)mn[i], _mm512_castsi512_si256(u.mn));
+        if (has_m32(T)) _mm_store_si128((__m128i *)mn[i], u.m32);
+        d[i] = u.d;
+        dm[i] = has_mins(T) ? u.dmin : 0.0f;
+    }
+    __m512i t[16];
+    for (int c = 0; c < 4; c++) {
+        for (int i = 0; i < 16; i++) t[i] = _mm512_load_si512(u8[i] + 64 * c);
+        transpose16(t);
+        for (int j = 0; j < 16; j++) o->w[16 * c + j] = t[j];
+    }
+    for (int i = 0; i < 16; i++) t[i] = _mm512_load_si512(sc[i]);
+    transpose16(t);
+    for (int p = 0; p < 8; p++) {
+        o->scp[p] = t[p];
+        o->sc[2 * p] = _mm512_srai_epi32(_mm512_slli_epi32(t[p], 16), 16);
+        o->sc[2 * p + 1] = _mm512_srai_epi32(t[p], 16);
+    }
+    if (has_mins(T)) {
+        for (int i = 0; i < 16; i++) t[i] = _mm512_load_si512(mn[i]);
+        transpose16(t);
+        for (int p = 0; p < 8; p++) o->mnp[p] = t[p];
+    }
+    o->d = _mm512_load_ps(d);
+    o->dmin = _mm512_load_ps(dm);
+}
+
+/* A tile of TT tokens of one superblock, packed (kq_pack pack_tiles_k): their 256 bytes each, their
+ * d, and as int16 pairs their sums of x per 16 values (s16[t][p]: sums 2p, 2p + 1) and per 32
+ * (s32); padding tokens are zeros. */
+#define TT 6
+typedef struct { int8_t q[TT][256]; float d[TT]; int32_t s16[TT][8], s32[TT][4]; } kpt;
+
+/* NV (1 or 2) vectors of 16 rows (u0, u1) x the TT tokens of x, one superblock. Token t's sums of
+ * vector v go to y[t] + 16 v (lanes in m[v]), for t < nt: y = 0 + dx p on the first superblock,
+ * else y + dx p. Per sub-block the exact int32 sums dt of each (row, token) lane, then is += sc dt
+ * (vpmulld); per superblock the OFF and minimum terms by vpdpwssd on pairs, then the float steps. */
+TGT INL void tile_l(qwen3_dtype T, const kul *u0, const kul *u1, int NV, const kpt *x, float *const *y, int nt,
+                    const __mmask16 m[2], int first) {
+    const int G = per16(T) ? 4 : 8, NG = 64 / G, OFF = koff(T), NP = per16(T) ? 8 : 4;
+    const kul *u[2] = {u0, u1};
+    __m512i is[2][TT];
+    UNROLL
+    for (int t = 0; t < TT; t++) is[0][t] = is[1][t] = _mm512_setzero_si512();
+    for (int j = 0; j < NG; j++) {
+        __m512i dt[2][TT];
+        UNROLL
+        for (int t = 0; t < TT; t++) dt[0][t] = dt[1][t] = _mm512_setzero_si512();
         UNROLL
         for (int k = 0; k < G; k++) {
-            const int grp = g * G + k;
-            __m512i a0 = _mm512_load_si512(P0->q[grp]), a1 = NV == 2 ? _mm512_load_si512(P1->q[grp]) : a0;
+            const int g = j * G + k;
+            const __m512i w0 = _mm512_load_si512(&u0->w[g]), w1 = NV == 2 ? _mm512_load_si512(&u1->w[g]) : w0;
             UNROLL
-            for (int r = 0; r < NR; r++) {
-                uint32_t wg;
-                memcpy(&wg, ur[r].u + 4 * grp, 4);
-                __m512i wb = _mm512_set1_epi32((int)wg);
-                dt[r][0] = _mm512_dpbusd_epi32(dt[r][0], wb, a0);
-                if (NV == 2) dt[r][1] = _mm512_dpbusd_epi32(dt[r][1], wb, a1);
+            for (int t = 0; t < TT; t++) {
+                const __m512i xb = _mm512_set1_epi32((int)rd32((const uint8_t *)x->q[t] + 4 * g));
+                dt[0][t] = _mm512_dpbusd_epi32(dt[0][t], w0, xb);
+                if (NV == 2) dt[1][t] = _mm512_dpbusd_epi32(dt[1][t], w1, xb);
             }
         }
         UNROLL
-        for (int r = 0; r < NR; r++) {
-            __m512i s = _mm512_set1_epi32(ur[r].sc[g]);
-            is[r][0] = _mm512_add_epi32(is[r][0], _mm512_mullo_epi32(dt[r][0], s));
-            if (NV == 2) is[r][1] = _mm512_add_epi32(is[r][1], _mm512_mullo_epi32(dt[r][1], s));
-        }
-    }
-    /* sums of x per sub-block: OFF's correction and the minimums, as int16 pairs */
-    const int NP = per16(T) ? 8 : 4;
-    if (OFF) {
-        __m512i c[4][2];
-        UNROLL
-        for (int r = 0; r < 4; r++) c[r][0] = c[r][1] = _mm512_setzero_si512();
-        UNROLL
-        for (int p = 0; p < NP; p++) {
-            __m512i x0 = _mm512_load_si512(per16(T) ? P0->s16[p] : P0->s32[p]);
-            __m512i x1 = NV == 2 ? _mm512_load_si512(per16(T) ? P1->s16[p] : P1->s32[p]) : x0;
-            UNROLL
-            for (int r = 0; r < NR; r++) {
-                __m512i s = _mm512_set1_epi32(ur[r].scp[p]);
-                c[r][0] = _mm512_dpwssd_epi32(c[r][0], x0, s);
-                if (NV == 2) c[r][1] = _mm512_dpwssd_epi32(c[r][1], x1, s);
-            }
-        }
-        const int SH = OFF == 128 ? 7 : OFF == 32 ? 5 : 2;
-        UNROLL
-        for (int r = 0; r < NR; r++)
-            for (int v = 0; v < NV; v++) is[r][v] = _mm512_sub_epi32(is[r][v], _mm512_slli_epi32(c[r][v], SH));
-    }
-    __m512i im[4][2];
-    if (has_mins(T)) {
-        UNROLL
-        for (int r = 0; r < 4; r++) im[r][0] = im[r][1] = _mm512_setzero_si512();
-        UNROLL
-        for (int p = 0; p < NP; p++) {
-            __m512i x0 = _mm512_load_si512(T == QWEN3_Q2_K ? P0->s16[p] : P0->s32[p]);
-            __m512i x1 = NV == 2 ? _mm512_load_si512(T == QWEN3_Q2_K ? P1->s16[p] : P1->s32[p]) : x0;
-            UNROLL
-            for (int r = 0; r < NR; r++) {
-                __m512i m = _mm512_set1_epi32(ur[r].mnp[p]);
-                im[r][0] = _mm512_dpwssd_epi32(im[r][0], x0, m);
-                if (NV == 2) im[r][1] = _mm512_dpwssd_epi32(im[r][1], x1, m);
-            }
-        }
-    }
-    /* the scalar twin's float steps: p = d isum [- dmin imin]; acc += dx p */
-    __m512 dx0 = _mm512_load_ps(P0->d), dx1 = NV == 2 ? _mm512_load_ps(P1->d) : dx0;
-    UNROLL
-    for (int r = 0; r < NR; r++)
         for (int v = 0; v < NV; v++) {
-            __m512 p = _mm512_mul_ps(_mm512_set1_ps(ur[r].d), _mm512_cvtepi32_ps(is[r][v]));
-            if (has_mins(T)) p = _mm512_sub_ps(p, _mm512_mul_ps(_mm512_set1_ps(ur[r].dmin), _mm512_cvtepi32_ps(im[r][v])));
-            float *a = acc[r] + 16 * v;
-            _mm512_store_ps(a, _mm512_add_ps(_mm512_load_ps(a), _mm512_mul_ps(v ? dx1 : dx0, p)));
+            const __m512i s = _mm512_load_si512(&u[v]->sc[j]);
+            UNROLL
+            for (int t = 0; t < TT; t++) is[v][t] = _mm512_add_epi32(is[v][t], _mm512_mullo_epi32(dt[v][t], s));
         }
+    }
+    /* per (token, vector): the OFF and minimum terms (vpdpwssd on int16 pairs), then the scalar
+     * twin's float steps p = d isum [- dmin imin]; acc += dx p */
+    const int SH = OFF == 128 ? 7 : OFF == 32 ? 5 : 2;
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        if (t >= nt) break;
+        const __m512 dx = _mm512_set1_ps(x->d[t]);
+        UNROLL
+        for (int v = 0; v < NV; v++) {
+            __m512i s = is[v][t];
+            if (OFF) { /* is -= OFF sum_g sc_g xs_g */
+                __m512i c = _mm512_setzero_si512();
+                UNROLL
+                for (int p = 0; p < NP; p++)
+                    c = _mm512_dpwssd_epi32(c, u[v]->scp[p], _mm512_set1_epi32(per16(T) ? x->s16[t][p] : x->s32[t][p]));
+                s = _mm512_sub_epi32(s, _mm512_slli_epi32(c, SH));
+            }
+            __m512 p = _mm512_mul_ps(u[v]->d, _mm512_cvtepi32_ps(s));
+            if (has_mins(T)) {
+                __m512i im = _mm512_setzero_si512();
+                UNROLL
+                for (int q = 0; q < NP; q++)
+                    im = _mm512_dpwssd_epi32(im, u[v]->mnp[q], _mm512_set1_epi32(T == QWEN3_Q2_K ? x->s16[t][q] : x->s32[t][q]));
+                p = _mm512_sub_ps(p, _mm512_mul_ps(u[v]->dmin, _mm512_cvtepi32_ps(im)));
+            }
+            float *a = y[t] + 16 * v;
+            const __m512 acc = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m[v], a);
+            _mm512_mask_storeu_ps(a, m[v], _mm512_add_ps(acc, _mm512_mul_ps(dx, p)));
+        }
+    }
 }
 
-/* rows [r0, r1) x the cn tokens from c0, whose packed tiles (16 tokens x nsb superblocks each)
- * start at P. A block of 16 rows at a time: per superblock its 16 rows are unpacked, then each
- * pair of token vectors meets the four quads of rows in turn, so the tokens' tiles are read from L2
- * once per 16 rows instead of once per 4 (one thread, 512 tokens, best of 9 x 6 alternating:
- * Q4_K 3072 x 1024 345-366 -> 358-377 GOP/s, 1024 x 3072 387-411 -> 410-420). The sums of a (row,
- * token) run in the same order, so the same bits. */
-TGT INL void chunk_k(qwen3_dtype T, const kmat *W, const kpk *P, int c0, int cn, float *Y, int64_t r0, int64_t r1) {
+/* tokens a pass over the rows reads: each 32 rows x superblock is unpacked once per pass, so the
+ * larger the better while the tiles stream from L2 / L3 (one thread, 512 tokens, Q4_K 3072 x 1024
+ * and 1024 x 3072, medians of 5 alternating: 96 tokens 470 / 457 GOP/s, 192 525 / 488, 288 572 /
+ * 514; 516 no better than 288 with the prefetch) */
+#define SCHUNK 288
+
+/* rows [r0, r1) x the n tokens whose tiles (nsb kpt each) are P. Per chunk of tokens, 32 rows at a
+ * time, per superblock: the rows unpacked into lanes once (unpack16), then every tile of the chunk
+ * meets them. Each (row, token) sums its superblocks in order, as the scalar twin: the same bits. */
+TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpt *P, int n, float *Y, int64_t r0, int64_t r1) {
     const int64_t nsb = W->cols / 256;
-    const size_t BB = bbytes(T);
-    const int nv = (cn + 15) / 16;
-    kur ur[16] __attribute__((aligned(64)));
-    float accm[16][CHUNK] __attribute__((aligned(64)));
-    float ob[CHUNK][16] __attribute__((aligned(64))); /* 16 rows' results (out16.h) */
-    for (int64_t rb = r0; rb < r1; rb += 16) {
-        int nrb = r1 - rb < 16 ? (int)(r1 - rb) : 16, pf = 0, nq = (nrb + 3) / 4;
-        float *y = Y + (size_t)c0 * (size_t)W->rows + (size_t)rb;
-        size_t rs = 0, bs = 0; /* row rb + i (i < 4) of quad q: superblock sb at wq[q] + i rs + sb bs */
-        const uint8_t *wq[4];
-        for (int q = 0; q < nq; q++) wq[q] = row_at(W, rb + 4 * q, BB, &rs, &bs);
-        for (int i = 0; i < 4 * nq; i++) memset(accm[i], 0, sizeof(float) * 16 * (size_t)nv); /* whole quads: put_rows reads 4 */
-        out16_prefetch(y, (size_t)W->rows, cn, &pf, cn); /* the block's lines of Y */
-        for (int64_t sb = 0; sb < nsb; sb++) {
-            for (int i = 0; i < nrb; i++) unpack_row(T, wq[i / 4] + (size_t)(i % 4) * rs + (size_t)sb * bs, &ur[i]);
-            for (int v = 0; v < nv; v += 2) {
-                int two = v + 1 < nv;
-                const kpk *P0 = P + (size_t)v * nsb + sb, *P1 = two ? P0 + nsb : P0;
-                for (int q = 0; q < nq; q++) { /* the tokens' tiles stay in L1 while the quads pass */
-                    int nr = nrb - 4 * q < 4 ? nrb - 4 * q : 4;
-                    float *const acc[4] = {accm[4 * q] + 16 * v, accm[4 * q + 1] + 16 * v, accm[4 * q + 2] + 16 * v, accm[4 * q + 3] + 16 * v};
-                    if (nr == 4 && two) tile_k(T, ur + 4 * q, 4, P0, P1, 2, acc);
-                    else if (nr == 4) tile_k(T, ur + 4 * q, 4, P0, P1, 1, acc);
-                    else tile_k(T, ur + 4 * q, nr, P0, P1, two ? 2 : 1, acc);
+    kul u[2] __attribute__((aligned(64)));
+    for (int c0 = 0; c0 < n; c0 += SCHUNK) {
+        const int cn = n - c0 < SCHUNK ? n - c0 : SCHUNK, ntile = (cn + TT - 1) / TT;
+        for (int64_t rb = r0; rb < r1; rb += 32) {
+            const int nr0 = r1 - rb < 16 ? (int)(r1 - rb) : 16, nr1 = r1 - rb <= 16 ? 0 : r1 - rb < 32 ? (int)(r1 - rb - 16) : 16;
+            const __mmask16 m[2] = {(__mmask16)((1u << nr0) - 1), (__mmask16)((1u << nr1) - 1)};
+            for (int64_t sb = 0; sb < nsb; sb++) {
+                unpack16(T, W, rb, nr0, sb, &u[0]);
+                if (nr1) unpack16(T, W, rb + 16, nr1, sb, &u[1]);
+                /* the next step's rows, while this one's tiles run */
+                if (sb + 1 < nsb) prefetch_sb(W, rb, rb + nr0 + nr1, sb + 1, bbytes(T));
+                else if (rb + 32 < r1) prefetch_sb(W, rb + 32, r1 - rb - 32 < 32 ? r1 : rb + 64, 0, bbytes(T));
+                for (int k = 0; k < ntile; k++) {
+                    const kpt *x = P + (size_t)(c0 / TT + k) * (size_t)nsb + (size_t)sb;
+                    const int nt = cn - TT * k < TT ? cn - TT * k : TT;
+                    float *y[TT];
+                    for (int t = 0; t < TT; t++) y[t] = Y + (size_t)(c0 + TT * k + (t < nt ? t : 0)) * (size_t)W->rows + (size_t)rb;
+                    if (nr1) tile_l(T, &u[0], &u[1], 2, x, y, nt, m, sb == 0);
+                    else tile_l(T, &u[0], &u[0], 1, x, y, nt, m, sb == 0);
                 }
             }
         }
-        for (int q = 0; q < nq; q++) put_rows(&accm[4 * q], nv, ob, 4 * q);
-        out16_flush(ob, cn, nrb, y, (size_t)W->rows);
     }
-}
-
-/* the same over tiles packed once for all n tokens (kq_pack_k) */
-TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpk *P, int n, float *Y, int64_t r0, int64_t r1) {
-    const int64_t nsb = W->cols / 256;
-    for (int c0 = 0; c0 < n; c0 += CHUNK)
-        chunk_k(T, W, P + (size_t)(c0 / 16) * (size_t)nsb, c0, n - c0 < CHUNK ? n - c0 : CHUNK, Y, r0, r1);
     return 1;
 }
 
@@ -340,83 +399,41 @@ TGT INL int gemm_32_p(qwen3_dtype T, const kmat *W, const kp32 *P, int n, float 
     return 1;
 }
 
-/* 16 rows of 16 dwords transposed in place: r[j] becomes dword j of every row (row t in lane t).
- * Dwords, then qwords, within each 128-bit lane; then the lanes across rows in two steps. */
-TGT INL void transpose16(__m512i r[16]) {
-    __m512i t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    /* u[4a + k]: rows 4a..4a+3, dword k + 4 L in 128-bit lane L */
-    for (int a = 0; a < 16; a += 4) {
-        u[a] = _mm512_unpacklo_epi64(t[a], t[a + 2]);
-        u[a + 1] = _mm512_unpackhi_epi64(t[a], t[a + 2]);
-        u[a + 2] = _mm512_unpacklo_epi64(t[a + 1], t[a + 3]);
-        u[a + 3] = _mm512_unpackhi_epi64(t[a + 1], t[a + 3]);
-    }
-    for (int k = 0; k < 4; k++) {
-        __m512i v0 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0x88), w0 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0xdd);
-        __m512i v1 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0x88), w1 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0xdd);
-        r[k] = _mm512_shuffle_i32x4(v0, v1, 0x88);
-        r[k + 8] = _mm512_shuffle_i32x4(v0, v1, 0xdd);
-        r[k + 4] = _mm512_shuffle_i32x4(w0, w1, 0x88);
-        r[k + 12] = _mm512_shuffle_i32x4(w0, w1, 0xdd);
-    }
-}
-
-/* pack_k's twin (quant_ggml_pack.h: the same bytes, tests/unit/test_matmul_packed.c compares them):
- * per superblock, 16 groups of the 16 tokens at a time transposed in registers, and the sums per 16
- * values by vpdpbusd with ones over the transposed groups (16 tokens' sums in one vector) instead of
- * a 4-byte copy and 16 additions per group and token. Every byte of the tile is written (tokens
- * past cnt are zeros), so nothing is cleared first. */
-_Static_assert(sizeof(kpk) == 64 * 16 * 4 + 16 * 4 + 8 * 16 * 4 + 4 * 16 * 4, "kpk has no padding: pack_k_avx512 writes every byte");
-TGT static void pack_k_avx512(const void *A, size_t arow_bytes, int t0, int cnt, int64_t K, kpk *out) {
-    const int64_t nsb = K / 256;
-    const __m512i ones = _mm512_set1_epi8(1), lo16 = _mm512_set1_epi32(0xffff);
-    for (int64_t sb = 0; sb < nsb; sb++) {
-        kpk *o = out + sb;
-        for (int gb = 0; gb < 4; gb++) { /* groups 16 gb .. 16 gb + 15: sums h 4 gb .. 4 gb + 3, pairs s16 2 gb, 2 gb + 1 */
-            __m512i r[16], h[4];
-            for (int t = 0; t < 16; t++)
-                r[t] = t < cnt ? _mm512_loadu_si512(kq_act_q((uint8_t *)A + (size_t)(t0 + t) * arow_bytes) + 256 * sb + 64 * gb)
-                               : _mm512_setzero_si512();
-            transpose16(r);
-            for (int j = 0; j < 4; j++) { /* h[j]: each token's sum of x over the 16 values of groups 4 j .. 4 j + 3 */
-                h[j] = _mm512_setzero_si512();
-                for (int i = 0; i < 4; i++) {
-                    _mm512_store_si512(o->q[16 * gb + 4 * j + i], r[4 * j + i]);
-                    h[j] = _mm512_dpbusd_epi32(h[j], ones, r[4 * j + i]);
-                }
-            }
-            for (int p = 0; p < 2; p++) /* pair16(h[2p], h[2p + 1]) per token */
-                _mm512_store_si512(o->s16[2 * gb + p], _mm512_or_si512(_mm512_and_si512(h[2 * p], lo16), _mm512_slli_epi32(h[2 * p + 1], 16)));
-        }
-        for (int t = 0; t < 16; t++) {
-            if (t < cnt) {
-                void *arow = (uint8_t *)A + (size_t)(t0 + t) * arow_bytes;
-                const int16_t *bs = kq_act_bsum(arow, K) + 8 * sb;
-                o->d[t] = kq_act_d(arow, K)[sb];
-                for (int p = 0; p < 4; p++) o->s32[p][t] = pair16(bs[2 * p], bs[2 * p + 1]);
-            } else {
-                o->d[t] = 0.0f;
-                for (int p = 0; p < 4; p++) o->s32[p][t] = 0;
-            }
-        }
-    }
-}
-
 /* the packings of all n tokens: tiles of 16 (the last one's padding tokens zero) */
-static size_t bytes_k(int n, int64_t K) { return sizeof(kpk) * (size_t)(K / 256) * (size_t)((n + 15) / 16); }
 static size_t bytes_32(int n, int64_t K) { return sizeof(kp32) * (size_t)(K / 32) * (size_t)((n + 15) / 16); }
-TGT static void packer_k(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P) {
-    for (int t = t0; t < t1 && t < n; t += 16)
-        pack_k_avx512(A, arow_bytes, t, n - t < 16 ? n - t : 16, K, (kpk *)P + (size_t)(t / 16) * (size_t)(K / 256));
+/* tokens [t0, t1) of n into their tiles of TT (t0 a multiple of TT): per superblock the 256 bytes,
+ * d, and the sums per 16 (made here) and per 32 (A8_K's own) as pairs; every byte written */
+static void packer_k(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P) {
+    const int64_t nsb = K / 256;
+    for (int t = t0; t < t1 && t < n; t += TT) {
+        const int cnt = n - t < TT ? n - t : TT;
+        kpt *o = (kpt *)P + (size_t)(t / TT) * (size_t)nsb;
+        memset(o, 0, sizeof(kpt) * (size_t)nsb);
+        for (int i = 0; i < cnt; i++) {
+            void *arow = (uint8_t *)A + (size_t)(t + i) * arow_bytes;
+            const int8_t *q = kq_act_q(arow);
+            const float *d = kq_act_d(arow, K);
+            const int16_t *bs = kq_act_bsum(arow, K);
+            for (int64_t sb = 0; sb < nsb; sb++) {
+                const int8_t *x = q + 256 * sb;
+                memcpy(o[sb].q[i], x, 256);
+                o[sb].d[i] = d[sb];
+                int h[16];
+                for (int j = 0; j < 16; j++) {
+                    h[j] = 0;
+                    for (int e = 0; e < 16; e++) h[j] += x[16 * j + e];
+                }
+                for (int p = 0; p < 8; p++) o[sb].s16[i][p] = pair16(h[2 * p], h[2 * p + 1]);
+                for (int p = 0; p < 4; p++) o[sb].s32[i][p] = pair16(bs[8 * sb + 2 * p], bs[8 * sb + 2 * p + 1]);
+            }
+        }
+    }
 }
+static size_t bytes_k(int n, int64_t K) { return sizeof(kpt) * (size_t)(K / 256) * (size_t)((n + TT - 1) / TT); }
 static void packer_32(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P) {
     for (int t = t0; t < t1 && t < n; t += 16) pack_32(A, arow_bytes, t, n - t < 16 ? n - t : 16, K, (kp32 *)P + (size_t)(t / 16) * (size_t)(K / 32));
 }
-static const kq_pack pack_tiles_k = {16, bytes_k, packer_k}, pack_tiles_32 = {16, bytes_32, packer_32};
+static const kq_pack pack_tiles_k = {TT, bytes_k, packer_k}, pack_tiles_32 = {16, bytes_32, packer_32};
 
 /* fewer than KQ_GEMM_MIN_TOKENS tokens: declined. gkp / g32p read tiles
  * packed for all n tokens (a kact's, or kq_gemm_own_packing's for gk / g32, whose callers have

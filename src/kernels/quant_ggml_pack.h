@@ -1,8 +1,8 @@
-/* quant_ggml_pack.h - activations packed for the many-token kernels of GGUF's types
- * (quant_ggml_gemm512.c, quant_ggml_gemm256.c): 16 tokens side by side per superblock (A8_K) or
- * 32-block (A8_0), [4-byte group g][token], so one 512-bit load (or two 256-bit ones) gives the
- * tokens' bytes of group g, with each token's scale and its sums of x. Plain C, private to those
- * files; pack_k is also the scalar twin of quant_ggml_gemm512.c's pack_k_avx512. */
+/* quant_ggml_pack.h - activations packed for the lane-per-token kernels of GGUF's types
+ * (quant_ggml_gemm256.c; quant_ggml_gemm512.c's 32-value blocks): 16 tokens side by side per
+ * superblock (A8_K) or 32-block (A8_0), [4-byte group g][token], so one 512-bit load (or two
+ * 256-bit ones) gives the tokens' bytes of group g, with each token's scale and its sums of x.
+ * Plain C, private to those files. */
 #ifndef QWEN3_KERNELS_QUANT_GGML_PACK_H
 #define QWEN3_KERNELS_QUANT_GGML_PACK_H
 

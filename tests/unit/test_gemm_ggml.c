@@ -58,7 +58,7 @@ static void matmul(const kcpu *cpu, const kmat *M, const void *A, size_t ab, int
 
 static int run_case(qwen3_dtype t, const kcpu *cpu, int K, const int *ns, int nn) {
     const kq_traits *tr = kq_type(t);
-    const int rows = 37, nmax = 130;
+    const int rows = 37, nmax = 300;
     size_t rb = k_row_bytes(t, K), ab = kq_act_row_bytes(tr->act, K);
     float *wf = malloc(sizeof(float) * (size_t)K);
     uint8_t *W = malloc(rb * rows), *A = malloc(ab * nmax);
@@ -115,7 +115,7 @@ int main(void) {
      * own Q4, whose kernels are the superblock types' in every set */
     const int ntypes = QWEN3_IQ4_XS - QWEN3_Q4_0 + 3;
     TEST_EXPECT(4 * ntypes);
-    static const int ns[] = {1, 3, 8, 13, 17, 33, 50, 130};
+    static const int ns[] = {1, 3, 8, 13, 17, 33, 50, 130, 300};
     static const int Kk[] = {256, 768, 1024}, K32[] = {32, 96, 288, 1024};
     /* the kernel tables of the three integer flavours, passed to k_qmatmul_rows; a fourth set: the
      * EVEX build of the AVX-VNNI flavour, called directly */

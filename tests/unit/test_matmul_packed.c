@@ -5,12 +5,10 @@
  * dispatch, k_matmul_act_multi), and with two threads the rows go in chunks taken by whichever
  * thread is free. Every (row, token) must equal the scalar twin (kq_type(t)->dot of the row-major
  * row and the token's int8 row from kq_act_quant_row) bit for bit, for n = 8, 23 (partial tiles of
- * 6 and 16 tokens), 130 and 203 (past the GEMMs' 96- and 128-token passes), and the packing must
+ * 6 and 16 tokens), 130 and 203 (past the GEMMs' 96-, 128- and 192-token passes), and the packing must
  * have been made (kact.a8p_pk is the type's after the call), so a dispatch that stopped packing
  * cannot pass unseen. One check per (type, thread count); a type without an
- * interleaved GEMM over packed tokens on this CPU (no AVX-512 VNNI) prints SKIP. One more: the
- * superblock types' AVX-512 packer (a register transpose) writes the bytes of its plain-C twin
- * pack_k (kernels/quant_ggml_pack.h), every tile of n = 1..37 tokens, K = 256 and 768. */
+ * interleaved GEMM over packed tokens on this CPU (no AVX-512 VNNI) prints SKIP. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +18,6 @@
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "kernels/quant_ggml.h"
-#include "kernels/quant_ggml_pack.h"
 #include "test.h"
 
 static uint64_t rng = 0x7f4a7c159e3779b9ull;
@@ -64,56 +61,14 @@ static int compare(qwen3_dtype t, const uint8_t *W, int rows, int K, const float
     return ok;
 }
 
-/* the AVX-512 superblock packer against pack_k, byte for byte (padding tokens included) */
-static void check_packer(const kcpu *cpu) {
-    const char *name = "matmul_packed: the superblock packer (AVX-512, transposed in registers) == pack_k byte for byte, n = 1..37, K = 256 and 768";
-    const kq_pack *pk = kq_ggml_pack_avx512[QWEN3_Q4_K];
-    if (!cpu->type[QWEN3_Q4_K].pk_il || !pk) {
-        TEST_SKIP(name, "no AVX-512 VNNI on this CPU");
-        return;
-    }
-    char why[200] = "";
-    int ok = 1;
-    for (int K = 256; K <= 768 && ok; K += 512) {
-        const size_t ab = kq_act_row_bytes(KACT_A8_K, K);
-        const int nmax = 37;
-        uint8_t *A = malloc(ab * nmax);
-        float *x = malloc(sizeof(float) * (size_t)K);
-        for (int t = 0; t < nmax; t++) {
-            for (int c = 0; c < K; c++) x[c] = frand() * (c % 29 == 0 ? 9.0f : 1.0f);
-            kq_act_quant_row(KACT_A8_K, x, A + (size_t)t * ab, K);
-        }
-        for (int n = 1; n <= nmax && ok; n++) {
-            size_t bytes = pk->bytes(n, K), al = (bytes + 63) / 64 * 64;
-            uint8_t *P = aligned_alloc(64, al), *Q = aligned_alloc(64, al);
-            memset(P, 0x5a, al);
-            memset(Q, 0xa5, al);
-            pk->pack(A, ab, n, 0, n, K, P);
-            for (int t = 0; t < n; t += 16) pack_k(A, ab, t, n - t < 16 ? n - t : 16, K, (kpk *)Q + (size_t)(t / 16) * (size_t)(K / 256));
-            for (size_t i = 0; i < bytes; i++)
-                if (P[i] != Q[i]) {
-                    snprintf(why, sizeof why, "K=%d n=%d: byte %zu of %zu is %d, pack_k's %d", K, n, i, bytes, P[i], Q[i]);
-                    ok = 0;
-                    break;
-                }
-            free(P);
-            free(Q);
-        }
-        free(A);
-        free(x);
-    }
-    CHECK(ok, name, "%s", why);
-}
-
 int main(void) {
     static const qwen3_dtype types[] = {QWEN3_Q8_0, QWEN3_Q4, QWEN3_Q4_K, QWEN3_Q5_K, QWEN3_Q6_K,
                                         QWEN3_Q4_0, QWEN3_Q4_1, QWEN3_Q5_0, QWEN3_Q5_1, QWEN3_IQ4_NL};
     static const int ns[] = {8, 23, 130, 203};
     const int ntypes = (int)(sizeof types / sizeof types[0]), rows = 48, nmax = 203;
-    TEST_EXPECT(2 * ntypes + 1);
+    TEST_EXPECT(2 * ntypes);
     kcpu cpu;
     kcpu_init(&cpu, K_CPU_ALL);
-    check_packer(&cpu);
     qpool *pools[2] = {qpool_new(1), qpool_new(2)};
     if (!pools[0] || !pools[1]) { printf("FAIL matmul_packed: no thread pool\n"); return 1; }
     for (int ti = 0; ti < ntypes; ti++) {
