@@ -167,6 +167,40 @@ TGT INL void unpack16_q4k(const kmat *W, int64_t r, int nr, int64_t sb, kul *o) 
     }
 }
 
+/* the same for our Q4's 148-byte blocks (kernels/quant.h: d, dmin, 8 scale bytes, 8 minimum bytes,
+ * 128 bytes of nibbles, 37 words): block words 0..15, 16..31 and 29..36 transposed; nibble word k
+ * (block word 5 + k) holds in its low nibbles values 128 (k / 16) + 4 (k % 16) .. + 3, in its high
+ * ones the values 64 further */
+TGT INL void unpack16_q4(const kmat *W, int64_t r, int nr, int64_t sb, kul *o) {
+    __m512i a[16], b[16], c[16];
+    for (int i = 0; i < 16; i++) {
+        if (i < nr) {
+            const uint8_t *p = sb_at(W, r + i, sb, sizeof(kq4_block));
+            a[i] = _mm512_loadu_si512(p);
+            b[i] = _mm512_loadu_si512(p + 64);
+            c[i] = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(p + 116)));
+        } else a[i] = b[i] = c[i] = _mm512_setzero_si512();
+    }
+    transpose16(a);
+    transpose16(b);
+    transpose16(c);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    for (int k = 0; k < 32; k++) {
+        const int w = 5 + k; /* the block's word */
+        const __m512i q = w < 16 ? a[w] : w < 32 ? b[w - 16] : c[w - 29];
+        o->w[32 * (k / 16) + k % 16] = _mm512_and_si512(q, m4);
+        o->w[32 * (k / 16) + 16 + k % 16] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
+    }
+    o->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(a[0]));
+    o->dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(a[0], 16)));
+    const __m512i ff = _mm512_set1_epi32(0xff);
+    for (int j = 0; j < 8; j++) o->sc[j] = _mm512_and_si512(_mm512_srli_epi32(a[1 + j / 4], 8 * (j % 4)), ff);
+    for (int p = 0; p < 4; p++) {
+        o->scp[p] = _mm512_shuffle_epi8(a[1 + p / 2], pair_bytes(2 * (p % 2)));
+        o->mnp[p] = _mm512_shuffle_epi8(a[3 + p / 2], pair_bytes(2 * (p % 2)));
+    }
+}
+
 /* rows r .. r + nr - 1 (nr <= 16; the other lanes zero) of superblock sb into o: each row unpacked
  * by unpack512 (the one-row kernels' own unpacking), then the 16 rows' bytes, scales and minimums
  * transposed into lanes, a 16 x 16 dword transposition each */
@@ -176,6 +210,10 @@ TGT INL void unpack16(qwen3_dtype T, const kmat *W, int64_t r, int nr, int64_t s
     float d[16] __attribute__((aligned(64))), dm[16] __attribute__((aligned(64)));
     if (T == QWEN3_Q4_K) {
         unpack16_q4k(W, r, nr, sb, o);
+        return;
+    }
+    if (T == QWEN3_Q4) {
+        unpack16_q4(W, r, nr, sb, o);
         return;
     }
     const size_t BB = bbytes(T);
