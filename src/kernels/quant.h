@@ -15,7 +15,7 @@
  *         thus gives 64 consecutive elements (two sub-blocks) in low nibbles and the next 64 in high.
  *         Its dot product is Q4_K's (quant_ggml.c, dotk): exact int32 sums per superblock, then
  *         p = d isum - dmin imin, acc += dx p, so on AVX-512 VNNI it takes GGUF's superblock kernels
- *         (quant_ggml_*512.c: 8-row one-token, a SIMD lane per token for prefill) with the scalar
+ *         (quant_ggml_*512.c: 8-row one-token, a SIMD lane per row for prefill) with the scalar
  *         twin's bits, and on AVX2 likewise (quant_ggml_avx2.c, _gemv256.c, _gemm256.c).
  *
  * Activation formats (made once per matrix product from the float32 activations, see kact):

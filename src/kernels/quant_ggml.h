@@ -109,8 +109,9 @@ extern const kq_rows_fn kq_ggml_rows_avx2[QWEN3_DTYPE_COUNT];
  * only), 8 rows per step (quant_ggml_gemv512.c, quant_ggml_gemv256.c). */
 extern const kq_gemv_fn kq_ggml_gemv_avx512[QWEN3_DTYPE_COUNT];
 extern const kq_gemv_fn kq_ggml_gemv_avx2[QWEN3_DTYPE_COUNT];
-/* gemm: n >= KQ_GEMM_MIN_TOKENS (prefill), a SIMD lane per token: AVX-512 VNNI (quant_ggml_gemm512.c), AVX2
- * and AVX-VNNI's vpdpbusd / vpdpwssd (quant_ggml_gemm256.c). */
+/* gemm: n >= KQ_GEMM_MIN_TOKENS (prefill): AVX-512 VNNI (quant_ggml_gemm512.c: a SIMD lane per weight
+ * row for the superblock types, per token for the 32-value ones), AVX2 and AVX-VNNI's vpdpbusd /
+ * vpdpwssd (quant_ggml_gemm256.c, a lane per token). */
 extern const kq_gemm_fn kq_ggml_gemm_avx512[QWEN3_DTYPE_COUNT];
 /* the AVX-512 gemm over activations packed once per input (kq_pack; kernels.h's ktype.pk_il): the
  * superblock types share one packing, the 32-value types another */

@@ -1,5 +1,6 @@
 /* quant_ggml_gemm256.c - GGUF's block types times many tokens (prefill) on AVX2 CPUs: the scheme of
- * quant_ggml_gemm512.c (a SIMD lane per token, activations packed per 16 tokens by
+ * quant_ggml_gemm512.c's 32-value blocks, and of its superblocks until 2026-12-06 (a SIMD lane per
+ * token, activations packed per 16 tokens by
  * quant_ggml_pack.h, weights unpacked once per 128-token chunk, the scalar twins' float steps per
  * (row, token)) on 256-bit vectors of 8 tokens, 4 rows per tile. Plain AVX2 and AVX-VNNI flavours
  * of one body (quant_ggml_gemm256_body.h).
