@@ -12,8 +12,11 @@
  * int32 lane. The tile holds 2 x TT integer sums per sub-block and 2 x TT per superblock; the
  * float sums live in Y itself (each token's 32 results one line), added to once per superblock.
  * Rows in the lanes rather than tokens (this file's layout until 2026-12-06): one thread, 512
- * tokens, Q4_K 3072 x 1024 and 1024 x 3072, medians of 8 alternating, 421 / 451 -> 520 / 483
- * GOP/s before the prefetch and the 288-token pass (see SCHUNK, prefetch_sb).
+ * tokens, 3072 x 1024 and 1024 x 3072, medians of alternating runs, Q4_K 421-468 / 451-512 ->
+ * 595-608 / 541-554 GOP/s, Q6_K 399-437 / 438-483 -> 510-524 / 469-480; of that, the 288-token
+ * pass (SCHUNK), the prefetch of the next step's rows (prefetch_sb) and Q4_K's blocks transposed
+ * whole (unpack16_q4k) each gave 5-20%. At 32 tokens Q6_K is slower than before (404 / 452 ->
+ * ~340 / ~330): its unpacking is shared by fewer tiles.
  *
  * Superblock types x A8_K, per (row, token) lane and superblock, all in exact int32:
  *   dot_g = sum over sub-block g (16 or 32 values) of u x     (u = q + OFF, unsigned)
@@ -128,37 +131,29 @@ TGT_BASE INL __m512i pair_bytes(int b) {
     return _mm512_broadcast_i32x4(_mm_setr_epi32((int)c[0], (int)c[1], (int)c[2], (int)c[3]));
 }
 
-/* unpack16 for Q4_K without a row at a time: the 16 rows' 144-byte blocks (36 dwords: d and dmin,
- * the 3 scale words, 32 words of nibbles) transposed into lanes as they are, then the nibbles,
- * scales (k4_scale_words' arithmetic) and d / dmin taken apart in the lanes: a third of the
- * generic path's work (which unpacks each row to bytes, then transposes 4 times the bytes) */
-TGT INL void unpack16_q4k(const kmat *W, int64_t r, int nr, int64_t sb, kul *o) {
-    __m512i a[16], b[16], c[16];
+/* the first 128 bytes of rows r .. r + nr - 1's blocks of superblock sb (BB bytes each; other rows
+ * zero) and the 16 or 32 bytes at co, transposed into lanes: a[k] is word k of the 16 rows, b[k]
+ * word 16 + k, c[k] word co / 4 + k */
+TGT INL void words16(const kmat *W, int64_t r, int nr, int64_t sb, size_t BB, size_t co, __m512i a[16], __m512i b[16], __m512i c[16]) {
     for (int i = 0; i < 16; i++) {
         if (i < nr) {
-            const uint8_t *p = sb_at(W, r + i, sb, sizeof(kq4_k_block));
+            const uint8_t *p = sb_at(W, r + i, sb, BB);
             a[i] = _mm512_loadu_si512(p);
             b[i] = _mm512_loadu_si512(p + 64);
-            c[i] = _mm512_zextsi128_si512(_mm_loadu_si128((const __m128i *)(p + 128)));
+            c[i] = BB - co >= 32 ? _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(p + co)))
+                                 : _mm512_zextsi128_si512(_mm_loadu_si128((const __m128i *)(p + co)));
         } else a[i] = b[i] = c[i] = _mm512_setzero_si512();
     }
     transpose16(a);
     transpose16(b);
     transpose16(c);
-    /* word k of qs: low nibbles values 64 (k / 8) + 4 (k % 8) .. + 3, high nibbles 32 further */
-    const __m512i m4 = _mm512_set1_epi8(15);
-    for (int k = 0; k < 32; k++) {
-        const __m512i q = k < 12 ? a[4 + k] : k < 28 ? b[k - 12] : c[k - 28];
-        o->w[16 * (k / 8) + k % 8] = _mm512_and_si512(q, m4);
-        o->w[16 * (k / 8) + 8 + k % 8] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
-    }
-    o->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(a[0]));
-    o->dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(a[0], 16)));
-    const __m512i w0 = a[1], w1 = a[2], w2 = a[3], m6 = _mm512_set1_epi8(0x3f), m2 = _mm512_set1_epi8(3);
-    const __m512i s[2] = {_mm512_and_si512(w0, m6),
-                          _mm512_or_si512(_mm512_and_si512(w2, m4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w0, 6), m2), 4))};
-    const __m512i n[2] = {_mm512_and_si512(w1, m6),
-                          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), m4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w1, 6), m2), 4))};
+}
+
+/* d and dmin from word 0 (two f16) and the 8 scales and 8 minimums as bytes of the words s[0..1]
+ * and n[0..1], 16 rows in lanes, into o (Q4_K after its 6-bit unpacking, our Q4 as stored) */
+TGT INL void put_scales8(const __m512i w0, const __m512i s[2], const __m512i n[2], kul *o) {
+    o->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(w0));
+    o->dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(w0, 16)));
     const __m512i ff = _mm512_set1_epi32(0xff);
     for (int j = 0; j < 8; j++) o->sc[j] = _mm512_and_si512(_mm512_srli_epi32(s[j / 4], 8 * (j % 4)), ff);
     for (int p = 0; p < 4; p++) {
@@ -167,38 +162,44 @@ TGT INL void unpack16_q4k(const kmat *W, int64_t r, int nr, int64_t sb, kul *o) 
     }
 }
 
-/* the same for our Q4's 148-byte blocks (kernels/quant.h: d, dmin, 8 scale bytes, 8 minimum bytes,
- * 128 bytes of nibbles, 37 words): block words 0..15, 16..31 and 29..36 transposed; nibble word k
- * (block word 5 + k) holds in its low nibbles values 128 (k / 16) + 4 (k % 16) .. + 3, in its high
- * ones the values 64 further */
-TGT INL void unpack16_q4(const kmat *W, int64_t r, int nr, int64_t sb, kul *o) {
+/* unpack16 for Q4_K without a row at a time: the 16 rows' 144-byte blocks (36 words: d and dmin,
+ * the 3 scale words, 32 words of nibbles) transposed into lanes as they are, then the nibbles,
+ * scales (k4_scale_words' arithmetic) and d / dmin taken apart in the lanes: a third of the
+ * generic path's work (which unpacks each row to bytes, then transposes 4 times the bytes) */
+TGT INL void unpack16_q4k(const kmat *W, int64_t r, int nr, int64_t sb, kul *o) {
     __m512i a[16], b[16], c[16];
-    for (int i = 0; i < 16; i++) {
-        if (i < nr) {
-            const uint8_t *p = sb_at(W, r + i, sb, sizeof(kq4_block));
-            a[i] = _mm512_loadu_si512(p);
-            b[i] = _mm512_loadu_si512(p + 64);
-            c[i] = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(p + 116)));
-        } else a[i] = b[i] = c[i] = _mm512_setzero_si512();
-    }
-    transpose16(a);
-    transpose16(b);
-    transpose16(c);
+    words16(W, r, nr, sb, sizeof(kq4_k_block), 128, a, b, c);
+    /* word k of qs (block word 4 + k): low nibbles values 64 (k / 8) + 4 (k % 8) .. + 3, high
+     * nibbles 32 further */
     const __m512i m4 = _mm512_set1_epi8(15);
     for (int k = 0; k < 32; k++) {
-        const int w = 5 + k; /* the block's word */
+        const __m512i q = k < 12 ? a[4 + k] : k < 28 ? b[k - 12] : c[k - 28];
+        o->w[16 * (k / 8) + k % 8] = _mm512_and_si512(q, m4);
+        o->w[16 * (k / 8) + 8 + k % 8] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
+    }
+    const __m512i w0 = a[1], w1 = a[2], w2 = a[3], m6 = _mm512_set1_epi8(0x3f), m2 = _mm512_set1_epi8(3);
+    const __m512i s[2] = {_mm512_and_si512(w0, m6),
+                          _mm512_or_si512(_mm512_and_si512(w2, m4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w0, 6), m2), 4))};
+    const __m512i n[2] = {_mm512_and_si512(w1, m6),
+                          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), m4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w1, 6), m2), 4))};
+    put_scales8(a[0], s, n, o);
+}
+
+/* the same for our Q4's 148-byte blocks (kernels/quant.h: d, dmin, 8 scale bytes, 8 minimum bytes,
+ * 128 bytes of nibbles, 37 words): nibble word k (block word 5 + k) holds in its low nibbles values
+ * 128 (k / 16) + 4 (k % 16) .. + 3, in its high ones the values 64 further */
+TGT INL void unpack16_q4(const kmat *W, int64_t r, int nr, int64_t sb, kul *o) {
+    __m512i a[16], b[16], c[16];
+    words16(W, r, nr, sb, sizeof(kq4_block), 116, a, b, c); /* c: words 29..36 */
+    const __m512i m4 = _mm512_set1_epi8(15);
+    for (int k = 0; k < 32; k++) {
+        const int w = 5 + k;
         const __m512i q = w < 16 ? a[w] : w < 32 ? b[w - 16] : c[w - 29];
         o->w[32 * (k / 16) + k % 16] = _mm512_and_si512(q, m4);
         o->w[32 * (k / 16) + 16 + k % 16] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
     }
-    o->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(a[0]));
-    o->dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(a[0], 16)));
-    const __m512i ff = _mm512_set1_epi32(0xff);
-    for (int j = 0; j < 8; j++) o->sc[j] = _mm512_and_si512(_mm512_srli_epi32(a[1 + j / 4], 8 * (j % 4)), ff);
-    for (int p = 0; p < 4; p++) {
-        o->scp[p] = _mm512_shuffle_epi8(a[1 + p / 2], pair_bytes(2 * (p % 2)));
-        o->mnp[p] = _mm512_shuffle_epi8(a[3 + p / 2], pair_bytes(2 * (p % 2)));
-    }
+    const __m512i s[2] = {a[1], a[2]}, n[2] = {a[3], a[4]};
+    put_scales8(a[0], s, n, o);
 }
 
 /* rows r .. r + nr - 1 (nr <= 16; the other lanes zero) of superblock sb into o: each row unpacked
@@ -506,13 +507,7 @@ static void packer_k(const void *A, size_t arow_bytes, int n, int t0, int t1, in
                 const int8_t *x = q + 256 * sb;
                 memcpy(o[sb].q[i], x, 256);
                 o[sb].d[i] = d[sb];
-                int h[16];
-                for (int j = 0; j < 16; j++) {
-                    h[j] = 0;
-                    for (int e = 0; e < 16; e++) h[j] += x[16 * j + e];
-                }
-                for (int p = 0; p < 8; p++) o[sb].s16[i][p] = pair16(h[2 * p], h[2 * p + 1]);
-                for (int p = 0; p < 4; p++) o[sb].s32[i][p] = pair16(bs[8 * sb + 2 * p], bs[8 * sb + 2 * p + 1]);
+                sb_pairs(x, bs + 8 * sb, o[sb].s16[i], o[sb].s32[i]);
             }
         }
     }

@@ -13,6 +13,18 @@
 
 static inline int32_t pair16(int a, int b) { return (int32_t)((uint32_t)(uint16_t)a | (uint32_t)(uint16_t)b << 16); }
 
+/* a superblock's sums of x as int16 pairs: per 16 values (s16[p]: sums 2p, 2p + 1, made from its
+ * 256 values x) and per 32 (s32[p], from A8_K's own per-32 sums bs) */
+static inline void sb_pairs(const int8_t *x, const int16_t *bs, int32_t s16[8], int32_t s32[4]) {
+    int h[16];
+    for (int j = 0; j < 16; j++) {
+        h[j] = 0;
+        for (int i = 0; i < 16; i++) h[j] += x[16 * j + i];
+    }
+    for (int p = 0; p < 8; p++) s16[p] = pair16(h[2 * p], h[2 * p + 1]);
+    for (int p = 0; p < 4; p++) s32[p] = pair16(bs[2 * p], bs[2 * p + 1]);
+}
+
 /* 16 tokens of one superblock: q[g][t] the 4 bytes of group g, d[t], and as int16 pairs the sums of
  * x per 16 values (s16[p]: sums 2p, 2p + 1) and per 32 (s32[p]: sums 2p, 2p + 1) */
 typedef struct { int8_t q[64][16][4]; float d[16]; int32_t s16[8][16]; int32_t s32[4][16]; } kpk;
@@ -30,13 +42,10 @@ static inline void pack_k(const void *A, size_t arow_bytes, int t0, int cnt, int
             const int8_t *x = q + 256 * sb;
             for (int g = 0; g < 64; g++) memcpy(o->q[g][t], x + 4 * g, 4);
             o->d[t] = d[sb];
-            int h[16];
-            for (int j = 0; j < 16; j++) {
-                h[j] = 0;
-                for (int i = 0; i < 16; i++) h[j] += x[16 * j + i];
-            }
-            for (int p = 0; p < 8; p++) o->s16[p][t] = pair16(h[2 * p], h[2 * p + 1]);
-            for (int p = 0; p < 4; p++) o->s32[p][t] = pair16(bs[8 * sb + 2 * p], bs[8 * sb + 2 * p + 1]);
+            int32_t s16[8], s32[4];
+            sb_pairs(x, bs + 8 * sb, s16, s32);
+            for (int p = 0; p < 8; p++) o->s16[p][t] = s16[p];
+            for (int p = 0; p < 4; p++) o->s32[p][t] = s32[p];
         }
     }
 }
