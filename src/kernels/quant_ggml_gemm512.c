@@ -55,9 +55,9 @@
 #endif
 #include "kernels/out16.h"
 
-/* row r's first block (BB bytes) and, through rs and bs, the steps to row r + i's and to the next
- * block: row-major, or interleaved by il rows (kernels/repack.c: a group's il blocks b side by side;
- * r is a multiple of 4) */
+/* row r's first block (BB bytes) and, through rs and bs, the steps to row r + i's (for r + i in
+ * r's group of il rows) and to the next block: row-major, or interleaved by il rows
+ * (kernels/repack.c: a group's il blocks b side by side) */
 INL const uint8_t *row_at(const kmat *W, int64_t r, size_t BB, size_t *rs, size_t *bs) {
     const int il = W->il;
     *rs = il ? BB : W->row_bytes;
@@ -106,21 +106,21 @@ static inline int koff(qwen3_dtype T) { return T == QWEN3_IQ4_XS ? 128 : offset_
  * the scales and minimums as int16 pairs (2p, 2p + 1) per row; d and dmin per row. */
 typedef struct { __m512i w[64], sc[16], scp[8], mnp[8]; __m512 d, dmin; } kul;
 
-/* the address of row r's superblock sb: row-major, or interleaved by il rows (kernels/repack.c: a
- * group's il superblocks sb side by side) */
-INL const uint8_t *sb_at(const kmat *W, int64_t r, int64_t sb, size_t BB) {
-    const int il = W->il;
-    if (!il) return (const uint8_t *)W->data + (size_t)r * W->row_bytes + (size_t)sb * BB;
-    return (const uint8_t *)W->data + (size_t)(r / il) * (size_t)il * W->row_bytes + ((size_t)sb * (size_t)il + (size_t)(r % il)) * BB;
+/* up to 32 rows' first superblocks (row_at, which divides by il: so once per block of rows, not
+ * per superblock) and the step bs from one superblock of a row to its next */
+typedef struct { const uint8_t *p[32]; size_t bs; } krows;
+INL void rows_of(const kmat *W, int64_t r, int n, size_t BB, krows *o) {
+    size_t rs;
+    for (int i = 0; i < n; i++) o->p[i] = row_at(W, r + i, BB, &rs, &o->bs);
 }
 
-/* rows [r, r1) of superblock sb into the cache: unpack16 of the next step would otherwise wait on
- * memory row by row (perf: the first load of each row's block was a fifth of unpack16's time) */
-INL void prefetch_sb(const kmat *W, int64_t r, int64_t r1, int64_t sb, size_t BB) {
-    for (; r < r1; r++) {
-        const char *p = (const char *)sb_at(W, r, sb, BB);
-        for (size_t off = 0; off < BB; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
-        _mm_prefetch(p + BB - 1, _MM_HINT_T0);
+/* the n rows' blocks at p[i] + off into the cache: unpack16 of the next step would otherwise wait
+ * on memory row by row (perf: the first load of each row's block was a fifth of unpack16's time) */
+INL void prefetch_rows(const uint8_t *const *p, int n, size_t off, size_t BB) {
+    for (int i = 0; i < n; i++) {
+        const char *b = (const char *)p[i] + off;
+        for (size_t k = 0; k < BB; k += 64) _mm_prefetch(b + k, _MM_HINT_T0);
+        _mm_prefetch(b + BB - 1, _MM_HINT_T0);
     }
 }
 
@@ -131,13 +131,13 @@ TGT_BASE INL __m512i pair_bytes(int b) {
     return _mm512_broadcast_i32x4(_mm_setr_epi32((int)c[0], (int)c[1], (int)c[2], (int)c[3]));
 }
 
-/* the first 128 bytes of rows r .. r + nr - 1's blocks of superblock sb (BB bytes each; other rows
- * zero) and the 16 or 32 bytes at co, transposed into lanes: a[k] is word k of the 16 rows, b[k]
- * word 16 + k, c[k] word co / 4 + k */
-TGT INL void words16(const kmat *W, int64_t r, int nr, int64_t sb, size_t BB, size_t co, __m512i a[16], __m512i b[16], __m512i c[16]) {
+/* the first 128 bytes of the nr rows' blocks at rp[i] + off (BB bytes each; other rows zero) and
+ * the 16 or 32 bytes at co, transposed into lanes: a[k] is word k of the 16 rows, b[k] word 16 + k,
+ * c[k] word co / 4 + k */
+TGT INL void words16(const uint8_t *const *rp, int nr, size_t off, size_t BB, size_t co, __m512i a[16], __m512i b[16], __m512i c[16]) {
     for (int i = 0; i < 16; i++) {
         if (i < nr) {
-            const uint8_t *p = sb_at(W, r + i, sb, BB);
+            const uint8_t *p = rp[i] + off;
             a[i] = _mm512_loadu_si512(p);
             b[i] = _mm512_loadu_si512(p + 64);
             c[i] = BB - co >= 32 ? _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(p + co)))
@@ -166,9 +166,9 @@ TGT INL void put_scales8(const __m512i w0, const __m512i s[2], const __m512i n[2
  * the 3 scale words, 32 words of nibbles) transposed into lanes as they are, then the nibbles,
  * scales (k4_scale_words' arithmetic) and d / dmin taken apart in the lanes: a third of the
  * generic path's work (which unpacks each row to bytes, then transposes 4 times the bytes) */
-TGT INL void unpack16_q4k(const kmat *W, int64_t r, int nr, int64_t sb, kul *o) {
+TGT INL void unpack16_q4k(const uint8_t *const *rp, int nr, size_t off, kul *o) {
     __m512i a[16], b[16], c[16];
-    words16(W, r, nr, sb, sizeof(kq4_k_block), 128, a, b, c);
+    words16(rp, nr, off, sizeof(kq4_k_block), 128, a, b, c);
     /* word k of qs (block word 4 + k): low nibbles values 64 (k / 8) + 4 (k % 8) .. + 3, high
      * nibbles 32 further */
     const __m512i m4 = _mm512_set1_epi8(15);
@@ -188,9 +188,9 @@ TGT INL void unpack16_q4k(const kmat *W, int64_t r, int nr, int64_t sb, kul *o) 
 /* the same for our Q4's 148-byte blocks (kernels/quant.h: d, dmin, 8 scale bytes, 8 minimum bytes,
  * 128 bytes of nibbles, 37 words): nibble word k (block word 5 + k) holds in its low nibbles values
  * 128 (k / 16) + 4 (k % 16) .. + 3, in its high ones the values 64 further */
-TGT INL void unpack16_q4(const kmat *W, int64_t r, int nr, int64_t sb, kul *o) {
+TGT INL void unpack16_q4(const uint8_t *const *rp, int nr, size_t off, kul *o) {
     __m512i a[16], b[16], c[16];
-    words16(W, r, nr, sb, sizeof(kq4_block), 116, a, b, c); /* c: words 29..36 */
+    words16(rp, nr, off, sizeof(kq4_block), 116, a, b, c); /* c: words 29..36 */
     const __m512i m4 = _mm512_set1_epi8(15);
     for (int k = 0; k < 32; k++) {
         const int w = 5 + k;
@@ -202,22 +202,21 @@ TGT INL void unpack16_q4(const kmat *W, int64_t r, int nr, int64_t sb, kul *o) {
     put_scales8(a[0], s, n, o);
 }
 
-/* rows r .. r + nr - 1 (nr <= 16; the other lanes zero) of superblock sb into o: each row unpacked
+/* the nr rows' (nr <= 16; the other lanes zero) superblocks at rp[i] + off into o: each row unpacked
  * by unpack512 (the one-row kernels' own unpacking), then the 16 rows' bytes, scales and minimums
  * transposed into lanes, a 16 x 16 dword transposition each */
-TGT INL void unpack16(qwen3_dtype T, const kmat *W, int64_t r, int nr, int64_t sb, kul *o) {
+TGT INL void unpack16(qwen3_dtype T, const uint8_t *const *rp, int nr, size_t off, kul *o) {
     uint8_t u8[16][256] __attribute__((aligned(64)));
     int16_t sc[16][32] __attribute__((aligned(64))), mn[16][32] __attribute__((aligned(64)));
     float d[16] __attribute__((aligned(64))), dm[16] __attribute__((aligned(64)));
     if (T == QWEN3_Q4_K) {
-        unpack16_q4k(W, r, nr, sb, o);
+        unpack16_q4k(rp, nr, off, o);
         return;
     }
     if (T == QWEN3_Q4) {
-        unpack16_q4(W, r, nr, sb, o);
+        unpack16_q4(rp, nr, off, o);
         return;
     }
-    const size_t BB = bbytes(T);
     for (int i = 0; i < 16; i++) {
         _mm512_store_si512(sc[i], _mm512_setzero_si512());
         _mm512_store_si512(mn[i], _mm512_setzero_si512());
@@ -227,7 +226,7 @@ TGT INL void unpack16(qwen3_dtype T, const kmat *W, int64_t r, int nr, int64_t s
             continue;
         }
         ksb u;
-        unpack512(T, sb_at(W, r + i, sb, BB), &u);
+        unpack512(T, rp[i] + off, &u);
         UNROLL
         for (int v = 0; v < 4; v++)
             _mm512_store_si512(u8[i] + 64 * v, T == QWEN3_IQ4_XS ? _mm512_xor_si512(u.v[v], _mm512_set1_epi8((char)0x80)) : u.v[v]);
@@ -265,6 +264,7 @@ TGT INL void unpack16(qwen3_dtype T, const kmat *W, int64_t r, int nr, int64_t s
  * (s32); padding tokens are zeros. */
 #define TT 6
 typedef struct { int8_t q[TT][256]; float d[TT]; int32_t s16[TT][8], s32[TT][4]; } kpt;
+_Static_assert(sizeof(kpt) == TT * (256 + 4 + 32 + 16), "kpt has no padding: a full tile's packing writes every byte");
 
 /* NV (1 or 2) vectors of 16 rows (u0, u1) x the TT tokens of x, one superblock. Token t's sums of
  * vector v go to y[t] + 16 v (lanes in m[v]), for t < nt: y = 0 + dx p on the first superblock,
@@ -342,18 +342,24 @@ TGT INL void tile_l(qwen3_dtype T, const kul *u0, const kul *u1, int NV, const k
  * meets them. Each (row, token) sums its superblocks in order, as the scalar twin: the same bits. */
 TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpt *P, int n, float *Y, int64_t r0, int64_t r1) {
     const int64_t nsb = W->cols / 256;
+    const size_t BB = bbytes(T);
     kul u[2] __attribute__((aligned(64)));
+    krows rw, nx; /* this block's rows and the next one's */
     for (int c0 = 0; c0 < n; c0 += SCHUNK) {
         const int cn = n - c0 < SCHUNK ? n - c0 : SCHUNK, ntile = (cn + TT - 1) / TT;
+        rows_of(W, r0, r1 - r0 < 32 ? (int)(r1 - r0) : 32, BB, &rw);
         for (int64_t rb = r0; rb < r1; rb += 32) {
             const int nr0 = r1 - rb < 16 ? (int)(r1 - rb) : 16, nr1 = r1 - rb <= 16 ? 0 : r1 - rb < 32 ? (int)(r1 - rb - 16) : 16;
+            const int nnext = r1 - rb - 32 <= 0 ? 0 : r1 - rb - 32 < 32 ? (int)(r1 - rb - 32) : 32;
             const __mmask16 m[2] = {(__mmask16)((1u << nr0) - 1), (__mmask16)((1u << nr1) - 1)};
+            if (nnext) rows_of(W, rb + 32, nnext, BB, &nx);
             for (int64_t sb = 0; sb < nsb; sb++) {
-                unpack16(T, W, rb, nr0, sb, &u[0]);
-                if (nr1) unpack16(T, W, rb + 16, nr1, sb, &u[1]);
+                const size_t off = (size_t)sb * rw.bs;
+                unpack16(T, rw.p, nr0, off, &u[0]);
+                if (nr1) unpack16(T, rw.p + 16, nr1, off, &u[1]);
                 /* the next step's rows, while this one's tiles run */
-                if (sb + 1 < nsb) prefetch_sb(W, rb, rb + nr0 + nr1, sb + 1, bbytes(T));
-                else if (rb + 32 < r1) prefetch_sb(W, rb + 32, r1 - rb - 32 < 32 ? r1 : rb + 64, 0, bbytes(T));
+                if (sb + 1 < nsb) prefetch_rows(rw.p, nr0 + nr1, off + rw.bs, BB);
+                else prefetch_rows(nx.p, nnext, 0, BB);
                 for (int k = 0; k < ntile; k++) {
                     const kpt *x = P + (size_t)(c0 / TT + k) * (size_t)nsb + (size_t)sb;
                     const int nt = cn - TT * k < TT ? cn - TT * k : TT;
@@ -363,6 +369,7 @@ TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpt *P, int n, float *Y
                     else tile_l(T, &u[0], &u[0], 1, x, y, nt, m, sb == 0);
                 }
             }
+            if (nnext) rw = nx;
         }
     }
     return 1;
@@ -497,7 +504,7 @@ static void packer_k(const void *A, size_t arow_bytes, int n, int t0, int t1, in
     for (int t = t0; t < t1 && t < n; t += TT) {
         const int cnt = n - t < TT ? n - t : TT;
         kpt *o = (kpt *)P + (size_t)(t / TT) * (size_t)nsb;
-        memset(o, 0, sizeof(kpt) * (size_t)nsb);
+        if (cnt < TT) memset(o, 0, sizeof(kpt) * (size_t)nsb); /* a full tile writes every byte */
         for (int i = 0; i < cnt; i++) {
             void *arow = (uint8_t *)A + (size_t)(t + i) * arow_bytes;
             const int8_t *q = kq_act_q(arow);

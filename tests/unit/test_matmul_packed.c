@@ -5,10 +5,11 @@
  * dispatch, k_matmul_act_multi), and with two threads the rows go in chunks taken by whichever
  * thread is free. Every (row, token) must equal the scalar twin (kq_type(t)->dot of the row-major
  * row and the token's int8 row from kq_act_quant_row) bit for bit, for n = 8, 23 (partial tiles of
- * 6 and 16 tokens), 130 and 203 (past the GEMMs' 96-, 128- and 192-token passes), and the packing must
- * have been made (kact.a8p_pk is the type's after the call), so a dispatch that stopped packing
- * cannot pass unseen. One check per (type, thread count); a type without an
- * interleaved GEMM over packed tokens on this CPU (no AVX-512 VNNI) prints SKIP. */
+ * 6 and 16 tokens), 130 and 203 (past the GEMMs' 96- and 128-token passes; the superblock
+ * kernel's 288-token pass is test_gemm_ggml's), and the packing must have been made (kact.a8p_pk
+ * is the type's after the call), so a dispatch that stopped packing cannot pass unseen. One check
+ * per (type, thread count); a type without an interleaved GEMM over packed tokens on this CPU (no
+ * AVX-512 VNNI) prints SKIP. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,6 @@
 #include "base/pool.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
-#include "kernels/quant_ggml.h"
 #include "test.h"
 
 static uint64_t rng = 0x7f4a7c159e3779b9ull;
