@@ -257,6 +257,10 @@ void k_row_to_float(const kmat *W, int64_t i, float *out);
 void k_rmsnorm(const kcpu *cpu, float *out, const float *x, const float *w, int n, float eps);
 /* out = silu(g) * u = g / (1 + exp(-g)) * u, element-wise (exp: a polynomial, ~1 ulp). out may be g. */
 void k_silu_mul(const kcpu *cpu, float *out, const float *g, const float *u, int n);
+/* dst = src w (first) or dst + src w, the product rounded before the sum (ops.c) */
+void k_axpy(const kcpu *cpu, float *dst, const float *src, float w, int n, int first);
+void k_axpy_scalar(float *dst, const float *src, float w, int n, int first);
+void k_axpy_avx512(float *dst, const float *src, float w, int n, int first);
 /* The twins of both, by instruction set: every twin gives the scalar one's bits (test_kernels.c). */
 void k_rmsnorm_scalar(float *out, const float *x, const float *w, int n, float eps);
 void k_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps);

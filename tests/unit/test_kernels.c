@@ -639,7 +639,7 @@ static void test_attention_block(qwen3_dtype kv, double qbound) {
         }
 }
 
-/* RMSNorm, SiLU * up and RoPE (kernels/ops.c): every twin the scalar one's bits (lengths around the
+/* RMSNorm, SiLU * up, RoPE and k_axpy (kernels/ops.c): every twin the scalar one's bits (lengths around the
  * 16-lane steps, in place too), and the scalar one against double precision: RMSNorm within 4e-7
  * relative (float sums of 1,024 squares and two roundings after), SiLU * up within 5e-7 relative of
  * |g u| (the exp polynomial, ~1 ulp, then a division and a product), over arguments from -120 to 120
@@ -730,6 +730,37 @@ static void test_ops(void) {
         }
         CHECK(erope < 3e-7 && rsame, "ops-rope", "worst error %.3g of |a c| + |b s|, avx512 twin same bits %d", erope, rsame);
     }
+    /* k_axpy: dst = src w / dst + src w; the scalar twin within the two roundings (1.2e-7 of |d| +
+     * 2 |s w|) of double, the AVX-512 twin its bits, guards intact, over the lengths above */
+    {
+        double eax = 0;
+        int asame = 1, aguard = 1;
+        float *d0 = malloc(sizeof(float) * N);
+        for (size_t k = 0; k < sizeof lens / sizeof *lens; k++)
+            for (int first = 0; first < 2; first++) {
+                const int n = lens[k];
+                const float wt = first ? 0.37f : -1.73f;
+                for (int i = 0; i < n; i++) d0[i] = u[i] * 3.0f;
+                for (int i = 0; i < n + GUARD; i++) { memcpy(&ys[i], &POISON, 4); memcpy(&y[i], &POISON, 4); }
+                memcpy(ys, d0, sizeof(float) * (size_t)n);
+                memcpy(y, d0, sizeof(float) * (size_t)n);
+                k_axpy_scalar(ys, x, wt, n, first);
+                for (int i = 0; i < n; i++) {
+                    double dd = first ? 0.0 : d0[i], ref = dd + (double)x[i] * wt;
+                    double e = fabs(ys[i] - ref) / (fabs(dd) + 2.0 * fabs((double)x[i] * wt) + 1e-30);
+                    eax = e > eax ? e : eax;
+                }
+                aguard &= guard_ok(ys, n);
+                if (have[K_ISA_AVX512]) {
+                    k_axpy_avx512(y, x, wt, n, first);
+                    asame &= !memcmp(y, ys, sizeof(float) * (size_t)n);
+                    aguard &= guard_ok(y, n);
+                }
+            }
+        free(d0);
+        CHECK(eax < 1.2e-7 && aguard, "ops-axpy-reference", "worst error %.3g of |d| + 2 |s w|, guards %d", eax, aguard);
+        if (have[K_ISA_AVX512]) CHECK(asame, "ops-axpy-avx512", "the AVX-512 twin is not the scalar twin's bits");
+    }
     CHECK(enorm < 4e-7 && guards, "ops-rmsnorm-reference", "worst relative error %.3g, guards %d", enorm, guards);
     CHECK(esilu < 5e-7 && guards, "ops-silu-reference", "worst error %.3g of |g u|, guards %d", esilu, guards);
     for (int a = 0; a < 3; a++) {
@@ -770,6 +801,7 @@ static int planned_checks(const tcase *cases, size_t ncases) {
     c += 2 * 9;           /* test_attention_block: Q8_0, Q4_0 */
     c += (1 + avx2 + avx512) * 2; /* test_attention_tiles, per flavour */
     c += 3 + 1 + avx2 + avx512;   /* test_ops */
+    c += 1 + avx512;              /* test_ops: k_axpy */
     if (!avx2) TEST_SKIP("kernels-avx2", "this CPU lacks AVX2 (FMA, F16C): the AVX2 kernels are not tested here");
     if (!avx512) TEST_SKIP("kernels-avx512", "this CPU lacks AVX-512 (F, BW, VL): the AVX-512 kernels are not tested here");
     if (!bf16) TEST_SKIP("kernels-avx512bf16", "this CPU lacks AVX512_BF16: the bf16 GEMM kernel is not tested here");
