@@ -131,22 +131,55 @@ TGT_BASE INL __m512i pair_bytes(int b) {
     return _mm512_broadcast_i32x4(_mm_setr_epi32((int)c[0], (int)c[1], (int)c[2], (int)c[3]));
 }
 
-/* the first 128 bytes of the nr rows' blocks at rp[i] + off (BB bytes each; other rows zero) and
- * the 16 or 32 bytes at co, transposed into lanes: a[k] is word k of the 16 rows, b[k] word 16 + k,
- * c[k] word co / 4 + k */
-TGT INL void words16(const uint8_t *const *rp, int nr, size_t off, size_t BB, size_t co, __m512i a[16], __m512i b[16], __m512i c[16]) {
+/* the first 128 bytes of the nr rows' blocks at rp[i] + off (the other rows zero) transposed into
+ * lanes: a[k] is word k of the 16 rows, b[k] word 16 + k */
+TGT INL void words16(const uint8_t *const *rp, int nr, size_t off, __m512i a[16], __m512i b[16]) {
     for (int i = 0; i < 16; i++) {
         if (i < nr) {
-            const uint8_t *p = rp[i] + off;
-            a[i] = _mm512_loadu_si512(p);
-            b[i] = _mm512_loadu_si512(p + 64);
-            c[i] = BB - co >= 32 ? _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(p + co)))
-                                 : _mm512_zextsi128_si512(_mm_loadu_si128((const __m128i *)(p + co)));
-        } else a[i] = b[i] = c[i] = _mm512_setzero_si512();
+            a[i] = _mm512_loadu_si512(rp[i] + off);
+            b[i] = _mm512_loadu_si512(rp[i] + off + 64);
+        } else a[i] = b[i] = _mm512_setzero_si512();
     }
     transpose16(a);
     transpose16(b);
-    transpose16(c);
+}
+
+/* NW (4 or 8) words at co of the nr rows' blocks, transposed into lanes: c[k] is word co / 4 + k of
+ * the 16 rows. Rows j, j + 16 / NW, ... go to the 128-bit (NW = 4) or 256-bit (8) parts of vector j,
+ * so that a transposition within the parts leaves row i in lane i: 8 or 24 shuffles where a 16 x 16
+ * transposition takes 64. */
+TGT INL void words16_tail(const uint8_t *const *rp, int nr, size_t off, size_t co, int NW, __m512i c[8]) {
+    __m512i z[8], t[8];
+    if (NW == 4) {
+        for (int j = 0; j < 4; j++) {
+            __m128i p[4];
+            for (int l = 0; l < 4; l++) p[l] = j + 4 * l < nr ? _mm_loadu_si128((const __m128i *)(rp[j + 4 * l] + off + co)) : _mm_setzero_si128();
+            z[j] = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(p[0]), p[1], 1), p[2], 2), p[3], 3);
+        }
+        t[0] = _mm512_unpacklo_epi32(z[0], z[1]), t[1] = _mm512_unpackhi_epi32(z[0], z[1]);
+        t[2] = _mm512_unpacklo_epi32(z[2], z[3]), t[3] = _mm512_unpackhi_epi32(z[2], z[3]);
+        c[0] = _mm512_unpacklo_epi64(t[0], t[2]), c[1] = _mm512_unpackhi_epi64(t[0], t[2]);
+        c[2] = _mm512_unpacklo_epi64(t[1], t[3]), c[3] = _mm512_unpackhi_epi64(t[1], t[3]);
+        return;
+    }
+    for (int j = 0; j < 8; j++) {
+        __m256i lo = j < nr ? _mm256_loadu_si256((const __m256i *)(rp[j] + off + co)) : _mm256_setzero_si256();
+        __m256i hi = j + 8 < nr ? _mm256_loadu_si256((const __m256i *)(rp[j + 8] + off + co)) : _mm256_setzero_si256();
+        z[j] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    }
+    for (int i = 0; i < 8; i += 2) t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]), t[i + 1] = _mm512_unpackhi_epi32(z[i], z[i + 1]);
+    /* u[4h + k]: rows 4h..4h+3 (of each 8) words k (128-bit parts 0, 2) and k + 4 (parts 1, 3) */
+    __m512i u[8];
+    for (int h = 0; h < 2; h++) {
+        u[4 * h] = _mm512_unpacklo_epi64(t[4 * h], t[4 * h + 2]), u[4 * h + 1] = _mm512_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
+        u[4 * h + 2] = _mm512_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]), u[4 * h + 3] = _mm512_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
+    }
+    /* word k: parts 0 of u[k], u[4 + k], parts 2 of them; word k + 4: parts 1, 1, 3, 3 */
+    const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0), hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    for (int k = 0; k < 4; k++) {
+        c[k] = _mm512_permutex2var_epi64(u[k], lo, u[4 + k]);
+        c[k + 4] = _mm512_permutex2var_epi64(u[k], hi, u[4 + k]);
+    }
 }
 
 /* d and dmin from word 0 (two f16) and the 8 scales and 8 minimums as bytes of the words s[0..1]
@@ -167,8 +200,9 @@ TGT INL void put_scales8(const __m512i w0, const __m512i s[2], const __m512i n[2
  * scales (k4_scale_words' arithmetic) and d / dmin taken apart in the lanes: a third of the
  * generic path's work (which unpacks each row to bytes, then transposes 4 times the bytes) */
 TGT INL void unpack16_q4k(const uint8_t *const *rp, int nr, size_t off, kul *o) {
-    __m512i a[16], b[16], c[16];
-    words16(rp, nr, off, sizeof(kq4_k_block), 128, a, b, c);
+    __m512i a[16], b[16], c[8];
+    words16(rp, nr, off, a, b);
+    words16_tail(rp, nr, off, 128, 4, c);
     /* word k of qs (block word 4 + k): low nibbles values 64 (k / 8) + 4 (k % 8) .. + 3, high
      * nibbles 32 further */
     const __m512i m4 = _mm512_set1_epi8(15);
@@ -189,8 +223,9 @@ TGT INL void unpack16_q4k(const uint8_t *const *rp, int nr, size_t off, kul *o) 
  * 128 bytes of nibbles, 37 words): nibble word k (block word 5 + k) holds in its low nibbles values
  * 128 (k / 16) + 4 (k % 16) .. + 3, in its high ones the values 64 further */
 TGT INL void unpack16_q4(const uint8_t *const *rp, int nr, size_t off, kul *o) {
-    __m512i a[16], b[16], c[16];
-    words16(rp, nr, off, sizeof(kq4_block), 116, a, b, c); /* c: words 29..36 */
+    __m512i a[16], b[16], c[8];
+    words16(rp, nr, off, a, b);
+    words16_tail(rp, nr, off, 116, 8, c); /* c: words 29..36 */
     const __m512i m4 = _mm512_set1_epi8(15);
     for (int k = 0; k < 32; k++) {
         const int w = 5 + k;
