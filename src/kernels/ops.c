@@ -6,9 +6,9 @@
  * in a fixed tree, which a 16-lane vector, two 8-lane ones and a scalar loop all do alike; SiLU
  * takes exp from one polynomial (vexp.h's) evaluated with the same roundings and fused
  * multiply-adds in every twin; RoPE and the scaled sums (k_axpy) round their products and sums as
- * written. Before them the one
- * running sum and libm's expf per value cost 7% of a 0.6B prefill (a sum of 1,024 squares is 1,024
- * dependent adds; expf is a call per value). The rest (softmax of the router) is a plain loop. */
+ * written. Before them the one running sum and libm's expf per value cost 7% of a 0.6B prefill (a
+ * sum of 1,024 squares is 1,024 dependent adds; expf is a call per value). The rest (softmax of the
+ * router) is a plain loop. */
 #include <math.h>
 #include <string.h>
 

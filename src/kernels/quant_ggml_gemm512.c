@@ -303,8 +303,9 @@ _Static_assert(sizeof(kpt) == TT * (256 + 4 + 32 + 16), "kpt has no padding: a f
 
 /* NV (1 or 2) vectors of 16 rows (u0, u1) x the first NT (a constant, <= TT) tokens of x, one
  * superblock. Token t's sums of vector v go to y[t] + 16 v (lanes in m[v]), for t < nt: y = 0 + dx
- * p on the first superblock, else y + dx p. Per sub-block the exact int32 sums dt of each (row, token) lane, then is += sc dt
- * (vpmulld); per superblock the OFF and minimum terms by vpdpwssd on pairs, then the float steps. */
+ * p on the first superblock, else y + dx p. Per sub-block the exact int32 sums dt of each (row,
+ * token) lane, then is += sc dt (vpmulld); per superblock the OFF and minimum terms by vpdpwssd on
+ * pairs, then the float steps. */
 TGT INL void tile_l(qwen3_dtype T, const kul *u0, const kul *u1, int NV, int NT, const kpt *x, float *const *y, int nt,
                     const __mmask16 m[2], int first) {
     const int G = per16(T) ? 4 : 8, NG = 64 / G, OFF = koff(T), NP = per16(T) ? 8 : 4;
