@@ -301,12 +301,12 @@ TGT INL void unpack16(qwen3_dtype T, const uint8_t *const *rp, int nr, size_t of
 typedef struct { int8_t q[TT][256]; float d[TT]; int32_t s16[TT][8], s32[TT][4]; } kpt;
 _Static_assert(sizeof(kpt) == TT * (256 + 4 + 32 + 16), "kpt has no padding: a full tile's packing writes every byte");
 
-/* NV (1 or 2) vectors of 16 rows (u0, u1) x the first NT (a constant, <= TT) tokens of x, one
- * superblock. Token t's sums of vector v go to y[t] + 16 v (lanes in m[v]), for t < nt: y = 0 + dx
- * p on the first superblock, else y + dx p. Per sub-block the exact int32 sums dt of each (row,
+/* NV (1 or 2) vectors of 16 rows (u0, u1) x the first NT (a constant, <= TT: a tile's own token
+ * count) tokens of x, one superblock. Token t's sums of vector v go to y[t] + 16 v (lanes in m[v]):
+ * y = 0 + dx p on the first superblock, else y + dx p. Per sub-block the exact int32 sums dt of each (row,
  * token) lane, then is += sc dt (vpmulld); per superblock the OFF and minimum terms by vpdpwssd on
  * pairs, then the float steps. */
-TGT INL void tile_l(qwen3_dtype T, const kul *u0, const kul *u1, int NV, int NT, const kpt *x, float *const *y, int nt,
+TGT INL void tile_l(qwen3_dtype T, const kul *u0, const kul *u1, int NV, int NT, const kpt *x, float *const *y,
                     const __mmask16 m[2], int first) {
     const int G = per16(T) ? 4 : 8, NG = 64 / G, OFF = koff(T), NP = per16(T) ? 8 : 4;
     const kul *u[2] = {u0, u1};
@@ -340,7 +340,6 @@ TGT INL void tile_l(qwen3_dtype T, const kul *u0, const kul *u1, int NV, int NT,
     const int SH = OFF == 128 ? 7 : OFF == 32 ? 5 : 2;
     UNROLL
     for (int t = 0; t < NT; t++) {
-        if (t >= nt) break;
         const __m512 dx = _mm512_set1_ps(x->d[t]);
         UNROLL
         for (int v = 0; v < NV; v++) {
@@ -400,11 +399,11 @@ TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpt *P, int n, float *Y
                     const kpt *x = P + (size_t)(c0 / TT + k) * (size_t)nsb + (size_t)sb;
                     const int nt = cn - TT * k < TT ? cn - TT * k : TT;
                     float *y[TT];
-                    for (int t = 0; t < TT; t++) y[t] = Y + (size_t)(c0 + TT * k + (t < nt ? t : 0)) * (size_t)W->rows + (size_t)rb;
+                    for (int t = 0; t < nt; t++) y[t] = Y + (size_t)(c0 + TT * k + t) * (size_t)W->rows + (size_t)rb;
                     /* a last tile of fewer tokens does only their work: a MoE expert sees ~32
                      * tokens, 5 tiles and 2 tokens (one thread, 48 experts' gate / up / down,
                      * Q4_K / Q6_K, 32 tokens: +4%) */
-#define TILE(N) (nr1 ? tile_l(T, &u[0], &u[1], 2, N, x, y, nt, m, sb == 0) : tile_l(T, &u[0], &u[0], 1, N, x, y, nt, m, sb == 0))
+#define TILE(N) (nr1 ? tile_l(T, &u[0], &u[1], 2, N, x, y, m, sb == 0) : tile_l(T, &u[0], &u[0], 1, N, x, y, m, sb == 0))
                     switch (nt) {
                     case 1: TILE(1); break;
                     case 2: TILE(2); break;
