@@ -19,7 +19,9 @@
  * ~340 / ~330): its unpacking is shared by fewer tiles. Q6_K's blocks transposed whole too
  * (unpack16_q6k; one thread, 2048 x 768 as a MoE expert's down, medians of alternating runs, AMD
  * EPYC Zen 5, 2026-12-06): 8 tokens 134 -> 161 GOP/s, 32 tokens 274-321 -> 300-329 (from memory)
- * and 349-353 -> 381-387 (in cache), 512 tokens of 1024 x 3072 unchanged (443-479).
+ * and 349-353 -> 381-387 (in cache), 512 tokens of 1024 x 3072 unchanged (443-479); then its scales
+ * and d from one window instead of two overlapping ones: 8 tokens 108-114 -> 149, 32 tokens in
+ * cache 297-357 -> 300-376 (3 of 4 alternations faster), from memory within noise.
  *
  * Superblock types x A8_K, per (row, token) lane and superblock, all in exact int32:
  *   dot_g = sum over sub-block g (16 or 32 values) of u x     (u = q + OFF, unsigned)
@@ -127,10 +129,13 @@ INL void prefetch_rows(const uint8_t *const *p, int n, size_t off, size_t BB) {
     }
 }
 
-/* vpshufb control: in each dword, bytes b and b + 1 of that dword zero-extended to an int16 pair */
-TGT_BASE INL __m512i pair_bytes(int b) {
+/* vpshufb control: in each dword, bytes b and b + 1 of that dword to an int16 pair, zero-extended;
+ * or (high) into the halves' high bytes, which an arithmetic shift by 8 then sign-extends */
+TGT_BASE INL __m512i pair_bytes(int b, int high) {
+    const int sh = high ? 8 : 0;
     uint32_t c[4];
-    for (int q = 0; q < 4; q++) c[q] = (uint32_t)(4 * q + b) | 0x8000u | (uint32_t)(4 * q + b + 1) << 16 | 0x80000000u;
+    for (int q = 0; q < 4; q++)
+        c[q] = (uint32_t)(4 * q + b) << sh | 0x80u << (8 - sh) | (uint32_t)(4 * q + b + 1) << (16 + sh) | 0x80u << (24 - sh);
     return _mm512_broadcast_i32x4(_mm_setr_epi32((int)c[0], (int)c[1], (int)c[2], (int)c[3]));
 }
 
@@ -193,8 +198,8 @@ TGT INL void put_scales8(const __m512i w0, const __m512i s[2], const __m512i n[2
     const __m512i ff = _mm512_set1_epi32(0xff);
     for (int j = 0; j < 8; j++) o->sc[j] = _mm512_and_si512(_mm512_srli_epi32(s[j / 4], 8 * (j % 4)), ff);
     for (int p = 0; p < 4; p++) {
-        o->scp[p] = _mm512_shuffle_epi8(s[p / 2], pair_bytes(2 * (p % 2)));
-        o->mnp[p] = _mm512_shuffle_epi8(n[p / 2], pair_bytes(2 * (p % 2)));
+        o->scp[p] = _mm512_shuffle_epi8(s[p / 2], pair_bytes(2 * (p % 2), 0));
+        o->mnp[p] = _mm512_shuffle_epi8(n[p / 2], pair_bytes(2 * (p % 2), 0));
     }
 }
 
@@ -241,19 +246,19 @@ TGT INL void unpack16_q4(const uint8_t *const *rp, int nr, size_t off, kul *o) {
 }
 
 /* the same for Q6_K's 210-byte blocks (ql 128 bytes, qh 64, 16 int8 scales, d), which the generic
- * path had unpacked a row at a time and then transposed as bytes, scales and d: ql's 32 words, qh's
- * 16 and the scales' 4 are transposed into lanes as they are (3 transpositions and a 128-bit-part
- * one), d from a second part-wise one (bytes 194..209: a window that stays inside the block), and
- * the 6-bit values put together in the lanes. Per 128 values c, dword j of ql's first 64 bytes holds
- * in its low nibbles values 128c + 4j .. + 3 and in its high ones those 64 further; dword 8 + j the
- * ones 32 further again; qh's dword j bits 0-1, 2-3, 4-5 and 6-7 of a byte the top 2 bits of those four. */
+ * path had unpacked a row at a time and then transposed as bytes, scales and d: ql's 32 words and
+ * qh's 16 are transposed into lanes as they are (3 transpositions), the scales and d with them from
+ * one 32-byte window (bytes 178..209, ending at the block's end: scale s at window byte 14 + s, d at
+ * 30..31), and the 6-bit values put together in the lanes. Per 128 values c, dword j of ql's first
+ * 64 bytes holds in its low nibbles values 128c + 4j .. + 3 and in its high ones those 64 further;
+ * dword 8 + j the ones 32 further again; qh's dword j bits 0-1, 2-3, 4-5 and 6-7 of a byte the top 2
+ * bits of those four. */
 TGT INL void unpack16_q6k(const uint8_t *const *rp, int nr, size_t off, kul *o) {
-    __m512i a[16], b[16], h[16], c[8], e[8];
+    __m512i a[16], b[16], h[16], c[8];
     words16(rp, nr, off, a, b);
     for (int i = 0; i < 16; i++) h[i] = i < nr ? _mm512_loadu_si512(rp[i] + off + 128) : _mm512_setzero_si512();
     transpose16(h);
-    words16_tail(rp, nr, off, 192, 4, c); /* the scales */
-    words16_tail(rp, nr, off, 194, 4, e); /* d: the high half of e[3] */
+    words16_tail(rp, nr, off, 178, 8, c);
     const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
     for (int hc = 0; hc < 2; hc++)
         for (int j = 0; j < 8; j++) {
@@ -264,17 +269,11 @@ TGT INL void unpack16_q6k(const uint8_t *const *rp, int nr, size_t off, kul *o) 
             o->w[32 * hc + 16 + j] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(q0, 4), m4, _mm512_and_si512(qh, m30), 0xEA);
             o->w[32 * hc + 24 + j] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(q1, 4), m4, _mm512_and_si512(_mm512_srli_epi32(qh, 2), m30), 0xEA);
         }
-    /* scale s (int8) is byte s % 4 of c[s / 4]: sign-extended per lane, and as int16 pairs (2p, 2p + 1)
-     * by a byte shuffle to the high byte of each half, then an arithmetic shift */
-    for (int s = 0; s < 16; s++) o->sc[s] = _mm512_srai_epi32(_mm512_slli_epi32(c[s / 4], 24 - 8 * (s % 4)), 24);
-    for (int p = 0; p < 8; p++) {
-        uint32_t ctl[4];
-        for (int q = 0; q < 4; q++) ctl[q] = 0x80u | (uint32_t)(4 * q + 2 * (p % 2)) << 8 | 0x800000u | (uint32_t)(4 * q + 2 * (p % 2) + 1) << 24;
-        const __m512i k = _mm512_broadcast_i32x4(_mm_setr_epi32((int)ctl[0], (int)ctl[1], (int)ctl[2], (int)ctl[3]));
-        o->scp[p] = _mm512_srai_epi16(_mm512_shuffle_epi8(c[p / 2], k), 8);
-    }
-    o->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(e[3], 16)));
-    o->dmin = _mm512_setzero_ps();
+    /* scale s (int8): window byte 14 + s, sign-extended per lane; the pairs (2p, 2p + 1) never
+     * straddle a word (14 + 2p is even) */
+    for (int s = 0; s < 16; s++) o->sc[s] = _mm512_srai_epi32(_mm512_slli_epi32(c[(14 + s) / 4], 24 - 8 * ((14 + s) % 4)), 24);
+    for (int p = 0; p < 8; p++) o->scp[p] = _mm512_srai_epi16(_mm512_shuffle_epi8(c[(14 + 2 * p) / 4], pair_bytes((14 + 2 * p) % 4, 1)), 8);
+    o->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(c[7], 16)));
 }
 
 /* the nr rows' (nr <= 16; the other lanes zero) superblocks at rp[i] + off into o: each row unpacked
