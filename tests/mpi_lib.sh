@@ -23,9 +23,11 @@ mpi_skip_unless_built() {
 }
 
 # Open MPI as root needs --allow-run-as-root; more ranks than cores need --oversubscribe. The
-# sanitizer build: Open MPI's own allocations are not ours to report.
+# sanitizer build: Open MPI's own allocations are not ours to report. pml ob1 is the point-to-point
+# layer that self,vader run under anyway: naming it skips the probing of the others (UCX, the
+# libfabric MTLs), a quarter of a second of every mpirun here (0.85 -> 0.6 s, 2 ranks).
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-MPIRUN=(mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none)
+MPIRUN=(mpirun --allow-run-as-root --oversubscribe --mca pml ob1 --mca btl self,vader --mca btl_vader_single_copy_mechanism none)
 mrun() { local n=$1; shift; timeout 120 "${MPIRUN[@]}" -n "$n" "$MPIBIN" "$@"; }
 errs() { grep -v '^\s*$' "$1" | grep -v '^--\|^  \|^mpirun\|^Primary\|^a non-zero\|^the job\|^MPI_ABORT\|^with errorcode\|^NOTE\|^You may\|^exactly\|^Process\|^Exit' | head -n 3 | tr '\n' ' '; }
 

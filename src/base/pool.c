@@ -30,6 +30,8 @@ struct qpool {
     atomic_int quit;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t done_cv; /* the caller sleeps on it when the others are slow to finish */
+    atomic_int caller_sleeps;
     int sleepers;
     int timing;          /* qpool_timing: count runs and the caller's waits */
     long runs;
@@ -65,7 +67,13 @@ static void *worker(void *arg) {
         seen = g;
         if (atomic_load(&p->quit)) return NULL;
         p->fn(p->ctx, i, p->n);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+        /* seq_cst on both sides (here: pending, then caller_sleeps; in qpool_run: caller_sleeps, then
+         * pending): either the caller sees pending reach 0 or the last worker sees it asleep */
+        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_sleeps)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_broadcast(&p->done_cv);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
 }
 
@@ -76,6 +84,7 @@ qpool *qpool_new(int n_threads) {
     p->n = n_threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
     p->threads = calloc((size_t)n_threads, sizeof *p->threads);
     if (!p->threads) { free(p); return NULL; }
     for (int i = 1; i < n_threads; i++) {
@@ -103,6 +112,7 @@ void qpool_free(qpool *p) {
     for (int i = 1; i < p->n; i++) pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->done_cv);
     free(p->threads);
     free(p);
 }
@@ -124,9 +134,18 @@ void qpool_run(qpool *p, qpool_fn fn, void *ctx) {
     fn(ctx, 0, p->n);
     struct timespec t0, t1;
     if (p->timing) clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* as the workers wait: spin, yield, then sleep. The sleep matters when the machine runs more
+     * threads than it has cores (two engines at once, a busy host): a caller that only yielded
+     * would take a core's share from the very thread it waits on for as long as it waits. */
     for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spins++) {
-        if (spins < SPIN_PAUSES) CPU_RELAX();
-        else sched_yield();
+        if (spins < SPIN_PAUSES) { CPU_RELAX(); continue; }
+        if (spins < SPIN_PAUSES + SPIN_YIELDS) { sched_yield(); continue; }
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->caller_sleeps, 1);
+        while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done_cv, &p->mu);
+        atomic_store(&p->caller_sleeps, 0);
+        pthread_mutex_unlock(&p->mu);
+        break;
     }
     if (p->timing) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
