@@ -27,7 +27,15 @@ shared_tok() {
     echo "$d"
 }
 export QWEN3_TOKENIZER="${QWEN3_TOKENIZER:-$(shared_tok)}"
-export PY=/usr/bin/python3
+# Python: the suites' $PY is tests/pyfork.py, a client of one server that imported numpy and PyTorch
+# once and forks a child per call (about 450 calls a run; a fresh interpreter spends 0.2-1.5 s in
+# those imports). Without the server (not yet listening, failed) the client runs /usr/bin/python3.
+export PY="$PWD/tests/pyfork.py"
+pyfork_dir=$(mktemp -d /tmp/qwen3-pyfork.XXXXXX)
+export QWEN3_PYFORK="$pyfork_dir/sock"
+# (started from a subshell, so that it is no job of this shell's: `wait -n` below waits for tests)
+( /usr/bin/python3 tests/pyfork.py serve "$QWEN3_PYFORK" </dev/null >"$pyfork_dir/log" 2>&1 & echo $! >"$pyfork_dir/pid" )
+trap 'kill "$(cat "$pyfork_dir/pid")" 2>/dev/null; rm -rf "$pyfork_dir"' EXIT
 mkdir -p "$QWEN3_TMP"
 export QWEN3_CACHE_DIR="$QWEN3_TMP/cache"
 rm -rf "$QWEN3_CACHE_DIR"
