@@ -3,7 +3,9 @@
  * moves no byte for $QWEN3_HUB_TIMEOUT seconds (default 30) is abandoned, and the caller retries. */
 #include <ctype.h>
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +17,45 @@
 #include "base/buf.h"
 #include "hub/http.h"
 
+/* libcurl is opened when the hub first needs it, not linked: its thirty-odd libraries (TLS, LDAP,
+ * Kerberos, SSH, ...) cost every start of qwen3 about 16 ms of loading and relocation here (a
+ * start took 45-55 ms, `qwen3 --version`), and only `pull` and friends use them. The pointers take
+ * their types from curl.h (__typeof__), so a prototype that does not match fails to compile. */
+#define CURL_FUNCS(X) X(global_init) X(easy_init) X(easy_setopt) X(easy_perform) X(easy_cleanup) \
+    X(easy_strerror) X(slist_append) X(slist_free_all)
+static struct {
+#define X(f) __typeof__(curl_##f) *f;
+    CURL_FUNCS(X)
+#undef X
+} C;
+static const struct { const char *name; size_t off; } curl_syms[] = {
+#define X(f) {"curl_" #f, offsetof(__typeof__(C), f)},
+    CURL_FUNCS(X)
+#undef X
+};
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static CURLcode init_rc;
-static void global_init(void) { init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static char load_err[300]; /* why libcurl could not be opened; empty when it was */
+
+static void global_init(void) {
+    /* Debian's libcurl4 (OpenSSL), else libcurl3-gnutls: the same API */
+    void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) lib = dlopen("libcurl-gnutls.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(load_err, sizeof load_err, "%s (Debian: apt-get install libcurl4)", dlerror());
+        return;
+    }
+    for (size_t i = 0; i < sizeof curl_syms / sizeof curl_syms[0]; i++) {
+        void *f = dlsym(lib, curl_syms[i].name);
+        if (!f) {
+            snprintf(load_err, sizeof load_err, "libcurl.so.4 has no %s", curl_syms[i].name);
+            return;
+        }
+        memcpy((char *)&C + curl_syms[i].off, &f, sizeof f); /* POSIX: a data pointer holds a function's */
+    }
+    init_rc = C.global_init(CURL_GLOBAL_DEFAULT);
+}
 
 static long stall_seconds(void) {
     const char *v = getenv("QWEN3_HUB_TIMEOUT");
@@ -147,33 +185,34 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 
 static CURL *easy(const char *url, const char *token, struct curl_slist **hdrs, ctx *c, qwen3_err *e) {
     pthread_once(&once, global_init);
-    if (init_rc != CURLE_OK) return qerr(e, "libcurl: %s", curl_easy_strerror(init_rc)), NULL;
-    CURL *h = curl_easy_init();
+    if (load_err[0]) return qerr(e, "cannot open libcurl: %s", load_err), NULL;
+    if (init_rc != CURLE_OK) return qerr(e, "libcurl: %s", C.easy_strerror(init_rc)), NULL;
+    CURL *h = C.easy_init();
     if (!h) return qerr(e, "libcurl: cannot create a handle"), NULL;
-    *hdrs = curl_slist_append(NULL, "User-Agent: qwen3");
+    *hdrs = C.slist_append(NULL, "User-Agent: qwen3");
     if (token && *token) {
         char a[4200];
         snprintf(a, sizeof a, "Authorization: Bearer %s", token);
-        *hdrs = curl_slist_append(*hdrs, a);
+        *hdrs = C.slist_append(*hdrs, a);
     }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 15L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_seconds());
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL); /* identity: sizes must be the file's */
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    C.easy_setopt(h, CURLOPT_URL, url);
+    C.easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
+    C.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    C.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 15L);
+    C.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    C.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_seconds());
+    C.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    C.easy_setopt(h, CURLOPT_HEADERDATA, c);
+    C.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL); /* identity: sizes must be the file's */
+    C.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    C.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     return h;
 }
 
 static int transport_error(CURLcode rc, const char *url, const char *errbuf, qwen3_err *e) {
     if (rc == CURLE_OPERATION_TIMEDOUT)
-        return qerr(e, "%s: no data for %ld s (QWEN3_HUB_TIMEOUT): %s", url, stall_seconds(), errbuf[0] ? errbuf : curl_easy_strerror(rc));
-    return qerr(e, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        return qerr(e, "%s: no data for %ld s (QWEN3_HUB_TIMEOUT): %s", url, stall_seconds(), errbuf[0] ? errbuf : C.easy_strerror(rc));
+    return qerr(e, "%s: %s", url, errbuf[0] ? errbuf : C.easy_strerror(rc));
 }
 
 int hub_http(const char *method, const char *url, const char *token, hub_resp *r, qwen3_err *e) {
@@ -184,13 +223,13 @@ int hub_http(const char *method, const char *url, const char *token, hub_resp *r
     CURL *h = easy(url, token, &hdrs, &c, e);
     if (!h) return -1;
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    if (!strcmp(method, "HEAD")) curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body_mem);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &c);
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_cleanup(h);
-    curl_slist_free_all(hdrs);
+    C.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    if (!strcmp(method, "HEAD")) C.easy_setopt(h, CURLOPT_NOBODY, 1L);
+    C.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body_mem);
+    C.easy_setopt(h, CURLOPT_WRITEDATA, &c);
+    CURLcode rc = C.easy_perform(h);
+    C.easy_cleanup(h);
+    C.slist_free_all(hdrs);
     if (rc != CURLE_OK) {
         sb_free(&c.body);
         r->status = 0;
@@ -212,21 +251,21 @@ int hub_http_download(const char *url, const char *token, int fd, uint64_t have,
     CURL *h = easy(url, token, &hdrs, &c, e);
     if (!h) return -1;
     char errbuf[CURL_ERROR_SIZE] = "", range[48];
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    C.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    C.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    C.easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
     if (have > 0) {
         snprintf(range, sizeof range, "%llu-", (unsigned long long)have);
-        curl_easy_setopt(h, CURLOPT_RANGE, range);
+        C.easy_setopt(h, CURLOPT_RANGE, range);
     }
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body_file);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &c);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &c);
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_cleanup(h);
-    curl_slist_free_all(hdrs);
+    C.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body_file);
+    C.easy_setopt(h, CURLOPT_WRITEDATA, &c);
+    C.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    C.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    C.easy_setopt(h, CURLOPT_XFERINFODATA, &c);
+    CURLcode rc = C.easy_perform(h);
+    C.easy_cleanup(h);
+    C.slist_free_all(hdrs);
     r->body = c.body.s; /* NULL when nothing came */
     r->len = c.body.len;
     if (rc == CURLE_WRITE_ERROR && r->write_errno)
