@@ -20,7 +20,9 @@
 # stdio objects over the passed descriptors, atexit handlers and non-daemon threads waited for;
 # what differs is that numpy and torch are already imported (and so see the server's environment
 # at import: the suites set no variable that those two read).
+import json
 import os
+import signal
 import socket
 import struct
 import sys
@@ -36,7 +38,6 @@ def client(argv):
     path = os.environ.get("QWEN3_PYFORK")
     if not path or (argv and argv[0].startswith("-") and argv[0] not in ("-c", "-")):
         real_python(argv)
-    import json
     try:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(path)
@@ -56,7 +57,6 @@ def client(argv):
         reply += chunk
     kind, value = struct.unpack("!ii", reply)
     if kind == 1:  # killed by a signal: end the same way, so the caller sees what a plain run shows
-        import signal
         signal.signal(value, signal.SIG_DFL)
         os.kill(os.getpid(), value)
         sys.exit(128 + value)
@@ -73,14 +73,24 @@ def print_exception(e):
 
 
 def child(req, fds, close):
-    """In the forked child: become the interpreter the client asked for. Never returns."""
+    """In the forked child: become the interpreter the client asked for. Never returns (whatever
+    fails, the child ends here and never goes back to the server's loop)."""
+    try:
+        code = run_as_interpreter(req, fds, close)
+    except BaseException as e:
+        print_exception(e)
+        code = 1
+    os._exit(code & 0xFF)
+
+
+def run_as_interpreter(req, fds, close):
+    """The interpreter's life in the child; returns its exit status."""
+    import atexit
+    import builtins
     import io
     import runpy
     import threading
-    import traceback
     import types
-    import atexit
-    import builtins
     import weakref
     for f in close:
         try:
@@ -91,7 +101,6 @@ def child(req, fds, close):
         os.dup2(f, i)
         os.close(f)
     os.setpgid(0, 0)
-    import signal
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the server's own handler is not the script's
     os.chdir(req["cwd"])
     os.environ.clear()
@@ -116,13 +125,15 @@ def child(req, fds, close):
     code = 0
     try:
         if argv and argv[0] in ("-c", "-"):
-            src = argv[1] if argv[0] == "-c" else sys.stdin.read()
-            sys.argv = ["-c" if argv[0] == "-c" else "-"] + argv[2 if argv[0] == "-c" else 1:]
+            if argv[0] == "-c":
+                src, where, sys.argv = argv[1], "<string>", ["-c"] + argv[2:]
+            else:
+                src, where, sys.argv = sys.stdin.read(), "<stdin>", list(argv)
             sys.path[0] = ""
             main = types.ModuleType("__main__")
             main.__dict__["__builtins__"] = builtins
             sys.modules["__main__"] = main
-            exec(compile(src, "<string>" if argv[0] == "-c" else "<stdin>", "exec"), main.__dict__)
+            exec(compile(src, where, "exec"), main.__dict__)
         elif argv:
             sys.argv = list(argv)
             sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
@@ -147,8 +158,8 @@ def child(req, fds, close):
     try:
         threading._shutdown()
         atexit._run_exitfuncs()
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as e:
+        print_exception(e)
         code = code or 1
     for ref in opened:
         f = ref()
@@ -163,7 +174,7 @@ def child(req, fds, close):
             f.flush()
         except BaseException:
             code = code or 120
-    os._exit(code & 0xFF)
+    return code
 
 
 def recv_request(conn):
@@ -179,21 +190,19 @@ def recv_request(conn):
         if not chunk:
             break
         data += chunk
-    import json
     return json.loads(data[:n]), fds
 
 
 def serve(path):
-    import json  # noqa: F401 (imported before the forks, as the others)
+    import gc
     import select
-    import signal
+    # what the scripts import (their costly part), and what a child imports to start one
     for mod in ("numpy", "torch", "jinja2", "jsonschema", "urllib.request", "http.client", "subprocess",
-                "hashlib", "struct", "re", "threading", "runpy", "traceback", "io", "types", "atexit"):
+                "hashlib", "re", "atexit", "io", "runpy", "threading", "traceback", "types", "weakref"):
         try:
             __import__(mod)
         except ImportError:  # the call that needs it fails as a plain interpreter would
             pass
-    import gc
     gc.freeze()  # what was imported stays out of the children's collections (and their copied pages)
     try:
         os.unlink(path)

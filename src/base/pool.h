@@ -3,9 +3,11 @@
  * qpool_run(p, fn, ctx) calls fn(ctx, i, n) once for every i in [0, n) where n is the pool's thread
  * count; the caller runs i = 0 itself and returns when all are done. Jobs split their work by
  * (i, n) (qpool_split) or take chunks from a shared atomic counter, and a result never depends on
- * which thread computed it, so results never depend on scheduling. Workers spin briefly before sleeping, because a
- * decode step dispatches a few hundred short jobs and a condition-variable wake-up per job would cost
- * a visible share of each token. */
+ * which thread computed it, so results never depend on scheduling. Workers waiting for a job, and
+ * the caller waiting for the workers, spin briefly, then yield, then sleep: a decode step
+ * dispatches a few hundred short jobs and a condition-variable wake-up per job would cost a visible
+ * share of each token, while a thread that never slept would take CPU from the threads it waits
+ * for wherever threads outnumber cores. */
 #ifndef QWEN3_BASE_POOL_H
 #define QWEN3_BASE_POOL_H
 

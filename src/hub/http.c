@@ -5,8 +5,8 @@
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <errno.h>
-#include <stddef.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +49,7 @@ static void global_init(void) {
     for (size_t i = 0; i < sizeof curl_syms / sizeof curl_syms[0]; i++) {
         void *f = dlsym(lib, curl_syms[i].name);
         if (!f) {
-            snprintf(load_err, sizeof load_err, "libcurl.so.4 has no %s", curl_syms[i].name);
+            snprintf(load_err, sizeof load_err, "the libcurl found has no %s", curl_syms[i].name);
             return;
         }
         memcpy((char *)&C + curl_syms[i].off, &f, sizeof f); /* POSIX: a data pointer holds a function's */

@@ -21,18 +21,16 @@
 #define MAX_N 4
 
 typedef struct {
-    atomic_int ran[MAX_N];  /* how many times share i ran in this job */
-    atomic_int done[MAX_N]; /* share i has ended */
-    int delay_us[MAX_N];    /* how long share i sleeps before it ends */
-    int nth_seen;
+    atomic_int ran[MAX_N]; /* how many times share i ran to its end in this job */
+    int nth[MAX_N];        /* the thread count share i was given */
+    int delay_us[MAX_N];   /* how long share i sleeps before it ends */
 } job;
 
 static void share(void *ctx, int ith, int nth) {
     job *j = ctx;
     if (j->delay_us[ith]) usleep((useconds_t)j->delay_us[ith]);
+    j->nth[ith] = nth;
     atomic_fetch_add(&j->ran[ith], 1);
-    j->nth_seen = nth;
-    atomic_store(&j->done[ith], 1);
 }
 
 static void on_alarm(int sig) {
@@ -43,36 +41,31 @@ static void on_alarm(int sig) {
     _exit(1);
 }
 
-/* runs `runs` jobs on p (n threads) with delays from delay(i, run); 1 when every share of every job
- * ran once and had ended when qpool_run returned */
-static int run_jobs(qpool *p, int n, int runs, int pause_us, int (*delay)(int ith, int run), char *why, size_t whylen) {
+/* runs `runs` jobs on p (n threads), share i of each sleeping delay(i, n) microseconds; 1 when every
+ * share of every job had run once to its end, told it was one of n, when qpool_run returned */
+static int run_jobs(qpool *p, int n, int runs, int pause_us, int (*delay)(int ith, int n), char *why, size_t whylen) {
     for (int r = 0; r < runs; r++) {
         job j;
         memset(&j, 0, sizeof j);
-        for (int i = 0; i < n; i++) j.delay_us[i] = delay ? delay(i, r) : 0;
+        for (int i = 0; i < n; i++) j.delay_us[i] = delay ? delay(i, n) : 0;
         qpool_run(p, share, &j);
         for (int i = 0; i < n; i++) {
-            if (!atomic_load(&j.done[i]) || atomic_load(&j.ran[i]) != 1) {
-                snprintf(why, whylen, "run %d: share %d of %d ran %d times, ended %d", r, i, n,
-                         atomic_load(&j.ran[i]), atomic_load(&j.done[i]));
+            if (atomic_load(&j.ran[i]) != 1 || j.nth[i] != n) {
+                snprintf(why, whylen, "run %d: share %d of %d had run %d times (nth %d)", r, i, n,
+                         atomic_load(&j.ran[i]), j.nth[i]);
                 return 0;
             }
-        }
-        if (j.nth_seen != n) {
-            snprintf(why, whylen, "run %d: nth %d, want %d", r, j.nth_seen, n);
-            return 0;
         }
         if (pause_us) usleep((useconds_t)pause_us);
     }
     return 1;
 }
 
-/* the last worker is slow: 20 ms, far beyond the caller's spins and yields */
-static int slow_last(int ith, int run) { (void)run; return ith > 0 && ith == MAX_N - 1 ? 20000 : 0; }
-static int slow_one(int ith, int run) { (void)run; return ith == 1 ? 20000 : 0; }
+/* the last share is slow: 20 ms, far beyond the caller's spins and yields */
+static int slow_last(int ith, int n) { return ith > 0 && ith == n - 1 ? 20000 : 0; }
 static unsigned rng = 12345;
-static int random_delay(int ith, int run) {
-    (void)ith; (void)run;
+static int random_delay(int ith, int n) {
+    (void)ith; (void)n;
     rng = rng * 1103515245u + 12345u;
     unsigned r = (rng >> 16) % 8;
     return r < 4 ? 0 : (int)(r - 3) * 700; /* 0 (half of the time), 0.7-3.5 ms */
@@ -93,7 +86,7 @@ int main(void) {
         snprintf(name, sizeof name, "pool_sleep_%d", n);
         CHECK(p && run_jobs(p, n, 20, 30000, NULL, why, sizeof why), name, "%s", why);
         snprintf(name, sizeof name, "pool_caller_%d", n);
-        CHECK(p && run_jobs(p, n, 10, 0, n == 2 ? slow_one : slow_last, why, sizeof why), name, "%s", why);
+        CHECK(p && run_jobs(p, n, 10, 0, slow_last, why, sizeof why), name, "%s", why);
         snprintf(name, sizeof name, "pool_mixed_%d", n);
         CHECK(p && run_jobs(p, n, 200, 0, random_delay, why, sizeof why), name, "%s", why);
         qpool_free(p);
