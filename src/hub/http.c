@@ -50,6 +50,7 @@ static void global_init(void) {
         void *f = dlsym(lib, curl_syms[i].name);
         if (!f) {
             snprintf(load_err, sizeof load_err, "the libcurl found has no %s", curl_syms[i].name);
+            dlclose(lib);
             return;
         }
         memcpy((char *)&C + curl_syms[i].off, &f, sizeof f); /* POSIX: a data pointer holds a function's */

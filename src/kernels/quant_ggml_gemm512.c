@@ -52,17 +52,13 @@
 
 #define CHUNK 128 /* tokens a pass of the 32-value blocks' kernel reads over the rows (their tiles stay in L2) */
 
-/* gcc keeps accumulator arrays in memory unless their loops are unrolled outright */
+/* gcc keeps arrays of vectors in memory unless their loops are unrolled outright: the tiles' (up to
+ * 8 steps) and the unpacking's (16 or 32: left to gcc's own heuristics, they stayed loops over the
+ * stack and unpack16 took twice as long) */
 #if defined(__clang__)
 #define UNROLL
 #else
-#define UNROLL _Pragma("GCC unroll 8")
-#endif
-/* the unpacking's loops over 16 or 32 vectors: unrolled whole, or gcc keeps the vectors in memory */
-#if defined(__clang__)
-#define UNROLL_ALL
-#else
-#define UNROLL_ALL _Pragma("GCC unroll 32")
+#define UNROLL _Pragma("GCC unroll 32")
 #endif
 #include "kernels/out16.h"
 
@@ -89,20 +85,20 @@ TGT INL void put_rows(float acc[4][CHUNK], int nv, float (*ob)[16], int c) {
  * Dwords, then qwords, within each 128-bit lane; then the lanes across rows in two steps. */
 TGT INL void transpose16(__m512i r[16]) {
     __m512i t[16], u[16];
-    UNROLL_ALL
+    UNROLL
     for (int i = 0; i < 16; i += 2) {
         t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
         t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
     }
     /* u[4a + k]: rows 4a..4a+3, dword k + 4 L in 128-bit lane L */
-    UNROLL_ALL
+    UNROLL
     for (int a = 0; a < 16; a += 4) {
         u[a] = _mm512_unpacklo_epi64(t[a], t[a + 2]);
         u[a + 1] = _mm512_unpackhi_epi64(t[a], t[a + 2]);
         u[a + 2] = _mm512_unpacklo_epi64(t[a + 1], t[a + 3]);
         u[a + 3] = _mm512_unpackhi_epi64(t[a + 1], t[a + 3]);
     }
-    UNROLL_ALL
+    UNROLL
     for (int k = 0; k < 4; k++) {
         __m512i v0 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0x88), w0 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0xdd);
         __m512i v1 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0x88), w1 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0xdd);
@@ -143,7 +139,7 @@ INL void prefetch_rows(const uint8_t *const *p, int n, size_t off, size_t BB) {
 TGT_BASE INL __m512i pair_bytes(int b, int high) {
     const int sh = high ? 8 : 0;
     uint32_t c[4];
-    UNROLL_ALL
+    UNROLL
     for (int q = 0; q < 4; q++)
         c[q] = (uint32_t)(4 * q + b) << sh | 0x80u << (8 - sh) | (uint32_t)(4 * q + b + 1) << (16 + sh) | 0x80u << (24 - sh);
     return _mm512_broadcast_i32x4(_mm_setr_epi32((int)c[0], (int)c[1], (int)c[2], (int)c[3]));
@@ -152,7 +148,7 @@ TGT_BASE INL __m512i pair_bytes(int b, int high) {
 /* the first 128 bytes of the nr rows' blocks at rp[i] + off (the other rows zero) transposed into
  * lanes: a[k] is word k of the 16 rows, b[k] word 16 + k */
 TGT INL void words16(const uint8_t *const *rp, int nr, size_t off, __m512i a[16], __m512i b[16]) {
-    UNROLL_ALL
+    UNROLL
     for (int i = 0; i < 16; i++) {
         if (i < nr) {
             a[i] = _mm512_loadu_si512(rp[i] + off);
@@ -170,10 +166,10 @@ TGT INL void words16(const uint8_t *const *rp, int nr, size_t off, __m512i a[16]
 TGT INL void words16_tail(const uint8_t *const *rp, int nr, size_t off, size_t co, int NW, __m512i c[8]) {
     __m512i z[8], t[8];
     if (NW == 4) {
-        UNROLL_ALL
+        UNROLL
         for (int j = 0; j < 4; j++) {
             __m128i p[4];
-            UNROLL_ALL
+            UNROLL
             for (int l = 0; l < 4; l++) p[l] = j + 4 * l < nr ? _mm_loadu_si128((const __m128i *)(rp[j + 4 * l] + off + co)) : _mm_setzero_si128();
             z[j] = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(p[0]), p[1], 1), p[2], 2), p[3], 3);
         }
@@ -183,24 +179,24 @@ TGT INL void words16_tail(const uint8_t *const *rp, int nr, size_t off, size_t c
         c[2] = _mm512_unpacklo_epi64(t[1], t[3]), c[3] = _mm512_unpackhi_epi64(t[1], t[3]);
         return;
     }
-    UNROLL_ALL
+    UNROLL
     for (int j = 0; j < 8; j++) {
         __m256i lo = j < nr ? _mm256_loadu_si256((const __m256i *)(rp[j] + off + co)) : _mm256_setzero_si256();
         __m256i hi = j + 8 < nr ? _mm256_loadu_si256((const __m256i *)(rp[j + 8] + off + co)) : _mm256_setzero_si256();
         z[j] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
     }
-    UNROLL_ALL
+    UNROLL
     for (int i = 0; i < 8; i += 2) t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]), t[i + 1] = _mm512_unpackhi_epi32(z[i], z[i + 1]);
     /* u[4h + k]: rows 4h..4h+3 (of each 8) words k (128-bit parts 0, 2) and k + 4 (parts 1, 3) */
     __m512i u[8];
-    UNROLL_ALL
+    UNROLL
     for (int h = 0; h < 2; h++) {
         u[4 * h] = _mm512_unpacklo_epi64(t[4 * h], t[4 * h + 2]), u[4 * h + 1] = _mm512_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
         u[4 * h + 2] = _mm512_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]), u[4 * h + 3] = _mm512_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
     }
     /* word k: parts 0 of u[k], u[4 + k], parts 2 of them; word k + 4: parts 1, 1, 3, 3 */
     const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0), hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
-    UNROLL_ALL
+    UNROLL
     for (int k = 0; k < 4; k++) {
         c[k] = _mm512_permutex2var_epi64(u[k], lo, u[4 + k]);
         c[k + 4] = _mm512_permutex2var_epi64(u[k], hi, u[4 + k]);
@@ -213,9 +209,9 @@ TGT INL void put_scales8(const __m512i w0, const __m512i s[2], const __m512i n[2
     o->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(w0));
     o->dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(w0, 16)));
     const __m512i ff = _mm512_set1_epi32(0xff);
-    UNROLL_ALL
+    UNROLL
     for (int j = 0; j < 8; j++) o->sc[j] = _mm512_and_si512(_mm512_srli_epi32(s[j / 4], 8 * (j % 4)), ff);
-    UNROLL_ALL
+    UNROLL
     for (int p = 0; p < 4; p++) {
         o->scp[p] = _mm512_shuffle_epi8(s[p / 2], pair_bytes(2 * (p % 2), 0));
         o->mnp[p] = _mm512_shuffle_epi8(n[p / 2], pair_bytes(2 * (p % 2), 0));
@@ -233,7 +229,7 @@ TGT INL void unpack16_q4k(const uint8_t *const *rp, int nr, size_t off, kul *o) 
     /* word k of qs (block word 4 + k): low nibbles values 64 (k / 8) + 4 (k % 8) .. + 3, high
      * nibbles 32 further */
     const __m512i m4 = _mm512_set1_epi8(15);
-    UNROLL_ALL
+    UNROLL
     for (int k = 0; k < 32; k++) {
         const __m512i q = k < 12 ? a[4 + k] : k < 28 ? b[k - 12] : c[k - 28];
         o->w[16 * (k / 8) + k % 8] = _mm512_and_si512(q, m4);
@@ -255,7 +251,7 @@ TGT INL void unpack16_q4(const uint8_t *const *rp, int nr, size_t off, kul *o) {
     words16(rp, nr, off, a, b);
     words16_tail(rp, nr, off, 116, 8, c); /* c: words 29..36 */
     const __m512i m4 = _mm512_set1_epi8(15);
-    UNROLL_ALL
+    UNROLL
     for (int k = 0; k < 32; k++) {
         const int w = 5 + k;
         const __m512i q = w < 16 ? a[w] : w < 32 ? b[w - 16] : c[w - 29];
@@ -277,14 +273,14 @@ TGT INL void unpack16_q4(const uint8_t *const *rp, int nr, size_t off, kul *o) {
 TGT INL void unpack16_q6k(const uint8_t *const *rp, int nr, size_t off, kul *o) {
     __m512i a[16], b[16], h[16], c[8];
     words16(rp, nr, off, a, b);
-    UNROLL_ALL
+    UNROLL
     for (int i = 0; i < 16; i++) h[i] = i < nr ? _mm512_loadu_si512(rp[i] + off + 128) : _mm512_setzero_si512();
     transpose16(h);
     words16_tail(rp, nr, off, 178, 8, c);
     const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
-    UNROLL_ALL
+    UNROLL
     for (int hc = 0; hc < 2; hc++)
-        UNROLL_ALL
+        UNROLL
         for (int j = 0; j < 8; j++) {
             const __m512i q0 = hc ? b[j] : a[j], q1 = hc ? b[8 + j] : a[8 + j], qh = h[8 * hc + j];
             /* (x & 15) | y, y the high bits already in place (ternary logic 0xEA: (A & B) | C) */
@@ -295,9 +291,9 @@ TGT INL void unpack16_q6k(const uint8_t *const *rp, int nr, size_t off, kul *o) 
         }
     /* scale s (int8): window byte 14 + s, sign-extended per lane; the pairs (2p, 2p + 1) never
      * straddle a word (14 + 2p is even) */
-    UNROLL_ALL
+    UNROLL
     for (int s = 0; s < 16; s++) o->sc[s] = _mm512_srai_epi32(_mm512_slli_epi32(c[(14 + s) / 4], 24 - 8 * ((14 + s) % 4)), 24);
-    UNROLL_ALL
+    UNROLL
     for (int p = 0; p < 8; p++) o->scp[p] = _mm512_srai_epi16(_mm512_shuffle_epi8(c[(14 + 2 * p) / 4], pair_bytes((14 + 2 * p) % 4, 1)), 8);
     o->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(c[7], 16)));
 }
@@ -342,28 +338,28 @@ TGT INL void unpack16(qwen3_dtype T, const uint8_t *const *rp, int nr, size_t of
         dm[i] = has_mins(T) ? u.dmin : 0.0f;
     }
     __m512i t[16];
-    UNROLL_ALL
+    UNROLL
     for (int c = 0; c < 4; c++) {
-        UNROLL_ALL
+        UNROLL
         for (int i = 0; i < 16; i++) t[i] = _mm512_load_si512(u8[i] + 64 * c);
         transpose16(t);
-        UNROLL_ALL
+        UNROLL
         for (int j = 0; j < 16; j++) o->w[16 * c + j] = t[j];
     }
-    UNROLL_ALL
+    UNROLL
     for (int i = 0; i < 16; i++) t[i] = _mm512_load_si512(sc[i]);
     transpose16(t);
-    UNROLL_ALL
+    UNROLL
     for (int p = 0; p < 8; p++) {
         o->scp[p] = t[p];
         o->sc[2 * p] = _mm512_srai_epi32(_mm512_slli_epi32(t[p], 16), 16);
         o->sc[2 * p + 1] = _mm512_srai_epi32(t[p], 16);
     }
     if (has_mins(T)) {
-        UNROLL_ALL
+        UNROLL
         for (int i = 0; i < 16; i++) t[i] = _mm512_load_si512(mn[i]);
         transpose16(t);
-        UNROLL_ALL
+        UNROLL
         for (int p = 0; p < 8; p++) o->mnp[p] = t[p];
     }
     o->d = _mm512_load_ps(d);
