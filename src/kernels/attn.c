@@ -595,16 +595,31 @@ TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const fl
             tmax[t] = nr[t][r] > tmax[t] ? nr[t][r] : tmax[t];
             tmin[t] = nr[t][r] < tmin[t] ? nr[t][r] : tmin[t];
         }
-        if (!qk) q_rows_t16(q, rows, D, scale, Qt[t]);
+        if (!qk) {
+            for (int r = 16 * (t + 1); r < 16 * (t + 2) && r < M; r++) /* the next tile's rows, while this one's are transposed */
+                for (int c = 0; c < D; c += 16) _mm_prefetch((const char *)(q[r] + c), _MM_HINT_T0);
+            q_rows_t16(q, rows, D, scale, Qt[t]);
+        }
         nmax = tmax[t] > nmax ? tmax[t] : nmax;
         m[t] = _mm512_set1_ps(-INFINITY);
         l[t] = _mm512_setzero_ps();
-        for (int r = 0; r < Mt; r++)
-            for (int c = 0; c < NC; c++) _mm512_storeu_ps(out[r0 + r] + 16 * c, _mm512_setzero_ps());
     }
+    memset(Os, 0, sizeof(float) * (size_t)M * (size_t)D);
+    /* Prefetches: the rows' results (written once at the end, into lines no core holds: the
+     * stores had waited on memory), the next block's K and V rows (the other thread wrote half of
+     * them, so they sit in its cache), and above, the next tile's queries. One thread, 8 kv heads x
+     * 512 tokens as a 0.6B prefill's layer (a scratch harness timing k_attn_rows): 7.7-7.9 -> 7.5
+     * ms, with the output's zeroing one memset (its 64 per-row ones had been 1.5%). */
     const size_t rb = k_kv_row_bytes(kv, stride);
+    for (int r = 0; r < M; r++)
+        for (int c = 0; c < D; c += 16) _mm_prefetch((const char *)(dst[r] + c), _MM_HINT_T1);
     for (int p0 = 0; p0 < nmax; p0 += 16) {
         int nbk = nmax - p0 < 16 ? nmax - p0 : 16;
+        if (p0 + 32 <= nmax)
+            for (size_t a = (size_t)(p0 + 16) * rb, e = a + 16 * rb; a < e; a += 64) {
+                _mm_prefetch((const char *)K + a, _MM_HINT_T0);
+                _mm_prefetch((const char *)V + a, _MM_HINT_T0);
+            }
         if (!qk) widen_rows(kv, (const uint8_t *)K + (size_t)p0 * rb, rb, nbk, D, Kf);
         widen_rows(kv, (const uint8_t *)V + (size_t)p0 * rb, rb, nbk, D, Vf);
         for (int t = 0; t < NT; t++) {

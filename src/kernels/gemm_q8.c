@@ -356,7 +356,7 @@ static void il_pack(const void *A, size_t arow_bytes, int n, int t0, int t1, int
 
 static size_t il_bytes(int n, int64_t K) { return sizeof(ilblk) * (size_t)(K / 32) * (size_t)((n + TT - 1) / TT); }
 
-const kq_pack kq_pack_q8_0_il = {TT, il_bytes, il_pack};
+const kq_pack kq_pack_q8_0_il = {TT, il_bytes, il_pack, NULL};
 
 /* rows [r0, r1) x the cn tokens from c0 whose tiles start at P (c0 a multiple of TT) */
 TGT static void il_chunk(const kmat *W, const ilblk *P, int c0, int cn, float *Y, int64_t r0, int64_t r1) {

@@ -637,11 +637,58 @@ static void packer_k(const void *A, size_t arow_bytes, int n, int t0, int t1, in
         }
     }
 }
+/* packer_k straight from the float rows (kq_pack.pack_x): each token's superblock quantized with
+ * the arithmetic of the row quantizer (kq_act_quant_row_avx512, A8_K: d = amax / 127, q = x (127 /
+ * amax) rounded to nearest even) into its tile, and its sums per 16 values from the bytes just made
+ * (vpsadbw sums 8 bytes of u = q + 128; pairs of those less 16 x 128), per 32 from pairs of those:
+ * the bytes of packer_k over quantized rows (tests/unit/test_matmul_packed.c). Where the rows were
+ * quantized in one pass over memory and packed in a second, with a hand-off between, this is one
+ * pass (0.6B Q4_K_M, 512 tokens, two threads: the inputs' preparation was ~4% of a prefill). */
+TGT static void packer_k_x(const float *X, int n, int t0, int t1, int64_t K, void *P) {
+    const int64_t nsb = K / 256;
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    const __m512i ev = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), od = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+    for (int t = t0; t < t1 && t < n; t += TT) {
+        const int cnt = n - t < TT ? n - t : TT;
+        kpt *o = (kpt *)P + (size_t)(t / TT) * (size_t)nsb;
+        if (cnt < TT) memset(o, 0, sizeof(kpt) * (size_t)nsb); /* a full tile writes every byte */
+        for (int i = 0; i < cnt; i++) {
+            const float *x = X + (size_t)(t + i) * (size_t)K;
+            for (int64_t sb = 0; sb < nsb; sb++, x += 256) {
+                __m512 m = _mm512_setzero_ps();
+                UNROLL
+                for (int j = 0; j < 16; j++) m = _mm512_max_ps(_mm512_and_ps(_mm512_loadu_ps(x + 16 * j), absmask), m);
+                const float amax = _mm512_reduce_max_ps(m);
+                const __m512 id = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+                __m512i q[4], s[4];
+                UNROLL
+                for (int v = 0; v < 4; v++) {
+                    __m128i b[4];
+                    UNROLL
+                    for (int k = 0; k < 4; k++)
+                        b[k] = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + 64 * v + 16 * k), id)));
+                    q[v] = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(b[0]), b[1], 1), b[2], 2), b[3], 3);
+                    _mm512_storeu_si512(o[sb].q[i] + 64 * v, q[v]);
+                    s[v] = _mm512_sad_epu8(_mm512_xor_si512(q[v], bias), _mm512_setzero_si512());
+                }
+                o[sb].d[i] = amax / 127.0f;
+                /* s[v] qword k: u summed over values 64 v + 8 k .. + 7; h[j]: x summed over 16 j .. + 15 */
+                const __m512i h0 = _mm512_add_epi64(_mm512_permutex2var_epi64(s[0], ev, s[1]), _mm512_permutex2var_epi64(s[0], od, s[1]));
+                const __m512i h1 = _mm512_add_epi64(_mm512_permutex2var_epi64(s[2], ev, s[3]), _mm512_permutex2var_epi64(s[2], od, s[3]));
+                const __m256i h = _mm256_sub_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtepi64_epi16(h0)), _mm512_cvtepi64_epi16(h1), 1),
+                                                   _mm256_set1_epi16(16 * 128));
+                _mm256_storeu_si256((__m256i *)o[sb].s16[i], h); /* int16 h[0..15]: the pairs (h[2p], h[2p + 1]) */
+                _mm_storeu_si128((__m128i *)o[sb].s32[i], _mm256_cvtepi32_epi16(_mm256_madd_epi16(h, _mm256_set1_epi16(1))));
+            }
+        }
+    }
+}
 static size_t bytes_k(int n, int64_t K) { return sizeof(kpt) * (size_t)(K / 256) * (size_t)((n + TT - 1) / TT); }
 static void packer_32(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P) {
     for (int t = t0; t < t1 && t < n; t += 16) pack_32(A, arow_bytes, t, n - t < 16 ? n - t : 16, K, (kp32 *)P + (size_t)(t / 16) * (size_t)(K / 32));
 }
-static const kq_pack pack_tiles_k = {TT, bytes_k, packer_k}, pack_tiles_32 = {16, bytes_32, packer_32};
+static const kq_pack pack_tiles_k = {TT, bytes_k, packer_k, packer_k_x}, pack_tiles_32 = {16, bytes_32, packer_32, NULL};
 
 /* fewer than KQ_GEMM_MIN_TOKENS tokens: declined. gkp / g32p read tiles
  * packed for all n tokens (a kact's, or kq_gemm_own_packing's for gk / g32, whose callers have

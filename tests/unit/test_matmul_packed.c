@@ -7,9 +7,11 @@
  * row and the token's int8 row from kq_act_quant_row) bit for bit, for n = 8, 23 (partial tiles of
  * 6 and 16 tokens), 130 and 203 (past the GEMMs' 96- and 128-token passes; the superblock
  * kernel's 288-token pass is test_gemm_ggml's), and the packing must have been made (kact.a8p_pk
- * is the type's after the call), so a dispatch that stopped packing cannot pass unseen. One check
- * per (type, thread count); a type without an interleaved GEMM over packed tokens on this CPU (no
- * AVX-512 VNNI) prints SKIP. */
+ * is the type's after the call, and where the type packs straight from the float rows, no int8
+ * rows were made), so a dispatch that stopped packing cannot pass unseen. One check per (type,
+ * thread count), and one per type whose packing can be made from float rows (pack_x_matches: the
+ * superblock types'); a type without an interleaved GEMM over packed tokens on this CPU (no AVX-512
+ * VNNI) prints SKIP. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,20 +63,71 @@ static int compare(qwen3_dtype t, const uint8_t *W, int rows, int K, const float
     return ok;
 }
 
+/* Tiles quantized straight from float rows (kq_pack.pack_x) must hold the bytes of the packing of
+ * the scalar quantizer's int8 rows (kq_act_quant_row, then pack): for n = 1, 5, 6, 7, 23, 130
+ * (partial and whole tiles), made in one call and in two calls split at a tile boundary (as two
+ * threads make them), with rows all zero (d = 0), rows of one large value, and negative ones. */
+static int pack_x_matches(const kq_pack *pk, kact_type at, int64_t K, char *why, size_t wn) {
+    static const int ns[] = {1, 5, 6, 7, 23, 130};
+    const int nmax = 130;
+    const size_t ab = kq_act_row_bytes(at, K), pb = pk->bytes(nmax, K);
+    float *X = malloc(sizeof(float) * (size_t)nmax * (size_t)K);
+    uint8_t *A = malloc(ab * (size_t)nmax), *P0 = malloc(pb), *P1 = malloc(pb);
+    int ok = 1;
+    for (int i = 0; i < nmax; i++)
+        for (int64_t c = 0; c < K; c++) {
+            float v = frand() * (i % 4 == 1 ? 300.0f : 1.0f);
+            if (i % 7 == 3) v = 0.0f;                          /* a row of zeros */
+            if (i % 7 == 5) v = c == (i * 37) % K ? -9.5f : 0.0f; /* one value: it maps to -127 */
+            X[(size_t)i * (size_t)K + c] = v;
+        }
+    for (int i = 0; i < nmax; i++) kq_act_quant_row(at, X + (size_t)i * (size_t)K, A + (size_t)i * ab, K);
+    for (int ni = 0; ni < 6 && ok; ni++) {
+        const int n = ns[ni], half = (n / 2 + pk->tile - 1) / pk->tile * pk->tile;
+        const size_t nb = pk->bytes(n, K);
+        memset(P0, 0x5a, nb);
+        memset(P1, 0xa5, nb); /* different fillings: a byte written by neither shows */
+        pk->pack(A, ab, n, 0, n, K, P0);
+        if (ni % 2) pk->pack_x(X, n, 0, n, K, P1);
+        else {
+            pk->pack_x(X, n, 0, half, K, P1);
+            pk->pack_x(X, n, half, n, K, P1);
+        }
+        for (size_t b = 0; b < nb && ok; b++)
+            if (P0[b] != P1[b]) {
+                snprintf(why, wn, "n=%d: byte %zu of %zu is %d from the float rows, %d from the int8 rows", n, b, nb, P1[b], P0[b]);
+                ok = 0;
+            }
+    }
+    free(X); free(A); free(P0); free(P1);
+    return ok;
+}
+
 int main(void) {
     static const qwen3_dtype types[] = {QWEN3_Q8_0, QWEN3_Q4, QWEN3_Q4_K, QWEN3_Q5_K, QWEN3_Q6_K,
                                         QWEN3_Q4_0, QWEN3_Q4_1, QWEN3_Q5_0, QWEN3_Q5_1, QWEN3_IQ4_NL};
     static const int ns[] = {8, 23, 130, 203};
     const int ntypes = (int)(sizeof types / sizeof types[0]), rows = 48, nmax = 203;
-    TEST_EXPECT(2 * ntypes);
     kcpu cpu;
     kcpu_init(&cpu, K_CPU_ALL);
+    /* the packing from float rows: checked where the type's packing has one, skipped where this CPU
+     * has no packing for the type at all */
+    int nx = 0;
+    for (int ti = 0; ti < ntypes; ti++) nx += !cpu.type[types[ti]].pk_il || cpu.type[types[ti]].pk_il->pack_x;
+    TEST_EXPECT(2 * ntypes + nx);
     qpool *pools[2] = {qpool_new(1), qpool_new(2)};
     if (!pools[0] || !pools[1]) { printf("FAIL matmul_packed: no thread pool\n"); return 1; }
     for (int ti = 0; ti < ntypes; ti++) {
         const qwen3_dtype t = types[ti];
         const ktype *e = &cpu.type[t];
         const int K = kq_type(t)->block == 256 ? 768 : 288; /* three superblocks / nine 32-blocks */
+        {
+            char name[160], why[200] = "";
+            snprintf(name, sizeof name, "matmul_packed: %s, tiles quantized from float rows == packing of the int8 rows, bit for bit",
+                     kq_type(t)->name);
+            if (!e->pk_il) TEST_SKIP(name, "no packing of many tokens for %s on this CPU (it needs AVX-512 VNNI)", kq_type(t)->name);
+            else if (e->pk_il->pack_x) CHECK(pack_x_matches(e->pk_il, kq_type(t)->act, K, why, sizeof why), name, "%s", why);
+        }
         for (int pi = 0; pi < 2; pi++) {
             char name[160], why[200] = "";
             snprintf(name, sizeof name, "matmul_packed: %s, activations packed once, %d thread%s == scalar twin bit for bit, n = 8..203",
@@ -102,9 +155,10 @@ int main(void) {
                 const kmat *W[2] = {&M0, &M1};
                 float *Y[2] = {Y0, Y1};
                 k_matmul_act_multi(pools[pi], W, Y, 2, &a);
-                if (a.a8p_pk != e->pk_il) {
-                    snprintf(why, sizeof why, "n=%d: the packed activations were not used (kact.a8p_pk %p, the type's %p)", n,
-                             (const void *)a.a8p_pk, (const void *)e->pk_il);
+                if (a.a8p_pk != e->pk_il || (e->pk_il->pack_x && a.have_a8)) {
+                    snprintf(why, sizeof why, "n=%d: the packed activations were not used (kact.a8p_pk %p, the type's %p), or int8 rows "
+                             "were made (%d) where the packing is made from the float rows", n, (const void *)a.a8p_pk,
+                             (const void *)e->pk_il, a.have_a8);
                     ok = 0;
                     break;
                 }
