@@ -608,7 +608,8 @@ TGT static inline __attribute__((always_inline)) void attn_tiles_avx512(const fl
     /* Prefetches: the rows' results (written once at the end, into lines no core holds: the
      * stores had waited on memory), the next block's K and V rows (the other thread wrote half of
      * them, so they sit in its cache), and above, the next tile's queries. One thread, 8 kv heads x
-     * 512 tokens as a 0.6B prefill's layer (a scratch harness timing k_attn_rows): 7.7-7.9 -> 7.5
+     * 512 tokens as a 0.6B prefill's layer (a scratch harness timing k_attn_rows, linked to the
+     * library built each way, 4 alternations; AMD EPYC Zen 5, 2026-12-07): 7.41-7.64 -> 7.19-7.38
      * ms, with the output's zeroing one memset (its 64 per-row ones had been 1.5%). */
     const size_t rb = k_kv_row_bytes(kv, stride);
     for (int r = 0; r < M; r++)
