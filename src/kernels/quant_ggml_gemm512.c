@@ -688,7 +688,39 @@ static size_t bytes_k(int n, int64_t K) { return sizeof(kpt) * (size_t)(K / 256)
 static void packer_32(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P) {
     for (int t = t0; t < t1 && t < n; t += 16) pack_32(A, arow_bytes, t, n - t < 16 ? n - t : 16, K, (kp32 *)P + (size_t)(t / 16) * (size_t)(K / 32));
 }
-static const kq_pack pack_tiles_k = {TT, bytes_k, packer_k, packer_k_x}, pack_tiles_32 = {16, bytes_32, packer_32, NULL};
+/* packer_32 straight from the float rows, as packer_k_x for the superblocks: each block quantized
+ * with the row quantizer's A8_0 arithmetic, its 8 groups of 4 bytes put in their tile's places, its
+ * sum from the bytes (vpsadbw over u = q + 128) */
+TGT static void packer_32_x(const float *X, int n, int t0, int t1, int64_t K, void *P) {
+    const int64_t nb = K / 32;
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    for (int t = t0; t < t1 && t < n; t += 16) {
+        const int cnt = n - t < 16 ? n - t : 16;
+        kp32 *o = (kp32 *)P + (size_t)(t / 16) * (size_t)nb;
+        memset(o, 0, sizeof(kp32) * (size_t)nb);
+        for (int i = 0; i < cnt; i++) {
+            const float *x = X + (size_t)(t + i) * (size_t)K;
+            for (int64_t b = 0; b < nb; b++, x += 32) {
+                const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+                __m512 m = _mm512_max_ps(_mm512_and_ps(v0, absmask), _mm512_setzero_ps());
+                m = _mm512_max_ps(_mm512_and_ps(v1, absmask), m);
+                const float amax = _mm512_reduce_max_ps(m);
+                const __m512 id = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+                const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, id)))),
+                                                          _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v1, id))), 1);
+                uint8_t qb[32];
+                _mm256_storeu_si256((__m256i *)qb, q);
+                for (int g = 0; g < 8; g++) memcpy(o[b].q[g][i], qb + 4 * g, 4);
+                o[b].d[i] = amax / 127.0f;
+                const __m256i s = _mm256_sad_epu8(_mm256_xor_si256(q, bias), _mm256_setzero_si256());
+                o[b].sx[i] = (int32_t)(_mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1) + _mm256_extract_epi64(s, 2) +
+                                       _mm256_extract_epi64(s, 3) - 32 * 128);
+            }
+        }
+    }
+}
+static const kq_pack pack_tiles_k = {TT, bytes_k, packer_k, packer_k_x}, pack_tiles_32 = {16, bytes_32, packer_32, packer_32_x};
 
 /* fewer than KQ_GEMM_MIN_TOKENS tokens: declined. gkp / g32p read tiles
  * packed for all n tokens (a kact's, or kq_gemm_own_packing's for gk / g32, whose callers have
