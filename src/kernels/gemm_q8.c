@@ -36,6 +36,7 @@
 #define UNROLL _Pragma("GCC unroll 8")
 #endif
 #include "kernels/out16.h"
+#include "kernels/act_block512.h"
 
 /* 128 * the sum of a block's 32 activation bytes (exact): the bias of weights stored + 128 */
 static inline int32_t sum128(const int8_t *x) {
@@ -364,24 +365,13 @@ TGT static void il_pack_x(const float *X, int n, int t0, int t1, int64_t K, void
     ilblk *P = out;
     const int tend = ((t1 < n ? t1 : n) + TT - 1) / TT; /* past the last tile (its padding tokens zero) */
     memset(P + (size_t)(t0 / TT) * (size_t)nb, 0, sizeof *P * (size_t)nb * (size_t)(tend - t0 / TT));
-    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
-    const __m256i bias = _mm256_set1_epi8((char)0x80);
     for (int t = t0; t < t1 && t < n; t++) {
         const float *x = X + (size_t)t * (size_t)K;
         ilblk *pt = P + (size_t)(t / TT) * (size_t)nb;
         for (int64_t b = 0; b < nb; b++, x += 32) {
-            const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-            __m512 m = _mm512_max_ps(_mm512_and_ps(v0, absmask), _mm512_setzero_ps());
-            m = _mm512_max_ps(_mm512_and_ps(v1, absmask), m);
-            const float amax = _mm512_reduce_max_ps(m);
-            const __m512 id = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
-            const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, id)))),
-                                                      _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v1, id))), 1);
-            _mm256_storeu_si256((__m256i *)pt[b].q[t % TT], q);
-            pt[b].d[t % TT] = amax / 127.0f;
-            const __m256i s = _mm256_sad_epu8(_mm256_xor_si256(q, bias), _mm256_setzero_si256());
-            const int64_t su = _mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1) + _mm256_extract_epi64(s, 2) + _mm256_extract_epi64(s, 3);
-            pt[b].nsx[t % TT] = -128 * (int32_t)(su - 32 * 128);
+            int32_t sum;
+            _mm256_storeu_si256((__m256i *)pt[b].q[t % TT], kq_a8_0_block512(x, &pt[b].d[t % TT], &sum));
+            pt[b].nsx[t % TT] = -128 * sum;
         }
     }
 }

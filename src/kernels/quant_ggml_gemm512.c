@@ -61,6 +61,7 @@
 #define UNROLL _Pragma("GCC unroll 32")
 #endif
 #include "kernels/out16.h"
+#include "kernels/act_block512.h"
 
 /* row r's first block (BB bytes) and, through rs and bs, the steps to row r + i's (for r + i in
  * r's group of il rows) and to the next block: row-major, or interleaved by il rows
@@ -693,8 +694,6 @@ static void packer_32(const void *A, size_t arow_bytes, int n, int t0, int t1, i
  * sum from the bytes (vpsadbw over u = q + 128) */
 TGT static void packer_32_x(const float *X, int n, int t0, int t1, int64_t K, void *P) {
     const int64_t nb = K / 32;
-    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
-    const __m256i bias = _mm256_set1_epi8((char)0x80);
     for (int t = t0; t < t1 && t < n; t += 16) {
         const int cnt = n - t < 16 ? n - t : 16;
         kp32 *o = (kp32 *)P + (size_t)(t / 16) * (size_t)nb;
@@ -702,20 +701,9 @@ TGT static void packer_32_x(const float *X, int n, int t0, int t1, int64_t K, vo
         for (int i = 0; i < cnt; i++) {
             const float *x = X + (size_t)(t + i) * (size_t)K;
             for (int64_t b = 0; b < nb; b++, x += 32) {
-                const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-                __m512 m = _mm512_max_ps(_mm512_and_ps(v0, absmask), _mm512_setzero_ps());
-                m = _mm512_max_ps(_mm512_and_ps(v1, absmask), m);
-                const float amax = _mm512_reduce_max_ps(m);
-                const __m512 id = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
-                const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, id)))),
-                                                          _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v1, id))), 1);
                 uint8_t qb[32];
-                _mm256_storeu_si256((__m256i *)qb, q);
+                _mm256_storeu_si256((__m256i *)qb, kq_a8_0_block512(x, &o[b].d[i], &o[b].sx[i]));
                 for (int g = 0; g < 8; g++) memcpy(o[b].q[g][i], qb + 4 * g, 4);
-                o[b].d[i] = amax / 127.0f;
-                const __m256i s = _mm256_sad_epu8(_mm256_xor_si256(q, bias), _mm256_setzero_si256());
-                o[b].sx[i] = (int32_t)(_mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1) + _mm256_extract_epi64(s, 2) +
-                                       _mm256_extract_epi64(s, 3) - 32 * 128);
             }
         }
     }
