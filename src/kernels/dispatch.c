@@ -81,13 +81,10 @@ static void prep_worker(void *ctx, int ith, int nth) {
     } else if (j->kind == 2) {
         qpool_split(a->n, ith, nth, 1, &b, &e);
         a->cpu->to_b16(a->x, a->cols, a->b16, (int)b, (int)e);
-    } else if (j->kind == 3 || j->kind == 4) { /* whole tiles of tokens per thread, from a8 (3) or x (4) */
+    } else if (j->kind == 3) { /* whole tiles of tokens per thread, straight from x */
         const kq_pack *pk = j->pk;
         qpool_split((a->n + pk->tile - 1) / pk->tile, ith, nth, 1, &b, &e);
-        if (b < e && j->kind == 4) pk->pack_x(a->x, a->n, (int)b * pk->tile, (int)e * pk->tile, a->cols, a->a8p);
-        else if (b < e)
-            pk->pack(a->a8, kq_act_row_bytes((kact_type)a->a8_type, a->cols), a->n, (int)b * pk->tile, (int)e * pk->tile,
-                     a->cols, a->a8p);
+        if (b < e) pk->pack_x(a->x, a->n, (int)b * pk->tile, (int)e * pk->tile, a->cols, a->a8p);
     } else {
         size_t rb = kq_act_row_bytes((kact_type)a->a8_type, a->cols);
         qpool_split(a->n, ith, nth, 1, &b, &e);
@@ -124,7 +121,6 @@ static int ensure_a8(qpool *p, kact *a, kact_type t) {
     if (a->have_a8 && a->a8_type == (int)t) return 0;
     if (grow(&a->a8, &a->a8_cap, kq_act_row_bytes(t, a->cols) * (size_t)a->n)) return -1;
     a->a8_type = (int)t;
-    /* a8p stays: whether made from these rows or from x (pack_x), it is x's packing by a8p_pk */
     prep_job j = {a, 1, NULL};
     /* a few rows take less than a hand-off to the other threads (microseconds) */
     if (a->n <= K_INLINE_TOKENS) prep_worker(&j, 0, 1);
@@ -133,12 +129,11 @@ static int ensure_a8(qpool *p, kact *a, kact_type t) {
     return 0;
 }
 
-/* x packed by pk once for every product over it: from the int8 rows of a8 (made by ensure_a8 for
- * pk's activation type), or, with from_x, quantized straight from x (pk->pack_x; no rows made) */
-static int ensure_a8p(qpool *p, kact *a, const kq_pack *pk, int from_x) {
+/* x quantized and packed by pk once for every product over it (pk->pack_x: no int8 rows made) */
+static int ensure_a8p(qpool *p, kact *a, const kq_pack *pk) {
     if (a->a8p_pk == pk) return 0;
     if (grow(&a->a8p, &a->a8p_cap, pk->bytes(a->n, a->cols))) return -1;
-    prep_job j = {a, from_x ? 4 : 3, pk};
+    prep_job j = {a, 3, pk};
     qpool_run(p, prep_worker, &j);
     a->a8p_pk = pk;
     return 0;
@@ -281,13 +276,10 @@ static int choose_path(qpool *p, const kmat *W, kact *a, size_t *scratch_each) {
     }
     if (f32) return PATH_F32;
     if (e->path == K_PATH_INT) {
-        /* many tokens on an interleaved matrix: packed once (no memory for it: each call packs its
-         * own from the int8 rows), straight from x where the packing can (the rows then unmade) */
-        const int pack = W->il && e->gemm_il_p && a->n >= KQ_GEMM_MIN_TOKENS;
-        if (pack && e->pk_il->pack_x && !a->have_a8 && !ensure_a8p(p, a, e->pk_il, 1)) return PATH_INT;
-        if (ensure_a8(p, a, e->tr->act)) return PATH_F32;
-        if (pack) (void)ensure_a8p(p, a, e->pk_il, 0);
-        return PATH_INT;
+        /* many tokens on an interleaved matrix: packed once from x (no memory for it: the int8
+         * rows, and each call packs its own from them) */
+        if (W->il && e->gemm_il_p && a->n >= KQ_GEMM_MIN_TOKENS && !ensure_a8p(p, a, e->pk_il)) return PATH_INT;
+        return ensure_a8(p, a, e->tr->act) ? PATH_F32 : PATH_INT;
     }
     /* BF16 weights on the fast path (always in the batch-invariant default): bf16 dot products, one
      * summation order for every n (dot_bf16.c) */

@@ -294,6 +294,7 @@ typedef struct {
     float d[TT];
     int32_t nsx[TT];
 } ilblk;
+_Static_assert(sizeof(ilblk) == TT * (32 + 4 + 4), "ilblk has no padding: a full tile's packing writes every byte");
 
 /* NG groups of 16 rows (p, and q when NG == 2) x the TT tokens of the packed blocks a[0..nb); a
  * token's 16 results of group p to yp[t], of group q to yq[t], for t < nt (the others are padding). */
@@ -355,17 +356,17 @@ static void il_pack(const void *A, size_t arow_bytes, int n, int t0, int t1, int
     }
 }
 
-/* il_pack straight from the float rows (kq_pack.pack_x): each block quantized with the arithmetic
- * of the row quantizer (kq_act_quant_row_avx512, A8_0: d = amax / 127, q = x (127 / amax) rounded
- * to nearest even) into its tile, its sum from the bytes just made (vpsadbw over u = q + 128): the
+/* il_pack straight from the float rows (kq_pack.pack_x): each block quantized by the row
+ * quantizer's steps (act_block512.h, A8_0) into its tile, its sum from the bytes just made: the
  * bytes of il_pack over quantized rows (tests/unit/test_matmul_packed.c), in one pass over memory
  * where the rows and their packing took two and a hand-off between */
 TGT static void il_pack_x(const float *X, int n, int t0, int t1, int64_t K, void *out) {
     const int64_t nb = K / 32;
     ilblk *P = out;
-    const int tend = ((t1 < n ? t1 : n) + TT - 1) / TT; /* past the last tile (its padding tokens zero) */
-    memset(P + (size_t)(t0 / TT) * (size_t)nb, 0, sizeof *P * (size_t)nb * (size_t)(tend - t0 / TT));
-    for (int t = t0; t < t1 && t < n; t++) {
+    const int tn = t1 < n ? t1 : n;
+    if (tn % TT) /* the last tile's padding tokens zero; a full tile writes every byte */
+        memset(P + (size_t)(tn / TT) * (size_t)nb, 0, sizeof *P * (size_t)nb);
+    for (int t = t0; t < tn; t++) {
         const float *x = X + (size_t)t * (size_t)K;
         ilblk *pt = P + (size_t)(t / TT) * (size_t)nb;
         for (int64_t b = 0; b < nb; b++, x += 32) {

@@ -151,6 +151,8 @@ void kact_init(kact *a, const kcpu *cpu, int exact);
 void kact_free(kact *a);
 /* Points a at new activations (invalidates the derived forms; keeps the buffers). */
 void kact_set(kact *a, const float *x, int n, int64_t cols);
+/* whether a derived form of a's activations (int8 rows, packed tiles, bf16) is current */
+static inline int kact_prepared(const kact *a) { return a->have_a8 || a->a8p_pk || a->have_bf16 || a->have_b16; }
 /* Y[t][r] for the activations of a; split over the pool's threads by rows. */
 void k_matmul_act(qpool *p, const kmat *W, kact *a, float *Y);
 /* Makes the derived form of a that a product with W needs (k_matmul_act does it on first use; this

@@ -120,8 +120,8 @@ typedef struct kq_pack {
     int tile;
     size_t (*bytes)(int n, int64_t K);
     void (*pack)(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P);
-    /* the same tiles quantized straight from the n float rows of X (K values each, NULL where the
-     * type has none): the bytes of pack over the rows of kq_act_quant_row, without the int8 rows */
+    /* the same tiles quantized straight from the n float rows of X (K values each): the bytes of
+     * pack over the rows of kq_act_quant_row, without the int8 rows (a kact packs this way) */
     void (*pack_x)(const float *X, int n, int t0, int t1, int64_t K, void *P);
 } kq_pack;
 typedef int (*kq_gemm_p_fn)(const struct kmat *W, const void *P, int n, float *Y, int64_t r0, int64_t r1);

@@ -11,6 +11,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "kernels/act_block512.h"
 
 /* gcc keeps the 4 x 4 accumulator arrays in memory unless their loops are unrolled outright; clang
  * unrolls them by itself */
@@ -109,25 +110,17 @@ TGT void kq_dot_q8_0_avx512_nt(const uint8_t *w, size_t wstride, int nr, const v
     else q8_0_nt_body(w, wstride, nr, A, arow_bytes, nt, n, y, ldy);
 }
 
-/* kq_act_quant_row with AVX-512, the same bytes: amax by lanes (a maximum is exact in any order, and
- * vmaxps keeps the running maximum where |x| is NaN, as fmaxf does), the same float multiply, and
- * vcvtps2dq in the default rounding mode (to nearest even) as lrintf; the low byte is kept (for
- * |v * id| <= 127 that is the value; non-finite inputs give 0 on both). */
+/* kq_act_quant_row with AVX-512, the same bytes: each block by act_block512.h's steps */
 TGT void kq_act_quant_row_avx512(kact_type t, const float *x, void *row, int64_t n) {
     int8_t *q = kq_act_q(row);
     float *d = kq_act_d(row, n);
     const int B = t == KACT_A8_K ? 256 : 32;
-    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
     for (int64_t i = 0; i < n / B; i++) {
         const float *v = x + i * B;
-        __m512 m = _mm512_setzero_ps();
-        for (int j = 0; j < B; j += 16) m = _mm512_max_ps(_mm512_and_ps(_mm512_loadu_ps(v + j), absmask), m);
-        float amax = _mm512_reduce_max_ps(m);
+        const float amax = kq_a8_amax512(v, B);
         d[i] = amax / 127.0f;
-        float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-        __m512 idv = _mm512_set1_ps(id);
-        for (int j = 0; j < B; j += 16)
-            _mm_storeu_si128((__m128i *)(q + i * B + j), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(v + j), idv))));
+        const __m512 id = kq_a8_id512(amax);
+        for (int j = 0; j < B; j += 16) _mm_storeu_si128((__m128i *)(q + i * B + j), kq_a8_q16(v + j, id));
     }
     if (t == KACT_A8_K) {
         int16_t *bs = kq_act_bsum(row, n);

@@ -616,6 +616,7 @@ TGT INL int gemm_32_p(qwen3_dtype T, const kmat *W, const kp32 *P, int n, float 
 
 /* the packings of all n tokens: tiles of 16 (the last one's padding tokens zero) */
 static size_t bytes_32(int n, int64_t K) { return sizeof(kp32) * (size_t)(K / 32) * (size_t)((n + 15) / 16); }
+_Static_assert(sizeof(kp32) == 8 * 16 * 4 + 16 * 4 + 16 * 4, "kp32 has no padding: a full tile's packing writes every byte");
 /* tokens [t0, t1) of n into their tiles of TT (t0 a multiple of TT): per superblock the 256 bytes,
  * d, and the sums per 16 (made here) and per 32 (A8_K's own) as pairs; every byte written */
 static void packer_k(const void *A, size_t arow_bytes, int n, int t0, int t1, int64_t K, void *P) {
@@ -638,16 +639,14 @@ static void packer_k(const void *A, size_t arow_bytes, int n, int t0, int t1, in
         }
     }
 }
-/* packer_k straight from the float rows (kq_pack.pack_x): each token's superblock quantized with
- * the arithmetic of the row quantizer (kq_act_quant_row_avx512, A8_K: d = amax / 127, q = x (127 /
- * amax) rounded to nearest even) into its tile, and its sums per 16 values from the bytes just made
+/* packer_k straight from the float rows (kq_pack.pack_x): each token's superblock quantized by
+ * the row quantizer's steps (act_block512.h, A8_K) into its tile, and its sums per 16 values from the bytes just made
  * (vpsadbw sums 8 bytes of u = q + 128; pairs of those less 16 x 128), per 32 from pairs of those:
  * the bytes of packer_k over quantized rows (tests/unit/test_matmul_packed.c). Where the rows were
  * quantized in one pass over memory and packed in a second, with a hand-off between, this is one
  * pass (0.6B Q4_K_M, 512 tokens, two threads: the inputs' preparation was ~4% of a prefill). */
 TGT static void packer_k_x(const float *X, int n, int t0, int t1, int64_t K, void *P) {
     const int64_t nsb = K / 256;
-    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
     const __m512i bias = _mm512_set1_epi8((char)0x80);
     const __m512i ev = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), od = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
     for (int t = t0; t < t1 && t < n; t += TT) {
@@ -657,18 +656,14 @@ TGT static void packer_k_x(const float *X, int n, int t0, int t1, int64_t K, voi
         for (int i = 0; i < cnt; i++) {
             const float *x = X + (size_t)(t + i) * (size_t)K;
             for (int64_t sb = 0; sb < nsb; sb++, x += 256) {
-                __m512 m = _mm512_setzero_ps();
-                UNROLL
-                for (int j = 0; j < 16; j++) m = _mm512_max_ps(_mm512_and_ps(_mm512_loadu_ps(x + 16 * j), absmask), m);
-                const float amax = _mm512_reduce_max_ps(m);
-                const __m512 id = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+                const float amax = kq_a8_amax512(x, 256);
+                const __m512 id = kq_a8_id512(amax);
                 __m512i q[4], s[4];
                 UNROLL
                 for (int v = 0; v < 4; v++) {
                     __m128i b[4];
                     UNROLL
-                    for (int k = 0; k < 4; k++)
-                        b[k] = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + 64 * v + 16 * k), id)));
+                    for (int k = 0; k < 4; k++) b[k] = kq_a8_q16(x + 64 * v + 16 * k, id);
                     q[v] = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(b[0]), b[1], 1), b[2], 2), b[3], 3);
                     _mm512_storeu_si512(o[sb].q[i] + 64 * v, q[v]);
                     s[v] = _mm512_sad_epu8(_mm512_xor_si512(q[v], bias), _mm512_setzero_si512());
@@ -697,7 +692,7 @@ TGT static void packer_32_x(const float *X, int n, int t0, int t1, int64_t K, vo
     for (int t = t0; t < t1 && t < n; t += 16) {
         const int cnt = n - t < 16 ? n - t : 16;
         kp32 *o = (kp32 *)P + (size_t)(t / 16) * (size_t)nb;
-        memset(o, 0, sizeof(kp32) * (size_t)nb);
+        if (cnt < 16) memset(o, 0, sizeof(kp32) * (size_t)nb); /* a full tile writes every byte */
         for (int i = 0; i < cnt; i++) {
             const float *x = X + (size_t)(t + i) * (size_t)K;
             for (int64_t b = 0; b < nb; b++, x += 32) {

@@ -371,7 +371,7 @@ static void dca_blocks(run *r) {
 /* Y = a W^T on the pool, timed as op (the input's preparation apart) when profiling */
 static void product(run *r, prof_op op, const kmat *W, kact *a, float *Y) {
     double t0 = prof_clock(r->m);
-    if (r->m->prof && !a->have_a8 && !a->a8p_pk && !a->have_bf16 && !a->have_b16) {
+    if (r->m->prof && !kact_prepared(a)) {
         k_act_prepare(r->m->pool, W, a);
         prof_add(r->m, PROF_ACT, t0);
         t0 = prof_clock(r->m);
@@ -383,7 +383,7 @@ static void product(run *r, prof_op op, const kmat *W, kact *a, float *Y) {
 /* products over the same input in one dispatch (k_matmul_act_multi), timed as op */
 static void products(run *r, prof_op op, const kmat *const *W, float *const *Y, int nw) {
     double t0 = prof_clock(r->m);
-    if (r->m->prof && !r->act->have_a8 && !r->act->a8p_pk && !r->act->have_bf16 && !r->act->have_b16) {
+    if (r->m->prof && !kact_prepared(r->act)) {
         k_act_prepare(r->m->pool, W[0], r->act);
         prof_add(r->m, PROF_ACT, t0);
         t0 = prof_clock(r->m);

@@ -7,10 +7,10 @@
  * row and the token's int8 row from kq_act_quant_row) bit for bit, for n = 8, 23 (partial tiles of
  * 6 and 16 tokens), 130 and 203 (past the GEMMs' 96- and 128-token passes; the superblock
  * kernel's 288-token pass is test_gemm_ggml's), and the packing must have been made (kact.a8p_pk
- * is the type's after the call, and where the type packs straight from the float rows, no int8
- * rows were made), so a dispatch that stopped packing cannot pass unseen. One check per (type,
- * thread count), and one per type for its packing made from float rows (pack_x_matches); a type without an interleaved GEMM over packed tokens on this CPU (no AVX-512
- * VNNI) prints SKIP. */
+ * is the type's after the call, and no int8 rows were made: the packing comes from the float
+ * rows), so a dispatch that stopped packing cannot pass unseen. One check per (type, thread
+ * count), and one per type for its packing made from float rows (pack_x_matches); a type without
+ * an interleaved GEMM over packed tokens on this CPU (no AVX-512 VNNI) prints SKIP. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,14 +107,9 @@ int main(void) {
                                         QWEN3_Q4_0, QWEN3_Q4_1, QWEN3_Q5_0, QWEN3_Q5_1, QWEN3_IQ4_NL};
     static const int ns[] = {8, 23, 130, 203};
     const int ntypes = (int)(sizeof types / sizeof types[0]), rows = 48, nmax = 203;
+    TEST_EXPECT(3 * ntypes);
     kcpu cpu;
     kcpu_init(&cpu, K_CPU_ALL);
-    /* the packing from float rows: checked where the type's packing has one (every packing has one
-     * now; one added without it goes unchecked rather than failing), skipped where this CPU has no
-     * packing for the type at all */
-    int nx = 0;
-    for (int ti = 0; ti < ntypes; ti++) nx += !cpu.type[types[ti]].pk_il || cpu.type[types[ti]].pk_il->pack_x;
-    TEST_EXPECT(2 * ntypes + nx);
     qpool *pools[2] = {qpool_new(1), qpool_new(2)};
     if (!pools[0] || !pools[1]) { printf("FAIL matmul_packed: no thread pool\n"); return 1; }
     for (int ti = 0; ti < ntypes; ti++) {
@@ -126,7 +121,7 @@ int main(void) {
             snprintf(name, sizeof name, "matmul_packed: %s, tiles quantized from float rows == packing of the int8 rows, bit for bit",
                      kq_type(t)->name);
             if (!e->pk_il) TEST_SKIP(name, "no packing of many tokens for %s on this CPU (it needs AVX-512 VNNI)", kq_type(t)->name);
-            else if (e->pk_il->pack_x) CHECK(pack_x_matches(e->pk_il, kq_type(t)->act, K, why, sizeof why), name, "%s", why);
+            else CHECK(pack_x_matches(e->pk_il, kq_type(t)->act, K, why, sizeof why), name, "%s", why);
         }
         for (int pi = 0; pi < 2; pi++) {
             char name[160], why[200] = "";
@@ -155,7 +150,7 @@ int main(void) {
                 const kmat *W[2] = {&M0, &M1};
                 float *Y[2] = {Y0, Y1};
                 k_matmul_act_multi(pools[pi], W, Y, 2, &a);
-                if (a.a8p_pk != e->pk_il || (e->pk_il->pack_x && a.have_a8)) {
+                if (a.a8p_pk != e->pk_il || a.have_a8) {
                     snprintf(why, sizeof why, "n=%d: the packed activations were not used (kact.a8p_pk %p, the type's %p), or int8 rows "
                              "were made (%d) where the packing is made from the float rows", n, (const void *)a.a8p_pk,
                              (const void *)e->pk_il, a.have_a8);
