@@ -60,6 +60,26 @@ INL __m128i k4_scales(const uint8_t *s) {
     return _mm_loadu_si128((const __m128i *)w);
 }
 
+/* the same for 16 rows in the lanes: w0, w1, w2 the scale bytes' words 0-3, 4-7, 8-11 of each row;
+ * s[0] / s[1] get the bytes of scales 0-3 / 4-7, n[0] / n[1] those of the minimums */
+TGT_BASE INL void k4_scales16(__m512i w0, __m512i w1, __m512i w2, __m512i s[2], __m512i n[2]) {
+    const __m512i m4 = _mm512_set1_epi8(15), m6 = _mm512_set1_epi8(0x3f), m2 = _mm512_set1_epi8(3);
+    s[0] = _mm512_and_si512(w0, m6);
+    s[1] = _mm512_or_si512(_mm512_and_si512(w2, m4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w0, 6), m2), 4));
+    n[0] = _mm512_and_si512(w1, m6);
+    n[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), m4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w1, 6), m2), 4));
+}
+
+/* vpshufb control: in each dword, bytes b and b + 1 of that dword to an int16 pair, zero-extended;
+ * or (high) into the halves' high bytes, which an arithmetic shift by 8 then sign-extends */
+TGT_BASE INL __m512i pair_bytes(int b, int high) {
+    const int sh = high ? 8 : 0;
+    uint32_t c[4];
+    for (int q = 0; q < 4; q++)
+        c[q] = (uint32_t)(4 * q + b) << sh | 0x80u << (8 - sh) | (uint32_t)(4 * q + b + 1) << (16 + sh) | 0x80u << (24 - sh);
+    return _mm512_broadcast_i32x4(_mm_setr_epi32((int)c[0], (int)c[1], (int)c[2], (int)c[3]));
+}
+
 /* Q3_K's 16 6-bit scales (0..63): low nibbles of bytes 0..7 then their high nibbles, 2 more bits
  * each from bytes 8..11 */
 INL __m128i q3_scales(const uint8_t *s) {

@@ -135,17 +135,6 @@ INL void prefetch_rows(const uint8_t *const *p, int n, size_t off, size_t BB) {
     }
 }
 
-/* vpshufb control: in each dword, bytes b and b + 1 of that dword to an int16 pair, zero-extended;
- * or (high) into the halves' high bytes, which an arithmetic shift by 8 then sign-extends */
-TGT_BASE INL __m512i pair_bytes(int b, int high) {
-    const int sh = high ? 8 : 0;
-    uint32_t c[4];
-    UNROLL
-    for (int q = 0; q < 4; q++)
-        c[q] = (uint32_t)(4 * q + b) << sh | 0x80u << (8 - sh) | (uint32_t)(4 * q + b + 1) << (16 + sh) | 0x80u << (24 - sh);
-    return _mm512_broadcast_i32x4(_mm_setr_epi32((int)c[0], (int)c[1], (int)c[2], (int)c[3]));
-}
-
 /* the first 128 bytes of the nr rows' blocks at rp[i] + off (the other rows zero) transposed into
  * lanes: a[k] is word k of the 16 rows, b[k] word 16 + k */
 TGT INL void words16(const uint8_t *const *rp, int nr, size_t off, __m512i a[16], __m512i b[16]) {
@@ -236,12 +225,25 @@ TGT INL void unpack16_q4k(const uint8_t *const *rp, int nr, size_t off, kul *o) 
         o->w[16 * (k / 8) + k % 8] = _mm512_and_si512(q, m4);
         o->w[16 * (k / 8) + 8 + k % 8] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
     }
-    const __m512i w0 = a[1], w1 = a[2], w2 = a[3], m6 = _mm512_set1_epi8(0x3f), m2 = _mm512_set1_epi8(3);
-    const __m512i s[2] = {_mm512_and_si512(w0, m6),
-                          _mm512_or_si512(_mm512_and_si512(w2, m4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w0, 6), m2), 4))};
-    const __m512i n[2] = {_mm512_and_si512(w1, m6),
-                          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), m4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w1, 6), m2), 4))};
+    __m512i s[2], n[2];
+    k4_scales16(a[1], a[2], a[3], s, n);
     put_scales8(a[0], s, n, o);
+}
+
+/* the same from Q4_K interleaved by 16 rows with the words in lanes (kernels/repack.c): the 16 rows'
+ * superblock at blk (2304 bytes) is already 36 vectors of word k of every row, so the unpacking is
+ * 36 loads and no transposition */
+TGT INL void unpack16_q4k_t16(const uint8_t *blk, kul *o) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    UNROLL
+    for (int k = 0; k < 32; k++) {
+        const __m512i q = _mm512_loadu_si512(blk + 64 * (4 + k));
+        o->w[16 * (k / 8) + k % 8] = _mm512_and_si512(q, m4);
+        o->w[16 * (k / 8) + 8 + k % 8] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
+    }
+    __m512i s[2], n[2];
+    k4_scales16(_mm512_loadu_si512(blk + 64), _mm512_loadu_si512(blk + 128), _mm512_loadu_si512(blk + 192), s, n);
+    put_scales8(_mm512_loadu_si512(blk), s, n, o);
 }
 
 /* the same for our Q4's 148-byte blocks (kernels/quant.h: d, dmin, 8 scale bytes, 8 minimum bytes,
@@ -448,26 +450,52 @@ TGT INL void tile_l(qwen3_dtype T, const kul *u0, const kul *u1, int NV, int NT,
 /* rows [r0, r1) x the n tokens whose tiles (nsb kpt each) are P. Per chunk of tokens, 32 rows at a
  * time, per superblock: the rows unpacked into lanes once (unpack16), then every tile of the chunk
  * meets them. Each (row, token) sums its superblocks in order, as the scalar twin: the same bits. */
+/* Q4_K interleaved by 16 rows, words in lanes (repack.c; r0 and r1 multiples of 16): the 16 rows of
+ * group R's superblock sb are the 2304 bytes at (R nsb + sb) 2304 */
+#define T16_BYTES 2304
+_Static_assert(T16_BYTES == 16 * sizeof(kq4_k_block), "a Q4_K group step: 16 blocks");
+INL int is_t16(qwen3_dtype T, const kmat *W) { return T == QWEN3_Q4_K && W->il == 16; }
+
+/* ng steps of 16 rows' superblocks at g into the cache */
+INL void prefetch_t16(const uint8_t *g, int ng) {
+    for (int i = 0; i < ng * T16_BYTES; i += 64) _mm_prefetch((const char *)g + i, _MM_HINT_T0);
+}
+
 TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpt *P, int n, float *Y, int64_t r0, int64_t r1) {
     const int64_t nsb = W->cols / 256;
     const size_t BB = bbytes(T);
+    const int t16 = is_t16(T, W);
+    const size_t gstep = (size_t)nsb * T16_BYTES; /* t16: from a group of 16 rows to the next */
     kul u[2] __attribute__((aligned(64)));
     krows rw, nx; /* this block's rows and the next one's */
     for (int c0 = 0; c0 < n; c0 += SCHUNK) {
         const int cn = n - c0 < SCHUNK ? n - c0 : SCHUNK, ntile = (cn + TT - 1) / TT;
-        rows_of(W, r0, r1 - r0 < 32 ? (int)(r1 - r0) : 32, BB, &rw);
+        if (!t16) rows_of(W, r0, r1 - r0 < 32 ? (int)(r1 - r0) : 32, BB, &rw);
         for (int64_t rb = r0; rb < r1; rb += 32) {
             const int nr0 = r1 - rb < 16 ? (int)(r1 - rb) : 16, nr1 = r1 - rb <= 16 ? 0 : r1 - rb < 32 ? (int)(r1 - rb - 16) : 16;
             const int nnext = r1 - rb - 32 <= 0 ? 0 : r1 - rb - 32 < 32 ? (int)(r1 - rb - 32) : 32;
             const __mmask16 m[2] = {(__mmask16)((1u << nr0) - 1), (__mmask16)((1u << nr1) - 1)};
-            if (nnext) rows_of(W, rb + 32, nnext, BB, &nx);
+            if (nnext && !t16) rows_of(W, rb + 32, nnext, BB, &nx);
+            const uint8_t *g0 = t16 ? (const uint8_t *)W->data + (size_t)(rb / 16) * gstep : NULL;
             for (int64_t sb = 0; sb < nsb; sb++) {
-                const size_t off = (size_t)sb * rw.bs;
-                unpack16(T, rw.p, nr0, off, &u[0]);
-                if (nr1) unpack16(T, rw.p + 16, nr1, off, &u[1]);
-                /* the next step's rows, while this one's tiles run */
-                if (sb + 1 < nsb) prefetch_rows(rw.p, nr0 + nr1, off + rw.bs, BB);
-                else prefetch_rows(nx.p, nnext, 0, BB);
+                if (t16) {
+                    unpack16_q4k_t16(g0 + (size_t)sb * T16_BYTES, &u[0]);
+                    if (nr1) unpack16_q4k_t16(g0 + gstep + (size_t)sb * T16_BYTES, &u[1]);
+                    if (sb + 1 < nsb) {
+                        prefetch_t16(g0 + (size_t)(sb + 1) * T16_BYTES, 1);
+                        if (nr1) prefetch_t16(g0 + gstep + (size_t)(sb + 1) * T16_BYTES, 1);
+                    } else if (nnext) {
+                        prefetch_t16(g0 + 2 * gstep, 1);
+                        if (nnext > 16) prefetch_t16(g0 + 3 * gstep, 1);
+                    }
+                } else {
+                    const size_t off = (size_t)sb * rw.bs;
+                    unpack16(T, rw.p, nr0, off, &u[0]);
+                    if (nr1) unpack16(T, rw.p + 16, nr1, off, &u[1]);
+                    /* the next step's rows, while this one's tiles run */
+                    if (sb + 1 < nsb) prefetch_rows(rw.p, nr0 + nr1, off + rw.bs, BB);
+                    else prefetch_rows(nx.p, nnext, 0, BB);
+                }
                 for (int k = 0; k < ntile; k++) {
                     const kpt *x = P + (size_t)(c0 / TT + k) * (size_t)nsb + (size_t)sb;
                     const int nt = cn - TT * k < TT ? cn - TT * k : TT;
@@ -488,7 +516,7 @@ TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpt *P, int n, float *Y
 #undef TILE
                 }
             }
-            if (nnext) rw = nx;
+            if (nnext && !t16) rw = nx;
         }
     }
     return 1;

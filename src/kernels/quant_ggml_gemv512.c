@@ -257,6 +257,55 @@ TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
     _mm256_storeu_ps(y, acc);
 }
 
+/* Q4_K interleaved by 16 rows with the words in lanes (kernels/repack.c): one token x the group of
+ * 16 rows at g (nsb superblocks of 2304 bytes), y[0..16). A lane per row, so no horizontal sums:
+ * per superblock the rows' nibble words are 32 vectors; sub-block j's 8 groups of 4 values meet the
+ * token's 4 bytes of each group broadcast, and vpdpbusd sums u x over the sub-block (u the nibble)
+ * in every row's lane; isum = sum_j sc_j dot_j (vpmulld), imin = sum_j mn_j xs_j (vpdpwssd on int16
+ * pairs of minimums and of A8_K's per-32 sums, which lie in pairs in the row already); then the
+ * scalar twin's float steps for 16 rows at once: the twin's bits. Word k's low nibbles are values
+ * 64 (k / 8) + 4 (k % 8) .. + 3 and its high nibbles those 32 further, so sub-blocks 2m and 2m + 1
+ * are the low and high nibbles of words 8m .. 8m + 7. The group's superblocks and the next group's
+ * are one stream, prefetched PF_T16 bytes ahead. */
+#define PF_T16 (2 * 2304)
+TGT static void rows16_q4k_t16(const uint8_t *g, const int8_t *xq, const float *xd, const int16_t *bsum, int64_t nsb, float *y) {
+    const __m512i m4 = _mm512_set1_epi8(15), ff = _mm512_set1_epi32(0xff);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; sb++, g += 2304) {
+        for (int i = 0; i < 2304; i += 64) _mm_prefetch((const char *)g + PF_T16 + i, _MM_HINT_T0);
+        const uint8_t *x = (const uint8_t *)(xq + 256 * sb);
+        __m512i s[2], n[2];
+        k4_scales16(_mm512_loadu_si512(g + 64), _mm512_loadu_si512(g + 128), _mm512_loadu_si512(g + 192), s, n);
+        __m512i is = _mm512_setzero_si512();
+        UNROLL8
+        for (int m = 0; m < 4; m++) {
+            __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+            UNROLL8
+            for (int k = 0; k < 8; k++) {
+                const __m512i q = _mm512_loadu_si512(g + 64 * (4 + 8 * m + k));
+                lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(q, m4), _mm512_set1_epi32((int)rd32(x + 4 * (16 * m + k))));
+                hi = _mm512_dpbusd_epi32(hi, _mm512_and_si512(_mm512_srli_epi32(q, 4), m4), _mm512_set1_epi32((int)rd32(x + 4 * (16 * m + 8 + k))));
+            }
+            /* scales 2m, 2m + 1: bytes 2m % 4, 2m % 4 + 1 of s[m / 2] */
+            const __m512i sc = _mm512_srli_epi32(s[m / 2], 16 * (m % 2));
+            is = _mm512_add_epi32(is, _mm512_mullo_epi32(lo, _mm512_and_si512(sc, ff)));
+            is = _mm512_add_epi32(is, _mm512_mullo_epi32(hi, _mm512_and_si512(_mm512_srli_epi32(sc, 8), ff)));
+        }
+        __m512i im = _mm512_setzero_si512();
+        UNROLL8
+        for (int p = 0; p < 4; p++)
+            im = _mm512_dpwssd_epi32(im, _mm512_shuffle_epi8(n[p / 2], pair_bytes(2 * (p % 2), 0)),
+                                     _mm512_set1_epi32((int)rd32((const uint8_t *)(bsum + 8 * sb + 2 * p))));
+        const __m512i w0 = _mm512_loadu_si512(g);
+        const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(w0)), dm = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(w0, 16)));
+        /* the scalar twin's float steps */
+        __m512 p = _mm512_mul_ps(d, _mm512_cvtepi32_ps(is));
+        p = _mm512_sub_ps(p, _mm512_mul_ps(dm, _mm512_cvtepi32_ps(im)));
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(xd[sb]), p));
+    }
+    _mm512_storeu_ps(y, acc);
+}
+
 #define R8K(T) TGT static void r8_##T(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *bs, \
                                        int64_t nsb, float *y, int pf, int il) { \
         if (il) rows8_k4(T, w, ws, xq, xd, bs, nsb, y, pf, 1); else rows8_k4(T, w, ws, xq, xd, bs, nsb, y, pf, 0); }
@@ -276,6 +325,10 @@ static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, i
     const uint8_t *base = W->data;
     const size_t ws = W->row_bytes;
     int64_t r = r0;
+    if (t == QWEN3_Q4_K && W->il == 16) { /* r0, r1 multiples of 16 */
+        for (; r + 16 <= r1; r += 16) rows16_q4k_t16(base + (size_t)r * ws, xq, xd, bsum, nsb, y + r);
+        return;
+    }
     /* the token in the order the kernel of t wants it (32 KB at most) */
     union { int32_t o[GEMV_MAX_SB * 64]; int8_t n[GEMV_MAX_SB * 256]; } tok __attribute__((aligned(64)));
     int32_t *xo = tok.o;

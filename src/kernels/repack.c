@@ -27,7 +27,18 @@
  * decoded the 0.6B shape's BF16 weights ~1.5x faster on one thread. 4 rows rather than 16 because
  * a group of 4 is what the tile reads per step, so prefill keeps its speed.
  *
- * Q4_K, Q5_K, Q6_K, our Q4 (8 rows, K <= 32,768) and the 32-value block types Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL
+ * Q4_K (16 rows, K <= 32,768), words in lanes: for each group R of 16 rows and superblock sb, at byte
+ * (R * K / 256 + sb) * 2304:
+ *     [64 k + 4 i, + 4)         32-bit word k (k = 0 .. 35) of row 16R + i's 144-byte superblock sb
+ * so word k of the 16 rows is one aligned 64-byte vector with row i in lane i: d and dmin (word 0),
+ * the 12 packed scale bytes (words 1-3), then the 128 bytes of nibbles (words 4-35). Both kernels
+ * want the rows in the lanes (a SIMD lane per weight row, the token's 4 bytes broadcast): the
+ * many-token one (quant_ggml_gemm512.c) had put them there itself for every 16 rows and superblock,
+ * with 40 loads across cache lines and 2.5 16 x 16 transpositions, ~53 ns of a ~850 ns step of 32
+ * rows x 32 tokens (a MoE expert's); from this layout the same unpacking is 36 aligned loads, ~23 ns.
+ * The one-token kernel (quant_ggml_gemv512.c) then needs no horizontal sums at all.
+ *
+ * Q5_K, Q6_K, our Q4 (8 rows, K <= 32,768) and the 32-value block types Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL
  * (8 rows, K <= 65,536): (super)block b of the group's 8 rows side by side, at byte
  * (8 b + i) * block bytes for row i. Their one-token kernel already takes 8 rows per superblock
  * (quant_ggml_gemv512.c); interleaved, those 8 blocks are one stream (1-1.7 KB per step for the
@@ -128,6 +139,23 @@ static void blk_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out
     for (int64_t b = 0; b < nb; b++) memcpy(out + (size_t)b * bb, g + ((size_t)b * BLK_IL + (size_t)i) * bb, bb);
 }
 
+/* ---- Q4_K, 16 rows, words in lanes (nb superblocks of bb = 144 bytes per row) */
+
+enum { T16_IL = 16 };
+
+static void t16_pack(const uint8_t *src, size_t srb, int64_t nb, size_t bb, uint8_t *g) {
+    const size_t nw = bb / 4;
+    for (int64_t b = 0; b < nb; b++, g += T16_IL * bb)
+        for (int i = 0; i < T16_IL; i++)
+            for (size_t k = 0; k < nw; k++) memcpy(g + 64 * k + 4 * (size_t)i, src + (size_t)i * srb + (size_t)b * bb + 4 * k, 4);
+}
+
+static void t16_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out) {
+    const size_t nw = bb / 4;
+    for (int64_t b = 0; b < nb; b++, g += T16_IL * bb, out += bb)
+        for (size_t k = 0; k < nw; k++) memcpy(out + 4 * k, g + 64 * k + 4 * (size_t)i, 4);
+}
+
 /* the K-quants' one-token kernel keeps the token on the stack up to 32,768 columns; longer rows take
  * the 4-row kernel, which reads rows (quant_ggml_gemv512.c) */
 #define KQ_MAX_COLS 32768
@@ -137,7 +165,7 @@ static const il_traits il_table[QWEN3_DTYPE_COUNT] = {
     [QWEN3_Q8_0] = {Q8_IL, 32, 0, q8_pack, q8_row},
     [QWEN3_BF16] = {B16_IL, 32, 0, b16_pack, b16_row},
     [QWEN3_Q4] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
-    [QWEN3_Q4_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
+    [QWEN3_Q4_K] = {T16_IL, 256, KQ_MAX_COLS, t16_pack, t16_row},
     [QWEN3_Q5_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
     [QWEN3_Q6_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
     [QWEN3_Q4_0] = {BLK_IL, 32, B32_MAX_COLS, blk_pack, blk_row},
