@@ -548,17 +548,23 @@ static void experts_worker(void *ctx, int ith, int nth) {
 /* y = sum_k w_k expert_k(a) for one token, over its choices in order (the sum of a token reads
  * only its own slots: it does not depend on the rest of the batch or on the threads); under expert
  * parallelism only over the experts held here (none: 0). */
+#define COMBINE_MAX 64 /* choices summed in one pass (k_wsum); more (no Qwen3 has them) go by k_axpy */
 static void moe_combine_row(run *r, int t) {
     const int K = r->c->num_experts_per_tok, H = r->c->hidden_size;
     float *acc = r->y + (size_t)t * H;
-    int first = 1;
+    const float *src[COMBINE_MAX];
+    float w[COMBINE_MAX];
+    int m = 0;
     for (int k = 0; k < K; k++) {
         int x = r->sel[t * K + k];
         if (x < r->m->sh.e0 || x >= r->m->sh.e1) continue;
-        k_axpy(&r->m->cpu, acc, r->eo + (size_t)r->tslot[t * K + k] * H, r->selw[t * K + k], H, first);
-        first = 0;
+        const float *e = r->eo + (size_t)r->tslot[t * K + k] * H;
+        if (K > COMBINE_MAX) k_axpy(&r->m->cpu, acc, e, r->selw[t * K + k], H, m == 0);
+        else src[m] = e, w[m] = r->selw[t * K + k];
+        m++;
     }
-    if (first) memset(acc, 0, sizeof(float) * (size_t)H);
+    if (!m) memset(acc, 0, sizeof(float) * (size_t)H);
+    else if (K <= COMBINE_MAX) k_wsum(&r->m->cpu, acc, src, w, m, H);
 }
 
 /* MoE block (transformers Qwen3MoeSparseMoeBlock.forward): route the whole batch first, then run
