@@ -59,6 +59,16 @@ void kact_set(kact *a, const float *x, int n, int64_t cols) {
     a->a8p_pk = NULL;
 }
 
+static int grow(void **buf, size_t *cap, size_t need);
+
+void *kact_set_a8(kact *a, int n, int64_t cols, kact_type t) {
+    kact_set(a, NULL, n, cols);
+    if (grow(&a->a8, &a->a8_cap, kq_act_row_bytes(t, cols) * (size_t)n)) return NULL;
+    a->a8_type = (int)t;
+    a->have_a8 = 1;
+    return a->a8;
+}
+
 static int grow(void **buf, size_t *cap, size_t need) {
     if (*cap >= need) return 0;
     free(*buf);
@@ -84,7 +94,9 @@ static void prep_worker(void *ctx, int ith, int nth) {
     } else if (j->kind == 3) { /* whole tiles of tokens per thread, straight from x */
         const kq_pack *pk = j->pk;
         qpool_split((a->n + pk->tile - 1) / pk->tile, ith, nth, 1, &b, &e);
-        if (b < e) pk->pack_x(a->x, a->n, (int)b * pk->tile, (int)e * pk->tile, a->cols, a->a8p);
+        if (b >= e) return;
+        if (a->x) pk->pack_x(a->x, a->n, (int)b * pk->tile, (int)e * pk->tile, a->cols, a->a8p);
+        else pk->pack(a->a8, kq_act_row_bytes((kact_type)a->a8_type, a->cols), a->n, (int)b * pk->tile, (int)e * pk->tile, a->cols, a->a8p);
     } else {
         size_t rb = kq_act_row_bytes((kact_type)a->a8_type, a->cols);
         qpool_split(a->n, ith, nth, 1, &b, &e);
@@ -129,7 +141,10 @@ static int ensure_a8(qpool *p, kact *a, kact_type t) {
     return 0;
 }
 
-/* x quantized and packed by pk once for every product over it (pk->pack_x: no int8 rows made) */
+const void *k_act_a8(qpool *p, kact *a, kact_type t) { return ensure_a8(p, a, t) ? NULL : a->a8; }
+
+/* x quantized and packed by pk once for every product over it (pk->pack_x: no int8 rows made; a
+ * kact given only int8 rows, kact_set_a8, packs from them) */
 static int ensure_a8p(qpool *p, kact *a, const kq_pack *pk) {
     if (a->a8p_pk == pk) return 0;
     if (grow(&a->a8p, &a->a8p_cap, pk->bytes(a->n, a->cols))) return -1;
@@ -269,7 +284,7 @@ static int choose_path(qpool *p, const kmat *W, kact *a, size_t *scratch_each) {
     *scratch_each = 0;
     /* the bf16 GEMM reads rows: an interleaved matrix (repack.c, never under batch_variant) keeps
      * its integer kernels */
-    if (!f32 && e->gemm16 && !W->il && a->n >= a->gemm_min && W->cols % 2 == 0) {
+    if (!f32 && e->gemm16 && !W->il && a->n >= a->gemm_min && W->cols % 2 == 0 && a->x) {
         *scratch_each = (k_gemm_bf16_scratch(W->cols) + 63) & ~(size_t)63;
         if (!ensure_bf16(p, a) && !grow(&a->scratch, &a->scratch_cap, *scratch_each * (size_t)qpool_size(p)))
             return PATH_GEMM;
@@ -278,7 +293,8 @@ static int choose_path(qpool *p, const kmat *W, kact *a, size_t *scratch_each) {
     if (e->path == K_PATH_INT) {
         /* many tokens on an interleaved matrix: packed once from x (no memory for it: the int8
          * rows, and each call packs its own from them) */
-        if (W->il && e->gemm_il_p && a->n >= KQ_GEMM_MIN_TOKENS && !ensure_a8p(p, a, e->pk_il)) return PATH_INT;
+        if (W->il && e->gemm_il_p && a->n >= KQ_GEMM_MIN_TOKENS && (a->x || a->a8_type == (int)e->tr->act) && !ensure_a8p(p, a, e->pk_il))
+            return PATH_INT;
         return ensure_a8(p, a, e->tr->act) ? PATH_F32 : PATH_INT;
     }
     /* BF16 weights on the fast path (always in the batch-invariant default): bf16 dot products, one

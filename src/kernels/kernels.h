@@ -151,6 +151,15 @@ void kact_init(kact *a, const kcpu *cpu, int exact);
 void kact_free(kact *a);
 /* Points a at new activations (invalidates the derived forms; keeps the buffers). */
 void kact_set(kact *a, const float *x, int n, int64_t cols);
+/* Points a at n activations given only as int8 rows of format t: returns the buffer (a's own) the
+ * caller writes them into, n rows of kq_act_row_bytes(t, cols) bytes, as kq_act_quant_row makes
+ * them; NULL without memory. a then has no float rows, so only products whose weights take the
+ * integer path with activations of format t may read it (a MoE expert gathering its tokens' rows,
+ * quantized once for all the experts a token chose: k_act_a8). */
+void *kact_set_a8(kact *a, int n, int64_t cols, kact_type t);
+/* a's activations as int8 rows of format t (made once, over the pool's threads, and kept as a's
+ * int8 form until the next kact_set), kq_act_row_bytes(t, a->cols) bytes apart; NULL without memory. */
+const void *k_act_a8(qpool *p, kact *a, kact_type t);
 /* whether a derived form of a's activations (int8 rows, packed tiles, bf16) is current */
 static inline int kact_prepared(const kact *a) { return a->have_a8 || a->a8p_pk || a->have_bf16 || a->have_b16; }
 /* Y[t][r] for the activations of a; split over the pool's threads by rows. */

@@ -73,6 +73,9 @@ typedef struct run {
     int *eorder;            /* [experts] experts by decreasing token count (work order) */
     int *tslot;             /* [T*top_k] slot of each (token, choice) in the grouped arrays */
     float *eo;              /* [T*top_k, hidden] each slot's expert output, unweighted */
+    const uint8_t *xa8;     /* the MoE input's tokens as int8 rows (k_act_a8), or NULL: expert_run */
+    size_t xa8_rb;          /* their bytes apart */
+    kact_type xa8_type;     /* their format */
     int nth;                /* threads of the pool */
     struct moe_scratch *ms; /* [nth] each thread's expert buffers (workspace's) */
     int layer;
@@ -518,6 +521,15 @@ static void route_row(run *r, int t) {
         for (int k = 0; k < K; k++) w[k] /= sum;
 }
 
+/* whether products with gate and up can read their input as int8 rows of format t alone
+ * (kact_set_a8): both on the integer path with that activation format, and no bf16 GEMM to take
+ * (only the batch-variant option lowers the experts' gemm_min) */
+static int takes_a8(const run *r, const kmat *g, const kmat *u, kact_type t) {
+    const kcpu *c = &r->m->cpu;
+    const ktype *eg = &c->type[g->type], *eu = &c->type[u->type];
+    return eg->path == K_PATH_INT && eu->path == K_PATH_INT && eg->tr->act == t && eu->tr->act == t && !r->m->batch_variant;
+}
+
 /* Expert x over the tokens that chose it, by one thread: gather, gate/up, silu * up, down into the
  * expert's slots of eo. The products run single-threaded (pool NULL) on the thread's own kact, with
  * the path k_matmul_act would pick for this many tokens, and every kernel sums a (row, token) the
@@ -526,8 +538,13 @@ static void expert_run(run *r, moe_scratch *ms, int x) {
     const layer_weights *L = &r->m->layers[r->layer];
     const int H = r->c->hidden_size, I = r->m->sh.moe_ff, n = r->ecount[x];
     const int *toks = r->etok + r->estart[x];
-    for (int i = 0; i < n; i++) memcpy(ms->xe + (size_t)i * H, r->a + (size_t)toks[i] * H, sizeof(float) * (size_t)H);
-    kact_set(&ms->act, ms->xe, n, H);
+    uint8_t *a8 = r->xa8 && takes_a8(r, &L->egate[x], &L->eup[x], r->xa8_type) ? kact_set_a8(&ms->act, n, H, r->xa8_type) : NULL;
+    if (a8) /* the tokens' int8 rows, quantized once for all the experts they chose */
+        for (int i = 0; i < n; i++) memcpy(a8 + (size_t)i * r->xa8_rb, r->xa8 + (size_t)toks[i] * r->xa8_rb, r->xa8_rb);
+    else {
+        for (int i = 0; i < n; i++) memcpy(ms->xe + (size_t)i * H, r->a + (size_t)toks[i] * H, sizeof(float) * (size_t)H);
+        kact_set(&ms->act, ms->xe, n, H);
+    }
     k_matmul_act(NULL, &L->egate[x], &ms->act, ms->g);
     k_matmul_act(NULL, &L->eup[x], &ms->act, ms->u);
     for (int i = 0; i < n; i++) k_silu_mul(&r->m->cpu, ms->g + (size_t)i * I, ms->g + (size_t)i * I, ms->u + (size_t)i * I, I);
@@ -601,6 +618,19 @@ static void moe_mlp(run *r) {
     if (r->m->prof) { r->m->prof->moe_blocks++; r->m->prof->experts_run += n; }
     experts_job j = {r, 0, n};
     t0 = prof_clock(r->m);
+    /* every token's row quantized once for the (usually 8) experts that read it, when they can read
+     * int8 rows (takes_a8: the first expert held stands for the layer's types; expert_run checks
+     * its own) */
+    r->xa8 = NULL;
+    const int x0 = r->m->sh.e0;
+    const ktype *eg0 = n ? &r->m->cpu.type[L->egate[x0].type] : NULL;
+    if (eg0 && eg0->path == K_PATH_INT && takes_a8(r, &L->egate[x0], &L->eup[x0], eg0->tr->act)) {
+        const kact_type t = eg0->tr->act;
+        kact_set(r->act, r->a, r->T, c->hidden_size);
+        r->xa8 = k_act_a8(r->m->pool, r->act, t);
+        r->xa8_rb = kq_act_row_bytes(t, c->hidden_size);
+        r->xa8_type = t;
+    }
     qpool_run(r->m->pool, experts_worker, &j);
     prof_add(r->m, PROF_EXPERTS, t0);
     timed_tokens(r, PROF_COMBINE, moe_combine_row);
@@ -716,11 +746,19 @@ static void ms_reserve(run *r, fwd_ws *w) {
                        P->edown[x0].type == L->edown[x0].type;
             }
             if (seen) continue;
+            const ktype *eg = &m->cpu.type[L->egate[x0].type];
+            const int a8 = eg->path == K_PATH_INT && takes_a8(r, &L->egate[x0], &L->eup[x0], eg->tr->act);
             for (int k = 0; k < 2; k++) {
                 if (ns[k] < 1) continue;
                 kact_set(&ms->act, ms->xe, ns[k], H);
                 k_act_prepare(NULL, &L->egate[x0], &ms->act);
                 k_act_prepare(NULL, &L->eup[x0], &ms->act);
+                void *rows = a8 ? kact_set_a8(&ms->act, ns[k], H, eg->tr->act) : NULL; /* and the int8 rows' forms */
+                if (rows) {
+                    memset(rows, 0, kq_act_row_bytes(eg->tr->act, H) * (size_t)ns[k]);
+                    k_act_prepare(NULL, &L->egate[x0], &ms->act);
+                    k_act_prepare(NULL, &L->eup[x0], &ms->act);
+                }
                 kact_set(&ms->act, ms->g, ns[k], I);
                 k_act_prepare(NULL, &L->edown[x0], &ms->act);
             }

@@ -8,8 +8,10 @@
  * 6 and 16 tokens), 130 and 203 (past the GEMMs' 96- and 128-token passes; the superblock
  * kernel's 288-token pass is test_gemm_ggml's), and the packing must have been made (kact.a8p_pk
  * is the type's after the call, and no int8 rows were made: the packing comes from the float
- * rows), so a dispatch that stopped packing cannot pass unseen. One check per (type, thread
- * count), and one per type for its packing made from float rows (pack_x_matches); a type without
+ * rows), so a dispatch that stopped packing cannot pass unseen; then the same products over
+ * activations given only as int8 rows (kact_set_a8, as MoE experts gather them; n = 1 and 5 too,
+ * one token at a time). Two checks per (type, thread count), and one per type for its packing
+ * made from float rows (pack_x_matches); a type without
  * an interleaved GEMM over packed tokens on this CPU (no AVX-512 VNNI) prints SKIP. */
 #include <stdint.h>
 #include <stdio.h>
@@ -107,7 +109,7 @@ int main(void) {
                                         QWEN3_Q4_0, QWEN3_Q4_1, QWEN3_Q5_0, QWEN3_Q5_1, QWEN3_IQ4_NL};
     static const int ns[] = {8, 23, 130, 203};
     const int ntypes = (int)(sizeof types / sizeof types[0]), rows = 48, nmax = 203;
-    TEST_EXPECT(3 * ntypes);
+    TEST_EXPECT(5 * ntypes);
     kcpu cpu;
     kcpu_init(&cpu, K_CPU_ALL);
     qpool *pools[2] = {qpool_new(1), qpool_new(2)};
@@ -127,8 +129,12 @@ int main(void) {
             char name[160], why[200] = "";
             snprintf(name, sizeof name, "matmul_packed: %s, activations packed once, %d thread%s == scalar twin bit for bit, n = 8..203",
                      kq_type(t)->name, pi + 1, pi ? "s" : "");
+            char name8[200];
+            snprintf(name8, sizeof name8, "matmul_packed: %s, activations given as int8 rows (kact_set_a8), %d thread%s == scalar twin bit "
+                     "for bit, n = 1..203", kq_type(t)->name, pi + 1, pi ? "s" : "");
             if (!e->pk_il || !e->gemm_il_p || !k_il_fits(t, rows, K)) {
                 TEST_SKIP(name, "no interleaved GEMM over packed tokens for %s on this CPU (it needs AVX-512 VNNI)", kq_type(t)->name);
+                TEST_SKIP(name8, "no interleaved GEMM over packed tokens for %s on this CPU (it needs AVX-512 VNNI)", kq_type(t)->name);
                 continue;
             }
             uint8_t *rm[2], *il[2];
@@ -160,6 +166,31 @@ int main(void) {
                 ok = compare(t, rm[0], rows, K, X, n, Y0, why, sizeof why) && compare(t, rm[1], rows, K, X, n, Y1, why, sizeof why);
             }
             CHECK(ok, name, "%s", why);
+            /* the same products from int8 rows alone (no float rows): one token at a time below the
+             * GEMMs' token count, packed from the rows above it */
+            static const int ns8[] = {1, 5, 8, 23, 130, 203};
+            const kact_type at = kq_type(t)->act;
+            const size_t ab = kq_act_row_bytes(at, K);
+            ok = 1;
+            for (int ni = 0; ni < 6 && ok; ni++) {
+                const int n = ns8[ni];
+                memset(Y0, 0xff, sizeof(float) * (size_t)n * rows);
+                memset(Y1, 0xff, sizeof(float) * (size_t)n * rows);
+                uint8_t *rows8 = kact_set_a8(&a, n, K, at);
+                if (!rows8) { snprintf(why, sizeof why, "n=%d: kact_set_a8 gave no buffer", n); ok = 0; break; }
+                for (int tk = 0; tk < n; tk++) kq_act_quant_row(at, X + (size_t)tk * K, rows8 + (size_t)tk * ab, K);
+                const kmat *W[2] = {&M0, &M1};
+                float *Y[2] = {Y0, Y1};
+                k_matmul_act_multi(pools[pi], W, Y, 2, &a);
+                if (n >= 16 && a.a8p_pk != e->pk_il) {
+                    snprintf(why, sizeof why, "n=%d: the int8 rows were not packed (kact.a8p_pk %p, the type's %p)", n, (const void *)a.a8p_pk,
+                             (const void *)e->pk_il);
+                    ok = 0;
+                    break;
+                }
+                ok = compare(t, rm[0], rows, K, X, n, Y0, why, sizeof why) && compare(t, rm[1], rows, K, X, n, Y1, why, sizeof why);
+            }
+            CHECK(ok, name8, "%s", why);
             kact_free(&a);
             free(X); free(Y0); free(Y1);
             for (int m = 0; m < 2; m++) { free(rm[m]); free(il[m]); }
