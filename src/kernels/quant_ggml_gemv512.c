@@ -27,7 +27,9 @@
  *   call), so its sums are of (q - 32) x at no cost per row.
  * - The 8 rows' 16-lane integer sums are reduced exactly by one shuffle tree into a row-ordered
  *   256-bit vector; the next 8 rows' superblock is prefetched while this one is computed.
- * Rows left over (fewer than 8) take the 4-row kernel, which gives the same bits. */
+ * Rows left over (fewer than 8) take the 4-row kernel, which gives the same bits.
+ * Q4_K stored by 16 rows with the words in lanes (kernels/repack.c, the default at load with AVX-512
+ * VNNI) takes rows16_q4k_t16 instead: a lane per row, no horizontal sums. */
 #include <stddef.h>
 #include <string.h>
 
