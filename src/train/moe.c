@@ -32,24 +32,21 @@ double moe_forward(tmodel *m, int l, float *xout) {
         for (int i = 0; i < E; i++) { r[i] = expf(r[i] - mx); z += r[i]; }
         for (int i = 0; i < E; i++) r[i] /= z;
     }
-    /* top-k (largest first; equal values: the lower index) and the routing weights */
+    /* top-k (largest first; equal values: the lower index: k_topk, the engine's own choice, so a
+     * trained model routes as it will run) and the routing weights */
     int32_t cnt[E];
     memset(cnt, 0, sizeof cnt);
     for (int t = 0; t < N; t++) {
         const float *r = a->probs + (int64_t)t * E;
         int32_t *ti = a->topi + (int64_t)t * K;
         float *tw = a->topw + (int64_t)t * K, sum = 0;
+        int sel[K];
+        k_topk(r, E, K, sel);
         for (int j = 0; j < K; j++) {
-            int best = -1;
-            for (int i = 0; i < E; i++) {
-                int taken = 0;
-                for (int q = 0; q < j; q++) taken |= ti[q] == i;
-                if (!taken && (best < 0 || r[i] > r[best])) best = i;
-            }
-            ti[j] = best;
-            tw[j] = r[best];
-            sum += r[best];
-            cnt[best]++;
+            ti[j] = sel[j];
+            tw[j] = r[sel[j]];
+            sum += r[sel[j]];
+            cnt[sel[j]]++;
         }
         if (c->norm_topk_prob)
             for (int j = 0; j < K; j++) tw[j] /= sum;
