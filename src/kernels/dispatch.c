@@ -59,16 +59,6 @@ void kact_set(kact *a, const float *x, int n, int64_t cols) {
     a->a8p_pk = NULL;
 }
 
-static int grow(void **buf, size_t *cap, size_t need);
-
-void *kact_set_a8(kact *a, int n, int64_t cols, kact_type t) {
-    kact_set(a, NULL, n, cols);
-    if (grow(&a->a8, &a->a8_cap, kq_act_row_bytes(t, cols) * (size_t)n)) return NULL;
-    a->a8_type = (int)t;
-    a->have_a8 = 1;
-    return a->a8;
-}
-
 static int grow(void **buf, size_t *cap, size_t need) {
     if (*cap >= need) return 0;
     free(*buf);
@@ -77,6 +67,14 @@ static int grow(void **buf, size_t *cap, size_t need) {
     if (posix_memalign(buf, 64, need)) { *buf = NULL; return -1; }
     *cap = need;
     return 0;
+}
+
+void *kact_set_a8(kact *a, int n, int64_t cols, kact_type t) {
+    kact_set(a, NULL, n, cols);
+    if (grow(&a->a8, &a->a8_cap, kq_act_row_bytes(t, cols) * (size_t)n)) return NULL;
+    a->a8_type = (int)t;
+    a->have_a8 = 1;
+    return a->a8;
 }
 
 typedef struct { kact *a; int kind; const kq_pack *pk; } prep_job;

@@ -272,11 +272,12 @@ void k_silu_mul(const kcpu *cpu, float *out, const float *g, const float *u, int
 void k_axpy(const kcpu *cpu, float *dst, const float *src, float w, int n, int first);
 void k_axpy_scalar(float *dst, const float *src, float w, int n, int first);
 void k_axpy_avx512(float *dst, const float *src, float w, int n, int first);
-/* dst[0..n) = w[0] src[0] + ... + w[m-1] src[m-1] (m >= 1), summed left to right with each product
- * and sum rounded: k_axpy over the sources in order, in one pass (dst not among the sources) */
-void k_wsum(const kcpu *cpu, float *dst, const float *const *src, const float *w, int m, int n);
-void k_wsum_scalar(float *dst, const float *const *src, const float *w, int m, int n);
-void k_wsum_avx512(float *dst, const float *const *src, const float *w, int m, int n);
+/* dst[0..n) = w[0] src[0] + ... + w[m-1] src[m-1] (m >= 1; first), or dst + those, summed left to
+ * right with each product and sum rounded: k_axpy over the sources in order, in one pass (dst not
+ * among the sources) */
+void k_wsum(const kcpu *cpu, float *dst, const float *const *src, const float *w, int m, int n, int first);
+void k_wsum_scalar(float *dst, const float *const *src, const float *w, int m, int n, int first);
+void k_wsum_avx512(float *dst, const float *const *src, const float *w, int m, int n, int first);
 /* The twins of both, by instruction set: every twin gives the scalar one's bits (test_kernels.c). */
 void k_rmsnorm_scalar(float *out, const float *x, const float *w, int n, float eps);
 void k_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps);

@@ -58,14 +58,14 @@ void k_axpy_scalar(float *dst, const float *src, float w, int n, int first) {
         for (int i = 0; i < n; i++) dst[i] += src[i] * w;
 }
 
-/* dst = w[0] src[0] + w[1] src[1] + ... + w[m-1] src[m-1], added left to right: the same
- * operations as k_axpy over the m sources in order (first for the first), so the same bits, in one
- * pass. The MoE block's weighted sum of a token's 8 experts had taken 8 passes, each reading a row
+/* dst = w[0] src[0] + w[1] src[1] + ... + w[m-1] src[m-1] (first), or dst + those, added left to
+ * right: the same operations as k_axpy over the m sources in order (first for the first when
+ * first), so the same bits, in one pass. The MoE block's weighted sum of a token's 8 experts had taken 8 passes, each reading a row
  * of 2,048 from a 33.5 MB buffer (512 tokens x 8 slots) one after the other; reading the 8 rows side
  * by side keeps 8 streams of misses in flight. */
-void k_wsum_scalar(float *dst, const float *const *src, const float *w, int m, int n) {
+void k_wsum_scalar(float *dst, const float *const *src, const float *w, int m, int n, int first) {
     for (int i = 0; i < n; i++) {
-        float a = src[0][i] * w[0];
+        float a = first ? src[0][i] * w[0] : dst[i] + src[0][i] * w[0];
         for (int k = 1; k < m; k++) a = a + src[k][i] * w[k];
         dst[i] = a;
     }
@@ -118,10 +118,11 @@ TGT512 void k_axpy_avx512(float *dst, const float *src, float w, int n, int firs
     }
 }
 
-TGT512 void k_wsum_avx512(float *dst, const float *const *src, const float *w, int m, int n) {
+TGT512 void k_wsum_avx512(float *dst, const float *const *src, const float *w, int m, int n, int first) {
     for (int i = 0; i < n; i += 16) {
         __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
         __m512 a = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, src[0] + i), _mm512_set1_ps(w[0]));
+        if (!first) a = _mm512_add_ps(_mm512_maskz_loadu_ps(k, dst + i), a);
         for (int j = 1; j < m; j++) a = _mm512_add_ps(a, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, src[j] + i), _mm512_set1_ps(w[j])));
         _mm512_mask_storeu_ps(dst + i, k, a);
     }
@@ -162,7 +163,7 @@ void k_rmsnorm_avx512(float *out, const float *x, const float *w, int n, float e
 void k_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps) { k_rmsnorm_scalar(out, x, w, n, eps); }
 void k_silu_mul_avx512(float *out, const float *g, const float *u, int n) { k_silu_mul_scalar(out, g, u, n); }
 void k_axpy_avx512(float *dst, const float *src, float w, int n, int first) { k_axpy_scalar(dst, src, w, n, first); }
-void k_wsum_avx512(float *dst, const float *const *src, const float *w, int m, int n) { k_wsum_scalar(dst, src, w, m, n); }
+void k_wsum_avx512(float *dst, const float *const *src, const float *w, int m, int n, int first) { k_wsum_scalar(dst, src, w, m, n, first); }
 void k_silu_mul_avx2(float *out, const float *g, const float *u, int n) { k_silu_mul_scalar(out, g, u, n); }
 #endif
 
@@ -183,9 +184,9 @@ void k_axpy(const kcpu *cpu, float *dst, const float *src, float w, int n, int f
     else k_axpy_scalar(dst, src, w, n, first);
 }
 
-void k_wsum(const kcpu *cpu, float *dst, const float *const *src, const float *w, int m, int n) {
-    if (cpu->isa == K_ISA_AVX512) k_wsum_avx512(dst, src, w, m, n);
-    else k_wsum_scalar(dst, src, w, m, n);
+void k_wsum(const kcpu *cpu, float *dst, const float *const *src, const float *w, int m, int n, int first) {
+    if (cpu->isa == K_ISA_AVX512) k_wsum_avx512(dst, src, w, m, n, first);
+    else k_wsum_scalar(dst, src, w, m, n, first);
 }
 
 void k_softmax(float *x, int n) {

@@ -217,35 +217,31 @@ TGT INL void put_scales8(const __m512i w0, const __m512i s[2], const __m512i n[2
  * the 3 scale words, 32 words of nibbles) transposed into lanes as they are, then the nibbles,
  * scales (k4_scale_words' arithmetic) and d / dmin taken apart in the lanes: a third of the
  * generic path's work (which unpacks each row to bytes, then transposes 4 times the bytes) */
+/* Q4_K's nibble word k (block word 4 + k) of 16 rows into o: its low nibbles are values 64 (k / 8) +
+ * 4 (k % 8) .. + 3, its high nibbles the values 32 further */
+TGT INL void q4k_word(__m512i q, int k, kul *o) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    o->w[16 * (k / 8) + k % 8] = _mm512_and_si512(q, m4);
+    o->w[16 * (k / 8) + 8 + k % 8] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
+}
+
 TGT INL void unpack16_q4k(const uint8_t *const *rp, int nr, size_t off, kul *o) {
     __m512i a[16], b[16], c[8];
     words16(rp, nr, off, a, b);
     words16_tail(rp, nr, off, 128, 4, c);
-    /* word k of qs (block word 4 + k): low nibbles values 64 (k / 8) + 4 (k % 8) .. + 3, high
-     * nibbles 32 further */
-    const __m512i m4 = _mm512_set1_epi8(15);
     UNROLL
-    for (int k = 0; k < 32; k++) {
-        const __m512i q = k < 12 ? a[4 + k] : k < 28 ? b[k - 12] : c[k - 28];
-        o->w[16 * (k / 8) + k % 8] = _mm512_and_si512(q, m4);
-        o->w[16 * (k / 8) + 8 + k % 8] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
-    }
+    for (int k = 0; k < 32; k++) q4k_word(k < 12 ? a[4 + k] : k < 28 ? b[k - 12] : c[k - 28], k, o);
     __m512i s[2], n[2];
     k4_scales16(a[1], a[2], a[3], s, n);
     put_scales8(a[0], s, n, o);
 }
 
 /* the same from Q4_K interleaved by 16 rows with the words in lanes (kernels/repack.c): the 16 rows'
- * superblock at blk (2304 bytes) is already 36 vectors of word k of every row, so the unpacking is
+ * superblock at blk (KQ4K_T16_STEP bytes) is already 36 vectors of word k of every row, so the unpacking is
  * 36 loads and no transposition */
 TGT INL void unpack16_q4k_t16(const uint8_t *blk, kul *o) {
-    const __m512i m4 = _mm512_set1_epi8(15);
     UNROLL
-    for (int k = 0; k < 32; k++) {
-        const __m512i q = _mm512_loadu_si512(blk + 64 * (4 + k));
-        o->w[16 * (k / 8) + k % 8] = _mm512_and_si512(q, m4);
-        o->w[16 * (k / 8) + 8 + k % 8] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
-    }
+    for (int k = 0; k < 32; k++) q4k_word(_mm512_loadu_si512(blk + 64 * (4 + k)), k, o);
     __m512i s[2], n[2];
     k4_scales16(_mm512_loadu_si512(blk + 64), _mm512_loadu_si512(blk + 128), _mm512_loadu_si512(blk + 192), s, n);
     put_scales8(_mm512_loadu_si512(blk), s, n, o);
@@ -456,21 +452,21 @@ TGT INL void tile_l(qwen3_dtype T, const kul *u0, const kul *u1, int NV, int NT,
  * time, per superblock: the rows unpacked into lanes once (unpack16), then every tile of the chunk
  * meets them. Each (row, token) sums its superblocks in order, as the scalar twin: the same bits. */
 /* Q4_K interleaved by 16 rows, words in lanes (repack.c; r0 and r1 multiples of 16): the 16 rows of
- * group R's superblock sb are the 2304 bytes at (R nsb + sb) 2304 */
-#define T16_BYTES 2304
-_Static_assert(T16_BYTES == 16 * sizeof(kq4_k_block), "a Q4_K group step: 16 blocks");
+ * group R's superblock sb are the KQ4K_T16_STEP bytes at (R nsb + sb) KQ4K_T16_STEP */
+_Static_assert(KQ4K_T16_STEP == 16 * sizeof(kq4_k_block), "a Q4_K group step: 16 blocks");
 INL int is_t16(qwen3_dtype T, const kmat *W) { return T == QWEN3_Q4_K && W->il == 16; }
 
-/* ng steps of 16 rows' superblocks at g into the cache */
-INL void prefetch_t16(const uint8_t *g, int ng) {
-    for (int i = 0; i < ng * T16_BYTES; i += 64) _mm_prefetch((const char *)g + i, _MM_HINT_T0);
+/* one superblock step of ng groups (1 or 2), gstep bytes apart, from g into the cache */
+INL void prefetch_t16(const uint8_t *g, int ng, size_t gstep) {
+    for (int j = 0; j < ng; j++)
+        for (int i = 0; i < KQ4K_T16_STEP; i += 64) _mm_prefetch((const char *)g + (size_t)j * gstep + i, _MM_HINT_T0);
 }
 
 TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpt *P, int n, float *Y, int64_t r0, int64_t r1) {
     const int64_t nsb = W->cols / 256;
     const size_t BB = bbytes(T);
     const int t16 = is_t16(T, W);
-    const size_t gstep = (size_t)nsb * T16_BYTES; /* t16: from a group of 16 rows to the next */
+    const size_t gstep = (size_t)nsb * KQ4K_T16_STEP; /* t16: from a group of 16 rows to the next */
     kul u[2] __attribute__((aligned(64)));
     krows rw, nx; /* this block's rows and the next one's */
     for (int c0 = 0; c0 < n; c0 += SCHUNK) {
@@ -484,15 +480,12 @@ TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpt *P, int n, float *Y
             const uint8_t *g0 = t16 ? (const uint8_t *)W->data + (size_t)(rb / 16) * gstep : NULL;
             for (int64_t sb = 0; sb < nsb; sb++) {
                 if (t16) {
-                    unpack16_q4k_t16(g0 + (size_t)sb * T16_BYTES, &u[0]);
-                    if (nr1) unpack16_q4k_t16(g0 + gstep + (size_t)sb * T16_BYTES, &u[1]);
-                    if (sb + 1 < nsb) {
-                        prefetch_t16(g0 + (size_t)(sb + 1) * T16_BYTES, 1);
-                        if (nr1) prefetch_t16(g0 + gstep + (size_t)(sb + 1) * T16_BYTES, 1);
-                    } else if (nnext) {
-                        prefetch_t16(g0 + 2 * gstep, 1);
-                        if (nnext > 16) prefetch_t16(g0 + 3 * gstep, 1);
-                    }
+                    const uint8_t *s0 = g0 + (size_t)sb * KQ4K_T16_STEP;
+                    unpack16_q4k_t16(s0, &u[0]);
+                    if (nr1) unpack16_q4k_t16(s0 + gstep, &u[1]);
+                    /* the next step: this block's next superblock, or the next block's first */
+                    if (sb + 1 < nsb) prefetch_t16(s0 + KQ4K_T16_STEP, 1 + (nr1 > 0), gstep);
+                    else if (nnext) prefetch_t16(g0 + 2 * gstep, 1 + (nnext > 16), gstep);
                 } else {
                     const size_t off = (size_t)sb * rw.bs;
                     unpack16(T, rw.p, nr0, off, &u[0]);

@@ -260,7 +260,7 @@ TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
 }
 
 /* Q4_K interleaved by 16 rows with the words in lanes (kernels/repack.c): one token x the group of
- * 16 rows at g (nsb superblocks of 2304 bytes), y[0..16). A lane per row, so no horizontal sums:
+ * 16 rows at g (nsb superblocks of KQ4K_T16_STEP bytes), y[0..16). A lane per row, so no horizontal sums:
  * per superblock the rows' nibble words are 32 vectors; sub-block j's 8 groups of 4 values meet the
  * token's 4 bytes of each group broadcast, and vpdpbusd sums u x over the sub-block (u the nibble)
  * in every row's lane; isum = sum_j sc_j dot_j (vpmulld), imin = sum_j mn_j xs_j (vpdpwssd on int16
@@ -269,12 +269,12 @@ TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
  * 64 (k / 8) + 4 (k % 8) .. + 3 and its high nibbles those 32 further, so sub-blocks 2m and 2m + 1
  * are the low and high nibbles of words 8m .. 8m + 7. The group's superblocks and the next group's
  * are one stream, prefetched PF_T16 bytes ahead. */
-#define PF_T16 (2 * 2304)
+#define PF_T16 (2 * KQ4K_T16_STEP)
 TGT static void rows16_q4k_t16(const uint8_t *g, const int8_t *xq, const float *xd, const int16_t *bsum, int64_t nsb, float *y) {
     const __m512i m4 = _mm512_set1_epi8(15), ff = _mm512_set1_epi32(0xff);
     __m512 acc = _mm512_setzero_ps();
-    for (int64_t sb = 0; sb < nsb; sb++, g += 2304) {
-        for (int i = 0; i < 2304; i += 64) _mm_prefetch((const char *)g + PF_T16 + i, _MM_HINT_T0);
+    for (int64_t sb = 0; sb < nsb; sb++, g += KQ4K_T16_STEP) {
+        for (int i = 0; i < KQ4K_T16_STEP; i += 64) _mm_prefetch((const char *)g + PF_T16 + i, _MM_HINT_T0);
         const uint8_t *x = (const uint8_t *)(xq + 256 * sb);
         __m512i s[2], n[2];
         k4_scales16(_mm512_loadu_si512(g + 64), _mm512_loadu_si512(g + 128), _mm512_loadu_si512(g + 192), s, n);

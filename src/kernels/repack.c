@@ -35,7 +35,7 @@
  * want the rows in the lanes (a SIMD lane per weight row, the token's 4 bytes broadcast): the
  * many-token one (quant_ggml_gemm512.c) had put them there itself for every 16 rows and superblock,
  * with 40 loads across cache lines and 2.5 16 x 16 transpositions, ~53 ns of a ~850 ns step of 32
- * rows x 32 tokens (a MoE expert's); from this layout the same unpacking is 36 aligned loads, ~23 ns.
+ * rows x 32 tokens (a MoE expert's); from this layout the same unpacking is 36 loads, ~23 ns.
  * The one-token kernel (quant_ggml_gemv512.c) then needs no horizontal sums at all.
  *
  * Q5_K, Q6_K, our Q4 (8 rows, K <= 32,768) and the 32-value block types Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL

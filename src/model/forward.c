@@ -74,7 +74,6 @@ typedef struct run {
     int *tslot;             /* [T*top_k] slot of each (token, choice) in the grouped arrays */
     float *eo;              /* [T*top_k, hidden] each slot's expert output, unweighted */
     const uint8_t *xa8;     /* the MoE input's tokens as int8 rows (k_act_a8), or NULL: expert_run */
-    size_t xa8_rb;          /* their bytes apart */
     kact_type xa8_type;     /* their format */
     int nth;                /* threads of the pool */
     struct moe_scratch *ms; /* [nth] each thread's expert buffers (workspace's) */
@@ -521,13 +520,14 @@ static void route_row(run *r, int t) {
         for (int k = 0; k < K; k++) w[k] /= sum;
 }
 
-/* whether products with gate and up can read their input as int8 rows of format t alone
- * (kact_set_a8): both on the integer path with that activation format, and no bf16 GEMM to take
+/* whether expert x's gate and up can read their input as int8 rows alone (kact_set_a8), and in
+ * which format (*t): both on the integer path with one activation format, and no bf16 GEMM to take
  * (only the batch-variant option lowers the experts' gemm_min) */
-static int takes_a8(const run *r, const kmat *g, const kmat *u, kact_type t) {
-    const kcpu *c = &r->m->cpu;
-    const ktype *eg = &c->type[g->type], *eu = &c->type[u->type];
-    return eg->path == K_PATH_INT && eu->path == K_PATH_INT && eg->tr->act == t && eu->tr->act == t && !r->m->batch_variant;
+static int expert_a8(const run *r, const layer_weights *L, int x, kact_type *t) {
+    const ktype *eg = &r->m->cpu.type[L->egate[x].type], *eu = &r->m->cpu.type[L->eup[x].type];
+    if (eg->path != K_PATH_INT || eu->path != K_PATH_INT || eg->tr->act != eu->tr->act || r->m->batch_variant) return 0;
+    *t = eg->tr->act;
+    return 1;
 }
 
 /* Expert x over the tokens that chose it, by one thread: gather, gate/up, silu * up, down into the
@@ -538,10 +538,12 @@ static void expert_run(run *r, moe_scratch *ms, int x) {
     const layer_weights *L = &r->m->layers[r->layer];
     const int H = r->c->hidden_size, I = r->m->sh.moe_ff, n = r->ecount[x];
     const int *toks = r->etok + r->estart[x];
-    uint8_t *a8 = r->xa8 && takes_a8(r, &L->egate[x], &L->eup[x], r->xa8_type) ? kact_set_a8(&ms->act, n, H, r->xa8_type) : NULL;
-    if (a8) /* the tokens' int8 rows, quantized once for all the experts they chose */
-        for (int i = 0; i < n; i++) memcpy(a8 + (size_t)i * r->xa8_rb, r->xa8 + (size_t)toks[i] * r->xa8_rb, r->xa8_rb);
-    else {
+    kact_type t;
+    uint8_t *a8 = r->xa8 && expert_a8(r, L, x, &t) && t == r->xa8_type ? kact_set_a8(&ms->act, n, H, t) : NULL;
+    if (a8) { /* the tokens' int8 rows, quantized once for all the experts they chose */
+        const size_t rb = kq_act_row_bytes(t, H);
+        for (int i = 0; i < n; i++) memcpy(a8 + (size_t)i * rb, r->xa8 + (size_t)toks[i] * rb, rb);
+    } else {
         for (int i = 0; i < n; i++) memcpy(ms->xe + (size_t)i * H, r->a + (size_t)toks[i] * H, sizeof(float) * (size_t)H);
         kact_set(&ms->act, ms->xe, n, H);
     }
@@ -565,23 +567,25 @@ static void experts_worker(void *ctx, int ith, int nth) {
 /* y = sum_k w_k expert_k(a) for one token, over its choices in order (the sum of a token reads
  * only its own slots: it does not depend on the rest of the batch or on the threads); under expert
  * parallelism only over the experts held here (none: 0). */
-#define COMBINE_MAX 64 /* choices summed in one pass (k_wsum); more (no Qwen3 has them) go by k_axpy */
+#define COMBINE_MAX 64 /* choices summed in one pass (k_wsum); more (no Qwen3 has them) in several */
 static void moe_combine_row(run *r, int t) {
     const int K = r->c->num_experts_per_tok, H = r->c->hidden_size;
     float *acc = r->y + (size_t)t * H;
     const float *src[COMBINE_MAX];
     float w[COMBINE_MAX];
-    int m = 0;
+    int m = 0, first = 1;
     for (int k = 0; k < K; k++) {
         int x = r->sel[t * K + k];
         if (x < r->m->sh.e0 || x >= r->m->sh.e1) continue;
-        const float *e = r->eo + (size_t)r->tslot[t * K + k] * H;
-        if (K > COMBINE_MAX) k_axpy(&r->m->cpu, acc, e, r->selw[t * K + k], H, m == 0);
-        else src[m] = e, w[m] = r->selw[t * K + k];
-        m++;
+        src[m] = r->eo + (size_t)r->tslot[t * K + k] * H;
+        w[m++] = r->selw[t * K + k];
+        if (m == COMBINE_MAX) {
+            k_wsum(&r->m->cpu, acc, src, w, m, H, first);
+            m = first = 0;
+        }
     }
-    if (!m) memset(acc, 0, sizeof(float) * (size_t)H);
-    else if (K <= COMBINE_MAX) k_wsum(&r->m->cpu, acc, src, w, m, H);
+    if (m) k_wsum(&r->m->cpu, acc, src, w, m, H, first);
+    else if (first) memset(acc, 0, sizeof(float) * (size_t)H);
 }
 
 /* MoE block (transformers Qwen3MoeSparseMoeBlock.forward): route the whole batch first, then run
@@ -619,18 +623,12 @@ static void moe_mlp(run *r) {
     experts_job j = {r, 0, n};
     t0 = prof_clock(r->m);
     /* every token's row quantized once for the (usually 8) experts that read it, when they can read
-     * int8 rows (takes_a8: the first expert held stands for the layer's types; expert_run checks
+     * int8 rows (expert_a8: the first expert held stands for the layer's types; expert_run checks
      * its own) */
+    /* (r->act holds the block's input since the router's product: its int8 rows, if that product
+     * made them in this format, are reused) */
     r->xa8 = NULL;
-    const int x0 = r->m->sh.e0;
-    const ktype *eg0 = n ? &r->m->cpu.type[L->egate[x0].type] : NULL;
-    if (eg0 && eg0->path == K_PATH_INT && takes_a8(r, &L->egate[x0], &L->eup[x0], eg0->tr->act)) {
-        const kact_type t = eg0->tr->act;
-        kact_set(r->act, r->a, r->T, c->hidden_size);
-        r->xa8 = k_act_a8(r->m->pool, r->act, t);
-        r->xa8_rb = kq_act_row_bytes(t, c->hidden_size);
-        r->xa8_type = t;
-    }
+    if (n && expert_a8(r, L, r->m->sh.e0, &r->xa8_type)) r->xa8 = k_act_a8(r->m->pool, r->act, r->xa8_type);
     qpool_run(r->m->pool, experts_worker, &j);
     prof_add(r->m, PROF_EXPERTS, t0);
     timed_tokens(r, PROF_COMBINE, moe_combine_row);
@@ -746,16 +744,16 @@ static void ms_reserve(run *r, fwd_ws *w) {
                        P->edown[x0].type == L->edown[x0].type;
             }
             if (seen) continue;
-            const ktype *eg = &m->cpu.type[L->egate[x0].type];
-            const int a8 = eg->path == K_PATH_INT && takes_a8(r, &L->egate[x0], &L->eup[x0], eg->tr->act);
+            kact_type at;
+            const int a8 = expert_a8(r, L, x0, &at);
             for (int k = 0; k < 2; k++) {
                 if (ns[k] < 1) continue;
                 kact_set(&ms->act, ms->xe, ns[k], H);
                 k_act_prepare(NULL, &L->egate[x0], &ms->act);
                 k_act_prepare(NULL, &L->eup[x0], &ms->act);
-                void *rows = a8 ? kact_set_a8(&ms->act, ns[k], H, eg->tr->act) : NULL; /* and the int8 rows' forms */
+                void *rows = a8 ? kact_set_a8(&ms->act, ns[k], H, at) : NULL; /* and the int8 rows' forms */
                 if (rows) {
-                    memset(rows, 0, kq_act_row_bytes(eg->tr->act, H) * (size_t)ns[k]);
+                    memset(rows, 0, kq_act_row_bytes(at, H) * (size_t)ns[k]);
                     k_act_prepare(NULL, &L->egate[x0], &ms->act);
                     k_act_prepare(NULL, &L->eup[x0], &ms->act);
                 }

@@ -761,26 +761,28 @@ static void test_ops(void) {
         CHECK(eax < 1.2e-7 && aguard, "ops-axpy-reference", "worst error %.3g of |d| + 2 |s w|, guards %d", eax, aguard);
         if (have[K_ISA_AVX512]) CHECK(asame, "ops-axpy-avx512", "the AVX-512 twin is not the scalar twin's bits");
     }
-    /* k_wsum: m = 1..8 sources, each twin the bits of k_axpy_scalar over the sources in order (the
-     * definition), guards intact, over the lengths above */
+    /* k_wsum: m = 1..8 sources, into dst (first) or added to it, each twin the bits of
+     * k_axpy_scalar over the sources in order (the definition), guards intact, over the lengths above */
     {
         int wsame[2] = {1, 1}, wguard = 1;
         const float *src[8] = {x, w, g, u, x + 1, w + 3, g + 5, u + 7};
         const float wt[8] = {0.37f, -1.73f, 2.5f, 1e-3f, -0.61f, 7.25f, 0.125f, -3.3f};
         for (size_t k = 0; k < sizeof lens / sizeof *lens; k++)
-            for (int m = 1; m <= 8; m++) {
-                const int n = lens[k];
-                for (int i = 0; i < n + GUARD; i++) { memcpy(&ys[i], &POISON, 4); memcpy(&y[i], &POISON, 4); }
-                for (int j = 0; j < m; j++) k_axpy_scalar(yi, src[j], wt[j], n, j == 0);
-                k_wsum_scalar(ys, src, wt, m, n);
-                wsame[0] &= !memcmp(ys, yi, sizeof(float) * (size_t)n);
-                wguard &= guard_ok(ys, n);
-                if (have[K_ISA_AVX512]) {
-                    k_wsum_avx512(y, src, wt, m, n);
-                    wsame[1] &= !memcmp(y, yi, sizeof(float) * (size_t)n);
-                    wguard &= guard_ok(y, n);
+            for (int m = 1; m <= 8; m++)
+                for (int first = 0; first < 2; first++) {
+                    const int n = lens[k];
+                    for (int i = 0; i < n + GUARD; i++) { memcpy(&ys[i], &POISON, 4); memcpy(&y[i], &POISON, 4); }
+                    for (int i = 0; i < n; i++) yi[i] = ys[i] = y[i] = u[i] * 3.0f; /* what dst holds when not first */
+                    for (int j = 0; j < m; j++) k_axpy_scalar(yi, src[j], wt[j], n, first && j == 0);
+                    k_wsum_scalar(ys, src, wt, m, n, first);
+                    wsame[0] &= !memcmp(ys, yi, sizeof(float) * (size_t)n);
+                    wguard &= guard_ok(ys, n);
+                    if (have[K_ISA_AVX512]) {
+                        k_wsum_avx512(y, src, wt, m, n, first);
+                        wsame[1] &= !memcmp(y, yi, sizeof(float) * (size_t)n);
+                        wguard &= guard_ok(y, n);
+                    }
                 }
-            }
         CHECK(wsame[0] && wguard, "ops-wsum-scalar", "not k_axpy's bits over the sources in order, or a guard overwritten");
         if (have[K_ISA_AVX512]) CHECK(wsame[1], "ops-wsum-avx512", "the AVX-512 twin is not k_axpy's bits over the sources in order");
     }
