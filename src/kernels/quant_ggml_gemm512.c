@@ -26,7 +26,10 @@
  * Q4_K stored by 16 rows with the words in lanes (kernels/repack.c: the default at load) needs no
  * transposition at all (unpack16_q4k_t16: 36 loads; one thread, 768 x 2048 as a MoE expert's gate,
  * medians of 5 alternations, library built each way, AMD EPYC Zen 5, 2026-12-07: 16 / 32 / 64
- * tokens from memory 414 / 492 / 556 -> 479 / 529 / 574 GOP/s).
+ * tokens from memory 414 / 492 / 556 -> 479 / 529 / 574 GOP/s). Q6_K the same (unpack16_q6k_t16:
+ * 53 loads and the 6-bit values put together in the lanes; 2048 x 768, medians of 8 alternations,
+ * 2026-12-07: 16 / 32 / 64 tokens from memory 308 / 388 / 462 -> 320 / 412 / 480 GOP/s, in cache
+ * 374 / 447 / 488 -> 444 / 488 / 539).
  *
  * Superblock types x A8_K, per (row, token) lane and superblock, all in exact int32:
  *   dot_g = sum over sub-block g (16 or 32 values) of u x     (u = q + OFF, unsigned)
@@ -302,6 +305,31 @@ TGT INL void unpack16_q6k(const uint8_t *const *rp, int nr, size_t off, kul *o) 
     o->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(c[7], 16)));
 }
 
+/* the same from Q6_K interleaved by 16 rows with the words in lanes (kernels/repack.c): ql's 32 words,
+ * qh's 16 and the 4 words of scales are vectors at blk + 64 k as they are, the 16 rows' d at blk +
+ * 64 x 52: loads only, then the same arithmetic in the lanes */
+TGT INL void unpack16_q6k_t16(const uint8_t *blk, kul *o) {
+    const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
+#define W6(k) _mm512_loadu_si512(blk + 64 * (k))
+    UNROLL
+    for (int hc = 0; hc < 2; hc++)
+        UNROLL
+        for (int j = 0; j < 8; j++) {
+            const __m512i q0 = W6(16 * hc + j), q1 = W6(16 * hc + 8 + j), qh = W6(32 + 8 * hc + j);
+            o->w[32 * hc + j] = _mm512_ternarylogic_epi32(q0, m4, _mm512_and_si512(_mm512_slli_epi32(qh, 4), m30), 0xEA);
+            o->w[32 * hc + 8 + j] = _mm512_ternarylogic_epi32(q1, m4, _mm512_and_si512(_mm512_slli_epi32(qh, 2), m30), 0xEA);
+            o->w[32 * hc + 16 + j] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(q0, 4), m4, _mm512_and_si512(qh, m30), 0xEA);
+            o->w[32 * hc + 24 + j] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(q1, 4), m4, _mm512_and_si512(_mm512_srli_epi32(qh, 2), m30), 0xEA);
+        }
+    /* scale s (int8): byte s % 4 of word 48 + s / 4, sign-extended per lane */
+    UNROLL
+    for (int s = 0; s < 16; s++) o->sc[s] = _mm512_srai_epi32(_mm512_slli_epi32(W6(48 + s / 4), 24 - 8 * (s % 4)), 24);
+    UNROLL
+    for (int p = 0; p < 8; p++) o->scp[p] = _mm512_srai_epi16(_mm512_shuffle_epi8(W6(48 + p / 2), pair_bytes(2 * (p % 2), 1)), 8);
+#undef W6
+    o->d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + 64 * 52)));
+}
+
 /* the nr rows' (nr <= 16; the other lanes zero) superblocks at rp[i] + off into o: each row unpacked
  * by unpack512 (the one-row kernels' own unpacking), then the 16 rows' bytes, scales and minimums
  * transposed into lanes, a 16 x 16 dword transposition each */
@@ -451,22 +479,27 @@ TGT INL void tile_l(qwen3_dtype T, const kul *u0, const kul *u1, int NV, int NT,
 /* rows [r0, r1) x the n tokens whose tiles (nsb kpt each) are P. Per chunk of tokens, 32 rows at a
  * time, per superblock: the rows unpacked into lanes once (unpack16), then every tile of the chunk
  * meets them. Each (row, token) sums its superblocks in order, as the scalar twin: the same bits. */
-/* Q4_K interleaved by 16 rows, words in lanes (repack.c; r0 and r1 multiples of 16): the 16 rows of
- * group R's superblock sb are the KQ4K_T16_STEP bytes at (R nsb + sb) KQ4K_T16_STEP */
+/* Q4_K and Q6_K interleaved by 16 rows, words in lanes (repack.c; r0 and r1 multiples of 16): the 16
+ * rows of group R's superblock sb are the t16_step(T) bytes at (R nsb + sb) t16_step(T) */
 _Static_assert(KQ4K_T16_STEP == 16 * sizeof(kq4_k_block), "a Q4_K group step: 16 blocks");
-INL int is_t16(qwen3_dtype T, const kmat *W) { return T == QWEN3_Q4_K && W->il == 16; }
+_Static_assert(KQ6K_T16_STEP == 16 * sizeof(kq6_k_block) && 64 * 52 + 32 == KQ6K_T16_STEP, "a Q6_K group step: 16 blocks");
+INL int is_t16(qwen3_dtype T, const kmat *W) { return (T == QWEN3_Q4_K || T == QWEN3_Q6_K) && W->il == 16; }
+INL size_t t16_step(qwen3_dtype T) { return T == QWEN3_Q6_K ? KQ6K_T16_STEP : KQ4K_T16_STEP; }
 
-/* one superblock step of ng groups (1 or 2), gstep bytes apart, from g into the cache */
-INL void prefetch_t16(const uint8_t *g, int ng, size_t gstep) {
-    for (int j = 0; j < ng; j++)
-        for (int i = 0; i < KQ4K_T16_STEP; i += 64) _mm_prefetch((const char *)g + (size_t)j * gstep + i, _MM_HINT_T0);
+/* one superblock step (step bytes) of ng groups (1 or 2), gstep bytes apart, from g into the cache */
+INL void prefetch_t16(const uint8_t *g, int ng, size_t gstep, size_t step) {
+    for (int j = 0; j < ng; j++) {
+        const char *b = (const char *)g + (size_t)j * gstep;
+        for (size_t i = 0; i < step; i += 64) _mm_prefetch(b + i, _MM_HINT_T0);
+        _mm_prefetch(b + step - 1, _MM_HINT_T0); /* a step that does not start a line ends in one more */
+    }
 }
 
 TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpt *P, int n, float *Y, int64_t r0, int64_t r1) {
     const int64_t nsb = W->cols / 256;
     const size_t BB = bbytes(T);
     const int t16 = is_t16(T, W);
-    const size_t gstep = (size_t)nsb * KQ4K_T16_STEP; /* t16: from a group of 16 rows to the next */
+    const size_t step = t16_step(T), gstep = (size_t)nsb * step; /* t16: a superblock of 16 rows; a group */
     kul u[2] __attribute__((aligned(64)));
     krows rw, nx; /* this block's rows and the next one's */
     for (int c0 = 0; c0 < n; c0 += SCHUNK) {
@@ -480,12 +513,17 @@ TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpt *P, int n, float *Y
             const uint8_t *g0 = t16 ? (const uint8_t *)W->data + (size_t)(rb / 16) * gstep : NULL;
             for (int64_t sb = 0; sb < nsb; sb++) {
                 if (t16) {
-                    const uint8_t *s0 = g0 + (size_t)sb * KQ4K_T16_STEP;
-                    unpack16_q4k_t16(s0, &u[0]);
-                    if (nr1) unpack16_q4k_t16(s0 + gstep, &u[1]);
+                    const uint8_t *s0 = g0 + (size_t)sb * step;
+                    if (T == QWEN3_Q6_K) {
+                        unpack16_q6k_t16(s0, &u[0]);
+                        if (nr1) unpack16_q6k_t16(s0 + gstep, &u[1]);
+                    } else {
+                        unpack16_q4k_t16(s0, &u[0]);
+                        if (nr1) unpack16_q4k_t16(s0 + gstep, &u[1]);
+                    }
                     /* the next step: this block's next superblock, or the next block's first */
-                    if (sb + 1 < nsb) prefetch_t16(s0 + KQ4K_T16_STEP, 1 + (nr1 > 0), gstep);
-                    else if (nnext) prefetch_t16(g0 + 2 * gstep, 1 + (nnext > 16), gstep);
+                    if (sb + 1 < nsb) prefetch_t16(s0 + step, 1 + (nr1 > 0), gstep, step);
+                    else if (nnext) prefetch_t16(g0 + 2 * gstep, 1 + (nnext > 16), gstep, step);
                 } else {
                     const size_t off = (size_t)sb * rw.bs;
                     unpack16(T, rw.p, nr0, off, &u[0]);

@@ -38,7 +38,18 @@
  * rows x 32 tokens (a MoE expert's); from this layout the same unpacking is 36 loads, ~23 ns.
  * The one-token kernel (quant_ggml_gemv512.c) then needs no horizontal sums at all.
  *
- * Q5_K, Q6_K, our Q4 (8 rows, K <= 32,768) and the 32-value block types Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL
+ * Q6_K (16 rows, K <= 32,768), the same with 210-byte superblocks, at byte (R * K / 256 + sb) * 3360:
+ *     [64 k + 4 i, + 4)         word k (k = 0 .. 51) of row 16R + i's superblock sb: ql (words
+ *                               0-31), qh (32-47), the 16 int8 scales (48-51)
+ *     [3328 + 2 i, + 2)         row 16R + i's d (f16)
+ * The many-token kernel unpacked Q6_K by three 16 x 16 transpositions and a tail per 16 rows and
+ * superblock; from this layout it loads (one thread, 2048 x 768 as a MoE expert's down, medians of 8
+ * alternations, AMD EPYC Zen 5, 2026-12-07: 16 / 32 / 64 tokens from memory 308 / 388 / 462 -> 320 /
+ * 412 / 480 GOP/s, in cache 374 / 447 / 488 -> 444 / 488 / 539). A step of 3,360 bytes is not a
+ * whole number of cache lines, so every other step's loads straddle lines (not tried: a step padded to
+ * 53 lines, which grows the memory 1%, or the d kept apart, a second stream).
+ *
+ * Q5_K, our Q4 (8 rows, K <= 32,768) and the 32-value block types Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL
  * (8 rows, K <= 65,536): (super)block b of the group's 8 rows side by side, at byte
  * (8 b + i) * block bytes for row i. Their one-token kernel already takes 8 rows per superblock
  * (quant_ggml_gemv512.c); interleaved, those 8 blocks are one stream (1-1.7 KB per step for the
@@ -125,7 +136,7 @@ static void b16_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out
     for (int64_t s = 0; s < nb / 32; s++, d += B16_STEP) memcpy(out + (size_t)s * 64, d + 32 * i, 64);
 }
 
-/* ---- whole blocks of 8 rows side by side (Q4_K, Q5_K, Q6_K): block b of the group's rows 0..7 at
+/* ---- whole blocks of 8 rows side by side (Q5_K, our Q4, the 32-value blocks): block b of the group's rows 0..7 at
  * (8 b + i) bb */
 
 enum { BLK_IL = 8 };
@@ -139,21 +150,28 @@ static void blk_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out
     for (int64_t b = 0; b < nb; b++) memcpy(out + (size_t)b * bb, g + ((size_t)b * BLK_IL + (size_t)i) * bb, bb);
 }
 
-/* ---- Q4_K, 16 rows, words in lanes (nb superblocks of bb = 144 bytes per row) */
+/* ---- Q4_K and Q6_K, 16 rows, words in lanes (nb superblocks of bb bytes per row: 144, 210) */
 
 enum { T16_IL = 16 };
 
+/* word k (k < bb / 4) of row i at 64 k + 4 i of the group's step; Q6_K's last bb % 4 = 2 bytes (its
+ * d) at 64 (bb / 4) + 2 i, so the step is the 16 blocks' bytes exactly */
 static void t16_pack(const uint8_t *src, size_t srb, int64_t nb, size_t bb, uint8_t *g) {
-    const size_t nw = bb / 4;
+    const size_t nw = bb / 4, tb = bb % 4;
     for (int64_t b = 0; b < nb; b++, g += T16_IL * bb)
-        for (int i = 0; i < T16_IL; i++)
-            for (size_t k = 0; k < nw; k++) memcpy(g + 64 * k + 4 * (size_t)i, src + (size_t)i * srb + (size_t)b * bb + 4 * k, 4);
+        for (int i = 0; i < T16_IL; i++) {
+            const uint8_t *blk = src + (size_t)i * srb + (size_t)b * bb;
+            for (size_t k = 0; k < nw; k++) memcpy(g + 64 * k + 4 * (size_t)i, blk + 4 * k, 4);
+            memcpy(g + 64 * nw + tb * (size_t)i, blk + 4 * nw, tb);
+        }
 }
 
 static void t16_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out) {
-    const size_t nw = bb / 4;
-    for (int64_t b = 0; b < nb; b++, g += T16_IL * bb, out += bb)
+    const size_t nw = bb / 4, tb = bb % 4;
+    for (int64_t b = 0; b < nb; b++, g += T16_IL * bb, out += bb) {
         for (size_t k = 0; k < nw; k++) memcpy(out + 4 * k, g + 64 * k + 4 * (size_t)i, 4);
+        memcpy(out + 4 * nw, g + 64 * nw + tb * (size_t)i, tb);
+    }
 }
 
 /* the K-quants' one-token kernel keeps the token on the stack up to 32,768 columns; longer rows take
@@ -167,7 +185,7 @@ static const il_traits il_table[QWEN3_DTYPE_COUNT] = {
     [QWEN3_Q4] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
     [QWEN3_Q4_K] = {T16_IL, 256, KQ_MAX_COLS, t16_pack, t16_row},
     [QWEN3_Q5_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
-    [QWEN3_Q6_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
+    [QWEN3_Q6_K] = {T16_IL, 256, KQ_MAX_COLS, t16_pack, t16_row},
     [QWEN3_Q4_0] = {BLK_IL, 32, B32_MAX_COLS, blk_pack, blk_row},
     [QWEN3_Q4_1] = {BLK_IL, 32, B32_MAX_COLS, blk_pack, blk_row},
     [QWEN3_Q5_0] = {BLK_IL, 32, B32_MAX_COLS, blk_pack, blk_row},
