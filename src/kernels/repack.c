@@ -158,12 +158,15 @@ enum { T16_IL = 16 };
  * d) at 64 (bb / 4) + 2 i, so the step is the 16 blocks' bytes exactly */
 static void t16_pack(const uint8_t *src, size_t srb, int64_t nb, size_t bb, uint8_t *g) {
     const size_t nw = bb / 4, tb = bb % 4;
-    for (int64_t b = 0; b < nb; b++, g += T16_IL * bb)
-        for (int i = 0; i < T16_IL; i++) {
-            const uint8_t *blk = src + (size_t)i * srb + (size_t)b * bb;
-            for (size_t k = 0; k < nw; k++) memcpy(g + 64 * k + 4 * (size_t)i, blk + 4 * k, 4);
-            memcpy(g + 64 * nw + tb * (size_t)i, blk + 4 * nw, tb);
-        }
+    /* each 64-byte line of the output (word k of the 16 rows) written whole before the next: row by
+     * row, 4 bytes to each of 36-52 lines in turn, packed 1.3-1.7x slower (768 x 2048 Q4_K, one
+     * thread, Zen 5: 3.6-3.7 -> 4.7-6.2 GB/s) */
+    for (int64_t b = 0; b < nb; b++, g += T16_IL * bb) {
+        const uint8_t *blk = src + (size_t)b * bb;
+        for (size_t k = 0; k < nw; k++)
+            for (int i = 0; i < T16_IL; i++) memcpy(g + 64 * k + 4 * (size_t)i, blk + (size_t)i * srb + 4 * k, 4);
+        for (int i = 0; i < T16_IL; i++) memcpy(g + 64 * nw + tb * (size_t)i, blk + (size_t)i * srb + 4 * nw, tb);
+    }
 }
 
 static void t16_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out) {
