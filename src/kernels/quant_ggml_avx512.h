@@ -60,11 +60,12 @@ INL __m128i k4_scales(const uint8_t *s) {
     return _mm_loadu_si128((const __m128i *)w);
 }
 
-/* bytes of 16 rows' superblock of Q4_K / Q6_K interleaved by 16 rows with the words in lanes
+/* bytes of 16 rows' superblock of Q4_K / Q6_K / our Q4 interleaved by 16 rows with the words in lanes
  * (kernels/repack.c): word k of the 16 rows' blocks at 64 k, row i in lane i (Q6_K: then the 16
  * rows' d, f16, at 64 x 52) */
 #define KQ4K_T16_STEP (16 * 144)
 #define KQ6K_T16_STEP (16 * 210)
+#define KQ4_T16_STEP (16 * 148) /* our Q4 (kernels/quant.h): 37 words */
 
 /* the same for 16 rows in the lanes: w0, w1, w2 the scale bytes' words 0-3, 4-7, 8-11 of each row;
  * s[0] / s[1] get the bytes of scales 0-3 / 4-7, n[0] / n[1] those of the minimums */

@@ -305,6 +305,21 @@ TGT INL void unpack16_q6k(const uint8_t *const *rp, int nr, size_t off, kul *o) 
     o->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(c[7], 16)));
 }
 
+/* the same from our Q4 interleaved by 16 rows with the words in lanes (kernels/repack.c): the 37
+ * words of unpack16_q4's block are vectors at blk + 64 k as they are */
+TGT INL void unpack16_q4_t16(const uint8_t *blk, kul *o) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    UNROLL
+    for (int k = 0; k < 32; k++) {
+        const __m512i q = _mm512_loadu_si512(blk + 64 * (5 + k));
+        o->w[32 * (k / 16) + k % 16] = _mm512_and_si512(q, m4);
+        o->w[32 * (k / 16) + 16 + k % 16] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
+    }
+    const __m512i s[2] = {_mm512_loadu_si512(blk + 64), _mm512_loadu_si512(blk + 128)};
+    const __m512i n[2] = {_mm512_loadu_si512(blk + 192), _mm512_loadu_si512(blk + 256)};
+    put_scales8(_mm512_loadu_si512(blk), s, n, o);
+}
+
 /* the same from Q6_K interleaved by 16 rows with the words in lanes (kernels/repack.c): ql's 32 words,
  * qh's 16 and the 4 words of scales are vectors at blk + 64 k as they are, the 16 rows' d at blk +
  * 64 x 52: loads only, then the same arithmetic in the lanes */
@@ -479,12 +494,13 @@ TGT INL void tile_l(qwen3_dtype T, const kul *u0, const kul *u1, int NV, int NT,
 /* rows [r0, r1) x the n tokens whose tiles (nsb kpt each) are P. Per chunk of tokens, 32 rows at a
  * time, per superblock: the rows unpacked into lanes once (unpack16), then every tile of the chunk
  * meets them. Each (row, token) sums its superblocks in order, as the scalar twin: the same bits. */
-/* Q4_K and Q6_K interleaved by 16 rows, words in lanes (repack.c; r0 and r1 multiples of 16): the 16
+/* Q4_K, Q6_K and our Q4 interleaved by 16 rows, words in lanes (repack.c; r0 and r1 multiples of 16): the 16
  * rows of group R's superblock sb are the t16_step(T) bytes at (R nsb + sb) t16_step(T) */
 _Static_assert(KQ4K_T16_STEP == 16 * sizeof(kq4_k_block), "a Q4_K group step: 16 blocks");
 _Static_assert(KQ6K_T16_STEP == 16 * sizeof(kq6_k_block) && 64 * 52 + 32 == KQ6K_T16_STEP, "a Q6_K group step: 16 blocks");
-INL int is_t16(qwen3_dtype T, const kmat *W) { return (T == QWEN3_Q4_K || T == QWEN3_Q6_K) && W->il == 16; }
-INL size_t t16_step(qwen3_dtype T) { return T == QWEN3_Q6_K ? KQ6K_T16_STEP : KQ4K_T16_STEP; }
+_Static_assert(KQ4_T16_STEP == 16 * sizeof(kq4_block), "a Q4 group step: 16 blocks");
+INL int is_t16(qwen3_dtype T, const kmat *W) { return (T == QWEN3_Q4_K || T == QWEN3_Q6_K || T == QWEN3_Q4) && W->il == 16; }
+INL size_t t16_step(qwen3_dtype T) { return T == QWEN3_Q6_K ? KQ6K_T16_STEP : T == QWEN3_Q4 ? KQ4_T16_STEP : KQ4K_T16_STEP; }
 
 /* one superblock step (step bytes) of ng groups (1 or 2), gstep bytes apart, from g into the cache */
 INL void prefetch_t16(const uint8_t *g, int ng, size_t gstep, size_t step) {
@@ -517,6 +533,9 @@ TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpt *P, int n, float *Y
                     if (T == QWEN3_Q6_K) {
                         unpack16_q6k_t16(s0, &u[0]);
                         if (nr1) unpack16_q6k_t16(s0 + gstep, &u[1]);
+                    } else if (T == QWEN3_Q4) {
+                        unpack16_q4_t16(s0, &u[0]);
+                        if (nr1) unpack16_q4_t16(s0 + gstep, &u[1]);
                     } else {
                         unpack16_q4k_t16(s0, &u[0]);
                         if (nr1) unpack16_q4k_t16(s0 + gstep, &u[1]);

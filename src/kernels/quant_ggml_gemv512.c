@@ -28,10 +28,11 @@
  * - The 8 rows' 16-lane integer sums are reduced exactly by one shuffle tree into a row-ordered
  *   256-bit vector; the next 8 rows' superblock is prefetched while this one is computed.
  * Rows left over (fewer than 8) take the 4-row kernel, which gives the same bits.
- * Q4_K and Q6_K stored by 16 rows with the words in lanes (kernels/repack.c, the default at load with
- * AVX-512 VNNI) take rows16_q4k_t16 / rows16_q6k_t16 instead: a lane per row, no horizontal sums
- * (Q6_K, one token, K = 4096, weights in cache, bench/qkernels.sh, AMD EPYC Zen 5, 2026-12-07: 55.7
- * -> 51.9 us per 4096 rows; from memory 32.8-34.6 -> 34.4-35.8 GB/s, as fast as a plain read). */
+ * Q4_K, Q6_K and our Q4 stored by 16 rows with the words in lanes (kernels/repack.c, the default at
+ * load with AVX-512 VNNI) take rows16_q4k_t16 / rows16_q6k_t16 / rows16_q4_t16 instead: a lane per
+ * row, no horizontal sums (one token, bench/qkernels.sh, AMD EPYC Zen 5, 2026-12-07: Q6_K in cache
+ * 55.7 -> 51.9 us per 4096 rows, from memory 32.8-34.6 -> 34.4-35.8 GB/s, as fast as a plain read;
+ * our Q4 from memory 26.7-33.2 -> 39.4-43.2 GB/s). */
 #include <stddef.h>
 #include <string.h>
 
@@ -272,6 +273,7 @@ TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
  * are one stream, prefetched PF_T16 bytes ahead. */
 #define PF_T16 (2 * KQ4K_T16_STEP)
 #define PF_T16_6 (2 * KQ6K_T16_STEP)
+#define PF_T16_4 (2 * KQ4_T16_STEP)
 TGT static void rows16_q4k_t16(const uint8_t *g, const int8_t *xq, const float *xd, const int16_t *bsum, int64_t nsb, float *y) {
     const __m512i m4 = _mm512_set1_epi8(15), ff = _mm512_set1_epi32(0xff);
     __m512 acc = _mm512_setzero_ps();
@@ -299,6 +301,51 @@ TGT static void rows16_q4k_t16(const uint8_t *g, const int8_t *xq, const float *
         UNROLL8
         for (int p = 0; p < 4; p++)
             im = _mm512_dpwssd_epi32(im, _mm512_shuffle_epi8(n[p / 2], pair_bytes(2 * (p % 2), 0)),
+                                     _mm512_set1_epi32((int)rd32((const uint8_t *)(bsum + 8 * sb + 2 * p))));
+        const __m512i w0 = _mm512_loadu_si512(g);
+        const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(w0)), dm = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(w0, 16)));
+        /* the scalar twin's float steps */
+        __m512 p = _mm512_mul_ps(d, _mm512_cvtepi32_ps(is));
+        p = _mm512_sub_ps(p, _mm512_mul_ps(dm, _mm512_cvtepi32_ps(im)));
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(xd[sb]), p));
+    }
+    _mm512_storeu_ps(y, acc);
+}
+
+/* Our Q4 interleaved by 16 rows with the words in lanes (kernels/repack.c), as rows16_q4k_t16: one
+ * token x the 16 rows at g (nsb superblocks of KQ4_T16_STEP bytes), y[0..16). Its scales and
+ * minimums are stored as bytes (words 1-2 and 3-4: no unpacking), and its nibbles in element order:
+ * nibble word k (block word 5 + k) holds in its low nibbles values 128 (k / 16) + 4 (k % 16) .. + 3,
+ * in its high ones those 64 further, so per 128 values c and half h (k % 16 = 8 h .. 8 h + 7) the low
+ * nibbles are sub-block 4 c + h and the high ones sub-block 4 c + 2 + h. */
+TGT static void rows16_q4_t16(const uint8_t *g, const int8_t *xq, const float *xd, const int16_t *bsum, int64_t nsb, float *y) {
+    const __m512i m4 = _mm512_set1_epi8(15), ff = _mm512_set1_epi32(0xff);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; sb++, g += KQ4_T16_STEP) {
+        for (int i = 0; i < KQ4_T16_STEP; i += 64) _mm_prefetch((const char *)g + PF_T16_4 + i, _MM_HINT_T0);
+        const uint8_t *x = (const uint8_t *)(xq + 256 * sb);
+        const __m512i s[2] = {_mm512_loadu_si512(g + 64), _mm512_loadu_si512(g + 128)};
+        __m512i is = _mm512_setzero_si512();
+        UNROLL8
+        for (int c = 0; c < 2; c++)
+            UNROLL8
+            for (int h = 0; h < 2; h++) {
+                __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+                UNROLL8
+                for (int m = 8 * h; m < 8 * h + 8; m++) {
+                    const __m512i q = _mm512_loadu_si512(g + 64 * (5 + 16 * c + m));
+                    lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(q, m4), _mm512_set1_epi32((int)rd32(x + 4 * (32 * c + m))));
+                    hi = _mm512_dpbusd_epi32(hi, _mm512_and_si512(_mm512_srli_epi32(q, 4), m4), _mm512_set1_epi32((int)rd32(x + 4 * (32 * c + 16 + m))));
+                }
+                /* scales 4c + h and 4c + 2 + h: bytes h and 2 + h of word 1 + c */
+                is = _mm512_add_epi32(is, _mm512_mullo_epi32(lo, _mm512_and_si512(_mm512_srli_epi32(s[c], 8 * h), ff)));
+                is = _mm512_add_epi32(is, _mm512_mullo_epi32(hi, _mm512_and_si512(_mm512_srli_epi32(s[c], 8 * (2 + h)), ff)));
+            }
+        /* the minimums (words 3-4) as int16 pairs times A8_K's per-32 sums, which lie in pairs */
+        __m512i im = _mm512_setzero_si512();
+        UNROLL8
+        for (int p = 0; p < 4; p++)
+            im = _mm512_dpwssd_epi32(im, _mm512_shuffle_epi8(_mm512_loadu_si512(g + 64 * (3 + p / 2)), pair_bytes(2 * (p % 2), 0)),
                                      _mm512_set1_epi32((int)rd32((const uint8_t *)(bsum + 8 * sb + 2 * p))));
         const __m512i w0 = _mm512_loadu_si512(g);
         const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(w0)), dm = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(w0, 16)));
@@ -383,6 +430,10 @@ static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, i
     int64_t r = r0;
     if (t == QWEN3_Q4_K && W->il == 16) { /* r0, r1 multiples of 16 */
         for (; r + 16 <= r1; r += 16) rows16_q4k_t16(base + (size_t)r * ws, xq, xd, bsum, nsb, y + r);
+        return;
+    }
+    if (t == QWEN3_Q4 && W->il == 16) { /* r0, r1 multiples of 16 */
+        for (; r + 16 <= r1; r += 16) rows16_q4_t16(base + (size_t)r * ws, xq, xd, bsum, nsb, y + r);
         return;
     }
     if (t == QWEN3_Q6_K && W->il == 16 && nsb <= GEMV_MAX_SB) { /* r0, r1 multiples of 16 */

@@ -49,7 +49,12 @@
  * whole number of cache lines, so every other step's loads straddle lines (not tried: a step padded to
  * 53 lines, which grows the memory 1%, or the d kept apart, a second stream).
  *
- * Q5_K, our Q4 (8 rows, K <= 32,768) and the 32-value block types Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL
+ * Our Q4 (16 rows, K <= 32,768), the same with its 148-byte superblocks (37 words, 2,368 bytes per
+ * step: whole cache lines): its one-token kernel had been the 8-row one below, which streamed 27-33
+ * GB/s from memory on one core where the lane-per-row kernel streams 39-43 (bench/qkernels.sh, AMD
+ * EPYC Zen 5, 2026-12-07).
+ *
+ * Q5_K (8 rows, K <= 32,768) and the 32-value block types Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL
  * (8 rows, K <= 65,536): (super)block b of the group's 8 rows side by side, at byte
  * (8 b + i) * block bytes for row i. Their one-token kernel already takes 8 rows per superblock
  * (quant_ggml_gemv512.c); interleaved, those 8 blocks are one stream (1-1.7 KB per step for the
@@ -136,7 +141,7 @@ static void b16_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out
     for (int64_t s = 0; s < nb / 32; s++, d += B16_STEP) memcpy(out + (size_t)s * 64, d + 32 * i, 64);
 }
 
-/* ---- whole blocks of 8 rows side by side (Q5_K, our Q4, the 32-value blocks): block b of the group's rows 0..7 at
+/* ---- whole blocks of 8 rows side by side (Q5_K, the 32-value blocks): block b of the group's rows 0..7 at
  * (8 b + i) bb */
 
 enum { BLK_IL = 8 };
@@ -150,7 +155,7 @@ static void blk_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out
     for (int64_t b = 0; b < nb; b++) memcpy(out + (size_t)b * bb, g + ((size_t)b * BLK_IL + (size_t)i) * bb, bb);
 }
 
-/* ---- Q4_K and Q6_K, 16 rows, words in lanes (nb superblocks of bb bytes per row: 144, 210) */
+/* ---- Q4_K, Q6_K and our Q4, 16 rows, words in lanes (nb superblocks of bb bytes per row: 144, 210, 148) */
 
 enum { T16_IL = 16 };
 
@@ -185,7 +190,7 @@ static void t16_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out
 static const il_traits il_table[QWEN3_DTYPE_COUNT] = {
     [QWEN3_Q8_0] = {Q8_IL, 32, 0, q8_pack, q8_row},
     [QWEN3_BF16] = {B16_IL, 32, 0, b16_pack, b16_row},
-    [QWEN3_Q4] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
+    [QWEN3_Q4] = {T16_IL, 256, KQ_MAX_COLS, t16_pack, t16_row},
     [QWEN3_Q4_K] = {T16_IL, 256, KQ_MAX_COLS, t16_pack, t16_row},
     [QWEN3_Q5_K] = {BLK_IL, 256, KQ_MAX_COLS, blk_pack, blk_row},
     [QWEN3_Q6_K] = {T16_IL, 256, KQ_MAX_COLS, t16_pack, t16_row},

@@ -1,6 +1,6 @@
 /* test_repack_ggml.c - GGUF's types with interleaved one-token kernels (kernels/repack.c): Q5_K, Q4_0,
- * Q4_1, Q5_0, Q5_1, IQ4_NL and our Q4 by 8 rows (block b of a group's 8 rows side by side), Q4_K and
- * Q6_K by 16 rows with the words in lanes: k_il_row gives back every row's bytes and
+ * Q4_1, Q5_0, Q5_1 and IQ4_NL by 8 rows (block b of a group's 8 rows side by side), Q4_K, Q6_K and our
+ * Q4 by 16 rows with the words in lanes: k_il_row gives back every row's bytes and
  * k_row_to_float its values, and through k_qmatmul_rows with the AVX-512 VNNI table (the 8- or 16-row
  * one-token kernel reading one stream, the many-token kernel reading the same blocks at their
  * interleaved addresses) every (row, token) equals the scalar twin's dot product on the row-major
@@ -76,7 +76,7 @@ int main(void) {
             k_il_pack(t, W, rb, rows, K, P);
             kmat IM = {t, P, rows, K, rb, il}, RM = {t, W, rows, K, rb, 0};
             /* (one block per row: the same bytes in either layout) */
-            int rt = il == (t == QWEN3_Q4_K || t == QWEN3_Q6_K ? 16 : 8) && !k_il_fits(t, rows - 4, K) && (K == tr->block || memcmp(W, P, rb * rows) != 0);
+            int rt = il == (t == QWEN3_Q4_K || t == QWEN3_Q6_K || t == QWEN3_Q4 ? 16 : 8) && !k_il_fits(t, rows - 4, K) && (K == tr->block || memcmp(W, P, rb * rows) != 0);
             for (int r = 0; r < rows && rt; r++) {
                 k_il_row(&IM, r, row);
                 k_row_to_float(&IM, r, f0);
