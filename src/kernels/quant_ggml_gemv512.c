@@ -271,11 +271,41 @@ TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
  * 64 (k / 8) + 4 (k % 8) .. + 3 and its high nibbles those 32 further, so sub-blocks 2m and 2m + 1
  * are the low and high nibbles of words 8m .. 8m + 7. The group's superblocks and the next group's
  * are one stream, prefetched PF_T16 bytes ahead. */
+/* 8 nibble words of 16 rows in lanes at w (64 bytes apart) x the token: lo sums the low nibbles times
+ * the 8 groups of 4 bytes at xl, hi the high nibbles times those at xh (vpdpbusd, exact int32) */
+TGT INL void nib8(const uint8_t *w, const uint8_t *xl, const uint8_t *xh, __m512i *lo, __m512i *hi) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512i l = _mm512_setzero_si512(), h = _mm512_setzero_si512();
+    UNROLL8
+    for (int k = 0; k < 8; k++) {
+        const __m512i q = _mm512_loadu_si512(w + 64 * k);
+        l = _mm512_dpbusd_epi32(l, _mm512_and_si512(q, m4), _mm512_set1_epi32((int)rd32(xl + 4 * k)));
+        h = _mm512_dpbusd_epi32(h, _mm512_and_si512(_mm512_srli_epi32(q, 4), m4), _mm512_set1_epi32((int)rd32(xh + 4 * k)));
+    }
+    *lo = l;
+    *hi = h;
+}
+
+/* The end of a superblock of 16 rows in lanes with minimums (Q4_K, our Q4): imin = sum_j mn_j xs_j by
+ * vpdpwssd on int16 pairs of the minimums (n[0] / n[1]: the bytes of minimums 0-3 / 4-7 per row) and
+ * of A8_K's per-32 sums bs (which lie in pairs), d and dmin from word w0, then the scalar twin's
+ * float steps: acc + dx (d isum - dmin imin). */
+TGT INL __m512 k4_t16_end(__m512 acc, __m512i is, const __m512i n[2], __m512i w0, const int16_t *bs, float dx) {
+    __m512i im = _mm512_setzero_si512();
+    UNROLL8
+    for (int p = 0; p < 4; p++)
+        im = _mm512_dpwssd_epi32(im, _mm512_shuffle_epi8(n[p / 2], pair_bytes(2 * (p % 2), 0)), _mm512_set1_epi32((int)rd32((const uint8_t *)(bs + 2 * p))));
+    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(w0)), dm = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(w0, 16)));
+    __m512 p = _mm512_mul_ps(d, _mm512_cvtepi32_ps(is));
+    p = _mm512_sub_ps(p, _mm512_mul_ps(dm, _mm512_cvtepi32_ps(im)));
+    return _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(dx), p));
+}
+
 #define PF_T16 (2 * KQ4K_T16_STEP)
 #define PF_T16_6 (2 * KQ6K_T16_STEP)
 #define PF_T16_4 (2 * KQ4_T16_STEP)
 TGT static void rows16_q4k_t16(const uint8_t *g, const int8_t *xq, const float *xd, const int16_t *bsum, int64_t nsb, float *y) {
-    const __m512i m4 = _mm512_set1_epi8(15), ff = _mm512_set1_epi32(0xff);
+    const __m512i ff = _mm512_set1_epi32(0xff);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++, g += KQ4K_T16_STEP) {
         for (int i = 0; i < KQ4K_T16_STEP; i += 64) _mm_prefetch((const char *)g + PF_T16 + i, _MM_HINT_T0);
@@ -285,29 +315,14 @@ TGT static void rows16_q4k_t16(const uint8_t *g, const int8_t *xq, const float *
         __m512i is = _mm512_setzero_si512();
         UNROLL8
         for (int m = 0; m < 4; m++) {
-            __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
-            UNROLL8
-            for (int k = 0; k < 8; k++) {
-                const __m512i q = _mm512_loadu_si512(g + 64 * (4 + 8 * m + k));
-                lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(q, m4), _mm512_set1_epi32((int)rd32(x + 4 * (16 * m + k))));
-                hi = _mm512_dpbusd_epi32(hi, _mm512_and_si512(_mm512_srli_epi32(q, 4), m4), _mm512_set1_epi32((int)rd32(x + 4 * (16 * m + 8 + k))));
-            }
+            __m512i lo, hi;
+            nib8(g + 64 * (4 + 8 * m), x + 4 * 16 * m, x + 4 * (16 * m + 8), &lo, &hi);
             /* scales 2m, 2m + 1: bytes 2m % 4, 2m % 4 + 1 of s[m / 2] */
             const __m512i sc = _mm512_srli_epi32(s[m / 2], 16 * (m % 2));
             is = _mm512_add_epi32(is, _mm512_mullo_epi32(lo, _mm512_and_si512(sc, ff)));
             is = _mm512_add_epi32(is, _mm512_mullo_epi32(hi, _mm512_and_si512(_mm512_srli_epi32(sc, 8), ff)));
         }
-        __m512i im = _mm512_setzero_si512();
-        UNROLL8
-        for (int p = 0; p < 4; p++)
-            im = _mm512_dpwssd_epi32(im, _mm512_shuffle_epi8(n[p / 2], pair_bytes(2 * (p % 2), 0)),
-                                     _mm512_set1_epi32((int)rd32((const uint8_t *)(bsum + 8 * sb + 2 * p))));
-        const __m512i w0 = _mm512_loadu_si512(g);
-        const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(w0)), dm = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(w0, 16)));
-        /* the scalar twin's float steps */
-        __m512 p = _mm512_mul_ps(d, _mm512_cvtepi32_ps(is));
-        p = _mm512_sub_ps(p, _mm512_mul_ps(dm, _mm512_cvtepi32_ps(im)));
-        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(xd[sb]), p));
+        acc = k4_t16_end(acc, is, n, _mm512_loadu_si512(g), bsum + 8 * sb, xd[sb]);
     }
     _mm512_storeu_ps(y, acc);
 }
@@ -319,7 +334,7 @@ TGT static void rows16_q4k_t16(const uint8_t *g, const int8_t *xq, const float *
  * in its high ones those 64 further, so per 128 values c and half h (k % 16 = 8 h .. 8 h + 7) the low
  * nibbles are sub-block 4 c + h and the high ones sub-block 4 c + 2 + h. */
 TGT static void rows16_q4_t16(const uint8_t *g, const int8_t *xq, const float *xd, const int16_t *bsum, int64_t nsb, float *y) {
-    const __m512i m4 = _mm512_set1_epi8(15), ff = _mm512_set1_epi32(0xff);
+    const __m512i ff = _mm512_set1_epi32(0xff);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++, g += KQ4_T16_STEP) {
         for (int i = 0; i < KQ4_T16_STEP; i += 64) _mm_prefetch((const char *)g + PF_T16_4 + i, _MM_HINT_T0);
@@ -330,29 +345,14 @@ TGT static void rows16_q4_t16(const uint8_t *g, const int8_t *xq, const float *x
         for (int c = 0; c < 2; c++)
             UNROLL8
             for (int h = 0; h < 2; h++) {
-                __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
-                UNROLL8
-                for (int m = 8 * h; m < 8 * h + 8; m++) {
-                    const __m512i q = _mm512_loadu_si512(g + 64 * (5 + 16 * c + m));
-                    lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(q, m4), _mm512_set1_epi32((int)rd32(x + 4 * (32 * c + m))));
-                    hi = _mm512_dpbusd_epi32(hi, _mm512_and_si512(_mm512_srli_epi32(q, 4), m4), _mm512_set1_epi32((int)rd32(x + 4 * (32 * c + 16 + m))));
-                }
+                __m512i lo, hi;
+                nib8(g + 64 * (5 + 16 * c + 8 * h), x + 4 * (32 * c + 8 * h), x + 4 * (32 * c + 16 + 8 * h), &lo, &hi);
                 /* scales 4c + h and 4c + 2 + h: bytes h and 2 + h of word 1 + c */
                 is = _mm512_add_epi32(is, _mm512_mullo_epi32(lo, _mm512_and_si512(_mm512_srli_epi32(s[c], 8 * h), ff)));
                 is = _mm512_add_epi32(is, _mm512_mullo_epi32(hi, _mm512_and_si512(_mm512_srli_epi32(s[c], 8 * (2 + h)), ff)));
             }
-        /* the minimums (words 3-4) as int16 pairs times A8_K's per-32 sums, which lie in pairs */
-        __m512i im = _mm512_setzero_si512();
-        UNROLL8
-        for (int p = 0; p < 4; p++)
-            im = _mm512_dpwssd_epi32(im, _mm512_shuffle_epi8(_mm512_loadu_si512(g + 64 * (3 + p / 2)), pair_bytes(2 * (p % 2), 0)),
-                                     _mm512_set1_epi32((int)rd32((const uint8_t *)(bsum + 8 * sb + 2 * p))));
-        const __m512i w0 = _mm512_loadu_si512(g);
-        const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(w0)), dm = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(w0, 16)));
-        /* the scalar twin's float steps */
-        __m512 p = _mm512_mul_ps(d, _mm512_cvtepi32_ps(is));
-        p = _mm512_sub_ps(p, _mm512_mul_ps(dm, _mm512_cvtepi32_ps(im)));
-        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(xd[sb]), p));
+        const __m512i n[2] = {_mm512_loadu_si512(g + 192), _mm512_loadu_si512(g + 256)}; /* the minimums' bytes */
+        acc = k4_t16_end(acc, is, n, _mm512_loadu_si512(g), bsum + 8 * sb, xd[sb]);
     }
     _mm512_storeu_ps(y, acc);
 }
