@@ -67,6 +67,22 @@ INL __m128i k4_scales(const uint8_t *s) {
 #define KQ6K_T16_STEP (16 * 210)
 #define KQ4_T16_STEP (16 * 148) /* our Q4 (kernels/quant.h): 37 words */
 
+/* Q6_K's 6-bit values of 16 rows in lanes (u = q + 32, bytes), from ql's word j of a 64-byte half
+ * (q0), its word 8 + j (q1) and qh's word j of the matching 32 bytes (qh): v[0] the 4 values whose
+ * low bits are q0's low nibbles, v[1] q1's low nibbles (32 values further), v[2] q0's high nibbles
+ * (64 further), v[3] q1's high (96 further); qh's bits 0-1, 2-3, 4-5, 6-7 of each byte their top 2
+ * bits. (x & 15) | y with y the high bits in place: ternary logic 0xEA, (A & B) | C. */
+TGT_BASE INL void q6k_vals4(__m512i q0, __m512i q1, __m512i qh, __m512i v[4]) {
+    const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
+    v[0] = _mm512_ternarylogic_epi32(q0, m4, _mm512_and_si512(_mm512_slli_epi32(qh, 4), m30), 0xEA);
+    v[1] = _mm512_ternarylogic_epi32(q1, m4, _mm512_and_si512(_mm512_slli_epi32(qh, 2), m30), 0xEA);
+    v[2] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(q0, 4), m4, _mm512_and_si512(qh, m30), 0xEA);
+    v[3] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(q1, 4), m4, _mm512_and_si512(_mm512_srli_epi32(qh, 2), m30), 0xEA);
+}
+
+/* the int8 in byte b of each dword of w, sign-extended to int32 lanes (Q6_K's scales in lanes) */
+TGT_BASE INL __m512i sbyte32(__m512i w, int b) { return _mm512_srai_epi32(_mm512_slli_epi32(w, 24 - 8 * b), 24); }
+
 /* the same for 16 rows in the lanes: w0, w1, w2 the scale bytes' words 0-3, 4-7, 8-11 of each row;
  * s[0] / s[1] get the bytes of scales 0-3 / 4-7, n[0] / n[1] those of the minimums */
 TGT_BASE INL void k4_scales16(__m512i w0, __m512i w1, __m512i w2, __m512i s[2], __m512i n[2]) {

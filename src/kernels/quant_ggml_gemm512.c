@@ -253,20 +253,30 @@ TGT INL void unpack16_q4k_t16(const uint8_t *blk, kul *o) {
 /* the same for our Q4's 148-byte blocks (kernels/quant.h: d, dmin, 8 scale bytes, 8 minimum bytes,
  * 128 bytes of nibbles, 37 words): nibble word k (block word 5 + k) holds in its low nibbles values
  * 128 (k / 16) + 4 (k % 16) .. + 3, in its high ones the values 64 further */
+/* our Q4's nibble word k (block word 5 + k) of 16 rows into o */
+TGT INL void q4_word(__m512i q, int k, kul *o) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    o->w[32 * (k / 16) + k % 16] = _mm512_and_si512(q, m4);
+    o->w[32 * (k / 16) + 16 + k % 16] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
+}
+
 TGT INL void unpack16_q4(const uint8_t *const *rp, int nr, size_t off, kul *o) {
     __m512i a[16], b[16], c[8];
     words16(rp, nr, off, a, b);
     words16_tail(rp, nr, off, 116, 8, c); /* c: words 29..36 */
-    const __m512i m4 = _mm512_set1_epi8(15);
     UNROLL
-    for (int k = 0; k < 32; k++) {
-        const int w = 5 + k;
-        const __m512i q = w < 16 ? a[w] : w < 32 ? b[w - 16] : c[w - 29];
-        o->w[32 * (k / 16) + k % 16] = _mm512_and_si512(q, m4);
-        o->w[32 * (k / 16) + 16 + k % 16] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
-    }
+    for (int k = 0; k < 32; k++) q4_word(5 + k < 16 ? a[5 + k] : 5 + k < 32 ? b[5 + k - 16] : c[5 + k - 29], k, o);
     const __m512i s[2] = {a[1], a[2]}, n[2] = {a[3], a[4]};
     put_scales8(a[0], s, n, o);
+}
+
+/* Q6_K's values from ql's words j and 8 + j of half hc and qh's word 8 hc + j (q6k_vals4) into o:
+ * groups 32 hc + j, + 8, + 16, + 24 */
+TGT INL void q6k_word(__m512i q0, __m512i q1, __m512i qh, int hc, int j, kul *o) {
+    __m512i v[4];
+    q6k_vals4(q0, q1, qh, v);
+    UNROLL
+    for (int k = 0; k < 4; k++) o->w[32 * hc + 8 * k + j] = v[k];
 }
 
 /* the same for Q6_K's 210-byte blocks (ql 128 bytes, qh 64, 16 int8 scales, d), which the generic
@@ -284,22 +294,14 @@ TGT INL void unpack16_q6k(const uint8_t *const *rp, int nr, size_t off, kul *o) 
     for (int i = 0; i < 16; i++) h[i] = i < nr ? _mm512_loadu_si512(rp[i] + off + 128) : _mm512_setzero_si512();
     transpose16(h);
     words16_tail(rp, nr, off, 178, 8, c);
-    const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
     UNROLL
     for (int hc = 0; hc < 2; hc++)
         UNROLL
-        for (int j = 0; j < 8; j++) {
-            const __m512i q0 = hc ? b[j] : a[j], q1 = hc ? b[8 + j] : a[8 + j], qh = h[8 * hc + j];
-            /* (x & 15) | y, y the high bits already in place (ternary logic 0xEA: (A & B) | C) */
-            o->w[32 * hc + j] = _mm512_ternarylogic_epi32(q0, m4, _mm512_and_si512(_mm512_slli_epi32(qh, 4), m30), 0xEA);
-            o->w[32 * hc + 8 + j] = _mm512_ternarylogic_epi32(q1, m4, _mm512_and_si512(_mm512_slli_epi32(qh, 2), m30), 0xEA);
-            o->w[32 * hc + 16 + j] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(q0, 4), m4, _mm512_and_si512(qh, m30), 0xEA);
-            o->w[32 * hc + 24 + j] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(q1, 4), m4, _mm512_and_si512(_mm512_srli_epi32(qh, 2), m30), 0xEA);
-        }
-    /* scale s (int8): window byte 14 + s, sign-extended per lane; the pairs (2p, 2p + 1) never
-     * straddle a word (14 + 2p is even) */
+        for (int j = 0; j < 8; j++) q6k_word(hc ? b[j] : a[j], hc ? b[8 + j] : a[8 + j], h[8 * hc + j], hc, j, o);
+    /* scale s (int8): window byte 14 + s; the pairs (2p, 2p + 1) never straddle a word (14 + 2p is
+     * even) */
     UNROLL
-    for (int s = 0; s < 16; s++) o->sc[s] = _mm512_srai_epi32(_mm512_slli_epi32(c[(14 + s) / 4], 24 - 8 * ((14 + s) % 4)), 24);
+    for (int s = 0; s < 16; s++) o->sc[s] = sbyte32(c[(14 + s) / 4], (14 + s) % 4);
     UNROLL
     for (int p = 0; p < 8; p++) o->scp[p] = _mm512_srai_epi16(_mm512_shuffle_epi8(c[(14 + 2 * p) / 4], pair_bytes((14 + 2 * p) % 4, 1)), 8);
     o->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(c[7], 16)));
@@ -308,13 +310,8 @@ TGT INL void unpack16_q6k(const uint8_t *const *rp, int nr, size_t off, kul *o) 
 /* the same from our Q4 interleaved by 16 rows with the words in lanes (kernels/repack.c): the 37
  * words of unpack16_q4's block are vectors at blk + 64 k as they are */
 TGT INL void unpack16_q4_t16(const uint8_t *blk, kul *o) {
-    const __m512i m4 = _mm512_set1_epi8(15);
     UNROLL
-    for (int k = 0; k < 32; k++) {
-        const __m512i q = _mm512_loadu_si512(blk + 64 * (5 + k));
-        o->w[32 * (k / 16) + k % 16] = _mm512_and_si512(q, m4);
-        o->w[32 * (k / 16) + 16 + k % 16] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
-    }
+    for (int k = 0; k < 32; k++) q4_word(_mm512_loadu_si512(blk + 64 * (5 + k)), k, o);
     const __m512i s[2] = {_mm512_loadu_si512(blk + 64), _mm512_loadu_si512(blk + 128)};
     const __m512i n[2] = {_mm512_loadu_si512(blk + 192), _mm512_loadu_si512(blk + 256)};
     put_scales8(_mm512_loadu_si512(blk), s, n, o);
@@ -324,21 +321,14 @@ TGT INL void unpack16_q4_t16(const uint8_t *blk, kul *o) {
  * qh's 16 and the 4 words of scales are vectors at blk + 64 k as they are, the 16 rows' d at blk +
  * 64 x 52: loads only, then the same arithmetic in the lanes */
 TGT INL void unpack16_q6k_t16(const uint8_t *blk, kul *o) {
-    const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
 #define W6(k) _mm512_loadu_si512(blk + 64 * (k))
     UNROLL
     for (int hc = 0; hc < 2; hc++)
         UNROLL
-        for (int j = 0; j < 8; j++) {
-            const __m512i q0 = W6(16 * hc + j), q1 = W6(16 * hc + 8 + j), qh = W6(32 + 8 * hc + j);
-            o->w[32 * hc + j] = _mm512_ternarylogic_epi32(q0, m4, _mm512_and_si512(_mm512_slli_epi32(qh, 4), m30), 0xEA);
-            o->w[32 * hc + 8 + j] = _mm512_ternarylogic_epi32(q1, m4, _mm512_and_si512(_mm512_slli_epi32(qh, 2), m30), 0xEA);
-            o->w[32 * hc + 16 + j] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(q0, 4), m4, _mm512_and_si512(qh, m30), 0xEA);
-            o->w[32 * hc + 24 + j] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(q1, 4), m4, _mm512_and_si512(_mm512_srli_epi32(qh, 2), m30), 0xEA);
-        }
-    /* scale s (int8): byte s % 4 of word 48 + s / 4, sign-extended per lane */
+        for (int j = 0; j < 8; j++) q6k_word(W6(16 * hc + j), W6(16 * hc + 8 + j), W6(32 + 8 * hc + j), hc, j, o);
+    /* scale s (int8): byte s % 4 of word 48 + s / 4 */
     UNROLL
-    for (int s = 0; s < 16; s++) o->sc[s] = _mm512_srai_epi32(_mm512_slli_epi32(W6(48 + s / 4), 24 - 8 * (s % 4)), 24);
+    for (int s = 0; s < 16; s++) o->sc[s] = sbyte32(W6(48 + s / 4), s % 4);
     UNROLL
     for (int p = 0; p < 8; p++) o->scp[p] = _mm512_srai_epi16(_mm512_shuffle_epi8(W6(48 + p / 2), pair_bytes(2 * (p % 2), 1)), 8);
 #undef W6
@@ -499,8 +489,17 @@ TGT INL void tile_l(qwen3_dtype T, const kul *u0, const kul *u1, int NV, int NT,
 _Static_assert(KQ4K_T16_STEP == 16 * sizeof(kq4_k_block), "a Q4_K group step: 16 blocks");
 _Static_assert(KQ6K_T16_STEP == 16 * sizeof(kq6_k_block) && 64 * 52 + 32 == KQ6K_T16_STEP, "a Q6_K group step: 16 blocks");
 _Static_assert(KQ4_T16_STEP == 16 * sizeof(kq4_block), "a Q4 group step: 16 blocks");
-INL int is_t16(qwen3_dtype T, const kmat *W) { return (T == QWEN3_Q4_K || T == QWEN3_Q6_K || T == QWEN3_Q4) && W->il == 16; }
-INL size_t t16_step(qwen3_dtype T) { return T == QWEN3_Q6_K ? KQ6K_T16_STEP : T == QWEN3_Q4 ? KQ4_T16_STEP : KQ4K_T16_STEP; }
+/* a superblock step's bytes of a type stored so, else 0 */
+INL size_t t16_step(qwen3_dtype T) {
+    return T == QWEN3_Q4_K ? KQ4K_T16_STEP : T == QWEN3_Q6_K ? KQ6K_T16_STEP : T == QWEN3_Q4 ? KQ4_T16_STEP : 0;
+}
+
+/* 16 rows' superblock of such a matrix at blk into lanes */
+TGT INL void unpack16_t16(qwen3_dtype T, const uint8_t *blk, kul *o) {
+    if (T == QWEN3_Q6_K) unpack16_q6k_t16(blk, o);
+    else if (T == QWEN3_Q4) unpack16_q4_t16(blk, o);
+    else unpack16_q4k_t16(blk, o);
+}
 
 /* one superblock step (step bytes) of ng groups (1 or 2), gstep bytes apart, from g into the cache */
 INL void prefetch_t16(const uint8_t *g, int ng, size_t gstep, size_t step) {
@@ -514,8 +513,8 @@ INL void prefetch_t16(const uint8_t *g, int ng, size_t gstep, size_t step) {
 TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpt *P, int n, float *Y, int64_t r0, int64_t r1) {
     const int64_t nsb = W->cols / 256;
     const size_t BB = bbytes(T);
-    const int t16 = is_t16(T, W);
-    const size_t step = t16_step(T), gstep = (size_t)nsb * step; /* t16: a superblock of 16 rows; a group */
+    const size_t step = W->il == 16 ? t16_step(T) : 0, gstep = (size_t)nsb * step; /* a superblock of 16 rows; a group */
+    const int t16 = step != 0;
     kul u[2] __attribute__((aligned(64)));
     krows rw, nx; /* this block's rows and the next one's */
     for (int c0 = 0; c0 < n; c0 += SCHUNK) {
@@ -530,16 +529,8 @@ TGT INL int gemm_k_p(qwen3_dtype T, const kmat *W, const kpt *P, int n, float *Y
             for (int64_t sb = 0; sb < nsb; sb++) {
                 if (t16) {
                     const uint8_t *s0 = g0 + (size_t)sb * step;
-                    if (T == QWEN3_Q6_K) {
-                        unpack16_q6k_t16(s0, &u[0]);
-                        if (nr1) unpack16_q6k_t16(s0 + gstep, &u[1]);
-                    } else if (T == QWEN3_Q4) {
-                        unpack16_q4_t16(s0, &u[0]);
-                        if (nr1) unpack16_q4_t16(s0 + gstep, &u[1]);
-                    } else {
-                        unpack16_q4k_t16(s0, &u[0]);
-                        if (nr1) unpack16_q4k_t16(s0 + gstep, &u[1]);
-                    }
+                    unpack16_t16(T, s0, &u[0]);
+                    if (nr1) unpack16_t16(T, s0 + gstep, &u[1]);
                     /* the next step: this block's next superblock, or the next block's first */
                     if (sb + 1 < nsb) prefetch_t16(s0 + step, 1 + (nr1 > 0), gstep, step);
                     else if (nnext) prefetch_t16(g0 + 2 * gstep, 1 + (nnext > 16), gstep, step);

@@ -366,7 +366,6 @@ TGT static void rows16_q4_t16(const uint8_t *g, const int8_t *xq, const float *x
  * x the token's sum over it (xs: so the sum is of q x), then isum = sum_s sc_s dot_s (vpmulld), and
  * the scalar twin's float steps for 16 rows at once. */
 TGT static void rows16_q6k_t16(const uint8_t *g, const int8_t *xq, const float *xd, const int32_t *xs, int64_t nsb, float *y) {
-    const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++, g += KQ6K_T16_STEP) {
         for (int i = 0; i < KQ6K_T16_STEP; i += 64) _mm_prefetch((const char *)g + PF_T16_6 + i, _MM_HINT_T0);
@@ -386,18 +385,15 @@ TGT static void rows16_q6k_t16(const uint8_t *g, const int8_t *xq, const float *
                 for (int k = 0; k < 4; k++) dt[k] = _mm512_set1_epi32(-32 * xsb[8 * hc + jj + 2 * k]);
                 UNROLL8
                 for (int j = 4 * jj; j < 4 * jj + 4; j++) {
-                    const __m512i q0 = W6(16 * hc + j), q1 = W6(16 * hc + 8 + j), qh = W6(32 + 8 * hc + j);
-                    const int g0 = 32 * hc + j;
-                    dt[0] = _mm512_dpbusd_epi32(dt[0], _mm512_ternarylogic_epi32(q0, m4, _mm512_and_si512(_mm512_slli_epi32(qh, 4), m30), 0xEA), XB(g0));
-                    dt[1] = _mm512_dpbusd_epi32(dt[1], _mm512_ternarylogic_epi32(q1, m4, _mm512_and_si512(_mm512_slli_epi32(qh, 2), m30), 0xEA), XB(g0 + 8));
-                    dt[2] = _mm512_dpbusd_epi32(dt[2], _mm512_ternarylogic_epi32(_mm512_srli_epi32(q0, 4), m4, _mm512_and_si512(qh, m30), 0xEA), XB(g0 + 16));
-                    dt[3] = _mm512_dpbusd_epi32(dt[3], _mm512_ternarylogic_epi32(_mm512_srli_epi32(q1, 4), m4, _mm512_and_si512(_mm512_srli_epi32(qh, 2), m30), 0xEA), XB(g0 + 24));
+                    __m512i v[4];
+                    q6k_vals4(W6(16 * hc + j), W6(16 * hc + 8 + j), W6(32 + 8 * hc + j), v);
+                    UNROLL8
+                    for (int k = 0; k < 4; k++) dt[k] = _mm512_dpbusd_epi32(dt[k], v[k], XB(32 * hc + 8 * k + j));
                 }
                 UNROLL8
                 for (int k = 0; k < 4; k++) {
                     const int s = 8 * hc + jj + 2 * k; /* scale s (int8): byte s % 4 of word 48 + s / 4 */
-                    const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(W6(48 + s / 4), 24 - 8 * (s % 4)), 24);
-                    is = _mm512_add_epi32(is, _mm512_mullo_epi32(dt[k], sc));
+                    is = _mm512_add_epi32(is, _mm512_mullo_epi32(dt[k], sbyte32(W6(48 + s / 4), s % 4)));
                 }
             }
 #undef W6

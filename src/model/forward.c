@@ -624,9 +624,8 @@ static void moe_mlp(run *r) {
     t0 = prof_clock(r->m);
     /* every token's row quantized once for the (usually 8) experts that read it, when they can read
      * int8 rows (expert_a8: the first expert held stands for the layer's types; expert_run checks
-     * its own) */
-    /* (r->act holds the block's input since the router's product: its int8 rows, if that product
-     * made them in this format, are reused) */
+     * its own); r->act holds the block's input since the router's product, so int8 rows that
+     * product made in this format are reused */
     r->xa8 = NULL;
     if (n && expert_a8(r, L, r->m->sh.e0, &r->xa8_type)) r->xa8 = k_act_a8(r->m->pool, r->act, r->xa8_type);
     qpool_run(r->m->pool, experts_worker, &j);
