@@ -92,7 +92,7 @@ static int bpe_cached(const qwen3_tokenizer *t, const unsigned char *s, size_t n
                       uint64_t h, idvec *o) {
     wview v = slot ? view(slot, n) : (wview){0};
     if (slot && hit(v, h, s, n)) return push(o, v.ids, *v.nids);
-    tk_wslot *w0 = slot, *w1 = w0 + 1;
+    tk_wslot *w0 = slot, *w1 = slot ? w0 + 1 : NULL; /* (no arithmetic on a null pointer: UB) */
     int two = slot && n <= TK_WCACHE_WORD; /* a short word: a set of two ways, the first the most recent */
     if (two && hit(view(w1, n), h, s, n)) {
         tk_wslot x = *w1;
