@@ -42,6 +42,9 @@ struct qwen3_model {
     int n_files;
     gguf_file *gfiles;    /* or the mapped GGUF file(s) (all parts of a split set) */
     int n_gfiles;
+    int drop_file_pages;  /* model_release_pages also evicts the files' copied pages from the page
+                             cache (model_file_cache_policy) */
+    double mapped_bytes, dropped_bytes; /* the files' bytes; those evicted so */
     kmat embed;           /* [vocab, hidden] */
     kmat lm_head;         /* [vocab, hidden]; the embedding when tied */
     kmat head_c;          /* the compact output layer (head.c): the D distinct rows of lm_head, the
@@ -122,9 +125,13 @@ void *model_alloc_owned(qwen3_model *m, size_t bytes);
 /* The compact output layer (head.c): built when want (or QWEN3_COMPACT_HEAD=1) and lm_head has
  * under a quarter of distinct rows; nothing otherwise. */
 int model_compact_head(qwen3_model *m, int want, qwen3_err *e);
-/* Drops the pages wholly inside [p, p+n) from this process's mapping (the file stays in the page
- * cache; a later read would fault them back in): a source matrix that was copied out. */
-void model_release_pages(const void *p, size_t n);
+/* Drops the pages wholly inside [p, p+n) from this process's mapping (a later read would fault them
+ * back in): a source matrix that was copied out. The file's pages stay in the page cache, unless
+ * m->drop_file_pages: then they are evicted from it too (posix_fadvise). */
+void model_release_pages(qwen3_model *m, const void *p, size_t n);
+/* Whether copied pages leave the page cache: QWEN3_FILE_CACHE=drop or keep, else (auto) when the
+ * mapped files are over half of physical memory (file_bytes, phys_bytes; 0 where unknown). */
+int model_file_cache_policy(const char *env, double file_bytes, double phys_bytes);
 /* Tensor / expert parallelism (model/shard.c): rank r of n's share of every layer under mode (the
  * whole layer for n 1); model_shard cuts every layer matrix to m->sh: rows of
  * q/k/v, gate/up and experts' gate/up are views into the mapping; the columns of o_proj, down_proj

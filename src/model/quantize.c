@@ -50,7 +50,7 @@ static int quant_mat(qwen3_model *m, kmat *w, qwen3_dtype t, qwen3_err *e) {
     qjob j = {w, &q, 0};
     qpool_run(m->pool, quant_worker, &j);
     if (j.failed) return qerr(e, "out of memory quantizing to %s", qwen3_dtype_name(t));
-    model_release_pages(w->data, w->row_bytes * (size_t)w->rows);
+    model_release_pages(m, w->data, w->row_bytes * (size_t)w->rows);
     *w = q;
     return 0;
 }

@@ -72,7 +72,7 @@ static int repack_one(qwen3_model *m, kmat *W, kmat *also, qwen3_err *e) {
         }
         j.dst = dst;
         qpool_run(m->pool, pack_worker, &j);
-        model_release_pages(W->data, bytes);
+        model_release_pages(m, W->data, bytes);
         W->data = dst;
     } else {
         /* in place: a thread that could not get its group copy left its groups as they were, so

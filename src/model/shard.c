@@ -94,7 +94,7 @@ static int cols(qwen3_model *m, kmat *w, int64_t c0, int64_t n, const char *what
                     "give each a smaller share)", m->dir, bytes, layer, what, m->tp_rank, m->tp_size);
     for (int64_t r = 0; r < w->rows; r++)
         memcpy((uint8_t *)buf + (size_t)r * rb, (const uint8_t *)w->data + (size_t)r * w->row_bytes + off, rb);
-    model_release_pages(w->data, w->row_bytes * (size_t)w->rows);
+    model_release_pages(m, w->data, w->row_bytes * (size_t)w->rows);
     *w = (kmat){w->type, buf, w->rows, n, rb, 0};
     return 0;
 }

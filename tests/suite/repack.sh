@@ -16,7 +16,11 @@
 #   4. BF16 weights on the fast path (--fast, AVX512_BF16: the bf16 dots' interleaved kernels), dense
 #      and MoE, prefill and decode, 1 and 2 threads: the same logits' bytes both ways;
 #   5. the same for Q4_K_M (Q4_K and Q6_K interleaved by 8 rows) and IQ4_NL (a 32-value block type)
-#      quantized at load.
+#      quantized at load;
+#   6. with the GGUF file's pages evicted from the page cache as its matrices are copied out
+#      (QWEN3_FILE_CACHE=drop): `qwen3 info` reports it (and not by default on a small file), the
+#      file's pages are no longer resident (fincore), and the logits keep their bytes, prefill and
+#      decode.
 # The kernels' bits against the scalar twin are test_gemm_q8's; the logits against an independent
 # numpy dequantization are quant.sh's (which runs with the default, interleaved layout).
 set -u
@@ -34,7 +38,7 @@ if ! grep -qw avx512_vnni /proc/cpuinfo; then
 fi
 BF16=0
 grep -qw avx512_bf16 /proc/cpuinfo && BF16=1
-expect 39
+expect 43
 
 IDS=$("$PY" -c "print(','.join(str((i * 7919 + 11) % 2000) for i in range(40)))")
 
@@ -81,6 +85,36 @@ for t in 1 2; do
     same "dense-gguf-prefill-t$t" "$TMP/dense.gguf" -t $t
     same "dense-gguf-decode-t$t" "$TMP/dense.gguf" -t $t --decode
 done
+
+# The file's pages evicted from the page cache as the matrices are copied out (QWEN3_FILE_CACHE=drop,
+# the default for files over half the machine's memory): `qwen3 info` says so only then, and the
+# logits keep their bytes (the matrices were read before their pages went)
+fc_on=$(QWEN3_FILE_CACHE=drop "$QWEN3" info "$TMP/dense.gguf" 2>&1 | grep -c '^file cache:')
+fc_off=$("$QWEN3" info "$TMP/dense.gguf" 2>&1 | grep -c '^file cache:')
+if [ "$fc_on" = 1 ] && [ "$fc_off" = 0 ]; then echo "PASS repack-file-cache-info (the eviction is reported with drop, not by default on a small file)"
+else echo "FAIL repack-file-cache-info: 'file cache:' lines: $fc_on with QWEN3_FILE_CACHE=drop, $fc_off by default"; fi
+# and the pages are gone from the cache (fincore, util-linux: resident bytes of the file), where
+# they had all been resident before
+res() { fincore -b -n -o RES "$1" 2>/dev/null | tr -d ' '; }
+cat "$TMP/dense.gguf" >/dev/null
+r0=$(res "$TMP/dense.gguf")
+QWEN3_FILE_CACHE=drop "$QWEN3" info "$TMP/dense.gguf" >/dev/null 2>&1
+r1=$(res "$TMP/dense.gguf")
+size=$(stat -c %s "$TMP/dense.gguf")
+if [ -z "$r0" ] || [ -z "$r1" ]; then echo "SKIP repack-file-cache-evicted: fincore cannot read the page cache here"
+elif [ "$r0" -ge "$size" ] && [ $((r1 * 2)) -lt "$size" ]; then echo "PASS repack-file-cache-evicted ($r0 -> $r1 of $size bytes resident)"
+else echo "FAIL repack-file-cache-evicted: $r0 -> $r1 of the file's $size bytes resident after a load with QWEN3_FILE_CACHE=drop"; fi
+# same_fc CASE FLAGS...: logits with the pages kept and evicted, identical bytes
+same_fc() {
+    local case=$1; shift
+    QWEN3_FILE_CACHE=keep "$QWEN3" logits "$TMP/dense.gguf" --ids "$IDS" -o "$TMP/a.bin" "$@" 2>"$TMP/err" &&
+        QWEN3_FILE_CACHE=drop "$QWEN3" logits "$TMP/dense.gguf" --ids "$IDS" -o "$TMP/b.bin" "$@" 2>>"$TMP/err" ||
+        { echo "FAIL repack-$case: $(tail -n 1 "$TMP/err")"; return; }
+    if [ -s "$TMP/a.bin" ] && cmp -s "$TMP/a.bin" "$TMP/b.bin"; then echo "PASS repack-$case (logits identical with the file's pages evicted)"
+    else echo "FAIL repack-$case: the logits differ when the file's pages leave the page cache"; fi
+}
+same_fc file-cache-prefill -t 2
+same_fc file-cache-decode -t 1 --decode
 
 # Q4_K_M: the K-quants' 8-row kernels on interleaved superblocks
 info dense-q4km "$TMP/dense" --quant q4_k_m
