@@ -42,6 +42,14 @@ where the tokenizer's binary cache lives (else $XDG_CACHE_HOME/qwen3, else ~/.ca
 .B QWEN3_NO_CACHE=1
 turns it off.
 .TP
+.B QWEN3_FILE_CACHE
+keep or drop: whether a model file's pages stay in the page cache once its matrices are copied
+into the model's own memory at load (default: dropped when the files are over half of the
+machine's memory, where the cache could not stay beside the copy anyway).
+.TP
+.B QWEN3_REPACK=0
+keeps the weights row-major (no interleaving for the one-token kernels).
+.TP
 .B NO_COLOR
 set (to anything): no ANSI colours in run and chat.
 .SH FILES

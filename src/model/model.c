@@ -262,12 +262,12 @@ void *model_alloc_owned(qwen3_model *m, size_t bytes) {
  * from disk once: when the file is large against the machine's memory, its page cache and the copy
  * cannot both stay, and the kernel reclaims the cache 4 KiB page by 4 KiB page as the copy grows,
  * which leaves physical memory too fragmented for the copy's 2 MiB pages (k_alloc_huge). Measured
- * on the whole 30B-A3B Q4_K_M (18.5 GB file, 23 GiB machine, one thread, 2026-12-07): 12.2 of 18.2
- * GB of weights on huge pages when the cache is kept, 18.1 when each copied matrix's pages are
- * evicted at once (posix_fadvise), and decode 13.3 -> 14.5-14.8 tok/s (the experts' small matrices, spread over
- * the whole model, had paid a page walk per 4 KiB). Evicting costs a later load nothing that the
- * kernel would not have evicted anyway; for a file that fits twice over, the cache is kept (a
- * second load of a small model then reads memory, not the disk). */
+ * on the whole 30B-A3B Q4_K_M (18.5 GB file, 23 GiB machine, three loads in a row each way,
+ * 2026-12-07): 14.8-16.9 of its 18.3 GB of weights on huge pages when the cache is kept, all 18.3
+ * when each copied matrix's pages are evicted at once; loads as fast, decode within the host's
+ * noise (README, "The file's pages leave the cache once copied"). Evicting costs a later load
+ * nothing that the kernel would not have evicted anyway; for a file that fits twice over, the
+ * cache is kept (a second load of a small model then reads memory, not the disk). */
 int model_file_cache_policy(const char *env, double file_bytes, double phys_bytes) {
     if (env && !strcmp(env, "drop")) return 1;
     if (env && !strcmp(env, "keep")) return 0;
