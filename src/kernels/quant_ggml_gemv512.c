@@ -261,16 +261,6 @@ TGT INL void rows8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const floa
     _mm256_storeu_ps(y, acc);
 }
 
-/* Q4_K interleaved by 16 rows with the words in lanes (kernels/repack.c): one token x the group of
- * 16 rows at g (nsb superblocks of KQ4K_T16_STEP bytes), y[0..16). A lane per row, so no horizontal sums:
- * per superblock the rows' nibble words are 32 vectors; sub-block j's 8 groups of 4 values meet the
- * token's 4 bytes of each group broadcast, and vpdpbusd sums u x over the sub-block (u the nibble)
- * in every row's lane; isum = sum_j sc_j dot_j (vpmulld), imin = sum_j mn_j xs_j (vpdpwssd on int16
- * pairs of minimums and of A8_K's per-32 sums, which lie in pairs in the row already); then the
- * scalar twin's float steps for 16 rows at once: the twin's bits. Word k's low nibbles are values
- * 64 (k / 8) + 4 (k % 8) .. + 3 and its high nibbles those 32 further, so sub-blocks 2m and 2m + 1
- * are the low and high nibbles of words 8m .. 8m + 7. The group's superblocks and the next group's
- * are one stream, prefetched PF_T16 bytes ahead. */
 /* 8 nibble words of 16 rows in lanes at w (64 bytes apart) x the token: lo sums the low nibbles times
  * the 8 groups of 4 bytes at xl, hi the high nibbles times those at xh (vpdpbusd, exact int32) */
 TGT INL void nib8(const uint8_t *w, const uint8_t *xl, const uint8_t *xh, __m512i *lo, __m512i *hi) {
@@ -301,60 +291,77 @@ TGT INL __m512 k4_t16_end(__m512 acc, __m512i is, const __m512i n[2], __m512i w0
     return _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(dx), p));
 }
 
-#define PF_T16 (2 * KQ4K_T16_STEP)
 #define PF_T16_6 (2 * KQ6K_T16_STEP)
-#define PF_T16_4 (2 * KQ4_T16_STEP)
-TGT static void rows16_q4k_t16(const uint8_t *g, const int8_t *xq, const float *xd, const int16_t *bsum, int64_t nsb, float *y) {
+
+/* Q4_K interleaved by 16 rows with the words in lanes (kernels/repack.c), one superblock of the 16
+ * rows at g against the token's bytes x. A lane per row, so no horizontal sums: the rows' nibble
+ * words are 32 vectors; sub-block j's 8 groups of 4 values meet the token's 4 bytes of each group
+ * broadcast, and vpdpbusd sums u x over the sub-block (u the nibble) in every row's lane; returns
+ * isum = sum_j sc_j dot_j (vpmulld), with n[0] / n[1] the bytes of the minimums 0-3 / 4-7
+ * (k4_scales16) for k4_t16_end's imin and the scalar twin's float steps: the twin's bits. Word k's
+ * low nibbles are values 64 (k / 8) + 4 (k % 8) .. + 3 and its high nibbles those 32 further, so
+ * sub-blocks 2m and 2m + 1 are the low and high nibbles of words 8m .. 8m + 7. */
+TGT INL __m512i isum_q4k_t16(const uint8_t *g, const uint8_t *x, __m512i n[2]) {
     const __m512i ff = _mm512_set1_epi32(0xff);
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t sb = 0; sb < nsb; sb++, g += KQ4K_T16_STEP) {
-        for (int i = 0; i < KQ4K_T16_STEP; i += 64) _mm_prefetch((const char *)g + PF_T16 + i, _MM_HINT_T0);
-        const uint8_t *x = (const uint8_t *)(xq + 256 * sb);
-        __m512i s[2], n[2];
-        k4_scales16(_mm512_loadu_si512(g + 64), _mm512_loadu_si512(g + 128), _mm512_loadu_si512(g + 192), s, n);
-        __m512i is = _mm512_setzero_si512();
+    __m512i s[2];
+    k4_scales16(_mm512_loadu_si512(g + 64), _mm512_loadu_si512(g + 128), _mm512_loadu_si512(g + 192), s, n);
+    __m512i is = _mm512_setzero_si512();
+    UNROLL8
+    for (int m = 0; m < 4; m++) {
+        __m512i lo, hi;
+        nib8(g + 64 * (4 + 8 * m), x + 4 * 16 * m, x + 4 * (16 * m + 8), &lo, &hi);
+        /* scales 2m, 2m + 1: bytes 2m % 4, 2m % 4 + 1 of s[m / 2] */
+        const __m512i sc = _mm512_srli_epi32(s[m / 2], 16 * (m % 2));
+        is = _mm512_add_epi32(is, _mm512_mullo_epi32(lo, _mm512_and_si512(sc, ff)));
+        is = _mm512_add_epi32(is, _mm512_mullo_epi32(hi, _mm512_and_si512(_mm512_srli_epi32(sc, 8), ff)));
+    }
+    return is;
+}
+
+/* the same for our Q4's 16 rows: its scales and minimums are stored as bytes (words 1-2 and 3-4: no
+ * unpacking), its nibbles in element order: nibble word k (block word 5 + k) holds in its low nibbles
+ * values 128 (k / 16) + 4 (k % 16) .. + 3, in its high ones those 64 further, so per 128 values c and
+ * half h (k % 16 = 8 h .. 8 h + 7) the low nibbles are sub-block 4 c + h and the high ones 4 c + 2 + h */
+TGT INL __m512i isum_q4_t16(const uint8_t *g, const uint8_t *x, __m512i n[2]) {
+    const __m512i ff = _mm512_set1_epi32(0xff);
+    const __m512i s[2] = {_mm512_loadu_si512(g + 64), _mm512_loadu_si512(g + 128)};
+    __m512i is = _mm512_setzero_si512();
+    UNROLL8
+    for (int c = 0; c < 2; c++)
         UNROLL8
-        for (int m = 0; m < 4; m++) {
+        for (int h = 0; h < 2; h++) {
             __m512i lo, hi;
-            nib8(g + 64 * (4 + 8 * m), x + 4 * 16 * m, x + 4 * (16 * m + 8), &lo, &hi);
-            /* scales 2m, 2m + 1: bytes 2m % 4, 2m % 4 + 1 of s[m / 2] */
-            const __m512i sc = _mm512_srli_epi32(s[m / 2], 16 * (m % 2));
-            is = _mm512_add_epi32(is, _mm512_mullo_epi32(lo, _mm512_and_si512(sc, ff)));
-            is = _mm512_add_epi32(is, _mm512_mullo_epi32(hi, _mm512_and_si512(_mm512_srli_epi32(sc, 8), ff)));
+            nib8(g + 64 * (5 + 16 * c + 8 * h), x + 4 * (32 * c + 8 * h), x + 4 * (32 * c + 16 + 8 * h), &lo, &hi);
+            /* scales 4c + h and 4c + 2 + h: bytes h and 2 + h of word 1 + c */
+            is = _mm512_add_epi32(is, _mm512_mullo_epi32(lo, _mm512_and_si512(_mm512_srli_epi32(s[c], 8 * h), ff)));
+            is = _mm512_add_epi32(is, _mm512_mullo_epi32(hi, _mm512_and_si512(_mm512_srli_epi32(s[c], 8 * (2 + h)), ff)));
         }
+    n[0] = _mm512_loadu_si512(g + 192);
+    n[1] = _mm512_loadu_si512(g + 256);
+    return is;
+}
+
+/* Q4_K or our Q4 (T) interleaved by 16 rows with the words in lanes: one token x the 16 rows at g
+ * (nsb superblocks of the type's step), y[0..16), the group's superblocks and the next group's one
+ * stream prefetched two steps ahead */
+TGT INL void rows16_k4_t16(qwen3_dtype T, const uint8_t *g, const int8_t *xq, const float *xd, const int16_t *bsum, int64_t nsb,
+                           float *y) {
+    const int step = T == QWEN3_Q4 ? KQ4_T16_STEP : KQ4K_T16_STEP;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; sb++, g += step) {
+        for (int i = 0; i < step; i += 64) _mm_prefetch((const char *)g + 2 * step + i, _MM_HINT_T0);
+        const uint8_t *x = (const uint8_t *)(xq + 256 * sb);
+        __m512i n[2];
+        const __m512i is = T == QWEN3_Q4 ? isum_q4_t16(g, x, n) : isum_q4k_t16(g, x, n);
         acc = k4_t16_end(acc, is, n, _mm512_loadu_si512(g), bsum + 8 * sb, xd[sb]);
     }
     _mm512_storeu_ps(y, acc);
 }
-
-/* Our Q4 interleaved by 16 rows with the words in lanes (kernels/repack.c), as rows16_q4k_t16: one
- * token x the 16 rows at g (nsb superblocks of KQ4_T16_STEP bytes), y[0..16). Its scales and
- * minimums are stored as bytes (words 1-2 and 3-4: no unpacking), and its nibbles in element order:
- * nibble word k (block word 5 + k) holds in its low nibbles values 128 (k / 16) + 4 (k % 16) .. + 3,
- * in its high ones those 64 further, so per 128 values c and half h (k % 16 = 8 h .. 8 h + 7) the low
- * nibbles are sub-block 4 c + h and the high ones sub-block 4 c + 2 + h. */
-TGT static void rows16_q4_t16(const uint8_t *g, const int8_t *xq, const float *xd, const int16_t *bsum, int64_t nsb, float *y) {
-    const __m512i ff = _mm512_set1_epi32(0xff);
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t sb = 0; sb < nsb; sb++, g += KQ4_T16_STEP) {
-        for (int i = 0; i < KQ4_T16_STEP; i += 64) _mm_prefetch((const char *)g + PF_T16_4 + i, _MM_HINT_T0);
-        const uint8_t *x = (const uint8_t *)(xq + 256 * sb);
-        const __m512i s[2] = {_mm512_loadu_si512(g + 64), _mm512_loadu_si512(g + 128)};
-        __m512i is = _mm512_setzero_si512();
-        UNROLL8
-        for (int c = 0; c < 2; c++)
-            UNROLL8
-            for (int h = 0; h < 2; h++) {
-                __m512i lo, hi;
-                nib8(g + 64 * (5 + 16 * c + 8 * h), x + 4 * (32 * c + 8 * h), x + 4 * (32 * c + 16 + 8 * h), &lo, &hi);
-                /* scales 4c + h and 4c + 2 + h: bytes h and 2 + h of word 1 + c */
-                is = _mm512_add_epi32(is, _mm512_mullo_epi32(lo, _mm512_and_si512(_mm512_srli_epi32(s[c], 8 * h), ff)));
-                is = _mm512_add_epi32(is, _mm512_mullo_epi32(hi, _mm512_and_si512(_mm512_srli_epi32(s[c], 8 * (2 + h)), ff)));
-            }
-        const __m512i n[2] = {_mm512_loadu_si512(g + 192), _mm512_loadu_si512(g + 256)}; /* the minimums' bytes */
-        acc = k4_t16_end(acc, is, n, _mm512_loadu_si512(g), bsum + 8 * sb, xd[sb]);
-    }
-    _mm512_storeu_ps(y, acc);
+TGT static void rows16_q4k_t16(const uint8_t *g, const int8_t *xq, const float *xd, const int16_t *bs, int64_t nsb, float *y) {
+    rows16_k4_t16(QWEN3_Q4_K, g, xq, xd, bs, nsb, y);
+}
+TGT static void rows16_q4_t16(const uint8_t *g, const int8_t *xq, const float *xd, const int16_t *bs, int64_t nsb, float *y) {
+    rows16_k4_t16(QWEN3_Q4, g, xq, xd, bs, nsb, y);
 }
 
 /* Q6_K interleaved by 16 rows with the words in lanes (kernels/repack.c), as rows16_q4k_t16: one token
@@ -409,7 +416,10 @@ TGT static void rows16_q6k_t16(const uint8_t *g, const int8_t *xq, const float *
 #define R8K(T) TGT static void r8_##T(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *bs, \
                                        int64_t nsb, float *y, int pf, int il) { \
         if (il) rows8_k4(T, w, ws, xq, xd, bs, nsb, y, pf, 1); else rows8_k4(T, w, ws, xq, xd, bs, nsb, y, pf, 0); }
-R8K(QWEN3_Q4_K) R8K(QWEN3_Q5_K) R8K(QWEN3_Q4)
+/* Q4_K and our Q4 are interleaved only by 16 rows (rows16_k4_t16), so here they are row-major */
+#define R8K_ROWS(T) TGT static void r8_##T(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int16_t *bs, \
+                                            int64_t nsb, float *y, int pf) { rows8_k4(T, w, ws, xq, xd, bs, nsb, y, pf, 0); }
+R8K(QWEN3_Q5_K) R8K_ROWS(QWEN3_Q4_K) R8K_ROWS(QWEN3_Q4)
 /* (Q6_K interleaved takes rows16_q6k_t16: this reads rows) */
 TGT static void r8_q6k(const uint8_t *w, size_t ws, const int8_t *xq, const float *xd, const int32_t *xo, int64_t nsb, float *y, int pf) {
     rows8_q6k(w, ws, xq, xd, xo, nsb, y, pf);
@@ -424,12 +434,8 @@ static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, i
     const uint8_t *base = W->data;
     const size_t ws = W->row_bytes;
     int64_t r = r0;
-    if (t == QWEN3_Q4_K && W->il == 16) { /* r0, r1 multiples of 16 */
-        for (; r + 16 <= r1; r += 16) rows16_q4k_t16(base + (size_t)r * ws, xq, xd, bsum, nsb, y + r);
-        return;
-    }
-    if (t == QWEN3_Q4 && W->il == 16) { /* r0, r1 multiples of 16 */
-        for (; r + 16 <= r1; r += 16) rows16_q4_t16(base + (size_t)r * ws, xq, xd, bsum, nsb, y + r);
+    if ((t == QWEN3_Q4_K || t == QWEN3_Q4) && W->il == 16) { /* r0, r1 multiples of 16 */
+        for (; r + 16 <= r1; r += 16) (t == QWEN3_Q4 ? rows16_q4_t16 : rows16_q4k_t16)(base + (size_t)r * ws, xq, xd, bsum, nsb, y + r);
         return;
     }
     if (t == QWEN3_Q6_K && W->il == 16 && nsb <= GEMV_MAX_SB) { /* r0, r1 multiples of 16 */
@@ -465,9 +471,9 @@ static void gemv(const struct kmat *W, const void *arow, float *y, int64_t r0, i
         for (; r + 8 <= r1; r += 8) {
             const uint8_t *w = base + (size_t)r * ws; /* = the group's start when interleaved */
             int pf = r + 16 <= r1;
-            if (t == QWEN3_Q4_K) r8_QWEN3_Q4_K(w, rs, xn, xd, bsum, nsb, y + r, pf, il);
+            if (t == QWEN3_Q4_K) r8_QWEN3_Q4_K(w, rs, xn, xd, bsum, nsb, y + r, pf);
             else if (t == QWEN3_Q5_K) r8_QWEN3_Q5_K(w, rs, xn, xd, bsum, nsb, y + r, pf, il);
-            else if (t == QWEN3_Q4) r8_QWEN3_Q4(w, rs, xq, xd, bsum, nsb, y + r, pf, il); /* nibbles in element order */
+            else if (t == QWEN3_Q4) r8_QWEN3_Q4(w, rs, xq, xd, bsum, nsb, y + r, pf); /* nibbles in element order */
             else r8_q6k(w, rs, xq, xd, xo, nsb, y + r, pf);
         }
     for (; r < r1; r += 4) {

@@ -275,8 +275,7 @@ int model_file_cache_policy(const char *env, double file_bytes, double phys_byte
     return phys_bytes > 0 && file_bytes > 0.5 * phys_bytes;
 }
 
-/* the mapped model file that holds p (NULL: none) */
-static const qfile *file_of(const qwen3_model *m, const void *p) {
+const qfile *model_file_of(const qwen3_model *m, const void *p) {
     const uint8_t *u = p;
     for (int i = 0; i < m->n_files; i++)
         if (u >= m->files[i].map.data && u < m->files[i].map.data + m->files[i].map.size) return &m->files[i].map;
@@ -293,7 +292,7 @@ void model_release_pages(qwen3_model *m, const void *p, size_t n) {
     madvise((void *)b, e - b, MADV_DONTNEED);
     /* unmapped here, the clean pages go from the cache at once (posix_fadvise on the file: cheaper
      * than MADV_PAGEOUT's reclaim, which had added ~20 s to the 30B-A3B's load) */
-    const qfile *f = m->drop_file_pages ? file_of(m, p) : NULL;
+    const qfile *f = m->drop_file_pages ? model_file_of(m, p) : NULL;
     int fd = f ? open(f->path, O_RDONLY | O_CLOEXEC) : -1;
     if (fd >= 0) {
         if (!posix_fadvise(fd, (off_t)(b - (uintptr_t)f->data), (off_t)(e - b), POSIX_FADV_DONTNEED)) m->dropped_bytes += (double)(e - b);

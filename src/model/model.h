@@ -129,6 +129,8 @@ int model_compact_head(qwen3_model *m, int want, qwen3_err *e);
  * back in): a source matrix that was copied out. The file's pages stay in the page cache, unless
  * m->drop_file_pages: then they are evicted from it too (posix_fadvise). */
 void model_release_pages(qwen3_model *m, const void *p, size_t n);
+/* the mapped model file (safetensors or GGUF) whose mapping holds p; NULL: none (the model's own memory) */
+const qfile *model_file_of(const qwen3_model *m, const void *p);
 /* Whether copied pages leave the page cache: QWEN3_FILE_CACHE=drop or keep, else (auto) when the
  * mapped files are over half of physical memory (file_bytes, phys_bytes; 0 where unknown). */
 int model_file_cache_policy(const char *env, double file_bytes, double phys_bytes);

@@ -16,16 +16,6 @@
 
 #include "model/model.h"
 
-/* the mapped file holding p, if any (then the matrix cannot be written in place) */
-static int in_mapping(const qwen3_model *m, const void *p) {
-    const uint8_t *u = p;
-    for (int i = 0; i < m->n_files; i++)
-        if (u >= m->files[i].map.data && u < m->files[i].map.data + m->files[i].map.size) return 1;
-    for (int i = 0; i < m->n_gfiles; i++)
-        if (u >= m->gfiles[i].map.data && u < m->gfiles[i].map.data + m->gfiles[i].map.size) return 1;
-    return 0;
-}
-
 /* A matrix is packed by all of the pool's threads, each its own run of row groups: the packing,
  * and the kernel's zeroing of the fresh pages a copy writes to, were most of a load (0.6B Q8_0:
  * ~2 s on one thread). Copied out of a mapping (src != dst), or rearranged in place a group at a
@@ -62,7 +52,7 @@ static int repack_one(qwen3_model *m, kmat *W, kmat *also, qwen3_err *e) {
     if (W->il || !il || !kernels) return 0;
     size_t group = (size_t)il * W->row_bytes, bytes = (size_t)W->rows * W->row_bytes;
     pack_job j = {W, W->data, (uint8_t *)W->data, il, 0}; /* in place: the model owns the bytes */
-    if (in_mapping(m, W->data)) {
+    if (model_file_of(m, W->data)) { /* in the file's mapping: copied out, not written in place */
         void *dst = model_alloc_owned(m, bytes);
         if (!dst) {
             qerr(e, "out of memory: %.1f MiB to rearrange a %lld x %lld %s matrix for decoding (QWEN3_REPACK=0 "
