@@ -257,10 +257,9 @@ TGT INL void q4_word(__m512i q, int k, kul *o) {
     o->w[32 * (k / 16) + 16 + k % 16] = _mm512_and_si512(_mm512_srli_epi32(q, 4), m4);
 }
 
-/* the same for our Q4's 148-byte blocks (kernels/quant.h: d, dmin, 8 scale bytes, 8 minimum bytes,
- * 128 bytes of nibbles, 37 words): nibble word k (block word 5 + k) holds in its low nibbles values
- * 128 (k / 16) + 4 (k % 16) .. + 3, in its high ones the values 64 further */
-
+/* unpack16_q4k's work for our Q4's 148-byte blocks (kernels/quant.h: d, dmin, 8 scale bytes, 8
+ * minimum bytes, 128 bytes of nibbles, 37 words): nibble word k (block word 5 + k) holds in its low
+ * nibbles values 128 (k / 16) + 4 (k % 16) .. + 3, in its high ones the values 64 further (q4_word) */
 TGT INL void unpack16_q4(const uint8_t *const *rp, int nr, size_t off, kul *o) {
     __m512i a[16], b[16], c[8];
     words16(rp, nr, off, a, b);
