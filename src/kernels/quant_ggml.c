@@ -231,6 +231,58 @@ static float fit_sym(const float *x, const float *w, int n, int lo, int hi, int 
     return best_s;
 }
 
+/* The block's value of largest magnitude (the first of equal ones), with its sign */
+static float signed_max(const float *x, int n) {
+    float amax = 0, vmax = 0;
+    for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); vmax = x[i]; }
+    return vmax;
+}
+
+/* Symmetric fit by sweeps, weights x^2 (llama.cpp's make_q3_quants, which its Q3_K takes without an
+ * importance matrix; the same arithmetic in the same order, so the same blocks): start from the
+ * scale that maps the largest |x| to lo, then up to 5 sweeps that move one value at a time to the
+ * level the least-squares scale of the others asks for, kept when the fit's gain (sum w x L)^2 /
+ * sum w L^2 grows. Returns that least-squares scale; L out in [lo, hi] (all lo for a block of
+ * zeros, as llama.cpp leaves its offset levels at 0: scale 0 dequantizes them to zeros all the
+ * same). Our grid search (fit_sym)
+ * reached a lower weighted error here but files further from F32 by KL (README, "Speed and
+ * quantization"). */
+static float fit_sym_sweep(const float *x, int n, int lo, int hi, int *L) {
+    const float vmax = signed_max(x, n);
+    if (fabsf(vmax) < 1e-15f) {
+        for (int i = 0; i < n; i++) L[i] = lo;
+        return 0.0f;
+    }
+    const float iscale = (float)lo / vmax;
+    float sxl = 0, sll = 0;
+    for (int i = 0; i < n; i++) {
+        L[i] = clampi(nearest(iscale * x[i]), lo, hi);
+        const float w = x[i] * x[i];
+        sxl += w * x[i] * (float)L[i];
+        sll += w * (float)L[i] * (float)L[i];
+    }
+    for (int sweep = 0; sweep < 5; sweep++) {
+        int changed = 0;
+        for (int i = 0; i < n; i++) {
+            const float w = x[i] * x[i];
+            float s1 = sxl - w * x[i] * (float)L[i]; /* the sums without value i */
+            if (s1 <= 0) continue;
+            float l1 = sll - w * (float)L[i] * (float)L[i];
+            const int l = clampi(nearest(x[i] * l1 / s1), lo, hi);
+            if (l == L[i]) continue;
+            s1 += w * x[i] * (float)l;
+            l1 += w * (float)l * (float)l;
+            if (l1 > 0 && s1 * s1 * sll > sxl * sxl * l1) {
+                L[i] = l, sxl = s1, sll = l1;
+                changed++;
+            }
+        }
+        if (!changed) break;
+    }
+    return sll > 0 ? sxl / sll : 0.0f;
+}
+
 /* Asymmetric fit x ~ s * L - m, L in [0, nmax], s >= 0, m >= 0 (the minimum is clamped to <= 0, as
  * the K formats store it as a non-negative offset) minimizing sum w (s L - m - x)^2: grid over the
  * inverse scale, least squares for (s, m) given each rounding. Returns s, *m_out = m. */
@@ -466,30 +518,40 @@ void kq_q2_k_from_float(const float *x, void *row, int64_t n) {
     }
 }
 
+/* Q3_K as llama.cpp makes it without an importance matrix (quantize_row_q3_K_ref; the same
+ * arithmetic, so the same blocks): fit_sym_sweep per 16 values, the sub-block scales rounded
+ * against -32 / (the largest one), then each value against its stored scale. A sub-block whose scale
+ * rounds to zero keeps its fitted levels (they dequantize to zero all the same). */
 void kq_q3_k_from_float(const float *x, void *row, int64_t n) {
     kq3_k_block *b = row;
     for (int64_t i = 0; i < n / 256; i++) {
         const float *v = x + i * 256;
-        float s[16], w[16], amax = 0, smax = 0;
+        float s[16], amax = 0, smax = 0;
         int L[256];
         for (int g = 0; g < 16; g++) {
-            weights_sq(v + 16 * g, w, 16);
-            s[g] = fit_sym(v + 16 * g, w, 16, -4, 3, L);
+            s[g] = fit_sym_sweep(v + 16 * g, 16, -4, 3, L + 16 * g);
             if (fabsf(s[g]) > amax) { amax = fabsf(s[g]); smax = s[g]; }
         }
-        b[i].d = k_f32_to_f16(amax > 0 ? smax / -32.0f : 0.0f);
-        float d = h2f(b[i].d);
         memset(b[i].scales, 0, 12);
         memset(b[i].hmask, 0, 32);
+        b[i].d = 0;
+        if (smax != 0.0f) {
+            const float iscale = -32.0f / smax;
+            for (int g = 0; g < 16; g++) {
+                const int ls = clampi(nearest(iscale * s[g]), -32, 31) + 32;
+                if (g < 8) b[i].scales[g] |= (uint8_t)(ls & 15);
+                else b[i].scales[g - 8] |= (uint8_t)((ls & 15) << 4);
+                b[i].scales[8 + g % 4] |= (uint8_t)((ls >> 4) << (2 * (g / 4)));
+            }
+            b[i].d = k_f32_to_f16(1.0f / iscale);
+        }
+        const float d = h2f(b[i].d);
         for (int g = 0; g < 16; g++) {
-            int ls = d != 0.0f ? clampi(nearest(s[g] / d), -32, 31) + 32 : 32;
-            if (g < 8) b[i].scales[g] |= (uint8_t)(ls & 15);
-            else b[i].scales[g - 8] |= (uint8_t)((ls & 15) << 4);
-            b[i].scales[8 + g % 4] |= (uint8_t)((ls >> 4) << (2 * (g / 4)));
-            float dl = d * (float)(ls - 32);
+            const float dl = d * (float)(q3_scale(b[i].scales, g) - 32);
             for (int l = 0; l < 16; l++) {
-                int e = 16 * g + l;
-                int q = dl != 0.0f ? clampi(nearest(v[e] / dl), -4, 3) + 4 : 4;
+                const int e = 16 * g + l;
+                if (dl != 0.0f) L[e] = clampi(nearest(v[e] / dl), -4, 3);
+                int q = L[e] + 4;
                 if (q > 3) { b[i].hmask[e % 32] |= (uint8_t)(1 << (e / 32)); q -= 4; }
                 L[e] = q;
             }

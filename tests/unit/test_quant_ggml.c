@@ -7,7 +7,9 @@
  *      llama.cpp's quantizers all dequantize to the same float bits as llama.cpp's;
  *   2. our quantizers' error is no worse than llama.cpp's reference quantizers' (quantize_row_*_ref,
  *      what `llama-quantize` uses without an importance matrix) on gaussian rows with outliers, by a
- *      stated factor per type.
+ *      stated factor per type;
+ *   3. where ours follows llama.cpp's arithmetic (Q3_K: README, "Speed and quantization"), its
+ *      blocks are llama.cpp's, byte for byte, on those rows.
  * Without the library those checks print SKIP (run scripts/setup.sh).
  * Also here, needing no library: the AVX-512 dequantizers to bf16 (the prefill GEMM's panels) give
  * exactly the bf16 rounding of the scalar dequantizer's floats. */
@@ -37,16 +39,23 @@ typedef struct {
     const char *ggml; /* name in the library's symbols */
     int f16_off[2];   /* byte offsets of f16 fields in a block (-1: none) */
     double max_ratio; /* our rms error / llama.cpp's, at most */
+    int same;         /* our blocks are llama.cpp's reference quantizer's, byte for byte */
 } tcase;
 
 /* Q8_0 included for its quantizer. max_ratio: the measured ratio on these rows (printed) plus a margin;
- * measured 0.996 0.970 0.830 0.903 0.708 0.979 0.961 0.974 0.840 0.809 1.000 1.003 in this order */
+ * measured 0.996 0.973 0.834 0.910 0.723 0.981 0.960 1.000 0.874 0.805 1.000 1.002 in this order */
 static const tcase cases[] = {
-    {QWEN3_Q8_0, "q8_0", {0, -1}, 1.01},   {QWEN3_Q4_0, "q4_0", {0, -1}, 1.0},    {QWEN3_Q4_1, "q4_1", {0, 2}, 0.9},
-    {QWEN3_Q5_0, "q5_0", {0, -1}, 0.95},   {QWEN3_Q5_1, "q5_1", {0, 2}, 0.8},     {QWEN3_IQ4_NL, "iq4_nl", {0, -1}, 1.02},
-    {QWEN3_Q2_K, "q2_K", {80, 82}, 1.0},   {QWEN3_Q3_K, "q3_K", {108, -1}, 1.0},  {QWEN3_Q4_K, "q4_K", {0, 2}, 0.9},
-    {QWEN3_Q5_K, "q5_K", {0, 2}, 0.9},     {QWEN3_Q6_K, "q6_K", {208, -1}, 1.01}, {QWEN3_IQ4_XS, "iq4_xs", {0, -1}, 1.03},
+    {QWEN3_Q8_0, "q8_0", {0, -1}, 1.01, 0},   {QWEN3_Q4_0, "q4_0", {0, -1}, 1.0, 0},    {QWEN3_Q4_1, "q4_1", {0, 2}, 0.9, 0},
+    {QWEN3_Q5_0, "q5_0", {0, -1}, 0.95, 0},    {QWEN3_Q5_1, "q5_1", {0, 2}, 0.8, 0},     {QWEN3_IQ4_NL, "iq4_nl", {0, -1}, 1.02, 0},
+    {QWEN3_Q2_K, "q2_K", {80, 82}, 1.0, 0},   {QWEN3_Q3_K, "q3_K", {108, -1}, 1.0, 1},  {QWEN3_Q4_K, "q4_K", {0, 2}, 0.9, 0},
+    {QWEN3_Q5_K, "q5_K", {0, 2}, 0.9, 0},     {QWEN3_Q6_K, "q6_K", {208, -1}, 1.01, 0}, {QWEN3_IQ4_XS, "iq4_xs", {0, -1}, 1.03, 0},
 };
+
+static int n_same(void) {
+    int n = 0;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) n += cases[k].same;
+    return n;
+}
 
 static int same_bits(const float *a, const float *b, int64_t n, int64_t *where) {
     for (int64_t i = 0; i < n; i++)
@@ -84,8 +93,10 @@ static void test_row_bf16(void) {
 int main(void) {
     void *lib = dlopen(LIB, RTLD_NOW | RTLD_LOCAL);
     /* test_row_bf16: one line per type Q4_0..IQ4_XS, or its one SKIP without AVX512_BF16; then five
-     * checks per type against llama.cpp's library, or the one SKIP without it */
-    TEST_EXPECT(((k_cpu_default()->features & K_CPU_BF16) ? (int)(QWEN3_IQ4_XS - QWEN3_Q4_0 + 1) : 1) + (lib ? 5 * (int)(sizeof cases / sizeof cases[0]) : 1));
+     * checks per type against llama.cpp's library (six where the blocks must be the same), or the
+     * one SKIP without it */
+    TEST_EXPECT(((k_cpu_default()->features & K_CPU_BF16) ? (int)(QWEN3_IQ4_XS - QWEN3_Q4_0 + 1) : 1) +
+                (lib ? 5 * (int)(sizeof cases / sizeof cases[0]) + n_same() : 1));
     test_row_bf16();
     if (!lib) {
         printf("SKIP quant-ggml: %s not loadable (%s); run scripts/setup.sh\n", LIB, dlerror());
@@ -133,7 +144,7 @@ int main(void) {
                 float v = grand();
                 x[(size_t)r * N + i] = r == 2 ? 0.0f : r == 3 ? v * 1e-6f : r == 1 && i % 7 == 0 ? 8 * v : v * (float)(0.02 + 0.01 * r);
             }
-        int ok_ours = 1, ok_theirs = 1;
+        int ok_ours = 1, ok_theirs = 1, first_other = -1;
         double e_ours = 0, e_ref = 0;
         for (int r = 0; r < rows; r++) {
             const float *xr = x + (size_t)r * N;
@@ -144,6 +155,7 @@ int main(void) {
             double se = 0, ss = 0;
             for (int64_t i = 0; i < N; i++) { se += ((double)a[i] - xr[i]) * ((double)a[i] - xr[i]); ss += (double)xr[i] * xr[i]; }
             qref(xr, blk2, N);
+            if (first_other < 0 && memcmp(blk, blk2, rb)) first_other = r;
             tr->to_float(blk2, a, N);
             deq(blk2, b, N);
             ok_theirs &= same_bits(a, b, N, &where);
@@ -160,6 +172,10 @@ int main(void) {
                e_ref / (rows - 1), ratio);
         snprintf(name, sizeof name, "quant-ggml-%s-quantizer-vs-llamacpp", tr->name);
         CHECK(ratio <= tc->max_ratio, name, "our error %.3fx llama.cpp's (allowed %.2fx)", ratio, tc->max_ratio);
+        if (tc->same) {
+            snprintf(name, sizeof name, "quant-ggml-%s-quantizer-same-blocks", tr->name);
+            CHECK(first_other < 0, name, "row %d: our blocks differ from llama.cpp's quantize_row_%s_ref", first_other, tc->ggml);
+        }
     }
     free(x); free(a); free(b); free(blk); free(blk2);
     dlclose(lib);
