@@ -193,14 +193,20 @@ void kq_iq4_xs_to_float(const void *row, float *y, int64_t n) {
 
 /* ================================================================ fitting (quantizers' math) */
 
+/* The block's value of largest magnitude (the first of equal ones), with its sign */
+static float signed_max(const float *x, int n) {
+    float amax = 0, vmax = 0;
+    for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); vmax = x[i]; }
+    return vmax;
+}
+
 /* Symmetric fit x ~ s * L, L integer in [lo, hi], minimizing sum w (x - s L)^2: grid over the
  * inverse scale around the one that maps the largest |x| to the end of the range on its side, each
  * rounding followed by the least-squares scale for it (s = sum w x L / sum w L^2). Returns s; L out. */
 static float fit_sym(const float *x, const float *w, int n, int lo, int hi, int *L) {
-    float amax = 0, vmax = 0;
-    for (int i = 0; i < n; i++)
-        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); vmax = x[i]; }
-    if (amax < 1e-30f) {
+    const float vmax = signed_max(x, n);
+    if (fabsf(vmax) < 1e-30f) {
         for (int i = 0; i < n; i++) L[i] = 0;
         return 0.0f;
     }
@@ -229,14 +235,6 @@ static float fit_sym(const float *x, const float *w, int n, int lo, int hi, int 
         return 0.0f;
     }
     return best_s;
-}
-
-/* The block's value of largest magnitude (the first of equal ones), with its sign */
-static float signed_max(const float *x, int n) {
-    float amax = 0, vmax = 0;
-    for (int i = 0; i < n; i++)
-        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); vmax = x[i]; }
-    return vmax;
 }
 
 /* Symmetric fit by sweeps, weights x^2 (llama.cpp's make_q3_quants, which its Q3_K takes without an
@@ -333,10 +331,8 @@ static int iq4_nearest(float v) {
 }
 
 static float fit_iq4(const float *x, const float *w, int n, int *L) {
-    float amax = 0, vmax = 0;
-    for (int i = 0; i < n; i++)
-        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); vmax = x[i]; }
-    if (amax < 1e-30f) {
+    const float vmax = signed_max(x, n);
+    if (fabsf(vmax) < 1e-30f) {
         for (int i = 0; i < n; i++) L[i] = iq4_nearest(0.0f);
         return 0.0f;
     }
@@ -464,15 +460,15 @@ void kq_iq4_xs_from_float(const float *x, void *row, int64_t n) {
     kiq4_xs_block *b = row;
     for (int64_t i = 0; i < n / 256; i++) {
         const float *v = x + i * 256;
-        float s[8], w[32], amax = 0, smax = 0;
+        float s[8], w[32];
         int L[32];
         for (int ib = 0; ib < 8; ib++) {
             weights_sq(v + 32 * ib, w, 32);
             s[ib] = fit_iq4(v + 32 * ib, w, 32, L);
-            if (fabsf(s[ib]) > amax) { amax = fabsf(s[ib]); smax = s[ib]; }
         }
         /* sub-block scales are d * (ls - 32), ls 0..63: the largest goes to -32 */
-        b[i].d = k_f32_to_f16(amax > 0 ? smax / -32.0f : 0.0f);
+        const float smax = signed_max(s, 8);
+        b[i].d = k_f32_to_f16(smax != 0.0f ? smax / -32.0f : 0.0f);
         float d = h2f(b[i].d), id = d != 0.0f ? 1.0f / d : 0.0f;
         b[i].scales_h = 0;
         memset(b[i].scales_l, 0, 4);
@@ -525,12 +521,10 @@ void kq_q3_k_from_float(const float *x, void *row, int64_t n) {
     kq3_k_block *b = row;
     for (int64_t i = 0; i < n / 256; i++) {
         const float *v = x + i * 256;
-        float s[16], amax = 0, smax = 0;
+        float s[16];
         int L[256];
-        for (int g = 0; g < 16; g++) {
-            s[g] = fit_sym_sweep(v + 16 * g, 16, -4, 3, L + 16 * g);
-            if (fabsf(s[g]) > amax) { amax = fabsf(s[g]); smax = s[g]; }
-        }
+        for (int g = 0; g < 16; g++) s[g] = fit_sym_sweep(v + 16 * g, 16, -4, 3, L + 16 * g);
+        const float smax = signed_max(s, 16);
         memset(b[i].scales, 0, 12);
         memset(b[i].hmask, 0, 32);
         b[i].d = 0;
@@ -620,15 +614,15 @@ void kq_q6_k_from_float(const float *x, void *row, int64_t n) {
     kq6_k_block *b = row;
     for (int64_t i = 0; i < n / 256; i++) {
         const float *v = x + i * 256;
-        float s[16], w[16], amax = 0, smax = 0;
+        float s[16], w[16];
         int L[256];
         for (int g = 0; g < 16; g++) {
             weights_sq(v + 16 * g, w, 16);
             s[g] = fit_sym(v + 16 * g, w, 16, -32, 31, L);
-            if (fabsf(s[g]) > amax) { amax = fabsf(s[g]); smax = s[g]; }
         }
         /* int8 sub-block scales: the largest goes to -128 */
-        b[i].d = k_f32_to_f16(amax > 0 ? smax / -128.0f : 0.0f);
+        const float smax = signed_max(s, 16);
+        b[i].d = k_f32_to_f16(smax != 0.0f ? smax / -128.0f : 0.0f);
         float d = h2f(b[i].d);
         for (int g = 0; g < 16; g++) {
             int sc = d != 0.0f ? clampi(nearest(s[g] / d), -128, 127) : 0;
