@@ -303,13 +303,14 @@ TGT static inline __attribute__((always_inline)) void il_tile(const uint8_t *p, 
     __m512 acc[2][TT];
     UNROLL
     for (int t = 0; t < TT; t++) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++, p += 544, q += 544, a++) {
+    for (int64_t b = 0; b < nb; b++, a++) {
+        const size_t od = k_q8il_d(b), oq = k_q8il_q(b, nb);
         __m512i s[2][TT];
         UNROLL
         for (int t = 0; t < TT; t++) s[0][t] = s[1][t] = _mm512_set1_epi32(a->nsx[t]);
         UNROLL
         for (int g = 0; g < 8; g++) {
-            __m512i wp = _mm512_loadu_si512(p + 32 + 64 * g), wq = NG == 2 ? _mm512_loadu_si512(q + 32 + 64 * g) : wp;
+            __m512i wp = _mm512_loadu_si512(p + oq + 64 * g), wq = NG == 2 ? _mm512_loadu_si512(q + oq + 64 * g) : wp;
             UNROLL
             for (int t = 0; t < TT; t++) {
                 int32_t xg;
@@ -319,8 +320,8 @@ TGT static inline __attribute__((always_inline)) void il_tile(const uint8_t *p, 
                 if (NG == 2) s[1][t] = _mm512_dpbusd_epi32(s[1][t], wq, xb);
             }
         }
-        __m512 dwp = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
-        __m512 dwq = NG == 2 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)q)) : dwp;
+        __m512 dwp = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + od)));
+        __m512 dwq = NG == 2 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(q + od))) : dwp;
         UNROLL
         for (int t = 0; t < TT; t++) {
             __m512 dx = _mm512_set1_ps(a->d[t]);
@@ -424,25 +425,26 @@ TGT int kq_gemm_q8_0_il_avx512(const kmat *W, const void *A, size_t arow_bytes, 
 TGT static inline __attribute__((always_inline)) void il_groups(const uint8_t *p, const uint8_t *q, int NG, const int8_t *xq,
                                                                 const float *xd, const int32_t *sx, int64_t nb, float *yp, float *yq) {
     __m512 acc = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++, p += 544, q += 544) {
+    for (int64_t b = 0; b < nb; b++) {
+        const size_t od = k_q8il_d(b), oq = k_q8il_q(b, nb);
         int32_t xg[8];
         memcpy(xg, xq + 32 * b, 32);
         __m512i s0 = _mm512_setzero_si512(), s1 = s0, t0 = s0, t1 = s0;
         for (int g = 0; g < 8; g += 2) {
             __m512i xa = _mm512_set1_epi32(xg[g]), xb = _mm512_set1_epi32(xg[g + 1]);
-            s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(p + 32 + 64 * g), xa);
-            s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512(p + 32 + 64 * (g + 1)), xb);
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(p + oq + 64 * g), xa);
+            s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512(p + oq + 64 * (g + 1)), xb);
             if (NG == 2) {
-                t0 = _mm512_dpbusd_epi32(t0, _mm512_loadu_si512(q + 32 + 64 * g), xa);
-                t1 = _mm512_dpbusd_epi32(t1, _mm512_loadu_si512(q + 32 + 64 * (g + 1)), xb);
+                t0 = _mm512_dpbusd_epi32(t0, _mm512_loadu_si512(q + oq + 64 * g), xa);
+                t1 = _mm512_dpbusd_epi32(t1, _mm512_loadu_si512(q + oq + 64 * (g + 1)), xb);
             }
         }
         __m512i sxb = _mm512_set1_epi32(b < GEMV_MAX_BLOCKS ? sx[b] : sum128(xq + 32 * b));
         __m512 dx = _mm512_set1_ps(xd[b]);
-        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + od)));
         acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_add_epi32(s0, s1), sxb)), _mm512_mul_ps(dw, dx)));
         if (NG == 2) {
-            __m512 dw2 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)q));
+            __m512 dw2 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(q + od)));
             acc2 = _mm512_add_ps(acc2, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_add_epi32(t0, t1), sxb)), _mm512_mul_ps(dw2, dx)));
         }
     }

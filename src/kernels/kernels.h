@@ -228,10 +228,22 @@ extern const kq_pack kq_pack_q8_0_il;
 /* ---- interleaved weights (kernels/repack.c)
  * A matrix whose type has interleaved kernels can be stored with its rows in groups of k_il_rows(t):
  * per group and block, the group's scales together, then its quants in 4-byte pieces row after row
- * (Q8_0: 16 f16 scales, then for each 4-byte group g of the block the 16 rows' bytes, stored + 128;
+ * (Q8_0: 16 f16 scales, then for each 4-byte group g of the block the 16 rows' bytes, stored + 128,
+ * the blocks in pairs (k_q8il_d, k_q8il_q below);
  * BF16: groups of 4 rows, each 32-column step of the 4 rows side by side),
  * so the one-token kernel reads one stream and sums 16 rows in the lanes of one vector. The bytes
  * and their count are the row-major matrix's, rearranged. */
+/* Q8_0's group in pairs of blocks: blocks 2j and 2j + 1 take 1,088 bytes, the 16 scales of 2j then
+ * those of 2j + 1 (one 64-byte line), then 2j's 8 pieces of 64 bytes, then 2j + 1's; an odd last
+ * block its scales then its pieces. So every piece starts a cache line where the group does (a
+ * group is 544 x blocks bytes): in 544-byte steps, scales then pieces, half the blocks had all 8
+ * pieces across two lines, and the one-token kernel read 10-19% slower whenever memory delivered
+ * over ~40 GB/s to one core (tools' harness, Zen 5, 2026-12-07; equal when it delivered less).
+ * Byte offsets of block b's scales and pieces in a group of nb blocks: */
+static inline size_t k_q8il_d(int64_t b) { return 1088 * (size_t)(b >> 1) + 32 * (size_t)(b & 1); }
+static inline size_t k_q8il_q(int64_t b, int64_t nb) {
+    return 1088 * (size_t)(b >> 1) + ((b & 1) ? 576 : b + 1 < nb ? 64 : 32);
+}
 /* Rows per group of type t's interleaved layout; 0 when it has none. */
 int k_il_rows(qwen3_dtype t);
 /* k_il_rows(t) when a rows x cols matrix of type t can take the layout (whole groups of rows, columns

@@ -11,10 +11,11 @@
  * 3x less work per byte, so the kernel runs at the speed of memory. llama.cpp repacks Q4_0 and
  * others the same way for its AVX2 / ARM kernels (its "CPU_REPACK" buffers).
  *
- * The layout of a Q8_0 matrix, for each group R of 16 rows and block b (K / 32 blocks per row), at
- * byte (R * nb + b) * 544:
- *     [0, 32)                   the f16 scales d of rows 16R .. 16R + 15
- *     [32 + 64 g + 4 i, + 4)    quants 4g .. 4g + 3 of row 16R + i's block b, each + 128 (as
+ * The layout of a Q8_0 matrix, for each group R of 16 rows (544 * nb bytes from byte R * 544 * nb,
+ * nb = K / 32 blocks per row) and block b, at D = k_q8il_d(b) and P = k_q8il_q(b, nb) of the group
+ * (kernels.h: blocks in pairs, so that each 64-byte piece is a cache line):
+ *     [D, D + 32)               the f16 scales d of rows 16R .. 16R + 15
+ *     [P + 64 g + 4 i, + 4)     quants 4g .. 4g + 3 of row 16R + i's block b, each + 128 (as
  *                               unsigned bytes: the operand vpdpbusd takes unsigned), g = 0 .. 7
  * The same bytes as the row-major matrix, rearranged: a model's memory does not grow.
  *
@@ -96,30 +97,34 @@ typedef struct {
 
 /* ---- Q8_0, 16 rows */
 
-enum { Q8_IL = 16, Q8_STEP = 32 + 8 * 64 };
+enum { Q8_IL = 16 };
 
 /* A piece (4 quants) moves as one 32-bit word, + 128 on each byte by the xor: a byte at a time,
- * the packing was most of a model's load (0.6B Q8_0: ~1.2 of 2 s) */
+ * the packing was most of a model's load (0.6B Q8_0: ~1.2 of 2 s). Block b's scales and pieces
+ * where k_q8il_d / k_q8il_q (kernels.h) put them. */
 static void q8_pack(const uint8_t *src, size_t srb, int64_t nb, size_t bb, uint8_t *g) {
-    for (int64_t b = 0; b < nb; b++, g += Q8_STEP)
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t *gd = g + k_q8il_d(b), *gq = g + k_q8il_q(b, nb);
         for (int i = 0; i < Q8_IL; i++) {
             const uint8_t *blk = src + (size_t)i * srb + (size_t)b * 34;
-            memcpy(g + 2 * i, blk, 2);
+            memcpy(gd + 2 * i, blk, 2);
             for (int p = 0; p < 8; p++) {
                 uint32_t v;
                 memcpy(&v, blk + 2 + 4 * p, 4);
                 v ^= 0x80808080u;
-                memcpy(g + 32 + 64 * p + 4 * i, &v, 4);
+                memcpy(gq + 64 * p + 4 * i, &v, 4);
             }
         }
+    }
 }
 
 static void q8_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out) {
-    for (int64_t b = 0; b < nb; b++, g += Q8_STEP, out += 34) {
-        memcpy(out, g + 2 * i, 2);
+    for (int64_t b = 0; b < nb; b++, out += 34) {
+        const uint8_t *gd = g + k_q8il_d(b), *gq = g + k_q8il_q(b, nb);
+        memcpy(out, gd + 2 * i, 2);
         for (int p = 0; p < 8; p++) {
             uint32_t v;
-            memcpy(&v, g + 32 + 64 * p + 4 * i, 4);
+            memcpy(&v, gq + 64 * p + 4 * i, 4);
             v ^= 0x80808080u;
             memcpy(out + 2 + 4 * p, &v, 4);
         }
