@@ -268,7 +268,7 @@ void k_qmatmul_rows(const ktype *e, const kmat *W, const void *A, size_t arow_by
 /* Machine limits (kernels/peak.c): read bandwidth in GB/s with `threads` threads over a buffer of
  * `bytes`, and the peak in GFLOP/s (2 per multiply-add) of kind 1 f32 FMA, 2 bf16 vdpbf16ps, 3 int8
  * vpdpbusd on `threads` threads. 0 when the CPU lacks the instructions. */
-double k_peak_read_gbps(int threads, size_t bytes);
+double k_peak_read_gbps(int threads, size_t bytes); /* the best of 1, 2, 4 streams a thread */
 double k_peak_gflops(int kind, int threads);
 
 /* Row i of W as floats (any type); for embeddings lookups and tests. */
