@@ -869,6 +869,11 @@ TGT static void attn_rowsT_d128(const float *const *q, float *const *out, float 
         l[r] = 0.0f;
     }
     const size_t rb = k_kv_row_bytes(kv, stride);
+    /* the first blocks, which the prefetch inside the loop never asks for */
+    {
+        int first = nmax < 16 * KV_AHEAD ? nmax : 16 * KV_AHEAD;
+        prefetch_block(K, V, 0, (size_t)first * rb);
+    }
     /* few rows give few chains per block (a chain is 128 dependent fmadds): score several blocks at once */
     const int G = M <= 2 ? RT_GROUP : M <= 4 ? 2 : 1;
     for (int g0 = 0; g0 < nmax; g0 += 16 * G) {
