@@ -222,8 +222,8 @@ static void mm_rows(mm_job *j, const kmat *W, float *Y, long r0, long r1, int it
  * tokens (MM_DYN_MIN or more) whose activations are packed once (kq_pack): about MM_CHUNKS chunks
  * per thread and matrix, each taken by whichever thread is free, so a thread that the shared host
  * slows does not leave the other waiting at the end of every product (0.6B Q8_0, 512 tokens, two
- * threads: the caller had waited 4.5-6.1% of a pass for the other thread). Otherwise each thread
- * its fixed share: one token (a decode step: one stream through memory per thread), kernels that
+ * threads: the caller had waited 4.5-6.1% of a pass for the other thread). One token: mostly fixed
+ * shares, the rest in chunks (mm_one_token). Otherwise each thread its fixed share: kernels that
  * prepare something per call (an integer GEMM packing its own activations, the bf16 GEMM's weight
  * panels), and the bf16 dots (chunks measured no faster there: 0.6B BF16 prefill, two threads,
  * 576-643 against 631-649 tok/s). A (row, token) is summed the same way in any chunk, so the bits
@@ -231,8 +231,42 @@ static void mm_rows(mm_job *j, const kmat *W, float *Y, long r0, long r1, int it
 #define MM_DYN_MIN 16
 #define MM_CHUNKS 8
 
+/* One token on several threads: each thread first its fixed share of MM_FIXED_PCT% of every
+ * matrix's rows (long streams, as the one-token kernels want), then the rest in chunks (about 4 a
+ * thread and matrix) taken by whichever thread is free. The two vCPUs of the shared host are often
+ * unequally fast: with fixed halves the caller waited for the other thread 0.67-2.47 ms of a 13-15
+ * ms 0.6B Q8_0 decode step, with this 0.50-0.81 ms, and the step was faster in 4 of 5 alternating
+ * pairs (68.2-75.6 -> 65.5-74.3 tok/s, the one slower pair 75.6 -> 65.5; --profile -n 128, 2
+ * threads, 2026-12-07, Zen 5). A row's sum is the kernel's whatever range it is in, so the bits
+ * do not change. */
+#define MM_FIXED_PCT 75
+
+static void mm_one_token(mm_job *j, int ith, int nth) {
+    long fixed[K_MULTI_MAX], chunk[K_MULTI_MAX], nchunks[K_MULTI_MAX], total = 0;
+    for (int i = 0; i < j->nw; i++) {
+        long align = j->W[i]->il ? j->W[i]->il : 8, rows = (long)j->W[i]->rows;
+        fixed[i] = rows * MM_FIXED_PCT / 100 / nth / align * align;
+        long left = rows - fixed[i] * nth, c = (left + 4L * nth - 1) / (4L * nth);
+        c = (c + align - 1) / align * align;
+        chunk[i] = c < align ? align : c;
+        nchunks[i] = left > 0 ? (left + chunk[i] - 1) / chunk[i] : 0;
+        total += nchunks[i];
+        mm_rows(j, j->W[i], j->Y[i], fixed[i] * ith, fixed[i] * (ith + 1), ith);
+    }
+    for (long k; (k = atomic_fetch_add(&j->next, 1)) < total;) {
+        int i = 0;
+        while (k >= nchunks[i]) k -= nchunks[i++];
+        long rows = (long)j->W[i]->rows, r0 = fixed[i] * nth + k * chunk[i], r1 = r0 + chunk[i] < rows ? r0 + chunk[i] : rows;
+        mm_rows(j, j->W[i], j->Y[i], r0, r1, ith);
+    }
+}
+
 static void mm_worker(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
+    if (!j->total && j->a->n == 1 && nth > 1) {
+        mm_one_token(j, ith, nth);
+        return;
+    }
     if (!j->total) {
         for (int i = 0; i < j->nw; i++) {
             long r0, r1;
