@@ -306,8 +306,8 @@ print("figures: mean ± sample stddev (median, min-max) of %s rounds, -p %s -n %
       "(1, 5, 15 min) before %s, after %s on %s CPUs" % (R, P, N, load0, load1, ncpu))
 print("last column: llama.cpp's median share of the bf16/int8 peak (prefill) and of the read bandwidth (decode), "
       "from ours times its speed over ours in each round, and in brackets the ratio to it that a run at exactly "
-      "that limit would give (a kernel that streams two sequences at once can read past the plain read loop "
-      "that measures the bandwidth, by up to ~5-15%)")
+      "that limit would give (the read bandwidth: qwen3 bench --machine's best of 1, 2 and 4 sequential "
+      "streams a thread)")
 print("llama.cpp: %s" % (llama + " (llama-bench -r 1, GGUF of the same weights; Q8_0 / Q4_K_M by llama-quantize)"
                          if llama else "not measured (set LLAMA_BIN to a llama.cpp build's bin directory)"))
 PYEOF
