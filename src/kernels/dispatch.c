@@ -12,7 +12,8 @@
  * No branch here names a type or an instruction set: the table holds the answer.
  * Rows are split in multiples of 8 (of 16 for a matrix interleaved by repack.c): a fixed share per
  * thread, or, for integer products over many tokens whose activations are packed once (kq_pack),
- * chunks taken by whichever thread is free (mm_worker); each (row, token) is summed the same way
+ * chunks taken by whichever thread is free (mm_worker), or for one token both, mostly fixed
+ * (mm_one_token); each (row, token) is summed the same way
  * whichever thread computes it, so results do not depend on the thread count or the schedule. */
 #include <stdatomic.h>
 #include <stdlib.h>

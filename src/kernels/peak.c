@@ -23,7 +23,7 @@ typedef struct {
     int kind;              /* 0: read, 1: f32 fma, 2: bf16 dp, 3: int8 dp */
     const uint8_t *buf;
     size_t bytes;
-    long iters;
+    long iters;            /* kind 0: the streams a thread reads (read_avx512) */
     pthread_barrier_t *bar;
     double t0, t1;
     uint64_t sink;
