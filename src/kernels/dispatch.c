@@ -12,8 +12,8 @@
  * No branch here names a type or an instruction set: the table holds the answer.
  * Rows are split in multiples of 8 (of 16 for a matrix interleaved by repack.c): a fixed share per
  * thread, or, for integer products over many tokens whose activations are packed once (kq_pack),
- * chunks taken by whichever thread is free (mm_worker), or for one token both, mostly fixed
- * (mm_one_token); each (row, token) is summed the same way
+ * chunks taken by whichever thread is free (mm_worker), or for a few tokens both, mostly fixed
+ * (mm_few_tokens); each (row, token) is summed the same way
  * whichever thread computes it, so results do not depend on the thread count or the schedule. */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -223,8 +223,8 @@ static void mm_rows(mm_job *j, const kmat *W, float *Y, long r0, long r1, int it
  * tokens (MM_DYN_MIN or more) whose activations are packed once (kq_pack): about MM_CHUNKS chunks
  * per thread and matrix, each taken by whichever thread is free, so a thread that the shared host
  * slows does not leave the other waiting at the end of every product (0.6B Q8_0, 512 tokens, two
- * threads: the caller had waited 4.5-6.1% of a pass for the other thread). One token: mostly fixed
- * shares, the rest in chunks (mm_one_token). Otherwise each thread its fixed share: kernels that
+ * threads: the caller had waited 4.5-6.1% of a pass for the other thread). Few tokens: mostly
+ * fixed shares, the rest in chunks (mm_few_tokens). Otherwise each thread its fixed share: kernels that
  * prepare something per call (an integer GEMM packing its own activations, the bf16 GEMM's weight
  * panels), and the bf16 dots (chunks measured no faster there: 0.6B BF16 prefill, two threads,
  * 576-643 against 631-649 tok/s). A (row, token) is summed the same way in any chunk, so the bits
@@ -232,9 +232,14 @@ static void mm_rows(mm_job *j, const kmat *W, float *Y, long r0, long r1, int it
 #define MM_DYN_MIN 16
 #define MM_CHUNKS 8
 
-/* One token on several threads: each thread first its fixed share of MM_FIXED_PCT% of every
- * matrix's rows (long streams, as the one-token kernels want), then the rest in chunks (about 4 a
- * thread and matrix) taken by whichever thread is free. The two vCPUs of the shared host are often
+/* Few tokens (under KQ_GEMM_MIN_TOKENS: a decode step, or a few sequences decoded together) on
+ * several threads, on every path but the bf16 GEMM (which packs weight panels per call): each
+ * thread first its fixed share of MM_FIXED_PCT% of every matrix's rows (long streams, as the
+ * one-token kernels want), then the rest in chunks (about 4 a thread and matrix) taken by whichever
+ * thread is free. 4 sequences decoded together (`qwen3 bench FILE -p 0 -n 32 --parallel 4 -t 2`,
+ * alternating with the one-token-only split): 0.6B Q8_0 137-146 -> 152-158 tok/s in 4 of 4 pairs,
+ * Q4_K_M 185-190 -> 192-196 in 3 of 3, BF16 level (125-132 both). The two vCPUs of the shared
+ * host are often
  * unequally fast: with fixed halves the caller waited for the other thread 0.67-2.47 ms of a 13-15
  * ms 0.6B Q8_0 decode step, with this 0.50-0.81 ms, and the step was faster in 4 of 5 alternating
  * pairs (68.2-75.6 -> 65.5-74.3 tok/s, the one slower pair 75.6 -> 65.5; --profile -n 128, 2
@@ -242,7 +247,7 @@ static void mm_rows(mm_job *j, const kmat *W, float *Y, long r0, long r1, int it
  * do not change. */
 #define MM_FIXED_PCT 75
 
-static void mm_one_token(mm_job *j, int ith, int nth) {
+static void mm_few_tokens(mm_job *j, int ith, int nth) {
     long fixed[K_MULTI_MAX], chunk[K_MULTI_MAX], nchunks[K_MULTI_MAX], total = 0;
     for (int i = 0; i < j->nw; i++) {
         long align = j->W[i]->il ? j->W[i]->il : 8, rows = (long)j->W[i]->rows;
@@ -264,8 +269,8 @@ static void mm_one_token(mm_job *j, int ith, int nth) {
 
 static void mm_worker(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
-    if (!j->total && j->a->n == 1 && nth > 1) {
-        mm_one_token(j, ith, nth);
+    if (!j->total && j->a->n < KQ_GEMM_MIN_TOKENS && j->path != PATH_GEMM && nth > 1) {
+        mm_few_tokens(j, ith, nth);
         return;
     }
     if (!j->total) {
