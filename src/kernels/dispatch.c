@@ -12,8 +12,8 @@
  * No branch here names a type or an instruction set: the table holds the answer.
  * Rows are split in multiples of 8 (of 16 for a matrix interleaved by repack.c): a fixed share per
  * thread, or, for integer products over many tokens whose activations are packed once (kq_pack),
- * chunks taken by whichever thread is free (mm_worker), or for a few tokens both, mostly fixed
- * (mm_few_tokens); each (row, token) is summed the same way
+ * chunks taken by whichever thread is free, or for a few tokens both, mostly fixed (mm_plan,
+ * mm_worker); each (row, token) is summed the same way
  * whichever thread computes it, so results do not depend on the thread count or the schedule. */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -195,9 +195,12 @@ typedef struct {
     kact *a;
     int path;
     size_t scratch_each;
-    /* many tokens: the products' rows in chunks, taken by whichever thread is free (mm_worker) */
+    /* the plan (mm_plan): each thread first rows [fixed ith, fixed (ith + 1)) of every product,
+     * then the rows from fixed x threads on in chunks taken by whichever thread is free; static:
+     * neither, each thread its qpool_split share */
+    int dynamic;
     atomic_long next;
-    long chunk[K_MULTI_MAX], nchunks[K_MULTI_MAX], total;
+    long fixed[K_MULTI_MAX], chunk[K_MULTI_MAX], nchunks[K_MULTI_MAX], total;
 } mm_job;
 
 static void mm_rows(mm_job *j, const kmat *W, float *Y, long r0, long r1, int ith) {
@@ -224,7 +227,7 @@ static void mm_rows(mm_job *j, const kmat *W, float *Y, long r0, long r1, int it
  * per thread and matrix, each taken by whichever thread is free, so a thread that the shared host
  * slows does not leave the other waiting at the end of every product (0.6B Q8_0, 512 tokens, two
  * threads: the caller had waited 4.5-6.1% of a pass for the other thread). Few tokens: mostly
- * fixed shares, the rest in chunks (mm_few_tokens). Otherwise each thread its fixed share: kernels that
+ * fixed shares, the rest in chunks (mm_plan). Otherwise each thread its fixed share: kernels that
  * prepare something per call (an integer GEMM packing its own activations, the bf16 GEMM's weight
  * panels), and the bf16 dots (chunks measured no faster there: 0.6B BF16 prefill, two threads,
  * 576-643 against 631-649 tok/s). A (row, token) is summed the same way in any chunk, so the bits
@@ -239,41 +242,16 @@ static void mm_rows(mm_job *j, const kmat *W, float *Y, long r0, long r1, int it
  * thread is free. 4 sequences decoded together (`qwen3 bench FILE -p 0 -n 32 --parallel 4 -t 2`,
  * alternating with the one-token-only split): 0.6B Q8_0 137-146 -> 152-158 tok/s in 4 of 4 pairs,
  * Q4_K_M 185-190 -> 192-196 in 3 of 3, BF16 level (125-132 both). The two vCPUs of the shared
- * host are often
- * unequally fast: with fixed halves the caller waited for the other thread 0.67-2.47 ms of a 13-15
+ * host are often unequally fast: with fixed halves the caller waited for the other thread 0.67-2.47 ms of a 13-15
  * ms 0.6B Q8_0 decode step, with this 0.50-0.81 ms, and the step was faster in 4 of 5 alternating
  * pairs (68.2-75.6 -> 65.5-74.3 tok/s, the one slower pair 75.6 -> 65.5; --profile -n 128, 2
  * threads, 2026-12-07, Zen 5). A row's sum is the kernel's whatever range it is in, so the bits
  * do not change. */
 #define MM_FIXED_PCT 75
 
-static void mm_few_tokens(mm_job *j, int ith, int nth) {
-    long fixed[K_MULTI_MAX], chunk[K_MULTI_MAX], nchunks[K_MULTI_MAX], total = 0;
-    for (int i = 0; i < j->nw; i++) {
-        long align = j->W[i]->il ? j->W[i]->il : 8, rows = (long)j->W[i]->rows;
-        fixed[i] = rows * MM_FIXED_PCT / 100 / nth / align * align;
-        long left = rows - fixed[i] * nth, c = (left + 4L * nth - 1) / (4L * nth);
-        c = (c + align - 1) / align * align;
-        chunk[i] = c < align ? align : c;
-        nchunks[i] = left > 0 ? (left + chunk[i] - 1) / chunk[i] : 0;
-        total += nchunks[i];
-        mm_rows(j, j->W[i], j->Y[i], fixed[i] * ith, fixed[i] * (ith + 1), ith);
-    }
-    for (long k; (k = atomic_fetch_add(&j->next, 1)) < total;) {
-        int i = 0;
-        while (k >= nchunks[i]) k -= nchunks[i++];
-        long rows = (long)j->W[i]->rows, r0 = fixed[i] * nth + k * chunk[i], r1 = r0 + chunk[i] < rows ? r0 + chunk[i] : rows;
-        mm_rows(j, j->W[i], j->Y[i], r0, r1, ith);
-    }
-}
-
 static void mm_worker(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
-    if (!j->total && j->a->n < KQ_GEMM_MIN_TOKENS && j->path != PATH_GEMM && nth > 1) {
-        mm_few_tokens(j, ith, nth);
-        return;
-    }
-    if (!j->total) {
+    if (!j->dynamic) {
         for (int i = 0; i < j->nw; i++) {
             long r0, r1;
             qpool_split((long)j->W[i]->rows, ith, nth, j->W[i]->il ? j->W[i]->il : 8, &r0, &r1);
@@ -281,28 +259,36 @@ static void mm_worker(void *ctx, int ith, int nth) {
         }
         return;
     }
+    for (int i = 0; i < j->nw; i++)
+        if (j->fixed[i]) mm_rows(j, j->W[i], j->Y[i], j->fixed[i] * ith, j->fixed[i] * (ith + 1), ith);
     for (long k; (k = atomic_fetch_add(&j->next, 1)) < j->total;) {
         int i = 0;
         while (k >= j->nchunks[i]) k -= j->nchunks[i++];
-        long r0 = k * j->chunk[i], r1 = r0 + j->chunk[i] < (long)j->W[i]->rows ? r0 + j->chunk[i] : (long)j->W[i]->rows;
-        mm_rows(j, j->W[i], j->Y[i], r0, r1, ith);
+        long rows = (long)j->W[i]->rows, r0 = j->fixed[i] * nth + k * j->chunk[i];
+        mm_rows(j, j->W[i], j->Y[i], r0, r0 + j->chunk[i] < rows ? r0 + j->chunk[i] : rows, ith);
     }
 }
 
-/* the chunks of a job over many tokens (j->total stays 0 for one token or one thread) */
+/* The split of a job over the pool's threads: static for one thread and for the kernels that
+ * prepare something per call; fixed shares of MM_FIXED_PCT% then about 4 chunks a thread for few
+ * tokens; about MM_CHUNKS chunks a thread for packed integer products over many tokens. */
 static void mm_plan(qpool *p, mm_job *j) {
-    int nth = qpool_size(p);
+    const int nth = qpool_size(p), few = j->a->n < KQ_GEMM_MIN_TOKENS;
+    j->dynamic = 0;
     j->total = 0;
     atomic_init(&j->next, 0);
-    if (nth < 2 || j->a->n < MM_DYN_MIN || j->path != PATH_INT) return;
-    for (int i = 0; i < j->nw; i++)
+    if (nth < 2 || (few ? j->path == PATH_GEMM : j->a->n < MM_DYN_MIN || j->path != PATH_INT)) return;
+    for (int i = 0; !few && i < j->nw; i++)
         if (!packed(j->W[i], j->a)) return;
+    j->dynamic = 1;
     for (int i = 0; i < j->nw; i++) {
         long align = j->W[i]->il ? j->W[i]->il : 8, rows = (long)j->W[i]->rows;
-        long c = (rows + (long)nth * MM_CHUNKS - 1) / ((long)nth * MM_CHUNKS);
+        j->fixed[i] = few ? rows * MM_FIXED_PCT / 100 / nth / align * align : 0;
+        long left = rows - j->fixed[i] * nth, per = few ? 4L * nth : (long)nth * MM_CHUNKS;
+        long c = (left + per - 1) / per;
         c = (c + align - 1) / align * align;
-        j->chunk[i] = c;
-        j->nchunks[i] = (rows + c - 1) / c;
+        j->chunk[i] = c < align ? align : c;
+        j->nchunks[i] = (left + j->chunk[i] - 1) / j->chunk[i];
         j->total += j->nchunks[i];
     }
 }
