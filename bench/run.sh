@@ -32,9 +32,10 @@
 # (BENCH_THREADS="2 1"; BENCH_QUICK=1: -p 128 -n 32). The ratio is the mean ± stddev of the per-round
 # ratios (both engines in one round see the same load), median and range beside. Without LLAMA_BIN the peer's
 # columns say "not measured". The machine is printed with the figures: CPU model, cores, the read
-# bandwidth and compute peaks `qwen3 bench --machine -t N` measures for each thread count (passed to
-# each of our runs on N threads for the % columns: decode against the read bandwidth, prefill against
-# the peak of the arithmetic it uses), and the load average before and after (a shared machine:
+# bandwidth and compute peaks `qwen3 bench --machine -t N` measures for each thread count at the
+# start of every round (the % columns are against the best of the run: decode against the read
+# bandwidth, prefill against the peak of the arithmetic it uses; the range is printed beside it),
+# and the load average before and after (a shared machine:
 # other jobs slow both engines alike only roughly; BENCH_PEAKS gives the peaks instead, see below).
 # The last column puts llama.cpp against the same limits: its share of them (ours x its speed / ours)
 # and the ratio a run at exactly the limit would give, so a target past the machine shows as such.
@@ -165,17 +166,27 @@ done
 # machine) instead of measuring now, for the rows on all cores; on a busy machine the measurement is
 # a fraction of the limits. The rows on fewer threads are measured against that many threads'
 # limits (`qwen3 bench --machine -t N`: one core reads at about half of two cores' bandwidth)
+# The limits are measured again at the start of every round, and the % columns are against the best
+# of all of a run's measurements: one measurement on the shared host can catch a moment when other
+# jobs hold the memory bus (2026-12-07 21:43 UTC: read 31.0 GB/s on two threads at the start of a
+# run, 69.1 a minute after it ended), and every decode row then showed 110-200% "of the read
+# bandwidth". The best of the run is the strictest ceiling the machine showed.
 declare -A peaks=()
 maxt=$(for t in $THREADS; do echo "$t"; done | sort -n | tail -n 1)
-for t in $THREADS; do
-    if [ -n "${BENCH_PEAKS:-}" ] && [ "$t" = "$maxt" ]; then
-        machine=$("$Q" bench --machine --json -t "$t" $BENCH_PEAKS) || exit 1
-    else
-        machine=$("$Q" bench --machine --json -t "$t") || exit 1
-    fi
-    peaks[$t]=$(echo "$machine" | "$PY" -c 'import json,sys; m=json.load(sys.stdin); print("--bw %s --peak-f32 %s --peak-bf16 %s --peak-int8 %s" % (m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))')
-    echo "machine, $t threads: $machine" >&2
-done
+LIMITS="$D/limits.jsonl"; : > "$LIMITS"
+limits() { # limits REP: measure (or take BENCH_PEAKS) for every thread count, record, pass on
+    local t machine
+    for t in $THREADS; do
+        if [ -n "${BENCH_PEAKS:-}" ] && [ "$t" = "$maxt" ]; then
+            machine=$("$Q" bench --machine --json -t "$t" $BENCH_PEAKS) || exit 1
+        else
+            machine=$("$Q" bench --machine --json -t "$t") || exit 1
+        fi
+        peaks[$t]=$(echo "$machine" | "$PY" -c 'import json,sys; m=json.load(sys.stdin); print("--bw %s --peak-f32 %s --peak-bf16 %s --peak-int8 %s" % (m["read_gbps"], m["peak_f32"], m["peak_bf16"], m["peak_int8"]))')
+        echo "{\"t\": $t, \"rep\": $1, \"m\": $machine}" >> "$LIMITS"
+        [ "$1" = 1 ] && echo "machine, $t threads: $machine" >&2
+    done
+}
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 cores=$(lscpu -p=core 2>/dev/null | grep -v '^#' | sort -u | wc -l)
 echo "machine: $cpu, $(nproc) CPUs ($cores cores)" >&2
@@ -207,6 +218,7 @@ row() {
     done
 }
 for rep in $(seq 1 "$R"); do
+    limits "$rep"
     for spec in "${ROWS[@]}"; do
         IFS='|' read -r name dir extra <<<"$spec"
         [[ "$name" =~ ${BENCH_ROWS:-.} ]] || continue
@@ -217,9 +229,16 @@ for rep in $(seq 1 "$R"); do
 done
 
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
-"$PY" - "$out" "$cpu" "$(nproc)" "$cores" "$P" "$N" "$R" "${LLAMA_BIN:+$(cd "$LLAMA_BIN" && pwd)}" "$load0" "$load1" <<'PYEOF' || { echo "bench: the summary failed" >&2; exit 1; }
+"$PY" - "$out" "$cpu" "$(nproc)" "$cores" "$P" "$N" "$R" "${LLAMA_BIN:+$(cd "$LLAMA_BIN" && pwd)}" "$load0" "$load1" "$LIMITS" <<'PYEOF' || { echo "bench: the summary failed" >&2; exit 1; }
 import json, statistics, sys
-path, cpu, ncpu, cores, P, N, R, llama, load0, load1 = sys.argv[1:11]
+path, cpu, ncpu, cores, P, N, R, llama, load0, load1, limits_path = sys.argv[1:12]
+LIM = ("read_gbps", "peak_f32", "peak_bf16", "peak_int8")
+seen = {}  # t -> {limit: [every measurement of the run]}
+for line in open(limits_path):
+    d = json.loads(line)
+    for k in LIM:
+        seen.setdefault(d["t"], {}).setdefault(k, []).append(d["m"][k])
+best = {t: {k: max(v) for k, v in m.items()} for t, m in seen.items()}
 runs = {}  # (row, engine, t) -> list of {pp, tg, ...}
 order = []
 for line in open(path):
@@ -228,9 +247,12 @@ for line in open(path):
         order.append(d["row"])
     if d["engine"] == "qwen3":
         r = d["r"]
-        fig = {"pp": r["prefill"]["tok_s"], "tg": r["decode"]["tok_s"], "peak": r["prefill"]["peak_frac"],
-               "kind": r["prefill"].get("peak_kind", "bf16"), "rep": d["rep"],
-               "bw": r["decode"]["bw_frac"], "mb": r["weight_bytes_per_token"] / 1e6, "machine": r["machine"]}
+        kind, m, b = r["prefill"].get("peak_kind", "bf16"), r["machine"], best.get(d["t"], {})
+        # the fractions against the best limits of the run, not the round's own measurement
+        scale = lambda k: m[k] / b[k] if b.get(k) and m.get(k) else 1.0
+        fig = {"pp": r["prefill"]["tok_s"], "tg": r["decode"]["tok_s"],
+               "peak": r["prefill"]["peak_frac"] * scale("peak_" + kind), "kind": kind, "rep": d["rep"],
+               "bw": r["decode"]["bw_frac"] * scale("read_gbps"), "mb": r["weight_bytes_per_token"] / 1e6}
     else:  # llama-bench -o json: one object per test, n_prompt > 0 for pp, n_gen > 0 for tg
         fig = {"rep": d["rep"]}
         for t in d["r"]:
@@ -294,13 +316,15 @@ for row in order:
 print("\nmachine: %s, %s CPUs (%s cores)" % (cpu, ncpu, cores))
 import os
 for t in threads:
-    m = next((f["machine"] for k, v in runs.items() if k[1] == "qwen3" and k[2] == t for f in v), None)
-    if m:
-        print("%d thread%s, %s: read %.1f GB/s (1 GiB), peaks f32 %.0f, bf16 %.0f, int8 %.0f GFLOP/s (the %% columns of "
-              "the %d-thread rows)" % (t, "s" if t > 1 else "",
-                                      "given by BENCH_PEAKS (not measured in this run)" if os.environ.get("BENCH_PEAKS") and t == max(threads)
-                                      else "measured once by qwen3 bench --machine -t %d" % t, m["read_gbps"], m["peak_f32"],
-                                      m["peak_bf16"], m["peak_int8"], t))
+    if t not in best:
+        continue
+    rng = lambda k, f: (f + " (" + f + "-" + f + ")") % (best[t][k], min(seen[t][k]), best[t][k])
+    given = os.environ.get("BENCH_PEAKS") and t == max(threads)
+    print("%d thread%s, %s: read %s GB/s (1 GiB), peaks f32 %s, bf16 %s, int8 %s GFLOP/s: the best of the run "
+          "(its range), the ceilings of the %% columns of the %d-thread rows" % (
+              t, "s" if t > 1 else "", "given by BENCH_PEAKS (not measured in this run)" if given else
+              "qwen3 bench --machine -t %d at the start of each of %d rounds" % (t, len(seen[t]["read_gbps"])),
+              rng("read_gbps", "%.1f"), rng("peak_f32", "%.0f"), rng("peak_bf16", "%.0f"), rng("peak_int8", "%.0f"), t))
 print("figures: mean ± sample stddev (median, min-max) of %s rounds, -p %s -n %s; ratios: of ours to the peer's "
       "within each round; %% columns: mean ± stddev; the engines alternate within each round; load average "
       "(1, 5, 15 min) before %s, after %s on %s CPUs" % (R, P, N, load0, load1, ncpu))
