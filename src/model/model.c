@@ -109,7 +109,26 @@ static int apply_dca_override(qwen3_model *m, const qwen3_load_opts *o, qwen3_er
     return 0;
 }
 
-static void map_embedding(qwen3_model *m);
+/* The embedding is the one table a decode step reads a row of rather than all of. Where it stays in
+ * the file's mapping (untied, or never copied at load), the first step that meets a token waits on
+ * a page fault for its row, and on the disk when the kernel has evicted the page: measured
+ * 2026-12-07 on the 30B-A3B x4 (BF16: 622 MB of rows, 6 GB of experts streaming through the cache
+ * at load), 1.2-2.9 ms of a 19-34 ms one-thread step, the thread idle (cpu 86%), 64 us warm. So the
+ * table is mapped at load, as llama.cpp maps its whole file (MAP_POPULATE): synchronous where the
+ * kernel has MADV_POPULATE_READ (5.14), else read ahead in the background (MADV_WILLNEED). Advice
+ * only: a refusal leaves the faults, never an error. */
+static void map_embedding(qwen3_model *m) {
+    if (!model_file_of(m, m->embed.data)) return; /* copied at load: in memory already */
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0) return;
+    uintptr_t b = (uintptr_t)m->embed.data & ~(uintptr_t)(pg - 1);
+    uintptr_t end = (uintptr_t)m->embed.data + m->embed.row_bytes * (size_t)m->embed.rows;
+    size_t n = (size_t)(end - b);
+#ifdef MADV_POPULATE_READ
+    if (!madvise((void *)b, n, MADV_POPULATE_READ)) return;
+#endif
+    (void)madvise((void *)b, n, MADV_WILLNEED);
+}
 
 qwen3_model *qwen3_model_load(const char *dir, const qwen3_load_opts *opts, qwen3_err *e) {
     /* under MPI (mpi/pp.h), rank 0 has every rank load its share of the layers too */
@@ -305,27 +324,6 @@ void model_release_pages(qwen3_model *m, const void *p, size_t n) {
         if (!posix_fadvise(fd, (off_t)(b - (uintptr_t)f->data), (off_t)(e - b), POSIX_FADV_DONTNEED)) m->dropped_bytes += (double)(e - b);
         close(fd);
     }
-}
-
-/* The embedding is the one table a decode step reads a row of rather than all of. Where it stays in
- * the file's mapping (untied, or never copied at load), the first step that meets a token waits on
- * a page fault for its row, and on the disk when the kernel has evicted the page: measured
- * 2026-12-07 on the 30B-A3B x4 (BF16: 622 MB of rows, 6 GB of experts streaming through the cache
- * at load), 1.2-2.9 ms of a 19-34 ms one-thread step, the thread idle (cpu 86%), 64 us warm. So the
- * table is mapped at load, as llama.cpp maps its whole file (MAP_POPULATE): synchronous where the
- * kernel has MADV_POPULATE_READ (5.14), else read ahead in the background (MADV_WILLNEED). Advice
- * only: a refusal leaves the faults, never an error. */
-static void map_embedding(qwen3_model *m) {
-    if (!model_file_of(m, m->embed.data)) return; /* copied at load: in memory already */
-    long pg = sysconf(_SC_PAGESIZE);
-    if (pg <= 0) return;
-    uintptr_t b = (uintptr_t)m->embed.data & ~(uintptr_t)(pg - 1);
-    uintptr_t end = (uintptr_t)m->embed.data + m->embed.row_bytes * (size_t)m->embed.rows;
-    size_t n = (size_t)(end - b);
-#ifdef MADV_POPULATE_READ
-    if (!madvise((void *)b, n, MADV_POPULATE_READ)) return;
-#endif
-    (void)madvise((void *)b, n, MADV_WILLNEED);
 }
 
 const qwen3_config *qwen3_model_config(const qwen3_model *m) { return &m->c; }

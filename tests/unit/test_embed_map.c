@@ -8,12 +8,10 @@
  * shows none of those pages present: the check can tell a populated table from one that is not.
  * Skipped, with the reason, where the kernel lacks MADV_POPULATE_READ (before Linux 5.14: the
  * model then only advises read-ahead) or pagemap cannot be read. */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
