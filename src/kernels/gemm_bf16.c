@@ -259,6 +259,48 @@ TGT static void pack_panel(const kmat *W, int64_t p0, int64_t p1, uint32_t *pane
     }
 }
 
+/* dst[k][i] = src[i][k] for a 16 x 16 block of floats: rows of src sstride apart, of dst dstride apart.
+ * Interleaves of 32-bit units, then 64-bit ones within 128-bit lanes, then a 4 x 4 transpose of the
+ * lanes: 64 shuffles where the copy one value at a time took 256 loads and 256 stores. */
+#define ST16(p, v) do { if (nt) _mm512_stream_ps(p, v); else _mm512_storeu_ps(p, v); } while (0)
+TGT static inline void transpose16(const float *src, size_t sstride, float *dst, size_t dstride, int nt) {
+    __m512 r[16], t[16], u[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + (size_t)i * sstride);
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 4; k++) { /* u[4k + e], lane L: element 4L + e of rows 4k..4k+3 */
+        u[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+        u[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+        u[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+        u[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+    }
+    for (int e = 0; e < 4; e++) {
+        __m512 v0 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x44), v1 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xEE);
+        __m512 v2 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0x44), v3 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0xEE);
+        ST16(dst + (size_t)e * dstride, _mm512_shuffle_f32x4(v0, v2, 0x88));
+        ST16(dst + (size_t)(4 + e) * dstride, _mm512_shuffle_f32x4(v0, v2, 0xDD));
+        ST16(dst + (size_t)(8 + e) * dstride, _mm512_shuffle_f32x4(v1, v3, 0x88));
+        ST16(dst + (size_t)(12 + e) * dstride, _mm512_shuffle_f32x4(v1, v3, 0xDD));
+    }
+}
+
+/* The running sums of nr rows x nt tokens (acc[r * 48 + t]) into Y (y[t * ystride + r]): 16 x 16
+ * blocks by transposes, the edges one value at a time. */
+TGT static void write_tile(const float *acc, int64_t nr, int nt, float *y, size_t ystride) {
+    int64_t r = 0;
+    int nt16 = ((uintptr_t)y % 64 == 0 && ystride % 16 == 0);
+    for (; r + 16 <= nr; r += 16) {
+        int t = 0;
+        for (; t + 16 <= nt; t += 16) transpose16(acc + (size_t)r * 48 + t, 48, y + (size_t)t * ystride + r, ystride, nt16);
+        for (; t < nt; t++)
+            for (int64_t i = r; i < r + 16; i++) y[(size_t)t * ystride + i] = acc[(size_t)i * 48 + t];
+    }
+    for (int t = 0; t < nt; t++)
+        for (int64_t i = r; i < nr; i++) y[(size_t)t * ystride + i] = acc[(size_t)i * 48 + t];
+}
+
 TGT void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch) {
     const int64_t K = W->cols, K2 = K / 2;
     const size_t PR = k_gemm_bf16_panel_rows(K), gstride = (size_t)K2 * 16;
@@ -269,6 +311,12 @@ TGT void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float
     for (int64_t p0 = r0; p0 < r1; p0 += (int64_t)PR) {
         int64_t p1 = p0 + (int64_t)PR < r1 ? p0 + (int64_t)PR : r1;
         pack_panel(W, p0, p1, panel, rowbuf);
+        /* while this panel is multiplied, the next one's rows are fetched, spread over the first
+         * tile's steps: packing waited on memory for them */
+        int64_t q1 = p1 + (int64_t)PR < r1 ? p1 + (int64_t)PR : r1;
+        const char *pf = (const char *)W->data + (size_t)p1 * W->row_bytes, *pf_end = (const char *)W->data + (size_t)q1 * W->row_bytes;
+        size_t steps = (size_t)((K2 + GEMM_KC - 1) / GEMM_KC) * (size_t)((p1 - p0 + 7) / 8);
+        size_t pf_step = ((size_t)(pf_end - pf) / steps + 63) / 64 * 64 + 64;
         for (int g = 0; g < ngroups; g += 3) {
             int G = ngroups - g < 3 ? ngroups - g : 3;
             const uint32_t *xp = Xp + (size_t)g * gstride;
@@ -278,6 +326,10 @@ TGT void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float
                 int64_t c1 = c0 + GEMM_KC < K2 ? c0 + GEMM_KC : K2;
                 for (int64_t r = p0; r < p1; r += 8) {
                     const uint32_t *w = panel + (size_t)((r - p0) / 8) * (size_t)K2 * 8;
+                    if (g == 0 && pf < pf_end) { /* the next panel's rows on their way to L2 */
+                        const char *e = pf + pf_step < pf_end ? pf + pf_step : pf_end;
+                        for (; pf < e; pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
+                    }
                     float *out = acc + (size_t)(r - p0) * 48;
                     /* constant tile shapes let the compiler keep the tile in registers */
                     if (G == 3) tile8(w, xp, gstride, 3, c0, c1, c0 == 0, out);
@@ -287,12 +339,10 @@ TGT void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float
             }
             /* token by token: each writes a contiguous run of the panel's rows (row by row would
              * store 48 values a whole Y row apart, often 4 KB: one L1 set, a miss per store) */
-            for (int j = 0; j < G * 16 && g * 16 + j < n; j++) {
-                float *y = Y + (size_t)(g * 16 + j) * (size_t)W->rows;
-                for (int64_t r = p0; r < p1; r++) y[r] = acc[(size_t)(r - p0) * 48 + (size_t)j];
-            }
+            write_tile(acc, p1 - p0, G * 16 < n - g * 16 ? G * 16 : n - g * 16, Y + (size_t)(g * 16) * (size_t)W->rows + p0, (size_t)W->rows);
         }
     }
+    _mm_sfence();
 }
 #else
 void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch) {

@@ -821,6 +821,39 @@ static void test_ops(void) {
 /* The number of checks main() reports on this CPU, counted from the same loops as the tests above
  * (what the CPU lacks runs none of its checks: one SKIP line per missing feature says so). Stated
  * first ("EXPECT n") so that the runner fails a loop cut short. Change it with the loops. */
+/* The bf16 GEMM where Y and every thread's rows are 64-byte aligned (rows a multiple of 16): there
+ * it writes 16 x 16 blocks with streaming stores, and with 2,048 columns a thread's rows take two
+ * panels, so the next panel's prefetch runs; 50 tokens: three whole groups of 16 and two left. */
+static void test_gemm_bf16_aligned(void) {
+    if (!(cpus[K_ISA_AVX512].features & K_CPU_BF16)) return;
+    const int rows = 96, cols = 2048, n = 50;
+    float *W = malloc(sizeof(float) * rows * cols), *Wd = malloc(sizeof(float) * rows * cols), *X = malloc(sizeof(float) * n * cols);
+    uint16_t *Wb = malloc(sizeof(uint16_t) * rows * cols);
+    fill_weights(W, rows, cols);
+    for (int i = 0; i < rows * cols; i++) {
+        Wb[i] = k_f32_to_bf16(W[i]);
+        Wd[i] = k_bf16_to_f32(Wb[i]);
+    }
+    for (int i = 0; i < n * cols; i++) X[i] = grand();
+    kmat M = {QWEN3_BF16, Wb, rows, cols, sizeof(uint16_t) * cols, 0};
+    int groups = (n + 15) / 16;
+    uint32_t *Xp = malloc(sizeof(uint32_t) * (size_t)groups * 16 * (cols / 2));
+    k_pack_x_bf16(X, n, cols, Xp, 0, groups);
+    void *scratch = malloc(k_gemm_bf16_scratch(cols));
+    size_t ny = (size_t)n * rows;
+    float *ys = alloc_out(ny), *y = NULL;
+    if (posix_memalign((void **)&y, 64, sizeof(float) * (ny + GUARD))) abort();
+    for (size_t i = 0; i < ny + GUARD; i++) memcpy(&y[i], &POISON, 4);
+    k_gemm_bf16_rows_scalar(&M, Xp, n, ys, 0, rows, scratch);
+    k_gemm_bf16_rows_avx512(&M, Xp, n, y, 0, 48, scratch); /* as two threads would */
+    k_gemm_bf16_rows_avx512(&M, Xp, n, y, 48, rows, scratch);
+    double worst = 0;
+    CHECK(check_path("gemm-avx512bf16-aligned", Wd, X, y, rows, cols, n, 2, KACT_F32, &worst) && guard_ok(y, ny), "gemm-avx512bf16-aligned",
+          "worst %.3g", worst);
+    CHECK(close_to(y, ys, Wd, X, rows, cols, n), "gemm-avx512bf16-aligned-vs-scalar", "AVX512_BF16 (streaming stores) and scalar GEMM differ beyond 1e-5 S");
+    free(W); free(Wd); free(X); free(Wb); free(Xp); free(scratch); free(ys); free(y);
+}
+
 static int planned_checks(const tcase *cases, size_t ncases) {
     const unsigned f = cpus[K_ISA_AVX512].features;
     int avx2 = have[K_ISA_AVX2], avx512 = have[K_ISA_AVX512];
@@ -851,6 +884,7 @@ static int planned_checks(const tcase *cases, size_t ncases) {
     c += 1 + avx512;              /* test_ops: k_axpy */
     c += 1;                       /* test_ops: k_topk */
     c += 1 + avx512;              /* test_ops: k_wsum */
+    c += 2 * bf16;                /* test_gemm_bf16_aligned */
     if (!avx2) TEST_SKIP("kernels-avx2", "this CPU lacks AVX2 (FMA, F16C): the AVX2 kernels are not tested here");
     if (!avx512) TEST_SKIP("kernels-avx512", "this CPU lacks AVX-512 (F, BW, VL): the AVX-512 kernels are not tested here");
     if (!bf16) TEST_SKIP("kernels-avx512bf16", "this CPU lacks AVX512_BF16: the bf16 GEMM kernel is not tested here");
@@ -876,6 +910,7 @@ int main(void) {
     test_attention_block(QWEN3_Q8_0, 0.03);
     test_attention_block(QWEN3_Q4_0, 0.5);
     test_ops();
+    test_gemm_bf16_aligned();
     qpool_free(p1);
     qpool_free(p2);
     return test_exit();
