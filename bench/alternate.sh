@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/alternate.sh - two engines or models measured in alternating rounds, for a shared machine
-# whose load changes from minute to minute (issue 9's Q4_K_M-against-Q4 figures in the README).
+# whose load changes from minute to minute (issue 9's Q4_K_M-against-Q4 figures, docs/speed-log.md).
 #
 #   bench/alternate.sh R T P N QWEN3_A MODEL_A QWEN3_B MODEL_B [flags for B...]
 #

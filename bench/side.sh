@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/side.sh FILE.gguf... - our engine beside llama.cpp's on the same GGUF files, in alternating
-# rounds (the README's side-by-side tables under Speed; `make bench` does the same on its own
+# rounds (the side-by-side tables in the README's Speed section and docs/speed-log.md; `make bench` does the same on its own
 # generated checkpoints, this takes any files).
 #
 #   LLAMA_BIN=DIR [Q=build/rel/qwen3] [T=2] [R=3] [P=512] [N=128] bench/side.sh FILE.gguf...
@@ -12,7 +12,7 @@
 # llama.cpp within each round, the same way; and the machine (CPU model, `qwen3 bench --machine`)
 # and the load average before and after. Without LLAMA_BIN the peer's columns say "not measured".
 # An earlier copy of this script (outside the repository, /work/benchtmp/side.sh, since lost) took
-# the README's 2026-12-03 side-by-side figures; it printed ranges only.
+# the 2026-12-03 side-by-side figures (docs/speed-log.md); it printed ranges only.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 Q=${Q:-$ROOT/build/rel/qwen3}

@@ -18,7 +18,7 @@
  * AVX512_BF16 kernels: prefill keeps a register tile of 4 rows x 6 tokens (24 accumulators; per 32
  * columns 4 weight and 6 activation loads feed 24 vdpbf16ps). A tile's 6 tokens stay in L1 while a
  * panel of rows (in L2) passes under them, so per step only the 4 weight lines come from L2; rows
- * longer than 1,536 columns go in blocks of 1,024, each row group's 24 sums carried from block to
+ * longer than 1,536 columns go in blocks of 2,048, each row group's 24 sums carried from block to
  * block. One core, interleaved rows, 512 tokens, GFLOP/s against the order before (a row group in
  * L1 while 48 tokens passed, their lines from L2): 3072 x 1024 364 -> 396 (92% of its bf16 peak),
  * 1024 x 2048 313 -> 369, 1024 x 3072 261 -> 375, 4096 x 4096 289 -> 360. Decoding (one token)
@@ -242,9 +242,13 @@ TGT void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0
 #define XSTAT_MAXK 1536
 /* Rows per panel of the blocked x-stationary order at most (their sums: 24 KB of stack). */
 #define XSTAT_PANEL 64
-/* Columns per block past XSTAT_MAXK: a tile's 6 tokens of a block (12 KB) stay in L1 while the
- * panel's row groups pass, each with its sums (1.5 KB). */
-#define KBLOCK 1024
+/* Columns per block past XSTAT_MAXK: a tile's 6 tokens of a block (24 KB) stay in L1 while the
+ * panel's row groups pass, each with its sums (1.5 KB). 2,048 rather than 1,024 (so o's 2,048 columns
+ * go in one block and down's 3,072 in two): one thread, 512 tokens, bench/bf16.sh with the kernel
+ * built both ways, 3 alternating rounds, 1024 x 2048 at 78.9-81.1% -> 84.1-84.7% of the bf16 peak,
+ * 1024 x 3072 level (79.5-81.9% -> 78.6-80.3%); blocks of 512 or 1,536 were slower, 3,072 slower for
+ * down. */
+#define KBLOCK 2048
 
 /* one 4-row x nt-token tile (nt <= 6) with constant NT and SS after inlining */
 TGT static inline __attribute__((always_inline)) void tile4(const uint16_t *w, size_t ws, const uint16_t *x, int nt, int64_t K,

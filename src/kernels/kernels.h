@@ -238,7 +238,7 @@ extern const kq_pack kq_pack_q8_0_il;
  * block its scales then its pieces. So every piece starts a cache line where the group does (a
  * group is 544 x blocks bytes): in 544-byte steps, scales then pieces, half the blocks had all 8
  * pieces across two lines, and the one-token kernel's loop read 10-19% slower whenever memory
- * delivered over ~40 GB/s to one core (Zen 5, 2026-12-07; equal when it delivered less; README,
+ * delivered over ~40 GB/s to one core (Zen 5, 2026-12-07; equal when it delivered less; docs/speed-log.md,
  * "Q8_0 in pairs of blocks").
  * Byte offsets of block b's scales and pieces in a group of nb blocks: */
 static inline size_t k_q8il_d(int64_t b) { return 1088 * (size_t)(b >> 1) + 32 * (size_t)(b & 1); }

@@ -291,7 +291,7 @@ void *model_alloc_owned(qwen3_model *m, size_t bytes) {
  * on the whole 30B-A3B Q4_K_M (18.5 GB file, 23 GiB machine, three loads in a row each way,
  * 2026-12-07): 14.8-16.9 of its 18.3 GB of weights on huge pages when the cache is kept, all 18.3
  * when each copied matrix's pages are evicted at once; loads as fast, two-thread decode 21.0-22.9 ->
- * 24.6-25.2 tok/s, one thread within the host's noise (README, "The file's pages leave the cache
+ * 24.6-25.2 tok/s, one thread within the host's noise (docs/speed-log.md, "The file's pages leave the cache
  * once copied"). Evicting costs a later load
  * nothing that the kernel would not have evicted anyway; for a file that fits twice over, the
  * cache is kept (a second load of a small model then reads memory, not the disk). */

@@ -9,7 +9,7 @@
  *     rows split unevenly as threads would (8-row decode steps and their tail, 4-row tiles and theirs);
  *   - k_matmul_act on the fast path (exact off) takes that kernel, for 1 to 50 tokens;
  *   - K not a multiple of 32 (masked tail) and odd; rows not a multiple of 4 or 8; K of 2085 and
- *     3072 (the many-token kernel's blocks of 1,024 columns, their sums carried between blocks) and
+ *     3072 (the many-token kernel's blocks of 2,048 columns, their sums carried between blocks) and
  *     101 rows (more than one panel of the x-stationary order at K <= 1536);
  *   - the instruction's implied DAZ / FTZ: denormal bf16 inputs, products and sums that underflow,
  *     which the scalar twin flushes as vdpbf16ps does;
