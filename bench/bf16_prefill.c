@@ -1,12 +1,12 @@
 /* bf16_prefill.c - the two bf16 prefill kernels alone on the Qwen3-0.6B's four products (q/k/v
  * 4096 x 1024, gate/up 6144 x 1024, o 1024 x 2048, down 1024 x 3072), 512 tokens, one thread,
- * GFLOP/s and the share of the one-thread bf16 peak measured in the same run: the default path's bf16
+ * as shares of the one-thread bf16 peak measured in the same run: the default path's bf16
  * dots (dot_bf16.c, rows interleaved by 4 as a loaded model's are) and --batch-variant's bf16 GEMM
  * (gemm_bf16.c). "memory": the whole matrix, 4-12 MB, streamed from memory once per product; "cache":
  * its first 96 rows (one panel) again and again, the weights in L2 (the 512 tokens' inputs, 1-3 MB,
- * are not). The weights' values do not change the time, so they
- * are a fixed pattern. Each figure is the best of 5 wall-clock passes (one thread, so the machine's
- * other load shows as a lower best). Run: bench/bf16.sh */
+ * are not). The weights' values do not change the time, so they are a fixed pattern. Each figure
+ * is the best of 5 wall-clock passes (one thread, so the machine's other load shows as a lower
+ * best); GFLOP/s printed as a share of the peak. Run: bench/bf16.sh */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

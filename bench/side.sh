@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/side.sh FILE.gguf... - our engine beside llama.cpp's on the same GGUF files, in alternating
-# rounds (the side-by-side tables in the README's Speed section and docs/speed-log.md; `make bench` does the same on its own
-# generated checkpoints, this takes any files).
+# rounds (the side-by-side tables in the README's Speed section and docs/speed-log.md; `make bench`
+# does the same on its own generated checkpoints, this takes any files).
 #
 #   LLAMA_BIN=DIR [Q=build/rel/qwen3] [T=2] [R=3] [P=512] [N=128] bench/side.sh FILE.gguf...
 #
