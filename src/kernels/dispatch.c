@@ -86,7 +86,7 @@ static void prep_worker(void *ctx, int ith, int nth) {
     long b, e;
     if (j->kind == 0) {
         qpool_split((a->n + 15) / 16, ith, nth, 1, &b, &e);
-        k_pack_x_bf16(a->x, a->n, a->cols, a->bf16, (int)b, (int)e);
+        k_pack_x_bf16_avx512(a->x, a->n, a->cols, a->bf16, (int)b, (int)e); /* the GEMM implies AVX512_BF16 */
     } else if (j->kind == 2) {
         qpool_split(a->n, ith, nth, 1, &b, &e);
         a->cpu->to_b16(a->x, a->cols, a->b16, (int)b, (int)e);

@@ -190,6 +190,9 @@ extern const k_f32_fn k_matmul_avx2_tab[QWEN3_DTYPE_COUNT];
 /* The bf16 GEMM (kernels/gemm_bf16.c): X packed in groups of 16 tokens (tokens [16*g0, 16*g1)),
  * rows [r0, r1) with a scratch of k_gemm_bf16_scratch(cols) bytes. K even. */
 void k_pack_x_bf16(const float *X, int n, int64_t K, uint32_t *Xp, int g0, int g1);
+/* the same bits with AVX-512 (16 tokens x 16 pairs rounded in lanes, then transposed); the GEMM is
+ * only chosen where the CPU has AVX512_BF16, so dispatch.c packs with this one */
+void k_pack_x_bf16_avx512(const float *X, int n, int64_t K, uint32_t *Xp, int g0, int g1);
 size_t k_gemm_bf16_scratch(int64_t K);
 size_t k_gemm_bf16_panel_rows(int64_t K);
 void k_gemm_bf16_rows_scalar(const kmat *W, const uint32_t *Xp, int n, float *Y, int64_t r0, int64_t r1, void *scratch);

@@ -854,6 +854,40 @@ static void test_gemm_bf16_aligned(void) {
     free(W); free(Wd); free(X); free(Wb); free(Xp); free(scratch); free(ys); free(y);
 }
 
+/* k_pack_x_bf16_avx512 against the scalar k_pack_x_bf16, bit for bit: 1-50 tokens (whole and partial
+ * groups, the zero tokens past n), K with and without a last partial step of 16 pairs, and values
+ * that test the rounding (ties both ways, the largest finite values rounding to inf, denormals,
+ * infinities, quiet, signalling and negative NaNs). */
+static void test_pack_x_bf16(void) {
+    if (!(cpus[K_ISA_AVX512].features & K_CPU_BF16)) return;
+    static const uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x7f7fffffu, 0xff7fffffu, 0x00000001u, 0x807fffffu,
+                                       0x7f800000u, 0xff800000u, 0x7fc00000u, 0x7f800001u, 0xffa00001u, 0x00000000u, 0x80000000u};
+    const int ns[] = {1, 17, 50}, Ks[] = {78, 224, 2048};
+    int ok = 1;
+    for (size_t ki = 0; ki < 3; ki++)
+        for (size_t ni = 0; ni < 3; ni++) {
+            int n = ns[ni], K = Ks[ki], groups = (n + 15) / 16;
+            float *X = malloc(sizeof(float) * (size_t)n * K);
+            for (int i = 0; i < n * K; i++) {
+                if (i % 5 == 0) memcpy(&X[i], &special[(i / 5) % (sizeof special / sizeof special[0])], 4);
+                else X[i] = grand() * (float)(1 << (i % 9));
+            }
+            size_t words = (size_t)groups * 16 * (size_t)(K / 2);
+            uint32_t *a = malloc(sizeof(uint32_t) * words), *b = malloc(sizeof(uint32_t) * words);
+            memset(a, 0xab, sizeof(uint32_t) * words);
+            memset(b, 0xcd, sizeof(uint32_t) * words);
+            k_pack_x_bf16(X, n, K, a, 0, groups);
+            k_pack_x_bf16_avx512(X, n, K, b, 0, 1); /* in two calls, as two threads would */
+            k_pack_x_bf16_avx512(X, n, K, b, 1, groups);
+            if (memcmp(a, b, sizeof(uint32_t) * words)) {
+                if (ok) printf("  pack-x-bf16: n %d K %d: the AVX-512 packing differs from the scalar one\n", n, K);
+                ok = 0;
+            }
+            free(X); free(a); free(b);
+        }
+    CHECK(ok, "pack-x-bf16-avx512-vs-scalar", "bits differ");
+}
+
 static int planned_checks(const tcase *cases, size_t ncases) {
     const unsigned f = cpus[K_ISA_AVX512].features;
     int avx2 = have[K_ISA_AVX2], avx512 = have[K_ISA_AVX512];
@@ -885,6 +919,7 @@ static int planned_checks(const tcase *cases, size_t ncases) {
     c += 1;                       /* test_ops: k_topk */
     c += 1 + avx512;              /* test_ops: k_wsum */
     c += 2 * bf16;                /* test_gemm_bf16_aligned */
+    c += bf16;                    /* test_pack_x_bf16 */
     if (!avx2) TEST_SKIP("kernels-avx2", "this CPU lacks AVX2 (FMA, F16C): the AVX2 kernels are not tested here");
     if (!avx512) TEST_SKIP("kernels-avx512", "this CPU lacks AVX-512 (F, BW, VL): the AVX-512 kernels are not tested here");
     if (!bf16) TEST_SKIP("kernels-avx512bf16", "this CPU lacks AVX512_BF16: the bf16 GEMM kernel is not tested here");
@@ -911,6 +946,7 @@ int main(void) {
     test_attention_block(QWEN3_Q4_0, 0.5);
     test_ops();
     test_gemm_bf16_aligned();
+    test_pack_x_bf16();
     qpool_free(p1);
     qpool_free(p2);
     return test_exit();
