@@ -818,15 +818,13 @@ static void test_ops(void) {
     CHECK(tk_ok, "ops-topk-reference", "k_topk differs from k passes of the largest (case %d)", cases);
 }
 
-/* The number of checks main() reports on this CPU, counted from the same loops as the tests above
- * (what the CPU lacks runs none of its checks: one SKIP line per missing feature says so). Stated
- * first ("EXPECT n") so that the runner fails a loop cut short. Change it with the loops. */
 /* The bf16 GEMM where Y and every thread's rows are 64-byte aligned (rows a multiple of 16): there
- * it writes 16 x 16 blocks with streaming stores, and with 2,048 columns a thread's rows take two
- * panels, so the next panel's prefetch runs; 50 tokens: three whole groups of 16 and two left. */
+ * it writes 16 x 16 blocks with streaming stores, and with 2,048 columns (panels of 48 rows) each
+ * thread's 96 rows take two panels, so the next panel's prefetch runs; 50 tokens: three whole
+ * groups of 16 and two left. */
 static void test_gemm_bf16_aligned(void) {
     if (!(cpus[K_ISA_AVX512].features & K_CPU_BF16)) return;
-    const int rows = 96, cols = 2048, n = 50;
+    const int rows = 192, cols = 2048, n = 50;
     float *W = malloc(sizeof(float) * rows * cols), *Wd = malloc(sizeof(float) * rows * cols), *X = malloc(sizeof(float) * n * cols);
     uint16_t *Wb = malloc(sizeof(uint16_t) * rows * cols);
     fill_weights(W, rows, cols);
@@ -845,8 +843,8 @@ static void test_gemm_bf16_aligned(void) {
     if (posix_memalign((void **)&y, 64, sizeof(float) * (ny + GUARD))) abort();
     for (size_t i = 0; i < ny + GUARD; i++) memcpy(&y[i], &POISON, 4);
     k_gemm_bf16_rows_scalar(&M, Xp, n, ys, 0, rows, scratch);
-    k_gemm_bf16_rows_avx512(&M, Xp, n, y, 0, 48, scratch); /* as two threads would */
-    k_gemm_bf16_rows_avx512(&M, Xp, n, y, 48, rows, scratch);
+    k_gemm_bf16_rows_avx512(&M, Xp, n, y, 0, 96, scratch); /* as two threads would */
+    k_gemm_bf16_rows_avx512(&M, Xp, n, y, 96, rows, scratch);
     double worst = 0;
     CHECK(check_path("gemm-avx512bf16-aligned", Wd, X, y, rows, cols, n, 2, KACT_F32, &worst) && guard_ok(y, ny), "gemm-avx512bf16-aligned",
           "worst %.3g", worst);
@@ -888,6 +886,9 @@ static void test_pack_x_bf16(void) {
     CHECK(ok, "pack-x-bf16-avx512-vs-scalar", "bits differ");
 }
 
+/* The number of checks main() reports on this CPU, counted from the same loops as the tests above
+ * (what the CPU lacks runs none of its checks: one SKIP line per missing feature says so). Stated
+ * first ("EXPECT n") so that the runner fails a loop cut short. Change it with the loops. */
 static int planned_checks(const tcase *cases, size_t ncases) {
     const unsigned f = cpus[K_ISA_AVX512].features;
     int avx2 = have[K_ISA_AVX2], avx512 = have[K_ISA_AVX512];
