@@ -200,15 +200,15 @@ void k_gemm_bf16_rows_avx512(const kmat *W, const uint32_t *Xp, int n, float *Y,
 
 /* The bf16 dot products (kernels/dot_bf16.c), the batch-invariant fast path of BF16 weights: X rows
  * [t0, t1) of K values rounded to bf16 (k_x_to_bf16_rows), and for rows [r0, r1) of W (BF16)
- * Y[t][r] summed by vdpbf16ps in 16 lanes over 32-column steps, the lanes reduced in a fixed tree:
- * the same bits for every n, tile and row split; the scalar twin does the same arithmetic. */
+ * Y[t][r] summed by vdpbf16ps as one lane's chain over the column pairs in order (16 rows in the 16
+ * lanes): the same bits for every n, tile and row split; the scalar twin does the same arithmetic. */
 void k_x_to_bf16_rows(const float *X, int64_t K, uint16_t *Xb, int t0, int t1);
 void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0, int t1);
 float k_dot_bf16_scalar(const uint16_t *w, const uint16_t *x, int64_t K);
 void k_dot_bf16_rows_scalar(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
 void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
-/* The same on a matrix interleaved in groups of 4 rows (kernels/repack.c's BF16 layout; rows [r0, r1)
- * multiples of 4, K a multiple of 32) with the bits of the row-major kernels. */
+/* The same on a matrix interleaved in groups of 16 rows (kernels/repack.c's BF16 layout; rows [r0, r1)
+ * multiples of 16, K a multiple of 32) with the bits of the row-major kernels. */
 void k_dot_bf16_il_scalar(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
 void k_dot_bf16_il_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1);
 
@@ -233,7 +233,7 @@ extern const kq_pack kq_pack_q8_0_il;
  * per group and block, the group's scales together, then its quants in 4-byte pieces row after row
  * (Q8_0: 16 f16 scales, then for each 4-byte group g of the block the 16 rows' bytes, stored + 128,
  * the blocks in pairs (k_q8il_d, k_q8il_q below);
- * BF16: groups of 4 rows, each 32-column step of the 4 rows side by side),
+ * BF16: groups of 16 rows, each column pair of the 16 rows as one 64-byte vector),
  * so the one-token kernel reads one stream and sums 16 rows in the lanes of one vector. The bytes
  * and their count are the row-major matrix's, rearranged. */
 /* Q8_0's group in pairs of blocks: blocks 2j and 2j + 1 take 1,088 bytes, the 16 scales of 2j then

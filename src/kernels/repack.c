@@ -19,14 +19,14 @@
  *                               unsigned bytes: the operand vpdpbusd takes unsigned), g = 0 .. 7
  * The same bytes as the row-major matrix, rearranged: a model's memory does not grow.
  *
- * BF16 (4 rows, columns in whole steps of 32): for each group R of 4 rows and step s of 32 columns
- * (K / 32 steps per row), at element (R * K / 32 + s) * 128:
- *     [32 i, + 32)              columns 32 s .. 32 s + 31 of row 4R + i, i = 0 .. 3
- * The bf16 dot kernels (dot_bf16.c) compute each row exactly as row-major: the prefill tile of 4
- * rows reads the same 4 vectors per step, now adjacent, and a one-token step reads a sequential
- * stream of 256 bytes per step per group instead of 8 rows' streams, which on this project's 2-core EPYC
- * decoded the 0.6B shape's BF16 weights ~1.5x faster on one thread. 4 rows rather than 16 because
- * a group of 4 is what the tile reads per step, so prefill keeps its speed.
+ * BF16 (16 rows, columns in whole steps of 32), pairs in lanes: for each group R of 16 rows and column
+ * pair p (K / 2 pairs per row), at 32-bit word (R * K / 2 + p) * 16 + i:
+ *     columns 2p, 2p + 1 of row 16R + i (the lower-addressed bf16 first), i = 0 .. 15
+ * so a pair of the 16 rows is one aligned 64-byte vector with row i in lane i: the bf16 dot kernels
+ * (dot_bf16.c) keep each row's sum in its own lane against the token's pair broadcast, one stream
+ * of 64 bytes a step per group when decoding, and a prefill tile of 32 rows reads two lines a step.
+ * (It was 4 rows with 32-column steps side by side, for kernels that summed 16 lanes of a row and
+ * reduced them.)
  *
  * Q4_K (16 rows, K <= 32,768), words in lanes: for each group R of 16 rows and superblock sb, at byte
  * (R * K / 256 + sb) * 2304:
@@ -131,19 +131,18 @@ static void q8_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out)
     }
 }
 
-/* ---- BF16, 4 rows (nb: the row's elements, BF16 being a type of 1-element blocks) */
+/* ---- BF16, 16 rows, pairs in lanes (nb: the row's elements, BF16 being a type of 1-element blocks) */
 
-enum { B16_IL = 4, B16_STEP = 32 * B16_IL }; /* elements per step of a group */
+enum { B16_IL = 16 };
 
+/* each 64-byte line of the output (pair p of the 16 rows) written whole before the next */
 static void b16_pack(const uint8_t *src, size_t srb, int64_t nb, size_t bb, uint8_t *g) {
-    uint16_t *d = (uint16_t *)g;
-    for (int64_t s = 0; s < nb / 32; s++, d += B16_STEP)
-        for (int i = 0; i < B16_IL; i++) memcpy(d + 32 * i, src + (size_t)i * srb + (size_t)s * 64, 64);
+    for (int64_t p = 0; p < nb / 2; p++, g += 64)
+        for (int i = 0; i < B16_IL; i++) memcpy(g + 4 * (size_t)i, src + (size_t)i * srb + 4 * (size_t)p, 4);
 }
 
 static void b16_row(const uint8_t *g, int i, int64_t nb, size_t bb, uint8_t *out) {
-    const uint16_t *d = (const uint16_t *)g;
-    for (int64_t s = 0; s < nb / 32; s++, d += B16_STEP) memcpy(out + (size_t)s * 64, d + 32 * i, 64);
+    for (int64_t p = 0; p < nb / 2; p++, g += 64) memcpy(out + 4 * (size_t)p, g + 4 * (size_t)i, 4);
 }
 
 /* ---- whole blocks of 8 rows side by side (Q5_K, the 32-value blocks): block b of the group's rows 0..7 at
