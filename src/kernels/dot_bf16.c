@@ -242,26 +242,40 @@ TGT void k_dot_bf16_il_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y
     groups((const uint32_t *)W->data + (size_t)(r0 / 16) * (size_t)np * 16, (r1 - r0) / 16, np, Xb, (size_t)np, n, Y + r0, (size_t)W->rows);
 }
 
-/* A row-major matrix: 16 rows at a time interleaved into a group on the stack, then the group
- * kernels; a last partial group of rows, an odd K (whose last pair is half past the row) or rows
- * longer than 2,048 columns (a group's 64 KB) take the scalar twin, whose bits these are. No
- * allocation: a warm pass allocates nothing (tests/unit/test_workspace.c). Only shapes that do not
- * take the interleaved layout at load (no Qwen3 matrix) or QWEN3_REPACK=0 come here. */
-#define RM_MAX_PAIRS 1024
+/* A row-major matrix: 16 rows at a time interleaved into a group on the stack (up to 1,024 columns
+ * at once; longer rows a block of 1,024 columns at a time for each tile of tokens, the sums carried),
+ * then the group kernels; a last partial group of rows or an odd K (whose last pair is half past the
+ * row) take the scalar twin, whose bits these are. No allocation: a warm pass allocates nothing
+ * (tests/unit/test_workspace.c). Only shapes that do not take the interleaved layout at load (no
+ * Qwen3 matrix) or QWEN3_REPACK=0 come here; re-interleaving costs a prefill over long rows about
+ * what the products cost. */
 TGT void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1) {
     const int64_t K = W->cols, np = K / 2;
-    if (K % 2 || np > RM_MAX_PAIRS) {
+    if (K % 2) {
         k_dot_bf16_rows_scalar(W, Xb, n, Y, r0, r1);
         return;
     }
-    uint32_t grp[RM_MAX_PAIRS * 16] __attribute__((aligned(64)));
+    uint32_t grp[PB * 16] __attribute__((aligned(64)));
+    __m512 st[2 * TT] __attribute__((aligned(64)));
     int64_t r = r0;
     for (; r + 16 <= r1; r += 16) {
-        for (int i = 0; i < 16; i++) {
-            const uint8_t *w = (const uint8_t *)W->data + (size_t)(r + i) * W->row_bytes;
-            for (int64_t p = 0; p < np; p++) memcpy(grp + (size_t)p * 16 + (size_t)i, w + 4 * (size_t)p, 4);
+        const uint8_t *w0 = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+        for (int t = 0; t < n; t += TT) {
+            int nt = n - t < TT ? n - t : TT;
+            for (int64_t p0 = 0; p0 < np; p0 += PB) {
+                int64_t pn = np - p0 < PB ? np - p0 : PB;
+                if (np > PB || t == 0) /* one block for every tile when the rows fit it */
+                    for (int i = 0; i < 16; i++)
+                        for (int64_t p = 0; p < pn; p++)
+                            memcpy(grp + (size_t)p * 16 + (size_t)i, w0 + (size_t)i * W->row_bytes + 4 * (size_t)(p0 + p), 4);
+                if (n == 1) { /* the one-token loop's own instructions: the same chain */
+                    if (np <= PB) one_token(grp, NULL, 1, Xb, np, Y + r, NULL);
+                    else tile_any(grp, grp, 1, Xb + 2 * (size_t)p0, (size_t)np, 1, pn, p0 == 0, p0 + pn == np, st, Y + r, (size_t)W->rows);
+                } else
+                    tile_any(grp, grp, 1, Xb + 2 * ((size_t)t * (size_t)np + (size_t)p0), (size_t)np, nt, pn, p0 == 0, p0 + pn == np, st,
+                             Y + (size_t)t * (size_t)W->rows + (size_t)r, (size_t)W->rows);
+            }
         }
-        groups(grp, 1, np, Xb, (size_t)np, n, Y + r, (size_t)W->rows);
     }
     if (r < r1) k_dot_bf16_rows_scalar(W, Xb, n, Y, r, r1);
 }

@@ -7,8 +7,8 @@
  *   - the AVX512_BF16 kernel equals the scalar twin bit for bit (one lane per row, the same order),
  *     rows split unevenly as threads would (whole and partial groups of 16 of the row-major path);
  *   - k_matmul_act on the fast path (exact off) takes that kernel, for 1 to 50 tokens;
- *   - K odd and not a multiple of 32; rows not a multiple of 16; K of 2085 (the row-major path's
- *     pairs, the last one half zero); 101 rows;
+ *   - K odd and not a multiple of 32; rows not a multiple of 16; K of 2085 (odd: the last pair half
+ *     zero) and 2082 (the row-major kernel's blocks of 1,024 columns, the sums carried); 101 rows;
  *   - the instruction's implied DAZ / FTZ: denormal bf16 inputs, products and sums that underflow,
  *     which the scalar twin flushes as vdpbf16ps does;
  *   - the AVX-512 rounding of activations to bf16 has k_f32_to_bf16's bits (NaN, inf, denormals, ties);
@@ -38,14 +38,14 @@ static float frand(void) { return (float)((double)(next() >> 11) / 9007199254740
 /* a value of random sign and magnitude in 2^-20 .. 2^20, some rows plain */
 static float wide(void) { return ldexpf(frand(), (int)(next() % 41) - 20); }
 
-#define NK 6
+#define NK 7
 #define NN 4
 #define NIL 3
 
 static int ns_il(int i) { static const int v[NN] = {1, 5, 13, 50}; return v[i]; }
 
 int main(void) {
-    static const int colss[NK] = {64, 1000, 2, 130, 33, 2085};
+    static const int colss[NK] = {64, 1000, 2, 130, 33, 2085, 2082};
     static const int ns[NN] = {1, 5, 13, 50};
     const int rows = 101, nmax = 50;
     TEST_EXPECT(NK * (1 + 3 * NN) + 2 + NIL * (2 + 3 * NN));
