@@ -247,8 +247,8 @@ TGT void k_dot_bf16_il_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y
  * then the group kernels; a last partial group of rows or an odd K (whose last pair is half past the
  * row) take the scalar twin, whose bits these are. No allocation: a warm pass allocates nothing
  * (tests/unit/test_workspace.c). Only shapes that do not take the interleaved layout at load (no
- * Qwen3 matrix) or QWEN3_REPACK=0 come here; re-interleaving costs a prefill over long rows about
- * what the products cost. */
+ * Qwen3 matrix) or QWEN3_REPACK=0 come here (their speed is not measured: rows over 1,024 columns
+ * are re-interleaved once per 12 tokens). */
 TGT void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float *Y, int64_t r0, int64_t r1) {
     const int64_t K = W->cols, np = K / 2;
     if (K % 2) {
