@@ -93,6 +93,8 @@ void k_dot_bf16_il_scalar(const kmat *W, const uint16_t *Xb, int n, float *Y, in
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "kernels/bf16_round512.h"
+
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
 /* gcc keeps accumulator arrays in memory unless the loops over them are unrolled outright */
 #if defined(__clang__)
@@ -110,19 +112,13 @@ TGT static inline __m512i pair(const uint16_t *x, int64_t p) {
     return _mm512_set1_epi32((int)v);
 }
 
-/* k_x_to_bf16_rows with integer AVX-512, the same bits as k_f32_to_bf16 (vcvtneps2bf16 would read
- * denormal floats as zero, which rounds 0x007fffff to 0 instead of the smallest normal bf16) */
+/* k_x_to_bf16_rows with integer AVX-512, the same bits as k_f32_to_bf16 (bf16_round512.h) */
 TGT void k_x_to_bf16_rows_avx512(const float *X, int64_t K, uint16_t *Xb, int t0, int t1) {
     size_t i = (size_t)t0 * (size_t)K, e = (size_t)t1 * (size_t)K;
-    const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff), inf = _mm512_set1_epi32(0x7f800000),
-                  abs = _mm512_set1_epi32(0x7fffffff), quiet = _mm512_set1_epi32(0x00400000);
     for (; i < e; i += 16) {
         __mmask16 m = e - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (e - i)) - 1);
-        __m512i u = _mm512_castps_si512(_mm512_maskz_loadu_ps(m, X + i));
-        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
-        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs), inf);
-        r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(u, quiet));
-        _mm256_mask_storeu_epi16(Xb + i, m, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+        __m512i r = k_bf16_round16(_mm512_castps_si512(_mm512_maskz_loadu_ps(m, X + i)));
+        _mm256_mask_storeu_epi16(Xb + i, m, _mm512_cvtepi32_epi16(r));
     }
 }
 
@@ -265,15 +261,9 @@ TGT void k_dot_bf16_rows_avx512(const kmat *W, const uint16_t *Xb, int n, float 
             for (int64_t p0 = 0; p0 < np; p0 += PB) {
                 int64_t pn = np - p0 < PB ? np - p0 : PB;
                 if (np > PB || t == 0) /* one block for every tile when the rows fit it */
-                    for (int i = 0; i < 16; i++)
-                        for (int64_t p = 0; p < pn; p++)
-                            memcpy(grp + (size_t)p * 16 + (size_t)i, w0 + (size_t)i * W->row_bytes + 4 * (size_t)(p0 + p), 4);
-                if (n == 1) { /* the one-token loop's own instructions: the same chain */
-                    if (np <= PB) one_token(grp, NULL, 1, Xb, np, Y + r, NULL);
-                    else tile_any(grp, grp, 1, Xb + 2 * (size_t)p0, (size_t)np, 1, pn, p0 == 0, p0 + pn == np, st, Y + r, (size_t)W->rows);
-                } else
-                    tile_any(grp, grp, 1, Xb + 2 * ((size_t)t * (size_t)np + (size_t)p0), (size_t)np, nt, pn, p0 == 0, p0 + pn == np, st,
-                             Y + (size_t)t * (size_t)W->rows + (size_t)r, (size_t)W->rows);
+                    k_il_pack(QWEN3_BF16, w0 + 4 * (size_t)p0, W->row_bytes, 16, 2 * pn, grp);
+                tile_any(grp, grp, 1, Xb + 2 * ((size_t)t * (size_t)np + (size_t)p0), (size_t)np, nt, pn, p0 == 0, p0 + pn == np, st,
+                         Y + (size_t)t * (size_t)W->rows + (size_t)r, (size_t)W->rows);
             }
         }
     }

@@ -97,6 +97,8 @@ size_t k_gemm_bf16_scratch(int64_t K) {
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "kernels/bf16_round512.h"
+
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,f16c")))
 
 #ifndef GEMM_KC
@@ -262,8 +264,13 @@ TGT static void pack_panel(const kmat *W, int64_t p0, int64_t p1, uint32_t *pane
 /* dst[k][i] = src[i][k] for a 16 x 16 block of floats: rows of src sstride apart, of dst dstride apart.
  * Interleaves of 32-bit units, then 64-bit ones within 128-bit lanes, then a 4 x 4 transpose of the
  * lanes: 64 shuffles where the copy one value at a time took 256 loads and 256 stores. */
-#define ST16(p, v) do { if (nt) _mm512_stream_ps(p, v); else _mm512_storeu_ps(p, v); } while (0)
-TGT static inline void transpose16(const float *src, size_t sstride, float *dst, size_t dstride, int nt) {
+/* a row of a 16 x 16 block: streamed past the caches (64-byte aligned p) or stored */
+TGT static inline void store16(float *p, __m512 v, int stream) {
+    if (stream) _mm512_stream_ps(p, v);
+    else _mm512_storeu_ps(p, v);
+}
+
+TGT static inline void transpose16(const float *src, size_t sstride, float *dst, size_t dstride, int stream) {
     __m512 r[16], t[16], u[16];
     for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + (size_t)i * sstride);
     for (int k = 0; k < 8; k++) {
@@ -279,10 +286,10 @@ TGT static inline void transpose16(const float *src, size_t sstride, float *dst,
     for (int e = 0; e < 4; e++) {
         __m512 v0 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x44), v1 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xEE);
         __m512 v2 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0x44), v3 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0xEE);
-        ST16(dst + (size_t)e * dstride, _mm512_shuffle_f32x4(v0, v2, 0x88));
-        ST16(dst + (size_t)(4 + e) * dstride, _mm512_shuffle_f32x4(v0, v2, 0xDD));
-        ST16(dst + (size_t)(8 + e) * dstride, _mm512_shuffle_f32x4(v1, v3, 0x88));
-        ST16(dst + (size_t)(12 + e) * dstride, _mm512_shuffle_f32x4(v1, v3, 0xDD));
+        store16(dst + (size_t)e * dstride, _mm512_shuffle_f32x4(v0, v2, 0x88), stream);
+        store16(dst + (size_t)(4 + e) * dstride, _mm512_shuffle_f32x4(v0, v2, 0xDD), stream);
+        store16(dst + (size_t)(8 + e) * dstride, _mm512_shuffle_f32x4(v1, v3, 0x88), stream);
+        store16(dst + (size_t)(12 + e) * dstride, _mm512_shuffle_f32x4(v1, v3, 0xDD), stream);
     }
 }
 
@@ -301,19 +308,9 @@ TGT static void write_tile(const float *acc, int64_t nr, int nt, float *y, size_
         for (int64_t i = r; i < nr; i++) y[(size_t)t * ystride + i] = acc[(size_t)i * 48 + t];
 }
 
-/* 16 floats rounded to bf16 as bf16_bits (nearest even, NaN kept quiet), the 16-bit results in the
- * low halves of the 32-bit lanes (k_x_to_bf16_rows_avx512's integer arithmetic: vcvtneps2bf16 would
- * read denormals as zero) */
-TGT static inline __m512i bf16_bits16(__m512 f) {
-    const __m512i u = _mm512_castps_si512(f), one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff);
-    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
-    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-    r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(u, _mm512_set1_epi32(0x00400000)));
-    return _mm512_srli_epi32(r, 16);
-}
-
 /* k_pack_x_bf16 with AVX-512: per group of 16 tokens and 16 column pairs, each token's 32 values
- * rounded and paired in lanes (two vpmovdw), then the 16 x 16 block transposed into [pair][token];
+ * rounded (bf16_round512.h) and paired in lanes (two vpmovdw), then the 16 x 16 block transposed
+ * into [pair][token];
  * the scalar packing wrote one 32-bit pair at a time 64 bytes apart (5% of a --batch-variant BF16
  * prefill). A last partial step of pairs and the tokens past n as the scalar code does. */
 TGT void k_pack_x_bf16_avx512(const float *X, int n, int64_t K, uint32_t *Xp, int g0, int g1) {
@@ -328,8 +325,8 @@ TGT void k_pack_x_bf16_avx512(const float *X, int n, int64_t K, uint32_t *Xp, in
                 __m512i v = _mm512_setzero_si512();
                 if (i < nt) {
                     const float *x = X + (size_t)(g * 16 + i) * (size_t)K + (size_t)(2 * c2);
-                    __m256i lo = _mm512_cvtepi32_epi16(bf16_bits16(_mm512_loadu_ps(x)));
-                    __m256i hi = _mm512_cvtepi32_epi16(bf16_bits16(_mm512_loadu_ps(x + 16)));
+                    __m256i lo = _mm512_cvtepi32_epi16(k_bf16_round16(_mm512_loadu_si512(x)));
+                    __m256i hi = _mm512_cvtepi32_epi16(k_bf16_round16(_mm512_loadu_si512(x + 16)));
                     v = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
                 }
                 _mm512_store_si512(blk + 16 * i, v);
